@@ -1,0 +1,36 @@
+"""The exceptions a user of sourcediff can meet; each names the construct, the place and the fix."""
+
+
+class SourcediffError(Exception):
+    """Base class of every error sourcediff raises on purpose."""
+
+
+class SourcediffSyntaxError(SourcediffError):
+    """A construct in the user's function that the compiler does not support."""
+
+
+class NoRuleError(SourcediffError):
+    """A call on an active value to a function with no derivative rule."""
+
+
+class NoSourceError(SourcediffError):
+    """The function's source code cannot be read (builtins, C functions, exec'd code)."""
+
+
+class NonScalarOutputError(SourcediffError, ValueError):
+    """``grad`` of a function whose output is not a scalar."""
+
+
+class InactiveArgumentError(SourcediffError, TypeError):
+    """A ``wrt`` argument that cannot carry a derivative (integer, boolean, complex, object)."""
+
+
+class WrtError(SourcediffError, ValueError):
+    """A ``wrt`` that names no parameter of the function."""
+
+
+def where(filename, lineno, col=None):
+    """``file.py:12`` or ``file.py:12:5`` for messages."""
+    if col is None:
+        return f"{filename}:{lineno}"
+    return f"{filename}:{lineno}:{col + 1}"
