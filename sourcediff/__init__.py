@@ -11,3 +11,4 @@ from .errors import (  # noqa: F401
     WrtError,
 )
 from .registry import defjvp, defnondiff, defvjp  # noqa: F401
+from .api import clear_cache, grad, source, value_and_grad  # noqa: F401

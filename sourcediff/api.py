@@ -1,0 +1,289 @@
+"""The driver: the public entry points and the pipeline, stage by stage, with a compile cache.
+
+Example::
+
+    import numpy as np
+    import sourcediff as sd
+
+    def f(x):
+        return np.sum(np.tanh(x) ** 2)
+
+    df = sd.grad(f)
+    df(np.ones(3))             # array([0.8399..., 0.8399..., 0.8399...])
+    print(sd.source(df))       # the generated Python
+"""
+
+import builtins
+import copy
+import functools
+import inspect
+import linecache
+import threading
+import weakref
+
+import gast
+
+from . import registry, runtime
+from .emit import comment, to_source
+from .errors import SourcediffError, WrtError
+from .fence import fence
+from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
+from .optimize import optimize
+from .parse import parse_function
+from .reverse import GlobalNames, Reverse, attr
+
+_MISSING = object()
+_cache = weakref.WeakKeyDictionary()
+_lock = threading.RLock()
+
+
+# ---------------------------------------------------------------------- public surface
+
+
+def grad(fn=None, wrt=0, *, optimize=True):
+    """The gradient function of ``fn`` with respect to ``wrt`` (an index, a name, or a tuple).
+
+    Usable as ``sd.grad(f)``, ``sd.grad(f, wrt=(0, 1))`` or as a decorator ``@sd.grad`` /
+    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument.
+
+    Example::
+
+        df = sd.grad(lambda x: x * x)
+        df(3.0)        # 6.0
+    """
+    if fn is None:
+        return functools.partial(grad, wrt=wrt, optimize=optimize)
+    return _get(fn, wrt, "grad", optimize)
+
+
+def value_and_grad(fn=None, wrt=0, *, optimize=True):
+    """Like :func:`grad` but the function returns ``(value, gradient)``.
+
+    Example::
+
+        vg = sd.value_and_grad(lambda x: x * x)
+        vg(3.0)        # (9.0, 6.0)
+    """
+    if fn is None:
+        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize)
+    return _get(fn, wrt, "value_and_grad", optimize)
+
+
+def source(fn):
+    """The generated Python source of a function made by sourcediff.
+
+    Example::
+
+        print(sd.source(sd.grad(f)))
+    """
+    text = getattr(fn, "__sourcediff_source__", None)
+    if text is None:
+        raise SourcediffError(f"{fn!r} was not made by sourcediff; pass the result of sd.grad(...)")
+    return text
+
+
+def clear_cache():
+    """Forget every compiled function (the next ``grad(f)`` transforms again)."""
+    with _lock:
+        _cache.clear()
+
+
+# ---------------------------------------------------------------------- cache
+
+
+def _get(fn, wrt, mode, optimize_code):
+    target = fn.__func__ if inspect.ismethod(fn) else fn
+    try:
+        per_fn = _cache.get(target)
+    except TypeError:
+        per_fn = None
+    key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
+           _closure_key(target))
+    compiled = per_fn.get(key) if per_fn is not None else None
+    if compiled is None:
+        with _lock:
+            per_fn = _cache.get(target) if _weakable(target) else None
+            compiled = per_fn.get(key) if per_fn is not None else None
+            if compiled is None:
+                compiled = transform(fn, wrt, mode, optimize_code)
+                if _weakable(target):
+                    _cache.setdefault(target, {})[key] = compiled
+    if inspect.ismethod(fn):
+        import types
+
+        return types.MethodType(compiled, fn.__self__)
+    return compiled
+
+
+def _weakable(obj):
+    try:
+        weakref.ref(obj)
+        return True
+    except TypeError:
+        return False
+
+
+def _closure_key(fn):
+    cells = getattr(fn, "__closure__", None)
+    if not cells:
+        return ()
+    out = []
+    for cell in cells:
+        try:
+            out.append(id(cell.cell_contents))
+        except ValueError:
+            out.append(None)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- the pipeline
+
+
+def transform(fn, wrt, mode, optimize_code=True):
+    """Run the pipeline for ``fn``; returns the compiled generated function."""
+    parsed = fence(parse_function(fn))
+    bound_self = inspect.ismethod(fn)
+    params = _param_names(parsed.node)
+    wrt_names, single = _wrt_names(parsed, params, wrt, skip=1 if bound_self else 0)
+    names = Names(all_names(parsed.node) | {parsed.node.name})
+    norm = normalize(parsed, names)
+    globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    rev = Reverse(parsed, norm, names, wrt_names, globals_)
+    primal, adjoint = rev.build()
+    body = _assemble(parsed, rev, primal, adjoint, wrt_names, single, mode)
+    if optimize_code:
+        bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
+        removable = set(names.taken) - all_names(parsed.node)
+        body = optimize([], body, bar_names, removable, set())
+    name = f"{'grad' if mode == 'grad' else 'value_and_grad'}_{parsed.node.name}"
+    fdef = gast.FunctionDef(name=name, args=copy.deepcopy(norm.args), body=body,
+                            decorator_list=[], returns=None, type_comment=None, type_params=[])
+    doc = (f"{'Gradient' if mode == 'grad' else 'Value and gradient'} of {parsed.fn.__qualname__} "
+           f"({parsed.filename_short}:{parsed.user_line(parsed.node)}) with respect to "
+           f"{', '.join(wrt_names)}. Generated by sourcediff.")
+    fdef.body.insert(0, gast.Expr(value=const(doc)))
+    text = to_source(fdef)
+    return _compile(parsed, text, name, globals_, rev)
+
+
+def _assemble(parsed, rev, primal, adjoint, wrt_names, single, mode):
+    head = []
+    qual = parsed.fn.__qualname__
+    for p in wrt_names:
+        head.append(gast.Expr(value=call(attr(load(rev.globals.name("_sd", runtime)), "check_wrt"),
+                                         [load(p), const(p), const(qual)])))
+    for p in _mutated_params(rev):
+        head.append(assign(p, call(rev.rt("copy"), [load(p)])))
+    for name in sorted(rev.pushed_old - set(_param_names(parsed.node))):
+        head.append(assign(name, const(None)))
+    if rev.stack is not None:
+        head.append(assign(rev.stack, gast.List(elts=[], ctx=gast.Load())))
+    result = rev.result
+    where = f"{qual} ({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"
+    seed = []
+    if mode == "grad" or mode == "value_and_grad":
+        seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
+                            rev.ret_stmt))
+    active_result = isinstance(result, gast.Name) and result.id in rev.active
+    inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)
+             if not (active_result and n == result.id)]
+    if active_result:
+        seed.append(comment(f"grad of: {parsed.line_text(rev.ret_stmt)}  "
+                            f"({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"))
+        seed.append(assign(rev.bar(result.id), const(1.0)))
+    grads = []
+    for p in wrt_names:
+        if p in rev.active:
+            grads.append(call(rev.rt("grad_like"), [load(rev.bar(p)), load(p)]))
+        else:
+            grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
+    out = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
+    if mode == "value_and_grad":
+        out = gast.Tuple(elts=[result, out], ctx=gast.Load())
+    ret = located(gast.Return(value=out), rev.ret_stmt)
+    return head + primal + seed + inits + adjoint + [ret]
+
+
+def _mutated_params(rev):
+    """Parameters that a subscript assignment could write into (they are copied on entry)."""
+    params = set(rev.params)
+    roots = {}
+    for target, source in rev.aliases:
+        roots.setdefault(target, set()).add(source)
+    out = set()
+    for t in rev.setitem_targets:
+        seen, todo = set(), [t]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo.extend(roots.get(n, ()))
+        out |= seen & params
+    return sorted(out)
+
+
+def _user_lookup(parsed, name):
+    if name in parsed.env:
+        return parsed.env[name]
+    g = parsed.fn.__globals__
+    if name in g:
+        return g[name]
+    return getattr(builtins, name, _MISSING)
+
+
+def _param_names(fdef):
+    a = fdef.args
+    return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)]
+
+
+def _wrt_names(parsed, params, wrt, skip=0):
+    single = not isinstance(wrt, (tuple, list))
+    items = [wrt] if single else list(wrt)
+    if not items:
+        raise WrtError(f"wrt is empty for {parsed.fn.__qualname__}; name at least one parameter")
+    usable = params[skip:]
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise WrtError(f"wrt entries must be parameter indices or names, not {item!r}")
+        if isinstance(item, int):
+            if not -len(usable) <= item < len(usable):
+                raise WrtError(
+                    f"wrt={item} but {parsed.fn.__qualname__} ({parsed.where(parsed.node)}) has "
+                    f"{len(usable)} parameter(s): {', '.join(usable) or 'none'}")
+            out.append(usable[item])
+        else:
+            if item not in usable:
+                raise WrtError(
+                    f"wrt={item!r} is not a parameter of {parsed.fn.__qualname__} "
+                    f"({parsed.where(parsed.node)}); its parameters are {', '.join(usable)}")
+            out.append(item)
+    if len(set(out)) != len(out):
+        raise WrtError(f"wrt={wrt!r} names a parameter twice")
+    return out, single
+
+
+_counter = [0]
+
+
+def _compile(parsed, text, name, globals_, rev):
+    """Compile generated source inside a factory whose parameters bind the helper objects."""
+    free = dict(globals_.bound)
+    for var, value in parsed.env.items():
+        free.setdefault(var, value)
+    params = sorted(free)
+    body = "\n".join("    " + line if line else line for line in text.splitlines())
+    module_text = f"def __sourcediff_factory__({', '.join(params)}):\n{body}\n    return {name}\n"
+    with _lock:
+        _counter[0] += 1
+        filename = (f"<sourcediff {name} of {parsed.filename_short}:"
+                    f"{parsed.user_line(parsed.node)} #{_counter[0]}>")
+    code = builtins.compile(module_text, filename, "exec")
+    linecache.cache[filename] = (len(module_text), None, module_text.splitlines(True), filename)
+    namespace = {}
+    exec(code, parsed.fn.__globals__, namespace)
+    fn = namespace["__sourcediff_factory__"](*[free[p] for p in params])
+    fn.__sourcediff_source__ = text
+    fn.__qualname__ = name
+    return fn

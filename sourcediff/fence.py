@@ -1,0 +1,100 @@
+"""Fence stage: refuse, with the user's file:line:col, every construct the compiler does not support.
+
+Example: ``fence(parse_function(f))`` raises ``SourcediffSyntaxError("... f.py:3:5: 'with' statements
+are not supported ...")`` for a function containing ``with open(p) as fh:``.
+"""
+
+import gast
+
+from .errors import SourcediffSyntaxError
+
+# construct -> (name shown to the user, what to do instead)
+_REFUSED = {
+    gast.Global: ("'global' declarations", "pass the value in as an argument and return the result"),
+    gast.Nonlocal: ("'nonlocal' declarations", "return the value from the inner function instead"),
+    gast.Try: ("try/except", "move error handling outside the differentiated function"),
+    gast.TryStar: ("try/except*", "move error handling outside the differentiated function"),
+    gast.With: ("'with' statements", "move the context manager outside the function"),
+    gast.AsyncWith: ("'async with'", "differentiate a plain synchronous function"),
+    gast.AsyncFor: ("'async for'", "differentiate a plain synchronous function"),
+    gast.AsyncFunctionDef: ("async functions", "differentiate a plain synchronous function"),
+    gast.Await: ("'await'", "differentiate a plain synchronous function"),
+    gast.Yield: ("'yield'", "collect the values in a list and return it"),
+    gast.YieldFrom: ("'yield from'", "collect the values in a list and return it"),
+    gast.ClassDef: ("class definitions", "define the class outside the function"),
+    gast.Import: ("imports inside the function", "import at module level"),
+    gast.ImportFrom: ("imports inside the function", "import at module level"),
+    gast.Delete: ("'del'", "rebind the name instead of deleting it"),
+    gast.NamedExpr: ("assignment expressions (:=)", "assign in a statement of its own"),
+    gast.Set: ("set literals", "use a list or tuple"),
+    gast.SetComp: ("set comprehensions", "use a list comprehension"),
+    gast.DictComp: ("dict comprehensions", "build the dict with a for loop"),
+    gast.Match: ("'match' statements", "use if/elif/else"),
+    gast.Raise: ("'raise'", "check inputs before calling the gradient"),
+    gast.Starred: ("starred expressions", "index the sequence explicitly"),
+}
+
+_SUPPORTED_AUGOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv,
+                     gast.Mod)
+
+
+def refuse(parsed, node, construct, fix):
+    """Raise the error for an unsupported construct at ``node``."""
+    raise SourcediffSyntaxError(
+        f"{parsed.where(node)}: {construct} are not supported in a function sourcediff "
+        f"differentiates ({parsed.fn.__qualname__}): {fix}.\n    {parsed.line_text(node)}"
+    )
+
+
+def fence(parsed):
+    """Walk the function; raise SourcediffSyntaxError at the first unsupported construct."""
+    fdef = parsed.node
+    args = fdef.args
+    for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+        _check(parsed, default)
+    for stmt in fdef.body:
+        _check(parsed, stmt)
+    return parsed
+
+
+def _check(parsed, root):
+    for node in gast.walk(root):
+        entry = _REFUSED.get(type(node))
+        if entry is not None:
+            refuse(parsed, node, *entry)
+        if isinstance(node, gast.AugAssign) and not isinstance(node.op, _SUPPORTED_AUGOPS):
+            refuse(parsed, node, f"augmented assignment with {type(node.op).__name__}",
+                   "write the operation out in full")
+        if isinstance(node, gast.Assign):
+            for target in node.targets:
+                _check_target(parsed, target)
+        if isinstance(node, (gast.For, gast.comprehension)):
+            _check_target(parsed, node.target)
+        if isinstance(node, gast.Lambda) and (node.args.vararg or node.args.kwarg):
+            refuse(parsed, node, "lambdas with *args/**kwargs", "use a def with named parameters")
+        if isinstance(node, gast.FunctionDef) and node is not parsed.node:
+            if node.decorator_list:
+                refuse(parsed, node, "decorated inner functions", "define the inner function without "
+                       "decorators or move it to module level")
+            if node.args.vararg or node.args.kwarg:
+                refuse(parsed, node, "inner functions with *args/**kwargs",
+                       "give the inner function named parameters")
+        if isinstance(node, gast.comprehension) and node.is_async:
+            refuse(parsed, node, "async comprehensions", "use a plain comprehension")
+
+
+def _check_target(parsed, target):
+    if isinstance(target, (gast.Tuple, gast.List)):
+        for elt in target.elts:
+            if isinstance(elt, gast.Starred):
+                refuse(parsed, elt, "starred unpacking targets (a, *rest = ...)",
+                       "index the sequence explicitly")
+            _check_target(parsed, elt)
+    elif isinstance(target, gast.Attribute):
+        refuse(parsed, target, "assignments to attributes (obj.attr = ...)",
+               "use a local variable and return it")
+    elif isinstance(target, gast.Subscript):
+        if not isinstance(target.value, gast.Name):
+            refuse(parsed, target, "assignments into nested subscripts or attributes (a.b[i] = ..., "
+                   "a[i][j] = ...)", "index with one subscript on a local name (a[i, j] = ...)")
+

@@ -1,0 +1,643 @@
+"""Normalize stage: one operation per statement, and structured control flow with explicit flags.
+
+After this stage a function body holds only these statements (every operand an *atom*: a name, a
+constant, a static reference such as ``np.pi``, or a tuple/list/slice of atoms):
+
+- ``t = <op>``: an atom, ``a + b``, ``-a``, ``a < b``, ``a and b``, ``f(a, k=b)``, ``a.attr``,
+  ``a[index]``, ``[a, b]``;
+- ``a[index] = b`` (subscript assignment);
+- ``if t: ... else: ...`` with a name as test;
+- ``for i in range(...): ...`` (every loop over a sequence is a loop over an index);
+- ``while True: ...`` whose exits go through flags, ending in ``if stop: break``;
+- ``return t`` as the last statement only, ``f(a)`` calls for side effects, ``pass``, ``assert t``.
+
+``break``, ``continue`` and early ``return`` become flags that guard the statements after them, so the
+reverse sweep sees only nested blocks. Example::
+
+    for i in range(n):            for i in range(n):
+        if x[i] > 0:                  _cont1 = False
+            continue                  _item1 = x[i]
+        s = s + x[i]       -->        _gt1 = _item1 > 0
+                                      if _gt1:
+                                          _cont1 = True
+                                      _go1 = not _cont1
+                                      if _go1:
+                                          _item2 = x[i]
+                                          s = s + _item2
+"""
+
+import gast
+
+from .fence import refuse
+
+_OP_HINT = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
+    gast.MatMult: "matmul", gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.USub: "neg",
+    gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert", gast.BitAnd: "and",
+    gast.BitOr: "or", gast.BitXor: "xor", gast.LShift: "lshift", gast.RShift: "rshift",
+}
+
+
+def load(name):
+    """A gast Name in load context."""
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def store(name):
+    """A gast Name in store context."""
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def const(value):
+    """A gast Constant."""
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(name, value, loc=None):
+    """``name = value`` located at ``loc``."""
+    node = gast.Assign(targets=[store(name)], value=value, type_comment=None)
+    if loc is not None:
+        gast.copy_location(node, loc)
+    return node
+
+
+def located(node, loc):
+    """``node`` with the source location of ``loc``."""
+    if loc is not None:
+        gast.copy_location(node, loc)
+    return node
+
+
+def call(func, args, keywords=()):
+    """A gast Call."""
+    return gast.Call(func=func, args=list(args), keywords=list(keywords))
+
+
+def dotted(path):
+    """``a.b.c`` as a gast expression."""
+    parts = path.split(".")
+    node = load(parts[0])
+    for part in parts[1:]:
+        node = gast.Attribute(value=node, attr=part, ctx=gast.Load())
+    return node
+
+
+class Names:
+    """Deterministic fresh names that collide with nothing in the user's function."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+        self.counts = {}
+
+    def fresh(self, hint):
+        """``_hint1``, ``_hint2``, ... skipping any name already in use."""
+        hint = "".join(c for c in hint if c.isalnum() or c == "_").strip("_") or "t"
+        while True:
+            self.counts[hint] = self.counts.get(hint, 0) + 1
+            name = f"_{hint}{self.counts[hint]}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+    def exact(self, name):
+        """``name`` itself if free, else a fresh variant of it."""
+        if name not in self.taken:
+            self.taken.add(name)
+            return name
+        return self.fresh(name)
+
+
+def all_names(node):
+    """Every identifier appearing in a tree (names, parameters, attributes are excluded)."""
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def assigned_names(stmts):
+    """Names bound by assignments, loops and parameters inside ``stmts`` (not inner functions)."""
+    out = set()
+    for stmt in stmts:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
+                out.add(node.id)
+    return out
+
+
+def is_atom(node, local_names):
+    """A name, constant, static reference (``np.pi``) or a tuple/list/slice made only of atoms."""
+    if isinstance(node, (gast.Name, gast.Constant)):
+        return True
+    if isinstance(node, gast.Attribute):
+        return is_static_ref(node, local_names)
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return all(is_atom(e, local_names) for e in node.elts)
+    if isinstance(node, gast.Slice):
+        return all(p is None or is_atom(p, local_names) for p in (node.lower, node.upper, node.step))
+    return False
+
+
+def is_static_ref(node, local_names):
+    """``np.linalg.norm``, ``math.pi``, ``config.scale``: an attribute chain on a non-local name."""
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name) and node.id not in local_names
+
+
+class Normalizer:
+    """Turns a fenced FunctionDef into the statement forms listed in the module docstring."""
+
+    def __init__(self, parsed, names):
+        self.parsed = parsed
+        self.names = names
+        fdef = parsed.node
+        self.locals = assigned_names([fdef]) - {fdef.name} | {a.id for a in _params(fdef)}
+        self.out = []
+        self.loc = None
+
+    # ------------------------------------------------------------------ statements
+
+    def block(self, stmts):
+        saved = self.out
+        self.out = []
+        for stmt in stmts:
+            self.loc = stmt
+            self.statement(stmt)
+        result, self.out = self.out, saved
+        return result
+
+    def emit(self, node):
+        self.out.append(located(node, self.loc))
+
+    def statement(self, s):
+        if isinstance(s, gast.Assign):
+            value = s.value
+            if len(s.targets) > 1 or not isinstance(s.targets[0], (gast.Name, gast.Subscript)):
+                atom = self.atom(value)
+                for target in s.targets:
+                    self.bind(target, atom)
+                return
+            self.bind(s.targets[0], value)
+        elif isinstance(s, gast.AnnAssign):
+            if s.value is not None:
+                self.bind(s.target, s.value)
+        elif isinstance(s, gast.AugAssign):
+            self.augassign(s)
+        elif isinstance(s, gast.Expr):
+            if isinstance(s.value, gast.Constant):
+                return  # docstrings and bare constants
+            if isinstance(s.value, gast.Call):
+                self.emit(gast.Expr(value=self.simple(s.value)))
+            else:
+                self.atom(s.value)
+        elif isinstance(s, gast.Return):
+            value = const(None) if s.value is None else self.atom(s.value)
+            self.emit(gast.Return(value=value))
+        elif isinstance(s, gast.If):
+            test = self.name_of(s.test, "cond")
+            body = self.block(s.body) or [gast.Pass()]
+            orelse = self.block(s.orelse)
+            self.emit(gast.If(test=test, body=body, orelse=orelse))
+        elif isinstance(s, gast.For):
+            self.for_loop(s)
+        elif isinstance(s, gast.While):
+            self.while_loop(s)
+        elif isinstance(s, (gast.Break, gast.Continue, gast.Pass)):
+            self.emit(type(s)())
+        elif isinstance(s, gast.Assert):
+            test = self.name_of(s.test, "check")
+            msg = None if s.msg is None else self.atom(s.msg)
+            self.emit(gast.Assert(test=test, msg=msg))
+        elif isinstance(s, gast.FunctionDef):
+            refuse(self.parsed, s, "nested function definitions",
+                   "move the function to module level (closures arrive with control-flow support)")
+        else:
+            refuse(self.parsed, s, f"{type(s).__name__} statements", "rewrite it with assignments")
+
+    def bind(self, target, value):
+        """``target = value`` for a name, subscript or (nested) tuple target."""
+        if isinstance(target, gast.Name):
+            self.emit(assign(target.id, self.simple(value, hint=target.id)))
+        elif isinstance(target, gast.Subscript):
+            base = self.receiver(target.value)
+            index = self.index(target.slice)
+            atom = self.atom(value)
+            self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
+                                                           ctx=gast.Store())],
+                                  value=atom, type_comment=None))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+                atoms = [self.atom(v) for v in value.elts]  # evaluate all right-hand sides first
+                for sub, atom in zip(target.elts, atoms):
+                    self.bind(sub, atom)
+                return
+            seq = self.name_of(value, "seq")
+            for k, sub in enumerate(target.elts):
+                item = gast.Subscript(value=seq, slice=const(k), ctx=gast.Load())
+                self.bind(sub, item)
+        else:
+            refuse(self.parsed, target, f"assignment to {type(target).__name__}",
+                   "assign to a name or a subscript")
+
+    def augassign(self, s):
+        op = gast.BinOp(left=None, op=s.op, right=None)
+        if isinstance(s.target, gast.Name):
+            op.left = load(s.target.id)
+            op.right = s.value
+            self.emit(assign(s.target.id, self.simple(op, hint=s.target.id)))
+        else:
+            base = self.receiver(s.target.value)
+            index = self.index(s.target.slice)
+            old = self.name_of(gast.Subscript(value=base, slice=index, ctx=gast.Load()), "item")
+            op.left = old
+            op.right = s.value
+            new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
+            self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
+                                                           ctx=gast.Store())],
+                                  value=new, type_comment=None))
+
+    def for_loop(self, s):
+        """Every for loop becomes ``for k in range(...)`` with the targets bound from the sequence."""
+        it = s.iter
+        if _is_call_to(it, "range", self.locals):
+            args = [self.atom(a) for a in it.args]
+            loop_var, binds = None, []
+            if isinstance(s.target, gast.Name):
+                loop_var = s.target.id
+            else:
+                loop_var = self.names.fresh("k")
+                binds = [(s.target, load(loop_var))]
+            rng = call(load("range"), args)
+        else:
+            loop_var = self.names.fresh("k")
+            length, binds = self.sequence(s.target, it, load(loop_var))
+            rng = call(load("range"), [length])
+        body_prefix = []
+        saved = self.out
+        self.out = body_prefix
+        for target, value in binds:
+            self.bind(target, value)
+        self.out = saved
+        body = body_prefix + self.block(s.body)
+        orelse = self.block(s.orelse)
+        self.emit(gast.For(target=store(loop_var), iter=rng, body=body or [gast.Pass()],
+                           orelse=orelse, type_comment=None))
+
+    def sequence(self, target, it, index):
+        """(length atom, [(target, value)]) for iterating ``target`` over ``it`` by ``index``."""
+        if _is_call_to(it, "enumerate", self.locals) and isinstance(target, (gast.Tuple, gast.List)) \
+                and len(target.elts) == 2 and not it.keywords:
+            start = self.atom(it.args[1]) if len(it.args) > 1 else None
+            length, binds = self.sequence(target.elts[1], it.args[0], index)
+            counter = index if start is None else gast.BinOp(left=index, op=gast.Add(), right=start)
+            return length, [(target.elts[0], counter)] + binds
+        if _is_call_to(it, "zip", self.locals) and isinstance(target, (gast.Tuple, gast.List)) \
+                and len(target.elts) == len(it.args) and not it.keywords:
+            lengths, binds = [], []
+            for sub, seq in zip(target.elts, it.args):
+                n, b = self.sequence(sub, seq, index)
+                lengths.append(n)
+                binds += b
+            length = lengths[0] if len(lengths) == 1 else self.name_of(
+                call(load("min"), lengths), "n")
+            return length, binds
+        seq = self.name_of(it, "seq")
+        length = self.name_of(call(load("len"), [seq]), "n")
+        return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
+
+    def while_loop(self, s):
+        """``while test: body`` -> ``while True: c = test; if not c: <stop>; body``."""
+        saved = self.out
+        self.out = []
+        test = self.name_of(s.test, "cond")
+        head = self.out
+        self.out = saved
+        exit_if = gast.If(test=test, body=[gast.Pass()], orelse=[_LoopExit()])
+        body = head + [located(exit_if, s)] + self.block(s.body)
+        orelse = self.block(s.orelse)
+        self.emit(gast.While(test=const(True), body=body, orelse=orelse))
+
+    # ------------------------------------------------------------------ expressions
+
+    def atom(self, node, hint="t"):
+        """An atom with the value of ``node``, emitting statements as needed."""
+        if is_atom(node, self.locals):
+            if isinstance(node, (gast.Tuple, gast.List)):
+                return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
+            return node
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
+        return self.name_of(node, hint)
+
+    def name_of(self, node, hint="t"):
+        """A name holding the value of ``node``."""
+        if isinstance(node, gast.Name):
+            return node
+        simple = self.simple(node, hint)
+        if isinstance(simple, gast.Name):
+            return simple
+        name = self.names.fresh(_hint_of(simple, hint))
+        self.emit(assign(name, simple))
+        return load(name)
+
+    def receiver(self, node):
+        """The object of a method call or subscript: a name or a static reference."""
+        if isinstance(node, gast.Name) or is_static_ref(node, self.locals):
+            return node
+        return self.name_of(node, "obj")
+
+    def index(self, node):
+        if isinstance(node, gast.Slice):
+            return gast.Slice(*(None if p is None else self.atom(p)
+                                for p in (node.lower, node.upper, node.step)))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Constant) or (isinstance(node, gast.Name)):
+            return node
+        return self.atom(node, "idx")
+
+    def simple(self, node, hint="t"):
+        """``node`` as one operation over atoms (the right-hand side of a normalized assignment)."""
+        if is_atom(node, self.locals):
+            return self.atom(node)
+        if isinstance(node, gast.BinOp):
+            return gast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
+        if isinstance(node, gast.UnaryOp):
+            return gast.UnaryOp(op=node.op, operand=self.atom(node.operand))
+        if isinstance(node, gast.Compare):
+            if len(node.ops) == 1:
+                return gast.Compare(left=self.atom(node.left), ops=node.ops,
+                                    comparators=[self.atom(node.comparators[0])])
+            return self.chained_compare(node)
+        if isinstance(node, gast.BoolOp):
+            if all(is_atom(v, self.locals) for v in node.values[1:]):
+                return gast.BoolOp(op=node.op, values=[self.atom(v) for v in node.values])
+            return self.short_circuit(node)
+        if isinstance(node, gast.IfExp):
+            return self.ifexp(node)
+        if isinstance(node, gast.Call):
+            func = node.func
+            if isinstance(func, gast.Attribute) and not is_static_ref(func, self.locals):
+                func = gast.Attribute(value=self.receiver(func.value), attr=func.attr,
+                                      ctx=gast.Load())
+            elif not isinstance(func, (gast.Name, gast.Attribute)):
+                func = self.name_of(func, "fn")
+            args = [self.atom(a) for a in node.args]
+            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+            return call(func, args, keywords)
+        if isinstance(node, gast.Attribute):
+            return gast.Attribute(value=self.receiver(node.value), attr=node.attr, ctx=gast.Load())
+        if isinstance(node, gast.Subscript):
+            return gast.Subscript(value=self.receiver(node.value), slice=self.index(node.slice),
+                                  ctx=gast.Load())
+        if isinstance(node, gast.Dict):
+            keys = [self.atom(k) for k in node.keys]
+            return gast.Dict(keys=keys, values=[self.atom(v) for v in node.values])
+        if isinstance(node, gast.JoinedStr):
+            return node  # an f-string for print(): never active
+        what = {gast.Lambda: "lambda expressions", gast.ListComp: "list comprehensions",
+                gast.GeneratorExp: "generator expressions"}.get(type(node))
+        if what:
+            refuse(self.parsed, node, what, "write the loop out with a for statement")
+        refuse(self.parsed, node, f"{type(node).__name__} expressions", "rewrite it")
+
+    def short_circuit(self, node):
+        """``a and f(b)`` keeps Python's short circuit: ``t = a; if t: t = f(b)``."""
+        name = self.names.fresh("and" if isinstance(node.op, gast.And) else "or")
+        self.emit(assign(name, self.simple(node.values[0])))
+        self.rest_of_boolop(name, node.op, node.values[1:])
+        return load(name)
+
+    def rest_of_boolop(self, name, op, values):
+        if not values:
+            return
+        inner = self.block_of(lambda: (self.emit(assign(name, self.simple(values[0]))),
+                                       self.rest_of_boolop(name, op, values[1:])))
+        if isinstance(op, gast.And):
+            self.emit(gast.If(test=load(name), body=inner, orelse=[]))
+        else:
+            self.emit(gast.If(test=load(name), body=[gast.Pass()], orelse=inner))
+
+    def chained_compare(self, node):
+        """``a < b < c`` evaluates ``b`` once and stops at the first false comparison."""
+        name = self.names.fresh("cmp")
+        left = self.atom(node.left)
+
+        def link(left, ops, comps):
+            right = self.atom(comps[0])
+            self.emit(assign(name, gast.Compare(left=left, ops=[ops[0]], comparators=[right])))
+            if len(ops) > 1:
+                inner = self.block_of(lambda: link(right, ops[1:], comps[1:]))
+                self.emit(gast.If(test=load(name), body=inner, orelse=[]))
+
+        link(left, node.ops, node.comparators)
+        return load(name)
+
+    def ifexp(self, node):
+        name = self.names.fresh("choice")
+        test = self.name_of(node.test, "cond")
+        body = self.block_of(lambda: self.emit(assign(name, self.simple(node.body))))
+        orelse = self.block_of(lambda: self.emit(assign(name, self.simple(node.orelse))))
+        self.emit(gast.If(test=test, body=body, orelse=orelse))
+        return load(name)
+
+    def block_of(self, produce):
+        saved = self.out
+        self.out = []
+        produce()
+        result, self.out = self.out, saved
+        return result
+
+
+class _LoopExit(gast.Break):
+    """The exit of a ``while`` loop whose test failed (a break that is not the user's)."""
+
+    _fields = ()
+
+
+def store_like(node):
+    if isinstance(node, gast.Name):
+        return load(node.id)
+    return node
+
+
+def _params(fdef):
+    a = fdef.args
+    out = list(a.posonlyargs if hasattr(a, "posonlyargs") else []) + list(a.args) + list(a.kwonlyargs)
+    if a.vararg:
+        out.append(a.vararg)
+    if a.kwarg:
+        out.append(a.kwarg)
+    return out
+
+
+def _is_call_to(node, name, local_names):
+    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
+            and node.func.id == name and name not in local_names)
+
+
+def _hint_of(node, default):
+    if isinstance(node, gast.BinOp):
+        return _OP_HINT.get(type(node.op), default)
+    if isinstance(node, gast.UnaryOp):
+        return _OP_HINT.get(type(node.op), default)
+    if isinstance(node, gast.Call):
+        func = node.func
+        return func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", default)
+    if isinstance(node, gast.Subscript):
+        return "item"
+    if isinstance(node, gast.Attribute):
+        return node.attr
+    if isinstance(node, gast.Compare):
+        return "cmp"
+    return default
+
+
+# ---------------------------------------------------------------------- jumps to flags
+
+
+class JumpLowering:
+    """Turns ``break``, ``continue`` and early ``return`` into flags that guard later statements."""
+
+    def __init__(self, names):
+        self.names = names
+        self.done = None  # the function-level "returned" flag, made on first need
+        self.retval = None
+        self.loops = []  # enclosing loops, innermost last
+
+    def function(self, body, loc):
+        returns = [n for n in _walk_stmts(body) if isinstance(n, gast.Return)]
+        simple_end = (len(returns) == 1 and body and body[-1] is returns[0])
+        if not returns or simple_end:
+            lowered = self.block(body, loop=None)
+            if not returns:
+                lowered.append(located(gast.Return(value=const(None)), loc))
+            return lowered
+        self.done = self.names.fresh("done")
+        self.retval = self.names.fresh("retval")
+        lowered = self.block(body, loop=None)
+        head = [assign(self.done, const(False), loc), assign(self.retval, const(None), loc)]
+        return head + lowered + [located(gast.Return(value=load(self.retval)), returns[-1])]
+
+    def block(self, stmts, loop):
+        out = []
+        for k, s in enumerate(stmts):
+            lowered, flags = self.statement(s, loop)
+            out.extend(lowered)
+            if flags and k + 1 < len(stmts):
+                rest = self.block(stmts[k + 1:], loop)
+                if rest:
+                    out.extend(self.guard(flags, rest, s))
+                break
+        return out
+
+    def guard(self, flags, rest, loc):
+        flags = sorted(flags)
+        go = self.names.fresh("go")
+        if len(flags) == 1:
+            test = gast.UnaryOp(op=gast.Not(), operand=load(flags[0]))
+        else:
+            test = gast.UnaryOp(op=gast.Not(), operand=gast.BoolOp(
+                op=gast.Or(), values=[load(f) for f in flags]))
+        return [assign(go, test, loc), located(gast.If(test=load(go), body=rest, orelse=[]), loc)]
+
+    def statement(self, s, loop):
+        """(lowered statements, set of flag names they may have raised at this level)."""
+        if isinstance(s, gast.Return):
+            if self.done is None:
+                return [s], set()
+            flags = {self.done}
+            out = [assign(self.retval, s.value, s), assign(self.done, const(True), s)]
+            for enclosing in self.loops:
+                out.append(assign(enclosing["stop"], const(True), s))
+            if loop is not None:
+                flags.add(loop["stop"])
+            return out, flags
+        if isinstance(s, gast.Break):
+            loop["has_stop"] = True
+            out = [assign(loop["stop"], const(True), s)]
+            if not isinstance(s, _LoopExit) and loop["orelse"]:
+                out.append(assign(loop["broke"], const(True), s))
+            return out, {loop["stop"]}
+        if isinstance(s, gast.Continue):
+            loop["has_cont"] = True
+            return [assign(loop["cont"], const(True), s)], {loop["cont"]}
+        if isinstance(s, gast.If):
+            body = self.block(s.body, loop) or [gast.Pass()]
+            orelse = self.block(s.orelse, loop)
+            flags = self.raised(s.body + s.orelse, loop)
+            return [located(gast.If(test=s.test, body=body, orelse=orelse), s)], flags
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s)
+        return [s], set()
+
+    def raised(self, stmts, loop):
+        flags = set()
+        for node in _walk_stmts(stmts, into_loops=False):
+            if isinstance(node, gast.Break):
+                flags.add(loop["stop"])
+            elif isinstance(node, gast.Continue):
+                flags.add(loop["cont"])
+        if self.done is not None and any(isinstance(n, gast.Return) for n in _walk_stmts(stmts)):
+            flags.add(self.done)
+            if loop is not None:
+                flags.add(loop["stop"])
+        return flags
+
+    def loop(self, s):
+        loop = {"stop": self.names.fresh("stop"), "cont": self.names.fresh("skip"),
+                "broke": self.names.fresh("broke"), "orelse": bool(s.orelse),
+                "has_stop": False, "has_cont": False}
+        self.loops.append(loop)
+        body = self.block(s.body, loop)
+        self.loops.pop()
+        returns_inside = self.done is not None and any(
+            isinstance(n, gast.Return) for n in _walk_stmts(s.body))
+        if returns_inside:
+            loop["has_stop"] = True
+        head, tail, before = [], [], []
+        if loop["has_cont"]:
+            head.append(assign(loop["cont"], const(False), s))
+        if loop["has_stop"]:
+            before.append(assign(loop["stop"], const(False), s))
+            tail.append(located(gast.If(test=load(loop["stop"]), body=[gast.Break()], orelse=[]), s))
+        new_body = head + body + tail
+        after = []
+        if s.orelse:
+            orelse = self.block(s.orelse, None)
+            if any(isinstance(n, gast.Break) and not isinstance(n, _LoopExit)
+                   for n in _walk_stmts(s.body, into_loops=False)):
+                before.append(assign(loop["broke"], const(False), s))
+                after.append(located(gast.If(test=load(loop["broke"]), body=[gast.Pass()],
+                                             orelse=orelse), s))
+            else:
+                after.extend(orelse)
+        if isinstance(s, gast.For):
+            new = gast.For(target=s.target, iter=s.iter, body=new_body, orelse=[], type_comment=None)
+        else:
+            new = gast.While(test=s.test, body=new_body, orelse=[])
+        flags = {self.done} if returns_inside else set()
+        if returns_inside and after:
+            after = self.guard(flags, after, s)
+        return before + [located(new, s)] + after, flags
+
+
+def _walk_stmts(stmts, into_loops=True):
+    """Statements nested in ``stmts`` (not inside inner loops when ``into_loops`` is False)."""
+    for s in stmts:
+        yield s
+        if isinstance(s, gast.If):
+            yield from _walk_stmts(s.body, into_loops)
+            yield from _walk_stmts(s.orelse, into_loops)
+        elif isinstance(s, (gast.For, gast.While)) and into_loops:
+            yield from _walk_stmts(s.body, into_loops)
+            yield from _walk_stmts(s.orelse, into_loops)
+
+
+def normalize(parsed, names):
+    """The normalized FunctionDef (a new tree) of a fenced :class:`Parsed` function."""
+    fdef = parsed.node
+    norm = Normalizer(parsed, names)
+    body = norm.block(fdef.body)
+    body = JumpLowering(names).function(body, fdef.body[-1] if fdef.body else fdef)
+    new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
+                           returns=None, type_comment=None, type_params=[])
+    return located(new, fdef)

@@ -1,0 +1,168 @@
+"""Optimize stage: remove dead adjoint code and zero initializations the first contribution replaces.
+
+Both passes only touch names the compiler made (adjoints, rule temporaries, trip counters), so the
+user's own statements run as written. Example::
+
+    h_bar = 0.0                      h_bar = _sd.unbroadcast(_add1_bar, h)
+    h_bar = h_bar + _sd.unbroadcast(_add1_bar, h)        (and the unused `_add1_bar = 0.0` is gone)
+    _add1_bar = 0.0
+"""
+
+import gast
+
+from .emit import is_comment
+
+
+def _loads(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _is_zero(node):
+    return isinstance(node, gast.Constant) and type(node.value) is float and node.value == 0.0
+
+
+# ---------------------------------------------------------------- zero-initialization folding
+
+
+def fold_zeros(stmts, names, zero=frozenset()):
+    """Rewrite ``x = x + e`` to ``x = e`` where ``x`` (one of ``names``) is known to hold 0.0.
+
+    Returns the set of names known zero after ``stmts``.
+    """
+    zero = set(zero)
+    for s in stmts:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            v = s.value
+            if (t in zero and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add)
+                    and isinstance(v.left, gast.Name) and v.left.id == t
+                    and t not in _loads(v.right)):
+                s.value = v.right
+            if t in names and _is_zero(s.value):
+                zero.add(t)
+            else:
+                zero.discard(t)
+        elif isinstance(s, gast.If):
+            a = fold_zeros(s.body, names, zero)
+            b = fold_zeros(s.orelse, names, zero)
+            zero = a & b
+        elif isinstance(s, (gast.For, gast.While)):
+            # a name is zero at the loop head only if it is zero on entry and after the body
+            head = set(zero)
+            while True:
+                after = _zero_after(s.body, names, head)
+                new_head = head & after
+                if new_head == head:
+                    break
+                head = new_head
+            fold_zeros(s.body, names, head)
+            zero = head  # the loop may run zero times
+        else:
+            zero -= _assigned(s)
+    return zero
+
+
+def _zero_after(stmts, names, zero):
+    """What :func:`fold_zeros` would find zero after ``stmts``, without rewriting."""
+    import copy
+
+    return fold_zeros(copy.deepcopy(stmts), names, zero)
+
+
+def _assigned(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+# ---------------------------------------------------------------- dead code
+
+
+def _live_in(stmts, live):
+    live = set(live)
+    for s in reversed(stmts):
+        live = _live_stmt(s, live)
+    return live
+
+
+def _live_stmt(s, live):
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+        return (live - {s.targets[0].id}) | _loads(s.value)
+    if isinstance(s, gast.If):
+        return _loads(s.test) | _live_in(s.body, live) | _live_in(s.orelse, live)
+    if isinstance(s, (gast.For, gast.While)):
+        head = set(live)
+        while True:
+            new = head | _live_in(s.body, head)
+            if new == head:
+                break
+            head = new
+        return head | _loads(s.iter if isinstance(s, gast.For) else s.test)
+    return live | _loads(s)
+
+
+def dead_code(stmts, removable, live_out):
+    """Drop assignments to ``removable`` names whose value is never read; returns new statements."""
+    out = []
+    live = set(live_out)
+    for s in reversed(stmts):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            if t in removable and t not in live and _pure(s.value):
+                continue
+        elif isinstance(s, gast.If):
+            s.body = dead_code(s.body, removable, live)
+            s.orelse = dead_code(s.orelse, removable, live)
+            if not _code(s.body) and not _code(s.orelse):
+                continue
+            if not _code(s.body):
+                s.body = [gast.Pass()]
+        elif isinstance(s, (gast.For, gast.While)):
+            head = set(live)
+            while True:
+                new = head | _live_in(s.body, head)
+                if new == head:
+                    break
+                head = new
+            s.body = dead_code(s.body, removable, head)
+            if not _code(s.body) and isinstance(s, gast.For) and _is_counting_loop(s):
+                continue
+            if not _code(s.body):
+                s.body = [gast.Pass()]
+        out.append(s)
+        live = _live_stmt(s, live)
+    out.reverse()
+    return _drop_dangling_comments(out)
+
+
+def _pure(value):
+    if isinstance(value, gast.Call):
+        func = value.func
+        return not (isinstance(func, gast.Attribute) and func.attr == "pop")
+    return True
+
+
+def _code(stmts):
+    return any(not is_comment(s) and not isinstance(s, gast.Pass) for s in stmts)
+
+
+def _is_counting_loop(s):
+    """``for _ in range(n)`` loops of the adjoint sweep (safe to drop when empty)."""
+    return isinstance(s.iter, gast.Call) and isinstance(s.iter.func, gast.Name) \
+        and s.iter.func.id == "range"
+
+
+def _drop_dangling_comments(stmts):
+    out = []
+    for k, s in enumerate(stmts):
+        if is_comment(s):
+            nxt = stmts[k + 1] if k + 1 < len(stmts) else None
+            if nxt is None or is_comment(nxt):
+                continue
+        out.append(s)
+    return out
+
+
+def optimize(primal, adjoint, bar_names, removable, live_out):
+    """Run the passes over the adjoint sweep (and trip counters in the primal); returns both."""
+    fold_zeros(adjoint, bar_names)
+    body = dead_code(primal + adjoint, removable, live_out)
+    return body

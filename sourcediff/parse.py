@@ -1,0 +1,140 @@
+"""Parse stage: a Python function object to its gast FunctionDef, with where it lives.
+
+Example::
+
+    >>> def f(x):
+    ...     return x * 2.0
+    >>> parse_function(f).node.name          # doctest: +SKIP
+    'f'
+"""
+
+import inspect
+import os
+import textwrap
+from dataclasses import dataclass, field
+
+import gast
+
+from .errors import NoSourceError, SourcediffSyntaxError
+
+
+@dataclass
+class Parsed:
+    """A user function's syntax tree and everything needed to name places in it."""
+
+    fn: object
+    node: gast.FunctionDef
+    filename: str
+    line_offset: int  # add to a node's lineno to get the line in ``filename``
+    lines: list  # the dedented source lines, for quoting
+    env: dict = field(default_factory=dict)  # closure variables by name
+
+    @property
+    def filename_short(self):
+        """The file's base name, for comments in generated code."""
+        return os.path.basename(self.filename)
+
+    def where(self, node):
+        """``file.py:12:5`` for a node of this function."""
+        line = getattr(node, "lineno", 1) + self.line_offset
+        col = getattr(node, "col_offset", None)
+        if col is None:
+            return f"{self.filename}:{line}"
+        return f"{self.filename}:{line}:{col + 1}"
+
+    def line_text(self, node):
+        """The user's source line a node comes from, stripped."""
+        lineno = getattr(node, "lineno", None)
+        if lineno is None or not 1 <= lineno <= len(self.lines):
+            return ""
+        return self.lines[lineno - 1].strip()
+
+    def user_line(self, node):
+        """The line number in the user's file."""
+        return getattr(node, "lineno", 1) + self.line_offset
+
+
+def unwrap(fn):
+    """The plain Python function behind ``fn`` (functools.wraps chains, bound methods)."""
+    while True:
+        if inspect.ismethod(fn):
+            fn = fn.__func__
+        elif hasattr(fn, "__wrapped__"):
+            fn = fn.__wrapped__
+        else:
+            return fn
+
+
+def parse_function(fn):
+    """Read ``fn``'s source and return a :class:`Parsed` with its FunctionDef (decorators removed)."""
+    fn = unwrap(fn)
+    name = getattr(fn, "__qualname__", repr(fn))
+    if not inspect.isfunction(fn):
+        raise NoSourceError(
+            f"{name} is not a Python function defined in source code ({type(fn).__name__}); "
+            f"sourcediff can only differentiate functions whose source it can read. For a builtin or "
+            f"compiled function, register a rule with sourcediff.defvjp"
+        )
+    if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn) or \
+            inspect.isasyncgenfunction(fn):
+        kind = "a generator function" if inspect.isgeneratorfunction(fn) else "an async function"
+        raise SourcediffSyntaxError(
+            f"{name} at {fn.__code__.co_filename}:{fn.__code__.co_firstlineno} is {kind}; "
+            f"sourcediff differentiates plain functions that return a value. Collect the values in a "
+            f"list and return them instead"
+        )
+    filename = fn.__code__.co_filename
+    try:
+        source_lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise NoSourceError(
+            f"cannot read the source of {name} (defined in {filename}): {exc}. sourcediff needs the "
+            f"function's source file; functions typed at the interactive prompt or built with exec "
+            f"have none. Put it in a .py file (or register a rule with sourcediff.defvjp)"
+        ) from None
+    source = textwrap.dedent("".join(source_lines))
+    if fn.__name__ == "<lambda>":
+        return _parse_lambda(fn, source, filename, first)
+    try:
+        module = gast.parse(source)
+    except SyntaxError as exc:
+        raise NoSourceError(f"cannot parse the source of {name} at {filename}:{first}: {exc}") from None
+    node = module.body[0]
+    if not isinstance(node, gast.FunctionDef):
+        raise NoSourceError(f"the source of {name} at {filename}:{first} is not a function definition")
+    node.decorator_list = []
+    env = {}
+    if fn.__closure__:
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                env[var] = cell.cell_contents
+            except ValueError:
+                pass
+    return Parsed(fn, node, filename, first - 1, source.splitlines(), env)
+
+
+def _parse_lambda(fn, source, filename, first):
+    """A lambda's source is its whole line: find the lambda node and make a FunctionDef of it."""
+    try:
+        module = gast.parse(source)
+    except SyntaxError:
+        module = None
+    lambdas = [] if module is None else [n for n in gast.walk(module) if isinstance(n, gast.Lambda)]
+    code = fn.__code__
+    lambdas = [lam for lam in lambdas
+               if [a.id for a in lam.args.args] == list(code.co_varnames[:code.co_argcount])]
+    if len(lambdas) != 1:
+        raise NoSourceError(
+            f"cannot tell which lambda on {filename}:{first} is {fn!r}; give it a name with def"
+        )
+    lam = lambdas[0]
+    ret = gast.Return(value=lam.body)
+    gast.copy_location(ret, lam)
+    node = gast.FunctionDef(name="lambda_", args=lam.args, body=[ret], decorator_list=[],
+                            returns=None, type_comment=None, type_params=[])
+    gast.copy_location(node, lam)
+    env = {}
+    if fn.__closure__:
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            env[var] = cell.cell_contents
+    return Parsed(fn, node, filename, first - 1, source.splitlines(), env)

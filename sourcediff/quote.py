@@ -1,0 +1,166 @@
+"""Quote rules: parse a rule function's body once and inline it with the call's own operands.
+
+Example: the vjp rule of ``np.sin`` is ``return (g * np.cos(x),)``; inlined for ``_sin1 = np.sin(h)``
+with gradient ``_sin1_bar`` it yields the expression ``_sin1_bar * np.cos(h)``.
+"""
+
+import copy
+import inspect
+import textwrap
+import threading
+
+import gast
+
+from .normalize import load
+
+_cache = {}
+_cache_lock = threading.Lock()
+
+
+class QuotedRule:
+    """A rule function's parameters, prelude statements and returned tuple, as syntax."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        source = textwrap.dedent(inspect.getsource(fn))
+        fdef = gast.parse(source).body[0]
+        self.signature = inspect.signature(fn)
+        self.params = list(self.signature.parameters)
+        body = [s for s in fdef.body
+                if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        if not body or not isinstance(body[-1], gast.Return):
+            raise ValueError(f"rule {fn.__qualname__} must end with a return statement")
+        self.prelude = body[:-1]
+        ret = body[-1].value
+        self.elements = ret.elts if isinstance(ret, gast.Tuple) else None
+        self.result = ret
+        self.locals = set()
+        for stmt in self.prelude:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                    self.locals.add(node.id)
+        params = set(self.params)
+        self.globals = sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                               and isinstance(n.ctx, gast.Load)} - params - self.locals)
+
+    def differentiable(self, position):
+        """False when the rule returns the literal None for the argument at ``position``."""
+        if self.elements is None:
+            return True
+        if position >= len(self.elements):
+            return False
+        elt = self.elements[position]
+        return not (isinstance(elt, gast.Constant) and elt.value is None)
+
+
+def quoted(fn):
+    """The :class:`QuotedRule` of ``fn``, parsed once."""
+    q = _cache.get(fn)
+    if q is None:
+        with _cache_lock:
+            q = _cache.get(fn)
+            if q is None:
+                q = _cache[fn] = QuotedRule(fn)
+    return q
+
+
+def bind(q, args, keywords, where):
+    """Map the rule's parameters (after ``g, ans``) to the call's operand syntax, defaults filled in.
+
+    ``args`` is a list of syntax nodes, ``keywords`` a dict name -> syntax node. Returns a dict
+    param -> syntax, or raises TypeError like Python would for a call that does not fit.
+    """
+    sig = q.signature
+    params = list(sig.parameters.values())[2:]
+    bound = {}
+    positional = list(args)
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if positional:
+                bound[p.name] = positional.pop(0)
+            elif p.name in keywords:
+                bound[p.name] = keywords.pop(p.name)
+            elif p.default is not p.empty:
+                bound[p.name] = _literal(p.default)
+            else:
+                raise TypeError(f"{where}: missing argument '{p.name}'")
+        elif p.kind == p.VAR_POSITIONAL:
+            bound[p.name] = gast.Tuple(elts=positional, ctx=gast.Load())
+            positional = []
+        elif p.kind == p.KEYWORD_ONLY:
+            if p.name in keywords:
+                bound[p.name] = keywords.pop(p.name)
+            elif p.default is not p.empty:
+                bound[p.name] = _literal(p.default)
+            else:
+                raise TypeError(f"{where}: missing keyword argument '{p.name}'")
+        elif p.kind == p.VAR_KEYWORD:
+            bound[p.name] = gast.Dict(keys=[gast.Constant(value=k, kind=None) for k in keywords],
+                                      values=list(keywords.values()))
+            keywords = {}
+    if positional or keywords:
+        extra = ", ".join(keywords) if keywords else f"{len(positional)} positional"
+        raise TypeError(f"{where}: unexpected argument(s) {extra}")
+    return bound
+
+
+def _literal(value):
+    if isinstance(value, (tuple, list)):
+        return gast.Tuple(elts=[_literal(v) for v in value], ctx=gast.Load())
+    return gast.Constant(value=value, kind=None)
+
+
+def param_positions(q):
+    """The rule parameters after ``g, ans`` in order: position i in the returned tuple is params[i]."""
+    return q.params[2:]
+
+
+class Substitute(gast.NodeTransformer):
+    """Replace parameter names by syntax, locals by fresh names and globals by emitted names."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def visit_Name(self, node):
+        new = self.mapping.get(node.id)
+        if new is None:
+            return node
+        if isinstance(new, str):
+            return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
+        return copy.deepcopy(new)
+
+
+def inline(q, g, ans, bound, positions, fresh, global_name):
+    """Inline rule ``q`` for the given gradient/result syntax and bound parameters.
+
+    ``positions`` are the tuple positions wanted; ``fresh(hint)`` makes a new local name;
+    ``global_name(name, obj)`` returns the name under which a rule global is visible in generated
+    code. Returns (prelude statements, {position: contribution expression}).
+    """
+    mapping = dict(bound)
+    mapping[q.params[0]] = g
+    mapping[q.params[1]] = ans
+    for name in q.locals:
+        mapping[name] = fresh(name)
+    fn_globals = q.fn.__globals__
+    for name in q.globals:
+        if name in fn_globals:
+            mapping[name] = global_name(name, fn_globals[name])
+        else:
+            import builtins
+            mapping[name] = global_name(name, getattr(builtins, name))
+    sub = Substitute(mapping)
+    prelude = [sub.visit(copy.deepcopy(s)) for s in q.prelude]
+    out = {}
+    if q.elements is not None:
+        for pos in positions:
+            out[pos] = sub.visit(copy.deepcopy(q.elements[pos]))
+    else:
+        result = fresh("grads")
+        prelude.append(gast.Assign(targets=[gast.Name(id=result, ctx=gast.Store(), annotation=None,
+                                                      type_comment=None)],
+                                   value=sub.visit(copy.deepcopy(q.result)), type_comment=None))
+        for pos in positions:
+            out[pos] = gast.Subscript(value=load(result), slice=gast.Constant(value=pos, kind=None),
+                                      ctx=gast.Load())
+    return prelude, out

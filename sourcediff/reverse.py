@@ -1,0 +1,471 @@
+"""Reverse stage: the primal sweep and the adjoint sweep of a normalized function, as statements.
+
+For every active assignment ``t = f(a, b)`` the adjoint sweep gets the inlined vjp rule of ``f``
+(``a_bar = a_bar + <contribution of a>``); branches replay the recorded test, loops run their body's
+adjoint as many times as the primal ran it, and values the adjoint needs that the primal overwrote
+are pushed on ``_stack`` before being overwritten and popped back in reverse order. Example::
+
+    primal                      adjoint
+    _n1 = 0                     for _ in range(_n1):
+    for i in range(n):              i = _stack.pop()
+        _n1 = _n1 + 1               x_bar = x_bar + h_bar * 2.0 ...
+        _stack.append(h)            h = _stack.pop()
+        h = np.sin(h) * x           ...
+        _stack.append(i)
+"""
+
+import copy
+
+import gast
+
+from . import quote
+from .activity import activity
+from .emit import comment
+from .errors import NoRuleError, SourcediffSyntaxError
+from .normalize import assign, call, const, load, located, store
+from .resolve import Resolver
+
+ZERO = 0.0
+
+# operations whose result may share memory with their first operand (numpy views)
+_VIEW_NAMES = {"getitem", "reshape", "transpose", "T", "ravel", "squeeze", "expand_dims", "swapaxes",
+               "moveaxis", "broadcast_to", "asarray", "view", "diagonal", "real", "flip", "fliplr",
+               "flipud", "atleast_1d", "atleast_2d", "copy_view"}
+
+
+def attr(value, name):
+    return gast.Attribute(value=value, attr=name, ctx=gast.Load())
+
+
+def add(a, b):
+    return gast.BinOp(left=a, op=gast.Add(), right=b)
+
+
+class Reverse:
+    """Builds the reverse-mode pieces of one normalized function."""
+
+    def __init__(self, parsed, fdef, names, wrt, globals_):
+        self.parsed = parsed
+        self.fdef = fdef
+        self.names = names
+        self.wrt = list(wrt)
+        self.globals = globals_  # GlobalNames: emitted name for a rule's global object
+        self.params = [a.id for a in fdef.args.args]
+        ret = fdef.body[-1]
+        assert isinstance(ret, gast.Return)
+        self.body = fdef.body[:-1]
+        self.result = ret.value
+        self.ret_stmt = ret
+        self.locals = _locals(fdef)
+        self.resolver = Resolver(parsed, self.locals)
+        self.ops = {}
+        self.bars = {}
+        self.stack = None
+        self.analyze()
+
+    # ------------------------------------------------------------------ analysis
+
+    def analyze(self):
+        flows = []
+        self.assign_counts = {p: 1 for p in self.params}
+        self.loop_assigned = set()
+        self.setitem_targets = set()
+        self.aliases = []  # (target, source) pairs of possible memory sharing
+
+        def walk(stmts, in_loop):
+            for s in stmts:
+                if isinstance(s, gast.Assign):
+                    target = s.targets[0]
+                    if isinstance(target, gast.Name):
+                        op = self.resolver.op(s.value)
+                        self.ops[id(s)] = op
+                        uses = self.operand_names(op, s)
+                        flows.append(({target.id}, uses))
+                        self.count(target.id, in_loop)
+                        if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
+                            for name in _names_in(op.args[:1]):
+                                self.aliases.append((target.id, name))
+                    else:
+                        base = target.value.id
+                        self.setitem_targets.add(base)
+                        flows.append(({base}, _names_in([s.value]) & self.locals))
+                elif isinstance(s, gast.If):
+                    walk(s.body, in_loop)
+                    walk(s.orelse, in_loop)
+                elif isinstance(s, (gast.For, gast.While)):
+                    if isinstance(s, gast.For):
+                        self.count(s.target.id, True)
+                    walk(s.body, True)
+                    walk(s.orelse, in_loop)
+
+        walk(self.body, False)
+        outputs = _names_in([self.result]) & self.locals
+        self.active = activity(flows, self.wrt, outputs)
+
+    def count(self, name, in_loop):
+        self.assign_counts[name] = self.assign_counts.get(name, 0) + 1
+        if in_loop:
+            self.loop_assigned.add(name)
+
+    def operand_names(self, op, stmt):
+        """Local names whose derivative flows into this operation's result."""
+        if op.kind in ("copy", "container", "user", "unknown"):
+            return _names_in(op.args + list(op.keywords.values())) & self.locals
+        if op.kind != "rule":
+            return set()
+        q = quote.quoted(op.rule.vjp)
+        bound = self.bind(op, q, stmt)
+        out = set()
+        for pos, param in enumerate(quote.param_positions(q)):
+            if q.differentiable(pos) and param in bound:
+                out |= _names_in([bound[param]]) & self.locals
+        return out
+
+    def bind(self, op, q, stmt):
+        try:
+            return quote.bind(q, op.args, dict(op.keywords), self.parsed.where(stmt))
+        except TypeError as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} in the call to {op.name} (for its derivative rule "
+                f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
+            ) from None
+
+    # ------------------------------------------------------------------ names
+
+    def bar(self, name):
+        """The adjoint variable of ``name``: ``x_bar``."""
+        if name not in self.bars:
+            self.bars[name] = self.names.exact(f"{name.lstrip('_')}_bar"
+                                               if not name.startswith("_") else f"{name}_bar")
+        return self.bars[name]
+
+    def stack_name(self):
+        if self.stack is None:
+            self.stack = self.names.exact("_stack")
+        return self.stack
+
+    def push(self, value, loc):
+        return located(gast.Expr(value=call(attr(load(self.stack_name()), "append"), [value])), loc)
+
+    def pop(self, target, loc):
+        node = gast.Assign(targets=[target], value=call(attr(load(self.stack_name()), "pop"), []),
+                           type_comment=None)
+        return located(node, loc)
+
+    def rt(self, helper):
+        """``_sd.helper`` as the generated code names the runtime module."""
+        from . import runtime
+
+        return attr(load(self.globals.name("_sd", runtime)), helper)
+
+    # ------------------------------------------------------------------ adjoint of one statement
+
+    def accumulate(self, name, contribution, loc):
+        bar = self.bar(name)
+        return located(gast.Assign(targets=[store(bar)], value=add(load(bar), contribution),
+                                   type_comment=None), loc)
+
+    def adjoint_assign(self, s):
+        target = s.targets[0].id
+        op = self.ops[id(s)]
+        bar = self.bar(target)
+        out = []
+        g = load(bar)
+        if target in self.operand_names(op, s):
+            saved = self.names.fresh(f"{target.lstrip('_')}_g")
+            out.append(assign(saved, load(bar), s))
+            out.append(assign(bar, const(ZERO), s))
+            g = load(saved)
+        if op.kind == "copy":
+            src = op.args[0].id
+            if src in self.active:
+                out.append(self.accumulate(src, g, s))
+        elif op.kind == "container":
+            for k, elt in enumerate(op.args):
+                for name in _names_in([elt]) & self.active:
+                    item = call(self.rt("item_grad"), [g, const(k)])
+                    out.append(self.accumulate(name, item, s))
+        elif op.kind == "rule":
+            out.extend(self.adjoint_rule(op, s, g, load(target)))
+        elif op.kind in ("user", "unknown"):
+            raise NoRuleError(
+                f"{self.parsed.where(s)}: no derivative rule for {op.name} "
+                f"({_describe(op.key)}), which is called here on a value that depends on "
+                f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
+                f"sourcediff.stop_gradient if it should not carry a derivative"
+            )
+        if g.id == bar:
+            out.append(assign(bar, const(ZERO), s))
+        return out
+
+    def adjoint_rule(self, op, s, g, ans):
+        q = quote.quoted(op.rule.vjp)
+        bound = self.bind(op, q, s)
+        params = quote.param_positions(q)
+        wanted = [pos for pos, p in enumerate(params)
+                  if q.differentiable(pos) and p in bound and _names_in([bound[p]]) & self.active]
+        prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
+                                         self.globals.name)
+        out = [located(p, s) for p in prelude]
+        for pos in wanted:
+            arg = bound[params[pos]]
+            c = contribs[pos]
+            if isinstance(arg, gast.Name):
+                if op.rule.broadcast:
+                    c = call(self.rt("unbroadcast"), [c, load(arg.id)])
+                out.append(self.accumulate(arg.id, c, s))
+            elif isinstance(arg, (gast.List, gast.Tuple)):
+                parts = self.names.fresh("parts")
+                out.append(assign(parts, c, s))
+                for k, elt in enumerate(arg.elts):
+                    if isinstance(elt, gast.Name) and elt.id in self.active:
+                        item = gast.Subscript(value=load(parts), slice=const(k), ctx=gast.Load())
+                        out.append(self.accumulate(elt.id, item, s))
+            else:
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: cannot differentiate {op.name} through an argument "
+                    f"written as {gast.unparse(arg)}; assign it to a variable first.\n"
+                    f"    {self.parsed.line_text(s)}")
+        return out
+
+    def adjoint_setitem(self, s):
+        target = s.targets[0]
+        base = target.value.id
+        bar = self.bar(base)
+        out = [assign(bar, call(self.rt("owned_grad"), [load(bar), load(base)]), s)]
+        index = copy.deepcopy(target.slice)
+        if isinstance(s.value, gast.Name) and s.value.id in self.active:
+            part = gast.Subscript(value=load(bar), slice=copy.deepcopy(index), ctx=gast.Load())
+            out.append(self.accumulate(s.value.id,
+                                       call(self.rt("unbroadcast"), [part, load(s.value.id)]), s))
+        out.append(located(gast.Assign(targets=[gast.Subscript(value=load(bar), slice=index,
+                                                               ctx=gast.Store())],
+                                       value=const(ZERO), type_comment=None), s))
+        return out
+
+    # ------------------------------------------------------------------ sweeps
+
+    def build(self):
+        """(primal statements, adjoint statements, names the adjoint reads) for the function body."""
+        adjoints = {}
+        self.collect(self.body, adjoints)
+        reads = set()
+        for stmts in adjoints.values():
+            for st in stmts:
+                reads |= _loads(st)
+        reads |= _loads_of_tests(self.body, adjoints)
+        self.needed = reads & self.locals
+        self.pushed_old = set()
+        primal = self.primal_block(self.body, depth=0)
+        adjoint = self.adjoint_block(self.body, adjoints, depth=0)
+        return primal, adjoint
+
+    def collect(self, stmts, adjoints):
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                if isinstance(target, gast.Name):
+                    if target.id in self.active:
+                        adjoints[id(s)] = self.adjoint_assign(s)
+                elif target.value.id in self.active:
+                    adjoints[id(s)] = self.adjoint_setitem(s)
+            elif isinstance(s, gast.If):
+                self.collect(s.body, adjoints)
+                self.collect(s.orelse, adjoints)
+            elif isinstance(s, (gast.For, gast.While)):
+                self.collect(s.body, adjoints)
+
+    def needs_save(self, name, in_loop):
+        return name in self.needed and (in_loop or self.assign_counts.get(name, 0) > 1)
+
+    def primal_block(self, stmts, depth):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                if isinstance(target, gast.Name):
+                    if self.needs_save(target.id, depth > 0):
+                        self.pushed_old.add(target.id)
+                        out.append(self.push(load(target.id), s))
+                elif target.value.id in self.needed:
+                    part = gast.Subscript(value=load(target.value.id),
+                                          slice=copy.deepcopy(target.slice), ctx=gast.Load())
+                    out.append(self.push(call(self.rt("copy"), [part]), s))
+                out.append(s)
+            elif isinstance(s, gast.If):
+                out.append(located(gast.If(test=s.test, body=self.primal_block(s.body, depth),
+                                           orelse=self.primal_block(s.orelse, depth)), s))
+            elif isinstance(s, (gast.For, gast.While)):
+                out.extend(self.primal_loop(s, depth))
+            else:
+                out.append(s)
+        return out
+
+    def trip_name(self, s):
+        key = ("trip", id(s))
+        if key not in self.bars:
+            self.bars[key] = self.names.fresh("n")
+        return self.bars[key]
+
+    def primal_loop(self, s, depth):
+        trips = self.trip_name(s)
+        body = [assign(trips, add(load(trips), const(1)), s)]
+        inner = self.primal_block(s.body, depth + 1)
+        tail = []
+        if inner and isinstance(inner[-1], gast.If) and len(inner[-1].body) == 1 \
+                and isinstance(inner[-1].body[0], gast.Break):
+            tail = [inner.pop()]
+        body += inner
+        before = [assign(trips, const(0), s)]
+        if isinstance(s, gast.For):
+            var = s.target.id
+            if var in self.needed:
+                body.append(self.push(load(var), s))
+                if self.assign_counts.get(var, 0) > 1:
+                    self.pushed_old.add(var)
+                    before.insert(0, self.push(load(var), s))
+            loop = gast.For(target=s.target, iter=s.iter, body=body + tail, orelse=[],
+                            type_comment=None)
+        else:
+            loop = gast.While(test=s.test, body=body + tail, orelse=[])
+        after = [self.push(load(trips), s)] if depth > 0 else []
+        return before + [located(loop, s)] + after
+
+    def adjoint_block(self, stmts, adjoints, depth):
+        out = []
+        for s in reversed(stmts):
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                block = list(adjoints.get(id(s), []))
+                if isinstance(target, gast.Name):
+                    if self.needs_save(target.id, depth > 0):
+                        block.append(self.pop(store(target.id), s))
+                elif target.value.id in self.needed:
+                    block.append(self.pop(gast.Subscript(value=load(target.value.id),
+                                                         slice=copy.deepcopy(target.slice),
+                                                         ctx=gast.Store()), s))
+                if block:
+                    out.append(comment(self.grad_comment(s)))
+                    out.extend(block)
+            elif isinstance(s, gast.If):
+                body = self.adjoint_block(s.body, adjoints, depth)
+                orelse = self.adjoint_block(s.orelse, adjoints, depth)
+                if _has_code(body) or _has_code(orelse):
+                    out.append(located(gast.If(test=s.test, body=body or [gast.Pass()],
+                                               orelse=orelse), s))
+            elif isinstance(s, (gast.For, gast.While)):
+                out.extend(self.adjoint_loop(s, adjoints, depth))
+        return out
+
+    def adjoint_loop(self, s, adjoints, depth):
+        trips = self.trip_name(s)
+        inner = self.adjoint_block(s.body, adjoints, depth + 1)
+        var = s.target.id if isinstance(s, gast.For) else None
+        body = []
+        if var is not None and var in self.needed:
+            body.append(self.pop(store(var), s))
+        if not _has_code(inner) and not body:
+            return []
+        out = [comment(self.grad_comment(s))]
+        if depth > 0:
+            out.append(self.pop(store(trips), s))
+        loop = gast.For(target=store(self.names.exact("_")), iter=call(load("range"), [load(trips)]),
+                        body=body + inner, orelse=[], type_comment=None)
+        out.append(located(loop, s))
+        if var is not None and var in self.pushed_old:
+            out.append(self.pop(store(var), s))
+        return out
+
+    def grad_comment(self, s):
+        return f"grad of: {self.parsed.line_text(s)}  ({self.parsed.filename_short}:" \
+               f"{self.parsed.user_line(s)})"
+
+
+class GlobalNames:
+    """Names under which rule globals (``np``, ``_sd``) and other objects appear in generated code."""
+
+    def __init__(self, taken, user_lookup):
+        self.taken = taken  # Names of the function being generated
+        self.user_lookup = user_lookup  # name -> object the user's code sees, or a sentinel
+        self.bound = {}  # emitted name -> object
+        self.by_id = {}
+
+    def name(self, wanted, obj):
+        key = id(obj)
+        if key in self.by_id:
+            return self.by_id[key]
+        name = wanted
+        user = self.user_lookup(name)
+        if (name in self.taken.taken and user is not obj) or \
+                (name in self.bound and self.bound[name] is not obj):
+            name = self.taken.fresh(wanted)
+        self.bound[name] = obj
+        self.by_id[key] = name
+        return name
+
+
+def _describe(obj):
+    if obj is None:
+        return "unresolved"
+    module = getattr(obj, "__module__", None)
+    return f"{type(obj).__name__} from {module}" if module else type(obj).__name__
+
+
+def _view_like(op):
+    name = getattr(op.key, "__name__", "") or ""
+    return name in _VIEW_NAMES or op.name.strip(".()") in _VIEW_NAMES
+
+
+def _names_in(nodes):
+    out = set()
+    for node in nodes:
+        if node is None:
+            continue
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                out.add(n.id)
+    return out
+
+
+def _loads(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _loads_of_tests(stmts, adjoints):
+    """Names read by the tests of branches whose adjoint has code (the adjoint replays them)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.If):
+            if _any_adjoint(s.body + s.orelse, adjoints):
+                out |= _loads(s.test)
+            out |= _loads_of_tests(s.body, adjoints) | _loads_of_tests(s.orelse, adjoints)
+        elif isinstance(s, (gast.For, gast.While)):
+            out |= _loads_of_tests(s.body, adjoints)
+    return out
+
+
+def _any_adjoint(stmts, adjoints):
+    for s in stmts:
+        if id(s) in adjoints:
+            return True
+        if isinstance(s, gast.If) and _any_adjoint(s.body + s.orelse, adjoints):
+            return True
+        if isinstance(s, (gast.For, gast.While)) and _any_adjoint(s.body, adjoints):
+            return True
+    return False
+
+
+def _has_code(stmts):
+    from .emit import is_comment
+
+    return any(not is_comment(s) for s in stmts)
+
+
+def _locals(fdef):
+    out = {a.id for a in fdef.args.args}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
+            out.add(node.id)
+    return out
+
