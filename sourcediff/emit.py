@@ -37,8 +37,12 @@ def to_source(fdef):
 
     def lower(stmts):
         out = []
+        last = None
         for s in stmts:
             if isinstance(s, Comment):
+                if s.value.value == last:
+                    continue  # one comment for consecutive blocks of the same user line
+                last = s.value.value
                 texts.append(s.value.value)
                 out.append(gast.Expr(value=gast.Name(id=f"__sourcediff_comment_{len(texts) - 1}__",
                                                      ctx=gast.Load(), annotation=None,

@@ -163,3 +163,31 @@ def scatter(g, a, index):
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     np.add.at(out, index, g)
     return out
+
+
+def copy(value):
+    """A copy of a saved value (arrays are copied, numbers returned as they are)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def owned_grad(g, x):
+    """A fresh gradient array shaped like ``x`` holding ``g``, safe to modify in place."""
+    if isinstance(x, list):
+        if isinstance(g, list):
+            return list(g)
+        return [0.0] * len(x)
+    if isinstance(g, (int, float)) and g == 0:
+        return np.zeros(shape(x), dtype=np.result_type(getattr(x, "dtype", float), float))
+    return np.array(np.broadcast_to(g, shape(x)), dtype=np.result_type(g, float))
+
+
+def item_grad(g, k):
+    """The gradient of item ``k`` of a container whose gradient is ``g`` (0.0 means all zero)."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    item = g[k]
+    return 0.0 if item is None else item
