@@ -1,4 +1,14 @@
-"""Derivative rules for Python operators, numpy functions, ndarray methods and attributes, and math."""
+"""Derivative rules for Python operators, numpy functions, ndarray methods and attributes, and math.
+
+Every rule follows the contract in :mod:`sourcediff.registry`: ``rule(g, ans, *args, **kwargs)`` with
+the primitive's own parameter names, returning one gradient contribution (or ``None``) per leading
+positional parameter. Rule bodies are quoted and inlined by the compiler, so they only use their
+parameters, their own locals and the module globals ``np``, ``_sd``, ``math``, ``builtins`` and
+``operator``; shape logic lives in :mod:`sourcediff.runtime` (``_sd``).
+
+Conventions at points where the derivative is not defined follow PyTorch (measured, see
+shared/reference/torch-autograd.md section 3.14); each one is noted next to its rule.
+"""
 
 import builtins
 import math
@@ -10,14 +20,16 @@ from .. import runtime as _sd
 from ..registry import defjvp, defnondiff, defvjp
 
 # ---------------------------------------------------------------- operators and arithmetic ufuncs
+# add and subtract are "elementwise" (not "linear"): they are linear jointly, not in each argument
+# separately (add(t, y) is not the tangent t), and their pointwise derivatives are the constants 1/-1.
 
 
-@defvjp(operator.add, np.add, kind="linear", broadcast=True, torch_name="AddBackward0")
+@defvjp(operator.add, np.add, kind="elementwise", broadcast=True, torch_name="AddBackward0")
 def add(g, ans, x, y):
     return (g, g)
 
 
-@defvjp(operator.sub, np.subtract, kind="linear", broadcast=True, torch_name="SubBackward0")
+@defvjp(operator.sub, np.subtract, kind="elementwise", broadcast=True, torch_name="SubBackward0")
 def subtract(g, ans, x, y):
     return (g, -g)
 
@@ -27,8 +39,7 @@ def multiply(g, ans, x, y):
     return (g * y, g * x)
 
 
-@defvjp(operator.truediv, np.divide, np.true_divide, kind="elementwise", broadcast=True,
-        torch_name="DivBackward0")
+@defvjp(operator.truediv, np.divide, kind="elementwise", broadcast=True, torch_name="DivBackward0")
 def divide(g, ans, x, y):
     return (g / y, -g * ans / y)
 
@@ -38,14 +49,48 @@ def negative(g, ans, x):
     return (-g,)
 
 
-@defvjp(operator.pos, np.positive, kind="linear")
+@defvjp(operator.pos, np.positive, np.conjugate, np.real, kind="linear")
 def positive(g, ans, x):
+    # conjugate and real are the identity on the real inputs sourcediff differentiates
     return (g,)
 
 
-@defvjp(operator.pow, np.power, kind="elementwise", broadcast=True, torch_name="PowBackward0")
+# x ** 0 has gradient 0 everywhere, also at x = 0 (PyTorch); x ** 0.5 at 0 gives inf. The exponent's
+# gradient uses log(x) only where x > 0 and is 0 elsewhere (PyTorch gives nan for x < 0).
+@defvjp(operator.pow, np.power, builtins.pow, math.pow, kind="elementwise", broadcast=True,
+        torch_name="PowBackward0")
 def power(g, ans, x, y):
-    return (g * y * x ** (y - 1), g * ans * np.log(np.where(x > 0, x, 1.0)))
+    return (g * y * x ** np.where(y == 0, 1.0, y - 1), g * ans * np.log(np.where(x > 0, x, 1.0)))
+
+
+@defvjp(np.float_power, kind="elementwise", broadcast=True, torch_name="PowBackward1")
+def float_power(g, ans, x, y):
+    return (
+        g * y * np.float_power(x, np.where(y == 0, 1.0, y - 1)),
+        g * ans * np.log(np.where(x > 0, x, 1.0)),
+    )
+
+
+@defvjp(np.square, kind="elementwise", torch_name="PowBackward0")
+def square(g, ans, x):
+    return (g * 2.0 * x,)
+
+
+@defvjp(np.reciprocal, kind="elementwise", torch_name="ReciprocalBackward0")
+def reciprocal(g, ans, x):
+    return (-g * ans * ans,)
+
+
+# mod/remainder/fmod: d/dx = 1 and d/dy = -floor(x / y) (resp. -trunc), as PyTorch's RemainderBackward
+@defvjp(operator.mod, np.remainder, kind="elementwise", broadcast=True,
+        torch_name="RemainderBackward1")
+def remainder(g, ans, x, y):
+    return (g, -g * np.floor(x / y))
+
+
+@defvjp(np.fmod, math.fmod, kind="elementwise", broadcast=True, torch_name="FmodBackward1")
+def fmod(g, ans, x, y):
+    return (g, -g * np.trunc(x / y))
 
 
 @defvjp(operator.matmul, np.matmul, kind="linear", torch_name="MmBackward0")
@@ -66,9 +111,54 @@ def cos(g, ans, x):
     return (-g * np.sin(x),)
 
 
+@defvjp(np.tan, math.tan, kind="elementwise", torch_name="TanBackward0")
+def tan(g, ans, x):
+    return (g * (1.0 + ans * ans),)
+
+
+@defvjp(np.arcsin, math.asin, kind="elementwise", torch_name="AsinBackward0")
+def arcsin(g, ans, x):
+    return (g / np.sqrt(1.0 - x * x),)
+
+
+@defvjp(np.arccos, math.acos, kind="elementwise", torch_name="AcosBackward0")
+def arccos(g, ans, x):
+    return (-g / np.sqrt(1.0 - x * x),)
+
+
+@defvjp(np.arctan, math.atan, kind="elementwise", torch_name="AtanBackward0")
+def arctan(g, ans, x):
+    return (g / (1.0 + x * x),)
+
+
+@defvjp(np.sinh, math.sinh, kind="elementwise", torch_name="SinhBackward0")
+def sinh(g, ans, x):
+    return (g * np.cosh(x),)
+
+
+@defvjp(np.cosh, math.cosh, kind="elementwise", torch_name="CoshBackward0")
+def cosh(g, ans, x):
+    return (g * np.sinh(x),)
+
+
 @defvjp(np.tanh, math.tanh, kind="elementwise", torch_name="TanhBackward0")
 def tanh(g, ans, x):
     return (g * (1.0 - ans * ans),)
+
+
+@defvjp(np.arcsinh, math.asinh, kind="elementwise", torch_name="AsinhBackward0")
+def arcsinh(g, ans, x):
+    return (g / np.sqrt(x * x + 1.0),)
+
+
+@defvjp(np.arccosh, math.acosh, kind="elementwise", torch_name="AcoshBackward0")
+def arccosh(g, ans, x):
+    return (g / np.sqrt(x * x - 1.0),)
+
+
+@defvjp(np.arctanh, math.atanh, kind="elementwise", torch_name="AtanhBackward0")
+def arctanh(g, ans, x):
+    return (g / (1.0 - x * x),)
 
 
 @defvjp(np.exp, math.exp, kind="elementwise", torch_name="ExpBackward0")
@@ -76,14 +166,75 @@ def exp(g, ans, x):
     return (g * ans,)
 
 
-@defvjp(np.log, math.log, kind="elementwise", torch_name="LogBackward0")
+@defvjp(np.exp2, math.exp2, kind="elementwise", torch_name="Exp2Backward0")
+def exp2(g, ans, x):
+    return (g * ans * math.log(2.0),)
+
+
+@defvjp(np.expm1, math.expm1, kind="elementwise", torch_name="Expm1Backward0")
+def expm1(g, ans, x):
+    return (g * (ans + 1.0),)
+
+
+# log at 0 gives inf (PyTorch); so do log2, log10 and log1p at their poles
+@defvjp(np.log, kind="elementwise", torch_name="LogBackward0")
 def log(g, ans, x):
     return (g / x,)
 
 
-@defvjp(np.maximum, kind="elementwise", broadcast=True, torch_name="MaximumBackward0")
+@defvjp(math.log, kind="elementwise", torch_name="LogBackward0")
+def math_log(g, ans, x, base=math.e):
+    return (g / (x * math.log(base)), -g * ans / (base * math.log(base)))
+
+
+@defvjp(np.log2, math.log2, kind="elementwise", torch_name="Log2Backward0")
+def log2(g, ans, x):
+    return (g / (x * math.log(2.0)),)
+
+
+@defvjp(np.log10, math.log10, kind="elementwise", torch_name="Log10Backward0")
+def log10(g, ans, x):
+    return (g / (x * math.log(10.0)),)
+
+
+@defvjp(np.log1p, math.log1p, kind="elementwise", torch_name="Log1PBackward0")
+def log1p(g, ans, x):
+    return (g / (1.0 + x),)
+
+
+# sqrt and cbrt at 0 give inf (PyTorch: sqrt'(0) = inf)
+@defvjp(np.sqrt, math.sqrt, kind="elementwise", torch_name="SqrtBackward0")
+def sqrt(g, ans, x):
+    return (g * 0.5 / ans,)
+
+
+@defvjp(np.cbrt, math.cbrt, kind="elementwise", torch_name="PowBackward0")
+def cbrt(g, ans, x):
+    return (g / (3.0 * ans * ans),)
+
+
+# abs at 0 gives 0 (PyTorch)
+@defvjp(builtins.abs, np.absolute, np.fabs, math.fabs, kind="elementwise", torch_name="AbsBackward0")
+def absolute(g, ans, x):
+    return (g * np.sign(x),)
+
+
+# copysign(x, y) = |x| sign(y): d/dx = sign(x) sign(y) (0 at x = 0, as abs); y gets no gradient
+@defvjp(np.copysign, math.copysign, kind="elementwise", broadcast=True,
+        torch_name="CopysignBackward0")
+def copysign(g, ans, x, y):
+    return (g * np.sign(x) * np.where(np.signbit(y), -1.0, 1.0), None)
+
+
+# maximum/minimum/fmax/fmin: at a tie each argument gets half the gradient (PyTorch MaximumBackward0)
+@defvjp(np.maximum, np.fmax, kind="elementwise", broadcast=True, torch_name="MaximumBackward0")
 def maximum(g, ans, x, y):
     return (g * _sd.tie_mask(x, y, x > y), g * _sd.tie_mask(y, x, y > x))
+
+
+@defvjp(np.minimum, np.fmin, kind="elementwise", broadcast=True, torch_name="MinimumBackward0")
+def minimum(g, ans, x, y):
+    return (g * _sd.tie_mask(x, y, x < y), g * _sd.tie_mask(y, x, y < x))
 
 
 @defvjp(np.where, kind="elementwise", broadcast=True, torch_name="WhereBackward0")
@@ -91,9 +242,75 @@ def where(g, ans, condition, x, y):
     return (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g))
 
 
-@defvjp(builtins.abs, np.abs, np.absolute, math.fabs, kind="elementwise", torch_name="AbsBackward0")
-def absolute(g, ans, x):
-    return (g * np.sign(x),)
+# clip: a value exactly on a bound passes its gradient to `a` (PyTorch clamp: boundary included);
+# array bounds get the gradient where `a` lies strictly outside them.
+@defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1")
+def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
+    lo, hi = _sd.clip_bounds(a_min, a_max, min, max)
+    return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
+
+
+@defvjp(np.ndarray.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1")
+def clip_method(g, ans, a, min=None, max=None, out=None, **kwargs):
+    lo, hi = _sd.clip_bounds(min, max)
+    return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
+
+
+@defvjp(np.arctan2, math.atan2, kind="elementwise", broadcast=True, torch_name="Atan2Backward0")
+def arctan2(g, ans, x1, x2):
+    return (g * x2 / (x1 * x1 + x2 * x2), -g * x1 / (x1 * x1 + x2 * x2))
+
+
+@defvjp(np.hypot, kind="elementwise", broadcast=True, torch_name="HypotBackward0")
+def hypot(g, ans, x1, x2):
+    return (g * x1 / ans, g * x2 / ans)
+
+
+@defvjp(math.hypot, kind="elementwise", torch_name="HypotBackward0")
+def math_hypot(g, ans, *coordinates):
+    return _sd.scale_each(g / ans, coordinates)
+
+
+@defvjp(np.logaddexp, kind="elementwise", broadcast=True, torch_name="LogaddexpBackward0")
+def logaddexp(g, ans, x1, x2):
+    return (g * np.exp(x1 - ans), g * np.exp(x2 - ans))
+
+
+@defvjp(np.logaddexp2, kind="elementwise", broadcast=True, torch_name="Logaddexp2Backward0")
+def logaddexp2(g, ans, x1, x2):
+    return (g * np.exp2(x1 - ans), g * np.exp2(x2 - ans))
+
+
+# sinc'(0) = 0 (the limit; PyTorch SincBackward0 agrees)
+@defvjp(np.sinc, kind="elementwise", torch_name="SincBackward0")
+def sinc(g, ans, x):
+    safe = np.where(x == 0, 1.0, x)
+    return (g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / safe),)
+
+
+@defvjp(np.deg2rad, np.radians, math.radians, kind="linear", torch_name="Deg2RadBackward0")
+def deg2rad(g, ans, x):
+    return (g * (math.pi / 180.0),)
+
+
+@defvjp(np.rad2deg, np.degrees, math.degrees, kind="linear", torch_name="Rad2DegBackward0")
+def rad2deg(g, ans, x):
+    return (g * (180.0 / math.pi),)
+
+
+@defvjp(math.erf, kind="elementwise", torch_name="ErfBackward0")
+def erf(g, ans, x):
+    return (g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x),)
+
+
+@defvjp(math.erfc, kind="elementwise", torch_name="ErfcBackward0")
+def erfc(g, ans, x):
+    return (-g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x),)
+
+
+@defvjp(builtins.float, kind="linear")
+def to_float(g, ans, x):
+    return (g,)
 
 
 # ---------------------------------------------------------------- reductions
@@ -104,12 +321,207 @@ def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims),)
 
 
+@defvjp(builtins.sum, math.fsum, kind="custom", torch_name="AddBackward0")
+def builtin_sum(g, ans, iterable, start=0):
+    return (_sd.unbroadcast_each(g, iterable), _sd.unbroadcast(g, start))
+
+
+@defjvp(builtins.sum, math.fsum)
+def builtin_sum_jvp(g, ans, iterable, start=0):
+    return (builtins.sum(g), g)
+
+
 @defvjp(np.mean, np.ndarray.mean, kind="linear", torch_name="MeanBackward0")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims) / _sd.reduced_count(a, axis),)
 
 
-# ---------------------------------------------------------------- shapes
+# prod: the gradient is the product of the other elements, exact with zeros (PyTorch: [0,2,3] -> [6,0,0])
+@defvjp(np.prod, np.ndarray.prod, kind="custom", torch_name="ProdBackward0")
+def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, a, axis, keepdims) * _sd.prod_others(a, axis),)
+
+
+@defjvp(np.prod, np.ndarray.prod)
+def prod_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (np.sum(g * _sd.prod_others(a, axis), axis=axis, keepdims=keepdims),)
+
+
+# max/min reductions: tied maxima share the gradient evenly (PyTorch amax/amin and max()/min() over
+# all elements; note PyTorch's max(dim=k) instead gives it all to one index).
+@defvjp(np.max, np.amax, np.ndarray.max, kind="custom", torch_name="MaxBackward1")
+def amax(g, ans, a, axis=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, a, axis, keepdims) * _sd.extremum_weights(a, ans, axis, keepdims),)
+
+
+@defjvp(np.max, np.amax, np.ndarray.max)
+def amax_jvp(g, ans, a, axis=None, out=None, keepdims=False):
+    return (np.sum(g * _sd.extremum_weights(a, ans, axis, keepdims), axis=axis, keepdims=keepdims),)
+
+
+@defvjp(np.min, np.amin, np.ndarray.min, kind="custom", torch_name="MinBackward1")
+def amin(g, ans, a, axis=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, a, axis, keepdims) * _sd.extremum_weights(a, ans, axis, keepdims),)
+
+
+@defjvp(np.min, np.amin, np.ndarray.min)
+def amin_jvp(g, ans, a, axis=None, out=None, keepdims=False):
+    return (np.sum(g * _sd.extremum_weights(a, ans, axis, keepdims), axis=axis, keepdims=keepdims),)
+
+
+@defvjp(np.var, np.ndarray.var, kind="custom", torch_name="VarBackward0")
+def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    return (_sd.unreduce(g, a, axis, keepdims) * 2.0 * centered / (_sd.reduced_count(a, axis) - ddof),)
+
+
+@defjvp(np.var, np.ndarray.var)
+def var_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    return (np.sum(2.0 * centered * g, axis=axis, keepdims=keepdims) / (_sd.reduced_count(a, axis) - ddof),)
+
+
+# std: where the std is 0 the gradient is inf/nan (division by the std, as PyTorch)
+@defvjp(np.std, np.ndarray.std, kind="custom", torch_name="StdBackward0")
+def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    scale = (_sd.reduced_count(a, axis) - ddof) * _sd.keep(ans, a, axis, keepdims)
+    return (_sd.unreduce(g, a, axis, keepdims) * centered / scale,)
+
+
+@defjvp(np.std, np.ndarray.std)
+def std_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    return (np.sum(centered * g, axis=axis, keepdims=keepdims) / ((_sd.reduced_count(a, axis) - ddof) * ans),)
+
+
+@defvjp(np.cumsum, np.ndarray.cumsum, kind="linear", torch_name="CumsumBackward0")
+def cumsum(g, ans, a, axis=None, dtype=None, out=None):
+    return (_sd.cumsum_grad(g, a, axis),)
+
+
+# cumprod: divides by `a`, so it assumes no element of `a` is 0 (PyTorch handles zeros exactly)
+@defvjp(np.cumprod, np.ndarray.cumprod, kind="custom", torch_name="CumprodBackward0")
+def cumprod(g, ans, a, axis=None, dtype=None, out=None):
+    return (np.reshape(_sd.cumsum_grad(g * ans, ans, axis), _sd.shape(a)) / a,)
+
+
+@defjvp(np.cumprod, np.ndarray.cumprod)
+def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
+    return (ans * np.cumsum(g / a, axis=axis),)
+
+
+@defvjp(np.diff, kind="linear", torch_name="SubBackward0")
+def diff(g, ans, a, n=1, axis=-1):
+    return (_sd.diff_grad(g, n, axis),)
+
+
+# norm: 0 where the norm is 0 (PyTorch's subgradient, not nan); ord=inf ties split evenly
+@defvjp(np.linalg.norm, kind="custom", torch_name="LinalgVectorNormBackward0")
+def norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    return (_sd.unreduce(g, x, axis, keepdims) * _sd.norm_weights(x, ans, ord, axis, keepdims),)
+
+
+@defjvp(np.linalg.norm)
+def norm_jvp(g, ans, x, ord=None, axis=None, keepdims=False):
+    return (np.sum(g * _sd.norm_weights(x, ans, ord, axis, keepdims), axis=axis, keepdims=keepdims),)
+
+
+# ---------------------------------------------------------------- linear algebra
+
+
+@defvjp(np.dot, kind="linear", torch_name="DotBackward0")
+def dot(g, ans, a, b, out=None):
+    return _sd.einsum_grads(g, _sd.dot_subscripts(a, b), (a, b))
+
+
+@defvjp(np.ndarray.dot, kind="linear", torch_name="DotBackward0")
+def dot_method(g, ans, a, b, out=None):
+    return _sd.einsum_grads(g, _sd.dot_subscripts(a, b), (a, b))
+
+
+@defvjp(np.inner, kind="linear", torch_name="ViewBackward0")
+def inner(g, ans, a, b):
+    return _sd.einsum_grads(g, _sd.inner_subscripts(a, b), (a, b))
+
+
+@defvjp(np.outer, kind="linear", torch_name="MulBackward0")
+def outer(g, ans, a, b, out=None):
+    return (np.reshape(g @ np.ravel(b), _sd.shape(a)), np.reshape(np.ravel(a) @ g, _sd.shape(b)))
+
+
+@defvjp(np.vdot, kind="linear", torch_name="VdotBackward0")
+def vdot(g, ans, a, b):
+    return (np.reshape(g * np.ravel(b), _sd.shape(a)), np.reshape(g * np.ravel(a), _sd.shape(b)))
+
+
+@defvjp(np.tensordot, kind="linear", torch_name="ViewBackward0")
+def tensordot(g, ans, a, b, axes=2):
+    return _sd.einsum_grads(g, _sd.tensordot_subscripts(a, b, axes), (a, b))
+
+
+# einsum: explicit ('ij,jk->ik') and implicit ('ij,jk') forms, repeated indices, and '...' without
+# size-1 broadcasting inside the ellipsis. The subscripts string gets None.
+@defvjp(np.einsum, kind="linear", torch_name="ViewBackward0")
+def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
+    return (None,) + _sd.einsum_grads(g, subscripts, operands)
+
+
+# cross of 3-vectors along the last axis (the default axisa/axisb/axisc)
+@defvjp(np.cross, kind="linear", broadcast=True, torch_name="LinalgCrossBackward0")
+def cross(g, ans, a, b):
+    return (np.cross(b, g), np.cross(g, a))
+
+
+@defvjp(np.trace, np.ndarray.trace, kind="linear", torch_name="TraceBackward0")
+def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return (_sd.trace_grad(g, a, offset, axis1, axis2),)
+
+
+@defvjp(np.linalg.inv, kind="custom", torch_name="LinalgInvExBackward0")
+def inv(g, ans, a):
+    return (-(np.swapaxes(ans, -1, -2) @ g @ np.swapaxes(ans, -1, -2)),)
+
+
+@defjvp(np.linalg.inv)
+def inv_jvp(g, ans, a):
+    return (-(ans @ g @ ans),)
+
+
+# det/slogdet: through inv(a), so a singular matrix gives inf/nan
+@defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0")
+def det(g, ans, a):
+    return (np.expand_dims(g * ans, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
+
+
+@defjvp(np.linalg.det)
+def det_jvp(g, ans, a):
+    return (ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1),)
+
+
+# slogdet returns (sign, logabsdet): g is (g_sign, g_logabsdet); the sign is locally constant and gets
+# no gradient, and the jvp gives the tangent pair (None, d logabsdet).
+@defvjp(np.linalg.slogdet, kind="custom", torch_name="LinalgSlogdetBackward0")
+def slogdet(g, ans, a):
+    return (np.expand_dims(g[1], (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
+
+
+@defjvp(np.linalg.slogdet)
+def slogdet_jvp(g, ans, a):
+    return ((None, np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)),)
+
+
+@defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0")
+def solve(g, ans, a, b):
+    return _sd.solve_grads(g, ans, a, b)
+
+
+@defjvp(np.linalg.solve)
+def solve_jvp(g, ans, a, b):
+    return (_sd.solve_tangent_a(g, ans, a, b), np.linalg.solve(a, g))
+
+
+# ---------------------------------------------------------------- shapes, copies and indexing
 
 
 @defvjp(np.reshape, kind="linear", torch_name="ViewBackward0")
@@ -118,8 +530,33 @@ def reshape(g, ans, a, shape=None, order="C"):
 
 
 @defvjp(np.ndarray.reshape, kind="linear", torch_name="ViewBackward0")
-def reshape_method(g, ans, a, *shape, order="C"):
+def reshape_method(g, ans, a, *shape, order="C", copy=None):
     return (np.reshape(g, np.shape(a), order=order),)
+
+
+@defvjp(np.ravel, kind="linear", torch_name="ViewBackward0")
+def ravel(g, ans, a, order="C"):
+    return (np.reshape(g, _sd.shape(a), order=order),)
+
+
+@defvjp(np.ndarray.ravel, np.ndarray.flatten, kind="linear", torch_name="ViewBackward0")
+def ravel_method(g, ans, a, order="C"):
+    return (np.reshape(g, _sd.shape(a), order=order),)
+
+
+@defvjp(np.expand_dims, kind="linear", torch_name="UnsqueezeBackward0")
+def expand_dims(g, ans, a, axis):
+    return (np.reshape(g, _sd.shape(a)),)
+
+
+@defvjp(np.squeeze, np.ndarray.squeeze, kind="linear", torch_name="SqueezeBackward0")
+def squeeze(g, ans, a, axis=None):
+    return (np.reshape(g, _sd.shape(a)),)
+
+
+@defvjp(np.atleast_1d, np.atleast_2d, np.atleast_3d, kind="linear", torch_name="ViewBackward0")
+def atleast_nd(g, ans, a):
+    return (np.reshape(g, _sd.shape(a)),)
 
 
 @defvjp(np.ndarray.T, kind="linear", torch_name="PermuteBackward0")
@@ -127,22 +564,217 @@ def transpose_attribute(g, ans, a):
     return (np.transpose(g),)
 
 
-@defvjp(operator.getitem, kind="linear", torch_name="IndexBackward0")
+@defvjp(np.ndarray.mT, kind="linear", torch_name="TransposeBackward0")
+def matrix_transpose_attribute(g, ans, a):
+    return (np.swapaxes(g, -1, -2),)
+
+
+@defvjp(np.ndarray.real, kind="linear")
+def real_attribute(g, ans, a):
+    return (g,)
+
+
+@defvjp(np.transpose, kind="linear", torch_name="PermuteBackward0")
+def transpose(g, ans, a, axes=None):
+    return (np.transpose(g, _sd.inverse_axes(axes, np.ndim(a))),)
+
+
+@defvjp(np.ndarray.transpose, kind="linear", torch_name="PermuteBackward0")
+def transpose_method(g, ans, a, *axes):
+    return (np.transpose(g, _sd.inverse_axes(axes, np.ndim(a))),)
+
+
+@defvjp(np.swapaxes, np.ndarray.swapaxes, kind="linear", torch_name="TransposeBackward0")
+def swapaxes(g, ans, a, axis1, axis2):
+    return (np.swapaxes(g, axis1, axis2),)
+
+
+@defvjp(np.moveaxis, kind="linear", torch_name="PermuteBackward0")
+def moveaxis(g, ans, a, source, destination):
+    return (np.moveaxis(g, destination, source),)
+
+
+@defvjp(np.broadcast_to, kind="linear", torch_name="ExpandBackward0")
+def broadcast_to(g, ans, array, shape, subok=False):
+    return (_sd.unbroadcast(g, array),)
+
+
+@defvjp(np.tile, kind="linear", torch_name="RepeatBackward0")
+def tile(g, ans, A, reps):
+    return (_sd.tile_grad(g, A, reps),)
+
+
+@defvjp(np.repeat, np.ndarray.repeat, kind="linear", torch_name="ViewBackward0")
+def repeat(g, ans, a, repeats, axis=None):
+    return (_sd.repeat_grad(g, a, repeats, axis),)
+
+
+@defvjp(np.flip, kind="linear", torch_name="FlipBackward0")
+def flip(g, ans, m, axis=None):
+    return (np.flip(g, axis),)
+
+
+@defvjp(np.fliplr, kind="linear", torch_name="FlipBackward0")
+def fliplr(g, ans, m):
+    return (np.fliplr(g),)
+
+
+@defvjp(np.flipud, kind="linear", torch_name="FlipBackward0")
+def flipud(g, ans, m):
+    return (np.flipud(g),)
+
+
+@defvjp(np.roll, kind="linear", torch_name="RollBackward0")
+def roll(g, ans, a, shift, axis=None):
+    return (np.roll(g, np.negative(shift), axis),)
+
+
+@defvjp(np.diag, kind="linear", torch_name="DiagEmbedBackward0")
+def diag(g, ans, v, k=0):
+    return (_sd.diag_grad(g, v, k),)
+
+
+@defvjp(np.diagonal, np.ndarray.diagonal, kind="linear", torch_name="DiagonalBackward0")
+def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
+    return (_sd.diagonal_grad(g, a, offset, axis1, axis2),)
+
+
+@defvjp(np.triu, kind="linear", torch_name="TriuBackward0")
+def triu(g, ans, m, k=0):
+    return (np.triu(g, k),)
+
+
+@defvjp(np.tril, kind="linear", torch_name="TrilBackward0")
+def tril(g, ans, m, k=0):
+    return (np.tril(g, k),)
+
+
+# pad: constant mode only; custom because constant_values make it affine, not linear, in `array`
+@defvjp(np.pad, kind="custom", torch_name="ConstantPadNdBackward0")
+def pad(g, ans, array, pad_width, mode="constant", **kwargs):
+    return (_sd.pad_grad(g, array, pad_width, mode), None)
+
+
+@defjvp(np.pad)
+def pad_jvp(g, ans, array, pad_width, mode="constant", **kwargs):
+    return (np.pad(g, pad_width, mode=mode), None)
+
+
+@defvjp(np.concatenate, kind="linear", torch_name="CatBackward0")
+def concatenate(g, ans, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    return (_sd.concat_grads(g, arrays, axis),)
+
+
+@defvjp(np.stack, kind="linear", torch_name="StackBackward0")
+def stack(g, ans, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    return (_sd.unstack_grads(g, arrays, axis),)
+
+
+@defvjp(np.hstack, kind="linear", torch_name="CatBackward0")
+def hstack(g, ans, tup, dtype=None, casting="same_kind"):
+    promoted = _sd.map_list(np.atleast_1d, tup)
+    return (_sd.concat_grads(g, tup, _sd.hstack_axis(promoted), promoted),)
+
+
+@defvjp(np.vstack, kind="linear", torch_name="CatBackward0")
+def vstack(g, ans, tup, dtype=None, casting="same_kind"):
+    return (_sd.concat_grads(g, tup, 0, _sd.map_list(np.atleast_2d, tup)),)
+
+
+@defvjp(np.dstack, kind="linear", torch_name="CatBackward0")
+def dstack(g, ans, tup):
+    return (_sd.concat_grads(g, tup, 2, _sd.map_list(np.atleast_3d, tup)),)
+
+
+@defvjp(np.column_stack, kind="linear", torch_name="CatBackward0")
+def column_stack(g, ans, tup):
+    return (_sd.concat_grads(g, tup, 1, _sd.map_list(_sd.as_column, tup)),)
+
+
+# split family: g is a list with one gradient (or None) per piece
+@defvjp(np.split, np.array_split, kind="linear", torch_name="SplitBackward0")
+def split(g, ans, ary, indices_or_sections, axis=0):
+    return (_sd.split_grad(g, ans, axis), None)
+
+
+@defvjp(np.hsplit, kind="linear", torch_name="SplitBackward0")
+def hsplit(g, ans, ary, indices_or_sections):
+    return (_sd.split_grad(g, ans, 1 if np.ndim(ary) > 1 else 0), None)
+
+
+@defvjp(np.vsplit, kind="linear", torch_name="SplitBackward0")
+def vsplit(g, ans, ary, indices_or_sections):
+    return (_sd.split_grad(g, ans, 0), None)
+
+
+@defvjp(np.copy, kind="linear", torch_name="CloneBackward0")
+def copy(g, ans, a, order="K", subok=False):
+    return (g,)
+
+
+@defvjp(np.ndarray.copy, kind="linear", torch_name="CloneBackward0")
+def copy_method(g, ans, a, order="C"):
+    return (g,)
+
+
+# asarray/array of a list of numbers or arrays: the gradient is a list shaped like the input
+@defvjp(np.asarray, kind="linear")
+def asarray(g, ans, a, dtype=None, order=None, *, device=None, copy=None, like=None):
+    return (_sd.like_input(g, a),)
+
+
+@defvjp(np.array, kind="linear", torch_name="CloneBackward0")
+def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, **kwargs):
+    return (_sd.like_input(np.reshape(g, _sd.shape(object)), object),)
+
+
+# astype: the gradient is cast back to the input's dtype
+@defvjp(np.ndarray.astype, kind="linear", torch_name="ToCopyBackward0")
+def astype(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return (np.asarray(g, dtype=a.dtype),)
+
+
+# sort: ties keep numpy's stable order (each tied element gets the gradient of its own slot)
+@defvjp(np.sort, kind="custom", torch_name="SortBackward0")
+def sort(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    return (_sd.unsort(g, a, axis),)
+
+
+@defjvp(np.sort)
+def sort_jvp(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    return (_sd.take_sorted(g, a, axis),)
+
+
+@defvjp(np.take, kind="linear", torch_name="TakeBackward0")
+def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
+    return (_sd.take_grad(g, a, indices, axis), None)
+
+
+# getitem: basic indices write g into zeros; integer arrays and masks accumulate repeats (np.add.at);
+# on a list or tuple the gradient is a list with 0.0 for the entries not taken.
+@defvjp(operator.getitem, np.ndarray.__getitem__, kind="linear", torch_name="IndexBackward0")
 def getitem(g, ans, a, index):
-    return (_sd.scatter(g, a, index), None)
+    return (_sd.scatter_basic(g, a, index), None)
 
 
 # ---------------------------------------------------------------- not differentiable
 
 defnondiff(
     np.shape, np.ndim, np.size, len, np.argmax, np.argmin, np.argsort, np.sign, np.floor,
-    np.ceil, np.round, np.rint, np.trunc, np.zeros_like, np.ones_like, np.empty_like,
-    np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye, np.isnan, np.isfinite,
-    np.isinf, np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
-    np.logical_and, np.logical_or, np.logical_not, np.nonzero, np.ndarray.argmax,
-    np.ndarray.argmin, np.ndarray.nonzero, np.ndarray.shape, np.ndarray.ndim, np.ndarray.size,
-    np.ndarray.dtype, operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    operator.not_, operator.floordiv, operator.mod, math.floor, math.ceil, builtins.round,
-    builtins.int, builtins.bool, builtins.range, builtins.isinstance, builtins.print,
-    operator.and_, operator.or_, operator.invert,
+    np.ceil, np.round, np.rint, np.trunc, np.fix, np.zeros_like, np.ones_like, np.empty_like,
+    np.full_like, np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.logspace,
+    np.geomspace, np.eye, np.identity, np.tri, np.indices, np.isnan, np.isfinite, np.isinf,
+    np.isclose, np.allclose, np.array_equal, np.signbit, np.heaviside, np.floor_divide,
+    np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.nonzero, np.flatnonzero,
+    np.argwhere, np.count_nonzero, np.any, np.all, np.searchsorted, np.digitize,
+    np.ravel_multi_index, np.unravel_index, np.result_type, np.broadcast_shapes,
+    np.ndarray.argmax, np.ndarray.argmin, np.ndarray.argsort, np.ndarray.nonzero,
+    np.ndarray.any, np.ndarray.all, np.ndarray.shape, np.ndarray.ndim, np.ndarray.size,
+    np.ndarray.dtype,
+    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
+    operator.not_, operator.floordiv, math.floor, math.ceil, math.trunc, math.isnan,
+    math.isinf, math.isfinite, math.isclose, builtins.round, builtins.int, builtins.bool,
+    builtins.range, builtins.isinstance, builtins.print,
+    operator.and_, operator.or_, operator.xor, operator.invert,
 )

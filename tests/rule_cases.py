@@ -1,0 +1,331 @@
+"""The table of rule test cases: (primitive, args, kwargs, differentiable argnums, id), seeded inputs.
+
+Inputs lie inside each primitive's domain and away from kinks and ties, so central finite differences
+are a valid oracle for every case.
+"""
+
+import builtins
+import math
+import operator
+
+import numpy as np
+
+rng = np.random.default_rng(20240611)
+
+
+def R(*shape):
+    """Standard normal values of ``shape``."""
+    return rng.standard_normal(shape)
+
+
+def P(*shape):
+    """Positive values in [0.5, 2) of ``shape``."""
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def U(*shape):
+    """Values in (-0.8, 0.8) of ``shape`` (inside the domain of arcsin/arctanh)."""
+    return rng.uniform(-0.8, 0.8, shape)
+
+
+def S():
+    """A Python float in [0.3, 0.8)."""
+    return float(rng.uniform(0.3, 0.8))
+
+
+def M(*batch, n=3):
+    """Well-conditioned square matrices (a batch of them for ``batch``)."""
+    return rng.standard_normal(batch + (n, n)) + 3.0 * np.eye(n)
+
+
+def spaced(*shape):
+    """Distinct values at least 0.1 apart (no ties for max/min/sort), in random order."""
+    n = int(np.prod(shape))
+    return rng.permutation(np.linspace(-2.0, 2.0, n) + rng.uniform(-0.03, 0.03, n)).reshape(shape)
+
+
+CASES = []
+
+
+def case(prim, *args, argnums=(0,), name=None, **kwargs):
+    """Add one case to CASES."""
+    label = name or getattr(prim, "__name__", None) or type(prim).__name__
+    CASES.append((prim, args, kwargs, argnums, f"{label}-{len(CASES)}"))
+
+
+# ---------------------------------------------------------------- operators and arithmetic
+case(operator.add, R(2, 3), R(3), argnums=(0, 1))
+case(np.add, R(2, 1), R(1, 3), argnums=(0, 1))
+case(operator.add, S(), S(), argnums=(0, 1), name="add_float")
+case(operator.sub, R(2, 3), R(2, 3), argnums=(0, 1))
+case(np.subtract, R(3), R(2, 3), argnums=(0, 1))
+case(operator.mul, R(2, 3), R(3), argnums=(0, 1))
+case(np.multiply, R(2, 3), 2.5)
+case(operator.truediv, R(2, 3), P(3), argnums=(0, 1))
+case(np.divide, S(), P(2, 2), argnums=(0, 1))
+case(operator.neg, R(2, 3))
+case(np.negative, R(4))
+case(operator.pos, R(4))
+case(np.positive, R(2, 2))
+case(np.conjugate, R(3))
+case(np.real, R(3))
+case(operator.pow, P(3), R(3), argnums=(0, 1))
+case(np.power, P(2, 3), R(3), argnums=(0, 1))
+case(np.power, R(2, 3), 3.0, name="power_int_exponent")
+case(np.power, R(2, 3), 0.0, name="power_zero_exponent")
+case(builtins.pow, 1.3, 2.7, argnums=(0, 1))
+case(math.pow, 1.7, 0.4, argnums=(0, 1))
+case(np.float_power, P(3), R(2, 3), argnums=(0, 1))
+case(np.square, R(2, 3))
+case(np.reciprocal, P(2, 3))
+case(operator.mod, 3.0 * R(2, 3), P(3), argnums=(0, 1))
+case(np.remainder, 3.0 * R(4), P(4), argnums=(0, 1))
+case(np.fmod, 3.0 * R(4), P(4), argnums=(0, 1))
+case(math.fmod, 5.3, 1.7, argnums=(0, 1))
+case(operator.matmul, R(2, 3), R(3, 4), argnums=(0, 1))
+case(np.matmul, R(3), R(3, 4), argnums=(0, 1))
+case(np.matmul, R(2, 3), R(3), argnums=(0, 1))
+case(np.matmul, R(5, 2, 3), R(3, 4), argnums=(0, 1))
+case(np.matmul, R(3), R(3), argnums=(0, 1))
+
+# ---------------------------------------------------------------- elementwise
+for f, dom in [
+    (np.sin, R), (np.cos, R), (np.tan, U), (np.arcsin, U), (np.arccos, U), (np.arctan, R),
+    (np.sinh, R), (np.cosh, R), (np.tanh, R), (np.arcsinh, R), (np.arctanh, U), (np.exp, R),
+    (np.exp2, R), (np.expm1, R), (np.log, P), (np.log2, P), (np.log10, P), (np.log1p, P),
+    (np.sqrt, P), (np.cbrt, P), (np.absolute, R), (np.fabs, R), (builtins.abs, R), (np.sinc, R),
+    (np.deg2rad, R), (np.radians, R), (np.rad2deg, R), (np.degrees, R),
+]:
+    case(f, dom(2, 3))
+case(np.arccosh, 1.0 + P(2, 3))
+case(np.cbrt, -P(4), name="cbrt_negative")
+for f in [
+    math.sin, math.cos, math.tan, math.asin, math.acos, math.atan, math.sinh, math.cosh, math.tanh,
+    math.asinh, math.atanh, math.exp, math.exp2, math.expm1, math.log, math.log2, math.log10,
+    math.log1p, math.sqrt, math.cbrt, math.fabs, math.erf, math.erfc, math.degrees, math.radians,
+]:
+    case(f, S())
+case(math.acosh, 1.0 + S())
+case(math.log, 2.5, 3.0, argnums=(0, 1), name="log_base")
+case(math.fabs, -S(), name="fabs_negative")
+case(np.copysign, R(2, 3), R(2, 3))
+case(math.copysign, 1.5, -2.0)
+case(np.maximum, R(2, 3), R(3), argnums=(0, 1))
+case(np.minimum, R(2, 3), R(2, 1), argnums=(0, 1))
+case(np.fmax, R(4), R(4), argnums=(0, 1))
+case(np.fmin, R(4), S(), argnums=(0, 1))
+case(np.where, R(2, 3) > 0, R(2, 3), R(2, 3), argnums=(1, 2))
+case(np.where, R(2, 3) > 0, R(3), S(), argnums=(1, 2), name="where_bcast")
+case(np.clip, R(2, 3), -0.5, 0.5)
+case(np.clip, R(3, 4), -P(4), P(3, 1), argnums=(0, 1, 2), name="clip_array_bounds")
+case(np.clip, R(2, 3), None, 0.3, name="clip_upper_only")
+case(np.clip, R(2, 3), min=-0.4, max=0.2, name="clip_min_max_keywords")
+case(np.ndarray.clip, R(2, 3), -0.5, 0.5)
+case(np.ndarray.clip, R(2, 3), min=-0.4, name="clip_method_min")
+case(np.arctan2, R(2, 3), R(3), argnums=(0, 1))
+case(math.atan2, -0.7, 0.4, argnums=(0, 1))
+case(np.hypot, R(2, 3), R(2, 3), argnums=(0, 1))
+case(math.hypot, 0.3, -1.2, 2.0, argnums=(0, 1, 2))
+case(np.logaddexp, R(2, 3), R(3), argnums=(0, 1))
+case(np.logaddexp2, R(3), R(2, 3), argnums=(0, 1))
+case(builtins.float, np.array(1.25))
+
+# ---------------------------------------------------------------- reductions
+for f in (np.sum, np.mean, np.prod, np.max, np.amax, np.min, np.amin, np.var, np.std):
+    case(f, spaced(3, 4))
+    case(f, spaced(3, 4), axis=1)
+    case(f, spaced(2, 3, 4), axis=(0, 2), keepdims=True)
+    case(f, spaced(2, 3), axis=-2, keepdims=True)
+for f in (np.ndarray.sum, np.ndarray.mean, np.ndarray.prod, np.ndarray.max, np.ndarray.min,
+          np.ndarray.var, np.ndarray.std):
+    case(f, spaced(3, 4))
+    case(f, spaced(3, 4), 0)
+    case(f, spaced(3, 4), axis=1, keepdims=True)
+case(np.sum, S(), name="sum_float")
+case(np.prod, np.array([[1.5, 0.0, -2.0], [0.7, 1.1, 0.9]]), name="prod_with_zero")
+case(np.prod, np.array([[1.5, 0.0, -2.0], [0.7, 1.1, 0.9]]), axis=1, name="prod_with_zero_axis")
+case(np.var, spaced(3, 4), ddof=1)
+case(np.std, spaced(3, 4), axis=0, ddof=1)
+case(np.ndarray.var, spaced(3, 4), ddof=1)
+case(np.ndarray.std, spaced(3, 4), 1, None, None, 1)
+case(builtins.sum, [R(3), R(3), R(2, 3)])
+case(builtins.sum, [R(3), R(3)], R(3), argnums=(0, 1), name="sum_start")
+case(math.fsum, [S(), S(), S()])
+case(np.cumsum, R(3, 4))
+case(np.cumsum, R(3, 4), axis=1)
+case(np.ndarray.cumsum, R(3, 4), 0)
+case(np.cumprod, P(3, 4))
+case(np.cumprod, R(3, 4), axis=0)
+case(np.ndarray.cumprod, P(3, 4), axis=-1)
+case(np.diff, R(3, 5))
+case(np.diff, R(4, 3), n=2, axis=0)
+case(np.linalg.norm, R(5))
+case(np.linalg.norm, R(5), 1, name="norm_l1")
+case(np.linalg.norm, spaced(5), np.inf, name="norm_linf")
+case(np.linalg.norm, spaced(5), -np.inf, name="norm_lminusinf")
+case(np.linalg.norm, R(5), 3, name="norm_l3")
+case(np.linalg.norm, R(3, 4), name="norm_fro")
+case(np.linalg.norm, R(3, 4), "fro", name="norm_fro_named")
+case(np.linalg.norm, R(3, 4), axis=1, name="norm_axis")
+case(np.linalg.norm, R(3, 4), axis=0, keepdims=True, name="norm_axis_keepdims")
+case(np.linalg.norm, R(2, 3, 4), axis=(1, 2), name="norm_matrix_axes")
+case(np.linalg.norm, R(3, 4), "nuc", name="norm_nuc")
+case(np.linalg.norm, R(3, 4), 2, name="norm_spectral")
+case(np.linalg.norm, spaced(3, 4), 1, name="norm_matrix_1")
+case(np.linalg.norm, spaced(3, 4), np.inf, name="norm_matrix_inf")
+case(np.linalg.norm, R(3, 4), keepdims=True, name="norm_keepdims")
+
+# ---------------------------------------------------------------- linear algebra
+case(np.dot, R(2, 3), R(3, 4), argnums=(0, 1))
+case(np.dot, R(3), R(3), argnums=(0, 1))
+case(np.dot, R(2, 2, 3), R(4, 3, 5), argnums=(0, 1))
+case(np.dot, R(2, 3), R(3), argnums=(0, 1))
+case(np.dot, S(), R(2, 3), argnums=(0, 1))
+case(np.ndarray.dot, R(2, 3), R(3, 2), argnums=(0, 1))
+case(np.inner, R(2, 3), R(4, 3), argnums=(0, 1))
+case(np.inner, R(3), R(3), argnums=(0, 1))
+case(np.outer, R(2, 2), R(3), argnums=(0, 1))
+case(np.vdot, R(2, 3), R(3, 2), argnums=(0, 1))
+case(np.tensordot, R(2, 3, 4), R(3, 4, 5), argnums=(0, 1))
+case(np.tensordot, R(2, 3), R(3, 4), 1, argnums=(0, 1))
+case(np.tensordot, R(2, 3, 4), R(4, 2, 5), ([0, 2], [1, 0]), argnums=(0, 1))
+case(np.einsum, "ij,jk->ik", R(2, 3), R(3, 4), argnums=(1, 2))
+case(np.einsum, "ij,jk", R(2, 3), R(3, 4), argnums=(1, 2), name="einsum_implicit")
+case(np.einsum, "ii->", R(3, 3), argnums=(1,), name="einsum_trace")
+case(np.einsum, "ii->i", R(3, 3), argnums=(1,), name="einsum_diag")
+case(np.einsum, "ij->", R(2, 3), argnums=(1,), name="einsum_sum")
+case(np.einsum, "ij->ji", R(2, 3), argnums=(1,), name="einsum_transpose")
+case(np.einsum, "i,i", R(3), R(3), argnums=(1, 2), name="einsum_dot")
+case(np.einsum, "i,j->ij", R(3), R(2), argnums=(1, 2), name="einsum_outer")
+case(np.einsum, "bij,bjk->bik", R(2, 2, 3), R(2, 3, 4), argnums=(1, 2), name="einsum_batch")
+case(np.einsum, "ij,ij,ij->i", R(2, 3), R(2, 3), R(2, 3), argnums=(1, 2, 3), name="einsum_three")
+case(np.einsum, "iij,k->jk", R(3, 3, 2), R(2), argnums=(1, 2), name="einsum_repeated")
+case(np.einsum, "...ij,...jk->...ik", R(2, 2, 3), R(2, 3, 4), argnums=(1, 2), name="einsum_ellipsis")
+case(np.einsum, "ij...,j->i...", R(2, 3, 4), R(3), argnums=(1, 2), name="einsum_ellipsis_end")
+case(np.cross, R(4, 3), R(3), argnums=(0, 1))
+case(np.trace, R(3, 3))
+case(np.trace, R(3, 4), 1)
+case(np.trace, R(2, 3, 4), axis1=1, axis2=2)
+case(np.trace, R(3, 4), -1, 1, 0, name="trace_swapped_axes")
+case(np.ndarray.trace, R(3, 3))
+case(np.linalg.inv, M())
+case(np.linalg.inv, M(2), name="inv_batched")
+case(np.linalg.det, M())
+case(np.linalg.det, M(2), name="det_batched")
+case(np.linalg.slogdet, M())
+case(np.linalg.slogdet, M()[::-1].copy(), name="slogdet_negative")
+case(np.linalg.solve, M(), R(3), argnums=(0, 1))
+case(np.linalg.solve, M(), R(3, 2), argnums=(0, 1))
+case(np.linalg.solve, M(2), R(2, 3, 2), argnums=(0, 1))
+case(np.linalg.solve, M(2), R(3), argnums=(0, 1), name="solve_batched_vector")
+
+# ---------------------------------------------------------------- shapes, copies, indexing
+case(np.reshape, R(2, 3), (3, 2))
+case(np.reshape, R(2, 3), (6,), order="F")
+case(np.ndarray.reshape, R(2, 3), 3, 2)
+case(np.ndarray.reshape, R(2, 3), (6,))
+case(np.ndarray.reshape, R(2, 3), (3, 2), order="F")
+case(np.ravel, R(2, 3))
+case(np.ravel, R(2, 3), order="F")
+case(np.ndarray.ravel, R(2, 3))
+case(np.ndarray.flatten, R(2, 3))
+case(np.ndarray.flatten, R(2, 3), "F")
+case(np.expand_dims, R(2, 3), 1)
+case(np.expand_dims, R(2, 3), (0, 3))
+case(np.squeeze, R(1, 3, 1))
+case(np.squeeze, R(1, 3, 1), axis=0)
+case(np.ndarray.squeeze, R(1, 3, 1))
+case(np.atleast_1d, np.array(1.5))
+case(np.atleast_2d, R(3))
+case(np.atleast_3d, R(2, 3))
+case(np.ndarray.T, R(2, 3))
+case(np.ndarray.T, R(2, 3, 4), name="T_3d")
+case(np.ndarray.mT, R(2, 3, 4))
+case(np.ndarray.real, R(2, 3))
+case(np.transpose, R(2, 3))
+case(np.transpose, R(2, 3, 4), (1, 2, 0))
+case(np.transpose, R(2, 3, 4), axes=(-1, 0, 1))
+case(np.ndarray.transpose, R(2, 3, 4))
+case(np.ndarray.transpose, R(2, 3, 4), 2, 0, 1)
+case(np.ndarray.transpose, R(2, 3, 4), (1, 2, 0))
+case(np.swapaxes, R(2, 3, 4), 0, 2)
+case(np.ndarray.swapaxes, R(2, 3), 0, 1)
+case(np.moveaxis, R(2, 3, 4), 0, -1)
+case(np.moveaxis, R(2, 3, 4), [0, 1], [2, 0])
+case(np.broadcast_to, R(3), (2, 3))
+case(np.broadcast_to, R(2, 1), (4, 2, 3))
+case(np.tile, R(2, 3), (2, 1))
+case(np.tile, R(3), (2, 2))
+case(np.tile, R(2, 3), 2)
+case(np.repeat, R(2, 3), 2)
+case(np.repeat, R(2, 3), [1, 2, 0], axis=1)
+case(np.repeat, R(2, 3), 3, axis=0)
+case(np.ndarray.repeat, R(2, 3), 2, 1)
+case(np.flip, R(2, 3))
+case(np.flip, R(2, 3), axis=1)
+case(np.fliplr, R(2, 3))
+case(np.flipud, R(2, 3))
+case(np.roll, R(2, 3), 1)
+case(np.roll, R(2, 3), (1, 2), (0, 1))
+case(np.roll, R(2, 3), -1, axis=1)
+case(np.diag, R(3))
+case(np.diag, R(3), k=1)
+case(np.diag, R(3, 4))
+case(np.diag, R(3, 4), k=-1)
+case(np.diagonal, R(3, 4), 1)
+case(np.diagonal, R(2, 3, 4), 0, 1, 2)
+case(np.diagonal, R(3, 4), 1, 1, 0, name="diagonal_swapped")
+case(np.ndarray.diagonal, R(4, 3), -1)
+case(np.triu, R(3, 4))
+case(np.triu, R(3, 4), 1)
+case(np.tril, R(3, 4))
+case(np.tril, R(2, 3, 3), -1)
+case(np.pad, R(2, 3), 1)
+case(np.pad, R(2, 3), ((1, 0), (2, 1)), constant_values=3.0)
+case(np.concatenate, [R(2, 3), R(1, 3)])
+case(np.concatenate, [R(2, 3), R(2, 2), R(2, 1)], axis=1)
+case(np.concatenate, (R(2, 3), R(4)), axis=None)
+case(np.stack, [R(2, 3), R(2, 3), R(2, 3)], axis=1)
+case(np.stack, [R(3), R(3)])
+case(np.hstack, [R(3), R(2)])
+case(np.hstack, [R(2, 3), R(2, 1)])
+case(np.vstack, [R(3), R(3)])
+case(np.vstack, [R(2, 3), R(1, 3)])
+case(np.dstack, [R(2, 3), R(2, 3)])
+case(np.column_stack, [R(3), R(3, 2)])
+case(np.split, R(6, 2), 3)
+case(np.split, R(6, 2), [1, 4])
+case(np.split, R(2, 6), 2, axis=1)
+case(np.array_split, R(5, 2), 2)
+case(np.hsplit, R(2, 4), 2)
+case(np.hsplit, R(6), 3)
+case(np.vsplit, R(4, 2), [1])
+case(np.copy, R(2, 3))
+case(np.ndarray.copy, R(2, 3))
+case(np.asarray, R(2, 3))
+case(np.asarray, [S(), S(), S()], name="asarray_list")
+case(np.array, [R(3), R(3)])
+case(np.array, [[S(), S()], [S(), S()]], name="array_nested_list")
+case(np.array, R(3), ndmin=2)
+case(np.ndarray.astype, R(2, 3), np.float64)
+case(np.sort, spaced(2, 5))
+case(np.sort, spaced(4, 3), axis=0)
+case(np.sort, spaced(3, 3), axis=None)
+case(np.take, R(3, 4), [0, 2, 2])
+case(np.take, R(3, 4), np.array([[0, 3], [3, 1]]), axis=1)
+case(np.take, R(3, 4, 2), [2, 0, 2], axis=0)
+case(operator.getitem, R(3, 4), 1)
+case(operator.getitem, R(3, 4), (slice(None), 2))
+case(operator.getitem, R(3, 4), (slice(0, 2), slice(None, None, 2)))
+case(operator.getitem, R(2, 3, 4), (Ellipsis, 1))
+case(operator.getitem, R(3, 4), (None, 1))
+case(operator.getitem, R(4, 3), np.array([0, 2, 2]))
+case(operator.getitem, R(4, 3), [3, 0, 3, 3])
+case(operator.getitem, R(3, 4), R(3, 4) > 0, name="getitem_mask")
+case(operator.getitem, R(3, 4), (np.array([0, 2, 0]), slice(1, 3)), name="getitem_mixed")
+case(operator.getitem, R(3, 4), (np.array([0, 1]), np.array([1, 3])), name="getitem_pairs")
+case(operator.getitem, R(3, 4), (slice(None, None, -1), np.int64(2)), name="getitem_np_int")
+case(operator.getitem, [R(2), R(2), R(2)], 1, name="getitem_list")
+case(operator.getitem, [S(), S(), S()], slice(0, 2), name="getitem_list_slice")
+case(operator.getitem, (S(), S()), -1, name="getitem_tuple")
+case(np.ndarray.__getitem__, R(3, 4), (slice(1, None), 0))

@@ -1,0 +1,325 @@
+"""The rule table checked on its own (no compiler): vjp and jvp against central finite differences,
+the rule-body restrictions the compiler relies on, coverage of every key, and PyTorch's conventions."""
+
+import ast
+import inspect
+import math
+import operator
+import textwrap
+
+import numpy as np
+import pytest
+
+import sourcediff  # noqa: F401  (registers the built-in rules)
+from sourcediff import registry
+from sourcediff.runtime import broadcast_tangent, unbroadcast
+
+try:
+    from .rule_cases import CASES
+except ImportError:  # tests/ collected without being a package
+    from rule_cases import CASES
+
+EPS = 1e-6
+RTOL = 1e-6
+ATOL = 1e-6
+ALLOWED_GLOBALS = {"np", "_sd", "math", "builtins", "operator", "numbers"}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def call(prim, args, kwargs):
+    """Apply a primitive; attribute descriptors such as ``ndarray.T`` are read from ``args[0]``."""
+    if not callable(prim):
+        return prim.__get__(args[0])
+    return prim(*args, **kwargs)
+
+
+def flatten(x):
+    """``x`` (array, number, or list/tuple of them) as a float vector, and the inverse map."""
+    if isinstance(x, (list, tuple)):
+        parts = [flatten(item) for item in x]
+        sizes = np.cumsum([0] + [vec.size for vec, _ in parts])
+
+        def unflatten(v):
+            items = [un(v[sizes[i] : sizes[i + 1]]) for i, (_, un) in enumerate(parts)]
+            return type(x)(items)
+
+        return np.concatenate([vec for vec, _ in parts]), unflatten
+    if isinstance(x, float):
+        return np.array([float(x)]), lambda v: type(x)(v[0])
+    a = np.asarray(x)
+    return a.astype(float).ravel(), lambda v: np.reshape(v, a.shape).astype(a.dtype)
+
+
+def flatten_like(contrib, x):
+    """A gradient contribution for ``x`` as a float vector; only the scalar 0.0 may stand for zeros."""
+    if isinstance(x, (list, tuple)):
+        assert isinstance(contrib, (list, tuple)) and len(contrib) == len(x), (contrib, x)
+        return np.concatenate([flatten_like(c, item) for c, item in zip(contrib, x)])
+    assert contrib is not None, "a differentiable argument got the contribution None"
+    c = np.asarray(contrib, dtype=float)
+    if c.shape != np.shape(x):
+        assert c.shape == () and c == 0.0, f"contribution shape {c.shape} != argument {np.shape(x)}"
+        c = np.broadcast_to(c, np.shape(x))
+    return c.ravel()
+
+
+def random_like(out, rng):
+    """A random cotangent (or tangent) shaped like ``out``; lists of 3+ get a None entry."""
+    if isinstance(out, (list, tuple)):
+        items = [random_like(o, rng) for o in out]
+        if isinstance(out, list) and len(out) >= 3:
+            items[1] = None
+        return type(out)(items) if isinstance(out, list) else tuple(items)
+    a = np.asarray(out)
+    return rng.standard_normal(a.shape) if a.shape else float(rng.standard_normal())
+
+
+def pairing(out, cot):
+    """The scalar <out, cot>, skipping None entries of a tuple/list cotangent."""
+    if isinstance(out, (list, tuple)):
+        return sum(pairing(o, c) for o, c in zip(out, cot) if c is not None)
+    return float(np.sum(np.asarray(out, dtype=float) * cot))
+
+
+def combine(total, part):
+    """Add a tangent contribution to a running total (tuples/lists elementwise, None is zero)."""
+    if part is None:
+        return total
+    if total is None:
+        return part
+    if isinstance(part, (list, tuple)):
+        return [combine(t, p) for t, p in zip(total, part)]
+    return total + part
+
+
+def as_float_tree(x):
+    """Arrays/numbers/lists of them as float arrays (lists stay lists), for comparisons."""
+    if isinstance(x, (list, tuple)):
+        return [as_float_tree(item) for item in x]
+    return np.asarray(x, dtype=float)
+
+
+def assert_close_tree(actual, expected, what):
+    """assert_allclose over matching nested lists, None in ``actual`` meaning zero."""
+    if isinstance(expected, list):
+        assert isinstance(actual, (list, tuple)) and len(actual) == len(expected), what
+        for a, e in zip(actual, expected):
+            assert_close_tree(a, e, what)
+        return
+    actual = np.zeros_like(expected) if actual is None else np.asarray(actual, dtype=float)
+    np.testing.assert_allclose(
+        np.broadcast_to(actual, expected.shape) if actual.shape == () else actual,
+        expected, rtol=RTOL, atol=ATOL, err_msg=what,
+    )
+    assert actual.shape in (expected.shape, ()), f"{what}: shape {actual.shape} != {expected.shape}"
+
+
+def jvp_contribution(rule, prim, args, kwargs, ans, i, t):
+    """Tangent of the output due to tangent ``t`` of argument ``i``, derived from the rule's kind."""
+    if rule.kind == "elementwise":
+        part = rule.vjp(t, ans, *args, **kwargs)[i]
+        return broadcast_tangent(part, ans) if rule.broadcast else part
+    if rule.kind == "linear":
+        return call(prim, args[:i] + (t,) + args[i + 1 :], kwargs)
+    assert rule.jvp is not None, f"custom rule {rule.name} has no jvp"
+    part = rule.jvp(t, ans, *args, **kwargs)[i]
+    return broadcast_tangent(part, ans) if rule.broadcast else part
+
+
+# ---------------------------------------------------------------- finite-difference checks
+
+
+@pytest.mark.parametrize("prim,args,kwargs,argnums,cid", CASES, ids=[c[4] for c in CASES])
+def test_vjp_matches_finite_differences(prim, args, kwargs, argnums, cid):
+    rule = registry.lookup(prim)
+    assert rule is not None, f"no rule for {cid}"
+    rng = np.random.default_rng(abs(hash(cid)) % 2**32)
+    with np.errstate(all="ignore"):
+        ans = call(prim, args, kwargs)
+    g = random_like(ans, rng)
+    contribs = rule.vjp(g, ans, *args, **kwargs)
+    assert isinstance(contribs, tuple), f"{rule.name} vjp must return a tuple"
+    for i in argnums:
+        contrib = contribs[i]
+        if rule.broadcast:
+            contrib = unbroadcast(contrib, args[i])
+        analytic = flatten_like(contrib, args[i])
+        vec, unflatten = flatten(args[i])
+        numeric = np.zeros_like(vec)
+        for k in range(vec.size):
+            step = np.zeros_like(vec)
+            step[k] = EPS
+            up = call(prim, args[:i] + (unflatten(vec + step),) + args[i + 1 :], kwargs)
+            down = call(prim, args[:i] + (unflatten(vec - step),) + args[i + 1 :], kwargs)
+            numeric[k] = (pairing(up, g) - pairing(down, g)) / (2 * EPS)
+        np.testing.assert_allclose(analytic, numeric, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"vjp of {rule.name}, argument {i}")
+
+
+@pytest.mark.parametrize("prim,args,kwargs,argnums,cid", CASES, ids=[c[4] for c in CASES])
+def test_jvp_matches_finite_differences(prim, args, kwargs, argnums, cid):
+    rule = registry.lookup(prim)
+    rng = np.random.default_rng(abs(hash(cid + "jvp")) % 2**32)
+    with np.errstate(all="ignore"):
+        ans = call(prim, args, kwargs)
+    plus, minus, total = list(args), list(args), None
+    for i in argnums:
+        vec, unflatten = flatten(args[i])
+        direction = rng.standard_normal(vec.size)
+        t = unflatten(direction)
+        plus[i], minus[i] = unflatten(vec + EPS * direction), unflatten(vec - EPS * direction)
+        total = combine(total, jvp_contribution(rule, prim, args, kwargs, ans, i, t))
+    up, down = call(prim, tuple(plus), kwargs), call(prim, tuple(minus), kwargs)
+    if isinstance(ans, (list, tuple)):
+        numeric = [(np.asarray(u, float) - np.asarray(d, float)) / (2 * EPS) for u, d in zip(up, down)]
+    else:
+        numeric = (np.asarray(up, float) - np.asarray(down, float)) / (2 * EPS)
+    assert_close_tree(total, numeric, f"jvp of {rule.name} ({rule.kind})")
+
+
+# ---------------------------------------------------------------- the table's shape
+
+
+def test_registry_size():
+    rules = registry.all_rules()
+    assert len(rules) >= 110
+    assert len({r.vjp for r in rules}) >= 100
+
+
+def _rule_functions():
+    seen = {}
+    for rule in registry.all_rules():
+        for fn in (rule.vjp, rule.jvp):
+            if fn is not None and fn.__module__ == "sourcediff.rules.numpy_rules":
+                seen[fn] = rule.name
+    return list(seen.items())
+
+
+@pytest.mark.parametrize("fn,name", _rule_functions(), ids=lambda v: getattr(v, "__name__", ""))
+def test_rule_body_is_inlinable(fn, name):
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    (func,) = tree.body
+    assert isinstance(func, ast.FunctionDef)
+    a = func.args
+    params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+    params |= {p.arg for p in (a.vararg, a.kwarg) if p is not None}
+    assert [p.arg for p in (a.posonlyargs + a.args)[:2]] == ["g", "ans"]
+    body = ast.Module(body=func.body, type_ignores=[])
+    stored = {n.id for n in ast.walk(body) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    for node in ast.walk(body):
+        assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
+                                     ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+                                     ast.If, ast.For, ast.While, ast.Try, ast.Global,
+                                     ast.Nonlocal)), f"{fn.__name__}: {type(node).__name__} in body"
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            assert node.id in params | stored | ALLOWED_GLOBALS, f"{fn.__name__} uses {node.id}"
+    assert isinstance(func.body[-1], ast.Return), f"{fn.__name__} must end with return"
+    assert len(func.body) <= 4, f"{fn.__name__}: keep rule bodies short"
+
+
+def test_every_case_names_a_rule():
+    for prim, _, _, _, cid in CASES:
+        assert registry.lookup(prim) is not None, cid
+
+
+def test_every_rule_has_a_case():
+    covered = {id(prim) for prim, *_ in CASES}
+    missing = [r.name for r in registry.all_rules() if id(r.key) not in covered]
+    assert not missing, f"rules without a test case: {missing}"
+
+
+def test_kinds_and_jvps():
+    for rule in registry.all_rules():
+        assert rule.kind in ("elementwise", "linear", "custom")
+        if rule.kind == "custom":
+            assert rule.jvp is not None, f"{rule.name} is custom and needs a jvp"
+
+
+def test_nondiff_set():
+    for key in (np.argmax, np.sign, np.floor, np.shape, np.zeros_like, operator.lt, np.isnan,
+                np.ndarray.shape, math.floor):
+        assert registry.is_nondiff(key) and registry.lookup(key) is None
+
+
+# ---------------------------------------------------------------- conventions at singular points
+
+
+def _vjp(prim, *args, g=1.0, **kwargs):
+    ans = prim(*args, **kwargs)
+    return registry.lookup(prim).vjp(g, ans, *args, **kwargs)
+
+
+def test_convention_maximum_tie_splits_evenly():
+    x, y, g = np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0]), np.array([1.0, 4.0, 1.0])
+    for prim in (np.maximum, np.minimum, np.fmax, np.fmin):
+        gx, gy = _vjp(prim, x, y, g=g)
+        assert gx[1] == gy[1] and gx[1] + gy[1] == g[1]
+
+
+def test_convention_max_reduction_ties_split_evenly():
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    for prim in (np.max, np.amax, np.ndarray.max):
+        (ga,) = _vjp(prim, a, g=6.0)
+        assert ga[0, 1] == ga[0, 2] and ga.sum() == 6.0
+        (ga,) = _vjp(prim, a, axis=1, g=np.array([2.0, 4.0]))
+        assert ga[0, 1] == ga[0, 2] == 1.0 and ga[1, 0] == ga[1, 1] == 2.0
+
+
+def test_conventions_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def torch_grad(fn, *values):
+        ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+        fn(*ts).sum().backward()
+        return [t.grad.numpy() for t in ts]
+
+    x = np.array([-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(_vjp(np.abs, x, g=np.ones(3))[0], torch_grad(torch.abs, x)[0])
+    np.testing.assert_array_equal(_vjp(np.maximum, x, 0.0, g=np.ones(3))[0] * 2,
+                                  torch_grad(lambda t: torch.maximum(t, torch.zeros(3)), x)[0] * 2)
+    c = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(_vjp(np.clip, c, -1.0, 1.0, g=np.ones(5))[0],
+                                  torch_grad(lambda t: t.clamp(-1, 1), c)[0])
+    np.testing.assert_array_equal(_vjp(np.clip, x, 0.0, None, g=np.ones(3))[0],
+                                  torch_grad(lambda t: t.clamp(min=0), x)[0])
+    s = np.array([0.0, 1.0, 4.0])
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(_vjp(np.sqrt, s, g=np.ones(3))[0], torch_grad(torch.sqrt, s)[0])
+        p = np.array([0.0, 3.0])
+        for e in (0.0, 2.0, 0.5):
+            np.testing.assert_allclose(_vjp(np.power, p, e, g=np.ones(2))[0],
+                                       torch_grad(lambda t, e=e: t**e, p)[0], rtol=1e-12)
+    t3 = np.array([1.0, 3.0, 3.0])
+    np.testing.assert_array_equal(_vjp(np.max, t3)[0], torch_grad(torch.amax, t3)[0])
+    np.testing.assert_array_equal(_vjp(np.min, t3[::-1] * -1)[0],
+                                  torch_grad(torch.amin, t3[::-1] * -1)[0])
+    z = np.array([0.0, 2.0, 3.0])
+    np.testing.assert_allclose(_vjp(np.prod, z)[0], torch_grad(torch.prod, z)[0])
+    np.testing.assert_array_equal(_vjp(np.linalg.norm, np.zeros(2))[0],
+                                  torch_grad(torch.linalg.norm, np.zeros(2))[0])
+    v = np.array([1.0, 2.0])
+    np.testing.assert_allclose(_vjp(np.std, v, ddof=1)[0],
+                               torch_grad(lambda t: t.std(), v)[0], rtol=1e-12)
+    w = np.array([-0.5, 0.0, 0.5])
+    np.testing.assert_allclose(_vjp(np.sinc, w, g=np.ones(3))[0], torch_grad(torch.sinc, w)[0],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_astype_gradient_has_input_dtype():
+    a = np.arange(3.0, dtype=np.float32)
+    ans = a.astype(np.float64)
+    (ga,) = registry.lookup(np.ndarray.astype).vjp(np.ones(3), ans, a, np.float64)
+    assert ga.dtype == np.float32
+
+
+def test_getitem_list_gradient_is_a_list_with_float_zeros():
+    (ga, gi) = registry.lookup(operator.getitem).vjp(2.0, 1.5, [0.5, 1.5, 2.5], 1)
+    assert ga == [0.0, 2.0, 0.0] and gi is None and isinstance(ga[0], float)
+
+
+def test_math_rules_keep_python_scalars_scalar():
+    for prim, x in ((math.sin, 0.3), (math.exp, 0.3), (math.log, 2.0), (math.sqrt, 2.0)):
+        (gx,) = _vjp(prim, x)[:1]
+        assert np.ndim(gx) == 0 and math.isfinite(float(gx))
