@@ -184,6 +184,11 @@ def _assemble(parsed, rev, primal, adjoint, wrt_names, single, mode):
     if mode == "grad" or mode == "value_and_grad":
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
+    value = result
+    if mode == "value_and_grad" and isinstance(result, gast.Name) and result.id in rev.pushed_old:
+        # the adjoint sweep restores overwritten variables, so keep the value aside
+        value = load(rev.names.fresh("value"))
+        seed.append(assign(value.id, result))
     active_result = isinstance(result, gast.Name) and result.id in rev.active
     inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)
              if not (active_result and n == result.id)]
@@ -199,7 +204,7 @@ def _assemble(parsed, rev, primal, adjoint, wrt_names, single, mode):
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
     out = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if mode == "value_and_grad":
-        out = gast.Tuple(elts=[result, out], ctx=gast.Load())
+        out = gast.Tuple(elts=[value, out], ctx=gast.Load())
     ret = located(gast.Return(value=out), rev.ret_stmt)
     return head + primal + seed + inits + adjoint + [ret]
 

@@ -48,9 +48,10 @@ def to_source(fdef):
                                                      ctx=gast.Load(), annotation=None,
                                                      type_comment=None)))
                 continue
-            for field in ("body", "orelse"):
-                if isinstance(getattr(s, field, None), list):
-                    setattr(s, field, lower(getattr(s, field)) or [gast.Pass()])
+            if isinstance(getattr(s, "body", None), list):
+                s.body = lower(s.body) or [gast.Pass()]
+            if isinstance(getattr(s, "orelse", None), list):
+                s.orelse = lower(s.orelse)
             out.append(s)
         return out
 

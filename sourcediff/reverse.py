@@ -23,7 +23,7 @@ from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
-from .resolve import Resolver
+from .resolve import Resolver, index_value as resolve_index
 
 ZERO = 0.0
 
@@ -230,18 +230,18 @@ class Reverse:
         return out
 
     def adjoint_setitem(self, s):
+        """``y[idx] = v``: v gets ``y_bar[idx]``, and the overwritten part of y gets no gradient."""
         target = s.targets[0]
         base = target.value.id
         bar = self.bar(base)
-        out = [assign(bar, call(self.rt("owned_grad"), [load(bar), load(base)]), s)]
+        out = []
         index = copy.deepcopy(target.slice)
         if isinstance(s.value, gast.Name) and s.value.id in self.active:
-            part = gast.Subscript(value=load(bar), slice=copy.deepcopy(index), ctx=gast.Load())
+            part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
             out.append(self.accumulate(s.value.id,
                                        call(self.rt("unbroadcast"), [part, load(s.value.id)]), s))
-        out.append(located(gast.Assign(targets=[gast.Subscript(value=load(bar), slice=index,
-                                                               ctx=gast.Store())],
-                                       value=const(ZERO), type_comment=None), s))
+        out.append(assign(bar, call(self.rt("zero_at"), [load(bar), load(base),
+                                                         resolve_index(index)]), s))
         return out
 
     # ------------------------------------------------------------------ sweeps
@@ -256,6 +256,7 @@ class Reverse:
                 reads |= _loads(st)
         reads |= _loads_of_tests(self.body, adjoints)
         self.needed = reads & self.locals
+        self.first_bindings = _first_bindings(self.body, set(self.params))
         self.pushed_old = set()
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
@@ -276,7 +277,14 @@ class Reverse:
             elif isinstance(s, (gast.For, gast.While)):
                 self.collect(s.body, adjoints)
 
-    def needs_save(self, name, in_loop):
+    def needs_save(self, name, in_loop, first=False):
+        """Whether assigning ``name`` must first push its old value for the adjoint sweep.
+
+        ``first`` says this is the first binding of ``name`` in program order, outside loops: there
+        is no old value to keep.
+        """
+        if first:
+            return False
         return name in self.needed and (in_loop or self.assign_counts.get(name, 0) > 1)
 
     def primal_block(self, stmts, depth):
@@ -285,7 +293,7 @@ class Reverse:
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
-                    if self.needs_save(target.id, depth > 0):
+                    if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         self.pushed_old.add(target.id)
                         out.append(self.push(load(target.id), s))
                 elif target.value.id in self.needed:
@@ -339,7 +347,7 @@ class Reverse:
                 target = s.targets[0]
                 block = list(adjoints.get(id(s), []))
                 if isinstance(target, gast.Name):
-                    if self.needs_save(target.id, depth > 0):
+                    if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         block.append(self.pop(store(target.id), s))
                 elif target.value.id in self.needed:
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
@@ -454,6 +462,18 @@ def _any_adjoint(stmts, adjoints):
         if isinstance(s, (gast.For, gast.While)) and _any_adjoint(s.body, adjoints):
             return True
     return False
+
+
+def _first_bindings(stmts, bound):
+    """ids of top-level assignments that bind a name for the first time in program order."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            if s.targets[0].id not in bound:
+                out.add(id(s))
+        bound |= {n.id for n in gast.walk(s)
+                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return out
 
 
 def _has_code(stmts):

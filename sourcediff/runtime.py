@@ -193,6 +193,19 @@ def item_grad(g, k):
     return 0.0 if item is None else item
 
 
+def zero_at(g, x, index):
+    """A new gradient shaped like ``x``: ``g`` with zeros at ``index`` (``g`` itself is untouched)."""
+    if isinstance(x, list):
+        out = [0.0] * len(x) if not isinstance(g, list) else list(g)
+        out[index] = 0.0
+        return out
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    out = np.array(np.broadcast_to(g, shape(x)), dtype=np.result_type(g, float))
+    out[index] = 0.0
+    return out
+
+
 # ---------------------------------------------------------------- helpers of the numpy rule table
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
