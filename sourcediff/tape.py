@@ -17,6 +17,7 @@ Example::
     x2.grad            # tensor(18.6000)
 """
 
+import builtins
 import collections
 import functools
 import itertools
@@ -41,6 +42,13 @@ __all__ = [
     "TapeTypeError",
     "Tensor",
     "abs",
+    "add",
+    "autograd",
+    "div",
+    "mul",
+    "neg",
+    "pow",
+    "sub",
     "arange",
     "as_tensor",
     "backward",
@@ -187,6 +195,7 @@ class Size(tuple):
 
 class _GradState(threading.local):
     enabled = True
+    in_rule = 0  # > 0 while vjp rules run on Tensors (create_graph): np.asarray(t) means "constant"
 
 
 _state = _GradState()
@@ -583,7 +592,7 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        if self._rg:
+        if self._rg and not _state.in_rule:
             raise TapeError(_MSG_NUMPY)
         return self._data if dtype is None else self._data.astype(dtype)
 
@@ -1638,6 +1647,7 @@ def _rule_bw_graph(node, g):
     ans = _wrap(node._ans)
     ans._rg = True
     ans.grad_fn = node
+    _state.in_rule += 1
     try:
         contribs = rule.vjp(tg, ans, *node._args, **node._kw)
     except (NoRuleError, TapeError, TapeTypeError):
@@ -1647,6 +1657,8 @@ def _rule_bw_graph(node, g):
             f"create_graph=True: the vjp rule of {rule.name} ({node.name()}) could not run on tape "
             f"Tensors ({type(exc).__name__}: {exc}); higher-order gradients through it are not "
             "supported") from exc
+    finally:
+        _state.in_rule -= 1
     out = []
     for (child, _), e in zip(node.next_functions, node._edges):
         if child is None:
@@ -1820,7 +1832,7 @@ def _getitem_tensor(t, index):
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
-    n_real = sum(1 for i in tup if i is not None and i is not Ellipsis)
+    n_real = builtins.sum(1 for i in tup if i is not None and i is not Ellipsis)
     cur, dim = t, 0
     for i in tup:
         if i is Ellipsis:
@@ -2441,7 +2453,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """BCE on logits, computed stably (``BinaryCrossEntropyWithLogitsBackward0``)."""
 
     def fn(z, t):
-        loss = clamp(z, min=0.0) - z * t + np.log(1.0 + np.exp(-abs(z)))
+        loss = clamp(z, min=0.0) - z * t + np.log(1.0 + np.exp(-z.abs()))
         return _reduce(loss, reduction)
 
     return _composite("BinaryCrossEntropyWithLogitsBackward0", fn, (input, target))
@@ -2467,6 +2479,40 @@ def linear(x, weight, bias=None):
     if x.ndim == 2:
         return _composite("AddmmBackward0", lambda b, a, w: b + a @ w, (bias, x, wt))
     return matmul(x, wt) + bias
+
+
+def _as_t(x):
+    return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
+
+
+def add(a, b, alpha=1):
+    """``a + alpha * b`` (``AddBackward0``): ``T.add(x, 2)``."""
+    return _as_t(a).add(b, alpha=alpha)
+
+
+def sub(a, b, alpha=1):
+    """``a - alpha * b`` (``SubBackward0``): ``T.sub(x, y)``."""
+    return _as_t(a).sub(b, alpha=alpha)
+
+
+def mul(a, b):
+    """``a * b`` (``MulBackward0``): ``T.mul(x, 2)``."""
+    return _as_t(a) * b
+
+
+def div(a, b):
+    """``a / b`` (``DivBackward0``): ``T.div(x, 2)``."""
+    return _as_t(a) / b
+
+
+def pow(a, b):  # noqa: A001
+    """``a ** b`` (``PowBackward0/1/2``): ``T.pow(x, 2)``."""
+    return a ** b if isinstance(a, Tensor) else _as_t(b).__rpow__(a)
+
+
+def neg(a):
+    """``-a`` (``NegBackward0``)."""
+    return -a
 
 
 def relu(x):
@@ -2524,6 +2570,15 @@ def mean(x, dim=None, keepdim=False):
     return x.mean(dim, keepdim)
 
 
+class _Autograd:
+    """``T.autograd.grad`` / ``T.autograd.backward`` spelled like ``torch.autograd``."""
+
+    grad = staticmethod(grad)
+    backward = staticmethod(backward)
+
+
+autograd = _Autograd()
+
 # ---------------------------------------------------------------- factories
 
 _rng = [np.random.default_rng()]
@@ -2542,7 +2597,7 @@ def _to_array(data, dtype=None):
         arr = np.array(data)
     else:
         arr = np.array(data)
-        if arr.dtype == np.float64 and dt is None:
+        if arr.dtype == np.float64 and dt is None and not _first_is_numpy(data):
             arr = arr.astype(_DEFAULT_FLOAT)
         elif arr.dtype.kind == "i" and dt is None:
             arr = arr.astype(np.int64)
@@ -2551,6 +2606,12 @@ def _to_array(data, dtype=None):
     if dt is not None and arr.dtype != dt:
         arr = arr.astype(dt)
     return arr
+
+
+def _first_is_numpy(data):
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, np.generic)
 
 
 def _leaf(arr, requires_grad):
