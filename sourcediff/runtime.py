@@ -590,3 +590,8 @@ def solve_tangent_a(t, ans, a, b):
         tx = np.matmul(t, np.asarray(ans)[..., None])
         return -np.linalg.solve(a, tx)[..., 0]
     return -np.linalg.solve(a, t @ ans)
+
+
+def rebroadcast(b, g):
+    """The adjoint of ``unbroadcast(g, x)``/``broadcast_tangent(g, y)``: ``b`` brought to g's shape."""
+    return unbroadcast(np.broadcast_to(b, np.broadcast_shapes(shape(b), shape(g))), g)

@@ -10,6 +10,8 @@ import operator
 
 import numpy as np
 
+from sourcediff import runtime as _sd
+
 rng = np.random.default_rng(20240611)
 
 
@@ -329,3 +331,27 @@ case(operator.getitem, [R(2), R(2), R(2)], 1, name="getitem_list")
 case(operator.getitem, [S(), S(), S()], slice(0, 2), name="getitem_list_slice")
 case(operator.getitem, (S(), S()), -1, name="getitem_tuple")
 case(np.ndarray.__getitem__, R(3, 4), (slice(1, None), 0))
+
+# ---------------------------------------------------------------- runtime helpers (grad of grad)
+case(_sd.unbroadcast, R(4, 2, 3), R(2, 1))
+case(_sd.unbroadcast, R(1, 3), R(2, 3), name="unbroadcast_up")
+case(_sd.unbroadcast, R(3), S(), name="unbroadcast_float")
+case(_sd.broadcast_tangent, R(3), R(2, 3))
+case(_sd.unreduce, R(3), R(2, 3), 0)
+case(_sd.unreduce, R(2, 1), R(2, 3), 1, True)
+case(_sd.unreduce, S(), R(2, 3), name="unreduce_all")
+case(_sd.keep, R(3), R(2, 3), 0)
+case(_sd.keep, S(), R(2, 3), name="keep_all")
+case(_sd.matmul_grad_left, R(2, 4), R(2, 3), R(3, 4), argnums=(0, 2))
+case(_sd.matmul_grad_left, R(4), R(3), R(3, 4), argnums=(0, 2), name="mgl_vec_mat")
+case(_sd.matmul_grad_left, R(2), R(2, 3), R(3), argnums=(0, 2), name="mgl_mat_vec")
+case(_sd.matmul_grad_left, R(5, 2, 4), R(2, 3), R(5, 3, 4), argnums=(0, 2), name="mgl_batched")
+case(_sd.matmul_grad_right, R(2, 4), R(2, 3), R(3, 4), argnums=(0, 1))
+case(_sd.matmul_grad_right, R(4), R(3), R(3, 4), argnums=(0, 1), name="mgr_vec_mat")
+case(_sd.matmul_grad_right, S(), R(3), R(3), argnums=(0, 1), name="mgr_vec_vec")
+case(_sd.matmul_grad_right, R(5, 2, 4), R(5, 2, 3), R(3, 4), argnums=(0, 1), name="mgr_batched")
+case(_sd.scatter, R(3, 2), R(4, 2), np.array([0, 3, 3]))
+case(_sd.scatter_basic, R(2, 2), R(4, 2), slice(1, 3))
+case(_sd.scatter_basic, R(2, 2), R(4, 2), np.array([1, 1]), name="scatter_basic_advanced")
+case(_sd.cumsum_grad, R(2, 3), R(2, 3), 1)
+case(_sd.cumsum_grad, R(6), R(2, 3), name="cumsum_grad_flat")

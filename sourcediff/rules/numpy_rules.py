@@ -49,9 +49,14 @@ def negative(g, ans, x):
     return (-g,)
 
 
-@defvjp(operator.pos, np.positive, np.conjugate, np.real, kind="linear")
+@defvjp(operator.pos, np.positive, np.conjugate, kind="linear")
 def positive(g, ans, x):
-    # conjugate and real are the identity on the real inputs sourcediff differentiates
+    # conjugate is the identity on the real inputs sourcediff differentiates
+    return (g,)
+
+
+@defvjp(np.real, kind="linear")
+def real(g, ans, val):
     return (g,)
 
 
@@ -525,7 +530,7 @@ def solve_jvp(g, ans, a, b):
 
 
 @defvjp(np.reshape, kind="linear", torch_name="ViewBackward0")
-def reshape(g, ans, a, shape=None, order="C"):
+def reshape(g, ans, a, shape=None, order="C", *, copy=None):
     return (np.reshape(g, np.shape(a), order=order),)
 
 
@@ -554,6 +559,7 @@ def squeeze(g, ans, a, axis=None):
     return (np.reshape(g, _sd.shape(a)),)
 
 
+# atleast_1d/2d/3d of one array (several arrays give a list that a per-argument jvp cannot express)
 @defvjp(np.atleast_1d, np.atleast_2d, np.atleast_3d, kind="linear", torch_name="ViewBackward0")
 def atleast_nd(g, ans, a):
     return (np.reshape(g, _sd.shape(a)),)
@@ -757,6 +763,52 @@ def getitem(g, ans, a, index):
     return (_sd.scatter_basic(g, a, index), None)
 
 
+# ---------------------------------------------------------------- runtime helpers
+# Generated gradient code calls these helpers; their rules make that code differentiable again
+# (grad of grad). The first two parameters are named b/out because the helpers' own first
+# parameter is already called g.
+
+
+@defvjp(_sd.unbroadcast, kind="linear")
+def unbroadcast_helper(b, out, g, x):
+    return (_sd.rebroadcast(b, g), None)
+
+
+@defvjp(_sd.broadcast_tangent, kind="linear")
+def broadcast_tangent_helper(b, out, t, ans):
+    return (_sd.rebroadcast(b, t), None)
+
+
+@defvjp(_sd.unreduce, kind="linear")
+def unreduce_helper(b, out, g, x, axis=None, keepdims=False):
+    return (np.reshape(np.sum(b, axis=axis, keepdims=keepdims), _sd.shape(g)), None)
+
+
+@defvjp(_sd.keep, kind="linear")
+def keep_helper(b, out, ans, x, axis=None, keepdims=False):
+    return (np.reshape(b, _sd.shape(ans)), None)
+
+
+@defvjp(_sd.matmul_grad_left, kind="linear")
+def matmul_grad_left_helper(b, out, g, x, y):
+    return (np.matmul(b, y), None, _sd.matmul_grad_right(g, b, y))
+
+
+@defvjp(_sd.matmul_grad_right, kind="linear")
+def matmul_grad_right_helper(b, out, g, x, y):
+    return (np.matmul(x, b), _sd.matmul_grad_left(g, x, b), None)
+
+
+@defvjp(_sd.scatter, _sd.scatter_basic, kind="linear", torch_name="IndexBackward0")
+def scatter_helper(b, out, g, a, index):
+    return (b[index], None, None)
+
+
+@defvjp(_sd.cumsum_grad, kind="linear", torch_name="CumsumBackward0")
+def cumsum_grad_helper(b, out, g, a, axis=None):
+    return (np.reshape(np.cumsum(b, axis=axis), _sd.shape(g)), None)
+
+
 # ---------------------------------------------------------------- not differentiable
 
 defnondiff(
@@ -777,4 +829,8 @@ defnondiff(
     math.isinf, math.isfinite, math.isclose, builtins.round, builtins.int, builtins.bool,
     builtins.range, builtins.isinstance, builtins.print,
     operator.and_, operator.or_, operator.xor, operator.invert,
+    # runtime helpers that are piecewise constant or return shapes, axes and subscripts
+    _sd.shape, _sd.tie_mask, _sd.extremum_weights, _sd.reduced_count, _sd.normalize_axes,
+    _sd.is_basic_index, _sd.clip_bounds, _sd.dot_subscripts, _sd.tensordot_subscripts,
+    _sd.inner_subscripts, _sd.inverse_axes, _sd.hstack_axis, _sd.einsum_parse,
 )
