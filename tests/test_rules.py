@@ -323,3 +323,32 @@ def test_math_rules_keep_python_scalars_scalar():
     for prim, x in ((math.sin, 0.3), (math.exp, 0.3), (math.log, 2.0), (math.sqrt, 2.0)):
         (gx,) = _vjp(prim, x)[:1]
         assert np.ndim(gx) == 0 and math.isfinite(float(gx))
+
+
+# options of numpy functions that the rules deliberately leave out, so a call using them fails loudly
+# instead of getting a wrong gradient
+UNSUPPORTED_OPTIONS = {"initial", "where", "mean", "correction", "prepend", "append", "axisa",
+                       "axisb", "axisc", "axis", "ndmax", "like", "newshape",
+                       # ufunc options (out= writes in place; the rest change dtype/casting)
+                       "out", "casting", "order", "dtype", "subok", "signature", "axes", "keepdims"}
+
+
+@pytest.mark.parametrize("rule", registry.all_rules(), ids=lambda r: r.name)
+def test_rule_parameters_bind_like_the_primitive(rule):
+    try:
+        sig = inspect.signature(rule.key)
+    except (TypeError, ValueError):
+        pytest.skip("primitive has no inspectable signature")
+    rule_params = list(inspect.signature(rule.vjp).parameters.values())[2:]
+    names = {p.name for p in rule_params}
+    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in rule_params)
+    prim_params = list(sig.parameters.values())
+    for p in prim_params[1:]:
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in names:
+            assert takes_kwargs or p.name in UNSUPPORTED_OPTIONS, f"{rule.name} lacks '{p.name}'"
+    for p in rule_params:
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p is not rule_params[0]:
+            declared = {q.name for q in prim_params}
+            positional_only = all(q.kind == q.POSITIONAL_ONLY for q in prim_params[:2])
+            assert p.name in declared or positional_only or takes_kwargs or p.name in (
+                "keepdims", "start"), f"{rule.name} has '{p.name}' the primitive does not"

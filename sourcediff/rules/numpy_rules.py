@@ -62,10 +62,19 @@ def real(g, ans, val):
 
 # x ** 0 has gradient 0 everywhere, also at x = 0 (PyTorch); x ** 0.5 at 0 gives inf. The exponent's
 # gradient uses log(x) only where x > 0 and is 0 elsewhere (PyTorch gives nan for x < 0).
-@defvjp(operator.pow, np.power, builtins.pow, math.pow, kind="elementwise", broadcast=True,
+@defvjp(operator.pow, np.power, math.pow, kind="elementwise", broadcast=True,
         torch_name="PowBackward0")
 def power(g, ans, x, y):
     return (g * y * x ** np.where(y == 0, 1.0, y - 1), g * ans * np.log(np.where(x > 0, x, 1.0)))
+
+
+@defvjp(builtins.pow, kind="elementwise", broadcast=True, torch_name="PowBackward0")
+def builtin_pow(g, ans, base, exp, mod=None):
+    return (
+        g * exp * base ** np.where(exp == 0, 1.0, exp - 1),
+        g * ans * np.log(np.where(base > 0, base, 1.0)),
+        None,
+    )
 
 
 @defvjp(np.float_power, kind="elementwise", broadcast=True, torch_name="PowBackward1")
