@@ -189,7 +189,11 @@ class Normalizer:
             else:
                 self.atom(s.value)
         elif isinstance(s, gast.Return):
-            value = const(None) if s.value is None else self.atom(s.value)
+            value = const(None) if s.value is None else self.atom(s.value, "out")
+            if not isinstance(value, (gast.Name, gast.Constant)):
+                name = self.names.fresh("out")
+                self.emit(assign(name, value))
+                value = load(name)
             self.emit(gast.Return(value=value))
         elif isinstance(s, gast.If):
             test = self.name_of(s.test, "cond")

@@ -15,6 +15,7 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
 """
 
 import copy
+import inspect
 
 import gast
 
@@ -59,6 +60,7 @@ class Reverse:
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
         self.ops = {}
+        self.rewrites = {}  # id(statement) -> (statement the primal runs instead, names it binds)
         self.bars = {}
         self.stack = None
         self.analyze()
@@ -71,6 +73,7 @@ class Reverse:
         self.loop_assigned = set()
         self.setitem_targets = set()
         self.aliases = []  # (target, source) pairs of possible memory sharing
+        self.containers = set()  # names that may hold lists, tuples or dicts
 
         def walk(stmts, in_loop):
             for s in stmts:
@@ -82,6 +85,8 @@ class Reverse:
                         uses = self.operand_names(op, s)
                         flows.append(({target.id}, uses))
                         self.count(target.id, in_loop)
+                        if op.kind in ("container", "user") or op.key in (list, tuple):
+                            self.containers.add(target.id)
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
                                 self.aliases.append((target.id, name))
@@ -161,9 +166,13 @@ class Reverse:
     # ------------------------------------------------------------------ adjoint of one statement
 
     def accumulate(self, name, contribution, loc):
+        """``x_bar = x_bar + c`` (entrywise for names that may hold lists, tuples or dicts)."""
         bar = self.bar(name)
-        return located(gast.Assign(targets=[store(bar)], value=add(load(bar), contribution),
-                                   type_comment=None), loc)
+        if name in self.containers:
+            value = call(self.rt("add_grads"), [load(bar), contribution])
+        else:
+            value = add(load(bar), contribution)
+        return located(gast.Assign(targets=[store(bar)], value=value, type_comment=None), loc)
 
     def adjoint_assign(self, s):
         target = s.targets[0].id
@@ -187,7 +196,9 @@ class Reverse:
                     out.append(self.accumulate(name, item, s))
         elif op.kind == "rule":
             out.extend(self.adjoint_rule(op, s, g, load(target)))
-        elif op.kind in ("user", "unknown"):
+        elif op.kind == "user":
+            out.extend(self.adjoint_user_call(op, s, g, target))
+        elif op.kind == "unknown":
             raise NoRuleError(
                 f"{self.parsed.where(s)}: no derivative rule for {op.name} "
                 f"({_describe(op.key)}), which is called here on a value that depends on "
@@ -199,6 +210,53 @@ class Reverse:
             out.append(assign(bar, const(ZERO), s))
         return out
 
+    def adjoint_user_call(self, op, s, g, target):
+        """``t = helper(a, b)``: the primal calls helper's vjp form, the adjoint calls its adjoint."""
+        from .api import vjp_form
+
+        callee = op.key
+        try:
+            bound = inspect.signature(callee).bind(*op.args, **op.keywords)
+        except TypeError as exc:
+            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
+                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
+        active_params = [p for p, syntax in bound.arguments.items()
+                         if _names_in([syntax]) & self.active]
+        fn = vjp_form(callee, tuple(active_params))
+        adj = self.names.fresh(f"{target.lstrip('_')}_adjoint")
+        call_node = copy.deepcopy(s.value)
+        call_node.func = load(self.globals.name(f"{callee.__name__}_vjp", fn))
+        self.rewrites[id(s)] = (gast.Assign(
+            targets=[gast.Tuple(elts=[store(target), store(adj)], ctx=gast.Store())],
+            value=call_node, type_comment=None), [target, adj])
+        grads = self.names.fresh("grads")
+        out = [assign(grads, call(load(adj), [g]), s)]
+        for k, p in enumerate(active_params):
+            arg = bound.arguments[p]
+            item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
+            out.extend(self.distribute(arg, item, s, op.name))
+        return out
+
+    def distribute(self, arg, contribution, s, what, broadcast=False):
+        """Accumulate a contribution into the active names of one argument's syntax."""
+        if isinstance(arg, gast.Name):
+            if broadcast:
+                contribution = call(self.rt("unbroadcast"), [contribution, load(arg.id)])
+            return [self.accumulate(arg.id, contribution, s)]
+        if isinstance(arg, (gast.List, gast.Tuple)):
+            parts = self.names.fresh("parts")
+            out = [assign(parts, contribution, s)]
+            for k, elt in enumerate(arg.elts):
+                if _names_in([elt]) & self.active:
+                    item = gast.Subscript(value=load(parts), slice=const(k), ctx=gast.Load())
+                    out.extend(self.distribute(elt, item, s, what))
+            return out
+        if not (_names_in([arg]) & self.active):
+            return []
+        raise SourcediffSyntaxError(
+            f"{self.parsed.where(s)}: cannot differentiate {what} through an argument written as "
+            f"{gast.unparse(arg)}; assign it to a variable first.\n    {self.parsed.line_text(s)}")
+
     def adjoint_rule(self, op, s, g, ans):
         q = quote.quoted(op.rule.vjp)
         bound = self.bind(op, q, s)
@@ -209,24 +267,8 @@ class Reverse:
                                          self.globals.name)
         out = [located(p, s) for p in prelude]
         for pos in wanted:
-            arg = bound[params[pos]]
-            c = contribs[pos]
-            if isinstance(arg, gast.Name):
-                if op.rule.broadcast:
-                    c = call(self.rt("unbroadcast"), [c, load(arg.id)])
-                out.append(self.accumulate(arg.id, c, s))
-            elif isinstance(arg, (gast.List, gast.Tuple)):
-                parts = self.names.fresh("parts")
-                out.append(assign(parts, c, s))
-                for k, elt in enumerate(arg.elts):
-                    if isinstance(elt, gast.Name) and elt.id in self.active:
-                        item = gast.Subscript(value=load(parts), slice=const(k), ctx=gast.Load())
-                        out.append(self.accumulate(elt.id, item, s))
-            else:
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: cannot differentiate {op.name} through an argument "
-                    f"written as {gast.unparse(arg)}; assign it to a variable first.\n"
-                    f"    {self.parsed.line_text(s)}")
+            out.extend(self.distribute(bound[params[pos]], contribs[pos], s, op.name,
+                                       broadcast=op.rule.broadcast))
         return out
 
     def adjoint_setitem(self, s):
@@ -255,6 +297,7 @@ class Reverse:
             for st in stmts:
                 reads |= _loads(st)
         reads |= _loads_of_tests(self.body, adjoints)
+        self.locals |= {name for _, names in self.rewrites.values() for name in names}
         self.needed = reads & self.locals
         self.first_bindings = _first_bindings(self.body, set(self.params))
         self.pushed_old = set()
@@ -287,15 +330,24 @@ class Reverse:
             return False
         return name in self.needed and (in_loop or self.assign_counts.get(name, 0) > 1)
 
+    def targets_of(self, s):
+        """The statement the primal runs for ``s`` and the names it binds."""
+        if id(s) in self.rewrites:
+            return self.rewrites[id(s)]
+        return s, [s.targets[0].id]
+
     def primal_block(self, stmts, depth):
         out = []
         for s in stmts:
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
-                    if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
-                        self.pushed_old.add(target.id)
-                        out.append(self.push(load(target.id), s))
+                    stmt, names = self.targets_of(s)
+                    for name in names:
+                        if self.needs_save(name, depth > 0, id(s) in self.first_bindings):
+                            self.pushed_old.add(name)
+                            out.append(self.push(load(name), s))
+                    s = located(stmt, s)
                 elif target.value.id in self.needed:
                     part = gast.Subscript(value=load(target.value.id),
                                           slice=copy.deepcopy(target.slice), ctx=gast.Load())
@@ -347,8 +399,9 @@ class Reverse:
                 target = s.targets[0]
                 block = list(adjoints.get(id(s), []))
                 if isinstance(target, gast.Name):
-                    if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
-                        block.append(self.pop(store(target.id), s))
+                    for name in reversed(self.targets_of(s)[1]):
+                        if self.needs_save(name, depth > 0, id(s) in self.first_bindings):
+                            block.append(self.pop(store(name), s))
                 elif target.value.id in self.needed:
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
                                                          slice=copy.deepcopy(target.slice),

@@ -157,7 +157,7 @@ def tie_mask(x, y, strict):
 def scatter(g, a, index):
     """The gradient of ``a[index]``: zeros shaped like ``a`` with ``g`` added at ``index``."""
     if isinstance(a, (list, tuple)):
-        out = [0.0] * len(a)
+        out = GradList([0.0] * len(a))
         out[index] = g
         return out
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
@@ -595,3 +595,31 @@ def solve_tangent_a(t, ans, a, b):
 def rebroadcast(b, g):
     """The adjoint of ``unbroadcast(g, x)``/``broadcast_tangent(g, y)``: ``b`` brought to g's shape."""
     return unbroadcast(np.broadcast_to(b, np.broadcast_shapes(shape(b), shape(g))), g)
+
+
+class GradList(list):
+    """The gradient of a list or tuple: one entry per item (0.0 for none); ``+`` adds entrywise."""
+
+    def __add__(self, other):
+        return add_grads(self, other)
+
+    __radd__ = __add__
+
+
+def add_grads(a, b):
+    """``a + b`` for gradients that may be 0.0, arrays, or lists/tuples of gradients (entrywise)."""
+    if isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0:
+        return GradList(b) if isinstance(b, (list, tuple)) else b
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and b == 0:
+        return GradList(a) if isinstance(a, (list, tuple)) else a
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            raise ValueError(f"gradients of containers of lengths {len(a)} and {len(b)}")
+        return GradList(add_grads(0.0 if x is None else x, 0.0 if y is None else y)
+                        for x, y in zip(a, b))
+    if isinstance(a, dict) or isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add_grads(out.get(k, 0.0), v)
+        return out
+    return a + b
