@@ -43,14 +43,9 @@ __all__ = [
     "Tensor",
     "abs",
     "add",
-    "autograd",
-    "div",
-    "mul",
-    "neg",
-    "pow",
-    "sub",
     "arange",
     "as_tensor",
+    "autograd",
     "backward",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -58,6 +53,7 @@ __all__ = [
     "clamp",
     "cos",
     "cross_entropy",
+    "div",
     "double",
     "empty",
     "enable_grad",
@@ -85,10 +81,13 @@ __all__ = [
     "minimum",
     "mm",
     "mse_loss",
+    "mul",
+    "neg",
     "nll_loss",
     "no_grad",
     "ones",
     "ones_like",
+    "pow",
     "rand",
     "rand_like",
     "randn",
@@ -101,6 +100,7 @@ __all__ = [
     "softmax",
     "sqrt",
     "stack",
+    "sub",
     "sum",
     "tanh",
     "tensor",
@@ -947,16 +947,19 @@ class Tensor:
     def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
         """Variance (``VarBackward0``), unbiased by default like PyTorch."""
         corr = (1 if unbiased else 0) if correction is None else correction
-        return _composite("VarBackward0", lambda a: _var(a, dim, corr, keepdim), (self,))
+        return _op("VarBackward0", np.var, np.var, (self,),
+                   {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0,))
 
     def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
         """Standard deviation (``StdBackward0``)."""
         corr = (1 if unbiased else 0) if correction is None else correction
-        return _composite("StdBackward0", lambda a: _var(a, dim, corr, keepdim) ** 0.5, (self,))
+        return _op("StdBackward0", np.std, np.std, (self,),
+                   {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0, "o"))
 
     def norm(self):
         """Euclidean norm of all elements (``LinalgVectorNormBackward0``)."""
-        return _composite("LinalgVectorNormBackward0", lambda a: (a * a).sum() ** 0.5, (self,))
+        return _op("LinalgVectorNormBackward0", np.linalg.norm, np.linalg.norm, (self.reshape(-1)
+                   if self._data.ndim > 2 else self,), None, (0,), (0, "o"))
 
     def logsumexp(self, dim, keepdim=False):
         """``log(sum(exp(x), dim))`` computed stably (``LogsumexpBackward0``)."""
@@ -990,7 +993,7 @@ class Tensor:
 
     def sigmoid(self):
         """``1 / (1 + exp(-x))`` (``SigmoidBackward0``)."""
-        return _composite("SigmoidBackward0", _sigmoid, (self,), value=_sigmoid_np(self._data))
+        return _composite("SigmoidBackward0", _sigmoid, (self,))
 
     def relu(self):
         """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``)."""
@@ -1339,7 +1342,7 @@ _FALLBACK = {}
 
 
 def _fallback(*keys, kind="linear"):
-    """Tape-local rules for structural numpy functions the shared table lacks (the table wins)."""
+    """Tape-local adapters for tape-only primitives, delegating to the shared rules."""
 
     def register(fn):
         for key in keys:
@@ -1349,56 +1352,9 @@ def _fallback(*keys, kind="linear"):
     return register
 
 
-@_fallback(np.broadcast_to)
-def _broadcast_to_vjp(g, ans, array, shape, subok=False):
-    return (_sd.unbroadcast(g, array), None)
-
-
-@_fallback(np.expand_dims)
-def _expand_dims_vjp(g, ans, a, axis):
-    return (np.reshape(g, _sd.shape(a)), None)
-
-
-@_fallback(np.squeeze)
-def _squeeze_vjp(g, ans, a, axis=None):
-    return (np.reshape(g, _sd.shape(a)),)
-
-
-@_fallback(np.swapaxes)
-def _swapaxes_vjp(g, ans, a, axis1, axis2):
-    return (np.swapaxes(g, axis1, axis2), None, None)
-
-
-@_fallback(np.transpose)
-def _transpose_vjp(g, ans, a, axes=None):
-    return (np.transpose(g, None if axes is None else tuple(np.argsort(axes))),)
-
-
-@_fallback(np.copy)
-def _copy_vjp(g, ans, a, order="K", subok=False):
-    return (g,)
-
-
 @_fallback(_getitem)
 def _getitem_fallback_vjp(g, ans, a, index):
     return registry.lookup(__import__("operator").getitem).vjp(g, ans, a, index)
-
-
-@_fallback(np.concatenate)
-def _concatenate_vjp(g, ans, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
-    ax = axis % len(_sd.shape(ans))
-    pieces, start = [], 0
-    for a in arrays:
-        n = _sd.shape(a)[ax]
-        pieces.append(g[(slice(None),) * ax + (slice(start, start + n),)])
-        start += n
-    return (pieces,)
-
-
-@_fallback(np.stack)
-def _stack_vjp(g, ans, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
-    ax = axis % len(_sd.shape(ans))
-    return ([g[(slice(None),) * ax + (i,)] for i in range(len(arrays))],)
 
 
 _FALLBACK[_ToCopy] = registry.Rule(_ToCopy, "ToCopy", _tocopy_vjp, "linear", False)
@@ -1510,6 +1466,9 @@ def _unary(t, key, name, saves, composite_fn):
     return _composite(name, composite_fn, (t,), value=np.asarray(key(t._data)))
 
 
+_SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0"}
+
+
 def _composite(name, fn, inputs, value=None):
     """Record ``fn(*inputs)`` (built from tape ops) as ONE node called ``name``.
 
@@ -1543,6 +1502,11 @@ def _composite(name, fn, inputs, value=None):
     node._args = tuple(inputs)
     node._fwd = fn
     node._extra = (sub, leaves)
+    if name in _SAVES_RESULT:
+        node._saves = ("o",)
+        node._ans = out._data
+        node._outvc = out._vc
+        node._outver = out._vc[0]
     out._rg = True
     out.grad_fn = node
     return out
@@ -1553,6 +1517,7 @@ def _detached(x):
 
 
 def _composite_bw(node, g, cg):
+    _check_saved(node)
     if cg:
         inputs = node._args
         with enable_grad():
@@ -1772,6 +1737,8 @@ def _inplace(t, op, npop, other, unary=False):
 
 
 def _setitem(t, index, value):
+    if _state.enabled and t._rg and t.grad_fn is None:
+        raise TapeError(_MSG_VIEW_LEAF_INPLACE)
     _check_inplace(t)
     idx = _unwrap_index(index)
     recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg))
@@ -2390,16 +2357,6 @@ def _logsumexp(a, dim, keepdim):
     return r if keepdim else r.squeeze(dim)
 
 
-def _var(a, dim, corr, keepdim):
-    n = a._data.size if dim is None else a._data.shape[dim]
-    d = a - a.mean(dim, keepdim=True)
-    return (d * d).sum(dim, keepdim) / (n - corr)
-
-
-def _sigmoid_np(d):
-    return 1.0 / (1.0 + np.exp(-d))
-
-
 def _sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
@@ -2505,7 +2462,7 @@ def div(a, b):
     return _as_t(a) / b
 
 
-def pow(a, b):  # noqa: A001
+def pow(a, b):
     """``a ** b`` (``PowBackward0/1/2``): ``T.pow(x, 2)``."""
     return a ** b if isinstance(a, Tensor) else _as_t(b).__rpow__(a)
 
