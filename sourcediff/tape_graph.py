@@ -41,8 +41,8 @@ def to_dot(*outputs, params=None):
     names = {id(v): k for k, v in (params or {}).items()}
     ids = {}
     lines = ["digraph {", '\tgraph [size="12,12"]',
-             '\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 '
-             'shape=box style=filled]']
+             ('\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 '
+              'shape=box style=filled]')]
 
     def node_id(n):
         if id(n) not in ids:

@@ -771,7 +771,7 @@ def test_training_loop_two_layer_decreases_loss():
 
 
 def test_to_dot_labels():
-    x1, x2, y, z, out = seed()
+    *_, out = seed()
     dot = T.to_dot(out)
     assert dot.startswith("digraph")
     for name in ("MeanBackward0", "MulBackward0", "PowBackward0", "AddBackward0",
