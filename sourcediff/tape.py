@@ -196,6 +196,7 @@ class Size(tuple):
 class _GradState(threading.local):
     enabled = True
     in_rule = 0  # > 0 while vjp rules run on Tensors (create_graph): np.asarray(t) means "constant"
+    strict = False  # inside grad_of: converting an active Tensor to a float/ndarray is an error
 
 
 _state = _GradState()
@@ -288,6 +289,11 @@ class set_grad_enabled(_GradModeContext):
 # ---------------------------------------------------------------- graph nodes
 
 _NONE_EDGE = (None, 0)
+# which values a node keeps: an int is an argument position always saved, "o" the result, "i" a
+# non-tensor (indices); (p, q) saves argument p only when argument q requires grad (like PyTorch,
+# which saves ``self`` of a product only when ``other`` needs a gradient)
+_BILINEAR = ((0, 1), (1, 0))
+_DIV_SAVES = ((1, 0), (0, 1), (1, 1))
 _node_classes = {}
 
 
@@ -434,6 +440,7 @@ class Tensor:
         "_retains",
         "_rg",
         "_vc",
+        "_vidx",
         "grad_fn",
     )
     __array_priority__ = 1000
@@ -535,7 +542,8 @@ class Tensor:
     @property
     def mT(self):
         """The last two dimensions swapped (``TransposeBackward0``)."""
-        return self.transpose(-2, -1)
+        return _op("TransposeBackward0", np.swapaxes, np.swapaxes, (self, -2, -1), None, (0,), (),
+                   view=True)
 
     def size(self, dim=None):
         """The shape, or the length of one dimension: ``t.size()``, ``t.size(0)``."""
@@ -593,11 +601,16 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         if self._rg and not _state.in_rule:
+            if _state.strict:
+                raise _escape_error("a numpy array (np.asarray, or assignment into an ndarray)")
             raise TapeError(_MSG_NUMPY)
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
         if self._rg:
+            if _state.strict:
+                raise _escape_error("a Python float (float(), math.*, or assignment into an "
+                                    "ndarray)")
             _warn_once("float", _MSG_FLOAT_WARN)
         return float(self.item())
 
@@ -722,14 +735,14 @@ class Tensor:
         return _op("RsubBackward1", np.subtract, np.subtract, (other, self), None, (1,), ())
 
     def __mul__(self, other):
-        return _binop(np.multiply, "MulBackward0", self, other, (0, 1))
+        return _binop(np.multiply, "MulBackward0", self, other, _BILINEAR)
 
     __rmul__ = __mul__
     mul = __mul__
     multiply = __mul__
 
     def __truediv__(self, other):
-        return _binop(np.divide, "DivBackward0", self, other, (0, 1))
+        return _binop(np.divide, "DivBackward0", self, other, _DIV_SAVES)
 
     div = __truediv__
     divide = __truediv__
@@ -792,15 +805,15 @@ class Tensor:
 
     def mv(self, vec):
         """Matrix-vector product (``MvBackward0``)."""
-        return _op("MvBackward0", np.matmul, np.matmul, (self, vec), None, (0, 1), (0, 1))
+        return _op("MvBackward0", np.matmul, np.matmul, (self, vec), None, (0, 1), _BILINEAR)
 
     def dot(self, other):
         """Dot product of two vectors (``DotBackward0``)."""
-        return _op("DotBackward0", np.matmul, np.matmul, (self, other), None, (0, 1), (0, 1))
+        return _op("DotBackward0", np.matmul, np.matmul, (self, other), None, (0, 1), _BILINEAR)
 
     def bmm(self, other):
         """Batched matrix product (``BmmBackward0``)."""
-        return _op("BmmBackward0", np.matmul, np.matmul, (self, other), None, (0, 1), (0, 1))
+        return _op("BmmBackward0", np.matmul, np.matmul, (self, other), None, (0, 1), _BILINEAR)
 
     # comparisons: boolean tensors that never require grad
     def __lt__(self, other):
@@ -899,33 +912,47 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
 
-    def sum(self, dim=None, keepdim=False, dtype=None):
+    # Reductions take PyTorch's (dim, keepdim) and also numpy's (axis=, keepdims=, ddof=) keywords;
+    # inside grad_of (numpy semantics) std/var are biased and max/min(axis) return values only.
+
+    def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
         """Sum over all elements or ``dim`` (``SumBackward0``/``SumBackward1``)."""
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         name = "SumBackward0" if dim is None else "SumBackward1"
         kw = {"axis": _dims(dim), "keepdims": keepdim}
         if dtype is not None:
             kw["dtype"] = _dt(dtype)
         return _op(name, np.sum, np.sum, (self,), kw, (0,), ())
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Mean over all elements or ``dim`` (``MeanBackward0``/``MeanBackward1``)."""
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         name = "MeanBackward0" if dim is None else "MeanBackward1"
         return _op(name, np.mean, np.mean, (self,), {"axis": _dims(dim), "keepdims": keepdim},
                    (0,), ())
 
-    def prod(self, dim=None, keepdim=False):
+    def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Product over all elements or ``dim`` (``ProdBackward0``/``ProdBackward1``)."""
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         name = "ProdBackward0" if dim is None else "ProdBackward1"
         return _op(name, np.prod, np.prod, (self,), {"axis": _dims(dim), "keepdims": keepdim},
                    (0,), (0, "o"))
 
-    def max(self, dim=None, keepdim=False):
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Max of all elements (``MaxBackward1``), ``(values, indices)`` over ``dim``
         (``MaxBackward0``), or the elementwise maximum with a tensor (``MaximumBackward0``)."""
+        if axis is not None or keepdims is not None or (_state.strict and dim is not None
+                                                         and not isinstance(dim, Tensor)):
+            dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+            return _amax(self, dim, keepdim, np.max, "AmaxBackward0")
         return _minmax(self, dim, keepdim, np.max, np.argmax, "Max", maximum)
 
-    def min(self, dim=None, keepdim=False):
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Like :meth:`max` for the minimum."""
+        if axis is not None or keepdims is not None or (_state.strict and dim is not None
+                                                         and not isinstance(dim, Tensor)):
+            dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+            return _amax(self, dim, keepdim, np.min, "AminBackward0")
         return _minmax(self, dim, keepdim, np.min, np.argmin, "Min", minimum)
 
     def amax(self, dim=None, keepdim=False):
@@ -944,15 +971,20 @@ class Tensor:
         """Index of the min (no gradient)."""
         return _wrap(np.asarray(np.argmin(self._data, axis=dim, keepdims=keepdim)))
 
-    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
-        """Variance (``VarBackward0``), unbiased by default like PyTorch."""
-        corr = (1 if unbiased else 0) if correction is None else correction
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None, *, axis=None,
+            ddof=None, keepdims=None):
+        """Variance (``VarBackward0``), unbiased by default like PyTorch (numpy's ``ddof=``
+        and ``axis=`` keywords give numpy's biased default)."""
+        corr = _correction(unbiased, correction, ddof, axis, keepdims)
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         return _op("VarBackward0", np.var, np.var, (self,),
                    {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0,))
 
-    def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
-        """Standard deviation (``StdBackward0``)."""
-        corr = (1 if unbiased else 0) if correction is None else correction
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None, *, axis=None,
+            ddof=None, keepdims=None):
+        """Standard deviation (``StdBackward0``); keywords as :meth:`var`."""
+        corr = _correction(unbiased, correction, ddof, axis, keepdims)
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         return _op("StdBackward0", np.std, np.std, (self,),
                    {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0, "o"))
 
@@ -1089,8 +1121,12 @@ class Tensor:
         """Self when already contiguous, else a contiguous clone."""
         return self if self._data.flags.c_contiguous else self.clone()
 
-    def transpose(self, dim0, dim1):
-        """Swap two dimensions (``TransposeBackward0``)."""
+    def transpose(self, *dims):
+        """Swap two dimensions (``TransposeBackward0``); with no or all axes (or inside grad_of)
+        numpy's ``ndarray.transpose``."""
+        if len(dims) != 2 or _state.strict:
+            return np.transpose(self, _shape_arg(dims) if dims else None)
+        dim0, dim1 = dims
         return _op("TransposeBackward0", np.swapaxes, np.swapaxes, (self, dim0, dim1), None, (0,),
                    (), view=True)
 
@@ -1150,6 +1186,13 @@ class Tensor:
 
     def __getitem__(self, index):
         return _getitem_tensor(self, index)
+
+    def __getattr__(self, name):
+        # other ndarray methods (ravel, copy, trace, diagonal, cumsum, ...) through numpy dispatch
+        f = getattr(np, name, None)
+        if name.startswith("_") or not callable(f) or not hasattr(np.ndarray, name):
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        return functools.partial(f, self)
 
     def index_select(self, dim, index):
         """Select entries along ``dim`` (``IndexSelectBackward0``)."""
@@ -1225,6 +1268,7 @@ def _init(t, arr):
     t._hooks = None
     t._acc = None
     t._retains = False
+    t._vidx = None
 
 
 _new_tensor = object.__new__
@@ -1242,10 +1286,19 @@ def _wrap(arr):
     t._hooks = None
     t._acc = None
     t._retains = False
+    t._vidx = None
     return t
 
 
 _warned = set()
+
+
+def _escape_error(what):
+    return TapeError(
+        f"grad_of: the function converts a tape Tensor that carries the gradient into {what}, "
+        "where the tape cannot follow it; use numpy functions (np.sin rather than math.sin) and "
+        "build arrays from the tensors (np.stack, np.concatenate) instead of writing them into "
+        "a preallocated ndarray")
 
 
 def _warn_once(key, msg):
@@ -1312,6 +1365,20 @@ def _dt(dtype):
     if dtype is float:
         return float64
     return np.dtype(dtype)
+
+
+def _np_kw(dim, keepdim, axis, keepdims):
+    return (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
+
+
+def _correction(unbiased, correction, ddof, axis, keepdims):
+    if ddof is not None:
+        return ddof
+    if correction is not None:
+        return correction
+    if axis is not None or keepdims is not None or _state.strict:
+        return 0
+    return 1 if unbiased else 0
 
 
 def _dims(dim):
@@ -1395,6 +1462,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     out._hooks = None
     out._acc = None
     out._retains = False
+    out._vidx = None
     if view:
         base = args[0]
         out._vc = base._vc
@@ -1405,10 +1473,12 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         return out
     nf = []
     req = False
+    req_pos = []
     for e in edges:
         a = args[e] if type(e) is int else args[e[0]][e[1]]
         if isinstance(a, Tensor) and a._rg:
             req = True
+            req_pos.append(e)
             nf.append((a.grad_fn or a._acc_node(), 0))
         else:
             nf.append(_NONE_EDGE)
@@ -1426,13 +1496,20 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     node._ans = ans
     if saves:
         vers = []
+        kept = []
         for p in saves:
+            if type(p) is tuple:
+                if p[1] not in req_pos:
+                    continue
+                p = p[0]
+            kept.append(p)
             if p == "o":
                 node._outvc = out._vc
                 node._outver = out._vc[0]
             elif type(p) is int and isinstance(args[p], Tensor):
                 vers.append((p, args[p]._vc[0]))
         node._vers = tuple(vers)
+        node._saves = tuple(kept)
     out._rg = True
     out.grad_fn = node
     return out
@@ -1726,10 +1803,19 @@ def _inplace(t, op, npop, other, unary=False):
         t._vc[0] += 1
         return t
     if t._base is not None and (t._base._rg or t._rg):
-        raise TapeError(
-            "in-place operation on a view of a tensor that requires grad is not supported by the "
-            "sourcediff tape; use an out-of-place operation (y = y + 1) or index assignment on "
-            "the base tensor")
+        if t._vidx is None:
+            raise TapeError(
+                "in-place operation on this view of a tensor that requires grad is not supported "
+                "by the sourcediff tape (only views made by one indexing of the base are); use an "
+                "out-of-place operation (y = y + 1) or index assignment on the base tensor")
+        base = t._base
+        snap = _snapshot(t)
+        res = op(snap) if unary else op(snap, other)
+        _setitem(base, t._vidx, res)  # the base records CopySlices
+        view = _getitem_tensor(base, t._vidx)
+        t.grad_fn = view.grad_fn
+        t._rg = view._rg
+        return t
     snap = _snapshot(t)
     res = op(snap) if unary else op(snap, other)
     _rebase(t, res)
@@ -1796,6 +1882,8 @@ def _getitem_tensor(t, index):
         if basic:
             out._vc = t._vc
             out._base = t._base if t._base is not None else t
+            if t._base is None:
+                out._vidx = idx
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
@@ -1822,6 +1910,8 @@ def _getitem_tensor(t, index):
             cur = _op("SelectBackward0", _getitem, _getitem, (cur, sub), None, (0,), (), view=True)
     if cur is t:
         cur = _op("AliasBackward0", _getitem, _getitem, (t, ()), None, (0,), (), view=True)
+    if t._base is None:
+        cur._vidx = idx
     return cur
 
 
@@ -2192,7 +2282,7 @@ def matmul(a, b):
     b = b if isinstance(b, Tensor) else _wrap(np.asarray(b))
     na, nb = a._data.ndim, b._data.ndim
     if na == 2 and nb == 2:
-        return _binop(np.matmul, "MmBackward0", a, b, (0, 1))
+        return _binop(np.matmul, "MmBackward0", a, b, _BILINEAR)
     if na == 2 and nb == 1:
         return a.mv(b)
     if na == 1 and nb == 1:
@@ -2212,7 +2302,7 @@ def matmul(a, b):
         res = ae.bmm(be)
         return _op("UnsafeViewBackward0", np.reshape, np.reshape,
                    (res, batch + res._data.shape[-2:]), None, (0,), ())
-    res = _op("BmmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), (0, 1))
+    res = _op("BmmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), _BILINEAR)
     return res
 
 
@@ -2225,7 +2315,7 @@ def mm(a, b):
     """2-D matrix product (``MmBackward0``): ``T.mm(x, w)``."""
     if a._data.ndim != 2 or _unwrap(b).ndim != 2:
         raise TapeError("self must be a matrix")
-    return _binop(np.matmul, "MmBackward0", a, b, (0, 1))
+    return _binop(np.matmul, "MmBackward0", a, b, _BILINEAR)
 
 
 def _minmax(t, dim, keepdim, npf, argf, stem, pairwise):
@@ -2742,9 +2832,15 @@ def grad_of(f, args, wrt=0):
         if arr.dtype.kind != "f":
             arr = arr.astype(np.float64)
         leaves[i] = _leaf(arr, True)
-        args[i] = leaves[i]
-    with enable_grad():
-        out = f(*args)
+        with enable_grad():
+            args[i] = leaves[i].clone()  # a non-leaf, so the function may update it in place
+    prev = _state.strict
+    _state.strict = True
+    try:
+        with enable_grad():
+            out = f(*args)
+    finally:
+        _state.strict = prev
     if not isinstance(out, Tensor):
         raise SourcediffError(
             f"grad_of: {getattr(f, '__name__', f)} returned {type(out).__name__}, not a tape "
