@@ -1670,7 +1670,8 @@ def _rule_bw(node, g, cg):
             c, x = contribs[e], raw[e]
         else:
             c, x = contribs[e[0]][e[1]], raw[e[0]][e[1]]
-        if c is not None and bc:
+        if c is not None and bc and not (type(c) is np.ndarray and type(x) is np.ndarray
+                                         and c.shape == x.shape):
             c = _sd.unbroadcast(c, x)
         out.append(c)
     return out
