@@ -26,6 +26,8 @@ reverse sweep sees only nested blocks. Example::
                                           s = s + _item2
 """
 
+import copy
+
 import gast
 
 from .fence import refuse
@@ -122,6 +124,47 @@ def assigned_names(stmts):
     return out
 
 
+def own_locals(fdef):
+    """Parameters and names bound in ``fdef``'s own scope (inner functions' names included, not
+    their bodies; comprehension variables are the comprehension's own)."""
+    out = {a.id for a in _params(fdef)}
+
+    def visit(node):
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, gast.FunctionDef):
+                out.add(child.name)
+                for default in child.args.defaults:
+                    visit(default)
+                continue
+            if isinstance(child, (gast.Lambda, gast.ListComp, gast.GeneratorExp)):
+                continue
+            if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
+                out.add(child.id)
+            visit(child)
+
+    for stmt in fdef.body:
+        if isinstance(stmt, gast.FunctionDef):
+            out.add(stmt.name)
+            continue
+        if isinstance(stmt, gast.Name):
+            continue
+        visit(gast.Module(body=[stmt], type_ignores=[]))
+    return out
+
+
+class Rename(gast.NodeTransformer):
+    """Rename names (loads and stores) by a mapping."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def visit_Name(self, node):
+        if node.id in self.mapping:
+            return gast.Name(id=self.mapping[node.id], ctx=node.ctx, annotation=None,
+                             type_comment=None)
+        return node
+
+
 def is_atom(node, local_names):
     """A name, constant, static reference (``np.pi``) or a tuple/list/slice made only of atoms."""
     if isinstance(node, (gast.Name, gast.Constant)):
@@ -149,9 +192,10 @@ class Normalizer:
         self.parsed = parsed
         self.names = names
         fdef = parsed.node
-        self.locals = assigned_names([fdef]) - {fdef.name} | {a.id for a in _params(fdef)}
+        self.locals = own_locals(fdef)
         self.out = []
         self.loc = None
+        self.lifted = {}  # local function name -> (lifted name, free variables)
 
     # ------------------------------------------------------------------ statements
 
@@ -211,14 +255,15 @@ class Normalizer:
             msg = None if s.msg is None else self.atom(s.msg)
             self.emit(gast.Assert(test=test, msg=msg))
         elif isinstance(s, gast.FunctionDef):
-            refuse(self.parsed, s, "nested function definitions",
-                   "move the function to module level (closures arrive with control-flow support)")
+            self.lift(s.name, s)
         else:
             refuse(self.parsed, s, f"{type(s).__name__} statements", "rewrite it with assignments")
 
     def bind(self, target, value):
         """``target = value`` for a name, subscript or (nested) tuple target."""
-        if isinstance(target, gast.Name):
+        if isinstance(target, gast.Name) and isinstance(value, gast.Lambda):
+            self.lift(target.id, value)
+        elif isinstance(target, gast.Name):
             self.emit(assign(target.id, self.simple(value, hint=target.id)))
         elif isinstance(target, gast.Subscript):
             base = self.receiver(target.value)
@@ -323,6 +368,10 @@ class Normalizer:
 
     def atom(self, node, hint="t"):
         """An atom with the value of ``node``, emitting statements as needed."""
+        if isinstance(node, gast.Name) and node.id in self.lifted:
+            refuse(self.parsed, node, "inner functions and lambdas passed as values",
+                   f"call {node.id}(...) directly inside the function, or define it at module "
+                   f"level and pass that")
         if is_atom(node, self.locals):
             if isinstance(node, (gast.Tuple, gast.List)):
                 return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
@@ -362,6 +411,8 @@ class Normalizer:
         """``node`` as one operation over atoms (the right-hand side of a normalized assignment)."""
         if is_atom(node, self.locals):
             return self.atom(node)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return self.atom(node)
         if isinstance(node, gast.BinOp):
             return gast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
         if isinstance(node, gast.UnaryOp):
@@ -377,6 +428,9 @@ class Normalizer:
             return self.short_circuit(node)
         if isinstance(node, gast.IfExp):
             return self.ifexp(node)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+                and node.func.id in self.lifted:
+            node = self.lifted_call(node)
         if isinstance(node, gast.Call):
             func = node.func
             if isinstance(func, gast.Attribute) and not is_static_ref(func, self.locals):
@@ -397,11 +451,80 @@ class Normalizer:
             return gast.Dict(keys=keys, values=[self.atom(v) for v in node.values])
         if isinstance(node, gast.JoinedStr):
             return node  # an f-string for print(): never active
-        what = {gast.Lambda: "lambda expressions", gast.ListComp: "list comprehensions",
-                gast.GeneratorExp: "generator expressions"}.get(type(node))
-        if what:
-            refuse(self.parsed, node, what, "write the loop out with a for statement")
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            return self.comprehension(node)
+        if isinstance(node, gast.Lambda):
+            refuse(self.parsed, node, "lambdas used other than by assigning them to a name",
+                   "assign the lambda to a name (f = lambda x: ...) and call it, or use a def")
         refuse(self.parsed, node, f"{type(node).__name__} expressions", "rewrite it")
+
+    def comprehension(self, node):
+        """``[e for x in xs if c]`` (or a generator expression) becomes a loop appending to a list."""
+        lst = self.names.fresh("list")
+        self.locals.add(lst)
+        mapping = {}
+        for gen in node.generators:
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    mapping[n.id] = self.names.fresh(n.id)
+        self.locals |= set(mapping.values())
+        rename = Rename(mapping)
+        first_iter = node.generators[0].iter
+        node = rename.visit(copy.deepcopy(node))
+        node.generators[0].iter = first_iter  # evaluated in the enclosing scope
+        append = gast.Expr(value=call(gast.Attribute(value=load(lst), attr="append",
+                                                     ctx=gast.Load()), [node.elt]))
+        inner = [located(append, self.loc)]
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                inner = [located(gast.If(test=cond, body=inner, orelse=[]), self.loc)]
+            inner = [located(gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
+                                      type_comment=None), self.loc)]
+        self.emit(assign(lst, gast.List(elts=[], ctx=gast.Load())))
+        loc = self.loc
+        self.statement(inner[0])
+        self.loc = loc
+        return load(lst)
+
+    # ------------------------------------------------------------------ inner functions
+
+    def lift(self, name, node):
+        """Make an inner def or lambda a function of its own, its free variables extra keywords.
+
+        ``def g(z): return z * w`` inside ``f`` becomes ``_g1(z, *, w)`` and a call ``g(x)`` becomes
+        ``_g1(x, w=w)``, so derivatives flow to ``w`` through the ordinary call mechanism.
+        """
+        from .parse import lift_function
+
+        if isinstance(node, gast.Lambda):
+            ret = located(gast.Return(value=node.body), node)
+            node = located(gast.FunctionDef(name=name, args=node.args, body=[ret],
+                                            decorator_list=[], returns=None, type_comment=None,
+                                            type_params=[]), node)
+        inner_locals = own_locals(node)
+        loads = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+                 and isinstance(n.ctx, gast.Load)}
+        free = set((loads - inner_locals) & self.locals) - set(self.lifted) - {name}
+        for other, (_, other_free) in self.lifted.items():
+            if other in loads and other not in inner_locals:
+                free |= set(other_free)
+        free = sorted(free)
+        lifted_name = self.names.fresh(name)
+        self.lifted[name] = (lifted_name, free)
+        body = [_CallRewriter(self).visit(copy.deepcopy(stmt)) for stmt in node.body]
+        args = copy.deepcopy(node.args)
+        args.kwonlyargs = list(args.kwonlyargs) + [gast.Name(id=v, ctx=gast.Param(),
+                                                             annotation=None, type_comment=None)
+                                                   for v in free]
+        args.kw_defaults = list(args.kw_defaults) + [None] * len(free)
+        new = located(gast.FunctionDef(name=lifted_name, args=args, body=body, decorator_list=[],
+                                       returns=None, type_comment=None, type_params=[]), node)
+        self.parsed.env[lifted_name] = lift_function(self.parsed, new, name)
+
+    def lifted_call(self, node):
+        lifted_name, free = self.lifted[node.func.id]
+        keywords = list(node.keywords) + [gast.keyword(arg=v, value=load(v)) for v in free]
+        return call(load(lifted_name), node.args, keywords)
 
     def short_circuit(self, node):
         """``a and f(b)`` keeps Python's short circuit: ``t = a; if t: t = f(b)``."""
@@ -449,6 +572,19 @@ class Normalizer:
         produce()
         result, self.out = self.out, saved
         return result
+
+
+class _CallRewriter(gast.NodeTransformer):
+    """Inside a lifted function: calls to other lifted functions pass their free variables."""
+
+    def __init__(self, normalizer):
+        self.normalizer = normalizer
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, gast.Name) and node.func.id in self.normalizer.lifted:
+            return self.normalizer.lifted_call(node)
+        return node
 
 
 class _LoopExit(gast.Break):

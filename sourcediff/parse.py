@@ -8,6 +8,7 @@ Example::
     'f'
 """
 
+import copy
 import inspect
 import os
 import textwrap
@@ -68,6 +69,10 @@ def unwrap(fn):
 def parse_function(fn):
     """Read ``fn``'s source and return a :class:`Parsed` with its FunctionDef (decorators removed)."""
     fn = unwrap(fn)
+    lifted = getattr(fn, "__sourcediff_parsed__", None)
+    if lifted is not None:
+        return Parsed(fn, copy.deepcopy(lifted.node), lifted.filename, lifted.line_offset,
+                      lifted.lines, dict(lifted.env))
     name = getattr(fn, "__qualname__", repr(fn))
     if not inspect.isfunction(fn):
         raise NoSourceError(
@@ -138,3 +143,28 @@ def _parse_lambda(fn, source, filename, first):
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             env[var] = cell.cell_contents
     return Parsed(fn, node, filename, first - 1, source.splitlines(), env)
+
+
+def lift_function(outer, node, display_name):
+    """A runnable Python function for an inner function lifted out of ``outer`` (a Parsed).
+
+    It is compiled from ``node`` inside a factory that binds the outer function's closure values and
+    the other lifted functions, with the outer module's globals; it carries its own Parsed so the
+    compiler can transform it like any user function.
+    """
+    free = dict(outer.env)
+    params = sorted(free)
+    tree = gast.gast_to_ast(gast.Module(body=[copy.deepcopy(node)], type_ignores=[]))
+    import ast
+
+    ast.fix_missing_locations(tree)
+    body = "\n".join("    " + line for line in ast.unparse(tree).splitlines())
+    text = f"def __sourcediff_lift__({', '.join(params)}):\n{body}\n    return {node.name}\n"
+    namespace = {}
+    exec(compile(text, f"<sourcediff lifted {display_name} of {outer.fn.__qualname__}>", "exec"),
+         outer.fn.__globals__, namespace)
+    fn = namespace["__sourcediff_lift__"](*[free[p] for p in params])
+    fn.__qualname__ = f"{outer.fn.__qualname__}.<locals>.{display_name}"
+    fn.__sourcediff_parsed__ = Parsed(fn, node, outer.filename, outer.line_offset, outer.lines,
+                                      outer.env)
+    return fn

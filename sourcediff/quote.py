@@ -110,9 +110,19 @@ def _literal(value):
     return gast.Constant(value=value, kind=None)
 
 
-def param_positions(q):
-    """The rule parameters after ``g, ans`` in order: position i in the returned tuple is params[i]."""
-    return q.params[2:]
+def slots(q, bound):
+    """The argument syntax for each position of the rule's returned tuple.
+
+    Positions are the positional parameters after ``g, ans`` in order, and then each argument that
+    a ``*args`` parameter collected, one position each.
+    """
+    out = []
+    for p in list(q.signature.parameters.values())[2:]:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            out.append(bound[p.name])
+        elif p.kind == p.VAR_POSITIONAL:
+            out.extend(bound[p.name].elts)
+    return out
 
 
 class Substitute(gast.NodeTransformer):

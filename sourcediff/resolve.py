@@ -99,7 +99,8 @@ class Resolver:
                 return Op("nondiff", name=value.attr)
             return self.primitive(key, [value.value], {}, name=f".{value.attr}")
         if isinstance(value, gast.Dict):
-            return Op("container", args=list(value.values), name="dict")
+            return Op("container", args=list(value.values), keywords={"keys": list(value.keys)},
+                      name="dict")
         if isinstance(value, gast.Call):
             return self.call(value)
         return Op("unknown", name=type(value).__name__)

@@ -74,6 +74,7 @@ class Reverse:
         self.setitem_targets = set()
         self.aliases = []  # (target, source) pairs of possible memory sharing
         self.containers = set()  # names that may hold lists, tuples or dicts
+        self.mutations = []  # (name, method, statement) of in-place methods other than append
 
         def walk(stmts, in_loop):
             for s in stmts:
@@ -94,6 +95,14 @@ class Reverse:
                         base = target.value.id
                         self.setitem_targets.add(base)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
+                elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
+                    obj, method = _method_call(s, self.locals)
+                    if method == "append":
+                        self.containers.add(obj)
+                        flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                    elif method in _MUTATORS:
+                        self.mutations.append((obj, method, s))
+                        flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                 elif isinstance(s, gast.If):
                     walk(s.body, in_loop)
                     walk(s.orelse, in_loop)
@@ -104,8 +113,21 @@ class Reverse:
                     walk(s.orelse, in_loop)
 
         walk(self.body, False)
+        changed = True
+        while changed:  # a copy of a container is a container
+            changed = False
+            for target, source in self.aliases:
+                if source in self.containers and target not in self.containers:
+                    self.containers.add(target)
+                    changed = True
         outputs = _names_in([self.result]) & self.locals
         self.active = activity(flows, self.wrt, outputs)
+        for obj, method, s in self.mutations:
+            if obj in self.active:
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {obj}.{method}(...) changes {obj} in place, which "
+                    f"sourcediff does not differentiate; build a new list or array instead (for "
+                    f"lists, append is supported).\n    {self.parsed.line_text(s)}")
 
     def count(self, name, in_loop):
         self.assign_counts[name] = self.assign_counts.get(name, 0) + 1
@@ -114,16 +136,17 @@ class Reverse:
 
     def operand_names(self, op, stmt):
         """Local names whose derivative flows into this operation's result."""
-        if op.kind in ("copy", "container", "user", "unknown"):
+        if op.kind in ("copy", "container"):
+            return _names_in(op.args) & self.locals
+        if op.kind in ("user", "unknown"):
             return _names_in(op.args + list(op.keywords.values())) & self.locals
         if op.kind != "rule":
             return set()
         q = quote.quoted(op.rule.vjp)
-        bound = self.bind(op, q, stmt)
         out = set()
-        for pos, param in enumerate(quote.param_positions(q)):
-            if q.differentiable(pos) and param in bound:
-                out |= _names_in([bound[param]]) & self.locals
+        for pos, arg in enumerate(quote.slots(q, self.bind(op, q, stmt))):
+            if q.differentiable(pos):
+                out |= _names_in([arg]) & self.locals
         return out
 
     def bind(self, op, q, stmt):
@@ -190,10 +213,10 @@ class Reverse:
             if src in self.active:
                 out.append(self.accumulate(src, g, s))
         elif op.kind == "container":
-            for k, elt in enumerate(op.args):
-                for name in _names_in([elt]) & self.active:
-                    item = call(self.rt("item_grad"), [g, const(k)])
-                    out.append(self.accumulate(name, item, s))
+            keys = op.keywords.get("keys") or [const(k) for k in range(len(op.args))]
+            for key, elt in zip(keys, op.args):
+                item = call(self.rt("item_grad"), [g, copy.deepcopy(key)])
+                out.extend(self.distribute(elt, item, s, "a container"))
         elif op.kind == "rule":
             out.extend(self.adjoint_rule(op, s, g, load(target)))
         elif op.kind == "user":
@@ -260,14 +283,14 @@ class Reverse:
     def adjoint_rule(self, op, s, g, ans):
         q = quote.quoted(op.rule.vjp)
         bound = self.bind(op, q, s)
-        params = quote.param_positions(q)
-        wanted = [pos for pos, p in enumerate(params)
-                  if q.differentiable(pos) and p in bound and _names_in([bound[p]]) & self.active]
+        slots = quote.slots(q, bound)
+        wanted = [pos for pos, arg in enumerate(slots)
+                  if q.differentiable(pos) and _names_in([arg]) & self.active]
         prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
                                          self.globals.name)
         out = [located(p, s) for p in prelude]
         for pos in wanted:
-            out.extend(self.distribute(bound[params[pos]], contribs[pos], s, op.name,
+            out.extend(self.distribute(slots[pos], contribs[pos], s, op.name,
                                        broadcast=op.rule.broadcast))
         return out
 
@@ -305,9 +328,23 @@ class Reverse:
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
         return primal, adjoint
 
+    def adjoint_append(self, s, obj):
+        """``lst.append(v)``: v gets the last entry of lst's gradient, which then drops it."""
+        bar = self.bar(obj)
+        out = []
+        for arg in s.value.args:
+            item = call(self.rt("item_grad"), [load(bar), const(-1)])
+            out.extend(self.distribute(arg, item, s, "append"))
+        out.append(assign(bar, call(self.rt("drop_last"), [load(bar)]), s))
+        return out
+
     def collect(self, stmts, adjoints):
         for s in stmts:
-            if isinstance(s, gast.Assign):
+            if isinstance(s, gast.Expr) and _method_call(s, self.locals):
+                obj, method = _method_call(s, self.locals)
+                if method == "append" and obj in self.active:
+                    adjoints[id(s)] = self.adjoint_append(s, obj)
+            elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
                     if target.id in self.active:
@@ -409,6 +446,14 @@ class Reverse:
                 if block:
                     out.append(comment(self.grad_comment(s)))
                     out.extend(block)
+            elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
+                obj, method = _method_call(s, self.locals)
+                block = list(adjoints.get(id(s), []))
+                if method == "append" and obj in self.needed:
+                    block.append(located(gast.Expr(value=call(attr(load(obj), "pop"), [])), s))
+                if block:
+                    out.append(comment(self.grad_comment(s)))
+                    out.extend(block)
             elif isinstance(s, gast.If):
                 body = self.adjoint_block(s.body, adjoints, depth)
                 orelse = self.adjoint_block(s.orelse, adjoints, depth)
@@ -471,6 +516,19 @@ def _describe(obj):
         return "unresolved"
     module = getattr(obj, "__module__", None)
     return f"{type(obj).__name__} from {module}" if module else type(obj).__name__
+
+
+_MUTATORS = {"extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+             "setdefault", "popitem", "fill", "resize", "put", "itemset"}
+
+
+def _method_call(s, local_names):
+    """(object name, method) for a statement ``obj.method(...)`` on a local, else None."""
+    value = s.value
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and isinstance(value.func.value, gast.Name) and value.func.value.id in local_names:
+        return value.func.value.id, value.func.attr
+    return None
 
 
 def _view_like(op):

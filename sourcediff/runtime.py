@@ -1,5 +1,6 @@
 """Small numpy helpers that rules and generated code call (imported there as ``_sd``)."""
 
+import builtins
 import numbers
 
 import numpy as np
@@ -160,6 +161,8 @@ def scatter(g, a, index):
         out = GradList([0.0] * len(a))
         out[index] = g
         return out
+    if isinstance(a, dict):
+        return {index: g}
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     np.add.at(out, index, g)
     return out
@@ -189,7 +192,7 @@ def item_grad(g, k):
     """The gradient of item ``k`` of a container whose gradient is ``g`` (0.0 means all zero)."""
     if isinstance(g, (int, float)) and g == 0:
         return 0.0
-    item = g[k]
+    item = g.get(k, 0.0) if isinstance(g, dict) else g[k]
     return 0.0 if item is None else item
 
 
@@ -233,7 +236,7 @@ def is_basic_index(index):
 
 def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
-    if isinstance(a, (list, tuple)) or not is_basic_index(index):
+    if isinstance(a, (list, tuple, dict)) or not is_basic_index(index):
         return scatter(g, a, index)
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     out[index] = g
@@ -256,7 +259,7 @@ def scale_each(s, xs):
 
 def unbroadcast_each(g, xs):
     """The list ``[unbroadcast(g, x) for x in xs]`` (the gradient of a sum over a list)."""
-    return [unbroadcast(g, x) for x in xs]
+    return GradList(unbroadcast(g, x) for x in xs)
 
 
 def map_list(fn, xs):
@@ -623,3 +626,23 @@ def add_grads(a, b):
             out[k] = add_grads(out.get(k, 0.0), v)
         return out
     return a + b
+
+
+def drop_last(g):
+    """The gradient of a list before its last ``append`` (0.0 stays 0.0)."""
+    if isinstance(g, (list, tuple)):
+        return GradList(g[:-1])
+    return g
+
+
+def extremum_args_grad(g, ans, args):
+    """Gradients for ``max(*args)``/``min(*args)``: ``g`` shared evenly by the arguments equal to
+    ``ans`` (for a single iterable argument, a list gradient over its items)."""
+    if len(args) == 1:
+        items = list(args[0])
+        winners = [float(item == ans) for item in items]
+        count = builtins.sum(winners)
+        return (GradList(g * w / count for w in winners),)
+    winners = [float(a == ans) for a in args]
+    count = builtins.sum(winners)
+    return tuple(g * w / count for w in winners)
