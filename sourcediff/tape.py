@@ -23,6 +23,7 @@ import functools
 import itertools
 import math
 import numbers
+import operator
 import threading
 import warnings
 import weakref
@@ -1322,8 +1323,9 @@ class _ToCopy:
 
 
 def _tocopy_vjp(g, ans, a):
-    return (g.astype(_sd.shape(a) and getattr(a, "dtype", None) or np.result_type(a))
-            if not isinstance(g, Tensor) else g.to(a.dtype),)
+    if isinstance(g, Tensor):
+        return (g.to(a.dtype),)
+    return (np.asarray(g).astype(np.result_type(a)),)
 
 
 # ---------------------------------------------------------------- unwrap / helpers
@@ -1421,7 +1423,7 @@ def _fallback(*keys, kind="linear"):
 
 @_fallback(_getitem)
 def _getitem_fallback_vjp(g, ans, a, index):
-    return registry.lookup(__import__("operator").getitem).vjp(g, ans, a, index)
+    return registry.lookup(operator.getitem).vjp(g, ans, a, index)
 
 
 _FALLBACK[_ToCopy] = registry.Rule(_ToCopy, "ToCopy", _tocopy_vjp, "linear", False)
