@@ -724,3 +724,83 @@ def gram_logdet(a):
     g = a @ a.T + np.eye(4)
     logdet = np.linalg.slogdet(g)[1]
     return logdet + np.trace(np.linalg.inv(g))
+
+
+# ---------------------------------------------------------------------- more spellings of the same rules
+
+
+@case(args=normal(2, 3, 4), tags=("reduce",))
+def reductions_tuple_axes_keepdims(x):
+    s = np.sum(x, axis=(0, 1), keepdims=True)
+    m = x.max(axis=0, keepdims=True)
+    return np.sum(s * x) + np.sum(m * x) + np.sum(x.mean((0, 1)) ** 2) + np.sum(x.sum(0) ** 2) \
+        + np.std(x[0], axis=(0, 1)) + np.sum(np.var(x[1], axis=0, ddof=1))
+
+
+@case(args=normal(3, 4), tags=("reduce",))
+def norm_orders(x):
+    return np.linalg.norm(x, "fro") + np.linalg.norm(x, axis=(0, 1)) + \
+        np.linalg.norm(x[0], np.inf) + np.linalg.norm(x[1], ord=3)
+
+
+@case(args=normal(2, 3, 4), tags=("linalg",))
+def einsum_ellipsis_and_outer_tensordot(x):
+    return np.sum(np.einsum("...ij,...kj->...ik", x, x) ** 2) + \
+        np.sum(np.tensordot(x[0, 0], x[1, 1], axes=0) ** 2)
+
+
+@case(args=well_conditioned(3), tags=("linalg",))
+def batched_solve_and_det(a):
+    batch = np.stack([a, a.T])
+    return np.sum(np.linalg.solve(batch, np.ones((2, 3, 1)))) + np.sum(np.linalg.det(2.0 * batch))
+
+
+@case(args=lambda rng: (rng.normal(size=4), float(rng.normal())), wrt=(0, 1), tags=("elementwise",))
+def where_with_float_branch(x, s):
+    return np.sum(np.where(x > 0, s, x * s))
+
+
+@case(args=normal(3, 4), tags=("elementwise", "method"))
+def clip_one_sided(x):
+    return np.sum(np.clip(x, None, 0.5) ** 2) + np.sum(x.clip(max=0.3) * x)
+
+
+@case(args=normal(3, 4), tags=("shape",))
+def shape_function_variants(x):
+    return np.sum(np.pad(x, (1, 2)) * np.arange(42.0).reshape(6, 7)) \
+        + np.sum(np.diag(x[0], k=-1) * np.arange(25.0).reshape(5, 5)) \
+        + np.sum(np.roll(x, (1, 2), axis=(0, 1)) * np.arange(12.0).reshape(3, 4)) \
+        + np.sum(np.repeat(x[1], np.array([1, 2, 0, 3])) * np.arange(6.0)) \
+        + np.sum(np.tile(x[2], 3) * np.arange(12.0)) \
+        + np.sum(np.concatenate([x, x[:1] * 2.0], axis=None) ** 2) \
+        + np.sum(np.stack([x[0], x[1] ** 2], axis=-1) @ np.array([1.0, -1.0]))
+
+
+@case(args=normal(3, 4), tags=("shape",))
+def diff_take_cross_sort(x):
+    return np.sum(np.diff(x, axis=1) ** 2) + np.sum(np.take(x, [0, 2], axis=1) ** 2) \
+        + np.sum(np.cross(x[0, :3], x[1, 1:]) ** 2) + np.sum(np.sort(x[2]) * np.arange(4.0))
+
+
+@case(args=normal(3, 4), tags=("index",))
+def index_list_pairs_and_trailing_none(x):
+    return np.sum(x[[0, 1], [1, 2]] ** 2) + np.sum(x[..., None] * x[:, None, :]) \
+        + np.sum(x[x[:, 0] > -10.0, 1:] ** 2)
+
+
+@case(args=lambda rng: (float(rng.normal()), float(rng.normal())), wrt=(0, 1),
+      tags=("shape", "float"))
+def array_built_from_floats(a, b):
+    m = np.array([[a, b], [b * a, 1.0]])
+    return np.sum(m @ np.array([1.0, 2.0])) + np.sum(np.asarray([a, b]) ** 2)
+
+
+@case(args=normal(4), tags=("elementwise",))
+def builtins_on_array_items(x):
+    a, b, c, d = x
+    return max(a, b) + min(c, 0.0) * d + abs(d) + float(np.sum(x ** 2)) * 2.0
+
+
+@case(args=normal(4), tags=("reduce",))
+def numpy_scalar_conversions(x):
+    return np.float64(np.sum(x ** 2)) + np.sum(np.sin(x)).item()
