@@ -42,8 +42,8 @@ def add(a, b):
     return gast.BinOp(left=a, op=gast.Add(), right=b)
 
 
-class Reverse:
-    """Builds the reverse-mode pieces of one normalized function."""
+class Analysis:
+    """What both modes need to know of a normalized function: its operations and active names."""
 
     def __init__(self, parsed, fdef, names, wrt, globals_):
         self.parsed = parsed
@@ -158,6 +158,16 @@ class Reverse:
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
 
+    def rt(self, helper):
+        """``_sd.helper`` as the generated code names the runtime module."""
+        from . import runtime
+
+        return attr(load(self.globals.name("_sd", runtime)), helper)
+
+
+class Reverse(Analysis):
+    """Builds the reverse-mode pieces of one normalized function."""
+
     # ------------------------------------------------------------------ names
 
     def bar(self, name):
@@ -179,12 +189,6 @@ class Reverse:
         node = gast.Assign(targets=[target], value=call(attr(load(self.stack_name()), "pop"), []),
                            type_comment=None)
         return located(node, loc)
-
-    def rt(self, helper):
-        """``_sd.helper`` as the generated code names the runtime module."""
-        from . import runtime
-
-        return attr(load(self.globals.name("_sd", runtime)), helper)
 
     # ------------------------------------------------------------------ adjoint of one statement
 
