@@ -12,3 +12,17 @@ from .errors import (  # noqa: F401
 )
 from .registry import defjvp, defnondiff, defvjp  # noqa: F401
 from .api import clear_cache, grad, source, value_and_grad  # noqa: F401
+from .operators import (  # noqa: F401
+    custom_jvp,
+    custom_vjp,
+    elementwise_grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    nondifferentiable,
+    stop_gradient,
+    vjp,
+)
+from . import optim, tape  # noqa: F401,E402
+from .tape import Tensor, enable_grad, no_grad, set_grad_enabled, tensor  # noqa: F401,E402

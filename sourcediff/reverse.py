@@ -158,6 +158,13 @@ class Analysis:
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
 
+    def no_rule_message(self, op, s):
+        return (f"{self.parsed.where(s)}: no derivative rule for {op.name} "
+                f"({_describe(op.key)}), which is called here on a value that depends on "
+                f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
+                f"sourcediff.stop_gradient if it should not carry a derivative")
+
     def rt(self, helper):
         """``_sd.helper`` as the generated code names the runtime module."""
         from . import runtime
@@ -225,14 +232,13 @@ class Reverse(Analysis):
             out.extend(self.adjoint_rule(op, s, g, load(target)))
         elif op.kind == "user":
             out.extend(self.adjoint_user_call(op, s, g, target))
+        elif _container_pop(op, self.containers):
+            obj = op.args[0].id
+            if obj in self.active:
+                out.append(assign(self.bar(obj), call(self.rt("push_grad"), [load(self.bar(obj)),
+                                                                             g]), s))
         elif op.kind == "unknown":
-            raise NoRuleError(
-                f"{self.parsed.where(s)}: no derivative rule for {op.name} "
-                f"({_describe(op.key)}), which is called here on a value that depends on "
-                f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
-                f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
-                f"sourcediff.stop_gradient if it should not carry a derivative"
-            )
+            raise NoRuleError(self.no_rule_message(op, s))
         if g.id == bar:
             out.append(assign(bar, const(ZERO), s))
         return out
@@ -440,6 +446,10 @@ class Reverse(Analysis):
                 target = s.targets[0]
                 block = list(adjoints.get(id(s), []))
                 if isinstance(target, gast.Name):
+                    op = self.ops[id(s)]
+                    if _container_pop(op, self.containers) and op.args[0].id in self.needed:
+                        push_back = call(attr(load(op.args[0].id), "append"), [load(target.id)])
+                        block.append(located(gast.Expr(value=push_back), s))
                     for name in reversed(self.targets_of(s)[1]):
                         if self.needs_save(name, depth > 0, id(s) in self.first_bindings):
                             block.append(self.pop(store(name), s))
@@ -533,6 +543,12 @@ def _method_call(s, local_names):
             and isinstance(value.func.value, gast.Name) and value.func.value.id in local_names:
         return value.func.value.id, value.func.attr
     return None
+
+
+def _container_pop(op, containers):
+    """True for ``v = lst.pop()`` on a list (the stacks of generated code)."""
+    return (op.kind == "unknown" and op.key == "pop" and not op.args[1:] and not op.keywords
+            and isinstance(op.args[0], gast.Name) and op.args[0].id in containers)
 
 
 def _view_like(op):

@@ -192,7 +192,12 @@ def item_grad(g, k):
     """The gradient of item ``k`` of a container whose gradient is ``g`` (0.0 means all zero)."""
     if isinstance(g, (int, float)) and g == 0:
         return 0.0
-    item = g.get(k, 0.0) if isinstance(g, dict) else g[k]
+    if isinstance(g, dict):
+        item = g.get(k, 0.0)
+    elif isinstance(g, list) and isinstance(k, int) and not -len(g) <= k < len(g):
+        item = 0.0  # a stack's gradient, aligned at its end, may be shorter than the stack
+    else:
+        item = g[k]
     return 0.0 if item is None else item
 
 
@@ -646,3 +651,17 @@ def extremum_args_grad(g, ans, args):
     winners = [float(a == ans) for a in args]
     count = builtins.sum(winners)
     return tuple(g * w / count for w in winners)
+
+
+def append_zero(g):
+    """The gradient of a list before ``drop_last``: one more (zero) entry at the end."""
+    if isinstance(g, (list, tuple)):
+        return GradList(list(g) + [0.0])
+    return g
+
+
+def push_grad(g, item):
+    """The gradient of a list before ``v = lst.pop()``: ``item`` (v's gradient) back at the end."""
+    if isinstance(g, (int, float)) and g == 0:
+        return GradList([item]) if not (isinstance(item, (int, float)) and item == 0) else 0.0
+    return GradList(list(g) + [item])

@@ -1,3 +1,3 @@
 """The built-in rule table: importing this package registers every rule."""
 
-from . import builtin_rules, numpy_rules  # noqa: F401
+from . import builtin_rules, numpy_rules, runtime_rules  # noqa: F401

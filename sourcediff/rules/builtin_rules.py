@@ -2,6 +2,8 @@
 
 import builtins
 
+import numpy as np
+
 from .. import runtime as _sd
 from ..registry import defvjp
 
@@ -10,3 +12,14 @@ from ..registry import defvjp
 def builtin_extremum(g, ans, *args):
     # max(a, b, ...) or max(iterable): the winners share g evenly (ties split like np.maximum)
     return _sd.extremum_args_grad(g, ans, args)
+
+
+@defvjp(np.float64, kind="linear")
+def float64_conversion(g, ans, x):
+    return (g,)
+
+
+@defvjp(np.ndarray.item, kind="linear")
+def item_method(g, ans, x):
+    # x.item() of a one-element array: the gradient goes back to that element
+    return (np.reshape(g, np.shape(x)),)

@@ -514,7 +514,7 @@ def det_jvp(g, ans, a):
 
 
 # slogdet returns (sign, logabsdet): g is (g_sign, g_logabsdet); the sign is locally constant and gets
-# no gradient, and the jvp gives the tangent pair (None, d logabsdet).
+# no gradient, and the jvp gives the tangent pair (zeros, d logabsdet).
 @defvjp(np.linalg.slogdet, kind="custom", torch_name="LinalgSlogdetBackward0")
 def slogdet(g, ans, a):
     return (np.expand_dims(g[1], (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
@@ -522,7 +522,7 @@ def slogdet(g, ans, a):
 
 @defjvp(np.linalg.slogdet)
 def slogdet_jvp(g, ans, a):
-    return ((None, np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)),)
+    return ((np.zeros_like(ans[0]), np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)),)
 
 
 @defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0")

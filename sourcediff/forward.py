@@ -1,0 +1,218 @@
+"""Forward stage: tangent statements interleaved with the primal, from the same rule table.
+
+Every active assignment ``t = f(a, b)`` is followed by ``t_dot = <jvp contributions>``; branches
+and loops stay as they are (forward mode needs no stacks). The jvp of a rule comes from its kind:
+elementwise rules reuse the vjp with the tangent in place of ``g``, linear rules re-apply the
+primitive to the tangent, custom rules have a jvp of their own. Example::
+
+    h = np.tanh(z)                  h = np.tanh(z)
+                          -->       h_dot = z_dot * (1.0 - h * h)
+"""
+
+import copy
+
+import gast
+
+from . import quote
+from .errors import NoRuleError
+from .normalize import assign, call, const, load, located, store
+from .reverse import Analysis, _method_call, _names_in, add
+
+
+class Forward(Analysis):
+    """Builds the forward-mode body of one normalized function."""
+
+    def dot(self, name):
+        """The tangent variable of ``name``: ``x_dot``."""
+        if name not in self.bars:
+            base = name if name.startswith("_") else name.lstrip("_")
+            self.bars[name] = self.names.exact(f"{base}_dot")
+        return self.bars[name]
+
+    def tangent(self, arg):
+        """Tangent syntax of an argument's syntax, or None where it carries none."""
+        if isinstance(arg, gast.Name):
+            return load(self.dot(arg.id)) if arg.id in self.active else None
+        if isinstance(arg, (gast.List, gast.Tuple)):
+            parts = [self.tangent(e) for e in arg.elts]
+            if all(p is None for p in parts):
+                return None
+            elts = [p if p is not None else call(self.rt("zeros_like_grad"), [copy.deepcopy(e)])
+                    for p, e in zip(parts, arg.elts)]
+            return type(arg)(elts=elts, ctx=gast.Load())
+        return None
+
+    # ------------------------------------------------------------------ statements
+
+    def build(self):
+        return self.block(self.body)
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                out.extend(self.assign_stmt(s))
+            elif isinstance(s, gast.Assign):
+                out.extend(self.setitem(s))
+            elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
+                obj, method = _method_call(s, self.locals)
+                out.append(s)
+                if method == "append" and obj in self.active:
+                    tangents = [self.tangent(a) or const(0.0) for a in s.value.args]
+                    out.append(located(gast.Expr(value=call(
+                        gast.Attribute(value=load(self.dot(obj)), attr="append", ctx=gast.Load()),
+                        tangents)), s))
+            elif isinstance(s, gast.If):
+                out.append(located(gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],
+                                           orelse=self.block(s.orelse)), s))
+            elif isinstance(s, gast.For):
+                out.append(located(gast.For(target=s.target, iter=s.iter, body=self.block(s.body),
+                                            orelse=[], type_comment=None), s))
+            elif isinstance(s, gast.While):
+                out.append(located(gast.While(test=s.test, body=self.block(s.body), orelse=[]), s))
+            else:
+                out.append(s)
+        return out
+
+    def setitem(self, s):
+        target = s.targets[0]
+        base = target.value.id
+        if base not in self.active:
+            return [s]
+        dot = self.dot(base)
+        value = self.tangent(s.value) or const(0.0)
+        return [s, assign(dot, call(self.rt("owned_grad"), [load(dot), load(base)]), s),
+                located(gast.Assign(targets=[gast.Subscript(value=load(dot),
+                                                            slice=copy.deepcopy(target.slice),
+                                                            ctx=gast.Store())],
+                                    value=value, type_comment=None), s)]
+
+    def assign_stmt(self, s):
+        target = s.targets[0].id
+        if target not in self.active:
+            return [s]
+        op = self.ops[id(s)]
+        if op.kind == "user":
+            return self.user_call(op, s, target)
+        pop = self.container_pop(s)
+        if pop is not None:
+            return [s, assign(self.dot(target), pop, s)]
+        primal, ans = s, load(target)
+        tail = []
+        if target in self.operand_names(op, s):  # t = f(t): keep the old t for the tangent
+            fresh = self.names.fresh(f"{target.lstrip('_')}_new")
+            primal = assign(fresh, s.value, s)
+            ans = load(fresh)
+            tail = [assign(target, load(fresh), s)]
+        prelude, value = self.tangent_value(op, s, ans)
+        dot = self.dot(target)
+        if tail:
+            fresh_dot = self.names.fresh(f"{target.lstrip('_')}_dot_new")
+            return [primal] + prelude + [assign(fresh_dot, value, s)] + tail + \
+                [assign(dot, load(fresh_dot), s)]
+        return [primal] + prelude + [assign(dot, value, s)]
+
+    def container_pop(self, s):
+        value = s.value
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                and value.func.attr == "pop" and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id in self.containers and not value.args:
+            obj = value.func.value.id
+            if obj in self.active:
+                return call(gast.Attribute(value=load(self.dot(obj)), attr="pop", ctx=gast.Load()),
+                            [])
+            return const(0.0)
+        return None
+
+    def tangent_value(self, op, s, ans):
+        """(prelude statements, expression) for the tangent of one operation's result."""
+        if op.kind == "copy":
+            return [], self.tangent(op.args[0]) or self.zero_like(ans)
+        if op.kind == "container":
+            parts = [self.tangent(a) or self.zero_like(a) for a in op.args]
+            if "keys" in op.keywords:
+                return [], gast.Dict(keys=[copy.deepcopy(k) for k in op.keywords["keys"]],
+                                     values=parts)
+            return [], gast.Tuple(elts=parts, ctx=gast.Load()) if isinstance(s.value, gast.Tuple) \
+                else gast.List(elts=parts, ctx=gast.Load())
+        if op.kind == "rule":
+            return self.rule_tangent(op, s, ans)
+        if op.kind == "unknown" and self.operand_names(op, s) & self.active:
+            raise NoRuleError(self.no_rule_message(op, s))
+        return [], self.zero_like(ans)
+
+    def zero_like(self, value):
+        """A zero tangent shaped like ``value`` (so matmul and friends accept it)."""
+        return call(self.rt("zeros_like_grad"), [copy.deepcopy(value)])
+
+    def rule_tangent(self, op, s, ans):
+        rule = op.rule
+        q = quote.quoted(rule.vjp)
+        bound = self.bind(op, q, s)
+        slots = quote.slots(q, bound)
+        prelude, terms = [], []
+        for pos, arg in enumerate(slots):
+            if not q.differentiable(pos):
+                continue
+            t = self.tangent(arg)
+            if t is None:
+                continue
+            if rule.kind == "linear":
+                term = _replace(s.value, {id(arg): t})
+            else:
+                source = q if rule.kind == "elementwise" else self.jvp_rule(op, s)
+                pre, contribs = quote.inline(source, t, ans, quote.bind(
+                    source, op.args, dict(op.keywords), self.parsed.where(s)), [pos],
+                    self.names.fresh, self.globals.name)
+                prelude += [located(p, s) for p in pre]
+                term = contribs[pos]
+            if rule.broadcast:
+                term = call(self.rt("broadcast_tangent"), [term, ans])
+            terms.append(term)
+        value = terms[0] if terms else self.zero_like(ans)
+        for term in terms[1:]:
+            value = add(value, term)
+        return prelude, value
+
+    def jvp_rule(self, op, s):
+        if op.rule.jvp is None:
+            raise NoRuleError(
+                f"{self.parsed.where(s)}: forward mode needs a jvp rule for {op.name}, which has "
+                f"only a vjp rule.\n    {self.parsed.line_text(s)}\nRegister one with "
+                f"@sourcediff.defjvp, or use reverse mode (sourcediff.grad)")
+        return quote.quoted(op.rule.jvp)
+
+    def user_call(self, op, s, target):
+        """``t = helper(a)``: the primal and tangent come from helper's jvp form."""
+        import inspect
+
+        from .api import jvp_form
+
+        callee = op.key
+        bound = inspect.signature(callee).bind(*op.args, **op.keywords)
+        active_params = [p for p, syntax in bound.arguments.items()
+                         if _names_in([syntax]) & self.active]
+        fn = jvp_form(callee, tuple(active_params))
+        node = copy.deepcopy(s.value)
+        node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))
+        for p in active_params:
+            node.keywords.append(gast.keyword(arg=fn.__sourcediff_tangent_names__[p],
+                                              value=self.tangent(bound.arguments[p])))
+        return [located(gast.Assign(
+            targets=[gast.Tuple(elts=[store(target), store(self.dot(target))], ctx=gast.Store())],
+            value=node, type_comment=None), s)]
+
+
+def _replace(tree, mapping):
+    """A copy of ``tree`` with the nodes whose id is in ``mapping`` replaced by copies of its values."""
+    if id(tree) in mapping:
+        return copy.deepcopy(mapping[id(tree)])
+    if isinstance(tree, list):
+        return [_replace(t, mapping) for t in tree]
+    if not isinstance(tree, gast.AST):
+        return tree
+    new = type(tree)(**{f: _replace(getattr(tree, f, None), mapping) for f in tree._fields})
+    for a in getattr(tree, "_attributes", ()):
+        if hasattr(tree, a):
+            setattr(new, a, getattr(tree, a))
+    return new

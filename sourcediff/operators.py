@@ -1,0 +1,325 @@
+"""The derivative operators built on the two generated forms: jvp, vjp, jacobian, hessian, custom rules.
+
+Example::
+
+    import numpy as np
+    import sourcediff as sd
+
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    out, out_dot = sd.jvp(f, (np.ones(3),), (np.arange(3.0),))
+    H = sd.hessian(f)(np.ones(3))           # forward mode over the generated gradient
+"""
+
+import functools
+import inspect
+
+import numpy as np
+
+from . import registry, runtime
+from .api import _get
+from .errors import SourcediffError, WrtError
+
+
+def _float_like(x):
+    return isinstance(x, float) or getattr(getattr(x, "dtype", None), "kind", None) == "f"
+
+
+def _wrt_indices(fn, wrt, nargs):
+    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
+    if inspect.ismethod(fn):
+        fn = fn.__func__
+    params = list(inspect.signature(fn).parameters)
+    out = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in params:
+                raise WrtError(f"wrt={w!r} is not a parameter of {fn.__qualname__}")
+            w = params.index(w)
+        out.append(w)
+    return out
+
+
+def _tangent_call(jf, args, tangents_by_name):
+    kwargs = {jf.__sourcediff_tangent_names__[name]: t for name, t in tangents_by_name.items()}
+    return jf(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------- forward mode
+
+
+def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
+    """Forward mode: ``(fn(*primals), directional derivative along tangents)``.
+
+    ``tangents`` has one entry per primal; None (no tangent) for arguments that carry none.
+    Called as ``sd.jvp(f, wrt=0)`` (no primals) it returns the generated forward function itself,
+    which takes f's arguments plus keyword tangents (``x_dot=...``) and returns ``(out, out_dot)``.
+
+    Example::
+
+        out, out_dot = sd.jvp(lambda x, n: x ** n, (2.0, 3), (1.0, None))   # (8.0, 12.0)
+        jf = sd.jvp(f, wrt=0); jf(x, x_dot=v)
+    """
+    if primals is None:
+        return _get(fn, wrt if wrt is not None else 0, "jvp", optimize)
+    if tangents is None:
+        raise SourcediffError("jvp needs tangents: sd.jvp(f, primals, tangents)")
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise SourcediffError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; "
+                              f"give one tangent per primal (None where there is none)")
+    wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    jf = _get(fn, wrt, "jvp", optimize)
+    names = jf.__sourcediff_wrt__
+    given = {name: tangents[i] for name, i in zip(names, wrt)}
+    for name, i in zip(names, wrt):
+        if np.shape(tangents[i]) != np.shape(primals[i]):
+            raise SourcediffError(f"the tangent for '{name}' has shape {np.shape(tangents[i])} "
+                                  f"but the argument has shape {np.shape(primals[i])}")
+    return _tangent_call(jf, primals, given)
+
+
+def _basis(x):
+    """One-hot tangents shaped like ``x``, one per element."""
+    if isinstance(x, float):
+        yield (), 1.0
+        return
+    for idx in np.ndindex(np.shape(x)):
+        e = np.zeros_like(x)
+        e[idx] = 1.0
+        yield idx, e
+
+
+def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False):
+    """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape."""
+    jf = _get(fn, (wrt_index,), "jvp", optimize)
+    name = jf.__sourcediff_wrt__[0]
+    x = args[wrt_index]
+    runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
+    cols = {}
+    out = None
+    for idx, e in _basis(x):
+        out, col = _tangent_call(jf, args, {name: e})
+        cols[idx] = np.asarray(col)
+    out_shape = np.shape(out)
+    jac = np.zeros(out_shape + np.shape(x), dtype=np.result_type(out, x, float))
+    for idx, col in cols.items():
+        jac[(Ellipsis,) + idx] = col
+    return out, jac
+
+
+def forward_grad(fn, wrt=0, optimize=True):
+    """The gradient of a scalar function computed by forward mode (one pass per input element)."""
+    single = not isinstance(wrt, (tuple, list))
+
+    @functools.wraps(fn)
+    def grad_fn(*args):
+        grads = []
+        for i in _wrt_indices(fn, wrt, len(args)):
+            out, jac = _forward_jacobian(fn, args, i, optimize)
+            runtime.check_scalar(out, getattr(fn, "__qualname__", "the function"))
+            grads.append(runtime.grad_like(jac, args[i]))
+        return grads[0] if single else tuple(grads)
+
+    grad_fn.__sourcediff_source__ = None
+    return grad_fn
+
+
+# ---------------------------------------------------------------------- reverse mode
+
+
+def vjp(fn, *primals, optimize=True):
+    """Reverse mode with an explicit cotangent: ``out, f_vjp = sd.vjp(f, x, y); f_vjp(ct)``.
+
+    ``f_vjp`` returns one gradient per primal (None for arguments that are not floats).
+
+    Example::
+
+        out, f_vjp = sd.vjp(lambda x: x * 3.0, 2.0)
+        f_vjp(1.0)     # (3.0,)
+    """
+    params = list(inspect.signature(fn).parameters)
+    active = tuple(params[i] for i, x in enumerate(primals) if _float_like(x))
+    form = _get(fn, active, "vjp", optimize)
+    out, adjoint = form(*primals)
+    state = {"adjoint": adjoint}
+
+    def f_vjp(cotangent):
+        if state["adjoint"] is None:  # the saved sweep is used up: run the primal again
+            _, state["adjoint"] = form(*primals)
+        adj, state["adjoint"] = state["adjoint"], None
+        grads = iter(adj(cotangent))
+        return tuple(next(grads) if _float_like(x) else None for x in primals)
+
+    return out, f_vjp
+
+
+def _reverse_jacobian(fn, args, wrt_index, optimize):
+    out, f_vjp = vjp(fn, *args, optimize=optimize)
+    x = args[wrt_index]
+    jac = np.zeros(np.shape(out) + np.shape(x), dtype=np.result_type(out, x, float))
+    for idx, e in _basis(out if not isinstance(out, float) else float(out)):
+        jac[idx] = f_vjp(e)[wrt_index]
+    return out, jac
+
+
+def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
+    """The jacobian ``d fn / d args[wrt]`` with shape ``out.shape + arg.shape``.
+
+    ``mode`` is "forward" (one jvp per input element), "reverse" (one vjp per output element) or
+    "auto" (whichever needs fewer passes).
+
+    Example::
+
+        J = sd.jacobian(lambda x: np.sin(x) * 2.0)(np.ones(3))    # diagonal 2 cos(1)
+    """
+    if mode not in ("auto", "forward", "reverse"):
+        raise SourcediffError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    single = not isinstance(wrt, (tuple, list))
+
+    @functools.wraps(fn)
+    def jac_fn(*args):
+        out_jacs = []
+        for i in _wrt_indices(fn, wrt, len(args)):
+            chosen = mode
+            if mode == "auto":
+                n_in = int(np.size(args[i]))
+                n_out = int(np.size(fn(*args)))
+                chosen = "forward" if n_in <= n_out else "reverse"
+            if chosen == "forward":
+                out_jacs.append(_forward_jacobian(fn, args, i, optimize)[1])
+            else:
+                out_jacs.append(_reverse_jacobian(fn, args, i, optimize)[1])
+        return out_jacs[0] if single else tuple(out_jacs)
+
+    return jac_fn
+
+
+def hessian(fn, wrt=0, *, optimize=True):
+    """The hessian of a scalar function: forward mode over the generated reverse-mode gradient.
+
+    Example::
+
+        H = sd.hessian(lambda x: np.sum(x ** 3))(np.ones(2))    # [[6, 0], [0, 6]]
+    """
+    from .api import grad
+
+    if isinstance(wrt, (tuple, list)):
+        raise SourcediffError("hessian takes one wrt argument; call it once per argument pair")
+    return jacobian(grad(fn, wrt=wrt, optimize=optimize), wrt=wrt, mode="forward",
+                    optimize=optimize)
+
+
+def hvp(fn, primals, tangents, *, optimize=True):
+    """Hessian-vector product (forward over reverse): the jvp of the gradient along ``tangents``.
+
+    Example::
+
+        sd.hvp(lambda x: np.sum(x ** 3), (np.ones(2),), (np.array([1.0, 0.0]),))  # [6, 0]
+    """
+    from .api import grad
+
+    primals, tangents = tuple(primals), tuple(tangents)
+    wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    df = grad(fn, wrt=wrt if len(wrt) > 1 else wrt[0], optimize=optimize)
+    _, out_dot = jvp(df, primals, tangents, optimize=optimize)
+    return out_dot
+
+
+def elementwise_grad(fn, wrt=0, *, optimize=True):
+    """The gradient of ``sum(fn(x))``: for elementwise functions, the derivative at each element.
+
+    Example::
+
+        sd.elementwise_grad(np.tanh)   # not a Python function: use lambda x: np.tanh(x)
+    """
+
+    @functools.wraps(fn)
+    def eg(*args):
+        out, f_vjp = vjp(fn, *args, optimize=optimize)
+        return f_vjp(np.ones_like(out) if not isinstance(out, float) else 1.0)[wrt]
+
+    return eg
+
+
+# ---------------------------------------------------------------------- custom rules
+
+
+def custom_vjp(fn):
+    """Give a function a rule of your own, used by every mode instead of differentiating its body.
+
+    Example::
+
+        @sd.custom_vjp
+        def softplus(x):
+            return np.log1p(np.exp(x))
+
+        @softplus.defvjp
+        def softplus_vjp(g, ans, x):
+            return (g / (1.0 + np.exp(-x)),)
+
+        @softplus.defjvp                    # optional: forward mode (else kind="elementwise" in
+        def softplus_jvp(t, ans, x):        # defvjp lets forward mode reuse the vjp rule)
+            return (t / (1.0 + np.exp(-x)),)
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from . import tape
+
+        if any(isinstance(a, tape.Tensor) for a in args) and registry.lookup(wrapper):
+            return tape._array_function(wrapper, args, kwargs)
+        return fn(*args, **kwargs)
+
+    def defvjp(rule=None, *, kind="custom"):
+        def register(rule):
+            registry.defvjp(wrapper, kind=kind)(rule)
+            return rule
+
+        return register(rule) if rule is not None else register
+
+    def defjvp(rule):
+        if registry.lookup(wrapper) is None:
+            raise SourcediffError(f"define the vjp rule of {fn.__qualname__} (@"
+                                  f"{fn.__name__}.defvjp) before its jvp rule")
+        registry.defjvp(wrapper)(rule)
+        return rule
+
+    wrapper.defvjp = defvjp
+    wrapper.defjvp = defjvp
+    return wrapper
+
+
+custom_jvp = custom_vjp
+
+
+def stop_gradient(x):
+    """``x`` itself, but no derivative flows through it (in every mode).
+
+    Example::
+
+        def f(x):
+            return np.sum(x * sd.stop_gradient(x))    # gradient x, not 2x
+    """
+    from . import tape
+
+    if isinstance(x, tape.Tensor):
+        return x.detach()
+    return x
+
+
+registry.defnondiff(stop_gradient)
+
+
+def nondifferentiable(fn):
+    """Mark a user function as carrying no derivative (its result is a constant); returns it.
+
+    Example::
+
+        @sd.nondifferentiable
+        def count_positive(x):
+            return float(np.sum(x > 0))
+    """
+    registry.defnondiff(fn)
+    return fn
