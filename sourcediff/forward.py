@@ -66,8 +66,12 @@ class Forward(Analysis):
                 out.append(located(gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()],
                                            orelse=self.block(s.orelse)), s))
             elif isinstance(s, gast.For):
-                out.append(located(gast.For(target=s.target, iter=s.iter, body=self.block(s.body),
-                                            orelse=[], type_comment=None), s))
+                head = []
+                if s.target.id in self.active:  # a loop index carries no derivative
+                    head = [assign(self.dot(s.target.id), self.zero_like(load(s.target.id)), s)]
+                out.append(located(gast.For(target=s.target, iter=s.iter,
+                                            body=head + self.block(s.body), orelse=[],
+                                            type_comment=None), s))
             elif isinstance(s, gast.While):
                 out.append(located(gast.While(test=s.test, body=self.block(s.body), orelse=[]), s))
             else:

@@ -228,7 +228,11 @@ class Normalizer:
         elif isinstance(s, gast.Expr):
             if isinstance(s.value, gast.Constant):
                 return  # docstrings and bare constants
-            if isinstance(s.value, gast.Call):
+            if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
+                    and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \
+                    and s.value.func.value.id in self.locals:
+                self.emit(assign(self.names.fresh("popped"), self.simple(s.value)))
+            elif isinstance(s.value, gast.Call):
                 self.emit(gast.Expr(value=self.simple(s.value)))
             else:
                 self.atom(s.value)

@@ -141,15 +141,11 @@ def vjp(fn, *primals, optimize=True):
     """
     params = list(inspect.signature(fn).parameters)
     active = tuple(params[i] for i, x in enumerate(primals) if _float_like(x))
-    form = _get(fn, active, "vjp", optimize)
-    out, adjoint = form(*primals)
-    state = {"adjoint": adjoint}
+    bwd = _get(fn, active, "vjp", optimize)
+    out = fn(*primals)
 
     def f_vjp(cotangent):
-        if state["adjoint"] is None:  # the saved sweep is used up: run the primal again
-            _, state["adjoint"] = form(*primals)
-        adj, state["adjoint"] = state["adjoint"], None
-        grads = iter(adj(cotangent))
+        grads = iter(bwd(*primals, **{bwd.__sourcediff_cotangent_name__: cotangent}))
         return tuple(next(grads) if _float_like(x) else None for x in primals)
 
     return out, f_vjp

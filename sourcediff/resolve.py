@@ -124,13 +124,15 @@ class Resolver:
         return self.primitive(obj, args, keywords, name=name)
 
     def primitive(self, obj, args, keywords, name=None):
+        obj = getattr(obj, "__sourcediff_compiled__", None) or obj  # a recursive call's stand-in
         name = name or getattr(obj, "__name__", repr(obj))
         rule = registry.lookup(obj)
         if rule is not None:
             return Op("rule", key=obj, rule=rule, args=args, keywords=keywords, name=name)
         if registry.is_nondiff(obj):
             return Op("nondiff", key=obj, args=args, keywords=keywords, name=name)
-        if inspect.isfunction(obj) or inspect.ismethod(obj):
+        if (inspect.isfunction(obj) or inspect.ismethod(obj)) and \
+                getattr(obj, "__module__", None) != "sourcediff.runtime":
             return Op("user", key=obj, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
 

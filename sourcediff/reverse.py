@@ -60,7 +60,6 @@ class Analysis:
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
         self.ops = {}
-        self.rewrites = {}  # id(statement) -> (statement the primal runs instead, names it binds)
         self.bars = {}
         self.stack = None
         self.analyze()
@@ -159,6 +158,12 @@ class Analysis:
             ) from None
 
     def no_rule_message(self, op, s):
+        if getattr(op.key, "__module__", None) == "sourcediff.runtime":
+            return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
+                    f"rule yet, so code that uses it cannot be differentiated again (a higher "
+                    f"derivative through the rule that calls it).\n    {self.parsed.line_text(s)}\n"
+                    f"Use a first derivative here, or register a rule for {op.name} with "
+                    f"sourcediff.defvjp")
         return (f"{self.parsed.where(s)}: no derivative rule for {op.name} "
                 f"({_describe(op.key)}), which is called here on a value that depends on "
                 f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
@@ -244,7 +249,9 @@ class Reverse(Analysis):
         return out
 
     def adjoint_user_call(self, op, s, g, target):
-        """``t = helper(a, b)``: the primal calls helper's vjp form, the adjoint calls its adjoint."""
+        """``t = helper(a, b)``: the adjoint calls helper's backward form with the same arguments
+        and ``t_bar``; it runs helper's primal again, so the generated code stays flat (and so
+        differentiable once more)."""
         from .api import vjp_form
 
         callee = op.key
@@ -256,14 +263,11 @@ class Reverse(Analysis):
         active_params = [p for p, syntax in bound.arguments.items()
                          if _names_in([syntax]) & self.active]
         fn = vjp_form(callee, tuple(active_params))
-        adj = self.names.fresh(f"{target.lstrip('_')}_adjoint")
         call_node = copy.deepcopy(s.value)
-        call_node.func = load(self.globals.name(f"{callee.__name__}_vjp", fn))
-        self.rewrites[id(s)] = (gast.Assign(
-            targets=[gast.Tuple(elts=[store(target), store(adj)], ctx=gast.Store())],
-            value=call_node, type_comment=None), [target, adj])
+        call_node.func = load(self.globals.name(f"{callee.__name__}_bwd", fn))
+        call_node.keywords.append(gast.keyword(arg=fn.__sourcediff_cotangent_name__, value=g))
         grads = self.names.fresh("grads")
-        out = [assign(grads, call(load(adj), [g]), s)]
+        out = [assign(grads, call_node, s)]
         for k, p in enumerate(active_params):
             arg = bound.arguments[p]
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
@@ -330,7 +334,6 @@ class Reverse(Analysis):
             for st in stmts:
                 reads |= _loads(st)
         reads |= _loads_of_tests(self.body, adjoints)
-        self.locals |= {name for _, names in self.rewrites.values() for name in names}
         self.needed = reads & self.locals
         self.first_bindings = _first_bindings(self.body, set(self.params))
         self.pushed_old = set()
@@ -377,24 +380,15 @@ class Reverse(Analysis):
             return False
         return name in self.needed and (in_loop or self.assign_counts.get(name, 0) > 1)
 
-    def targets_of(self, s):
-        """The statement the primal runs for ``s`` and the names it binds."""
-        if id(s) in self.rewrites:
-            return self.rewrites[id(s)]
-        return s, [s.targets[0].id]
-
     def primal_block(self, stmts, depth):
         out = []
         for s in stmts:
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
-                    stmt, names = self.targets_of(s)
-                    for name in names:
-                        if self.needs_save(name, depth > 0, id(s) in self.first_bindings):
-                            self.pushed_old.add(name)
-                            out.append(self.push(load(name), s))
-                    s = located(stmt, s)
+                    if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
+                        self.pushed_old.add(target.id)
+                        out.append(self.push(load(target.id), s))
                 elif target.value.id in self.needed:
                     part = gast.Subscript(value=load(target.value.id),
                                           slice=copy.deepcopy(target.slice), ctx=gast.Load())
@@ -450,9 +444,8 @@ class Reverse(Analysis):
                     if _container_pop(op, self.containers) and op.args[0].id in self.needed:
                         push_back = call(attr(load(op.args[0].id), "append"), [load(target.id)])
                         block.append(located(gast.Expr(value=push_back), s))
-                    for name in reversed(self.targets_of(s)[1]):
-                        if self.needs_save(name, depth > 0, id(s) in self.first_bindings):
-                            block.append(self.pop(store(name), s))
+                    if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
+                        block.append(self.pop(store(target.id), s))
                 elif target.value.id in self.needed:
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
                                                          slice=copy.deepcopy(target.slice),

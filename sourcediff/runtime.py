@@ -76,6 +76,8 @@ def grad_like(g, x):
         return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)
     if isinstance(x, np.generic):
         return x.dtype.type(np.sum(g))
+    if isinstance(x, (list, tuple)) and isinstance(g, (int, float)) and g == 0:
+        return type(x)(zeros_like_grad(item) for item in x)
     return g
 
 
@@ -83,6 +85,8 @@ def zeros_like_grad(x):
     """A zero gradient for ``x``."""
     if isinstance(x, float):
         return 0.0
+    if isinstance(x, (list, tuple)):
+        return type(x)(zeros_like_grad(item) for item in x)
     return np.zeros_like(x)
 
 
