@@ -53,14 +53,45 @@ class QuotedRule:
         return not (isinstance(elt, gast.Constant) and elt.value is None)
 
 
+class CalledRule(QuotedRule):
+    """A rule whose body cannot be quoted (a lambda, a builtin): generated code calls it instead."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+        self.params = list(self.signature.parameters)
+        args, keywords = [], []
+        for p in self.signature.parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                args.append(load(p.name))
+            elif p.kind == p.VAR_POSITIONAL:
+                args.append(gast.Starred(value=load(p.name), ctx=gast.Load()))
+            elif p.kind == p.KEYWORD_ONLY:
+                keywords.append(gast.keyword(arg=p.name, value=load(p.name)))
+            else:
+                keywords.append(gast.keyword(arg=None, value=load(p.name)))
+        name = getattr(fn, "__name__", "rule")
+        self.rule_name = name if name.isidentifier() else "rule"
+        self.result = gast.Call(func=load(self.rule_name), args=args, keywords=keywords)
+        self.prelude = []
+        self.elements = None
+        self.locals = set()
+        self.globals = [self.rule_name]
+        self.global_objects = {self.rule_name: fn}
+
+
 def quoted(fn):
-    """The :class:`QuotedRule` of ``fn``, parsed once."""
+    """The :class:`QuotedRule` of ``fn``, parsed once (a :class:`CalledRule` if it has no source)."""
     q = _cache.get(fn)
     if q is None:
         with _cache_lock:
             q = _cache.get(fn)
             if q is None:
-                q = _cache[fn] = QuotedRule(fn)
+                try:
+                    q = QuotedRule(fn)
+                except (OSError, TypeError, SyntaxError, AttributeError, IndexError, ValueError):
+                    q = CalledRule(fn)
+                _cache[fn] = q
     return q
 
 
@@ -152,7 +183,7 @@ def inline(q, g, ans, bound, positions, fresh, global_name):
     mapping[q.params[1]] = ans
     for name in q.locals:
         mapping[name] = fresh(name)
-    fn_globals = q.fn.__globals__
+    fn_globals = getattr(q, "global_objects", None) or q.fn.__globals__
     for name in q.globals:
         if name in fn_globals:
             mapping[name] = global_name(name, fn_globals[name])
