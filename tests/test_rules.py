@@ -226,7 +226,9 @@ def test_every_case_names_a_rule():
 
 def test_every_rule_has_a_case():
     covered = {id(prim) for prim, *_ in CASES}
-    missing = [r.name for r in registry.all_rules() if id(r.key) not in covered]
+    builtin = [r for r in registry.all_rules()  # not rules that other tests register for themselves
+               if not (getattr(r.key, "__module__", "") or "").startswith("tests")]
+    missing = [r.name for r in builtin if id(r.key) not in covered]
     assert not missing, f"rules without a test case: {missing}"
 
 
