@@ -8,6 +8,8 @@ user's own statements run as written. Example::
     _add1_bar = 0.0
 """
 
+import operator
+
 import gast
 
 from .emit import is_comment
@@ -161,8 +163,91 @@ def _drop_dangling_comments(stmts):
     return out
 
 
-def optimize(primal, adjoint, bar_names, removable, live_out):
+# ---------------------------------------------------------------- constants and small powers
+
+_FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.Pow: operator.pow, gast.FloorDiv: operator.floordiv,
+             gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
+             gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+             gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_}
+
+
+def _number(node):
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float, bool)
+
+
+class FoldConstants(gast.NodeTransformer):
+    """Evaluate operations on literal numbers, pick ``np.where(True/False, a, b)``, and write small
+    integer powers as products: ``x ** np.where(2 == 0, 1.0, 2 - 1)`` becomes ``x``, ``x ** 2``
+    becomes ``x * x`` (numpy's generic power is many times slower than a multiply).
+
+    ``where_names`` are the expressions (``np.where``) that name numpy's where in generated code.
+    """
+
+    def __init__(self, where_names):
+        self.where_names = where_names
+        self.top = None
+
+    def visit_Assign(self, node):
+        self.top = node.value  # ``t = x - 0.0`` stays a copy: t must not alias x
+        self.generic_visit(node)
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (gast.Add, gast.Sub)) and _number(node.right) and \
+                not isinstance(node.right.value, bool) and node.right.value == 0 and \
+                node is not self.top:
+            return node.left
+        if _number(node.left) and _number(node.right):
+            try:
+                return gast.Constant(value=_FOLDABLE[type(node.op)](node.left.value,
+                                                                    node.right.value), kind=None)
+            except (KeyError, ArithmeticError, ValueError, OverflowError):
+                return node
+        if isinstance(node.op, gast.Pow) and _number(node.right) and \
+                not isinstance(node.right.value, bool) and isinstance(node.left, gast.Name):
+            n = node.right.value
+            if n == 1:
+                return node.left
+            if n in (2, 3):
+                product = node.left
+                for _ in range(int(n) - 1):
+                    product = gast.BinOp(left=product, op=gast.Mult(), right=node.left)
+                return product
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if _number(node.operand):
+            return gast.Constant(value=_FOLDABLE[type(node.op)](node.operand.value), kind=None)
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and _number(node.left) and _number(node.comparators[0]):
+            return gast.Constant(value=_FOLDABLE[type(node.ops[0])](
+                node.left.value, node.comparators[0].value), kind=None)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if gast.dump(node.func) in self.where_names and len(node.args) == 3 and \
+                not node.keywords and isinstance(node.args[0], gast.Constant) and \
+                type(node.args[0].value) is bool:
+            return node.args[1] if node.args[0].value else node.args[2]
+        return node
+
+
+def fold_constants(stmts, where_names):
+    """Apply :class:`FoldConstants` to every statement (in place); returns the statements."""
+    folder = FoldConstants(where_names)
+    return [folder.visit(s) for s in stmts]
+
+
+def optimize(primal, adjoint, bar_names, removable, live_out, where_names=frozenset()):
     """Run the passes over the adjoint sweep (and trip counters in the primal); returns both."""
+    adjoint = fold_constants(adjoint, where_names)
     fold_zeros(adjoint, bar_names)
     body = dead_code(primal + adjoint, removable, live_out)
     return body

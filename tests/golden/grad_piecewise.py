@@ -17,13 +17,13 @@ def grad_piecewise(x, a):
         _cos1 = np.cos(x)
         _stack.append(y)
         y = _cos1 - a
-    _pow1 = y ** 2
+    _pow1 = y * y
     _sum2 = np.sum(_pow1)
     _sd.check_scalar(_sum2, 'piecewise (showcase.py:43)')
     # grad of: return np.sum(y ** 2)  (showcase.py:43)
     _sum2_bar = 1.0
     _pow1_bar = _sd.unreduce(_sum2_bar, _pow1, None, False)
-    y_bar = _sd.unbroadcast(_pow1_bar * 2 * y ** np.where(2 == 0, 1.0, 2 - 1), y)
+    y_bar = _sd.unbroadcast(_pow1_bar * 2 * y, y)
     if _cmp1:
         # grad of: y = np.sin(x) * a  (showcase.py:40)
         _sin1_bar = _sd.unbroadcast(y_bar * a, _sin1)
