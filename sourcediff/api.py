@@ -320,7 +320,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     result = rev.result
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"
     seed = []
-    if mode in ("grad", "value_and_grad"):
+    if mode in ("grad", "value_and_grad") and not _surely_scalar(rev, result):
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
     value = result
@@ -343,6 +343,27 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
         else:
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
     return head, primal, seed + inits, adjoint, grads, value
+
+
+_FULL_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "vdot"}
+
+
+def _surely_scalar(rev, result):
+    """True when the result is a numpy reduction over all axes (it cannot be an array), so the
+    output check (and, for grad, the value itself) can be left out."""
+    if not isinstance(result, gast.Name):
+        return False
+    ops = [rev.ops.get(id(s)) for s in rev.body
+           if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+           and s.targets[0].id == result.id]
+    if len(ops) != 1 or ops[0] is None or ops[0].kind != "rule":
+        return False
+    op = ops[0]
+    module = getattr(op.key, "__module__", "") or ""
+    positional_axis = len(op.args) > 1
+    return (getattr(op.key, "__name__", "") in _FULL_REDUCTIONS and "axis" not in op.keywords
+            and not positional_axis and "keepdims" not in op.keywords
+            and (module.startswith("numpy") or op.name.startswith(".")))
 
 
 def _mutated_params(rev):

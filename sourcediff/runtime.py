@@ -15,18 +15,24 @@ def shape(x):
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (undoing numpy broadcasting)."""
-    gs = shape(g)
-    xs = shape(x)
-    if gs == xs:
-        return g
+    if type(g) is np.ndarray and type(x) is np.ndarray:  # the common case, kept cheap
+        if g.shape == x.shape:
+            return g
+        gs, xs = g.shape, x.shape
+    else:
+        gs, xs = shape(g), shape(x)
+        if gs == xs:
+            return g
     if not xs:
         return np.sum(g)
     lead = len(gs) - len(xs)
-    if lead:
-        g = np.sum(g, axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(xs) if n == 1 and g.shape[i] != 1)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(xs)
+                                      if n == 1 and gs[lead + i] != 1)
     if axes:
-        g = np.sum(g, axis=axes, keepdims=True)
+        g = g.sum(axis=axes, keepdims=True) if type(g) is np.ndarray else \
+            np.sum(g, axis=axes, keepdims=True)
+        if lead:
+            g = g.reshape(g.shape[lead:])
     if g.shape != xs:
         g = np.broadcast_to(g, xs)
     return g
@@ -45,6 +51,9 @@ def unreduce(g, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(xs) for a in axes))
+    if axis is None and isinstance(g, (float, np.generic)) and len(xs) and \
+            xs[0] * (x.size // xs[0] if xs[0] else 1) <= 4096:
+        return np.full(xs, g, dtype=np.result_type(g, getattr(x, "dtype", float)))  # cheaper
     return np.broadcast_to(g, xs)
 
 
@@ -130,6 +139,8 @@ def check_wrt(value, name, fn_where):
 
 def matmul_grad_left(g, x, y):
     """Gradient of ``x @ y`` with respect to ``x`` (any of numpy's matmul shape cases)."""
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
+        return g @ y.T
     xs, ys = shape(x), shape(y)
     if len(ys) == 1:
         gx = np.multiply.outer(g, y) if len(xs) > 1 else g * y
@@ -142,6 +153,8 @@ def matmul_grad_left(g, x, y):
 
 def matmul_grad_right(g, x, y):
     """Gradient of ``x @ y`` with respect to ``y``."""
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
+        return x.T @ g
     xs, ys = shape(x), shape(y)
     if len(xs) == 1:
         gy = np.multiply.outer(x, g) if len(ys) > 1 else g * x
@@ -669,3 +682,18 @@ def push_grad(g, item):
     if isinstance(g, (int, float)) and g == 0:
         return GradList([item]) if not (isinstance(item, (int, float)) and item == 0) else 0.0
     return GradList(list(g) + [item])
+
+
+def win_mask(x, y):
+    """Where ``x`` wins a max against ``y``: 1, at ties 0.5 (PyTorch's convention), else 0.
+
+    Without ties the mask is the boolean comparison itself (a multiply by it is cheapest).
+    """
+    wins = x > y
+    if isinstance(wins, (bool, np.bool_)):
+        return 1.0 if wins else (0.5 if x == y else 0.0)
+    ties = x == y
+    if np.asarray(ties).any():
+        dtype = np.result_type(getattr(x, "dtype", float), getattr(y, "dtype", float))
+        return wins.astype(dtype) + ties.astype(dtype) * 0.5
+    return wins

@@ -243,13 +243,13 @@ def copysign(g, ans, x, y):
 # maximum/minimum/fmax/fmin: at a tie each argument gets half the gradient (PyTorch MaximumBackward0)
 @defvjp(np.maximum, np.fmax, kind="elementwise", broadcast=True, torch_name="MaximumBackward0")
 def maximum(g, ans, x, y):
-    # heaviside(d, 0.5): 1 where x wins, 0.5 at ties (PyTorch's convention), 0 where it loses
-    return (g * np.heaviside(x - y, 0.5), g * np.heaviside(y - x, 0.5))
+    # 1 where x wins, 0.5 at ties (PyTorch's convention), 0 where it loses
+    return (g * _sd.win_mask(x, y), g * _sd.win_mask(y, x))
 
 
 @defvjp(np.minimum, np.fmin, kind="elementwise", broadcast=True, torch_name="MinimumBackward0")
 def minimum(g, ans, x, y):
-    return (g * np.heaviside(y - x, 0.5), g * np.heaviside(x - y, 0.5))
+    return (g * _sd.win_mask(y, x), g * _sd.win_mask(x, y))
 
 
 @defvjp(np.where, kind="elementwise", broadcast=True, torch_name="WhereBackward0")
@@ -822,7 +822,7 @@ def cumsum_grad_helper(b, out, g, a, axis=None):
 # ---------------------------------------------------------------- not differentiable
 
 defnondiff(
-    np.heaviside,
+    np.heaviside, _sd.win_mask,
     np.shape, np.ndim, np.size, len, np.argmax, np.argmin, np.argsort, np.sign, np.floor,
     np.ceil, np.round, np.rint, np.trunc, np.fix, np.zeros_like, np.ones_like, np.empty_like,
     np.full_like, np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.logspace,

@@ -14,8 +14,6 @@ def grad_mlp_loss(w1, b1, w2, b2, x, y):
     _add2 = _matmul2 + b2
     _sub1 = _add2 - y
     _pow1 = _sub1 * _sub1
-    _sum1 = np.sum(_pow1)
-    _sd.check_scalar(_sum1, 'mlp_loss (showcase.py:12)')
     # grad of: return np.sum((h @ w2 + b2 - y) ** 2)  (showcase.py:12)
     _sum1_bar = 1.0
     _pow1_bar = _sd.unreduce(_sum1_bar, _pow1, None, False)
@@ -26,7 +24,7 @@ def grad_mlp_loss(w1, b1, w2, b2, x, y):
     h_bar = _sd.matmul_grad_left(_matmul2_bar, h, w2)
     w2_bar = _sd.matmul_grad_right(_matmul2_bar, h, w2)
     # grad of: h = np.maximum(x @ w1 + b1, 0.0)  (showcase.py:11)
-    _add1_bar = _sd.unbroadcast(h_bar * np.heaviside(_add1, 0.5), _add1)
+    _add1_bar = _sd.unbroadcast(h_bar * _sd.win_mask(_add1, 0.0), _add1)
     _matmul1_bar = _sd.unbroadcast(_add1_bar, _matmul1)
     b1_bar = _sd.unbroadcast(_add1_bar, b1)
     w1_bar = _sd.matmul_grad_right(_matmul1_bar, x, w1)

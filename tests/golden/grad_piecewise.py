@@ -18,8 +18,6 @@ def grad_piecewise(x, a):
         _stack.append(y)
         y = _cos1 - a
     _pow1 = y * y
-    _sum2 = np.sum(_pow1)
-    _sd.check_scalar(_sum2, 'piecewise (showcase.py:43)')
     # grad of: return np.sum(y ** 2)  (showcase.py:43)
     _sum2_bar = 1.0
     _pow1_bar = _sd.unreduce(_sum2_bar, _pow1, None, False)

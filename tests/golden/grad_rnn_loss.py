@@ -30,8 +30,6 @@ def grad_rnn_loss(xs, U, W):
         h = np.tanh(_add1)
         _stack.append(t)
     _pow1 = h * h
-    _sum1 = np.sum(_pow1)
-    _sd.check_scalar(_sum1, 'rnn_loss (showcase.py:35)')
     # grad of: return np.sum(h ** 2)  (showcase.py:35)
     _sum1_bar = 1.0
     U_bar = 0.0
