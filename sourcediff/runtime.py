@@ -697,3 +697,292 @@ def win_mask(x, y):
         dtype = np.result_type(getattr(x, "dtype", float), getattr(y, "dtype", float))
         return wins.astype(dtype) + ties.astype(dtype) * 0.5
     return wins
+
+
+# ---------------------------------------------------------------- helpers of the helpers' own rules
+# (rules/runtime_rules.py: derivatives of the helpers above, for grad of grad and hessians)
+
+
+def is_zero_grad(g):
+    """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
+    return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)
+
+
+def grad_items(g, n):
+    """The ``n`` entries of a list/tuple gradient ``g``, None for missing ones (all when ``g`` is 0)."""
+    if is_zero_grad(g):
+        return [None] * n
+    return [None if is_zero_grad(item) else item for item in g]
+
+
+def einsum_replaced(b, subscripts, operands):
+    """The sum over i of the einsum with operand i replaced by ``b[i]`` (missing entries skipped):
+    the adjoint of ``einsum_grads(g, subscripts, operands)`` in ``g``."""
+    terms, out = einsum_parse(subscripts, operands)
+    spec = ",".join(terms) + "->" + out
+    sizes = {}
+    for t, op in zip(terms, operands):
+        sizes.update(zip(t, shape(op)))
+    total = np.zeros(tuple(sizes[c] for c in out))
+    for i, item in enumerate(grad_items(b, len(operands))):
+        if item is not None:
+            ops = list(operands)
+            ops[i] = np.broadcast_to(item, shape(operands[i]))
+            total = total + np.einsum(spec, *ops)
+    return total
+
+
+def einsum_cross(b, g, subscripts, operands):
+    """For each operand k, the sum over i != k of the gradient of the einsum in operand k with
+    operand i replaced by ``b[i]``: einsum_grads(g, subscripts, operands) differentiated in the
+    operands along ``b``. The map is its own adjoint, so it is both the jvp and the vjp."""
+    terms, out = einsum_parse(subscripts, operands)
+    items = grad_items(b, len(operands))
+    result = GradList()
+    for k, op in enumerate(operands):
+        total = np.zeros(shape(op))
+        for i, item in enumerate(items):
+            if i != k and item is not None:
+                ops = list(operands)
+                ops[i] = np.broadcast_to(item, shape(operands[i]))
+                total = total + einsum_grad_one(g, terms, out, ops, k)
+        result.append(total)
+    return result
+
+
+def norm_weights_partials(x, ans, ord=None, axis=None, keepdims=False):
+    """The pointwise derivatives of ``norm_weights(x, ans, ord, axis, keepdims)`` in ``x`` and in
+    ``ans`` (both shaped like ``x``); zero where the norm is 0 and for the piecewise constant
+    weights (ord 1, inf, 0, and the matrix 1/inf norms)."""
+    x = np.asarray(x)
+    matrix = (axis is None and x.ndim == 2 and ord is not None) or (
+        axis is not None and not isinstance(axis, numbers.Integral) and len(axis) == 2
+    )
+    zero = np.zeros(x.shape, dtype=np.result_type(x, 1.0))
+    if matrix and ord not in (None, "fro"):
+        if ord in ("nuc", 2, -2):
+            raise NotImplementedError(f"second derivative of a matrix norm with ord={ord!r}")
+        return zero, zero
+    n = keep(ans, x, axis, keepdims)
+    safe = np.where(n == 0, 1.0, n)
+    if ord is None or ord == 2 or ord == "fro":
+        dx, dn = 1.0 / safe + zero, -x / (safe * safe)
+    elif ord in (0, 1, np.inf, -np.inf):
+        return zero, zero
+    else:
+        p = ord
+        ax = np.abs(x)
+        dx = (p - 1) * ax ** (p - 2) / safe ** (p - 1)
+        dn = -(p - 1) * np.sign(x) * ax ** (p - 1) / safe ** p
+    return np.where(n == 0, 0.0, dx), np.where(n == 0, 0.0, dn)
+
+
+def prod_others_apply(t, a, axis=None):
+    """``t`` times the derivative of ``prod_others(a, axis)``: for every element j, the sum over
+    the other elements k of its group of ``t[k]`` times the product of the elements other than j
+    and k (zero-safe). That matrix is symmetric, so this is both the jvp and the vjp."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return np.zeros(np.shape(t), dtype=np.result_type(a, 1.0))
+    axes = normalize_axes(axis, a.ndim)
+    perm = [i for i in range(a.ndim) if i not in axes] + list(axes)
+    moved = np.transpose(a, perm)
+    lead = moved.shape[: a.ndim - len(axes)]
+    n = int(np.prod(moved.shape[len(lead):], dtype=np.int64))
+    flat = np.reshape(moved, lead + (n,))
+    pairs = np.array(np.broadcast_to(flat[..., None, :], lead + (n, n)), dtype=np.result_type(a, 1.0))
+    idx = np.arange(n)
+    pairs[..., idx, idx] = 1.0
+    m = prod_others(pairs, -1)  # m[..., k, j]: the product over the group without j and k
+    m[..., idx, idx] = 0.0
+    tf = np.reshape(np.transpose(np.broadcast_to(t, a.shape), perm), lead + (n,))
+    out = np.einsum("...kj,...k->...j", m, tf)
+    return np.transpose(np.reshape(out, moved.shape), np.argsort(perm))
+
+
+def rebroadcast_each(b, g, xs):
+    """The adjoint of ``unbroadcast_each(g, xs)`` in ``g``: the entries of ``b`` brought to g's
+    shape and summed."""
+    total = zeros_like_grad(g)
+    for item in grad_items(b, len(xs)):
+        if item is not None:
+            total = total + rebroadcast(item, g)
+    return total
+
+
+def like_input_grad(b, g, a):
+    """The adjoint of ``like_input(g, a)`` in ``g``: ``b`` (nested lists when ``a`` is a list) as an
+    array shaped like ``g``."""
+    if isinstance(a, (list, tuple)):
+        out = np.zeros(shape(g), dtype=np.result_type(getattr(g, "dtype", float), float))
+        for i, item in enumerate(grad_items(b, len(a))):
+            if item is not None:
+                out[i] = like_input_grad(item, g[i], a[i])
+        return out
+    return b
+
+
+def split_like(b, ans, axis=0):
+    """The adjoint of ``split_grad(g, ans, axis)`` in ``g``: ``b`` cut into pieces shaped like ans."""
+    if is_zero_grad(b):
+        return GradList([0.0] * len(ans))
+    sizes = [shape(p)[axis] for p in ans]
+    return GradList(np.split(b, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def concat_like(b, g, arrays, axis=0, promoted=None):
+    """The adjoint of ``concat_grads(g, arrays, axis, promoted)`` in ``g``: the entries of ``b``
+    joined (zeros for missing ones)."""
+    promoted = arrays if promoted is None else promoted
+    pieces = [np.zeros(shape(p)) if item is None
+              else np.reshape(np.broadcast_to(item, shape(x)), shape(p))
+              for item, x, p in zip(grad_items(b, len(arrays)), arrays, promoted)]
+    if axis is None:
+        return np.reshape(np.concatenate([np.ravel(p) for p in pieces]), shape(g))
+    return np.concatenate(pieces, axis=axis)
+
+
+def stack_like(b, g, axis=0):
+    """The adjoint of ``unstack_grads(g, arrays, axis)`` in ``g``: the entries of ``b`` stacked
+    along ``axis`` (zeros for missing ones)."""
+    gs = list(shape(g))
+    n = gs.pop(axis)
+    return np.stack([np.zeros(gs) if item is None else np.broadcast_to(item, gs)
+                     for item in grad_items(b, n)], axis=axis)
+
+
+def extremum_args_adjoint(b, ans, args):
+    """The adjoint of ``extremum_args_grad(g, ans, args)`` in ``g``: the winners' entries of ``b``
+    averaged."""
+    if len(args) == 1:
+        items = list(args[0])
+        b = item_grad(b, 0)
+    else:
+        items = args
+    winners = [float(item == ans) for item in items]
+    count = builtins.sum(winners)
+    total = 0.0
+    for w, item in zip(winners, grad_items(b, len(items))):
+        if item is not None and w:
+            total = total + item * (w / count)
+    return total
+
+
+RESHAPING = (np.atleast_1d, np.atleast_2d, np.atleast_3d, as_column)
+
+
+def map_list_grad(b, fn, xs):
+    """The adjoint of ``map_list(fn, xs)`` in ``xs`` for the reshaping functions the rules map
+    (np.atleast_1d/2d/3d, as_column): each entry of ``b`` reshaped back."""
+    if fn not in RESHAPING:
+        raise NotImplementedError(f"gradient of map_list over {fn!r} (only reshaping functions)")
+    return GradList(0.0 if item is None else np.reshape(item, shape(x))
+                    for item, x in zip(grad_items(b, len(xs)), xs))
+
+
+def scale_each_adjoint(b, s, xs):
+    """The adjoint of ``scale_each(s, xs)`` in ``s``: the sum of ``b[i] * xs[i]``, shaped like s."""
+    total = zeros_like_grad(s)
+    for item, x in zip(grad_items(b, len(xs)), xs):
+        if item is not None:
+            total = total + unbroadcast(item * x, s)
+    return total
+
+
+def scale_items(s, b, xs):
+    """The adjoint of ``scale_each(s, xs)`` in ``xs``: ``s * b[i]`` shaped like ``xs[i]``."""
+    return GradList(0.0 if item is None else unbroadcast(s * item, x)
+                    for item, x in zip(grad_items(b, len(xs)), xs))
+
+
+def _solve_forms(g, ans, a, b):
+    """solve_grads' operands with a vector right-hand side as one-column matrices."""
+    vector = len(shape(b)) == 1
+    gm = np.asarray(g)[..., None] if vector else np.asarray(g)
+    xm = np.asarray(ans)[..., None] if vector else np.asarray(ans)
+    gb = np.linalg.solve(np.swapaxes(a, -1, -2), gm)
+    return vector, xm, gb
+
+
+def solve_grads_adjoint(c, g, ans, a, b):
+    """The adjoint of ``solve_grads(g, ans, a, b)`` for the cotangent pair ``c`` of its results
+    (an entry 0.0 or None when missing): the tuple ``(g_bar, ans_bar, a_bar)``."""
+    ca, cb = grad_items(c, 2)
+    vector, xm, gb = _solve_forms(g, ans, a, b)
+    rhs = np.zeros(gb.shape)
+    if cb is not None:
+        rhs = rhs + (np.asarray(cb)[..., None] if vector else cb)
+    ans_bar = np.zeros(xm.shape)
+    if ca is not None:
+        rhs = rhs - ca @ xm
+        ans_bar = -(np.swapaxes(ca, -1, -2) @ gb)
+    z = np.linalg.solve(a, np.broadcast_to(rhs, gb.shape))
+    a_bar = -(gb @ np.swapaxes(z, -1, -2))
+    if vector:
+        z, ans_bar = z[..., 0], ans_bar[..., 0]
+    return unbroadcast(z, g), unbroadcast(ans_bar, ans), unbroadcast(a_bar, a)
+
+
+def solve_grads_tangent(g_dot, ans_dot, a_dot, g, ans, a, b):
+    """The tangent of ``solve_grads(g, ans, a, b)`` for tangents of g, ans and a (0.0 for none),
+    as a GradList ``(ga_dot, gb_dot)``."""
+    vector, xm, gb = _solve_forms(g, ans, a, b)
+    rhs = np.zeros(gb.shape)
+    if not is_zero_grad(g_dot):
+        rhs = rhs + (np.asarray(g_dot)[..., None] if vector else g_dot)
+    if not is_zero_grad(a_dot):
+        rhs = rhs - np.swapaxes(a_dot, -1, -2) @ gb
+    gb_dot = np.linalg.solve(np.swapaxes(a, -1, -2), np.broadcast_to(rhs, gb.shape))
+    ga_dot = -(gb_dot @ np.swapaxes(xm, -1, -2))
+    if not is_zero_grad(ans_dot):
+        xm_dot = np.asarray(ans_dot)[..., None] if vector else ans_dot
+        ga_dot = ga_dot - gb @ np.swapaxes(xm_dot, -1, -2)
+    if vector:
+        gb_dot = gb_dot[..., 0]
+    return GradList((unbroadcast(ga_dot, a), unbroadcast(gb_dot, b)))
+
+
+# The jvp rules below evaluate every entry of their returned tuple when called directly (the rule
+# tests do), with the tangent of one argument; an entry for another argument returns None then.
+
+
+def einsum_grads_tangent_g(t, g, subscripts, operands):
+    """The tangent of ``einsum_grads`` due to a tangent ``t`` of ``g`` (None for a list/tuple t)."""
+    return None if isinstance(t, (list, tuple)) else GradList(einsum_grads(t, subscripts, operands))
+
+
+def einsum_grads_tangent_operands(t, g, subscripts, operands):
+    """The tangent of ``einsum_grads`` due to a tangent ``t`` of ``operands`` (None unless ``t`` is
+    a list/tuple)."""
+    return einsum_cross(t, g, subscripts, operands) if isinstance(t, (list, tuple)) else None
+
+
+def norm_weights_tangents(t, x, ans, ord=None, axis=None, keepdims=False):
+    """The tangent of ``norm_weights(x, ans, ...)`` for a tangent ``t`` of x and for a tangent ``t``
+    of ans, as a pair (an entry is None where ``t`` is not shaped like that argument)."""
+    dx, dn = norm_weights_partials(x, ans, ord, axis, keepdims)
+    return (t * dx if shape(t) == shape(x) else None,
+            keep(t, x, axis, keepdims) * dn if shape(t) == shape(ans) else None)
+
+
+def solve_grads_tangent_checked(g_dot, ans_dot, a_dot, g, ans, a, b):
+    """``solve_grads_tangent``, or None when a given tangent is not shaped like its argument."""
+    for dot, value in ((g_dot, g), (ans_dot, ans), (a_dot, a)):
+        if not is_zero_grad(dot) and shape(dot) != shape(value):
+            return None
+    return solve_grads_tangent(g_dot, ans_dot, a_dot, g, ans, a, b)
+
+
+def scale_each_tangent_s(t, xs):
+    """The tangent of ``scale_each(s, xs)`` due to a tangent ``t`` of ``s`` (None for a tuple t)."""
+    return None if isinstance(t, (list, tuple)) else GradList(scale_each(t, xs))
+
+
+def scale_each_tangent_xs(s, t):
+    """The tangent of ``scale_each(s, xs)`` due to a tangent ``t`` of ``xs`` (None unless a tuple)."""
+    return GradList(scale_each(s, t)) if isinstance(t, (list, tuple)) else None
+
+
+def as_grad_list(x):
+    """``x`` as a GradList when it is a list or tuple (so ``+`` adds it entrywise), else ``x``."""
+    return GradList(x) if isinstance(x, (list, tuple)) else x

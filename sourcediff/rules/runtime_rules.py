@@ -1,7 +1,9 @@
 """Rules for the runtime helpers that generated code calls, so generated code is differentiable."""
 
+import numpy as np
+
 from .. import runtime as _sd
-from ..registry import defnondiff, defvjp
+from ..registry import defjvp, defnondiff, defvjp
 
 
 @defvjp(_sd.grad_like, _sd.owned_grad, kind="linear")
@@ -40,3 +42,190 @@ def drop_last(g, ans, grad):
 
 
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt)
+
+
+# ---------------------------------------------------------------- helpers of the numpy rule table
+# The rules of numpy_rules.py call these helpers; their own rules make hessians (forward over
+# reverse) and grad of grad reach through them. The first two parameters are named b/out (t/out for
+# jvps) because the helpers' own parameters are often called g and ans. A gradient or tangent of a
+# helper that returns a list or tuple is a list with None or 0.0 for missing entries. Forward mode
+# adds tangent contributions with ``+``, so the jvps of such helpers return GradLists (which add
+# entrywise, also to 0.0) instead of plain lists and tuples (which would concatenate): those rules
+# are "custom" even where the helper is linear.
+
+
+@defvjp(_sd.einsum_grads, kind="custom")
+def einsum_grads_helper(b, out, g, subscripts, operands):
+    return (_sd.einsum_replaced(b, subscripts, operands), None,
+            _sd.einsum_cross(b, g, subscripts, operands))
+
+
+@defjvp(_sd.einsum_grads)
+def einsum_grads_helper_jvp(t, out, g, subscripts, operands):
+    return (_sd.einsum_grads_tangent_g(t, g, subscripts, operands), None,
+            _sd.einsum_grads_tangent_operands(t, g, subscripts, operands))
+
+
+# norm_weights is d norm / dx, a function of x and of the norm ans (both active in generated code)
+@defvjp(_sd.norm_weights, kind="custom")
+def norm_weights_helper(b, out, x, ans, ord=None, axis=None, keepdims=False):
+    d = _sd.norm_weights_partials(x, ans, ord, axis, keepdims)
+    return (b * d[0], np.reshape(np.sum(b * d[1], axis=axis, keepdims=True), _sd.shape(ans)),
+            None, None, None)
+
+
+@defjvp(_sd.norm_weights)
+def norm_weights_helper_jvp(t, out, x, ans, ord=None, axis=None, keepdims=False):
+    d = _sd.norm_weights_tangents(t, x, ans, ord, axis, keepdims)
+    return (d[0], d[1], None, None, None)
+
+
+@defvjp(_sd.unstack_grads, kind="custom", torch_name="StackBackward0")
+def unstack_grads_helper(b, out, g, arrays, axis=0):
+    return (_sd.stack_like(b, g, axis), None, None)
+
+
+@defjvp(_sd.unstack_grads)
+def unstack_grads_helper_jvp(t, out, g, arrays, axis=0):
+    return (_sd.as_grad_list(_sd.unstack_grads(t, arrays, axis)), None, None)
+
+
+@defvjp(_sd.unbroadcast_each, kind="linear")
+def unbroadcast_each_helper(b, out, g, xs):
+    return (_sd.rebroadcast_each(b, g, xs), None)
+
+
+@defvjp(_sd.trace_grad, kind="linear", torch_name="TraceBackward0")
+def trace_grad_helper(b, out, g, a, offset=0, axis1=0, axis2=1):
+    return (np.trace(b, offset, axis1, axis2), None, None, None, None)
+
+
+# solve_grads(g, ans, a, b) = (-gb ans^T, gb) with gb = solve(a^T, g); b only gives shapes
+@defvjp(_sd.solve_grads, kind="custom")
+def solve_grads_helper(c, out, g, ans, a, b):
+    d = _sd.solve_grads_adjoint(c, g, ans, a, b)
+    return (d[0], d[1], d[2], None)
+
+
+@defjvp(_sd.solve_grads)
+def solve_grads_helper_jvp(t, out, g, ans, a, b):
+    return (_sd.solve_grads_tangent_checked(t, 0.0, 0.0, g, ans, a, b),
+            _sd.solve_grads_tangent_checked(0.0, t, 0.0, g, ans, a, b),
+            _sd.solve_grads_tangent_checked(0.0, 0.0, t, g, ans, a, b), None)
+
+
+@defvjp(_sd.like_input, kind="custom")
+def like_input_helper(b, out, g, a):
+    return (_sd.like_input_grad(b, g, a), None)
+
+
+@defjvp(_sd.like_input)
+def like_input_helper_jvp(t, out, g, a):
+    return (_sd.as_grad_list(_sd.like_input(t, a)), None)
+
+
+@defvjp(_sd.split_grad, kind="linear", torch_name="CatBackward0")
+def split_grad_helper(b, out, g, ans, axis=0):
+    return (_sd.split_like(b, ans, axis), None, None)
+
+
+# prod_others(a) is smooth in a; its derivative matrix is symmetric (products without two elements)
+@defvjp(_sd.prod_others, kind="custom")
+def prod_others_helper(b, out, a, axis=None):
+    return (_sd.prod_others_apply(b, a, axis), None)
+
+
+@defjvp(_sd.prod_others)
+def prod_others_helper_jvp(t, out, a, axis=None):
+    return (_sd.prod_others_apply(t, a, axis), None)
+
+
+@defvjp(_sd.concat_grads, kind="custom", torch_name="SplitBackward0")
+def concat_grads_helper(b, out, g, arrays, axis=0, promoted=None):
+    return (_sd.concat_like(b, g, arrays, axis, promoted), None, None, None)
+
+
+@defjvp(_sd.concat_grads)
+def concat_grads_helper_jvp(t, out, g, arrays, axis=0, promoted=None):
+    return (_sd.as_grad_list(_sd.concat_grads(t, arrays, axis, promoted)), None, None, None)
+
+
+# unsort/take_sorted: the sorting permutation is piecewise constant in a, so a gets no gradient
+@defvjp(_sd.unsort, kind="linear")
+def unsort_helper(b, out, g, a, axis=-1):
+    return (_sd.take_sorted(b, a, axis), None, None)
+
+
+@defvjp(_sd.take_sorted, kind="linear", torch_name="SortBackward0")
+def take_sorted_helper(b, out, t, a, axis=-1):
+    return (_sd.unsort(b, a, axis), None, None)
+
+
+# scale_each(s, xs) is linear in s and in xs separately, but returns a tuple: custom, so that the
+# two tangent contributions add entrywise
+@defvjp(_sd.scale_each, kind="custom")
+def scale_each_helper(b, out, s, xs):
+    return (_sd.scale_each_adjoint(b, s, xs), _sd.scale_items(s, b, xs))
+
+
+@defjvp(_sd.scale_each)
+def scale_each_helper_jvp(t, out, s, xs):
+    return (_sd.scale_each_tangent_s(t, xs), _sd.scale_each_tangent_xs(s, t))
+
+
+@defvjp(_sd.repeat_grad, kind="linear", torch_name="RepeatBackward0")
+def repeat_grad_helper(b, out, g, a, repeats, axis=None):
+    return (np.reshape(np.repeat(b, repeats, axis), _sd.shape(g)), None, None, None)
+
+
+@defvjp(_sd.pad_grad, kind="linear", torch_name="ConstantPadNdBackward0")
+def pad_grad_helper(b, out, g, array, pad_width, mode="constant"):
+    return (np.pad(b, pad_width, mode=mode), None, None, None)
+
+
+# map_list: only for the reshaping functions the rules map (map_list_grad refuses others)
+@defvjp(_sd.map_list, kind="custom")
+def map_list_helper(b, out, fn, xs):
+    return (None, _sd.map_list_grad(b, fn, xs))
+
+
+@defjvp(_sd.map_list)
+def map_list_helper_jvp(t, out, fn, xs):
+    return (None, _sd.as_grad_list(_sd.map_list(fn, t)))
+
+
+# max(*args)/min(*args): which arguments win is piecewise constant, so only g is differentiable
+@defvjp(_sd.extremum_args_grad, kind="custom")
+def extremum_args_grad_helper(b, out, g, ans, args):
+    return (_sd.extremum_args_adjoint(b, ans, args), None, None)
+
+
+@defjvp(_sd.extremum_args_grad)
+def extremum_args_grad_helper_jvp(t, out, g, ans, args):
+    return (_sd.as_grad_list(_sd.extremum_args_grad(t, ans, args)), None, None)
+
+
+@defvjp(_sd.diagonal_grad, kind="linear", torch_name="DiagonalBackward0")
+def diagonal_grad_helper(b, out, g, a, offset=0, axis1=0, axis2=1):
+    return (np.diagonal(b, offset, axis1, axis2), None, None, None, None)
+
+
+# np.diag(b, k) builds the matrix for a vector v (b is then a vector) and takes the diagonal else
+@defvjp(_sd.diag_grad, kind="linear", torch_name="DiagEmbedBackward0")
+def diag_grad_helper(b, out, g, v, k=0):
+    return (np.diag(b, k), None, None)
+
+
+@defvjp(_sd.tile_grad, kind="linear", torch_name="RepeatBackward0")
+def tile_grad_helper(b, out, g, a, reps):
+    return (np.tile(b, reps), None, None)
+
+
+@defvjp(_sd.take_grad, kind="linear", torch_name="TakeBackward0")
+def take_grad_helper(b, out, g, a, indices, axis=None):
+    return (np.take(b, indices, axis), None, None, None)
+
+
+@defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")
+def diff_grad_helper(b, out, g, n=1, axis=-1):
+    return (np.diff(b, n, axis), None, None)
