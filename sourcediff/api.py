@@ -18,6 +18,7 @@ import copy
 import functools
 import inspect
 import linecache
+import re
 import threading
 import weakref
 
@@ -308,9 +309,10 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     head = []
     qual = parsed.fn.__qualname__
     if mode != "vjp":
+        defined = f"{qual} ({parsed.where(parsed.node)})"
         for p in wrt_names:
             head.append(gast.Expr(value=call(rev.rt("check_wrt"), [load(p), const(p),
-                                                                   const(qual)])))
+                                                                   const(defined)])))
     for p in _mutated_params(rev):
         head.append(assign(p, call(rev.rt("copy"), [load(p)])))
     for name in sorted(rev.pushed_old - set(_param_names(parsed.node))):
@@ -422,7 +424,8 @@ def _wrt_names(parsed, params, wrt, skip=0):
                     f"({parsed.where(parsed.node)}); its parameters are {', '.join(usable)}")
             out.append(item)
     if len(set(out)) != len(out):
-        raise WrtError(f"wrt={wrt!r} names a parameter twice")
+        raise WrtError(f"wrt={wrt!r} names a parameter of {parsed.fn.__qualname__} "
+                       f"({parsed.where(parsed.node)}) twice; name each parameter once")
     return out, single
 
 
@@ -446,6 +449,74 @@ def _compile(parsed, text, name, globals_, rev):
     namespace = {}
     exec(code, parsed.fn.__globals__, namespace)
     fn = namespace["__sourcediff_factory__"](*[free[p] for p in params])
-    fn.__sourcediff_source__ = text
     fn.__qualname__ = name
-    return fn
+    _line_maps[filename] = _user_lines(module_text)
+    entry = _entry(fn)
+    entry.__sourcediff_source__ = text
+    return entry
+
+
+_line_maps = {}  # generated file name -> {generated line: "file.py:NN: user line"}
+_LOCATION = re.compile(r"^\s*# (?:grad of: )?(.*)  \((\S+:\d+)\)$")
+
+
+def _user_lines(module_text):
+    """For each generated line, the user line it comes from (the comment above it)."""
+    out, current = {}, None
+    for number, line in enumerate(module_text.splitlines(), start=1):
+        m = _LOCATION.match(line)
+        if m:
+            current = f"{m.group(2)}: {m.group(1)}"
+        elif current is not None:
+            out[number] = current
+    return out
+
+
+def _entry(fn):
+    """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
+    kind of error (also a SourcediffError) that names the user's line it comes from."""
+
+    @functools.wraps(fn)
+    def entry(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SourcediffError:
+            raise
+        except Exception as exc:
+            located = _relocated(exc)
+            if located is None:
+                raise
+            raise located from exc
+
+    return entry
+
+
+_located_classes = {}
+
+
+def _relocated(exc):
+    tb, where = exc.__traceback__, None
+    while tb is not None:
+        lines = _line_maps.get(tb.tb_frame.f_code.co_filename)
+        if lines is not None and tb.tb_lineno in lines:
+            where = (lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is None:
+        return None
+    cls = type(exc)
+    if cls not in _located_classes:
+        try:
+            _located_classes[cls] = type(cls.__name__, (SourcediffError, cls),
+                                         {"__module__": "sourcediff.errors"})
+        except TypeError:
+            _located_classes[cls] = None
+    located_cls = _located_classes[cls]
+    if located_cls is None:
+        return None
+    user, filename, lineno = where
+    location, _, text = user.partition(": ")
+    try:
+        return located_cls(f"{location}: {exc}\n    {text}\n(raised in the generated code at "
+                           f"{filename}:{lineno}; print sourcediff.source(...) to read it)")
+    except TypeError:
+        return None

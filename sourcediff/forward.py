@@ -16,7 +16,7 @@ import gast
 from . import quote
 from .errors import NoRuleError
 from .normalize import assign, call, const, load, located, store
-from .reverse import Analysis, _method_call, _names_in, add
+from .reverse import Analysis, _method_call, _names_in, add, called_form
 
 
 class Forward(Analysis):
@@ -50,6 +50,7 @@ class Forward(Analysis):
     def block(self, stmts):
         out = []
         for s in stmts:
+            out.extend(self.line_comment(s))
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 out.extend(self.assign_stmt(s))
             elif isinstance(s, gast.Assign):
@@ -196,7 +197,7 @@ class Forward(Analysis):
         bound = inspect.signature(callee).bind(*op.args, **op.keywords)
         active_params = [p for p, syntax in bound.arguments.items()
                          if _names_in([syntax]) & self.active]
-        fn = jvp_form(callee, tuple(active_params))
+        fn = called_form(jvp_form, callee, active_params, self.parsed.where(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))
         for p in active_params:

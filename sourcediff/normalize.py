@@ -392,7 +392,8 @@ class Normalizer:
         if isinstance(simple, gast.Name):
             return simple
         name = self.names.fresh(_hint_of(simple, hint))
-        self.emit(assign(name, simple))
+        # located at the expression itself, so errors point at the call, not the statement
+        self.out.append(assign(name, simple, node if getattr(node, "lineno", None) else self.loc))
         return load(name)
 
     def receiver(self, node):

@@ -80,14 +80,6 @@ def parse_function(fn):
             f"sourcediff can only differentiate functions whose source it can read. For a builtin or "
             f"compiled function, register a rule with sourcediff.defvjp"
         )
-    if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn) or \
-            inspect.isasyncgenfunction(fn):
-        kind = "a generator function" if inspect.isgeneratorfunction(fn) else "an async function"
-        raise SourcediffSyntaxError(
-            f"{name} at {fn.__code__.co_filename}:{fn.__code__.co_firstlineno} is {kind}; "
-            f"sourcediff differentiates plain functions that return a value. Collect the values in a "
-            f"list and return them instead"
-        )
     filename = fn.__code__.co_filename
     try:
         source_lines, first = inspect.getsourcelines(fn)
@@ -105,6 +97,11 @@ def parse_function(fn):
     except SyntaxError as exc:
         raise NoSourceError(f"cannot parse the source of {name} at {filename}:{first}: {exc}") from None
     node = module.body[0]
+    if isinstance(node, gast.AsyncFunctionDef):
+        raise SourcediffSyntaxError(
+            f"{filename}:{first - 1 + node.lineno}:{node.col_offset + 1}: {name} is an async "
+            f"function; sourcediff differentiates plain functions that return a value: make it a "
+            f"plain def.\n    {source.splitlines()[node.lineno - 1].strip()}")
     if not isinstance(node, gast.FunctionDef):
         raise NoSourceError(f"the source of {name} at {filename}:{first} is not a function definition")
     node.decorator_list = []

@@ -157,6 +157,13 @@ class Analysis:
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
 
+    def line_comment(self, s):
+        """``# <user line>  (file.py:NN)`` above the primal code of a user line (deduplicated)."""
+        if getattr(s, "lineno", None) is None or isinstance(s, gast.Pass):
+            return []
+        return [comment(f"{self.parsed.line_text(s)}  ({self.parsed.filename_short}:"
+                        f"{self.parsed.user_line(s)})")]
+
     def no_rule_message(self, op, s):
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
@@ -262,7 +269,7 @@ class Reverse(Analysis):
                                         f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
         active_params = [p for p, syntax in bound.arguments.items()
                          if _names_in([syntax]) & self.active]
-        fn = vjp_form(callee, tuple(active_params))
+        fn = called_form(vjp_form, callee, active_params, self.parsed.where(s))
         call_node = copy.deepcopy(s.value)
         call_node.func = load(self.globals.name(f"{callee.__name__}_bwd", fn))
         call_node.keywords.append(gast.keyword(arg=fn.__sourcediff_cotangent_name__, value=g))
@@ -383,6 +390,7 @@ class Reverse(Analysis):
     def primal_block(self, stmts, depth):
         out = []
         for s in stmts:
+            out.extend(self.line_comment(s))
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
@@ -536,6 +544,17 @@ def _method_call(s, local_names):
             and isinstance(value.func.value, gast.Name) and value.func.value.id in local_names:
         return value.func.value.id, value.func.attr
     return None
+
+
+def called_form(make, callee, active_params, where):
+    """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
+    from .errors import NoSourceError
+
+    try:
+        return make(callee, tuple(active_params))
+    except (NoSourceError, SourcediffSyntaxError) as exc:
+        raise type(exc)(f"{where}: in the call to {getattr(callee, '__qualname__', callee)}: "
+                        f"{exc}") from None
 
 
 def _container_pop(op, containers):

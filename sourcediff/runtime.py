@@ -25,6 +25,9 @@ def unbroadcast(g, x):
             return g
     if not xs:
         return np.sum(g)
+    if len(gs) < len(xs):
+        g = np.broadcast_to(g, np.broadcast_shapes(gs, xs))
+        gs = g.shape
     lead = len(gs) - len(xs)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(xs)
                                       if n == 1 and gs[lead + i] != 1)

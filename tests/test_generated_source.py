@@ -5,6 +5,7 @@ Regenerate the snapshots with ``SOURCEDIFF_UPDATE_GOLDEN=1 python -m pytest
 tests/test_generated_source.py`` and review the diff like any other change.
 """
 
+import inspect
 import ast
 import builtins
 import linecache
@@ -65,7 +66,7 @@ class _Collect:
 
 def _available_names(df, user_fn):
     """Names the generated function can see: its factory's bindings, the user's module, builtins."""
-    return (set(df.__code__.co_freevars) | set(getattr(user_fn, "__globals__", {}))
+    return (set(inspect.unwrap(df).__code__.co_freevars) | set(getattr(user_fn, "__globals__", {}))
             | set(dir(builtins)))
 
 
@@ -123,7 +124,7 @@ def test_value_and_grad_source_parses_and_has_no_undefined_names(c):
 def test_source_is_what_runs(c):
     """sd.source(df) is the text compiled for df: its lines are the ones linecache holds."""
     df = sd.grad(c.fn, wrt=_wrt(c))
-    filename = df.__code__.co_filename
+    filename = inspect.unwrap(df).__code__.co_filename
     assert filename.startswith("<sourcediff")
     held = "".join(linecache.getlines(filename))
     assert held, f"{filename} is not registered in linecache"
@@ -262,8 +263,8 @@ def test_traceback_lands_in_generated_code():
 def test_pdb_sees_the_generated_source():
     """The code object's file is in linecache, so pdb's `list` shows the generated function."""
     df = sd.grad(add_mismatched, wrt=0)
-    filename = df.__code__.co_filename
-    first = df.__code__.co_firstlineno
+    filename = inspect.unwrap(df).__code__.co_filename
+    first = inspect.unwrap(df).__code__.co_firstlineno
     assert linecache.getline(filename, first).strip().startswith("def grad_add_mismatched(")
     src = "".join(linecache.getlines(filename))
     assert "z = x + y" in src
