@@ -175,8 +175,9 @@ class Forward(Analysis):
                 term = call(self.rt("broadcast_tangent"), [term, ans])
             terms.append(term)
         value = terms[0] if terms else self.zero_like(ans)
+        container = isinstance(ans, gast.Name) and ans.id in self.containers
         for term in terms[1:]:
-            value = add(value, term)
+            value = call(self.rt("add_grads"), [value, term]) if container else add(value, term)
         return prelude, value
 
     def jvp_rule(self, op, s):

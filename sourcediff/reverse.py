@@ -85,7 +85,7 @@ class Analysis:
                         uses = self.operand_names(op, s)
                         flows.append(({target.id}, uses))
                         self.count(target.id, in_loop)
-                        if op.kind in ("container", "user") or op.key in (list, tuple):
+                        if op.kind in ("container", "user") or _returns_sequence(op.key):
                             self.containers.add(target.id)
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
@@ -555,6 +555,14 @@ def called_form(make, callee, active_params, where):
     except (NoSourceError, SourcediffSyntaxError) as exc:
         raise type(exc)(f"{where}: in the call to {getattr(callee, '__qualname__', callee)}: "
                         f"{exc}") from None
+
+
+def _returns_sequence(key):
+    """Primitives whose result is a list or tuple (its gradient is one too)."""
+    import numpy as np
+
+    return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
+                                  np.dsplit, np.linalg.slogdet))
 
 
 def _container_pop(op, containers):

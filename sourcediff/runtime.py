@@ -989,3 +989,24 @@ def scale_each_tangent_xs(s, t):
 def as_grad_list(x):
     """``x`` as a GradList when it is a list or tuple (so ``+`` adds it entrywise), else ``x``."""
     return GradList(x) if isinstance(x, (list, tuple)) else x
+
+
+def einsum_call_grads(g, subscripts, operands):
+    """The rule tuple of ``np.einsum(subscripts, *operands)``: 0.0 for the subscripts (never
+    wanted), then one gradient per operand (one helper call: no tuple concatenation to
+    differentiate in generated code)."""
+    return (0.0,) + tuple(einsum_grads(g, subscripts, operands))
+
+
+def drop_first(g):
+    """A container gradient without its first entry (0.0 stays 0.0)."""
+    if isinstance(g, (list, tuple)):
+        return GradList(g[1:])
+    return g
+
+
+def prepend_zero(g):
+    """A container gradient with a zero entry in front."""
+    if isinstance(g, (list, tuple)):
+        return GradList([0.0] + list(g))
+    return g

@@ -23,14 +23,6 @@ DICT_ADD = ("forward mode adds the tangent contributions of add_grads with +: 0.
             "dict's gradient")
 KNOWN = {
     "closures.tuples_dicts_unpacking": DICT_ADD,
-    "families.einsum_matrix_product": EINSUM_CONCAT,
-    "families.einsum_transpose": EINSUM_CONCAT,
-    "families.einsum_trace": EINSUM_CONCAT,
-    "families.einsum_three_operands": EINSUM_CONCAT,
-    "families.einsum_batched": EINSUM_CONCAT,
-    "families.einsum_ellipsis_and_outer_tensordot": EINSUM_CONCAT,
-    "families.split_three": LIST_ADD,
-    "families.split_axis_sections": LIST_ADD,
 }
 
 
@@ -304,7 +296,7 @@ SQUARE = {g_solve, g_hypot, g_builtin_max, g_diagonal}
 REVERSE_OVER_REVERSE = [g_dot, g_einsum, g_norm, g_stack, g_builtin_sum, g_trace, g_solve,
                         g_array_of_list, g_split, g_prod, g_concatenate, g_sort, g_hypot,
                         g_repeat_tile, g_pad, g_hstack, g_builtin_max, g_diagonal, g_take_diff]
-REVERSE_KNOWN = {g_einsum: EINSUM_CONCAT, g_split: LIST_ADD}
+REVERSE_KNOWN = {}
 
 
 @pytest.mark.parametrize("g", [

@@ -479,7 +479,7 @@ def tensordot(g, ans, a, b, axes=2):
 # size-1 broadcasting inside the ellipsis. The subscripts string gets None.
 @defvjp(np.einsum, kind="linear", torch_name="ViewBackward0")
 def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
-    return (None,) + _sd.einsum_grads(g, subscripts, operands)
+    return _sd.einsum_call_grads(g, subscripts, operands)
 
 
 # cross of 3-vectors along the last axis (the default axisa/axisb/axisc)

@@ -229,3 +229,15 @@ def take_grad_helper(b, out, g, a, indices, axis=None):
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")
 def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)
+
+
+@defvjp(_sd.einsum_call_grads, kind="custom")
+def einsum_call_grads_helper(b, out, g, subscripts, operands):
+    return (_sd.einsum_replaced(_sd.drop_first(b), subscripts, operands), None,
+            _sd.einsum_cross(_sd.drop_first(b), g, subscripts, operands))
+
+
+@defjvp(_sd.einsum_call_grads)
+def einsum_call_grads_helper_jvp(t, out, g, subscripts, operands):
+    return (_sd.prepend_zero(_sd.einsum_grads_tangent_g(t, g, subscripts, operands)), None,
+            _sd.prepend_zero(_sd.einsum_grads_tangent_operands(t, g, subscripts, operands)))
