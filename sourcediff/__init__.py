@@ -1,17 +1,17 @@
 """sourcediff: automatic differentiation of plain Python and numpy by source transformation."""
 
+from . import optim, tape  # noqa: F401,E402
 from . import rules as _rules  # noqa: F401  (registers the built-in rule table)
+from .api import clear_cache, grad, source, value_and_grad  # noqa: F401
 from .errors import (  # noqa: F401
     InactiveArgumentError,
-    NoRuleError,
     NonScalarOutputError,
+    NoRuleError,
     NoSourceError,
     SourcediffError,
     SourcediffSyntaxError,
     WrtError,
 )
-from .registry import defjvp, defnondiff, defvjp  # noqa: F401
-from .api import clear_cache, grad, source, value_and_grad  # noqa: F401
 from .operators import (  # noqa: F401
     custom_jvp,
     custom_vjp,
@@ -24,5 +24,5 @@ from .operators import (  # noqa: F401
     stop_gradient,
     vjp,
 )
-from . import optim, tape  # noqa: F401,E402
+from .registry import defjvp, defnondiff, defvjp  # noqa: F401
 from .tape import Tensor, enable_grad, no_grad, set_grad_enabled, tensor  # noqa: F401,E402

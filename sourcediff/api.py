@@ -24,15 +24,15 @@ import weakref
 
 import gast
 
-from . import registry, runtime
+from . import registry
 from .emit import comment, to_source
 from .errors import SourcediffError, WrtError
 from .fence import fence
+from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import optimize
 from .parse import parse_function
-from .forward import Forward
-from .reverse import GlobalNames, Reverse, attr
+from .reverse import GlobalNames, Reverse
 
 _MISSING = object()
 _cache = weakref.WeakKeyDictionary()

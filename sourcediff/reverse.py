@@ -24,7 +24,8 @@ from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
-from .resolve import Resolver, index_value as resolve_index
+from .resolve import Resolver
+from .resolve import index_value as resolve_index
 
 ZERO = 0.0
 

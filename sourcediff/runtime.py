@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .errors import NonScalarOutputError, InactiveArgumentError
+from .errors import InactiveArgumentError, NonScalarOutputError
 
 
 def shape(x):

@@ -5,9 +5,9 @@ Regenerate the snapshots with ``SOURCEDIFF_UPDATE_GOLDEN=1 python -m pytest
 tests/test_generated_source.py`` and review the diff like any other change.
 """
 
-import inspect
 import ast
 import builtins
+import inspect
 import linecache
 import os
 import pathlib
