@@ -309,7 +309,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     head = []
     qual = parsed.fn.__qualname__
     if mode != "vjp":
-        defined = f"{qual} ({parsed.where(parsed.node)})"
+        defined = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
         for p in wrt_names:
             head.append(gast.Expr(value=call(rev.rt("check_wrt"), [load(p), const(p),
                                                                    const(defined)])))
