@@ -91,14 +91,18 @@ def _live_stmt(s, live):
     if isinstance(s, gast.If):
         return _loads(s.test) | _live_in(s.body, live) | _live_in(s.orelse, live)
     if isinstance(s, (gast.For, gast.While)):
-        head = set(live)
-        while True:
-            new = head | _live_in(s.body, head)
-            if new == head:
-                break
-            head = new
-        return head | _loads(s.iter if isinstance(s, gast.For) else s.test)
+        return _loop_live(s.body, live) | _loads(s.iter if isinstance(s, gast.For) else s.test)
     return live | _loads(s)
+
+
+def _loop_live(body, live):
+    """Names live at the head of a loop whose body is ``body`` and that is followed by ``live``."""
+    head = set(live)
+    while True:
+        new = head | _live_in(body, head)
+        if new == head:
+            return head
+        head = new
 
 
 def dead_code(stmts, removable, live_out):
@@ -118,13 +122,7 @@ def dead_code(stmts, removable, live_out):
             if not _code(s.body):
                 s.body = [gast.Pass()]
         elif isinstance(s, (gast.For, gast.While)):
-            head = set(live)
-            while True:
-                new = head | _live_in(s.body, head)
-                if new == head:
-                    break
-                head = new
-            s.body = dead_code(s.body, removable, head)
+            s.body = dead_code(s.body, removable, _loop_live(s.body, live))
             if not _code(s.body) and isinstance(s, gast.For) and _is_counting_loop(s):
                 continue
             if not _code(s.body):
