@@ -200,12 +200,12 @@ class Normalizer:
     # ------------------------------------------------------------------ statements
 
     def block(self, stmts):
-        saved = self.out
+        saved, saved_loc = self.out, self.loc
         self.out = []
         for stmt in stmts:
             self.loc = stmt
             self.statement(stmt)
-        result, self.out = self.out, saved
+        result, self.out, self.loc = self.out, saved, saved_loc
         return result
 
     def emit(self, node):

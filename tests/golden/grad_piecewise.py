@@ -10,7 +10,6 @@ def grad_piecewise(x, a):
     # if np.sum(x) > 0:  (showcase.py:39)
     _sum1 = np.sum(x)
     _cmp1 = _sum1 > 0
-    # y = np.cos(x) - a  (showcase.py:42)
     if _cmp1:
         # y = np.sin(x) * a  (showcase.py:40)
         _sin1 = np.sin(x)

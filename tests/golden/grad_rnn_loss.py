@@ -18,7 +18,6 @@ def grad_rnn_loss(xs, U, W):
     # for t in range(xs.shape[0]):  (showcase.py:33)
     _shape2 = xs.shape
     _item2 = _shape2[0]
-    # h = np.tanh(U @ xs[t] + W @ h)  (showcase.py:34)
     _n1 = 0
     for t in range(_item2):
         _n1 = _n1 + 1
@@ -42,7 +41,7 @@ def grad_rnn_loss(xs, U, W):
     xs_bar = 0.0
     _pow1_bar = _sd.unreduce(_sum1_bar, _pow1, None, False)
     h_bar = _sd.unbroadcast(_pow1_bar * 2 * h, h)
-    # grad of: h = np.tanh(U @ xs[t] + W @ h)  (showcase.py:34)
+    # grad of: for t in range(xs.shape[0]):  (showcase.py:33)
     for _ in range(_n1):
         t = _stack.pop()
         # grad of: h = np.tanh(U @ xs[t] + W @ h)  (showcase.py:34)

@@ -13,7 +13,6 @@ def grad_sum_until_threshold(x, limit):
     total = 0.0
     # for i in range(len(x)):  (showcase.py:24)
     _len1 = len(x)
-    # break  (showcase.py:27)
     _stop1 = False
     _n1 = 0
     for i in range(_len1):
@@ -29,10 +28,10 @@ def grad_sum_until_threshold(x, limit):
         total = total + _mul1
         # if total > limit:  (showcase.py:26)
         _cmp1 = total > limit
-        # break  (showcase.py:27)
         if _cmp1:
             # break  (showcase.py:27)
             _stop1 = True
+        # for i in range(len(x)):  (showcase.py:24)
         _stack.append(i)
         if _stop1:
             break
@@ -40,7 +39,7 @@ def grad_sum_until_threshold(x, limit):
     # grad of: return total  (showcase.py:28)
     total_bar = 1.0
     x_bar = 0.0
-    # grad of: break  (showcase.py:27)
+    # grad of: for i in range(len(x)):  (showcase.py:24)
     for _ in range(_n1):
         i = _stack.pop()
         # grad of: total = total + x[i] * x[i]  (showcase.py:25)
