@@ -348,7 +348,7 @@ def builtin_sum_jvp(g, ans, iterable, start=0):
 
 @defvjp(np.mean, np.ndarray.mean, kind="linear", torch_name="MeanBackward0")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return (_sd.unreduce(g, a, axis, keepdims) / _sd.reduced_count(a, axis),)
+    return (_sd.unreduce(g / _sd.reduced_count(a, axis), a, axis, keepdims),)  # divide, then broadcast
 
 
 # prod: the gradient is the product of the other elements, exact with zeros (PyTorch: [0,2,3] -> [6,0,0])

@@ -27,7 +27,7 @@ def grad_softmax_cross_entropy(w, x, labels):
     # grad of: return -np.mean(log_probs[np.arange(len(labels)), labels])  (showcase.py:19)
     _neg1_bar = 1.0
     _mean1_bar = -_neg1_bar
-    _item1_bar = _sd.unreduce(_mean1_bar, _item1, None, False) / _sd.reduced_count(_item1, None)
+    _item1_bar = _sd.unreduce(_mean1_bar / _sd.reduced_count(_item1, None), _item1, None, False)
     log_probs_bar = _sd.scatter_basic(_item1_bar, log_probs, (_arange1, labels))
     # grad of: log_probs = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))  (showcase.py:18)
     logits_bar = _sd.unbroadcast(log_probs_bar, logits)
