@@ -102,20 +102,9 @@ class Forward(Analysis):
         pop = self.container_pop(s)
         if pop is not None:
             return [s, assign(self.dot(target), pop, s)]
-        primal, ans = s, load(target)
-        tail = []
-        if target in self.operand_names(op, s):  # t = f(t): keep the old t for the tangent
-            fresh = self.names.fresh(f"{target.lstrip('_')}_new")
-            primal = assign(fresh, s.value, s)
-            ans = load(fresh)
-            tail = [assign(target, load(fresh), s)]
-        prelude, value = self.tangent_value(op, s, ans)
-        dot = self.dot(target)
-        if tail:
-            fresh_dot = self.names.fresh(f"{target.lstrip('_')}_dot_new")
-            return [primal] + prelude + [assign(fresh_dot, value, s)] + tail + \
-                [assign(dot, load(fresh_dot), s)]
-        return [primal] + prelude + [assign(dot, value, s)]
+        # normalize gave t = f(t) a fresh variable, so the operands here are the old values
+        prelude, value = self.tangent_value(op, s, load(target))
+        return [s] + prelude + [assign(self.dot(target), value, s)]
 
     def container_pop(self, s):
         value = s.value

@@ -268,7 +268,7 @@ class Normalizer:
         if isinstance(target, gast.Name) and isinstance(value, gast.Lambda):
             self.lift(target.id, value)
         elif isinstance(target, gast.Name):
-            self.emit(assign(target.id, self.simple(value, hint=target.id)))
+            self.assign_name(target.id, self.simple(value, hint=target.id))
         elif isinstance(target, gast.Subscript):
             base = self.receiver(target.value)
             index = self.index(target.slice)
@@ -290,12 +290,24 @@ class Normalizer:
             refuse(self.parsed, target, f"assignment to {type(target).__name__}",
                    "assign to a name or a subscript")
 
+    def assign_name(self, name, value):
+        """``name = value``; when value reads name (``x = x * w``), the operation goes into a
+        fresh variable first, so the old and the new ``x`` are both there for the adjoint."""
+        if isinstance(value, gast.Name) and value.id == name:
+            return  # x = x does nothing
+        reads = {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+        if name in reads:
+            fresh = self.names.fresh(_hint_of(value, "new"))
+            self.emit(assign(fresh, value))
+            value = load(fresh)
+        self.emit(assign(name, value))
+
     def augassign(self, s):
         op = gast.BinOp(left=None, op=s.op, right=None)
         if isinstance(s.target, gast.Name):
             op.left = load(s.target.id)
             op.right = s.value
-            self.emit(assign(s.target.id, self.simple(op, hint=s.target.id)))
+            self.assign_name(s.target.id, self.simple(op, hint=s.target.id))
         else:
             base = self.receiver(s.target.value)
             index = self.index(s.target.slice)

@@ -227,11 +227,7 @@ class Reverse(Analysis):
         bar = self.bar(target)
         out = []
         g = load(bar)
-        if target in self.operand_names(op, s):
-            saved = self.names.fresh(f"{target.lstrip('_')}_g")
-            out.append(assign(saved, load(bar), s))
-            out.append(assign(bar, const(ZERO), s))
-            g = load(saved)
+        assert target not in self.operand_names(op, s), "normalize gives t = f(t) a fresh variable"
         if op.kind == "copy":
             src = op.args[0].id
             if src in self.active:
@@ -252,8 +248,7 @@ class Reverse(Analysis):
                                                                              g]), s))
         elif op.kind == "unknown":
             raise NoRuleError(self.no_rule_message(op, s))
-        if g.id == bar:
-            out.append(assign(bar, const(ZERO), s))
+        out.append(assign(bar, const(ZERO), s))  # the value before this assignment starts at 0
         return out
 
     def adjoint_user_call(self, op, s, g, target):
@@ -345,6 +340,7 @@ class Reverse(Analysis):
         self.needed = reads & self.locals
         self.first_bindings = _first_bindings(self.body, set(self.params))
         self.pushed_old = set()
+        self.adjoints = adjoints
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
         return primal, adjoint
@@ -428,9 +424,11 @@ class Reverse(Analysis):
             tail = [inner.pop()]
         body += inner
         before = [assign(trips, const(0), s)]
+        # a loop whose adjoint does nothing records nothing (its pushes would never be popped)
+        has_adjoint = bool(self.adjoint_loop(s, self.adjoints, depth))
         if isinstance(s, gast.For):
             var = s.target.id
-            if var in self.needed:
+            if var in self.needed and has_adjoint:
                 body.append(self.push(load(var), s))
                 if self.assign_counts.get(var, 0) > 1:
                     self.pushed_old.add(var)
@@ -439,7 +437,7 @@ class Reverse(Analysis):
                             type_comment=None)
         else:
             loop = gast.While(test=s.test, body=body + tail, orelse=[])
-        after = [self.push(load(trips), s)] if depth > 0 else []
+        after = [self.push(load(trips), s)] if depth > 0 and has_adjoint else []
         return before + [located(loop, s)] + after
 
     def adjoint_block(self, stmts, adjoints, depth):

@@ -10,8 +10,9 @@ def grad_softmax_cross_entropy(w, x, labels):
     logits = x @ w
     # logits = logits - np.max(logits, axis=1, keepdims=True)  (showcase.py:17)
     _max1 = np.max(logits, axis=1, keepdims=True)
+    _sub1 = logits - _max1
     _stack.append(logits)
-    logits = logits - _max1
+    logits = _sub1
     # log_probs = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))  (showcase.py:18)
     _exp1 = np.exp(logits)
     _sum1 = np.sum(_exp1, axis=1, keepdims=True)
@@ -36,10 +37,10 @@ def grad_softmax_cross_entropy(w, x, labels):
     _exp1_bar = _sd.unreduce(_sum1_bar, _exp1, 1, True)
     logits_bar = logits_bar + _exp1_bar * _exp1
     # grad of: logits = logits - np.max(logits, axis=1, keepdims=True)  (showcase.py:17)
-    _logits_g1 = logits_bar
-    logits_bar = _sd.unbroadcast(_logits_g1, logits)
-    _max1_bar = _sd.unbroadcast(-_logits_g1, _max1)
+    _sub1_bar = logits_bar
     logits = _stack.pop()
+    logits_bar = _sd.unbroadcast(_sub1_bar, logits)
+    _max1_bar = _sd.unbroadcast(-_sub1_bar, _max1)
     logits_bar = logits_bar + _sd.unreduce(_max1_bar, logits, 1, True) * _sd.extremum_weights(logits, _max1, 1, True)
     # grad of: logits = x @ w  (showcase.py:16)
     w_bar = _sd.matmul_grad_right(logits_bar, x, w)

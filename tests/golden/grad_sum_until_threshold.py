@@ -24,8 +24,9 @@ def grad_sum_until_threshold(x, limit):
         _item2 = x[i]
         _stack.append(_mul1)
         _mul1 = _item1 * _item2
+        _add1 = total + _mul1
         _stack.append(total)
-        total = total + _mul1
+        total = _add1
         # if total > limit:  (showcase.py:26)
         _cmp1 = total > limit
         if _cmp1:
@@ -40,13 +41,13 @@ def grad_sum_until_threshold(x, limit):
     total_bar = 1.0
     x_bar = 0.0
     # grad of: for i in range(len(x)):  (showcase.py:24)
-    for _ in range(_n1):
+    for _t1 in range(_n1):
         i = _stack.pop()
         # grad of: total = total + x[i] * x[i]  (showcase.py:25)
-        _total_g1 = total_bar
-        total_bar = _sd.unbroadcast(_total_g1, total)
-        _mul1_bar = _sd.unbroadcast(_total_g1, _mul1)
+        _add1_bar = total_bar
         total = _stack.pop()
+        total_bar = _sd.unbroadcast(_add1_bar, total)
+        _mul1_bar = _sd.unbroadcast(_add1_bar, _mul1)
         _item1_bar = _sd.unbroadcast(_mul1_bar * _item2, _item1)
         _item2_bar = _sd.unbroadcast(_mul1_bar * _item1, _item2)
         _mul1 = _stack.pop()
