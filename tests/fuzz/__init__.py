@@ -1,0 +1,1 @@
+"""Random-program fuzzing of the compiler: a seeded generator, the checker and a long-run script."""

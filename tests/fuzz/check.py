@@ -1,0 +1,297 @@
+"""Check one generated program's gradients against every oracle and classify the outcome."""
+
+import ast
+import builtins
+import copy
+import inspect
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import sourcediff as sd
+from sourcediff.tape import grad_of
+from tests.fuzz.generator import make_args
+
+KINDS = ("ok", "wrong", "internal", "refused", "skipped", "invalid")
+WRT = (0, 1, 2)
+RTOL = 1e-5
+STEPS = (1e-6, 1e-5, 1e-4, 1e-7)  # finite-difference steps tried before calling a mismatch
+
+# pyflakes findings that mean a program or generated code is broken (unused names are untidy only)
+_BROKEN = {"UndefinedName", "UndefinedLocal", "UndefinedExport", "DuplicateArgument",
+           "ReturnOutsideFunction", "YieldOutsideFunction", "ContinueOutsideLoop",
+           "BreakOutsideLoop"}
+
+
+@dataclass
+class Result:
+    """The outcome for one program: ``kind`` is one of :data:`KINDS`."""
+
+    seed: int
+    kind: str
+    detail: str = ""
+    source: str = ""
+    notes: list = field(default_factory=list)  # tape refusals and other non-failures
+
+    def report(self):
+        return f"# seed {self.seed}: {self.kind}\n# " + "\n# ".join(
+            self.detail.splitlines()) + "\n\n" + self.source
+
+
+class _Outcome(Exception):
+    def __init__(self, kind, detail):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+def _short_tb(exc):
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4))
+
+
+def pyflakes_problems(text, known=()):
+    """Broken-code findings of pyflakes in ``text`` (names in ``known`` count as defined)."""
+    try:
+        from pyflakes import api
+    except ImportError:
+        return []
+
+    class Collect:
+        def __init__(self):
+            self.out = []
+
+        def flake(self, m):
+            if type(m).__name__ == "UndefinedName" and m.message_args[0] in known:
+                return
+            if type(m).__name__ in _BROKEN:
+                self.out.append(f"line {m.lineno}: {m.message % m.message_args}")
+
+        def syntaxError(self, filename, msg, lineno, offset, text):  # pyflakes reporter API
+            self.out.append(f"syntax error line {lineno}: {msg}")
+
+        def unexpectedError(self, filename, msg):  # pyflakes reporter API
+            self.out.append(msg)
+
+    rep = Collect()
+    api.check(text, "<program>", rep)
+    return rep.out
+
+
+def _check_generated_source(df, fn):
+    text = sd.source(df)
+    ast.parse(text)
+    code = inspect.unwrap(df).__code__
+    known = set(code.co_freevars) | set(fn.__globals__) | set(dir(builtins))
+    problems = pyflakes_problems(text, known)
+    if problems:
+        raise _Outcome("internal", "generated code has undefined names: " + "; ".join(problems)
+                       + "\n" + text)
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
+    return a == b or (a != a and b != b)
+
+
+def _call(f, args):
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return f(*copy.deepcopy(args))
+
+
+def _perturbed(args, i, v, h):
+    out = list(copy.deepcopy(args))
+    out[i] = float(args[i] + h * v) if isinstance(args[i], float) else args[i] + h * v
+    return out
+
+
+def _fd(f, args, i, v, h):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float((f(*_perturbed(args, i, v, h)) - f(*_perturbed(args, i, v, -h))) / (2 * h))
+
+
+def _close(a, b, scale):
+    return abs(a - b) <= RTOL * (abs(a) + abs(b)) + 1e-7 * scale
+
+
+def fd_verdict(f, args, i, v, analytic, scale):
+    """"ok", "wrong" or "nonsmooth" for the directional derivative ``analytic`` of argument i."""
+    fds = []
+    for h in STEPS:
+        fd = _fd(f, args, i, v, h)
+        if _close(fd, analytic, scale):
+            return "ok", fd
+        fds.append(fd)
+    smooth = _close(fds[0], fds[1], 100 * scale) and _close(fds[0], fds[3], 100 * scale)
+    return ("wrong" if smooth else "nonsmooth"), fds[0]
+
+
+def _as_tuple(g):
+    return g if isinstance(g, tuple) else (g,)
+
+
+def _gradients(f, args, optimize, source):
+    """Reverse-mode gradients; raises _Outcome for refusals, crashes and mutated arguments."""
+    try:
+        df = sd.grad(f, wrt=WRT, optimize=optimize)
+    except sd.SourcediffError as exc:
+        raise _Outcome("refused", f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001  (anything else is a compiler crash)
+        raise _Outcome("internal", f"transform (optimize={optimize}) crashed:\n{_short_tb(exc)}") \
+            from None
+    _check_generated_source(df, f)
+    work = copy.deepcopy(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            grads = df(*work)
+    except (sd.NoRuleError, sd.SourcediffSyntaxError) as exc:
+        raise _Outcome("refused", f"at call (optimize={optimize}) {type(exc).__name__}: {exc}") \
+            from None
+    except Exception as exc:  # noqa: BLE001  (the function itself runs fine on these arguments)
+        raise _Outcome("internal", f"gradient call (optimize={optimize}) raised but the function "
+                                   f"does not:\n{_short_tb(exc)}\n--- generated:\n"
+                                   f"{sd.source(df)}") from None
+    for k, (a, b) in enumerate(zip(work, args)):
+        if not _same(a, b):
+            raise _Outcome("wrong", f"argument {k} modified by the gradient call "
+                                    f"(optimize={optimize})")
+    grads = _as_tuple(grads)
+    for k, (g, a) in enumerate(zip(grads, args)):
+        if np.shape(g) != np.shape(a):
+            raise _Outcome("wrong", f"gradient {k} has shape {np.shape(g)}, argument "
+                                    f"{np.shape(a)} (optimize={optimize})")
+        if not np.all(np.isfinite(g)):
+            raise _Outcome("wrong", f"gradient {k} is not finite: {g!r} (optimize={optimize})")
+    return df, grads
+
+
+def _check(f, args, f0, result):
+    scale = 1.0 + abs(float(f0))
+    df, grads = _gradients(f, args, True, result.source)
+    _, slow = _gradients(f, args, False, result.source)
+    for k, (a, b) in enumerate(zip(grads, slow)):
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale):
+            raise _Outcome("wrong", f"optimized and unoptimized gradients of argument {k} differ:"
+                                    f"\n{a!r}\n{b!r}")
+    rng = np.random.default_rng(result.seed + 7)
+    for i in WRT:
+        for _ in range(2):
+            v = rng.normal(size=np.shape(args[i]))
+            v = float(v) if isinstance(args[i], float) else v
+            analytic = float(np.sum(np.asarray(grads[i]) * v))
+            verdict, fd = fd_verdict(f, args, i, v, analytic, scale)
+            if verdict == "nonsmooth":
+                raise _Outcome("skipped", f"not smooth at the sample point (argument {i})")
+            if verdict == "wrong":
+                raise _Outcome("wrong", f"argument {i}: reverse mode {analytic!r} vs finite "
+                                        f"differences {fd!r}\ngradient: {grads[i]!r}\n"
+                                        f"--- generated:\n{sd.source(df)}")
+    # value_and_grad returns the primal value
+    try:
+        value, _ = sd.value_and_grad(f, wrt=WRT)(*copy.deepcopy(args))
+    except sd.SourcediffError as exc:
+        raise _Outcome("refused", f"value_and_grad: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise _Outcome("internal", f"value_and_grad raised:\n{_short_tb(exc)}") from None
+    if not np.allclose(value, f0, rtol=1e-12, atol=1e-12 * scale):
+        raise _Outcome("wrong", f"value_and_grad value {value!r} but f returns {f0!r}")
+    _check_tape(f, args, grads, scale, result)
+    _check_forward(f, args, grads, scale, result)
+
+
+def _check_tape(f, args, grads, scale, result):
+    before = copy.deepcopy(args)
+    work = copy.deepcopy(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tape = grad_of(f, work, wrt=WRT)
+    except sd.SourcediffError as exc:
+        result.notes.append(f"tape refuses: {type(exc).__name__}: {str(exc)[:200]}")
+        return
+    except Exception as exc:  # noqa: BLE001
+        if isinstance(exc.__cause__ or exc.__context__, sd.SourcediffError):
+            # numpy re-raises the tape's refusal (e.g. a Tensor written into an ndarray)
+            result.notes.append(f"tape refuses (through numpy): {str(exc.__cause__)[:200]}")
+            return
+        raise _Outcome("internal", f"tape mode (grad_of) crashed:\n{_short_tb(exc)}") from None
+    for k, (a, b) in enumerate(zip(work, before)):
+        if not _same(a, b):
+            raise _Outcome("wrong", f"argument {k} modified by the tape-mode gradient")
+    for k, (a, b) in enumerate(zip(tape, grads)):
+        if not np.allclose(a, b, rtol=1e-6, atol=1e-9 * scale):
+            raise _Outcome("wrong", f"tape and reverse mode disagree on argument {k}:\n"
+                                    f"tape {a!r}\nsource {b!r}")
+
+
+def _check_forward(f, args, grads, scale, result):
+    """Forward mode, when it exists: ``sd.jvp(f, primals, tangents) -> (out, out_dot)``."""
+    jvp = getattr(sd, "jvp", None)
+    if jvp is None:
+        return
+    rng = np.random.default_rng(result.seed + 11)
+    tangents = tuple(float(rng.normal()) if isinstance(a, float) else rng.normal(size=np.shape(a))
+                     for a in args)
+    work = copy.deepcopy(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out, out_dot = jvp(f, tuple(work), tangents)
+    except sd.SourcediffError as exc:
+        raise _Outcome("refused", f"forward mode: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise _Outcome("internal", f"forward mode crashed:\n{_short_tb(exc)}") from None
+    for k, (a, b) in enumerate(zip(work, args)):
+        if not _same(a, b):
+            raise _Outcome("wrong", f"argument {k} modified by forward mode")
+    expected = sum(float(np.sum(np.asarray(g) * t)) for g, t in zip(grads, tangents))
+    if not _close(float(out_dot), expected, scale):
+        raise _Outcome("wrong", f"forward mode {float(out_dot)!r} vs reverse mode {expected!r}")
+
+
+def check_program(module, seed, args=None):
+    """Run every oracle on ``module.f`` at the arguments drawn for ``seed``; a :class:`Result`.
+
+    Example::
+
+        from tests.fuzz.generator import generate, load
+        prog = generate(5)
+        check_program(load(prog), prog.seed).kind     # "ok"
+    """
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        source = ""
+    result = Result(seed, "ok", source=source)
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        result.kind, result.detail = "invalid", f"program does not parse: {exc}"
+        return result
+    problems = pyflakes_problems(source)
+    if problems:
+        result.kind, result.detail = "invalid", "program: " + "; ".join(problems)
+        return result
+    f = module.f
+    args = make_args(module.SHAPES, seed) if args is None else args
+    try:
+        f0 = _call(f, args)
+        f0b = _call(f, args)
+    except (FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        result.kind, result.detail = "skipped", f"primal raises {type(exc).__name__}: {exc}"
+        return result
+    except Exception as exc:  # noqa: BLE001  (a program that cannot run is the generator's bug)
+        result.kind, result.detail = "invalid", f"primal raises {type(exc).__name__}: {exc}"
+        return result
+    if np.ndim(f0) != 0 or not np.isfinite(f0) or not _same(f0, f0b):
+        result.kind, result.detail = "skipped", f"primal value {f0!r} is not a finite scalar"
+        return result
+    try:
+        _check(f, args, f0, result)
+    except _Outcome as out:
+        result.kind, result.detail = out.kind, out.detail
+    return result

@@ -1,0 +1,870 @@
+"""A seeded generator of random numpy programs ``def f(x, y, s)`` over the compiler's grammar."""
+
+import ast
+import importlib.util
+import itertools
+import math
+import os
+import random
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Every construct the generator can produce; a program records the ones it used.
+FEATURES = frozenset({
+    "arith", "div", "unary", "reduce", "keepdims", "method", "maxmin", "where", "transpose",
+    "reshape", "matmul", "index_int", "slice", "step_slice", "if", "elif", "ternary", "boolop",
+    "for_range", "for_rows", "enumerate", "zip", "while", "break", "continue", "early_return",
+    "helper", "helper_default", "recursion", "lambda", "inner_def", "comprehension",
+    "list_append", "tuple", "dict", "setitem", "aug_setitem", "augassign", "param_inplace",
+    "math", "int_arith",
+    # in-place updates of an array another live name still refers to (numpy aliasing)
+    "alias_inplace",
+})
+# alias_inplace is off by default: the compiler treats ``v += e`` as ``v = v + e`` and so gets
+# aliased updates wrong (see tests/fuzz/regressions.py); run.py --features all turns it on.
+DEFAULT_FEATURES = FEATURES - {"alias_inplace"}
+
+_UNARY = [
+    "np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(np.tanh({}))", "np.log1p(({}) ** 2)",
+    "np.sqrt(1.0 + ({}) ** 2)", "-{}", "({}) ** 2", "np.square({})", "1.0 / (1.0 + ({}) ** 2)",
+    "np.arctan({})", "np.exp(-({}) ** 2)",
+]
+_ELEMENTWISE_BODIES = [  # shape-preserving bodies for lambdas, inner defs, comprehensions
+    "np.tanh({0}) * 0.5 + {0}", "np.sin({0}) * 0.9", "{0} * {0} * 0.25 + 0.1",
+    "np.cos({0}) - 0.5 * {0}", "np.log1p({0} ** 2)",
+]
+
+
+@dataclass
+class Var:
+    """A variable of the generated program: its shape and which array object it refers to."""
+
+    shape: tuple
+    bases: frozenset  # the array objects it may refer to (names sharing one alias each other)
+    array: bool = True  # False for Python floats and numpy scalars (rebinding, never in place)
+
+
+@dataclass
+class Helper:
+    """A generated helper function: parameter shapes, result shape, its name."""
+
+    name: str
+    params: list
+    result: tuple
+    default: bool = False
+
+
+@dataclass
+class Program:
+    """One generated program: the module text and how to make its arguments."""
+
+    seed: int
+    source: str
+    x_shape: tuple
+    y_shape: tuple
+    features: frozenset = field(default_factory=frozenset)
+
+    def args(self, seed=None):
+        """``(x, y, s)`` drawn from a standard normal (seeded by the program's seed)."""
+        return make_args((self.x_shape, self.y_shape), self.seed if seed is None else seed)
+
+
+def make_args(shapes, seed):
+    """``(x, y, s)`` for a program whose module says ``SHAPES = (x shape, y shape)``."""
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=shapes[0]), rng.normal(size=shapes[1]), float(rng.normal()))
+
+
+class _Gen:
+    def __init__(self, seed, features):
+        self.rng = random.Random(seed)
+        self.allowed = frozenset(features)
+        self.used = set()
+        self.lines = []
+        self.indent = 1
+        self.env = {}
+        self.ints = {}  # int loop variable -> exclusive upper bound of its values
+        self.int_scalars = []  # int counters usable in arithmetic only
+        self.counter = itertools.count()
+        self.bases = itertools.count(1)
+        self.helpers = []
+        self.elementwise = []  # names of shape-preserving callables (lambdas, inner defs)
+        self.loop_depth = 0
+        self.block_depth = 0
+        self.uses_math = False
+        self.in_helper = False
+        self.sizes = [2, 3, 4]
+
+    # ------------------------------------------------------------------ small helpers
+
+    def on(self, feature, p=1.0):
+        return feature in self.allowed and self.rng.random() < p
+
+    def use(self, feature):
+        self.used.add(feature)
+
+    def fresh(self, stem="v"):
+        return f"{stem}{next(self.counter)}"
+
+    def emit(self, line):
+        self.lines.append("    " * self.indent + line)
+
+    def const(self, lo=-0.8, hi=0.8):
+        return repr(round(self.rng.uniform(lo, hi), 2))
+
+    def shape_pool(self):
+        shapes = {v.shape for v in self.env.values()}
+        shapes.add(())
+        return sorted(shapes, key=lambda t: (len(t), t))
+
+    def pick_shape(self):
+        pool = self.shape_pool()
+        extra = []
+        for t in pool:
+            if len(t) == 2:
+                extra.append((t[1], t[0]))
+            if len(t) >= 1:
+                extra.append((t[-1],))
+        return self.rng.choice(pool + pool + extra)
+
+    def sub_shape(self, shape):
+        """A shape that broadcasts to ``shape`` (often ``shape`` itself)."""
+        r = self.rng.random()
+        if r < 0.5 or not shape:
+            return shape
+        if r < 0.7:
+            return ()
+        out = list(shape[self.rng.randrange(len(shape) + 1):]) if self.rng.random() < 0.5 \
+            else list(shape)
+        for k in range(len(out)):
+            if self.rng.random() < 0.4:
+                out[k] = 1
+        return tuple(out)
+
+    def shared(self, name):
+        """True when another live name refers to the same array object as ``name``."""
+        v = self.env[name]
+        return any(o.bases & v.bases for n, o in self.env.items() if n != name)
+
+    def mutable(self, name, need_array=True):
+        """Whether an in-place update of ``name`` is something the generator may write."""
+        v = self.env[name]
+        if need_array and not v.array:
+            return False
+        if v.array and min(v.bases) < 0 and (self.in_helper
+                                             or "param_inplace" not in self.allowed):
+            return False  # parameter arrays belong to the caller
+        if v.array and (self.shared(name) or v.bases & self.pinned):
+            return "alias_inplace" in self.allowed
+        return True
+
+    # ------------------------------------------------------------------ expressions
+
+    def int_index(self, dim):
+        """An int expression in range for an axis of length ``dim``."""
+        opts = [str(self.rng.randrange(-dim, dim))]
+        for name, bound in self.ints.items():
+            if bound <= dim:
+                opts += [name, name]
+                if self.on("int_arith", 0.5):
+                    opts.append(f"{bound - 1} - {name}")
+        pick = self.rng.choice(opts)
+        if pick in self.ints:
+            self.use("for_range")
+        return pick
+
+    def slice_for(self, q, p):
+        """A slice text taking ``p`` elements of an axis of length ``q`` (q >= p)."""
+        if self.on("step_slice", 0.4):
+            for _ in range(40):
+                start = self.rng.choice([None, 0, 1, 2, -1, -2, q - 1])
+                stop = self.rng.choice([None, q, q - 1, 1, 2, -1, -q - 1])
+                step = self.rng.choice([2, -1, -2, 3])
+                if len(range(q)[slice(start, stop, step)]) == p:
+                    self.use("step_slice")
+                    return (f"{'' if start is None else start}:{'' if stop is None else stop}"
+                            f":{step}")
+        a = self.rng.randrange(q - p + 1)
+        self.use("slice")
+        if a == 0 and self.rng.random() < 0.5:
+            return f":{p}" if p < q else ":"
+        if a + p == q and self.rng.random() < 0.5:
+            return f"{a}:"
+        return f"{a}:{a + p}"
+
+    def derive(self, name, shape, target):
+        """Ways to obtain shape ``target`` from variable ``name`` of shape ``shape``."""
+        out = []
+        if shape == target:
+            out += [name] * 3
+        if shape[1:] == target and shape and self.on("index_int"):
+            out.append((f"{name}[{self.int_index(shape[0])}]", "index_int"))
+        if len(shape) == 2 and target == (shape[0],) and self.on("index_int"):
+            out.append((f"{name}[:, {self.int_index(shape[1])}]", "index_int"))
+        if len(shape) == 2 and target == () and self.on("index_int"):
+            out.append((f"{name}[{self.int_index(shape[0])}, {self.int_index(shape[1])}]",
+                        "index_int"))
+        if len(shape) == len(target) and shape and shape != target \
+                and all(q >= p for q, p in zip(shape, target)) and self.on("slice"):
+            parts = [self.slice_for(q, p) for q, p in zip(shape, target)]
+            out.append((f"{name}[{', '.join(parts)}]", "slice"))
+        if len(shape) == 2 and target == (shape[1], shape[0]) and shape[0] != shape[1] \
+                and self.on("transpose"):
+            out.append((f"{name}.T", "transpose"))
+        if target == () and shape and self.on("reduce"):
+            out.append((f"np.sum({name})", "reduce"))
+        if len(shape) == len(target) + 1 and self.on("reduce"):
+            for k in range(len(shape)):
+                if shape[:k] + shape[k + 1:] == target:
+                    fn = self.rng.choice(["np.sum", "np.mean"])
+                    out.append((f"{fn}({name}, axis={k})", "reduce"))
+        if shape and target and shape != target and math.prod(shape) == math.prod(target) \
+                and self.on("reshape"):
+            out.append((f"{name}.reshape({', '.join(map(str, target))})", "reshape"))
+        return out
+
+    def leaf(self, target):
+        cands = []
+        for name, v in self.env.items():
+            cands += self.derive(name, v.shape, target)
+        if target == ():
+            cands += ["s", self.const()] if "s" in self.env else [self.const()]
+            for name in self.int_scalars + list(self.ints):
+                if self.on("int_arith", 0.5):
+                    cands.append((f"(0.1 * {name})", "int_arith"))
+        if not cands:
+            scalar = self.leaf(())
+            return f"(({scalar}) * np.ones({target!r}))"
+        pick = self.rng.choice(cands)
+        if isinstance(pick, tuple):
+            self.use(pick[1])
+            return pick[0]
+        return pick
+
+    def expr(self, target, depth):
+        """An expression whose value has exactly the shape ``target``."""
+        if depth <= 0 or self.rng.random() < 0.25:
+            return self.leaf(target)
+        d = depth - 1
+        choices = ["arith"] * 4 + ["unary"] * 3 + ["leaf"]
+        for feat, w in [("div", 1), ("maxmin", 1), ("where", 1), ("ternary", 1),
+                        ("reduce", 2), ("index_int", 1), ("slice", 1), ("matmul", 1),
+                        ("transpose", 1), ("reshape", 1), ("helper", 2), ("recursion", 1),
+                        ("lambda", 1), ("comprehension", 1), ("math", 1), ("method", 1)]:
+            if feat in self.allowed:
+                choices += [feat] * w
+        kind = self.rng.choice(choices)
+        r = self.rng
+        if kind == "arith":
+            a, b = self.expr(target, d), self.expr(self.sub_shape(target), d)
+            if r.random() < 0.5:
+                a, b = b, a
+            self.use("arith")
+            return f"({a} {r.choice(['+', '-', '*', '*'])} {b})"
+        if kind == "div":
+            a, b = self.expr(target, d), self.expr(self.sub_shape(target), d)
+            self.use("div")
+            if r.random() < 0.5:
+                return f"({a} / (1.0 + ({b}) ** 2))"
+            return f"({a} / (2.0 + np.tanh({b})))"
+        if kind == "unary":
+            self.use("unary")
+            return r.choice(_UNARY).format(self.expr(target, d))
+        if kind == "maxmin":
+            a, b = self.expr(target, d), self.expr(self.sub_shape(target), d)
+            if a == b:
+                return a
+            self.use("maxmin")
+            return f"np.{r.choice(['maximum', 'minimum'])}({a}, {b})"
+        if kind == "where":
+            c = self.expr(self.sub_shape(target), d)
+            a, b = self.expr(target, d), self.expr(self.sub_shape(target), d)
+            self.use("where")
+            return f"np.where({c} > {self.const()}, {a}, {b})"
+        if kind == "ternary":
+            self.use("ternary")
+            return f"({self.expr(target, d)} if {self.cond(d)} else {self.expr(target, d)})"
+        if kind == "reduce":
+            return self.reduce(target, d)
+        if kind == "index_int" and len(target) < 2:
+            dim = r.choice([v.shape[0] for v in self.env.values() if v.shape[1:] == target
+                            and v.shape] or self.sizes)
+            self.use("index_int")
+            return f"({self.expr((dim,) + target, d)})[{self.int_index(dim)}]"
+        if kind == "slice" and target and len(target) <= 2:
+            big = r.choice([v.shape for v in self.env.values() if len(v.shape) == len(target)
+                            and all(q >= p for q, p in zip(v.shape, target))]
+                           or [tuple(p + r.choice([0, 0, 1, 2]) for p in target)])
+            parts = [self.slice_for(q, p) for q, p in zip(big, target)]
+            return f"({self.expr(big, d)})[{', '.join(parts)}]"
+        if kind == "matmul" and len(target) <= 2:
+            k = r.choice([v.shape[-1] for v in self.env.values() if v.shape
+                          and v.shape[:-1] == target[:1]] or self.sizes)
+            self.use("matmul")
+            if len(target) == 2:
+                return f"({self.expr((target[0], k), d)} @ {self.expr((k, target[1]), d)})"
+            if len(target) == 1:
+                return f"({self.expr((target[0], k), d)} @ {self.expr((k,), d)})"
+            return f"np.dot({self.expr((k,), d)}, {self.expr((k,), d)})"
+        if kind == "transpose" and len(target) == 2:
+            self.use("transpose")
+            inner = self.expr((target[1], target[0]), d)
+            return f"np.transpose({inner})" if r.random() < 0.5 else f"({inner}).T"
+        if kind == "reshape" and target and math.prod(target) > 1:
+            n = math.prod(target)
+            src = (n,) if len(target) == 2 else next(
+                ((a, n // a) for a in (2, 3, 4) if n % a == 0 and a < n), None)
+            if src:
+                self.use("reshape")
+                shape_text = ", ".join(map(str, target))
+                if r.random() < 0.5:
+                    return f"np.reshape({self.expr(src, d)}, ({shape_text},))"
+                return f"({self.expr(src, d)}).reshape({shape_text})"
+        if kind == "helper":
+            hs = [h for h in self.helpers if h.result == target]
+            if hs:
+                h = r.choice(hs)
+                self.use("helper")
+                args = [self.expr(p, d) for p in h.params]
+                if h.default and r.random() < 0.5:
+                    args.append(f"c={self.const()}")
+                    self.use("helper_default")
+                return f"{h.name}({', '.join(args)})"
+        if kind == "recursion" and not self.in_helper:
+            self.use("recursion")
+            self.need_recursion = True
+            return f"rec({self.expr(target, d)}, {r.randint(0, 3)})"
+        if kind == "lambda" and self.elementwise:
+            return f"{r.choice(self.elementwise)}({self.expr(target, d)})"
+        if kind == "comprehension" and target:
+            rows = [n for n, v in self.env.items() if v.shape == target and v.shape]
+            if rows:
+                self.use("comprehension")
+                body = r.choice(_ELEMENTWISE_BODIES).format("r_")
+                if len(target) == 1:
+                    return f"np.array([{body} for r_ in {r.choice(rows)}])"
+                return f"np.stack([{body} for r_ in {r.choice(rows)}])"
+        if kind == "math" and target == ():
+            self.use("math")
+            self.uses_math = True
+            fn = r.choice(["math.sin", "math.cos", "math.tanh", "math.exp"])
+            inner = self.expr((), d)
+            return f"{fn}(math.tanh({inner}))" if fn == "math.exp" else f"{fn}({inner})"
+        if kind == "method":
+            if target == ():
+                self.use("method")
+                return f"({self.expr(r.choice(self.sizes_shapes()), d)}).{r.choice(['sum', 'mean'])}()"
+            if len(target) == 1:
+                k = r.choice(self.sizes)
+                self.use("method")
+                return f"({self.expr((target[0], k), d)}).sum(axis=1)"
+        return self.leaf(target)
+
+    def sizes_shapes(self):
+        return [s for s in self.shape_pool() if s] or [(3,)]
+
+    def reduce(self, target, d):
+        r = self.rng
+        fn = r.choice(["np.sum", "np.mean"])
+        self.use("reduce")
+        if target == ():
+            return f"{fn}({self.expr(r.choice(self.sizes_shapes()), d)})"
+        ones = [k for k, n in enumerate(target) if n == 1]
+        if ones and self.on("keepdims", 0.4):
+            k = r.choice(ones)
+            big = target[:k] + (r.choice(self.sizes),) + target[k + 1:]
+            self.use("keepdims")
+            return f"{fn}({self.expr(big, d)}, axis={k}, keepdims=True)"
+        if len(target) >= 2:
+            return self.leaf(target)
+        k = r.randrange(len(target) + 1)
+        big = target[:k] + (r.choice(self.sizes),) + target[k:]
+        axis = k if r.random() < 0.7 else k - len(big)
+        return f"{fn}({self.expr(big, d)}, axis={axis})"
+
+    def cond(self, depth=1):
+        r = self.rng
+        kinds = ["sum", "sum", "mean", "scalar"]
+        if self.ints:
+            kinds.append("int")
+        kind = r.choice(kinds)
+        if kind == "int":
+            name = r.choice(list(self.ints))
+            text = f"{name} % 2 == {r.randrange(2)}" if r.random() < 0.5 else \
+                f"{name} > {r.randrange(self.ints[name])}"
+        elif kind == "scalar":
+            text = f"{self.expr((), depth)} > {self.const()}"
+        else:
+            fn = "np.sum" if kind == "sum" else "np.mean"
+            op = r.choice(["<", ">"])
+            text = f"{fn}({self.expr(r.choice(self.sizes_shapes()), depth)}) {op} {self.const()}"
+        if self.on("boolop", 0.2):
+            self.use("boolop")
+            other = f"{self.expr((), 0)} > {self.const()}"
+            text = f"({text}) {r.choice(['and', 'or'])} ({other})" if r.random() < 0.8 \
+                else f"not ({text})"
+        return text
+
+    # ------------------------------------------------------------------ statements
+
+    def new_base(self):
+        return frozenset({next(self.bases)})
+
+    def roots(self, node):
+        """Variables whose array object the value of ``node`` may be (or be a view of)."""
+        if isinstance(node, ast.Name):
+            return {node.id} if node.id in self.env else set()
+        if isinstance(node, ast.Subscript):
+            return self.roots(node.value)
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            return self.roots(node.value)
+        if isinstance(node, ast.IfExp):
+            return self.roots(node.body) | self.roots(node.orelse)
+        if isinstance(node, ast.Tuple):
+            return set().union(*[self.roots(e) for e in node.elts])
+        if isinstance(node, ast.Call):
+            fn = node.func
+            if isinstance(fn, ast.Attribute) and fn.attr == "reshape":
+                return self.roots(fn.value)
+            if isinstance(fn, ast.Attribute) and fn.attr in ("transpose", "reshape") \
+                    and isinstance(fn.value, ast.Name) and fn.value.id == "np":
+                return self.roots(node.args[0])
+            if isinstance(fn, ast.Name) and (fn.id == "rec" or fn.id.startswith("h")):
+                # a helper may hand back (a view of) its argument
+                return set().union(*[self.roots(a) for a in node.args])
+        return set()
+
+    def bases_of(self, text):
+        roots = self.roots(ast.parse(text, mode="eval").body)
+        if not roots:
+            return self.new_base()
+        return frozenset().union(*[self.env[n].bases for n in roots])
+
+    def bind(self, name, shape, text):
+        """Record ``name = text``: a bare name or a view of another variable shares its array."""
+        self.env[name] = Var(shape, self.bases_of(text), array=bool(shape))
+
+    def assign_new(self, depth=2):
+        shape = self.pick_shape()
+        name = self.fresh()
+        text = self.expr(shape, depth)
+        self.emit(f"{name} = {text}")
+        self.bind(name, shape, text)
+        return name
+
+    def reassign(self, depth=2):
+        name = self.rng.choice(list(self.env))
+        v = self.env[name]
+        text = self.expr(v.shape, depth)
+        if self.rng.random() < 0.3 and name in text:
+            text = f"0.5 * {name} + 0.5 * np.tanh({text})"
+        self.emit(f"{name} = {text}")
+        self.bind(name, v.shape, text)
+
+    def note_inplace(self, name):
+        v = self.env[name]
+        if v.array and min(v.bases) < 0:
+            self.use("param_inplace")
+        if v.array and (self.shared(name) or v.bases & self.pinned):
+            self.use("alias_inplace")
+
+    def augassign(self):
+        cands = [n for n in self.env if self.mutable(n, need_array=False)]
+        if not cands:
+            return self.assign_new()
+        name = self.rng.choice(cands)
+        v = self.env[name]
+        self.note_inplace(name)
+        rhs = self.expr(self.sub_shape(v.shape), 1)
+        op = self.rng.choice(["+=", "-=", "*=", "/="])
+        if op == "*=":
+            rhs = f"np.tanh({rhs})"
+        elif op == "/=":
+            rhs = f"(1.5 + np.sin({rhs}))"
+        self.use("augassign")
+        self.emit(f"{name} {op} {rhs}")
+
+    def make_owned_array(self):
+        shapes = [s for s in self.shape_pool() if s]
+        shape = self.rng.choice(shapes) if shapes else (3,)
+        name = self.fresh("z")
+        like = [n for n, v in self.env.items() if v.shape == shape]
+        r = self.rng.random()
+        if like and r < 0.4:
+            self.emit(f"{name} = np.zeros_like({self.rng.choice(like)})")
+        elif like and r < 0.7:
+            self.emit(f"{name} = {self.rng.choice(like)}.copy()" if self.rng.random() < 0.5
+                      else f"{name} = {self.rng.choice(like)} * 1.0")
+        else:
+            self.emit(f"{name} = np.zeros({shape!r})")
+        self.env[name] = Var(shape, self.new_base())
+        return name
+
+    def setitem(self):
+        cands = [n for n, v in self.env.items() if v.shape and v.array and self.mutable(n)]
+        if not cands or self.rng.random() < 0.3:
+            name = self.make_owned_array()
+        else:
+            name = self.rng.choice(cands)
+        self.note_inplace(name)
+        shape = self.env[name].shape
+        r = self.rng.random()
+        if r < 0.4:
+            index, part = self.int_index(shape[0]), shape[1:]
+            self.use("index_int")
+        elif r < 0.6 and len(shape) == 2:
+            index, part = f":, {self.int_index(shape[1])}", (shape[0],)
+            self.use("index_int")
+        else:
+            p = self.rng.randint(1, shape[0])
+            index, part = self.slice_for(shape[0], p), (p,) + shape[1:]
+        value = self.expr(self.sub_shape(part), 2)
+        if self.on("aug_setitem", 0.3):
+            self.use("aug_setitem")
+            self.emit(f"{name}[{index}] {self.rng.choice(['+=', '-=', '*='])} {value}")
+        else:
+            self.use("setitem")
+            self.emit(f"{name}[{index}] = {value}")
+
+    def statement(self):
+        r = self.rng
+        kinds = ["new"] * 4 + ["reassign"] * 2
+        for feat, w in [("augassign", 2), ("setitem", 2), ("if", 2), ("for_range", 2),
+                        ("for_rows", 1), ("enumerate", 1), ("zip", 1), ("while", 1),
+                        ("list_append", 1), ("tuple", 1), ("dict", 1), ("lambda", 1),
+                        ("inner_def", 1), ("early_return", 1)]:
+            if feat in self.allowed:
+                kinds += [feat] * w
+        kind = r.choice(kinds)
+        nested = self.block_depth >= 2
+        if kind == "reassign":
+            self.reassign()
+        elif kind == "augassign":
+            self.augassign()
+        elif kind == "setitem":
+            self.setitem()
+        elif kind == "if" and not nested:
+            self.if_block()
+        elif kind in ("for_range", "for_rows", "enumerate", "zip") and not nested:
+            self.for_block(kind)
+        elif kind == "while" and not nested:
+            self.while_block()
+        elif kind == "list_append" and not nested:
+            self.list_append()
+        elif kind == "tuple":
+            a, b = self.pick_shape(), self.pick_shape()
+            t, u, w = self.fresh("p"), self.fresh(), self.fresh()
+            ea, eb = self.expr(a, 1), self.expr(b, 1)
+            self.emit(f"{t} = ({ea}, {eb})")
+            if r.random() < 0.5:
+                self.emit(f"{u}, {w} = {t}")
+            else:
+                self.emit(f"{u} = {t}[0]")
+                self.emit(f"{w} = {t}[1]")
+            self.bind(u, a, ea)
+            self.bind(w, b, eb)
+            self.use("tuple")
+        elif kind == "dict":
+            a = self.pick_shape()
+            t, u = self.fresh("d"), self.fresh()
+            self.emit(f"{t} = {{'a': {self.expr(a, 1)}, 'b': {self.expr(self.sub_shape(a), 1)}}}")
+            self.emit(f"{u} = {t}['a'] * {t}['b']")
+            self.env[u] = Var(a, self.new_base(), array=bool(a))
+            self.use("dict")
+        elif kind == "lambda" and self.block_depth == 0 and not self.in_helper:
+            name = self.fresh("g")
+            self.emit(f"{name} = lambda t: {r.choice(_ELEMENTWISE_BODIES).format('t')}")
+            self.elementwise.append(name)
+            self.use("lambda")
+        elif kind == "inner_def" and self.block_depth == 0 and not self.in_helper:
+            name = self.fresh("inner")
+            body = r.choice(_ELEMENTWISE_BODIES).format("t")
+            self.emit(f"def {name}(t):")
+            self.emit(f"    return ({body}) * s")  # reads the enclosing function's parameter
+            self.elementwise.append(name)
+            self.use("inner_def")
+        elif kind == "early_return" and not self.in_helper:
+            self.emit(f"if {self.cond()}:")
+            self.emit(f"    return {self.expr((), 2)}")
+            self.use("early_return")
+        else:
+            self.assign_new()
+
+    def enter(self):
+        self.indent += 1
+        self.block_depth += 1
+        return dict(self.env), list(self.elementwise), dict(self.ints), list(self.int_scalars)
+
+    def leave(self, saved):
+        """Names bound inside a block do not outlive it; rebound ones may refer to either."""
+        env, elementwise, ints, int_scalars = saved
+        self.indent -= 1
+        self.block_depth -= 1
+        for name, v in env.items():
+            if name in self.env and self.env[name].bases != v.bases:
+                env[name] = Var(v.shape, v.bases | self.env[name].bases, v.array)
+        self.env, self.elementwise, self.ints, self.int_scalars = env, elementwise, ints, \
+            int_scalars
+
+    def block(self, n):
+        saved = self.enter()
+        for _ in range(n):
+            self.statement()
+        self.leave(saved)
+
+    def if_block(self):
+        self.use("if")
+        self.emit(f"if {self.cond()}:")
+        self.block(self.rng.randint(1, 3))
+        if self.on("elif", 0.3):
+            self.use("elif")
+            self.emit(f"elif {self.cond()}:")
+            self.block(self.rng.randint(1, 2))
+        if self.rng.random() < 0.7:
+            self.emit("else:")
+            self.block(self.rng.randint(1, 3))
+
+    def jump(self):
+        kinds = [k for k in ("break", "continue") if k in self.allowed]
+        if kinds and self.rng.random() < 0.5:
+            kind = self.rng.choice(kinds)
+            self.use(kind)
+            self.emit(f"if {self.cond()}:")
+            self.emit(f"    {kind}")
+
+    def loop_body(self, n, saved):
+        """The rest of a loop body (the block was entered by the caller)."""
+        self.loop_depth += 1
+        order = self.rng.randrange(n + 1)
+        for k in range(n + 1):
+            if k == order:
+                self.jump()
+            if k < n:
+                self.statement()
+        self.loop_depth -= 1
+        self.leave(saved)
+
+    def carried_update(self, exclude=()):
+        """A loop-carried update that stays bounded."""
+        names = [n for n in self.env if n not in exclude]
+        if not names:
+            return
+        name = self.rng.choice(names)
+        v = self.env[name]
+        e = self.expr(self.sub_shape(v.shape), 1)
+        self.emit(self.rng.choice([f"{name} = 0.5 * {name} + np.tanh({e})",
+                                   f"{name} = np.tanh({name} * {e} + {e})",
+                                   f"{name} = {name} + 0.25 * np.sin({e})"]))
+        self.env[name] = Var(v.shape, self.new_base(), v.array)
+
+    def for_block(self, kind):
+        r = self.rng
+        arrays = [n for n, v in self.env.items() if v.shape]
+        loop_vars = set()
+        if kind == "for_range" or not arrays:
+            i, k = self.fresh("i"), r.randint(1, 4)
+            one = r.random() < 0.2
+            self.emit(f"for {i} in range(1, {k + 1}):" if one else f"for {i} in range({k}):")
+            saved = self.enter()
+            if one:
+                self.int_scalars.append(i)
+            else:
+                self.ints[i] = k
+            self.use("for_range")
+        else:
+            src = r.choice(arrays)
+            row = self.fresh("row")
+            shape = self.env[src].shape
+            self.pinned |= self.env[src].bases  # the loop iterates over this array object
+            if kind == "enumerate":
+                j = self.fresh("j")
+                self.emit(f"for {j}, {row} in enumerate({src}):")
+                saved = self.enter()
+                self.ints[j] = shape[0]
+                self.use("enumerate")
+            elif kind == "zip":
+                others = [n for n, v in self.env.items() if v.shape and v.shape[0] == shape[0]]
+                other, row2 = r.choice(others), self.fresh("row")
+                self.pinned |= self.env[other].bases
+                oshape = self.env[other].shape
+                self.emit(f"for {row}, {row2} in zip({src}, {other}):")
+                saved = self.enter()
+                self.env[row2] = Var(oshape[1:], self.env[other].bases, array=len(oshape) > 1)
+                loop_vars.add(row2)
+                self.use("zip")
+            else:
+                self.emit(f"for {row} in {src}:")
+                saved = self.enter()
+                self.use("for_rows")
+            self.env[row] = Var(shape[1:], self.env[src].bases, array=len(shape) > 1)
+            loop_vars.add(row)
+        self.carried_update()
+        self.loop_body(r.randint(1, 3), saved)
+
+    def while_block(self):
+        r = self.rng
+        names = list(self.env)
+        acc = r.choice(names)
+        t, k = self.fresh("t"), r.randint(1, 5)
+        self.emit(f"{t} = 0")
+        fn = "np.sum" if self.env[acc].shape else ""
+        self.emit(f"while {t} < {k} and {fn}({acc}) < {self.const(0.5, 3.0)}:")
+        saved = self.enter()
+        self.emit(f"{t} += 1")
+        v = self.env[acc]
+        e = self.expr(self.sub_shape(v.shape), 1)
+        self.emit(f"{acc} = {acc} + 0.3 + 0.2 * np.tanh({e})")
+        self.env[acc] = Var(v.shape, self.new_base(), v.array)
+        self.int_scalars.append(t)
+        self.use("while")
+        self.loop_body(r.randint(0, 2), saved)
+        self.int_scalars.append(t)
+
+    def list_append(self):
+        r = self.rng
+        arrays = [n for n, v in self.env.items() if v.shape]
+        if not arrays:
+            return self.assign_new()
+        src = r.choice(arrays)
+        shape = self.env[src].shape
+        parts, row, out = self.fresh("parts"), self.fresh("row"), self.fresh()
+        self.emit(f"{parts} = []")
+        self.emit(f"for {row} in {src}:")
+        saved = self.enter()
+        self.env[row] = Var(shape[1:], self.env[src].bases, array=len(shape) > 1)
+        self.emit(f"{parts}.append({self.expr(shape[1:], 1)})")
+        self.leave(saved)
+        if r.random() < 0.5:
+            self.emit(f"{out} = np.stack({parts})")
+            self.env[out] = Var(shape, self.new_base())
+        else:
+            self.emit(f"{out} = sum({parts})")
+            self.env[out] = Var(shape[1:], self.new_base(), array=len(shape) > 1)
+        self.use("list_append")
+
+    # ------------------------------------------------------------------ functions
+
+    def helper(self, index):
+        r = self.rng
+        name = f"h{index}"
+        params = [r.choice(self.base_shapes) for _ in range(r.randint(1, 2))]
+        result = r.choice(self.base_shapes)
+        default = self.on("helper_default", 0.3)
+        self.env = {chr(ord("a") + k): Var(p, frozenset({-10 - k}), array=bool(p))
+                    for k, p in enumerate(params)}
+        if default:
+            self.env["c"] = Var((), frozenset({-20}), array=False)
+        arg_text = ", ".join(list(self.env)[:len(params)]) + (", c=0.5" if default else "")
+        self.lines, self.indent = [], 1
+        self.ints, self.int_scalars, self.elementwise = {}, [], []
+        self.in_helper = True
+        for _ in range(r.randint(0, 3)):
+            self.statement()
+        self.emit(f"return {self.expr(result, 2)}")
+        self.in_helper = False
+        text = [f"def {name}({arg_text}):"] + self.lines
+        self.helpers.append(Helper(name, params, result, default))
+        return "\n".join(text)
+
+
+def _sub_of(rng, shape):
+    out = list(shape[rng.randrange(len(shape)):]) if rng.random() < 0.3 else list(shape)
+    for k in range(len(out)):
+        if rng.random() < 0.25:
+            out[k] = 1
+    return tuple(out)
+
+
+def generate(seed, features=DEFAULT_FEATURES):
+    """A :class:`Program` for ``seed``: module text defining ``f(x, y, s)`` (and helpers).
+
+    Example::
+
+        prog = generate(3)
+        print(prog.source)
+        module = load(prog)
+        module.f(*prog.args())
+    """
+    g = _Gen(seed, features)
+    g.pinned = set()
+    g.need_recursion = False
+    r = g.rng
+    rank = r.choice([1, 2, 2])
+    base = tuple(r.choice([2, 3, 4]) for _ in range(rank))
+    x_shape, y_shape = _sub_of(r, base), _sub_of(r, base)
+    if r.random() < 0.5:
+        x_shape = base
+    else:
+        y_shape = base
+    if r.random() < 0.5:
+        x_shape, y_shape = y_shape, x_shape
+    g.sizes = sorted(set(base) | {2, 3})
+    g.base_shapes = [(), base, x_shape, y_shape, (base[-1],)]
+    if len(base) == 2:
+        g.base_shapes.append((base[1], base[0]))
+    helpers = []
+    if "helper" in g.allowed:
+        for k in range(r.choice([0, 0, 1, 2])):
+            helpers.append(g.helper(k))
+    # the main function
+    g.env = {"x": Var(x_shape, frozenset({-1})), "y": Var(y_shape, frozenset({-2})),
+             "s": Var((), frozenset({-3}), array=False)}
+    g.lines, g.indent, g.ints, g.int_scalars, g.elementwise = [], 1, {}, [], []
+    g.pinned = set()
+    for _ in range(r.randint(2, 7)):
+        g.statement()
+    final = g.expr((), 2)
+    if r.random() < 0.5:
+        arrays = [n for n, v in g.env.items() if v.shape]
+        if arrays:
+            final = f"{final} + np.sum({g.expr(g.env[r.choice(arrays)].shape, 1)})"
+    g.emit(f"return {final}")
+    parts = []
+    if g.uses_math:
+        parts.append("import math\n")
+    parts.append("import numpy as np\n")
+    parts.append(f"SHAPES = ({x_shape!r}, {y_shape!r})  # the shapes of x and y\n")
+    if g.need_recursion:
+        helpers.append("def rec(a, n):\n    if n <= 0:\n        return a\n"
+                       "    return rec(np.sin(a) * 0.9 + 0.1, n - 1)")
+    for h in helpers:
+        parts.append("\n" + h + "\n")
+    parts.append("\ndef f(x, y, s):\n" + "\n".join(g.lines) + "\n")
+    text = "\n".join(parts)
+    return Program(seed, text, x_shape, y_shape, frozenset(g.used))
+
+
+_loaded = []
+
+
+def load(program, directory=None):
+    """Write the program's text to a fresh .py file and import it (sourcediff reads real files)."""
+    directory = directory or tempfile.mkdtemp(prefix="sdfuzz_")
+    path = os.path.join(directory, f"fuzz_{program.seed}.py")
+    with open(path, "w") as fh:
+        fh.write(program.source)
+    name = f"sdfuzz_{program.seed}_{len(_loaded)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    _loaded.append(name)
+    return module
+
+
+def load_source(text, name="program", directory=None):
+    """Import a module from source text (for the hand-shrunk regression programs)."""
+    directory = directory or tempfile.mkdtemp(prefix="sdfuzz_")
+    path = os.path.join(directory, f"{name}.py")
+    with open(path, "w") as fh:
+        fh.write(text)
+    modname = f"sdfuzz_{name}_{len(_loaded)}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+    _loaded.append(modname)
+    return module

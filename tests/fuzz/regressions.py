@@ -1,0 +1,94 @@
+"""Hand-shrunk programs from fuzz failures: each is a module text checked by tests/test_fuzz.py."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Regression:
+    """A shrunk program; ``bug`` says what goes wrong while the compiler still has the bug."""
+
+    name: str
+    source: str
+    bug: str = ""  # non-empty: a known, unfixed bug (the test is a strict xfail)
+
+
+def _module(shapes, body):
+    return f"import numpy as np\n\nSHAPES = {shapes}\n\n\ndef f(x, y, s):\n{body}"
+
+
+REGRESSIONS = [
+    # found by the fuzzer and fixed in the compiler during the fuzzing session: a variable rebound
+    # from its own value (y = np.sin(y)) had its old value restored only after the adjoint had
+    # used the new one; an inner loop with no adjoint left its trip count on the stack
+    Regression(
+        "rebind_from_itself",
+        _module(((3,), (3,)), "    y = np.sin(y)\n    return np.sum(y)\n")),
+    Regression(
+        "rebind_from_itself_product",
+        _module(((3,), (3,)), "    y = y * x\n    return np.sum(y)\n")),
+    Regression(
+        "augassign_argument_on_itself",
+        _module(((4, 4), (1, 4)), "    x *= np.tanh(-x)\n    return np.sum(x)\n")),
+    Regression(
+        "rebind_in_loop",
+        _module(((2,), (2,)), "    for i in range(2):\n        y = y * y\n    return np.sum(y)\n")),
+    Regression(
+        "rows_of_a_rebound_array",
+        _module(((4,), (4,)), "    for row in y:\n        y = y * row\n    return np.sum(y)\n"),
+        "for row in y: y = ... -- Python iterates the original array, the generated code reads "
+        "rows from the rebound y"),
+    Regression(
+        "empty_inner_loop_misaligns_stack",
+        _module(((3,), (3,)),
+                "    v = y * 1.0\n    for r in range(2):\n        for q in range(2):\n"
+                "            pass\n        for t in range(2):\n            v = v + s\n"
+                "    return v[0]\n")),
+    Regression(
+        "tuple_with_inactive_element_unoptimized",
+        _module(((4,), (1,)),
+                "    p = (x * s, np.ones(3))\n    a, b = p\n    return b[-1] + a[-1]\n"),
+        "optimize=False: a tuple literal with an inactive element accumulates into an "
+        "uninitialized _ones1_bar (UnboundLocalError; pyflakes: undefined name)"),
+    Regression(
+        "dict_with_constant_unoptimized",
+        _module(((3,), (3,)),
+                "    d = {'a': y, 'b': -0.79}\n    return np.sum(d['a'] * d['b'])\n"),
+        "optimize=False: a dict literal holding a negative constant accumulates into an "
+        "uninitialized _neg1_bar (UnboundLocalError)"),
+    Regression(
+        "augassign_through_an_alias",
+        _module(((3, 4), (3,)), "    v = x\n    v *= 2.0\n    return np.sum(x * x)\n"),
+        "v = x; v *= 2.0 changes x in place (numpy), the compiler treats it as v = v * 2.0"),
+    Regression(
+        "augassign_on_a_view",
+        _module(((3, 4), (3,)),
+                "    z = x * 1.0\n    w = z[1:3]\n    w += 1.0\n    return np.sum(z * z)\n"),
+        "w = z[1:3]; w += 1.0 writes through the view into z; the compiler misses it"),
+    Regression(
+        "tape_scalar_index_then_augassign",
+        _module(((2, 3), (2, 3)),
+                "    s = y[0, -2]\n    s += y[-1, 0]\n    return s + 0.2 * np.tanh(s)\n"),
+        "tape mode: y[0, -2] is a 0-d view Tensor (numpy gives a copy), so s += ... writes into y "
+        "and the tape gradient differs from numpy semantics"),
+    Regression(
+        "tape_augassign_on_an_item",
+        _module(((3,), (3,)), "    x[0] -= 0.5\n    return np.sum(x ** 3) + np.sum(y)\n"),
+        "tape mode: after x[0] -= 0.5 the gradient of x ** 3 uses x[0]'s old value"),
+    # never broken
+    Regression(
+        "setitem_rows_in_loop",
+        _module(((3,), (3,)),
+                "    z = np.zeros((3,))\n    for a in y:\n        z[1] = a * s\n"
+                "    return np.sum(z) + np.sum(np.sin(x))\n")),
+    Regression(
+        "argument_setitem_and_augassign",
+        _module(((3, 3), (3,)),
+                "    x[0] = x[0] * 2.0\n    x += y\n    return np.sum(x * x)\n")),
+    Regression(
+        "while_with_continue_in_loop",
+        _module(((2, 3), (2, 3)),
+                "    v = y * 1.0\n    for r in x:\n        t = 0\n"
+                "        while t < 4 and np.sum(v) < 1.06:\n            t += 1\n"
+                "            v = v + 0.3 + 0.2 * np.tanh(s)\n            if s > -0.7:\n"
+                "                continue\n    return v[0, -2]\n")),
+]
