@@ -63,6 +63,7 @@ class Analysis:
         self.ops = {}
         self.bars = {}
         self.stack = None
+        self.counter = None
         self.analyze()
 
     # ------------------------------------------------------------------ analysis
@@ -490,7 +491,9 @@ class Reverse(Analysis):
         out = [comment(self.grad_comment(s))]
         if depth > 0:
             out.append(self.pop(store(trips), s))
-        loop = gast.For(target=store(self.names.exact("_")), iter=call(load("range"), [load(trips)]),
+        if self.counter is None:
+            self.counter = self.names.exact("_")  # the adjoint loops' unused counter
+        loop = gast.For(target=store(self.counter), iter=call(load("range"), [load(trips)]),
                         body=body + inner, orelse=[], type_comment=None)
         out.append(located(loop, s))
         if var is not None and var in self.pushed_old:

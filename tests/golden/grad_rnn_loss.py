@@ -42,7 +42,7 @@ def grad_rnn_loss(xs, U, W):
     _pow1_bar = _sd.unreduce(_sum1_bar, _pow1, None, False)
     h_bar = _sd.unbroadcast(_pow1_bar * 2 * h, h)
     # grad of: for t in range(xs.shape[0]):  (showcase.py:33)
-    for _t1 in range(_n1):
+    for _ in range(_n1):
         t = _stack.pop()
         # grad of: h = np.tanh(U @ xs[t] + W @ h)  (showcase.py:34)
         _add1_bar = h_bar * (1.0 - h * h)

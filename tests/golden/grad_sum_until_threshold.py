@@ -41,7 +41,7 @@ def grad_sum_until_threshold(x, limit):
     total_bar = 1.0
     x_bar = 0.0
     # grad of: for i in range(len(x)):  (showcase.py:24)
-    for _t1 in range(_n1):
+    for _ in range(_n1):
         i = _stack.pop()
         # grad of: total = total + x[i] * x[i]  (showcase.py:25)
         _add1_bar = total_bar
