@@ -333,6 +333,7 @@ class Normalizer:
             rng = call(load("range"), args)
         else:
             loop_var = self.names.fresh("k")
+            self.rebound = assigned_names(s.body)
             length, binds = self.sequence(s.target, it, load(loop_var))
             rng = call(load("range"), [length])
         body_prefix = []
@@ -365,6 +366,10 @@ class Normalizer:
                 call(load("min"), lengths), "n")
             return length, binds
         seq = self.name_of(it, "seq")
+        if seq.id in self.rebound:  # the loop iterates over the value it had when it started
+            fresh = self.names.fresh("seq")
+            self.emit(assign(fresh, seq))
+            seq = load(fresh)
         length = self.name_of(call(load("len"), [seq]), "n")
         return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
 
