@@ -794,12 +794,31 @@ def _walk_stmts(stmts, into_loops=True):
             yield from _walk_stmts(s.orelse, into_loops)
 
 
+def stable_tests(stmts, names):
+    """``if c: ... c = ...`` tests a copy of c, so replaying the branch in the adjoint sweep sees the
+    value the primal tested (not the one the branch left behind)."""
+    out = []
+    for s in stmts:
+        if isinstance(s, gast.If):
+            s.body = stable_tests(s.body, names)
+            s.orelse = stable_tests(s.orelse, names)
+            if s.test.id in assigned_names(s.body + s.orelse):
+                fresh = names.fresh("test")
+                out.append(assign(fresh, s.test, s))
+                s.test = load(fresh)
+        elif isinstance(s, (gast.For, gast.While)):
+            s.body = stable_tests(s.body, names)
+        out.append(s)
+    return out
+
+
 def normalize(parsed, names):
     """The normalized FunctionDef (a new tree) of a fenced :class:`Parsed` function."""
     fdef = parsed.node
     norm = Normalizer(parsed, names)
     body = norm.block(fdef.body)
     body = JumpLowering(names).function(body, fdef.body[-1] if fdef.body else fdef)
+    body = stable_tests(body, names)
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
     return located(new, fdef)
