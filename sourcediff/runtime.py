@@ -142,6 +142,8 @@ def check_wrt(value, name, fn_where):
 
 def matmul_grad_left(g, x, y):
     """Gradient of ``x @ y`` with respect to ``x`` (any of numpy's matmul shape cases)."""
+    if type(g) is float and g == 0.0:  # the symbolic zero: no gradient reached x @ y
+        return 0.0
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return g @ y.T
     xs, ys = shape(x), shape(y)
@@ -156,6 +158,8 @@ def matmul_grad_left(g, x, y):
 
 def matmul_grad_right(g, x, y):
     """Gradient of ``x @ y`` with respect to ``y``."""
+    if type(g) is float and g == 0.0:
+        return 0.0
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return x.T @ g
     xs, ys = shape(x), shape(y)
@@ -416,6 +420,8 @@ def einsum_grad_one(g, terms, out, operands, i):
 
 def einsum_grads(g, subscripts, operands):
     """The gradients of ``np.einsum(subscripts, *operands)`` for every operand, as a tuple."""
+    if type(g) is float and g == 0.0:
+        return (0.0,) * len(operands)
     terms, out = einsum_parse(subscripts, operands)
     return tuple(einsum_grad_one(g, terms, out, operands, i) for i in range(len(operands)))
 
@@ -524,6 +530,8 @@ def pad_grad(g, array, pad_width, mode="constant"):
 
 def concat_grads(g, arrays, axis=0, promoted=None):
     """Gradients of ``np.concatenate(promoted or arrays, axis)``, one per array, shaped like it."""
+    if type(g) is float and g == 0.0:
+        return GradList([0.0] * len(arrays))
     promoted = arrays if promoted is None else promoted
     if axis is None:
         sizes = [int(np.size(p)) for p in promoted]
@@ -541,6 +549,8 @@ def hstack_axis(tup):
 
 def unstack_grads(g, arrays, axis=0):
     """Gradients of ``np.stack(arrays, axis)``: the slices of ``g`` along ``axis``."""
+    if type(g) is float and g == 0.0:
+        return GradList([0.0] * len(arrays))
     return [np.take(g, i, axis=axis) for i in range(len(arrays))]
 
 
