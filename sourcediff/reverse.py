@@ -281,6 +281,8 @@ class Reverse(Analysis):
     def distribute(self, arg, contribution, s, what, broadcast=False):
         """Accumulate a contribution into the active names of one argument's syntax."""
         if isinstance(arg, gast.Name):
+            if arg.id not in self.active:
+                return []
             if broadcast:
                 contribution = call(self.rt("unbroadcast"), [contribution, load(arg.id)])
             return [self.accumulate(arg.id, contribution, s)]
