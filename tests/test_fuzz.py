@@ -31,8 +31,6 @@ def test_generated_programs_are_valid():
         assert np.ndim(value) == 0, prog.source
 
 
-@pytest.mark.xfail(strict=True, reason="known compiler bugs, see tests/fuzz/regressions.py: "
-                   + "; ".join(r.name for r in KNOWN))
 def test_quick_fuzz_run_has_no_wrong_gradients_and_no_internal_errors():
     counts = collections.Counter()
     failures = []
