@@ -34,6 +34,7 @@ class Result:
     detail: str = ""
     source: str = ""
     notes: list = field(default_factory=list)  # tape refusals and other non-failures
+    value: float = float("nan")  # the primal value
 
     def report(self):
         return f"# seed {self.seed}: {self.kind}\n# " + "\n# ".join(
@@ -129,6 +130,13 @@ def fd_verdict(f, args, i, v, analytic, scale):
     return ("wrong" if smooth else "nonsmooth"), fds[0]
 
 
+def is_refusal(exc):
+    """A deliberate refusal: a SourcediffError of sourcediff's own classes. Errors raised inside
+    generated code come back as SourcediffErrors named after the builtin kind (IndexError, ...):
+    those are crashes, not refusals."""
+    return isinstance(exc, sd.SourcediffError) and not hasattr(builtins, type(exc).__name__)
+
+
 def _as_tuple(g):
     return g if isinstance(g, tuple) else (g,)
 
@@ -137,9 +145,9 @@ def _gradients(f, args, optimize, source):
     """Reverse-mode gradients; raises _Outcome for refusals, crashes and mutated arguments."""
     try:
         df = sd.grad(f, wrt=WRT, optimize=optimize)
-    except sd.SourcediffError as exc:
-        raise _Outcome("refused", f"{type(exc).__name__}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001  (anything else is a compiler crash)
+    except Exception as exc:  # noqa: BLE001  (anything but a refusal is a compiler crash)
+        if is_refusal(exc):
+            raise _Outcome("refused", f"{type(exc).__name__}: {exc}") from None
         raise _Outcome("internal", f"transform (optimize={optimize}) crashed:\n{_short_tb(exc)}") \
             from None
     _check_generated_source(df, f)
@@ -193,9 +201,9 @@ def _check(f, args, f0, result):
     # value_and_grad returns the primal value
     try:
         value, _ = sd.value_and_grad(f, wrt=WRT)(*copy.deepcopy(args))
-    except sd.SourcediffError as exc:
-        raise _Outcome("refused", f"value_and_grad: {type(exc).__name__}: {exc}") from None
     except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            raise _Outcome("refused", f"value_and_grad: {type(exc).__name__}: {exc}") from None
         raise _Outcome("internal", f"value_and_grad raised:\n{_short_tb(exc)}") from None
     if not np.allclose(value, f0, rtol=1e-12, atol=1e-12 * scale):
         raise _Outcome("wrong", f"value_and_grad value {value!r} but f returns {f0!r}")
@@ -210,10 +218,10 @@ def _check_tape(f, args, grads, scale, result):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tape = grad_of(f, work, wrt=WRT)
-    except sd.SourcediffError as exc:
-        result.notes.append(f"tape refuses: {type(exc).__name__}: {str(exc)[:200]}")
-        return
     except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            result.notes.append(f"tape refuses: {type(exc).__name__}: {str(exc)[:200]}")
+            return
         if isinstance(exc.__cause__ or exc.__context__, sd.SourcediffError):
             # numpy re-raises the tape's refusal (e.g. a Tensor written into an ndarray)
             result.notes.append(f"tape refuses (through numpy): {str(exc.__cause__)[:200]}")
@@ -226,6 +234,10 @@ def _check_tape(f, args, grads, scale, result):
         if not np.allclose(a, b, rtol=1e-6, atol=1e-9 * scale):
             raise _Outcome("wrong", f"tape and reverse mode disagree on argument {k}:\n"
                                     f"tape {a!r}\nsource {b!r}")
+
+
+def f0_of(result):
+    return result.value
 
 
 def _check_forward(f, args, grads, scale, result):
@@ -241,13 +253,15 @@ def _check_forward(f, args, grads, scale, result):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out, out_dot = jvp(f, tuple(work), tangents)
-    except sd.SourcediffError as exc:
-        raise _Outcome("refused", f"forward mode: {type(exc).__name__}: {exc}") from None
     except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            raise _Outcome("refused", f"forward mode: {type(exc).__name__}: {exc}") from None
         raise _Outcome("internal", f"forward mode crashed:\n{_short_tb(exc)}") from None
     for k, (a, b) in enumerate(zip(work, args)):
         if not _same(a, b):
             raise _Outcome("wrong", f"argument {k} modified by forward mode")
+    if not np.allclose(out, f0_of(result), rtol=1e-12, atol=1e-12 * scale):
+        raise _Outcome("wrong", f"forward mode value {out!r} but f returns {f0_of(result)!r}")
     expected = sum(float(np.sum(np.asarray(g) * t)) for g, t in zip(grads, tangents))
     if not _close(float(out_dot), expected, scale):
         raise _Outcome("wrong", f"forward mode {float(out_dot)!r} vs reverse mode {expected!r}")
@@ -290,6 +304,7 @@ def check_program(module, seed, args=None):
     if np.ndim(f0) != 0 or not np.isfinite(f0) or not _same(f0, f0b):
         result.kind, result.detail = "skipped", f"primal value {f0!r} is not a finite scalar"
         return result
+    result.value = f0
     try:
         _check(f, args, f0, result)
     except _Outcome as out:

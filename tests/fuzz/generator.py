@@ -272,7 +272,8 @@ class _Gen:
             return f"({a} / (2.0 + np.tanh({b})))"
         if kind == "unary":
             self.use("unary")
-            return r.choice(_UNARY).format(self.expr(target, d))
+            text = r.choice(_UNARY).format(self.expr(target, d))
+            return text if text.startswith("np.") else f"({text})"
         if kind == "maxmin":
             a, b = self.expr(target, d), self.expr(self.sub_shape(target), d)
             if a == b:
