@@ -339,8 +339,12 @@ class Reverse(Analysis):
         for stmts in adjoints.values():
             for st in stmts:
                 reads |= _loads(st)
-        reads |= _loads_of_tests(self.body, adjoints)
         self.needed = reads & self.locals
+        while True:  # a branch is replayed when its adjoint does anything, pops included
+            more = _loads_of_tests(self.body, adjoints, self.needed) & self.locals
+            if more <= self.needed:
+                break
+            self.needed |= more
         self.first_bindings = _first_bindings(self.body, set(self.params))
         self.pushed_old = set()
         self.adjoints = adjoints
@@ -595,26 +599,37 @@ def _loads(node):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def _loads_of_tests(stmts, adjoints):
-    """Names read by the tests of branches whose adjoint has code (the adjoint replays them)."""
+def _loads_of_tests(stmts, adjoints, needed):
+    """Names read by the tests of branches whose adjoint does any work (the adjoint replays them)."""
     out = set()
     for s in stmts:
         if isinstance(s, gast.If):
-            if _any_adjoint(s.body + s.orelse, adjoints):
+            if _any_work(s.body + s.orelse, adjoints, needed):
                 out |= _loads(s.test)
-            out |= _loads_of_tests(s.body, adjoints) | _loads_of_tests(s.orelse, adjoints)
+            out |= _loads_of_tests(s.body, adjoints, needed)
+            out |= _loads_of_tests(s.orelse, adjoints, needed)
         elif isinstance(s, (gast.For, gast.While)):
-            out |= _loads_of_tests(s.body, adjoints)
+            out |= _loads_of_tests(s.body, adjoints, needed)
     return out
 
 
-def _any_adjoint(stmts, adjoints):
+def _any_work(stmts, adjoints, needed):
+    """Whether the adjoint of ``stmts`` may do anything: contributions, or restoring values."""
     for s in stmts:
         if id(s) in adjoints:
             return True
-        if isinstance(s, gast.If) and _any_adjoint(s.body + s.orelse, adjoints):
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            name = target.id if isinstance(target, gast.Name) else target.value.id
+            if name in needed:
+                return True
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                isinstance(s.value.func, gast.Attribute) and \
+                isinstance(s.value.func.value, gast.Name) and s.value.func.value.id in needed:
             return True
-        if isinstance(s, (gast.For, gast.While)) and _any_adjoint(s.body, adjoints):
+        if isinstance(s, gast.If) and _any_work(s.body + s.orelse, adjoints, needed):
+            return True
+        if isinstance(s, (gast.For, gast.While)) and _any_work(s.body, adjoints, needed):
             return True
     return False
 
