@@ -50,6 +50,8 @@ def broadcast_tangent(t, ans):
 
 def unreduce(g, x, axis=None, keepdims=False):
     """Broadcast the gradient of a reduction over ``axis`` back to the shape of ``x``."""
+    if type(g) is float and g == 0.0:  # the symbolic zero stays symbolic
+        return 0.0
     xs = shape(x)
     if axis is not None and not keepdims:
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
@@ -1020,3 +1022,10 @@ def prepend_zero(g):
     if isinstance(g, (list, tuple)):
         return GradList([0.0] + list(g))
     return g
+
+
+def reshape_grad(g, a, order="C"):
+    """``g`` reshaped like ``a`` (the gradient of a reshape); the symbolic zero stays 0.0."""
+    if type(g) is float and g == 0.0:
+        return 0.0
+    return np.reshape(g, shape(a), order=order)

@@ -541,12 +541,12 @@ def solve_jvp(g, ans, a, b):
 
 @defvjp(np.reshape, kind="linear", torch_name="ViewBackward0")
 def reshape(g, ans, a, shape=None, order="C", *, copy=None):
-    return (np.reshape(g, np.shape(a), order=order),)
+    return (_sd.reshape_grad(g, a, order),)
 
 
 @defvjp(np.ndarray.reshape, kind="linear", torch_name="ViewBackward0")
 def reshape_method(g, ans, a, *shape, order="C", copy=None):
-    return (np.reshape(g, np.shape(a), order=order),)
+    return (_sd.reshape_grad(g, a, order),)
 
 
 @defvjp(np.ravel, kind="linear", torch_name="ViewBackward0")

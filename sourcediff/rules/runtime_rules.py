@@ -241,3 +241,8 @@ def einsum_call_grads_helper(b, out, g, subscripts, operands):
 def einsum_call_grads_helper_jvp(t, out, g, subscripts, operands):
     return (_sd.prepend_zero(_sd.einsum_grads_tangent_g(t, g, subscripts, operands)), None,
             _sd.prepend_zero(_sd.einsum_grads_tangent_operands(t, g, subscripts, operands)))
+
+
+@defvjp(_sd.reshape_grad, kind="linear")
+def reshape_grad_helper(b, out, g, a, order="C"):
+    return (_sd.reshape_grad(b, g, order), None, None)
