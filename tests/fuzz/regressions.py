@@ -69,6 +69,13 @@ REGRESSIONS = [
         "tuple_element_reduction_unused",
         _module(((4,), (2, 3)), "    p = (x, np.sum(y, axis=1))\n    return np.sum(p[0])\n")),
     Regression(
+        "forward_default_parameter_made_active",
+        "import numpy as np\n\nSHAPES = ((2,), (2,))\n\n\ndef h(a, c=0.5):\n"
+        "    c = c * np.sum(a)\n    return a * c\n\n\ndef f(x, y, s):\n"
+        "    return np.sum(h(x)) + s * np.sum(y)\n",
+        "forward mode: a helper's defaulted parameter (no tangent) rebound from an active value "
+        "reads an unbound c_dot (UnboundLocalError)"),
+    Regression(
         "tape_augassign_on_an_item",
         _module(((3,), (3,)), "    x[0] -= 0.5\n    return np.sum(x ** 3) + np.sum(y)\n"),
         "tape mode: after x[0] -= 0.5 the gradient of x ** 3 uses x[0]'s old value"),
