@@ -262,6 +262,9 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
     fwd = Forward(parsed, norm, names, wrt_names, globals_)
     body = fwd.build()
     head = [assign(p, call(fwd.rt("copy"), [load(p)])) for p in _mutated_params(fwd)]
+    for p in _param_names(parsed.node):  # a parameter that becomes active later starts at zero
+        if p in fwd.active and p not in wrt_names:
+            head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
     result = fwd.result
     out_dot = load(fwd.dot(result.id)) if _active_result(fwd) else const(0.0)
     ret = located(gast.Return(value=gast.Tuple(
