@@ -319,15 +319,21 @@ class Reverse(Analysis):
         target = s.targets[0]
         base = target.value.id
         bar = self.bar(base)
-        out = []
+        out, tail = [], []
         index = copy.deepcopy(target.slice)
         if isinstance(s.value, gast.Name) and s.value.id in self.active:
             part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
-            out.append(self.accumulate(s.value.id,
-                                       call(self.rt("unbroadcast"), [part, load(s.value.id)]), s))
-        out.append(assign(bar, call(self.rt("zero_at"), [load(bar), load(base),
-                                                         resolve_index(index)]), s))
-        return out
+            if s.value.id == base:  # y[idx] = y: take the part before zeroing, add it after
+                saved = self.names.fresh("part")
+                out.append(assign(saved, part, s))
+                part = load(saved)
+            tail.append(self.accumulate(s.value.id,
+                                        call(self.rt("unbroadcast"), [part, load(s.value.id)]), s))
+        zero = assign(bar, call(self.rt("zero_at"), [load(bar), load(base), resolve_index(index)]),
+                      s)
+        if tail and s.value.id == base:
+            return out + [zero] + tail
+        return out + tail + [zero]
 
     # ------------------------------------------------------------------ sweeps
 
