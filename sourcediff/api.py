@@ -18,13 +18,14 @@ import copy
 import functools
 import inspect
 import linecache
+import os
 import re
 import threading
 import weakref
 
 import gast
 
-from . import registry
+from . import registry, runtime, specialize
 from .emit import comment, to_source
 from .errors import SourcediffError, WrtError
 from .fence import fence
@@ -77,16 +78,21 @@ def value_and_grad(fn=None, wrt=0, *, optimize=True):
     return _get(fn, wrt, "value_and_grad", optimize)
 
 
-def source(fn):
+def source(fn, *example_args):
     """The generated Python source of a function made by sourcediff.
 
-    Example::
+    With example arguments, the source specialized for their shapes and dtypes, which is what a
+    call with such arguments runs (see ``sourcediff/specialize.py``). Example::
 
         print(sd.source(sd.grad(f)))
+        print(sd.source(sd.grad(f), x, w))
     """
     text = getattr(fn, "__sourcediff_source__", None)
     if text is None:
         raise SourcediffError(f"{fn!r} was not made by sourcediff; pass the result of sd.grad(...)")
+    spec = getattr(fn, "__sourcediff_specializations__", None)
+    if example_args and spec is not None:
+        return spec.lookup(example_args).__sourcediff_source__
     return text
 
 
@@ -252,7 +258,14 @@ def transform(fn, wrt, mode, optimize_code=True):
                             decorator_list=[], returns=None, type_comment=None, type_params=[])
     fdef.body.insert(0, gast.Expr(value=const(doc)))
     text = to_source(fdef)
-    fn = _compile(parsed, text, name, globals_, rev)
+    spec = None
+    if optimize_code and mode in ("grad", "value_and_grad") and _SPECIALIZE != "0":
+        runtime_name = rev.globals.name("_sd", runtime)
+        spec = _Specializations(parsed, fdef, name, globals_, rev, _param_names(fdef)[:len(
+            list(getattr(fdef.args, "posonlyargs", [])) + list(fdef.args.args))],
+            removable, _where_names(globals_), {runtime_name},
+            rev.pushed_old - set(_param_names(parsed.node)))
+    fn = _compile(parsed, text, name, globals_, rev, spec)
     fn.__sourcediff_cotangent_name__ = cotangent
     return fn
 
@@ -435,11 +448,27 @@ def _wrt_names(parsed, params, wrt, skip=0):
 _counter = [0]
 
 
-def _compile(parsed, text, name, globals_, rev):
-    """Compile generated source inside a factory whose parameters bind the helper objects."""
+def _compile(parsed, text, name, globals_, rev, spec=None):
+    """Compile generated source (behind the error-relocating entry wrapper)."""
+    fn = _compile_raw(parsed, text, name, globals_)
+    entry = _entry(fn, spec)
+    entry.__sourcediff_source__ = text
+    if spec is not None:
+        spec.generic = fn
+        entry.__sourcediff_specializations__ = spec
+    return entry
+
+
+def _free_names(parsed, globals_):
     free = dict(globals_.bound)
     for var, value in parsed.env.items():
         free.setdefault(var, value)
+    return free
+
+
+def _compile_raw(parsed, text, name, globals_):
+    """Compile generated source inside a factory whose parameters bind the helper objects."""
+    free = _free_names(parsed, globals_)
     params = sorted(free)
     body = "\n".join("    " + line if line else line for line in text.splitlines())
     module_text = f"def __sourcediff_factory__({', '.join(params)}):\n{body}\n    return {name}\n"
@@ -453,10 +482,57 @@ def _compile(parsed, text, name, globals_, rev):
     exec(code, parsed.fn.__globals__, namespace)
     fn = namespace["__sourcediff_factory__"](*[free[p] for p in params])
     fn.__qualname__ = name
+    fn.__sourcediff_source__ = text
     _line_maps[filename] = _user_lines(module_text)
-    entry = _entry(fn)
-    entry.__sourcediff_source__ = text
-    return entry
+    return fn
+
+
+_SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface
+_MAX_SIGNATURES = 32
+
+
+class _Specializations:
+    """The generated function specialized per call signature (argument types, shapes, dtypes)."""
+
+    def __init__(self, parsed, fdef, name, globals_, rev, params, removable, where_names,
+                 runtime_names, placeholders):
+        self.parsed, self.fdef, self.name, self.globals_ = parsed, fdef, name, globals_
+        self.params, self.removable, self.where_names = params, removable, where_names
+        self.runtime_names, self.stack = runtime_names, rev.stack
+        self.placeholders = frozenset(placeholders)
+        self.table = {}
+        self.generic = None
+        self.lock = threading.Lock()
+
+    def lookup(self, args):
+        key = specialize.signature(args)
+        fn = self.table.get(key)
+        if fn is not None:
+            return fn
+        with self.lock:
+            fn = self.table.get(key)
+            if fn is None:
+                fn = self._build(args)
+                if len(self.table) < _MAX_SIGNATURES:
+                    self.table[key] = fn
+        return fn
+
+    def _build(self, args):
+        namespace = dict(vars(builtins))
+        namespace.update(self.parsed.fn.__globals__)
+        namespace.update(_free_names(self.parsed, self.globals_))
+        try:
+            fdef = specialize.specialize(
+                self.fdef, self.params, args, namespace=namespace, stack_name=self.stack,
+                removable=self.removable, where_names=self.where_names,
+                runtime_names=self.runtime_names, placeholders=self.placeholders)
+            if fdef is None:
+                return self.generic
+            return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+        except Exception:
+            if _SPECIALIZE == "strict":
+                raise
+            return self.generic  # the generic code is always right; only speed is lost
 
 
 _line_maps = {}  # generated file name -> {generated line: "file.py:NN: user line"}
@@ -475,14 +551,19 @@ def _user_lines(module_text):
     return out
 
 
-def _entry(fn):
+def _entry(fn, spec=None):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
-    kind of error (also a SourcediffError) that names the user's line it comes from."""
+    kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
+    the version specialized for the arguments' signature when there is one."""
+    signature = specialize.signature
 
     @functools.wraps(fn)
     def entry(*args, **kwargs):
+        target = fn
+        if spec is not None and not kwargs:
+            target = spec.table.get(signature(args)) or spec.lookup(args)
         try:
-            return fn(*args, **kwargs)
+            return target(*args, **kwargs)
         except SourcediffError:
             raise
         except Exception as exc:

@@ -708,8 +708,8 @@ def win_mask(x, y):
     if isinstance(wins, (bool, np.bool_)):
         return 1.0 if wins else (0.5 if x == y else 0.0)
     ties = x == y
-    if np.asarray(ties).any():
-        dtype = np.result_type(getattr(x, "dtype", float), getattr(y, "dtype", float))
+    if np.count_nonzero(ties):  # (cheaper than ties.any())
+        dtype = np.result_type(x, y)  # the dtype of the maximum itself
         return wins.astype(dtype) + ties.astype(dtype) * 0.5
     return wins
 

@@ -1,0 +1,1039 @@
+"""Specialize stage: a generated gradient rewritten for the shapes and dtypes of one call.
+
+The generic generated code calls runtime helpers (``_sd.unbroadcast``, ``_sd.grad_like``, ...) that
+look at shapes on every call, because the compiler does not know the shapes when it writes the code.
+At the first call with a new *signature* (the type of every argument, and the shape and dtype of every
+array argument), this stage infers, statically and soundly, the type, shape and dtype of every value
+the generated function computes, and rewrites each helper call whose outcome is then known::
+
+    _sub1_bar = _sd.unbroadcast(_pow1_bar * 2 * _sub1, _sub1)   _sub1_bar = 2.0 * _sub1
+    b2_bar = _sd.unbroadcast(out_bar, b2)                       b2_bar = out_bar.sum(axis=(0,))
+
+The inference is an abstract interpretation of the generated function: a value is known as an array
+of a given shape and dtype, a numpy scalar, a Python float, an integer (known or not), or unknown. It
+evaluates operations on stand-ins (tiny or zero-stride arrays of the right shape and dtype), and only
+for operations whose result shape cannot depend on array *values* (ufuncs, reductions, reshapes, the
+runtime's shape helpers). Anything else (boolean masks, ``np.nonzero``, calls to user functions, list
+contents) is unknown, and a helper call that reads an unknown value keeps its generic form. Loops and
+branches are joined to a fixpoint, so a value whose shape changes between iterations is unknown.
+
+After the rewrite, a seed broadcast that only feeds elementwise products becomes the scalar itself,
+compiler constants are propagated and folded, dead code is dropped, and values that were saved on the
+stack only for a helper that no longer needs them are no longer saved.
+"""
+
+import copy
+import inspect
+import itertools
+import operator
+
+import gast
+import numpy as np
+
+from . import runtime
+from .emit import is_comment
+from .optimize import dead_code, fold_constants
+
+# ---------------------------------------------------------------- facts
+
+
+class _Top:
+    def __repr__(self):
+        return "TOP"
+
+
+TOP = _Top()  # unknown
+BOT = None  # no value yet (a compiler placeholder such as ``_add1 = None`` before a loop)
+
+
+class Arr:
+    """An ndarray of this shape and dtype."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+
+    def __eq__(self, other):
+        return type(other) is Arr and other.shape == self.shape and other.dtype == self.dtype
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"Arr{self.shape}:{self.dtype}"
+
+
+class Scal:
+    """A numpy scalar of this dtype."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def __eq__(self, other):
+        return type(other) is Scal and other.dtype == self.dtype
+
+    def __hash__(self):
+        return hash(self.dtype)
+
+    def __repr__(self):
+        return f"Scal:{self.dtype}"
+
+
+class Known:
+    """A plain value known exactly (literal, shape, shape arithmetic, a module or function)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return type(other) is Known and type(other.value) is type(self.value) and \
+            _same(other.value, self.value)
+
+    def __hash__(self):
+        return hash(type(self.value))
+
+    def __repr__(self):
+        return f"Known({self.value!r})"
+
+
+def _same(a, b):
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001  (objects without a plain equality)
+        return False
+
+
+class Seq:
+    """A list or tuple (in an argument position) of elements with these facts."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = tuple(items)
+
+    def __eq__(self, other):
+        return type(other) is Seq and other.items == self.items
+
+    def __hash__(self):
+        return hash(len(self.items))
+
+
+class _Named:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+PYFLOAT = _Named("float")  # a Python float of unknown value
+F64S = _Named("float-or-float64")  # a Python float or a numpy float64 scalar (a join of the two)
+ANYINT = _Named("int")  # a Python int of unknown value
+ANYBOOL = _Named("bool")  # a Python bool of unknown value
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _float64ish(f):
+    return f is PYFLOAT or f is F64S or (type(f) is Scal and f.dtype == _F64)
+
+
+def _members(f):
+    """The plain facts a union fact stands for."""
+    return (PYFLOAT, Scal(_F64)) if f is F64S else (f,)
+
+
+def join(a, b):
+    if a is BOT:
+        return b
+    if b is BOT or a is b or a == b:
+        return a
+    if _float64ish(a) and _float64ish(b):
+        return F64S
+    ints = (type(a) is Known and type(a.value) is int) or a is ANYINT
+    if ints and ((type(b) is Known and type(b.value) is int) or b is ANYINT):
+        return ANYINT
+    bools = (type(a) is Known and type(a.value) is bool) or a is ANYBOOL
+    if bools and ((type(b) is Known and type(b.value) is bool) or b is ANYBOOL):
+        return ANYBOOL
+    return TOP
+
+
+def fact_of_signature(value):
+    """The fact for an argument value (what the signature of a call pins down)."""
+    t = type(value)
+    if t is np.ndarray:
+        return Arr(value.shape, value.dtype)
+    if t is float:
+        return PYFLOAT
+    if t is int:
+        return ANYINT
+    if t is bool:
+        return ANYBOOL
+    if isinstance(value, np.generic) and t.__module__ == "numpy":
+        return Scal(value.dtype)
+    if value is None:
+        return Known(None)
+    return TOP
+
+
+def signature(args):
+    """The cache key of a call's positional arguments."""
+    return tuple((a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args)
+
+
+# ---------------------------------------------------------------- stand-ins
+
+_CAP = 1 << 20  # larger arrays are never materialized as stand-ins
+
+
+def _full_standin(f):
+    if type(f) is Arr:
+        return np.broadcast_to(np.zeros((), f.dtype), f.shape)
+    if type(f) is Seq:
+        return [_full_standin(x) for x in f.items]
+    return _tiny(f)
+
+
+def _tiny(f):
+    if type(f) is Arr:
+        return np.zeros((1,) * len(f.shape), f.dtype)
+    if type(f) is Scal:
+        return f.dtype.type(0)
+    if f is PYFLOAT:
+        return 0.0
+    if f is ANYINT:
+        return 1
+    if f is ANYBOOL:
+        return True
+    if type(f) is Seq:
+        return [_tiny(x) for x in f.items]
+    if type(f) is Known:
+        return f.value
+    raise _Unknown
+
+
+def _fact_of_result(value):
+    t = type(value)
+    if t is np.ndarray:
+        return Arr(value.shape, value.dtype)
+    if t is float:
+        return PYFLOAT
+    if t is bool:
+        return ANYBOOL
+    if t is int:
+        return ANYINT
+    if isinstance(value, np.generic):
+        return Scal(value.dtype)
+    if value is None:
+        return Known(None)
+    return TOP
+
+
+class _Unknown(Exception):
+    pass
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _size(f):
+    return int(np.prod(f.shape, dtype=np.int64)) if type(f) is Arr else 1
+
+
+_BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+           gast.Div: operator.truediv, gast.Pow: operator.pow, gast.FloorDiv: operator.floordiv,
+           gast.Mod: operator.mod, gast.MatMult: operator.matmul}
+_UNARY = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+          gast.Invert: operator.invert}
+_CMPOPS = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
+           gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge}
+
+
+def _over_members(rule, facts, *rest):
+    """Apply ``rule`` to every combination of the members of union facts and join the results."""
+    if not any(f is F64S for f in facts):
+        return rule(facts, *rest)
+    out = BOT
+    for combo in itertools.product(*[_members(f) for f in facts]):
+        out = join(out, rule(list(combo), *rest))
+    return out
+
+
+def _elementwise(fn, facts):
+    """Fact of an elementwise operation (an operator or a ufunc) on ``facts``."""
+    return _over_members(_elementwise1, facts, fn)
+
+
+def _elementwise1(facts, fn):
+    if any(f is TOP or f is BOT for f in facts):
+        return TOP
+    if all(type(f) is Known for f in facts):
+        try:
+            value = fn(*[f.value for f in facts])
+        except Exception:  # noqa: BLE001
+            return TOP
+        return Known(value) if type(value) in (int, bool) else _fact_of_result(value)
+    if any(type(f) is Seq for f in facts):
+        return TOP
+    try:
+        shape = np.broadcast_shapes(*[f.shape for f in facts if type(f) is Arr])
+        with np.errstate(all="ignore"):
+            value = fn(*[_tiny(f) for f in facts])
+    except Exception:  # noqa: BLE001
+        return TOP
+    if type(value) is np.ndarray:
+        return Arr(shape, value.dtype)
+    return _fact_of_result(value)
+
+
+def _matmul(a, b):
+    if type(a) is not Arr or type(b) is not Arr or not a.shape or not b.shape:
+        return TOP
+    sa, sb = a.shape, b.shape
+    try:
+        dtype = (np.zeros((1, 1), a.dtype) @ np.zeros((1, 1), b.dtype)).dtype
+        if len(sa) == 1 and len(sb) == 1:
+            return Scal(dtype) if sa == sb else TOP
+        if len(sb) == 1:
+            return Arr(sa[:-1], dtype) if sa[-1] == sb[0] else TOP
+        if len(sa) == 1:
+            return Arr(sb[:-2] + sb[-1:], dtype) if sa[0] == sb[-2] else TOP
+        if sa[-1] != sb[-2]:
+            return TOP
+        return Arr(np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1]), dtype)
+    except Exception:  # noqa: BLE001
+        return TOP
+
+
+# numpy functions whose result type, shape and dtype follow from those of their arguments
+_NP_SHAPE_PURE = [
+    "sum", "mean", "max", "min", "amax", "amin", "prod", "std", "var", "argmax", "argmin",
+    "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "broadcast_to", "concatenate",
+    "stack", "hstack", "vstack", "clip", "dot", "matmul", "outer", "inner", "vdot", "einsum",
+    "tensordot", "zeros_like", "ones_like", "full_like", "empty_like", "diag", "diagonal", "trace",
+    "cumsum", "cumprod", "flip", "roll", "sort", "argsort", "ravel", "atleast_1d", "atleast_2d",
+    "asarray", "array", "take", "triu", "tril", "diff", "kron", "where", "logsumexp", "float64",
+    "float32", "copy", "real", "conj", "around", "round",
+    # values in these positions decide the result's shape: they must be known exactly
+    "reshape", "repeat", "tile", "pad", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+]
+_SHAPE_ARGS = {"reshape": (1, "newshape", "shape"), "repeat": (1, "repeats"), "tile": (1, "reps"),
+               "pad": (1, "pad_width"), "zeros": (0, "shape"), "ones": (0, "shape"),
+               "full": (0, "shape"), "empty": (0, "shape"), "arange": "all", "linspace": "all",
+               "eye": "all"}
+_METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "reshape",
+            "transpose", "swapaxes", "squeeze", "ravel", "flatten", "copy", "astype", "cumsum",
+            "cumprod", "dot", "clip", "round", "conj", "item", "repeat"}
+# runtime helpers whose result follows from the types, shapes and dtypes of their arguments
+_SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_grad", "check_scalar",
+                  "check_wrt", "matmul_grad_left", "matmul_grad_right", "copy", "owned_grad",
+                  "as_column", "broadcast_tangent", "rebroadcast", "like_input", "cumsum_grad",
+                  "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
+                  "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
+                  "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
+                  "pad_grad", "solve_grads"}
+
+
+def _np_table():
+    table = {}
+    for name in _NP_SHAPE_PURE:
+        fn = getattr(np, name, None)
+        if fn is not None:
+            table[id(fn)] = (fn, name)
+    return table
+
+
+_NP = _np_table()
+_SD = {id(getattr(runtime, n)): n for n in _SD_SHAPE_PURE if hasattr(runtime, n)}
+
+
+class _Method:
+    """A whitelisted method of an array fact, not yet called."""
+
+    def __init__(self, base, name):
+        self.base, self.name = base, name
+
+
+# ---------------------------------------------------------------- the abstract interpreter
+
+
+class Inference:
+    """Facts for the values of one generated function, given the facts of its parameters."""
+
+    def __init__(self, fdef, namespace, stack_name, param_facts, placeholders=()):
+        self.fdef = fdef
+        self.placeholders = placeholders  # ids of ``name = None`` statements before first use
+        self.namespace = namespace  # name -> object, for names the function does not assign
+        self.stack_name = stack_name
+        self.nodes = {}  # id(expression node) -> joined fact
+        self.ever = {}  # name -> join of every value assigned to it
+        self.env0 = dict(param_facts)
+
+    def run(self):
+        env = self.block(self.fdef.body, dict(self.env0), None)
+        return env
+
+    # statements ---------------------------------------------------------------
+
+    def block(self, stmts, env, loop):
+        for s in stmts:
+            if env is None:
+                return None
+            env = self.stmt(s, env, loop)
+        return env
+
+    def stmt(self, s, env, loop):
+        if is_comment(s) or isinstance(s, gast.Pass):
+            return env
+        if isinstance(s, gast.Assign):
+            value = self.expr(s.value, env)
+            if isinstance(s.value, gast.Call) and self._is_pop(s.value):
+                target = s.targets[0]
+                value = self.ever.get(target.id, TOP) if isinstance(target, gast.Name) else TOP
+            if id(s) in self.placeholders:
+                value = BOT  # a compiler placeholder, never read before it is assigned
+            for target in s.targets:
+                self.assign(target, value, env)
+            return env
+        if isinstance(s, gast.Expr):
+            self.expr(s.value, env)
+            return env
+        if isinstance(s, gast.If):
+            self.expr(s.test, env)
+            a = self.block(s.body, dict(env), loop)
+            b = self.block(s.orelse, dict(env), loop)
+            return _join_env(a, b)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s, env)
+        if isinstance(s, gast.Return):
+            if s.value is not None:
+                self.expr(s.value, env)
+            return None
+        if isinstance(s, gast.Break):
+            loop["exit"] = _join_env(loop["exit"], env)
+            return None
+        if isinstance(s, gast.Continue):
+            loop["back"] = _join_env(loop["back"], env)
+            return None
+        if isinstance(s, gast.Raise):
+            return None
+        raise _Unsupported(type(s).__name__)
+
+    def loop(self, s, env):
+        head = dict(env)
+        if isinstance(s, gast.For):
+            self.expr(s.iter, env)
+        for _ in range(20):
+            state = {"exit": None, "back": None}
+            inner = dict(head)
+            if isinstance(s, gast.For):
+                self.assign(s.target, ANYINT if _is_range(s.iter) else TOP, inner)
+            else:
+                self.expr(s.test, inner)
+            end = self.block(s.body, inner, state)
+            new_head = _join_env(_join_env(head, end), state["back"])
+            if new_head == head:
+                break
+            head = new_head
+        else:
+            raise _Unsupported("loop facts do not settle")
+        after = head
+        if s.orelse:
+            after = self.block(s.orelse, dict(head), None)
+        return _join_env(after, state["exit"])
+
+    def assign(self, target, value, env):
+        if isinstance(target, gast.Name):
+            env[target.id] = value
+            if value is not BOT:
+                self.ever[target.id] = join(self.ever.get(target.id, BOT), value)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            items = value.value if type(value) is Known and isinstance(value.value, tuple) and \
+                len(value.value) == len(target.elts) else None
+            for k, elt in enumerate(target.elts):
+                self.assign(elt, Known(items[k]) if items is not None else TOP, env)
+        elif isinstance(target, gast.Subscript):
+            self.expr(target.slice, env)
+            base = target.value
+            if isinstance(base, gast.Name) and type(env.get(base.id)) is not Arr:
+                env[base.id] = TOP  # an item of a list or dict changed: its facts are gone
+                self.ever[base.id] = TOP
+        elif isinstance(target, gast.Starred):
+            self.assign(target.value, TOP, env)
+        # attribute assignment: nothing this analysis tracks
+
+    # expressions --------------------------------------------------------------
+
+    def expr(self, node, env):
+        fact = self._expr(node, env)
+        key = id(node)
+        self.nodes[key] = join(self.nodes.get(key, BOT), fact) if key in self.nodes else fact
+        return fact
+
+    def _expr(self, node, env):
+        if isinstance(node, gast.Constant):
+            return Known(node.value) if not isinstance(node.value, float) else PYFLOAT
+        if isinstance(node, gast.Name):
+            if node.id in env:
+                v = env[node.id]
+                return TOP if v is BOT else v
+            value = self.namespace.get(node.id, self)
+            if value is not self and (callable(value) or inspect.ismodule(value)):
+                return Known(value)  # globals that are data may change between calls
+            return TOP
+        if isinstance(node, gast.BinOp):
+            a, b = self.expr(node.left, env), self.expr(node.right, env)
+            if isinstance(node.op, gast.MatMult):
+                return _matmul(a, b)
+            fn = _BINOPS.get(type(node.op))
+            return _elementwise(fn, [a, b]) if fn else TOP
+        if isinstance(node, gast.UnaryOp):
+            a = self.expr(node.operand, env)
+            return _elementwise(_UNARY[type(node.op)], [a])
+        if isinstance(node, gast.Compare):
+            facts = [self.expr(node.left, env)] + [self.expr(c, env) for c in node.comparators]
+            if len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
+                return TOP
+            return _elementwise(_CMPOPS[type(node.ops[0])], facts)
+        if isinstance(node, gast.BoolOp):
+            facts = [self.expr(v, env) for v in node.values]
+            out = BOT
+            for f in facts:
+                out = join(out, f)
+            return out
+        if isinstance(node, gast.IfExp):
+            self.expr(node.test, env)
+            return join(self.expr(node.body, env), self.expr(node.orelse, env))
+        if isinstance(node, (gast.Tuple, gast.List)):
+            facts = [self.expr(e, env) for e in node.elts]
+            if isinstance(node, gast.Tuple) and all(type(f) is Known for f in facts):
+                return Known(tuple(f.value for f in facts))
+            if all(f is not TOP and f is not BOT and not isinstance(f, _Method) for f in facts):
+                return Seq(facts)
+            return TOP
+        if isinstance(node, gast.Slice):
+            parts = [self.expr(p, env) if p is not None else Known(None)
+                     for p in (node.lower, node.upper, node.step)]
+            if all(type(p) is Known for p in parts):
+                return Known(slice(*[p.value for p in parts]))
+            return TOP
+        if isinstance(node, gast.Attribute):
+            return self.attribute(self.expr(node.value, env), node.attr)
+        if isinstance(node, gast.Subscript):
+            return self.subscript(self.expr(node.value, env), node.slice, env)
+        if isinstance(node, gast.Call):
+            return self.call(node, env)
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, gast.expr):
+                self.expr(child, env)
+        return TOP
+
+    def attribute(self, base, attr):
+        if type(base) is Arr:
+            if attr == "shape":
+                return Known(base.shape)
+            if attr == "ndim":
+                return Known(len(base.shape))
+            if attr == "size":
+                return Known(_size(base))
+            if attr == "T":
+                return Arr(base.shape[::-1], base.dtype)
+            if attr == "dtype":
+                return Known(base.dtype)
+            if attr in _METHODS:
+                return _Method(base, attr)
+            return TOP
+        if type(base) is Known:
+            try:
+                return Known(getattr(base.value, attr))
+            except Exception:  # noqa: BLE001
+                return TOP
+        return TOP
+
+    def subscript(self, base, index_node, env):
+        index = self.expr(index_node, env)
+        if isinstance(index_node, gast.Tuple):
+            parts = [self.nodes.get(id(e), TOP) for e in index_node.elts]  # just evaluated
+        else:
+            parts = [index]
+        if type(base) is Known and type(index) is Known:
+            try:
+                value = base.value[index.value]
+            except Exception:  # noqa: BLE001
+                return TOP
+            return Known(value)
+        if type(base) is not Arr:
+            return TOP
+        if type(index) is Known and isinstance(index.value, tuple):
+            parts = list(index.value)
+        else:
+            parts = [p.value if type(p) is Known else p for p in parts]
+        standins = []
+        for p in parts:
+            if p is ANYINT:
+                standins.append(0)  # any valid integer index removes the axis the same way
+            elif type(p) is Arr and p.dtype.kind in "iu" and _size(p) <= _CAP:
+                standins.append(np.zeros(p.shape, p.dtype))
+            elif isinstance(p, (int, slice, type(None), type(Ellipsis))) and not isinstance(p, bool):
+                standins.append(p)
+            else:
+                return TOP  # booleans (masks) and unknown indices decide the shape by value
+        if _size(base) > _CAP and any(type(p) is np.ndarray for p in standins):
+            return TOP
+        try:
+            value = _full_standin(base)[tuple(standins)]
+        except Exception:  # noqa: BLE001
+            return TOP
+        return _fact_of_result(value)
+
+    def call(self, node, env):
+        func = self.expr(node.func, env)
+        args = [self.expr(a.value if isinstance(a, gast.Starred) else a, env) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords}
+        if any(isinstance(a, gast.Starred) for a in node.args) or None in kwargs:
+            return TOP
+        if self._is_pop(node):
+            return TOP
+        if isinstance(func, _Method):
+            if func.name != "dot" and any(type(a) not in (Known,) and a is not PYFLOAT
+                                          for a in list(args) + list(kwargs.values())):
+                return TOP  # e.g. ``x.repeat(counts)``: array values that decide a shape
+            return _evaluate(getattr(_full_standin(func.base), func.name), args, kwargs,
+                             [func.base])
+        if type(func) is not Known:
+            return TOP
+        fn = func.value
+        if fn is len:
+            return Known(args[0].shape[0]) if len(args) == 1 and type(args[0]) is Arr and \
+                args[0].shape else TOP
+        if fn is float:
+            return PYFLOAT if args and args[0] is not TOP else TOP
+        if fn is int:
+            return args[0] if args and type(args[0]) is Known else ANYINT
+        if fn is runtime.reduced_count:
+            if args and type(args[0]) is Arr and all(type(a) is Known for a in args[1:]):
+                return Known(runtime.reduced_count(_full_standin(args[0]),
+                                                   *[a.value for a in args[1:]]))
+            return TOP
+        if fn is runtime.win_mask:
+            # a boolean mask, or (at ties) a float mask: a multiply by either keeps the other
+            # factor's shape, and the gradients it scales keep their dtype
+            if len(args) != 2 or kwargs:
+                return TOP
+            shape = _elementwise(operator.gt, args)
+            if type(shape) is Arr:
+                return Arr(shape.shape, np.bool_)
+            return PYFLOAT if shape is not TOP else TOP
+        if isinstance(fn, np.ufunc):
+            if kwargs or len(args) != fn.nin or fn.nout != 1:
+                return TOP
+            return _elementwise(fn, args)
+        entry = _NP.get(id(fn))
+        if entry is not None:
+            name = entry[1]
+            if name == "where" and len(args) != 3:
+                return TOP
+            need = _SHAPE_ARGS.get(name)
+            if need == "all":
+                if not all(type(a) is Known for a in list(args) + list(kwargs.values())):
+                    return TOP
+            elif need is not None:
+                pos, *names = need
+                if len(args) > pos and type(args[pos]) is not Known:
+                    return TOP
+                if any(type(kwargs[k]) is not Known for k in names if k in kwargs):
+                    return TOP
+            return _evaluate(fn, args, kwargs, [])
+        if id(fn) in _SD:
+            return _evaluate(fn, args, kwargs, [])
+        return TOP
+
+    def _is_pop(self, node):
+        f = node.func
+        return isinstance(f, gast.Attribute) and f.attr == "pop" and \
+            isinstance(f.value, gast.Name) and f.value.id == self.stack_name
+
+
+def _evaluate(fn, args, kwargs, extra):
+    names = list(kwargs)
+
+    def rule(facts):
+        return _evaluate1(fn, facts[:len(args)], dict(zip(names, facts[len(args):])), extra)
+
+    return _over_members(rule, list(args) + list(kwargs.values()))
+
+
+def _evaluate1(fn, args, kwargs, extra):
+    facts = list(args) + list(kwargs.values()) + list(extra)
+    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method)
+           for f in facts):
+        return TOP
+    if sum(_size(f) for f in facts) > _CAP:
+        return TOP
+    try:
+        with np.errstate(all="ignore"):
+            value = fn(*[_full_standin(a) for a in args],
+                       **{k: _full_standin(v) for k, v in kwargs.items()})
+    except Exception:  # noqa: BLE001
+        return TOP
+    return _fact_of_result(value)
+
+
+def _is_range(node):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+        node.func.id == "range"
+
+
+def _join_env(a, b):
+    if a is None:
+        return None if b is None else dict(b)
+    if b is None:
+        return dict(a)
+    out = {}
+    for k in a.keys() | b.keys():
+        out[k] = join(a.get(k, BOT), b.get(k, BOT))
+    return out
+
+
+# ---------------------------------------------------------------- the rewrite
+
+
+def _sd_call(node, runtime_names):
+    """The helper name of a ``_sd.helper(...)`` call, else None."""
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+            isinstance(node.func.value, gast.Name) and node.func.value.id in runtime_names:
+        return node.func.attr
+    return None
+
+
+def _scalar_like(f):
+    return f is PYFLOAT or f is F64S or type(f) is Scal
+
+
+def _attr_call(value, attr, args=(), keywords=()):
+    return gast.Call(func=gast.Attribute(value=value, attr=attr, ctx=gast.Load()), args=list(args),
+                     keywords=list(keywords))
+
+
+def _const(value):
+    return gast.Constant(value=value, kind=None)
+
+
+def _tuple_const(items):
+    return gast.Tuple(elts=[_const(i) for i in items], ctx=gast.Load())
+
+
+class _Rewriter(gast.NodeTransformer):
+    def __init__(self, facts, runtime_names):
+        self.facts = facts
+        self.runtime_names = runtime_names
+        self.changed = 0
+
+    def f(self, node):
+        return self.facts.get(id(node), TOP)
+
+    def visit_Expr(self, node):
+        name = _sd_call(node.value, self.runtime_names)
+        if name == "check_wrt" and node.value.args:
+            v = self.f(node.value.args[0])
+            if v is PYFLOAT or (type(v) in (Arr, Scal) and v.dtype.kind == "f"):
+                self.changed += 1
+                return None
+        if name == "check_scalar" and node.value.args:
+            v = self.f(node.value.args[0])
+            if _scalar_like(v) or (type(v) is Arr and v.shape == ()):
+                self.changed += 1
+                return None
+        self.generic_visit(node)
+        return node
+
+    def visit_Call(self, node):
+        name = _sd_call(node, self.runtime_names)
+        facts = [self.f(a) for a in node.args]
+        self.generic_visit(node)
+        if name is None or node.keywords:
+            return node
+        new = getattr(self, "_" + name, lambda *a: None)(node, *facts)
+        if new is None:
+            return node
+        self.changed += 1
+        return new
+
+    def _unbroadcast(self, node, g, x):
+        arg = node.args[0]
+        if _scalar_like(g) and (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
+            return arg
+        if type(g) is Arr and (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
+            return _attr_call(arg, "sum")  # what the helper computes: np.sum(g)
+        if type(g) is not Arr or type(x) is not Arr:
+            return None
+        gs, xs = g.shape, x.shape
+        if gs == xs:
+            return arg
+        if len(gs) < len(xs):
+            return None
+        lead = len(gs) - len(xs)
+        inner = tuple(lead + i for i, n in enumerate(xs) if n == 1 and gs[lead + i] != 1)
+        if any(n != gs[lead + i] for i, n in enumerate(xs) if lead + i not in inner):
+            return None
+        out = arg
+        if inner:
+            out = _attr_call(out, "sum", keywords=[
+                gast.keyword(arg="axis", value=_tuple_const(inner)),
+                gast.keyword(arg="keepdims", value=_const(True))])
+        if lead:
+            out = _attr_call(out, "sum", keywords=[
+                gast.keyword(arg="axis", value=_tuple_const(tuple(range(lead))))])
+        return out
+
+    def _grad_like(self, node, g, x):
+        arg = node.args[0]
+        if type(g) is Arr and type(x) is Arr and g == x:
+            return arg
+        if _float64ish(x) and (_scalar_like(g) or (type(g) is Arr and g.shape == ())):
+            return arg if g is PYFLOAT else gast.Call(
+                func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
+                args=[arg], keywords=[])  # the helper's float(g)
+        return None
+
+    def _matmul_grad_left(self, node, g, x, y):
+        if type(g) is Arr and type(x) is Arr and type(y) is Arr and len(x.shape) == 2 and \
+                len(y.shape) == 2:
+            return gast.BinOp(left=node.args[0], op=gast.MatMult(),
+                              right=gast.Attribute(value=node.args[2], attr="T", ctx=gast.Load()))
+        return None
+
+    def _matmul_grad_right(self, node, g, x, y):
+        if type(g) is Arr and type(x) is Arr and type(y) is Arr and len(x.shape) == 2 and \
+                len(g.shape) == len(y.shape) and len(y.shape) in (1, 2):
+            return gast.BinOp(left=gast.Attribute(value=node.args[1], attr="T", ctx=gast.Load()),
+                              op=gast.MatMult(), right=node.args[0])
+        return None
+
+    def _reduced_count(self, node, x, *rest):
+        if type(x) is Arr and all(type(r) is Known for r in rest):
+            return _const(runtime.reduced_count(_full_standin(x), *[r.value for r in rest]))
+        return None
+
+
+def _parents(root):
+    out = {}
+    for node in gast.walk(root):
+        for child in gast.iter_child_nodes(node):
+            out[id(child)] = node
+    return out
+
+
+def _scalar_seeds(fdef, facts, runtime_names):
+    """``v = _sd.unreduce(s, x, None, False)`` (or with keepdims), where every use of ``v`` is a
+    factor of an elementwise product that has ``x``'s shape (and dtype) whether ``v`` is broadcast
+    or not: ``v = s`` gives the same values without materializing the broadcast."""
+    assigns = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Assign):
+            for t in node.targets:
+                for n in gast.walk(t):
+                    if isinstance(n, gast.Name):
+                        assigns.setdefault(n.id, []).append(node)
+    parents = _parents(fdef)
+    loads = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            loads.setdefault(node.id, []).append(node)
+    changed = 0
+    for name, stmts in assigns.items():
+        if len(stmts) != 1 or len(stmts[0].targets) != 1 or \
+                not isinstance(stmts[0].targets[0], gast.Name):
+            continue
+        call = stmts[0].value
+        if _sd_call(call, runtime_names) != "unreduce" or call.keywords or len(call.args) != 4:
+            continue
+        s, x = facts.get(id(call.args[0]), TOP), facts.get(id(call.args[1]), TOP)
+        axis, keepdims = [facts.get(id(a), TOP) for a in call.args[2:]]
+        if s is TOP or type(x) is not Arr or \
+                not (axis == Known(None) or keepdims == Known(True)):
+            continue  # (without keepdims, an axis reduction's gradient needs its axes back)
+        if not all(_product_keeps(use, s, x, facts, parents)
+                   for use in loads.get(name, ())) or not loads.get(name):
+            continue
+        stmts[0].value = call.args[0]
+        changed += 1
+    return changed
+
+
+def _product_keeps(use, seed, x, facts, parents):
+    """True when ``use`` (a load of the seed) sits in a chain of products whose top has the seed's
+    broadcast shape both with the broadcast seed and with the plain scalar."""
+    node, top = use, None
+    while True:
+        parent = parents.get(id(node))
+        if isinstance(parent, gast.BinOp) and (isinstance(parent.op, gast.Mult) or (
+                isinstance(parent.op, gast.Div) and parent.left is node)):
+            node = top = parent
+            continue
+        break
+    if top is None:
+        return False
+    before = facts.get(id(top), TOP)
+    if type(before) is not Arr or before.shape != x.shape:
+        return False
+    return _reevaluate(top, use, seed, facts) == before
+
+
+def _reevaluate(node, seed_use, seed, facts):
+    """The fact of a product chain with the seed's load taken as the unbroadcast seed."""
+    if node is seed_use:
+        return seed
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div)):
+        a = _reevaluate(node.left, seed_use, seed, facts)
+        b = _reevaluate(node.right, seed_use, seed, facts)
+        return _elementwise(_BINOPS[type(node.op)], [a, b])
+    return facts.get(id(node), TOP)
+
+
+def _propagate_constants(fdef, removable):
+    """Compiler names assigned once, at the top level, to a number: use the number instead."""
+    counts = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    values = {}
+    for s in fdef.body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable and \
+                counts.get(s.targets[0].id) == 1 and isinstance(s.value, gast.Constant) and \
+                type(s.value.value) in (int, float):
+            values[s.targets[0].id] = s.value.value
+
+    if not values:
+        return False
+
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if isinstance(node.ctx, gast.Load) and node.id in values:
+                return _const(values[node.id])
+            return node
+
+    Sub().visit(fdef)
+    fdef.body = [s for s in fdef.body if not (isinstance(s, gast.Assign) and isinstance(
+        s.targets[0], gast.Name) and s.targets[0].id in values)]
+    return True
+
+
+_POPPED = "__sourcediff_popped__"
+
+
+def _drop_unread_saves(body, stack_name, removable):
+    """Stop saving a variable on the stack when no value restored from it is ever read again."""
+    probe = copy.deepcopy(body)
+    popped = set()
+
+    class Mark(gast.NodeTransformer):
+        def visit_Assign(self, node):
+            if _is_stack_call(node.value, stack_name, "pop") and isinstance(node.targets[0],
+                                                                             gast.Name):
+                popped.add(node.targets[0].id)
+                node.value = _const(_POPPED)  # a pure stand-in, so that dead code can drop it
+            return node
+
+    probe = [Mark().visit(s) for s in probe]
+    probe = dead_code(probe, removable | popped, set())
+    alive = set()
+    for node in gast.walk(gast.Module(body=probe, type_ignores=[])):
+        if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                isinstance(node.value, gast.Constant) and node.value.value == _POPPED:
+            alive.add(node.targets[0].id)
+    dead = popped - alive
+    if not dead:
+        return body, 0
+
+    class Drop(gast.NodeTransformer):
+        def visit_Assign(self, node):
+            if _is_stack_call(node.value, stack_name, "pop") and \
+                    isinstance(node.targets[0], gast.Name) and node.targets[0].id in dead:
+                return None
+            return node
+
+        def visit_Expr(self, node):
+            v = node.value
+            if _is_stack_call(v, stack_name, "append") and len(v.args) == 1 and \
+                    isinstance(v.args[0], gast.Name) and v.args[0].id in dead:
+                return None
+            return node
+
+    out = []
+    for s in body:
+        s = Drop().visit(s)
+        if s is not None:
+            out.append(s)
+    return _fill_empty(out), len(dead)
+
+
+def _fill_empty(stmts):
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                _fill_empty(inner)
+                if field == "body" and not [t for t in inner if not is_comment(t)]:
+                    inner.append(gast.Pass())
+    return stmts
+
+
+def _is_stack_call(node, stack_name, method):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+        node.func.attr == method and isinstance(node.func.value, gast.Name) and \
+        node.func.value.id == stack_name
+
+
+def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
+               runtime_names, placeholders=()):
+    """A copy of the generated ``fdef`` rewritten for a call with positional ``args``; None when
+    nothing in it changes. ``placeholders`` are the names the function sets to None on entry only
+    so that their first save on the stack has a value."""
+    fdef = copy.deepcopy(fdef)
+    facts = {p: (fact_of_signature(args[k]) if k < len(args) else TOP)
+             for k, p in enumerate(param_names)}
+    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                isinstance(n.ctx, gast.Store)}
+    namespace = {k: v for k, v in namespace.items() if k not in assigned}
+    removable = set(removable)
+    total = 0
+    for _ in range(4):  # a rewrite can make more facts known (a helper call becomes an operator)
+        marks, seen = set(), set()
+        for s in fdef.body:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                    s.targets[0].id in placeholders and s.targets[0].id not in seen and \
+                    isinstance(s.value, gast.Constant) and s.value.value is None:
+                marks.add(id(s))
+                seen.add(s.targets[0].id)
+        inference = Inference(fdef, namespace, stack_name, facts, marks)
+        try:
+            inference.run()
+        except _Unsupported:
+            break
+        rewriter = _Rewriter(inference.nodes, runtime_names)
+        fdef.body = [s for s in (rewriter.visit(s) for s in fdef.body) if s is not None]
+        changed = rewriter.changed + _scalar_seeds(fdef, inference.nodes, runtime_names)
+        if not changed:
+            break
+        total += changed
+        while _propagate_constants(fdef, removable):
+            pass
+        fdef.body = fold_constants(fdef.body, where_names)
+        fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
+        if stack_name is not None:
+            fdef.body, dropped = _drop_unread_saves(fdef.body, stack_name, removable)
+            if dropped:
+                fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
+    return fdef if total else None
+
+

@@ -1,0 +1,192 @@
+"""Shape specialization: gradients rewritten for one call signature (sourcediff/specialize.py).
+
+The specialized code must give the generic code's gradients (bit for bit where it does the same
+arithmetic), must fall back wherever a shape depends on array values, and must actually remove the
+helper calls it claims to remove (which is what makes it fast; the timings are in benchmarks/).
+"""
+
+import copy
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff import specialize
+from tests.catalogue import load_all
+from tests.oracles import check_grads_fd
+
+CASES = load_all()
+
+
+def _generic(df):
+    return df.__wrapped__  # the generic generated function, behind the entry wrapper
+
+
+def _same(a, b):
+    if isinstance(a, (tuple, list)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+        return
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _same(a[k], b[k])
+        return
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, np.ndarray):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("c", CASES, ids=repr)
+def test_specialized_gradient_equals_the_generic_one(c):
+    args = c.args()
+    df = sd.grad(c.fn, wrt=c.wrt)
+    before = copy.deepcopy(args)
+    fast = df(*args)
+    slow = _generic(df)(*copy.deepcopy(before))
+    _same(fast, slow)
+    # a second call with new values of the same signature reuses the specialization
+    args2 = c.args(seed=1)
+    _same(df(*args2), _generic(df)(*copy.deepcopy(args2)))
+
+
+def test_most_catalogue_cases_are_specialized():
+    changed = 0
+    for c in CASES:
+        df = sd.grad(c.fn, wrt=c.wrt)
+        args = c.args()
+        if sd.source(df, *args) != sd.source(df):
+            changed += 1
+    assert changed >= 0.6 * len(CASES), f"only {changed} of {len(CASES)} cases were specialized"
+
+
+def mlp(x, w1, b1, w2, b2, y):
+    h = np.maximum(x @ w1 + b1, 0.0)
+    out = h @ w2 + b2
+    return np.sum((out - y) ** 2)
+
+
+def _mlp_args(rng, n=20):
+    return (rng.standard_normal((n, 3)), rng.standard_normal((3, 8)), rng.standard_normal((1, 8)),
+            rng.standard_normal((8, 1)), rng.standard_normal((1, 1)), rng.standard_normal((n, 1)))
+
+
+def test_mlp_gradient_has_no_shape_helpers_left():
+    args = _mlp_args(np.random.default_rng(0))
+    df = sd.grad(mlp, wrt=(1, 2, 3, 4))
+    text = sd.source(df, *args)
+    for helper in ("unbroadcast", "unreduce", "grad_like", "check_wrt", "matmul_grad"):
+        assert helper in sd.source(df)
+        assert helper not in text, text
+    assert "out_bar.sum(axis=(0,), keepdims=True)" in text  # b2's gradient, summed directly
+    check_grads_fd(mlp, args, (1, 2, 3, 4), df(*args))
+
+
+def test_each_signature_gets_its_own_specialization():
+    df = sd.grad(mlp, wrt=(1, 2, 3, 4))
+    rng = np.random.default_rng(1)
+    small, large = _mlp_args(rng, 5), _mlp_args(rng, 40)
+    assert "(5, 1)" not in sd.source(df, *small)  # shapes are facts, not literals in the code
+    for args in (small, large, small):
+        check_grads_fd(mlp, args, (1, 2, 3, 4), df(*args))
+    # a (1, 8) bias given as a (8,) vector is another signature: its gradient sums differently
+    alt = list(large)
+    alt[2] = alt[2].reshape(8)
+    grads = df(*alt)
+    assert grads[1].shape == (8,)
+    check_grads_fd(mlp, tuple(alt), (1, 2, 3, 4), grads)
+    table = df.__sourcediff_specializations__.table
+    fns = [table[specialize.signature(a)] for a in (small, large, tuple(alt))]
+    assert len({id(f) for f in fns}) == 3
+
+
+def masked(x, w):
+    keep = x > 0.0
+    return np.sum(x[keep] * w[keep]) + np.sum(w)
+
+
+def branch_shape(x, w):
+    if np.sum(x) > 0:
+        y = x[None, :] * w
+    else:
+        y = x * w
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("fn", [masked, branch_shape])
+def test_shapes_decided_by_values_stay_generic(fn):
+    df = sd.grad(fn, wrt=(0, 1))
+    rng = np.random.default_rng(2)
+    for k in range(6):  # the same signature, different mask sizes and branches
+        x = rng.standard_normal(7) * (1.0 if k % 2 else -1.0) + (0.5 if k % 3 else -0.5)
+        w = rng.standard_normal(7)
+        check_grads_fd(fn, (x, w), (0, 1), df(x, w))
+
+
+def scalar_loop(x, a, b):
+    for i in range(20):
+        if x > 0:
+            x = x * a + np.sin(x)
+        else:
+            x = x * b - np.cos(x)
+    return x
+
+
+def test_values_saved_only_for_shapes_are_no_longer_saved():
+    df = sd.grad(scalar_loop)
+    generic = sd.source(df)
+    text = sd.source(df, 0.3, 1.1, -1.3)
+    assert "_stack.append(_mul1)" in generic and "_stack.append(_sin1)" in generic
+    assert "_stack.append(_mul1)" not in text and "_stack.append(_sin1)" not in text
+    assert "_stack.append(x)" in text  # still needed: cos(x) in the adjoint
+    for x0 in (0.3, -0.7, 1.9):
+        check_grads_fd(scalar_loop, (x0, 1.1, -1.3), (0,), (df(x0, 1.1, -1.3),))
+    assert type(df(0.3, 1.1, -1.3)) is float
+
+
+def test_float32_arguments_keep_their_dtype():
+    args = tuple(a.astype(np.float32) for a in _mlp_args(np.random.default_rng(3)))
+    df = sd.grad(mlp, wrt=(1, 2, 3, 4))
+    for g, a in zip(df(*args), args[1:5]):
+        assert g.dtype == np.float32 and g.shape == a.shape
+
+
+def test_ties_in_a_relu_mask_keep_the_convention():
+    x = np.array([[1.0, -1.0, 0.0]])
+    w1 = np.eye(3)
+    b1 = np.zeros((1, 3))
+    w2 = np.ones((3, 1))
+    b2 = np.zeros((1, 1))
+    y = np.zeros((1, 1))
+    g = sd.grad(mlp, wrt=1)(x, w1, b1, w2, b2, y)
+    generic = _generic(sd.grad(mlp, wrt=1))(x, w1, b1, w2, b2, y)
+    _same(g, generic)
+    assert g[2, 2] == 0.0 and g[0, 0] != 0.0
+
+
+def test_signature_key_separates_types_shapes_and_dtypes():
+    a = np.zeros((2, 3))
+    keys = {specialize.signature(args) for args in [
+        (a, 1.0), (a, 1), (a.astype(np.float32), 1.0), (a.T, 1.0), (a[:1], 1.0), (a, np.float64(1))]}
+    assert len(keys) == 6
+
+
+def test_source_with_arguments_names_the_specialized_code():
+    args = _mlp_args(np.random.default_rng(4))
+    df = sd.grad(mlp, wrt=(1, 2, 3, 4))
+    assert sd.source(df, *args).startswith("def grad_mlp(")
+    unopt = sd.grad(mlp, wrt=(1, 2, 3, 4), optimize=False)
+    assert sd.source(unopt, *args) == sd.source(unopt)  # unoptimized code is never specialized
+
+
+def test_an_error_in_specialized_code_still_names_the_user_line():
+    args = list(_mlp_args(np.random.default_rng(5)))
+    df = sd.grad(mlp, wrt=(1, 2, 3, 4))
+    df(*args)
+    args[5] = np.zeros((3, 1))  # y no longer broadcasts against out
+    with pytest.raises(ValueError) as info:
+        df(*args)
+    assert isinstance(info.value, sd.SourcediffError)
+    assert "test_specialize.py" in str(info.value) and "out - y" in str(info.value)
