@@ -92,6 +92,12 @@ class Analysis:
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
                                 self.aliases.append((target.id, name))
+                        elif op.kind in ("container", "user"):
+                            # a tuple, list or dict holds its elements themselves, and a helper
+                            # may return an argument (or a view of it): t[k][i] = v writes into them
+                            values = [v for v in op.keywords.values() if isinstance(v, gast.AST)]
+                            for name in _names_in(list(op.args) + values) & self.locals:
+                                self.aliases.append((target.id, name))
                     else:
                         base = target.value.id
                         self.setitem_targets.add(base)

@@ -77,6 +77,12 @@ REGRESSIONS = [
         "tape_augassign_on_an_item",
         _module(((3,), (3,)), "    x[0] -= 0.5\n    return np.sum(x ** 3) + np.sum(y)\n"),
         "tape mode: after x[0] -= 0.5 the gradient of x ** 3 uses x[0]'s old value"),
+    Regression(
+        # forward mode did not copy y: the tuple holds y itself, so v[0] = s wrote into the caller's
+        # array (reverse mode restored it on its way back)
+        "setitem_through_a_tuple_element",
+        _module(((3,), (3,)),
+                "    p = (y, x)\n    v = p[0]\n    v[0] = s\n    return np.sum(v * x)\n")),
     # never broken
     Regression(
         "setitem_rows_in_loop",
