@@ -308,6 +308,10 @@ class Reverse(Analysis):
 
     def adjoint_rule(self, op, s, g, ans):
         q = quote.quoted(op.rule.vjp)
+        if not _zero_safe(q, op.rule):
+            # the result's gradient may be the symbolic zero 0.0 (a path or tuple element that
+            # does not reach the output): this rule needs it shaped like the result
+            g = call(self.rt("dense_grad"), [g, ans])
         bound = self.bind(op, q, s)
         slots = quote.slots(q, bound)
         wanted = [pos for pos, arg in enumerate(slots)
@@ -589,6 +593,59 @@ def _container_pop(op, containers):
     """True for ``v = lst.pop()`` on a list (the stacks of generated code)."""
     return (op.kind == "unknown" and op.key == "pop" and not op.args[1:] and not op.keywords
             and isinstance(op.args[0], gast.Name) and op.args[0].id in containers)
+
+
+# runtime helpers that give the symbolic zero (0.0, or zeros of the right shape) back when their
+# first argument, the gradient, is the symbolic zero 0.0
+_ZERO_AWARE = frozenset({
+    "unreduce", "reshape_grad", "matmul_grad_left", "matmul_grad_right", "einsum_grads",
+    "einsum_call_grads", "concat_grads", "unstack_grads", "unbroadcast", "scatter", "scatter_basic",
+    "item_grad", "zero_at", "add_grads", "grad_like", "owned_grad", "broadcast_tangent",
+    "rebroadcast", "scale_each", "extremum_args_grad"})
+
+
+def _zero_safe(q, rule):
+    """True when the vjp rule ``q`` gives right contributions (0.0, or zeros that broadcast to the
+    argument) for the symbolic zero gradient 0.0: it uses the gradient only in arithmetic, or as
+    the first argument of a helper of :data:`_ZERO_AWARE` (or in np.where for a pointwise rule)."""
+    if not isinstance(q, quote.QuotedRule) or isinstance(q, quote.CalledRule):
+        return False
+    g = q.params[0]
+    trees = list(q.prelude) + [q.result]
+    parents = {}
+    for tree in trees:
+        for node in gast.walk(tree):
+            for child in gast.iter_child_nodes(node):
+                parents[id(child)] = node
+    pointwise = rule.kind == "elementwise" or rule.broadcast
+    for tree in trees:
+        for node in gast.walk(tree):
+            if isinstance(node, gast.Name) and node.id == g and \
+                    not _zero_safe_use(node, parents, q.result, pointwise):
+                return False
+    return True
+
+
+def _zero_safe_use(node, parents, result, pointwise):
+    while True:
+        parent = parents.get(id(node))
+        if parent is None:
+            return node is result
+        if parent is result and isinstance(parent, gast.Tuple):
+            return True
+        if isinstance(parent, gast.UnaryOp) or (isinstance(parent, gast.BinOp)
+                                                and not isinstance(parent.op, gast.MatMult)):
+            node = parent
+            continue
+        if isinstance(parent, gast.Call) and isinstance(parent.func, gast.Attribute) \
+                and isinstance(parent.func.value, gast.Name):
+            module, helper = parent.func.value.id, parent.func.attr
+            if module == "_sd" and helper in _ZERO_AWARE and parent.args and parent.args[0] is node:
+                return True
+            if module == "np" and helper == "where" and pointwise and node in parent.args[1:]:
+                node = parent
+                continue
+        return False
 
 
 def _view_like(op):

@@ -1029,3 +1029,13 @@ def reshape_grad(g, a, order="C"):
     if type(g) is float and g == 0.0:
         return 0.0
     return np.reshape(g, shape(a), order=order)
+
+
+def dense_grad(g, ans):
+    """``g``, or zeros shaped like the result ``ans`` when ``g`` is the symbolic zero 0.0: the
+    gradient a rule that moves ``g``'s axes around (transpose, reshape, ...) needs. A result that
+    reaches the output only on some paths, or through one element of a tuple, has the gradient
+    0.0 on the others."""
+    if type(g) is float and g == 0.0 and shape(ans) != ():
+        return zeros_like_grad(ans)
+    return g

@@ -370,6 +370,7 @@ case(_sd.cumsum_grad, R(6), R(2, 3), name="cumsum_grad_flat")
 
 # ---------------------------------------------------------------- helpers of the numpy rules (hessians)
 case(_sd.reshape_grad, R(2, 3), R(3, 2), argnums=(0,))
+case(_sd.dense_grad, R(2, 3), R(2, 3), argnums=(0,))
 case(_sd.einsum_call_grads, R(2, 4), "ij,jk->ik", (R(2, 3), R(3, 4)), argnums=(0, 2))
 case(_sd.einsum_grads, R(2, 4), "ij,jk->ik", (R(2, 3), R(3, 4)), argnums=(0, 2))
 case(_sd.einsum_grads, S(), "i,i", (R(3), R(3)), argnums=(0, 2), name="einsum_grads_dot")

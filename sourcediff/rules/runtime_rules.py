@@ -246,3 +246,8 @@ def einsum_call_grads_helper_jvp(t, out, g, subscripts, operands):
 @defvjp(_sd.reshape_grad, kind="linear")
 def reshape_grad_helper(b, out, g, a, order="C"):
     return (_sd.reshape_grad(b, g, order), None, None)
+
+
+@defvjp(_sd.dense_grad, kind="linear")
+def dense_grad_helper(b, out, g, ans):
+    return (_sd.unbroadcast(b, g), None)

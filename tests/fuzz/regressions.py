@@ -83,6 +83,20 @@ REGRESSIONS = [
         "setitem_through_a_tuple_element",
         _module(((3,), (3,)),
                 "    p = (y, x)\n    v = p[0]\n    v[0] = s\n    return np.sum(v * x)\n")),
+    Regression(
+        # the symbolic zero 0.0 (w does not reach the output on this path) became a 0-d array in
+        # the transpose's adjoint, which the reshape's adjoint could not reshape
+        "symbolic_zero_through_transpose_on_a_path",
+        _module(((2, 3), (3,)),
+                "    w = x.reshape(3, 2).T\n    if s > 10.0:\n        return np.sum(w)\n"
+                "    return s * np.sum(y)\n")),
+    Regression(
+        "symbolic_zero_through_transpose_in_a_tuple",
+        _module(((2, 3), (3,)), "    p = (y, x.reshape(3, 2).T)\n    return np.sum(p[0])\n")),
+    Regression(
+        "symbolic_zero_through_a_comprehension_array",
+        _module(((2, 2), (2, 2)),
+                "    p = (x, np.array([np.tanh(r) for r in y[0]]))\n    return np.sum(p[0])\n")),
     # never broken
     Regression(
         "setitem_rows_in_loop",
