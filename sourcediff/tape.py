@@ -1816,6 +1816,10 @@ def _inplace(t, op, npop, other, unary=False):
         res = op(snap) if unary else op(snap, other)
         _setitem(base, t._vidx, res)  # the base records CopySlices
         view = _getitem_tensor(base, t._vidx)
+        if not np.shares_memory(t._data, base._data):
+            # an integer index selects a copy (numpy's scalar): it gets the new value too, so
+            # x[0] -= v, which Python ends with x[0] = <this view>, does not write the old one back
+            np.copyto(t._data, view._data, casting="same_kind")
         t.grad_fn = view.grad_fn
         t._rg = view._rg
         return t
