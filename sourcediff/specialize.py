@@ -804,6 +804,12 @@ class _Rewriter(gast.NodeTransformer):
                 args=[arg], keywords=[])  # the helper's float(g)
         return None
 
+    def _broadcast_tangent(self, node, t, ans):
+        if (_scalar_like(t) and _scalar_like(ans)) or (type(t) is Arr and t == ans) or (
+                type(t) is Arr and type(ans) is Arr and t.shape == ans.shape):
+            return node.args[0]
+        return None
+
     def _matmul_grad_left(self, node, g, x, y):
         if type(g) is Arr and type(x) is Arr and type(y) is Arr and len(x.shape) == 2 and \
                 len(y.shape) == 2:
@@ -995,13 +1001,15 @@ def _is_stack_call(node, stack_name, method):
 
 
 def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
-               runtime_names, placeholders=()):
-    """A copy of the generated ``fdef`` rewritten for a call with positional ``args``; None when
-    nothing in it changes. ``placeholders`` are the names the function sets to None on entry only
-    so that their first save on the stack has a value."""
+               runtime_names, placeholders=(), keywords=None):
+    """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (and keyword
+    ``keywords``); None when nothing in it changes. ``placeholders`` are the names the function
+    sets to None on entry only so that their first save on the stack has a value."""
     fdef = copy.deepcopy(fdef)
     facts = {p: (fact_of_signature(args[k]) if k < len(args) else TOP)
              for k, p in enumerate(param_names)}
+    for k, v in (keywords or {}).items():
+        facts[k] = fact_of_signature(v)
     assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}

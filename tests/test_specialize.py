@@ -135,15 +135,33 @@ def scalar_loop(x, a, b):
 
 
 def test_values_saved_only_for_shapes_are_no_longer_saved():
-    df = sd.grad(scalar_loop)
+    df = sd.grad(scalar_loop, wrt=(0, 1))  # two inputs: reverse mode
     generic = sd.source(df)
     text = sd.source(df, 0.3, 1.1, -1.3)
     assert "_stack.append(_mul1)" in generic and "_stack.append(_sin1)" in generic
     assert "_stack.append(_mul1)" not in text and "_stack.append(_sin1)" not in text
     assert "_stack.append(x)" in text  # still needed: cos(x) in the adjoint
     for x0 in (0.3, -0.7, 1.9):
-        check_grads_fd(scalar_loop, (x0, 1.1, -1.3), (0,), (df(x0, 1.1, -1.3),))
-    assert type(df(0.3, 1.1, -1.3)) is float
+        grads = df(x0, 1.1, -1.3)
+        assert all(type(g) is float for g in grads)
+        check_grads_fd(scalar_loop, (x0, 1.1, -1.3), (0, 1), grads)
+
+
+def test_one_float_input_runs_forward_mode():
+    df = sd.grad(scalar_loop)
+    text = sd.source(df, 0.3, 1.1, -1.3)
+    assert text.startswith("def jvp_scalar_loop(") and "_stack" not in text
+    assert "_stack" in sd.source(df)
+    for x0 in (0.3, -0.7, 1.9):
+        g = df(x0, 1.1, -1.3)
+        assert type(g) is float
+        np.testing.assert_allclose(g, _generic(df)(x0, 1.1, -1.3), rtol=1e-12)
+    value, g = sd.value_and_grad(scalar_loop)(0.3, 1.1, -1.3)
+    assert value == scalar_loop(0.3, 1.1, -1.3)
+    np.testing.assert_allclose(g, df(0.3, 1.1, -1.3), rtol=1e-12)
+    assert df(np.float64(0.3), 1.1, -1.3) == pytest.approx(g)  # numpy scalar: reverse mode
+    with pytest.raises(sd.errors.NonScalarOutputError):
+        sd.grad(lambda x: np.ones(3) * x)(2.0)
 
 
 def test_float32_arguments_keep_their_dtype():
