@@ -185,7 +185,10 @@ def fact_of_signature(value):
 
 def signature(args):
     """The cache key of a call's positional arguments."""
-    return tuple((a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in args)
+    return tuple([(a.shape, a.dtype) if type(a) is _ndarray else type(a) for a in args])
+
+
+_ndarray = np.ndarray
 
 
 # ---------------------------------------------------------------- stand-ins
