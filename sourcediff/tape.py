@@ -1775,6 +1775,11 @@ def _snapshot(t):
 
 def _rebase(t, res):
     """Make ``t`` hold ``res``'s value and graph position after an in-place op."""
+    old = t.grad_fn
+    if old is not None and old._ans is t._data and old._outvc is None:
+        # the node that made t keeps its result for its rule (a / b: -g * ans / b), though it does
+        # not save it as an output PyTorch would check: it gets the value from before the update
+        old._ans = t._data.copy()
     np.copyto(t._data, res._data, casting="same_kind")
     t._vc[0] += 1
     node = res.grad_fn

@@ -103,6 +103,11 @@ REGRESSIONS = [
         "symbolic_zero_through_a_comprehension_array",
         _module(((2, 2), (2, 2)),
                 "    p = (x, np.array([np.tanh(r) for r in y[0]]))\n    return np.sum(p[0])\n")),
+    Regression(
+        # tape mode: v -= y overwrote the quotient the division's rule reads (-g * ans / b)
+        "tape_augassign_on_a_quotient",
+        _module(((3,), (3,)),
+                "    v = x / (2.0 + np.tanh(y))\n    v -= y\n    return np.sum(v * x)\n")),
     # never broken
     Regression(
         "setitem_rows_in_loop",
