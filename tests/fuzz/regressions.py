@@ -108,6 +108,17 @@ REGRESSIONS = [
         "tape_augassign_on_a_quotient",
         _module(((3,), (3,)),
                 "    v = x / (2.0 + np.tanh(y))\n    v -= y\n    return np.sum(v * x)\n")),
+    Regression(
+        "setitem_on_a_base_with_a_live_view",
+        _module(((4, 2), (3,)),
+                "    y = x.reshape(8)\n    x[2] += np.sum(x, axis=0)\n    return np.sum(y ** 2)\n"),
+        "y = x.reshape(8) is a view: x[2] += ... changes y too (numpy); the compiler, and the "
+        "tape, use y's old value"),
+    Regression(
+        "tape_float_argument_augassign",
+        _module(((3,), (3,)), "    v = s\n    s -= np.sum(x)\n    return v * np.sum(y) + s\n"),
+        "tape mode: the float argument s becomes a 0-d Tensor, so s -= ... also changes v = s "
+        "(a Python float is rebound)"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
