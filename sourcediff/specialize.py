@@ -111,13 +111,13 @@ def _same(a, b):
 class Seq:
     """A list or tuple (in an argument position) of elements with these facts."""
 
-    __slots__ = ("items",)
+    __slots__ = ("items", "kind")
 
-    def __init__(self, items):
-        self.items = tuple(items)
+    def __init__(self, items, kind):
+        self.items, self.kind = tuple(items), kind
 
     def __eq__(self, other):
-        return type(other) is Seq and other.items == self.items
+        return type(other) is Seq and other.items == self.items and other.kind is self.kind
 
     def __hash__(self):
         return hash(len(self.items))
@@ -140,8 +140,12 @@ ANYBOOL = _Named("bool")  # a Python bool of unknown value
 _F64 = np.dtype(np.float64)
 
 
+def _pyfloat(f):
+    return f is PYFLOAT or (type(f) is Known and type(f.value) is float)
+
+
 def _float64ish(f):
-    return f is PYFLOAT or f is F64S or (type(f) is Scal and f.dtype == _F64)
+    return _pyfloat(f) or f is F64S or (type(f) is Scal and f.dtype == _F64)
 
 
 def _members(f):
@@ -154,6 +158,8 @@ def join(a, b):
         return b
     if b is BOT or a is b or a == b:
         return a
+    if _pyfloat(a) and _pyfloat(b):
+        return PYFLOAT
     if _float64ish(a) and _float64ish(b):
         return F64S
     ints = (type(a) is Known and type(a.value) is int) or a is ANYINT
@@ -200,7 +206,7 @@ def _full_standin(f):
     if type(f) is Arr:
         return np.broadcast_to(np.zeros((), f.dtype), f.shape)
     if type(f) is Seq:
-        return [_full_standin(x) for x in f.items]
+        return f.kind(_full_standin(x) for x in f.items)
     return _tiny(f)
 
 
@@ -216,7 +222,7 @@ def _tiny(f):
     if f is ANYBOOL:
         return True
     if type(f) is Seq:
-        return [_tiny(x) for x in f.items]
+        return f.kind(_tiny(x) for x in f.items)
     if type(f) is Known:
         return f.value
     raise _Unknown
@@ -283,7 +289,7 @@ def _elementwise1(facts, fn):
             value = fn(*[f.value for f in facts])
         except Exception:  # noqa: BLE001
             return TOP
-        return Known(value) if type(value) in (int, bool) else _fact_of_result(value)
+        return Known(value) if type(value) in (int, bool, float) else _fact_of_result(value)
     if any(type(f) is Seq for f in facts):
         return TOP
     try:
@@ -483,7 +489,7 @@ class Inference:
 
     def _expr(self, node, env):
         if isinstance(node, gast.Constant):
-            return Known(node.value) if not isinstance(node.value, float) else PYFLOAT
+            return Known(node.value)
         if isinstance(node, gast.Name):
             if node.id in env:
                 v = env[node.id]
@@ -520,7 +526,7 @@ class Inference:
             if isinstance(node, gast.Tuple) and all(type(f) is Known for f in facts):
                 return Known(tuple(f.value for f in facts))
             if all(f is not TOP and f is not BOT and not isinstance(f, _Method) for f in facts):
-                return Seq(facts)
+                return Seq(facts, tuple if isinstance(node, gast.Tuple) else list)
             return TOP
         if isinstance(node, gast.Slice):
             parts = [self.expr(p, env) if p is not None else Known(None)
@@ -556,9 +562,13 @@ class Inference:
             return TOP
         if type(base) is Known:
             try:
-                return Known(getattr(base.value, attr))
+                value = getattr(base.value, attr)
             except Exception:  # noqa: BLE001
                 return TOP
+            if inspect.ismodule(base.value) and not (callable(value) or inspect.ismodule(value)
+                                                     or value is None):
+                return TOP  # a module's data (``config.N``) may change between calls
+            return Known(value)
         return TOP
 
     def subscript(self, base, index_node, env):
@@ -681,13 +691,23 @@ def _evaluate1(fn, args, kwargs, extra):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
-    try:
-        with np.errstate(all="ignore"):
-            value = fn(*[_full_standin(a) for a in args],
-                       **{k: _full_standin(v) for k, v in kwargs.items()})
-    except Exception:  # noqa: BLE001
+    # a Python float of unknown value may be the symbolic zero 0.0, which helpers pass through:
+    # try both a zero and a non-zero float there
+    floats = [k for k, f in enumerate(facts) if f is PYFLOAT]
+    if len(floats) > 3:
         return TOP
-    return _fact_of_result(value)
+    out = BOT
+    for values in itertools.product((0.0, 1.0), repeat=len(floats)):
+        chosen = dict(zip(floats, values))
+        standins = [chosen[k] if k in chosen else _full_standin(f) for k, f in enumerate(facts)]
+        try:
+            with np.errstate(all="ignore"):
+                value = fn(*standins[:len(args)],
+                           **dict(zip(kwargs, standins[len(args):len(args) + len(kwargs)])))
+        except Exception:  # noqa: BLE001
+            return TOP
+        out = join(out, _fact_of_result(value))
+    return out
 
 
 def _is_range(node):
@@ -718,7 +738,7 @@ def _sd_call(node, runtime_names):
 
 
 def _scalar_like(f):
-    return f is PYFLOAT or f is F64S or type(f) is Scal
+    return _pyfloat(f) or f is F64S or type(f) is Scal
 
 
 def _attr_call(value, attr, args=(), keywords=()):
@@ -802,7 +822,7 @@ class _Rewriter(gast.NodeTransformer):
         if type(g) is Arr and type(x) is Arr and g == x:
             return arg
         if _float64ish(x) and (_scalar_like(g) or (type(g) is Arr and g.shape == ())):
-            return arg if g is PYFLOAT else gast.Call(
+            return arg if _pyfloat(g) else gast.Call(
                 func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
                 args=[arg], keywords=[])  # the helper's float(g)
         return None

@@ -240,3 +240,47 @@ def test_large_temporaries_are_reused_in_place_and_arguments_stay_intact():
             tracemalloc.stop()
 
     assert peak(df) < 0.75 * peak(_generic(df))  # three arrays of 50,000 instead of six
+
+
+def test_module_data_read_by_the_function_is_not_frozen_into_the_specialization():
+    import types
+
+    config = types.ModuleType("config")
+    config.n = 1
+
+    def head(x, b):
+        return np.sum(x[:config.n] + b)
+
+    head.__globals__["config"] = config
+    try:
+        df = sd.grad(head, wrt=1)
+        x, b = np.arange(1.0, 6.0), np.array([0.5])
+        np.testing.assert_allclose(df(x, b), [1.0])
+        config.n = 5  # x[:n] no longer has b's shape: b's gradient sums five ones
+        np.testing.assert_allclose(df(x, b), [5.0])
+    finally:
+        del head.__globals__["config"]
+
+
+def test_fuzz_104013_item_updated_through_a_branch():
+    def f(x, y):
+        s = x[-1]
+        s -= (np.sum(x) if np.sum(y) > 0.23 else s)
+        return np.sum(x) + np.sum(x + s)
+
+    df = sd.grad(f, wrt=(0, 1))
+    for x, y in [(np.array([0.3, -0.2]), np.ones((4, 2))), (np.array([0.3, -0.2]), -np.ones((4, 2)))]:
+        _same(df(x, y), _generic(df)(x, y))
+        check_grads_fd(f, (x, y), (0, 1), df(x, y))
+
+
+def test_a_float_that_may_be_the_symbolic_zero_is_not_taken_for_an_array():
+    def f(x, b, c):
+        y = x * c if c > 0 else x * 0.0 + b  # b's gradient is 0.0 on one path, an array on the other
+        return np.sum(y + b)
+
+    df = sd.grad(f, wrt=(0, 1))
+    x = np.arange(3.0)
+    for c in (1.5, -1.5):
+        _same(df(x, 0.5, c), _generic(df)(x, 0.5, c))
+        check_grads_fd(f, (x, 0.5, c), (0, 1), df(x, 0.5, c))
