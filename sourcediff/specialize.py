@@ -348,7 +348,7 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
                   "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
-                  "pad_grad", "solve_grads"}
+                  "pad_grad", "solve_grads", "dense_grad"}
 
 
 def _np_table():
@@ -826,6 +826,9 @@ class _Rewriter(gast.NodeTransformer):
                 func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
                 args=[arg], keywords=[])  # the helper's float(g)
         return None
+
+    def _dense_grad(self, node, g, ans):
+        return node.args[0] if type(g) is Arr else None  # only the symbolic zero changes
 
     def _broadcast_tangent(self, node, t, ans):
         if (_scalar_like(t) and _scalar_like(ans)) or (type(t) is Arr and t == ans) or (
