@@ -645,6 +645,16 @@ class Inference:
             if type(shape) is Arr:
                 return Arr(shape.shape, np.bool_)
             return PYFLOAT if shape is not TOP else TOP
+        if fn in (runtime.matmul_grad_left, runtime.matmul_grad_right) and len(args) == 3 and \
+                not kwargs and all(type(a) is Arr for a in args):
+            # by formula: a matmul on zero-stride stand-ins would do the whole product slowly
+            g, x, y = args
+            other = y if fn is runtime.matmul_grad_left else x
+            product = _matmul(x, y)
+            if type(product) is not Arr or product.shape != g.shape:
+                return TOP
+            return Arr((x if fn is runtime.matmul_grad_left else y).shape,
+                       np.result_type(g.dtype, other.dtype))
         if isinstance(fn, np.ufunc):
             if kwargs or len(args) != fn.nin or fn.nout != 1:
                 return TOP
