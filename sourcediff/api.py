@@ -26,6 +26,7 @@ import weakref
 import gast
 
 from . import registry, runtime, specialize
+from .alias import alias_checks
 from .emit import comment, to_source
 from .errors import SourcediffError, WrtError
 from .fence import fence
@@ -219,6 +220,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     names = Names(all_names(parsed.node) | {parsed.node.name})
     norm = normalize(parsed, names)
     globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
     if mode == "jvp":
         return _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code)
     rev = Reverse(parsed, norm, names, wrt_names, globals_)

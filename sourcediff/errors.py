@@ -13,6 +13,10 @@ class NoRuleError(SourcediffError):
     """A call on an active value to a function with no derivative rule."""
 
 
+class AliasError(SourcediffError):
+    """An in-place write that numpy would make visible through another name still in use."""
+
+
 class NoSourceError(SourcediffError):
     """The function's source code cannot be read (builtins, C functions, exec'd code)."""
 

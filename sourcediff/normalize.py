@@ -32,6 +32,8 @@ import gast
 
 from .fence import refuse
 
+ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
+
 _OP_HINT = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
     gast.MatMult: "matmul", gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.USub: "neg",
@@ -307,7 +309,13 @@ class Normalizer:
         if isinstance(s.target, gast.Name):
             op.left = load(s.target.id)
             op.right = s.value
+            # numpy would write into v's array in place: the alias stage (alias.py) checks at run
+            # time that no other name still read sees that array; the marker holds the old v
+            marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(s.target.id)])),
+                             self.loc)
+            self.out.append(marker)
             self.assign_name(s.target.id, self.simple(op, hint=s.target.id))
+            marker.sd_alias_end = self.out[-1]
         else:
             base = self.receiver(s.target.value)
             index = self.index(s.target.slice)
@@ -341,6 +349,11 @@ class Normalizer:
         self.out = body_prefix
         for target, value in binds:
             self.bind(target, value)
+        for stmt in body_prefix:  # item = seq[k]: the alias stage knows other steps read others
+            if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Subscript) \
+                    and isinstance(stmt.value.slice, gast.Name) \
+                    and stmt.value.slice.id == loop_var:
+                stmt.sd_loop_item = True
         self.out = saved
         body = body_prefix + self.block(s.body)
         orelse = self.block(s.orelse)

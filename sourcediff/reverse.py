@@ -136,6 +136,26 @@ class Analysis:
                     f"sourcediff does not differentiate; build a new list or array instead (for "
                     f"lists, append is supported).\n    {self.parsed.line_text(s)}")
 
+    def writes_into_needed(self):
+        """Names written by ``a[i] = v`` that may share memory with a value the adjoint reads
+        (``row = x[k]`` saved for the adjoint, then ``x_alias[k, 0] = v``): the adjoint sweep
+        undoes those writes too, so the saved view shows what the primal read."""
+        links = {}
+        for a, b in self.aliases:
+            links.setdefault(a, set()).add(b)
+            links.setdefault(b, set()).add(a)
+        out = set()
+        for base in self.setitem_targets - self.needed:
+            seen, todo = {base}, [base]
+            while todo:
+                for other in links.get(todo.pop(), ()):
+                    if other not in seen:
+                        seen.add(other)
+                        todo.append(other)
+            if seen & self.needed:
+                out.add(base)
+        return out
+
     def count(self, name, in_loop):
         self.assign_counts[name] = self.assign_counts.get(name, 0) + 1
         if in_loop:
@@ -358,6 +378,7 @@ class Reverse(Analysis):
         self.needed = reads & self.locals
         while True:  # a branch is replayed when its adjoint does anything, pops included
             more = _loads_of_tests(self.body, adjoints, self.needed) & self.locals
+            more |= self.writes_into_needed()
             if more <= self.needed:
                 break
             self.needed |= more

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .errors import InactiveArgumentError, NonScalarOutputError
+from .errors import AliasError, InactiveArgumentError, NonScalarOutputError
 
 
 def shape(x):
@@ -113,6 +113,65 @@ def check_scalar(value, where):
             f"sourcediff.vjp for a non-scalar output"
         )
     return value
+
+
+make_slice = slice  # the alias checks pass a subscript's index as a value
+_TooHard = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)
+
+
+def _shares(region, other, depth=0):
+    """Whether ``other`` (an array, or a list, tuple or dict holding some) reaches ``region``."""
+    if isinstance(other, np.ndarray):
+        if not isinstance(region, np.ndarray) or not np.may_share_memory(region, other):
+            return False
+        try:
+            return np.shares_memory(region, other, max_work=100000)
+        except _TooHard:
+            return True
+    if other is region:
+        return True
+    if depth < 8 and isinstance(other, (list, tuple, dict)):
+        items = other.values() if isinstance(other, dict) else other
+        return any(_shares(region, item, depth + 1) for item in items)
+    return False
+
+
+def _alias_refusal(others, names, region, where, text, fix):
+    for other, name in zip(others, names):
+        if _shares(region, other):
+            raise AliasError(
+                f"{where}: this in-place write also changes {name}, which shares memory with it "
+                f"and is read later\n    {text}\nnumpy would change {name} as well; sourcediff "
+                f"gives each name its own value, so the derivative would be wrong. {fix}")
+
+
+def check_alias(value, others, names, where, text):
+    """``v op= e`` (numpy: in place) must not reach another name that is read later."""
+    if isinstance(value, (np.ndarray, list, dict)):
+        _alias_refusal(others, names, value, where, text,
+                       "Write the update through the name that is read later (z[1:3] += e), "
+                       "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
+
+
+def check_alias_at(base, index, others, names, where, text):
+    """``a[index] = e`` must not write memory that another name read later sees."""
+    if isinstance(base, np.ndarray):
+        region = base
+        idx = index if isinstance(index, tuple) else (index,)
+        if all(i is None or i is Ellipsis or isinstance(i, slice)
+               or (isinstance(i, (numbers.Integral, np.integer)) and not isinstance(i, bool))
+               for i in idx):
+            try:  # a basic index writes only what base[index] views (0-d view for all ints)
+                region = base[idx if any(i is Ellipsis for i in idx) else idx + (Ellipsis,)]
+            except (IndexError, TypeError):
+                region = base
+    elif isinstance(base, (list, dict)):
+        region = base
+    else:
+        return
+    _alias_refusal(others, names, region, where, text,
+                   "Copy the array before writing into it (a = a.copy()), or build the new "
+                   "value without writing into memory another name still uses.")
 
 
 def check_wrt(value, name, fn_where):

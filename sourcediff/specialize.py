@@ -780,6 +780,9 @@ class _Rewriter(gast.NodeTransformer):
             if v is PYFLOAT or (type(v) in (Arr, Scal) and v.dtype.kind == "f"):
                 self.changed += 1
                 return None
+        if name == "check_alias" and node.value.args and _scalar_like(self.f(node.value.args[0])):
+            self.changed += 1  # a number is immutable: v op= e cannot write into anything
+            return None
         if name == "check_scalar" and node.value.args:
             v = self.f(node.value.args[0])
             if _scalar_like(v) or (type(v) is Arr and v.shape == ()):

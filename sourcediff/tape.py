@@ -197,7 +197,10 @@ class Size(tuple):
 class _GradState(threading.local):
     enabled = True
     in_rule = 0  # > 0 while vjp rules run on Tensors (create_graph): np.asarray(t) means "constant"
-    strict = False  # inside grad_of: converting an active Tensor to a float/ndarray is an error
+    # inside grad_of, which runs a plain numpy function: converting an active Tensor to a float or
+    # ndarray is an error, and a 0-d Tensor is a value (numpy's scalars are immutable: s += v
+    # rebinds s, and an item y[0] is a copy)
+    strict = False
 
 
 _state = _GradState()
@@ -867,15 +870,23 @@ class Tensor:
         return _inplace(self, Tensor.__truediv__, np.divide, other)
 
     def __iadd__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self + other
         return self.add_(other)
 
     def __isub__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self - other
         return self.sub_(other)
 
     def __imul__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self * other
         return self.mul_(other)
 
     def __itruediv__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self / other
         return self.div_(other)
 
     def zero_(self):

@@ -55,4 +55,6 @@ def _params():
 def test_fuzz_regression(reg):
     module = load_source(reg.source, f"regression_{reg.name}")
     result = check_program(module, 0)
-    assert result.kind == "ok", result.report()
+    assert result.kind == reg.expect, result.report()
+    if reg.expect == "refused":
+        assert "AliasError" in result.detail and "read later" in result.detail, result.detail

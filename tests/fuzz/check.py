@@ -156,7 +156,7 @@ def _gradients(f, args, optimize, source):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             grads = df(*work)
-    except (sd.NoRuleError, sd.SourcediffSyntaxError) as exc:
+    except (sd.NoRuleError, sd.SourcediffSyntaxError, sd.AliasError) as exc:
         raise _Outcome("refused", f"at call (optimize={optimize}) {type(exc).__name__}: {exc}") \
             from None
     except Exception as exc:  # noqa: BLE001  (the function itself runs fine on these arguments)

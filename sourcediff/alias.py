@@ -1,0 +1,327 @@
+"""Alias stage: in-place writes that numpy would make visible through another name are refused.
+
+sourcediff gives every name its own value: ``v += e`` becomes ``v = v + e``, and the adjoint of
+``a[i] = e`` treats the write as a change of ``a`` alone. That is numpy's meaning unless the written
+memory is also reachable through another name that is read afterwards::
+
+    w = z[1:3]          w = z               y = x.reshape(8)
+    w += 1.0            z[0] = 5.0          x[2] += 1.0
+    return z.sum()      return w.sum()      return y.sum()
+
+numpy changes ``z``, ``w`` and ``y`` there; the generated code would not (or its adjoint would not
+know), so the gradient would be silently wrong. This stage finds, for each write, the names that may
+share memory with the written one (flow-insensitively: through copies, subscripts, attributes, views,
+containers and calls) and that are live after the write, and puts ``_sd.check_alias`` (for
+``v op= e``) or ``_sd.check_alias_at`` (for ``a[i] = e``) in front of it. At run time the check looks
+at the memory itself (``np.shares_memory`` of the written region) and raises :class:`AliasError` at
+the user's line when the write really reaches a name that is read later. Writes that no other live
+name can see get no check at all, so loops over fresh values (``total += ...``) cost nothing.
+"""
+
+import copy
+
+import gast
+import numpy as np
+
+from .normalize import ALIAS_MARKER, call, const, load, located
+from .optimize import _loads
+from .resolve import Resolver
+
+# results that never share memory with their arguments (besides ufuncs, which make new arrays)
+_FRESH = {
+    "sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "dot", "matmul", "vdot",
+    "inner", "outer", "tensordot", "kron", "cumsum", "cumprod", "where", "clip", "zeros", "ones",
+    "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like", "array", "copy",
+    "concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "tile", "repeat", "sort",
+    "diff", "trace", "arange", "linspace", "eye", "identity", "norm", "solve", "inv", "det",
+    "logsumexp", "average", "median", "flatten", "astype", "round", "around", "pad", "roll",
+    "triu", "tril", "cross", "convolve", "correlate", "interp", "polyval", "len", "float", "int",
+    "bool", "abs", "range", "sqrt", "exp", "log", "sin", "cos", "tanh", "argmax", "argmin",
+    "count_nonzero", "all", "any", "isfinite", "isnan", "shape", "ndim", "size", "allclose",
+}
+
+
+class AliasPass:
+    """Puts the run-time alias checks into a normalized FunctionDef (in place)."""
+
+    def __init__(self, parsed, fdef, rt_name):
+        self.parsed = parsed
+        self.fdef = fdef
+        self.rt = rt_name
+        self.params = [a.id for a in fdef.args.args]
+        self.locals = {n.id for n in gast.walk(fdef)
+                       if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
+        self.resolver = Resolver(parsed, self.locals)
+        self.edges = {}
+        self.containers = set()
+        self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
+        self.lives = {}  # frozenset of skipped statements -> {id(statement): live names after}
+        self.defs = {}  # name -> [(binding statement, enclosing loop or None)]
+
+    # ------------------------------------------------------------------ may-share relation
+
+    def link(self, a, names):
+        for b in names:
+            if b != a and b in self.locals:
+                self.edges.setdefault(a, set()).add(b)
+                self.edges.setdefault(b, set()).add(a)
+
+    def relate(self, stmts):
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                if isinstance(target, gast.Name):
+                    self.link(target.id, self.shared_by(s.value))
+                elif isinstance(target.value, gast.Name):  # a list or object array holds the value
+                    self.link(target.value.id, _loads(s.value))
+            elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+                    and isinstance(s.value.func, gast.Attribute) \
+                    and isinstance(s.value.func.value, gast.Name):
+                self.link(s.value.func.value.id, _loads(s.value))  # lst.append(v), d.update(...)
+            elif isinstance(s, gast.If):
+                self.relate(s.body)
+                self.relate(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                self.relate(s.body)
+
+    def shared_by(self, value):
+        """Local names whose memory the result of ``value`` may share."""
+        if isinstance(value, (gast.Constant, gast.Compare)):
+            return set()
+        if isinstance(value, gast.UnaryOp):
+            return set()
+        if isinstance(value, gast.BinOp):
+            # list + list and tuple * n hold the same elements
+            if isinstance(value.op, (gast.Add, gast.Mult)):
+                return _loads(value) & self.containers
+            return set()
+        if isinstance(value, gast.Subscript):
+            return _loads(value.value)
+        if isinstance(value, gast.Call):
+            try:
+                op = self.resolver.op(value)
+            except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
+                op = None
+            if op is not None and op.kind in ("rule", "nondiff", "const"):
+                name = getattr(op.key, "__name__", "") or op.name.strip(".()")
+                if isinstance(op.key, np.ufunc) or name in _FRESH:
+                    return set()
+            return _loads(value)
+        return _loads(value)  # names, attributes, containers, boolean operators
+
+    def find_containers(self, stmts):
+        for s in stmts:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                v = s.value
+                if isinstance(v, (gast.List, gast.Tuple, gast.Dict, gast.ListComp, gast.SetComp,
+                                  gast.DictComp, gast.GeneratorExp)) \
+                        or (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                            and v.func.id in ("list", "tuple", "dict", "zip", "enumerate")):
+                    self.containers.add(s.targets[0].id)
+            elif isinstance(s, gast.If):
+                self.find_containers(s.body)
+                self.find_containers(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                self.find_containers(s.body)
+
+    def closure(self, name):
+        seen, todo = {name}, [name]
+        while todo:
+            for other in self.edges.get(todo.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
+    # ------------------------------------------------------------------ liveness
+
+    def live_in(self, stmts, live, skip, record=None):
+        """Names live before ``stmts`` when ``live`` are live after them (a value is live when a
+        read that matters may follow: an assignment to a dead name reads nothing, and so do the
+        statements in ``skip``). ``record`` gets the names live after each statement."""
+        live = set(live)
+        for s in reversed(stmts):
+            if record is not None:
+                record[id(s)] = live
+            live = self.live_stmt(s, live, skip, record)
+        return live
+
+    def live_stmt(self, s, live, skip, record):
+        if id(s) in skip or _is_marker(s):
+            return live - _stored(s)
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            if t not in live and not isinstance(s.value, gast.Call):
+                return live - {t}
+            return (live - {t}) | _loads(s.value)
+        if isinstance(s, gast.If):
+            return _loads(s.test) | self.live_in(s.body, live, skip, record) \
+                | self.live_in(s.orelse, live, skip, record)
+        if isinstance(s, (gast.For, gast.While)):
+            head = set(live)
+            while True:
+                new = head | self.live_in(s.body, head, skip)
+                if new == head:
+                    break
+                head = new
+            self.live_in(s.body, head, skip, record)
+            return head | _loads(s.iter if isinstance(s, gast.For) else s.test)
+        return live | _loads(s)
+
+    def live_after(self, skip=frozenset()):
+        """{id(statement): names live after it}, with the statements in ``skip`` read nothing."""
+        key = frozenset(skip)
+        if key not in self.lives:
+            record = {}
+            self.live_in(self.fdef.body, set(), key, record)
+            self.lives[key] = record
+        return self.lives[key]
+
+    # ------------------------------------------------------------------ rewriting
+
+    def run(self):
+        body = self.fdef.body
+        self.find_containers(body)
+        self.relate(body)
+        self.find_defs(body, None)
+        self.fresh = self.find_fresh()
+        self.fdef.body = self.rewrite(body)
+        return self.fdef
+
+    def find_defs(self, stmts, loop):
+        """Each name's binding statements, and the loops whose item bindings they are."""
+        for s in stmts:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                self.defs.setdefault(s.targets[0].id, []).append((s, loop))
+            elif isinstance(s, gast.If):
+                self.find_defs(s.body, loop)
+                self.find_defs(s.orelse, loop)
+            elif isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For):
+                    self.defs.setdefault(s.target.id, []).append((s, loop))
+                self.find_defs(s.body, s)
+
+    def item_skip(self, name):
+        """The item bindings (``row = seq[k]``) of ``name`` when every other binding of it is a
+        fresh value: writing into the current item of a sequence cannot reach the items that later
+        steps read from it, so those reads do not count."""
+        items = []
+        for s, _loop in self.defs.get(name, ()):
+            if getattr(s, "sd_loop_item", False):
+                items.append(id(s))
+            elif not (isinstance(s, gast.Assign) and self.shared_by(s.value) <= self.fresh):
+                return frozenset()
+        return frozenset(items)
+
+    def find_fresh(self):
+        """Names every binding of which makes a new value (an operation, or a copy of such a
+        name): nothing else shares their memory unless it is assigned from them."""
+        fresh = set()
+        candidates = {n for n, entries in self.defs.items()
+                      if n not in self.params
+                      and all(isinstance(s, gast.Assign) for s, _ in entries)}
+        changed = True
+        while changed:
+            changed = False
+            for n in candidates - fresh:
+                if all(self.shared_by(s.value) <= fresh for s, _ in self.defs[n]):
+                    fresh.add(n)
+                    changed = True
+        return fresh
+
+    def rewrite(self, stmts):
+        out = []
+        for s in stmts:
+            if _is_marker(s):
+                name = s.value.args[0].id
+                end = getattr(s, "sd_alias_end", s)
+                check = self.check(s, name, end)
+                if check is not None:
+                    out.append(check)
+                continue
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
+                    and isinstance(s.targets[0].value, gast.Name):
+                target = s.targets[0]
+                check = self.check(s, target.value.id, s, target.slice)
+                if check is not None:
+                    out.append(check)
+            elif isinstance(s, gast.If):
+                s.body = self.rewrite(s.body) or [gast.Pass()]
+                s.orelse = self.rewrite(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = self.rewrite(s.body) or [gast.Pass()]
+            out.append(s)
+        return out
+
+    def display(self, name):
+        """How a message names ``name``: the user's own name, or what the compiler's temporary
+        holds (the sequence a loop iterates over, an intermediate value of a line)."""
+        if name in self.user_names:
+            return name
+        entries = self.defs.get(name)
+        line = self.parsed.user_line(entries[0][0]) if entries else "?"
+        if name.startswith("_seq"):
+            return f"the sequence the for loop of line {line} iterates over"
+        return f"a value computed on line {line}"
+
+    def check(self, s, name, end, index=None):
+        live = self.live_after(self.item_skip(name))[id(end)]
+        others = sorted((live & self.closure(name)) - {name})
+        if not others:
+            return None
+        func = gast.Attribute(value=load(self.rt), attr="check_alias", ctx=gast.Load())
+        region = load(name)
+        what = f"{name} op= ..." if index is None else f"{name}[...] = ..."
+        args = [region, gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)), const(self.parsed.line_text(s)
+                                                                          or what)]
+        if index is not None:
+            func.attr = "check_alias_at"
+            args.insert(1, _index_value(copy.deepcopy(index), self.rt))
+        return located(gast.Expr(value=call(func, args)), s)
+
+
+def _stored(s):
+    return {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _is_marker(s):
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+        and isinstance(s.value.func, gast.Name) and s.value.func.id == ALIAS_MARKER
+
+
+def _index_value(index, rt):
+    """The index of a normalized subscript as a value (``1:3`` becomes ``slice(1, 3, None)``)."""
+    if isinstance(index, gast.Slice):
+        parts = [const(None) if p is None else p for p in (index.lower, index.upper, index.step)]
+        return call(gast.Attribute(value=load(rt), attr="make_slice", ctx=gast.Load()), parts)
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e, rt) for e in index.elts], ctx=gast.Load())
+    return index
+
+
+def alias_checks(parsed, fdef, rt_name):
+    """``fdef`` (a normalized FunctionDef, changed in place) with its alias checks.
+
+    Code sourcediff generated (a gradient differentiated again) gets none: its in-place writes
+    into saved views are undone before its adjoint reads them, and some of its reads (the shape
+    operand of ``unbroadcast``) look at no values at all."""
+    if parsed.filename.startswith("<sourcediff ") and "lifted" not in parsed.filename:
+        fdef.body = _drop_markers(fdef.body)
+        return fdef
+    return AliasPass(parsed, fdef, rt_name).run()
+
+
+def _drop_markers(stmts):
+    out = []
+    for s in stmts:
+        if _is_marker(s):
+            continue
+        if isinstance(s, gast.If):
+            s.body = _drop_markers(s.body) or [gast.Pass()]
+            s.orelse = _drop_markers(s.orelse)
+        elif isinstance(s, (gast.For, gast.While)):
+            s.body = _drop_markers(s.body) or [gast.Pass()]
+        out.append(s)
+    return out
+
