@@ -206,10 +206,11 @@ def w4_loss(w, X, y):
 
 
 def w4_grad(w, X, y):
-    # d/dz logaddexp(0, -y z) = -y sigmoid(-y z); sigmoid in its stable tanh form, which is
-    # faster than exp(t - logaddexp(0, t)) because numpy's logaddexp is slow
+    # d/dz logaddexp(0, -y z) = -y sigmoid(-y z); sigmoid as 1 / (1 + exp(-t)), the fastest
+    # plain-numpy form (twice as fast as 0.5 + 0.5 tanh(t / 2); exp(t - logaddexp(0, t)) is
+    # slower still, numpy's logaddexp is slow)
     t = -y * (X @ w)
-    s = 0.5 + 0.5 * np.tanh(0.5 * t)
+    s = 1.0 / (1.0 + np.exp(-t))
     s *= y
     g_w = (X.T @ s) / (-X.shape[0])
     return (g_w,)

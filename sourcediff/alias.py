@@ -147,8 +147,10 @@ class AliasPass:
         return live
 
     def live_stmt(self, s, live, skip, record):
-        if id(s) in skip or _is_marker(s):
+        if id(s) in skip:
             return live - _stored(s)
+        # (a marker reads its name: a later v op= e writes through whatever v still shares, so
+        # v's memory matters even when its new value is never read)
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             t = s.targets[0].id
             if t not in live and not isinstance(s.value, gast.Call):

@@ -758,6 +758,13 @@ def push_grad(g, item):
     return GradList(list(g) + [item])
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)), the derivative of logaddexp(0, x): one exp, exact relative precision
+    on both tails, and no overflow warning (exp(-x) = inf gives 0.0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 def win_mask(x, y):
     """Where ``x`` wins a max against ``y``: 1, at ties 0.5 (PyTorch's convention), else 0.
 

@@ -348,7 +348,7 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
                   "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
-                  "pad_grad", "solve_grads", "dense_grad"}
+                  "pad_grad", "solve_grads", "dense_grad", "sigmoid"}
 
 
 def _np_table():

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-import sourcediff  # noqa: F401  (registers the built-in rules)
+import sourcediff as sd  # (also registers the built-in rules)
 from sourcediff import registry
 from sourcediff.runtime import broadcast_tangent, unbroadcast
 
@@ -354,3 +354,20 @@ def test_rule_parameters_bind_like_the_primitive(rule):
             positional_only = all(q.kind == q.POSITIONAL_ONLY for q in prim_params[:2])
             assert p.name in declared or positional_only or takes_kwargs or p.name in (
                 "keepdims", "start"), f"{rule.name} has '{p.name}' the primitive does not"
+
+
+def test_logaddexp_gradient_on_both_tails_without_overflow_warnings():
+    """The rule's sigmoid keeps full relative precision far out and warns about nothing."""
+    import warnings
+
+    t = np.array([-800.0, -40.0, -1.5, 0.0, 2.0, 40.0, 800.0])
+
+    def f(t):
+        return np.sum(np.logaddexp(0.0, t) + np.logaddexp(t, 1.0))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = sd.grad(f)(t)
+    # d/dt logaddexp(0, t) = 1 / (1 + e^-t); d/dt logaddexp(t, 1) = 1 / (1 + e^(1 - t))
+    expected = np.exp(t - np.logaddexp(0.0, t)) + np.exp(t - np.logaddexp(t, 1.0))
+    np.testing.assert_allclose(g, expected, rtol=1e-14, atol=0)

@@ -54,6 +54,11 @@ defnondiff(_sd.zeros_like_grad, _sd.check_wrt)
 # are "custom" even where the helper is linear.
 
 
+@defvjp(_sd.sigmoid, kind="elementwise")
+def sigmoid_helper(b, out, x):
+    return (b * out * (1.0 - out),)
+
+
 @defvjp(_sd.einsum_grads, kind="custom")
 def einsum_grads_helper(b, out, g, subscripts, operands):
     return (_sd.einsum_replaced(b, subscripts, operands), None,

@@ -125,6 +125,15 @@ REGRESSIONS = [
     Regression(
         "tape_float_argument_augassign",
         _module(((3,), (3,)), "    v = s\n    s -= np.sum(x)\n    return v * np.sum(y) + s\n")),
+    # y += ... looked unobservable for the view v2 (whose new value is never read), but v2 *= ...
+    # then writes through v2 into y in numpy: a later v op= e counts as a use of v's memory
+    Regression(
+        "augassign_on_a_view_after_its_base_was_updated",
+        _module(((3,), (3, 3)),
+                "    p0 = (np.mean(y, axis=1), y[2:-4:-1, 0:])\n    v1 = p0[0]\n    v2 = p0[1]\n"
+                "    y += np.where(v2[0, -2] > 0.37, v2[1, 0], np.sum(x))\n"
+                "    v2 *= np.tanh(y[-2:-4:-2, :])\n    return y[:, 2][-3] - v1.sum()\n"),
+        expect="refused"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
