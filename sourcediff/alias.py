@@ -104,7 +104,8 @@ class AliasPass:
                 op = None
             if op is not None and op.kind in ("rule", "nondiff", "const"):
                 name = getattr(op.key, "__name__", "") or op.name.strip(".()")
-                if isinstance(op.key, np.ufunc) or name in _FRESH:
+                picks = op.key in (max, min)  # the builtins return one of their arguments
+                if isinstance(op.key, np.ufunc) or (name in _FRESH and not picks):
                     return set()
             return _loads(value)
         return _loads(value)  # names, attributes, containers, boolean operators
@@ -267,7 +268,8 @@ class AliasPass:
         return f"a value computed on line {line}"
 
     def check(self, s, name, end, index=None):
-        live = self.live_after(self.item_skip(name))[id(end)]
+        lives = self.live_after(self.item_skip(name))
+        live = lives.get(id(end), lives[id(s)])  # (after the marker: a superset)
         others = sorted((live & self.closure(name)) - {name})
         if not others:
             return None
