@@ -27,7 +27,8 @@ def _is_zero(node):
 
 
 def fold_zeros(stmts, names, zero=frozenset()):
-    """Rewrite ``x = x + e`` to ``x = e`` where ``x`` (one of ``names``) is known to hold 0.0.
+    """Rewrite ``x = x + e`` to ``x = e`` (``x = x - e`` to ``x = -e``) where ``x`` (one of
+    ``names``) is known to hold 0.0.
 
     Returns the set of names known zero after ``stmts``.
     """
@@ -36,10 +37,11 @@ def fold_zeros(stmts, names, zero=frozenset()):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             t = s.targets[0].id
             v = s.value
-            if (t in zero and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add)
+            if (t in zero and isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Sub))
                     and isinstance(v.left, gast.Name) and v.left.id == t
                     and t not in _loads(v.right)):
-                s.value = v.right
+                s.value = v.right if isinstance(v.op, gast.Add) else \
+                    gast.UnaryOp(op=gast.USub(), operand=v.right)
             if t in names and _is_zero(s.value):
                 zero.add(t)
             else:
@@ -191,8 +193,27 @@ class FoldConstants(gast.NodeTransformer):
         self.generic_visit(node)
         return node
 
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) and \
+                isinstance(node.operand.op, gast.USub) and node is not self.top:
+            return node.operand.operand  # -(-a) is a (negation is exact)
+        return node
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        if isinstance(node.op, (gast.Add, gast.Sub)) and isinstance(node.right, gast.UnaryOp) \
+                and isinstance(node.right.op, gast.USub) and not _number(node.left):
+            # a + -b is a - b and a - -b is a + b, exactly; one operation fewer
+            node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
+            node.right = node.right.operand
+        elif isinstance(node.op, (gast.Add, gast.Sub)) and isinstance(node.right, gast.BinOp) \
+                and isinstance(node.right.op, (gast.Mult, gast.Div)) \
+                and isinstance(node.right.left, gast.UnaryOp) \
+                and isinstance(node.right.left.op, gast.USub) and not _number(node.left):
+            # a + -b * c is a - b * c (a product's sign is exact)
+            node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
+            node.right.left = node.right.left.operand
         if isinstance(node.op, (gast.Add, gast.Sub)) and _number(node.right) and \
                 not isinstance(node.right.value, bool) and node.right.value == 0 and \
                 node is not self.top:

@@ -37,5 +37,5 @@ def grad_piecewise(x, a):
         _cos1_bar = _sd.unbroadcast(y_bar, _cos1)
         a_bar = _sd.unbroadcast(-y_bar, a)
         y = _stack.pop()
-        x_bar = -_cos1_bar * np.sin(x)
+        x_bar = -(_cos1_bar * np.sin(x))
     return (_sd.grad_like(x_bar, x), _sd.grad_like(a_bar, a))
