@@ -383,7 +383,7 @@ class Inference:
         self.namespace = namespace  # name -> object, for names the function does not assign
         self.stack_name = stack_name
         self.nodes = {}  # id(expression node) -> joined fact
-        self.ever = {}  # name -> join of every value assigned to it
+        self.ever = dict(param_facts)  # name -> join of every value it holds (its first too)
         self.env0 = dict(param_facts)
 
     def run(self):
@@ -611,6 +611,15 @@ class Inference:
         func = self.expr(node.func, env)
         args = [self.expr(a.value if isinstance(a, gast.Starred) else a, env) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords}
+        # a list the call can reach may change (lst.append(v), helper(lst)): its facts are gone
+        reach = list(node.args) + [k.value for k in node.keywords]
+        if isinstance(node.func, gast.Attribute):
+            reach.append(node.func.value)
+        for a in reach:
+            if isinstance(a, gast.Name) and type(env.get(a.id)) is Seq and \
+                    env[a.id].kind is list:
+                env[a.id] = TOP
+                self.ever[a.id] = TOP
         if any(isinstance(a, gast.Starred) for a in node.args) or None in kwargs:
             return TOP
         if self._is_pop(node):

@@ -284,3 +284,28 @@ def test_a_float_that_may_be_the_symbolic_zero_is_not_taken_for_an_array():
     for c in (1.5, -1.5):
         _same(df(x, 0.5, c), _generic(df)(x, 0.5, c))
         check_grads_fd(f, (x, 0.5, c), (0, 1), df(x, 0.5, c))
+
+
+def _mean_of_a_built_list(x):
+    y = np.array([r * 2.0 for r in x])
+    return np.mean(y) + np.mean(np.stack([x, x]) ** 2)
+
+
+def _argument_rebound_to_another_shape(x, z):
+    s = np.mean(x)
+    x = z * 2.0
+    return s * np.sum(x)
+
+
+@pytest.mark.parametrize("fn,args", [
+    (_mean_of_a_built_list, (np.linspace(-1.0, 1.0, 3),)),
+    (_argument_rebound_to_another_shape, (np.linspace(-1.0, 1.0, 3), np.linspace(0.5, 2.0, 5))),
+], ids=["list_built_by_appends", "argument_rebound"])
+def test_facts_of_values_that_change_after_they_are_first_seen(fn, args):
+    """A list filled by append is not the empty list it started as, and a value popped back from
+    the stack may be the argument itself (fuzz find: a mean's count became 0, then 5 for 3)."""
+    wrt = tuple(range(len(args)))
+    df = sd.grad(fn, wrt=wrt)
+    grads = df(*copy.deepcopy(args))
+    assert sd.source(df, *args) != sd.source(df)  # the specialized code ran
+    check_grads_fd(fn, args, wrt, grads)
