@@ -19,6 +19,8 @@ name can see get no check at all, so loops over fresh values (``total += ...``) 
 """
 
 import copy
+import inspect
+import weakref
 
 import gast
 import numpy as np
@@ -248,12 +250,49 @@ class AliasPass:
                 check = self.check(s, target.value.id, s, target.slice)
                 if check is not None:
                     out.append(check)
+            elif isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
+                out.extend(self.call_checks(s))
             elif isinstance(s, gast.If):
                 s.body = self.rewrite(s.body) or [gast.Pass()]
                 s.orelse = self.rewrite(s.orelse)
             elif isinstance(s, (gast.For, gast.While)):
                 s.body = self.rewrite(s.body) or [gast.Pass()]
             out.append(s)
+        return out
+
+    def call_checks(self, s):
+        """``helper(z)`` where helper writes into its parameter in place: numpy's caller sees the
+        change, but sourcediff runs helpers on copies of what they write into. Refused when z,
+        or anything sharing its memory, is read after the call."""
+        try:
+            op = self.resolver.op(s.value)
+        except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
+            return []
+        if op.kind != "user":
+            return []
+        try:
+            bound = inspect.signature(op.key).bind(*op.args, **op.keywords)
+        except (TypeError, ValueError):
+            return []
+        written = mutated_params(op.key)
+        out = []
+        for param, node in bound.arguments.items():
+            if param not in written or not isinstance(node, gast.Name):
+                continue
+            name = node.id
+            live = self.live_after()[id(s)]
+            others = sorted((live & self.closure(name)) - _stored(s))  # (before the call)
+            if not others:
+                continue
+            callee = getattr(op.key, "__name__", "the helper")
+            func = gast.Attribute(value=load(self.rt), attr="check_call_alias",
+                                  ctx=gast.Load())
+            text = (f"{self.parsed.line_text(s)}\n({callee} writes into its parameter {param} "
+                    f"in place, at line {written[param]})")
+            out.append(located(gast.Expr(value=call(func, [
+                load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+                const(text)])), s))
         return out
 
     def display(self, name):
@@ -287,6 +326,78 @@ class AliasPass:
 
 def _stored(s):
     return {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+_MUTATED = weakref.WeakKeyDictionary()
+
+
+def mutated_params(fn):
+    """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``,
+    ``a += v``, also through a name or view of it, or by passing it on to such a function)."""
+    from .parse import parse_function, unwrap
+
+    fn = unwrap(fn)
+    try:
+        return _MUTATED[fn]
+    except (KeyError, TypeError):
+        pass
+    _MUTATED[fn] = {}  # (recursion)
+    try:
+        parsed = parse_function(fn)
+    except Exception:  # noqa: BLE001  (no source: transforming it will say so)
+        return {}
+    node = parsed.node
+    params = [a.id for a in node.args.args]
+    links = {}
+
+    def link(a, b):
+        links.setdefault(a, set()).add(b)
+        links.setdefault(b, set()).add(a)
+
+    writes = []  # (name written into, line)
+    for n in gast.walk(node):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Name) and not isinstance(
+                        n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)):
+                    for m in gast.walk(n.value):
+                        if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Store):
+                            link(t.id, m.id)
+        targets = n.targets if isinstance(n, gast.Assign) else \
+            [n.target] if isinstance(n, gast.AugAssign) else []
+        for t in targets:
+            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
+                writes.append((t.id, parsed.user_line(n)))
+            while isinstance(t, (gast.Subscript, gast.Attribute)):
+                t = t.value
+                if isinstance(t, gast.Name):
+                    writes.append((t.id, parsed.user_line(n)))
+        if isinstance(n, gast.Call):
+            try:
+                callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) \
+                    else None
+                inner = mutated_params(callee) if inspect.isfunction(callee) else {}
+                bound = inspect.signature(callee).bind(*n.args, **{
+                    k.arg: k.value for k in n.keywords}) if inner else None
+            except (TypeError, ValueError):
+                bound = None
+            if bound is not None:
+                for p, a in bound.arguments.items():
+                    if p in inner and isinstance(a, gast.Name):
+                        writes.append((a.id, parsed.user_line(n)))
+    out = {}
+    for name, line in writes:
+        seen, todo = {name}, [name]
+        while todo:
+            for other in links.get(todo.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        for p in params:
+            if p in seen and p not in out:
+                out[p] = line
+    _MUTATED[fn] = out
+    return out
 
 
 def _is_marker(s):

@@ -442,15 +442,49 @@ class Reverse(Analysis):
                     part = gast.Subscript(value=load(target.value.id),
                                           slice=copy.deepcopy(target.slice), ctx=gast.Load())
                     out.append(self.push(call(self.rt("copy"), [part]), s))
-                out.append(s)
+                out.append(self.on_copies(s))
             elif isinstance(s, gast.If):
                 out.append(located(gast.If(test=s.test, body=self.primal_block(s.body, depth),
                                            orelse=self.primal_block(s.orelse, depth)), s))
             elif isinstance(s, (gast.For, gast.While)):
                 out.extend(self.primal_loop(s, depth))
             else:
-                out.append(s)
+                out.append(self.on_copies(s))
         return out
+
+    def on_copies(self, s):
+        """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy
+        of z, whose value the adjoint sweep still needs (and passes to the backward form). The
+        alias stage refused the programs in which numpy's caller would see the write."""
+        from .alias import mutated_params
+
+        value = getattr(s, "value", None)
+        if not isinstance(value, gast.Call):
+            return s
+        op = self.ops.get(id(s)) if isinstance(s, gast.Assign) else None
+        callee = op.key if op is not None and op.kind == "user" else None
+        if callee is None and isinstance(s, gast.Expr):
+            try:
+                op = self.resolver.op(value)
+            except Exception:  # noqa: BLE001
+                return s
+            callee = op.key if op.kind == "user" else None
+        written = mutated_params(callee) if callee is not None else {}
+        if not written:
+            return s
+        try:
+            bound = inspect.signature(callee).bind(*value.args, **{
+                k.arg: k.value for k in value.keywords})
+        except TypeError:
+            return s
+        copies = {id(node) for p, node in bound.arguments.items()
+                  if p in written and isinstance(node, gast.Name)}
+        new = copy.copy(s)
+        new.value = copy.copy(value)
+        new.value.args = [call(self.rt("copy"), [a]) if id(a) in copies else a for a in value.args]
+        new.value.keywords = [gast.keyword(arg=k.arg, value=call(self.rt("copy"), [k.value]))
+                              if id(k.value) in copies else k for k in value.keywords]
+        return new
 
     def trip_name(self, s):
         key = ("trip", id(s))

@@ -136,13 +136,15 @@ def _shares(region, other, depth=0):
     return False
 
 
-def _alias_refusal(others, names, region, where, text, fix):
+def _alias_refusal(others, names, region, where, text, fix,
+                   head="this in-place write also changes {name}, which shares memory with it "
+                        "and is read later"):
     for other, name in zip(others, names):
         if _shares(region, other):
             raise AliasError(
-                f"{where}: this in-place write also changes {name}, which shares memory with it "
-                f"and is read later\n    {text}\nnumpy would change {name} as well; sourcediff "
-                f"gives each name its own value, so the derivative would be wrong. {fix}")
+                f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
+                f"change {name} as well; sourcediff gives each name its own value, so the "
+                f"derivative would be wrong. {fix}")
 
 
 def check_alias(value, others, names, where, text):
@@ -151,6 +153,16 @@ def check_alias(value, others, names, where, text):
         _alias_refusal(others, names, value, where, text,
                        "Write the update through the name that is read later (z[1:3] += e), "
                        "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
+
+
+def check_call_alias(value, others, names, where, text):
+    """``helper(z)`` where helper writes into its parameter: z must not be read afterwards."""
+    if isinstance(value, (np.ndarray, list, dict)):
+        _alias_refusal(others, names, value, where, text,
+                       "Return the new value from the helper and use that (z = helper(z)), or "
+                       "pass it a copy (helper(z.copy())).",
+                       head="this call writes into {name}, which is read later, in place "
+                            "(sourcediff gives the helper a copy)")
 
 
 def check_alias_at(base, index, others, names, where, text):
