@@ -22,6 +22,8 @@ FEATURES = frozenset({
     "math", "int_arith",
     # in-place updates of an array another live name still refers to (numpy aliasing)
     "alias_inplace",
+    # a helper writing into its array parameter (numpy: the caller's array changes)
+    "helper_inplace",
 })
 # every construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
@@ -154,8 +156,9 @@ class _Gen:
         v = self.env[name]
         if need_array and not v.array:
             return False
-        if v.array and min(v.bases) < 0 and (self.in_helper
-                                             or "param_inplace" not in self.allowed):
+        if v.array and min(v.bases) < 0 and self.in_helper:
+            return "helper_inplace" in self.allowed
+        if v.array and min(v.bases) < 0 and "param_inplace" not in self.allowed:
             return False  # parameter arrays belong to the caller
         if v.array and (self.shared(name) or v.bases & self.pinned):
             return "alias_inplace" in self.allowed
@@ -468,7 +471,7 @@ class _Gen:
     def note_inplace(self, name):
         v = self.env[name]
         if v.array and min(v.bases) < 0:
-            self.use("param_inplace")
+            self.use("helper_inplace" if self.in_helper else "param_inplace")
         if v.array and (self.shared(name) or v.bases & self.pinned):
             self.use("alias_inplace")
 
