@@ -1466,6 +1466,14 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         ans = fwd(*raw, **kw) if kw else fwd(*raw)
     if type(ans) is not np.ndarray:
         ans = np.asarray(ans)
+    elif not view and ans.base is not None:
+        # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, which
+        # the tape does not record as a view: a copy, so a later in-place update of the argument
+        # cannot change the value this node's rule reads
+        for a in args:
+            if isinstance(a, Tensor) and np.may_share_memory(ans, a._data):
+                ans = ans.copy()
+                break
     out = _new_tensor(Tensor)
     out._data = ans
     out._rg = False

@@ -134,6 +134,13 @@ REGRESSIONS = [
                 "    y += np.where(v2[0, -2] > 0.37, v2[1, 0], np.sum(x))\n"
                 "    v2 *= np.tanh(y[-2:-4:-2, :])\n    return y[:, 2][-3] - v1.sum()\n"),
         expect="refused"),
+    # tape mode: np.transpose(y.T) was a numpy view of y's data that the tape did not record as a
+    # view, so y += y changed the value the matmul's rule read (s's gradient doubled)
+    Regression(
+        "tape_numpy_view_then_base_updated",
+        _module(((2, 3), (2, 3)),
+                "    v0 = np.transpose(y.T) @ (-(s * np.ones((3, 3))))\n    y += y\n"
+                "    return v0[-1, 0] + np.sum(y)\n")),
     # never broken
     Regression(
         "setitem_rows_in_loop",
