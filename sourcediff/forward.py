@@ -76,7 +76,7 @@ class Forward(Analysis):
             elif isinstance(s, gast.While):
                 out.append(located(gast.While(test=s.test, body=self.block(s.body), orelse=[]), s))
             else:
-                out.append(s)
+                out.append(self.on_copies(s))
         return out
 
     def setitem(self, s):
@@ -95,7 +95,7 @@ class Forward(Analysis):
     def assign_stmt(self, s):
         target = s.targets[0].id
         if target not in self.active:
-            return [s]
+            return [self.on_copies(s)]
         op = self.ops[id(s)]
         if op.kind == "user":
             return self.user_call(op, s, target)

@@ -136,6 +136,40 @@ class Analysis:
                     f"sourcediff does not differentiate; build a new list or array instead (for "
                     f"lists, append is supported).\n    {self.parsed.line_text(s)}")
 
+    def on_copies(self, s):
+        """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy
+        of z, whose value the adjoint sweep still needs (and passes to the backward form). The
+        alias stage refused the programs in which numpy's caller would see the write."""
+        from .alias import mutated_params
+
+        value = getattr(s, "value", None)
+        if not isinstance(value, gast.Call):
+            return s
+        op = self.ops.get(id(s)) if isinstance(s, gast.Assign) else None
+        callee = op.key if op is not None and op.kind == "user" else None
+        if callee is None and isinstance(s, gast.Expr):
+            try:
+                op = self.resolver.op(value)
+            except Exception:  # noqa: BLE001
+                return s
+            callee = op.key if op.kind == "user" else None
+        written = mutated_params(callee) if callee is not None else {}
+        if not written:
+            return s
+        try:
+            bound = inspect.signature(callee).bind(*value.args, **{
+                k.arg: k.value for k in value.keywords})
+        except TypeError:
+            return s
+        copies = {id(node) for p, node in bound.arguments.items()
+                  if p in written and isinstance(node, gast.Name)}
+        new = copy.copy(s)
+        new.value = copy.copy(value)
+        new.value.args = [call(self.rt("copy"), [a]) if id(a) in copies else a for a in value.args]
+        new.value.keywords = [gast.keyword(arg=k.arg, value=call(self.rt("copy"), [k.value]))
+                              if id(k.value) in copies else k for k in value.keywords]
+        return new
+
     def writes_into_needed(self):
         """Names written by ``a[i] = v`` that may share memory with a value the adjoint reads
         (``row = x[k]`` saved for the adjoint, then ``x_alias[k, 0] = v``): the adjoint sweep
@@ -451,40 +485,6 @@ class Reverse(Analysis):
             else:
                 out.append(self.on_copies(s))
         return out
-
-    def on_copies(self, s):
-        """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy
-        of z, whose value the adjoint sweep still needs (and passes to the backward form). The
-        alias stage refused the programs in which numpy's caller would see the write."""
-        from .alias import mutated_params
-
-        value = getattr(s, "value", None)
-        if not isinstance(value, gast.Call):
-            return s
-        op = self.ops.get(id(s)) if isinstance(s, gast.Assign) else None
-        callee = op.key if op is not None and op.kind == "user" else None
-        if callee is None and isinstance(s, gast.Expr):
-            try:
-                op = self.resolver.op(value)
-            except Exception:  # noqa: BLE001
-                return s
-            callee = op.key if op.kind == "user" else None
-        written = mutated_params(callee) if callee is not None else {}
-        if not written:
-            return s
-        try:
-            bound = inspect.signature(callee).bind(*value.args, **{
-                k.arg: k.value for k in value.keywords})
-        except TypeError:
-            return s
-        copies = {id(node) for p, node in bound.arguments.items()
-                  if p in written and isinstance(node, gast.Name)}
-        new = copy.copy(s)
-        new.value = copy.copy(value)
-        new.value.args = [call(self.rt("copy"), [a]) if id(a) in copies else a for a in value.args]
-        new.value.keywords = [gast.keyword(arg=k.arg, value=call(self.rt("copy"), [k.value]))
-                              if id(k.value) in copies else k for k in value.keywords]
-        return new
 
     def trip_name(self, s):
         key = ("trip", id(s))

@@ -141,6 +141,13 @@ REGRESSIONS = [
         _module(((2, 3), (2, 3)),
                 "    v0 = np.transpose(y.T) @ (-(s * np.ones((3, 3))))\n    y += y\n"
                 "    return v0[-1, 0] + np.sum(y)\n")),
+    # forward mode ran the helper itself where its result carries no tangent, and the helper
+    # wrote into the caller's y (numpy would too, but nothing reads y afterwards)
+    Regression(
+        "forward_inactive_helper_writes_into_an_argument",
+        "import numpy as np\n\nSHAPES = ((1,), (3,))\n\n\ndef h0(a, b):\n"
+        "    a[-3] *= np.sum(a)\n    return b\n\n\ndef f(x, y, s):\n"
+        "    y = y + 0.3 + 0.2 * np.tanh(h0(y, y))\n    return s\n"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
