@@ -356,11 +356,20 @@ def mutated_params(fn):
 
     writes = []  # (name written into, line)
     for n in gast.walk(node):
-        if isinstance(n, gast.Assign):
+        if isinstance(n, gast.Assign) and not isinstance(
+                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)):
             for t in n.targets:
-                if isinstance(t, gast.Name) and not isinstance(
-                        n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)):
-                    for m in gast.walk(n.value):
+                if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
+                    for name in gast.walk(t):
+                        if not isinstance(name, gast.Name):
+                            continue
+                        for m in gast.walk(n.value):
+                            if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Store):
+                                link(name.id, m.id)
+        if isinstance(n, gast.For):  # for row in a: row is a view of a
+            for t in gast.walk(n.target):
+                if isinstance(t, gast.Name):
+                    for m in gast.walk(n.iter):
                         if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Store):
                             link(t.id, m.id)
         targets = n.targets if isinstance(n, gast.Assign) else \

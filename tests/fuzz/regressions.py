@@ -148,6 +148,14 @@ REGRESSIONS = [
         "import numpy as np\n\nSHAPES = ((1,), (3,))\n\n\ndef h0(a, b):\n"
         "    a[-3] *= np.sum(a)\n    return b\n\n\ndef f(x, y, s):\n"
         "    y = y + 0.3 + 0.2 * np.tanh(h0(y, y))\n    return s\n"),
+    # the helper writes into its parameter through the rows of a for loop: that made it a
+    # mutating helper only once loop targets counted as views of what they iterate
+    Regression(
+        "helper_writes_through_loop_rows",
+        "import numpy as np\n\nSHAPES = ((3, 4), (3, 4))\n\n\ndef h0(a):\n"
+        "    for row2, row3 in zip(a, a):\n        a = a + 0.25 * np.sin(np.sum(row2))\n"
+        "        row2[1] = np.exp(-(a[0, 2]) ** 2)\n    return np.sum(a)\n\n\n"
+        "def f(x, y, s):\n    y *= np.tanh(h0(y))\n    return np.cos(s) + np.sum(x)\n"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
