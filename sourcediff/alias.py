@@ -276,12 +276,16 @@ class AliasPass:
             return []
         written = mutated_params(op.key)
         out = []
+        passed = {n.id for node in bound.arguments.values() for n in gast.walk(node)
+                  if isinstance(n, gast.Name) and n.id in self.locals}
         for param, node in bound.arguments.items():
             if param not in written or not isinstance(node, gast.Name):
                 continue
             name = node.id
             live = self.live_after()[id(s)]
-            others = sorted((live & self.closure(name)) - _stored(s))  # (before the call)
+            # (the helper's other arguments see its write too: h(y, y[:, 2]))
+            others = sorted((((live & self.closure(name)) - _stored(s))
+                             | ((passed - {name}) & self.closure(name))))
             if not others:
                 continue
             callee = getattr(op.key, "__name__", "the helper")

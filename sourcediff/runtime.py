@@ -161,8 +161,9 @@ def check_call_alias(value, others, names, where, text):
         _alias_refusal(others, names, value, where, text,
                        "Return the new value from the helper and use that (z = helper(z)), or "
                        "pass it a copy (helper(z.copy())).",
-                       head="this call writes into {name}, which is read later, in place "
-                            "(sourcediff gives the helper a copy)")
+                       head="this call writes in place into memory {name} shares, and {name} is "
+                            "read later or passed to the same call (sourcediff gives the helper "
+                            "a copy)")
 
 
 def check_alias_at(base, index, others, names, where, text):

@@ -156,6 +156,14 @@ REGRESSIONS = [
         "    for row2, row3 in zip(a, a):\n        a = a + 0.25 * np.sin(np.sum(row2))\n"
         "        row2[1] = np.exp(-(a[0, 2]) ** 2)\n    return np.sum(a)\n\n\n"
         "def f(x, y, s):\n    y *= np.tanh(h0(y))\n    return np.cos(s) + np.sum(x)\n"),
+    # the helper writes into a (a /= ...) and reads b, a view of the same array: numpy's helper
+    # sees its own write through b; refused (AliasError)
+    Regression(
+        "helper_writes_into_an_argument_another_argument_views",
+        "import numpy as np\n\nSHAPES = ((3, 3), (3, 3))\n\n\ndef h1(a, b):\n"
+        "    a /= (1.5 + np.sin(np.sum(b)))\n    return np.sum(b, axis=0)\n\n\n"
+        "def f(x, y, s):\n    return np.sum(x) * s + h1(y, y[:, 2])\n",
+        expect="refused"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
