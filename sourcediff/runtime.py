@@ -778,6 +778,19 @@ def sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
+def scaled_sigmoid(g, d):
+    """g / (1 + exp(-d)): g times logaddexp's derivative, in one temporary array when the
+    shapes allow (the gradient of a large logistic loss needs no more memory than by hand)."""
+    with np.errstate(over="ignore"):
+        if type(d) is np.ndarray and d.dtype.kind == "f" and d.ndim and \
+                np.result_type(g, d) == d.dtype and np.shape(g) in ((), d.shape):
+            t = np.negative(d)
+            np.exp(t, out=t)
+            t += 1.0
+            return np.divide(g, t, out=t)
+        return g / (1.0 + np.exp(-d))
+
+
 def win_mask(x, y):
     """Where ``x`` wins a max against ``y``: 1, at ties 0.5 (PyTorch's convention), else 0.
 

@@ -348,7 +348,7 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
                   "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
-                  "pad_grad", "solve_grads", "dense_grad", "sigmoid"}
+                  "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid"}
 
 
 def _np_table():
@@ -933,6 +933,9 @@ def _product_keeps(use, seed, x, facts, parents):
                 isinstance(parent.op, gast.Div) and parent.left is node)):
             node = top = parent
             continue
+        if _is_scaled_sigmoid(parent) and parent.args[0] is node:  # g times a sigmoid
+            node = top = parent
+            continue
         break
     if top is None:
         return False
@@ -950,7 +953,15 @@ def _reevaluate(node, seed_use, seed, facts):
         a = _reevaluate(node.left, seed_use, seed, facts)
         b = _reevaluate(node.right, seed_use, seed, facts)
         return _elementwise(_BINOPS[type(node.op)], [a, b])
+    if _is_scaled_sigmoid(node):
+        a = _reevaluate(node.args[0], seed_use, seed, facts)
+        return _elementwise(operator.mul, [a, facts.get(id(node.args[1]), TOP)])
     return facts.get(id(node), TOP)
+
+
+def _is_scaled_sigmoid(node):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+        node.func.attr == "scaled_sigmoid" and len(node.args) == 2 and not node.keywords
 
 
 def _propagate_constants(fdef, removable):

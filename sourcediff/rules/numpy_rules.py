@@ -289,7 +289,7 @@ def math_hypot(g, ans, *coordinates):
 @defvjp(np.logaddexp, kind="elementwise", broadcast=True, torch_name="LogaddexpBackward0")
 def logaddexp(g, ans, x1, x2):
     # exp(x1 - ans) without ans: the primal's (slow) logaddexp is not computed for a gradient
-    return (g * _sd.sigmoid(x1 - x2), g * _sd.sigmoid(x2 - x1))
+    return (_sd.scaled_sigmoid(g, x1 - x2), _sd.scaled_sigmoid(g, x2 - x1))
 
 
 @defvjp(np.logaddexp2, kind="elementwise", broadcast=True, torch_name="Logaddexp2Backward0")

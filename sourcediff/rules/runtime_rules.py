@@ -59,6 +59,12 @@ def sigmoid_helper(b, out, x):
     return (b * out * (1.0 - out),)
 
 
+@defvjp(_sd.scaled_sigmoid, kind="elementwise", broadcast=True)
+def scaled_sigmoid_helper(b, out, g, d):
+    s = _sd.sigmoid(d)
+    return (b * s, b * out * (1.0 - s))
+
+
 @defvjp(_sd.einsum_grads, kind="custom")
 def einsum_grads_helper(b, out, g, subscripts, operands):
     return (_sd.einsum_replaced(b, subscripts, operands), None,
