@@ -289,7 +289,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
         fwd.ret_stmt)
     body = head + body + [ret]
     if optimize_code:
-        body = optimize([], body, set(), removable, set(), _where_names(globals_))
+        body = optimize([], body, set(), removable, set(), _where_names(globals_), inline=True)
     tangent_names = {p: fwd.dot(p) for p in wrt_names}
     args = copy.deepcopy(norm.args)
     args.kwonlyargs = list(args.kwonlyargs) + [store(tangent_names[p]) for p in wrt_names]

@@ -94,9 +94,12 @@ class Forward(Analysis):
 
     def assign_stmt(self, s):
         target = s.targets[0].id
+        op = self.ops.get(id(s))
+        if op is not None and (op.kind in ("rule", "copy", "const", "container") or
+                               (op.kind == "nondiff" and op.key is None)):
+            s.sd_pure = True
         if target not in self.active:
             return [self.on_copies(s)]
-        op = self.ops[id(s)]
         if op.kind == "user":
             return self.user_call(op, s, target)
         pop = self.container_pop(s)
@@ -104,7 +107,10 @@ class Forward(Analysis):
             return [s, assign(self.dot(target), pop, s)]
         # normalize gave t = f(t) a fresh variable, so the operands here are the old values
         prelude, value = self.tangent_value(op, s, load(target))
-        return [s] + prelude + [assign(self.dot(target), value, s)]
+        tangent = prelude + [assign(self.dot(target), value, s)]
+        for t in tangent:
+            t.sd_pure = True  # the inline pass may move it (optimize.inline_temps)
+        return [s] + tangent
 
     def container_pop(self, s):
         value = s.value

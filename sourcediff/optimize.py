@@ -163,6 +163,134 @@ def _drop_dangling_comments(stmts):
     return out
 
 
+# ---------------------------------------------------------------- single-use temporaries
+
+_SCOPES = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)
+
+
+def inline_temps(stmts, removable):
+    """Fold each compiler temporary that is assigned once and read once, later in the same block,
+    into the expression that reads it: ``_mul1 = x * a; _sin1 = np.sin(x); x = _mul1 + _sin1``
+    becomes ``x = x * a + np.sin(x)``. Returns the new statements.
+
+    Only statements the emitter marked ``sd_pure`` (one primitive of the rule table, a copy, a
+    comparison) move or are crossed, and a crossed statement must not rebind a name the moved
+    expression reads, so every value is the same; a read inside a comprehension or lambda (run
+    many times) or a ``while`` test keeps its temporary.
+    """
+    loads, stores = {}, {}
+    for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(n, gast.Name):
+            counts = loads if isinstance(n.ctx, gast.Load) else stores
+            counts[n.id] = counts.get(n.id, 0) + 1
+    single = {t for t in removable if loads.get(t) == 1 and stores.get(t) == 1}
+    return _inline_block(stmts, single)
+
+
+def _inline_block(stmts, single):
+    out = list(stmts)
+    for s in out:
+        for field in ("body", "orelse"):
+            if isinstance(getattr(s, field, None), list):
+                setattr(s, field, _inline_block(getattr(s, field), single))
+    k = 0
+    while k < len(out):
+        s = out[k]
+        if _pure_assign(s) and s.targets[0].id in single and _inline_into(out, k):
+            del out[k]
+            continue
+        k += 1
+    return out
+
+
+def _pure_assign(s):
+    return isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+        isinstance(s.targets[0], gast.Name) and getattr(s, "sd_pure", False)
+
+
+def _inline_into(stmts, k):
+    """Put the value of ``stmts[k]`` where its single read is, if that is safe; True if done.
+
+    A statement in between that rebinds a name the value reads is moved below the reader when
+    nothing from it to the reader depends on it: ``_s = x_dot * np.cos(x); x = _m + _n;
+    x_dot = x_dot * a + _s`` becomes ``x_dot = x_dot * a + x_dot * np.cos(x); x = _m + _n``.
+    """
+    name, value = stmts[k].targets[0].id, stmts[k].value
+    reads = _loads(value)
+    blockers = []
+    for u in range(k + 1, len(stmts)):
+        s = stmts[u]
+        if is_comment(s):
+            continue
+        if isinstance(s, gast.If):
+            field = "test"
+        elif isinstance(s, gast.Assign) and getattr(s, "sd_pure", False):
+            field = "value"
+        else:
+            return False
+        spot = _read_spot(s, field, name)
+        if spot is not None:
+            break
+        if name in _loads(s) or not _pure_assign(s):
+            return False
+        if _assigned(s) & reads:
+            blockers.append(u)
+    else:
+        return False
+    if blockers and not isinstance(stmts[u], gast.Assign):
+        return False  # nothing moves past a branch
+    moved = set()
+    for j in reversed(blockers):
+        if not _sinkable(stmts, j, u, moved):
+            return False
+        moved.add(j)
+    parent, attr, index = spot
+    if index is None:
+        setattr(parent, attr, value)
+    else:
+        getattr(parent, attr)[index] = value
+    if blockers:
+        sunk = [stmts[j] for j in blockers]
+        rest = [s for i, s in enumerate(stmts[k + 1:u + 1], k + 1) if i not in moved]
+        stmts[k + 1:u + 1] = rest + sunk
+    return True
+
+
+def _sinkable(stmts, j, u, moved):
+    """Can the pure assignment ``stmts[j]`` move to just after ``stmts[u]`` (the statements in
+    ``moved`` going along with it)? Only if nothing it passes reads or rebinds what it binds or
+    rebinds what it reads."""
+    s = stmts[j]
+    binds, reads = _assigned(s), _loads(s.value)
+    for i in range(j + 1, u + 1):
+        if i in moved or is_comment(stmts[i]):
+            continue
+        other = stmts[i]
+        if (_loads(other) & binds) or (_assigned(other) & (binds | reads)):
+            return False
+    return True
+
+
+def _read_spot(stmt, field, name):
+    """(parent, field, index) of the load of ``name`` in ``stmt.<field>``, not inside a nested
+    scope, or None."""
+    stack = [(stmt, field, None)]
+    while stack:
+        parent, attr, index = stack.pop()
+        node = getattr(parent, attr) if index is None else getattr(parent, attr)[index]
+        if isinstance(node, gast.Name) and node.id == name and isinstance(node.ctx, gast.Load):
+            return parent, attr, index
+        if isinstance(node, _SCOPES):
+            continue
+        for f in node._fields:
+            child = getattr(node, f, None)
+            if isinstance(child, gast.AST):
+                stack.append((node, f, None))
+            elif isinstance(child, list):
+                stack.extend((node, f, i) for i, c in enumerate(child) if isinstance(c, gast.AST))
+    return None
+
+
 # ---------------------------------------------------------------- constants and small powers
 
 _FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -193,12 +321,6 @@ class FoldConstants(gast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-    def visit_UnaryOp(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) and \
-                isinstance(node.operand.op, gast.USub) and node is not self.top:
-            return node.operand.operand  # -(-a) is a (negation is exact)
-        return node
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -240,6 +362,9 @@ class FoldConstants(gast.NodeTransformer):
         self.generic_visit(node)
         if _number(node.operand):
             return gast.Constant(value=_FOLDABLE[type(node.op)](node.operand.value), kind=None)
+        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) and \
+                isinstance(node.operand.op, gast.USub) and node is not self.top:
+            return node.operand.operand  # -(-a) is a (negation is exact)
         return node
 
     def visit_Compare(self, node):
@@ -264,9 +389,14 @@ def fold_constants(stmts, where_names):
     return [folder.visit(s) for s in stmts]
 
 
-def optimize(primal, adjoint, bar_names, removable, live_out, where_names=frozenset()):
-    """Run the passes over the adjoint sweep (and trip counters in the primal); returns both."""
+def optimize(primal, adjoint, bar_names, removable, live_out, where_names=frozenset(),
+             inline=False):
+    """Run the passes over the adjoint sweep (and trip counters in the primal); returns both.
+    With ``inline``, single-use temporaries are folded into their readers (forward mode, where
+    nothing is saved for a later sweep)."""
     adjoint = fold_constants(adjoint, where_names)
     fold_zeros(adjoint, bar_names)
     body = dead_code(primal + adjoint, removable, live_out)
+    if inline:
+        body = fold_constants(inline_temps(body, removable), where_names)
     return body

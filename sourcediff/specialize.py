@@ -32,7 +32,7 @@ import numpy as np
 
 from . import runtime
 from .emit import is_comment
-from .optimize import dead_code, fold_constants
+from .optimize import inline_temps, dead_code, fold_constants
 
 # ---------------------------------------------------------------- facts
 
@@ -800,6 +800,20 @@ class _Rewriter(gast.NodeTransformer):
         self.generic_visit(node)
         return node
 
+    def visit_BinOp(self, node):
+        """``t * a + t * b`` is ``t * (a + b)`` (one multiply fewer) when all three are float64:
+        forward mode's tangent of ``x * a + np.sin(x)`` becomes ``x_dot * (a + np.cos(x))``. The
+        rounding differs from the unfactored form by an ulp, as it would by hand."""
+        parts = _factorable(node)
+        if parts is not None and all(_float64_value(self.f(p)) for p in parts[:3]):
+            common, a, b, left = parts
+            self.changed += 1
+            inner = gast.BinOp(left=a, op=node.op, right=b)
+            node = gast.BinOp(left=common, op=gast.Mult(), right=inner) if left else \
+                gast.BinOp(left=inner, op=gast.Mult(), right=common)
+        self.generic_visit(node)
+        return node
+
     def visit_Call(self, node):
         name = _sd_call(node, self.runtime_names)
         facts = [self.f(a) for a in node.args]
@@ -876,6 +890,25 @@ class _Rewriter(gast.NodeTransformer):
         if type(x) is Arr and all(type(r) is Known for r in rest):
             return _const(runtime.reduced_count(_full_standin(x), *[r.value for r in rest]))
         return None
+
+
+def _float64_value(f):
+    return _float64ish(f) or (type(f) is Arr and f.dtype == _F64)
+
+
+def _factorable(node):
+    """(common name, a, b, common-on-the-left) for ``t * a + t * b`` (the product of floats
+    commutes exactly, so ``a * t - t * b`` too)."""
+    if not (isinstance(node.op, (gast.Add, gast.Sub)) and
+            all(isinstance(side, gast.BinOp) and isinstance(side.op, gast.Mult)
+                for side in (node.left, node.right))):
+        return None
+    l, r = node.left, node.right
+    for t1, a in ((l.left, l.right), (l.right, l.left)):
+        for t2, b in ((r.left, r.right), (r.right, r.left)):
+            if isinstance(t1, gast.Name) and isinstance(t2, gast.Name) and t1.id == t2.id:
+                return t1, a, b, t1 is l.left
+    return None
 
 
 def _parents(root):
@@ -1229,6 +1262,7 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             pass
         fdef.body = fold_constants(fdef.body, where_names)
         fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
+        fdef.body = inline_temps(fdef.body, removable)  # forward mode's statements only
         if stack_name is not None:
             fdef.body, dropped = _drop_unread_saves(fdef.body, stack_name, removable)
             if dropped:
