@@ -322,6 +322,7 @@ class Node:
         "_rule",
         "_saves",
         "_vers",
+        "_vjp",
         "next_functions",
     )
 
@@ -359,6 +360,7 @@ class AccumulateGrad(Node):
         self.next_functions = ()
         self._bw = None
         self._rule = self._fwd = self._args = self._kw = self._edges = self._ans = None
+        self._vjp = None
         self._saves = self._vers = ()
         self._outvc = None
         self._outver = 0
@@ -383,6 +385,7 @@ def _make_node(name, next_functions, bw, dtype, saves=()):
     n.next_functions = next_functions
     n._bw = bw
     n._rule = None
+    n._vjp = None
     n._fwd = None
     n._args = None
     n._kw = None
@@ -1456,6 +1459,63 @@ def _no_rule(key):
         f"with sourcediff.defvjp({name}) or call it on t.detach()")
 
 
+# ---------------------------------------------------------------- rules sliced to the inputs that need them
+
+_sliced = {}
+
+
+def _sliced_vjp(vjp, wanted):
+    """``vjp`` computing only the contributions at positions ``wanted`` (None elsewhere), as the
+    source compiler inlines only those: ``x @ w1`` with a constant ``x`` does one matmul, not
+    two, and ``x ** 2`` skips the exponent's ``log``. The rule itself where it cannot be sliced."""
+    key = (vjp, wanted)
+    fn = _sliced.get(key)
+    if fn is None:
+        try:
+            fn = _build_sliced(vjp, wanted)
+        except Exception:  # a rule whose source cannot be re-read: run it whole
+            fn = None
+        fn = _sliced[key] = fn or vjp
+    return fn
+
+
+def _build_sliced(vjp, wanted):
+    import inspect
+    import textwrap
+
+    import gast
+
+    from . import quote
+    from .optimize import dead_code
+
+    q = quote.quoted(vjp)
+    if type(q) is not quote.QuotedRule or q.elements is None or \
+            any(type(e) is not int for e in wanted) or getattr(vjp, "__closure__", None) or \
+            any(p.kind == p.VAR_POSITIONAL for p in q.signature.parameters.values()) or \
+            any(isinstance(e, gast.Starred) for e in q.elements):
+        return None
+    fdef = gast.parse(textwrap.dedent(inspect.getsource(vjp))).body[0]
+    ret = fdef.body[-1]
+    elts = ret.value.elts
+    dropped = False
+    for i, e in enumerate(elts):
+        if i not in wanted and not (isinstance(e, gast.Constant) and e.value is None):
+            elts[i] = gast.Constant(value=None, kind=None)
+            dropped = True
+    if not dropped:
+        return None
+    fdef.body = dead_code(fdef.body, q.locals, set())
+    fdef.decorator_list = []
+    module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
+    import ast
+
+    ast.increment_lineno(module, vjp.__code__.co_firstlineno - 1)
+    code = compile(ast.fix_missing_locations(module), vjp.__code__.co_filename, "exec")
+    space = {}
+    exec(code, vjp.__globals__, space)
+    return space[fdef.name]
+
+
 # ---------------------------------------------------------------- recording
 
 
@@ -1510,6 +1570,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         raise _no_rule(key)
     node = _make_node(name, tuple(nf), _rule_bw, ans.dtype, saves)
     node._rule = rule
+    node._vjp = _sliced_vjp(rule.vjp, tuple(req_pos)) if len(req_pos) < len(edges) else rule.vjp
     node._fwd = fwd
     node._args = args
     node._kw = kw or {}
@@ -1680,7 +1741,7 @@ def _rule_bw(node, g, cg):
         return _rule_bw_graph(node, g)
     args = node._args
     raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
-    contribs = rule.vjp(g, node._ans, *raw, **node._kw)
+    contribs = node._vjp(g, node._ans, *raw, **node._kw)
     out = []
     bc = rule.broadcast
     for (child, _), e in zip(node.next_functions, node._edges):

@@ -788,3 +788,34 @@ def test_render_needs_dot(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "")
     with pytest.raises(sourcediff.SourcediffError, match="graphviz"):
         T.render(out, tmp_path / "g2.svg")
+
+
+# ---------------------------------------------------------------- rules sliced to the inputs that need them
+
+
+def test_a_node_computes_only_the_contributions_its_inputs_need(monkeypatch):
+    """``x @ w`` with a constant ``x`` must not pay for x's gradient (one matmul, not two): the
+    tape runs each rule sliced to the positions that require grad, as the compiler inlines only
+    those."""
+    from sourcediff import runtime
+
+    calls = []
+    for name in ("matmul_grad_left", "matmul_grad_right"):
+        real = getattr(runtime, name)
+        monkeypatch.setattr(runtime, name,
+                            lambda g, x, y, _real=real, _name=name: calls.append(_name) or
+                            _real(g, x, y))
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    for left, right, wanted in ((True, False, ["matmul_grad_left"]),
+                                (False, True, ["matmul_grad_right"]),
+                                (True, True, ["matmul_grad_left", "matmul_grad_right"])):
+        ta = T.tensor(a, requires_grad=left)
+        tb = T.tensor(b, requires_grad=right)
+        calls.clear()
+        T.sum(ta @ tb).backward()
+        assert calls == wanted
+        if left:
+            np.testing.assert_allclose(ta.grad.numpy(), np.ones((3, 2)) @ b.T)
+        if right:
+            np.testing.assert_allclose(tb.grad.numpy(), a.T @ np.ones((3, 2)))
