@@ -2068,6 +2068,10 @@ def _array_ufunc(ufunc, method, inputs, kwargs):
         if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
             raise _no_rule(ufunc)
         return _wrap_result(ufunc(*[_unwrap(i) for i in inputs], **kwargs))
+    if ufunc is np.matmul and not kwargs:
+        a, b = inputs
+        if np.ndim(_unwrap(a)) == 2 and np.ndim(_unwrap(b)) == 2:
+            return matmul(a, b)  # ndarray @ Tensor: the same node as Tensor @ Tensor, as fast
     rule = _lookup(ufunc)
     if rule is None:
         if registry.is_nondiff(ufunc):
