@@ -176,7 +176,8 @@ def inline_temps(stmts, removable):
     Only statements the emitter marked ``sd_pure`` (one primitive of the rule table, a copy, a
     comparison) move or are crossed, and a crossed statement must not rebind a name the moved
     expression reads, so every value is the same; a read inside a comprehension or lambda (run
-    many times) or a ``while`` test keeps its temporary.
+    many times) or a ``while`` test keeps its temporary, and so does one read by the code of
+    another line of the user's function (the generated source stays one block per user line).
     """
     loads, stores = {}, {}
     for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
@@ -216,6 +217,7 @@ def _inline_into(stmts, k):
     x_dot = x_dot * a + _s`` becomes ``x_dot = x_dot * a + x_dot * np.cos(x); x = _m + _n``.
     """
     name, value = stmts[k].targets[0].id, stmts[k].value
+    line = getattr(stmts[k], "lineno", None)
     reads = _loads(value)
     blockers = []
     for u in range(k + 1, len(stmts)):
@@ -230,6 +232,8 @@ def _inline_into(stmts, k):
             return False
         spot = _read_spot(s, field, name)
         if spot is not None:
+            if getattr(s, "lineno", None) != line:
+                return False  # each user line keeps its own statements (readable source)
             break
         if name in _loads(s) or not _pure_assign(s):
             return False
