@@ -325,7 +325,6 @@ class FoldConstants(gast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, (gast.Add, gast.Sub)) and isinstance(node.right, gast.UnaryOp) \

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import runtime
 from .emit import is_comment
-from .optimize import inline_temps, dead_code, fold_constants
+from .optimize import dead_code, fold_constants, inline_temps
 
 # ---------------------------------------------------------------- facts
 
