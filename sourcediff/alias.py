@@ -54,6 +54,14 @@ class AliasPass:
         self.locals = {n.id for n in gast.walk(fdef)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
         self.resolver = Resolver(parsed, self.locals)
+        # arrays, lists and dicts the function reads from its module or an enclosing function:
+        # a write through a local view of one changes data that outlives the call
+        self.outer = set()
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and \
+                    n.id not in self.locals and \
+                    isinstance(self.resolver.lookup(n.id), (np.ndarray, list, dict)):
+                self.outer.add(n.id)
         self.edges = {}
         self.containers = set()
         self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
@@ -64,7 +72,7 @@ class AliasPass:
 
     def link(self, a, names):
         for b in names:
-            if b != a and b in self.locals:
+            if b != a and (b in self.locals or b in self.outer):
                 self.edges.setdefault(a, set()).add(b)
                 self.edges.setdefault(b, set()).add(a)
 
@@ -282,10 +290,11 @@ class AliasPass:
             if param not in written or not isinstance(node, gast.Name):
                 continue
             name = node.id
-            live = self.live_after()[id(s)]
+            live = self.live_after()[id(s)] | self.outer
             # (the helper's other arguments see its write too: h(y, y[:, 2]))
             others = sorted((((live & self.closure(name)) - _stored(s))
-                             | ((passed - {name}) & self.closure(name))))
+                             | ((passed - {name}) & self.closure(name))
+                             | ({name} & self.outer)))  # (the caller's data itself)
             if not others:
                 continue
             callee = getattr(op.key, "__name__", "the helper")
@@ -302,6 +311,8 @@ class AliasPass:
     def display(self, name):
         """How a message names ``name``: the user's own name, or what the compiler's temporary
         holds (the sequence a loop iterates over, an intermediate value of a line)."""
+        if name in self.outer:
+            return f"the {'enclosing' if name in self.parsed.env else 'global'} {name}"
         if name in self.user_names:
             return name
         entries = self.defs.get(name)
@@ -312,7 +323,7 @@ class AliasPass:
 
     def check(self, s, name, end, index=None):
         lives = self.live_after(self.item_skip(name))
-        live = lives.get(id(end), lives[id(s)])  # (after the marker: a superset)
+        live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         others = sorted((live & self.closure(name)) - {name})
         if not others:
             return None

@@ -50,6 +50,8 @@ def refuse(parsed, node, construct, fix):
 def fence(parsed):
     """Walk the function; raise SourcediffSyntaxError at the first unsupported construct."""
     fdef = parsed.node
+    parsed.bound_names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                          and isinstance(n.ctx, (gast.Store, gast.Param))}
     args = fdef.args
     for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
         _check(parsed, default)
@@ -69,6 +71,8 @@ def _check(parsed, root):
         if isinstance(node, gast.Assign):
             for target in node.targets:
                 _check_target(parsed, target)
+        if isinstance(node, gast.AugAssign):
+            _check_target(parsed, node.target)
         if isinstance(node, (gast.For, gast.comprehension)):
             _check_target(parsed, node.target)
         if isinstance(node, gast.Lambda) and (node.args.vararg or node.args.kwarg):
@@ -98,4 +102,12 @@ def _check_target(parsed, target):
         if not isinstance(target.value, gast.Name):
             refuse(parsed, target, "assignments into nested subscripts or attributes (a.b[i] = ..., "
                    "a[i][j] = ...)", "index with one subscript on a local name (a[i, j] = ...)")
+        name = target.value.id
+        if name not in getattr(parsed, "bound_names", (name,)):
+            # sourcediff reads a global or closure value as a constant: a write into it would be
+            # invisible to the derivative, and the gradient call would change the user's data
+            refuse(parsed, target, f"writes into {name}, which is not a local variable of the "
+                   "function (a module-level or enclosing value),",
+                   f"copy it into a local first ({name.lower()}_local = {name}.copy()) and write "
+                   "into that, or pass it in as an argument")
 

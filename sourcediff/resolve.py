@@ -110,7 +110,8 @@ class Resolver:
         args = list(node.args)
         keywords = {k.arg: k.value for k in node.keywords}
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
-                and func.value.id in self.locals:
+                and (func.value.id in self.locals or  # (or a method of a global array)
+                     isinstance(self.lookup(func.value.id), np.ndarray)):
             key = getattr(np.ndarray, func.attr, None)
             name = f".{func.attr}()"
             if key is None:

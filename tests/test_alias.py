@@ -283,3 +283,81 @@ def test_tensor_api_keeps_views_outside_grad_of():
     item = y[1]
     item += 10.0
     assert y.tolist() == [1.0, 12.0, 3.0]
+
+
+# ----------------------------------------------------------------- arrays from outside the function
+
+TABLE = np.array([1.0, 2.0, 3.0])
+
+
+def writes_into_a_global(x):
+    TABLE[0] = x
+    return np.sum(TABLE * x)
+
+
+def updates_a_view_of_a_global(x):
+    v = TABLE[1:]
+    v *= x
+    return np.sum(TABLE * x)
+
+
+def _set_first(a, value):
+    a[0] = value
+
+
+def helper_writes_into_a_global(x):
+    _set_first(TABLE, 2.0)
+    return np.sum(TABLE * x)
+
+
+def writes_into_a_copy_of_a_global(x):
+    t = TABLE.copy()
+    t[0] = x
+    v = TABLE[1:]
+    v = v * x
+    return np.sum(t * x) + np.sum(v)
+
+
+def test_a_write_into_a_global_array_is_refused_before_it_runs():
+    """sourcediff reads a global as a constant: ``TABLE[0] = x`` would hide x's path through it
+    (numpy's derivative is 2x + 5, the constant reading gives x + 5) and change the module's data.
+    """
+    kept = TABLE.copy()
+    for grad in (sd.grad, lambda f: (lambda x: sd.jvp(f, (x,), (1.0,)))):
+        with pytest.raises(sd.errors.SourcediffSyntaxError) as info:
+            grad(writes_into_a_global)(2.0)
+        msg = str(info.value)
+        assert f"test_alias.py:{_line_of(writes_into_a_global, 'TABLE[0] = x')}" in msg, msg
+        assert "TABLE[0] = x" in msg and "not a local variable" in msg and "copy()" in msg, msg
+        np.testing.assert_array_equal(TABLE, kept)
+
+
+@pytest.mark.parametrize("fn,text", [(updates_a_view_of_a_global, "v *= x"),
+                                     (helper_writes_into_a_global, "_set_first(TABLE, 2.0)")])
+def test_a_write_that_reaches_a_global_through_a_view_or_a_helper_is_refused(fn, text):
+    kept = TABLE.copy()
+    with pytest.raises(sd.AliasError) as info:
+        sd.grad(fn)(2.0)
+    msg = str(info.value)
+    assert f"test_alias.py:{_line_of(fn, text)}" in msg and "the global TABLE" in msg, msg
+    np.testing.assert_array_equal(TABLE, kept)
+
+
+def test_a_write_into_a_copy_of_a_global_is_differentiated():
+    kept = TABLE.copy()
+    g = sd.grad(writes_into_a_copy_of_a_global)(0.7)
+    check_grads_fd(writes_into_a_copy_of_a_global, (0.7,), (0,), (g,))
+    np.testing.assert_array_equal(TABLE, kept)
+
+
+def test_a_write_into_an_enclosing_array_is_refused():
+    table = np.ones(3)
+
+    def inner(x):
+        v = table[:2]
+        v += x
+        return np.sum(table * x)
+
+    with pytest.raises(sd.AliasError, match="the enclosing table"):
+        sd.grad(inner)(1.5)
+    np.testing.assert_array_equal(table, np.ones(3))
