@@ -57,7 +57,27 @@ def fence(parsed):
         _check(parsed, default)
     for stmt in fdef.body:
         _check(parsed, stmt)
+    for inner in gast.walk(fdef):
+        if isinstance(inner, gast.FunctionDef) and inner is not fdef:
+            _check_inner_writes(parsed, inner)
     return parsed
+
+
+def _check_inner_writes(parsed, inner):
+    """An inner function that writes into an array of the enclosing function (``a[0] = v`` with
+    ``a`` free): the write would not reach the derivative of the enclosing code."""
+    bound = {n.id for n in gast.walk(inner) if isinstance(n, gast.Name)
+             and isinstance(n.ctx, (gast.Store, gast.Param))}
+    for node in gast.walk(inner):
+        targets = node.targets if isinstance(node, gast.Assign) else \
+            [node.target] if isinstance(node, gast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and \
+                    t.value.id not in bound:
+                refuse(parsed, t, f"writes from the inner function {inner.name} into "
+                       f"{t.value.id}, a variable of the enclosing code,",
+                       f"return the new value from {inner.name} and assign it "
+                       f"({t.value.id} = {inner.name}(...))")
 
 
 def _check(parsed, root):

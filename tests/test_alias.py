@@ -361,3 +361,21 @@ def test_a_write_into_an_enclosing_array_is_refused():
     with pytest.raises(sd.AliasError, match="the enclosing table"):
         sd.grad(inner)(1.5)
     np.testing.assert_array_equal(table, np.ones(3))
+
+
+def test_an_inner_function_writing_into_the_enclosing_array_is_refused():
+    """``put`` writes into ``a`` of the enclosing code: the derivative of ``np.sum(a * x)`` would
+    miss x's path through ``a`` (it was 2.0 here for numpy's 4.0)."""
+    def f(x):
+        a = np.zeros(3)
+
+        def put(v):
+            a[0] = v
+
+        put(x)
+        return np.sum(a * x)
+
+    with pytest.raises(sd.errors.SourcediffSyntaxError) as info:
+        sd.grad(f)(2.0)
+    msg = str(info.value)
+    assert "a[0] = v" in msg and "inner function put" in msg and "a = put(...)" in msg, msg
