@@ -18,6 +18,12 @@ KINDS = ("ok", "wrong", "internal", "refused", "skipped", "invalid")
 WRT = (0, 1, 2)
 RTOL = 1e-5
 STEPS = (1e-6, 1e-5, 1e-4, 1e-7)  # finite-difference steps tried before calling a mismatch
+# Beyond this gradient magnitude finite differences cannot judge: the smallest usable step moves
+# some intermediate by more than sin's period, so a term like 0.25*np.sin(y) on a y that has grown
+# to 1e13 is invisible to them while its derivative 0.25*cos(y) is not (seed 401100: every AD
+# mode agreed on 4.878e175, finite differences at any step on 4.485e175). The AD modes are still
+# compared with each other there; the program counts as skipped.
+STEEP = 1e8
 
 # pyflakes findings that mean a program or generated code is broken (unused names are untidy only)
 _BROKEN = {"UndefinedName", "UndefinedLocal", "UndefinedExport", "DuplicateArgument",
@@ -186,7 +192,8 @@ def _check(f, args, f0, result):
             raise _Outcome("wrong", f"optimized and unoptimized gradients of argument {k} differ:"
                                     f"\n{a!r}\n{b!r}")
     rng = np.random.default_rng(result.seed + 7)
-    for i in WRT:
+    steep = max(float(np.max(np.abs(g))) for g in grads) > STEEP
+    for i in WRT if not steep else ():
         for _ in range(2):
             v = rng.normal(size=np.shape(args[i]))
             v = float(v) if isinstance(args[i], float) else v
@@ -209,6 +216,11 @@ def _check(f, args, f0, result):
         raise _Outcome("wrong", f"value_and_grad value {value!r} but f returns {f0!r}")
     _check_tape(f, args, grads, scale, result)
     _check_forward(f, args, grads, scale, result)
+    if steep:
+        raise _Outcome("skipped", f"too steep for finite differences (|gradient| up to "
+                                  f"{max(float(np.max(np.abs(g))) for g in grads):.3g}); reverse mode agrees "
+                                  "with the unoptimized code, the tape (where it runs) and "
+                                  "forward mode")
 
 
 def _check_tape(f, args, grads, scale, result):
