@@ -24,6 +24,7 @@ import threading
 import weakref
 
 import gast
+import numpy as np
 
 from . import registry, runtime, specialize
 from .alias import alias_checks
@@ -569,12 +570,13 @@ class _Specializations:
         target = spec.lookup(args, {tangent: 1.0}) if spec is not None else jvp
         where = f"{self.parsed.fn.__qualname__} ({self.parsed.filename_short}:" \
                 f"{self.parsed.user_line(self.parsed.node)})"
-        seed = {tangent: 1.0}
+        seeded = functools.partial(target, **{tangent: 1.0})
         check_scalar = runtime.check_scalar
+        numpy_float = np.float64
 
         def forward(*args):
-            out, out_dot = target(*args, **seed)
-            if type(out) is not float:
+            out, out_dot = seeded(*args)
+            if type(out) is not float and type(out) is not numpy_float:
                 check_scalar(out, where)
             grad = out_dot if single else (out_dot,)
             return grad if mode == "grad" else (out, grad)
