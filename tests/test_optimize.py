@@ -15,6 +15,7 @@ import sourcediff as sd
 from sourcediff.emit import to_source
 from sourcediff.optimize import inline_temps
 from tests.oracles import check_grads_fd
+from tests.test_specialize import scalar_loop
 
 
 def _body(code, pure=None):
@@ -112,15 +113,6 @@ def test_a_temporary_folds_into_a_branch_test_but_no_statement_moves_past_a_bran
             y = 1.0
     """)
     assert _text(inline_temps(body, {"_cmp"})).startswith("if x > 0:")
-
-
-def scalar_loop(x, a, b):
-    for i in range(20):
-        if x > 0:
-            x = x * a + np.sin(x)
-        else:
-            x = x * b - np.cos(x)
-    return x
 
 
 def test_forward_mode_code_for_a_float_loop_is_the_hand_written_carry():
