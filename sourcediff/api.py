@@ -547,7 +547,7 @@ class _Specializations:
                 self.fdef, self.params, args, namespace=namespace, stack_name=self.stack,
                 removable=self.removable, where_names=self.where_names,
                 runtime_names=self.runtime_names, placeholders=self.placeholders,
-                keywords=keywords)
+                keywords=keywords, bind=self.globals_.name)
             if fdef is None:
                 return self.generic
             return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
@@ -605,15 +605,38 @@ def _entry(fn, spec=None):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
-    signature = specialize.signature
+    if spec is None:
+        @functools.wraps(fn)
+        def entry(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except SourcediffError:
+                raise
+            except Exception as exc:
+                located = _relocated(exc)
+                if located is None:
+                    raise
+                raise located from exc
+
+        return entry
+
+    # every call pays for this: the signature key is built inline (as specialize.signature
+    # builds it), and a call without keywords passes none on
+    table, lookup, ndarray = spec.table, spec.lookup, np.ndarray
 
     @functools.wraps(fn)
     def entry(*args, **kwargs):
-        target = fn
-        if spec is not None and not kwargs:
-            target = spec.table.get(signature(args)) or spec.lookup(args)
         try:
-            return target(*args, **kwargs)
+            if kwargs:
+                return fn(*args, **kwargs)
+            key = []
+            for a in args:
+                if type(a) is ndarray:
+                    key.append(a.shape)
+                    key.append(a.dtype)
+                else:
+                    key.append(type(a))
+            return (table.get(tuple(key)) or lookup(args))(*args)
         except SourcediffError:
             raise
         except Exception as exc:
