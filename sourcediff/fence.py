@@ -5,6 +5,7 @@ are not supported ...")`` for a function containing ``with open(p) as fh:``.
 """
 
 import gast
+import numpy as np
 
 from .errors import SourcediffSyntaxError
 
@@ -93,6 +94,8 @@ def _check(parsed, root):
                 _check_target(parsed, target)
         if isinstance(node, gast.AugAssign):
             _check_target(parsed, node.target)
+        if isinstance(node, gast.Call):
+            _check_outer_mutation(parsed, node)
         if isinstance(node, (gast.For, gast.comprehension)):
             _check_target(parsed, node.target)
         if isinstance(node, gast.Lambda) and (node.args.vararg or node.args.kwarg):
@@ -106,6 +109,32 @@ def _check(parsed, root):
                        "give the inner function named parameters")
         if isinstance(node, gast.comprehension) and node.is_async:
             refuse(parsed, node, "async comprehensions", "use a plain comprehension")
+
+
+# methods that change their list, dict or array in place
+_IN_PLACE_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+                     "update", "setdefault", "popitem", "fill", "resize", "put", "itemset",
+                     "__setitem__", "__delitem__", "__iadd__", "__imul__"}
+
+
+def _check_outer_mutation(parsed, call):
+    """``LOG.append(v)`` with ``LOG`` a module-level (or enclosing) list, dict or array: like a
+    subscript write into it, invisible to the derivative (sourcediff reads such values as
+    constants), and the gradient call would change the user's data a second time."""
+    func = call.func
+    if not (isinstance(func, gast.Attribute) and func.attr in _IN_PLACE_METHODS and
+            isinstance(func.value, gast.Name)):
+        return
+    name = func.value.id
+    if name in getattr(parsed, "bound_names", (name,)):
+        return
+    value = parsed.env[name] if name in parsed.env else parsed.fn.__globals__.get(name)
+    if not isinstance(value, (list, dict, set, bytearray, np.ndarray)):
+        return  # a module (np.sort), or an object sourcediff does not look into
+    refuse(parsed, call, f"calls that change {name} in place ({name}.{func.attr}(...)), a "
+           f"{'value of the enclosing function' if name in parsed.env else 'module-level value'},",
+           f"pass {name} in as an argument, or make a local copy ({name.lower()}_local = "
+           f"{name}.copy()) and change that")
 
 
 def _check_target(parsed, target):

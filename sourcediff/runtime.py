@@ -133,6 +133,10 @@ def _shares(region, other, depth=0):
     if depth < 8 and isinstance(other, (list, tuple, dict)):
         items = other.values() if isinstance(other, dict) else other
         return any(_shares(region, item, depth + 1) for item in items)
+    fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
+    if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
+            type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
+        return any(_shares(region, item, depth + 1) for item in fields.values())
     return False
 
 

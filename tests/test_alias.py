@@ -379,3 +379,74 @@ def test_an_inner_function_writing_into_the_enclosing_array_is_refused():
         sd.grad(f)(2.0)
     msg = str(info.value)
     assert "a[0] = v" in msg and "inner function put" in msg and "a = put(...)" in msg, msg
+
+
+LOG = []
+
+
+def appends_to_a_global_list(x):
+    LOG.append(x * 2.0)
+    return np.sum(LOG[-1] * x)
+
+
+def fills_a_global_array(x):
+    TABLE.fill(1.0)
+    return np.sum(TABLE * x)
+
+
+def appends_to_a_passed_list(x, log):
+    log.append(x * 2.0)
+    return np.sum(log[-1] * x)
+
+
+@pytest.mark.parametrize("fn,text,kind", [
+    (appends_to_a_global_list, "LOG.append(x * 2.0)", "a module-level value"),
+    (fills_a_global_array, "TABLE.fill(1.0)", "a module-level value")])
+def test_an_in_place_method_on_a_global_is_refused(fn, text, kind):
+    """``LOG.append(v)`` then ``LOG[-1] * x``: the constant reading of LOG gave 2x where numpy's
+    derivative is 4x, and the gradient call appended to the module's list a second time."""
+    kept_log, kept_table = list(LOG), TABLE.copy()
+    with pytest.raises(sd.errors.SourcediffSyntaxError) as info:
+        sd.grad(fn)(np.array([1.0, 2.0]))
+    msg = str(info.value)
+    assert f"test_alias.py:{_line_of(fn, text)}" in msg and text in msg and kind in msg, msg
+    assert "as an argument" in msg, msg
+    assert LOG == kept_log
+    np.testing.assert_array_equal(TABLE, kept_table)
+
+
+def test_the_list_passed_in_as_an_argument_is_differentiated():
+    x = np.array([1.0, 2.0])
+    g = sd.grad(appends_to_a_passed_list)(x, [])
+    check_grads_fd(lambda x: appends_to_a_passed_list(x, []), (x,), (0,), (g,))
+
+
+def sd_sorted_square(x):
+    y = np.sort(x)  # a module's function named like a list method: not an in-place call
+    return np.sum(y * y)
+
+
+def test_a_module_function_named_like_a_list_method_is_not_refused():
+    x = np.array([2.0, 1.0])
+    check_grads_fd(sd_sorted_square, (x,), (0,), (sd.grad(sd_sorted_square)(x),))
+
+
+class _Params:
+    def __init__(self):
+        self.W = np.zeros(2)
+
+
+def writes_through_an_attribute(x, p):
+    w = p.W
+    w[0] = x[0]
+    return np.sum(p.W * x)
+
+
+def test_a_write_through_an_attribute_of_an_object_read_later_is_refused():
+    """``w = p.W; w[0] = ...`` changes p, which is read later: the gradient was [1, 0] for numpy's
+    [2, 0]. The run-time alias check now looks into the attributes of an object."""
+    with pytest.raises(sd.AliasError) as info:
+        sd.grad(writes_through_an_attribute)(np.array([1.0, 2.0]), _Params())
+    msg = str(info.value)
+    assert f"test_alias.py:{_line_of(writes_through_an_attribute, 'w[0] = x[0]')}" in msg, msg
+    assert "changes p" in msg, msg
