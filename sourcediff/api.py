@@ -514,6 +514,7 @@ class _Specializations:
         self.runtime_names, self.stack = runtime_names, rev.stack
         self.placeholders = frozenset(placeholders)
         self.table = {}
+        self.misses = 0
         self.generic = None
         self.lock = threading.Lock()
         # (user function, wrt name, its position, mode, single) of a gradient with one wrt
@@ -521,6 +522,7 @@ class _Specializations:
         self.forward = None
 
     def lookup(self, args, keywords=None):
+        self.misses += 1  # calls the entry's own key did not find (tests/test_specialize.py)
         key = specialize.signature(args)
         if keywords:
             key += tuple(sorted((k, specialize.signature((v,))) for k, v in keywords.items()))
@@ -605,29 +607,15 @@ def _entry(fn, spec=None):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
-    if spec is None:
-        @functools.wraps(fn)
-        def entry(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except SourcediffError:
-                raise
-            except Exception as exc:
-                located = _relocated(exc)
-                if located is None:
-                    raise
-                raise located from exc
-
-        return entry
-
     # every call pays for this: the signature key is built inline (as specialize.signature
     # builds it), and a call without keywords passes none on
-    table, lookup, ndarray = spec.table, spec.lookup, np.ndarray
+    table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
+        (None, None, None)
 
     @functools.wraps(fn)
     def entry(*args, **kwargs):
         try:
-            if kwargs:
+            if kwargs or table is None:
                 return fn(*args, **kwargs)
             key = []
             for a in args:

@@ -222,6 +222,18 @@ def test_signature_key_separates_types_shapes_and_dtypes():
     assert len(keys) == 6
 
 
+def test_calls_with_a_known_signature_find_their_code_in_the_table():
+    """The call entry builds the signature key inline (it is the cost of every call); it must be
+    the key ``specialize.signature`` files the code under, or every call would rebuild it."""
+    df = sd.grad(mlp, wrt=(1, 2))
+    args = _mlp_args(np.random.default_rng(5))
+    for _ in range(4):
+        df(*args)
+    df(args[0].astype(np.float32), *args[1:])
+    spec = df.__sourcediff_specializations__
+    assert spec.misses == 2 and specialize.signature(args) in spec.table
+
+
 def test_source_with_arguments_names_the_specialized_code():
     args = _mlp_args(np.random.default_rng(4))
     df = sd.grad(mlp, wrt=(1, 2, 3, 4))
