@@ -1570,7 +1570,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         raise _no_rule(key)
     node = _make_node(name, tuple(nf), _rule_bw, ans.dtype, saves)
     node._rule = rule
-    node._vjp = _sliced_vjp(rule.vjp, tuple(req_pos)) if len(req_pos) < len(edges) else rule.vjp
+    # sliced also when every edge needs a gradient: ``x ** 2`` has one edge and a rule with two
+    # contributions (the exponent's log is skipped); the unsliced rule when nothing can be dropped
+    node._vjp = _sliced_vjp(rule.vjp, tuple(req_pos))
     node._fwd = fwd
     node._args = args
     node._kw = kw or {}

@@ -819,3 +819,26 @@ def test_a_node_computes_only_the_contributions_its_inputs_need(monkeypatch):
             np.testing.assert_allclose(ta.grad.numpy(), np.ones((3, 2)) @ b.T)
         if right:
             np.testing.assert_allclose(tb.grad.numpy(), a.T @ np.ones((3, 2)))
+
+
+def test_a_power_with_a_number_exponent_skips_the_exponent_gradient(monkeypatch):
+    """``x ** 2`` has one edge but its rule has two contributions: the exponent's (a log over the
+    whole array) must not be computed, as for ``x @ w`` with a constant ``x``."""
+    from sourcediff.rules import numpy_rules
+
+    logs = []
+
+    class CountingNumpy:
+        def __getattr__(self, name):
+            if name == "log":
+                logs.append(name)
+            return getattr(np, name)
+
+    monkeypatch.setattr(numpy_rules, "np", CountingNumpy())
+    x = T.tensor(np.array([0.5, -2.0, 3.0]), requires_grad=True)
+    (x ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([0.5, -2.0, 3.0]))
+    assert logs == []
+    e = T.tensor(2.0, requires_grad=True)  # a differentiable exponent still gets its log
+    (T.tensor(np.array([0.5, 3.0])) ** e).sum().backward()
+    assert logs and np.isclose(e.grad.item(), np.sum(np.array([0.5, 3.0]) ** 2 * np.log([0.5, 3.0])))
