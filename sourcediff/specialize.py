@@ -1285,7 +1285,11 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             inference.run()
         except _Unsupported:
             return fdef if total else None
-        if total:
+        from .rows import block_rows
+
+        if block_rows(fdef, inference.nodes, facts, next(iter(runtime_names))):
+            total += 1  # (the blocks are small: no buffers to reuse)
+        elif total:
             _reuse_buffers(fdef, inference.nodes, next(iter(runtime_names)))
         if bind is not None:
             total += _hoist_library_calls(fdef, inference.nodes, runtime_names, bind)
