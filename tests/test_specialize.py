@@ -81,8 +81,81 @@ def test_mlp_gradient_has_no_shape_helpers_left():
     for helper in ("unbroadcast", "unreduce", "grad_like", "check_wrt", "matmul_grad"):
         assert helper in sd.source(df)
         assert helper not in text, text
-    assert "out_bar.sum(axis=(0,), keepdims=True)" in text  # b2's gradient, summed directly
+    assert "b2_bar = _ones20 @ out_bar" in text  # b2's gradient: a column sum, as a product
+    assert "h_bar = _matmul2_bar * w2.T" in text  # (20, 1) @ (1, 8): one product per entry
     check_grads_fd(mlp, args, (1, 2, 3, 4), df(*args))
+
+
+def test_a_product_over_a_contraction_of_one_is_a_broadcast_multiply():
+    def outer(a, b, c):
+        return np.sum(np.tanh(a @ b) * c)
+
+    rng = np.random.default_rng(3)
+    for shapes in (((6, 1), (1, 5), (6, 5)), ((2, 6, 1), (1, 5), (2, 6, 5)),
+                   ((6, 2), (2, 5), (6, 5))):
+        args = tuple(rng.standard_normal(s) for s in shapes)
+        df = sd.grad(outer, wrt=(0, 1))
+        text = sd.source(df, *args)
+        contraction_one = shapes[0][-1] == 1
+        assert ("_matmul1 = a * b" in text) == contraction_one, text
+        assert ("_matmul1 = a @ b" in text) != contraction_one, text
+        generic = df.__sourcediff_specializations__.generic
+        for got, want in zip(df(*args), generic(*args)):
+            np.testing.assert_array_equal(got, want)  # the same products, not just close
+    # integers keep the matrix product (the rule is for floats)
+    ints = (np.arange(6).reshape(6, 1), np.arange(5).reshape(1, 5), np.ones((6, 5)))
+    assert "_matmul1 = a @ b" in sd.source(sd.grad(outer, wrt=2), *ints)
+
+
+def colsum(x, b):  # the bias's gradient sums over rows, the forward sums z's columns
+    z = np.tanh(x + b)
+    return np.sum(z * z) + np.sum(np.sum(z, axis=0) ** 2) + np.sum(z.sum(0, keepdims=True) ** 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_sums_are_products_with_a_bound_row_of_ones(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((30, 4)).astype(dtype)
+    b = rng.standard_normal((1, 4)).astype(dtype)
+    df = sd.grad(colsum, wrt=(0, 1))
+    text = sd.source(df, x, b)
+    name = "_ones30" if dtype == np.float64 else "_ones30_f32"
+    assert "= np.sum(z, axis=0)" not in text and f"_sum2 = {name}[0] @ z" in text, text
+    assert "= z.sum(0, keepdims=True)" not in text and f"_sum4 = {name} @ z" in text, text
+    assert ".sum(axis=(0,), keepdims=True)" not in text and f"b_bar = {name} @ " in text, text
+    got = df(x, b)
+    want = df.__sourcediff_specializations__.generic(x, b)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    if dtype == np.float64:
+        check_grads_fd(colsum, (x, b), (0, 1), got)
+    ones = specialize._ONES[(30, np.dtype(dtype).str)]
+    assert not ones.flags.writeable and np.all(ones == 1)  # shared between functions, read-only
+
+
+def test_column_sums_stay_sums_for_integers_and_long_columns(monkeypatch):
+    def isum(x, w):
+        return np.sum(np.sum(x, axis=0, keepdims=True) * w)
+
+    x = np.arange(12).reshape(4, 3)
+    w = np.ones((1, 3))
+    df = sd.grad(isum, wrt=1)
+    assert "@" not in sd.source(df, x, w)  # an integer sum stays exact and integer
+    np.testing.assert_array_equal(df(x, w), x.sum(axis=0, keepdims=True))
+    monkeypatch.setattr(specialize, "_ONES_MAX_ROWS", 20)
+    rng = np.random.default_rng(5)
+    args = (rng.standard_normal((30, 4)), rng.standard_normal((1, 4)))
+
+    def colsum_again(x, b):  # (a function of its own: grad(colsum) has its 30-row code cached)
+        z = np.tanh(x + b)
+        return np.sum(z * z) + np.sum(np.sum(z, axis=0) ** 2)
+
+    df = sd.grad(colsum_again, wrt=(0, 1))
+    text = sd.source(df, *args)
+    assert "_ones" not in text and "b_bar = _add1_bar.sum(axis=(0,), keepdims=True)" in text, text
+    assert "= np.sum(z, axis=0)" in text
+    check_grads_fd(colsum_again, args, (0, 1), df(*args))
 
 
 def test_each_signature_gets_its_own_specialization():
