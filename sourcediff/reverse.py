@@ -18,6 +18,7 @@ import copy
 import inspect
 
 import gast
+import numpy as np
 
 from . import quote
 from .activity import activity
@@ -79,6 +80,18 @@ class Analysis:
 
         def walk(stmts, in_loop):
             for s in stmts:
+                value = getattr(s, "value", None)
+                written = _numpy_write(value, self.resolver) if isinstance(
+                    s, (gast.Assign, gast.Expr)) and isinstance(value, gast.Call) else None
+                if written:  # a numpy call that writes into an array given to it
+                    names, what = written
+                    if isinstance(s, gast.Assign) and names and \
+                            self.resolver.op(value).kind == "rule":  # (no rule takes out=)
+                        raise self.write_error(sorted(names)[0], what, s)
+                    for obj in names & self.locals:
+                        self.writes.append((obj, what, s))
+                        flows.append(({obj}, (_names_in(value.args) | _names_in(
+                            [k.value for k in value.keywords]) | {obj}) & self.locals))
                 if isinstance(s, gast.Assign):
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
@@ -101,6 +114,8 @@ class Analysis:
                     else:
                         base = target.value.id
                         self.setitem_targets.add(base)
+                        if _str_key(target.slice):
+                            self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
                 elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                     obj, method = _method_call(s, self.locals)
@@ -119,6 +134,7 @@ class Analysis:
                     walk(s.body, True)
                     walk(s.orelse, in_loop)
 
+        self.writes = []  # (name, call, statement) of numpy calls writing into an array
         walk(self.body, False)
         changed = True
         while changed:  # a copy of a container is a container
@@ -135,6 +151,15 @@ class Analysis:
                     f"{self.parsed.where(s)}: {obj}.{method}(...) changes {obj} in place, which "
                     f"sourcediff does not differentiate; build a new list or array instead (for "
                     f"lists, append is supported).\n    {self.parsed.line_text(s)}")
+        for obj, what, s in self.writes:
+            if obj in self.active:
+                raise self.write_error(obj, what, s)
+
+    def write_error(self, obj, what, s):
+        return SourcediffSyntaxError(
+            f"{self.parsed.where(s)}: {what} writes into {obj} in place, which sourcediff does not "
+            f"differentiate; assign the result to a name instead ({obj} = ...), or "
+            f"{obj}[...] = ... to fill the array.\n    {self.parsed.line_text(s)}")
 
     def on_copies(self, s):
         """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy
@@ -472,6 +497,10 @@ class Reverse(Analysis):
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         self.pushed_old.add(target.id)
                         out.append(self.push(load(target.id), s))
+                elif target.value.id in self.needed and self.may_be_dict(target.value.id):
+                    # (a dict may get a new key: the sweep then removes it again)
+                    out.append(self.push(call(self.rt("saved_item"), [
+                        load(target.value.id), resolve_index(copy.deepcopy(target.slice))]), s))
                 elif target.value.id in self.needed:
                     part = gast.Subscript(value=load(target.value.id),
                                           slice=copy.deepcopy(target.slice), ctx=gast.Load())
@@ -485,6 +514,11 @@ class Reverse(Analysis):
             else:
                 out.append(self.on_copies(s))
         return out
+
+    def may_be_dict(self, name):
+        """Whether ``name[k] = v`` may add a key to a dict: a container the function builds, or a
+        name subscripted with a string (``d["k"] = v``, a parameter too)."""
+        return name in self.containers
 
     def trip_name(self, s):
         key = ("trip", id(s))
@@ -531,6 +565,11 @@ class Reverse(Analysis):
                         block.append(located(gast.Expr(value=push_back), s))
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         block.append(self.pop(store(target.id), s))
+                elif target.value.id in self.needed and self.may_be_dict(target.value.id):
+                    restore = call(self.rt("restore_item"), [
+                        load(target.value.id), resolve_index(copy.deepcopy(target.slice)),
+                        call(attr(load(self.stack_name()), "pop"), [])])
+                    block.append(located(gast.Expr(value=restore), s))
                 elif target.value.id in self.needed:
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
                                                          slice=copy.deepcopy(target.slice),
@@ -614,6 +653,42 @@ def _describe(obj):
 
 _MUTATORS = {"extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
              "setdefault", "popitem", "fill", "resize", "put", "itemset"}
+
+
+def _str_key(index):
+    return isinstance(index, gast.Constant) and isinstance(index.value, str)
+
+
+_NUMPY_WRITERS = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
+                  np.put_along_axis}
+
+
+def _numpy_write(call, resolver):
+    """(names written, how the call reads) for a numpy call that writes into an array it is
+    given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
+    None for other calls."""
+    obj = resolver.static_value(call.func)
+    owner = getattr(obj, "__self__", None)
+    module = getattr(obj, "__module__", None) or ""
+    numpy_callable = isinstance(obj, np.ufunc) or isinstance(owner, np.ufunc) or \
+        module == "numpy" or module.startswith("numpy.")
+    if not numpy_callable:
+        return None
+    text = gast.unparse(call.func).strip()
+    for k in call.keywords:
+        if k.arg == "out":
+            return _names_in([k.value]), f"{text}(..., out=...)"
+    if call.args and (_hashable_in(obj, _NUMPY_WRITERS) or (
+            isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at")):
+        return _names_in(call.args[:1]), f"{text}(...)"
+    return None
+
+
+def _hashable_in(obj, group):
+    try:
+        return obj in group
+    except TypeError:
+        return False
 
 
 def _method_call(s, local_names):

@@ -264,7 +264,7 @@ def scatter(g, a, index):
         out[index] = g
         return out
     if isinstance(a, dict):
-        return {index: g}
+        return GradDict({index: g})
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     np.add.at(out, index, g)
     return out
@@ -276,7 +276,33 @@ def copy(value):
         return value.copy()
     if isinstance(value, list):
         return list(value)
+    if isinstance(value, dict):
+        return dict(value)
     return value
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing item>"
+
+
+MISSING = _Missing()  # what saved_item keeps for a key a dict does not have yet
+
+
+def saved_item(obj, key):
+    """``obj[key]`` kept for the adjoint sweep to put back before ``obj[key] = v`` runs on a list or
+    dict; ``MISSING`` when ``v`` adds a new key to a dict."""
+    if isinstance(obj, dict) and key not in obj:
+        return MISSING
+    return copy(obj[key])
+
+
+def restore_item(obj, key, value):
+    """Put back what :func:`saved_item` kept: the old entry, or no entry."""
+    if value is MISSING:
+        del obj[key]
+    else:
+        obj[key] = value
 
 
 def owned_grad(g, x):
@@ -285,6 +311,8 @@ def owned_grad(g, x):
         if isinstance(g, list):
             return list(g)
         return [0.0] * len(x)
+    if isinstance(x, dict):  # (a missing entry's gradient is zero: see item_grad)
+        return GradDict(g) if isinstance(g, dict) else GradDict()
     if isinstance(g, (int, float)) and g == 0:
         return np.zeros(shape(x), dtype=np.result_type(getattr(x, "dtype", float), float))
     return np.array(np.broadcast_to(g, shape(x)), dtype=np.result_type(g, float))
@@ -311,6 +339,10 @@ def zero_at(g, x, index):
         return out
     if isinstance(g, (int, float)) and g == 0:
         return 0.0
+    if isinstance(x, dict):
+        out = GradDict(g)
+        out.pop(index, None)  # (a missing entry's gradient is zero: see item_grad)
+        return out
     out = np.array(np.broadcast_to(g, shape(x)), dtype=np.result_type(g, float))
     out[index] = 0.0
     return out
@@ -722,6 +754,16 @@ class GradList(list):
     __radd__ = __add__
 
 
+class GradDict(dict):
+    """The gradient of a dict: one entry per key that has one (a missing key's is zero); ``+``
+    adds entrywise, also to 0.0 (forward mode adds tangents with ``+``)."""
+
+    def __add__(self, other):
+        return add_grads(self, other)
+
+    __radd__ = __add__
+
+
 def add_grads(a, b):
     """``a + b`` for gradients that may be 0.0, arrays, or lists/tuples of gradients (entrywise)."""
     if isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0:
@@ -734,7 +776,7 @@ def add_grads(a, b):
         return GradList(add_grads(0.0 if x is None else x, 0.0 if y is None else y)
                         for x, y in zip(a, b))
     if isinstance(a, dict) or isinstance(b, dict):
-        out = dict(a)
+        out = GradDict(a)
         for k, v in b.items():
             out[k] = add_grads(out.get(k, 0.0), v)
         return out

@@ -332,6 +332,92 @@ def test_unsupported_syntax_quotes_the_line_and_says_what_to_do(fn, token):
     assert msg.split("not supported", 1)[1].strip(" :.\n")
 
 
+# ---------------------------------------------------------------------- writes into arrays in place
+
+
+def sorts_in_place(x):
+    y = x * 2.0
+    y.sort()  # <here>
+    return np.sum(y * np.arange(3.0))
+
+
+def fills_in_place(x):
+    y = x * 1.0
+    y.fill(1.0)  # <here>
+    return np.sum(y * x)
+
+
+def copies_into(x):
+    y = np.zeros(3)
+    np.copyto(y, x)  # <here>
+    return np.sum(y * y)
+
+
+def ufunc_out(x):
+    y = x.copy()
+    np.add(x, x, out=y)  # <here>
+    return np.sum(y * y)
+
+
+def ufunc_out_assigned(x):
+    y = np.empty(3)
+    z = np.multiply(x, 3.0, out=y)  # <here>
+    return np.sum(z * y)
+
+
+def adds_at(x):
+    y = np.zeros(3)
+    np.add.at(y, [0, 0, 1], x)  # <here>
+    return np.sum(y * y)
+
+
+def puts_into(x):
+    y = np.zeros(3)
+    np.put(y, [0, 2], x[:2])  # <here>
+    return np.sum(y * y)
+
+
+def putmask_in_loop(x):
+    y = x * 1.0
+    for _ in range(2):
+        if np.sum(y) > -100.0:
+            np.putmask(y, y > 1.5, x * 2.0)  # <here>
+    return np.sum(y * y)
+
+
+IN_PLACE = [(sorts_in_place, "y.sort()"), (fills_in_place, "y.fill()"),
+            (copies_into, "np.copyto(...)"), (ufunc_out, "np.add(..., out=...)"),
+            (ufunc_out_assigned, "np.multiply(..., out=...)"), (adds_at, "np.add.at(...)"),
+            (puts_into, "np.put(...)"), (putmask_in_loop, "np.putmask(...)")]
+
+
+@pytest.mark.parametrize("fn, call", IN_PLACE, ids=[f.__name__ for f, _ in IN_PLACE])
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_a_write_into_an_active_array_is_refused_where_it_is(fn, call, mode):
+    """Without the refusal these gave wrong gradients silently (np.copyto: zero; out=: half)."""
+    x = np.array([3.0, 1.0, 2.0])
+    with pytest.raises(SourcediffSyntaxError) as info:
+        sd.grad(fn)(x) if mode == "grad" else sd.jvp(fn)(x, np.ones(3))
+    msg = str(info.value)
+    assert where(fn, "# <here>") in msg, msg
+    assert call.replace("()", "(...)") in msg and "in place" in msg, msg
+    lines, _ = inspect.getsourcelines(fn)
+    assert next(t for t in lines if "# <here>" in t).strip() in msg  # the line, quoted
+    assert "y = ..." in msg or "build a new list or array" in msg  # and what to do
+
+
+def writes_constants_only(x):
+    c = np.zeros(3)
+    np.add(np.arange(3.0), 2.0, out=c)
+    np.copyto(c[:1], 7.0)
+    return np.sum(c * x)
+
+
+def test_a_write_of_constants_into_a_constant_array_is_fine():
+    x = np.array([3.0, 1.0, 2.0])
+    np.testing.assert_array_equal(sd.grad(writes_constants_only)(x), [7.0, 3.0, 4.0])
+
+
 # ---------------------------------------------------------------------- inactive wrt arguments
 
 

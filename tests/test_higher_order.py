@@ -13,17 +13,9 @@ CASES = load_all()
 STEP = 1e-5
 TOL = 1e-4
 
-# Known failures: compiler or rule-table bugs outside the runtime helpers' rules (see the reasons).
-EINSUM_CONCAT = ("np.einsum's vjp rule returns (None,) + _sd.einsum_grads(...): generated code "
-                 "differentiates that tuple concatenation as a broadcasting add (broadcast_tangent / "
-                 "unbroadcast of a tuple)")
-LIST_ADD = ("the reverse sweep accumulates the gradient of np.split's list with +, whose rule calls "
-            "broadcast_tangent (forward) / unbroadcast (reverse) on a list")
-DICT_ADD = ("forward mode adds the tangent contributions of add_grads with +: 0.0 + dict for a "
-            "dict's gradient")
-KNOWN = {
-    "closures.tuples_dicts_unpacking": DICT_ADD,
-}
+# Known failures (case name -> reason), marked xfail(strict=True): none at present. The last one,
+# a dict's gradient added with + in forward mode, went with runtime.GradDict.
+KNOWN = {}
 
 
 def _marked(cases):

@@ -222,6 +222,23 @@ def test_in_place_syntax_on_an_argument_leaves_the_callers_array_unchanged(in_pl
     check_grads_fd(fn, args, wrt, g)
 
 
+def fills_a_dict(x, d):
+    d["y"] = x * 2.0  # a key the caller's dict does not have
+    d["scale"] = d["scale"] * 3.0
+    return np.sum(d["y"] * d["scale"])
+
+
+def test_a_dict_argument_that_gets_new_keys_is_given_back_as_it_was():
+    x = np.array([0.5, -1.0, 2.0])
+    d = {"scale": 1.5}
+    g = sd.grad(fills_a_dict)(x, d)
+    assert d == {"scale": 1.5}  # no new key, the old value
+    np.testing.assert_allclose(g, 2.0 * 4.5 * np.ones(3))
+    check_grads_fd(lambda x: fills_a_dict(x, {"scale": 1.5}), (x,), (0,), (g,))
+    value, g2 = sd.value_and_grad(fills_a_dict)(x, d)
+    assert d == {"scale": 1.5} and np.isclose(value, fills_a_dict(x, {"scale": 1.5}))
+
+
 TAPE_SCALAR_VIEW = ("tape: w[i] is a 0-d view Tensor (numpy gives a copy), so w += 0.5 afterwards "
                     "trips the version counter")
 

@@ -83,6 +83,14 @@ def tuples_dicts_unpacking(a, b):
     return np.sum(u * v) + np.sum(params["w"] * params["b"]) + np.sum(pair[1])
 
 
+@case(args=lambda rng: (rng.normal(size=3), rng.normal(size=3)), wrt=(0, 1), tags=("container",))
+def dict_built_by_assignment(a, b):
+    params = {"w": a}
+    params["b"] = b * 2.0  # a new key
+    params["w"] = params["w"] * params["b"]  # an entry overwritten, another one read after it
+    return np.sum(params["w"]) + np.sum(params["b"] ** 2)
+
+
 @case(args=lambda rng: (float(rng.normal()), float(rng.normal())), wrt=(0, 1),
       tags=("builtin", "float"))
 def builtins_on_floats(a, b):
