@@ -633,6 +633,7 @@ def _entry(fn, spec=None):
                 raise
             raise located from exc
 
+    entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
     return entry
 
 

@@ -14,12 +14,23 @@ Example::
 
 import functools
 import inspect
+import weakref
 
 import numpy as np
 
 from . import registry, runtime
 from .api import _get
 from .errors import SourcediffError, WrtError
+
+
+_AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
+          "sd.jacobian(sd.grad(f)) for a scalar f, sd.grad(sd.grad(f)) for a scalar f of a "
+          "scalar, sd.elementwise_grad(sd.elementwise_grad(f)) for an elementwise f.")
+_summed = weakref.WeakKeyDictionary()
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
 def _float_like(x):
@@ -123,6 +134,7 @@ def forward_grad(fn, wrt=0, optimize=True):
         return grads[0] if single else tuple(grads)
 
     grad_fn.__sourcediff_source__ = None
+    grad_fn.__sourcediff_opaque__ = (f"sd.grad({_name(fn)}, mode='forward')", _AGAIN)
     return grad_fn
 
 
@@ -189,6 +201,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
                 out_jacs.append(_reverse_jacobian(fn, args, i, optimize)[1])
         return out_jacs[0] if single else tuple(out_jacs)
 
+    jac_fn.__sourcediff_opaque__ = (f"sd.jacobian({_name(fn)})", _AGAIN)
     return jac_fn
 
 
@@ -226,17 +239,33 @@ def hvp(fn, primals, tangents, *, optimize=True):
 def elementwise_grad(fn, wrt=0, *, optimize=True):
     """The gradient of ``sum(fn(x))``: for elementwise functions, the derivative at each element.
 
+    It is the gradient of a function sourcediff writes around ``fn`` (``np.sum(fn(x))``), so it is
+    generated code and can be differentiated again.
+
     Example::
 
-        sd.elementwise_grad(np.tanh)   # not a Python function: use lambda x: np.tanh(x)
+        def f(x):
+            return np.tanh(x)
+
+        sd.elementwise_grad(f)(np.zeros(3))                          # [1, 1, 1]
+        sd.elementwise_grad(sd.elementwise_grad(f))(np.zeros(3))     # f'' = [0, 0, 0]
     """
+    from .api import grad
+    from .parse import synthetic
 
-    @functools.wraps(fn)
-    def eg(*args):
-        out, f_vjp = vjp(fn, *args, optimize=optimize)
-        return f_vjp(np.ones_like(out) if not isinstance(out, float) else 1.0)[wrt]
-
-    return eg
+    try:
+        summed = _summed.get(fn)
+    except TypeError:
+        summed = None
+    if summed is None:
+        name = getattr(fn, "__name__", "f")
+        summed = synthetic(fn, f"sum_of_{name if name.isidentifier() else 'f'}",
+                           "_np.sum({fn}({params}))", {"_np": np})
+        try:
+            _summed[fn] = summed
+        except TypeError:
+            pass
+    return grad(summed, wrt=wrt, optimize=optimize)
 
 
 # ---------------------------------------------------------------------- custom rules

@@ -16,6 +16,7 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
 
 import copy
 import inspect
+import keyword
 
 import gast
 import numpy as np
@@ -634,7 +635,7 @@ class GlobalNames:
         key = id(obj)
         if key in self.by_id:
             return self.by_id[key]
-        name = wanted
+        name = wanted = _identifier(wanted)
         user = self.user_lookup(name)
         if (name in self.taken.taken and user is not obj) or \
                 (name in self.bound and self.bound[name] is not obj):
@@ -642,6 +643,14 @@ class GlobalNames:
         self.bound[name] = obj
         self.by_id[key] = name
         return name
+
+
+def _identifier(text):
+    """``text`` as a Python identifier (``<lambda>_bwd`` -> ``lambda_bwd``)."""
+    if text.isidentifier() and not keyword.iskeyword(text):
+        return text
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_")
+    return out if out.isidentifier() and not keyword.iskeyword(out) else f"fn_{out}"
 
 
 def _describe(obj):
