@@ -334,7 +334,7 @@ def stop_gradient(x):
     return x
 
 
-registry.defnondiff(stop_gradient)
+registry.defnondiff(stop_gradient, reason="sd.stop_gradient: no derivative flows through it")
 
 
 def nondifferentiable(fn):
@@ -346,5 +346,5 @@ def nondifferentiable(fn):
         def count_positive(x):
             return float(np.sum(x > 0))
     """
-    registry.defnondiff(fn)
+    registry.defnondiff(fn, reason=f"declared by @sourcediff.nondifferentiable on {fn.__qualname__}")
     return fn

@@ -133,9 +133,18 @@ class Resolver:
         if registry.is_nondiff(obj):
             return Op("nondiff", key=obj, args=args, keywords=keywords, name=name)
         if (inspect.isfunction(obj) or inspect.ismethod(obj)) and \
-                getattr(obj, "__module__", None) != "sourcediff.runtime":
+                not _library(getattr(obj, "__module__", None)):
             return Op("user", key=obj, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
+
+
+_LIBRARIES = ("numpy", "scipy", "sourcediff.runtime")
+
+
+def _library(module):
+    """True for numpy's and scipy's own Python functions: their source is not transformed (it
+    uses out=, in-place writes and C calls); without a rule they are refused by name."""
+    return bool(module) and any(module == lib or module.startswith(lib + ".") for lib in _LIBRARIES)
 
 
 def index_value(index):

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .errors import AliasError, InactiveArgumentError, NonScalarOutputError
+from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
 
 
 def shape(x):
@@ -351,6 +351,24 @@ def zero_at(g, x, index):
 # ---------------------------------------------------------------- helpers of the numpy rule table
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def space_fractions(ans, num, endpoint=True, axis=0, retstep=False, base=None):
+    """Where each entry of ``np.linspace``'s result lies between start (0) and stop (1), shaped to
+    broadcast against ``ans`` along ``axis`` (also for logspace and geomspace)."""
+    if retstep:
+        raise SourcediffError("np.linspace(..., retstep=True) returns (samples, step); sourcediff "
+                              "differentiates the samples only: call it without retstep and "
+                              "compute the step as (stop - start) / (num - 1)")
+    if base is not None and np.ndim(base) != 0:
+        raise SourcediffError("np.logspace with an array base is not differentiated; give one "
+                              "base, or write base ** np.linspace(start, stop, num)")
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    f = np.arange(num, dtype=float) / div if div > 0 else np.zeros(num)
+    ndim = np.ndim(ans)
+    where = axis % ndim if ndim else 0
+    return np.reshape(f, [num if i == where else 1 for i in range(max(ndim, 1))])
 
 
 def normalize_axes(axis, ndim):

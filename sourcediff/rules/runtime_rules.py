@@ -41,7 +41,7 @@ def drop_last(g, ans, grad):
     return (_sd.append_zero(g),)
 
 
-defnondiff(_sd.zeros_like_grad, _sd.check_wrt)
+defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 
 
 # ---------------------------------------------------------------- helpers of the numpy rule table
