@@ -90,6 +90,12 @@ class Resolver:
         if isinstance(value, (gast.Compare, gast.BoolOp, gast.JoinedStr)):
             return Op("nondiff", name="comparison")
         if isinstance(value, gast.Subscript):
+            maker = self.static_value(value.value)
+            if maker is not _MISSING and registry.lookup(maker) is not None:
+                # np.r_[x, 2.0], np.c_[a, b]: the "index" is the data (a rule per item)
+                items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+                return self.primitive(maker, [index_value(e) for e in items], {},
+                                      name=gast.unparse(value.value))
             return self.primitive(operator.getitem, [value.value, index_value(value.slice)], {})
         if isinstance(value, gast.Attribute):
             if not isinstance(value.value, gast.Name) or value.value.id not in self.locals:

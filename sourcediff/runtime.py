@@ -371,6 +371,65 @@ def space_fractions(ans, num, endpoint=True, axis=0, retstep=False, base=None):
     return np.reshape(f, [num if i == where else 1 for i in range(max(ndim, 1))])
 
 
+def _float_item(item):
+    return isinstance(item, float) or getattr(getattr(item, "dtype", None), "kind", None) == "f"
+
+
+def _index_concat_parts(maker, items):
+    """(zeroed items, maker[zeroed]): every float item replaced by zeros of its shape."""
+    zeroed = [np.zeros(np.shape(it)) if _float_item(it) else it for it in items]
+    return zeroed, maker[tuple(zeroed)]
+
+
+def index_concat_grads(g, maker, items):
+    """The gradient of ``maker[items]`` (np.r_, np.c_) for each item (None for non-float ones):
+    item i's entries are tagged 1..n in an otherwise zeroed call, and read back from g."""
+    zeroed, base = _index_concat_parts(maker, items)
+    g = np.broadcast_to(g, np.shape(base))
+    out = []
+    for i, item in enumerate(items):
+        if not _float_item(item):
+            out.append(None)
+            continue
+        n = int(np.size(item))
+        tagged = list(zeroed)
+        tagged[i] = np.arange(1.0, n + 1.0).reshape(np.shape(item))
+        where = np.asarray(maker[tuple(tagged)] - base)
+        landed = where != 0
+        grad = np.zeros(n, dtype=np.result_type(g, float))
+        np.add.at(grad, where[landed].astype(np.intp) - 1, g[landed])
+        out.append(grad.reshape(np.shape(item)) if np.ndim(item) else grad[0])
+    return tuple(out)
+
+
+def index_concat_place(b, g, maker, items):
+    """The adjoint of :func:`index_concat_grads`: item gradients ``b`` placed where the items land
+    in ``maker[items]`` (shaped like ``g``)."""
+    zeroed, base = _index_concat_parts(maker, items)
+    out = np.zeros(np.shape(base), dtype=np.result_type(base, float))
+    for i, item in enumerate(items):
+        if _float_item(item) and b[i] is not None and not is_zero_grad(b[i]):
+            moved = list(zeroed)
+            moved[i] = np.broadcast_to(b[i], np.shape(item))
+            out = out + (maker[tuple(moved)] - base)
+    return np.reshape(out, np.shape(g))
+
+
+def index_concat_tangents(t, maker, items):
+    """For each item position, ``maker[items]``'s tangent when that item moves along ``t`` (None
+    where ``t`` cannot be that item's tangent: another shape, or not a float item)."""
+    zeroed, base = _index_concat_parts(maker, items)
+    out = []
+    for i, item in enumerate(items):
+        if not _float_item(item) or np.shape(item) != np.shape(t):
+            out.append(None)
+            continue
+        moved = list(zeroed)
+        moved[i] = t
+        out.append(maker[tuple(moved)] - base)
+    return tuple(out)
+
+
 def normalize_axes(axis, ndim):
     """``axis`` (None, an int or a sequence) as a tuple of non-negative ints (all axes for None)."""
     if axis is None:

@@ -465,6 +465,12 @@ case(np.logspace, R(2), 1.1, 4, True, 2.5, argnums=(0, 1, 4), name="logspace_bas
 case(np.geomspace, S(), 2.5, 5, argnums=(0, 1))
 case(np.geomspace, P(3), P(3), 4, False, argnums=(0, 1), name="geomspace_arrays")
 
+# ---------------------------------------------------------------- index concatenation
+case(np.r_, R(3), S(), slice(0, 3, 1), R(2, 1)[:, 0], argnums=(0, 1, 3))
+case(np.c_, R(3), R(3), R(3, 2), argnums=(0, 1, 2))
+case(_sd.index_concat_grads, R(6), np.r_, (R(3), S(), R(2)))
+case(_sd.index_concat_place, (R(3), R(3, 2)), R(3, 3), np.c_, (R(3), R(3, 2)), argnums=(0,))
+
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a
 # declaration on a function some of whose arguments do carry a derivative fails here)
@@ -513,4 +519,5 @@ nondiff_case(operator.xor, np.arange(4), np.arange(4) + 1)
 nondiff_case(_sd.extremum_weights, spaced(2, 3), np.max(spaced(2, 3)))
 nondiff_case(_sd.reduced_count, R(2, 3), 1)
 nondiff_case(_sd.space_fractions, R(5), 5)
+nondiff_case(_sd.space_fractions, R(5), 5, False, 0, False, 10.0, name="space_fractions_base")
 nondiff_case(_sd.zeros_like_grad, R(2, 3))

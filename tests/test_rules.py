@@ -30,6 +30,8 @@ ALLOWED_GLOBALS = {"np", "_sd", "math", "builtins", "operator", "numbers"}
 
 def call(prim, args, kwargs):
     """Apply a primitive; attribute descriptors such as ``ndarray.T`` are read from ``args[0]``."""
+    if prim is np.r_ or prim is np.c_:  # np.r_[a, b], np.c_[a, b]
+        return prim[tuple(args)]
     if not callable(prim):
         return prim.__get__(args[0])
     return prim(*args, **kwargs)

@@ -909,6 +909,31 @@ def geomspace_jvp(t, ans, start, stop, num=50, endpoint=True, dtype=None, axis=0
             None, None)
 
 
+# ---------------------------------------------------------------- index concatenation
+# np.r_[x, 2.0, 1:4] and np.c_[a, b]: the result is a rearrangement of the float items, so each
+# item's gradient reads g where its entries landed (found by placing tagged copies)
+
+
+@defvjp(np.r_, kind="custom")
+def r_(g, ans, *items):
+    return _sd.index_concat_grads(g, np.r_, items)
+
+
+@defjvp(np.r_)
+def r_jvp(t, ans, *items):
+    return _sd.index_concat_tangents(t, np.r_, items)
+
+
+@defvjp(np.c_, kind="custom")
+def c_(g, ans, *items):
+    return _sd.index_concat_grads(g, np.c_, items)
+
+
+@defjvp(np.c_)
+def c_jvp(t, ans, *items):
+    return _sd.index_concat_tangents(t, np.c_, items)
+
+
 # ---------------------------------------------------------------- not differentiable
 # Each group says why its results carry no derivative; a function some of whose arguments do
 # carry one has a rule above with None for the others (np.full, np.arange, np.heaviside).

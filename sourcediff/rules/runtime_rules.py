@@ -262,3 +262,14 @@ def reshape_grad_helper(b, out, g, a, order="C"):
 @defvjp(_sd.dense_grad, kind="linear")
 def dense_grad_helper(b, out, g, ans):
     return (_sd.unbroadcast(b, g), None)
+
+
+# np.r_/np.c_: reading g where each item landed is linear in g; its adjoint places the items back
+@defvjp(_sd.index_concat_grads, kind="linear")
+def index_concat_grads(b, out, g, maker, items):
+    return (_sd.index_concat_place(b, g, maker, items), None, None)
+
+
+@defvjp(_sd.index_concat_place, kind="linear")
+def index_concat_place(c, out, b, g, maker, items):
+    return (_sd.index_concat_grads(c, maker, items), None, None, None)

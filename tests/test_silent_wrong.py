@@ -1,0 +1,173 @@
+"""Regression tests for gradients that were once wrong with no error (each checked by an oracle:
+central finite differences through sourcediff.testing.check_grads, forward and reverse mode and,
+where it applies, second order)."""
+
+import functools
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.testing import check_grads
+
+W7 = np.linspace(0.3, 1.9, 7)
+
+
+def fd(fn, x, eps=1e-6):
+    """Central finite differences of a scalar function of one float or float array."""
+    if isinstance(x, float):
+        return (fn(x + eps) - fn(x - eps)) / (2 * eps)
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        out[i] = (fn(x + e) - fn(x - e)) / (2 * eps)
+    return out
+
+
+# ---------------------------------------------------------------- per-argument differentiability
+
+
+def sum_full(a):
+    return np.sum(W7 * np.full((7,), a))
+
+
+def sum_full_like(x, a):
+    return np.sum(W7[:3] * np.full_like(x, a) * x)
+
+
+def sum_linspace(a):
+    return np.sum(W7 * np.linspace(a, 2.0 * a + 1.0, 7) ** 2)
+
+
+def sum_logspace(a):
+    return np.sum(W7 * np.logspace(a, 1.0, 7, base=a + 1.0))
+
+
+def sum_geomspace(a):
+    return np.sum(W7 * np.geomspace(a, 3.0 * a, 7))
+
+
+def sum_arange(a):
+    return np.sum(W7[:5] * np.arange(a, a + 5.0, 1.0) ** 2)
+
+
+def sum_heaviside(x, a):
+    return np.sum(np.heaviside(x, a) * W7[:3])
+
+
+@pytest.mark.parametrize("fn", [sum_full, sum_linspace, sum_logspace, sum_geomspace, sum_arange])
+def test_creation_functions_carry_the_derivative_of_their_float_arguments(fn):
+    check_grads(fn, (0.7,), order=2)
+    assert abs(sd.grad(fn)(0.7)) > 1e-3  # (not the silent zero it once was)
+
+
+def test_full_like_and_heaviside_fill_values():
+    x = np.array([0.0, 1.5, 0.0])
+    check_grads(sum_full_like, (x + 1.0, 0.4))
+    assert sd.grad(sum_full_like, wrt=1)(x + 1.0, 0.4) == pytest.approx(np.sum(W7[:3] * (x + 1.0)))
+    check_grads(sum_heaviside, (np.array([-1.0, 1.5, 2.0]), 0.4), modes=("rev",))
+    assert sd.grad(sum_heaviside, wrt=1)(x, 0.4) == pytest.approx(W7[0] + W7[2])
+
+
+# ---------------------------------------------------------------- np.r_ and np.c_
+
+
+def with_r(x, a):
+    return np.sum(W7 * np.r_[x, a, 0:2, x[:1]] ** 2)
+
+
+def with_c(x):
+    return np.sum(W7[:6].reshape(2, 3) * np.c_[x, x * 2.0, x] ** 2)
+
+
+def test_r_and_c_carry_the_derivative_of_their_items():
+    x = np.array([0.5, -1.2, 0.8])
+    check_grads(with_r, (x, 0.3), order=2)
+    check_grads(with_c, (x[:2],), order=2)
+    assert np.all(sd.grad(with_c)(x[:2]) != 0)
+
+
+# ---------------------------------------------------------------- std at a single element
+
+
+def std_one(x):
+    return np.std(x) + np.sum(x)
+
+
+def test_std_of_one_element_has_the_gradient_of_a_constant():
+    x = np.array([0.7])
+    assert sd.grad(std_one)(x) == pytest.approx(fd(std_one, x))
+    assert sd.grad(std_one, mode="forward")(x) == pytest.approx(fd(std_one, x))
+    rows = np.array([[0.7], [1.2]])
+    g = sd.grad(lambda_free_row_std)(rows)
+    np.testing.assert_allclose(g, fd(lambda_free_row_std, rows), atol=1e-8)
+
+
+def lambda_free_row_std(x):
+    return np.sum(np.std(x, axis=1))
+
+
+# ---------------------------------------------------------------- transforms of transforms
+
+
+def tanh_(x):
+    return np.tanh(x)
+
+
+def times_ten(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return 10.0 * fn(x)
+
+    return wrapper
+
+
+@times_ten
+def square(x):
+    return x * x
+
+
+def test_a_functools_wraps_decorator_is_differentiated_as_itself():
+    assert sd.grad(square)(2.0) == pytest.approx(40.0)
+    assert sd.grad(square, mode="forward")(2.0) == pytest.approx(40.0)
+
+
+def test_grad_of_elementwise_grad_is_the_second_derivative():
+    x = np.array([0.3, -0.8])
+    second = sd.elementwise_grad(sd.elementwise_grad(tanh_))(x)
+    np.testing.assert_allclose(second, -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2), rtol=1e-10)
+    assert sd.grad(sd.elementwise_grad(tanh_))(0.3) == pytest.approx(
+        fd(lambda z: 1.0 - np.tanh(z) ** 2, 0.3), rel=1e-6)
+
+
+def test_a_jacobian_of_a_jacobian_is_refused_with_the_fix():
+    with pytest.raises(sd.NoSourceError, match=r"sd\.jacobian\(tanh_\).*sd\.hessian"):
+        sd.jacobian(sd.jacobian(tanh_))(np.ones(2))
+    with pytest.raises(sd.NoSourceError, match=r"mode='forward'"):
+        sd.grad(sd.grad(tanh_, mode="forward"))(0.5)
+
+
+@sd.custom_vjp
+def straight_through_round(x):
+    return np.round(x)
+
+
+@straight_through_round.defvjp
+def _straight_through_round_vjp(g, ans, x):
+    return (g,)
+
+
+def test_a_function_with_a_custom_rule_differentiated_directly_uses_its_rule():
+    assert sd.grad(straight_through_round)(0.3) == 1.0
+
+
+sq = lambda x: x ** 2  # noqa: E731  (a module-level lambda, called from a function)
+
+
+def calls_a_lambda(x):
+    return sq(x) * 3.0
+
+
+def test_a_module_level_lambda_called_from_the_function():
+    check_grads(calls_a_lambda, (1.3,), order=2)
