@@ -54,13 +54,13 @@ class AliasPass:
         self.locals = {n.id for n in gast.walk(fdef)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
         self.resolver = Resolver(parsed, self.locals)
-        # arrays, lists and dicts the function reads from its module or an enclosing function:
-        # a write through a local view of one changes data that outlives the call
+        # arrays, lists, dicts and objects holding them that the function reads from its module
+        # or an enclosing function: a write through a local view of one (P = BOX.d; P["w"] = w)
+        # changes data that outlives the call, and that a method may read (BOX.read(x))
         self.outer = set()
         for n in gast.walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and \
-                    n.id not in self.locals and \
-                    isinstance(self.resolver.lookup(n.id), (np.ndarray, list, dict)):
+                    n.id not in self.locals and _holds_data(self.resolver.lookup(n.id)):
                 self.outer.add(n.id)
         self.edges = {}
         self.containers = set()
@@ -337,6 +337,15 @@ class AliasPass:
             func.attr = "check_alias_at"
             args.insert(1, _index_value(copy.deepcopy(index), self.rt))
         return located(gast.Expr(value=call(func, args)), s)
+
+
+def _holds_data(obj):
+    """An array, a list or dict, or an object of a user's class (its attributes may hold them)."""
+    if isinstance(obj, (np.ndarray, list, dict)):
+        return True
+    fields = getattr(obj, "__dict__", None)
+    return type(fields) is dict and not isinstance(obj, type) and not inspect.ismodule(obj) \
+        and not callable(obj) and type(obj).__module__ not in ("builtins", "numpy")
 
 
 def _stored(s):

@@ -43,6 +43,7 @@ class Op:
     args: list = field(default_factory=list)
     keywords: dict = field(default_factory=dict)
     name: str = ""
+    func: object = None  # the called expression when it is a value made at run time (g = make(a))
 
 
 class Resolver:
@@ -127,7 +128,7 @@ class Resolver:
         obj = self.static_value(func)
         name = gast.unparse(func) if not isinstance(func, gast.Name) else func.id
         if obj is _MISSING:
-            return Op("unknown", args=args, keywords=keywords, name=name)
+            return Op("unknown", args=args, keywords=keywords, name=name, func=func)
         return self.primitive(obj, args, keywords, name=name)
 
     def primitive(self, obj, args, keywords, name=None):

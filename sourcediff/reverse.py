@@ -226,7 +226,9 @@ class Analysis:
         if op.kind in ("copy", "container"):
             return _names_in(op.args) & self.locals
         if op.kind in ("user", "unknown"):
-            return _names_in(op.args + list(op.keywords.values())) & self.locals
+            # a function value made at run time carries what its closure holds (g = make(a))
+            called = [op.func] if op.func is not None else []
+            return _names_in(op.args + list(op.keywords.values()) + called) & self.locals
         if op.kind != "rule":
             return set()
         q = quote.quoted(op.rule.vjp)
@@ -253,6 +255,14 @@ class Analysis:
                         f"{self.parsed.user_line(s)})")]
 
     def no_rule_message(self, op, s):
+        if op.func is not None and _names_in([op.func]) & self.active:
+            return (f"{self.parsed.where(s)}: {op.name}(...) calls a function made at run time "
+                    f"(returned by another call, or held in a variable), and its value depends on "
+                    f"{', '.join(self.wrt)} through what that function holds; sourcediff reads "
+                    f"only functions it can resolve where it compiles.\n    "
+                    f"{self.parsed.line_text(s)}\nCall a def defined in the module with those "
+                    f"values as arguments instead (def scaled(x, a): return x * a; "
+                    f"scaled(2.0, a))")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "

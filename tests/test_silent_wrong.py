@@ -171,3 +171,74 @@ def calls_a_lambda(x):
 
 def test_a_module_level_lambda_called_from_the_function():
     check_grads(calls_a_lambda, (1.3,), order=2)
+
+
+# ---------------------------------------------------------------- values carried by closures
+
+
+def make_scaler(a):
+    return lambda x: x * a
+
+
+def make_inner(a):
+    def inner(x):
+        return x * a
+
+    return inner
+
+
+def calls_a_made_closure(a):
+    g = make_scaler(a)
+    return g(2.0)
+
+
+def calls_a_made_inner(a):
+    g = make_inner(a)
+    return g(2.0)
+
+
+def calls_a_partial(a):
+    g = functools.partial(np.multiply, a)
+    return g(2.0)
+
+
+@pytest.mark.parametrize("fn", [calls_a_made_closure, calls_a_made_inner, calls_a_partial])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_value_carried_in_a_closure_is_never_dropped(fn, mode):
+    """Each gave 0.0 for 2.0 with no error; now it is refused at the call, by name."""
+    with pytest.raises(sd.SourcediffError, match=r"test_silent_wrong.py:\d+"):
+        sd.grad(fn, mode=mode)(1.5)
+
+
+# ---------------------------------------------------------------- state outside the function
+
+
+class Box:
+    def __init__(self):
+        self.d = {"w": 0.0}
+
+    def read(self, x):
+        return self.d["w"] * x
+
+
+BOX = Box()
+
+
+def through_an_objects_dict(w, x):
+    P = BOX.d
+    P["w"] = w
+    return BOX.read(x)
+
+
+def through_a_parameter_objects_dict(w, x, box):
+    P = box.d
+    P["w"] = w
+    return box.read(x)
+
+
+def test_a_write_into_an_objects_state_read_back_by_a_method_is_refused():
+    """P = BOX.d; P["w"] = w; return BOX.read(x) gave 0.0 where 3.0 is right."""
+    with pytest.raises(sd.AliasError, match=r"test_silent_wrong.py:\d+.*BOX"):
+        sd.grad(through_an_objects_dict)(1.0, 3.0)
+    with pytest.raises(sd.AliasError, match=r"box"):
+        sd.grad(through_a_parameter_objects_dict)(1.0, 3.0, Box())
