@@ -17,16 +17,17 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
 import copy
 import inspect
 import keyword
+import operator
 
 import gast
 import numpy as np
 
-from . import quote
+from . import quote, registry
 from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
-from .resolve import Resolver
+from .resolve import Op, Resolver
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -103,6 +104,9 @@ class Analysis:
                         self.count(target.id, in_loop)
                         if op.kind in ("container", "user") or _returns_sequence(op.key):
                             self.containers.add(target.id)
+                        if op.kind == "rule" and op.key in _SEQUENCE_OPS:
+                            self.arith.append((target.id, s))
+                        self.bindings.append((target.id, s))
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
                                 self.aliases.append((target.id, name))
@@ -122,6 +126,7 @@ class Analysis:
                     obj, method = _method_call(s, self.locals)
                     if method == "append":
                         self.containers.add(obj)
+                        self.appends.append((obj, list(s.value.args)))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                     elif method in _MUTATORS:
                         self.mutations.append((obj, method, s))
@@ -132,10 +137,15 @@ class Analysis:
                 elif isinstance(s, (gast.For, gast.While)):
                     if isinstance(s, gast.For):
                         self.count(s.target.id, True)
+                        self.loop_items.append((s.target.id, s.iter))
                     walk(s.body, True)
                     walk(s.orelse, in_loop)
 
         self.writes = []  # (name, call, statement) of numpy calls writing into an array
+        self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
+        self.bindings = []  # (target, statement) of every assignment to a name
+        self.appends = []  # (list, appended values) of every lst.append(v)
+        self.loop_items = []  # (loop variable, iterated expression) of every for loop
         walk(self.body, False)
         changed = True
         while changed:  # a copy of a container is a container
@@ -144,6 +154,13 @@ class Analysis:
                 if source in self.containers and target not in self.containers:
                     self.containers.add(target)
                     changed = True
+        self.sequences = self.find_sequences()
+        for target, s in self.arith:
+            op = self.ops[id(s)]
+            if any(isinstance(a, (gast.Tuple, gast.List)) or
+                   (isinstance(a, gast.Name) and a.id in self.sequences) for a in op.args[:2]):
+                self.ops[id(s)] = _sequence_op(op)
+                self.containers.add(target)
         outputs = _names_in([self.result]) & self.locals
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
@@ -155,6 +172,67 @@ class Analysis:
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
+
+    def find_sequences(self):
+        """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
+        concatenate and repeat: container literals, list()/tuple(), helpers that may return one,
+        copies and slices of these, items of containers that hold them, and a + b / a * n of
+        them. (``containers`` is wider: every name that may hold any container or a view of one.)
+        """
+        seqs, holders = set(), set()
+
+        def seq_like(node):
+            return isinstance(node, (gast.Tuple, gast.List)) or \
+                (isinstance(node, gast.Name) and node.id in seqs)
+
+        changed = True
+        while changed:
+            changed = False
+            for target, s in self.bindings:
+                op = self.ops[id(s)]
+                value = s.value
+                is_seq = holds = False
+                if op.kind == "container" and "keys" not in op.keywords:
+                    is_seq = True
+                    holds = any(seq_like(a) or (isinstance(a, gast.Name) and a.id in holders)
+                                for a in op.args)
+                elif op.kind == "container":  # a dict: its values may be sequences
+                    holds = any(seq_like(a) for a in op.args)
+                elif op.kind == "copy":
+                    is_seq = op.args[0].id in seqs
+                    holds = op.args[0].id in holders
+                elif op.kind == "user":
+                    is_seq, holds = _may_return_sequence(op.key)
+                elif op.kind == "rule" and op.key in _SEQUENCE_OPS:
+                    is_seq = any(seq_like(a) for a in op.args[:2])
+                    holds = any(isinstance(a, gast.Name) and a.id in holders for a in op.args[:2])
+                elif op.kind == "rule" and _returns_sequence(op.key):
+                    is_seq = True
+                    holds = op.key in (list, tuple)
+                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                    base = value.value.id
+                    if isinstance(value.slice, gast.Slice):  # a slice of a list is a list
+                        is_seq, holds = base in seqs, base in holders
+                    else:  # an item: a list only if the container may hold lists
+                        is_seq = holds = base in holders
+                if is_seq and target not in seqs:
+                    seqs.add(target)
+                    changed = True
+                if holds and target not in holders:
+                    holders.add(target)
+                    changed = True
+            for target, iterated in self.loop_items:
+                if isinstance(iterated, gast.Name) and iterated.id in holders and \
+                        target not in seqs:
+                    seqs.add(target)
+                    holders.add(target)
+                    changed = True
+            for obj, values in self.appends:
+                if obj not in holders and any(seq_like(v) or (isinstance(v, gast.Name) and
+                                                              v.id in holders) for v in values):
+                    holders.add(obj)
+                    changed = True
+        return seqs
 
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
@@ -655,6 +733,18 @@ class GlobalNames:
         return name
 
 
+_SEQUENCE_OPS = (operator.add, operator.mul)
+
+
+def _sequence_op(op):
+    """``a + b`` / ``a * b`` where an operand may be a list or tuple, as the primitive that
+    concatenates or repeats those and adds or multiplies anything else (decided at run time)."""
+    from . import runtime
+
+    key = runtime.add_or_concat if op.key is operator.add else runtime.mul_or_repeat
+    return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
+
+
 def _identifier(text):
     """``text`` as a Python identifier (``<lambda>_bwd`` -> ``lambda_bwd``)."""
     if text.isidentifier() and not keyword.iskeyword(text):
@@ -734,8 +824,55 @@ def _returns_sequence(key):
     """Primitives whose result is a list or tuple (its gradient is one too)."""
     import numpy as np
 
+    from . import runtime
+
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
-                                  np.dsplit, np.linalg.slogdet))
+                                  np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
+                                  runtime.mul_or_repeat_grads))
+
+
+def _may_return_sequence(fn):
+    """(may return a list or tuple, which may hold lists or tuples) for the user function ``fn``:
+    some ``return`` gives a literal one, list()/tuple(), a comprehension, a name bound to one of
+    these or appended to, a parameter (it returns what it was given) or another call's result.
+    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays."""
+    from .parse import parse_function
+
+    try:
+        node = parse_function(fn).node
+    except Exception:  # noqa: BLE001  (unreadable: assume it may)
+        return True, True
+    params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
+    seq_names = set()
+    for n in gast.walk(node):
+        if isinstance(n, gast.Assign) and _sequence_syntax(n.value):
+            seq_names |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr in ("append", "extend") and isinstance(n.func.value, gast.Name):
+            seq_names.add(n.func.value.id)
+
+    def maybe(v):
+        return _sequence_syntax(v) or (isinstance(v, gast.Name) and (
+            v.id in seq_names or v.id in params)) or isinstance(
+            v, (gast.IfExp, gast.BoolOp, gast.Subscript)) or (
+            isinstance(v, gast.Call) and not isinstance(v.func, gast.Attribute))
+
+    is_seq = holds = False
+    for n in gast.walk(node):
+        if isinstance(n, gast.Return) and n.value is not None:
+            v = n.value
+            if isinstance(v, (gast.Tuple, gast.List)):
+                is_seq = True
+                holds = holds or any(maybe(e) for e in v.elts)
+            elif maybe(v):
+                return True, True
+    return is_seq, holds
+
+
+def _sequence_syntax(v):
+    return isinstance(v, (gast.Tuple, gast.List, gast.ListComp)) or (
+        isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")
+    ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
 
 
 def _container_pop(op, containers):

@@ -933,6 +933,109 @@ def win_mask(x, y):
 # (rules/runtime_rules.py: derivatives of the helpers above, for grad of grad and hessians)
 
 
+def _is_seq(x):
+    return isinstance(x, (list, tuple))
+
+
+def add_or_concat(x, y):
+    """``x + y`` where an operand may be a list or tuple: what ``a + b`` resolves to when the
+    compiler cannot rule out containers (``(a,) + (b,)`` concatenates, it does not add)."""
+    return x + y
+
+
+def mul_or_repeat(x, y):
+    """``x * y`` where an operand may be a list or tuple (``[a] * 3`` repeats, it does not scale)."""
+    return x * y
+
+
+def seq_zeros(x):
+    """A zero gradient for each item of the sequence ``x``."""
+    return GradList(0.0 for _ in x)
+
+
+def add_or_concat_grads(g, x, y):
+    """The gradients of ``x`` and ``y`` in ``x + y``: the first len(x) items of g and the rest for
+    sequences, g summed back to each operand's shape for numbers and arrays."""
+    if _is_seq(x) or _is_seq(y):
+        if is_zero_grad(g):
+            return (0.0, 0.0)
+        items = [0.0 if v is None else v for v in g]
+        return (GradList(items[:len(x)]), GradList(items[len(x):]))
+    return (unbroadcast(g, x), unbroadcast(g, y))
+
+
+def add_or_concat_tangents(t, ans, x, y):
+    """``x + y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
+    if _is_seq(x) or _is_seq(y):
+        t = seq_zeros(x if len(x) else y) if is_zero_grad(t) else t
+        return (GradList(list(t) + list(seq_zeros(y))) if len(t) == len(x) else None,
+                GradList(list(seq_zeros(x)) + list(t)) if len(t) == len(y) else None)
+    t = broadcast_tangent(t, ans)
+    return (t, t)
+
+
+def _repeat_grad(g, seq):
+    if is_zero_grad(g):
+        return 0.0
+    k, out = len(seq), seq_zeros(seq)
+    for start in range(0, len(g), k or 1):
+        out = add_grads(out, g[start:start + k])
+    return out
+
+
+def mul_or_repeat_grads(g, x, y):
+    """The gradients of ``x`` and ``y`` in ``x * y``: for ``seq * n`` the n copies' gradients
+    added item by item (n has none), for numbers and arrays the product rule."""
+    if _is_seq(x):
+        return (_repeat_grad(g, x), 0.0)
+    if _is_seq(y):
+        return (0.0, _repeat_grad(g, y))
+    return (unbroadcast(g * y, x), unbroadcast(g * x, y))
+
+
+def mul_or_repeat_tangents(t, ans, x, y):
+    """``x * y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
+    if _is_seq(x):
+        return (GradList(t) * y if not is_zero_grad(t) else seq_zeros(x) * y, None)
+    if _is_seq(y):
+        return (None, GradList(t) * x if not is_zero_grad(t) else seq_zeros(y) * x)
+    return (broadcast_tangent(t * y, ans), broadcast_tangent(t * x, ans))
+
+
+def _bcast(b, like):
+    """A gradient ``b`` of an unbroadcast result spread back over the shape of ``like``."""
+    return np.broadcast_to(0.0 if is_zero_grad(b) else b, np.shape(like))
+
+
+def add_or_concat_grads_adjoint(b, g, x, y):
+    """The adjoint of :func:`add_or_concat_grads` in ``g`` (it is linear in g)."""
+    bx, by = item_grad(b, 0), item_grad(b, 1)
+    if _is_seq(x) or _is_seq(y):
+        return GradList(list(seq_zeros(x) if is_zero_grad(bx) else bx) +
+                        list(seq_zeros(y) if is_zero_grad(by) else by))
+    return _bcast(bx, g) + _bcast(by, g)
+
+
+def mul_or_repeat_grads_adjoint(b, g, x, y):
+    """The adjoint of :func:`mul_or_repeat_grads`: gradients for (g, x, y)."""
+    bx, by = item_grad(b, 0), item_grad(b, 1)
+    if _is_seq(x) or _is_seq(y):
+        seq, part = (x, bx) if _is_seq(x) else (y, by)
+        part = seq_zeros(seq) if is_zero_grad(part) else part
+        return (GradList(list(part) * (len(g) // max(len(seq), 1))), 0.0, 0.0)
+    gx, gy = _bcast(bx, np.broadcast(g, y)), _bcast(by, np.broadcast(g, x))
+    return (unbroadcast(gx * y + gy * x, g), unbroadcast(g * gy, x), unbroadcast(g * gx, y))
+
+
+def mul_or_repeat_grads_tangents(t, g, x, y):
+    """:func:`mul_or_repeat_grads`' tangent when g, x or y moves along ``t`` (one entry each)."""
+    if _is_seq(x) or _is_seq(y):  # (the items' gradients do not depend on the items)
+        zero = (seq_zeros(x), 0.0) if _is_seq(x) else (0.0, seq_zeros(y))
+        return (mul_or_repeat_grads(t, x, y), zero, zero)
+    return (mul_or_repeat_grads(t, x, y), (0.0, unbroadcast(g * t, y)),
+            (unbroadcast(g * t, x), 0.0))
+
+
 def is_zero_grad(g):
     """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
     return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)

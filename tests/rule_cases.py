@@ -471,6 +471,21 @@ case(np.c_, R(3), R(3), R(3, 2), argnums=(0, 1, 2))
 case(_sd.index_concat_grads, R(6), np.r_, (R(3), S(), R(2)))
 case(_sd.index_concat_place, (R(3), R(3, 2)), R(3, 3), np.c_, (R(3), R(3, 2)), argnums=(0,))
 
+# ---------------------------------------------------------------- + and * that may concatenate
+case(_sd.add_or_concat, R(2, 3), R(3), argnums=(0, 1))
+case(_sd.add_or_concat, [R(2), S()], [R(3)], argnums=(0, 1), name="add_or_concat_lists")
+case(_sd.add_or_concat, (S(),), (R(2), R(1)), argnums=(0, 1), name="add_or_concat_tuples")
+case(_sd.mul_or_repeat, R(2, 3), R(3), argnums=(0, 1))
+case(_sd.mul_or_repeat, [R(2), S()], 3, name="mul_or_repeat_list")
+case(_sd.mul_or_repeat, 2, (R(2), S()), argnums=(1,), name="mul_or_repeat_count_first")
+
+case(_sd.add_or_concat_grads, R(2, 3), R(2, 3), R(3))
+case(_sd.add_or_concat_grads, [R(2), S(), S()], [R(2)], [S(), S()],
+     name="add_or_concat_grads_lists")
+case(_sd.mul_or_repeat_grads, R(2, 3), R(2, 3), R(3), argnums=(0, 1, 2))
+case(_sd.mul_or_repeat_grads, [R(2), R(2), R(2), R(2)], [R(2), R(2)], 2,
+     name="mul_or_repeat_grads_list")
+
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a
 # declaration on a function some of whose arguments do carry a derivative fails here)

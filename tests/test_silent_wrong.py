@@ -153,7 +153,7 @@ def straight_through_round(x):
     return np.round(x)
 
 
-@straight_through_round.defvjp
+@straight_through_round.defvjp(kind="elementwise")
 def _straight_through_round_vjp(g, ans, x):
     return (g,)
 
@@ -242,3 +242,46 @@ def test_a_write_into_an_objects_state_read_back_by_a_method_is_refused():
         sd.grad(through_an_objects_dict)(1.0, 3.0)
     with pytest.raises(sd.AliasError, match=r"box"):
         sd.grad(through_a_parameter_objects_dict)(1.0, 3.0, Box())
+
+
+# ---------------------------------------------------------------- + and * of tuples and lists
+
+
+def tuple_concat(a, b):
+    t = (a,) + (b,)
+    return np.sum(t[0] * 2.0) + np.sum(t[1] * 3.0)
+
+
+def list_concat_named(a, b):
+    first = [a]
+    rest = [b, a * a]
+    t = first + rest
+    return np.sum(t[0] * 2.0) + np.sum(t[1] * 3.0) + np.sum(t[2] * 5.0)
+
+
+def list_repeat(a, b):
+    t = [a, b] * 2
+    u = 2 * (a,)
+    return np.sum(t[0] * 2.0) + np.sum(t[3] * 3.0) + np.sum(u[1] * 7.0)
+
+
+def pair(a, b):
+    return (a, b)
+
+
+def helper_tuples_concat(a, b):
+    t = pair(a, b) + pair(b, a)
+    return np.sum(t[0] * 2.0) + np.sum(t[3] * 3.0) + np.sum(t[2] * t[1])
+
+
+@pytest.mark.parametrize("fn", [tuple_concat, list_concat_named, list_repeat, helper_tuples_concat])
+def test_concatenating_or_repeating_tuples_and_lists_keeps_each_items_gradient(fn):
+    """(a,) + (b,) gave b the gradient 2 (a's) for 3, with no error."""
+    check_grads(fn, (0.7, -1.3), order=2)
+    check_grads(fn, (np.array([0.7, 0.2]), np.array([-1.3, 0.4])))
+
+
+def test_concatenating_tuples_of_arrays_of_different_shapes():
+    ga, gb = sd.grad(tuple_concat, wrt=(0, 1))(np.ones(2), np.ones(3))
+    np.testing.assert_array_equal(ga, [2.0, 2.0])
+    np.testing.assert_array_equal(gb, [3.0, 3.0, 3.0])

@@ -273,3 +273,39 @@ def index_concat_grads(b, out, g, maker, items):
 @defvjp(_sd.index_concat_place, kind="linear")
 def index_concat_place(c, out, b, g, maker, items):
     return (_sd.index_concat_grads(c, maker, items), None, None, None)
+
+
+# a + b and a * b where an operand may be a list or tuple: concatenation and repetition then
+@defvjp(_sd.add_or_concat, kind="custom")
+def add_or_concat(g, ans, x, y):
+    return _sd.add_or_concat_grads(g, x, y)
+
+
+@defjvp(_sd.add_or_concat)
+def add_or_concat_jvp(t, ans, x, y):
+    return _sd.add_or_concat_tangents(t, ans, x, y)
+
+
+@defvjp(_sd.mul_or_repeat, kind="custom")
+def mul_or_repeat(g, ans, x, y):
+    return _sd.mul_or_repeat_grads(g, x, y)
+
+
+@defjvp(_sd.mul_or_repeat)
+def mul_or_repeat_jvp(t, ans, x, y):
+    return _sd.mul_or_repeat_tangents(t, ans, x, y)
+
+
+@defvjp(_sd.add_or_concat_grads, kind="linear")
+def add_or_concat_grads(b, out, g, x, y):
+    return (_sd.add_or_concat_grads_adjoint(b, g, x, y), None, None)
+
+
+@defvjp(_sd.mul_or_repeat_grads, kind="custom")
+def mul_or_repeat_grads(b, out, g, x, y):
+    return _sd.mul_or_repeat_grads_adjoint(b, g, x, y)
+
+
+@defjvp(_sd.mul_or_repeat_grads)
+def mul_or_repeat_grads_jvp(t, out, g, x, y):
+    return _sd.mul_or_repeat_grads_tangents(t, g, x, y)
