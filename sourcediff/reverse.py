@@ -64,6 +64,7 @@ class Analysis:
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
         self.ops = {}
+        self.split_calls = {}  # id(statement) -> (saved name, forward form's name) of user calls
         self.bars = {}
         self.stack = None
         self.counter = None
@@ -427,10 +428,12 @@ class Reverse(Analysis):
         return out
 
     def adjoint_user_call(self, op, s, g, target):
-        """``t = helper(a, b)``: the adjoint calls helper's backward form with the same arguments
-        and ``t_bar``; it runs helper's primal again, so the generated code stays flat (and so
-        differentiable once more)."""
-        from .api import vjp_form
+        """``t = helper(a, b)``: the primal calls helper's forward form, which returns the value
+        and what helper's adjoint reads (kept in ``_saved``, pushed like any local in a loop);
+        the adjoint calls its backward form with that and ``t_bar``. helper's body runs once per
+        call, so its random draws and side effects happen once; both forms are generated code,
+        so the result is differentiable again."""
+        from .api import split_form
 
         callee = op.key
         try:
@@ -440,10 +443,17 @@ class Reverse(Analysis):
                                         f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
         active_params = [p for p, syntax in bound.arguments.items()
                          if _names_in([syntax]) & self.active]
-        fn = called_form(vjp_form, callee, active_params, self.parsed.where(s))
-        call_node = copy.deepcopy(s.value)
-        call_node.func = load(self.globals.name(f"{callee.__name__}_bwd", fn))
-        call_node.keywords.append(gast.keyword(arg=fn.__sourcediff_cotangent_name__, value=g))
+        fwd = called_form(split_form, callee, active_params, self.parsed.where(s))
+        saved = self.names.fresh("saved")
+        self.locals.add(saved)
+        self.assign_counts[saved] = self.assign_counts.get(target, 1)
+        if target in self.loop_assigned:
+            self.loop_assigned.add(saved)
+        self.split_calls[id(s)] = (saved, self.globals.name(f"{callee.__name__}_fwd", fwd))
+        call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),
+                         [gast.Subscript(value=load(saved), slice=const(1), ctx=gast.Load())])
+        call_node.keywords.append(gast.keyword(
+            arg=fwd.__sourcediff_bwd__.__sourcediff_cotangent_name__, value=g))
         grads = self.names.fresh("grads")
         out = [assign(grads, call_node, s)]
         for k, p in enumerate(active_params):
@@ -451,6 +461,18 @@ class Reverse(Analysis):
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
             out.extend(self.distribute(arg, item, s, op.name))
         return out
+
+    def split_primal(self, s):
+        """``t = helper(a)`` as ``_saved = helper_fwd(a); t = _saved[0]`` (see adjoint_user_call)."""
+        saved, fwd_name = self.split_calls[id(s)]
+        first = self.on_copies(s)
+        run = copy.copy(first)
+        run.value = copy.copy(first.value)
+        run.value.func = load(fwd_name)
+        run.targets = [store(saved)]
+        value = gast.Subscript(value=load(saved), slice=const(0), ctx=gast.Load())
+        return [located(run, s), located(gast.Assign(targets=copy.deepcopy(s.targets), value=value,
+                                                     type_comment=None), s)]
 
     def distribute(self, arg, contribution, s, what, broadcast=False):
         """Accumulate a contribution into the active names of one argument's syntax."""
@@ -586,6 +608,13 @@ class Reverse(Analysis):
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         self.pushed_old.add(target.id)
                         out.append(self.push(load(target.id), s))
+                    if id(s) in self.split_calls:
+                        saved = self.split_calls[id(s)][0]
+                        if self.needs_save(saved, depth > 0, id(s) in self.first_bindings):
+                            self.pushed_old.add(saved)
+                            out.append(self.push(load(saved), s))
+                        out.extend(self.split_primal(s))
+                        continue
                 elif target.value.id in self.needed and self.may_be_dict(target.value.id):
                     # (a dict may get a new key: the sweep then removes it again)
                     out.append(self.push(call(self.rt("saved_item"), [
@@ -654,6 +683,12 @@ class Reverse(Analysis):
                         block.append(located(gast.Expr(value=push_back), s))
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         block.append(self.pop(store(target.id), s))
+                    if id(s) in self.split_calls:
+                        saved = self.split_calls[id(s)][0]
+                        if self.needs_save(saved, depth > 0, id(s) in self.first_bindings):
+                            block.insert(len(block) - 1 if self.needs_save(
+                                target.id, depth > 0, id(s) in self.first_bindings) else len(block),
+                                self.pop(store(saved), s))
                 elif target.value.id in self.needed and self.may_be_dict(target.value.id):
                     restore = call(self.rt("restore_item"), [
                         load(target.value.id), resolve_index(copy.deepcopy(target.slice)),
