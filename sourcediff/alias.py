@@ -284,7 +284,7 @@ class AliasPass:
             return []
         written = mutated_params(op.key)
         out = []
-        passed = {n.id for node in bound.arguments.values() for n in gast.walk(node)
+        passed = {n.id for node in _bound_nodes(bound) for n in gast.walk(node)
                   if isinstance(n, gast.Name) and n.id in self.locals}
         for param, node in bound.arguments.items():
             if param not in written or not isinstance(node, gast.Name):
@@ -337,6 +337,19 @@ class AliasPass:
             func.attr = "check_alias_at"
             args.insert(1, _index_value(copy.deepcopy(index), self.rt))
         return located(gast.Expr(value=call(func, args)), s)
+
+
+def _bound_nodes(bound):
+    """The argument syntax of a bound call, a ``*args`` tuple or ``**kwargs`` dict flattened."""
+    out = []
+    for value in bound.arguments.values():
+        if isinstance(value, tuple):
+            out.extend(value)
+        elif isinstance(value, dict):
+            out.extend(value.values())
+        else:
+            out.append(value)
+    return out
 
 
 def _holds_data(obj):

@@ -253,7 +253,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     qual = parsed.fn.__qualname__
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
-    args = copy.deepcopy(norm.args)
+    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     cotangent = None
     if mode == "split":
         return _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads,
@@ -349,6 +349,28 @@ def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grad
     return fwd
 
 
+def _bound_defaults(parsed, args, globals_):
+    """The parameters with their default values bound as objects (``k=scale`` with ``scale`` a
+    local of the function that made ``fn`` is a name the generated code cannot see)."""
+    fn = parsed.fn
+    values = getattr(fn, "__defaults__", None) or ()
+    if len(values) == len(args.defaults):
+        first = len(args.args) - len(values)
+        args.defaults = [_default_name(globals_, args.args[first + i].id, v)
+                         for i, v in enumerate(values)]
+    kw = getattr(fn, "__kwdefaults__", None) or {}
+    args.kw_defaults = [None if d is None or a.id not in kw else
+                        _default_name(globals_, a.id, kw[a.id])
+                        for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    return args
+
+
+def _default_name(globals_, param, value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return const(value)
+    return load(globals_.name(f"{param}_default", value))
+
+
 def _stores(tree):
     return {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and
             isinstance(n.ctx, gast.Store)}
@@ -372,7 +394,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
     if optimize_code:
         body = optimize([], body, set(), removable, set(), _where_names(globals_), inline=True)
     tangent_names = {p: fwd.dot(p) for p in wrt_names}
-    args = copy.deepcopy(norm.args)
+    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     args.kwonlyargs = list(args.kwonlyargs) + [store(tangent_names[p]) for p in wrt_names]
     for a in args.kwonlyargs[-len(wrt_names):] if wrt_names else []:
         a.ctx = gast.Param()

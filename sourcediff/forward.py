@@ -16,7 +16,7 @@ import gast
 from . import quote
 from .errors import NoRuleError
 from .normalize import assign, call, const, load, located, store
-from .reverse import Analysis, _method_call, _names_in, add, called_form
+from .reverse import Analysis, _method_call, add, called_form
 
 
 class Forward(Analysis):
@@ -185,14 +185,10 @@ class Forward(Analysis):
 
     def user_call(self, op, s, target):
         """``t = helper(a)``: the primal and tangent come from helper's jvp form."""
-        import inspect
-
         from .api import jvp_form
 
         callee = op.key
-        bound = inspect.signature(callee).bind(*op.args, **op.keywords)
-        active_params = [p for p, syntax in bound.arguments.items()
-                         if _names_in([syntax]) & self.active]
+        bound, active_params = self.bind_user_call(op, s)
         fn = called_form(jvp_form, callee, active_params, self.parsed.where(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))

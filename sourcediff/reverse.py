@@ -317,6 +317,34 @@ class Analysis:
                 out |= _names_in([arg]) & self.locals
         return out
 
+    def bind_user_call(self, op, s):
+        """(bound arguments, parameters that receive values carrying derivatives) of a call to the
+        user's function; a ``*args``/``**kwargs`` parameter that receives one is refused."""
+        try:
+            sig = inspect.signature(op.key)
+            bound = sig.bind(*op.args, **op.keywords)
+        except (TypeError, ValueError) as exc:
+            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
+                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
+        active = []
+        for p, syntax in bound.arguments.items():
+            kind = sig.parameters[p].kind
+            nodes = list(syntax) if kind == kind.VAR_POSITIONAL else \
+                list(syntax.values()) if kind == kind.VAR_KEYWORD else [syntax]
+            if not _names_in(nodes) & self.active:
+                continue
+            if kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD):
+                star = "*" if kind == kind.VAR_POSITIONAL else "**"
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {op.name} collects its arguments in {star}{p}, and "
+                    f"values that carry derivatives are passed through it; sourcediff "
+                    f"differentiates through named parameters only so "
+                    f"far: give {op.name} one parameter per value (def {op.name}(a, b)), or pass a "
+                    f"list (def {op.name}(arrays) called as {op.name}([a, b])).\n    "
+                    f"{self.parsed.line_text(s)}")
+            active.append(p)
+        return bound, active
+
     def bind(self, op, q, stmt):
         try:
             return quote.bind(q, op.args, dict(op.keywords), self.parsed.where(stmt))
@@ -436,13 +464,7 @@ class Reverse(Analysis):
         from .api import split_form
 
         callee = op.key
-        try:
-            bound = inspect.signature(callee).bind(*op.args, **op.keywords)
-        except TypeError as exc:
-            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
-                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
-        active_params = [p for p, syntax in bound.arguments.items()
-                         if _names_in([syntax]) & self.active]
+        bound, active_params = self.bind_user_call(op, s)
         fwd = called_form(split_form, callee, active_params, self.parsed.where(s))
         saved = self.names.fresh("saved")
         self.locals.add(saved)

@@ -1,6 +1,7 @@
 """Small numpy helpers that rules and generated code call (imported there as ``_sd``)."""
 
 import builtins
+import math
 import numbers
 
 import numpy as np
@@ -57,7 +58,7 @@ def unreduce(g, x, axis=None, keepdims=False):
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(xs) for a in axes))
     if axis is None and isinstance(g, (float, np.generic)) and len(xs) and \
-            xs[0] * (x.size // xs[0] if xs[0] else 1) <= 4096:
+            (x.size if type(x) is np.ndarray else math.prod(xs)) <= 4096:
         return np.full(xs, g, dtype=np.result_type(g, getattr(x, "dtype", float)))  # cheaper
     return np.broadcast_to(g, xs)
 
@@ -241,8 +242,8 @@ def matmul_grad_right(g, x, y):
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return x.T @ g
     xs, ys = shape(x), shape(y)
-    if len(xs) == 1:
-        gy = np.multiply.outer(x, g) if len(ys) > 1 else g * x
+    if len(xs) == 1:  # (a vector times a stack of matrices: x's entry i meets row i of each)
+        gy = np.multiply(np.reshape(x, (-1, 1)), np.expand_dims(g, -2)) if len(ys) > 1 else g * x
     elif len(ys) == 1:
         gy = np.swapaxes(x, -1, -2) @ g[..., None] if len(xs) > 2 else x.T @ g
         if len(xs) > 2:
@@ -1324,8 +1325,29 @@ def as_grad_list(x):
 def einsum_call_grads(g, subscripts, operands):
     """The rule tuple of ``np.einsum(subscripts, *operands)``: 0.0 for the subscripts (never
     wanted), then one gradient per operand (one helper call: no tuple concatenation to
-    differentiate in generated code)."""
+    differentiate in generated code). The sublist form ``np.einsum(a, [0, 1], b, [1, 2], [0,
+    2])`` gets a gradient for each array and 0.0 for each index list."""
+    if not isinstance(subscripts, str):
+        items = (subscripts,) + tuple(operands)
+        arrays, text = einsum_sublists(items)
+        grads = iter(einsum_grads(g, text, arrays))
+        return tuple(next(grads) if k % 2 == 0 and k < 2 * len(arrays) else 0.0
+                     for k in range(len(items)))
     return (0.0,) + tuple(einsum_grads(g, subscripts, operands))
+
+
+def einsum_sublists(items):
+    """(arrays, subscripts string) of einsum's sublist form ``a, [0, 1], b, [1, 2], [0, 2]``."""
+    arrays, terms = list(items[0::2]), list(items[1::2])
+    out = None
+    if len(items) % 2 == 1:  # (the last item is the output's index list)
+        arrays, out = arrays[:-1], items[-1]
+
+    def letters(sub):
+        return "".join("..." if k is Ellipsis else LETTERS[k] for k in sub)
+
+    text = ",".join(letters(t) for t in terms[:len(arrays)])
+    return arrays, text + ("->" + letters(out) if out is not None else "")
 
 
 def drop_first(g):

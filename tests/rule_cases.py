@@ -471,6 +471,9 @@ case(np.c_, R(3), R(3), R(3, 2), argnums=(0, 1, 2))
 case(_sd.index_concat_grads, R(6), np.r_, (R(3), S(), R(2)))
 case(_sd.index_concat_place, (R(3), R(3, 2)), R(3, 3), np.c_, (R(3), R(3, 2)), argnums=(0,))
 
+case(np.matmul, R(3), R(2, 3, 4), argnums=(0, 1), name="matmul_vector_by_stack")
+case(np.matmul, R(2, 3, 4), R(4), argnums=(0, 1), name="matmul_stack_by_vector")
+
 # ---------------------------------------------------------------- + and * that may concatenate
 case(_sd.add_or_concat, R(2, 3), R(3), argnums=(0, 1))
 case(_sd.add_or_concat, [R(2), S()], [R(3)], argnums=(0, 1), name="add_or_concat_lists")
