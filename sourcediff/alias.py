@@ -339,6 +339,18 @@ class AliasPass:
         return located(gast.Expr(value=call(func, args)), s)
 
 
+def _fresh_call(value):
+    """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
+    memory with its arguments (so writing into it does not write into them)."""
+    if not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    name = func.attr if isinstance(func, gast.Attribute) else \
+        func.id if isinstance(func, gast.Name) else None
+    picks = isinstance(func, gast.Name) and name in ("max", "min")  # (builtins return an argument)
+    return name in _FRESH and not picks
+
+
 def _bound_nodes(bound):
     """The argument syntax of a bound call, a ``*args`` tuple or ``**kwargs`` dict flattened."""
     out = []
@@ -394,7 +406,8 @@ def mutated_params(fn):
     writes = []  # (name written into, line)
     for n in gast.walk(node):
         if isinstance(n, gast.Assign) and not isinstance(
-                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)):
+                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)) \
+                and not _fresh_call(n.value):
             for t in n.targets:
                 if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
                     for name in gast.walk(t):
