@@ -21,6 +21,7 @@ import numpy as np
 from . import registry, runtime
 from .api import _get
 from .errors import SourcediffError, WrtError
+from .pytree import flatten
 
 
 _AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
@@ -92,9 +93,17 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
 
 
 def _basis(x):
-    """One-hot tangents shaped like ``x``, one per element."""
+    """One-hot tangents shaped like ``x``, one per element (of every leaf, for a list, tuple or
+    dict of arrays: trees shaped like ``x``, indexed by the leaf entry's flat position)."""
     if isinstance(x, float):
         yield (), 1.0
+        return
+    if isinstance(x, (list, tuple, dict)):
+        vec, unflatten = flatten(x)
+        for k in range(vec.size):
+            e = np.zeros_like(vec)
+            e[k] = 1.0
+            yield (k,), unflatten(e)
         return
     for idx in np.ndindex(np.shape(x)):
         e = np.zeros_like(x)
@@ -114,7 +123,9 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False):
         out, col = _tangent_call(jf, args, {name: e})
         cols[idx] = np.asarray(col)
     out_shape = np.shape(out)
-    jac = np.zeros(out_shape + np.shape(x), dtype=np.result_type(out, x, float))
+    x_shape = (flatten(x)[0].size,) if isinstance(x, (list, tuple, dict)) else np.shape(x)
+    jac = np.zeros(out_shape + x_shape, dtype=np.result_type(out, *(
+        [] if isinstance(x, (list, tuple, dict)) else [x]), float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
@@ -130,7 +141,10 @@ def forward_grad(fn, wrt=0, optimize=True):
         for i in _wrt_indices(fn, wrt, len(args)):
             out, jac = _forward_jacobian(fn, args, i, optimize)
             runtime.check_scalar(out, getattr(fn, "__qualname__", "the function"))
-            grads.append(runtime.grad_like(jac, args[i]))
+            if isinstance(args[i], (list, tuple, dict)):  # (a tree: its leaves' entries in order)
+                grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
+            else:
+                grads.append(runtime.grad_like(jac, args[i]))
         return grads[0] if single else tuple(grads)
 
     grad_fn.__sourcediff_source__ = None

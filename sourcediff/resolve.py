@@ -102,8 +102,11 @@ class Resolver:
             if not isinstance(value.value, gast.Name) or value.value.id not in self.locals:
                 return Op("const", name=value.attr)
             key = getattr(np.ndarray, value.attr, None)
-            if key is None:
-                return Op("nondiff", name=value.attr)
+            if key is None:  # a field of a namedtuple or an object: p.W carries p's derivative
+                from . import runtime
+
+                return self.primitive(runtime.get_attribute, [value.value, const(value.attr)], {},
+                                      name=f".{value.attr}")
             return self.primitive(key, [value.value], {}, name=f".{value.attr}")
         if isinstance(value, gast.Dict):
             return Op("container", args=list(value.values), keywords={"keys": list(value.keys)},

@@ -91,8 +91,11 @@ def grad_like(g, x):
         return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)
     if isinstance(x, np.generic):
         return x.dtype.type(np.sum(g))
-    if isinstance(x, (list, tuple)) and isinstance(g, (int, float)) and g == 0:
-        return type(x)(zeros_like_grad(item) for item in x)
+    if isinstance(x, (list, tuple, dict)):  # the gradient of a pytree: the same structure
+        if isinstance(x, dict):
+            return {k: grad_like(item_grad(g, k), v) for k, v in x.items()}
+        items = [grad_like(item_grad(g, k), v) for k, v in enumerate(x)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     return g
 
 
@@ -100,8 +103,11 @@ def zeros_like_grad(x):
     """A zero gradient for ``x``."""
     if isinstance(x, float):
         return 0.0
+    if isinstance(x, dict):
+        return {k: zeros_like_grad(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return type(x)(zeros_like_grad(item) for item in x)
+        items = [zeros_like_grad(item) for item in x]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     return np.zeros_like(x)
 
 
@@ -192,10 +198,39 @@ def check_alias_at(base, index, others, names, where, text):
                    "value without writing into memory another name still uses.")
 
 
+def _float_leaves(value, path):
+    """The first leaf of a list/tuple/dict (pytree) that is not a float or float array, as
+    (path, leaf), or None when every leaf is one."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        ok = (isinstance(value, float) and not isinstance(value, bool)) or kind == "f"
+        return None if ok else (path, value)
+    for key, item in items:
+        bad = _float_leaves(item, f"{path}[{key!r}]")
+        if bad is not None:
+            return bad
+    return None
+
+
 def check_wrt(value, name, fn_where):
-    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects)."""
+    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects); a list,
+    tuple or dict of floats and float arrays (nested) carries one per leaf."""
     if isinstance(value, float):
         return
+    if isinstance(value, (list, tuple, dict)) and value:
+        bad = _float_leaves(value, name)
+        if bad is None:
+            return
+        path, leaf = bad
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} holds {path} = {type(leaf).__name__}"
+            f"{' of dtype ' + str(leaf.dtype) if hasattr(leaf, 'dtype') else ''}, which cannot "
+            f"carry a gradient; every leaf of a list, tuple or dict argument must be a float or a "
+            f"float array (np.asarray(v, dtype=float)), or leave {name} out of wrt")
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind == "f":
         return
@@ -1035,6 +1070,29 @@ def mul_or_repeat_grads_tangents(t, g, x, y):
         return (mul_or_repeat_grads(t, x, y), zero, zero)
     return (mul_or_repeat_grads(t, x, y), (0.0, unbroadcast(g * t, y)),
             (unbroadcast(g * t, x), 0.0))
+
+
+def get_attribute(obj, name):
+    """``obj.name`` for a local that is not an array: a namedtuple's field, an object's attribute."""
+    return getattr(obj, name)
+
+
+def attribute_slot(b, obj, name):
+    """The entry of a namedtuple's gradient ``b`` for the field ``name``."""
+    return item_grad(b, obj._fields.index(name))
+
+
+def attribute_grad(g, obj, name):
+    """The gradient of ``obj`` from ``obj.name``'s: a namedtuple's field slot; an object's
+    attributes carry none that sourcediff can give back, which is said, not dropped."""
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        out = GradList(0.0 for _ in obj)
+        out[obj._fields.index(name)] = g
+        return out
+    raise SourcediffError(
+        f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
+        f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "
+        f"namedtuples and dicts of them: pass the arrays as arguments (or in a dict) instead")
 
 
 def is_zero_grad(g):

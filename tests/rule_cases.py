@@ -489,6 +489,12 @@ case(_sd.mul_or_repeat_grads, R(2, 3), R(2, 3), R(3), argnums=(0, 1, 2))
 case(_sd.mul_or_repeat_grads, [R(2), R(2), R(2), R(2)], [R(2), R(2)], 2,
      name="mul_or_repeat_grads_list")
 
+# ---------------------------------------------------------------- fields of namedtuples (checked
+# end to end in tests/test_pytrees.py: the case table's flattening rebuilds plain tuples only)
+_Pair = __import__("collections").namedtuple("_Pair", "W b")
+case(_sd.get_attribute, _Pair(R(2, 3), R(3)), "b", argnums=())
+case(_sd.attribute_grad, R(3), _Pair(R(2, 3), R(3)), "b")
+
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a
 # declaration on a function some of whose arguments do carry a derivative fails here)

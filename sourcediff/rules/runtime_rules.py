@@ -309,3 +309,14 @@ def mul_or_repeat_grads(b, out, g, x, y):
 @defjvp(_sd.mul_or_repeat_grads)
 def mul_or_repeat_grads_jvp(t, out, g, x, y):
     return _sd.mul_or_repeat_grads_tangents(t, g, x, y)
+
+
+# obj.name of a namedtuple (or an object): a read of one field, linear in obj
+@defvjp(_sd.get_attribute, kind="linear")
+def get_attribute(g, ans, obj, name):
+    return (_sd.attribute_grad(g, obj, name), None)
+
+
+@defvjp(_sd.attribute_grad, kind="linear")
+def attribute_grad(b, out, g, obj, name):
+    return (_sd.attribute_slot(b, obj, name), None, None)
