@@ -178,13 +178,15 @@ def clear_cache():
 
 
 def _get(fn, wrt, mode, optimize_code):
+    if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
+        wrt = tuple(wrt)
     target = fn.__func__ if inspect.ismethod(fn) else fn
     try:
         per_fn = _cache.get(target)
     except TypeError:
         per_fn = None
     key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
-           _closure_key(target))
+           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None)
     compiled = per_fn.get(key) if per_fn is not None else None
     if compiled is None:
         with _lock:

@@ -32,7 +32,6 @@ _REFUSED = {
     gast.SetComp: ("set comprehensions", "use a list comprehension"),
     gast.DictComp: ("dict comprehensions", "build the dict with a for loop"),
     gast.Match: ("'match' statements", "use if/elif/else"),
-    gast.Raise: ("'raise'", "check inputs before calling the gradient"),
     gast.Starred: ("starred expressions", "index the sequence explicitly"),
 }
 

@@ -260,6 +260,10 @@ class Normalizer:
             test = self.name_of(s.test, "check")
             msg = None if s.msg is None else self.atom(s.msg)
             self.emit(gast.Assert(test=test, msg=msg))
+        elif isinstance(s, gast.Raise):  # an exit like return: the primal raises it, as Python
+            exc = None if s.exc is None else self.atom(s.exc, "error")
+            cause = None if s.cause is None else self.atom(s.cause, "cause")
+            self.emit(gast.Raise(exc=exc, cause=cause))
         elif isinstance(s, gast.FunctionDef):
             self.lift(s.name, s)
         else:

@@ -30,6 +30,7 @@ class Parsed:
     line_offset: int  # add to a node's lineno to get the line in ``filename``
     lines: list  # the dedented source lines, for quoting
     env: dict = field(default_factory=dict)  # closure variables by name
+    self_class: object = None  # a method's class: calls through its first parameter resolve there
 
     @property
     def filename_short(self):
@@ -85,6 +86,17 @@ def _refuse_opaque(fn):
 
 def parse_function(fn):
     """Read ``fn``'s source and return a :class:`Parsed` with its FunctionDef (decorators removed)."""
+    from .resolve import MethodOf
+
+    if isinstance(fn, MethodOf):
+        parsed = parse_function(fn.function)
+        parsed.self_class = fn.cls
+        return parsed
+    owner = type(fn.__self__) if inspect.ismethod(fn) else None
+    if owner is not None and not isinstance(fn.__self__, type):
+        parsed = parse_function(fn.__func__)
+        parsed.self_class = owner
+        return parsed
     fn = unwrap(fn)
     _refuse_opaque(fn)
     if inspect.isfunction(fn) and registry.lookup(fn) is not None and \

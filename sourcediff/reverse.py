@@ -27,7 +27,7 @@ from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
-from .resolve import Op, Resolver
+from .resolve import MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -99,12 +99,22 @@ class Analysis:
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
                         op = self.resolver.op(s.value)
+                        if op.kind == "user" and op.key is not getattr(s.value, "func", None) \
+                                and isinstance(op.key, MethodOf):
+                            # self.forward(x) -> Model.forward(self, x), as Python calls it
+                            s.value = call(load(self.globals.name(
+                                f"{op.key.cls.__name__}_{op.key.function.__name__}",
+                                op.key.function)), list(op.args),
+                                list(getattr(s.value, "keywords", [])))
                         self.ops[id(s)] = op
                         uses = self.operand_names(op, s)
                         flows.append(({target.id}, uses))
                         self.count(target.id, in_loop)
                         if op.kind in ("container", "user") or _returns_sequence(op.key):
                             self.containers.add(target.id)
+                        if op.kind == "unknown" and op.key == "pop" and not op.args[1:] and \
+                                isinstance(op.args[0], gast.Name):  # (arrays have no pop)
+                            self.containers.add(op.args[0].id)
                         if op.kind == "rule" and op.key in _SEQUENCE_OPS:
                             self.arith.append((target.id, s))
                         self.bindings.append((target.id, s))
