@@ -45,11 +45,13 @@ _lock = threading.RLock()
 # ---------------------------------------------------------------------- public surface
 
 
-def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
+def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False):
     """The gradient function of ``fn`` with respect to ``wrt`` (an index, a name, or a tuple).
 
     Usable as ``sd.grad(f)``, ``sd.grad(f, wrt=(0, 1))`` or as a decorator ``@sd.grad`` /
-    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument.
+    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument; for a list,
+    tuple or dict of arrays it is one of the same structure. With ``has_aux=True`` the function
+    returns ``(loss, aux)`` and the gradient function returns ``(gradient, aux)`` (as in JAX).
 
     Example::
 
@@ -57,7 +59,9 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
         df(3.0)        # 6.0
     """
     if fn is None:
-        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize)
+        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(fn, wrt, "grad", mode, optimize)
     if mode == "forward":
         from .operators import forward_grad
 
@@ -67,8 +71,9 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
     return _get(fn, wrt, "grad", optimize)
 
 
-def value_and_grad(fn=None, wrt=0, *, optimize=True):
-    """Like :func:`grad` but the function returns ``(value, gradient)``.
+def value_and_grad(fn=None, wrt=0, *, optimize=True, has_aux=False):
+    """Like :func:`grad` but the function returns ``(value, gradient)``; with ``has_aux=True``,
+    ``((value, aux), gradient)`` for a function that returns ``(value, aux)`` (as in JAX).
 
     Example::
 
@@ -76,8 +81,41 @@ def value_and_grad(fn=None, wrt=0, *, optimize=True):
         vg(3.0)        # (9.0, 6.0)
     """
     if fn is None:
-        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize)
+        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(fn, wrt, "value_and_grad", "reverse", optimize)
     return _get(fn, wrt, "value_and_grad", optimize)
+
+
+def _with_aux(fn, wrt, what, mode, optimize_code):
+    """The gradient of ``fn(...)[0]`` for a ``fn`` that returns ``(loss, aux)``, giving aux back
+    from the same run of ``fn`` (it runs once per call): the loss is taken by ``runtime.aux_first``,
+    which keeps aux aside for this call."""
+    from .parse import synthetic
+
+    name = getattr(fn, "__name__", "f")
+    loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
+                        "_sd_aux_first({fn}({params}))", {"_sd_aux_first": runtime.aux_first})
+    if what == "value_and_grad":
+        inner = value_and_grad(loss_of, wrt=wrt, optimize=optimize_code)
+    else:
+        inner = grad(loss_of, wrt=wrt, mode=mode, optimize=optimize_code)
+
+    @functools.wraps(fn)
+    def with_aux(*args, **kwargs):
+        with runtime.aux_kept() as kept:
+            out = inner(*args, **kwargs)
+        if not kept:
+            raise SourcediffError(f"has_aux=True: {getattr(fn, '__qualname__', fn)} must return "
+                                  f"(loss, aux)")
+        aux = kept[0]
+        return ((out[0], aux), out[1]) if what == "value_and_grad" else (out, aux)
+
+    with_aux.__sourcediff_opaque__ = (f"sd.{what}({name}, has_aux=True)",
+                                      f"Differentiate the loss alone: sd.{what}({name}) of a "
+                                      f"function that returns only the loss.")
+    with_aux.__sourcediff_source__ = getattr(inner, "__sourcediff_source__", None)
+    return with_aux
 
 
 def source(fn, *example_args):

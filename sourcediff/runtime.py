@@ -3,6 +3,7 @@
 import builtins
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -1093,6 +1094,39 @@ def attribute_grad(g, obj, name):
         f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
         f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "
         f"namedtuples and dicts of them: pass the arrays as arguments (or in a dict) instead")
+
+
+_aux = threading.local()
+
+
+def aux_first(out):
+    """``out[0]`` of a function's ``(loss, aux)`` (``has_aux=True``); aux is kept for the call
+    that asked for it (see :func:`aux_kept`)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise SourcediffError(f"has_aux=True: the function must return (loss, aux), a pair; it "
+                              f"returned {type(out).__name__}")
+    kept = getattr(_aux, "kept", None)
+    if kept is not None and not kept:
+        kept.append(out[1])
+    return out[0]
+
+
+def aux_grad(g, out):
+    """The gradient of the pair ``out`` from its loss's gradient ``g`` (aux carries none)."""
+    return GradList([g, 0.0])
+
+
+class aux_kept:
+    """``with aux_kept() as kept:`` a list that receives aux from the first aux_first inside."""
+
+    def __enter__(self):
+        self.prev = getattr(_aux, "kept", None)
+        _aux.kept = []
+        return _aux.kept
+
+    def __exit__(self, *exc):
+        _aux.kept = self.prev
+        return False
 
 
 def is_zero_grad(g):
