@@ -271,6 +271,11 @@ class Analysis:
         written = mutated_params(callee) if callee is not None else {}
         if not written:
             return s
+        if any(isinstance(a, gast.Starred) for a in value.args):
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: {getattr(callee, '__qualname__', callee)} writes into "
+                f"its parameters in place, and this call passes them with *; pass them one by one "
+                f"so sourcediff can give the helper copies.\n    {self.parsed.line_text(s)}")
         try:
             bound = inspect.signature(callee).bind(*value.args, **{
                 k.arg: k.value for k in value.keywords})
@@ -321,8 +326,14 @@ class Analysis:
         if op.kind != "rule":
             return set()
         q = quote.quoted(op.rule.vjp)
+        try:
+            slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
+        except quote.StarredArgument:  # (f(*shape)): every name may flow; refused if active
+            return _names_in(op.args + list(op.keywords.values())) & self.locals
+        except TypeError:
+            slots = quote.slots(q, self.bind(op, q, stmt))
         out = set()
-        for pos, arg in enumerate(quote.slots(q, self.bind(op, q, stmt))):
+        for pos, arg in enumerate(slots):
             if q.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
         return out
@@ -330,6 +341,13 @@ class Analysis:
     def bind_user_call(self, op, s):
         """(bound arguments, parameters that receive values carrying derivatives) of a call to the
         user's function; a ``*args``/``**kwargs`` parameter that receives one is refused."""
+        starred = [a for a in op.args if isinstance(a, gast.Starred)]
+        if starred and _names_in(op.args + list(op.keywords.values())) & self.active:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name} passes *"
+                f"{gast.unparse(starred[0].value)}, and values that carry derivatives go into it; "
+                f"sourcediff matches such values to parameters by position where it compiles: pass "
+                f"the arguments one by one.\n    {self.parsed.line_text(s)}")
         try:
             sig = inspect.signature(op.key)
             bound = sig.bind(*op.args, **op.keywords)
@@ -358,6 +376,11 @@ class Analysis:
     def bind(self, op, q, stmt):
         try:
             return quote.bind(q, op.args, dict(op.keywords), self.parsed.where(stmt))
+        except quote.StarredArgument as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
+                f"those arguments one by one: pass them by name or as one tuple (x.reshape(shape) "
+                f"instead of x.reshape(*shape)).\n    {self.parsed.line_text(stmt)}") from None
         except TypeError as exc:
             raise SourcediffSyntaxError(
                 f"{exc} in the call to {op.name} (for its derivative rule "

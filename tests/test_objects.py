@@ -125,3 +125,45 @@ def test_wrt_as_a_list():
     gW, gc = def_(np.ones(2), 0.5)
     np.testing.assert_allclose(gW, [1.0, 1.0])
     assert gc == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------- starred calls
+
+
+def noise_of_its_shape(x, seed):
+    rs = np.random.RandomState(seed)
+    eps = rs.randn(*x.shape)
+    return np.sum(x * eps)
+
+
+def reshaped_by_a_star(x):
+    shape = (2, 3)
+    return np.sum(x.reshape(*shape) ** 2 * np.arange(6.0).reshape(shape))
+
+
+def unzipped(x):
+    pairs = [(1.0, 2.0), (3.0, 4.0)]
+    a, b = zip(*pairs)
+    return np.sum(x * np.array(a) + np.array(b))
+
+
+def product(a, b):
+    return a * b
+
+
+def star_into_a_helper(x):
+    args = (x, 2.0)
+    return np.sum(product(*args))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_starred_arguments_of_calls(mode):
+    x = np.array([0.3, -0.5, 1.1])
+    eps = np.random.RandomState(4).randn(3)
+    np.testing.assert_allclose(sd.grad(noise_of_its_shape, mode=mode)(x, 4), eps)
+    np.testing.assert_allclose(sd.grad(reshaped_by_a_star, mode=mode)(np.ones(6)),
+                               2.0 * np.arange(6.0))
+    np.testing.assert_allclose(sd.grad(unzipped, mode=mode)(x[:2]), [1.0, 3.0])
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"test_objects.py:\d+:\d+: the call to "
+                                                       r"product passes \*args"):
+        sd.grad(star_into_a_helper, mode=mode)(x)
