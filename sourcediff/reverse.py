@@ -403,6 +403,16 @@ class Analysis:
                     f"{self.parsed.line_text(s)}\nCall a def defined in the module with those "
                     f"values as arguments instead (def scaled(x, a): return x * a; "
                     f"scaled(2.0, a))")
+        if isinstance(op.key, str):  # obj.method(...) on a value whose class is not known here
+            receiver = gast.unparse(op.args[0]) if op.args else "the object"
+            origin = self.origin_of(receiver)
+            return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
+                    f"whose class sourcediff cannot know where it compiles (an attribute of an "
+                    f"object, an item of a container, or a value made at run time), on a value "
+                    f"that depends on {', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                    f"Call a module-level function, or a method through self or a module-level "
+                    f"object, or name the class (TheClass.{op.key}(obj, ...)), or register a rule "
+                    f"with sourcediff.defvjp")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "
@@ -414,6 +424,15 @@ class Analysis:
                 f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
                 f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
                 f"sourcediff.stop_gradient if it should not carry a derivative")
+
+    def origin_of(self, name):
+        """The user's expression a compiler temporary holds (``self.act`` for ``_act1``)."""
+        for st in self.body:
+            for node in gast.walk(st):
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id == name and isinstance(node.value, gast.Attribute):
+                    return gast.unparse(node.value)
+        return name
 
     def rt(self, helper):
         """``_sd.helper`` as the generated code names the runtime module."""

@@ -167,3 +167,28 @@ def test_starred_arguments_of_calls(mode):
     with pytest.raises(sd.SourcediffSyntaxError, match=r"test_objects.py:\d+:\d+: the call to "
                                                        r"product passes \*args"):
         sd.grad(star_into_a_helper, mode=mode)(x)
+
+
+class Elu:
+    def fn(self, z):
+        return np.where(z > 0, z, np.exp(z) - 1.0)
+
+
+class LayerWithActivation:
+    def __init__(self):
+        self.elu = Elu()
+
+    def loss(self, z):
+        return np.sum(self.elu.fn(z))
+
+    def loss_named(self, z):
+        return np.sum(Elu.fn(self.elu, z) ** 2)
+
+
+def test_a_method_of_an_attribute_is_refused_by_name_and_naming_the_class_works():
+    """The message said 'no derivative rule for .fn() (str)', and its fix was not valid Python."""
+    layer = LayerWithActivation()
+    with pytest.raises(sd.NoRuleError, match=r"(?s)test_objects.py:\d+:\d+: self\.elu\.fn\(\.\.\.\) "
+                                             r"calls a method.*TheClass\.fn\(obj, \.\.\.\)"):
+        sd.grad(layer.loss)(np.array([0.5, -0.5]))
+    check_grads(layer.loss_named, (np.array([0.5, -0.5]),))
