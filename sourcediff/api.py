@@ -289,7 +289,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     primal, adjoint = rev.build()
     head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
                                                         mode)
-    removable = set(names.taken) - all_names(parsed.node)
+    removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     qual = parsed.fn.__qualname__
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
@@ -425,7 +425,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
         if p in fwd.active and p not in wrt_names:
             head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
     result = fwd.result
-    removable = set(names.taken) - all_names(parsed.node)
+    removable = set(names.taken) - all_names(parsed.node) - fwd.effect_targets()
     out_dot = load(fwd.dot(result.id)) if _active_result(fwd) else const(0.0)
     ret = located(gast.Return(value=gast.Tuple(
         elts=[result, call(fwd.rt("grad_like"), [out_dot, result])], ctx=gast.Load())),

@@ -14,6 +14,7 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
         _stack.append(i)
 """
 
+import builtins
 import copy
 import inspect
 import keyword
@@ -244,6 +245,18 @@ class Analysis:
                     holders.add(obj)
                     changed = True
         return seqs
+
+    def effect_targets(self):
+        """Temporaries holding the result of a call that may act on the world (draw a random
+        number, print, append, call the user's code): never deleted as dead code, so the call
+        happens as often as in the user's function even where its value is not needed."""
+        out = set()
+        for target, s in self.bindings:
+            op = self.ops[id(s)]
+            if op.kind in ("user", "unknown") or (op.kind == "nondiff" and
+                                                  op.key is builtins.print):
+                out.add(target)
+        return out
 
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
