@@ -775,7 +775,11 @@ class Tensor:
         return out
 
     def __mod__(self, other):
-        return _wrap(np.asarray(np.mod(self._data, _unwrap(other))))
+        # (recorded like np.remainder: d/dx = 1, d/dy = -floor(x / y); it once dropped the graph)
+        return np.remainder(self, other)
+
+    def __rmod__(self, other):
+        return np.remainder(other, self)
 
     def __neg__(self):
         return _op("NegBackward0", np.negative, np.negative, (self,), None, (0,), ())
