@@ -106,6 +106,12 @@ def zeros_like_grad(x):
 
 def check_scalar(value, where):
     """Refuse a non-scalar output for ``grad`` with a message that says what to do."""
+    if isinstance(value, (tuple, list)):
+        raise NonScalarOutputError(
+            f"grad needs a function that returns a scalar, but {where} returns a {type(value).__name__} "
+            f"of {len(value)} values; return the scalar loss alone and compute the other values "
+            f"outside it (e.g. in a second function that returns them)"
+        )
     if shape(value) != ():
         raise NonScalarOutputError(
             f"grad needs a function that returns a scalar, but {where} returns an array of shape "
@@ -209,7 +215,11 @@ def check_wrt(value, name, fn_where):
     elif kind is None and isinstance(value, (list, tuple)):
         what = "a list/tuple"
     else:
-        what = type(value).__name__
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} is a {type(value).__name__} object and cannot carry a "
+            f"gradient; pass its float arrays as arguments and differentiate with respect to those, "
+            f"or leave '{name}' out of wrt"
+        )
     raise InactiveArgumentError(
         f"argument '{name}' of {fn_where} is {what} value ({type(value).__name__}"
         f"{', dtype ' + str(value.dtype) if hasattr(value, 'dtype') else ''}) and cannot carry a "
