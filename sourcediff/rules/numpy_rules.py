@@ -6,8 +6,8 @@ positional parameter. Rule bodies are quoted and inlined by the compiler, so the
 parameters, their own locals and the module globals ``np``, ``_sd``, ``math``, ``builtins`` and
 ``operator``; shape logic lives in :mod:`sourcediff.runtime` (``_sd``).
 
-Conventions at points where the derivative is not defined follow PyTorch (measured, see
-shared/reference/torch-autograd.md section 3.14); each one is noted next to its rule.
+Conventions at points where the derivative is not defined follow PyTorch (measured on PyTorch 2.13;
+``tests/test_rules.py::test_conventions_match_pytorch`` checks them); each one is noted next to its rule.
 """
 
 import builtins
