@@ -29,12 +29,12 @@ import numpy as np
 from . import registry, runtime, specialize
 from .alias import alias_checks
 from .emit import comment, to_source
-from .errors import SourcediffError, WrtError
+from .errors import NoSourceError, SourcediffError, WrtError
 from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
-from .parse import parse_function
+from .parse import not_a_function, parse_function
 from .reverse import GlobalNames, Reverse
 
 _MISSING = object()
@@ -215,7 +215,15 @@ def clear_cache():
 # ---------------------------------------------------------------------- cache
 
 
+def check_function(fn):
+    """Refuse, with what to pass instead, a value (``sd.grad(f(x))``) or an object where a function
+    belongs."""
+    if not callable(fn):
+        raise NoSourceError(not_a_function(fn))
+
+
 def _get(fn, wrt, mode, optimize_code):
+    check_function(fn)
     if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
         wrt = tuple(wrt)
     target = fn.__func__ if inspect.ismethod(fn) else fn

@@ -938,8 +938,12 @@ def called_form(make, callee, active_params, where):
     try:
         return make(callee, tuple(active_params))
     except (NoSourceError, SourcediffSyntaxError) as exc:
-        raise type(exc)(f"{where}: in the call to {getattr(callee, '__qualname__', callee)}: "
-                        f"{exc}") from None
+        name = getattr(callee, '__qualname__', callee)
+        advice = ""
+        if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):
+            # a called function can also be treated as a primitive: give it a rule
+            advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
+        raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None
 
 
 def _returns_sequence(key):

@@ -2,9 +2,9 @@
 
 The tape calls the same vjp rules as the source compiler (``sourcediff.registry``); node class names,
 ``next_functions``, ``.grad`` accumulation, hooks, grad modes, messages and reprs follow PyTorch as measured
-in ``shared/reference/torch-autograd.md``. Tensors also dispatch plain numpy calls (``np.sin(t)``,
-``np.sum(t, axis=0)``, ``t @ w``) through ``__array_ufunc__``/``__array_function__``, so an ordinary numpy
-function runs on tensors.
+on PyTorch 2.13 (``tests/test_tape_torch_parity.py`` compares them when torch is installed). Tensors
+also dispatch plain numpy calls (``np.sin(t)``, ``np.sum(t, axis=0)``, ``t @ w``) through
+``__array_ufunc__``/``__array_function__``, so an ordinary numpy function runs on tensors.
 
 Example::
 
