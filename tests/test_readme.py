@@ -24,9 +24,11 @@ def test_readme_python_block_runs_on_its_own(index, tmp_path):
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    expected = {0: "def grad_loss(w1, b1, w2, b2, x, y):", 2: "def jvp_f(x, *, x_dot):"}
-    if index in expected:
-        assert expected[index] in result.stdout
+    expected = {"print(sd.source(dloss))": "def grad_loss(w1, b1, w2, b2, x, y):",
+                "print(sd.source(sd.jvp(f, wrt=0)))": "def jvp_f(x, *, x_dot):"}
+    for call, printed in expected.items():
+        if call in BLOCKS[index]:
+            assert printed in result.stdout
 
 
 def test_readme_test_command_is_what_ci_runs():
