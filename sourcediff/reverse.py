@@ -530,7 +530,7 @@ class Reverse(Analysis):
             if obj in self.active:
                 out.append(assign(self.bar(obj), call(self.rt("push_grad"), [load(self.bar(obj)),
                                                                              g]), s))
-        elif op.kind == "unknown":
+        elif op.kind == "unknown" and self.operand_names(op, s) & self.active:
             raise NoRuleError(self.no_rule_message(op, s))
         out.append(assign(bar, const(ZERO), s))  # the value before this assignment starts at 0
         return out

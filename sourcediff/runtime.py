@@ -4,6 +4,7 @@ import builtins
 import math
 import numbers
 import threading
+import types
 
 import numpy as np
 
@@ -151,6 +152,15 @@ def _shares(region, other, depth=0):
     if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
             type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
         return any(_shares(region, item, depth + 1) for item in fields.values())
+    if depth <= 1 and (isinstance(other, type) or isinstance(other, types.ModuleType)):
+        # a module's or a class's arrays, lists, dicts and objects (w = cfg.W; w += r), and the
+        # classes a module defines (w = cfg.Model.W)
+        return any(_shares(region, item, depth + 1) for item in vars(other).values()
+                   if isinstance(item, (np.ndarray, list, dict)) or (
+                       depth == 0 and isinstance(item, type) and
+                       item.__module__ == getattr(other, "__name__", None)) or (
+                       type(getattr(item, "__dict__", None)) is dict and
+                       not isinstance(item, (type, types.ModuleType)) and not callable(item)))
     return False
 
 
