@@ -101,6 +101,17 @@ def grad_like(g, x):
     return g
 
 
+def grad_tree(g, x):
+    """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
+    list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
+    two calls' gradients for the same list add up (a plain list would concatenate)."""
+    if isinstance(x, dict):
+        return GradDict({k: grad_tree(item_grad(g, k), v) for k, v in x.items()})
+    if isinstance(x, (list, tuple)):
+        return GradList(grad_tree(item_grad(g, k), v) for k, v in enumerate(x))
+    return grad_like(g, x)
+
+
 def zeros_like_grad(x):
     """A zero gradient for ``x``."""
     if isinstance(x, float):

@@ -503,6 +503,7 @@ case(_sd.get_attribute, _Pair(R(2, 3), R(3)), "b", argnums=())
 case(_sd.attribute_grad, R(3), _Pair(R(2, 3), R(3)), "b")
 
 case(_sd.aux_first, (R(3), R(2)))
+case(_sd.grad_tree, R(2, 3), R(2, 3))
 
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a

@@ -6,7 +6,7 @@ from .. import runtime as _sd
 from ..registry import defjvp, defnondiff, defvjp
 
 
-@defvjp(_sd.grad_like, _sd.owned_grad, kind="linear")
+@defvjp(_sd.grad_like, _sd.owned_grad, _sd.grad_tree, kind="linear")
 def grad_like(g, ans, grad, x):
     return (_sd.unbroadcast(g, grad), None)
 
