@@ -62,10 +62,20 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
+class Layer:
+    """Every layer applies its activation object through ``activate`` (and the LSTM its gate)."""
+
+    def activate(self, z):
+        return self.act_fn(z)
+
+    def gate(self, z):
+        return self.gate_fn(z)
+
+
 # ---------------------------------------------------------------- Dense
 
 
-class Dense:
+class Dense(Layer):
     def __init__(self, n_out, act_fn=None, seed=0):
         self.n_out = n_out
         self.act_fn = act_fn if act_fn is not None else Identity()
@@ -88,12 +98,12 @@ class Dense:
         Z = X @ self.parameters["W"] + self.parameters["b"]
         self.X = X
         self.Z = Z
-        return self.act_fn(Z)
+        return self.activate(Z)
 
     def forward_with(self, W, b, X):
         if X.shape[1] != W.shape[0]:
             raise ValueError(f"Dense expects (N, {W.shape[0]}) input, got {X.shape}")
-        return self.act_fn(X @ W + b)
+        return self.activate(X @ W + b)
 
     def loss(self, X, C):
         return np.sum(self.forward(X) * C)
@@ -130,7 +140,7 @@ def col2im(dcols, shape, kh, kw):
     return dX_pad
 
 
-class Conv2D:
+class Conv2D(Layer):
     def __init__(self, out_ch, kernel_shape, pad=0, act_fn=None, seed=0):
         self.out_ch = out_ch
         self.kernel_shape = kernel_shape
@@ -157,7 +167,7 @@ class Conv2D:
         Ho, Wo = H + 2 * p - kh + 1, Wd + 2 * p - kw + 1
         cols = im2col(X_pad, kh, kw)
         Z = cols @ W.reshape(F, C * kh * kw).T + b
-        return self.act_fn(Z.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2))
+        return self.activate(Z.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2))
 
     def forward(self, X):
         if not self.is_initialized:
@@ -189,7 +199,7 @@ class Conv2D:
 # ---------------------------------------------------------------- normalization
 
 
-class BatchNorm:
+class BatchNorm(Layer):
     """Training mode: normalizes each feature by the batch's mean and variance."""
 
     def __init__(self, epsilon=1e-5, seed=0):
@@ -231,7 +241,7 @@ class BatchNorm:
         return dX, {"scaler": np.sum(dLdY * X_hat, axis=0), "intercept": np.sum(dLdY, axis=0)}
 
 
-class LayerNorm:
+class LayerNorm(Layer):
     """Normalizes each row over its features."""
 
     def __init__(self, epsilon=1e-5, seed=0):
@@ -276,7 +286,7 @@ class LayerNorm:
 # ---------------------------------------------------------------- Embedding
 
 
-class Embedding:
+class Embedding(Layer):
     def __init__(self, vocab_size, n_out, seed=0):
         rng = _rng(seed)
         self.vocab_size = vocab_size
@@ -300,7 +310,7 @@ class Embedding:
 # ---------------------------------------------------------------- recurrent cells
 
 
-class RNNCell:
+class RNNCell(Layer):
     """h = tanh(X @ Wax + h_prev @ Waa + ba)."""
 
     def __init__(self, n_in, n_hid, seed=0):
@@ -313,7 +323,7 @@ class RNNCell:
     def forward_with(self, params, X, h_prev):
         if X.shape[1] != params["Wax"].shape[0]:
             raise ValueError(f"RNNCell expects (N, {params['Wax'].shape[0]}), got {X.shape}")
-        return self.act_fn(X @ params["Wax"] + h_prev @ params["Waa"] + params["ba"])
+        return self.activate(X @ params["Wax"] + h_prev @ params["Waa"] + params["ba"])
 
     def forward(self, X, h_prev):
         self.X, self.h_prev = X, h_prev
@@ -331,7 +341,7 @@ class RNNCell:
             "ba": np.sum(dZ, axis=0, keepdims=True)}
 
 
-class LSTMCell:
+class LSTMCell(Layer):
     """Gates f, i, o by sigmoid, candidate by tanh, on Z = [h_prev, X]."""
 
     def __init__(self, n_in, n_hid, seed=0):
@@ -346,12 +356,12 @@ class LSTMCell:
         if X.shape[0] != h_prev.shape[0]:
             raise ValueError("X and h_prev disagree on the batch size")
         Z = np.concatenate([h_prev, X], axis=1)
-        f = self.gate_fn(Z @ P["Wf"] + P["bf"])
-        i = self.gate_fn(Z @ P["Wi"] + P["bi"])
-        cc = self.act_fn(Z @ P["Wc"] + P["bc"])
-        o = self.gate_fn(Z @ P["Wo"] + P["bo"])
+        f = self.gate(Z @ P["Wf"] + P["bf"])
+        i = self.gate(Z @ P["Wi"] + P["bi"])
+        cc = self.activate(Z @ P["Wc"] + P["bc"])
+        o = self.gate(Z @ P["Wo"] + P["bo"])
         c = f * c_prev + i * cc
-        return o * self.act_fn(c), c
+        return o * self.activate(c), c
 
     def forward(self, X, h_prev, c_prev):
         self.X, self.h_prev, self.c_prev = X, h_prev, c_prev
