@@ -20,8 +20,93 @@ import pytest
 import sourcediff as sd
 from sourcediff.testing import check_grads
 from tests.programs import layers as L
+from tests.programs import model_state
 
 MODES = ["reverse", "forward"]
+
+
+# ---------------------------------------------------------------- silent wrong gradients (first)
+#
+# An array reached as an attribute of an imported module (model_state.W, model_state.DENSE...) and
+# written in place through a local name is neither refused nor followed: numpy changes the module's
+# array, so the later read of model_state.W depends on r, but sourcediff's gradient is zero (and
+# for w[0] = ... its primal run writes into the module's array). The same code on a module-level
+# global of this file (W = GLOBAL; w += r; GLOBAL) is an AliasError, as it should be.
+
+SILENT_WRONG = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="SILENT WRONG GRADIENT: an in-place write through w = module.W is not seen when "
+           "module.W is read again; the gradient is 0 (numpy: x), no AliasError")
+R3, X3 = np.array([0.5, 0.5, 0.5]), np.array([1.0, 2.0, 3.0])
+
+
+def module_attr_inplace_add(r, x):
+    w = model_state.W
+    w += r
+    return np.sum(model_state.W * x)
+
+
+def module_attr_item_write(r, x):
+    w = model_state.W
+    w[0] = r[0]
+    return np.sum(model_state.W * x)
+
+
+def module_layer_parameter_inplace(dW, X):
+    W = model_state.DENSE.parameters["W"]
+    W += dW
+    return model_state.DENSE.loss_functional(X, C_DENSE)
+
+
+def _right_or_refused(fn, args, want, mode):
+    saved_W = model_state.W.copy()
+    saved_P = {k: v.copy() for k, v in model_state.DENSE.parameters.items()}
+    try:
+        got = sd.grad(fn, mode=mode)(*args)
+    except sd.SourcediffError:
+        return                                    # a refusal is a right answer too
+    finally:
+        model_state.W = saved_W
+        model_state.DENSE.parameters = saved_P
+    close(got, want)
+
+
+@SILENT_WRONG
+@pytest.mark.parametrize("mode", MODES)
+def test_silent_wrong_in_place_add_through_a_module_attribute(mode):
+    _right_or_refused(module_attr_inplace_add, (R3, X3), X3, mode)
+
+
+@SILENT_WRONG
+@pytest.mark.parametrize("mode", MODES)
+def test_silent_wrong_item_write_through_a_module_attribute(mode):
+    _right_or_refused(module_attr_item_write, (R3, X3), [1.0, 0.0, 0.0], mode)
+
+
+@SILENT_WRONG
+@pytest.mark.parametrize("mode", MODES)
+def test_silent_wrong_in_place_update_of_a_layer_parameter_in_a_module(mode):
+    """numpy: W becomes W + dW in the module's layer, so the gradient is the hand-written backward
+    at W + dW (checked here against finite differences of the plain numpy run)."""
+    dW = np.full_like(model_state.DENSE.parameters["W"], 0.1)
+    want = _oracle_at(dW)
+    np.testing.assert_allclose(np.ravel(want), fd(_plain, (dW,), 0), rtol=1e-5, atol=1e-7)
+    _right_or_refused(module_layer_parameter_inplace, (dW, X_DENSE), want, mode)
+
+
+def _plain(dW):
+    """The loss as numpy computes it, on a copy of the layer (what module_layer_parameter_inplace
+    computes, without changing model_state)."""
+    layer = copy.deepcopy(model_state.DENSE)
+    layer.parameters["W"] = layer.parameters["W"] + dW
+    return layer.loss_functional(X_DENSE, C_DENSE)
+
+
+def _oracle_at(dW):
+    layer = copy.deepcopy(model_state.DENSE)
+    layer.parameters["W"] = layer.parameters["W"] + dW
+    layer.forward(X_DENSE)
+    return layer.backward(C_DENSE)[1]["W"]
 
 
 class DenseELU(L.Dense):
