@@ -537,3 +537,109 @@ def test_second_order_through_a_dict():
     for mode in MODES:
         close(sd.grad(_dict_into_a_helper, mode=mode)(w, x), x / np.cosh(x * w) ** 2)
     check_grads(_dict_into_a_helper, (w, x), order=2)
+
+
+# ---------------------------------------------------------------- models made of layers
+
+DENSE_0 = DenseELU(4, L.ELU(0.7), seed=31)
+DENSE_1 = DenseELU(3, L.ELU(0.5), seed=32)
+DENSE_1.forward(DENSE_0.forward(X_DENSE))
+SEQUENTIAL = [DENSE_0, DENSE_1]
+
+
+def two_named_layers(params, X):
+    h = DENSE_0.forward_with(params[0]["W"], params[0]["b"], X)
+    return np.sum(DENSE_1.forward_with(params[1]["W"], params[1]["b"], h) * C_DENSE)
+
+
+def loop_over_a_list_of_layers(params, X):
+    h = X
+    for layer, p in zip(SEQUENTIAL, params):
+        h = layer.forward_with(p["W"], p["b"], h)
+    return np.sum(h * C_DENSE)
+
+
+class TwoLayerModel:
+    def __init__(self):
+        self.hidden, self.out = DENSE_0, DENSE_1
+
+    def loss(self, X):
+        h = self.hidden.forward_with(self.hidden.parameters["W"], self.hidden.parameters["b"], X)
+        return np.sum(self.out.forward_with(self.out.parameters["W"], self.out.parameters["b"], h)
+                      * C_DENSE)
+
+
+def _two_layer_oracle():
+    h = DENSE_0.forward(X_DENSE)
+    DENSE_1.forward(h)
+    dh, d1 = DENSE_1.backward(C_DENSE)
+    dX, d0 = DENSE_0.backward(dh)
+    return dX, [d0, d1]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_module_level_layers_named_one_by_one(mode):
+    params = [dict(DENSE_0.parameters), dict(DENSE_1.parameters)]
+    g, gX = sd.grad(two_named_layers, wrt=(0, 1), mode=mode)(params, X_DENSE)
+    dX, d = _two_layer_oracle()
+    close(gX, dX)
+    close(sd.flatten(g)[0], sd.flatten(d)[0])
+    np.testing.assert_allclose(sd.flatten(g)[0], fd(two_named_layers, (params, X_DENSE), 0),
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.xfail(strict=True, raises=sd.NoRuleError,
+                   reason="a Sequential-style loop over a list of layers: 'layer.forward_with(...) "
+                          "calls a method of a value whose class sourcediff cannot know where it "
+                          "compiles (an attribute of an object, an item of a container, ...)'")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_loop_over_a_list_of_layers(mode):
+    params = [dict(DENSE_0.parameters), dict(DENSE_1.parameters)]
+    g = sd.grad(loop_over_a_list_of_layers, mode=mode)(params, X_DENSE)
+    close(sd.flatten(g)[0], sd.flatten(_two_layer_oracle()[1])[0])
+
+
+@pytest.mark.xfail(strict=True, raises=sd.NoRuleError,
+                   reason="a model holding its layers as attributes: 'self.hidden.forward_with(...) "
+                          "calls a method of a value whose class sourcediff cannot know where it "
+                          "compiles (an attribute of an object, ...)'")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_model_holding_its_layers_as_attributes(mode):
+    close(sd.grad(TwoLayerModel().loss, mode=mode)(X_DENSE), _two_layer_oracle()[0])
+
+
+# ---------------------------------------------------------------- more refusals and gaps
+
+
+class DenseWithSetter(DenseELU):
+    def loss_with_W(self, W, X, C):
+        P = self.parameters
+        P["W"] = W
+        return self.loss_functional(X, C)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_d_inside_a_method_writing_into_self_parameters_is_refused(mode):
+    layer = DenseWithSetter(3, L.ELU(0.7), seed=1)
+    layer.forward(X_DENSE)
+    W = layer.parameters["W"].copy()
+    with pytest.raises(sd.AliasError, match="changes self"):
+        sd.grad(layer.loss_with_W, mode=mode)(W + 0.25, X_DENSE, C_DENSE)
+    np.testing.assert_array_equal(layer.parameters["W"], W)
+
+
+def copy_of_the_parameters_dict(W, X):
+    P = DENSE.parameters.copy()
+    P["W"] = W
+    return DENSE.loss_functional(X, C_DENSE) + np.sum(P["W"] ** 2)
+
+
+@pytest.mark.parametrize("mode", [
+    pytest.param("reverse", marks=pytest.mark.xfail(
+        strict=True, raises=sd.NoRuleError,
+        reason="reverse mode: 'no derivative rule for DENSE.parameters.copy "
+               "(builtin_function_or_method)' on a dict; forward mode runs it")),
+    "forward"])
+def test_a_copy_of_the_parameters_dict_then_a_write(mode):
+    W = DENSE.parameters["W"] + 0.25
+    close(sd.grad(copy_of_the_parameters_dict, mode=mode)(W, X_DENSE), 2 * W)
