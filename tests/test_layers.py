@@ -27,16 +27,17 @@ MODES = ["reverse", "forward"]
 
 # ---------------------------------------------------------------- silent wrong gradients (first)
 #
-# An array reached as an attribute of an imported module (model_state.W, model_state.DENSE...) and
-# written in place through a local name is neither refused nor followed: numpy changes the module's
-# array, so the later read of model_state.W depends on r, but sourcediff's gradient is zero (and
-# for w[0] = ... its primal run writes into the module's array). The same code on a module-level
-# global of this file (W = GLOBAL; w += r; GLOBAL) is an AliasError, as it should be.
+# An array reached as an attribute of an imported module (model_state.W, model_state.DENSE...) or
+# of a class (SharedInit.W) and written in place through a local name is neither refused nor
+# followed: numpy changes the module's array, so the later read of model_state.W depends on r, but
+# sourcediff's gradient is zero (and for w[0] = ... its primal run writes into the module's array). The same code on a module-level
+# global of this file, an instance (self.w, a global object's H.w), an argument or a closure's
+# object is an AliasError, as it should be.
 
 SILENT_WRONG = pytest.mark.xfail(
     strict=True, raises=AssertionError,
-    reason="SILENT WRONG GRADIENT: an in-place write through w = module.W is not seen when "
-           "module.W is read again; the gradient is 0 (numpy: x), no AliasError")
+    reason="SILENT WRONG GRADIENT: an in-place write through w = module.W (or Class.W) is not "
+           "seen when module.W is read again; the gradient is 0 (numpy: x), no AliasError")
 R3, X3 = np.array([0.5, 0.5, 0.5]), np.array([1.0, 2.0, 3.0])
 
 
@@ -58,15 +59,26 @@ def module_layer_parameter_inplace(dW, X):
     return model_state.DENSE.loss_functional(X, C_DENSE)
 
 
+class SharedInit:
+    """A class attribute, as layer libraries keep shared constants on the class."""
+    W = np.ones(3)
+
+
+def class_attr_inplace_add(r, x):
+    w = SharedInit.W
+    w += r
+    return np.sum(SharedInit.W * x)
+
+
 def _right_or_refused(fn, args, want, mode):
-    saved_W = model_state.W.copy()
+    saved_W, saved_class_W = model_state.W.copy(), SharedInit.W.copy()
     saved_P = {k: v.copy() for k, v in model_state.DENSE.parameters.items()}
     try:
         got = sd.grad(fn, mode=mode)(*args)
     except sd.SourcediffError:
         return                                    # a refusal is a right answer too
     finally:
-        model_state.W = saved_W
+        model_state.W, SharedInit.W = saved_W, saved_class_W
         model_state.DENSE.parameters = saved_P
     close(got, want)
 
@@ -81,6 +93,12 @@ def test_silent_wrong_in_place_add_through_a_module_attribute(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_silent_wrong_item_write_through_a_module_attribute(mode):
     _right_or_refused(module_attr_item_write, (R3, X3), [1.0, 0.0, 0.0], mode)
+
+
+@SILENT_WRONG
+@pytest.mark.parametrize("mode", MODES)
+def test_silent_wrong_in_place_add_through_a_class_attribute(mode):
+    _right_or_refused(class_attr_inplace_add, (R3, X3), X3, mode)
 
 
 @SILENT_WRONG
