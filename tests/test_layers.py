@@ -661,3 +661,35 @@ def copy_of_the_parameters_dict(W, X):
 def test_a_copy_of_the_parameters_dict_then_a_write(mode):
     W = DENSE.parameters["W"] + 0.25
     close(sd.grad(copy_of_the_parameters_dict, mode=mode)(W, X_DENSE), 2 * W)
+
+
+# ---------------------------------------------------------------- second order over a dict
+
+
+def _fd_of_the_gradient(fn, P, X, V, eps=1e-5):
+    """Central differences of the (first-order checked) gradient along the dict direction V."""
+    hi = sd.grad(fn)({k: P[k] + eps * V[k] for k in P}, X)
+    lo = sd.grad(fn)({k: P[k] - eps * V[k] for k in P}, X)
+    return {k: (hi[k] - lo[k]) / (2 * eps) for k in P}
+
+
+def test_hvp_with_a_dict_of_parameters():
+    P = DENSE.parameters
+    V = {k: np.random.default_rng(1).normal(size=v.shape) for k, v in P.items()}
+    hv = sd.hvp(dense_b, (P, X_DENSE), (V, np.zeros_like(X_DENSE)))
+    hv = hv[0] if isinstance(hv, tuple) else hv
+    want = _fd_of_the_gradient(dense_b, P, X_DENSE, V)
+    np.testing.assert_allclose(sd.flatten(hv)[0], sd.flatten(want)[0], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="sd.hessian of a function of a dict of parameters crashes inside numpy "
+                          "(operators._forward_jacobian: np.result_type(out, <dict>) -> "
+                          "'ValueError: entry not a 2- or 3- tuple'), neither a Hessian nor a "
+                          "SourcediffError")
+def test_hessian_with_a_dict_of_parameters_is_computed_or_refused_by_sourcediff():
+    try:
+        H = sd.hessian(dense_b)(DENSE.parameters, X_DENSE)
+    except sd.SourcediffError:
+        return
+    assert H is not None

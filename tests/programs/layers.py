@@ -108,9 +108,6 @@ class Dense(Layer):
     def loss(self, X, C):
         return np.sum(self.forward(X) * C)
 
-    def loss_functional(self, X, C):
-        return np.sum(self.forward_with(self.parameters["W"], self.parameters["b"], X) * C)
-
     def backward(self, dLdY):
         dZ = dLdY * self.act_fn.grad(self.Z)
         return dZ @ self.parameters["W"].T, {"W": self.X.T @ dZ,
@@ -178,9 +175,6 @@ class Conv2D(Layer):
 
     def loss(self, X, C):
         return np.sum(self.forward(X) * C)
-
-    def loss_functional(self, X, C):
-        return np.sum(self.forward_with(self.parameters["W"], self.parameters["b"], X) * C)
 
     def backward(self, dLdY):
         W, X, p = self.parameters["W"], self.X, self.pad
