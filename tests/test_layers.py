@@ -30,9 +30,9 @@ MODES = ["reverse", "forward"]
 # An array reached as an attribute of an imported module (model_state.W, model_state.DENSE...) or
 # of a class (SharedInit.W) and written in place through a local name is neither refused nor
 # followed: numpy changes the module's array, so the later read of model_state.W depends on r, but
-# sourcediff's gradient is zero (and for w[0] = ... its primal run writes into the module's array). The same code on a module-level
-# global of this file, an instance (self.w, a global object's H.w), an argument or a closure's
-# object is an AliasError, as it should be.
+# sourcediff's gradient is zero (and for w[0] = ... its primal run writes into the module's array).
+# The same code on a module-level global of this file, an instance (self.w, a global object's
+# H.w), an argument or a closure's object is an AliasError, as it should be.
 
 SILENT_WRONG = pytest.mark.xfail(
     strict=True, raises=AssertionError,
@@ -300,6 +300,18 @@ def fd(fn, args, i, eps=1e-6):
 def close(got, want):
     np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
                                rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_hand_written_backward_is_an_oracle(name):
+    """Each layer's backward agrees with central differences of its plain numpy forward."""
+    layer, fn, _, inputs, upstream = CASES[name]
+    keys = list(layer.parameters)
+    args = tuple(layer.parameters[k] for k in keys) + inputs
+    d_in, d_params = oracle(layer, inputs, upstream)
+    for i in float_positions(args):
+        want = d_params[keys[i]] if i < len(keys) else d_in[i - len(keys)]
+        np.testing.assert_allclose(np.ravel(want), fd(fn, args, i), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("mode", MODES)
