@@ -12,6 +12,7 @@ import copy
 import functools
 import re
 import types
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,9 @@ from .programs import convnet, gmm, gp, grid_sim, mlp_list, rnn_dict, rnn_named,
 # TypeError. Forward mode is right. Found by mlp_list.loss (l2_norm(params) and
 # predict(params)), which is how autograd's neural_net.py is written.
 # --------------------------------------------------------------------------------------------
+
+Pair = namedtuple("Pair", "a b")
+
 
 def first(ws):
     return ws[0]
@@ -69,6 +73,32 @@ def test_a_tuple_passed_to_two_helpers_gets_both_gradients():
 def test_a_dict_passed_to_two_helpers_gets_both_gradients():
     assert sd.grad(twice_dict, mode="forward")({"a": 3.0}) == {"a": 2.0}
     assert sd.grad(twice_dict)({"a": 3.0}) == {"a": 2.0}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SILENT + " (gives P(1.0, 0.0))")
+def test_a_namedtuple_passed_to_two_helpers_gets_both_gradients():
+    assert sd.grad(twice)(Pair(3.0, 5.0)) == Pair(2.0, 0.0)
+
+
+def step(ws, h):
+    return np.tanh(ws[0] * h + ws[1])
+
+
+def three_steps(ws, h):
+    for t in range(3):
+        h = step(ws, h)
+    return h
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="a list passed to a helper in a loop (an RNN's step(params, h)): "
+                          "TypeError unsupported operand type(s) for +: 'float' and 'list' in the "
+                          "generated code; the same root cause, loud")
+def test_a_list_passed_to_a_helper_in_a_loop():
+    ws, h = [0.5, 0.2], 0.3
+    want = central_differences(lambda v, h: three_steps(list(v), h), (np.array(ws), h), 0)
+    np.testing.assert_allclose(sd.grad(three_steps, mode="forward")(ws, h), want, rtol=1e-6)
+    np.testing.assert_allclose(sd.grad(three_steps)(ws, h), want, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,7 +298,7 @@ def under_autograd(module):
     return copy_
 
 
-@pytest.mark.parametrize("name, mode", [c for c in cases(["reverse"])
+@pytest.mark.parametrize("name, mode", [c for c in cases(["reverse", "forward"])
                                         if PROGRAMS[c.values[0]].autograd])
 def test_the_gradient_equals_hips_autograds(name, mode):
     autograd = pytest.importorskip("autograd")
