@@ -156,6 +156,7 @@ def convnet_with_layers():
 PROGRAMS = {
     # 1. MLP, params = [(W, b), ...], `for W, b in params:`
     "mlp_list": Program(mlp_list.loss, mlp_list.make_inputs, gaps={"reverse": WRONG_LIST}),
+    "mlp_list_one_helper": Program(mlp_list.loss_one_helper, mlp_list.make_inputs),
     # 2. RNN and LSTM, dict parameters, a *args helper; and with named parameters
     "rnn_star_args": Program(rnn_dict.rnn_loss, rnn_dict.make_rnn_inputs, gaps=both(STAR_ARGS)),
     "lstm_star_args": Program(rnn_dict.lstm_loss, rnn_dict.make_lstm_inputs,
@@ -164,6 +165,8 @@ PROGRAMS = {
                          gaps={"reverse": DICT_TO_HELPERS}),
     "lstm_named": Program(rnn_named.lstm_loss, rnn_dict.make_lstm_inputs,
                           gaps={"reverse": DICT_TO_HELPERS}),
+    "rnn_arrays_to_helpers": Program(rnn_named.rnn_loss_arrays, rnn_dict.make_rnn_inputs),
+    "lstm_arrays_to_helpers": Program(rnn_named.lstm_loss_arrays, rnn_dict.make_lstm_inputs),
     # 3. GMM log-likelihood, zip(*unpack(params)), logsumexp in numpy
     "gmm_zip_star": Program(gmm.loss, gmm.make_inputs, gaps=both(ZIP_STAR)),
     "gmm_zip_named": Program(gmm.loss_zip_named, gmm.make_inputs),

@@ -58,3 +58,41 @@ def lstm_loss(params, inputs, targets):
         hiddens, cells = update_lstm(params, inputs[t], hiddens, cells)
         loglik += np.sum(hiddens_to_output_probs(params, hiddens) * targets[t])
     return -loglik / (inputs.shape[0] * num_sequences)
+
+
+# --- the same, each helper given the arrays it uses (not the whole dict) ----------------------
+
+def output_probs(predict_W, hiddens):
+    output = concat_and_multiply(predict_W, hiddens)
+    return output - logsumexp(output)
+
+
+def rnn_loss_arrays(params, inputs, targets):
+    change, predict = params["change"], params["predict"]
+    hiddens = np.repeat(params["init hiddens"], inputs.shape[1], axis=0)
+    loglik = np.sum(output_probs(predict, hiddens) * targets[0])
+    for t in range(inputs.shape[0] - 1):
+        hiddens = np.tanh(concat_and_multiply(change, inputs[t], hiddens))
+        loglik += np.sum(output_probs(predict, hiddens) * targets[t + 1])
+    return -loglik / (inputs.shape[0] * inputs.shape[1])
+
+
+def lstm_step(change_W, forget_W, ingate_W, outgate_W, input, hiddens, cells):
+    change = np.tanh(concat_and_multiply(change_W, input, hiddens))
+    forget = sigmoid(concat_and_multiply(forget_W, input, hiddens))
+    ingate = sigmoid(concat_and_multiply(ingate_W, input, hiddens))
+    outgate = sigmoid(concat_and_multiply(outgate_W, input, hiddens))
+    cells = cells * forget + ingate * change
+    return outgate * np.tanh(cells), cells
+
+
+def lstm_loss_arrays(params, inputs, targets):
+    num_sequences = inputs.shape[1]
+    hiddens = np.repeat(params["init hiddens"], num_sequences, axis=0)
+    cells = np.repeat(params["init cells"], num_sequences, axis=0)
+    loglik = 0.0
+    for t in range(inputs.shape[0]):
+        hiddens, cells = lstm_step(params["change"], params["forget"], params["ingate"],
+                                   params["outgate"], inputs[t], hiddens, cells)
+        loglik += np.sum(output_probs(params["predict"], hiddens) * targets[t])
+    return -loglik / (inputs.shape[0] * num_sequences)
