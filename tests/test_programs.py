@@ -149,6 +149,16 @@ WRONG_LIST = (AssertionError, r"",
               "test_a_list_passed_to_two_helpers_gets_both_gradients)")
 
 
+UNFLATTEN = (SourcediffSyntaxError,
+             r"in the call to flatten\.<locals>\.unflatten: .*pytree\.py:\d+:\d+: in the call to "
+             r"rebuild: .*pytree\.py:\d+:\d+: dict comprehensions are not supported",
+             "refused: SourcediffSyntaxError 'in the call to flatten.<locals>.unflatten: "
+             "sourcediff/pytree.py: in the call to rebuild: dict comprehensions are not supported "
+             "in a function sourcediff differentiates (rebuild)': sd.flatten's own unflatten "
+             "cannot be differentiated through")
+FLAT_OBJECTIVE, FLAT_VEC = mlp_list.make_flat_objective()
+
+
 def convnet_with_layers():
     return convnet.make_inputs() + (convnet.LAYERS,)
 
@@ -157,6 +167,8 @@ PROGRAMS = {
     # 1. MLP, params = [(W, b), ...], `for W, b in params:`
     "mlp_list": Program(mlp_list.loss, mlp_list.make_inputs, gaps={"reverse": WRONG_LIST}),
     "mlp_list_one_helper": Program(mlp_list.loss_one_helper, mlp_list.make_inputs),
+    "mlp_flat_objective": Program(FLAT_OBJECTIVE, lambda: (FLAT_VEC.copy(),),
+                                  gaps=both(UNFLATTEN), autograd=False),
     # 2. RNN and LSTM, dict parameters, a *args helper; and with named parameters
     "rnn_star_args": Program(rnn_dict.rnn_loss, rnn_dict.make_rnn_inputs, gaps=both(STAR_ARGS)),
     "lstm_star_args": Program(rnn_dict.lstm_loss, rnn_dict.make_lstm_inputs,

@@ -48,3 +48,17 @@ def loss_one_helper(params, inputs, targets):
         log_prior = log_prior - 0.01 * (np.sum(W ** 2) + np.sum(b ** 2))
     log_lik = np.sum(predict(params, inputs) * targets)
     return -(log_prior + log_lik)
+
+
+# --- the flattened objective (autograd's flatten_func, as scipy.optimize wants it) ------------
+
+def make_flat_objective():
+    import sourcediff as sd
+
+    params, inputs, targets = make_inputs()
+    vec, unflatten = sd.flatten(params)
+
+    def flat_objective(v):
+        return loss_one_helper(unflatten(v), inputs, targets)
+
+    return flat_objective, vec
