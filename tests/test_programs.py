@@ -56,9 +56,15 @@ SILENT = "a list/tuple argument passed to two helpers: reverse mode adds the hel
          "gradients with +, which concatenates; the gradient of one call is returned, no error"
 
 
+def test_forward_mode_gets_both_helpers_gradients():
+    assert sd.grad(twice, mode="forward")([3.0]) == [2.0]
+    assert sd.grad(twice, mode="forward")((3.0, 5.0)) == (2.0, 0.0)
+    assert sd.grad(twice, mode="forward")(Pair(3.0, 5.0)) == Pair(2.0, 0.0)
+    assert sd.grad(twice_dict, mode="forward")({"a": 3.0}) == {"a": 2.0}
+
+
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=SILENT + " (gives [1.0])")
 def test_a_list_passed_to_two_helpers_gets_both_gradients():
-    assert sd.grad(twice, mode="forward")([3.0]) == [2.0]
     assert sd.grad(twice)([3.0]) == [2.0]
 
 
@@ -71,7 +77,6 @@ def test_a_tuple_passed_to_two_helpers_gets_both_gradients():
                    reason="a dict passed to two helpers: reverse mode adds the helpers' gradients "
                           "with +: TypeError unsupported operand type(s) for +: 'dict' and 'dict'")
 def test_a_dict_passed_to_two_helpers_gets_both_gradients():
-    assert sd.grad(twice_dict, mode="forward")({"a": 3.0}) == {"a": 2.0}
     assert sd.grad(twice_dict)({"a": 3.0}) == {"a": 2.0}
 
 
@@ -95,10 +100,34 @@ def three_steps(ws, h):
                           "TypeError unsupported operand type(s) for +: 'float' and 'list' in the "
                           "generated code; the same root cause, loud")
 def test_a_list_passed_to_a_helper_in_a_loop():
-    ws, h = [0.5, 0.2], 0.3
-    want = central_differences(lambda v, h: three_steps(list(v), h), (np.array(ws), h), 0)
-    np.testing.assert_allclose(sd.grad(three_steps, mode="forward")(ws, h), want, rtol=1e-6)
-    np.testing.assert_allclose(sd.grad(three_steps)(ws, h), want, rtol=1e-6)
+    np.testing.assert_allclose(sd.grad(three_steps)(*STEPS), STEPS_FD, rtol=1e-6)
+
+
+STEPS = ([0.5, 0.2], 0.3)
+
+
+def test_forward_mode_through_a_helper_in_a_loop():
+    np.testing.assert_allclose(sd.grad(three_steps, mode="forward")(*STEPS), STEPS_FD, rtol=1e-6)
+
+
+def pair_twice(p, x):
+    return np.sum(layer(p, x)) + np.sum(layer(p, x) ** 2)
+
+
+def layer(p, h):
+    W, b = p
+    return np.tanh(h @ W + b)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SILENT + " ((W, b) to layer twice)")
+def test_a_layers_pair_passed_to_the_same_helper_twice():
+    rs = np.random.RandomState(0)
+    p, x = (rs.randn(3, 3), rs.randn(3)), rs.randn(4, 3)
+    want = central_differences(pair_twice, (p, x), 0)
+    np.testing.assert_allclose(sd.flatten(sd.grad(pair_twice, mode="forward")(p, x))[0], want,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sd.flatten(sd.grad(pair_twice)(p, x))[0], want, rtol=1e-5,
+                               atol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,6 +257,10 @@ def central_differences(fn, args, wrt, eps=1e-6):
         hi[wrt], lo[wrt] = unflatten(vec + e), unflatten(vec - e)
         out[k] = (fn(*hi) - fn(*lo)) / (2 * eps)
     return out
+
+
+STEPS_FD = central_differences(lambda v, h: three_steps(list(v), h), (np.array(STEPS[0]),
+                                                                        STEPS[1]), 0)
 
 
 def same_structure(a, b):
