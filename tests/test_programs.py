@@ -358,3 +358,14 @@ def test_the_gradient_equals_hips_autograds(name, mode):
     g = run_or_known_gap(prog, mode, lambda: sd.grad(prog.fn, wrt=prog.wrt, mode=mode)(*args))
     got, _ = sd.flatten(g)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_has_aux_returns_the_samples_of_the_same_run(mode):
+    params, n = svi.make_inputs()
+    g, samples = sd.grad(svi.objective_and_samples, has_aux=True, mode=mode)(params, n)
+    np.testing.assert_array_equal(samples, svi.objective_and_samples(params, n)[1])
+    np.testing.assert_allclose(g, numeric_gradient("svi"), rtol=1e-5, atol=1e-6)
+    (value, aux), g2 = sd.value_and_grad(svi.objective_and_samples, has_aux=True)(params, n)
+    assert value == svi.variational_objective(params, n)
+    np.testing.assert_allclose(g2, g, rtol=1e-12)

@@ -37,3 +37,11 @@ def variational_objective(params, num_samples):
 
 def make_inputs():
     return np.array([-1.0, 0.5, -0.3, 0.2]), 10
+
+
+def objective_and_samples(params, num_samples):
+    # has_aux: the loss and the samples it was estimated from
+    rs = np.random.RandomState(0)
+    mean, log_std = unpack_params(params)
+    samples = draw_noise(rs, (num_samples, mean.shape[0])) * np.exp(log_std) + mean
+    return -(gaussian_entropy(log_std) + np.mean(log_density(samples))), samples
