@@ -135,7 +135,10 @@ class Analysis:
                             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
                 elif isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
+                    # (the stored value counts as an output: a value that depends on wrt is
+                    # refused there even when nothing in this function reads it back)
                     self.attribute_writes.append(s)
+                    flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value.args[2]]) & self.locals))
                 elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                     obj, method = _method_call(s, self.locals)
                     if method == "append":
@@ -177,6 +180,8 @@ class Analysis:
                 self.ops[id(s)] = _sequence_op(op)
                 self.containers.add(target)
         outputs = _names_in([self.result]) & self.locals
+        if self.attribute_writes:
+            outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
             if obj in self.active:
@@ -187,6 +192,7 @@ class Analysis:
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
+        self.active.discard(_ATTRIBUTE_SINK)
         for s in self.attribute_writes:
             obj, name, value = s.value.args
             if _names_in([value]) & self.active:
@@ -1014,6 +1020,9 @@ def _sequence_syntax(v):
     return isinstance(v, (gast.Tuple, gast.List, gast.ListComp)) or (
         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
+
+
+_ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)
 
 
 def _setattr_call(s, local_names):
