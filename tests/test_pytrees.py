@@ -150,3 +150,22 @@ def test_a_container_passed_to_two_helper_calls_gets_both_gradients(mode):
     tree = {"w": 0.5, "b": 0.1}
     np.testing.assert_allclose(sd.flatten(sd.grad(rnn_over_a_dict, mode=mode)(tree, 0.3))[0],
                                fd_tree(rnn_over_a_dict, tree, (0.3,)), rtol=1e-6)
+
+
+def cubic_of_a_dict(p):
+    return np.sum(p["w"] ** 3) * p["s"] ** 2
+
+
+def test_the_hessian_of_a_dict_argument_is_a_matrix_over_its_flattened_leaves():
+    p = {"w": np.array([1.0, 2.0]), "s": 0.5}
+    H = sd.hessian(cubic_of_a_dict)(p)
+    vec, unflatten = sd.flatten(p)
+    eps, n = 1e-5, vec.size
+    fd = np.zeros((n, n))
+    for k in range(n):
+        e = np.zeros(n)
+        e[k] = eps
+        hi = sd.flatten(sd.grad(cubic_of_a_dict)(unflatten(vec + e)))[0]
+        lo = sd.flatten(sd.grad(cubic_of_a_dict)(unflatten(vec - e)))[0]
+        fd[:, k] = (hi - lo) / (2 * eps)
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-8)
