@@ -975,7 +975,7 @@ def _returns_sequence(key):
 
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
                                   np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
-                                  runtime.mul_or_repeat_grads))
+                                  runtime.mul_or_repeat_grads, runtime.add_grads))
 
 
 def _may_return_sequence(fn):
