@@ -11,6 +11,7 @@ import operator
 
 import numpy as np
 
+from sourcediff import pytree as _pytree
 from sourcediff import runtime as _sd
 from sourcediff.registry import present
 
@@ -504,6 +505,8 @@ case(_sd.attribute_grad, R(3), _Pair(R(2, 3), R(3)), "b")
 
 case(_sd.aux_first, (R(3), R(2)))
 case(_sd.grad_tree, R(2, 3), R(2, 3))
+case(_pytree.unflatten_vector, R(7), [R(2, 2), R(3)])
+case(_pytree.tree_vector_grad, [R(2, 2), R(3)], [R(2, 2), R(3)])
 
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a

@@ -159,13 +159,6 @@ CHOLESKY = (NoRuleError, r"gp\.py:\d+:\d+: no derivative rule for np\.linalg\.ch
             "refused: NoRuleError at gp.py:line:col 'no derivative rule for np.linalg.cholesky'")
 
 
-UNFLATTEN = (SourcediffSyntaxError,
-             r"in the call to flatten\.<locals>\.unflatten: .*pytree\.py:\d+:\d+: in the call to "
-             r"rebuild: .*pytree\.py:\d+:\d+: dict comprehensions are not supported",
-             "refused: SourcediffSyntaxError 'in the call to flatten.<locals>.unflatten: "
-             "sourcediff/pytree.py: in the call to rebuild: dict comprehensions are not supported "
-             "in a function sourcediff differentiates (rebuild)': sd.flatten's own unflatten "
-             "cannot be differentiated through")
 FLAT_OBJECTIVE, FLAT_VEC = mlp_list.make_flat_objective()
 
 
@@ -177,8 +170,7 @@ PROGRAMS = {
     # 1. MLP, params = [(W, b), ...], `for W, b in params:`
     "mlp_list": Program(mlp_list.loss, mlp_list.make_inputs),
     "mlp_list_one_helper": Program(mlp_list.loss_one_helper, mlp_list.make_inputs),
-    "mlp_flat_objective": Program(FLAT_OBJECTIVE, lambda: (FLAT_VEC.copy(),),
-                                  gaps=both(UNFLATTEN), autograd=False),
+    "mlp_flat_objective": Program(FLAT_OBJECTIVE, lambda: (FLAT_VEC.copy(),), autograd=False),
     # 2. RNN and LSTM, dict parameters, a *args helper; and with named parameters
     "rnn_star_args": Program(rnn_dict.rnn_loss, rnn_dict.make_rnn_inputs, gaps=both(STAR_ARGS)),
     "lstm_star_args": Program(rnn_dict.lstm_loss, rnn_dict.make_lstm_inputs,

@@ -169,3 +169,22 @@ def test_the_hessian_of_a_dict_argument_is_a_matrix_over_its_flattened_leaves():
         lo = sd.flatten(sd.grad(cubic_of_a_dict)(unflatten(vec - e)))[0]
         fd[:, k] = (hi - lo) / (2 * eps)
     np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-8)
+
+
+FLAT_VEC, UNFLATTEN = sd.flatten({"W": np.full((2, 3), 0.3), "b": 0.5,
+                                   "layers": [np.arange(3.0)]})
+
+
+def flat_objective(v):
+    p = UNFLATTEN(v)
+    return np.sum(np.tanh(p["W"]) * p["layers"][0]) * p["b"] ** 2
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_unflatten_is_differentiable_for_flat_objectives(mode):
+    """autograd's flatten_func pattern: loss(unflatten(v)) differentiated in the vector v (it was
+    refused: sourcediff transformed its own helper)."""
+    vec = FLAT_VEC
+    fd = np.array([(flat_objective(vec + e) - flat_objective(vec - e)) / 2e-6
+                   for e in np.eye(vec.size) * 1e-6])
+    np.testing.assert_allclose(sd.grad(flat_objective, mode=mode)(vec), fd, rtol=1e-6, atol=1e-9)
