@@ -279,6 +279,18 @@ class Analysis:
                 out.add(target)
         return out
 
+    def dynamic_callee(self, op, s):
+        """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
+        only at run time (self.act_fn(z), layer.forward(h) in a loop over layers), when it carries
+        no derivative itself; else None (a closure made from active values is refused)."""
+        value = s.value
+        if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
+            return None
+        if _names_in([value.func]) & self.active or \
+                any(isinstance(a, gast.Starred) for a in value.args):
+            return None
+        return value.func
+
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
             f"{self.parsed.where(s)}: {what} writes into {obj} in place, which sourcediff does not "
@@ -537,7 +549,9 @@ class Reverse(Analysis):
                 out.append(assign(self.bar(obj), call(self.rt("push_grad"), [load(self.bar(obj)),
                                                                              g]), s))
         elif op.kind == "unknown" and self.operand_names(op, s) & self.active:
-            raise NoRuleError(self.no_rule_message(op, s))
+            if not self.dynamic_callee(op, s):
+                raise NoRuleError(self.no_rule_message(op, s))
+            out.extend(self.adjoint_dynamic_call(s, g, target))
         out.append(assign(bar, const(ZERO), s))  # the value before this assignment starts at 0
         return out
 
@@ -557,7 +571,8 @@ class Reverse(Analysis):
         self.assign_counts[saved] = self.assign_counts.get(target, 1)
         if target in self.loop_assigned:
             self.loop_assigned.add(saved)
-        self.split_calls[id(s)] = (saved, self.globals.name(f"{callee.__name__}_fwd", fwd))
+        fwd_name = self.globals.name(f"{callee.__name__}_fwd", fwd)
+        self.split_calls[id(s)] = (saved, lambda value: _with_func(value, load(fwd_name)))
         call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),
                          [gast.Subscript(value=load(saved), slice=const(1), ctx=gast.Load())])
         call_node.keywords.append(gast.keyword(
@@ -570,13 +585,43 @@ class Reverse(Analysis):
             out.extend(self.distribute(arg, item, s, op.name))
         return out
 
+    def adjoint_dynamic_call(self, s, g, target):
+        """``t = obj.forward(a)`` with obj's class known at run time only: the primal runs
+        ``_sd.dynamic_fwd``, which compiles the method's forward and backward forms for the
+        object it meets (cached per class) and runs it once; the adjoint runs its backward form."""
+        value = s.value
+        positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
+        names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+        saved = self.names.fresh("saved")
+        self.locals.add(saved)
+        self.assign_counts[saved] = self.assign_counts.get(target, 1)
+        if target in self.loop_assigned:
+            self.loop_assigned.add(saved)
+        active = const(tuple(positions) + tuple(names))
+
+        def build(v):
+            return call(self.rt("dynamic_fwd"), [copy.deepcopy(v.func), active] + list(v.args),
+                        list(v.keywords))
+
+        self.split_calls[id(s)] = (saved, build)
+        grads = self.names.fresh("grads")
+        run = call(self.rt("dynamic_bwd"), [gast.Subscript(value=load(saved), slice=const(1),
+                                                           ctx=gast.Load())])
+        run.keywords.append(gast.keyword(arg="out_bar", value=g))
+        out = [assign(grads, run, s)]
+        syntax = [value.args[k] for k in positions] + \
+            [k.value for k in value.keywords if k.arg in names]
+        for k, arg in enumerate(syntax):
+            item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
+            out.extend(self.distribute(arg, item, s, gast.unparse(value.func)))
+        return out
+
     def split_primal(self, s):
         """``t = helper(a)`` as ``_saved = helper_fwd(a); t = _saved[0]`` (see adjoint_user_call)."""
-        saved, fwd_name = self.split_calls[id(s)]
+        saved, build = self.split_calls[id(s)]
         first = self.on_copies(s)
         run = copy.copy(first)
-        run.value = copy.copy(first.value)
-        run.value.func = load(fwd_name)
+        run.value = build(first.value)
         run.targets = [store(saved)]
         value = gast.Subscript(value=load(saved), slice=const(0), ctx=gast.Load())
         return [located(run, s), located(gast.Assign(targets=copy.deepcopy(s.targets), value=value,
@@ -886,6 +931,12 @@ def _sequence_op(op):
 
     key = runtime.add_or_concat if op.key is operator.add else runtime.mul_or_repeat
     return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
+
+
+def _with_func(value, func):
+    new = copy.copy(value)
+    new.func = func
+    return new
 
 
 def _identifier(text):

@@ -8,7 +8,7 @@ import types
 
 import numpy as np
 
-from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
+from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 
 
 def shape(x):
@@ -1168,6 +1168,82 @@ class aux_kept:
     def __exit__(self, *exc):
         _aux.kept = self.prev
         return False
+
+
+def _dynamic_target(fn, what):
+    """The Python function or bound method behind ``fn`` (an object's Python ``__call__``)."""
+    import inspect
+
+    if inspect.isfunction(fn) or (inspect.ismethod(fn) and inspect.isfunction(fn.__func__)):
+        return fn
+    call = getattr(type(fn), "__call__", None)
+    if inspect.isfunction(call):
+        return fn.__call__
+    raise NoRuleError(
+        f"{what}: the call reaches {fn!r} ({type(fn).__name__}), which has neither a derivative "
+        f"rule nor Python source sourcediff can transform; register a rule with "
+        f"sourcediff.defvjp, or call a Python function")
+
+
+def _active_params(target, active, args, kwargs):
+    import inspect
+
+    sig = inspect.signature(target)
+    bound = sig.bind(*args, **kwargs).arguments
+    names = list(bound)
+    out = []
+    for a in active:
+        name = a if isinstance(a, str) else None
+        if name is None:
+            k = 0
+            for p in names:
+                kind = sig.parameters[p].kind
+                count = len(bound[p]) if kind == kind.VAR_POSITIONAL else 1
+                if kind in (kind.VAR_KEYWORD, kind.KEYWORD_ONLY):
+                    continue
+                if a < k + count:
+                    name = p
+                    break
+                k += count
+        if name is None or sig.parameters[name].kind in (
+                inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise SourcediffError(
+                f"{getattr(target, '__qualname__', target)} collects a value that carries a "
+                f"derivative in *args/**kwargs; give it one parameter per value")
+        out.append(name)
+    return tuple(out)
+
+
+def dynamic_fwd(fn, active, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` once through its forward form, for a callable sourcediff meets
+    only at run time (``self.act_fn(z)``, ``layer.forward(h)`` over a list of layers); ``active``
+    are the positions (and keyword names) of the arguments that carry derivatives. Returns
+    ``(value, state)``; :func:`dynamic_bwd` takes the state. The forms are compiled once per
+    function (per class for a method) and cached."""
+    from .api import split_form
+
+    target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
+    fwd = split_form(target, _active_params(target, active, args, kwargs))
+    value, saved = fwd(*args, **kwargs)
+    return value, (fwd.__sourcediff_bwd__, saved)
+
+
+def dynamic_bwd(state, out_bar):
+    """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
+    bwd, saved = state
+    return bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar})
+
+
+def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
+    """``(value, tangent)`` of ``fn(*args, **kwargs)`` for a callable met at run time, with one
+    tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
+    from .api import jvp_form
+
+    target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
+    params = _active_params(target, active, args, kwargs)
+    jf = jvp_form(target, params)
+    names = jf.__sourcediff_tangent_names__
+    return jf(*args, **kwargs, **{names[p]: t for p, t in zip(params, tangents)})
 
 
 def is_zero_grad(g):

@@ -376,11 +376,6 @@ def test_c_a_bound_method_calling_the_caching_forward(name, mode):
         close(g, d_in[i])
 
 
-@pytest.mark.xfail(strict=True, raises=sd.NoRuleError,
-                   reason="self.act_fn(z) on an activation object held in an attribute: "
-                          "'self.act_fn(...) calls a method of a value whose class sourcediff "
-                          "cannot know where it compiles (an attribute of an object, ...)'; the "
-                          "fix it gives, naming the class (L.ELU.__call__(self.act_fn, z)), works")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("act", [L.ReLU(), L.Tanh(), L.Sigmoid(), L.ELU(0.7)],
                          ids=lambda a: type(a).__name__)
@@ -599,10 +594,6 @@ def test_two_module_level_layers_named_one_by_one(mode):
                                rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.xfail(strict=True, raises=sd.NoRuleError,
-                   reason="a Sequential-style loop over a list of layers: 'layer.forward_with(...) "
-                          "calls a method of a value whose class sourcediff cannot know where it "
-                          "compiles (an attribute of an object, an item of a container, ...)'")
 @pytest.mark.parametrize("mode", MODES)
 def test_a_loop_over_a_list_of_layers(mode):
     params = [dict(DENSE_0.parameters), dict(DENSE_1.parameters)]
@@ -610,10 +601,6 @@ def test_a_loop_over_a_list_of_layers(mode):
     close(sd.flatten(g)[0], sd.flatten(_two_layer_oracle()[1])[0])
 
 
-@pytest.mark.xfail(strict=True, raises=sd.NoRuleError,
-                   reason="a model holding its layers as attributes: 'self.hidden.forward_with(...) "
-                          "calls a method of a value whose class sourcediff cannot know where it "
-                          "compiles (an attribute of an object, ...)'")
 @pytest.mark.parametrize("mode", MODES)
 def test_a_model_holding_its_layers_as_attributes(mode):
     close(sd.grad(TwoLayerModel().loss, mode=mode)(X_DENSE), _two_layer_oracle()[0])

@@ -148,13 +148,6 @@ ZIP_STAR = (NoRuleError, r"gmm\.py:\d+:\d+: no derivative rule for zip",
             "refused: NoRuleError at gmm.py:line:col 'no derivative rule for zip (type from "
             "builtins), which is called here on a value that depends on params' for "
             "zip(*unpack_gmm_params(params))")
-METHOD_OF_ITEM = (NoRuleError,
-                  r"convnet\.py:\d+:\d+: \S+\.forward\(\.\.\.\) calls a method of a value whose "
-                  r"class sourcediff cannot know where it compiles",
-                  "refused: NoRuleError at convnet.py:line:col 'layer.forward(...) calls a method "
-                  "of a value whose class sourcediff cannot know where it compiles (an attribute "
-                  "of an object, an item of a container, or a value made at run time) ... name "
-                  "the class (TheClass.forward(obj, ...))'")
 CHOLESKY = (NoRuleError, r"gp\.py:\d+:\d+: no derivative rule for np\.linalg\.cholesky",
             "refused: NoRuleError at gp.py:line:col 'no derivative rule for np.linalg.cholesky'")
 
@@ -187,12 +180,9 @@ PROGRAMS = {
     "svi": Program(svi.variational_objective, svi.make_inputs),
     "vae": Program(vae.loss, vae.make_inputs),
     # 5. convnet from layer objects
-    "convnet_layer_list": Program(convnet.loss_layer_list, convnet_with_layers,
-                                  gaps=both(METHOD_OF_ITEM), autograd=False),
-    "convnet_layer_iter": Program(convnet.loss_layer_iter, convnet_with_layers,
-                                  gaps=both(METHOD_OF_ITEM), autograd=False),
-    "convnet_global_layer_list": Program(convnet.loss_global_layer_list, convnet.make_inputs,
-                                         gaps=both(METHOD_OF_ITEM), autograd=False),
+    "convnet_layer_list": Program(convnet.loss_layer_list, convnet_with_layers, autograd=False),
+    "convnet_layer_iter": Program(convnet.loss_layer_iter, convnet_with_layers, autograd=False),
+    "convnet_global_layer_list": Program(convnet.loss_global_layer_list, convnet.make_inputs, autograd=False),
     "convnet_class_named": Program(convnet.loss_class_named, convnet_with_layers,
                                    autograd=False),
     "convnet_named_layers": Program(convnet.loss_named_layers, convnet.make_inputs,
