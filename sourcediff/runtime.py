@@ -1177,3 +1177,9 @@ def dense_grad(g, ans):
     if type(g) is float and g == 0.0 and shape(ans) != ():
         return zeros_like_grad(ans)
     return g
+
+
+# ---------------------------------------------------------------- helpers of the breadth rules
+# (rules/numpy_more_rules.py, rules/scipy_rules.py): a module of their own, exposed here as _sd.xxx
+
+from .runtime_breadth import *  # noqa: E402,F401,F403

@@ -1,0 +1,1 @@
+"""scipy rules (placeholder)."""
