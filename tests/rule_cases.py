@@ -600,4 +600,70 @@ _ids = _sd.insert_ids(R(2, 3), 1, R(3), 0, 1)
 case(_sd.route_grad, R(3, 3), _ids, R(3))
 case(_sd.route_tangent, R(3), _ids, R(3))
 
+# ---------------------------------------------------------------- breadth: scipy (skipped without it)
 SCIPY_CASES = []
+try:
+    import scipy.linalg
+    import scipy.special
+    import scipy.stats
+except ImportError:  # pragma: no cover
+    scipy = None
+
+
+def scase(prim, *args, argnums=(0,), name=None, **kwargs):
+    """Add one case to SCIPY_CASES."""
+    label = name or getattr(prim, "__name__", None) or type(prim).__name__
+    SCIPY_CASES.append((prim, args, kwargs, argnums, f"scipy_{label}-{len(SCIPY_CASES)}"))
+
+
+if scipy is not None:
+    sp, st, sl = scipy.special, scipy.stats, scipy.linalg
+    scase(sp.expit, R(2, 3))
+    scase(sp.logit, rng.uniform(0.1, 0.9, (2, 3)))
+    scase(sp.gammaln, P(2, 3))
+    scase(sp.digamma, P(2, 3))
+    scase(sp.polygamma, 1, P(2, 3), argnums=(1,))
+    scase(sp.polygamma, np.array([0, 2]), P(3, 2), argnums=(1,), name="polygamma_orders")
+    scase(sp.betaln, P(2, 3), P(3), argnums=(0, 1))
+    scase(sp.erf, R(2, 3))
+    scase(sp.erfc, R(2, 3))
+    scase(sp.ndtr, R(2, 3))
+    scase(sp.log_ndtr, 3.0 * R(2, 3))
+    scase(sp.xlogy, R(2, 3), P(3), argnums=(0, 1))
+    scase(sp.xlogy, np.array([0.0, 1.5, -0.5]), P(3), argnums=(0, 1), name="xlogy_zero")
+    scase(sp.xlog1py, R(2, 3), P(2, 3), argnums=(0, 1))
+    scase(sp.logsumexp, R(3, 4))
+    scase(sp.logsumexp, R(3, 4), 1, name="logsumexp_axis")
+    scase(sp.logsumexp, R(3, 4), axis=0, keepdims=True, name="logsumexp_keepdims")
+    scase(sp.logsumexp, R(3, 4), 1, P(3, 4), argnums=(0, 2), name="logsumexp_b")
+    scase(sp.logsumexp, R(2, 3, 4), (0, 2), P(4), True, argnums=(0, 2), name="logsumexp_b_bcast")
+    scase(sp.softmax, R(3, 4))
+    scase(sp.softmax, R(3, 4), axis=1, name="softmax_axis")
+    scase(sp.log_softmax, R(3, 4))
+    scase(sp.log_softmax, R(3, 4), axis=0, name="log_softmax_axis")
+    for _f in (st.norm.logpdf, st.norm.pdf, st.norm.cdf, st.norm.logcdf):
+        scase(_f, R(2, 3), name=f"norm_{_f.__name__}")
+        scase(_f, R(2, 3), R(3), P(2, 1), argnums=(0, 1, 2), name=f"norm_{_f.__name__}_loc_scale")
+        scase(_f, R(3), loc=0.3, scale=1.7, name=f"norm_{_f.__name__}_keywords")
+    scase(st.t.logpdf, R(2, 3), 2.0 + P(3), R(3), P(2, 1), argnums=(0, 1, 2, 3))
+    scase(st.t.logpdf, R(4), 3.5, name="t_logpdf_df")
+    _cov = M() @ M().T / 4.0 + np.triu(R(3, 3), 1)  # scipy reads the lower triangle
+    scase(st.multivariate_normal.logpdf, R(3), R(3), _cov, argnums=(0, 1, 2))
+    scase(st.multivariate_normal.logpdf, R(4, 3), R(3), _cov, argnums=(0, 1, 2), name="mvn_batch")
+    scase(st.multivariate_normal.logpdf, R(4, 3), R(3), P(3), argnums=(0, 1, 2), name="mvn_diag")
+    scase(st.multivariate_normal.logpdf, R(2, 3), R(3), S(), argnums=(0, 1, 2), name="mvn_scalar")
+    _tri = M() + np.tril(R(3, 3)) + 2.0 * np.eye(3)
+    scase(sl.solve_triangular, _tri, R(3), argnums=(0, 1))
+    scase(sl.solve_triangular, _tri, R(3, 2), lower=True, argnums=(0, 1), name="solve_tri_lower")
+    scase(sl.solve_triangular, _tri, R(3, 2), 1, True, argnums=(0, 1), name="solve_tri_trans")
+    scase(sl.solve_triangular, _tri, R(3), trans="T", unit_diagonal=True, argnums=(0, 1),
+          name="solve_tri_unit")
+    _spd = M() @ M().T / 4.0 + np.tril(R(3, 3), -1)  # cho_factor reads the upper triangle
+    scase(sl.cho_factor, _spd)
+    scase(sl.cho_factor, _spd.T.copy(), True, name="cho_factor_lower")
+    scase(sl.cho_solve, (sl.cho_factor(_spd)[0], False), R(3), argnums=(1,))
+    scase(sl.cho_solve, (sl.cho_factor(_spd.T.copy(), lower=True)[0], True), R(3, 2), argnums=(1,),
+          name="cho_solve_lower")
+    scase(sl.expm, 0.5 * R(3, 3))
+    scase(sl.expm, 0.5 * R(2, 3, 3), name="expm_batched")
+    scase(_sd.lse_b, P(3))
