@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import registry
+from . import registry, runtime
 from .normalize import call, const, load
 
 _BINOPS = {
@@ -96,7 +96,10 @@ class Resolver:
                 return Op("const", name=value.attr)
             key = getattr(np.ndarray, value.attr, None)
             if key is None:
-                return Op("nondiff", name=value.attr)
+                # not an array attribute: the field of a named tuple (np.linalg.eigh(a).eigenvalues)
+                # carries its element's gradient; other objects refuse when a gradient reaches them
+                return self.primitive(runtime.attribute, [value.value, const(value.attr)], {},
+                                      name=f".{value.attr}")
             return self.primitive(key, [value.value], {}, name=f".{value.attr}")
         if isinstance(value, gast.Dict):
             return Op("container", args=list(value.values), keywords={"keys": list(value.keys)},

@@ -117,6 +117,42 @@ def cross_axis(axis_x, axis=None):
     return axis_x if axis is None else axis
 
 
+# ---------------------------------------------------------------- fields of named tuples
+
+
+def _field_index(obj, name):
+    fields = getattr(type(obj), "_fields", None)
+    if isinstance(obj, tuple) and fields and name in fields:
+        return fields.index(name)
+    from .errors import NoRuleError
+
+    raise NoRuleError(
+        f"cannot differentiate through the attribute .{name} of a {type(obj).__name__}: only the "
+        f"fields of a named tuple (np.linalg.eigh(a).eigenvalues, svd(a).S, ...) carry gradients")
+
+
+@_export
+def attribute(obj, name):
+    """``obj.name`` for a local that is not an array (the field of a named tuple result)."""
+    return getattr(obj, name)
+
+
+@_export
+def attribute_grad(b, obj, name):
+    """The gradient of the named tuple ``obj`` from the gradient ``b`` of its field ``name``: a
+    list with ``b`` at the field's position and 0.0 elsewhere."""
+    i = _field_index(obj, name)
+    return GradList([b if k == i else 0.0 for k in range(len(obj))])
+
+
+@_export
+def attribute_tangent(t, obj, name):
+    """The tangent of ``obj.name`` from the tangent ``t`` of the named tuple ``obj`` (a list or
+    tuple with one entry per field, or 0.0)."""
+    i = _field_index(obj, name)
+    return t if is_zero_grad(t) else t[i]
+
+
 # ---------------------------------------------------------------- np.gradient
 
 

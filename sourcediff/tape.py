@@ -1492,8 +1492,11 @@ def _ragged_float(p):
 
 
 def _is_ragged(ans):
+    """True for a tuple result the tape records as :class:`_Ragged`: parts of different shapes or
+    kinds, or a named tuple (its fields stay readable: np.linalg.slogdet(t).logabsdet)."""
     return isinstance(ans, tuple) and len(ans) > 1 and \
-        (len({np.shape(p) for p in ans}) > 1 or not all(_ragged_float(p) for p in ans))
+        (hasattr(type(ans), "_fields") or len({np.shape(p) for p in ans}) > 1 or
+         not all(_ragged_float(p) for p in ans))
 
 
 def _op_ragged(name, key, args, kw, edges, saves, ans):

@@ -595,7 +595,13 @@ _ev = np.linalg.solve(M(), np.diag([1.0, 2.5, 4.0]) @ M())  # similar to diag: r
 case(np.linalg.eig, _ev)
 case(np.linalg.eig, np.array([[2.0, 1.0, 0.3], [0.5, -1.0, 0.2], [0.1, 0.4, 0.7]]), name="eig_real")
 
+case(_sd.attribute, np.linalg.eigh(_sym(3)), "eigenvalues")
+case(_sd.attribute, np.linalg.svd(R(3, 2), full_matrices=False), "Vh", name="attribute_svd")
+case(_sd.attribute, np.linalg.slogdet(M()), "logabsdet", name="attribute_slogdet")
+
 # ---------------------------------------------------------------- breadth helpers (grad of grad)
+case(_sd.attribute_grad, R(3), np.linalg.eigh(_sym(3)), "eigenvalues")
+case(_sd.attribute_tangent, [R(3), R(3, 3)], np.linalg.eigh(_sym(3)), "eigenvectors")
 _ids = _sd.insert_ids(R(2, 3), 1, R(3), 0, 1)
 case(_sd.route_grad, R(3, 3), _ids, R(3))
 case(_sd.route_tangent, R(3), _ids, R(3))

@@ -48,7 +48,7 @@ def flatten(x):
 
         def unflatten(v):
             items = [un(v[sizes[i] : sizes[i + 1]]) for i, (_, un) in enumerate(parts)]
-            return type(x)(items)
+            return type(x)._make(items) if hasattr(type(x), "_make") else type(x)(items)
 
         return np.concatenate([vec for vec, _ in parts]), unflatten
     if isinstance(x, float):

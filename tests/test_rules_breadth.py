@@ -148,7 +148,19 @@ def f_eig(x):
     return np.sum(w ** 2) + np.sum(v ** 4)
 
 
-# name, function, input, what sd.hvp does ("ok" or "refused"), whether the tape runs it
+def f_fields(x):
+    """Fields of named tuple results (they gave zero gradients silently before)."""
+    r = np.linalg.eigh(x @ x.T + np.diag(np.arange(3.0)))
+    d = np.linalg.slogdet(x + 3.0 * np.eye(3))
+    return np.sum(r.eigenvalues * np.arange(3.0)) + np.sum(r.eigenvectors[:, 0] ** 2 * np.arange(3.0)) \
+        + d.logabsdet
+
+
+def f_slogdet_field(x):
+    return np.linalg.slogdet(x + 3.0 * np.eye(3)).logabsdet
+
+
+# name, function, input, what sd.hvp does ("ok" or "refused")
 NUMPY = [
     ("kron", f_kron, rng.standard_normal((3, 2)), "ok"),
     ("gradient", f_gradient, rng.standard_normal((4, 5)), "refused"),
@@ -179,6 +191,8 @@ NUMPY = [
     ("matrix_power", f_matrix_power, rng.standard_normal((3, 3)) + 3.0 * np.eye(3), "refused"),
     ("multi_dot", f_multi_dot, rng.standard_normal((3, 3)), "refused"),
     ("eig", f_eig, EV, "refused"),
+    ("named_tuple_fields", f_fields, rng.standard_normal((3, 3)), "refused"),
+    ("slogdet_field", f_slogdet_field, rng.standard_normal((3, 3)), "ok"),
 ]
 TAPE_REFUSED = {"average"}  # weights passed by keyword: the tape asks for them positionally
 
@@ -267,6 +281,25 @@ def test_convolve_correlate_alignment_all_sizes(mode):
                                            rtol=1e-6, atol=1e-7)
                 np.testing.assert_allclose(gv, fd_grad(lambda z: np.sum(prim(a, z, mode) * g), v),
                                            rtol=1e-6, atol=1e-7)
+
+
+class Holder:
+    def __init__(self, v):
+        self.v = v
+
+
+def user_object_attribute(x, h):
+    return np.sum(h.v * x)
+
+
+def test_attribute_of_an_active_object_that_is_not_a_named_tuple_refuses():
+    """An attribute of a local is a named tuple's field or refuses once a gradient reaches it; an
+    attribute of an inactive object is a constant as before."""
+    x = rng.standard_normal(3)
+    h = Holder(rng.standard_normal(3))
+    np.testing.assert_allclose(sd.grad(user_object_attribute)(x, h), h.v)
+    with pytest.raises(NoRuleError, match="attribute .v of a Holder"):
+        sd.runtime.attribute_grad(np.ones(3), h, "v")
 
 
 def test_refusals_are_loud():

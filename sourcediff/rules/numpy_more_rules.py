@@ -370,7 +370,33 @@ def eig_jvp(g, ans, a):
     return (_sd.eig_tangent(g, ans, a),)
 
 
+# ---------------------------------------------------------------- fields of named tuples
+# ``r.eigenvalues`` for r = np.linalg.eigh(a) (also svd(...).S, qr(...).R, slogdet(...).logabsdet):
+# the resolver turns the attribute of a local that is not an array attribute into
+# _sd.attribute(r, "eigenvalues"); any other object refuses loudly when a gradient reaches it
+
+
+@defvjp(_sd.attribute, kind="custom")
+def attribute(g, ans, obj, name):
+    return (_sd.attribute_grad(g, obj, name), None)
+
+
+@defjvp(_sd.attribute)
+def attribute_jvp(g, ans, obj, name):
+    return (_sd.attribute_tangent(g, obj, name), None)
+
+
 # ---------------------------------------------------------------- helpers of these rules (grad of grad)
+
+
+@defvjp(_sd.attribute_grad, kind="linear")
+def attribute_grad_helper(c, out, b, obj, name):
+    return (_sd.attribute_tangent(c, obj, name), None, None)
+
+
+@defvjp(_sd.attribute_tangent, kind="linear")
+def attribute_tangent_helper(c, out, t, obj, name):
+    return (_sd.attribute_grad(c, obj, name), None, None)
 
 
 @defvjp(_sd.route_grad, kind="linear")
