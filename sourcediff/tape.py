@@ -1633,7 +1633,8 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     node._rule = rule
     # sliced also when every edge needs a gradient: ``x ** 2`` has one edge and a rule with two
     # contributions (the exponent's log is skipped); the unsliced rule when nothing can be dropped
-    node._vjp = _sliced_vjp(rule.vjp, tuple(req_pos))
+    # (a ragged result's rule is a closure of its own: run whole, not cached by _sliced_vjp)
+    node._vjp = rule.vjp if type(key) is _Ragged else _sliced_vjp(rule.vjp, tuple(req_pos))
     node._fwd = fwd
     node._args = args
     node._kw = kw or {}

@@ -166,25 +166,25 @@ def average_jvp(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=
             _sd.average_tangent(g, ans, a, axis, weights, returned, keepdims, 2), None)
 
 
-# nansum/nanmean: NaN elements get no gradient
+# nansum/nanmean: NaN elements get no gradient (initial= and where= are not supported: they fail to bind)
 @defvjp(np.nansum, kind="custom", torch_name="NansumBackward0")
-def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a),)
 
 
 @defjvp(np.nansum)
-def nansum_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+def nansum_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (np.sum(np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims),)
 
 
 @defvjp(np.nanmean, kind="custom", torch_name="DivBackward0")
-def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
     return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a) / count,)
 
 
 @defjvp(np.nanmean)
-def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
     return (np.sum(np.where(np.isnan(a), 0.0, g) / count, axis=axis, keepdims=keepdims),)
 
