@@ -43,6 +43,8 @@ def unbroadcast(g, x):
 
 def broadcast_tangent(t, ans):
     """Broadcast a tangent contribution up to the shape of the result ``ans``."""
+    if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
+        return t
     if shape(t) == shape(ans):
         return t
     return np.broadcast_to(t, shape(ans))

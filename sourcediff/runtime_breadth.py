@@ -559,6 +559,29 @@ def _zero_or(x, like):
 
 
 @_export
+def phi_mask(x, lower=True):
+    """1 below (above, for lower=False or "U") the diagonal of the last two axes of ``x``, 0.5 on
+    it, 0 elsewhere: multiplying by it takes one triangle with the diagonal halved."""
+    n = np.shape(x)[-1]
+    low = lower is True or (isinstance(lower, str) and lower.upper() == "L")
+    ones = np.tril(np.ones((n, n)), -1) if low else np.triu(np.ones((n, n)), 1)
+    return ones + 0.5 * np.eye(n)
+
+
+@_export
+def eye_like(w):
+    """The identity matrix as wide as the last axis of ``w``."""
+    return np.eye(np.shape(w)[-1])
+
+
+@_export
+def dense_items(g, ans):
+    """The gradient of a tuple result as a tuple of arrays (zeros for missing elements)."""
+    return tuple(np.zeros(np.shape(a)) if item is None else item
+                 for item, a in zip(_items(g, len(ans)), ans))
+
+
+@_export
 def svd_grad(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     """The gradient of np.linalg.svd (reduced factors; distinct nonzero singular values)."""
     if hermitian:

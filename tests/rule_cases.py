@@ -601,6 +601,7 @@ case(_sd.attribute, np.linalg.slogdet(M()), "logabsdet", name="attribute_slogdet
 
 # ---------------------------------------------------------------- breadth helpers (grad of grad)
 case(_sd.attribute_grad, R(3), np.linalg.eigh(_sym(3)), "eigenvalues")
+case(_sd.dense_items, (R(2), R(2, 2)), (R(2), R(2, 2)), name="dense_items_full")
 case(_sd.attribute_tangent, [R(3), R(3, 3)], np.linalg.eigh(_sym(3)), "eigenvectors")
 _ids = _sd.insert_ids(R(2, 3), 1, R(3), 0, 1)
 case(_sd.route_grad, R(3, 3), _ids, R(3))
@@ -653,7 +654,7 @@ if scipy is not None:
         scase(_f, R(3), loc=0.3, scale=1.7, name=f"norm_{_f.__name__}_keywords")
     scase(st.t.logpdf, R(2, 3), 2.0 + P(3), R(3), P(2, 1), argnums=(0, 1, 2, 3))
     scase(st.t.logpdf, R(4), 3.5, name="t_logpdf_df")
-    _cov = M() @ M().T / 4.0 + np.triu(R(3, 3), 1)  # scipy reads the lower triangle
+    _cov = _sym(3)  # scipy reads the lower triangle (the upper one is not symmetric)
     scase(st.multivariate_normal.logpdf, R(3), R(3), _cov, argnums=(0, 1, 2))
     scase(st.multivariate_normal.logpdf, R(4, 3), R(3), _cov, argnums=(0, 1, 2), name="mvn_batch")
     scase(st.multivariate_normal.logpdf, R(4, 3), R(3), P(3), argnums=(0, 1, 2), name="mvn_diag")
@@ -664,7 +665,7 @@ if scipy is not None:
     scase(sl.solve_triangular, _tri, R(3, 2), 1, True, argnums=(0, 1), name="solve_tri_trans")
     scase(sl.solve_triangular, _tri, R(3), trans="T", unit_diagonal=True, argnums=(0, 1),
           name="solve_tri_unit")
-    _spd = M() @ M().T / 4.0 + np.tril(R(3, 3), -1)  # cho_factor reads the upper triangle
+    _spd = _sym(3).T.copy()  # cho_factor reads the upper triangle (the lower one is not symmetric)
     scase(sl.cho_factor, _spd)
     scase(sl.cho_factor, _spd.T.copy(), True, name="cho_factor_lower")
     scase(sl.cho_solve, (sl.cho_factor(_spd)[0], False), R(3), argnums=(1,))

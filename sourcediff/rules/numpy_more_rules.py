@@ -274,9 +274,16 @@ def svd_jvp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return (_sd.svd_tangent(g, ans, a, full_matrices, compute_uv, hermitian),)
 
 
+# eigh and cholesky vjps are written with differentiable numpy calls (matmul, solve, swapaxes,
+# where, indexing), so their second derivatives come from those calls' rules
 @defvjp(np.linalg.eigh, kind="custom", torch_name="LinalgEighBackward0")
 def eigh(g, ans, a, UPLO="L"):
-    return _sd.eigh_grad(g, ans, a, UPLO)
+    gs = _sd.dense_items(g, ans)
+    f = 1.0 / (ans[0][..., None, :] - ans[0][..., :, None] + _sd.eye_like(ans[0])) - \
+        _sd.eye_like(ans[0])
+    s = ans[1] @ (gs[0][..., :, None] * _sd.eye_like(ans[0]) +
+                  f * (np.swapaxes(ans[1], -1, -2) @ gs[1])) @ np.swapaxes(ans[1], -1, -2)
+    return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans[1], UPLO), None)
 
 
 @defjvp(np.linalg.eigh)
@@ -294,9 +301,14 @@ def eigvalsh_jvp(g, ans, a, UPLO="L"):
     return (_sd.eigvalsh_tangent(g, ans, a, UPLO), None)
 
 
+# with L = ans (lower) and P = the lower triangle of L^T g with its diagonal halved, the gradient
+# is S + S^T on the triangle numpy reads (diagonal halved), S = L^-T P L^-1
 @defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0")
 def cholesky(g, ans, a, *, upper=False):
-    return _sd.cholesky_grad(g, ans, a, upper)
+    lt = np.where(upper, ans, np.swapaxes(ans, -1, -2))
+    p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(ans, True)
+    s = np.linalg.solve(lt, np.swapaxes(np.linalg.solve(lt, np.swapaxes(p, -1, -2)), -1, -2))
+    return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans, not upper),)
 
 
 @defjvp(np.linalg.cholesky)
@@ -399,6 +411,11 @@ def attribute_tangent_helper(c, out, t, obj, name):
     return (_sd.attribute_grad(c, obj, name), None, None)
 
 
+@defvjp(_sd.dense_items, kind="linear")
+def dense_items_helper(b, out, g, ans):
+    return (b, None)
+
+
 @defvjp(_sd.route_grad, kind="linear")
 def route_grad_helper(b, out, g, ids, x):
     return (_sd.route_tangent(b, ids, x), None, None)
@@ -413,4 +430,5 @@ defnondiff(
     np.isposinf, np.isneginf,
     _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,
     _sd.insert_ids, _sd.select_default_mask, _sd.conv_pad_width, _sd.poly_exponents, _sd.cross_axis,
+    _sd.phi_mask, _sd.eye_like,
 )
