@@ -20,6 +20,8 @@ def unbroadcast(g, x):
             return g
         gs, xs = g.shape, x.shape
     else:
+        if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
+            return g
         gs, xs = shape(g), shape(x)
         if gs == xs:
             return g

@@ -13,7 +13,6 @@ rank); options a formula does not cover raise NotImplementedError instead of giv
 """
 
 import functools
-import numbers
 
 import numpy as np
 
@@ -363,7 +362,6 @@ def _average_setup(a, axis, weights):
 def average_grads(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
     """The gradients (a, None, weights, None) of np.average(a, axis, weights, returned, keepdims)."""
     gavg, gscl = _items(g, 2) if returned else (None if is_zero_grad(g) else g, None)
-    avg = ans[0] if returned else ans
     a_arr, wr, wshape = _average_setup(a, axis, weights)
     total = np.sum(wr * np.ones_like(a_arr), axis=axis, keepdims=True)
     ga, gw = np.zeros_like(a_arr), np.zeros(np.broadcast_shapes(np.shape(wr), a_arr.shape))

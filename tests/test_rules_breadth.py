@@ -264,6 +264,18 @@ def test_grad_of_grad_reverse_over_reverse():
     np.testing.assert_allclose(sd.grad(outer)(x), fd_grad(outer, x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("f", [f_cholesky, f_eigh, f_fields], ids=["cholesky", "eigh", "fields"])
+def test_grad_of_grad_through_factorizations(f):
+    """Reverse over reverse through eigh and cholesky (and named tuple fields)."""
+    df = sd.grad(f)
+
+    def outer(x):
+        return np.sum(df(x) ** 2)
+
+    x = np.random.default_rng(5).standard_normal((3, 3))
+    np.testing.assert_allclose(sd.grad(outer)(x), fd_grad(outer, x), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
 def test_convolve_correlate_alignment_all_sizes(mode):
     """The padding that rebuilds the full result from each mode, for every pair of lengths."""
