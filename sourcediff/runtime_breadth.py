@@ -735,11 +735,11 @@ def _pinv_jvp(t, x, a):
 
 
 @_export
-def pinv_grad(g, ans, a, rcond=None, hermitian=False, rtol=None):
-    """The gradient of np.linalg.pinv for a matrix of full rank."""
-    if hermitian:
-        _refuse("np.linalg.pinv with hermitian=True")
-    return (_pinv_vjp(np.asarray(g, dtype=float), ans, a),)
+def refuse_if(value, flag, what):
+    """``value``, or NotImplementedError naming ``what`` when ``flag`` is set."""
+    if flag:
+        _refuse(what)
+    return value
 
 
 @_export

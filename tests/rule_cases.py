@@ -602,6 +602,10 @@ case(_sd.attribute, np.linalg.slogdet(M()), "logabsdet", name="attribute_slogdet
 # ---------------------------------------------------------------- breadth helpers (grad of grad)
 case(_sd.attribute_grad, R(3), np.linalg.eigh(_sym(3)), "eigenvalues")
 case(_sd.dense_items, (R(2), R(2, 2)), (R(2), R(2, 2)), name="dense_items_full")
+case(_sd.refuse_if, R(3), False, "never")
+_sconds = [R(2, 3) > 0.5, R(2, 3) > -0.5]
+case(_sd.select_grads, R(2, 3), _sconds, [R(2, 3), R(3)], R(2, 3))
+case(_sd.select_tangent, [R(2, 3), R(3)], _sconds, R(2, 3))
 case(_sd.attribute_tangent, [R(3), R(3, 3)], np.linalg.eigh(_sym(3)), "eigenvectors")
 _ids = _sd.insert_ids(R(2, 3), 1, R(3), 0, 1)
 case(_sd.route_grad, R(3, 3), _ids, R(3))

@@ -328,9 +328,13 @@ def qr_jvp(g, ans, a, mode="reduced"):
 
 
 # pinv of a full-rank matrix (the rank is locally constant there); hermitian=True is refused
+# (written with matmul and swapaxes: second order comes from their rules)
 @defvjp(np.linalg.pinv, kind="custom", torch_name="PinverseBackward0")
 def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
-    return _sd.pinv_grad(g, ans, a, rcond, hermitian, rtol)
+    xt = np.swapaxes(_sd.refuse_if(ans, hermitian, "np.linalg.pinv with hermitian=True"), -1, -2)
+    gt = np.swapaxes(g, -1, -2)
+    return (-(xt @ g @ xt) + (gt - a @ (ans @ gt)) @ (ans @ xt) + (xt @ ans) @ (gt - gt @ ans @ a),
+            None, None, None)
 
 
 @defjvp(np.linalg.pinv)
@@ -409,6 +413,21 @@ def attribute_grad_helper(c, out, b, obj, name):
 @defvjp(_sd.attribute_tangent, kind="linear")
 def attribute_tangent_helper(c, out, t, obj, name):
     return (_sd.attribute_grad(c, obj, name), None, None)
+
+
+@defvjp(_sd.refuse_if, kind="linear")
+def refuse_if_helper(b, out, value, flag, what):
+    return (b, None, None)
+
+
+@defvjp(_sd.select_grads, kind="linear")
+def select_grads_helper(b, out, g, condlist, choicelist, ans):
+    return (_sd.select_tangent(b, condlist, ans), None, None, None)
+
+
+@defvjp(_sd.select_tangent, kind="linear")
+def select_tangent_helper(b, out, t, condlist, ans):
+    return (_sd.select_grads(b, condlist, t, ans), None, None)
 
 
 @defvjp(_sd.dense_items, kind="linear")
