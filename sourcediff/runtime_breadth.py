@@ -629,15 +629,6 @@ def svd_tangent(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False)
 
 
 @_export
-def eigh_grad(g, ans, a, UPLO="L"):
-    """The gradient of np.linalg.eigh (distinct eigenvalues) with respect to the triangle it reads."""
-    w, v = ans
-    gw, gv = _items(g, 2)
-    inner = _diag(_zero_or(gw, w)) + _offdiag_inverse(w) * (_T(v) @ _zero_or(gv, v))
-    return (_one_triangle(v @ inner @ _T(v), UPLO.upper() == "L"), None)
-
-
-@_export
 def eigh_tangent(t, ans, a, UPLO="L"):
     """The tangent of np.linalg.eigh's (w, v) for a tangent ``t`` of ``a``."""
     w, v = ans
@@ -912,10 +903,6 @@ def lse_b(b, return_sign=False):
     if return_sign:
         _refuse("scipy.special.logsumexp with return_sign=True")
     return 1.0 if b is None else b
-
-
-def _norm_z(x, loc, scale):
-    return (np.asarray(x, dtype=float) - loc) / scale
 
 
 @_export

@@ -8,8 +8,14 @@ outside it raise NotImplementedError from the helper rather than give a wrong gr
 
 Tuple results (svd, eigh, qr, eig, lstsq): ``g`` holds one gradient per element (0.0 or None for an
 element that does not reach the output) and jvps return GradLists, so forward mode adds them entrywise.
-The tape records a tuple result only when its elements have one shape, so these work in source mode
-(reverse and forward) but not in tape mode.
+The tape records such a result as one node over its flattened float parts (tape._Ragged). Fields of
+named tuple results (``np.linalg.eigh(a).eigenvalues``) go through ``_sd.attribute`` (rule below).
+
+Second order: the rules whose bodies use only differentiable numpy calls and helpers with rules of
+their own (kron, rollaxis, append, select, rot90, nan_to_num, dsplit, partition, insert, nansum,
+nanmean, ptp, convolve, correlate, polyval, cross, eigh, cholesky, pinv) reach through; the others
+(gradient, quantiles, average, interp, trapezoid, svd, qr, lstsq, matrix_power, multi_dot, eig,
+eigvalsh) raise NoRuleError naming their helper when differentiated again.
 """
 
 import numpy as np
