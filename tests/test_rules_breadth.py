@@ -264,6 +264,73 @@ def test_grad_of_grad_reverse_over_reverse():
     np.testing.assert_allclose(sd.grad(outer)(x), fd_grad(outer, x), rtol=1e-5, atol=1e-5)
 
 
+# one element of a tuple result, active options (spacing, q, xp, dx, weights with returned=True)
+def p_svd_vh(x):
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    return np.sum(vh[1] * np.arange(3.0))
+
+
+def p_qr_r(x):
+    q, r = np.linalg.qr(x)
+    return np.sum(r ** 3) + np.sum(np.linalg.qr(x, mode="r") ** 2)
+
+
+def p_eig_w(x):
+    w, v = np.linalg.eig(x)
+    return np.sum(w * np.arange(3.0))
+
+
+def p_lstsq(x):
+    sol, res, rank, s = np.linalg.lstsq(x, np.arange(5.0))
+    return res[0] * 2.0 + np.sum(np.linalg.lstsq(x[:, :2], x[:, 2])[0] ** 2)
+
+
+def p_average(x):
+    avg, scl = np.average(x, 0, np.exp(x[:, 0]), True)
+    return np.sum(avg * scl)
+
+
+def p_gradient(x):
+    return np.sum(np.gradient(x, axis=1)) + np.sum(np.gradient(x, x[0, 0] ** 2 + 1.0)[1] ** 2)
+
+
+def p_percentile(x):
+    return np.sum(np.percentile(x, x[0] * 10 + 50, axis=0))
+
+
+def p_interp(x):
+    return np.sum(np.interp(np.array([-0.5, 0.2, 1.1]), np.cumsum(np.exp(x)) - 2.0, np.sin(x)))
+
+
+def p_trapezoid(x):
+    return np.sum(TRAPEZOID(np.sin(x), None, x[0, 0] ** 2, 0))
+
+
+PARTIAL = [
+    ("svd_vh_only", p_svd_vh, rng.standard_normal((4, 3))),
+    ("qr_r_only", p_qr_r, rng.standard_normal((4, 3))),
+    ("eig_w_only", p_eig_w, EV + 0.01 * rng.standard_normal((3, 3))),
+    ("lstsq_residuals_and_b", p_lstsq, rng.standard_normal((5, 3))),
+    ("average_returned", p_average, rng.standard_normal((3, 2))),
+    ("gradient_axis_and_spacing", p_gradient, rng.standard_normal((4, 3))),
+    ("percentile_q", p_percentile, np.array([[0.3, -1.2, 0.6], [2.5, 0.9, -0.7], [-0.4, 1.6, 1.3],
+                                             [1.1, 0.2, 2.2]])),
+    ("interp_xp_fp", p_interp, 0.3 * rng.standard_normal(4)),
+    ("trapezoid_dx", p_trapezoid, rng.standard_normal((4, 3))),
+]
+
+
+@pytest.mark.parametrize("name,f,x", PARTIAL, ids=_ids(PARTIAL))
+def test_partial_results_and_active_options(name, f, x):
+    g0 = fd_grad(f, x)
+    np.testing.assert_allclose(sd.grad(f)(x), g0, rtol=1e-5, atol=1e-6)
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    np.testing.assert_allclose(sd.jvp(f, (x,), (v,))[1], np.sum(g0 * v), rtol=1e-5, atol=1e-6)
+    t = sd.tensor(x.copy(), requires_grad=True)
+    f(t).backward()
+    np.testing.assert_allclose(t.grad.detach().numpy(), g0, rtol=1e-5, atol=1e-6)
+
+
 SECOND = [row for row in NUMPY if row[0] in ("cholesky", "eigh", "named_tuple_fields", "pinv",
                                                 "select", "partition", "ptp", "insert")]
 
