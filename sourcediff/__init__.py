@@ -25,5 +25,6 @@ from .operators import (  # noqa: F401
     stop_gradient,
     vjp,
 )
+from .pytree import flatten  # noqa: F401
 from .registry import defjvp, defnondiff, defvjp  # noqa: F401
 from .tape import Tensor, enable_grad, no_grad, set_grad_enabled, tensor  # noqa: F401,E402

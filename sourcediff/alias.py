@@ -54,13 +54,13 @@ class AliasPass:
         self.locals = {n.id for n in gast.walk(fdef)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
         self.resolver = Resolver(parsed, self.locals)
-        # arrays, lists and dicts the function reads from its module or an enclosing function:
-        # a write through a local view of one changes data that outlives the call
+        # arrays, lists, dicts and objects holding them that the function reads from its module
+        # or an enclosing function: a write through a local view of one (P = BOX.d; P["w"] = w)
+        # changes data that outlives the call, and that a method may read (BOX.read(x))
         self.outer = set()
         for n in gast.walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and \
-                    n.id not in self.locals and \
-                    isinstance(self.resolver.lookup(n.id), (np.ndarray, list, dict)):
+                    n.id not in self.locals and _holds_data(self.resolver.lookup(n.id)):
                 self.outer.add(n.id)
         self.edges = {}
         self.containers = set()
@@ -101,9 +101,16 @@ class AliasPass:
         if isinstance(value, gast.UnaryOp):
             return set()
         if isinstance(value, gast.BinOp):
-            # list + list and tuple * n hold the same elements
+            # list + list and tuple * n hold the same elements, also of literal operands
+            # ((z,) + (s,) holds z itself)
             if isinstance(value.op, (gast.Add, gast.Mult)):
-                return _loads(value) & self.containers
+                out = set()
+                for side in (value.left, value.right):
+                    if isinstance(side, (gast.Tuple, gast.List)):
+                        out |= _loads(side)
+                    elif isinstance(side, gast.Name) and side.id in self.containers:
+                        out.add(side.id)
+                return out
             return set()
         if isinstance(value, gast.Subscript):
             return _loads(value.value)
@@ -284,7 +291,7 @@ class AliasPass:
             return []
         written = mutated_params(op.key)
         out = []
-        passed = {n.id for node in bound.arguments.values() for n in gast.walk(node)
+        passed = {n.id for node in _bound_nodes(bound) for n in gast.walk(node)
                   if isinstance(n, gast.Name) and n.id in self.locals}
         for param, node in bound.arguments.items():
             if param not in written or not isinstance(node, gast.Name):
@@ -339,6 +346,40 @@ class AliasPass:
         return located(gast.Expr(value=call(func, args)), s)
 
 
+def _fresh_call(value):
+    """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
+    memory with its arguments (so writing into it does not write into them)."""
+    if not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    name = func.attr if isinstance(func, gast.Attribute) else \
+        func.id if isinstance(func, gast.Name) else None
+    picks = isinstance(func, gast.Name) and name in ("max", "min")  # (builtins return an argument)
+    return name in _FRESH and not picks
+
+
+def _bound_nodes(bound):
+    """The argument syntax of a bound call, a ``*args`` tuple or ``**kwargs`` dict flattened."""
+    out = []
+    for value in bound.arguments.values():
+        if isinstance(value, tuple):
+            out.extend(value)
+        elif isinstance(value, dict):
+            out.extend(value.values())
+        else:
+            out.append(value)
+    return out
+
+
+def _holds_data(obj):
+    """An array, a list or dict, or an object of a user's class (its attributes may hold them)."""
+    if isinstance(obj, (np.ndarray, list, dict)):
+        return True
+    fields = getattr(obj, "__dict__", None)
+    return type(fields) is dict and not isinstance(obj, type) and not inspect.ismodule(obj) \
+        and not callable(obj) and type(obj).__module__ not in ("builtins", "numpy")
+
+
 def _stored(s):
     return {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
@@ -372,7 +413,8 @@ def mutated_params(fn):
     writes = []  # (name written into, line)
     for n in gast.walk(node):
         if isinstance(n, gast.Assign) and not isinstance(
-                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)):
+                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)) \
+                and not _fresh_call(n.value):
             for t in n.targets:
                 if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
                     for name in gast.walk(t):

@@ -33,7 +33,7 @@ from .errors import SourcediffError, WrtError
 from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
-from .optimize import optimize
+from .optimize import _loads, optimize
 from .parse import parse_function
 from .reverse import GlobalNames, Reverse
 
@@ -45,11 +45,13 @@ _lock = threading.RLock()
 # ---------------------------------------------------------------------- public surface
 
 
-def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
+def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False):
     """The gradient function of ``fn`` with respect to ``wrt`` (an index, a name, or a tuple).
 
     Usable as ``sd.grad(f)``, ``sd.grad(f, wrt=(0, 1))`` or as a decorator ``@sd.grad`` /
-    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument.
+    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument; for a list,
+    tuple or dict of arrays it is one of the same structure. With ``has_aux=True`` the function
+    returns ``(loss, aux)`` and the gradient function returns ``(gradient, aux)`` (as in JAX).
 
     Example::
 
@@ -57,7 +59,9 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
         df(3.0)        # 6.0
     """
     if fn is None:
-        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize)
+        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(fn, wrt, "grad", mode, optimize)
     if mode == "forward":
         from .operators import forward_grad
 
@@ -67,8 +71,9 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
     return _get(fn, wrt, "grad", optimize)
 
 
-def value_and_grad(fn=None, wrt=0, *, optimize=True):
-    """Like :func:`grad` but the function returns ``(value, gradient)``.
+def value_and_grad(fn=None, wrt=0, *, optimize=True, has_aux=False):
+    """Like :func:`grad` but the function returns ``(value, gradient)``; with ``has_aux=True``,
+    ``((value, aux), gradient)`` for a function that returns ``(value, aux)`` (as in JAX).
 
     Example::
 
@@ -76,8 +81,41 @@ def value_and_grad(fn=None, wrt=0, *, optimize=True):
         vg(3.0)        # (9.0, 6.0)
     """
     if fn is None:
-        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize)
+        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(fn, wrt, "value_and_grad", "reverse", optimize)
     return _get(fn, wrt, "value_and_grad", optimize)
+
+
+def _with_aux(fn, wrt, what, mode, optimize_code):
+    """The gradient of ``fn(...)[0]`` for a ``fn`` that returns ``(loss, aux)``, giving aux back
+    from the same run of ``fn`` (it runs once per call): the loss is taken by ``runtime.aux_first``,
+    which keeps aux aside for this call."""
+    from .parse import synthetic
+
+    name = getattr(fn, "__name__", "f")
+    loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
+                        "_sd_aux_first({fn}({params}))", {"_sd_aux_first": runtime.aux_first})
+    if what == "value_and_grad":
+        inner = value_and_grad(loss_of, wrt=wrt, optimize=optimize_code)
+    else:
+        inner = grad(loss_of, wrt=wrt, mode=mode, optimize=optimize_code)
+
+    @functools.wraps(fn)
+    def with_aux(*args, **kwargs):
+        with runtime.aux_kept() as kept:
+            out = inner(*args, **kwargs)
+        if not kept:
+            raise SourcediffError(f"has_aux=True: {getattr(fn, '__qualname__', fn)} must return "
+                                  f"(loss, aux)")
+        aux = kept[0]
+        return ((out[0], aux), out[1]) if what == "value_and_grad" else (out, aux)
+
+    with_aux.__sourcediff_opaque__ = (f"sd.{what}({name}, has_aux=True)",
+                                      f"Differentiate the loss alone: sd.{what}({name}) of a "
+                                      f"function that returns only the loss.")
+    with_aux.__sourcediff_source__ = getattr(inner, "__sourcediff_source__", None)
+    return with_aux
 
 
 def source(fn, *example_args):
@@ -131,6 +169,27 @@ def vjp_form(fn, active_params):
         return compiled
 
 
+def split_form(fn, active_params):
+    """The compiled forward and backward forms of a user function for the given active parameter
+    names (cached): ``fwd(*args)`` runs it once and returns ``(value, saved)``, and
+    ``fwd.__sourcediff_bwd__(saved, out_bar=g)`` returns the parameters' gradients from what that
+    run saved, so the function's body (its random draws, appends, prints) runs once per call."""
+    key = (fn, active_params, "split")
+    with _lock:
+        if key in _in_progress:
+            return _in_progress[key]
+        pending = _in_progress[key] = _Pending()
+        pending.__sourcediff_bwd__ = _Pending()
+        pending.__sourcediff_bwd__.__sourcediff_cotangent_name__ = "out_bar"
+        try:
+            compiled = _get(fn, tuple(active_params), "split", True)
+        finally:
+            del _in_progress[key]
+        pending.fn = compiled
+        pending.__sourcediff_bwd__.fn = compiled.__sourcediff_bwd__
+        return compiled
+
+
 def jvp_form(fn, active_params):
     """The compiled jvp form of a user function for the given active parameter names (cached)."""
     key = (fn, active_params, "jvp")
@@ -157,13 +216,15 @@ def clear_cache():
 
 
 def _get(fn, wrt, mode, optimize_code):
+    if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
+        wrt = tuple(wrt)
     target = fn.__func__ if inspect.ismethod(fn) else fn
     try:
         per_fn = _cache.get(target)
     except TypeError:
         per_fn = None
     key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
-           _closure_key(target))
+           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None)
     compiled = per_fn.get(key) if per_fn is not None else None
     if compiled is None:
         with _lock:
@@ -213,7 +274,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     parsed = fence(parse_function(fn))
     bound_self = inspect.ismethod(fn)
     params = _param_names(parsed.node)
-    if mode in ("vjp", "jvp") and isinstance(wrt, (tuple, list)) \
+    if mode in ("vjp", "jvp", "split") and isinstance(wrt, (tuple, list)) \
             and all(isinstance(w, str) for w in wrt):
         wrt_names, single = list(wrt), False
     else:
@@ -228,12 +289,15 @@ def transform(fn, wrt, mode, optimize_code=True):
     primal, adjoint = rev.build()
     head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
                                                         mode)
-    removable = set(names.taken) - all_names(parsed.node)
+    removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     qual = parsed.fn.__qualname__
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
-    args = copy.deepcopy(norm.args)
+    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     cotangent = None
+    if mode == "split":
+        return _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads,
+                      value, bar_names, removable, wrt_names, optimize_code)
     if mode == "vjp":
         cotangent = names.exact("out_bar")
         seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
@@ -274,6 +338,84 @@ def transform(fn, wrt, mode, optimize_code=True):
     return fn
 
 
+def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads, value,
+           bar_names, removable, wrt_names, optimize_code):
+    """The forward form (runs the primal, returns the value and what the adjoint reads) and the
+    backward form (takes that and the output's gradient) of one function, compiled together."""
+    where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
+    cotangent = names.exact("out_bar")
+    state = names.exact("saved")
+    seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
+    backward = seed + seed_value + adjoint
+    reads = set()
+    for st in backward + grads:
+        reads |= _loads(st)
+    written = set(_param_names(parsed.node))
+    for st in head + primal:
+        written |= _stores(st)
+    kept = sorted(reads & written)
+    saved = gast.Tuple(elts=[load(n) for n in kept], ctx=gast.Load())
+    # (a name bound on one branch only is saved as None when the other branch ran)
+    params = set(_param_names(parsed.node))
+    unbound = [assign(n, const(None)) for n in kept if n not in params]
+    fwd_body = unbound + head + primal + [located(gast.Return(value=gast.Tuple(
+        elts=[value, saved], ctx=gast.Load())), rev.ret_stmt)]
+    unpack = [gast.Assign(targets=[gast.Tuple(elts=[store(n) for n in kept], ctx=gast.Store())],
+                          value=load(state), type_comment=None)] if kept else []
+    bwd_body = unpack + backward + [located(gast.Return(
+        value=gast.Tuple(elts=grads, ctx=gast.Load())), rev.ret_stmt)]
+    if optimize_code:
+        fwd_body = optimize([], fwd_body, set(), removable, set(), _where_names(globals_))
+        bwd_body = optimize([], bwd_body, bar_names, removable, set(), _where_names(globals_))
+    fwd_doc = (f"Value of {where} and what its gradient with respect to "
+               f"{', '.join(wrt_names) or 'nothing'} needs. Generated by sourcediff.")
+    bwd_doc = (f"Gradients of {', '.join(wrt_names) or 'nothing'} for {where}, from what the "
+               f"forward form saved and the gradient {cotangent} of its output. Generated by "
+               f"sourcediff.")
+    bwd_args = gast.arguments(
+        args=[gast.Name(id=state, ctx=gast.Param(), annotation=None, type_comment=None)],
+        posonlyargs=[], vararg=None, kwonlyargs=[gast.Name(id=cotangent, ctx=gast.Param(),
+                                                           annotation=None, type_comment=None)],
+        kw_defaults=[None], kwarg=None, defaults=[])
+    made = []
+    for name, fargs, body, doc in ((f"fwd_{parsed.node.name}", args, fwd_body, fwd_doc),
+                                   (f"bwd_{parsed.node.name}", bwd_args, bwd_body, bwd_doc)):
+        fdef = gast.FunctionDef(name=name, args=fargs, body=[gast.Expr(value=const(doc))] + body,
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        made.append(_compile(parsed, to_source(fdef), name, globals_, rev))
+    fwd, bwd = made
+    bwd.__sourcediff_cotangent_name__ = cotangent
+    fwd.__sourcediff_bwd__ = bwd
+    return fwd
+
+
+def _bound_defaults(parsed, args, globals_):
+    """The parameters with their default values bound as objects (``k=scale`` with ``scale`` a
+    local of the function that made ``fn`` is a name the generated code cannot see)."""
+    fn = parsed.fn
+    values = getattr(fn, "__defaults__", None) or ()
+    if len(values) == len(args.defaults):
+        first = len(args.args) - len(values)
+        args.defaults = [_default_name(globals_, args.args[first + i].id, v)
+                         for i, v in enumerate(values)]
+    kw = getattr(fn, "__kwdefaults__", None) or {}
+    args.kw_defaults = [None if d is None or a.id not in kw else
+                        _default_name(globals_, a.id, kw[a.id])
+                        for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    return args
+
+
+def _default_name(globals_, param, value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return const(value)
+    return load(globals_.name(f"{param}_default", value))
+
+
+def _stores(tree):
+    return {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and
+            isinstance(n.ctx, gast.Store)}
+
+
 def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
     """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot)."""
     fwd = Forward(parsed, norm, names, wrt_names, globals_)
@@ -283,7 +425,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
         if p in fwd.active and p not in wrt_names:
             head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
     result = fwd.result
-    removable = set(names.taken) - all_names(parsed.node)
+    removable = set(names.taken) - all_names(parsed.node) - fwd.effect_targets()
     out_dot = load(fwd.dot(result.id)) if _active_result(fwd) else const(0.0)
     ret = located(gast.Return(value=gast.Tuple(
         elts=[result, call(fwd.rt("grad_like"), [out_dot, result])], ctx=gast.Load())),
@@ -292,7 +434,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
     if optimize_code:
         body = optimize([], body, set(), removable, set(), _where_names(globals_), inline=True)
     tangent_names = {p: fwd.dot(p) for p in wrt_names}
-    args = copy.deepcopy(norm.args)
+    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     args.kwonlyargs = list(args.kwonlyargs) + [store(tangent_names[p]) for p in wrt_names]
     for a in args.kwonlyargs[-len(wrt_names):] if wrt_names else []:
         a.ctx = gast.Param()
@@ -332,7 +474,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     """(head, primal, seed, adjoint with zero inits, gradient expressions, value expression)."""
     head = []
     qual = parsed.fn.__qualname__
-    if mode != "vjp":
+    if mode not in ("vjp", "split"):
         defined = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
         for p in wrt_names:
             head.append(gast.Expr(value=call(rev.rt("check_wrt"), [load(p), const(p),
@@ -360,7 +502,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     if active:
         seed.append(comment(f"grad of: {parsed.line_text(rev.ret_stmt)}  "
                             f"({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"))
-        if mode != "vjp":
+        if mode not in ("vjp", "split"):
             seed.append(assign(rev.bar(result.id), const(1.0)))
     grads = []
     for p in wrt_names:
@@ -633,6 +775,7 @@ def _entry(fn, spec=None):
                 raise
             raise located from exc
 
+    entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
     return entry
 
 

@@ -16,7 +16,7 @@ import gast
 from . import quote
 from .errors import NoRuleError
 from .normalize import assign, call, const, load, located, store
-from .reverse import Analysis, _method_call, _names_in, add, called_form
+from .reverse import Analysis, _method_call, add, called_form
 
 
 class Forward(Analysis):
@@ -98,11 +98,17 @@ class Forward(Analysis):
         if op is not None and (op.kind in ("rule", "copy", "const", "container") or
                                (op.kind == "nondiff" and op.key is None)):
             s.sd_pure = True
+        pop = self.container_pop(s)
+        if pop is not None and isinstance(pop, gast.Call):
+            # the tangent list pops with its list, also for a value that carries no tangent
+            # (an int, a restored flag): the two lists stay aligned
+            if target in self.active:
+                return [s, assign(self.dot(target), pop, s)]
+            return [s, located(gast.Expr(value=pop), s)]
         if target not in self.active:
             return [self.on_copies(s)]
         if op.kind == "user":
             return self.user_call(op, s, target)
-        pop = self.container_pop(s)
         if pop is not None:
             return [s, assign(self.dot(target), pop, s)]
         # normalize gave t = f(t) a fresh variable, so the operands here are the old values
@@ -185,14 +191,10 @@ class Forward(Analysis):
 
     def user_call(self, op, s, target):
         """``t = helper(a)``: the primal and tangent come from helper's jvp form."""
-        import inspect
-
         from .api import jvp_form
 
         callee = op.key
-        bound = inspect.signature(callee).bind(*op.args, **op.keywords)
-        active_params = [p for p, syntax in bound.arguments.items()
-                         if _names_in([syntax]) & self.active]
+        bound, active_params = self.bind_user_call(op, s)
         fn = called_form(jvp_form, callee, active_params, self.parsed.where(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))

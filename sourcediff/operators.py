@@ -14,12 +14,24 @@ Example::
 
 import functools
 import inspect
+import weakref
 
 import numpy as np
 
 from . import registry, runtime
 from .api import _get
 from .errors import SourcediffError, WrtError
+from .pytree import flatten
+
+
+_AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
+          "sd.jacobian(sd.grad(f)) for a scalar f, sd.grad(sd.grad(f)) for a scalar f of a "
+          "scalar, sd.elementwise_grad(sd.elementwise_grad(f)) for an elementwise f.")
+_summed = weakref.WeakKeyDictionary()
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
 def _float_like(x):
@@ -81,9 +93,17 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
 
 
 def _basis(x):
-    """One-hot tangents shaped like ``x``, one per element."""
+    """One-hot tangents shaped like ``x``, one per element (of every leaf, for a list, tuple or
+    dict of arrays: trees shaped like ``x``, indexed by the leaf entry's flat position)."""
     if isinstance(x, float):
         yield (), 1.0
+        return
+    if isinstance(x, (list, tuple, dict)):
+        vec, unflatten = flatten(x)
+        for k in range(vec.size):
+            e = np.zeros_like(vec)
+            e[k] = 1.0
+            yield (k,), unflatten(e)
         return
     for idx in np.ndindex(np.shape(x)):
         e = np.zeros_like(x)
@@ -103,7 +123,9 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False):
         out, col = _tangent_call(jf, args, {name: e})
         cols[idx] = np.asarray(col)
     out_shape = np.shape(out)
-    jac = np.zeros(out_shape + np.shape(x), dtype=np.result_type(out, x, float))
+    x_shape = (flatten(x)[0].size,) if isinstance(x, (list, tuple, dict)) else np.shape(x)
+    jac = np.zeros(out_shape + x_shape, dtype=np.result_type(out, *(
+        [] if isinstance(x, (list, tuple, dict)) else [x]), float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
@@ -119,10 +141,14 @@ def forward_grad(fn, wrt=0, optimize=True):
         for i in _wrt_indices(fn, wrt, len(args)):
             out, jac = _forward_jacobian(fn, args, i, optimize)
             runtime.check_scalar(out, getattr(fn, "__qualname__", "the function"))
-            grads.append(runtime.grad_like(jac, args[i]))
+            if isinstance(args[i], (list, tuple, dict)):  # (a tree: its leaves' entries in order)
+                grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
+            else:
+                grads.append(runtime.grad_like(jac, args[i]))
         return grads[0] if single else tuple(grads)
 
     grad_fn.__sourcediff_source__ = None
+    grad_fn.__sourcediff_opaque__ = (f"sd.grad({_name(fn)}, mode='forward')", _AGAIN)
     return grad_fn
 
 
@@ -189,6 +215,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
                 out_jacs.append(_reverse_jacobian(fn, args, i, optimize)[1])
         return out_jacs[0] if single else tuple(out_jacs)
 
+    jac_fn.__sourcediff_opaque__ = (f"sd.jacobian({_name(fn)})", _AGAIN)
     return jac_fn
 
 
@@ -226,17 +253,33 @@ def hvp(fn, primals, tangents, *, optimize=True):
 def elementwise_grad(fn, wrt=0, *, optimize=True):
     """The gradient of ``sum(fn(x))``: for elementwise functions, the derivative at each element.
 
+    It is the gradient of a function sourcediff writes around ``fn`` (``np.sum(fn(x))``), so it is
+    generated code and can be differentiated again.
+
     Example::
 
-        sd.elementwise_grad(np.tanh)   # not a Python function: use lambda x: np.tanh(x)
+        def f(x):
+            return np.tanh(x)
+
+        sd.elementwise_grad(f)(np.zeros(3))                          # [1, 1, 1]
+        sd.elementwise_grad(sd.elementwise_grad(f))(np.zeros(3))     # f'' = [0, 0, 0]
     """
+    from .api import grad
+    from .parse import synthetic
 
-    @functools.wraps(fn)
-    def eg(*args):
-        out, f_vjp = vjp(fn, *args, optimize=optimize)
-        return f_vjp(np.ones_like(out) if not isinstance(out, float) else 1.0)[wrt]
-
-    return eg
+    try:
+        summed = _summed.get(fn)
+    except TypeError:
+        summed = None
+    if summed is None:
+        name = getattr(fn, "__name__", "f")
+        summed = synthetic(fn, f"sum_of_{name if name.isidentifier() else 'f'}",
+                           "_np.sum({fn}({params}))", {"_np": np})
+        try:
+            _summed[fn] = summed
+        except TypeError:
+            pass
+    return grad(summed, wrt=wrt, optimize=optimize)
 
 
 # ---------------------------------------------------------------------- custom rules
@@ -305,7 +348,7 @@ def stop_gradient(x):
     return x
 
 
-registry.defnondiff(stop_gradient)
+registry.defnondiff(stop_gradient, reason="sd.stop_gradient: no derivative flows through it")
 
 
 def nondifferentiable(fn):
@@ -317,5 +360,5 @@ def nondifferentiable(fn):
         def count_positive(x):
             return float(np.sum(x > 0))
     """
-    registry.defnondiff(fn)
+    registry.defnondiff(fn, reason=f"declared by @sourcediff.nondifferentiable on {fn.__qualname__}")
     return fn

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from . import registry
 from .errors import NoSourceError, SourcediffSyntaxError
 
 
@@ -29,6 +30,7 @@ class Parsed:
     line_offset: int  # add to a node's lineno to get the line in ``filename``
     lines: list  # the dedented source lines, for quoting
     env: dict = field(default_factory=dict)  # closure variables by name
+    self_class: object = None  # a method's class: calls through its first parameter resolve there
 
     @property
     def filename_short(self):
@@ -56,19 +58,52 @@ class Parsed:
 
 
 def unwrap(fn):
-    """The plain Python function behind ``fn`` (functools.wraps chains, bound methods)."""
+    """The plain Python function behind ``fn``: a bound method's function, or the generated
+    function behind sourcediff's own call wrapper. A ``functools.wraps`` wrapper of anyone else is
+    the function to differentiate itself (``10 * fn(x)`` is not ``fn(x)``), so ``__wrapped__`` is
+    followed only where sourcediff set it on a wrapper that computes the same function."""
     while True:
         if inspect.ismethod(fn):
             fn = fn.__func__
-        elif hasattr(fn, "__wrapped__"):
+        elif getattr(fn, "__sourcediff_same_as_wrapped__", False):
             fn = fn.__wrapped__
         else:
             return fn
 
 
+def _refuse_opaque(fn):
+    """A function that sourcediff computes in Python (a jacobian, a tape no_grad wrapper) has no
+    source to differentiate: say what to use instead."""
+    what = getattr(fn, "__sourcediff_opaque__", None)
+    if what is None:
+        return
+    name, fix = what
+    raise NoSourceError(
+        f"{name} is computed by sourcediff in Python "
+        f"from generated code, not generated as code itself, so it cannot be "
+        f"differentiated again. {fix}")
+
+
 def parse_function(fn):
     """Read ``fn``'s source and return a :class:`Parsed` with its FunctionDef (decorators removed)."""
+    from .resolve import MethodOf
+
+    if isinstance(fn, MethodOf):
+        parsed = parse_function(fn.function)
+        parsed.self_class = fn.cls
+        return parsed
+    owner = type(fn.__self__) if inspect.ismethod(fn) else None
+    if owner is not None and not isinstance(fn.__self__, type):
+        parsed = parse_function(fn.__func__)
+        parsed.self_class = owner
+        return parsed
     fn = unwrap(fn)
+    _refuse_opaque(fn)
+    if inspect.isfunction(fn) and registry.lookup(fn) is not None and \
+            getattr(fn, "__sourcediff_parsed__", None) is None:
+        # a function with a rule of its own (@sd.custom_vjp) differentiated directly: its rule
+        # applies, as it does where another function calls it
+        fn = synthetic(fn, fn.__name__, "{fn}({params})", {})
     lifted = getattr(fn, "__sourcediff_parsed__", None)
     if lifted is not None:
         return Parsed(fn, copy.deepcopy(lifted.node), lifted.filename, lifted.line_offset,
@@ -82,7 +117,8 @@ def parse_function(fn):
         )
     filename = fn.__code__.co_filename
     try:
-        source_lines, first = inspect.getsourcelines(fn)
+        # (of the code object: inspect follows __wrapped__ from a function, to another one)
+        source_lines, first = inspect.getsourcelines(fn.__code__)
     except (OSError, TypeError) as exc:
         raise NoSourceError(
             f"cannot read the source of {name} (defined in {filename}): {exc}. sourcediff needs the "
@@ -140,6 +176,48 @@ def _parse_lambda(fn, source, filename, first):
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             env[var] = cell.cell_contents
     return Parsed(fn, node, filename, first - 1, source.splitlines(), env)
+
+
+def synthetic(fn, name, template, env):
+    """A function with ``fn``'s parameters that returns ``template`` (``{fn}`` is fn, ``{params}``
+    its arguments), written by sourcediff around the user's ``fn`` and parseable like one of
+    theirs; errors in it point at fn's definition. Example: ``synthetic(f, "sum_f",
+    "_np.sum({fn}({params}))", {"_np": np})``."""
+    target = fn.__wrapped__ if hasattr(fn, "__wrapped__") and inspect.isfunction(
+        fn.__wrapped__) else fn
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        sig = None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if sig is None or not all(p.kind in kinds and p.default is p.empty
+                              for p in sig.parameters.values()):
+        raise NoSourceError(
+            f"{getattr(fn, '__qualname__', repr(fn))}: sourcediff can wrap only functions with "
+            f"plain positional parameters here (no defaults, *args or keywords); write a small "
+            f"def with the parameters you differentiate that calls it")
+    params = list(sig.parameters)
+    body = template.format(fn="_sd_fn", params=", ".join(params))
+    text = f"def {name}({', '.join(params)}):\n    return {body}\n"
+    namespace = {}
+    scope = dict(env, _sd_fn=fn)
+    exec(compile(text, f"<sourcediff {name}>", "exec"), scope, namespace)
+    made = namespace[name]
+    made.__qualname__ = name
+    node = gast.parse(text).body[0]
+    filename = getattr(getattr(target, "__code__", None), "co_filename", "<sourcediff>")
+    first, line = 1, f"def {name}({', '.join(params)}): return {body}"
+    try:
+        lines, first = inspect.getsourcelines(target)
+        line = lines[0].strip()
+    except (OSError, TypeError):
+        pass
+    for sub in gast.walk(node):  # every place in it is the line that defines fn
+        if hasattr(sub, "lineno"):
+            sub.lineno = sub.end_lineno = 1
+    env = {k: v for k, v in scope.items() if k != "__builtins__"}
+    made.__sourcediff_parsed__ = Parsed(made, node, filename, first - 1, [line], env)
+    return made
 
 
 def lift_function(outer, node, display_name):

@@ -24,6 +24,7 @@ class QuotedRule:
         self.fn = fn
         source = textwrap.dedent(inspect.getsource(fn))
         fdef = gast.parse(source).body[0]
+        fdef.decorator_list = []  # (@softplus.defvjp names the primitive, not the rule's body)
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
         body = [s for s in fdef.body
@@ -95,6 +96,23 @@ def quoted(fn):
     return q
 
 
+def _closure_values(fn):
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
+    if code is None or not cells:
+        return {}
+    out = {}
+    for name, cell in zip(code.co_freevars, cells):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:  # (not bound yet)
+            pass
+    return out
+
+
+class StarredArgument(TypeError):
+    """A ``*seq`` argument where the rule needs each item by name (only ``*args`` takes one)."""
+
+
 def bind(q, args, keywords, where):
     """Map the rule's parameters (after ``g, ans``) to the call's operand syntax, defaults filled in.
 
@@ -107,6 +125,9 @@ def bind(q, args, keywords, where):
     positional = list(args)
     for p in params:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if positional and isinstance(positional[0], gast.Starred):
+                raise StarredArgument(f"{where}: *{gast.unparse(positional[0].value)} would fill "
+                                      f"the parameter '{p.name}'")
             if positional:
                 bound[p.name] = positional.pop(0)
             elif p.name in keywords:
@@ -184,8 +205,11 @@ def inline(q, g, ans, bound, positions, fresh, global_name):
     for name in q.locals:
         mapping[name] = fresh(name)
     fn_globals = getattr(q, "global_objects", None) or q.fn.__globals__
+    closure = _closure_values(q.fn)  # (a rule defined inside a function: its free variables)
     for name in q.globals:
-        if name in fn_globals:
+        if name in closure:
+            mapping[name] = global_name(name, closure[name])
+        elif name in fn_globals:
             mapping[name] = global_name(name, fn_globals[name])
         else:
             import builtins

@@ -32,7 +32,7 @@ import threading
 
 _lock = threading.RLock()
 _rules = {}
-_nondiff = set()
+_nondiff = {}  # key -> the reason its result carries no derivative
 _version = [0]
 
 
@@ -82,7 +82,7 @@ def defvjp(*keys, kind="custom", broadcast=False, torch_name=None):
         with _lock:
             for key in keys:
                 _rules[_hashable(key)] = Rule(key, _key_name(key), fn, kind, broadcast, torch_name)
-                _nondiff.discard(_hashable(key))
+                _nondiff.pop(_hashable(key), None)
             _version[0] += 1
         return fn
 
@@ -112,11 +112,20 @@ def defjvp(*keys):
     return register
 
 
-def defnondiff(*keys):
-    """Declare primitives whose results never carry derivatives (``np.argmax``, ``np.shape``, ...)."""
+def defnondiff(*keys, reason):
+    """Declare primitives whose results never carry derivatives, with the reason, which must hold
+    for every argument (``np.argmax``: "the result is integers"). A function only some of whose
+    arguments carry no derivative (``np.full``'s shape) gets a rule returning None for those.
+
+    Example::
+
+        defnondiff(np.argmax, np.argmin, reason="the result is integers")
+    """
+    if not isinstance(reason, str) or not reason:
+        raise ValueError("defnondiff needs reason=..., why no argument carries a derivative")
     with _lock:
         for key in keys:
-            _nondiff.add(_hashable(key))
+            _nondiff[_hashable(key)] = reason
             _rules.pop(_hashable(key), None)
         _version[0] += 1
 
@@ -143,6 +152,20 @@ def is_nondiff(key):
         return key in _nondiff
     except TypeError:
         return ("id", id(key)) in _nondiff
+
+
+def nondiff_reason(key):
+    """Why ``key`` is declared non-differentiable, or None."""
+    try:
+        return _nondiff.get(key)
+    except TypeError:
+        return _nondiff.get(("id", id(key)))
+
+
+def all_nondiff():
+    """A snapshot dict of every non-differentiable key and its reason."""
+    with _lock:
+        return dict(_nondiff)
 
 
 def version():

@@ -14,18 +14,21 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
         _stack.append(i)
 """
 
+import builtins
 import copy
 import inspect
+import keyword
+import operator
 
 import gast
 import numpy as np
 
-from . import quote
+from . import quote, registry
 from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
-from .resolve import Resolver
+from .resolve import MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -62,6 +65,7 @@ class Analysis:
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
         self.ops = {}
+        self.split_calls = {}  # id(statement) -> (saved name, forward form's name) of user calls
         self.bars = {}
         self.stack = None
         self.counter = None
@@ -96,12 +100,25 @@ class Analysis:
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
                         op = self.resolver.op(s.value)
+                        if op.kind == "user" and op.key is not getattr(s.value, "func", None) \
+                                and isinstance(op.key, MethodOf):
+                            # self.forward(x) -> Model.forward(self, x), as Python calls it
+                            s.value = call(load(self.globals.name(
+                                f"{op.key.cls.__name__}_{op.key.function.__name__}",
+                                op.key.function)), list(op.args),
+                                list(getattr(s.value, "keywords", [])))
                         self.ops[id(s)] = op
                         uses = self.operand_names(op, s)
                         flows.append(({target.id}, uses))
                         self.count(target.id, in_loop)
                         if op.kind in ("container", "user") or _returns_sequence(op.key):
                             self.containers.add(target.id)
+                        if op.kind == "unknown" and op.key == "pop" and not op.args[1:] and \
+                                isinstance(op.args[0], gast.Name):  # (arrays have no pop)
+                            self.containers.add(op.args[0].id)
+                        if op.kind == "rule" and op.key in _SEQUENCE_OPS:
+                            self.arith.append((target.id, s))
+                        self.bindings.append((target.id, s))
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
                                 self.aliases.append((target.id, name))
@@ -121,6 +138,7 @@ class Analysis:
                     obj, method = _method_call(s, self.locals)
                     if method == "append":
                         self.containers.add(obj)
+                        self.appends.append((obj, list(s.value.args)))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                     elif method in _MUTATORS:
                         self.mutations.append((obj, method, s))
@@ -131,10 +149,15 @@ class Analysis:
                 elif isinstance(s, (gast.For, gast.While)):
                     if isinstance(s, gast.For):
                         self.count(s.target.id, True)
+                        self.loop_items.append((s.target.id, s.iter))
                     walk(s.body, True)
                     walk(s.orelse, in_loop)
 
         self.writes = []  # (name, call, statement) of numpy calls writing into an array
+        self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
+        self.bindings = []  # (target, statement) of every assignment to a name
+        self.appends = []  # (list, appended values) of every lst.append(v)
+        self.loop_items = []  # (loop variable, iterated expression) of every for loop
         walk(self.body, False)
         changed = True
         while changed:  # a copy of a container is a container
@@ -143,6 +166,13 @@ class Analysis:
                 if source in self.containers and target not in self.containers:
                     self.containers.add(target)
                     changed = True
+        self.sequences = self.find_sequences()
+        for target, s in self.arith:
+            op = self.ops[id(s)]
+            if any(isinstance(a, (gast.Tuple, gast.List)) or
+                   (isinstance(a, gast.Name) and a.id in self.sequences) for a in op.args[:2]):
+                self.ops[id(s)] = _sequence_op(op)
+                self.containers.add(target)
         outputs = _names_in([self.result]) & self.locals
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
@@ -154,6 +184,79 @@ class Analysis:
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
+
+    def find_sequences(self):
+        """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
+        concatenate and repeat: container literals, list()/tuple(), helpers that may return one,
+        copies and slices of these, items of containers that hold them, and a + b / a * n of
+        them. (``containers`` is wider: every name that may hold any container or a view of one.)
+        """
+        seqs, holders = set(), set()
+
+        def seq_like(node):
+            return isinstance(node, (gast.Tuple, gast.List)) or \
+                (isinstance(node, gast.Name) and node.id in seqs)
+
+        changed = True
+        while changed:
+            changed = False
+            for target, s in self.bindings:
+                op = self.ops[id(s)]
+                value = s.value
+                is_seq = holds = False
+                if op.kind == "container" and "keys" not in op.keywords:
+                    is_seq = True
+                    holds = any(seq_like(a) or (isinstance(a, gast.Name) and a.id in holders)
+                                for a in op.args)
+                elif op.kind == "container":  # a dict: its values may be sequences
+                    holds = any(seq_like(a) for a in op.args)
+                elif op.kind == "copy":
+                    is_seq = op.args[0].id in seqs
+                    holds = op.args[0].id in holders
+                elif op.kind == "user":
+                    is_seq, holds = _may_return_sequence(op.key)
+                elif op.kind == "rule" and op.key in _SEQUENCE_OPS:
+                    is_seq = any(seq_like(a) for a in op.args[:2])
+                    holds = any(isinstance(a, gast.Name) and a.id in holders for a in op.args[:2])
+                elif op.kind == "rule" and _returns_sequence(op.key):
+                    is_seq = True
+                    holds = op.key in (list, tuple)
+                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                    base = value.value.id
+                    if isinstance(value.slice, gast.Slice):  # a slice of a list is a list
+                        is_seq, holds = base in seqs, base in holders
+                    else:  # an item: a list only if the container may hold lists
+                        is_seq = holds = base in holders
+                if is_seq and target not in seqs:
+                    seqs.add(target)
+                    changed = True
+                if holds and target not in holders:
+                    holders.add(target)
+                    changed = True
+            for target, iterated in self.loop_items:
+                if isinstance(iterated, gast.Name) and iterated.id in holders and \
+                        target not in seqs:
+                    seqs.add(target)
+                    holders.add(target)
+                    changed = True
+            for obj, values in self.appends:
+                if obj not in holders and any(seq_like(v) or (isinstance(v, gast.Name) and
+                                                              v.id in holders) for v in values):
+                    holders.add(obj)
+                    changed = True
+        return seqs
+
+    def effect_targets(self):
+        """Temporaries holding the result of a call that may act on the world (draw a random
+        number, print, append, call the user's code): never deleted as dead code, so the call
+        happens as often as in the user's function even where its value is not needed."""
+        out = set()
+        for target, s in self.bindings:
+            op = self.ops[id(s)]
+            if op.kind in ("user", "unknown") or (op.kind == "nondiff" and
+                                                  op.key is builtins.print):
+                out.add(target)
+        return out
 
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
@@ -181,6 +284,11 @@ class Analysis:
         written = mutated_params(callee) if callee is not None else {}
         if not written:
             return s
+        if any(isinstance(a, gast.Starred) for a in value.args):
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: {getattr(callee, '__qualname__', callee)} writes into "
+                f"its parameters in place, and this call passes them with *; pass them one by one "
+                f"so sourcediff can give the helper copies.\n    {self.parsed.line_text(s)}")
         try:
             bound = inspect.signature(callee).bind(*value.args, **{
                 k.arg: k.value for k in value.keywords})
@@ -225,19 +333,67 @@ class Analysis:
         if op.kind in ("copy", "container"):
             return _names_in(op.args) & self.locals
         if op.kind in ("user", "unknown"):
-            return _names_in(op.args + list(op.keywords.values())) & self.locals
+            # a function value made at run time carries what its closure holds (g = make(a))
+            called = [op.func] if op.func is not None else []
+            return _names_in(op.args + list(op.keywords.values()) + called) & self.locals
         if op.kind != "rule":
             return set()
         q = quote.quoted(op.rule.vjp)
+        try:
+            slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
+        except quote.StarredArgument:  # (f(*shape)): every name may flow; refused if active
+            return _names_in(op.args + list(op.keywords.values())) & self.locals
+        except TypeError:
+            slots = quote.slots(q, self.bind(op, q, stmt))
         out = set()
-        for pos, arg in enumerate(quote.slots(q, self.bind(op, q, stmt))):
+        for pos, arg in enumerate(slots):
             if q.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
         return out
 
+    def bind_user_call(self, op, s):
+        """(bound arguments, parameters that receive values carrying derivatives) of a call to the
+        user's function; a ``*args``/``**kwargs`` parameter that receives one is refused."""
+        starred = [a for a in op.args if isinstance(a, gast.Starred)]
+        if starred and _names_in(op.args + list(op.keywords.values())) & self.active:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name} passes *"
+                f"{gast.unparse(starred[0].value)}, and values that carry derivatives go into it; "
+                f"sourcediff matches such values to parameters by position where it compiles: pass "
+                f"the arguments one by one.\n    {self.parsed.line_text(s)}")
+        try:
+            sig = inspect.signature(op.key)
+            bound = sig.bind(*op.args, **op.keywords)
+        except (TypeError, ValueError) as exc:
+            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
+                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
+        active = []
+        for p, syntax in bound.arguments.items():
+            kind = sig.parameters[p].kind
+            nodes = list(syntax) if kind == kind.VAR_POSITIONAL else \
+                list(syntax.values()) if kind == kind.VAR_KEYWORD else [syntax]
+            if not _names_in(nodes) & self.active:
+                continue
+            if kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD):
+                star = "*" if kind == kind.VAR_POSITIONAL else "**"
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {op.name} collects its arguments in {star}{p}, and "
+                    f"values that carry derivatives are passed through it; sourcediff "
+                    f"differentiates through named parameters only so "
+                    f"far: give {op.name} one parameter per value (def {op.name}(a, b)), or pass a "
+                    f"list (def {op.name}(arrays) called as {op.name}([a, b])).\n    "
+                    f"{self.parsed.line_text(s)}")
+            active.append(p)
+        return bound, active
+
     def bind(self, op, q, stmt):
         try:
             return quote.bind(q, op.args, dict(op.keywords), self.parsed.where(stmt))
+        except quote.StarredArgument as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
+                f"those arguments one by one: pass them by name or as one tuple (x.reshape(shape) "
+                f"instead of x.reshape(*shape)).\n    {self.parsed.line_text(stmt)}") from None
         except TypeError as exc:
             raise SourcediffSyntaxError(
                 f"{exc} in the call to {op.name} (for its derivative rule "
@@ -252,6 +408,24 @@ class Analysis:
                         f"{self.parsed.user_line(s)})")]
 
     def no_rule_message(self, op, s):
+        if op.func is not None and _names_in([op.func]) & self.active:
+            return (f"{self.parsed.where(s)}: {op.name}(...) calls a function made at run time "
+                    f"(returned by another call, or held in a variable), and its value depends on "
+                    f"{', '.join(self.wrt)} through what that function holds; sourcediff reads "
+                    f"only functions it can resolve where it compiles.\n    "
+                    f"{self.parsed.line_text(s)}\nCall a def defined in the module with those "
+                    f"values as arguments instead (def scaled(x, a): return x * a; "
+                    f"scaled(2.0, a))")
+        if isinstance(op.key, str):  # obj.method(...) on a value whose class is not known here
+            receiver = gast.unparse(op.args[0]) if op.args else "the object"
+            origin = self.origin_of(receiver)
+            return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
+                    f"whose class sourcediff cannot know where it compiles (an attribute of an "
+                    f"object, an item of a container, or a value made at run time), on a value "
+                    f"that depends on {', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                    f"Call a module-level function, or a method through self or a module-level "
+                    f"object, or name the class (TheClass.{op.key}(obj, ...)), or register a rule "
+                    f"with sourcediff.defvjp")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "
@@ -263,6 +437,15 @@ class Analysis:
                 f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
                 f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
                 f"sourcediff.stop_gradient if it should not carry a derivative")
+
+    def origin_of(self, name):
+        """The user's expression a compiler temporary holds (``self.act`` for ``_act1``)."""
+        for st in self.body:
+            for node in gast.walk(st):
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id == name and isinstance(node.value, gast.Attribute):
+                    return gast.unparse(node.value)
+        return name
 
     def rt(self, helper):
         """``_sd.helper`` as the generated code names the runtime module."""
@@ -338,23 +521,26 @@ class Reverse(Analysis):
         return out
 
     def adjoint_user_call(self, op, s, g, target):
-        """``t = helper(a, b)``: the adjoint calls helper's backward form with the same arguments
-        and ``t_bar``; it runs helper's primal again, so the generated code stays flat (and so
-        differentiable once more)."""
-        from .api import vjp_form
+        """``t = helper(a, b)``: the primal calls helper's forward form, which returns the value
+        and what helper's adjoint reads (kept in ``_saved``, pushed like any local in a loop);
+        the adjoint calls its backward form with that and ``t_bar``. helper's body runs once per
+        call, so its random draws and side effects happen once; both forms are generated code,
+        so the result is differentiable again."""
+        from .api import split_form
 
         callee = op.key
-        try:
-            bound = inspect.signature(callee).bind(*op.args, **op.keywords)
-        except TypeError as exc:
-            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
-                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
-        active_params = [p for p, syntax in bound.arguments.items()
-                         if _names_in([syntax]) & self.active]
-        fn = called_form(vjp_form, callee, active_params, self.parsed.where(s))
-        call_node = copy.deepcopy(s.value)
-        call_node.func = load(self.globals.name(f"{callee.__name__}_bwd", fn))
-        call_node.keywords.append(gast.keyword(arg=fn.__sourcediff_cotangent_name__, value=g))
+        bound, active_params = self.bind_user_call(op, s)
+        fwd = called_form(split_form, callee, active_params, self.parsed.where(s))
+        saved = self.names.fresh("saved")
+        self.locals.add(saved)
+        self.assign_counts[saved] = self.assign_counts.get(target, 1)
+        if target in self.loop_assigned:
+            self.loop_assigned.add(saved)
+        self.split_calls[id(s)] = (saved, self.globals.name(f"{callee.__name__}_fwd", fwd))
+        call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),
+                         [gast.Subscript(value=load(saved), slice=const(1), ctx=gast.Load())])
+        call_node.keywords.append(gast.keyword(
+            arg=fwd.__sourcediff_bwd__.__sourcediff_cotangent_name__, value=g))
         grads = self.names.fresh("grads")
         out = [assign(grads, call_node, s)]
         for k, p in enumerate(active_params):
@@ -362,6 +548,18 @@ class Reverse(Analysis):
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
             out.extend(self.distribute(arg, item, s, op.name))
         return out
+
+    def split_primal(self, s):
+        """``t = helper(a)`` as ``_saved = helper_fwd(a); t = _saved[0]`` (see adjoint_user_call)."""
+        saved, fwd_name = self.split_calls[id(s)]
+        first = self.on_copies(s)
+        run = copy.copy(first)
+        run.value = copy.copy(first.value)
+        run.value.func = load(fwd_name)
+        run.targets = [store(saved)]
+        value = gast.Subscript(value=load(saved), slice=const(0), ctx=gast.Load())
+        return [located(run, s), located(gast.Assign(targets=copy.deepcopy(s.targets), value=value,
+                                                     type_comment=None), s)]
 
     def distribute(self, arg, contribution, s, what, broadcast=False):
         """Accumulate a contribution into the active names of one argument's syntax."""
@@ -497,6 +695,13 @@ class Reverse(Analysis):
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         self.pushed_old.add(target.id)
                         out.append(self.push(load(target.id), s))
+                    if id(s) in self.split_calls:
+                        saved = self.split_calls[id(s)][0]
+                        if self.needs_save(saved, depth > 0, id(s) in self.first_bindings):
+                            self.pushed_old.add(saved)
+                            out.append(self.push(load(saved), s))
+                        out.extend(self.split_primal(s))
+                        continue
                 elif target.value.id in self.needed and self.may_be_dict(target.value.id):
                     # (a dict may get a new key: the sweep then removes it again)
                     out.append(self.push(call(self.rt("saved_item"), [
@@ -565,6 +770,12 @@ class Reverse(Analysis):
                         block.append(located(gast.Expr(value=push_back), s))
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
                         block.append(self.pop(store(target.id), s))
+                    if id(s) in self.split_calls:
+                        saved = self.split_calls[id(s)][0]
+                        if self.needs_save(saved, depth > 0, id(s) in self.first_bindings):
+                            block.insert(len(block) - 1 if self.needs_save(
+                                target.id, depth > 0, id(s) in self.first_bindings) else len(block),
+                                self.pop(store(saved), s))
                 elif target.value.id in self.needed and self.may_be_dict(target.value.id):
                     restore = call(self.rt("restore_item"), [
                         load(target.value.id), resolve_index(copy.deepcopy(target.slice)),
@@ -634,7 +845,7 @@ class GlobalNames:
         key = id(obj)
         if key in self.by_id:
             return self.by_id[key]
-        name = wanted
+        name = wanted = _identifier(wanted)
         user = self.user_lookup(name)
         if (name in self.taken.taken and user is not obj) or \
                 (name in self.bound and self.bound[name] is not obj):
@@ -642,6 +853,26 @@ class GlobalNames:
         self.bound[name] = obj
         self.by_id[key] = name
         return name
+
+
+_SEQUENCE_OPS = (operator.add, operator.mul)
+
+
+def _sequence_op(op):
+    """``a + b`` / ``a * b`` where an operand may be a list or tuple, as the primitive that
+    concatenates or repeats those and adds or multiplies anything else (decided at run time)."""
+    from . import runtime
+
+    key = runtime.add_or_concat if op.key is operator.add else runtime.mul_or_repeat
+    return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
+
+
+def _identifier(text):
+    """``text`` as a Python identifier (``<lambda>_bwd`` -> ``lambda_bwd``)."""
+    if text.isidentifier() and not keyword.iskeyword(text):
+        return text
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_")
+    return out if out.isidentifier() and not keyword.iskeyword(out) else f"fn_{out}"
 
 
 def _describe(obj):
@@ -715,8 +946,55 @@ def _returns_sequence(key):
     """Primitives whose result is a list or tuple (its gradient is one too)."""
     import numpy as np
 
+    from . import runtime
+
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
-                                  np.dsplit, np.linalg.slogdet))
+                                  np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
+                                  runtime.mul_or_repeat_grads))
+
+
+def _may_return_sequence(fn):
+    """(may return a list or tuple, which may hold lists or tuples) for the user function ``fn``:
+    some ``return`` gives a literal one, list()/tuple(), a comprehension, a name bound to one of
+    these or appended to, a parameter (it returns what it was given) or another call's result.
+    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays."""
+    from .parse import parse_function
+
+    try:
+        node = parse_function(fn).node
+    except Exception:  # noqa: BLE001  (unreadable: assume it may)
+        return True, True
+    params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
+    seq_names = set()
+    for n in gast.walk(node):
+        if isinstance(n, gast.Assign) and _sequence_syntax(n.value):
+            seq_names |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr in ("append", "extend") and isinstance(n.func.value, gast.Name):
+            seq_names.add(n.func.value.id)
+
+    def maybe(v):
+        return _sequence_syntax(v) or (isinstance(v, gast.Name) and (
+            v.id in seq_names or v.id in params)) or isinstance(
+            v, (gast.IfExp, gast.BoolOp, gast.Subscript)) or (
+            isinstance(v, gast.Call) and not isinstance(v.func, gast.Attribute))
+
+    is_seq = holds = False
+    for n in gast.walk(node):
+        if isinstance(n, gast.Return) and n.value is not None:
+            v = n.value
+            if isinstance(v, (gast.Tuple, gast.List)):
+                is_seq = True
+                holds = holds or any(maybe(e) for e in v.elts)
+            elif maybe(v):
+                return True, True
+    return is_seq, holds
+
+
+def _sequence_syntax(v):
+    return isinstance(v, (gast.Tuple, gast.List, gast.ListComp)) or (
+        isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")
+    ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
 
 
 def _container_pop(op, containers):

@@ -1,11 +1,13 @@
 """Small numpy helpers that rules and generated code call (imported there as ``_sd``)."""
 
 import builtins
+import math
 import numbers
+import threading
 
 import numpy as np
 
-from .errors import AliasError, InactiveArgumentError, NonScalarOutputError
+from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
 
 
 def shape(x):
@@ -61,7 +63,7 @@ def unreduce(g, x, axis=None, keepdims=False):
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(xs) for a in axes))
     if axis is None and isinstance(g, (float, np.generic)) and len(xs) and \
-            xs[0] * (x.size // xs[0] if xs[0] else 1) <= 4096:
+            (x.size if type(x) is np.ndarray else math.prod(xs)) <= 4096:
         return np.full(xs, g, dtype=np.result_type(g, getattr(x, "dtype", float)))  # cheaper
     return np.broadcast_to(g, xs)
 
@@ -94,8 +96,11 @@ def grad_like(g, x):
         return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)
     if isinstance(x, np.generic):
         return x.dtype.type(np.sum(g))
-    if isinstance(x, (list, tuple)) and isinstance(g, (int, float)) and g == 0:
-        return type(x)(zeros_like_grad(item) for item in x)
+    if isinstance(x, (list, tuple, dict)):  # the gradient of a pytree: the same structure
+        if isinstance(x, dict):
+            return {k: grad_like(item_grad(g, k), v) for k, v in x.items()}
+        items = [grad_like(item_grad(g, k), v) for k, v in enumerate(x)]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     return g
 
 
@@ -103,8 +108,11 @@ def zeros_like_grad(x):
     """A zero gradient for ``x``."""
     if isinstance(x, float):
         return 0.0
+    if isinstance(x, dict):
+        return {k: zeros_like_grad(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return type(x)(zeros_like_grad(item) for item in x)
+        items = [zeros_like_grad(item) for item in x]
+        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
     return np.zeros_like(x)
 
 
@@ -195,10 +203,39 @@ def check_alias_at(base, index, others, names, where, text):
                    "value without writing into memory another name still uses.")
 
 
+def _float_leaves(value, path):
+    """The first leaf of a list/tuple/dict (pytree) that is not a float or float array, as
+    (path, leaf), or None when every leaf is one."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        ok = (isinstance(value, float) and not isinstance(value, bool)) or kind == "f"
+        return None if ok else (path, value)
+    for key, item in items:
+        bad = _float_leaves(item, f"{path}[{key!r}]")
+        if bad is not None:
+            return bad
+    return None
+
+
 def check_wrt(value, name, fn_where):
-    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects)."""
+    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects); a list,
+    tuple or dict of floats and float arrays (nested) carries one per leaf."""
     if isinstance(value, float):
         return
+    if isinstance(value, (list, tuple, dict)) and value:
+        bad = _float_leaves(value, name)
+        if bad is None:
+            return
+        path, leaf = bad
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} holds {path} = {type(leaf).__name__}"
+            f"{' of dtype ' + str(leaf.dtype) if hasattr(leaf, 'dtype') else ''}, which cannot "
+            f"carry a gradient; every leaf of a list, tuple or dict argument must be a float or a "
+            f"float array (np.asarray(v, dtype=float)), or leave {name} out of wrt")
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind == "f":
         return
@@ -245,8 +282,8 @@ def matmul_grad_right(g, x, y):
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return x.T @ g
     xs, ys = shape(x), shape(y)
-    if len(xs) == 1:
-        gy = np.multiply.outer(x, g) if len(ys) > 1 else g * x
+    if len(xs) == 1:  # (a vector times a stack of matrices: x's entry i meets row i of each)
+        gy = np.multiply(np.reshape(x, (-1, 1)), np.expand_dims(g, -2)) if len(ys) > 1 else g * x
     elif len(ys) == 1:
         gy = np.swapaxes(x, -1, -2) @ g[..., None] if len(xs) > 2 else x.T @ g
         if len(xs) > 2:
@@ -355,6 +392,83 @@ def zero_at(g, x, index):
 # ---------------------------------------------------------------- helpers of the numpy rule table
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def space_fractions(ans, num, endpoint=True, axis=0, retstep=False, base=None):
+    """Where each entry of ``np.linspace``'s result lies between start (0) and stop (1), shaped to
+    broadcast against ``ans`` along ``axis`` (also for logspace and geomspace)."""
+    if retstep:
+        raise SourcediffError("np.linspace(..., retstep=True) returns (samples, step); sourcediff "
+                              "differentiates the samples only: call it without retstep and "
+                              "compute the step as (stop - start) / (num - 1)")
+    if base is not None and np.ndim(base) != 0:
+        raise SourcediffError("np.logspace with an array base is not differentiated; give one "
+                              "base, or write base ** np.linspace(start, stop, num)")
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    f = np.arange(num, dtype=float) / div if div > 0 else np.zeros(num)
+    ndim = np.ndim(ans)
+    where = axis % ndim if ndim else 0
+    return np.reshape(f, [num if i == where else 1 for i in range(max(ndim, 1))])
+
+
+def _float_item(item):
+    return isinstance(item, float) or getattr(getattr(item, "dtype", None), "kind", None) == "f"
+
+
+def _index_concat_parts(maker, items):
+    """(zeroed items, maker[zeroed]): every float item replaced by zeros of its shape."""
+    zeroed = [np.zeros(np.shape(it)) if _float_item(it) else it for it in items]
+    return zeroed, maker[tuple(zeroed)]
+
+
+def index_concat_grads(g, maker, items):
+    """The gradient of ``maker[items]`` (np.r_, np.c_) for each item (None for non-float ones):
+    item i's entries are tagged 1..n in an otherwise zeroed call, and read back from g."""
+    zeroed, base = _index_concat_parts(maker, items)
+    g = np.broadcast_to(g, np.shape(base))
+    out = []
+    for i, item in enumerate(items):
+        if not _float_item(item):
+            out.append(None)
+            continue
+        n = int(np.size(item))
+        tagged = list(zeroed)
+        tagged[i] = np.arange(1.0, n + 1.0).reshape(np.shape(item))
+        where = np.asarray(maker[tuple(tagged)] - base)
+        landed = where != 0
+        grad = np.zeros(n, dtype=np.result_type(g, float))
+        np.add.at(grad, where[landed].astype(np.intp) - 1, g[landed])
+        out.append(grad.reshape(np.shape(item)) if np.ndim(item) else grad[0])
+    return tuple(out)
+
+
+def index_concat_place(b, g, maker, items):
+    """The adjoint of :func:`index_concat_grads`: item gradients ``b`` placed where the items land
+    in ``maker[items]`` (shaped like ``g``)."""
+    zeroed, base = _index_concat_parts(maker, items)
+    out = np.zeros(np.shape(base), dtype=np.result_type(base, float))
+    for i, item in enumerate(items):
+        if _float_item(item) and b[i] is not None and not is_zero_grad(b[i]):
+            moved = list(zeroed)
+            moved[i] = np.broadcast_to(b[i], np.shape(item))
+            out = out + (maker[tuple(moved)] - base)
+    return np.reshape(out, np.shape(g))
+
+
+def index_concat_tangents(t, maker, items):
+    """For each item position, ``maker[items]``'s tangent when that item moves along ``t`` (None
+    where ``t`` cannot be that item's tangent: another shape, or not a float item)."""
+    zeroed, base = _index_concat_parts(maker, items)
+    out = []
+    for i, item in enumerate(items):
+        if not _float_item(item) or np.shape(item) != np.shape(t):
+            out.append(None)
+            continue
+        moved = list(zeroed)
+        moved[i] = t
+        out.append(maker[tuple(moved)] - base)
+    return tuple(out)
 
 
 def normalize_axes(axis, ndim):
@@ -860,6 +974,165 @@ def win_mask(x, y):
 # (rules/runtime_rules.py: derivatives of the helpers above, for grad of grad and hessians)
 
 
+def _is_seq(x):
+    return isinstance(x, (list, tuple))
+
+
+def add_or_concat(x, y):
+    """``x + y`` where an operand may be a list or tuple: what ``a + b`` resolves to when the
+    compiler cannot rule out containers (``(a,) + (b,)`` concatenates, it does not add)."""
+    return x + y
+
+
+def mul_or_repeat(x, y):
+    """``x * y`` where an operand may be a list or tuple (``[a] * 3`` repeats, it does not scale)."""
+    return x * y
+
+
+def seq_zeros(x):
+    """A zero gradient for each item of the sequence ``x``."""
+    return GradList(0.0 for _ in x)
+
+
+def add_or_concat_grads(g, x, y):
+    """The gradients of ``x`` and ``y`` in ``x + y``: the first len(x) items of g and the rest for
+    sequences, g summed back to each operand's shape for numbers and arrays."""
+    if _is_seq(x) or _is_seq(y):
+        if is_zero_grad(g):
+            return (0.0, 0.0)
+        items = [0.0 if v is None else v for v in g]
+        return (GradList(items[:len(x)]), GradList(items[len(x):]))
+    return (unbroadcast(g, x), unbroadcast(g, y))
+
+
+def add_or_concat_tangents(t, ans, x, y):
+    """``x + y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
+    if _is_seq(x) or _is_seq(y):
+        t = seq_zeros(x if len(x) else y) if is_zero_grad(t) else t
+        return (GradList(list(t) + list(seq_zeros(y))) if len(t) == len(x) else None,
+                GradList(list(seq_zeros(x)) + list(t)) if len(t) == len(y) else None)
+    t = broadcast_tangent(t, ans)
+    return (t, t)
+
+
+def _repeat_grad(g, seq):
+    if is_zero_grad(g):
+        return 0.0
+    k, out = len(seq), seq_zeros(seq)
+    for start in range(0, len(g), k or 1):
+        out = add_grads(out, g[start:start + k])
+    return out
+
+
+def mul_or_repeat_grads(g, x, y):
+    """The gradients of ``x`` and ``y`` in ``x * y``: for ``seq * n`` the n copies' gradients
+    added item by item (n has none), for numbers and arrays the product rule."""
+    if _is_seq(x):
+        return (_repeat_grad(g, x), 0.0)
+    if _is_seq(y):
+        return (0.0, _repeat_grad(g, y))
+    return (unbroadcast(g * y, x), unbroadcast(g * x, y))
+
+
+def mul_or_repeat_tangents(t, ans, x, y):
+    """``x * y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
+    if _is_seq(x):
+        return (GradList(t) * y if not is_zero_grad(t) else seq_zeros(x) * y, None)
+    if _is_seq(y):
+        return (None, GradList(t) * x if not is_zero_grad(t) else seq_zeros(y) * x)
+    return (broadcast_tangent(t * y, ans), broadcast_tangent(t * x, ans))
+
+
+def _bcast(b, like):
+    """A gradient ``b`` of an unbroadcast result spread back over the shape of ``like``."""
+    return np.broadcast_to(0.0 if is_zero_grad(b) else b, np.shape(like))
+
+
+def add_or_concat_grads_adjoint(b, g, x, y):
+    """The adjoint of :func:`add_or_concat_grads` in ``g`` (it is linear in g)."""
+    bx, by = item_grad(b, 0), item_grad(b, 1)
+    if _is_seq(x) or _is_seq(y):
+        return GradList(list(seq_zeros(x) if is_zero_grad(bx) else bx) +
+                        list(seq_zeros(y) if is_zero_grad(by) else by))
+    return _bcast(bx, g) + _bcast(by, g)
+
+
+def mul_or_repeat_grads_adjoint(b, g, x, y):
+    """The adjoint of :func:`mul_or_repeat_grads`: gradients for (g, x, y)."""
+    bx, by = item_grad(b, 0), item_grad(b, 1)
+    if _is_seq(x) or _is_seq(y):
+        seq, part = (x, bx) if _is_seq(x) else (y, by)
+        part = seq_zeros(seq) if is_zero_grad(part) else part
+        return (GradList(list(part) * (len(g) // max(len(seq), 1))), 0.0, 0.0)
+    gx, gy = _bcast(bx, np.broadcast(g, y)), _bcast(by, np.broadcast(g, x))
+    return (unbroadcast(gx * y + gy * x, g), unbroadcast(g * gy, x), unbroadcast(g * gx, y))
+
+
+def mul_or_repeat_grads_tangents(t, g, x, y):
+    """:func:`mul_or_repeat_grads`' tangent when g, x or y moves along ``t`` (one entry each)."""
+    if _is_seq(x) or _is_seq(y):  # (the items' gradients do not depend on the items)
+        zero = (seq_zeros(x), 0.0) if _is_seq(x) else (0.0, seq_zeros(y))
+        return (mul_or_repeat_grads(t, x, y), zero, zero)
+    return (mul_or_repeat_grads(t, x, y), (0.0, unbroadcast(g * t, y)),
+            (unbroadcast(g * t, x), 0.0))
+
+
+def get_attribute(obj, name):
+    """``obj.name`` for a local that is not an array: a namedtuple's field, an object's attribute."""
+    return getattr(obj, name)
+
+
+def attribute_slot(b, obj, name):
+    """The entry of a namedtuple's gradient ``b`` for the field ``name``."""
+    return item_grad(b, obj._fields.index(name))
+
+
+def attribute_grad(g, obj, name):
+    """The gradient of ``obj`` from ``obj.name``'s: a namedtuple's field slot; an object's
+    attributes carry none that sourcediff can give back, which is said, not dropped."""
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        out = GradList(0.0 for _ in obj)
+        out[obj._fields.index(name)] = g
+        return out
+    raise SourcediffError(
+        f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
+        f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "
+        f"namedtuples and dicts of them: pass the arrays as arguments (or in a dict) instead")
+
+
+_aux = threading.local()
+
+
+def aux_first(out):
+    """``out[0]`` of a function's ``(loss, aux)`` (``has_aux=True``); aux is kept for the call
+    that asked for it (see :func:`aux_kept`)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise SourcediffError(f"has_aux=True: the function must return (loss, aux), a pair; it "
+                              f"returned {type(out).__name__}")
+    kept = getattr(_aux, "kept", None)
+    if kept is not None and not kept:
+        kept.append(out[1])
+    return out[0]
+
+
+def aux_grad(g, out):
+    """The gradient of the pair ``out`` from its loss's gradient ``g`` (aux carries none)."""
+    return GradList([g, 0.0])
+
+
+class aux_kept:
+    """``with aux_kept() as kept:`` a list that receives aux from the first aux_first inside."""
+
+    def __enter__(self):
+        self.prev = getattr(_aux, "kept", None)
+        _aux.kept = []
+        return _aux.kept
+
+    def __exit__(self, *exc):
+        _aux.kept = self.prev
+        return False
+
+
 def is_zero_grad(g):
     """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
     return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)
@@ -1148,8 +1421,29 @@ def as_grad_list(x):
 def einsum_call_grads(g, subscripts, operands):
     """The rule tuple of ``np.einsum(subscripts, *operands)``: 0.0 for the subscripts (never
     wanted), then one gradient per operand (one helper call: no tuple concatenation to
-    differentiate in generated code)."""
+    differentiate in generated code). The sublist form ``np.einsum(a, [0, 1], b, [1, 2], [0,
+    2])`` gets a gradient for each array and 0.0 for each index list."""
+    if not isinstance(subscripts, str):
+        items = (subscripts,) + tuple(operands)
+        arrays, text = einsum_sublists(items)
+        grads = iter(einsum_grads(g, text, arrays))
+        return tuple(next(grads) if k % 2 == 0 and k < 2 * len(arrays) else 0.0
+                     for k in range(len(items)))
     return (0.0,) + tuple(einsum_grads(g, subscripts, operands))
+
+
+def einsum_sublists(items):
+    """(arrays, subscripts string) of einsum's sublist form ``a, [0, 1], b, [1, 2], [0, 2]``."""
+    arrays, terms = list(items[0::2]), list(items[1::2])
+    out = None
+    if len(items) % 2 == 1:  # (the last item is the output's index list)
+        arrays, out = arrays[:-1], items[-1]
+
+    def letters(sub):
+        return "".join("..." if k is Ellipsis else LETTERS[k] for k in sub)
+
+    text = ",".join(letters(t) for t in terms[:len(arrays)])
+    return arrays, text + ("->" + letters(out) if out is not None else "")
 
 
 def drop_first(g):

@@ -116,40 +116,33 @@ def cross_axis(axis_x, axis=None):
     return axis_x if axis is None else axis
 
 
-# ---------------------------------------------------------------- fields of named tuples
+# ---------------------------------------------------------------- tangents of named tuple results
 
 
-def _field_index(obj, name):
-    fields = getattr(type(obj), "_fields", None)
-    if isinstance(obj, tuple) and fields and name in fields:
-        return fields.index(name)
-    from .errors import NoRuleError
+class NamedGradList(GradList):
+    """The tangent of a named tuple result (np.linalg.eigh's): a GradList (``+`` adds entrywise)
+    whose entries are also read by field name, as runtime.get_attribute does in forward mode."""
 
-    raise NoRuleError(
-        f"cannot differentiate through the attribute .{name} of a {type(obj).__name__}: only the "
-        f"fields of a named tuple (np.linalg.eigh(a).eigenvalues, svd(a).S, ...) carry gradients")
+    def __init__(self, items, fields):
+        super().__init__(items)
+        self._fields = tuple(fields)
 
-
-@_export
-def attribute(obj, name):
-    """``obj.name`` for a local that is not an array (the field of a named tuple result)."""
-    return getattr(obj, name)
-
-
-@_export
-def attribute_grad(b, obj, name):
-    """The gradient of the named tuple ``obj`` from the gradient ``b`` of its field ``name``: a
-    list with ``b`` at the field's position and 0.0 elsewhere."""
-    i = _field_index(obj, name)
-    return GradList([b if k == i else 0.0 for k in range(len(obj))])
+    def __getattr__(self, name):
+        fields = self.__dict__.get("_fields", ())
+        if name in fields:
+            return self[fields.index(name)]
+        raise AttributeError(name)
 
 
 @_export
-def attribute_tangent(t, obj, name):
-    """The tangent of ``obj.name`` from the tangent ``t`` of the named tuple ``obj`` (a list or
-    tuple with one entry per field, or 0.0)."""
-    i = _field_index(obj, name)
-    return t if is_zero_grad(t) else t[i]
+def named_like(items, ans):
+    """``items`` (the tangents of a tuple result ``ans``) as a NamedGradList when ``ans`` is a
+    named tuple, else a GradList."""
+    fields = getattr(type(ans), "_fields", None)
+    return NamedGradList(items, fields) if fields else GradList(items)
+
+
+_named = named_like
 
 
 # ---------------------------------------------------------------- np.gradient
@@ -625,7 +618,7 @@ def svd_tangent(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False)
     du = du + (t @ v - u @ (_T(u) @ t @ v)) / s[..., None, :]
     dv = v @ (f * (s[..., :, None] * dp + _T(dp) * s[..., None, :]))
     dv = dv + (_T(t) @ u - v @ (vh @ _T(t) @ u)) / s[..., None, :]
-    return GradList([du, np.diagonal(dp, axis1=-2, axis2=-1), _T(dv)])
+    return _named([du, np.diagonal(dp, axis1=-2, axis2=-1), _T(dv)], ans)
 
 
 @_export
@@ -633,7 +626,7 @@ def eigh_tangent(t, ans, a, UPLO="L"):
     """The tangent of np.linalg.eigh's (w, v) for a tangent ``t`` of ``a``."""
     w, v = ans
     c = _T(v) @ _seen_symmetric(t, UPLO.upper() == "L") @ v
-    return GradList([np.diagonal(c, axis1=-2, axis2=-1), v @ (_offdiag_inverse(w) * c)])
+    return _named([np.diagonal(c, axis1=-2, axis2=-1), v @ (_offdiag_inverse(w) * c)], ans)
 
 
 @_export
@@ -708,7 +701,7 @@ def qr_tangent(t, ans, a, mode="reduced"):
     if mode == "r":
         return dr
     dq = ta_rinv - q @ x + q @ omega
-    return GradList([dq, dr])
+    return _named([dq, dr], ans)
 
 
 def _pinv_vjp(gx, x, a):
@@ -891,7 +884,7 @@ def eig_tangent(t, ans, a):
     c = np.linalg.solve(v, t @ v)
     x = v @ (_offdiag_inverse(w) * c)
     dv = x - v * np.sum(v * x, axis=-2)[..., None, :]
-    return GradList([np.diagonal(c, axis1=-2, axis2=-1), dv])
+    return _named([np.diagonal(c, axis1=-2, axis2=-1), dv], ans)
 
 
 # ---------------------------------------------------------------- scipy (optional)

@@ -235,6 +235,8 @@ class _GradModeContext:
             with self.__class__.__new__(self.__class__)._clone(self):
                 return func(*args, **kwargs)
 
+        wrapper.__sourcediff_opaque__ = (f"{func.__qualname__} (decorated with sd.{type(self).__name__})",
+                                         "Differentiate the undecorated function.")
         return wrapper
 
     def _clone(self, other):
@@ -287,6 +289,8 @@ class set_grad_enabled(_GradModeContext):
             finally:
                 _state.enabled = prev
 
+        wrapper.__sourcediff_opaque__ = (f"{func.__qualname__} (decorated with sd.{type(self).__name__})",
+                                         "Differentiate the undecorated function.")
         return wrapper
 
 

@@ -450,6 +450,102 @@ case(_sd.take_grad, R(2, 2), R(2, 3), np.array([[0, 5], [5, 1]]), name="take_gra
 case(_sd.diff_grad, R(2, 3), 1, -1)
 case(_sd.diff_grad, R(1, 4), 2, 0, name="diff_grad_twice")
 
+# ---------------------------------------------------------------- array creation (per-argument)
+case(np.full, (2, 3), S(), argnums=(1,))
+case(np.full, (2, 3), R(3), argnums=(1,), name="full_broadcast_fill")
+case(np.full_like, R(2, 3), S(), argnums=(1,))
+case(np.heaviside, spaced(5), R(5), argnums=(1,), name="heaviside_nonzero_x1")
+case(np.heaviside, np.array([0.0, 1.0, 0.0, -2.0]), R(4), argnums=(1,), name="heaviside_at_zero")
+case(np.arange, S(), 3.6, 0.7, argnums=(0, 2))
+case(np.linspace, S(), 2.5, 7, argnums=(0, 1))
+case(np.linspace, R(3), P(2, 3), 5, False, argnums=(0, 1), name="linspace_arrays")
+case(np.linspace, R(2), 1.5, 4, axis=-1, argnums=(0, 1), name="linspace_axis_last")
+case(np.logspace, S(), 1.2, 6, argnums=(0, 1))
+case(np.logspace, R(2), 1.1, 4, True, 2.5, argnums=(0, 1, 4), name="logspace_base")
+case(np.geomspace, S(), 2.5, 5, argnums=(0, 1))
+case(np.geomspace, P(3), P(3), 4, False, argnums=(0, 1), name="geomspace_arrays")
+
+# ---------------------------------------------------------------- index concatenation
+case(np.r_, R(3), S(), slice(0, 3, 1), R(2, 1)[:, 0], argnums=(0, 1, 3))
+case(np.c_, R(3), R(3), R(3, 2), argnums=(0, 1, 2))
+case(_sd.index_concat_grads, R(6), np.r_, (R(3), S(), R(2)))
+case(_sd.index_concat_place, (R(3), R(3, 2)), R(3, 3), np.c_, (R(3), R(3, 2)), argnums=(0,))
+
+case(np.matmul, R(3), R(2, 3, 4), argnums=(0, 1), name="matmul_vector_by_stack")
+case(np.matmul, R(2, 3, 4), R(4), argnums=(0, 1), name="matmul_stack_by_vector")
+
+# ---------------------------------------------------------------- + and * that may concatenate
+case(_sd.add_or_concat, R(2, 3), R(3), argnums=(0, 1))
+case(_sd.add_or_concat, [R(2), S()], [R(3)], argnums=(0, 1), name="add_or_concat_lists")
+case(_sd.add_or_concat, (S(),), (R(2), R(1)), argnums=(0, 1), name="add_or_concat_tuples")
+case(_sd.mul_or_repeat, R(2, 3), R(3), argnums=(0, 1))
+case(_sd.mul_or_repeat, [R(2), S()], 3, name="mul_or_repeat_list")
+case(_sd.mul_or_repeat, 2, (R(2), S()), argnums=(1,), name="mul_or_repeat_count_first")
+
+case(_sd.add_or_concat_grads, R(2, 3), R(2, 3), R(3))
+case(_sd.add_or_concat_grads, [R(2), S(), S()], [R(2)], [S(), S()],
+     name="add_or_concat_grads_lists")
+case(_sd.mul_or_repeat_grads, R(2, 3), R(2, 3), R(3), argnums=(0, 1, 2))
+case(_sd.mul_or_repeat_grads, [R(2), R(2), R(2), R(2)], [R(2), R(2)], 2,
+     name="mul_or_repeat_grads_list")
+
+# ---------------------------------------------------------------- fields of namedtuples (checked
+# end to end in tests/test_pytrees.py: the case table's flattening rebuilds plain tuples only)
+_Pair = __import__("collections").namedtuple("_Pair", "W b")
+case(_sd.get_attribute, _Pair(R(2, 3), R(3)), "b", argnums=())
+case(_sd.attribute_grad, R(3), _Pair(R(2, 3), R(3)), "b")
+
+# ---------------------------------------------------------------- declared non-differentiable
+# one call per declared key: perturbing any float argument must leave the result unchanged (a
+# declaration on a function some of whose arguments do carry a derivative fails here)
+NONDIFF_CASES = []
+
+
+def nondiff_case(prim, *args, name=None, **kwargs):
+    label = name or getattr(prim, "__name__", None) or type(prim).__name__
+    NONDIFF_CASES.append((prim, args, kwargs, f"{label}-{len(NONDIFF_CASES)}"))
+
+
+for _prim in (np.shape, np.ndim, np.size, len, np.argmax, np.argmin, np.argsort, np.nonzero,
+              np.flatnonzero, np.argwhere, np.count_nonzero, np.sign, np.floor, np.ceil, np.round,
+              np.rint, np.trunc, np.fix, np.zeros_like, np.ones_like, np.empty_like, np.isnan,
+              np.isfinite, np.isinf, np.signbit, np.any, np.all, np.result_type,
+              np.logical_not, np.ndarray.argmax, np.ndarray.argmin, np.ndarray.argsort,
+              np.ndarray.nonzero, np.ndarray.any, np.ndarray.all, operator.invert,
+              builtins.print, _sd.shape):
+    nondiff_case(_prim, spaced(2, 3) if _prim not in (operator.invert,) else np.arange(4))
+for _prim in (np.isclose, np.allclose, np.array_equal, np.equal, np.not_equal, np.greater,
+              np.greater_equal, np.less, np.less_equal, np.logical_and, np.logical_or,
+              np.logical_xor, np.floor_divide, operator.lt, operator.le, operator.gt, operator.ge,
+              operator.eq, operator.ne, operator.floordiv, _sd.tie_mask, _sd.win_mask):
+    nondiff_case(_prim, spaced(2, 3), spaced(2, 3) + 0.05, *((True,) if _prim is _sd.tie_mask else ()))
+for _prim in (math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+              builtins.round, builtins.int):
+    nondiff_case(_prim, 2.3)
+nondiff_case(math.isclose, 2.3, 2.4)
+nondiff_case(operator.not_, 2.3)
+nondiff_case(builtins.bool, 0.7)
+nondiff_case(np.searchsorted, np.sort(spaced(6)), spaced(3))
+nondiff_case(np.digitize, spaced(4), np.sort(spaced(5)))
+for _prim in (np.zeros, np.ones, np.empty, np.eye, np.identity, np.tri, np.indices):
+    nondiff_case(_prim, 3 if _prim is not np.indices else (2, 3))
+for _prim in (np.ravel_multi_index,):
+    nondiff_case(_prim, (np.array([1, 0]), np.array([2, 1])), (3, 4))
+nondiff_case(np.unravel_index, np.array([3, 5]), (3, 4))
+nondiff_case(np.broadcast_shapes, (2, 1), (1, 3))
+for _attr in (np.ndarray.shape, np.ndarray.ndim, np.ndarray.size, np.ndarray.dtype):
+    nondiff_case(_attr, R(2, 3), name=f"ndarray.{_attr.__name__}")
+nondiff_case(builtins.isinstance, 2.5, float)
+nondiff_case(builtins.range, 4)
+nondiff_case(operator.and_, np.arange(4), np.arange(4) + 1)
+nondiff_case(operator.or_, np.arange(4), np.arange(4) + 1)
+nondiff_case(operator.xor, np.arange(4), np.arange(4) + 1)
+nondiff_case(_sd.extremum_weights, spaced(2, 3), np.max(spaced(2, 3)))
+nondiff_case(_sd.reduced_count, R(2, 3), 1)
+nondiff_case(_sd.space_fractions, R(5), 5)
+nondiff_case(_sd.space_fractions, R(5), 5, False, 0, False, 10.0, name="space_fractions_base")
+nondiff_case(_sd.zeros_like_grad, R(2, 3))
+
 # ---------------------------------------------------------------- breadth (issue 17): numpy
 case(np.kron, R(2, 3), R(3, 2), argnums=(0, 1))
 case(np.kron, R(3), R(2, 2), argnums=(0, 1), name="kron_mixed_ndim")
@@ -595,21 +691,33 @@ _ev = np.linalg.solve(M(), np.diag([1.0, 2.5, 4.0]) @ M())  # similar to diag: r
 case(np.linalg.eig, _ev)
 case(np.linalg.eig, np.array([[2.0, 1.0, 0.3], [0.5, -1.0, 0.2], [0.1, 0.4, 0.7]]), name="eig_real")
 
-case(_sd.attribute, np.linalg.eigh(_sym(3)), "eigenvalues")
-case(_sd.attribute, np.linalg.svd(R(3, 2), full_matrices=False), "Vh", name="attribute_svd")
-case(_sd.attribute, np.linalg.slogdet(M()), "logabsdet", name="attribute_slogdet")
 
 # ---------------------------------------------------------------- breadth helpers (grad of grad)
-case(_sd.attribute_grad, R(3), np.linalg.eigh(_sym(3)), "eigenvalues")
 case(_sd.dense_items, (R(2), R(2, 2)), (R(2), R(2, 2)), name="dense_items_full")
 case(_sd.refuse_if, R(3), False, "never")
 _sconds = [R(2, 3) > 0.5, R(2, 3) > -0.5]
 case(_sd.select_grads, R(2, 3), _sconds, [R(2, 3), R(3)], R(2, 3))
 case(_sd.select_tangent, [R(2, 3), R(3)], _sconds, R(2, 3))
-case(_sd.attribute_tangent, [R(3), R(3, 3)], np.linalg.eigh(_sym(3)), "eigenvectors")
 _ids = _sd.insert_ids(R(2, 3), 1, R(3), 0, 1)
 case(_sd.route_grad, R(3, 3), _ids, R(3))
 case(_sd.route_tangent, R(3), _ids, R(3))
+
+case(_sd.aux_first, (R(3), R(2)))  # (main's has_aux rule had no case)
+case(_sd.get_attribute, np.linalg.eigh(_sym(3)), "eigenvalues", name="get_attribute_eigh")
+case(_sd.get_attribute, np.linalg.svd(R(3, 2), full_matrices=False), "Vh", name="get_attribute_svd")
+nondiff_case(np.isposinf, np.array([1.0, 2.5, -3.0]))
+nondiff_case(np.isneginf, np.array([1.0, 2.5, -3.0]))
+nondiff_case(_sd.kron_operand_shape, R(3), R(2, 2))
+nondiff_case(_sd.kron_split_shape, R(2, 3), R(3))
+nondiff_case(_sd.kron_subscripts, R(2, 3), R(3), 0)
+nondiff_case(_sd.rollaxis_inverse, 3, 2, 0)
+nondiff_case(_sd.conv_pad_width, R(5), R(3), "same")
+nondiff_case(_sd.cross_axis, -1, 0)
+nondiff_case(_sd.insert_ids, R(2, 3), 1, R(3), 0, 1)
+nondiff_case(_sd.select_default_mask, [R(2, 3) > 0], R(2, 3))
+nondiff_case(_sd.poly_exponents, R(4))
+nondiff_case(_sd.phi_mask, R(3, 3), True)
+nondiff_case(_sd.eye_like, R(3))
 
 # ---------------------------------------------------------------- breadth: scipy (skipped without it)
 SCIPY_CASES = []

@@ -16,9 +16,9 @@ from sourcediff.runtime import broadcast_tangent, unbroadcast
 from sourcediff.tape import _sliced_vjp
 
 try:
-    from .rule_cases import CASES, SCIPY_CASES
+    from .rule_cases import CASES, NONDIFF_CASES, SCIPY_CASES
 except ImportError:  # tests/ collected without being a package
-    from rule_cases import CASES, SCIPY_CASES
+    from rule_cases import CASES, NONDIFF_CASES, SCIPY_CASES
 
 CASES = CASES + SCIPY_CASES  # (SCIPY_CASES is empty without scipy)
 RULE_MODULES = ("sourcediff.rules.numpy_rules", "sourcediff.rules.numpy_more_rules",
@@ -35,6 +35,8 @@ ALLOWED_GLOBALS = {"np", "_sd", "math", "builtins", "operator", "numbers"}
 
 def call(prim, args, kwargs):
     """Apply a primitive; attribute descriptors such as ``ndarray.T`` are read from ``args[0]``."""
+    if prim is np.r_ or prim is np.c_:  # np.r_[a, b], np.c_[a, b]
+        return prim[tuple(args)]
     if not callable(prim):
         return prim.__get__(args[0])
     return prim(*args, **kwargs)
@@ -245,6 +247,143 @@ def test_kinds_and_jvps():
         assert rule.kind in ("elementwise", "linear", "custom")
         if rule.kind == "custom":
             assert rule.jvp is not None, f"{rule.name} is custom and needs a jvp"
+
+
+# ---------------------------------------------------------------- declarations of no derivative
+# A declaration that a result (or one argument) carries no derivative is checked like a rule: move
+# any float argument a little and the result must not move. np.full, np.linspace and np.heaviside
+# were once declared non-differentiable as a whole; these tests fail on such a declaration.
+
+# sd.stop_gradient cuts the derivative on purpose; clip_bounds returns np.clip's bounds, which its
+# rule only compares against (masks)
+_CUT_ON_PURPOSE = {sd.stop_gradient, sd.runtime.clip_bounds, sd.runtime.check_wrt}
+
+
+# float parameters that select a variant rather than enter the value (np.linalg.norm's ord=inf),
+# and a helper's ``ans``, the result being differentiated, compared against for ties
+_NONE_BY_DESIGN = {"ord", "ans"}
+
+
+def _call_any(prim, args, kwargs):
+    if hasattr(prim, "__get__") and not callable(prim):  # an ndarray attribute (x.shape)
+        return prim.__get__(args[0])
+    return prim(*args, **kwargs)
+
+
+def _float_positions(args):
+    return [i for i, a in enumerate(args)
+            if isinstance(a, float) or getattr(getattr(a, "dtype", None), "kind", None) == "f"]
+
+
+def _assert_unmoved(prim, args, kwargs, positions, what):
+    base = _call_any(prim, args, kwargs)
+    if prim in (np.empty, np.empty_like):  # (uninitialized values: only the shape is defined)
+        prim, kwargs = (lambda *a, **k: np.shape(np.empty_like(*a, **k))), {}
+        base = prim(*args)
+    for i in positions:
+        vec, unflatten = flatten(args[i])
+        for k in range(vec.size):
+            for step in (1e-7, -1e-7):
+                moved = vec.copy()
+                moved[k] += step * max(1.0, abs(moved[k]))
+                new_args = args[:i] + (unflatten(moved),) + args[i + 1:]
+                out = _call_any(prim, new_args, kwargs)
+                assert _same(out, base), f"{what}: argument {i} moves the result, so it carries a " \
+                                         f"derivative; give it a rule"
+
+
+def _same(a, b):
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+    except TypeError:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def test_every_declaration_of_no_derivative_has_a_reason_and_a_case():
+    covered = {id(prim) for prim, *_ in NONDIFF_CASES}
+    declared = registry.all_nondiff()
+    missing = []
+    for key, reason in declared.items():
+        assert isinstance(reason, str) and len(reason) > 10, f"{key}: no reason given"
+        if (getattr(key, "__module__", "") or "").startswith("tests") or key in _CUT_ON_PURPOSE:
+            continue
+        if key not in (sd.runtime.normalize_axes, sd.runtime.is_basic_index,
+                       sd.runtime.dot_subscripts, sd.runtime.tensordot_subscripts,
+                       sd.runtime.inner_subscripts, sd.runtime.inverse_axes,
+                       sd.runtime.hstack_axis, sd.runtime.einsum_parse) and id(key) not in covered:
+            missing.append(registry._key_name(key))  # (helpers above take no float argument)
+    assert not missing, f"declared without a case in rule_cases.NONDIFF_CASES: {missing}"
+
+
+@pytest.mark.parametrize("prim,args,kwargs,cid", NONDIFF_CASES, ids=[c[3] for c in NONDIFF_CASES])
+def test_declared_non_differentiable_result_does_not_move(prim, args, kwargs, cid):
+    assert registry.nondiff_reason(prim), f"{cid} is not declared non-differentiable"
+    _assert_unmoved(prim, args, kwargs, _float_positions(args), cid)
+
+
+def _none_positions(prim, args, cid):
+    from sourcediff import quote
+
+    q = quote.quoted(registry.lookup(prim).vjp)
+    return [i for i in _float_positions(args) if not q.differentiable(i)
+            and q.params[2 + i] not in _NONE_BY_DESIGN and not cid.startswith("heaviside_at_zero")]
+
+
+_NONE_CASES = [(prim, args, kwargs, _none_positions(prim, args, cid), cid)
+               for prim, args, kwargs, _, cid in CASES if _none_positions(prim, args, cid)]
+
+
+@pytest.mark.parametrize("prim,args,kwargs,positions,cid", _NONE_CASES,
+                         ids=[c[4] for c in _NONE_CASES])
+def test_argument_a_rule_gives_none_does_not_move_the_result(prim, args, kwargs, positions, cid):
+    with np.errstate(all="ignore"):
+        _assert_unmoved(prim, args, kwargs, positions, cid)
+
+
+def _public_numpy_callables():
+    out = {}
+    for space, prefix in ((np, "np."), (np.linalg, "np.linalg.")):
+        for name in sorted(dir(space)):
+            if name.startswith("_"):
+                continue
+            obj = getattr(space, name, None)
+            if callable(obj) and not isinstance(obj, type):
+                out[prefix + name] = obj
+    for name in sorted(dir(np.ndarray)):
+        if not name.startswith("_"):
+            out["ndarray." + name] = getattr(np.ndarray, name)
+    return out
+
+
+def test_numpy_namespace_every_callable_has_a_rule_a_declaration_or_is_refused():
+    """Every public numpy function, linalg function and ndarray method or attribute is handled in
+    one of three ways: a rule (per argument), a declaration that no argument carries a derivative,
+    or a refusal by name when it meets a float that carries one. None is transformed as if it
+    were the user's code, and none gives a silent zero."""
+    from sourcediff.resolve import Resolver
+
+    kinds = {}
+    for label, obj in _public_numpy_callables().items():
+        op = Resolver.primitive(None, obj, [], {}, name=label)
+        kinds[label] = op.kind
+        assert op.kind in ("rule", "nondiff", "unknown"), f"{label} resolves as {op.kind}"
+    assert sum(k == "rule" for k in kinds.values()) >= 150
+    assert kinds["np.full"] == kinds["np.linspace"] == kinds["np.heaviside"] == "rule"
+    assert kinds["np.unwrap"] == "unknown"
+
+
+def test_a_numpy_function_without_a_rule_is_refused_by_name(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "user_unwrap.py"
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.unwrap(x) * 2.0)\n")
+    spec = importlib.util.spec_from_file_location("user_unwrap", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(sd.NoRuleError, match=r"user_unwrap.py:5.*np.unwrap"):
+        sd.grad(module.f)(np.array([0.1, 0.2, 0.4]))
 
 
 def test_nondiff_set():

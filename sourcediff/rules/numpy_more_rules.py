@@ -9,7 +9,8 @@ outside it raise NotImplementedError from the helper rather than give a wrong gr
 Tuple results (svd, eigh, qr, eig, lstsq): ``g`` holds one gradient per element (0.0 or None for an
 element that does not reach the output) and jvps return GradLists, so forward mode adds them entrywise.
 The tape records such a result as one node over its flattened float parts (tape._Ragged). Fields of
-named tuple results (``np.linalg.eigh(a).eigenvalues``) go through ``_sd.attribute`` (rule below).
+named tuple results (``np.linalg.eigh(a).eigenvalues``) go through runtime.get_attribute; the jvps of
+these primitives return NamedGradLists, whose entries are read by field name too.
 
 Second order: the rules whose bodies use only differentiable numpy calls and helpers with rules of
 their own (kron, rollaxis, append, select, rot90, nan_to_num, dsplit, partition, insert, nansum,
@@ -392,33 +393,7 @@ def eig_jvp(g, ans, a):
     return (_sd.eig_tangent(g, ans, a),)
 
 
-# ---------------------------------------------------------------- fields of named tuples
-# ``r.eigenvalues`` for r = np.linalg.eigh(a) (also svd(...).S, qr(...).R, slogdet(...).logabsdet):
-# the resolver turns the attribute of a local that is not an array attribute into
-# _sd.attribute(r, "eigenvalues"); any other object refuses loudly when a gradient reaches it
-
-
-@defvjp(_sd.attribute, kind="custom")
-def attribute(g, ans, obj, name):
-    return (_sd.attribute_grad(g, obj, name), None)
-
-
-@defjvp(_sd.attribute)
-def attribute_jvp(g, ans, obj, name):
-    return (_sd.attribute_tangent(g, obj, name), None)
-
-
 # ---------------------------------------------------------------- helpers of these rules (grad of grad)
-
-
-@defvjp(_sd.attribute_grad, kind="linear")
-def attribute_grad_helper(c, out, b, obj, name):
-    return (_sd.attribute_tangent(c, obj, name), None, None)
-
-
-@defvjp(_sd.attribute_tangent, kind="linear")
-def attribute_tangent_helper(c, out, t, obj, name):
-    return (_sd.attribute_grad(c, obj, name), None, None)
 
 
 @defvjp(_sd.refuse_if, kind="linear")
@@ -451,9 +426,12 @@ def route_tangent_helper(b, out, t, ids, x):
     return (_sd.route_grad(b, ids, x), None, None)
 
 
+defnondiff(np.isposinf, np.isneginf, reason="the result is booleans")
 defnondiff(
-    np.isposinf, np.isneginf,
     _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,
-    _sd.insert_ids, _sd.select_default_mask, _sd.conv_pad_width, _sd.poly_exponents, _sd.cross_axis,
-    _sd.phi_mask, _sd.eye_like,
-)
+    _sd.conv_pad_width, _sd.cross_axis,
+    reason="shapes, axes, pad widths and einsum subscripts computed from the arguments' shapes")
+defnondiff(_sd.insert_ids, _sd.select_default_mask,
+           reason="integer positions and boolean masks: where each element of a result comes from")
+defnondiff(_sd.poly_exponents, _sd.phi_mask, _sd.eye_like,
+           reason="constant arrays (exponents, triangle masks, identities) of the arguments' shapes")

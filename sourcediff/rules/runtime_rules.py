@@ -41,7 +41,7 @@ def drop_last(g, ans, grad):
     return (_sd.append_zero(g),)
 
 
-defnondiff(_sd.zeros_like_grad, _sd.check_wrt)
+defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 
 
 # ---------------------------------------------------------------- helpers of the numpy rule table
@@ -262,3 +262,72 @@ def reshape_grad_helper(b, out, g, a, order="C"):
 @defvjp(_sd.dense_grad, kind="linear")
 def dense_grad_helper(b, out, g, ans):
     return (_sd.unbroadcast(b, g), None)
+
+
+# np.r_/np.c_: reading g where each item landed is linear in g; its adjoint places the items back
+@defvjp(_sd.index_concat_grads, kind="linear")
+def index_concat_grads(b, out, g, maker, items):
+    return (_sd.index_concat_place(b, g, maker, items), None, None)
+
+
+@defvjp(_sd.index_concat_place, kind="linear")
+def index_concat_place(c, out, b, g, maker, items):
+    return (_sd.index_concat_grads(c, maker, items), None, None, None)
+
+
+# a + b and a * b where an operand may be a list or tuple: concatenation and repetition then
+@defvjp(_sd.add_or_concat, kind="custom")
+def add_or_concat(g, ans, x, y):
+    return _sd.add_or_concat_grads(g, x, y)
+
+
+@defjvp(_sd.add_or_concat)
+def add_or_concat_jvp(t, ans, x, y):
+    return _sd.add_or_concat_tangents(t, ans, x, y)
+
+
+@defvjp(_sd.mul_or_repeat, kind="custom")
+def mul_or_repeat(g, ans, x, y):
+    return _sd.mul_or_repeat_grads(g, x, y)
+
+
+@defjvp(_sd.mul_or_repeat)
+def mul_or_repeat_jvp(t, ans, x, y):
+    return _sd.mul_or_repeat_tangents(t, ans, x, y)
+
+
+@defvjp(_sd.add_or_concat_grads, kind="linear")
+def add_or_concat_grads(b, out, g, x, y):
+    return (_sd.add_or_concat_grads_adjoint(b, g, x, y), None, None)
+
+
+@defvjp(_sd.mul_or_repeat_grads, kind="custom")
+def mul_or_repeat_grads(b, out, g, x, y):
+    return _sd.mul_or_repeat_grads_adjoint(b, g, x, y)
+
+
+@defjvp(_sd.mul_or_repeat_grads)
+def mul_or_repeat_grads_jvp(t, out, g, x, y):
+    return _sd.mul_or_repeat_grads_tangents(t, g, x, y)
+
+
+# obj.name of a namedtuple (or an object): a read of one field, linear in obj
+@defvjp(_sd.get_attribute, kind="linear")
+def get_attribute(g, ans, obj, name):
+    return (_sd.attribute_grad(g, obj, name), None)
+
+
+@defvjp(_sd.attribute_grad, kind="linear")
+def attribute_grad(b, out, g, obj, name):
+    return (_sd.attribute_slot(b, obj, name), None, None)
+
+
+# has_aux=True: the loss of (loss, aux); aux carries no gradient
+@defvjp(_sd.aux_first, kind="custom")
+def aux_first(g, ans, out):
+    return (_sd.aux_grad(g, out),)
+
+
+@defjvp(_sd.aux_first)
+def aux_first_jvp(t, ans, out):
+    return (_sd.item_grad(t, 0),)

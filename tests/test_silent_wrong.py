@@ -1,0 +1,381 @@
+"""Regression tests for gradients that were once wrong with no error (each checked by an oracle:
+central finite differences through sourcediff.testing.check_grads, forward and reverse mode and,
+where it applies, second order)."""
+
+import functools
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.testing import check_grads
+
+W7 = np.linspace(0.3, 1.9, 7)
+
+
+def fd(fn, x, eps=1e-6):
+    """Central finite differences of a scalar function of one float or float array."""
+    if isinstance(x, float):
+        return (fn(x + eps) - fn(x - eps)) / (2 * eps)
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        out[i] = (fn(x + e) - fn(x - e)) / (2 * eps)
+    return out
+
+
+# ---------------------------------------------------------------- per-argument differentiability
+
+
+def sum_full(a):
+    return np.sum(W7 * np.full((7,), a))
+
+
+def sum_full_like(x, a):
+    return np.sum(W7[:3] * np.full_like(x, a) * x)
+
+
+def sum_linspace(a):
+    return np.sum(W7 * np.linspace(a, 2.0 * a + 1.0, 7) ** 2)
+
+
+def sum_logspace(a):
+    return np.sum(W7 * np.logspace(a, 1.0, 7, base=a + 1.0))
+
+
+def sum_geomspace(a):
+    return np.sum(W7 * np.geomspace(a, 3.0 * a, 7))
+
+
+def sum_arange(a):
+    return np.sum(W7[:5] * np.arange(a, a + 5.0, 1.0) ** 2)
+
+
+def sum_heaviside(x, a):
+    return np.sum(np.heaviside(x, a) * W7[:3])
+
+
+@pytest.mark.parametrize("fn", [sum_full, sum_linspace, sum_logspace, sum_geomspace, sum_arange])
+def test_creation_functions_carry_the_derivative_of_their_float_arguments(fn):
+    check_grads(fn, (0.7,), order=2)
+    assert abs(sd.grad(fn)(0.7)) > 1e-3  # (not the silent zero it once was)
+
+
+def test_full_like_and_heaviside_fill_values():
+    x = np.array([0.0, 1.5, 0.0])
+    check_grads(sum_full_like, (x + 1.0, 0.4))
+    assert sd.grad(sum_full_like, wrt=1)(x + 1.0, 0.4) == pytest.approx(np.sum(W7[:3] * (x + 1.0)))
+    check_grads(sum_heaviside, (np.array([-1.0, 1.5, 2.0]), 0.4), modes=("rev",))
+    assert sd.grad(sum_heaviside, wrt=1)(x, 0.4) == pytest.approx(W7[0] + W7[2])
+
+
+# ---------------------------------------------------------------- np.r_ and np.c_
+
+
+def with_r(x, a):
+    return np.sum(W7 * np.r_[x, a, 0:2, x[:1]] ** 2)
+
+
+def with_c(x):
+    return np.sum(W7[:6].reshape(2, 3) * np.c_[x, x * 2.0, x] ** 2)
+
+
+def test_r_and_c_carry_the_derivative_of_their_items():
+    x = np.array([0.5, -1.2, 0.8])
+    check_grads(with_r, (x, 0.3), order=2)
+    check_grads(with_c, (x[:2],), order=2)
+    assert np.all(sd.grad(with_c)(x[:2]) != 0)
+
+
+# ---------------------------------------------------------------- std at a single element
+
+
+def std_one(x):
+    return np.std(x) + np.sum(x)
+
+
+def test_std_of_one_element_has_the_gradient_of_a_constant():
+    x = np.array([0.7])
+    assert sd.grad(std_one)(x) == pytest.approx(fd(std_one, x))
+    assert sd.grad(std_one, mode="forward")(x) == pytest.approx(fd(std_one, x))
+    rows = np.array([[0.7], [1.2]])
+    g = sd.grad(lambda_free_row_std)(rows)
+    np.testing.assert_allclose(g, fd(lambda_free_row_std, rows), atol=1e-8)
+
+
+def lambda_free_row_std(x):
+    return np.sum(np.std(x, axis=1))
+
+
+# ---------------------------------------------------------------- transforms of transforms
+
+
+def tanh_(x):
+    return np.tanh(x)
+
+
+def times_ten(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return 10.0 * fn(x)
+
+    return wrapper
+
+
+@times_ten
+def square(x):
+    return x * x
+
+
+def test_a_functools_wraps_decorator_is_differentiated_as_itself():
+    assert sd.grad(square)(2.0) == pytest.approx(40.0)
+    assert sd.grad(square, mode="forward")(2.0) == pytest.approx(40.0)
+
+
+def test_grad_of_elementwise_grad_is_the_second_derivative():
+    x = np.array([0.3, -0.8])
+    second = sd.elementwise_grad(sd.elementwise_grad(tanh_))(x)
+    np.testing.assert_allclose(second, -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2), rtol=1e-10)
+    assert sd.grad(sd.elementwise_grad(tanh_))(0.3) == pytest.approx(
+        fd(lambda z: 1.0 - np.tanh(z) ** 2, 0.3), rel=1e-6)
+
+
+def test_a_jacobian_of_a_jacobian_is_refused_with_the_fix():
+    with pytest.raises(sd.NoSourceError, match=r"sd\.jacobian\(tanh_\).*sd\.hessian"):
+        sd.jacobian(sd.jacobian(tanh_))(np.ones(2))
+    with pytest.raises(sd.NoSourceError, match=r"mode='forward'"):
+        sd.grad(sd.grad(tanh_, mode="forward"))(0.5)
+
+
+@sd.custom_vjp
+def straight_through_round(x):
+    return np.round(x)
+
+
+@straight_through_round.defvjp(kind="elementwise")
+def _straight_through_round_vjp(g, ans, x):
+    return (g,)
+
+
+def test_a_function_with_a_custom_rule_differentiated_directly_uses_its_rule():
+    assert sd.grad(straight_through_round)(0.3) == 1.0
+
+
+sq = lambda x: x ** 2  # noqa: E731  (a module-level lambda, called from a function)
+
+
+def calls_a_lambda(x):
+    return sq(x) * 3.0
+
+
+def test_a_module_level_lambda_called_from_the_function():
+    check_grads(calls_a_lambda, (1.3,), order=2)
+
+
+# ---------------------------------------------------------------- values carried by closures
+
+
+def make_scaler(a):
+    return lambda x: x * a
+
+
+def make_inner(a):
+    def inner(x):
+        return x * a
+
+    return inner
+
+
+def calls_a_made_closure(a):
+    g = make_scaler(a)
+    return g(2.0)
+
+
+def calls_a_made_inner(a):
+    g = make_inner(a)
+    return g(2.0)
+
+
+def calls_a_partial(a):
+    g = functools.partial(np.multiply, a)
+    return g(2.0)
+
+
+@pytest.mark.parametrize("fn", [calls_a_made_closure, calls_a_made_inner, calls_a_partial])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_value_carried_in_a_closure_is_never_dropped(fn, mode):
+    """Each gave 0.0 for 2.0 with no error; now it is refused at the call, by name."""
+    with pytest.raises(sd.SourcediffError, match=r"test_silent_wrong.py:\d+"):
+        sd.grad(fn, mode=mode)(1.5)
+
+
+# ---------------------------------------------------------------- state outside the function
+
+
+class Box:
+    def __init__(self):
+        self.d = {"w": 0.0}
+
+    def read(self, x):
+        return self.d["w"] * x
+
+
+BOX = Box()
+
+
+def through_an_objects_dict(w, x):
+    P = BOX.d
+    P["w"] = w
+    return BOX.read(x)
+
+
+def through_a_parameter_objects_dict(w, x, box):
+    P = box.d
+    P["w"] = w
+    return box.read(x)
+
+
+def test_a_write_into_an_objects_state_read_back_by_a_method_is_refused():
+    """P = BOX.d; P["w"] = w; return BOX.read(x) gave 0.0 where 3.0 is right."""
+    with pytest.raises(sd.AliasError, match=r"test_silent_wrong.py:\d+.*BOX"):
+        sd.grad(through_an_objects_dict)(1.0, 3.0)
+    with pytest.raises(sd.AliasError, match=r"box"):
+        sd.grad(through_a_parameter_objects_dict)(1.0, 3.0, Box())
+
+
+# ---------------------------------------------------------------- + and * of tuples and lists
+
+
+def tuple_concat(a, b):
+    t = (a,) + (b,)
+    return np.sum(t[0] * 2.0) + np.sum(t[1] * 3.0)
+
+
+def list_concat_named(a, b):
+    first = [a]
+    rest = [b, a * a]
+    t = first + rest
+    return np.sum(t[0] * 2.0) + np.sum(t[1] * 3.0) + np.sum(t[2] * 5.0)
+
+
+def list_repeat(a, b):
+    t = [a, b] * 2
+    u = 2 * (a,)
+    return np.sum(t[0] * 2.0) + np.sum(t[3] * 3.0) + np.sum(u[1] * 7.0)
+
+
+def pair(a, b):
+    return (a, b)
+
+
+def helper_tuples_concat(a, b):
+    t = pair(a, b) + pair(b, a)
+    return np.sum(t[0] * 2.0) + np.sum(t[3] * 3.0) + np.sum(t[2] * t[1])
+
+
+@pytest.mark.parametrize("fn", [tuple_concat, list_concat_named, list_repeat, helper_tuples_concat])
+def test_concatenating_or_repeating_tuples_and_lists_keeps_each_items_gradient(fn):
+    """(a,) + (b,) gave b the gradient 2 (a's) for 3, with no error."""
+    check_grads(fn, (0.7, -1.3), order=2)
+    check_grads(fn, (np.array([0.7, 0.2]), np.array([-1.3, 0.4])))
+
+
+def test_concatenating_tuples_of_arrays_of_different_shapes():
+    ga, gb = sd.grad(tuple_concat, wrt=(0, 1))(np.ones(2), np.ones(3))
+    np.testing.assert_array_equal(ga, [2.0, 2.0])
+    np.testing.assert_array_equal(gb, [3.0, 3.0, 3.0])
+
+
+# ---------------------------------------------------------------- each user function runs once
+
+
+def noisy_square(x, rs):
+    eps = rs.randn(3)
+    print("noisy_square ran")
+    return np.sum((x + eps) ** 2)
+
+
+def reparameterized(x, seed):
+    rs = np.random.RandomState(seed)
+    total = noisy_square(x, rs)
+    for k in range(2):
+        total = total + noisy_square(x * (k + 2.0), rs)
+    return total
+
+
+def test_a_helper_runs_once_per_gradient_call_and_its_draws_are_the_ones_differentiated(capsys):
+    """The backward sweep ran each helper's forward pass again: its second draw of rs.randn
+    differed from the first, so the gradient mixed two noise samples."""
+    x = np.array([0.1, -0.4, 0.3])
+    value, g = sd.value_and_grad(reparameterized)(x, 7)
+    rs = np.random.RandomState(7)
+    e0, e1, e2 = rs.randn(3), rs.randn(3), rs.randn(3)
+    assert value == pytest.approx(np.sum((x + e0) ** 2) + np.sum((2 * x + e1) ** 2)
+                                  + np.sum((3 * x + e2) ** 2))
+    np.testing.assert_allclose(g, 2 * (x + e0) + 4 * (2 * x + e1) + 6 * (3 * x + e2))
+    assert capsys.readouterr().out.count("noisy_square ran") == 3
+    # and the same with a generator handed in, drawn in the helper: the draws advance it once
+    rs = np.random.RandomState(3)
+    sd.grad(noisy_square)(x, rs)
+    assert np.array_equal(rs.randn(3), (lambda r: (r.randn(3), r.randn(3))[1])(
+        np.random.RandomState(3)))
+
+
+def test_recursive_helpers_and_grad_of_grad_through_the_forward_and_backward_forms():
+    check_grads(reparameterized_free, (np.array([0.3, -0.2]),), order=2)
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def reparameterized_free(x):
+    return np.sum(power(x, 3) * np.sin(x)) + np.sum(power(x * 2.0, 2))
+
+
+# ---------------------------------------------------------------- found by the fuzzer
+
+
+def draws_in_an_empty_if(x):
+    rs = np.random.RandomState(0)
+    if rs.normal() < 0.3:
+        pass
+    return np.sum((x + rs.normal(size=3)) ** 2)
+
+
+def test_a_draw_whose_value_is_not_needed_still_happens():
+    """The optimizer deleted an if with empty branches together with its condition, which drew
+    from rs: every later draw shifted, in optimized reverse and forward mode."""
+    x = np.array([0.1, 0.2, 0.3])
+    rs = np.random.RandomState(0)
+    rs.normal()
+    expected = 2 * (x + rs.normal(size=3))
+    for mode in ("reverse", "forward"):
+        np.testing.assert_allclose(sd.grad(draws_in_an_empty_if, mode=mode)(x), expected)
+    assert sd.value_and_grad(draws_in_an_empty_if)(x)[0] == pytest.approx(draws_in_an_empty_if(x))
+
+
+def item_of_concatenated_tuple(x, y, s):
+    z = y * 1.0
+    q = (z,) + (s,)
+    v = q[0]
+    z *= x
+    return np.sum(v)
+
+
+def item_of_repeated_list(x, y):
+    q = [y] * 2
+    v = q[1]
+    y -= x
+    return np.sum(v)
+
+
+def test_an_in_place_write_seen_through_an_item_of_a_concatenation_is_refused():
+    """z *= x also changes q[0] (the same array): the gradient was 0 for y, with no error."""
+    with pytest.raises(sd.AliasError, match="changes v"):
+        sd.grad(item_of_concatenated_tuple)(np.ones(4), np.full(4, 2.0), np.ones(4))
+    with pytest.raises(sd.AliasError, match="changes v"):
+        sd.grad(item_of_repeated_list)(np.ones(4), np.full(4, 2.0))
