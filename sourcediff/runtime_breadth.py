@@ -581,11 +581,14 @@ def svd_grad(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         u, s, vh = np.linalg.svd(a, full_matrices=False)
         return (np.matmul(u * np.asarray(g, dtype=float)[..., None, :], vh),)
-    if full_matrices and m != n:
-        _refuse("np.linalg.svd of a non-square matrix with full_matrices=True (pass "
-                "full_matrices=False)")
-    u, s, vh = ans
     gu, gs, gvh = _items(g, 3)
+    if full_matrices and m != n:
+        if np.any(_zero_or(gu, ())) or np.any(_zero_or(gvh, ())):  # (U's extra columns, Vh's rows)
+            _refuse("the factors of np.linalg.svd of a non-square matrix with full_matrices=True "
+                    "(pass full_matrices=False)")
+        u, s, vh = np.linalg.svd(a, full_matrices=False)  # only s is used
+        return (np.matmul(u * np.asarray(gs, dtype=float)[..., None, :], vh),)
+    u, s, vh = ans
     gu, gs, gvh = _zero_or(gu, u), _zero_or(gs, s), _zero_or(gvh, vh)
     v, gv = _T(vh), _T(gvh)
     f = _offdiag_inverse(s * s)
