@@ -23,6 +23,8 @@ def unbroadcast(g, x):
             return g
         gs, xs = g.shape, x.shape
     else:
+        if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
+            return g
         gs, xs = shape(g), shape(x)
         if gs == xs:
             return g
@@ -46,6 +48,8 @@ def unbroadcast(g, x):
 
 def broadcast_tangent(t, ans):
     """Broadcast a tangent contribution up to the shape of the result ``ans``."""
+    if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
+        return t
     if shape(t) == shape(ans):
         return t
     return np.broadcast_to(t, shape(ans))
@@ -1588,3 +1592,9 @@ def dense_grad(g, ans):
     if type(g) is float and g == 0.0 and shape(ans) != ():
         return zeros_like_grad(ans)
     return g
+
+
+# ---------------------------------------------------------------- helpers of the breadth rules
+# (rules/numpy_more_rules.py, rules/scipy_rules.py): a module of their own, exposed here as _sd.xxx
+
+from .runtime_breadth import *  # noqa: E402,F401,F403
