@@ -700,7 +700,8 @@ case(np.linalg.matrix_power, M(), 1, name="matrix_power_one")
 case(np.linalg.multi_dot, [R(2, 3), R(3, 4), R(4, 2)])
 case(np.linalg.multi_dot, [R(3), R(3, 4), R(4)], name="multi_dot_vectors")
 case(np.linalg.multi_dot, [R(3), R(3, 2), R(2, 4), R(4, 2)], name="multi_dot_four")
-_ev = np.linalg.solve(M(), np.diag([1.0, 2.5, 4.0]) @ M())  # similar to diag: real, distinct
+_V = M()
+_ev = np.linalg.solve(_V, np.diag([1.0, 2.5, 4.0]) @ _V)  # similar to diag: real, distinct
 case(np.linalg.eig, _ev)
 case(np.linalg.eig, np.array([[2.0, 1.0, 0.3], [0.5, -1.0, 0.2], [0.1, 0.4, 0.7]]), name="eig_real")
 
