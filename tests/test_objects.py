@@ -288,3 +288,30 @@ def test_storing_a_value_that_carries_a_derivative_on_self_is_refused_at_the_lin
                        match=r"test_objects.py:\d+:\d+: self\.Z = \.\.\. stores a value that "
                              r"carries the derivative of W"):
         sd.grad(caching_loss)(np.full((2, 2), 0.3), X2)
+
+
+# ---------------------------------------------------------------- lambdas in a dict literal
+
+LINKS = {
+    "identity": {"link": lambda mu: mu, "inv_link": lambda eta: eta},
+    "logit": {
+        "link": lambda mu: np.log(mu / (1 - mu)),
+        "inv_link": lambda eta: 1.0 / (1.0 + np.exp(-eta)),
+    },
+}
+
+
+def glm_loss(beta, X, y, link="logit"):
+    inv = LINKS[link]["inv_link"]
+    return np.sum((y - inv(X @ beta)) ** 2)
+
+
+@pytest.mark.parametrize("link", ["identity", "logit"])
+def test_link_functions_as_lambdas_in_a_dict_spread_over_lines(link):
+    """'cannot tell which lambda on ...': a lambda on a line of a larger expression is found in
+    its file by line, parameters and column."""
+    X, y = np.linspace(-1.0, 1.0, 6).reshape(3, 2), np.array([0.2, 0.5, 0.9])
+    from sourcediff.testing import check_parity
+
+    check_parity(glm_loss, (np.array([0.3, -0.2]), X, y, link), wrt=(0,),
+                 modes=("reverse", "unoptimized", "forward"))
