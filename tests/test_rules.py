@@ -481,11 +481,17 @@ UNSUPPORTED_OPTIONS = {"initial", "where", "mean", "correction", "prepend", "app
                        # ufunc options (out= writes in place; the rest change dtype/casting)
                        "out", "casting", "order", "dtype", "subok", "signature", "axes", "keepdims",
                        # np.sort(..., descending=True) of the newest numpy: refused at the call
-                       "descending"}
+                       "descending",
+                       # numpy 1's deprecated spelling of quantile's method=
+                       "interpolation"}
 
 # parameters the rules take that older numpy versions do not declare yet (the rule follows the newest
 # numpy; on an older one the parameter is simply never passed)
-NEWER_NUMPY_PARAMETERS = {"np.reshape": {"shape", "copy"}, "np.sort": {"stable"}, "np.clip": {"min", "max"}}
+NEWER_NUMPY_PARAMETERS = {"np.reshape": {"shape", "copy"}, "np.sort": {"stable"}, "np.clip": {"min", "max"},
+                          "np.full": {"device"}, "np.full_like": {"device"},
+                          "np.linspace": {"device"}, "np.linalg.cholesky": {"upper"},
+                          "np.linalg.pinv": {"rtol"}, "np.quantile": {"weights"},
+                          "np.percentile": {"weights"}}
 
 
 @pytest.mark.parametrize("rule", registry.all_rules(), ids=lambda r: r.name)
