@@ -170,6 +170,16 @@ class Rename(gast.NodeTransformer):
 _ITERATORS = {"zip", "map", "filter", "reversed", "enumerate", "iter"}
 
 
+def _in_place_method(value, local_names):
+    """``lst.append(v)``, ``y.sort()``: a method that changes its local receiver, kept as a
+    statement of its own (the reverse stage follows appends and refuses the others)."""
+    from .fence import _IN_PLACE_METHODS
+
+    func = value.func
+    return isinstance(func, gast.Attribute) and func.attr in _IN_PLACE_METHODS and \
+        isinstance(func.value, gast.Name) and func.value.id in local_names
+
+
 def is_atom(node, local_names):
     """A name, constant, static reference (``np.pi``) or a tuple/list/slice made only of atoms."""
     if isinstance(node, (gast.Name, gast.Constant)):
@@ -241,6 +251,11 @@ class Normalizer:
                     and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \
                     and s.value.func.value.id in self.locals:
                 self.emit(assign(self.names.fresh("popped"), self.simple(s.value)))
+            elif isinstance(s.value, gast.Call) and not _in_place_method(s.value, self.locals) \
+                    and not self.module_call(s.value):
+                # helper(a) for its effect: bound to a name like any call, so a helper of the
+                # user's runs through its generated forms, whose checks see what it stores
+                self.emit(assign(self.names.fresh("done"), self.simple(s.value)))
             elif isinstance(s.value, gast.Call):
                 self.emit(gast.Expr(value=self.simple(s.value)))
             else:
@@ -275,6 +290,19 @@ class Normalizer:
             self.lift(s.name, s)
         else:
             refuse(self.parsed, s, f"{type(s).__name__} statements", "rewrite it with assignments")
+
+    def module_call(self, value):
+        """``np.copyto(y, x)``, ``np.random.seed(0)``: a call of a module's function (kept as a
+        statement: the reverse stage checks numpy's writes there)."""
+        import types
+
+        node = value.func
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id in self.locals or node is value.func:
+            return False
+        scope = self.parsed.env if node.id in self.parsed.env else self.parsed.fn.__globals__
+        return isinstance(scope.get(node.id), types.ModuleType)
 
     def bind(self, target, value):
         """``target = value`` for a name, subscript or (nested) tuple target."""

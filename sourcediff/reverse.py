@@ -118,6 +118,11 @@ class Analysis:
                             self.containers.add(op.args[0].id)
                         if op.kind == "rule" and op.key in _SEQUENCE_OPS:
                             self.arith.append((target.id, s))
+                        if op.kind == "user" and _writes_attributes(op.key):
+                            # (what it stores may be read back: its forms must run, and their
+                            # checks refuse an attribute that would carry a derivative)
+                            flows.append(({_ATTRIBUTE_SINK}, {target.id}))
+                            self.attribute_writes_in_calls = True
                         self.bindings.append((target.id, s))
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
@@ -160,6 +165,7 @@ class Analysis:
 
         self.writes = []  # (name, call, statement) of numpy calls writing into an array
         self.attribute_writes = []  # setattr(obj, "name", v) statements (obj.name = v)
+        self.attribute_writes_in_calls = False
         self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
         self.bindings = []  # (target, statement) of every assignment to a name
         self.appends = []  # (list, appended values) of every lst.append(v)
@@ -180,7 +186,7 @@ class Analysis:
                 self.ops[id(s)] = _sequence_op(op)
                 self.containers.add(target)
         outputs = _names_in([self.result]) & self.locals
-        if self.attribute_writes:
+        if self.attribute_writes or self.attribute_writes_in_calls:
             outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
@@ -1074,6 +1080,45 @@ def _sequence_syntax(v):
 
 
 _ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)
+_WRITES_ATTRIBUTES = {}
+
+
+def _writes_attributes(fn, depth=0):
+    """Whether the user function ``fn`` (or a function it calls by name or through self) assigns
+    an attribute (``self.w = v``): its result may then matter even where the caller drops it."""
+    from .parse import parse_function
+
+    key = fn
+    try:
+        if key in _WRITES_ATTRIBUTES:
+            return _WRITES_ATTRIBUTES[key]
+    except TypeError:
+        return True
+    _WRITES_ATTRIBUTES[key] = False  # (recursion)
+    try:
+        parsed = parse_function(fn)
+    except Exception:  # noqa: BLE001  (unreadable: transforming it will say so)
+        return False
+    found = False
+    for n in gast.walk(parsed.node):
+        targets = n.targets if isinstance(n, gast.Assign) else \
+            [n.target] if isinstance(n, gast.AugAssign) else []
+        if any(isinstance(t, gast.Attribute) for t in targets):
+            found = True
+            break
+        if depth < 4 and isinstance(n, gast.Call):
+            callee = None
+            if isinstance(n.func, gast.Name):
+                callee = parsed.env.get(n.func.id, parsed.fn.__globals__.get(n.func.id))
+            elif isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
+                    parsed.self_class is not None and parsed.node.args.args and \
+                    n.func.value.id == parsed.node.args.args[0].id:
+                callee = getattr(parsed.self_class, n.func.attr, None)
+            if inspect.isfunction(callee) and _writes_attributes(callee, depth + 1):
+                found = True
+                break
+    _WRITES_ATTRIBUTES[key] = found
+    return found
 
 
 def _setattr_call(s, local_names):

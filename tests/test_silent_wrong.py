@@ -413,3 +413,30 @@ def test_a_write_into_an_array_reached_through_a_module_or_a_class_is_refused(mo
     np.testing.assert_array_equal(module_state.W, np.ones(3))
     np.testing.assert_array_equal(module_state.Holder.W, np.ones(3))
     np.testing.assert_array_equal(sd.grad(a_copy_of_module_state, mode=mode)(r, x), x)
+
+
+class Slot:
+    def __init__(self):
+        self.w = 0.0
+
+    def set(self, v):
+        self.w = v
+
+    def read(self, x):
+        return self.w * x
+
+
+SLOT = Slot()
+
+
+def stores_through_a_method(x, s):
+    SLOT.set(s)
+    return np.sum(SLOT.read(x))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_method_called_for_its_effect_that_stores_a_derivative_is_refused(mode):
+    """SLOT.set(s) (self.w = v), read back by SLOT.read: the call was a statement sourcediff did
+    not look into, and s's gradient was 0 (found by the fuzzer)."""
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"Slot\.set.*self\.w = \.\.\. stores"):
+        sd.grad(stores_through_a_method, wrt=1, mode=mode)(np.ones(3), 2.0)
