@@ -559,7 +559,7 @@ nondiff_case(_sd.space_fractions, R(5), 5)
 nondiff_case(_sd.space_fractions, R(5), 5, False, 0, False, 10.0, name="space_fractions_base")
 nondiff_case(_sd.zeros_like_grad, R(2, 3))
 
-# ---------------------------------------------------------------- breadth (issue 17): numpy
+# ---------------------------------------------------------------- breadth: numpy
 case(np.kron, R(2, 3), R(3, 2), argnums=(0, 1))
 case(np.kron, R(3), R(2, 2), argnums=(0, 1), name="kron_mixed_ndim")
 case(np.kron, R(2, 1, 2), R(2), argnums=(0, 1), name="kron_3d")

@@ -1,4 +1,4 @@
-"""Object-oriented numpy code (issue 24): layers that hold their parameters, cache values on self,
+"""Object-oriented numpy code: layers that hold their parameters, cache values on self,
 initialize lazily and raise (tests/programs/layers.py).
 
 Each form a user would write to differentiate a layer is checked against the layer's hand-written

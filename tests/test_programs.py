@@ -1,4 +1,4 @@
-"""Real programs as people write them (issue 19): the classic HIPS-autograd examples converted to
+"""Real programs as people write them: the classic HIPS-autograd examples converted to
 plain numpy (tests/programs/), each gradient checked against central finite differences over
 sd.flatten's vector, in reverse and forward mode, and against HIPS autograd when it is installed.
 

@@ -1,4 +1,4 @@
-"""The breadth rules (issue 17) end to end, through the compiler and the tape: for representative
+"""The breadth rules end to end, through the compiler and the tape: for representative
 new primitives, sd.grad (reverse), sd.jvp (forward), the tape's backward, and sd.hvp (forward over
 reverse) against central finite differences of the function (of its gradient for the hvp).
 

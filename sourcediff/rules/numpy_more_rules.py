@@ -1,4 +1,4 @@
-"""More numpy rules (issue 17, "Breadth: rules people reach for"): array manipulation, order
+"""More numpy rules (the breadth people reach for): array manipulation, order
 statistics, signals and polynomials, and linear algebra factorizations.
 
 Same contract and body restrictions as :mod:`sourcediff.rules.numpy_rules`; shape logic lives in

@@ -1,4 +1,4 @@
-"""A small layer library in the style of plain-numpy neural-network collections (issue 24).
+"""A small layer library in the style of plain-numpy neural-network collections.
 
 Layers hold their parameters in ``self.parameters`` (a dict), initialize lazily on the first
 forward (``if not self.is_initialized``), cache what the backward pass needs on ``self`` and raise
