@@ -175,6 +175,26 @@ REGRESSIONS = [
                 "        for j in range(3):\n            y = y * (y - s)\n"
                 "    return np.sum(y)\n"),
         expect="skipped"),
+    # known bug (found by the fuzzer's seq_concat/seq_repeat statements): an item of a tuple or list
+    # made by + or * is the same array object as the operand's item, so z *= x also changes v
+    # (numpy); the alias stage does not follow items through + and * (the plain [z, s][0] is
+    # refused), and reverse and forward mode give v z's old value: x's gradient is 0 where
+    # finite differences and the tape give y (and forward mode's value is sum(y), not sum(y * x))
+    Regression(
+        "augassign_on_an_item_of_a_concatenated_tuple",
+        _module(((4,), (4,)),
+                "    z = y * 1.0\n    q = (z,) + (s,)\n    v = q[0]\n    z *= x\n"
+                "    return np.sum(v)\n"),
+        bug="the alias stage does not follow tuple items through +: a wrong gradient (x's is 0), "
+            "not an AliasError",
+        expect="refused"),
+    Regression(
+        "augassign_on_an_item_of_a_repeated_list",
+        _module(((4,), (4,)),
+                "    q = [y] * 2\n    v = q[1]\n    y -= x\n    return np.sum(v)\n"),
+        bug="the alias stage does not follow list items through *: a wrong gradient (x's is 0), "
+            "not an AliasError",
+        expect="refused"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
