@@ -195,6 +195,17 @@ REGRESSIONS = [
         bug="the alias stage does not follow list items through *: a wrong gradient (x's is 0), "
             "not an AliasError",
         expect="refused"),
+    # known bug (found by the random_helper feature, seed 900103): the optimizer deletes an if
+    # whose branches do nothing (pass, or a continue ending a loop body) together with its
+    # condition, which draws from rs; every later draw shifts, so optimized reverse mode (value and
+    # gradient) and forward mode disagree with f, the unoptimized code, the tape and finite
+    # differences
+    Regression(
+        "if_with_empty_body_whose_condition_draws",
+        _module(((3,), (3,)),
+                "    rs = np.random.RandomState(0)\n    if rs.normal() < 0.3:\n        pass\n"
+                "    return np.sum((x + rs.normal(size=3)) ** 2)\n"),
+        bug="the optimizer drops an if with empty branches and its side-effecting condition"),
     # never broken
     Regression(
         "setitem_rows_in_loop",
