@@ -416,11 +416,14 @@ class _Gen:
             return f"np.heaviside({x1}, {x2})"
         if kind == "np_r" and len(target) == 1 and target[0] >= 2:
             self.use("np_r")
-            items = []
-            for k in self.split(target[0]):
+            items, parts = [], self.split(target[0])
+            # at most one int range item, next to float items (np.r_[-1:2] alone is an int array)
+            ranged = [i for i, k in enumerate(parts) if k in (2, 3)] if len(parts) > 1 else []
+            ranged = r.choice(ranged) if ranged and r.random() < 0.5 else -1
+            for i, k in enumerate(parts):
                 if k == 1:
                     items.append(self.expr((), d) if r.random() < 0.7 else self.expr((1,), d))
-                elif k in (2, 3) and r.random() < 0.3:
+                elif i == ranged:
                     lo = r.randint(-1, 1)
                     items.append(f"{lo}:{lo + k}")
                 else:
