@@ -1,4 +1,4 @@
-"""Benchmark runner for issue 7: interleaved one-thread float64 gradient timings vs hand-written numpy."""
+"""Benchmark runner: interleaved one-thread float64 gradient timings vs hand-written numpy."""
 
 import os
 
@@ -421,7 +421,7 @@ def cell(res, col):
 
 
 def summarize(results, transforms):
-    """(target, verdict, detail) for every target of issue 7."""
+    """(target, verdict, detail) for every speed target."""
     rows = []
 
     def sd_ratio(name, limit):
@@ -596,7 +596,7 @@ def main(argv=None):
                 why = v or results["W4"]["cols"][col].get("reason", "not measured")
                 print(f"   {col:<17}{'n/a':>10}   ({why})")
 
-    print("\n== targets (issue 7)")
+    print("\n== targets")
     for label, verdict, detail in summarize(results, transforms):
         print(f"   {verdict:<8} {label}   [{detail}]")
 

@@ -1,4 +1,4 @@
-"""Benchmark workloads W1-W6 of issue 7: plain numpy losses, hand-written gradients, other frameworks."""
+"""Benchmark workloads W1-W6: plain numpy losses, hand-written gradients, other frameworks."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,7 +104,7 @@ def w2_loss(a, b, c, d, x, y):
 
 
 def w2_grad(a, b, c, d, x, y):
-    # The naive hand-written gradient the issue names: it keeps x**2 and x**3.
+    # The naive hand-written gradient: it keeps x**2 and x**3.
     r2 = 2.0 * (a + b * x + c * x**2 + d * x**3 - y)
     return np.sum(r2), np.sum(r2 * x), np.sum(r2 * x**2), np.sum(r2 * x**3)
 

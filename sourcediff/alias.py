@@ -101,9 +101,16 @@ class AliasPass:
         if isinstance(value, gast.UnaryOp):
             return set()
         if isinstance(value, gast.BinOp):
-            # list + list and tuple * n hold the same elements
+            # list + list and tuple * n hold the same elements, also of literal operands
+            # ((z,) + (s,) holds z itself)
             if isinstance(value.op, (gast.Add, gast.Mult)):
-                return _loads(value) & self.containers
+                out = set()
+                for side in (value.left, value.right):
+                    if isinstance(side, (gast.Tuple, gast.List)):
+                        out |= _loads(side)
+                    elif isinstance(side, gast.Name) and side.id in self.containers:
+                        out.add(side.id)
+                return out
             return set()
         if isinstance(value, gast.Subscript):
             return _loads(value.value)

@@ -29,12 +29,12 @@ import numpy as np
 from . import registry, runtime, specialize
 from .alias import alias_checks
 from .emit import comment, to_source
-from .errors import SourcediffError, WrtError
+from .errors import NoSourceError, SourcediffError, WrtError
 from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
-from .parse import parse_function
+from .parse import not_a_function, parse_function
 from .reverse import GlobalNames, Reverse
 
 _MISSING = object()
@@ -45,11 +45,13 @@ _lock = threading.RLock()
 # ---------------------------------------------------------------------- public surface
 
 
-def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
+def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False):
     """The gradient function of ``fn`` with respect to ``wrt`` (an index, a name, or a tuple).
 
     Usable as ``sd.grad(f)``, ``sd.grad(f, wrt=(0, 1))`` or as a decorator ``@sd.grad`` /
-    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument.
+    ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument; for a list,
+    tuple or dict of arrays it is one of the same structure. With ``has_aux=True`` the function
+    returns ``(loss, aux)`` and the gradient function returns ``(gradient, aux)`` (as in JAX).
 
     Example::
 
@@ -57,7 +59,9 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
         df(3.0)        # 6.0
     """
     if fn is None:
-        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize)
+        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(fn, wrt, "grad", mode, optimize)
     if mode == "forward":
         from .operators import forward_grad
 
@@ -67,8 +71,9 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True):
     return _get(fn, wrt, "grad", optimize)
 
 
-def value_and_grad(fn=None, wrt=0, *, optimize=True):
-    """Like :func:`grad` but the function returns ``(value, gradient)``.
+def value_and_grad(fn=None, wrt=0, *, optimize=True, has_aux=False):
+    """Like :func:`grad` but the function returns ``(value, gradient)``; with ``has_aux=True``,
+    ``((value, aux), gradient)`` for a function that returns ``(value, aux)`` (as in JAX).
 
     Example::
 
@@ -76,8 +81,41 @@ def value_and_grad(fn=None, wrt=0, *, optimize=True):
         vg(3.0)        # (9.0, 6.0)
     """
     if fn is None:
-        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize)
+        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(fn, wrt, "value_and_grad", "reverse", optimize)
     return _get(fn, wrt, "value_and_grad", optimize)
+
+
+def _with_aux(fn, wrt, what, mode, optimize_code):
+    """The gradient of ``fn(...)[0]`` for a ``fn`` that returns ``(loss, aux)``, giving aux back
+    from the same run of ``fn`` (it runs once per call): the loss is taken by ``runtime.aux_first``,
+    which keeps aux aside for this call."""
+    from .parse import synthetic
+
+    name = getattr(fn, "__name__", "f")
+    loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
+                        "_sd_aux_first({fn}({params}))", {"_sd_aux_first": runtime.aux_first})
+    if what == "value_and_grad":
+        inner = value_and_grad(loss_of, wrt=wrt, optimize=optimize_code)
+    else:
+        inner = grad(loss_of, wrt=wrt, mode=mode, optimize=optimize_code)
+
+    @functools.wraps(fn)
+    def with_aux(*args, **kwargs):
+        with runtime.aux_kept() as kept:
+            out = inner(*args, **kwargs)
+        if not kept:
+            raise SourcediffError(f"has_aux=True: {getattr(fn, '__qualname__', fn)} must return "
+                                  f"(loss, aux)")
+        aux = kept[0]
+        return ((out[0], aux), out[1]) if what == "value_and_grad" else (out, aux)
+
+    with_aux.__sourcediff_opaque__ = (f"sd.{what}({name}, has_aux=True)",
+                                      f"Differentiate the loss alone: sd.{what}({name}) of a "
+                                      f"function that returns only the loss.")
+    with_aux.__sourcediff_source__ = getattr(inner, "__sourcediff_source__", None)
+    return with_aux
 
 
 def source(fn, *example_args):
@@ -177,14 +215,24 @@ def clear_cache():
 # ---------------------------------------------------------------------- cache
 
 
+def check_function(fn):
+    """Refuse, with what to pass instead, a value (``sd.grad(f(x))``) or an object where a function
+    belongs."""
+    if not callable(fn):
+        raise NoSourceError(not_a_function(fn))
+
+
 def _get(fn, wrt, mode, optimize_code):
+    check_function(fn)
+    if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
+        wrt = tuple(wrt)
     target = fn.__func__ if inspect.ismethod(fn) else fn
     try:
         per_fn = _cache.get(target)
     except TypeError:
         per_fn = None
     key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
-           _closure_key(target))
+           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None)
     compiled = per_fn.get(key) if per_fn is not None else None
     if compiled is None:
         with _lock:
@@ -249,7 +297,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     primal, adjoint = rev.build()
     head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
                                                         mode)
-    removable = set(names.taken) - all_names(parsed.node)
+    removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     qual = parsed.fn.__qualname__
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
@@ -385,7 +433,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
         if p in fwd.active and p not in wrt_names:
             head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
     result = fwd.result
-    removable = set(names.taken) - all_names(parsed.node)
+    removable = set(names.taken) - all_names(parsed.node) - fwd.effect_targets()
     out_dot = load(fwd.dot(result.id)) if _active_result(fwd) else const(0.0)
     ret = located(gast.Return(value=gast.Tuple(
         elts=[result, call(fwd.rt("grad_like"), [out_dot, result])], ctx=gast.Load())),

@@ -32,7 +32,6 @@ _REFUSED = {
     gast.SetComp: ("set comprehensions", "use a list comprehension"),
     gast.DictComp: ("dict comprehensions", "build the dict with a for loop"),
     gast.Match: ("'match' statements", "use if/elif/else"),
-    gast.Raise: ("'raise'", "check inputs before calling the gradient"),
     gast.Starred: ("starred expressions", "index the sequence explicitly"),
 }
 
@@ -82,9 +81,13 @@ def _check_inner_writes(parsed, inner):
 
 
 def _check(parsed, root):
+    # f(*args) passes a sequence's items: supported as an argument of a call (refused where it
+    # would carry a derivative into named parameters, see reverse.bind_user_call and quote.bind)
+    call_stars = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
+                  if isinstance(a, gast.Starred)}
     for node in gast.walk(root):
         entry = _REFUSED.get(type(node))
-        if entry is not None:
+        if entry is not None and id(node) not in call_stars:
             refuse(parsed, node, *entry)
         if isinstance(node, gast.AugAssign) and not isinstance(node.op, _SUPPORTED_AUGOPS):
             refuse(parsed, node, f"augmented assignment with {type(node.op).__name__}",

@@ -98,11 +98,17 @@ class Forward(Analysis):
         if op is not None and (op.kind in ("rule", "copy", "const", "container") or
                                (op.kind == "nondiff" and op.key is None)):
             s.sd_pure = True
+        pop = self.container_pop(s)
+        if pop is not None and isinstance(pop, gast.Call):
+            # the tangent list pops with its list, also for a value that carries no tangent
+            # (an int, a restored flag): the two lists stay aligned
+            if target in self.active:
+                return [s, assign(self.dot(target), pop, s)]
+            return [s, located(gast.Expr(value=pop), s)]
         if target not in self.active:
             return [self.on_copies(s)]
         if op.kind == "user":
             return self.user_call(op, s, target)
-        pop = self.container_pop(s)
         if pop is not None:
             return [s, assign(self.dot(target), pop, s)]
         # normalize gave t = f(t) a fresh variable, so the operands here are the old values

@@ -167,6 +167,9 @@ class Rename(gast.NodeTransformer):
         return node
 
 
+_ITERATORS = {"zip", "map", "filter", "reversed", "enumerate", "iter"}
+
+
 def is_atom(node, local_names):
     """A name, constant, static reference (``np.pi``) or a tuple/list/slice made only of atoms."""
     if isinstance(node, (gast.Name, gast.Constant)):
@@ -216,6 +219,10 @@ class Normalizer:
     def statement(self, s):
         if isinstance(s, gast.Assign):
             value = s.value
+            if isinstance(s.targets[0], (gast.Tuple, gast.List)) and isinstance(value, gast.Call) \
+                    and isinstance(value.func, gast.Name) and value.func.id in _ITERATORS \
+                    and value.func.id not in self.locals:
+                value = call(load("tuple"), [value])  # a, b = zip(*pairs): items by position
             if len(s.targets) > 1 or not isinstance(s.targets[0], (gast.Name, gast.Subscript)):
                 atom = self.atom(value)
                 for target in s.targets:
@@ -260,6 +267,10 @@ class Normalizer:
             test = self.name_of(s.test, "check")
             msg = None if s.msg is None else self.atom(s.msg)
             self.emit(gast.Assert(test=test, msg=msg))
+        elif isinstance(s, gast.Raise):  # an exit like return: the primal raises it, as Python
+            exc = None if s.exc is None else self.atom(s.exc, "error")
+            cause = None if s.cause is None else self.atom(s.cause, "cause")
+            self.emit(gast.Raise(exc=exc, cause=cause))
         elif isinstance(s, gast.FunctionDef):
             self.lift(s.name, s)
         else:
@@ -473,7 +484,8 @@ class Normalizer:
                                       ctx=gast.Load())
             elif not isinstance(func, (gast.Name, gast.Attribute)):
                 func = self.name_of(func, "fn")
-            args = [self.atom(a) for a in node.args]
+            args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load())
+                    if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
             keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
             return call(func, args, keywords)
         if isinstance(node, gast.Attribute):

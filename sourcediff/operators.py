@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import registry, runtime
-from .api import _get
+from .api import _get, check_function
 from .errors import SourcediffError, WrtError
 from .pytree import flatten
 
@@ -111,8 +111,10 @@ def _basis(x):
         yield idx, e
 
 
-def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False):
-    """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape."""
+def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None):
+    """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
+
+    With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once."""
     jf = _get(fn, (wrt_index,), "jvp", optimize)
     name = jf.__sourcediff_wrt__[0]
     x = args[wrt_index]
@@ -121,6 +123,8 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False):
     out = None
     for idx, e in _basis(x):
         out, col = _tangent_call(jf, args, {name: e})
+        if scalar_for is not None:
+            runtime.check_scalar(out, scalar_for)
         cols[idx] = np.asarray(col)
     out_shape = np.shape(out)
     x_shape = (flatten(x)[0].size,) if isinstance(x, (list, tuple, dict)) else np.shape(x)
@@ -139,8 +143,9 @@ def forward_grad(fn, wrt=0, optimize=True):
     def grad_fn(*args):
         grads = []
         for i in _wrt_indices(fn, wrt, len(args)):
-            out, jac = _forward_jacobian(fn, args, i, optimize)
-            runtime.check_scalar(out, getattr(fn, "__qualname__", "the function"))
+            where = getattr(fn, "__qualname__", "the function")
+            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where)
+            runtime.check_scalar(out, where)
             if isinstance(args[i], (list, tuple, dict)):  # (a tree: its leaves' entries in order)
                 grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
             else:
@@ -198,6 +203,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
     """
     if mode not in ("auto", "forward", "reverse"):
         raise SourcediffError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    check_function(fn)
     single = not isinstance(wrt, (tuple, list))
 
     @functools.wraps(fn)

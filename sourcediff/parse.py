@@ -30,6 +30,7 @@ class Parsed:
     line_offset: int  # add to a node's lineno to get the line in ``filename``
     lines: list  # the dedented source lines, for quoting
     env: dict = field(default_factory=dict)  # closure variables by name
+    self_class: object = None  # a method's class: calls through its first parameter resolve there
 
     @property
     def filename_short(self):
@@ -83,8 +84,59 @@ def _refuse_opaque(fn):
         f"differentiated again. {fix}")
 
 
+def _short(value):
+    """A short description of a value for messages: an array's shape and dtype, else a cut repr."""
+    if getattr(value, "ndim", 0) and hasattr(value, "dtype"):
+        return f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _methods(cls):
+    """The public methods a class defines in Python source (its own and inherited, not object's)."""
+    return [name for name in dir(cls) if not name.startswith("_")
+            and inspect.isfunction(inspect.getattr_static(cls, name, None))]
+
+
+def not_a_function(fn):
+    """Why ``fn`` cannot be differentiated as a function, and what to pass instead."""
+    kind = type(fn).__name__
+    if isinstance(fn, type):
+        methods = _methods(fn)
+        example = f"sd.grad(model.{methods[0]})" if methods else "sd.grad(f)"
+        return (f"{fn.__qualname__} is a class, not a function: sourcediff differentiates functions "
+                f"and bound methods. Make an instance and pass one of its methods, e.g. "
+                f"`model = {fn.__qualname__}(...)` then `{example}`")
+    module = type(fn).__module__ or ""
+    methods = _methods(type(fn))
+    if methods and module != "builtins" and module.split(".")[0] not in ("numpy", "torch"):
+        pick = "loss" if "loss" in methods else methods[0]
+        return (f"got a {kind} object where a function was expected: sourcediff differentiates "
+                f"functions and bound methods, not objects. Pass the method itself, e.g. "
+                f"`sd.grad(model.{pick})` (a bound method; {kind}'s methods: {', '.join(methods)})")
+    if not callable(fn):
+        return (f"got a value where a function was expected: {_short(fn)} ({kind}). Pass the function "
+                f"itself, `sd.grad(f)`, not the result of calling it, `sd.grad(f(x, w))`; then call "
+                f"the gradient with the arguments: `sd.grad(f)(x, w)`")
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or _short(fn)
+    return (f"{name} is not a Python function defined in source code ({kind}); sourcediff can only "
+            f"differentiate functions whose source it can read. For a builtin or compiled function, "
+            f"register a rule with sourcediff.defvjp")
+
+
 def parse_function(fn):
     """Read ``fn``'s source and return a :class:`Parsed` with its FunctionDef (decorators removed)."""
+    from .resolve import MethodOf
+
+    if isinstance(fn, MethodOf):
+        parsed = parse_function(fn.function)
+        parsed.self_class = fn.cls
+        return parsed
+    owner = type(fn.__self__) if inspect.ismethod(fn) else None
+    if owner is not None and not isinstance(fn.__self__, type):
+        parsed = parse_function(fn.__func__)
+        parsed.self_class = owner
+        return parsed
     fn = unwrap(fn)
     _refuse_opaque(fn)
     if inspect.isfunction(fn) and registry.lookup(fn) is not None and \
@@ -96,22 +148,19 @@ def parse_function(fn):
     if lifted is not None:
         return Parsed(fn, copy.deepcopy(lifted.node), lifted.filename, lifted.line_offset,
                       lifted.lines, dict(lifted.env))
-    name = getattr(fn, "__qualname__", repr(fn))
+    name = getattr(fn, "__qualname__", None)
     if not inspect.isfunction(fn):
-        raise NoSourceError(
-            f"{name} is not a Python function defined in source code ({type(fn).__name__}); "
-            f"sourcediff can only differentiate functions whose source it can read. For a builtin or "
-            f"compiled function, register a rule with sourcediff.defvjp"
-        )
+        raise NoSourceError(not_a_function(fn))
     filename = fn.__code__.co_filename
     try:
         # (of the code object: inspect follows __wrapped__ from a function, to another one)
         source_lines, first = inspect.getsourcelines(fn.__code__)
-    except (OSError, TypeError) as exc:
+    except (OSError, TypeError):
         raise NoSourceError(
-            f"cannot read the source of {name} (defined in {filename}): {exc}. sourcediff needs the "
-            f"function's source file; functions typed at the interactive prompt or built with exec "
-            f"have none. Put it in a .py file (or register a rule with sourcediff.defvjp)"
+            f"cannot read the source of {name}: it was defined in {filename}, which is not a source "
+            f"file (functions typed at the interactive prompt or made with exec have none), and "
+            f"sourcediff reads a function's source to differentiate it. Put {name} in a .py file and "
+            f"import it from there"
         ) from None
     source = textwrap.dedent("".join(source_lines))
     if fn.__name__ == "<lambda>":

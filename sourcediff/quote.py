@@ -109,6 +109,10 @@ def _closure_values(fn):
     return out
 
 
+class StarredArgument(TypeError):
+    """A ``*seq`` argument where the rule needs each item by name (only ``*args`` takes one)."""
+
+
 def bind(q, args, keywords, where):
     """Map the rule's parameters (after ``g, ans``) to the call's operand syntax, defaults filled in.
 
@@ -121,6 +125,9 @@ def bind(q, args, keywords, where):
     positional = list(args)
     for p in params:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if positional and isinstance(positional[0], gast.Starred):
+                raise StarredArgument(f"{where}: *{gast.unparse(positional[0].value)} would fill "
+                                      f"the parameter '{p.name}'")
             if positional:
                 bound[p.name] = positional.pop(0)
             elif p.name in keywords:

@@ -66,6 +66,17 @@ def _key_name(key):
     return f"{module}.{name}" if module and module != "builtins" else name
 
 
+def present(owner, *names):
+    """The attributes ``names`` of ``owner`` that exist in the installed Python and numpy, as a tuple.
+
+    For keys that only newer versions have (``math.exp2`` from Python 3.11, ``np.ndarray.mT`` from
+    numpy 2.0), so that a rule is registered for them only where they exist::
+
+        @defvjp(np.exp2, *present(math, "exp2"), kind="elementwise")
+    """
+    return tuple(getattr(owner, name) for name in names if hasattr(owner, name))
+
+
 def defvjp(*keys, kind="custom", broadcast=False, torch_name=None):
     """Register ``fn`` as the vjp rule of every primitive in ``keys``; returns ``fn`` unchanged.
 

@@ -46,6 +46,56 @@ class Op:
     func: object = None  # the called expression when it is a value made at run time (g = make(a))
 
 
+class MethodOf:
+    """A method's function seen with the class of its receiver (``self.forward(x)`` in a method
+    of ``Model`` calls ``Model.forward(self, x)``), so the method's own calls through ``self``
+    resolve too; one per (function, class), compiled and cached like a function."""
+
+    __slots__ = ("function", "cls", "__weakref__")
+
+    def __init__(self, function, cls):
+        self.function, self.cls = function, cls
+
+    def __getattr__(self, name):  # __code__, __globals__, __name__, __qualname__, ...
+        return getattr(self.function, name)
+
+    @property
+    def __signature__(self):
+        return inspect.signature(self.function)
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<method {self.cls.__name__}.{self.function.__name__}>"
+
+
+_views = {}
+
+
+def method_of(function, cls):
+    """The interned :class:`MethodOf` for ``function`` on ``cls``."""
+    key = (function, cls)
+    view = _views.get(key)
+    if view is None:
+        view = _views[key] = MethodOf(function, cls)
+    return view
+
+
+def _python_method(cls, name):
+    """``cls``'s attribute ``name`` when it is a plain function (a method defined in Python), or
+    a staticmethod's function as (function, False); else None."""
+    try:
+        attr = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return None
+    if inspect.isfunction(attr):
+        return attr, True
+    if isinstance(attr, staticmethod) and inspect.isfunction(attr.__func__):
+        return attr.__func__, False
+    return None
+
+
 class Resolver:
     """Looks names up the way the user's function would: closure, module globals, builtins."""
 
@@ -53,6 +103,12 @@ class Resolver:
         self.parsed = parsed
         self.locals = local_names
         self.globals = parsed.fn.__globals__
+        self.aliases = _static_aliases(parsed.node, local_names)
+        # the receiver of a method: self.forward(x) resolves in its class
+        self.receivers = {}
+        self_class = getattr(parsed, "self_class", None)
+        if self_class is not None and parsed.node.args.args:
+            self.receivers[parsed.node.args.args[0].id] = self_class
 
     def lookup(self, name):
         if name in self.parsed.env:
@@ -120,6 +176,15 @@ class Resolver:
         args = list(node.args)
         keywords = {k.arg: k.value for k in node.keywords}
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+                and func.value.id in self.receivers:
+            found = _python_method(self.receivers[func.value.id], func.attr)
+            if found is not None:
+                function, bound = found
+                cls = self.receivers[func.value.id]
+                return Op("user", key=method_of(function, cls) if bound else function,
+                          args=([func.value] if bound else []) + args, keywords=keywords,
+                          name=f"{func.value.id}.{func.attr}")
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
                 and (func.value.id in self.locals or  # (or a method of a global array)
                      isinstance(self.lookup(func.value.id), np.ndarray)):
             key = getattr(np.ndarray, func.attr, None)
@@ -129,6 +194,8 @@ class Resolver:
                           name=name)
             return self.primitive(key, [func.value] + args, keywords, name=name)
         obj = self.static_value(func)
+        if isinstance(func, gast.Name) and func.id in self.aliases:  # tanh = np.tanh; tanh(x)
+            obj = self.static_value(self.aliases[func.id])
         name = gast.unparse(func) if not isinstance(func, gast.Name) else func.id
         if obj is _MISSING:
             return Op("unknown", args=args, keywords=keywords, name=name, func=func)
@@ -142,10 +209,41 @@ class Resolver:
             return Op("rule", key=obj, rule=rule, args=args, keywords=keywords, name=name)
         if registry.is_nondiff(obj):
             return Op("nondiff", key=obj, args=args, keywords=keywords, name=name)
-        if (inspect.isfunction(obj) or inspect.ismethod(obj)) and \
+        if (inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, MethodOf)) and \
                 not _library(getattr(obj, "__module__", None)):
             return Op("user", key=obj, args=args, keywords=keywords, name=name)
+        call = None if isinstance(obj, type) or inspect.isroutine(obj) else \
+            _python_method(type(obj), "__call__")
+        if call is not None and call[1] and not _library(type(obj).__module__):
+            # an object with a __call__ written in Python (an activation, a loss object)
+            return Op("user", key=obj.__call__, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
+
+
+def _static_aliases(fdef, local_names):
+    """Locals bound once, to a module-level function or attribute (``tanh = np.tanh``, ``pi, sqrt
+    = np.pi, np.sqrt``): a call through one resolves like a call of what it names."""
+    stores = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    pairs = []
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1:
+            target, value = n.targets[0], n.value
+            if isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple) and \
+                    len(target.elts) == len(value.elts):
+                pairs.extend(zip(target.elts, value.elts))
+            else:
+                pairs.append((target, value))
+
+    def static(node):
+        if isinstance(node, gast.Name):
+            return node.id not in local_names
+        return isinstance(node, gast.Attribute) and static(node.value)
+
+    return {t.id: v for t, v in pairs if isinstance(t, gast.Name) and stores.get(t.id) == 1
+            and static(v)}
 
 
 _LIBRARIES = ("numpy", "scipy", "sourcediff.runtime")

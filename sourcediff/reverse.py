@@ -14,6 +14,7 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
         _stack.append(i)
 """
 
+import builtins
 import copy
 import inspect
 import keyword
@@ -27,7 +28,7 @@ from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
-from .resolve import Op, Resolver
+from .resolve import MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -99,12 +100,22 @@ class Analysis:
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
                         op = self.resolver.op(s.value)
+                        if op.kind == "user" and op.key is not getattr(s.value, "func", None) \
+                                and isinstance(op.key, MethodOf):
+                            # self.forward(x) -> Model.forward(self, x), as Python calls it
+                            s.value = call(load(self.globals.name(
+                                f"{op.key.cls.__name__}_{op.key.function.__name__}",
+                                op.key.function)), list(op.args),
+                                list(getattr(s.value, "keywords", [])))
                         self.ops[id(s)] = op
                         uses = self.operand_names(op, s)
                         flows.append(({target.id}, uses))
                         self.count(target.id, in_loop)
                         if op.kind in ("container", "user") or _returns_sequence(op.key):
                             self.containers.add(target.id)
+                        if op.kind == "unknown" and op.key == "pop" and not op.args[1:] and \
+                                isinstance(op.args[0], gast.Name):  # (arrays have no pop)
+                            self.containers.add(op.args[0].id)
                         if op.kind == "rule" and op.key in _SEQUENCE_OPS:
                             self.arith.append((target.id, s))
                         self.bindings.append((target.id, s))
@@ -235,6 +246,18 @@ class Analysis:
                     changed = True
         return seqs
 
+    def effect_targets(self):
+        """Temporaries holding the result of a call that may act on the world (draw a random
+        number, print, append, call the user's code): never deleted as dead code, so the call
+        happens as often as in the user's function even where its value is not needed."""
+        out = set()
+        for target, s in self.bindings:
+            op = self.ops[id(s)]
+            if op.kind in ("user", "unknown") or (op.kind == "nondiff" and
+                                                  op.key is builtins.print):
+                out.add(target)
+        return out
+
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
             f"{self.parsed.where(s)}: {what} writes into {obj} in place, which sourcediff does not "
@@ -261,6 +284,11 @@ class Analysis:
         written = mutated_params(callee) if callee is not None else {}
         if not written:
             return s
+        if any(isinstance(a, gast.Starred) for a in value.args):
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: {getattr(callee, '__qualname__', callee)} writes into "
+                f"its parameters in place, and this call passes them with *; pass them one by one "
+                f"so sourcediff can give the helper copies.\n    {self.parsed.line_text(s)}")
         try:
             bound = inspect.signature(callee).bind(*value.args, **{
                 k.arg: k.value for k in value.keywords})
@@ -311,8 +339,14 @@ class Analysis:
         if op.kind != "rule":
             return set()
         q = quote.quoted(op.rule.vjp)
+        try:
+            slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
+        except quote.StarredArgument:  # (f(*shape)): every name may flow; refused if active
+            return _names_in(op.args + list(op.keywords.values())) & self.locals
+        except TypeError:
+            slots = quote.slots(q, self.bind(op, q, stmt))
         out = set()
-        for pos, arg in enumerate(quote.slots(q, self.bind(op, q, stmt))):
+        for pos, arg in enumerate(slots):
             if q.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
         return out
@@ -320,6 +354,13 @@ class Analysis:
     def bind_user_call(self, op, s):
         """(bound arguments, parameters that receive values carrying derivatives) of a call to the
         user's function; a ``*args``/``**kwargs`` parameter that receives one is refused."""
+        starred = [a for a in op.args if isinstance(a, gast.Starred)]
+        if starred and _names_in(op.args + list(op.keywords.values())) & self.active:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name} passes *"
+                f"{gast.unparse(starred[0].value)}, and values that carry derivatives go into it; "
+                f"sourcediff matches such values to parameters by position where it compiles: pass "
+                f"the arguments one by one.\n    {self.parsed.line_text(s)}")
         try:
             sig = inspect.signature(op.key)
             bound = sig.bind(*op.args, **op.keywords)
@@ -348,6 +389,11 @@ class Analysis:
     def bind(self, op, q, stmt):
         try:
             return quote.bind(q, op.args, dict(op.keywords), self.parsed.where(stmt))
+        except quote.StarredArgument as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
+                f"those arguments one by one: pass them by name or as one tuple (x.reshape(shape) "
+                f"instead of x.reshape(*shape)).\n    {self.parsed.line_text(stmt)}") from None
         except TypeError as exc:
             raise SourcediffSyntaxError(
                 f"{exc} in the call to {op.name} (for its derivative rule "
@@ -370,6 +416,16 @@ class Analysis:
                     f"{self.parsed.line_text(s)}\nCall a def defined in the module with those "
                     f"values as arguments instead (def scaled(x, a): return x * a; "
                     f"scaled(2.0, a))")
+        if isinstance(op.key, str):  # obj.method(...) on a value whose class is not known here
+            receiver = gast.unparse(op.args[0]) if op.args else "the object"
+            origin = self.origin_of(receiver)
+            return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
+                    f"whose class sourcediff cannot know where it compiles (an attribute of an "
+                    f"object, an item of a container, or a value made at run time), on a value "
+                    f"that depends on {', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                    f"Call a module-level function, or a method through self or a module-level "
+                    f"object, or name the class (TheClass.{op.key}(obj, ...)), or register a rule "
+                    f"with sourcediff.defvjp")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "
@@ -381,6 +437,15 @@ class Analysis:
                 f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
                 f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
                 f"sourcediff.stop_gradient if it should not carry a derivative")
+
+    def origin_of(self, name):
+        """The user's expression a compiler temporary holds (``self.act`` for ``_act1``)."""
+        for st in self.body:
+            for node in gast.walk(st):
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id == name and isinstance(node.value, gast.Attribute):
+                    return gast.unparse(node.value)
+        return name
 
     def rt(self, helper):
         """``_sd.helper`` as the generated code names the runtime module."""
@@ -873,8 +938,12 @@ def called_form(make, callee, active_params, where):
     try:
         return make(callee, tuple(active_params))
     except (NoSourceError, SourcediffSyntaxError) as exc:
-        raise type(exc)(f"{where}: in the call to {getattr(callee, '__qualname__', callee)}: "
-                        f"{exc}") from None
+        name = getattr(callee, '__qualname__', callee)
+        advice = ""
+        if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):
+            # a called function can also be treated as a primitive: give it a rule
+            advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
+        raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None
 
 
 def _returns_sequence(key):

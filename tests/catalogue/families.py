@@ -578,8 +578,15 @@ def method_squeeze_ravel(x):
 
 
 @case(args=normal(4, 4), tags=("method",))
-def method_diagonal_mT(x):
-    return np.sum(x.diagonal() ** 2) + np.sum(x.mT * x)
+def method_diagonal_T(x):
+    return np.sum(x.diagonal() ** 2) + np.sum(x.T * x)
+
+
+if hasattr(np.ndarray, "mT"):  # new in numpy 2.0
+
+    @case(args=normal(2, 4, 4), tags=("method",))
+    def method_diagonal_mT(x):
+        return np.sum(x.diagonal(axis1=-2, axis2=-1) ** 2) + np.sum(x.mT * x)
 
 
 @case(args=normal(3, 4), tags=("method",))

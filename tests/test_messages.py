@@ -1,0 +1,123 @@
+"""The messages for common slips at the entry points: each says what was wrong and what to write instead."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff import InactiveArgumentError, NonScalarOutputError, NoSourceError
+
+
+def f(x, w):
+    return np.sum(np.tanh(x * w))
+
+
+class Model:
+    def __init__(self):
+        self.w = np.ones(3)
+
+    def loss(self, x):
+        return np.sum(self.w * x)
+
+    def predict(self, x):
+        return self.w * x
+
+
+def loss_and_prediction(x):
+    return np.sum(x ** 2), 2.0 * x
+
+
+x = np.linspace(0.1, 0.3, 3)
+
+
+@pytest.mark.parametrize("api", [sd.grad, sd.value_and_grad, sd.hessian, sd.jacobian])
+@pytest.mark.parametrize("value", [f(x, x), 3.0, np.ones(3), [1.0, 2.0]],
+                         ids=["np.float64", "float", "array", "list"])
+def test_a_value_instead_of_the_function(api, value):
+    with pytest.raises(NoSourceError) as info:
+        api(value)(x, x)
+    msg = str(info.value)
+    assert "pass the function itself, `sd.grad(f)`" in msg.lower()
+    assert "sd.grad(f)(x, w)" in msg  # and how to call it
+    assert "defvjp" not in msg and "register a rule" not in msg
+
+
+def test_a_value_instead_of_the_function_describes_the_value():
+    assert "an array of shape (3,) and dtype float64" in _message(lambda: sd.grad(np.ones(3)))
+    assert "3.0 (float)" in _message(lambda: sd.grad(3.0))
+
+
+def test_a_model_instead_of_its_method():
+    msg = _message(lambda: sd.grad(Model()))
+    assert "got a Model object where a function was expected" in msg
+    assert "`sd.grad(model.loss)`" in msg and "bound method" in msg
+    assert "loss, predict" in msg  # the methods there are to choose from
+    assert "defvjp" not in msg and "object at 0x" not in msg
+
+
+def test_a_class_instead_of_a_method_of_an_instance():
+    msg = _message(lambda: sd.grad(Model))
+    assert "Model is a class" in msg and "sd.grad(model.loss)" in msg
+    assert "defvjp" not in msg
+
+
+def test_the_bound_method_works():
+    assert np.allclose(sd.grad(Model().loss)(x), np.ones(3))
+
+
+def _no_source_function(filename):
+    """A function compiled as the plain REPL (``<stdin>``) or exec (``<string>``) compiles it."""
+    namespace = {"np": np}
+    exec(compile("def typed_in(x):\n    return np.sum(x * x)\n", filename, "exec"), namespace)
+    return namespace["typed_in"]
+
+
+@pytest.mark.parametrize("filename", ["<stdin>", "<string>"], ids=["repl", "exec"])
+def test_a_function_without_a_source_file(filename):
+    msg = _message(lambda: sd.grad(_no_source_function(filename))(x))
+    assert "cannot read the source of typed_in" in msg and filename in msg
+    assert "Put typed_in in a .py file" in msg
+    assert "defvjp" not in msg and "register a rule" not in msg
+
+
+def test_a_builtin_still_gets_the_rule_advice():
+    msg = _message(lambda: sd.grad(np.sin))
+    assert "sin is not a Python function" in msg and "sourcediff.defvjp" in msg
+
+
+def takes_a_model(m, x):
+    return np.sum(m.w * x)
+
+
+def test_a_model_as_the_wrt_argument():
+    with pytest.raises(InactiveArgumentError) as info:
+        sd.grad(takes_a_model)(Model(), x)
+    msg = str(info.value)
+    assert "argument 'm' of takes_a_model" in msg
+    assert "is a Model object and cannot carry a gradient" in msg
+    assert "Model value" not in msg and "(Model)" not in msg
+    assert "leave 'm' out of wrt" in msg
+    assert np.allclose(sd.grad(takes_a_model, wrt=1)(Model(), x), np.ones(3))
+
+
+@pytest.mark.parametrize("make", [lambda: sd.grad(loss_and_prediction),
+                                  lambda: sd.value_and_grad(loss_and_prediction),
+                                  lambda: sd.grad(loss_and_prediction, mode="forward")],
+                         ids=["grad", "value_and_grad", "forward"])
+def test_a_function_returning_a_tuple(make):
+    with pytest.raises(NonScalarOutputError) as info:
+        make()(x)
+    msg = str(info.value)
+    assert "loss_and_prediction" in msg and "returns a tuple of 2 values" in msg
+    assert "return the scalar loss alone" in msg and "compute the other values outside it" in msg
+    assert "inhomogeneous" not in msg
+
+
+def test_an_array_output_keeps_its_message():
+    msg = _message(lambda: sd.grad(lambda v: v * 2.0)(x))
+    assert "returns an array of shape (3,)" in msg and "jacobian" in msg
+
+
+def _message(thunk):
+    with pytest.raises(sd.SourcediffError) as info:
+        thunk()
+    return str(info.value)

@@ -1,0 +1,194 @@
+"""Models as objects and everyday dynamic Python: methods calling methods through self, subclasses,
+callable objects, local aliases of numpy functions, raise in a branch (checked against central
+finite differences)."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.testing import check_grads
+
+
+class Model:
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x):
+        return np.tanh(x @ self.W)
+
+    def loss(self, x):
+        return np.sum(self.forward(x) ** 2) + self.penalty(x)
+
+    def penalty(self, x):
+        return 0.1 * np.sum(x * x)
+
+    def loss_of(self, W, x):
+        return np.sum(np.tanh(x @ W) ** 2) + self.scaled(W, 0.5)
+
+    @staticmethod
+    def scaled(W, c):
+        return c * np.sum(W * W)
+
+
+class Shifted(Model):
+    def forward(self, x):
+        return np.sin(x @ self.W + 0.5)
+
+
+X = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+
+
+@pytest.mark.parametrize("cls", [Model, Shifted])
+def test_a_method_that_calls_methods_through_self(cls):
+    """It was refused as 'no derivative rule for .forward() (str)'."""
+    obj = cls(np.full((3, 2), 0.3))
+    check_grads(obj.loss, (X,), order=2)
+    check_grads(obj.loss_of, (obj.W, X))
+
+
+def test_a_subclass_override_is_called_for_the_subclass_and_not_cached_across_classes():
+    base, sub = Model(np.full((3, 2), 0.3)), Shifted(np.full((3, 2), 0.3))
+    g_base, g_sub, g_base_again = (sd.grad(o.loss)(X) for o in (base, sub, base))
+    assert not np.allclose(g_base, g_sub)
+    np.testing.assert_array_equal(g_base, g_base_again)
+
+
+def test_each_instance_reads_its_own_attributes():
+    a, b = Model(np.full((3, 2), 0.3)), Model(np.full((3, 2), -0.8))
+    assert sd.grad(a.loss) is not None
+    check_grads(b.loss, (X,))
+    assert not np.allclose(sd.grad(a.loss)(X), sd.grad(b.loss)(X))
+
+
+class Softplus:
+    def __init__(self, beta):
+        self.beta = beta
+
+    def __call__(self, z):
+        return np.log1p(np.exp(self.beta * z)) / self.beta
+
+
+SOFTPLUS = Softplus(2.0)
+
+
+def uses_a_callable_object(z):
+    return np.sum(SOFTPLUS(z) * z)
+
+
+def test_a_callable_object_with_call_written_in_python():
+    check_grads(uses_a_callable_object, (np.array([0.3, -1.2, 0.8]),), order=2)
+
+
+def local_aliases(z):
+    pi, sqrt, tanh = np.pi, np.sqrt, np.tanh
+    return np.sum(tanh(z) * sqrt(z) * pi)
+
+
+def test_local_aliases_of_numpy_functions():
+    check_grads(local_aliases, (np.array([0.3, 1.2, 0.8]),), order=2)
+
+
+def pad_size(n, k):
+    if k < 0:
+        raise ValueError(f"negative padding {k}")
+    return n + 2 * k
+
+
+def raises_in_branches(z, k):
+    if z.ndim != 1:
+        raise ValueError("z must be 1-D")
+    total = 0.0
+    for i in range(pad_size(z.shape[0], k)):
+        total = total + np.sum(np.sin(z * i))
+    return total
+
+
+def test_raise_in_a_branch_is_an_exit_like_return():
+    """raise anywhere was refused, even in a branch never taken."""
+    z = np.array([0.3, -0.5])
+    for mode in ("reverse", "forward"):
+        np.testing.assert_allclose(sd.grad(raises_in_branches, mode=mode)(z, 1),
+                                   sum(i * np.cos(z * i) for i in range(4)))
+    check_grads(lambda_free_raises, (z,), order=2)
+    with pytest.raises(ValueError, match="z must be 1-D"):
+        sd.grad(raises_in_branches)(np.ones((2, 2)), 1)
+    with pytest.raises(ValueError, match="negative padding -1"):
+        sd.grad(raises_in_branches)(z, -1)
+
+
+def lambda_free_raises(z):
+    return raises_in_branches(z, 1)
+
+
+def test_wrt_as_a_list():
+    def_ = sd.grad(Model.scaled, wrt=[0, 1])
+    gW, gc = def_(np.ones(2), 0.5)
+    np.testing.assert_allclose(gW, [1.0, 1.0])
+    assert gc == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------- starred calls
+
+
+def noise_of_its_shape(x, seed):
+    rs = np.random.RandomState(seed)
+    eps = rs.randn(*x.shape)
+    return np.sum(x * eps)
+
+
+def reshaped_by_a_star(x):
+    shape = (2, 3)
+    return np.sum(x.reshape(*shape) ** 2 * np.arange(6.0).reshape(shape))
+
+
+def unzipped(x):
+    pairs = [(1.0, 2.0), (3.0, 4.0)]
+    a, b = zip(*pairs)
+    return np.sum(x * np.array(a) + np.array(b))
+
+
+def product(a, b):
+    return a * b
+
+
+def star_into_a_helper(x):
+    args = (x, 2.0)
+    return np.sum(product(*args))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_starred_arguments_of_calls(mode):
+    x = np.array([0.3, -0.5, 1.1])
+    eps = np.random.RandomState(4).randn(3)
+    np.testing.assert_allclose(sd.grad(noise_of_its_shape, mode=mode)(x, 4), eps)
+    np.testing.assert_allclose(sd.grad(reshaped_by_a_star, mode=mode)(np.ones(6)),
+                               2.0 * np.arange(6.0))
+    np.testing.assert_allclose(sd.grad(unzipped, mode=mode)(x[:2]), [1.0, 3.0])
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"test_objects.py:\d+:\d+: the call to "
+                                                       r"product passes \*args"):
+        sd.grad(star_into_a_helper, mode=mode)(x)
+
+
+class Elu:
+    def fn(self, z):
+        return np.where(z > 0, z, np.exp(z) - 1.0)
+
+
+class LayerWithActivation:
+    def __init__(self):
+        self.elu = Elu()
+
+    def loss(self, z):
+        return np.sum(self.elu.fn(z))
+
+    def loss_named(self, z):
+        return np.sum(Elu.fn(self.elu, z) ** 2)
+
+
+def test_a_method_of_an_attribute_is_refused_by_name_and_naming_the_class_works():
+    """The message said 'no derivative rule for .fn() (str)', and its fix was not valid Python."""
+    layer = LayerWithActivation()
+    with pytest.raises(sd.NoRuleError, match=r"(?s)test_objects.py:\d+:\d+: self\.elu\.fn\(\.\.\.\) "
+                                             r"calls a method.*TheClass\.fn\(obj, \.\.\.\)"):
+        sd.grad(layer.loss)(np.array([0.5, -0.5]))
+    check_grads(layer.loss_named, (np.array([0.5, -0.5]),))
