@@ -148,8 +148,7 @@ def _check_target(parsed, target):
                        "index the sequence explicitly")
             _check_target(parsed, elt)
     elif isinstance(target, gast.Attribute):
-        refuse(parsed, target, "assignments to attributes (obj.attr = ...)",
-               "use a local variable and return it")
+        pass  # obj.attr = v runs as Python's setattr; one that carries a derivative is refused
     elif isinstance(target, gast.Subscript):
         if not isinstance(target.value, gast.Name):
             refuse(parsed, target, "assignments into nested subscripts or attributes (a.b[i] = ..., "

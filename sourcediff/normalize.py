@@ -289,6 +289,10 @@ class Normalizer:
             self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
                                                            ctx=gast.Store())],
                                   value=atom, type_comment=None))
+        elif isinstance(target, gast.Attribute):  # self.n = v: Python's setattr, kept as it is
+            obj = self.receiver(target.value)
+            self.emit(gast.Expr(value=call(load("setattr"), [
+                obj, const(target.attr), self.atom(value)])))
         elif isinstance(target, (gast.Tuple, gast.List)):
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
                 atoms = [self.atom(v) for v in value.elts]  # evaluate all right-hand sides first
@@ -327,6 +331,13 @@ class Normalizer:
             self.out.append(marker)
             self.assign_name(s.target.id, self.simple(op, hint=s.target.id))
             marker.sd_alias_end = self.out[-1]
+        elif isinstance(s.target, gast.Attribute):  # self.count += 1
+            obj = self.receiver(s.target.value)
+            op.left = self.name_of(gast.Attribute(value=obj, attr=s.target.attr,
+                                                  ctx=gast.Load()), s.target.attr)
+            op.right = s.value
+            new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
+            self.emit(gast.Expr(value=call(load("setattr"), [obj, const(s.target.attr), new])))
         else:
             base = self.receiver(s.target.value)
             index = self.index(s.target.slice)

@@ -134,6 +134,8 @@ class Analysis:
                         if _str_key(target.slice):
                             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
+                elif isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
+                    self.attribute_writes.append(s)
                 elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                     obj, method = _method_call(s, self.locals)
                     if method == "append":
@@ -154,6 +156,7 @@ class Analysis:
                     walk(s.orelse, in_loop)
 
         self.writes = []  # (name, call, statement) of numpy calls writing into an array
+        self.attribute_writes = []  # setattr(obj, "name", v) statements (obj.name = v)
         self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
         self.bindings = []  # (target, statement) of every assignment to a name
         self.appends = []  # (list, appended values) of every lst.append(v)
@@ -184,6 +187,16 @@ class Analysis:
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
+        for s in self.attribute_writes:
+            obj, name, value = s.value.args
+            if _names_in([value]) & self.active:
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {gast.unparse(obj)}.{name.value} = ... stores a "
+                    f"value that carries the derivative of {', '.join(self.wrt)} in an attribute; "
+                    f"sourcediff reads attributes as constants, so where it is read back the "
+                    f"derivative would be lost. Keep the value in a local variable, or return it "
+                    f"(attributes may hold values that carry none: shapes, flags, the data)."
+                    f"\n    {self.parsed.line_text(s)}")
 
     def find_sequences(self):
         """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
@@ -192,6 +205,8 @@ class Analysis:
         them. (``containers`` is wider: every name that may hold any container or a view of one.)
         """
         seqs, holders = set(), set()
+        returns = {id(s): _may_return_sequence(self.ops[id(s)].key) for _, s in self.bindings
+                   if self.ops[id(s)].kind == "user"}  # (each helper's source read once)
 
         def seq_like(node):
             return isinstance(node, (gast.Tuple, gast.List)) or \
@@ -214,7 +229,7 @@ class Analysis:
                     is_seq = op.args[0].id in seqs
                     holds = op.args[0].id in holders
                 elif op.kind == "user":
-                    is_seq, holds = _may_return_sequence(op.key)
+                    is_seq, holds = returns[id(s)]
                 elif op.kind == "rule" and op.key in _SEQUENCE_OPS:
                     is_seq = any(seq_like(a) for a in op.args[:2])
                     holds = any(isinstance(a, gast.Name) and a.id in holders for a in op.args[:2])
@@ -999,6 +1014,14 @@ def _sequence_syntax(v):
     return isinstance(v, (gast.Tuple, gast.List, gast.ListComp)) or (
         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
+
+
+def _setattr_call(s, local_names):
+    """``setattr(obj, "name", v)``, which ``obj.name = v`` normalizes to."""
+    v = s.value
+    return isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and \
+        v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3 and \
+        isinstance(v.args[1], gast.Constant)
 
 
 def _container_pop(op, containers):

@@ -117,8 +117,8 @@ def check_scalar(value, where):
     if isinstance(value, (tuple, list)):
         raise NonScalarOutputError(
             f"grad needs a function that returns a scalar, but {where} returns a {type(value).__name__} "
-            f"of {len(value)} values; return the scalar loss alone and compute the other values "
-            f"outside it (e.g. in a second function that returns them)"
+            f"of {len(value)} values; for (loss, aux) pass has_aux=True (sd.grad(f, "
+            f"has_aux=True) gives (gradient, aux)), or return the scalar loss alone"
         )
     if shape(value) != ():
         raise NonScalarOutputError(

@@ -192,3 +192,61 @@ def test_a_method_of_an_attribute_is_refused_by_name_and_naming_the_class_works(
                                              r"calls a method.*TheClass\.fn\(obj, \.\.\.\)"):
         sd.grad(layer.loss)(np.array([0.5, -0.5]))
     check_grads(layer.loss_named, (np.array([0.5, -0.5]),))
+
+
+# ---------------------------------------------------------------- attributes written in methods
+
+
+class LazyDense:
+    def __init__(self):
+        self.is_initialized = False
+        self.calls = 0
+
+    def _init_params(self, n_in):
+        self.scale = 1.0 / n_in
+
+    def forward(self, X, W):
+        if X.ndim != 2:
+            raise ValueError("LazyDense takes 2-D input")
+        if not self.is_initialized:
+            self.n_in = X.shape[1]
+            self._init_params(self.n_in)
+            self.is_initialized = True
+        self.X = X              # caching the data (it carries no derivative here)
+        self.calls += 1
+        return np.tanh(X @ W * self.scale)
+
+    def forward_caching_z(self, X, W):
+        Z = X @ W
+        self.Z = Z              # a value that carries W's derivative
+        return np.tanh(Z)
+
+
+LAZY = LazyDense()
+X2 = np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+
+
+def lazy_loss(W, X):
+    return np.sum(LAZY.forward(X, W) ** 2)
+
+
+def caching_loss(W, X):
+    return np.sum(LAZY.forward_caching_z(X, W))
+
+
+def test_lazy_initialization_bookkeeping_and_caching_data_on_self():
+    """obj.attr = v was refused in any function sourcediff differentiates."""
+    from sourcediff.testing import check_parity
+
+    before = LAZY.calls
+    check_parity(lazy_loss, (np.full((2, 2), 0.3), X2), wrt=(0,), modes=("reverse", "forward"))
+    sd.grad(lazy_loss)(np.full((2, 2), 0.3), X2)
+    assert LAZY.is_initialized and LAZY.n_in == 2 and LAZY.X is not None
+    assert LAZY.calls > before
+
+
+def test_storing_a_value_that_carries_a_derivative_on_self_is_refused_at_the_line():
+    with pytest.raises(sd.SourcediffSyntaxError,
+                       match=r"test_objects.py:\d+:\d+: self\.Z = \.\.\. stores a value that "
+                             r"carries the derivative of W"):
+        sd.grad(caching_loss)(np.full((2, 2), 0.3), X2)
