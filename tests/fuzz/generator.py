@@ -42,14 +42,18 @@ FEATURES = frozenset({
     # back through a method (refused with an AliasError, or right)
     "object_dict", "object_array",
     # an in-place update of an array that is also an item of a tuple/list made by + or *, read
-    # through a name bound from that item (z *= x after v = ((z,) + (s,))[0]): a known compiler
-    # bug (the alias stage does not follow items through + and *: a wrong gradient, not an
-    # AliasError), so it is off by default; --features +seq_alias_inplace turns it on
+    # through a name bound from that item (z *= x after v = ((z,) + (s,))[0]): numpy changes v;
+    # refused (AliasError) since main's 1acb9e6 (was a wrong gradient)
     "seq_alias_inplace",
+    # an active value stored in an attribute of a module-level object (BOX.w = a, or a method
+    # doing self.w = v) and read back (BOX.w, or a method): a known compiler bug since main's
+    # 896d65d (a silent zero gradient for a, where it used to be refused), so off by default;
+    # --features +object_attr turns it on
+    "object_attr",
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
-DEFAULT_FEATURES = FEATURES - {"seq_alias_inplace"}
+DEFAULT_FEATURES = FEATURES - {"object_attr"}
 
 _UNARY = [
     "np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(np.tanh({}))", "np.log1p(({}) ** 2)",
@@ -102,6 +106,7 @@ _RANDOM_BODIES = [  # (body, rank, needs a fixed last axis)
     ("a + 0.1 * rs.randn()", 0, False),
     ("a + 0.1 * rs.randn(a.shape[-1])", 1, False),
     ("a * np.exp(0.1 * rs.normal(0.0, 1.0, a.shape))", 1, False),
+    ("a + 0.1 * rs.randn(*np.shape(a))", 0, False),  # starred draws run since main's 86ac7cb
     ("a + 0.1 * rs.randn({last})", 1, True),
 ]
 
@@ -110,9 +115,11 @@ _MODULE_PARTS = {
                       "    return inner",
     "star_args": "def cat(*arrays):\n    return np.concatenate(arrays)",
     "object": "class Box:\n    def __init__(self):\n        self.d = {'w': 0.5}\n"
-              "        self.arr = np.zeros(3)\n\n    def read(self, t):\n"
+              "        self.arr = np.zeros(3)\n        self.w = 0.5\n\n    def read(self, t):\n"
               "        return t * self.d['w']\n\n    def reada(self, t, k):\n"
-              "        return t * self.arr[k]\n\n\nBOX = Box()",
+              "        return t * self.arr[k]\n\n    def set(self, v):\n        self.w = v\n\n"
+              "    def readw(self, t):\n"
+              "        return t * self.w\n\n\nBOX = Box()",
 }
 
 
@@ -823,6 +830,16 @@ class _Gen:
             self.special_outputs.append(name)
             self.use(kind)
             return
+        if kind == "object_attr":
+            name, shape = self.fresh(), self.pick_shape()
+            value = self.expr((), 2)
+            self.emit(f"BOX.w = {value}" if r.random() < 0.5 else f"BOX.set({value})")
+            arg = self.expr(shape, 1)
+            self.emit(f"{name} = BOX.readw({arg})" if r.random() < 0.5 else f"{name} = {arg} * BOX.w")
+            self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+            self.special_outputs.append(name)
+            self.use(kind)
+            return
         raise ValueError(kind)
 
     def enter(self):
@@ -1059,7 +1076,7 @@ def generate(seed, features=DEFAULT_FEATURES):
     if star:
         modules.append(_MODULE_PARTS["star_args"])
         specials += star
-    box = [k for k in ("object_dict", "object_array") if g.on(k, 0.05)]
+    box = [k for k in ("object_dict", "object_array", "object_attr") if g.on(k, 0.05)]
     if box:
         modules.append(_MODULE_PARTS["object"])
         specials += box

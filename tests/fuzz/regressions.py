@@ -16,10 +16,17 @@ class Regression:
     source: str
     bug: str = ""  # non-empty: a known, unfixed bug (the test is a strict xfail)
     expect: str = "ok"
+    refusal: tuple = ("AliasError", "read later")  # what a "refused" outcome's detail says
 
 
 def _module(shapes, body):
     return f"import numpy as np\n\nSHAPES = {shapes}\n\n\ndef f(x, y, s):\n{body}"
+
+
+# a module-level object whose attribute f (or its method set) writes; readw reads it back
+_BOX = ("import numpy as np\n\nSHAPES = ((3,), (3,))\n\n\nclass Box:\n    def __init__(self):\n"
+        "        self.w = 0.5\n\n    def set(self, v):\n        self.w = v\n\n"
+        "    def readw(self, t):\n        return t * self.w\n\n\nBOX = Box()\n\n\n")
 
 
 REGRESSIONS = [
@@ -175,37 +182,47 @@ REGRESSIONS = [
                 "        for j in range(3):\n            y = y * (y - s)\n"
                 "    return np.sum(y)\n"),
         expect="skipped"),
-    # known bug (found by the fuzzer's seq_concat/seq_repeat statements): an item of a tuple or list
-    # made by + or * is the same array object as the operand's item, so z *= x also changes v
-    # (numpy); the alias stage does not follow items through + and * (the plain [z, s][0] is
-    # refused), and reverse and forward mode give v z's old value: x's gradient is 0 where
-    # finite differences and the tape give y (and forward mode's value is sum(y), not sum(y * x))
+    # found by the fuzzer's seq_concat/seq_repeat statements, fixed in main's 1acb9e6: an item of
+    # a tuple or list made by + or * is the same array object as the operand's item, so z *= x
+    # also changes v (numpy); the alias stage did not follow items through + and * (x's gradient
+    # was 0 in reverse and forward mode); now refused like the plain [z, s][0]
     Regression(
         "augassign_on_an_item_of_a_concatenated_tuple",
         _module(((4,), (4,)),
                 "    z = y * 1.0\n    q = (z,) + (s,)\n    v = q[0]\n    z *= x\n"
                 "    return np.sum(v)\n"),
-        bug="the alias stage does not follow tuple items through +: a wrong gradient (x's is 0), "
-            "not an AliasError",
         expect="refused"),
     Regression(
         "augassign_on_an_item_of_a_repeated_list",
         _module(((4,), (4,)),
                 "    q = [y] * 2\n    v = q[1]\n    y -= x\n    return np.sum(v)\n"),
-        bug="the alias stage does not follow list items through *: a wrong gradient (x's is 0), "
-            "not an AliasError",
         expect="refused"),
-    # known bug (found by the random_helper feature, seed 900103): the optimizer deletes an if
-    # whose branches do nothing (pass, or a continue ending a loop body) together with its
-    # condition, which draws from rs; every later draw shifts, so optimized reverse mode (value and
-    # gradient) and forward mode disagree with f, the unoptimized code, the tape and finite
-    # differences
+    # found by the random_helper feature (seed 900103), fixed in main's 1acb9e6: the optimizer
+    # deleted an if whose branches do nothing (pass, or a continue ending a loop body) together
+    # with its condition, which draws from rs; every later draw shifted (optimized reverse mode and
+    # forward mode disagreed with f, the unoptimized code, the tape and finite differences)
     Regression(
         "if_with_empty_body_whose_condition_draws",
         _module(((3,), (3,)),
                 "    rs = np.random.RandomState(0)\n    if rs.normal() < 0.3:\n        pass\n"
-                "    return np.sum((x + rs.normal(size=3)) ** 2)\n"),
-        bug="the optimizer drops an if with empty branches and its side-effecting condition"),
+                "    return np.sum((x + rs.normal(size=3)) ** 2)\n")),
+    # known bug (the object_attr feature, off by default): since main's 896d65d an attribute write
+    # runs as Python's setattr, and an active value stored in a module-level object's attribute
+    # (directly or through a method's self.w = v) is read back as a constant: s's gradient is 0 in
+    # reverse (optimized and not) and forward mode, where the tape and finite differences give
+    # sum(x). Before 896d65d the direct write was refused (attribute assignment not supported)
+    Regression(
+        "active_value_stored_in_a_global_objects_attribute",
+        _BOX + "def f(x, y, s):\n    BOX.w = s\n    return BOX.w * np.sum(x)\n",
+        bug="an active value written into a global object's attribute is read back as a "
+            "constant (s's gradient 0), not refused",
+        expect="refused", refusal=("attribute",)),
+    Regression(
+        "active_value_stored_in_an_attribute_by_a_method",
+        _BOX + "def f(x, y, s):\n    BOX.set(s)\n    return np.sum(BOX.readw(x))\n",
+        bug="an active value a method stores in self.w is read back by another method as a "
+            "constant (s's gradient 0), not refused",
+        expect="refused", refusal=("attribute",)),
     # never broken
     Regression(
         "setitem_rows_in_loop",
