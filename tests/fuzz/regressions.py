@@ -206,6 +206,16 @@ REGRESSIONS = [
         _module(((3,), (3,)),
                 "    rs = np.random.RandomState(0)\n    if rs.normal() < 0.3:\n        pass\n"
                 "    return np.sum((x + rs.normal(size=3)) ** 2)\n")),
+    # known bug (seed 900393): forward mode writes into the caller's x through an item of a list or
+    # tuple made by + or * (q = [x] + [y]; v = q[0]; v[0] = s): x[0] becomes s after sd.jvp (its
+    # value and tangent are right); reverse mode and the tape leave x alone, and so does forward
+    # mode for the plain [x, y] (regression setitem_through_a_tuple_element)
+    Regression(
+        "forward_setitem_through_an_item_of_a_concatenated_list",
+        _module(((3,), (3,)),
+                "    q = [x] + [y]\n    v = q[0]\n    v[0] = s\n    return np.sum(v * y)\n"),
+        bug="forward mode does not copy an argument written through an item of a + or * "
+            "sequence: sd.jvp modifies the caller's x"),
     # known bug (the object_attr feature, off by default): since main's 896d65d an attribute write
     # runs as Python's setattr, and an active value stored in a module-level object's attribute
     # (directly or through a method's self.w = v) is read back as a constant: s's gradient is 0 in
