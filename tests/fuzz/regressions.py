@@ -216,6 +216,16 @@ REGRESSIONS = [
                 "    q = [x] + [y]\n    v = q[0]\n    v[0] = s\n    return np.sum(v * y)\n"),
         bug="forward mode does not copy an argument written through an item of a + or * "
             "sequence: sd.jvp modifies the caller's x"),
+    # known bug (seed 900765): forward mode crashes when a constant item of a list made by + is
+    # indexed: its tangent is the symbolic zero 0.0, and the generated a_dot[0] raises TypeError
+    # ('float' object is not subscriptable); reverse mode (both), the tape and finite differences
+    # agree (x's gradient is ones); the plain [np.ones(2), x] works
+    Regression(
+        "forward_index_a_constant_item_of_a_concatenated_list",
+        _module(((2,), (2,)),
+                "    q = [np.ones(2)] + [x]\n    a = q[0]\n    return a[0] * np.sum(q[1])\n"),
+        bug="forward mode gives a constant item of a + sequence the tangent 0.0, then indexes "
+            "it (TypeError)"),
     # known bug (the object_attr feature, off by default): since main's 896d65d an attribute write
     # runs as Python's setattr, and an active value stored in a module-level object's attribute
     # (directly or through a method's self.w = v) is read back as a constant: s's gradient is 0 in
