@@ -62,6 +62,10 @@ class AliasPass:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and \
                     n.id not in self.locals and _holds_data(self.resolver.lookup(n.id)):
                 self.outer.add(n.id)
+            elif isinstance(n, gast.Attribute) and _root(n) not in self.locals and \
+                    _holds_data(self.resolver.static_value(n)):
+                # data reached through a module or a class (cfg.W, Model.W): outer too
+                self.outer.add(_root(n))
         self.edges = {}
         self.containers = set()
         self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
@@ -369,6 +373,12 @@ def _bound_nodes(bound):
         else:
             out.append(value)
     return out
+
+
+def _root(node):
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
 
 
 def _holds_data(obj):

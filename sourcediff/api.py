@@ -513,9 +513,10 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
         if mode not in ("vjp", "split"):
             seed.append(assign(rev.bar(result.id), const(1.0)))
     grads = []
+    final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)
     for p in wrt_names:
         if p in rev.active:
-            grads.append(call(rev.rt("grad_like"), [load(rev.bar(p)), load(p)]))
+            grads.append(call(rev.rt(final), [load(rev.bar(p)), load(p)]))
         else:
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
     return head, primal, seed + inits, adjoint, grads, value

@@ -32,6 +32,7 @@ TAPE_GAPS = {
     "np.split": "a ragged list of results is not recorded",
     "np.array_split": "a ragged list of results is not recorded",
     "np.vsplit": "a ragged list of results is not recorded",
+    "np.dsplit": "a ragged list of results is not recorded",
     "np.linalg.slogdet": "its named-tuple result is not rebuilt on the tape",
     "ndarray.repeat": "Tensor.repeat tiles, as in PyTorch; np.repeat(t, n, axis) is recorded",
     "ndarray.flatten": "Tensor.flatten takes PyTorch's dims, not numpy's order",

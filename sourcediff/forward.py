@@ -111,6 +111,9 @@ class Forward(Analysis):
             return self.user_call(op, s, target)
         if pop is not None:
             return [s, assign(self.dot(target), pop, s)]
+        if op.kind == "unknown" and self.operand_names(op, s) & self.active and \
+                self.dynamic_callee(op, s) is not None:
+            return self.dynamic_call(s, target)
         # normalize gave t = f(t) a fresh variable, so the operands here are the old values
         prelude, value = self.tangent_value(op, s, load(target))
         tangent = prelude + [assign(self.dot(target), value, s)]
@@ -188,6 +191,22 @@ class Forward(Analysis):
                 f"only a vjp rule.\n    {self.parsed.line_text(s)}\nRegister one with "
                 f"@sourcediff.defjvp, or use reverse mode (sourcediff.grad)")
         return quote.quoted(op.rule.jvp)
+
+    def dynamic_call(self, s, target):
+        """``t = obj.forward(a)`` with obj's class known at run time only: value and tangent from
+        the method's jvp form, compiled for the object met (``_sd.dynamic_jvp``)."""
+        value = s.value
+        positions = [k for k, a in enumerate(value.args) if self.tangent(a) is not None]
+        names = [k.arg for k in value.keywords if self.tangent(k.value) is not None]
+        tangents = [self.tangent(value.args[k]) for k in positions] + \
+            [self.tangent(k.value) for k in value.keywords if k.arg in names]
+        node = call(self.rt("dynamic_jvp"), [copy.deepcopy(value.func),
+                                             const(tuple(positions) + tuple(names))]
+                    + list(value.args), list(value.keywords) + [gast.keyword(
+                        arg="tangents", value=gast.Tuple(elts=tangents, ctx=gast.Load()))])
+        return [located(gast.Assign(
+            targets=[gast.Tuple(elts=[store(target), store(self.dot(target))], ctx=gast.Store())],
+            value=node, type_comment=None), s)]
 
     def user_call(self, op, s, target):
         """``t = helper(a)``: the primal and tangent come from helper's jvp form."""

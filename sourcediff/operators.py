@@ -125,11 +125,13 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
         out, col = _tangent_call(jf, args, {name: e})
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
-        cols[idx] = np.asarray(col)
-    out_shape = np.shape(out)
+        # (a tree output, as the gradient of a function of a dict: its leaves in one vector)
+        cols[idx] = flatten(col)[0] if isinstance(col, (list, tuple, dict)) else np.asarray(col)
+    tree_out = isinstance(out, (list, tuple, dict))
+    out_shape = (flatten(out)[0].size,) if tree_out else np.shape(out)
     x_shape = (flatten(x)[0].size,) if isinstance(x, (list, tuple, dict)) else np.shape(x)
-    jac = np.zeros(out_shape + x_shape, dtype=np.result_type(out, *(
-        [] if isinstance(x, (list, tuple, dict)) else [x]), float))
+    jac = np.zeros(out_shape + x_shape, dtype=np.result_type(*(
+        [] if tree_out else [out]), *([] if isinstance(x, (list, tuple, dict)) else [x]), float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac

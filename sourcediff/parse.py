@@ -189,15 +189,23 @@ def parse_function(fn):
 
 
 def _parse_lambda(fn, source, filename, first):
-    """A lambda's source is its whole line: find the lambda node and make a FunctionDef of it."""
+    """A lambda's source is its whole line: find the lambda node and make a FunctionDef of it.
+    A lambda inside a larger expression spread over lines (a dict of link functions) is found in
+    its file's parse, by its line, its parameters and, where several match, its column."""
     try:
         module = gast.parse(source)
     except SyntaxError:
         module = None
     lambdas = [] if module is None else [n for n in gast.walk(module) if isinstance(n, gast.Lambda)]
     code = fn.__code__
-    lambdas = [lam for lam in lambdas
-               if [a.id for a in lam.args.args] == list(code.co_varnames[:code.co_argcount])]
+    params = list(code.co_varnames[:code.co_argcount])
+    lambdas = [lam for lam in lambdas if [a.id for a in lam.args.args] == params]
+    if len(lambdas) != 1:
+        found = _lambda_in_file(code, filename, params)
+        if found is not None:
+            lam, lines = found
+            source, first = "".join(lines), 1
+            lambdas = [lam]
     if len(lambdas) != 1:
         raise NoSourceError(
             f"cannot tell which lambda on {filename}:{first} is {fn!r}; give it a name with def"
@@ -213,6 +221,25 @@ def _parse_lambda(fn, source, filename, first):
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             env[var] = cell.cell_contents
     return Parsed(fn, node, filename, first - 1, source.splitlines(), env)
+
+
+def _lambda_in_file(code, filename, params):
+    """(the lambda node, the file's lines) for the lambda whose code is ``code``, or None."""
+    import linecache
+
+    lines = linecache.getlines(filename)
+    try:
+        module = gast.parse("".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+    found = [n for n in gast.walk(module) if isinstance(n, gast.Lambda)
+             and n.lineno == code.co_firstlineno and [a.id for a in n.args.args] == params]
+    if len(found) > 1 and hasattr(code, "co_positions"):  # (3.11+: the body's first column)
+        cols = [c for _, _, c, _ in code.co_positions() if c is not None]
+        if cols:
+            found = [n for n in found if n.body.col_offset <= min(cols) <= getattr(
+                n.body, "end_col_offset", 10 ** 6)] or found
+    return (found[0], lines) if len(found) == 1 else None
 
 
 def synthetic(fn, name, template, env):

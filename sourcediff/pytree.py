@@ -39,7 +39,8 @@ def rebuild(tree, new_leaves):
 def flatten(tree):
     """``(vector, unflatten)``: every float leaf of ``tree`` in one float64 vector, and the
     function that turns such a vector back into a tree shaped like ``tree`` (floats stay floats,
-    arrays keep their shapes and dtypes), as for scipy.optimize.
+    arrays keep their shapes and dtypes), as for scipy.optimize. ``unflatten`` is differentiable:
+    ``sd.grad(lambda_free)`` of ``def objective(v): return loss(unflatten(v))`` is a vector.
 
     Example::
 
@@ -47,23 +48,54 @@ def flatten(tree):
         unflatten(vec * 2.0)        # {"w": array([2., 2., 2.]), "b": 2.0}
     """
     parts = leaves(tree)
-    sizes = [int(np.size(p)) for p in parts]
     vec = np.concatenate([np.ravel(np.asarray(p, dtype=float)) for p in parts]) if parts else \
         np.zeros(0)
+    return vec, Unflatten(tree)
 
-    def unflatten(v):
-        v = np.asarray(v)
-        if v.shape != vec.shape:
-            raise ValueError(f"unflatten expects a vector of {vec.size} entries, got shape "
-                             f"{v.shape}")
-        out, start = [], 0
-        for p, n in zip(parts, sizes):
-            chunk = v[start:start + n]
-            start += n
-            if isinstance(p, float):
-                out.append(float(chunk[0]))
-            else:
-                out.append(np.reshape(chunk, np.shape(p)).astype(getattr(p, "dtype", float)))
-        return rebuild(tree, out)
 
-    return vec, unflatten
+class Unflatten:
+    """The inverse of :func:`flatten` for trees shaped like ``tree``."""
+
+    def __init__(self, tree):
+        self.tree = tree
+
+    def __call__(self, v):
+        return unflatten_vector(v, self.tree)
+
+
+def unflatten_vector(v, tree):
+    """A tree shaped like ``tree`` whose leaves are read from the vector ``v`` in order."""
+    parts = leaves(tree)
+    size = sum(int(np.size(p)) for p in parts)
+    if np.shape(v) != (size,):
+        raise ValueError(f"unflatten expects a vector of {size} entries, got shape {np.shape(v)}")
+    out, start = [], 0
+    for p in parts:
+        n = int(np.size(p))
+        chunk = v[start:start + n]
+        start += n
+        if isinstance(p, float):
+            out.append(chunk[0] * 1.0 if not isinstance(chunk, np.ndarray) else float(chunk[0]))
+        else:
+            out.append(np.reshape(chunk, np.shape(p)).astype(getattr(p, "dtype", float)))
+    return rebuild(tree, out)
+
+
+def tree_vector_grad(g, tree):
+    """The gradient of ``unflatten_vector(v, tree)`` with respect to ``v``: the tree gradient
+    ``g`` (0.0 where a leaf got none) as one vector."""
+    parts = leaves(tree)
+
+    def grads(gt, t):
+        if isinstance(gt, (int, float)) and not isinstance(gt, bool) and gt == 0:
+            return [np.zeros(np.size(p)) for p in leaves(t)]
+        if isinstance(t, dict):
+            return [x for k in t for x in grads(gt.get(k, 0.0) if isinstance(gt, dict) else gt[k],
+                                                 t[k])]
+        if isinstance(t, (list, tuple)):
+            return [x for k, item in enumerate(t) for x in grads(gt[k] if gt[k] is not None
+                                                                  else 0.0, item)]
+        return [np.ravel(np.broadcast_to(np.asarray(gt, dtype=float), np.shape(t)))]
+
+    pieces = grads(g, tree)
+    return np.concatenate(pieces) if parts else np.zeros(0)

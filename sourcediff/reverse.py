@@ -135,7 +135,10 @@ class Analysis:
                             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
                 elif isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
+                    # (the stored value counts as an output: a value that depends on wrt is
+                    # refused there even when nothing in this function reads it back)
                     self.attribute_writes.append(s)
+                    flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value.args[2]]) & self.locals))
                 elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                     obj, method = _method_call(s, self.locals)
                     if method == "append":
@@ -177,6 +180,8 @@ class Analysis:
                 self.ops[id(s)] = _sequence_op(op)
                 self.containers.add(target)
         outputs = _names_in([self.result]) & self.locals
+        if self.attribute_writes:
+            outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
             if obj in self.active:
@@ -187,6 +192,7 @@ class Analysis:
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
+        self.active.discard(_ATTRIBUTE_SINK)
         for s in self.attribute_writes:
             obj, name, value = s.value.args
             if _names_in([value]) & self.active:
@@ -272,6 +278,18 @@ class Analysis:
                                                   op.key is builtins.print):
                 out.add(target)
         return out
+
+    def dynamic_callee(self, op, s):
+        """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
+        only at run time (self.act_fn(z), layer.forward(h) in a loop over layers), when it carries
+        no derivative itself; else None (a closure made from active values is refused)."""
+        value = s.value
+        if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
+            return None
+        if _names_in([value.func]) & self.active or \
+                any(isinstance(a, gast.Starred) for a in value.args):
+            return None
+        return value.func
 
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
@@ -530,8 +548,10 @@ class Reverse(Analysis):
             if obj in self.active:
                 out.append(assign(self.bar(obj), call(self.rt("push_grad"), [load(self.bar(obj)),
                                                                              g]), s))
-        elif op.kind == "unknown":
-            raise NoRuleError(self.no_rule_message(op, s))
+        elif op.kind == "unknown" and self.operand_names(op, s) & self.active:
+            if not self.dynamic_callee(op, s):
+                raise NoRuleError(self.no_rule_message(op, s))
+            out.extend(self.adjoint_dynamic_call(s, g, target))
         out.append(assign(bar, const(ZERO), s))  # the value before this assignment starts at 0
         return out
 
@@ -551,7 +571,8 @@ class Reverse(Analysis):
         self.assign_counts[saved] = self.assign_counts.get(target, 1)
         if target in self.loop_assigned:
             self.loop_assigned.add(saved)
-        self.split_calls[id(s)] = (saved, self.globals.name(f"{callee.__name__}_fwd", fwd))
+        fwd_name = self.globals.name(f"{callee.__name__}_fwd", fwd)
+        self.split_calls[id(s)] = (saved, lambda value: _with_func(value, load(fwd_name)))
         call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),
                          [gast.Subscript(value=load(saved), slice=const(1), ctx=gast.Load())])
         call_node.keywords.append(gast.keyword(
@@ -564,13 +585,43 @@ class Reverse(Analysis):
             out.extend(self.distribute(arg, item, s, op.name))
         return out
 
+    def adjoint_dynamic_call(self, s, g, target):
+        """``t = obj.forward(a)`` with obj's class known at run time only: the primal runs
+        ``_sd.dynamic_fwd``, which compiles the method's forward and backward forms for the
+        object it meets (cached per class) and runs it once; the adjoint runs its backward form."""
+        value = s.value
+        positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
+        names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+        saved = self.names.fresh("saved")
+        self.locals.add(saved)
+        self.assign_counts[saved] = self.assign_counts.get(target, 1)
+        if target in self.loop_assigned:
+            self.loop_assigned.add(saved)
+        active = const(tuple(positions) + tuple(names))
+
+        def build(v):
+            return call(self.rt("dynamic_fwd"), [copy.deepcopy(v.func), active] + list(v.args),
+                        list(v.keywords))
+
+        self.split_calls[id(s)] = (saved, build)
+        grads = self.names.fresh("grads")
+        run = call(self.rt("dynamic_bwd"), [gast.Subscript(value=load(saved), slice=const(1),
+                                                           ctx=gast.Load())])
+        run.keywords.append(gast.keyword(arg="out_bar", value=g))
+        out = [assign(grads, run, s)]
+        syntax = [value.args[k] for k in positions] + \
+            [k.value for k in value.keywords if k.arg in names]
+        for k, arg in enumerate(syntax):
+            item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
+            out.extend(self.distribute(arg, item, s, gast.unparse(value.func)))
+        return out
+
     def split_primal(self, s):
         """``t = helper(a)`` as ``_saved = helper_fwd(a); t = _saved[0]`` (see adjoint_user_call)."""
-        saved, fwd_name = self.split_calls[id(s)]
+        saved, build = self.split_calls[id(s)]
         first = self.on_copies(s)
         run = copy.copy(first)
-        run.value = copy.copy(first.value)
-        run.value.func = load(fwd_name)
+        run.value = build(first.value)
         run.targets = [store(saved)]
         value = gast.Subscript(value=load(saved), slice=const(0), ctx=gast.Load())
         return [located(run, s), located(gast.Assign(targets=copy.deepcopy(s.targets), value=value,
@@ -882,6 +933,12 @@ def _sequence_op(op):
     return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
 
 
+def _with_func(value, func):
+    new = copy.copy(value)
+    new.func = func
+    return new
+
+
 def _identifier(text):
     """``text`` as a Python identifier (``<lambda>_bwd`` -> ``lambda_bwd``)."""
     if text.isidentifier() and not keyword.iskeyword(text):
@@ -969,7 +1026,7 @@ def _returns_sequence(key):
 
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
                                   np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
-                                  runtime.mul_or_repeat_grads))
+                                  runtime.mul_or_repeat_grads, runtime.add_grads))
 
 
 def _may_return_sequence(fn):
@@ -1014,6 +1071,9 @@ def _sequence_syntax(v):
     return isinstance(v, (gast.Tuple, gast.List, gast.ListComp)) or (
         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
+
+
+_ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)
 
 
 def _setattr_call(s, local_names):

@@ -4,10 +4,11 @@ import builtins
 import math
 import numbers
 import threading
+import types
 
 import numpy as np
 
-from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
+from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 
 
 def shape(x):
@@ -22,6 +23,8 @@ def unbroadcast(g, x):
             return g
         gs, xs = g.shape, x.shape
     else:
+        if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
+            return g
         gs, xs = shape(g), shape(x)
         if gs == xs:
             return g
@@ -45,6 +48,8 @@ def unbroadcast(g, x):
 
 def broadcast_tangent(t, ans):
     """Broadcast a tangent contribution up to the shape of the result ``ans``."""
+    if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
+        return t
     if shape(t) == shape(ans):
         return t
     return np.broadcast_to(t, shape(ans))
@@ -100,6 +105,17 @@ def grad_like(g, x):
     return g
 
 
+def grad_tree(g, x):
+    """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
+    list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
+    two calls' gradients for the same list add up (a plain list would concatenate)."""
+    if isinstance(x, dict):
+        return GradDict({k: grad_tree(item_grad(g, k), v) for k, v in x.items()})
+    if isinstance(x, (list, tuple)):
+        return GradList(grad_tree(item_grad(g, k), v) for k, v in enumerate(x))
+    return grad_like(g, x)
+
+
 def zeros_like_grad(x):
     """A zero gradient for ``x``."""
     if isinstance(x, float):
@@ -151,6 +167,15 @@ def _shares(region, other, depth=0):
     if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
             type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
         return any(_shares(region, item, depth + 1) for item in fields.values())
+    if depth <= 1 and (isinstance(other, type) or isinstance(other, types.ModuleType)):
+        # a module's or a class's arrays, lists, dicts and objects (w = cfg.W; w += r), and the
+        # classes a module defines (w = cfg.Model.W)
+        return any(_shares(region, item, depth + 1) for item in vars(other).values()
+                   if isinstance(item, (np.ndarray, list, dict)) or (
+                       depth == 0 and isinstance(item, type) and
+                       item.__module__ == getattr(other, "__name__", None)) or (
+                       type(getattr(item, "__dict__", None)) is dict and
+                       not isinstance(item, (type, types.ModuleType)) and not callable(item)))
     return False
 
 
@@ -1149,6 +1174,82 @@ class aux_kept:
         return False
 
 
+def _dynamic_target(fn, what):
+    """The Python function or bound method behind ``fn`` (an object's Python ``__call__``)."""
+    import inspect
+
+    if inspect.isfunction(fn) or (inspect.ismethod(fn) and inspect.isfunction(fn.__func__)):
+        return fn
+    call = getattr(type(fn), "__call__", None)
+    if inspect.isfunction(call):
+        return fn.__call__
+    raise NoRuleError(
+        f"{what}: the call reaches {fn!r} ({type(fn).__name__}), which has neither a derivative "
+        f"rule nor Python source sourcediff can transform; register a rule with "
+        f"sourcediff.defvjp, or call a Python function")
+
+
+def _active_params(target, active, args, kwargs):
+    import inspect
+
+    sig = inspect.signature(target)
+    bound = sig.bind(*args, **kwargs).arguments
+    names = list(bound)
+    out = []
+    for a in active:
+        name = a if isinstance(a, str) else None
+        if name is None:
+            k = 0
+            for p in names:
+                kind = sig.parameters[p].kind
+                count = len(bound[p]) if kind == kind.VAR_POSITIONAL else 1
+                if kind in (kind.VAR_KEYWORD, kind.KEYWORD_ONLY):
+                    continue
+                if a < k + count:
+                    name = p
+                    break
+                k += count
+        if name is None or sig.parameters[name].kind in (
+                inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise SourcediffError(
+                f"{getattr(target, '__qualname__', target)} collects a value that carries a "
+                f"derivative in *args/**kwargs; give it one parameter per value")
+        out.append(name)
+    return tuple(out)
+
+
+def dynamic_fwd(fn, active, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` once through its forward form, for a callable sourcediff meets
+    only at run time (``self.act_fn(z)``, ``layer.forward(h)`` over a list of layers); ``active``
+    are the positions (and keyword names) of the arguments that carry derivatives. Returns
+    ``(value, state)``; :func:`dynamic_bwd` takes the state. The forms are compiled once per
+    function (per class for a method) and cached."""
+    from .api import split_form
+
+    target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
+    fwd = split_form(target, _active_params(target, active, args, kwargs))
+    value, saved = fwd(*args, **kwargs)
+    return value, (fwd.__sourcediff_bwd__, saved)
+
+
+def dynamic_bwd(state, out_bar):
+    """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
+    bwd, saved = state
+    return bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar})
+
+
+def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
+    """``(value, tangent)`` of ``fn(*args, **kwargs)`` for a callable met at run time, with one
+    tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
+    from .api import jvp_form
+
+    target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
+    params = _active_params(target, active, args, kwargs)
+    jf = jvp_form(target, params)
+    names = jf.__sourcediff_tangent_names__
+    return jf(*args, **kwargs, **{names[p]: t for p, t in zip(params, tangents)})
+
+
 def is_zero_grad(g):
     """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
     return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)
@@ -1491,3 +1592,9 @@ def dense_grad(g, ans):
     if type(g) is float and g == 0.0 and shape(ans) != ():
         return zeros_like_grad(ans)
     return g
+
+
+# ---------------------------------------------------------------- helpers of the breadth rules
+# (rules/numpy_more_rules.py, rules/scipy_rules.py): a module of their own, exposed here as _sd.xxx
+
+from .runtime_breadth import *  # noqa: E402,F401,F403

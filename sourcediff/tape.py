@@ -1457,7 +1457,66 @@ def _lookup(key):
         rule = _FALLBACK.get(key)
         if rule is None and isinstance(key, _ToCopy):
             rule = _FALLBACK[_ToCopy]
+        elif rule is None and isinstance(key, _Ragged):
+            rule = key.rule()
     return rule
+
+
+class _Ragged:
+    """The key of a primitive whose result is a tuple of arrays of different shapes (np.linalg.svd,
+    eigh, qr, eig, lstsq): the tape records it as one node over the flat concatenation of the
+    result's float parts, and its rule sees the gradient as a tuple again (None for other parts)."""
+
+    __slots__ = ("key", "parts", "bounds")
+
+    def __init__(self, key, parts):
+        self.key = key
+        self.parts = parts
+        self.bounds = []
+        start = 0
+        for p in parts:
+            if _ragged_float(p):
+                self.bounds.append((start, start + np.size(p), np.shape(p)))
+                start += np.size(p)
+            else:
+                self.bounds.append(None)
+
+    def split(self, g):
+        return tuple(None if b is None else g[b[0]:b[1]].reshape(b[2]) for b in self.bounds)
+
+    def rule(self):
+        base = _lookup(self.key)
+        if base is None:
+            return None
+
+        def vjp(g, ans, *args, **kwargs):
+            return base.vjp(self.split(g), self.parts, *args, **kwargs)
+
+        return registry.Rule(self, base.name, vjp, "custom", False, base.torch_name)
+
+
+def _ragged_float(p):
+    return isinstance(p, (np.ndarray, np.generic, float)) and np.asarray(p).dtype.kind in "fc"
+
+
+def _is_ragged(ans):
+    """True for a tuple result the tape records as :class:`_Ragged`: parts of different shapes or
+    kinds, or a named tuple (its fields stay readable: np.linalg.slogdet(t).logabsdet)."""
+    return isinstance(ans, tuple) and len(ans) > 1 and \
+        (hasattr(type(ans), "_fields") or len({np.shape(p) for p in ans}) > 1 or
+         not all(_ragged_float(p) for p in ans))
+
+
+def _op_ragged(name, key, args, kw, edges, saves, ans):
+    """Record ``key`` with the tuple result ``ans`` (see :class:`_Ragged`); returns the tuple with
+    its float parts as Tensors taken out of the recorded flat one."""
+    ragged = _Ragged(key, ans)
+    floats = [np.ravel(p) for p in ans if _ragged_float(p)]
+    flat = np.concatenate(floats).astype(np.result_type(*floats)) if floats else np.zeros(0)
+    out = _op(name, ragged, None, args, kw, edges, saves, ans=flat)
+    items = [p if b is None else out[b[0]:b[1]].reshape(b[2])
+             for p, b in zip(ans, ragged.bounds)]
+    return type(ans)._make(items) if hasattr(type(ans), "_make") else tuple(items)
 
 
 def _no_rule(key):
@@ -1533,6 +1592,8 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
         ans = fwd(*raw, **kw) if kw else fwd(*raw)
     if type(ans) is not np.ndarray:
+        if _is_ragged(ans):
+            return _op_ragged(name, key, args, kw, edges, saves, ans)
         ans = np.asarray(ans)
     elif not view and ans.base is not None:
         # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, which
@@ -1580,7 +1641,8 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     node._rule = rule
     # sliced also when every edge needs a gradient: ``x ** 2`` has one edge and a rule with two
     # contributions (the exponent's log is skipped); the unsliced rule when nothing can be dropped
-    node._vjp = _sliced_vjp(rule.vjp, tuple(req_pos))
+    # (a ragged result's rule is a closure of its own: run whole, not cached by _sliced_vjp)
+    node._vjp = rule.vjp if type(key) is _Ragged else _sliced_vjp(rule.vjp, tuple(req_pos))
     node._fwd = fwd
     node._args = args
     node._kw = kw or {}

@@ -138,7 +138,8 @@ def _mode_gradients(f, args, wrt, mode):
             spec = getattr(df, "__sourcediff_specializations__", None)
         if spec is None or spec.generic is None:
             raise SourcediffError("no generic code kept for this function")
-        return spec.generic(*args)
+        owner = getattr(df, "__self__", None)  # (a bound method's generic code takes self)
+        return spec.generic(owner, *args) if owner is not None else spec.generic(*args)
     if mode == "forward":
         return api.grad(f, wrt=wrt_arg, mode="forward")(*args)
     if mode == "tape":

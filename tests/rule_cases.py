@@ -11,6 +11,7 @@ import operator
 
 import numpy as np
 
+from sourcediff import pytree as _pytree
 from sourcediff import runtime as _sd
 from sourcediff.registry import present
 
@@ -503,6 +504,9 @@ case(_sd.get_attribute, _Pair(R(2, 3), R(3)), "b", argnums=())
 case(_sd.attribute_grad, R(3), _Pair(R(2, 3), R(3)), "b")
 
 case(_sd.aux_first, (R(3), R(2)))
+case(_sd.grad_tree, R(2, 3), R(2, 3))
+case(_pytree.unflatten_vector, R(7), [R(2, 2), R(3)])
+case(_pytree.tree_vector_grad, [R(2, 2), R(3)], [R(2, 2), R(3)])
 
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a
@@ -554,3 +558,245 @@ nondiff_case(_sd.reduced_count, R(2, 3), 1)
 nondiff_case(_sd.space_fractions, R(5), 5)
 nondiff_case(_sd.space_fractions, R(5), 5, False, 0, False, 10.0, name="space_fractions_base")
 nondiff_case(_sd.zeros_like_grad, R(2, 3))
+
+# ---------------------------------------------------------------- breadth (issue 17): numpy
+case(np.kron, R(2, 3), R(3, 2), argnums=(0, 1))
+case(np.kron, R(3), R(2, 2), argnums=(0, 1), name="kron_mixed_ndim")
+case(np.kron, R(2, 1, 2), R(2), argnums=(0, 1), name="kron_3d")
+case(np.gradient, R(6))
+case(np.gradient, R(6), 0.7, argnums=(0, 1), name="gradient_spacing")
+case(np.gradient, R(5), edge_order=2, name="gradient_edge2")
+case(np.gradient, R(4, 5), name="gradient_2d")
+case(np.gradient, R(4, 5), 0.5, 1.5, argnums=(0, 1, 2), name="gradient_2d_spacings")
+case(np.gradient, R(3, 4, 5), axis=(0, 2), edge_order=2, name="gradient_axes")
+case(np.gradient, R(4, 5), S(), axis=1, argnums=(0, 1), name="gradient_one_axis")
+case(np.rollaxis, R(2, 3, 4), 2)
+case(np.rollaxis, R(2, 3, 4), 0, 3, name="rollaxis_start")
+case(np.rollaxis, R(2, 3, 4, 5), -1, 1, name="rollaxis_negative")
+case(np.append, R(2, 3), R(4), argnums=(0, 1))
+case(np.append, R(2, 3), R(1, 3), axis=0, argnums=(0, 1), name="append_axis0")
+case(np.append, R(2, 3), R(2, 2), axis=1, argnums=(0, 1), name="append_axis1")
+case(np.append, R(3), S(), argnums=(0, 1), name="append_scalar")
+_conds = [R(2, 3) > 0.5, R(2, 3) > -0.5]
+case(np.select, _conds, [R(2, 3), R(3)], R(2, 3), argnums=(1, 2))
+case(np.select, [R(4) > 0, R(4) > 0.3, R(4) < -0.5], [R(4), R(4), S()], argnums=(1,),
+     name="select_three")
+case(np.select, [R(2, 3) > 0], [R(2, 3)], S(), argnums=(1, 2), name="select_scalar_default")
+case(np.rot90, R(2, 3))
+case(np.rot90, R(2, 3, 4), 3, (1, 2), name="rot90_axes")
+case(np.rot90, R(3, 2), -2, name="rot90_negative")
+_nans = R(3, 4)
+_nans[0, 1], _nans[1, 2], _nans[2, 0] = np.nan, np.inf, -np.inf
+case(np.nan_to_num, _nans, posinf=5.0, neginf=-5.0)
+case(np.nan_to_num, R(2, 3), name="nan_to_num_finite")
+case(np.nan_to_num, _nans.copy(), True, S(), S(), -S(), argnums=(0, 2, 3, 4), name="nan_to_num_values")
+case(np.dsplit, R(2, 2, 6), 3)
+case(np.dsplit, R(2, 1, 5), [1, 3], name="dsplit_indices")
+case(np.partition, spaced(7), 3)
+case(np.partition, spaced(3, 5), 2, axis=0, name="partition_axis0")
+case(np.partition, spaced(3, 5), (1, 3), name="partition_kths")
+case(np.partition, spaced(2, 3), 4, axis=None, name="partition_flat")
+case(np.insert, R(5), 2, S(), argnums=(0, 2))
+case(np.insert, R(5), [1, 3, 3], R(3), argnums=(0, 2), name="insert_many")
+case(np.insert, R(2, 3), 1, R(3), axis=0, argnums=(0, 2), name="insert_row")
+case(np.insert, R(2, 3), 1, R(2, 1), axis=1, argnums=(0, 2), name="insert_column_broadcast")
+case(np.insert, R(2, 3), [0, 2], R(2), axis=1, argnums=(0, 2), name="insert_columns")
+case(np.insert, R(2, 3), 4, S(), argnums=(0, 2), name="insert_flat")
+case(np.median, spaced(7))
+case(np.median, spaced(6), name="median_even")
+case(np.median, spaced(4, 5), axis=1, name="median_axis")
+case(np.median, spaced(4, 5), axis=0, keepdims=True, name="median_keepdims")
+case(np.median, spaced(2, 3, 4), axis=(0, 2), name="median_axes")
+case(np.quantile, spaced(9), 0.3, argnums=(0, 1))
+case(np.quantile, spaced(4, 6), np.array([0.15, 0.5, 0.93]), axis=1, argnums=(0, 1),
+     name="quantile_many")
+case(np.quantile, spaced(4, 6), np.array([[0.2], [0.77]]), axis=0, keepdims=True, argnums=(0, 1),
+     name="quantile_keepdims")
+case(np.quantile, spaced(3, 4), 1.0, axis=1, name="quantile_one")
+case(np.percentile, spaced(10), 37.0, argnums=(0, 1))
+case(np.percentile, spaced(3, 7), np.array([12.0, 81.0]), axis=-1, argnums=(0, 1), name="percentile_list")
+case(np.average, R(3, 4), argnums=(0,))
+case(np.average, R(3, 4), 1, P(3, 4), argnums=(0, 2), name="average_weights")
+case(np.average, R(3, 4), 0, P(3), argnums=(0, 2), name="average_weights_1d")
+case(np.average, R(3, 4), None, P(3, 4), True, argnums=(0, 2), name="average_returned")
+case(np.average, R(3, 4), 1, P(4), True, keepdims=True, argnums=(0, 2),
+     name="average_returned_keepdims")
+_nan_a = R(3, 4)
+_nan_a[0, 2] = _nan_a[2, 1] = np.nan
+case(np.nansum, _nan_a)
+case(np.nansum, _nan_a, axis=1, name="nansum_axis")
+case(np.nansum, _nan_a, axis=0, keepdims=True, name="nansum_keepdims")
+case(np.nanmean, _nan_a)
+case(np.nanmean, _nan_a, axis=1, name="nanmean_axis")
+case(np.nanmean, _nan_a, axis=0, keepdims=True, name="nanmean_keepdims")
+case(np.ptp, spaced(3, 4))
+case(np.ptp, spaced(3, 4), axis=1, name="ptp_axis")
+case(np.ptp, spaced(2, 3, 4), axis=(0, 2), keepdims=True, name="ptp_keepdims")
+_xp = np.array([-1.5, -0.4, 0.3, 1.1, 2.0])
+case(np.interp, np.array([-1.2, -0.1, 0.55, 1.7, 0.9]), _xp, R(5), argnums=(0, 1, 2))
+case(np.interp, np.array([[-2.0, 0.2], [1.4, 2.5]]), _xp, R(5), argnums=(0, 1, 2),
+     name="interp_outside")
+case(np.interp, np.array([-2.0, 0.2, 2.5]), _xp, R(5), -3.0, 4.0, argnums=(0, 1, 2, 3, 4),
+     name="interp_left_right")
+case(np.interp, 0.4, _xp, R(5), argnums=(0, 1, 2), name="interp_scalar")
+for _mode in ("full", "same", "valid"):
+    for _n, _m in ((5, 3), (3, 5), (4, 4), (2, 5)):
+        case(np.convolve, R(_n), R(_m), _mode, argnums=(0, 1), name=f"convolve_{_mode}_{_n}_{_m}")
+        case(np.correlate, R(_n), R(_m), _mode, argnums=(0, 1), name=f"correlate_{_mode}_{_n}_{_m}")
+case(np.convolve, R(6), R(3), argnums=(0, 1), name="convolve_default")
+case(np.correlate, R(6), R(3), argnums=(0, 1), name="correlate_default")
+case(np.polyval, R(4), R(3), argnums=(0, 1))
+case(np.polyval, R(3), R(2, 3), argnums=(0, 1), name="polyval_2d")
+case(np.polyval, R(5), S(), argnums=(0, 1), name="polyval_scalar")
+case(np.polyval, R(1), R(3), argnums=(0, 1), name="polyval_constant")
+for _trap in (getattr(np, n) for n in ("trapezoid", "trapz") if hasattr(np, n)):
+    case(_trap, R(5))
+    case(_trap, R(5), np.cumsum(P(5)), argnums=(0, 1), name="trapezoid_x")
+    case(_trap, R(3, 4), np.cumsum(P(4)), axis=-1, argnums=(0, 1), name="trapezoid_x_1d")
+    case(_trap, R(4, 3), np.cumsum(P(4, 3), axis=0), axis=0, argnums=(0, 1), name="trapezoid_x_nd")
+    case(_trap, R(3, 4), None, S(), 0, argnums=(0, 2), name="trapezoid_dx")
+case(np.cross, R(3, 2), R(2, 3), axisa=0, argnums=(0, 1), name="cross_axisa")
+case(np.cross, R(4, 3), R(3, 4), axisb=0, axisc=0, argnums=(0, 1), name="cross_axisb_axisc")
+case(np.cross, R(3, 2), R(3, 2), axis=0, argnums=(0, 1), name="cross_axis")
+case(np.cross, R(2, 3, 1), R(2, 3), axisa=1, axisb=-1, argnums=(0, 1), name="cross_broadcast_axis")
+
+
+def _sym(n, *batch):
+    """Symmetric matrices with well-separated eigenvalues (not symmetric in the upper triangle)."""
+    q = np.linalg.qr(rng.standard_normal(batch + (n, n)))[0]
+    w = np.linspace(1.0, 2.0 * n, n) + rng.uniform(-0.2, 0.2, n)
+    return q @ (w[:, None] * np.swapaxes(q, -1, -2)) + np.triu(R(*batch, n, n), 1)
+
+
+case(np.linalg.svd, R(4, 3), full_matrices=False)
+case(np.linalg.svd, R(3, 5), full_matrices=False, name="svd_wide")
+case(np.linalg.svd, R(3, 3), name="svd_square")
+case(np.linalg.svd, R(2, 4, 3), full_matrices=False, name="svd_batched")
+case(np.linalg.svd, R(4, 3), compute_uv=False, name="svd_values")
+case(np.linalg.eigh, _sym(3))
+case(np.linalg.eigh, _sym(3, 2), name="eigh_batched")
+case(np.linalg.eigh, _sym(4), "U", name="eigh_upper")
+case(np.linalg.eigvalsh, _sym(3))
+case(np.linalg.eigvalsh, _sym(3), UPLO="U", name="eigvalsh_upper")
+case(np.linalg.cholesky, _sym(3))
+case(np.linalg.cholesky, _sym(3, 2), name="cholesky_batched")
+case(np.linalg.cholesky, _sym(3), upper=True, name="cholesky_upper")
+case(np.linalg.qr, R(4, 3))
+case(np.linalg.qr, R(3, 3), name="qr_square")
+case(np.linalg.qr, R(2, 4, 3), name="qr_batched")
+case(np.linalg.qr, R(4, 3), "r", name="qr_r")
+case(np.linalg.pinv, R(4, 3))
+case(np.linalg.pinv, R(2, 4), name="pinv_wide")
+case(np.linalg.pinv, M(2), name="pinv_batched")
+case(np.linalg.lstsq, R(5, 3), R(5), argnums=(0, 1))
+case(np.linalg.lstsq, R(5, 3), R(5, 2), argnums=(0, 1), name="lstsq_matrix")
+case(np.linalg.lstsq, M(), R(3), argnums=(0, 1), name="lstsq_square")
+case(np.linalg.lstsq, R(2, 4), R(2), argnums=(0, 1), name="lstsq_wide")
+case(np.linalg.matrix_power, 0.5 * M(), 3)
+case(np.linalg.matrix_power, M(2), 2, name="matrix_power_batched")
+case(np.linalg.matrix_power, M(), -2, name="matrix_power_negative")
+case(np.linalg.matrix_power, M(), 0, name="matrix_power_zero")
+case(np.linalg.matrix_power, M(), 1, name="matrix_power_one")
+case(np.linalg.multi_dot, [R(2, 3), R(3, 4), R(4, 2)])
+case(np.linalg.multi_dot, [R(3), R(3, 4), R(4)], name="multi_dot_vectors")
+case(np.linalg.multi_dot, [R(3), R(3, 2), R(2, 4), R(4, 2)], name="multi_dot_four")
+_V = M()
+_ev = np.linalg.solve(_V, np.diag([1.0, 2.5, 4.0]) @ _V)  # similar to diag: real, distinct
+case(np.linalg.eig, _ev)
+case(np.linalg.eig, np.array([[2.0, 1.0, 0.3], [0.5, -1.0, 0.2], [0.1, 0.4, 0.7]]), name="eig_real")
+
+
+# ---------------------------------------------------------------- breadth helpers (grad of grad)
+case(_sd.dense_items, (R(2), R(2, 2)), (R(2), R(2, 2)), name="dense_items_full")
+case(_sd.refuse_if, R(3), False, "never")
+_sconds = [R(2, 3) > 0.5, R(2, 3) > -0.5]
+case(_sd.select_grads, R(2, 3), _sconds, [R(2, 3), R(3)], R(2, 3))
+case(_sd.select_tangent, [R(2, 3), R(3)], _sconds, R(2, 3))
+_ids = _sd.insert_ids(R(2, 3), 1, R(3), 0, 1)
+case(_sd.route_grad, R(3, 3), _ids, R(3))
+case(_sd.route_tangent, R(3), _ids, R(3))
+
+case(_sd.aux_first, (R(3), R(2)))  # (main's has_aux rule had no case)
+case(_sd.get_attribute, np.linalg.eigh(_sym(3)), "eigenvalues", name="get_attribute_eigh")
+case(_sd.get_attribute, np.linalg.svd(R(3, 2), full_matrices=False), "Vh", name="get_attribute_svd")
+nondiff_case(np.isposinf, np.array([1.0, 2.5, -3.0]))
+nondiff_case(np.isneginf, np.array([1.0, 2.5, -3.0]))
+nondiff_case(_sd.kron_operand_shape, R(3), R(2, 2))
+nondiff_case(_sd.kron_split_shape, R(2, 3), R(3))
+nondiff_case(_sd.kron_subscripts, R(2, 3), R(3), 0)
+nondiff_case(_sd.rollaxis_inverse, 3, 2, 0)
+nondiff_case(_sd.conv_pad_width, R(5), R(3), "same")
+nondiff_case(_sd.cross_axis, -1, 0)
+nondiff_case(_sd.insert_ids, R(2, 3), 1, R(3), 0, 1)
+nondiff_case(_sd.select_default_mask, [R(2, 3) > 0], R(2, 3))
+nondiff_case(_sd.poly_exponents, R(4))
+nondiff_case(_sd.phi_mask, R(3, 3), True)
+nondiff_case(_sd.eye_like, R(3))
+
+# ---------------------------------------------------------------- breadth: scipy (skipped without it)
+SCIPY_CASES = []
+try:
+    import scipy.linalg
+    import scipy.special
+    import scipy.stats
+except ImportError:  # pragma: no cover
+    scipy = None
+
+
+def scase(prim, *args, argnums=(0,), name=None, **kwargs):
+    """Add one case to SCIPY_CASES."""
+    label = name or getattr(prim, "__name__", None) or type(prim).__name__
+    SCIPY_CASES.append((prim, args, kwargs, argnums, f"scipy_{label}-{len(SCIPY_CASES)}"))
+
+
+if scipy is not None:
+    sp, st, sl = scipy.special, scipy.stats, scipy.linalg
+    scase(sp.expit, R(2, 3))
+    scase(sp.logit, rng.uniform(0.1, 0.9, (2, 3)))
+    scase(sp.gammaln, P(2, 3))
+    scase(sp.digamma, P(2, 3))
+    scase(sp.polygamma, 1, P(2, 3), argnums=(1,))
+    scase(sp.polygamma, np.array([0, 2]), P(3, 2), argnums=(1,), name="polygamma_orders")
+    scase(sp.betaln, P(2, 3), P(3), argnums=(0, 1))
+    scase(sp.erf, R(2, 3))
+    scase(sp.erfc, R(2, 3))
+    scase(sp.ndtr, R(2, 3))
+    scase(sp.log_ndtr, 3.0 * R(2, 3))
+    scase(sp.xlogy, R(2, 3), P(3), argnums=(0, 1))
+    scase(sp.xlogy, np.array([0.0, 1.5, -0.5]), P(3), argnums=(0, 1), name="xlogy_zero")
+    scase(sp.xlog1py, R(2, 3), P(2, 3), argnums=(0, 1))
+    scase(sp.logsumexp, R(3, 4))
+    scase(sp.logsumexp, R(3, 4), 1, name="logsumexp_axis")
+    scase(sp.logsumexp, R(3, 4), axis=0, keepdims=True, name="logsumexp_keepdims")
+    scase(sp.logsumexp, R(3, 4), 1, P(3, 4), argnums=(0, 2), name="logsumexp_b")
+    scase(sp.logsumexp, R(2, 3, 4), (0, 2), P(4), True, argnums=(0, 2), name="logsumexp_b_bcast")
+    scase(sp.softmax, R(3, 4))
+    scase(sp.softmax, R(3, 4), axis=1, name="softmax_axis")
+    scase(sp.log_softmax, R(3, 4))
+    scase(sp.log_softmax, R(3, 4), axis=0, name="log_softmax_axis")
+    for _f in (st.norm.logpdf, st.norm.pdf, st.norm.cdf, st.norm.logcdf):
+        scase(_f, R(2, 3), name=f"norm_{_f.__name__}")
+        scase(_f, R(2, 3), R(3), P(2, 1), argnums=(0, 1, 2), name=f"norm_{_f.__name__}_loc_scale")
+        scase(_f, R(3), loc=0.3, scale=1.7, name=f"norm_{_f.__name__}_keywords")
+    scase(st.t.logpdf, R(2, 3), 2.0 + P(3), R(3), P(2, 1), argnums=(0, 1, 2, 3))
+    scase(st.t.logpdf, R(4), 3.5, name="t_logpdf_df")
+    _cov = _sym(3)  # scipy reads the lower triangle (the upper one is not symmetric)
+    scase(st.multivariate_normal.logpdf, R(3), R(3), _cov, argnums=(0, 1, 2))
+    scase(st.multivariate_normal.logpdf, R(4, 3), R(3), _cov, argnums=(0, 1, 2), name="mvn_batch")
+    scase(st.multivariate_normal.logpdf, R(4, 3), R(3), P(3), argnums=(0, 1, 2), name="mvn_diag")
+    scase(st.multivariate_normal.logpdf, R(2, 3), R(3), S(), argnums=(0, 1, 2), name="mvn_scalar")
+    _tri = M() + np.tril(R(3, 3)) + 2.0 * np.eye(3)
+    scase(sl.solve_triangular, _tri, R(3), argnums=(0, 1))
+    scase(sl.solve_triangular, _tri, R(3, 2), lower=True, argnums=(0, 1), name="solve_tri_lower")
+    scase(sl.solve_triangular, _tri, R(3, 2), 1, True, argnums=(0, 1), name="solve_tri_trans")
+    scase(sl.solve_triangular, _tri, R(3), trans="T", unit_diagonal=True, argnums=(0, 1),
+          name="solve_tri_unit")
+    _spd = _sym(3).T.copy()  # cho_factor reads the upper triangle (the lower one is not symmetric)
+    scase(sl.cho_factor, _spd)
+    scase(sl.cho_factor, _spd.T.copy(), True, name="cho_factor_lower")
+    scase(sl.cho_solve, (sl.cho_factor(_spd)[0], False), R(3), argnums=(1,))
+    scase(sl.cho_solve, (sl.cho_factor(_spd.T.copy(), lower=True)[0], True), R(3, 2), argnums=(1,),
+          name="cho_solve_lower")
+    scase(sl.expm, 0.5 * R(3, 3))
+    scase(sl.expm, 0.5 * R(2, 3, 3), name="expm_batched")
+    scase(_sd.lse_b, P(3))

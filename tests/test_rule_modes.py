@@ -38,7 +38,8 @@ def _paired(out, cot):
 
 def _cotangent(out, rng):
     if isinstance(out, (list, tuple)):
-        return type(out)(_cotangent(o, rng) for o in out)
+        items = [_cotangent(o, rng) for o in out]
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
     return rng.standard_normal(np.shape(out)) if np.shape(out) else float(rng.standard_normal())
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.testing import check_grads
+from tests import module_state
 
 W7 = np.linspace(0.3, 1.9, 7)
 
@@ -379,3 +380,36 @@ def test_an_in_place_write_seen_through_an_item_of_a_concatenation_is_refused():
         sd.grad(item_of_concatenated_tuple)(np.ones(4), np.full(4, 2.0), np.ones(4))
     with pytest.raises(sd.AliasError, match="changes v"):
         sd.grad(item_of_repeated_list)(np.ones(4), np.full(4, 2.0))
+
+
+# ---------------------------------------------------------------- state reached through modules
+
+
+def through_a_module(r, x):
+    w = module_state.W
+    w += r
+    return np.sum(module_state.W * x)
+
+
+def through_a_class(r, x):
+    w = module_state.Holder.W
+    w[0] = r[0]
+    return np.sum(module_state.Holder.W * x)
+
+
+def a_copy_of_module_state(r, x):
+    w = module_state.W.copy()
+    w += r
+    return np.sum(w * x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_write_into_an_array_reached_through_a_module_or_a_class_is_refused(mode):
+    """w = cfg.W; w += r; return np.sum(cfg.W * x) gave 0 for x, and changed cfg.W."""
+    r, x = np.full(3, 0.5), np.array([1.0, 2.0, 3.0])
+    for fn in (through_a_module, through_a_class):
+        with pytest.raises(sd.AliasError, match="module_state|Holder|global"):
+            sd.grad(fn, mode=mode)(r, x)
+    np.testing.assert_array_equal(module_state.W, np.ones(3))
+    np.testing.assert_array_equal(module_state.Holder.W, np.ones(3))
+    np.testing.assert_array_equal(sd.grad(a_copy_of_module_state, mode=mode)(r, x), x)

@@ -486,10 +486,14 @@ def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
     return _sd.einsum_call_grads(g, subscripts, operands)
 
 
-# cross of 3-vectors along the last axis (the default axisa/axisb/axisc)
+# cross of 3-vectors along axisa/axisb (result along axisc; axis= sets all three); 2-vectors fail
 @defvjp(np.cross, kind="linear", broadcast=True, torch_name="LinalgCrossBackward0")
-def cross(g, ans, a, b):
-    return (np.cross(b, g), np.cross(g, a))
+def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    am = np.moveaxis(a, _sd.cross_axis(axisa, axis), -1)
+    bm = np.moveaxis(b, _sd.cross_axis(axisb, axis), -1)
+    gm = np.moveaxis(g, _sd.cross_axis(axisc, axis), -1)
+    return (np.moveaxis(_sd.unbroadcast(np.cross(bm, gm), am), -1, _sd.cross_axis(axisa, axis)),
+            np.moveaxis(_sd.unbroadcast(np.cross(gm, am), bm), -1, _sd.cross_axis(axisb, axis)))
 
 
 @defvjp(np.trace, np.ndarray.trace, kind="linear", torch_name="TraceBackward0")
@@ -527,7 +531,8 @@ def slogdet(g, ans, a):
 
 @defjvp(np.linalg.slogdet)
 def slogdet_jvp(g, ans, a):
-    return ((np.zeros_like(ans[0]), np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)),)
+    return (_sd.named_like([np.zeros_like(ans[0]), np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)],
+                           ans),)
 
 
 @defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0")

@@ -2,11 +2,12 @@
 
 import numpy as np
 
+from .. import pytree as _pytree
 from .. import runtime as _sd
 from ..registry import defjvp, defnondiff, defvjp
 
 
-@defvjp(_sd.grad_like, _sd.owned_grad, kind="linear")
+@defvjp(_sd.grad_like, _sd.owned_grad, _sd.grad_tree, kind="linear")
 def grad_like(g, ans, grad, x):
     return (_sd.unbroadcast(g, grad), None)
 
@@ -331,3 +332,14 @@ def aux_first(g, ans, out):
 @defjvp(_sd.aux_first)
 def aux_first_jvp(t, ans, out):
     return (_sd.item_grad(t, 0),)
+
+
+# sd.flatten's unflatten (autograd's flatten_func pattern: loss(unflatten(v)) differentiated in v)
+@defvjp(_pytree.unflatten_vector, kind="linear")
+def unflatten_vector(g, ans, v, tree):
+    return (_pytree.tree_vector_grad(g, tree), None)
+
+
+@defvjp(_pytree.tree_vector_grad, kind="linear")
+def tree_vector_grad(b, out, g, tree):
+    return (_pytree.unflatten_vector(b, tree), None)

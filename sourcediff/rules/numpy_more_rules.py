@@ -1,0 +1,437 @@
+"""More numpy rules (issue 17, "Breadth: rules people reach for"): array manipulation, order
+statistics, signals and polynomials, and linear algebra factorizations.
+
+Same contract and body restrictions as :mod:`sourcediff.rules.numpy_rules`; shape logic lives in
+:mod:`sourcediff.runtime_breadth` (exposed as ``_sd``). Where a formula needs a condition (distinct
+eigenvalues or singular values, full rank, linear interpolation), it is stated next to the rule; options
+outside it raise NotImplementedError from the helper rather than give a wrong gradient.
+
+Tuple results (svd, eigh, qr, eig, lstsq): ``g`` holds one gradient per element (0.0 or None for an
+element that does not reach the output) and jvps return GradLists, so forward mode adds them entrywise.
+The tape records such a result as one node over its flattened float parts (tape._Ragged). Fields of
+named tuple results (``np.linalg.eigh(a).eigenvalues``) go through runtime.get_attribute; the jvps of
+these primitives return NamedGradLists, whose entries are read by field name too.
+
+Second order: the rules whose bodies use only differentiable numpy calls and helpers with rules of
+their own (kron, rollaxis, append, select, rot90, nan_to_num, dsplit, partition, insert, nansum,
+nanmean, ptp, convolve, correlate, polyval, cross, eigh, cholesky, pinv) reach through; the others
+(gradient, quantiles, average, interp, trapezoid, svd, qr, lstsq, matrix_power, multi_dot, eig,
+eigvalsh) raise NoRuleError naming their helper when differentiated again.
+"""
+
+import numpy as np
+
+from .. import runtime as _sd
+from ..registry import defjvp, defnondiff, defvjp
+
+# ---------------------------------------------------------------- array manipulation
+
+
+@defvjp(np.kron, kind="linear", torch_name="KronBackward0")
+def kron(g, ans, a, b):
+    split = np.reshape(g, _sd.kron_split_shape(a, b))
+    ap = np.reshape(a, _sd.kron_operand_shape(a, b))
+    bp = np.reshape(b, _sd.kron_operand_shape(b, a))
+    return (np.reshape(np.einsum(_sd.kron_subscripts(a, b, 0), split, bp), _sd.shape(a)),
+            np.reshape(np.einsum(_sd.kron_subscripts(a, b, 1), split, ap), _sd.shape(b)))
+
+
+# np.gradient: f, and scalar spacings (d out / dh = -out / h); coordinate arrays are refused
+@defvjp(np.gradient, kind="custom")
+def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
+    return _sd.gradient_grads(g, ans, f, varargs, axis, edge_order)
+
+
+@defjvp(np.gradient)
+def gradient_jvp(g, ans, f, *varargs, axis=None, edge_order=1):
+    return _sd.gradient_tangents(g, ans, f, varargs, axis, edge_order)
+
+
+@defvjp(np.rollaxis, kind="linear", torch_name="PermuteBackward0")
+def rollaxis(g, ans, a, axis, start=0):
+    return (np.transpose(g, _sd.rollaxis_inverse(np.ndim(a), axis, start)),)
+
+
+@defvjp(np.append, kind="custom", torch_name="CatBackward0")
+def append(g, ans, arr, values, axis=None):
+    parts = _sd.concat_grads(g, (arr, values), axis)
+    return (parts[0], parts[1])
+
+
+@defjvp(np.append)
+def append_jvp(g, ans, arr, values, axis=None):
+    return (np.append(g, np.zeros_like(values), axis=axis),
+            np.append(np.zeros_like(arr), g, axis=axis))
+
+
+# select: the choices (a list) and the default get g where they are taken; conditions get nothing
+@defvjp(np.select, kind="custom")
+def select(g, ans, condlist, choicelist, default=0):
+    return (None, _sd.select_grads(g, condlist, choicelist, ans),
+            _sd.unbroadcast(np.where(_sd.select_default_mask(condlist, ans), g, 0.0), default))
+
+
+@defjvp(np.select)
+def select_jvp(g, ans, condlist, choicelist, default=0):
+    return (None, _sd.select_tangent(g, condlist, ans),
+            np.where(_sd.select_default_mask(condlist, ans), g, 0.0))
+
+
+@defvjp(np.rot90, kind="linear", torch_name="RotBackward0")
+def rot90(g, ans, m, k=1, axes=(0, 1)):
+    return (np.rot90(g, -k, axes),)
+
+
+# nan_to_num: x passes g where it is finite; the replacement values get it where they are used
+@defvjp(np.nan_to_num, kind="elementwise", broadcast=True, torch_name="NanToNumBackward0")
+def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return (g * np.isfinite(x), None, g * np.isnan(x), g * np.isposinf(x), g * np.isneginf(x))
+
+
+@defvjp(np.dsplit, kind="linear", torch_name="SplitBackward0")
+def dsplit(g, ans, ary, indices_or_sections):
+    return (_sd.split_grad(g, ans, 2), None)
+
+
+# partition: the result is a permutation of `a`; g goes back through both sort orders (ties: each
+# tied element gets the gradient of one of the tied slots)
+@defvjp(np.partition, kind="custom")
+def partition(g, ans, a, kth, axis=-1, kind="introselect", order=None):
+    return (_sd.unsort(_sd.take_sorted(g, ans, axis), a, axis), None)
+
+
+@defjvp(np.partition)
+def partition_jvp(g, ans, a, kth, axis=-1, kind="introselect", order=None):
+    return (_sd.unsort(_sd.take_sorted(g, a, axis), ans, axis), None)
+
+
+@defvjp(np.insert, kind="custom")
+def insert(g, ans, arr, obj, values, axis=None):
+    return (_sd.route_grad(g, _sd.insert_ids(arr, obj, values, axis, 0), arr), None,
+            _sd.route_grad(g, _sd.insert_ids(arr, obj, values, axis, 1), values), None)
+
+
+@defjvp(np.insert)
+def insert_jvp(g, ans, arr, obj, values, axis=None):
+    return (_sd.route_tangent(g, _sd.insert_ids(arr, obj, values, axis, 0), arr), None,
+            _sd.route_tangent(g, _sd.insert_ids(arr, obj, values, axis, 1), values), None)
+
+
+# ---------------------------------------------------------------- reductions and statistics
+# median/quantile/percentile: linear interpolation between the two order statistics around
+# q * (n - 1) (numpy's default method); the gradient goes to those two elements
+
+
+@defvjp(np.median, kind="custom", torch_name="MedianBackward0")
+def median(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return (_sd.quantile_grad(g, a, 0.5, axis, keepdims),)
+
+
+@defjvp(np.median)
+def median_jvp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return (_sd.quantile_tangent(g, a, 0.5, axis, keepdims),)
+
+
+@defvjp(np.quantile, kind="custom", torch_name="QuantileBackward0")
+def quantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False, *, weights=None):
+    return (_sd.quantile_grad(g, a, q, axis, keepdims, method, weights),
+            _sd.quantile_q_grad(g, a, q, axis, keepdims, method, weights))
+
+
+@defjvp(np.quantile)
+def quantile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                 keepdims=False, *, weights=None):
+    return (_sd.quantile_tangent(g, a, q, axis, keepdims, method, weights),
+            _sd.quantile_q_tangent(g, a, q, axis, keepdims, method, weights))
+
+
+@defvjp(np.percentile, kind="custom", torch_name="QuantileBackward0")
+def percentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, *, weights=None):
+    return (_sd.quantile_grad(g, a, q, axis, keepdims, method, weights, 0.01),
+            _sd.quantile_q_grad(g, a, q, axis, keepdims, method, weights, 0.01))
+
+
+@defjvp(np.percentile)
+def percentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                   keepdims=False, *, weights=None):
+    return (_sd.quantile_tangent(g, a, q, axis, keepdims, method, weights, 0.01),
+            _sd.quantile_q_tangent(g, a, q, axis, keepdims, method, weights, 0.01))
+
+
+# average: both `a` and `weights` (same shape as `a`, or 1-D along one axis) are differentiable;
+# returned=True gives (average, sum of weights)
+@defvjp(np.average, kind="custom", torch_name="DivBackward0")
+def average(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    return _sd.average_grads(g, ans, a, axis, weights, returned, keepdims)
+
+
+@defjvp(np.average)
+def average_jvp(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    return (_sd.average_tangent(g, ans, a, axis, weights, returned, keepdims, 0), None,
+            _sd.average_tangent(g, ans, a, axis, weights, returned, keepdims, 2), None)
+
+
+# nansum/nanmean: NaN elements get no gradient (initial= and where= are not supported: they fail to bind)
+@defvjp(np.nansum, kind="custom", torch_name="NansumBackward0")
+def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a),)
+
+
+@defjvp(np.nansum)
+def nansum_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (np.sum(np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims),)
+
+
+@defvjp(np.nanmean, kind="custom", torch_name="DivBackward0")
+def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
+    return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a) / count,)
+
+
+@defjvp(np.nanmean)
+def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
+    return (np.sum(np.where(np.isnan(a), 0.0, g) / count, axis=axis, keepdims=keepdims),)
+
+
+# ptp = max - min; tied extremes share the gradient evenly (as max/min)
+@defvjp(np.ptp, kind="custom", torch_name="SubBackward0")
+def ptp(g, ans, a, axis=None, out=None, keepdims=False):
+    w = _sd.extremum_weights(a, np.max(a, axis=axis, keepdims=keepdims), axis, keepdims) - \
+        _sd.extremum_weights(a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)
+    return (_sd.unreduce(g, a, axis, keepdims) * w,)
+
+
+@defjvp(np.ptp)
+def ptp_jvp(g, ans, a, axis=None, out=None, keepdims=False):
+    w = _sd.extremum_weights(a, np.max(a, axis=axis, keepdims=keepdims), axis, keepdims) - \
+        _sd.extremum_weights(a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)
+    return (np.sum(g * w, axis=axis, keepdims=keepdims),)
+
+
+# ---------------------------------------------------------------- signals and polynomials
+
+
+# interp: x, xp, fp (and left/right where used) are differentiable; period= is refused. At a knot
+# x == xp[i] the slope of the segment to the right is used.
+@defvjp(np.interp, kind="custom")
+def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    return _sd.interp_grads(g, x, xp, fp, left, right, period)
+
+
+@defjvp(np.interp)
+def interp_jvp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    return (_sd.interp_tangent(g, x, xp, fp, left, right, period, 0),
+            _sd.interp_tangent(g, x, xp, fp, left, right, period, 1),
+            _sd.interp_tangent(g, x, xp, fp, left, right, period, 2),
+            _sd.interp_tangent(g, x, xp, fp, left, right, period, 3),
+            _sd.interp_tangent(g, x, xp, fp, left, right, period, 4), None)
+
+
+# convolve/correlate (real 1-D): the gradient of the mode's result padded to the full one, then
+# correlated with the other operand
+@defvjp(np.convolve, kind="linear", torch_name="ConvolutionBackward0")
+def convolve(g, ans, a, v, mode="full"):
+    full = np.pad(g, _sd.conv_pad_width(a, v, mode))
+    return (np.correlate(full, v, "valid"), np.correlate(full, a, "valid"), None)
+
+
+@defvjp(np.correlate, kind="linear", torch_name="ConvolutionBackward0")
+def correlate(g, ans, a, v, mode="valid"):
+    full = np.pad(g, _sd.conv_pad_width(a, v, mode, True))
+    return (np.convolve(full, v, "valid"), np.flip(np.correlate(full, a, "valid")), None)
+
+
+@defvjp(np.polyval, kind="custom")
+def polyval(g, ans, p, x):
+    powers = np.power(np.expand_dims(x, -1), _sd.poly_exponents(p))
+    return (np.tensordot(g, powers, np.ndim(x)),
+            g * np.polyval(p[:-1] * _sd.poly_exponents(p)[:-1], x))
+
+
+@defjvp(np.polyval)
+def polyval_jvp(g, ans, p, x):
+    return (np.polyval(g, x), g * np.polyval(p[:-1] * _sd.poly_exponents(p)[:-1], x))
+
+
+# trapezoid/trapz are linear in y, in x and in dx separately (bilinear in (y, x))
+_TRAPEZOID = tuple(getattr(np, name) for name in ("trapezoid", "trapz") if hasattr(np, name))
+
+
+@defvjp(*_TRAPEZOID, kind="linear", torch_name="TrapezoidBackward0")
+def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
+    return _sd.trapezoid_grads(g, y, x, dx, axis)
+
+
+# ---------------------------------------------------------------- linear algebra
+# Symmetric inputs (eigh, eigvalsh, cholesky): numpy reads one triangle only (UPLO / upper); the
+# gradient is the derivative of that function of the entries it reads, which is zero on the other
+# triangle. For a symmetric perturbation it equals the usual symmetric gradient.
+
+
+@defvjp(np.linalg.svd, kind="custom", torch_name="LinalgSvdBackward0")
+def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return _sd.svd_grad(g, ans, a, full_matrices, compute_uv, hermitian)
+
+
+@defjvp(np.linalg.svd)
+def svd_jvp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return (_sd.svd_tangent(g, ans, a, full_matrices, compute_uv, hermitian),)
+
+
+# eigh and cholesky vjps are written with differentiable numpy calls (matmul, solve, swapaxes,
+# where, indexing), so their second derivatives come from those calls' rules
+@defvjp(np.linalg.eigh, kind="custom", torch_name="LinalgEighBackward0")
+def eigh(g, ans, a, UPLO="L"):
+    gs = _sd.dense_items(g, ans)
+    f = 1.0 / (ans[0][..., None, :] - ans[0][..., :, None] + _sd.eye_like(ans[0])) - \
+        _sd.eye_like(ans[0])
+    s = ans[1] @ (gs[0][..., :, None] * _sd.eye_like(ans[0]) +
+                  f * (np.swapaxes(ans[1], -1, -2) @ gs[1])) @ np.swapaxes(ans[1], -1, -2)
+    return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans[1], UPLO), None)
+
+
+@defjvp(np.linalg.eigh)
+def eigh_jvp(g, ans, a, UPLO="L"):
+    return (_sd.eigh_tangent(g, ans, a, UPLO), None)
+
+
+@defvjp(np.linalg.eigvalsh, kind="custom", torch_name="LinalgEighBackward0")
+def eigvalsh(g, ans, a, UPLO="L"):
+    return _sd.eigvalsh_grad(g, ans, a, UPLO)
+
+
+@defjvp(np.linalg.eigvalsh)
+def eigvalsh_jvp(g, ans, a, UPLO="L"):
+    return (_sd.eigvalsh_tangent(g, ans, a, UPLO), None)
+
+
+# with L = ans (lower) and P = the lower triangle of L^T g with its diagonal halved, the gradient
+# is S + S^T on the triangle numpy reads (diagonal halved), S = L^-T P L^-1
+@defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0")
+def cholesky(g, ans, a, *, upper=False):
+    lt = np.where(upper, ans, np.swapaxes(ans, -1, -2))
+    p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(ans, True)
+    s = np.linalg.solve(lt, np.swapaxes(np.linalg.solve(lt, np.swapaxes(p, -1, -2)), -1, -2))
+    return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans, not upper),)
+
+
+@defjvp(np.linalg.cholesky)
+def cholesky_jvp(g, ans, a, *, upper=False):
+    return (_sd.cholesky_tangent(g, ans, a, upper),)
+
+
+# qr: modes 'reduced' and 'r' (and 'complete' of a square matrix), rows >= columns, full rank
+@defvjp(np.linalg.qr, kind="custom", torch_name="LinalgQrBackward0")
+def qr(g, ans, a, mode="reduced"):
+    return _sd.qr_grad(g, ans, a, mode)
+
+
+@defjvp(np.linalg.qr)
+def qr_jvp(g, ans, a, mode="reduced"):
+    return (_sd.qr_tangent(g, ans, a, mode),)
+
+
+# pinv of a full-rank matrix (the rank is locally constant there); hermitian=True is refused
+# (written with matmul and swapaxes: second order comes from their rules)
+@defvjp(np.linalg.pinv, kind="custom", torch_name="PinverseBackward0")
+def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
+    xt = np.swapaxes(_sd.refuse_if(ans, hermitian, "np.linalg.pinv with hermitian=True"), -1, -2)
+    gt = np.swapaxes(g, -1, -2)
+    return (-(xt @ g @ xt) + (gt - a @ (ans @ gt)) @ (ans @ xt) + (xt @ ans) @ (gt - gt @ ans @ a),
+            None, None, None)
+
+
+@defjvp(np.linalg.pinv)
+def pinv_jvp(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
+    return (_sd.pinv_tangent(g, ans, a, rcond, hermitian, rtol),)
+
+
+# lstsq (full rank): (x, residuals, rank, s); x, residuals and s are differentiable, rank is not
+@defvjp(np.linalg.lstsq, kind="custom", torch_name="LinalgLstsqBackward0")
+def lstsq(g, ans, a, b, rcond=None):
+    return _sd.lstsq_grads(g, ans, a, b, rcond)
+
+
+@defjvp(np.linalg.lstsq)
+def lstsq_jvp(g, ans, a, b, rcond=None):
+    return (_sd.lstsq_tangent(g, ans, a, b, rcond, 0), _sd.lstsq_tangent(g, ans, a, b, rcond, 1),
+            None)
+
+
+@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0")
+def matrix_power(g, ans, a, n):
+    return _sd.matrix_power_grad(g, ans, a, n)
+
+
+@defjvp(np.linalg.matrix_power)
+def matrix_power_jvp(g, ans, a, n):
+    return (_sd.matrix_power_tangent(g, ans, a, n), None)
+
+
+@defvjp(np.linalg.multi_dot, kind="custom", torch_name="MmBackward0")
+def multi_dot(g, ans, arrays, *, out=None):
+    return (_sd.multi_dot_grads(g, arrays),)
+
+
+@defjvp(np.linalg.multi_dot)
+def multi_dot_jvp(g, ans, arrays, *, out=None):
+    return (_sd.multi_dot_tangent(g, arrays),)
+
+
+# eig: real input with real distinct eigenvalues (complex ones are refused); eigenvectors have unit
+# norm as numpy returns them
+@defvjp(np.linalg.eig, kind="custom", torch_name="LinalgEigBackward0")
+def eig(g, ans, a):
+    return _sd.eig_grad(g, ans, a)
+
+
+@defjvp(np.linalg.eig)
+def eig_jvp(g, ans, a):
+    return (_sd.eig_tangent(g, ans, a),)
+
+
+# ---------------------------------------------------------------- helpers of these rules (grad of grad)
+
+
+@defvjp(_sd.refuse_if, kind="linear")
+def refuse_if_helper(b, out, value, flag, what):
+    return (b, None, None)
+
+
+@defvjp(_sd.select_grads, kind="linear")
+def select_grads_helper(b, out, g, condlist, choicelist, ans):
+    return (_sd.select_tangent(b, condlist, ans), None, None, None)
+
+
+@defvjp(_sd.select_tangent, kind="linear")
+def select_tangent_helper(b, out, t, condlist, ans):
+    return (_sd.select_grads(b, condlist, t, ans), None, None)
+
+
+@defvjp(_sd.dense_items, kind="linear")
+def dense_items_helper(b, out, g, ans):
+    return (b, None)
+
+
+@defvjp(_sd.route_grad, kind="linear")
+def route_grad_helper(b, out, g, ids, x):
+    return (_sd.route_tangent(b, ids, x), None, None)
+
+
+@defvjp(_sd.route_tangent, kind="linear")
+def route_tangent_helper(b, out, t, ids, x):
+    return (_sd.route_grad(b, ids, x), None, None)
+
+
+defnondiff(np.isposinf, np.isneginf, reason="the result is booleans")
+defnondiff(
+    _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,
+    _sd.conv_pad_width, _sd.cross_axis,
+    reason="shapes, axes, pad widths and einsum subscripts computed from the arguments' shapes")
+defnondiff(_sd.insert_ids, _sd.select_default_mask,
+           reason="integer positions and boolean masks: where each element of a result comes from")
+defnondiff(_sd.poly_exponents, _sd.phi_mask, _sd.eye_like,
+           reason="constant arrays (exponents, triangle masks, identities) of the arguments' shapes")

@@ -1,0 +1,236 @@
+"""Rules for scipy (optional): scipy.special, scipy.stats distributions, scipy.linalg.
+
+Imported by :mod:`sourcediff.rules` only when ``import scipy`` works. Same contract and body
+restrictions as the numpy rules; special functions the bodies need are reached as ``_sd.digamma``,
+``_sd.polygamma``, ... (the real scipy ufuncs, re-exported by sourcediff.runtime), so their own rules
+apply again at second order.
+
+Distribution methods such as ``scipy.stats.norm.logpdf`` are bound methods of a distribution object:
+every attribute access makes a new method object, but bound methods compare and hash equal when their
+``__self__`` and ``__func__`` are the same, so the rule table (a dict) finds the rule registered under
+``scipy.stats.norm.logpdf`` for the object the resolver gets from the same attribute chain. A method
+of another distribution (``scipy.stats.t.logpdf``) has another ``__self__`` and needs its own rule.
+Their rules take ``loc`` and ``scale`` by position or by keyword, as scipy does.
+
+These rules work in source mode (reverse and forward). The tape reaches scipy.special's ufuncs
+(expit, gammaln, ...) through ``__array_ufunc__``, but scipy.stats and scipy.linalg convert their
+arguments with np.asarray, which the tape cannot follow.
+"""
+
+import math
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+import scipy.stats
+
+from .. import runtime as _sd
+from ..registry import defjvp, defvjp
+
+# ---------------------------------------------------------------- scipy.special
+
+
+@defvjp(scipy.special.expit, kind="elementwise", torch_name="SigmoidBackward0")
+def expit(g, ans, x):
+    return (g * ans * (1.0 - ans),)
+
+
+@defvjp(scipy.special.logit, kind="elementwise", torch_name="LogitBackward0")
+def logit(g, ans, x):
+    return (g / (x * (1.0 - x)),)
+
+
+@defvjp(scipy.special.gammaln, kind="elementwise", torch_name="LgammaBackward0")
+def gammaln(g, ans, x):
+    return (g * _sd.digamma(x),)
+
+
+@defvjp(scipy.special.digamma, kind="elementwise", torch_name="DigammaBackward0")
+def digamma(g, ans, x):
+    return (g * _sd.polygamma(1, x),)
+
+
+# polygamma(n, x): the order n is an integer and gets no gradient
+@defvjp(scipy.special.polygamma, kind="elementwise", broadcast=True, torch_name="PolygammaBackward0")
+def polygamma(g, ans, n, x):
+    return (None, g * _sd.polygamma(np.add(n, 1), x))
+
+
+@defvjp(scipy.special.betaln, kind="elementwise", broadcast=True)
+def betaln(g, ans, a, b):
+    return (g * (_sd.digamma(a) - _sd.digamma(a + b)), g * (_sd.digamma(b) - _sd.digamma(a + b)))
+
+
+@defvjp(scipy.special.erf, kind="elementwise", torch_name="ErfBackward0")
+def erf(g, ans, z):
+    return (g * (2.0 / math.sqrt(math.pi)) * np.exp(-z * z),)
+
+
+@defvjp(scipy.special.erfc, kind="elementwise", torch_name="ErfcBackward0")
+def erfc(g, ans, x):
+    return (-g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x),)
+
+
+@defvjp(scipy.special.ndtr, kind="elementwise")
+def ndtr(g, ans, x):
+    return (g * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi),)
+
+
+@defvjp(scipy.special.log_ndtr, kind="elementwise")
+def log_ndtr(g, ans, x):
+    return (g * np.exp(-0.5 * x * x - ans) / math.sqrt(2.0 * math.pi),)
+
+
+# xlogy(x, y) = x log(y), 0 where x == 0: x gets log(y), also at x = 0 when y > 0 (the function is
+# x log(y) there; PyTorch gives 0); at x == 0 with y <= 0 it gets 0 instead of nan or -inf
+@defvjp(scipy.special.xlogy, kind="elementwise", broadcast=True, torch_name="XlogyBackward0")
+def xlogy(g, ans, x, y):
+    return (g * np.log(np.where((x == 0) & (y <= 0), 1.0, y)), g * x / y)
+
+
+@defvjp(scipy.special.xlog1py, kind="elementwise", broadcast=True)
+def xlog1py(g, ans, x, y):
+    return (g * np.log1p(np.where((x == 0) & (y <= -1), 0.0, y)), g * x / (1.0 + y))
+
+
+# logsumexp: a and b (the scales) are differentiable; return_sign=True is refused
+@defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0")
+def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
+    up = _sd.unreduce(g, a, axis, keepdims)
+    return (up * e * _sd.lse_b(b, return_sign), None, _sd.unbroadcast(up * e, b), None, None)
+
+
+@defjvp(scipy.special.logsumexp)
+def logsumexp_jvp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
+    return (np.sum(g * e * _sd.lse_b(b, return_sign), axis=axis, keepdims=keepdims), None,
+            np.sum(g * e, axis=axis, keepdims=keepdims), None, None)
+
+
+@defvjp(scipy.special.softmax, kind="custom", torch_name="SoftmaxBackward0")
+def softmax(g, ans, x, axis=None):
+    return (ans * (g - np.sum(g * ans, axis=axis, keepdims=True)), None)
+
+
+@defjvp(scipy.special.softmax)
+def softmax_jvp(g, ans, x, axis=None):
+    return (ans * (g - np.sum(g * ans, axis=axis, keepdims=True)), None)
+
+
+@defvjp(scipy.special.log_softmax, kind="custom", torch_name="LogSoftmaxBackward0")
+def log_softmax(g, ans, x, axis=None):
+    return (g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True), None)
+
+
+@defjvp(scipy.special.log_softmax)
+def log_softmax_jvp(g, ans, x, axis=None):
+    return (g - np.sum(np.exp(ans) * g, axis=axis, keepdims=True), None)
+
+
+# ---------------------------------------------------------------- scipy.stats
+# norm: z = (x - loc) / scale; x, loc and scale are differentiable (broadcasting)
+
+
+@defvjp(scipy.stats.norm.logpdf, kind="elementwise", broadcast=True)
+def norm_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    return (-g * z / scale, g * z / scale, g * (z * z - 1.0) / scale)
+
+
+@defvjp(scipy.stats.norm.pdf, kind="elementwise", broadcast=True)
+def norm_pdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    return (-g * ans * z / scale, g * ans * z / scale, g * ans * (z * z - 1.0) / scale)
+
+
+@defvjp(scipy.stats.norm.cdf, kind="elementwise", broadcast=True)
+def norm_cdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    d = g * np.exp(-0.5 * z * z) / (math.sqrt(2.0 * math.pi) * scale)
+    return (d, -d, -d * z)
+
+
+@defvjp(scipy.stats.norm.logcdf, kind="elementwise", broadcast=True)
+def norm_logcdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    d = g * np.exp(-0.5 * z * z - ans) / (math.sqrt(2.0 * math.pi) * scale)
+    return (d, -d, -d * z)
+
+
+# t.logpdf(x, df, loc, scale): all four are differentiable
+@defvjp(scipy.stats.t.logpdf, kind="elementwise", broadcast=True)
+def t_logpdf(g, ans, x, df, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    w = (df + 1.0) * z / ((df + z * z) * scale)
+    ddf = 0.5 * (_sd.digamma(0.5 * (df + 1.0)) - _sd.digamma(0.5 * df) - 1.0 / df
+                 - np.log1p(z * z / df)) + 0.5 * (df + 1.0) * z * z / (df * (df + z * z))
+    return (-g * w, g * ddf, g * w, g * (w * z - 1.0 / scale))
+
+
+# multivariate_normal.logpdf: x, mean and cov (matrix, variances or a scalar variance); a matrix cov
+# is read by scipy through its lower triangle, and so is its gradient
+@defvjp(scipy.stats.multivariate_normal.logpdf, kind="custom")
+def mvn_logpdf(g, ans, x, mean=None, cov=1, allow_singular=False):
+    return _sd.mvn_logpdf_grads(g, ans, x, mean, cov, allow_singular)
+
+
+@defjvp(scipy.stats.multivariate_normal.logpdf)
+def mvn_logpdf_jvp(g, ans, x, mean=None, cov=1, allow_singular=False):
+    return (_sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 0),
+            _sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 1),
+            _sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 2), None)
+
+
+# ---------------------------------------------------------------- scipy.linalg (real, 2-D)
+
+
+@defvjp(scipy.linalg.solve_triangular, kind="custom", torch_name="LinalgSolveTriangularBackward0")
+def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
+                     check_finite=True):
+    return _sd.solve_triangular_grads(g, ans, a, b, trans, lower, unit_diagonal)
+
+
+@defjvp(scipy.linalg.solve_triangular)
+def solve_triangular_jvp(g, ans, a, b, trans=0, lower=False, unit_diagonal=False,
+                         overwrite_b=False, check_finite=True):
+    return (_sd.solve_triangular_tangent(g, ans, a, b, trans, lower, unit_diagonal, 0),
+            _sd.solve_triangular_tangent(g, ans, a, b, trans, lower, unit_diagonal, 1))
+
+
+# cho_factor returns (c, lower): c holds the factor in one triangle and a's own entries in the other
+@defvjp(scipy.linalg.cho_factor, kind="custom", torch_name="LinalgCholeskyExBackward0")
+def cho_factor(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    return (_sd.cho_factor_grad(g, ans, a, lower), None, None, None)
+
+
+@defjvp(scipy.linalg.cho_factor)
+def cho_factor_jvp(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    return (_sd.cho_factor_tangent(g, ans, a, lower), None, None, None)
+
+
+# cho_solve((c, lower), b): the gradient of the pair is [gradient of c, None]
+@defvjp(scipy.linalg.cho_solve, kind="custom", torch_name="CholeskySolveBackward0")
+def cho_solve(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+    return _sd.cho_solve_grads(g, ans, c_and_lower, b)
+
+
+@defjvp(scipy.linalg.cho_solve)
+def cho_solve_jvp(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+    return (_sd.cho_solve_tangent(g, ans, c_and_lower, b, 0),
+            _sd.cho_solve_tangent(g, ans, c_and_lower, b, 1))
+
+
+@defvjp(scipy.linalg.expm, kind="custom", torch_name="LinalgMatrixExpBackward0")
+def expm(g, ans, A):
+    return _sd.expm_grad(g, ans, A)
+
+
+@defjvp(scipy.linalg.expm)
+def expm_jvp(g, ans, A):
+    return (_sd.expm_tangent(g, ans, A),)
+
+
+@defvjp(_sd.lse_b, kind="linear")
+def lse_b_helper(c, out, b, return_sign=False):
+    return (c, None)
