@@ -45,15 +45,17 @@ FEATURES = frozenset({
     # through a name bound from that item (z *= x after v = ((z,) + (s,))[0]): numpy changes v;
     # refused (AliasError) since main's 1acb9e6 (was a wrong gradient)
     "seq_alias_inplace",
-    # an active value stored in an attribute of a module-level object (BOX.w = a, or a method
-    # doing self.w = v) and read back (BOX.w, or a method): a known compiler bug since main's
-    # 896d65d (a silent zero gradient for a, where it used to be refused), so off by default;
-    # --features +object_attr turns it on
+    # an active value stored in an attribute of a module-level object by f (BOX.w = a) and read
+    # back (BOX.readw(v) or BOX.w): refused at the line since main's f3fedeb (896d65d had made
+    # it a silent zero)
     "object_attr",
+    # the same through a method (BOX.set(a) doing self.w = v): a known compiler bug (a silent zero
+    # gradient for a), so off by default; --features +object_attr_method turns it on
+    "object_attr_method",
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
-DEFAULT_FEATURES = FEATURES - {"object_attr"}
+DEFAULT_FEATURES = FEATURES - {"object_attr_method"}
 
 _UNARY = [
     "np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(np.tanh({}))", "np.log1p(({}) ** 2)",
@@ -830,10 +832,10 @@ class _Gen:
             self.special_outputs.append(name)
             self.use(kind)
             return
-        if kind == "object_attr":
+        if kind in ("object_attr", "object_attr_method"):
             name, shape = self.fresh(), self.pick_shape()
             value = self.expr((), 2)
-            self.emit(f"BOX.w = {value}" if r.random() < 0.5 else f"BOX.set({value})")
+            self.emit(f"BOX.w = {value}" if kind == "object_attr" else f"BOX.set({value})")
             arg = self.expr(shape, 1)
             self.emit(f"{name} = BOX.readw({arg})" if r.random() < 0.5 else f"{name} = {arg} * BOX.w")
             self.env[name] = Var(shape, self.new_base(), array=bool(shape))
@@ -1076,7 +1078,8 @@ def generate(seed, features=DEFAULT_FEATURES):
     if star:
         modules.append(_MODULE_PARTS["star_args"])
         specials += star
-    box = [k for k in ("object_dict", "object_array", "object_attr") if g.on(k, 0.05)]
+    box = [k for k in ("object_dict", "object_array", "object_attr", "object_attr_method")
+           if g.on(k, 0.05)]
     if box:
         modules.append(_MODULE_PARTS["object"])
         specials += box

@@ -226,17 +226,16 @@ REGRESSIONS = [
                 "    q = [np.ones(2)] + [x]\n    a = q[0]\n    return a[0] * np.sum(q[1])\n"),
         bug="forward mode gives a constant item of a + sequence the tangent 0.0, then indexes "
             "it (TypeError)"),
-    # known bug (the object_attr feature, off by default): since main's 896d65d an attribute write
-    # runs as Python's setattr, and an active value stored in a module-level object's attribute
-    # (directly or through a method's self.w = v) is read back as a constant: s's gradient is 0 in
-    # reverse (optimized and not) and forward mode, where the tape and finite differences give
-    # sum(x). Before 896d65d the direct write was refused (attribute assignment not supported)
+    # found by the object_attr feature: main's 896d65d ran attribute writes as Python's setattr,
+    # and an active value stored in a module-level object's attribute was read back as a constant
+    # (s's gradient 0 in reverse and forward mode); refused at the line again since f3fedeb
     Regression(
         "active_value_stored_in_a_global_objects_attribute",
         _BOX + "def f(x, y, s):\n    BOX.w = s\n    return BOX.w * np.sum(x)\n",
-        bug="an active value written into a global object's attribute is read back as a "
-            "constant (s's gradient 0), not refused",
         expect="refused", refusal=("attribute",)),
+    # known bug (the object_attr_method feature, off by default): the same through a method
+    # (self.w = v in BOX.set) is neither refused nor followed: s's gradient is 0 in reverse mode
+    # (optimized and not) and forward mode, where the tape and finite differences give sum(x)
     Regression(
         "active_value_stored_in_an_attribute_by_a_method",
         _BOX + "def f(x, y, s):\n    BOX.set(s)\n    return np.sum(BOX.readw(x))\n",
