@@ -216,6 +216,15 @@ REGRESSIONS = [
                 "    q = [x] + [y]\n    v = q[0]\n    v[0] = s\n    return np.sum(v * y)\n"),
         bug="forward mode does not copy an argument written through an item of a + or * "
             "sequence: sd.jvp modifies the caller's x"),
+    # known bug (seed 900361): the same write when nothing reads v afterwards: reverse mode
+    # (optimized and not) and forward mode all leave x[0] == s in the caller's array (the
+    # gradients are right; the tape and the plain [y, x] leave x alone)
+    Regression(
+        "setitem_through_an_item_of_a_concatenated_list_unread",
+        _module(((3,), (3,)),
+                "    q = [y] + [x]\n    v = q[1]\n    v[0] = s\n    return np.sum(y)\n"),
+        bug="the gradient call does not copy an argument written through an item of a + "
+            "sequence: sd.grad modifies the caller's x"),
     # known bug (seed 900765): forward mode crashes when a constant item of a list made by + is
     # indexed: its tangent is the symbolic zero 0.0, and the generated a_dot[0] raises TypeError
     # ('float' object is not subscriptable); reverse mode (both), the tape and finite differences
