@@ -24,10 +24,38 @@ FEATURES = frozenset({
     "alias_inplace",
     # a helper writing into its array parameter (numpy: the caller's array changes)
     "helper_inplace",
+    # creation functions whose fill value / ends carry derivatives: np.full(shape, a),
+    # np.full_like(v, a), np.linspace(a, b, n), np.heaviside(x1, a)
+    "np_full", "np_linspace", "np_heaviside",
+    # index-trick concatenation with active items: np.r_[v, a, 0:2], np.c_[u, w]
+    "np_r", "np_c",
+    # tuple/list concatenation and repetition ((u,) + (v,), [u] + [v, w], [u, v] * 2), items used
+    "seq_concat", "seq_repeat",
+    # a module-level helper drawing from a RandomState that f re-creates from a constant seed
+    # (f stays deterministic; the helper must run once per gradient call)
+    "random_helper",
+    # g = make(a); g(v): a closure carrying an active value (refused by the compiler)
+    "closure_active",
+    # def cat(*arrays): np.concatenate(arrays): active arguments (refused), constants only (works)
+    "star_args", "star_args_const",
+    # an active value written into a module-level object's dict / array attribute, then read
+    # back through a method (refused with an AliasError, or right)
+    "object_dict", "object_array",
+    # an in-place update of an array that is also an item of a tuple/list made by + or *, read
+    # through a name bound from that item (z *= x after v = ((z,) + (s,))[0]): numpy changes v;
+    # refused (AliasError) since main's 1acb9e6 (was a wrong gradient)
+    "seq_alias_inplace",
+    # an active value stored in an attribute of a module-level object by f (BOX.w = a) and read
+    # back (BOX.readw(v) or BOX.w): refused at the line since main's f3fedeb (896d65d had made
+    # it a silent zero)
+    "object_attr",
+    # the same through a method (BOX.set(a) doing self.w = v): a known compiler bug (a silent zero
+    # gradient for a), so off by default; --features +object_attr_method turns it on
+    "object_attr_method",
 })
-# every construct is on by default: an in-place update another live name would see (numpy
+# every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
-DEFAULT_FEATURES = FEATURES
+DEFAULT_FEATURES = FEATURES - {"object_attr_method"}
 
 _UNARY = [
     "np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(np.tanh({}))", "np.log1p(({}) ** 2)",
@@ -57,6 +85,44 @@ class Helper:
     params: list
     result: tuple
     default: bool = False
+
+
+@dataclass
+class RandomHelper:
+    """``def noisy(a, rs)``: returns ``a`` plus or times draws from ``rs``; which shapes it keeps."""
+
+    name: str
+    text: str
+    shape: tuple  # a shape it accepts
+    rank: int = 0  # accepts shapes of at least this rank
+    last: int = 0  # nonzero: accepts only shapes whose last axis has this length
+
+    def accepts(self, shape):
+        return len(shape) >= self.rank and (not self.last or (shape and shape[-1] == self.last))
+
+
+_RANDOM_BODIES = [  # (body, rank, needs a fixed last axis)
+    ("a + 0.1 * rs.normal(size=np.shape(a))", 0, False),
+    ("a * (1.0 + 0.1 * rs.standard_normal(np.shape(a)))", 0, False),
+    ("a + rs.uniform(-0.1, 0.1, size=np.shape(a))", 0, False),
+    ("a + 0.1 * rs.randn()", 0, False),
+    ("a + 0.1 * rs.randn(a.shape[-1])", 1, False),
+    ("a * np.exp(0.1 * rs.normal(0.0, 1.0, a.shape))", 1, False),
+    ("a + 0.1 * rs.randn(*np.shape(a))", 0, False),  # starred draws run since main's 86ac7cb
+    ("a + 0.1 * rs.randn({last})", 1, True),
+]
+
+_MODULE_PARTS = {
+    "closure_active": "def make(c):\n    def inner(t):\n        return ({body}) * c\n"
+                      "    return inner",
+    "star_args": "def cat(*arrays):\n    return np.concatenate(arrays)",
+    "object": "class Box:\n    def __init__(self):\n        self.d = {'w': 0.5}\n"
+              "        self.arr = np.zeros(3)\n        self.w = 0.5\n\n    def read(self, t):\n"
+              "        return t * self.d['w']\n\n    def reada(self, t, k):\n"
+              "        return t * self.arr[k]\n\n    def set(self, v):\n        self.w = v\n\n"
+              "    def readw(self, t):\n"
+              "        return t * self.w\n\n\nBOX = Box()",
+}
 
 
 @dataclass
@@ -99,6 +165,9 @@ class _Gen:
         self.uses_math = False
         self.in_helper = False
         self.sizes = [2, 3, 4]
+        self.rs_helper = None  # the module's RandomState-drawing helper, if any
+        self.special_outputs = []  # names bound by the uses of the module-level constructs
+        self.seq_bases = set()  # array objects that are items of a sequence made by + or *
 
     # ------------------------------------------------------------------ small helpers
 
@@ -155,6 +224,8 @@ class _Gen:
         """Whether an in-place update of ``name`` is something the generator may write."""
         v = self.env[name]
         if need_array and not v.array:
+            return False
+        if v.array and v.bases & self.seq_bases and "seq_alias_inplace" not in self.allowed:
             return False
         if v.array and min(v.bases) < 0 and self.in_helper:
             return "helper_inplace" in self.allowed
@@ -256,9 +327,13 @@ class _Gen:
         for feat, w in [("div", 1), ("maxmin", 1), ("where", 1), ("ternary", 1),
                         ("reduce", 2), ("index_int", 1), ("slice", 1), ("matmul", 1),
                         ("transpose", 1), ("reshape", 1), ("helper", 2), ("recursion", 1),
-                        ("lambda", 1), ("comprehension", 1), ("math", 1), ("method", 1)]:
+                        ("lambda", 1), ("comprehension", 1), ("math", 1), ("method", 1),
+                        ("np_full", 1), ("np_linspace", 1), ("np_heaviside", 1), ("np_r", 1),
+                        ("np_c", 1)]:
             if feat in self.allowed:
                 choices += [feat] * w
+        if self.rs_helper and not self.in_helper:
+            choices += ["random_helper"] * 2
         kind = self.rng.choice(choices)
         r = self.rng
         if kind == "arith":
@@ -327,15 +402,64 @@ class _Gen:
                 if r.random() < 0.5:
                     return f"np.reshape({self.expr(src, d)}, ({shape_text},))"
                 return f"({self.expr(src, d)}).reshape({shape_text})"
+        if kind == "np_full" and target:
+            self.use("np_full")
+            fill = self.expr((), d)
+            like = [n for n, v in self.env.items() if v.shape == target and v.array]
+            if like and r.random() < 0.5:
+                return f"np.full_like({r.choice(like)}, {fill})"
+            return f"np.full({target!r}, {fill})"
+        if kind == "np_linspace" and len(target) == 1:
+            self.use("np_linspace")
+            a, b = self.expr((), d), self.expr((), d)
+            if r.random() < 0.3:
+                return f"np.linspace({a}, {b}, num={target[0]}, endpoint=False)"
+            return f"np.linspace({a}, {b}, {target[0]})"
+        if kind == "np_heaviside":
+            # x1 is 0 where the inner expression is negative: there the value is x2 itself
+            self.use("np_heaviside")
+            x1 = self.expr(target, d)
+            x2 = self.expr(self.sub_shape(target), d)
+            if r.random() < 0.7:
+                x1 = f"np.maximum({x1}, 0.0)"
+            return f"np.heaviside({x1}, {x2})"
+        if kind == "np_r" and len(target) == 1 and target[0] >= 2:
+            self.use("np_r")
+            items, parts = [], self.split(target[0])
+            # at most one int range item, next to float items (np.r_[-1:2] alone is an int array)
+            ranged = [i for i, k in enumerate(parts) if k in (2, 3)] if len(parts) > 1 else []
+            ranged = r.choice(ranged) if ranged and r.random() < 0.5 else -1
+            for i, k in enumerate(parts):
+                if k == 1:
+                    items.append(self.expr((), d) if r.random() < 0.7 else self.expr((1,), d))
+                elif i == ranged:
+                    lo = r.randint(-1, 1)
+                    items.append(f"{lo}:{lo + k}")
+                else:
+                    items.append(self.expr((k,), d))
+            return f"np.r_[{', '.join(items)}]"
+        if kind == "np_c" and len(target) == 2:
+            self.use("np_c")
+            n = target[0]
+            items = [self.expr((n,), d) if k == 1 and r.random() < 0.7 else self.expr((n, k), d)
+                     for k in self.split(target[1])]
+            if len(items) == 1:
+                items.append(f"np.zeros(({n}, 0))")
+            return f"np.c_[{', '.join(items)}]"
+        if kind == "random_helper" and self.rs_helper and not self.in_helper:
+            if self.rs_helper.accepts(target):
+                self.use("random_helper")
+                return f"{self.rs_helper.name}({self.expr(target, d)}, rs)"
         if kind == "helper":
             hs = [h for h in self.helpers if h.result == target]
             if hs:
                 h = r.choice(hs)
                 self.use("helper")
                 args = [self.expr(p, d) for p in h.params]
-                if h.default and r.random() < 0.5:
-                    args.append(f"c={self.const()}")
-                    self.use("helper_default")
+                if h.default:
+                    self.use("helper_default")  # the default value, or c= passed by name
+                    if r.random() < 0.5:
+                        args.append(f"c={self.const()}")
                 return f"{h.name}({', '.join(args)})"
         if kind == "recursion" and not self.in_helper:
             self.use("recursion")
@@ -366,6 +490,15 @@ class _Gen:
                 self.use("method")
                 return f"({self.expr((target[0], k), d)}).sum(axis=1)"
         return self.leaf(target)
+
+    def split(self, n):
+        """``n`` as a sum of 1 to 3 positive parts (in random order)."""
+        parts = []
+        while n > 0:
+            k = self.rng.randint(1, n) if len(parts) < 2 else n
+            parts.append(k)
+            n -= k
+        return parts
 
     def sizes_shapes(self):
         return [s for s in self.shape_pool() if s] or [(3,)]
@@ -474,6 +607,8 @@ class _Gen:
             self.use("helper_inplace" if self.in_helper else "param_inplace")
         if v.array and (self.shared(name) or v.bases & self.pinned):
             self.use("alias_inplace")
+        if v.array and v.bases & self.seq_bases:
+            self.use("seq_alias_inplace")
 
     def augassign(self):
         cands = [n for n in self.env if self.mutable(n, need_array=False)]
@@ -539,7 +674,8 @@ class _Gen:
         for feat, w in [("augassign", 2), ("setitem", 2), ("if", 2), ("for_range", 2),
                         ("for_rows", 1), ("enumerate", 1), ("zip", 1), ("while", 1),
                         ("list_append", 1), ("tuple", 1), ("dict", 1), ("lambda", 1),
-                        ("inner_def", 1), ("early_return", 1)]:
+                        ("inner_def", 1), ("early_return", 1), ("seq_concat", 1),
+                        ("seq_repeat", 1)]:
             if feat in self.allowed:
                 kinds += [feat] * w
         kind = r.choice(kinds)
@@ -590,12 +726,123 @@ class _Gen:
             self.emit(f"    return ({body}) * s")  # reads the enclosing function's parameter
             self.elementwise.append(name)
             self.use("inner_def")
+        elif kind in ("seq_concat", "seq_repeat"):
+            self.sequence(kind)
         elif kind == "early_return" and not self.in_helper:
             self.emit(f"if {self.cond()}:")
             self.emit(f"    return {self.expr((), 2)}")
             self.use("early_return")
         else:
             self.assign_new()
+
+    def sequence(self, kind):
+        """A tuple or list made by ``+`` or ``*`` of sequences, then some of its items used."""
+        r = self.rng
+        shapes = [self.pick_shape() for _ in range(3)]
+        texts = [self.expr(sh, 1) for sh in shapes]
+        t = self.fresh("q")
+        op = r.choice(["()", "[]"])
+
+        def seq(idx):
+            body = ", ".join(texts[k] for k in idx)
+            return f"({body},)" if op == "()" and len(idx) == 1 else op[0] + body + op[1]
+
+        if kind == "seq_concat":
+            form = r.choice([[[0], [1]], [[0], [1, 2]], [[0, 1], [2]]])
+            self.emit(f"{t} = {' + '.join(seq(part) for part in form)}")
+            items = [k for part in form for k in part]
+        else:
+            idx = r.choice([[0], [0, 1]])
+            n = r.choice([2, 3])
+            self.emit(f"{t} = {seq(idx)} * {n}" if r.random() < 0.7 else f"{t} = {n} * {seq(idx)}")
+            items = idx * n
+        self.use(kind)
+        for k in set(items):  # names bound from the items below may be these array objects
+            self.seq_bases |= self.bases_of(texts[k])
+        if len(items) <= 4 and r.random() < 0.25:
+            names = [self.fresh() for _ in items]
+            self.emit(f"{', '.join(names)} = {t}")
+            for name, k in zip(names, items):
+                self.bind(name, shapes[k], texts[k])
+            return
+        for _ in range(r.randint(1, 2)):
+            pos = r.randrange(len(items))
+            ref = f"{t}[{pos if r.random() < 0.7 else pos - len(items)}]"
+            shape, name = shapes[items[pos]], self.fresh()
+            if r.random() < 0.5:
+                self.emit(f"{name} = {ref}")
+                self.bind(name, shape, texts[items[pos]])
+            else:
+                self.emit(f"{name} = {ref} * {self.expr(self.sub_shape(shape), 1)}")
+                self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+
+    def special(self, kind):
+        """The module-level constructs' uses in f (one statement or a few; top level of f)."""
+        r = self.rng
+        if kind == "rs":
+            self.emit(f"rs = np.random.RandomState({r.randrange(1000)})")
+            return
+        if kind == "random_helper":
+            shape = r.choice([sh for sh in self.shape_pool() if self.rs_helper.accepts(sh)]
+                             or [self.rs_helper.shape])
+            name = self.fresh()
+            self.emit(f"{name} = {self.rs_helper.name}({self.expr(shape, 2)}, rs)")
+            self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+            self.special_outputs.append(name)
+            self.use("random_helper")
+            return
+        if kind == "closure_active":
+            g, name, shape = self.fresh("g"), self.fresh(), self.pick_shape()
+            self.emit(f"{g} = make({self.expr((), 1)})")
+            self.emit(f"{name} = {g}({self.expr(shape, 2)})")
+            self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+            self.special_outputs.append(name)
+            self.use("closure_active")
+            return
+        if kind in ("star_args", "star_args_const"):
+            n = r.choice([v.shape[-1] for v in self.env.values() if v.shape] or self.sizes)
+            parts = self.split(n) if n > 1 else [1]
+            if len(parts) == 1:
+                parts = [n, r.randint(1, 2)]
+                n = sum(parts)
+            if kind == "star_args":
+                items = [self.expr((k,), 1) for k in parts]
+            else:
+                consts = ["np.ones({})", "np.arange({}) * 0.25", "np.full({}, " + self.const() + ")",
+                          "np.linspace(-0.5, 0.5, {})"]
+                items = [r.choice(consts).format(k) for k in parts]
+            name = self.fresh()
+            self.emit(f"{name} = cat({', '.join(items)})")
+            self.env[name] = Var((n,), self.new_base())
+            self.special_outputs.append(name)
+            self.use(kind)
+            return
+        if kind in ("object_dict", "object_array"):
+            holder, name, shape = self.fresh("P"), self.fresh(), self.pick_shape()
+            if kind == "object_dict":
+                self.emit(f"{holder} = BOX.d")
+                self.emit(f"{holder}['w'] = {self.expr((), 2)}")
+                self.emit(f"{name} = BOX.read({self.expr(shape, 1)})")
+            else:
+                self.emit(f"{holder} = BOX.arr")
+                k = r.randrange(-3, 3)
+                self.emit(f"{holder}[{k}] = {self.expr((), 2)}")
+                self.emit(f"{name} = BOX.reada({self.expr(shape, 1)}, {k})")
+            self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+            self.special_outputs.append(name)
+            self.use(kind)
+            return
+        if kind in ("object_attr", "object_attr_method"):
+            name, shape = self.fresh(), self.pick_shape()
+            value = self.expr((), 2)
+            self.emit(f"BOX.w = {value}" if kind == "object_attr" else f"BOX.set({value})")
+            arg = self.expr(shape, 1)
+            self.emit(f"{name} = BOX.readw({arg})" if r.random() < 0.5 else f"{name} = {arg} * BOX.w")
+            self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+            self.special_outputs.append(name)
+            self.use(kind)
+            return
+        raise ValueError(kind)
 
     def enter(self):
         self.indent += 1
@@ -813,14 +1060,47 @@ def generate(seed, features=DEFAULT_FEATURES):
     if "helper" in g.allowed:
         for k in range(r.choice([0, 0, 1, 2])):
             helpers.append(g.helper(k))
+    # module-level constructs f uses: (kind, module text) and the statements using them
+    specials, modules = [], []
+    if g.on("random_helper", 0.15):
+        body, rank, fixed = r.choice(_RANDOM_BODIES)
+        last = base[-1] if fixed else 0
+        shape = (last,) if fixed else (base if rank else ())
+        g.rs_helper = RandomHelper("noisy", f"def noisy(a, rs):\n    return "
+                                   + body.format(last=last), shape, rank, last)
+        modules.append(g.rs_helper.text)
+        specials.append("random_helper")
+    if g.on("closure_active", 0.05):
+        modules.append(_MODULE_PARTS["closure_active"].format(
+            body=r.choice(_ELEMENTWISE_BODIES).format("t")))
+        specials.append("closure_active")
+    star = [k for k in ("star_args", "star_args_const") if g.on(k, 0.07)]
+    if star:
+        modules.append(_MODULE_PARTS["star_args"])
+        specials += star
+    box = [k for k in ("object_dict", "object_array", "object_attr", "object_attr_method")
+           if g.on(k, 0.05)]
+    if box:
+        modules.append(_MODULE_PARTS["object"])
+        specials += box
     # the main function
     g.env = {"x": Var(x_shape, frozenset({-1})), "y": Var(y_shape, frozenset({-2})),
              "s": Var((), frozenset({-3}), array=False)}
     g.lines, g.indent, g.ints, g.int_scalars, g.elementwise = [], 1, {}, [], []
     g.pinned = set()
-    for _ in range(r.randint(2, 7)):
-        g.statement()
+    if g.rs_helper:
+        g.special("rs")  # a fresh generator from a constant seed on every call: f is deterministic
+    count = r.randint(2, 7)
+    at = [(r.randint(0, count), k) for k in specials]
+    for i in range(count + 1):
+        for _, kind in sorted(a for a in at if a[0] == i):
+            g.special(kind)
+        if i < count:
+            g.statement()
     final = g.expr((), 2)
+    for name in g.special_outputs:  # what the module-level constructs computed reaches the value
+        if name in g.env and r.random() < 0.7:
+            final = f"{final} + np.sum({name})"
     if r.random() < 0.5:
         arrays = [n for n, v in g.env.items() if v.shape]
         if arrays:
@@ -834,7 +1114,7 @@ def generate(seed, features=DEFAULT_FEATURES):
     if g.need_recursion:
         helpers.append("def rec(a, n):\n    if n <= 0:\n        return a\n"
                        "    return rec(np.sin(a) * 0.9 + 0.1, n - 1)")
-    for h in helpers:
+    for h in helpers + modules:
         parts.append("\n" + h + "\n")
     parts.append("\ndef f(x, y, s):\n" + "\n".join(g.lines) + "\n")
     text = "\n".join(parts)

@@ -16,10 +16,17 @@ class Regression:
     source: str
     bug: str = ""  # non-empty: a known, unfixed bug (the test is a strict xfail)
     expect: str = "ok"
+    refusal: tuple = ("AliasError", "read later")  # what a "refused" outcome's detail says
 
 
 def _module(shapes, body):
     return f"import numpy as np\n\nSHAPES = {shapes}\n\n\ndef f(x, y, s):\n{body}"
+
+
+# a module-level object whose attribute f (or its method set) writes; readw reads it back
+_BOX = ("import numpy as np\n\nSHAPES = ((3,), (3,))\n\n\nclass Box:\n    def __init__(self):\n"
+        "        self.w = 0.5\n\n    def set(self, v):\n        self.w = v\n\n"
+        "    def readw(self, t):\n        return t * self.w\n\n\nBOX = Box()\n\n\n")
 
 
 REGRESSIONS = [
@@ -175,6 +182,75 @@ REGRESSIONS = [
                 "        for j in range(3):\n            y = y * (y - s)\n"
                 "    return np.sum(y)\n"),
         expect="skipped"),
+    # found by the fuzzer's seq_concat/seq_repeat statements, fixed in main's 1acb9e6: an item of
+    # a tuple or list made by + or * is the same array object as the operand's item, so z *= x
+    # also changes v (numpy); the alias stage did not follow items through + and * (x's gradient
+    # was 0 in reverse and forward mode); now refused like the plain [z, s][0]
+    Regression(
+        "augassign_on_an_item_of_a_concatenated_tuple",
+        _module(((4,), (4,)),
+                "    z = y * 1.0\n    q = (z,) + (s,)\n    v = q[0]\n    z *= x\n"
+                "    return np.sum(v)\n"),
+        expect="refused"),
+    Regression(
+        "augassign_on_an_item_of_a_repeated_list",
+        _module(((4,), (4,)),
+                "    q = [y] * 2\n    v = q[1]\n    y -= x\n    return np.sum(v)\n"),
+        expect="refused"),
+    # found by the random_helper feature (seed 900103), fixed in main's 1acb9e6: the optimizer
+    # deleted an if whose branches do nothing (pass, or a continue ending a loop body) together
+    # with its condition, which draws from rs; every later draw shifted (optimized reverse mode and
+    # forward mode disagreed with f, the unoptimized code, the tape and finite differences)
+    Regression(
+        "if_with_empty_body_whose_condition_draws",
+        _module(((3,), (3,)),
+                "    rs = np.random.RandomState(0)\n    if rs.normal() < 0.3:\n        pass\n"
+                "    return np.sum((x + rs.normal(size=3)) ** 2)\n")),
+    # known bug (seed 900393): forward mode writes into the caller's x through an item of a list or
+    # tuple made by + or * (q = [x] + [y]; v = q[0]; v[0] = s): x[0] becomes s after sd.jvp (its
+    # value and tangent are right); reverse mode and the tape leave x alone, and so does forward
+    # mode for the plain [x, y] (regression setitem_through_a_tuple_element)
+    Regression(
+        "forward_setitem_through_an_item_of_a_concatenated_list",
+        _module(((3,), (3,)),
+                "    q = [x] + [y]\n    v = q[0]\n    v[0] = s\n    return np.sum(v * y)\n"),
+        bug="forward mode does not copy an argument written through an item of a + or * "
+            "sequence: sd.jvp modifies the caller's x"),
+    # known bug (seed 900361): the same write when nothing reads v afterwards: reverse mode
+    # (optimized and not) and forward mode all leave x[0] == s in the caller's array (the
+    # gradients are right; the tape and the plain [y, x] leave x alone)
+    Regression(
+        "setitem_through_an_item_of_a_concatenated_list_unread",
+        _module(((3,), (3,)),
+                "    q = [y] + [x]\n    v = q[1]\n    v[0] = s\n    return np.sum(y)\n"),
+        bug="the gradient call does not copy an argument written through an item of a + "
+            "sequence: sd.grad modifies the caller's x"),
+    # known bug (seed 900765): forward mode crashes when a constant item of a list made by + is
+    # indexed: its tangent is the symbolic zero 0.0, and the generated a_dot[0] raises TypeError
+    # ('float' object is not subscriptable); reverse mode (both), the tape and finite differences
+    # agree (x's gradient is ones); the plain [np.ones(2), x] works
+    Regression(
+        "forward_index_a_constant_item_of_a_concatenated_list",
+        _module(((2,), (2,)),
+                "    q = [np.ones(2)] + [x]\n    a = q[0]\n    return a[0] * np.sum(q[1])\n"),
+        bug="forward mode gives a constant item of a + sequence the tangent 0.0, then indexes "
+            "it (TypeError)"),
+    # found by the object_attr feature: main's 896d65d ran attribute writes as Python's setattr,
+    # and an active value stored in a module-level object's attribute was read back as a constant
+    # (s's gradient 0 in reverse and forward mode); refused at the line again since f3fedeb
+    Regression(
+        "active_value_stored_in_a_global_objects_attribute",
+        _BOX + "def f(x, y, s):\n    BOX.w = s\n    return BOX.w * np.sum(x)\n",
+        expect="refused", refusal=("attribute",)),
+    # known bug (the object_attr_method feature, off by default): the same through a method
+    # (self.w = v in BOX.set) is neither refused nor followed: s's gradient is 0 in reverse mode
+    # (optimized and not) and forward mode, where the tape and finite differences give sum(x)
+    Regression(
+        "active_value_stored_in_an_attribute_by_a_method",
+        _BOX + "def f(x, y, s):\n    BOX.set(s)\n    return np.sum(BOX.readw(x))\n",
+        bug="an active value a method stores in self.w is read back by another method as a "
+            "constant (s's gradient 0), not refused",
+        expect="refused", refusal=("attribute",)),
     # never broken
     Regression(
         "setitem_rows_in_loop",
