@@ -49,13 +49,13 @@ FEATURES = frozenset({
     # back (BOX.readw(v) or BOX.w): refused at the line since main's f3fedeb (896d65d had made
     # it a silent zero)
     "object_attr",
-    # the same through a method (BOX.set(a) doing self.w = v): a known compiler bug (a silent zero
-    # gradient for a), so off by default; --features +object_attr_method turns it on
+    # the same through a method (BOX.set(a) doing self.w = v): refused since it was found here
+    # (a silent zero: the call was a statement sourcediff did not look into)
     "object_attr_method",
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
-DEFAULT_FEATURES = FEATURES - {"object_attr_method"}
+DEFAULT_FEATURES = FEATURES
 
 _UNARY = [
     "np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(np.tanh({}))", "np.log1p(({}) ** 2)",

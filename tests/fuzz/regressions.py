@@ -242,14 +242,11 @@ REGRESSIONS = [
         "active_value_stored_in_a_global_objects_attribute",
         _BOX + "def f(x, y, s):\n    BOX.w = s\n    return BOX.w * np.sum(x)\n",
         expect="refused", refusal=("attribute",)),
-    # known bug (the object_attr_method feature, off by default): the same through a method
-    # (self.w = v in BOX.set) is neither refused nor followed: s's gradient is 0 in reverse mode
-    # (optimized and not) and forward mode, where the tape and finite differences give sum(x)
+    # found by the object_attr_method feature: the same through a method (self.w = v in
+    # BOX.set, a statement) was neither refused nor followed (s's gradient 0); refused now
     Regression(
         "active_value_stored_in_an_attribute_by_a_method",
         _BOX + "def f(x, y, s):\n    BOX.set(s)\n    return np.sum(BOX.readw(x))\n",
-        bug="an active value a method stores in self.w is read back by another method as a "
-            "constant (s's gradient 0), not refused",
         expect="refused", refusal=("attribute",)),
     # never broken
     Regression(
