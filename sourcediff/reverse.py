@@ -185,6 +185,9 @@ class Analysis:
                    (isinstance(a, gast.Name) and a.id in self.sequences) for a in op.args[:2]):
                 self.ops[id(s)] = _sequence_op(op)
                 self.containers.add(target)
+                # ([x] + [y] holds x itself: a write through its item writes into x)
+                for name in _names_in(op.args[:2]) & self.locals:
+                    self.aliases.append((target, name))
         outputs = _names_in([self.result]) & self.locals
         if self.attribute_writes or self.attribute_writes_in_calls:
             outputs.add(_ATTRIBUTE_SINK)

@@ -1030,6 +1030,10 @@ def mul_or_repeat(x, y):
     return x * y
 
 
+def _dense_zeros(x):
+    return GradList(zeros_like_grad(item) for item in x)
+
+
 def seq_zeros(x):
     """A zero gradient for each item of the sequence ``x``."""
     return GradList(0.0 for _ in x)
@@ -1048,10 +1052,10 @@ def add_or_concat_grads(g, x, y):
 
 def add_or_concat_tangents(t, ans, x, y):
     """``x + y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
-    if _is_seq(x) or _is_seq(y):
-        t = seq_zeros(x if len(x) else y) if is_zero_grad(t) else t
-        return (GradList(list(t) + list(seq_zeros(y))) if len(t) == len(x) else None,
-                GradList(list(seq_zeros(x)) + list(t)) if len(t) == len(y) else None)
+    if _is_seq(x) or _is_seq(y):  # (dense zeros for the other items: a tangent gets indexed)
+        t = _dense_zeros(x if len(x) else y) if is_zero_grad(t) else t
+        return (GradList(list(t) + list(_dense_zeros(y))) if len(t) == len(x) else None,
+                GradList(list(_dense_zeros(x)) + list(t)) if len(t) == len(y) else None)
     t = broadcast_tangent(t, ans)
     return (t, t)
 

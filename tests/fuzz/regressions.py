@@ -206,35 +206,29 @@ REGRESSIONS = [
         _module(((3,), (3,)),
                 "    rs = np.random.RandomState(0)\n    if rs.normal() < 0.3:\n        pass\n"
                 "    return np.sum((x + rs.normal(size=3)) ** 2)\n")),
-    # known bug (seed 900393): forward mode writes into the caller's x through an item of a list or
-    # tuple made by + or * (q = [x] + [y]; v = q[0]; v[0] = s): x[0] becomes s after sd.jvp (its
+    # found (seed 900393), fixed: forward mode wrote into the caller's x through an item of a
+    # list or tuple made by + or * (q = [x] + [y]; v = q[0]; v[0] = s): x[0] becomes s after sd.jvp (its
     # value and tangent are right); reverse mode and the tape leave x alone, and so does forward
     # mode for the plain [x, y] (regression setitem_through_a_tuple_element)
     Regression(
         "forward_setitem_through_an_item_of_a_concatenated_list",
         _module(((3,), (3,)),
-                "    q = [x] + [y]\n    v = q[0]\n    v[0] = s\n    return np.sum(v * y)\n"),
-        bug="forward mode does not copy an argument written through an item of a + or * "
-            "sequence: sd.jvp modifies the caller's x"),
-    # known bug (seed 900361): the same write when nothing reads v afterwards: reverse mode
+                "    q = [x] + [y]\n    v = q[0]\n    v[0] = s\n    return np.sum(v * y)\n")),
+    # found (seed 900361), fixed: the same write when nothing reads v afterwards: reverse mode
     # (optimized and not) and forward mode all leave x[0] == s in the caller's array (the
     # gradients are right; the tape and the plain [y, x] leave x alone)
     Regression(
         "setitem_through_an_item_of_a_concatenated_list_unread",
         _module(((3,), (3,)),
-                "    q = [y] + [x]\n    v = q[1]\n    v[0] = s\n    return np.sum(y)\n"),
-        bug="the gradient call does not copy an argument written through an item of a + "
-            "sequence: sd.grad modifies the caller's x"),
-    # known bug (seed 900765): forward mode crashes when a constant item of a list made by + is
+                "    q = [y] + [x]\n    v = q[1]\n    v[0] = s\n    return np.sum(y)\n")),
+    # found (seed 900765), fixed: forward mode crashes when a constant item of a list made by + is
     # indexed: its tangent is the symbolic zero 0.0, and the generated a_dot[0] raises TypeError
     # ('float' object is not subscriptable); reverse mode (both), the tape and finite differences
     # agree (x's gradient is ones); the plain [np.ones(2), x] works
     Regression(
         "forward_index_a_constant_item_of_a_concatenated_list",
         _module(((2,), (2,)),
-                "    q = [np.ones(2)] + [x]\n    a = q[0]\n    return a[0] * np.sum(q[1])\n"),
-        bug="forward mode gives a constant item of a + sequence the tangent 0.0, then indexes "
-            "it (TypeError)"),
+                "    q = [np.ones(2)] + [x]\n    a = q[0]\n    return a[0] * np.sum(q[1])\n")),
     # found by the object_attr feature: main's 896d65d ran attribute writes as Python's setattr,
     # and an active value stored in a module-level object's attribute was read back as a constant
     # (s's gradient 0 in reverse and forward mode); refused at the line again since f3fedeb
