@@ -1066,7 +1066,7 @@ def generate(seed, features=DEFAULT_FEATURES):
         body, rank, fixed = r.choice(_RANDOM_BODIES)
         last = base[-1] if fixed else 0
         shape = (last,) if fixed else (base if rank else ())
-        g.rs_helper = RandomHelper("noisy", f"def noisy(a, rs):\n    return "
+        g.rs_helper = RandomHelper("noisy", "def noisy(a, rs):\n    return "
                                    + body.format(last=last), shape, rank, last)
         modules.append(g.rs_helper.text)
         specials.append("random_helper")
