@@ -861,11 +861,19 @@ def multi_dot_tangent(t, arrays):
     return total
 
 
+def _real_or_refuse(x):
+    """``x`` as real numbers: newer numpy gives eig's results a complex dtype even where every
+    imaginary part is 0; complex values proper are refused."""
+    if np.iscomplexobj(x):
+        if np.any(np.imag(x) != 0):
+            _refuse("np.linalg.eig with complex eigenvalues (real distinct eigenvalues only)")
+        return np.real(x)
+    return x
+
+
 def _eig_check(ans):
     w, v = ans
-    if np.iscomplexobj(w) or np.iscomplexobj(v):
-        _refuse("np.linalg.eig with complex eigenvalues (real distinct eigenvalues only)")
-    return w, v
+    return _real_or_refuse(w), _real_or_refuse(v)
 
 
 @_export
@@ -874,6 +882,7 @@ def eig_grad(g, ans, a):
     w, v = _eig_check(ans)
     gw, gv = _items(g, 2)
     gw, gv = _zero_or(gw, w), _zero_or(gv, v)
+    gw, gv = _real_or_refuse(gw), _real_or_refuse(gv)
     vtg = _T(v) @ gv
     h = vtg - (_T(v) @ v) * np.diagonal(vtg, axis1=-2, axis2=-1)[..., None, :]
     inner = _diag(gw) + _offdiag_inverse(w) * h
