@@ -35,6 +35,9 @@ def _name(fn):
 
 
 def _float_like(x):
+    """A float, a float array, or a list/tuple/dict of them (nested)."""
+    if isinstance(x, (list, tuple, dict)):
+        return bool(x) and runtime._float_leaves(x, "") is None
     return isinstance(x, float) or getattr(getattr(x, "dtype", None), "kind", None) == "f"
 
 
@@ -86,6 +89,13 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
     names = jf.__sourcediff_wrt__
     given = {name: tangents[i] for name, i in zip(names, wrt)}
     for name, i in zip(names, wrt):
+        if isinstance(primals[i], (list, tuple, dict)):  # (a tree: the same leaves' shapes)
+            same = isinstance(tangents[i], type(primals[i])) and \
+                flatten(tangents[i])[0].shape == flatten(primals[i])[0].shape
+            if not same:
+                raise SourcediffError(f"the tangent for '{name}' must be a "
+                                      f"{type(primals[i]).__name__} shaped like the argument")
+            continue
         if np.shape(tangents[i]) != np.shape(primals[i]):
             raise SourcediffError(f"the tangent for '{name}' has shape {np.shape(tangents[i])} "
                                   f"but the argument has shape {np.shape(primals[i])}")

@@ -21,22 +21,50 @@ class GradientCheckError(SourcediffError, AssertionError):
 
 
 def _float_args(args):
-    return [i for i, a in enumerate(args)
-            if isinstance(a, float) or getattr(getattr(a, "dtype", None), "kind", None) == "f"]
+    """Positions of floats, float arrays and lists/tuples/dicts of them."""
+    from .operators import _float_like
+
+    return [i for i, a in enumerate(args) if _float_like(a)]
+
+
+def _tree(x):
+    return isinstance(x, (list, tuple, dict))
 
 
 def _direction(rng, x):
+    if _tree(x):
+        from .pytree import flatten
+
+        vec, unflatten = flatten(x)
+        return unflatten(rng.normal(size=vec.shape))
     v = rng.normal(size=np.shape(x))
     return float(v) if isinstance(x, float) else v.astype(np.asarray(x).dtype)
 
 
 def _shift(args, dirs, h):
+    from .pytree import flatten
+
     out = list(args)
     for i, v in dirs.items():
+        if _tree(args[i]):
+            vec, unflatten = flatten(args[i])
+            out[i] = unflatten(vec + h * flatten(v)[0])
+            continue
         out[i] = args[i] + h * v
         if isinstance(args[i], float):
             out[i] = float(out[i])
     return out
+
+
+def _dot(g, v):
+    """<g, v> for arrays, floats and trees of them (0.0 standing for a zero gradient)."""
+    from .pytree import flatten
+
+    if _tree(v):
+        if isinstance(g, (int, float)) and g == 0:
+            return 0.0
+        return float(np.dot(flatten(g)[0], flatten(v)[0]))
+    return float(np.sum(np.asarray(g) * v))
 
 
 def _fd(fn, args, dirs, eps):
@@ -77,12 +105,16 @@ def check_grads(fn, args, order=1, modes=("fwd", "rev"), eps=1e-6, rtol=1e-4, at
         out, f_vjp = operators.vjp(fn, *args)
         ct = _direction(rng, np.asarray(out, dtype=float)) if np.ndim(out) else 1.0
         grads = f_vjp(ct)
-        analytic = sum(float(np.sum(np.asarray(grads[i]) * dirs[i])) for i in wrt)
+        analytic = sum(_dot(grads[i], dirs[i]) for i in wrt)
         _close(f"reverse mode of {getattr(fn, '__qualname__', fn)}", analytic,
                float(np.sum(numeric * ct)), rtol, atol)
     if order >= 2:
         if np.ndim(fn(*args)) != 0:
             raise SourcediffError("check_grads with order=2 needs a scalar function")
+        if any(_tree(args[i]) for i in wrt):
+            raise SourcediffError("check_grads with order=2 takes arrays and floats; for a list "
+                                  "or dict of parameters, check a function of sd.flatten's "
+                                  "vector (loss(unflatten(v)))")
         tangents = [dirs.get(i) for i in range(len(args))]
         hv = operators.hvp(fn, args, tangents)
         hv = hv if isinstance(hv, tuple) else (hv,)

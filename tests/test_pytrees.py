@@ -188,3 +188,31 @@ def test_unflatten_is_differentiable_for_flat_objectives(mode):
     fd = np.array([(flat_objective(vec + e) - flat_objective(vec - e)) / 2e-6
                    for e in np.eye(vec.size) * 1e-6])
     np.testing.assert_allclose(sd.grad(flat_objective, mode=mode)(vec), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_check_grads_takes_trees_of_parameters():
+    from sourcediff.testing import GradientCheckError, check_grads
+
+    fn, tree = TREES["mlp"]
+    check_grads(fn, (tree, X))
+    fn, tree = TREES["nested_dict"]
+    check_grads(fn, (tree, X), modes=("fwd", "rev"))
+    with pytest.raises(sd.SourcediffError, match="order=2"):
+        check_grads(fn, (tree, X), order=2)
+
+    with pytest.raises(GradientCheckError):
+        check_grads(uses_a_wrong_rule, ({"a": np.array([0.3, 0.5])},))
+
+
+@sd.custom_vjp
+def sin_with_a_wrong_rule(x):
+    return np.sin(x)
+
+
+@sin_with_a_wrong_rule.defvjp(kind="elementwise")
+def _sin_wrong_vjp(g, ans, x):
+    return (g * 2.0,)
+
+
+def uses_a_wrong_rule(p):
+    return np.sum(sin_with_a_wrong_rule(p["a"]))
