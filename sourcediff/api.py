@@ -27,7 +27,7 @@ import gast
 import numpy as np
 
 from . import registry, runtime, specialize
-from .alias import alias_checks
+from .alias import _stored, alias_checks
 from .emit import comment, to_source
 from .errors import NoSourceError, SourcediffError, WrtError
 from .fence import fence
@@ -151,22 +151,6 @@ class _Pending:
 
 
 _in_progress = {}
-
-
-def vjp_form(fn, active_params):
-    """The compiled vjp form of a user function for the given active parameter names (cached)."""
-    key = (fn, active_params)
-    with _lock:
-        if key in _in_progress:
-            return _in_progress[key]
-        pending = _in_progress[key] = _Pending()
-        pending.__sourcediff_cotangent_name__ = "out_bar"
-        try:
-            compiled = _get(fn, tuple(active_params), "vjp", True)
-        finally:
-            del _in_progress[key]
-        pending.fn = compiled
-        return compiled
 
 
 def split_form(fn, active_params):
@@ -360,7 +344,7 @@ def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grad
         reads |= _loads(st)
     written = set(_param_names(parsed.node))
     for st in head + primal:
-        written |= _stores(st)
+        written |= _stored(st)
     kept = sorted(reads & written)
     saved = gast.Tuple(elts=[load(n) for n in kept], ctx=gast.Load())
     # (a name bound on one branch only is saved as None when the other branch ran)
@@ -417,11 +401,6 @@ def _default_name(globals_, param, value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return const(value)
     return load(globals_.name(f"{param}_default", value))
-
-
-def _stores(tree):
-    return {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and
-            isinstance(n.ctx, gast.Store)}
 
 
 def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):

@@ -57,6 +57,20 @@ class Parsed:
         return getattr(node, "lineno", 1) + self.line_offset
 
 
+def closure_values(fn):
+    """``fn``'s free variables by name (those not bound yet are left out)."""
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
+    if code is None or not cells:
+        return {}
+    out = {}
+    for name, cell in zip(code.co_freevars, cells):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return out
+
+
 def unwrap(fn):
     """The plain Python function behind ``fn``: a bound method's function, or the generated
     function behind sourcediff's own call wrapper. A ``functools.wraps`` wrapper of anyone else is
@@ -178,14 +192,7 @@ def parse_function(fn):
     if not isinstance(node, gast.FunctionDef):
         raise NoSourceError(f"the source of {name} at {filename}:{first} is not a function definition")
     node.decorator_list = []
-    env = {}
-    if fn.__closure__:
-        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
-            try:
-                env[var] = cell.cell_contents
-            except ValueError:
-                pass
-    return Parsed(fn, node, filename, first - 1, source.splitlines(), env)
+    return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
 
 
 def _parse_lambda(fn, source, filename, first):
@@ -216,11 +223,7 @@ def _parse_lambda(fn, source, filename, first):
     node = gast.FunctionDef(name="lambda_", args=lam.args, body=[ret], decorator_list=[],
                             returns=None, type_comment=None, type_params=[])
     gast.copy_location(node, lam)
-    env = {}
-    if fn.__closure__:
-        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
-            env[var] = cell.cell_contents
-    return Parsed(fn, node, filename, first - 1, source.splitlines(), env)
+    return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
 
 
 def _lambda_in_file(code, filename, params):

@@ -12,6 +12,7 @@ import threading
 import gast
 
 from .normalize import load
+from .parse import closure_values
 
 _cache = {}
 _cache_lock = threading.Lock()
@@ -94,19 +95,6 @@ def quoted(fn):
                     q = CalledRule(fn)
                 _cache[fn] = q
     return q
-
-
-def _closure_values(fn):
-    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
-    if code is None or not cells:
-        return {}
-    out = {}
-    for name, cell in zip(code.co_freevars, cells):
-        try:
-            out[name] = cell.cell_contents
-        except ValueError:  # (not bound yet)
-            pass
-    return out
 
 
 class StarredArgument(TypeError):
@@ -205,7 +193,7 @@ def inline(q, g, ans, bound, positions, fresh, global_name):
     for name in q.locals:
         mapping[name] = fresh(name)
     fn_globals = getattr(q, "global_objects", None) or q.fn.__globals__
-    closure = _closure_values(q.fn)  # (a rule defined inside a function: its free variables)
+    closure = closure_values(q.fn)  # (a rule defined inside a function: its free variables)
     for name in q.globals:
         if name in closure:
             mapping[name] = global_name(name, closure[name])

@@ -575,13 +575,8 @@ class Reverse(Analysis):
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)
         fwd = called_form(split_form, callee, active_params, self.parsed.where(s))
-        saved = self.names.fresh("saved")
-        self.locals.add(saved)
-        self.assign_counts[saved] = self.assign_counts.get(target, 1)
-        if target in self.loop_assigned:
-            self.loop_assigned.add(saved)
         fwd_name = self.globals.name(f"{callee.__name__}_fwd", fwd)
-        self.split_calls[id(s)] = (saved, lambda value: _with_func(value, load(fwd_name)))
+        saved = self.saved_state(s, target, lambda value: _with_func(value, load(fwd_name)))
         call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),
                          [gast.Subscript(value=load(saved), slice=const(1), ctx=gast.Load())])
         call_node.keywords.append(gast.keyword(
@@ -601,18 +596,13 @@ class Reverse(Analysis):
         value = s.value
         positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
         names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
-        saved = self.names.fresh("saved")
-        self.locals.add(saved)
-        self.assign_counts[saved] = self.assign_counts.get(target, 1)
-        if target in self.loop_assigned:
-            self.loop_assigned.add(saved)
         active = const(tuple(positions) + tuple(names))
 
         def build(v):
             return call(self.rt("dynamic_fwd"), [copy.deepcopy(v.func), active] + list(v.args),
                         list(v.keywords))
 
-        self.split_calls[id(s)] = (saved, build)
+        saved = self.saved_state(s, target, build)
         grads = self.names.fresh("grads")
         run = call(self.rt("dynamic_bwd"), [gast.Subscript(value=load(saved), slice=const(1),
                                                            ctx=gast.Load())])
@@ -624,6 +614,18 @@ class Reverse(Analysis):
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
             out.extend(self.distribute(arg, item, s, gast.unparse(value.func)))
         return out
+
+    def saved_state(self, s, target, build):
+        """A fresh local that holds what ``t = call(...)``'s forward form saved, assigned where t
+        is (so it is pushed in loops like t); ``build(call)`` makes the primal's call. Returns
+        its name."""
+        saved = self.names.fresh("saved")
+        self.locals.add(saved)
+        self.assign_counts[saved] = self.assign_counts.get(target, 1)
+        if target in self.loop_assigned:
+            self.loop_assigned.add(saved)
+        self.split_calls[id(s)] = (saved, build)
+        return saved
 
     def split_primal(self, s):
         """``t = helper(a)`` as ``_saved = helper_fwd(a); t = _saved[0]`` (see adjoint_user_call)."""
