@@ -11,6 +11,8 @@ Example::
 
 import numpy as np
 
+from .runtime import like_container
+
 
 def leaves(tree):
     """The arrays and floats of ``tree`` in a fixed order (dict keys in insertion order)."""
@@ -29,8 +31,7 @@ def rebuild(tree, new_leaves):
         if isinstance(t, dict):
             return {k: build(v) for k, v in t.items()}
         if isinstance(t, (list, tuple)):
-            items = [build(v) for v in t]
-            return type(t)(*items) if hasattr(t, "_fields") else type(t)(items)
+            return like_container(t, [build(v) for v in t])
         return next(it)
 
     return build(tree)

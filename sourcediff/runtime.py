@@ -101,8 +101,13 @@ def grad_like(g, x):
         if isinstance(x, dict):
             return {k: grad_like(item_grad(g, k), v) for k, v in x.items()}
         items = [grad_like(item_grad(g, k), v) for k, v in enumerate(x)]
-        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+        return like_container(x, items)
     return g
+
+
+def like_container(x, items):
+    """A list, tuple or namedtuple of ``x``'s own type holding ``items``."""
+    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
 
 
 def grad_tree(g, x):
@@ -124,7 +129,7 @@ def zeros_like_grad(x):
         return {k: zeros_like_grad(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         items = [zeros_like_grad(item) for item in x]
-        return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+        return like_container(x, items)
     return np.zeros_like(x)
 
 
