@@ -718,7 +718,7 @@ class _Specializations:
 
 
 _line_maps = {}  # generated file name -> {generated line: "file.py:NN: user line"}
-_LOCATION = re.compile(r"^\s*# (?:grad of: )?(.*)  \((\S+:\d+)\)$")
+_LOCATION = re.compile(r"^\s*# (?:grad of: )?(.*)  \((.+?:\d+)\)$")
 
 
 def _user_lines(module_text):
@@ -770,6 +770,19 @@ def _entry(fn, spec=None):
 _located_classes = {}
 
 
+def _outermost(user):
+    """A location in generated code (the derivative of a generated gradient) followed back to the
+    user's own line: ``"<sourcediff grad_f of m.py:2 #1>:10: ..."`` becomes ``"m.py:3: ..."``."""
+    for _ in range(8):
+        location, _, _ = user.partition(": ")
+        filename, _, line = location.rpartition(":")
+        inner = _line_maps.get(filename)
+        if inner is None or not line.isdigit() or int(line) not in inner:
+            break
+        user = inner[int(line)]
+    return user
+
+
 def _relocated(exc):
     tb, where = exc.__traceback__, None
     while tb is not None:
@@ -790,6 +803,7 @@ def _relocated(exc):
     if located_cls is None:
         return None
     user, filename, lineno = where
+    user = _outermost(user)
     location, _, text = user.partition(": ")
     try:
         return located_cls(f"{location}: {exc}\n    {text}\n(raised in the generated code at "

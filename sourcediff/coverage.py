@@ -113,7 +113,10 @@ def markdown():
              "it current). Reverse: a vjp rule. Forward: a jvp (derived from the rule's kind, or "
              "its own). Tape: the tape records it on `sd.tensor` values. Second order: every call "
              "in the rule's body has a rule of its own (or carries no derivative), so the "
-             "generated gradient can be differentiated again. Functions without a rule are "
+             "generated gradient can be differentiated again (tests/test_rule_suite.py runs every "
+             "case of the rule table through reverse, forward, grad of grad and hvp against "
+             "finite differences: a yes must agree, a no must be refused by name). Functions "
+             "without a rule are "
              "refused by name when a value that carries a derivative reaches them; functions "
              "declared to carry none are listed in `sourcediff/rules/numpy_rules.py` with the "
              "reason.", "",

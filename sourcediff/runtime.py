@@ -1024,6 +1024,19 @@ def _is_seq(x):
     return isinstance(x, (list, tuple))
 
 
+def _concatenates(x, y):
+    """Whether ``x + y`` joins two sequences (a list or tuple plus an array adds numerically:
+    numpy converts the sequence)."""
+    return _is_seq(x) and _is_seq(y)
+
+
+def _repeats(x, y):
+    """Whether ``x * y`` repeats a sequence (``[a] * 3``); a sequence times an array multiplies
+    numerically (numpy converts the sequence)."""
+    return (_is_seq(x) and not isinstance(y, np.ndarray)) or \
+        (_is_seq(y) and not isinstance(x, np.ndarray))
+
+
 def add_or_concat(x, y):
     """``x + y`` where an operand may be a list or tuple: what ``a + b`` resolves to when the
     compiler cannot rule out containers (``(a,) + (b,)`` concatenates, it does not add)."""
@@ -1044,10 +1057,26 @@ def seq_zeros(x):
     return GradList(0.0 for _ in x)
 
 
+def _as_array_tangent(t, x):
+    """A tangent of the sequence ``x`` as the array numpy makes of x (zero items made dense)."""
+    if not _is_seq(x) or is_zero_grad(t):
+        return t
+    return np.array([np.broadcast_to(_as_array_tangent(ti, xi) if not is_zero_grad(ti) else 0.0,
+                                     np.shape(xi)) for ti, xi in zip(t, x)], dtype=float)
+
+
+def _numeric_tangent(t, own, factor, ans):
+    """The tangent ``t * factor`` of an elementwise result ``ans`` when the operand ``own`` moves
+    along ``t`` (None where ``t`` cannot be own's tangent: only the other entry is asked for)."""
+    if _is_seq(t) and not _is_seq(own):
+        return None
+    return broadcast_tangent(_as_array_tangent(t, own) * factor, ans)
+
+
 def add_or_concat_grads(g, x, y):
     """The gradients of ``x`` and ``y`` in ``x + y``: the first len(x) items of g and the rest for
     sequences, g summed back to each operand's shape for numbers and arrays."""
-    if _is_seq(x) or _is_seq(y):
+    if _concatenates(x, y):
         if is_zero_grad(g):
             return (0.0, 0.0)
         items = [0.0 if v is None else v for v in g]
@@ -1057,12 +1086,11 @@ def add_or_concat_grads(g, x, y):
 
 def add_or_concat_tangents(t, ans, x, y):
     """``x + y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
-    if _is_seq(x) or _is_seq(y):  # (dense zeros for the other items: a tangent gets indexed)
+    if _concatenates(x, y):  # (dense zeros for the other items: a tangent gets indexed)
         t = _dense_zeros(x if len(x) else y) if is_zero_grad(t) else t
         return (GradList(list(t) + list(_dense_zeros(y))) if len(t) == len(x) else None,
                 GradList(list(_dense_zeros(x)) + list(t)) if len(t) == len(y) else None)
-    t = broadcast_tangent(t, ans)
-    return (t, t)
+    return (_numeric_tangent(t, x, 1.0, ans), _numeric_tangent(t, y, 1.0, ans))
 
 
 def _repeat_grad(g, seq):
@@ -1077,20 +1105,18 @@ def _repeat_grad(g, seq):
 def mul_or_repeat_grads(g, x, y):
     """The gradients of ``x`` and ``y`` in ``x * y``: for ``seq * n`` the n copies' gradients
     added item by item (n has none), for numbers and arrays the product rule."""
-    if _is_seq(x):
-        return (_repeat_grad(g, x), 0.0)
-    if _is_seq(y):
-        return (0.0, _repeat_grad(g, y))
+    if _repeats(x, y):
+        return (_repeat_grad(g, x), 0.0) if _is_seq(x) else (0.0, _repeat_grad(g, y))
     return (unbroadcast(g * y, x), unbroadcast(g * x, y))
 
 
 def mul_or_repeat_tangents(t, ans, x, y):
     """``x * y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
-    if _is_seq(x):
+    if _repeats(x, y) and _is_seq(x):
         return (GradList(t) * y if not is_zero_grad(t) else seq_zeros(x) * y, None)
-    if _is_seq(y):
+    if _repeats(x, y):
         return (None, GradList(t) * x if not is_zero_grad(t) else seq_zeros(y) * x)
-    return (broadcast_tangent(t * y, ans), broadcast_tangent(t * x, ans))
+    return (_numeric_tangent(t, x, y, ans), _numeric_tangent(t, y, x, ans))
 
 
 def _bcast(b, like):
@@ -1101,7 +1127,7 @@ def _bcast(b, like):
 def add_or_concat_grads_adjoint(b, g, x, y):
     """The adjoint of :func:`add_or_concat_grads` in ``g`` (it is linear in g)."""
     bx, by = item_grad(b, 0), item_grad(b, 1)
-    if _is_seq(x) or _is_seq(y):
+    if _concatenates(x, y):
         return GradList(list(seq_zeros(x) if is_zero_grad(bx) else bx) +
                         list(seq_zeros(y) if is_zero_grad(by) else by))
     return _bcast(bx, g) + _bcast(by, g)
@@ -1110,7 +1136,7 @@ def add_or_concat_grads_adjoint(b, g, x, y):
 def mul_or_repeat_grads_adjoint(b, g, x, y):
     """The adjoint of :func:`mul_or_repeat_grads`: gradients for (g, x, y)."""
     bx, by = item_grad(b, 0), item_grad(b, 1)
-    if _is_seq(x) or _is_seq(y):
+    if _repeats(x, y):
         seq, part = (x, bx) if _is_seq(x) else (y, by)
         part = seq_zeros(seq) if is_zero_grad(part) else part
         return (GradList(list(part) * (len(g) // max(len(seq), 1))), 0.0, 0.0)
@@ -1120,11 +1146,15 @@ def mul_or_repeat_grads_adjoint(b, g, x, y):
 
 def mul_or_repeat_grads_tangents(t, g, x, y):
     """:func:`mul_or_repeat_grads`' tangent when g, x or y moves along ``t`` (one entry each)."""
-    if _is_seq(x) or _is_seq(y):  # (the items' gradients do not depend on the items)
+    if _repeats(x, y):  # (the items' gradients do not depend on the items)
         zero = (seq_zeros(x), 0.0) if _is_seq(x) else (0.0, seq_zeros(y))
         return (mul_or_repeat_grads(t, x, y), zero, zero)
-    return (mul_or_repeat_grads(t, x, y), (0.0, unbroadcast(g * t, y)),
-            (unbroadcast(g * t, x), 0.0))
+    tx = None if _is_seq(t) and not _is_seq(x) else _as_array_tangent(t, x)
+    ty = None if _is_seq(t) and not _is_seq(y) else _as_array_tangent(t, y)
+    zx, zy = (np.zeros(np.shape(v)) if _is_seq(v) else 0.0 for v in (x, y))  # (indexed later)
+    return (None if _is_seq(t) else mul_or_repeat_grads(t, x, y),
+            None if tx is None else (zx, unbroadcast(g * tx, y)),
+            None if ty is None else (unbroadcast(g * ty, x), zy))
 
 
 def get_attribute(obj, name):
@@ -1317,7 +1347,9 @@ def norm_weights_partials(x, ans, ord=None, axis=None, keepdims=False):
     zero = np.zeros(x.shape, dtype=np.result_type(x, 1.0))
     if matrix and ord not in (None, "fro"):
         if ord in ("nuc", 2, -2):
-            raise NotImplementedError(f"second derivative of a matrix norm with ord={ord!r}")
+            raise NotImplementedError(
+                f"sourcediff has no second derivative of np.linalg.norm with ord={ord!r} (its "
+                f"first derivative is supported); the Frobenius norm (ord=None or 'fro') has one")
         return zero, zero
     n = keep(ans, x, axis, keepdims)
     safe = np.where(n == 0, 1.0, n)

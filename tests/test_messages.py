@@ -121,3 +121,24 @@ def _message(thunk):
     with pytest.raises(sd.SourcediffError) as info:
         thunk()
     return str(info.value)
+
+
+def nuclear_norm(x):
+    return np.linalg.norm(x, "nuc")
+
+
+@pytest.mark.parametrize("second", ["hvp", "grad_of_grad"])
+def test_an_error_in_the_derivative_of_a_gradient_names_the_users_line(second):
+    """An error raised inside the generated derivative of a generated gradient (hvp, grad of
+    grad) is a sourcediff error located at the user's own line, not at a line of generated code
+    (the hvp path let numpy's NotImplementedError out unlocated)."""
+    x = np.arange(9.0).reshape(3, 3) + np.eye(3)
+    with pytest.raises(sd.SourcediffError) as info:
+        if second == "hvp":
+            sd.hvp(nuclear_norm, [x], [x])
+        else:
+            dn = sd.grad(nuclear_norm)
+            sd.grad(lambda y: np.sum(dn(y)))(x)
+    message = str(info.value)
+    assert "test_messages.py:" in message.splitlines()[0] and "ord='nuc'" in message
+    assert 'return np.linalg.norm(x, "nuc")' in message

@@ -282,6 +282,32 @@ def test_concatenating_or_repeating_tuples_and_lists_keeps_each_items_gradient(f
     check_grads(fn, (np.array([0.7, 0.2]), np.array([-1.3, 0.4])))
 
 
+def tuple_times_array(a, b):
+    d = (np.sin(a), b)
+    return np.sum(d * W7[:2, None]) + np.sum(W7[:2] * [a, b * b])
+
+
+def list_plus_array(a, b):
+    d = [np.sin(a), b]
+    e = W7[0] + [a * b]
+    return np.sum((d + np.array([[0.5], [1.5]])) ** 2) + np.sum(e * b)
+
+
+_DSIN = sd.grad(lambda a: np.sum(np.sin(a) * W7[:2]), wrt=(0,))
+
+
+def weighted_one_tuple_gradient(a, b):
+    d = _DSIN(a)  # a gradient with wrt=(0,) is a one-tuple; numpy multiplies it as an array
+    return np.sum(d * b)
+
+
+@pytest.mark.parametrize("fn", [tuple_times_array, list_plus_array, weighted_one_tuple_gradient])
+def test_a_tuple_or_list_with_an_array_is_arithmetic_not_concatenation(fn):
+    """``(x,) * w`` gave the gradient of a repetition (half of it, for this w) with no error: a
+    sequence met by an array is converted by numpy and multiplied (or added) elementwise."""
+    check_grads(fn, (np.array([0.7, 0.2]), np.array([-1.3, 0.4])), order=2)
+
+
 def test_concatenating_tuples_of_arrays_of_different_shapes():
     ga, gb = sd.grad(tuple_concat, wrt=(0, 1))(np.ones(2), np.ones(3))
     np.testing.assert_array_equal(ga, [2.0, 2.0])
