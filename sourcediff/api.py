@@ -34,7 +34,7 @@ from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
-from .parse import not_a_function, parse_function
+from .parse import GENERATED_LINES, not_a_function, outermost, parse_function
 from .reverse import GlobalNames, Reverse
 
 _MISSING = object()
@@ -210,6 +210,8 @@ def _get(fn, wrt, mode, optimize_code):
     check_function(fn)
     if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
         wrt = tuple(wrt)
+    if isinstance(fn, functools.partial):
+        return _of_partial(fn, wrt, mode, optimize_code)
     target = fn.__func__ if inspect.ismethod(fn) else fn
     try:
         per_fn = _cache.get(target)
@@ -231,6 +233,32 @@ def _get(fn, wrt, mode, optimize_code):
 
         return types.MethodType(compiled, fn.__self__)
     return compiled
+
+
+def _of_partial(fn, wrt, mode, optimize_code):
+    """``sd.grad(functools.partial(f, *a, **k))``: f's derivative for the parameters the partial
+    leaves (``wrt`` counts those), called with the partial's arguments bound, as the partial is."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise NoSourceError(f"cannot read the parameters of {fn!r}: {exc}") from None
+    positional = [p.name for p in sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    single = not isinstance(wrt, tuple)
+    names = []
+    for item in ([wrt] if single else wrt):
+        if isinstance(item, int) and not isinstance(item, bool) and \
+                -len(positional) <= item < len(positional):
+            names.append(positional[item])
+        elif isinstance(item, str) and item in sig.parameters:
+            names.append(item)
+        else:
+            raise WrtError(f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
+                           f"they are {', '.join(sig.parameters) or 'none'}")
+    compiled = _get(fn.func, names[0] if single else tuple(names), mode, optimize_code)
+    out = functools.partial(compiled, *fn.args, **fn.keywords)
+    out.__dict__.update(getattr(compiled, "__dict__", {}))
+    return out
 
 
 def _weakable(obj):
@@ -557,7 +585,9 @@ def _positional(fdef):
 
 def _param_names(fdef):
     a = fdef.args
-    return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)]
+    star = [a.vararg.id] if a.vararg is not None else []  # (by name: the tuple of the rest)
+    return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)
+            ] + star
 
 
 def _wrt_names(parsed, params, wrt, skip=0):
@@ -717,7 +747,7 @@ class _Specializations:
         return forward
 
 
-_line_maps = {}  # generated file name -> {generated line: "file.py:NN: user line"}
+_line_maps = GENERATED_LINES  # generated file name -> {generated line: "file.py:NN: user line"}
 _LOCATION = re.compile(r"^\s*# (?:grad of: )?(.*)  \((.+?:\d+)\)$")
 
 
@@ -770,19 +800,6 @@ def _entry(fn, spec=None):
 _located_classes = {}
 
 
-def _outermost(user):
-    """A location in generated code (the derivative of a generated gradient) followed back to the
-    user's own line: ``"<sourcediff grad_f of m.py:2 #1>:10: ..."`` becomes ``"m.py:3: ..."``."""
-    for _ in range(8):
-        location, _, _ = user.partition(": ")
-        filename, _, line = location.rpartition(":")
-        inner = _line_maps.get(filename)
-        if inner is None or not line.isdigit() or int(line) not in inner:
-            break
-        user = inner[int(line)]
-    return user
-
-
 def _relocated(exc):
     tb, where = exc.__traceback__, None
     while tb is not None:
@@ -803,7 +820,7 @@ def _relocated(exc):
     if located_cls is None:
         return None
     user, filename, lineno = where
-    user = _outermost(user)
+    user = outermost(user)
     location, _, text = user.partition(": ")
     try:
         return located_cls(f"{location}: {exc}\n    {text}\n(raised in the generated code at "

@@ -38,8 +38,12 @@ class Parsed:
         return os.path.basename(self.filename)
 
     def where(self, node):
-        """``file.py:12:5`` for a node of this function."""
+        """``file.py:12:5`` for a node of this function (the user's own line for a node of
+        generated code: the derivative of a generated gradient)."""
         line = getattr(node, "lineno", 1) + self.line_offset
+        mapped = GENERATED_LINES.get(self.filename, {}).get(line)
+        if mapped is not None:
+            return outermost(mapped).partition(": ")[0]
         col = getattr(node, "col_offset", None)
         if col is None:
             return f"{self.filename}:{line}"
@@ -48,6 +52,9 @@ class Parsed:
     def line_text(self, node):
         """The user's source line a node comes from, stripped."""
         lineno = getattr(node, "lineno", None)
+        mapped = GENERATED_LINES.get(self.filename, {}).get((lineno or 1) + self.line_offset)
+        if mapped is not None:
+            return outermost(mapped).partition(": ")[2]
         if lineno is None or not 1 <= lineno <= len(self.lines):
             return ""
         return self.lines[lineno - 1].strip()
@@ -55,6 +62,22 @@ class Parsed:
     def user_line(self, node):
         """The line number in the user's file."""
         return getattr(node, "lineno", 1) + self.line_offset
+
+
+GENERATED_LINES = {}  # generated file name -> {generated line: "file.py:NN: user line"} (api)
+
+
+def outermost(user):
+    """A location in generated code (the derivative of a generated gradient) followed back to the
+    user's own line: ``"<sourcediff grad_f of m.py:2 #1>:10: ..."`` becomes ``"m.py:3: ..."``."""
+    for _ in range(8):
+        location, _, _ = user.partition(": ")
+        filename, _, line = location.rpartition(":")
+        inner = GENERATED_LINES.get(filename)
+        if inner is None or not line.isdigit() or int(line) not in inner:
+            break
+        user = inner[int(line)]
+    return user
 
 
 def closure_values(fn):

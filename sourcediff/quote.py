@@ -4,6 +4,7 @@ Example: the vjp rule of ``np.sin`` is ``return (g * np.cos(x),)``; inlined for 
 with gradient ``_sin1_bar`` it yields the expression ``_sin1_bar * np.cos(h)``.
 """
 
+import ast
 import copy
 import inspect
 import textwrap
@@ -217,3 +218,52 @@ def inline(q, g, ans, bound, positions, fresh, global_name):
             out[pos] = gast.Subscript(value=load(result), slice=gast.Constant(value=pos, kind=None),
                                       ctx=gast.Load())
     return prelude, out
+
+
+_sliced = {}  # (rule function, wanted positions) -> the sliced function
+
+
+def sliced_rule(vjp, wanted):
+    """``vjp`` (or a jvp rule) computing only the contributions at positions ``wanted`` (None
+    elsewhere), as the source compiler inlines only those: ``x @ w1`` with a constant ``x`` does
+    one matmul, not two, and ``x ** 2`` skips the exponent's ``log``; a jvp's other entries may
+    assume a tangent shaped like their own argument. The rule itself where it cannot be sliced.
+    The tape and calls met at run time (``_sd.dynamic_fwd``) call rules through it."""
+    key = (vjp, wanted)
+    fn = _sliced.get(key)
+    if fn is None:
+        try:
+            fn = _build_sliced(vjp, wanted)
+        except Exception:  # a rule whose source cannot be re-read: run it whole
+            fn = None
+        fn = _sliced[key] = fn or vjp
+    return fn
+
+
+def _build_sliced(vjp, wanted):
+    from .optimize import dead_code
+
+    q = quoted(vjp)
+    if type(q) is not QuotedRule or q.elements is None or \
+            any(type(e) is not int for e in wanted) or getattr(vjp, "__closure__", None) or \
+            any(p.kind == p.VAR_POSITIONAL for p in q.signature.parameters.values()) or \
+            any(isinstance(e, gast.Starred) for e in q.elements):
+        return None
+    fdef = gast.parse(textwrap.dedent(inspect.getsource(vjp))).body[0]
+    ret = fdef.body[-1]
+    elts = ret.value.elts
+    dropped = False
+    for i, e in enumerate(elts):
+        if i not in wanted and not (isinstance(e, gast.Constant) and e.value is None):
+            elts[i] = gast.Constant(value=None, kind=None)
+            dropped = True
+    if not dropped:
+        return None
+    fdef.body = dead_code(fdef.body, q.locals, set())
+    fdef.decorator_list = []
+    module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
+    ast.increment_lineno(module, vjp.__code__.co_firstlineno - 1)
+    code = compile(ast.fix_missing_locations(module), vjp.__code__.co_filename, "exec")
+    space = {}
+    exec(code, vjp.__globals__, space)
+    return space[fdef.name]

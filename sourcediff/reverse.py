@@ -16,6 +16,7 @@ are pushed on ``_stack`` before being overwritten and popped back in reverse ord
 
 import builtins
 import copy
+import functools
 import inspect
 import keyword
 import operator
@@ -395,7 +396,8 @@ class Analysis:
 
     def bind_user_call(self, op, s):
         """(bound arguments, parameters that receive values carrying derivatives) of a call to the
-        user's function; a ``*args``/``**kwargs`` parameter that receives one is refused."""
+        user's function; a ``*args`` parameter that receives one is bound to the tuple of what it
+        collects, a ``**kwargs`` one is refused."""
         starred = [a for a in op.args if isinstance(a, gast.Starred)]
         if starred and _names_in(op.args + list(op.keywords.values())) & self.active:
             raise SourcediffSyntaxError(
@@ -416,8 +418,8 @@ class Analysis:
                 list(syntax.values()) if kind == kind.VAR_KEYWORD else [syntax]
             if not _names_in(nodes) & self.active:
                 continue
-            if kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD):
-                star = "*" if kind == kind.VAR_POSITIONAL else "**"
+            if kind == kind.VAR_KEYWORD:
+                star = "**"
                 raise SourcediffSyntaxError(
                     f"{self.parsed.where(s)}: {op.name} collects its arguments in {star}{p}, and "
                     f"values that carry derivatives are passed through it; sourcediff "
@@ -426,6 +428,8 @@ class Analysis:
                     f"list (def {op.name}(arrays) called as {op.name}([a, b])).\n    "
                     f"{self.parsed.line_text(s)}")
             active.append(p)
+            if kind == kind.VAR_POSITIONAL:  # (*arrays: the tuple of the values passed)
+                bound.arguments[p] = gast.Tuple(elts=list(syntax), ctx=gast.Load())
         return bound, active
 
     def bind(self, op, q, stmt):
@@ -468,11 +472,24 @@ class Analysis:
                     f"Call a module-level function, or a method through self or a module-level "
                     f"object, or name the class (TheClass.{op.key}(obj, ...)), or register a rule "
                     f"with sourcediff.defvjp")
+        if getattr(op.key, "__name__", None) in ("dynamic_fwd", "dynamic_bwd", "dynamic_jvp") \
+                and getattr(op.key, "__module__", None) == "sourcediff.runtime":
+            return (f"{self.parsed.where(s)}: this call's function is known only at run time (a "
+                    f"function passed as an argument or held in a variable, a functools.partial, "
+                    f"a method of an object met at run time), and such calls have first "
+                    f"derivatives only so far; this is a second derivative through it.\n    "
+                    f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by "
+                    f"its own name here (a module-level def, or a method through self)")
+        if isinstance(op.key, type) and op.key is functools.partial:
+            return (f"{self.parsed.where(s)}: functools.partial binds a value that depends on "
+                    f"{', '.join(self.wrt)}; sourcediff follows values into functions through "
+                    f"their arguments only.\n    {self.parsed.line_text(s)}\nPass that value "
+                    f"when you call the function instead of binding it in the partial")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "
                     f"derivative through the rule that calls it).\n    {self.parsed.line_text(s)}\n"
-                    f"Use a first derivative here, or register a rule for {op.name} with "
+                    f"Use a derivative of lower order here, or register a rule for {op.name} with "
                     f"sourcediff.defvjp")
         return (f"{self.parsed.where(s)}: no derivative rule for {op.name} "
                 f"({_describe(op.key)}), which is called here on a value that depends on "

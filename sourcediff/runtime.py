@@ -1,6 +1,8 @@
 """Small numpy helpers that rules and generated code call (imported there as ``_sd``)."""
 
 import builtins
+import functools
+import itertools
 import math
 import numbers
 import threading
@@ -820,7 +822,8 @@ def unstack_grads(g, arrays, axis=0):
 
 def split_grad(g, ans, axis=0):
     """The gradient of ``np.split``: the piece gradients joined, zeros for pieces with none."""
-    pieces = [np.zeros_like(p) if gi is None else gi for gi, p in zip(g, ans)]
+    pieces = [np.zeros(shape(p)) if gi is None else np.broadcast_to(gi, shape(p))
+              for gi, p in zip(grad_items(g, len(ans)), ans)]
     return np.concatenate(pieces, axis=axis)
 
 
@@ -905,7 +908,10 @@ def solve_tangent_a(t, ans, a, b):
 
 
 def rebroadcast(b, g):
-    """The adjoint of ``unbroadcast(g, x)``/``broadcast_tangent(g, y)``: ``b`` brought to g's shape."""
+    """The adjoint of ``unbroadcast(g, x)``/``broadcast_tangent(g, y)``: ``b`` brought to g's shape
+    (a container's gradient has its shape already, as in unbroadcast)."""
+    if isinstance(g, (list, tuple)) or isinstance(b, (list, tuple)):
+        return b
     return unbroadcast(np.broadcast_to(b, np.broadcast_shapes(shape(b), shape(g))), g)
 
 
@@ -1257,14 +1263,107 @@ def _active_params(target, active, args, kwargs):
     return tuple(out)
 
 
+class _RuleCall:
+    """A primitive met at run time (``np.tanh`` passed to a helper as ``fn``): its rule, the
+    positions of the active arguments, and what the rule reads."""
+
+    def __init__(self, rule, active, args, kwargs, value):
+        self.rule, self.args, self.kwargs, self.value = rule, args, kwargs, value
+        self.positions = tuple(_rule_position(rule, a, len(args)) for a in active)
+
+    def grads(self, out_bar):
+        from .quote import sliced_rule
+
+        vjp = sliced_rule(self.rule.vjp, tuple(sorted(set(self.positions))))
+        parts = vjp(out_bar, self.value, *self.args, **self.kwargs)
+        out = []
+        for i in self.positions:
+            part = 0.0 if parts[i] is None else parts[i]
+            out.append(unbroadcast(part, self._arg(i)) if self.rule.broadcast else part)
+        return tuple(out)
+
+    def tangent(self, tangents):
+        from .quote import sliced_rule
+
+        total = 0.0
+        for i, t in zip(self.positions, tangents):
+            if is_zero_grad(t):
+                continue
+            if self.rule.kind == "linear":
+                args, kwargs = self._replaced(i, t)
+                part = self.rule.key(*args, **kwargs)
+            else:
+                fn = self.rule.vjp if self.rule.kind == "elementwise" else self.rule.jvp
+                if fn is None:
+                    raise NoRuleError(f"forward mode needs a jvp rule for {self.rule.name}, "
+                                      f"which has only a vjp rule; register one with "
+                                      f"sourcediff.defjvp, or use reverse mode")
+                part = sliced_rule(fn, (i,))(t, self.value, *self.args, **self.kwargs)[i]
+                if self.rule.broadcast:
+                    part = broadcast_tangent(part, self.value)
+            total = add_grads(total, part)
+        return total
+
+    def _arg(self, i):
+        return self.args[i] if i < len(self.args) else self.kwargs[self._names()[i]]
+
+    def _names(self):
+        import inspect
+
+        return list(inspect.signature(self.rule.vjp).parameters)[2:]
+
+    def _replaced(self, i, t):
+        if i < len(self.args):
+            return self.args[:i] + (t,) + self.args[i + 1:], self.kwargs
+        return self.args, dict(self.kwargs, **{self._names()[i]: t})
+
+
+def _rule_position(rule, a, n_args):
+    """The position in ``rule``'s vjp of argument ``a`` (a position, or a keyword's name)."""
+    import inspect
+
+    if not isinstance(a, str):
+        return a
+    names = list(inspect.signature(rule.vjp).parameters)[2:]
+    if a not in names:
+        raise SourcediffError(f"{rule.name} takes no argument {a!r} that carries a derivative")
+    return names.index(a)
+
+
+def _rule_of(fn):
+    """The derivative rule of a primitive met at run time, or None."""
+    from . import registry
+
+    try:
+        return registry.lookup(fn)
+    except TypeError:  # an unhashable callable
+        return None
+
+
+def _unpartial(fn, active, args, kwargs):
+    """``functools.partial(f, *a, **k)`` called with ``args``/``kwargs`` as a call of ``f``, the
+    active positions shifted past the partial's own arguments (which carry no derivative)."""
+    while isinstance(fn, functools.partial):
+        active = tuple(a if isinstance(a, str) else a + len(fn.args) for a in active)
+        args, kwargs = fn.args + tuple(args), {**fn.keywords, **kwargs}
+        fn = fn.func
+    return fn, active, args, kwargs
+
+
 def dynamic_fwd(fn, active, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` once through its forward form, for a callable sourcediff meets
-    only at run time (``self.act_fn(z)``, ``layer.forward(h)`` over a list of layers); ``active``
-    are the positions (and keyword names) of the arguments that carry derivatives. Returns
-    ``(value, state)``; :func:`dynamic_bwd` takes the state. The forms are compiled once per
-    function (per class for a method) and cached."""
+    only at run time (``self.act_fn(z)``, ``layer.forward(h)`` over a list of layers, a function
+    passed as an argument, a ``functools.partial``); ``active`` are the positions (and keyword
+    names) of the arguments that carry derivatives. Returns ``(value, state)``;
+    :func:`dynamic_bwd` takes the state. The forms are compiled once per function (per class for
+    a method) and cached; a primitive with a rule (``np.tanh``) runs with its rule."""
     from .api import split_form
 
+    fn, active, args, kwargs = _unpartial(fn, active, args, kwargs)
+    rule = _rule_of(fn)
+    if rule is not None:
+        value = fn(*args, **kwargs)
+        return value, (_RuleCall(rule, active, args, kwargs, value), None)
     target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
     fwd = split_form(target, _active_params(target, active, args, kwargs))
     value, saved = fwd(*args, **kwargs)
@@ -1274,6 +1373,8 @@ def dynamic_fwd(fn, active, *args, **kwargs):
 def dynamic_bwd(state, out_bar):
     """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
     bwd, saved = state
+    if type(bwd) is _RuleCall:
+        return bwd.grads(out_bar)
     return bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar})
 
 
@@ -1282,6 +1383,11 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
     from .api import jvp_form
 
+    fn, active, args, kwargs = _unpartial(fn, active, args, kwargs)
+    rule = _rule_of(fn)
+    if rule is not None:
+        value = fn(*args, **kwargs)
+        return value, _RuleCall(rule, active, args, kwargs, value).tangent(tangents)
     target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
     params = _active_params(target, active, args, kwargs)
     jf = jvp_form(target, params)
@@ -1318,6 +1424,22 @@ def einsum_replaced(b, subscripts, operands):
     return total
 
 
+def einsum_replaced_pairs(b, t, subscripts, operands):
+    """The sum over ordered pairs i != j of the einsum with operand i replaced by ``b[i]`` and
+    operand j by ``t[j]``: ``einsum_replaced(b, ...)``'s tangent when the operands move along t."""
+    terms, out = einsum_parse(subscripts, operands)
+    spec = ",".join(terms) + "->" + out
+    bs, ts = grad_items(b, len(operands)), grad_items(t, len(operands))
+    total = 0.0
+    for i, j in itertools.permutations(range(len(operands)), 2):
+        if bs[i] is not None and ts[j] is not None:
+            ops = list(operands)
+            ops[i] = np.broadcast_to(bs[i], shape(operands[i]))
+            ops[j] = np.broadcast_to(ts[j], shape(operands[j]))
+            total = total + np.einsum(spec, *ops)
+    return total
+
+
 def einsum_cross(b, g, subscripts, operands):
     """For each operand k, the sum over i != k of the gradient of the einsum in operand k with
     operand i replaced by ``b[i]``: einsum_grads(g, subscripts, operands) differentiated in the
@@ -1334,6 +1456,34 @@ def einsum_cross(b, g, subscripts, operands):
                 total = total + einsum_grad_one(g, terms, out, ops, k)
         result.append(total)
     return result
+
+
+def einsum_cross2(b, t, g, subscripts, operands):
+    """For each operand k, the sum over distinct i, j other than k of the gradient of the einsum
+    (cotangent ``g``) in operand k with operand i replaced by ``b[i]`` and j by ``t[j]``: the
+    derivative of ``einsum_cross(b, g, ...)`` in the operands (a tangent t, or a cotangent)."""
+    terms, out = einsum_parse(subscripts, operands)
+    bs, ts = grad_items(b, len(operands)), grad_items(t, len(operands))
+    result = GradList()
+    for k, op in enumerate(operands):
+        total = np.zeros(shape(op))
+        for i, j in itertools.permutations([n for n in range(len(operands)) if n != k], 2):
+            if bs[i] is not None and ts[j] is not None:
+                ops = list(operands)
+                ops[i] = np.broadcast_to(bs[i], shape(operands[i]))
+                ops[j] = np.broadcast_to(ts[j], shape(operands[j]))
+                total = total + einsum_grad_one(g, terms, out, ops, k)
+        result.append(total)
+    return result
+
+
+def einsum_cross_tangents(t, b, g, subscripts, operands):
+    """``einsum_cross(b, g, ...)``'s tangent when b, g or the operands move along ``t`` (entries
+    for b, g, subscripts, operands; a list t is b's or the operands' tangent, an array g's)."""
+    if isinstance(t, (list, tuple)):
+        return (einsum_cross(t, g, subscripts, operands), None, None,
+                einsum_cross2(b, t, g, subscripts, operands))
+    return (None, einsum_cross(b, t, subscripts, operands), None, None)
 
 
 def norm_weights_partials(x, ans, ord=None, axis=None, keepdims=False):

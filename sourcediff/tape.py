@@ -34,6 +34,7 @@ from . import registry
 from . import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from . import runtime as _sd
 from .errors import NoRuleError, SourcediffError
+from .quote import sliced_rule as _sliced_vjp
 
 __all__ = [
     "AccumulateGrad",
@@ -1527,61 +1528,6 @@ def _no_rule(key):
 
 
 # ---------------------------------------------------------------- rules sliced to the inputs that need them
-
-_sliced = {}
-
-
-def _sliced_vjp(vjp, wanted):
-    """``vjp`` computing only the contributions at positions ``wanted`` (None elsewhere), as the
-    source compiler inlines only those: ``x @ w1`` with a constant ``x`` does one matmul, not
-    two, and ``x ** 2`` skips the exponent's ``log``. The rule itself where it cannot be sliced."""
-    key = (vjp, wanted)
-    fn = _sliced.get(key)
-    if fn is None:
-        try:
-            fn = _build_sliced(vjp, wanted)
-        except Exception:  # a rule whose source cannot be re-read: run it whole
-            fn = None
-        fn = _sliced[key] = fn or vjp
-    return fn
-
-
-def _build_sliced(vjp, wanted):
-    import inspect
-    import textwrap
-
-    import gast
-
-    from . import quote
-    from .optimize import dead_code
-
-    q = quote.quoted(vjp)
-    if type(q) is not quote.QuotedRule or q.elements is None or \
-            any(type(e) is not int for e in wanted) or getattr(vjp, "__closure__", None) or \
-            any(p.kind == p.VAR_POSITIONAL for p in q.signature.parameters.values()) or \
-            any(isinstance(e, gast.Starred) for e in q.elements):
-        return None
-    fdef = gast.parse(textwrap.dedent(inspect.getsource(vjp))).body[0]
-    ret = fdef.body[-1]
-    elts = ret.value.elts
-    dropped = False
-    for i, e in enumerate(elts):
-        if i not in wanted and not (isinstance(e, gast.Constant) and e.value is None):
-            elts[i] = gast.Constant(value=None, kind=None)
-            dropped = True
-    if not dropped:
-        return None
-    fdef.body = dead_code(fdef.body, q.locals, set())
-    fdef.decorator_list = []
-    module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
-    import ast
-
-    ast.increment_lineno(module, vjp.__code__.co_firstlineno - 1)
-    code = compile(ast.fix_missing_locations(module), vjp.__code__.co_filename, "exec")
-    space = {}
-    exec(code, vjp.__globals__, space)
-    return space[fdef.name]
-
 
 # ---------------------------------------------------------------- recording
 

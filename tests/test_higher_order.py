@@ -306,3 +306,73 @@ def test_grad_of_a_function_calling_a_generated_gradient(g):
         fd[idx] = (g(x + e) - g(x - e)) / (2 * STEP)
     assert analytic.shape == x.shape
     assert _relative_error(fd, analytic) < TOL
+
+
+# ---------------------------------------------------------------- third order
+
+_R3 = np.random.default_rng(31)
+_W3 = {}
+
+
+def t_einsum(x):
+    return np.sum(np.einsum("ij,jk->ik", x, x) ** 2)
+
+
+def t_dot(x):
+    return np.sum(np.dot(x, x) ** 2)
+
+
+def t_tensordot(x):
+    return np.sum(np.tensordot(x, x, axes=1) ** 2)
+
+
+def t_split_unequal(x):
+    a, b = np.split(x.ravel(), [2])
+    return np.sum(a ** 3) + np.sum(b ** 2 * a[0])
+
+
+def t_array_split(x):
+    p = np.array_split(x.ravel(), 2)
+    return np.sum(p[0] ** 3) * np.sum(p[1] ** 2)
+
+
+def t_vstack_one(x):
+    return np.sum(np.vstack([x]) ** 3)
+
+
+def t_hstack_one(x):
+    return np.sum(np.hstack([x]) ** 3)
+
+
+def t_slogdet_stack(x):
+    s, l = np.linalg.slogdet(np.stack([x + 3 * np.eye(3), x.T + 4 * np.eye(3)]))
+    return np.sum(l ** 2)
+
+
+def t_matmul_1d_3d(x):
+    return np.sum(np.matmul(x[0], np.stack([x, x * 2.0])) ** 2)
+
+
+@pytest.mark.parametrize("f", [t_einsum, t_dot, t_tensordot, t_split_unequal, t_array_split,
+                               t_vstack_one, t_hstack_one, t_slogdet_stack, t_matmul_1d_3d],
+                         ids=lambda f: f.__name__)
+def test_third_order_reverse_over_reverse_over_reverse(f):
+    """The gradient of a function of a second derivative: the helpers that second-order code
+    calls (einsum_replaced, einsum_cross, split_like, concat_like, stack_like, rebroadcast) have
+    rules of their own (each was a NoRuleError or a crash here), checked against finite
+    differences of the second derivative."""
+    x = _R3.standard_normal((3, 3))
+    w = _R3.standard_normal((3, 3))
+    d1 = sd.grad(f)
+    d2 = sd.grad(lambda y: np.sum(d1(y) * w))
+
+    def second(y):
+        return np.sum(d2(y) * w)
+
+    got = sd.grad(second)(x)
+    fd = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = STEP
+        fd[i] = (second(x + e) - second(x - e)) / (2 * STEP)
+    assert _relative_error(fd, got) < TOL

@@ -16,13 +16,40 @@ def calls_a_star_args_helper(x):
     return np.sum(cat(x, x * 2.0) ** 2)
 
 
-def test_a_star_args_helper_is_refused_at_the_call_with_the_fix():
-    """It crashed in the alias stage ('tuple' object has no attribute '_fields')."""
-    for mode in ("reverse", "forward"):
-        with pytest.raises(sd.SourcediffSyntaxError,
-                           match=r"test_internal_errors.py:\d+:\d+: cat collects its arguments in "
-                                 r"\*arrays.*def cat\(a, b\)"):
-            sd.grad(calls_a_star_args_helper, mode=mode)(np.ones(2))
+def head_and_rest(a, *rest, scale=1.0):
+    total = a * scale
+    for r in rest:
+        total = total + np.sin(r) * a
+    return total
+
+
+def calls_head_and_rest(x):
+    return np.sum(head_and_rest(x, x ** 2, np.arange(2.0), scale=2.0)) + \
+        np.sum(head_and_rest(np.ones(2), x))
+
+
+def kwargs_helper(a, **opts):
+    return a * opts["s"]
+
+
+def calls_a_kwargs_helper_with_a_derivative(x):
+    return np.sum(kwargs_helper(1.0, s=x))
+
+
+@pytest.mark.parametrize("fn", [calls_a_star_args_helper, calls_head_and_rest],
+                         ids=lambda f: f.__name__)
+def test_a_star_args_helper_receives_values_that_carry_derivatives(fn):
+    """It crashed in the alias stage ('tuple' object has no attribute '_fields'), then was
+    refused; ``*arrays`` is now the tuple of the values passed, differentiated like any tuple
+    (reverse, forward, second order)."""
+    check_grads(fn, (np.array([0.3, -0.7]),), order=2)
+
+
+def test_a_value_with_a_derivative_into_kwargs_is_refused_at_the_call_with_the_fix():
+    with pytest.raises(sd.SourcediffSyntaxError,
+                       match=r"test_internal_errors.py:\d+:\d+: kwargs_helper collects its "
+                             r"arguments in \*\*opts.*one parameter per value"):
+        sd.grad(calls_a_kwargs_helper_with_a_derivative)(np.ones(2))
 
 
 def star_args_helper_on_constants(x):

@@ -142,3 +142,21 @@ def test_an_error_in_the_derivative_of_a_gradient_names_the_users_line(second):
     message = str(info.value)
     assert "test_messages.py:" in message.splitlines()[0] and "ord='nuc'" in message
     assert 'return np.linalg.norm(x, "nuc")' in message
+
+
+def triple_product(x):
+    return np.sum(np.einsum("ij,jk,kl->il", x, x, x))
+
+
+def test_a_missing_rule_at_fourth_order_names_the_users_line():
+    """A helper without a rule met while differentiating generated code is located at the
+    user's line (it named a line of the generated gradient: ``<sourcediff grad_f of ...>:17``)."""
+    w = np.random.default_rng(4).standard_normal((3, 3))
+    d = triple_product
+    for _ in range(3):
+        d = (lambda p: (lambda y: np.sum(p(y) * w)))(sd.grad(d))
+    with pytest.raises(sd.NoRuleError) as info:
+        sd.grad(d)(w)
+    first = str(info.value).splitlines()
+    assert first[0].startswith("test_messages.py:") and "<sourcediff" not in first[0]
+    assert first[1].strip() == 'return np.sum(np.einsum("ij,jk,kl->il", x, x, x))'

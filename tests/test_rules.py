@@ -13,7 +13,7 @@ import pytest
 import sourcediff as sd  # (also registers the built-in rules)
 from sourcediff import registry
 from sourcediff.runtime import broadcast_tangent, unbroadcast
-from sourcediff.tape import _sliced_vjp
+from sourcediff.quote import sliced_rule as _sliced_vjp
 
 try:
     from .rule_cases import CASES, NONDIFF_CASES, SCIPY_CASES

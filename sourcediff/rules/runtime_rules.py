@@ -126,6 +126,51 @@ def solve_grads_helper_jvp(t, out, g, ans, a, b):
             _sd.solve_grads_tangent_checked(0.0, 0.0, t, g, ans, a, b), None)
 
 
+# the adjoints above, used by second-order gradients: their rules make a third order
+@defvjp(_sd.einsum_replaced, kind="custom")
+def einsum_replaced_helper(c, out, b, subscripts, operands):
+    return (_sd.GradList(_sd.einsum_grads(c, subscripts, operands)), None,
+            _sd.einsum_cross(b, c, subscripts, operands))
+
+
+@defjvp(_sd.einsum_replaced)
+def einsum_replaced_helper_jvp(t, out, b, subscripts, operands):
+    return (_sd.einsum_replaced(t, subscripts, operands), None,
+            _sd.einsum_replaced_pairs(b, t, subscripts, operands))
+
+
+@defvjp(_sd.einsum_cross, kind="custom")
+def einsum_cross_helper(c, out, b, g, subscripts, operands):
+    return (_sd.einsum_cross(c, g, subscripts, operands),
+            _sd.einsum_replaced_pairs(b, c, subscripts, operands), None,
+            _sd.einsum_cross2(b, c, g, subscripts, operands))
+
+
+@defjvp(_sd.einsum_cross)
+def einsum_cross_helper_jvp(t, out, b, g, subscripts, operands):
+    return _sd.einsum_cross_tangents(t, b, g, subscripts, operands)
+
+
+@defvjp(_sd.stack_like, kind="linear")
+def stack_like_helper(c, out, b, g, axis=0):
+    return (_sd.unstack_grads(c, _sd.grad_items(b, _sd.shape(g)[axis]), axis), None, None)
+
+
+@defvjp(_sd.split_like, kind="linear")
+def split_like_helper(c, out, b, ans, axis=0):
+    return (_sd.split_grad(c, ans, axis), None, None)
+
+
+@defvjp(_sd.concat_like, kind="linear")
+def concat_like_helper(c, out, b, g, arrays, axis=0, promoted=None):
+    return (_sd.concat_grads(c, arrays, axis, promoted), None, None, None, None)
+
+
+@defvjp(_sd.rebroadcast, kind="linear")
+def rebroadcast_helper(c, out, b, g):
+    return (_sd.unbroadcast(c, b), None)
+
+
 @defvjp(_sd.like_input, kind="custom")
 def like_input_helper(b, out, g, a):
     return (_sd.like_input_grad(b, g, a), None)
