@@ -419,6 +419,13 @@ class Normalizer:
             counter = index if start is None else gast.BinOp(left=index, op=gast.Add(), right=start)
             return length, [(target.elts[0], counter)] + binds
         if _is_call_to(it, "zip", self.locals) and isinstance(target, (gast.Tuple, gast.List)) \
+                and len(it.args) == 1 and isinstance(it.args[0], gast.Starred) and not it.keywords:
+            # for a, b in zip(*seqs): the target's length is the number of sequences
+            seqs = self.name_of(it.args[0].value, "seqs")
+            items = [gast.Subscript(value=copy.deepcopy(seqs), slice=const(k), ctx=gast.Load())
+                     for k in range(len(target.elts))]
+            return self.sequence(target, located(call(it.func, items), it), index)
+        if _is_call_to(it, "zip", self.locals) and isinstance(target, (gast.Tuple, gast.List)) \
                 and len(target.elts) == len(it.args) and not it.keywords:
             lengths, binds = [], []
             for sub, seq in zip(target.elts, it.args):

@@ -154,3 +154,21 @@ def test_a_helper_that_writes_into_a_copy_of_its_argument_is_no_alias():
 
     assert mutated_params(relax) == {}
     assert "a" in mutated_params(picks_its_argument)  # (max returns one of its arguments)
+
+
+def columns(p):
+    return p[0] * 2.0, np.sin(p[1]), p[0] * p[1]
+
+
+def walks_zip_of_a_starred_tuple(p):
+    total = 0.0
+    for a, b, c in zip(*columns(p)):
+        total = total + a * b - c ** 2
+    return total
+
+
+def test_zip_of_a_starred_sequence_of_sequences():
+    """``for a, b, c in zip(*unpack(params))`` (autograd's GMM) was 'no derivative rule for
+    zip'; the target's length gives the number of sequences."""
+    check_grads(walks_zip_of_a_starred_tuple, (np.array([[0.3, -0.7, 0.2], [1.1, 0.4, -0.5]]),),
+                order=2)
