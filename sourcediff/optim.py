@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .pytree import leaves
+
 __all__ = ["SGD", "Adam", "Optimizer"]
 
 
@@ -37,14 +39,57 @@ def _check_param(p, where):
                          "place, so pass a writable copy (np.array(a))")
 
 
+def _is_groups(params):
+    """Whether ``params`` lists parameter groups (dicts with a "params" entry)."""
+    if isinstance(params, dict):
+        return False
+    items = params if isinstance(params, (list, tuple)) else None
+    return bool(items) and isinstance(items[0], dict) and "params" in items[0]
+
+
+def _paired(tree, grads):
+    """The gradients of ``tree``'s leaves, in :func:`leaves` order, read from ``grads`` given in
+    the tree's structure (a missing dict entry or a 0.0/None for a branch: no gradient) or, for a
+    list of parameters, listed in their order."""
+    if isinstance(tree, dict):
+        if not isinstance(grads, dict):
+            if grads is None or (np.isscalar(grads) and grads == 0):
+                return [None] * len(leaves(tree))
+            raise TypeError(f"step() got a {type(grads).__name__} of gradients for a dict of "
+                            f"parameters; pass the gradients as a dict with the same keys")
+        extra = set(grads) - set(tree)
+        if extra:
+            raise ValueError(f"step() got gradients for {sorted(map(str, extra))}, which are not "
+                             f"parameters of this optimizer")
+        return [g for k, v in tree.items() for g in _paired(v, grads.get(k))]
+    if isinstance(tree, (list, tuple)):
+        if grads is None or (np.isscalar(grads) and grads == 0):
+            return [None] * len(leaves(tree))
+        if not isinstance(grads, (list, tuple)) or len(grads) != len(tree):
+            raise ValueError(
+                f"step() got {len(grads) if isinstance(grads, (list, tuple)) else 'no list of'} "
+                f"gradient(s) for {len(tree)} parameter(s) here; give one gradient per "
+                f"parameter, in the parameters' structure (as sd.grad returns them)")
+        return [g for v, item in zip(tree, grads) for g in _paired(v, item)]
+    return [grads]
+
+
 class Optimizer:
     """Base class: parameter groups, ``zero_grad()`` and ``step()`` over Tensors or numpy arrays.
 
     ``params`` is an iterable of parameters, or of dicts ``{"params": [...], "lr": ...}`` (parameter
-    groups with their own hyper-parameters, as in ``torch.optim``). A parameter is either a tape
-    Tensor (``step()`` reads its ``.grad``) or a numpy array (``step(grads)`` takes the gradients in
-    the order of the parameters and updates each array in place). Subclasses implement
+    groups with their own hyper-parameters, as in ``torch.optim``), or a tree of parameters: lists,
+    tuples and dicts nested to any depth (``[(W1, b1), (W2, b2)]``, ``{"enc": {...}}``), as
+    ``sd.grad`` takes and returns them. A parameter is either a tape Tensor (``step()`` reads its
+    ``.grad``) or a numpy array (``step(grads)`` takes the gradients, in the order of the
+    parameters or in the tree's structure, and updates each array in place). Subclasses implement
     ``_update(param, grad, state, group)`` on numpy arrays.
+
+    Example (a tree of parameters)::
+
+        params = {"W": np.zeros((3, 2)), "b": np.zeros(2)}
+        opt = Adam(params, lr=0.01)
+        opt.step(sd.grad(loss)(params, x))      # grads is a dict with the same keys
     """
 
     def __init__(self, params, defaults):
@@ -55,11 +100,16 @@ class Optimizer:
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of parameters or "
                 f"dicts, but got a single {type(params).__name__}; write [w] instead of w")
-        groups = list(params)
-        if not groups:
+        self._tree = None
+        if not isinstance(params, (list, tuple, dict)):
+            params = list(params)  # (a generator, model.parameters())
+        if _is_groups(params):
+            groups = list(params)
+        else:  # a list of parameters, or a tree of them (the structure step(grads) may take)
+            self._tree = params
+            groups = [{"params": leaves(params)}]
+        if not groups or not groups[0]["params"]:
             raise ValueError("optimizer got an empty parameter list")
-        if not isinstance(groups[0], dict):
-            groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
 
@@ -76,7 +126,7 @@ class Optimizer:
         params = group["params"]
         if isinstance(params, np.ndarray) or _is_tensor(params):
             params = [params]
-        params = list(params)
+        params = leaves(params) if isinstance(params, (list, tuple, dict)) else list(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             _check_param(p, f"parameter {i} of group {len(self.param_groups)}")
@@ -145,7 +195,7 @@ class Optimizer:
         else:
             if isinstance(grads, np.ndarray) or _is_tensor(grads) or np.isscalar(grads):
                 grads = [grads]
-            grads = list(grads)
+            grads = _paired(self._tree, grads) if self._tree is not None else list(grads)
             if len(grads) != len(params):
                 raise ValueError(f"step() got {len(grads)} gradient(s) for {len(params)} "
                                  "parameter(s); give one gradient per parameter, in order")

@@ -5,6 +5,8 @@ import doctest
 import numpy as np
 import pytest
 
+import sourcediff as sd
+import sourcediff.pytree  # noqa: F401  (sd.pytree.leaves)
 from sourcediff import optim
 from sourcediff import tape as T
 from sourcediff.optim import SGD, Adam
@@ -277,3 +279,64 @@ def test_tape_zero_grad_matches_torch():
 def test_docstring_examples():
     result = doctest.testmod(optim)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ---------------------------------------------------------------- trees of parameters
+
+def _mlp_loss(params, x, y):
+    h = x
+    for W, b in params[:-1]:
+        h = np.tanh(h @ W + b)
+    W, b = params[-1]
+    return np.mean((h @ W + b - y) ** 2)
+
+
+def _dict_loss(p, x, y):
+    return np.mean((np.tanh(x @ p["enc"]["W"]) @ p["dec"] - y) ** 2) + 0.1 * np.sum(p["enc"]["b"] ** 2)
+
+
+def _tree_data(seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 1))
+    mlp = [(rng.standard_normal((3, 4)) * 0.5, np.zeros(4)),
+           (rng.standard_normal((4, 1)) * 0.5, np.zeros(1))]
+    tree = {"enc": {"W": rng.standard_normal((3, 4)) * 0.5, "b": rng.standard_normal(2)},
+            "dec": rng.standard_normal((4, 1)) * 0.5}
+    return x, y, mlp, tree
+
+
+@pytest.mark.parametrize("which", ["list_of_pairs", "nested_dict"])
+@pytest.mark.parametrize("make", [lambda p: SGD(p, lr=0.1, momentum=0.9),
+                                  lambda p: Adam(p, lr=0.05)], ids=["sgd", "adam"])
+def test_an_optimizer_over_a_tree_of_parameters_steps_like_over_their_flat_list(which, make):
+    """``Adam([(W1, b1), (W2, b2)])`` / ``Adam({"enc": {...}, "dec": W})`` with
+    ``step(sd.grad(loss)(params, ...))`` updates the arrays in place exactly as the same optimizer
+    over the flat list of arrays with the gradients listed in that order."""
+    x, y, mlp, tree = _tree_data(5)
+    params, loss = (mlp, _mlp_loss) if which == "list_of_pairs" else (tree, _dict_loss)
+    flat_params = [np.array(a) for a in sd.pytree.leaves(params)]
+    opt_tree, opt_flat = make(params), make(flat_params)
+    dloss = sd.grad(loss)
+    first = loss(params, x, y)
+    for _ in range(5):
+        g = dloss(params, x, y)
+        assert type(g) is type(params)
+        opt_tree.step(g)
+        opt_flat.step(sd.pytree.leaves(dloss(sd.pytree.rebuild(params, flat_params), x, y)))
+    for a, b in zip(sd.pytree.leaves(params), flat_params):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert loss(params, x, y) < first
+
+
+def test_a_tree_optimizer_takes_missing_entries_as_no_gradient_and_refuses_a_wrong_structure():
+    x, y, _, tree = _tree_data(6)
+    before = [a.copy() for a in sd.pytree.leaves(tree)]
+    opt = SGD(tree, lr=0.1)
+    opt.step({"dec": np.ones((4, 1))})  # no gradient for "enc": it stays
+    after = sd.pytree.leaves(tree)
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[2], before[2] - 0.1)
+    with pytest.raises(ValueError, match="not parameters of this optimizer"):
+        opt.step({"decoder": np.ones((4, 1))})
+    with pytest.raises(TypeError, match="as a dict with the same keys"):
+        opt.step([np.ones((3, 4)), np.ones(2), np.ones((4, 1))])
