@@ -8,6 +8,7 @@ Example: with ``import numpy as xnp`` in the user's module, ``_sin1 = xnp.sin(x)
 import builtins
 import inspect
 import operator
+import sys
 from dataclasses import dataclass, field
 
 import gast
@@ -189,6 +190,12 @@ class Resolver:
                      isinstance(self.lookup(func.value.id), np.ndarray)):
             key = getattr(np.ndarray, func.attr, None)
             name = f".{func.attr}()"
+            if key is None and func.attr in _DICT_METHODS and not args and not keywords:
+                # params.items(), d.values(): read as lists, their rules check for a dict
+                from . import runtime
+
+                return self.primitive(getattr(runtime, _DICT_METHODS[func.attr]),
+                                      [func.value] + args, keywords, name=name)
             if key is None:
                 return Op("unknown", key=func.attr, args=[func.value] + args, keywords=keywords,
                           name=name)
@@ -248,11 +255,20 @@ def _static_aliases(fdef, local_names):
 
 _LIBRARIES = ("numpy", "scipy", "sourcediff.runtime")
 
+_STDLIB = frozenset(sys.stdlib_module_names) - {"__main__"}
+
+# methods of a dict read through runtime primitives with rules (ndarray has none of these names)
+_DICT_METHODS = {"items": "dict_items", "values": "dict_values", "keys": "dict_keys"}
+
 
 def _library(module):
-    """True for numpy's and scipy's own Python functions: their source is not transformed (it
-    uses out=, in-place writes and C calls); without a rule they are refused by name."""
-    return bool(module) and any(module == lib or module.startswith(lib + ".") for lib in _LIBRARIES)
+    """True for numpy's, scipy's and Python's standard library's own functions: their source is
+    not transformed (it uses out=, in-place writes, C calls, id() and type()); without a rule they
+    are refused by name."""
+    if not module:
+        return False
+    return any(module == lib or module.startswith(lib + ".") for lib in _LIBRARIES) or \
+        module.split(".")[0] in _STDLIB
 
 
 def index_value(index):

@@ -108,6 +108,11 @@ class Analysis:
                                 f"{op.key.cls.__name__}_{op.key.function.__name__}",
                                 op.key.function)), list(op.args),
                                 list(getattr(s.value, "keywords", [])))
+                        if op.kind in ("rule", "nondiff") and getattr(op.key, "__name__", "") in \
+                                _DICT_READS and getattr(op.key, "__module__", "") == \
+                                "sourcediff.runtime":  # (d.items() runs as the list it stands for)
+                            s.value = call(self.rt(op.key.__name__), list(op.args),
+                                           list(getattr(s.value, "keywords", [])))
                         self.ops[id(s)] = op
                         uses = self.operand_names(op, s)
                         flows.append(({target.id}, uses))
@@ -1101,6 +1106,7 @@ def _sequence_syntax(v):
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
 
 
+_DICT_READS = ("dict_items", "dict_values", "dict_keys")  # (resolve._DICT_METHODS)
 _ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)
 _WRITES_ATTRIBUTES = {}
 

@@ -553,7 +553,13 @@ def scale_each(s, xs):
 
 
 def unbroadcast_each(g, xs):
-    """The list ``[unbroadcast(g, x) for x in xs]`` (the gradient of a sum over a list)."""
+    """The list ``[unbroadcast(g, x) for x in xs]`` (the gradient of a sum over a list); for an
+    array ``xs`` (``sum(a)`` adds its rows) an array shaped like it."""
+    if isinstance(xs, np.ndarray):
+        if xs.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        row = unbroadcast(g, xs[0]) if len(xs) else 0.0
+        return np.array(np.broadcast_to(row, xs.shape), dtype=np.result_type(row, float))
     return GradList(unbroadcast(g, x) for x in xs)
 
 
@@ -1161,6 +1167,60 @@ def mul_or_repeat_grads_tangents(t, g, x, y):
     return (None if _is_seq(t) else mul_or_repeat_grads(t, x, y),
             None if tx is None else (zx, unbroadcast(g * tx, y)),
             None if ty is None else (unbroadcast(g * ty, x), zy))
+
+
+def dict_items(d):
+    """``d.items()`` on a local or parameter that is not an array: its (key, value) pairs as a
+    list (a dict's, in order)."""
+    return list(d.items())
+
+
+def dict_values(d):
+    """``d.values()`` as a list."""
+    return list(d.values())
+
+
+def dict_keys(d):
+    """``d.keys()`` as a list (keys carry no derivative)."""
+    return list(d.keys())
+
+
+def _a_dict(d, method):
+    if not isinstance(d, dict):
+        raise SourcediffError(
+            f".{method}() of a {type(d).__name__} carries a derivative here; sourcediff "
+            f"differentiates .{method}() of dicts: pass the values in a dict, or call a method "
+            f"with another name")
+
+
+def dict_items_grad(g, d):
+    """The gradient of the dict ``d`` from that of ``dict_items(d)`` (a list of pairs): each
+    pair's second entry, by key. Its adjoint is :func:`dict_items_tangent`."""
+    _a_dict(d, "items")
+    if is_zero_grad(g):
+        return 0.0
+    return GradDict((k, item_grad(item_grad(g, i), 1)) for i, k in enumerate(d))
+
+
+def dict_items_tangent(t, d):
+    """The tangent of ``dict_items(d)`` for a tangent ``t`` of ``d`` (a dict, entries by key)."""
+    _a_dict(d, "items")
+    return GradList(GradList([0.0, item_grad(t, k)]) for k in d)
+
+
+def dict_values_grad(g, d):
+    """The gradient of ``d`` from that of ``dict_values(d)``; its adjoint is
+    :func:`dict_values_tangent`."""
+    _a_dict(d, "values")
+    if is_zero_grad(g):
+        return 0.0
+    return GradDict((k, item_grad(g, i)) for i, k in enumerate(d))
+
+
+def dict_values_tangent(t, d):
+    """The tangent of ``dict_values(d)`` for a tangent ``t`` of ``d``."""
+    _a_dict(d, "values")
+    return GradList(item_grad(t, k) for k in d)
 
 
 def get_attribute(obj, name):

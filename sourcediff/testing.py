@@ -111,10 +111,6 @@ def check_grads(fn, args, order=1, modes=("fwd", "rev"), eps=1e-6, rtol=1e-4, at
     if order >= 2:
         if np.ndim(fn(*args)) != 0:
             raise SourcediffError("check_grads with order=2 needs a scalar function")
-        if any(_tree(args[i]) for i in wrt):
-            raise SourcediffError("check_grads with order=2 takes arrays and floats; for a list "
-                                  "or dict of parameters, check a function of sd.flatten's "
-                                  "vector (loss(unflatten(v)))")
         tangents = [dirs.get(i) for i in range(len(args))]
         hv = operators.hvp(fn, args, tangents)
         hv = hv if isinstance(hv, tuple) else (hv,)
@@ -123,10 +119,10 @@ def check_grads(fn, args, order=1, modes=("fwd", "rev"), eps=1e-6, rtol=1e-4, at
         df = grad(fn, wrt=tuple(wrt))
         g_hi = df(*_shift(args, dirs, eps))
         g_lo = df(*_shift(args, dirs, -eps))
-        for k, i in enumerate(wrt):
-            num = (np.asarray(g_hi[k], dtype=float) - np.asarray(g_lo[k], dtype=float)) / (2 * eps)
+        for k, i in enumerate(wrt):  # (a list or dict of parameters: over its leaves)
+            num = (_leaf_vector(g_hi[k], args[i]) - _leaf_vector(g_lo[k], args[i])) / (2 * eps)
             _close(f"second derivative (argument {i}) of {getattr(fn, '__qualname__', fn)}",
-                   hv[k], num, rtol * 10, atol * 10)
+                   _leaf_vector(hv[k], args[i]), num, rtol * 10, atol * 10)
 
 
 # ---------------------------------------------------------------------- parity in every mode
@@ -134,12 +130,29 @@ def check_grads(fn, args, order=1, modes=("fwd", "rev"), eps=1e-6, rtol=1e-4, at
 _MODES = ("reverse", "unspecialized", "unoptimized", "forward", "tape")
 
 
-def _leaf_vector(value):
-    from .pytree import flatten
+def _leaf_vector(value, like=None):
+    """``value``'s entries as one float vector; a gradient of a list or dict of parameters
+    (``like``) by the parameters' leaves (a missing entry or a 0.0 for a branch is zeros)."""
+    from .pytree import flatten, leaves
 
+    if like is not None and isinstance(like, (list, tuple, dict)):
+        return np.concatenate([np.ravel(np.broadcast_to(np.asarray(g, dtype=float), np.shape(x)))
+                               for g, x in zip(_aligned(value, like), leaves(like))] or
+                              [np.zeros(0)])
     if isinstance(value, (list, tuple, dict)):
         return flatten(value)[0]
     return np.ravel(np.asarray(value, dtype=float))
+
+
+def _aligned(grad, like):
+    """The entries of ``grad`` for the leaves of ``like`` (0.0 where it has none)."""
+    if isinstance(like, dict):
+        get = grad.get if isinstance(grad, dict) else (lambda k, d: 0.0)
+        return [g for k, v in like.items() for g in _aligned(get(k, 0.0), v)]
+    if isinstance(like, (list, tuple)):
+        items = grad if isinstance(grad, (list, tuple)) else [0.0] * len(like)
+        return [g for item, v in zip(items, like) for g in _aligned(item, v)]
+    return [0.0 if grad is None else grad]
 
 
 def _tolerance(args, wrt):

@@ -5,6 +5,7 @@ are a valid oracle for every case.
 """
 
 import builtins
+import copy
 import inspect
 import math
 import operator
@@ -523,6 +524,18 @@ case(_sd.grad_tree, R(2, 3), R(2, 3))
 case(_pytree.unflatten_vector, R(7), [R(2, 2), R(3)])
 case(_pytree.tree_vector_grad, [R(2, 2), R(3)], [R(2, 2), R(3)])
 
+# (cases added later go last: the inputs above come from one seeded stream)
+case(copy.copy, R(2, 3), name="python_copy")
+case(copy.deepcopy, [R(2), R(3)], name="python_deepcopy")
+# d.items() / d.values() of a dict (a dict's key is a string: no entries); their grad helpers are
+# each other's adjoints
+case(_sd.dict_items, {"a": R(2), "b": S()})
+case(_sd.dict_values, {"a": R(2), "b": S()})
+case(_sd.dict_items_grad, [("a", R(2)), ("b", S())], {"a": R(2), "b": S()})
+case(_sd.dict_items_tangent, {"a": R(2), "b": S()}, {"a": R(2), "b": S()})
+case(_sd.dict_values_grad, [R(2), S()], {"a": R(2), "b": S()})
+case(_sd.dict_values_tangent, {"a": R(2), "b": S()}, {"a": R(2), "b": S()})
+
 # ---------------------------------------------------------------- declared non-differentiable
 # one call per declared key: perturbing any float argument must leave the result unchanged (a
 # declaration on a function some of whose arguments do carry a derivative fails here)
@@ -571,6 +584,7 @@ nondiff_case(operator.xor, np.arange(4), np.arange(4) + 1)
 nondiff_case(_sd.extremum_weights, spaced(2, 3), np.max(spaced(2, 3)))
 nondiff_case(_sd.reduced_count, R(2, 3), 1)
 nondiff_case(_sd.space_fractions, R(5), 5)
+nondiff_case(_sd.dict_keys, {"a": R(2), "b": S()})
 nondiff_case(_sd.space_fractions, R(5), 5, False, 0, False, 10.0, name="space_fractions_base")
 nondiff_case(_sd.zeros_like_grad, R(2, 3))
 

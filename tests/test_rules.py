@@ -43,7 +43,13 @@ def call(prim, args, kwargs):
 
 
 def flatten(x):
-    """``x`` (array, number, or list/tuple of them) as a float vector, and the inverse map."""
+    """``x`` (array, number, or list/tuple/dict of them) as a float vector, and the inverse map
+    (a string, a dict key in a pair, has no entries)."""
+    if isinstance(x, str):
+        return np.zeros(0), lambda v: x
+    if isinstance(x, dict):
+        vec, un = flatten(list(x.values()))
+        return vec, lambda v: dict(zip(x, un(v)))
     if isinstance(x, (list, tuple)):
         parts = [flatten(item) for item in x]
         sizes = np.cumsum([0] + [vec.size for vec, _ in parts])
@@ -60,7 +66,17 @@ def flatten(x):
 
 
 def flatten_like(contrib, x):
-    """A gradient contribution for ``x`` as a float vector; only the scalar 0.0 may stand for zeros."""
+    """A gradient contribution for ``x`` as a float vector; only the scalar 0.0 may stand for zeros
+    (and a missing entry of a dict's gradient)."""
+    if isinstance(x, str):
+        return np.zeros(0)
+    if isinstance(x, dict):
+        if isinstance(contrib, (int, float)) and contrib == 0:
+            contrib = {}
+        assert isinstance(contrib, dict), (contrib, x)
+        return np.concatenate([flatten_like(contrib.get(k, 0.0), v) for k, v in x.items()])
+    if isinstance(contrib, (int, float)) and contrib == 0 and isinstance(x, (list, tuple)):
+        contrib = [0.0] * len(x)
     if isinstance(x, (list, tuple)):
         assert isinstance(contrib, (list, tuple)) and len(contrib) == len(x), (contrib, x)
         return np.concatenate([flatten_like(c, item) for c, item in zip(contrib, x)])
@@ -73,7 +89,12 @@ def flatten_like(contrib, x):
 
 
 def random_like(out, rng):
-    """A random cotangent (or tangent) shaped like ``out``; lists of 3+ get a None entry."""
+    """A random cotangent (or tangent) shaped like ``out``; lists of 3+ get a None entry (and a
+    string, a dict's key, gets None)."""
+    if isinstance(out, str):
+        return None
+    if isinstance(out, dict):
+        return {k: random_like(v, rng) for k, v in out.items()}
     if isinstance(out, (list, tuple)):
         items = [random_like(o, rng) for o in out]
         if isinstance(out, list) and len(out) >= 3:
@@ -85,9 +106,22 @@ def random_like(out, rng):
 
 def pairing(out, cot):
     """The scalar <out, cot>, skipping None entries of a tuple/list cotangent."""
+    if isinstance(out, dict):
+        return sum(pairing(v, cot[k]) for k, v in out.items() if cot.get(k) is not None)
     if isinstance(out, (list, tuple)):
         return sum(pairing(o, c) for o, c in zip(out, cot) if c is not None)
     return float(np.sum(np.asarray(out, dtype=float) * cot))
+
+
+def central_difference(up, down):
+    """(up - down) / (2 EPS) over matching trees (lists, tuples, dicts; strings kept)."""
+    if isinstance(up, dict):
+        return {k: central_difference(up[k], down[k]) for k in up}
+    if isinstance(up, (list, tuple)):
+        return [central_difference(u, d) for u, d in zip(up, down)]
+    if isinstance(up, str):
+        return up
+    return (np.asarray(up, float) - np.asarray(down, float)) / (2 * EPS)
 
 
 def combine(total, part):
@@ -96,6 +130,8 @@ def combine(total, part):
         return total
     if total is None:
         return part
+    if isinstance(part, dict):
+        return {k: combine(total.get(k), part.get(k)) for k in set(total) | set(part)}
     if isinstance(part, (list, tuple)):
         return [combine(t, p) for t, p in zip(total, part)]
     return total + part
@@ -109,7 +145,14 @@ def as_float_tree(x):
 
 
 def assert_close_tree(actual, expected, what):
-    """assert_allclose over matching nested lists, None in ``actual`` meaning zero."""
+    """assert_allclose over matching nested lists (and dicts), None in ``actual`` meaning zero."""
+    if isinstance(expected, dict):
+        actual = {} if actual is None or (isinstance(actual, float) and actual == 0) else actual
+        for k, e in expected.items():
+            assert_close_tree(actual.get(k), e, what)
+        return
+    if isinstance(expected, str):
+        return
     if isinstance(expected, list):
         assert isinstance(actual, (list, tuple)) and len(actual) == len(expected), what
         for a, e in zip(actual, expected):
@@ -181,10 +224,7 @@ def test_jvp_matches_finite_differences(prim, args, kwargs, argnums, cid):
         plus[i], minus[i] = unflatten(vec + EPS * direction), unflatten(vec - EPS * direction)
         total = combine(total, jvp_contribution(rule, prim, args, kwargs, ans, i, t))
     up, down = call(prim, tuple(plus), kwargs), call(prim, tuple(minus), kwargs)
-    if isinstance(ans, (list, tuple)):
-        numeric = [(np.asarray(u, float) - np.asarray(d, float)) / (2 * EPS) for u, d in zip(up, down)]
-    else:
-        numeric = (np.asarray(up, float) - np.asarray(down, float)) / (2 * EPS)
+    numeric = central_difference(up, down)
     assert_close_tree(total, numeric, f"jvp of {rule.name} ({rule.kind})")
 
 

@@ -11,6 +11,7 @@ Conventions at points where the derivative is not defined follow PyTorch (measur
 """
 
 import builtins
+import copy as _copy
 import math
 import operator
 
@@ -253,7 +254,8 @@ def minimum(g, ans, x, y):
 
 
 @defvjp(np.where, kind="elementwise", broadcast=True, torch_name="WhereBackward0")
-def where(g, ans, condition, x, y):
+def where(g, ans, condition, x=None, y=None):
+    # (np.where(condition) alone gives the indices where it holds: no derivative)
     return (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g))
 
 
@@ -740,6 +742,18 @@ def copy(g, ans, a, order="K", subok=False):
 @defvjp(np.ndarray.copy, kind="linear", torch_name="CloneBackward0")
 def copy_method(g, ans, a, order="C"):
     return (g,)
+
+
+# Python's copy module: a copy (of an array, or of a list, tuple or dict of them) passes its
+# gradient through, entry by entry
+@defvjp(_copy.copy, kind="linear")
+def python_copy(g, ans, x):
+    return (g,)
+
+
+@defvjp(_copy.deepcopy, kind="linear")
+def python_deepcopy(g, ans, x, memo=None, _nil=None):
+    return (g, None, None)
 
 
 # asarray/array of a list of numbers or arrays: the gradient is a list shaped like the input

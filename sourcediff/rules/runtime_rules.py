@@ -43,6 +43,7 @@ def drop_last(g, ans, grad):
 
 
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
+defnondiff(_sd.dict_keys, reason="a dict's keys")
 
 
 # ---------------------------------------------------------------- helpers of the numpy rule table
@@ -355,6 +356,47 @@ def mul_or_repeat_grads(b, out, g, x, y):
 @defjvp(_sd.mul_or_repeat_grads)
 def mul_or_repeat_grads_jvp(t, out, g, x, y):
     return _sd.mul_or_repeat_grads_tangents(t, g, x, y)
+
+
+# d.items() / d.values() of a dict (a parameter, or a local): reads of its entries, as lists
+@defvjp(_sd.dict_items, kind="custom")
+def dict_items(g, ans, d):
+    return (_sd.dict_items_grad(g, d),)
+
+
+@defjvp(_sd.dict_items)
+def dict_items_jvp(t, ans, d):
+    return (_sd.dict_items_tangent(t, d),)
+
+
+@defvjp(_sd.dict_values, kind="custom")
+def dict_values(g, ans, d):
+    return (_sd.dict_values_grad(g, d),)
+
+
+@defjvp(_sd.dict_values)
+def dict_values_jvp(t, ans, d):
+    return (_sd.dict_values_tangent(t, d),)
+
+
+@defvjp(_sd.dict_items_grad, kind="linear")
+def dict_items_grad(c, out, g, d):
+    return (_sd.dict_items_tangent(c, d), None)
+
+
+@defvjp(_sd.dict_items_tangent, kind="linear")
+def dict_items_tangent(c, out, t, d):
+    return (_sd.dict_items_grad(c, d), None)
+
+
+@defvjp(_sd.dict_values_grad, kind="linear")
+def dict_values_grad(c, out, g, d):
+    return (_sd.dict_values_tangent(c, d), None)
+
+
+@defvjp(_sd.dict_values_tangent, kind="linear")
+def dict_values_tangent(c, out, t, d):
+    return (_sd.dict_values_grad(c, d), None)
 
 
 # obj.name of a namedtuple (or an object): a read of one field, linear in obj

@@ -1,0 +1,79 @@
+"""Everyday Python around numpy, as users write it, checked against finite differences in reverse,
+forward and second order: a dict's .items() and .values(), copy.copy / copy.deepcopy, the
+builtin sum of an array, np.where(condition) as indices; and the standard library's own functions
+refused by name rather than transformed."""
+
+import copy
+import statistics
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.testing import check_grads
+
+P = {"w": np.array([0.3, -0.7, 1.1]), "b": np.array([0.2, 0.5])}
+
+
+def over_items(p):
+    total = 0.0
+    for name, value in p.items():
+        total = total + np.sum(np.sin(value) * value)
+    return total
+
+
+def over_values(p):
+    return sum(np.sum(v ** 3) for v in p.values()) * p["b"][0]
+
+
+def keys_and_values(p):
+    out = 0.0
+    for k in p.keys():
+        out = out + np.sum(p[k] ** 2)
+    return out
+
+
+def local_dict_values(p):
+    d = {"a": p["w"] * 2.0, "b": np.tanh(p["b"])}
+    return np.sum([v for v in d.values()][0] * d["b"][1])
+
+
+@pytest.mark.parametrize("fn", [over_items, over_values, keys_and_values, local_dict_values],
+                         ids=lambda f: f.__name__)
+def test_a_dicts_items_and_values(fn):
+    """``for k, v in params.items()`` was refused: 'p.items(...) calls a method of a value whose
+    class sourcediff cannot know'."""
+    check_grads(fn, (dict(P),), order=2)
+
+
+def copies(x):
+    y = copy.copy(x)
+    z = copy.deepcopy([x, x * 2.0])
+    return np.sum(y ** 2 * z[1])
+
+
+def builtin_sum_of_an_array(x):
+    return sum(x ** 2) + sum(np.outer(x, x))[1]
+
+
+def indices_from_where(x):
+    return np.sum(x[np.where(x > 0)] ** 2)
+
+
+@pytest.mark.parametrize("fn", [copies, builtin_sum_of_an_array, indices_from_where],
+                         ids=lambda f: f.__name__)
+def test_copies_builtin_sum_and_where_indices(fn):
+    """copy.deepcopy was transformed from copy.py's source (refused at 'id'), ``sum(array)``
+    crashed in the generated code (a list of row gradients for an array), and np.where with only
+    a condition was 'missing argument x'."""
+    check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=2)
+
+
+def uses_statistics(x):
+    return statistics.fmean([x[0], x[1]]) * 2.0
+
+
+def test_a_standard_library_function_is_refused_by_name_not_transformed():
+    with pytest.raises(sd.NoRuleError, match=r"test_everyday_python.py:\d+:\d+: no derivative "
+                                             r"rule for statistics.fmean"):
+        sd.grad(uses_statistics)(np.array([0.3, -0.7]))
