@@ -25,6 +25,7 @@ import weakref
 import gast
 import numpy as np
 
+from .facts import writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .resolve import Resolver
@@ -448,7 +449,15 @@ def mutated_params(fn):
                 t = t.value
                 if isinstance(t, gast.Name):
                     writes.append((t.id, parsed.user_line(n)))
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name) and writes_in_place(n.func.attr):
+            writes.append((n.func.value.id, parsed.user_line(n)))  # y.sort(), y.__iadd__(v)
         if isinstance(n, gast.Call):
+            for k in n.keywords:  # np.add(a, b, out=y)
+                if k.arg == "out":
+                    for name in gast.walk(k.value):
+                        if isinstance(name, gast.Name):
+                            writes.append((name.id, parsed.user_line(n)))
             try:
                 callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) \
                     else None

@@ -8,6 +8,7 @@ import gast
 import numpy as np
 
 from .errors import SourcediffSyntaxError
+from .facts import writes_in_place
 
 # construct -> (name shown to the user, what to do instead)
 _REFUSED = {
@@ -115,17 +116,12 @@ def _check(parsed, root):
 
 
 # methods that change their list, dict or array in place
-_IN_PLACE_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
-                     "update", "setdefault", "popitem", "fill", "resize", "put", "itemset",
-                     "__setitem__", "__delitem__", "__iadd__", "__imul__"}
-
-
 def _check_outer_mutation(parsed, call):
     """``LOG.append(v)`` with ``LOG`` a module-level (or enclosing) list, dict or array: like a
     subscript write into it, invisible to the derivative (sourcediff reads such values as
     constants), and the gradient call would change the user's data a second time."""
     func = call.func
-    if not (isinstance(func, gast.Attribute) and func.attr in _IN_PLACE_METHODS and
+    if not (isinstance(func, gast.Attribute) and writes_in_place(func.attr) and
             isinstance(func.value, gast.Name)):
         return
     name = func.value.id

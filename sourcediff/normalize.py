@@ -173,10 +173,10 @@ _ITERATORS = {"zip", "map", "filter", "reversed", "enumerate", "iter"}
 def _in_place_method(value, local_names):
     """``lst.append(v)``, ``y.sort()``: a method that changes its local receiver, kept as a
     statement of its own (the reverse stage follows appends and refuses the others)."""
-    from .fence import _IN_PLACE_METHODS
+    from .facts import writes_in_place
 
     func = value.func
-    return isinstance(func, gast.Attribute) and func.attr in _IN_PLACE_METHODS and \
+    return isinstance(func, gast.Attribute) and writes_in_place(func.attr) and \
         isinstance(func.value, gast.Name) and func.value.id in local_names
 
 

@@ -8,7 +8,9 @@ Example: with ``import numpy as xnp`` in the user's module, ``_sin1 = xnp.sin(x)
 import builtins
 import inspect
 import operator
+import os
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 
 import gast
@@ -256,6 +258,7 @@ def _static_aliases(fdef, local_names):
 _LIBRARIES = ("numpy", "scipy", "sourcediff.runtime")
 
 _STDLIB = frozenset(sys.stdlib_module_names) - {"__main__"}
+_STDLIB_DIR = os.path.realpath(sysconfig.get_paths()["stdlib"])
 
 # methods of a dict read through runtime primitives with rules (ndarray has none of these names)
 _DICT_METHODS = {"items": "dict_items", "values": "dict_values", "keys": "dict_keys"}
@@ -268,7 +271,16 @@ def _library(module):
     if not module:
         return False
     return any(module == lib or module.startswith(lib + ".") for lib in _LIBRARIES) or \
-        module.split(".")[0] in _STDLIB
+        _stdlib(module.split(".")[0])
+
+
+def _stdlib(top):
+    """Whether the module ``top`` is Python's own (by name, and by where it was loaded from: a
+    user's file named test.py or code.py is not)."""
+    if top not in _STDLIB:
+        return False
+    path = getattr(sys.modules.get(top), "__file__", None)
+    return path is None or os.path.realpath(path).startswith(_STDLIB_DIR)
 
 
 def index_value(index):

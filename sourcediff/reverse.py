@@ -28,6 +28,7 @@ from . import quote, registry
 from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
+from .facts import writes_in_place
 from .normalize import assign, call, const, load, located, store
 from .resolve import MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
@@ -97,6 +98,12 @@ class Analysis:
                         self.writes.append((obj, what, s))
                         flows.append(({obj}, (_names_in(value.args) | _names_in(
                             [k.value for k in value.keywords]) | {obj}) & self.locals))
+                if isinstance(s, gast.Assign) and _method_call(s, self.locals) and \
+                        _method_call(s, self.locals)[1] != "pop" and \
+                        writes_in_place(_method_call(s, self.locals)[1]):
+                    obj, method = _method_call(s, self.locals)  # r = y.partition(1): y changes
+                    self.mutations.append((obj, method, s))
+                    flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                 if isinstance(s, gast.Assign):
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
@@ -156,7 +163,7 @@ class Analysis:
                         self.containers.add(obj)
                         self.appends.append((obj, list(s.value.args)))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
-                    elif method in _MUTATORS:
+                    elif writes_in_place(method):
                         self.mutations.append((obj, method, s))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                 elif isinstance(s, gast.If):
@@ -985,10 +992,6 @@ def _describe(obj):
         return "unresolved"
     module = getattr(obj, "__module__", None)
     return f"{type(obj).__name__} from {module}" if module else type(obj).__name__
-
-
-_MUTATORS = {"extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
-             "setdefault", "popitem", "fill", "resize", "put", "itemset"}
 
 
 def _str_key(index):

@@ -466,3 +466,70 @@ def test_a_method_called_for_its_effect_that_stores_a_derivative_is_refused(mode
     not look into, and s's gradient was 0 (found by the fuzzer)."""
     with pytest.raises(sd.SourcediffSyntaxError, match=r"Slot\.set.*self\.w = \.\.\. stores"):
         sd.grad(stores_through_a_method, wrt=1, mode=mode)(np.ones(3), 2.0)
+
+
+# ---------------------------------------------------------------- methods that write in place
+
+def partition_in_place(x):
+    y = x * 1.0
+    y.partition(1)
+    return y[0] * 2.0 + y[3]
+
+
+def partition_result_assigned(x):
+    y = x * 1.0
+    r = y.partition(1)  # noqa: F841  (None: the point is that y changes)
+    return y[0] * 2.0 + y[3]
+
+
+def setitem_dunder_on_a_dict(x):
+    d = {}
+    d.__setitem__("a", x * 2.0)
+    return np.sum(d["a"])
+
+
+def setitem_dunder_on_a_list(x):
+    items = [x[0], x[1]]
+    items.__setitem__(0, x[2] * 3.0)
+    return items[0] + items[1]
+
+
+def iadd_dunder(x):
+    y = x * 1.0
+    y.__iadd__(x)
+    return np.sum(y ** 2)
+
+
+def sorts_its_argument(y):
+    y.sort()
+
+
+def a_helper_sorts_in_place(x):
+    y = x * 1.0
+    sorts_its_argument(y)
+    return y[0] * 2.0
+
+
+def writes_through_out(y, x):
+    np.multiply(x, 2.0, out=y)
+
+
+def a_helper_writes_through_out(x):
+    y = x * 1.0
+    writes_through_out(y, x)
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("fn", [partition_in_place, partition_result_assigned,
+                                setitem_dunder_on_a_dict, setitem_dunder_on_a_list, iadd_dunder,
+                                a_helper_sorts_in_place, a_helper_writes_through_out],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_method_that_writes_in_place_is_refused_not_dropped(fn, mode):
+    """ndarray.partition, d.__setitem__, y.__iadd__, and a helper that sorts (or writes out= into)
+    its argument all changed a value that carries a derivative while the gradient took them as
+    pure calls with their results dropped: wrong gradients with no error. One table of in-place
+    methods (sourcediff/facts.py) now serves every stage."""
+    with pytest.raises((sd.SourcediffSyntaxError, sd.AliasError),
+                       match=r"test_silent_wrong.py:\d+"):
+        sd.grad(fn, mode=mode)(np.array([0.3, -0.7, 1.1, 0.5]))
