@@ -31,7 +31,6 @@ _REFUSED = {
     gast.NamedExpr: ("assignment expressions (:=)", "assign in a statement of its own"),
     gast.Set: ("set literals", "use a list or tuple"),
     gast.SetComp: ("set comprehensions", "use a list comprehension"),
-    gast.DictComp: ("dict comprehensions", "build the dict with a for loop"),
     gast.Match: ("'match' statements", "use if/elif/else"),
     gast.Starred: ("starred expressions", "index the sequence explicitly"),
 }

@@ -138,7 +138,7 @@ def own_locals(fdef):
                 for default in child.args.defaults:
                     visit(default)
                 continue
-            if isinstance(child, (gast.Lambda, gast.ListComp, gast.GeneratorExp)):
+            if isinstance(child, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp)):
                 continue
             if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
                 out.add(child.id)
@@ -544,7 +544,7 @@ class Normalizer:
             return gast.Dict(keys=keys, values=[self.atom(v) for v in node.values])
         if isinstance(node, gast.JoinedStr):
             return node  # an f-string for print(): never active
-        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return self.comprehension(node)
         if isinstance(node, gast.Lambda):
             refuse(self.parsed, node, "lambdas used other than by assigning them to a name",
@@ -552,7 +552,8 @@ class Normalizer:
         refuse(self.parsed, node, f"{type(node).__name__} expressions", "rewrite it")
 
     def comprehension(self, node):
-        """``[e for x in xs if c]`` (or a generator expression) becomes a loop appending to a list."""
+        """``[e for x in xs if c]`` (or a generator expression) becomes a loop appending to a list;
+        ``{k: v for x in xs}`` a loop storing into a dict."""
         lst = self.names.fresh("list")
         self.locals.add(lst)
         mapping = {}
@@ -565,15 +566,22 @@ class Normalizer:
         first_iter = node.generators[0].iter
         node = rename.visit(copy.deepcopy(node))
         node.generators[0].iter = first_iter  # evaluated in the enclosing scope
-        append = gast.Expr(value=call(gast.Attribute(value=load(lst), attr="append",
-                                                     ctx=gast.Load()), [node.elt]))
+        if isinstance(node, gast.DictComp):
+            append = gast.Assign(targets=[gast.Subscript(value=load(lst), slice=node.key,
+                                                          ctx=gast.Store())],
+                                 value=node.value, type_comment=None)
+        else:
+            append = gast.Expr(value=call(gast.Attribute(value=load(lst), attr="append",
+                                                         ctx=gast.Load()), [node.elt]))
         inner = [located(append, self.loc)]
         for gen in reversed(node.generators):
             for cond in reversed(gen.ifs):
                 inner = [located(gast.If(test=cond, body=inner, orelse=[]), self.loc)]
             inner = [located(gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
                                       type_comment=None), self.loc)]
-        self.emit(assign(lst, gast.List(elts=[], ctx=gast.Load())))
+        empty = gast.Dict(keys=[], values=[]) if isinstance(node, gast.DictComp) else \
+            gast.List(elts=[], ctx=gast.Load())
+        self.emit(assign(lst, empty))
         loc = self.loc
         self.statement(inner[0])
         self.loc = loc

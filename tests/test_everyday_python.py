@@ -77,3 +77,30 @@ def test_a_standard_library_function_is_refused_by_name_not_transformed():
     with pytest.raises(sd.NoRuleError, match=r"test_everyday_python.py:\d+:\d+: no derivative "
                                              r"rule for statistics.fmean"):
         sd.grad(uses_statistics)(np.array([0.3, -0.7]))
+
+
+def dict_comprehension(x):
+    d = {i: x[i] ** 2 for i in range(3)}
+    return d[1] + d[2] * d[0]
+
+
+def dict_comprehension_with_names(x):
+    names = ["a", "b"]
+    d = {n: x[k] * (k + 1.0) for k, n in enumerate(names) if k >= 0}
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_comprehension_over_items(p):
+    q = {k: np.tanh(v) for k, v in p.items()}
+    return np.sum(q["w"] * q["b"][0])
+
+
+@pytest.mark.parametrize("fn, arg", [
+    (dict_comprehension, np.array([0.3, -0.7, 1.1])),
+    (dict_comprehension_with_names, np.array([0.3, -0.7, 1.1])),
+    (dict_comprehension_over_items, dict(P)),
+], ids=["int_keys", "names", "over_items"])
+def test_dict_comprehensions(fn, arg):
+    """They were refused ('build the dict with a for loop'); now they are that loop (first order,
+    reverse and forward: a dict filled in a loop has no second derivative yet)."""
+    check_grads(fn, (arg,), order=1)
