@@ -25,23 +25,11 @@ import weakref
 import gast
 import numpy as np
 
-from .facts import writes_in_place
+from .facts import FRESH_RESULTS, writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .resolve import Resolver
 
-# results that never share memory with their arguments (besides ufuncs, which make new arrays)
-_FRESH = {
-    "sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "dot", "matmul", "vdot",
-    "inner", "outer", "tensordot", "kron", "cumsum", "cumprod", "where", "clip", "zeros", "ones",
-    "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like", "array", "copy",
-    "concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "tile", "repeat", "sort",
-    "diff", "trace", "arange", "linspace", "eye", "identity", "norm", "solve", "inv", "det",
-    "logsumexp", "average", "median", "flatten", "astype", "round", "around", "pad", "roll",
-    "triu", "tril", "cross", "convolve", "correlate", "interp", "polyval", "len", "float", "int",
-    "bool", "abs", "range", "sqrt", "exp", "log", "sin", "cos", "tanh", "argmax", "argmin",
-    "count_nonzero", "all", "any", "isfinite", "isnan", "shape", "ndim", "size", "allclose",
-}
 
 
 class AliasPass:
@@ -127,7 +115,7 @@ class AliasPass:
             if op is not None and op.kind in ("rule", "nondiff", "const"):
                 name = getattr(op.key, "__name__", "") or op.name.strip(".()")
                 picks = op.key in (max, min)  # the builtins return one of their arguments
-                if isinstance(op.key, np.ufunc) or (name in _FRESH and not picks):
+                if isinstance(op.key, np.ufunc) or (name in FRESH_RESULTS and not picks):
                     return set()
             return _loads(value)
         return _loads(value)  # names, attributes, containers, boolean operators
@@ -360,7 +348,7 @@ def _fresh_call(value):
     name = func.attr if isinstance(func, gast.Attribute) else \
         func.id if isinstance(func, gast.Name) else None
     picks = isinstance(func, gast.Name) and name in ("max", "min")  # (builtins return an argument)
-    return name in _FRESH and not picks
+    return name in FRESH_RESULTS and not picks
 
 
 def _bound_nodes(bound):

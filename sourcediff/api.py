@@ -30,6 +30,7 @@ from . import registry, runtime, specialize
 from .alias import _stored, alias_checks
 from .emit import comment, to_source
 from .errors import NoSourceError, SourcediffError, WrtError
+from .facts import FULL_REDUCTIONS
 from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
@@ -529,9 +530,6 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     return head, primal, seed + inits, adjoint, grads, value
 
 
-_FULL_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "vdot"}
-
-
 def _surely_scalar(rev, result):
     """True when the result is a numpy reduction over all axes (it cannot be an array), so the
     output check (and, for grad, the value itself) can be left out."""
@@ -545,7 +543,7 @@ def _surely_scalar(rev, result):
     op = ops[0]
     module = getattr(op.key, "__module__", "") or ""
     positional_axis = len(op.args) > 1
-    return (getattr(op.key, "__name__", "") in _FULL_REDUCTIONS and "axis" not in op.keywords
+    return (getattr(op.key, "__name__", "") in FULL_REDUCTIONS and "axis" not in op.keywords
             and not positional_axis and "keepdims" not in op.keywords
             and (module.startswith("numpy") or op.name.startswith(".")))
 

@@ -28,17 +28,13 @@ from . import quote, registry
 from .activity import activity
 from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
-from .facts import writes_in_place
+from .facts import VIEWS, writes_in_place
 from .normalize import assign, call, const, load, located, store
 from .resolve import MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
 
-# operations whose result may share memory with their first operand (numpy views)
-_VIEW_NAMES = {"getitem", "reshape", "transpose", "T", "ravel", "squeeze", "expand_dims", "swapaxes",
-               "moveaxis", "broadcast_to", "asarray", "view", "diagonal", "real", "flip", "fliplr",
-               "flipud", "atleast_1d", "atleast_2d", "copy_view"}
 
 
 def attr(value, name):
@@ -1221,7 +1217,7 @@ def _zero_safe_use(node, parents, result, pointwise):
 
 def _view_like(op):
     name = getattr(op.key, "__name__", "") or ""
-    return name in _VIEW_NAMES or op.name.strip(".()") in _VIEW_NAMES
+    return name in VIEWS or op.name.strip(".()") in VIEWS
 
 
 def _names_in(nodes):
