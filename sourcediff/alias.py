@@ -258,6 +258,15 @@ class AliasPass:
                 check = self.check(s, target.value.id, s, target.slice)
                 if check is not None:
                     out.append(check)
+                if isinstance(s.value, gast.Name) and \
+                        s.value.id in self.closure(target.value.id) - {target.value.id}:
+                    # (x[2] = x[:, 3]: the value may be a view of the array written into)
+                    func = gast.Attribute(value=load(self.rt), attr="check_overlapping_write",
+                                          ctx=gast.Load())
+                    out.append(located(gast.Expr(value=call(func, [
+                        load(target.value.id), _index_value(copy.deepcopy(target.slice), self.rt),
+                        load(s.value.id), const(self.parsed.where(s)),
+                        const(self.parsed.line_text(s))])), s))
             elif isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
                 out.extend(self.call_checks(s))
             elif isinstance(s, gast.If):

@@ -237,6 +237,38 @@ def check_alias_at(base, index, others, names, where, text):
                    "value without writing into memory another name still uses.")
 
 
+def check_overlapping_write(base, index, value, where, text):
+    """``a[index] = v`` where ``v`` may be a view of ``a``'s memory: numpy then copies in an order
+    of its own (``x[2] = x[:, 3]`` reads x[2, 3] after writing it), and the result is not that of
+    assigning a copy of v, which is what the derivative assumes. Tried on a copy of the memory;
+    refused when it differs."""
+    if not (isinstance(base, np.ndarray) and isinstance(value, np.ndarray)
+            and np.may_share_memory(base, value)):
+        return
+    owner = base
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    if not (owner.flags.c_contiguous or owner.flags.f_contiguous) or \
+            not np.may_share_memory(owner, value):
+        return
+    scratch = owner.copy(order="K")
+    start = owner.__array_interface__["data"][0]
+
+    def same_view(a):
+        return np.ndarray(a.shape, a.dtype, buffer=scratch,
+                          offset=a.__array_interface__["data"][0] - start, strides=a.strides)
+
+    dst, src = same_view(base), same_view(value)
+    dst[index] = src
+    if not np.array_equal(dst[index], np.broadcast_to(value, np.shape(base[index])),
+                          equal_nan=True):
+        raise AliasError(
+            f"{where}: the value assigned overlaps the memory it is written into, and numpy "
+            f"copies it in an order of its own: the result is not that of assigning a copy, "
+            f"which the derivative assumes.\n    {text}\nAssign a copy (... = v.copy()), "
+            f"which numpy's result then equals.")
+
+
 def _float_leaves(value, path):
     """The first leaf of a list/tuple/dict (pytree) that is not a float or float array, as
     (path, leaf), or None when every leaf is one."""

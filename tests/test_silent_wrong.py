@@ -533,3 +533,40 @@ def test_a_method_that_writes_in_place_is_refused_not_dropped(fn, mode):
     with pytest.raises((sd.SourcediffSyntaxError, sd.AliasError),
                        match=r"test_silent_wrong.py:\d+"):
         sd.grad(fn, mode=mode)(np.array([0.3, -0.7, 1.1, 0.5]))
+
+
+# ---------------------------------------------------------------- overlapping assignment
+
+WEIGHTS_4X4 = np.arange(16.0).reshape(4, 4)
+
+
+def row_from_its_own_column(x):
+    y = x * 1.0
+    y[2] = y[:, 3]  # numpy writes y[2, 3] before it reads it for y[2, 2]
+    return np.sum(y * WEIGHTS_4X4)
+
+
+def shift_by_one(x):
+    y = x * 1.0
+    y[1:] = y[:-1]  # overlapping too, but numpy's result is that of assigning a copy
+    return np.sum(y * WEIGHTS_4X4[0])
+
+
+def transpose_in_place(x):
+    y = x * 1.0
+    y[:] = y.T
+    return np.sum(y * WEIGHTS_4X4)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_an_assignment_whose_value_overlaps_its_target_in_numpys_own_order_is_refused(mode):
+    """``y[2] = y[:, 3]``: numpy copies in its own order (y[2] became [3, 7, 15, 15] for
+    arange(16), not [3, 7, 11, 15]), while the derivative assumed a copy was assigned: a wrong
+    gradient with no error (found by the fuzzer, seed 1003268). Refused where numpy's result
+    differs from a copy's; overlapping writes whose result is a copy's still work."""
+    x = np.random.default_rng(2).standard_normal((4, 4))
+    with pytest.raises(sd.AliasError, match=r"test_silent_wrong.py:\d+:\d+: the value assigned "
+                                            r"overlaps the memory it is written into"):
+        sd.grad(row_from_its_own_column, mode=mode)(x)
+    check_grads(shift_by_one, (x[0].copy(),))
+    check_grads(transpose_in_place, (x,))

@@ -259,4 +259,10 @@ REGRESSIONS = [
                 "        while t < 4 and np.sum(v) < 1.06:\n            t += 1\n"
                 "            v = v + 0.3 + 0.2 * np.tanh(s)\n            if s > -0.7:\n"
                 "                continue\n    return v[0, -2]\n")),
+    # seed 1003268: x[2] = x[:, 3] writes x[2, 3] before numpy reads it for x[2, 2] (numpy's
+    # own copy order); the derivative assumed a copy was assigned (wrong in reverse and forward)
+    Regression(
+        "assignment_overlapping_its_target_in_numpys_order",
+        _module("((4, 4), (4, 4))", "    x[2] = x[:, 3]\n    return (x).mean()\n"),
+        expect="refused", refusal=("overlaps the memory it is written into",)),
 ]
