@@ -56,6 +56,7 @@ class AliasPass:
                 # data reached through a module or a class (cfg.W, Model.W): outer too
                 self.outer.add(_root(n))
         self.edges = {}
+        self.view_edges = {}  # (the links of names bound to a value, not of container stores)
         self.containers = set()
         self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.lives = {}  # frozenset of skipped statements -> {id(statement): live names after}
@@ -63,18 +64,19 @@ class AliasPass:
 
     # ------------------------------------------------------------------ may-share relation
 
-    def link(self, a, names):
+    def link(self, a, names, view=False):
         for b in names:
             if b != a and (b in self.locals or b in self.outer):
-                self.edges.setdefault(a, set()).add(b)
-                self.edges.setdefault(b, set()).add(a)
+                for edges in (self.edges, self.view_edges) if view else (self.edges,):
+                    edges.setdefault(a, set()).add(b)
+                    edges.setdefault(b, set()).add(a)
 
     def relate(self, stmts):
         for s in stmts:
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
-                    self.link(target.id, self.shared_by(s.value))
+                    self.link(target.id, self.shared_by(s.value), view=True)
                 elif isinstance(target.value, gast.Name):  # a list or object array holds the value
                     self.link(target.value.id, _loads(s.value))
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
@@ -135,10 +137,13 @@ class AliasPass:
             elif isinstance(s, (gast.For, gast.While)):
                 self.find_containers(s.body)
 
-    def closure(self, name):
+    def closure(self, name, edges=None):
+        """The names that may share memory with ``name`` (through ``edges``: all links, or only
+        those of names bound to views and the like, not of values stored into containers)."""
+        edges = self.edges if edges is None else edges
         seen, todo = {name}, [name]
         while todo:
-            for other in self.edges.get(todo.pop(), ()):
+            for other in edges.get(todo.pop(), ()):
                 if other not in seen:
                     seen.add(other)
                     todo.append(other)
@@ -258,8 +263,8 @@ class AliasPass:
                 check = self.check(s, target.value.id, s, target.slice)
                 if check is not None:
                     out.append(check)
-                if isinstance(s.value, gast.Name) and \
-                        s.value.id in self.closure(target.value.id) - {target.value.id}:
+                if isinstance(s.value, gast.Name) and s.value.id in \
+                        self.closure(target.value.id, self.view_edges) - {target.value.id}:
                     # (x[2] = x[:, 3]: the value may be a view of the array written into)
                     func = gast.Attribute(value=load(self.rt), attr="check_overlapping_write",
                                           ctx=gast.Load())

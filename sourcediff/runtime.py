@@ -439,7 +439,39 @@ def item_grad(g, k):
         item = 0.0  # a stack's gradient, aligned at its end, may be shorter than the stack
     else:
         item = g[k]
+        mask = last_writes(g, k)
+        if mask is not None:
+            item = np.where(mask, item, 0.0)
     return 0.0 if item is None else item
+
+
+def last_writes_only(b, g, k):
+    """``b`` (shaped like ``g[k]``) kept only at the last write of each element (see
+    :func:`last_writes`): the adjoint of item_grad's masking."""
+    mask = last_writes(g, k)
+    return b if mask is None or is_zero_grad(b) else np.where(mask, b, 0.0)
+
+
+def _advanced(k):
+    items = k if isinstance(k, tuple) else (k,)
+    return any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind in "iu"
+               for i in items)
+
+
+def last_writes(g, k):
+    """For ``y[k] = v`` with an integer-array index that names an element more than once
+    (``y[[0, 0, 1]] = v``): a mask over ``y[k]`` that is True at the last write of each element,
+    the one that stays (numpy writes in order); None when every element is written once."""
+    if not isinstance(g, np.ndarray) or g.ndim == 0 or not _advanced(k):
+        return None
+    ids = np.arange(g.size).reshape(g.shape)[k]
+    flat = np.ravel(ids)
+    if np.unique(flat).size == flat.size:
+        return None
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[flat.size - 1 - first_from_end] = True
+    return mask.reshape(np.shape(ids))
 
 
 def zero_at(g, x, index):

@@ -1957,7 +1957,7 @@ def _setitem(t, index, value):
         g_self = np.where(mask, 0.0, g)
         g_val = None
         if nf[1][0] is not None:
-            g_val = g[idx]
+            g_val = _sd.item_grad(g, idx)  # (an element written twice: the last write's)
             g_val = _sd.unbroadcast(g_val, _unwrap(value))
         return [g_self, g_val]
 

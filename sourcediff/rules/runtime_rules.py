@@ -24,7 +24,7 @@ def check_scalar(g, ans, value, where):
 
 @defvjp(_sd.item_grad, kind="linear")
 def item_grad(g, ans, grad, k):
-    return (_sd.scatter(g, grad, k), None)
+    return (_sd.scatter(_sd.last_writes_only(g, grad, k), grad, k), None)
 
 
 @defvjp(_sd.add_grads, kind="elementwise")
