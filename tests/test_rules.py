@@ -494,6 +494,9 @@ def test_conventions_match_pytorch():
     w = np.array([-0.5, 0.0, 0.5])
     np.testing.assert_allclose(_vjp(np.sinc, w, g=np.ones(3))[0], torch_grad(torch.sinc, w)[0],
                                rtol=1e-12, atol=1e-15)
+    o = (np.array([0.0, 1.0]), np.array([0.0, 2.0]))  # (arctan2 at the origin: 0, not nan)
+    for got, want in zip(_vjp(np.arctan2, *o, g=np.ones(2)), torch_grad(torch.atan2, *o)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_astype_gradient_has_input_dtype():

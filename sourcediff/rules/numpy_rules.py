@@ -275,7 +275,10 @@ def clip_method(g, ans, a, min=None, max=None, out=None, **kwargs):
 
 @defvjp(np.arctan2, math.atan2, kind="elementwise", broadcast=True, torch_name="Atan2Backward0")
 def arctan2(g, ans, x1, x2):
-    return (g * x2 / (x1 * x1 + x2 * x2), -g * x1 / (x1 * x1 + x2 * x2))
+    # (at the origin, where the angle has no derivative, 0 as PyTorch gives)
+    r2 = x1 * x1 + x2 * x2
+    r2 = r2 + (r2 == 0)
+    return (g * x2 / r2, -g * x1 / r2)
 
 
 @defvjp(np.hypot, kind="elementwise", broadcast=True, torch_name="HypotBackward0")
