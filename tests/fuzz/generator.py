@@ -52,6 +52,9 @@ FEATURES = frozenset({
     # the same through a method (BOX.set(a) doing self.w = v): refused since it was found here
     # (a silent zero: the call was a statement sourcediff did not look into)
     "object_attr_method",
+    # a store through an integer-array index that names an element twice (y[[i, i, j]] = v):
+    # numpy keeps the last write (reverse mode gave every write a gradient)
+    "fancy_setitem",
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
@@ -651,7 +654,11 @@ class _Gen:
         self.note_inplace(name)
         shape = self.env[name].shape
         r = self.rng.random()
-        if r < 0.4:
+        if self.on("fancy_setitem", 0.15):
+            i, j = self.rng.randrange(shape[0]), self.rng.randrange(shape[0])
+            index, part = f"[{i}, {i}, {j}]", (3,) + shape[1:]
+            self.use("fancy_setitem")
+        elif r < 0.4:
             index, part = self.int_index(shape[0]), shape[1:]
             self.use("index_int")
         elif r < 0.6 and len(shape) == 2:
