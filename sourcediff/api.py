@@ -504,7 +504,8 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     result = rev.result
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"
     seed = []
-    if mode in ("grad", "value_and_grad") and not _surely_scalar(rev, result):
+    checked = mode in ("grad", "value_and_grad") and not _surely_scalar(rev, result)
+    if checked and not _active_result(rev):
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
     value = result
@@ -518,7 +519,10 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     if active:
         seed.append(comment(f"grad of: {parsed.line_text(rev.ret_stmt)}  "
                             f"({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"))
-        if mode not in ("vjp", "split"):
+        if checked:  # (1.0 for a scalar, ones for an array of one element; else refused)
+            seed.append(located(assign(rev.bar(result.id), call(rev.rt("output_seed"), [
+                result, const(where)])), rev.ret_stmt))
+        elif mode not in ("vjp", "split"):
             seed.append(assign(rev.bar(result.id), const(1.0)))
     grads = []
     final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)

@@ -136,20 +136,28 @@ def zeros_like_grad(x):
 
 
 def check_scalar(value, where):
-    """Refuse a non-scalar output for ``grad`` with a message that says what to do."""
+    """Refuse a non-scalar output for ``grad`` with a message that says what to do (an array of
+    one element, shape (1,) or (1, 1), is a scalar here, as HIPS autograd takes it)."""
     if isinstance(value, (tuple, list)):
         raise NonScalarOutputError(
             f"grad needs a function that returns a scalar, but {where} returns a {type(value).__name__} "
             f"of {len(value)} values; for (loss, aux) pass has_aux=True (sd.grad(f, "
             f"has_aux=True) gives (gradient, aux)), or return the scalar loss alone"
         )
-    if shape(value) != ():
+    if shape(value) != () and np.size(value) != 1:
         raise NonScalarOutputError(
             f"grad needs a function that returns a scalar, but {where} returns an array of shape "
             f"{shape(value)}; reduce it (np.sum(...), np.mean(...)) or use sourcediff.jacobian / "
             f"sourcediff.vjp for a non-scalar output"
         )
     return value
+
+
+def output_seed(value, where):
+    """The seed of the backward sweep for ``grad``'s output ``value`` (checked as check_scalar
+    checks it): 1.0, or ones shaped like an array of one element."""
+    check_scalar(value, where)
+    return 1.0 if shape(value) == () else np.ones(shape(value))
 
 
 make_slice = slice  # the alias checks pass a subscript's index as a value

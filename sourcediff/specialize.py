@@ -354,6 +354,7 @@ _METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin
             "cumprod", "dot", "clip", "round", "conj", "item", "repeat"}
 # runtime helpers whose result follows from the types, shapes and dtypes of their arguments
 _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_grad", "check_scalar",
+                  "output_seed",
                   "check_wrt", "matmul_grad_left", "matmul_grad_right", "copy", "owned_grad",
                   "as_column", "broadcast_tangent", "rebroadcast", "like_input", "cumsum_grad",
                   "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
@@ -840,6 +841,11 @@ class _Rewriter(gast.NodeTransformer):
             return node
         self.changed += 1
         return new
+
+    def _output_seed(self, node, value, where):
+        if _scalar_like(value) or (type(value) is Arr and value.shape == ()):
+            return gast.Constant(value=1.0, kind=None)  # (a scalar output: the seed is 1.0)
+        return None
 
     def _unbroadcast(self, node, g, x):
         arg = node.args[0]

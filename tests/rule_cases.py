@@ -585,6 +585,7 @@ nondiff_case(_sd.extremum_weights, spaced(2, 3), np.max(spaced(2, 3)))
 nondiff_case(_sd.reduced_count, R(2, 3), 1)
 nondiff_case(_sd.space_fractions, R(5), 5)
 nondiff_case(_sd.dict_keys, {"a": R(2), "b": S()})
+nondiff_case(_sd.output_seed, R(1, 1), "f (m.py:1)")
 nondiff_case(_sd.space_fractions, R(5), 5, False, 0, False, 10.0, name="space_fractions_base")
 nondiff_case(_sd.zeros_like_grad, R(2, 3))
 

@@ -104,3 +104,34 @@ def test_dict_comprehensions(fn, arg):
     """They were refused ('build the dict with a for loop'); now they are that loop (first order,
     reverse and forward: a dict filled in a loop has no second derivative yet)."""
     check_grads(fn, (arg,), order=1)
+
+
+W2 = np.array([[1.0, 2.0], [3.0, -1.0]])
+
+
+def quadratic_form_1x1(x):
+    return x[None, :] @ W2 @ x[:, None]
+
+
+def one_element_after_a_loop(x):
+    h = x[None, :]
+    for _ in range(2):
+        h = np.tanh(h @ W2)
+    return h @ x[:, None]
+
+
+@pytest.mark.parametrize("fn", [quadratic_form_1x1, one_element_after_a_loop],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_grad_of_a_function_whose_output_is_one_element_of_shape_1_1(fn, mode):
+    """An output of shape (1, 1) is a scalar for grad, as HIPS autograd takes it (it was refused;
+    with the seed 1.0 it would have met matmul's shape checks): the backward sweep's seed is
+    ones of the output's shape."""
+    x = np.array([0.3, -0.7])
+    g = sd.grad(fn, mode=mode)(x)
+    fd = np.array([(fn(x + 1e-6 * u) - fn(x - 1e-6 * u)).item() / 2e-6 for u in np.eye(2)])
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+    value, g2 = sd.value_and_grad(fn)(x)
+    assert np.shape(value) == (1, 1) and np.allclose(g2, g)
+    with pytest.raises(sd.NonScalarOutputError, match=r"shape \(2, 1\)"):
+        sd.grad(lambda y: W2 @ y[:, None])(x)

@@ -44,6 +44,7 @@ def drop_last(g, ans, grad):
 
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 defnondiff(_sd.dict_keys, reason="a dict's keys")
+defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a constant")
 
 
 # ---------------------------------------------------------------- helpers of the numpy rule table

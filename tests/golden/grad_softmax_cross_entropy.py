@@ -24,9 +24,8 @@ def grad_softmax_cross_entropy(w, x, labels):
     _item1 = log_probs[_arange1, labels]
     _mean1 = np.mean(_item1)
     _neg1 = -_mean1
-    _sd.check_scalar(_neg1, 'softmax_cross_entropy (showcase.py:19)')
     # grad of: return -np.mean(log_probs[np.arange(len(labels)), labels])  (showcase.py:19)
-    _neg1_bar = 1.0
+    _neg1_bar = _sd.output_seed(_neg1, 'softmax_cross_entropy (showcase.py:19)')
     _mean1_bar = -_neg1_bar
     _item1_bar = _sd.unreduce(_mean1_bar / _sd.reduced_count(_item1, None), _item1, None, False)
     log_probs_bar = _sd.scatter_basic(_item1_bar, log_probs, (_arange1, labels))

@@ -36,9 +36,8 @@ def grad_sum_until_threshold(x, limit):
         _stack.append(i)
         if _stop1:
             break
-    _sd.check_scalar(total, 'sum_until_threshold (showcase.py:28)')
     # grad of: return total  (showcase.py:28)
-    total_bar = 1.0
+    total_bar = _sd.output_seed(total, 'sum_until_threshold (showcase.py:28)')
     x_bar = 0.0
     # grad of: for i in range(len(x)):  (showcase.py:24)
     for _ in range(_n1):
