@@ -207,7 +207,10 @@ def _sites(tree, lines, user_lines):
     walk(tree.body, (), tree.lineno)
     for number, site in enumerate(sites):
         site.id = number
-        site.end_line = site.stmts[-1].end_lineno  # (before any probe goes in)
+        shown = site.stmts
+        if site.kind == "grad" and len(shown) > 1 and isinstance(shown[-1], ast.Return):
+            shown = shown[:-1]  # (the generated function's own return is no part of the block)
+        site.end_line = shown[-1].end_lineno  # (before any probe goes in)
     return sites
 
 
@@ -556,9 +559,31 @@ def describe_rule(obj, name=None):
     return text
 
 
+class _RuleUse(str):
+    """A description of a rule of the user's (a str), with the function's name and parameters."""
+
+    def __new__(cls, text, name, params):
+        made = super().__new__(cls, text)
+        made.name, made.params = name, params
+        return made
+
+    @property
+    def text(self):
+        return str(self)
+
+
+def _rule_call_example(rules):
+    rule = rules[0]
+    params = ", ".join(rule.params)
+    if len(rule.params) == 1:
+        params += ","
+    return f"sourcediff.testing.check_grads({rule.name}, ({params})) at inputs like this line's"
+
+
 def rules_used(f, line_text=None, depth=3):
-    """Descriptions of the user's own rules ``f`` calls (only those named in ``line_text`` when it
-    is given), following calls into the user's other functions up to ``depth`` deep."""
+    """Descriptions (strings) of the user's own rules ``f`` calls (only those named in
+    ``line_text`` when it is given), following calls into the user's other functions up to
+    ``depth`` deep."""
     target = f.__func__ if inspect.ismethod(f) else f
     target = inspect.unwrap(target) if hasattr(target, "__wrapped__") else target
     scope = dict(getattr(target, "__globals__", {}))
@@ -583,12 +608,16 @@ def rules_used(f, line_text=None, depth=3):
         seen.add(id(obj))
         described = describe_rule(obj, name.split(".")[-1])
         if described is not None:
-            out.append(described)
+            try:
+                params = list(inspect.signature(obj).parameters)
+            except (TypeError, ValueError):
+                params = ["x"]
+            out.append(_RuleUse(described, name, params))
         elif depth > 0 and inspect.isfunction(obj) and users_own(obj) and obj is not target:
             for inner in rules_used(obj, None, depth - 1):
                 text = f"{inner}, called through {obj.__qualname__} ({_def_line(obj)})"
                 if text not in out:
-                    out.append(text)
+                    out.append(_RuleUse(text, inner.name, inner.params))
     return out
 
 
@@ -640,9 +669,11 @@ def _report(kind, site, statement, when, detail, what, block, rules):
     text.append(f"  Its block in the generated code ({what}):")
     text += ["      " + line for line in block.splitlines()]
     if rules:
-        text.append(f"  The line calls {'; '.join(rules)}. That rule is yours: check it alone with "
-                    f"sourcediff.testing.check_grads.")
-    return Blame(True, "\n".join(text), site.location, statement, block, rules)
+        example = _rule_call_example(rules)
+        text.append(f"  The line calls {'; '.join(r.text for r in rules)}. That rule is yours: "
+                    f"test it alone with {example}.")
+    return Blame(True, "\n".join(text), site.location, statement, block,
+                 [r.text for r in rules])
 
 
 def _first_line(exc):
@@ -671,12 +702,14 @@ def blame_reverse(f, args, wrt, *, optimize=False, specialized=False, seed=0, ep
         vg = api.value_and_grad(f, wrt=tuple(wrt), optimize=optimize)
         owner = getattr(vg, "__self__", None)
         generated = vg.__func__ if owner is not None else vg
-        if specialized:
-            spec = getattr(generated, "__sourcediff_specializations__", None)
-            if spec is not None:
-                generated = spec.lookup(tuple(args))
-            what += ", specialized for these arguments"
         raw = _raw(generated)
+        spec = getattr(generated, "__sourcediff_specializations__", None)
+        if specialized and spec is not None:
+            try:  # (a Python float argument runs forward mode instead: no blocks to probe)
+                raw = _raw(spec.lookup(tuple(args)))
+                what += ", specialized for these arguments"
+            except _CannotAttribute:
+                pass
         search = _ReverseSearch(f, args, raw, owner, what, seed, eps, rtol, atol, max_runs,
                                 max_seconds)
         return _run_quietly(search.run)
@@ -783,8 +816,8 @@ class _ReverseSearch:
                    f"{p.location} ({why})"
         return Blame(False, f"Not attributed to a line: all {checked - len(unjudged)} adjoints "
                             f"judged block by block in the generated code ({self.what}) agree "
-                            f"with finite differences{note}. The difference is not inside one "
-                            f"statement's block.")
+                            f"with finite differences{note}. No statement's block is to blame at "
+                            f"the points checked.")
 
     def check(self, site, occurrence, name, value, direction, bar, path, size):
         try:

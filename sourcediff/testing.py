@@ -140,6 +140,7 @@ def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, s
     from . import operators
     from .attribution import rules_used, user_rule
 
+    __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     rng = np.random.default_rng(seed)
     wrt = _float_args(args)
@@ -320,6 +321,7 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rto
     from . import operators
     from .pytree import flatten
 
+    __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     wrt = tuple(_float_args(args) if wrt is None else (wrt if isinstance(wrt, (tuple, list))
                                                        else (wrt,)))
