@@ -395,18 +395,22 @@ def _snapshot(value):
 
 class _Probe:
     """What the probed copy calls: counts the primal segments, moves one variable at one point,
-    records adjoints after backward blocks and values with tangents in forward blocks."""
+    records adjoints on entry to and exit from backward blocks, and values with tangents in
+    forward blocks."""
 
     def __init__(self, wanted):
         self.wanted = wanted          # site id -> [(variable, partner name)]
         self.reset(None)
 
     def reset(self, target):
-        self.target = target          # None (record) or (site, occurrence, name, direction, h)
+        self.target = target          # None, or (site, occurrence, name, point, direction, h)
         self.counts = collections.Counter()
         self.after = collections.Counter()
-        self.events = []              # (site, occurrence, {name: value}) in execution order
-        self.values = {}              # (site, occurrence, name) -> the value before the line
+        self.entries = collections.Counter()
+        self.exits = []               # (backward site, occurrence) in the order they ran
+        self.recorded = {}            # (backward site, occurrence, 'entry'|'exit') -> adjoints
+        self.events = []              # forward: (site, occurrence, {name: (value, tangent)})
+        self.values = {}              # (site, occurrence, name, point) -> the value there
         self.pending = {}
         self.path = 0
         self.moved = False
@@ -415,27 +419,30 @@ class _Probe:
         self.counts[site] += 1
         self.path = hash((self.path, site))
 
-    def move(self, site, name, value):
+    def move(self, site, name, value, point):
         occurrence = self.counts[site] - 1
         if self.target is None:
-            self.values[(site, occurrence, name)] = _snapshot(value)
+            self.values[(site, occurrence, name, point)] = _snapshot(value)
             return value
-        t_site, t_occurrence, t_name, direction, h = self.target
-        if (site, occurrence, name) != (t_site, t_occurrence, t_name):
+        if (site, occurrence, name, point) != self.target[:4]:
             return value
         self.moved = True
-        return _moved(value, direction, h)
+        return _moved(value, self.target[4], self.target[5])
 
-    def record(self, site, scope):
-        """After a backward block: the adjoints of the variables its statement reads."""
-        occurrence = self.after[site]
-        self.after[site] += 1
-        self.path = hash((self.path, -1 - site))
+    def record(self, site, when, scope):
+        """On entry to or exit from a backward block: the adjoints of its statement's
+        variables."""
+        counter = self.entries if when == "entry" else self.after
+        occurrence = counter[site]
+        counter[site] += 1
+        if when == "exit":
+            self.path = hash((self.path, -1 - site))
         if self.target is not None:
             return
-        values = {name: _snapshot(scope.get(partner, 0.0))
-                  for name, partner in self.wanted.get(site, ())}
-        self.events.append((site, occurrence, values))
+        if when == "exit":
+            self.exits.append((site, occurrence))
+        self.recorded[(site, occurrence, when)] = {
+            name: _snapshot(scope.get(partner, 0.0)) for name, partner in self.wanted.get(site, ())}
 
     def keep(self, site, name, value, tangent):
         """In a forward block, right after ``name`` and its tangent are set."""
@@ -721,13 +728,25 @@ def blame_reverse(f, args, wrt, *, optimize=False, specialized=False, seed=0, ep
 
 
 class _ReverseSearch:
+    """The search over one generated function's blocks (see the module docstring).
+
+    Each backward block is probed twice: on entry (the adjoints of the variables its statement
+    reads or writes, which must equal finite differences moving them just after the statement's
+    primal) and on exit (the adjoints of the variables it reads, against moving them just before
+    it). A block whose entry agrees and whose exit does not is wrong by itself. The search first
+    tries each block once, at its first run in the backward sweep (quick for long loops), and
+    confirms a failure by the block's entry; failing that, it walks every run in backward order,
+    where the first exit that disagrees is the wrong block (all that flowed into it was checked).
+    """
+
     def __init__(self, f, args, raw, owner, what, seed, eps, rtol, atol, max_runs, max_seconds):
         self.f, self.args, self.raw, self.owner, self.what = f, tuple(args), raw, owner, what
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.eps, self.rtol, self.atol = eps, rtol, atol
         self.max_runs, self.deadline = max_runs, time.monotonic() + max_seconds
         self.runs = 0
         self.user_lines = _Lines(f)
+        self.verdicts = {}
 
     def plan(self, tree, sites):
         user = _user_variables(self.f)
@@ -735,25 +754,34 @@ class _ReverseSearch:
         groups = collections.defaultdict(lambda: ([], []))
         for site in sites:
             groups[(site.key, site.path)][site.kind == "grad"].append(site)
-        self.pairs, self.wanted = {}, {}
+
+        def checkable(names):
+            return [v for v in names if v in user and v in stored and _partner(v, "bar") in stored
+                    and _partner(v, "bar") not in user]
+
+        self.pairs, self.reads, self.touched = {}, {}, {}
         for primal, adjoint in groups.values():
             if len(primal) != len(adjoint):
                 continue  # (no mirror to pair with: left unchecked)
             for p, b in zip(primal, reversed(adjoint)):
-                names = [v for v in _loads(p.stmts) if v in user and v in stored
-                         and _partner(v, "bar") in stored and _partner(v, "bar") not in user]
                 self.pairs[b.id] = p
-                self.wanted[b.id] = [(v, _partner(v, "bar")) for v in names]
-        moves = {p.id: [v for v, _ in self.wanted[b]] for b, p in self.pairs.items()}
+                self.reads[b.id] = checkable(_loads(p.stmts))
+                self.touched[b.id] = self.reads[b.id] + [
+                    v for v in checkable(_stores(p.stmts)) if v not in self.reads[b.id]]
         out = []
-        for site in sites:
-            if site.kind == "line" and site.id in moves:
-                stmts = _stmt(f"{PROBE}.enter({site.id})")
-                for v in moves[site.id]:
-                    stmts += _stmt(f"{v} = {PROBE}.move({site.id}, {v!r}, {v})")
-                out.append((site, 0, stmts))
-            elif site.kind == "grad" and site.id in self.pairs:
-                out.append((site, None, _stmt(f"{PROBE}.record({site.id}, locals())")))
+        for b_id, p in self.pairs.items():
+            b = sites[b_id]
+            stmts = _stmt(f"{PROBE}.enter({p.id})")
+            for v in self.reads[b_id]:
+                stmts += _stmt(f"{v} = {PROBE}.move({p.id}, {v!r}, {v}, 'before')")
+            out.append((p, 0, stmts))
+            after = []
+            for v in self.touched[b_id]:
+                after += _stmt(f"{v} = {PROBE}.move({p.id}, {v!r}, {v}, 'after')")
+            if after:
+                out.append((p, None, after))
+            out.append((b, 0, _stmt(f"{PROBE}.record({b_id}, 'entry', locals())")))
+            out.append((b, None, _stmt(f"{PROBE}.record({b_id}, 'exit', locals())")))
         return out
 
     def value(self, target):
@@ -769,105 +797,145 @@ class _ReverseSearch:
 
     def run(self):
         factory, cells, self.sites, self.lines = _instrument(self.raw, self.user_lines, self.plan)
-        if not any(self.wanted.values()):
+        if not any(self.reads.values()):
             raise _CannotAttribute(f"the generated code ({self.what}) has no block whose "
                                    f"adjoints can be checked")
-        self.probe = _Probe(self.wanted)
+        self.probe = _Probe({b: [(v, _partner(v, "bar")) for v in self.touched[b]]
+                             for b in self.touched})
         self.fn = factory(*cells, self.probe)
-        base, path = self.value(None)
-        events, counts = list(self.probe.events), dict(self.probe.counts)
-        before = dict(self.probe.values)
-        swept = collections.Counter(site for site, _, _ in events)
-        checked, unjudged = 0, []
+        self.base, self.path = self.value(None)
+        self.recorded = dict(self.probe.recorded)
+        self.before = dict(self.probe.values)
+        counts = dict(self.probe.counts)
+        swept = collections.Counter(b for b, _ in self.probe.exits)
+        # (the runs of a block in the backward sweep, paired with the runs of its primal)
+        self.events = [(b, occurrence, counts.get(self.pairs[b].id, 0) - 1 - occurrence)
+                       for b, occurrence in self.probe.exits
+                       if counts.get(self.pairs[b].id, 0) == swept[b]]
         try:
-            for site_id, occurrence, bars in events:
-                p = self.pairs[site_id]
-                total = counts.get(p.id, 0)
-                if total != swept[site_id]:
-                    continue  # (the primal and backward runs of the pair do not match up)
-                primal_occurrence = total - 1 - occurrence
-                for name, _ in self.wanted[site_id]:
-                    value = before.get((p.id, primal_occurrence, name))
-                    direction = _direction(self.rng, value)
-                    if direction is None:
-                        continue
-                    verdict = self.check(p.id, primal_occurrence, name, value, direction,
-                                         bars[name], path, abs(base))
-                    checked += 1
-                    if verdict is None:
-                        continue
-                    if verdict[0] == "unjudged":
-                        unjudged.append((p, name, verdict[1]))
-                        continue
-                    return self.found(site_id, p, occurrence, total, name, verdict[1])
+            for event in [e for e in self.events if e[1] == 0]:
+                wrong = self.exit_wrong(event)
+                if wrong is not None:
+                    if self.entry_right(event):
+                        return self.found(event, wrong)
+                    break
+            for event in self.events:
+                wrong = self.exit_wrong(event)
+                if wrong is not None:
+                    return self.found(event, wrong)
         except _Budget:
-            return Blame(False, f"Not attributed to a line: the {checked} adjoints checked within "
-                                f"the budget ({self.max_runs} runs) agree with finite "
-                                f"differences; the wrong block comes later in the backward "
-                                f"sweep.")
+            return Blame(False, f"Not attributed to a line: the {self.judged()} adjoints checked "
+                                f"within the budget ({self.max_runs} runs of the function) agree "
+                                f"with finite differences.")
+        return self.nothing_found()
+
+    def judged(self):
+        return sum(1 for v in self.verdicts.values() if v is None or v[0] == "wrong")
+
+    def nothing_found(self):
+        checked = len(self.verdicts)
         if checked == 0:
             return Blame(False, f"Not attributed to a line: no adjoint of a float variable of "
                                 f"{_name(self.f)} could be checked in the generated code "
                                 f"({self.what}).")
+        unjudged = [(key, v[1]) for key, v in self.verdicts.items()
+                    if v is not None and v[0] == "unjudged" and key[3] == "exit"]
         note = ""
         if unjudged:
-            p, name, why = unjudged[0]
+            (b, _, name, _), why = unjudged[0]
             note = f"; {len(unjudged)} could not be judged, the first for {name} at " \
-                   f"{p.location} ({why})"
-        return Blame(False, f"Not attributed to a line: all {checked - len(unjudged)} adjoints "
-                            f"judged block by block in the generated code ({self.what}) agree "
-                            f"with finite differences{note}. No statement's block is to blame at "
-                            f"the points checked.")
+                   f"{self.sites[b].location} ({why})"
+        return Blame(False, f"Not attributed to a line: all {self.judged()} adjoints judged block "
+                            f"by block in the generated code ({self.what}) agree with finite "
+                            f"differences{note}. No statement's block is to blame at the points "
+                            f"checked.")
 
-    def check(self, site, occurrence, name, value, direction, bar, path, size):
+    def exit_wrong(self, event):
+        """The first variable the block reads whose adjoint is wrong on exit, with the detail."""
+        b, occurrence, _ = event
+        for name in self.reads[b]:
+            verdict = self.verdict(event, name, "exit")
+            if verdict is not None and verdict[0] == "wrong":
+                return verdict[1]
+        return None
+
+    def entry_right(self, event):
+        b, _, _ = event
+        return all(self.verdict(event, name, "entry") is None for name in self.touched[b])
+
+    def verdict(self, event, name, when):
+        b, occurrence, primal_occurrence = event
+        key = (b, occurrence, name, when)
+        if key not in self.verdicts:
+            p = self.pairs[b].id
+            point = "before" if when == "exit" else "after"
+            value = self.before.get((p, primal_occurrence, name, point))
+            rng = np.random.default_rng([self.seed, b, occurrence, len(name), when == "exit"])
+            direction = _direction(rng, value)
+            bars = self.recorded.get((b, occurrence, when))
+            if direction is None or bars is None:
+                self.verdicts[key] = ("unjudged", "not a float value")
+            else:
+                self.verdicts[key] = self.check((p, primal_occurrence, name, point), value,
+                                                direction, bars.get(name, 0.0))
+        return self.verdicts[key]
+
+    def check(self, where, value, direction, bar):
         try:
             analytic = _dot(bar, direction)
         except _Mismatch as exc:
             return ("wrong", str(exc))
         single = _single(value)
         step = max(self.eps, 1e-3 if single else 0.0) * max(1.0, _scale(value))
-        numeric = self.fd(site, occurrence, name, direction, step, path)
+        numeric = self.fd(where, direction, step)
         if isinstance(numeric, str):
             return ("unjudged", numeric)
-        noise = 50 * np.finfo(np.float32 if single else np.float64).eps * (size + 1.0) / step
-        rel = max(10 * self.rtol, 1e-3 if single else 1e-6)
-        tol = 10 * self.atol + noise + rel * max(abs(numeric), abs(analytic))
-        if np.isfinite(analytic) and abs(analytic - numeric) <= tol:
+        noise = 50 * np.finfo(np.float32 if single else np.float64).eps * \
+            (abs(self.base) + 1.0) / step
+        rel = max(self.rtol, 1e-3 if single else 1e-7)
+        tol = self.atol + noise + rel * max(abs(numeric), abs(analytic))
+        err = abs(analytic - numeric)
+        if np.isfinite(analytic) and err <= tol:
             return None
-        again = self.fd(site, occurrence, name, direction, step * 10, path)
-        if isinstance(again, str) or abs(again - numeric) > max(tol, 1e-3 * abs(numeric)):
+        # (wrong only when finite differences with a ten times larger step agree, and the
+        # adjoint is clearly further off than the two steps are from each other)
+        again = self.fd(where, direction, step * 10)
+        if isinstance(again, str) or abs(again - numeric) > tol or \
+                (np.isfinite(analytic) and err <= 3 * abs(again - numeric)):
             shown = again if isinstance(again, str) else f"{again:.6g}"
             return ("unjudged", f"finite differences with steps {step:.2g} and {10 * step:.2g} "
-                                f"disagree: {numeric:.6g}, {shown}")
-        bar_name = _partner(name, "bar")
-        return ("wrong", f"{bar_name} along a random direction is {analytic:.8g} after it; "
-                         f"finite differences of {_name(self.f)}, moving {name} just before the "
-                         f"line, give {numeric:.8g}")
+                                f"give {numeric:.6g} and {shown}, too far apart to judge")
+        name = where[2]
+        return ("wrong", f"{_partner(name, 'bar')} along a random direction is {analytic:.8g} "
+                         f"after it; finite differences of {_name(self.f)}, moving {name} just "
+                         f"before the line, give {numeric:.8g}")
 
-    def fd(self, site, occurrence, name, direction, step, path):
+    def fd(self, where, direction, step):
         values = []
         for h in (step, -step):
             try:
-                value, moved_path = self.value((site, occurrence, name, direction, h))
+                value, moved_path = self.value(where + (direction, h))
             except (_Budget, _CannotAttribute):
                 raise
             except Exception as exc:  # noqa: BLE001
                 return f"the moved run failed: {type(exc).__name__}"
             if not self.probe.moved:
                 return "the moved point was not reached"
-            if moved_path != path:
+            if moved_path != self.path:
                 return "a branch or a loop's count changes under the step"
             values.append(value)
         if not all(np.isfinite(values)):
             return "the moved runs give values that are not finite"
         return (values[0] - values[1]) / (2 * step)
 
-    def found(self, site_id, p, occurrence, total, name, detail):
-        b = self.sites[site_id]
+    def found(self, event, detail):
+        b_id, occurrence, primal_occurrence = event
+        b = self.sites[b_id]
+        total = sum(1 for e in self.events if e[0] == b_id)
         when = ""
         if total > 1:
             when = f" (the backward sweep's pass {occurrence + 1} of {total} over it, for the " \
-                   f"primal's run {total - occurrence} of {total})"
+                   f"primal's run {primal_occurrence + 1})"
         statement = self.user_lines.text(b.key, b.text)
         rules = rules_used(self.f, statement)
         detail = f"The adjoints flowing into this block agree with finite differences; {detail}."
@@ -951,7 +1019,19 @@ def _blame_forward(f, args, wrt, what, seed, eps, rtol, atol):
     single = any(_single(args[i]) for i in wrt)
     step = max(eps, 1e-3 if single else 0.0)
     base, hi, lo = run(0.0), run(step), run(-step)
-    checked = 0
+    wide = []  # (the runs with a ten times larger step, made when a tangent looks wrong)
+
+    def differences(events_hi, events_lo, k, name, h):
+        if k >= min(len(events_hi), len(events_lo)) or events_hi[k][:2] != base[k][:2] or \
+                events_lo[k][:2] != base[k][:2]:
+            return None
+        up = events_hi[k][2].get(name, (None,))[0]
+        down = events_lo[k][2].get(name, (None,))[0]
+        if not (_float_leaf(up) and _float_leaf(down)) or np.shape(up) != np.shape(down):
+            return None
+        return (np.asarray(up, dtype=float) - np.asarray(down, dtype=float)) / (2 * h)
+
+    checked, unjudged = 0, []
     for k, (site_id, occurrence, values) in enumerate(base):
         if k >= min(len(hi), len(lo)) or hi[k][:2] != (site_id, occurrence) or \
                 lo[k][:2] != (site_id, occurrence):
@@ -959,12 +1039,10 @@ def _blame_forward(f, args, wrt, what, seed, eps, rtol, atol):
                                 f"under the finite-difference step before any tangent differs "
                                 f"({checked} checked in {what}).")
         for name, (value, tangent) in values.items():
-            up, down = hi[k][2].get(name, (None,))[0], lo[k][2].get(name, (None,))[0]
-            if not (_float_leaf(value) and _float_leaf(up) and _float_leaf(down)) or \
-                    np.shape(up) != np.shape(value) or np.shape(down) != np.shape(value):
+            numeric = differences(hi, lo, k, name, step)
+            if not _float_leaf(value) or numeric is None or numeric.shape != np.shape(value):
                 continue
             checked += 1
-            numeric = (np.asarray(up, dtype=float) - np.asarray(down, dtype=float)) / (2 * step)
             if isinstance(tangent, (int, float)) and tangent == 0:
                 tangent = np.zeros(np.shape(value))
             tangent = np.asarray(tangent, dtype=float) if _float_leaf(tangent) or \
@@ -980,15 +1058,29 @@ def _blame_forward(f, args, wrt, what, seed, eps, rtol, atol):
                         float(np.max(np.abs(tangent), initial=0.0)))
             noise = 50 * np.finfo(np.float32 if single else np.float64).eps * \
                 (_scale(value) + 1.0) / step
-            tol = 10 * atol + noise + max(10 * rtol, 1e-3 if single else 1e-6) * scale
+            tol = atol + noise + max(rtol, 1e-3 if single else 1e-7) * scale
             if np.isfinite(err) and err <= tol:
+                continue
+            if not wide:
+                wide.extend([run(10 * step), run(-10 * step)])
+            again = differences(wide[0], wide[1], k, name, 10 * step)
+            apart = None if again is None or again.shape != numeric.shape else \
+                float(np.max(np.abs(again - numeric), initial=0.0))
+            if apart is None or apart > tol or (np.isfinite(err) and err <= 3 * apart):
+                unjudged.append((site, name))
                 continue
             detail = (f"The tangents before this line agree with finite differences; after it, "
                       f"{_partner(name, 'dot')} differs from finite differences of {name} by "
                       f"{err:.3g} (max abs; its largest entry is {scale:.6g}).")
             return _forward_found(f, site, user_lines, lines, what, when, detail)
-    return Blame(False, f"Not attributed to a line: all {checked} tangents checked line by line "
-                        f"in the generated code ({what}) agree with finite differences.")
+    note = ""
+    if unjudged:
+        site, name = unjudged[0]
+        note = f"; {len(unjudged)} could not be judged (finite differences with two steps too " \
+               f"far apart), the first for {name} at {site.location}"
+    return Blame(False, f"Not attributed to a line: all {checked - len(unjudged)} tangents judged "
+                        f"line by line in the generated code ({what}) agree with finite "
+                        f"differences{note}.")
 
 
 def _forward_found(f, site, user_lines, lines, what, when, detail):
