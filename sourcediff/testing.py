@@ -168,13 +168,6 @@ def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, s
     hint = f"\nIt calls rules of your own: {'; '.join(uses)}" if uses else ""
     dirs = {i: _direction(rng, args[i]) for i in wrt}
     numeric = _fd(fn, args, dirs, eps)
-    if "fwd" in modes:
-        tangents = [dirs.get(i) for i in range(len(args))]
-        _, out_dot = operators.jvp(fn, args, tangents)
-        what = f"{jvp_name} disagrees with finite differences" if rule else \
-            f"forward mode of {name}"
-        _close(what, out_dot, numeric, rtol, atol, hint)
-    out = None
     if "rev" in modes or "tape" in modes:
         out, f_vjp = operators.vjp(fn, *args)
         ct = _direction(rng, np.asarray(out, dtype=float)) if np.ndim(out) else 1.0
@@ -195,6 +188,12 @@ def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, s
             what = f"{vjp_name} disagrees with finite differences in the tape" \
                 if rule else f"the tape's gradient of {name}"
             _close(what, analytic, expected, rtol, atol, hint)
+    if "fwd" in modes:
+        tangents = [dirs.get(i) for i in range(len(args))]
+        _, out_dot = operators.jvp(fn, args, tangents)
+        what = f"{jvp_name} disagrees with finite differences" if rule else \
+            f"forward mode of {name}"
+        _close(what, out_dot, numeric, rtol, atol, hint)
     if order >= 2:
         _check_second_order(fn, args, wrt, dirs, rng, eps, rtol, atol, name, second, hint)
 
