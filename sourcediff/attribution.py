@@ -1,13 +1,16 @@
 """Which line of a user's function a wrong derivative comes from: its generated code compiled again
 with probes between the blocks, and each block checked against finite differences of the function.
 
-Reverse mode. After the adjoint block of a line has run, the adjoint ``v_bar`` of each variable
+Reverse mode. When the adjoint block of a line is left, the adjoint ``v_bar`` of each variable
 ``v`` the line reads must be the derivative of the function's value with respect to ``v`` as it
-stands just before the line runs (every later use of that value has been swept by then). The
-reference is the primal sweep run again with ``v`` moved by ``+-h*d`` at that point (at that
-iteration, in a loop). Blocks are checked in the order the backward sweep runs them; the first one
-after which an adjoint is wrong is the wrong block, since every adjoint flowing into it was checked
-before it ran.
+stands just before the line runs (every later use of that value has been swept by then); when the
+block is entered, the adjoints of the variables the line reads or writes must be the derivatives
+with respect to them just after it. The reference is the primal sweep run again with ``v`` moved
+by ``+-h*d`` at that point (at that iteration, in a loop). A block entered right and left wrong is
+wrong by itself. The search tries each block at its first run in the backward sweep (a wrong line
+before a long loop costs a few runs), confirming a failure by the block's entry; else it walks the
+blocks in the order the backward sweep runs them, where the first one left wrong is the wrong
+block, since every adjoint flowing into it was checked before it ran.
 
 Forward mode. After the block of a line, the tangent ``v_dot`` of each value it assigns must be the
 derivative of ``v`` along the input direction, which the same code run at the moved arguments

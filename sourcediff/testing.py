@@ -444,10 +444,11 @@ def _blame(f, args, wrt, status, seed, eps, rtol, atol, rules):
                                 "the generated code agrees with finite differences; the tape "
                                 "itself (sourcediff.tape) is the suspect."))
     if status.get("hvp") == "DIFFERS" and not out:
-        text = "Not attributed to a line: first derivatives agree in every mode; the line search " \
-               "covers first derivatives only, and the hessian-vector product differs."
+        text = "Not attributed to a line: first derivatives agree in every mode and only the " \
+               "hessian-vector product differs; the search for the line covers first derivatives."
         if rules:
-            text += f" The rules of your own it uses are differentiated for it: {'; '.join(rules)}."
+            text += (" Second order differentiates the rules of your own it uses; check them with "
+                     f"sourcediff.testing.check_grads(..., order=2): {'; '.join(rules)}.")
         out.append(Blame(False, text))
     return out
 

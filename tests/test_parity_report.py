@@ -146,6 +146,11 @@ def good_loss(w, x):
     return acc + np.sum(w * w)
 
 
+def second_order_loss(w):
+    u = np.sin(w)
+    return np.sum(frozen(u) * u)
+
+
 def kinked(x):
     y = x * 2.0
     if np.sum(y) > 0:
@@ -246,6 +251,15 @@ def test_when_finite_differences_cannot_judge_it_says_so_instead_of_guessing():
     assert "Not attributed to a line" in text
     assert f"could not be judged, the first for x at {line_of(kinked, 'y = x * 2.0')} (a branch " \
            f"or a loop's count changes under the step)" in text
+
+
+def test_a_wrong_second_derivative_alone_points_at_the_rules_second_order():
+    with pytest.raises(GradientCheckError) as info:
+        check_parity(second_order_loss, (np.linspace(-1.0, 1.0, 4),), order=2)
+    text = str(info.value)
+    assert text.startswith("hvp disagrees with finite differences")
+    assert "only the hessian-vector product differs" in text and "First wrong" not in text
+    assert f"check_grads(..., order=2): frozen ({line_of(frozen, 'def frozen')})" in text
 
 
 def test_a_disagreement_of_the_tape_alone_blames_no_line(data, monkeypatch):
