@@ -699,7 +699,7 @@ def _name(f):
 
 
 def blame_reverse(f, args, wrt, *, optimize=False, specialized=False, seed=0, eps=1e-6,
-                  rtol=1e-5, atol=1e-7, max_runs=400, max_seconds=60.0):
+                  rtol=1e-5, atol=1e-7, max_runs=400, max_seconds=30.0):
     """The first adjoint block (in backward-sweep order) of ``sd.value_and_grad(f, wrt)``'s
     generated code after which an adjoint disagrees with finite differences of ``f``, as a
     :class:`Blame`. ``optimize``/``specialized`` pick the generated code probed (by default the

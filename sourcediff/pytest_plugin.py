@@ -21,6 +21,8 @@ Example (a user's test file)::
         sd_parity(loss, sd_args)
 
 Options: ``--sd-order 2`` (also the hessian-vector product), ``--sd-no-tape``, ``--sd-eps 1e-6``.
+A failing check fails the test with :func:`~sourcediff.testing.check_parity`'s report: the table,
+the suspect, and the user's line whose generated block first goes wrong, with that block.
 """
 
 import numpy as np
