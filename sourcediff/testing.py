@@ -120,7 +120,7 @@ def _tape_vjp(fn, args, wrt, ct):
     return tape.grad_of(lambda *a: np.sum(fn(*a) * ct), list(args), wrt=tuple(wrt))
 
 
-def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, seed=0):
+def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, seed=0):
     """Check ``fn``'s derivatives at ``args`` in random directions, up to ``order``.
 
     ``modes`` picks forward ("fwd": sd.jvp), reverse ("rev": sd.vjp) and the tape ("tape") mode;
@@ -128,10 +128,11 @@ def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, s
     (hvp through forward over reverse; for a function whose output is an array, of its dot
     product with a random array). Raises GradientCheckError (an AssertionError) on a mismatch.
 
-    For a function with a rule of your own (``sd.custom_vjp``, ``sd.defvjp``) the default is every
-    mode the rule claims: reverse, the tape (for ``sd.custom_vjp``), and forward mode when it has
-    a jvp rule or a kind that derives one; a wrong rule is named in the error, with its file and
-    line. Asking for a mode the rule does not claim is an error that says how to add it.
+    ``order`` defaults to 1. For a function with a rule of your own (``sd.custom_vjp``,
+    ``sd.defvjp``), given neither ``modes`` nor ``order``, every mode the rule claims is checked:
+    reverse, the tape (for ``sd.custom_vjp``), and forward mode and second order when it has a jvp
+    rule or a kind that derives one; a wrong rule is named in the error, with its file and line.
+    Asking for a mode the rule does not claim is an error that says how to add it.
 
     Example::
 
@@ -149,6 +150,7 @@ def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, s
     name = getattr(fn, "__qualname__", fn)
     rule = user_rule(fn)
     known = ("fwd", "rev", "tape")
+    everything = modes is None  # (for a rule: every mode it claims, and second order)
     if modes is None:
         modes = _rule_modes(fn, rule) if rule is not None else ("fwd", "rev")
     for mode in modes:
@@ -162,8 +164,11 @@ def check_grads(fn, args, order=1, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, s
         for mode in modes:
             if mode not in claimed:
                 raise SourcediffError(_unclaimed(fn, rule, mode, owner))
+        if order is None:
+            order = 2 if everything and "fwd" in claimed else 1
         if order >= 2 and "fwd" not in claimed:
             raise SourcediffError(_unclaimed(fn, rule, "order 2", owner))
+    order = 1 if order is None else order
     uses = rules_used(fn) if rule is None else []
     hint = f"\nIt calls rules of your own: {'; '.join(uses)}" if uses else ""
     dirs = {i: _direction(rng, args[i]) for i in wrt}
