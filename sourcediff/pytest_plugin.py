@@ -38,7 +38,8 @@ def pytest_addoption(parser):
     group.addoption("--sd-no-tape", action="store_true", default=False,
                     help="sd_parity: leave out the tape mode")
     group.addoption("--sd-eps", type=float, default=None,
-                    help="sd_parity: the finite-difference step (default 1e-6)")
+                    help="sd_parity: the finite-difference step (default 1e-6; 1e-3 for "
+                         "float32 arguments)")
 
 
 def pytest_configure(config):

@@ -266,9 +266,11 @@ def _leaf_vector(value):
 
 
 def _tolerance(args, wrt):
+    """(rtol, atol, finite-difference step) by the arguments' precision: a step of 1e-6 is below
+    float32's resolution near 1, so float32 arguments get 1e-3 (and looser tolerances)."""
     single = any(getattr(getattr(leaf, "dtype", None), "itemsize", 8) <= 4
                  for i in wrt for leaf in _leaves_of(args[i]))
-    return (3e-3, 1e-4) if single else (1e-5, 1e-7)
+    return (3e-3, 1e-4, 1e-3) if single else (1e-5, 1e-7, 1e-6)
 
 
 def _leaves_of(value):
@@ -304,7 +306,7 @@ def _mode_gradients(f, args, wrt, mode):
     raise SourcediffError(f"unknown mode {mode!r}; use some of {', '.join(_MODES)}")
 
 
-def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rtol=None,
+def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rtol=None,
                  atol=None):
     """Check ``f``'s gradient in every mode against the others and against central finite
     differences along random directions; return the report table (a string), or raise
@@ -314,8 +316,11 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rto
     generic code), ``unoptimized``, ``forward`` and ``tape`` (the same numpy function on tape
     tensors). ``order=2`` also checks the hessian-vector product against finite differences of the
     gradient. A mode that refuses the function (a ``SourcediffError``) is reported as refused, not
-    as a disagreement; a mode that gives other numbers fails. Tolerances default by dtype (float32
-    arguments get looser ones); ``seed`` fixes the random directions, and is printed to reproduce.
+    as a disagreement; a mode that gives other numbers fails. Tolerances and the finite-difference
+    step ``eps`` default by dtype (float32 arguments get looser tolerances and a step of 1e-3,
+    float64 ones 1e-6); ``seed`` fixes the random directions, and is printed to reproduce. On a
+    disagreement the error also names the line of ``f`` whose generated block first goes wrong,
+    with that block (see ``sourcediff/attribution.py``), or says why no line is blamed.
 
     Example::
 
@@ -331,9 +336,10 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rto
                                                        else (wrt,)))
     if not wrt:
         raise SourcediffError("check_parity needs a float, float array or container of them")
-    d_rtol, d_atol = _tolerance(args, wrt)
+    d_rtol, d_atol, d_eps = _tolerance(args, wrt)
     rtol = d_rtol if rtol is None else rtol
     atol = d_atol if atol is None else atol
+    eps = d_eps if eps is None else eps
     rng = np.random.default_rng(seed)
     flats = {i: flatten(args[i]) if isinstance(args[i], (list, tuple, dict)) else None
              for i in wrt}

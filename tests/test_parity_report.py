@@ -242,6 +242,15 @@ def test_a_correct_function_passes_in_every_mode(data):
     assert "DIFFERS" not in table and "hvp" in table
 
 
+def test_float32_arguments_get_a_step_they_can_resolve(data):
+    w, x, y = (a.astype(np.float32) for a in data)
+    for seed in range(3):
+        check_parity(good_loss, (w, x), wrt=(0,), seed=seed)
+    with pytest.raises(GradientCheckError) as info:
+        check_parity(model_loss, (w, x, y), wrt=(0,))
+    assert info.value.blames[0].location == line_of(model_loss, "s = bent(h)")
+
+
 def test_no_line_is_blamed_on_a_correct_function():
     rng = np.random.default_rng(1)
     w, x = rng.normal(size=3), rng.normal(size=(4, 3))
