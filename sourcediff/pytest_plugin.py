@@ -21,12 +21,14 @@ Example (a user's test file)::
         sd_parity(loss, sd_args)
 
 Options: ``--sd-order 2`` (also the hessian-vector product), ``--sd-no-tape``, ``--sd-eps 1e-6``.
+A failing check fails the test with :func:`~sourcediff.testing.check_parity`'s report: the table,
+the suspect, and the user's line whose generated block first goes wrong, with that block.
 """
 
 import numpy as np
 import pytest
 
-from .testing import _MODES, check_parity
+from .testing import _MODES, GradientCheckError, check_parity
 
 
 def pytest_addoption(parser):
@@ -36,7 +38,8 @@ def pytest_addoption(parser):
     group.addoption("--sd-no-tape", action="store_true", default=False,
                     help="sd_parity: leave out the tape mode")
     group.addoption("--sd-eps", type=float, default=None,
-                    help="sd_parity: the finite-difference step (default 1e-6)")
+                    help="sd_parity: the finite-difference step (default 1e-6; 1e-3 for "
+                         "float32 arguments)")
 
 
 def pytest_configure(config):
@@ -62,7 +65,8 @@ def pytest_generate_tests(metafunc):
 def sd_parity(request):
     """``sd_parity(f, args, wrt=None, **options)``: :func:`sourcediff.testing.check_parity` with
     the command line's and the marker's defaults; the report goes into the test's report section
-    "sourcediff parity" and its user properties."""
+    "sourcediff parity" and its user properties. A failure is the GradientCheckError itself: the
+    table, then the user's line whose generated block first goes wrong and that block."""
     config = request.config
     marker = request.node.get_closest_marker("sourcediff")
     defaults = dict(marker.kwargs) if marker is not None else {}
@@ -70,6 +74,7 @@ def sd_parity(request):
     defaults.pop("count", None)
 
     def check(f, args, wrt=None, **options):
+        __tracebackhide__ = True
         kw = dict(defaults)
         kw.update(options)
         if wrt is not None:
@@ -80,7 +85,12 @@ def sd_parity(request):
             kw.setdefault("eps", config.getoption("--sd-eps"))
         if config.getoption("--sd-no-tape"):
             kw["modes"] = tuple(m for m in kw.get("modes", _MODES) if m != "tape")
-        table = check_parity(f, args, **kw)
+        try:
+            table = check_parity(f, args, **kw)
+        except GradientCheckError as exc:
+            # (the table, and the line whose block goes wrong with that block, are the message)
+            request.node.user_properties.append(("sourcediff parity", str(exc)))
+            raise
         request.node.add_report_section("call", "sourcediff parity", table)
         request.node.user_properties.append(("sourcediff parity", table))
         return table

@@ -73,56 +73,179 @@ def _fd(fn, args, dirs, eps):
     return (hi - lo) / (2 * eps)
 
 
-def _close(name, analytic, numeric, rtol, atol):
+def _close(name, analytic, numeric, rtol, atol, hint=""):
     analytic, numeric = np.asarray(analytic, dtype=float), np.asarray(numeric, dtype=float)
     if analytic.shape != numeric.shape or not np.allclose(analytic, numeric, rtol=rtol, atol=atol):
         raise GradientCheckError(f"{name}: sourcediff gives {analytic!r}, finite differences give "
-                                 f"{numeric!r}")
+                                 f"{numeric!r}{hint}")
 
 
-def check_grads(fn, args, order=1, modes=("fwd", "rev"), eps=1e-6, rtol=1e-4, atol=1e-6,
-                seed=0):
+def _rule_modes(fn, rule):
+    """The modes a rule of the user's claims: reverse always; the tape for a function made by
+    sd.custom_vjp (the tape calls its rule; a rule registered on a plain function with sd.defvjp
+    is not seen by the tape, which runs the function's body); forward mode (and so second order,
+    forward over reverse) with a jvp rule or a kind that derives one from the vjp rule."""
+    modes = ["rev"]
+    if callable(getattr(fn, "defvjp", None)) and callable(getattr(fn, "defjvp", None)):
+        modes.append("tape")
+    if rule.jvp is not None or rule.kind in ("elementwise", "linear"):
+        modes.append("fwd")
+    return tuple(modes)
+
+
+def _rule_names(fn, rule):
+    """How messages name a rule of the user's: (the function, its vjp rule, what gives its
+    forward mode, what gives its second derivative)."""
+    from .attribution import _def_line
+
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    owner = f"{name} ({_def_line(fn)})"
+    vjp = f"the vjp rule {rule.vjp.__name__} ({_def_line(rule.vjp)}) of {owner}"
+    if rule.jvp is not None:
+        fwd = f"the jvp rule {rule.jvp.__name__} ({_def_line(rule.jvp)}) of {owner}"
+    else:
+        fwd = f"forward mode of {owner}, derived from its vjp rule {rule.vjp.__name__} " \
+              f"({_def_line(rule.vjp)}) by kind={rule.kind!r},"
+    second = f"the second derivative through the rule of {owner} (forward mode over the body of " \
+             f"its vjp rule {rule.vjp.__name__}, {_def_line(rule.vjp)})"
+    return owner, vjp, fwd, second
+
+
+def _tape_vjp(fn, args, wrt, ct):
+    """<ct, fn(args)>'s gradients computed by the tape (which calls a custom_vjp's rule)."""
+    from . import tape
+
+    if np.ndim(ct) == 0:
+        return tape.grad_of(fn, list(args), wrt=tuple(wrt))
+    return tape.grad_of(lambda *a: np.sum(fn(*a) * ct), list(args), wrt=tuple(wrt))
+
+
+def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6, seed=0):
     """Check ``fn``'s derivatives at ``args`` in random directions, up to ``order``.
 
-    ``modes`` picks forward ("fwd": sd.jvp) and/or reverse ("rev": sd.vjp) mode; ``order=2`` also
-    checks the derivative of the derivative (hvp through forward over reverse for scalar
-    functions). Raises GradientCheckError (an AssertionError) on a mismatch.
+    ``modes`` picks forward ("fwd": sd.jvp), reverse ("rev": sd.vjp) and the tape ("tape") mode;
+    by default forward and reverse. ``order=2`` also checks the derivative of the derivative
+    (hvp through forward over reverse; for a function whose output is an array, of its dot
+    product with a random array). Raises GradientCheckError (an AssertionError) on a mismatch.
+
+    ``order`` defaults to 1. For a function with a rule of your own (``sd.custom_vjp``,
+    ``sd.defvjp``), given neither ``modes`` nor ``order``, every mode the rule claims is checked:
+    reverse, the tape (for ``sd.custom_vjp``), and forward mode and second order when it has a jvp
+    rule or a kind that derives one; a wrong rule is named in the error, with its file and line.
+    Asking for a mode the rule does not claim is an error that says how to add it.
+
+    Example::
+
+        check_grads(softplus, (np.linspace(-2.0, 2.0, 5),), order=2)
     """
     from . import operators
+    from .attribution import rules_used, user_rule
 
+    __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     rng = np.random.default_rng(seed)
     wrt = _float_args(args)
     if not wrt:
         raise SourcediffError("check_grads needs at least one float or float-array argument")
+    name = getattr(fn, "__qualname__", fn)
+    rule = user_rule(fn)
+    known = ("fwd", "rev", "tape")
+    everything = modes is None  # (for a rule: every mode it claims, and second order)
+    if modes is None:
+        modes = _rule_modes(fn, rule) if rule is not None else ("fwd", "rev")
+    for mode in modes:
+        if mode not in known:
+            raise SourcediffError(f"check_grads: unknown mode {mode!r}; use some of "
+                                  f"{', '.join(map(repr, known))}")
+    owner = vjp_name = jvp_name = second = None
+    if rule is not None:
+        owner, vjp_name, jvp_name, second = _rule_names(fn, rule)
+        claimed = _rule_modes(fn, rule)
+        for mode in modes:
+            if mode not in claimed:
+                raise SourcediffError(_unclaimed(fn, rule, mode, owner))
+        if order is None:
+            order = 2 if everything and "fwd" in claimed else 1
+        if order >= 2 and "fwd" not in claimed:
+            raise SourcediffError(_unclaimed(fn, rule, "order 2", owner))
+    order = 1 if order is None else order
+    uses = rules_used(fn) if rule is None else []
+    hint = f"\nIt calls rules of your own: {'; '.join(uses)}" if uses else ""
     dirs = {i: _direction(rng, args[i]) for i in wrt}
     numeric = _fd(fn, args, dirs, eps)
+    if "rev" in modes or "tape" in modes:
+        out, f_vjp = operators.vjp(fn, *args)
+        ct = _direction(rng, np.asarray(out, dtype=float)) if np.ndim(out) else 1.0
+        expected = float(np.sum(numeric * ct))
+        if "rev" in modes:
+            grads = f_vjp(ct)
+            analytic = sum(_dot(grads[i], dirs[i]) for i in wrt)
+            what = f"{vjp_name} disagrees with finite differences in reverse mode" \
+                if rule else f"reverse mode of {name}"
+            _close(what, analytic, expected, rtol, atol, hint)
+        if "tape" in modes:
+            if any(_tree(args[i]) for i in wrt):
+                raise SourcediffError("check_grads: the tape takes arrays and floats, not lists, "
+                                      "tuples or dicts of them; leave 'tape' out of modes")
+            grads = _tape_vjp(fn, args, wrt, ct)
+            grads = grads if len(wrt) > 1 else (grads,)
+            analytic = sum(_dot(g, dirs[i]) for g, i in zip(grads, wrt))
+            what = f"{vjp_name} disagrees with finite differences in the tape" \
+                if rule else f"the tape's gradient of {name}"
+            _close(what, analytic, expected, rtol, atol, hint)
     if "fwd" in modes:
         tangents = [dirs.get(i) for i in range(len(args))]
         _, out_dot = operators.jvp(fn, args, tangents)
-        _close(f"forward mode of {getattr(fn, '__qualname__', fn)}", out_dot, numeric, rtol, atol)
-    if "rev" in modes:
-        out, f_vjp = operators.vjp(fn, *args)
-        ct = _direction(rng, np.asarray(out, dtype=float)) if np.ndim(out) else 1.0
-        grads = f_vjp(ct)
-        analytic = sum(_dot(grads[i], dirs[i]) for i in wrt)
-        _close(f"reverse mode of {getattr(fn, '__qualname__', fn)}", analytic,
-               float(np.sum(numeric * ct)), rtol, atol)
+        what = f"{jvp_name} disagrees with finite differences" if rule else \
+            f"forward mode of {name}"
+        _close(what, out_dot, numeric, rtol, atol, hint)
     if order >= 2:
-        if np.ndim(fn(*args)) != 0:
-            raise SourcediffError("check_grads with order=2 needs a scalar function")
-        tangents = [dirs.get(i) for i in range(len(args))]
-        hv = operators.hvp(fn, args, tangents)
-        hv = hv if isinstance(hv, tuple) else (hv,)
-        from .api import grad
+        _check_second_order(fn, args, wrt, dirs, rng, eps, rtol, atol, name, second, hint)
 
-        df = grad(fn, wrt=tuple(wrt))
-        g_hi = df(*_shift(args, dirs, eps))
-        g_lo = df(*_shift(args, dirs, -eps))
-        for k, i in enumerate(wrt):  # (a list or dict of parameters: over its leaves)
-            num = (_leaf_vector(g_hi[k], args[i]) - _leaf_vector(g_lo[k], args[i])) / (2 * eps)
-            _close(f"second derivative (argument {i}) of {getattr(fn, '__qualname__', fn)}",
-                   _leaf_vector(hv[k], args[i]), num, rtol * 10, atol * 10)
+
+def _unclaimed(fn, rule, mode, owner):
+    short = getattr(fn, "__name__", "f")
+    how = (f"register a jvp rule with @{short}.defjvp, or declare the vjp rule "
+           f"kind='elementwise' or kind='linear' if it is one" if callable(
+               getattr(fn, "defjvp", None)) else
+           f"register a jvp rule with sourcediff.defjvp({short}), or declare the vjp rule "
+           f"kind='elementwise' or kind='linear' if it is one")
+    if mode == "tape":
+        return (f"check_grads: the tape does not use the rule of {owner}: it was registered "
+                f"with sourcediff.defvjp on a plain function, whose body the tape runs. Make it "
+                f"with @sourcediff.custom_vjp to have the tape call the rule, or leave 'tape' out "
+                f"of modes")
+    what = "second order (forward over reverse)" if mode == "order 2" else "forward mode"
+    return (f"check_grads: the rule of {owner} does not give {what}: its vjp rule "
+            f"{rule.vjp.__name__} has kind={rule.kind!r} and there is no jvp rule. To check it, "
+            f"{how}; else leave {'order=2' if mode == 'order 2' else repr(mode)} out")
+
+
+def _check_second_order(fn, args, wrt, dirs, rng, eps, rtol, atol, name, second, hint):
+    from . import operators
+    from .api import grad
+    from .parse import synthetic
+
+    out = fn(*args)
+    scalar, projection = fn, None
+    if np.ndim(out) != 0:
+        # (an array output: the second derivative of its dot product with a random array)
+        projection = rng.normal(size=np.shape(out))
+        scalar = synthetic(fn, f"{getattr(fn, '__name__', 'f')}_dot_random",
+                           "_np.sum({fn}({params}) * _sd_projection)",
+                           {"_np": np, "_sd_projection": projection})
+    tangents = [dirs.get(i) for i in range(len(args))]
+    hv = operators.hvp(scalar, args, tangents)
+    hv = hv if isinstance(hv, tuple) else (hv,)
+    df = grad(scalar, wrt=tuple(wrt))
+    g_hi = df(*_shift(args, dirs, eps))
+    g_lo = df(*_shift(args, dirs, -eps))
+    for k, i in enumerate(wrt):  # (a list or dict of parameters: over its leaves)
+        num = (_leaf_vector(g_hi[k], args[i]) - _leaf_vector(g_lo[k], args[i])) / (2 * eps)
+        of = f"the dot product of {name} with a random array" if projection is not None else name
+        what = f"{second} disagrees with finite differences of its gradient (argument {i})" \
+            if second else f"second derivative (argument {i}) of {of}"
+        _close(what, _leaf_vector(hv[k], args[i]), num, rtol * 10, atol * 10, hint)
 
 
 # ---------------------------------------------------------------------- parity in every mode
@@ -156,9 +279,11 @@ def _aligned(grad, like):
 
 
 def _tolerance(args, wrt):
+    """(rtol, atol, finite-difference step) by the arguments' precision: a step of 1e-6 is below
+    float32's resolution near 1, so float32 arguments get 1e-3 (and looser tolerances)."""
     single = any(getattr(getattr(leaf, "dtype", None), "itemsize", 8) <= 4
                  for i in wrt for leaf in _leaves_of(args[i]))
-    return (3e-3, 1e-4) if single else (1e-5, 1e-7)
+    return (3e-3, 1e-4, 1e-3) if single else (1e-5, 1e-7, 1e-6)
 
 
 def _leaves_of(value):
@@ -194,7 +319,7 @@ def _mode_gradients(f, args, wrt, mode):
     raise SourcediffError(f"unknown mode {mode!r}; use some of {', '.join(_MODES)}")
 
 
-def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rtol=None,
+def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rtol=None,
                  atol=None):
     """Check ``f``'s gradient in every mode against the others and against central finite
     differences along random directions; return the report table (a string), or raise
@@ -204,8 +329,11 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rto
     generic code), ``unoptimized``, ``forward`` and ``tape`` (the same numpy function on tape
     tensors). ``order=2`` also checks the hessian-vector product against finite differences of the
     gradient. A mode that refuses the function (a ``SourcediffError``) is reported as refused, not
-    as a disagreement; a mode that gives other numbers fails. Tolerances default by dtype (float32
-    arguments get looser ones); ``seed`` fixes the random directions, and is printed to reproduce.
+    as a disagreement; a mode that gives other numbers fails. Tolerances and the finite-difference
+    step ``eps`` default by dtype (float32 arguments get looser tolerances and a step of 1e-3,
+    float64 ones 1e-6); ``seed`` fixes the random directions, and is printed to reproduce. On a
+    disagreement the error also names the line of ``f`` whose generated block first goes wrong,
+    with that block (see ``sourcediff/attribution.py``), or says why no line is blamed.
 
     Example::
 
@@ -215,14 +343,16 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rto
     from . import operators
     from .pytree import flatten
 
+    __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     wrt = tuple(_float_args(args) if wrt is None else (wrt if isinstance(wrt, (tuple, list))
                                                        else (wrt,)))
     if not wrt:
         raise SourcediffError("check_parity needs a float, float array or container of them")
-    d_rtol, d_atol = _tolerance(args, wrt)
+    d_rtol, d_atol, d_eps = _tolerance(args, wrt)
     rtol = d_rtol if rtol is None else rtol
     atol = d_atol if atol is None else atol
+    eps = d_eps if eps is None else eps
     rng = np.random.default_rng(seed)
     flats = {i: flatten(args[i]) if isinstance(args[i], (list, tuple, dict)) else None
              for i in wrt}
@@ -285,38 +415,65 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=1e-6, rto
     where = getattr(f, "__qualname__", repr(f))
     table = _parity_table(where, wrt, seed, numeric, rows)
     if failed:
+        status = {r[0]: r[1] for r in rows}
         ad = [r for r in rows if r[1] in ("ok", "DIFFERS") and r[0] != "hvp"]
         every = ad and all(r[1] == "DIFFERS" for r in ad)
-        hint = ""
-        if every and _custom_rules(f):
+        from .attribution import rules_used
+
+        rules = rules_used(f)
+        if every and rules:
             hint = ("\nEvery mode differs the same way: suspect the rule of your own that it "
-                    f"uses: {', '.join(_custom_rules(f))}")
+                    f"uses: {'; '.join(rules)}")
         elif every:
             hint = "\nEvery mode differs: suspect a rule, or a function finite differences cannot " \
                    "judge here (a kink, a discontinuity, a too large or too small eps)"
         else:
             hint = f"\nOnly {', '.join(failed)} differ{'s' if len(failed) == 1 else ''}: that " \
                    f"mode's code is the suspect, the others agree"
-        raise GradientCheckError(f"{', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} "
-                                 f"with finite differences for {where}\n{table}{hint}")
+        blames = _blame(f, args, wrt, status, seed, eps, rtol, atol, rules)
+        sections = "".join(f"\n\n{b.message}" for b in blames)
+        error = GradientCheckError(
+            f"{', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite "
+            f"differences for {where}\n{table}{hint}{sections}")
+        error.table, error.failed, error.seed, error.blames = table, list(failed), seed, blames
+        raise error
     return table
 
 
-def _custom_rules(f):
-    """Rules registered by the user's code (not numpy's or sourcediff's) for names ``f`` uses."""
-    from . import registry
+_REVERSE_CODE = (("unoptimized", dict(optimize=False)), ("unspecialized", dict(optimize=True)),
+                 ("reverse", dict(optimize=True, specialized=True)))
 
-    code, scope = getattr(f, "__code__", None), getattr(f, "__globals__", {})
+
+def _blame(f, args, wrt, status, seed, eps, rtol, atol, rules):
+    """The line each disagreeing kind of code goes wrong at (see sourcediff/attribution.py), or
+    a sentence saying why no line is blamed."""
+    from .attribution import Blame, blame_forward, blame_reverse
+
     out = []
-    for name in (code.co_names if code is not None else ()):
-        obj = scope.get(name)
-        rule = registry.lookup(obj) if obj is not None and callable(obj) else None
-        module = getattr(obj, "__module__", "") or ""
-        if rule is not None and not module.startswith(("numpy", "sourcediff", "scipy", "math")):
-            fn = rule.vjp
-            where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}" if hasattr(
-                fn, "__code__") else ""
-            out.append(f"{name} (its vjp {fn.__name__} at {where})")
+    differs = [mode for mode, _ in _REVERSE_CODE if status.get(mode) == "DIFFERS"]
+    if differs:
+        blame = None
+        for mode, options in _REVERSE_CODE:
+            if mode not in differs:
+                continue
+            blame = blame_reverse(f, args, wrt, seed=seed, eps=eps, rtol=rtol, atol=atol,
+                                  **options)
+            if blame.found or "probing the generated code" not in blame.message:
+                break
+        out.append(blame)
+    if status.get("forward") == "DIFFERS":
+        out.append(blame_forward(f, args, wrt, seed=seed, eps=eps, rtol=rtol, atol=atol))
+    if status.get("tape") == "DIFFERS" and not differs and status.get("forward") != "DIFFERS":
+        out.append(Blame(False, "Not attributed to a line: the tape runs no generated code, and "
+                                "the generated code agrees with finite differences; the tape "
+                                "itself (sourcediff.tape) is the suspect."))
+    if status.get("hvp") == "DIFFERS" and not out:
+        text = "Not attributed to a line: first derivatives agree in every mode and only the " \
+               "hessian-vector product differs; the search for the line covers first derivatives."
+        if rules:
+            text += (" Second order differentiates the rules of your own it uses; check them with "
+                     f"sourcediff.testing.check_grads(..., order=2): {'; '.join(rules)}.")
+        out.append(Blame(False, text))
     return out
 
 
