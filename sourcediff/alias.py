@@ -25,7 +25,7 @@ import weakref
 import gast
 import numpy as np
 
-from .facts import FRESH_RESULTS, writes_in_place
+from .facts import CONTAINER_ONLY_METHODS, FRESH_RESULTS, writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .resolve import Resolver
@@ -424,6 +424,7 @@ def mutated_params(fn):
         links.setdefault(b, set()).add(a)
 
     writes = []  # (name written into, line)
+    direct = []  # (parameter whose own list or dict changes, line): no views to follow
     for n in gast.walk(node):
         if isinstance(n, gast.Assign) and not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)) \
@@ -453,7 +454,11 @@ def mutated_params(fn):
                     writes.append((t.id, parsed.user_line(n)))
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 isinstance(n.func.value, gast.Name) and writes_in_place(n.func.attr):
-            writes.append((n.func.value.id, parsed.user_line(n)))  # y.sort(), y.__iadd__(v)
+            receiver = n.func.value.id  # y.sort(), y.__iadd__(v); lst.append(v) only if lst
+            if n.func.attr not in CONTAINER_ONLY_METHODS:  # is the parameter itself
+                writes.append((receiver, parsed.user_line(n)))
+            elif receiver in params:
+                direct.append((receiver, parsed.user_line(n)))
         if isinstance(n, gast.Call):
             for k in n.keywords:  # np.add(a, b, out=y)
                 if k.arg == "out":
@@ -473,6 +478,8 @@ def mutated_params(fn):
                     if p in inner and isinstance(a, gast.Name):
                         writes.append((a.id, parsed.user_line(n)))
     out = {}
+    for name, line in direct:
+        out.setdefault(name, line)
     for name, line in writes:
         seen, todo = {name}, [name]
         while todo:

@@ -529,6 +529,8 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     for p in wrt_names:
         if p in rev.active:
             grads.append(call(rev.rt(final), [load(rev.bar(p)), load(p)]))
+        elif final == "grad_tree":  # (a container's zero that adds entrywise, as grad_tree's)
+            grads.append(call(rev.rt("grad_tree"), [const(0.0), load(p)]))
         else:
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
     return head, primal, seed + inits, adjoint, grads, value

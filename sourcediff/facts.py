@@ -20,6 +20,11 @@ IN_PLACE_METHODS = frozenset({
     "__setitem__", "__delitem__", "__setattr__", "__delattr__",
 })
 
+# those of them that change only a list's or dict's own slots (never an array's memory): the
+# caller sees the change through the container object itself, not through views of its items
+CONTAINER_ONLY_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear",
+                                    "reverse", "update", "setdefault", "popitem"})
+
 _IN_PLACE_OPERATORS = frozenset({"add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow",
                                  "lshift", "rshift", "and", "xor", "or"})
 

@@ -310,3 +310,18 @@ def test_has_aux_returns_the_samples_of_the_same_run(mode):
     (value, aux), g2 = sd.value_and_grad(svi.objective_and_samples, has_aux=True)(params, n)
     assert value == svi.variational_objective(params, n)
     np.testing.assert_allclose(g2, g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["convnet_layer_list", "convnet_layer_iter", "mlp_list",
+                                  "rnn_star_args", "gmm_zip_star"])
+def test_unoptimized_code_gives_the_optimized_gradient(name):
+    """A helper's backward form gave an argument it does not use (a pooling layer's empty
+    parameters) a plain tuple of zeros, and the unoptimized caller's ``0.0 + tuple`` failed
+    (found by check_parity, which runs unoptimized code); a container's zero is a GradList now."""
+    prog = PROGRAMS[name]
+    args = prog.make()
+    fast = leaves(sd.grad(prog.fn, wrt=prog.wrt)(*args))
+    plain = leaves(sd.grad(prog.fn, wrt=prog.wrt, optimize=False)(*args))
+    assert len(fast) == len(plain)
+    for a, b in zip(fast, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
