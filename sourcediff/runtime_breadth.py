@@ -16,7 +16,16 @@ import functools
 
 import numpy as np
 
-from .runtime import GradList, as_array, is_zero_grad, numpy_only, normalize_axes, shape, unbroadcast, unreduce
+from .runtime import (
+    GradList,
+    as_array,
+    is_zero_grad,
+    normalize_axes,
+    numpy_only,
+    shape,
+    unbroadcast,
+    unreduce,
+)
 
 __all__ = []
 
