@@ -1,18 +1,17 @@
-"""Logistic regression by gradient descent on a dataset larger than the memory it may use.
+"""Logistic regression by gradient descent on a dataset larger than the memory it may use."""
 
-The data are generated lazily with ``dask.array.random`` a block of rows at a time, so they never
-exist in memory at once; the loss is the plain numpy function below. Given dask arrays,
-``sd.value_and_grad(loss)`` returns the value and the gradient as lazy dask arrays, and
-``dask.compute(value, grad)`` computes both in one pass over the data (each block is generated once
-per step, used for the loss and the gradient, and dropped). The process's resident memory is
-sampled during the fit; its growth must stay under the cap (exit status 1 otherwise).
-
-    python examples/out_of_core.py                      # 4 GB of data, 1 GB cap, 3 steps
-    python examples/out_of_core.py --small              # 64 MB, 256 MB cap: a few seconds
-    python examples/out_of_core.py --gb 1.6 --cap-gb 0.6 --steps 5
-
-Needs dask: ``pip install "sourcediff[dask]"``.
-"""
+# The data are generated lazily with dask.array.random a block of rows at a time, so they never
+# exist in memory at once; the loss is the plain numpy function below. Given dask arrays,
+# sd.value_and_grad(loss) returns the value and the gradient as lazy dask arrays, and
+# dask.compute(value, grad) computes both in one pass over the data (each block is generated once
+# per step, used for the loss and the gradient, and dropped). The process's resident memory is
+# sampled during the fit; its growth must stay under the cap (exit status 1 otherwise).
+#
+#     python examples/out_of_core.py                      # 4 GB of data, 1 GB cap, 3 steps
+#     python examples/out_of_core.py --small              # 64 MB, 256 MB cap: a few seconds
+#     python examples/out_of_core.py --gb 1.6 --cap-gb 0.6 --steps 5
+#
+# Needs dask: pip install "sourcediff[dask]".
 
 import argparse
 import os
@@ -105,7 +104,7 @@ def fit(X, y, steps, rate=1.0, log=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gb", type=float, default=4.0, help="size of X in GB (default 4)")
     parser.add_argument("--cap-gb", type=float, default=1.0,
                         help="allowed growth of resident memory in GB (default 1)")

@@ -7,6 +7,9 @@ whatever the scheduler.
 """
 
 import collections
+import pathlib
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -261,6 +264,16 @@ def test_check_wrt_refuses_an_integer_dask_array_without_computing_it():
 
 def _read_never(block):
     raise AssertionError("the array was computed")
+
+
+def test_a_gradient_over_1_6_gb_of_lazy_data_grows_memory_by_less_than_600_mb():
+    """examples/out_of_core.py in a fresh interpreter: one gradient step over a lazily generated X
+    of 1.6 GB; it exits with 1 when its resident memory grows by 0.6 GB or more."""
+    script = pathlib.Path(__file__).resolve().parents[1] / "examples" / "out_of_core.py"
+    done = subprocess.run([sys.executable, str(script), "--gb", "1.6", "--cap-gb", "0.6",
+                           "--steps", "1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1.60 GB generated lazily" in done.stdout
 
 
 # ---------------------------------------------------------------- CuPy (where a GPU is present)
