@@ -104,7 +104,7 @@ def route_grad(g, ids, x):
     none): each element of ``x`` gets the sum of its copies' gradients."""
     if is_zero_grad(g):
         return 0.0
-    numpy_only("np.insert/np.delete/np.append-like copies (np.bincount)", g)
+    numpy_only("np.insert (its gradient adds with np.bincount)", g)
     mask = ids >= 0
     weights = np.broadcast_to(g, ids.shape)[mask]
     out = np.bincount(ids[mask], weights=weights, minlength=int(np.prod(shape(x), dtype=np.int64)))
