@@ -124,10 +124,11 @@ def unreduce(g, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(xs) for a in axes))
-    if other_array(x) and not other_array(g):  # (a numpy g broadcast to a dask x's shape would
-        dtype = np.result_type(g, x.dtype)       # be a dense block in its graph)
-        return np.full_like(x, g, dtype=dtype) if not np.ndim(g) else \
-            np.zeros_like(x, dtype=dtype) + g
+    if type(x) is not np.ndarray and other_array(x):  # (in x's blocks: a broadcast would be one
+        dtype = np.result_type(g, x.dtype)              # block of x's whole shape)
+        if isinstance(g, (int, float, np.generic)):
+            return np.full_like(x, g, dtype=dtype)
+        return np.zeros_like(x, dtype=dtype) + g
     if axis is None and isinstance(g, (float, np.generic)) and len(xs) and \
             (x.size if type(x) is np.ndarray else math.prod(xs)) <= 4096:
         return np.full(xs, g, dtype=np.result_type(g, getattr(x, "dtype", float)))  # cheaper
@@ -1130,7 +1131,7 @@ def win_mask(x, y):
     if isinstance(wins, (bool, np.bool_)):
         return 1.0 if wins else (0.5 if x == y else 0.0)
     ties = x == y
-    if other_array(ties):  # (a lazy test whether there are ties would compute them)
+    if type(ties) is not np.ndarray and other_array(ties):  # (a test for ties would compute)
         dtype = np.result_type(x, y)
         return wins.astype(dtype) + ties.astype(dtype) * 0.5
     if np.count_nonzero(ties):  # (cheaper than ties.any())

@@ -212,6 +212,90 @@ def test_what_dask_cannot_do_lazily_is_refused_at_the_users_line(fn, construct):
     assert construct in text and "test_dask.py" in text and "compute the array first" in text
 
 
+# ---------------------------------------------------------------- every rule of the table on dask
+
+# rule cases (by name, as tests/test_rule_suite.py names them) whose gradient computes its dask
+# input while being built, with the reason
+COMPUTES = {
+    "diag": "np.diagonal's gradient writes g into zeros at integer positions (numpy setitem)",
+    "diagonal": "np.diagonal's gradient writes g into zeros at integer positions (numpy setitem)",
+    "diagonal_swapped": "np.diagonal's gradient writes g into zeros at integer positions",
+}
+
+
+def _dask_copy(x):
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.ndim:
+        return da.from_array(x, chunks=tuple(max(1, (n + 1) // 2) for n in x.shape))
+    return x
+
+
+class _Computes(dask.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def _start(self, dsk):
+        self.count += 1
+
+
+def test_every_rule_case_on_dask_is_lazy_and_equal_or_refused():
+    """The user-facing rule cases of tests/rule_cases.py with their float array arguments as dask
+    arrays (chunked in two along every axis): where dask runs the function itself lazily, the
+    gradient is built without computing anything, is a dask array, and equals numpy's; or it is
+    refused with sourcediff's numpy-only message."""
+    from . import test_rule_suite as suite
+
+    failures, checked, refused, computing = [], 0, 0, set()
+    with dask.config.set(scheduler="sync"):
+        for prim, args, kwargs, argnums, cid in suite.SUITE:
+            if getattr(prim, "__module__", "").startswith("sourcediff"):
+                continue  # (the helpers' own cases: their rules serve grad of grad)
+            if getattr(prim, "__module__", "") == "numpy.linalg":
+                continue  # (dask runs these on one block or computes them: see the README)
+            module = suite._module(prim, args, kwargs, argnums, cid)
+            xs = [args[i] for i in argnums]
+            dx = [_dask_copy(x) for x in xs]
+            if module is None or all(type(d) is not da.Array for d in dx):
+                continue
+            counter = _Computes()
+            try:
+                with counter:
+                    value = module.loss(*dx)
+                dask.compute(value)
+            except Exception:  # noqa: BLE001  (dask cannot run the function itself)
+                continue
+            if counter.count:
+                continue  # (dask computes the function itself: nothing lazy to keep)
+            counter = _Computes()
+            try:
+                with counter:
+                    got = module._dloss(*dx)
+            except SourcediffError as exc:
+                if "is computed with numpy only" in str(exc):
+                    refused += 1
+                else:
+                    failures.append(f"{cid}: {str(exc).splitlines()[0]}")
+                continue
+            label = suite._label(cid)
+            got = got if len(xs) > 1 else (got,)
+            if counter.count and label not in COMPUTES:
+                failures.append(f"{cid}: computed {counter.count} time(s) while building")
+            computing.update([label] if counter.count else [])
+            if not all(isinstance(g, da.Array) for g in got):
+                failures.append(f"{cid}: gradient types {[type(g).__name__ for g in got]}")
+            want = module._dloss.__sourcediff_specializations__.generic(*xs)  # (numpy's numbers)
+            want = want if len(xs) > 1 else (want,)
+            for g, w in zip(dask.compute(*got), want):
+                if not np.allclose(g, w, rtol=1e-10, atol=1e-12):
+                    failures.append(f"{cid}: differs from numpy")
+            checked += 1
+    failures += [f"{label}: no case computes any longer; take it out of COMPUTES"
+                 for label in set(COMPUTES) - computing]
+    assert not failures, "\n".join(failures)
+    print(f"{checked} rule cases lazy and equal on dask, {refused} refused")
+    assert checked > 200 and refused >= 4, (checked, refused)
+
+
 # ---------------------------------------------------------------- the runtime helpers on dask
 
 
@@ -227,6 +311,8 @@ def test_helpers_keep_dask_arrays_lazy():
 
         with Count():
             out = runtime.unreduce(0.5, x)  # a float over a dask x: lazy, in x's chunks
+            assert isinstance(out, da.Array) and out.chunks == x.chunks
+            out = runtime.unreduce(np.sum(g, axis=0), x, 0)  # in x's chunks, not one block
             assert isinstance(out, da.Array) and out.chunks == x.chunks
             b = np.zeros((1, 4))
             assert isinstance(runtime.unbroadcast(g, b), da.Array)
