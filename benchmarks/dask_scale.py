@@ -50,7 +50,7 @@ def hand_written(w, X, y):
     """Value and gradient of mean(logaddexp(0, -y * (X @ w))), by hand."""
     m = -y * (X @ w)
     value = np.mean(np.logaddexp(0.0, m))
-    s = 0.5 * (1.0 + np.tanh(0.5 * m))  # sigmoid(m)
+    s = 1.0 / (1.0 + np.exp(-m))  # sigmoid(m), the fastest plain-numpy form (see README.md)
     return value, X.T @ (-y * s) / len(y)
 
 
