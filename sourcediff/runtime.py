@@ -68,8 +68,8 @@ def numpy_only(what, *values):
         if other_array(v):
             raise NotImplementedError(
                 f"the derivative of {what} is computed with numpy only, and it meets {library(v)}; "
-                f"compute the array first (x.compute() for dask) and pass numpy, or keep {what} "
-                f"out of the differentiated function")
+                f"compute the array first (x.compute() for dask, x.get() for CuPy) and pass numpy, "
+                f"or leave that operation out of the differentiated function")
 
 
 def shape(x):
