@@ -442,9 +442,9 @@ def _scatter_other(g, a, index):
         numpy_only("indexing with integer arrays that repeat an index, several integer arrays or "
                    "an index array that is itself lazy (a[idx])", a, g)
     if any(i is None for i in items):  # (dask's setitem takes no None: drop those axes of g)
-        g = np.reshape(np.broadcast_to(g, shape(np.empty(shape(a))[index])),
-                       np.empty(shape(a))[tuple(i for i in items if i is not None)].shape)
+        like_a = np.broadcast_to(np.empty(()), shape(a))  # (shapes only: nothing allocated)
         index = tuple(i for i in items if i is not None)
+        g = np.reshape(np.broadcast_to(g, like_a[items].shape), like_a[index].shape)
     like = g if other_array(g) else a
     dtype = np.result_type(g, getattr(a, "dtype", float))
     out = np.zeros_like(a, dtype=dtype) if other_array(a) else np.zeros(shape(a), dtype, like=like)
