@@ -26,7 +26,7 @@ import weakref
 import gast
 import numpy as np
 
-from . import registry, runtime, specialize
+from . import lazy, registry, runtime, specialize
 from .alias import _stored, alias_checks
 from .emit import comment, to_source
 from .errors import NoSourceError, SourcediffError, WrtError
@@ -714,6 +714,10 @@ class _Specializations:
                 removable=self.removable, where_names=self.where_names,
                 runtime_names=self.runtime_names, placeholders=self.placeholders,
                 keywords=keywords, bind=self.globals_.name)
+            if lazy.any_lazy(args, keywords):  # (dask arguments: sourcediff/lazy.py)
+                numpy_names = {k for k, v in namespace.items() if v is np}
+                fdef = lazy.rewrite(fdef or self.fdef, next(iter(self.runtime_names)),
+                                    numpy_names) or fdef
             if fdef is None:
                 return self.generic
             return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)

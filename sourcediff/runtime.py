@@ -13,6 +13,65 @@ import numpy as np
 from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 
 
+def other_array(x):
+    """True for an array of another library that numpy dispatches to (a dask or CuPy array): the
+    helpers keep it in its own type and never ``np.asarray`` it (that would compute a whole dask
+    array, and CuPy refuses it)."""
+    return not isinstance(x, (np.ndarray, np.generic)) and (
+        hasattr(x, "__dask_graph__") or hasattr(x, "__array_namespace__"))
+
+
+def lazy(x):
+    """True for a lazy array (dask): reading its values (``bool``, ``float``, ``np.asarray``) runs
+    the whole computation that makes it."""
+    return hasattr(x, "__dask_graph__") and hasattr(x, "shape")
+
+
+def as_array(x, dtype=None):
+    """``np.asarray(x, dtype)``, but another library's array (see :func:`other_array`) stays one."""
+    if other_array(x):
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+    return np.asarray(x, dtype=dtype)
+
+
+def computed(*values):
+    """The values a control-flow test reads, with every small lazy one (a dask array of at most
+    ``_COMPUTED_MAX`` elements) computed, all in one pass; the rest as they are. One value gives
+    one value back, several a tuple. The code specialized for dask arguments calls it before a
+    branch or loop test (``sourcediff/lazy.py``), so the test and every later use of the value
+    (the adjoint sweep replays the test) read the computed number instead of computing it again."""
+    at = [k for k, v in enumerate(values) if lazy(v) and math.prod(v.shape) <= _COMPUTED_MAX]
+    if not at:
+        return values[0] if len(values) == 1 else values
+    import dask
+
+    done = dask.compute(*[values[k] for k in at])
+    out = list(values)
+    for k, v in zip(at, done):
+        out[k] = v
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+_COMPUTED_MAX = 64
+
+
+def library(x):
+    """How a message names the array type of ``x`` ("a dask array", "a cupy array")."""
+    return f"a {type(x).__module__.split('.')[0]} array"
+
+
+def numpy_only(what, *values):
+    """Refuse a dask or CuPy value among ``values`` for a derivative that sourcediff computes with
+    numpy alone (sorting, np.add.at, np.bincount), rather than computing the value behind the user's
+    back or failing inside the other library."""
+    for v in values:
+        if other_array(v):
+            raise NotImplementedError(
+                f"the derivative of {what} is computed with numpy only, and it meets {library(v)}; "
+                f"compute the array first (x.compute() for dask, x.get() for CuPy) and pass numpy, "
+                f"or leave that operation out of the differentiated function")
+
+
 def shape(x):
     """np.shape without the array conversion for plain numbers."""
     return () if isinstance(x, (float, int, complex, np.generic)) else np.shape(x)
@@ -65,6 +124,11 @@ def unreduce(g, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(xs) for a in axes))
+    if type(x) is not np.ndarray and other_array(x):  # (in x's blocks: a broadcast would be one
+        dtype = np.result_type(g, x.dtype)              # block of x's whole shape)
+        if isinstance(g, (int, float, np.generic)):
+            return np.full_like(x, g, dtype=dtype)
+        return np.zeros_like(x, dtype=dtype) + g
     if axis is None and isinstance(g, (float, np.generic)) and len(xs) and \
             (x.size if type(x) is np.ndarray else math.prod(xs)) <= 4096:
         return np.full(xs, g, dtype=np.result_type(g, getattr(x, "dtype", float)))  # cheaper
@@ -91,20 +155,34 @@ def keep(ans, x, axis=None, keepdims=False):
 def grad_like(g, x):
     """The final gradient for argument ``x``: its shape, its float dtype, a float for a float."""
     if isinstance(x, float):
+        if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
+            return np.sum(g) if shape(g) else g
         return float(np.sum(g)) if shape(g) else float(g)
     if isinstance(x, np.ndarray):
         if isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype:
             return g
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else g
+        if other_array(out):  # (np.array would compute a dask gradient)
+            return _shaped_like(unbroadcast(out, x), x)
         return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)
     if isinstance(x, np.generic):
-        return x.dtype.type(np.sum(g))
+        return np.sum(g).astype(x.dtype) if other_array(g) else x.dtype.type(np.sum(g))
+    if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
+        out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
+        return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
     if isinstance(x, (list, tuple, dict)):  # the gradient of a pytree: the same structure
         if isinstance(x, dict):
             return {k: grad_like(item_grad(g, k), v) for k, v in x.items()}
         items = [grad_like(item_grad(g, k), v) for k, v in enumerate(x)]
         return like_container(x, items)
     return g
+
+
+def _shaped_like(g, x):
+    """``g`` (of another library's array type) broadcast to the shape and cast to the dtype of x."""
+    if shape(g) != shape(x):
+        g = np.broadcast_to(g, shape(x))
+    return g if g.dtype == x.dtype else g.astype(x.dtype)
 
 
 def like_container(x, items):
@@ -384,14 +462,39 @@ def scatter(g, a, index):
         return out
     if isinstance(a, dict):
         return GradDict({index: g})
+    if other_array(g) or other_array(a):
+        return _scatter_other(g, a, index)
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     np.add.at(out, index, g)
     return out
 
 
+def _scatter_other(g, a, index):
+    """:func:`scatter` for a dask or CuPy ``g`` or ``a``: a plain write, which adds up nothing, so
+    an index that could name an element twice (a lazy one, or integers with repeats) is refused."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [i for i in items if not (i is None or i is Ellipsis or isinstance(i, slice)
+                                       or isinstance(i, numbers.Integral))]
+    repeats = len(arrays) > 1 or any(
+        other_array(i) or (np.asarray(i).dtype.kind != "b"
+                           and np.unique(np.asarray(i)).size != np.size(i)) for i in arrays)
+    if repeats:  # (np.add.at adds repeats up; a write would keep one)
+        numpy_only("indexing with integer arrays that repeat an index, several integer arrays or "
+                   "an index array that is itself lazy (a[idx])", a, g)
+    if any(i is None for i in items):  # (dask's setitem takes no None: drop those axes of g)
+        like_a = np.broadcast_to(np.empty(()), shape(a))  # (shapes only: nothing allocated)
+        index = tuple(i for i in items if i is not None)
+        g = np.reshape(np.broadcast_to(g, like_a[items].shape), like_a[index].shape)
+    like = g if other_array(g) else a
+    dtype = np.result_type(g, getattr(a, "dtype", float))
+    out = np.zeros_like(a, dtype=dtype) if other_array(a) else np.zeros(shape(a), dtype, like=like)
+    out[index] = g
+    return out
+
+
 def copy(value):
     """A copy of a saved value (arrays are copied, numbers returned as they are)."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) or other_array(value):
         return value.copy()
     if isinstance(value, list):
         return list(value)
@@ -605,6 +708,8 @@ def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
     if isinstance(a, (list, tuple, dict)) or not is_basic_index(index):
         return scatter(g, a, index)
+    if other_array(g) or other_array(a):
+        return _scatter_other(g, a, index)
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     out[index] = g
     return out
@@ -647,24 +752,24 @@ def as_column(x):
 
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Where ``a`` attains its max/min ``ans`` over ``axis``: 1/(number of ties), else 0."""
-    mask = (np.asarray(a) == keep(ans, a, axis, keepdims)).astype(np.result_type(a, 1.0))
+    mask = (as_array(a) == keep(ans, a, axis, keepdims)).astype(np.result_type(a, 1.0))
     return mask / np.sum(mask, axis=axis, keepdims=True)
 
 
 def prod_others(a, axis=None):
     """For every element of ``a``, the product of the other elements reduced with it (zero-safe)."""
-    a = np.asarray(a)
+    a = as_array(a)
     if a.ndim == 0:
         return np.ones_like(a)
     axes = normalize_axes(axis, a.ndim)
     rest = [i for i in range(a.ndim) if i not in axes]
     moved = np.transpose(a, rest + list(axes))
     flat = np.reshape(moved, moved.shape[: len(rest)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype, like=flat)
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = np.reshape(left * right, moved.shape)
-    return np.transpose(others, np.argsort(rest + list(axes)))
+    return np.transpose(others, tuple(np.argsort(rest + list(axes)).tolist()))
 
 
 def cumsum_grad(g, a, axis=None):
@@ -676,7 +781,7 @@ def cumsum_grad(g, a, axis=None):
 
 def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
     """d np.linalg.norm(x, ord, axis) / dx shaped like ``x``; 0 where the norm is 0 (PyTorch)."""
-    x = np.asarray(x)
+    x = as_array(x)
     matrix = (axis is None and x.ndim == 2 and ord is not None) or (
         axis is not None and not isinstance(axis, numbers.Integral) and len(axis) == 2
     )
@@ -858,6 +963,9 @@ def repeat_grad(g, a, repeats, axis=None):
         return np.reshape(out, shape(a))
     s = shape(a)
     axis = axis % len(s)
+    if other_array(g) and isinstance(repeats, numbers.Integral):  # (no np.add.at on dask)
+        groups = np.reshape(np.moveaxis(g, axis, 0), (s[axis], int(repeats)) + s[:axis] + s[axis + 1:])
+        return np.moveaxis(np.sum(groups, axis=1), 0, axis)
     out = np.zeros((s[axis],) + s[:axis] + s[axis + 1 :], dtype=np.result_type(g, float))
     np.add.at(out, np.repeat(np.arange(s[axis]), repeats), np.moveaxis(g, axis, 0))
     return np.moveaxis(out, 0, axis)
@@ -878,11 +986,16 @@ def concat_grads(g, arrays, axis=0, promoted=None):
         return GradList([0.0] * len(arrays))
     promoted = arrays if promoted is None else promoted
     if axis is None:
-        sizes = [int(np.size(p)) for p in promoted]
+        sizes = [math.prod(shape(p)) for p in promoted]
         g, axis = np.ravel(g), 0
     else:
         sizes = [shape(p)[axis] for p in promoted]
-    pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    if other_array(g):  # (dask has no np.split: slices)
+        ends = np.cumsum([0] + sizes).tolist()
+        before = (slice(None),) * (axis % len(shape(g)))
+        pieces = [g[before + (slice(lo, hi),)] for lo, hi in zip(ends, ends[1:])]
+    else:
+        pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
     return [np.reshape(piece, shape(x)) for piece, x in zip(pieces, arrays)]
 
 
@@ -940,6 +1053,8 @@ def take_grad(g, a, indices, axis=None):
     axis = axis % len(s)
     out = np.zeros((s[axis],) + s[:axis] + s[axis + 1 :], dtype=np.result_type(g, float))
     gm = np.moveaxis(g, tuple(range(axis, axis + np.ndim(indices))), tuple(range(np.ndim(indices))))
+    if other_array(gm):  # (no np.add.at on dask)
+        return np.moveaxis(_scatter_other(gm, out, indices), 0, axis)
     np.add.at(out, indices, gm)
     return np.moveaxis(out, 0, axis)
 
@@ -1094,6 +1209,9 @@ def win_mask(x, y):
     if isinstance(wins, (bool, np.bool_)):
         return 1.0 if wins else (0.5 if x == y else 0.0)
     ties = x == y
+    if type(ties) is not np.ndarray and other_array(ties):  # (a test for ties would compute)
+        dtype = np.result_type(x, y)
+        return wins.astype(dtype) + ties.astype(dtype) * 0.5
     if np.count_nonzero(ties):  # (cheaper than ties.any())
         dtype = np.result_type(x, y)  # the dtype of the maximum itself
         return wins.astype(dtype) + ties.astype(dtype) * 0.5
@@ -1904,6 +2022,8 @@ def reshape_grad(g, a, order="C"):
     """``g`` reshaped like ``a`` (the gradient of a reshape); the symbolic zero stays 0.0."""
     if type(g) is float and g == 0.0:
         return 0.0
+    if order == "C":  # (dask's reshape takes no order)
+        return np.reshape(g, shape(a))
     return np.reshape(g, shape(a), order=order)
 
 

@@ -16,7 +16,16 @@ import functools
 
 import numpy as np
 
-from .runtime import GradList, is_zero_grad, normalize_axes, shape, unbroadcast, unreduce
+from .runtime import (
+    GradList,
+    as_array,
+    is_zero_grad,
+    normalize_axes,
+    numpy_only,
+    shape,
+    unbroadcast,
+    unreduce,
+)
 
 __all__ = []
 
@@ -95,6 +104,7 @@ def route_grad(g, ids, x):
     none): each element of ``x`` gets the sum of its copies' gradients."""
     if is_zero_grad(g):
         return 0.0
+    numpy_only("np.insert (its gradient adds with np.bincount)", g)
     mask = ids >= 0
     weights = np.broadcast_to(g, ids.shape)[mask]
     out = np.bincount(ids[mask], weights=weights, minlength=int(np.prod(shape(x), dtype=np.int64)))
@@ -252,6 +262,7 @@ def _quantile_setup(a, q, axis, method="linear", weights=None, scale=1.0):
         _refuse(f"np.quantile/np.percentile with method={method!r} (only 'linear')")
     if weights is not None:
         _refuse("np.quantile/np.percentile with weights")
+    numpy_only("np.quantile/np.percentile/np.median (it sorts)", a)
     a = np.asarray(a, dtype=float)
     nd = a.ndim
     axes = normalize_axes(axis, nd)
@@ -338,10 +349,10 @@ def quantile_q_tangent(t, a, q, axis=None, keepdims=False, method="linear", weig
 
 
 def _average_setup(a, axis, weights):
-    a = np.asarray(a, dtype=float)
+    a = as_array(a, dtype=float)
     if weights is None:
         return a, np.ones_like(a), None
-    w = np.asarray(weights, dtype=float)
+    w = as_array(weights, dtype=float)
     if w.shape == a.shape:
         return a, w, w.shape
     axes = normalize_axes(axis, a.ndim) if axis is not None else ()
@@ -357,14 +368,15 @@ def average_grads(g, ans, a, axis=None, weights=None, returned=False, keepdims=F
     gavg, gscl = _items(g, 2) if returned else (None if is_zero_grad(g) else g, None)
     a_arr, wr, wshape = _average_setup(a, axis, weights)
     total = np.sum(wr * np.ones_like(a_arr), axis=axis, keepdims=True)
-    ga, gw = np.zeros_like(a_arr), np.zeros(np.broadcast_shapes(np.shape(wr), a_arr.shape))
+    ga, gw = np.zeros_like(a_arr), np.zeros(np.broadcast_shapes(np.shape(wr), a_arr.shape),
+                                            like=a_arr)
     if gavg is not None:
-        up = unreduce(np.asarray(gavg, dtype=float), a_arr, axis, keepdims)
+        up = unreduce(as_array(gavg, dtype=float), a_arr, axis, keepdims)
         mean = np.sum(a_arr * wr, axis=axis, keepdims=True) / total
         ga = up * wr / total
         gw = gw + up * (a_arr - mean) / total
     if gscl is not None and wshape is not None:
-        gw = gw + unreduce(np.asarray(gscl, dtype=float), a_arr, axis, keepdims)
+        gw = gw + unreduce(as_array(gscl, dtype=float), a_arr, axis, keepdims)
     return (ga, None, None if wshape is None else np.reshape(unbroadcast(gw, wr), wshape), None)
 
 

@@ -182,8 +182,20 @@ def test_examples_run_as_scripts():
     assert "The two modes agree: True" in done.stdout
 
 
+def test_out_of_core_fits_within_its_memory_cap():
+    pytest.importorskip("dask.array")
+    module = load_example("out_of_core")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = module.main(["--small"])
+    assert result["within_cap"], out.getvalue()
+    assert result["losses"][-1] < 0.8 * result["losses"][0]  # (log 2 at the zero start)
+    assert result["cosine"] > 0.99  # the direction of the weights that made the labels
+    assert "generated lazily" in out.getvalue()
+
+
 @pytest.mark.parametrize("name", ["autograd_tour", "two_layer_net", "polynomial_fit",
-                                  "xor_optimizer"])
+                                  "xor_optimizer", "out_of_core"])
 def test_example_has_docstring_and_main(name):
     module = load_example(name)
     assert module.__doc__ and "\n" not in module.__doc__.strip()
