@@ -421,3 +421,17 @@ def test_the_plugin_failure_shows_the_line_and_its_block(pytester, monkeypatch):
         "*wobble_vjp (test_user.py:11)*",
         "*First wrong line in forward mode: test_user.py:17*",
     ])
+
+
+def test_the_table_has_a_column_per_argument_and_marks_the_one_that_differs(data):
+    """The issue asks for mode x argument: each argument is moved alone along its direction, so
+    a wrong gradient for w is told from a right one for y in the same mode."""
+    w, x, y = data
+    with pytest.raises(GradientCheckError) as info:
+        check_parity(model_loss, (w, x, y), wrt=(0, 2), modes=("reverse", "unoptimized"))
+    rows = [line for line in info.value.table.splitlines() if line.startswith("  reverse")]
+    assert len(rows) == 1
+    w_cell, y_cell = rows[0].split("; ")
+    assert w_cell.split("DIFFERS")[1].strip().startswith("w: ") and w_cell.endswith("<-")
+    assert y_cell.startswith("y: ") and not y_cell.endswith("<-")
+    assert info.value.failed == ["reverse", "unoptimized"]
