@@ -186,10 +186,14 @@ class Forward(Analysis):
 
     def jvp_rule(self, op, s):
         if op.rule.jvp is None:
+            name = op.name if op.name != "_sd_fn" else \
+                getattr(op.key, "__qualname__", op.name)  # (a wrapper sourcediff wrote)
+            how = f"@{name}.defjvp" if callable(getattr(op.key, "defjvp", None)) else \
+                "@sourcediff.defjvp"
             raise NoRuleError(
-                f"{self.parsed.where(s)}: forward mode needs a jvp rule for {op.name}, which has "
+                f"{self.parsed.where(s)}: forward mode needs a jvp rule for {name}, which has "
                 f"only a vjp rule.\n    {self.parsed.line_text(s)}\nRegister one with "
-                f"@sourcediff.defjvp, or use reverse mode (sourcediff.grad)")
+                f"{how}, or use reverse mode (sourcediff.grad)")
         return quote.quoted(op.rule.jvp)
 
     def dynamic_call(self, s, target):

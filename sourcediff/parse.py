@@ -10,6 +10,7 @@ Example::
 
 import copy
 import inspect
+import keyword
 import os
 import textwrap
 from dataclasses import dataclass, field
@@ -287,10 +288,14 @@ def synthetic(fn, name, template, env):
             f"plain positional parameters here (no defaults, *args or keywords); write a small "
             f"def with the parameters you differentiate that calls it")
     params = list(sig.parameters)
-    body = template.format(fn="_sd_fn", params=", ".join(params))
+    # (fn under its own name where it can be, so messages about the call name it)
+    own = getattr(fn, "__name__", "")
+    label = own if own.isidentifier() and not keyword.iskeyword(own) and own not in params \
+        and own not in env and own != name else "_sd_fn"
+    body = template.format(fn=label, params=", ".join(params))
     text = f"def {name}({', '.join(params)}):\n    return {body}\n"
     namespace = {}
-    scope = dict(env, _sd_fn=fn)
+    scope = dict(env, **{label: fn})
     exec(compile(text, f"<sourcediff {name}>", "exec"), scope, namespace)
     made = namespace[name]
     made.__qualname__ = name

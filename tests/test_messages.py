@@ -160,3 +160,22 @@ def test_a_missing_rule_at_fourth_order_names_the_users_line():
     first = str(info.value).splitlines()
     assert first[0].startswith("test_messages.py:") and "<sourcediff" not in first[0]
     assert first[1].strip() == 'return np.sum(np.einsum("ij,jk,kl->il", x, x, x))'
+
+
+@sd.custom_vjp
+def only_a_vjp(x):
+    return np.sin(x)
+
+
+@only_a_vjp.defvjp
+def only_a_vjp_rule(g, ans, x):
+    return (g * np.cos(x),)
+
+
+def test_forward_mode_of_a_custom_vjp_function_names_it_not_the_wrapper():
+    """It said 'forward mode needs a jvp rule for _sd_fn' (the name of sourcediff's wrapper)."""
+    with pytest.raises(sd.NoRuleError) as info:
+        sd.jvp(only_a_vjp, (np.ones(2),), (np.ones(2),))
+    first = str(info.value)
+    assert "jvp rule for only_a_vjp," in first and "_sd_fn" not in first
+    assert "@only_a_vjp.defjvp" in first
