@@ -515,7 +515,9 @@ def alias_checks(parsed, fdef, rt_name):
     Code sourcediff generated (a gradient differentiated again) gets none: its in-place writes
     into saved views are undone before its adjoint reads them, and some of its reads (the shape
     operand of ``unbroadcast``) look at no values at all."""
-    if parsed.filename.startswith("<sourcediff ") and "lifted" not in parsed.filename:
+    from .parse import GENERATED_LINES
+
+    if parsed.filename in GENERATED_LINES:  # (a gradient sourcediff compiled, not a lifted def)
         fdef.body = _drop_markers(fdef.body)
         return fdef
     return AliasPass(parsed, fdef, rt_name).run()
