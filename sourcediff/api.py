@@ -177,14 +177,14 @@ def split_form(fn, active_params):
 
 def jvp_form(fn, active_params):
     """The compiled jvp form of a user function for the given active parameter names (cached)."""
-    key = (fn, active_params, "jvp")
+    key = (fn, active_params, "jvp_form")
     with _lock:
         if key in _in_progress:
             return _in_progress[key]
         pending = _in_progress[key] = _Pending()
         pending.__sourcediff_tangent_names__ = {p: f"{p}_dot" for p in active_params}
         try:
-            compiled = _get(fn, tuple(active_params), "jvp", True)
+            compiled = _get(fn, tuple(active_params), "jvp_form", True)
         finally:
             del _in_progress[key]
         pending.fn = compiled
@@ -295,7 +295,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     parsed = fence(parse_function(fn))
     bound_self = inspect.ismethod(fn)
     params = _param_names(parsed.node)
-    if mode in ("vjp", "jvp", "split") and isinstance(wrt, (tuple, list)) \
+    if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
             and all(isinstance(w, str) for w in wrt):
         wrt_names, single = list(wrt), False
     else:
@@ -304,8 +304,9 @@ def transform(fn, wrt, mode, optimize_code=True):
     norm = normalize(parsed, names)
     globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
     norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
-    if mode == "jvp":
-        return _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code)
+    if mode in ("jvp", "jvp_form"):  # (jvp_form: a helper's, called from generated code)
+        return _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code,
+                                  final="grad_tree" if mode == "jvp_form" else "grad_like")
     rev = Reverse(parsed, norm, names, wrt_names, globals_)
     primal, adjoint = rev.build()
     head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
@@ -432,8 +433,10 @@ def _default_name(globals_, param, value):
     return load(globals_.name(f"{param}_default", value))
 
 
-def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
-    """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot)."""
+def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, final="grad_like"):
+    """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot).
+    ``final`` shapes out_dot: as the user's output (grad_like), or for generated code that adds
+    it to others (grad_tree: a container's tangent adds entrywise)."""
     fwd = Forward(parsed, norm, names, wrt_names, globals_)
     body = fwd.build()
     head = [assign(p, call(fwd.rt("copy"), [load(p)])) for p in _mutated_params(fwd)]
@@ -444,7 +447,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code):
     removable = set(names.taken) - all_names(parsed.node) - fwd.effect_targets()
     out_dot = load(fwd.dot(result.id)) if _active_result(fwd) else const(0.0)
     ret = located(gast.Return(value=gast.Tuple(
-        elts=[result, call(fwd.rt("grad_like"), [out_dot, result])], ctx=gast.Load())),
+        elts=[result, call(fwd.rt(final), [out_dot, result])], ctx=gast.Load())),
         fwd.ret_stmt)
     body = head + body + [ret]
     if optimize_code:
