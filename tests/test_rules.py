@@ -284,6 +284,8 @@ def test_every_rule_has_a_case():
 
 def test_kinds_and_jvps():
     for rule in registry.all_rules():
+        if (getattr(rule.key, "__module__", "") or "").startswith("tests"):
+            continue  # (rules other tests register: a user's custom_vjp may lack a jvp)
         assert rule.kind in ("elementwise", "linear", "custom")
         if rule.kind == "custom":
             assert rule.jvp is not None, f"{rule.name} is custom and needs a jvp"
