@@ -1843,7 +1843,6 @@ def einsum_replaced(b, subscripts, operands):
     """The sum over i of the einsum with operand i replaced by ``b[i]`` (missing entries skipped):
     the adjoint of ``einsum_grads(g, subscripts, operands)`` in ``g``."""
     terms, out = einsum_parse(subscripts, operands)
-    spec = ",".join(terms) + "->" + out
     sizes = {}
     for t, op in zip(terms, operands):
         sizes.update(zip(t, shape(op)))
@@ -1852,7 +1851,7 @@ def einsum_replaced(b, subscripts, operands):
         if item is not None:
             ops = list(operands)
             ops[i] = np.broadcast_to(item, shape(operands[i]))
-            total = total + np.einsum(spec, *ops)
+            total = total + einsum_fast(terms, out, ops)
     return total
 
 
