@@ -919,10 +919,64 @@ def _grads_plan(g, subscripts, operands):
     return terms, out, tuple(direct)
 
 
+def dot_grad_left(g, subscripts, x, y):
+    """The gradient of ``np.einsum(subscripts, x, y)`` with respect to ``x``, for the rules of
+    np.dot, ndarray.dot, np.inner and np.tensordot (``subscripts`` from dot_subscripts and the
+    like): one call per operand, so an operand that needs no gradient costs nothing. Example::
+
+        dot_grad_left(g, "ab,bd->ad", x, y)    # g @ y.T
+    """
+    if type(g) is float and g == 0.0:  # the symbolic zero: no gradient reached the product
+        return 0.0
+    if subscripts == "ab,bd->ad" and type(g) is np.ndarray and type(y) is np.ndarray:
+        return g @ y.T  # (2-D np.dot: the shapes match exactly, numpy checked them)
+    return _dot_grad(g, subscripts, x, y, 0)
+
+
+def dot_grad_right(g, subscripts, x, y):
+    """The gradient of ``np.einsum(subscripts, x, y)`` with respect to ``y`` (see dot_grad_left).
+    Example::
+
+        dot_grad_right(g, "ab,bd->ad", x, y)    # x.T @ g
+    """
+    if type(g) is float and g == 0.0:
+        return 0.0
+    if subscripts == "ab,bd->ad" and type(g) is np.ndarray and type(x) is np.ndarray:
+        return x.T @ g
+    return _dot_grad(g, subscripts, x, y, 1)
+
+
+def _dot_grad(g, subscripts, x, y, i):
+    key = (subscripts, _shape(g), _shape(x), _shape(y))
+    plan = _GRADS_PLANS.get(key)
+    if plan is None:
+        plan = _cache_put(_GRADS_PLANS, key, _grads_plan(g, subscripts, (x, y)))
+    terms, out, direct = plan
+    if direct[i] is None:
+        return einsum_grad_one(g, terms, out, (x, y), i)
+    return direct[i][0](g, y if i == 0 else x)
+
+
+def contract(subscripts, x, y):
+    """``np.einsum(subscripts, x, y)`` through einsum_fast (one matrix product where it can): the
+    cotangent of dot_grad_left / dot_grad_right in their ``g``. A symbolic zero 0.0 for either
+    operand gives 0.0. Example::
+
+        contract("ab,bd->ad", x, y)    # x @ y
+    """
+    if (type(x) is float and x == 0.0) or (type(y) is float and y == 0.0):
+        return 0.0
+    key = (subscripts, _shape(x), _shape(y))
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _cache_put(_PARSED, key, einsum_parse(subscripts, (x, y)))
+    return einsum_fast(parsed[0], parsed[1], (x, y))
+
+
 # Plans for einsum_fast, keyed by subscripts and shapes (dtypes do not change a plan). A program
 # meets few distinct shapes; the caches are emptied when one grows past _PLAN_LIMIT entries.
 _PLAN_LIMIT = 4096
-_GRADS_PLANS, _GRAD_RECIPES, _EINSUM_PLANS, _DOT_SUBSCRIPTS = {}, {}, {}, {}
+_GRADS_PLANS, _GRAD_RECIPES, _EINSUM_PLANS, _DOT_SUBSCRIPTS, _PARSED = {}, {}, {}, {}, {}
 _OPTIMIZE_FLOPS = 200_000  # naive multiply-adds above which 3+ operands take an optimized path
 
 
