@@ -392,3 +392,77 @@ def test_pytree_mlp_with_dot_equals_matmul_version():
     for (gw, gb), (rw, rb) in zip(got, ref):
         np.testing.assert_allclose(gw, rw, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(gb, rb, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- the specializer
+
+
+def _same(a, b):
+    if isinstance(a, (tuple, list)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+        return
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, np.ndarray):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("f, sa, sb", USER_CASES, ids=USER_IDS)
+def test_specialized_gradient_equals_the_generic_one(f, sa, sb):
+    args = _args(sa, sb, seed=12)
+    df = sd.grad(f, wrt=(0, 1))
+    _same(df(*args), df.__wrapped__(*args))
+
+
+def test_specialized_dot_facts_keep_dtypes():
+    rng = np.random.default_rng(13)
+    for dtype in (np.float32, np.float64):
+        for sa, sb in (((3, 4), (4, 2)), ((2, 3, 4), (2, 4, 3)), ((3, 4), (4,))):
+            a, b = rng.normal(size=sa).astype(dtype), rng.normal(size=sb).astype(dtype)
+            df = sd.grad(dot_loss, wrt=(0, 1))
+            _same(df(a, b), df.__wrapped__(a, b))
+            df = sd.grad(tensordot_negative_loss, wrt=(0, 1))
+            if len(sa) == 2:
+                _same(df(a, b), df.__wrapped__(a, b))
+
+
+def linear_readout(x, w, b):
+    return np.sum((np.dot(x, w) + b) ** 2)
+
+
+def linear_readout_matmul(x, w, b):
+    return np.sum((x @ w + b) ** 2)
+
+
+def test_specialized_2d_dot_is_the_matmul_code():
+    rng = np.random.default_rng(14)
+    x, w, b = rng.normal(size=(5, 3)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    df = sd.grad(linear_readout, wrt=(1, 2))
+    text = sd.source(df, x, w, b)
+    assert "dot_grad" not in text and "dot_subscripts" not in text and "x.T @" in text
+    # the data x needs no gradient: neither the generic nor the specialized code computes one
+    assert "dot_grad_left" not in sd.source(df)
+    reference = sd.grad(linear_readout_matmul, wrt=(1, 2))(x, w, b)
+    _same(df(x, w, b), reference)
+    # the code after the product is specialized too (no shape helpers left), as with @
+    text_mm = sd.source(sd.grad(linear_readout_matmul, wrt=(1, 2)), x, w, b)
+    assert text.count("_sd.") == text_mm.count("_sd.")
+
+
+def test_tensordot_axes_must_be_known_to_specialize():
+    from sourcediff import specialize
+
+    f = specialize.Known(1)
+    a, b = specialize.Arr((3, 4), np.float64), specialize.Arr((4, 2), np.float64)
+    assert specialize._subscripts_fact(rt.tensordot_subscripts, [a, b, f], {}).value == \
+        rt.tensordot_subscripts(np.ones((3, 4)), np.ones((4, 2)), 1)
+    assert specialize._subscripts_fact(rt.tensordot_subscripts, [a, b, specialize.ANYINT],
+                                       {}) is specialize.TOP
+    # sizes that do not match under the subscripts (einsum's size-1 broadcasting): no fact
+    g = specialize.Arr((3, 2), np.float64)
+    bad = specialize.Arr((1, 2), np.float64)
+    sub = specialize.Known("ab,bd->ad")
+    assert specialize._dot_helper_fact(rt.dot_grad_left, [g, sub, a, bad], {}) is specialize.TOP
+    assert specialize._dot_helper_fact(rt.dot_grad_left, [g, sub, a, b], {}) == a
