@@ -1,13 +1,16 @@
-"""The fast paths of the dot family's gradients (runtime.einsum_fast, _pair_plan, einsum_grads).
+"""The fast paths of the dot family's gradients (runtime.einsum_fast, _pair_plan, einsum_grads,
+dot_grad_left / dot_grad_right / contract, and what the specializer makes of them).
 
-np.dot, tensordot, inner and two-operand einsum gradients run as one matrix product (or a broadcast
-multiply) between transposed and reshaped views, through a plan made once per subscripts and shapes;
-big einsums of three or more operands along a contraction path chosen once. Each shape case below
-hits one branch of the plan (batch, summed, left and right letters present or not, letters summed in
-one operand alone, the operands swapped, a final transpose, a scalar result), and is checked against
-np.einsum itself, against central finite differences in reverse and forward mode, and in second order
-(forward over reverse, and reverse over reverse through the helpers' own rules). Timings are
-benchmarks (benchmarks/run.py, W7-W9), never tests.
+np.dot, tensordot and inner take one helper call per operand (dot_grad_left / dot_grad_right, so an
+operand that needs no gradient costs nothing), einsum one einsum_grads call; each gradient runs as one
+matrix product (or a broadcast multiply) between transposed and reshaped views, through a plan made
+once per subscripts and shapes; big einsums of three or more operands along a contraction path chosen
+once. Each shape case below hits one branch of the plan (batch, summed, left and right letters present
+or not, letters summed in one operand alone, the operands swapped, a final transpose, a scalar
+result), and is checked against np.einsum itself, against central finite differences in reverse and
+forward mode, and in second order (forward over reverse, and reverse over reverse through the
+helpers' own rules). The specialized code must equal the generic code, and a 2-D np.dot's must be the
+@ code. Timings are benchmarks (benchmarks/run.py, W7-W9), never tests.
 """
 
 import numpy as np
