@@ -478,7 +478,7 @@ def summarize(results, transforms):
         rows.append(sd_ratio(name, 1.10))
     rows.append(sd_ratio("W2", 0.40))
     rows.append(sd_ratio("W6", 1.00))
-    for name in ("W7", "W8"):  # (issue 21: np.dot code at the cost of the same model with @)
+    for name in ("W7", "W8"):  # (np.dot code at the cost of the same model with @)
         rows.append(sd_ratio(name, 1.10))
 
     label = "sourcediff faster than autograd, torch eager, jax eager on every workload"
