@@ -891,6 +891,8 @@ def einsum_grads(g, subscripts, operands):
     if plan is None:
         plan = _cache_put(_GRADS_PLANS, key, _grads_plan(g, subscripts, operands))
     terms, out, direct = plan
+    if _others(g, *operands):  # (dask, CuPy: np.einsum, which they take, as before)
+        direct = (None,) * len(operands)
     if len(direct) == 2 and direct[0] is not None and direct[1] is not None:  # (dot, ...)
         return (direct[0][0](g, operands[1]), direct[1][0](g, operands[0]))
     return tuple(einsum_grad_one(g, terms, out, operands, i) if d is None else
@@ -952,7 +954,7 @@ def _dot_grad(g, subscripts, x, y, i):
     if plan is None:
         plan = _cache_put(_GRADS_PLANS, key, _grads_plan(g, subscripts, (x, y)))
     terms, out, direct = plan
-    if direct[i] is None:
+    if direct[i] is None or _others(g, x, y):
         return einsum_grad_one(g, terms, out, (x, y), i)
     return direct[i][0](g, y if i == 0 else x)
 
@@ -984,6 +986,11 @@ def _shape(x):
     return x.shape if type(x) is np.ndarray else shape(x)
 
 
+def _others(*xs):
+    """True when one of ``xs`` is another library's array (dask, CuPy): plans are for numpy's."""
+    return any(type(x) is not np.ndarray and other_array(x) for x in xs)
+
+
 def _cache_put(cache, key, value):
     if len(cache) >= _PLAN_LIMIT:
         cache.clear()
@@ -1000,6 +1007,8 @@ def einsum_fast(ins, result, ops):
 
         einsum_fast(("ac", "bc"), "ab", [g, w])    # g @ w.T
     """
+    if _others(*ops):
+        return np.einsum(",".join(ins) + "->" + result, *ops)
     key = (tuple(ins), result, tuple(_shape(op) for op in ops))
     plan = _EINSUM_PLANS.get(key)
     if plan is None:
