@@ -1,4 +1,4 @@
-"""Benchmark workloads W1-W6: plain numpy losses, hand-written gradients, other frameworks."""
+"""Benchmark workloads W1-W9: plain numpy losses, hand-written gradients, other frameworks."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +21,18 @@ try:
 except Exception:  # noqa: BLE001
     jax = None
     jnp = None
+try:  # W9's logsumexp
+    from scipy.special import logsumexp
+except Exception:  # noqa: BLE001
+    logsumexp = None
+try:
+    from autograd.scipy.special import logsumexp as autograd_logsumexp
+except Exception:  # noqa: BLE001
+    autograd_logsumexp = None
+try:
+    from jax.scipy.special import logsumexp as jax_logsumexp
+except Exception:  # noqa: BLE001
+    jax_logsumexp = None
 
 
 @dataclass
@@ -360,6 +372,256 @@ def w6_jax_jit(x, a, b):
     return jax.lax.fori_loop(0, 100, step, x)
 
 
+# ---------------------------------------------------------------- W7 MLP with np.dot, list params
+
+
+W7_SIZES = (784, 200, 100, 10)
+
+
+def w7_inputs(rng):
+    params = [(rng.standard_normal((m, n)) / np.sqrt(m), rng.standard_normal(n) * 0.1)
+              for m, n in zip(W7_SIZES[:-1], W7_SIZES[1:])]
+    x = rng.standard_normal((256, W7_SIZES[0]))
+    labels = rng.integers(0, W7_SIZES[-1], 256)
+    return params, x, labels
+
+
+def w7_loss(params, x, labels):
+    h = x
+    for W, b in params[:-1]:
+        h = np.tanh(np.dot(h, W) + b)
+    W, b = params[-1]
+    logits = np.dot(h, W) + b
+    m = np.max(logits, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(logits - m), axis=1, keepdims=True))
+    logp = logits - lse
+    return -np.mean(logp[np.arange(x.shape[0]), labels])
+
+
+def w7_grad(params, x, labels):
+    n = x.shape[0]
+    hs = [x]
+    for W, b in params[:-1]:
+        hs.append(np.tanh(hs[-1] @ W + b))
+    W, b = params[-1]
+    logits = hs[-1] @ W + b
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    d = e / e.sum(axis=1, keepdims=True)  # softmax
+    d[np.arange(n), labels] -= 1.0
+    d /= n
+    grads = []
+    for k in range(len(params) - 1, -1, -1):
+        W = params[k][0]
+        grads.append((hs[k].T @ d, d.sum(axis=0)))
+        if k:
+            d = (d @ W.T) * (1.0 - hs[k] * hs[k])
+    return (grads[::-1],)
+
+
+def w7_autograd(params, x, labels):
+    h = x
+    for W, b in params[:-1]:
+        h = anp.tanh(anp.dot(h, W) + b)
+    W, b = params[-1]
+    logits = anp.dot(h, W) + b
+    m = anp.max(logits, axis=1, keepdims=True)
+    lse = m + anp.log(anp.sum(anp.exp(logits - m), axis=1, keepdims=True))
+    logp = logits - lse
+    return -anp.mean(logp[np.arange(x.shape[0]), labels])
+
+
+def w7_torch(params, x, labels):
+    h = x
+    for W, b in params[:-1]:
+        h = torch.tanh(h @ W + b)
+    W, b = params[-1]
+    logits = h @ W + b
+    return torch_f.cross_entropy(logits, labels)
+
+
+def w7_jax(params, x, labels):
+    h = x
+    for W, b in params[:-1]:
+        h = jnp.tanh(jnp.dot(h, W) + b)
+    W, b = params[-1]
+    logits = jnp.dot(h, W) + b
+    m = jnp.max(logits, axis=1, keepdims=True)
+    lse = m + jnp.log(jnp.sum(jnp.exp(logits - m), axis=1, keepdims=True))
+    logp = logits - lse
+    return -jnp.mean(logp[jnp.arange(x.shape[0]), labels])
+
+
+# ---------------------------------------------------------------- W8 LSTM, dict params, np.dot
+
+
+W8_T, W8_BATCH, W8_IN, W8_HIDDEN = 30, 32, 64, 128
+W8_GATES = ("i", "f", "o", "g")
+
+
+def w8_inputs(rng):
+    params = {}
+    for gate in W8_GATES:
+        params["W" + gate] = rng.standard_normal((W8_IN, W8_HIDDEN)) / np.sqrt(W8_IN)
+        params["U" + gate] = rng.standard_normal((W8_HIDDEN, W8_HIDDEN)) / np.sqrt(W8_HIDDEN)
+        params["b" + gate] = rng.standard_normal(W8_HIDDEN) * 0.1
+    params["V"] = rng.standard_normal((W8_HIDDEN, 1)) / np.sqrt(W8_HIDDEN)
+    xs = rng.standard_normal((W8_T, W8_BATCH, W8_IN))
+    y = rng.standard_normal((W8_BATCH, 1))
+    return params, xs, y
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def w8_loss(params, xs, y):
+    h = np.zeros((xs.shape[1], params["Uf"].shape[0]))
+    c = h
+    for t in range(xs.shape[0]):
+        x = xs[t]
+        i = sigmoid(np.dot(x, params["Wi"]) + np.dot(h, params["Ui"]) + params["bi"])
+        f = sigmoid(np.dot(x, params["Wf"]) + np.dot(h, params["Uf"]) + params["bf"])
+        o = sigmoid(np.dot(x, params["Wo"]) + np.dot(h, params["Uo"]) + params["bo"])
+        g = np.tanh(np.dot(x, params["Wg"]) + np.dot(h, params["Ug"]) + params["bg"])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    return np.sum((np.dot(h, params["V"]) - y) ** 2)
+
+
+def w8_grad(params, xs, y):
+    # plain backpropagation through time: the forward keeps every step's gates, the backward
+    # accumulates each weight's gradient one step at a time (as W5 does)
+    T, n = xs.shape[0], xs.shape[1]
+    h = np.zeros((n, params["Uf"].shape[0]))
+    c = h
+    steps = []
+    for t in range(T):
+        x = xs[t]
+        i = sigmoid(x @ params["Wi"] + h @ params["Ui"] + params["bi"])
+        f = sigmoid(x @ params["Wf"] + h @ params["Uf"] + params["bf"])
+        o = sigmoid(x @ params["Wo"] + h @ params["Uo"] + params["bo"])
+        g = np.tanh(x @ params["Wg"] + h @ params["Ug"] + params["bg"])
+        c_prev, h_prev = c, h
+        c = f * c + i * g
+        tc = np.tanh(c)
+        h = o * tc
+        steps.append((x, h_prev, c_prev, i, f, o, g, tc))
+    d_out = 2.0 * (h @ params["V"] - y)
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    grads["V"] = h.T @ d_out
+    d_h = d_out @ params["V"].T
+    d_c = np.zeros_like(c)
+    for t in range(T - 1, -1, -1):
+        x, h_prev, c_prev, i, f, o, g, tc = steps[t]
+        d_o = d_h * tc
+        d_c = d_c + d_h * o * (1.0 - tc * tc)
+        d_i, d_f, d_g = d_c * g, d_c * c_prev, d_c * i
+        d_c = d_c * f
+        d_h = 0.0
+        for gate, d_z in (("i", d_i * i * (1.0 - i)), ("f", d_f * f * (1.0 - f)),
+                          ("o", d_o * o * (1.0 - o)), ("g", d_g * (1.0 - g * g))):
+            grads["W" + gate] += x.T @ d_z
+            grads["U" + gate] += h_prev.T @ d_z
+            grads["b" + gate] += d_z.sum(axis=0)
+            d_h = d_h + d_z @ params["U" + gate].T
+    return (grads,)
+
+
+def _w8_with(lib, dot, params, xs, y):
+    def sig(z):
+        return 1.0 / (1.0 + lib.exp(-z))
+
+    h = lib.zeros((xs.shape[1], params["Uf"].shape[0]), dtype=xs.dtype)
+    c = h
+    for t in range(xs.shape[0]):
+        x = xs[t]
+        i = sig(dot(x, params["Wi"]) + dot(h, params["Ui"]) + params["bi"])
+        f = sig(dot(x, params["Wf"]) + dot(h, params["Uf"]) + params["bf"])
+        o = sig(dot(x, params["Wo"]) + dot(h, params["Uo"]) + params["bo"])
+        g = lib.tanh(dot(x, params["Wg"]) + dot(h, params["Ug"]) + params["bg"])
+        c = f * c + i * g
+        h = o * lib.tanh(c)
+    return lib.sum((dot(h, params["V"]) - y) ** 2)
+
+
+def w8_autograd(params, xs, y):
+    return _w8_with(anp, anp.dot, params, xs, y)
+
+
+def w8_torch(params, xs, y):
+    return _w8_with(torch, torch.matmul, params, xs, y)
+
+
+def w8_jax(params, xs, y):
+    return _w8_with(jnp, jnp.dot, params, xs, y)
+
+
+# ---------------------------------------------------------------- W9 GMM log-likelihood
+
+
+W9_N, W9_K, W9_D = 2000, 16, 8
+
+
+def w9_inputs(rng):
+    X = rng.standard_normal((W9_N, W9_D)) * 2.0
+    means = rng.standard_normal((W9_K, W9_D)) * 2.0
+    log_sigmas = rng.standard_normal((W9_K, W9_D)) * 0.2
+    logits = rng.standard_normal(W9_K) * 0.5
+    return means, log_sigmas, logits, X
+
+
+def w9_loss(means, log_sigmas, logits, X):
+    # negative log-likelihood of a diagonal-covariance mixture of K Gaussians
+    log_w = logits - logsumexp(logits)
+    diff = X[:, None, :] - means[None, :, :]
+    inv_var = np.exp(-2.0 * log_sigmas)
+    log_p = (-0.5 * np.sum(diff ** 2 * inv_var, axis=2) - np.sum(log_sigmas, axis=1)
+             - 0.5 * X.shape[1] * np.log(2.0 * np.pi))
+    return -np.sum(logsumexp(log_w + log_p, axis=1))
+
+
+def w9_grad(means, log_sigmas, logits, X):
+    log_w = logits - logsumexp(logits)
+    diff = X[:, None, :] - means[None, :, :]
+    inv_var = np.exp(-2.0 * log_sigmas)
+    sq = diff * diff * inv_var
+    log_p = (-0.5 * sq.sum(axis=2) - log_sigmas.sum(axis=1)
+             - 0.5 * X.shape[1] * np.log(2.0 * np.pi))
+    a = log_w + log_p
+    r = np.exp(a - logsumexp(a, axis=1, keepdims=True))  # responsibilities (N, K)
+    g_means = -np.einsum("nk,nkd->kd", r, diff) * inv_var
+    g_log_sigmas = r.sum(axis=0)[:, None] - np.einsum("nk,nkd->kd", r, sq)
+    g_logits = -(r.sum(axis=0) - X.shape[0] * np.exp(log_w))
+    return g_means, g_log_sigmas, g_logits
+
+
+def w9_autograd(means, log_sigmas, logits, X):
+    log_w = logits - autograd_logsumexp(logits)
+    diff = X[:, None, :] - means[None, :, :]
+    inv_var = anp.exp(-2.0 * log_sigmas)
+    log_p = (-0.5 * anp.sum(diff ** 2 * inv_var, axis=2) - anp.sum(log_sigmas, axis=1)
+             - 0.5 * X.shape[1] * np.log(2.0 * np.pi))
+    return -anp.sum(autograd_logsumexp(log_w + log_p, axis=1))
+
+
+def w9_torch(means, log_sigmas, logits, X):
+    log_w = logits - torch.logsumexp(logits, dim=0)
+    diff = X[:, None, :] - means[None, :, :]
+    inv_var = torch.exp(-2.0 * log_sigmas)
+    log_p = (-0.5 * torch.sum(diff ** 2 * inv_var, dim=2) - torch.sum(log_sigmas, dim=1)
+             - 0.5 * X.shape[1] * np.log(2.0 * np.pi))
+    return -torch.sum(torch.logsumexp(log_w + log_p, dim=1))
+
+
+def w9_jax(means, log_sigmas, logits, X):
+    log_w = logits - jax_logsumexp(logits)
+    diff = X[:, None, :] - means[None, :, :]
+    inv_var = jnp.exp(-2.0 * log_sigmas)
+    log_p = (-0.5 * jnp.sum(diff ** 2 * inv_var, axis=2) - jnp.sum(log_sigmas, axis=1)
+             - 0.5 * X.shape[1] * np.log(2.0 * np.pi))
+    return -jnp.sum(jax_logsumexp(log_w + log_p, axis=1))
+
+
 # ---------------------------------------------------------------- registry
 
 
@@ -376,4 +638,10 @@ WORKLOADS = [
              (2, 3, 4, 5), w5_loss, w5_grad, w5_autograd, w5_torch, w5_jax),
     Workload("W6", "Python-float loop, 100 steps, data-dependent if/else", w6_inputs,
              (0,), w6_loss, w6_grad, w6_autograd, w6_torch, w6_jax, w6_jax_jit),
+    Workload("W7", "MLP 256x784 -> 200 -> 100 -> 10 with np.dot, params a list of (W, b)",
+             w7_inputs, (0,), w7_loss, w7_grad, w7_autograd, w7_torch, w7_jax),
+    Workload("W8", "LSTM with np.dot, T=30, batch 32, in 64, hidden 128, params a dict",
+             w8_inputs, (0,), w8_loss, w8_grad, w8_autograd, w8_torch, w8_jax),
+    Workload("W9", "GMM negative log-likelihood, scipy.special.logsumexp, N=2000 K=16 D=8",
+             w9_inputs, (0, 1, 2), w9_loss, w9_grad, w9_autograd, w9_torch, w9_jax),
 ]

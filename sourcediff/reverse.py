@@ -1166,6 +1166,7 @@ def _container_pop(op, containers):
 # first argument, the gradient, is the symbolic zero 0.0
 _ZERO_AWARE = frozenset({
     "unreduce", "reshape_grad", "matmul_grad_left", "matmul_grad_right", "einsum_grads",
+    "dot_grad_left", "dot_grad_right",
     "einsum_call_grads", "concat_grads", "unstack_grads", "unbroadcast", "scatter", "scatter_basic",
     "item_grad", "zero_at", "add_grads", "grad_like", "owned_grad", "broadcast_tangent",
     "rebroadcast", "scale_each", "extremum_args_grad"})

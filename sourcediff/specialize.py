@@ -666,6 +666,10 @@ class Inference:
             if type(shape) is Arr:
                 return Arr(shape.shape, np.bool_)
             return PYFLOAT if shape is not TOP else TOP
+        if fn in _SUBSCRIPTS:
+            return _subscripts_fact(fn, args, kwargs)
+        if fn in _DOT_HELPERS:
+            return _dot_helper_fact(fn, args, kwargs)
         if fn in (runtime.matmul_grad_left, runtime.matmul_grad_right) and len(args) == 3 and \
                 not kwargs and all(type(a) is Arr for a in args):
             # by formula: a matmul on zero-stride stand-ins would do the whole product slowly
@@ -907,10 +911,88 @@ class _Rewriter(gast.NodeTransformer):
                               op=gast.MatMult(), right=node.args[0])
         return None
 
+    def _dot_subscripts(self, node, *facts):
+        value = self.f(node)  # the subscripts string, known from the operands' dimensions
+        return _const(value.value) if type(value) is Known and type(value.value) is str else None
+
+    _inner_subscripts = _tensordot_subscripts = _dot_subscripts
+
+    def _dot_grad_left(self, node, g, sub, x, y):
+        if _dot_2d(g, sub, x, y):  # what the helper computes for these: g @ y.T
+            return gast.BinOp(left=node.args[0], op=gast.MatMult(),
+                              right=gast.Attribute(value=node.args[3], attr="T", ctx=gast.Load()))
+        return None
+
+    def _dot_grad_right(self, node, g, sub, x, y):
+        if _dot_2d(g, sub, x, y):  # x.T @ g
+            return gast.BinOp(left=gast.Attribute(value=node.args[2], attr="T", ctx=gast.Load()),
+                              op=gast.MatMult(), right=node.args[0])
+        return None
+
     def _reduced_count(self, node, x, *rest):
         if type(x) is Arr and all(type(r) is Known for r in rest):
             return _const(runtime.reduced_count(_full_standin(x), *[r.value for r in rest]))
         return None
+
+
+_SUBSCRIPTS = (runtime.dot_subscripts, runtime.inner_subscripts, runtime.tensordot_subscripts)
+_DOT_HELPERS = (runtime.dot_grad_left, runtime.dot_grad_right, runtime.contract)
+
+
+def _subscripts_fact(fn, args, kwargs):
+    """The einsum subscripts of np.dot / inner / tensordot: they depend on the operands' numbers of
+    dimensions only (and on tensordot's axes, which must be known)."""
+    if kwargs or len(args) < 2 or not all(type(a) is Known for a in args[2:]):
+        return TOP
+    standins = []
+    for f in args[:2]:
+        if type(f) is Arr:
+            standins.append(np.zeros((1,) * len(f.shape), f.dtype))
+        elif _scalar_like(f) or (type(f) is Known and type(f.value) in (int, float)):
+            standins.append(0.0)
+        else:
+            return TOP
+    try:
+        return Known(fn(*standins, *[a.value for a in args[2:]]))
+    except Exception:  # noqa: BLE001
+        return TOP
+
+
+def _dot_helper_fact(fn, args, kwargs):
+    """By formula, as for matmul_grad_left/right: dot_grad_left / dot_grad_right(g, subscripts,
+    x, y) are shaped like x / y, contract(subscripts, x, y) like the product; only for arrays whose
+    sizes match exactly under the subscripts (no size-1 broadcasting) and a result of at least one
+    dimension (a 0-d result is a numpy scalar)."""
+    if kwargs or len(args) != (3 if fn is runtime.contract else 4):
+        return TOP
+    g, (sub, x, y) = (None, args) if fn is runtime.contract else (args[0], args[1:])
+    if type(sub) is not Known or type(sub.value) is not str or type(x) is not Arr or \
+            type(y) is not Arr or (g is not None and type(g) is not Arr):
+        return TOP
+    try:
+        terms, out = runtime.einsum_parse(sub.value, (_tiny(x), _tiny(y)))
+    except Exception:  # noqa: BLE001
+        return TOP
+    sizes = {}
+    for term, shape in zip(terms, (x.shape, y.shape)):
+        if len(term) != len(shape) or any(sizes.setdefault(c, n) != n for c, n in zip(term, shape)):
+            return TOP
+    if any(c not in sizes for c in out):
+        return TOP
+    product = tuple(sizes[c] for c in out)
+    if fn is runtime.contract:
+        return Arr(product, np.result_type(x.dtype, y.dtype)) if product else TOP
+    left = fn is runtime.dot_grad_left
+    shape = (x if left else y).shape
+    if g.shape != product or not shape:
+        return TOP
+    return Arr(shape, np.result_type(g.dtype, (y if left else x).dtype))
+
+
+def _dot_2d(g, sub, x, y):
+    """A gradient of 2-D np.dot (or tensordot over one axis) with known shapes: a matrix product."""
+    return type(sub) is Known and sub.value == "ab,bd->ad" and type(g) is Arr and \
+        type(x) is Arr and type(y) is Arr and len(x.shape) == 2 and len(y.shape) == 2
 
 
 def _outer_product(a, b):

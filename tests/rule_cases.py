@@ -831,3 +831,19 @@ if scipy is not None:
     scase(sl.expm, 0.5 * R(3, 3))
     scase(sl.expm, 0.5 * R(2, 3, 3), name="expm_batched")
     scase(_sd.lse_b, P(3))
+
+
+# ---------------------------------------------------------------- the dot family's helpers (at the
+# end, so the values drawn for the cases above stay as they were)
+case(_sd.dot_grad_left, R(2, 4), "ab,bd->ad", R(2, 3), R(3, 4), argnums=(0, 3))
+case(_sd.dot_grad_left, S(), "a,a->", R(3), R(3), argnums=(0, 3), name="dot_grad_left_vec")
+case(_sd.dot_grad_left, R(2, 3, 2, 3), "abc,dce->abde", R(2, 3, 4), R(2, 4, 3), argnums=(0, 3),
+     name="dot_grad_left_nd")
+case(_sd.dot_grad_left, R(2, 5), "abc,bcd->ad", R(2, 3, 4), R(3, 4, 5), argnums=(0, 3),
+     name="dot_grad_left_tensordot")
+case(_sd.dot_grad_right, R(2, 4), "ab,bd->ad", R(2, 3), R(3, 4), argnums=(0, 2))
+case(_sd.dot_grad_right, R(2), "ab,b->a", R(2, 3), R(3), argnums=(0, 2), name="dot_grad_right_mv")
+case(_sd.dot_grad_right, R(2, 3), "ab,cb->ac", R(2, 4), R(3, 4), argnums=(0, 2),
+     name="dot_grad_right_inner")
+case(_sd.contract, "ab,bd->ad", R(2, 3), R(3, 4), argnums=(1, 2))
+case(_sd.contract, "abc,dce->abde", R(2, 3, 4), R(2, 4, 3), argnums=(1, 2), name="contract_nd")

@@ -454,19 +454,26 @@ def norm_jvp(g, ans, x, ord=None, axis=None, keepdims=False):
 # ---------------------------------------------------------------- linear algebra
 
 
+# dot, inner and tensordot: one helper call per operand (an operand that needs no gradient, such
+# as the data in np.dot(x, w), costs nothing), each one matrix product (runtime.einsum_fast)
+
+
 @defvjp(np.dot, kind="linear", torch_name="DotBackward0")
 def dot(g, ans, a, b, out=None):
-    return _sd.einsum_grads(g, _sd.dot_subscripts(a, b), (a, b))
+    return (_sd.dot_grad_left(g, _sd.dot_subscripts(a, b), a, b),
+            _sd.dot_grad_right(g, _sd.dot_subscripts(a, b), a, b))
 
 
 @defvjp(np.ndarray.dot, kind="linear", torch_name="DotBackward0")
 def dot_method(g, ans, a, b, out=None):
-    return _sd.einsum_grads(g, _sd.dot_subscripts(a, b), (a, b))
+    return (_sd.dot_grad_left(g, _sd.dot_subscripts(a, b), a, b),
+            _sd.dot_grad_right(g, _sd.dot_subscripts(a, b), a, b))
 
 
 @defvjp(np.inner, kind="linear", torch_name="ViewBackward0")
 def inner(g, ans, a, b):
-    return _sd.einsum_grads(g, _sd.inner_subscripts(a, b), (a, b))
+    return (_sd.dot_grad_left(g, _sd.inner_subscripts(a, b), a, b),
+            _sd.dot_grad_right(g, _sd.inner_subscripts(a, b), a, b))
 
 
 @defvjp(np.outer, kind="linear", torch_name="MulBackward0")
@@ -481,7 +488,8 @@ def vdot(g, ans, a, b):
 
 @defvjp(np.tensordot, kind="linear", torch_name="ViewBackward0")
 def tensordot(g, ans, a, b, axes=2):
-    return _sd.einsum_grads(g, _sd.tensordot_subscripts(a, b, axes), (a, b))
+    return (_sd.dot_grad_left(g, _sd.tensordot_subscripts(a, b, axes), a, b),
+            _sd.dot_grad_right(g, _sd.tensordot_subscripts(a, b, axes), a, b))
 
 
 # einsum: explicit ('ij,jk->ik') and implicit ('ij,jk') forms, repeated indices, and '...' without
@@ -823,6 +831,23 @@ def unreduce_helper(b, out, g, x, axis=None, keepdims=False):
 @defvjp(_sd.keep, kind="linear")
 def keep_helper(b, out, ans, x, axis=None, keepdims=False):
     return (np.reshape(b, _sd.shape(ans)), None)
+
+
+# The dot family's helpers are linear in g and in the other operand (a's gradient does not depend on
+# a's values), like matmul_grad_left/right; contract is the product itself.
+@defvjp(_sd.dot_grad_left, kind="linear")
+def dot_grad_left_helper(b, out, g, subscripts, x, y):
+    return (_sd.contract(subscripts, b, y), None, None, _sd.dot_grad_right(g, subscripts, b, y))
+
+
+@defvjp(_sd.dot_grad_right, kind="linear")
+def dot_grad_right_helper(b, out, g, subscripts, x, y):
+    return (_sd.contract(subscripts, x, b), None, _sd.dot_grad_left(g, subscripts, x, b), None)
+
+
+@defvjp(_sd.contract, kind="linear")
+def contract_helper(b, out, subscripts, x, y):
+    return (None, _sd.dot_grad_left(b, subscripts, x, y), _sd.dot_grad_right(b, subscripts, x, y))
 
 
 @defvjp(_sd.matmul_grad_left, kind="linear")
