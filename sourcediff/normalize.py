@@ -523,6 +523,9 @@ class Normalizer:
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
                 and node.func.id in self.lifted:
             node = self.lifted_call(node)
+        rewritten = self.builtin_as_comprehension(node)
+        if rewritten is not None:
+            return self.simple(rewritten, hint)
         if isinstance(node, gast.Call):
             func = node.func
             if isinstance(func, gast.Attribute) and not is_static_ref(func, self.locals):
@@ -550,6 +553,40 @@ class Normalizer:
             refuse(self.parsed, node, "lambdas used other than by assigning them to a name",
                    "assign the lambda to a name (f = lambda x: ...) and call it, or use a def")
         refuse(self.parsed, node, f"{type(node).__name__} expressions", "rewrite it")
+
+    def builtin_as_comprehension(self, node):
+        """``map(f, a, b)``, ``list(it)``, ``dict(zip(ks, vs))`` and ``dict(k=v)`` as the
+        comprehension or literal they stand for (a list for map's iterator: every use of it
+        here iterates it), or None."""
+        if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred)
+                                                  for a in node.args):
+            return None
+        args, kws = node.args, node.keywords
+        if _is_call_to(node, "map", self.locals) and len(args) >= 2 and not kws:
+            names = [self.names.fresh("m") for _ in args[1:]]
+            target = store(names[0]) if len(names) == 1 else gast.Tuple(
+                elts=[store(n) for n in names], ctx=gast.Store())
+            it = args[1] if len(args) == 2 else call(load("zip"), list(args[1:]))
+            elt = call(copy.deepcopy(args[0]), [load(n) for n in names])
+            return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
+                target=target, iter=it, ifs=[], is_async=0)]), node)
+        if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
+                not isinstance(args[0], (gast.List, gast.ListComp)):
+            name = self.names.fresh("v")
+            return located(gast.ListComp(elt=load(name), generators=[gast.comprehension(
+                target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
+        if _is_call_to(node, "dict", self.locals) and not args and kws and \
+                all(k.arg is not None for k in kws):
+            return located(gast.Dict(keys=[const(k.arg) for k in kws],
+                                     values=[k.value for k in kws]), node)
+        if _is_call_to(node, "dict", self.locals) and len(args) == 1 and not kws and \
+                _is_call_to(args[0], "zip", self.locals) and len(args[0].args) == 2:
+            k, v = self.names.fresh("k"), self.names.fresh("v")
+            return located(gast.DictComp(key=load(k), value=load(v), generators=[
+                gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
+                                                     ctx=gast.Store()),
+                                   iter=args[0], ifs=[], is_async=0)]), node)
+        return None
 
     def comprehension(self, node):
         """``[e for x in xs if c]`` (or a generator expression) becomes a loop appending to a list;

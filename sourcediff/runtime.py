@@ -1604,6 +1604,26 @@ def mul_or_repeat_grads_tangents(t, g, x, y):
             None if ty is None else (unbroadcast(g * ty, x), zy))
 
 
+def sequence_grad(g, iterable):
+    """The gradient of ``iterable`` (a list, tuple or array) from that of ``tuple(iterable)``."""
+    if is_zero_grad(g):
+        return 0.0
+    if isinstance(iterable, np.ndarray):
+        return np.stack([np.broadcast_to(0.0 if gi is None else gi, iterable.shape[1:])
+                         for gi in grad_items(g, len(iterable))]) if len(iterable) else \
+            np.zeros(iterable.shape)
+    if isinstance(iterable, (list, tuple)):
+        return GradList(item_grad(g, k) for k in range(len(iterable)))
+    raise SourcediffError(
+        f"tuple() of a {type(iterable).__name__} carries a derivative here; sourcediff follows "
+        f"tuple() of lists, tuples and arrays: build the tuple from a list ([...])")
+
+
+def sequence_tangent(t, iterable):
+    """The tangent of ``tuple(iterable)``: one entry per item."""
+    return 0.0 if is_zero_grad(t) else GradList(t)
+
+
 def dict_items(d):
     """``d.items()`` on a local or parameter that is not an array: its (key, value) pairs as a
     list (a dict's, in order)."""

@@ -527,6 +527,8 @@ case(_pytree.tree_vector_grad, [R(2, 2), R(3)], [R(2, 2), R(3)])
 # (cases added later go last: the inputs above come from one seeded stream)
 case(copy.copy, R(2, 3), name="python_copy")
 case(copy.deepcopy, [R(2), R(3)], name="python_deepcopy")
+case(tuple, [R(2), R(3)], name="python_tuple")
+case(tuple, R(3, 2), name="python_tuple_of_rows")
 # d.items() / d.values() of a dict (a dict's key is a string: no entries); their grad helpers are
 # each other's adjoints
 case(_sd.dict_items, {"a": R(2), "b": S()})

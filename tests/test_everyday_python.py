@@ -135,3 +135,35 @@ def test_grad_of_a_function_whose_output_is_one_element_of_shape_1_1(fn, mode):
     assert np.shape(value) == (1, 1) and np.allclose(g2, g)
     with pytest.raises(sd.NonScalarOutputError, match=r"shape \(2, 1\)"):
         sd.grad(lambda y: W2 @ y[:, None])(x)
+
+
+def square(v):
+    return v ** 2
+
+
+def map_of_a_helper(x):
+    return sum(map(square, x)) + sum(map(np.multiply, x, x[::-1]))
+
+
+def list_of_a_map(x):
+    return np.sum(np.array(list(map(np.sin, x))) * np.arange(3.0))
+
+
+def list_and_tuple_constructors(x):
+    rows = list(x * 2.0)
+    t = tuple([rows[0], rows[1] * x[2]])
+    return t[0] * t[1] + sum(tuple(x ** 2))
+
+
+def dict_constructors(x):
+    d = dict(a=x[0], b=x[1] ** 2)
+    e = dict(zip(["u", "v"], [x[2], x[0] * x[1]]))
+    return d["a"] * d["b"] + e["u"] * e["v"]
+
+
+@pytest.mark.parametrize("fn", [map_of_a_helper, list_of_a_map, list_and_tuple_constructors,
+                                dict_constructors], ids=lambda f: f.__name__)
+def test_map_and_the_container_constructors(fn):
+    """map(helper, xs), sum(map(...)), list(...), tuple(...), dict(k=v) and dict(zip(ks, vs))
+    were each 'no derivative rule for map/list/tuple/dict'."""
+    check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=1)

@@ -755,6 +755,18 @@ def copy_method(g, ans, a, order="C"):
     return (g,)
 
 
+# tuple(items): the items' gradients, entry by entry (list(...) and map(...) are rewritten to
+# comprehensions by the normalizer)
+@defvjp(builtins.tuple, kind="custom")
+def python_tuple(g, ans, iterable=()):
+    return (_sd.sequence_grad(g, iterable),)
+
+
+@defjvp(builtins.tuple)
+def python_tuple_jvp(t, ans, iterable=()):
+    return (_sd.sequence_tangent(t, iterable),)
+
+
 # Python's copy module: a copy (of an array, or of a list, tuple or dict of them) passes its
 # gradient through, entry by entry
 @defvjp(_copy.copy, kind="linear")
