@@ -473,6 +473,13 @@ class Analysis:
         if isinstance(op.key, str):  # obj.method(...) on a value whose class is not known here
             receiver = gast.unparse(op.args[0]) if op.args else "the object"
             origin = self.origin_of(receiver)
+            if op.key == "get":  # (a dict's get: the subscript it stands for has a rule)
+                key = gast.unparse(op.args[1]) if len(op.args) > 1 else "k"
+                default = gast.unparse(op.args[2]) if len(op.args) > 2 else "None"
+                return (f"{self.parsed.where(s)}: {origin}.get(...) on a value that depends on "
+                        f"{', '.join(self.wrt)}: sourcediff differentiates a dict's entries "
+                        f"read by subscript.\n    {self.parsed.line_text(s)}\nWrite "
+                        f"{origin}[{key}] if {key} in {origin} else {default}")
             return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
                     f"whose class sourcediff cannot know where it compiles (an attribute of an "
                     f"object, an item of a container, or a value made at run time), on a value "

@@ -167,3 +167,17 @@ def test_map_and_the_container_constructors(fn):
     """map(helper, xs), sum(map(...)), list(...), tuple(...), dict(k=v) and dict(zip(ks, vs))
     were each 'no derivative rule for map/list/tuple/dict'."""
     check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=1)
+
+
+def get_of_a_dict(p):
+    return np.sum(p.get("w", 0.0) ** 2)
+
+
+def the_fix_the_message_gives(p):
+    return np.sum((p["w"] if "w" in p else 0.0) ** 2)
+
+
+def test_get_of_a_dict_that_carries_derivatives_is_refused_with_a_fix_that_runs():
+    with pytest.raises(sd.NoRuleError, match=r"Write p\['w'\] if 'w' in p else 0.0"):
+        sd.grad(get_of_a_dict)(dict(P))
+    check_grads(the_fix_the_message_gives, (dict(P),), order=1)
