@@ -1608,12 +1608,12 @@ def sequence_grad(g, iterable):
     """The gradient of ``iterable`` (a list, tuple or array) from that of ``tuple(iterable)``."""
     if is_zero_grad(g):
         return 0.0
-    if isinstance(iterable, np.ndarray):
+    if isinstance(iterable, (list, tuple)):
+        return GradList(item_grad(g, k) for k in range(len(iterable)))
+    if getattr(iterable, "ndim", 0):  # (an array: numpy's, or dask's, which np.stack takes)
         return np.stack([np.broadcast_to(0.0 if gi is None else gi, iterable.shape[1:])
                          for gi in grad_items(g, len(iterable))]) if len(iterable) else \
             np.zeros(iterable.shape)
-    if isinstance(iterable, (list, tuple)):
-        return GradList(item_grad(g, k) for k in range(len(iterable)))
     raise SourcediffError(
         f"tuple() of a {type(iterable).__name__} carries a derivative here; sourcediff follows "
         f"tuple() of lists, tuples and arrays: build the tuple from a list ([...])")
