@@ -30,7 +30,7 @@ from .emit import comment
 from .errors import NoRuleError, SourcediffSyntaxError
 from .facts import VIEWS, writes_in_place
 from .normalize import assign, call, const, load, located, store
-from .resolve import MethodOf, Op, Resolver
+from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -94,11 +94,10 @@ class Analysis:
                         self.writes.append((obj, what, s))
                         flows.append(({obj}, (_names_in(value.args) | _names_in(
                             [k.value for k in value.keywords]) | {obj}) & self.locals))
-                if isinstance(s, gast.Assign) and _method_call(s, self.locals) and \
-                        _method_call(s, self.locals)[1] != "pop" and \
-                        writes_in_place(_method_call(s, self.locals)[1]):
-                    obj, method = _method_call(s, self.locals)  # r = y.partition(1): y changes
-                    self.mutations.append((obj, method, s))
+                obj, method = (_method_call(s, self.locals) if isinstance(s, gast.Assign)
+                               else None) or (None, None)
+                if method not in (None, "pop") and writes_in_place(method):
+                    self.mutations.append((obj, method, s))  # r = y.partition(1): y changes
                     flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                 if isinstance(s, gast.Assign):
                     target = s.targets[0]
@@ -1112,7 +1111,7 @@ def _sequence_syntax(v):
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
 
 
-_DICT_READS = ("dict_items", "dict_values", "dict_keys")  # (resolve._DICT_METHODS)
+_DICT_READS = frozenset(_DICT_METHODS.values())  # (d.items() and the like, as runtime calls)
 _ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)
 _WRITES_ATTRIBUTES = {}
 

@@ -577,9 +577,9 @@ def last_writes(g, k):
         return None
     ids = np.arange(g.size).reshape(g.shape)[k]
     flat = np.ravel(ids)
-    if np.unique(flat).size == flat.size:
+    _, first_from_end = np.unique(flat[::-1], return_index=True)  # (one sort, not two)
+    if first_from_end.size == flat.size:
         return None
-    _, first_from_end = np.unique(flat[::-1], return_index=True)
     mask = np.zeros(flat.size, dtype=bool)
     mask[flat.size - 1 - first_from_end] = True
     return mask.reshape(np.shape(ids))
