@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .pytree import leaves
+from .pytree import aligned_leaves, leaves
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -45,33 +45,6 @@ def _is_groups(params):
         return False
     items = params if isinstance(params, (list, tuple)) else None
     return bool(items) and isinstance(items[0], dict) and "params" in items[0]
-
-
-def _paired(tree, grads):
-    """The gradients of ``tree``'s leaves, in :func:`leaves` order, read from ``grads`` given in
-    the tree's structure (a missing dict entry or a 0.0/None for a branch: no gradient) or, for a
-    list of parameters, listed in their order."""
-    if isinstance(tree, dict):
-        if not isinstance(grads, dict):
-            if grads is None or (np.isscalar(grads) and grads == 0):
-                return [None] * len(leaves(tree))
-            raise TypeError(f"step() got a {type(grads).__name__} of gradients for a dict of "
-                            f"parameters; pass the gradients as a dict with the same keys")
-        extra = set(grads) - set(tree)
-        if extra:
-            raise ValueError(f"step() got gradients for {sorted(map(str, extra))}, which are not "
-                             f"parameters of this optimizer")
-        return [g for k, v in tree.items() for g in _paired(v, grads.get(k))]
-    if isinstance(tree, (list, tuple)):
-        if grads is None or (np.isscalar(grads) and grads == 0):
-            return [None] * len(leaves(tree))
-        if not isinstance(grads, (list, tuple)) or len(grads) != len(tree):
-            raise ValueError(
-                f"step() got {len(grads) if isinstance(grads, (list, tuple)) else 'no list of'} "
-                f"gradient(s) for {len(tree)} parameter(s) here; give one gradient per "
-                f"parameter, in the parameters' structure (as sd.grad returns them)")
-        return [g for v, item in zip(tree, grads) for g in _paired(v, item)]
-    return [grads]
 
 
 class Optimizer:
@@ -195,7 +168,8 @@ class Optimizer:
         else:
             if isinstance(grads, np.ndarray) or _is_tensor(grads) or np.isscalar(grads):
                 grads = [grads]
-            grads = _paired(self._tree, grads) if self._tree is not None else list(grads)
+            grads = aligned_leaves(grads, self._tree, "step()", "of this optimizer") \
+                if self._tree is not None else list(grads)
             if len(grads) != len(params):
                 raise ValueError(f"step() got {len(grads)} gradient(s) for {len(params)} "
                                  "parameter(s); give one gradient per parameter, in order")

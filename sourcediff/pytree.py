@@ -23,6 +23,35 @@ def leaves(tree):
     return [tree]
 
 
+def aligned_leaves(grads, tree, who="", owner="here"):
+    """The entries of ``grads`` (a gradient given in ``tree``'s structure) for the leaves of
+    ``tree``, in :func:`leaves` order; None where it has none (a missing dict entry, or None or a
+    0 standing for a whole branch). A structure that does not fit is refused (TypeError or
+    ValueError) with what it should be; ``who`` starts the message (``"step()"``), ``owner``
+    names whose parameters they are."""
+    if isinstance(tree, dict):
+        if grads is None or (np.isscalar(grads) and grads == 0):
+            return [None] * len(leaves(tree))
+        if not isinstance(grads, dict):
+            raise TypeError(f"{who} got a {type(grads).__name__} of gradients for a dict of "
+                            f"parameters; pass the gradients as a dict with the same keys".strip())
+        extra = set(grads) - set(tree)
+        if extra:
+            raise ValueError(f"{who} got gradients for {sorted(map(str, extra))}, which are not "
+                             f"parameters {owner}".strip())
+        return [g for k, v in tree.items() for g in aligned_leaves(grads.get(k), v, who, owner)]
+    if isinstance(tree, (list, tuple)):
+        if grads is None or (np.isscalar(grads) and grads == 0):
+            return [None] * len(leaves(tree))
+        if not isinstance(grads, (list, tuple)) or len(grads) != len(tree):
+            raise ValueError(
+                f"{who} got {len(grads) if isinstance(grads, (list, tuple)) else 'no list of'} "
+                f"gradient(s) for {len(tree)} parameter(s) here; give one gradient per "
+                f"parameter, in the parameters' structure (as sd.grad returns them)".strip())
+        return [g for v, item in zip(tree, grads) for g in aligned_leaves(item, v, who, owner)]
+    return [grads]
+
+
 def rebuild(tree, new_leaves):
     """``tree``'s structure with its leaves replaced, in :func:`leaves` order."""
     it = iter(new_leaves)

@@ -258,26 +258,15 @@ _MODES = ("reverse", "unspecialized", "unoptimized", "forward", "tape")
 def _leaf_vector(value, like=None):
     """``value``'s entries as one float vector; a gradient of a list or dict of parameters
     (``like``) by the parameters' leaves (a missing entry or a 0.0 for a branch is zeros)."""
-    from .pytree import flatten, leaves
+    from .pytree import aligned_leaves, flatten, leaves
 
     if like is not None and isinstance(like, (list, tuple, dict)):
-        return np.concatenate([np.ravel(np.broadcast_to(np.asarray(g, dtype=float), np.shape(x)))
-                               for g, x in zip(_aligned(value, like), leaves(like))] or
-                              [np.zeros(0)])
+        return np.concatenate([np.ravel(np.broadcast_to(
+            np.asarray(0.0 if g is None else g, dtype=float), np.shape(x)))
+            for g, x in zip(aligned_leaves(value, like), leaves(like))] or [np.zeros(0)])
     if isinstance(value, (list, tuple, dict)):
         return flatten(value)[0]
     return np.ravel(np.asarray(value, dtype=float))
-
-
-def _aligned(grad, like):
-    """The entries of ``grad`` for the leaves of ``like`` (0.0 where it has none)."""
-    if isinstance(like, dict):
-        get = grad.get if isinstance(grad, dict) else (lambda k, d: 0.0)
-        return [g for k, v in like.items() for g in _aligned(get(k, 0.0), v)]
-    if isinstance(like, (list, tuple)):
-        items = grad if isinstance(grad, (list, tuple)) else [0.0] * len(like)
-        return [g for item, v in zip(items, like) for g in _aligned(item, v)]
-    return [0.0 if grad is None else grad]
 
 
 def _tolerance(args, wrt):
