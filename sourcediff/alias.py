@@ -432,8 +432,8 @@ def mutated_params(fn):
             for t in n.targets:
                 if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
                     for name in gast.walk(t):
-                        if not isinstance(name, gast.Name):
-                            continue
+                        if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
+                            continue  # (self in `self.a, self.b = X, h` is not bound to X)
                         for m in gast.walk(n.value):
                             if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Store):
                                 link(name.id, m.id)

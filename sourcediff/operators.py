@@ -130,11 +130,21 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     x = args[wrt_index]
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
     cols = {}
-    out = None
-    for idx, e in _basis(x):
+    out = first = None
+    for k, (idx, e) in enumerate(_basis(x)):
         out, col = _tangent_call(jf, args, {name: e})
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
+        if k == 0:
+            first = out
+        elif not _same_value(out, first):
+            what = getattr(fn, "__qualname__", "the function")
+            raise SourcediffError(
+                f"{what} returned a different value on its run {k + 1} than on its first: forward "
+                f"mode runs the function once per element of {name}, and this one draws random "
+                f"numbers or changes state between runs, so its derivative would mix different "
+                f"runs. Use reverse mode (one run per gradient), or make the draws the same on "
+                f"every run (a seeded generator created inside the function).")
         # (a tree output, as the gradient of a function of a dict: its leaves in one vector)
         cols[idx] = flatten(col)[0] if isinstance(col, (list, tuple, dict)) else np.asarray(col)
     tree_out = isinstance(out, (list, tuple, dict))
@@ -145,6 +155,19 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
+
+
+def _same_value(a, b):
+    """Bitwise the same output (nan equal to nan), for trees leaf by leaf."""
+    if isinstance(a, (list, tuple, dict)) or isinstance(b, (list, tuple, dict)):
+        try:
+            a, b = flatten(a)[0], flatten(b)[0]
+        except Exception:  # noqa: BLE001  (not a tree of arrays: compare as Python does)
+            return a == b
+    try:
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b, equal_nan=True))
+    except TypeError:  # (values numpy cannot compare with nan as equal)
+        return bool(np.array_equal(a, b))
 
 
 def forward_grad(fn, wrt=0, optimize=True):

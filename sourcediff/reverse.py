@@ -18,6 +18,7 @@ import builtins
 import copy
 import functools
 import inspect
+import types
 import keyword
 import operator
 
@@ -178,6 +179,8 @@ class Analysis:
         self.bindings = []  # (target, statement) of every assignment to a name
         self.appends = []  # (list, appended values) of every lst.append(v)
         self.loop_items = []  # (loop variable, iterated expression) of every for loop
+        self.forwarded = set()  # id() of setattr statements whose value a later read takes
+        self.forward_stored_attributes(self.body)
         walk(self.body, False)
         changed = True
         while changed:  # a copy of a container is a container
@@ -211,15 +214,54 @@ class Analysis:
                 raise self.write_error(obj, what, s)
         self.active.discard(_ATTRIBUTE_SINK)
         for s in self.attribute_writes:
-            obj, name, value = s.value.args
-            if _names_in([value]) & self.active:
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: {gast.unparse(obj)}.{name.value} = ... stores a "
-                    f"value that carries the derivative of {', '.join(self.wrt)} in an attribute; "
-                    f"sourcediff reads attributes as constants, so where it is read back the "
-                    f"derivative would be lost. Keep the value in a local variable, or return it "
-                    f"(attributes may hold values that carry none: shapes, flags, the data)."
-                    f"\n    {self.parsed.line_text(s)}")
+            obj, name, value = s.value.args[:3]
+            carries = bool(_names_in([value]) & self.active)
+            if carries or id(s) in self.forwarded:
+                # (a layer caching its input: stored as Python does, and a read of it back
+                # within the same gradient call is refused where it happens; a read later in
+                # this block takes the stored value itself. See cached_attributes.)
+                where, text = s.value.args[3:5] if len(s.value.args) == 6 else (
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None))
+                s.value = call(self.rt("store_attribute"), [
+                    obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
+
+    def forward_stored_attributes(self, stmts):
+        """``self.h = h; return self.h``: a read of an attribute that this block has just stored
+        takes the stored value (a copy of ``h``), so its derivative flows on. Python reads back
+        the same object wherever the attribute is plain, which ``store_attribute`` checks at the
+        store. A call, a subscript store or a compound statement in between ends the knowledge
+        (they may change attributes); so does rebinding the object's or the value's name."""
+        stored = {}  # (object name, attribute) -> (value name, setattr statement)
+        for s in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list):
+                    self.forward_stored_attributes(getattr(s, field))
+            if isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
+                obj, name, value = s.value.args[:3]
+                if not isinstance(obj, gast.Name):
+                    stored.clear()
+                    continue
+                stored = {k: x for k, x in stored.items() if k[1] != name.value}  # (aliases)
+                if isinstance(value, gast.Name) and value.id in self.locals:
+                    stored[(obj.id, name.value)] = (value.id, s)
+                continue
+            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+                stored.clear()
+                continue
+            v = s.value
+            key = (v.value.id, v.attr) if isinstance(v, gast.Attribute) and \
+                isinstance(v.value, gast.Name) else None
+            if key in stored:
+                source, store = stored[key]
+                s.value = gast.Name(id=source, ctx=gast.Load(), annotation=None,
+                                    type_comment=None)
+                self.forwarded.add(id(store))
+            elif self.resolver.op(v).kind not in ("rule", "nondiff", "const", "copy",
+                                                  "container"):
+                stored.clear()  # (a user's or an unknown call may set attributes)
+            target = s.targets[0].id
+            stored = {k: x for k, x in stored.items() if target not in (k[0], x[0])}
 
     def find_sequences(self):
         """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
@@ -292,9 +334,23 @@ class Analysis:
         for target, s in self.bindings:
             op = self.ops[id(s)]
             if op.kind in ("user", "unknown") or (op.kind == "nondiff" and
-                                                  op.key is builtins.print):
+                                                  op.key is builtins.print) or \
+                    self.object_read(op, s):
                 out.add(target)
         return out
+
+    def object_read(self, op, s):
+        """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
+        where its value is not needed, since the read is where a value a gradient call stored
+        there is caught (cached_attributes)."""
+        from . import runtime
+
+        if op.kind == "rule":
+            return op.key is runtime.get_attribute
+        if op.kind != "const" or not isinstance(s.value, gast.Attribute):
+            return False
+        base = self.resolver.static_value(s.value.value)
+        return not isinstance(base, types.ModuleType) and not isinstance(base, type)
 
     def dynamic_callee(self, op, s):
         """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
@@ -1155,9 +1211,17 @@ def _writes_attributes(fn, depth=0):
 
 
 def _setattr_call(s, local_names):
-    """``setattr(obj, "name", v)``, which ``obj.name = v`` normalizes to."""
+    """``setattr(obj, "name", v)``, which ``obj.name = v`` normalizes to, or the
+    ``_sd.store_attribute(obj, "name", v, where, text, carries)`` it becomes when v carries a derivative
+    (met again when generated code is differentiated)."""
     v = s.value
-    return isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and \
+    if not isinstance(v, gast.Call):
+        return False
+    if isinstance(v.func, gast.Attribute) and v.func.attr == "store_attribute" and \
+            isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("_sd") and \
+            len(v.args) == 6:
+        return isinstance(v.args[1], gast.Constant)
+    return isinstance(v.func, gast.Name) and \
         v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3 and \
         isinstance(v.args[1], gast.Constant)
 

@@ -2305,3 +2305,4 @@ def dense_grad(g, ans):
 # (rules/numpy_more_rules.py, rules/scipy_rules.py): a module of their own, exposed here as _sd.xxx
 
 from .runtime_breadth import *  # noqa: E402,F401,F403
+from .cached_attributes import store_attribute  # noqa: E402,F401

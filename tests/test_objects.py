@@ -283,11 +283,16 @@ def test_lazy_initialization_bookkeeping_and_caching_data_on_self():
     assert LAZY.calls > before
 
 
-def test_storing_a_value_that_carries_a_derivative_on_self_is_refused_at_the_line():
-    with pytest.raises(sd.SourcediffSyntaxError,
-                       match=r"test_objects.py:\d+:\d+: self\.Z = \.\.\. stores a value that "
-                             r"carries the derivative of W"):
-        sd.grad(caching_loss)(np.full((2, 2), 0.3), X2)
+def test_caching_a_value_that_carries_a_derivative_on_self_runs_as_python_does():
+    """self.Z = Z with Z carrying W's derivative was refused; it is a cache written for later
+    (tests/test_cached_attributes.py has the reads back, refused at the read)."""
+    from sourcediff.testing import check_parity
+
+    W = np.full((2, 2), 0.3)
+    check_parity(caching_loss, (W, X2), wrt=(0,), modes=("reverse", "forward"))
+    g = sd.grad(caching_loss)(W, X2)
+    np.testing.assert_allclose(LAZY.Z, X2 @ W)
+    np.testing.assert_allclose(g, X2.T @ (1.0 - np.tanh(X2 @ W) ** 2))
 
 
 # ---------------------------------------------------------------- lambdas in a dict literal

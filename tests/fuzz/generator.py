@@ -52,6 +52,11 @@ FEATURES = frozenset({
     # the same through a method (BOX.set(a) doing self.w = v): refused since it was found here
     # (a silent zero: the call was a statement sourcediff did not look into)
     "object_attr_method",
+    # an active value cached on self by a method that returns it (BOX.cache(a): self.c = v), then
+    # either used through the returned value (works: the cache is only written), read back
+    # through a method (BOX.readc(t): refused at the read, an AliasError), or stored and read
+    # back in f's own block (BOX.c = a; t * BOX.c: the read takes the stored value)
+    "object_cache",
     # a store through an integer-array index that names an element twice (y[[i, i, j]] = v):
     # numpy keeps the last write (reverse mode gave every write a gradient)
     "fancy_setitem",
@@ -120,11 +125,13 @@ _MODULE_PARTS = {
                       "    return inner",
     "star_args": "def cat(*arrays):\n    return np.concatenate(arrays)",
     "object": "class Box:\n    def __init__(self):\n        self.d = {'w': 0.5}\n"
-              "        self.arr = np.zeros(3)\n        self.w = 0.5\n\n    def read(self, t):\n"
+              "        self.arr = np.zeros(3)\n        self.w = 0.5\n        self.c = 0.5\n\n    def read(self, t):\n"
               "        return t * self.d['w']\n\n    def reada(self, t, k):\n"
               "        return t * self.arr[k]\n\n    def set(self, v):\n        self.w = v\n\n"
               "    def readw(self, t):\n"
-              "        return t * self.w\n\n\nBOX = Box()",
+              "        return t * self.w\n\n"
+              "    def cache(self, v):\n        self.c = v\n        return v * 2.0\n\n"
+              "    def readc(self, t):\n        return t * self.c\n\n\nBOX = Box()",
 }
 
 
@@ -150,8 +157,10 @@ def make_args(shapes, seed):
 
 
 class _Gen:
-    def __init__(self, seed, features):
+    def __init__(self, seed, features, forced=frozenset()):
         self.rng = random.Random(seed)
+        self.extra_rng = random.Random(f"extra {seed}")
+        self.forced = frozenset(forced)  # constructs every program gets (run.py --force)
         self.allowed = frozenset(features)
         self.used = set()
         self.lines = []
@@ -175,7 +184,16 @@ class _Gen:
     # ------------------------------------------------------------------ small helpers
 
     def on(self, feature, p=1.0):
+        if feature in self.forced:
+            return True
         return feature in self.allowed and self.rng.random() < p
+
+    def on_extra(self, feature, p):
+        """``on`` for a construct added after seeds were recorded: drawn from a stream of its
+        own, so every older construct's programs stay the same for the same seed."""
+        if feature in self.forced:
+            return True
+        return feature in self.allowed and self.extra_rng.random() < p
 
     def use(self, feature):
         self.used.add(feature)
@@ -849,6 +867,24 @@ class _Gen:
             self.special_outputs.append(name)
             self.use(kind)
             return
+        if kind == "object_cache":
+            name, shape = self.fresh(), self.pick_shape()
+            value, arg = self.expr((), 2), self.expr(shape, 1)
+            how = r.choice(["returned", "method", "block"])
+            if how == "returned":
+                cached = self.fresh()
+                self.emit(f"{cached} = BOX.cache({value})")
+                self.emit(f"{name} = {arg} * {cached}")
+            elif how == "method":
+                self.emit(f"BOX.cache({value})")
+                self.emit(f"{name} = BOX.readc({arg})")
+            else:
+                self.emit(f"BOX.c = {value}")
+                self.emit(f"{name} = {arg} * BOX.c")
+            self.env[name] = Var(shape, self.new_base(), array=bool(shape))
+            self.special_outputs.append(name)
+            self.use(kind)
+            return
         raise ValueError(kind)
 
     def enter(self):
@@ -1036,7 +1072,7 @@ def _sub_of(rng, shape):
     return tuple(out)
 
 
-def generate(seed, features=DEFAULT_FEATURES):
+def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
     """A :class:`Program` for ``seed``: module text defining ``f(x, y, s)`` (and helpers).
 
     Example::
@@ -1046,7 +1082,7 @@ def generate(seed, features=DEFAULT_FEATURES):
         module = load(prog)
         module.f(*prog.args())
     """
-    g = _Gen(seed, features)
+    g = _Gen(seed, features, forced)
     g.pinned = set()
     g.need_recursion = False
     r = g.rng
@@ -1087,6 +1123,8 @@ def generate(seed, features=DEFAULT_FEATURES):
         specials += star
     box = [k for k in ("object_dict", "object_array", "object_attr", "object_attr_method")
            if g.on(k, 0.05)]
+    if g.on_extra("object_cache", 0.05):  # (its own stream: older seeds make the same programs)
+        box.append("object_cache")
     if box:
         modules.append(_MODULE_PARTS["object"])
         specials += box

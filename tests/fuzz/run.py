@@ -1,4 +1,5 @@
-"""Long fuzz run: ``python -m tests.fuzz.run --count 10000 [--seed S] [--jobs 2] [--out DIR]``."""
+"""Long fuzz run: ``python -m tests.fuzz.run --count 10000 [--seed S] [--jobs 2] [--out DIR]
+[--force construct,...]``."""
 
 import argparse
 import collections
@@ -14,15 +15,16 @@ from tests.fuzz.generator import DEFAULT_FEATURES, FEATURES, generate, load
 _state = {}
 
 
-def _init(features):
+def _init(features, forced=frozenset()):
     _state["features"] = features
+    _state["forced"] = forced
     _state["dir"] = tempfile.mkdtemp(prefix="sdfuzz_run_")
 
 
 def _one(seed):
     from tests.fuzz.check import check_program
 
-    prog = generate(seed, _state["features"])
+    prog = generate(seed, _state["features"], _state.get("forced", frozenset()))
     try:
         module = load(prog, _state["dir"])
     except Exception as exc:  # noqa: BLE001  (a module that does not import is a generator bug)
@@ -52,7 +54,13 @@ def main(argv=None):
                     help="'default', 'all', or a comma list of features to leave out (-name)")
     ap.add_argument("--time-limit", type=float, default=0,
                     help="stop starting new programs after this many seconds (0: no limit)")
+    ap.add_argument("--force", default="",
+                    help="a comma list of constructs every program gets (e.g. object_cache)")
     opts = ap.parse_args(argv)
+    forced = frozenset(f for f in opts.force.split(",") if f)
+    unknown = forced - FEATURES
+    if unknown:
+        ap.error(f"unknown constructs: {', '.join(sorted(unknown))}")
     features = set(DEFAULT_FEATURES)
     if opts.features == "all":
         features = set(FEATURES)
@@ -65,7 +73,7 @@ def main(argv=None):
     feature_counts = collections.Counter()
     start = time.time()
     seeds = range(opts.seed, opts.seed + opts.count)
-    with multiprocessing.Pool(opts.jobs, initializer=_init, initargs=(frozenset(features),),
+    with multiprocessing.Pool(opts.jobs, initializer=_init, initargs=(frozenset(features), forced),
                               maxtasksperchild=500) as pool:
         for seed, kind, detail, source, feats in pool.imap_unordered(_one, seeds, chunksize=4):
             counts["programs"] += 1

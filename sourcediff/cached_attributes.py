@@ -1,0 +1,189 @@
+"""Attributes that cache a value carrying a derivative: ``self.X = X`` in a layer's forward.
+
+Generated code runs ``obj.name = v`` as Python does. sourcediff reads attributes as constants, so
+a value that carries a derivative may be stored on an object (a layer caching its input for a
+hand-written backward pass, a model keeping its last state) as long as nothing in the same gradient
+call reads it back: that read would take it as a constant and lose its derivative, silently.
+
+Such a store is generated as ``_sd.store_attribute(obj, "name", v, where, text)``. It runs the
+assignment, then makes the read detectable wherever it happens (in generated code, in a helper
+that runs as plain Python, through ``getattr``): the attribute's class gets a small data descriptor
+(:class:`_Guard`) for that name. Reads and writes pass through it to the instance's ``__dict__``
+exactly as before, except a read that returns the stored value while the gradient call that
+stored it is still running, which raises :class:`~sourcediff.errors.AliasError` naming the read
+and the store. A later gradient call reads the value as the constant it then is (a recurrent
+model's state from the previous call), and so does everything after the call returns (the user's
+backward pass). Writing the attribute again ends the watch.
+
+A store the descriptor cannot watch is refused at the store: an object without a ``__dict__``
+(slots, builtins, modules), a class with its own ``__setattr__``/``__getattr__``/
+``__getattribute__`` (the value may live elsewhere), or a property or other data descriptor of
+that name.
+"""
+
+import sys
+import threading
+
+from .errors import AliasError
+
+_watched = {}  # (id(obj), name) -> _Store
+_lock = threading.Lock()
+
+
+class _Store:
+    __slots__ = ("obj", "value", "frame", "where", "text")
+
+    def __init__(self, obj, value, frame, where, text):
+        self.obj, self.value, self.frame, self.where, self.text = obj, value, frame, where, text
+
+
+def _generated(frame):
+    return frame.f_code.co_filename.startswith("<sourcediff")
+
+
+def _outermost_generated(frame):
+    """The outermost frame of generated code on the stack above ``frame``: the gradient call."""
+    found = None
+    while frame is not None:
+        if _generated(frame):
+            found = frame
+        frame = frame.f_back
+    return found
+
+
+def _on_stack(target):
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame is target:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _location(frame):
+    """``(file:line, the line's text)`` of a frame, generated code followed back to the user's
+    line."""
+    import linecache
+
+    from .parse import GENERATED_LINES, outermost
+
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    mapped = GENERATED_LINES.get(filename, {}).get(line)
+    if mapped is not None:
+        where, _, text = outermost(mapped).partition(": ")
+        return where, text.strip()
+    return f"{filename}:{line}", linecache.getline(filename, line).strip()
+
+
+class _Guard:
+    """On a class, for one attribute name: instance reads and writes go to ``__dict__`` as
+    Python's own lookup would, and a read of a value a running gradient call stored is refused."""
+
+    __slots__ = ("name", "inner")
+
+    def __init__(self, name, inner):
+        self.name, self.inner = name, inner  # inner: what the class held under name (or _MISSING)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self._class_value(None, owner)
+        d = obj.__dict__
+        if self.name not in d:
+            return self._class_value(obj, owner)  # (AttributeError: __getattr__ is tried)
+        value = d[self.name]
+        store = _watched.get((id(obj), self.name))
+        if store is not None and store.obj is obj and store.value is value:
+            if _on_stack(store.frame):
+                where, text = _location(sys._getframe(1))
+                raise AliasError(
+                    f"{where}: reads {type(obj).__name__}.{self.name} back in the same gradient "
+                    f"call that stored a value carrying a derivative there:\n    {text}\n"
+                    f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
+                    f"as constants, so the derivative through it would be lost. Pass the value on "
+                    f"as an argument or a return value instead of reading it back from the object "
+                    f"(caching it there for use after the gradient call is fine).")
+            _forget(obj, self.name)  # (stored by a call that has returned: a constant now)
+        return value
+
+    def _class_value(self, obj, owner):
+        inner = self.inner
+        if inner is _MISSING:
+            raise AttributeError(f"{owner.__name__ if obj is None else type(obj).__name__!r} "
+                                 f"object has no attribute {self.name!r}")
+        get = getattr(type(inner), "__get__", None)
+        return inner if get is None else get(inner, obj, owner)
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = value
+        _forget(obj, self.name)
+
+    def __delete__(self, obj):
+        try:
+            del obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        _forget(obj, self.name)
+
+
+_MISSING = object()
+
+
+def _forget(obj, name):
+    if _watched:
+        with _lock:
+            store = _watched.get((id(obj), name))
+            if store is not None and store.obj is obj:
+                del _watched[(id(obj), name)]
+
+
+def _refuse(obj, name, where, text, why, carries):
+    what = "stores a value that carries a derivative" if carries else \
+        "stores a value that this function reads back as that attribute later"
+    raise AliasError(
+        f"{where}: {type(obj).__name__}.{name} = ... {what}, and {why}, so sourcediff cannot "
+        f"tell what reading the attribute gives (it would take it as a constant, or as the "
+        f"value stored, and the derivative could be wrong).\n    {text}\nKeep the value in a "
+        f"local variable and pass it on or return it.")
+
+
+def _class_entry(cls, name):
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return _MISSING
+
+
+def store_attribute(obj, name, value, where, text, carries):
+    """``obj.name = value`` where ``value`` carries a derivative, or where the function reads
+    the attribute back and sourcediff takes the value stored for that read: the attribute must
+    be a plain one (in the object's ``__dict__``). With ``carries``, a read of it back elsewhere
+    in the same gradient call is refused (see the module's text)."""
+    cls = type(obj)
+    if getattr(cls, "__setattr__", None) is not object.__setattr__ or \
+            getattr(cls, "__getattribute__", None) is not object.__getattribute__ or \
+            hasattr(cls, "__getattr__"):
+        _refuse(obj, name, where, text,
+                f"{cls.__name__} defines its own attribute access (__setattr__, __getattr__ or "
+                f"__getattribute__)", carries)
+    if not isinstance(getattr(obj, "__dict__", None), dict):
+        _refuse(obj, name, where, text, f"{cls.__name__} objects keep no __dict__", carries)
+    entry = _class_entry(cls, name)
+    if not isinstance(entry, _Guard) and hasattr(type(entry), "__set__"):
+        _refuse(obj, name, where, text, f"{cls.__name__}.{name} is a property or slot", carries)
+    if not carries:
+        obj.__dict__[name] = value
+        _forget(obj, name)
+        return
+    if not isinstance(entry, _Guard):
+        try:
+            setattr(cls, name, _Guard(name, entry))
+        except (TypeError, AttributeError):
+            _refuse(obj, name, where, text, f"its class {cls.__name__} cannot be given a watch "
+                                            f"on the attribute", carries)
+    obj.__dict__[name] = value
+    frame = _outermost_generated(sys._getframe(1))
+    with _lock:
+        for key in [k for k, s in _watched.items() if not _on_stack(s.frame)]:
+            del _watched[key]  # (stores of gradient calls that have returned: constants now)
+        if frame is not None:
+            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text)

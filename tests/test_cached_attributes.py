@@ -1,0 +1,242 @@
+"""Values that carry a derivative stored on objects (issue 24): ``self.X = X`` caches run as
+Python runs them; a read of such a value back within the same gradient call either takes the
+stored value (a read later in the same block) or is refused where it happens, never a silent zero.
+Gradients are checked against central finite differences (tests/oracles.py)."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd
+
+MODES = ["reverse", "forward"]
+X0 = np.array([0.3, -1.2, 0.8])
+
+
+class Layer:
+    def __init__(self):
+        self.W = np.array([0.5, -0.4, 1.5])
+        self.X = None
+        self.out = None
+
+    def forward(self, X):
+        self.X = X                       # a cache for a hand-written backward pass
+        self.out = np.tanh(self.W * X)   # stored, then read back in this block
+        return self.out * 2.0
+
+    def read_cache(self):
+        return np.sum(self.X)
+
+    def backward(self, d):
+        return d * 2.0 * (1.0 - self.out ** 2) * self.W
+
+
+LAYER = Layer()
+
+
+def cached_loss(X):
+    return np.sum(LAYER.forward(X) ** 2)
+
+
+def reads_back_through_a_plain_method(X):
+    y = LAYER.forward(X)
+    return np.sum(y) + LAYER.read_cache()   # read_cache() has no active argument: plain Python
+
+
+def reads_back_through_getattr(X):
+    y = LAYER.forward(X)
+    return np.sum(y * getattr(LAYER, "X"))
+
+
+def reads_back_in_the_caller(X):
+    y = LAYER.forward(X)
+    return np.sum(y * LAYER.X)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_caching_forward_differentiates_and_leaves_the_cache_as_python_would(mode):
+    g = sd.grad(cached_loss, mode=mode)(X0.copy())
+    assert LAYER.X is not None and np.array_equal(LAYER.X, X0)   # the user's cache is there
+    expected = 2.0 * (2.0 * np.tanh(LAYER.W * X0))   # d loss / d forward(X)
+    np.testing.assert_allclose(g, LAYER.backward(expected), rtol=1e-12)   # their backward runs
+    check_grads_fd(cached_loss, (X0.copy(),), (0,), (g,))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, line", [
+    (reads_back_through_a_plain_method, "return np.sum(self.X)"),
+    (reads_back_through_getattr, 'return np.sum(y * getattr(LAYER, "X"))'),
+    (reads_back_in_the_caller, "return np.sum(y * LAYER.X)"),
+], ids=lambda v: getattr(v, "__name__", "line"))
+def test_a_read_back_in_the_same_call_is_refused_at_the_read_naming_the_store(fn, line, mode):
+    with pytest.raises(sd.AliasError) as info:
+        sd.grad(fn, mode=mode)(X0.copy())
+    text = str(info.value)
+    assert "reads Layer.X back" in text and line in text, text
+    store_line = Layer.forward.__code__.co_firstlineno + 1
+    assert f"stored at {__file__}:{store_line}:" in text and "self.X = X" in text, text
+
+
+def test_after_the_gradient_call_the_cache_reads_as_a_constant_again():
+    sd.grad(cached_loss)(X0.copy())
+    assert LAYER.read_cache() == pytest.approx(np.sum(X0))   # the user's own code, afterwards
+
+
+class Stateful:
+    """A recurrent cell that keeps its state between calls (truncated backpropagation)."""
+
+    def __init__(self):
+        self.h = np.zeros(3)
+        self.U = np.array([[0.5, 0.1, 0.0], [0.0, 0.4, -0.2], [0.3, 0.0, 0.6]])
+
+    def step(self, x):
+        h = np.tanh(x + self.U @ self.h)
+        self.h = h
+        return np.sum(h ** 2)
+
+
+def test_state_from_a_previous_call_is_a_constant_of_this_one():
+    cell = Stateful()
+    df = sd.grad(cell.step)
+    for k in range(3):
+        h_before = cell.h.copy()
+        x = X0 + k
+
+        def step_from(x, h=h_before):
+            return np.sum(np.tanh(x + cell.U @ h) ** 2)
+
+        g = df(x)
+        check_grads_fd(step_from, (x,), (0,), (g,))
+        np.testing.assert_allclose(cell.h, np.tanh(x + cell.U @ h_before))
+
+
+def test_forward_mode_refuses_a_function_whose_runs_differ():
+    # forward mode runs the function once per input element: the state moves between runs
+    cell = Stateful()
+    with pytest.raises(sd.SourcediffError, match=r"returned a different value on its run 2"):
+        sd.grad(cell.step, mode="forward")(X0.copy())
+    rs = np.random.RandomState(0)
+
+    def noisy(x):
+        return np.sum(x * rs.normal(size=3))
+
+    with pytest.raises(sd.SourcediffError, match=r"draws random numbers or changes state"):
+        sd.grad(noisy, mode="forward")(X0.copy())
+    with pytest.raises(sd.SourcediffError, match=r"returned a different value"):
+        sd.jacobian(lambda x: x * rs.normal(size=3), mode="forward")(X0.copy())
+
+
+class Forwarding:
+    def __init__(self):
+        self.W = np.array([1.0, 2.0, -1.0])
+        self.h = None
+
+    def reset(self):
+        self.h = np.zeros(3)
+
+    def stored_then_read(self, x):
+        self.h = np.sin(x) * self.W
+        z = self.h * x                    # the value just stored: its derivative flows on
+        return np.sum(z + self.h)
+
+    def reset_between(self, x):
+        self.h = np.sin(x) * self.W
+        self.reset()                      # a call in between: self.h is read as it then is
+        return np.sum(self.h * x)
+
+    def through_an_alias(self, x):
+        other = self
+        self.h = np.sin(x)
+        other.h = np.cos(x)               # the same object under another name
+        return np.sum(self.h)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["stored_then_read", "reset_between"])
+def test_a_read_after_a_store_in_the_same_block_is_right(method, mode):
+    obj = Forwarding()
+    fn = getattr(obj, method)
+    g = sd.grad(fn, mode=mode)(X0.copy())
+    check_grads_fd(fn, (X0.copy(),), (0,), (g,))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_store_through_another_name_is_not_taken_for_the_first(mode):
+    obj = Forwarding()
+    with pytest.raises(sd.AliasError, match=r"reads Forwarding.h back"):
+        sd.grad(obj.through_an_alias, mode=mode)(X0.copy())
+
+
+def test_second_order_through_a_caching_forward():
+    H = sd.hessian(cached_loss)(X0.copy())
+    g = sd.grad(cached_loss)
+    for i in range(3):
+        e = np.eye(3)[i] * 1e-5
+        np.testing.assert_allclose(H[i], (g(X0 + e) - g(X0 - e)) / 2e-5, rtol=1e-5, atol=1e-7)
+
+
+class WithDefault:
+    X = None   # a class attribute default: stays the class's value
+
+    def forward(self, X):
+        self.X = X
+        return np.sum(X ** 2)
+
+
+def test_a_class_default_stays_and_other_instances_read_it():
+    a, b = WithDefault(), WithDefault()
+    g = sd.grad(a.forward)(X0.copy())
+    np.testing.assert_allclose(g, 2 * X0)
+    assert WithDefault.X is None and b.X is None and np.array_equal(a.X, X0)
+    del a.X
+    assert a.X is None
+
+
+class Slotted:
+    __slots__ = ("X",)
+
+    def forward(self, X):
+        self.X = X
+        return np.sum(X ** 2)
+
+
+class WithProperty:
+    @property
+    def X(self):
+        return self._x
+
+    @X.setter
+    def X(self, v):
+        self._x = v
+
+    def forward(self, X):
+        self.X = X
+        return np.sum(X ** 2)
+
+
+class WithSetattr:
+    def __setattr__(self, name, value):
+        object.__setattr__(self, "_" + name, value)
+
+    def forward(self, X):
+        self.X = X
+        return np.sum(X ** 2)
+
+
+@pytest.mark.parametrize("cls, why", [(Slotted, "keep no __dict__"),
+                                      (WithProperty, "is a property or slot"),
+                                      (WithSetattr, "defines its own attribute access")])
+def test_a_store_that_cannot_be_watched_is_refused_at_the_store(cls, why):
+    with pytest.raises(sd.AliasError) as info:
+        sd.grad(cls().forward)(X0.copy())
+    text = str(info.value)
+    line = cls.forward.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line}:" in text and why in text and "self.X = X" in text, text
+
+
+def test_a_refused_call_leaves_no_watch_behind():
+    with pytest.raises(sd.AliasError):
+        sd.grad(reads_back_in_the_caller)(X0.copy())
+    # the next call stores again and reads nothing back; and outside any call the cache reads
+    sd.grad(cached_loss)(X0.copy())
+    assert np.array_equal(LAYER.X, X0)
