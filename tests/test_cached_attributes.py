@@ -1,4 +1,4 @@
-"""Values that carry a derivative stored on objects (issue 24): ``self.X = X`` caches run as
+"""Values that carry a derivative stored on objects: ``self.X = X`` caches run as
 Python runs them; a read of such a value back within the same gradient call either takes the
 stored value (a read later in the same block) or is refused where it happens, never a silent zero.
 Gradients are checked against central finite differences (tests/oracles.py)."""
