@@ -106,10 +106,23 @@ def build(spec, fdef, numpy_fn, args, keywords):
                f"pass backend='numpy' to run numpy code without this warning")
     if not spec.jit_warned:
         spec.jit_warned = True
-        warnings.warn(message, JitFallbackWarning, stacklevel=4)
+        warnings.warn(message, JitFallbackWarning, stacklevel=_user_stacklevel())
     else:
         log.info("%s", message)
     return numpy_fn
+
+
+def _user_stacklevel():
+    """The stacklevel of the first frame outside sourcediff (the user's call of the gradient)."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_code.co_filename.startswith(package) or
+                                 frame.f_code.co_filename.startswith("<sourcediff")):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _positional_call(dispatcher, kw_names):
@@ -467,4 +480,50 @@ def _register_overloads(numba):
     def check_scalar(value, where):
         if is_float(value):
             return lambda value, where: None
+        return None
+
+    @overload(runtime.broadcast_tangent)
+    def broadcast_tangent(t, ans):
+        if is_float(t) and is_float(ans):
+            return lambda t, ans: t
+        return None
+
+    @overload(runtime.unbroadcast)
+    def unbroadcast(g, x):
+        if is_float(g) and is_float(x):
+            return lambda g, x: g
+        if isinstance(g, types.Array) and is_float(x):
+            return lambda g, x: np.sum(g)
+        return None
+
+    @overload(runtime.unreduce)
+    def unreduce(g, x, axis=None, keepdims=False):
+        none = (types.NoneType, types.Omitted)
+        flat = isinstance(keepdims, (types.Omitted, types.Boolean)) or keepdims is False
+        if is_float(g) and isinstance(x, types.Array) and isinstance(axis, none) and flat:
+            return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+        return None
+
+    @overload(runtime.copy)
+    def copy_(value):
+        if isinstance(value, types.Array):
+            return lambda value: value.copy()
+        if is_float(value):
+            return lambda value: value
+        return None
+
+    def basic(index):  # (an integer array would write once where np.add.at adds)
+        parts = index.types if isinstance(index, types.BaseTuple) else (index,)
+        return all(isinstance(p, (types.Integer, types.SliceType)) for p in parts)
+
+    @overload(runtime.scatter_basic)
+    def scatter_basic(g, a, index):
+        f64 = types.float64
+        if isinstance(a, types.Array) and a.dtype == f64 and basic(index) and (
+                g == f64 or (isinstance(g, types.Array) and g.dtype == f64)):
+            def impl(g, a, index):
+                out = np.zeros(a.shape)
+                out[index] = g
+                return out
+            return impl
         return None
