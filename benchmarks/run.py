@@ -650,9 +650,9 @@ def main(argv=None):
         sys.stdout.flush()
 
     print("\n== ratios to hand-written (same rounds)")
-    print("   " + f"{'':<5}" + "".join(f"{c:>16}" for c in COLUMNS))
+    print("   " + f"{'':<5}" + "".join(f"{c:>17}" for c in COLUMNS))
     for name, res in results.items():
-        print("   " + f"{name:<5}" + "".join(f"{cell(res, c):>16}" for c in COLUMNS))
+        print("   " + f"{name:<5}" + "".join(f"{cell(res, c):>17}" for c in COLUMNS))
 
     compiled = {name: res["compile_s"] for name, res in results.items()
                 if res.get("compile_s") is not None}

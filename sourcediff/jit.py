@@ -171,9 +171,9 @@ _GENERATED_FILE = re.compile(r'File "(<sourcediff [^"]*>)", line (\d+)')
 
 def _construct(exc):
     """What numba refused, with the user's line: from the generated line numba names."""
-    from .api import _line_maps
-
     import linecache
+
+    from .api import _line_maps
 
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -526,4 +526,12 @@ def _register_overloads(numba):
                 out[index] = g
                 return out
             return impl
+        return None
+
+    @overload(runtime.win_mask)
+    def win_mask(x, y):  # (1.0 where x wins, 0.5 at ties: the values numpy's mask multiplies by)
+        def ok(t):
+            return is_float(t) or (isinstance(t, types.Array) and t.dtype == types.float64)
+        if ok(x) and ok(y) and (isinstance(x, types.Array) or isinstance(y, types.Array)):
+            return lambda x, y: (x > y) * 1.0 + (x == y) * 0.5
         return None
