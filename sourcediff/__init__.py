@@ -5,12 +5,15 @@ from . import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from .api import clear_cache, grad, source, value_and_grad  # noqa: F401
 from .errors import (  # noqa: F401
     AliasError,
+    BackendError,
     InactiveArgumentError,
+    JitFallbackWarning,
     NonScalarOutputError,
     NoRuleError,
     NoSourceError,
     SourcediffError,
     SourcediffSyntaxError,
+    SourcediffWarning,
     WrtError,
 )
 from .operators import (  # noqa: F401

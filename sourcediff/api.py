@@ -29,7 +29,7 @@ import numpy as np
 from . import lazy, registry, runtime, specialize
 from .alias import _stored, alias_checks
 from .emit import comment, to_source
-from .errors import NoSourceError, SourcediffError, WrtError
+from .errors import BackendError, NoSourceError, SourcediffError, WrtError
 from .facts import FULL_REDUCTIONS
 from .fence import fence
 from .forward import Forward
@@ -46,13 +46,15 @@ _lock = threading.RLock()
 # ---------------------------------------------------------------------- public surface
 
 
-def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False):
+def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False, backend="numpy"):
     """The gradient function of ``fn`` with respect to ``wrt`` (an index, a name, or a tuple).
 
     Usable as ``sd.grad(f)``, ``sd.grad(f, wrt=(0, 1))`` or as a decorator ``@sd.grad`` /
     ``@sd.grad(wrt="w")``. The gradient has the shape and dtype of its argument; for a list,
     tuple or dict of arrays it is one of the same structure. With ``has_aux=True`` the function
     returns ``(loss, aux)`` and the gradient function returns ``(gradient, aux)`` (as in JAX).
+    ``backend="numba"`` compiles the code specialized for each call signature with numba when it
+    is installed (``sourcediff/jit.py``); what numba cannot compile runs as numpy code.
 
     Example::
 
@@ -60,19 +62,21 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False):
         df(3.0)        # 6.0
     """
     if fn is None:
-        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize, has_aux=has_aux)
+        return functools.partial(grad, wrt=wrt, mode=mode, optimize=optimize, has_aux=has_aux,
+                                 backend=backend)
+    _check_backend(backend, optimize, mode)
     if has_aux:
-        return _with_aux(fn, wrt, "grad", mode, optimize)
+        return _with_aux(fn, wrt, "grad", mode, optimize, backend)
     if mode == "forward":
         from .operators import forward_grad
 
         return forward_grad(fn, wrt, optimize)
     if mode != "reverse":
         raise SourcediffError(f"mode must be 'reverse' or 'forward', not {mode!r}")
-    return _get(fn, wrt, "grad", optimize)
+    return _get(fn, wrt, "grad", optimize, backend)
 
 
-def value_and_grad(fn=None, wrt=0, *, optimize=True, has_aux=False):
+def value_and_grad(fn=None, wrt=0, *, optimize=True, has_aux=False, backend="numpy"):
     """Like :func:`grad` but the function returns ``(value, gradient)``; with ``has_aux=True``,
     ``((value, aux), gradient)`` for a function that returns ``(value, aux)`` (as in JAX).
 
@@ -82,13 +86,37 @@ def value_and_grad(fn=None, wrt=0, *, optimize=True, has_aux=False):
         vg(3.0)        # (9.0, 6.0)
     """
     if fn is None:
-        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize, has_aux=has_aux)
+        return functools.partial(value_and_grad, wrt=wrt, optimize=optimize, has_aux=has_aux,
+                                 backend=backend)
+    _check_backend(backend, optimize, "reverse")
     if has_aux:
-        return _with_aux(fn, wrt, "value_and_grad", "reverse", optimize)
-    return _get(fn, wrt, "value_and_grad", optimize)
+        return _with_aux(fn, wrt, "value_and_grad", "reverse", optimize, backend)
+    return _get(fn, wrt, "value_and_grad", optimize, backend)
 
 
-def _with_aux(fn, wrt, what, mode, optimize_code):
+_BACKENDS = ("numpy", "numba")
+
+
+def _check_backend(backend, optimize_code, mode):
+    if backend not in _BACKENDS:
+        raise BackendError(f"backend={backend!r} is not one of sourcediff's backends; pass "
+                           f"backend='numpy' (the default) or backend='numba' (compiled with numba, "
+                           f"pip install 'sourcediff[jit]')")
+    if backend == "numpy":
+        return
+    if not optimize_code:
+        raise BackendError("backend='numba' compiles the optimized, specialized gradient; it "
+                           "cannot be combined with optimize=False (drop one of the two)")
+    if _SPECIALIZE == "0":
+        raise BackendError("backend='numba' compiles the gradient specialized for each call "
+                           "signature, and SOURCEDIFF_SPECIALIZE=0 turns specialization off; "
+                           "unset it or pass backend='numpy'")
+    if mode != "reverse":
+        raise BackendError(f"backend='numba' works with mode='reverse' (for one Python float "
+                           f"argument it already runs forward mode), not mode={mode!r}")
+
+
+def _with_aux(fn, wrt, what, mode, optimize_code, backend="numpy"):
     """The gradient of ``fn(...)[0]`` for a ``fn`` that returns ``(loss, aux)``, giving aux back
     from the same run of ``fn`` (it runs once per call): the loss is taken by ``runtime.aux_first``,
     which keeps aux aside for this call."""
@@ -98,9 +126,9 @@ def _with_aux(fn, wrt, what, mode, optimize_code):
     loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
                         "_sd_aux_first({fn}({params}))", {"_sd_aux_first": runtime.aux_first})
     if what == "value_and_grad":
-        inner = value_and_grad(loss_of, wrt=wrt, optimize=optimize_code)
+        inner = value_and_grad(loss_of, wrt=wrt, optimize=optimize_code, backend=backend)
     else:
-        inner = grad(loss_of, wrt=wrt, mode=mode, optimize=optimize_code)
+        inner = grad(loss_of, wrt=wrt, mode=mode, optimize=optimize_code, backend=backend)
 
     @functools.wraps(fn)
     def with_aux(*args, **kwargs):
@@ -116,6 +144,8 @@ def _with_aux(fn, wrt, what, mode, optimize_code):
                                       f"Differentiate the loss alone: sd.{what}({name}) of a "
                                       f"function that returns only the loss.")
     with_aux.__sourcediff_source__ = getattr(inner, "__sourcediff_source__", None)
+    if hasattr(inner, "jit_log"):
+        with_aux.jit_log = inner.jit_log
     return with_aux
 
 
@@ -207,26 +237,26 @@ def check_function(fn):
         raise NoSourceError(not_a_function(fn))
 
 
-def _get(fn, wrt, mode, optimize_code):
+def _get(fn, wrt, mode, optimize_code, backend="numpy"):
     check_function(fn)
     if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
         wrt = tuple(wrt)
     if isinstance(fn, functools.partial):
-        return _of_partial(fn, wrt, mode, optimize_code)
+        return _of_partial(fn, wrt, mode, optimize_code, backend)
     target = fn.__func__ if inspect.ismethod(fn) else fn
     try:
         per_fn = _cache.get(target)
     except TypeError:
         per_fn = None
     key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
-           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None)
+           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None, backend)
     compiled = per_fn.get(key) if per_fn is not None else None
     if compiled is None:
         with _lock:
             per_fn = _cache.get(target) if _weakable(target) else None
             compiled = per_fn.get(key) if per_fn is not None else None
             if compiled is None:
-                compiled = transform(fn, wrt, mode, optimize_code)
+                compiled = transform(fn, wrt, mode, optimize_code, backend)
                 if _weakable(target):
                     _cache.setdefault(target, {})[key] = compiled
     if inspect.ismethod(fn):
@@ -236,7 +266,7 @@ def _get(fn, wrt, mode, optimize_code):
     return compiled
 
 
-def _of_partial(fn, wrt, mode, optimize_code):
+def _of_partial(fn, wrt, mode, optimize_code, backend="numpy"):
     """``sd.grad(functools.partial(f, *a, **k))``: f's derivative for the parameters the partial
     leaves (``wrt`` counts those), called with the partial's arguments bound, as the partial is."""
     try:
@@ -256,7 +286,7 @@ def _of_partial(fn, wrt, mode, optimize_code):
         else:
             raise WrtError(f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
                            f"they are {', '.join(sig.parameters) or 'none'}")
-    compiled = _get(fn.func, names[0] if single else tuple(names), mode, optimize_code)
+    compiled = _get(fn.func, names[0] if single else tuple(names), mode, optimize_code, backend)
     out = functools.partial(compiled, *fn.args, **fn.keywords)
     out.__dict__.update(getattr(compiled, "__dict__", {}))
     return out
@@ -286,7 +316,7 @@ def _closure_key(fn):
 # ---------------------------------------------------------------------- the pipeline
 
 
-def transform(fn, wrt, mode, optimize_code=True):
+def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
     """Run the pipeline for ``fn``; returns the compiled generated function.
 
     ``mode`` is "grad", "value_and_grad" or "vjp" (the form used for calls between user functions:
@@ -306,7 +336,8 @@ def transform(fn, wrt, mode, optimize_code=True):
     norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
     if mode in ("jvp", "jvp_form"):  # (jvp_form: a helper's, called from generated code)
         return _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code,
-                                  final="grad_tree" if mode == "jvp_form" else "grad_like")
+                                  final="grad_tree" if mode == "jvp_form" else "grad_like",
+                                  backend=backend)
     rev = Reverse(parsed, norm, names, wrt_names, globals_)
     primal, adjoint = rev.build()
     head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
@@ -355,6 +386,7 @@ def transform(fn, wrt, mode, optimize_code=True):
                                 rev.pushed_old - set(_param_names(parsed.node)))
         if not bound_self and len(wrt_names) == 1:
             spec.forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
+        spec.backend = backend
     fn = _compile(parsed, text, name, globals_, rev, spec)
     fn.__sourcediff_cotangent_name__ = cotangent
     return fn
@@ -433,7 +465,8 @@ def _default_name(globals_, param, value):
     return load(globals_.name(f"{param}_default", value))
 
 
-def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, final="grad_like"):
+def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, final="grad_like",
+                       backend="numpy"):
     """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot).
     ``final`` shapes out_dot: as the user's output (grad_like), or for generated code that adds
     it to others (grad_tree: a container's tangent adds entrywise)."""
@@ -468,6 +501,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, 
     if optimize_code and _SPECIALIZE != "0":
         spec = _Specializations(parsed, fdef, name, globals_, fwd, _positional(fdef), removable,
                                 _where_names(globals_), {fwd.globals.name("_sd", runtime)}, ())
+        spec.backend = backend
     fn = _compile(parsed, to_source(fdef), name, globals_, fwd, spec)
     fn.__sourcediff_tangent_names__ = tangent_names
     fn.__sourcediff_wrt__ = list(wrt_names)
@@ -636,6 +670,8 @@ def _compile(parsed, text, name, globals_, rev, spec=None):
     if spec is not None:
         spec.generic = fn
         entry.__sourcediff_specializations__ = spec
+        if spec.backend != "numpy":
+            entry.jit_log = spec.jit_log
     return entry
 
 
@@ -646,9 +682,12 @@ def _free_names(parsed, globals_):
     return free
 
 
-def _compile_raw(parsed, text, name, globals_):
-    """Compile generated source inside a factory whose parameters bind the helper objects."""
+def _compile_raw(parsed, text, name, globals_, extra=None):
+    """Compile generated source inside a factory whose parameters bind the helper objects
+    (and ``extra``, name -> object)."""
     free = _free_names(parsed, globals_)
+    if extra:
+        free.update(extra)
     params = sorted(free)
     body = "\n".join("    " + line if line else line for line in text.splitlines())
     module_text = f"def __sourcediff_factory__({', '.join(params)}):\n{body}\n    return {name}\n"
@@ -687,6 +726,11 @@ class _Specializations:
         # (user function, wrt name, its position, mode, single) of a gradient with one wrt
         # argument: for a Python float there, forward mode is the faster way (see _build)
         self.forward = None
+        self.backend = "numpy"  # or "numba": each signature's code compiled (sourcediff/jit.py)
+        self.jit_log = []  # one record per signature the backend compiled or could not
+        self.jit_warned = False
+        self.where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:" \
+                     f"{parsed.user_line(parsed.node)})"
 
     def lookup(self, args, keywords=None):
         self.misses += 1  # calls the entry's own key did not find (tests/test_specialize.py)
@@ -721,9 +765,15 @@ class _Specializations:
                 numpy_names = {k for k, v in namespace.items() if v is np}
                 fdef = lazy.rewrite(fdef or self.fdef, next(iter(self.runtime_names)),
                                     numpy_names) or fdef
-            if fdef is None:
-                return self.generic
-            return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+            if lazy.any_lazy(args, keywords) or self.backend == "numpy":
+                if fdef is None:
+                    return self.generic
+                return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+            from . import jit
+
+            numpy_fn = self.generic if fdef is None else \
+                _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+            return jit.build(self, fdef or self.fdef, numpy_fn, args, keywords or {})
         except Exception:
             if _SPECIALIZE == "strict":
                 raise
@@ -737,13 +787,19 @@ class _Specializations:
         fn, wrt, position, mode, single = self.forward
         if position >= len(args) or type(args[position]) is not float:
             return None
-        jvp = _get(fn, (wrt,), "jvp", True)
+        jvp = _get(fn, (wrt,), "jvp", True, self.backend)
         tangent = jvp.__sourcediff_tangent_names__[wrt]
         spec = getattr(jvp, "__sourcediff_specializations__", None)
         target = spec.lookup(args, {tangent: 1.0}) if spec is not None else jvp
-        where = f"{self.parsed.fn.__qualname__} ({self.parsed.filename_short}:" \
-                f"{self.parsed.user_line(self.parsed.node)})"
-        seeded = functools.partial(target, **{tangent: 1.0})
+        if spec is not None and spec.backend != "numpy":
+            self.jit_log.extend(r for r in spec.jit_log if r not in self.jit_log)
+        where = self.where
+        dispatcher = getattr(target, "__sourcediff_dispatcher__", None)
+        if dispatcher is not None:  # (compiled: the tangent is its last positional parameter)
+            def seeded(*args):
+                return dispatcher(*args, 1.0)
+        else:
+            seeded = functools.partial(target, **{tangent: 1.0})
         check_scalar = runtime.check_scalar
         numpy_float = np.float64
 

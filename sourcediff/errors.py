@@ -33,6 +33,18 @@ class WrtError(SourcediffError, ValueError):
     """A ``wrt`` that names no parameter of the function."""
 
 
+class BackendError(SourcediffError, ValueError):
+    """A ``backend=`` that is not one of sourcediff's, or that the other options rule out."""
+
+
+class SourcediffWarning(UserWarning):
+    """Base class of the warnings sourcediff gives."""
+
+
+class JitFallbackWarning(SourcediffWarning):
+    """``backend="numba"`` could not compile a gradient; the numpy code runs instead."""
+
+
 def where(filename, lineno, col=None):
     """``file.py:12`` or ``file.py:12:5`` for messages."""
     if col is None:

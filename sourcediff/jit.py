@@ -1,0 +1,537 @@
+"""The numba backend: a specialized generated gradient compiled to machine code (``[jit]`` extra).
+
+``sd.grad(f, backend="numba")`` runs the same pipeline as the numpy backend. At the first call with
+a new signature the specializer writes the code for those shapes and dtypes (``sd.source(df,
+*args)`` shows it); this stage lowers that code to what numba's nopython mode types, compiles it
+with ``numba.njit`` and runs it from then on::
+
+    x_bar = 0.0                                   x_bar = _sd_np.zeros((64, 64), float64)
+    _item2 = None                                 _item2 = _sd_np.zeros((16, 32), float64)
+    _stack = []                                   _stack = []; _stack_h = []; _stack__item2 = []
+    _stack.append(h)                              _stack_h.append(h)
+    b_bar = b_bar + g.sum(axis=(0,))              b_bar = b_bar + g.sum(axis=0)
+    return _sd.grad_like(x_bar, x)                return x_bar          (same shape and dtype)
+
+Each rewrite keeps the values: a zero adjoint becomes an array of zeros only when every value the
+name takes is an array of that shape and dtype and it is only added to; a placeholder (a name set
+to None so its first save on the stack has a value, never read) gets a value of its later type;
+each variable's saves go on a list of their own, which keeps their last-in first-out order.
+
+What numba cannot compile (a runtime helper with no numba version, a list or dict argument, a
+user function called from the gradient) is not an error: the numpy code runs instead, after one
+``JitFallbackWarning`` naming the construct and the user's line. Compile times are logged on the
+``sourcediff`` logger (INFO) and kept in ``df.jit_log``.
+"""
+
+import copy
+import logging
+import re
+import time
+import warnings
+
+import gast
+import numpy as np
+
+from . import runtime, specialize
+from .emit import to_source
+from .errors import JitFallbackWarning
+
+log = logging.getLogger("sourcediff")
+
+NUMPY_NAME = "_sd_np"  # how lowered code spells numpy (bound when it is compiled)
+_OK_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+
+_numba = None
+
+
+def numba_module():
+    """numba, imported on first use (None when it is not installed)."""
+    global _numba
+    if _numba is None:
+        try:
+            import numba
+        except ImportError:
+            _numba = False
+        else:
+            _numba = numba
+            _register_overloads(numba)
+    return _numba or None
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+def build(spec, fdef, numpy_fn, args, keywords):
+    """The callable for one signature: numba's compiled code, or ``numpy_fn`` (after one warning
+    per gradient function) when numba cannot compile it. ``fdef`` is the specialized generated
+    function, ``numpy_fn`` that function compiled as Python."""
+    from .api import _compile_raw
+
+    start = time.perf_counter()
+    record = {"function": spec.name, "signature": _describe(args, keywords), "backend": "numba",
+              "seconds": 0.0, "reason": None}
+    spec.jit_log.append(record)
+    numba = numba_module()
+    reason = None
+    if numba is None:
+        reason = ("numba is not installed; install it with pip install 'sourcediff[jit]' "
+                  "(or pip install numba)")
+    else:
+        reason = _unsupported_argument(spec, args, keywords)
+    if reason is None:
+        lowered, kw_names = lower(spec, fdef, args, keywords)
+        text = to_source(lowered)
+        try:
+            python_fn = _compile_raw(spec.parsed, text, spec.name, spec.globals_,
+                                     extra={NUMPY_NAME: np})
+            dispatcher = numba.njit(python_fn)
+            values = list(args) + [keywords[k] for k in kw_names]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # (numba's performance hints are not the user's)
+                dispatcher.compile(tuple(numba.typeof(v) for v in values))
+        except Exception as exc:  # noqa: BLE001  (numba's typing and lowering errors vary)
+            reason = _construct(exc)
+        else:
+            record["seconds"] = time.perf_counter() - start
+            log.info("numba compiled %s for %s in %.2f s", spec.name, record["signature"],
+                     record["seconds"])
+            out = _positional_call(dispatcher, kw_names)
+            out.__sourcediff_source__ = text
+            return out
+    record["backend"] = "numpy"
+    record["reason"] = reason
+    record["seconds"] = time.perf_counter() - start
+    message = (f"backend='numba': {spec.where} runs as numpy code for arguments "
+               f"{record['signature']}: {reason}. The gradient is the same, only not compiled; "
+               f"pass backend='numpy' to run numpy code without this warning")
+    if not spec.jit_warned:
+        spec.jit_warned = True
+        warnings.warn(message, JitFallbackWarning, stacklevel=_user_stacklevel())
+    else:
+        log.info("%s", message)
+    return numpy_fn
+
+
+def _user_stacklevel():
+    """The stacklevel of the first frame outside sourcediff (the user's call of the gradient)."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_code.co_filename.startswith(package) or
+                                 frame.f_code.co_filename.startswith("<sourcediff")):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _positional_call(dispatcher, kw_names):
+    """The compiled function called as the generated one is (keyword-only tangents of a jvp form
+    become trailing positional parameters, which numba takes)."""
+    if not kw_names:
+        def call(*args):
+            return dispatcher(*args)
+    else:
+        def call(*args, **kwargs):
+            return dispatcher(*args, *[kwargs[k] for k in kw_names])
+    call.__sourcediff_dispatcher__ = dispatcher
+    call.__sourcediff_kw_names__ = kw_names
+    return call
+
+
+def _describe(args, keywords):
+    parts = []
+    for a in list(args) + list((keywords or {}).values()):
+        if isinstance(a, np.ndarray):
+            parts.append(f"ndarray{a.shape}:{a.dtype}")
+        else:
+            parts.append(type(a).__name__)
+    return "(" + ", ".join(parts) + ")"
+
+
+def _unsupported_argument(spec, args, keywords):
+    """Why numba would not take these arguments as the numpy code does, or None."""
+    names = list(spec.params) + list(keywords or {})
+    for name, a in zip(names, list(args) + list((keywords or {}).values())):
+        t = type(a)
+        if t in (float, int, bool):
+            continue
+        if t is np.ndarray or (isinstance(a, np.generic) and t.__module__ == "numpy"):
+            if a.dtype in _OK_DTYPES:
+                continue
+            return (f"argument '{name}' has dtype {a.dtype}; the numba backend compiles float64 "
+                    f"code (numba would compute float32 * 2.0 in float64, numpy in float32)")
+        return (f"argument '{name}' is a {t.__name__}; the numba backend takes numpy arrays and "
+                f"Python or numpy numbers (pass the arrays as separate arguments)")
+    return None
+
+
+_GENERATED_FILE = re.compile(r'File "(<sourcediff [^"]*>)", line (\d+)')
+
+
+def _construct(exc):
+    """What numba refused, with the user's line: from the generated line numba names."""
+    import linecache
+
+    from .api import _line_maps
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = next((line for line in lines if not line.startswith(("Failed in", "No implementation"))
+                  ), lines[0] if lines else type(exc).__name__)
+    where = ""
+    for filename, lineno in _GENERATED_FILE.findall(text):
+        lineno = int(lineno)
+        generated = linecache.getline(filename, lineno).strip()
+        user = _line_maps.get(filename, {}).get(lineno)
+        where = f" in the generated line `{generated}`"
+        if user:
+            location, _, user_text = user.partition(": ")
+            where += f" (from {location}: {user_text.strip()})"
+    return f"numba cannot compile it{where} ({first})"
+
+
+# ---------------------------------------------------------------- lowering
+
+
+def lower(spec, fdef, args, keywords):
+    """A copy of the specialized ``fdef`` in the form numba types (see the module docstring),
+    and the names of its keyword-only parameters, now trailing positional ones."""
+    fdef = copy.deepcopy(fdef)
+    kw_names = [a.id for a in fdef.args.kwonlyargs]
+    fdef.args.args = list(fdef.args.args) + list(fdef.args.kwonlyargs)
+    fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []
+    _axis_tuples(fdef)
+    _out_keywords(fdef)
+    marks, seen = set(), set()  # (the placeholders: no value, for the facts, as they were)
+    for s in fdef.body:
+        if _is_none_placeholder(s, spec.placeholders) and s.targets[0].id not in seen:
+            marks.add(id(s))
+            seen.add(s.targets[0].id)
+    _typed_zeros(fdef, lambda: _facts(spec, fdef, args, keywords, marks), spec.runtime_names,
+                 marks)
+    if spec.stack is not None:  # (after the facts: the specializer knows the one stack's pops)
+        _split_stacks(fdef, spec.stack)
+    return fdef, kw_names
+
+
+def _facts(spec, fdef, args, keywords, marks):
+    """The specializer's facts for ``fdef``: (node id -> fact, name -> joined fact), or Nones."""
+    import builtins
+
+    from .api import _free_names
+
+    namespace = dict(vars(builtins))
+    namespace.update(spec.parsed.fn.__globals__)
+    namespace.update(_free_names(spec.parsed, spec.globals_))
+    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                isinstance(n.ctx, gast.Store)}
+    namespace = {k: v for k, v in namespace.items() if k not in assigned}
+    namespace[NUMPY_NAME] = np
+    params = [a.id for a in fdef.args.args]
+    values = list(args) + list((keywords or {}).values())
+    facts = {p: specialize.fact_of_signature(v) for p, v in zip(params, values)}
+    inference = specialize.Inference(fdef, namespace, spec.stack, facts, marks)
+    try:
+        inference.run()
+    except specialize._Unsupported:
+        return None, None
+    return inference.nodes, inference.ever
+
+
+def _is_none_placeholder(s, placeholders):
+    return isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+        isinstance(s.targets[0], gast.Name) and s.targets[0].id in placeholders and \
+        isinstance(s.value, gast.Constant) and s.value.value is None
+
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _store(name):
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _attr(value, attr):
+    return gast.Attribute(value=value, attr=attr, ctx=gast.Load())
+
+
+def _axis_tuples(fdef):
+    """``x.sum(axis=(0,))`` -> ``x.sum(axis=0)``: numba takes one integer axis."""
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Call):
+            for kw in node.keywords:
+                if kw.arg == "axis" and isinstance(kw.value, gast.Tuple) and \
+                        len(kw.value.elts) == 1 and isinstance(kw.value.elts[0], gast.Constant):
+                    kw.value = kw.value.elts[0]
+
+
+def _out_keywords(fdef):
+    """``np.multiply(a, b, out=a)`` -> ``np.multiply(a, b, a)`` (the specializer's reuse of a
+    dead buffer; numba's ufuncs take the output positionally)."""
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Call) and len(node.keywords) == 1 and node.keywords[0].arg == "out":
+            node.args = list(node.args) + [node.keywords[0].value]
+            node.keywords = []
+
+
+def _stack_call(node, stack, method):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+        node.func.attr == method and isinstance(node.func.value, gast.Name) and \
+        node.func.value.id == stack
+
+
+def _split_stacks(fdef, stack):
+    """Each variable's saves on a list of its own (numba's lists hold one type). The generated
+    code restores a saved variable from its own save (``_stack.append(h)`` ... ``h =
+    _stack.pop()``), so one list per variable pops the same values in the same order."""
+    pushed, popped = set(), set()
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Expr) and _stack_call(node.value, stack, "append") and \
+                len(node.value.args) == 1 and isinstance(node.value.args[0], gast.Name):
+            pushed.add(node.value.args[0].id)
+        elif isinstance(node, gast.Assign) and _stack_call(node.value, stack, "pop") and \
+                len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            popped.add(node.targets[0].id)
+    names = pushed & popped
+    if names != pushed | popped:
+        return  # (a save restored under another name: left on the one stack)
+
+    def own(name):
+        return f"{stack}_{name}"
+
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Expr) and _stack_call(node.value, stack, "append") and \
+                len(node.value.args) == 1 and isinstance(node.value.args[0], gast.Name) and \
+                node.value.args[0].id in names:
+            node.value.func.value = _load(own(node.value.args[0].id))
+        elif isinstance(node, gast.Assign) and _stack_call(node.value, stack, "pop") and \
+                isinstance(node.targets[0], gast.Name) and node.targets[0].id in names:
+            node.value.func.value = _load(own(node.targets[0].id))
+    still_used = any(isinstance(n, gast.Name) and n.id == stack and isinstance(n.ctx, gast.Load)
+                     for n in gast.walk(fdef))
+    for i, s in enumerate(fdef.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                s.targets[0].id == stack:
+            fdef.body[i + (1 if still_used else 0):i + 1] = [
+                gast.Assign(targets=[_store(own(n))], value=gast.List(elts=[], ctx=gast.Load()),
+                            type_comment=None) for n in sorted(names)]
+            break
+
+
+def _typed_value(fact):
+    """An expression of the type ``fact`` stands for (its value unimportant), or None."""
+    if type(fact) is specialize.Arr:
+        return _zeros(fact)
+    if specialize._float64ish(fact):
+        return gast.Constant(value=0.0, kind=None)
+    if fact is specialize.ANYINT or (type(fact) is specialize.Known and type(fact.value) is int):
+        return gast.Constant(value=0, kind=None)
+    if fact is specialize.ANYBOOL or (type(fact) is specialize.Known and
+                                      type(fact.value) is bool):
+        return gast.Constant(value=False, kind=None)
+    return None
+
+
+def _zeros(fact):
+    shape = gast.Tuple(elts=[gast.Constant(value=int(n), kind=None) for n in fact.shape],
+                       ctx=gast.Load())
+    dtype = _attr(_load(NUMPY_NAME), fact.dtype.name)
+    return gast.Call(func=_attr(_load(NUMPY_NAME), "zeros"), args=[shape, dtype], keywords=[])
+
+
+def _typed_zeros(fdef, infer, runtime_names, placeholders):
+    """Placeholders get a value of their later type; a zero adjoint (``x_bar = 0.0``) that is only
+    added to arrays of one shape and dtype becomes those zeros when, with that, every value the
+    name takes is such an array; then ``_sd.grad_like(x_bar, x)`` of a value already of x's shape
+    and dtype is ``x_bar``. ``infer()`` gives the specializer's facts for ``fdef`` as it is."""
+    facts, _ = infer()
+    if facts is None:
+        return
+    stores, loads, parents = _uses(fdef)
+    for s in fdef.body:
+        if id(s) in placeholders:
+            others = [facts.get(id(a.value), specialize.TOP) for a in stores[s.targets[0].id]
+                      if a is not s and not _pop_value(a)]
+            value = _typed_value(_one(others)) if others else None
+            if value is not None:
+                s.value = value
+    guesses = {}  # zero init statement -> (name, fact)
+    for s in list(gast.walk(fdef)):
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Constant) and
+                type(s.value.value) is float and s.value.value == 0.0):
+            continue
+        name = s.targets[0].id
+        uses = loads.get(name, ())
+        if not uses or not all(_only_added(n, parents) or
+                               _grad_like_arg(n, parents, runtime_names) for n in uses):
+            continue
+        addends = []
+        for n in uses:
+            add = parents.get(id(n))
+            if isinstance(add, gast.BinOp):
+                addends.append(facts.get(id(add.right if add.left is n else add.left),
+                                         specialize.TOP))
+        fact = _one(addends) if addends else None
+        if type(fact) is specialize.Arr:
+            guesses[id(s)] = (s, name, fact)
+    if not guesses:
+        return
+    for s, name, fact in guesses.values():
+        s.value = _zeros(fact)
+    facts, _ = infer()
+    for s, name, fact in guesses.values():
+        if facts is None or any(facts.get(id(a.value), specialize.TOP) != fact
+                                for a in stores[name] if a is not s):
+            s.value = gast.Constant(value=0.0, kind=None)  # (not one array type: as it was)
+            continue
+        for n in loads.get(name, ()):
+            call = parents.get(id(n))
+            if _grad_like_arg(n, parents, runtime_names) and \
+                    facts.get(id(call.args[1]), specialize.TOP) == fact:
+                _replace(parents.get(id(call)), call, _load(name))
+
+
+def _uses(fdef):
+    stores, loads, parents = {}, {}, {}
+    for node in gast.walk(fdef):
+        for child in gast.iter_child_nodes(node):
+            parents[id(child)] = node
+        if isinstance(node, gast.Assign):
+            for t in node.targets:
+                if isinstance(t, gast.Name):
+                    stores.setdefault(t.id, []).append(node)
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            loads.setdefault(node.id, []).append(node)
+    return stores, loads, parents
+
+
+def _pop_value(assign):
+    return isinstance(assign.value, gast.Call) and isinstance(assign.value.func, gast.Attribute) \
+        and assign.value.func.attr == "pop"
+
+
+def _one(facts):
+    first = facts[0]
+    return first if all(f == first for f in facts) else specialize.TOP
+
+
+def _only_added(node, parents):
+    parent = parents.get(id(node))
+    return isinstance(parent, gast.BinOp) and isinstance(parent.op, gast.Add)
+
+
+def _grad_like_arg(node, parents, runtime_names):
+    call = parents.get(id(node))
+    return isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+        call.func.attr == "grad_like" and isinstance(call.func.value, gast.Name) and \
+        call.func.value.id in runtime_names and len(call.args) == 2 and call.args[0] is node
+
+
+def _replace(parent, old, new):
+    for field, value in gast.iter_fields(parent):
+        if value is old:
+            setattr(parent, field, new)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if item is old:
+                    value[i] = new
+
+
+# ---------------------------------------------------------------- runtime helpers for numba
+
+
+def _register_overloads(numba):
+    """numba versions of the runtime helpers that specialized code keeps for numbers and arrays
+    whose type settles them; other types find no version (numba refuses; the numpy code runs)."""
+    from numba import types
+    from numba.extending import overload
+
+    def is_float(t):
+        return isinstance(t, (types.Float, types.Integer, types.Boolean))
+
+    @overload(runtime.grad_like)
+    def grad_like(g, x):
+        if is_float(x) and is_float(g):
+            return lambda g, x: float(g)
+        if is_float(x) and isinstance(g, types.Array):
+            return lambda g, x: float(np.sum(g))
+        if isinstance(x, types.Array) and is_float(g):
+            return lambda g, x: np.full(x.shape, g, x.dtype)
+        return None
+
+    @overload(runtime.zeros_like_grad)
+    def zeros_like_grad(x):
+        if is_float(x):
+            return lambda x: 0.0
+        if isinstance(x, types.Array):
+            return lambda x: np.zeros_like(x)
+        return None
+
+    @overload(runtime.output_seed)
+    def output_seed(value, where):
+        if is_float(value):
+            return lambda value, where: 1.0
+        return None
+
+    @overload(runtime.check_scalar)
+    def check_scalar(value, where):
+        if is_float(value):
+            return lambda value, where: None
+        return None
+
+    @overload(runtime.broadcast_tangent)
+    def broadcast_tangent(t, ans):
+        if is_float(t) and is_float(ans):
+            return lambda t, ans: t
+        return None
+
+    @overload(runtime.unbroadcast)
+    def unbroadcast(g, x):
+        if is_float(g) and is_float(x):
+            return lambda g, x: g
+        if isinstance(g, types.Array) and is_float(x):
+            return lambda g, x: np.sum(g)
+        return None
+
+    @overload(runtime.unreduce)
+    def unreduce(g, x, axis=None, keepdims=False):
+        none = (types.NoneType, types.Omitted)
+        flat = isinstance(keepdims, (types.Omitted, types.Boolean)) or keepdims is False
+        if is_float(g) and isinstance(x, types.Array) and isinstance(axis, none) and flat:
+            return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+        return None
+
+    @overload(runtime.copy)
+    def copy_(value):
+        if isinstance(value, types.Array):
+            return lambda value: value.copy()
+        if is_float(value):
+            return lambda value: value
+        return None
+
+    def basic(index):  # (an integer array would write once where np.add.at adds)
+        parts = index.types if isinstance(index, types.BaseTuple) else (index,)
+        return all(isinstance(p, (types.Integer, types.SliceType)) for p in parts)
+
+    @overload(runtime.scatter_basic)
+    def scatter_basic(g, a, index):
+        f64 = types.float64
+        if isinstance(a, types.Array) and a.dtype == f64 and basic(index) and (
+                g == f64 or (isinstance(g, types.Array) and g.dtype == f64)):
+            def impl(g, a, index):
+                out = np.zeros(a.shape)
+                out[index] = g
+                return out
+            return impl
+        return None
+
+    @overload(runtime.win_mask)
+    def win_mask(x, y):  # (1.0 where x wins, 0.5 at ties: the values numpy's mask multiplies by)
+        def ok(t):
+            return is_float(t) or (isinstance(t, types.Array) and t.dtype == types.float64)
+        if ok(x) and ok(y) and (isinstance(x, types.Array) or isinstance(y, types.Array)):
+            return lambda x, y: (x > y) * 1.0 + (x == y) * 0.5
+        return None
