@@ -84,11 +84,19 @@ def build(spec, fdef, numpy_fn, args, keywords):
         try:
             python_fn = _compile_raw(spec.parsed, text, spec.name, spec.globals_,
                                      extra={NUMPY_NAME: np})
+            frozen = _global_arrays(python_fn)
+            if frozen:
+                raise _Unsupported(
+                    f"it reads the array {frozen} from outside the function, which numba would "
+                    f"copy into the compiled code once (a later change to it, such as an "
+                    f"in-place update, would not be seen); pass it as an argument instead")
             dispatcher = numba.njit(python_fn)
             values = list(args) + [keywords[k] for k in kw_names]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (numba's performance hints are not the user's)
                 dispatcher.compile(tuple(numba.typeof(v) for v in values))
+        except _Unsupported as exc:
+            reason = str(exc)
         except Exception as exc:  # noqa: BLE001  (numba's typing and lowering errors vary)
             reason = _construct(exc)
         else:
@@ -110,6 +118,30 @@ def build(spec, fdef, numpy_fn, args, keywords):
     else:
         log.info("%s", message)
     return numpy_fn
+
+
+class _Unsupported(Exception):
+    """Code numba would compile but not run as numpy does: the numpy code runs instead."""
+
+
+def _global_arrays(fn):
+    """The name of a writeable numpy array the generated code reads from its globals (directly
+    or as a module's attribute), or None: numba freezes such arrays at compile time."""
+    import types
+
+    scope = fn.__globals__
+    names = fn.__code__.co_names
+    for name in names:
+        value = scope.get(name)
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            return name
+        if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] not in (
+                "numpy", "math", "sourcediff", "numba"):
+            for attr in names:
+                inner = getattr(value, attr, None)
+                if isinstance(inner, np.ndarray) and inner.flags.writeable:
+                    return f"{name}.{attr}"
+    return None
 
 
 def _user_stacklevel():

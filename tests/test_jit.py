@@ -258,3 +258,26 @@ def test_numba_errors_at_run_time_are_errors_not_results(numba):
 
     with pytest.raises(ZeroDivisionError):
         sd.grad(f, backend="numba")(1.0, 0.0)
+
+
+SCALE = np.array([1.0, 2.0, 3.0])   # a module-level array the user updates in place
+
+
+def _reads_a_global_array(x):
+    return np.sum(np.sin(x) * SCALE)
+
+
+def test_a_global_array_is_not_frozen_into_compiled_code(numba):
+    # numba copies a global array into the compiled code once; an in-place update afterwards
+    # would be read stale: such code runs as numpy code, and sees the update
+    x = np.linspace(0.0, 1.0, 3)
+    df = sd.grad(_reads_a_global_array, backend="numba")
+    with pytest.warns(sd.JitFallbackWarning, match=r"reads the array SCALE from outside"):
+        first = df(x)
+    np.testing.assert_allclose(first, np.cos(x) * SCALE)
+    saved = SCALE.copy()
+    try:
+        np.multiply(SCALE, 2.0, out=SCALE)
+        np.testing.assert_allclose(df(x), np.cos(x) * SCALE)
+    finally:
+        SCALE[:] = saved
