@@ -220,7 +220,8 @@ def _guard_last_pass(loop, removable, after, fresh):
         s = loop.body[k]
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
                 isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable and \
-                s.targets[0].id not in live and _pure(s.value):
+                s.targets[0].id not in live and _pure(s.value) and \
+                not isinstance(s.value, (gast.Constant, gast.Name)):  # (those cost nothing)
             skip.add(k)
             continue
         live = _live_stmt(s, live)
