@@ -352,6 +352,8 @@ def transform(fn, wrt, mode, optimize_code=True):
     spec = None
     if optimize_code and mode in ("grad", "value_and_grad") and _SPECIALIZE != "0":
         runtime_name = rev.globals.name("_sd", runtime)
+        # (names the optimizer made count as compiler-made too: the adjoint loops' counters)
+        removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
         spec = _Specializations(parsed, fdef, name, globals_, rev, _positional(fdef),
                                 removable, _where_names(globals_), {runtime_name},
                                 rev.pushed_old - set(_param_names(parsed.node)))
