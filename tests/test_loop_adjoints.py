@@ -197,3 +197,164 @@ def _leaves(tree):
     if isinstance(tree, (list, tuple)):
         return [leaf for item in tree for leaf in _leaves(item)]
     return [tree]
+
+
+# ---------------------------------------------------------------- weight gradients of loops
+# (sourcediff/specialize.py, _stack_loop_products: W_bar = W_bar + h.T @ d in an adjoint loop
+# becomes one product of the stacked h and d after the loop)
+
+
+def rnn(xs, h0, Wx, Wh):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh)
+    return np.sum(h * h)
+
+
+def rnn_writes(xs, h0, Wx, Wh):
+    H = np.zeros((xs.shape[0] + 1,) + h0.shape)
+    H[0] = h0
+    for t in range(xs.shape[0]):
+        # a write into an array inside the loop: its adjoint restores H[t + 1] in place, so a
+        # view H[t] kept for after the loop would read what a later pass restored
+        H[t + 1] = np.tanh(xs[t] @ Wx + H[t] @ Wh)
+    return np.sum(H * H)
+
+
+def rnn_vector(xs, h0, Wx, Wh):
+    h = h0  # 1-D states: h.T @ d would be a dot product, not an outer one
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh)
+    return np.sum(h * h)
+
+
+def _rnn_args(rng, T=7, n=4, d_in=3, d_h=5, dtype=np.float64):
+    return (rng.standard_normal((T, n, d_in)).astype(dtype),
+            rng.standard_normal((n, d_h)).astype(dtype) * 0.1,
+            (rng.standard_normal((d_in, d_h)) * 0.5).astype(dtype),
+            (rng.standard_normal((d_h, d_h)) * 0.4).astype(dtype))
+
+
+def test_add_stacked_products_is_the_sum_of_the_products():
+    from sourcediff import runtime
+
+    rng = np.random.default_rng(5)
+    hs = [rng.standard_normal((4, 3)) for _ in range(6)]
+    ds = [rng.standard_normal((4, 2)) for _ in range(6)]
+    expected = sum(h.T @ d for h, d in zip(hs, ds))
+    np.testing.assert_allclose(runtime.add_stacked_products(0.0, hs, ds), expected, rtol=1e-13)
+    np.testing.assert_allclose(runtime.add_stacked_products(expected, hs[:1], ds[:1]),
+                               expected + hs[0].T @ ds[0], rtol=1e-13)
+    acc = np.ones((3, 2))
+    assert runtime.add_stacked_products(acc, [], []) is acc  # no passes: nothing added
+    assert runtime.add_stacked_products(0.0, [], []) == 0.0
+
+
+def test_a_loop_weight_gradient_becomes_one_product_after_the_loop():
+    rng = np.random.default_rng(6)
+    args = _rnn_args(rng)
+    df = sd.grad(rnn, wrt=(2, 3))
+    generic, text = sd.source(df), sd.source(df, *args)
+    assert "add_stacked_products" not in generic  # (the pass needs the shapes: specializer only)
+    assert "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _Wh_bar_rhs1)" in text, text
+    assert "Wx_bar = _sd.add_stacked_products(Wx_bar, _Wx_bar_lhs1, _Wx_bar_rhs1)" in text, text
+    assert "_Wh_bar_lhs1.append(h)" in text and "Wh_bar = Wh_bar + h.T @" not in text, text
+    gx, gh = df(*args)
+    px, ph = sd.grad(rnn, wrt=(2, 3), optimize=False)(*args)
+    np.testing.assert_allclose(gx, px, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gh, ph, rtol=1e-12, atol=1e-14)
+    check_grads_fd(rnn, args, (2, 3), (gx, gh))
+
+
+@pytest.mark.parametrize("T", [0, 1, 2])
+def test_stacked_products_for_no_one_or_two_passes(T):
+    rng = np.random.default_rng(7)
+    args = _rnn_args(rng, T=T)
+    got = sd.grad(rnn, wrt=(2, 3))(*args)
+    plain = sd.grad(rnn, wrt=(2, 3), optimize=False)(*args)
+    for g, p, a in zip(got, plain, args[2:]):
+        assert isinstance(g, np.ndarray) and g.shape == a.shape and g.dtype == a.dtype
+        np.testing.assert_allclose(g, p, rtol=1e-12, atol=1e-14)
+
+
+def test_stacked_products_keep_float32():
+    rng = np.random.default_rng(8)
+    args = _rnn_args(rng, dtype=np.float32)
+    df = sd.grad(rnn, wrt=(2, 3))
+    assert "add_stacked_products" in sd.source(df, *args)
+    got = df(*args)
+    plain = sd.grad(rnn, wrt=(2, 3), optimize=False)(*args)
+    for g, p in zip(got, plain):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, p, rtol=1e-5, atol=1e-6)
+
+
+ACCUMULATING = """
+def g(H, D):
+    W_bar = 0.0
+    h = H[0]
+    d = D[0]
+    for _ in range(3):
+        W_bar = W_bar + h.T @ d
+        h = h * 2.0
+        WRITE
+    return W_bar
+"""
+
+
+@pytest.mark.parametrize("write, stacked", [
+    ("pass", True),
+    ("h[0, 0] = 5.0", False),  # a later pass changes an array an earlier pass read
+    ("np.multiply(d, 2.0, out=d)", False),
+    ("_ = np.multiply(d, 2.0, out=d)", False),
+    ("d.fill(1.0)", False),
+    ("_ = d.sort()", False),
+])
+def test_only_a_loop_that_writes_into_no_array_has_its_products_stacked(write, stacked):
+    """Specialize a small function shaped like generated code; when anything in the loop could
+    write into an array, the arrays kept for after the loop could be changed by a later pass."""
+    from sourcediff import runtime, specialize
+
+    code = ACCUMULATING.replace("WRITE", write)
+    fdef = gast.parse(code).body[0]
+    rng = np.random.default_rng(11)
+    H, D = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 4, 5))
+    bound = {"np": np, "_sd": runtime}
+
+    def bind(wanted, obj):
+        bound[wanted] = obj
+        return wanted
+
+    out = specialize.specialize(fdef, ["H", "D"], (H, D), namespace={"np": np, "_sd": runtime,
+                                "range": range}, stack_name="_stack",
+                                removable={"W_bar", "_", "h", "d"}, where_names=set(),
+                                runtime_names={"_sd"}, bind=bind)
+    text = to_source(out) if out is not None else code
+    assert ("add_stacked_products" in text) == stacked, text
+    expected, got = {}, {}
+    exec(compile(code, "<plain>", "exec"), {"np": np}, expected)
+    exec(compile(text, "<special>", "exec"), bound, got)
+    np.testing.assert_allclose(got["g"](H.copy(), D.copy()), expected["g"](H.copy(), D.copy()),
+                               rtol=1e-13)
+
+
+def test_a_loop_that_writes_into_an_array_keeps_its_products_in_the_loop():
+    rng = np.random.default_rng(9)
+    args = _rnn_args(rng)
+    df = sd.grad(rnn_writes, wrt=(2, 3))
+    assert "add_stacked_products" not in sd.source(df, *args)
+    got = df(*args)
+    check_grads_fd(rnn_writes, args, (2, 3), got)
+
+
+def test_products_of_vectors_or_of_large_operands_are_not_stacked():
+    rng = np.random.default_rng(10)
+    xs, h0, Wx, Wh = _rnn_args(rng)
+    args = (xs[:, 0, :], h0[0], Wx, Wh)
+    df = sd.grad(rnn_vector, wrt=(2, 3))
+    assert "add_stacked_products" not in sd.source(df, *args)
+    check_grads_fd(rnn_vector, args, (2, 3), df(*args))
+    big = _rnn_args(rng, T=2, n=300, d_in=3, d_h=250)  # h and d: 300 x 250 x 8 B > 512 kB
+    df = sd.grad(rnn, wrt=(2, 3))
+    text = sd.source(df, *big)
+    assert "Wh_bar = _sd.add_stacked_products" not in text, text
