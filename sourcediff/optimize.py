@@ -12,7 +12,7 @@ import operator
 
 import gast
 
-from .emit import is_comment
+from .emit import comment, is_comment
 
 
 def _loads(node):
@@ -161,6 +161,94 @@ def _drop_dangling_comments(stmts):
                 continue
         out.append(s)
     return out
+
+
+# ---------------------------------------------------------------- the adjoint loops' last pass
+
+
+def last_pass_guards(stmts, removable, live_out, fresh):
+    """In a loop of the adjoint sweep (``for _ in range(n)``, a compiler-made counter the body does
+    not read), skip in the last pass the compiler-made assignments whose value only the next pass
+    reads: the adjoint of a value that flows in from before the loop and is not differentiated.
+    ``fresh(hint)`` makes a new name. Returns the new statements. Example (``h`` is ``x`` on the
+    first layer and ``x`` is not differentiated)::
+
+        for _ in range(_n1):                        for _left1 in range(_n1 - 1, -1, -1):
+            _add1_bar = h_bar * (1.0 - h * h)           _add1_bar = h_bar * (1.0 - h * h)
+            h = _stack.pop()                            h = _stack.pop()
+            h_bar = _add1_bar @ W.T                     if _left1:
+            W_bar = W_bar + h.T @ _add1_bar                 # (only a next pass reads h_bar: ...)
+                                                            h_bar = _add1_bar @ W.T
+                                                        W_bar = W_bar + h.T @ _add1_bar
+
+    Exact: in the last pass the skipped value would be read by nothing (nothing after the loop,
+    nothing later in the pass); in every other pass it is computed as before.
+    """
+    out = []
+    live = set(live_out)
+    for s in reversed(stmts):
+        if isinstance(s, gast.If):
+            s.body = last_pass_guards(s.body, removable, live, fresh)
+            s.orelse = last_pass_guards(s.orelse, removable, live, fresh)
+        elif isinstance(s, (gast.For, gast.While)):
+            s.body = last_pass_guards(s.body, removable, _loop_live(s.body, live), fresh)
+            if isinstance(s, gast.For) and _adjoint_counting_loop(s, removable, live):
+                _guard_last_pass(s, removable, live, fresh)
+        out.append(s)
+        live = _live_stmt(s, live)
+    out.reverse()
+    return out
+
+
+def _adjoint_counting_loop(s, removable, after):
+    """``for c in range(n)`` with a compiler-made counter ``c`` that nothing reads, no ``else``
+    and no jump out of the body (each pass runs the whole body)."""
+    if not (isinstance(s.target, gast.Name) and s.target.id in removable and not s.orelse
+            and _is_counting_loop(s) and len(s.iter.args) == 1 and not s.iter.keywords):
+        return False
+    if s.target.id in after or any(s.target.id in _loads(b) for b in s.body):
+        return False
+    return not any(isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Yield,
+                                  gast.YieldFrom, gast.Try))
+                   for b in s.body for n in gast.walk(b))
+
+
+def _guard_last_pass(loop, removable, after, fresh):
+    live = set(after)  # what the last pass's statements must still produce
+    skip = set()
+    for k in range(len(loop.body) - 1, -1, -1):
+        s = loop.body[k]
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable and \
+                s.targets[0].id not in live and _pure(s.value) and \
+                not isinstance(s.value, (gast.Constant, gast.Name)):  # (those cost nothing)
+            skip.add(k)
+            continue
+        live = _live_stmt(s, live)
+    if not skip:
+        return
+    left = fresh("left")
+    body, k = [], 0
+    while k < len(loop.body):
+        if k not in skip:
+            body.append(loop.body[k])
+            k += 1
+            continue
+        run = []
+        while k in skip:
+            run.append(loop.body[k])
+            k += 1
+        names = ", ".join(dict.fromkeys(s.targets[0].id for s in run))
+        note = comment(f"(only a next pass reads {names}: the last pass skips it)")
+        body.append(gast.copy_location(gast.If(
+            test=gast.Name(id=left, ctx=gast.Load(), annotation=None, type_comment=None),
+            body=[note] + run, orelse=[]), run[0]))
+    n = loop.iter.args[0]
+    loop.target = gast.Name(id=left, ctx=gast.Store(), annotation=None, type_comment=None)
+    loop.iter.args = [gast.BinOp(left=n, op=gast.Sub(), right=gast.Constant(value=1, kind=None)),
+                      gast.Constant(value=-1, kind=None),
+                      gast.Constant(value=-1, kind=None)]
+    loop.body = body
 
 
 # ---------------------------------------------------------------- single-use temporaries
@@ -393,13 +481,16 @@ def fold_constants(stmts, where_names):
 
 
 def optimize(primal, adjoint, bar_names, removable, live_out, where_names=frozenset(),
-             inline=False):
+             inline=False, fresh=None):
     """Run the passes over the adjoint sweep (and trip counters in the primal); returns both.
     With ``inline``, single-use temporaries are folded into their readers (forward mode, where
-    nothing is saved for a later sweep)."""
+    nothing is saved for a later sweep). With ``fresh`` (a maker of new names), the adjoint loops
+    skip in their last pass what only a next pass would read (:func:`last_pass_guards`)."""
     adjoint = fold_constants(adjoint, where_names)
     fold_zeros(adjoint, bar_names)
     body = dead_code(primal + adjoint, removable, live_out)
+    if fresh is not None:
+        body = last_pass_guards(body, removable, live_out, fresh)
     if inline:
         body = fold_constants(inline_temps(body, removable), where_names)
     return body

@@ -921,6 +921,21 @@ def _grads_plan(g, subscripts, operands):
     return terms, out, tuple(direct)
 
 
+def add_stacked_products(acc, lhs, rhs):
+    """``acc + a.T @ b`` summed over the pairs of ``lhs`` and ``rhs`` (2-D arrays, each pair with
+    the same rows), as one matrix product of the stacked arrays; ``acc`` itself for no pairs. The
+    specializer turns a weight gradient accumulated pass by pass in an adjoint loop (``W_bar =
+    W_bar + h.T @ d``) into this after the loop (see specialize._stack_loop_products). Example::
+
+        add_stacked_products(0.0, [h1, h2], [d1, d2])    # h1.T @ d1 + h2.T @ d2
+    """
+    if not lhs:
+        return acc
+    if len(lhs) == 1:
+        return acc + lhs[0].T @ rhs[0]
+    return acc + np.concatenate(lhs).T @ np.concatenate(rhs)
+
+
 def dot_grad_left(g, subscripts, x, y):
     """The gradient of ``np.einsum(subscripts, x, y)`` with respect to ``x``, for the rules of
     np.dot, ndarray.dot, np.inner and np.tensordot (``subscripts`` from dot_subscripts and the

@@ -1325,6 +1325,183 @@ def _reuse_buffers(fdef, facts, runtime_name):
     return changed
 
 
+# ---------------------------------------------------------------- weight gradients of loops
+
+_STACK_BYTES = 512 * 1024  # per pass and operand: small products, where a call per pass costs most
+_MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags",
+             "at", "copyto", "place", "putmask", "fill_diagonal", "shuffle", "append", "extend",
+             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap"}
+
+
+def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
+    """In a loop of the adjoint sweep, a weight gradient accumulated pass by pass from small
+    products, ``W_bar = W_bar + h.T @ d``, becomes one product of the stacked ``h`` and ``d`` after
+    the loop (the sum over passes of ``h.T @ d`` is ``[h1; h2; ...].T @ [d1; d2; ...]``): one
+    BLAS call that runs at full speed instead of one small call per pass. Example::
+
+        Wh_bar = 0.0                                  Wh_bar = 0.0
+        for _ in range(_n1):                          _Wh_bar_lhs1 = []
+            ...                                       _Wh_bar_rhs1 = []
+            Wh_bar = Wh_bar + h.T @ _matmul2_bar      for _ in range(_n1):
+            ...                                           ...
+                                                          _Wh_bar_lhs1.append(h)
+                                                          _Wh_bar_rhs1.append(_matmul2_bar)
+                                                          ...
+                                                      Wh_bar = _sd.add_stacked_products(Wh_bar,
+                                                                   _Wh_bar_lhs1, _Wh_bar_rhs1)
+
+    Only where it is the same sum: ``W_bar`` is read and written nowhere else in the loop, ``h``
+    and ``d`` are 2-D float arrays of one shape in every pass (known facts), and nothing in the
+    loop writes into an array (no subscript store, no ``out=``, only calls of numpy, of the
+    runtime's helpers and of array methods that make new values), so the arrays kept for after
+    the loop still hold the values each pass read. The lists hold what the pass would have
+    released, so each operand is limited to ``_STACK_BYTES`` per pass; the extra memory is then
+    about the per-pass operands of all passes, the size of what the forward sweep saved."""
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    changed = 0
+
+    def fresh(hint):
+        k = 1
+        while f"_{hint}{k}" in taken:
+            k += 1
+        taken.add(f"_{hint}{k}")
+        return f"_{hint}{k}"
+
+    def visit(stmts):
+        nonlocal changed
+        out = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list):
+                    setattr(s, field, visit(getattr(s, field)))
+            after = []
+            if isinstance(s, gast.For) and _plain_adjoint_pass(s, removable, facts, stack_name):
+                body = []
+                for st in s.body:
+                    found = _product_accumulation(st, facts, removable)
+                    if found is None or sum(isinstance(n, gast.Name) and n.id == found[0]
+                                            for b in s.body for n in gast.walk(b)) != 2:
+                        body.append(st)
+                        continue
+                    acc, a, b = found
+                    lhs, rhs = fresh(f"{acc}_lhs"), fresh(f"{acc}_rhs")
+                    for name, item in ((lhs, a), (rhs, b)):
+                        out.append(_located(gast.Assign(targets=[_store(name)], value=gast.List(
+                            elts=[], ctx=gast.Load()), type_comment=None), s))
+                        body.append(_located(gast.Expr(value=gast.Call(
+                            func=gast.Attribute(value=_load(name), attr="append", ctx=gast.Load()),
+                            args=[_load(item)], keywords=[])), st))
+                    after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
+                        func=gast.Attribute(value=_load(runtime_name), attr="add_stacked_products",
+                                            ctx=gast.Load()),
+                        args=[_load(acc), _load(lhs), _load(rhs)], keywords=[]),
+                        type_comment=None), st))
+                    changed += 1
+                s.body = body
+            out.append(s)
+            out.extend(after)
+        return out
+
+    fdef.body = visit(fdef.body)
+    return changed
+
+
+def _has_loop_products(fdef):
+    """Whether some loop has a statement ``x = x + a.T @ b`` (a candidate for the pass above)."""
+    return any(isinstance(s, gast.For) and any(
+        isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) and
+        isinstance(n.left, gast.Attribute) and n.left.attr == "T" for b in s.body
+        for n in gast.walk(b)) for s in gast.walk(fdef))
+
+
+def _marks(fdef, placeholders):
+    """The ``name = None`` statements on entry that only give a first save on the stack a value."""
+    marks, seen = set(), set()
+    for s in fdef.body:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
+                s.targets[0].id in placeholders and s.targets[0].id not in seen and \
+                isinstance(s.value, gast.Constant) and s.value.value is None:
+            marks.add(id(s))
+            seen.add(s.targets[0].id)
+    return marks
+
+
+def _located(node, loc):
+    return gast.copy_location(node, loc) if hasattr(loc, "lineno") else node
+
+
+def _store(name):
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _product_accumulation(s, facts, removable):
+    """(acc, h, d) for ``acc = acc + h.T @ d`` with ``h`` and ``d`` small 2-D float arrays of the
+    same rows and dtype (in every pass: the facts of a loop are joined over its passes)."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
+            isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable):
+        return None
+    acc, v = s.targets[0].id, s.value
+    if not (isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
+            isinstance(v.left, gast.Name) and v.left.id == acc and isinstance(v.right, gast.BinOp)
+            and isinstance(v.right.op, gast.MatMult)):
+        return None
+    left, right = v.right.left, v.right.right
+    if not (isinstance(left, gast.Attribute) and left.attr == "T" and
+            isinstance(left.value, gast.Name) and isinstance(right, gast.Name)):
+        return None
+    a, b = facts.get(id(left.value), TOP), facts.get(id(right), TOP)
+    if not (type(a) is Arr and type(b) is Arr and len(a.shape) == 2 and len(b.shape) == 2 and
+            a.shape[0] == b.shape[0] and a.dtype == b.dtype and a.dtype.kind == "f"):
+        return None
+    if max(_size(a), _size(b)) * a.dtype.itemsize > _STACK_BYTES:
+        return None
+    return acc, left.value.id, right.id
+
+
+def _plain_adjoint_pass(loop, removable, facts, stack_name):
+    """``for c in range(...)`` with a compiler-made counter, whose body runs whole (no jump) and
+    writes into no array: only assignments to names, branches and loops, calling only numpy, the
+    runtime's helpers, array methods that make new values and the stack's ``pop``."""
+    if not (isinstance(loop.target, gast.Name) and loop.target.id in removable and
+            not loop.orelse and _is_range(loop.iter)):
+        return False
+    for node in (n for b in loop.body for n in gast.walk(b)):
+        if isinstance(node, gast.stmt) and not (
+                is_comment(node) or isinstance(node, (gast.Pass, gast.If, gast.For)) or
+                (isinstance(node, gast.Assign) and len(node.targets) == 1 and
+                 isinstance(node.targets[0], gast.Name))):
+            return False
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+                             gast.GeneratorExp, gast.Yield, gast.YieldFrom, gast.NamedExpr)):
+            return False
+        if isinstance(node, gast.Call) and not _non_writing_call(node, facts, stack_name):
+            return False
+    return True
+
+
+def _non_writing_call(node, facts, stack_name):
+    if any(k.arg in (None, "out") for k in node.keywords):
+        return False
+    func = node.func
+    if isinstance(func, gast.Attribute) and func.attr == "pop" and \
+            isinstance(func.value, gast.Name) and func.value.id == stack_name and not node.args:
+        return True
+    f = facts.get(id(func), TOP)
+    if type(f) is _Method or (isinstance(func, gast.Attribute) and
+                              type(facts.get(id(func.value), TOP)) in (Arr, Scal)):
+        return func.attr not in _MUTATORS  # (a method of an array)
+    if type(f) is not Known:
+        return False
+    value = f.value
+    if isinstance(value, np.ufunc):
+        return True
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__name__", "")
+    if name in _MUTATORS:
+        return False
+    return module.startswith("numpy") or module in ("sourcediff.runtime", "builtins")
+
+
 def _load(name):
     return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
@@ -1354,14 +1531,7 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
     removable = set(removable)
     total = 0
     for _ in range(4):  # a rewrite can make more facts known (a helper call becomes an operator)
-        marks, seen = set(), set()
-        for s in fdef.body:
-            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
-                    s.targets[0].id in placeholders and s.targets[0].id not in seen and \
-                    isinstance(s.value, gast.Constant) and s.value.value is None:
-                marks.add(id(s))
-                seen.add(s.targets[0].id)
-        inference = Inference(fdef, namespace, stack_name, facts, marks)
+        inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
         try:
             inference.run()
         except _Unsupported:
@@ -1396,6 +1566,14 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             _reuse_buffers(fdef, inference.nodes, next(iter(runtime_names)))
         if bind is not None and not blocked:
             total += _column_sums(fdef, inference.nodes, bind)
+        if stack_name is not None and _has_loop_products(fdef):
+            inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
+            try:
+                inference.run()
+            except _Unsupported:
+                return fdef if total else None
+            total += _stack_loop_products(fdef, inference.nodes, removable, stack_name,
+                                          next(iter(runtime_names)))
         if bind is not None:
             total += _hoist_library_calls(fdef, inference.nodes, runtime_names, bind)
     return fdef if total else None

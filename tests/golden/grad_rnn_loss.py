@@ -42,7 +42,7 @@ def grad_rnn_loss(xs, U, W):
     _pow1_bar = _sd.unreduce(_sum1_bar, _pow1, None, False)
     h_bar = _sd.unbroadcast(_pow1_bar * 2 * h, h)
     # grad of: for t in range(xs.shape[0]):  (showcase.py:33)
-    for _ in range(_n1):
+    for _left1 in range(_n1 - 1, -1, -1):
         t = _stack.pop()
         # grad of: h = np.tanh(U @ xs[t] + W @ h)  (showcase.py:34)
         _add1_bar = h_bar * (1.0 - h * h)
@@ -50,7 +50,9 @@ def grad_rnn_loss(xs, U, W):
         _matmul1_bar = _sd.unbroadcast(_add1_bar, _matmul1)
         _matmul2_bar = _sd.unbroadcast(_add1_bar, _matmul2)
         W_bar = W_bar + _sd.matmul_grad_left(_matmul2_bar, W, h)
-        h_bar = _sd.matmul_grad_right(_matmul2_bar, W, h)
+        if _left1:
+            # (only a next pass reads h_bar: the last pass skips it)
+            h_bar = _sd.matmul_grad_right(_matmul2_bar, W, h)
         _matmul2 = _stack.pop()
         U_bar = U_bar + _sd.matmul_grad_left(_matmul1_bar, U, _item3)
         _item3_bar = _sd.matmul_grad_right(_matmul1_bar, U, _item3)

@@ -40,12 +40,14 @@ def grad_sum_until_threshold(x, limit):
     total_bar = _sd.output_seed(total, 'sum_until_threshold (showcase.py:28)')
     x_bar = 0.0
     # grad of: for i in range(len(x)):  (showcase.py:24)
-    for _ in range(_n1):
+    for _left1 in range(_n1 - 1, -1, -1):
         i = _stack.pop()
         # grad of: total = total + x[i] * x[i]  (showcase.py:25)
         _add1_bar = total_bar
         total = _stack.pop()
-        total_bar = _sd.unbroadcast(_add1_bar, total)
+        if _left1:
+            # (only a next pass reads total_bar: the last pass skips it)
+            total_bar = _sd.unbroadcast(_add1_bar, total)
         _mul1_bar = _sd.unbroadcast(_add1_bar, _mul1)
         _item1_bar = _sd.unbroadcast(_mul1_bar * _item2, _item1)
         _item2_bar = _sd.unbroadcast(_mul1_bar * _item1, _item2)
