@@ -226,17 +226,44 @@ class Analysis:
                 s.value = call(self.rt("store_attribute"), [
                     obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
 
-    def forward_stored_attributes(self, stmts):
-        """``self.h = h; return self.h``: a read of an attribute that this block has just stored
-        takes the stored value (a copy of ``h``), so its derivative flows on. Python reads back
-        the same object wherever the attribute is plain, which ``store_attribute`` checks at the
-        store. A call, a subscript store or a compound statement in between ends the knowledge
-        (they may change attributes); so does rebinding the object's or the value's name."""
+    def forward_stored_attributes(self, stmts, top=True):
+        """``self.h = h; return self.h``, ``BOX.c = v; y = x * BOX.c``: a read of an attribute
+        that this block has just stored takes the stored value (a copy of ``h``), so its
+        derivative flows on. Python reads back the same object wherever the attribute is plain,
+        which ``store_attribute`` checks at the store. A call of the user's or unknown code, a
+        subscript store or a compound statement in between ends the knowledge (they may change
+        attributes); so does rebinding the object's or the value's name."""
         stored = {}  # (object name, attribute) -> (value name, setattr statement)
+
+        def substitute(node):
+            """Replace the reads of stored attributes in the expression ``node``; False (and
+            nothing replaced) when it calls code that may itself set attributes."""
+            calls = [n for n in gast.walk(node) if isinstance(n, gast.Call)]
+            if any(self.resolver.op(n).kind not in ("rule", "nondiff", "container")
+                   for n in calls):
+                return False
+            for parent in gast.walk(node):
+                for field, child in gast.iter_fields(parent):
+                    items = child if isinstance(child, list) else [child]
+                    for k, item in enumerate(items):
+                        if isinstance(item, gast.Attribute) and \
+                                isinstance(item.value, gast.Name) and \
+                                isinstance(item.ctx, gast.Load) and \
+                                (item.value.id, item.attr) in stored:
+                            source, store = stored[(item.value.id, item.attr)]
+                            name = gast.Name(id=source, ctx=gast.Load(), annotation=None,
+                                             type_comment=None)
+                            if isinstance(child, list):
+                                child[k] = name
+                            else:
+                                setattr(parent, field, name)
+                            self.forwarded.add(id(store))
+            return True
+
         for s in stmts:
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list):
-                    self.forward_stored_attributes(getattr(s, field))
+                    self.forward_stored_attributes(getattr(s, field), top=False)
             if isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
                 obj, name, value = s.value.args[:3]
                 if not isinstance(obj, gast.Name):
@@ -257,11 +284,19 @@ class Analysis:
                 s.value = gast.Name(id=source, ctx=gast.Load(), annotation=None,
                                     type_comment=None)
                 self.forwarded.add(id(store))
-            elif self.resolver.op(v).kind not in ("rule", "nondiff", "const", "copy",
-                                                  "container"):
+            elif not substitute(v):
                 stored.clear()  # (a user's or an unknown call may set attributes)
             target = s.targets[0].id
             stored = {k: x for k, x in stored.items() if target not in (k[0], x[0])}
+        if top and stored and self.result is not None:
+            if isinstance(self.result, gast.Attribute) and isinstance(self.result.value, gast.Name) \
+                    and (self.result.value.id, self.result.attr) in stored:
+                source, store = stored[(self.result.value.id, self.result.attr)]
+                self.result = self.ret_stmt.value = gast.Name(
+                    id=source, ctx=gast.Load(), annotation=None, type_comment=None)
+                self.forwarded.add(id(store))
+            else:
+                substitute(self.result)
 
     def find_sequences(self):
         """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
