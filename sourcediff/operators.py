@@ -207,14 +207,38 @@ def vjp(fn, *primals, optimize=True):
     """
     params = list(inspect.signature(fn).parameters)
     active = tuple(params[i] for i, x in enumerate(primals) if _float_like(x))
-    bwd = _get(fn, active, "vjp", optimize)
-    out = fn(*primals)
+    if not optimize:  # (the split form is built optimized; this one runs fn again per call)
+        bwd = _get(fn, active, "vjp", optimize)
+        out = fn(*primals)
+
+        def f_vjp(cotangent):
+            grads = iter(bwd(*primals, **{bwd.__sourcediff_cotangent_name__: cotangent}))
+            return tuple(next(grads) if _float_like(x) else None for x in primals)
+
+        return out, f_vjp
+    from .api import split_form
+
+    # fn runs once, here: every f_vjp call (a jacobian's rows) differentiates that same run,
+    # its random draws and state included, from what the run saved
+    fwd = split_form(fn, active)
+    out, saved = fwd(*primals)
 
     def f_vjp(cotangent):
-        grads = iter(bwd(*primals, **{bwd.__sourcediff_cotangent_name__: cotangent}))
+        grads = fwd.__sourcediff_bwd__(_fresh_stacks(saved), out_bar=cotangent)
+        grads = iter(grads if isinstance(grads, tuple) else (grads,))
         return tuple(next(grads) if _float_like(x) else None for x in primals)
 
     return out, f_vjp
+
+
+def _fresh_stacks(saved):
+    """``saved`` with its lists and tuples copied (their items shared): the backward form pops
+    its stacks, and each f_vjp call needs them whole."""
+    if type(saved) is list:
+        return [_fresh_stacks(v) for v in saved]
+    if type(saved) is tuple:
+        return tuple(_fresh_stacks(v) for v in saved)
+    return saved
 
 
 def _reverse_jacobian(fn, args, wrt_index, optimize):

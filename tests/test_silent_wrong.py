@@ -614,3 +614,47 @@ def test_a_store_that_writes_an_element_twice_gives_the_last_write_the_gradient(
     t = sd.tensor(x.copy(), requires_grad=True)
     fn(t).backward()
     np.testing.assert_allclose(t.grad.detach().numpy(), fd(fn, x), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- one run per vjp / jacobian
+
+def _noisy(x):
+    return np.tanh(x) * _NOISE.normal(size=3)
+
+
+_NOISE = np.random.RandomState(0)
+
+
+def test_vjp_and_a_reverse_jacobian_differentiate_the_run_that_gave_the_value():
+    """sd.vjp ran f for its value and again in each f_vjp call: with a random draw, the value
+    came from one draw and each gradient (each jacobian row) from another."""
+    x = np.array([0.3, -0.5, 1.1])
+    _NOISE.seed(1)
+    out, f_vjp = sd.vjp(_noisy, x)
+    noise = out / np.tanh(x)           # the draw of the run that gave out
+    for k in range(3):                 # each call: that run, whole (its stacks too)
+        e = np.eye(3)[k]
+        np.testing.assert_allclose(f_vjp(e)[0], e * noise * (1 - np.tanh(x) ** 2))
+    _NOISE.seed(2)
+    J = sd.jacobian(_noisy, mode="reverse")(x)
+    _NOISE.seed(2)
+    np.testing.assert_allclose(J, np.diag((1 - np.tanh(x) ** 2) * _NOISE.normal(size=3)))
+
+
+def _looped(x, w):
+    h = x
+    for _ in range(3):
+        h = np.tanh(h * w)
+    return h
+
+
+def test_f_vjp_of_a_loop_can_be_called_again():
+    x, w = np.array([0.1, 0.2]), 0.7
+    out, f_vjp = sd.vjp(_looped, x, w)
+    first = f_vjp(np.array([1.0, 0.0]))
+    again = f_vjp(np.array([1.0, 0.0]))
+    np.testing.assert_allclose(first[0], again[0])
+    assert first[1] == pytest.approx(again[1])
+    J = sd.jacobian(_looped, mode="reverse")(x, w)
+    Jf = sd.jacobian(_looped, mode="forward")(x, w)
+    np.testing.assert_allclose(J, Jf, rtol=1e-12)
