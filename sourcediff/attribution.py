@@ -550,6 +550,8 @@ def user_rule(obj):
         rule = registry.lookup(obj) if callable(obj) else None
     except TypeError:
         return None
+    if rule is not None and rule.pair_jvp is not None:  # (sd.custom_jvp: its jvp is the user's)
+        return rule if users_own(rule.pair_jvp) else None
     return rule if rule is not None and users_own(rule.vjp) else None
 
 

@@ -692,6 +692,14 @@ class Reverse(Analysis):
             f"{gast.unparse(arg)}; assign it to a variable first.\n    {self.parsed.line_text(s)}")
 
     def adjoint_rule(self, op, s, g, ans):
+        if op.rule.pair_jvp is not None:  # (sd.custom_jvp: a forward rule only)
+            name = getattr(op.key, "__qualname__", op.name)
+            raise NoRuleError(
+                f"{self.parsed.where(s)}: {name} has a custom jvp rule (@sd.custom_jvp) and no vjp "
+                f"rule, so reverse mode cannot differentiate it: sourcediff does not transpose a "
+                f"custom jvp.\n    {self.parsed.line_text(s)}\nGive {name} a vjp with "
+                f"@sd.custom_vjp and .defvjp (and .defjvp for forward mode), or use forward mode "
+                f"(sd.jvp, sd.jacobian(f, mode='forward'), sd.grad(f, mode='forward'))")
         q = quote.quoted(op.rule.vjp)
         if not _zero_safe(q, op.rule):
             # the result's gradient may be the symbolic zero 0.0 (a path or tuple element that
