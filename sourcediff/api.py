@@ -19,7 +19,6 @@ import functools
 import inspect
 import linecache
 import os
-import re
 import threading
 import weakref
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from . import lazy, registry, runtime, specialize
 from .alias import _stored, alias_checks
-from .emit import comment, to_source
+from .emit import LineTable, emit
 from .errors import NoSourceError, SourcediffError, WrtError
 from .facts import FULL_REDUCTIONS
 from .fence import fence
@@ -346,7 +345,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     fdef = gast.FunctionDef(name=name, args=args, body=body,
                             decorator_list=[], returns=None, type_comment=None, type_params=[])
     fdef.body.insert(0, gast.Expr(value=const(doc)))
-    text = to_source(fdef)
+    emitted = emit(fdef)
     spec = None
     if optimize_code and mode in ("grad", "value_and_grad") and _SPECIALIZE != "0":
         runtime_name = rev.globals.name("_sd", runtime)
@@ -355,7 +354,7 @@ def transform(fn, wrt, mode, optimize_code=True):
                                 rev.pushed_old - set(_param_names(parsed.node)))
         if not bound_self and len(wrt_names) == 1:
             spec.forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
-    fn = _compile(parsed, text, name, globals_, rev, spec)
+    fn = _compile(parsed, emitted, name, globals_, rev, spec)
     fn.__sourcediff_cotangent_name__ = cotangent
     return fn
 
@@ -404,7 +403,7 @@ def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grad
                                    (f"bwd_{parsed.node.name}", bwd_args, bwd_body, bwd_doc)):
         fdef = gast.FunctionDef(name=name, args=fargs, body=[gast.Expr(value=const(doc))] + body,
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
-        made.append(_compile(parsed, to_source(fdef), name, globals_, rev))
+        made.append(_compile(parsed, emit(fdef), name, globals_, rev))
     fwd, bwd = made
     bwd.__sourcediff_cotangent_name__ = cotangent
     fwd.__sourcediff_bwd__ = bwd
@@ -468,7 +467,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, 
     if optimize_code and _SPECIALIZE != "0":
         spec = _Specializations(parsed, fdef, name, globals_, fwd, _positional(fdef), removable,
                                 _where_names(globals_), {fwd.globals.name("_sd", runtime)}, ())
-    fn = _compile(parsed, to_source(fdef), name, globals_, fwd, spec)
+    fn = _compile(parsed, emit(fdef), name, globals_, fwd, spec)
     fn.__sourcediff_tangent_names__ = tangent_names
     fn.__sourcediff_wrt__ = list(wrt_names)
     return fn
@@ -520,8 +519,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)
              if not (active and n == result.id)]
     if active:
-        seed.append(comment(f"grad of: {parsed.line_text(rev.ret_stmt)}  "
-                            f"({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"))
+        seed.append(rev.grad_comment(rev.ret_stmt))
         if checked:  # (1.0 for a scalar, ones for an array of one element; else refused)
             seed.append(located(assign(rev.bar(result.id), call(rev.rt("output_seed"), [
                 result, const(where)])), rev.ret_stmt))
@@ -628,11 +626,11 @@ def _wrt_names(parsed, params, wrt, skip=0):
 _counter = [0]
 
 
-def _compile(parsed, text, name, globals_, rev, spec=None):
+def _compile(parsed, emitted, name, globals_, rev, spec=None):
     """Compile generated source (behind the error-relocating entry wrapper)."""
-    fn = _compile_raw(parsed, text, name, globals_)
+    fn = _compile_raw(parsed, emitted, name, globals_)
     entry = _entry(fn, spec)
-    entry.__sourcediff_source__ = text
+    entry.__sourcediff_source__ = emitted.source
     if spec is not None:
         spec.generic = fn
         entry.__sourcediff_specializations__ = spec
@@ -646,8 +644,11 @@ def _free_names(parsed, globals_):
     return free
 
 
-def _compile_raw(parsed, text, name, globals_):
-    """Compile generated source inside a factory whose parameters bind the helper objects."""
+def _compile_raw(parsed, emitted, name, globals_):
+    """Compile generated source (an :class:`~sourcediff.emit.Emitted`) inside a factory whose
+    parameters bind the helper objects; its line table goes to ``GENERATED_LINES`` under the
+    file name it is compiled as (as its text goes to linecache)."""
+    text = emitted.source
     free = _free_names(parsed, globals_)
     params = sorted(free)
     body = "\n".join("    " + line if line else line for line in text.splitlines())
@@ -663,7 +664,8 @@ def _compile_raw(parsed, text, name, globals_):
     fn = namespace["__sourcediff_factory__"](*[free[p] for p in params])
     fn.__qualname__ = name
     fn.__sourcediff_source__ = text
-    _line_maps[filename] = _user_lines(module_text)
+    # (the factory's def line comes first: the function's line k is the module's k + 1)
+    GENERATED_LINES[filename] = LineTable.of(emitted, 1)
     return fn
 
 
@@ -723,7 +725,7 @@ class _Specializations:
                                     numpy_names) or fdef
             if fdef is None:
                 return self.generic
-            return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+            return _compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
         except Exception:
             if _SPECIALIZE == "strict":
                 raise
@@ -756,22 +758,6 @@ class _Specializations:
 
         forward.__sourcediff_source__ = getattr(target, "__sourcediff_source__", None)
         return forward
-
-
-_line_maps = GENERATED_LINES  # generated file name -> {generated line: "file.py:NN: user line"}
-_LOCATION = re.compile(r"^\s*# (?:grad of: )?(.*)  \((.+?:\d+)\)$")
-
-
-def _user_lines(module_text):
-    """For each generated line, the user line it comes from (the comment above it)."""
-    out, current = {}, None
-    for number, line in enumerate(module_text.splitlines(), start=1):
-        m = _LOCATION.match(line)
-        if m:
-            current = f"{m.group(2)}: {m.group(1)}"
-        elif current is not None:
-            out[number] = current
-    return out
 
 
 def _entry(fn, spec=None):
@@ -814,9 +800,9 @@ _located_classes = {}
 def _relocated(exc):
     tb, where = exc.__traceback__, None
     while tb is not None:
-        lines = _line_maps.get(tb.tb_frame.f_code.co_filename)
-        if lines is not None and tb.tb_lineno in lines:
-            where = (lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        table = GENERATED_LINES.get(tb.tb_frame.f_code.co_filename)
+        if table is not None and tb.tb_lineno in table.lines:
+            where = (table.lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     if where is None:
         return None
@@ -830,11 +816,10 @@ def _relocated(exc):
     located_cls = _located_classes[cls]
     if located_cls is None:
         return None
-    user, filename, lineno = where
-    user = outermost(user)
-    location, _, text = user.partition(": ")
+    origin, filename, lineno = where
+    origin = outermost(origin)
     try:
-        return located_cls(f"{location}: {exc}\n    {text}\n(raised in the generated code at "
+        return located_cls(f"{origin.location}: {exc}\n    {origin.text}\n(raised in the generated code at "
                            f"{filename}:{lineno}; print sourcediff.source(...) to read it)")
     except TypeError:
         return None

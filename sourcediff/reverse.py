@@ -26,7 +26,7 @@ import numpy as np
 
 from . import quote, registry
 from .activity import activity
-from .emit import comment
+from .emit import Origin, comment_at
 from .errors import NoRuleError, SourcediffSyntaxError
 from .facts import VIEWS, writes_in_place
 from .normalize import assign, call, const, load, located, store
@@ -453,12 +453,16 @@ class Analysis:
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
 
+    def origin(self, s, grad=False):
+        """The user's line statement ``s`` comes from, as comments and the line table name it."""
+        return Origin(self.parsed.filename_short, self.parsed.user_line(s),
+                      self.parsed.line_text(s), grad)
+
     def line_comment(self, s):
         """``# <user line>  (file.py:NN)`` above the primal code of a user line (deduplicated)."""
         if getattr(s, "lineno", None) is None or isinstance(s, gast.Pass):
             return []
-        return [comment(f"{self.parsed.line_text(s)}  ({self.parsed.filename_short}:"
-                        f"{self.parsed.user_line(s)})")]
+        return [comment_at(self.origin(s))]
 
     def no_rule_message(self, op, s):
         if op.func is not None and _names_in([op.func]) & self.active:
@@ -902,7 +906,7 @@ class Reverse(Analysis):
                                                          slice=copy.deepcopy(target.slice),
                                                          ctx=gast.Store()), s))
                 if block:
-                    out.append(comment(self.grad_comment(s)))
+                    out.append(self.grad_comment(s))
                     out.extend(block)
             elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                 obj, method = _method_call(s, self.locals)
@@ -910,7 +914,7 @@ class Reverse(Analysis):
                 if method == "append" and obj in self.needed:
                     block.append(located(gast.Expr(value=call(attr(load(obj), "pop"), [])), s))
                 if block:
-                    out.append(comment(self.grad_comment(s)))
+                    out.append(self.grad_comment(s))
                     out.extend(block)
             elif isinstance(s, gast.If):
                 body = self.adjoint_block(s.body, adjoints, depth)
@@ -931,7 +935,7 @@ class Reverse(Analysis):
             body.append(self.pop(store(var), s))
         if not _has_code(inner) and not body:
             return []
-        out = [comment(self.grad_comment(s))]
+        out = [self.grad_comment(s)]
         if depth > 0:
             out.append(self.pop(store(trips), s))
         if self.counter is None:
@@ -944,8 +948,8 @@ class Reverse(Analysis):
         return out
 
     def grad_comment(self, s):
-        return f"grad of: {self.parsed.line_text(s)}  ({self.parsed.filename_short}:" \
-               f"{self.parsed.user_line(s)})"
+        """``# grad of: <user line>  (file.py:NN)`` above the adjoint code of a user line."""
+        return comment_at(self.origin(s, grad=True))
 
 
 class GlobalNames:
