@@ -21,6 +21,7 @@ import linecache
 import os
 import threading
 import weakref
+from dataclasses import dataclass
 
 import gast
 import numpy as np
@@ -35,7 +36,7 @@ from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
-from .parse import GENERATED_LINES, not_a_function, outermost, parse_function
+from .parse import GENERATED_LINES, Parsed, not_a_function, outermost, parse_function
 from .reverse import GlobalNames, Reverse
 
 _MISSING = object()
@@ -286,35 +287,62 @@ def _closure_key(fn):
 # ---------------------------------------------------------------------- the pipeline
 
 
+@dataclass(frozen=True)
+class Front:
+    """What the front end makes of the user's function: the parsed (and fenced) function, the
+    parameters differentiated, the normalized FunctionDef with its alias checks, and the names
+    generated code uses (taken local names, and the globals it binds)."""
+
+    parsed: Parsed
+    wrt_names: list
+    single: bool
+    norm: gast.FunctionDef
+    names: Names
+    globals_: GlobalNames
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A reverse-mode function's parts, in the order its body puts them: the head (argument
+    checks, copies, the stack), the primal sweep, the seed with the adjoints' zero inits, the
+    adjoint sweep; and the expressions of the gradients and of the value returned."""
+
+    head: list
+    primal: list
+    seed: list
+    adjoint: list
+    grads: list
+    value: gast.expr
+
+
 def transform(fn, wrt, mode, optimize_code=True):
     """Run the pipeline for ``fn``; returns the compiled generated function.
 
     ``mode`` is "grad", "value_and_grad" or "vjp" (the form used for calls between user functions:
     it returns the value and a closure that maps the output's gradient to the wrt gradients).
+
+    The stages, in order (``SOURCEDIFF_DUMP`` prints their output, see ``dump.py``)::
+
+        front end: parse, fence, wrt, normalize, alias checks  -> Front
+        Forward(...) / Reverse(...): resolve, activity          -> ops and active names
+        .build(): the forward body, or the two sweeps           -> list / reverse.Sweeps
+        _pieces: head, seed, gradients around the sweeps       -> Pieces
+        optimize, emit, compile                                -> the generated function
     """
-    parsed = fence(parse_function(fn))
-    dump("parse", parsed, parsed.node)
+    front = _front_end(fn, wrt, mode)
+    if mode in ("jvp", "jvp_form"):  # (jvp_form: a helper's, called from generated code)
+        return _transform_forward(front, optimize_code,
+                                  final="grad_tree" if mode == "jvp_form" else "grad_like")
+    parsed, names, globals_, norm = front.parsed, front.names, front.globals_, front.norm
+    wrt_names, single = front.wrt_names, front.single
     bound_self = inspect.ismethod(fn)
     params = _param_names(parsed.node)
-    if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
-            and all(isinstance(w, str) for w in wrt):
-        wrt_names, single = list(wrt), False
-    else:
-        wrt_names, single = _wrt_names(parsed, params, wrt, skip=1 if bound_self else 0)
-    names = Names(all_names(parsed.node) | {parsed.node.name})
-    norm = normalize(parsed, names)
-    dump("normalize", parsed, norm)
-    globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
-    norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
-    dump("alias", parsed, norm)
-    if mode in ("jvp", "jvp_form"):  # (jvp_form: a helper's, called from generated code)
-        return _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code,
-                                  final="grad_tree" if mode == "jvp_form" else "grad_like")
     rev = Reverse(parsed, norm, names, wrt_names, globals_)
     dump("activity", parsed, f"# active: {', '.join(sorted(rev.active))}")
-    primal, adjoint = rev.build()
-    head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
-                                                        mode)
+    sweeps = rev.build()
+    pieces = _pieces(parsed, rev, sweeps, wrt_names, mode)
+    head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
+                                                 pieces.adjoint, pieces.grads, pieces.value)
     removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     qual = parsed.fn.__qualname__
@@ -322,8 +350,7 @@ def transform(fn, wrt, mode, optimize_code=True):
     args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     cotangent = None
     if mode == "split":
-        return _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads,
-                      value, bar_names, removable, wrt_names, optimize_code)
+        return _split(front, rev, args, pieces, bar_names, removable, optimize_code)
     if mode == "vjp":
         cotangent = names.exact("out_bar")
         seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
@@ -359,7 +386,7 @@ def transform(fn, wrt, mode, optimize_code=True):
         runtime_name = rev.globals.name("_sd", runtime)
         spec = _Specializations(parsed, fdef, name, globals_, rev, _positional(fdef),
                                 removable, _where_names(globals_), {runtime_name},
-                                rev.pushed_old - set(_param_names(parsed.node)))
+                                sweeps.pushed_old - set(_param_names(parsed.node)))
         if not bound_self and len(wrt_names) == 1:
             spec.forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
     fn = _compile(parsed, emitted, name, globals_, rev, spec)
@@ -367,10 +394,32 @@ def transform(fn, wrt, mode, optimize_code=True):
     return fn
 
 
-def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads, value,
-           bar_names, removable, wrt_names, optimize_code):
+def _front_end(fn, wrt, mode):
+    """The front end's stages: parse, fence, the wrt parameters, normalize, alias checks."""
+    parsed = fence(parse_function(fn))
+    dump("parse", parsed, parsed.node)
+    params = _param_names(parsed.node)
+    if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
+            and all(isinstance(w, str) for w in wrt):
+        wrt_names, single = list(wrt), False
+    else:
+        wrt_names, single = _wrt_names(parsed, params, wrt,
+                                       skip=1 if inspect.ismethod(fn) else 0)
+    names = Names(all_names(parsed.node) | {parsed.node.name})
+    norm = normalize(parsed, names)
+    dump("normalize", parsed, norm)
+    globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
+    dump("alias", parsed, norm)
+    return Front(parsed, wrt_names, single, norm, names, globals_)
+
+
+def _split(front, rev, args, pieces, bar_names, removable, optimize_code):
     """The forward form (runs the primal, returns the value and what the adjoint reads) and the
     backward form (takes that and the output's gradient) of one function, compiled together."""
+    parsed, names, globals_, wrt_names = front.parsed, front.names, front.globals_, front.wrt_names
+    head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
+                                                 pieces.adjoint, pieces.grads, pieces.value)
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
     cotangent = names.exact("out_bar")
     state = names.exact("saved")
@@ -452,10 +501,12 @@ def _default_name(globals_, param, value):
     return load(globals_.name(f"{param}_default", value))
 
 
-def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, final="grad_like"):
+def _transform_forward(front, optimize_code, final="grad_like"):
     """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot).
     ``final`` shapes out_dot: as the user's output (grad_like), or for generated code that adds
     it to others (grad_tree: a container's tangent adds entrywise)."""
+    parsed, norm, names, globals_, wrt_names = (front.parsed, front.norm, front.names,
+                                                front.globals_, front.wrt_names)
     fwd = Forward(parsed, norm, names, wrt_names, globals_)
     dump("activity", parsed, f"# active: {', '.join(sorted(fwd.active))}")
     body = fwd.build()
@@ -512,8 +563,9 @@ def _active_result(rev):
     return isinstance(rev.result, gast.Name) and rev.result.id in rev.active
 
 
-def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
-    """(head, primal, seed, adjoint with zero inits, gradient expressions, value expression)."""
+def _pieces(parsed, rev, sweeps, wrt_names, mode):
+    """The :class:`Pieces` of a reverse-mode function around its :class:`~reverse.Sweeps`."""
+    primal, adjoint = sweeps.primal, sweeps.adjoint
     head = []
     qual = parsed.fn.__qualname__
     if mode not in ("vjp", "split"):
@@ -523,7 +575,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
                                                                    const(defined)])))
     for p in _mutated_params(rev):
         head.append(assign(p, call(rev.rt("copy"), [load(p)])))
-    for name in sorted(rev.pushed_old - set(_param_names(parsed.node))):
+    for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
         head.append(assign(name, const(None)))
     if rev.stack is not None:
         head.append(assign(rev.stack, gast.List(elts=[], ctx=gast.Load())))
@@ -535,7 +587,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
     value = result
-    if mode != "grad" and isinstance(result, gast.Name) and result.id in rev.pushed_old:
+    if mode != "grad" and isinstance(result, gast.Name) and result.id in sweeps.pushed_old:
         # the adjoint sweep restores overwritten variables, so keep the value aside
         value = load(rev.names.fresh("value"))
         primal = primal + [assign(value.id, result)]
@@ -558,7 +610,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
             grads.append(call(rev.rt("grad_tree"), [const(0.0), load(p)]))
         else:
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
-    return head, primal, seed + inits, adjoint, grads, value
+    return Pieces(head, primal, seed + inits, adjoint, grads, value)
 
 
 def _surely_scalar(rev, result):

@@ -20,6 +20,7 @@ import functools
 import inspect
 import keyword
 import operator
+from dataclasses import dataclass
 
 import gast
 import numpy as np
@@ -43,6 +44,19 @@ def attr(value, name):
 
 def add(a, b):
     return gast.BinOp(left=a, op=gast.Add(), right=b)
+
+
+@dataclass(frozen=True)
+class Sweeps:
+    """What the reverse stage makes of a function body: the primal sweep (which saves what the
+    adjoint reads on the stack), the adjoint sweep, the names the adjoint reads (``needed``) and
+    those the primal sweep pushes before overwriting them (``pushed_old``: the driver binds them
+    to None first, and keeps the returned value aside when the adjoint restores it)."""
+
+    primal: list
+    adjoint: list
+    needed: frozenset
+    pushed_old: frozenset
 
 
 class Analysis:
@@ -745,7 +759,7 @@ class Reverse(Analysis):
     # ------------------------------------------------------------------ sweeps
 
     def build(self):
-        """(primal statements, adjoint statements, names the adjoint reads) for the function body."""
+        """The :class:`Sweeps` of the function body: its primal and adjoint statements."""
         adjoints = {}
         self.collect(self.body, adjoints)
         reads = set()
@@ -764,7 +778,7 @@ class Reverse(Analysis):
         self.adjoints = adjoints
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
-        return primal, adjoint
+        return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old))
 
     def adjoint_append(self, s, obj):
         """``lst.append(v)``: v gets the last entry of lst's gradient, which then drops it."""
