@@ -3,6 +3,7 @@
 from . import optim, tape  # noqa: F401,E402
 from . import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from .api import clear_cache, grad, source, value_and_grad  # noqa: F401
+from .custom import custom_jvp, custom_vjp, nondifferentiable, stop_gradient  # noqa: F401
 from .errors import (  # noqa: F401
     AliasError,
     BackendError,
@@ -16,18 +17,7 @@ from .errors import (  # noqa: F401
     SourcediffWarning,
     WrtError,
 )
-from .operators import (  # noqa: F401
-    custom_jvp,
-    custom_vjp,
-    elementwise_grad,
-    hessian,
-    hvp,
-    jacobian,
-    jvp,
-    nondifferentiable,
-    stop_gradient,
-    vjp,
-)
+from .operators import elementwise_grad, hessian, hvp, jacobian, jvp, vjp  # noqa: F401
 from .pytree import flatten  # noqa: F401
 from .registry import defjvp, defnondiff, defvjp  # noqa: F401
 from .tape import Tensor, enable_grad, no_grad, set_grad_enabled, tensor  # noqa: F401,E402

@@ -19,23 +19,24 @@ import functools
 import inspect
 import linecache
 import os
-import re
 import threading
 import weakref
+from dataclasses import dataclass
 
 import gast
 import numpy as np
 
 from . import lazy, registry, runtime, specialize
 from .alias import _stored, alias_checks
-from .emit import comment, to_source
+from .dump import dump, wanted
+from .emit import LineTable, emit
 from .errors import BackendError, NoSourceError, SourcediffError, WrtError
 from .facts import FULL_REDUCTIONS
 from .fence import fence
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
-from .parse import GENERATED_LINES, not_a_function, outermost, parse_function
+from .parse import GENERATED_LINES, Parsed, not_a_function, outermost, parse_function
 from .reverse import GlobalNames, Reverse
 
 _MISSING = object()
@@ -316,32 +317,63 @@ def _closure_key(fn):
 # ---------------------------------------------------------------------- the pipeline
 
 
+@dataclass(frozen=True)
+class Front:
+    """What the front end makes of the user's function: the parsed (and fenced) function, the
+    parameters differentiated, the normalized FunctionDef with its alias checks, and the names
+    generated code uses (taken local names, and the globals it binds)."""
+
+    parsed: Parsed
+    wrt_names: list
+    single: bool
+    norm: gast.FunctionDef
+    names: Names
+    globals_: GlobalNames
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A reverse-mode function's parts, in the order its body puts them: the head (argument
+    checks, copies, the stack), the primal sweep, the seed with the adjoints' zero inits, the
+    adjoint sweep; and the expressions of the gradients and of the value returned."""
+
+    head: list
+    primal: list
+    seed: list
+    adjoint: list
+    grads: list
+    value: gast.expr
+
+
 def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
     """Run the pipeline for ``fn``; returns the compiled generated function.
 
     ``mode`` is "grad", "value_and_grad" or "vjp" (the form used for calls between user functions:
     it returns the value and a closure that maps the output's gradient to the wrt gradients).
+
+    The stages, in order (``SOURCEDIFF_DUMP`` prints their output, see ``dump.py``)::
+
+        front end: parse, fence, wrt, normalize, alias checks  -> Front
+        Forward(...) / Reverse(...): resolve, activity          -> ops and active names
+        .build(): the forward body, or the two sweeps           -> list / reverse.Sweeps
+        _pieces: head, seed, gradients around the sweeps       -> Pieces
+        optimize, emit, compile                                -> the generated function
     """
-    parsed = fence(parse_function(fn))
-    bound_self = inspect.ismethod(fn)
-    params = _param_names(parsed.node)
-    if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
-            and all(isinstance(w, str) for w in wrt):
-        wrt_names, single = list(wrt), False
-    else:
-        wrt_names, single = _wrt_names(parsed, params, wrt, skip=1 if bound_self else 0)
-    names = Names(all_names(parsed.node) | {parsed.node.name})
-    norm = normalize(parsed, names)
-    globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
-    norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
+    front = _front_end(fn, wrt, mode)
     if mode in ("jvp", "jvp_form"):  # (jvp_form: a helper's, called from generated code)
-        return _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code,
+        return _transform_forward(front, optimize_code,
                                   final="grad_tree" if mode == "jvp_form" else "grad_like",
                                   backend=backend)
+    parsed, names, globals_, norm = front.parsed, front.names, front.globals_, front.norm
+    wrt_names, single = front.wrt_names, front.single
+    bound_self = inspect.ismethod(fn)
+    params = _param_names(parsed.node)
     rev = Reverse(parsed, norm, names, wrt_names, globals_)
-    primal, adjoint = rev.build()
-    head, primal, seed, adjoint, grads, value = _pieces(parsed, rev, primal, adjoint, wrt_names,
-                                                        mode)
+    dump("activity", parsed, f"# active: {', '.join(sorted(rev.active))}")
+    sweeps = rev.build()
+    pieces = _pieces(parsed, rev, sweeps, wrt_names, mode)
+    head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
+                                                 pieces.adjoint, pieces.grads, pieces.value)
     removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     qual = parsed.fn.__qualname__
@@ -349,20 +381,20 @@ def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
     args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     cotangent = None
     if mode == "split":
-        return _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads,
-                      value, bar_names, removable, wrt_names, optimize_code)
+        return _split(front, rev, args, pieces, bar_names, removable, optimize_code)
     if mode == "vjp":
         cotangent = names.exact("out_bar")
         seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
         body = head + primal + seed + seed_value + adjoint + [located(gast.Return(
             value=gast.Tuple(elts=grads, ctx=gast.Load())), rev.ret_stmt)]
-        if optimize_code:
-            body = optimize([], body, bar_names, removable, set(), _where_names(globals_),
-                            fresh=names.fresh)
         args.kwonlyargs = list(args.kwonlyargs) + [gast.Name(id=cotangent, ctx=gast.Param(),
                                                              annotation=None, type_comment=None)]
         args.kw_defaults = list(args.kw_defaults) + [None]
         name = f"bwd_{parsed.node.name}"
+        _dump_body("reverse", parsed, name, args, body)
+        if optimize_code:
+            body = optimize([], body, bar_names, removable, set(), _where_names(globals_),
+                            fresh=names.fresh)
         doc = (f"Gradients of {', '.join(wrt_names) or 'nothing'} for {where}, given the gradient "
                f"{cotangent} of its output. Generated by sourcediff.")
     else:
@@ -370,16 +402,18 @@ def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
         if mode == "value_and_grad":
             out = gast.Tuple(elts=[value, out], ctx=gast.Load())
         body = head + primal + seed + adjoint + [located(gast.Return(value=out), rev.ret_stmt)]
+        name = f"{mode}_{parsed.node.name}"
+        _dump_body("reverse", parsed, name, args, body)
         if optimize_code:
             body = optimize([], body, bar_names, removable, set(), _where_names(globals_),
                             fresh=names.fresh)
-        name = f"{mode}_{parsed.node.name}"
         doc = (f"{'Gradient' if mode == 'grad' else 'Value and gradient'} of {where} with respect "
                f"to {', '.join(wrt_names)}. Generated by sourcediff.")
     fdef = gast.FunctionDef(name=name, args=args, body=body,
                             decorator_list=[], returns=None, type_comment=None, type_params=[])
     fdef.body.insert(0, gast.Expr(value=const(doc)))
-    text = to_source(fdef)
+    emitted = emit(fdef)
+    dump("optimize", parsed, emitted.source)
     spec = None
     if optimize_code and mode in ("grad", "value_and_grad") and _SPECIALIZE != "0":
         runtime_name = rev.globals.name("_sd", runtime)
@@ -387,19 +421,41 @@ def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
         removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
         spec = _Specializations(parsed, fdef, name, globals_, rev, _positional(fdef),
                                 removable, _where_names(globals_), {runtime_name},
-                                rev.pushed_old - set(_param_names(parsed.node)))
+                                sweeps.pushed_old - set(_param_names(parsed.node)))
         if not bound_self and len(wrt_names) == 1:
             spec.forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
         spec.backend = backend
-    fn = _compile(parsed, text, name, globals_, rev, spec)
+    fn = _compile(parsed, emitted, name, globals_, rev, spec)
     fn.__sourcediff_cotangent_name__ = cotangent
     return fn
 
 
-def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grads, value,
-           bar_names, removable, wrt_names, optimize_code):
+def _front_end(fn, wrt, mode):
+    """The front end's stages: parse, fence, the wrt parameters, normalize, alias checks."""
+    parsed = fence(parse_function(fn))
+    dump("parse", parsed, parsed.node)
+    params = _param_names(parsed.node)
+    if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
+            and all(isinstance(w, str) for w in wrt):
+        wrt_names, single = list(wrt), False
+    else:
+        wrt_names, single = _wrt_names(parsed, params, wrt,
+                                       skip=1 if inspect.ismethod(fn) else 0)
+    names = Names(all_names(parsed.node) | {parsed.node.name})
+    norm = normalize(parsed, names)
+    dump("normalize", parsed, norm)
+    globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
+    dump("alias", parsed, norm)
+    return Front(parsed, wrt_names, single, norm, names, globals_)
+
+
+def _split(front, rev, args, pieces, bar_names, removable, optimize_code):
     """The forward form (runs the primal, returns the value and what the adjoint reads) and the
     backward form (takes that and the output's gradient) of one function, compiled together."""
+    parsed, names, globals_, wrt_names = front.parsed, front.names, front.globals_, front.wrt_names
+    head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
+                                                 pieces.adjoint, pieces.grads, pieces.value)
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
     cotangent = names.exact("out_bar")
     state = names.exact("saved")
@@ -422,6 +478,8 @@ def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grad
                           value=load(state), type_comment=None)] if kept else []
     bwd_body = unpack + backward + [located(gast.Return(
         value=gast.Tuple(elts=grads, ctx=gast.Load())), rev.ret_stmt)]
+    _dump_body("reverse", parsed, f"fwd_{parsed.node.name}", args, fwd_body)
+    _dump_body("reverse", parsed, f"bwd_{parsed.node.name}", None, bwd_body)
     if optimize_code:
         fwd_body = optimize([], fwd_body, set(), removable, set(), _where_names(globals_))
         bwd_body = optimize([], bwd_body, bar_names, removable, set(), _where_names(globals_),
@@ -441,11 +499,21 @@ def _split(parsed, rev, names, globals_, args, head, primal, seed, adjoint, grad
                                    (f"bwd_{parsed.node.name}", bwd_args, bwd_body, bwd_doc)):
         fdef = gast.FunctionDef(name=name, args=fargs, body=[gast.Expr(value=const(doc))] + body,
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
-        made.append(_compile(parsed, to_source(fdef), name, globals_, rev))
+        emitted = emit(fdef)
+        dump("optimize", parsed, emitted.source)
+        made.append(_compile(parsed, emitted, name, globals_, rev))
     fwd, bwd = made
     bwd.__sourcediff_cotangent_name__ = cotangent
     fwd.__sourcediff_bwd__ = bwd
     return fwd
+
+
+def _dump_body(stage, parsed, name, args, body):
+    """``SOURCEDIFF_DUMP``: the naive generated function (before the optimizer) of ``stage``."""
+    if wanted(stage):
+        dump(stage, parsed, gast.FunctionDef(
+            name=name, args=args if args is not None else parsed.node.args, body=body,
+            decorator_list=[], returns=None, type_comment=None, type_params=[]))
 
 
 def _bound_defaults(parsed, args, globals_):
@@ -470,12 +538,14 @@ def _default_name(globals_, param, value):
     return load(globals_.name(f"{param}_default", value))
 
 
-def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, final="grad_like",
-                       backend="numpy"):
+def _transform_forward(front, optimize_code, final="grad_like", backend="numpy"):
     """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot).
     ``final`` shapes out_dot: as the user's output (grad_like), or for generated code that adds
     it to others (grad_tree: a container's tangent adds entrywise)."""
+    parsed, norm, names, globals_, wrt_names = (front.parsed, front.norm, front.names,
+                                                front.globals_, front.wrt_names)
     fwd = Forward(parsed, norm, names, wrt_names, globals_)
+    dump("activity", parsed, f"# active: {', '.join(sorted(fwd.active))}")
     body = fwd.build()
     head = [assign(p, call(fwd.rt("copy"), [load(p)])) for p in _mutated_params(fwd)]
     for p in _param_names(parsed.node):  # a parameter that becomes active later starts at zero
@@ -488,6 +558,7 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, 
         elts=[result, call(fwd.rt(final), [out_dot, result])], ctx=gast.Load())),
         fwd.ret_stmt)
     body = head + body + [ret]
+    _dump_body("forward", parsed, f"jvp_{parsed.node.name}", None, body)
     if optimize_code:
         body = optimize([], body, set(), removable, set(), _where_names(globals_), inline=True)
     tangent_names = {p: fwd.dot(p) for p in wrt_names}
@@ -507,7 +578,9 @@ def _transform_forward(parsed, norm, names, globals_, wrt_names, optimize_code, 
         spec = _Specializations(parsed, fdef, name, globals_, fwd, _positional(fdef), removable,
                                 _where_names(globals_), {fwd.globals.name("_sd", runtime)}, ())
         spec.backend = backend
-    fn = _compile(parsed, to_source(fdef), name, globals_, fwd, spec)
+    emitted = emit(fdef)
+    dump("optimize", parsed, emitted.source)
+    fn = _compile(parsed, emitted, name, globals_, fwd, spec)
     fn.__sourcediff_tangent_names__ = tangent_names
     fn.__sourcediff_wrt__ = list(wrt_names)
     return fn
@@ -528,8 +601,9 @@ def _active_result(rev):
     return isinstance(rev.result, gast.Name) and rev.result.id in rev.active
 
 
-def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
-    """(head, primal, seed, adjoint with zero inits, gradient expressions, value expression)."""
+def _pieces(parsed, rev, sweeps, wrt_names, mode):
+    """The :class:`Pieces` of a reverse-mode function around its :class:`~reverse.Sweeps`."""
+    primal, adjoint = sweeps.primal, sweeps.adjoint
     head = []
     qual = parsed.fn.__qualname__
     if mode not in ("vjp", "split"):
@@ -539,7 +613,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
                                                                    const(defined)])))
     for p in _mutated_params(rev):
         head.append(assign(p, call(rev.rt("copy"), [load(p)])))
-    for name in sorted(rev.pushed_old - set(_param_names(parsed.node))):
+    for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
         head.append(assign(name, const(None)))
     if rev.stack is not None:
         head.append(assign(rev.stack, gast.List(elts=[], ctx=gast.Load())))
@@ -551,7 +625,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
     value = result
-    if mode != "grad" and isinstance(result, gast.Name) and result.id in rev.pushed_old:
+    if mode != "grad" and isinstance(result, gast.Name) and result.id in sweeps.pushed_old:
         # the adjoint sweep restores overwritten variables, so keep the value aside
         value = load(rev.names.fresh("value"))
         primal = primal + [assign(value.id, result)]
@@ -559,8 +633,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
     inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)
              if not (active and n == result.id)]
     if active:
-        seed.append(comment(f"grad of: {parsed.line_text(rev.ret_stmt)}  "
-                            f"({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"))
+        seed.append(rev.grad_comment(rev.ret_stmt))
         if checked:  # (1.0 for a scalar, ones for an array of one element; else refused)
             seed.append(located(assign(rev.bar(result.id), call(rev.rt("output_seed"), [
                 result, const(where)])), rev.ret_stmt))
@@ -575,7 +648,7 @@ def _pieces(parsed, rev, primal, adjoint, wrt_names, mode):
             grads.append(call(rev.rt("grad_tree"), [const(0.0), load(p)]))
         else:
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
-    return head, primal, seed + inits, adjoint, grads, value
+    return Pieces(head, primal, seed + inits, adjoint, grads, value)
 
 
 def _surely_scalar(rev, result):
@@ -667,11 +740,11 @@ def _wrt_names(parsed, params, wrt, skip=0):
 _counter = [0]
 
 
-def _compile(parsed, text, name, globals_, rev, spec=None):
+def _compile(parsed, emitted, name, globals_, rev, spec=None):
     """Compile generated source (behind the error-relocating entry wrapper)."""
-    fn = _compile_raw(parsed, text, name, globals_)
+    fn = _compile_raw(parsed, emitted, name, globals_)
     entry = _entry(fn, spec)
-    entry.__sourcediff_source__ = text
+    entry.__sourcediff_source__ = emitted.source
     if spec is not None:
         spec.generic = fn
         entry.__sourcediff_specializations__ = spec
@@ -687,9 +760,11 @@ def _free_names(parsed, globals_):
     return free
 
 
-def _compile_raw(parsed, text, name, globals_, extra=None):
-    """Compile generated source inside a factory whose parameters bind the helper objects
-    (and ``extra``, name -> object)."""
+def _compile_raw(parsed, emitted, name, globals_, extra=None):
+    """Compile generated source (an :class:`~sourcediff.emit.Emitted`) inside a factory whose
+    parameters bind the helper objects (and ``extra``, name -> object); its line table goes to
+    ``GENERATED_LINES`` under the file name it is compiled as (as its text goes to linecache)."""
+    text = emitted.source
     free = _free_names(parsed, globals_)
     if extra:
         free.update(extra)
@@ -707,7 +782,8 @@ def _compile_raw(parsed, text, name, globals_, extra=None):
     fn = namespace["__sourcediff_factory__"](*[free[p] for p in params])
     fn.__qualname__ = name
     fn.__sourcediff_source__ = text
-    _line_maps[filename] = _user_lines(module_text)
+    # (the factory's def line comes first: the function's line k is the module's k + 1)
+    GENERATED_LINES[filename] = LineTable.of(emitted, 1)
     return fn
 
 
@@ -773,11 +849,11 @@ class _Specializations:
             if lazy.any_lazy(args, keywords) or self.backend == "numpy":
                 if fdef is None:
                     return self.generic
-                return _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+                return _compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
             from . import jit
 
             numpy_fn = self.generic if fdef is None else \
-                _compile_raw(self.parsed, to_source(fdef), self.name, self.globals_)
+                _compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
             return jit.build(self, fdef or self.fdef, numpy_fn, args, keywords or {})
         except Exception:
             if _SPECIALIZE == "strict":
@@ -817,22 +893,6 @@ class _Specializations:
 
         forward.__sourcediff_source__ = getattr(target, "__sourcediff_source__", None)
         return forward
-
-
-_line_maps = GENERATED_LINES  # generated file name -> {generated line: "file.py:NN: user line"}
-_LOCATION = re.compile(r"^\s*# (?:grad of: )?(.*)  \((.+?:\d+)\)$")
-
-
-def _user_lines(module_text):
-    """For each generated line, the user line it comes from (the comment above it)."""
-    out, current = {}, None
-    for number, line in enumerate(module_text.splitlines(), start=1):
-        m = _LOCATION.match(line)
-        if m:
-            current = f"{m.group(2)}: {m.group(1)}"
-        elif current is not None:
-            out[number] = current
-    return out
 
 
 def _entry(fn, spec=None):
@@ -875,9 +935,9 @@ _located_classes = {}
 def _relocated(exc):
     tb, where = exc.__traceback__, None
     while tb is not None:
-        lines = _line_maps.get(tb.tb_frame.f_code.co_filename)
-        if lines is not None and tb.tb_lineno in lines:
-            where = (lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        table = GENERATED_LINES.get(tb.tb_frame.f_code.co_filename)
+        if table is not None and tb.tb_lineno in table.lines:
+            where = (table.lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     if where is None:
         return None
@@ -891,11 +951,10 @@ def _relocated(exc):
     located_cls = _located_classes[cls]
     if located_cls is None:
         return None
-    user, filename, lineno = where
-    user = outermost(user)
-    location, _, text = user.partition(": ")
+    origin, filename, lineno = where
+    origin = outermost(origin)
     try:
-        return located_cls(f"{location}: {exc}\n    {text}\n(raised in the generated code at "
+        return located_cls(f"{origin.location}: {exc}\n    {origin.text}\n(raised in the generated code at "
                            f"{filename}:{lineno}; print sourcediff.source(...) to read it)")
     except TypeError:
         return None

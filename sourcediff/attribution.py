@@ -41,9 +41,9 @@ import warnings
 import numpy as np
 
 from . import registry
+from .parse import GENERATED_LINES
 
 PROBE = "_sd_parity_probe"
-_COMMENT = re.compile(r"^(\s*)# (grad of: )?(.*)  \((.+?):(\d+)\)$")
 _OWN_MODULES = ("numpy", "sourcediff", "scipy", "math", "builtins")
 
 
@@ -156,14 +156,14 @@ class _Site:
         return self.body[self.start:self.start + self.count]
 
 
-def _sites(tree, lines, user_lines):
-    """Every segment of the generated function ``tree`` (an ``ast.FunctionDef``)."""
+def _sites(tree, lines, user_lines, origins):
+    """Every segment of the generated function ``tree`` (an ``ast.FunctionDef``); ``origins``
+    maps its comment lines to the :class:`~sourcediff.emit.Origin` each quotes (the line table)."""
     comments = {}
-    for number, line in enumerate(lines, start=1):
-        m = _COMMENT.match(line)
-        if m:
-            comments[number] = (len(m.group(1)), "grad" if m.group(2) else "line", m.group(3),
-                                user_lines.key(m.group(4), int(m.group(5))))
+    for number, origin in origins.items():
+        line = lines[number - 1]
+        comments[number] = (len(line) - len(line.lstrip()), "grad" if origin.grad else "line",
+                            origin.text, user_lines.key(origin.file, origin.line))
     sites = []
 
     def inside(st):
@@ -482,7 +482,11 @@ def _instrument(raw, user_lines, plan):
     text = raw.__sourcediff_source__
     lines = text.splitlines()
     fdef = ast.parse(text).body[0]
-    sites = _sites(fdef, lines, user_lines)
+    table = GENERATED_LINES.get(raw.__code__.co_filename)
+    if table is None:
+        raise _CannotAttribute("the generated function has no line table")
+    sites = _sites(fdef, lines, user_lines,
+                   {k - table.offset: o for k, o in table.comments.items()})
     by_body = collections.defaultdict(list)
     for site, offset, stmts in plan(fdef, sites):
         at = site.start + (site.count if offset is None else offset)
@@ -550,6 +554,8 @@ def user_rule(obj):
         rule = registry.lookup(obj) if callable(obj) else None
     except TypeError:
         return None
+    if rule is not None and rule.pair_jvp is not None:  # (sd.custom_jvp: its jvp is the user's)
+        return rule if users_own(rule.pair_jvp) else None
     return rule if rule is not None and users_own(rule.vjp) else None
 
 

@@ -65,13 +65,13 @@ def _location(frame):
     line."""
     import linecache
 
-    from .parse import GENERATED_LINES, outermost
+    from .parse import _generated_line, outermost
 
     filename, line = frame.f_code.co_filename, frame.f_lineno
-    mapped = GENERATED_LINES.get(filename, {}).get(line)
+    mapped = _generated_line(filename, line)
     if mapped is not None:
-        where, _, text = outermost(mapped).partition(": ")
-        return where, text.strip()
+        origin = outermost(mapped)
+        return origin.location, origin.text.strip()
     return f"{filename}:{line}", linecache.getline(filename, line).strip()
 
 

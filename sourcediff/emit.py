@@ -1,26 +1,91 @@
-"""Emit stage: statements to Python source text, with the comments that quote the user's lines.
+"""Emit stage: statements to Python source text and its line table (which user line each
+generated line comes from), with the comments that quote the user's lines.
 
-Comments are ``Comment`` statements in the tree (an explicit node kind, not an annotation); the
-emitter writes each as a ``# ...`` line. Example output::
+Comments are ``Comment`` statements in the tree (an explicit node kind, not an annotation), each
+with the :class:`Origin` it quotes; the emitter writes each as a ``# ...`` line and gives every
+line after it that origin in the table, so error locations never read the comments' text.
+Example output::
 
     # grad of: h = np.maximum(x @ w1 + b1, 0.0)  (mlp.py:5)
     _add1_bar = h_bar * _sd.tie_mask(_add1, 0.0, _add1 > 0.0)
 """
 
 import ast
+import copy
 import re
+from dataclasses import dataclass
 
 import gast
 
 
+@dataclass(frozen=True)
+class Origin:
+    """A user's line that generated code comes from: the file as comments name it (its base
+    name, or a generated file's name for the derivative of generated code), the line, its text,
+    and whether the code is that line's adjoint ("grad of")."""
+
+    file: str
+    line: int
+    text: str
+    grad: bool = False
+
+    @property
+    def location(self):
+        """``file.py:NN``."""
+        return f"{self.file}:{self.line}"
+
+    def __str__(self):
+        return f"{self.location}: {self.text}"
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """Generated source and its line table: ``lines`` maps a line of ``source`` (from 1) to the
+    :class:`Origin` of the comment above it; ``comments`` maps each comment line to its own."""
+
+    source: str
+    lines: dict
+    comments: dict
+
+
+@dataclass(frozen=True)
+class LineTable:
+    """The line table of one compiled module of generated code: ``lines`` maps its lines to the
+    :class:`Origin` of the comment above them, ``comments`` its comment lines to theirs; the
+    emitted function starts ``offset`` lines down the module."""
+
+    lines: dict
+    comments: dict
+    offset: int
+
+    @classmethod
+    def of(cls, emitted, offset):
+        """``emitted``'s table for its source placed ``offset`` lines down a module."""
+        return cls({k + offset: o for k, o in emitted.lines.items()},
+                   {k + offset: o for k, o in emitted.comments.items()}, offset)
+
+
 class Comment(gast.Expr):
-    """A ``# text`` line in generated code."""
+    """A ``# text`` line in generated code; ``origin`` is the user's line it quotes, or None."""
+
+    def __init__(self, value=None, origin=None, **kwargs):
+        super().__init__(value=value, **kwargs)
+        self.origin = origin
 
 
+def comment_text(origin):
+    """How a comment quotes its :class:`Origin`: ``grad of: <line>  (file.py:NN)``."""
+    return f"{'grad of: ' if origin.grad else ''}{origin.text}  ({origin.location})"
 
-def comment(text):
-    """A :class:`Comment` statement."""
-    return Comment(value=gast.Constant(value=text, kind=None))
+
+def comment(text, origin=None):
+    """A :class:`Comment` statement (``comment_at`` writes one for a user's line)."""
+    return Comment(value=gast.Constant(value=text, kind=None), origin=origin)
+
+
+def comment_at(origin):
+    """The :class:`Comment` that quotes ``origin`` (a user's line) above its generated code."""
+    return comment(comment_text(origin), origin)
 
 
 def is_comment(node):
@@ -33,7 +98,12 @@ _MARK = re.compile(r"^(\s*)__sourcediff_comment_(\d+)__$")
 
 def to_source(fdef):
     """Python source of a gast FunctionDef whose body may hold :class:`Comment` statements."""
-    texts = []
+    return emit(fdef).source
+
+
+def emit(fdef):
+    """The :class:`Emitted` source and line table of a gast FunctionDef (with Comments)."""
+    comments = []
 
     def lower(stmts):
         out = []
@@ -43,10 +113,10 @@ def to_source(fdef):
                 if s.value.value == last:
                     continue  # one comment for consecutive blocks of the same user line
                 last = s.value.value
-                texts.append(s.value.value)
-                out.append(gast.Expr(value=gast.Name(id=f"__sourcediff_comment_{len(texts) - 1}__",
-                                                     ctx=gast.Load(), annotation=None,
-                                                     type_comment=None)))
+                comments.append(s)
+                out.append(gast.Expr(value=gast.Name(
+                    id=f"__sourcediff_comment_{len(comments) - 1}__", ctx=gast.Load(),
+                    annotation=None, type_comment=None)))
                 continue
             if isinstance(getattr(s, "body", None), list):
                 s.body = lower(s.body) or [gast.Pass()]
@@ -55,18 +125,21 @@ def to_source(fdef):
             out.append(s)
         return out
 
-    import copy
-
     fdef = copy.deepcopy(fdef)
     fdef.body = lower(fdef.body)
     tree = gast.gast_to_ast(fdef)
     ast.fix_missing_locations(tree)
     text = ast.unparse(tree)
-    lines = []
-    for line in text.splitlines():
+    lines, table, at_comments, current = [], {}, {}, None
+    for number, line in enumerate(text.splitlines(), start=1):
         m = _MARK.match(line)
         if m:
-            lines.append(f"{m.group(1)}# {texts[int(m.group(2))]}")
+            node = comments[int(m.group(2))]
+            lines.append(f"{m.group(1)}# {node.value.value}")
+            if node.origin is not None:
+                current = at_comments[number] = node.origin
         else:
             lines.append(line)
-    return "\n".join(lines) + "\n"
+            if current is not None:
+                table[number] = current
+    return Emitted("\n".join(lines) + "\n", table, at_comments)

@@ -10,11 +10,12 @@ primitive to the tangent, custom rules have a jvp of their own. Example::
 """
 
 import copy
+import inspect
 
 import gast
 
 from . import quote
-from .errors import NoRuleError
+from .errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
 from .reverse import Analysis, _method_call, add, called_form
 
@@ -109,6 +110,8 @@ class Forward(Analysis):
             return [self.on_copies(s)]
         if op.kind == "user":
             return self.user_call(op, s, target)
+        if op.kind == "rule" and op.rule.pair_jvp is not None:
+            return self.pair_jvp_call(op, s, target)
         if pop is not None:
             return [s, assign(self.dot(target), pop, s)]
         if op.kind == "unknown" and self.operand_names(op, s) & self.active and \
@@ -195,6 +198,47 @@ class Forward(Analysis):
                 f"only a vjp rule.\n    {self.parsed.line_text(s)}\nRegister one with "
                 f"{how}, or use reverse mode (sourcediff.grad)")
         return quote.quoted(op.rule.jvp)
+
+    def pair_jvp_call(self, op, s, target):
+        """``t = f(a, n)`` with f an ``sd.custom_jvp``: ``t, t_dot = f_jvp((a, n), (a_dot,
+        zeros))``, the user's jvp called on f's positional arguments (defaults filled in) and
+        their tangents, zeros where one carries none (JAX's contract)."""
+        if any(isinstance(a, gast.Starred) for a in op.args) or None in op.keywords:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name}, which has a custom jvp rule, "
+                f"passes *args or **kwargs; pass its arguments one by one.\n    "
+                f"{self.parsed.line_text(s)}")
+        sig = inspect.signature(op.key)
+        try:
+            bound = sig.bind(*op.args, **op.keywords)
+        except TypeError as exc:
+            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
+                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
+        primals = []
+        for p in sig.parameters.values():
+            if p.kind == p.VAR_POSITIONAL:
+                primals.extend(copy.deepcopy(a) for a in bound.arguments.get(p.name, ()))
+            elif p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD):
+                if p.name in bound.arguments:  # (the jvp would not see it)
+                    raise SourcediffSyntaxError(
+                        f"{self.parsed.where(s)}: {op.name} has a custom jvp rule, which takes "
+                        f"its positional arguments as primals, and this call passes its "
+                        f"keyword-only parameter {p.name}; make {p.name} positional.\n    "
+                        f"{self.parsed.line_text(s)}")
+            elif p.name in bound.arguments:
+                primals.append(copy.deepcopy(bound.arguments[p.name]))
+            else:
+                primals.append(load(self.globals.name(f"{op.name}_{p.name}", p.default)))
+        tangents = [self.tangent(a) or self.zero_like(a) for a in primals]
+        rule = op.rule.pair_jvp
+        own = getattr(rule, "__name__", "")
+        fn = load(self.globals.name(own if own.isidentifier() and own != "<lambda>"
+                                    else f"{op.name}_jvp", rule))
+        node = call(fn, [gast.Tuple(elts=primals, ctx=gast.Load()),
+                         gast.Tuple(elts=tangents, ctx=gast.Load())])
+        return [located(gast.Assign(
+            targets=[gast.Tuple(elts=[store(target), store(self.dot(target))], ctx=gast.Store())],
+            value=node, type_comment=None), s)]
 
     def dynamic_call(self, s, target):
         """``t = obj.forward(a)`` with obj's class known at run time only: value and tangent from

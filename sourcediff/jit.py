@@ -33,7 +33,7 @@ import gast
 import numpy as np
 
 from . import runtime, specialize
-from .emit import to_source
+from .emit import emit
 from .errors import JitFallbackWarning
 
 log = logging.getLogger("sourcediff")
@@ -80,9 +80,10 @@ def build(spec, fdef, numpy_fn, args, keywords):
         reason = _unsupported_argument(spec, args, keywords)
     if reason is None:
         lowered, kw_names = lower(spec, fdef, args, keywords)
-        text = to_source(lowered)
+        emitted = emit(lowered)
+        text = emitted.source
         try:
-            python_fn = _compile_raw(spec.parsed, text, spec.name, spec.globals_,
+            python_fn = _compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
                                      extra={NUMPY_NAME: np})
             frozen = _global_arrays(python_fn)
             if frozen:
@@ -205,7 +206,7 @@ def _construct(exc):
     """What numba refused, with the user's line: from the generated line numba names."""
     import linecache
 
-    from .api import _line_maps
+    from .parse import _generated_line, outermost
 
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -215,11 +216,11 @@ def _construct(exc):
     for filename, lineno in _GENERATED_FILE.findall(text):
         lineno = int(lineno)
         generated = linecache.getline(filename, lineno).strip()
-        user = _line_maps.get(filename, {}).get(lineno)
+        origin = _generated_line(filename, lineno)
         where = f" in the generated line `{generated}`"
-        if user:
-            location, _, user_text = user.partition(": ")
-            where += f" (from {location}: {user_text.strip()})"
+        if origin is not None:
+            origin = outermost(origin)
+            where += f" (from {origin.location}: {origin.text.strip()})"
     return f"numba cannot compile it{where} ({first})"
 
 
@@ -492,6 +493,38 @@ def _register_overloads(numba):
             return lambda g, x: float(np.sum(g))
         if isinstance(x, types.Array) and is_float(g):
             return lambda g, x: np.full(x.shape, g, x.dtype)
+        if isinstance(x, types.Array) and isinstance(g, types.Array) and g.ndim == x.ndim:
+            def same_rank(g, x):
+                if g.shape != x.shape:
+                    raise ValueError("backend='numba': a gradient of another shape than its "
+                                     "argument; call the gradient with backend='numpy'")
+                return g.astype(x.dtype)
+            return same_rank
+        return None
+
+    @overload(runtime.add_stacked_products)
+    def add_stacked_products(acc, lhs, rhs):
+        if not (isinstance(lhs, types.List) and isinstance(rhs, types.List)):
+            return None
+        if isinstance(acc, types.Array):
+            def impl(acc, lhs, rhs):
+                out = acc.copy()
+                for k in range(len(lhs)):
+                    out += lhs[k].T @ rhs[k]
+                return out
+            return impl
+        if is_float(acc):
+            # (a zero accumulator becomes an array at the first pair; with no pairs the numpy
+            # code returns the number itself, a type compiled code cannot also return)
+            def impl_float(acc, lhs, rhs):
+                if len(lhs) == 0:
+                    raise ValueError("backend='numba': this adjoint loop ran no passes; call the "
+                                     "gradient with backend='numpy' for such arguments")
+                out = lhs[0].T @ rhs[0] + acc
+                for k in range(1, len(lhs)):
+                    out += lhs[k].T @ rhs[k]
+                return out
+            return impl_float
         return None
 
     @overload(runtime.zeros_like_grad)

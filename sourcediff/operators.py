@@ -1,4 +1,4 @@
-"""The derivative operators built on the two generated forms: jvp, vjp, jacobian, hessian, custom rules.
+"""The derivative operators built on the two generated forms: jvp, vjp, jacobian, hessian.
 
 Example::
 
@@ -18,11 +18,10 @@ import weakref
 
 import numpy as np
 
-from . import registry, runtime
+from . import runtime
 from .api import _get, check_function
 from .errors import SourcediffError, WrtError
 from .pytree import flatten
-
 
 _AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
           "sd.jacobian(sd.grad(f)) for a scalar f, sd.grad(sd.grad(f)) for a scalar f of a "
@@ -345,85 +344,3 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
         except TypeError:
             pass
     return grad(summed, wrt=wrt, optimize=optimize)
-
-
-# ---------------------------------------------------------------------- custom rules
-
-
-def custom_vjp(fn):
-    """Give a function a rule of your own, used by every mode instead of differentiating its body.
-
-    Example::
-
-        @sd.custom_vjp
-        def softplus(x):
-            return np.log1p(np.exp(x))
-
-        @softplus.defvjp
-        def softplus_vjp(g, ans, x):
-            return (g / (1.0 + np.exp(-x)),)
-
-        @softplus.defjvp                    # optional: forward mode (else kind="elementwise" in
-        def softplus_jvp(t, ans, x):        # defvjp lets forward mode reuse the vjp rule)
-            return (t / (1.0 + np.exp(-x)),)
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from . import tape
-
-        if any(isinstance(a, tape.Tensor) for a in args) and registry.lookup(wrapper):
-            return tape._array_function(wrapper, args, kwargs)
-        return fn(*args, **kwargs)
-
-    def defvjp(rule=None, *, kind="custom"):
-        def register(rule):
-            registry.defvjp(wrapper, kind=kind)(rule)
-            return rule
-
-        return register(rule) if rule is not None else register
-
-    def defjvp(rule):
-        if registry.lookup(wrapper) is None:
-            raise SourcediffError(f"define the vjp rule of {fn.__qualname__} (@"
-                                  f"{fn.__name__}.defvjp) before its jvp rule")
-        registry.defjvp(wrapper)(rule)
-        return rule
-
-    wrapper.defvjp = defvjp
-    wrapper.defjvp = defjvp
-    return wrapper
-
-
-custom_jvp = custom_vjp
-
-
-def stop_gradient(x):
-    """``x`` itself, but no derivative flows through it (in every mode).
-
-    Example::
-
-        def f(x):
-            return np.sum(x * sd.stop_gradient(x))    # gradient x, not 2x
-    """
-    from . import tape
-
-    if isinstance(x, tape.Tensor):
-        return x.detach()
-    return x
-
-
-registry.defnondiff(stop_gradient, reason="sd.stop_gradient: no derivative flows through it")
-
-
-def nondifferentiable(fn):
-    """Mark a user function as carrying no derivative (its result is a constant); returns it.
-
-    Example::
-
-        @sd.nondifferentiable
-        def count_positive(x):
-            return float(np.sum(x > 0))
-    """
-    registry.defnondiff(fn, reason=f"declared by @sourcediff.nondifferentiable on {fn.__qualname__}")
-    return fn

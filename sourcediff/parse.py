@@ -42,9 +42,9 @@ class Parsed:
         """``file.py:12:5`` for a node of this function (the user's own line for a node of
         generated code: the derivative of a generated gradient)."""
         line = getattr(node, "lineno", 1) + self.line_offset
-        mapped = GENERATED_LINES.get(self.filename, {}).get(line)
+        mapped = _generated_line(self.filename, line)
         if mapped is not None:
-            return outermost(mapped).partition(": ")[0]
+            return outermost(mapped).location
         col = getattr(node, "col_offset", None)
         if col is None:
             return f"{self.filename}:{line}"
@@ -53,9 +53,9 @@ class Parsed:
     def line_text(self, node):
         """The user's source line a node comes from, stripped."""
         lineno = getattr(node, "lineno", None)
-        mapped = GENERATED_LINES.get(self.filename, {}).get((lineno or 1) + self.line_offset)
+        mapped = _generated_line(self.filename, (lineno or 1) + self.line_offset)
         if mapped is not None:
-            return outermost(mapped).partition(": ")[2]
+            return outermost(mapped).text
         if lineno is None or not 1 <= lineno <= len(self.lines):
             return ""
         return self.lines[lineno - 1].strip()
@@ -65,20 +65,27 @@ class Parsed:
         return getattr(node, "lineno", 1) + self.line_offset
 
 
-GENERATED_LINES = {}  # generated file name -> {generated line: "file.py:NN: user line"} (api)
+# generated file name -> its emit.LineTable (which user line each line comes from): the line
+# tables of compiled generated code (api._compile_raw), as linecache holds their text
+GENERATED_LINES = {}
 
 
-def outermost(user):
-    """A location in generated code (the derivative of a generated gradient) followed back to the
-    user's own line: ``"<sourcediff grad_f of m.py:2 #1>:10: ..."`` becomes ``"m.py:3: ..."``."""
+def _generated_line(filename, line):
+    """The :class:`~sourcediff.emit.Origin` of ``filename``'s ``line`` when it is generated code."""
+    table = GENERATED_LINES.get(filename)
+    return None if table is None else table.lines.get(line)
+
+
+def outermost(origin):
+    """An :class:`~sourcediff.emit.Origin` in generated code (the derivative of a generated
+    gradient) followed back to the user's own line: ``<sourcediff grad_f of m.py:2 #1>:10``
+    becomes ``m.py:3``."""
     for _ in range(8):
-        location, _, _ = user.partition(": ")
-        filename, _, line = location.rpartition(":")
-        inner = GENERATED_LINES.get(filename)
-        if inner is None or not line.isdigit() or int(line) not in inner:
+        inner = _generated_line(origin.file, origin.line)
+        if inner is None:
             break
-        user = inner[int(line)]
-    return user
+        origin = inner
+    return origin
 
 
 def closure_values(fn):

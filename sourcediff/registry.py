@@ -39,7 +39,7 @@ _version = [0]
 class Rule:
     """One primitive's derivative rules (see the module docstring for the contract)."""
 
-    __slots__ = ("key", "name", "vjp", "jvp", "kind", "broadcast", "torch_name")
+    __slots__ = ("key", "name", "vjp", "jvp", "kind", "broadcast", "torch_name", "pair_jvp")
 
     def __init__(self, key, name, vjp, kind, broadcast, torch_name=None):
         self.key = key
@@ -49,6 +49,9 @@ class Rule:
         self.kind = kind
         self.broadcast = broadcast
         self.torch_name = torch_name
+        # a jvp of JAX's form, ``pair_jvp(primals, tangents) -> (out, out_dot)`` (sd.custom_jvp):
+        # forward mode calls it in place of the primitive; reverse mode refuses (no vjp)
+        self.pair_jvp = None
 
     def __repr__(self):
         return f"<Rule {self.name} kind={self.kind}>"
@@ -121,6 +124,19 @@ def defjvp(*keys):
         return fn
 
     return register
+
+
+def defpairjvp(key, fn, vjp_stand_in):
+    """Register ``fn(primals, tangents) -> (out, out_dot)`` (JAX's custom_jvp contract) as the
+    forward rule of ``key``; ``vjp_stand_in`` stands for its missing vjp rule (its signature says
+    which arguments the result depends on; reverse mode refuses before calling it)."""
+    with _lock:
+        rule = Rule(key, _key_name(key), vjp_stand_in, "custom", False)
+        rule.pair_jvp = fn
+        _rules[_hashable(key)] = rule
+        _nondiff.pop(_hashable(key), None)
+        _version[0] += 1
+    return fn
 
 
 def defnondiff(*keys, reason):

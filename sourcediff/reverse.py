@@ -21,13 +21,14 @@ import inspect
 import types
 import keyword
 import operator
+from dataclasses import dataclass
 
 import gast
 import numpy as np
 
 from . import quote, registry
 from .activity import activity
-from .emit import comment
+from .emit import Origin, comment_at
 from .errors import NoRuleError, SourcediffSyntaxError
 from .facts import VIEWS, writes_in_place
 from .normalize import assign, call, const, load, located, store
@@ -44,6 +45,19 @@ def attr(value, name):
 
 def add(a, b):
     return gast.BinOp(left=a, op=gast.Add(), right=b)
+
+
+@dataclass(frozen=True)
+class Sweeps:
+    """What the reverse stage makes of a function body: the primal sweep (which saves what the
+    adjoint reads on the stack), the adjoint sweep, the names the adjoint reads (``needed``) and
+    those the primal sweep pushes before overwriting them (``pushed_old``: the driver binds them
+    to None first, and keeps the returned value aside when the adjoint restores it)."""
+
+    primal: list
+    adjoint: list
+    needed: frozenset
+    pushed_old: frozenset
 
 
 class Analysis:
@@ -544,12 +558,16 @@ class Analysis:
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
 
+    def origin(self, s, grad=False):
+        """The user's line statement ``s`` comes from, as comments and the line table name it."""
+        return Origin(self.parsed.filename_short, self.parsed.user_line(s),
+                      self.parsed.line_text(s), grad)
+
     def line_comment(self, s):
         """``# <user line>  (file.py:NN)`` above the primal code of a user line (deduplicated)."""
         if getattr(s, "lineno", None) is None or isinstance(s, gast.Pass):
             return []
-        return [comment(f"{self.parsed.line_text(s)}  ({self.parsed.filename_short}:"
-                        f"{self.parsed.user_line(s)})")]
+        return [comment_at(self.origin(s))]
 
     def no_rule_message(self, op, s):
         if op.func is not None and _names_in([op.func]) & self.active:
@@ -783,6 +801,14 @@ class Reverse(Analysis):
             f"{gast.unparse(arg)}; assign it to a variable first.\n    {self.parsed.line_text(s)}")
 
     def adjoint_rule(self, op, s, g, ans):
+        if op.rule.pair_jvp is not None:  # (sd.custom_jvp: a forward rule only)
+            name = getattr(op.key, "__qualname__", op.name)
+            raise NoRuleError(
+                f"{self.parsed.where(s)}: {name} has a custom jvp rule (@sd.custom_jvp) and no vjp "
+                f"rule, so reverse mode cannot differentiate it: sourcediff does not transpose a "
+                f"custom jvp.\n    {self.parsed.line_text(s)}\nGive {name} a vjp with "
+                f"@sd.custom_vjp and .defvjp (and .defjvp for forward mode), or use forward mode "
+                f"(sd.jvp, sd.jacobian(f, mode='forward'), sd.grad(f, mode='forward'))")
         q = quote.quoted(op.rule.vjp)
         if not _zero_safe(q, op.rule):
             # the result's gradient may be the symbolic zero 0.0 (a path or tuple element that
@@ -824,7 +850,7 @@ class Reverse(Analysis):
     # ------------------------------------------------------------------ sweeps
 
     def build(self):
-        """(primal statements, adjoint statements, names the adjoint reads) for the function body."""
+        """The :class:`Sweeps` of the function body: its primal and adjoint statements."""
         adjoints = {}
         self.collect(self.body, adjoints)
         reads = set()
@@ -843,7 +869,7 @@ class Reverse(Analysis):
         self.adjoints = adjoints
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
-        return primal, adjoint
+        return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old))
 
     def adjoint_append(self, s, obj):
         """``lst.append(v)``: v gets the last entry of lst's gradient, which then drops it."""
@@ -985,7 +1011,7 @@ class Reverse(Analysis):
                                                          slice=copy.deepcopy(target.slice),
                                                          ctx=gast.Store()), s))
                 if block:
-                    out.append(comment(self.grad_comment(s)))
+                    out.append(self.grad_comment(s))
                     out.extend(block)
             elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                 obj, method = _method_call(s, self.locals)
@@ -993,7 +1019,7 @@ class Reverse(Analysis):
                 if method == "append" and obj in self.needed:
                     block.append(located(gast.Expr(value=call(attr(load(obj), "pop"), [])), s))
                 if block:
-                    out.append(comment(self.grad_comment(s)))
+                    out.append(self.grad_comment(s))
                     out.extend(block)
             elif isinstance(s, gast.If):
                 body = self.adjoint_block(s.body, adjoints, depth)
@@ -1014,7 +1040,7 @@ class Reverse(Analysis):
             body.append(self.pop(store(var), s))
         if not _has_code(inner) and not body:
             return []
-        out = [comment(self.grad_comment(s))]
+        out = [self.grad_comment(s)]
         if depth > 0:
             out.append(self.pop(store(trips), s))
         if self.counter is None:
@@ -1027,8 +1053,8 @@ class Reverse(Analysis):
         return out
 
     def grad_comment(self, s):
-        return f"grad of: {self.parsed.line_text(s)}  ({self.parsed.filename_short}:" \
-               f"{self.parsed.user_line(s)})"
+        """``# grad of: <user line>  (file.py:NN)`` above the adjoint code of a user line."""
+        return comment_at(self.origin(s, grad=True))
 
 
 class GlobalNames:

@@ -86,7 +86,10 @@ def _rule_modes(fn, rule):
     """The modes a rule of the user's claims: reverse always; the tape for a function made by
     sd.custom_vjp (the tape calls its rule; a rule registered on a plain function with sd.defvjp
     is not seen by the tape, which runs the function's body); forward mode (and so second order,
-    forward over reverse) with a jvp rule or a kind that derives one from the vjp rule."""
+    forward over reverse) with a jvp rule or a kind that derives one from the vjp rule; forward
+    mode alone for sd.custom_jvp (a jvp of JAX's form and no vjp)."""
+    if rule.pair_jvp is not None:
+        return ("fwd",)
     modes = ["rev"]
     if callable(getattr(fn, "defvjp", None)) and callable(getattr(fn, "defjvp", None)):
         modes.append("tape")
@@ -103,6 +106,9 @@ def _rule_names(fn, rule):
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
     owner = f"{name} ({_def_line(fn)})"
     vjp = f"the vjp rule {rule.vjp.__name__} ({_def_line(rule.vjp)}) of {owner}"
+    if rule.pair_jvp is not None:  # (sd.custom_jvp: a jvp of JAX's form, no vjp)
+        fwd = f"the jvp rule {rule.pair_jvp.__name__} ({_def_line(rule.pair_jvp)}) of {owner}"
+        return owner, None, fwd, None
     if rule.jvp is not None:
         fwd = f"the jvp rule {rule.jvp.__name__} ({_def_line(rule.jvp)}) of {owner}"
     else:
@@ -167,8 +173,8 @@ def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6
             if mode not in claimed:
                 raise SourcediffError(_unclaimed(fn, rule, mode, owner))
         if order is None:
-            order = 2 if everything and "fwd" in claimed else 1
-        if order >= 2 and "fwd" not in claimed:
+            order = 2 if everything and "fwd" in claimed and "rev" in claimed else 1
+        if order >= 2 and not {"fwd", "rev"} <= set(claimed):
             raise SourcediffError(_unclaimed(fn, rule, "order 2", owner))
     order = 1 if order is None else order
     uses = rules_used(fn) if rule is None else []
@@ -217,6 +223,10 @@ def _unclaimed(fn, rule, mode, owner):
                 f"with sourcediff.defvjp on a plain function, whose body the tape runs. Make it "
                 f"with @sourcediff.custom_vjp to have the tape call the rule, or leave 'tape' out "
                 f"of modes")
+    if rule.pair_jvp is not None:
+        return (f"check_grads: {owner} has a custom jvp rule (@sd.custom_jvp) and no vjp rule, so "
+                f"only forward mode applies; leave {'order=2' if mode == 'order 2' else repr(mode)}"
+                f" out, or give it a vjp with @sd.custom_vjp")
     what = "second order (forward over reverse)" if mode == "order 2" else "forward mode"
     return (f"check_grads: the rule of {owner} does not give {what}: its vjp rule "
             f"{rule.vjp.__name__} has kind={rule.kind!r} and there is no jvp rule. To check it, "
