@@ -31,10 +31,11 @@ _lock = threading.Lock()
 
 
 class _Store:
-    __slots__ = ("obj", "value", "frame", "where", "text")
+    __slots__ = ("obj", "value", "frame", "where", "text", "what")
 
-    def __init__(self, obj, value, frame, where, text):
+    def __init__(self, obj, value, frame, where, text, what):
         self.obj, self.value, self.frame, self.where, self.text = obj, value, frame, where, text
+        self.what = what  # "stored a value carrying a derivative there", or appended one into it
 
 
 def _generated(frame):
@@ -97,7 +98,7 @@ class _Guard:
                 where, text = _location(sys._getframe(1))
                 raise AliasError(
                     f"{where}: reads {type(obj).__name__}.{self.name} back in the same gradient "
-                    f"call that stored a value carrying a derivative there:\n    {text}\n"
+                    f"call that {store.what}:\n    {text}\n"
                     f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
                     f"as constants, so the derivative through it would be lost. Pass the value on "
                     f"as an argument or a return value instead of reading it back from the object "
@@ -153,11 +154,9 @@ def _class_entry(cls, name):
     return _MISSING
 
 
-def store_attribute(obj, name, value, where, text, carries):
-    """``obj.name = value`` where ``value`` carries a derivative, or where the function reads
-    the attribute back and sourcediff takes the value stored for that read: the attribute must
-    be a plain one (in the object's ``__dict__``). With ``carries``, a read of it back elsewhere
-    in the same gradient call is refused (see the module's text)."""
+def _checked_class(obj, name, where, text, carries):
+    """The entry of ``type(obj)`` for ``name`` after the checks that the attribute is a plain
+    one sourcediff can watch (refused at the store otherwise)."""
     cls = type(obj)
     if getattr(cls, "__setattr__", None) is not object.__setattr__ or \
             getattr(cls, "__getattribute__", None) is not object.__getattribute__ or \
@@ -170,20 +169,49 @@ def store_attribute(obj, name, value, where, text, carries):
     entry = _class_entry(cls, name)
     if not isinstance(entry, _Guard) and hasattr(type(entry), "__set__"):
         _refuse(obj, name, where, text, f"{cls.__name__}.{name} is a property or slot", carries)
-    if not carries:
-        obj.__dict__[name] = value
-        _forget(obj, name)
-        return
+    return entry
+
+
+def _watch(obj, name, value, entry, where, text, what):
+    """Watch ``obj.name`` (which holds ``value``) until the gradient call on the stack returns."""
+    cls = type(obj)
     if not isinstance(entry, _Guard):
         try:
             setattr(cls, name, _Guard(name, entry))
         except (TypeError, AttributeError):
             _refuse(obj, name, where, text, f"its class {cls.__name__} cannot be given a watch "
-                                            f"on the attribute", carries)
-    obj.__dict__[name] = value
-    frame = _outermost_generated(sys._getframe(1))
+                                            f"on the attribute", True)
+    frame = _outermost_generated(sys._getframe(2))
     with _lock:
         for key in [k for k, s in _watched.items() if not _on_stack(s.frame)]:
             del _watched[key]  # (stores of gradient calls that have returned: constants now)
         if frame is not None:
-            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text)
+            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what)
+
+
+def store_attribute(obj, name, value, where, text, carries):
+    """``obj.name = value`` where ``value`` carries a derivative, or where the function reads
+    the attribute back and sourcediff takes the value stored for that read: the attribute must
+    be a plain one (in the object's ``__dict__``). With ``carries``, a read of it back elsewhere
+    in the same gradient call is refused (see the module's text)."""
+    entry = _checked_class(obj, name, where, text, carries)
+    obj.__dict__[name] = value
+    if not carries:
+        _forget(obj, name)
+        return
+    _watch(obj, name, value, entry, where, text, "stored a value carrying a derivative there")
+
+
+def holder_for_append(obj, name, where, text):
+    """``obj.name``, read to append (or store an item) a value that carries a derivative into:
+    the list or dict it holds is watched from here on, so that a read of it back within the same
+    gradient call (for its items) is refused where it happens."""
+    entry = _checked_class(obj, name, where, text, True)
+    d = obj.__dict__
+    if name not in d:
+        _refuse(obj, name, where, text, f"{type(obj).__name__}.{name} is not the object's own "
+                                        f"(a class attribute its instances share)", True)
+    value = d[name]
+    _watch(obj, name, value, entry, where, text,
+           "appended a value carrying a derivative into it")
+    return value

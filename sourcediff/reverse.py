@@ -114,6 +114,8 @@ class Analysis:
                 if method not in (None, "pop") and writes_in_place(method):
                     self.mutations.append((obj, method, s))  # r = y.partition(1): y changes
                     flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                    if method == "append":  # (_done = _cache.append(v) for self.cache.append)
+                        self.container_writes.append((obj, list(s.value.args), s))
                 if isinstance(s, gast.Assign):
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
@@ -159,6 +161,7 @@ class Analysis:
                     else:
                         base = target.value.id
                         self.setitem_targets.add(base)
+                        self.container_writes.append((base, [s.value], s))
                         if _str_key(target.slice):
                             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
@@ -172,6 +175,7 @@ class Analysis:
                     if method == "append":
                         self.containers.add(obj)
                         self.appends.append((obj, list(s.value.args)))
+                        self.container_writes.append((obj, list(s.value.args), s))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
                     elif writes_in_place(method):
                         self.mutations.append((obj, method, s))
@@ -192,6 +196,7 @@ class Analysis:
         self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
         self.bindings = []  # (target, statement) of every assignment to a name
         self.appends = []  # (list, appended values) of every lst.append(v)
+        self.container_writes = []  # (container, values, statement): lst.append(v), d[k] = v
         self.loop_items = []  # (loop variable, iterated expression) of every for loop
         self.forwarded = set()  # id() of setattr statements whose value a later read takes
         self.forward_stored_attributes(self.body)
@@ -239,6 +244,147 @@ class Analysis:
                     gast.Constant(value=self.parsed.line_text(s), kind=None))
                 s.value = call(self.rt("store_attribute"), [
                     obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
+        self.watch_object_containers()
+        self.run_effect_calls_through_forms()
+
+    def run_effect_calls_through_forms(self):
+        """``layer.store(x)`` for its effect, with a callable known only at run time (a loop over
+        layers, ``getattr(obj, name)``) and an argument that carries a derivative: it runs
+        through its generated forward form (``_sd.run_for_effect``), whose checks see what it
+        stores (``self.v = x`` watched, ``self.arr[0] = x`` refused), where a plain call would
+        store it unseen and a read of it back would take a constant."""
+        used = set()
+        for st in _all_statements(self.body) + [self.ret_stmt]:
+            used |= {n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
+                     isinstance(n.ctx, gast.Load)}
+        for target, s in self.bindings:
+            op = self.ops.get(id(s))
+            value = s.value
+            if op is None or target in used or target in self.active or \
+                    op.kind in ("user", "rule", "nondiff", "container", "copy", "const") or \
+                    not isinstance(value, gast.Call) or self.dynamic_callee(op, s) is None or \
+                    (isinstance(value.func, gast.Attribute) and value.func.attr == "run_for_effect"):
+                continue
+            method = _method_call(s, self.locals)
+            if method and (writes_in_place(method[1]) or method[0] in self.containers):
+                continue  # (lst.append(v): the container analysis's own)
+            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
+            names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+            if not positions and not names:
+                continue
+            s.value = call(self.rt("run_for_effect"),
+                           [value.func, gast.Constant(value=tuple(positions) + tuple(names),
+                                                      kind=None)] + list(value.args),
+                           list(value.keywords))
+
+    def watch_object_containers(self):
+        """``lst.append(v)`` or ``d[k] = v`` with v carrying a derivative, where the list or dict
+        is reached through an object's attribute (``l = self.cache``, ``self.dv["A"].append(A)``):
+        state that outlives the call, like ``self.X = X``. The attribute read that reaches it
+        becomes ``_sd.holder_for_append(obj, name, ...)``, which reads it and watches the
+        attribute, so that a read of it back within the same gradient call (another method,
+        the caller) is refused at that read (cached_attributes). That read must serve only to
+        reach the container for such writes; one that also reads items out of it is refused."""
+        from . import runtime
+
+        binding = {}
+        for target, s in self.bindings:
+            binding.setdefault(target, []).append(s)
+        uses = {}
+        for st in _all_statements(self.body) + [self.ret_stmt]:
+            for n in gast.walk(st):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    uses.setdefault(n.id, []).append(st)
+
+        def root(name, seen=()):
+            """(statement, object node, attribute) of the attribute read that ``name``'s
+            container comes from, None for a container made here, or False when unknown."""
+            if name in seen or name in self.params:
+                return None
+            found = None
+            for s in binding.get(name, []):
+                op = self.ops.get(id(s))
+                value = s.value
+                if op is None:
+                    return False
+                if op.kind == "rule" and op.key is runtime.get_attribute:
+                    here = (s, op.args[0], op.args[1].value)
+                elif op.kind == "const" and isinstance(value, gast.Attribute) and \
+                        isinstance(value.value, gast.Name):
+                    base = self.resolver.static_value(value.value)
+                    if isinstance(base, (types.ModuleType, type)):
+                        return False
+                    here = (s, value.value, value.attr)
+                elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                        and value.func.attr == "holder_for_append":
+                    here = (s, value.args[0], value.args[1].value)
+                elif op.kind == "rule" and op.key is operator.getitem and \
+                        isinstance(op.args[0], gast.Name):
+                    here = root(op.args[0].id, seen + (name,))
+                elif op.kind == "copy" and isinstance(op.args[0], gast.Name):
+                    here = root(op.args[0].id, seen + (name,))
+                else:
+                    here = None
+                if here is False or (found is not None and here is not None and
+                                     here[0] is not found[0]):
+                    return False
+                found = here or found
+            return found
+
+        def only_reaches_writes(name, seen=()):
+            for st in uses.get(name, []):
+                if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
+                        isinstance(st.value.func, gast.Attribute) and \
+                        isinstance(st.value.func.value, gast.Name) and \
+                        st.value.func.value.id.startswith("_sd") and \
+                        st.value.func.attr.startswith("check_"):
+                    continue  # (the alias stage's checks before a write read nothing out)
+                if isinstance(st, (gast.Expr, gast.Assign)) and \
+                        _method_call(st, self.locals) == (name, "append") and \
+                        name not in _names_in(st.value.args):
+                    continue
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Subscript) and \
+                        isinstance(st.targets[0].value, gast.Name) and \
+                        st.targets[0].value.id == name and name not in _names_in([st.value]):
+                    continue
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                        isinstance(st.value, gast.Subscript) and \
+                        isinstance(st.value.value, gast.Name) and st.value.value.id == name \
+                        and st.targets[0].id not in seen:
+                    if only_reaches_writes(st.targets[0].id, seen + (name,)):
+                        continue
+                return False
+            return True
+
+        for obj, values, s in self.container_writes:
+            if not (_names_in(values) & self.active):
+                continue
+            found = root(obj)
+            if not found:
+                if found is False:
+                    raise SourcediffSyntaxError(
+                        f"{self.parsed.where(s)}: this writes a value that carries the derivative "
+                        f"of {', '.join(self.wrt)} into {obj}, which may be a list or dict held "
+                        f"by an object, and sourcediff cannot tell which; build the list in a "
+                        f"local variable and return it.\n    {self.parsed.line_text(s)}")
+                continue
+            read, base, attr_name = found
+            target = read.targets[0].id
+            if not only_reaches_writes(target):
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: this writes a value that carries the derivative of "
+                    f"{', '.join(self.wrt)} into {gast.unparse(base).strip()}.{attr_name}, "
+                    f"which this function also reads items of; sourcediff reads an object's state as "
+                    f"constants, so the derivative through it would be lost. Keep the values in "
+                    f"a local list and pass them on or return them.\n    "
+                    f"{self.parsed.line_text(s)}")
+            if not (isinstance(read.value, gast.Call) and
+                    isinstance(read.value.func, gast.Attribute) and
+                    read.value.func.attr == "holder_for_append"):
+                read.value = call(self.rt("holder_for_append"), [
+                    base, gast.Constant(value=attr_name, kind=None),
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
 
     def forward_stored_attributes(self, stmts, top=True):
         """``self.h = h; return self.h``, ``BOX.c = v; y = x * BOX.c``: a read of an attribute
@@ -394,12 +540,17 @@ class Analysis:
         there is caught (cached_attributes)."""
         from . import runtime
 
-        if op.kind == "rule":
-            return op.key is runtime.get_attribute
-        if op.kind != "const" or not isinstance(s.value, gast.Attribute):
-            return False
-        base = self.resolver.static_value(s.value.value)
-        return not isinstance(base, types.ModuleType) and not isinstance(base, type)
+        if op.kind == "rule" and op.key is runtime.get_attribute:
+            return True
+        for node in gast.walk(s.value):  # (C.cache[-1] reads C.cache)
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) and \
+                    isinstance(node.value, gast.Name) and node.value.id not in self.locals:
+                base = self.resolver.static_value(node.value)
+                if not isinstance(base, (types.ModuleType, type)) and \
+                        not isinstance(getattr(type(base), node.attr, None), property) and \
+                        not isinstance(base, np.ndarray):
+                    return True
+        return False
 
     def dynamic_callee(self, op, s):
         """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
@@ -1234,8 +1385,10 @@ _WRITES_ATTRIBUTES = {}
 
 
 def _writes_attributes(fn, depth=0):
-    """Whether the user function ``fn`` (or a function it calls by name or through self) assigns
-    an attribute (``self.w = v``): its result may then matter even where the caller drops it."""
+    """Whether the user function ``fn`` (or a function it calls by name or through self) changes
+    an object's state: assigns an attribute (``self.w = v``), an item of one (``self.d["k"] =
+    v``), or appends to one (``self.cache.append(v)``). Its result may then matter even where the
+    caller drops it: its forms must run, and their checks see what it stores."""
     from .parse import parse_function
 
     key = fn
@@ -1250,11 +1403,27 @@ def _writes_attributes(fn, depth=0):
     except Exception:  # noqa: BLE001  (unreadable: transforming it will say so)
         return False
     found = False
+    from_objects = set()  # names bound from an attribute read (l = self.cache, d = self.dv["A"])
+    for n in gast.walk(parsed.node):
+        if isinstance(n, gast.Assign) and any(isinstance(m, gast.Attribute)
+                                              for m in gast.walk(n.value)):
+            from_objects |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+
+    def object_held(node):
+        """An expression reaching into an object's state: self.cache, self.dv["A"], l."""
+        return any(isinstance(m, gast.Attribute) or
+                   (isinstance(m, gast.Name) and m.id in from_objects) for m in gast.walk(node))
+
     for n in gast.walk(parsed.node):
         targets = n.targets if isinstance(n, gast.Assign) else \
             [n.target] if isinstance(n, gast.AugAssign) else []
-        if any(isinstance(t, gast.Attribute) for t in targets):
-            found = True
+        if any(isinstance(t, gast.Attribute) or
+               (isinstance(t, gast.Subscript) and object_held(t.value)) for t in targets):
+            found = True  # self.w = v, self.cache["A"] = v, l[0] = v for l = self.arr
+            break
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                writes_in_place(n.func.attr) and object_held(n.func.value):
+            found = True  # self.cache.append(v), self.dv["A"].append(v)
             break
         if depth < 4 and isinstance(n, gast.Call):
             callee = None
@@ -1269,6 +1438,18 @@ def _writes_attributes(fn, depth=0):
                 break
     _WRITES_ATTRIBUTES[key] = found
     return found
+
+
+def _all_statements(stmts):
+    """Every statement of ``stmts``, those of nested blocks included."""
+    out = []
+    for s in stmts:
+        out.append(s)
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                out.extend(_all_statements(inner))
+    return out
 
 
 def _setattr_call(s, local_names):
