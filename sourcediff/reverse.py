@@ -114,8 +114,11 @@ class Analysis:
                 if method not in (None, "pop") and writes_in_place(method):
                     self.mutations.append((obj, method, s))  # r = y.partition(1): y changes
                     flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
-                    if method == "append":  # (_done = _cache.append(v) for self.cache.append)
-                        self.container_writes.append((obj, list(s.value.args), s))
+                    # (_done = _cache.append(v) for self.cache.append(v), d.update(k=v))
+                    values = list(s.value.args) + [k.value for k in s.value.keywords]
+                    self.container_writes.append((obj, values, s))
+                    if obj in self.object_held:  # (what it stores outlives the call)
+                        flows.append(({_ATTRIBUTE_SINK}, _names_in(values) & self.locals))
                 if isinstance(s, gast.Assign):
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
@@ -149,6 +152,8 @@ class Analysis:
                             flows.append(({_ATTRIBUTE_SINK}, {target.id}))
                             self.attribute_writes_in_calls = True
                         self.bindings.append((target.id, s))
+                        if self.reaches_object_state(op, s):
+                            self.object_held.add(target.id)
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
                                 self.aliases.append((target.id, name))
@@ -162,6 +167,8 @@ class Analysis:
                         base = target.value.id
                         self.setitem_targets.add(base)
                         self.container_writes.append((base, [s.value], s))
+                        if base in self.object_held:  # (what it stores outlives the call)
+                            flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value]) & self.locals))
                         if _str_key(target.slice):
                             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
@@ -177,9 +184,16 @@ class Analysis:
                         self.appends.append((obj, list(s.value.args)))
                         self.container_writes.append((obj, list(s.value.args), s))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                        if obj in self.object_held:  # (what it stores outlives the call)
+                            flows.append(({_ATTRIBUTE_SINK}, _names_in(s.value.args) &
+                                          self.locals))
                     elif writes_in_place(method):
                         self.mutations.append((obj, method, s))
-                        flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                        values = list(s.value.args) + [k.value for k in s.value.keywords]
+                        self.container_writes.append((obj, values, s))
+                        flows.append(({obj}, (_names_in(values) | {obj}) & self.locals))
+                        if obj in self.object_held:  # (what it stores outlives the call)
+                            flows.append(({_ATTRIBUTE_SINK}, _names_in(values) & self.locals))
                 elif isinstance(s, gast.If):
                     walk(s.body, in_loop)
                     walk(s.orelse, in_loop)
@@ -197,9 +211,8 @@ class Analysis:
         self.bindings = []  # (target, statement) of every assignment to a name
         self.appends = []  # (list, appended values) of every lst.append(v)
         self.container_writes = []  # (container, values, statement): lst.append(v), d[k] = v
+        self.object_held = set()  # names bound to what an object's attribute holds (or in it)
         self.loop_items = []  # (loop variable, iterated expression) of every for loop
-        self.forwarded = set()  # id() of setattr statements whose value a later read takes
-        self.forward_stored_attributes(self.body)
         walk(self.body, False)
         changed = True
         while changed:  # a copy of a container is a container
@@ -219,7 +232,8 @@ class Analysis:
                 for name in _names_in(op.args[:2]) & self.locals:
                     self.aliases.append((target, name))
         outputs = _names_in([self.result]) & self.locals
-        if self.attribute_writes or self.attribute_writes_in_calls:
+        if self.attribute_writes or self.attribute_writes_in_calls or \
+                any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
             outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
@@ -235,7 +249,7 @@ class Analysis:
         for s in self.attribute_writes:
             obj, name, value = s.value.args[:3]
             carries = bool(_names_in([value]) & self.active)
-            if carries or id(s) in self.forwarded:
+            if carries or len(s.value.args) == 6:  # (or a read takes it: forwarding.py)
                 # (a layer caching its input: stored as Python does, and a read of it back
                 # within the same gradient call is refused where it happens; a read later in
                 # this block takes the stored value itself. See cached_attributes.)
@@ -339,9 +353,11 @@ class Analysis:
                         st.value.func.value.id.startswith("_sd") and \
                         st.value.func.attr.startswith("check_"):
                     continue  # (the alias stage's checks before a write read nothing out)
-                if isinstance(st, (gast.Expr, gast.Assign)) and \
-                        _method_call(st, self.locals) == (name, "append") and \
-                        name not in _names_in(st.value.args):
+                method = _method_call(st, self.locals) if isinstance(
+                    st, (gast.Expr, gast.Assign)) else None
+                if method and method[0] == name and writes_in_place(method[1]) and \
+                        name not in _names_in(list(st.value.args) +
+                                              [k.value for k in st.value.keywords]):
                     continue
                 if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Subscript) and \
                         isinstance(st.targets[0].value, gast.Name) and \
@@ -385,78 +401,6 @@ class Analysis:
                     base, gast.Constant(value=attr_name, kind=None),
                     gast.Constant(value=self.parsed.where(s), kind=None),
                     gast.Constant(value=self.parsed.line_text(s), kind=None)])
-
-    def forward_stored_attributes(self, stmts, top=True):
-        """``self.h = h; return self.h``, ``BOX.c = v; y = x * BOX.c``: a read of an attribute
-        that this block has just stored takes the stored value (a copy of ``h``), so its
-        derivative flows on. Python reads back the same object wherever the attribute is plain,
-        which ``store_attribute`` checks at the store. A call of the user's or unknown code, a
-        subscript store or a compound statement in between ends the knowledge (they may change
-        attributes); so does rebinding the object's or the value's name."""
-        stored = {}  # (object name, attribute) -> (value name, setattr statement)
-
-        def substitute(node):
-            """Replace the reads of stored attributes in the expression ``node``; False (and
-            nothing replaced) when it calls code that may itself set attributes."""
-            calls = [n for n in gast.walk(node) if isinstance(n, gast.Call)]
-            if any(self.resolver.op(n).kind not in ("rule", "nondiff", "container")
-                   for n in calls):
-                return False
-            for parent in gast.walk(node):
-                for field, child in gast.iter_fields(parent):
-                    items = child if isinstance(child, list) else [child]
-                    for k, item in enumerate(items):
-                        if isinstance(item, gast.Attribute) and \
-                                isinstance(item.value, gast.Name) and \
-                                isinstance(item.ctx, gast.Load) and \
-                                (item.value.id, item.attr) in stored:
-                            source, store = stored[(item.value.id, item.attr)]
-                            name = gast.Name(id=source, ctx=gast.Load(), annotation=None,
-                                             type_comment=None)
-                            if isinstance(child, list):
-                                child[k] = name
-                            else:
-                                setattr(parent, field, name)
-                            self.forwarded.add(id(store))
-            return True
-
-        for s in stmts:
-            for field in ("body", "orelse"):
-                if isinstance(getattr(s, field, None), list):
-                    self.forward_stored_attributes(getattr(s, field), top=False)
-            if isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
-                obj, name, value = s.value.args[:3]
-                if not isinstance(obj, gast.Name):
-                    stored.clear()
-                    continue
-                stored = {k: x for k, x in stored.items() if k[1] != name.value}  # (aliases)
-                if isinstance(value, gast.Name) and value.id in self.locals:
-                    stored[(obj.id, name.value)] = (value.id, s)
-                continue
-            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
-                stored.clear()
-                continue
-            v = s.value
-            key = (v.value.id, v.attr) if isinstance(v, gast.Attribute) and \
-                isinstance(v.value, gast.Name) else None
-            if key in stored:
-                source, store = stored[key]
-                s.value = gast.Name(id=source, ctx=gast.Load(), annotation=None,
-                                    type_comment=None)
-                self.forwarded.add(id(store))
-            elif not substitute(v):
-                stored.clear()  # (a user's or an unknown call may set attributes)
-            target = s.targets[0].id
-            stored = {k: x for k, x in stored.items() if target not in (k[0], x[0])}
-        if top and stored and self.result is not None:
-            if isinstance(self.result, gast.Attribute) and isinstance(self.result.value, gast.Name) \
-                    and (self.result.value.id, self.result.attr) in stored:
-                source, store = stored[(self.result.value.id, self.result.attr)]
-                self.result = self.ret_stmt.value = gast.Name(
-                    id=source, ctx=gast.Load(), annotation=None, type_comment=None)
-                self.forwarded.add(id(store))
-            else:
-                substitute(self.result)
 
     def find_sequences(self):
         """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
@@ -533,6 +477,21 @@ class Analysis:
                     self.object_read(op, s):
                 out.add(target)
         return out
+
+    def reaches_object_state(self, op, s):
+        """``t = obj.name`` of an object, or an item of such a name (``t = self.dv["A"]``)."""
+        from . import runtime
+
+        if op.kind == "rule" and op.key is runtime.get_attribute:
+            return True
+        if op.kind == "const" and isinstance(s.value, gast.Attribute) and \
+                isinstance(s.value.value, gast.Name):
+            base = self.resolver.static_value(s.value.value)
+            return not isinstance(base, (types.ModuleType, type))
+        if op.kind in ("rule", "copy") and op.args and isinstance(op.args[0], gast.Name) and \
+                (op.kind == "copy" or op.key is operator.getitem):
+            return op.args[0].id in self.object_held
+        return False
 
     def object_read(self, op, s):
         """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
@@ -1464,8 +1423,7 @@ def _setattr_call(s, local_names):
             len(v.args) == 6:
         return isinstance(v.args[1], gast.Constant)
     return isinstance(v.func, gast.Name) and \
-        v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3 and \
-        isinstance(v.args[1], gast.Constant)
+        v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3
 
 
 def _container_pop(op, containers):

@@ -2328,4 +2328,4 @@ def dense_grad(g, ans):
 # (rules/numpy_more_rules.py, rules/scipy_rules.py): a module of their own, exposed here as _sd.xxx
 
 from .runtime_breadth import *  # noqa: E402,F401,F403
-from .cached_attributes import holder_for_append, store_attribute  # noqa: E402,F401
+from .cached_attributes import check_whole_read, holder_for_append, store_attribute  # noqa: E402,F401,E501

@@ -3,6 +3,8 @@ Python runs them; a read of such a value back within the same gradient call eith
 stored value (a read later in the same block) or is refused where it happens, never a silent zero.
 Gradients are checked against central finite differences (tests/oracles.py)."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -403,3 +405,111 @@ def test_a_call_for_its_effect_that_stores_nothing_read_back_runs():
     for mode in MODES:
         np.testing.assert_allclose(sd.grad(loss, mode=mode)(X0.copy()), 2 * X0)
     np.testing.assert_allclose(LAYERS[1].v, 2 * X0)
+
+
+# ---------------------------------------------------------------- found by a review
+
+
+class Bypass:
+    def vars_read(self, x):
+        self.h = x * 2.0
+        return np.sum(vars(self)["h"] ** 2)
+
+    def dict_read(self, x):
+        self.h = x * 2.0
+        return np.sum(self.__dict__["h"] ** 2)
+
+    def copy_read(self, x):
+        self.h = x * 2.0
+        return np.sum(copy.copy(self).h ** 2)
+
+    def deepcopy_read(self, x):
+        self.h = x * 2.0
+        return np.sum(copy.deepcopy(self).h ** 2)
+
+    def setattr_call(self, x):
+        setattr(self, "h", x * 5.0)
+        return np.sum(self.h ** 2)
+
+    def setattr_loop(self, x):
+        for k, v in {"h": x * 5.0}.items():
+            setattr(self, k, v)
+        return np.sum(self.h ** 2)
+
+    def object_setattr(self, x):
+        object.__setattr__(self, "h", x * 5.0)
+        return np.sum(self.h ** 2)
+
+    def dict_update(self, x):
+        self.__dict__.update(h=x * 5.0)
+        return np.sum(self.h ** 2)
+
+    def view_written_after_the_store(self, x):
+        h = x * 2.0
+        self.h = h
+        v = h[:]
+        v += 1.0                      # numpy: self.h changes too
+        return np.sum(self.h ** 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["vars_read", "dict_read", "copy_read", "deepcopy_read",
+                                    "setattr_call", "setattr_loop", "object_setattr",
+                                    "dict_update", "view_written_after_the_store"])
+def test_no_way_around_the_watch_gives_a_silent_wrong_gradient(method, mode):
+    # each gave 0 or the wrong value silently; now right (against finite differences) or refused
+    fn = getattr(Bypass(), method)
+    try:
+        g = sd.grad(fn, mode=mode)(X0.copy())
+    except sd.SourcediffError as exc:
+        assert "test_cached_attributes.py:" in str(exc)
+        return
+    check_grads_fd(fn, (X0.copy(),), (0,), (g,))
+
+
+class Base:
+    scale = 1.0
+
+
+class Sub(Base):
+    def forward(self, x):
+        self.out = x * 2.0                # installs the watch on Sub
+        return np.sum(self.out)
+
+
+def test_the_watch_reads_a_base_class_attribute_as_it_is_now():
+    sd.grad(Sub().forward)(X0.copy())
+    saved = Base.scale
+    try:
+        Base.scale = 3.0
+        np.testing.assert_allclose(sd.grad(lambda x: np.sum(x * Sub().scale))(X0.copy()),
+                                   np.full(3, 3.0))
+    finally:
+        Base.scale = saved
+
+
+def test_gradient_calls_on_threads_do_not_end_each_others_watches():
+    import threading
+
+    outcomes = []
+
+    def worker():
+        rec = Recorder()
+
+        def loss(x):
+            rec.forward(x)
+            return np.sum(rec.last_a() ** 2)
+
+        for _ in range(20):
+            try:
+                sd.grad(loss)(X0.copy())
+                outcomes.append("silent")
+            except sd.AliasError:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes and set(outcomes) == {"refused"}
