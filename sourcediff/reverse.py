@@ -306,9 +306,10 @@ class Analysis:
             binding.setdefault(target, []).append(s)
         uses = {}
         for st in _all_statements(self.body) + [self.ret_stmt]:
-            for n in gast.walk(st):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    uses.setdefault(n.id, []).append(st)
+            for part in _own_parts(st):
+                for n in gast.walk(part):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        uses.setdefault(n.id, []).append(st)
 
         def root(name, seen=()):
             """(statement, object node, attribute) of the attribute read that ``name``'s
@@ -1397,6 +1398,16 @@ def _writes_attributes(fn, depth=0):
                 break
     _WRITES_ATTRIBUTES[key] = found
     return found
+
+
+def _own_parts(s):
+    """What statement ``s`` itself evaluates: a compound statement's test or iterated value, not
+    its blocks (their statements are walked on their own)."""
+    if isinstance(s, (gast.If, gast.While)):
+        return [s.test]
+    if isinstance(s, gast.For):
+        return [s.iter]
+    return [s]
 
 
 def _all_statements(stmts):
