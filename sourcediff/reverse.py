@@ -1385,6 +1385,11 @@ def _writes_attributes(fn, depth=0):
                 writes_in_place(n.func.attr) and object_held(n.func.value):
             found = True  # self.cache.append(v), self.dv["A"].append(v)
             break
+        if isinstance(n, gast.Call) and (
+                (isinstance(n.func, gast.Name) and n.func.id == "setattr") or
+                (isinstance(n.func, gast.Attribute) and n.func.attr == "__setattr__")):
+            found = True  # setattr(self, k, v), object.__setattr__(self, "h", v)
+            break
         if depth < 4 and isinstance(n, gast.Call):
             callee = None
             if isinstance(n.func, gast.Name):

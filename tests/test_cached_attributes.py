@@ -539,3 +539,21 @@ def test_bookkeeping_in_the_methods_own_loop_differentiates():
     for mode in MODES:
         g = sd.grad(loss, mode=mode)(X0.copy())
         check_grads_fd(loss, (X0.copy(),), (0,), (g,))
+
+
+class Configured:
+    def configure(self, x):
+        for k, v in {"h": x * 5.0}.items():
+            setattr(self, k, v)
+
+
+def test_a_method_that_calls_setattr_for_its_effect_is_looked_into():
+    obj = Configured()
+
+    def loss(x):
+        obj.configure(x)
+        return np.sum(obj.h ** 2)
+
+    for mode in MODES:
+        with pytest.raises(sd.AliasError, match=r"reads Configured\.h back"):
+            sd.grad(loss, mode=mode)(X0.copy())
