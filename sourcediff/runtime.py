@@ -152,8 +152,10 @@ def keep(ans, x, axis=None, keepdims=False):
     return np.expand_dims(ans, tuple(a % len(shape(x)) for a in axes))
 
 
-def grad_like(g, x):
-    """The final gradient for argument ``x``: its shape, its float dtype, a float for a float."""
+def grad_like(g, x, tree=False):
+    """The final gradient for argument ``x``: its shape, its float dtype, a float for a float; a
+    list, tuple or dict argument's gradient has its structure (its own type; with ``tree``, a
+    GradList or GradDict: see :func:`grad_tree`)."""
     if isinstance(x, float):
         if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
             return np.sum(g) if shape(g) else g
@@ -170,11 +172,12 @@ def grad_like(g, x):
     if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
         return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
-    if isinstance(x, (list, tuple, dict)):  # the gradient of a pytree: the same structure
-        if isinstance(x, dict):
-            return {k: grad_like(item_grad(g, k), v) for k, v in x.items()}
-        items = [grad_like(item_grad(g, k), v) for k, v in enumerate(x)]
-        return like_container(x, items)
+    if isinstance(x, dict):  # the gradient of a pytree: the same structure
+        entries = {k: grad_like(item_grad(g, k), v, tree) for k, v in x.items()}
+        return GradDict(entries) if tree else entries
+    if isinstance(x, (list, tuple)):
+        items = [grad_like(item_grad(g, k), v, tree) for k, v in enumerate(x)]
+        return GradList(items) if tree else like_container(x, items)
     return g
 
 
@@ -194,11 +197,7 @@ def grad_tree(g, x):
     """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
     list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
     two calls' gradients for the same list add up (a plain list would concatenate)."""
-    if isinstance(x, dict):
-        return GradDict({k: grad_tree(item_grad(g, k), v) for k, v in x.items()})
-    if isinstance(x, (list, tuple)):
-        return GradList(grad_tree(item_grad(g, k), v) for k, v in enumerate(x))
-    return grad_like(g, x)
+    return grad_like(g, x, True)
 
 
 def zeros_like_grad(x):
@@ -1663,34 +1662,46 @@ def _a_dict(d, method):
             f"with another name")
 
 
-def dict_items_grad(g, d):
-    """The gradient of the dict ``d`` from that of ``dict_items(d)`` (a list of pairs): each
-    pair's second entry, by key. Its adjoint is :func:`dict_items_tangent`."""
-    _a_dict(d, "items")
+def _dict_view_grad(g, d, method):
+    """The gradient of the dict ``d`` from that of ``dict_items(d)`` (a list of pairs: each pair's
+    second entry, by key) or of ``dict_values(d)`` (``method`` says which)."""
+    _a_dict(d, method)
     if is_zero_grad(g):
         return 0.0
-    return GradDict((k, item_grad(item_grad(g, i), 1)) for i, k in enumerate(d))
+    if method == "items":
+        return GradDict((k, item_grad(item_grad(g, i), 1)) for i, k in enumerate(d))
+    return GradDict((k, item_grad(g, i)) for i, k in enumerate(d))
+
+
+def _dict_view_tangent(t, d, method):
+    """The tangent of ``dict_items(d)`` or ``dict_values(d)`` for a tangent ``t`` of ``d`` (a
+    dict, entries by key): the transpose of :func:`_dict_view_grad`."""
+    _a_dict(d, method)
+    if method == "items":
+        return GradList(GradList([0.0, item_grad(t, k)]) for k in d)
+    return GradList(item_grad(t, k) for k in d)
+
+
+def dict_items_grad(g, d):
+    """The gradient of ``d`` from that of ``dict_items(d)``; its adjoint is
+    :func:`dict_items_tangent`."""
+    return _dict_view_grad(g, d, "items")
 
 
 def dict_items_tangent(t, d):
-    """The tangent of ``dict_items(d)`` for a tangent ``t`` of ``d`` (a dict, entries by key)."""
-    _a_dict(d, "items")
-    return GradList(GradList([0.0, item_grad(t, k)]) for k in d)
+    """The tangent of ``dict_items(d)`` for a tangent ``t`` of ``d``."""
+    return _dict_view_tangent(t, d, "items")
 
 
 def dict_values_grad(g, d):
     """The gradient of ``d`` from that of ``dict_values(d)``; its adjoint is
     :func:`dict_values_tangent`."""
-    _a_dict(d, "values")
-    if is_zero_grad(g):
-        return 0.0
-    return GradDict((k, item_grad(g, i)) for i, k in enumerate(d))
+    return _dict_view_grad(g, d, "values")
 
 
 def dict_values_tangent(t, d):
     """The tangent of ``dict_values(d)`` for a tangent ``t`` of ``d``."""
-    _a_dict(d, "values")
-    return GradList(item_grad(t, k) for k in d)
+    return _dict_view_tangent(t, d, "values")
 
 
 def get_attribute(obj, name):
