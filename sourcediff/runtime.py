@@ -11,6 +11,7 @@ import types
 import numpy as np
 
 from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
+from .pytree import is_tree, like_container
 
 
 def other_array(x):
@@ -188,11 +189,6 @@ def _shaped_like(g, x):
     return g if g.dtype == x.dtype else g.astype(x.dtype)
 
 
-def like_container(x, items):
-    """A list, tuple or namedtuple of ``x``'s own type holding ``items``."""
-    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
-
-
 def grad_tree(g, x):
     """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
     list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
@@ -252,7 +248,7 @@ def _shares(region, other, depth=0):
             return True
     if other is region:
         return True
-    if depth < 8 and isinstance(other, (list, tuple, dict)):
+    if depth < 8 and is_tree(other):
         items = other.values() if isinstance(other, dict) else other
         return any(_shares(region, item, depth + 1) for item in items)
     fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
@@ -377,7 +373,7 @@ def check_wrt(value, name, fn_where):
     tuple or dict of floats and float arrays (nested) carries one per leaf."""
     if isinstance(value, float):
         return
-    if isinstance(value, (list, tuple, dict)) and value:
+    if is_tree(value) and value:
         bad = _float_leaves(value, name)
         if bad is None:
             return
@@ -705,7 +701,7 @@ def is_basic_index(index):
 
 def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
-    if isinstance(a, (list, tuple, dict)) or not is_basic_index(index):
+    if is_tree(a) or not is_basic_index(index):
         return scatter(g, a, index)
     if other_array(g) or other_array(a):
         return _scatter_other(g, a, index)
