@@ -277,17 +277,9 @@ def _of_partial(fn, wrt, mode, optimize_code, backend="numpy"):
         raise NoSourceError(f"cannot read the parameters of {fn!r}: {exc}") from None
     positional = [p.name for p in sig.parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    single = not isinstance(wrt, tuple)
-    names = []
-    for item in ([wrt] if single else wrt):
-        if isinstance(item, int) and not isinstance(item, bool) and \
-                -len(positional) <= item < len(positional):
-            names.append(positional[item])
-        elif isinstance(item, str) and item in sig.parameters:
-            names.append(item)
-        else:
-            raise WrtError(f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
-                           f"they are {', '.join(sig.parameters) or 'none'}")
+    names, single = resolve_wrt(wrt, positional, sig.parameters, lambda item, problem: WrtError(
+        f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
+        f"they are {', '.join(sig.parameters) or 'none'}"))
     compiled = _get(fn.func, names[0] if single else tuple(names), mode, optimize_code, backend)
     out = functools.partial(compiled, *fn.args, **fn.keywords)
     out.__dict__.update(getattr(compiled, "__dict__", {}))
@@ -711,28 +703,44 @@ def _param_names(fdef):
             ] + star
 
 
-def _wrt_names(parsed, params, wrt, skip=0):
+def resolve_wrt(wrt, params, names, refuse):
+    """The parameters ``wrt`` means: ``(their names, single)``, ``single`` when ``wrt`` is one
+    entry rather than a tuple or list. An entry is an index into ``params`` (negative counts from
+    the end) or a name in ``names``. For an entry that is neither, ``refuse(item, problem)``
+    gives the exception raised, ``problem`` being "type" (not an int or a str; a bool is no
+    index), "index" (out of range) or "name" (no such parameter): each caller words its own."""
     single = not isinstance(wrt, (tuple, list))
-    items = [wrt] if single else list(wrt)
-    if not items:
+    out = []
+    for item in [wrt] if single else wrt:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise refuse(item, "type")
+        if isinstance(item, int):
+            if not -len(params) <= item < len(params):
+                raise refuse(item, "index")
+            out.append(params[item])
+        else:
+            if item not in names:
+                raise refuse(item, "name")
+            out.append(item)
+    return out, single
+
+
+def _wrt_names(parsed, params, wrt, skip=0):
+    if isinstance(wrt, (tuple, list)) and not wrt:
         raise WrtError(f"wrt is empty for {parsed.fn.__qualname__}; name at least one parameter")
     usable = params[skip:]
-    out = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, (int, str)):
-            raise WrtError(f"wrt entries must be parameter indices or names, not {item!r}")
-        if isinstance(item, int):
-            if not -len(usable) <= item < len(usable):
-                raise WrtError(
-                    f"wrt={item} but {parsed.fn.__qualname__} ({parsed.where(parsed.node)}) has "
-                    f"{len(usable)} parameter(s): {', '.join(usable) or 'none'}")
-            out.append(usable[item])
-        else:
-            if item not in usable:
-                raise WrtError(
-                    f"wrt={item!r} is not a parameter of {parsed.fn.__qualname__} "
-                    f"({parsed.where(parsed.node)}); its parameters are {', '.join(usable)}")
-            out.append(item)
+
+    def refuse(item, problem):
+        if problem == "type":
+            return WrtError(f"wrt entries must be parameter indices or names, not {item!r}")
+        if problem == "index":
+            return WrtError(
+                f"wrt={item} but {parsed.fn.__qualname__} ({parsed.where(parsed.node)}) has "
+                f"{len(usable)} parameter(s): {', '.join(usable) or 'none'}")
+        return WrtError(f"wrt={item!r} is not a parameter of {parsed.fn.__qualname__} "
+                        f"({parsed.where(parsed.node)}); its parameters are {', '.join(usable)}")
+
+    out, single = resolve_wrt(wrt, usable, usable, refuse)
     if len(set(out)) != len(out):
         raise WrtError(f"wrt={wrt!r} names a parameter of {parsed.fn.__qualname__} "
                        f"({parsed.where(parsed.node)}) twice; name each parameter once")

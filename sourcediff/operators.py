@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import runtime
-from .api import _get, check_function
+from .api import _get, check_function, resolve_wrt
 from .errors import SourcediffError, WrtError
 from .pytree import flatten, is_tree
 
@@ -41,17 +41,28 @@ def _float_like(x):
 
 
 def _wrt_indices(fn, wrt, nargs):
-    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
-    if inspect.ismethod(fn):
-        fn = fn.__func__
+    """The positions in a call of ``nargs`` arguments of the parameters ``wrt`` means (as
+    :func:`api.resolve_wrt` reads it: a bound method's ``self`` and a partial's bound arguments
+    are not counted)."""
     params = list(inspect.signature(fn).parameters)
-    out = []
-    for w in items:
-        if isinstance(w, str):
-            if w not in params:
-                raise WrtError(f"wrt={w!r} is not a parameter of {fn.__qualname__}")
-            w = params.index(w)
-        out.append(w)
+    what = getattr(fn, "__qualname__", None) or repr(fn)
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+
+    def refuse(item, problem):
+        if problem == "type":
+            return WrtError(f"wrt entries must be parameter indices or names, not {item!r}")
+        if problem == "index":
+            return WrtError(f"wrt={item} but {what}{where} has {len(params)} parameter(s): "
+                            f"{', '.join(params) or 'none'}")
+        return WrtError(f"wrt={item!r} is not a parameter of {what}")
+
+    out = [params.index(name) for name in resolve_wrt(wrt, params, params, refuse)[0]]
+    for i in out:
+        if i >= nargs:
+            raise WrtError(f"wrt names {params[i]}, which this call of {what} does not pass "
+                           f"(it passes {nargs} argument(s)); pass it to differentiate with "
+                           f"respect to it")
     return out
 
 
