@@ -531,19 +531,19 @@ def _with_default(a, b=2.0):
     return np.sum(a * b)
 
 
-@pytest.mark.parametrize("make", [
+_FORWARD_WRT = pytest.mark.parametrize("make", [
     lambda f, w: sd.jacobian(f, wrt=w),
     lambda f, w: sd.grad(f, wrt=w, mode="forward"),
 ], ids=["jacobian", "forward"])
+
+
+@_FORWARD_WRT
 def test_forward_wrt_by_name_of_a_method(make):
     x, y = np.ones(2), np.full(2, 3.0)
     np.testing.assert_allclose(make(_TwoParams().f, "y")(x, y), 2 * x * y)
 
 
-@pytest.mark.parametrize("make", [
-    lambda f, w: sd.jacobian(f, wrt=w),
-    lambda f, w: sd.grad(f, wrt=w, mode="forward"),
-], ids=["jacobian", "forward"])
+@_FORWARD_WRT
 def test_forward_wrt_of_a_parameter_the_call_leaves_to_its_default(make):
     with pytest.raises(WrtError, match="does not pass"):
         make(_with_default, -1)(np.ones(2))
