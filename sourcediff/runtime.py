@@ -153,10 +153,9 @@ def keep(ans, x, axis=None, keepdims=False):
     return np.expand_dims(ans, tuple(a % len(shape(x)) for a in axes))
 
 
-def grad_like(g, x, tree=False):
+def grad_like(g, x):
     """The final gradient for argument ``x``: its shape, its float dtype, a float for a float; a
-    list, tuple or dict argument's gradient has its structure (its own type; with ``tree``, a
-    GradList or GradDict: see :func:`grad_tree`)."""
+    list, tuple or dict argument's gradient has its structure and type."""
     if isinstance(x, float):
         if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
             return np.sum(g) if shape(g) else g
@@ -173,13 +172,20 @@ def grad_like(g, x, tree=False):
     if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
         return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
-    if isinstance(x, dict):  # the gradient of a pytree: the same structure
-        entries = {k: grad_like(item_grad(g, k), v, tree) for k, v in x.items()}
-        return GradDict(entries) if tree else entries
-    if isinstance(x, (list, tuple)):
-        items = [grad_like(item_grad(g, k), v, tree) for k, v in enumerate(x)]
-        return GradList(items) if tree else like_container(x, items)
+    if is_tree(x):  # the gradient of a pytree: the same structure
+        return _tree_grad(g, x, False)
     return g
+
+
+def _tree_grad(g, x, tree):
+    """The gradient of the list, tuple or dict ``x``, entry by entry, for :func:`grad_like` (of
+    ``x``'s own type) or, with ``tree``, for :func:`grad_tree` (a GradList or GradDict)."""
+    entry = grad_tree if tree else grad_like
+    if isinstance(x, dict):
+        entries = {k: entry(item_grad(g, k), v) for k, v in x.items()}
+        return GradDict(entries) if tree else entries
+    items = [entry(item_grad(g, k), v) for k, v in enumerate(x)]
+    return GradList(items) if tree else like_container(x, items)
 
 
 def _shaped_like(g, x):
@@ -193,7 +199,7 @@ def grad_tree(g, x):
     """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
     list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
     two calls' gradients for the same list add up (a plain list would concatenate)."""
-    return grad_like(g, x, True)
+    return _tree_grad(g, x, True) if is_tree(x) else grad_like(g, x)
 
 
 def zeros_like_grad(x):
