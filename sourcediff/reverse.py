@@ -1038,7 +1038,7 @@ class Reverse(Analysis):
                             out.append(self.push(load(saved), s))
                         out.extend(self.split_primal(s))
                         continue
-                elif target.value.id in self.needed and self.may_be_dict(target.value.id):
+                elif target.value.id in self.needed and self.may_be_container(target.value.id):
                     # (a dict may get a new key: the sweep then removes it again)
                     out.append(self.push(call(self.rt("saved_item"), [
                         load(target.value.id), resolve_index(copy.deepcopy(target.slice))]), s))
@@ -1056,9 +1056,10 @@ class Reverse(Analysis):
                 out.append(self.on_copies(s))
         return out
 
-    def may_be_dict(self, name):
-        """Whether ``name[k] = v`` may add a key to a dict: a container the function builds, or a
-        name subscripted with a string (``d["k"] = v``, a parameter too)."""
+    def may_be_container(self, name):
+        """Whether ``name`` may hold a list, tuple or dict (a container the function builds, or a
+        name subscripted with a string, ``d["k"] = v``, a parameter too). Then ``name[k] = v`` is
+        saved with ``saved_item``, which also undoes a key a dict did not have."""
         return name in self.containers
 
     def trip_name(self, s):
@@ -1112,7 +1113,7 @@ class Reverse(Analysis):
                             block.insert(len(block) - 1 if self.needs_save(
                                 target.id, depth > 0, id(s) in self.first_bindings) else len(block),
                                 self.pop(store(saved), s))
-                elif target.value.id in self.needed and self.may_be_dict(target.value.id):
+                elif target.value.id in self.needed and self.may_be_container(target.value.id):
                     restore = call(self.rt("restore_item"), [
                         load(target.value.id), resolve_index(copy.deepcopy(target.slice)),
                         call(attr(load(self.stack_name()), "pop"), [])])

@@ -517,6 +517,47 @@ def test_negative_wrt_index_counts_from_the_end():
     np.testing.assert_allclose(sd.grad(two_params, wrt=-1)(x, y), x)
 
 
+# jacobian and forward-mode grad read wrt as sd.grad does (api.resolve_wrt); they once counted a
+# method's self for a name, and took wrt=-1 as the last argument passed rather than the last
+# parameter (a silently wrong derivative when a default was left out)
+
+
+class _TwoParams:
+    def f(self, x, y):
+        return np.sum(x * y ** 2)
+
+
+def _with_default(a, b=2.0):
+    return np.sum(a * b)
+
+
+_FORWARD_WRT = pytest.mark.parametrize("make", [
+    lambda f, w: sd.jacobian(f, wrt=w),
+    lambda f, w: sd.grad(f, wrt=w, mode="forward"),
+], ids=["jacobian", "forward"])
+
+
+@_FORWARD_WRT
+def test_forward_wrt_by_name_of_a_method(make):
+    x, y = np.ones(2), np.full(2, 3.0)
+    np.testing.assert_allclose(make(_TwoParams().f, "y")(x, y), 2 * x * y)
+
+
+@_FORWARD_WRT
+def test_forward_wrt_of_a_parameter_the_call_leaves_to_its_default(make):
+    with pytest.raises(WrtError, match="does not pass"):
+        make(_with_default, -1)(np.ones(2))
+
+
+@pytest.mark.parametrize("wrt, words", [(5, ["wrt=5", "x, y"]), (True, ["True"]), (1.0, ["1.0"])],
+                         ids=["index-too-large", "bool", "float"])
+def test_bad_wrt_of_jacobian(wrt, words):
+    with pytest.raises(WrtError) as info:
+        sd.jacobian(two_params, wrt=wrt)(np.ones(2), np.ones(2))
+    for w in words:
+        assert w in str(info.value)
+
+
 # ---------------------------------------------------------------------- shapes that do not broadcast
 
 
