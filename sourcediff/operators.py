@@ -58,7 +58,18 @@ def _wrt_indices(fn, wrt, nargs):
         return WrtError(f"wrt={item!r} is not a parameter of {what}")
 
     out = [params.index(name) for name in resolve_wrt(wrt, params, params, refuse)[0]]
+    try:
+        kinds = [p.kind for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        kinds = []
     for i in out:
+        if i < len(kinds) and kinds[i] in (inspect.Parameter.VAR_POSITIONAL,
+                                           inspect.Parameter.VAR_KEYWORD):
+            # (forward mode takes one array argument at a time; *bs is a tuple of several)
+            raise WrtError(f"wrt names {params[i]}, the *args/**kwargs parameter of {what}{where}; "
+                           f"forward mode and jacobian differentiate one argument at a time: "
+                           f"give the arrays parameters of their own, or use reverse mode "
+                           f"(sd.grad(f, wrt={wrt!r})), which gives the tuple's gradient")
         if i >= nargs:
             raise WrtError(f"wrt names {params[i]}, which this call of {what} does not pass "
                            f"(it passes {nargs} argument(s)); pass it to differentiate with "

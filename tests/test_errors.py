@@ -751,3 +751,19 @@ def test_redefined_decorated_function_in_a_file(tmp_path, monkeypatch):
         mod = importlib.import_module("sd_redefined_dec")
         np.testing.assert_allclose(mod.dmodel(x), p * x ** (p - 1))
     sys.modules.pop("sd_redefined_dec", None)
+
+
+def _with_varargs(a, *bs):
+    return np.sum(a * bs[0]) + np.sum(bs[1])
+
+
+def test_forward_mode_refuses_wrt_naming_the_varargs_parameter():
+    """wrt=1 of v(a, *bs) in forward mode took the tangent of the first extra argument as the
+    whole tuple's ([3, 1] where reverse mode gives ([1, 2], [1, 1])): silent."""
+    a, b0, b1 = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])
+    for call in (lambda: sd.grad(_with_varargs, wrt=1, mode="forward")(a, b0, b1),
+                 lambda: sd.jacobian(_with_varargs, wrt="bs")(a, b0, b1)):
+        with pytest.raises(sd.WrtError, match=r"\*args/\*\*kwargs parameter"):
+            call()
+    np.testing.assert_allclose(sd.grad(_with_varargs, wrt=1)(a, b0, b1)[0], a)
+    np.testing.assert_allclose(sd.grad(_with_varargs, wrt=0, mode="forward")(a, b0, b1), b0)
