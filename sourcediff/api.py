@@ -418,7 +418,8 @@ def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
         if not bound_self and len(wrt_names) == 1:
             spec.forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
         spec.backend = backend
-    fn = _compile(parsed, emitted, name, globals_, rev, spec)
+    fn = _compile(parsed, emitted, name, globals_, rev, spec,
+                  distinct=mode in ("grad", "value_and_grad"))
     fn.__sourcediff_cotangent_name__ = cotangent
     return fn
 
@@ -750,10 +751,10 @@ def _wrt_names(parsed, params, wrt, skip=0):
 _counter = [0]
 
 
-def _compile(parsed, emitted, name, globals_, rev, spec=None):
+def _compile(parsed, emitted, name, globals_, rev, spec=None, distinct=False):
     """Compile generated source (behind the error-relocating entry wrapper)."""
     fn = _compile_raw(parsed, emitted, name, globals_)
-    entry = _entry(fn, spec)
+    entry = _entry(fn, spec, distinct)
     entry.__sourcediff_source__ = emitted.source
     if spec is not None:
         spec.generic = fn
@@ -905,7 +906,7 @@ class _Specializations:
         return forward
 
 
-def _entry(fn, spec=None):
+def _entry(fn, spec=None, distinct=False):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
@@ -914,11 +915,14 @@ def _entry(fn, spec=None):
     table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
         (None, None, None)
 
+    own = runtime.own_arrays if distinct else None
+
     @functools.wraps(fn)
     def entry(*args, **kwargs):
         try:
             if kwargs or table is None:
-                return fn(*args, **kwargs)
+                out = fn(*args, **kwargs)
+                return out if own is None else own(out)
             key = []
             for a in args:
                 if type(a) is ndarray:
@@ -926,7 +930,8 @@ def _entry(fn, spec=None):
                     key.append(a.dtype)
                 else:
                     key.append(type(a))
-            return (table.get(tuple(key)) or lookup(args))(*args)
+            out = (table.get(tuple(key)) or lookup(args))(*args)
+            return out if own is None else own(out)
         except SourcediffError:
             raise
         except Exception as exc:

@@ -85,12 +85,12 @@ def build(spec, fdef, numpy_fn, args, keywords):
         try:
             python_fn = _compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
                                      extra={NUMPY_NAME: np})
-            frozen = _global_arrays(python_fn)
+            frozen = _frozen_globals(python_fn)
             if frozen:
                 raise _Unsupported(
-                    f"it reads the array {frozen} from outside the function, which numba would "
-                    f"copy into the compiled code once (a later change to it, such as an "
-                    f"in-place update, would not be seen); pass it as an argument instead")
+                    f"it reads {frozen} from outside the function, which numba would copy into "
+                    f"the compiled code once (a later change to it, such as an in-place update "
+                    f"or a new value, would not be seen); pass it as an argument instead")
             dispatcher = numba.njit(python_fn)
             values = list(args) + [keywords[k] for k in kw_names]
             with warnings.catch_warnings():
@@ -125,22 +125,27 @@ class _Unsupported(Exception):
     """Code numba would compile but not run as numpy does: the numpy code runs instead."""
 
 
-def _global_arrays(fn):
-    """The name of a writeable numpy array the generated code reads from its globals (directly
-    or as a module's attribute), or None: numba freezes such arrays at compile time."""
+def _frozen_globals(fn):
+    """The name of a value the generated code reads from its globals (directly or as a module's
+    attribute) that numba would copy into the compiled code once: a number, a bool, an array, a
+    tuple, list or dict (a later change to it, a flag flipped or a count changed, would not be
+    seen); None when it reads only modules, functions and classes."""
     import types
+
+    def frozen(value):
+        return isinstance(value, (bool, int, float, complex, np.generic, np.ndarray, tuple, list,
+                                  dict))
 
     scope = fn.__globals__
     names = fn.__code__.co_names
     for name in names:
         value = scope.get(name)
-        if isinstance(value, np.ndarray) and value.flags.writeable:
+        if frozen(value):
             return name
         if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] not in (
                 "numpy", "math", "sourcediff", "numba"):
             for attr in names:
-                inner = getattr(value, attr, None)
-                if isinstance(inner, np.ndarray) and inner.flags.writeable:
+                if frozen(getattr(value, attr, None)):
                     return f"{name}.{attr}"
     return None
 
@@ -187,7 +192,11 @@ def _unsupported_argument(spec, args, keywords):
     names = list(spec.params) + list(keywords or {})
     for name, a in zip(names, list(args) + list((keywords or {}).values())):
         t = type(a)
-        if t in (float, int, bool):
+        if t in (int, np.int64, np.int32) or (isinstance(a, np.generic) and
+                                                a.dtype.kind in "iu"):
+            return (f"argument '{name}' is an integer; numba computes with 64-bit integers, "
+                    f"where Python's don't overflow and n ** -2 is a float (numba gives 0)")
+        if t in (float, bool):
             continue
         if t is np.ndarray or (isinstance(a, np.generic) and t.__module__ == "numpy"):
             if a.dtype in _OK_DTYPES:

@@ -1913,6 +1913,53 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     return value, (fwd.__sourcediff_bwd__, saved)
 
 
+def own_arrays(out):
+    """A gradient function's result with every array its own: two gradients that are one array
+    (``x_bar = y_bar = g`` for ``x + y``) or share memory are copied apart, so that updating one
+    in place (``gx *= 0.1``) cannot change the other. The common case, nothing shared, returns
+    ``out`` itself."""
+    leaves = []
+
+    def collect(v):
+        if isinstance(v, np.ndarray):
+            leaves.append(v)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                collect(item)
+        elif isinstance(v, dict):
+            for item in v.values():
+                collect(item)
+
+    collect(out)
+    if len(leaves) < 2:
+        return out
+    shared = set()
+    for k, a in enumerate(leaves):
+        for b in leaves[:k]:
+            if a is b or np.may_share_memory(a, b):
+                shared.add(id(a))
+                break
+    if not shared:
+        return out
+
+    def fresh(v):
+        if isinstance(v, np.ndarray):
+            if id(v) in shared:
+                shared.discard(id(v))  # (the first of a shared pair stays; later ones copy)
+                return v.copy()
+            return v
+        if isinstance(v, tuple):
+            return type(v)(fresh(item) for item in v) if type(v) is tuple else \
+                type(v)(*[fresh(item) for item in v])
+        if isinstance(v, list):
+            return type(v)(fresh(item) for item in v)
+        if isinstance(v, dict):
+            return type(v)((k, fresh(item)) for k, item in v.items())
+        return v
+
+    return fresh(out)
+
+
 def run_for_effect(fn, active, *args, **kwargs):
     """``fn(*args, **kwargs)`` called for its effect alone with arguments that carry derivatives
     (at the positions and keywords ``active``), for a callable met at run time: user code runs

@@ -272,7 +272,7 @@ def test_a_global_array_is_not_frozen_into_compiled_code(numba):
     # would be read stale: such code runs as numpy code, and sees the update
     x = np.linspace(0.0, 1.0, 3)
     df = sd.grad(_reads_a_global_array, backend="numba")
-    with pytest.warns(sd.JitFallbackWarning, match=r"reads the array SCALE from outside"):
+    with pytest.warns(sd.JitFallbackWarning, match=r"reads SCALE from outside"):
         first = df(x)
     np.testing.assert_allclose(first, np.cos(x) * SCALE)
     saved = SCALE.copy()
@@ -281,3 +281,45 @@ def test_a_global_array_is_not_frozen_into_compiled_code(numba):
         np.testing.assert_allclose(df(x), np.cos(x) * SCALE)
     finally:
         SCALE[:] = saved
+
+
+STEPS = 3   # a module-level count the user changes between calls
+FLAG = True
+
+
+def _loops_a_global_count(x):
+    h = x
+    for _ in range(STEPS):
+        h = np.tanh(h)
+    if FLAG:
+        h = h * 2.0
+    return np.sum(h)
+
+
+def test_global_numbers_are_not_frozen_into_compiled_code(numba):
+    global STEPS, FLAG
+    x = np.array([0.5, -1.0])
+    df = sd.grad(_loops_a_global_count, backend="numba")
+    with pytest.warns(sd.JitFallbackWarning, match=r"reads (STEPS|FLAG) from outside"):
+        df(x)
+    saved = STEPS, FLAG
+    try:
+        STEPS, FLAG = 1, False
+        np.testing.assert_allclose(df(x), 1.0 - np.tanh(x) ** 2)
+    finally:
+        STEPS, FLAG = saved
+
+
+def _int_power(x, n):
+    return np.sum(x * n ** -2) + np.sum(x * n ** 3)
+
+
+def test_python_int_arguments_run_as_numpy_code(numba):
+    # numba's int64: 3 ** -2 gave 0, and 3_000_000 ** 3 wrapped around
+    x = np.array([1.0, 2.0])
+    df = sd.grad(_int_power, backend="numba")
+    with pytest.warns(sd.JitFallbackWarning, match=r"argument 'n' is an integer"):
+        df(x, 3)
+    for n in (3, 3_000_000):
+        np.testing.assert_allclose(df(x, n), np.full(2, n ** -2 + float(n) ** 3))
+    assert [r["backend"] for r in df.jit_log] == ["numpy"]

@@ -686,3 +686,26 @@ def test_a_jacobian_is_taken_at_one_run_of_a_stateful_function():
     m = _Ticking()
     with pytest.raises(sd.SourcediffError, match=r"returned a different value"):
         sd.grad(lambda x, y: np.sum(m.f(x, y)), wrt=(0, 1), mode="forward")(x, y)
+
+
+def _sum_of_two(x, y):
+    return np.sum(x + y)
+
+
+def _sum_of_items(p):
+    return np.sum(p[0] + p[1])
+
+
+def test_two_gradients_are_never_one_array():
+    """grad of x + y returned one array for both gradients: an in-place update of one (an
+    optimizer's gx *= lr) changed the other."""
+    x, y = np.ones(2), np.ones(2)
+    for df in (sd.grad(_sum_of_two, wrt=(0, 1)), sd.grad(_sum_of_two, wrt=(0, 1), optimize=False)):
+        gx, gy = df(x, y)
+        assert not np.may_share_memory(gx, gy)
+        gx *= 0.1
+        np.testing.assert_allclose(gy, np.ones(2))
+    _, (gx, gy) = sd.value_and_grad(_sum_of_two, wrt=(0, 1))(x, y)
+    assert not np.may_share_memory(gx, gy)
+    g = sd.grad(_sum_of_items)([np.ones(2), np.ones(2)])
+    assert not np.may_share_memory(g[0], g[1])
