@@ -754,7 +754,9 @@ _counter = [0]
 def _compile(parsed, emitted, name, globals_, rev, spec=None, distinct=False):
     """Compile generated source (behind the error-relocating entry wrapper)."""
     fn = _compile_raw(parsed, emitted, name, globals_)
-    entry = _entry(fn, spec, distinct)
+    resolver = getattr(rev, "resolver", None)
+    entry = _entry(fn, spec, distinct, parsed.fn.__globals__,
+                   tuple(resolver.resolved.items()) if resolver is not None else ())
     entry.__sourcediff_source__ = emitted.source
     if spec is not None:
         spec.generic = fn
@@ -906,7 +908,7 @@ class _Specializations:
         return forward
 
 
-def _entry(fn, spec=None, distinct=False):
+def _entry(fn, spec=None, distinct=False, scope=None, resolved=()):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
@@ -919,6 +921,9 @@ def _entry(fn, spec=None, distinct=False):
 
     @functools.wraps(fn)
     def entry(*args, **kwargs):
+        for name, obj in resolved:  # (ACT = np.sin after the gradient was built for np.tanh)
+            if scope.get(name, _REBOUND) is not obj:
+                _rebound(fn, name, obj, scope.get(name, _REBOUND))
         try:
             if kwargs or table is None:
                 out = fn(*args, **kwargs)
@@ -942,6 +947,21 @@ def _entry(fn, spec=None, distinct=False):
 
     entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
     return entry
+
+
+_REBOUND = object()
+
+
+def _rebound(fn, name, old, new):
+    """A module global the derivative was built for now names another object: the primal would
+    call the new one and the adjoint use the old one's derivative. Every compiled form is
+    forgotten, and the call refused with what to do."""
+    clear_cache()
+    what = "no longer exists" if new is _REBOUND else f"now names {new!r}"
+    raise SourcediffError(
+        f"{name} {what}, but sourcediff built {fn.__qualname__} when {name} was {old!r}, and its "
+        f"derivative is that one's. Call sd.grad (or the transform you used) again to build it "
+        f"for the new {name}.")
 
 
 _located_classes = {}

@@ -6,6 +6,7 @@ Example: with ``import numpy as xnp`` in the user's module, ``_sin1 = xnp.sin(x)
 """
 
 import builtins
+import types
 import inspect
 import operator
 import os
@@ -106,6 +107,7 @@ class Resolver:
         self.parsed = parsed
         self.locals = local_names
         self.globals = parsed.fn.__globals__
+        self.resolved = {}  # module globals resolved to functions: name -> object
         self.aliases = _static_aliases(parsed.node, local_names)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
@@ -117,7 +119,11 @@ class Resolver:
         if name in self.parsed.env:
             return self.parsed.env[name]
         if name in self.globals:
-            return self.globals[name]
+            value = self.globals[name]
+            if callable(value) and not isinstance(value, types.ModuleType):
+                # (what the derivative is built for: api's entry checks it is still the one)
+                self.resolved[name] = value
+            return value
         return getattr(builtins, name, _MISSING)
 
     def static_value(self, node):

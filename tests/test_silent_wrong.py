@@ -709,3 +709,27 @@ def test_two_gradients_are_never_one_array():
     assert not np.may_share_memory(gx, gy)
     g = sd.grad(_sum_of_items)([np.ones(2), np.ones(2)])
     assert not np.may_share_memory(g[0], g[1])
+
+
+ACTIVATION = np.tanh
+
+
+def _uses_a_global_activation(x):
+    return np.sum(ACTIVATION(x))
+
+
+def test_a_global_function_rebound_after_the_gradient_was_built():
+    """ACT = np.sin after sd.grad was built for np.tanh: the primal called sin and the adjoint
+    used tanh's derivative (a silent 1 - sin(x)**2 for cos(x))."""
+    global ACTIVATION
+    x = np.array([0.3, -0.5])
+    df = sd.grad(_uses_a_global_activation)
+    np.testing.assert_allclose(df(x), 1.0 - np.tanh(x) ** 2)
+    try:
+        ACTIVATION = np.sin
+        with pytest.raises(sd.SourcediffError, match=r"ACTIVATION now names .*sin.* call sd\.grad"
+                                                     r"|ACTIVATION now names .*Call sd\.grad"):
+            df(x)
+        np.testing.assert_allclose(sd.grad(_uses_a_global_activation)(x), np.cos(x))
+    finally:
+        ACTIVATION = np.tanh
