@@ -192,8 +192,7 @@ def _unsupported_argument(spec, args, keywords):
     names = list(spec.params) + list(keywords or {})
     for name, a in zip(names, list(args) + list((keywords or {}).values())):
         t = type(a)
-        if t in (int, np.int64, np.int32) or (isinstance(a, np.generic) and
-                                                a.dtype.kind in "iu"):
+        if t is int or (isinstance(a, np.generic) and a.dtype.kind in "iu"):
             return (f"argument '{name}' is an integer; numba computes with 64-bit integers, "
                     f"where Python's don't overflow and n ** -2 is a float (numba gives 0)")
         if t in (float, bool):

@@ -143,7 +143,7 @@ def _basis(x):
 
 
 def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None,
-                      expected=None, checked=False):
+                      expected=None):
     """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
 
     With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once."""
@@ -153,6 +153,7 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
     cols = {}
     out = first = None
+    checked = expected is not None  # (an earlier run's value: every pass must give it too)
     for k, (idx, e) in enumerate(_basis(x)):
         out, col = _tangent_call(jf, args, {name: e})
         if scalar_for is not None:
@@ -202,8 +203,7 @@ def forward_grad(fn, wrt=0, optimize=True):
         first = None
         for i in _wrt_indices(fn, wrt, len(args)):
             where = getattr(fn, "__qualname__", "the function")
-            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first,
-                                         checked=first is not None)
+            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first)
             first = out if first is None else first
             runtime.check_scalar(out, where)
             if is_tree(args[i]):  # (a tree: its leaves' entries in order)
@@ -308,8 +308,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         reverse = [i for i in indices if i not in forward]
         jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
         for i in forward:
-            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
-                                               checked=out is not None)
+            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out)
             if out is None:
                 out = first
         out_jacs = [jacs[i] for i in indices]

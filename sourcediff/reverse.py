@@ -18,9 +18,9 @@ import builtins
 import copy
 import functools
 import inspect
-import types
 import keyword
 import operator
+import types
 from dataclasses import dataclass
 
 import gast
@@ -267,10 +267,7 @@ class Analysis:
         through its generated forward form (``_sd.run_for_effect``), whose checks see what it
         stores (``self.v = x`` watched, ``self.arr[0] = x`` refused), where a plain call would
         store it unseen and a read of it back would take a constant."""
-        used = set()
-        for st in _all_statements(self.body) + [self.ret_stmt]:
-            used |= {n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
-                     isinstance(n.ctx, gast.Load)}
+        used = self.name_uses()
         for target, s in self.bindings:
             op = self.ops.get(id(s))
             value = s.value
@@ -291,6 +288,17 @@ class Analysis:
                                                       kind=None)] + list(value.args),
                            list(value.keywords))
 
+    def name_uses(self):
+        """{name: the statements that read it} over the whole body (a compound statement
+        counts for its test or iterated value only; its blocks' statements count on their own)."""
+        uses = {}
+        for st in _all_statements(self.body) + [self.ret_stmt]:
+            for part in _own_parts(st):
+                for n in gast.walk(part):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        uses.setdefault(n.id, []).append(st)
+        return uses
+
     def watch_object_containers(self):
         """``lst.append(v)`` or ``d[k] = v`` with v carrying a derivative, where the list or dict
         is reached through an object's attribute (``l = self.cache``, ``self.dv["A"].append(A)``):
@@ -299,17 +307,10 @@ class Analysis:
         attribute, so that a read of it back within the same gradient call (another method,
         the caller) is refused at that read (cached_attributes). That read must serve only to
         reach the container for such writes; one that also reads items out of it is refused."""
-        from . import runtime
-
         binding = {}
         for target, s in self.bindings:
             binding.setdefault(target, []).append(s)
-        uses = {}
-        for st in _all_statements(self.body) + [self.ret_stmt]:
-            for part in _own_parts(st):
-                for n in gast.walk(part):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                        uses.setdefault(n.id, []).append(st)
+        uses = self.name_uses()
 
         def root(name, seen=()):
             """(statement, object node, attribute) of the attribute read that ``name``'s
@@ -322,14 +323,12 @@ class Analysis:
                 value = s.value
                 if op is None:
                     return False
-                if op.kind == "rule" and op.key is runtime.get_attribute:
-                    here = (s, op.args[0], op.args[1].value)
+                read = self.object_attribute_read(op, s)
+                if read is not None:
+                    here = (s,) + read
                 elif op.kind == "const" and isinstance(value, gast.Attribute) and \
                         isinstance(value.value, gast.Name):
-                    base = self.resolver.static_value(value.value)
-                    if isinstance(base, (types.ModuleType, type)):
-                        return False
-                    here = (s, value.value, value.attr)
+                    return False  # (a module's or a class's attribute)
                 elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
                         and value.func.attr == "holder_for_append":
                     here = (s, value.args[0], value.args[1].value)
@@ -479,16 +478,24 @@ class Analysis:
                 out.add(target)
         return out
 
-    def reaches_object_state(self, op, s):
-        """``t = obj.name`` of an object, or an item of such a name (``t = self.dv["A"]``)."""
+    def object_attribute_read(self, op, s):
+        """``(object node, attribute name)`` of ``t = obj.name`` reading an object's attribute (a
+        local's, through get_attribute, or a global object's); None otherwise (a module's or a
+        class's attribute is not object state)."""
         from . import runtime
 
         if op.kind == "rule" and op.key is runtime.get_attribute:
-            return True
+            return op.args[0], op.args[1].value
         if op.kind == "const" and isinstance(s.value, gast.Attribute) and \
-                isinstance(s.value.value, gast.Name):
-            base = self.resolver.static_value(s.value.value)
-            return not isinstance(base, (types.ModuleType, type))
+                isinstance(s.value.value, gast.Name) and not isinstance(
+                    self.resolver.static_value(s.value.value), (types.ModuleType, type)):
+            return s.value.value, s.value.attr
+        return None
+
+    def reaches_object_state(self, op, s):
+        """``t = obj.name`` of an object, or an item of such a name (``t = self.dv["A"]``)."""
+        if self.object_attribute_read(op, s) is not None:
+            return True
         if op.kind in ("rule", "copy") and op.args and isinstance(op.args[0], gast.Name) and \
                 (op.kind == "copy" or op.key is operator.getitem):
             return op.args[0].id in self.object_held

@@ -277,6 +277,20 @@ def _directions(args, seed=9):
             for x in args]
 
 
+def _differences(fn, args, i, step, extra=()):
+    """Central differences of ``fn(*args, *extra)`` in each element of ``args[i]``."""
+    x = args[i]
+    fd = np.zeros(np.shape(x))
+    for idx in np.ndindex(np.shape(x)):
+        e = np.zeros(np.shape(x))
+        e[idx] = 1.0
+        t = [0.0 * np.asarray(y) for y in args]
+        t[i] = float(e) if isinstance(x, float) else e
+        fd[idx] = (fn(*_moved(args, t, step), *extra) - fn(*_moved(args, t, -step), *extra)) \
+            / (2 * step)
+    return fd
+
+
 def _close(got, expected, tol=TOL):
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
     assert got.shape == expected.shape
@@ -290,14 +304,7 @@ def test_reverse_matches_central_differences(f, sa, sb):
     grads = sd.grad(f, wrt=(0, 1))(*args)
     for i, (x, gx) in enumerate(zip(args, grads)):
         assert np.shape(gx) == np.shape(x)
-        fd = np.zeros(np.shape(x))
-        for idx in np.ndindex(np.shape(x)):
-            e = np.zeros(np.shape(x))
-            e[idx] = 1.0
-            t = [0.0 * np.asarray(y) for y in args]
-            t[i] = float(e) if isinstance(x, float) else e
-            fd[idx] = (f(*_moved(args, t, STEP)) - f(*_moved(args, t, -STEP))) / (2 * STEP)
-        _close(gx, fd)
+        _close(gx, _differences(f, args, i, STEP))
 
 
 @pytest.mark.parametrize("f, sa, sb", USER_CASES, ids=USER_IDS)
@@ -338,17 +345,8 @@ def test_grad_of_grad_matches_central_differences(f, sa, sb):
                for x in args]
     h = _grad_of_grad(f)
     got = sd.grad(h, wrt=(0, 1))(*args, *weights)
-    for i, (x, gx) in enumerate(zip(args, got)):
-        fd = np.zeros(np.shape(x))
-        for idx in np.ndindex(np.shape(x)):
-            e = np.zeros(np.shape(x))
-            e[idx] = 1.0
-            t = [0.0 * np.asarray(y) for y in args]
-            t[i] = float(e) if isinstance(x, float) else e
-            up = h(*_moved(args, t, 1e-5), *weights)
-            down = h(*_moved(args, t, -1e-5), *weights)
-            fd[idx] = (up - down) / 2e-5
-        _close(gx, fd, tol=1e-5)
+    for i, gx in enumerate(got):
+        _close(gx, _differences(h, args, i, 1e-5, weights), tol=1e-5)
 
 
 def test_tape_mode_dot_gradients():
