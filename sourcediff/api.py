@@ -502,6 +502,8 @@ def _split(front, rev, args, pieces, bar_names, removable, optimize_code):
         emitted = emit(fdef)
         dump("optimize", parsed, emitted.source)
         made.append(_compile(parsed, emitted, name, globals_, rev))
+        # (what the specializer of a caller reads to follow the shapes through this call)
+        made[-1].__sourcediff_fdef__ = (fdef, rev.stack)
     fwd, bwd = made
     bwd.__sourcediff_cotangent_name__ = cotangent
     fwd.__sourcediff_bwd__ = bwd
@@ -903,6 +905,7 @@ def _entry(fn, spec=None):
     # builds it), and a call without keywords passes none on
     table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
         (None, None, None)
+    dict_key = specialize.dict_key
 
     @functools.wraps(fn)
     def entry(*args, **kwargs):
@@ -914,6 +917,9 @@ def _entry(fn, spec=None):
                 if type(a) is ndarray:
                     key.append(a.shape)
                     key.append(a.dtype)
+                elif type(a) is dict:
+                    key.append(dict)
+                    key.append(dict_key(a))
                 else:
                     key.append(type(a))
             return (table.get(tuple(key)) or lookup(args))(*args)

@@ -125,6 +125,54 @@ class Seq:
         return hash(len(self.items))
 
 
+class Items:
+    """A dict argument (``params``): its keys in order, and the facts of its values at entry."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = tuple(items)  # ((key, fact), ...)
+
+    def __eq__(self, other):
+        return type(other) is Items and other.items == self.items
+
+    def __hash__(self):
+        return hash(len(self.items))
+
+    def get(self, key):
+        for k, f in self.items:
+            if type(k) is type(key) and k == key:
+                return f
+        return TOP
+
+    def __repr__(self):
+        return f"Items{dict(self.items)!r}"
+
+
+_DICT_MAX = 64  # a larger dict argument's items are not part of the signature (its facts: TOP)
+
+
+def dict_key(d):
+    """The signature entry of a dict argument: each key with its value's shape and dtype (an
+    array) or type; None for a dict whose items the specializer does not follow."""
+    if len(d) > _DICT_MAX:
+        return None
+    out = []
+    for k, v in d.items():
+        if type(k) is not str and type(k) is not int:
+            return None
+        out.append((k, v.shape, v.dtype) if type(v) is _ndarray else (k, type(v)))
+    return tuple(out)
+
+
+def dict_fact(d):
+    """The fact of a dict argument, consistent with :func:`dict_key` (items of other types than
+    arrays, numpy scalars and numbers are unknown)."""
+    if dict_key(d) is None:
+        return TOP
+    return Items((k, fact_of_signature(v)) for k, v in d.items())
+
+
 class _Named:
     def __init__(self, name):
         self.name = name
@@ -150,8 +198,29 @@ def _float64ish(f):
     return _pyfloat(f) or f is F64S or (type(f) is Scal and f.dtype == _F64)
 
 
+class FloatOr:
+    """A Python float or a float array of this fact: a gradient that is the symbolic zero 0.0
+    until a first array is added to it (``c_bar`` at the head of an adjoint loop)."""
+
+    __slots__ = ("arr",)
+
+    def __init__(self, arr):
+        self.arr = arr
+
+    def __eq__(self, other):
+        return type(other) is FloatOr and other.arr == self.arr
+
+    def __hash__(self):
+        return hash(self.arr)
+
+    def __repr__(self):
+        return f"FloatOr({self.arr!r})"
+
+
 def _members(f):
     """The plain facts a union fact stands for."""
+    if type(f) is FloatOr:
+        return (PYFLOAT, f.arr)
     return (PYFLOAT, Scal(_F64)) if f is F64S else (f,)
 
 
@@ -164,6 +233,12 @@ def join(a, b):
         return PYFLOAT
     if _float64ish(a) and _float64ish(b):
         return F64S
+    for u, v in ((a, b), (b, a)):
+        if type(u) is Arr and u.dtype.kind in "fc" and (
+                _pyfloat(v) or (type(v) is FloatOr and v.arr == u)):
+            return FloatOr(u)
+        if type(u) is FloatOr and _pyfloat(v):
+            return u
     ints = (type(a) is Known and type(a.value) is int) or a is ANYINT
     if ints and ((type(b) is Known and type(b.value) is int) or b is ANYINT):
         return ANYINT
@@ -200,6 +275,9 @@ def signature(args):
         if type(a) is _ndarray:
             key.append(a.shape)
             key.append(a.dtype)
+        elif type(a) is dict:
+            key.append(dict)
+            key.append(dict_key(a))  # (the facts of its items: see dict_fact)
         else:
             key.append(type(a))
     return tuple(key)
@@ -279,7 +357,7 @@ _CMPOPS = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
 
 def _over_members(rule, facts, *rest):
     """Apply ``rule`` to every combination of the members of union facts and join the results."""
-    if not any(f is F64S for f in facts):
+    if not any(f is F64S or type(f) is FloatOr for f in facts):
         return rule(facts, *rest)
     out = BOT
     for combo in itertools.product(*[_members(f) for f in facts]):
@@ -301,7 +379,7 @@ def _elementwise1(facts, fn):
         except Exception:  # noqa: BLE001
             return TOP
         return Known(value) if type(value) in (int, bool, float) else _fact_of_result(value)
-    if any(type(f) is Seq for f in facts):
+    if any(type(f) is Seq or type(f) is Items for f in facts):
         return TOP
     try:
         shape = np.broadcast_shapes(*[f.shape for f in facts if type(f) is Arr])
@@ -360,7 +438,8 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
                   "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
-                  "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid"}
+                  "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid",
+                  "grad_tree", "add_grads"}
 
 
 def _np_table():
@@ -397,6 +476,8 @@ class Inference:
         self.nodes = {}  # id(expression node) -> joined fact
         self.ever = dict(param_facts)  # name -> join of every value it holds (its first too)
         self.env0 = dict(param_facts)
+        self.returns = BOT  # join of the values the function returns
+        self.depth = 0  # how many generated callees deep this inference runs (see _callee)
 
     def run(self):
         env = self.block(self.fdef.body, dict(self.env0), None)
@@ -435,8 +516,8 @@ class Inference:
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, env)
         if isinstance(s, gast.Return):
-            if s.value is not None:
-                self.expr(s.value, env)
+            value = self.expr(s.value, env) if s.value is not None else Known(None)
+            self.returns = join(self.returns, value)
             return None
         if isinstance(s, gast.Break):
             loop["exit"] = _join_env(loop["exit"], env)
@@ -479,6 +560,10 @@ class Inference:
         elif isinstance(target, (gast.Tuple, gast.List)):
             items = value.value if type(value) is Known and isinstance(value.value, tuple) and \
                 len(value.value) == len(target.elts) else None
+            if type(value) is Seq and value.kind is tuple and len(value.items) == len(target.elts):
+                for elt, item in zip(target.elts, value.items):
+                    self.assign(elt, item, env)
+                return
             for k, elt in enumerate(target.elts):
                 self.assign(elt, Known(items[k]) if items is not None else TOP, env)
         elif isinstance(target, gast.Subscript):
@@ -595,6 +680,11 @@ class Inference:
             except Exception:  # noqa: BLE001
                 return TOP
             return Known(value)
+        if type(base) is Seq and base.kind is tuple and type(index) is Known and \
+                type(index.value) is int and -len(base.items) <= index.value < len(base.items):
+            return base.items[index.value]  # (a tuple a generated callee returned)
+        if type(base) is Items:  # an item of a dict argument, by its key
+            return base.get(index.value) if type(index) is Known else TOP
         if type(base) is not Arr:
             return TOP
         if type(index) is Known and isinstance(index.value, tuple):
@@ -627,9 +717,12 @@ class Inference:
         reach = list(node.args) + [k.value for k in node.keywords]
         if isinstance(node.func, gast.Attribute):
             reach.append(node.func.value)
+        helper = type(func) is Known and getattr(func.value, "__module__", None) == \
+            "sourcediff.runtime"  # (the runtime's helpers write into no argument)
         for a in reach:
-            if isinstance(a, gast.Name) and type(env.get(a.id)) is Seq and \
-                    env[a.id].kind is list:
+            if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
+                                              env[a.id].kind is list) or
+                                             (type(env.get(a.id)) is Items and not helper)):
                 env[a.id] = TOP
                 self.ever[a.id] = TOP
         if any(isinstance(a, gast.Starred) for a in node.args) or None in kwargs:
@@ -645,6 +738,8 @@ class Inference:
         if type(func) is not Known:
             return TOP
         fn = func.value
+        if getattr(fn, "__sourcediff_fdef__", None) is not None:
+            return self._callee(fn, args, kwargs)
         if fn is len:
             return Known(args[0].shape[0]) if len(args) == 1 and type(args[0]) is Arr and \
                 args[0].shape else TOP
@@ -704,6 +799,43 @@ class Inference:
             return _evaluate(fn, args, kwargs, [])
         return TOP
 
+    def _callee(self, fn, args, kwargs):
+        """The fact of a call of a generated function (a user function's forward or backward
+        form): an inference of its own code for these argument facts, a few levels deep."""
+        import builtins
+
+        fdef, stack_name = fn.__sourcediff_fdef__
+        params = [a.id for a in fdef.args.args]
+        kwonly = [a.id for a in fdef.args.kwonlyargs]
+        if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None or \
+                len(args) != len(params) or set(kwargs) != set(kwonly):
+            return TOP
+        facts = dict(zip(params, args))
+        facts.update(kwargs)
+        raw = fn
+        while getattr(raw, "__sourcediff_same_as_wrapped__", False) and \
+                hasattr(raw, "__wrapped__"):
+            raw = raw.__wrapped__
+        if not isinstance(raw, types.FunctionType):
+            return TOP
+        namespace = dict(vars(builtins))
+        namespace.update(raw.__globals__)
+        for name, cell in zip(raw.__code__.co_freevars, raw.__closure__ or ()):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:
+                pass
+        assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                    isinstance(n.ctx, gast.Store)}
+        namespace = {k: v for k, v in namespace.items() if k not in assigned}
+        inner = Inference(fdef, namespace, stack_name, facts)
+        inner.depth = self.depth + 1
+        try:
+            inner.run()
+        except (_Unsupported, RecursionError):
+            return TOP
+        return TOP if inner.returns is BOT else inner.returns
+
     def _is_pop(self, node):
         f = node.func
         return isinstance(f, gast.Attribute) and f.attr == "pop" and \
@@ -721,8 +853,8 @@ def _evaluate(fn, args, kwargs, extra):
 
 def _evaluate1(fn, args, kwargs, extra):
     facts = list(args) + list(kwargs.values()) + list(extra)
-    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method)
-           for f in facts):
+    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method) or
+           type(f) is Items for f in facts):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
@@ -886,6 +1018,18 @@ class _Rewriter(gast.NodeTransformer):
             return arg if _pyfloat(g) else gast.Call(
                 func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
                 args=[arg], keywords=[])  # the helper's float(g)
+        return None
+
+    def _add_grads(self, node, a, b):
+        """Two float arrays (or numbers) add with ``+``, as the helper adds them; a symbolic zero
+        ``0.0`` and an array give the array itself (the helper returns it, no copy)."""
+        if all(type(f) is Arr and f.dtype.kind in "fc" or _scalar_like(f) for f in (a, b)) and \
+                not (_pyfloat(a) or _pyfloat(b)):
+            return gast.BinOp(left=node.args[0], op=gast.Add(), right=node.args[1])
+        if a == Known(0.0) and type(b) is Arr:
+            return node.args[1]
+        if b == Known(0.0) and type(a) is Arr:
+            return node.args[0]
         return None
 
     def _dense_grad(self, node, g, ans):
@@ -1528,6 +1672,19 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
     assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
+    dicts = [p for k, p in enumerate(param_names) if k < len(args) and type(args[k]) is dict]
+    for p in _read_only_dicts(fdef, dicts, runtime_names):
+        facts[p] = dict_fact(args[param_names.index(p)])
+    if any(type(f) is Items for f in facts.values()):
+        inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
+        try:
+            inference.run()
+            trusted = _calls_leave_dicts_alone(fdef, inference.nodes, namespace, runtime_names,
+                                               stack_name)
+        except _Unsupported:
+            trusted = False
+        if not trusted:
+            facts = {p: (TOP if type(f) is Items else f) for p, f in facts.items()}
     removable = set(removable)
     total = 0
     for _ in range(4):  # a rewrite can make more facts known (a helper call becomes an operator)
@@ -1642,6 +1799,145 @@ def _literal(node):
         return ast.literal_eval(gast.gast_to_ast(node))
     except (ValueError, TypeError, SyntaxError):
         return None
+
+
+# ---------------------------------------------------------------- dict arguments
+
+
+def _read_only_dicts(fdef, names, runtime_names):
+    """The parameters among ``names`` (dict arguments) that the generated code only reads: every
+    load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
+    (``params['W']``) or an argument of a runtime helper (``_sd.scatter_basic(g, params, 'W')``),
+    which writes into none of its arguments. Anything else (a method call, an item store, a call
+    of other code, a place in a container or on the stack) may change the dict."""
+    parents = _parents(fdef)
+    out = set()
+    for p in names:
+        aliases, grew = {p}, True
+        while grew:
+            grew = False
+            for node in gast.walk(fdef):
+                if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and \
+                        node.value.id in aliases and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id not in aliases:
+                    aliases.add(node.targets[0].id)
+                    grew = True
+        ok = True
+        for node in gast.walk(fdef):
+            if not (isinstance(node, gast.Name) and node.id in aliases and
+                    isinstance(node.ctx, (gast.Load, gast.Del))):
+                continue
+            parent = parents.get(id(node))
+            if isinstance(parent, gast.Subscript) and parent.value is node and \
+                    isinstance(parent.ctx, gast.Load) and isinstance(parent.slice, gast.Constant):
+                continue
+            if isinstance(parent, gast.Assign) and parent.value is node:
+                continue
+            if isinstance(parent, gast.Call) and node in parent.args and \
+                    _sd_call(parent, runtime_names) is not None:
+                continue
+            ok = False
+            break
+        if ok:
+            out.add(p)
+    return out
+
+
+_SAFE_BUILTINS = {len, range, float, int, abs, min, max, sum, tuple, zip, enumerate, isinstance,
+                  bool, round, reversed, any, all, divmod, pow, slice, complex}
+_DICT_WRITERS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__",
+                 "__delitem__", "__ior__"}
+_WRITING_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "STORE_SUBSCR",
+                "DELETE_SUBSCR", "STORE_SLICE", "DELETE_SLICE", "STORE_DEREF", "DELETE_DEREF",
+                "IMPORT_NAME", "IMPORT_FROM"}
+
+
+def _safe_value(value, depth):
+    """A value that code can use without changing a dict it is not given: numpy, math and the
+    runtime (modules, their functions), a few builtins, plain data, and Python functions that pass
+    :func:`_leaves_dicts_alone`."""
+    if inspect.ismodule(value):
+        name = value.__name__
+        return name in ("math", "numpy", "sourcediff.runtime") or name.startswith("numpy.")
+    if isinstance(value, (int, float, complex, str, bytes, type(None), np.ndarray, np.generic,
+                          np.dtype)):
+        return True
+    if isinstance(value, np.ufunc):
+        return True
+    try:
+        if value in _SAFE_BUILTINS:
+            return True
+    except TypeError:
+        return False
+    module = getattr(value, "__module__", None) or ""
+    if callable(value) and not isinstance(value, types.FunctionType) and \
+            (module == "math" or module == "numpy" or module.startswith("numpy.")):
+        return True
+    if isinstance(value, types.FunctionType):
+        return module == "sourcediff.runtime" or _leaves_dicts_alone(value, depth + 1)
+    return False
+
+
+def _leaves_dicts_alone(fn, depth=0):
+    """True when calling the plain function ``fn`` cannot change a dict it is not given: its code
+    (and the code it calls, to a few levels) stores into no item, attribute, global or closure
+    cell, calls no dict-writing method, and reads only globals that pass :func:`_safe_value`.
+    A wrapper sourcediff made for generated code is judged by the code it wraps."""
+    import builtins
+    import dis
+
+    if depth > 4:
+        return False
+    while getattr(fn, "__sourcediff_same_as_wrapped__", False) and hasattr(fn, "__wrapped__"):
+        fn = fn.__wrapped__
+    if not isinstance(fn, types.FunctionType):
+        return _safe_value(fn, depth) if depth else False
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    codes = [fn.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for ins in dis.get_instructions(code):
+            op = ins.opname
+            if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
+                                      ins.argval in _DICT_WRITERS) or \
+                    (op == "BINARY_OP" and ins.argrepr == "|="):
+                return False
+            if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+                name = ins.argval
+                value = fn.__globals__.get(name, getattr(builtins, name, _safe_value))
+                if value is _safe_value or not _safe_value(value, depth):
+                    return False
+            elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval in cells:
+                try:
+                    value = cells[ins.argval].cell_contents
+                except ValueError:
+                    return False
+                if not _safe_value(value, depth):
+                    return False
+    return True
+
+
+def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
+    """Every call in ``fdef`` is of the runtime, of the stack, of an array method (by the facts)
+    or of a function that passes :func:`_leaves_dicts_alone`: no code the function runs can
+    change a dict argument behind its name."""
+    for node in gast.walk(fdef):
+        if not isinstance(node, gast.Call):
+            continue
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                (func.value.id in runtime_names or func.value.id == stack_name):
+            continue
+        if isinstance(func, gast.Attribute) and type(facts.get(id(func.value), TOP)) in \
+                (Arr, Scal) and func.attr not in _MUTATORS:
+            continue
+        f = facts.get(id(func), TOP)
+        if type(f) is Known and (_safe_value(f.value, 0) or _leaves_dicts_alone(f.value)):
+            continue
+        return False
+    return True
 
 
 def _library_function(value):
