@@ -1028,6 +1028,10 @@ class _Rewriter(gast.NodeTransformer):
             return gast.BinOp(left=node.args[0], op=gast.Add(), right=node.args[1])
         if a == Known(0.0) and type(b) is Arr:
             return node.args[1]
+        if type(a) is FloatOr and type(b) is Arr and a.arr == b:
+            # an accumulator that is 0.0 until its first array: ``0.0 + b`` has b's values (a
+            # -0.0 of b's becomes 0.0), as for the compiler's own ``x_bar = x_bar + g``
+            return gast.BinOp(left=node.args[0], op=gast.Add(), right=node.args[1])
         if b == Known(0.0) and type(a) is Arr:
             return node.args[0]
         return None
@@ -1521,20 +1525,27 @@ def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
             after = []
             if isinstance(s, gast.For) and _plain_adjoint_pass(s, removable, facts, stack_name):
                 body = []
+                temps = _product_temps(s.body, fdef, removable)
                 for st in s.body:
-                    found = _product_accumulation(st, facts, removable)
+                    found = _product_accumulation(st, facts, removable, temps)
                     if found is None or sum(isinstance(n, gast.Name) and n.id == found[0]
                                             for b in s.body for n in gast.walk(b)) != 2:
                         body.append(st)
                         continue
-                    acc, a, b = found
+                    acc, a, b, temp = found
                     lhs, rhs = fresh(f"{acc}_lhs"), fresh(f"{acc}_rhs")
+                    where = body
+                    if temp is not None:  # (appended where the product was made)
+                        k = next(k for k, b2 in enumerate(body) if b2 is temps[temp])
+                        where, tail = body[:k], body[k + 1:]
                     for name, item in ((lhs, a), (rhs, b)):
                         out.append(_located(gast.Assign(targets=[_store(name)], value=gast.List(
                             elts=[], ctx=gast.Load()), type_comment=None), s))
-                        body.append(_located(gast.Expr(value=gast.Call(
+                        where.append(_located(gast.Expr(value=gast.Call(
                             func=gast.Attribute(value=_load(name), attr="append", ctx=gast.Load()),
                             args=[_load(item)], keywords=[])), st))
+                    if temp is not None:
+                        body = where + tail
                     after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
                         func=gast.Attribute(value=_load(runtime_name), attr="add_stacked_products",
                                             ctx=gast.Load()),
@@ -1578,13 +1589,37 @@ def _store(name):
     return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
 
 
-def _product_accumulation(s, facts, removable):
-    """(acc, h, d) for ``acc = acc + h.T @ d`` with ``h`` and ``d`` small 2-D float arrays of the
-    same rows and dtype (in every pass: the facts of a loop are joined over its passes)."""
+def _product_temps(body, fdef, removable):
+    """Compiler temporaries ``t = h.T @ d`` of a loop body, each stored once and read once in
+    the whole function (``acc = acc + t`` may read it later in the body): name -> statement."""
+    counts = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    out = {}
+    for st in body:
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
+                isinstance(st.targets[0], gast.Name) and st.targets[0].id in removable and \
+                counts.get(st.targets[0].id) == 2 and isinstance(st.value, gast.BinOp) and \
+                isinstance(st.value.op, gast.MatMult):
+            out[st.targets[0].id] = st
+    return out
+
+
+def _product_accumulation(s, facts, removable, temps=None):
+    """(acc, h, d, temp) for ``acc = acc + h.T @ d`` with ``h`` and ``d`` small 2-D float arrays
+    of the same rows and dtype (in every pass: the facts of a loop are joined over its passes);
+    or for ``acc = acc + t`` with ``t = h.T @ d`` one of ``temps`` (then ``temp`` is ``t``: the
+    product's operands are the values they had there)."""
     if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
             isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable):
         return None
     acc, v = s.targets[0].id, s.value
+    temp = None
+    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
+            isinstance(v.right, gast.Name) and v.right.id in (temps or {}):
+        temp = v.right.id
+        v = gast.BinOp(left=v.left, op=v.op, right=temps[temp].value)
     if not (isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
             isinstance(v.left, gast.Name) and v.left.id == acc and isinstance(v.right, gast.BinOp)
             and isinstance(v.right.op, gast.MatMult)):
@@ -1599,7 +1634,7 @@ def _product_accumulation(s, facts, removable):
         return None
     if max(_size(a), _size(b)) * a.dtype.itemsize > _STACK_BYTES:
         return None
-    return acc, left.value.id, right.id
+    return acc, left.value.id, right.id, temp
 
 
 def _plain_adjoint_pass(loop, removable, facts, stack_name):
@@ -1639,6 +1674,8 @@ def _non_writing_call(node, facts, stack_name):
     value = f.value
     if isinstance(value, np.ufunc):
         return True
+    if getattr(value, "__sourcediff_fdef__", None) is not None:
+        return _writes_nothing(value)  # (a generated forward or backward form)
     module = getattr(value, "__module__", None) or ""
     name = getattr(value, "__name__", "")
     if name in _MUTATORS:
@@ -1695,7 +1732,8 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             break
         rewriter = _Rewriter(inference.nodes, runtime_names)
         fdef.body = [s for s in (rewriter.visit(s) for s in fdef.body) if s is not None]
-        changed = rewriter.changed + _scalar_seeds(fdef, inference.nodes, runtime_names)
+        changed = rewriter.changed + _scalar_seeds(fdef, inference.nodes, runtime_names) + \
+            _split_dict_grads(fdef, inference.nodes, removable, runtime_names)
         if not changed:
             break
         total += changed
@@ -1804,6 +1842,153 @@ def _literal(node):
 # ---------------------------------------------------------------- dict arguments
 
 
+def _split_dict_grads(fdef, facts, removable, runtime_names):
+    """The gradient of a dict argument, built entry by entry, becomes one variable per key::
+
+        params_bar = _sd.scatter_basic(g, params, 'V')        params_bar_V = g
+                                                              params_bar_W = 0.0
+        ...                                                   ...
+        params_bar = params_bar + _sd.scatter_basic(          params_bar_W = _sd.add_grads(
+            _W_bar, params, 'W')                                  params_bar_W, _W_bar)
+        return _sd.grad_like(params_bar, params)              return {'V': _sd.grad_like(
+                                                                  params_bar_V, params['V']), ...}
+
+    The same sums entry by entry as the GradDict (its ``+`` is add_grads per key, a missing key
+    is 0.0), without a new 13-entry dict per accumulation, and each entry then has facts of its
+    own (an array accumulated in a loop can become one stacked product). Only a compiler name
+    whose every assignment is one of these forms, over one dict argument ``params`` whose keys
+    are known (an ``Items`` fact) and constant keys, read only by those forms and by the final
+    ``_sd.grad_like(params_bar, params)``."""
+    parents = _parents(fdef)
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    stores, loads = {}, {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name):
+            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(
+                node.id, []).append(node)
+
+    def scatter_of(node, name):
+        """(g node, dict name, key) of ``_sd.scatter_basic(g, P, K)``."""
+        if _sd_call(node, runtime_names) not in ("scatter_basic", "scatter") or node.keywords \
+                or len(node.args) != 3:
+            return None
+        g, p, k = node.args
+        if not (isinstance(p, gast.Name) and isinstance(k, gast.Constant)):
+            return None
+        items = facts.get(id(p), TOP)
+        if type(items) is not Items or all(not (type(key) is type(k.value) and key == k.value)
+                                           for key, _ in items.items):
+            return None
+        return g, p.id, items, k.value
+
+    changed = 0
+    for name in sorted(stores):
+        if name not in removable:
+            continue
+        forms, ok, dict_name, items = [], True, None, None
+        for store in stores[name]:
+            s = parents.get(id(store))
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and s.targets[0] is store):
+                ok = False
+                break
+            v = s.value
+            if isinstance(v, gast.Constant) and v.value == 0.0 and type(v.value) is float:
+                forms.append((s, "zero", None))
+                continue
+            found = scatter_of(v, name)
+            kind = "set"
+            if found is None and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
+                    isinstance(v.left, gast.Name) and v.left.id == name:
+                found, kind = scatter_of(v.right, name), "add"
+            elif found is None and _sd_call(v, runtime_names) == "add_grads" and \
+                    len(v.args) == 2 and not v.keywords and isinstance(v.args[0], gast.Name) and \
+                    v.args[0].id == name:
+                found, kind = scatter_of(v.args[1], name), "add"
+            if found is None or (dict_name is not None and (found[1], found[2]) !=
+                                 (dict_name, items)):
+                ok = False
+                break
+            dict_name, items = found[1], found[2]
+            forms.append((s, kind, found))
+        if not ok or dict_name is None:
+            continue
+        final = None
+        for load in loads.get(name, ()):
+            parent = parents.get(id(load))
+            if any(kind == "add" and (load is s.value.left if isinstance(s.value, gast.BinOp)
+                                      else load is s.value.args[0])
+                   for s, kind, _ in forms):
+                continue
+            if _sd_call(parent, runtime_names) == "grad_like" and len(parent.args) == 2 and \
+                    parent.args[0] is load and isinstance(parent.args[1], gast.Name) and \
+                    parent.args[1].id == dict_name and final is None:
+                final = parent
+                continue
+            ok = False
+            break
+        if not ok:
+            continue
+        keys = [k for k, _ in items.items]
+        names = {}
+        for n, k in enumerate(keys):
+            wanted = f"{name}_{k}" if isinstance(k, str) and k.isidentifier() else f"{name}{n}"
+            while wanted in taken:
+                wanted += "_"
+            taken.add(wanted)
+            names[k] = wanted
+            removable.add(wanted)
+        runtime_name = next(iter(runtime_names))
+        replace = {}
+        for s, kind, found in forms:
+            if kind == "zero":
+                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[k])],
+                                                       value=_const(0.0), type_comment=None), s)
+                                  for k in keys]
+                continue
+            g, _, _, key = found
+            if kind == "set":
+                replace[id(s)] = [_located(gast.Assign(
+                    targets=[_store(names[k])], value=g if k == key else _const(0.0),
+                    type_comment=None), s) for k in keys]
+            else:
+                value = _attr_call(_load(runtime_name), "add_grads", [_load(names[key]), g])
+                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[key])], value=value,
+                                                       type_comment=None), s)]
+        if final is not None:
+            entries = gast.Dict(
+                keys=[_const(k) for k in keys],
+                values=[_attr_call(_load(runtime_name), "grad_like", [
+                    _load(names[k]), gast.Subscript(value=_load(dict_name), slice=_const(k),
+                                                    ctx=gast.Load())]) for k in keys])
+            _replace_node(fdef, final, entries)
+
+        def redo(stmts):
+            out = []
+            for st in stmts:
+                for field in ("body", "orelse"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, redo(getattr(st, field)))
+                out.extend(replace.get(id(st), [st]))
+            return out
+
+        fdef.body = redo(fdef.body)
+        changed += 1
+    return changed
+
+
+def _replace_node(root, old, new):
+    for node in gast.walk(root):
+        for field, value in gast.iter_fields(node):
+            if value is old:
+                setattr(node, field, new)
+                return
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = new
+                        return
+
+
 def _read_only_dicts(fdef, names, runtime_names):
     """The parameters among ``names`` (dict arguments) that the generated code only reads: every
     load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
@@ -1856,7 +2041,7 @@ _WRITING_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "S
 def _safe_value(value, depth):
     """A value that code can use without changing a dict it is not given: numpy, math and the
     runtime (modules, their functions), a few builtins, plain data, and Python functions that pass
-    :func:`_leaves_dicts_alone`."""
+    :func:`_writes_nothing`."""
     if inspect.ismodule(value):
         name = value.__name__
         return name in ("math", "numpy", "sourcediff.runtime") or name.startswith("numpy.")
@@ -1875,14 +2060,16 @@ def _safe_value(value, depth):
             (module == "math" or module == "numpy" or module.startswith("numpy.")):
         return True
     if isinstance(value, types.FunctionType):
-        return module == "sourcediff.runtime" or _leaves_dicts_alone(value, depth + 1)
+        return module == "sourcediff.runtime" or _writes_nothing(value, depth + 1)
     return False
 
 
-def _leaves_dicts_alone(fn, depth=0):
-    """True when calling the plain function ``fn`` cannot change a dict it is not given: its code
-    (and the code it calls, to a few levels) stores into no item, attribute, global or closure
-    cell, calls no dict-writing method, and reads only globals that pass :func:`_safe_value`.
+def _writes_nothing(fn, depth=0):
+    """True when calling the plain function ``fn`` writes into nothing that exists before the
+    call (a dict, a list, an array): its code (and the code it calls, to a few levels) stores
+    into no item, attribute, global or closure cell, calls no method that writes (``update``,
+    ``append``, ``fill``, ...), passes no ``out=``, uses no in-place operator, and reads only
+    globals that pass :func:`_safe_value`.
     A wrapper sourcediff made for generated code is judged by the code it wraps."""
     import builtins
     import dis
@@ -1901,8 +2088,10 @@ def _leaves_dicts_alone(fn, depth=0):
         for ins in dis.get_instructions(code):
             op = ins.opname
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
-                                      ins.argval in _DICT_WRITERS) or \
-                    (op == "BINARY_OP" and ins.argrepr == "|="):
+                                      (ins.argval in _DICT_WRITERS or
+                                       ins.argval in _MUTATORS)) or \
+                    (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
+                    (op == "KW_NAMES" and "out" in ins.argval):
                 return False
             if op in ("LOAD_GLOBAL", "LOAD_NAME"):
                 name = ins.argval
@@ -1921,7 +2110,7 @@ def _leaves_dicts_alone(fn, depth=0):
 
 def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
     """Every call in ``fdef`` is of the runtime, of the stack, of an array method (by the facts)
-    or of a function that passes :func:`_leaves_dicts_alone`: no code the function runs can
+    or of a function that passes :func:`_writes_nothing`: no code the function runs can
     change a dict argument behind its name."""
     for node in gast.walk(fdef):
         if not isinstance(node, gast.Call):
@@ -1934,7 +2123,7 @@ def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
                 (Arr, Scal) and func.attr not in _MUTATORS:
             continue
         f = facts.get(id(func), TOP)
-        if type(f) is Known and (_safe_value(f.value, 0) or _leaves_dicts_alone(f.value)):
+        if type(f) is Known and (_safe_value(f.value, 0) or _writes_nothing(f.value)):
             continue
         return False
     return True
