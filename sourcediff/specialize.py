@@ -2091,7 +2091,7 @@ def _writes_nothing(fn, depth=0):
                                       (ins.argval in _DICT_WRITERS or
                                        ins.argval in _MUTATORS)) or \
                     (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
-                    (op == "KW_NAMES" and "out" in ins.argval):
+                    (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
                 return False
             if op in ("LOAD_GLOBAL", "LOAD_NAME"):
                 name = ins.argval
