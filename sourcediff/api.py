@@ -33,11 +33,12 @@ from .emit import LineTable, emit
 from .errors import BackendError, NoSourceError, SourcediffError, WrtError
 from .facts import FULL_REDUCTIONS
 from .fence import fence
+from .forwarding import forward_attributes
 from .forward import Forward
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
 from .parse import GENERATED_LINES, Parsed, not_a_function, outermost, parse_function
-from .reverse import GlobalNames, Reverse
+from .reverse import GlobalNames, Reverse, _locals
 
 _MISSING = object()
 _cache = weakref.WeakKeyDictionary()
@@ -445,6 +446,7 @@ def _front_end(fn, wrt, mode):
     norm = normalize(parsed, names)
     dump("normalize", parsed, norm)
     globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    norm = forward_attributes(parsed, norm, globals_.name("_sd", runtime), _locals(norm))
     norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
     dump("alias", parsed, norm)
     return Front(parsed, wrt_names, single, norm, names, globals_)

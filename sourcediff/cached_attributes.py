@@ -31,10 +31,12 @@ _lock = threading.Lock()
 
 
 class _Store:
-    __slots__ = ("obj", "value", "frame", "where", "text")
+    __slots__ = ("obj", "value", "frame", "where", "text", "what", "thread")
 
-    def __init__(self, obj, value, frame, where, text):
+    def __init__(self, obj, value, frame, where, text, what):
         self.obj, self.value, self.frame, self.where, self.text = obj, value, frame, where, text
+        self.what = what  # "stored a value carrying a derivative there", or appended one into it
+        self.thread = threading.get_ident()  # (the gradient call runs on this thread's stack)
 
 
 def _generated(frame):
@@ -79,10 +81,12 @@ class _Guard:
     """On a class, for one attribute name: instance reads and writes go to ``__dict__`` as
     Python's own lookup would, and a read of a value a running gradient call stored is refused."""
 
-    __slots__ = ("name", "inner")
+    __slots__ = ("name", "inner", "owner")
 
-    def __init__(self, name, inner):
-        self.name, self.inner = name, inner  # inner: what the class held under name (or _MISSING)
+    def __init__(self, name, inner, owner):
+        # inner: what the class ``owner`` itself held under name (or _MISSING); what its bases
+        # hold is looked up at each read, so a later change to a base class is seen
+        self.name, self.inner, self.owner = name, inner, owner
 
     def __get__(self, obj, owner=None):
         if obj is None:
@@ -92,12 +96,13 @@ class _Guard:
             return self._class_value(obj, owner)  # (AttributeError: __getattr__ is tried)
         value = d[self.name]
         store = _watched.get((id(obj), self.name))
-        if store is not None and store.obj is obj and store.value is value:
+        if store is not None and store.obj is obj and store.value is value and \
+                store.thread == threading.get_ident():  # (another thread's read is not this call's)
             if _on_stack(store.frame):
                 where, text = _location(sys._getframe(1))
                 raise AliasError(
                     f"{where}: reads {type(obj).__name__}.{self.name} back in the same gradient "
-                    f"call that stored a value carrying a derivative there:\n    {text}\n"
+                    f"call that {store.what}:\n    {text}\n"
                     f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
                     f"as constants, so the derivative through it would be lost. Pass the value on "
                     f"as an argument or a return value instead of reading it back from the object "
@@ -107,6 +112,8 @@ class _Guard:
 
     def _class_value(self, obj, owner):
         inner = self.inner
+        if inner is _MISSING:
+            inner = _class_entry(self.owner, self.name, start=1)
         if inner is _MISSING:
             raise AttributeError(f"{owner.__name__ if obj is None else type(obj).__name__!r} "
                                  f"object has no attribute {self.name!r}")
@@ -146,18 +153,17 @@ def _refuse(obj, name, where, text, why, carries):
         f"local variable and pass it on or return it.")
 
 
-def _class_entry(cls, name):
-    for klass in cls.__mro__:
+def _class_entry(cls, name, start=0):
+    """What ``cls`` (from its ``start``-th class in the MRO on) holds under ``name``."""
+    for klass in cls.__mro__[start:]:
         if name in vars(klass):
             return vars(klass)[name]
     return _MISSING
 
 
-def store_attribute(obj, name, value, where, text, carries):
-    """``obj.name = value`` where ``value`` carries a derivative, or where the function reads
-    the attribute back and sourcediff takes the value stored for that read: the attribute must
-    be a plain one (in the object's ``__dict__``). With ``carries``, a read of it back elsewhere
-    in the same gradient call is refused (see the module's text)."""
+def _checked_class(obj, name, where, text, carries):
+    """The entry of ``type(obj)`` for ``name`` after the checks that the attribute is a plain
+    one sourcediff can watch (refused at the store otherwise)."""
     cls = type(obj)
     if getattr(cls, "__setattr__", None) is not object.__setattr__ or \
             getattr(cls, "__getattribute__", None) is not object.__getattribute__ or \
@@ -170,20 +176,67 @@ def store_attribute(obj, name, value, where, text, carries):
     entry = _class_entry(cls, name)
     if not isinstance(entry, _Guard) and hasattr(type(entry), "__set__"):
         _refuse(obj, name, where, text, f"{cls.__name__}.{name} is a property or slot", carries)
-    if not carries:
-        obj.__dict__[name] = value
-        _forget(obj, name)
-        return
+    return entry
+
+
+def _watch(obj, name, value, entry, where, text, what):
+    """Watch ``obj.name`` (which holds ``value``) until the gradient call on the stack returns."""
+    cls = type(obj)
     if not isinstance(entry, _Guard):
         try:
-            setattr(cls, name, _Guard(name, entry))
+            setattr(cls, name, _Guard(name, vars(cls).get(name, _MISSING), cls))
         except (TypeError, AttributeError):
             _refuse(obj, name, where, text, f"its class {cls.__name__} cannot be given a watch "
-                                            f"on the attribute", carries)
-    obj.__dict__[name] = value
-    frame = _outermost_generated(sys._getframe(1))
+                                            f"on the attribute", True)
+    frame = _outermost_generated(sys._getframe(2))
     with _lock:
-        for key in [k for k, s in _watched.items() if not _on_stack(s.frame)]:
+        me = threading.get_ident()
+        for key in [k for k, s in _watched.items() if s.thread == me and not _on_stack(s.frame)]:
             del _watched[key]  # (stores of gradient calls that have returned: constants now)
         if frame is not None:
-            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text)
+            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what)
+
+
+def store_attribute(obj, name, value, where, text, carries):
+    """``obj.name = value`` where ``value`` carries a derivative, or where the function reads
+    the attribute back and sourcediff takes the value stored for that read: the attribute must
+    be a plain one (in the object's ``__dict__``). With ``carries``, a read of it back elsewhere
+    in the same gradient call is refused (see the module's text)."""
+    entry = _checked_class(obj, name, where, text, carries)
+    obj.__dict__[name] = value
+    if not carries:
+        _forget(obj, name)
+        return
+    _watch(obj, name, value, entry, where, text, "stored a value carrying a derivative there")
+
+
+def holder_for_append(obj, name, where, text):
+    """``obj.name``, read to append (or store an item) a value that carries a derivative into:
+    the list or dict it holds is watched from here on, so that a read of it back within the same
+    gradient call (for its items) is refused where it happens."""
+    entry = _checked_class(obj, name, where, text, True)
+    d = obj.__dict__
+    if name not in d:
+        _refuse(obj, name, where, text, f"{type(obj).__name__}.{name} is not the object's own "
+                                        f"(a class attribute its instances share)", True)
+    value = d[name]
+    _watch(obj, name, value, entry, where, text,
+           "appended a value carrying a derivative into it")
+    return value
+
+
+def check_whole_read(obj, where, text):
+    """Refuse ``vars(obj)``, ``obj.__dict__``, ``copy.copy(obj)`` and the like when the running
+    gradient call stored a value that carries a derivative in one of ``obj``'s attributes: such a
+    read bypasses the attribute's watch and would take that value as a constant."""
+    if not _watched:
+        return
+    me = threading.get_ident()
+    for (_, name), store in list(_watched.items()):
+        if store.obj is obj and store.thread == me and _on_stack(store.frame):
+            raise AliasError(
+                f"{where}: reads all of a {type(obj).__name__}'s attributes at once, and this "
+                f"gradient call {store.what.replace(' there', ' in its attribute ' + name)}:"
+                f"\n    {text}\nstored at {store.where}:\n    {store.text}\nsourcediff reads "
+                f"attributes as constants, so the derivative through it would be lost. Pass the "
+                f"value on as an argument or a return value instead.")

@@ -247,6 +247,11 @@ class Normalizer:
         elif isinstance(s, gast.Expr):
             if isinstance(s.value, gast.Constant):
                 return  # docstrings and bare constants
+            if self.setattr_call(s.value):  # setattr(self, "h", v): as self.h = v
+                value = s.value
+                obj, name, new = (self.atom(a) for a in value.args)
+                self.emit(gast.Expr(value=call(load("setattr"), [obj, name, new])))
+                return
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
                     and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \
                     and s.value.func.value.id in self.locals:
@@ -290,6 +295,21 @@ class Normalizer:
             self.lift(s.name, s)
         else:
             refuse(self.parsed, s, f"{type(s).__name__} statements", "rewrite it with assignments")
+
+    def setattr_call(self, value):
+        """``setattr(obj, name, v)`` or ``object.__setattr__(obj, name, v)`` written as a call."""
+        import builtins
+
+        if not (isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords
+                and not any(isinstance(a, gast.Starred) for a in value.args)):
+            return False
+        func = value.func
+        if isinstance(func, gast.Name) and func.id not in self.locals:
+            scope = self.parsed.env if func.id in self.parsed.env else self.parsed.fn.__globals__
+            return scope.get(func.id, getattr(builtins, func.id, None)) is builtins.setattr
+        return isinstance(func, gast.Attribute) and func.attr == "__setattr__" and \
+            isinstance(func.value, gast.Name) and func.value.id == "object" and \
+            "object" not in self.locals
 
     def module_call(self, value):
         """``np.copyto(y, x)``, ``np.random.seed(0)``: a call of a module's function (kept as a

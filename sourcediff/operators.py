@@ -120,7 +120,8 @@ def _basis(x):
         yield idx, e
 
 
-def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None):
+def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None,
+                      expected=None, checked=False):
     """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
 
     With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once."""
@@ -135,11 +136,11 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
         if k == 0:
-            first = out
-        elif not _same_value(out, first):
+            first = expected if checked else out
+        if (k > 0 or checked) and not _same_value(out, first):
             what = getattr(fn, "__qualname__", "the function")
             raise SourcediffError(
-                f"{what} returned a different value on its run {k + 1} than on its first: forward "
+                f"{what} returned a different value on its run {k + 1 + checked} than on its first: forward "
                 f"mode runs the function once per element of {name}, and this one draws random "
                 f"numbers or changes state between runs, so its derivative would mix different "
                 f"runs. Use reverse mode (one run per gradient), or make the draws the same on "
@@ -176,9 +177,12 @@ def forward_grad(fn, wrt=0, optimize=True):
     @functools.wraps(fn)
     def grad_fn(*args):
         grads = []
+        first = None
         for i in _wrt_indices(fn, wrt, len(args)):
             where = getattr(fn, "__qualname__", "the function")
-            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where)
+            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first,
+                                         checked=first is not None)
+            first = out if first is None else first
             runtime.check_scalar(out, where)
             if isinstance(args[i], (list, tuple, dict)):  # (a tree: its leaves' entries in order)
                 grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
@@ -223,7 +227,8 @@ def vjp(fn, *primals, optimize=True):
     out, saved = fwd(*primals)
 
     def f_vjp(cotangent):
-        grads = fwd.__sourcediff_bwd__(_fresh_stacks(saved), out_bar=cotangent)
+        bwd = fwd.__sourcediff_bwd__
+        grads = bwd(_fresh_stacks(saved), **{bwd.__sourcediff_cotangent_name__: cotangent})
         grads = iter(grads if isinstance(grads, tuple) else (grads,))
         return tuple(next(grads) if _float_like(x) else None for x in primals)
 
@@ -240,13 +245,16 @@ def _fresh_stacks(saved):
     return saved
 
 
-def _reverse_jacobian(fn, args, wrt_index, optimize):
-    out, f_vjp = vjp(fn, *args, optimize=optimize)
-    x = args[wrt_index]
-    jac = np.zeros(np.shape(out) + np.shape(x), dtype=np.result_type(out, x, float))
+def _reverse_jacobians(out, f_vjp, args, indices):
+    """{wrt index: d out / d args[index]} from one run's ``f_vjp``, one call per output element
+    (each call gives every index's row)."""
+    jacs = {i: np.zeros(np.shape(out) + np.shape(args[i]),
+                        dtype=np.result_type(out, args[i], float)) for i in indices}
     for idx, e in _basis(out if not isinstance(out, float) else float(out)):
-        jac[idx] = f_vjp(e)[wrt_index]
-    return out, jac
+        row = f_vjp(e)
+        for i in indices:
+            jacs[i][idx] = row[i]
+    return jacs
 
 
 def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
@@ -266,17 +274,23 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
 
     @functools.wraps(fn)
     def jac_fn(*args):
-        out_jacs = []
-        for i in _wrt_indices(fn, wrt, len(args)):
-            chosen = mode
-            if mode == "auto":
-                n_in = int(np.size(args[i]))
-                n_out = int(np.size(fn(*args)))
-                chosen = "forward" if n_in <= n_out else "reverse"
-            if chosen == "forward":
-                out_jacs.append(_forward_jacobian(fn, args, i, optimize)[1])
-            else:
-                out_jacs.append(_reverse_jacobian(fn, args, i, optimize)[1])
+        indices = list(_wrt_indices(fn, wrt, len(args)))
+        # the function runs as few times as it can, and every pass is checked against the first
+        # run: one reverse run serves every wrt index (its f_vjp differentiates that run), and
+        # forward passes must return what it returned (random draws, state that moves)
+        out = f_vjp = None
+        if mode != "forward":
+            out, f_vjp = vjp(fn, *args, optimize=optimize)
+        forward = [i for i in indices if mode == "forward" or (
+            mode == "auto" and np.size(args[i]) <= np.size(out))]
+        reverse = [i for i in indices if i not in forward]
+        jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
+        for i in forward:
+            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
+                                               checked=out is not None)
+            if out is None:
+                out = first
+        out_jacs = [jacs[i] for i in indices]
         return out_jacs[0] if single else tuple(out_jacs)
 
     jac_fn.__sourcediff_opaque__ = (f"sd.jacobian({_name(fn)})", _AGAIN)

@@ -160,7 +160,7 @@ class Resolver:
         if isinstance(value, gast.Attribute):
             if not isinstance(value.value, gast.Name) or value.value.id not in self.locals:
                 return Op("const", name=value.attr)
-            key = getattr(np.ndarray, value.attr, None)
+            key = None if value.attr.startswith("__") else getattr(np.ndarray, value.attr, None)
             if key is None:  # a field of a namedtuple or an object: p.W carries p's derivative
                 from . import runtime
 

@@ -114,6 +114,11 @@ class Analysis:
                 if method not in (None, "pop") and writes_in_place(method):
                     self.mutations.append((obj, method, s))  # r = y.partition(1): y changes
                     flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                    # (_done = _cache.append(v) for self.cache.append(v), d.update(k=v))
+                    values = list(s.value.args) + [k.value for k in s.value.keywords]
+                    self.container_writes.append((obj, values, s))
+                    if obj in self.object_held:  # (what it stores outlives the call)
+                        flows.append(({_ATTRIBUTE_SINK}, _names_in(values) & self.locals))
                 if isinstance(s, gast.Assign):
                     target = s.targets[0]
                     if isinstance(target, gast.Name):
@@ -147,6 +152,8 @@ class Analysis:
                             flows.append(({_ATTRIBUTE_SINK}, {target.id}))
                             self.attribute_writes_in_calls = True
                         self.bindings.append((target.id, s))
+                        if self.reaches_object_state(op, s):
+                            self.object_held.add(target.id)
                         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
                             for name in _names_in(op.args[:1]):
                                 self.aliases.append((target.id, name))
@@ -159,6 +166,9 @@ class Analysis:
                     else:
                         base = target.value.id
                         self.setitem_targets.add(base)
+                        self.container_writes.append((base, [s.value], s))
+                        if base in self.object_held:  # (what it stores outlives the call)
+                            flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value]) & self.locals))
                         if _str_key(target.slice):
                             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
                         flows.append(({base}, _names_in([s.value]) & self.locals))
@@ -172,10 +182,18 @@ class Analysis:
                     if method == "append":
                         self.containers.add(obj)
                         self.appends.append((obj, list(s.value.args)))
+                        self.container_writes.append((obj, list(s.value.args), s))
                         flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                        if obj in self.object_held:  # (what it stores outlives the call)
+                            flows.append(({_ATTRIBUTE_SINK}, _names_in(s.value.args) &
+                                          self.locals))
                     elif writes_in_place(method):
                         self.mutations.append((obj, method, s))
-                        flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                        values = list(s.value.args) + [k.value for k in s.value.keywords]
+                        self.container_writes.append((obj, values, s))
+                        flows.append(({obj}, (_names_in(values) | {obj}) & self.locals))
+                        if obj in self.object_held:  # (what it stores outlives the call)
+                            flows.append(({_ATTRIBUTE_SINK}, _names_in(values) & self.locals))
                 elif isinstance(s, gast.If):
                     walk(s.body, in_loop)
                     walk(s.orelse, in_loop)
@@ -192,9 +210,9 @@ class Analysis:
         self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
         self.bindings = []  # (target, statement) of every assignment to a name
         self.appends = []  # (list, appended values) of every lst.append(v)
+        self.container_writes = []  # (container, values, statement): lst.append(v), d[k] = v
+        self.object_held = set()  # names bound to what an object's attribute holds (or in it)
         self.loop_items = []  # (loop variable, iterated expression) of every for loop
-        self.forwarded = set()  # id() of setattr statements whose value a later read takes
-        self.forward_stored_attributes(self.body)
         walk(self.body, False)
         changed = True
         while changed:  # a copy of a container is a container
@@ -214,7 +232,8 @@ class Analysis:
                 for name in _names_in(op.args[:2]) & self.locals:
                     self.aliases.append((target, name))
         outputs = _names_in([self.result]) & self.locals
-        if self.attribute_writes or self.attribute_writes_in_calls:
+        if self.attribute_writes or self.attribute_writes_in_calls or \
+                any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
             outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
         for obj, method, s in self.mutations:
@@ -230,7 +249,7 @@ class Analysis:
         for s in self.attribute_writes:
             obj, name, value = s.value.args[:3]
             carries = bool(_names_in([value]) & self.active)
-            if carries or id(s) in self.forwarded:
+            if carries or len(s.value.args) == 6:  # (or a read takes it: forwarding.py)
                 # (a layer caching its input: stored as Python does, and a read of it back
                 # within the same gradient call is refused where it happens; a read later in
                 # this block takes the stored value itself. See cached_attributes.)
@@ -239,78 +258,149 @@ class Analysis:
                     gast.Constant(value=self.parsed.line_text(s), kind=None))
                 s.value = call(self.rt("store_attribute"), [
                     obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
+        self.watch_object_containers()
+        self.run_effect_calls_through_forms()
 
-    def forward_stored_attributes(self, stmts, top=True):
-        """``self.h = h; return self.h``, ``BOX.c = v; y = x * BOX.c``: a read of an attribute
-        that this block has just stored takes the stored value (a copy of ``h``), so its
-        derivative flows on. Python reads back the same object wherever the attribute is plain,
-        which ``store_attribute`` checks at the store. A call of the user's or unknown code, a
-        subscript store or a compound statement in between ends the knowledge (they may change
-        attributes); so does rebinding the object's or the value's name."""
-        stored = {}  # (object name, attribute) -> (value name, setattr statement)
+    def run_effect_calls_through_forms(self):
+        """``layer.store(x)`` for its effect, with a callable known only at run time (a loop over
+        layers, ``getattr(obj, name)``) and an argument that carries a derivative: it runs
+        through its generated forward form (``_sd.run_for_effect``), whose checks see what it
+        stores (``self.v = x`` watched, ``self.arr[0] = x`` refused), where a plain call would
+        store it unseen and a read of it back would take a constant."""
+        used = set()
+        for st in _all_statements(self.body) + [self.ret_stmt]:
+            used |= {n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
+                     isinstance(n.ctx, gast.Load)}
+        for target, s in self.bindings:
+            op = self.ops.get(id(s))
+            value = s.value
+            if op is None or target in used or target in self.active or \
+                    op.kind in ("user", "rule", "nondiff", "container", "copy", "const") or \
+                    not isinstance(value, gast.Call) or self.dynamic_callee(op, s) is None or \
+                    (isinstance(value.func, gast.Attribute) and value.func.attr == "run_for_effect"):
+                continue
+            method = _method_call(s, self.locals)
+            if method and (writes_in_place(method[1]) or method[0] in self.containers):
+                continue  # (lst.append(v): the container analysis's own)
+            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
+            names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+            if not positions and not names:
+                continue
+            s.value = call(self.rt("run_for_effect"),
+                           [value.func, gast.Constant(value=tuple(positions) + tuple(names),
+                                                      kind=None)] + list(value.args),
+                           list(value.keywords))
 
-        def substitute(node):
-            """Replace the reads of stored attributes in the expression ``node``; False (and
-            nothing replaced) when it calls code that may itself set attributes."""
-            calls = [n for n in gast.walk(node) if isinstance(n, gast.Call)]
-            if any(self.resolver.op(n).kind not in ("rule", "nondiff", "container")
-                   for n in calls):
+    def watch_object_containers(self):
+        """``lst.append(v)`` or ``d[k] = v`` with v carrying a derivative, where the list or dict
+        is reached through an object's attribute (``l = self.cache``, ``self.dv["A"].append(A)``):
+        state that outlives the call, like ``self.X = X``. The attribute read that reaches it
+        becomes ``_sd.holder_for_append(obj, name, ...)``, which reads it and watches the
+        attribute, so that a read of it back within the same gradient call (another method,
+        the caller) is refused at that read (cached_attributes). That read must serve only to
+        reach the container for such writes; one that also reads items out of it is refused."""
+        from . import runtime
+
+        binding = {}
+        for target, s in self.bindings:
+            binding.setdefault(target, []).append(s)
+        uses = {}
+        for st in _all_statements(self.body) + [self.ret_stmt]:
+            for n in gast.walk(st):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    uses.setdefault(n.id, []).append(st)
+
+        def root(name, seen=()):
+            """(statement, object node, attribute) of the attribute read that ``name``'s
+            container comes from, None for a container made here, or False when unknown."""
+            if name in seen or name in self.params:
+                return None
+            found = None
+            for s in binding.get(name, []):
+                op = self.ops.get(id(s))
+                value = s.value
+                if op is None:
+                    return False
+                if op.kind == "rule" and op.key is runtime.get_attribute:
+                    here = (s, op.args[0], op.args[1].value)
+                elif op.kind == "const" and isinstance(value, gast.Attribute) and \
+                        isinstance(value.value, gast.Name):
+                    base = self.resolver.static_value(value.value)
+                    if isinstance(base, (types.ModuleType, type)):
+                        return False
+                    here = (s, value.value, value.attr)
+                elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                        and value.func.attr == "holder_for_append":
+                    here = (s, value.args[0], value.args[1].value)
+                elif op.kind == "rule" and op.key is operator.getitem and \
+                        isinstance(op.args[0], gast.Name):
+                    here = root(op.args[0].id, seen + (name,))
+                elif op.kind == "copy" and isinstance(op.args[0], gast.Name):
+                    here = root(op.args[0].id, seen + (name,))
+                else:
+                    here = None
+                if here is False or (found is not None and here is not None and
+                                     here[0] is not found[0]):
+                    return False
+                found = here or found
+            return found
+
+        def only_reaches_writes(name, seen=()):
+            for st in uses.get(name, []):
+                if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
+                        isinstance(st.value.func, gast.Attribute) and \
+                        isinstance(st.value.func.value, gast.Name) and \
+                        st.value.func.value.id.startswith("_sd") and \
+                        st.value.func.attr.startswith("check_"):
+                    continue  # (the alias stage's checks before a write read nothing out)
+                method = _method_call(st, self.locals) if isinstance(
+                    st, (gast.Expr, gast.Assign)) else None
+                if method and method[0] == name and writes_in_place(method[1]) and \
+                        name not in _names_in(list(st.value.args) +
+                                              [k.value for k in st.value.keywords]):
+                    continue
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Subscript) and \
+                        isinstance(st.targets[0].value, gast.Name) and \
+                        st.targets[0].value.id == name and name not in _names_in([st.value]):
+                    continue
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                        isinstance(st.value, gast.Subscript) and \
+                        isinstance(st.value.value, gast.Name) and st.value.value.id == name \
+                        and st.targets[0].id not in seen:
+                    if only_reaches_writes(st.targets[0].id, seen + (name,)):
+                        continue
                 return False
-            for parent in gast.walk(node):
-                for field, child in gast.iter_fields(parent):
-                    items = child if isinstance(child, list) else [child]
-                    for k, item in enumerate(items):
-                        if isinstance(item, gast.Attribute) and \
-                                isinstance(item.value, gast.Name) and \
-                                isinstance(item.ctx, gast.Load) and \
-                                (item.value.id, item.attr) in stored:
-                            source, store = stored[(item.value.id, item.attr)]
-                            name = gast.Name(id=source, ctx=gast.Load(), annotation=None,
-                                             type_comment=None)
-                            if isinstance(child, list):
-                                child[k] = name
-                            else:
-                                setattr(parent, field, name)
-                            self.forwarded.add(id(store))
             return True
 
-        for s in stmts:
-            for field in ("body", "orelse"):
-                if isinstance(getattr(s, field, None), list):
-                    self.forward_stored_attributes(getattr(s, field), top=False)
-            if isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
-                obj, name, value = s.value.args[:3]
-                if not isinstance(obj, gast.Name):
-                    stored.clear()
-                    continue
-                stored = {k: x for k, x in stored.items() if k[1] != name.value}  # (aliases)
-                if isinstance(value, gast.Name) and value.id in self.locals:
-                    stored[(obj.id, name.value)] = (value.id, s)
+        for obj, values, s in self.container_writes:
+            if not (_names_in(values) & self.active):
                 continue
-            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
-                stored.clear()
+            found = root(obj)
+            if not found:
+                if found is False:
+                    raise SourcediffSyntaxError(
+                        f"{self.parsed.where(s)}: this writes a value that carries the derivative "
+                        f"of {', '.join(self.wrt)} into {obj}, which may be a list or dict held "
+                        f"by an object, and sourcediff cannot tell which; build the list in a "
+                        f"local variable and return it.\n    {self.parsed.line_text(s)}")
                 continue
-            v = s.value
-            key = (v.value.id, v.attr) if isinstance(v, gast.Attribute) and \
-                isinstance(v.value, gast.Name) else None
-            if key in stored:
-                source, store = stored[key]
-                s.value = gast.Name(id=source, ctx=gast.Load(), annotation=None,
-                                    type_comment=None)
-                self.forwarded.add(id(store))
-            elif not substitute(v):
-                stored.clear()  # (a user's or an unknown call may set attributes)
-            target = s.targets[0].id
-            stored = {k: x for k, x in stored.items() if target not in (k[0], x[0])}
-        if top and stored and self.result is not None:
-            if isinstance(self.result, gast.Attribute) and isinstance(self.result.value, gast.Name) \
-                    and (self.result.value.id, self.result.attr) in stored:
-                source, store = stored[(self.result.value.id, self.result.attr)]
-                self.result = self.ret_stmt.value = gast.Name(
-                    id=source, ctx=gast.Load(), annotation=None, type_comment=None)
-                self.forwarded.add(id(store))
-            else:
-                substitute(self.result)
+            read, base, attr_name = found
+            target = read.targets[0].id
+            if not only_reaches_writes(target):
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: this writes a value that carries the derivative of "
+                    f"{', '.join(self.wrt)} into {gast.unparse(base).strip()}.{attr_name}, "
+                    f"which this function also reads items of; sourcediff reads an object's state as "
+                    f"constants, so the derivative through it would be lost. Keep the values in "
+                    f"a local list and pass them on or return them.\n    "
+                    f"{self.parsed.line_text(s)}")
+            if not (isinstance(read.value, gast.Call) and
+                    isinstance(read.value.func, gast.Attribute) and
+                    read.value.func.attr == "holder_for_append"):
+                read.value = call(self.rt("holder_for_append"), [
+                    base, gast.Constant(value=attr_name, kind=None),
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
 
     def find_sequences(self):
         """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
@@ -388,18 +478,38 @@ class Analysis:
                 out.add(target)
         return out
 
+    def reaches_object_state(self, op, s):
+        """``t = obj.name`` of an object, or an item of such a name (``t = self.dv["A"]``)."""
+        from . import runtime
+
+        if op.kind == "rule" and op.key is runtime.get_attribute:
+            return True
+        if op.kind == "const" and isinstance(s.value, gast.Attribute) and \
+                isinstance(s.value.value, gast.Name):
+            base = self.resolver.static_value(s.value.value)
+            return not isinstance(base, (types.ModuleType, type))
+        if op.kind in ("rule", "copy") and op.args and isinstance(op.args[0], gast.Name) and \
+                (op.kind == "copy" or op.key is operator.getitem):
+            return op.args[0].id in self.object_held
+        return False
+
     def object_read(self, op, s):
         """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
         where its value is not needed, since the read is where a value a gradient call stored
         there is caught (cached_attributes)."""
         from . import runtime
 
-        if op.kind == "rule":
-            return op.key is runtime.get_attribute
-        if op.kind != "const" or not isinstance(s.value, gast.Attribute):
-            return False
-        base = self.resolver.static_value(s.value.value)
-        return not isinstance(base, types.ModuleType) and not isinstance(base, type)
+        if op.kind == "rule" and op.key is runtime.get_attribute:
+            return True
+        for node in gast.walk(s.value):  # (C.cache[-1] reads C.cache)
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) and \
+                    isinstance(node.value, gast.Name) and node.value.id not in self.locals:
+                base = self.resolver.static_value(node.value)
+                if not isinstance(base, (types.ModuleType, type)) and \
+                        not isinstance(getattr(type(base), node.attr, None), property) and \
+                        not isinstance(base, np.ndarray):
+                    return True
+        return False
 
     def dynamic_callee(self, op, s):
         """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
@@ -1234,8 +1344,10 @@ _WRITES_ATTRIBUTES = {}
 
 
 def _writes_attributes(fn, depth=0):
-    """Whether the user function ``fn`` (or a function it calls by name or through self) assigns
-    an attribute (``self.w = v``): its result may then matter even where the caller drops it."""
+    """Whether the user function ``fn`` (or a function it calls by name or through self) changes
+    an object's state: assigns an attribute (``self.w = v``), an item of one (``self.d["k"] =
+    v``), or appends to one (``self.cache.append(v)``). Its result may then matter even where the
+    caller drops it: its forms must run, and their checks see what it stores."""
     from .parse import parse_function
 
     key = fn
@@ -1250,11 +1362,27 @@ def _writes_attributes(fn, depth=0):
     except Exception:  # noqa: BLE001  (unreadable: transforming it will say so)
         return False
     found = False
+    from_objects = set()  # names bound from an attribute read (l = self.cache, d = self.dv["A"])
+    for n in gast.walk(parsed.node):
+        if isinstance(n, gast.Assign) and any(isinstance(m, gast.Attribute)
+                                              for m in gast.walk(n.value)):
+            from_objects |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+
+    def object_held(node):
+        """An expression reaching into an object's state: self.cache, self.dv["A"], l."""
+        return any(isinstance(m, gast.Attribute) or
+                   (isinstance(m, gast.Name) and m.id in from_objects) for m in gast.walk(node))
+
     for n in gast.walk(parsed.node):
         targets = n.targets if isinstance(n, gast.Assign) else \
             [n.target] if isinstance(n, gast.AugAssign) else []
-        if any(isinstance(t, gast.Attribute) for t in targets):
-            found = True
+        if any(isinstance(t, gast.Attribute) or
+               (isinstance(t, gast.Subscript) and object_held(t.value)) for t in targets):
+            found = True  # self.w = v, self.cache["A"] = v, l[0] = v for l = self.arr
+            break
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                writes_in_place(n.func.attr) and object_held(n.func.value):
+            found = True  # self.cache.append(v), self.dv["A"].append(v)
             break
         if depth < 4 and isinstance(n, gast.Call):
             callee = None
@@ -1271,6 +1399,18 @@ def _writes_attributes(fn, depth=0):
     return found
 
 
+def _all_statements(stmts):
+    """Every statement of ``stmts``, those of nested blocks included."""
+    out = []
+    for s in stmts:
+        out.append(s)
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                out.extend(_all_statements(inner))
+    return out
+
+
 def _setattr_call(s, local_names):
     """``setattr(obj, "name", v)``, which ``obj.name = v`` normalizes to, or the
     ``_sd.store_attribute(obj, "name", v, where, text, carries)`` it becomes when v carries a derivative
@@ -1283,8 +1423,7 @@ def _setattr_call(s, local_names):
             len(v.args) == 6:
         return isinstance(v.args[1], gast.Constant)
     return isinstance(v.func, gast.Name) and \
-        v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3 and \
-        isinstance(v.args[1], gast.Constant)
+        v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3
 
 
 def _container_pop(op, containers):

@@ -1900,6 +1900,14 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     return value, (fwd.__sourcediff_bwd__, saved)
 
 
+def run_for_effect(fn, active, *args, **kwargs):
+    """``fn(*args, **kwargs)`` called for its effect alone with arguments that carry derivatives
+    (at the positions and keywords ``active``), for a callable met at run time: user code runs
+    through its forward form (:func:`dynamic_fwd`), whose checks see what it stores in objects;
+    the value is returned and nothing flows back through it."""
+    return dynamic_fwd(fn, active, *args, **kwargs)[0]
+
+
 def dynamic_bwd(state, out_bar):
     """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
     bwd, saved = state
@@ -2320,4 +2328,4 @@ def dense_grad(g, ans):
 # (rules/numpy_more_rules.py, rules/scipy_rules.py): a module of their own, exposed here as _sd.xxx
 
 from .runtime_breadth import *  # noqa: E402,F401,F403
-from .cached_attributes import store_attribute  # noqa: E402,F401
+from .cached_attributes import check_whole_read, holder_for_append, store_attribute  # noqa: E402,F401,E501

@@ -3,6 +3,8 @@ Python runs them; a read of such a value back within the same gradient call eith
 stored value (a read later in the same block) or is refused where it happens, never a silent zero.
 Gradients are checked against central finite differences (tests/oracles.py)."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -240,3 +242,274 @@ def test_a_refused_call_leaves_no_watch_behind():
     # the next call stores again and reads nothing back; and outside any call the cache reads
     sd.grad(cached_loss)(X0.copy())
     assert np.array_equal(LAYER.X, X0)
+
+
+# ---------------------------------------------------------------- lists and dicts an object holds
+
+
+class Recorder:
+    """numpy-ml's bookkeeping: every forward appends what it computed to lists the layer holds."""
+
+    def __init__(self):
+        self.W = np.array([[0.5, -0.2, 0.1], [0.1, 0.3, -0.4], [0.2, 0.0, 0.6]])
+        self.derived_variables = {"Z": [], "A": []}
+        self.cache = []
+        self.last = {}
+
+    def forward(self, x):
+        Z = x @ self.W
+        self.derived_variables["Z"].append(Z)
+        A = np.tanh(Z)
+        self.derived_variables["A"].append(A)
+        return A
+
+    def forward_cache(self, x):
+        A = np.tanh(x @ self.W)
+        self.cache.append(A)
+        return A
+
+    def forward_dict(self, x):
+        A = np.tanh(x @ self.W)
+        d = self.last
+        d["A"] = A
+        return A
+
+    def last_a(self):
+        return self.derived_variables["A"][-1]
+
+
+def test_bookkeeping_appends_over_steps_differentiate():
+    rec = Recorder()
+
+    def loss(x):
+        h = x
+        for _ in range(3):
+            h = rec.forward(h)
+        return np.sum(h ** 2)
+
+    for mode in MODES:
+        g = sd.grad(loss, mode=mode)(X0.copy())
+        check_grads_fd(loss, (X0.copy(),), (0,), (g,))
+    assert len(rec.derived_variables["A"]) > 0   # the bookkeeping ran, as Python runs it
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("reader", ["a_method", "the_caller", "a_dropped_call_then_a_method",
+                                    "a_dict_item", "a_list_item"])
+def test_reading_back_what_a_gradient_call_appended_is_refused_at_the_read(reader, mode):
+    rec = Recorder()
+
+    def a_method(x):
+        rec.forward(x)
+        return np.sum(rec.last_a() ** 2)
+
+    def the_caller(x):
+        y = rec.forward(x)
+        return np.sum(y * rec.derived_variables["A"][-1])
+
+    def a_dropped_call_then_a_method(x):
+        rec.forward(x)                       # called for its effect: its result is dropped
+        return np.sum(rec.last_a())
+
+    def a_dict_item(x):
+        y = rec.forward_dict(x)
+        return np.sum(y + rec.last["A"])
+
+    def a_list_item(x):
+        rec.forward_cache(x)
+        return np.sum(rec.cache[-1])
+
+    fn = locals()[reader]
+    with pytest.raises(sd.AliasError, match=r"reads Recorder\.\w+ back in the same gradient call"):
+        sd.grad(fn, mode=mode)(X0.copy())
+
+
+class StoresIntoItsState:
+    def __init__(self):
+        self.cache = {}
+        self.arr = np.zeros(3)
+
+    def nested(self, x):
+        self.cache["A"] = np.tanh(x)
+        return np.sum(x)
+
+    def into_array(self, x):
+        self.arr[0] = x[0] * 2.0
+        return np.sum(x)
+
+
+@pytest.mark.parametrize("method", ["nested", "into_array"])
+def test_a_method_called_for_its_effect_is_looked_into(method):
+    # obj.method(x) as a statement ran as plain Python, so what it stored was never checked
+    obj = StoresIntoItsState()
+
+    def loss(x):
+        if method == "nested":
+            obj.nested(x)
+        else:
+            obj.into_array(x)
+        return np.sum(obj.arr) + np.sum(x)
+
+    with pytest.raises(sd.SourcediffError, match=r"test_cached_attributes\.py:\d+"):
+        sd.grad(loss)(X0.copy())
+
+
+class Layer2:
+    def __init__(self):
+        self.arr = np.zeros(3)
+
+    def into_array(self, x):
+        self.arr[0] = x[0] * 2.0
+        return np.sum(x)
+
+    def store(self, x):
+        self.v = x * 2.0
+        return 0.0
+
+
+LAYERS = [Layer2(), Layer2()]
+
+
+def effect_over_a_list_into_an_array(x):
+    for layer in LAYERS:
+        layer.into_array(x)          # the class is known at run time only
+    return np.sum(LAYERS[0].arr) + np.sum(x)
+
+
+def effect_over_a_list_storing(x):
+    for layer in LAYERS:
+        layer.store(x)
+    return np.sum(LAYERS[0].v) + np.sum(x)
+
+
+def effect_through_getattr(x):
+    getattr(LAYERS[0], "store")(x)
+    return np.sum(LAYERS[0].v) + np.sum(x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", [effect_over_a_list_into_an_array, effect_over_a_list_storing,
+                                effect_through_getattr], ids=lambda f: f.__name__)
+def test_a_call_for_its_effect_known_at_run_time_runs_through_its_forms(fn, mode):
+    # these ran as plain Python: the gradient was 1 where 3 is right, silently
+    with pytest.raises(sd.SourcediffError, match=r"test_cached_attributes\.py:\d+"):
+        sd.grad(fn, mode=mode)(X0.copy())
+
+
+def test_a_call_for_its_effect_that_stores_nothing_read_back_runs():
+    def loss(x):
+        for layer in LAYERS:
+            layer.store(x)            # stored, never read back in this call
+        return np.sum(x ** 2)
+
+    for mode in MODES:
+        np.testing.assert_allclose(sd.grad(loss, mode=mode)(X0.copy()), 2 * X0)
+    np.testing.assert_allclose(LAYERS[1].v, 2 * X0)
+
+
+# ---------------------------------------------------------------- found by a review
+
+
+class Bypass:
+    def vars_read(self, x):
+        self.h = x * 2.0
+        return np.sum(vars(self)["h"] ** 2)
+
+    def dict_read(self, x):
+        self.h = x * 2.0
+        return np.sum(self.__dict__["h"] ** 2)
+
+    def copy_read(self, x):
+        self.h = x * 2.0
+        return np.sum(copy.copy(self).h ** 2)
+
+    def deepcopy_read(self, x):
+        self.h = x * 2.0
+        return np.sum(copy.deepcopy(self).h ** 2)
+
+    def setattr_call(self, x):
+        setattr(self, "h", x * 5.0)
+        return np.sum(self.h ** 2)
+
+    def setattr_loop(self, x):
+        for k, v in {"h": x * 5.0}.items():
+            setattr(self, k, v)
+        return np.sum(self.h ** 2)
+
+    def object_setattr(self, x):
+        object.__setattr__(self, "h", x * 5.0)
+        return np.sum(self.h ** 2)
+
+    def dict_update(self, x):
+        self.__dict__.update(h=x * 5.0)
+        return np.sum(self.h ** 2)
+
+    def view_written_after_the_store(self, x):
+        h = x * 2.0
+        self.h = h
+        v = h[:]
+        v += 1.0                      # numpy: self.h changes too
+        return np.sum(self.h ** 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["vars_read", "dict_read", "copy_read", "deepcopy_read",
+                                    "setattr_call", "setattr_loop", "object_setattr",
+                                    "dict_update", "view_written_after_the_store"])
+def test_no_way_around_the_watch_gives_a_silent_wrong_gradient(method, mode):
+    # each gave 0 or the wrong value silently; now right (against finite differences) or refused
+    fn = getattr(Bypass(), method)
+    try:
+        g = sd.grad(fn, mode=mode)(X0.copy())
+    except sd.SourcediffError as exc:
+        assert "test_cached_attributes.py:" in str(exc)
+        return
+    check_grads_fd(fn, (X0.copy(),), (0,), (g,))
+
+
+class Base:
+    scale = 1.0
+
+
+class Sub(Base):
+    def forward(self, x):
+        self.out = x * 2.0                # installs the watch on Sub
+        return np.sum(self.out)
+
+
+def test_the_watch_reads_a_base_class_attribute_as_it_is_now():
+    sd.grad(Sub().forward)(X0.copy())
+    saved = Base.scale
+    try:
+        Base.scale = 3.0
+        np.testing.assert_allclose(sd.grad(lambda x: np.sum(x * Sub().scale))(X0.copy()),
+                                   np.full(3, 3.0))
+    finally:
+        Base.scale = saved
+
+
+def test_gradient_calls_on_threads_do_not_end_each_others_watches():
+    import threading
+
+    outcomes = []
+
+    def worker():
+        rec = Recorder()
+
+        def loss(x):
+            rec.forward(x)
+            return np.sum(rec.last_a() ** 2)
+
+        for _ in range(20):
+            try:
+                sd.grad(loss)(X0.copy())
+                outcomes.append("silent")
+            except sd.AliasError:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes and set(outcomes) == {"refused"}

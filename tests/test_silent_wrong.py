@@ -658,3 +658,31 @@ def test_f_vjp_of_a_loop_can_be_called_again():
     J = sd.jacobian(_looped, mode="reverse")(x, w)
     Jf = sd.jacobian(_looped, mode="forward")(x, w)
     np.testing.assert_allclose(J, Jf, rtol=1e-12)
+
+
+class _Ticking:
+    """A model whose state moves on every call (a running count, a batch-norm running mean)."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def f(self, x, y):
+        self.t = self.t + 1.0
+        return x * self.t + y * (2.0 * self.t)
+
+
+def test_a_jacobian_is_taken_at_one_run_of_a_stateful_function():
+    """jacobian(mode='auto') ran f once to size its output and again for the jacobian (taken at
+    the next state); with wrt=(0, 1) it ran f once more per argument."""
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([1.0, 3.0, -2.0])
+    m = _Ticking()
+    Jx, Jy = sd.jacobian(m.f, wrt=(0, 1), mode="reverse")(x, y)
+    assert m.t == 1.0                        # one run
+    np.testing.assert_allclose(Jx, np.eye(3) * m.t)
+    np.testing.assert_allclose(Jy, np.eye(3) * 2.0 * m.t)
+    m = _Ticking()
+    with pytest.raises(sd.SourcediffError, match=r"returned a different value"):
+        sd.jacobian(m.f, wrt=(0, 1))(x, y)   # auto picks forward here: its passes differ
+    m = _Ticking()
+    with pytest.raises(sd.SourcediffError, match=r"returned a different value"):
+        sd.grad(lambda x, y: np.sum(m.f(x, y)), wrt=(0, 1), mode="forward")(x, y)
