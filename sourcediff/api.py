@@ -845,7 +845,7 @@ class _Specializations:
                 self.fdef, self.params, args, namespace=namespace, stack_name=self.stack,
                 removable=self.removable, where_names=self.where_names,
                 runtime_names=self.runtime_names, placeholders=self.placeholders,
-                keywords=keywords, bind=self.globals_.name)
+                keywords=keywords, bind=self.globals_.name, batch_rows=self.backend == "numpy")
             if lazy.any_lazy(args, keywords):  # (dask arguments: sourcediff/lazy.py)
                 numpy_names = {k for k, v in namespace.items() if v is np}
                 fdef = lazy.rewrite(fdef or self.fdef, next(iter(self.runtime_names)),

@@ -1561,6 +1561,138 @@ def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
     return changed
 
 
+_HOIST_BYTES = 16 << 20  # the products of all passes, computed before the loop
+
+
+def _hoist_loop_products(fdef, facts, removable, stack_name):
+    """In a loop ``for t in range(n)`` over the rows of an array ``X`` that the loop does not
+    change, a product of row ``t`` with a matrix the loop does not change, ``v = X[t]; m = v @ W``
+    (or ``np.dot(v, W)``), becomes one product of all the rows before the loop and a row of it in
+    each pass: one BLAS call instead of one small call per pass (what a hand computing ``xs @ Wx``
+    for all steps at once does). Example::
+
+        for t in range(_item1):                  _XW1 = xs @ Wx
+            _item2 = xs[t]                       for t in range(_item1):
+            _matmul1 = _item2 @ Wx                   _item2 = xs[t]
+                                                     _matmul1 = _XW1[t]
+
+    Each row of ``X @ W`` is the row's own product (the same sums, by BLAS in one call). Only
+    where: ``n`` is known to be ``X.shape[0]`` (the passes read every row, no more), ``t`` is
+    not assigned in the body, ``X`` and ``W`` are names the body does not assign (or ``W`` is
+    re-read each pass as an item of a dict argument the code only reads: the same array), both
+    are float arrays (``X`` 3-D, ``W`` 2-D), and the body writes into no array (as in
+    ``_plain_adjoint_pass``, the stack's appends allowed)."""
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    changed = 0
+
+    def fresh(hint):
+        k = 1
+        while f"_{hint}{k}" in taken:
+            k += 1
+        taken.add(f"_{hint}{k}")
+        removable.add(f"_{hint}{k}")
+        return f"_{hint}{k}"
+
+    def visit(stmts):
+        nonlocal changed
+        out = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list):
+                    setattr(s, field, visit(getattr(s, field)))
+            if isinstance(s, gast.For) and isinstance(s.target, gast.Name) and not s.orelse \
+                    and _is_range(s.iter) and len(s.iter.args) == 1 and \
+                    _writes_no_array(s.body, facts, stack_name):
+                out.extend(_hoist_in(s, facts, fresh))
+            out.append(s)
+        return out
+
+    def _hoist_in(loop, facts, fresh):
+        nonlocal changed
+        t = loop.target.id
+        stored = {}
+        for b in loop.body:
+            for n in gast.walk(b):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    stored.setdefault(n.id, []).append(n)
+        if t in stored:
+            return []
+        count = facts.get(id(loop.iter.args[0]), TOP)
+        rows, items, before = {}, {}, []  # v -> X (v = X[t]); W -> dict item expression
+        for st in loop.body:
+            if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and
+                    isinstance(st.targets[0], gast.Name)):
+                continue
+            name, v = st.targets[0].id, st.value
+            if len(stored.get(name, ())) != 1:
+                continue
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and \
+                    isinstance(v.slice, gast.Name) and v.slice.id == t and \
+                    v.value.id not in stored:
+                x = facts.get(id(v.value), TOP)
+                if type(x) is Arr and len(x.shape) == 3 and x.dtype.kind == "f" and \
+                        count == Known(x.shape[0]):
+                    rows[name] = v.value.id
+                continue
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and \
+                    isinstance(v.slice, gast.Constant) and v.value.id not in stored and \
+                    type(facts.get(id(v.value), TOP)) is Items:
+                items[name] = v
+                continue
+            pair = None
+            if isinstance(v, gast.BinOp) and isinstance(v.op, gast.MatMult):
+                pair = (v.left, v.right)
+            elif isinstance(v, gast.Call) and not v.keywords and len(v.args) == 2 and \
+                    facts.get(id(v.func), TOP) in (Known(np.dot), Known(np.matmul)):
+                pair = tuple(v.args)
+            if pair is None or not all(isinstance(p, gast.Name) for p in pair):
+                continue
+            left, right = pair
+            if left.id not in rows or not (right.id not in stored or right.id in items):
+                continue
+            xf, wf = facts.get(id(left), TOP), facts.get(id(right), TOP)
+            big = facts.get(id(v), TOP)
+            if not (type(xf) is Arr and type(wf) is Arr and len(xf.shape) == 2 and
+                    len(wf.shape) == 2 and wf.dtype == xf.dtype and type(big) is Arr):
+                continue
+            n = facts[id(loop.iter.args[0])].value
+            if n * _size(big) * big.dtype.itemsize > _HOIST_BYTES:
+                continue
+            w_expr = copy.deepcopy(items[right.id]) if right.id in items else _load(right.id)
+            product = fresh("rows_product")
+            before.append(_located(gast.Assign(
+                targets=[_store(product)], value=gast.BinOp(
+                    left=_load(rows[left.id]), op=gast.MatMult(), right=w_expr),
+                type_comment=None), loop))
+            st.value = gast.Subscript(value=_load(product), slice=_load(t), ctx=gast.Load())
+            changed += 1
+        return before
+
+    fdef.body = visit(fdef.body)
+    return changed
+
+
+def _writes_no_array(body, facts, stack_name):
+    """The statements assign names only and call only code that writes into nothing (numpy, the
+    runtime, array methods that make new values, the stack's append and pop, generated code that
+    passes _writes_nothing)."""
+    for node in (n for b in body for n in gast.walk(b)):
+        if isinstance(node, gast.stmt) and not (
+                is_comment(node) or isinstance(node, (gast.Pass, gast.If, gast.For)) or
+                (isinstance(node, gast.Assign) and len(node.targets) == 1 and
+                 isinstance(node.targets[0], gast.Name)) or
+                (isinstance(node, gast.Expr) and _is_stack_call(node.value, stack_name, "append"))):
+            return False
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+                             gast.GeneratorExp, gast.Yield, gast.YieldFrom, gast.NamedExpr,
+                             gast.While)):
+            return False
+        if isinstance(node, gast.Call) and not _is_stack_call(node, stack_name, "append") and \
+                not _non_writing_call(node, facts, stack_name):
+            return False
+    return True
+
+
 def _has_loop_products(fdef):
     """Whether some loop has a statement ``x = x + a.T @ b`` (a candidate for the pass above)."""
     return any(isinstance(s, gast.For) and any(
@@ -1695,12 +1827,14 @@ def _np_call(runtime_name, ufunc, args, out):
 
 
 def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
-               runtime_names, placeholders=(), keywords=None, bind=None):
+               runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True):
     """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (and keyword
     ``keywords``); None when nothing in it changes. ``placeholders`` are the names the function
     sets to None on entry only so that their first save on the stack has a value. ``bind(wanted,
     obj)`` gives the name under which ``obj`` is bound when the code is compiled (see
-    ``_hoist_library_calls``); without it library functions are looked up where the code says."""
+    ``_hoist_library_calls``); without it library functions are looked up where the code says.
+    ``batch_rows=False`` leaves products of a loop's rows in the loop (see _hoist_loop_products;
+    for the numba backend, whose ``@`` takes 2-D arrays only)."""
     fdef = copy.deepcopy(fdef)
     facts = {p: (fact_of_signature(args[k]) if k < len(args) else TOP)
              for k, p in enumerate(param_names)}
@@ -1761,6 +1895,8 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             _reuse_buffers(fdef, inference.nodes, next(iter(runtime_names)))
         if bind is not None and not blocked:
             total += _column_sums(fdef, inference.nodes, bind)
+        if stack_name is not None and batch_rows:  # (numba multiplies 2-D arrays only)
+            total += _hoist_loop_products(fdef, inference.nodes, removable, stack_name)
         if stack_name is not None and _has_loop_products(fdef):
             inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
             try:

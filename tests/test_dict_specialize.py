@@ -191,3 +191,52 @@ def test_an_adjoint_that_starts_as_the_symbolic_zero_has_array_facts_after_its_f
     for a, b in zip(grads, _generic(df)(x, w)):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     check_grads_fd(gated, (x, w), (0, 1), grads)
+
+
+def rows_rnn(xs, Wx, Wh):
+    h = np.zeros((xs.shape[1], Wh.shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + np.dot(h, Wh))
+    return np.sum(h ** 2)
+
+
+def rows_first_three(xs, Wx, Wh):
+    h = np.zeros((xs.shape[1], Wh.shape[0]))
+    for t in range(3):  # not every row: the product of all rows would do more than the loop
+        h = np.tanh(xs[t] @ Wx + np.dot(h, Wh))
+    return np.sum(h ** 2)
+
+
+def rows_weight_changes(xs, Wx, Wh):
+    h = np.zeros((xs.shape[1], Wh.shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + np.dot(h, Wh))
+        Wx = Wx * 0.9  # a new matrix in each pass
+    return np.sum(h ** 2)
+
+
+def _rows_args(rng):
+    return (rng.standard_normal((5, 2, 3)), rng.standard_normal((3, 4)) * 0.5,
+            rng.standard_normal((4, 4)) * 0.5)
+
+
+@pytest.mark.parametrize("fn,hoisted", [(rows_rnn, True), (rows_first_three, False),
+                                        (rows_weight_changes, False)],
+                         ids=["all_rows", "some_rows", "weight_changes"])
+def test_products_of_a_loops_rows_are_one_product_before_the_loop(fn, hoisted):
+    args = _rows_args(np.random.default_rng(5))
+    df = sd.grad(fn, wrt=(0, 1, 2))
+    text = sd.source(df, *args)
+    assert ("_rows_product1 = xs @ Wx" in text and "_rows_product1[t]" in text) == hoisted, text
+    assert "_rows_product" not in sd.source(df)
+    grads = df(*args)
+    for a, b in zip(grads, _generic(df)(*args)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    check_grads_fd(fn, args, (0, 1, 2), grads)
+
+
+def test_rows_of_a_dict_items_product_are_hoisted_too():
+    df = sd.grad(rnn, wrt=0)
+    args = _rnn_args(np.random.default_rng(6))
+    text = sd.source(df, *args)
+    assert "_rows_product1 = xs @ params['W']" in text, text
