@@ -1481,7 +1481,7 @@ _MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield"
              "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap"}
 
 
-def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
+def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name, share=True):
     """In a loop of the adjoint sweep, a weight gradient accumulated pass by pass from small
     products, ``W_bar = W_bar + h.T @ d``, becomes one product of the stacked ``h`` and ``d`` after
     the loop (the sum over passes of ``h.T @ d`` is ``[h1; h2; ...].T @ [d1; d2; ...]``): one
@@ -1524,41 +1524,136 @@ def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
                     setattr(s, field, visit(getattr(s, field)))
             after = []
             if isinstance(s, gast.For) and _plain_adjoint_pass(s, removable, facts, stack_name):
-                body = []
-                temps = _product_temps(s.body, fdef, removable)
-                for st in s.body:
-                    found = _product_accumulation(st, facts, removable, temps)
-                    if found is None or sum(isinstance(n, gast.Name) and n.id == found[0]
-                                            for b in s.body for n in gast.walk(b)) != 2:
-                        body.append(st)
-                        continue
-                    acc, a, b, temp = found
-                    lhs, rhs = fresh(f"{acc}_lhs"), fresh(f"{acc}_rhs")
-                    where = body
-                    if temp is not None:  # (appended where the product was made)
-                        k = next(k for k, b2 in enumerate(body) if b2 is temps[temp])
-                        where, tail = body[:k], body[k + 1:]
-                    for name, item in ((lhs, a), (rhs, b)):
-                        out.append(_located(gast.Assign(targets=[_store(name)], value=gast.List(
-                            elts=[], ctx=gast.Load()), type_comment=None), s))
-                        where.append(_located(gast.Expr(value=gast.Call(
-                            func=gast.Attribute(value=_load(name), attr="append", ctx=gast.Load()),
-                            args=[_load(item)], keywords=[])), st))
-                    if temp is not None:
-                        body = where + tail
-                    after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
-                        func=gast.Attribute(value=_load(runtime_name), attr="add_stacked_products",
-                                            ctx=gast.Load()),
-                        args=[_load(acc), _load(lhs), _load(rhs)], keywords=[]),
-                        type_comment=None), st))
-                    changed += 1
-                s.body = body
+                changed += _stack_in(s, out, after)
             out.append(s)
             out.extend(after)
         return out
 
+    def _stack_in(loop, out, after):
+        """Lists for the accumulations of ``loop``'s body: appends in the body, initial empty
+        lists into ``out`` (before the loop), the sums into ``after``. With ``share``, one list
+        for every accumulation that reads the same value of a name (no assignment of it between
+        them), stacked once after the loop when more than one sum reads it."""
+        body = loop.body
+        temps = _product_temps(body, fdef, removable)
+        index = {id(st): k for k, st in enumerate(body)}
+        stores = [{n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
+                   isinstance(n.ctx, gast.Store)} for st in body]
+
+        def version(name, k):  # how many statements before k assign name
+            return sum(name in stored for stored in stores[:k])
+
+        lists, uses, inserts, drop, sums = {}, {}, {}, set(), []
+
+        def origin(name, k):
+            """The name whose value ``name`` holds at statement k, through plain copies
+            (``_matmul1_bar = _add1_bar``) whose source is not assigned again before k."""
+            for j in range(k - 1, -1, -1):
+                if name in stores[j]:
+                    st = body[j]
+                    if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
+                            isinstance(st.targets[0], gast.Name) and \
+                            isinstance(st.value, gast.Name) and \
+                            version(st.value.id, j) == version(st.value.id, k):
+                        return origin(st.value.id, j)
+                    return name, version(name, k)
+            return name, version(name, k)
+
+        def list_of(name, k, hint, st):
+            key = origin(name, k) if share else (name, k, hint)
+            if key not in lists:
+                lists[key] = fresh(hint)
+                out.append(_located(gast.Assign(targets=[_store(lists[key])], value=gast.List(
+                    elts=[], ctx=gast.Load()), type_comment=None), loop))
+                inserts.setdefault(k, []).append(_located(gast.Expr(value=gast.Call(
+                    func=gast.Attribute(value=_load(lists[key]), attr="append", ctx=gast.Load()),
+                    args=[_load(name)], keywords=[])), st))
+            uses[lists[key]] = uses.get(lists[key], 0) + 1
+            return lists[key]
+
+        for k, st in enumerate(body):
+            found = _product_accumulation(st, facts, removable, temps)
+            summed = None if found is not None or not share else \
+                _sum_accumulation(st, facts, removable, temps)
+            acc = found[0] if found is not None else (summed[0] if summed else None)
+            if acc is None or sum(isinstance(n, gast.Name) and n.id == acc
+                                  for b in body for n in gast.walk(b)) != 2:
+                continue
+            drop.add(k)
+            if summed is not None:
+                _, d, keepdims, temp = summed
+                at = k
+                if temp is not None:  # (appended where the sum was made)
+                    at = index[id(temps[temp])]
+                    drop.add(at)
+                sums.append((st, acc, "add_stacked_sums",
+                             [list_of(d, at, f"{acc}_rows", st)], keepdims))
+                continue
+            acc, a, b, temp = found
+            at = k
+            if temp is not None:  # (appended where the product was made)
+                at = index[id(temps[temp])]
+                drop.add(at)
+            lhs, rhs = list_of(a, at, f"{acc}_lhs", st), list_of(b, at, f"{acc}_rhs", st)
+            sums.append((st, acc, "add_stacked_products", [lhs, rhs], None))
+        if not sums:
+            return 0
+        new_body = []
+        for k, st in enumerate(body):
+            new_body.extend(inserts.get(k, []))
+            if k not in drop:
+                new_body.append(st)
+        loop.body = new_body
+        stacked = {}
+        for name, n in uses.items():
+            if n > 1:  # one concatenation for every sum that reads these rows
+                stacked[name] = fresh("stacked")
+                after.append(_located(gast.Assign(targets=[_store(stacked[name])], value=gast.Call(
+                    func=gast.Attribute(value=_load(runtime_name), attr="stack_rows",
+                                        ctx=gast.Load()),
+                    args=[_load(name)], keywords=[]), type_comment=None), loop))
+        for st, acc, helper, operands, keepdims in sums:
+            args = [_load(acc)] + [_load(stacked.get(o, o)) for o in operands]
+            if keepdims:
+                args.append(_const(True))
+            after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
+                func=gast.Attribute(value=_load(runtime_name), attr=helper, ctx=gast.Load()),
+                args=args, keywords=[]), type_comment=None), st))
+        return len(sums)
+
     fdef.body = visit(fdef.body)
     return changed
+
+
+def _sum_accumulation(s, facts, removable, temps=None):
+    """(acc, d, keepdims, temp) for ``acc = acc + d.sum(axis=(0,))`` (or ``axis=0``,
+    ``keepdims=True``) with ``d`` a small 2-D float array: a bias gradient summed pass by pass;
+    or for ``acc = acc + t`` with ``t = d.sum(...)`` one of ``temps``."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
+            isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable):
+        return None
+    acc, v = s.targets[0].id, s.value
+    if not (isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
+            isinstance(v.left, gast.Name) and v.left.id == acc):
+        return None
+    call, temp = v.right, None
+    if isinstance(call, gast.Name) and call.id in (temps or {}) and \
+            isinstance(temps[call.id].value, gast.Call):
+        temp, call = call.id, temps[call.id].value
+    if not isinstance(call, gast.Call):
+        return None
+    if not (isinstance(call.func, gast.Attribute) and call.func.attr == "sum" and
+            isinstance(call.func.value, gast.Name) and not call.args):
+        return None  # (the array's own method: its fact, below, is an array)
+    kw = {k.arg: _literal(k.value) for k in call.keywords}
+    if set(kw) - {"axis", "keepdims"} or kw.get("axis") not in (0, (0,)) or \
+            kw.get("keepdims", False) not in (True, False):
+        return None
+    d = facts.get(id(call.func.value), TOP)
+    if not (type(d) is Arr and len(d.shape) == 2 and d.dtype.kind == "f" and
+            _size(d) * d.dtype.itemsize <= _STACK_BYTES):
+        return None
+    return acc, call.func.value.id, bool(kw.get("keepdims", False)), temp
 
 
 _HOIST_BYTES = 16 << 20  # the products of all passes, computed before the loop
@@ -1722,8 +1817,9 @@ def _store(name):
 
 
 def _product_temps(body, fdef, removable):
-    """Compiler temporaries ``t = h.T @ d`` of a loop body, each stored once and read once in
-    the whole function (``acc = acc + t`` may read it later in the body): name -> statement."""
+    """Compiler temporaries ``t = h.T @ d`` (or ``t = d.sum(...)``) of a loop body, each stored
+    once and read once in the whole function (``acc = acc + t`` may read it later in the body):
+    name -> statement."""
     counts = {}
     for n in gast.walk(fdef):
         if isinstance(n, gast.Name):
@@ -1732,8 +1828,11 @@ def _product_temps(body, fdef, removable):
     for st in body:
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
                 isinstance(st.targets[0], gast.Name) and st.targets[0].id in removable and \
-                counts.get(st.targets[0].id) == 2 and isinstance(st.value, gast.BinOp) and \
-                isinstance(st.value.op, gast.MatMult):
+                counts.get(st.targets[0].id) == 2 and (
+                    (isinstance(st.value, gast.BinOp) and isinstance(st.value.op, gast.MatMult))
+                    or (isinstance(st.value, gast.Call) and
+                        isinstance(st.value.func, gast.Attribute) and
+                        st.value.func.attr == "sum")):
             out[st.targets[0].id] = st
     return out
 
@@ -1749,7 +1848,8 @@ def _product_accumulation(s, facts, removable, temps=None):
     acc, v = s.targets[0].id, s.value
     temp = None
     if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
-            isinstance(v.right, gast.Name) and v.right.id in (temps or {}):
+            isinstance(v.right, gast.Name) and v.right.id in (temps or {}) and \
+            isinstance(temps[v.right.id].value, gast.BinOp):
         temp = v.right.id
         v = gast.BinOp(left=v.left, op=v.op, right=temps[temp].value)
     if not (isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
@@ -1904,7 +2004,7 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             except _Unsupported:
                 return fdef if total else None
             total += _stack_loop_products(fdef, inference.nodes, removable, stack_name,
-                                          next(iter(runtime_names)))
+                                          next(iter(runtime_names)), share=batch_rows)
         if bind is not None:
             total += _hoist_library_calls(fdef, inference.nodes, runtime_names, bind)
     return fdef if total else None

@@ -240,3 +240,42 @@ def test_rows_of_a_dict_items_product_are_hoisted_too():
     args = _rnn_args(np.random.default_rng(6))
     text = sd.source(df, *args)
     assert "_rows_product1 = xs @ params['W']" in text, text
+
+
+def test_stacked_sums_read_each_list_once():
+    """The two gates' products read the same h of a pass: one list, stacked once after the loop;
+    each gate's bias gradient sums the rows its weight products read (stacked once too)."""
+    from sourcediff import runtime
+
+    def lstm_like(params, xs):
+        h = np.zeros((xs.shape[1], params["U1"].shape[0]))
+        for t in range(xs.shape[0]):
+            a = np.tanh(np.dot(xs[t], params["W1"]) + np.dot(h, params["U1"]) + params["b1"])
+            b = np.tanh(np.dot(xs[t], params["W2"]) + np.dot(h, params["U2"]) + params["b2"])
+            h = a * b
+        return np.sum(h ** 2)
+
+    rng = np.random.default_rng(7)
+    params = {k: rng.standard_normal(s) * 0.5 for k, s in
+              [("W1", (3, 4)), ("U1", (4, 4)), ("b1", (4,)), ("W2", (3, 4)), ("U2", (4, 4)),
+               ("b2", (4,))]}
+    args = (params, rng.standard_normal((5, 2, 3)))
+    df = sd.grad(lstm_like, wrt=0)
+    text = sd.source(df, *args)
+    assert "_params_bar_U2_lhs1.append(h)" in text and "_params_bar_U1_lhs1" not in text, text
+    assert "params_bar_U1 = _sd.add_stacked_products(params_bar_U1, _stacked2, _stacked3)" in text
+    assert text.count("_sd.stack_rows(") == 3, text
+    assert "params_bar_b1 = _sd.add_stacked_sums(params_bar_b1, " in text, text
+    grads = df(*args)
+    _close(grads, _generic(df)(*args))
+    _fd(lstm_like, args, grads)
+    # the helpers, for no, one and several passes
+    d = [rng.standard_normal((2, 3)) for _ in range(3)]
+    assert runtime.add_stacked_sums(0.0, []) == 0.0
+    np.testing.assert_allclose(runtime.add_stacked_sums(1.0, d[:1]), 1.0 + d[0].sum(axis=0))
+    np.testing.assert_allclose(runtime.add_stacked_sums(0.0, runtime.stack_rows(d), True),
+                               sum(x.sum(axis=0, keepdims=True) for x in d), rtol=1e-13)
+    np.testing.assert_allclose(runtime.add_stacked_products(0.0, runtime.stack_rows(d), d),
+                               sum(x.T @ x for x in d), rtol=1e-13)
+    empty = runtime.stack_rows([np.zeros((0, 3)), np.zeros((0, 3))])
+    assert runtime.add_stacked_sums(0.0, empty).shape == (3,)
