@@ -907,34 +907,53 @@ def _entry(fn, spec=None):
     # builds it), and a call without keywords passes none on
     table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
         (None, None, None)
-    dict_key = specialize.dict_key
-
-    @functools.wraps(fn)
-    def entry(*args, **kwargs):
-        try:
-            if kwargs or table is None:
-                return fn(*args, **kwargs)
-            key = []
-            for a in args:
-                if type(a) is ndarray:
-                    key.append(a.shape)
-                    key.append(a.dtype)
-                elif type(a) is dict:
-                    key.append(dict)
-                    key.append(dict_key(a))
-                else:
-                    key.append(type(a))
-            return (table.get(tuple(key)) or lookup(args))(*args)
-        except SourcediffError:
-            raise
-        except Exception as exc:
-            located = _relocated(exc)
-            if located is None:
-                raise
-            raise located from exc
-
+    namespace = {"fn": fn, "table": table, "lookup": lookup, "ndarray": ndarray,
+                 "dict_key": specialize.dict_key, "SourcediffError": SourcediffError,
+                 "_relocated": _relocated}
+    exec(_entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0)), namespace)
+    entry = functools.wraps(fn)(namespace["entry"])
     entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
     return entry
+
+
+def _entry_source(n):
+    """The source of the entry wrapper for a function of ``n`` positional parameters: a call
+    with ``n`` arrays builds its signature key (as specialize.signature builds it) in one tuple
+    display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
+    per call)."""
+    fast = ""
+    if 1 <= n <= 16:
+        names = [f"a{k}" for k in range(n)]
+        fast = f"""
+        if len(args) == {n}:
+            {", ".join(names)}, = args
+            if {" and ".join(f"type({a}) is ndarray" for a in names)}:
+                return (table.get(({", ".join(f"{a}.shape, {a}.dtype" for a in names)},)) or
+                        lookup(args))(*args)"""
+    return f"""
+def entry(*args, **kwargs):
+    try:
+        if kwargs or table is None:
+            return fn(*args, **kwargs){fast}
+        key = []
+        for a in args:
+            if type(a) is ndarray:
+                key.append(a.shape)
+                key.append(a.dtype)
+            elif type(a) is dict:
+                key.append(dict)
+                key.append(dict_key(a))
+            else:
+                key.append(type(a))
+        return (table.get(tuple(key)) or lookup(args))(*args)
+    except SourcediffError:
+        raise
+    except Exception as exc:
+        located = _relocated(exc)
+        if located is None:
+            raise
+        raise located from exc
+"""
 
 
 _located_classes = {}

@@ -279,3 +279,28 @@ def test_stacked_sums_read_each_list_once():
                                sum(x.T @ x for x in d), rtol=1e-13)
     empty = runtime.stack_rows([np.zeros((0, 3)), np.zeros((0, 3))])
     assert runtime.add_stacked_sums(0.0, empty).shape == (3,)
+
+
+def _two(x, w):
+    return np.sum(x * w)
+
+
+def test_the_entrys_key_for_arrays_is_the_signature():
+    """The entry builds the key of a call with only arrays in one tuple display (its fast path),
+    others in a loop: both must be specialize.signature's key, or every call would rebuild."""
+    df = sd.grad(_two, wrt=1)
+    spec = df.__sourcediff_specializations__
+    x, w = np.ones((2, 3)), np.ones(3)
+    for args in [(x, w), (x, 2.0), (x, {"a": 1.0}), (x, w.astype(np.float32))]:
+        before = spec.misses
+        try:
+            df(*args)
+        except Exception:  # noqa: BLE001  (a dict is no array: only the key matters here)
+            pass
+        for _ in range(3):
+            try:
+                df(*args)
+            except Exception:  # noqa: BLE001
+                pass
+        assert spec.misses == before + 1, args
+        assert specialize.signature(args) in spec.table
