@@ -718,7 +718,7 @@ class Inference:
         if isinstance(node.func, gast.Attribute):
             reach.append(node.func.value)
         helper = type(func) is Known and getattr(func.value, "__module__", None) == \
-            "sourcediff.runtime"  # (the runtime's helpers write into no argument)
+            "sourcediff.runtime" and getattr(func.value, "__name__", None) in _DICT_READERS
         for a in reach:
             if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
                                               env[a.id].kind is list) or
@@ -1910,7 +1910,7 @@ def _non_writing_call(node, facts, stack_name):
         return _writes_nothing(value)  # (a generated forward or backward form)
     module = getattr(value, "__module__", None) or ""
     name = getattr(value, "__name__", "")
-    if name in _MUTATORS:
+    if name in _MUTATORS or (module == "sourcediff.runtime" and name in _CALLING_HELPERS):
         return False
     return module.startswith("numpy") or module in ("sourcediff.runtime", "builtins")
 
@@ -2225,11 +2225,22 @@ def _replace_node(root, old, new):
                         return
 
 
+# the runtime's helpers that call code they are given (a user's function or method)
+_CALLING_HELPERS = {"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "run_for_effect", "map_list",
+                    "map_list_grad",
+                    # (numpy's, likewise)
+                    "vectorize", "apply_along_axis", "apply_over_axes", "frompyfunc", "piecewise",
+                    "fromfunction"}
+# the runtime's helpers that read a dict argument and write into nothing
+_DICT_READERS = {"check_wrt", "scatter_basic", "scatter", "grad_like", "grad_tree", "item_grad",
+                 "zeros_like_grad"}
+
+
 def _read_only_dicts(fdef, names, runtime_names):
     """The parameters among ``names`` (dict arguments) that the generated code only reads: every
     load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
-    (``params['W']``) or an argument of a runtime helper (``_sd.scatter_basic(g, params, 'W')``),
-    which writes into none of its arguments. Anything else (a method call, an item store, a call
+    (``params['W']``) or an argument of a runtime helper that reads it and writes into nothing
+    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method call, an item store, a call
     of other code, a place in a container or on the stack) may change the dict."""
     parents = _parents(fdef)
     out = set()
@@ -2256,7 +2267,7 @@ def _read_only_dicts(fdef, names, runtime_names):
             if isinstance(parent, gast.Assign) and parent.value is node:
                 continue
             if isinstance(parent, gast.Call) and node in parent.args and \
-                    _sd_call(parent, runtime_names) is not None:
+                    _sd_call(parent, runtime_names) in _DICT_READERS:
                 continue
             ok = False
             break
@@ -2292,11 +2303,15 @@ def _safe_value(value, depth):
     except TypeError:
         return False
     module = getattr(value, "__module__", None) or ""
+    if getattr(value, "__name__", None) in _CALLING_HELPERS:
+        return False
     if callable(value) and not isinstance(value, types.FunctionType) and \
             (module == "math" or module == "numpy" or module.startswith("numpy.")):
         return True
     if isinstance(value, types.FunctionType):
-        return module == "sourcediff.runtime" or _writes_nothing(value, depth + 1)
+        if module == "sourcediff.runtime":
+            return value.__name__ not in _CALLING_HELPERS
+        return _writes_nothing(value, depth + 1)
     return False
 
 
@@ -2325,7 +2340,8 @@ def _writes_nothing(fn, depth=0):
             op = ins.opname
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
                                       (ins.argval in _DICT_WRITERS or
-                                       ins.argval in _MUTATORS)) or \
+                                       ins.argval in _MUTATORS or
+                                       ins.argval in _CALLING_HELPERS)) or \
                     (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
                     (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
                 return False
@@ -2353,7 +2369,8 @@ def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
             continue
         func = node.func
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                (func.value.id in runtime_names or func.value.id == stack_name):
+                ((func.value.id in runtime_names and func.attr not in _CALLING_HELPERS) or
+                 func.value.id == stack_name):
             continue
         if isinstance(func, gast.Attribute) and type(facts.get(id(func.value), TOP)) in \
                 (Arr, Scal) and func.attr not in _MUTATORS:

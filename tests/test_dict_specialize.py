@@ -171,8 +171,13 @@ def test_writes_nothing_judges_code():
         np.multiply(z, 2.0, out=z)
         return z
 
+    def calls_given_code(z):
+        return np.apply_along_axis(reshape_b, 0, z)  # (numpy calls the function it is given)
+
     assert not specialize._writes_nothing(appends)
     assert not specialize._writes_nothing(in_place)
+    assert not specialize._writes_nothing(calls_given_code)
+    assert not specialize._safe_value(np.vectorize, 0) and specialize._safe_value(np.exp, 0)
 
 
 def gated(x, w):
