@@ -910,7 +910,8 @@ def _entry(fn, spec=None):
     namespace = {"fn": fn, "table": table, "lookup": lookup, "ndarray": ndarray,
                  "dict_key": specialize.dict_key, "SourcediffError": SourcediffError,
                  "_relocated": _relocated}
-    exec(_entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0)), namespace)
+    source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0))
+    exec(compile(source, "<sourcediff entry>", "exec"), namespace)  # (a frame of sourcediff's)
     entry = functools.wraps(fn)(namespace["entry"])
     entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
     return entry
