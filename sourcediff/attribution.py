@@ -42,6 +42,7 @@ import numpy as np
 
 from . import registry
 from .parse import GENERATED_LINES
+from .pytree import is_tree
 
 PROBE = "_sd_parity_probe"
 _OWN_MODULES = ("numpy", "sourcediff", "scipy", "math", "builtins")
@@ -385,7 +386,7 @@ def _single(value):
 def _snapshot(value):
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, (list, tuple, dict)):
+    if is_tree(value):
         try:
             return copy.deepcopy(value)
         except Exception:  # noqa: BLE001

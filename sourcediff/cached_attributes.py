@@ -1,24 +1,30 @@
-"""Attributes that cache a value carrying a derivative: ``self.X = X`` in a layer's forward.
+"""Object state a gradient call writes: ``self.X = X`` in a layer's forward, bookkeeping appends.
 
 Generated code runs ``obj.name = v`` as Python does. sourcediff reads attributes as constants, so
 a value that carries a derivative may be stored on an object (a layer caching its input for a
 hand-written backward pass, a model keeping its last state) as long as nothing in the same gradient
 call reads it back: that read would take it as a constant and lose its derivative, silently.
 
-Such a store is generated as ``_sd.store_attribute(obj, "name", v, where, text)``. It runs the
-assignment, then makes the read detectable wherever it happens (in generated code, in a helper
-that runs as plain Python, through ``getattr``): the attribute's class gets a small data descriptor
+Such a store is generated as ``_sd.store_attribute(obj, "name", v, where, text, carries)``, and the
+read of an object's list or dict that a value carrying a derivative is appended or stored into
+(``self.dv["A"].append(A)``) as ``_sd.holder_for_append(obj, "dv", where, text)``. Both run what
+Python runs, then make a later read detectable wherever it happens (in generated code, in a helper
+that runs as plain Python, through ``getattr``): the object's class gets a small data descriptor
 (:class:`_Guard`) for that name. Reads and writes pass through it to the instance's ``__dict__``
-exactly as before, except a read that returns the stored value while the gradient call that
-stored it is still running, which raises :class:`~sourcediff.errors.AliasError` naming the read
-and the store. A later gradient call reads the value as the constant it then is (a recurrent
-model's state from the previous call), and so does everything after the call returns (the user's
-backward pass). Writing the attribute again ends the watch.
+exactly as before, except a read that returns the watched value while the gradient call that
+stored it is still on the stack of the same thread, which raises
+:class:`~sourcediff.errors.AliasError` naming the read and the store. A later gradient call reads
+the value as the constant it then is (a recurrent model's state from the previous call), and so
+does everything after the call returns (the user's backward pass). Writing the attribute again
+ends the watch. Generated code that reads an object whole (``vars(obj)``, ``obj.__dict__``,
+``copy.copy(obj)``) calls :func:`check_whole_read` first; such reads in code that runs as plain
+Python are not seen (the attribute's own reads are).
 
 A store the descriptor cannot watch is refused at the store: an object without a ``__dict__``
 (slots, builtins, modules), a class with its own ``__setattr__``/``__getattr__``/
 ``__getattribute__`` (the value may live elsewhere), or a property or other data descriptor of
-that name.
+that name. A watch keeps the stored value and the gradient call's outermost frame until a later
+store on the same thread (or a read) finds that call has returned.
 """
 
 import sys

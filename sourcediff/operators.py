@@ -19,9 +19,9 @@ import weakref
 import numpy as np
 
 from . import runtime
-from .api import _get, check_function
+from .api import _get, check_function, resolve_wrt
 from .errors import SourcediffError, WrtError
-from .pytree import flatten
+from .pytree import flatten, is_tree
 
 _AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
           "sd.jacobian(sd.grad(f)) for a scalar f, sd.grad(sd.grad(f)) for a scalar f of a "
@@ -35,23 +35,45 @@ def _name(fn):
 
 def _float_like(x):
     """A float, a float array, or a list/tuple/dict of them (nested)."""
-    if isinstance(x, (list, tuple, dict)):
+    if is_tree(x):
         return bool(x) and runtime._float_leaves(x, "") is None
     return isinstance(x, float) or getattr(getattr(x, "dtype", None), "kind", None) == "f"
 
 
 def _wrt_indices(fn, wrt, nargs):
-    items = list(wrt) if isinstance(wrt, (tuple, list)) else [wrt]
-    if inspect.ismethod(fn):
-        fn = fn.__func__
+    """The positions in a call of ``nargs`` arguments of the parameters ``wrt`` means (as
+    :func:`api.resolve_wrt` reads it: a bound method's ``self`` and a partial's bound arguments
+    are not counted)."""
     params = list(inspect.signature(fn).parameters)
-    out = []
-    for w in items:
-        if isinstance(w, str):
-            if w not in params:
-                raise WrtError(f"wrt={w!r} is not a parameter of {fn.__qualname__}")
-            w = params.index(w)
-        out.append(w)
+    what = getattr(fn, "__qualname__", None) or repr(fn)
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+
+    def refuse(item, problem):
+        if problem == "type":
+            return WrtError(f"wrt entries must be parameter indices or names, not {item!r}")
+        if problem == "index":
+            return WrtError(f"wrt={item} but {what}{where} has {len(params)} parameter(s): "
+                            f"{', '.join(params) or 'none'}")
+        return WrtError(f"wrt={item!r} is not a parameter of {what}")
+
+    out = [params.index(name) for name in resolve_wrt(wrt, params, params, refuse)[0]]
+    try:
+        kinds = [p.kind for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        kinds = []
+    for i in out:
+        if i < len(kinds) and kinds[i] in (inspect.Parameter.VAR_POSITIONAL,
+                                           inspect.Parameter.VAR_KEYWORD):
+            # (forward mode takes one array argument at a time; *bs is a tuple of several)
+            raise WrtError(f"wrt names {params[i]}, the *args/**kwargs parameter of {what}{where}; "
+                           f"forward mode and jacobian differentiate one argument at a time: "
+                           f"give the arrays parameters of their own, or use reverse mode "
+                           f"(sd.grad(f, wrt={wrt!r})), which gives the tuple's gradient")
+        if i >= nargs:
+            raise WrtError(f"wrt names {params[i]}, which this call of {what} does not pass "
+                           f"(it passes {nargs} argument(s)); pass it to differentiate with "
+                           f"respect to it")
     return out
 
 
@@ -88,7 +110,7 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
     names = jf.__sourcediff_wrt__
     given = {name: tangents[i] for name, i in zip(names, wrt)}
     for name, i in zip(names, wrt):
-        if isinstance(primals[i], (list, tuple, dict)):  # (a tree: the same leaves' shapes)
+        if is_tree(primals[i]):  # (a tree: the same leaves' shapes)
             same = isinstance(tangents[i], type(primals[i])) and \
                 flatten(tangents[i])[0].shape == flatten(primals[i])[0].shape
             if not same:
@@ -107,7 +129,7 @@ def _basis(x):
     if isinstance(x, float):
         yield (), 1.0
         return
-    if isinstance(x, (list, tuple, dict)):
+    if is_tree(x):
         vec, unflatten = flatten(x)
         for k in range(vec.size):
             e = np.zeros_like(vec)
@@ -146,12 +168,12 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
                 f"runs. Use reverse mode (one run per gradient), or make the draws the same on "
                 f"every run (a seeded generator created inside the function).")
         # (a tree output, as the gradient of a function of a dict: its leaves in one vector)
-        cols[idx] = flatten(col)[0] if isinstance(col, (list, tuple, dict)) else np.asarray(col)
-    tree_out = isinstance(out, (list, tuple, dict))
+        cols[idx] = flatten(col)[0] if is_tree(col) else np.asarray(col)
+    tree_out = is_tree(out)
     out_shape = (flatten(out)[0].size,) if tree_out else np.shape(out)
-    x_shape = (flatten(x)[0].size,) if isinstance(x, (list, tuple, dict)) else np.shape(x)
+    x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
     jac = np.zeros(out_shape + x_shape, dtype=np.result_type(*(
-        [] if tree_out else [out]), *([] if isinstance(x, (list, tuple, dict)) else [x]), float))
+        [] if tree_out else [out]), *([] if is_tree(x) else [x]), float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
@@ -159,7 +181,7 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
 
 def _same_value(a, b):
     """Bitwise the same output (nan equal to nan), for trees leaf by leaf."""
-    if isinstance(a, (list, tuple, dict)) or isinstance(b, (list, tuple, dict)):
+    if is_tree(a) or is_tree(b):
         try:
             a, b = flatten(a)[0], flatten(b)[0]
         except Exception:  # noqa: BLE001  (not a tree of arrays: compare as Python does)
@@ -184,7 +206,7 @@ def forward_grad(fn, wrt=0, optimize=True):
                                          checked=first is not None)
             first = out if first is None else first
             runtime.check_scalar(out, where)
-            if isinstance(args[i], (list, tuple, dict)):  # (a tree: its leaves' entries in order)
+            if is_tree(args[i]):  # (a tree: its leaves' entries in order)
                 grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
             else:
                 grads.append(runtime.grad_like(jac, args[i]))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .pytree import aligned_leaves, leaves
+from .pytree import aligned_leaves, is_tree, leaves
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -74,7 +74,7 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of parameters or "
                 f"dicts, but got a single {type(params).__name__}; write [w] instead of w")
         self._tree = None
-        if not isinstance(params, (list, tuple, dict)):
+        if not is_tree(params):
             params = list(params)  # (a generator, model.parameters())
         if _is_groups(params):
             groups = list(params)
@@ -99,7 +99,7 @@ class Optimizer:
         params = group["params"]
         if isinstance(params, np.ndarray) or _is_tensor(params):
             params = [params]
-        params = leaves(params) if isinstance(params, (list, tuple, dict)) else list(params)
+        params = leaves(params) if is_tree(params) else list(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             _check_param(p, f"parameter {i} of group {len(self.param_groups)}")

@@ -480,15 +480,15 @@ def fold_constants(stmts, where_names):
     return [folder.visit(s) for s in stmts]
 
 
-def optimize(primal, adjoint, bar_names, removable, live_out, where_names=frozenset(),
+def optimize(body, bar_names, removable, live_out, where_names=frozenset(),
              inline=False, fresh=None):
-    """Run the passes over the adjoint sweep (and trip counters in the primal); returns both.
-    With ``inline``, single-use temporaries are folded into their readers (forward mode, where
+    """Run the passes over a generated function's body (primal and adjoint sweeps, or the forward
+    sweep); returns the new body. With ``inline``, single-use temporaries are folded into their readers (forward mode, where
     nothing is saved for a later sweep). With ``fresh`` (a maker of new names), the adjoint loops
     skip in their last pass what only a next pass would read (:func:`last_pass_guards`)."""
-    adjoint = fold_constants(adjoint, where_names)
-    fold_zeros(adjoint, bar_names)
-    body = dead_code(primal + adjoint, removable, live_out)
+    body = fold_constants(body, where_names)
+    fold_zeros(body, bar_names)
+    body = dead_code(body, removable, live_out)
     if fresh is not None:
         body = last_pass_guards(body, removable, live_out, fresh)
     if inline:

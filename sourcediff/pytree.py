@@ -11,7 +11,15 @@ Example::
 
 import numpy as np
 
-from .runtime import like_container
+
+def is_tree(x):
+    """Whether ``x`` is a node of a pytree (a list, tuple, namedtuple or dict) rather than a leaf."""
+    return isinstance(x, (list, tuple, dict))
+
+
+def like_container(x, items):
+    """A list, tuple or namedtuple of ``x``'s own type holding ``items``."""
+    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
 
 
 def leaves(tree):

@@ -306,9 +306,10 @@ class Analysis:
             binding.setdefault(target, []).append(s)
         uses = {}
         for st in _all_statements(self.body) + [self.ret_stmt]:
-            for n in gast.walk(st):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    uses.setdefault(n.id, []).append(st)
+            for part in _own_parts(st):
+                for n in gast.walk(part):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        uses.setdefault(n.id, []).append(st)
 
         def root(name, seen=()):
             """(statement, object node, attribute) of the attribute read that ``name``'s
@@ -1037,7 +1038,7 @@ class Reverse(Analysis):
                             out.append(self.push(load(saved), s))
                         out.extend(self.split_primal(s))
                         continue
-                elif target.value.id in self.needed and self.may_be_dict(target.value.id):
+                elif target.value.id in self.needed and self.may_be_container(target.value.id):
                     # (a dict may get a new key: the sweep then removes it again)
                     out.append(self.push(call(self.rt("saved_item"), [
                         load(target.value.id), resolve_index(copy.deepcopy(target.slice))]), s))
@@ -1055,9 +1056,10 @@ class Reverse(Analysis):
                 out.append(self.on_copies(s))
         return out
 
-    def may_be_dict(self, name):
-        """Whether ``name[k] = v`` may add a key to a dict: a container the function builds, or a
-        name subscripted with a string (``d["k"] = v``, a parameter too)."""
+    def may_be_container(self, name):
+        """Whether ``name`` may hold a list, tuple or dict (a container the function builds, or a
+        name subscripted with a string, ``d["k"] = v``, a parameter too). Then ``name[k] = v`` is
+        saved with ``saved_item``, which also undoes a key a dict did not have."""
         return name in self.containers
 
     def trip_name(self, s):
@@ -1111,7 +1113,7 @@ class Reverse(Analysis):
                             block.insert(len(block) - 1 if self.needs_save(
                                 target.id, depth > 0, id(s) in self.first_bindings) else len(block),
                                 self.pop(store(saved), s))
-                elif target.value.id in self.needed and self.may_be_dict(target.value.id):
+                elif target.value.id in self.needed and self.may_be_container(target.value.id):
                     restore = call(self.rt("restore_item"), [
                         load(target.value.id), resolve_index(copy.deepcopy(target.slice)),
                         call(attr(load(self.stack_name()), "pop"), [])])
@@ -1384,6 +1386,11 @@ def _writes_attributes(fn, depth=0):
                 writes_in_place(n.func.attr) and object_held(n.func.value):
             found = True  # self.cache.append(v), self.dv["A"].append(v)
             break
+        if isinstance(n, gast.Call) and (
+                (isinstance(n.func, gast.Name) and n.func.id == "setattr") or
+                (isinstance(n.func, gast.Attribute) and n.func.attr == "__setattr__")):
+            found = True  # setattr(self, k, v), object.__setattr__(self, "h", v)
+            break
         if depth < 4 and isinstance(n, gast.Call):
             callee = None
             if isinstance(n.func, gast.Name):
@@ -1397,6 +1404,16 @@ def _writes_attributes(fn, depth=0):
                 break
     _WRITES_ATTRIBUTES[key] = found
     return found
+
+
+def _own_parts(s):
+    """What statement ``s`` itself evaluates: a compound statement's test or iterated value, not
+    its blocks (their statements are walked on their own)."""
+    if isinstance(s, (gast.If, gast.While)):
+        return [s.test]
+    if isinstance(s, gast.For):
+        return [s.iter]
+    return [s]
 
 
 def _all_statements(stmts):

@@ -11,6 +11,7 @@ import types
 import numpy as np
 
 from .errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
+from .pytree import is_tree, like_container
 
 
 def other_array(x):
@@ -153,7 +154,8 @@ def keep(ans, x, axis=None, keepdims=False):
 
 
 def grad_like(g, x):
-    """The final gradient for argument ``x``: its shape, its float dtype, a float for a float."""
+    """The final gradient for argument ``x``: its shape, its float dtype, a float for a float; a
+    list, tuple or dict argument's gradient has its structure and type."""
     if isinstance(x, float):
         if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
             return np.sum(g) if shape(g) else g
@@ -170,12 +172,20 @@ def grad_like(g, x):
     if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
         return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
-    if isinstance(x, (list, tuple, dict)):  # the gradient of a pytree: the same structure
-        if isinstance(x, dict):
-            return {k: grad_like(item_grad(g, k), v) for k, v in x.items()}
-        items = [grad_like(item_grad(g, k), v) for k, v in enumerate(x)]
-        return like_container(x, items)
+    if is_tree(x):  # the gradient of a pytree: the same structure
+        return _tree_grad(g, x, False)
     return g
+
+
+def _tree_grad(g, x, tree):
+    """The gradient of the list, tuple or dict ``x``, entry by entry, for :func:`grad_like` (of
+    ``x``'s own type) or, with ``tree``, for :func:`grad_tree` (a GradList or GradDict)."""
+    entry = grad_tree if tree else grad_like
+    if isinstance(x, dict):
+        entries = {k: entry(item_grad(g, k), v) for k, v in x.items()}
+        return GradDict(entries) if tree else entries
+    items = [entry(item_grad(g, k), v) for k, v in enumerate(x)]
+    return GradList(items) if tree else like_container(x, items)
 
 
 def _shaped_like(g, x):
@@ -185,20 +195,11 @@ def _shaped_like(g, x):
     return g if g.dtype == x.dtype else g.astype(x.dtype)
 
 
-def like_container(x, items):
-    """A list, tuple or namedtuple of ``x``'s own type holding ``items``."""
-    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
-
-
 def grad_tree(g, x):
     """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
     list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
     two calls' gradients for the same list add up (a plain list would concatenate)."""
-    if isinstance(x, dict):
-        return GradDict({k: grad_tree(item_grad(g, k), v) for k, v in x.items()})
-    if isinstance(x, (list, tuple)):
-        return GradList(grad_tree(item_grad(g, k), v) for k, v in enumerate(x))
-    return grad_like(g, x)
+    return _tree_grad(g, x, True) if is_tree(x) else grad_like(g, x)
 
 
 def zeros_like_grad(x):
@@ -253,7 +254,7 @@ def _shares(region, other, depth=0):
             return True
     if other is region:
         return True
-    if depth < 8 and isinstance(other, (list, tuple, dict)):
+    if depth < 8 and is_tree(other):
         items = other.values() if isinstance(other, dict) else other
         return any(_shares(region, item, depth + 1) for item in items)
     fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
@@ -378,7 +379,7 @@ def check_wrt(value, name, fn_where):
     tuple or dict of floats and float arrays (nested) carries one per leaf."""
     if isinstance(value, float):
         return
-    if isinstance(value, (list, tuple, dict)) and value:
+    if is_tree(value) and value:
         bad = _float_leaves(value, name)
         if bad is None:
             return
@@ -706,7 +707,7 @@ def is_basic_index(index):
 
 def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
-    if isinstance(a, (list, tuple, dict)) or not is_basic_index(index):
+    if is_tree(a) or not is_basic_index(index):
         return scatter(g, a, index)
     if other_array(g) or other_array(a):
         return _scatter_other(g, a, index)
@@ -1689,34 +1690,46 @@ def _a_dict(d, method):
             f"with another name")
 
 
-def dict_items_grad(g, d):
-    """The gradient of the dict ``d`` from that of ``dict_items(d)`` (a list of pairs): each
-    pair's second entry, by key. Its adjoint is :func:`dict_items_tangent`."""
-    _a_dict(d, "items")
+def _dict_view_grad(g, d, method):
+    """The gradient of the dict ``d`` from that of ``dict_items(d)`` (a list of pairs: each pair's
+    second entry, by key) or of ``dict_values(d)`` (``method`` says which)."""
+    _a_dict(d, method)
     if is_zero_grad(g):
         return 0.0
-    return GradDict((k, item_grad(item_grad(g, i), 1)) for i, k in enumerate(d))
+    if method == "items":
+        return GradDict((k, item_grad(item_grad(g, i), 1)) for i, k in enumerate(d))
+    return GradDict((k, item_grad(g, i)) for i, k in enumerate(d))
+
+
+def _dict_view_tangent(t, d, method):
+    """The tangent of ``dict_items(d)`` or ``dict_values(d)`` for a tangent ``t`` of ``d`` (a
+    dict, entries by key): the transpose of :func:`_dict_view_grad`."""
+    _a_dict(d, method)
+    if method == "items":
+        return GradList(GradList([0.0, item_grad(t, k)]) for k in d)
+    return GradList(item_grad(t, k) for k in d)
+
+
+def dict_items_grad(g, d):
+    """The gradient of ``d`` from that of ``dict_items(d)``; its adjoint is
+    :func:`dict_items_tangent`."""
+    return _dict_view_grad(g, d, "items")
 
 
 def dict_items_tangent(t, d):
-    """The tangent of ``dict_items(d)`` for a tangent ``t`` of ``d`` (a dict, entries by key)."""
-    _a_dict(d, "items")
-    return GradList(GradList([0.0, item_grad(t, k)]) for k in d)
+    """The tangent of ``dict_items(d)`` for a tangent ``t`` of ``d``."""
+    return _dict_view_tangent(t, d, "items")
 
 
 def dict_values_grad(g, d):
     """The gradient of ``d`` from that of ``dict_values(d)``; its adjoint is
     :func:`dict_values_tangent`."""
-    _a_dict(d, "values")
-    if is_zero_grad(g):
-        return 0.0
-    return GradDict((k, item_grad(g, i)) for i, k in enumerate(d))
+    return _dict_view_grad(g, d, "values")
 
 
 def dict_values_tangent(t, d):
     """The tangent of ``dict_values(d)`` for a tangent ``t`` of ``d``."""
-    _a_dict(d, "values")
-    return GradList(item_grad(t, k) for k in d)
+    return _dict_view_tangent(t, d, "values")
 
 
 def get_attribute(obj, name):

@@ -16,6 +16,7 @@ import inspect
 import numpy as np
 
 from .errors import SourcediffError
+from .pytree import aligned_leaves, flatten, is_tree, leaves
 
 
 class GradientCheckError(SourcediffError, AssertionError):
@@ -29,14 +30,8 @@ def _float_args(args):
     return [i for i, a in enumerate(args) if _float_like(a)]
 
 
-def _tree(x):
-    return isinstance(x, (list, tuple, dict))
-
-
 def _direction(rng, x):
-    if _tree(x):
-        from .pytree import flatten
-
+    if is_tree(x):
         vec, unflatten = flatten(x)
         return unflatten(rng.normal(size=vec.shape))
     v = rng.normal(size=np.shape(x))
@@ -44,11 +39,9 @@ def _direction(rng, x):
 
 
 def _shift(args, dirs, h):
-    from .pytree import flatten
-
     out = list(args)
     for i, v in dirs.items():
-        if _tree(args[i]):
+        if is_tree(args[i]):
             vec, unflatten = flatten(args[i])
             out[i] = unflatten(vec + h * flatten(v)[0])
             continue
@@ -60,9 +53,7 @@ def _shift(args, dirs, h):
 
 def _dot(g, v):
     """<g, v> for arrays, floats and trees of them (0.0 standing for a zero gradient)."""
-    from .pytree import flatten
-
-    if _tree(v):
+    if is_tree(v):
         if isinstance(g, (int, float)) and g == 0:
             return 0.0
         return float(np.dot(flatten(g)[0], flatten(v)[0]))
@@ -192,7 +183,7 @@ def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6
                 if rule else f"reverse mode of {name}"
             _close(what, analytic, expected, rtol, atol, hint)
         if "tape" in modes:
-            if any(_tree(args[i]) for i in wrt):
+            if any(is_tree(args[i]) for i in wrt):
                 raise SourcediffError("check_grads: the tape takes arrays and floats, not lists, "
                                       "tuples or dicts of them; leave 'tape' out of modes")
             grads = _tape_vjp(fn, args, wrt, ct)
@@ -268,13 +259,11 @@ _MODES = ("reverse", "unspecialized", "unoptimized", "forward", "tape")
 def _leaf_vector(value, like=None):
     """``value``'s entries as one float vector; a gradient of a list or dict of parameters
     (``like``) by the parameters' leaves (a missing entry or a 0.0 for a branch is zeros)."""
-    from .pytree import aligned_leaves, flatten, leaves
-
-    if like is not None and isinstance(like, (list, tuple, dict)):
+    if like is not None and is_tree(like):
         return np.concatenate([np.ravel(np.broadcast_to(
             np.asarray(0.0 if g is None else g, dtype=float), np.shape(x)))
             for g, x in zip(aligned_leaves(value, like), leaves(like))] or [np.zeros(0)])
-    if isinstance(value, (list, tuple, dict)):
+    if is_tree(value):
         return flatten(value)[0]
     return np.ravel(np.asarray(value, dtype=float))
 
@@ -288,9 +277,7 @@ def _tolerance(args, wrt):
 
 
 def _leaves_of(value):
-    from .pytree import leaves
-
-    return leaves(value) if isinstance(value, (list, tuple, dict)) else [value]
+    return leaves(value) if is_tree(value) else [value]
 
 
 def _mode_gradients(f, args, wrt, mode):
@@ -314,7 +301,7 @@ def _mode_gradients(f, args, wrt, mode):
     if mode == "forward":
         return api.grad(f, wrt=wrt_arg, mode="forward")(*args)
     if mode == "tape":
-        if any(isinstance(args[i], (list, tuple, dict)) for i in wrt):
+        if any(is_tree(args[i]) for i in wrt):
             raise SourcediffError("the tape takes arrays and floats, not containers")
         return tape.grad_of(f, list(args), wrt=wrt_arg)
     raise SourcediffError(f"unknown mode {mode!r}; use some of {', '.join(_MODES)}")
@@ -342,8 +329,6 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
         print(check_parity(lambda_free_loss, (w, x), wrt=(0,)))
     """
     from . import operators
-    from .pytree import flatten
-
     __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     wrt = tuple(_float_args(args) if wrt is None else (wrt if isinstance(wrt, (tuple, list))
@@ -355,7 +340,7 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
     atol = d_atol if atol is None else atol
     eps = d_eps if eps is None else eps
     rng = np.random.default_rng(seed)
-    flats = {i: flatten(args[i]) if isinstance(args[i], (list, tuple, dict)) else None
+    flats = {i: flatten(args[i]) if is_tree(args[i]) else None
              for i in wrt}
     dirs = {i: rng.normal(size=_leaf_vector(args[i]).shape) for i in wrt}
 

@@ -513,3 +513,47 @@ def test_gradient_calls_on_threads_do_not_end_each_others_watches():
     for t in threads:
         t.join()
     assert outcomes and set(outcomes) == {"refused"}
+
+
+class Unrolled:
+    """Bookkeeping inside the method's own loop (numpy-ml's RNN forward over time steps)."""
+
+    def __init__(self):
+        self.W = np.array([[0.5, -0.2, 0.1], [0.1, 0.3, -0.4], [0.2, 0.0, 0.6]])
+        self.derived_variables = {"A": []}
+
+    def forward(self, x):
+        h = x
+        for _ in range(3):
+            h = np.tanh(h @ self.W)
+            self.derived_variables["A"].append(h)
+        return h
+
+
+def test_bookkeeping_in_the_methods_own_loop_differentiates():
+    layer = Unrolled()
+
+    def loss(x):
+        return np.sum(layer.forward(x) ** 2)
+
+    for mode in MODES:
+        g = sd.grad(loss, mode=mode)(X0.copy())
+        check_grads_fd(loss, (X0.copy(),), (0,), (g,))
+
+
+class Configured:
+    def configure(self, x):
+        for k, v in {"h": x * 5.0}.items():
+            setattr(self, k, v)
+
+
+def test_a_method_that_calls_setattr_for_its_effect_is_looked_into():
+    obj = Configured()
+
+    def loss(x):
+        obj.configure(x)
+        return np.sum(obj.h ** 2)
+
+    for mode in MODES:
+        with pytest.raises(sd.AliasError, match=r"reads Configured\.h back"):
+            sd.grad(loss, mode=mode)(X0.copy())

@@ -517,6 +517,47 @@ def test_negative_wrt_index_counts_from_the_end():
     np.testing.assert_allclose(sd.grad(two_params, wrt=-1)(x, y), x)
 
 
+# jacobian and forward-mode grad read wrt as sd.grad does (api.resolve_wrt); they once counted a
+# method's self for a name, and took wrt=-1 as the last argument passed rather than the last
+# parameter (a silently wrong derivative when a default was left out)
+
+
+class _TwoParams:
+    def f(self, x, y):
+        return np.sum(x * y ** 2)
+
+
+def _with_default(a, b=2.0):
+    return np.sum(a * b)
+
+
+_FORWARD_WRT = pytest.mark.parametrize("make", [
+    lambda f, w: sd.jacobian(f, wrt=w),
+    lambda f, w: sd.grad(f, wrt=w, mode="forward"),
+], ids=["jacobian", "forward"])
+
+
+@_FORWARD_WRT
+def test_forward_wrt_by_name_of_a_method(make):
+    x, y = np.ones(2), np.full(2, 3.0)
+    np.testing.assert_allclose(make(_TwoParams().f, "y")(x, y), 2 * x * y)
+
+
+@_FORWARD_WRT
+def test_forward_wrt_of_a_parameter_the_call_leaves_to_its_default(make):
+    with pytest.raises(WrtError, match="does not pass"):
+        make(_with_default, -1)(np.ones(2))
+
+
+@pytest.mark.parametrize("wrt, words", [(5, ["wrt=5", "x, y"]), (True, ["True"]), (1.0, ["1.0"])],
+                         ids=["index-too-large", "bool", "float"])
+def test_bad_wrt_of_jacobian(wrt, words):
+    with pytest.raises(WrtError) as info:
+        sd.jacobian(two_params, wrt=wrt)(np.ones(2), np.ones(2))
+    for w in words:
+        assert w in str(info.value)
+
+
 # ---------------------------------------------------------------------- shapes that do not broadcast
 
 
@@ -710,3 +751,19 @@ def test_redefined_decorated_function_in_a_file(tmp_path, monkeypatch):
         mod = importlib.import_module("sd_redefined_dec")
         np.testing.assert_allclose(mod.dmodel(x), p * x ** (p - 1))
     sys.modules.pop("sd_redefined_dec", None)
+
+
+def _with_varargs(a, *bs):
+    return np.sum(a * bs[0]) + np.sum(bs[1])
+
+
+def test_forward_mode_refuses_wrt_naming_the_varargs_parameter():
+    """wrt=1 of v(a, *bs) in forward mode took the tangent of the first extra argument as the
+    whole tuple's ([3, 1] where reverse mode gives ([1, 2], [1, 1])): silent."""
+    a, b0, b1 = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])
+    for call in (lambda: sd.grad(_with_varargs, wrt=1, mode="forward")(a, b0, b1),
+                 lambda: sd.jacobian(_with_varargs, wrt="bs")(a, b0, b1)):
+        with pytest.raises(sd.WrtError, match=r"\*args/\*\*kwargs parameter"):
+            call()
+    np.testing.assert_allclose(sd.grad(_with_varargs, wrt=1)(a, b0, b1)[0], a)
+    np.testing.assert_allclose(sd.grad(_with_varargs, wrt=0, mode="forward")(a, b0, b1), b0)

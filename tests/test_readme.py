@@ -36,8 +36,8 @@ def test_readme_python_block_runs_on_its_own(index, tmp_path):
 
 def test_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'python -m pip install -e ".[test,parity,dask]" && python -m pytest -q' in README
-    assert 'pip install -q --disable-pip-version-check -e ".[test,parity,dask]"' in ci
+    assert 'python -m pip install -e ".[test,parity,dask,jit]" && python -m pytest -q' in README
+    assert 'pip install -q --disable-pip-version-check -e ".[test,parity,dask,jit]"' in ci
     assert "python -m pytest -q" in ci
 
 

@@ -234,8 +234,9 @@ REGRESSIONS = [
     # (s's gradient 0 in reverse and forward mode); refused at the line again since f3fedeb
     Regression(
         "active_value_stored_in_a_global_objects_attribute",
-        _BOX + "def f(x, y, s):\n    BOX.w = s\n    return BOX.w * np.sum(x)\n",
-        expect="refused", refusal=("attribute",)),
+        _BOX + "def f(x, y, s):\n    BOX.w = s\n    return BOX.w * np.sum(x)\n"),
+    # (refused at first; since the forwarding stage the read takes the value just stored, and
+    # the gradient is checked against the oracles like any program's)
     # found by the object_attr_method feature: the same through a method (self.w = v in
     # BOX.set, a statement) was neither refused nor followed (s's gradient 0); refused now
     Regression(
