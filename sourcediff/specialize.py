@@ -2240,8 +2240,9 @@ def _read_only_dicts(fdef, names, runtime_names):
     """The parameters among ``names`` (dict arguments) that the generated code only reads: every
     load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
     (``params['W']``) or an argument of a runtime helper that reads it and writes into nothing
-    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method call, an item store, a call
-    of other code, a place in a container or on the stack) may change the dict."""
+    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method
+    call, an item store, a call of other code, a place in a container or on the stack) may
+    change the dict."""
     parents = _parents(fdef)
     out = set()
     for p in names:
