@@ -923,18 +923,44 @@ def _grads_plan(g, subscripts, operands):
 
 
 def add_stacked_products(acc, lhs, rhs):
-    """``acc + a.T @ b`` summed over the pairs of ``lhs`` and ``rhs`` (2-D arrays, each pair with
-    the same rows), as one matrix product of the stacked arrays; ``acc`` itself for no pairs. The
+    """``acc + a.T @ b`` summed over the pairs of ``lhs`` and ``rhs`` (lists of 2-D arrays, each
+    pair with the same rows, or such lists already stacked by stack_rows), as one matrix product
+    of the stacked arrays; ``acc`` itself for no pairs. The
     specializer turns a weight gradient accumulated pass by pass in an adjoint loop (``W_bar =
     W_bar + h.T @ d``) into this after the loop (see specialize._stack_loop_products). Example::
 
         add_stacked_products(0.0, [h1, h2], [d1, d2])    # h1.T @ d1 + h2.T @ d2
     """
-    if not lhs:
+    if type(lhs) is list and not lhs:
         return acc
-    if len(lhs) == 1:
-        return acc + lhs[0].T @ rhs[0]
-    return acc + np.concatenate(lhs).T @ np.concatenate(rhs)
+    return acc + _stacked(lhs).T @ _stacked(rhs)
+
+
+def _stacked(rows):
+    """A list of 2-D arrays as one (its only array, or their concatenation); an array (already
+    stacked by stack_rows) as it is."""
+    if type(rows) is not list:
+        return rows
+    return rows[0] if len(rows) == 1 else np.concatenate(rows)
+
+
+def add_stacked_sums(acc, rows, keepdims=False):
+    """``acc + d.sum(axis=0)`` summed over the arrays ``d`` of ``rows`` (2-D, the same columns), as
+    one sum over the stacked rows (a bias gradient accumulated pass by pass in an adjoint loop,
+    see specialize._stack_loop_products); ``acc`` itself for no rows. Example::
+
+        add_stacked_sums(0.0, [d1, d2])    # d1.sum(axis=0) + d2.sum(axis=0)
+    """
+    if type(rows) is list and not rows:
+        return acc
+    return acc + _stacked(rows).sum(axis=0, keepdims=keepdims)
+
+
+def stack_rows(rows):
+    """The 2-D arrays of the list ``rows`` stacked into one (``np.concatenate``), for several
+    stacked sums that read them (add_stacked_products, add_stacked_sums); a list of fewer than
+    two stays as it is."""
+    return np.concatenate(rows) if len(rows) > 1 else rows
 
 
 def dot_grad_left(g, subscripts, x, y):

@@ -125,6 +125,54 @@ class Seq:
         return hash(len(self.items))
 
 
+class Items:
+    """A dict argument (``params``): its keys in order, and the facts of its values at entry."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = tuple(items)  # ((key, fact), ...)
+
+    def __eq__(self, other):
+        return type(other) is Items and other.items == self.items
+
+    def __hash__(self):
+        return hash(len(self.items))
+
+    def get(self, key):
+        for k, f in self.items:
+            if type(k) is type(key) and k == key:
+                return f
+        return TOP
+
+    def __repr__(self):
+        return f"Items{dict(self.items)!r}"
+
+
+_DICT_MAX = 64  # a larger dict argument's items are not part of the signature (its facts: TOP)
+
+
+def dict_key(d):
+    """The signature entry of a dict argument: each key with its value's shape and dtype (an
+    array) or type; None for a dict whose items the specializer does not follow."""
+    if len(d) > _DICT_MAX:
+        return None
+    out = []
+    for k, v in d.items():
+        if type(k) is not str and type(k) is not int:
+            return None
+        out.append((k, v.shape, v.dtype) if type(v) is _ndarray else (k, type(v)))
+    return tuple(out)
+
+
+def dict_fact(d):
+    """The fact of a dict argument, consistent with :func:`dict_key` (items of other types than
+    arrays, numpy scalars and numbers are unknown)."""
+    if dict_key(d) is None:
+        return TOP
+    return Items((k, fact_of_signature(v)) for k, v in d.items())
+
+
 class _Named:
     def __init__(self, name):
         self.name = name
@@ -150,8 +198,29 @@ def _float64ish(f):
     return _pyfloat(f) or f is F64S or (type(f) is Scal and f.dtype == _F64)
 
 
+class FloatOr:
+    """A Python float or a float array of this fact: a gradient that is the symbolic zero 0.0
+    until a first array is added to it (``c_bar`` at the head of an adjoint loop)."""
+
+    __slots__ = ("arr",)
+
+    def __init__(self, arr):
+        self.arr = arr
+
+    def __eq__(self, other):
+        return type(other) is FloatOr and other.arr == self.arr
+
+    def __hash__(self):
+        return hash(self.arr)
+
+    def __repr__(self):
+        return f"FloatOr({self.arr!r})"
+
+
 def _members(f):
     """The plain facts a union fact stands for."""
+    if type(f) is FloatOr:
+        return (PYFLOAT, f.arr)
     return (PYFLOAT, Scal(_F64)) if f is F64S else (f,)
 
 
@@ -164,6 +233,12 @@ def join(a, b):
         return PYFLOAT
     if _float64ish(a) and _float64ish(b):
         return F64S
+    for u, v in ((a, b), (b, a)):
+        if type(u) is Arr and u.dtype.kind in "fc" and (
+                _pyfloat(v) or (type(v) is FloatOr and v.arr == u)):
+            return FloatOr(u)
+        if type(u) is FloatOr and _pyfloat(v):
+            return u
     ints = (type(a) is Known and type(a.value) is int) or a is ANYINT
     if ints and ((type(b) is Known and type(b.value) is int) or b is ANYINT):
         return ANYINT
@@ -200,6 +275,9 @@ def signature(args):
         if type(a) is _ndarray:
             key.append(a.shape)
             key.append(a.dtype)
+        elif type(a) is dict:
+            key.append(dict)
+            key.append(dict_key(a))  # (the facts of its items: see dict_fact)
         else:
             key.append(type(a))
     return tuple(key)
@@ -279,7 +357,7 @@ _CMPOPS = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
 
 def _over_members(rule, facts, *rest):
     """Apply ``rule`` to every combination of the members of union facts and join the results."""
-    if not any(f is F64S for f in facts):
+    if not any(f is F64S or type(f) is FloatOr for f in facts):
         return rule(facts, *rest)
     out = BOT
     for combo in itertools.product(*[_members(f) for f in facts]):
@@ -301,7 +379,7 @@ def _elementwise1(facts, fn):
         except Exception:  # noqa: BLE001
             return TOP
         return Known(value) if type(value) in (int, bool, float) else _fact_of_result(value)
-    if any(type(f) is Seq for f in facts):
+    if any(type(f) is Seq or type(f) is Items for f in facts):
         return TOP
     try:
         shape = np.broadcast_shapes(*[f.shape for f in facts if type(f) is Arr])
@@ -360,7 +438,8 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
                   "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
-                  "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid"}
+                  "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid",
+                  "grad_tree", "add_grads"}
 
 
 def _np_table():
@@ -397,6 +476,8 @@ class Inference:
         self.nodes = {}  # id(expression node) -> joined fact
         self.ever = dict(param_facts)  # name -> join of every value it holds (its first too)
         self.env0 = dict(param_facts)
+        self.returns = BOT  # join of the values the function returns
+        self.depth = 0  # how many generated callees deep this inference runs (see _callee)
 
     def run(self):
         env = self.block(self.fdef.body, dict(self.env0), None)
@@ -435,8 +516,8 @@ class Inference:
         if isinstance(s, (gast.For, gast.While)):
             return self.loop(s, env)
         if isinstance(s, gast.Return):
-            if s.value is not None:
-                self.expr(s.value, env)
+            value = self.expr(s.value, env) if s.value is not None else Known(None)
+            self.returns = join(self.returns, value)
             return None
         if isinstance(s, gast.Break):
             loop["exit"] = _join_env(loop["exit"], env)
@@ -479,6 +560,10 @@ class Inference:
         elif isinstance(target, (gast.Tuple, gast.List)):
             items = value.value if type(value) is Known and isinstance(value.value, tuple) and \
                 len(value.value) == len(target.elts) else None
+            if type(value) is Seq and value.kind is tuple and len(value.items) == len(target.elts):
+                for elt, item in zip(target.elts, value.items):
+                    self.assign(elt, item, env)
+                return
             for k, elt in enumerate(target.elts):
                 self.assign(elt, Known(items[k]) if items is not None else TOP, env)
         elif isinstance(target, gast.Subscript):
@@ -595,6 +680,11 @@ class Inference:
             except Exception:  # noqa: BLE001
                 return TOP
             return Known(value)
+        if type(base) is Seq and base.kind is tuple and type(index) is Known and \
+                type(index.value) is int and -len(base.items) <= index.value < len(base.items):
+            return base.items[index.value]  # (a tuple a generated callee returned)
+        if type(base) is Items:  # an item of a dict argument, by its key
+            return base.get(index.value) if type(index) is Known else TOP
         if type(base) is not Arr:
             return TOP
         if type(index) is Known and isinstance(index.value, tuple):
@@ -627,9 +717,12 @@ class Inference:
         reach = list(node.args) + [k.value for k in node.keywords]
         if isinstance(node.func, gast.Attribute):
             reach.append(node.func.value)
+        helper = type(func) is Known and getattr(func.value, "__module__", None) == \
+            "sourcediff.runtime" and getattr(func.value, "__name__", None) in _DICT_READERS
         for a in reach:
-            if isinstance(a, gast.Name) and type(env.get(a.id)) is Seq and \
-                    env[a.id].kind is list:
+            if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
+                                              env[a.id].kind is list) or
+                                             (type(env.get(a.id)) is Items and not helper)):
                 env[a.id] = TOP
                 self.ever[a.id] = TOP
         if any(isinstance(a, gast.Starred) for a in node.args) or None in kwargs:
@@ -645,6 +738,8 @@ class Inference:
         if type(func) is not Known:
             return TOP
         fn = func.value
+        if getattr(fn, "__sourcediff_fdef__", None) is not None:
+            return self._callee(fn, args, kwargs)
         if fn is len:
             return Known(args[0].shape[0]) if len(args) == 1 and type(args[0]) is Arr and \
                 args[0].shape else TOP
@@ -704,6 +799,43 @@ class Inference:
             return _evaluate(fn, args, kwargs, [])
         return TOP
 
+    def _callee(self, fn, args, kwargs):
+        """The fact of a call of a generated function (a user function's forward or backward
+        form): an inference of its own code for these argument facts, a few levels deep."""
+        import builtins
+
+        fdef, stack_name = fn.__sourcediff_fdef__
+        params = [a.id for a in fdef.args.args]
+        kwonly = [a.id for a in fdef.args.kwonlyargs]
+        if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None or \
+                len(args) != len(params) or set(kwargs) != set(kwonly):
+            return TOP
+        facts = dict(zip(params, args))
+        facts.update(kwargs)
+        raw = fn
+        while getattr(raw, "__sourcediff_same_as_wrapped__", False) and \
+                hasattr(raw, "__wrapped__"):
+            raw = raw.__wrapped__
+        if not isinstance(raw, types.FunctionType):
+            return TOP
+        namespace = dict(vars(builtins))
+        namespace.update(raw.__globals__)
+        for name, cell in zip(raw.__code__.co_freevars, raw.__closure__ or ()):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:
+                pass
+        assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                    isinstance(n.ctx, gast.Store)}
+        namespace = {k: v for k, v in namespace.items() if k not in assigned}
+        inner = Inference(fdef, namespace, stack_name, facts)
+        inner.depth = self.depth + 1
+        try:
+            inner.run()
+        except (_Unsupported, RecursionError):
+            return TOP
+        return TOP if inner.returns is BOT else inner.returns
+
     def _is_pop(self, node):
         f = node.func
         return isinstance(f, gast.Attribute) and f.attr == "pop" and \
@@ -721,8 +853,8 @@ def _evaluate(fn, args, kwargs, extra):
 
 def _evaluate1(fn, args, kwargs, extra):
     facts = list(args) + list(kwargs.values()) + list(extra)
-    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method)
-           for f in facts):
+    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method) or
+           type(f) is Items for f in facts):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
@@ -886,6 +1018,22 @@ class _Rewriter(gast.NodeTransformer):
             return arg if _pyfloat(g) else gast.Call(
                 func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
                 args=[arg], keywords=[])  # the helper's float(g)
+        return None
+
+    def _add_grads(self, node, a, b):
+        """Two float arrays (or numbers) add with ``+``, as the helper adds them; a symbolic zero
+        ``0.0`` and an array give the array itself (the helper returns it, no copy)."""
+        if all(type(f) is Arr and f.dtype.kind in "fc" or _scalar_like(f) for f in (a, b)) and \
+                not (_pyfloat(a) or _pyfloat(b)):
+            return gast.BinOp(left=node.args[0], op=gast.Add(), right=node.args[1])
+        if a == Known(0.0) and type(b) is Arr:
+            return node.args[1]
+        if type(a) is FloatOr and type(b) is Arr and a.arr == b:
+            # an accumulator that is 0.0 until its first array: ``0.0 + b`` has b's values (a
+            # -0.0 of b's becomes 0.0), as for the compiler's own ``x_bar = x_bar + g``
+            return gast.BinOp(left=node.args[0], op=gast.Add(), right=node.args[1])
+        if b == Known(0.0) and type(a) is Arr:
+            return node.args[0]
         return None
 
     def _dense_grad(self, node, g, ans):
@@ -1333,7 +1481,7 @@ _MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield"
              "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap"}
 
 
-def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
+def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name, share=True):
     """In a loop of the adjoint sweep, a weight gradient accumulated pass by pass from small
     products, ``W_bar = W_bar + h.T @ d``, becomes one product of the stacked ``h`` and ``d`` after
     the loop (the sum over passes of ``h.T @ d`` is ``[h1; h2; ...].T @ [d1; d2; ...]``): one
@@ -1376,34 +1524,268 @@ def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name):
                     setattr(s, field, visit(getattr(s, field)))
             after = []
             if isinstance(s, gast.For) and _plain_adjoint_pass(s, removable, facts, stack_name):
-                body = []
-                for st in s.body:
-                    found = _product_accumulation(st, facts, removable)
-                    if found is None or sum(isinstance(n, gast.Name) and n.id == found[0]
-                                            for b in s.body for n in gast.walk(b)) != 2:
-                        body.append(st)
-                        continue
-                    acc, a, b = found
-                    lhs, rhs = fresh(f"{acc}_lhs"), fresh(f"{acc}_rhs")
-                    for name, item in ((lhs, a), (rhs, b)):
-                        out.append(_located(gast.Assign(targets=[_store(name)], value=gast.List(
-                            elts=[], ctx=gast.Load()), type_comment=None), s))
-                        body.append(_located(gast.Expr(value=gast.Call(
-                            func=gast.Attribute(value=_load(name), attr="append", ctx=gast.Load()),
-                            args=[_load(item)], keywords=[])), st))
-                    after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
-                        func=gast.Attribute(value=_load(runtime_name), attr="add_stacked_products",
-                                            ctx=gast.Load()),
-                        args=[_load(acc), _load(lhs), _load(rhs)], keywords=[]),
-                        type_comment=None), st))
-                    changed += 1
-                s.body = body
+                changed += _stack_in(s, out, after)
             out.append(s)
             out.extend(after)
         return out
 
+    def _stack_in(loop, out, after):
+        """Lists for the accumulations of ``loop``'s body: appends in the body, initial empty
+        lists into ``out`` (before the loop), the sums into ``after``. With ``share``, one list
+        for every accumulation that reads the same value of a name (no assignment of it between
+        them), stacked once after the loop when more than one sum reads it."""
+        body = loop.body
+        temps = _product_temps(body, fdef, removable)
+        index = {id(st): k for k, st in enumerate(body)}
+        stores = [{n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
+                   isinstance(n.ctx, gast.Store)} for st in body]
+
+        def version(name, k):  # how many statements before k assign name
+            return sum(name in stored for stored in stores[:k])
+
+        lists, uses, inserts, drop, sums = {}, {}, {}, set(), []
+
+        def origin(name, k):
+            """The name whose value ``name`` holds at statement k, through plain copies
+            (``_matmul1_bar = _add1_bar``) whose source is not assigned again before k."""
+            for j in range(k - 1, -1, -1):
+                if name in stores[j]:
+                    st = body[j]
+                    if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
+                            isinstance(st.targets[0], gast.Name) and \
+                            isinstance(st.value, gast.Name) and \
+                            version(st.value.id, j) == version(st.value.id, k):
+                        return origin(st.value.id, j)
+                    return name, version(name, k)
+            return name, version(name, k)
+
+        def list_of(name, k, hint, st):
+            key = origin(name, k) if share else (name, k, hint)
+            if key not in lists:
+                lists[key] = fresh(hint)
+                out.append(_located(gast.Assign(targets=[_store(lists[key])], value=gast.List(
+                    elts=[], ctx=gast.Load()), type_comment=None), loop))
+                inserts.setdefault(k, []).append(_located(gast.Expr(value=gast.Call(
+                    func=gast.Attribute(value=_load(lists[key]), attr="append", ctx=gast.Load()),
+                    args=[_load(name)], keywords=[])), st))
+            uses[lists[key]] = uses.get(lists[key], 0) + 1
+            return lists[key]
+
+        for k, st in enumerate(body):
+            found = _product_accumulation(st, facts, removable, temps)
+            summed = None if found is not None or not share else \
+                _sum_accumulation(st, facts, removable, temps)
+            acc = found[0] if found is not None else (summed[0] if summed else None)
+            if acc is None or sum(isinstance(n, gast.Name) and n.id == acc
+                                  for b in body for n in gast.walk(b)) != 2:
+                continue
+            drop.add(k)
+            if summed is not None:
+                _, d, keepdims, temp = summed
+                at = k
+                if temp is not None:  # (appended where the sum was made)
+                    at = index[id(temps[temp])]
+                    drop.add(at)
+                sums.append((st, acc, "add_stacked_sums",
+                             [list_of(d, at, f"{acc}_rows", st)], keepdims))
+                continue
+            acc, a, b, temp = found
+            at = k
+            if temp is not None:  # (appended where the product was made)
+                at = index[id(temps[temp])]
+                drop.add(at)
+            lhs, rhs = list_of(a, at, f"{acc}_lhs", st), list_of(b, at, f"{acc}_rhs", st)
+            sums.append((st, acc, "add_stacked_products", [lhs, rhs], None))
+        if not sums:
+            return 0
+        new_body = []
+        for k, st in enumerate(body):
+            new_body.extend(inserts.get(k, []))
+            if k not in drop:
+                new_body.append(st)
+        loop.body = new_body
+        stacked = {}
+        for name, n in uses.items():
+            if n > 1:  # one concatenation for every sum that reads these rows
+                stacked[name] = fresh("stacked")
+                after.append(_located(gast.Assign(targets=[_store(stacked[name])], value=gast.Call(
+                    func=gast.Attribute(value=_load(runtime_name), attr="stack_rows",
+                                        ctx=gast.Load()),
+                    args=[_load(name)], keywords=[]), type_comment=None), loop))
+        for st, acc, helper, operands, keepdims in sums:
+            args = [_load(acc)] + [_load(stacked.get(o, o)) for o in operands]
+            if keepdims:
+                args.append(_const(True))
+            after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
+                func=gast.Attribute(value=_load(runtime_name), attr=helper, ctx=gast.Load()),
+                args=args, keywords=[]), type_comment=None), st))
+        return len(sums)
+
     fdef.body = visit(fdef.body)
     return changed
+
+
+def _sum_accumulation(s, facts, removable, temps=None):
+    """(acc, d, keepdims, temp) for ``acc = acc + d.sum(axis=(0,))`` (or ``axis=0``,
+    ``keepdims=True``) with ``d`` a small 2-D float array: a bias gradient summed pass by pass;
+    or for ``acc = acc + t`` with ``t = d.sum(...)`` one of ``temps``."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
+            isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable):
+        return None
+    acc, v = s.targets[0].id, s.value
+    if not (isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
+            isinstance(v.left, gast.Name) and v.left.id == acc):
+        return None
+    call, temp = v.right, None
+    if isinstance(call, gast.Name) and call.id in (temps or {}) and \
+            isinstance(temps[call.id].value, gast.Call):
+        temp, call = call.id, temps[call.id].value
+    if not isinstance(call, gast.Call):
+        return None
+    if not (isinstance(call.func, gast.Attribute) and call.func.attr == "sum" and
+            isinstance(call.func.value, gast.Name) and not call.args):
+        return None  # (the array's own method: its fact, below, is an array)
+    kw = {k.arg: _literal(k.value) for k in call.keywords}
+    if set(kw) - {"axis", "keepdims"} or kw.get("axis") not in (0, (0,)) or \
+            kw.get("keepdims", False) not in (True, False):
+        return None
+    d = facts.get(id(call.func.value), TOP)
+    if not (type(d) is Arr and len(d.shape) == 2 and d.dtype.kind == "f" and
+            _size(d) * d.dtype.itemsize <= _STACK_BYTES):
+        return None
+    return acc, call.func.value.id, bool(kw.get("keepdims", False)), temp
+
+
+_HOIST_BYTES = 16 << 20  # the products of all passes, computed before the loop
+
+
+def _hoist_loop_products(fdef, facts, removable, stack_name):
+    """In a loop ``for t in range(n)`` over the rows of an array ``X`` that the loop does not
+    change, a product of row ``t`` with a matrix the loop does not change, ``v = X[t]; m = v @ W``
+    (or ``np.dot(v, W)``), becomes one product of all the rows before the loop and a row of it in
+    each pass: one BLAS call instead of one small call per pass (what a hand computing ``xs @ Wx``
+    for all steps at once does). Example::
+
+        for t in range(_item1):                  _XW1 = xs @ Wx
+            _item2 = xs[t]                       for t in range(_item1):
+            _matmul1 = _item2 @ Wx                   _item2 = xs[t]
+                                                     _matmul1 = _XW1[t]
+
+    Each row of ``X @ W`` is the row's own product (the same sums, by BLAS in one call). Only
+    where: ``n`` is known to be ``X.shape[0]`` (the passes read every row, no more), ``t`` is
+    not assigned in the body, ``X`` and ``W`` are names the body does not assign (or ``W`` is
+    re-read each pass as an item of a dict argument the code only reads: the same array), both
+    are float arrays (``X`` 3-D, ``W`` 2-D), and the body writes into no array (as in
+    ``_plain_adjoint_pass``, the stack's appends allowed)."""
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    changed = 0
+
+    def fresh(hint):
+        k = 1
+        while f"_{hint}{k}" in taken:
+            k += 1
+        taken.add(f"_{hint}{k}")
+        removable.add(f"_{hint}{k}")
+        return f"_{hint}{k}"
+
+    def visit(stmts):
+        nonlocal changed
+        out = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list):
+                    setattr(s, field, visit(getattr(s, field)))
+            if isinstance(s, gast.For) and isinstance(s.target, gast.Name) and not s.orelse \
+                    and _is_range(s.iter) and len(s.iter.args) == 1 and \
+                    _writes_no_array(s.body, facts, stack_name):
+                out.extend(_hoist_in(s, facts, fresh))
+            out.append(s)
+        return out
+
+    def _hoist_in(loop, facts, fresh):
+        nonlocal changed
+        t = loop.target.id
+        stored = {}
+        for b in loop.body:
+            for n in gast.walk(b):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    stored.setdefault(n.id, []).append(n)
+        if t in stored:
+            return []
+        count = facts.get(id(loop.iter.args[0]), TOP)
+        rows, items, before = {}, {}, []  # v -> X (v = X[t]); W -> dict item expression
+        for st in loop.body:
+            if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and
+                    isinstance(st.targets[0], gast.Name)):
+                continue
+            name, v = st.targets[0].id, st.value
+            if len(stored.get(name, ())) != 1:
+                continue
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and \
+                    isinstance(v.slice, gast.Name) and v.slice.id == t and \
+                    v.value.id not in stored:
+                x = facts.get(id(v.value), TOP)
+                if type(x) is Arr and len(x.shape) == 3 and x.dtype.kind == "f" and \
+                        count == Known(x.shape[0]):
+                    rows[name] = v.value.id
+                continue
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and \
+                    isinstance(v.slice, gast.Constant) and v.value.id not in stored and \
+                    type(facts.get(id(v.value), TOP)) is Items:
+                items[name] = v
+                continue
+            pair = None
+            if isinstance(v, gast.BinOp) and isinstance(v.op, gast.MatMult):
+                pair = (v.left, v.right)
+            elif isinstance(v, gast.Call) and not v.keywords and len(v.args) == 2 and \
+                    facts.get(id(v.func), TOP) in (Known(np.dot), Known(np.matmul)):
+                pair = tuple(v.args)
+            if pair is None or not all(isinstance(p, gast.Name) for p in pair):
+                continue
+            left, right = pair
+            if left.id not in rows or not (right.id not in stored or right.id in items):
+                continue
+            xf, wf = facts.get(id(left), TOP), facts.get(id(right), TOP)
+            big = facts.get(id(v), TOP)
+            if not (type(xf) is Arr and type(wf) is Arr and len(xf.shape) == 2 and
+                    len(wf.shape) == 2 and wf.dtype == xf.dtype and type(big) is Arr):
+                continue
+            n = facts[id(loop.iter.args[0])].value
+            if n * _size(big) * big.dtype.itemsize > _HOIST_BYTES:
+                continue
+            w_expr = copy.deepcopy(items[right.id]) if right.id in items else _load(right.id)
+            product = fresh("rows_product")
+            before.append(_located(gast.Assign(
+                targets=[_store(product)], value=gast.BinOp(
+                    left=_load(rows[left.id]), op=gast.MatMult(), right=w_expr),
+                type_comment=None), loop))
+            st.value = gast.Subscript(value=_load(product), slice=_load(t), ctx=gast.Load())
+            changed += 1
+        return before
+
+    fdef.body = visit(fdef.body)
+    return changed
+
+
+def _writes_no_array(body, facts, stack_name):
+    """The statements assign names only and call only code that writes into nothing (numpy, the
+    runtime, array methods that make new values, the stack's append and pop, generated code that
+    passes _writes_nothing)."""
+    for node in (n for b in body for n in gast.walk(b)):
+        if isinstance(node, gast.stmt) and not (
+                is_comment(node) or isinstance(node, (gast.Pass, gast.If, gast.For)) or
+                (isinstance(node, gast.Assign) and len(node.targets) == 1 and
+                 isinstance(node.targets[0], gast.Name)) or
+                (isinstance(node, gast.Expr) and _is_stack_call(node.value, stack_name, "append"))):
+            return False
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+                             gast.GeneratorExp, gast.Yield, gast.YieldFrom, gast.NamedExpr,
+                             gast.While)):
+            return False
+        if isinstance(node, gast.Call) and not _is_stack_call(node, stack_name, "append") and \
+                not _non_writing_call(node, facts, stack_name):
+            return False
+    return True
 
 
 def _has_loop_products(fdef):
@@ -1434,13 +1816,42 @@ def _store(name):
     return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
 
 
-def _product_accumulation(s, facts, removable):
-    """(acc, h, d) for ``acc = acc + h.T @ d`` with ``h`` and ``d`` small 2-D float arrays of the
-    same rows and dtype (in every pass: the facts of a loop are joined over its passes)."""
+def _product_temps(body, fdef, removable):
+    """Compiler temporaries ``t = h.T @ d`` (or ``t = d.sum(...)``) of a loop body, each stored
+    once and read once in the whole function (``acc = acc + t`` may read it later in the body):
+    name -> statement."""
+    counts = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    out = {}
+    for st in body:
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
+                isinstance(st.targets[0], gast.Name) and st.targets[0].id in removable and \
+                counts.get(st.targets[0].id) == 2 and (
+                    (isinstance(st.value, gast.BinOp) and isinstance(st.value.op, gast.MatMult))
+                    or (isinstance(st.value, gast.Call) and
+                        isinstance(st.value.func, gast.Attribute) and
+                        st.value.func.attr == "sum")):
+            out[st.targets[0].id] = st
+    return out
+
+
+def _product_accumulation(s, facts, removable, temps=None):
+    """(acc, h, d, temp) for ``acc = acc + h.T @ d`` with ``h`` and ``d`` small 2-D float arrays
+    of the same rows and dtype (in every pass: the facts of a loop are joined over its passes);
+    or for ``acc = acc + t`` with ``t = h.T @ d`` one of ``temps`` (then ``temp`` is ``t``: the
+    product's operands are the values they had there)."""
     if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
             isinstance(s.targets[0], gast.Name) and s.targets[0].id in removable):
         return None
     acc, v = s.targets[0].id, s.value
+    temp = None
+    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
+            isinstance(v.right, gast.Name) and v.right.id in (temps or {}) and \
+            isinstance(temps[v.right.id].value, gast.BinOp):
+        temp = v.right.id
+        v = gast.BinOp(left=v.left, op=v.op, right=temps[temp].value)
     if not (isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
             isinstance(v.left, gast.Name) and v.left.id == acc and isinstance(v.right, gast.BinOp)
             and isinstance(v.right.op, gast.MatMult)):
@@ -1455,7 +1866,7 @@ def _product_accumulation(s, facts, removable):
         return None
     if max(_size(a), _size(b)) * a.dtype.itemsize > _STACK_BYTES:
         return None
-    return acc, left.value.id, right.id
+    return acc, left.value.id, right.id, temp
 
 
 def _plain_adjoint_pass(loop, removable, facts, stack_name):
@@ -1495,9 +1906,11 @@ def _non_writing_call(node, facts, stack_name):
     value = f.value
     if isinstance(value, np.ufunc):
         return True
+    if getattr(value, "__sourcediff_fdef__", None) is not None:
+        return _writes_nothing(value)  # (a generated forward or backward form)
     module = getattr(value, "__module__", None) or ""
     name = getattr(value, "__name__", "")
-    if name in _MUTATORS:
+    if name in _MUTATORS or (module == "sourcediff.runtime" and name in _CALLING_HELPERS):
         return False
     return module.startswith("numpy") or module in ("sourcediff.runtime", "builtins")
 
@@ -1514,12 +1927,14 @@ def _np_call(runtime_name, ufunc, args, out):
 
 
 def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
-               runtime_names, placeholders=(), keywords=None, bind=None):
+               runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True):
     """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (and keyword
     ``keywords``); None when nothing in it changes. ``placeholders`` are the names the function
     sets to None on entry only so that their first save on the stack has a value. ``bind(wanted,
     obj)`` gives the name under which ``obj`` is bound when the code is compiled (see
-    ``_hoist_library_calls``); without it library functions are looked up where the code says."""
+    ``_hoist_library_calls``); without it library functions are looked up where the code says.
+    ``batch_rows=False`` leaves products of a loop's rows in the loop (see _hoist_loop_products;
+    for the numba backend, whose ``@`` takes 2-D arrays only)."""
     fdef = copy.deepcopy(fdef)
     facts = {p: (fact_of_signature(args[k]) if k < len(args) else TOP)
              for k, p in enumerate(param_names)}
@@ -1528,6 +1943,19 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
     assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
+    dicts = [p for k, p in enumerate(param_names) if k < len(args) and type(args[k]) is dict]
+    for p in _read_only_dicts(fdef, dicts, runtime_names):
+        facts[p] = dict_fact(args[param_names.index(p)])
+    if any(type(f) is Items for f in facts.values()):
+        inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
+        try:
+            inference.run()
+            trusted = _calls_leave_dicts_alone(fdef, inference.nodes, namespace, runtime_names,
+                                               stack_name)
+        except _Unsupported:
+            trusted = False
+        if not trusted:
+            facts = {p: (TOP if type(f) is Items else f) for p, f in facts.items()}
     removable = set(removable)
     total = 0
     for _ in range(4):  # a rewrite can make more facts known (a helper call becomes an operator)
@@ -1538,7 +1966,8 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             break
         rewriter = _Rewriter(inference.nodes, runtime_names)
         fdef.body = [s for s in (rewriter.visit(s) for s in fdef.body) if s is not None]
-        changed = rewriter.changed + _scalar_seeds(fdef, inference.nodes, runtime_names)
+        changed = rewriter.changed + _scalar_seeds(fdef, inference.nodes, runtime_names) + \
+            _split_dict_grads(fdef, inference.nodes, removable, runtime_names)
         if not changed:
             break
         total += changed
@@ -1566,6 +1995,8 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             _reuse_buffers(fdef, inference.nodes, next(iter(runtime_names)))
         if bind is not None and not blocked:
             total += _column_sums(fdef, inference.nodes, bind)
+        if stack_name is not None and batch_rows:  # (numba multiplies 2-D arrays only)
+            total += _hoist_loop_products(fdef, inference.nodes, removable, stack_name)
         if stack_name is not None and _has_loop_products(fdef):
             inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
             try:
@@ -1573,7 +2004,7 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             except _Unsupported:
                 return fdef if total else None
             total += _stack_loop_products(fdef, inference.nodes, removable, stack_name,
-                                          next(iter(runtime_names)))
+                                          next(iter(runtime_names)), share=batch_rows)
         if bind is not None:
             total += _hoist_library_calls(fdef, inference.nodes, runtime_names, bind)
     return fdef if total else None
@@ -1642,6 +2073,314 @@ def _literal(node):
         return ast.literal_eval(gast.gast_to_ast(node))
     except (ValueError, TypeError, SyntaxError):
         return None
+
+
+# ---------------------------------------------------------------- dict arguments
+
+
+def _split_dict_grads(fdef, facts, removable, runtime_names):
+    """The gradient of a dict argument, built entry by entry, becomes one variable per key::
+
+        params_bar = _sd.scatter_basic(g, params, 'V')        params_bar_V = g
+                                                              params_bar_W = 0.0
+        ...                                                   ...
+        params_bar = params_bar + _sd.scatter_basic(          params_bar_W = _sd.add_grads(
+            _W_bar, params, 'W')                                  params_bar_W, _W_bar)
+        return _sd.grad_like(params_bar, params)              return {'V': _sd.grad_like(
+                                                                  params_bar_V, params['V']), ...}
+
+    The same sums entry by entry as the GradDict (its ``+`` is add_grads per key, a missing key
+    is 0.0), without a new 13-entry dict per accumulation, and each entry then has facts of its
+    own (an array accumulated in a loop can become one stacked product). Only a compiler name
+    whose every assignment is one of these forms, over one dict argument ``params`` whose keys
+    are known (an ``Items`` fact) and constant keys, read only by those forms and by the final
+    ``_sd.grad_like(params_bar, params)``."""
+    parents = _parents(fdef)
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    stores, loads = {}, {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name):
+            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(
+                node.id, []).append(node)
+
+    def scatter_of(node, name):
+        """(g node, dict name, key) of ``_sd.scatter_basic(g, P, K)``."""
+        if _sd_call(node, runtime_names) not in ("scatter_basic", "scatter") or node.keywords \
+                or len(node.args) != 3:
+            return None
+        g, p, k = node.args
+        if not (isinstance(p, gast.Name) and isinstance(k, gast.Constant)):
+            return None
+        items = facts.get(id(p), TOP)
+        if type(items) is not Items or all(not (type(key) is type(k.value) and key == k.value)
+                                           for key, _ in items.items):
+            return None
+        return g, p.id, items, k.value
+
+    changed = 0
+    for name in sorted(stores):
+        if name not in removable:
+            continue
+        forms, ok, dict_name, items = [], True, None, None
+        for store in stores[name]:
+            s = parents.get(id(store))
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and s.targets[0] is store):
+                ok = False
+                break
+            v = s.value
+            if isinstance(v, gast.Constant) and v.value == 0.0 and type(v.value) is float:
+                forms.append((s, "zero", None))
+                continue
+            found = scatter_of(v, name)
+            kind = "set"
+            if found is None and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
+                    isinstance(v.left, gast.Name) and v.left.id == name:
+                found, kind = scatter_of(v.right, name), "add"
+            elif found is None and _sd_call(v, runtime_names) == "add_grads" and \
+                    len(v.args) == 2 and not v.keywords and isinstance(v.args[0], gast.Name) and \
+                    v.args[0].id == name:
+                found, kind = scatter_of(v.args[1], name), "add"
+            if found is None or (dict_name is not None and (found[1], found[2]) !=
+                                 (dict_name, items)):
+                ok = False
+                break
+            dict_name, items = found[1], found[2]
+            forms.append((s, kind, found))
+        if not ok or dict_name is None:
+            continue
+        final = None
+        for load in loads.get(name, ()):
+            parent = parents.get(id(load))
+            if any(kind == "add" and (load is s.value.left if isinstance(s.value, gast.BinOp)
+                                      else load is s.value.args[0])
+                   for s, kind, _ in forms):
+                continue
+            if _sd_call(parent, runtime_names) == "grad_like" and len(parent.args) == 2 and \
+                    parent.args[0] is load and isinstance(parent.args[1], gast.Name) and \
+                    parent.args[1].id == dict_name and final is None:
+                final = parent
+                continue
+            ok = False
+            break
+        if not ok:
+            continue
+        keys = [k for k, _ in items.items]
+        names = {}
+        for n, k in enumerate(keys):
+            wanted = f"{name}_{k}" if isinstance(k, str) and k.isidentifier() else f"{name}{n}"
+            while wanted in taken:
+                wanted += "_"
+            taken.add(wanted)
+            names[k] = wanted
+            removable.add(wanted)
+        runtime_name = next(iter(runtime_names))
+        replace = {}
+        for s, kind, found in forms:
+            if kind == "zero":
+                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[k])],
+                                                       value=_const(0.0), type_comment=None), s)
+                                  for k in keys]
+                continue
+            g, _, _, key = found
+            if kind == "set":
+                replace[id(s)] = [_located(gast.Assign(
+                    targets=[_store(names[k])], value=g if k == key else _const(0.0),
+                    type_comment=None), s) for k in keys]
+            else:
+                value = _attr_call(_load(runtime_name), "add_grads", [_load(names[key]), g])
+                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[key])], value=value,
+                                                       type_comment=None), s)]
+        if final is not None:
+            entries = gast.Dict(
+                keys=[_const(k) for k in keys],
+                values=[_attr_call(_load(runtime_name), "grad_like", [
+                    _load(names[k]), gast.Subscript(value=_load(dict_name), slice=_const(k),
+                                                    ctx=gast.Load())]) for k in keys])
+            _replace_node(fdef, final, entries)
+
+        def redo(stmts):
+            out = []
+            for st in stmts:
+                for field in ("body", "orelse"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, redo(getattr(st, field)))
+                out.extend(replace.get(id(st), [st]))
+            return out
+
+        fdef.body = redo(fdef.body)
+        changed += 1
+    return changed
+
+
+def _replace_node(root, old, new):
+    for node in gast.walk(root):
+        for field, value in gast.iter_fields(node):
+            if value is old:
+                setattr(node, field, new)
+                return
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = new
+                        return
+
+
+# the runtime's helpers that call code they are given (a user's function or method)
+_CALLING_HELPERS = {"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "run_for_effect", "map_list",
+                    "map_list_grad",
+                    # (numpy's, likewise)
+                    "vectorize", "apply_along_axis", "apply_over_axes", "frompyfunc", "piecewise",
+                    "fromfunction"}
+# the runtime's helpers that read a dict argument and write into nothing
+_DICT_READERS = {"check_wrt", "scatter_basic", "scatter", "grad_like", "grad_tree", "item_grad",
+                 "zeros_like_grad"}
+
+
+def _read_only_dicts(fdef, names, runtime_names):
+    """The parameters among ``names`` (dict arguments) that the generated code only reads: every
+    load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
+    (``params['W']``) or an argument of a runtime helper that reads it and writes into nothing
+    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method
+    call, an item store, a call of other code, a place in a container or on the stack) may
+    change the dict."""
+    parents = _parents(fdef)
+    out = set()
+    for p in names:
+        aliases, grew = {p}, True
+        while grew:
+            grew = False
+            for node in gast.walk(fdef):
+                if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and \
+                        node.value.id in aliases and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id not in aliases:
+                    aliases.add(node.targets[0].id)
+                    grew = True
+        ok = True
+        for node in gast.walk(fdef):
+            if not (isinstance(node, gast.Name) and node.id in aliases and
+                    isinstance(node.ctx, (gast.Load, gast.Del))):
+                continue
+            parent = parents.get(id(node))
+            if isinstance(parent, gast.Subscript) and parent.value is node and \
+                    isinstance(parent.ctx, gast.Load) and isinstance(parent.slice, gast.Constant):
+                continue
+            if isinstance(parent, gast.Assign) and parent.value is node:
+                continue
+            if isinstance(parent, gast.Call) and node in parent.args and \
+                    _sd_call(parent, runtime_names) in _DICT_READERS:
+                continue
+            ok = False
+            break
+        if ok:
+            out.add(p)
+    return out
+
+
+_SAFE_BUILTINS = {len, range, float, int, abs, min, max, sum, tuple, zip, enumerate, isinstance,
+                  bool, round, reversed, any, all, divmod, pow, slice, complex}
+_DICT_WRITERS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__",
+                 "__delitem__", "__ior__"}
+_WRITING_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "STORE_SUBSCR",
+                "DELETE_SUBSCR", "STORE_SLICE", "DELETE_SLICE", "STORE_DEREF", "DELETE_DEREF",
+                "IMPORT_NAME", "IMPORT_FROM"}
+
+
+def _safe_value(value, depth):
+    """A value that code can use without changing a dict it is not given: numpy, math and the
+    runtime (modules, their functions), a few builtins, plain data, and Python functions that pass
+    :func:`_writes_nothing`."""
+    if inspect.ismodule(value):
+        name = value.__name__
+        return name in ("math", "numpy", "sourcediff.runtime") or name.startswith("numpy.")
+    if isinstance(value, (int, float, complex, str, bytes, type(None), np.ndarray, np.generic,
+                          np.dtype)):
+        return True
+    if isinstance(value, np.ufunc):
+        return True
+    try:
+        if value in _SAFE_BUILTINS:
+            return True
+    except TypeError:
+        return False
+    module = getattr(value, "__module__", None) or ""
+    if getattr(value, "__name__", None) in _CALLING_HELPERS:
+        return False
+    if callable(value) and not isinstance(value, types.FunctionType) and \
+            (module == "math" or module == "numpy" or module.startswith("numpy.")):
+        return True
+    if isinstance(value, types.FunctionType):
+        if module == "sourcediff.runtime":
+            return value.__name__ not in _CALLING_HELPERS
+        return _writes_nothing(value, depth + 1)
+    return False
+
+
+def _writes_nothing(fn, depth=0):
+    """True when calling the plain function ``fn`` writes into nothing that exists before the
+    call (a dict, a list, an array): its code (and the code it calls, to a few levels) stores
+    into no item, attribute, global or closure cell, calls no method that writes (``update``,
+    ``append``, ``fill``, ...), passes no ``out=``, uses no in-place operator, and reads only
+    globals that pass :func:`_safe_value`.
+    A wrapper sourcediff made for generated code is judged by the code it wraps."""
+    import builtins
+    import dis
+
+    if depth > 4:
+        return False
+    while getattr(fn, "__sourcediff_same_as_wrapped__", False) and hasattr(fn, "__wrapped__"):
+        fn = fn.__wrapped__
+    if not isinstance(fn, types.FunctionType):
+        return _safe_value(fn, depth) if depth else False
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    codes = [fn.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for ins in dis.get_instructions(code):
+            op = ins.opname
+            if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
+                                      (ins.argval in _DICT_WRITERS or
+                                       ins.argval in _MUTATORS or
+                                       ins.argval in _CALLING_HELPERS)) or \
+                    (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
+                    (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
+                return False
+            if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+                name = ins.argval
+                value = fn.__globals__.get(name, getattr(builtins, name, _safe_value))
+                if value is _safe_value or not _safe_value(value, depth):
+                    return False
+            elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval in cells:
+                try:
+                    value = cells[ins.argval].cell_contents
+                except ValueError:
+                    return False
+                if not _safe_value(value, depth):
+                    return False
+    return True
+
+
+def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
+    """Every call in ``fdef`` is of the runtime, of the stack, of an array method (by the facts)
+    or of a function that passes :func:`_writes_nothing`: no code the function runs can
+    change a dict argument behind its name."""
+    for node in gast.walk(fdef):
+        if not isinstance(node, gast.Call):
+            continue
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                ((func.value.id in runtime_names and func.attr not in _CALLING_HELPERS) or
+                 func.value.id == stack_name):
+            continue
+        if isinstance(func, gast.Attribute) and type(facts.get(id(func.value), TOP)) in \
+                (Arr, Scal) and func.attr not in _MUTATORS:
+            continue
+        f = facts.get(id(func), TOP)
+        if type(f) is Known and (_safe_value(f.value, 0) or _writes_nothing(f.value)):
+            continue
+        return False
+    return True
 
 
 def _library_function(value):

@@ -256,8 +256,11 @@ def test_a_loop_weight_gradient_becomes_one_product_after_the_loop():
     df = sd.grad(rnn, wrt=(2, 3))
     generic, text = sd.source(df), sd.source(df, *args)
     assert "add_stacked_products" not in generic  # (the pass needs the shapes: specializer only)
-    assert "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _Wh_bar_rhs1)" in text, text
-    assert "Wx_bar = _sd.add_stacked_products(Wx_bar, _Wx_bar_lhs1, _Wx_bar_rhs1)" in text, text
+    # both products read the same per-pass gradient (_matmul1_bar and _matmul2_bar are copies of
+    # _add1_bar): one list, stacked once
+    assert "_stacked1 = _sd.stack_rows(_Wh_bar_rhs1)" in text, text
+    assert "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)" in text, text
+    assert "Wx_bar = _sd.add_stacked_products(Wx_bar, _Wx_bar_lhs1, _stacked1)" in text, text
     assert "_Wh_bar_lhs1.append(h)" in text and "Wh_bar = Wh_bar + h.T @" not in text, text
     gx, gh = df(*args)
     px, ph = sd.grad(rnn, wrt=(2, 3), optimize=False)(*args)
