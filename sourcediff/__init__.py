@@ -17,7 +17,14 @@ from .errors import (  # noqa: F401
     SourcediffWarning,
     WrtError,
 )
-from .operators import elementwise_grad, hessian, hvp, jacobian, jvp, vjp  # noqa: F401
+from .transforms import elementwise_grad, hessian, hvp, jacobian, jvp, vjp  # noqa: F401
 from .pytree import flatten  # noqa: F401
-from .registry import defjvp, defnondiff, defvjp  # noqa: F401
+from .rules.registry import defjvp, defnondiff, defvjp  # noqa: F401
 from .tape import Tensor, enable_grad, no_grad, set_grad_enabled, tensor  # noqa: F401,E402
+
+import sys as _sys  # noqa: E402
+
+# ``sourcediff.registry`` is where users define rules (``from sourcediff.registry import defvjp``);
+# it lives in the rules package
+_sys.modules.setdefault(__name__ + ".registry", _rules.registry)
+registry = _rules.registry

@@ -26,19 +26,22 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from . import lazy, registry, runtime, specialize
-from .alias import _stored, alias_checks
-from .dump import dump, wanted
-from .emit import LineTable, emit
+from . import lazy, runtime
+from .rules import registry
+from .specialize import specializer as specialize
+from .compiler.alias import _stored, alias_checks
+from .compiler.dump import dump, wanted
+from .compiler.emit import LineTable, emit
 from .errors import BackendError, NoSourceError, SourcediffError, WrtError
-from .facts import FULL_REDUCTIONS
-from .fence import fence
-from .forwarding import forward_attributes
-from .forward import Forward
-from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
-from .optimize import _loads, optimize
-from .parse import GENERATED_LINES, Parsed, not_a_function, outermost, parse_function
-from .reverse import GlobalNames, Reverse, _locals
+from .rules.facts import FULL_REDUCTIONS
+from .compiler.fence import fence
+from .compiler.forwarding import forward_attributes
+from .compiler.forward import Forward
+from .compiler.normalize import (Names, all_names, assign, call, const, load, located, normalize,
+                                 store)
+from .compiler.optimize import _loads, optimize
+from .compiler.parse import GENERATED_LINES, Parsed, not_a_function, outermost, parse_function
+from .compiler.reverse import GlobalNames, Reverse, _locals
 
 _MISSING = object()
 _cache = weakref.WeakKeyDictionary()
@@ -70,7 +73,7 @@ def grad(fn=None, wrt=0, *, mode="reverse", optimize=True, has_aux=False, backen
     if has_aux:
         return _with_aux(fn, wrt, "grad", mode, optimize, backend)
     if mode == "forward":
-        from .operators import forward_grad
+        from .transforms import forward_grad
 
         return forward_grad(fn, wrt, optimize)
     if mode != "reverse":
@@ -122,7 +125,7 @@ def _with_aux(fn, wrt, what, mode, optimize_code, backend="numpy"):
     """The gradient of ``fn(...)[0]`` for a ``fn`` that returns ``(loss, aux)``, giving aux back
     from the same run of ``fn`` (it runs once per call): the loss is taken by ``runtime.aux_first``,
     which keeps aux aside for this call."""
-    from .parse import synthetic
+    from .compiler.parse import synthetic
 
     name = getattr(fn, "__name__", "f")
     loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
@@ -776,7 +779,7 @@ def _free_names(parsed, globals_):
 
 
 def _compile_raw(parsed, emitted, name, globals_, extra=None):
-    """Compile generated source (an :class:`~sourcediff.emit.Emitted`) inside a factory whose
+    """Compile generated source (an :class:`~sourcediff.compiler.emit.Emitted`) inside a factory whose
     parameters bind the helper objects (and ``extra``, name -> object); its line table goes to
     ``GENERATED_LINES`` under the file name it is compiled as (as its text goes to linecache)."""
     text = emitted.source

@@ -40,8 +40,8 @@ import warnings
 
 import numpy as np
 
-from . import registry
-from .parse import GENERATED_LINES
+from .rules import registry
+from .compiler.parse import GENERATED_LINES
 from .pytree import is_tree
 
 PROBE = "_sd_parity_probe"
@@ -159,7 +159,7 @@ class _Site:
 
 def _sites(tree, lines, user_lines, origins):
     """Every segment of the generated function ``tree`` (an ``ast.FunctionDef``); ``origins``
-    maps its comment lines to the :class:`~sourcediff.emit.Origin` each quotes (the line table)."""
+    maps its comment lines to the :class:`~sourcediff.compiler.emit.Origin` each quotes (the line table)."""
     comments = {}
     for number, origin in origins.items():
         line = lines[number - 1]

@@ -73,7 +73,7 @@ def _location(frame):
     line."""
     import linecache
 
-    from .parse import _generated_line, outermost
+    from .compiler.parse import _generated_line, outermost
 
     filename, line = frame.f_code.co_filename, frame.f_lineno
     mapped = _generated_line(filename, line)

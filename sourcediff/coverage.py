@@ -14,7 +14,7 @@ import sys
 import gast
 import numpy as np
 
-from . import quote, registry
+from .rules import quote, registry
 
 
 # primitives the tape does not record as numpy does, each with the reason (tests/test_rule_modes.py

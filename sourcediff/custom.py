@@ -20,7 +20,8 @@ Example::
 import functools
 import inspect
 
-from . import registry, tape
+from .rules import registry
+from . import tape
 from .errors import SourcediffError
 
 

@@ -32,8 +32,9 @@ import warnings
 import gast
 import numpy as np
 
-from . import runtime, specialize
-from .emit import emit
+from . import runtime
+from .specialize import specializer as specialize
+from .compiler.emit import emit
 from .errors import JitFallbackWarning
 
 log = logging.getLogger("sourcediff")
@@ -214,7 +215,7 @@ def _construct(exc):
     """What numba refused, with the user's line: from the generated line numba names."""
     import linecache
 
-    from .parse import _generated_line, outermost
+    from .compiler.parse import _generated_line, outermost
 
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]

@@ -28,7 +28,7 @@ import copy
 
 import gast
 
-from .normalize import call, load, store
+from .compiler.normalize import call, load, store
 from .runtime import lazy
 
 

@@ -1841,7 +1841,7 @@ class _RuleCall:
         self.positions = tuple(_rule_position(rule, a, len(args)) for a in active)
 
     def grads(self, out_bar):
-        from .quote import sliced_rule
+        from .rules.quote import sliced_rule
 
         vjp = sliced_rule(self.rule.vjp, tuple(sorted(set(self.positions))))
         parts = vjp(out_bar, self.value, *self.args, **self.kwargs)
@@ -1852,7 +1852,7 @@ class _RuleCall:
         return tuple(out)
 
     def tangent(self, tangents):
-        from .quote import sliced_rule
+        from .rules.quote import sliced_rule
 
         total = 0.0
         for i, t in zip(self.positions, tangents):
@@ -1901,7 +1901,7 @@ def _rule_position(rule, a, n_args):
 
 def _rule_of(fn):
     """The derivative rule of a primitive met at run time, or None."""
-    from . import registry
+    from .rules import registry
 
     try:
         return registry.lookup(fn)

@@ -30,11 +30,11 @@ import weakref
 
 import numpy as np
 
-from . import registry
+from .rules import registry
 from . import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from . import runtime as _sd
 from .errors import NoRuleError, SourcediffError
-from .quote import sliced_rule as _sliced_vjp
+from .rules.quote import sliced_rule as _sliced_vjp
 
 __all__ = [
     "AccumulateGrad",

@@ -25,7 +25,7 @@ class GradientCheckError(SourcediffError, AssertionError):
 
 def _float_args(args):
     """Positions of floats, float arrays and lists/tuples/dicts of them."""
-    from .operators import _float_like
+    from .transforms import _float_like
 
     return [i for i, a in enumerate(args) if _float_like(a)]
 
@@ -137,7 +137,7 @@ def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6
 
         check_grads(softplus, (np.linspace(-2.0, 2.0, 5),), order=2)
     """
-    from . import operators
+    from . import transforms as operators
     from .attribution import rules_used, user_rule
 
     __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
@@ -225,9 +225,9 @@ def _unclaimed(fn, rule, mode, owner):
 
 
 def _check_second_order(fn, args, wrt, dirs, rng, eps, rtol, atol, name, second, hint):
-    from . import operators
+    from . import transforms as operators
     from .api import grad
-    from .parse import synthetic
+    from .compiler.parse import synthetic
 
     out = fn(*args)
     scalar, projection = fn, None
@@ -328,7 +328,7 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
         from sourcediff.testing import check_parity
         print(check_parity(lambda_free_loss, (w, x), wrt=(0,)))
     """
-    from . import operators
+    from . import transforms as operators
     __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     wrt = tuple(_float_args(args) if wrt is None else (wrt if isinstance(wrt, (tuple, list))

@@ -14,7 +14,7 @@ import numpy as np
 
 from sourcediff import pytree as _pytree
 from sourcediff import runtime as _sd
-from sourcediff.registry import present
+from sourcediff.rules.registry import present
 
 rng = np.random.default_rng(20240611)
 

@@ -453,7 +453,7 @@ def test_specialized_2d_dot_is_the_matmul_code():
 
 
 def test_tensordot_axes_must_be_known_to_specialize():
-    from sourcediff import specialize
+    from sourcediff.specialize import specializer as specialize
 
     f = specialize.Known(1)
     a, b = specialize.Arr((3, 4), np.float64), specialize.Arr((4, 2), np.float64)

@@ -152,7 +152,7 @@ def test_a_rule_registered_after_the_first_gradient_is_picked_up():
     try:
         np.testing.assert_allclose(sd.grad(late_rule_user)(x), [10.0, 10.0])
     finally:
-        from sourcediff import registry
+        from sourcediff.rules import registry
 
         registry._rules.pop(late_fn, None)
         registry._version[0] += 1

@@ -150,7 +150,7 @@ def test_a_helper_that_writes_into_a_copy_of_its_argument_is_no_alias():
     """A grid simulation's step (new = grid.copy(); new[1:-1] = ...) was refused with a false
     AliasError: the helper was taken to write into its parameter."""
     check_grads(relax_and_mix, (np.linspace(0.2, 1.0, 5),), order=2)
-    from sourcediff.alias import mutated_params
+    from sourcediff.compiler.alias import mutated_params
 
     assert mutated_params(relax) == {}
     assert "a" in mutated_params(picks_its_argument)  # (max returns one of its arguments)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff import emit
+from sourcediff.compiler import emit
 from sourcediff.errors import SourcediffError
-from sourcediff.parse import GENERATED_LINES
+from sourcediff.compiler.parse import GENERATED_LINES
 
 
 def adds_mismatched(x, y):

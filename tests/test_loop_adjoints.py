@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.emit import to_source
-from sourcediff.optimize import last_pass_guards
+from sourcediff.compiler.emit import to_source
+from sourcediff.compiler.optimize import last_pass_guards
 from tests.oracles import check_grads_fd
 
 
@@ -316,7 +316,8 @@ def g(H, D):
 def test_only_a_loop_that_writes_into_no_array_has_its_products_stacked(write, stacked):
     """Specialize a small function shaped like generated code; when anything in the loop could
     write into an array, the arrays kept for after the loop could be changed by a later pass."""
-    from sourcediff import runtime, specialize
+    from sourcediff import runtime
+    from sourcediff.specialize import specializer as specialize
 
     code = ACCUMULATING.replace("WRITE", write)
     fdef = gast.parse(code).body[0]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.emit import to_source
-from sourcediff.optimize import inline_temps
+from sourcediff.compiler.emit import to_source
+from sourcediff.compiler.optimize import inline_temps
 from tests.oracles import check_grads_fd
 from tests.test_specialize import scalar_loop
 

@@ -153,7 +153,7 @@ def only_reverse(monkeypatch):
     """A rule with a vjp and no jvp (kind "custom"): reverse mode and the tape only. Registered in
     a copy of the rule table, since the library's own rules all have a jvp (tests/test_rules.py
     checks every registered rule for it)."""
-    from sourcediff import registry
+    from sourcediff.rules import registry
 
     monkeypatch.setattr(registry, "_rules", dict(registry._rules))
 
@@ -299,7 +299,7 @@ def test_the_blamed_block_is_the_wrong_one_when_generated_code_is_wrong(data):
     """The search blames blocks, not rules: a block of generated code made wrong by hand (as a
     compiler bug would) is found, whichever line it is."""
     from sourcediff import attribution
-    from sourcediff.parse import GENERATED_LINES
+    from sourcediff.compiler.parse import GENERATED_LINES
 
     w, x, y = data
     raw = attribution._raw(sd.value_and_grad(model_loss, wrt=(0,), optimize=False))

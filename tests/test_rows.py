@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff import api, rows
+from sourcediff import api
+from sourcediff.specialize import rows
 from tests.catalogue import load_all
 from tests.oracles import check_grads_fd
 

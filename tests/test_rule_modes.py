@@ -6,7 +6,7 @@ the case table that the coverage table says the tape records."""
 import numpy as np
 import pytest
 
-from sourcediff import registry
+from sourcediff.rules import registry
 from sourcediff.coverage import TAPE_GAPS, _tape
 from sourcediff.runtime import unbroadcast
 from sourcediff.tape import grad_of

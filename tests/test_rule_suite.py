@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff import registry
+from sourcediff.rules import registry
 from sourcediff.coverage import rows
 from sourcediff.errors import NoRuleError, SourcediffError
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import sourcediff as sd  # (also registers the built-in rules)
-from sourcediff import registry
+from sourcediff.rules import registry
 from sourcediff.runtime import broadcast_tangent, unbroadcast
-from sourcediff.quote import sliced_rule as _sliced_vjp
+from sourcediff.rules.quote import sliced_rule as _sliced_vjp
 
 try:
     from .rule_cases import CASES, NONDIFF_CASES, SCIPY_CASES
@@ -366,7 +366,7 @@ def test_declared_non_differentiable_result_does_not_move(prim, args, kwargs, ci
 
 
 def _none_positions(prim, args, cid):
-    from sourcediff import quote
+    from sourcediff.rules import quote
 
     q = quote.quoted(registry.lookup(prim).vjp)
     return [i for i in _float_positions(args) if not q.differentiable(i)
@@ -404,7 +404,7 @@ def test_numpy_namespace_every_callable_has_a_rule_a_declaration_or_is_refused()
     one of three ways: a rule (per argument), a declaration that no argument carries a derivative,
     or a refusal by name when it meets a float that carries one. None is transformed as if it
     were the user's code, and none gives a silent zero."""
-    from sourcediff.resolve import Resolver
+    from sourcediff.compiler.resolve import Resolver
 
     kinds = {}
     for label, obj in _public_numpy_callables().items():

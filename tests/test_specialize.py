@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff import specialize
+from sourcediff.specialize import specializer as specialize
 from tests.catalogue import load_all
 from tests.oracles import check_grads_fd
 

@@ -5,7 +5,7 @@ import builtins
 import numpy as np
 
 from .. import runtime as _sd
-from ..registry import defvjp
+from .registry import defvjp
 
 
 @defvjp(builtins.max, builtins.min, kind="elementwise")

@@ -22,7 +22,7 @@ eigvalsh) raise NoRuleError naming their helper when differentiated again.
 import numpy as np
 
 from .. import runtime as _sd
-from ..registry import defjvp, defnondiff, defvjp
+from .registry import defjvp, defnondiff, defvjp
 
 # ---------------------------------------------------------------- array manipulation
 

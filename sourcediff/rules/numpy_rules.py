@@ -18,7 +18,7 @@ import operator
 import numpy as np
 
 from .. import runtime as _sd
-from ..registry import defjvp, defnondiff, defvjp, present
+from .registry import defjvp, defnondiff, defvjp, present
 
 # ---------------------------------------------------------------- operators and arithmetic ufuncs
 # add and subtract are "elementwise" (not "linear"): they are linear jointly, not in each argument

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import pytree as _pytree
 from .. import runtime as _sd
-from ..registry import defjvp, defnondiff, defvjp
+from .registry import defjvp, defnondiff, defvjp
 
 
 @defvjp(_sd.grad_like, _sd.owned_grad, _sd.grad_tree, kind="linear")

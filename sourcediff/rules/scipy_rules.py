@@ -25,7 +25,7 @@ import scipy.special
 import scipy.stats
 
 from .. import runtime as _sd
-from ..registry import defjvp, defvjp
+from .registry import defjvp, defvjp
 
 # ---------------------------------------------------------------- scipy.special
 

@@ -173,7 +173,7 @@ _ITERATORS = {"zip", "map", "filter", "reversed", "enumerate", "iter"}
 def _in_place_method(value, local_names):
     """``lst.append(v)``, ``y.sort()``: a method that changes its local receiver, kept as a
     statement of its own (the reverse stage follows appends and refuses the others)."""
-    from .facts import writes_in_place
+    from ..rules.facts import writes_in_place
 
     func = value.func
     return isinstance(func, gast.Attribute) and writes_in_place(func.attr) and \

@@ -32,9 +32,9 @@ import types
 import gast
 import numpy as np
 
-from . import runtime
-from .emit import is_comment
-from .optimize import dead_code, fold_constants, inline_temps
+from .. import runtime
+from ..compiler.emit import is_comment
+from ..compiler.optimize import dead_code, fold_constants, inline_temps
 
 # ---------------------------------------------------------------- facts
 
@@ -1398,7 +1398,7 @@ def _reuse_buffers(fdef, facts, runtime_name):
     shape and dtype becomes ``a = np.multiply(b, c, out=b)``). Only top-level statements, only
     arrays assigned once from an operation that makes a new array and only ever read by operations
     that make new arrays, so no other name can see the overwritten values."""
-    from .optimize import _live_stmt
+    from ..compiler.optimize import _live_stmt
 
     stores, loads, parents = {}, {}, _parents(fdef)
     for node in gast.walk(fdef):

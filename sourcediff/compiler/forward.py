@@ -14,8 +14,8 @@ import inspect
 
 import gast
 
-from . import quote
-from .errors import NoRuleError, SourcediffSyntaxError
+from ..rules import quote
+from ..errors import NoRuleError, SourcediffSyntaxError
 from .normalize import assign, call, const, load, located, store
 from .reverse import Analysis, _method_call, add, called_form
 
@@ -258,7 +258,7 @@ class Forward(Analysis):
 
     def user_call(self, op, s, target):
         """``t = helper(a)``: the primal and tangent come from helper's jvp form."""
-        from .api import jvp_form
+        from ..api import jvp_form
 
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import registry
+from ..rules import registry
 from .normalize import call, const, load
 
 _BINOPS = {
@@ -168,7 +168,7 @@ class Resolver:
                 return Op("const", name=value.attr)
             key = None if value.attr.startswith("__") else getattr(np.ndarray, value.attr, None)
             if key is None:  # a field of a namedtuple or an object: p.W carries p's derivative
-                from . import runtime
+                from .. import runtime
 
                 return self.primitive(runtime.get_attribute, [value.value, const(value.attr)], {},
                                       name=f".{value.attr}")
@@ -200,7 +200,7 @@ class Resolver:
             name = f".{func.attr}()"
             if key is None and func.attr in _DICT_METHODS and not args and not keywords:
                 # params.items(), d.values(): read as lists, their rules check for a dict
-                from . import runtime
+                from .. import runtime
 
                 return self.primitive(getattr(runtime, _DICT_METHODS[func.attr]),
                                       [func.value] + args, keywords, name=name)

@@ -7,8 +7,8 @@ are not supported ...")`` for a function containing ``with open(p) as fh:``.
 import gast
 import numpy as np
 
-from .errors import SourcediffSyntaxError
-from .facts import writes_in_place
+from ..errors import SourcediffSyntaxError
+from ..rules.facts import writes_in_place
 
 # construct -> (name shown to the user, what to do instead)
 _REFUSED = {

@@ -4,7 +4,7 @@ which results are always fresh arrays, which reductions give a scalar.
 
 Example::
 
-    from sourcediff.facts import writes_in_place
+    from sourcediff.rules.facts import writes_in_place
     writes_in_place("partition")   # True: ndarray.partition sorts its receiver in place
     writes_in_place("__iadd__")    # True: y.__iadd__(x) is y += x
 """

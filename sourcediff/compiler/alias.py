@@ -25,7 +25,7 @@ import weakref
 import gast
 import numpy as np
 
-from .facts import CONTAINER_ONLY_METHODS, FRESH_RESULTS, writes_in_place
+from ..rules.facts import CONTAINER_ONLY_METHODS, FRESH_RESULTS, writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .resolve import Resolver

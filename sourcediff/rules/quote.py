@@ -12,8 +12,8 @@ import threading
 
 import gast
 
-from .normalize import load
-from .parse import closure_values
+from ..compiler.normalize import load
+from ..compiler.parse import closure_values
 
 _cache = {}
 _cache_lock = threading.Lock()
@@ -241,7 +241,7 @@ def sliced_rule(vjp, wanted):
 
 
 def _build_sliced(vjp, wanted):
-    from .optimize import dead_code
+    from ..compiler.optimize import dead_code
 
     q = quoted(vjp)
     if type(q) is not QuotedRule or q.elements is None or \

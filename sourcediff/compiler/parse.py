@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import gast
 
-from . import registry
-from .errors import NoSourceError, SourcediffSyntaxError
+from ..rules import registry
+from ..errors import NoSourceError, SourcediffSyntaxError
 
 
 @dataclass
@@ -71,13 +71,13 @@ GENERATED_LINES = {}
 
 
 def _generated_line(filename, line):
-    """The :class:`~sourcediff.emit.Origin` of ``filename``'s ``line`` when it is generated code."""
+    """The :class:`~sourcediff.compiler.emit.Origin` of ``filename``'s ``line`` when it is generated code."""
     table = GENERATED_LINES.get(filename)
     return None if table is None else table.lines.get(line)
 
 
 def outermost(origin):
-    """An :class:`~sourcediff.emit.Origin` in generated code (the derivative of a generated
+    """An :class:`~sourcediff.compiler.emit.Origin` in generated code (the derivative of a generated
     gradient) followed back to the user's own line: ``<sourcediff grad_f of m.py:2 #1>:10``
     becomes ``m.py:3``."""
     for _ in range(8):

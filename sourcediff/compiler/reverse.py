@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from . import quote, registry
+from ..rules import quote, registry
 from .activity import activity
 from .emit import Origin, comment_at
-from .errors import NoRuleError, SourcediffSyntaxError
-from .facts import VIEWS, writes_in_place
+from ..errors import NoRuleError, SourcediffSyntaxError
+from ..rules.facts import VIEWS, writes_in_place
 from .normalize import assign, call, const, load, located, store
 from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
@@ -482,7 +482,7 @@ class Analysis:
         """``(object node, attribute name)`` of ``t = obj.name`` reading an object's attribute (a
         local's, through get_attribute, or a global object's); None otherwise (a module's or a
         class's attribute is not object state)."""
-        from . import runtime
+        from .. import runtime
 
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return op.args[0], op.args[1].value
@@ -505,7 +505,7 @@ class Analysis:
         """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
         where its value is not needed, since the read is where a value a gradient call stored
         there is caught (cached_attributes)."""
-        from . import runtime
+        from .. import runtime
 
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return True
@@ -749,7 +749,7 @@ class Analysis:
 
     def rt(self, helper):
         """``_sd.helper`` as the generated code names the runtime module."""
-        from . import runtime
+        from .. import runtime
 
         return attr(load(self.globals.name("_sd", runtime)), helper)
 
@@ -828,7 +828,7 @@ class Reverse(Analysis):
         the adjoint calls its backward form with that and ``t_bar``. helper's body runs once per
         call, so its random draws and side effects happen once; both forms are generated code,
         so the result is differentiable again."""
-        from .api import split_form
+        from ..api import split_form
 
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)
@@ -1205,7 +1205,7 @@ _SEQUENCE_OPS = (operator.add, operator.mul)
 def _sequence_op(op):
     """``a + b`` / ``a * b`` where an operand may be a list or tuple, as the primitive that
     concatenates or repeats those and adds or multiplies anything else (decided at run time)."""
-    from . import runtime
+    from .. import runtime
 
     key = runtime.add_or_concat if op.key is operator.add else runtime.mul_or_repeat
     return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
@@ -1279,7 +1279,7 @@ def _method_call(s, local_names):
 
 def called_form(make, callee, active_params, where):
     """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
-    from .errors import NoSourceError
+    from ..errors import NoSourceError
 
     try:
         return make(callee, tuple(active_params))
@@ -1296,7 +1296,7 @@ def _returns_sequence(key):
     """Primitives whose result is a list or tuple (its gradient is one too)."""
     import numpy as np
 
-    from . import runtime
+    from .. import runtime
 
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
                                   np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,

@@ -364,7 +364,7 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
         sd.elementwise_grad(sd.elementwise_grad(f))(np.zeros(3))     # f'' = [0, 0, 0]
     """
     from .api import grad
-    from .parse import synthetic
+    from .compiler.parse import synthetic
 
     try:
         summed = _summed.get(fn)
