@@ -2,7 +2,8 @@
 
 from . import optim, tape  # noqa: F401,E402
 from . import rules as _rules  # noqa: F401  (registers the built-in rule table)
-from .api import clear_cache, grad, source, value_and_grad  # noqa: F401
+from .api import grad, source, value_and_grad  # noqa: F401
+from .compiled import clear_cache  # noqa: F401
 from .custom import custom_jvp, custom_vjp, nondifferentiable, stop_gradient  # noqa: F401
 from .errors import (  # noqa: F401
     AliasError,

@@ -40,6 +40,7 @@ import warnings
 
 import numpy as np
 
+from . import api, compiled
 from .rules import registry
 from .compiler.parse import GENERATED_LINES
 from .pytree import is_tree
@@ -711,8 +712,6 @@ def blame_reverse(f, args, wrt, *, optimize=False, specialized=False, seed=0, ep
     generated code after which an adjoint disagrees with finite differences of ``f``, as a
     :class:`Blame`. ``optimize``/``specialized`` pick the generated code probed (by default the
     unoptimized code, whose adjoints follow the user's variables most closely)."""
-    from . import api
-
     what = f"sd.value_and_grad({_name(f)}, wrt={tuple(wrt)!r}" + \
         (")" if optimize else ", optimize=False)")
     try:
@@ -971,9 +970,8 @@ def blame_forward(f, args, wrt, *, seed=0, eps=1e-6, rtol=1e-5, atol=1e-7):
 
 
 def _blame_forward(f, args, wrt, what, seed, eps, rtol, atol):
-    from . import api
 
-    jf = api._get(f, wrt, "jvp", False)
+    jf = compiled._get(f, wrt, "jvp", False)
     owner = getattr(jf, "__self__", None)
     generated = jf.__func__ if owner is not None else jf
     raw = _raw(generated)

@@ -33,9 +33,11 @@ import gast
 import numpy as np
 
 from . import runtime
-from .specialize import specializer as specialize
+from .specialize import facts, inference
 from .compiler.emit import emit
+from .compiler.loader import compile_raw, free_names
 from .errors import JitFallbackWarning
+from .compiler.parse import _generated_line, outermost
 
 log = logging.getLogger("sourcediff")
 
@@ -66,7 +68,6 @@ def build(spec, fdef, numpy_fn, args, keywords):
     """The callable for one signature: numba's compiled code, or ``numpy_fn`` (after one warning
     per gradient function) when numba cannot compile it. ``fdef`` is the specialized generated
     function, ``numpy_fn`` that function compiled as Python."""
-    from .api import _compile_raw
 
     start = time.perf_counter()
     record = {"function": spec.name, "signature": _describe(args, keywords), "backend": "numba",
@@ -84,7 +85,7 @@ def build(spec, fdef, numpy_fn, args, keywords):
         emitted = emit(lowered)
         text = emitted.source
         try:
-            python_fn = _compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
+            python_fn = compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
                                      extra={NUMPY_NAME: np})
             frozen = _frozen_globals(python_fn)
             if frozen:
@@ -215,8 +216,6 @@ def _construct(exc):
     """What numba refused, with the user's line: from the generated line numba names."""
     import linecache
 
-    from .compiler.parse import _generated_line, outermost
-
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = next((line for line in lines if not line.startswith(("Failed in", "No implementation"))
@@ -261,22 +260,21 @@ def _facts(spec, fdef, args, keywords, marks):
     """The specializer's facts for ``fdef``: (node id -> fact, name -> joined fact), or Nones."""
     import builtins
 
-    from .api import _free_names
 
     namespace = dict(vars(builtins))
     namespace.update(spec.parsed.fn.__globals__)
-    namespace.update(_free_names(spec.parsed, spec.globals_))
+    namespace.update(free_names(spec.parsed, spec.globals_))
     assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     namespace[NUMPY_NAME] = np
     params = [a.id for a in fdef.args.args]
     values = list(args) + list((keywords or {}).values())
-    facts = {p: specialize.fact_of_signature(v) for p, v in zip(params, values)}
-    inference = specialize.Inference(fdef, namespace, spec.stack, facts, marks)
+    facts = {p: facts.fact_of_signature(v) for p, v in zip(params, values)}
+    inference = inference.Inference(fdef, namespace, spec.stack, facts, marks)
     try:
         inference.run()
-    except specialize._Unsupported:
+    except facts._Unsupported:
         return None, None
     return inference.nodes, inference.ever
 
@@ -364,13 +362,13 @@ def _split_stacks(fdef, stack):
 
 def _typed_value(fact):
     """An expression of the type ``fact`` stands for (its value unimportant), or None."""
-    if type(fact) is specialize.Arr:
+    if type(fact) is facts.Arr:
         return _zeros(fact)
-    if specialize._float64ish(fact):
+    if facts._float64ish(fact):
         return gast.Constant(value=0.0, kind=None)
-    if fact is specialize.ANYINT or (type(fact) is specialize.Known and type(fact.value) is int):
+    if fact is facts.ANYINT or (type(fact) is facts.Known and type(fact.value) is int):
         return gast.Constant(value=0, kind=None)
-    if fact is specialize.ANYBOOL or (type(fact) is specialize.Known and
+    if fact is facts.ANYBOOL or (type(fact) is facts.Known and
                                       type(fact.value) is bool):
         return gast.Constant(value=False, kind=None)
     return None
@@ -394,7 +392,7 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
     stores, loads, parents = _uses(fdef)
     for s in fdef.body:
         if id(s) in placeholders:
-            others = [facts.get(id(a.value), specialize.TOP) for a in stores[s.targets[0].id]
+            others = [facts.get(id(a.value), facts.TOP) for a in stores[s.targets[0].id]
                       if a is not s and not _pop_value(a)]
             value = _typed_value(_one(others)) if others else None
             if value is not None:
@@ -415,9 +413,9 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
             add = parents.get(id(n))
             if isinstance(add, gast.BinOp):
                 addends.append(facts.get(id(add.right if add.left is n else add.left),
-                                         specialize.TOP))
+                                         facts.TOP))
         fact = _one(addends) if addends else None
-        if type(fact) is specialize.Arr:
+        if type(fact) is facts.Arr:
             guesses[id(s)] = (s, name, fact)
     if not guesses:
         return
@@ -425,14 +423,14 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
         s.value = _zeros(fact)
     facts, _ = infer()
     for s, name, fact in guesses.values():
-        if facts is None or any(facts.get(id(a.value), specialize.TOP) != fact
+        if facts is None or any(facts.get(id(a.value), facts.TOP) != fact
                                 for a in stores[name] if a is not s):
             s.value = gast.Constant(value=0.0, kind=None)  # (not one array type: as it was)
             continue
         for n in loads.get(name, ()):
             call = parents.get(id(n))
             if _grad_like_arg(n, parents, runtime_names) and \
-                    facts.get(id(call.args[1]), specialize.TOP) == fact:
+                    facts.get(id(call.args[1]), facts.TOP) == fact:
                 _replace(parents.get(id(call)), call, _load(name))
 
 
@@ -457,7 +455,7 @@ def _pop_value(assign):
 
 def _one(facts):
     first = facts[0]
-    return first if all(f == first for f in facts) else specialize.TOP
+    return first if all(f == first for f in facts) else facts.TOP
 
 
 def _only_added(node, parents):

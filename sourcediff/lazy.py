@@ -5,7 +5,7 @@ Generated code is plain numpy, and numpy hands every call on a dask array to das
 a loss over dask arrays is a dask graph: nothing runs until the caller computes the value and the
 gradient (``dask.compute(value, grad)``), and then in one pass over the data. Two things in the
 generic code would read a lazy value before that; for a call with a dask argument (checked by type,
-per call signature: see ``api._Specializations``) this pass rewrites them:
+per call signature: see ``compiled._Specializations``) this pass rewrites them:
 
 - A branch or loop test on a value computed from the data (``if s > 1.0:``) must know the value
   now. The generic code reads it through ``bool()``, which computes it, and again in the adjoint

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import tape
 from .pytree import aligned_leaves, is_tree, leaves
 
 __all__ = ["SGD", "Adam", "Optimizer"]
@@ -194,8 +195,6 @@ class Optimizer:
             return
         # Tensors are written through copy_ under no_grad, so their version counter moves like
         # PyTorch's (a graph that saved the old value then refuses to backpropagate).
-        from . import tape
-
         new = values.copy()
         self._update(new, g, state, group)
         with tape.no_grad():

@@ -1926,7 +1926,7 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     names) of the arguments that carry derivatives. Returns ``(value, state)``;
     :func:`dynamic_bwd` takes the state. The forms are compiled once per function (per class for
     a method) and cached; a primitive with a rule (``np.tanh``) runs with its rule."""
-    from .api import split_form
+    from .compiled import split_form
 
     fn, active, args, kwargs = _unpartial(fn, active, args, kwargs)
     rule = _rule_of(fn)
@@ -2005,7 +2005,7 @@ def dynamic_bwd(state, out_bar):
 def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     """``(value, tangent)`` of ``fn(*args, **kwargs)`` for a callable met at run time, with one
     tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
-    from .api import jvp_form
+    from .compiled import jvp_form
 
     fn, active, args, kwargs = _unpartial(fn, active, args, kwargs)
     rule = _rule_of(fn)

@@ -15,8 +15,14 @@ import inspect
 
 import numpy as np
 
+from . import api, tape
+from . import transforms as operators
+from .api import grad
+from .attribution import Blame, _def_line, blame_forward, blame_reverse, rules_used, user_rule
+from .compiler.parse import synthetic
 from .errors import SourcediffError
 from .pytree import aligned_leaves, flatten, is_tree, leaves
+from .transforms import _float_like
 
 
 class GradientCheckError(SourcediffError, AssertionError):
@@ -25,8 +31,6 @@ class GradientCheckError(SourcediffError, AssertionError):
 
 def _float_args(args):
     """Positions of floats, float arrays and lists/tuples/dicts of them."""
-    from .transforms import _float_like
-
     return [i for i, a in enumerate(args) if _float_like(a)]
 
 
@@ -92,8 +96,6 @@ def _rule_modes(fn, rule):
 def _rule_names(fn, rule):
     """How messages name a rule of the user's: (the function, its vjp rule, what gives its
     forward mode, what gives its second derivative)."""
-    from .attribution import _def_line
-
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
     owner = f"{name} ({_def_line(fn)})"
     vjp = f"the vjp rule {rule.vjp.__name__} ({_def_line(rule.vjp)}) of {owner}"
@@ -112,8 +114,6 @@ def _rule_names(fn, rule):
 
 def _tape_vjp(fn, args, wrt, ct):
     """<ct, fn(args)>'s gradients computed by the tape (which calls a custom_vjp's rule)."""
-    from . import tape
-
     if np.ndim(ct) == 0:
         return tape.grad_of(fn, list(args), wrt=tuple(wrt))
     return tape.grad_of(lambda *a: np.sum(fn(*a) * ct), list(args), wrt=tuple(wrt))
@@ -137,9 +137,6 @@ def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6
 
         check_grads(softplus, (np.linspace(-2.0, 2.0, 5),), order=2)
     """
-    from . import transforms as operators
-    from .attribution import rules_used, user_rule
-
     __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     rng = np.random.default_rng(seed)
@@ -225,10 +222,6 @@ def _unclaimed(fn, rule, mode, owner):
 
 
 def _check_second_order(fn, args, wrt, dirs, rng, eps, rtol, atol, name, second, hint):
-    from . import transforms as operators
-    from .api import grad
-    from .compiler.parse import synthetic
-
     out = fn(*args)
     scalar, projection = fn, None
     if np.ndim(out) != 0:
@@ -281,8 +274,6 @@ def _leaves_of(value):
 
 
 def _mode_gradients(f, args, wrt, mode):
-    from . import api, tape
-
     wrt_arg = tuple(wrt)
     if mode == "reverse":
         return api.grad(f, wrt=wrt_arg)(*args)
@@ -328,7 +319,6 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
         from sourcediff.testing import check_parity
         print(check_parity(lambda_free_loss, (w, x), wrt=(0,)))
     """
-    from . import transforms as operators
     __tracebackhide__ = True  # (pytest shows the message, not this function's lines)
     args = tuple(args)
     wrt = tuple(_float_args(args) if wrt is None else (wrt if isinstance(wrt, (tuple, list))
@@ -394,8 +384,6 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
             if all(flats[i] is None for i in wrt):
                 hv = operators.hvp(f, args, tangents)
                 hv = hv if isinstance(hv, tuple) else (hv,)
-                from .api import grad
-
                 df = grad(f, wrt=tuple(wrt))
                 hi, lo = df(*moved(eps)), df(*moved(-eps))
                 hi, lo = (hi, lo) if len(wrt) > 1 else ((hi,), (lo,))
@@ -414,8 +402,6 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
         status = {r[0]: r[1] for r in rows}
         ad = [r for r in rows if r[1] in ("ok", "DIFFERS") and r[0] != "hvp"]
         every = ad and all(r[1] == "DIFFERS" for r in ad)
-        from .attribution import rules_used
-
         rules = rules_used(f)
         if every and rules:
             hint = ("\nEvery mode differs the same way: suspect the rule of your own that it "
@@ -443,8 +429,6 @@ _REVERSE_CODE = (("unoptimized", dict(optimize=False)), ("unspecialized", dict(o
 def _blame(f, args, wrt, status, seed, eps, rtol, atol, rules):
     """The line each disagreeing kind of code goes wrong at (see sourcediff/attribution.py), or
     a sentence saying why no line is blamed."""
-    from .attribution import Blame, blame_forward, blame_reverse
-
     out = []
     differs = [mode for mode, _ in _REVERSE_CODE if status.get(mode) == "DIFFERS"]
     if differs:

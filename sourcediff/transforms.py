@@ -19,7 +19,9 @@ import weakref
 import numpy as np
 
 from . import runtime
-from .api import _get, check_function, resolve_wrt
+from .compiled import _get, check_function, split_form
+from .compiler.driver import resolve_wrt
+from .compiler.parse import synthetic
 from .errors import SourcediffError, WrtError
 from .pytree import flatten, is_tree
 
@@ -42,7 +44,7 @@ def _float_like(x):
 
 def _wrt_indices(fn, wrt, nargs):
     """The positions in a call of ``nargs`` arguments of the parameters ``wrt`` means (as
-    :func:`api.resolve_wrt` reads it: a bound method's ``self`` and a partial's bound arguments
+    :func:`compiler.driver.resolve_wrt` reads it: a bound method's ``self`` and a partial's bound arguments
     are not counted)."""
     params = list(inspect.signature(fn).parameters)
     what = getattr(fn, "__qualname__", None) or repr(fn)
@@ -241,8 +243,6 @@ def vjp(fn, *primals, optimize=True):
             return tuple(next(grads) if _float_like(x) else None for x in primals)
 
         return out, f_vjp
-    from .api import split_form
-
     # fn runs once, here: every f_vjp call (a jacobian's rows) differentiates that same run,
     # its random draws and state included, from what the run saved
     fwd = split_form(fn, active)
@@ -325,11 +325,9 @@ def hessian(fn, wrt=0, *, optimize=True):
 
         H = sd.hessian(lambda x: np.sum(x ** 3))(np.ones(2))    # [[6, 0], [0, 6]]
     """
-    from .api import grad
-
     if isinstance(wrt, (tuple, list)):
         raise SourcediffError("hessian takes one wrt argument; call it once per argument pair")
-    return jacobian(grad(fn, wrt=wrt, optimize=optimize), wrt=wrt, mode="forward",
+    return jacobian(_get(fn, wrt, "grad", optimize), wrt=wrt, mode="forward",
                     optimize=optimize)
 
 
@@ -340,11 +338,9 @@ def hvp(fn, primals, tangents, *, optimize=True):
 
         sd.hvp(lambda x: np.sum(x ** 3), (np.ones(2),), (np.array([1.0, 0.0]),))  # [6, 0]
     """
-    from .api import grad
-
     primals, tangents = tuple(primals), tuple(tangents)
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
-    df = grad(fn, wrt=wrt if len(wrt) > 1 else wrt[0], optimize=optimize)
+    df = _get(fn, wrt if len(wrt) > 1 else wrt[0], "grad", optimize)
     _, out_dot = jvp(df, primals, tangents, optimize=optimize)
     return out_dot
 
@@ -363,9 +359,6 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
         sd.elementwise_grad(f)(np.zeros(3))                          # [1, 1, 1]
         sd.elementwise_grad(sd.elementwise_grad(f))(np.zeros(3))     # f'' = [0, 0, 0]
     """
-    from .api import grad
-    from .compiler.parse import synthetic
-
     try:
         summed = _summed.get(fn)
     except TypeError:
@@ -378,4 +371,4 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
             _summed[fn] = summed
         except TypeError:
             pass
-    return grad(summed, wrt=wrt, optimize=optimize)
+    return _get(summed, wrt, "grad", optimize)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import specializer as specialize
+from sourcediff.specialize import dicts, facts
 from tests.oracles import check_grads_fd
 
 
@@ -79,15 +79,15 @@ def test_dicts_with_other_item_shapes_are_other_signatures():
     df = sd.grad(rnn, wrt=0)
     rng = np.random.default_rng(1)
     a, b, c = _rnn_args(rng), _rnn_args(rng, bias=(1, 4)), _rnn_args(rng, hidden=5, bias=(5,))
-    keys = {specialize.signature(args) for args in (a, b, c)}
+    keys = {facts.signature(args) for args in (a, b, c)}
     assert len(keys) == 3
-    assert specialize.signature(a) == specialize.signature(_rnn_args(rng))
+    assert facts.signature(a) == facts.signature(_rnn_args(rng))
     for args in (a, b, c, a):
         grads = df(*args)
         assert grads["b"].shape == args[0]["b"].shape
         _close(grads, _generic(df)(*args))
         _fd(rnn, args, grads)
-    assert specialize.signature(a) in df.__sourcediff_specializations__.table
+    assert facts.signature(a) in df.__sourcediff_specializations__.table
 
 
 SHARED = {}
@@ -151,17 +151,17 @@ def test_a_dict_passed_to_other_code_is_not_followed():
 @pytest.mark.parametrize("value", [{"W": 1.0, "b": np.ones(4)}, {1: np.ones((3, 4)), 2: np.ones(4)},
                                    {(1, 2): np.ones(4)}, {str(k): np.ones(2) for k in range(80)}])
 def test_dict_signature_entries(value):
-    key = specialize.dict_key(value)
+    key = facts.dict_key(value)
     if any(type(k) not in (str, int) for k in value) or len(value) > 64:
-        assert key is None and specialize.dict_fact(value) is specialize.TOP
+        assert key is None and facts.dict_fact(value) is facts.TOP
     else:
         assert len(key) == len(value)
-        assert type(specialize.dict_fact(value)) is specialize.Items
+        assert type(facts.dict_fact(value)) is facts.Items
 
 
 def test_writes_nothing_judges_code():
-    assert specialize._writes_nothing(sig)
-    assert not specialize._writes_nothing(reshape_b)
+    assert dicts._writes_nothing(sig)
+    assert not dicts._writes_nothing(reshape_b)
 
     def appends(z, out=[]):  # noqa: B006
         out.append(z)
@@ -174,10 +174,10 @@ def test_writes_nothing_judges_code():
     def calls_given_code(z):
         return np.apply_along_axis(reshape_b, 0, z)  # (numpy calls the function it is given)
 
-    assert not specialize._writes_nothing(appends)
-    assert not specialize._writes_nothing(in_place)
-    assert not specialize._writes_nothing(calls_given_code)
-    assert not specialize._safe_value(np.vectorize, 0) and specialize._safe_value(np.exp, 0)
+    assert not dicts._writes_nothing(appends)
+    assert not dicts._writes_nothing(in_place)
+    assert not dicts._writes_nothing(calls_given_code)
+    assert not dicts._safe_value(np.vectorize, 0) and dicts._safe_value(np.exp, 0)
 
 
 def gated(x, w):
@@ -292,7 +292,7 @@ def _two(x, w):
 
 def test_the_entrys_key_for_arrays_is_the_signature():
     """The entry builds the key of a call with only arrays in one tuple display (its fast path),
-    others in a loop: both must be specialize.signature's key, or every call would rebuild."""
+    others in a loop: both must be facts.signature's key, or every call would rebuild."""
     df = sd.grad(_two, wrt=1)
     spec = df.__sourcediff_specializations__
     x, w = np.ones((2, 3)), np.ones(3)
@@ -308,4 +308,4 @@ def test_the_entrys_key_for_arrays_is_the_signature():
             except Exception:  # noqa: BLE001
                 pass
         assert spec.misses == before + 1, args
-        assert specialize.signature(args) in spec.table
+        assert facts.signature(args) in spec.table

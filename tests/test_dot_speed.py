@@ -453,20 +453,20 @@ def test_specialized_2d_dot_is_the_matmul_code():
 
 
 def test_tensordot_axes_must_be_known_to_specialize():
-    from sourcediff.specialize import specializer as specialize
+    from sourcediff.specialize import facts
 
-    f = specialize.Known(1)
-    a, b = specialize.Arr((3, 4), np.float64), specialize.Arr((4, 2), np.float64)
-    assert specialize._subscripts_fact(rt.tensordot_subscripts, [a, b, f], {}).value == \
+    f = facts.Known(1)
+    a, b = facts.Arr((3, 4), np.float64), facts.Arr((4, 2), np.float64)
+    assert facts._subscripts_fact(rt.tensordot_subscripts, [a, b, f], {}).value == \
         rt.tensordot_subscripts(np.ones((3, 4)), np.ones((4, 2)), 1)
-    assert specialize._subscripts_fact(rt.tensordot_subscripts, [a, b, specialize.ANYINT],
-                                       {}) is specialize.TOP
+    assert facts._subscripts_fact(rt.tensordot_subscripts, [a, b, facts.ANYINT],
+                                       {}) is facts.TOP
     # sizes that do not match under the subscripts (einsum's size-1 broadcasting): no fact
-    g = specialize.Arr((3, 2), np.float64)
-    bad = specialize.Arr((1, 2), np.float64)
-    sub = specialize.Known("ab,bd->ad")
-    assert specialize._dot_helper_fact(rt.dot_grad_left, [g, sub, a, bad], {}) is specialize.TOP
-    assert specialize._dot_helper_fact(rt.dot_grad_left, [g, sub, a, b], {}) == a
+    g = facts.Arr((3, 2), np.float64)
+    bad = facts.Arr((1, 2), np.float64)
+    sub = facts.Known("ab,bd->ad")
+    assert facts._dot_helper_fact(rt.dot_grad_left, [g, sub, a, bad], {}) is facts.TOP
+    assert facts._dot_helper_fact(rt.dot_grad_left, [g, sub, a, b], {}) == a
 
 
 def test_dask_operands_keep_to_einsum_and_stay_lazy():

@@ -517,7 +517,7 @@ def test_negative_wrt_index_counts_from_the_end():
     np.testing.assert_allclose(sd.grad(two_params, wrt=-1)(x, y), x)
 
 
-# jacobian and forward-mode grad read wrt as sd.grad does (api.resolve_wrt); they once counted a
+# jacobian and forward-mode grad read wrt as sd.grad does (compiler.driver.resolve_wrt); they once counted a
 # method's self for a name, and took wrt=-1 as the last argument passed rather than the last
 # parameter (a silently wrong derivative when a default was left out)
 
@@ -633,17 +633,17 @@ def test_second_grad_returns_the_identical_object():
 
 
 def test_cached_grad_does_not_transform_again(monkeypatch):
-    from sourcediff import api
+    from sourcediff import compiled
 
     sd.clear_cache()
     calls = []
-    real = api.transform
+    real = compiled.transform
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api, "transform", counting)
+    monkeypatch.setattr(compiled, "transform", counting)
     first = sd.grad(cached_fn)
     n = len(calls)
     assert n >= 1

@@ -317,7 +317,7 @@ def test_only_a_loop_that_writes_into_no_array_has_its_products_stacked(write, s
     """Specialize a small function shaped like generated code; when anything in the loop could
     write into an array, the arrays kept for after the loop could be changed by a later pass."""
     from sourcediff import runtime
-    from sourcediff.specialize import specializer as specialize
+    from sourcediff.specialize import passes
 
     code = ACCUMULATING.replace("WRITE", write)
     fdef = gast.parse(code).body[0]
@@ -329,7 +329,7 @@ def test_only_a_loop_that_writes_into_no_array_has_its_products_stacked(write, s
         bound[wanted] = obj
         return wanted
 
-    out = specialize.specialize(fdef, ["H", "D"], (H, D), namespace={"np": np, "_sd": runtime,
+    out = passes.specialize(fdef, ["H", "D"], (H, D), namespace={"np": np, "_sd": runtime,
                                 "range": range}, stack_name="_stack",
                                 removable={"W_bar", "_", "h", "d"}, where_names=set(),
                                 runtime_names={"_sd"}, bind=bind)

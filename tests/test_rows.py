@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff import api
+from sourcediff import compiled
 from sourcediff.specialize import rows
 from tests.catalogue import load_all
 from tests.oracles import check_grads_fd
@@ -21,7 +21,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(rows, "BLOCK_MIN_BYTES", 0)
     monkeypatch.setattr(rows, "BLOCK_BYTES", 1)
     monkeypatch.setattr(rows, "MIN_BLOCKS", 2)
-    monkeypatch.setattr(api, "_SPECIALIZE", "strict")
+    monkeypatch.setattr(compiled, "_SPECIALIZE", "strict")
     sd.clear_cache()
     yield
     sd.clear_cache()
@@ -224,7 +224,7 @@ def test_catalogue_with_one_row_blocks_gives_the_generic_gradients(monkeypatch):
     monkeypatch.setattr(rows, "BLOCK_BYTES", 1)
     monkeypatch.setattr(rows, "MIN_ROWS", 1)
     monkeypatch.setattr(rows, "MIN_BLOCKS", 2)
-    monkeypatch.setattr(api, "_SPECIALIZE", "strict")
+    monkeypatch.setattr(compiled, "_SPECIALIZE", "strict")
     sd.clear_cache()
     blocked = []
     try:

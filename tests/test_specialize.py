@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import specializer as specialize
+from sourcediff.specialize import facts, passes
 from tests.catalogue import load_all
 from tests.oracles import check_grads_fd
 
@@ -130,7 +130,7 @@ def test_column_sums_are_products_with_a_bound_row_of_ones(dtype):
         np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-12)
     if dtype == np.float64:
         check_grads_fd(colsum, (x, b), (0, 1), got)
-    ones = specialize._ONES[(30, np.dtype(dtype).str)]
+    ones = passes._ONES[(30, np.dtype(dtype).str)]
     assert not ones.flags.writeable and np.all(ones == 1)  # shared between functions, read-only
 
 
@@ -172,7 +172,7 @@ def test_each_signature_gets_its_own_specialization():
     assert grads[1].shape == (8,)
     check_grads_fd(mlp, tuple(alt), (1, 2, 3, 4), grads)
     table = df.__sourcediff_specializations__.table
-    fns = [table[specialize.signature(a)] for a in (small, large, tuple(alt))]
+    fns = [table[facts.signature(a)] for a in (small, large, tuple(alt))]
     assert len({id(f) for f in fns}) == 3
 
 
@@ -290,21 +290,21 @@ def test_ties_in_a_relu_mask_keep_the_convention():
 
 def test_signature_key_separates_types_shapes_and_dtypes():
     a = np.zeros((2, 3))
-    keys = {specialize.signature(args) for args in [
+    keys = {facts.signature(args) for args in [
         (a, 1.0), (a, 1), (a.astype(np.float32), 1.0), (a.T, 1.0), (a[:1], 1.0), (a, np.float64(1))]}
     assert len(keys) == 6
 
 
 def test_calls_with_a_known_signature_find_their_code_in_the_table():
     """The call entry builds the signature key inline (it is the cost of every call); it must be
-    the key ``specialize.signature`` files the code under, or every call would rebuild it."""
+    the key ``facts.signature`` files the code under, or every call would rebuild it."""
     df = sd.grad(mlp, wrt=(1, 2))
     args = _mlp_args(np.random.default_rng(5))
     for _ in range(4):
         df(*args)
     df(args[0].astype(np.float32), *args[1:])
     spec = df.__sourcediff_specializations__
-    assert spec.misses == 2 and specialize.signature(args) in spec.table
+    assert spec.misses == 2 and facts.signature(args) in spec.table
 
 
 def test_source_with_arguments_names_the_specialized_code():

@@ -29,6 +29,7 @@ from ..rules.facts import CONTAINER_ONLY_METHODS, FRESH_RESULTS, writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .resolve import Resolver
+from .parse import GENERATED_LINES, parse_function, unwrap
 
 
 
@@ -403,8 +404,6 @@ _MUTATED = weakref.WeakKeyDictionary()
 def mutated_params(fn):
     """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``,
     ``a += v``, also through a name or view of it, or by passing it on to such a function)."""
-    from .parse import parse_function, unwrap
-
     fn = unwrap(fn)
     try:
         return _MUTATED[fn]
@@ -515,8 +514,6 @@ def alias_checks(parsed, fdef, rt_name):
     Code sourcediff generated (a gradient differentiated again) gets none: its in-place writes
     into saved views are undone before its adjoint reads them, and some of its reads (the shape
     operand of ``unbroadcast``) look at no values at all."""
-    from .parse import GENERATED_LINES
-
     if parsed.filename in GENERATED_LINES:  # (a gradient sourcediff compiled, not a lifted def)
         fdef.body = _drop_markers(fdef.body)
         return fdef

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import gast
 
+from ..syntax import Comment, is_comment  # noqa: F401
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -65,14 +67,6 @@ class LineTable:
                    {k + offset: o for k, o in emitted.comments.items()}, offset)
 
 
-class Comment(gast.Expr):
-    """A ``# text`` line in generated code; ``origin`` is the user's line it quotes, or None."""
-
-    def __init__(self, value=None, origin=None, **kwargs):
-        super().__init__(value=value, **kwargs)
-        self.origin = origin
-
-
 def comment_text(origin):
     """How a comment quotes its :class:`Origin`: ``grad of: <line>  (file.py:NN)``."""
     return f"{'grad of: ' if origin.grad else ''}{origin.text}  ({origin.location})"
@@ -86,11 +80,6 @@ def comment(text, origin=None):
 def comment_at(origin):
     """The :class:`Comment` that quotes ``origin`` (a user's line) above its generated code."""
     return comment(comment_text(origin), origin)
-
-
-def is_comment(node):
-    """True for a :class:`Comment` statement."""
-    return isinstance(node, Comment)
 
 
 _MARK = re.compile(r"^(\s*)__sourcediff_comment_(\d+)__$")

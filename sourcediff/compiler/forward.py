@@ -16,6 +16,7 @@ import gast
 
 from ..rules import quote
 from ..errors import NoRuleError, SourcediffSyntaxError
+from . import callees
 from .normalize import assign, call, const, load, located, store
 from .reverse import Analysis, _method_call, add, called_form
 
@@ -258,11 +259,9 @@ class Forward(Analysis):
 
     def user_call(self, op, s, target):
         """``t = helper(a)``: the primal and tangent come from helper's jvp form."""
-        from ..api import jvp_form
-
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)
-        fn = called_form(jvp_form, callee, active_params, self.parsed.where(s))
+        fn = called_form(callees.jvp_form, callee, active_params, self.parsed.where(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))
         for p in active_params:

@@ -1,6 +1,6 @@
 """Reads of an attribute just stored take the stored value: ``self.h = h; return self.h``.
 
-A stage of its own between normalize and the alias checks (``api._front_end``): sourcediff reads
+A stage of its own between normalize and the alias checks (``compiler.driver._front_end``): sourcediff reads
 attributes as constants, so a read of a value that carries a derivative back from an object would
 lose it; within one block, where nothing in between can change the attribute, the read is the
 stored value itself (Python reads back the same object wherever the attribute is plain), and this

@@ -31,6 +31,9 @@ import copy
 import gast
 
 from .fence import refuse
+from ..syntax import assign, call, const, load, located, store  # noqa: F401
+from .parse import lift_function
+from ..rules.facts import writes_in_place
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
 
@@ -40,41 +43,6 @@ _OP_HINT = {
     gast.UAdd: "pos", gast.Not: "not", gast.Invert: "invert", gast.BitAnd: "and",
     gast.BitOr: "or", gast.BitXor: "xor", gast.LShift: "lshift", gast.RShift: "rshift",
 }
-
-
-def load(name):
-    """A gast Name in load context."""
-    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-
-
-def store(name):
-    """A gast Name in store context."""
-    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
-
-
-def const(value):
-    """A gast Constant."""
-    return gast.Constant(value=value, kind=None)
-
-
-def assign(name, value, loc=None):
-    """``name = value`` located at ``loc``."""
-    node = gast.Assign(targets=[store(name)], value=value, type_comment=None)
-    if loc is not None:
-        gast.copy_location(node, loc)
-    return node
-
-
-def located(node, loc):
-    """``node`` with the source location of ``loc``."""
-    if loc is not None:
-        gast.copy_location(node, loc)
-    return node
-
-
-def call(func, args, keywords=()):
-    """A gast Call."""
-    return gast.Call(func=func, args=list(args), keywords=list(keywords))
 
 
 def dotted(path):
@@ -173,8 +141,6 @@ _ITERATORS = {"zip", "map", "filter", "reversed", "enumerate", "iter"}
 def _in_place_method(value, local_names):
     """``lst.append(v)``, ``y.sort()``: a method that changes its local receiver, kept as a
     statement of its own (the reverse stage follows appends and refuses the others)."""
-    from ..rules.facts import writes_in_place
-
     func = value.func
     return isinstance(func, gast.Attribute) and writes_in_place(func.attr) and \
         isinstance(func.value, gast.Name) and func.value.id in local_names
@@ -652,8 +618,6 @@ class Normalizer:
         ``def g(z): return z * w`` inside ``f`` becomes ``_g1(z, *, w)`` and a call ``g(x)`` becomes
         ``_g1(x, w=w)``, so derivatives flow to ``w`` through the ordinary call mechanism.
         """
-        from .parse import lift_function
-
         if isinstance(node, gast.Lambda):
             ret = located(gast.Return(value=node.body), node)
             node = located(gast.FunctionDef(name=name, args=node.args, body=[ret],

@@ -19,6 +19,8 @@ import gast
 
 from ..rules import registry
 from ..errors import NoSourceError, SourcediffSyntaxError
+from ..rules.quote import closure_values  # noqa: F401
+from .resolve import MethodOf
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Parsed:
 
 
 # generated file name -> its emit.LineTable (which user line each line comes from): the line
-# tables of compiled generated code (api._compile_raw), as linecache holds their text
+# tables of compiled generated code (compiler.loader.compile_raw), as linecache holds their text
 GENERATED_LINES = {}
 
 
@@ -86,20 +88,6 @@ def outermost(origin):
             break
         origin = inner
     return origin
-
-
-def closure_values(fn):
-    """``fn``'s free variables by name (those not bound yet are left out)."""
-    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
-    if code is None or not cells:
-        return {}
-    out = {}
-    for name, cell in zip(code.co_freevars, cells):
-        try:
-            out[name] = cell.cell_contents
-        except ValueError:
-            pass
-    return out
 
 
 def unwrap(fn):
@@ -171,8 +159,6 @@ def not_a_function(fn):
 
 def parse_function(fn):
     """Read ``fn``'s source and return a :class:`Parsed` with its FunctionDef (decorators removed)."""
-    from .resolve import MethodOf
-
     if isinstance(fn, MethodOf):
         parsed = parse_function(fn.function)
         parsed.self_class = fn.cls

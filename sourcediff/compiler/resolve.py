@@ -18,7 +18,8 @@ import gast
 import numpy as np
 
 from ..rules import registry
-from .normalize import call, const, load
+from ..syntax import call, const, load
+from .. import runtime
 
 _BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -168,8 +169,6 @@ class Resolver:
                 return Op("const", name=value.attr)
             key = None if value.attr.startswith("__") else getattr(np.ndarray, value.attr, None)
             if key is None:  # a field of a namedtuple or an object: p.W carries p's derivative
-                from .. import runtime
-
                 return self.primitive(runtime.get_attribute, [value.value, const(value.attr)], {},
                                       name=f".{value.attr}")
             return self.primitive(key, [value.value], {}, name=f".{value.attr}")
@@ -200,8 +199,6 @@ class Resolver:
             name = f".{func.attr}()"
             if key is None and func.attr in _DICT_METHODS and not args and not keywords:
                 # params.items(), d.values(): read as lists, their rules check for a dict
-                from .. import runtime
-
                 return self.primitive(getattr(runtime, _DICT_METHODS[func.attr]),
                                       [func.value] + args, keywords, name=name)
             if key is None:

@@ -27,13 +27,17 @@ import gast
 import numpy as np
 
 from ..rules import quote, registry
+from . import callees
 from .activity import activity
-from .emit import Origin, comment_at
-from ..errors import NoRuleError, SourcediffSyntaxError
+from .emit import Origin, comment_at, is_comment
+from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
 from ..rules.facts import VIEWS, writes_in_place
 from .normalize import assign, call, const, load, located, store
 from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
+from .parse import parse_function
+from .alias import mutated_params
+from .. import runtime
 
 ZERO = 0.0
 
@@ -482,8 +486,6 @@ class Analysis:
         """``(object node, attribute name)`` of ``t = obj.name`` reading an object's attribute (a
         local's, through get_attribute, or a global object's); None otherwise (a module's or a
         class's attribute is not object state)."""
-        from .. import runtime
-
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return op.args[0], op.args[1].value
         if op.kind == "const" and isinstance(s.value, gast.Attribute) and \
@@ -505,8 +507,6 @@ class Analysis:
         """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
         where its value is not needed, since the read is where a value a gradient call stored
         there is caught (cached_attributes)."""
-        from .. import runtime
-
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return True
         for node in gast.walk(s.value):  # (C.cache[-1] reads C.cache)
@@ -541,8 +541,6 @@ class Analysis:
         """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy
         of z, whose value the adjoint sweep still needs (and passes to the backward form). The
         alias stage refused the programs in which numpy's caller would see the write."""
-        from .alias import mutated_params
-
         value = getattr(s, "value", None)
         if not isinstance(value, gast.Call):
             return s
@@ -749,8 +747,6 @@ class Analysis:
 
     def rt(self, helper):
         """``_sd.helper`` as the generated code names the runtime module."""
-        from .. import runtime
-
         return attr(load(self.globals.name("_sd", runtime)), helper)
 
 
@@ -828,11 +824,9 @@ class Reverse(Analysis):
         the adjoint calls its backward form with that and ``t_bar``. helper's body runs once per
         call, so its random draws and side effects happen once; both forms are generated code,
         so the result is differentiable again."""
-        from ..api import split_form
-
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)
-        fwd = called_form(split_form, callee, active_params, self.parsed.where(s))
+        fwd = called_form(callees.split_form, callee, active_params, self.parsed.where(s))
         fwd_name = self.globals.name(f"{callee.__name__}_fwd", fwd)
         saved = self.saved_state(s, target, lambda value: _with_func(value, load(fwd_name)))
         call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),
@@ -1205,8 +1199,6 @@ _SEQUENCE_OPS = (operator.add, operator.mul)
 def _sequence_op(op):
     """``a + b`` / ``a * b`` where an operand may be a list or tuple, as the primitive that
     concatenates or repeats those and adds or multiplies anything else (decided at run time)."""
-    from .. import runtime
-
     key = runtime.add_or_concat if op.key is operator.add else runtime.mul_or_repeat
     return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
 
@@ -1279,8 +1271,6 @@ def _method_call(s, local_names):
 
 def called_form(make, callee, active_params, where):
     """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
-    from ..errors import NoSourceError
-
     try:
         return make(callee, tuple(active_params))
     except (NoSourceError, SourcediffSyntaxError) as exc:
@@ -1296,8 +1286,6 @@ def _returns_sequence(key):
     """Primitives whose result is a list or tuple (its gradient is one too)."""
     import numpy as np
 
-    from .. import runtime
-
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
                                   np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
                                   runtime.mul_or_repeat_grads, runtime.add_grads))
@@ -1308,8 +1296,6 @@ def _may_return_sequence(fn):
     some ``return`` gives a literal one, list()/tuple(), a comprehension, a name bound to one of
     these or appended to, a parameter (it returns what it was given) or another call's result.
     ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays."""
-    from .parse import parse_function
-
     try:
         node = parse_function(fn).node
     except Exception:  # noqa: BLE001  (unreadable: assume it may)
@@ -1357,8 +1343,6 @@ def _writes_attributes(fn, depth=0):
     an object's state: assigns an attribute (``self.w = v``), an item of one (``self.d["k"] =
     v``), or appends to one (``self.cache.append(v)``). Its result may then matter even where the
     caller drops it: its forms must run, and their checks see what it stores."""
-    from .parse import parse_function
-
     key = fn
     try:
         if key in _WRITES_ATTRIBUTES:
@@ -1578,8 +1562,6 @@ def _first_bindings(stmts, bound):
 
 
 def _has_code(stmts):
-    from .emit import is_comment
-
     return any(not is_comment(s) for s in stmts)
 
 

@@ -12,8 +12,7 @@ import threading
 
 import gast
 
-from ..compiler.normalize import load
-from ..compiler.parse import closure_values
+from ..syntax import dead_code, load
 
 _cache = {}
 _cache_lock = threading.Lock()
@@ -241,8 +240,6 @@ def sliced_rule(vjp, wanted):
 
 
 def _build_sliced(vjp, wanted):
-    from ..compiler.optimize import dead_code
-
     q = quoted(vjp)
     if type(q) is not QuotedRule or q.elements is None or \
             any(type(e) is not int for e in wanted) or getattr(vjp, "__closure__", None) or \
@@ -267,3 +264,17 @@ def _build_sliced(vjp, wanted):
     space = {}
     exec(code, vjp.__globals__, space)
     return space[fdef.name]
+
+
+def closure_values(fn):
+    """``fn``'s free variables by name (those not bound yet are left out)."""
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
+    if code is None or not cells:
+        return {}
+    out = {}
+    for name, cell in zip(code.co_freevars, cells):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return out

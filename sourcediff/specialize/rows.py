@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import runtime
 from ..compiler.emit import is_comment
-from .specializer import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal, _load, _Method
+from .facts import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal, _load, _Method
 
 BLOCK_MIN_BYTES = 8 << 20  # a row-indexed argument read twice and this large is worth blocking
 BLOCK_BYTES = 2 << 20  # a block holds about this many bytes of the widest row-indexed argument

@@ -1,0 +1,428 @@
+"""Compiled functions: what :func:`~sourcediff.compiler.driver.build` makes, compiled
+(``compiler/loader.py``) behind an entry wrapper that locates errors at the user's line and runs
+the version specialized for each call signature (``sourcediff/specialize/``; ``jit.py`` for
+``backend="numba"``, ``lazy.py`` for dask arguments); and the cache of them.
+"""
+
+import builtins
+import functools
+import inspect
+import os
+import threading
+import types
+import weakref
+
+import numpy as np
+
+from . import jit, lazy, runtime
+from .compiler import callees
+from .compiler.driver import build, resolve_wrt
+from .compiler.emit import emit
+from .compiler.loader import compile_raw, free_names
+from .compiler.parse import GENERATED_LINES, not_a_function, outermost
+from .errors import NoSourceError, SourcediffError, WrtError
+from .rules import registry
+from .specialize import facts, passes
+
+
+_cache = weakref.WeakKeyDictionary()
+
+
+_lock = threading.RLock()
+
+
+class _Pending:
+    """Stands for a vjp form still being compiled (a recursive call reaches it)."""
+
+    def __init__(self):
+        self.fn = None
+
+    @property
+    def __sourcediff_compiled__(self):
+        return self.fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+_in_progress = {}
+
+
+def split_form(fn, active_params):
+    """The compiled forward and backward forms of a user function for the given active parameter
+    names (cached): ``fwd(*args)`` runs it once and returns ``(value, saved)``, and
+    ``fwd.__sourcediff_bwd__(saved, out_bar=g)`` returns the parameters' gradients from what that
+    run saved, so the function's body (its random draws, appends, prints) runs once per call."""
+    key = (fn, active_params, "split")
+    with _lock:
+        if key in _in_progress:
+            return _in_progress[key]
+        pending = _in_progress[key] = _Pending()
+        pending.__sourcediff_bwd__ = _Pending()
+        pending.__sourcediff_bwd__.__sourcediff_cotangent_name__ = "out_bar"
+        try:
+            compiled = _get(fn, tuple(active_params), "split", True)
+        finally:
+            del _in_progress[key]
+        pending.fn = compiled
+        pending.__sourcediff_bwd__.fn = compiled.__sourcediff_bwd__
+        return compiled
+
+
+def jvp_form(fn, active_params):
+    """The compiled jvp form of a user function for the given active parameter names (cached)."""
+    key = (fn, active_params, "jvp_form")
+    with _lock:
+        if key in _in_progress:
+            return _in_progress[key]
+        pending = _in_progress[key] = _Pending()
+        pending.__sourcediff_tangent_names__ = {p: f"{p}_dot" for p in active_params}
+        try:
+            compiled = _get(fn, tuple(active_params), "jvp_form", True)
+        finally:
+            del _in_progress[key]
+        pending.fn = compiled
+        return compiled
+
+
+def clear_cache():
+    """Forget every compiled function (the next ``grad(f)`` transforms again)."""
+    with _lock:
+        _cache.clear()
+
+
+def check_function(fn):
+    """Refuse, with what to pass instead, a value (``sd.grad(f(x))``) or an object where a function
+    belongs."""
+    if not callable(fn):
+        raise NoSourceError(not_a_function(fn))
+
+
+def _get(fn, wrt, mode, optimize_code, backend="numpy"):
+    check_function(fn)
+    if isinstance(wrt, list):  # (wrt=[0, 1] means wrt=(0, 1))
+        wrt = tuple(wrt)
+    if isinstance(fn, functools.partial):
+        return _of_partial(fn, wrt, mode, optimize_code, backend)
+    target = fn.__func__ if inspect.ismethod(fn) else fn
+    try:
+        per_fn = _cache.get(target)
+    except TypeError:
+        per_fn = None
+    key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
+           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None, backend)
+    compiled = per_fn.get(key) if per_fn is not None else None
+    if compiled is None:
+        with _lock:
+            per_fn = _cache.get(target) if _weakable(target) else None
+            compiled = per_fn.get(key) if per_fn is not None else None
+            if compiled is None:
+                compiled = transform(fn, wrt, mode, optimize_code, backend)
+                if _weakable(target):
+                    _cache.setdefault(target, {})[key] = compiled
+    if inspect.ismethod(fn):
+        return types.MethodType(compiled, fn.__self__)
+    return compiled
+
+
+def _of_partial(fn, wrt, mode, optimize_code, backend="numpy"):
+    """``sd.grad(functools.partial(f, *a, **k))``: f's derivative for the parameters the partial
+    leaves (``wrt`` counts those), called with the partial's arguments bound, as the partial is."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise NoSourceError(f"cannot read the parameters of {fn!r}: {exc}") from None
+    positional = [p.name for p in sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names, single = resolve_wrt(wrt, positional, sig.parameters, lambda item, problem: WrtError(
+        f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
+        f"they are {', '.join(sig.parameters) or 'none'}"))
+    compiled = _get(fn.func, names[0] if single else tuple(names), mode, optimize_code, backend)
+    out = functools.partial(compiled, *fn.args, **fn.keywords)
+    out.__dict__.update(getattr(compiled, "__dict__", {}))
+    return out
+
+
+def _weakable(obj):
+    try:
+        weakref.ref(obj)
+        return True
+    except TypeError:
+        return False
+
+
+def _closure_key(fn):
+    cells = getattr(fn, "__closure__", None)
+    if not cells:
+        return ()
+    out = []
+    for cell in cells:
+        try:
+            out.append(id(cell.cell_contents))
+        except ValueError:
+            out.append(None)
+    return tuple(out)
+
+
+def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
+    """The compiled function the pipeline (:func:`~sourcediff.compiler.driver.build`) makes for
+    ``fn``; see ``build`` for the modes."""
+    return _compiled(build(fn, wrt, mode, optimize_code), backend)
+
+
+def _compiled(built, backend="numpy"):
+    """Compile a :class:`~sourcediff.compiler.driver.Built` behind the entry wrapper, with its
+    per-signature specializations when it has a plan for them."""
+    fn = compile_raw(built.parsed, built.emitted, built.name, built.globals_)
+    spec = None
+    if built.plan is not None and _SPECIALIZE != "0":
+        spec = _Specializations(built, backend)
+    entry = _entry(fn, spec, built.distinct, built.parsed.fn.__globals__, built.resolved)
+    entry.__sourcediff_source__ = built.emitted.source
+    if spec is not None:
+        spec.generic = fn
+        entry.__sourcediff_specializations__ = spec
+        if spec.backend != "numpy":
+            entry.jit_log = spec.jit_log
+    if built.split:
+        # (what the specializer of a caller reads to follow the shapes through this call)
+        entry.__sourcediff_fdef__ = (built.fdef, built.stack)
+    if built.bwd is not None:
+        entry.__sourcediff_bwd__ = _compiled(built.bwd, backend)
+    if built.tangent_names is not None:
+        entry.__sourcediff_tangent_names__ = built.tangent_names
+        entry.__sourcediff_wrt__ = built.wrt
+    else:
+        entry.__sourcediff_cotangent_name__ = built.cotangent
+    return entry
+
+
+_SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface
+
+
+_MAX_SIGNATURES = 32
+
+
+class _Specializations:
+    """The generated function specialized per call signature (argument types, shapes, dtypes)."""
+
+    def __init__(self, built, backend):
+        plan = built.plan
+        self.parsed, self.fdef, self.name, self.globals_ = (built.parsed, built.fdef, built.name,
+                                                            built.globals_)
+        self.params, self.removable, self.where_names = plan.params, plan.removable, \
+            plan.where_names
+        self.runtime_names, self.stack = plan.runtime_names, plan.stack
+        self.placeholders = plan.placeholders
+        self.table = {}
+        self.misses = 0
+        self.generic = None
+        self.lock = threading.Lock()
+        # (user function, wrt name, its position, mode, single) of a gradient with one wrt
+        # argument: for a Python float there, forward mode is the faster way (see _build)
+        self.forward = plan.forward
+        self.backend = backend  # or "numba": each signature's code compiled (sourcediff/jit.py)
+        self.jit_log = []  # one record per signature the backend compiled or could not
+        self.jit_warned = False
+        parsed = built.parsed
+        self.where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:" \
+                     f"{parsed.user_line(parsed.node)})"
+
+    def lookup(self, args, keywords=None):
+        self.misses += 1  # calls the entry's own key did not find (tests/test_specialize.py)
+        key = facts.signature(args)
+        if keywords:
+            key += tuple(sorted((k, facts.signature((v,))) for k, v in keywords.items()))
+        fn = self.table.get(key)
+        if fn is not None:
+            return fn
+        with self.lock:
+            fn = self.table.get(key)
+            if fn is None:
+                fn = self._build(args, keywords)
+                if len(self.table) < _MAX_SIGNATURES:
+                    self.table[key] = fn
+        return fn
+
+    def _build(self, args, keywords):
+        try:
+            forward = self._forward(args)
+            if forward is not None:
+                return forward
+            namespace = dict(vars(builtins))
+            namespace.update(self.parsed.fn.__globals__)
+            namespace.update(free_names(self.parsed, self.globals_))
+            fdef = passes.specialize(
+                self.fdef, self.params, args, namespace=namespace, stack_name=self.stack,
+                removable=self.removable, where_names=self.where_names,
+                runtime_names=self.runtime_names, placeholders=self.placeholders,
+                keywords=keywords, bind=self.globals_.name, batch_rows=self.backend == "numpy")
+            if lazy.any_lazy(args, keywords):  # (dask arguments: sourcediff/lazy.py)
+                numpy_names = {k for k, v in namespace.items() if v is np}
+                fdef = lazy.rewrite(fdef or self.fdef, next(iter(self.runtime_names)),
+                                    numpy_names) or fdef
+            if lazy.any_lazy(args, keywords) or self.backend == "numpy":
+                if fdef is None:
+                    return self.generic
+                return compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
+            numpy_fn = self.generic if fdef is None else \
+                compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
+            return jit.build(self, fdef or self.fdef, numpy_fn, args, keywords or {})
+        except Exception:
+            if _SPECIALIZE == "strict":
+                raise
+            return self.generic  # the generic code is always right; only speed is lost
+
+    def _forward(self, args):
+        """For one Python float wrt argument, the derivative in one forward pass (no trajectory
+        to save and replay): the jvp form, specialized, with the tangent 1.0."""
+        if self.forward is None:
+            return None
+        fn, wrt, position, mode, single = self.forward
+        if position >= len(args) or type(args[position]) is not float:
+            return None
+        jvp = _get(fn, (wrt,), "jvp", True, self.backend)
+        tangent = jvp.__sourcediff_tangent_names__[wrt]
+        spec = getattr(jvp, "__sourcediff_specializations__", None)
+        target = spec.lookup(args, {tangent: 1.0}) if spec is not None else jvp
+        if spec is not None and spec.backend != "numpy":
+            self.jit_log.extend(r for r in spec.jit_log if r not in self.jit_log)
+        where = self.where
+        dispatcher = getattr(target, "__sourcediff_dispatcher__", None)
+        if dispatcher is not None:  # (compiled: the tangent is its last positional parameter)
+            def seeded(*args):
+                return dispatcher(*args, 1.0)
+        else:
+            seeded = functools.partial(target, **{tangent: 1.0})
+        check_scalar = runtime.check_scalar
+        numpy_float = np.float64
+
+        def forward(*args):
+            out, out_dot = seeded(*args)
+            if type(out) is not float and type(out) is not numpy_float:
+                check_scalar(out, where)
+            grad = out_dot if single else (out_dot,)
+            return grad if mode == "grad" else (out, grad)
+
+        forward.__sourcediff_source__ = getattr(target, "__sourcediff_source__", None)
+        return forward
+
+
+def _entry(fn, spec=None, distinct=False, scope=None, resolved=()):
+    """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
+    kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
+    the version specialized for the arguments' signature when there is one."""
+    # every call pays for this: the signature key is built inline (as facts.signature
+    # builds it), and a call without keywords passes none on
+    table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
+        (None, None, None)
+    namespace = {"fn": fn, "table": table, "lookup": lookup, "ndarray": ndarray,
+                 "dict_key": facts.dict_key, "SourcediffError": SourcediffError,
+                 "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
+                 "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
+                 "_REBOUND": _REBOUND}
+    source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0), distinct,
+                           bool(resolved))
+    exec(compile(source, "<sourcediff entry>", "exec"), namespace)  # (a frame of sourcediff's)
+    entry = functools.wraps(fn)(namespace["entry"])
+    entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
+    return entry
+
+
+_REBOUND = object()
+
+
+def _rebound(fn, name, old, new):
+    """A module global the derivative was built for now names another object: the primal would
+    call the new one and the adjoint use the old one's derivative. Every compiled form is
+    forgotten, and the call refused with what to do."""
+    clear_cache()
+    what = "no longer exists" if new is _REBOUND else f"now names {new!r}"
+    raise SourcediffError(
+        f"{name} {what}, but sourcediff built {fn.__qualname__} when {name} was {old!r}, and its "
+        f"derivative is that one's. Call sd.grad (or the transform you used) again to build it "
+        f"for the new {name}.")
+
+
+def _entry_source(n, distinct=False, checks=False):
+    """The source of the entry wrapper for a function of ``n`` positional parameters: a call
+    with ``n`` arrays builds its signature key (as facts.signature builds it) in one tuple
+    display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
+    per call). ``checks``: the functions resolved by global name are checked first (ACT = np.sin
+    after the gradient was built for np.tanh); ``distinct``: result arrays that share memory are
+    copied apart (runtime.own_arrays)."""
+    out = "own(out)" if distinct else "out"
+    fast = ""
+    if 1 <= n <= 16:
+        names = [f"a{k}" for k in range(n)]
+        fast = f"""
+        if len(args) == {n}:
+            {", ".join(names)}, = args
+            if {" and ".join(f"type({a}) is ndarray" for a in names)}:
+                out = (table.get(({", ".join(f"{a}.shape, {a}.dtype" for a in names)},)) or
+                       lookup(args))(*args)
+                return {out}"""
+    check = """
+    for name, obj in resolved:
+        if scope.get(name, _REBOUND) is not obj:
+            _rebound(fn, name, obj, scope.get(name, _REBOUND))""" if checks else ""
+    return f"""
+def entry(*args, **kwargs):{check}
+    try:
+        if kwargs or table is None:
+            out = fn(*args, **kwargs)
+            return {out}{fast}
+        key = []
+        for a in args:
+            if type(a) is ndarray:
+                key.append(a.shape)
+                key.append(a.dtype)
+            elif type(a) is dict:
+                key.append(dict)
+                key.append(dict_key(a))
+            else:
+                key.append(type(a))
+        out = (table.get(tuple(key)) or lookup(args))(*args)
+        return {out}
+    except SourcediffError:
+        raise
+    except Exception as exc:
+        located = _relocated(exc)
+        if located is None:
+            raise
+        raise located from exc
+"""
+
+
+_located_classes = {}
+
+
+def _relocated(exc):
+    tb, where = exc.__traceback__, None
+    while tb is not None:
+        table = GENERATED_LINES.get(tb.tb_frame.f_code.co_filename)
+        if table is not None and tb.tb_lineno in table.lines:
+            where = (table.lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is None:
+        return None
+    cls = type(exc)
+    if cls not in _located_classes:
+        try:
+            _located_classes[cls] = type(cls.__name__, (SourcediffError, cls),
+                                         {"__module__": "sourcediff.errors"})
+        except TypeError:
+            _located_classes[cls] = None
+    located_cls = _located_classes[cls]
+    if located_cls is None:
+        return None
+    origin, filename, lineno = where
+    origin = outermost(origin)
+    try:
+        return located_cls(f"{origin.location}: {exc}\n    {origin.text}\n(raised in the generated code at "
+                           f"{filename}:{lineno}; print sourcediff.source(...) to read it)")
+    except TypeError:
+        return None
+
+
+callees.provide(split_form, jvp_form)

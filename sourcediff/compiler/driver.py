@@ -1,0 +1,522 @@
+"""The driver: the compiler's stages in order, from a user function to generated source.
+
+:func:`build` is the whole pipeline; each stage's output is what the next one reads::
+
+    parse, fence              parse.parse_function, fence.fence        -> Parsed
+    wrt                       _wrt_names                               -> the parameters differentiated
+    normalize                 normalize.normalize                      -> one operation per statement
+    forwarding, alias checks  forwarding.forward_attributes,
+                              alias.alias_checks                       -> Front
+    resolve, activity         Reverse(...) / Forward(...)              -> ops, active names
+    sweeps                    Reverse.build() / Forward.build()        -> reverse.Sweeps / a body
+    pieces                    _pieces                                  -> Pieces
+    optimize, emit            optimize.optimize, emit.emit             -> Built (source, line table)
+
+``SOURCEDIFF_DUMP=parse,normalize,alias,activity,reverse,forward,optimize`` prints a stage's output
+(``dump.py``). Compiling a :class:`Built` into a function (``loader.py``), caching it and
+specializing it per call signature is ``sourcediff/compiled.py``'s business.
+"""
+
+import builtins
+import copy
+import functools
+import inspect
+from dataclasses import dataclass
+
+import gast
+
+from .. import runtime
+from ..errors import WrtError
+from ..rules.facts import FULL_REDUCTIONS
+from .alias import _stored, alias_checks
+from .dump import dump, wanted
+from .emit import emit
+from .fence import fence
+from .forward import Forward
+from .forwarding import forward_attributes
+from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
+from .optimize import _loads, optimize
+from .parse import Parsed, parse_function
+from .reverse import GlobalNames, Reverse, _locals
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Front:
+    """What the front end makes of the user's function: the parsed (and fenced) function, the
+    parameters differentiated, the normalized FunctionDef with its alias checks, and the names
+    generated code uses (taken local names, and the globals it binds)."""
+
+    parsed: Parsed
+    wrt_names: list
+    single: bool
+    norm: gast.FunctionDef
+    names: Names
+    globals_: GlobalNames
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A reverse-mode function's parts, in the order its body puts them: the head (argument
+    checks, copies, the stack), the primal sweep, the seed with the adjoints' zero inits, the
+    adjoint sweep; and the expressions of the gradients and of the value returned."""
+
+    head: list
+    primal: list
+    seed: list
+    adjoint: list
+    grads: list
+    value: gast.expr
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the specializer needs to make a version of a generated function for one call
+    signature (``compiled._Specializations``): its positional parameters, the names it may drop,
+    how it spells ``np.where`` and the runtime module, the names that stand for values set on
+    another path (``None`` placeholders), its stack, and for a gradient with one wrt argument
+    ``(fn, wrt name, position, mode, single)`` (a Python float there runs forward mode)."""
+
+    params: list
+    removable: set
+    where_names: frozenset
+    runtime_names: set
+    placeholders: frozenset
+    stack: object
+    forward: object = None
+
+
+@dataclass(frozen=True)
+class Built:
+    """A generated function as the pipeline leaves it: its FunctionDef and emitted source (with
+    the line table), what compiling it binds (``globals_``), the functions it resolved by global
+    name (checked on entry), and what the caller reads off it: the name of a vjp's cotangent
+    parameter, a jvp form's tangent parameters, a split form's backward half."""
+
+    parsed: Parsed
+    name: str
+    fdef: gast.FunctionDef
+    emitted: object
+    globals_: GlobalNames
+    resolved: tuple
+    plan: Plan = None
+    distinct: bool = False
+    cotangent: str = None
+    tangent_names: dict = None
+    wrt: list = None
+    bwd: object = None
+    split: bool = False  # a split form's half: the specializer of a caller reads its
+    #                      FunctionDef and stack (``stack``) to follow shapes through the call
+    stack: str = None
+
+
+def build(fn, wrt, mode, optimize_code=True):
+    """The pipeline for ``fn``, stage by stage; returns a :class:`Built`.
+
+    ``mode`` is "grad", "value_and_grad", "vjp" (value and gradients given the output's gradient),
+    "split" (a forward form that returns the value and what the adjoint reads, and a backward
+    form: ``Built.bwd``; calls between user functions use it), "jvp" or "jvp_form" (forward mode:
+    value and tangent; jvp_form is a helper's, called from generated code)."""
+    front = _front_end(fn, wrt, mode)
+    if mode in ("jvp", "jvp_form"):
+        return _forward_function(front, optimize_code,
+                                 final="grad_tree" if mode == "jvp_form" else "grad_like")
+    rev = Reverse(front.parsed, front.norm, front.names, front.wrt_names, front.globals_)
+    dump("activity", front.parsed, f"# active: {', '.join(sorted(rev.active))}")
+    sweeps = rev.build()
+    pieces = _pieces(front.parsed, rev, sweeps, front.wrt_names, mode)
+    if mode == "split":
+        return _split(front, rev, pieces, optimize_code)
+    return _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code)
+
+
+def _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code):
+    """The grad, value_and_grad or vjp function: head, primal sweep, seed, adjoint sweep and the
+    return, optimized and emitted."""
+    parsed, names, globals_, norm = front.parsed, front.names, front.globals_, front.norm
+    wrt_names, single = front.wrt_names, front.single
+    params = _param_names(parsed.node)
+    head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
+                                                 pieces.adjoint, pieces.grads, pieces.value)
+    removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
+    bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
+    where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
+    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
+    cotangent = None
+    if mode == "vjp":
+        cotangent = names.exact("out_bar")
+        seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
+        body = head + primal + seed + seed_value + adjoint + [located(gast.Return(
+            value=gast.Tuple(elts=grads, ctx=gast.Load())), rev.ret_stmt)]
+        args.kwonlyargs = list(args.kwonlyargs) + [gast.Name(id=cotangent, ctx=gast.Param(),
+                                                             annotation=None, type_comment=None)]
+        args.kw_defaults = list(args.kw_defaults) + [None]
+        name = f"bwd_{parsed.node.name}"
+        _dump_body("reverse", parsed, name, args, body)
+        if optimize_code:
+            body = optimize(body, bar_names, removable, set(), _where_names(globals_),
+                            fresh=names.fresh)
+        doc = (f"Gradients of {', '.join(wrt_names) or 'nothing'} for {where}, given the gradient "
+               f"{cotangent} of its output. Generated by sourcediff.")
+    else:
+        out = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
+        if mode == "value_and_grad":
+            out = gast.Tuple(elts=[value, out], ctx=gast.Load())
+        body = head + primal + seed + adjoint + [located(gast.Return(value=out), rev.ret_stmt)]
+        name = f"{mode}_{parsed.node.name}"
+        _dump_body("reverse", parsed, name, args, body)
+        if optimize_code:
+            body = optimize(body, bar_names, removable, set(), _where_names(globals_),
+                            fresh=names.fresh)
+        doc = (f"{'Gradient' if mode == 'grad' else 'Value and gradient'} of {where} with respect "
+               f"to {', '.join(wrt_names)}. Generated by sourcediff.")
+    fdef = gast.FunctionDef(name=name, args=args, body=body,
+                            decorator_list=[], returns=None, type_comment=None, type_params=[])
+    fdef.body.insert(0, gast.Expr(value=const(doc)))
+    emitted = emit(fdef)
+    dump("optimize", parsed, emitted.source)
+    plan = None
+    if optimize_code and mode in ("grad", "value_and_grad"):
+        runtime_name = rev.globals.name("_sd", runtime)
+        # (names the optimizer made count as compiler-made too: the adjoint loops' counters)
+        removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
+        forward = None
+        if not inspect.ismethod(fn) and len(wrt_names) == 1:
+            forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
+        plan = Plan(_positional(fdef), removable, _where_names(globals_), {runtime_name},
+                    frozenset(sweeps.pushed_old - set(params)), rev.stack, forward)
+    return Built(parsed, name, fdef, emitted, globals_, _resolved(rev), plan,
+                 distinct=mode in ("grad", "value_and_grad"), cotangent=cotangent)
+
+
+def _resolved(stage):
+    """The functions ``stage`` (Reverse or Forward) resolved by global name, as (name, object)."""
+    resolver = getattr(stage, "resolver", None)
+    return tuple(resolver.resolved.items()) if resolver is not None else ()
+
+
+def _front_end(fn, wrt, mode):
+    """The front end's stages: parse, fence, the wrt parameters, normalize, alias checks."""
+    parsed = fence(parse_function(fn))
+    dump("parse", parsed, parsed.node)
+    params = _param_names(parsed.node)
+    if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
+            and all(isinstance(w, str) for w in wrt):
+        wrt_names, single = list(wrt), False
+    else:
+        wrt_names, single = _wrt_names(parsed, params, wrt,
+                                       skip=1 if inspect.ismethod(fn) else 0)
+    names = Names(all_names(parsed.node) | {parsed.node.name})
+    norm = normalize(parsed, names)
+    dump("normalize", parsed, norm)
+    globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    norm = forward_attributes(parsed, norm, globals_.name("_sd", runtime), _locals(norm))
+    norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
+    dump("alias", parsed, norm)
+    return Front(parsed, wrt_names, single, norm, names, globals_)
+
+
+def _split(front, rev, pieces, optimize_code):
+    """The forward form (runs the primal, returns the value and what the adjoint reads) and the
+    backward form (takes that and the output's gradient) of one function, compiled together."""
+    parsed, names, globals_, wrt_names = front.parsed, front.names, front.globals_, front.wrt_names
+    removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
+    bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
+    args = _bound_defaults(parsed, copy.deepcopy(front.norm.args), globals_)
+    head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
+                                                 pieces.adjoint, pieces.grads, pieces.value)
+    where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
+    cotangent = names.exact("out_bar")
+    state = names.exact("saved")
+    seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
+    backward = seed + seed_value + adjoint
+    reads = set()
+    for st in backward + grads:
+        reads |= _loads(st)
+    written = set(_param_names(parsed.node))
+    for st in head + primal:
+        written |= _stored(st)
+    kept = sorted(reads & written)
+    saved = gast.Tuple(elts=[load(n) for n in kept], ctx=gast.Load())
+    # (a name bound on one branch only is saved as None when the other branch ran)
+    params = set(_param_names(parsed.node))
+    unbound = [assign(n, const(None)) for n in kept if n not in params]
+    fwd_body = unbound + head + primal + [located(gast.Return(value=gast.Tuple(
+        elts=[value, saved], ctx=gast.Load())), rev.ret_stmt)]
+    unpack = [gast.Assign(targets=[gast.Tuple(elts=[store(n) for n in kept], ctx=gast.Store())],
+                          value=load(state), type_comment=None)] if kept else []
+    bwd_body = unpack + backward + [located(gast.Return(
+        value=gast.Tuple(elts=grads, ctx=gast.Load())), rev.ret_stmt)]
+    _dump_body("reverse", parsed, f"fwd_{parsed.node.name}", args, fwd_body)
+    _dump_body("reverse", parsed, f"bwd_{parsed.node.name}", None, bwd_body)
+    if optimize_code:
+        fwd_body = optimize(fwd_body, set(), removable, set(), _where_names(globals_))
+        bwd_body = optimize(bwd_body, bar_names, removable, set(), _where_names(globals_),
+                            fresh=names.fresh)
+    fwd_doc = (f"Value of {where} and what its gradient with respect to "
+               f"{', '.join(wrt_names) or 'nothing'} needs. Generated by sourcediff.")
+    bwd_doc = (f"Gradients of {', '.join(wrt_names) or 'nothing'} for {where}, from what the "
+               f"forward form saved and the gradient {cotangent} of its output. Generated by "
+               f"sourcediff.")
+    bwd_args = gast.arguments(
+        args=[gast.Name(id=state, ctx=gast.Param(), annotation=None, type_comment=None)],
+        posonlyargs=[], vararg=None, kwonlyargs=[gast.Name(id=cotangent, ctx=gast.Param(),
+                                                           annotation=None, type_comment=None)],
+        kw_defaults=[None], kwarg=None, defaults=[])
+    made = []
+    for name, fargs, body, doc in ((f"fwd_{parsed.node.name}", args, fwd_body, fwd_doc),
+                                   (f"bwd_{parsed.node.name}", bwd_args, bwd_body, bwd_doc)):
+        fdef = gast.FunctionDef(name=name, args=fargs, body=[gast.Expr(value=const(doc))] + body,
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        emitted = emit(fdef)
+        dump("optimize", parsed, emitted.source)
+        made.append((name, fdef, emitted))
+    (fwd_name, fwd_fdef, fwd_emitted), (bwd_name, bwd_fdef, bwd_emitted) = made
+    bwd = Built(parsed, bwd_name, bwd_fdef, bwd_emitted, globals_, _resolved(rev),
+                cotangent=cotangent, split=True, stack=rev.stack)
+    return Built(parsed, fwd_name, fwd_fdef, fwd_emitted, globals_, _resolved(rev), bwd=bwd,
+                 split=True, stack=rev.stack)
+
+
+def _dump_body(stage, parsed, name, args, body):
+    """``SOURCEDIFF_DUMP``: the naive generated function (before the optimizer) of ``stage``."""
+    if wanted(stage):
+        dump(stage, parsed, gast.FunctionDef(
+            name=name, args=args if args is not None else parsed.node.args, body=body,
+            decorator_list=[], returns=None, type_comment=None, type_params=[]))
+
+
+def _bound_defaults(parsed, args, globals_):
+    """The parameters with their default values bound as objects (``k=scale`` with ``scale`` a
+    local of the function that made ``fn`` is a name the generated code cannot see)."""
+    fn = parsed.fn
+    values = getattr(fn, "__defaults__", None) or ()
+    if len(values) == len(args.defaults):
+        first = len(args.args) - len(values)
+        args.defaults = [_default_name(globals_, args.args[first + i].id, v)
+                         for i, v in enumerate(values)]
+    kw = getattr(fn, "__kwdefaults__", None) or {}
+    args.kw_defaults = [None if d is None or a.id not in kw else
+                        _default_name(globals_, a.id, kw[a.id])
+                        for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    return args
+
+
+def _default_name(globals_, param, value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return const(value)
+    return load(globals_.name(f"{param}_default", value))
+
+
+def _forward_function(front, optimize_code, final="grad_like"):
+    """The jvp form: the function's parameters plus keyword-only tangents; returns (out, out_dot).
+    ``final`` shapes out_dot: as the user's output (grad_like), or for generated code that adds
+    it to others (grad_tree: a container's tangent adds entrywise)."""
+    parsed, norm, names, globals_, wrt_names = (front.parsed, front.norm, front.names,
+                                                front.globals_, front.wrt_names)
+    fwd = Forward(parsed, norm, names, wrt_names, globals_)
+    dump("activity", parsed, f"# active: {', '.join(sorted(fwd.active))}")
+    body = fwd.build()
+    head = [assign(p, call(fwd.rt("copy"), [load(p)])) for p in _mutated_params(fwd)]
+    for p in _param_names(parsed.node):  # a parameter that becomes active later starts at zero
+        if p in fwd.active and p not in wrt_names:
+            head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
+    result = fwd.result
+    removable = set(names.taken) - all_names(parsed.node) - fwd.effect_targets()
+    out_dot = load(fwd.dot(result.id)) if _active_result(fwd) else const(0.0)
+    ret = located(gast.Return(value=gast.Tuple(
+        elts=[result, call(fwd.rt(final), [out_dot, result])], ctx=gast.Load())),
+        fwd.ret_stmt)
+    body = head + body + [ret]
+    _dump_body("forward", parsed, f"jvp_{parsed.node.name}", None, body)
+    if optimize_code:
+        body = optimize(body, set(), removable, set(), _where_names(globals_), inline=True)
+    tangent_names = {p: fwd.dot(p) for p in wrt_names}
+    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
+    args.kwonlyargs = list(args.kwonlyargs) + [store(tangent_names[p]) for p in wrt_names]
+    for a in args.kwonlyargs[-len(wrt_names):] if wrt_names else []:
+        a.ctx = gast.Param()
+    args.kw_defaults = list(args.kw_defaults) + [None] * len(wrt_names)
+    name = f"jvp_{parsed.node.name}"
+    doc = (f"Value and tangent of {parsed.fn.__qualname__} ({parsed.filename_short}:"
+           f"{parsed.user_line(parsed.node)}) for tangents of {', '.join(wrt_names) or 'nothing'}. "
+           f"Generated by sourcediff.")
+    fdef = gast.FunctionDef(name=name, args=args, body=[gast.Expr(value=const(doc))] + body,
+                            decorator_list=[], returns=None, type_comment=None, type_params=[])
+    plan = None
+    if optimize_code:
+        plan = Plan(_positional(fdef), removable, _where_names(globals_),
+                    {fwd.globals.name("_sd", runtime)}, frozenset(), fwd.stack)
+    emitted = emit(fdef)
+    dump("optimize", parsed, emitted.source)
+    return Built(parsed, name, fdef, emitted, globals_, _resolved(fwd), plan,
+                 tangent_names=tangent_names, wrt=list(wrt_names))
+
+
+def _where_names(globals_):
+    """How generated code spells ``numpy.where`` (for constant folding)."""
+    import numpy
+
+    name = globals_.by_id.get(id(numpy))
+    if name is None:
+        return frozenset()
+    node = gast.Attribute(value=load(name), attr="where", ctx=gast.Load())
+    return frozenset({gast.dump(node)})
+
+
+def _active_result(rev):
+    return isinstance(rev.result, gast.Name) and rev.result.id in rev.active
+
+
+def _pieces(parsed, rev, sweeps, wrt_names, mode):
+    """The :class:`Pieces` of a reverse-mode function around its :class:`~reverse.Sweeps`."""
+    primal, adjoint = sweeps.primal, sweeps.adjoint
+    head = []
+    qual = parsed.fn.__qualname__
+    if mode not in ("vjp", "split"):
+        defined = f"{qual} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
+        for p in wrt_names:
+            head.append(gast.Expr(value=call(rev.rt("check_wrt"), [load(p), const(p),
+                                                                   const(defined)])))
+    for p in _mutated_params(rev):
+        head.append(assign(p, call(rev.rt("copy"), [load(p)])))
+    for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
+        head.append(assign(name, const(None)))
+    if rev.stack is not None:
+        head.append(assign(rev.stack, gast.List(elts=[], ctx=gast.Load())))
+    result = rev.result
+    where = f"{qual} ({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"
+    seed = []
+    checked = mode in ("grad", "value_and_grad") and not _surely_scalar(rev, result)
+    if checked and not _active_result(rev):
+        seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
+                            rev.ret_stmt))
+    value = result
+    if mode != "grad" and isinstance(result, gast.Name) and result.id in sweeps.pushed_old:
+        # the adjoint sweep restores overwritten variables, so keep the value aside
+        value = load(rev.names.fresh("value"))
+        primal = primal + [assign(value.id, result)]
+    active = _active_result(rev)
+    inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)
+             if not (active and n == result.id)]
+    if active:
+        seed.append(rev.grad_comment(rev.ret_stmt))
+        if checked:  # (1.0 for a scalar, ones for an array of one element; else refused)
+            seed.append(located(assign(rev.bar(result.id), call(rev.rt("output_seed"), [
+                result, const(where)])), rev.ret_stmt))
+        elif mode not in ("vjp", "split"):
+            seed.append(assign(rev.bar(result.id), const(1.0)))
+    grads = []
+    final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)
+    for p in wrt_names:
+        if p in rev.active:
+            grads.append(call(rev.rt(final), [load(rev.bar(p)), load(p)]))
+        elif final == "grad_tree":  # (a container's zero that adds entrywise, as grad_tree's)
+            grads.append(call(rev.rt("grad_tree"), [const(0.0), load(p)]))
+        else:
+            grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
+    return Pieces(head, primal, seed + inits, adjoint, grads, value)
+
+
+def _surely_scalar(rev, result):
+    """True when the result is a numpy reduction over all axes (it cannot be an array), so the
+    output check (and, for grad, the value itself) can be left out."""
+    if not isinstance(result, gast.Name):
+        return False
+    ops = [rev.ops.get(id(s)) for s in rev.body
+           if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+           and s.targets[0].id == result.id]
+    if len(ops) != 1 or ops[0] is None or ops[0].kind != "rule":
+        return False
+    op = ops[0]
+    module = getattr(op.key, "__module__", "") or ""
+    positional_axis = len(op.args) > 1
+    return (getattr(op.key, "__name__", "") in FULL_REDUCTIONS and "axis" not in op.keywords
+            and not positional_axis and "keepdims" not in op.keywords
+            and (module.startswith("numpy") or op.name.startswith(".")))
+
+
+def _mutated_params(rev):
+    """Parameters that a subscript assignment could write into (they are copied on entry)."""
+    params = set(rev.params)
+    roots = {}
+    for target, source in rev.aliases:
+        roots.setdefault(target, set()).add(source)
+    out = set()
+    for t in rev.setitem_targets:
+        seen, todo = set(), [t]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo.extend(roots.get(n, ()))
+        out |= seen & params
+    return sorted(out)
+
+
+def _user_lookup(parsed, name):
+    if name in parsed.env:
+        return parsed.env[name]
+    g = parsed.fn.__globals__
+    if name in g:
+        return g[name]
+    return getattr(builtins, name, _MISSING)
+
+
+def _positional(fdef):
+    a = fdef.args
+    return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args)]
+
+
+def _param_names(fdef):
+    a = fdef.args
+    star = [a.vararg.id] if a.vararg is not None else []  # (by name: the tuple of the rest)
+    return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)
+            ] + star
+
+
+def resolve_wrt(wrt, params, names, refuse):
+    """The parameters ``wrt`` means: ``(their names, single)``, ``single`` when ``wrt`` is one
+    entry rather than a tuple or list. An entry is an index into ``params`` (negative counts from
+    the end) or a name in ``names``. For an entry that is neither, ``refuse(item, problem)``
+    gives the exception raised, ``problem`` being "type" (not an int or a str; a bool is no
+    index), "index" (out of range) or "name" (no such parameter): each caller words its own."""
+    single = not isinstance(wrt, (tuple, list))
+    out = []
+    for item in [wrt] if single else wrt:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise refuse(item, "type")
+        if isinstance(item, int):
+            if not -len(params) <= item < len(params):
+                raise refuse(item, "index")
+            out.append(params[item])
+        else:
+            if item not in names:
+                raise refuse(item, "name")
+            out.append(item)
+    return out, single
+
+
+def _wrt_names(parsed, params, wrt, skip=0):
+    if isinstance(wrt, (tuple, list)) and not wrt:
+        raise WrtError(f"wrt is empty for {parsed.fn.__qualname__}; name at least one parameter")
+    usable = params[skip:]
+
+    def refuse(item, problem):
+        if problem == "type":
+            return WrtError(f"wrt entries must be parameter indices or names, not {item!r}")
+        if problem == "index":
+            return WrtError(
+                f"wrt={item} but {parsed.fn.__qualname__} ({parsed.where(parsed.node)}) has "
+                f"{len(usable)} parameter(s): {', '.join(usable) or 'none'}")
+        return WrtError(f"wrt={item!r} is not a parameter of {parsed.fn.__qualname__} "
+                        f"({parsed.where(parsed.node)}); its parameters are {', '.join(usable)}")
+
+    out, single = resolve_wrt(wrt, usable, usable, refuse)
+    if len(set(out)) != len(out):
+        raise WrtError(f"wrt={wrt!r} names a parameter of {parsed.fn.__qualname__} "
+                       f"({parsed.where(parsed.node)}) twice; name each parameter once")
+    return out, single

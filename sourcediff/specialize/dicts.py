@@ -1,0 +1,349 @@
+"""Dict arguments: a gradient dict split into one variable per key, the check that nothing the
+function calls writes into a dict argument (so its items' facts hold for the whole call), and
+library functions bound once under their own name.
+"""
+
+import inspect
+import types
+
+import gast
+import numpy as np
+
+from .facts import Arr, Items, Known, Scal, TOP, _CALLING_HELPERS, _DICT_READERS, _MUTATORS, _attr_call, _const, _load, _located, _parents, _replace_node, _sd_call, _store
+
+
+def _split_dict_grads(fdef, facts, removable, runtime_names):
+    """The gradient of a dict argument, built entry by entry, becomes one variable per key::
+
+        params_bar = _sd.scatter_basic(g, params, 'V')        params_bar_V = g
+                                                              params_bar_W = 0.0
+        ...                                                   ...
+        params_bar = params_bar + _sd.scatter_basic(          params_bar_W = _sd.add_grads(
+            _W_bar, params, 'W')                                  params_bar_W, _W_bar)
+        return _sd.grad_like(params_bar, params)              return {'V': _sd.grad_like(
+                                                                  params_bar_V, params['V']), ...}
+
+    The same sums entry by entry as the GradDict (its ``+`` is add_grads per key, a missing key
+    is 0.0), without a new 13-entry dict per accumulation, and each entry then has facts of its
+    own (an array accumulated in a loop can become one stacked product). Only a compiler name
+    whose every assignment is one of these forms, over one dict argument ``params`` whose keys
+    are known (an ``Items`` fact) and constant keys, read only by those forms and by the final
+    ``_sd.grad_like(params_bar, params)``."""
+    parents = _parents(fdef)
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    stores, loads = {}, {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name):
+            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(
+                node.id, []).append(node)
+
+    def scatter_of(node, name):
+        """(g node, dict name, key) of ``_sd.scatter_basic(g, P, K)``."""
+        if _sd_call(node, runtime_names) not in ("scatter_basic", "scatter") or node.keywords \
+                or len(node.args) != 3:
+            return None
+        g, p, k = node.args
+        if not (isinstance(p, gast.Name) and isinstance(k, gast.Constant)):
+            return None
+        items = facts.get(id(p), TOP)
+        if type(items) is not Items or all(not (type(key) is type(k.value) and key == k.value)
+                                           for key, _ in items.items):
+            return None
+        return g, p.id, items, k.value
+
+    changed = 0
+    for name in sorted(stores):
+        if name not in removable:
+            continue
+        forms, ok, dict_name, items = [], True, None, None
+        for store in stores[name]:
+            s = parents.get(id(store))
+            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and s.targets[0] is store):
+                ok = False
+                break
+            v = s.value
+            if isinstance(v, gast.Constant) and v.value == 0.0 and type(v.value) is float:
+                forms.append((s, "zero", None))
+                continue
+            found = scatter_of(v, name)
+            kind = "set"
+            if found is None and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
+                    isinstance(v.left, gast.Name) and v.left.id == name:
+                found, kind = scatter_of(v.right, name), "add"
+            elif found is None and _sd_call(v, runtime_names) == "add_grads" and \
+                    len(v.args) == 2 and not v.keywords and isinstance(v.args[0], gast.Name) and \
+                    v.args[0].id == name:
+                found, kind = scatter_of(v.args[1], name), "add"
+            if found is None or (dict_name is not None and (found[1], found[2]) !=
+                                 (dict_name, items)):
+                ok = False
+                break
+            dict_name, items = found[1], found[2]
+            forms.append((s, kind, found))
+        if not ok or dict_name is None:
+            continue
+        final = None
+        for load in loads.get(name, ()):
+            parent = parents.get(id(load))
+            if any(kind == "add" and (load is s.value.left if isinstance(s.value, gast.BinOp)
+                                      else load is s.value.args[0])
+                   for s, kind, _ in forms):
+                continue
+            if _sd_call(parent, runtime_names) == "grad_like" and len(parent.args) == 2 and \
+                    parent.args[0] is load and isinstance(parent.args[1], gast.Name) and \
+                    parent.args[1].id == dict_name and final is None:
+                final = parent
+                continue
+            ok = False
+            break
+        if not ok:
+            continue
+        keys = [k for k, _ in items.items]
+        names = {}
+        for n, k in enumerate(keys):
+            wanted = f"{name}_{k}" if isinstance(k, str) and k.isidentifier() else f"{name}{n}"
+            while wanted in taken:
+                wanted += "_"
+            taken.add(wanted)
+            names[k] = wanted
+            removable.add(wanted)
+        runtime_name = next(iter(runtime_names))
+        replace = {}
+        for s, kind, found in forms:
+            if kind == "zero":
+                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[k])],
+                                                       value=_const(0.0), type_comment=None), s)
+                                  for k in keys]
+                continue
+            g, _, _, key = found
+            if kind == "set":
+                replace[id(s)] = [_located(gast.Assign(
+                    targets=[_store(names[k])], value=g if k == key else _const(0.0),
+                    type_comment=None), s) for k in keys]
+            else:
+                value = _attr_call(_load(runtime_name), "add_grads", [_load(names[key]), g])
+                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[key])], value=value,
+                                                       type_comment=None), s)]
+        if final is not None:
+            entries = gast.Dict(
+                keys=[_const(k) for k in keys],
+                values=[_attr_call(_load(runtime_name), "grad_like", [
+                    _load(names[k]), gast.Subscript(value=_load(dict_name), slice=_const(k),
+                                                    ctx=gast.Load())]) for k in keys])
+            _replace_node(fdef, final, entries)
+
+        def redo(stmts):
+            out = []
+            for st in stmts:
+                for field in ("body", "orelse"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, redo(getattr(st, field)))
+                out.extend(replace.get(id(st), [st]))
+            return out
+
+        fdef.body = redo(fdef.body)
+        changed += 1
+    return changed
+
+
+def _read_only_dicts(fdef, names, runtime_names):
+    """The parameters among ``names`` (dict arguments) that the generated code only reads: every
+    load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
+    (``params['W']``) or an argument of a runtime helper that reads it and writes into nothing
+    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method
+    call, an item store, a call of other code, a place in a container or on the stack) may
+    change the dict."""
+    parents = _parents(fdef)
+    out = set()
+    for p in names:
+        aliases, grew = {p}, True
+        while grew:
+            grew = False
+            for node in gast.walk(fdef):
+                if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and \
+                        node.value.id in aliases and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id not in aliases:
+                    aliases.add(node.targets[0].id)
+                    grew = True
+        ok = True
+        for node in gast.walk(fdef):
+            if not (isinstance(node, gast.Name) and node.id in aliases and
+                    isinstance(node.ctx, (gast.Load, gast.Del))):
+                continue
+            parent = parents.get(id(node))
+            if isinstance(parent, gast.Subscript) and parent.value is node and \
+                    isinstance(parent.ctx, gast.Load) and isinstance(parent.slice, gast.Constant):
+                continue
+            if isinstance(parent, gast.Assign) and parent.value is node:
+                continue
+            if isinstance(parent, gast.Call) and node in parent.args and \
+                    _sd_call(parent, runtime_names) in _DICT_READERS:
+                continue
+            ok = False
+            break
+        if ok:
+            out.add(p)
+    return out
+
+
+_SAFE_BUILTINS = {len, range, float, int, abs, min, max, sum, tuple, zip, enumerate, isinstance,
+                  bool, round, reversed, any, all, divmod, pow, slice, complex}
+
+
+_DICT_WRITERS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__",
+                 "__delitem__", "__ior__"}
+
+
+_WRITING_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "STORE_SUBSCR",
+                "DELETE_SUBSCR", "STORE_SLICE", "DELETE_SLICE", "STORE_DEREF", "DELETE_DEREF",
+                "IMPORT_NAME", "IMPORT_FROM"}
+
+
+def _safe_value(value, depth):
+    """A value that code can use without changing a dict it is not given: numpy, math and the
+    runtime (modules, their functions), a few builtins, plain data, and Python functions that pass
+    :func:`_writes_nothing`."""
+    if inspect.ismodule(value):
+        name = value.__name__
+        return name in ("math", "numpy", "sourcediff.runtime") or name.startswith("numpy.")
+    if isinstance(value, (int, float, complex, str, bytes, type(None), np.ndarray, np.generic,
+                          np.dtype)):
+        return True
+    if isinstance(value, np.ufunc):
+        return True
+    try:
+        if value in _SAFE_BUILTINS:
+            return True
+    except TypeError:
+        return False
+    module = getattr(value, "__module__", None) or ""
+    if getattr(value, "__name__", None) in _CALLING_HELPERS:
+        return False
+    if callable(value) and not isinstance(value, types.FunctionType) and \
+            (module == "math" or module == "numpy" or module.startswith("numpy.")):
+        return True
+    if isinstance(value, types.FunctionType):
+        if module == "sourcediff.runtime":
+            return value.__name__ not in _CALLING_HELPERS
+        return _writes_nothing(value, depth + 1)
+    return False
+
+
+def _writes_nothing(fn, depth=0):
+    """True when calling the plain function ``fn`` writes into nothing that exists before the
+    call (a dict, a list, an array): its code (and the code it calls, to a few levels) stores
+    into no item, attribute, global or closure cell, calls no method that writes (``update``,
+    ``append``, ``fill``, ...), passes no ``out=``, uses no in-place operator, and reads only
+    globals that pass :func:`_safe_value`.
+    A wrapper sourcediff made for generated code is judged by the code it wraps."""
+    import builtins
+    import dis
+
+    if depth > 4:
+        return False
+    while getattr(fn, "__sourcediff_same_as_wrapped__", False) and hasattr(fn, "__wrapped__"):
+        fn = fn.__wrapped__
+    if not isinstance(fn, types.FunctionType):
+        return _safe_value(fn, depth) if depth else False
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    codes = [fn.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for ins in dis.get_instructions(code):
+            op = ins.opname
+            if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
+                                      (ins.argval in _DICT_WRITERS or
+                                       ins.argval in _MUTATORS or
+                                       ins.argval in _CALLING_HELPERS)) or \
+                    (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
+                    (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
+                return False
+            if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+                name = ins.argval
+                value = fn.__globals__.get(name, getattr(builtins, name, _safe_value))
+                if value is _safe_value or not _safe_value(value, depth):
+                    return False
+            elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval in cells:
+                try:
+                    value = cells[ins.argval].cell_contents
+                except ValueError:
+                    return False
+                if not _safe_value(value, depth):
+                    return False
+    return True
+
+
+def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
+    """Every call in ``fdef`` is of the runtime, of the stack, of an array method (by the facts)
+    or of a function that passes :func:`_writes_nothing`: no code the function runs can
+    change a dict argument behind its name."""
+    for node in gast.walk(fdef):
+        if not isinstance(node, gast.Call):
+            continue
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                ((func.value.id in runtime_names and func.attr not in _CALLING_HELPERS) or
+                 func.value.id == stack_name):
+            continue
+        if isinstance(func, gast.Attribute) and type(facts.get(id(func.value), TOP)) in \
+                (Arr, Scal) and func.attr not in _MUTATORS:
+            continue
+        f = facts.get(id(func), TOP)
+        if type(f) is Known and (_safe_value(f.value, 0) or _writes_nothing(f.value)):
+            continue
+        return False
+    return True
+
+
+def _library_function(value):
+    """numpy's functions and ufuncs, and built-in functions such as ``math.sin``: objects no
+    program rebinds, whose identity the facts above already assume."""
+    if isinstance(value, (np.ufunc, types.BuiltinFunctionType)):
+        return True
+    module = getattr(value, "__module__", None) or ""
+    return callable(value) and (module == "numpy" or module.startswith("numpy."))
+
+
+def _hoist_library_calls(fdef, facts, runtime_names, bind):
+    """Inside loops, ``np.sin`` (a module attribute looked up on every iteration) becomes a name
+    bound once when the code is compiled, ``np_sin``: the loop-invariant lookup a careful hand
+    would hoist; a scalar loop with ``np.sin``/``np.cos`` pays that lookup on every step. Only
+    library functions of modules (see ``_library_function``); the runtime's ``_sd.`` helpers keep
+    their prefix."""
+    changed = 0
+
+    def dotted(node):
+        if isinstance(node, gast.Name):
+            return None if node.id in runtime_names else [node.id]
+        if isinstance(node, gast.Attribute):
+            base = dotted(node.value)
+            return None if base is None else base + [node.attr]
+        return None
+
+    class Hoist(gast.NodeTransformer):
+        def visit_Attribute(self, node):
+            nonlocal changed
+            fact, base = facts.get(id(node), TOP), facts.get(id(node.value), TOP)
+            parts = dotted(node)
+            if isinstance(node.ctx, gast.Load) and parts is not None and type(fact) is Known \
+                    and type(base) is Known and inspect.ismodule(base.value) and \
+                    _library_function(fact.value):
+                changed += 1
+                return _load(bind("_".join(parts), fact.value))
+            self.generic_visit(node)
+            return node
+
+        def visit_FunctionDef(self, node):
+            return node  # (generated code has no inner functions; their names are their own)
+
+        visit_Lambda = visit_FunctionDef
+
+    for node in gast.walk(fdef):
+        if isinstance(node, (gast.For, gast.While)):
+            for s in node.body:
+                Hoist().visit(s)
+            if isinstance(node, gast.While):
+                node.test = Hoist().visit(node.test)
+    return changed

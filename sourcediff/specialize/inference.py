@@ -1,0 +1,440 @@
+"""The inference: an abstract interpretation of a generated function over the facts of
+``facts.py``, joined to a fixpoint over loops and branches. ``Inference(...).run()`` leaves the
+fact of every expression node in ``nodes``.
+"""
+
+import inspect
+import itertools
+import operator
+import types
+
+import gast
+import numpy as np
+
+from .. import runtime
+from ..compiler.emit import is_comment
+
+from .facts import ANYBOOL, ANYINT, Arr, BOT, Items, Known, PYFLOAT, Seq, TOP, _BINOPS, _CAP, _CMPOPS, _DICT_READERS, _DOT_HELPERS, _METHODS, _Method, _NP, _SD, _SHAPE_ARGS, _SUBSCRIPTS, _UNARY, _Unsupported, _dot_helper_fact, _elementwise, _fact_of_result, _full_standin, _is_range, _matmul, _over_members, _size, _subscripts_fact, join
+
+
+class Inference:
+    """Facts for the values of one generated function, given the facts of its parameters."""
+
+    def __init__(self, fdef, namespace, stack_name, param_facts, placeholders=()):
+        self.fdef = fdef
+        self.placeholders = placeholders  # ids of ``name = None`` statements before first use
+        self.namespace = namespace  # name -> object, for names the function does not assign
+        self.stack_name = stack_name
+        self.nodes = {}  # id(expression node) -> joined fact
+        self.ever = dict(param_facts)  # name -> join of every value it holds (its first too)
+        self.env0 = dict(param_facts)
+        self.returns = BOT  # join of the values the function returns
+        self.depth = 0  # how many generated callees deep this inference runs (see _callee)
+
+    def run(self):
+        env = self.block(self.fdef.body, dict(self.env0), None)
+        return env
+
+    # statements ---------------------------------------------------------------
+
+    def block(self, stmts, env, loop):
+        for s in stmts:
+            if env is None:
+                return None
+            env = self.stmt(s, env, loop)
+        return env
+
+    def stmt(self, s, env, loop):
+        if is_comment(s) or isinstance(s, gast.Pass):
+            return env
+        if isinstance(s, gast.Assign):
+            value = self.expr(s.value, env)
+            if isinstance(s.value, gast.Call) and self._is_pop(s.value):
+                target = s.targets[0]
+                value = self.ever.get(target.id, TOP) if isinstance(target, gast.Name) else TOP
+            if id(s) in self.placeholders:
+                value = BOT  # a compiler placeholder, never read before it is assigned
+            for target in s.targets:
+                self.assign(target, value, env)
+            return env
+        if isinstance(s, gast.Expr):
+            self.expr(s.value, env)
+            return env
+        if isinstance(s, gast.If):
+            self.expr(s.test, env)
+            a = self.block(s.body, dict(env), loop)
+            b = self.block(s.orelse, dict(env), loop)
+            return _join_env(a, b)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s, env)
+        if isinstance(s, gast.Return):
+            value = self.expr(s.value, env) if s.value is not None else Known(None)
+            self.returns = join(self.returns, value)
+            return None
+        if isinstance(s, gast.Break):
+            loop["exit"] = _join_env(loop["exit"], env)
+            return None
+        if isinstance(s, gast.Continue):
+            loop["back"] = _join_env(loop["back"], env)
+            return None
+        if isinstance(s, gast.Raise):
+            return None
+        raise _Unsupported(type(s).__name__)
+
+    def loop(self, s, env):
+        head = dict(env)
+        if isinstance(s, gast.For):
+            self.expr(s.iter, env)
+        for _ in range(20):
+            state = {"exit": None, "back": None}
+            inner = dict(head)
+            if isinstance(s, gast.For):
+                self.assign(s.target, ANYINT if _is_range(s.iter) else TOP, inner)
+            else:
+                self.expr(s.test, inner)
+            end = self.block(s.body, inner, state)
+            new_head = _join_env(_join_env(head, end), state["back"])
+            if new_head == head:
+                break
+            head = new_head
+        else:
+            raise _Unsupported("loop facts do not settle")
+        after = head
+        if s.orelse:
+            after = self.block(s.orelse, dict(head), None)
+        return _join_env(after, state["exit"])
+
+    def assign(self, target, value, env):
+        if isinstance(target, gast.Name):
+            env[target.id] = value
+            if value is not BOT:
+                self.ever[target.id] = join(self.ever.get(target.id, BOT), value)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            items = value.value if type(value) is Known and isinstance(value.value, tuple) and \
+                len(value.value) == len(target.elts) else None
+            if type(value) is Seq and value.kind is tuple and len(value.items) == len(target.elts):
+                for elt, item in zip(target.elts, value.items):
+                    self.assign(elt, item, env)
+                return
+            for k, elt in enumerate(target.elts):
+                self.assign(elt, Known(items[k]) if items is not None else TOP, env)
+        elif isinstance(target, gast.Subscript):
+            self.expr(target.slice, env)
+            base = target.value
+            if isinstance(base, gast.Name) and type(env.get(base.id)) is not Arr:
+                env[base.id] = TOP  # an item of a list or dict changed: its facts are gone
+                self.ever[base.id] = TOP
+        elif isinstance(target, gast.Starred):
+            self.assign(target.value, TOP, env)
+        # attribute assignment: nothing this analysis tracks
+
+    # expressions --------------------------------------------------------------
+
+    def expr(self, node, env):
+        fact = self._expr(node, env)
+        key = id(node)
+        self.nodes[key] = join(self.nodes.get(key, BOT), fact) if key in self.nodes else fact
+        return fact
+
+    def _expr(self, node, env):
+        if isinstance(node, gast.Constant):
+            return Known(node.value)
+        if isinstance(node, gast.Name):
+            if node.id in env:
+                v = env[node.id]
+                return TOP if v is BOT else v
+            value = self.namespace.get(node.id, self)
+            if value is not self and (callable(value) or inspect.ismodule(value)):
+                return Known(value)  # globals that are data may change between calls
+            return TOP
+        if isinstance(node, gast.BinOp):
+            a, b = self.expr(node.left, env), self.expr(node.right, env)
+            if isinstance(node.op, gast.MatMult):
+                return _matmul(a, b)
+            fn = _BINOPS.get(type(node.op))
+            return _elementwise(fn, [a, b]) if fn else TOP
+        if isinstance(node, gast.UnaryOp):
+            a = self.expr(node.operand, env)
+            return _elementwise(_UNARY[type(node.op)], [a])
+        if isinstance(node, gast.Compare):
+            facts = [self.expr(node.left, env)] + [self.expr(c, env) for c in node.comparators]
+            if len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
+                return TOP
+            return _elementwise(_CMPOPS[type(node.ops[0])], facts)
+        if isinstance(node, gast.BoolOp):
+            facts = [self.expr(v, env) for v in node.values]
+            out = BOT
+            for f in facts:
+                out = join(out, f)
+            return out
+        if isinstance(node, gast.IfExp):
+            self.expr(node.test, env)
+            return join(self.expr(node.body, env), self.expr(node.orelse, env))
+        if isinstance(node, (gast.Tuple, gast.List)):
+            facts = [self.expr(e, env) for e in node.elts]
+            if isinstance(node, gast.Tuple) and all(type(f) is Known for f in facts):
+                return Known(tuple(f.value for f in facts))
+            if all(f is not TOP and f is not BOT and not isinstance(f, _Method) for f in facts):
+                return Seq(facts, tuple if isinstance(node, gast.Tuple) else list)
+            return TOP
+        if isinstance(node, gast.Slice):
+            parts = [self.expr(p, env) if p is not None else Known(None)
+                     for p in (node.lower, node.upper, node.step)]
+            if all(type(p) is Known for p in parts):
+                return Known(slice(*[p.value for p in parts]))
+            return TOP
+        if isinstance(node, gast.Attribute):
+            return self.attribute(self.expr(node.value, env), node.attr)
+        if isinstance(node, gast.Subscript):
+            return self.subscript(self.expr(node.value, env), node.slice, env)
+        if isinstance(node, gast.Call):
+            return self.call(node, env)
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, gast.expr):
+                self.expr(child, env)
+        return TOP
+
+    def attribute(self, base, attr):
+        if type(base) is Arr:
+            if attr == "shape":
+                return Known(base.shape)
+            if attr == "ndim":
+                return Known(len(base.shape))
+            if attr == "size":
+                return Known(_size(base))
+            if attr == "T":
+                return Arr(base.shape[::-1], base.dtype)
+            if attr == "dtype":
+                return Known(base.dtype)
+            if attr in _METHODS:
+                return _Method(base, attr)
+            return TOP
+        if type(base) is Known:
+            try:
+                value = getattr(base.value, attr)
+            except Exception:  # noqa: BLE001
+                return TOP
+            if inspect.ismodule(base.value) and not (callable(value) or inspect.ismodule(value)
+                                                     or value is None):
+                return TOP  # a module's data (``config.N``) may change between calls
+            return Known(value)
+        return TOP
+
+    def subscript(self, base, index_node, env):
+        index = self.expr(index_node, env)
+        if isinstance(index_node, gast.Tuple):
+            parts = [self.nodes.get(id(e), TOP) for e in index_node.elts]  # just evaluated
+        else:
+            parts = [index]
+        if type(base) is Known and type(index) is Known:
+            try:
+                value = base.value[index.value]
+            except Exception:  # noqa: BLE001
+                return TOP
+            return Known(value)
+        if type(base) is Seq and base.kind is tuple and type(index) is Known and \
+                type(index.value) is int and -len(base.items) <= index.value < len(base.items):
+            return base.items[index.value]  # (a tuple a generated callee returned)
+        if type(base) is Items:  # an item of a dict argument, by its key
+            return base.get(index.value) if type(index) is Known else TOP
+        if type(base) is not Arr:
+            return TOP
+        if type(index) is Known and isinstance(index.value, tuple):
+            parts = list(index.value)
+        else:
+            parts = [p.value if type(p) is Known else p for p in parts]
+        standins = []
+        for p in parts:
+            if p is ANYINT:
+                standins.append(0)  # any valid integer index removes the axis the same way
+            elif type(p) is Arr and p.dtype.kind in "iu" and _size(p) <= _CAP:
+                standins.append(np.zeros(p.shape, p.dtype))
+            elif isinstance(p, (int, slice, type(None), type(Ellipsis))) and not isinstance(p, bool):
+                standins.append(p)
+            else:
+                return TOP  # booleans (masks) and unknown indices decide the shape by value
+        if _size(base) > _CAP and any(type(p) is np.ndarray for p in standins):
+            return TOP
+        try:
+            value = _full_standin(base)[tuple(standins)]
+        except Exception:  # noqa: BLE001
+            return TOP
+        return _fact_of_result(value)
+
+    def call(self, node, env):
+        func = self.expr(node.func, env)
+        args = [self.expr(a.value if isinstance(a, gast.Starred) else a, env) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords}
+        # a list the call can reach may change (lst.append(v), helper(lst)): its facts are gone
+        reach = list(node.args) + [k.value for k in node.keywords]
+        if isinstance(node.func, gast.Attribute):
+            reach.append(node.func.value)
+        helper = type(func) is Known and getattr(func.value, "__module__", None) == \
+            "sourcediff.runtime" and getattr(func.value, "__name__", None) in _DICT_READERS
+        for a in reach:
+            if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
+                                              env[a.id].kind is list) or
+                                             (type(env.get(a.id)) is Items and not helper)):
+                env[a.id] = TOP
+                self.ever[a.id] = TOP
+        if any(isinstance(a, gast.Starred) for a in node.args) or None in kwargs:
+            return TOP
+        if self._is_pop(node):
+            return TOP
+        if isinstance(func, _Method):
+            if func.name != "dot" and any(type(a) not in (Known,) and a is not PYFLOAT
+                                          for a in list(args) + list(kwargs.values())):
+                return TOP  # e.g. ``x.repeat(counts)``: array values that decide a shape
+            return _evaluate(getattr(_full_standin(func.base), func.name), args, kwargs,
+                             [func.base])
+        if type(func) is not Known:
+            return TOP
+        fn = func.value
+        if getattr(fn, "__sourcediff_fdef__", None) is not None:
+            return self._callee(fn, args, kwargs)
+        if fn is len:
+            return Known(args[0].shape[0]) if len(args) == 1 and type(args[0]) is Arr and \
+                args[0].shape else TOP
+        if fn is float:
+            return PYFLOAT if args and args[0] is not TOP else TOP
+        if fn is int:
+            return args[0] if args and type(args[0]) is Known else ANYINT
+        if fn is runtime.reduced_count:
+            if args and type(args[0]) is Arr and all(type(a) is Known for a in args[1:]):
+                return Known(runtime.reduced_count(_full_standin(args[0]),
+                                                   *[a.value for a in args[1:]]))
+            return TOP
+        if fn is runtime.win_mask:
+            # a boolean mask, or (at ties) a float mask: a multiply by either keeps the other
+            # factor's shape, and the gradients it scales keep their dtype
+            if len(args) != 2 or kwargs:
+                return TOP
+            shape = _elementwise(operator.gt, args)
+            if type(shape) is Arr:
+                return Arr(shape.shape, np.bool_)
+            return PYFLOAT if shape is not TOP else TOP
+        if fn in _SUBSCRIPTS:
+            return _subscripts_fact(fn, args, kwargs)
+        if fn in _DOT_HELPERS:
+            return _dot_helper_fact(fn, args, kwargs)
+        if fn in (runtime.matmul_grad_left, runtime.matmul_grad_right) and len(args) == 3 and \
+                not kwargs and all(type(a) is Arr for a in args):
+            # by formula: a matmul on zero-stride stand-ins would do the whole product slowly
+            g, x, y = args
+            other = y if fn is runtime.matmul_grad_left else x
+            product = _matmul(x, y)
+            if type(product) is not Arr or product.shape != g.shape:
+                return TOP
+            return Arr((x if fn is runtime.matmul_grad_left else y).shape,
+                       np.result_type(g.dtype, other.dtype))
+        if isinstance(fn, np.ufunc):
+            if kwargs or len(args) != fn.nin or fn.nout != 1:
+                return TOP
+            return _elementwise(fn, args)
+        entry = _NP.get(id(fn))
+        if entry is not None:
+            name = entry[1]
+            if name == "where" and len(args) != 3:
+                return TOP
+            need = _SHAPE_ARGS.get(name)
+            if need == "all":
+                if not all(type(a) is Known for a in list(args) + list(kwargs.values())):
+                    return TOP
+            elif need is not None:
+                pos, *names = need
+                if len(args) > pos and type(args[pos]) is not Known:
+                    return TOP
+                if any(type(kwargs[k]) is not Known for k in names if k in kwargs):
+                    return TOP
+            return _evaluate(fn, args, kwargs, [])
+        if id(fn) in _SD:
+            return _evaluate(fn, args, kwargs, [])
+        return TOP
+
+    def _callee(self, fn, args, kwargs):
+        """The fact of a call of a generated function (a user function's forward or backward
+        form): an inference of its own code for these argument facts, a few levels deep."""
+        import builtins
+
+        fdef, stack_name = fn.__sourcediff_fdef__
+        params = [a.id for a in fdef.args.args]
+        kwonly = [a.id for a in fdef.args.kwonlyargs]
+        if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None or \
+                len(args) != len(params) or set(kwargs) != set(kwonly):
+            return TOP
+        facts = dict(zip(params, args))
+        facts.update(kwargs)
+        raw = fn
+        while getattr(raw, "__sourcediff_same_as_wrapped__", False) and \
+                hasattr(raw, "__wrapped__"):
+            raw = raw.__wrapped__
+        if not isinstance(raw, types.FunctionType):
+            return TOP
+        namespace = dict(vars(builtins))
+        namespace.update(raw.__globals__)
+        for name, cell in zip(raw.__code__.co_freevars, raw.__closure__ or ()):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:
+                pass
+        assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                    isinstance(n.ctx, gast.Store)}
+        namespace = {k: v for k, v in namespace.items() if k not in assigned}
+        inner = Inference(fdef, namespace, stack_name, facts)
+        inner.depth = self.depth + 1
+        try:
+            inner.run()
+        except (_Unsupported, RecursionError):
+            return TOP
+        return TOP if inner.returns is BOT else inner.returns
+
+    def _is_pop(self, node):
+        f = node.func
+        return isinstance(f, gast.Attribute) and f.attr == "pop" and \
+            isinstance(f.value, gast.Name) and f.value.id == self.stack_name
+
+
+def _evaluate(fn, args, kwargs, extra):
+    names = list(kwargs)
+
+    def rule(facts):
+        return _evaluate1(fn, facts[:len(args)], dict(zip(names, facts[len(args):])), extra)
+
+    return _over_members(rule, list(args) + list(kwargs.values()))
+
+
+def _evaluate1(fn, args, kwargs, extra):
+    facts = list(args) + list(kwargs.values()) + list(extra)
+    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method) or
+           type(f) is Items for f in facts):
+        return TOP
+    if sum(_size(f) for f in facts) > _CAP:
+        return TOP
+    # a Python float of unknown value may be the symbolic zero 0.0, which helpers pass through:
+    # try both a zero and a non-zero float there
+    floats = [k for k, f in enumerate(facts) if f is PYFLOAT]
+    if len(floats) > 3:
+        return TOP
+    out = BOT
+    for values in itertools.product((0.0, 1.0), repeat=len(floats)):
+        chosen = dict(zip(floats, values))
+        standins = [chosen[k] if k in chosen else _full_standin(f) for k, f in enumerate(facts)]
+        try:
+            with np.errstate(all="ignore"):
+                value = fn(*standins[:len(args)],
+                           **dict(zip(kwargs, standins[len(args):len(args) + len(kwargs)])))
+        except Exception:  # noqa: BLE001
+            return TOP
+        out = join(out, _fact_of_result(value))
+    return out
+
+
+def _join_env(a, b):
+    if a is None:
+        return None if b is None else dict(b)
+    if b is None:
+        return dict(a)
+    out = {}
+    for k in a.keys() | b.keys():
+        out[k] = join(a.get(k, BOT), b.get(k, BOT))
+    return out
