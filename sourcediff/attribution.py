@@ -41,9 +41,9 @@ import warnings
 import numpy as np
 
 from . import api, compiled
-from .rules import registry
 from .compiler.parse import GENERATED_LINES
 from .pytree import is_tree
+from .rules import registry
 
 PROBE = "_sd_parity_probe"
 _OWN_MODULES = ("numpy", "sourcediff", "scipy", "math", "builtins")

@@ -24,7 +24,6 @@ from .errors import NoSourceError, SourcediffError, WrtError
 from .rules import registry
 from .specialize import facts, passes
 
-
 _cache = weakref.WeakKeyDictionary()
 
 

@@ -33,11 +33,12 @@ import gast
 import numpy as np
 
 from . import runtime
-from .specialize import facts, inference
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
-from .errors import JitFallbackWarning
 from .compiler.parse import _generated_line, outermost
+from .errors import JitFallbackWarning
+from .specialize import facts
+from .specialize.inference import Inference
 
 log = logging.getLogger("sourcediff")
 
@@ -270,8 +271,8 @@ def _facts(spec, fdef, args, keywords, marks):
     namespace[NUMPY_NAME] = np
     params = [a.id for a in fdef.args.args]
     values = list(args) + list((keywords or {}).values())
-    facts = {p: facts.fact_of_signature(v) for p, v in zip(params, values)}
-    inference = inference.Inference(fdef, namespace, spec.stack, facts, marks)
+    known = {p: facts.fact_of_signature(v) for p, v in zip(params, values)}
+    inference = Inference(fdef, namespace, spec.stack, known, marks)
     try:
         inference.run()
     except facts._Unsupported:

@@ -151,3 +151,23 @@ def _drop_dangling_comments(stmts):
                 continue
         out.append(s)
     return out
+
+
+def _names_in(nodes):
+    out = set()
+    for node in nodes:
+        if node is None:
+            continue
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                out.add(n.id)
+    return out
+
+
+def _method_call(s, local_names):
+    """(object name, method) for a statement ``obj.method(...)`` on a local, else None."""
+    value = s.value
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+            and isinstance(value.func.value, gast.Name) and value.func.value.id in local_names:
+        return value.func.value.id, value.func.attr
+    return None

@@ -28,9 +28,8 @@ import numpy as np
 from ..rules.facts import CONTAINER_ONLY_METHODS, FRESH_RESULTS, writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
-from .resolve import Resolver
 from .parse import GENERATED_LINES, parse_function, unwrap
-
+from .resolve import Resolver
 
 
 class AliasPass:

@@ -29,16 +29,17 @@ from .. import runtime
 from ..errors import WrtError
 from ..rules.facts import FULL_REDUCTIONS
 from .alias import _stored, alias_checks
+from .analysis import _locals
 from .dump import dump, wanted
 from .emit import emit
 from .fence import fence
 from .forward import Forward
 from .forwarding import forward_attributes
-from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
+from .naming import GlobalNames, Names
+from .normalize import all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
 from .parse import Parsed, parse_function
-from .reverse import GlobalNames, Reverse, _locals
-
+from .reverse import Reverse
 
 _MISSING = object()
 

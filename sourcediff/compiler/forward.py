@@ -14,15 +14,18 @@ import inspect
 
 import gast
 
-from ..rules import quote
 from ..errors import NoRuleError, SourcediffSyntaxError
+from ..rules import quote
+from ..syntax import _method_call
 from . import callees
+from .analysis import Analysis, add, called_form
 from .normalize import assign, call, const, load, located, store
-from .reverse import Analysis, _method_call, add, called_form
 
 
 class Forward(Analysis):
     """Builds the forward-mode body of one normalized function."""
+
+    adjoint_reads_values = False
 
     def dot(self, name):
         """The tangent variable of ``name``: ``x_dot``."""

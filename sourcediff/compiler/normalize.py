@@ -30,10 +30,10 @@ import copy
 
 import gast
 
-from .fence import refuse
-from ..syntax import assign, call, const, load, located, store  # noqa: F401
-from .parse import lift_function
 from ..rules.facts import writes_in_place
+from ..syntax import assign, call, const, load, located, store  # noqa: F401
+from .fence import refuse
+from .parse import lift_function
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
 
@@ -52,31 +52,6 @@ def dotted(path):
     for part in parts[1:]:
         node = gast.Attribute(value=node, attr=part, ctx=gast.Load())
     return node
-
-
-class Names:
-    """Deterministic fresh names that collide with nothing in the user's function."""
-
-    def __init__(self, taken):
-        self.taken = set(taken)
-        self.counts = {}
-
-    def fresh(self, hint):
-        """``_hint1``, ``_hint2``, ... skipping any name already in use."""
-        hint = "".join(c for c in hint if c.isalnum() or c == "_").strip("_") or "t"
-        while True:
-            self.counts[hint] = self.counts.get(hint, 0) + 1
-            name = f"_{hint}{self.counts[hint]}"
-            if name not in self.taken:
-                self.taken.add(name)
-                return name
-
-    def exact(self, name):
-        """``name`` itself if free, else a fresh variant of it."""
-        if name not in self.taken:
-            self.taken.add(name)
-            return name
-        return self.fresh(name)
 
 
 def all_names(node):

@@ -12,9 +12,19 @@ import operator
 
 import gast
 
+from ..syntax import (  # noqa: F401
+    _assigned,
+    _code,
+    _drop_dangling_comments,
+    _is_counting_loop,
+    _live_in,
+    _live_stmt,
+    _loads,
+    _loop_live,
+    _pure,
+    dead_code,
+)
 from .emit import comment, is_comment
-from ..syntax import (_assigned, _code, _drop_dangling_comments, _is_counting_loop,  # noqa: F401
-                      _live_in, _live_stmt, _loads, _loop_live, _pure, dead_code)
 
 
 def _is_zero(node):

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import gast
 
-from ..rules import registry
 from ..errors import NoSourceError, SourcediffSyntaxError
+from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
 from .resolve import MethodOf
 

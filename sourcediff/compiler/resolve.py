@@ -6,20 +6,20 @@ Example: with ``import numpy as xnp`` in the user's module, ``_sin1 = xnp.sin(x)
 """
 
 import builtins
-import types
 import inspect
 import operator
 import os
 import sys
 import sysconfig
+import types
 from dataclasses import dataclass, field
 
 import gast
 import numpy as np
 
+from .. import runtime
 from ..rules import registry
 from ..syntax import call, const, load
-from .. import runtime
 
 _BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,

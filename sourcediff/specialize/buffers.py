@@ -9,9 +9,7 @@ import numpy as np
 
 from ..compiler.emit import is_comment
 from ..compiler.optimize import _live_stmt, dead_code
-
-from .facts import Arr, Known, TOP, _const, _load, _np_call, _parents, _size
-
+from .facts import TOP, Arr, Known, _const, _load, _np_call, _parents, _size
 
 _POPPED = "__sourcediff_popped__"
 

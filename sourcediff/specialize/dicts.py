@@ -4,12 +4,30 @@ library functions bound once under their own name.
 """
 
 import inspect
+import sys
 import types
 
 import gast
 import numpy as np
 
-from .facts import Arr, Items, Known, Scal, TOP, _CALLING_HELPERS, _DICT_READERS, _MUTATORS, _attr_call, _const, _load, _located, _parents, _replace_node, _sd_call, _store
+from .facts import (
+    _CALLING_HELPERS,
+    _DICT_READERS,
+    _MUTATORS,
+    TOP,
+    Arr,
+    Items,
+    Known,
+    Scal,
+    _attr_call,
+    _const,
+    _load,
+    _located,
+    _parents,
+    _replace_node,
+    _sd_call,
+    _store,
+)
 
 
 def _split_dict_grads(fdef, facts, removable, runtime_names):
@@ -193,6 +211,13 @@ _SAFE_BUILTINS = {len, range, float, int, abs, min, max, sum, tuple, zip, enumer
 
 _DICT_WRITERS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__",
                  "__delitem__", "__ior__"}
+# attributes code may read of a value it did not load from a module (an argument, a result):
+# an array's that make new values or describe it, a dict's or a list's that read it. A method of
+# any other name may be an object's own code, which the bytecode check below does not see.
+_READ_ATTRS = frozenset(
+    {n for n in dir(np.ndarray) if not n.startswith("_")} -
+    {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags", "byteswap",
+     "tofile", "dump", "ctypes", "flat"}) | {"keys", "values", "items", "get", "count", "index"}
 
 
 _WRITING_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "STORE_SUBSCR",
@@ -248,10 +273,14 @@ def _writes_nothing(fn, depth=0):
         return _safe_value(fn, depth) if depth else False
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     codes = [fn.__code__]
+    unknown = object()  # (what the code reached last is not a value loaded by global name)
     while codes:
         code = codes.pop()
         codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-        for ins in dis.get_instructions(code):
+        instructions = list(dis.get_instructions(code))
+        made = _local_functions(code, instructions)
+        reached = unknown  # the value the last instruction loaded by name (a module, ...)
+        for k, ins in enumerate(instructions):
             op = ins.opname
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
                                       (ins.argval in _DICT_WRITERS or
@@ -260,11 +289,18 @@ def _writes_nothing(fn, depth=0):
                     (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
                     (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
                 return False
+            j = k - 1 if sys.version_info >= (3, 13) else k + 1  # (where the callable loads)
+            if op == "PUSH_NULL" and 0 <= j < len(instructions) and \
+                    _loads_local(instructions[j], cells, code) and \
+                    instructions[j].argval not in made:
+                return False  # a call of a local value (a function it is given): unseen code
+            before, reached = reached, unknown
             if op in ("LOAD_GLOBAL", "LOAD_NAME"):
                 name = ins.argval
                 value = fn.__globals__.get(name, getattr(builtins, name, _safe_value))
                 if value is _safe_value or not _safe_value(value, depth):
                     return False
+                reached = value
             elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval in cells:
                 try:
                     value = cells[ins.argval].cell_contents
@@ -272,7 +308,46 @@ def _writes_nothing(fn, depth=0):
                     return False
                 if not _safe_value(value, depth):
                     return False
+                reached = value
+            elif op in ("LOAD_ATTR", "LOAD_METHOD"):
+                if before is unknown:
+                    # an attribute of an argument or a result: an array's, or a method of an
+                    # object whose code this check does not see (model.scale())
+                    if ins.argval not in _READ_ATTRS:
+                        return False
+                else:  # (np.random.standard_normal, np.add.reduce: through a module)
+                    reached = getattr(before, ins.argval, unknown)
     return True
+
+
+def _local_functions(code, instructions):
+    """The local names of ``code`` that only ever hold a function it makes itself (``def inner``,
+    ``f = lambda z: ...``; their code is among its constants, judged with it), never a parameter."""
+    params = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    made, other = set(), set(params)
+    for k, ins in enumerate(instructions):
+        if ins.opname in ("STORE_FAST", "STORE_DEREF", "DELETE_FAST", "DELETE_DEREF"):
+            before = instructions[k - 1].opname if k else ""
+            (made if before == "MAKE_FUNCTION" and ins.opname.startswith("STORE") else
+             other).add(ins.argval)
+    return made - other
+
+
+def _loads_local(ins, cells, code):
+    """The instruction loads a local variable or argument of ``code`` (or one of an enclosing
+    function's, for a nested code object), not a value the check above has judged."""
+    if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_CLOSURE":
+        return True
+    return ins.opname in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval not in cells
+
+
+def _writes_only_arrays(fdef, written):
+    """Every item the code writes (``y[i] = v``, ``del d[k]``) is an array's, by the facts of
+    what it writes into (``Inference.written``): no item store can change a dict argument, even
+    one that reaches the code by another way than its own name (the same dict inside a list
+    argument: ``q = qs[0]; q['b'] = ...``)."""
+    return all(type(written.get(id(node), TOP)) is Arr for node in gast.walk(fdef)
+               if isinstance(node, gast.Subscript) and isinstance(node.ctx, (gast.Store, gast.Del)))
 
 
 def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):

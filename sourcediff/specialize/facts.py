@@ -552,7 +552,8 @@ def _parents(root):
 
 _MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags",
              "at", "copyto", "place", "putmask", "fill_diagonal", "shuffle", "append", "extend",
-             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap"}
+             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap",
+             "put_along_axis"}
 
 
 def _marks(fdef, placeholders):

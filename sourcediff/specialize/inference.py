@@ -13,8 +13,40 @@ import numpy as np
 
 from .. import runtime
 from ..compiler.emit import is_comment
-
-from .facts import ANYBOOL, ANYINT, Arr, BOT, Items, Known, PYFLOAT, Seq, TOP, _BINOPS, _CAP, _CMPOPS, _DICT_READERS, _DOT_HELPERS, _METHODS, _Method, _NP, _SD, _SHAPE_ARGS, _SUBSCRIPTS, _UNARY, _Unsupported, _dot_helper_fact, _elementwise, _fact_of_result, _full_standin, _is_range, _matmul, _over_members, _size, _subscripts_fact, join
+from .facts import (
+    _BINOPS,
+    _CAP,
+    _CMPOPS,
+    _DICT_READERS,
+    _DOT_HELPERS,
+    _METHODS,
+    _NP,
+    _SD,
+    _SHAPE_ARGS,
+    _SUBSCRIPTS,
+    _UNARY,
+    ANYBOOL,
+    ANYINT,
+    BOT,
+    PYFLOAT,
+    TOP,
+    Arr,
+    Items,
+    Known,
+    Seq,
+    _dot_helper_fact,
+    _elementwise,
+    _fact_of_result,
+    _full_standin,
+    _is_range,
+    _matmul,
+    _Method,
+    _over_members,
+    _size,
+    _subscripts_fact,
+    _Unsupported,
+    join,
+)
 
 
 class Inference:
@@ -29,6 +61,7 @@ class Inference:
         self.ever = dict(param_facts)  # name -> join of every value it holds (its first too)
         self.env0 = dict(param_facts)
         self.returns = BOT  # join of the values the function returns
+        self.written = {}  # id(subscript stored into or deleted) -> fact of its base
         self.depth = 0  # how many generated callees deep this inference runs (see _callee)
 
     def run(self):
@@ -121,6 +154,9 @@ class Inference:
         elif isinstance(target, gast.Subscript):
             self.expr(target.slice, env)
             base = target.value
+            if isinstance(base, gast.Name):  # (what is written into: see _writes_only_arrays)
+                self.written[id(target)] = join(self.written.get(id(target), BOT),
+                                                env.get(base.id, TOP))
             if isinstance(base, gast.Name) and type(env.get(base.id)) is not Arr:
                 env[base.id] = TOP  # an item of a list or dict changed: its facts are gone
                 self.ever[base.id] = TOP

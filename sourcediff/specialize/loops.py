@@ -9,11 +9,25 @@ import gast
 import numpy as np
 
 from ..compiler.emit import is_comment
-
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
-from .facts import Arr, Items, Known, Scal, TOP, _CALLING_HELPERS, _MUTATORS, _Method, _const, _is_range, _literal, _load, _located, _size, _store
-
+from .facts import (
+    _CALLING_HELPERS,
+    _MUTATORS,
+    TOP,
+    Arr,
+    Items,
+    Known,
+    Scal,
+    _const,
+    _is_range,
+    _literal,
+    _load,
+    _located,
+    _Method,
+    _size,
+    _store,
+)
 
 _STACK_BYTES = 512 * 1024  # per pass and operand: small products, where a call per pass costs most
 

@@ -22,14 +22,31 @@ import gast
 import numpy as np
 
 from ..compiler.optimize import dead_code, fold_constants, inline_temps
-from .rows import block_rows
-
 from .buffers import _drop_unread_saves, _fill_empty, _reuse_buffers
-from .dicts import _calls_leave_dicts_alone, _hoist_library_calls, _read_only_dicts, _split_dict_grads
-from .facts import Arr, Items, Known, TOP, _Unsupported, _const, _literal, _load, _marks, dict_fact, fact_of_signature
+from .dicts import (
+    _calls_leave_dicts_alone,
+    _hoist_library_calls,
+    _read_only_dicts,
+    _split_dict_grads,
+    _writes_only_arrays,
+)
+from .facts import (
+    TOP,
+    Arr,
+    Items,
+    Known,
+    _const,
+    _literal,
+    _load,
+    _marks,
+    _Unsupported,
+    dict_fact,
+    fact_of_signature,
+)
 from .inference import Inference
 from .loops import _has_loop_products, _hoist_loop_products, _stack_loop_products
-from .rewrites import _Rewriter, _propagate_constants, _scalar_seeds
+from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
+from .rows import block_rows
 
 
 def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
@@ -57,7 +74,8 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
         try:
             inference.run()
             trusted = _calls_leave_dicts_alone(fdef, inference.nodes, namespace, runtime_names,
-                                               stack_name)
+                                               stack_name) and \
+                _writes_only_arrays(fdef, inference.written)
         except _Unsupported:
             trusted = False
         if not trusted:

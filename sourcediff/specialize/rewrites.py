@@ -8,8 +8,26 @@ import operator
 import gast
 
 from .. import runtime
-
-from .facts import Arr, FloatOr, Known, PYFLOAT, Scal, TOP, _BINOPS, _F64, _attr_call, _const, _elementwise, _float64ish, _full_standin, _parents, _pyfloat, _scalar_like, _sd_call, _tuple_const
+from .facts import (
+    _BINOPS,
+    _F64,
+    PYFLOAT,
+    TOP,
+    Arr,
+    FloatOr,
+    Known,
+    Scal,
+    _attr_call,
+    _const,
+    _elementwise,
+    _float64ish,
+    _full_standin,
+    _parents,
+    _pyfloat,
+    _scalar_like,
+    _sd_call,
+    _tuple_const,
+)
 
 
 class _Rewriter(gast.NodeTransformer):

@@ -1,0 +1,746 @@
+"""What both modes need to know of a normalized function (:class:`Analysis`): each statement's operation,
+the flows of values between names, which names are active (carry a derivative), what may be a
+container, a sequence or an alias, and the checks of writes into active values.
+"""
+
+import builtins
+import copy
+import functools
+import inspect
+import operator
+
+import gast
+import numpy as np
+
+from .. import runtime
+from ..errors import NoSourceError, SourcediffSyntaxError
+from ..rules import quote, registry
+from ..rules.facts import VIEWS, writes_in_place
+from ..syntax import _method_call, _names_in
+from .activity import activity
+from .alias import mutated_params
+from .emit import Origin, comment_at
+from .normalize import call, load
+from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
+from .object_state import ObjectState, _setattr_call, _writes_attributes
+from .parse import parse_function
+from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
+
+
+def attr(value, name):
+    return gast.Attribute(value=value, attr=name, ctx=gast.Load())
+
+
+def add(a, b):
+    return gast.BinOp(left=a, op=gast.Add(), right=b)
+
+
+class Analysis(ObjectState):
+    """What both modes need to know of a normalized function: its operations and active names."""
+
+    # (reverse mode: an adjoint reads the values of the forward sweep later, when an in-place
+    # write may have changed them; forward mode reads each where it is computed)
+    adjoint_reads_values = True
+
+    def __init__(self, parsed, fdef, names, wrt, globals_):
+        self.parsed = parsed
+        self.fdef = fdef
+        self.names = names
+        self.wrt = list(wrt)
+        self.globals = globals_  # GlobalNames: emitted name for a rule's global object
+        self.params = [a.id for a in fdef.args.args]
+        ret = fdef.body[-1]
+        assert isinstance(ret, gast.Return)
+        self.body = fdef.body[:-1]
+        self.result = ret.value
+        self.ret_stmt = ret
+        self.locals = _locals(fdef)
+        self.resolver = Resolver(parsed, self.locals)
+        self.ops = {}
+        self.split_calls = {}  # id(statement) -> (saved name, forward form's name) of user calls
+        self.bars = {}
+        self.stack = None
+        self.counter = None
+        self.analyze()
+
+    # ------------------------------------------------------------------ analysis
+
+    def analyze(self):
+        """Walk the body once for what each statement binds, reads and writes (the flows of
+        values between names), then find the active names and check and rewrite what depends
+        on them: in-place writes of active values are refused, attribute stores of them
+        watched (cached_attributes), containers held by objects watched, dynamic calls made for
+        their effect run through their forms."""
+        flows = []
+        self.assign_counts = {p: 1 for p in self.params}
+        self.loop_assigned = set()
+        self.setitem_targets = set()
+        self.aliases = []  # (target, source) pairs of possible memory sharing
+        self.containers = set()  # names that may hold lists, tuples or dicts
+        self.mutations = []  # (name, method, statement) of in-place methods other than append
+        self.writes = []  # (name, call, statement) of numpy calls writing into an array
+        self.attribute_writes = []  # setattr(obj, "name", v) statements (obj.name = v)
+        self.attribute_writes_in_calls = False
+        self.arith = []  # (target, statement) of a + b and a * b: concatenation if of containers
+        self.bindings = []  # (target, statement) of every assignment to a name
+        self.appends = []  # (list, appended values) of every lst.append(v)
+        self.container_writes = []  # (container, values, statement): lst.append(v), d[k] = v
+        self.object_held = set()  # names bound to what an object's attribute holds (or in it)
+        self.loop_items = []  # (loop variable, iterated expression) of every for loop
+        self.loops_around, self.order = [], 0  # (the loops around a statement, its place)
+        self.placed = {}  # id(statement) -> (place, ids of the loops around it)
+        self.value_reads = []  # (place, loops, target, names read) of every ``name = ...``
+        self.walk(self.body, False, flows)
+        self.close_containers()
+        outputs = _names_in([self.result]) & self.locals
+        if self.attribute_writes or self.attribute_writes_in_calls or \
+                any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
+            outputs.add(_ATTRIBUTE_SINK)
+        self.active = activity(flows, self.wrt, outputs)
+        self.refuse_active_writes()
+        self.active.discard(_ATTRIBUTE_SINK)
+        self.store_attributes()
+        self.watch_object_containers()
+        self.run_effect_calls_through_forms()
+
+    def walk(self, stmts, in_loop, flows):
+        """Record what each statement of ``stmts`` (and of the blocks in them) does, appending
+        its flows of values (``(targets, sources)``) to ``flows``."""
+        for s in stmts:
+            value = getattr(s, "value", None)
+            self.order += 1
+            self.placed[id(s)] = (self.order, tuple(self.loops_around))
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                self.value_reads.append((self.order, tuple(self.loops_around), s.targets[0].id,
+                                         _names_in([s.value]) & self.locals))
+            if isinstance(s, (gast.Assign, gast.Expr)) and isinstance(value, gast.Call):
+                self.walk_numpy_write(s, flows)
+            obj, method = (_method_call(s, self.locals) if isinstance(s, gast.Assign)
+                           else None) or (None, None)
+            if method not in (None, "pop") and writes_in_place(method):
+                self.mutations.append((obj, method, s))  # r = y.partition(1): y changes
+                flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+                # (_done = _cache.append(v) for self.cache.append(v), d.update(k=v))
+                values = list(s.value.args) + [k.value for k in s.value.keywords]
+                self.container_writes.append((obj, values, s))
+                if obj in self.object_held:  # (what it stores outlives the call)
+                    flows.append(({_ATTRIBUTE_SINK}, _names_in(values) & self.locals))
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                self.walk_binding(s, in_loop, flows)
+            elif isinstance(s, gast.Assign):
+                self.walk_item_store(s, flows)
+            elif isinstance(s, gast.Expr) and _setattr_call(s, self.locals):
+                # (the stored value counts as an output: a value that depends on wrt is
+                # refused there even when nothing in this function reads it back)
+                self.attribute_writes.append(s)
+                flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value.args[2]]) & self.locals))
+            elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
+                self.walk_method_statement(s, flows)
+            elif isinstance(s, gast.If):
+                self.walk(s.body, in_loop, flows)
+                self.walk(s.orelse, in_loop, flows)
+            elif isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For):
+                    self.count(s.target.id, True)
+                    self.loop_items.append((s.target.id, s.iter))
+                self.loops_around.append(id(s))
+                self.walk(s.body, True, flows)
+                self.loops_around.pop()
+                self.walk(s.orelse, in_loop, flows)
+
+    def walk_numpy_write(self, s, flows):
+        """A numpy call that writes into an array given to it (``np.copyto(y, x)``, ``out=``)."""
+        value = s.value
+        written = _numpy_write(value, self.resolver)
+        if not written:
+            return
+        names, what = written
+        if isinstance(s, gast.Assign) and names and \
+                self.resolver.op(value).kind == "rule":  # (no rule takes out=)
+            raise self.write_error(sorted(names)[0], what, s)
+        for obj in names & self.locals:
+            self.writes.append((obj, what, s))
+            flows.append(({obj}, (_names_in(value.args) | _names_in(
+                [k.value for k in value.keywords]) | {obj}) & self.locals))
+
+    def walk_binding(self, s, in_loop, flows):
+        """``t = <operation>``: its op, the names it reads, and what ``t`` may be (a container,
+        an alias of an operand, a sequence, what an object holds)."""
+        target = s.targets[0]
+        op = self.resolver.op(s.value)
+        if op.kind == "user" and op.key is not getattr(s.value, "func", None) \
+                and isinstance(op.key, MethodOf):
+            # self.forward(x) -> Model.forward(self, x), as Python calls it
+            s.value = call(load(self.globals.name(
+                f"{op.key.cls.__name__}_{op.key.function.__name__}",
+                op.key.function)), list(op.args),
+                list(getattr(s.value, "keywords", [])))
+        if op.kind in ("rule", "nondiff") and getattr(op.key, "__name__", "") in \
+                _DICT_READS and getattr(op.key, "__module__", "") == \
+                "sourcediff.runtime":  # (d.items() runs as the list it stands for)
+            s.value = call(self.rt(op.key.__name__), list(op.args),
+                           list(getattr(s.value, "keywords", [])))
+        self.ops[id(s)] = op
+        uses = self.operand_names(op, s)
+        flows.append(({target.id}, uses))
+        self.count(target.id, in_loop)
+        if op.kind in ("container", "user") or _returns_sequence(op.key):
+            self.containers.add(target.id)
+        if op.kind == "unknown" and op.key == "pop" and not op.args[1:] and \
+                isinstance(op.args[0], gast.Name):  # (arrays have no pop)
+            self.containers.add(op.args[0].id)
+        if op.kind == "rule" and op.key in _SEQUENCE_OPS:
+            self.arith.append((target.id, s))
+        if op.kind == "user" and _writes_attributes(op.key):
+            # (what it stores may be read back: its forms must run, and their
+            # checks refuse an attribute that would carry a derivative)
+            flows.append(({_ATTRIBUTE_SINK}, {target.id}))
+            self.attribute_writes_in_calls = True
+        self.bindings.append((target.id, s))
+        if self.reaches_object_state(op, s):
+            self.object_held.add(target.id)
+        if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
+            for name in _names_in(op.args[:1]):
+                self.aliases.append((target.id, name))
+        elif op.kind in ("container", "user"):
+            # a tuple, list or dict holds its elements themselves, and a helper
+            # may return an argument (or a view of it): t[k][i] = v writes into them
+            values = [v for v in op.keywords.values() if isinstance(v, gast.AST)]
+            for name in _names_in(list(op.args) + values) & self.locals:
+                self.aliases.append((target.id, name))
+
+    def walk_item_store(self, s, flows):
+        """``c[k] = v``: ``c`` is written into (and is a dict when ``k`` is a string)."""
+        target = s.targets[0]
+        base = target.value.id
+        self.setitem_targets.add(base)
+        self.container_writes.append((base, [s.value], s))
+        if base in self.object_held:  # (what it stores outlives the call)
+            flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value]) & self.locals))
+        if _str_key(target.slice):
+            self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
+        flows.append(({base}, _names_in([s.value]) & self.locals))
+
+    def walk_method_statement(self, s, flows):
+        """``obj.method(...)`` as a statement: ``lst.append(v)``, or an in-place method."""
+        obj, method = _method_call(s, self.locals)
+        if method == "append":
+            self.containers.add(obj)
+            self.appends.append((obj, list(s.value.args)))
+            self.container_writes.append((obj, list(s.value.args), s))
+            flows.append(({obj}, (_names_in(s.value.args) | {obj}) & self.locals))
+            if obj in self.object_held:  # (what it stores outlives the call)
+                flows.append(({_ATTRIBUTE_SINK}, _names_in(s.value.args) &
+                              self.locals))
+        elif writes_in_place(method):
+            self.mutations.append((obj, method, s))
+            values = list(s.value.args) + [k.value for k in s.value.keywords]
+            self.container_writes.append((obj, values, s))
+            flows.append(({obj}, (_names_in(values) | {obj}) & self.locals))
+            if obj in self.object_held:  # (what it stores outlives the call)
+                flows.append(({_ATTRIBUTE_SINK}, _names_in(values) & self.locals))
+
+    def close_containers(self):
+        """A copy of a container is a container; ``a + b`` and ``a * n`` of sequences are
+        sequence operations (concatenation and repetition), whose result holds the items."""
+        changed = True
+        while changed:  # a copy of a container is a container
+            changed = False
+            for target, source in self.aliases:
+                if source in self.containers and target not in self.containers:
+                    self.containers.add(target)
+                    changed = True
+        self.sequences = self.find_sequences()
+        for target, s in self.arith:
+            op = self.ops[id(s)]
+            if any(isinstance(a, (gast.Tuple, gast.List)) or
+                   (isinstance(a, gast.Name) and a.id in self.sequences) for a in op.args[:2]):
+                self.ops[id(s)] = _sequence_op(op)
+                self.containers.add(target)
+                # ([x] + [y] holds x itself: a write through its item writes into x)
+                for name in _names_in(op.args[:2]) & self.locals:
+                    self.aliases.append((target, name))
+
+    def refuse_active_writes(self):
+        """In-place methods and numpy writes into a name that carries a derivative, or into one
+        that an adjoint would read after the write (:meth:`read_before_write`)."""
+        for obj, method, s in self.mutations:
+            if obj in self.active:
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {obj}.{method}(...) changes {obj} in place, which "
+                    f"sourcediff does not differentiate; build a new list or array instead (for "
+                    f"lists, append is supported).\n    {self.parsed.line_text(s)}")
+        for obj, what, s in self.writes:
+            if obj in self.active:
+                raise self.write_error(obj, what, s)
+        for obj, what, s in self.writes + [(o, f"{o}.{m}(...)", s) for o, m, s in self.mutations]:
+            if obj not in self.active and self.adjoint_reads_values and \
+                    self.read_before_write(obj, s):
+                raise self.write_error(obj, what, s)
+
+    def read_before_write(self, obj, s):
+        """Whether a statement whose result carries a derivative reads ``obj`` (or a name that may
+        share its memory) before the in-place write ``s`` into it, or in a loop around both: its
+        adjoint would read the array after the write (the derivative of ``a = x * V`` is
+        ``g * V``), which nothing saves for an array that carries no derivative itself."""
+        group, grew = {obj}, True
+        while grew:
+            grew = False
+            for a, b in self.aliases:
+                if (a in group) != (b in group):
+                    group |= {a, b}
+                    grew = True
+        place, loops = self.placed.get(id(s), (None, ()))
+        if place is None:
+            return False
+        return any(target in self.active and names & group and
+                   (at < place or set(around) & set(loops))
+                   for at, around, target, names in self.value_reads)
+
+    def find_sequences(self):
+        """Names that may hold a list or tuple, so that ``a + b`` and ``a * n`` of them
+        concatenate and repeat: container literals, list()/tuple(), helpers that may return one,
+        copies and slices of these, items of containers that hold them, and a + b / a * n of
+        them. (``containers`` is wider: every name that may hold any container or a view of one.)
+        """
+        seqs, holders = set(), set()
+        returns = {id(s): _may_return_sequence(self.ops[id(s)].key) for _, s in self.bindings
+                   if self.ops[id(s)].kind == "user"}  # (each helper's source read once)
+
+        def seq_like(node):
+            return isinstance(node, (gast.Tuple, gast.List)) or \
+                (isinstance(node, gast.Name) and node.id in seqs)
+
+        changed = True
+        while changed:
+            changed = False
+            for target, s in self.bindings:
+                op = self.ops[id(s)]
+                value = s.value
+                is_seq = holds = False
+                if op.kind == "container" and "keys" not in op.keywords:
+                    is_seq = True
+                    holds = any(seq_like(a) or (isinstance(a, gast.Name) and a.id in holders)
+                                for a in op.args)
+                elif op.kind == "container":  # a dict: its values may be sequences
+                    holds = any(seq_like(a) for a in op.args)
+                elif op.kind == "copy":
+                    is_seq = op.args[0].id in seqs
+                    holds = op.args[0].id in holders
+                elif op.kind == "user":
+                    is_seq, holds = returns[id(s)]
+                elif op.kind == "rule" and op.key in _SEQUENCE_OPS:
+                    is_seq = any(seq_like(a) for a in op.args[:2])
+                    holds = any(isinstance(a, gast.Name) and a.id in holders for a in op.args[:2])
+                elif op.kind == "rule" and _returns_sequence(op.key):
+                    is_seq = True
+                    holds = op.key in (list, tuple)
+                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                    base = value.value.id
+                    if isinstance(value.slice, gast.Slice):  # a slice of a list is a list
+                        is_seq, holds = base in seqs, base in holders
+                    else:  # an item: a list only if the container may hold lists
+                        is_seq = holds = base in holders
+                if is_seq and target not in seqs:
+                    seqs.add(target)
+                    changed = True
+                if holds and target not in holders:
+                    holders.add(target)
+                    changed = True
+            for target, iterated in self.loop_items:
+                if isinstance(iterated, gast.Name) and iterated.id in holders and \
+                        target not in seqs:
+                    seqs.add(target)
+                    holders.add(target)
+                    changed = True
+            for obj, values in self.appends:
+                if obj not in holders and any(seq_like(v) or (isinstance(v, gast.Name) and
+                                                              v.id in holders) for v in values):
+                    holders.add(obj)
+                    changed = True
+        return seqs
+
+    def effect_targets(self):
+        """Temporaries holding the result of a call that may act on the world (draw a random
+        number, print, append, call the user's code): never deleted as dead code, so the call
+        happens as often as in the user's function even where its value is not needed."""
+        out = set()
+        for target, s in self.bindings:
+            op = self.ops[id(s)]
+            if op.kind in ("user", "unknown") or (op.kind == "nondiff" and
+                                                  op.key is builtins.print) or \
+                    self.object_read(op, s):
+                out.add(target)
+        return out
+
+    def write_error(self, obj, what, s):
+        return SourcediffSyntaxError(
+            f"{self.parsed.where(s)}: {what} writes into {obj} in place, which sourcediff does not "
+            f"differentiate; assign the result to a name instead ({obj} = ...), or "
+            f"{obj}[...] = ... to fill the array.\n    {self.parsed.line_text(s)}")
+
+    def on_copies(self, s):
+        """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy
+        of z, whose value the adjoint sweep still needs (and passes to the backward form). The
+        alias stage refused the programs in which numpy's caller would see the write."""
+        value = getattr(s, "value", None)
+        if not isinstance(value, gast.Call):
+            return s
+        op = self.ops.get(id(s)) if isinstance(s, gast.Assign) else None
+        callee = op.key if op is not None and op.kind == "user" else None
+        if callee is None and isinstance(s, gast.Expr):
+            try:
+                op = self.resolver.op(value)
+            except Exception:  # noqa: BLE001
+                return s
+            callee = op.key if op.kind == "user" else None
+        written = mutated_params(callee) if callee is not None else {}
+        if not written:
+            return s
+        if any(isinstance(a, gast.Starred) for a in value.args):
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: {getattr(callee, '__qualname__', callee)} writes into "
+                f"its parameters in place, and this call passes them with *; pass them one by one "
+                f"so sourcediff can give the helper copies.\n    {self.parsed.line_text(s)}")
+        try:
+            bound = inspect.signature(callee).bind(*value.args, **{
+                k.arg: k.value for k in value.keywords})
+        except TypeError:
+            return s
+        copies = {id(node) for p, node in bound.arguments.items()
+                  if p in written and isinstance(node, gast.Name)}
+        new = copy.copy(s)
+        new.value = copy.copy(value)
+        new.value.args = [call(self.rt("copy"), [a]) if id(a) in copies else a for a in value.args]
+        new.value.keywords = [gast.keyword(arg=k.arg, value=call(self.rt("copy"), [k.value]))
+                              if id(k.value) in copies else k for k in value.keywords]
+        return new
+
+    def writes_into_needed(self):
+        """Names written by ``a[i] = v`` that may share memory with a value the adjoint reads
+        (``row = x[k]`` saved for the adjoint, then ``x_alias[k, 0] = v``): the adjoint sweep
+        undoes those writes too, so the saved view shows what the primal read."""
+        links = {}
+        for a, b in self.aliases:
+            links.setdefault(a, set()).add(b)
+            links.setdefault(b, set()).add(a)
+        out = set()
+        for base in self.setitem_targets - self.needed:
+            seen, todo = {base}, [base]
+            while todo:
+                for other in links.get(todo.pop(), ()):
+                    if other not in seen:
+                        seen.add(other)
+                        todo.append(other)
+            if seen & self.needed:
+                out.add(base)
+        return out
+
+    def count(self, name, in_loop):
+        self.assign_counts[name] = self.assign_counts.get(name, 0) + 1
+        if in_loop:
+            self.loop_assigned.add(name)
+
+    def operand_names(self, op, stmt):
+        """Local names whose derivative flows into this operation's result."""
+        if op.kind in ("copy", "container"):
+            return _names_in(op.args) & self.locals
+        if op.kind in ("user", "unknown"):
+            # a function value made at run time carries what its closure holds (g = make(a))
+            called = [op.func] if op.func is not None else []
+            return _names_in(op.args + list(op.keywords.values()) + called) & self.locals
+        if op.kind != "rule":
+            return set()
+        q = quote.quoted(op.rule.vjp)
+        try:
+            slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
+        except quote.StarredArgument:  # (f(*shape)): every name may flow; refused if active
+            return _names_in(op.args + list(op.keywords.values())) & self.locals
+        except TypeError:
+            slots = quote.slots(q, self.bind(op, q, stmt))
+        out = set()
+        for pos, arg in enumerate(slots):
+            if q.differentiable(pos):
+                out |= _names_in([arg]) & self.locals
+        return out
+
+    def bind_user_call(self, op, s):
+        """(bound arguments, parameters that receive values carrying derivatives) of a call to the
+        user's function; a ``*args`` parameter that receives one is bound to the tuple of what it
+        collects, a ``**kwargs`` one is refused."""
+        starred = [a for a in op.args if isinstance(a, gast.Starred)]
+        if starred and _names_in(op.args + list(op.keywords.values())) & self.active:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name} passes *"
+                f"{gast.unparse(starred[0].value)}, and values that carry derivatives go into it; "
+                f"sourcediff matches such values to parameters by position where it compiles: pass "
+                f"the arguments one by one.\n    {self.parsed.line_text(s)}")
+        try:
+            sig = inspect.signature(op.key)
+            bound = sig.bind(*op.args, **op.keywords)
+        except (TypeError, ValueError) as exc:
+            raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
+                                        f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
+        active = []
+        for p, syntax in bound.arguments.items():
+            kind = sig.parameters[p].kind
+            nodes = list(syntax) if kind == kind.VAR_POSITIONAL else \
+                list(syntax.values()) if kind == kind.VAR_KEYWORD else [syntax]
+            if not _names_in(nodes) & self.active:
+                continue
+            if kind == kind.VAR_KEYWORD:
+                star = "**"
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {op.name} collects its arguments in {star}{p}, and "
+                    f"values that carry derivatives are passed through it; sourcediff "
+                    f"differentiates through named parameters only so "
+                    f"far: give {op.name} one parameter per value (def {op.name}(a, b)), or pass a "
+                    f"list (def {op.name}(arrays) called as {op.name}([a, b])).\n    "
+                    f"{self.parsed.line_text(s)}")
+            active.append(p)
+            if kind == kind.VAR_POSITIONAL:  # (*arrays: the tuple of the values passed)
+                bound.arguments[p] = gast.Tuple(elts=list(syntax), ctx=gast.Load())
+        return bound, active
+
+    def bind(self, op, q, stmt):
+        try:
+            return quote.bind(q, op.args, dict(op.keywords), self.parsed.where(stmt))
+        except quote.StarredArgument as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
+                f"those arguments one by one: pass them by name or as one tuple (x.reshape(shape) "
+                f"instead of x.reshape(*shape)).\n    {self.parsed.line_text(stmt)}") from None
+        except TypeError as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} in the call to {op.name} (for its derivative rule "
+                f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
+            ) from None
+
+    def origin(self, s, grad=False):
+        """The user's line statement ``s`` comes from, as comments and the line table name it."""
+        return Origin(self.parsed.filename_short, self.parsed.user_line(s),
+                      self.parsed.line_text(s), grad)
+
+    def line_comment(self, s):
+        """``# <user line>  (file.py:NN)`` above the primal code of a user line (deduplicated)."""
+        if getattr(s, "lineno", None) is None or isinstance(s, gast.Pass):
+            return []
+        return [comment_at(self.origin(s))]
+
+    def no_rule_message(self, op, s):
+        if op.func is not None and _names_in([op.func]) & self.active:
+            return (f"{self.parsed.where(s)}: {op.name}(...) calls a function made at run time "
+                    f"(returned by another call, or held in a variable), and its value depends on "
+                    f"{', '.join(self.wrt)} through what that function holds; sourcediff reads "
+                    f"only functions it can resolve where it compiles.\n    "
+                    f"{self.parsed.line_text(s)}\nCall a def defined in the module with those "
+                    f"values as arguments instead (def scaled(x, a): return x * a; "
+                    f"scaled(2.0, a))")
+        if isinstance(op.key, str):  # obj.method(...) on a value whose class is not known here
+            receiver = gast.unparse(op.args[0]) if op.args else "the object"
+            origin = self.origin_of(receiver)
+            if op.key == "get":  # (a dict's get: the subscript it stands for has a rule)
+                key = gast.unparse(op.args[1]) if len(op.args) > 1 else "k"
+                default = gast.unparse(op.args[2]) if len(op.args) > 2 else "None"
+                return (f"{self.parsed.where(s)}: {origin}.get(...) on a value that depends on "
+                        f"{', '.join(self.wrt)}: sourcediff differentiates a dict's entries "
+                        f"read by subscript.\n    {self.parsed.line_text(s)}\nWrite "
+                        f"{origin}[{key}] if {key} in {origin} else {default}")
+            return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
+                    f"whose class sourcediff cannot know where it compiles (an attribute of an "
+                    f"object, an item of a container, or a value made at run time), on a value "
+                    f"that depends on {', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                    f"Call a module-level function, or a method through self or a module-level "
+                    f"object, or name the class (TheClass.{op.key}(obj, ...)), or register a rule "
+                    f"with sourcediff.defvjp")
+        if getattr(op.key, "__name__", None) in ("dynamic_fwd", "dynamic_bwd", "dynamic_jvp") \
+                and getattr(op.key, "__module__", None) == "sourcediff.runtime":
+            return (f"{self.parsed.where(s)}: this call's function is known only at run time (a "
+                    f"function passed as an argument or held in a variable, a functools.partial, "
+                    f"a method of an object met at run time), and such calls have first "
+                    f"derivatives only so far; this is a second derivative through it.\n    "
+                    f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by "
+                    f"its own name here (a module-level def, or a method through self)")
+        if isinstance(op.key, type) and op.key is functools.partial:
+            return (f"{self.parsed.where(s)}: functools.partial binds a value that depends on "
+                    f"{', '.join(self.wrt)}; sourcediff follows values into functions through "
+                    f"their arguments only.\n    {self.parsed.line_text(s)}\nPass that value "
+                    f"when you call the function instead of binding it in the partial")
+        if getattr(op.key, "__module__", None) == "sourcediff.runtime":
+            return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
+                    f"rule yet, so code that uses it cannot be differentiated again (a higher "
+                    f"derivative through the rule that calls it).\n    {self.parsed.line_text(s)}\n"
+                    f"Use a derivative of lower order here, or register a rule for {op.name} with "
+                    f"sourcediff.defvjp")
+        return (f"{self.parsed.where(s)}: no derivative rule for {op.name} "
+                f"({_describe(op.key)}), which is called here on a value that depends on "
+                f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
+                f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
+                f"sourcediff.stop_gradient if it should not carry a derivative")
+
+    def origin_of(self, name):
+        """The user's expression a compiler temporary holds (``self.act`` for ``_act1``)."""
+        for st in self.body:
+            for node in gast.walk(st):
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                        node.targets[0].id == name and isinstance(node.value, gast.Attribute):
+                    return gast.unparse(node.value)
+        return name
+
+    def rt(self, helper):
+        """``_sd.helper`` as the generated code names the runtime module."""
+        return attr(load(self.globals.name("_sd", runtime)), helper)
+
+
+_DICT_READS = frozenset(_DICT_METHODS.values())  # (d.items() and the like, as runtime calls)
+
+
+_SEQUENCE_OPS = (operator.add, operator.mul)
+
+
+def _sequence_op(op):
+    """``a + b`` / ``a * b`` where an operand may be a list or tuple, as the primitive that
+    concatenates or repeats those and adds or multiplies anything else (decided at run time)."""
+    key = runtime.add_or_concat if op.key is operator.add else runtime.mul_or_repeat
+    return Op("rule", key=key, rule=registry.lookup(key), args=list(op.args), name=op.name)
+
+
+def _describe(obj):
+    if obj is None:
+        return "unresolved"
+    module = getattr(obj, "__module__", None)
+    return f"{type(obj).__name__} from {module}" if module else type(obj).__name__
+
+
+def _str_key(index):
+    return isinstance(index, gast.Constant) and isinstance(index.value, str)
+
+
+_NUMPY_WRITERS = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
+                  np.put_along_axis}
+
+
+def _numpy_write(call, resolver):
+    """(names written, how the call reads) for a numpy call that writes into an array it is
+    given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
+    None for other calls."""
+    obj = resolver.static_value(call.func)
+    owner = getattr(obj, "__self__", None)
+    module = getattr(obj, "__module__", None) or ""
+    numpy_callable = isinstance(obj, np.ufunc) or isinstance(owner, np.ufunc) or \
+        module == "numpy" or module.startswith("numpy.")
+    if not numpy_callable:
+        return None
+    text = gast.unparse(call.func).strip()
+    for k in call.keywords:
+        if k.arg == "out":
+            return _names_in([k.value]), f"{text}(..., out=...)"
+    at = _out_position(obj)  # np.multiply(y, 2.0, y), np.dot(a, b, y): out given by position
+    if at is not None and len(call.args) > at and \
+            not any(isinstance(a, gast.Starred) for a in call.args[:at + 1]):
+        return _names_in(call.args[at:]), f"{text}(..., out)"
+    if call.args and (_hashable_in(obj, _NUMPY_WRITERS) or (
+            isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at")):
+        return _names_in(call.args[:1]), f"{text}(...)"
+    return None
+
+
+def _out_position(obj):
+    """The position of a numpy callable's ``out`` parameter (a ufunc's outputs follow its
+    inputs), or None."""
+    if isinstance(obj, np.ufunc):
+        return obj.nin
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for k, p in enumerate(params):
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return None
+        if p.name == "out":
+            return k if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None
+    return None
+
+
+def _hashable_in(obj, group):
+    try:
+        return obj in group
+    except TypeError:
+        return False
+
+
+def _returns_sequence(key):
+    """Primitives whose result is a list or tuple (its gradient is one too)."""
+    import numpy as np
+
+    return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
+                                  np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
+                                  runtime.mul_or_repeat_grads, runtime.add_grads))
+
+
+def _may_return_sequence(fn):
+    """(may return a list or tuple, which may hold lists or tuples) for the user function ``fn``:
+    some ``return`` gives a literal one, list()/tuple(), a comprehension, a name bound to one of
+    these or appended to, a parameter (it returns what it was given) or another call's result.
+    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays."""
+    try:
+        node = parse_function(fn).node
+    except Exception:  # noqa: BLE001  (unreadable: assume it may)
+        return True, True
+    params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
+    seq_names = set()
+    for n in gast.walk(node):
+        if isinstance(n, gast.Assign) and _sequence_syntax(n.value):
+            seq_names |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr in ("append", "extend") and isinstance(n.func.value, gast.Name):
+            seq_names.add(n.func.value.id)
+
+    def maybe(v):
+        return _sequence_syntax(v) or (isinstance(v, gast.Name) and (
+            v.id in seq_names or v.id in params)) or isinstance(
+            v, (gast.IfExp, gast.BoolOp, gast.Subscript)) or (
+            isinstance(v, gast.Call) and not isinstance(v.func, gast.Attribute))
+
+    is_seq = holds = False
+    for n in gast.walk(node):
+        if isinstance(n, gast.Return) and n.value is not None:
+            v = n.value
+            if isinstance(v, (gast.Tuple, gast.List)):
+                is_seq = True
+                holds = holds or any(maybe(e) for e in v.elts)
+            elif maybe(v):
+                return True, True
+    return is_seq, holds
+
+
+def _sequence_syntax(v):
+    return isinstance(v, (gast.Tuple, gast.List, gast.ListComp)) or (
+        isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("list", "tuple")
+    ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
+
+
+def _view_like(op):
+    name = getattr(op.key, "__name__", "") or ""
+    return name in VIEWS or op.name.strip(".()") in VIEWS
+
+
+def _locals(fdef):
+    out = {a.id for a in fdef.args.args}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
+            out.add(node.id)
+    return out
+
+
+def called_form(make, callee, active_params, where):
+    """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
+    try:
+        return make(callee, tuple(active_params))
+    except (NoSourceError, SourcediffSyntaxError) as exc:
+        name = getattr(callee, '__qualname__', callee)
+        advice = ""
+        if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):
+            # a called function can also be treated as a primitive: give it a rule
+            advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
+        raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None

@@ -1,0 +1,333 @@
+"""Object state in the analysis: what a function stores into objects (``self.h = h``, ``self.cache.append(A)``,
+``d[k] = v`` on a dict an object holds) and reads back, so that a value that carries a derivative is
+stored through the watched helpers of ``runtime`` (cached_attributes) and never read back as a constant;
+and calls made for their effect whose callable is known only at run time, run through their forms.
+"""
+
+import inspect
+import operator
+import types
+
+import gast
+import numpy as np
+
+from .. import runtime
+from ..errors import SourcediffSyntaxError
+from ..rules.facts import writes_in_place
+from ..syntax import _method_call, _names_in
+from .normalize import call
+from .parse import parse_function
+
+
+class ObjectState:
+    """The object-state part of :class:`~sourcediff.compiler.analysis.Analysis` (a mixin: it reads
+    the analysis's bindings, ops, active names and resolver)."""
+
+    def store_attributes(self):
+        """``obj.name = v`` with ``v`` active (or read back later in this block): stored through
+        ``_sd.store_attribute``, which watches it (cached_attributes)."""
+        for s in self.attribute_writes:
+            obj, name, value = s.value.args[:3]
+            carries = bool(_names_in([value]) & self.active)
+            if carries or len(s.value.args) == 6:  # (or a read takes it: forwarding.py)
+                # (a layer caching its input: stored as Python does, and a read of it back
+                # within the same gradient call is refused where it happens; a read later in
+                # this block takes the stored value itself. See cached_attributes.)
+                where, text = s.value.args[3:5] if len(s.value.args) == 6 else (
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None))
+                s.value = call(self.rt("store_attribute"), [
+                    obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
+
+    def watch_object_containers(self):
+        """``lst.append(v)`` or ``d[k] = v`` with v carrying a derivative, where the list or dict
+        is reached through an object's attribute (``l = self.cache``, ``self.dv["A"].append(A)``):
+        state that outlives the call, like ``self.X = X``. The attribute read that reaches it
+        becomes ``_sd.holder_for_append(obj, name, ...)``, which reads it and watches the
+        attribute, so that a read of it back within the same gradient call (another method,
+        the caller) is refused at that read (cached_attributes). That read must serve only to
+        reach the container for such writes; one that also reads items out of it is refused."""
+        binding = {}
+        for target, s in self.bindings:
+            binding.setdefault(target, []).append(s)
+        uses = self.name_uses()
+        for obj, values, s in self.container_writes:
+            if not (_names_in(values) & self.active):
+                continue
+            found = self.container_root(obj, binding)
+            if not found:
+                if found is False:
+                    raise SourcediffSyntaxError(
+                        f"{self.parsed.where(s)}: this writes a value that carries the derivative "
+                        f"of {', '.join(self.wrt)} into {obj}, which may be a list or dict held "
+                        f"by an object, and sourcediff cannot tell which; build the list in a "
+                        f"local variable and return it.\n    {self.parsed.line_text(s)}")
+                continue
+            read, base, attr_name = found
+            target = read.targets[0].id
+            if not self.only_reaches_writes(target, uses):
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: this writes a value that carries the derivative of "
+                    f"{', '.join(self.wrt)} into {gast.unparse(base).strip()}.{attr_name}, "
+                    f"which this function also reads items of; sourcediff reads an object's state as "
+                    f"constants, so the derivative through it would be lost. Keep the values in "
+                    f"a local list and pass them on or return them.\n    "
+                    f"{self.parsed.line_text(s)}")
+            if not (isinstance(read.value, gast.Call) and
+                    isinstance(read.value.func, gast.Attribute) and
+                    read.value.func.attr == "holder_for_append"):
+                read.value = call(self.rt("holder_for_append"), [
+                    base, gast.Constant(value=attr_name, kind=None),
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
+
+    def container_root(self, name, binding, seen=()):
+        """(statement, object node, attribute) of the attribute read that ``name``'s
+        container comes from, None for a container made here, or False when unknown."""
+        if name in seen or name in self.params:
+            return None
+        found = None
+        for s in binding.get(name, []):
+            op = self.ops.get(id(s))
+            value = s.value
+            if op is None:
+                return False
+            read = self.object_attribute_read(op, s)
+            if read is not None:
+                here = (s,) + read
+            elif op.kind == "const" and isinstance(value, gast.Attribute) and \
+                    isinstance(value.value, gast.Name):
+                return False  # (a module's or a class's attribute)
+            elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) \
+                    and value.func.attr == "holder_for_append":
+                here = (s, value.args[0], value.args[1].value)
+            elif op.kind == "rule" and op.key is operator.getitem and \
+                    isinstance(op.args[0], gast.Name):
+                here = self.container_root(op.args[0].id, binding, seen + (name,))
+            elif op.kind == "copy" and isinstance(op.args[0], gast.Name):
+                here = self.container_root(op.args[0].id, binding, seen + (name,))
+            else:
+                here = None
+            if here is False or (found is not None and here is not None and
+                                 here[0] is not found[0]):
+                return False
+            found = here or found
+        return found
+
+    def only_reaches_writes(self, name, uses, seen=()):
+        """Whether every read of ``name`` (a container reached through an object) only reaches
+        writes into it: its in-place methods, item stores, items read to write into them."""
+        for st in uses.get(name, []):
+            if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
+                    isinstance(st.value.func, gast.Attribute) and \
+                    isinstance(st.value.func.value, gast.Name) and \
+                    st.value.func.value.id.startswith("_sd") and \
+                    st.value.func.attr.startswith("check_"):
+                continue  # (the alias stage's checks before a write read nothing out)
+            method = _method_call(st, self.locals) if isinstance(
+                st, (gast.Expr, gast.Assign)) else None
+            if method and method[0] == name and writes_in_place(method[1]) and \
+                    name not in _names_in(list(st.value.args) +
+                                          [k.value for k in st.value.keywords]):
+                continue
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Subscript) and \
+                    isinstance(st.targets[0].value, gast.Name) and \
+                    st.targets[0].value.id == name and name not in _names_in([st.value]):
+                continue
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and \
+                    isinstance(st.value, gast.Subscript) and \
+                    isinstance(st.value.value, gast.Name) and st.value.value.id == name \
+                    and st.targets[0].id not in seen:
+                if self.only_reaches_writes(st.targets[0].id, uses, seen + (name,)):
+                    continue
+            return False
+        return True
+
+    def run_effect_calls_through_forms(self):
+        """``layer.store(x)`` for its effect, with a callable known only at run time (a loop over
+        layers, ``getattr(obj, name)``) and an argument that carries a derivative: it runs
+        through its generated forward form (``_sd.run_for_effect``), whose checks see what it
+        stores (``self.v = x`` watched, ``self.arr[0] = x`` refused), where a plain call would
+        store it unseen and a read of it back would take a constant."""
+        used = self.name_uses()
+        for target, s in self.bindings:
+            op = self.ops.get(id(s))
+            value = s.value
+            if op is None or target in used or target in self.active or \
+                    op.kind in ("user", "rule", "nondiff", "container", "copy", "const") or \
+                    not isinstance(value, gast.Call) or self.dynamic_callee(op, s) is None or \
+                    (isinstance(value.func, gast.Attribute) and value.func.attr == "run_for_effect"):
+                continue
+            method = _method_call(s, self.locals)
+            if method and (writes_in_place(method[1]) or method[0] in self.containers):
+                continue  # (lst.append(v): the container analysis's own)
+            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
+            names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+            if not positions and not names:
+                continue
+            s.value = call(self.rt("run_for_effect"),
+                           [value.func, gast.Constant(value=tuple(positions) + tuple(names),
+                                                      kind=None)] + list(value.args),
+                           list(value.keywords))
+
+    def name_uses(self):
+        """{name: the statements that read it} over the whole body (a compound statement
+        counts for its test or iterated value only; its blocks' statements count on their own)."""
+        uses = {}
+        for st in _all_statements(self.body) + [self.ret_stmt]:
+            for part in _own_parts(st):
+                for n in gast.walk(part):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        uses.setdefault(n.id, []).append(st)
+        return uses
+
+    def object_attribute_read(self, op, s):
+        """``(object node, attribute name)`` of ``t = obj.name`` reading an object's attribute (a
+        local's, through get_attribute, or a global object's); None otherwise (a module's or a
+        class's attribute is not object state)."""
+        if op.kind == "rule" and op.key is runtime.get_attribute:
+            return op.args[0], op.args[1].value
+        if op.kind == "const" and isinstance(s.value, gast.Attribute) and \
+                isinstance(s.value.value, gast.Name) and not isinstance(
+                    self.resolver.static_value(s.value.value), (types.ModuleType, type)):
+            return s.value.value, s.value.attr
+        return None
+
+    def reaches_object_state(self, op, s):
+        """``t = obj.name`` of an object, or an item of such a name (``t = self.dv["A"]``)."""
+        if self.object_attribute_read(op, s) is not None:
+            return True
+        if op.kind in ("rule", "copy") and op.args and isinstance(op.args[0], gast.Name) and \
+                (op.kind == "copy" or op.key is operator.getitem):
+            return op.args[0].id in self.object_held
+        return False
+
+    def object_read(self, op, s):
+        """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
+        where its value is not needed, since the read is where a value a gradient call stored
+        there is caught (cached_attributes)."""
+        if op.kind == "rule" and op.key is runtime.get_attribute:
+            return True
+        for node in gast.walk(s.value):  # (C.cache[-1] reads C.cache)
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) and \
+                    isinstance(node.value, gast.Name) and node.value.id not in self.locals:
+                base = self.resolver.static_value(node.value)
+                if not isinstance(base, (types.ModuleType, type)) and \
+                        not isinstance(getattr(type(base), node.attr, None), property) and \
+                        not isinstance(base, np.ndarray):
+                    return True
+        return False
+
+    def dynamic_callee(self, op, s):
+        """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
+        only at run time (self.act_fn(z), layer.forward(h) in a loop over layers), when it carries
+        no derivative itself; else None (a closure made from active values is refused)."""
+        value = s.value
+        if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
+            return None
+        if _names_in([value.func]) & self.active or \
+                any(isinstance(a, gast.Starred) for a in value.args):
+            return None
+        return value.func
+
+
+ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)
+
+
+_WRITES_ATTRIBUTES = {}
+
+
+def _writes_attributes(fn, depth=0):
+    """Whether the user function ``fn`` (or a function it calls by name or through self) changes
+    an object's state: assigns an attribute (``self.w = v``), an item of one (``self.d["k"] =
+    v``), or appends to one (``self.cache.append(v)``). Its result may then matter even where the
+    caller drops it: its forms must run, and their checks see what it stores."""
+    key = fn
+    try:
+        if key in _WRITES_ATTRIBUTES:
+            return _WRITES_ATTRIBUTES[key]
+    except TypeError:
+        return True
+    _WRITES_ATTRIBUTES[key] = False  # (recursion)
+    try:
+        parsed = parse_function(fn)
+    except Exception:  # noqa: BLE001  (unreadable: transforming it will say so)
+        return False
+    found = False
+    from_objects = set()  # names bound from an attribute read (l = self.cache, d = self.dv["A"])
+    for n in gast.walk(parsed.node):
+        if isinstance(n, gast.Assign) and any(isinstance(m, gast.Attribute)
+                                              for m in gast.walk(n.value)):
+            from_objects |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+
+    def object_held(node):
+        """An expression reaching into an object's state: self.cache, self.dv["A"], l."""
+        return any(isinstance(m, gast.Attribute) or
+                   (isinstance(m, gast.Name) and m.id in from_objects) for m in gast.walk(node))
+
+    for n in gast.walk(parsed.node):
+        targets = n.targets if isinstance(n, gast.Assign) else \
+            [n.target] if isinstance(n, gast.AugAssign) else []
+        if any(isinstance(t, gast.Attribute) or
+               (isinstance(t, gast.Subscript) and object_held(t.value)) for t in targets):
+            found = True  # self.w = v, self.cache["A"] = v, l[0] = v for l = self.arr
+            break
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                writes_in_place(n.func.attr) and object_held(n.func.value):
+            found = True  # self.cache.append(v), self.dv["A"].append(v)
+            break
+        if isinstance(n, gast.Call) and (
+                (isinstance(n.func, gast.Name) and n.func.id == "setattr") or
+                (isinstance(n.func, gast.Attribute) and n.func.attr == "__setattr__")):
+            found = True  # setattr(self, k, v), object.__setattr__(self, "h", v)
+            break
+        if depth < 4 and isinstance(n, gast.Call):
+            callee = None
+            if isinstance(n.func, gast.Name):
+                callee = parsed.env.get(n.func.id, parsed.fn.__globals__.get(n.func.id))
+            elif isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
+                    parsed.self_class is not None and parsed.node.args.args and \
+                    n.func.value.id == parsed.node.args.args[0].id:
+                callee = getattr(parsed.self_class, n.func.attr, None)
+            if inspect.isfunction(callee) and _writes_attributes(callee, depth + 1):
+                found = True
+                break
+    _WRITES_ATTRIBUTES[key] = found
+    return found
+
+
+def _own_parts(s):
+    """What statement ``s`` itself evaluates: a compound statement's test or iterated value, not
+    its blocks (their statements are walked on their own)."""
+    if isinstance(s, (gast.If, gast.While)):
+        return [s.test]
+    if isinstance(s, gast.For):
+        return [s.iter]
+    return [s]
+
+
+def _all_statements(stmts):
+    """Every statement of ``stmts``, those of nested blocks included."""
+    out = []
+    for s in stmts:
+        out.append(s)
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                out.extend(_all_statements(inner))
+    return out
+
+
+def _setattr_call(s, local_names):
+    """``setattr(obj, "name", v)``, which ``obj.name = v`` normalizes to, or the
+    ``_sd.store_attribute(obj, "name", v, where, text, carries)`` it becomes when v carries a derivative
+    (met again when generated code is differentiated)."""
+    v = s.value
+    if not isinstance(v, gast.Call):
+        return False
+    if isinstance(v.func, gast.Attribute) and v.func.attr == "store_attribute" and \
+            isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("_sd") and \
+            len(v.args) == 6:
+        return isinstance(v.args[1], gast.Constant)
+    return isinstance(v.func, gast.Name) and \
+        v.func.id == "setattr" and "setattr" not in local_names and len(v.args) == 3
