@@ -27,6 +27,7 @@ import copy
 import inspect
 import itertools
 import operator
+import sys
 import types
 
 import gast
@@ -1478,7 +1479,8 @@ def _reuse_buffers(fdef, facts, runtime_name):
 _STACK_BYTES = 512 * 1024  # per pass and operand: small products, where a call per pass costs most
 _MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags",
              "at", "copyto", "place", "putmask", "fill_diagonal", "shuffle", "append", "extend",
-             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap"}
+             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap",
+             "put_along_axis"}
 
 
 def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name, share=True):
@@ -2281,6 +2283,13 @@ _SAFE_BUILTINS = {len, range, float, int, abs, min, max, sum, tuple, zip, enumer
                   bool, round, reversed, any, all, divmod, pow, slice, complex}
 _DICT_WRITERS = {"update", "pop", "popitem", "clear", "setdefault", "__setitem__",
                  "__delitem__", "__ior__"}
+# attributes code may read of a value it did not load from a module (an argument, a result):
+# an array's that make new values or describe it, a dict's or a list's that read it. A method of
+# any other name may be an object's own code, which the bytecode check below does not see.
+_READ_ATTRS = frozenset(
+    {n for n in dir(np.ndarray) if not n.startswith("_")} -
+    {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags", "byteswap",
+     "tofile", "dump", "ctypes", "flat"}) | {"keys", "values", "items", "get", "count", "index"}
 _WRITING_OPS = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_ATTR", "DELETE_ATTR", "STORE_SUBSCR",
                 "DELETE_SUBSCR", "STORE_SLICE", "DELETE_SLICE", "STORE_DEREF", "DELETE_DEREF",
                 "IMPORT_NAME", "IMPORT_FROM"}
@@ -2334,10 +2343,13 @@ def _writes_nothing(fn, depth=0):
         return _safe_value(fn, depth) if depth else False
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     codes = [fn.__code__]
+    unknown = object()  # (what the code reached last is not a value loaded by global name)
     while codes:
         code = codes.pop()
         codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-        for ins in dis.get_instructions(code):
+        instructions = list(dis.get_instructions(code))
+        reached = unknown  # the value the last instruction loaded by name (a module, ...)
+        for k, ins in enumerate(instructions):
             op = ins.opname
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
                                       (ins.argval in _DICT_WRITERS or
@@ -2346,11 +2358,17 @@ def _writes_nothing(fn, depth=0):
                     (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
                     (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
                 return False
+            j = k - 1 if sys.version_info >= (3, 13) else k + 1  # (where the callable loads)
+            if op == "PUSH_NULL" and 0 <= j < len(instructions) and \
+                    _loads_local(instructions[j], cells, code):
+                return False  # a call of a local value (a function it is given): unseen code
+            before, reached = reached, unknown
             if op in ("LOAD_GLOBAL", "LOAD_NAME"):
                 name = ins.argval
                 value = fn.__globals__.get(name, getattr(builtins, name, _safe_value))
                 if value is _safe_value or not _safe_value(value, depth):
                     return False
+                reached = value
             elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval in cells:
                 try:
                     value = cells[ins.argval].cell_contents
@@ -2358,7 +2376,24 @@ def _writes_nothing(fn, depth=0):
                     return False
                 if not _safe_value(value, depth):
                     return False
+                reached = value
+            elif op in ("LOAD_ATTR", "LOAD_METHOD"):
+                if before is unknown:
+                    # an attribute of an argument or a result: an array's, or a method of an
+                    # object whose code this check does not see (model.scale())
+                    if ins.argval not in _READ_ATTRS:
+                        return False
+                else:  # (np.random.standard_normal, np.add.reduce: through a module)
+                    reached = getattr(before, ins.argval, unknown)
     return True
+
+
+def _loads_local(ins, cells, code):
+    """The instruction loads a local variable or argument of ``code`` (or one of an enclosing
+    function's, for a nested code object), not a value the check above has judged."""
+    if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_CLOSURE":
+        return True
+    return ins.opname in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval not in cells
 
 
 def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
