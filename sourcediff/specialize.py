@@ -478,6 +478,7 @@ class Inference:
         self.ever = dict(param_facts)  # name -> join of every value it holds (its first too)
         self.env0 = dict(param_facts)
         self.returns = BOT  # join of the values the function returns
+        self.written = {}  # id(subscript stored into or deleted) -> fact of its base
         self.depth = 0  # how many generated callees deep this inference runs (see _callee)
 
     def run(self):
@@ -570,6 +571,9 @@ class Inference:
         elif isinstance(target, gast.Subscript):
             self.expr(target.slice, env)
             base = target.value
+            if isinstance(base, gast.Name):  # (what is written into: see _writes_only_arrays)
+                self.written[id(target)] = join(self.written.get(id(target), BOT),
+                                                env.get(base.id, TOP))
             if isinstance(base, gast.Name) and type(env.get(base.id)) is not Arr:
                 env[base.id] = TOP  # an item of a list or dict changed: its facts are gone
                 self.ever[base.id] = TOP
@@ -1953,7 +1957,8 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
         try:
             inference.run()
             trusted = _calls_leave_dicts_alone(fdef, inference.nodes, namespace, runtime_names,
-                                               stack_name)
+                                               stack_name) and \
+                _writes_only_arrays(fdef, inference.written)
         except _Unsupported:
             trusted = False
         if not trusted:
@@ -2394,6 +2399,15 @@ def _loads_local(ins, cells, code):
     if ins.opname.startswith("LOAD_FAST") or ins.opname == "LOAD_CLOSURE":
         return True
     return ins.opname in ("LOAD_DEREF", "LOAD_CLASSDEREF") and ins.argval not in cells
+
+
+def _writes_only_arrays(fdef, written):
+    """Every item the code writes (``y[i] = v``, ``del d[k]``) is an array's, by the facts of
+    what it writes into (``Inference.written``): no item store can change a dict argument, even
+    one that reaches the code by another way than its own name (the same dict inside a list
+    argument: ``q = qs[0]; q['b'] = ...``)."""
+    return all(type(written.get(id(node), TOP)) is Arr for node in gast.walk(fdef)
+               if isinstance(node, gast.Subscript) and isinstance(node.ctx, (gast.Store, gast.Del)))
 
 
 def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):

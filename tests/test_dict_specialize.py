@@ -368,3 +368,33 @@ def test_a_helper_that_calls_a_method_of_an_object_is_not_taken_as_writing_nothi
     assert not specialize._writes_nothing(calls_what_it_is_given)
     assert not specialize._writes_nothing(puts)
     assert specialize._writes_nothing(reads_an_array)
+
+
+def writes_through_a_list(params, held, x):
+    q = held[0]  # (the caller passes params itself in the list)
+    q["b"] = np.stack([q["b"], q["b"] * 2.0])  # params["b"] is now (2, 4)
+    return np.sum((np.dot(x, params["W"]) + params["b"]) ** 2)
+
+
+def test_an_item_store_into_another_container_keeps_dict_facts_unknown():
+    """The dict argument reaches the code a second way (inside a list argument) and an item store
+    through that way changes the shape of params['b']: an item store into anything but an array
+    leaves the dict's items unknown (they were trusted: params['b']'s gradient was summed to the
+    (4,) it had at entry, with other values than the generic code's (2, 4) one)."""
+    rng = np.random.default_rng(12)
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    x = rng.standard_normal((2, 3))
+    df = sd.grad(writes_through_a_list, wrt=0)
+    for _ in range(2):
+        a, b = copy.deepcopy(params), copy.deepcopy(params)
+        fast = df(a, [a], x)
+        _close(fast, _generic(df)(b, [b], x))
+        assert fast["b"].shape == (2, 4)
+    # an item store into an array of the function's own keeps them
+    assert "scatter_basic" not in sd.source(sd.grad(stores_into_an_array, wrt=0), params, x)
+
+
+def stores_into_an_array(params, x):
+    y = np.zeros(4)
+    y[0] = x[0, 0]
+    return np.sum((np.dot(x, params["W"]) + params["b"] + y) ** 2)
