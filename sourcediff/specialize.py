@@ -2353,6 +2353,7 @@ def _writes_nothing(fn, depth=0):
         code = codes.pop()
         codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
         instructions = list(dis.get_instructions(code))
+        made = _local_functions(code, instructions)
         reached = unknown  # the value the last instruction loaded by name (a module, ...)
         for k, ins in enumerate(instructions):
             op = ins.opname
@@ -2365,7 +2366,8 @@ def _writes_nothing(fn, depth=0):
                 return False
             j = k - 1 if sys.version_info >= (3, 13) else k + 1  # (where the callable loads)
             if op == "PUSH_NULL" and 0 <= j < len(instructions) and \
-                    _loads_local(instructions[j], cells, code):
+                    _loads_local(instructions[j], cells, code) and \
+                    instructions[j].argval not in made:
                 return False  # a call of a local value (a function it is given): unseen code
             before, reached = reached, unknown
             if op in ("LOAD_GLOBAL", "LOAD_NAME"):
@@ -2391,6 +2393,19 @@ def _writes_nothing(fn, depth=0):
                 else:  # (np.random.standard_normal, np.add.reduce: through a module)
                     reached = getattr(before, ins.argval, unknown)
     return True
+
+
+def _local_functions(code, instructions):
+    """The local names of ``code`` that only ever hold a function it makes itself (``def inner``,
+    ``f = lambda z: ...``; their code is among its constants, judged with it), never a parameter."""
+    params = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    made, other = set(), set(params)
+    for k, ins in enumerate(instructions):
+        if ins.opname in ("STORE_FAST", "STORE_DEREF", "DELETE_FAST", "DELETE_DEREF"):
+            before = instructions[k - 1].opname if k else ""
+            (made if before == "MAKE_FUNCTION" and ins.opname.startswith("STORE") else
+             other).add(ins.argval)
+    return made - other
 
 
 def _loads_local(ins, cells, code):

@@ -365,9 +365,17 @@ def test_a_helper_that_calls_a_method_of_an_object_is_not_taken_as_writing_nothi
     def reads_an_array(z):
         return z.sum(axis=0) + z.T.reshape(-1)[:1] + np.random.standard_normal()
 
+    def calls_its_own_function(z):
+        def twice(v):
+            return v * 2.0
+
+        half = lambda v: v * 0.5  # noqa: E731
+        return twice(half(z))
+
     assert not specialize._writes_nothing(calls_what_it_is_given)
     assert not specialize._writes_nothing(puts)
     assert specialize._writes_nothing(reads_an_array)
+    assert specialize._writes_nothing(calls_its_own_function)
 
 
 def writes_through_a_list(params, held, x):
