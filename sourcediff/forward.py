@@ -23,6 +23,8 @@ from .reverse import Analysis, _method_call, add, called_form
 class Forward(Analysis):
     """Builds the forward-mode body of one normalized function."""
 
+    adjoint_reads_values = False
+
     def dot(self, name):
         """The tangent variable of ``name``: ``x_dot``."""
         if name not in self.bars:

@@ -63,6 +63,10 @@ class Sweeps:
 class Analysis:
     """What both modes need to know of a normalized function: its operations and active names."""
 
+    # (reverse mode: an adjoint reads the values of the forward sweep later, when an in-place
+    # write may have changed them; forward mode reads each where it is computed)
+    adjoint_reads_values = True
+
     def __init__(self, parsed, fdef, names, wrt, globals_):
         self.parsed = parsed
         self.fdef = fdef
@@ -95,9 +99,18 @@ class Analysis:
         self.containers = set()  # names that may hold lists, tuples or dicts
         self.mutations = []  # (name, method, statement) of in-place methods other than append
 
+        loops, order = [], [0]  # (the loops around a statement, and its place in the walk)
+        self.placed = {}  # id(statement) -> (place, ids of the loops around it)
+        self.value_reads = []  # (place, loops, target, names read) of every ``name = ...``
+
         def walk(stmts, in_loop):
             for s in stmts:
                 value = getattr(s, "value", None)
+                order[0] += 1
+                self.placed[id(s)] = (order[0], tuple(loops))
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    self.value_reads.append((order[0], tuple(loops), s.targets[0].id,
+                                             _names_in([s.value]) & self.locals))
                 written = _numpy_write(value, self.resolver) if isinstance(
                     s, (gast.Assign, gast.Expr)) and isinstance(value, gast.Call) else None
                 if written:  # a numpy call that writes into an array given to it
@@ -201,7 +214,9 @@ class Analysis:
                     if isinstance(s, gast.For):
                         self.count(s.target.id, True)
                         self.loop_items.append((s.target.id, s.iter))
+                    loops.append(id(s))
                     walk(s.body, True)
+                    loops.pop()
                     walk(s.orelse, in_loop)
 
         self.writes = []  # (name, call, statement) of numpy calls writing into an array
@@ -244,6 +259,10 @@ class Analysis:
                     f"lists, append is supported).\n    {self.parsed.line_text(s)}")
         for obj, what, s in self.writes:
             if obj in self.active:
+                raise self.write_error(obj, what, s)
+        for obj, what, s in self.writes + [(o, f"{o}.{m}(...)", s) for o, m, s in self.mutations]:
+            if obj not in self.active and self.adjoint_reads_values and \
+                    self.read_before_write(obj, s):
                 raise self.write_error(obj, what, s)
         self.active.discard(_ATTRIBUTE_SINK)
         for s in self.attribute_writes:
@@ -530,6 +549,25 @@ class Analysis:
                 any(isinstance(a, gast.Starred) for a in value.args):
             return None
         return value.func
+
+    def read_before_write(self, obj, s):
+        """Whether a statement whose result carries a derivative reads ``obj`` (or a name that may
+        share its memory) before the in-place write ``s`` into it, or in a loop around both: its
+        adjoint would read the array after the write (the derivative of ``a = x * V`` is
+        ``g * V``), which nothing saves for an array that carries no derivative itself."""
+        group, grew = {obj}, True
+        while grew:
+            grew = False
+            for a, b in self.aliases:
+                if (a in group) != (b in group):
+                    group |= {a, b}
+                    grew = True
+        place, loops = self.placed.get(id(s), (None, ()))
+        if place is None:
+            return False
+        return any(target in self.active and names & group and
+                   (at < place or set(around) & set(loops))
+                   for at, around, target, names in self.value_reads)
 
     def write_error(self, obj, what, s):
         return SourcediffSyntaxError(
@@ -1255,9 +1293,30 @@ def _numpy_write(call, resolver):
     for k in call.keywords:
         if k.arg == "out":
             return _names_in([k.value]), f"{text}(..., out=...)"
+    at = _out_position(obj)  # np.multiply(y, 2.0, y), np.dot(a, b, y): out given by position
+    if at is not None and len(call.args) > at and \
+            not any(isinstance(a, gast.Starred) for a in call.args[:at + 1]):
+        return _names_in(call.args[at:]), f"{text}(..., out)"
     if call.args and (_hashable_in(obj, _NUMPY_WRITERS) or (
             isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at")):
         return _names_in(call.args[:1]), f"{text}(...)"
+    return None
+
+
+def _out_position(obj):
+    """The position of a numpy callable's ``out`` parameter (a ufunc's outputs follow its
+    inputs), or None."""
+    if isinstance(obj, np.ufunc):
+        return obj.nin
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for k, p in enumerate(params):
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return None
+        if p.name == "out":
+            return k if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None
     return None
 
 
