@@ -309,3 +309,100 @@ def test_the_entrys_key_for_arrays_is_the_signature():
                 pass
         assert spec.misses == before + 1, args
         assert facts.signature(args) in spec.table
+
+
+class _Holder:
+    """An object that holds the same dict as the gradient's argument (a model and its params)."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def scale(self):
+        self.params["W"] = self.params["W"] * 2.0  # a new W behind the argument's name
+
+
+def _step_through(h, model):
+    model.scale()  # (a method of an object: its code is not the helper's own)
+    return h * 0.5
+
+
+def rows_with_a_model(params, model, xs):
+    h = np.zeros((xs.shape[1], params["U"].shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(np.dot(xs[t], params["W"]) + np.dot(h, params["U"]))
+        h = _step_through(h, model)
+    return np.sum(h ** 2)
+
+
+def test_a_helper_that_calls_a_method_of_an_object_is_not_taken_as_writing_nothing():
+    """A helper calling ``model.scale()`` runs code the bytecode check does not see (it changes
+    params['W'] between passes): params' items stay unknown and W @ xs is not hoisted out of the
+    loop, so the specialized gradient is the generic one (it was not: the hoisted product used
+    the first W in every pass)."""
+    rng = np.random.default_rng(11)
+
+    def args():
+        params = {"W": rng.standard_normal((3, 4)) * 0.5, "U": rng.standard_normal((4, 4)) * 0.5}
+        return params, _Holder(params), rng.standard_normal((5, 2, 3))
+
+    df = sd.grad(rows_with_a_model, wrt=0)
+    a = args()
+    assert "_rows_product" not in sd.source(df, *a)
+    for _ in range(2):
+        a = args()
+        b = copy.deepcopy(a[0])
+        fast = df(*a)
+        _close(fast, _generic(df)(b, _Holder(b), a[2]))
+    assert not dicts._writes_nothing(_step_through)
+
+    def calls_what_it_is_given(fn, z):
+        return fn(z)
+
+    def puts(z):
+        np.put_along_axis(z, np.zeros((1, 1), dtype=int), 1.0, 0)
+        return z
+
+    def reads_an_array(z):
+        return z.sum(axis=0) + z.T.reshape(-1)[:1] + np.random.standard_normal()
+
+    def calls_its_own_function(z):
+        def twice(v):
+            return v * 2.0
+
+        half = lambda v: v * 0.5  # noqa: E731
+        return twice(half(z))
+
+    assert not dicts._writes_nothing(calls_what_it_is_given)
+    assert not dicts._writes_nothing(puts)
+    assert dicts._writes_nothing(reads_an_array)
+    assert dicts._writes_nothing(calls_its_own_function)
+
+
+def writes_through_a_list(params, held, x):
+    q = held[0]  # (the caller passes params itself in the list)
+    q["b"] = np.stack([q["b"], q["b"] * 2.0])  # params["b"] is now (2, 4)
+    return np.sum((np.dot(x, params["W"]) + params["b"]) ** 2)
+
+
+def test_an_item_store_into_another_container_keeps_dict_facts_unknown():
+    """The dict argument reaches the code a second way (inside a list argument) and an item store
+    through that way changes the shape of params['b']: an item store into anything but an array
+    leaves the dict's items unknown (they were trusted: params['b']'s gradient was summed to the
+    (4,) it had at entry, with other values than the generic code's (2, 4) one)."""
+    rng = np.random.default_rng(12)
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    x = rng.standard_normal((2, 3))
+    df = sd.grad(writes_through_a_list, wrt=0)
+    for _ in range(2):
+        a, b = copy.deepcopy(params), copy.deepcopy(params)
+        fast = df(a, [a], x)
+        _close(fast, _generic(df)(b, [b], x))
+        assert fast["b"].shape == (2, 4)
+    # an item store into an array of the function's own keeps them
+    assert "scatter_basic" not in sd.source(sd.grad(stores_into_an_array, wrt=0), params, x)
+
+
+def stores_into_an_array(params, x):
+    y = np.zeros(4)
+    y[0] = x[0, 0]
+    return np.sum((np.dot(x, params["W"]) + params["b"] + y) ** 2)

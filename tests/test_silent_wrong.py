@@ -733,3 +733,70 @@ def test_a_global_function_rebound_after_the_gradient_was_built():
         np.testing.assert_allclose(sd.grad(_uses_a_global_activation)(x), np.cos(x))
     finally:
         ACTIVATION = np.tanh
+
+
+# ---------------------------------------------------------------- in-place writes into constants
+
+def constant_sorted_after_its_use(x):
+    v = np.array([3.0, 1.0, 2.0])
+    a = np.sum(x * v)
+    v.sort()  # the derivative of a is v as it was: the adjoint read it after the sort
+    return a + np.sum(x * v)
+
+
+def constant_written_through_out(x):
+    v = np.ones(3)
+    a = np.sum(x * v)
+    np.multiply(v, 2.0, out=v)
+    return a + np.sum(x * v)
+
+
+def constant_written_through_a_positional_out(x):
+    v = np.ones(3)
+    a = np.sum(x * v)
+    np.multiply(v, 2.0, v)
+    return a + np.sum(x * v)
+
+
+def constant_put_along_axis(x):
+    v = np.ones(3)
+    a = np.sum(x * v)
+    np.put_along_axis(v, np.array([0]), 5.0, 0)
+    return a + np.sum(x * v)
+
+
+def constant_written_in_a_loop(x):
+    v = np.ones(3)
+    s = 0.0
+    for _ in range(3):
+        s = s + np.sum(x * v)
+        v.fill(2.0)
+    return s
+
+
+def constant_written_before_its_use(x):
+    v = np.ones(3)
+    np.multiply(v, 2.0, out=v)
+    v.fill(3.0)
+    return np.sum(x * v)
+
+
+@pytest.mark.parametrize("fn", [constant_sorted_after_its_use, constant_written_through_out,
+                                constant_written_through_a_positional_out,
+                                constant_put_along_axis, constant_written_in_a_loop],
+                         ids=lambda f: f.__name__)
+def test_an_in_place_write_into_a_constant_the_adjoint_reads_is_refused(fn):
+    """``a = x * v`` then ``v.sort()`` (or ``out=v``, a positional out, np.put_along_axis, a write
+    in a loop): v carries no derivative, so nothing saved it, and the adjoint of ``a`` read v
+    after the write: wrong gradients with no error (in every mode of reverse, optimized or not).
+    Refused in reverse mode; forward mode reads v where it is computed and stays right."""
+    x = np.array([0.3, -0.7, 1.1])
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"test_silent_wrong.py:\d+"):
+        sd.grad(fn)(x)
+    check_grads(fn, (x,), modes=("fwd",))
+
+
+def test_an_in_place_write_into_a_constant_before_any_use_still_works():
+    x = np.array([0.3, -0.7, 1.1])
+    check_grads(constant_written_before_its_use, (x,))
+
