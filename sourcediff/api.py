@@ -33,7 +33,6 @@ from .compiler.alias import _stored, alias_checks
 from .compiler.dump import dump, wanted
 from .compiler.emit import LineTable, emit
 from .errors import BackendError, NoSourceError, SourcediffError, WrtError
-from .rules.facts import FULL_REDUCTIONS
 from .compiler.fence import fence
 from .compiler.forwarding import forward_attributes
 from .compiler.forward import Forward
@@ -662,11 +661,9 @@ def _surely_scalar(rev, result):
     if len(ops) != 1 or ops[0] is None or ops[0].kind != "rule":
         return False
     op = ops[0]
-    module = getattr(op.key, "__module__", "") or ""
     positional_axis = len(op.args) > 1
-    return (getattr(op.key, "__name__", "") in FULL_REDUCTIONS and "axis" not in op.keywords
-            and not positional_axis and "keepdims" not in op.keywords
-            and (module.startswith("numpy") or op.name.startswith(".")))
+    return (op.rule.full_reduction and "axis" not in op.keywords
+            and not positional_axis and "keepdims" not in op.keywords)
 
 
 def _mutated_params(rev):

@@ -30,6 +30,7 @@ import copy
 
 import gast
 
+from ..rules.facts import writes_in_place
 from .fence import refuse
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
@@ -173,8 +174,6 @@ _ITERATORS = {"zip", "map", "filter", "reversed", "enumerate", "iter"}
 def _in_place_method(value, local_names):
     """``lst.append(v)``, ``y.sort()``: a method that changes its local receiver, kept as a
     statement of its own (the reverse stage follows appends and refuses the others)."""
-    from ..rules.facts import writes_in_place
-
     func = value.func
     return isinstance(func, gast.Attribute) and writes_in_place(func.attr) and \
         isinstance(func.value, gast.Name) and func.value.id in local_names

@@ -30,7 +30,7 @@ from ..rules import quote, registry
 from .activity import activity
 from .emit import Origin, comment_at
 from ..errors import NoRuleError, SourcediffSyntaxError
-from ..rules.facts import VIEWS, writes_in_place
+from ..rules.facts import METHODS, writes_in_place
 from .normalize import assign, call, const, load, located, store
 from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
 from .resolve import index_value as resolve_index
@@ -620,7 +620,7 @@ class Analysis:
             slots = quote.slots(q, self.bind(op, q, stmt))
         out = set()
         for pos, arg in enumerate(slots):
-            if q.differentiable(pos):
+            if op.rule.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
         return out
 
@@ -935,7 +935,7 @@ class Reverse(Analysis):
         bound = self.bind(op, q, s)
         slots = quote.slots(q, bound)
         wanted = [pos for pos, arg in enumerate(slots)
-                  if q.differentiable(pos) and _names_in([arg]) & self.active]
+                  if op.rule.differentiable(pos) and _names_in([arg]) & self.active]
         prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
                                          self.globals.name)
         out = [located(p, s) for p in prelude]
@@ -1236,10 +1236,6 @@ def _str_key(index):
     return isinstance(index, gast.Constant) and isinstance(index.value, str)
 
 
-_NUMPY_WRITERS = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
-                  np.put_along_axis}
-
-
 def _numpy_write(call, resolver):
     """(names written, how the call reads) for a numpy call that writes into an array it is
     given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
@@ -1255,17 +1251,12 @@ def _numpy_write(call, resolver):
     for k in call.keywords:
         if k.arg == "out":
             return _names_in([k.value]), f"{text}(..., out=...)"
-    if call.args and (_hashable_in(obj, _NUMPY_WRITERS) or (
-            isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at")):
-        return _names_in(call.args[:1]), f"{text}(...)"
+    written = registry.facts(obj).writes  # (np.copyto(y, x) writes its argument 0)
+    if written is None and isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at":
+        written = METHODS["at"].writes  # np.add.at(y, i, v)
+    if isinstance(written, int) and len(call.args) > written:
+        return _names_in(call.args[written:written + 1]), f"{text}(...)"
     return None
-
-
-def _hashable_in(obj, group):
-    try:
-        return obj in group
-    except TypeError:
-        return False
 
 
 def _method_call(s, local_names):
@@ -1456,20 +1447,13 @@ def _container_pop(op, containers):
             and isinstance(op.args[0], gast.Name) and op.args[0].id in containers)
 
 
-# runtime helpers that give the symbolic zero (0.0, or zeros of the right shape) back when their
-# first argument, the gradient, is the symbolic zero 0.0
-_ZERO_AWARE = frozenset({
-    "unreduce", "reshape_grad", "matmul_grad_left", "matmul_grad_right", "einsum_grads",
-    "dot_grad_left", "dot_grad_right",
-    "einsum_call_grads", "concat_grads", "unstack_grads", "unbroadcast", "scatter", "scatter_basic",
-    "item_grad", "zero_at", "add_grads", "grad_like", "owned_grad", "broadcast_tangent",
-    "rebroadcast", "scale_each", "extremum_args_grad"})
-
-
 def _zero_safe(q, rule):
     """True when the vjp rule ``q`` gives right contributions (0.0, or zeros that broadcast to the
-    argument) for the symbolic zero gradient 0.0: it uses the gradient only in arithmetic, or as
-    the first argument of a helper of :data:`_ZERO_AWARE` (or in np.where for a pointwise rule)."""
+    argument) for the symbolic zero gradient 0.0: as the rule declares (``zero_safe``), else when
+    it uses the gradient only in arithmetic, or as the first argument of a helper that passes the
+    symbolic zero on (``passes_zero``; or in np.where for a pointwise rule)."""
+    if rule.zero_safe is not None:
+        return rule.zero_safe
     if not isinstance(q, quote.QuotedRule) or isinstance(q, quote.CalledRule):
         return False
     g = q.params[0]
@@ -1483,12 +1467,12 @@ def _zero_safe(q, rule):
     for tree in trees:
         for node in gast.walk(tree):
             if isinstance(node, gast.Name) and node.id == g and \
-                    not _zero_safe_use(node, parents, q.result, pointwise):
+                    not _zero_safe_use(node, parents, q.result, pointwise, q.fn.__globals__):
                 return False
     return True
 
 
-def _zero_safe_use(node, parents, result, pointwise):
+def _zero_safe_use(node, parents, result, pointwise, namespace):
     while True:
         parent = parents.get(id(node))
         if parent is None:
@@ -1501,18 +1485,17 @@ def _zero_safe_use(node, parents, result, pointwise):
             continue
         if isinstance(parent, gast.Call) and isinstance(parent.func, gast.Attribute) \
                 and isinstance(parent.func.value, gast.Name):
-            module, helper = parent.func.value.id, parent.func.attr
-            if module == "_sd" and helper in _ZERO_AWARE and parent.args and parent.args[0] is node:
+            helper = getattr(namespace.get(parent.func.value.id), parent.func.attr, None)
+            if registry.facts(helper).passes_zero and parent.args and parent.args[0] is node:
                 return True
-            if module == "np" and helper == "where" and pointwise and node in parent.args[1:]:
+            if helper is np.where and pointwise and node in parent.args[1:]:
                 node = parent
                 continue
         return False
 
 
 def _view_like(op):
-    name = getattr(op.key, "__name__", "") or ""
-    return name in VIEWS or op.name.strip(".()") in VIEWS
+    return op.rule.view is True
 
 
 def _names_in(nodes):

@@ -35,6 +35,8 @@ import numpy as np
 from .. import runtime
 from ..compiler.emit import is_comment
 from ..compiler.optimize import dead_code, fold_constants, inline_temps
+from ..rules import registry
+from ..rules.facts import may_write
 
 # ---------------------------------------------------------------- facts
 
@@ -717,8 +719,7 @@ class Inference:
         reach = list(node.args) + [k.value for k in node.keywords]
         if isinstance(node.func, gast.Attribute):
             reach.append(node.func.value)
-        helper = type(func) is Known and getattr(func.value, "__module__", None) == \
-            "sourcediff.runtime" and getattr(func.value, "__name__", None) in _DICT_READERS
+        helper = type(func) is Known and registry.facts(func.value).reads_dicts
         for a in reach:
             if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
                                               env[a.id].kind is list) or
@@ -1476,9 +1477,6 @@ def _reuse_buffers(fdef, facts, runtime_name):
 # ---------------------------------------------------------------- weight gradients of loops
 
 _STACK_BYTES = 512 * 1024  # per pass and operand: small products, where a call per pass costs most
-_MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags",
-             "at", "copyto", "place", "putmask", "fill_diagonal", "shuffle", "append", "extend",
-             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap"}
 
 
 def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name, share=True):
@@ -1900,7 +1898,7 @@ def _non_writing_call(node, facts, stack_name):
     f = facts.get(id(func), TOP)
     if type(f) is _Method or (isinstance(func, gast.Attribute) and
                               type(facts.get(id(func.value), TOP)) in (Arr, Scal)):
-        return func.attr not in _MUTATORS  # (a method of an array)
+        return not may_write(func.attr)  # (a method of an array)
     if type(f) is not Known:
         return False
     value = f.value
@@ -1910,7 +1908,7 @@ def _non_writing_call(node, facts, stack_name):
         return _writes_nothing(value)  # (a generated forward or backward form)
     module = getattr(value, "__module__", None) or ""
     name = getattr(value, "__name__", "")
-    if name in _MUTATORS or (module == "sourcediff.runtime" and name in _CALLING_HELPERS):
+    if may_write(name) or (module == "sourcediff.runtime" and registry.facts(value).calls_back):
         return False
     return module.startswith("numpy") or module in ("sourcediff.runtime", "builtins")
 
@@ -2225,22 +2223,13 @@ def _replace_node(root, old, new):
                         return
 
 
-# the runtime's helpers that call code they are given (a user's function or method)
-_CALLING_HELPERS = {"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "run_for_effect", "map_list",
-                    "map_list_grad",
-                    # (numpy's, likewise)
-                    "vectorize", "apply_along_axis", "apply_over_axes", "frompyfunc", "piecewise",
-                    "fromfunction"}
-# the runtime's helpers that read a dict argument and write into nothing
-_DICT_READERS = {"check_wrt", "scatter_basic", "scatter", "grad_like", "grad_tree", "item_grad",
-                 "zeros_like_grad"}
 
 
 def _read_only_dicts(fdef, names, runtime_names):
     """The parameters among ``names`` (dict arguments) that the generated code only reads: every
     load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
     (``params['W']``) or an argument of a runtime helper that reads it and writes into nothing
-    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method
+    (``_sd.scatter_basic(g, params, 'W')``, a helper with the ``reads_dicts`` fact). Anything else (a method
     call, an item store, a call of other code, a place in a container or on the stack) may
     change the dict."""
     parents = _parents(fdef)
@@ -2268,7 +2257,8 @@ def _read_only_dicts(fdef, names, runtime_names):
             if isinstance(parent, gast.Assign) and parent.value is node:
                 continue
             if isinstance(parent, gast.Call) and node in parent.args and \
-                    _sd_call(parent, runtime_names) in _DICT_READERS:
+                    registry.facts(getattr(runtime, _sd_call(parent, runtime_names) or "",
+                                           None)).reads_dicts:
                 continue
             ok = False
             break
@@ -2304,16 +2294,20 @@ def _safe_value(value, depth):
     except TypeError:
         return False
     module = getattr(value, "__module__", None) or ""
-    if getattr(value, "__name__", None) in _CALLING_HELPERS:
+    if registry.facts(value).calls_back:
         return False
     if callable(value) and not isinstance(value, types.FunctionType) and \
             (module == "math" or module == "numpy" or module.startswith("numpy.")):
         return True
     if isinstance(value, types.FunctionType):
         if module == "sourcediff.runtime":
-            return value.__name__ not in _CALLING_HELPERS
+            return not registry.facts(value).calls_back
         return _writes_nothing(value, depth + 1)
     return False
+
+
+def _calls_back(facts):
+    return facts.calls_back
 
 
 def _writes_nothing(fn, depth=0):
@@ -2333,6 +2327,7 @@ def _writes_nothing(fn, depth=0):
     if not isinstance(fn, types.FunctionType):
         return _safe_value(fn, depth) if depth else False
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    calling = registry.names_with(_calls_back)  # (by name: what an attribute load may call)
     codes = [fn.__code__]
     while codes:
         code = codes.pop()
@@ -2340,9 +2335,8 @@ def _writes_nothing(fn, depth=0):
         for ins in dis.get_instructions(code):
             op = ins.opname
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
-                                      (ins.argval in _DICT_WRITERS or
-                                       ins.argval in _MUTATORS or
-                                       ins.argval in _CALLING_HELPERS)) or \
+                                      (ins.argval in _DICT_WRITERS or may_write(ins.argval) or
+                                       ins.argval in calling)) or \
                     (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
                     (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
                 return False
@@ -2370,11 +2364,12 @@ def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
             continue
         func = node.func
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                ((func.value.id in runtime_names and func.attr not in _CALLING_HELPERS) or
+                ((func.value.id in runtime_names and
+                  not registry.facts(getattr(runtime, func.attr, None)).calls_back) or
                  func.value.id == stack_name):
             continue
         if isinstance(func, gast.Attribute) and type(facts.get(id(func.value), TOP)) in \
-                (Arr, Scal) and func.attr not in _MUTATORS:
+                (Arr, Scal) and not may_write(func.attr):
             continue
         f = facts.get(id(func), TOP)
         if type(f) is Known and (_safe_value(f.value, 0) or _writes_nothing(f.value)):
