@@ -52,8 +52,8 @@ class Facts:
     :func:`facts` answers with a record derived from the key alone for keys nobody declared. Each
     field is declared where the key is registered, as a keyword of :func:`defvjp`,
     :func:`defnondiff` or :func:`deffacts`; undeclared fields take the default derived once by
-    :func:`_derived` (numpy ufuncs and ``math`` functions make fresh results, ufuncs act element
-    by element), else the value below.
+    :func:`_derived` (numpy ufuncs make fresh results and act element by element), else the
+    value below.
 
     - ``view``: True when the result may be a view of (share memory with) its first operand
       (``np.reshape``, ``x.T``, ``x[i]``); False when it never shares memory with any argument (a
@@ -83,7 +83,7 @@ class Facts:
       rule's signature names (what the tape does now). For the tape to read.
     """
 
-    __slots__ = ("key", "name", "reason", "view", "full_reduction", "rowwise", "writes",
+    __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",
                  "nondiff", "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves",
                  "_derived_nondiff")
 
@@ -95,7 +95,7 @@ class Facts:
 
     def __init__(self, key, name=None):
         self.key = key
-        self.name = name if name is not None else _key_name(key)
+        self._name = name
         self.reason = None
         self._derived_nondiff = None
         for field, value in _derived(key).items():
@@ -103,10 +103,18 @@ class Facts:
         for field, value in _declared.get(_hashable(key), {}).items():
             setattr(self, field, value)
 
+    @property
+    def name(self):
+        """How messages name the key (``np.sum``, ``ndarray.T``); worked out when first asked."""
+        if self._name is None:
+            self._name = _key_name(self.key)
+        return self._name
+
     def differentiable(self, position):
         """Whether the argument at ``position`` (0: the first after ``g, ans`` in the vjp rule)
-        may carry a derivative (False past the rule's returned tuple, True for a rule whose
-        result is not a tuple literal)."""
+        may carry a derivative: never, without a rule. (A :class:`Rule`: False past the rule's
+        returned tuple and where it returns the literal None, True for a rule whose result is
+        not a tuple literal.)"""
         return False
 
     def __repr__(self):
