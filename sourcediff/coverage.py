@@ -16,7 +16,6 @@ import numpy as np
 
 from .rules import quote, registry
 
-
 # primitives the tape does not record as numpy does, each with the reason (tests/test_rule_modes.py
 # expects each of these to raise on the tape, never to give a wrong gradient)
 TAPE_GAPS = {

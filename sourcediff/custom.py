@@ -20,9 +20,9 @@ Example::
 import functools
 import inspect
 
-from .rules import registry
 from . import tape
 from .errors import SourcediffError
+from .rules import registry
 
 
 def custom_vjp(fn):

@@ -143,7 +143,7 @@ def test_column_sums_stay_sums_for_integers_and_long_columns(monkeypatch):
     df = sd.grad(isum, wrt=1)
     assert "@" not in sd.source(df, x, w)  # an integer sum stays exact and integer
     np.testing.assert_array_equal(df(x, w), x.sum(axis=0, keepdims=True))
-    monkeypatch.setattr(specialize, "_ONES_MAX_ROWS", 20)
+    monkeypatch.setattr(passes, "_ONES_MAX_ROWS", 20)
     rng = np.random.default_rng(5)
     args = (rng.standard_normal((30, 4)), rng.standard_normal((1, 4)))
 

@@ -25,7 +25,8 @@ import weakref
 import gast
 import numpy as np
 
-from ..rules.facts import CONTAINER_ONLY_METHODS, FRESH_RESULTS, writes_in_place
+from ..rules import registry
+from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
@@ -114,11 +115,9 @@ class AliasPass:
                 op = self.resolver.op(value)
             except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
                 op = None
-            if op is not None and op.kind in ("rule", "nondiff", "const"):
-                name = getattr(op.key, "__name__", "") or op.name.strip(".()")
-                picks = op.key in (max, min)  # the builtins return one of their arguments
-                if isinstance(op.key, np.ufunc) or (name in FRESH_RESULTS and not picks):
-                    return set()
+            if op is not None and op.kind in ("rule", "nondiff") and \
+                    registry.facts(op.key).view is False:  # (a fresh result)
+                return set()
             return _loads(value)
         return _loads(value)  # names, attributes, containers, boolean operators
 
@@ -353,16 +352,16 @@ class AliasPass:
         return located(gast.Expr(value=call(func, args)), s)
 
 
-def _fresh_call(value):
+def _fresh_call(value, resolver):
     """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
     memory with its arguments (so writing into it does not write into them)."""
-    if not isinstance(value, gast.Call):
+    if not isinstance(value, gast.Call) or any(k.arg == "out" for k in value.keywords):
         return False
-    func = value.func
-    name = func.attr if isinstance(func, gast.Attribute) else \
-        func.id if isinstance(func, gast.Name) else None
-    picks = isinstance(func, gast.Name) and name in ("max", "min")  # (builtins return an argument)
-    return name in FRESH_RESULTS and not picks
+    try:
+        op = resolver.op(value)
+    except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
+        return False
+    return op.kind in ("rule", "nondiff") and registry.facts(op.key).view is False
 
 
 def _bound_nodes(bound):
@@ -415,6 +414,8 @@ def mutated_params(fn):
         return {}
     node = parsed.node
     params = [a.id for a in node.args.args]
+    resolver = Resolver(parsed, {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
+                                 isinstance(n.ctx, (gast.Store, gast.Param))})
     links = {}
 
     def link(a, b):
@@ -426,7 +427,7 @@ def mutated_params(fn):
     for n in gast.walk(node):
         if isinstance(n, gast.Assign) and not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)) \
-                and not _fresh_call(n.value):
+                and not _fresh_call(n.value, resolver):
             for t in n.targets:
                 if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
                     for name in gast.walk(t):

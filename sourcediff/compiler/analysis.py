@@ -15,7 +15,7 @@ import numpy as np
 from .. import runtime
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
-from ..rules.facts import VIEWS, writes_in_place
+from ..rules.facts import METHODS, writes_in_place
 from ..syntax import _method_call, _names_in
 from .activity import activity
 from .alias import mutated_params
@@ -460,7 +460,7 @@ class Analysis(ObjectState):
             slots = quote.slots(q, self.bind(op, q, stmt))
         out = set()
         for pos, arg in enumerate(slots):
-            if q.differentiable(pos):
+            if op.rule.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
         return out
 
@@ -616,10 +616,6 @@ def _str_key(index):
     return isinstance(index, gast.Constant) and isinstance(index.value, str)
 
 
-_NUMPY_WRITERS = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal,
-                  np.put_along_axis}
-
-
 def _numpy_write(call, resolver):
     """(names written, how the call reads) for a numpy call that writes into an array it is
     given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
@@ -639,9 +635,11 @@ def _numpy_write(call, resolver):
     if at is not None and len(call.args) > at and \
             not any(isinstance(a, gast.Starred) for a in call.args[:at + 1]):
         return _names_in(call.args[at:]), f"{text}(..., out)"
-    if call.args and (_hashable_in(obj, _NUMPY_WRITERS) or (
-            isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at")):
-        return _names_in(call.args[:1]), f"{text}(...)"
+    written = registry.facts(obj).writes  # (np.copyto(y, x) writes its argument 0)
+    if written is None and isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at":
+        written = METHODS["at"].writes  # np.add.at(y, i, v)
+    if isinstance(written, int) and len(call.args) > written:
+        return _names_in(call.args[written:written + 1]), f"{text}(...)"
     return None
 
 
@@ -660,13 +658,6 @@ def _out_position(obj):
         if p.name == "out":
             return k if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None
     return None
-
-
-def _hashable_in(obj, group):
-    try:
-        return obj in group
-    except TypeError:
-        return False
 
 
 def _returns_sequence(key):
@@ -721,8 +712,7 @@ def _sequence_syntax(v):
 
 
 def _view_like(op):
-    name = getattr(op.key, "__name__", "") or ""
-    return name in VIEWS or op.name.strip(".()") in VIEWS
+    return op.rule.view is True
 
 
 def _locals(fdef):

@@ -27,7 +27,6 @@ import gast
 
 from .. import runtime
 from ..errors import WrtError
-from ..rules.facts import FULL_REDUCTIONS
 from .alias import _stored, alias_checks
 from .analysis import _locals
 from .dump import dump, wanted
@@ -432,11 +431,9 @@ def _surely_scalar(rev, result):
     if len(ops) != 1 or ops[0] is None or ops[0].kind != "rule":
         return False
     op = ops[0]
-    module = getattr(op.key, "__module__", "") or ""
     positional_axis = len(op.args) > 1
-    return (getattr(op.key, "__name__", "") in FULL_REDUCTIONS and "axis" not in op.keywords
-            and not positional_axis and "keepdims" not in op.keywords
-            and (module.startswith("numpy") or op.name.startswith(".")))
+    return (op.rule.full_reduction and "axis" not in op.keywords
+            and not positional_axis and "keepdims" not in op.keywords)
 
 
 def _mutated_params(rev):

@@ -168,7 +168,7 @@ class Forward(Analysis):
         slots = quote.slots(q, bound)
         prelude, terms = [], []
         for pos, arg in enumerate(slots):
-            if not q.differentiable(pos):
+            if not rule.differentiable(pos):
                 continue
             t = self.tangent(arg)
             if t is None:

@@ -18,9 +18,10 @@ import copy
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from ..errors import NoRuleError, SourcediffSyntaxError
-from ..rules import quote
+from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
 from . import callees
 from .analysis import Analysis, add, attr, called_form
@@ -223,7 +224,7 @@ class Reverse(Analysis):
         bound = self.bind(op, q, s)
         slots = quote.slots(q, bound)
         wanted = [pos for pos, arg in enumerate(slots)
-                  if q.differentiable(pos) and _names_in([arg]) & self.active]
+                  if op.rule.differentiable(pos) and _names_in([arg]) & self.active]
         prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
                                          self.globals.name)
         out = [located(p, s) for p in prelude]
@@ -476,20 +477,13 @@ def _container_pop(op, containers):
             and isinstance(op.args[0], gast.Name) and op.args[0].id in containers)
 
 
-# runtime helpers that give the symbolic zero (0.0, or zeros of the right shape) back when their
-# first argument, the gradient, is the symbolic zero 0.0
-_ZERO_AWARE = frozenset({
-    "unreduce", "reshape_grad", "matmul_grad_left", "matmul_grad_right", "einsum_grads",
-    "dot_grad_left", "dot_grad_right",
-    "einsum_call_grads", "concat_grads", "unstack_grads", "unbroadcast", "scatter", "scatter_basic",
-    "item_grad", "zero_at", "add_grads", "grad_like", "owned_grad", "broadcast_tangent",
-    "rebroadcast", "scale_each", "extremum_args_grad"})
-
-
 def _zero_safe(q, rule):
     """True when the vjp rule ``q`` gives right contributions (0.0, or zeros that broadcast to the
-    argument) for the symbolic zero gradient 0.0: it uses the gradient only in arithmetic, or as
-    the first argument of a helper of :data:`_ZERO_AWARE` (or in np.where for a pointwise rule)."""
+    argument) for the symbolic zero gradient 0.0: as the rule declares (``zero_safe``), else when
+    it uses the gradient only in arithmetic, or as the first argument of a helper that passes the
+    symbolic zero on (``passes_zero``; or in np.where for a pointwise rule)."""
+    if rule.zero_safe is not None:
+        return rule.zero_safe
     if not isinstance(q, quote.QuotedRule) or isinstance(q, quote.CalledRule):
         return False
     g = q.params[0]
@@ -503,12 +497,12 @@ def _zero_safe(q, rule):
     for tree in trees:
         for node in gast.walk(tree):
             if isinstance(node, gast.Name) and node.id == g and \
-                    not _zero_safe_use(node, parents, q.result, pointwise):
+                    not _zero_safe_use(node, parents, q.result, pointwise, q.fn.__globals__):
                 return False
     return True
 
 
-def _zero_safe_use(node, parents, result, pointwise):
+def _zero_safe_use(node, parents, result, pointwise, namespace):
     while True:
         parent = parents.get(id(node))
         if parent is None:
@@ -521,10 +515,10 @@ def _zero_safe_use(node, parents, result, pointwise):
             continue
         if isinstance(parent, gast.Call) and isinstance(parent.func, gast.Attribute) \
                 and isinstance(parent.func.value, gast.Name):
-            module, helper = parent.func.value.id, parent.func.attr
-            if module == "_sd" and helper in _ZERO_AWARE and parent.args and parent.args[0] is node:
+            helper = getattr(namespace.get(parent.func.value.id), parent.func.attr, None)
+            if registry.facts(helper).passes_zero and parent.args and parent.args[0] is node:
                 return True
-            if module == "np" and helper == "where" and pointwise and node in parent.args[1:]:
+            if helper is np.where and pointwise and node in parent.args[1:]:
                 node = parent
                 continue
         return False

@@ -8,18 +8,20 @@ from .. import runtime as _sd
 from .registry import defvjp
 
 
-@defvjp(builtins.max, builtins.min, kind="elementwise")
+# (view=None: they return one of their arguments itself)
+@defvjp(builtins.max, builtins.min, kind="elementwise", view=None)
 def builtin_extremum(g, ans, *args):
     # max(a, b, ...) or max(iterable): the winners share g evenly (ties split like np.maximum)
     return _sd.extremum_args_grad(g, ans, args)
 
 
-@defvjp(np.float64, kind="linear")
+# (view: np.float64(a) of a float64 array gives the array itself)
+@defvjp(np.float64, kind="linear", view=True)
 def float64_conversion(g, ans, x):
     return (g,)
 
 
-@defvjp(np.ndarray.item, kind="linear")
+@defvjp(np.ndarray.item, kind="linear", view=False)
 def item_method(g, ans, x):
     # x.item() of a one-element array: the gradient goes back to that element
     return (np.reshape(g, np.shape(x)),)

@@ -1,6 +1,12 @@
-"""Facts about Python's and numpy's callables that the compiler's stages share, kept in one place:
-which methods write into their receiver, which operations may return views of their operand,
-which results are always fresh arrays, which reductions give a scalar.
+"""Facts about methods, known by name: which change their receiver in place, which change only a
+list's or dict's own slots. The one table of them; every stage asks it.
+
+Everything else the compiler knows about a primitive (whether its result is a view or fresh, a
+full reduction, row-wise, which argument it writes into, its differentiable arguments) is a field
+of the primitive's record in the registry, declared where its rule is registered: see
+:class:`sourcediff.rules.registry.Facts` and :func:`sourcediff.rules.registry.facts`. Methods
+stay name-keyed because a call ``obj.name(...)`` is often met before (or without) knowing the
+receiver's type: ``lst.append(v)``, ``params.update(d)``, ``y.sort()``.
 
 Example::
 
@@ -9,21 +15,46 @@ Example::
     writes_in_place("__iadd__")    # True: y.__iadd__(x) is y += x
 """
 
+from typing import NamedTuple
+
+from . import registry
+
+
+class Method(NamedTuple):
+    """What a method of this name writes into: ``"receiver"`` (``lst.append``, ``y.sort()``) or
+    the position of the argument (``np.add.at(y, i, v)`` writes its first argument, not the ufunc);
+    ``container_only``: it changes only a list's or dict's own slots, never an array's memory (the
+    caller sees the change through the container object itself, not through views of its items)."""
+
+    writes: object = "receiver"
+    container_only: bool = False
+
+
+_LIST = Method(container_only=True)
+_ARRAY = Method()
+
 # Methods that change their receiver in place (lists, dicts, numpy arrays), by name: a call of one
 # on a value that carries a derivative is followed (list.append) or refused, never taken as a pure
 # call whose result is dropped. numpy's in-place ndarray methods: sort, partition, fill, put,
-# resize, itemset (numpy 1), setfield, byteswap (inplace=True).
-IN_PLACE_METHODS = frozenset({
-    "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",  # list
-    "update", "setdefault", "popitem",                                          # dict
-    "fill", "resize", "put", "itemset", "partition", "setfield", "byteswap",    # ndarray
-    "__setitem__", "__delitem__", "__setattr__", "__delattr__",
-})
+# resize, itemset (numpy 1), setfield, byteswap (inplace=True). (ndarray.setflags changes flags,
+# never values: not a write.)
+METHODS = {
+    # list
+    "append": _LIST, "extend": _LIST, "insert": _LIST, "pop": _LIST, "remove": _LIST,
+    "clear": _LIST, "reverse": _LIST, "sort": _ARRAY,
+    # dict
+    "update": _LIST, "setdefault": _LIST, "popitem": _LIST,
+    # ndarray
+    "fill": _ARRAY, "resize": _ARRAY, "put": _ARRAY, "itemset": _ARRAY, "partition": _ARRAY,
+    "setfield": _ARRAY, "byteswap": _ARRAY,
+    # any object
+    "__setitem__": _ARRAY, "__delitem__": _ARRAY, "__setattr__": _ARRAY, "__delattr__": _ARRAY,
+    # a ufunc's: np.add.at(y, idx, v) writes into y
+    "at": Method(writes=0),
+}
 
-# those of them that change only a list's or dict's own slots (never an array's memory): the
-# caller sees the change through the container object itself, not through views of its items
-CONTAINER_ONLY_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear",
-                                    "reverse", "update", "setdefault", "popitem"})
+IN_PLACE_METHODS = frozenset(name for name, m in METHODS.items() if m.writes == "receiver")
+CONTAINER_ONLY_METHODS = frozenset(name for name, m in METHODS.items() if m.container_only)
 
 _IN_PLACE_OPERATORS = frozenset({"add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow",
                                  "lshift", "rshift", "and", "xor", "or"})
@@ -36,26 +67,13 @@ def writes_in_place(method):
         method[3:-2] in _IN_PLACE_OPERATORS)
 
 
-# operations whose result may share memory with their first operand (numpy views)
-VIEWS = frozenset({
-    "getitem", "reshape", "transpose", "T", "ravel", "squeeze", "expand_dims", "swapaxes",
-    "moveaxis", "broadcast_to", "asarray", "view", "diagonal", "real", "flip", "fliplr", "flipud",
-    "atleast_1d", "atleast_2d", "copy_view",
-})
+def may_write(name):
+    """Whether calling something of this name may write into an object that exists before the
+    call: a method that changes its receiver or an argument (``at``), or a registered function
+    declared to write into an argument (``copyto``, ``fill_diagonal``: ``writes`` facts). For
+    stages that see only a name (an attribute loaded in bytecode)."""
+    return writes_in_place(name) or name in METHODS or name in registry.names_with(_writes_argument)
 
-# results that never share memory with their arguments (besides ufuncs, which make new arrays)
-FRESH_RESULTS = frozenset({
-    "sum", "mean", "prod", "max", "min", "amax", "amin", "std", "var", "dot", "matmul", "vdot",
-    "inner", "outer", "tensordot", "kron", "cumsum", "cumprod", "where", "clip", "zeros", "ones",
-    "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like", "array", "copy",
-    "concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "tile", "repeat", "sort",
-    "diff", "trace", "arange", "linspace", "eye", "identity", "norm", "solve", "inv", "det",
-    "logsumexp", "average", "median", "flatten", "astype", "round", "around", "pad", "roll",
-    "triu", "tril", "cross", "convolve", "correlate", "interp", "polyval", "len", "float", "int",
-    "bool", "abs", "range", "sqrt", "exp", "log", "sin", "cos", "tanh", "argmax", "argmin",
-    "count_nonzero", "all", "any", "isfinite", "isnan", "shape", "ndim", "size", "allclose",
-})
 
-# numpy reductions that, without an axis, give a scalar (a grad output that is surely scalar)
-FULL_REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std",
-                             "vdot"})
+def _writes_argument(facts):
+    return facts.writes is not None

@@ -27,7 +27,7 @@ from .registry import defjvp, defnondiff, defvjp
 # ---------------------------------------------------------------- array manipulation
 
 
-@defvjp(np.kron, kind="linear", torch_name="KronBackward0")
+@defvjp(np.kron, kind="linear", torch_name="KronBackward0", view=False)
 def kron(g, ans, a, b):
     split = np.reshape(g, _sd.kron_split_shape(a, b))
     ap = np.reshape(a, _sd.kron_operand_shape(a, b))
@@ -37,7 +37,7 @@ def kron(g, ans, a, b):
 
 
 # np.gradient: f, and scalar spacings (d out / dh = -out / h); coordinate arrays are refused
-@defvjp(np.gradient, kind="custom")
+@defvjp(np.gradient, kind="custom", view=False)
 def gradient(g, ans, f, *varargs, axis=None, edge_order=1):
     return _sd.gradient_grads(g, ans, f, varargs, axis, edge_order)
 
@@ -47,12 +47,12 @@ def gradient_jvp(g, ans, f, *varargs, axis=None, edge_order=1):
     return _sd.gradient_tangents(g, ans, f, varargs, axis, edge_order)
 
 
-@defvjp(np.rollaxis, kind="linear", torch_name="PermuteBackward0")
+@defvjp(np.rollaxis, kind="linear", torch_name="PermuteBackward0", view=True)
 def rollaxis(g, ans, a, axis, start=0):
     return (np.transpose(g, _sd.rollaxis_inverse(np.ndim(a), axis, start)),)
 
 
-@defvjp(np.append, kind="custom", torch_name="CatBackward0")
+@defvjp(np.append, kind="custom", torch_name="CatBackward0", view=False)
 def append(g, ans, arr, values, axis=None):
     parts = _sd.concat_grads(g, (arr, values), axis)
     return (parts[0], parts[1])
@@ -65,7 +65,7 @@ def append_jvp(g, ans, arr, values, axis=None):
 
 
 # select: the choices (a list) and the default get g where they are taken; conditions get nothing
-@defvjp(np.select, kind="custom")
+@defvjp(np.select, kind="custom", view=False)
 def select(g, ans, condlist, choicelist, default=0):
     return (None, _sd.select_grads(g, condlist, choicelist, ans),
             _sd.unbroadcast(np.where(_sd.select_default_mask(condlist, ans), g, 0.0), default))
@@ -77,25 +77,27 @@ def select_jvp(g, ans, condlist, choicelist, default=0):
             np.where(_sd.select_default_mask(condlist, ans), g, 0.0))
 
 
-@defvjp(np.rot90, kind="linear", torch_name="RotBackward0")
+@defvjp(np.rot90, kind="linear", torch_name="RotBackward0", view=True)
 def rot90(g, ans, m, k=1, axes=(0, 1)):
     return (np.rot90(g, -k, axes),)
 
 
 # nan_to_num: x passes g where it is finite; the replacement values get it where they are used
-@defvjp(np.nan_to_num, kind="elementwise", broadcast=True, torch_name="NanToNumBackward0")
+# (view: with copy=False it changes x in place and returns x itself)
+@defvjp(np.nan_to_num, kind="elementwise", broadcast=True, torch_name="NanToNumBackward0",
+        view=True)
 def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     return (g * np.isfinite(x), None, g * np.isnan(x), g * np.isposinf(x), g * np.isneginf(x))
 
 
-@defvjp(np.dsplit, kind="linear", torch_name="SplitBackward0")
+@defvjp(np.dsplit, kind="linear", torch_name="SplitBackward0", view=True)
 def dsplit(g, ans, ary, indices_or_sections):
     return (_sd.split_grad(g, ans, 2), None)
 
 
 # partition: the result is a permutation of `a`; g goes back through both sort orders (ties: each
 # tied element gets the gradient of one of the tied slots)
-@defvjp(np.partition, kind="custom")
+@defvjp(np.partition, kind="custom", view=False)
 def partition(g, ans, a, kth, axis=-1, kind="introselect", order=None):
     return (_sd.unsort(_sd.take_sorted(g, ans, axis), a, axis), None)
 
@@ -105,7 +107,7 @@ def partition_jvp(g, ans, a, kth, axis=-1, kind="introselect", order=None):
     return (_sd.unsort(_sd.take_sorted(g, a, axis), ans, axis), None)
 
 
-@defvjp(np.insert, kind="custom")
+@defvjp(np.insert, kind="custom", view=False)
 def insert(g, ans, arr, obj, values, axis=None):
     return (_sd.route_grad(g, _sd.insert_ids(arr, obj, values, axis, 0), arr), None,
             _sd.route_grad(g, _sd.insert_ids(arr, obj, values, axis, 1), values), None)
@@ -122,7 +124,7 @@ def insert_jvp(g, ans, arr, obj, values, axis=None):
 # q * (n - 1) (numpy's default method); the gradient goes to those two elements
 
 
-@defvjp(np.median, kind="custom", torch_name="MedianBackward0")
+@defvjp(np.median, kind="custom", torch_name="MedianBackward0", view=False)
 def median(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return (_sd.quantile_grad(g, a, 0.5, axis, keepdims),)
 
@@ -132,7 +134,7 @@ def median_jvp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=F
     return (_sd.quantile_tangent(g, a, 0.5, axis, keepdims),)
 
 
-@defvjp(np.quantile, kind="custom", torch_name="QuantileBackward0")
+@defvjp(np.quantile, kind="custom", torch_name="QuantileBackward0", view=False)
 def quantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False, *, weights=None):
     return (_sd.quantile_grad(g, a, q, axis, keepdims, method, weights),
@@ -146,7 +148,7 @@ def quantile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, metho
             _sd.quantile_q_tangent(g, a, q, axis, keepdims, method, weights))
 
 
-@defvjp(np.percentile, kind="custom", torch_name="QuantileBackward0")
+@defvjp(np.percentile, kind="custom", torch_name="QuantileBackward0", view=False)
 def percentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False, *, weights=None):
     return (_sd.quantile_grad(g, a, q, axis, keepdims, method, weights, 0.01),
@@ -162,7 +164,7 @@ def percentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, met
 
 # average: both `a` and `weights` (same shape as `a`, or 1-D along one axis) are differentiable;
 # returned=True gives (average, sum of weights)
-@defvjp(np.average, kind="custom", torch_name="DivBackward0")
+@defvjp(np.average, kind="custom", torch_name="DivBackward0", view=False)
 def average(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
     return _sd.average_grads(g, ans, a, axis, weights, returned, keepdims)
 
@@ -174,7 +176,7 @@ def average_jvp(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=
 
 
 # nansum/nanmean: NaN elements get no gradient (initial= and where= are not supported: they fail to bind)
-@defvjp(np.nansum, kind="custom", torch_name="NansumBackward0")
+@defvjp(np.nansum, kind="custom", torch_name="NansumBackward0", view=False)
 def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a),)
 
@@ -184,7 +186,7 @@ def nansum_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (np.sum(np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims),)
 
 
-@defvjp(np.nanmean, kind="custom", torch_name="DivBackward0")
+@defvjp(np.nanmean, kind="custom", torch_name="DivBackward0", view=False)
 def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     count = np.sum(~np.isnan(a), axis=axis, keepdims=True)
     return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a) / count,)
@@ -197,7 +199,7 @@ def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
 
 
 # ptp = max - min; tied extremes share the gradient evenly (as max/min)
-@defvjp(np.ptp, kind="custom", torch_name="SubBackward0")
+@defvjp(np.ptp, kind="custom", torch_name="SubBackward0", view=False)
 def ptp(g, ans, a, axis=None, out=None, keepdims=False):
     w = _sd.extremum_weights(a, np.max(a, axis=axis, keepdims=keepdims), axis, keepdims) - \
         _sd.extremum_weights(a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims)
@@ -216,7 +218,7 @@ def ptp_jvp(g, ans, a, axis=None, out=None, keepdims=False):
 
 # interp: x, xp, fp (and left/right where used) are differentiable; period= is refused. At a knot
 # x == xp[i] the slope of the segment to the right is used.
-@defvjp(np.interp, kind="custom")
+@defvjp(np.interp, kind="custom", view=False)
 def interp(g, ans, x, xp, fp, left=None, right=None, period=None):
     return _sd.interp_grads(g, x, xp, fp, left, right, period)
 
@@ -232,19 +234,19 @@ def interp_jvp(g, ans, x, xp, fp, left=None, right=None, period=None):
 
 # convolve/correlate (real 1-D): the gradient of the mode's result padded to the full one, then
 # correlated with the other operand
-@defvjp(np.convolve, kind="linear", torch_name="ConvolutionBackward0")
+@defvjp(np.convolve, kind="linear", torch_name="ConvolutionBackward0", view=False)
 def convolve(g, ans, a, v, mode="full"):
     full = np.pad(g, _sd.conv_pad_width(a, v, mode))
     return (np.correlate(full, v, "valid"), np.correlate(full, a, "valid"), None)
 
 
-@defvjp(np.correlate, kind="linear", torch_name="ConvolutionBackward0")
+@defvjp(np.correlate, kind="linear", torch_name="ConvolutionBackward0", view=False)
 def correlate(g, ans, a, v, mode="valid"):
     full = np.pad(g, _sd.conv_pad_width(a, v, mode, True))
     return (np.convolve(full, v, "valid"), np.flip(np.correlate(full, a, "valid")), None)
 
 
-@defvjp(np.polyval, kind="custom")
+@defvjp(np.polyval, kind="custom", view=False)
 def polyval(g, ans, p, x):
     powers = np.power(np.expand_dims(x, -1), _sd.poly_exponents(p))
     return (np.tensordot(g, powers, np.ndim(x)),
@@ -260,7 +262,7 @@ def polyval_jvp(g, ans, p, x):
 _TRAPEZOID = tuple(getattr(np, name) for name in ("trapezoid", "trapz") if hasattr(np, name))
 
 
-@defvjp(*_TRAPEZOID, kind="linear", torch_name="TrapezoidBackward0")
+@defvjp(*_TRAPEZOID, kind="linear", torch_name="TrapezoidBackward0", view=False)
 def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
     return _sd.trapezoid_grads(g, y, x, dx, axis)
 
@@ -271,7 +273,7 @@ def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
 # triangle. For a symmetric perturbation it equals the usual symmetric gradient.
 
 
-@defvjp(np.linalg.svd, kind="custom", torch_name="LinalgSvdBackward0")
+@defvjp(np.linalg.svd, kind="custom", torch_name="LinalgSvdBackward0", view=False)
 def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return _sd.svd_grad(g, ans, a, full_matrices, compute_uv, hermitian)
 
@@ -283,7 +285,7 @@ def svd_jvp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
 
 # eigh and cholesky vjps are written with differentiable numpy calls (matmul, solve, swapaxes,
 # where, indexing), so their second derivatives come from those calls' rules
-@defvjp(np.linalg.eigh, kind="custom", torch_name="LinalgEighBackward0")
+@defvjp(np.linalg.eigh, kind="custom", torch_name="LinalgEighBackward0", view=False)
 def eigh(g, ans, a, UPLO="L"):
     gs = _sd.dense_items(g, ans)
     f = 1.0 / (ans[0][..., None, :] - ans[0][..., :, None] + _sd.eye_like(ans[0])) - \
@@ -298,7 +300,7 @@ def eigh_jvp(g, ans, a, UPLO="L"):
     return (_sd.eigh_tangent(g, ans, a, UPLO), None)
 
 
-@defvjp(np.linalg.eigvalsh, kind="custom", torch_name="LinalgEighBackward0")
+@defvjp(np.linalg.eigvalsh, kind="custom", torch_name="LinalgEighBackward0", view=False)
 def eigvalsh(g, ans, a, UPLO="L"):
     return _sd.eigvalsh_grad(g, ans, a, UPLO)
 
@@ -310,7 +312,7 @@ def eigvalsh_jvp(g, ans, a, UPLO="L"):
 
 # with L = ans (lower) and P = the lower triangle of L^T g with its diagonal halved, the gradient
 # is S + S^T on the triangle numpy reads (diagonal halved), S = L^-T P L^-1
-@defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0")
+@defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0", view=False)
 def cholesky(g, ans, a, *, upper=False):
     lt = np.where(upper, ans, np.swapaxes(ans, -1, -2))
     p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(ans, True)
@@ -324,7 +326,7 @@ def cholesky_jvp(g, ans, a, *, upper=False):
 
 
 # qr: modes 'reduced' and 'r' (and 'complete' of a square matrix), rows >= columns, full rank
-@defvjp(np.linalg.qr, kind="custom", torch_name="LinalgQrBackward0")
+@defvjp(np.linalg.qr, kind="custom", torch_name="LinalgQrBackward0", view=False)
 def qr(g, ans, a, mode="reduced"):
     return _sd.qr_grad(g, ans, a, mode)
 
@@ -336,7 +338,7 @@ def qr_jvp(g, ans, a, mode="reduced"):
 
 # pinv of a full-rank matrix (the rank is locally constant there); hermitian=True is refused
 # (written with matmul and swapaxes: second order comes from their rules)
-@defvjp(np.linalg.pinv, kind="custom", torch_name="PinverseBackward0")
+@defvjp(np.linalg.pinv, kind="custom", torch_name="PinverseBackward0", view=False)
 def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
     xt = np.swapaxes(_sd.refuse_if(ans, hermitian, "np.linalg.pinv with hermitian=True"), -1, -2)
     gt = np.swapaxes(g, -1, -2)
@@ -350,7 +352,7 @@ def pinv_jvp(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
 
 
 # lstsq (full rank): (x, residuals, rank, s); x, residuals and s are differentiable, rank is not
-@defvjp(np.linalg.lstsq, kind="custom", torch_name="LinalgLstsqBackward0")
+@defvjp(np.linalg.lstsq, kind="custom", torch_name="LinalgLstsqBackward0", view=False)
 def lstsq(g, ans, a, b, rcond=None):
     return _sd.lstsq_grads(g, ans, a, b, rcond)
 
@@ -361,7 +363,7 @@ def lstsq_jvp(g, ans, a, b, rcond=None):
             None)
 
 
-@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0")
+@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0", view=False)
 def matrix_power(g, ans, a, n):
     return _sd.matrix_power_grad(g, ans, a, n)
 
@@ -371,7 +373,7 @@ def matrix_power_jvp(g, ans, a, n):
     return (_sd.matrix_power_tangent(g, ans, a, n), None)
 
 
-@defvjp(np.linalg.multi_dot, kind="custom", torch_name="MmBackward0")
+@defvjp(np.linalg.multi_dot, kind="custom", torch_name="MmBackward0", view=False)
 def multi_dot(g, ans, arrays, *, out=None):
     return (_sd.multi_dot_grads(g, arrays),)
 
@@ -383,7 +385,7 @@ def multi_dot_jvp(g, ans, arrays, *, out=None):
 
 # eig: real input with real distinct eigenvalues (complex ones are refused); eigenvectors have unit
 # norm as numpy returns them
-@defvjp(np.linalg.eig, kind="custom", torch_name="LinalgEigBackward0")
+@defvjp(np.linalg.eig, kind="custom", torch_name="LinalgEigBackward0", view=False)
 def eig(g, ans, a):
     return _sd.eig_grad(g, ans, a)
 
@@ -426,7 +428,7 @@ def route_tangent_helper(b, out, t, ids, x):
     return (_sd.route_grad(b, ids, x), None, None)
 
 
-defnondiff(np.isposinf, np.isneginf, reason="the result is booleans")
+defnondiff(np.isposinf, np.isneginf, reason="the result is booleans", view=False)
 defnondiff(
     _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,
     _sd.conv_pad_width, _sd.cross_axis,

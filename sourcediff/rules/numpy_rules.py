@@ -18,7 +18,7 @@ import operator
 import numpy as np
 
 from .. import runtime as _sd
-from .registry import defjvp, defnondiff, defvjp, present
+from .registry import deffacts, defjvp, defnondiff, defvjp, present
 
 # ---------------------------------------------------------------- operators and arithmetic ufuncs
 # add and subtract are "elementwise" (not "linear"): they are linear jointly, not in each argument
@@ -56,7 +56,7 @@ def positive(g, ans, x):
     return (g,)
 
 
-@defvjp(np.real, kind="linear")
+@defvjp(np.real, kind="linear", view=True)
 def real(g, ans, val):
     return (g,)
 
@@ -108,7 +108,7 @@ def fmod(g, ans, x, y):
     return (g, -g * np.trunc(x / y))
 
 
-@defvjp(operator.matmul, np.matmul, kind="linear", torch_name="MmBackward0")
+@defvjp(operator.matmul, np.matmul, kind="linear", torch_name="MmBackward0", view=False)
 def matmul(g, ans, x, y):
     return (_sd.matmul_grad_left(g, x, y), _sd.matmul_grad_right(g, x, y))
 
@@ -116,12 +116,12 @@ def matmul(g, ans, x, y):
 # ---------------------------------------------------------------- elementwise functions
 
 
-@defvjp(np.sin, math.sin, kind="elementwise", torch_name="SinBackward0")
+@defvjp(np.sin, math.sin, kind="elementwise", torch_name="SinBackward0", view=False)
 def sin(g, ans, x):
     return (g * np.cos(x),)
 
 
-@defvjp(np.cos, math.cos, kind="elementwise", torch_name="CosBackward0")
+@defvjp(np.cos, math.cos, kind="elementwise", torch_name="CosBackward0", view=False)
 def cos(g, ans, x):
     return (-g * np.sin(x),)
 
@@ -156,7 +156,7 @@ def cosh(g, ans, x):
     return (g * np.sinh(x),)
 
 
-@defvjp(np.tanh, math.tanh, kind="elementwise", torch_name="TanhBackward0")
+@defvjp(np.tanh, math.tanh, kind="elementwise", torch_name="TanhBackward0", view=False)
 def tanh(g, ans, x):
     return (g * (1.0 - ans * ans),)
 
@@ -176,7 +176,7 @@ def arctanh(g, ans, x):
     return (g / (1.0 - x * x),)
 
 
-@defvjp(np.exp, math.exp, kind="elementwise", torch_name="ExpBackward0")
+@defvjp(np.exp, math.exp, kind="elementwise", torch_name="ExpBackward0", view=False)
 def exp(g, ans, x):
     return (g * ans,)
 
@@ -197,7 +197,7 @@ def log(g, ans, x):
     return (g / x,)
 
 
-@defvjp(math.log, kind="elementwise", torch_name="LogBackward0")
+@defvjp(math.log, kind="elementwise", torch_name="LogBackward0", view=False)
 def math_log(g, ans, x, base=math.e):
     return (g / (x * math.log(base)), -g * ans / (base * math.log(base)))
 
@@ -218,7 +218,7 @@ def log1p(g, ans, x):
 
 
 # sqrt and cbrt at 0 give inf (PyTorch: sqrt'(0) = inf)
-@defvjp(np.sqrt, math.sqrt, kind="elementwise", torch_name="SqrtBackward0")
+@defvjp(np.sqrt, math.sqrt, kind="elementwise", torch_name="SqrtBackward0", view=False)
 def sqrt(g, ans, x):
     return (g * 0.5 / ans,)
 
@@ -229,7 +229,8 @@ def cbrt(g, ans, x):
 
 
 # abs at 0 gives 0 (PyTorch)
-@defvjp(builtins.abs, np.absolute, np.fabs, math.fabs, kind="elementwise", torch_name="AbsBackward0")
+@defvjp(builtins.abs, np.absolute, np.fabs, math.fabs, kind="elementwise",
+        torch_name="AbsBackward0", view=False)
 def absolute(g, ans, x):
     return (g * np.sign(x),)
 
@@ -253,7 +254,8 @@ def minimum(g, ans, x, y):
     return (g * _sd.win_mask(y, x), g * _sd.win_mask(x, y))
 
 
-@defvjp(np.where, kind="elementwise", broadcast=True, torch_name="WhereBackward0")
+@defvjp(np.where, kind="elementwise", broadcast=True, torch_name="WhereBackward0",
+        view=False, rowwise="elementwise")
 def where(g, ans, condition, x=None, y=None):
     # (np.where(condition) alone gives the indices where it holds: no derivative)
     return (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g))
@@ -261,13 +263,15 @@ def where(g, ans, condition, x=None, y=None):
 
 # clip: a value exactly on a bound passes its gradient to `a` (PyTorch clamp: boundary included);
 # array bounds get the gradient where `a` lies strictly outside them.
-@defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1")
+@defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
+        view=False, rowwise="elementwise")
 def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
     lo, hi = _sd.clip_bounds(a_min, a_max, min, max)
     return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
 
 
-@defvjp(np.ndarray.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1")
+@defvjp(np.ndarray.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
+        view=False)
 def clip_method(g, ans, a, min=None, max=None, out=None, **kwargs):
     lo, hi = _sd.clip_bounds(min, max)
     return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
@@ -303,7 +307,7 @@ def logaddexp2(g, ans, x1, x2):
 
 
 # sinc'(0) = 0 (the limit; PyTorch SincBackward0 agrees)
-@defvjp(np.sinc, kind="elementwise", torch_name="SincBackward0")
+@defvjp(np.sinc, kind="elementwise", torch_name="SincBackward0", view=False)
 def sinc(g, ans, x):
     safe = np.where(x == 0, 1.0, x)
     return (g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / safe),)
@@ -329,7 +333,7 @@ def erfc(g, ans, x):
     return (-g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x),)
 
 
-@defvjp(builtins.float, kind="linear")
+@defvjp(builtins.float, kind="linear", view=False)
 def to_float(g, ans, x):
     return (g,)
 
@@ -337,12 +341,13 @@ def to_float(g, ans, x):
 # ---------------------------------------------------------------- reductions
 
 
-@defvjp(np.sum, np.ndarray.sum, kind="linear", torch_name="SumBackward0")
+@defvjp(np.sum, np.ndarray.sum, kind="linear", torch_name="SumBackward0",
+        view=False, full_reduction=True, rowwise="sum")
 def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims),)
 
 
-@defvjp(builtins.sum, math.fsum, kind="custom", torch_name="AddBackward0")
+@defvjp(builtins.sum, math.fsum, kind="custom", torch_name="AddBackward0", view=False)
 def builtin_sum(g, ans, iterable, start=0):
     return (_sd.unbroadcast_each(g, iterable), _sd.unbroadcast(g, start))
 
@@ -352,13 +357,15 @@ def builtin_sum_jvp(g, ans, iterable, start=0):
     return (builtins.sum(g), g)
 
 
-@defvjp(np.mean, np.ndarray.mean, kind="linear", torch_name="MeanBackward0")
+@defvjp(np.mean, np.ndarray.mean, kind="linear", torch_name="MeanBackward0",
+        view=False, full_reduction=True, rowwise="mean")
 def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g / _sd.reduced_count(a, axis), a, axis, keepdims),)  # divide, then broadcast
 
 
 # prod: the gradient is the product of the other elements, exact with zeros (PyTorch: [0,2,3] -> [6,0,0])
-@defvjp(np.prod, np.ndarray.prod, kind="custom", torch_name="ProdBackward0")
+@defvjp(np.prod, np.ndarray.prod, kind="custom", torch_name="ProdBackward0",
+        view=False, full_reduction=True)
 def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims) * _sd.prod_others(a, axis),)
 
@@ -370,7 +377,8 @@ def prod_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
 
 # max/min reductions: tied maxima share the gradient evenly (PyTorch amax/amin and max()/min() over
 # all elements; note PyTorch's max(dim=k) instead gives it all to one index).
-@defvjp(np.max, np.amax, np.ndarray.max, kind="custom", torch_name="MaxBackward1")
+@defvjp(np.max, np.amax, np.ndarray.max, kind="custom", torch_name="MaxBackward1",
+        view=False, full_reduction=True, rowwise="max")
 def amax(g, ans, a, axis=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims) * _sd.extremum_weights(a, ans, axis, keepdims),)
 
@@ -380,7 +388,8 @@ def amax_jvp(g, ans, a, axis=None, out=None, keepdims=False):
     return (np.sum(g * _sd.extremum_weights(a, ans, axis, keepdims), axis=axis, keepdims=keepdims),)
 
 
-@defvjp(np.min, np.amin, np.ndarray.min, kind="custom", torch_name="MinBackward1")
+@defvjp(np.min, np.amin, np.ndarray.min, kind="custom", torch_name="MinBackward1",
+        view=False, full_reduction=True, rowwise="min")
 def amin(g, ans, a, axis=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims) * _sd.extremum_weights(a, ans, axis, keepdims),)
 
@@ -390,7 +399,8 @@ def amin_jvp(g, ans, a, axis=None, out=None, keepdims=False):
     return (np.sum(g * _sd.extremum_weights(a, ans, axis, keepdims), axis=axis, keepdims=keepdims),)
 
 
-@defvjp(np.var, np.ndarray.var, kind="custom", torch_name="VarBackward0")
+@defvjp(np.var, np.ndarray.var, kind="custom", torch_name="VarBackward0",
+        view=False, full_reduction=True)
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
     return (_sd.unreduce(g, a, axis, keepdims) * 2.0 * centered / (_sd.reduced_count(a, axis) - ddof),)
@@ -405,7 +415,8 @@ def var_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 # std: where the std is 0 the values are all equal (one element, or a constant row); the gradient
 # there is 0, the value FD, autograd and PyTorch give for one element (a constant function), and
 # a subgradient of the kink for several equal values (not the 0/0 = nan of dividing by the std)
-@defvjp(np.std, np.ndarray.std, kind="custom", torch_name="StdBackward0")
+@defvjp(np.std, np.ndarray.std, kind="custom", torch_name="StdBackward0",
+        view=False, full_reduction=True)
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
     scale = (_sd.reduced_count(a, axis) - ddof) * _sd.keep(ans, a, axis, keepdims)
@@ -419,13 +430,13 @@ def std_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return (np.sum(centered * g, axis=axis, keepdims=keepdims) / np.where(scale == 0, 1.0, scale),)
 
 
-@defvjp(np.cumsum, np.ndarray.cumsum, kind="linear", torch_name="CumsumBackward0")
+@defvjp(np.cumsum, np.ndarray.cumsum, kind="linear", torch_name="CumsumBackward0", view=False)
 def cumsum(g, ans, a, axis=None, dtype=None, out=None):
     return (_sd.cumsum_grad(g, a, axis),)
 
 
 # cumprod: divides by `a`, so it assumes no element of `a` is 0 (PyTorch handles zeros exactly)
-@defvjp(np.cumprod, np.ndarray.cumprod, kind="custom", torch_name="CumprodBackward0")
+@defvjp(np.cumprod, np.ndarray.cumprod, kind="custom", torch_name="CumprodBackward0", view=False)
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
     return (np.reshape(_sd.cumsum_grad(g * ans, ans, axis), _sd.shape(a)) / a,)
 
@@ -435,13 +446,13 @@ def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
     return (ans * np.cumsum(g / a, axis=axis),)
 
 
-@defvjp(np.diff, kind="linear", torch_name="SubBackward0")
+@defvjp(np.diff, kind="linear", torch_name="SubBackward0", view=False)
 def diff(g, ans, a, n=1, axis=-1):
     return (_sd.diff_grad(g, n, axis),)
 
 
 # norm: 0 where the norm is 0 (PyTorch's subgradient, not nan); ord=inf ties split evenly
-@defvjp(np.linalg.norm, kind="custom", torch_name="LinalgVectorNormBackward0")
+@defvjp(np.linalg.norm, kind="custom", torch_name="LinalgVectorNormBackward0", view=False)
 def norm(g, ans, x, ord=None, axis=None, keepdims=False):
     return (_sd.unreduce(g, x, axis, keepdims) * _sd.norm_weights(x, ans, ord, axis, keepdims),)
 
@@ -458,35 +469,35 @@ def norm_jvp(g, ans, x, ord=None, axis=None, keepdims=False):
 # as the data in np.dot(x, w), costs nothing), each one matrix product (runtime.einsum_fast)
 
 
-@defvjp(np.dot, kind="linear", torch_name="DotBackward0")
+@defvjp(np.dot, kind="linear", torch_name="DotBackward0", view=False)
 def dot(g, ans, a, b, out=None):
     return (_sd.dot_grad_left(g, _sd.dot_subscripts(a, b), a, b),
             _sd.dot_grad_right(g, _sd.dot_subscripts(a, b), a, b))
 
 
-@defvjp(np.ndarray.dot, kind="linear", torch_name="DotBackward0")
+@defvjp(np.ndarray.dot, kind="linear", torch_name="DotBackward0", view=False)
 def dot_method(g, ans, a, b, out=None):
     return (_sd.dot_grad_left(g, _sd.dot_subscripts(a, b), a, b),
             _sd.dot_grad_right(g, _sd.dot_subscripts(a, b), a, b))
 
 
-@defvjp(np.inner, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.inner, kind="linear", torch_name="ViewBackward0", view=False)
 def inner(g, ans, a, b):
     return (_sd.dot_grad_left(g, _sd.inner_subscripts(a, b), a, b),
             _sd.dot_grad_right(g, _sd.inner_subscripts(a, b), a, b))
 
 
-@defvjp(np.outer, kind="linear", torch_name="MulBackward0")
+@defvjp(np.outer, kind="linear", torch_name="MulBackward0", view=False)
 def outer(g, ans, a, b, out=None):
     return (np.reshape(g @ np.ravel(b), _sd.shape(a)), np.reshape(np.ravel(a) @ g, _sd.shape(b)))
 
 
-@defvjp(np.vdot, kind="linear", torch_name="VdotBackward0")
+@defvjp(np.vdot, kind="linear", torch_name="VdotBackward0", view=False, full_reduction=True)
 def vdot(g, ans, a, b):
     return (np.reshape(g * np.ravel(b), _sd.shape(a)), np.reshape(g * np.ravel(a), _sd.shape(b)))
 
 
-@defvjp(np.tensordot, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.tensordot, kind="linear", torch_name="ViewBackward0", view=False)
 def tensordot(g, ans, a, b, axes=2):
     return (_sd.dot_grad_left(g, _sd.tensordot_subscripts(a, b, axes), a, b),
             _sd.dot_grad_right(g, _sd.tensordot_subscripts(a, b, axes), a, b))
@@ -494,13 +505,13 @@ def tensordot(g, ans, a, b, axes=2):
 
 # einsum: explicit ('ij,jk->ik') and implicit ('ij,jk') forms, repeated indices, and '...' without
 # size-1 broadcasting inside the ellipsis. The subscripts string gets None.
-@defvjp(np.einsum, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.einsum, kind="linear", torch_name="ViewBackward0", view=True)
 def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
     return _sd.einsum_call_grads(g, subscripts, operands)
 
 
 # cross of 3-vectors along axisa/axisb (result along axisc; axis= sets all three); 2-vectors fail
-@defvjp(np.cross, kind="linear", broadcast=True, torch_name="LinalgCrossBackward0")
+@defvjp(np.cross, kind="linear", broadcast=True, torch_name="LinalgCrossBackward0", view=False)
 def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     am = np.moveaxis(a, _sd.cross_axis(axisa, axis), -1)
     bm = np.moveaxis(b, _sd.cross_axis(axisb, axis), -1)
@@ -509,12 +520,12 @@ def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
             np.moveaxis(_sd.unbroadcast(np.cross(gm, am), bm), -1, _sd.cross_axis(axisb, axis)))
 
 
-@defvjp(np.trace, np.ndarray.trace, kind="linear", torch_name="TraceBackward0")
+@defvjp(np.trace, np.ndarray.trace, kind="linear", torch_name="TraceBackward0", view=False)
 def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return (_sd.trace_grad(g, a, offset, axis1, axis2),)
 
 
-@defvjp(np.linalg.inv, kind="custom", torch_name="LinalgInvExBackward0")
+@defvjp(np.linalg.inv, kind="custom", torch_name="LinalgInvExBackward0", view=False)
 def inv(g, ans, a):
     return (-(np.swapaxes(ans, -1, -2) @ g @ np.swapaxes(ans, -1, -2)),)
 
@@ -525,7 +536,7 @@ def inv_jvp(g, ans, a):
 
 
 # det/slogdet: through inv(a), so a singular matrix gives inf/nan
-@defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0")
+@defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0", view=False)
 def det(g, ans, a):
     return (np.expand_dims(g * ans, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
 
@@ -537,7 +548,7 @@ def det_jvp(g, ans, a):
 
 # slogdet returns (sign, logabsdet): g is (g_sign, g_logabsdet); the sign is locally constant and gets
 # no gradient, and the jvp gives the tangent pair (zeros, d logabsdet).
-@defvjp(np.linalg.slogdet, kind="custom", torch_name="LinalgSlogdetBackward0")
+@defvjp(np.linalg.slogdet, kind="custom", torch_name="LinalgSlogdetBackward0", view=False)
 def slogdet(g, ans, a):
     return (np.expand_dims(g[1], (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
 
@@ -548,7 +559,7 @@ def slogdet_jvp(g, ans, a):
                            ans),)
 
 
-@defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0")
+@defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0", view=False)
 def solve(g, ans, a, b):
     return _sd.solve_grads(g, ans, a, b)
 
@@ -561,134 +572,136 @@ def solve_jvp(g, ans, a, b):
 # ---------------------------------------------------------------- shapes, copies and indexing
 
 
-@defvjp(np.reshape, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.reshape, kind="linear", torch_name="ViewBackward0", view=True)
 def reshape(g, ans, a, shape=None, order="C", *, copy=None):
     return (_sd.reshape_grad(g, a, order),)
 
 
-@defvjp(np.ndarray.reshape, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.ndarray.reshape, kind="linear", torch_name="ViewBackward0", view=True)
 def reshape_method(g, ans, a, *shape, order="C", copy=None):
     return (_sd.reshape_grad(g, a, order),)
 
 
-@defvjp(np.ravel, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.ravel, kind="linear", torch_name="ViewBackward0", view=True)
 def ravel(g, ans, a, order="C"):
     return (np.reshape(g, _sd.shape(a), order=order),)
 
 
-@defvjp(np.ndarray.ravel, np.ndarray.flatten, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.ndarray.ravel, kind="linear", torch_name="ViewBackward0", view=True)
+@defvjp(np.ndarray.flatten, kind="linear", torch_name="ViewBackward0", view=False)
 def ravel_method(g, ans, a, order="C"):
     return (np.reshape(g, _sd.shape(a), order=order),)
 
 
-@defvjp(np.expand_dims, kind="linear", torch_name="UnsqueezeBackward0")
+@defvjp(np.expand_dims, kind="linear", torch_name="UnsqueezeBackward0", view=True)
 def expand_dims(g, ans, a, axis):
     return (np.reshape(g, _sd.shape(a)),)
 
 
-@defvjp(np.squeeze, np.ndarray.squeeze, kind="linear", torch_name="SqueezeBackward0")
+@defvjp(np.squeeze, np.ndarray.squeeze, kind="linear", torch_name="SqueezeBackward0", view=True)
 def squeeze(g, ans, a, axis=None):
     return (np.reshape(g, _sd.shape(a)),)
 
 
 # atleast_1d/2d/3d of one array (several arrays give a list that a per-argument jvp cannot express)
-@defvjp(np.atleast_1d, np.atleast_2d, np.atleast_3d, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.atleast_1d, np.atleast_2d, np.atleast_3d, kind="linear", torch_name="ViewBackward0",
+        view=True)
 def atleast_nd(g, ans, a):
     return (np.reshape(g, _sd.shape(a)),)
 
 
-@defvjp(np.ndarray.T, kind="linear", torch_name="PermuteBackward0")
+@defvjp(np.ndarray.T, kind="linear", torch_name="PermuteBackward0", view=True)
 def transpose_attribute(g, ans, a):
     return (np.transpose(g),)
 
 
-@defvjp(*present(np.ndarray, "mT"), kind="linear", torch_name="TransposeBackward0")
+@defvjp(*present(np.ndarray, "mT"), kind="linear", torch_name="TransposeBackward0", view=True)
 def matrix_transpose_attribute(g, ans, a):
     return (np.swapaxes(g, -1, -2),)
 
 
-@defvjp(np.ndarray.real, kind="linear")
+@defvjp(np.ndarray.real, kind="linear", view=True)
 def real_attribute(g, ans, a):
     return (g,)
 
 
-@defvjp(np.transpose, kind="linear", torch_name="PermuteBackward0")
+@defvjp(np.transpose, kind="linear", torch_name="PermuteBackward0", view=True)
 def transpose(g, ans, a, axes=None):
     return (np.transpose(g, _sd.inverse_axes(axes, np.ndim(a))),)
 
 
-@defvjp(np.ndarray.transpose, kind="linear", torch_name="PermuteBackward0")
+@defvjp(np.ndarray.transpose, kind="linear", torch_name="PermuteBackward0", view=True)
 def transpose_method(g, ans, a, *axes):
     return (np.transpose(g, _sd.inverse_axes(axes, np.ndim(a))),)
 
 
-@defvjp(np.swapaxes, np.ndarray.swapaxes, kind="linear", torch_name="TransposeBackward0")
+@defvjp(np.swapaxes, np.ndarray.swapaxes, kind="linear", torch_name="TransposeBackward0", view=True)
 def swapaxes(g, ans, a, axis1, axis2):
     return (np.swapaxes(g, axis1, axis2),)
 
 
-@defvjp(np.moveaxis, kind="linear", torch_name="PermuteBackward0")
+@defvjp(np.moveaxis, kind="linear", torch_name="PermuteBackward0", view=True)
 def moveaxis(g, ans, a, source, destination):
     return (np.moveaxis(g, destination, source),)
 
 
-@defvjp(np.broadcast_to, kind="linear", torch_name="ExpandBackward0")
+@defvjp(np.broadcast_to, kind="linear", torch_name="ExpandBackward0", view=True)
 def broadcast_to(g, ans, array, shape, subok=False):
     return (_sd.unbroadcast(g, array),)
 
 
-@defvjp(np.tile, kind="linear", torch_name="RepeatBackward0")
+@defvjp(np.tile, kind="linear", torch_name="RepeatBackward0", view=False)
 def tile(g, ans, A, reps):
     return (_sd.tile_grad(g, A, reps),)
 
 
-@defvjp(np.repeat, np.ndarray.repeat, kind="linear", torch_name="ViewBackward0")
+@defvjp(np.repeat, np.ndarray.repeat, kind="linear", torch_name="ViewBackward0", view=False)
 def repeat(g, ans, a, repeats, axis=None):
     return (_sd.repeat_grad(g, a, repeats, axis),)
 
 
-@defvjp(np.flip, kind="linear", torch_name="FlipBackward0")
+@defvjp(np.flip, kind="linear", torch_name="FlipBackward0", view=True)
 def flip(g, ans, m, axis=None):
     return (np.flip(g, axis),)
 
 
-@defvjp(np.fliplr, kind="linear", torch_name="FlipBackward0")
+@defvjp(np.fliplr, kind="linear", torch_name="FlipBackward0", view=True)
 def fliplr(g, ans, m):
     return (np.fliplr(g),)
 
 
-@defvjp(np.flipud, kind="linear", torch_name="FlipBackward0")
+@defvjp(np.flipud, kind="linear", torch_name="FlipBackward0", view=True)
 def flipud(g, ans, m):
     return (np.flipud(g),)
 
 
-@defvjp(np.roll, kind="linear", torch_name="RollBackward0")
+@defvjp(np.roll, kind="linear", torch_name="RollBackward0", view=False)
 def roll(g, ans, a, shift, axis=None):
     return (np.roll(g, np.negative(shift), axis),)
 
 
-@defvjp(np.diag, kind="linear", torch_name="DiagEmbedBackward0")
+@defvjp(np.diag, kind="linear", torch_name="DiagEmbedBackward0", view=True)
 def diag(g, ans, v, k=0):
     return (_sd.diag_grad(g, v, k),)
 
 
-@defvjp(np.diagonal, np.ndarray.diagonal, kind="linear", torch_name="DiagonalBackward0")
+@defvjp(np.diagonal, np.ndarray.diagonal, kind="linear", torch_name="DiagonalBackward0", view=True)
 def diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
     return (_sd.diagonal_grad(g, a, offset, axis1, axis2),)
 
 
-@defvjp(np.triu, kind="linear", torch_name="TriuBackward0")
+@defvjp(np.triu, kind="linear", torch_name="TriuBackward0", view=False)
 def triu(g, ans, m, k=0):
     return (np.triu(g, k),)
 
 
-@defvjp(np.tril, kind="linear", torch_name="TrilBackward0")
+@defvjp(np.tril, kind="linear", torch_name="TrilBackward0", view=False)
 def tril(g, ans, m, k=0):
     return (np.tril(g, k),)
 
 
 # pad: constant mode only; custom because constant_values make it affine, not linear, in `array`
-@defvjp(np.pad, kind="custom", torch_name="ConstantPadNdBackward0")
+@defvjp(np.pad, kind="custom", torch_name="ConstantPadNdBackward0", view=False)
 def pad(g, ans, array, pad_width, mode="constant", **kwargs):
     return (_sd.pad_grad(g, array, pad_width, mode), None)
 
@@ -698,59 +711,59 @@ def pad_jvp(g, ans, array, pad_width, mode="constant", **kwargs):
     return (np.pad(g, pad_width, mode=mode), None)
 
 
-@defvjp(np.concatenate, kind="linear", torch_name="CatBackward0")
+@defvjp(np.concatenate, kind="linear", torch_name="CatBackward0", view=False)
 def concatenate(g, ans, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     return (_sd.concat_grads(g, arrays, axis),)
 
 
-@defvjp(np.stack, kind="linear", torch_name="StackBackward0")
+@defvjp(np.stack, kind="linear", torch_name="StackBackward0", view=False)
 def stack(g, ans, arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     return (_sd.unstack_grads(g, arrays, axis),)
 
 
-@defvjp(np.hstack, kind="linear", torch_name="CatBackward0")
+@defvjp(np.hstack, kind="linear", torch_name="CatBackward0", view=False)
 def hstack(g, ans, tup, dtype=None, casting="same_kind"):
     promoted = _sd.map_list(np.atleast_1d, tup)
     return (_sd.concat_grads(g, tup, _sd.hstack_axis(promoted), promoted),)
 
 
-@defvjp(np.vstack, kind="linear", torch_name="CatBackward0")
+@defvjp(np.vstack, kind="linear", torch_name="CatBackward0", view=False)
 def vstack(g, ans, tup, dtype=None, casting="same_kind"):
     return (_sd.concat_grads(g, tup, 0, _sd.map_list(np.atleast_2d, tup)),)
 
 
-@defvjp(np.dstack, kind="linear", torch_name="CatBackward0")
+@defvjp(np.dstack, kind="linear", torch_name="CatBackward0", view=False)
 def dstack(g, ans, tup):
     return (_sd.concat_grads(g, tup, 2, _sd.map_list(np.atleast_3d, tup)),)
 
 
-@defvjp(np.column_stack, kind="linear", torch_name="CatBackward0")
+@defvjp(np.column_stack, kind="linear", torch_name="CatBackward0", view=False)
 def column_stack(g, ans, tup):
     return (_sd.concat_grads(g, tup, 1, _sd.map_list(_sd.as_column, tup)),)
 
 
 # split family: g is a list with one gradient (or None) per piece
-@defvjp(np.split, np.array_split, kind="linear", torch_name="SplitBackward0")
+@defvjp(np.split, np.array_split, kind="linear", torch_name="SplitBackward0", view=True)
 def split(g, ans, ary, indices_or_sections, axis=0):
     return (_sd.split_grad(g, ans, axis), None)
 
 
-@defvjp(np.hsplit, kind="linear", torch_name="SplitBackward0")
+@defvjp(np.hsplit, kind="linear", torch_name="SplitBackward0", view=True)
 def hsplit(g, ans, ary, indices_or_sections):
     return (_sd.split_grad(g, ans, 1 if np.ndim(ary) > 1 else 0), None)
 
 
-@defvjp(np.vsplit, kind="linear", torch_name="SplitBackward0")
+@defvjp(np.vsplit, kind="linear", torch_name="SplitBackward0", view=True)
 def vsplit(g, ans, ary, indices_or_sections):
     return (_sd.split_grad(g, ans, 0), None)
 
 
-@defvjp(np.copy, kind="linear", torch_name="CloneBackward0")
+@defvjp(np.copy, kind="linear", torch_name="CloneBackward0", view=False)
 def copy(g, ans, a, order="K", subok=False):
     return (g,)
 
 
-@defvjp(np.ndarray.copy, kind="linear", torch_name="CloneBackward0")
+@defvjp(np.ndarray.copy, kind="linear", torch_name="CloneBackward0", view=False)
 def copy_method(g, ans, a, order="C"):
     return (g,)
 
@@ -769,7 +782,7 @@ def python_tuple_jvp(t, ans, iterable=()):
 
 # Python's copy module: a copy (of an array, or of a list, tuple or dict of them) passes its
 # gradient through, entry by entry
-@defvjp(_copy.copy, kind="linear")
+@defvjp(_copy.copy, kind="linear", view=False)
 def python_copy(g, ans, x):
     return (g,)
 
@@ -780,24 +793,24 @@ def python_deepcopy(g, ans, x, memo=None, _nil=None):
 
 
 # asarray/array of a list of numbers or arrays: the gradient is a list shaped like the input
-@defvjp(np.asarray, kind="linear")
+@defvjp(np.asarray, kind="linear", view=True)
 def asarray(g, ans, a, dtype=None, order=None, *, device=None, copy=None, like=None):
     return (_sd.like_input(g, a),)
 
 
-@defvjp(np.array, kind="linear", torch_name="CloneBackward0")
+@defvjp(np.array, kind="linear", torch_name="CloneBackward0", view=False)
 def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, **kwargs):
     return (_sd.like_input(np.reshape(g, _sd.shape(object)), object),)
 
 
 # astype: the gradient is cast back to the input's dtype
-@defvjp(np.ndarray.astype, kind="linear", torch_name="ToCopyBackward0")
+@defvjp(np.ndarray.astype, kind="linear", torch_name="ToCopyBackward0", view=False)
 def astype(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return (np.asarray(g, dtype=a.dtype),)
 
 
 # sort: ties keep numpy's stable order (each tied element gets the gradient of its own slot)
-@defvjp(np.sort, kind="custom", torch_name="SortBackward0")
+@defvjp(np.sort, kind="custom", torch_name="SortBackward0", view=False)
 def sort(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
     return (_sd.unsort(g, a, axis),)
 
@@ -807,14 +820,15 @@ def sort_jvp(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
     return (_sd.take_sorted(g, a, axis),)
 
 
-@defvjp(np.take, kind="linear", torch_name="TakeBackward0")
+@defvjp(np.take, kind="linear", torch_name="TakeBackward0", view=False)
 def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
     return (_sd.take_grad(g, a, indices, axis), None)
 
 
 # getitem: basic indices write g into zeros; integer arrays and masks accumulate repeats (np.add.at);
 # on a list or tuple the gradient is a list with 0.0 for the entries not taken.
-@defvjp(operator.getitem, np.ndarray.__getitem__, kind="linear", torch_name="IndexBackward0")
+@defvjp(operator.getitem, np.ndarray.__getitem__, kind="linear", torch_name="IndexBackward0",
+        view=True)
 def getitem(g, ans, a, index):
     return (_sd.scatter_basic(g, a, index), None)
 
@@ -825,17 +839,17 @@ def getitem(g, ans, a, index):
 # parameter is already called g.
 
 
-@defvjp(_sd.unbroadcast, kind="linear")
+@defvjp(_sd.unbroadcast, kind="linear", passes_zero=True)
 def unbroadcast_helper(b, out, g, x):
     return (_sd.rebroadcast(b, g), None)
 
 
-@defvjp(_sd.broadcast_tangent, kind="linear")
+@defvjp(_sd.broadcast_tangent, kind="linear", passes_zero=True)
 def broadcast_tangent_helper(b, out, t, ans):
     return (_sd.rebroadcast(b, t), None)
 
 
-@defvjp(_sd.unreduce, kind="linear")
+@defvjp(_sd.unreduce, kind="linear", passes_zero=True)
 def unreduce_helper(b, out, g, x, axis=None, keepdims=False):
     return (np.reshape(np.sum(b, axis=axis, keepdims=keepdims), _sd.shape(g)), None)
 
@@ -847,12 +861,12 @@ def keep_helper(b, out, ans, x, axis=None, keepdims=False):
 
 # The dot family's helpers are linear in g and in the other operand (a's gradient does not depend on
 # a's values), like matmul_grad_left/right; contract is the product itself.
-@defvjp(_sd.dot_grad_left, kind="linear")
+@defvjp(_sd.dot_grad_left, kind="linear", passes_zero=True)
 def dot_grad_left_helper(b, out, g, subscripts, x, y):
     return (_sd.contract(subscripts, b, y), None, None, _sd.dot_grad_right(g, subscripts, b, y))
 
 
-@defvjp(_sd.dot_grad_right, kind="linear")
+@defvjp(_sd.dot_grad_right, kind="linear", passes_zero=True)
 def dot_grad_right_helper(b, out, g, subscripts, x, y):
     return (_sd.contract(subscripts, x, b), None, _sd.dot_grad_left(g, subscripts, x, b), None)
 
@@ -862,17 +876,18 @@ def contract_helper(b, out, subscripts, x, y):
     return (None, _sd.dot_grad_left(b, subscripts, x, y), _sd.dot_grad_right(b, subscripts, x, y))
 
 
-@defvjp(_sd.matmul_grad_left, kind="linear")
+@defvjp(_sd.matmul_grad_left, kind="linear", passes_zero=True)
 def matmul_grad_left_helper(b, out, g, x, y):
     return (np.matmul(b, y), None, _sd.matmul_grad_right(g, b, y))
 
 
-@defvjp(_sd.matmul_grad_right, kind="linear")
+@defvjp(_sd.matmul_grad_right, kind="linear", passes_zero=True)
 def matmul_grad_right_helper(b, out, g, x, y):
     return (np.matmul(x, b), _sd.matmul_grad_left(g, x, b), None)
 
 
-@defvjp(_sd.scatter, _sd.scatter_basic, kind="linear", torch_name="IndexBackward0")
+@defvjp(_sd.scatter, _sd.scatter_basic, kind="linear", torch_name="IndexBackward0",
+        passes_zero=True)
 def scatter_helper(b, out, g, a, index):
     return (b[index], None, None)
 
@@ -887,13 +902,13 @@ def cumsum_grad_helper(b, out, g, a, axis=None):
 # interval's ends and a step do. Each None below is such a declaration.
 
 
-@defvjp(np.full, kind="linear", broadcast=True)
+@defvjp(np.full, kind="linear", broadcast=True, view=False)
 def full(g, ans, shape, fill_value, dtype=None, order="C", *, device=None, like=None):
     # shape: integers, no derivative; the fill value reaches every entry
     return (None, g)
 
 
-@defvjp(np.full_like, kind="linear", broadcast=True)
+@defvjp(np.full_like, kind="linear", broadcast=True, view=False)
 def full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
     # a gives only its shape and dtype; the fill value reaches every entry
     return (None, g)
@@ -908,7 +923,7 @@ def heaviside(g, ans, x1, x2, /, out=None, *, where=True, casting="same_kind", o
 
 # arange(start, stop, step): entry k is start + k * step; stop only decides how many there are
 # (piecewise constant), and arange(n) counts from 0, so n has no derivative either
-@defvjp(np.arange, kind="custom")
+@defvjp(np.arange, kind="custom", view=False)
 def arange(g, ans, start_or_stop, /, stop=None, step=1, *, dtype=None, device=None, like=None):
     return (np.sum(g) * (stop is not None), None, np.sum(g * np.arange(np.size(g))))
 
@@ -920,7 +935,7 @@ def arange_jvp(t, ans, start_or_stop, /, stop=None, step=1, *, dtype=None, devic
 
 # linspace: entry k is start + f_k (stop - start), f_k = k / (num - 1) (k / num without the
 # endpoint), along the new axis; num, endpoint and axis carry no derivative
-@defvjp(np.linspace, kind="custom")
+@defvjp(np.linspace, kind="custom", view=False)
 def linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
              device=None):
     f = _sd.space_fractions(ans, num, endpoint, axis, retstep)
@@ -936,7 +951,7 @@ def linspace_jvp(t, ans, start, stop, num=50, endpoint=True, retstep=False, dtyp
 
 
 # logspace: base ** linspace(start, stop); base's derivative is ans * exponent / base
-@defvjp(np.logspace, kind="custom")
+@defvjp(np.logspace, kind="custom", view=False)
 def logspace(g, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     f = _sd.space_fractions(ans, num, endpoint, axis, False, base)
     d = g * ans * np.log(base)
@@ -954,7 +969,7 @@ def logspace_jvp(t, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=No
 
 
 # geomspace: start * (stop / start) ** f, so d/dstart = ans (1 - f) / start, d/dstop = ans f / stop
-@defvjp(np.geomspace, kind="custom")
+@defvjp(np.geomspace, kind="custom", view=False)
 def geomspace(g, ans, start, stop, num=50, endpoint=True, dtype=None, axis=0):
     f = _sd.space_fractions(ans, num, endpoint, axis, False)
     return (_sd.unbroadcast(np.sum(g * ans * (1.0 - f), axis=axis) / start, start),
@@ -973,7 +988,7 @@ def geomspace_jvp(t, ans, start, stop, num=50, endpoint=True, dtype=None, axis=0
 # item's gradient reads g where its entries landed (found by placing tagged copies)
 
 
-@defvjp(np.r_, kind="custom")
+@defvjp(np.r_, kind="custom", view=False)
 def r_(g, ans, *items):
     return _sd.index_concat_grads(g, np.r_, items)
 
@@ -983,7 +998,7 @@ def r_jvp(t, ans, *items):
     return _sd.index_concat_tangents(t, np.r_, items)
 
 
-@defvjp(np.c_, kind="custom")
+@defvjp(np.c_, kind="custom", view=False)
 def c_(g, ans, *items):
     return _sd.index_concat_grads(g, np.c_, items)
 
@@ -1001,12 +1016,14 @@ defnondiff(
     np.shape, np.ndim, np.size, len, np.ndarray.shape, np.ndarray.ndim, np.ndarray.size,
     np.ndarray.dtype, np.result_type, np.broadcast_shapes, builtins.isinstance, builtins.print,
     reason="the result is a shape, a size, a type or None",
+    view=False,
 )
 defnondiff(
     np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero, np.argwhere, np.count_nonzero,
     np.searchsorted, np.digitize, np.ravel_multi_index, np.unravel_index, np.ndarray.argmax,
     np.ndarray.argmin, np.ndarray.argsort, np.ndarray.nonzero, builtins.range, builtins.int,
     reason="the result is integers (indices, counts, positions)",
+    view=False,
 )
 defnondiff(
     np.isnan, np.isfinite, np.isinf, np.isclose, np.allclose, np.array_equal, np.signbit,
@@ -1016,16 +1033,19 @@ defnondiff(
     operator.eq, operator.ne, operator.not_, math.isnan, math.isinf, math.isfinite, math.isclose,
     builtins.bool, operator.and_, operator.or_, operator.xor, operator.invert,
     reason="the result is booleans (or bitwise integers)",
+    view=False,
 )
 defnondiff(
     np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, np.fix, np.floor_divide,
     operator.floordiv, math.floor, math.ceil, math.trunc, builtins.round,
     reason="piecewise constant: the derivative is 0 wherever it exists",
+    view=False,
 )
 defnondiff(
     np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones, np.empty, np.eye,
     np.identity, np.tri, np.indices,
     reason="the values depend only on shapes, dtypes and counts, never on an argument's values",
+    view=False,
 )
 defnondiff(
     _sd.win_mask, _sd.shape, _sd.tie_mask, _sd.extremum_weights, _sd.reduced_count,
@@ -1033,4 +1053,17 @@ defnondiff(
     _sd.tensordot_subscripts, _sd.inner_subscripts, _sd.inverse_axes, _sd.hstack_axis,
     _sd.einsum_parse, _sd.space_fractions,
     reason="runtime helpers that return masks, shapes, axes, subscripts or fixed fractions",
+    view=False,
 )
+# the masks of the extremum rules compare along the last axis: each row on its own
+deffacts(_sd.win_mask, _sd.tie_mask, rowwise="row")
+
+# ---------------------------------------------------------------- functions with effects
+# (no rule: the compiler refuses them on values that carry a derivative, or follows their writes)
+
+# they write into their first argument (np.copyto(dst, src))
+deffacts(np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis,
+         np.random.shuffle, writes=0)
+# they call the function they are given
+deffacts(np.vectorize, np.apply_along_axis, np.apply_over_axes, np.frompyfunc, np.piecewise,
+         np.fromfunction, calls_back=True)

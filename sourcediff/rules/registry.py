@@ -28,22 +28,107 @@ Example::
         return (g * np.cos(x),)
 """
 
+import ast
+import inspect
+import textwrap
 import threading
+
+import numpy as np
 
 _lock = threading.RLock()
 _rules = {}
 _nondiff = {}  # key -> the reason its result carries no derivative
+_declared = {}  # key -> {fact: value} declared for it (by defvjp, defnondiff or deffacts)
+_companions = {}  # key -> Facts, for keys with facts but no vjp rule (non-differentiable, writers)
 _version = [0]
+_names_cache = {}  # predicate -> (version, names): see names_with
 
 
-class Rule:
-    """One primitive's derivative rules (see the module docstring for the contract)."""
+class Facts:
+    """Everything the compiler knows about one primitive besides its derivative formula.
 
-    __slots__ = ("key", "name", "vjp", "jvp", "kind", "broadcast", "torch_name", "pair_jvp")
+    A :class:`Rule` is a ``Facts`` with a derivative; a key without a vjp rule (a non-differentiable
+    function, a function that writes into an argument) gets a plain ``Facts`` record, and
+    :func:`facts` answers with a record derived from the key alone for keys nobody declared. Each
+    field is declared where the key is registered, as a keyword of :func:`defvjp`,
+    :func:`defnondiff` or :func:`deffacts`; undeclared fields take the default derived once by
+    :func:`_derived` (numpy ufuncs make fresh results and act element by element), else the
+    value below.
+
+    - ``view``: True when the result may be a view of (share memory with) its first operand
+      (``np.reshape``, ``x.T``, ``x[i]``); False when it never shares memory with any argument (a
+      fresh result: ``np.sum``, ``np.zeros``, every ufunc); None when it may hold or be one of its
+      arguments in some other way, or nobody said (builtin ``max`` returns one of its arguments).
+    - ``full_reduction``: a numpy reduction that, called without ``axis`` and ``keepdims``, gives a
+      scalar (``np.sum``, ``x.mean()``, ``np.vdot``).
+    - ``rowwise``: how it treats the rows (the first axis) of its operands, for the row-blocking of
+      the specializer: ``"elementwise"`` (each entry on its own: ufuncs, ``np.where``), ``"row"``
+      (a helper that works on each row independently), or the kind of reduction it computes along
+      an axis (``"sum"``, ``"mean"``, ``"max"``, ``"min"``); None for anything else.
+    - ``writes``: the position of the argument it writes into (``np.copyto`` writes 0, its ``dst``),
+      or None when it writes into nothing it is given. (Methods by name, ``lst.append``,
+      ``y.sort()``, are in :data:`sourcediff.rules.facts.METHODS`.)
+    - ``nondiff``: the parameter names (after ``g, ans``) of the vjp rule that carry no
+      derivative; by default those for which the rule returns the literal ``None``. A
+      non-differentiable key has ``reason`` set and no differentiable argument at all.
+    - ``zero_safe``: the vjp rule gives right contributions (0.0, or zeros that broadcast) when
+      its incoming gradient is the symbolic zero 0.0, so the compiler need not make the gradient
+      dense first; None means: decided by looking at the rule's body (reverse mode does).
+    - ``passes_zero``: the primitive itself (a runtime helper of the rules, ``_sd.unreduce``)
+      gives the symbolic zero back when its first argument is the symbolic zero 0.0.
+    - ``calls_back``: it calls code it is given (``np.vectorize``, the runtime's ``map_list``).
+    - ``reads_dicts``: a runtime helper that reads a dict argument and writes into nothing.
+    - ``saves``: what the tape must keep from the forward pass for this primitive's backward:
+      a tuple of ``"args"`` (the inputs), ``"ans"`` (the result); None means everything the vjp
+      rule's signature names (what the tape does now). For the tape to read.
+    """
+
+    __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",
+                 "nondiff", "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves",
+                 "_derived_nondiff")
+
+    FIELDS = ("view", "full_reduction", "rowwise", "writes", "nondiff", "zero_safe",
+              "passes_zero", "calls_back", "reads_dicts", "saves")
+    DEFAULTS = dict(view=None, full_reduction=False, rowwise=None, writes=None, nondiff=None,
+                    zero_safe=None, passes_zero=False, calls_back=False, reads_dicts=False,
+                    saves=None)
+
+    def __init__(self, key, name=None):
+        self.key = key
+        self._name = name
+        self.reason = None
+        self._derived_nondiff = None
+        for field, value in _derived(key).items():
+            setattr(self, field, value)
+        for field, value in _declared.get(_hashable(key), {}).items():
+            setattr(self, field, value)
+
+    @property
+    def name(self):
+        """How messages name the key (``np.sum``, ``ndarray.T``); worked out when first asked."""
+        if self._name is None:
+            self._name = _key_name(self.key)
+        return self._name
+
+    def differentiable(self, position):
+        """Whether the argument at ``position`` (0: the first after ``g, ans`` in the vjp rule)
+        may carry a derivative: never, without a rule. (A :class:`Rule`: False past the rule's
+        returned tuple and where it returns the literal None, True for a rule whose result is
+        not a tuple literal.)"""
+        return False
+
+    def __repr__(self):
+        return f"<Facts {self.name}>"
+
+
+class Rule(Facts):
+    """One primitive's derivative rules (see the module docstring for the contract) and its
+    facts (see :class:`Facts`)."""
+
+    __slots__ = ("vjp", "jvp", "kind", "broadcast", "torch_name", "pair_jvp")
 
     def __init__(self, key, name, vjp, kind, broadcast, torch_name=None):
-        self.key = key
-        self.name = name
+        super().__init__(key, name)
         self.vjp = vjp
         self.jvp = None
         self.kind = kind
@@ -53,8 +138,61 @@ class Rule:
         # forward mode calls it in place of the primitive; reverse mode refuses (no vjp)
         self.pair_jvp = None
 
+    def nondiff_args(self):
+        """The vjp rule's parameters (after ``g, ans``) that carry no derivative: the declared
+        ``nondiff``, else those whose entry in the returned tuple is the literal None."""
+        if self.nondiff is not None:
+            return tuple(self.nondiff)
+        params = _rule_params(self.vjp) or []
+        return tuple(params[k] for k in sorted(self._returned()[1]) if k < len(params))
+
+    def differentiable(self, position):
+        if self.nondiff is not None:
+            params = _rule_params(self.vjp) or []
+            return position >= len(params) or params[position] not in self.nondiff
+        count, nones = self._returned()
+        return count is None or (position < count and position not in nones)
+
+    def _returned(self):
+        if self._derived_nondiff is None:
+            self._derived_nondiff = _returned_nones(self.vjp)
+        return self._derived_nondiff
+
     def __repr__(self):
         return f"<Rule {self.name} kind={self.kind}>"
+
+
+def _derived(key):
+    """The facts of ``key`` that follow from what it is, before any declaration."""
+    out = dict(Facts.DEFAULTS)
+    if isinstance(key, np.ufunc):
+        out.update(view=False, rowwise="elementwise")
+    return out
+
+
+def _rule_params(fn):
+    """The vjp rule's parameters after ``g, ans``, or None."""
+    try:
+        return list(inspect.signature(fn).parameters)[2:]
+    except (TypeError, ValueError):
+        return None
+
+
+def _returned_nones(fn):
+    """(length of the tuple the rule ``fn`` returns, or None when it returns no tuple literal or
+    has no source; the positions in it of the literal None)."""
+    try:
+        fdef = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return None, frozenset()
+    body = [s for s in getattr(fdef, "body", ())
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if not body or not isinstance(body[-1], ast.Return) or \
+            not isinstance(body[-1].value, ast.Tuple):
+        return None, frozenset()
+    elts = body[-1].value.elts
+    return len(elts), frozenset(k for k, e in enumerate(elts)
+                                if isinstance(e, ast.Constant) and e.value is None)
 
 
 def _key_name(key):
@@ -80,8 +218,10 @@ def present(owner, *names):
     return tuple(getattr(owner, name) for name in names if hasattr(owner, name))
 
 
-def defvjp(*keys, kind="custom", broadcast=False, torch_name=None):
+def defvjp(*keys, kind="custom", broadcast=False, torch_name=None, **facts):
     """Register ``fn`` as the vjp rule of every primitive in ``keys``; returns ``fn`` unchanged.
+    Keywords beyond ``kind``, ``broadcast`` and ``torch_name`` declare the keys' facts (the
+    fields of :class:`Facts`: ``view=True``, ``full_reduction=True``, ``nondiff=("shape",)``...).
 
     Example::
 
@@ -91,12 +231,15 @@ def defvjp(*keys, kind="custom", broadcast=False, torch_name=None):
     """
     if kind not in ("elementwise", "linear", "custom"):
         raise ValueError(f"kind must be 'elementwise', 'linear' or 'custom', not {kind!r}")
+    _check_facts(facts)
 
     def register(fn):
         with _lock:
             for key in keys:
+                _declare(key, facts)
                 _rules[_hashable(key)] = Rule(key, _key_name(key), fn, kind, broadcast, torch_name)
                 _nondiff.pop(_hashable(key), None)
+                _companions.pop(_hashable(key), None)
             _version[0] += 1
         return fn
 
@@ -135,26 +278,95 @@ def defpairjvp(key, fn, vjp_stand_in):
         rule.pair_jvp = fn
         _rules[_hashable(key)] = rule
         _nondiff.pop(_hashable(key), None)
+        _companions.pop(_hashable(key), None)
         _version[0] += 1
     return fn
 
 
-def defnondiff(*keys, reason):
+def defnondiff(*keys, reason, **facts):
     """Declare primitives whose results never carry derivatives, with the reason, which must hold
     for every argument (``np.argmax``: "the result is integers"). A function only some of whose
-    arguments carry no derivative (``np.full``'s shape) gets a rule returning None for those.
+    arguments carry no derivative (``np.full``'s shape) gets a rule returning None for those
+    (declared with ``nondiff=("shape",)``). Further keywords declare the keys' other facts (the
+    fields of :class:`Facts`, ``view=False``...).
 
     Example::
 
-        defnondiff(np.argmax, np.argmin, reason="the result is integers")
+        defnondiff(np.argmax, np.argmin, reason="the result is integers", view=False)
     """
     if not isinstance(reason, str) or not reason:
         raise ValueError("defnondiff needs reason=..., why no argument carries a derivative")
+    _check_facts(facts)
     with _lock:
         for key in keys:
+            _declare(key, facts)
             _nondiff[_hashable(key)] = reason
             _rules.pop(_hashable(key), None)
+            record = _companions[_hashable(key)] = Facts(key)
+            record.reason = reason
         _version[0] += 1
+
+
+def deffacts(*keys, **facts):
+    """Declare facts (the fields of :class:`Facts`) of ``keys``, whether or not they have a rule:
+    a function that writes into its argument (``deffacts(np.copyto, writes=0)``), a runtime
+    helper that calls code it is given, or a fact shared by keys registered in different places.
+    Declared facts outlive a later registration of the same key.
+
+    Example::
+
+        deffacts(np.copyto, np.put, np.place, writes=0)
+    """
+    _check_facts(facts)
+    with _lock:
+        for key in keys:
+            _declare(key, facts)
+            record = _rules.get(_hashable(key)) or _companions.get(_hashable(key))
+            if record is None:
+                _companions[_hashable(key)] = Facts(key)
+            else:
+                for field, value in facts.items():
+                    setattr(record, field, value)
+        _version[0] += 1
+
+
+def _check_facts(facts):
+    unknown = sorted(set(facts) - set(Facts.FIELDS))
+    if unknown:
+        raise TypeError(f"unknown fact(s) {', '.join(unknown)}: the facts of a primitive are "
+                        f"{', '.join(Facts.FIELDS)}")
+    if facts.get("view") not in (None, True, False):
+        raise ValueError("view must be True (may be a view), False (fresh) or None")
+
+
+def _declare(key, facts):
+    if facts:
+        _declared.setdefault(_hashable(key), {}).update(facts)
+
+
+def facts(key):
+    """The :class:`Facts` of ``key``: its :class:`Rule`, its record as a non-differentiable or
+    otherwise declared key, or (for any other object) the facts derived from what it is."""
+    try:
+        hashed = _hashable(key)
+        found = _rules.get(hashed) or _companions.get(hashed)
+    except TypeError:
+        found = None
+    return found if found is not None else Facts(key)
+
+
+def names_with(predicate):
+    """The ``__name__`` of every declared key whose facts satisfy ``predicate`` (for stages that
+    see only names: a bytecode scan meeting ``LOAD_ATTR copyto``); computed once per version."""
+    cached = _names_cache.get(predicate)
+    if cached is not None and cached[0] == _version[0]:
+        return cached[1]
+    with _lock:
+        records = list(_rules.values()) + list(_companions.values())
+        names = frozenset(getattr(r.key, "__name__", None) for r in records
+                          if predicate(r) and isinstance(getattr(r.key, "__name__", None), str))
+        _names_cache[predicate] = (_version[0], names)
+    return names
 
 
 def _hashable(key):

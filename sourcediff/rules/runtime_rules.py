@@ -4,15 +4,16 @@ import numpy as np
 
 from .. import pytree as _pytree
 from .. import runtime as _sd
-from .registry import defjvp, defnondiff, defvjp
+from .registry import deffacts, defjvp, defnondiff, defvjp
 
 
-@defvjp(_sd.grad_like, _sd.owned_grad, _sd.grad_tree, kind="linear")
+@defvjp(_sd.grad_like, _sd.owned_grad, kind="linear", passes_zero=True)
+@defvjp(_sd.grad_tree, kind="linear")
 def grad_like(g, ans, grad, x):
     return (_sd.unbroadcast(g, grad), None)
 
 
-@defvjp(_sd.copy, kind="linear")
+@defvjp(_sd.copy, kind="linear", view=False)
 def copy(g, ans, value):
     return (g,)
 
@@ -22,17 +23,17 @@ def check_scalar(g, ans, value, where):
     return (g, None)
 
 
-@defvjp(_sd.item_grad, kind="linear")
+@defvjp(_sd.item_grad, kind="linear", passes_zero=True)
 def item_grad(g, ans, grad, k):
     return (_sd.scatter(_sd.last_writes_only(g, grad, k), grad, k), None)
 
 
-@defvjp(_sd.add_grads, kind="elementwise")
+@defvjp(_sd.add_grads, kind="elementwise", passes_zero=True)
 def add_grads(g, ans, a, b):
     return (g, g)
 
 
-@defvjp(_sd.zero_at, kind="linear")
+@defvjp(_sd.zero_at, kind="linear", passes_zero=True)
 def zero_at(g, ans, grad, x, index):
     return (_sd.zero_at(g, x, index), None, None)
 
@@ -57,18 +58,18 @@ defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a 
 # are "custom" even where the helper is linear.
 
 
-@defvjp(_sd.sigmoid, kind="elementwise")
+@defvjp(_sd.sigmoid, kind="elementwise", rowwise="row")
 def sigmoid_helper(b, out, x):
     return (b * out * (1.0 - out),)
 
 
-@defvjp(_sd.scaled_sigmoid, kind="elementwise", broadcast=True)
+@defvjp(_sd.scaled_sigmoid, kind="elementwise", broadcast=True, rowwise="row")
 def scaled_sigmoid_helper(b, out, g, d):
     s = _sd.sigmoid(d)
     return (b * s, b * out * (1.0 - s))
 
 
-@defvjp(_sd.einsum_grads, kind="custom")
+@defvjp(_sd.einsum_grads, kind="custom", passes_zero=True)
 def einsum_grads_helper(b, out, g, subscripts, operands):
     return (_sd.einsum_replaced(b, subscripts, operands), None,
             _sd.einsum_cross(b, g, subscripts, operands))
@@ -94,7 +95,7 @@ def norm_weights_helper_jvp(t, out, x, ans, ord=None, axis=None, keepdims=False)
     return (d[0], d[1], None, None, None)
 
 
-@defvjp(_sd.unstack_grads, kind="custom", torch_name="StackBackward0")
+@defvjp(_sd.unstack_grads, kind="custom", torch_name="StackBackward0", passes_zero=True)
 def unstack_grads_helper(b, out, g, arrays, axis=0):
     return (_sd.stack_like(b, g, axis), None, None)
 
@@ -168,7 +169,7 @@ def concat_like_helper(c, out, b, g, arrays, axis=0, promoted=None):
     return (_sd.concat_grads(c, arrays, axis, promoted), None, None, None, None)
 
 
-@defvjp(_sd.rebroadcast, kind="linear")
+@defvjp(_sd.rebroadcast, kind="linear", passes_zero=True)
 def rebroadcast_helper(c, out, b, g):
     return (_sd.unbroadcast(c, b), None)
 
@@ -199,7 +200,7 @@ def prod_others_helper_jvp(t, out, a, axis=None):
     return (_sd.prod_others_apply(t, a, axis), None)
 
 
-@defvjp(_sd.concat_grads, kind="custom", torch_name="SplitBackward0")
+@defvjp(_sd.concat_grads, kind="custom", torch_name="SplitBackward0", passes_zero=True)
 def concat_grads_helper(b, out, g, arrays, axis=0, promoted=None):
     return (_sd.concat_like(b, g, arrays, axis, promoted), None, None, None)
 
@@ -222,7 +223,7 @@ def take_sorted_helper(b, out, t, a, axis=-1):
 
 # scale_each(s, xs) is linear in s and in xs separately, but returns a tuple: custom, so that the
 # two tangent contributions add entrywise
-@defvjp(_sd.scale_each, kind="custom")
+@defvjp(_sd.scale_each, kind="custom", passes_zero=True)
 def scale_each_helper(b, out, s, xs):
     return (_sd.scale_each_adjoint(b, s, xs), _sd.scale_items(s, b, xs))
 
@@ -254,7 +255,7 @@ def map_list_helper_jvp(t, out, fn, xs):
 
 
 # max(*args)/min(*args): which arguments win is piecewise constant, so only g is differentiable
-@defvjp(_sd.extremum_args_grad, kind="custom")
+@defvjp(_sd.extremum_args_grad, kind="custom", passes_zero=True)
 def extremum_args_grad_helper(b, out, g, ans, args):
     return (_sd.extremum_args_adjoint(b, ans, args), None, None)
 
@@ -290,7 +291,7 @@ def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)
 
 
-@defvjp(_sd.einsum_call_grads, kind="custom")
+@defvjp(_sd.einsum_call_grads, kind="custom", passes_zero=True)
 def einsum_call_grads_helper(b, out, g, subscripts, operands):
     return (_sd.einsum_replaced(_sd.drop_first(b), subscripts, operands), None,
             _sd.einsum_cross(_sd.drop_first(b), g, subscripts, operands))
@@ -302,7 +303,7 @@ def einsum_call_grads_helper_jvp(t, out, g, subscripts, operands):
             _sd.prepend_zero(_sd.einsum_grads_tangent_operands(t, g, subscripts, operands)))
 
 
-@defvjp(_sd.reshape_grad, kind="linear")
+@defvjp(_sd.reshape_grad, kind="linear", passes_zero=True)
 def reshape_grad_helper(b, out, g, a, order="C"):
     return (_sd.reshape_grad(b, g, order), None, None)
 
@@ -431,3 +432,14 @@ def unflatten_vector(g, ans, v, tree):
 @defvjp(_pytree.tree_vector_grad, kind="linear")
 def tree_vector_grad(b, out, g, tree):
     return (_pytree.unflatten_vector(b, tree), None)
+
+
+# ---------------------------------------------------------------- facts of runtime helpers
+# (read by the specializer: what a call of one may change)
+
+# they call code they are given (a user's function or method)
+deffacts(_sd.dynamic_fwd, _sd.dynamic_bwd, _sd.dynamic_jvp, _sd.run_for_effect, _sd.map_list,
+         _sd.map_list_grad, calls_back=True)
+# they read a dict argument and write into nothing
+deffacts(_sd.check_wrt, _sd.scatter_basic, _sd.scatter, _sd.grad_like, _sd.grad_tree,
+         _sd.item_grad, _sd.zeros_like_grad, reads_dicts=True)

@@ -94,7 +94,7 @@ def xlog1py(g, ans, x, y):
 
 
 # logsumexp: a and b (the scales) are differentiable; return_sign=True is refused
-@defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0")
+@defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False)
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
     up = _sd.unreduce(g, a, axis, keepdims)

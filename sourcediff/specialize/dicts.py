@@ -10,10 +10,10 @@ import types
 import gast
 import numpy as np
 
+from .. import runtime
+from ..rules import registry
+from ..rules.facts import may_write
 from .facts import (
-    _CALLING_HELPERS,
-    _DICT_READERS,
-    _MUTATORS,
     TOP,
     Arr,
     Items,
@@ -168,7 +168,8 @@ def _read_only_dicts(fdef, names, runtime_names):
     """The parameters among ``names`` (dict arguments) that the generated code only reads: every
     load of the name, or of a plain copy of it (``p = params``), is an item read with a constant key
     (``params['W']``) or an argument of a runtime helper that reads it and writes into nothing
-    (``_sd.scatter_basic(g, params, 'W')``, see ``_DICT_READERS``). Anything else (a method
+    (``_sd.scatter_basic(g, params, 'W')``, a helper with the ``reads_dicts`` fact). Anything
+    else (a method
     call, an item store, a call of other code, a place in a container or on the stack) may
     change the dict."""
     parents = _parents(fdef)
@@ -196,7 +197,8 @@ def _read_only_dicts(fdef, names, runtime_names):
             if isinstance(parent, gast.Assign) and parent.value is node:
                 continue
             if isinstance(parent, gast.Call) and node in parent.args and \
-                    _sd_call(parent, runtime_names) in _DICT_READERS:
+                    registry.facts(getattr(runtime, _sd_call(parent, runtime_names) or "",
+                                           None)).reads_dicts:
                 continue
             ok = False
             break
@@ -243,16 +245,20 @@ def _safe_value(value, depth):
     except TypeError:
         return False
     module = getattr(value, "__module__", None) or ""
-    if getattr(value, "__name__", None) in _CALLING_HELPERS:
+    if registry.facts(value).calls_back:
         return False
     if callable(value) and not isinstance(value, types.FunctionType) and \
             (module == "math" or module == "numpy" or module.startswith("numpy.")):
         return True
     if isinstance(value, types.FunctionType):
         if module == "sourcediff.runtime":
-            return value.__name__ not in _CALLING_HELPERS
+            return not registry.facts(value).calls_back
         return _writes_nothing(value, depth + 1)
     return False
+
+
+def _calls_back(facts):
+    return facts.calls_back
 
 
 def _writes_nothing(fn, depth=0):
@@ -272,6 +278,7 @@ def _writes_nothing(fn, depth=0):
     if not isinstance(fn, types.FunctionType):
         return _safe_value(fn, depth) if depth else False
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    calling = registry.names_with(_calls_back)  # (by name: what an attribute load may call)
     codes = [fn.__code__]
     unknown = object()  # (what the code reached last is not a value loaded by global name)
     while codes:
@@ -284,8 +291,7 @@ def _writes_nothing(fn, depth=0):
             op = ins.opname
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
                                       (ins.argval in _DICT_WRITERS or
-                                       ins.argval in _MUTATORS or
-                                       ins.argval in _CALLING_HELPERS)) or \
+                                       may_write(ins.argval) or ins.argval in calling)) or \
                     (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
                     (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
                 return False
@@ -359,11 +365,12 @@ def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
             continue
         func = node.func
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                ((func.value.id in runtime_names and func.attr not in _CALLING_HELPERS) or
+                ((func.value.id in runtime_names and
+                  not registry.facts(getattr(runtime, func.attr, None)).calls_back) or
                  func.value.id == stack_name):
             continue
         if isinstance(func, gast.Attribute) and type(facts.get(id(func.value), TOP)) in \
-                (Arr, Scal) and func.attr not in _MUTATORS:
+                (Arr, Scal) and not may_write(func.attr):
             continue
         f = facts.get(id(func), TOP)
         if type(f) is Known and (_safe_value(f.value, 0) or _writes_nothing(f.value)):

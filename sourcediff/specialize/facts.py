@@ -550,12 +550,6 @@ def _parents(root):
     return out
 
 
-_MUTATORS = {"fill", "sort", "put", "itemset", "resize", "partition", "setfield", "setflags",
-             "at", "copyto", "place", "putmask", "fill_diagonal", "shuffle", "append", "extend",
-             "insert", "update", "clear", "remove", "setdefault", "popitem", "byteswap",
-             "put_along_axis"}
-
-
 def _marks(fdef, placeholders):
     """The ``name = None`` statements on entry that only give a first save on the stack a value."""
     marks, seen = set(), set()
@@ -607,14 +601,3 @@ def _replace_node(root, old, new):
                         return
 
 
-# the runtime's helpers that call code they are given (a user's function or method)
-_CALLING_HELPERS = {"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "run_for_effect", "map_list",
-                    "map_list_grad",
-                    # (numpy's, likewise)
-                    "vectorize", "apply_along_axis", "apply_over_axes", "frompyfunc", "piecewise",
-                    "fromfunction"}
-
-
-# the runtime's helpers that read a dict argument and write into nothing
-_DICT_READERS = {"check_wrt", "scatter_basic", "scatter", "grad_like", "grad_tree", "item_grad",
-                 "zeros_like_grad"}

@@ -13,11 +13,11 @@ import numpy as np
 
 from .. import runtime
 from ..compiler.emit import is_comment
+from ..rules import registry
 from .facts import (
     _BINOPS,
     _CAP,
     _CMPOPS,
-    _DICT_READERS,
     _DOT_HELPERS,
     _METHODS,
     _NP,
@@ -305,8 +305,7 @@ class Inference:
         reach = list(node.args) + [k.value for k in node.keywords]
         if isinstance(node.func, gast.Attribute):
             reach.append(node.func.value)
-        helper = type(func) is Known and getattr(func.value, "__module__", None) == \
-            "sourcediff.runtime" and getattr(func.value, "__name__", None) in _DICT_READERS
+        helper = type(func) is Known and registry.facts(func.value).reads_dicts
         for a in reach:
             if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
                                               env[a.id].kind is list) or

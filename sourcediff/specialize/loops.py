@@ -9,11 +9,11 @@ import gast
 import numpy as np
 
 from ..compiler.emit import is_comment
+from ..rules import registry
+from ..rules.facts import may_write
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
 from .facts import (
-    _CALLING_HELPERS,
-    _MUTATORS,
     TOP,
     Arr,
     Items,
@@ -431,7 +431,7 @@ def _non_writing_call(node, facts, stack_name):
     f = facts.get(id(func), TOP)
     if type(f) is _Method or (isinstance(func, gast.Attribute) and
                               type(facts.get(id(func.value), TOP)) in (Arr, Scal)):
-        return func.attr not in _MUTATORS  # (a method of an array)
+        return not may_write(func.attr)  # (a method of an array)
     if type(f) is not Known:
         return False
     value = f.value
@@ -441,6 +441,6 @@ def _non_writing_call(node, facts, stack_name):
         return _writes_nothing(value)  # (a generated forward or backward form)
     module = getattr(value, "__module__", None) or ""
     name = getattr(value, "__name__", "")
-    if name in _MUTATORS or (module == "sourcediff.runtime" and name in _CALLING_HELPERS):
+    if may_write(name) or (module == "sourcediff.runtime" and registry.facts(value).calls_back):
         return False
     return module.startswith("numpy") or module in ("sourcediff.runtime", "builtins")

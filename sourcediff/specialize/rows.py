@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import runtime
 from ..compiler.emit import is_comment
+from ..rules import registry
 from .facts import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal, _load, _Method
 
 BLOCK_MIN_BYTES = 8 << 20  # a row-indexed argument read twice and this large is worth blocking
@@ -43,10 +44,8 @@ BLOCK_BYTES = 2 << 20  # a block holds about this many bytes of the widest row-i
 MIN_ROWS = 64  # never fewer rows in a block
 MIN_BLOCKS = 4  # fewer blocks than this: the loop costs more than the cache saves
 
-_ROW_HELPERS = {runtime.sigmoid, runtime.scaled_sigmoid, runtime.win_mask, runtime.tie_mask}
-_ELEMENTWISE = {np.where, np.clip}  # (and every ufunc)
-_REDUCTIONS = {np.sum: "sum", np.mean: "mean", np.max: "max", np.amax: "max", np.min: "min",
-               np.amin: "min"}
+# (which calls work row by row: the ``rowwise`` facts of the registry, declared with the rules)
+_REDUCTIONS = ("sum", "mean", "max", "min")  # the reductions blocks can compute part by part
 _SUMS = ("sum", "mean")  # the reductions whose value over all rows is a sum of per-block parts
 
 I, R, A = "invariant", "rows", "after"  # runs before the loop, in it, after it
@@ -226,16 +225,17 @@ class _Classify:
     def call(self, node):
         f = self.fact(node.func)
         if isinstance(f, _Method) and isinstance(node.func, gast.Attribute):
-            if node.func.attr not in ("sum", "mean", "max", "min"):
+            kind = registry.facts(getattr(np.ndarray, node.func.attr, None)).rowwise
+            if kind not in _REDUCTIONS:
                 raise _Abort(f"method .{node.func.attr}")
             if self.visit(node.func.value) != R:
                 return self.plain_call(node)
-            return self.reduction_call(node, node.func.attr, node.func.value, node.args)
+            return self.reduction_call(node, kind, node.func.value, node.args)
         if type(f) is not Known:
             raise _Abort("call of an unknown function")
         fn = f.value
-        kind = _REDUCTIONS.get(fn) if _hashable(fn) else None
-        if kind is not None and node.args:
+        kind = registry.facts(fn).rowwise
+        if kind in _REDUCTIONS and node.args:
             return self.reduction_call(node, kind, node.args[0], node.args[1:])
         if fn is runtime.unreduce:
             return self.unreduce(node)
@@ -243,7 +243,7 @@ class _Classify:
             return self.along_rows(node)
         if fn in (runtime.matmul_grad_left, runtime.matmul_grad_right):
             return self.matmul_grad(node, fn is runtime.matmul_grad_left)
-        if isinstance(fn, np.ufunc) or _hashable(fn) and (fn in _ELEMENTWISE or fn in _ROW_HELPERS):
+        if kind in ("elementwise", "row"):
             if node.keywords:
                 raise _Abort("keywords of an elementwise call")
             return self.elementwise(node, node.args), node
@@ -333,14 +333,6 @@ class _Classify:
                                  all(type(v) is int for v in f.value)):
             return gast.Constant(value=f.value, kind=None)
         raise _Abort("a use of the rows that is not row by row")
-
-
-def _hashable(value):
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _sum_of(runtime_name):
