@@ -467,7 +467,7 @@ def _raw(generated):
     fn = generated
     for _ in range(4):
         if getattr(fn, "__code__", None) is not None and \
-                fn.__code__.co_filename.startswith("<sourcediff") and \
+                fn.__code__.co_filename in GENERATED_LINES and \
                 getattr(fn, "__sourcediff_source__", None):
             return fn
         fn = getattr(fn, "__wrapped__", None)
