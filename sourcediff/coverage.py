@@ -117,7 +117,7 @@ def markdown():
              "finite differences: a yes must agree, a no must be refused by name). Functions "
              "without a rule are "
              "refused by name when a value that carries a derivative reaches them; functions "
-             "declared to carry none are listed in `sourcediff/rules/numpy_rules.py` with the "
+             "declared to carry none are listed in `sourcediff/rules/numpy_creation_rules.py` with the "
              "reason.", "",
              "| primitive | reverse | forward | tape | second order |",
              "|---|---|---|---|---|"]

@@ -1,11 +1,15 @@
-"""The built-in rule table: importing this package registers every rule."""
+"""The built-in rule table: importing this package registers every rule.
 
-from . import (  # noqa: F401
-    builtin_rules,
-    numpy_more_rules,  # noqa: F401,E402
-    numpy_rules,
-    runtime_rules,
-)
+The order matters where two tables register the same key (the later one's rule is the one kept),
+so it is written out, one table per line, and kept out of import sorting."""
+
+# isort: off
+from . import builtin_rules  # noqa: F401
+from . import numpy_rules  # noqa: F401
+from . import numpy_creation_rules  # noqa: F401
+from . import runtime_rules  # noqa: F401
+from . import numpy_more_rules  # noqa: F401
+# isort: on
 
 try:  # scipy is optional: its rules register only when it imports
     import scipy  # noqa: F401
