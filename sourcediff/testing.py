@@ -64,7 +64,11 @@ def _dot(g, v):
     return float(np.sum(np.asarray(g) * v))
 
 
-def _fd(fn, args, dirs, eps):
+def directional_derivative(fn, args, dirs, eps=1e-6):
+    """The central finite difference ``(f(x + eps v) - f(x - eps v)) / 2 eps`` of ``fn`` at
+    ``args`` along the directions ``dirs`` ({argument position: direction}; floats, arrays and
+    trees of them), as an array: the one finite-difference oracle of sourcediff's checks and of
+    its test suite (``tests/oracles.py``)."""
     hi = np.asarray(fn(*_shift(args, dirs, eps)), dtype=float)
     lo = np.asarray(fn(*_shift(args, dirs, -eps)), dtype=float)
     return (hi - lo) / (2 * eps)
@@ -168,7 +172,7 @@ def check_grads(fn, args, order=None, modes=None, eps=1e-6, rtol=1e-4, atol=1e-6
     uses = rules_used(fn) if rule is None else []
     hint = f"\nIt calls rules of your own: {'; '.join(uses)}" if uses else ""
     dirs = {i: _direction(rng, args[i]) for i in wrt}
-    numeric = _fd(fn, args, dirs, eps)
+    numeric = directional_derivative(fn, args, dirs, eps)
     if "rev" in modes or "tape" in modes:
         out, f_vjp = operators.vjp(fn, *args)
         ct = _direction(rng, np.asarray(out, dtype=float)) if np.ndim(out) else 1.0

@@ -4,19 +4,13 @@ import copy
 
 import numpy as np
 
-
-def _perturb(args, i, v, h):
-    out = copy.deepcopy(list(args))  # the function may modify its arguments
-    x = args[i]
-    out[i] = float(x + h * v) if isinstance(x, float) else x + h * v
-    return out
+from sourcediff.testing import directional_derivative
 
 
 def directional_fd(fn, args, i, v, h=1e-6):
-    """(f(x + h v) - f(x - h v)) / 2h for argument ``i``."""
-    fp = fn(*_perturb(args, i, v, h))
-    fm = fn(*_perturb(args, i, v, -h))
-    return (fp - fm) / (2 * h)
+    """(f(x + h v) - f(x - h v)) / 2h for argument ``i`` (sourcediff.testing's oracle), each call
+    on its own copy of the arguments: the function may change them."""
+    return float(directional_derivative(lambda *a: fn(*copy.deepcopy(a)), args, {i: v}, h))
 
 
 def check_grads_fd(fn, args, wrt, grads, rtol=1e-5, directions=2, seed=1):
