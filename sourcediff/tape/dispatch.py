@@ -1,0 +1,119 @@
+"""numpy's protocols on Tensors: ``np.sin(t)``, ``np.sum(t, axis=0)``, ``ndarray @ t`` record nodes."""
+
+import numbers
+
+import numpy as np
+
+from .. import registry
+from .functions import matmul
+from .grad_mode import _state
+from .messages import TapeError
+from .recording import _op
+from .rule_lookup import _lookup, _no_rule
+from .tensor import Tensor, _any_rg, _unwrap, _wrap_result
+
+
+def _torch_name(func, rule, args, kwargs):
+    name = rule.torch_name or (
+        "".join(p.capitalize() for p in registry._key_name(func).split(".")[-1].split("_"))
+        + "Backward0")
+    if func in (np.sum, np.mean, np.prod) and (
+            kwargs.get("axis") is not None or len(args) > 1 and args[1] is not None):
+        name = name[:-1] + "1"
+    elif func is np.power:
+        if not isinstance(args[0], Tensor):
+            name = "PowBackward2"
+        elif isinstance(args[1], Tensor):
+            name = "PowBackward1"
+    elif func is np.matmul:
+        n0, n1 = np.ndim(_unwrap(args[0])), np.ndim(_unwrap(args[1]))
+        name = _MATMUL_NAMES.get((min(n0, 3), min(n1, 3)), "BmmBackward0")
+    return name
+
+
+_MATMUL_NAMES = {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
+                 (1, 2): "MmBackward0"}
+
+_SAVES = {
+    np.add: (), np.subtract: (), np.negative: (), np.positive: (), np.sum: (), np.mean: (),
+    np.reshape: (), np.transpose: (), np.swapaxes: (), np.expand_dims: (), np.squeeze: (),
+    np.broadcast_to: (), np.concatenate: (), np.stack: (), np.exp: ("o",), np.tanh: ("o",),
+    np.sqrt: ("o",), np.where: (0,),
+}
+
+
+def _array_ufunc(ufunc, method, inputs, kwargs):
+    if method == "outer" and ufunc.nin == 2:
+        a, b = inputs
+        nb = np.ndim(_unwrap(b))
+        a2 = a.reshape(tuple(np.shape(_unwrap(a))) + (1,) * nb) if isinstance(a, Tensor) else \
+            np.reshape(a, np.shape(a) + (1,) * nb)
+        return _array_ufunc(ufunc, "__call__", (a2, b), kwargs)
+    if method != "__call__":
+        raise TapeError(
+            f"np.{ufunc.__name__}.{method} is not supported on tape Tensors (it would bypass the "
+            f"graph); use np.{ufunc.__name__}(...) or indexing with an out-of-place update")
+    if kwargs.get("out") is not None:
+        raise TapeError(f"np.{ufunc.__name__}(..., out=...) is not supported on tape Tensors; "
+                        "assign the result instead")
+    kwargs.pop("out", None)
+    if not (_state.enabled and _any_rg(inputs)) or ufunc.nout != 1:
+        if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
+            raise _no_rule(ufunc)
+        return _wrap_result(ufunc(*[_unwrap(i) for i in inputs], **kwargs))
+    if ufunc is np.matmul and not kwargs:
+        a, b = inputs
+        if np.ndim(_unwrap(a)) == 2 and np.ndim(_unwrap(b)) == 2:
+            return matmul(a, b)  # ndarray @ Tensor: the same node as Tensor @ Tensor, as fast
+    rule = _lookup(ufunc)
+    if rule is None:
+        if registry.is_nondiff(ufunc):
+            return _wrap_result(ufunc(*[_unwrap(i) for i in inputs], **kwargs))
+        raise _no_rule(ufunc)
+    name = _torch_name(ufunc, rule, inputs, kwargs)
+    saves = _SAVES.get(ufunc, tuple(range(len(inputs))))
+    return _op(name, ufunc, ufunc, tuple(inputs), kwargs or None, tuple(range(len(inputs))),
+               saves)
+
+
+def _shape_of(a):
+    return tuple(a._data.shape) if isinstance(a, Tensor) else np.shape(a)
+
+
+_AF_HANDLERS = {
+    np.shape: lambda a: _shape_of(a),
+    np.ndim: lambda a: np.ndim(_unwrap(a)),
+    np.size: lambda a, axis=None: np.size(_unwrap(a), axis),
+    np.result_type: lambda *a: np.result_type(*[_unwrap(x) for x in a]),
+    np.iscomplexobj: lambda x: np.iscomplexobj(_unwrap(x)),
+    np.isrealobj: lambda x: np.isrealobj(_unwrap(x)),
+}
+
+
+def _array_function(func, args, kwargs):
+    h = _AF_HANDLERS.get(func)
+    if h is not None:
+        return h(*args, **kwargs)
+    if not (_state.enabled and (_any_rg(args) or _any_rg(kwargs.values()))):
+        return _wrap_result(func(*[_unwrap(a) for a in args],
+                                 **{k: _unwrap(v) for k, v in kwargs.items()}))
+    rule = _lookup(func)
+    if rule is None:
+        if registry.is_nondiff(func):
+            return _wrap_result(func(*[_unwrap(a) for a in args],
+                                     **{k: _unwrap(v) for k, v in kwargs.items()}))
+        raise _no_rule(func)
+    if any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
+        raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
+    edges = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            if a._data.dtype.kind in "fc":
+                edges.append(i)
+        elif type(a) in (list, tuple) and any(isinstance(e, Tensor) for e in a):
+            edges.extend((i, j) for j in range(len(a)))
+        elif rule.broadcast and isinstance(a, (np.ndarray, numbers.Number)):
+            edges.append(i)
+    name = _torch_name(func, rule, args, kwargs)
+    saves = _SAVES.get(func, tuple(e for e in edges if type(e) is int))
+    return _op(name, func, func, tuple(args), kwargs or None, tuple(edges), saves)

@@ -1,0 +1,116 @@
+"""Finding a primitive's vjp rule for the tape: the shared rule table plus the tape's own keys."""
+
+import operator
+
+import numpy as np
+
+from .. import registry
+from .. import rules as _rules  # noqa: F401  (registers the built-in rule table)
+from ..errors import NoRuleError
+from ..quote import sliced_rule as sliced_vjp  # noqa: F401  (the one import of quote; for recording)
+from .tensor import Tensor, _getitem
+
+
+class _ToCopy:
+    """The forward of a dtype cast, usable as a rule key and as a callable."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def __call__(self, a):
+        if isinstance(a, Tensor):
+            return a.to(self.dtype)
+        return np.asarray(a).astype(self.dtype)
+
+
+def _tocopy_vjp(g, ans, a):
+    if isinstance(g, Tensor):
+        return (g.to(a.dtype),)
+    return (np.asarray(g).astype(np.result_type(a)),)
+
+
+_FALLBACK = {}
+
+
+def _fallback(*keys, kind="linear"):
+    """Tape-local adapters for tape-only primitives, delegating to the shared rules."""
+
+    def register(fn):
+        for key in keys:
+            _FALLBACK[key] = registry.Rule(key, registry._key_name(key), fn, kind, False)
+        return fn
+
+    return register
+
+
+@_fallback(_getitem)
+def _getitem_fallback_vjp(g, ans, a, index):
+    return registry.lookup(operator.getitem).vjp(g, ans, a, index)
+
+
+_FALLBACK[_ToCopy] = registry.Rule(_ToCopy, "ToCopy", _tocopy_vjp, "linear", False)
+
+
+def _lookup(key):
+    rule = registry.lookup(key)
+    if rule is None:
+        rule = _FALLBACK.get(key)
+        if rule is None and isinstance(key, _ToCopy):
+            rule = _FALLBACK[_ToCopy]
+        elif rule is None and isinstance(key, _Ragged):
+            rule = key.rule()
+    return rule
+
+
+class _Ragged:
+    """The key of a primitive whose result is a tuple of arrays of different shapes (np.linalg.svd,
+    eigh, qr, eig, lstsq): the tape records it as one node over the flat concatenation of the
+    result's float parts, and its rule sees the gradient as a tuple again (None for other parts)."""
+
+    __slots__ = ("key", "parts", "bounds")
+
+    def __init__(self, key, parts):
+        self.key = key
+        self.parts = parts
+        self.bounds = []
+        start = 0
+        for p in parts:
+            if _ragged_float(p):
+                self.bounds.append((start, start + np.size(p), np.shape(p)))
+                start += np.size(p)
+            else:
+                self.bounds.append(None)
+
+    def split(self, g):
+        return tuple(None if b is None else g[b[0]:b[1]].reshape(b[2]) for b in self.bounds)
+
+    def rule(self):
+        base = _lookup(self.key)
+        if base is None:
+            return None
+
+        def vjp(g, ans, *args, **kwargs):
+            return base.vjp(self.split(g), self.parts, *args, **kwargs)
+
+        return registry.Rule(self, base.name, vjp, "custom", False, base.torch_name)
+
+
+def _ragged_float(p):
+    return isinstance(p, (np.ndarray, np.generic, float)) and np.asarray(p).dtype.kind in "fc"
+
+
+def _is_ragged(ans):
+    """True for a tuple result the tape records as :class:`_Ragged`: parts of different shapes or
+    kinds, or a named tuple (its fields stay readable: np.linalg.slogdet(t).logabsdet)."""
+    return isinstance(ans, tuple) and len(ans) > 1 and \
+        (hasattr(type(ans), "_fields") or len({np.shape(p) for p in ans}) > 1 or
+         not all(_ragged_float(p) for p in ans))
+
+
+def _no_rule(key):
+    name = registry._key_name(key)
+    return NoRuleError(
+        f"no derivative rule for {name}, called on a tape Tensor that requires grad; register one "
+        f"with sourcediff.defvjp({name}) or call it on t.detach()")
