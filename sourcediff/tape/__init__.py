@@ -17,8 +17,9 @@ Example::
     x2.grad            # tensor(18.6000)
 """
 
-# the package's layers, bottom to top: messages, grad_mode, node, printing -> tensor -> rule_lookup
-# -> engine -> recording -> views, functions -> dispatch -> methods (installs Tensor's operations);
+# the package's layers, bottom to top: messages, grad_mode, node, printing -> tensor_class ->
+# rule_lookup -> engine -> recording -> views, functions -> dispatch -> methods (installs the
+# Tensor's operations);
 # factories, oracle and graph sit beside the top
 
 from . import methods as _methods  # noqa: F401  (adds the operations to Tensor)
@@ -106,7 +107,7 @@ from .oracle import (  # noqa: F401
     grad_of,
 )
 from .rule_lookup import _Ragged  # noqa: F401
-from .tensor import (  # noqa: F401
+from .tensor_class import (  # noqa: F401
     Size,
     Tensor,
     double,

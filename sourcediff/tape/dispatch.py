@@ -10,7 +10,7 @@ from .grad_mode import _state
 from .messages import TapeError
 from .recording import _op
 from .rule_lookup import _lookup, _no_rule
-from .tensor import Tensor, _any_rg, _unwrap, _wrap_result
+from .tensor_class import Tensor, _any_rg, _unwrap, _wrap_result
 
 
 def _torch_name(func, rule, args, kwargs):

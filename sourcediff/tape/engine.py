@@ -17,7 +17,7 @@ from .messages import (
     TapeTypeError,
 )
 from .node import AccumulateGrad
-from .tensor import Size, Tensor, _unwrap, _wrap
+from .tensor_class import Size, Tensor, _unwrap, _wrap
 
 
 def _version_error(t, now, saved, which):

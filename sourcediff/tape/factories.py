@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from .messages import TapeTypeError
-from .tensor import _DEFAULT_FLOAT, Size, Tensor, _dt, _leaf, _to_array, _wrap
+from .tensor_class import _DEFAULT_FLOAT, Size, Tensor, _dt, _leaf, _to_array, _wrap
 
 _rng = [np.random.default_rng()]
 

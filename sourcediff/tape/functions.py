@@ -10,7 +10,7 @@ from .messages import TapeError
 from .node import _BILINEAR
 from .recording import _binop, _composite, _op
 from .rule_lookup import _lookup
-from .tensor import Tensor, _dims, _unwrap, _wrap
+from .tensor_class import Tensor, _dims, _unwrap, _wrap
 
 
 def matmul(a, b):

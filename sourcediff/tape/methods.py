@@ -27,7 +27,7 @@ from .messages import TapeError
 from .node import _BILINEAR, _DIV_SAVES, _make_node
 from .recording import _binop, _composite, _not_implemented_bw, _op, _unary
 from .rule_lookup import _ToCopy
-from .tensor import (
+from .tensor_class import (
     Tensor,
     _correction,
     _dims,

@@ -8,7 +8,7 @@ from .. import runtime as _sd
 from ..errors import SourcediffError
 from .engine import grad
 from .grad_mode import _state, enable_grad
-from .tensor import Tensor, _leaf
+from .tensor_class import Tensor, _leaf
 
 
 def grad_of(f, args, wrt=0):

@@ -9,7 +9,7 @@ from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
 from .node import _NONE_EDGE, _make_node
 from .rule_lookup import _is_ragged, _lookup, _no_rule, _Ragged, _ragged_float, sliced_vjp
-from .tensor import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
+from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
 
 
 def _op_ragged(name, key, args, kw, edges, saves, ans):

@@ -8,7 +8,7 @@ from .. import registry
 from .. import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from ..errors import NoRuleError
 from ..quote import sliced_rule as sliced_vjp  # noqa: F401  (the one import of quote; for recording)
-from .tensor import Tensor, _getitem
+from .tensor_class import Tensor, _getitem
 
 
 class _ToCopy:

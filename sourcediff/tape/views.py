@@ -11,7 +11,7 @@ from .grad_mode import _state
 from .messages import _MSG_LEAF_INPLACE, _MSG_STRIDE0, _MSG_VIEW_LEAF_INPLACE, TapeError
 from .node import _make_node
 from .recording import _op
-from .tensor import Tensor, _edge, _getitem, _unwrap, _wrap
+from .tensor_class import Tensor, _edge, _getitem, _unwrap, _wrap
 
 
 def _check_inplace(t):
