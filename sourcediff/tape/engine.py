@@ -1,5 +1,6 @@
 """The backward engine: topological order, hooks, ``.grad`` accumulation, ``backward`` and ``grad``."""
 
+import operator
 import warnings
 
 import numpy as np
@@ -51,25 +52,19 @@ def _check_saved(node):
 
 
 def _toposort(roots):
-    order = []
-    seen = set()
-    for r in roots:
-        if r in seen:
-            continue
-        seen.add(r)
-        stack = [(r, iter(r.next_functions))]
-        while stack:
-            node, it = stack[-1]
-            for child, _ in it:
-                if child is not None and child not in seen:
-                    seen.add(child)
-                    stack.append((child, iter(child.next_functions)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+    """The nodes reachable from ``roots``, each before the nodes it points to: newest first (a
+    node is made after its inputs' nodes), the order of PyTorch's engine (by sequence number)."""
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        for child, _ in stack.pop().next_functions:
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen, key=_by_seq, reverse=True)
+
+
+_by_seq = operator.attrgetter("_seq")
 
 
 def _run_hooks(hooks, g, cg):
@@ -107,9 +102,10 @@ def _store_grad(t, g, cg):
 
 def _engine(roots, retain, cg, capture=None, accumulate=True):
     """Backpropagate ``roots`` (list of (node, grad)); returns {capture node: grad}."""
-    grads = {}
+    grads = _Grads()
     for node, g in roots:
         grads[node] = g if node not in grads else grads[node] + g
+    sums = grads.sums
     order = _toposort([n for n, _ in roots])
     through = None
     if capture is not None:
@@ -131,11 +127,14 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
             g = grads.pop(node, None)
             if g is None:
                 continue
+            if sums:
+                sums.discard(id(g))
             if not cg:
                 if type(g) is not np.ndarray:
                     g = np.asarray(g._data if isinstance(g, Tensor) else g)
-                if node._dtype is not None and g.dtype != node._dtype and g.dtype.kind == "f":
-                    g = g.astype(node._dtype)
+                dt = node._dtype
+                if dt is not None and g.dtype is not dt and g.dtype != dt and g.dtype.kind == "f":
+                    g = g.astype(dt)
             is_acc = type(node) is AccumulateGrad
             hooks = node.variable._hooks if is_acc else node._pre_hooks
             if hooks:
@@ -153,20 +152,86 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                 continue
             if through is not None and node not in through:
                 continue
-            contribs = node._bw(node, g, cg)
-            if not retain:
+            if node._vjp is not None and not cg:
+                _rule_backprop(node, g, grads)
+            else:
+                _backprop(node, g, cg, grads)
+            if not retain and node._saves:
                 node._release()
-            for (child, _), c in zip(node.next_functions, contribs):
-                if child is None or c is None:
-                    continue
-                if not cg and type(c) is not np.ndarray:
-                    c = np.asarray(c._data if isinstance(c, Tensor) else c)
-                prev = grads.get(child)
-                grads[child] = c if prev is None else prev + c
     finally:
         _state_retain[0] = prev_retain
         _state.enabled = prev_mode
     return results
+
+
+def _backprop(node, g, cg, grads):
+    """Run ``node``'s backward function and add its contributions to ``grads``."""
+    contribs = node._bw(node, g, cg)
+    for (child, _), c in zip(node.next_functions, contribs):
+        if child is None or c is None:
+            continue
+        if not cg and type(c) is not np.ndarray:
+            c = np.asarray(c._data if isinstance(c, Tensor) else c)
+        prev = grads.get(child)
+        if prev is None:
+            grads[child] = c
+        else:
+            grads.sums.discard(id(prev))
+            grads[child] = prev + c
+
+
+def _rule_backprop(node, g, grads):
+    """The backward of an operation with a vjp rule (most nodes; not ``create_graph``): the rule
+    on the saved numpy values, contributions summed back to the arguments' shapes into ``grads``."""
+    args = node._args
+    if node._freed or node._outvc is not None:
+        _check_saved(node)
+    for p, v in node._vers:
+        if args[p]._vc[0] != v:
+            _check_saved(node)
+    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    contribs = node._vjp(g, node._ans, *raw, **node._kw)
+    bc = node._rule.broadcast
+    for (child, _), e in zip(node.next_functions, node._edges):
+        if child is None:
+            continue
+        if type(e) is int:
+            c, x = contribs[e], raw[e]
+        else:
+            c, x = contribs[e[0]][e[1]], raw[e[0]][e[1]]
+        if c is None:
+            continue
+        if bc and not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape):
+            c = _sd.unbroadcast(c, x)
+        if type(c) is not np.ndarray:
+            c = np.asarray(c._data if isinstance(c, Tensor) else c)
+        _accumulate(grads, child, c)
+
+
+def _accumulate(grads, child, c):
+    """Add the numpy contribution ``c`` to ``child``'s gradient in ``grads``: in place into a sum
+    this pass made itself (an array nothing else holds), else into a new array."""
+    prev = grads.get(child)
+    if prev is None:
+        grads[child] = c
+    elif id(prev) in grads.sums and prev.shape == c.shape and prev.dtype is c.dtype:
+        np.add(prev, c, out=prev)
+    else:
+        grads.sums.discard(id(prev))
+        total = grads[child] = prev + c
+        if type(total) is np.ndarray:
+            grads.sums.add(id(total))
+
+
+class _Grads(dict):
+    """node -> its gradient so far; ``sums``: ids of the arrays the engine made by adding
+    contributions (safe to add into in place until the node runs)."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self):
+        super().__init__()
+        self.sums = set()
 
 
 def _root_grad(t, g, i, cg):

@@ -8,7 +8,7 @@ from ..errors import SourcediffError
 from .grad_mode import _state
 from .messages import TapeError
 from .node import _BILINEAR
-from .recording import _binop, _composite, _op
+from .recording import _binop, _composite, _op, _promote
 from .rule_lookup import _lookup
 from .tensor_class import Tensor, _dims, _unwrap, _wrap
 
@@ -48,6 +48,23 @@ def matmul(a, b):
                    (res, batch + res._data.shape[-2:]), None, (0,), ())
     res = _op("BmmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), _BILINEAR)
     return res
+
+
+def mm_any(a, b):
+    """``a @ b`` of two 2-D operands, either an ndarray (``x @ w`` with a data matrix ``x``):
+    ``MmBackward0`` without wrapping the ndarray."""
+    if isinstance(a, Tensor):
+        ad = a._data
+    else:
+        a = ad = np.asarray(a)
+    if isinstance(b, Tensor):
+        bd = b._data
+    else:
+        b = bd = np.asarray(b)
+    if ad.dtype != bd.dtype:
+        ad, bd = _promote(ad, bd)
+    return _op("MmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), _BILINEAR,
+               ans=np.matmul(ad, bd))
 
 
 def _squeeze4(t):

@@ -1,5 +1,7 @@
 """Graph nodes: the backward functions a Tensor's ``grad_fn``/``next_functions`` show."""
 
+import itertools
+
 _NONE_EDGE = (None, 0)
 # which values a node keeps: an int is an argument position always saved, "o" the result, "i" a
 # non-tensor (indices); (p, q) saves argument p only when argument q requires grad (like PyTorch,
@@ -7,6 +9,7 @@ _NONE_EDGE = (None, 0)
 _BILINEAR = ((0, 1), (1, 0))
 _DIV_SAVES = ((1, 0), (0, 1), (1, 1))
 _node_classes = {}
+_seq = itertools.count()  # creation order: a node is made after the nodes it points to
 
 
 class Node:
@@ -29,6 +32,7 @@ class Node:
         "_retain",
         "_rule",
         "_saves",
+        "_seq",
         "_vers",
         "_vjp",
         "next_functions",
@@ -65,6 +69,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable):
         self.variable = variable
+        self._seq = next(_seq)
         self.next_functions = ()
         self._bw = None
         self._rule = self._fwd = self._args = self._kw = self._edges = self._ans = None
@@ -90,6 +95,7 @@ def _node_class(name):
 def _make_node(name, next_functions, bw, dtype, saves=()):
     cls = _node_classes.get(name) or _node_class(name)
     n = object.__new__(cls)
+    n._seq = next(_seq)
     n.next_functions = next_functions
     n._bw = bw
     n._rule = None
@@ -100,6 +106,32 @@ def _make_node(name, next_functions, bw, dtype, saves=()):
     n._edges = None
     n._ans = None
     n._saves = saves
+    n._vers = ()
+    n._outvc = None
+    n._outver = 0
+    n._freed = False
+    n._pre_hooks = None
+    n._retain = None
+    n._dtype = dtype
+    n._extra = None
+    return n
+
+
+def _make_rule_node(name, next_functions, bw, dtype, rule, vjp, fwd, args, kw, edges, ans):
+    """A node of an operation with a vjp rule (the common case of recording, kept short)."""
+    cls = _node_classes.get(name) or _node_class(name)
+    n = object.__new__(cls)
+    n._seq = next(_seq)
+    n.next_functions = next_functions
+    n._bw = bw
+    n._rule = rule
+    n._vjp = vjp
+    n._fwd = fwd
+    n._args = args
+    n._kw = kw
+    n._edges = edges
+    n._ans = ans
+    n._saves = ()
     n._vers = ()
     n._outvc = None
     n._outver = 0

@@ -7,8 +7,8 @@ from ..errors import NoRuleError
 from .engine import _check_saved, _grad_impl
 from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
-from .node import _NONE_EDGE, _make_node
-from .rule_lookup import _is_ragged, _lookup, _no_rule, _Ragged, _ragged_float, sliced_vjp
+from .node import _BILINEAR, _NONE_EDGE, _make_node, _make_rule_node
+from .rule_lookup import _is_ragged, _lookup, _no_rule, _Ragged, _ragged_float, _rule_and_vjp
 from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
 
 
@@ -28,7 +28,10 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     """Run ``fwd`` on the unwrapped ``args`` and record a node that calls ``key``'s vjp rule."""
     if ans is None:
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
-        ans = fwd(*raw, **kw) if kw else fwd(*raw)
+        if fwd is np.sum and type(raw[0]) is np.ndarray and len(raw) == 1:
+            ans = np.add.reduce(raw[0], **kw) if kw else np.add.reduce(raw[0], axis=None)
+        else:
+            ans = fwd(*raw, **kw) if kw else fwd(*raw)
     if type(ans) is not np.ndarray:
         if _is_ragged(ans):
             return _op_ragged(name, key, args, kw, edges, saves, ans)
@@ -46,7 +49,6 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     out._rg = False
     out.grad_fn = None
     out._grad = None
-    out._base = None
     out._hooks = None
     out._acc = None
     out._retains = False
@@ -57,54 +59,59 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         out._base = base._base if base._base is not None else base
     else:
         out._vc = [0]
+        out._base = None
     if not _state.enabled:
         return out
     nf = []
-    req = False
     req_pos = []
     for e in edges:
         a = args[e] if type(e) is int else args[e[0]][e[1]]
         if isinstance(a, Tensor) and a._rg:
-            req = True
             req_pos.append(e)
             nf.append((a.grad_fn or a._acc_node(), 0))
         else:
             nf.append(_NONE_EDGE)
-    if not req:
+    if not req_pos:
         return out
-    rule = _lookup(key)
+    req = tuple(req_pos)
+    rule, vjp = _rule_and_vjp(key, req)
     if rule is None:
         raise _no_rule(key)
-    node = _make_node(name, tuple(nf), _rule_bw, ans.dtype, saves)
-    node._rule = rule
-    # sliced also when every edge needs a gradient: ``x ** 2`` has one edge and a rule with two
-    # contributions (the exponent's log is skipped); the unsliced rule when nothing can be dropped
-    # (a ragged result's rule is a closure of its own: run whole, not cached by _sliced_vjp)
-    node._vjp = rule.vjp if type(key) is _Ragged else sliced_vjp(rule.vjp, tuple(req_pos))
-    node._fwd = fwd
-    node._args = args
-    node._kw = kw or {}
-    node._edges = edges
-    node._ans = ans
+    node = _make_rule_node(name, tuple(nf), _rule_bw, ans.dtype, rule, vjp, fwd, args, kw or _NO_KW,
+                           edges, ans)
     if saves:
-        vers = []
-        kept = []
-        for p in saves:
-            if type(p) is tuple:
-                if p[1] not in req_pos:
-                    continue
-                p = p[0]
-            kept.append(p)
-            if p == "o":
-                node._outvc = out._vc
-                node._outver = out._vc[0]
-            elif type(p) is int and isinstance(args[p], Tensor):
-                vers.append((p, args[p]._vc[0]))
-        node._vers = tuple(vers)
-        node._saves = tuple(kept)
+        if saves is _BILINEAR and len(req) == 1:  # x @ w with a constant x: keeps x only
+            p = 1 - req[0]
+            node._saves = (p,)
+            if isinstance(args[p], Tensor):
+                node._vers = ((p, args[p]._vc[0]),)
+        else:
+            _keep_saves(node, saves, req, args, out)
     out._rg = True
     out.grad_fn = node
     return out
+
+
+_NO_KW = {}  # (read only)
+
+
+def _keep_saves(node, saves, req, args, out):
+    """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording."""
+    vers = []
+    kept = []
+    for p in saves:
+        if type(p) is tuple:
+            if p[1] not in req:
+                continue
+            p = p[0]
+        kept.append(p)
+        if p == "o":
+            node._outvc = out._vc
+            node._outver = out._vc[0]
+        elif type(p) is int and isinstance(args[p], Tensor):
+            vers.append((p, args[p]._vc[0]))
+    node._vers = tuple(vers)
+    node._saves = tuple(kept)
 
 
 def _promote(a, b):
@@ -122,10 +129,12 @@ def _promote(a, b):
 
 def _binop(key, name, a, b, saves):
     ad = a._data
-    bd = b._data if isinstance(b, Tensor) else b
-    if isinstance(bd, (list, tuple)):
-        bd = np.asarray(bd)
-    ad, bd = _promote(ad, bd)
+    if isinstance(b, Tensor):
+        bd = b._data
+    else:
+        bd = np.asarray(b) if isinstance(b, (list, tuple)) else b
+    if type(bd) is np.ndarray and bd.dtype is not ad.dtype:
+        ad, bd = _promote(ad, bd)
     return _op(name, key, key, (a, b), None, (0, 1), saves, ans=key(ad, bd))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from .. import registry
 from .. import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from ..errors import NoRuleError
-from ..quote import sliced_rule as sliced_vjp  # noqa: F401  (the one import of quote; for recording)
+from ..quote import sliced_rule as sliced_vjp  # the one import of quote
 from .tensor_class import Tensor, _getitem
 
 
@@ -62,6 +62,40 @@ def _lookup(key):
         elif rule is None and isinstance(key, _Ragged):
             rule = key.rule()
     return rule
+
+
+_sliced_cache = {}  # (key, positions needing a gradient) -> (rule, its vjp sliced to them)
+_cache_version = [None]  # registry.version() the cache was filled under
+
+
+def _rule_and_vjp(key, req):
+    """``key``'s rule and its vjp sliced to the positions ``req`` (a tuple), or (None, None);
+    cached per registry version, so a rule registered later is seen."""
+    version = registry.version()
+    if version != _cache_version[0]:
+        _sliced_cache.clear()
+        _cache_version[0] = version
+    try:
+        found = _sliced_cache.get((key, req))
+    except TypeError:  # an unhashable key
+        found = None
+    if found is not None:
+        return found
+    rule = _lookup(key)
+    if rule is None:
+        return None, None
+    # sliced also when every edge needs a gradient: ``x ** 2`` has one edge and a rule with two
+    # contributions (the exponent's log is skipped); the unsliced rule when nothing can be dropped
+    # (a ragged result's rule is a closure of its own: run whole, not cached by sliced_vjp)
+    if type(key) is _Ragged:
+        return rule, rule.vjp
+    found = (rule, sliced_vjp(rule.vjp, req))
+    if type(key) is not _ToCopy:  # (a new key per cast: not kept)
+        try:
+            _sliced_cache[(key, req)] = found
+        except TypeError:
+            pass
+    return found
 
 
 class _Ragged:

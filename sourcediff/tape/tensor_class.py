@@ -184,9 +184,17 @@ class Tensor:
         return self._data.flags.c_contiguous
 
     def _acc_node(self):
+        # held weakly (the graph holds it), as PyTorch does: no Tensor <-> node reference cycle,
+        # so a graph and its leaves are freed without the garbage collector; a snapshot of a
+        # leaf (views._snapshot) holds its leaf's node strongly
         acc = self._acc
-        if acc is None:
-            acc = self._acc = AccumulateGrad(self)
+        if acc is not None:
+            if type(acc) is weakref.ReferenceType:
+                acc = acc()
+            if acc is not None:
+                return acc
+        acc = AccumulateGrad(self)
+        self._acc = weakref.ref(acc)
         return acc
 
     # ------------------------------------------------------------ conversion
