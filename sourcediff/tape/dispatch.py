@@ -63,11 +63,29 @@ _SAVES = {
 _EDGES = {1: (0,), 2: (0, 1), 3: (0, 1, 2)}
 
 
+def array_function_method(self, func, types, args, kwargs):
+    """``Tensor.__array_function__``: numpy calls it for ``np.sum(t)``, ``np.stack([t, u])``, ..."""
+    return _array_function(func, args, kwargs)
+
+
 def _array_ufunc(ufunc, method, inputs, kwargs):
+    return array_ufunc_method(None, ufunc, method, *inputs, **kwargs)
+
+
+def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
+    """``Tensor.__array_ufunc__``: numpy calls it for ``np.sin(t)``, ``ndarray @ t``, ..."""
     if method != "__call__" or kwargs:
         return _array_ufunc_other(ufunc, method, inputs, kwargs)
     # the common call, np.tanh(t) or ndarray @ t: no out=, where= or other keywords
-    if not (_state.enabled and _any_rg(inputs)) or ufunc.nout != 1:
+    for a in inputs:
+        if isinstance(a, Tensor):
+            if a._rg:
+                break
+        elif type(a) in (list, tuple) and _any_rg((a,)):
+            break
+    else:
+        return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
+    if not _state.enabled or ufunc.nout != 1:
         if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
             raise _no_rule(ufunc)
         return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
@@ -165,5 +183,7 @@ def _array_function(func, args, kwargs):
         elif rule.broadcast and isinstance(a, (np.ndarray, numbers.Number)):
             edges.append(i)
     name = _torch_name(func, name, args, kwargs)
-    saves = _SAVES.get(func, tuple(e for e in edges if type(e) is int))
+    saves = _SAVES.get(func)
+    if saves is None:
+        saves = tuple(e for e in edges if type(e) is int)
     return _op(name, func, func, tuple(args), kwargs or None, tuple(edges), saves)

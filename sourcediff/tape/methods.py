@@ -6,7 +6,7 @@ import types
 
 import numpy as np
 
-from .dispatch import _array_function, _array_ufunc
+from .dispatch import array_function_method, array_ufunc_method
 from .engine import backward
 from .functions import (
     _amax,
@@ -618,11 +618,8 @@ class _Methods:
 
     # ------------------------------------------------------------ numpy protocol
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return _array_function(func, args, kwargs)
+    __array_ufunc__ = array_ufunc_method
+    __array_function__ = array_function_method
 
 
 def _install(methods, cls):
