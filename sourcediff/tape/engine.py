@@ -190,7 +190,8 @@ def _rule_backprop(node, g, grads):
         if args[p]._vc[0] != v:
             _check_saved(node)
     raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
-    contribs = node._vjp(g, node._ans, *raw, **node._kw)
+    kw = node._kw
+    contribs = node._vjp(g, node._ans, *raw, **kw) if kw else node._vjp(g, node._ans, *raw)
     bc = node._rule.broadcast
     for (child, _), e in zip(node.next_functions, node._edges):
         if child is None:
@@ -205,7 +206,10 @@ def _rule_backprop(node, g, grads):
             c = _sd.unbroadcast(c, x)
         if type(c) is not np.ndarray:
             c = np.asarray(c._data if isinstance(c, Tensor) else c)
-        _accumulate(grads, child, c)
+        if child in grads:
+            _accumulate(grads, child, c)
+        else:
+            grads[child] = c
 
 
 def _accumulate(grads, child, c):

@@ -2,13 +2,23 @@
 
 import numpy as np
 
+from .. import registry
 from .. import runtime as _sd
 from ..errors import NoRuleError
 from .engine import _check_saved, _grad_impl
 from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
 from .node import _BILINEAR, _NONE_EDGE, _make_node, _make_rule_node
-from .rule_lookup import _is_ragged, _lookup, _no_rule, _Ragged, _ragged_float, _rule_and_vjp
+from .rule_lookup import (
+    _cache_version,
+    _is_ragged,
+    _lookup,
+    _no_rule,
+    _Ragged,
+    _ragged_float,
+    _rule_and_vjp,
+    _sliced_cache,
+)
 from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
 
 
@@ -74,7 +84,11 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     if not req_pos:
         return out
     req = tuple(req_pos)
-    rule, vjp = _rule_and_vjp(key, req)
+    try:  # (the cache of rule_lookup._rule_and_vjp, read here: one call less per op)
+        found = _sliced_cache.get((key, req)) if _cache_version[0] == registry.version() else None
+    except TypeError:  # an unhashable key
+        found = None
+    rule, vjp = found if found is not None else _rule_and_vjp(key, req)
     if rule is None:
         raise _no_rule(key)
     node = _make_rule_node(name, tuple(nf), _rule_bw, ans.dtype, rule, vjp, fwd, args, kw or _NO_KW,
