@@ -14,7 +14,8 @@ import pathlib
 import shutil
 import subprocess
 
-from .errors import SourcediffError
+from ..errors import SourcediffError
+from .node import AccumulateGrad
 
 
 def _quote(s):
@@ -36,8 +37,6 @@ def to_dot(*outputs, params=None):
 
         dot = to_dot(loss, params={"w1": w1, "w2": w2})
     """
-    from .tape import AccumulateGrad
-
     names = {id(v): k for k, v in (params or {}).items()}
     ids = {}
     lines = ["digraph {", '\tgraph [size="12,12"]',

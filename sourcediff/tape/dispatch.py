@@ -1,0 +1,189 @@
+"""numpy's protocols on Tensors: ``np.sin(t)``, ``np.sum(t, axis=0)``, ``ndarray @ t`` record nodes."""
+
+import numbers
+
+import numpy as np
+
+from ..rules import registry
+from .functions import mm_any
+from .grad_mode import _state
+from .messages import TapeError
+from .recording import _op
+from .rule_lookup import _lookup, _no_rule
+from .tensor_class import Tensor, _any_rg, _unwrap, _wrap_result
+
+_info = {}  # numpy function -> (rule, PyTorch's name of its usual node)
+_info_version = [None]  # registry.version() _info was filled under
+
+
+def _func_info(func):
+    """``func``'s rule and node name (``SinBackward0``), cached until a rule is registered."""
+    version = registry.version()
+    if version != _info_version[0]:
+        _info.clear()
+        _info_version[0] = version
+    info = _info.get(func)
+    if info is None:
+        rule = _lookup(func)
+        name = None if rule is None else rule.torch_name or (
+            "".join(p.capitalize() for p in registry._key_name(func).split(".")[-1].split("_"))
+            + "Backward0")
+        info = _info[func] = (rule, name)
+    return info
+
+
+def _torch_name(func, name, args, kwargs):
+    """The node name of this call: ``name`` but for reductions over an axis, powers and
+    products, whose name depends on the arguments."""
+    if func in (np.sum, np.mean, np.prod) and (
+            kwargs.get("axis") is not None or len(args) > 1 and args[1] is not None):
+        name = name[:-1] + "1"
+    elif func is np.power:
+        if not isinstance(args[0], Tensor):
+            name = "PowBackward2"
+        elif isinstance(args[1], Tensor):
+            name = "PowBackward1"
+    elif func is np.matmul:
+        n0, n1 = np.ndim(_unwrap(args[0])), np.ndim(_unwrap(args[1]))
+        name = _MATMUL_NAMES.get((min(n0, 3), min(n1, 3)), "BmmBackward0")
+    return name
+
+
+_MATMUL_NAMES = {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
+                 (1, 2): "MmBackward0"}
+
+_SAVES = {
+    np.add: (), np.subtract: (), np.negative: (), np.positive: (), np.sum: (), np.mean: (),
+    np.reshape: (), np.transpose: (), np.swapaxes: (), np.expand_dims: (), np.squeeze: (),
+    np.broadcast_to: (), np.concatenate: (), np.stack: (), np.exp: ("o",), np.tanh: ("o",),
+    np.sqrt: ("o",), np.where: (0,),
+}
+
+
+_EDGES = {1: (0,), 2: (0, 1), 3: (0, 1, 2)}
+
+
+def array_function_method(self, func, types, args, kwargs):
+    """``Tensor.__array_function__``: numpy calls it for ``np.sum(t)``, ``np.stack([t, u])``, ..."""
+    return _array_function(func, args, kwargs)
+
+
+def _array_ufunc(ufunc, method, inputs, kwargs):
+    return array_ufunc_method(None, ufunc, method, *inputs, **kwargs)
+
+
+def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
+    """``Tensor.__array_ufunc__``: numpy calls it for ``np.sin(t)``, ``ndarray @ t``, ..."""
+    if method != "__call__" or kwargs:
+        return _array_ufunc_other(ufunc, method, inputs, kwargs)
+    # the common call, np.tanh(t) or ndarray @ t: no out=, where= or other keywords
+    for a in inputs:
+        if isinstance(a, Tensor):
+            if a._rg:
+                break
+        elif type(a) in (list, tuple) and _any_rg((a,)):
+            break
+    else:
+        return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
+    if not _state.enabled or ufunc.nout != 1:
+        if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
+            raise _no_rule(ufunc)
+        return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
+    if ufunc is np.matmul:
+        a, b = inputs
+        if _ndim(a) == 2 and _ndim(b) == 2:
+            return mm_any(a, b)  # ndarray @ Tensor: the same node as Tensor @ Tensor
+    rule, name = _func_info(ufunc)
+    if rule is None:
+        if registry.is_nondiff(ufunc):
+            return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
+        raise _no_rule(ufunc)
+    if ufunc is np.power or ufunc is np.matmul:
+        name = _torch_name(ufunc, name, inputs, kwargs)
+    edges = _EDGES.get(len(inputs)) or tuple(range(len(inputs)))
+    return _op(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges))
+
+
+def _ndim(x):
+    return x._data.ndim if isinstance(x, Tensor) else x.ndim if type(x) is np.ndarray else \
+        np.ndim(x)
+
+
+def _array_ufunc_other(ufunc, method, inputs, kwargs):
+    """A ufunc called with keywords, or a ufunc method (``np.multiply.outer``)."""
+    if method == "outer" and ufunc.nin == 2:
+        a, b = inputs
+        nb = np.ndim(_unwrap(b))
+        a2 = a.reshape(tuple(np.shape(_unwrap(a))) + (1,) * nb) if isinstance(a, Tensor) else \
+            np.reshape(a, np.shape(a) + (1,) * nb)
+        return _array_ufunc(ufunc, "__call__", (a2, b), kwargs)
+    if method != "__call__":
+        raise TapeError(
+            f"np.{ufunc.__name__}.{method} is not supported on tape Tensors (it would bypass the "
+            f"graph); use np.{ufunc.__name__}(...) or indexing with an out-of-place update")
+    if kwargs.get("out") is not None:
+        raise TapeError(f"np.{ufunc.__name__}(..., out=...) is not supported on tape Tensors; "
+                        "assign the result instead")
+    kwargs.pop("out", None)
+    if not (_state.enabled and _any_rg(inputs)) or ufunc.nout != 1:
+        if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
+            raise _no_rule(ufunc)
+        return _wrap_result(ufunc(*[_unwrap(i) for i in inputs], **kwargs))
+    if ufunc is np.matmul and not kwargs:
+        a, b = inputs
+        if np.ndim(_unwrap(a)) == 2 and np.ndim(_unwrap(b)) == 2:
+            return mm_any(a, b)
+    rule, name = _func_info(ufunc)
+    if rule is None:
+        if registry.is_nondiff(ufunc):
+            return _wrap_result(ufunc(*[_unwrap(i) for i in inputs], **kwargs))
+        raise _no_rule(ufunc)
+    name = _torch_name(ufunc, name, inputs, kwargs)
+    saves = _SAVES.get(ufunc, tuple(range(len(inputs))))
+    return _op(name, ufunc, ufunc, tuple(inputs), kwargs or None, tuple(range(len(inputs))),
+               saves)
+
+
+def _shape_of(a):
+    return tuple(a._data.shape) if isinstance(a, Tensor) else np.shape(a)
+
+
+_AF_HANDLERS = {
+    np.shape: lambda a: _shape_of(a),
+    np.ndim: lambda a: np.ndim(_unwrap(a)),
+    np.size: lambda a, axis=None: np.size(_unwrap(a), axis),
+    np.result_type: lambda *a: np.result_type(*[_unwrap(x) for x in a]),
+    np.iscomplexobj: lambda x: np.iscomplexobj(_unwrap(x)),
+    np.isrealobj: lambda x: np.isrealobj(_unwrap(x)),
+}
+
+
+def _array_function(func, args, kwargs):
+    h = _AF_HANDLERS.get(func)
+    if h is not None:
+        return h(*args, **kwargs)
+    if not (_state.enabled and (_any_rg(args) or kwargs and _any_rg(kwargs.values()))):
+        return _wrap_result(func(*[_unwrap(a) for a in args],
+                                 **{k: _unwrap(v) for k, v in kwargs.items()}))
+    rule, name = _func_info(func)
+    if rule is None:
+        if registry.is_nondiff(func):
+            return _wrap_result(func(*[_unwrap(a) for a in args],
+                                     **{k: _unwrap(v) for k, v in kwargs.items()}))
+        raise _no_rule(func)
+    if kwargs and any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
+        raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
+    edges = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            if a._data.dtype.kind in "fc":
+                edges.append(i)
+        elif type(a) in (list, tuple) and any(isinstance(e, Tensor) for e in a):
+            edges.extend((i, j) for j in range(len(a)))
+        elif rule.broadcast and isinstance(a, (np.ndarray, numbers.Number)):
+            edges.append(i)
+    name = _torch_name(func, name, args, kwargs)
+    saves = _SAVES.get(func)
+    if saves is None:
+        saves = tuple(e for e in edges if type(e) is int)
+    return _op(name, func, func, tuple(args), kwargs or None, tuple(edges), saves)

@@ -1,0 +1,362 @@
+"""The backward engine: topological order, hooks, ``.grad`` accumulation, ``backward`` and ``grad``."""
+
+import operator
+import warnings
+
+import numpy as np
+
+from .. import runtime as _sd
+from .grad_mode import _state, _state_retain, no_grad
+from .messages import (
+    _MSG_CREATE_GRAPH_BACKWARD,
+    _MSG_NO_GRAD,
+    _MSG_SCALAR,
+    _MSG_SECOND_BACKWARD,
+    _MSG_VERSION,
+    _TTYPE,
+    TapeError,
+    TapeTypeError,
+)
+from .node import AccumulateGrad
+from .tensor_class import Size, Tensor, _unwrap, _wrap
+
+
+def _version_error(t, now, saved, which):
+    dims = ", ".join(str(n) for n in t.shape) if isinstance(t, Tensor) else ""
+    dt = t.dtype if isinstance(t, Tensor) else t
+    return TapeError(_MSG_VERSION.format(
+        ttype=f"torch.{_TTYPE.get(dt.name, dt.name)}Tensor", sizes=dims, which=which, now=now,
+        saved=saved))
+
+
+def _op_name(node_name):
+    name = node_name
+    i = name.rfind("Backward")
+    return name[:i] if i > 0 else name
+
+
+def _check_saved(node):
+    if node._freed:
+        raise TapeError(_MSG_SECOND_BACKWARD)
+    args = node._args
+    for p, v in node._vers:
+        t = args[p]
+        if t._vc[0] != v:
+            which = f", which is output 0 of {_op_name(t.grad_fn.name())}," if t.grad_fn else ""
+            raise _version_error(t, t._vc[0], v, which)
+    if node._outvc is not None and node._outvc[0] != node._outver:
+        ans = node._ans
+        fake = _wrap(ans)
+        raise _version_error(fake, node._outvc[0], node._outver,
+                             f", which is output 0 of {_op_name(node.name())},")
+
+
+def _toposort(roots):
+    """The nodes reachable from ``roots``, each before the nodes it points to: newest first (a
+    node is made after its inputs' nodes), the order of PyTorch's engine (by sequence number)."""
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        for child, _ in stack.pop().next_functions:
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen, key=_by_seq, reverse=True)
+
+
+_by_seq = operator.attrgetter("_seq")
+
+
+def _run_hooks(hooks, g, cg):
+    for h in list(hooks):
+        tg = g if isinstance(g, Tensor) else _wrap(g)
+        r = h(tg)
+        if r is not None:
+            rd = r._data if isinstance(r, Tensor) else np.asarray(r)
+            if rd.shape != np.shape(_unwrap(g)):
+                raise TapeError(f"hook '{getattr(h, '__name__', repr(h))}' has changed the size "
+                                "of value")
+            g = r if cg and isinstance(r, Tensor) else rd
+    return g
+
+
+def _store_grad(t, g, cg):
+    """Add ``g`` into ``t.grad`` (in place when possible, so the object stays the same)."""
+    if cg:
+        tg = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
+        if tg._data.shape != t._data.shape:
+            tg = tg + _wrap(np.zeros(t._data.shape, t._data.dtype))
+        t._grad = tg if t._grad is None else t._grad + tg
+        return
+    if g.shape != t._data.shape:
+        g = np.broadcast_to(_sd.unbroadcast(g, t._data), t._data.shape)
+    cur = t._grad
+    if cur is None:
+        t._grad = _wrap(np.array(g, dtype=t._data.dtype))
+    elif cur._rg:
+        with no_grad():
+            t._grad = cur + _wrap(np.asarray(g, dtype=t._data.dtype))
+    else:
+        np.add(cur._data, g, out=cur._data, casting="unsafe")
+
+
+def _engine(roots, retain, cg, capture=None, accumulate=True):
+    """Backpropagate ``roots`` (list of (node, grad)); returns {capture node: grad}."""
+    grads = _Grads()
+    for node, g in roots:
+        grads[node] = g if node not in grads else grads[node] + g
+    sums = grads.sums
+    order = _toposort([n for n, _ in roots])
+    through = None
+    if capture is not None:
+        needed = set(capture)
+        through = set()
+        for node in reversed(order):
+            for child, _ in node.next_functions:
+                if child is not None and child in needed:
+                    needed.add(node)
+                    through.add(node)
+                    break
+    results = {}
+    prev_retain = _state_retain[0]
+    _state_retain[0] = retain
+    prev_mode = _state.enabled
+    _state.enabled = cg
+    try:
+        for node in order:
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if sums:
+                sums.discard(id(g))
+            if not cg:
+                if type(g) is not np.ndarray:
+                    g = np.asarray(g._data if isinstance(g, Tensor) else g)
+                dt = node._dtype
+                if dt is not None and g.dtype is not dt and g.dtype != dt and g.dtype.kind == "f":
+                    g = g.astype(dt)
+            is_acc = type(node) is AccumulateGrad
+            hooks = node.variable._hooks if is_acc else node._pre_hooks
+            if hooks:
+                g = _run_hooks(hooks, g, cg)
+            r = node._retain
+            if r is not None:
+                t = r()
+                if t is not None:
+                    _store_grad(t, g, cg)
+            if capture is not None and node in capture:
+                results[node] = g
+            if is_acc:
+                if accumulate:
+                    _store_grad(node.variable, g, cg)
+                continue
+            if through is not None and node not in through:
+                continue
+            if node._vjp is not None and not cg:
+                _rule_backprop(node, g, grads)
+            else:
+                _backprop(node, g, cg, grads)
+            if not retain and node._saves:
+                node._release()
+    finally:
+        _state_retain[0] = prev_retain
+        _state.enabled = prev_mode
+    return results
+
+
+def _backprop(node, g, cg, grads):
+    """Run ``node``'s backward function and add its contributions to ``grads``."""
+    contribs = node._bw(node, g, cg)
+    for (child, _), c in zip(node.next_functions, contribs):
+        if child is None or c is None:
+            continue
+        if not cg and type(c) is not np.ndarray:
+            c = np.asarray(c._data if isinstance(c, Tensor) else c)
+        prev = grads.get(child)
+        if prev is None:
+            grads[child] = c
+        else:
+            grads.sums.discard(id(prev))
+            grads[child] = prev + c
+
+
+def _rule_backprop(node, g, grads):
+    """The backward of an operation with a vjp rule (most nodes; not ``create_graph``): the rule
+    on the saved numpy values, contributions summed back to the arguments' shapes into ``grads``."""
+    args = node._args
+    if node._freed or node._outvc is not None:
+        _check_saved(node)
+    for p, v in node._vers:
+        if args[p]._vc[0] != v:
+            _check_saved(node)
+    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    kw = node._kw
+    contribs = node._vjp(g, node._ans, *raw, **kw) if kw else node._vjp(g, node._ans, *raw)
+    bc = node._rule.broadcast
+    for (child, _), e in zip(node.next_functions, node._edges):
+        if child is None:
+            continue
+        if type(e) is int:
+            c, x = contribs[e], raw[e]
+        else:
+            c, x = contribs[e[0]][e[1]], raw[e[0]][e[1]]
+        if c is None:
+            continue
+        if bc and not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape):
+            c = _sd.unbroadcast(c, x)
+        if type(c) is not np.ndarray:
+            c = np.asarray(c._data if isinstance(c, Tensor) else c)
+        if child in grads:
+            _accumulate(grads, child, c)
+        else:
+            grads[child] = c
+
+
+def _accumulate(grads, child, c):
+    """Add the numpy contribution ``c`` to ``child``'s gradient in ``grads``: in place into a sum
+    this pass made itself (an array nothing else holds), else into a new array."""
+    prev = grads.get(child)
+    if prev is None:
+        grads[child] = c
+    elif id(prev) in grads.sums and prev.shape == c.shape and prev.dtype is c.dtype:
+        np.add(prev, c, out=prev)
+    else:
+        grads.sums.discard(id(prev))
+        total = grads[child] = prev + c
+        if type(total) is np.ndarray:
+            grads.sums.add(id(total))
+
+
+class _Grads(dict):
+    """node -> its gradient so far; ``sums``: ids of the arrays the engine made by adding
+    contributions (safe to add into in place until the node runs)."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self):
+        super().__init__()
+        self.sums = set()
+
+
+def _root_grad(t, g, i, cg):
+    if g is None:
+        if t._data.size != 1:
+            raise TapeError(_MSG_SCALAR)
+        g = np.ones(t._data.shape, dtype=t._data.dtype)
+    elif isinstance(g, Tensor):
+        if g._data.shape != t._data.shape:
+            raise TapeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._data.shape)!r} and "
+                f"output[{i}] has a shape of {Size(t._data.shape)!r}.")
+        if cg and g._rg:
+            return g
+        g = g._data.astype(t._data.dtype, copy=False)
+    elif isinstance(g, np.ndarray):
+        g = np.asarray(g, dtype=t._data.dtype)
+    else:
+        raise TapeTypeError(f"'{type(g).__name__}' object is not iterable")
+    return _wrap(g) if cg else g
+
+
+def _as_list(x):
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (``torch.autograd.backward``).
+
+    Example::
+
+        T.backward([(x * 2).sum(), (x * 3).sum()])     # x.grad == 5
+    """
+    tensors = _as_list(tensors)
+    grad_tensors = [None] * len(tensors) if grad_tensors is None else _as_list(grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t._rg:
+            raise TapeError(_MSG_NO_GRAD.format(i))
+        roots.append((t.grad_fn or t._acc_node(), _root_grad(t, g, i, create_graph)))
+    if create_graph:
+        warnings.warn(_MSG_CREATE_GRAPH_BACKWARD, UserWarning, stacklevel=3)
+    if inputs is None:
+        _engine(roots, retain_graph, create_graph)
+        return
+    inputs = _as_list(inputs)
+    cap = {(x.grad_fn or x._acc_node()): x for x in inputs}
+    res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
+    for node, x in cap.items():
+        if node in res:
+            _store_grad(x, res[node], create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs`` as a tuple (``torch.autograd.grad``);
+    ``.grad`` fields are not touched. With ``create_graph=True`` the result is itself on the tape.
+
+    Example::
+
+        x = T.tensor(2.0, requires_grad=True)
+        (g1,) = T.grad(x ** 3, x, create_graph=True)    # tensor(12., grad_fn=<...>)
+        (g2,) = T.grad(g1, x)                            # tensor(12.)
+    """
+    outputs = _as_list(outputs)
+    inputs = _as_list(inputs)
+    gos = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    return tuple(_grad_impl(outputs, gos, inputs, retain_graph, create_graph, allow_unused))
+
+
+def _grad_impl(outputs, gos, inputs, retain_graph, create_graph, allow_unused, raw=False):
+    roots = []
+    for i, (t, g) in enumerate(zip(outputs, gos)):
+        if not t._rg:
+            raise TapeError(_MSG_NO_GRAD.format(i))
+        if raw:
+            roots.append((t.grad_fn or t._acc_node(), g))
+        else:
+            roots.append((t.grad_fn or t._acc_node(), _root_grad(t, g, i, create_graph)))
+    cap = {}
+    for x in inputs:
+        if not x._rg:
+            raise TapeError("One of the differentiated Tensors does not require grad")
+        cap[x.grad_fn or x._acc_node()] = x
+    res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
+    out = []
+    for i, x in enumerate(inputs):
+        node = x.grad_fn or x._acc_node()
+        g = res.get(node)
+        if g is None:
+            if not allow_unused:
+                raise TapeError(
+                    f"The differentiated Tensor at index {i} appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior.")
+            out.append(None)
+            continue
+        if raw:
+            out.append(g)
+            continue
+        if isinstance(g, Tensor):
+            if g._data.shape != x._data.shape:
+                g = g + _wrap(np.zeros(x._data.shape, x._data.dtype))
+            out.append(g)
+        else:
+            if g.shape != x._data.shape:
+                g = np.broadcast_to(_sd.unbroadcast(g, x._data), x._data.shape)
+            out.append(_wrap(np.array(g, dtype=x._data.dtype)))
+    return out
+
+
+class _Autograd:
+    """``T.autograd.grad`` / ``T.autograd.backward`` spelled like ``torch.autograd``."""
+
+    grad = staticmethod(grad)
+    backward = staticmethod(backward)
+
+
+autograd = _Autograd()

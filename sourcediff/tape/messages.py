@@ -1,0 +1,83 @@
+"""The tape's error classes, PyTorch's message texts and dtype names (from the reference)."""
+
+import warnings
+
+from ..errors import SourcediffError
+
+
+class TapeError(SourcediffError, RuntimeError):
+    """An error from the tape; a ``RuntimeError`` like PyTorch's, with PyTorch's text where it has one."""
+
+
+class TapeTypeError(SourcediffError, TypeError):
+    """A wrong argument type given to the tape (PyTorch raises ``TypeError`` there)."""
+
+
+_MSG_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+_MSG_NO_GRAD = "element {} of tensors does not require grad and does not have a grad_fn"
+_MSG_SCALAR = "grad can be implicitly created only for scalar outputs"
+_MSG_LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+_MSG_VIEW_LEAF_INPLACE = (
+    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+)
+_MSG_NONLEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field to "
+    "be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access "
+    "the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information."
+)
+_MSG_VERSION = (
+    "one of the variables needed for gradient computation has been modified by an inplace "
+    "operation: [{ttype} [{sizes}]]{which} is at version {now}; expected version {saved} instead. "
+    "Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+    "torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+_MSG_CREATE_GRAPH_BACKWARD = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when creating "
+    "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
+    "of your parameters to None after use to break the cycle and avoid the leak."
+)
+_MSG_STRIDE0 = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation."
+)
+_MSG_NUMPY = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+_MSG_FLOAT_WARN = (
+    "Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+    "Consider using tensor.detach() first."
+)
+
+_TTYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+          "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_TORCH_DTYPE = {"float32": "torch.float32", "float64": "torch.float64", "float16": "torch.float16",
+                "int64": "torch.int64", "int32": "torch.int32", "int16": "torch.int16",
+                "int8": "torch.int8", "uint8": "torch.uint8", "bool": "torch.bool",
+                "complex64": "torch.complex64", "complex128": "torch.complex128"}
+
+
+def _short_dtype(dt):
+    return _TORCH_DTYPE.get(dt.name, f"torch.{dt.name}")
+
+
+_warned = set()
+
+
+def _escape_error(what):
+    return TapeError(
+        f"grad_of: the function converts a tape Tensor that carries the gradient into {what}, "
+        "where the tape cannot follow it; use numpy functions (np.sin rather than math.sin) and "
+        "build arrays from the tensors (np.stack, np.concatenate) instead of writing them into "
+        "a preallocated ndarray")
+
+
+def _warn_once(key, msg):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(msg, UserWarning, stacklevel=3)

@@ -1,0 +1,632 @@
+"""The Tensor's operations (arithmetic, in place, reductions, elementwise, shapes, dtype, numpy
+protocol), installed on :class:`Tensor` here because they call the recording layer above it."""
+
+import itertools
+import types
+
+import numpy as np
+
+from .dispatch import array_function_method, array_ufunc_method
+from .engine import backward
+from .functions import (
+    _amax,
+    _logsumexp,
+    _minmax,
+    _repeat,
+    _sigmoid,
+    clamp,
+    log_softmax,
+    matmul,
+    maximum,
+    minimum,
+    mm,
+    softmax,
+)
+from .grad_mode import _state
+from .messages import TapeError
+from .node import _BILINEAR, _DIV_SAVES, _make_node
+from .recording import _binop, _composite, _not_implemented_bw, _op, _unary
+from .rule_lookup import _ToCopy
+from .tensor_class import (
+    Tensor,
+    _correction,
+    _dims,
+    _dt,
+    _getitem,
+    _np_kw,
+    _shape_arg,
+    _unwrap,
+    _wrap,
+    float32,
+    float64,
+    int64,
+)
+from .views import _getitem_tensor, _inplace, _setitem
+
+
+class _Methods:
+    """The operations of :class:`Tensor` (copied onto it by :func:`_install`)."""
+
+    @property
+    def T(self):
+        """Reversed dimensions (``PermuteBackward0``)."""
+        return _op("PermuteBackward0", np.transpose, np.transpose, (self,), None, (0,), (),
+                   view=True)
+
+    @property
+    def mT(self):
+        """The last two dimensions swapped (``TransposeBackward0``)."""
+        return _op("TransposeBackward0", np.swapaxes, np.swapaxes, (self, -2, -1), None, (0,), (),
+                   view=True)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        Example::
+
+            loss.backward()                       # scalar output
+            y.backward(gradient=T.ones_like(y))   # non-scalar output
+        """
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs)
+
+    # ------------------------------------------------------------ arithmetic
+
+    def __add__(self, other):
+        return _binop(np.add, "AddBackward0", self, other, ())
+
+    def __radd__(self, other):
+        return _binop(np.add, "AddBackward0", self, other, ())
+
+    def add(self, other, alpha=1):
+        """``self + alpha * other`` (``AddBackward0``)."""
+        if alpha != 1:
+            return _composite("AddBackward0", lambda a, b: a + b * alpha, (self, other))
+        return _binop(np.add, "AddBackward0", self, other, ())
+
+    def __sub__(self, other):
+        return _binop(np.subtract, "SubBackward0", self, other, ())
+
+    def sub(self, other, alpha=1):
+        """``self - alpha * other`` (``SubBackward0``)."""
+        if alpha != 1:
+            return _composite("SubBackward0", lambda a, b: a - b * alpha, (self, other))
+        return _binop(np.subtract, "SubBackward0", self, other, ())
+
+    def __rsub__(self, other):
+        return _op("RsubBackward1", np.subtract, np.subtract, (other, self), None, (1,), ())
+
+    def __mul__(self, other):
+        return _binop(np.multiply, "MulBackward0", self, other, _BILINEAR)
+
+    __rmul__ = __mul__
+    mul = __mul__
+    multiply = __mul__
+
+    def __truediv__(self, other):
+        return _binop(np.divide, "DivBackward0", self, other, _DIV_SAVES)
+
+    div = __truediv__
+    divide = __truediv__
+
+    def __rtruediv__(self, other):
+        return self.reciprocal() * other
+
+    def reciprocal(self):
+        """``1 / self`` (``ReciprocalBackward0``)."""
+        return _op("ReciprocalBackward0", np.divide, np.divide, (1.0, self), None, (1,), (1, "o"))
+
+    def __floordiv__(self, other):
+        out = _wrap(np.asarray(np.floor_divide(self._data, _unwrap(other))))
+        if _state.enabled and self._rg:
+            node = _make_node("NotImplemented", ((self.grad_fn or self._acc_node(), 0),),
+                              _not_implemented_bw, out._data.dtype)
+            out._rg = True
+            out.grad_fn = node
+        return out
+
+    def __mod__(self, other):
+        # (recorded like np.remainder: d/dx = 1, d/dy = -floor(x / y); it once dropped the graph)
+        return np.remainder(self, other)
+
+    def __rmod__(self, other):
+        return np.remainder(other, self)
+
+    def __neg__(self):
+        return _op("NegBackward0", np.negative, np.negative, (self,), None, (0,), ())
+
+    neg = __neg__
+    negative = __neg__
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return _binop(np.power, "PowBackward1", self, exponent, (0, 1, "o"))
+        return _op("PowBackward0", np.power, np.power, (self, exponent), None, (0,), (0,))
+
+    pow = __pow__
+
+    def __rpow__(self, base):
+        return _op("PowBackward2", np.power, np.power, (base, self), None, (1,), (1, "o"))
+
+    def square(self):
+        """``self ** 2`` (``PowBackward0``)."""
+        return self ** 2
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def matmul(self, other):
+        """Matrix product with numpy's broadcasting rules (see :func:`matmul`)."""
+        return matmul(self, other)
+
+    def mm(self, other):
+        """2-D matrix product (``MmBackward0``)."""
+        return mm(self, other)
+
+    def mv(self, vec):
+        """Matrix-vector product (``MvBackward0``)."""
+        return _op("MvBackward0", np.matmul, np.matmul, (self, vec), None, (0, 1), _BILINEAR)
+
+    def dot(self, other):
+        """Dot product of two vectors (``DotBackward0``)."""
+        return _op("DotBackward0", np.matmul, np.matmul, (self, other), None, (0, 1), _BILINEAR)
+
+    def bmm(self, other):
+        """Batched matrix product (``BmmBackward0``)."""
+        return _op("BmmBackward0", np.matmul, np.matmul, (self, other), None, (0, 1), _BILINEAR)
+
+    # comparisons: boolean tensors that never require grad
+    def __lt__(self, other):
+        return _wrap(np.asarray(self._data < _unwrap(other)))
+
+    def __le__(self, other):
+        return _wrap(np.asarray(self._data <= _unwrap(other)))
+
+    def __gt__(self, other):
+        return _wrap(np.asarray(self._data > _unwrap(other)))
+
+    def __ge__(self, other):
+        return _wrap(np.asarray(self._data >= _unwrap(other)))
+
+    def __eq__(self, other):
+        return _wrap(np.asarray(self._data == _unwrap(other)))
+
+    def __ne__(self, other):
+        return _wrap(np.asarray(self._data != _unwrap(other)))
+
+    def __and__(self, other):
+        return _wrap(np.asarray(self._data & _unwrap(other)))
+
+    def __or__(self, other):
+        return _wrap(np.asarray(self._data | _unwrap(other)))
+
+    def __invert__(self):
+        return _wrap(np.asarray(~self._data))
+
+    # ------------------------------------------------------------ in place
+
+    def add_(self, other, alpha=1):
+        """In-place ``self += alpha * other``."""
+        if alpha != 1:
+            other = other * alpha
+        return _inplace(self, Tensor.__add__, np.add, other)
+
+    def sub_(self, other, alpha=1):
+        """In-place ``self -= alpha * other``."""
+        if alpha != 1:
+            other = other * alpha
+        return _inplace(self, Tensor.__sub__, np.subtract, other)
+
+    def mul_(self, other):
+        """In-place ``self *= other``."""
+        return _inplace(self, Tensor.__mul__, np.multiply, other)
+
+    def div_(self, other):
+        """In-place ``self /= other``."""
+        return _inplace(self, Tensor.__truediv__, np.divide, other)
+
+    def __iadd__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self + other
+        return self.add_(other)
+
+    def __isub__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self - other
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self * other
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        if _state.strict and self._data.ndim == 0:
+            return self / other
+        return self.div_(other)
+
+    def zero_(self):
+        """Fill with zeros in place (``ZeroBackward0`` when recorded)."""
+        return _inplace(self, lambda t: _composite("ZeroBackward0", lambda a: a * 0.0, (t,)),
+                        lambda a: np.zeros_like(a), None, unary=True)
+
+    def fill_(self, value):
+        """Fill with ``value`` in place."""
+        return _inplace(self, lambda t: _composite("FillBackward0", lambda a: a * 0.0 + value,
+                                                   (t,)),
+                        lambda a: np.full_like(a, value), None, unary=True)
+
+    def clamp_(self, min=None, max=None):
+        """In-place :meth:`clamp`."""
+        return _inplace(self, lambda t: t.clamp(min, max),
+                        lambda a: np.clip(a, min, max), None, unary=True)
+
+    def relu_(self):
+        """In-place :meth:`relu`."""
+        return _inplace(self, Tensor.relu, lambda a: np.maximum(a, 0), None, unary=True)
+
+    def exp_(self):
+        """In-place :meth:`exp`."""
+        return _inplace(self, Tensor.exp, np.exp, None, unary=True)
+
+    def copy_(self, src):
+        """Copy ``src`` into self in place."""
+        return _inplace(self, lambda t, s: _composite("CopyBackwards", lambda a, b: a * 0.0 + b,
+                                                      (t, s)),
+                        lambda a, b: np.broadcast_to(b, a.shape), src)
+
+    def __setitem__(self, index, value):
+        _setitem(self, index, value)
+
+    # ------------------------------------------------------------ reductions
+
+    # Reductions take PyTorch's (dim, keepdim) and also numpy's (axis=, keepdims=, ddof=) keywords;
+    # inside grad_of (numpy semantics) std/var are biased and max/min(axis) return values only.
+
+    def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
+        """Sum over all elements or ``dim`` (``SumBackward0``/``SumBackward1``)."""
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+        name = "SumBackward0" if dim is None else "SumBackward1"
+        kw = {"axis": _dims(dim), "keepdims": keepdim}
+        if dtype is not None:
+            kw["dtype"] = _dt(dtype)
+        return _op(name, np.sum, np.sum, (self,), kw, (0,), ())
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Mean over all elements or ``dim`` (``MeanBackward0``/``MeanBackward1``)."""
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+        name = "MeanBackward0" if dim is None else "MeanBackward1"
+        return _op(name, np.mean, np.mean, (self,), {"axis": _dims(dim), "keepdims": keepdim},
+                   (0,), ())
+
+    def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Product over all elements or ``dim`` (``ProdBackward0``/``ProdBackward1``)."""
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+        name = "ProdBackward0" if dim is None else "ProdBackward1"
+        return _op(name, np.prod, np.prod, (self,), {"axis": _dims(dim), "keepdims": keepdim},
+                   (0,), (0, "o"))
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Max of all elements (``MaxBackward1``), ``(values, indices)`` over ``dim``
+        (``MaxBackward0``), or the elementwise maximum with a tensor (``MaximumBackward0``)."""
+        if axis is not None or keepdims is not None or (_state.strict and dim is not None
+                                                         and not isinstance(dim, Tensor)):
+            dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+            return _amax(self, dim, keepdim, np.max, "AmaxBackward0")
+        return _minmax(self, dim, keepdim, np.max, np.argmax, "Max", maximum)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Like :meth:`max` for the minimum."""
+        if axis is not None or keepdims is not None or (_state.strict and dim is not None
+                                                         and not isinstance(dim, Tensor)):
+            dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+            return _amax(self, dim, keepdim, np.min, "AminBackward0")
+        return _minmax(self, dim, keepdim, np.min, np.argmin, "Min", minimum)
+
+    def amax(self, dim=None, keepdim=False):
+        """Max over ``dim`` with ties sharing the gradient (``AmaxBackward0``)."""
+        return _amax(self, dim, keepdim, np.max, "AmaxBackward0")
+
+    def amin(self, dim=None, keepdim=False):
+        """Min over ``dim`` with ties sharing the gradient (``AminBackward0``)."""
+        return _amax(self, dim, keepdim, np.min, "AminBackward0")
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the max (no gradient)."""
+        return _wrap(np.asarray(np.argmax(self._data, axis=dim, keepdims=keepdim)))
+
+    def argmin(self, dim=None, keepdim=False):
+        """Index of the min (no gradient)."""
+        return _wrap(np.asarray(np.argmin(self._data, axis=dim, keepdims=keepdim)))
+
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None, *, axis=None,
+            ddof=None, keepdims=None):
+        """Variance (``VarBackward0``), unbiased by default like PyTorch (numpy's ``ddof=``
+        and ``axis=`` keywords give numpy's biased default)."""
+        corr = _correction(unbiased, correction, ddof, axis, keepdims)
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+        return _op("VarBackward0", np.var, np.var, (self,),
+                   {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0,))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None, *, axis=None,
+            ddof=None, keepdims=None):
+        """Standard deviation (``StdBackward0``); keywords as :meth:`var`."""
+        corr = _correction(unbiased, correction, ddof, axis, keepdims)
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+        return _op("StdBackward0", np.std, np.std, (self,),
+                   {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0, "o"))
+
+    def norm(self):
+        """Euclidean norm of all elements (``LinalgVectorNormBackward0``)."""
+        return _op("LinalgVectorNormBackward0", np.linalg.norm, np.linalg.norm, (self.reshape(-1)
+                   if self._data.ndim > 2 else self,), None, (0,), (0, "o"))
+
+    def logsumexp(self, dim, keepdim=False):
+        """``log(sum(exp(x), dim))`` computed stably (``LogsumexpBackward0``)."""
+        return _composite("LogsumexpBackward0", lambda a: _logsumexp(a, dim, keepdim), (self,))
+
+    # ------------------------------------------------------------ elementwise
+
+    def exp(self):
+        """``ExpBackward0``."""
+        return _op("ExpBackward0", np.exp, np.exp, (self,), None, (0,), ("o",))
+
+    def log(self):
+        """``LogBackward0``."""
+        return _op("LogBackward0", np.log, np.log, (self,), None, (0,), (0,))
+
+    def sin(self):
+        """``SinBackward0``."""
+        return _op("SinBackward0", np.sin, np.sin, (self,), None, (0,), (0,))
+
+    def cos(self):
+        """``CosBackward0``."""
+        return _op("CosBackward0", np.cos, np.cos, (self,), None, (0,), (0,))
+
+    def tan(self):
+        """``TanBackward0``."""
+        return _unary(self, np.tan, "TanBackward0", ("o",), lambda a: np.sin(a) / np.cos(a))
+
+    def tanh(self):
+        """``TanhBackward0``."""
+        return _op("TanhBackward0", np.tanh, np.tanh, (self,), None, (0,), ("o",))
+
+    def sigmoid(self):
+        """``1 / (1 + exp(-x))`` (``SigmoidBackward0``)."""
+        return _composite("SigmoidBackward0", _sigmoid, (self,))
+
+    def relu(self):
+        """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``)."""
+        d = self._data
+        mask = d > 0
+        return _op("ReluBackward0", np.where, np.where, (mask, self, 0.0), None, (1,), ("o",),
+                   ans=np.where(mask, d, np.zeros((), d.dtype)))
+
+    def sqrt(self):
+        """``SqrtBackward0``."""
+        return _unary(self, np.sqrt, "SqrtBackward0", ("o",), lambda a: a ** 0.5)
+
+    def rsqrt(self):
+        """``1 / sqrt(x)`` (``RsqrtBackward0``)."""
+        return _composite("RsqrtBackward0", lambda a: a ** -0.5, (self,))
+
+    def abs(self):
+        """``AbsBackward0`` (gradient 0 at 0)."""
+        return _op("AbsBackward0", np.abs, np.abs, (self,), None, (0,), (0,))
+
+    __abs__ = abs
+
+    def log1p(self):
+        """``Log1PBackward0``."""
+        return _unary(self, np.log1p, "Log1PBackward0", (0,), lambda a: np.log(a + 1.0))
+
+    def expm1(self):
+        """``Expm1Backward0``."""
+        return _unary(self, np.expm1, "Expm1Backward0", ("o",), lambda a: np.exp(a) - 1.0)
+
+    def sign(self):
+        """Sign, differentiable with zero gradient (``SignBackward0``)."""
+        return _composite("SignBackward0", lambda a: a * 0.0, (self,), value=np.sign(self._data))
+
+    def floor(self):
+        """Floor, zero gradient (``FloorBackward0``)."""
+        return _composite("FloorBackward0", lambda a: a * 0.0, (self,),
+                          value=np.floor(self._data))
+
+    def round(self):
+        """Round half to even, zero gradient (``RoundBackward0``)."""
+        return _composite("RoundBackward0", lambda a: a * 0.0, (self,),
+                          value=np.round(self._data))
+
+    def clamp(self, min=None, max=None):
+        """Clip to ``[min, max]``; gradient 1 inside and on the bounds (``ClampBackward1``), with
+        tensor bounds ``ClampBackward0``."""
+        return clamp(self, min, max)
+
+    clip = clamp
+
+    def softmax(self, dim):
+        """``SoftmaxBackward0``."""
+        return softmax(self, dim)
+
+    def log_softmax(self, dim):
+        """``LogSoftmaxBackward0``."""
+        return log_softmax(self, dim)
+
+    def masked_fill(self, mask, value):
+        """Replace entries where ``mask`` is true by ``value`` (``MaskedFillBackward0``)."""
+        m = _unwrap(mask)
+        return _op("MaskedFillBackward0", np.where, np.where, (m, value, self), None, (2,), (0,),
+                   ans=np.where(m, np.asarray(value, self._data.dtype), self._data))
+
+    # ------------------------------------------------------------ shapes
+
+    def reshape(self, *shape):
+        """Reshape (``ViewBackward0``; ``UnsafeViewBackward0`` over ``CloneBackward0`` when the
+        data is not contiguous)."""
+        shape = _shape_arg(shape)
+        if not self._data.flags.c_contiguous and self._data.ndim > 1:
+            c = self.clone()
+            return _op("UnsafeViewBackward0", np.reshape, np.reshape, (c, shape), None, (0,), ())
+        return _op("ViewBackward0", np.reshape, np.reshape, (self, shape), None, (0,), (),
+                   view=True)
+
+    view = reshape
+
+    def view_as(self, other):
+        """Reshape to ``other``'s shape."""
+        return self.reshape(other.shape)
+
+    def flatten(self):
+        """Flatten to 1-D (``ViewBackward0``)."""
+        return self.reshape(-1)
+
+    def clone(self):
+        """A copy that stays in the graph (``CloneBackward0``)."""
+        return _op("CloneBackward0", np.positive, np.copy, (self,), None, (0,), ())
+
+    def contiguous(self):
+        """Self when already contiguous, else a contiguous clone."""
+        return self if self._data.flags.c_contiguous else self.clone()
+
+    def transpose(self, *dims):
+        """Swap two dimensions (``TransposeBackward0``); with no or all axes (or inside grad_of)
+        numpy's ``ndarray.transpose``."""
+        if len(dims) != 2 or _state.strict:
+            return np.transpose(self, _shape_arg(dims) if dims else None)
+        dim0, dim1 = dims
+        return _op("TransposeBackward0", np.swapaxes, np.swapaxes, (self, dim0, dim1), None, (0,),
+                   (), view=True)
+
+    def t(self):
+        """Transpose a tensor of at most 2 dimensions (``TBackward0``)."""
+        if self._data.ndim > 2:
+            raise TapeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                            f"{self._data.ndim}D")
+        return _op("TBackward0", np.transpose, np.transpose, (self,), None, (0,), (), view=True)
+
+    def permute(self, *dims):
+        """Reorder dimensions (``PermuteBackward0``)."""
+        dims = _shape_arg(dims)
+        return _op("PermuteBackward0", np.transpose, np.transpose, (self, dims), None, (0,), (),
+                   view=True)
+
+    def unsqueeze(self, dim):
+        """Insert a dimension of size 1 (``UnsqueezeBackward0``)."""
+        shape = np.expand_dims(np.empty(self._data.shape, dtype=bool), dim).shape
+        return _op("UnsqueezeBackward0", np.reshape, np.reshape, (self, shape), None, (0,), (),
+                   view=True)
+
+    def squeeze(self, dim=None):
+        """Drop dimensions of size 1 (``SqueezeBackward0``; with ``dim`` ``SqueezeBackward1``)."""
+        s = self._data.shape
+        if dim is None:
+            shape, name = tuple(n for n in s if n != 1), "SqueezeBackward0"
+        else:
+            d = dim % max(len(s), 1)
+            shape = s[:d] + s[d + 1:] if s and s[d] == 1 else s
+            name = "SqueezeBackward1"
+        return _op(name, np.reshape, np.reshape, (self, shape), None, (0,), (), view=True)
+
+    def expand(self, *sizes):
+        """Broadcast to a bigger shape without copying (``ExpandBackward0``)."""
+        sizes = _shape_arg(sizes)
+        lead = len(sizes) - self._data.ndim
+        shape = tuple(self._data.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+        return _op("ExpandBackward0", np.broadcast_to, np.broadcast_to, (self, shape), None, (0,),
+                   (), view=True)
+
+    def expand_as(self, other):
+        """Expand to ``other``'s shape."""
+        return self.expand(*other.shape)
+
+    def repeat(self, *sizes):
+        """Tile the tensor (``RepeatBackward0``)."""
+        sizes = _shape_arg(sizes)
+        return _composite("RepeatBackward0", lambda a: _repeat(a, sizes), (self,))
+
+    def flip(self, *dims):
+        """Reverse the order along ``dims`` (``FlipBackward0``)."""
+        dims = _shape_arg(dims)
+        idx = tuple(slice(None, None, -1) if i in [d % self._data.ndim for d in dims]
+                    else slice(None) for i in range(self._data.ndim))
+        return _op("FlipBackward0", _getitem, _getitem, (self, idx), None, (0,), ())
+
+    def __getitem__(self, index):
+        return _getitem_tensor(self, index)
+
+    def index_select(self, dim, index):
+        """Select entries along ``dim`` (``IndexSelectBackward0``)."""
+        idx = (slice(None),) * (dim % self._data.ndim) + (np.asarray(_unwrap(index)),)
+        return _op("IndexSelectBackward0", _getitem, _getitem, (self, idx), None, (0,), ("i",))
+
+    def split(self, split_size, dim=0):
+        """Split into chunks of ``split_size`` along ``dim`` (``SplitBackward0``)."""
+        n = self._data.shape[dim]
+        bounds = list(range(0, n, split_size)) + [n]
+        return tuple(self._slice_chunk(dim, a, b) for a, b in itertools.pairwise(bounds))
+
+    def chunk(self, chunks, dim=0):
+        """Split into ``chunks`` pieces along ``dim`` (``SplitBackward0``)."""
+        n = self._data.shape[dim]
+        return self.split(-(-n // chunks), dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim`` (``UnbindBackward0``)."""
+        d = dim % self._data.ndim
+        return tuple(_op("UnbindBackward0", _getitem, _getitem,
+                         (self, (slice(None),) * d + (i,)), None, (0,), (), view=True)
+                     for i in range(self._data.shape[d]))
+
+    def _slice_chunk(self, dim, a, b):
+        d = dim % self._data.ndim
+        return _op("SplitBackward0", _getitem, _getitem, (self, (slice(None),) * d + (slice(a, b),)),
+                   None, (0,), (), view=True)
+
+    # ------------------------------------------------------------ dtype
+
+    def to(self, dtype):
+        """Cast to ``dtype`` (``ToCopyBackward0``; self when the dtype is unchanged)."""
+        dt = _dt(dtype)
+        if dt == self._data.dtype:
+            return self
+        if dt.kind not in "fc":
+            return _wrap(self._data.astype(dt))
+        return _op("ToCopyBackward0", _ToCopy, _ToCopy(dt), (self,), None, (0,), ())
+
+    def float(self):
+        """Cast to float32."""
+        return self.to(float32)
+
+    def double(self):
+        """Cast to float64."""
+        return self.to(float64)
+
+    def long(self):
+        """Cast to int64 (no gradient)."""
+        return self.to(int64)
+
+    def astype(self, dtype):
+        """numpy-style cast (differentiable between float types)."""
+        return self.to(dtype)
+
+    # ------------------------------------------------------------ numpy protocol
+
+    __array_ufunc__ = array_ufunc_method
+    __array_function__ = array_function_method
+
+
+def _install(methods, cls):
+    """Copy the functions and properties defined on ``methods`` onto ``cls``."""
+    for name, value in vars(methods).items():
+        if isinstance(value, (types.FunctionType, property)):
+            setattr(cls, name, value)
+
+
+_install(_Methods, Tensor)

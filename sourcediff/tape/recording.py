@@ -1,0 +1,328 @@
+"""Recording operations: run the forward on numpy data and attach a node that calls the vjp rule."""
+
+import numpy as np
+
+from ..rules import registry
+from .. import runtime as _sd
+from ..errors import NoRuleError
+from .engine import _check_saved, _grad_impl
+from .grad_mode import _state, _state_retain, enable_grad, no_grad
+from .messages import TapeError, TapeTypeError
+from .node import _BILINEAR, _NONE_EDGE, _make_node, _make_rule_node
+from .rule_lookup import (
+    _cache_version,
+    _is_ragged,
+    _lookup,
+    _no_rule,
+    _Ragged,
+    _ragged_float,
+    _rule_and_vjp,
+    _sliced_cache,
+)
+from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
+
+
+def _op_ragged(name, key, args, kw, edges, saves, ans):
+    """Record ``key`` with the tuple result ``ans`` (see :class:`_Ragged`); returns the tuple with
+    its float parts as Tensors taken out of the recorded flat one."""
+    ragged = _Ragged(key, ans)
+    floats = [np.ravel(p) for p in ans if _ragged_float(p)]
+    flat = np.concatenate(floats).astype(np.result_type(*floats)) if floats else np.zeros(0)
+    out = _op(name, ragged, None, args, kw, edges, saves, ans=flat)
+    items = [p if b is None else out[b[0]:b[1]].reshape(b[2])
+             for p, b in zip(ans, ragged.bounds)]
+    return type(ans)._make(items) if hasattr(type(ans), "_make") else tuple(items)
+
+
+def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
+    """Run ``fwd`` on the unwrapped ``args`` and record a node that calls ``key``'s vjp rule."""
+    if ans is None:
+        raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+        if fwd is np.sum and type(raw[0]) is np.ndarray and len(raw) == 1:
+            ans = np.add.reduce(raw[0], **kw) if kw else np.add.reduce(raw[0], axis=None)
+        else:
+            ans = fwd(*raw, **kw) if kw else fwd(*raw)
+    if type(ans) is not np.ndarray:
+        if _is_ragged(ans):
+            return _op_ragged(name, key, args, kw, edges, saves, ans)
+        ans = np.asarray(ans)
+    elif not view and ans.base is not None:
+        # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, which
+        # the tape does not record as a view: a copy, so a later in-place update of the argument
+        # cannot change the value this node's rule reads
+        for a in args:
+            if isinstance(a, Tensor) and np.may_share_memory(ans, a._data):
+                ans = ans.copy()
+                break
+    out = _new_tensor(Tensor)
+    out._data = ans
+    out._rg = False
+    out.grad_fn = None
+    out._grad = None
+    out._hooks = None
+    out._acc = None
+    out._retains = False
+    out._vidx = None
+    if view:
+        base = args[0]
+        out._vc = base._vc
+        out._base = base._base if base._base is not None else base
+    else:
+        out._vc = [0]
+        out._base = None
+    if not _state.enabled:
+        return out
+    nf = []
+    req_pos = []
+    for e in edges:
+        a = args[e] if type(e) is int else args[e[0]][e[1]]
+        if isinstance(a, Tensor) and a._rg:
+            req_pos.append(e)
+            nf.append((a.grad_fn or a._acc_node(), 0))
+        else:
+            nf.append(_NONE_EDGE)
+    if not req_pos:
+        return out
+    req = tuple(req_pos)
+    try:  # (the cache of rule_lookup._rule_and_vjp, read here: one call less per op)
+        found = _sliced_cache.get((key, req)) if _cache_version[0] == registry.version() else None
+    except TypeError:  # an unhashable key
+        found = None
+    rule, vjp = found if found is not None else _rule_and_vjp(key, req)
+    if rule is None:
+        raise _no_rule(key)
+    node = _make_rule_node(name, tuple(nf), _rule_bw, ans.dtype, rule, vjp, fwd, args, kw or _NO_KW,
+                           edges, ans)
+    if saves:
+        if saves is _BILINEAR and len(req) == 1:  # x @ w with a constant x: keeps x only
+            p = 1 - req[0]
+            node._saves = (p,)
+            if isinstance(args[p], Tensor):
+                node._vers = ((p, args[p]._vc[0]),)
+        else:
+            _keep_saves(node, saves, req, args, out)
+    out._rg = True
+    out.grad_fn = node
+    return out
+
+
+_NO_KW = {}  # (read only)
+
+
+def _keep_saves(node, saves, req, args, out):
+    """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording."""
+    vers = []
+    kept = []
+    for p in saves:
+        if type(p) is tuple:
+            if p[1] not in req:
+                continue
+            p = p[0]
+        kept.append(p)
+        if p == "o":
+            node._outvc = out._vc
+            node._outver = out._vc[0]
+        elif type(p) is int and isinstance(args[p], Tensor):
+            vers.append((p, args[p]._vc[0]))
+    node._vers = tuple(vers)
+    node._saves = tuple(kept)
+
+
+def _promote(a, b):
+    """PyTorch's promotion for float tensors mixed with ints or 0-d tensors of another float type."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype != b.dtype:
+        ka, kb = a.dtype.kind, b.dtype.kind
+        if ka == "f" and kb in "iub":
+            return a, b.astype(a.dtype)
+        if kb == "f" and ka in "iub":
+            return a.astype(b.dtype), b
+        if ka == kb == "f" and (a.ndim == 0) != (b.ndim == 0):
+            return (a.astype(b.dtype), b) if a.ndim == 0 else (a, b.astype(a.dtype))
+    return a, b
+
+
+def _binop(key, name, a, b, saves):
+    ad = a._data
+    if isinstance(b, Tensor):
+        bd = b._data
+    else:
+        bd = np.asarray(b) if isinstance(b, (list, tuple)) else b
+    if type(bd) is np.ndarray and bd.dtype is not ad.dtype:
+        ad, bd = _promote(ad, bd)
+    return _op(name, key, key, (a, b), None, (0, 1), saves, ans=key(ad, bd))
+
+
+def _unary(t, key, name, saves, composite_fn):
+    if _lookup(key) is not None or not (_state.enabled and t._rg):
+        return _op(name, key, key, (t,), None, (0,), saves)
+    return _composite(name, composite_fn, (t,), value=np.asarray(key(t._data)))
+
+
+_SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0"}
+
+
+def _composite(name, fn, inputs, value=None):
+    """Record ``fn(*inputs)`` (built from tape ops) as ONE node called ``name``.
+
+    The forward runs ``fn`` on detached copies of the inputs; the node's backward is the tape's own
+    backward through that sub-graph (or, with ``create_graph``, through ``fn`` re-run on the inputs).
+    """
+    if not (_state.enabled and _any_rg(inputs)):
+        with no_grad():
+            res = fn(*[_detached(x) for x in inputs])
+        if value is not None:
+            return _wrap(np.asarray(value))
+        return res
+    leaves = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            leaf = _wrap(x._data)
+            leaf._vc = x._vc
+            leaf._rg = x._rg
+            leaves.append(leaf)
+        else:
+            leaves.append(x)
+    with enable_grad():
+        sub = fn(*leaves)
+    if value is None:
+        value = sub._data
+    out = _wrap(np.asarray(value))
+    if value is sub._data:
+        out._vc = sub._vc
+    nf = tuple(_edge(x) for x in inputs)
+    node = _make_node(name, nf, _composite_bw, out._data.dtype)
+    node._args = tuple(inputs)
+    node._fwd = fn
+    node._extra = (sub, leaves)
+    if name in _SAVES_RESULT:
+        node._saves = ("o",)
+        node._ans = out._data
+        node._outvc = out._vc
+        node._outver = out._vc[0]
+    out._rg = True
+    out.grad_fn = node
+    return out
+
+
+def _detached(x):
+    return x.detach() if isinstance(x, Tensor) else x
+
+
+def _composite_bw(node, g, cg):
+    _check_saved(node)
+    if cg:
+        inputs = node._args
+        with enable_grad():
+            sub = node._fwd(*inputs)
+        want = [x for x in inputs if isinstance(x, Tensor) and x._rg]
+        got = iter(_grad_impl([sub], [g], want, retain_graph=True, create_graph=True,
+                              allow_unused=True))
+        return [next(got) if isinstance(x, Tensor) and x._rg else None for x in inputs]
+    sub, leaves = node._extra
+    if not isinstance(sub, Tensor) or not sub._rg:
+        return [None] * len(leaves)
+    want = [x for x in leaves if isinstance(x, Tensor) and x._rg]
+    got = iter(_grad_impl([sub], [g], want, retain_graph=_state_retain[0], create_graph=False,
+                          allow_unused=True, raw=True))
+    return [next(got) if isinstance(x, Tensor) and x._rg else None for x in leaves]
+
+
+def _not_implemented_bw(node, g, cg):
+    raise TapeError("derivative for aten::floor_divide is not implemented")
+
+
+def _rule_bw(node, g, cg):
+    _check_saved(node)
+    rule = node._rule
+    if cg:
+        return _rule_bw_graph(node, g)
+    args = node._args
+    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    contribs = node._vjp(g, node._ans, *raw, **node._kw)
+    out = []
+    bc = rule.broadcast
+    for (child, _), e in zip(node.next_functions, node._edges):
+        if child is None:
+            out.append(None)
+            continue
+        if type(e) is int:
+            c, x = contribs[e], raw[e]
+        else:
+            c, x = contribs[e[0]][e[1]], raw[e[0]][e[1]]
+        if c is not None and bc and not (type(c) is np.ndarray and type(x) is np.ndarray
+                                         and c.shape == x.shape):
+            c = _sd.unbroadcast(c, x)
+        out.append(c)
+    return out
+
+
+def _rule_bw_graph(node, g):
+    """The node's backward recorded on the tape (``create_graph=True``)."""
+    rule = node._rule
+    tg = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
+    live = [i for i, (child, _) in enumerate(node.next_functions) if child is not None]
+    if (rule.kind == "linear" and len(live) == 1 and type(node._edges[live[0]]) is int
+            and node._fwd is not None):
+        out = [None] * len(node.next_functions)
+        out[live[0]] = _linear_vjp(node, node._edges[live[0]], tg)
+        return out
+    ans = _wrap(node._ans)
+    ans._rg = True
+    ans.grad_fn = node
+    _state.in_rule += 1
+    try:
+        contribs = rule.vjp(tg, ans, *node._args, **node._kw)
+    except (NoRuleError, TapeError, TapeTypeError):
+        raise
+    except Exception as exc:  # a rule body that cannot run on tape Tensors
+        raise TapeError(
+            f"create_graph=True: the vjp rule of {rule.name} ({node.name()}) could not run on tape "
+            f"Tensors ({type(exc).__name__}: {exc}); higher-order gradients through it are not "
+            "supported") from exc
+    finally:
+        _state.in_rule -= 1
+    out = []
+    for (child, _), e in zip(node.next_functions, node._edges):
+        if child is None:
+            out.append(None)
+            continue
+        if type(e) is int:
+            c, x = contribs[e], node._args[e]
+        else:
+            c, x = contribs[e[0]][e[1]], node._args[e[0]][e[1]]
+        if c is not None and rule.broadcast:
+            c = _sd.unbroadcast(c, _unwrap(x))
+        out.append(c)
+    return out
+
+
+def _linear_vjp(node, pos, tg):
+    """vjp of an op linear in its only active argument, recorded as a node whose own backward is
+    the op itself (the transpose of a transpose)."""
+    rule = node._rule
+    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in node._args]
+    c = rule.vjp(tg._data, node._ans, *raw, **node._kw)[pos]
+    if rule.broadcast:
+        c = _sd.unbroadcast(c, raw[pos])
+    c = np.asarray(c)
+    out = _wrap(c)
+    if not (_state.enabled and tg._rg):
+        return out
+    fwd, args, kw = node._fwd, node._args, node._kw
+
+    def bw(n, gg, cg):
+        new_args = list(args) if cg else list(raw)
+        new_args[pos] = gg
+        if cg:
+            new_args = [a.detach() if isinstance(a, Tensor) and i != pos else a
+                        for i, a in enumerate(new_args)]
+            if not isinstance(gg, Tensor):
+                new_args[pos] = _wrap(np.asarray(gg))
+            r = fwd(*new_args, **kw)
+            return [r if isinstance(r, Tensor) else _wrap(np.asarray(r))]
+        return [np.asarray(fwd(*new_args, **kw))]
+
+    n = _make_node(node.name() + "Backward", ((tg.grad_fn or tg._acc_node(), 0),), bw, c.dtype)
+    out._rg = True
+    out.grad_fn = n
+    return out

@@ -1,0 +1,197 @@
+"""In-place operations, index assignment and indexing (views sharing the base's version counter)."""
+
+import builtins
+import numbers
+import weakref
+
+import numpy as np
+
+from .. import runtime as _sd
+from .grad_mode import _state
+from .messages import _MSG_LEAF_INPLACE, _MSG_STRIDE0, _MSG_VIEW_LEAF_INPLACE, TapeError
+from .node import _make_node
+from .recording import _op
+from .tensor_class import Tensor, _edge, _getitem, _unwrap, _wrap
+
+
+def _check_inplace(t):
+    if _state.enabled:
+        if t._rg and t.grad_fn is None:
+            raise TapeError(_MSG_LEAF_INPLACE)
+        b = t._base
+        if b is not None and b._rg and b.grad_fn is None:
+            raise TapeError(_MSG_VIEW_LEAF_INPLACE)
+
+
+def _snapshot(t):
+    s = _wrap(t._data.copy())
+    s._rg = t._rg
+    s.grad_fn = t.grad_fn
+    s._acc = t._acc
+    if t._rg and t.grad_fn is None:
+        s._acc = t._acc_node()
+    return s
+
+
+def _rebase(t, res):
+    """Make ``t`` hold ``res``'s value and graph position after an in-place op."""
+    old = t.grad_fn
+    if old is not None and old._ans is t._data and old._outvc is None:
+        # the node that made t keeps its result for its rule (a / b: -g * ans / b), though it does
+        # not save it as an output PyTorch would check: it gets the value from before the update
+        old._ans = t._data.copy()
+    np.copyto(t._data, res._data, casting="same_kind")
+    t._vc[0] += 1
+    node = res.grad_fn
+    t.grad_fn = node
+    t._rg = res._rg
+    if node is not None:
+        if node._outvc is res._vc:
+            node._ans = t._data
+            node._outvc = t._vc
+            node._outver = t._vc[0]
+        if t._retains:
+            node._retain = weakref.ref(t)
+
+
+def _inplace(t, op, npop, other, unary=False):
+    _check_inplace(t)
+    recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
+    if not recording:
+        if not t._data.flags.writeable:
+            raise TapeError(_MSG_STRIDE0)
+        if unary or other is None:
+            np.copyto(t._data, npop(t._data), casting="same_kind")
+        else:
+            o = _unwrap(other)
+            if npop is np.add or npop is np.subtract or npop is np.multiply or npop is np.divide:
+                npop(t._data, o, out=t._data, casting="same_kind")
+            else:
+                np.copyto(t._data, npop(t._data, o), casting="same_kind")
+        t._vc[0] += 1
+        return t
+    if t._base is not None and (t._base._rg or t._rg):
+        if t._vidx is None:
+            raise TapeError(
+                "in-place operation on this view of a tensor that requires grad is not supported "
+                "by the sourcediff tape (only views made by one indexing of the base are); use an "
+                "out-of-place operation (y = y + 1) or index assignment on the base tensor")
+        base = t._base
+        snap = _snapshot(t)
+        res = op(snap) if unary else op(snap, other)
+        _setitem(base, t._vidx, res)  # the base records CopySlices
+        view = _getitem_tensor(base, t._vidx)
+        if not np.shares_memory(t._data, base._data):
+            # an integer index selects a copy (numpy's scalar): it gets the new value too, so
+            # x[0] -= v, which Python ends with x[0] = <this view>, does not write the old one back
+            np.copyto(t._data, view._data, casting="same_kind")
+        t.grad_fn = view.grad_fn
+        t._rg = view._rg
+        return t
+    snap = _snapshot(t)
+    res = op(snap) if unary else op(snap, other)
+    _rebase(t, res)
+    return t
+
+
+def _setitem(t, index, value):
+    if _state.enabled and t._rg and t.grad_fn is None:
+        raise TapeError(_MSG_VIEW_LEAF_INPLACE)
+    _check_inplace(t)
+    idx = _unwrap_index(index)
+    recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg))
+    if not recording:
+        t._data[idx] = _unwrap(value)
+        t._vc[0] += 1
+        return
+    if t._base is not None and (t._base._rg or t._rg):
+        raise TapeError(
+            "index assignment into a view of a tensor that requires grad is not supported by the "
+            "sourcediff tape; assign into the base tensor")
+    snap = _snapshot(t)
+    new = t._data.copy()
+    new[idx] = _unwrap(value)
+    mask = np.zeros(t._data.shape, dtype=bool)
+    mask[idx] = True
+    nf = (_edge(snap), _edge(value))
+
+    def bw(node, g, cg):
+        g_self = np.where(mask, 0.0, g)
+        g_val = None
+        if nf[1][0] is not None:
+            g_val = _sd.item_grad(g, idx)  # (an element written twice: the last write's)
+            g_val = _sd.unbroadcast(g_val, _unwrap(value))
+        return [g_self, g_val]
+
+    node = _make_node("CopySlices", nf, bw, new.dtype)
+    res = _wrap(new)
+    res._rg = True
+    res.grad_fn = node
+    _rebase(t, res)
+
+
+# ---------------------------------------------------------------- indexing
+
+
+def _is_basic(i):
+    return i is None or i is Ellipsis or isinstance(i, (slice, numbers.Integral))
+
+
+def _unwrap_index(index):
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def _getitem_tensor(t, index):
+    idx = _unwrap_index(index)
+    tup = idx if isinstance(idx, tuple) else (idx,)
+    basic = all(_is_basic(i) for i in tup)
+    if not (_state.enabled and t._rg):
+        out = _wrap(np.asarray(t._data[idx]))
+        if basic:
+            out._vc = t._vc
+            out._base = t._base if t._base is not None else t
+            if t._base is None:
+                out._vidx = idx
+        return out
+    if not basic:
+        return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
+    n_real = builtins.sum(1 for i in tup if i is not None and i is not Ellipsis)
+    cur, dim = t, 0
+    for i in tup:
+        if i is Ellipsis:
+            dim += cur._data.ndim - dim - (n_real - _consumed(tup, i))
+        elif i is None:
+            shape = cur._data.shape[:dim] + (1,) + cur._data.shape[dim:]
+            cur = _op("UnsqueezeBackward0", np.reshape, np.reshape, (cur, shape), None, (0,), (),
+                      view=True)
+            dim += 1
+        elif isinstance(i, slice):
+            n = cur._data.shape[dim]
+            if i.indices(n) == (0, n, 1):
+                dim += 1
+                continue
+            sub = (slice(None),) * dim + (i,)
+            cur = _op("SliceBackward0", _getitem, _getitem, (cur, sub), None, (0,), (), view=True)
+            dim += 1
+        else:
+            sub = (slice(None),) * dim + (int(i),)
+            cur = _op("SelectBackward0", _getitem, _getitem, (cur, sub), None, (0,), (), view=True)
+    if cur is t:
+        cur = _op("AliasBackward0", _getitem, _getitem, (t, ()), None, (0,), (), view=True)
+    if t._base is None:
+        cur._vidx = idx
+    return cur
+
+
+def _consumed(tup, ell):
+    k = 0
+    for i in tup:
+        if i is ell:
+            return k
+        if i is not None:
+            k += 1
+    return k
