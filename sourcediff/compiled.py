@@ -22,7 +22,8 @@ from .compiler.loader import compile_raw, free_names
 from .compiler.parse import GENERATED_LINES, not_a_function, outermost
 from .errors import NoSourceError, SourcediffError, WrtError
 from .rules import registry
-from .specialize import facts, passes
+from .specialize import facts as spec_facts
+from .specialize import passes
 
 _cache = weakref.WeakKeyDictionary()
 
@@ -229,9 +230,9 @@ class _Specializations:
 
     def lookup(self, args, keywords=None):
         self.misses += 1  # calls the entry's own key did not find (tests/test_specialize.py)
-        key = facts.signature(args)
+        key = spec_facts.signature(args)
         if keywords:
-            key += tuple(sorted((k, facts.signature((v,))) for k, v in keywords.items()))
+            key += tuple(sorted((k, spec_facts.signature((v,))) for k, v in keywords.items()))
         fn = self.table.get(key)
         if fn is not None:
             return fn
@@ -311,12 +312,12 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=()):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
-    # every call pays for this: the signature key is built inline (as facts.signature
+    # every call pays for this: the signature key is built inline (as spec_facts.signature
     # builds it), and a call without keywords passes none on
     table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
         (None, None, None)
     namespace = {"fn": fn, "table": table, "lookup": lookup, "ndarray": ndarray,
-                 "dict_key": facts.dict_key, "SourcediffError": SourcediffError,
+                 "dict_key": spec_facts.dict_key, "SourcediffError": SourcediffError,
                  "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
                  "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
                  "_REBOUND": _REBOUND}
@@ -345,7 +346,7 @@ def _rebound(fn, name, old, new):
 
 def _entry_source(n, distinct=False, checks=False):
     """The source of the entry wrapper for a function of ``n`` positional parameters: a call
-    with ``n`` arrays builds its signature key (as facts.signature builds it) in one tuple
+    with ``n`` arrays builds its signature key (as spec_facts.signature builds it) in one tuple
     display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
     per call). ``checks``: the functions resolved by global name are checked first (ACT = np.sin
     after the gradient was built for np.tanh); ``distinct``: result arrays that share memory are

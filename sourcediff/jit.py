@@ -37,7 +37,7 @@ from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
 from .compiler.parse import _generated_line, outermost
 from .errors import JitFallbackWarning
-from .specialize import facts
+from .specialize import facts as spec_facts
 from .specialize.inference import Inference
 
 log = logging.getLogger("sourcediff")
@@ -271,11 +271,11 @@ def _facts(spec, fdef, args, keywords, marks):
     namespace[NUMPY_NAME] = np
     params = [a.id for a in fdef.args.args]
     values = list(args) + list((keywords or {}).values())
-    known = {p: facts.fact_of_signature(v) for p, v in zip(params, values)}
+    known = {p: spec_facts.fact_of_signature(v) for p, v in zip(params, values)}
     inference = Inference(fdef, namespace, spec.stack, known, marks)
     try:
         inference.run()
-    except facts._Unsupported:
+    except spec_facts._Unsupported:
         return None, None
     return inference.nodes, inference.ever
 
@@ -363,13 +363,13 @@ def _split_stacks(fdef, stack):
 
 def _typed_value(fact):
     """An expression of the type ``fact`` stands for (its value unimportant), or None."""
-    if type(fact) is facts.Arr:
+    if type(fact) is spec_facts.Arr:
         return _zeros(fact)
-    if facts._float64ish(fact):
+    if spec_facts._float64ish(fact):
         return gast.Constant(value=0.0, kind=None)
-    if fact is facts.ANYINT or (type(fact) is facts.Known and type(fact.value) is int):
+    if fact is spec_facts.ANYINT or (type(fact) is spec_facts.Known and type(fact.value) is int):
         return gast.Constant(value=0, kind=None)
-    if fact is facts.ANYBOOL or (type(fact) is facts.Known and
+    if fact is spec_facts.ANYBOOL or (type(fact) is spec_facts.Known and
                                       type(fact.value) is bool):
         return gast.Constant(value=False, kind=None)
     return None
@@ -393,7 +393,7 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
     stores, loads, parents = _uses(fdef)
     for s in fdef.body:
         if id(s) in placeholders:
-            others = [facts.get(id(a.value), facts.TOP) for a in stores[s.targets[0].id]
+            others = [facts.get(id(a.value), spec_facts.TOP) for a in stores[s.targets[0].id]
                       if a is not s and not _pop_value(a)]
             value = _typed_value(_one(others)) if others else None
             if value is not None:
@@ -414,9 +414,9 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
             add = parents.get(id(n))
             if isinstance(add, gast.BinOp):
                 addends.append(facts.get(id(add.right if add.left is n else add.left),
-                                         facts.TOP))
+                                         spec_facts.TOP))
         fact = _one(addends) if addends else None
-        if type(fact) is facts.Arr:
+        if type(fact) is spec_facts.Arr:
             guesses[id(s)] = (s, name, fact)
     if not guesses:
         return
@@ -424,14 +424,14 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
         s.value = _zeros(fact)
     facts, _ = infer()
     for s, name, fact in guesses.values():
-        if facts is None or any(facts.get(id(a.value), facts.TOP) != fact
+        if facts is None or any(facts.get(id(a.value), spec_facts.TOP) != fact
                                 for a in stores[name] if a is not s):
             s.value = gast.Constant(value=0.0, kind=None)  # (not one array type: as it was)
             continue
         for n in loads.get(name, ()):
             call = parents.get(id(n))
             if _grad_like_arg(n, parents, runtime_names) and \
-                    facts.get(id(call.args[1]), facts.TOP) == fact:
+                    facts.get(id(call.args[1]), spec_facts.TOP) == fact:
                 _replace(parents.get(id(call)), call, _load(name))
 
 
@@ -456,7 +456,7 @@ def _pop_value(assign):
 
 def _one(facts):
     first = facts[0]
-    return first if all(f == first for f in facts) else facts.TOP
+    return first if all(f == first for f in facts) else spec_facts.TOP
 
 
 def _only_added(node, parents):
