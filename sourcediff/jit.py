@@ -493,6 +493,14 @@ def _register_overloads(numba):
     def is_float(t):
         return isinstance(t, (types.Float, types.Integer, types.Boolean))
 
+    _overload_accumulations(types, overload, is_float)
+    _overload_numbers_and_arrays(types, overload, is_float)
+    _overload_indexing_and_masks(types, overload, is_float)
+
+
+def _overload_accumulations(types, overload, is_float):
+    """numba versions of the helpers that shape and sum gradients: grad_like and
+    add_stacked_products."""
     @overload(runtime.grad_like)
     def grad_like(g, x):
         if is_float(x) and is_float(g):
@@ -535,6 +543,10 @@ def _register_overloads(numba):
             return impl_float
         return None
 
+
+def _overload_numbers_and_arrays(types, overload, is_float):
+    """numba versions of the helpers that settle for a number or an array: zeros, seeds, checks,
+    unbroadcasting, unreducing and copies."""
     @overload(runtime.zeros_like_grad)
     def zeros_like_grad(x):
         if is_float(x):
@@ -585,6 +597,9 @@ def _register_overloads(numba):
             return lambda value: value
         return None
 
+
+def _overload_indexing_and_masks(types, overload, is_float):
+    """numba versions of the helpers that index and mask: scatter_basic and win_mask."""
     def basic(index):  # (an integer array would write once where np.add.at adds)
         parts = index.types if isinstance(index, types.BaseTuple) else (index,)
         return all(isinstance(p, (types.Integer, types.SliceType)) for p in parts)

@@ -339,17 +339,7 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
     dirs = {i: rng.normal(size=_leaf_vector(args[i]).shape) for i in wrt}
 
     def moved(h, only=None):
-        out = list(args)
-        for i in wrt:
-            if only is not None and i != only:
-                continue
-            if flats[i] is not None:
-                out[i] = flats[i][1](flats[i][0] + h * dirs[i])
-            else:
-                shifted = np.asarray(args[i], dtype=float) + h * dirs[i].reshape(np.shape(args[i]))
-                out[i] = float(shifted) if isinstance(args[i], float) else \
-                    shifted.astype(np.asarray(args[i]).dtype)
-        return out
+        return _moved(args, wrt, flats, dirs, h, only)
 
     numeric = (float(f(*moved(eps))) - float(f(*moved(-eps)))) / (2 * eps)
     # (one column per argument: each moved alone along its own direction)
@@ -358,72 +348,106 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
     labels = _argument_labels(f, wrt)
     rows, failed = [], []
     for mode in modes:
-        try:
-            grads = _mode_gradients(f, args, wrt, mode)
-        except SourcediffError as exc:
-            rows.append((mode, "refused", str(exc).splitlines()[0][:70]))
-            continue
-        except Exception as exc:  # noqa: BLE001  (a crash in a mode is a failure of that mode)
-            rows.append((mode, "CRASHED", f"{type(exc).__name__}: {str(exc)[:60]}"))
-            failed.append(mode)
-            continue
-        grads = grads if len(wrt) > 1 else (grads,)
-        cells, ok = [], True
-        for g, i in zip(grads, wrt):
-            analytic, expected = float(np.dot(_leaf_vector(g), dirs[i])), per_arg[i]
-            err = abs(analytic - expected)
-            good = err <= atol + rtol * max(abs(expected), abs(analytic))
-            ok = ok and good
-            cells.append(f"{'' if len(wrt) == 1 else labels[i] + ': '}{analytic:.10g} vs "
-                         f"{expected:.10g} (abs {err:.2e}, rel "
-                         f"{err / max(abs(expected), 1e-300):.2e}){'' if good else ' <-'}")
-        rows.append((mode, "ok" if ok else "DIFFERS", "; ".join(cells)))
-        if not ok:
+        row = _mode_row(f, args, wrt, mode, dirs, per_arg, labels, rtol, atol)
+        rows.append(row)
+        if row[1] in ("CRASHED", "DIFFERS"):
             failed.append(mode)
     if order >= 2:
-        hv_err = None
-        try:
-            tangents = [dirs[i].reshape(np.shape(args[i])) if i in wrt and flats[i] is None
-                        else None for i in range(len(args))]
-            if all(flats[i] is None for i in wrt):
-                hv = operators.hvp(f, args, tangents)
-                hv = hv if isinstance(hv, tuple) else (hv,)
-                df = grad(f, wrt=tuple(wrt))
-                hi, lo = df(*moved(eps)), df(*moved(-eps))
-                hi, lo = (hi, lo) if len(wrt) > 1 else ((hi,), (lo,))
-                fd_hv = [(_leaf_vector(a) - _leaf_vector(b)) / (2 * eps) for a, b in zip(hi, lo)]
-                hv_err = max(float(np.max(np.abs(_leaf_vector(a) - b))) for a, b in zip(hv, fd_hv))
-                scale = max(float(np.max(np.abs(b))) for b in fd_hv)
-                ok = hv_err <= 10 * (atol + rtol * scale)
-                rows.append(("hvp", "ok" if ok else "DIFFERS", f"max abs {hv_err:.2e}"))
-                if not ok:
-                    failed.append("hvp")
-        except SourcediffError as exc:
-            rows.append(("hvp", "refused", str(exc).splitlines()[0][:70]))
+        _check_hvp(f, args, wrt, flats, dirs, moved, eps, rtol, atol, rows, failed)
     where = getattr(f, "__qualname__", repr(f))
     table = _parity_table(where, wrt, seed, numeric, rows)
     if failed:
-        status = {r[0]: r[1] for r in rows}
-        ad = [r for r in rows if r[1] in ("ok", "DIFFERS") and r[0] != "hvp"]
-        every = ad and all(r[1] == "DIFFERS" for r in ad)
-        rules = rules_used(f)
-        if every and rules:
-            hint = ("\nEvery mode differs the same way: suspect the rule of your own that it "
-                    f"uses: {'; '.join(rules)}")
-        elif every:
-            hint = "\nEvery mode differs: suspect a rule, or a function finite differences cannot " \
-                   "judge here (a kink, a discontinuity, a too large or too small eps)"
-        else:
-            hint = f"\nOnly {', '.join(failed)} differ{'s' if len(failed) == 1 else ''}: that " \
-                   f"mode's code is the suspect, the others agree"
-        blames = _blame(f, args, wrt, status, seed, eps, rtol, atol, rules)
-        sections = "".join(f"\n\n{b.message}" for b in blames)
-        error = GradientCheckError(
-            f"{', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite "
-            f"differences for {where}\n{table}{hint}{sections}")
-        error.table, error.failed, error.seed, error.blames = table, list(failed), seed, blames
-        raise error
+        raise _parity_error(f, args, wrt, seed, eps, rtol, atol, rows, failed, where, table)
     return table
+
+
+def _moved(args, wrt, flats, dirs, h, only=None):
+    """``args`` with each argument of ``wrt`` (or ``only`` that one) moved by ``h`` along its
+    direction."""
+    out = list(args)
+    for i in wrt:
+        if only is not None and i != only:
+            continue
+        if flats[i] is not None:
+            out[i] = flats[i][1](flats[i][0] + h * dirs[i])
+        else:
+            shifted = np.asarray(args[i], dtype=float) + h * dirs[i].reshape(np.shape(args[i]))
+            out[i] = float(shifted) if isinstance(args[i], float) else \
+                shifted.astype(np.asarray(args[i]).dtype)
+    return out
+
+
+def _mode_row(f, args, wrt, mode, dirs, per_arg, labels, rtol, atol):
+    """The report row ``(mode, status, detail)`` of one mode: its directional derivatives
+    against finite differences, or why it refused or crashed."""
+    try:
+        grads = _mode_gradients(f, args, wrt, mode)
+    except SourcediffError as exc:
+        return (mode, "refused", str(exc).splitlines()[0][:70])
+    except Exception as exc:  # noqa: BLE001  (a crash in a mode is a failure of that mode)
+        return (mode, "CRASHED", f"{type(exc).__name__}: {str(exc)[:60]}")
+    grads = grads if len(wrt) > 1 else (grads,)
+    cells, ok = [], True
+    for g, i in zip(grads, wrt):
+        analytic, expected = float(np.dot(_leaf_vector(g), dirs[i])), per_arg[i]
+        err = abs(analytic - expected)
+        good = err <= atol + rtol * max(abs(expected), abs(analytic))
+        ok = ok and good
+        cells.append(f"{'' if len(wrt) == 1 else labels[i] + ': '}{analytic:.10g} vs "
+                     f"{expected:.10g} (abs {err:.2e}, rel "
+                     f"{err / max(abs(expected), 1e-300):.2e}){'' if good else ' <-'}")
+    return (mode, "ok" if ok else "DIFFERS", "; ".join(cells))
+
+
+def _check_hvp(f, args, wrt, flats, dirs, moved, eps, rtol, atol, rows, failed):
+    """The hessian-vector product against finite differences of the gradient: a row appended
+    to ``rows`` (and ``"hvp"`` to ``failed`` when it differs)."""
+    __tracebackhide__ = True
+    hv_err = None
+    try:
+        tangents = [dirs[i].reshape(np.shape(args[i])) if i in wrt and flats[i] is None
+                    else None for i in range(len(args))]
+        if all(flats[i] is None for i in wrt):
+            hv = operators.hvp(f, args, tangents)
+            hv = hv if isinstance(hv, tuple) else (hv,)
+            df = grad(f, wrt=tuple(wrt))
+            hi, lo = df(*moved(eps)), df(*moved(-eps))
+            hi, lo = (hi, lo) if len(wrt) > 1 else ((hi,), (lo,))
+            fd_hv = [(_leaf_vector(a) - _leaf_vector(b)) / (2 * eps) for a, b in zip(hi, lo)]
+            hv_err = max(float(np.max(np.abs(_leaf_vector(a) - b))) for a, b in zip(hv, fd_hv))
+            scale = max(float(np.max(np.abs(b))) for b in fd_hv)
+            ok = hv_err <= 10 * (atol + rtol * scale)
+            rows.append(("hvp", "ok" if ok else "DIFFERS", f"max abs {hv_err:.2e}"))
+            if not ok:
+                failed.append("hvp")
+    except SourcediffError as exc:
+        rows.append(("hvp", "refused", str(exc).splitlines()[0][:70]))
+
+
+def _parity_error(f, args, wrt, seed, eps, rtol, atol, rows, failed, where, table):
+    """The GradientCheckError of a failed check: the table, which code is the suspect and the
+    line each disagreeing kind of code goes wrong at."""
+    __tracebackhide__ = True
+    status = {r[0]: r[1] for r in rows}
+    ad = [r for r in rows if r[1] in ("ok", "DIFFERS") and r[0] != "hvp"]
+    every = ad and all(r[1] == "DIFFERS" for r in ad)
+    rules = rules_used(f)
+    if every and rules:
+        hint = ("\nEvery mode differs the same way: suspect the rule of your own that it "
+                f"uses: {'; '.join(rules)}")
+    elif every:
+        hint = "\nEvery mode differs: suspect a rule, or a function finite differences cannot " \
+               "judge here (a kink, a discontinuity, a too large or too small eps)"
+    else:
+        hint = f"\nOnly {', '.join(failed)} differ{'s' if len(failed) == 1 else ''}: that " \
+               f"mode's code is the suspect, the others agree"
+    blames = _blame(f, args, wrt, status, seed, eps, rtol, atol, rules)
+    sections = "".join(f"\n\n{b.message}" for b in blames)
+    error = GradientCheckError(
+        f"{', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite "
+        f"differences for {where}\n{table}{hint}{sections}")
+    error.table, error.failed, error.seed, error.blames = table, list(failed), seed, blames
+    return error
 
 
 _REVERSE_CODE = (("unoptimized", dict(optimize=False)), ("unspecialized", dict(optimize=True)),

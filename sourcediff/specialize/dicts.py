@@ -30,6 +30,139 @@ from .facts import (
 )
 
 
+def _name_uses(fdef):
+    """The Name nodes of ``fdef`` by identifier: (stores, loads)."""
+    stores, loads = {}, {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name):
+            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(
+                node.id, []).append(node)
+    return stores, loads
+
+
+def _dict_scatter(node, facts, runtime_names):
+    """(g node, dict name, items, key) of ``_sd.scatter_basic(g, P, K)`` over a dict ``P`` whose
+    keys are known and include the constant ``K``, else None."""
+    if _sd_call(node, runtime_names) not in ("scatter_basic", "scatter") or node.keywords \
+            or len(node.args) != 3:
+        return None
+    g, p, k = node.args
+    if not (isinstance(p, gast.Name) and isinstance(k, gast.Constant)):
+        return None
+    items = facts.get(id(p), TOP)
+    if type(items) is not Items or all(not (type(key) is type(k.value) and key == k.value)
+                                       for key, _ in items.items):
+        return None
+    return g, p.id, items, k.value
+
+
+def _accumulation_forms(name, stores, parents, facts, runtime_names):
+    """(forms, dict name, items) when every assignment to ``name`` is a zero, a scatter into one
+    dict argument or an accumulation of one (each form ``(statement, kind, scatter)``), else
+    None."""
+    forms, dict_name, items = [], None, None
+    for store in stores[name]:
+        s = parents.get(id(store))
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and s.targets[0] is store):
+            return None
+        v = s.value
+        if isinstance(v, gast.Constant) and v.value == 0.0 and type(v.value) is float:
+            forms.append((s, "zero", None))
+            continue
+        found = _dict_scatter(v, facts, runtime_names)
+        kind = "set"
+        if found is None and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
+                isinstance(v.left, gast.Name) and v.left.id == name:
+            found, kind = _dict_scatter(v.right, facts, runtime_names), "add"
+        elif found is None and _sd_call(v, runtime_names) == "add_grads" and \
+                len(v.args) == 2 and not v.keywords and isinstance(v.args[0], gast.Name) and \
+                v.args[0].id == name:
+            found, kind = _dict_scatter(v.args[1], facts, runtime_names), "add"
+        if found is None or (dict_name is not None and (found[1], found[2]) !=
+                             (dict_name, items)):
+            return None
+        dict_name, items = found[1], found[2]
+        forms.append((s, kind, found))
+    if dict_name is None:
+        return None
+    return forms, dict_name, items
+
+
+def _final_grad_like(name, forms, loads, parents, dict_name, runtime_names):
+    """(ok, the ``_sd.grad_like(name, dict)`` call or None): ok when every load of ``name`` is
+    the left side of one of its accumulations or that one final call."""
+    final = None
+    for load in loads.get(name, ()):
+        parent = parents.get(id(load))
+        if any(kind == "add" and (load is s.value.left if isinstance(s.value, gast.BinOp)
+                                  else load is s.value.args[0])
+               for s, kind, _ in forms):
+            continue
+        if _sd_call(parent, runtime_names) == "grad_like" and len(parent.args) == 2 and \
+                parent.args[0] is load and isinstance(parent.args[1], gast.Name) and \
+                parent.args[1].id == dict_name and final is None:
+            final = parent
+            continue
+        return False, None
+    return True, final
+
+
+def _entry_names(name, keys, taken, removable):
+    """A fresh variable name per key (``params_bar_W``), each added to ``taken`` and
+    ``removable``."""
+    names = {}
+    for n, k in enumerate(keys):
+        wanted = f"{name}_{k}" if isinstance(k, str) and k.isidentifier() else f"{name}{n}"
+        while wanted in taken:
+            wanted += "_"
+        taken.add(wanted)
+        names[k] = wanted
+        removable.add(wanted)
+    return names
+
+
+def _entry_statements(forms, names, keys, runtime_name):
+    """The statements, by id of the one they replace, that assign the per-key variables."""
+    replace = {}
+    for s, kind, found in forms:
+        if kind == "zero":
+            replace[id(s)] = [_located(gast.Assign(targets=[_store(names[k])],
+                                                   value=_const(0.0), type_comment=None), s)
+                              for k in keys]
+            continue
+        g, _, _, key = found
+        if kind == "set":
+            replace[id(s)] = [_located(gast.Assign(
+                targets=[_store(names[k])], value=g if k == key else _const(0.0),
+                type_comment=None), s) for k in keys]
+        else:
+            value = _attr_call(_load(runtime_name), "add_grads", [_load(names[key]), g])
+            replace[id(s)] = [_located(gast.Assign(targets=[_store(names[key])], value=value,
+                                                   type_comment=None), s)]
+    return replace
+
+
+def _dict_of_entries(names, keys, dict_name, runtime_name):
+    """``{'V': _sd.grad_like(params_bar_V, params['V']), ...}``."""
+    return gast.Dict(
+        keys=[_const(k) for k in keys],
+        values=[_attr_call(_load(runtime_name), "grad_like", [
+            _load(names[k]), gast.Subscript(value=_load(dict_name), slice=_const(k),
+                                            ctx=gast.Load())]) for k in keys])
+
+
+def _replace_statements(stmts, replace):
+    """``stmts`` with each statement (at any depth) whose id is in ``replace`` replaced by its
+    list."""
+    out = []
+    for st in stmts:
+        for field in ("body", "orelse"):
+            if isinstance(getattr(st, field, None), list):
+                setattr(st, field, _replace_statements(getattr(st, field), replace))
+        out.extend(replace.get(id(st), [st]))
+    return out
+
+
 def _split_dict_grads(fdef, facts, removable, runtime_names):
     """The gradient of a dict argument, built entry by entry, becomes one variable per key::
 
@@ -49,117 +182,25 @@ def _split_dict_grads(fdef, facts, removable, runtime_names):
     ``_sd.grad_like(params_bar, params)``."""
     parents = _parents(fdef)
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-    stores, loads = {}, {}
-    for node in gast.walk(fdef):
-        if isinstance(node, gast.Name):
-            (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(
-                node.id, []).append(node)
-
-    def scatter_of(node, name):
-        """(g node, dict name, key) of ``_sd.scatter_basic(g, P, K)``."""
-        if _sd_call(node, runtime_names) not in ("scatter_basic", "scatter") or node.keywords \
-                or len(node.args) != 3:
-            return None
-        g, p, k = node.args
-        if not (isinstance(p, gast.Name) and isinstance(k, gast.Constant)):
-            return None
-        items = facts.get(id(p), TOP)
-        if type(items) is not Items or all(not (type(key) is type(k.value) and key == k.value)
-                                           for key, _ in items.items):
-            return None
-        return g, p.id, items, k.value
-
+    stores, loads = _name_uses(fdef)
     changed = 0
     for name in sorted(stores):
         if name not in removable:
             continue
-        forms, ok, dict_name, items = [], True, None, None
-        for store in stores[name]:
-            s = parents.get(id(store))
-            if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and s.targets[0] is store):
-                ok = False
-                break
-            v = s.value
-            if isinstance(v, gast.Constant) and v.value == 0.0 and type(v.value) is float:
-                forms.append((s, "zero", None))
-                continue
-            found = scatter_of(v, name)
-            kind = "set"
-            if found is None and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and \
-                    isinstance(v.left, gast.Name) and v.left.id == name:
-                found, kind = scatter_of(v.right, name), "add"
-            elif found is None and _sd_call(v, runtime_names) == "add_grads" and \
-                    len(v.args) == 2 and not v.keywords and isinstance(v.args[0], gast.Name) and \
-                    v.args[0].id == name:
-                found, kind = scatter_of(v.args[1], name), "add"
-            if found is None or (dict_name is not None and (found[1], found[2]) !=
-                                 (dict_name, items)):
-                ok = False
-                break
-            dict_name, items = found[1], found[2]
-            forms.append((s, kind, found))
-        if not ok or dict_name is None:
+        found = _accumulation_forms(name, stores, parents, facts, runtime_names)
+        if found is None:
             continue
-        final = None
-        for load in loads.get(name, ()):
-            parent = parents.get(id(load))
-            if any(kind == "add" and (load is s.value.left if isinstance(s.value, gast.BinOp)
-                                      else load is s.value.args[0])
-                   for s, kind, _ in forms):
-                continue
-            if _sd_call(parent, runtime_names) == "grad_like" and len(parent.args) == 2 and \
-                    parent.args[0] is load and isinstance(parent.args[1], gast.Name) and \
-                    parent.args[1].id == dict_name and final is None:
-                final = parent
-                continue
-            ok = False
-            break
+        forms, dict_name, items = found
+        ok, final = _final_grad_like(name, forms, loads, parents, dict_name, runtime_names)
         if not ok:
             continue
         keys = [k for k, _ in items.items]
-        names = {}
-        for n, k in enumerate(keys):
-            wanted = f"{name}_{k}" if isinstance(k, str) and k.isidentifier() else f"{name}{n}"
-            while wanted in taken:
-                wanted += "_"
-            taken.add(wanted)
-            names[k] = wanted
-            removable.add(wanted)
+        names = _entry_names(name, keys, taken, removable)
         runtime_name = next(iter(runtime_names))
-        replace = {}
-        for s, kind, found in forms:
-            if kind == "zero":
-                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[k])],
-                                                       value=_const(0.0), type_comment=None), s)
-                                  for k in keys]
-                continue
-            g, _, _, key = found
-            if kind == "set":
-                replace[id(s)] = [_located(gast.Assign(
-                    targets=[_store(names[k])], value=g if k == key else _const(0.0),
-                    type_comment=None), s) for k in keys]
-            else:
-                value = _attr_call(_load(runtime_name), "add_grads", [_load(names[key]), g])
-                replace[id(s)] = [_located(gast.Assign(targets=[_store(names[key])], value=value,
-                                                       type_comment=None), s)]
+        replace = _entry_statements(forms, names, keys, runtime_name)
         if final is not None:
-            entries = gast.Dict(
-                keys=[_const(k) for k in keys],
-                values=[_attr_call(_load(runtime_name), "grad_like", [
-                    _load(names[k]), gast.Subscript(value=_load(dict_name), slice=_const(k),
-                                                    ctx=gast.Load())]) for k in keys])
-            _replace_node(fdef, final, entries)
-
-        def redo(stmts):
-            out = []
-            for st in stmts:
-                for field in ("body", "orelse"):
-                    if isinstance(getattr(st, field, None), list):
-                        setattr(st, field, redo(getattr(st, field)))
-                out.extend(replace.get(id(st), [st]))
-            return out
-
-        fdef.body = redo(fdef.body)
+            _replace_node(fdef, final, _dict_of_entries(names, keys, dict_name, runtime_name))
+        fdef.body = _replace_statements(fdef.body, replace)
         changed += 1
     return changed
 

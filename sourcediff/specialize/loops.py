@@ -56,124 +56,175 @@ def _stack_loop_products(fdef, facts, removable, stack_name, runtime_name, share
     the loop still hold the values each pass read. The lists hold what the pass would have
     released, so each operand is limited to ``_STACK_BYTES`` per pass; the extra memory is then
     about the per-pass operands of all passes, the size of what the forward sweep saved."""
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-    changed = 0
+    stacking = _Stacking(fdef, facts, removable, stack_name, runtime_name, share)
+    fdef.body = stacking.visit(fdef.body)
+    return stacking.changed
 
-    def fresh(hint):
-        k = 1
-        while f"_{hint}{k}" in taken:
-            k += 1
-        taken.add(f"_{hint}{k}")
-        return f"_{hint}{k}"
 
-    def visit(stmts):
-        nonlocal changed
+def _fresh(taken, hint):
+    """``_<hint>1`` (or the first ``_<hint>k`` not in ``taken``), added to ``taken``."""
+    k = 1
+    while f"_{hint}{k}" in taken:
+        k += 1
+    taken.add(f"_{hint}{k}")
+    return f"_{hint}{k}"
+
+
+class _Stacking:
+    """One run of _stack_loop_products over a function: its arguments, the names taken and the
+    number of accumulations stacked so far."""
+
+    def __init__(self, fdef, facts, removable, stack_name, runtime_name, share):
+        self.fdef, self.facts, self.removable = fdef, facts, removable
+        self.stack_name, self.runtime_name, self.share = stack_name, runtime_name, share
+        self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+        self.changed = 0
+
+    def fresh(self, hint):
+        """A new name from ``hint``."""
+        return _fresh(self.taken, hint)
+
+    def visit(self, stmts):
+        """``stmts`` (and the blocks inside them) with each plain adjoint loop's accumulations
+        stacked: the lists' initialisations before the loop, the sums after it."""
         out = []
         for s in stmts:
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list):
-                    setattr(s, field, visit(getattr(s, field)))
+                    setattr(s, field, self.visit(getattr(s, field)))
             after = []
-            if isinstance(s, gast.For) and _plain_adjoint_pass(s, removable, facts, stack_name):
-                changed += _stack_in(s, out, after)
+            if isinstance(s, gast.For) and _plain_adjoint_pass(s, self.removable, self.facts,
+                                                               self.stack_name):
+                self.changed += self.stack_in(s, out, after)
             out.append(s)
             out.extend(after)
         return out
 
-    def _stack_in(loop, out, after):
+    def stack_in(self, loop, out, after):
         """Lists for the accumulations of ``loop``'s body: appends in the body, initial empty
         lists into ``out`` (before the loop), the sums into ``after``. With ``share``, one list
         for every accumulation that reads the same value of a name (no assignment of it between
         them), stacked once after the loop when more than one sum reads it."""
-        body = loop.body
-        temps = _product_temps(body, fdef, removable)
-        index = {id(st): k for k, st in enumerate(body)}
-        stores = [{n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
-                   isinstance(n.ctx, gast.Store)} for st in body]
-
-        def version(name, k):  # how many statements before k assign name
-            return sum(name in stored for stored in stores[:k])
-
-        lists, uses, inserts, drop, sums = {}, {}, {}, set(), []
-
-        def origin(name, k):
-            """The name whose value ``name`` holds at statement k, through plain copies
-            (``_matmul1_bar = _add1_bar``) whose source is not assigned again before k."""
-            for j in range(k - 1, -1, -1):
-                if name in stores[j]:
-                    st = body[j]
-                    if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
-                            isinstance(st.targets[0], gast.Name) and \
-                            isinstance(st.value, gast.Name) and \
-                            version(st.value.id, j) == version(st.value.id, k):
-                        return origin(st.value.id, j)
-                    return name, version(name, k)
-            return name, version(name, k)
-
-        def list_of(name, k, hint, st):
-            key = origin(name, k) if share else (name, k, hint)
-            if key not in lists:
-                lists[key] = fresh(hint)
-                out.append(_located(gast.Assign(targets=[_store(lists[key])], value=gast.List(
-                    elts=[], ctx=gast.Load()), type_comment=None), loop))
-                inserts.setdefault(k, []).append(_located(gast.Expr(value=gast.Call(
-                    func=gast.Attribute(value=_load(lists[key]), attr="append", ctx=gast.Load()),
-                    args=[_load(name)], keywords=[])), st))
-            uses[lists[key]] = uses.get(lists[key], 0) + 1
-            return lists[key]
-
-        for k, st in enumerate(body):
-            found = _product_accumulation(st, facts, removable, temps)
-            summed = None if found is not None or not share else \
-                _sum_accumulation(st, facts, removable, temps)
-            acc = found[0] if found is not None else (summed[0] if summed else None)
-            if acc is None or sum(isinstance(n, gast.Name) and n.id == acc
-                                  for b in body for n in gast.walk(b)) != 2:
-                continue
-            drop.add(k)
-            if summed is not None:
-                _, d, keepdims, temp = summed
-                at = k
-                if temp is not None:  # (appended where the sum was made)
-                    at = index[id(temps[temp])]
-                    drop.add(at)
-                sums.append((st, acc, "add_stacked_sums",
-                             [list_of(d, at, f"{acc}_rows", st)], keepdims))
-                continue
-            acc, a, b, temp = found
-            at = k
-            if temp is not None:  # (appended where the product was made)
-                at = index[id(temps[temp])]
-                drop.add(at)
-            lhs, rhs = list_of(a, at, f"{acc}_lhs", st), list_of(b, at, f"{acc}_rhs", st)
-            sums.append((st, acc, "add_stacked_products", [lhs, rhs], None))
+        lists = _LoopLists(loop, self, out)
+        drop, sums = _stacked_accumulations(loop.body, lists, self)
         if not sums:
             return 0
-        new_body = []
-        for k, st in enumerate(body):
-            new_body.extend(inserts.get(k, []))
-            if k not in drop:
-                new_body.append(st)
-        loop.body = new_body
-        stacked = {}
-        for name, n in uses.items():
-            if n > 1:  # one concatenation for every sum that reads these rows
-                stacked[name] = fresh("stacked")
-                after.append(_located(gast.Assign(targets=[_store(stacked[name])], value=gast.Call(
-                    func=gast.Attribute(value=_load(runtime_name), attr="stack_rows",
-                                        ctx=gast.Load()),
-                    args=[_load(name)], keywords=[]), type_comment=None), loop))
-        for st, acc, helper, operands, keepdims in sums:
-            args = [_load(acc)] + [_load(stacked.get(o, o)) for o in operands]
-            if keepdims:
-                args.append(_const(True))
-            after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
-                func=gast.Attribute(value=_load(runtime_name), attr=helper, ctx=gast.Load()),
-                args=args, keywords=[]), type_comment=None), st))
+        loop.body = _body_with_appends(loop.body, lists.inserts, drop)
+        after.extend(_stacked_sums(loop, sums, lists.uses, self))
         return len(sums)
 
-    fdef.body = visit(fdef.body)
-    return changed
+
+class _LoopLists:
+    """The lists of one loop's stacked operands: which value of which name each list holds, how
+    many sums read it, and the appends to insert before each statement of the body."""
+
+    def __init__(self, loop, stacking, out):
+        self.loop, self.body, self.stacking, self.out = loop, loop.body, stacking, out
+        self.stores = [{n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
+                        isinstance(n.ctx, gast.Store)} for st in self.body]
+        self.lists, self.uses, self.inserts = {}, {}, {}
+
+    def version(self, name, k):
+        """How many statements before k assign name."""
+        return sum(name in stored for stored in self.stores[:k])
+
+    def origin(self, name, k):
+        """The name whose value ``name`` holds at statement k, through plain copies
+        (``_matmul1_bar = _add1_bar``) whose source is not assigned again before k."""
+        for j in range(k - 1, -1, -1):
+            if name in self.stores[j]:
+                st = self.body[j]
+                if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
+                        isinstance(st.targets[0], gast.Name) and \
+                        isinstance(st.value, gast.Name) and \
+                        self.version(st.value.id, j) == self.version(st.value.id, k):
+                    return self.origin(st.value.id, j)
+                return name, self.version(name, k)
+        return name, self.version(name, k)
+
+    def list_of(self, name, k, hint, st):
+        """The list that collects ``name``'s value at statement k (made, with its empty
+        initialisation and its append, on first use); one more use of it."""
+        key = self.origin(name, k) if self.stacking.share else (name, k, hint)
+        lists = self.lists
+        if key not in lists:
+            lists[key] = self.stacking.fresh(hint)
+            self.out.append(_located(gast.Assign(targets=[_store(lists[key])], value=gast.List(
+                elts=[], ctx=gast.Load()), type_comment=None), self.loop))
+            self.inserts.setdefault(k, []).append(_located(gast.Expr(value=gast.Call(
+                func=gast.Attribute(value=_load(lists[key]), attr="append", ctx=gast.Load()),
+                args=[_load(name)], keywords=[])), st))
+        self.uses[lists[key]] = self.uses.get(lists[key], 0) + 1
+        return lists[key]
+
+
+def _stacked_accumulations(body, lists, stacking):
+    """(the indices of the body's statements to drop, the sums to make after the loop) for the
+    accumulations of ``body`` that can be stacked, their operands' lists made in ``lists``."""
+    facts, removable, share = stacking.facts, stacking.removable, stacking.share
+    temps = _product_temps(body, stacking.fdef, removable)
+    index = {id(st): k for k, st in enumerate(body)}
+    drop, sums = set(), []
+    for k, st in enumerate(body):
+        found = _product_accumulation(st, facts, removable, temps)
+        summed = None if found is not None or not share else \
+            _sum_accumulation(st, facts, removable, temps)
+        acc = found[0] if found is not None else (summed[0] if summed else None)
+        if acc is None or sum(isinstance(n, gast.Name) and n.id == acc
+                              for b in body for n in gast.walk(b)) != 2:
+            continue
+        drop.add(k)
+        if summed is not None:
+            _, d, keepdims, temp = summed
+            at = k
+            if temp is not None:  # (appended where the sum was made)
+                at = index[id(temps[temp])]
+                drop.add(at)
+            sums.append((st, acc, "add_stacked_sums",
+                         [lists.list_of(d, at, f"{acc}_rows", st)], keepdims))
+            continue
+        acc, a, b, temp = found
+        at = k
+        if temp is not None:  # (appended where the product was made)
+            at = index[id(temps[temp])]
+            drop.add(at)
+        lhs = lists.list_of(a, at, f"{acc}_lhs", st)
+        rhs = lists.list_of(b, at, f"{acc}_rhs", st)
+        sums.append((st, acc, "add_stacked_products", [lhs, rhs], None))
+    return drop, sums
+
+
+def _body_with_appends(body, inserts, drop):
+    """``body`` with the appends inserted before their statements and the dropped ones left
+    out."""
+    new_body = []
+    for k, st in enumerate(body):
+        new_body.extend(inserts.get(k, []))
+        if k not in drop:
+            new_body.append(st)
+    return new_body
+
+
+def _stacked_sums(loop, sums, uses, stacking):
+    """The statements after the loop: one ``stack_rows`` per list that several sums read, then
+    each sum of stacked operands into its accumulator."""
+    runtime_name = stacking.runtime_name
+    after, stacked = [], {}
+    for name, n in uses.items():
+        if n > 1:  # one concatenation for every sum that reads these rows
+            stacked[name] = stacking.fresh("stacked")
+            after.append(_located(gast.Assign(targets=[_store(stacked[name])], value=gast.Call(
+                func=gast.Attribute(value=_load(runtime_name), attr="stack_rows",
+                                    ctx=gast.Load()),
+                args=[_load(name)], keywords=[]), type_comment=None), loop))
+    for st, acc, helper, operands, keepdims in sums:
+        args = [_load(acc)] + [_load(stacked.get(o, o)) for o in operands]
+        if keepdims:
+            args.append(_const(True))
+        after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
+            func=gast.Attribute(value=_load(runtime_name), attr=helper, ctx=gast.Load()),
+            args=args, keywords=[]), type_comment=None), st))
+    return after
 
 
 def _sum_accumulation(s, facts, removable, temps=None):
@@ -228,39 +279,46 @@ def _hoist_loop_products(fdef, facts, removable, stack_name):
     re-read each pass as an item of a dict argument the code only reads: the same array), both
     are float arrays (``X`` 3-D, ``W`` 2-D), and the body writes into no array (as in
     ``_plain_adjoint_pass``, the stack's appends allowed)."""
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-    changed = 0
+    hoisting = _Hoisting(fdef, facts, removable, stack_name)
+    fdef.body = hoisting.visit(fdef.body)
+    return hoisting.changed
 
-    def fresh(hint):
-        k = 1
-        while f"_{hint}{k}" in taken:
-            k += 1
-        taken.add(f"_{hint}{k}")
-        removable.add(f"_{hint}{k}")
-        return f"_{hint}{k}"
 
-    def visit(stmts):
-        nonlocal changed
+class _Hoisting:
+    """One run of _hoist_loop_products over a function: its arguments, the names taken and the
+    number of products hoisted so far."""
+
+    def __init__(self, fdef, facts, removable, stack_name):
+        self.facts, self.removable, self.stack_name = facts, removable, stack_name
+        self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+        self.changed = 0
+
+    def fresh(self, hint):
+        """A new name from ``hint``, removable."""
+        name = _fresh(self.taken, hint)
+        self.removable.add(name)
+        return name
+
+    def visit(self, stmts):
+        """``stmts`` (and the blocks inside them) with each loop over rows preceded by the
+        products hoisted out of it."""
         out = []
         for s in stmts:
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list):
-                    setattr(s, field, visit(getattr(s, field)))
+                    setattr(s, field, self.visit(getattr(s, field)))
             if isinstance(s, gast.For) and isinstance(s.target, gast.Name) and not s.orelse \
                     and _is_range(s.iter) and len(s.iter.args) == 1 and \
-                    _writes_no_array(s.body, facts, stack_name):
-                out.extend(_hoist_in(s, facts, fresh))
+                    _writes_no_array(s.body, self.facts, self.stack_name):
+                out.extend(self.hoist_in(s))
             out.append(s)
         return out
 
-    def _hoist_in(loop, facts, fresh):
-        nonlocal changed
-        t = loop.target.id
-        stored = {}
-        for b in loop.body:
-            for n in gast.walk(b):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    stored.setdefault(n.id, []).append(n)
+    def hoist_in(self, loop):
+        """The products of all rows to compute before ``loop``, each of its statements ``m = v @
+        W`` of a row ``v = X[t]`` rewritten to read its row of them."""
+        facts, t = self.facts, loop.target.id
+        stored = _stored_names(loop.body)
         if t in stored:
             return []
         count = facts.get(id(loop.iter.args[0]), TOP)
@@ -285,37 +343,55 @@ def _hoist_loop_products(fdef, facts, removable, stack_name):
                     type(facts.get(id(v.value), TOP)) is Items:
                 items[name] = v
                 continue
-            pair = None
-            if isinstance(v, gast.BinOp) and isinstance(v.op, gast.MatMult):
-                pair = (v.left, v.right)
-            elif isinstance(v, gast.Call) and not v.keywords and len(v.args) == 2 and \
-                    facts.get(id(v.func), TOP) in (Known(np.dot), Known(np.matmul)):
-                pair = tuple(v.args)
-            if pair is None or not all(isinstance(p, gast.Name) for p in pair):
+            pair = _hoistable_product(loop, v, facts, rows, items, stored)
+            if pair is None:
                 continue
             left, right = pair
-            if left.id not in rows or not (right.id not in stored or right.id in items):
-                continue
-            xf, wf = facts.get(id(left), TOP), facts.get(id(right), TOP)
-            big = facts.get(id(v), TOP)
-            if not (type(xf) is Arr and type(wf) is Arr and len(xf.shape) == 2 and
-                    len(wf.shape) == 2 and wf.dtype == xf.dtype and type(big) is Arr):
-                continue
-            n = facts[id(loop.iter.args[0])].value
-            if n * _size(big) * big.dtype.itemsize > _HOIST_BYTES:
-                continue
             w_expr = copy.deepcopy(items[right.id]) if right.id in items else _load(right.id)
-            product = fresh("rows_product")
+            product = self.fresh("rows_product")
             before.append(_located(gast.Assign(
                 targets=[_store(product)], value=gast.BinOp(
                     left=_load(rows[left.id]), op=gast.MatMult(), right=w_expr),
                 type_comment=None), loop))
             st.value = gast.Subscript(value=_load(product), slice=_load(t), ctx=gast.Load())
-            changed += 1
+            self.changed += 1
         return before
 
-    fdef.body = visit(fdef.body)
-    return changed
+
+def _stored_names(body):
+    """The Name nodes each name is stored by in ``body``: name -> [node, ...]."""
+    stored = {}
+    for b in body:
+        for n in gast.walk(b):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                stored.setdefault(n.id, []).append(n)
+    return stored
+
+
+def _hoistable_product(loop, v, facts, rows, items, stored):
+    """(row name, matrix name) when ``v`` is ``row @ W`` (or ``np.dot``, ``np.matmul``) of a row
+    of ``rows`` and a matrix the loop does not change, both 2-D of one dtype, and the products
+    of all passes fit in ``_HOIST_BYTES``; else None."""
+    pair = None
+    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.MatMult):
+        pair = (v.left, v.right)
+    elif isinstance(v, gast.Call) and not v.keywords and len(v.args) == 2 and \
+            facts.get(id(v.func), TOP) in (Known(np.dot), Known(np.matmul)):
+        pair = tuple(v.args)
+    if pair is None or not all(isinstance(p, gast.Name) for p in pair):
+        return None
+    left, right = pair
+    if left.id not in rows or not (right.id not in stored or right.id in items):
+        return None
+    xf, wf = facts.get(id(left), TOP), facts.get(id(right), TOP)
+    big = facts.get(id(v), TOP)
+    if not (type(xf) is Arr and type(wf) is Arr and len(xf.shape) == 2 and
+            len(wf.shape) == 2 and wf.dtype == xf.dtype and type(big) is Arr):
+        return None
+    n = facts[id(loop.iter.args[0])].value
+    if n * _size(big) * big.dtype.itemsize > _HOIST_BYTES:
+        return None
+    return left, right
 
 
 def _writes_no_array(body, facts, stack_name):

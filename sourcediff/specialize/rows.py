@@ -356,7 +356,45 @@ def block_rows(fdef, facts, params, runtime_name):
     docstring); returns True when it did. ``facts`` are the inference's facts of the expressions,
     ``params`` the facts of the parameters by name."""
     body = fdef.body
-    stmts = []  # (index in body) of the statements that compute
+    stmts = _computing_statements(body)
+    if stmts is None:
+        return False
+    layout = _row_layout(body, stmts, params)
+    if layout is None:
+        return False
+    n, row_params, rows = layout
+    taken = {n_.id for n_ in gast.walk(fdef) if isinstance(n_, gast.Name)} | set(params) | \
+        {a.id for a in fdef.args.args}
+    fresh = _fresh_names(taken)
+    cl = _Classify(facts, n, row_params, fresh, runtime_name)
+    classified = _sections(body, stmts, cl)
+    if classified is None or not cl.parts:
+        return False
+    section, parts_of = classified
+    writes, reads_of = _effects(body, stmts)
+    in_loop = [i for i in stmts if section[i] == R]
+    if not _reordering_keeps_reads(stmts, section, writes, reads_of, in_loop):
+        return False
+    _replace_reductions(fdef, cl.replaced)
+    block_names = {p: fresh(f"{p}_rows", False) for p in row_params}
+    start = fresh("_r", False)
+    loop_body = _block_reads(row_params, block_names, start, rows, reads_of, in_loop, cl.parts)
+    pre, post, inits, pending = _distribute(body, section, parts_of, loop_body, block_names,
+                                            fresh)
+    loop = gast.For(target=gast.Name(id=start, ctx=gast.Store(), annotation=None,
+                                     type_comment=None),
+                    iter=gast.Call(func=_load("range"), args=[gast.Constant(value=0, kind=None),
+                                   gast.Constant(value=n, kind=None),
+                                   gast.Constant(value=rows, kind=None)], keywords=[]),
+                    body=loop_body, orelse=[], type_comment=None)
+    fdef.body = pre + inits + [loop] + post + pending
+    return True
+
+
+def _computing_statements(body):
+    """The indices in ``body`` of the statements that compute (assignments to one name and the
+    final return), or None when the body is not straight-line code ending in a return."""
+    stmts = []
     for i, s in enumerate(body):
         if is_comment(s) or (i == 0 and isinstance(s, gast.Expr) and
                              isinstance(s.value, gast.Constant)):
@@ -367,30 +405,38 @@ def block_rows(fdef, facts, params, runtime_name):
         elif isinstance(s, gast.Return) and i == len(body) - 1:
             stmts.append(i)
         else:
-            return False
+            return None
     if not stmts or not isinstance(body[stmts[-1]], gast.Return):
-        return False
-    # the rows: the leading axis of the largest array argument, if it is large and read twice
+        return None
+    return stmts
+
+
+def _row_layout(body, stmts, params):
+    """(the number of rows, the parameters with that many rows, the rows per block): the rows
+    are the leading axis of the largest array argument, if it is large and read twice; None when
+    there is no such argument or too few blocks."""
     arrays = {p: f for p, f in params.items() if type(f) is Arr and f.shape}
     big = [p for p, f in arrays.items() if len(f.shape) >= 2 and
            int(np.prod(f.shape)) * f.dtype.itemsize >= BLOCK_MIN_BYTES]
     if not big:
-        return False
+        return None
     main = max(big, key=lambda p: int(np.prod(arrays[p].shape)))
     n = arrays[main].shape[0]
     reads = sum(_names(body[i], gast.Load).count(main) for i in stmts)
     if reads < 2:
-        return False
+        return None
     row_params = [p for p, f in arrays.items() if f.shape[0] == n]
     row_bytes = max(int(np.prod(arrays[p].shape[1:])) * arrays[p].dtype.itemsize
                     for p in row_params)
     rows = max(MIN_ROWS, BLOCK_BYTES // max(row_bytes, 1))
     if n < MIN_BLOCKS * rows:
-        return False
+        return None
+    return n, row_params, rows
 
-    taken = {n_.id for n_ in gast.walk(fdef) if isinstance(n_, gast.Name)} | set(params) | \
-        {a.id for a in fdef.args.args}
 
+def _fresh_names(taken):
+    """A maker of names not in ``taken`` (``stem1``, ``stem2``, ...; ``stem`` itself when not
+    ``numbered`` and free), each added to it."""
     def fresh(stem, numbered=True):
         k, name = 1, stem if not numbered and stem not in taken else f"{stem}1"
         while name in taken:
@@ -398,8 +444,12 @@ def block_rows(fdef, facts, params, runtime_name):
             name = f"{stem}{k}"
         taken.add(name)
         return name
+    return fresh
 
-    cl = _Classify(facts, n, row_params, fresh, runtime_name)
+
+def _sections(body, stmts, cl):
+    """(the class, I, R or A, of each computing statement by index, the per-block parts of the
+    sums each one reads), or None when a statement cannot be blocked."""
     section, parts_of = {}, {}
     try:
         for i in stmts:
@@ -420,11 +470,13 @@ def block_rows(fdef, facts, params, runtime_name):
             cl.cls[target] = c
             section[i] = c
     except _Abort:
-        return False
-    if not cl.parts:
-        return False
-    # the reordering (I statements first, then the loop, then A) must not change what any read
-    # sees: writes (with ``out=`` buffers) and reads of every computing statement
+        return None
+    return section, parts_of
+
+
+def _effects(body, stmts):
+    """(the names each computing statement writes, with its ``out=`` buffers; the names it
+    reads), by index."""
     writes, reads_of = {}, {}
     for i in stmts:
         s = body[i]
@@ -434,9 +486,14 @@ def block_rows(fdef, facts, params, runtime_name):
                 w |= set(_names(n_.value, gast.Load))
         writes[i] = w
         reads_of[i] = set(_names(s.value, gast.Load)) if s.value is not None else set()
+    return writes, reads_of
+
+
+def _reordering_keeps_reads(stmts, section, writes, reads_of, in_loop):
+    """Whether the reordering (I statements first, then the loop, then A) leaves every read
+    seeing the assignment it saw, and no block seeing a value of an earlier block."""
     order = [i for i in stmts if section[i] == I] + [i for i in stmts if section[i] == R] + \
         [i for i in stmts if section[i] == A]
-    in_loop = [i for i in stmts if section[i] == R]
     for p in stmts:
         for name in reads_of[p]:
             orig = _reaching(stmts, writes, p, name)
@@ -445,32 +502,47 @@ def block_rows(fdef, facts, params, runtime_name):
                 return False  # a later block would see this block's value
             if _reaching(order, writes, p, name) != orig:
                 return False
-    # rewrite: reductions replaced, row arguments read through their block
+    return True
+
+
+def _replace_reductions(fdef, replaced):
+    """Put each node of ``replaced`` (by id) in place of the node it replaces, in ``fdef``."""
     for node in list(gast.walk(fdef)):
         for field, value in gast.iter_fields(node):
             if isinstance(value, list):
                 for k, item in enumerate(value):
-                    if id(item) in cl.replaced:
-                        value[k] = cl.replaced[id(item)]
-            elif id(value) in cl.replaced:
-                setattr(node, field, cl.replaced[id(value)])
-    block_names = {p: fresh(f"{p}_rows", False) for p in row_params}
-    start = fresh("_r", False)
+                    if id(item) in replaced:
+                        value[k] = replaced[id(item)]
+            elif id(value) in replaced:
+                setattr(node, field, replaced[id(value)])
+
+
+def _block_reads(row_params, block_names, start, rows, reads_of, in_loop, parts):
+    """The loop body's first statements: the block of each row argument that the loop reads
+    (``X_rows = X[_r:_r + rows]``)."""
     loop_body = []
     for p in row_params:
         if any(p in reads_of[i] for i in in_loop) or any(
-                p in _names(part, gast.Load) for _, part in cl.parts):
+                p in _names(part, gast.Load) for _, part in parts):
             loop_body.append(gast.Assign(targets=[gast.Name(id=block_names[p], ctx=gast.Store(),
                                                             annotation=None, type_comment=None)],
                                          value=_rows_of(p, start, rows), type_comment=None))
+    return loop_body
 
-    def local(stmt):
-        for n_ in gast.walk(stmt):
-            if isinstance(n_, gast.Name) and isinstance(n_.ctx, gast.Load) and \
-                    n_.id in block_names:
-                n_.id = block_names[n_.id]
-        return stmt
 
+def _local(stmt, block_names):
+    """``stmt`` reading each row argument through its block."""
+    for n_ in gast.walk(stmt):
+        if isinstance(n_, gast.Name) and isinstance(n_.ctx, gast.Load) and \
+                n_.id in block_names:
+            n_.id = block_names[n_.id]
+    return stmt
+
+
+def _distribute(body, section, parts_of, loop_body, block_names, fresh):
+    """(before the loop, after it, the sums' initialisations, the comments left at the end):
+    each statement of ``body`` put where its section runs (the loop's into ``loop_body``), with
+    the block's part of each sum over the rows added in the loop where the sum was."""
     pre, post, inits = [], [], []
     pending = []  # comments wait for the statement they describe
     for i, s in enumerate(body):
@@ -485,7 +557,7 @@ def block_rows(fdef, facts, params, runtime_name):
             for name, part in parts_of[i]:
                 inits.append(_assign(name, gast.Constant(value=None, kind=None)))
                 part_name = fresh("_part")
-                loop_body.append(_assign(part_name, local(part)))
+                loop_body.append(_assign(part_name, _local(part, block_names)))
                 loop_body.append(_assign(name, gast.IfExp(
                     test=gast.Compare(left=_load(name), ops=[gast.Is()],
                                       comparators=[gast.Constant(value=None, kind=None)]),
@@ -494,15 +566,8 @@ def block_rows(fdef, facts, params, runtime_name):
         dest = {I: pre, R: loop_body, A: post}[section[i]]
         dest.extend(pending)
         pending = []
-        dest.append(local(s) if section[i] == R else s)
-    loop = gast.For(target=gast.Name(id=start, ctx=gast.Store(), annotation=None,
-                                     type_comment=None),
-                    iter=gast.Call(func=_load("range"), args=[gast.Constant(value=0, kind=None),
-                                   gast.Constant(value=n, kind=None),
-                                   gast.Constant(value=rows, kind=None)], keywords=[]),
-                    body=loop_body, orelse=[], type_comment=None)
-    fdef.body = pre + inits + [loop] + post + pending
-    return True
+        dest.append(_local(s, block_names) if section[i] == R else s)
+    return pre, post, inits, pending
 
 
 def _assign(name, value):
