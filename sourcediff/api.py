@@ -33,11 +33,12 @@ from .emit import LineTable, emit
 from .errors import BackendError, NoSourceError, SourcediffError, WrtError
 from .facts import FULL_REDUCTIONS
 from .fence import fence
-from .forwarding import forward_attributes
 from .forward import Forward
+from .forwarding import forward_attributes
 from .normalize import Names, all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
-from .parse import GENERATED_LINES, Parsed, not_a_function, outermost, parse_function
+from .parse import GENERATED_LINES, Parsed, _generated_line, not_a_function, outermost, parse_function
+from .quote import sliced_rule
 from .reverse import GlobalNames, Reverse, _locals
 
 _MISSING = object()
@@ -1025,3 +1026,11 @@ def _relocated(exc):
                            f"{filename}:{lineno}; print sourcediff.source(...) to read it)")
     except TypeError:
         return None
+
+
+# The runtime sits below the compiler and imports none of it: what it needs from here at run time
+# (compiling a callable met only then, a rule sliced to its active arguments, the user's line of
+# generated code) it reads through runtime.hooks, filled in here.
+runtime.hooks.split_form, runtime.hooks.jvp_form = split_form, jvp_form
+runtime.hooks.sliced_rule = sliced_rule
+runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost
