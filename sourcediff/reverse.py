@@ -252,7 +252,7 @@ class Analysis:
             if carries or len(s.value.args) == 6:  # (or a read takes it: forwarding.py)
                 # (a layer caching its input: stored as Python does, and a read of it back
                 # within the same gradient call is refused where it happens; a read later in
-                # this block takes the stored value itself. See cached_attributes.)
+                # this block takes the stored value itself. See runtime/object_state.py.)
                 where, text = s.value.args[3:5] if len(s.value.args) == 6 else (
                     gast.Constant(value=self.parsed.where(s), kind=None),
                     gast.Constant(value=self.parsed.line_text(s), kind=None))
@@ -305,7 +305,7 @@ class Analysis:
         state that outlives the call, like ``self.X = X``. The attribute read that reaches it
         becomes ``_sd.holder_for_append(obj, name, ...)``, which reads it and watches the
         attribute, so that a read of it back within the same gradient call (another method,
-        the caller) is refused at that read (cached_attributes). That read must serve only to
+        the caller) is refused at that read (runtime/object_state.py). That read must serve only to
         reach the container for such writes; one that also reads items out of it is refused."""
         binding = {}
         for target, s in self.bindings:
@@ -504,7 +504,7 @@ class Analysis:
     def object_read(self, op, s):
         """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
         where its value is not needed, since the read is where a value a gradient call stored
-        there is caught (cached_attributes)."""
+        there is caught (runtime/object_state.py)."""
         from . import runtime
 
         if op.kind == "rule" and op.key is runtime.get_attribute:
