@@ -15,13 +15,13 @@ import weakref
 import numpy as np
 
 from . import jit, lazy, runtime
-from .compiler import callees
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
-from .compiler.parse import GENERATED_LINES, not_a_function, outermost
+from .compiler.parse import GENERATED_LINES, _generated_line, not_a_function, outermost
 from .errors import NoSourceError, SourcediffError, WrtError
 from .rules import registry
+from .rules.quote import sliced_rule
 from .specialize import facts as spec_facts
 from .specialize import passes
 
@@ -425,4 +425,9 @@ def _relocated(exc):
         return None
 
 
-callees.provide(split_form, jvp_form)
+# The runtime sits below the compiler and imports none of it: what it needs at run time (compiling
+# a callable met only then, a rule sliced to its active arguments, the user's line of generated
+# code) it reads through runtime.hooks, set here; the compiler asks the same (compiler/callees.py).
+runtime.hooks.split_form, runtime.hooks.jvp_form = split_form, jvp_form
+runtime.hooks.sliced_rule = sliced_rule
+runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost

@@ -69,7 +69,7 @@ class Analysis(ObjectState):
         """Walk the body once for what each statement binds, reads and writes (the flows of
         values between names), then find the active names and check and rewrite what depends
         on them: in-place writes of active values are refused, attribute stores of them
-        watched (cached_attributes), containers held by objects watched, dynamic calls made for
+        watched (runtime/object_state.py), containers held by objects watched, dynamic calls made for
         their effect run through their forms."""
         flows = []
         self.assign_counts = {p: 1 for p in self.params}

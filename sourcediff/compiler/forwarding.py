@@ -10,7 +10,7 @@ stage writes it so: ``_h1 = self.h`` becomes ``_h1 = h``. The alias checks then 
 The store becomes ``_sd.store_attribute(obj, "h", h, where, text, False)``, which checks at run
 time that the attribute is a plain one (a property or a class with its own ``__setattr__`` could
 give back something else); the reverse analysis turns its last argument to True where ``h``
-carries a derivative (see cached_attributes.py). What ends the knowledge: a call of the user's
+carries a derivative (see runtime/object_state.py). What ends the knowledge: a call of the user's
 or unknown code (it may set attributes), a call that takes the object itself (``len(self)`` runs
 ``__len__``), a subscript store, a compound statement, rebinding the object's or the value's
 name, and a store of the same attribute name through any object (it may be the same one).
@@ -149,8 +149,8 @@ def _whole_read(node, resolver):
 
 def _checked_whole_reads(parsed, stmts, resolver, runtime_name, local_names):
     """Before each statement that reads an object whole, ``_sd.check_whole_read(obj, ...)``: the
-    guard of cached_attributes sees reads by attribute only, and such a read would take a value
-    a running gradient call stored there as a constant."""
+    guard of runtime/object_state.py sees reads by attribute only, and such a read would take a
+    value a running gradient call stored there as a constant."""
     out = []
     for s in stmts:
         for field in ("body", "orelse"):

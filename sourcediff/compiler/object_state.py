@@ -1,6 +1,6 @@
 """Object state in the analysis: what a function stores into objects (``self.h = h``, ``self.cache.append(A)``,
 ``d[k] = v`` on a dict an object holds) and reads back, so that a value that carries a derivative is
-stored through the watched helpers of ``runtime`` (cached_attributes) and never read back as a constant;
+stored through the watched helpers of ``runtime`` (runtime/object_state.py) and never read back as a constant;
 and calls made for their effect whose callable is known only at run time, run through their forms.
 """
 
@@ -25,14 +25,14 @@ class ObjectState:
 
     def store_attributes(self):
         """``obj.name = v`` with ``v`` active (or read back later in this block): stored through
-        ``_sd.store_attribute``, which watches it (cached_attributes)."""
+        ``_sd.store_attribute``, which watches it (runtime/object_state.py)."""
         for s in self.attribute_writes:
             obj, name, value = s.value.args[:3]
             carries = bool(_names_in([value]) & self.active)
             if carries or len(s.value.args) == 6:  # (or a read takes it: forwarding.py)
                 # (a layer caching its input: stored as Python does, and a read of it back
                 # within the same gradient call is refused where it happens; a read later in
-                # this block takes the stored value itself. See cached_attributes.)
+                # this block takes the stored value itself. See runtime/object_state.py.)
                 where, text = s.value.args[3:5] if len(s.value.args) == 6 else (
                     gast.Constant(value=self.parsed.where(s), kind=None),
                     gast.Constant(value=self.parsed.line_text(s), kind=None))
@@ -45,7 +45,7 @@ class ObjectState:
         state that outlives the call, like ``self.X = X``. The attribute read that reaches it
         becomes ``_sd.holder_for_append(obj, name, ...)``, which reads it and watches the
         attribute, so that a read of it back within the same gradient call (another method,
-        the caller) is refused at that read (cached_attributes). That read must serve only to
+        the caller) is refused at that read (runtime/object_state.py). That read must serve only to
         reach the container for such writes; one that also reads items out of it is refused."""
         binding = {}
         for target, s in self.bindings:
@@ -205,7 +205,7 @@ class ObjectState:
     def object_read(self, op, s):
         """``t = obj.name`` of an object (not a module, not an array's own attribute): kept even
         where its value is not needed, since the read is where a value a gradient call stored
-        there is caught (cached_attributes)."""
+        there is caught (runtime/object_state.py)."""
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return True
         for node in gast.walk(s.value):  # (C.cache[-1] reads C.cache)

@@ -2,7 +2,7 @@
 statistics, signals and polynomials, and linear algebra factorizations.
 
 Same contract and body restrictions as :mod:`sourcediff.rules.numpy_rules`; shape logic lives in
-:mod:`sourcediff.runtime_breadth` (exposed as ``_sd``). Where a formula needs a condition (distinct
+:mod:`sourcediff.runtime` (exposed as ``_sd``). Where a formula needs a condition (distinct
 eigenvalues or singular values, full rank, linear interpolation), it is stated next to the rule; options
 outside it raise NotImplementedError from the helper rather than give a wrong gradient.
 

@@ -27,10 +27,14 @@ that name. A watch keeps the stored value and the gradient call's outermost fram
 store on the same thread (or a read) finds that call has returned.
 """
 
+import linecache
 import sys
 import threading
 
-from .errors import AliasError
+from ..errors import AliasError
+from . import hooks
+
+__all__ = ["store_attribute", "holder_for_append", "check_whole_read"]
 
 _watched = {}  # (id(obj), name) -> _Store
 _lock = threading.Lock()
@@ -71,14 +75,10 @@ def _on_stack(target):
 def _location(frame):
     """``(file:line, the line's text)`` of a frame, generated code followed back to the user's
     line."""
-    import linecache
-
-    from .compiler.parse import _generated_line, outermost
-
     filename, line = frame.f_code.co_filename, frame.f_lineno
-    mapped = _generated_line(filename, line)
+    mapped = hooks.generated_line(filename, line)
     if mapped is not None:
-        origin = outermost(mapped)
+        origin = hooks.outermost(mapped)
         return origin.location, origin.text.strip()
     return f"{filename}:{line}", linecache.getline(filename, line).strip()
 

@@ -1,0 +1,132 @@
+"""Gradient values as the adjoint sweep adds them: zeros, ``add_grads``, and the gradients of
+lists, tuples and dicts (``GradList``, ``GradDict``) with ``+`` adding entrywise."""
+
+import numpy as np
+
+from ..pytree import like_container
+from .shapes import other_array, rebroadcast, shape, unbroadcast
+
+__all__ = [
+    "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
+    "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each"
+]
+
+
+def zeros_like_grad(x):
+    """A zero gradient for ``x``."""
+    if isinstance(x, float):
+        return 0.0
+    if isinstance(x, dict):
+        return {k: zeros_like_grad(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        items = [zeros_like_grad(item) for item in x]
+        return like_container(x, items)
+    return np.zeros_like(x)
+
+
+def copy(value):
+    """A copy of a saved value (arrays are copied, numbers returned as they are)."""
+    if isinstance(value, np.ndarray) or other_array(value):
+        return value.copy()
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def unbroadcast_each(g, xs):
+    """The list ``[unbroadcast(g, x) for x in xs]`` (the gradient of a sum over a list); for an
+    array ``xs`` (``sum(a)`` adds its rows) an array shaped like it."""
+    if isinstance(xs, np.ndarray):
+        if xs.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        row = unbroadcast(g, xs[0]) if len(xs) else 0.0
+        return np.array(np.broadcast_to(row, xs.shape), dtype=np.result_type(row, float))
+    return GradList(unbroadcast(g, x) for x in xs)
+
+
+class GradList(list):
+    """The gradient of a list or tuple: one entry per item (0.0 for none); ``+`` adds entrywise."""
+
+    def __add__(self, other):
+        return add_grads(self, other)
+
+    __radd__ = __add__
+
+
+class GradDict(dict):
+    """The gradient of a dict: one entry per key that has one (a missing key's is zero); ``+``
+    adds entrywise, also to 0.0 (forward mode adds tangents with ``+``)."""
+
+    def __add__(self, other):
+        return add_grads(self, other)
+
+    __radd__ = __add__
+
+
+def add_grads(a, b):
+    """``a + b`` for gradients that may be 0.0, arrays, or lists/tuples of gradients (entrywise)."""
+    if isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0:
+        return GradList(b) if isinstance(b, (list, tuple)) else b
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and b == 0:
+        return GradList(a) if isinstance(a, (list, tuple)) else a
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            raise ValueError(f"gradients of containers of lengths {len(a)} and {len(b)}")
+        return GradList(add_grads(0.0 if x is None else x, 0.0 if y is None else y)
+                        for x, y in zip(a, b))
+    if isinstance(a, dict) or isinstance(b, dict):
+        out = GradDict(a)
+        for k, v in b.items():
+            out[k] = add_grads(out.get(k, 0.0), v)
+        return out
+    return a + b
+
+
+def is_zero_grad(g):
+    """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
+    return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)
+
+
+def grad_items(g, n):
+    """The ``n`` entries of a list/tuple gradient ``g``, None for missing ones (all when ``g`` is 0)."""
+    if is_zero_grad(g):
+        return [None] * n
+    return [None if is_zero_grad(item) else item for item in g]
+
+
+def rebroadcast_each(b, g, xs):
+    """The adjoint of ``unbroadcast_each(g, xs)`` in ``g``: the entries of ``b`` brought to g's
+    shape and summed."""
+    total = zeros_like_grad(g)
+    for item in grad_items(b, len(xs)):
+        if item is not None:
+            total = total + rebroadcast(item, g)
+    return total
+
+
+def as_grad_list(x):
+    """``x`` as a GradList when it is a list or tuple (so ``+`` adds it entrywise), else ``x``."""
+    return GradList(x) if isinstance(x, (list, tuple)) else x
+
+
+def dense_grad(g, ans):
+    """``g``, or zeros shaped like the result ``ans`` when ``g`` is the symbolic zero 0.0: the
+    gradient a rule that moves ``g``'s axes around (transpose, reshape, ...) needs. A result that
+    reaches the output only on some paths, or through one element of a tuple, has the gradient
+    0.0 on the others."""
+    if type(g) is float and g == 0.0 and shape(ans) != ():
+        return zeros_like_grad(ans)
+    return g
+
+
+def _refuse(what):
+    raise NotImplementedError(f"sourcediff has no derivative for {what}")
+
+
+def _items(g, n):
+    """The ``n`` entries of a tuple-result gradient (None for a missing one)."""
+    if is_zero_grad(g):
+        return [None] * n
+    return [None if is_zero_grad(item) else item for item in g]

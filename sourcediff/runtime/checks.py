@@ -1,0 +1,213 @@
+"""Checks the generated code runs: the output is a scalar, the arguments are what ``wrt``
+says, and no two values the adjoint sweep keeps apart share memory."""
+
+import numbers
+import types
+
+import numpy as np
+
+from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError
+from ..pytree import is_tree
+from .shapes import shape
+
+__all__ = [
+    "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
+    "check_overlapping_write", "check_wrt"
+]
+
+
+def check_scalar(value, where):
+    """Refuse a non-scalar output for ``grad`` with a message that says what to do (an array of
+    one element, shape (1,) or (1, 1), is a scalar here, as HIPS autograd takes it)."""
+    if isinstance(value, (tuple, list)):
+        raise NonScalarOutputError(
+            f"grad needs a function that returns a scalar, but {where} returns a {type(value).__name__} "
+            f"of {len(value)} values; for (loss, aux) pass has_aux=True (sd.grad(f, "
+            f"has_aux=True) gives (gradient, aux)), or return the scalar loss alone"
+        )
+    if shape(value) != () and np.size(value) != 1:
+        raise NonScalarOutputError(
+            f"grad needs a function that returns a scalar, but {where} returns an array of shape "
+            f"{shape(value)}; reduce it (np.sum(...), np.mean(...)) or use sourcediff.jacobian / "
+            f"sourcediff.vjp for a non-scalar output"
+        )
+    return value
+
+
+make_slice = slice  # the alias checks pass a subscript's index as a value
+
+
+_TooHard = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)
+
+
+def _shares(region, other, depth=0):
+    """Whether ``other`` (an array, or a list, tuple or dict holding some) reaches ``region``."""
+    if isinstance(other, np.ndarray):
+        if not isinstance(region, np.ndarray) or not np.may_share_memory(region, other):
+            return False
+        try:
+            return np.shares_memory(region, other, max_work=100000)
+        except _TooHard:
+            return True
+    if other is region:
+        return True
+    if depth < 8 and is_tree(other):
+        items = other.values() if isinstance(other, dict) else other
+        return any(_shares(region, item, depth + 1) for item in items)
+    fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
+    if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
+            type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
+        return any(_shares(region, item, depth + 1) for item in fields.values())
+    if depth <= 1 and (isinstance(other, type) or isinstance(other, types.ModuleType)):
+        # a module's or a class's arrays, lists, dicts and objects (w = cfg.W; w += r), and the
+        # classes a module defines (w = cfg.Model.W)
+        return any(_shares(region, item, depth + 1) for item in vars(other).values()
+                   if isinstance(item, (np.ndarray, list, dict)) or (
+                       depth == 0 and isinstance(item, type) and
+                       item.__module__ == getattr(other, "__name__", None)) or (
+                       type(getattr(item, "__dict__", None)) is dict and
+                       not isinstance(item, (type, types.ModuleType)) and not callable(item)))
+    return False
+
+
+def _alias_refusal(others, names, region, where, text, fix,
+                   head="this in-place write also changes {name}, which shares memory with it "
+                        "and is read later"):
+    for other, name in zip(others, names):
+        if _shares(region, other):
+            raise AliasError(
+                f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
+                f"change {name} as well; sourcediff gives each name its own value, so the "
+                f"derivative would be wrong. {fix}")
+
+
+def check_alias(value, others, names, where, text):
+    """``v op= e`` (numpy: in place) must not reach another name that is read later."""
+    if isinstance(value, (np.ndarray, list, dict)):
+        _alias_refusal(others, names, value, where, text,
+                       "Write the update through the name that is read later (z[1:3] += e), "
+                       "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
+
+
+def check_call_alias(value, others, names, where, text):
+    """``helper(z)`` where helper writes into its parameter: z must not be read afterwards."""
+    if isinstance(value, (np.ndarray, list, dict)):
+        _alias_refusal(others, names, value, where, text,
+                       "Return the new value from the helper and use that (z = helper(z)), or "
+                       "pass it a copy (helper(z.copy())).",
+                       head="this call writes in place into memory {name} shares, and {name} is "
+                            "read later or passed to the same call (sourcediff gives the helper "
+                            "a copy)")
+
+
+def check_alias_at(base, index, others, names, where, text):
+    """``a[index] = e`` must not write memory that another name read later sees."""
+    if isinstance(base, np.ndarray):
+        region = base
+        idx = index if isinstance(index, tuple) else (index,)
+        if all(i is None or i is Ellipsis or isinstance(i, slice)
+               or (isinstance(i, (numbers.Integral, np.integer)) and not isinstance(i, bool))
+               for i in idx):
+            try:  # a basic index writes only what base[index] views (0-d view for all ints)
+                region = base[idx if any(i is Ellipsis for i in idx) else idx + (Ellipsis,)]
+            except (IndexError, TypeError):
+                region = base
+    elif isinstance(base, (list, dict)):
+        region = base
+    else:
+        return
+    _alias_refusal(others, names, region, where, text,
+                   "Copy the array before writing into it (a = a.copy()), or build the new "
+                   "value without writing into memory another name still uses.")
+
+
+def check_overlapping_write(base, index, value, where, text):
+    """``a[index] = v`` where ``v`` may be a view of ``a``'s memory: numpy then copies in an order
+    of its own (``x[2] = x[:, 3]`` reads x[2, 3] after writing it), and the result is not that of
+    assigning a copy of v, which is what the derivative assumes. Tried on a copy of the memory;
+    refused when it differs."""
+    if not (isinstance(base, np.ndarray) and isinstance(value, np.ndarray)
+            and np.may_share_memory(base, value)):
+        return
+    owner = base
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    if not (owner.flags.c_contiguous or owner.flags.f_contiguous) or \
+            not np.may_share_memory(owner, value):
+        return
+    scratch = owner.copy(order="K")
+    start = owner.__array_interface__["data"][0]
+
+    def same_view(a):
+        return np.ndarray(a.shape, a.dtype, buffer=scratch,
+                          offset=a.__array_interface__["data"][0] - start, strides=a.strides)
+
+    dst, src = same_view(base), same_view(value)
+    dst[index] = src
+    if not np.array_equal(dst[index], np.broadcast_to(value, np.shape(base[index])),
+                          equal_nan=True):
+        raise AliasError(
+            f"{where}: the value assigned overlaps the memory it is written into, and numpy "
+            f"copies it in an order of its own: the result is not that of assigning a copy, "
+            f"which the derivative assumes.\n    {text}\nAssign a copy (... = v.copy()), "
+            f"which numpy's result then equals.")
+
+
+def _float_leaves(value, path):
+    """The first leaf of a list/tuple/dict (pytree) that is not a float or float array, as
+    (path, leaf), or None when every leaf is one."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        ok = (isinstance(value, float) and not isinstance(value, bool)) or kind == "f"
+        return None if ok else (path, value)
+    for key, item in items:
+        bad = _float_leaves(item, f"{path}[{key!r}]")
+        if bad is not None:
+            return bad
+    return None
+
+
+def check_wrt(value, name, fn_where):
+    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects); a list,
+    tuple or dict of floats and float arrays (nested) carries one per leaf."""
+    if isinstance(value, float):
+        return
+    if is_tree(value) and value:
+        bad = _float_leaves(value, name)
+        if bad is None:
+            return
+        path, leaf = bad
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} holds {path} = {type(leaf).__name__}"
+            f"{' of dtype ' + str(leaf.dtype) if hasattr(leaf, 'dtype') else ''}, which cannot "
+            f"carry a gradient; every leaf of a list, tuple or dict argument must be a float or a "
+            f"float array (np.asarray(v, dtype=float)), or leave {name} out of wrt")
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind == "f":
+        return
+    if isinstance(value, bool) or kind == "b":
+        what = "a boolean"
+    elif isinstance(value, numbers.Integral) or kind in ("i", "u"):
+        what = "an integer"
+    elif isinstance(value, complex) or kind == "c":
+        what = "a complex"
+    elif kind == "O":
+        what = "an object"
+    elif kind is None and isinstance(value, (list, tuple)):
+        what = "a list/tuple"
+    else:
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} is a {type(value).__name__} object and cannot carry a "
+            f"gradient; pass its float arrays as arguments and differentiate with respect to those, "
+            f"or leave '{name}' out of wrt"
+        )
+    raise InactiveArgumentError(
+        f"argument '{name}' of {fn_where} is {what} value ({type(value).__name__}"
+        f"{', dtype ' + str(value.dtype) if hasattr(value, 'dtype') else ''}) and cannot carry a "
+        f"gradient; pass a float or a float array (e.g. np.asarray(x, dtype=float)), or leave it out "
+        f"of wrt"
+    )

@@ -1,0 +1,258 @@
+"""Elementwise functions and reductions: ties of max/min, products of the others, norms,
+clipping, the sigmoid family and per-item scaling."""
+
+import builtins
+import numbers
+
+import numpy as np
+
+from .accumulate import GradList, grad_items, zeros_like_grad
+from .indexing import item_grad, normalize_axes
+from .shapes import as_array, keep, other_array, shape, unbroadcast
+
+__all__ = [
+    "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
+    "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
+    "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "scale_each_adjoint",
+    "scale_items", "norm_weights_tangents", "scale_each_tangent_s", "scale_each_tangent_xs"
+]
+
+
+def tie_mask(x, y, strict):
+    """Where ``x`` wins a max/min against ``y``: 1, at ties 0.5 (PyTorch's convention), else 0."""
+    return np.where(x == y, 0.5, strict.astype(float) if hasattr(strict, "astype") else float(strict))
+
+
+def clip_bounds(a_min=None, a_max=None, min=None, max=None):
+    """The (lower, upper) bounds of an np.clip call, with -inf/inf for a missing bound."""
+    lo = min if a_min is None or a_min is np._NoValue else a_min
+    hi = max if a_max is None or a_max is np._NoValue else a_max
+    lo = -np.inf if lo is None or lo is np._NoValue else lo
+    hi = np.inf if hi is None or hi is np._NoValue else hi
+    return lo, hi
+
+
+def scale_each(s, xs):
+    """The tuple ``(s * x for x in xs)`` (the gradient of math.hypot is ``g / ans * x``)."""
+    return tuple(s * x for x in xs)
+
+
+def extremum_weights(a, ans, axis=None, keepdims=False):
+    """Where ``a`` attains its max/min ``ans`` over ``axis``: 1/(number of ties), else 0."""
+    mask = (as_array(a) == keep(ans, a, axis, keepdims)).astype(np.result_type(a, 1.0))
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+def prod_others(a, axis=None):
+    """For every element of ``a``, the product of the other elements reduced with it (zero-safe)."""
+    a = as_array(a)
+    if a.ndim == 0:
+        return np.ones_like(a)
+    axes = normalize_axes(axis, a.ndim)
+    rest = [i for i in range(a.ndim) if i not in axes]
+    moved = np.transpose(a, rest + list(axes))
+    flat = np.reshape(moved, moved.shape[: len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype, like=flat)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = np.reshape(left * right, moved.shape)
+    return np.transpose(others, tuple(np.argsort(rest + list(axes)).tolist()))
+
+
+def cumsum_grad(g, a, axis=None):
+    """The gradient of ``np.cumsum(a, axis)``: a reversed cumulative sum of ``g``."""
+    if axis is None:
+        return np.reshape(np.cumsum(np.ravel(g)[::-1])[::-1], shape(a))
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
+    """d np.linalg.norm(x, ord, axis) / dx shaped like ``x``; 0 where the norm is 0 (PyTorch)."""
+    x = as_array(x)
+    matrix = (axis is None and x.ndim == 2 and ord is not None) or (
+        axis is not None and not isinstance(axis, numbers.Integral) and len(axis) == 2
+    )
+    if matrix and ord not in (None, "fro"):
+        axes = (0, 1) if axis is None else normalize_axes(axis, x.ndim)
+        m = np.moveaxis(x, axes, (-2, -1))
+        if ord in ("nuc", 2, -2):
+            u, _, vh = np.linalg.svd(m, full_matrices=False)
+            k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
+            w = u[..., :, k] @ vh[..., k, :]
+        elif ord in (1, -1):
+            cols = np.sum(np.abs(m), axis=-2)
+            best = np.max(cols, -1) if ord == 1 else np.min(cols, -1)
+            w = np.sign(m) * extremum_weights(cols, best, -1)[..., None, :]
+        elif ord in (np.inf, -np.inf):
+            rows = np.sum(np.abs(m), axis=-1)
+            best = np.max(rows, -1) if ord == np.inf else np.min(rows, -1)
+            w = np.sign(m) * extremum_weights(rows, best, -1)[..., :, None]
+        else:
+            raise NotImplementedError(f"gradient of a matrix norm with ord={ord!r}")
+        return np.moveaxis(w, (-2, -1), axes)
+    n = keep(ans, x, axis, keepdims)
+    safe = np.where(n == 0, 1.0, n)
+    if ord is None or ord == 2 or ord == "fro":
+        w = x / safe
+    elif ord == 1:
+        w = np.sign(x)
+    elif ord in (np.inf, -np.inf):
+        w = np.sign(x) * extremum_weights(np.abs(x), ans, axis, keepdims)
+    elif ord == 0:
+        w = np.zeros_like(x)
+    else:
+        w = np.sign(x) * np.abs(x) ** (ord - 1) / safe ** (ord - 1)
+    return np.where(n == 0, 0.0, w)
+
+
+def extremum_args_grad(g, ans, args):
+    """Gradients for ``max(*args)``/``min(*args)``: ``g`` shared evenly by the arguments equal to
+    ``ans`` (for a single iterable argument, a list gradient over its items)."""
+    if len(args) == 1:
+        items = list(args[0])
+        winners = [float(item == ans) for item in items]
+        count = builtins.sum(winners)
+        return (GradList(g * w / count for w in winners),)
+    winners = [float(a == ans) for a in args]
+    count = builtins.sum(winners)
+    return tuple(g * w / count for w in winners)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), the derivative of logaddexp(0, x): one exp, exact relative precision
+    on both tails, and no overflow warning (exp(-x) = inf gives 0.0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def scaled_sigmoid(g, d):
+    """g / (1 + exp(-d)): g times logaddexp's derivative, in one temporary array when the
+    shapes allow (the gradient of a large logistic loss needs no more memory than by hand)."""
+    with np.errstate(over="ignore"):
+        if type(d) is np.ndarray and d.dtype.kind == "f" and d.ndim and \
+                np.result_type(g, d) == d.dtype and np.shape(g) in ((), d.shape):
+            t = np.negative(d)
+            np.exp(t, out=t)
+            t += 1.0
+            return np.divide(g, t, out=t)
+        return g / (1.0 + np.exp(-d))
+
+
+def win_mask(x, y):
+    """Where ``x`` wins a max against ``y``: 1, at ties 0.5 (PyTorch's convention), else 0.
+
+    Without ties the mask is the boolean comparison itself (a multiply by it is cheapest).
+    """
+    wins = x > y
+    if isinstance(wins, (bool, np.bool_)):
+        return 1.0 if wins else (0.5 if x == y else 0.0)
+    ties = x == y
+    if type(ties) is not np.ndarray and other_array(ties):  # (a test for ties would compute)
+        dtype = np.result_type(x, y)
+        return wins.astype(dtype) + ties.astype(dtype) * 0.5
+    if np.count_nonzero(ties):  # (cheaper than ties.any())
+        dtype = np.result_type(x, y)  # the dtype of the maximum itself
+        return wins.astype(dtype) + ties.astype(dtype) * 0.5
+    return wins
+
+
+def norm_weights_partials(x, ans, ord=None, axis=None, keepdims=False):
+    """The pointwise derivatives of ``norm_weights(x, ans, ord, axis, keepdims)`` in ``x`` and in
+    ``ans`` (both shaped like ``x``); zero where the norm is 0 and for the piecewise constant
+    weights (ord 1, inf, 0, and the matrix 1/inf norms)."""
+    x = np.asarray(x)
+    matrix = (axis is None and x.ndim == 2 and ord is not None) or (
+        axis is not None and not isinstance(axis, numbers.Integral) and len(axis) == 2
+    )
+    zero = np.zeros(x.shape, dtype=np.result_type(x, 1.0))
+    if matrix and ord not in (None, "fro"):
+        if ord in ("nuc", 2, -2):
+            raise NotImplementedError(
+                f"sourcediff has no second derivative of np.linalg.norm with ord={ord!r} (its "
+                f"first derivative is supported); the Frobenius norm (ord=None or 'fro') has one")
+        return zero, zero
+    n = keep(ans, x, axis, keepdims)
+    safe = np.where(n == 0, 1.0, n)
+    if ord is None or ord == 2 or ord == "fro":
+        dx, dn = 1.0 / safe + zero, -x / (safe * safe)
+    elif ord in (0, 1, np.inf, -np.inf):
+        return zero, zero
+    else:
+        p = ord
+        ax = np.abs(x)
+        dx = (p - 1) * ax ** (p - 2) / safe ** (p - 1)
+        dn = -(p - 1) * np.sign(x) * ax ** (p - 1) / safe ** p
+    return np.where(n == 0, 0.0, dx), np.where(n == 0, 0.0, dn)
+
+
+def prod_others_apply(t, a, axis=None):
+    """``t`` times the derivative of ``prod_others(a, axis)``: for every element j, the sum over
+    the other elements k of its group of ``t[k]`` times the product of the elements other than j
+    and k (zero-safe). That matrix is symmetric, so this is both the jvp and the vjp."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return np.zeros(np.shape(t), dtype=np.result_type(a, 1.0))
+    axes = normalize_axes(axis, a.ndim)
+    perm = [i for i in range(a.ndim) if i not in axes] + list(axes)
+    moved = np.transpose(a, perm)
+    lead = moved.shape[: a.ndim - len(axes)]
+    n = int(np.prod(moved.shape[len(lead):], dtype=np.int64))
+    flat = np.reshape(moved, lead + (n,))
+    pairs = np.array(np.broadcast_to(flat[..., None, :], lead + (n, n)), dtype=np.result_type(a, 1.0))
+    idx = np.arange(n)
+    pairs[..., idx, idx] = 1.0
+    m = prod_others(pairs, -1)  # m[..., k, j]: the product over the group without j and k
+    m[..., idx, idx] = 0.0
+    tf = np.reshape(np.transpose(np.broadcast_to(t, a.shape), perm), lead + (n,))
+    out = np.einsum("...kj,...k->...j", m, tf)
+    return np.transpose(np.reshape(out, moved.shape), np.argsort(perm))
+
+
+def extremum_args_adjoint(b, ans, args):
+    """The adjoint of ``extremum_args_grad(g, ans, args)`` in ``g``: the winners' entries of ``b``
+    averaged."""
+    if len(args) == 1:
+        items = list(args[0])
+        b = item_grad(b, 0)
+    else:
+        items = args
+    winners = [float(item == ans) for item in items]
+    count = builtins.sum(winners)
+    total = 0.0
+    for w, item in zip(winners, grad_items(b, len(items))):
+        if item is not None and w:
+            total = total + item * (w / count)
+    return total
+
+
+def scale_each_adjoint(b, s, xs):
+    """The adjoint of ``scale_each(s, xs)`` in ``s``: the sum of ``b[i] * xs[i]``, shaped like s."""
+    total = zeros_like_grad(s)
+    for item, x in zip(grad_items(b, len(xs)), xs):
+        if item is not None:
+            total = total + unbroadcast(item * x, s)
+    return total
+
+
+def scale_items(s, b, xs):
+    """The adjoint of ``scale_each(s, xs)`` in ``xs``: ``s * b[i]`` shaped like ``xs[i]``."""
+    return GradList(0.0 if item is None else unbroadcast(s * item, x)
+                    for item, x in zip(grad_items(b, len(xs)), xs))
+
+
+def norm_weights_tangents(t, x, ans, ord=None, axis=None, keepdims=False):
+    """The tangent of ``norm_weights(x, ans, ...)`` for a tangent ``t`` of x and for a tangent ``t``
+    of ans, as a pair (an entry is None where ``t`` is not shaped like that argument)."""
+    dx, dn = norm_weights_partials(x, ans, ord, axis, keepdims)
+    return (t * dx if shape(t) == shape(x) else None,
+            keep(t, x, axis, keepdims) * dn if shape(t) == shape(ans) else None)
+
+
+def scale_each_tangent_s(t, xs):
+    """The tangent of ``scale_each(s, xs)`` due to a tangent ``t`` of ``s`` (None for a tuple t)."""
+    return None if isinstance(t, (list, tuple)) else GradList(scale_each(t, xs))
+
+
+def scale_each_tangent_xs(s, t):
+    """The tangent of ``scale_each(s, xs)`` due to a tangent ``t`` of ``xs`` (None unless a tuple)."""
+    return GradList(scale_each(s, t)) if isinstance(t, (list, tuple)) else None

@@ -1,0 +1,128 @@
+"""The gradients a gradient function hands back: shaped like its arguments (``grad_like``,
+``grad_tree``), the backward sweep's seed, and arrays of their own (``own_arrays``)."""
+
+import numpy as np
+
+from ..pytree import is_tree, like_container
+from .accumulate import GradDict, GradList
+from .checks import check_scalar
+from .indexing import item_grad
+from .shapes import other_array, shape, unbroadcast
+
+__all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
+
+
+def grad_like(g, x):
+    """The final gradient for argument ``x``: its shape, its float dtype, a float for a float; a
+    list, tuple or dict argument's gradient has its structure and type."""
+    if isinstance(x, float):
+        if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
+            return np.sum(g) if shape(g) else g
+        return float(np.sum(g)) if shape(g) else float(g)
+    if isinstance(x, np.ndarray):
+        if isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype:
+            return g
+        out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else g
+        if other_array(out):  # (np.array would compute a dask gradient)
+            return _shaped_like(unbroadcast(out, x), x)
+        return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)
+    if isinstance(x, np.generic):
+        return np.sum(g).astype(x.dtype) if other_array(g) else x.dtype.type(np.sum(g))
+    if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
+        out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
+        return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
+    if is_tree(x):  # the gradient of a pytree: the same structure
+        return _tree_grad(g, x, False)
+    return g
+
+
+def _tree_grad(g, x, tree):
+    """The gradient of the list, tuple or dict ``x``, entry by entry, for :func:`grad_like` (of
+    ``x``'s own type) or, with ``tree``, for :func:`grad_tree` (a GradList or GradDict)."""
+    entry = grad_tree if tree else grad_like
+    if isinstance(x, dict):
+        entries = {k: entry(item_grad(g, k), v) for k, v in x.items()}
+        return GradDict(entries) if tree else entries
+    items = [entry(item_grad(g, k), v) for k, v in enumerate(x)]
+    return GradList(items) if tree else like_container(x, items)
+
+
+def _shaped_like(g, x):
+    """``g`` (of another library's array type) broadcast to the shape and cast to the dtype of x."""
+    if shape(g) != shape(x):
+        g = np.broadcast_to(g, shape(x))
+    return g if g.dtype == x.dtype else g.astype(x.dtype)
+
+
+def grad_tree(g, x):
+    """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
+    list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
+    two calls' gradients for the same list add up (a plain list would concatenate)."""
+    return _tree_grad(g, x, True) if is_tree(x) else grad_like(g, x)
+
+
+def output_seed(value, where):
+    """The seed of the backward sweep for ``grad``'s output ``value`` (checked as check_scalar
+    checks it): 1.0, or ones shaped like an array of one element."""
+    check_scalar(value, where)
+    return 1.0 if shape(value) == () else np.ones(shape(value))
+
+
+def owned_grad(g, x):
+    """A fresh gradient array shaped like ``x`` holding ``g``, safe to modify in place."""
+    if isinstance(x, list):
+        if isinstance(g, list):
+            return list(g)
+        return [0.0] * len(x)
+    if isinstance(x, dict):  # (a missing entry's gradient is zero: see item_grad)
+        return GradDict(g) if isinstance(g, dict) else GradDict()
+    if isinstance(g, (int, float)) and g == 0:
+        return np.zeros(shape(x), dtype=np.result_type(getattr(x, "dtype", float), float))
+    return np.array(np.broadcast_to(g, shape(x)), dtype=np.result_type(g, float))
+
+
+def own_arrays(out):
+    """A gradient function's result with every array its own: two gradients that are one array
+    (``x_bar = y_bar = g`` for ``x + y``) or share memory are copied apart, so that updating one
+    in place (``gx *= 0.1``) cannot change the other. The common case, nothing shared, returns
+    ``out`` itself."""
+    leaves = []
+
+    def collect(v):
+        if isinstance(v, np.ndarray):
+            leaves.append(v)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                collect(item)
+        elif isinstance(v, dict):
+            for item in v.values():
+                collect(item)
+
+    collect(out)
+    if len(leaves) < 2:
+        return out
+    shared = set()
+    for k, a in enumerate(leaves):
+        for b in leaves[:k]:
+            if a is b or np.may_share_memory(a, b):
+                shared.add(id(a))
+                break
+    if not shared:
+        return out
+
+    def fresh(v):
+        if isinstance(v, np.ndarray):
+            if id(v) in shared:
+                shared.discard(id(v))  # (the first of a shared pair stays; later ones copy)
+                return v.copy()
+            return v
+        if isinstance(v, tuple):
+            return type(v)(fresh(item) for item in v) if type(v) is tuple else \
+                type(v)(*[fresh(item) for item in v])
+        if isinstance(v, list):
+            return type(v)(fresh(item) for item in v)
+        if isinstance(v, dict):
+            return type(v)((k, fresh(item)) for k, item in v.items())
+        return v
+
+    return fresh(out)

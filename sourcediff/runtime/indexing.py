@@ -1,0 +1,264 @@
+"""Subscripts: items saved before an overwrite and restored on the way back, scatters (the
+gradient of ``a[index]``), and the gradients of index builders and ``take``."""
+
+import numbers
+
+import numpy as np
+
+from ..pytree import is_tree
+from .accumulate import GradDict, GradList, copy, is_zero_grad
+from .shapes import numpy_only, other_array, shape
+
+__all__ = [
+    "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
+    "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
+    "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad"
+]
+
+
+def scatter(g, a, index):
+    """The gradient of ``a[index]``: zeros shaped like ``a`` with ``g`` added at ``index``."""
+    if isinstance(a, (list, tuple)):
+        out = GradList([0.0] * len(a))
+        out[index] = g
+        return out
+    if isinstance(a, dict):
+        return GradDict({index: g})
+    if other_array(g) or other_array(a):
+        return _scatter_other(g, a, index)
+    out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
+    np.add.at(out, index, g)
+    return out
+
+
+def _scatter_other(g, a, index):
+    """:func:`scatter` for a dask or CuPy ``g`` or ``a``: a plain write, which adds up nothing, so
+    an index that could name an element twice (a lazy one, or integers with repeats) is refused."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [i for i in items if not (i is None or i is Ellipsis or isinstance(i, slice)
+                                       or isinstance(i, numbers.Integral))]
+    repeats = len(arrays) > 1 or any(
+        other_array(i) or (np.asarray(i).dtype.kind != "b"
+                           and np.unique(np.asarray(i)).size != np.size(i)) for i in arrays)
+    if repeats:  # (np.add.at adds repeats up; a write would keep one)
+        numpy_only("indexing with integer arrays that repeat an index, several integer arrays or "
+                   "an index array that is itself lazy (a[idx])", a, g)
+    if any(i is None for i in items):  # (dask's setitem takes no None: drop those axes of g)
+        like_a = np.broadcast_to(np.empty(()), shape(a))  # (shapes only: nothing allocated)
+        index = tuple(i for i in items if i is not None)
+        g = np.reshape(np.broadcast_to(g, like_a[items].shape), like_a[index].shape)
+    like = g if other_array(g) else a
+    dtype = np.result_type(g, getattr(a, "dtype", float))
+    out = np.zeros_like(a, dtype=dtype) if other_array(a) else np.zeros(shape(a), dtype, like=like)
+    out[index] = g
+    return out
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing item>"
+
+
+MISSING = _Missing()  # what saved_item keeps for a key a dict does not have yet
+
+
+def saved_item(obj, key):
+    """``obj[key]`` kept for the adjoint sweep to put back before ``obj[key] = v`` runs on a list or
+    dict; ``MISSING`` when ``v`` adds a new key to a dict."""
+    if isinstance(obj, dict) and key not in obj:
+        return MISSING
+    return copy(obj[key])
+
+
+def restore_item(obj, key, value):
+    """Put back what :func:`saved_item` kept: the old entry, or no entry."""
+    if value is MISSING:
+        del obj[key]
+    else:
+        obj[key] = value
+
+
+def item_grad(g, k):
+    """The gradient of item ``k`` of a container whose gradient is ``g`` (0.0 means all zero)."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if isinstance(g, dict):
+        item = g.get(k, 0.0)
+    elif isinstance(g, list) and isinstance(k, int) and not -len(g) <= k < len(g):
+        item = 0.0  # a stack's gradient, aligned at its end, may be shorter than the stack
+    else:
+        item = g[k]
+        mask = last_writes(g, k)
+        if mask is not None:
+            item = np.where(mask, item, 0.0)
+    return 0.0 if item is None else item
+
+
+def last_writes_only(b, g, k):
+    """``b`` (shaped like ``g[k]``) kept only at the last write of each element (see
+    :func:`last_writes`): the adjoint of item_grad's masking."""
+    mask = last_writes(g, k)
+    return b if mask is None or is_zero_grad(b) else np.where(mask, b, 0.0)
+
+
+def _advanced(k):
+    items = k if isinstance(k, tuple) else (k,)
+    return any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind in "iu"
+               for i in items)
+
+
+def last_writes(g, k):
+    """For ``y[k] = v`` with an integer-array index that names an element more than once
+    (``y[[0, 0, 1]] = v``): a mask over ``y[k]`` that is True at the last write of each element,
+    the one that stays (numpy writes in order); None when every element is written once."""
+    if not isinstance(g, np.ndarray) or g.ndim == 0 or not _advanced(k):
+        return None
+    ids = np.arange(g.size).reshape(g.shape)[k]
+    flat = np.ravel(ids)
+    _, first_from_end = np.unique(flat[::-1], return_index=True)  # (one sort, not two)
+    if first_from_end.size == flat.size:
+        return None
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[flat.size - 1 - first_from_end] = True
+    return mask.reshape(np.shape(ids))
+
+
+def zero_at(g, x, index):
+    """A new gradient shaped like ``x``: ``g`` with zeros at ``index`` (``g`` itself is untouched)."""
+    if isinstance(x, list):
+        out = [0.0] * len(x) if not isinstance(g, list) else list(g)
+        out[index] = 0.0
+        return out
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if isinstance(x, dict):
+        out = GradDict(g)
+        out.pop(index, None)  # (a missing entry's gradient is zero: see item_grad)
+        return out
+    out = np.array(np.broadcast_to(g, shape(x)), dtype=np.result_type(g, float))
+    out[index] = 0.0
+    return out
+
+
+def _float_item(item):
+    return isinstance(item, float) or getattr(getattr(item, "dtype", None), "kind", None) == "f"
+
+
+def _index_concat_parts(maker, items):
+    """(zeroed items, maker[zeroed]): every float item replaced by zeros of its shape."""
+    zeroed = [np.zeros(np.shape(it)) if _float_item(it) else it for it in items]
+    return zeroed, maker[tuple(zeroed)]
+
+
+def index_concat_grads(g, maker, items):
+    """The gradient of ``maker[items]`` (np.r_, np.c_) for each item (None for non-float ones):
+    item i's entries are tagged 1..n in an otherwise zeroed call, and read back from g."""
+    zeroed, base = _index_concat_parts(maker, items)
+    g = np.broadcast_to(g, np.shape(base))
+    out = []
+    for i, item in enumerate(items):
+        if not _float_item(item):
+            out.append(None)
+            continue
+        n = int(np.size(item))
+        tagged = list(zeroed)
+        tagged[i] = np.arange(1.0, n + 1.0).reshape(np.shape(item))
+        where = np.asarray(maker[tuple(tagged)] - base)
+        landed = where != 0
+        grad = np.zeros(n, dtype=np.result_type(g, float))
+        np.add.at(grad, where[landed].astype(np.intp) - 1, g[landed])
+        out.append(grad.reshape(np.shape(item)) if np.ndim(item) else grad[0])
+    return tuple(out)
+
+
+def index_concat_place(b, g, maker, items):
+    """The adjoint of :func:`index_concat_grads`: item gradients ``b`` placed where the items land
+    in ``maker[items]`` (shaped like ``g``)."""
+    zeroed, base = _index_concat_parts(maker, items)
+    out = np.zeros(np.shape(base), dtype=np.result_type(base, float))
+    for i, item in enumerate(items):
+        if _float_item(item) and b[i] is not None and not is_zero_grad(b[i]):
+            moved = list(zeroed)
+            moved[i] = np.broadcast_to(b[i], np.shape(item))
+            out = out + (maker[tuple(moved)] - base)
+    return np.reshape(out, np.shape(g))
+
+
+def index_concat_tangents(t, maker, items):
+    """For each item position, ``maker[items]``'s tangent when that item moves along ``t`` (None
+    where ``t`` cannot be that item's tangent: another shape, or not a float item)."""
+    zeroed, base = _index_concat_parts(maker, items)
+    out = []
+    for i, item in enumerate(items):
+        if not _float_item(item) or np.shape(item) != np.shape(t):
+            out.append(None)
+            continue
+        moved = list(zeroed)
+        moved[i] = t
+        out.append(maker[tuple(moved)] - base)
+    return tuple(out)
+
+
+def normalize_axes(axis, ndim):
+    """``axis`` (None, an int or a sequence) as a tuple of non-negative ints (all axes for None)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    return tuple(int(a) % ndim for a in axes)
+
+
+def is_basic_index(index):
+    """True for an index made only of ints, slices, Ellipsis and None (numpy basic indexing)."""
+    items = index if isinstance(index, tuple) else (index,)
+    for item in items:
+        if item is None or item is Ellipsis or isinstance(item, slice):
+            continue
+        if isinstance(item, numbers.Integral) and not isinstance(item, (bool, np.bool_)):
+            continue
+        return False
+    return True
+
+
+def scatter_basic(g, a, index):
+    """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
+    if is_tree(a) or not is_basic_index(index):
+        return scatter(g, a, index)
+    if other_array(g) or other_array(a):
+        return _scatter_other(g, a, index)
+    out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
+    out[index] = g
+    return out
+
+
+def unsort(g, a, axis=-1):
+    """The gradient of ``np.sort(a, axis)``: ``g`` put back at the unsorted positions of ``a``."""
+    if axis is None:
+        out = np.zeros(np.size(a), dtype=np.result_type(g, float))
+        out[np.argsort(np.ravel(a), kind="stable")] = np.ravel(g)
+        return np.reshape(out, shape(a))
+    out = np.zeros(shape(a), dtype=np.result_type(g, float))
+    np.put_along_axis(out, np.argsort(a, axis=axis, kind="stable"), g, axis=axis)
+    return out
+
+
+def take_sorted(t, a, axis=-1):
+    """The tangent of ``np.sort(a, axis)``: ``t`` reordered the way ``a`` sorts."""
+    if axis is None:
+        return np.ravel(t)[np.argsort(np.ravel(a), kind="stable")]
+    return np.take_along_axis(t, np.argsort(a, axis=axis, kind="stable"), axis=axis)
+
+
+def take_grad(g, a, indices, axis=None):
+    """The gradient of ``np.take(a, indices, axis)``: ``g`` added back at ``indices``."""
+    if axis is None:
+        out = np.zeros(np.size(a), dtype=np.result_type(g, float))
+        np.add.at(out, np.ravel(indices), np.ravel(g))
+        return np.reshape(out, shape(a))
+    s = shape(a)
+    axis = axis % len(s)
+    out = np.zeros((s[axis],) + s[:axis] + s[axis + 1 :], dtype=np.result_type(g, float))
+    gm = np.moveaxis(g, tuple(range(axis, axis + np.ndim(indices))), tuple(range(np.ndim(indices))))
+    if other_array(gm):  # (no np.add.at on dask)
+        return np.moveaxis(_scatter_other(gm, out, indices), 0, axis)
+    np.add.at(out, indices, gm)
+    return np.moveaxis(out, 0, axis)

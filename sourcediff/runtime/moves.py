@@ -1,0 +1,271 @@
+"""Functions that move entries without changing them: reshape, stack, split, concatenate,
+tile, repeat, pad, diagonal, trace, sort order, diff, roll and friends (their gradients move
+them back)."""
+
+import math
+import numbers
+
+import numpy as np
+
+from ..errors import SourcediffError
+from .accumulate import GradList, grad_items, is_zero_grad
+from .shapes import numpy_only, other_array, shape
+
+__all__ = [
+    "space_fractions", "as_column", "trace_grad", "diagonal_grad", "diag_grad", "inverse_axes",
+    "tile_grad", "repeat_grad", "pad_grad", "concat_grads", "hstack_axis", "unstack_grads",
+    "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
+    "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
+    "route_tangent", "cross_axis"
+]
+
+
+def space_fractions(ans, num, endpoint=True, axis=0, retstep=False, base=None):
+    """Where each entry of ``np.linspace``'s result lies between start (0) and stop (1), shaped to
+    broadcast against ``ans`` along ``axis`` (also for logspace and geomspace)."""
+    if retstep:
+        raise SourcediffError("np.linspace(..., retstep=True) returns (samples, step); sourcediff "
+                              "differentiates the samples only: call it without retstep and "
+                              "compute the step as (stop - start) / (num - 1)")
+    if base is not None and np.ndim(base) != 0:
+        raise SourcediffError("np.logspace with an array base is not differentiated; give one "
+                              "base, or write base ** np.linspace(start, stop, num)")
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    f = np.arange(num, dtype=float) / div if div > 0 else np.zeros(num)
+    ndim = np.ndim(ans)
+    where = axis % ndim if ndim else 0
+    return np.reshape(f, [num if i == where else 1 for i in range(max(ndim, 1))])
+
+
+def as_column(x):
+    """``x`` as np.column_stack sees it: a 1-D array becomes one column."""
+    return np.reshape(x, (-1, 1)) if np.ndim(x) < 2 else x
+
+
+def trace_grad(g, a, offset=0, axis1=0, axis2=1):
+    """The gradient of ``np.trace(a, offset, axis1, axis2)``: ``g`` spread on that diagonal."""
+    s = shape(a)
+    axis1, axis2 = axis1 % len(s), axis2 % len(s)
+    eye = np.eye(s[axis1], s[axis2], k=offset)
+    return np.moveaxis(np.expand_dims(g, (-2, -1)) * eye, (-2, -1), (axis1, axis2))
+
+
+def diagonal_grad(g, a, offset=0, axis1=0, axis2=1):
+    """The gradient of ``np.diagonal(a, offset, axis1, axis2)``: zeros with ``g`` on the diagonal."""
+    out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    k = shape(g)[-1]
+    rows = np.arange(k) - min(0, offset)
+    cols = np.arange(k) + max(0, offset)
+    view[..., rows, cols] = g
+    return out
+
+
+def diag_grad(g, v, k=0):
+    """The gradient of ``np.diag(v, k)`` (builds a matrix from a vector or takes a diagonal)."""
+    if len(shape(v)) == 1:
+        return np.diagonal(g, k).copy()
+    return diagonal_grad(g, v, k)
+
+
+def inverse_axes(axes, ndim):
+    """The permutation that undoes ``np.transpose(x, axes)`` (method varargs forms accepted)."""
+    if isinstance(axes, tuple) and len(axes) == 1 and not isinstance(axes[0], numbers.Integral):
+        axes = axes[0]
+    if axes is None or len(axes) == 0:
+        return None
+    return tuple(int(i) for i in np.argsort([int(a) % ndim for a in axes]))
+
+
+def tile_grad(g, a, reps):
+    """The gradient of ``np.tile(a, reps)``: the tiles of ``g`` summed."""
+    reps = (reps,) if isinstance(reps, numbers.Integral) else tuple(reps)
+    s = shape(a)
+    d = max(len(s), len(reps))
+    s_full = (1,) * (d - len(s)) + tuple(s)
+    r_full = (1,) * (d - len(reps)) + reps
+    split = np.reshape(g, [n for pair in zip(r_full, s_full) for n in pair])
+    return np.reshape(np.sum(split, axis=tuple(range(0, 2 * d, 2))), s)
+
+
+def repeat_grad(g, a, repeats, axis=None):
+    """The gradient of ``np.repeat(a, repeats, axis)``: repeated entries summed back."""
+    if axis is None:
+        n = int(np.size(a))
+        out = np.zeros(n, dtype=np.result_type(g, float))
+        np.add.at(out, np.repeat(np.arange(n), repeats), np.ravel(g))
+        return np.reshape(out, shape(a))
+    s = shape(a)
+    axis = axis % len(s)
+    if other_array(g) and isinstance(repeats, numbers.Integral):  # (no np.add.at on dask)
+        groups = np.reshape(np.moveaxis(g, axis, 0), (s[axis], int(repeats)) + s[:axis] + s[axis + 1:])
+        return np.moveaxis(np.sum(groups, axis=1), 0, axis)
+    out = np.zeros((s[axis],) + s[:axis] + s[axis + 1 :], dtype=np.result_type(g, float))
+    np.add.at(out, np.repeat(np.arange(s[axis]), repeats), np.moveaxis(g, axis, 0))
+    return np.moveaxis(out, 0, axis)
+
+
+def pad_grad(g, array, pad_width, mode="constant"):
+    """The gradient of ``np.pad(array, pad_width)`` in constant mode: the unpadded middle of ``g``."""
+    if mode != "constant":
+        raise NotImplementedError(f"gradient of np.pad with mode={mode!r} (only 'constant')")
+    s = shape(array)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(s), 2))
+    return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, s))]
+
+
+def concat_grads(g, arrays, axis=0, promoted=None):
+    """Gradients of ``np.concatenate(promoted or arrays, axis)``, one per array, shaped like it."""
+    if type(g) is float and g == 0.0:
+        return GradList([0.0] * len(arrays))
+    promoted = arrays if promoted is None else promoted
+    if axis is None:
+        sizes = [math.prod(shape(p)) for p in promoted]
+        g, axis = np.ravel(g), 0
+    else:
+        sizes = [shape(p)[axis] for p in promoted]
+    if other_array(g):  # (dask has no np.split: slices)
+        ends = np.cumsum([0] + sizes).tolist()
+        before = (slice(None),) * (axis % len(shape(g)))
+        pieces = [g[before + (slice(lo, hi),)] for lo, hi in zip(ends, ends[1:])]
+    else:
+        pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return [np.reshape(piece, shape(x)) for piece, x in zip(pieces, arrays)]
+
+
+def hstack_axis(tup):
+    """The axis np.hstack joins along: 0 for 1-D arrays, else 1."""
+    return 0 if np.ndim(tup[0]) < 2 else 1
+
+
+def unstack_grads(g, arrays, axis=0):
+    """Gradients of ``np.stack(arrays, axis)``: the slices of ``g`` along ``axis``."""
+    if type(g) is float and g == 0.0:
+        return GradList([0.0] * len(arrays))
+    return [np.take(g, i, axis=axis) for i in range(len(arrays))]
+
+
+def split_grad(g, ans, axis=0):
+    """The gradient of ``np.split``: the piece gradients joined, zeros for pieces with none."""
+    pieces = [np.zeros(shape(p)) if gi is None else np.broadcast_to(gi, shape(p))
+              for gi, p in zip(grad_items(g, len(ans)), ans)]
+    return np.concatenate(pieces, axis=axis)
+
+
+def like_input(g, a):
+    """``g`` shaped like the input of np.array/np.asarray: a list for a list, an array otherwise."""
+    if isinstance(a, (list, tuple)):
+        return [like_input(g[i], a[i]) for i in range(len(a))]
+    return g
+
+
+def diff_grad(g, n=1, axis=-1):
+    """The gradient of ``np.diff(a, n, axis)``: minus the n-th difference of ``g`` padded with zeros."""
+    for _ in range(n):
+        widths = [(0, 0)] * np.ndim(g)
+        widths[axis] = (1, 1)
+        g = -np.diff(np.pad(g, widths), axis=axis)
+    return g
+
+
+def like_input_grad(b, g, a):
+    """The adjoint of ``like_input(g, a)`` in ``g``: ``b`` (nested lists when ``a`` is a list) as an
+    array shaped like ``g``."""
+    if isinstance(a, (list, tuple)):
+        out = np.zeros(shape(g), dtype=np.result_type(getattr(g, "dtype", float), float))
+        for i, item in enumerate(grad_items(b, len(a))):
+            if item is not None:
+                out[i] = like_input_grad(item, g[i], a[i])
+        return out
+    return b
+
+
+def split_like(b, ans, axis=0):
+    """The adjoint of ``split_grad(g, ans, axis)`` in ``g``: ``b`` cut into pieces shaped like ans."""
+    if is_zero_grad(b):
+        return GradList([0.0] * len(ans))
+    sizes = [shape(p)[axis] for p in ans]
+    return GradList(np.split(b, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def concat_like(b, g, arrays, axis=0, promoted=None):
+    """The adjoint of ``concat_grads(g, arrays, axis, promoted)`` in ``g``: the entries of ``b``
+    joined (zeros for missing ones)."""
+    promoted = arrays if promoted is None else promoted
+    pieces = [np.zeros(shape(p)) if item is None
+              else np.reshape(np.broadcast_to(item, shape(x)), shape(p))
+              for item, x, p in zip(grad_items(b, len(arrays)), arrays, promoted)]
+    if axis is None:
+        return np.reshape(np.concatenate([np.ravel(p) for p in pieces]), shape(g))
+    return np.concatenate(pieces, axis=axis)
+
+
+def stack_like(b, g, axis=0):
+    """The adjoint of ``unstack_grads(g, arrays, axis)`` in ``g``: the entries of ``b`` stacked
+    along ``axis`` (zeros for missing ones)."""
+    gs = list(shape(g))
+    n = gs.pop(axis)
+    return np.stack([np.zeros(gs) if item is None else np.broadcast_to(item, gs)
+                     for item in grad_items(b, n)], axis=axis)
+
+
+RESHAPING = (np.atleast_1d, np.atleast_2d, np.atleast_3d, as_column)
+
+
+def reshape_grad(g, a, order="C"):
+    """``g`` reshaped like ``a`` (the gradient of a reshape); the symbolic zero stays 0.0."""
+    if type(g) is float and g == 0.0:
+        return 0.0
+    if order == "C":  # (dask's reshape takes no order)
+        return np.reshape(g, shape(a))
+    return np.reshape(g, shape(a), order=order)
+
+
+def rollaxis_inverse(ndim, axis, start=0):
+    """The axes that undo np.rollaxis(a, axis, start) for an array of ``ndim`` axes."""
+    axis = int(axis) % ndim
+    start = int(start) + ndim if start < 0 else int(start)
+    axes = list(range(ndim))
+    if axis < start:
+        start -= 1
+    if axis != start:
+        axes.remove(axis)
+        axes.insert(start, axis)
+    return tuple(int(i) for i in np.argsort(axes))
+
+
+def insert_ids(arr, obj, values, axis=None, which=0):
+    """Where each element of np.insert(arr, obj, values, axis) comes from: the flat index into arr
+    (which=0) or values (which=1), -1 for elements of the other one."""
+    sa, sv = shape(arr), np.shape(values)
+    if which == 0:
+        marks, fill = np.arange(int(np.prod(sa, dtype=np.int64))).reshape(sa), np.full(sv, -1)
+    else:
+        marks, fill = np.full(sa, -1), np.arange(int(np.prod(sv, dtype=np.int64))).reshape(sv)
+    return np.insert(marks, obj, fill, axis=axis)
+
+
+def route_grad(g, ids, x):
+    """The gradient of a result whose elements are copies of ``x``'s flat elements ``ids`` (-1 for
+    none): each element of ``x`` gets the sum of its copies' gradients."""
+    if is_zero_grad(g):
+        return 0.0
+    numpy_only("np.insert (its gradient adds with np.bincount)", g)
+    mask = ids >= 0
+    weights = np.broadcast_to(g, ids.shape)[mask]
+    out = np.bincount(ids[mask], weights=weights, minlength=int(np.prod(shape(x), dtype=np.int64)))
+    return np.reshape(out, shape(x))
+
+
+def route_tangent(t, ids, x):
+    """The tangent of such a result for a tangent ``t`` of ``x`` (the adjoint of route_grad)."""
+    if is_zero_grad(t):
+        return 0.0
+    flat = np.ravel(np.broadcast_to(t, shape(x)))
+    return np.where(ids >= 0, flat[np.maximum(ids, 0)], 0.0)
+
+
+def cross_axis(axis_x, axis=None):
+    """The vector axis np.cross uses for one operand: ``axis`` when given, else the operand's own."""
+    return axis_x if axis is None else axis

@@ -1,0 +1,292 @@
+"""Python values other than arrays: lists and tuples added or repeated (``+``, ``*``), dict
+views, attributes, and named tuple results."""
+
+import numpy as np
+
+from ..errors import SourcediffError
+from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
+from .indexing import item_grad
+from .shapes import broadcast_tangent, unbroadcast
+
+__all__ = [
+    "add_or_concat", "mul_or_repeat", "seq_zeros", "add_or_concat_grads", "add_or_concat_tangents",
+    "mul_or_repeat_grads", "mul_or_repeat_tangents", "add_or_concat_grads_adjoint",
+    "mul_or_repeat_grads_adjoint", "mul_or_repeat_grads_tangents", "sequence_grad",
+    "sequence_tangent", "dict_items", "dict_values", "dict_keys", "dict_items_grad",
+    "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
+    "attribute_slot", "attribute_grad", "named_like"
+]
+
+
+def _is_seq(x):
+    return isinstance(x, (list, tuple))
+
+
+def _concatenates(x, y):
+    """Whether ``x + y`` joins two sequences (a list or tuple plus an array adds numerically:
+    numpy converts the sequence)."""
+    return _is_seq(x) and _is_seq(y)
+
+
+def _repeats(x, y):
+    """Whether ``x * y`` repeats a sequence (``[a] * 3``); a sequence times an array multiplies
+    numerically (numpy converts the sequence)."""
+    return (_is_seq(x) and not isinstance(y, np.ndarray)) or \
+        (_is_seq(y) and not isinstance(x, np.ndarray))
+
+
+def add_or_concat(x, y):
+    """``x + y`` where an operand may be a list or tuple: what ``a + b`` resolves to when the
+    compiler cannot rule out containers (``(a,) + (b,)`` concatenates, it does not add)."""
+    return x + y
+
+
+def mul_or_repeat(x, y):
+    """``x * y`` where an operand may be a list or tuple (``[a] * 3`` repeats, it does not scale)."""
+    return x * y
+
+
+def _dense_zeros(x):
+    return GradList(zeros_like_grad(item) for item in x)
+
+
+def seq_zeros(x):
+    """A zero gradient for each item of the sequence ``x``."""
+    return GradList(0.0 for _ in x)
+
+
+def _as_array_tangent(t, x):
+    """A tangent of the sequence ``x`` as the array numpy makes of x (zero items made dense)."""
+    if not _is_seq(x) or is_zero_grad(t):
+        return t
+    return np.array([np.broadcast_to(_as_array_tangent(ti, xi) if not is_zero_grad(ti) else 0.0,
+                                     np.shape(xi)) for ti, xi in zip(t, x)], dtype=float)
+
+
+def _numeric_tangent(t, own, factor, ans):
+    """The tangent ``t * factor`` of an elementwise result ``ans`` when the operand ``own`` moves
+    along ``t`` (None where ``t`` cannot be own's tangent: only the other entry is asked for)."""
+    if _is_seq(t) and not _is_seq(own):
+        return None
+    return broadcast_tangent(_as_array_tangent(t, own) * factor, ans)
+
+
+def add_or_concat_grads(g, x, y):
+    """The gradients of ``x`` and ``y`` in ``x + y``: the first len(x) items of g and the rest for
+    sequences, g summed back to each operand's shape for numbers and arrays."""
+    if _concatenates(x, y):
+        if is_zero_grad(g):
+            return (0.0, 0.0)
+        items = [0.0 if v is None else v for v in g]
+        return (GradList(items[:len(x)]), GradList(items[len(x):]))
+    return (unbroadcast(g, x), unbroadcast(g, y))
+
+
+def add_or_concat_tangents(t, ans, x, y):
+    """``x + y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
+    if _concatenates(x, y):  # (dense zeros for the other items: a tangent gets indexed)
+        t = _dense_zeros(x if len(x) else y) if is_zero_grad(t) else t
+        return (GradList(list(t) + list(_dense_zeros(y))) if len(t) == len(x) else None,
+                GradList(list(_dense_zeros(x)) + list(t)) if len(t) == len(y) else None)
+    return (_numeric_tangent(t, x, 1.0, ans), _numeric_tangent(t, y, 1.0, ans))
+
+
+def _repeat_grad(g, seq):
+    if is_zero_grad(g):
+        return 0.0
+    k, out = len(seq), seq_zeros(seq)
+    for start in range(0, len(g), k or 1):
+        out = add_grads(out, g[start:start + k])
+    return out
+
+
+def mul_or_repeat_grads(g, x, y):
+    """The gradients of ``x`` and ``y`` in ``x * y``: for ``seq * n`` the n copies' gradients
+    added item by item (n has none), for numbers and arrays the product rule."""
+    if _repeats(x, y):
+        return (_repeat_grad(g, x), 0.0) if _is_seq(x) else (0.0, _repeat_grad(g, y))
+    return (unbroadcast(g * y, x), unbroadcast(g * x, y))
+
+
+def mul_or_repeat_tangents(t, ans, x, y):
+    """``x * y``'s tangent when x moves along t (first entry), or when y does (second entry)."""
+    if _repeats(x, y) and _is_seq(x):
+        return (GradList(t) * y if not is_zero_grad(t) else seq_zeros(x) * y, None)
+    if _repeats(x, y):
+        return (None, GradList(t) * x if not is_zero_grad(t) else seq_zeros(y) * x)
+    return (_numeric_tangent(t, x, y, ans), _numeric_tangent(t, y, x, ans))
+
+
+def _bcast(b, like):
+    """A gradient ``b`` of an unbroadcast result spread back over the shape of ``like``."""
+    return np.broadcast_to(0.0 if is_zero_grad(b) else b, np.shape(like))
+
+
+def add_or_concat_grads_adjoint(b, g, x, y):
+    """The adjoint of :func:`add_or_concat_grads` in ``g`` (it is linear in g)."""
+    bx, by = item_grad(b, 0), item_grad(b, 1)
+    if _concatenates(x, y):
+        return GradList(list(seq_zeros(x) if is_zero_grad(bx) else bx) +
+                        list(seq_zeros(y) if is_zero_grad(by) else by))
+    return _bcast(bx, g) + _bcast(by, g)
+
+
+def mul_or_repeat_grads_adjoint(b, g, x, y):
+    """The adjoint of :func:`mul_or_repeat_grads`: gradients for (g, x, y)."""
+    bx, by = item_grad(b, 0), item_grad(b, 1)
+    if _repeats(x, y):
+        seq, part = (x, bx) if _is_seq(x) else (y, by)
+        part = seq_zeros(seq) if is_zero_grad(part) else part
+        return (GradList(list(part) * (len(g) // max(len(seq), 1))), 0.0, 0.0)
+    gx, gy = _bcast(bx, np.broadcast(g, y)), _bcast(by, np.broadcast(g, x))
+    return (unbroadcast(gx * y + gy * x, g), unbroadcast(g * gy, x), unbroadcast(g * gx, y))
+
+
+def mul_or_repeat_grads_tangents(t, g, x, y):
+    """:func:`mul_or_repeat_grads`' tangent when g, x or y moves along ``t`` (one entry each)."""
+    if _repeats(x, y):  # (the items' gradients do not depend on the items)
+        zero = (seq_zeros(x), 0.0) if _is_seq(x) else (0.0, seq_zeros(y))
+        return (mul_or_repeat_grads(t, x, y), zero, zero)
+    tx = None if _is_seq(t) and not _is_seq(x) else _as_array_tangent(t, x)
+    ty = None if _is_seq(t) and not _is_seq(y) else _as_array_tangent(t, y)
+    zx, zy = (np.zeros(np.shape(v)) if _is_seq(v) else 0.0 for v in (x, y))  # (indexed later)
+    return (None if _is_seq(t) else mul_or_repeat_grads(t, x, y),
+            None if tx is None else (zx, unbroadcast(g * tx, y)),
+            None if ty is None else (unbroadcast(g * ty, x), zy))
+
+
+def sequence_grad(g, iterable):
+    """The gradient of ``iterable`` (a list, tuple or array) from that of ``tuple(iterable)``."""
+    if is_zero_grad(g):
+        return 0.0
+    if isinstance(iterable, (list, tuple)):
+        return GradList(item_grad(g, k) for k in range(len(iterable)))
+    if getattr(iterable, "ndim", 0):  # (an array: numpy's, or dask's, which np.stack takes)
+        return np.stack([np.broadcast_to(0.0 if gi is None else gi, iterable.shape[1:])
+                         for gi in grad_items(g, len(iterable))]) if len(iterable) else \
+            np.zeros(iterable.shape)
+    raise SourcediffError(
+        f"tuple() of a {type(iterable).__name__} carries a derivative here; sourcediff follows "
+        f"tuple() of lists, tuples and arrays: build the tuple from a list ([...])")
+
+
+def sequence_tangent(t, iterable):
+    """The tangent of ``tuple(iterable)``: one entry per item."""
+    return 0.0 if is_zero_grad(t) else GradList(t)
+
+
+def dict_items(d):
+    """``d.items()`` on a local or parameter that is not an array: its (key, value) pairs as a
+    list (a dict's, in order)."""
+    return list(d.items())
+
+
+def dict_values(d):
+    """``d.values()`` as a list."""
+    return list(d.values())
+
+
+def dict_keys(d):
+    """``d.keys()`` as a list (keys carry no derivative)."""
+    return list(d.keys())
+
+
+def _a_dict(d, method):
+    if not isinstance(d, dict):
+        raise SourcediffError(
+            f".{method}() of a {type(d).__name__} carries a derivative here; sourcediff "
+            f"differentiates .{method}() of dicts: pass the values in a dict, or call a method "
+            f"with another name")
+
+
+def _dict_view_grad(g, d, method):
+    """The gradient of the dict ``d`` from that of ``dict_items(d)`` (a list of pairs: each pair's
+    second entry, by key) or of ``dict_values(d)`` (``method`` says which)."""
+    _a_dict(d, method)
+    if is_zero_grad(g):
+        return 0.0
+    if method == "items":
+        return GradDict((k, item_grad(item_grad(g, i), 1)) for i, k in enumerate(d))
+    return GradDict((k, item_grad(g, i)) for i, k in enumerate(d))
+
+
+def _dict_view_tangent(t, d, method):
+    """The tangent of ``dict_items(d)`` or ``dict_values(d)`` for a tangent ``t`` of ``d`` (a
+    dict, entries by key): the transpose of :func:`_dict_view_grad`."""
+    _a_dict(d, method)
+    if method == "items":
+        return GradList(GradList([0.0, item_grad(t, k)]) for k in d)
+    return GradList(item_grad(t, k) for k in d)
+
+
+def dict_items_grad(g, d):
+    """The gradient of ``d`` from that of ``dict_items(d)``; its adjoint is
+    :func:`dict_items_tangent`."""
+    return _dict_view_grad(g, d, "items")
+
+
+def dict_items_tangent(t, d):
+    """The tangent of ``dict_items(d)`` for a tangent ``t`` of ``d``."""
+    return _dict_view_tangent(t, d, "items")
+
+
+def dict_values_grad(g, d):
+    """The gradient of ``d`` from that of ``dict_values(d)``; its adjoint is
+    :func:`dict_values_tangent`."""
+    return _dict_view_grad(g, d, "values")
+
+
+def dict_values_tangent(t, d):
+    """The tangent of ``dict_values(d)`` for a tangent ``t`` of ``d``."""
+    return _dict_view_tangent(t, d, "values")
+
+
+def get_attribute(obj, name):
+    """``obj.name`` for a local that is not an array: a namedtuple's field, an object's attribute."""
+    return getattr(obj, name)
+
+
+def attribute_slot(b, obj, name):
+    """The entry of a namedtuple's gradient ``b`` for the field ``name``."""
+    return item_grad(b, obj._fields.index(name))
+
+
+def attribute_grad(g, obj, name):
+    """The gradient of ``obj`` from ``obj.name``'s: a namedtuple's field slot; an object's
+    attributes carry none that sourcediff can give back, which is said, not dropped."""
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        out = GradList(0.0 for _ in obj)
+        out[obj._fields.index(name)] = g
+        return out
+    raise SourcediffError(
+        f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
+        f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "
+        f"namedtuples and dicts of them: pass the arrays as arguments (or in a dict) instead")
+
+
+# ---------------------------------------------------------------- tangents of named tuple results
+
+
+class NamedGradList(GradList):
+    """The tangent of a named tuple result (np.linalg.eigh's): a GradList (``+`` adds entrywise)
+    whose entries are also read by field name, as runtime.get_attribute does in forward mode."""
+
+    def __init__(self, items, fields):
+        super().__init__(items)
+        self._fields = tuple(fields)
+
+    def __getattr__(self, name):
+        fields = self.__dict__.get("_fields", ())
+        if name in fields:
+            return self[fields.index(name)]
+        raise AttributeError(name)
+
+
+def named_like(items, ans):
+    """``items`` (the tangents of a tuple result ``ans``) as a NamedGradList when ``ans`` is a
+    named tuple, else a GradList."""
+    fields = getattr(type(ans), "_fields", None)
+    return NamedGradList(items, fields) if fields else GradList(items)
+
+
+_named = named_like

@@ -1,0 +1,159 @@
+"""Arrays as the helpers see them: other libraries' arrays (dask, CuPy) kept in their own type,
+shapes, and broadcasting and reductions undone (a gradient summed back to its argument's shape)."""
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "other_array", "lazy", "as_array", "computed", "library", "numpy_only", "shape", "unbroadcast",
+    "broadcast_tangent", "unreduce", "reduced_count", "keep", "rebroadcast"
+]
+
+
+def other_array(x):
+    """True for an array of another library that numpy dispatches to (a dask or CuPy array): the
+    helpers keep it in its own type and never ``np.asarray`` it (that would compute a whole dask
+    array, and CuPy refuses it)."""
+    return not isinstance(x, (np.ndarray, np.generic)) and (
+        hasattr(x, "__dask_graph__") or hasattr(x, "__array_namespace__"))
+
+
+def lazy(x):
+    """True for a lazy array (dask): reading its values (``bool``, ``float``, ``np.asarray``) runs
+    the whole computation that makes it."""
+    return hasattr(x, "__dask_graph__") and hasattr(x, "shape")
+
+
+def as_array(x, dtype=None):
+    """``np.asarray(x, dtype)``, but another library's array (see :func:`other_array`) stays one."""
+    if other_array(x):
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+    return np.asarray(x, dtype=dtype)
+
+
+def computed(*values):
+    """The values a control-flow test reads, with every small lazy one (a dask array of at most
+    ``_COMPUTED_MAX`` elements) computed, all in one pass; the rest as they are. One value gives
+    one value back, several a tuple. The code specialized for dask arguments calls it before a
+    branch or loop test (``sourcediff/lazy.py``), so the test and every later use of the value
+    (the adjoint sweep replays the test) read the computed number instead of computing it again."""
+    at = [k for k, v in enumerate(values) if lazy(v) and math.prod(v.shape) <= _COMPUTED_MAX]
+    if not at:
+        return values[0] if len(values) == 1 else values
+    import dask
+
+    done = dask.compute(*[values[k] for k in at])
+    out = list(values)
+    for k, v in zip(at, done):
+        out[k] = v
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+_COMPUTED_MAX = 64
+
+
+def library(x):
+    """How a message names the array type of ``x`` ("a dask array", "a cupy array")."""
+    return f"a {type(x).__module__.split('.')[0]} array"
+
+
+def numpy_only(what, *values):
+    """Refuse a dask or CuPy value among ``values`` for a derivative that sourcediff computes with
+    numpy alone (sorting, np.add.at, np.bincount), rather than computing the value behind the user's
+    back or failing inside the other library."""
+    for v in values:
+        if other_array(v):
+            raise NotImplementedError(
+                f"the derivative of {what} is computed with numpy only, and it meets {library(v)}; "
+                f"compute the array first (x.compute() for dask, x.get() for CuPy) and pass numpy, "
+                f"or leave that operation out of the differentiated function")
+
+
+def shape(x):
+    """np.shape without the array conversion for plain numbers."""
+    return () if isinstance(x, (float, int, complex, np.generic)) else np.shape(x)
+
+
+def unbroadcast(g, x):
+    """Sum ``g`` down to the shape of ``x`` (undoing numpy broadcasting)."""
+    if type(g) is np.ndarray and type(x) is np.ndarray:  # the common case, kept cheap
+        if g.shape == x.shape:
+            return g
+        gs, xs = g.shape, x.shape
+    else:
+        if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
+            return g
+        gs, xs = shape(g), shape(x)
+        if gs == xs:
+            return g
+    if not xs:
+        return np.sum(g)
+    if len(gs) < len(xs):
+        g = np.broadcast_to(g, np.broadcast_shapes(gs, xs))
+        gs = g.shape
+    lead = len(gs) - len(xs)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(xs)
+                                      if n == 1 and gs[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True) if type(g) is np.ndarray else \
+            np.sum(g, axis=axes, keepdims=True)
+        if lead:
+            g = g.reshape(g.shape[lead:])
+    if g.shape != xs:
+        g = np.broadcast_to(g, xs)
+    return g
+
+
+def broadcast_tangent(t, ans):
+    """Broadcast a tangent contribution up to the shape of the result ``ans``."""
+    if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
+        return t
+    if shape(t) == shape(ans):
+        return t
+    return np.broadcast_to(t, shape(ans))
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Broadcast the gradient of a reduction over ``axis`` back to the shape of ``x``."""
+    if type(g) is float and g == 0.0:  # the symbolic zero stays symbolic
+        return 0.0
+    xs = shape(x)
+    if axis is not None and not keepdims:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        g = np.expand_dims(g, tuple(a % len(xs) for a in axes))
+    if type(x) is not np.ndarray and other_array(x):  # (in x's blocks: a broadcast would be one
+        dtype = np.result_type(g, x.dtype)              # block of x's whole shape)
+        if isinstance(g, (int, float, np.generic)):
+            return np.full_like(x, g, dtype=dtype)
+        return np.zeros_like(x, dtype=dtype) + g
+    if axis is None and isinstance(g, (float, np.generic)) and len(xs) and \
+            (x.size if type(x) is np.ndarray else math.prod(xs)) <= 4096:
+        return np.full(xs, g, dtype=np.result_type(g, getattr(x, "dtype", float)))  # cheaper
+    return np.broadcast_to(g, xs)
+
+
+def reduced_count(x, axis=None):
+    """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    xs = shape(x)
+    if axis is None:
+        return int(np.prod(xs, dtype=np.int64))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    return int(np.prod([xs[a] for a in axes], dtype=np.int64))
+
+
+def keep(ans, x, axis=None, keepdims=False):
+    """``ans`` of a reduction reshaped so it broadcasts against ``x`` (keepdims form)."""
+    if axis is None or keepdims:
+        return ans if axis is not None or not shape(x) else np.reshape(ans, (1,) * len(shape(x)))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    return np.expand_dims(ans, tuple(a % len(shape(x)) for a in axes))
+
+
+def rebroadcast(b, g):
+    """The adjoint of ``unbroadcast(g, x)``/``broadcast_tangent(g, y)``: ``b`` brought to g's shape
+    (a container's gradient has its shape already, as in unbroadcast)."""
+    if isinstance(g, (list, tuple)) or isinstance(b, (list, tuple)):
+        return b
+    return unbroadcast(np.broadcast_to(b, np.broadcast_shapes(shape(b), shape(g))), g)

@@ -1,0 +1,364 @@
+"""Gradients of numpy's numeric and statistics functions: np.gradient, np.select,
+quantiles, np.average, np.interp, convolution, np.polyval and np.trapezoid."""
+
+import numpy as np
+
+from .accumulate import GradList, _items, _refuse, is_zero_grad
+from .indexing import normalize_axes
+from .shapes import as_array, numpy_only, shape, unbroadcast, unreduce
+
+__all__ = [
+    "gradient_grads", "gradient_spacing_tangent", "gradient_tangents", "select_default_mask",
+    "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
+    "quantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
+    "conv_pad_width", "poly_exponents", "trapezoid_grads"
+]
+
+
+# ---------------------------------------------------------------- np.gradient
+
+
+def _gradient_spacing(f, varargs, axis):
+    nd = np.ndim(f)
+    axes = list(range(nd)) if axis is None else list(normalize_axes(axis, nd))
+    if len(varargs) == 0:
+        spacing, owner = [1.0] * len(axes), [None] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacing, owner = [varargs[0]] * len(axes), [0] * len(axes)
+    elif len(varargs) == len(axes):
+        spacing, owner = list(varargs), list(range(len(axes)))
+    else:
+        raise TypeError("invalid number of arguments")
+    return axes, spacing, owner
+
+
+def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
+    """The gradients of np.gradient(f, *varargs, axis=axis, edge_order=edge_order): f's, and one per
+    scalar spacing (coordinate arrays are refused: they would need the gradient of the spacing)."""
+    axes, spacing, owner = _gradient_spacing(f, varargs, axis)
+    if any(np.ndim(h) != 0 for h in spacing):
+        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
+    gs = [g] if len(axes) == 1 else _items(g, len(axes))
+    outs = [ans] if len(axes) == 1 else list(ans)
+    gf = np.zeros(np.shape(f), dtype=np.result_type(f, float))
+    gh = [0.0] * len(varargs)
+    for gi, out, ax, h, k in zip(gs, outs, axes, spacing, owner):
+        if gi is None:
+            continue
+        n = np.shape(f)[ax]
+        d = np.gradient(np.eye(n), h, axis=0, edge_order=edge_order)  # d[i, j] = d out_i / d f_j
+        gf = gf + np.moveaxis(np.tensordot(d, gi, axes=([0], [ax])), 0, ax)
+        if k is not None:  # uniform spacing: out = D f / h, so d out / dh = -out / h
+            gh[k] = gh[k] - np.sum(gi * out) / h
+    return (gf,) + tuple(gh)
+
+
+def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
+    """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``."""
+    axes, spacing, owner = _gradient_spacing(f, varargs, axis)
+    outs = [ans] if len(axes) == 1 else list(ans)
+    parts = [-out * t / h if o == k else np.zeros_like(out)
+             for out, h, o in zip(outs, spacing, owner)]
+    return parts[0] if len(axes) == 1 else GradList(parts)
+
+
+def gradient_tangents(t, ans, f, varargs=(), axis=None, edge_order=1):
+    """The jvp tuple of np.gradient: np.gradient of ``t`` for f, the spacing tangents after it."""
+    if shape(t) == np.shape(f):  # the tangent of f
+        head = np.gradient(t, *varargs, axis=axis, edge_order=edge_order)
+        head = GradList(head) if isinstance(head, (list, tuple)) else head
+        return (head,) + (None,) * len(varargs)
+    return (None,) + tuple(gradient_spacing_tangent(t, ans, f, varargs, axis, k)
+                           for k in range(len(varargs)))
+
+
+# ---------------------------------------------------------------- np.select
+
+
+def _select_masks(condlist, ans):
+    taken = np.zeros(shape(ans), dtype=bool)
+    masks = []
+    for cond in condlist:
+        c = np.broadcast_to(cond, shape(ans))
+        masks.append(c & ~taken)
+        taken = taken | c
+    return masks, ~taken
+
+
+def select_default_mask(condlist, ans):
+    """Where np.select takes the default: no condition holds."""
+    return _select_masks(condlist, ans)[1]
+
+
+def select_grads(g, condlist, choicelist, ans):
+    """The gradients of the choices of np.select(condlist, choicelist): g where each one is taken."""
+    if is_zero_grad(g):
+        return GradList([0.0] * len(choicelist))
+    masks = _select_masks(condlist, ans)[0]
+    return GradList(unbroadcast(np.where(m, g, 0.0), c) for m, c in zip(masks, choicelist))
+
+
+def select_tangent(t, condlist, ans):
+    """The tangent of np.select's result for tangents ``t`` of the choices (0.0 for none)."""
+    masks = _select_masks(condlist, ans)[0]
+    out = np.zeros(shape(ans))
+    for m, ti in zip(masks, t):
+        if not is_zero_grad(ti):
+            out = np.where(m, ti, out)
+    return out
+
+
+# ---------------------------------------------------------------- quantiles (linear interpolation)
+
+
+def _quantile_setup(a, q, axis, method="linear", weights=None, scale=1.0):
+    if method != "linear":
+        _refuse(f"np.quantile/np.percentile with method={method!r} (only 'linear')")
+    if weights is not None:
+        _refuse("np.quantile/np.percentile with weights")
+    numpy_only("np.quantile/np.percentile/np.median (it sorts)", a)
+    a = np.asarray(a, dtype=float)
+    nd = a.ndim
+    axes = normalize_axes(axis, nd)
+    rest = [i for i in range(nd) if i not in axes]
+    perm = rest + list(axes)
+    rest_shape = tuple(a.shape[i] for i in rest)
+    flat = np.transpose(a, perm).reshape(rest_shape + (-1,))
+    n = flat.shape[-1]
+    order = np.argsort(flat, axis=-1, kind="stable")
+    qa = np.asarray(q, dtype=float) * scale
+    v = qa.ravel() * (n - 1)
+    lo = np.clip(np.floor(v).astype(np.intp), 0, n - 1)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = v - lo
+    keep_shape = tuple(1 if i in axes else a.shape[i] for i in range(nd))
+    return dict(perm=perm, rest_shape=rest_shape, flat=flat, n=n, order=order, qshape=qa.shape,
+                lo=lo, hi=hi, frac=frac, keep_shape=keep_shape)
+
+
+def _quantile_out_shape(s, keepdims):
+    return s["qshape"] + (s["keep_shape"] if keepdims else s["rest_shape"])
+
+
+def quantile_grad(g, a, q, axis=None, keepdims=False, method="linear", weights=None, scale=1.0):
+    """The gradient of np.quantile(a, q * scale, axis, keepdims=keepdims) with respect to ``a``:
+    each result's gradient goes to the two order statistics it interpolates."""
+    if is_zero_grad(g):
+        return 0.0
+    s = _quantile_setup(a, q, axis, method, weights, scale)
+    nq = len(s["lo"])
+    big = np.reshape(np.broadcast_to(g, _quantile_out_shape(s, keepdims)), (nq,) + s["rest_shape"])
+    sorted_grad = np.zeros(s["rest_shape"] + (s["n"],))
+    for k in range(nq):
+        sorted_grad[..., s["lo"][k]] += (1.0 - s["frac"][k]) * big[k]
+        sorted_grad[..., s["hi"][k]] += s["frac"][k] * big[k]
+    flat_grad = np.zeros_like(sorted_grad)
+    np.put_along_axis(flat_grad, s["order"], sorted_grad, axis=-1)
+    moved = flat_grad.reshape(tuple(np.shape(a)[i] for i in s["perm"]))
+    return np.transpose(moved, np.argsort(s["perm"]))
+
+
+def quantile_tangent(t, a, q, axis=None, keepdims=False, method="linear", weights=None, scale=1.0):
+    """The tangent of np.quantile(a, q * scale, ...) for a tangent ``t`` of ``a``."""
+    s = _quantile_setup(a, q, axis, method, weights, scale)
+    tm = np.transpose(np.broadcast_to(t, np.shape(a)), s["perm"]).reshape(s["flat"].shape)
+    ts = np.take_along_axis(tm, s["order"], axis=-1)
+    parts = [(1.0 - f) * ts[..., lo] + f * ts[..., hi]
+             for lo, hi, f in zip(s["lo"], s["hi"], s["frac"])]
+    return np.reshape(np.stack(parts), _quantile_out_shape(s, keepdims))
+
+
+def _quantile_slopes(s):
+    sv = np.take_along_axis(s["flat"], s["order"], axis=-1)
+    return np.stack([(sv[..., hi] - sv[..., lo]) * (s["n"] - 1) if hi != lo else 0.0 * sv[..., lo]
+                     for lo, hi in zip(s["lo"], s["hi"])])
+
+
+def quantile_q_grad(g, a, q, axis=None, keepdims=False, method="linear", weights=None, scale=1.0):
+    """The gradient of np.quantile(a, q * scale, ...) with respect to ``q`` (the slope between the
+    two order statistics; 0 at q = 1)."""
+    if is_zero_grad(g):
+        return 0.0
+    s = _quantile_setup(a, q, axis, method, weights, scale)
+    nq = len(s["lo"])
+    big = np.reshape(np.broadcast_to(g, _quantile_out_shape(s, keepdims)), (nq,) + s["rest_shape"])
+    gq = np.sum((big * _quantile_slopes(s)).reshape(nq, -1), axis=1) * scale
+    return np.reshape(gq, np.shape(q))
+
+
+def quantile_q_tangent(t, a, q, axis=None, keepdims=False, method="linear", weights=None,
+                       scale=1.0):
+    """The tangent of np.quantile(a, q * scale, ...) for a tangent ``t`` of ``q``."""
+    s = _quantile_setup(a, q, axis, method, weights, scale)
+    nq = len(s["lo"])
+    tq = np.reshape(np.asarray(t, dtype=float) * scale, (nq,) + (1,) * len(s["rest_shape"]))
+    return np.reshape(tq * _quantile_slopes(s), _quantile_out_shape(s, keepdims))
+
+
+# ---------------------------------------------------------------- np.average
+
+
+def _average_setup(a, axis, weights):
+    a = as_array(a, dtype=float)
+    if weights is None:
+        return a, np.ones_like(a), None
+    w = as_array(weights, dtype=float)
+    if w.shape == a.shape:
+        return a, w, w.shape
+    axes = normalize_axes(axis, a.ndim) if axis is not None else ()
+    if w.ndim != 1 or len(axes) != 1:
+        _refuse("np.average with weights of another shape than `a` (except 1-D along one axis)")
+    ax = axes[0]
+    return a, np.reshape(w, tuple(-1 if i == ax else 1 for i in range(a.ndim))), w.shape
+
+
+def average_grads(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    """The gradients (a, None, weights, None) of np.average(a, axis, weights, returned, keepdims)."""
+    gavg, gscl = _items(g, 2) if returned else (None if is_zero_grad(g) else g, None)
+    a_arr, wr, wshape = _average_setup(a, axis, weights)
+    total = np.sum(wr * np.ones_like(a_arr), axis=axis, keepdims=True)
+    ga, gw = np.zeros_like(a_arr), np.zeros(np.broadcast_shapes(np.shape(wr), a_arr.shape),
+                                            like=a_arr)
+    if gavg is not None:
+        up = unreduce(as_array(gavg, dtype=float), a_arr, axis, keepdims)
+        mean = np.sum(a_arr * wr, axis=axis, keepdims=True) / total
+        ga = up * wr / total
+        gw = gw + up * (a_arr - mean) / total
+    if gscl is not None and wshape is not None:
+        gw = gw + unreduce(as_array(gscl, dtype=float), a_arr, axis, keepdims)
+    return (ga, None, None if wshape is None else np.reshape(unbroadcast(gw, wr), wshape), None)
+
+
+def average_tangent(t, ans, a, axis=None, weights=None, returned=False, keepdims=False, which=0):
+    """The tangent of np.average's result for a tangent ``t`` of ``a`` (which=0) or weights (2)."""
+    a_arr, wr, wshape = _average_setup(a, axis, weights)
+    total = np.sum(wr * np.ones_like(a_arr), axis=axis, keepdims=keepdims)
+    avg = ans[0] if returned else ans
+    if which == 0:
+        dav = np.sum(np.broadcast_to(t, a_arr.shape) * wr, axis=axis, keepdims=keepdims) / total
+        dscl = np.zeros(np.shape(avg))
+    else:
+        tw = np.reshape(t, np.shape(wr))
+        mean = np.sum(a_arr * wr, axis=axis, keepdims=True) / \
+            np.sum(wr * np.ones_like(a_arr), axis=axis, keepdims=True)
+        dav = np.sum(tw * (a_arr - mean), axis=axis, keepdims=keepdims) / total
+        dscl = np.broadcast_to(np.sum(tw * np.ones_like(a_arr), axis=axis, keepdims=keepdims),
+                               np.shape(avg))
+    dav = np.reshape(dav, np.shape(avg))
+    return GradList([dav, dscl]) if returned else dav
+
+
+# ---------------------------------------------------------------- np.interp
+
+
+def _interp_parts(x, xp, fp, period):
+    if period is not None:
+        _refuse("np.interp with period=")
+    x, xp, fp = (np.asarray(v, dtype=float) for v in (x, xp, fp))
+    n = len(xp)
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
+    h = xp[i + 1] - xp[i]
+    t = (x - xp[i]) / h
+    slope = (fp[i + 1] - fp[i]) / h
+    below, above = x < xp[0], x > xp[-1]
+    return x, i, t, slope, below, above, ~(below | above), n
+
+
+def interp_grads(g, x, xp, fp, left=None, right=None, period=None):
+    """The gradients (x, xp, fp, left, right, period) of np.interp(x, xp, fp, left, right)."""
+    if is_zero_grad(g):
+        return (0.0, 0.0, 0.0, 0.0, 0.0, None)
+    x_arr, i, t, slope, below, above, inside, n = _interp_parts(x, xp, fp, period)
+    g = np.broadcast_to(np.asarray(g, dtype=float), x_arr.shape)
+    gin = np.where(inside, g, 0.0)
+    gfp = np.bincount(np.ravel(i), np.ravel(gin * (1.0 - t)), n) + \
+        np.bincount(np.ravel(i) + 1, np.ravel(gin * t), n)
+    gxp = -np.bincount(np.ravel(i), np.ravel(gin * slope * (1.0 - t)), n) - \
+        np.bincount(np.ravel(i) + 1, np.ravel(gin * slope * t), n)
+    gleft, gright = np.sum(np.where(below, g, 0.0)), np.sum(np.where(above, g, 0.0))
+    if left is None:
+        gfp[0] += gleft
+    if right is None:
+        gfp[-1] += gright
+    return (np.reshape(gin * slope, shape(x)), np.reshape(gxp, shape(xp)), np.reshape(gfp, shape(fp)),
+            gleft, gright, None)
+
+
+def interp_tangent(t, x, xp, fp, left=None, right=None, period=None, which=0):
+    """The tangent of np.interp's result for a tangent ``t`` of x (which=0), xp (1), fp (2), left
+    (3) or right (4)."""
+    x_arr, i, u, slope, below, above, inside, n = _interp_parts(x, xp, fp, period)
+    if which == 0:
+        out = np.where(inside, slope * t, 0.0)
+    elif which in (1, 2):
+        tt = np.asarray(t, dtype=float)
+        if which == 1:
+            out = np.where(inside, -slope * ((1.0 - u) * tt[i] + u * tt[i + 1]), 0.0)
+        else:
+            out = np.where(inside, (1.0 - u) * tt[i] + u * tt[i + 1], 0.0)
+            out = out + (np.where(below, tt[0], 0.0) if left is None else 0.0)
+            out = out + (np.where(above, tt[-1], 0.0) if right is None else 0.0)
+    else:
+        out = np.where(below if which == 3 else above, t, 0.0)
+    return np.reshape(out, x_arr.shape)
+
+
+# ---------------------------------------------------------------- convolution
+
+
+def conv_pad_width(a, v, mode="full", correlate=False):
+    """The zeros around np.convolve's (or np.correlate's) ``mode`` result that make its full one."""
+    n, m = len(np.atleast_1d(a)), len(np.atleast_1d(v))
+    full = n + m - 1
+    if mode == "full":
+        return (0, 0)
+    if mode == "valid":
+        off, length = min(n, m) - 1, max(n, m) - min(n, m) + 1
+    elif mode == "same":
+        off = min(n, m) // 2 if correlate and n < m else (min(n, m) - 1) // 2
+        length = max(n, m)
+    else:
+        raise ValueError(f"mode must be 'full', 'same' or 'valid', not {mode!r}")
+    return (off, full - off - length)
+
+
+# ---------------------------------------------------------------- np.polyval, np.trapezoid
+
+
+def poly_exponents(p):
+    """The exponents [deg, ..., 1, 0] of the coefficients ``p`` (highest first)."""
+    return np.arange(len(p) - 1, -1, -1, dtype=float)
+
+
+def trapezoid_grads(g, y, x=None, dx=1.0, axis=-1):
+    """The gradients (y, x, dx, axis) of np.trapezoid(y, x, dx, axis)."""
+    if is_zero_grad(g):
+        return (0.0, 0.0, 0.0, None)
+    y = np.asarray(y, dtype=float)
+    nd, ax = y.ndim, axis % y.ndim
+    if x is None:
+        d = np.asarray(dx, dtype=float)
+    else:
+        xa = np.asarray(x, dtype=float)
+        d = np.diff(xa).reshape([-1 if i == ax else 1 for i in range(nd)]) if xa.ndim == 1 \
+            else np.diff(xa, axis=axis)
+    gk = np.expand_dims(np.asarray(g, dtype=float), ax)
+    n = y.shape[ax]
+    lo = [slice(None)] * nd
+    hi = [slice(None)] * nd
+    lo[ax], hi[ax] = slice(0, n - 1), slice(1, n)
+    mid = (y[tuple(lo)] + y[tuple(hi)]) / 2.0
+    dfull = np.broadcast_to(d, np.broadcast_shapes(np.shape(d), mid.shape))
+    widths = [(0, 0)] * nd
+    widths[ax] = (1, 1)
+    dpad = np.pad(dfull, widths)
+    gy = gk * (np.take(dpad, range(0, n), axis=ax) + np.take(dpad, range(1, n + 1), axis=ax)) / 2.0
+    gd = gk * mid
+    if x is None:
+        return (np.broadcast_to(gy, y.shape), None, unbroadcast(gd, dx), None)
+    gx = -np.diff(np.pad(gd, widths), axis=ax)
+    if np.ndim(x) == 1:
+        gx = np.sum(gx, axis=tuple(i for i in range(nd) if i != ax))
+    else:
+        gx = unbroadcast(gx, np.asarray(x))
+    return (np.broadcast_to(gy, y.shape), gx, None, None)
