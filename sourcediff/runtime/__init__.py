@@ -18,7 +18,8 @@ rule bodies and ``sourcediff.runtime.X`` read one namespace:
 - :mod:`.object_state`: watching attributes a gradient call stores on objects
 - :mod:`.hooks`: what the runtime needs from the compiler, filled in by :mod:`sourcediff.api`
 
-The runtime imports nothing above it (only ``errors``, ``pytree`` and ``registry``).
+``_sd.np`` is numpy (code written by rows.py and specialize.py calls ``_sd.np.sum``). The
+runtime imports nothing above it (only ``errors``, ``pytree`` and ``registry``).
 
 Every helper exposed here reports ``sourcediff.runtime`` as its ``__module__`` (as numpy's
 functions report ``numpy``): the compiler recognises the runtime's helpers by that name (they
@@ -27,6 +28,8 @@ write into nothing, are never differentiated through their source, and their rul
 module's name: they write into objects, and the optimizers must not take them for helpers that
 write into nothing.
 """
+
+import numpy as np  # noqa: F401  (code the specializer writes reaches numpy as _sd.np.sum)
 
 from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
     accumulate,
