@@ -93,27 +93,9 @@ def _node_class(name):
 
 
 def _make_node(name, next_functions, bw, dtype, saves=()):
-    cls = _node_classes.get(name) or _node_class(name)
-    n = object.__new__(cls)
-    n._seq = next(_seq)
-    n.next_functions = next_functions
-    n._bw = bw
-    n._rule = None
-    n._vjp = None
-    n._fwd = None
-    n._args = None
-    n._kw = None
-    n._edges = None
-    n._ans = None
+    """A node of an operation without a vjp rule of the table (its own backward ``bw``)."""
+    n = _make_rule_node(name, next_functions, bw, dtype, None, None, None, None, None, None, None)
     n._saves = saves
-    n._vers = ()
-    n._outvc = None
-    n._outver = 0
-    n._freed = False
-    n._pre_hooks = None
-    n._retain = None
-    n._dtype = dtype
-    n._extra = None
     return n
 
 
