@@ -26,8 +26,6 @@ from .specialize import facts as spec_facts
 from .specialize import passes
 
 _cache = weakref.WeakKeyDictionary()
-
-
 _lock = threading.RLock()
 
 
@@ -198,8 +196,6 @@ def _compiled(built, backend="numpy"):
 
 
 _SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface
-
-
 _MAX_SIGNATURES = 32
 
 

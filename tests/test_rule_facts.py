@@ -80,6 +80,7 @@ VIEW_CALLS = {
     "np.split": (X, 3, 1), "np.array_split": (X, 3, 1), "np.hsplit": (X, 3),
     "np.vsplit": (X, 2), "np.dsplit": (X.reshape(1, 2, 3), 3),
     "np.nan_to_num": (X,), "np.diagonal": (SQUARE,), "ndarray.diagonal": (SQUARE,),
+    "np.linalg.matrix_power": (SQUARE, 1),
 }
 VIEW_KEYWORDS = {"np.nan_to_num": {"copy": False}}
 
@@ -109,7 +110,7 @@ FRESH_CALLS = {
     "np.cross": (X, X), "np.outer": (X, X), "np.inner": (X, X), "np.tensordot": (X, X.T, 1),
     "np.dot": (X, X.T), "ndarray.dot": (X, X.T), "np.vdot": (X, X),
     "np.linalg.solve": (SQUARE, SQUARE), "np.linalg.lstsq": (SQUARE, SQUARE),
-    "np.linalg.matrix_power": (SQUARE, 2), "np.linalg.multi_dot": ([SQUARE, SQUARE],),
+    "np.linalg.multi_dot": ([SQUARE, SQUARE],),
     "np.partition": (X, 1), "np.ravel_multi_index": (([0, 1], [1, 2]), (2, 3)),
     "np.unravel_index": ([1, 4], (2, 3)), "np.searchsorted": (X[0], 2.0),
     "np.digitize": (X, [2.0, 4.0]), "np.isclose": (X, X), "np.allclose": (X, X),

@@ -10,12 +10,12 @@ from .emit import LineTable
 from .parse import GENERATED_LINES
 
 _lock = threading.Lock()
-
-
-_counter = [0]
+_counter = [0]  # (each compiled function gets a file name of its own)
 
 
 def free_names(parsed, globals_):
+    """The objects generated code names freely: what the compiler bound, then the user's
+    closure and default values."""
     free = dict(globals_.bound)
     for var, value in parsed.env.items():
         free.setdefault(var, value)

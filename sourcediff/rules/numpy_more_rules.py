@@ -363,7 +363,8 @@ def lstsq_jvp(g, ans, a, b, rcond=None):
             None)
 
 
-@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0", view=False)
+# (view=True: matrix_power(a, 1) returns a itself, so the result may be its operand)
+@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0", view=True)
 def matrix_power(g, ans, a, n):
     return _sd.matrix_power_grad(g, ans, a, n)
 
