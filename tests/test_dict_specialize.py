@@ -406,3 +406,39 @@ def stores_into_an_array(params, x):
     y = np.zeros(4)
     y[0] = x[0, 0]
     return np.sum((np.dot(x, params["W"]) + params["b"] + y) ** 2)
+
+
+def _calls_what_it_is_given(fn, z):
+    return fn(z)
+
+
+def _adds_in_place(d):
+    x = d["W"]
+    x += 1.0  # (writes into d["W"] itself)
+    return x
+
+
+def _writes_out(d, y):
+    return np.multiply(d["W"], 2.0, out=y)
+
+
+def _reads_only(d, x):
+    return np.sum(np.tanh(x) * d["W"]) + len(d)
+
+
+def _calls_its_own_lambda(x):
+    f = lambda z: z * 2.0  # noqa: E731
+    return f(x)
+
+
+def test_the_bytecode_check_sees_writes_on_every_supported_python():
+    """``_writes_nothing`` reads bytecode, which differs by Python version: an in-place operator
+    is INPLACE_ADD on 3.10 and BINARY_OP += after; keyword names are a constant before
+    CALL_FUNCTION_KW (3.10) or CALL_KW (3.13) and KW_NAMES between; a call of a value it is given
+    has no PUSH_NULL on 3.10. On 3.10 all three writers once passed as writing nothing, so a
+    dict argument's items were trusted while a helper changed them (the CI matrix runs this file
+    on 3.10 and 3.13)."""
+    for writer in (_calls_what_it_is_given, _adds_in_place, _writes_out):
+        assert not dicts._writes_nothing(writer), writer.__name__
+    for reader in (_reads_only, _calls_its_own_lambda):
+        assert dicts._writes_nothing(reader), reader.__name__

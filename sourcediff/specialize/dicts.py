@@ -3,6 +3,7 @@ function calls writes into a dict argument (so its items' facts hold for the who
 library functions bound once under their own name.
 """
 
+import dis
 import inspect
 import sys
 import types
@@ -310,7 +311,6 @@ def _writes_nothing(fn, depth=0):
     globals that pass :func:`_safe_value`.
     A wrapper sourcediff made for generated code is judged by the code it wraps."""
     import builtins
-    import dis
 
     if depth > 4:
         return False
@@ -333,13 +333,11 @@ def _writes_nothing(fn, depth=0):
             if op in _WRITING_OPS or (op in ("LOAD_ATTR", "LOAD_METHOD") and
                                       (ins.argval in _DICT_WRITERS or
                                        may_write(ins.argval) or ins.argval in calling)) or \
-                    (op == "BINARY_OP" and ins.argrepr.endswith("=")) or \
-                    (op == "KW_NAMES" and "out" in code.co_consts[ins.arg]):
+                    _in_place_or_out(ins, code):
                 return False
-            j = k - 1 if sys.version_info >= (3, 13) else k + 1  # (where the callable loads)
-            if op == "PUSH_NULL" and 0 <= j < len(instructions) and \
-                    _loads_local(instructions[j], cells, code) and \
-                    instructions[j].argval not in made:
+            at = _callable_load(instructions, k)
+            if at == _UNSEEN or (at is not None and _loads_local(instructions[at], cells, code)
+                                 and instructions[at].argval not in made):
                 return False  # a call of a local value (a function it is given): unseen code
             before, reached = reached, unknown
             if op in ("LOAD_GLOBAL", "LOAD_NAME"):
@@ -365,6 +363,51 @@ def _writes_nothing(fn, depth=0):
                 else:  # (np.random.standard_normal, np.add.reduce: through a module)
                     reached = getattr(before, ins.argval, unknown)
     return True
+
+
+def _in_place_or_out(ins, code):
+    """An in-place operator (``x += 1``: ``INPLACE_ADD`` before Python 3.11, ``BINARY_OP +=``
+    after) or a call's keyword names that hold ``out`` (``KW_NAMES`` on 3.11 and 3.12, a constant
+    tuple before ``CALL_FUNCTION_KW`` / ``CALL_KW`` on 3.10 and 3.13)."""
+    op = ins.opname
+    if op.startswith("INPLACE_") or (op == "BINARY_OP" and ins.argrepr.endswith("=")):
+        return True
+    if op == "KW_NAMES":
+        return "out" in code.co_consts[ins.arg]
+    return op == "LOAD_CONST" and type(ins.argval) is tuple and "out" in ins.argval
+
+
+_UNSEEN = -1  # (a call whose callable _callable_load cannot find: code this check does not see)
+
+
+def _callable_load(instructions, k):
+    """The position of the instruction that loads the callable of a call at ``k`` (None when
+    there is no call at ``k``, or its callable is an attribute or a global judged where it
+    loads; ``_UNSEEN`` when it cannot be found): on Python 3.11 and 3.12 the load after a
+    ``PUSH_NULL``, on 3.13 the one before it; on 3.10, which has no ``PUSH_NULL``, the load found
+    by walking back over a ``CALL_FUNCTION``'s arguments in straight-line code."""
+    op = instructions[k].opname
+    if op == "PUSH_NULL":
+        j = k - 1 if sys.version_info >= (3, 13) else k + 1
+        return j if 0 <= j < len(instructions) else None
+    if op not in ("CALL_FUNCTION", "CALL_FUNCTION_KW"):  # (CALL_METHOD: its LOAD_METHOD)
+        return None
+    need = instructions[k].arg + (op == "CALL_FUNCTION_KW")  # the values above the callable
+    j = k
+    while need > 0:  # (walk back over them: then the instruction before made the callable)
+        j -= 1
+        if j < 0 or instructions[j].is_jump_target or "JUMP" in instructions[j].opname:
+            return _UNSEEN
+        ins = instructions[j]
+        need -= dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None)
+    j -= 1
+    if need < 0 or j < 0 or instructions[j].is_jump_target:
+        return _UNSEEN
+    name = instructions[j].opname
+    if name in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_ATTR", "LOAD_METHOD", "LOAD_CONST"):
+        return None  # (judged where it loads)
+    return j if name.startswith("LOAD_FAST") or name in ("LOAD_DEREF", "LOAD_CLOSURE",
+                                                            "LOAD_CLASSDEREF") else _UNSEEN
 
 
 def _local_functions(code, instructions):
