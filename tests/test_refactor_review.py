@@ -56,3 +56,57 @@ def matrix_power_one_then_augassign(a):
 @pytest.mark.parametrize("fn", [matrix_power_one_then_write, matrix_power_one_then_augassign])
 def test_matrix_power_result_may_be_its_operand(fn, mode):
     right_or_refused(fn, A, mode)
+
+
+# A helper that writes into its argument through numpy's out given by position (np.multiply(v,
+# 3.0, v)) or through a function that writes its argument (np.copyto(v, w)): the caller's analysis
+# of what its helpers write into (alias.mutated_params) saw only out=..., so the caller kept
+# reading y as it was before the call, with no error, in main as in the new layout. (The review
+# fix that made positional out an in-place write covered the function's own statements only.)
+X = np.array([0.3, -0.4, 1.2, 0.8])
+
+
+def _scale_in_place(v):
+    np.multiply(v, 3.0, v)
+    return 0.0
+
+
+def _copy_into(v, w):
+    np.copyto(v, w)
+    return 0.0
+
+
+def helper_positional_out(x):
+    y = x + 0.0
+    _scale_in_place(y)
+    return np.sum(y * x)
+
+
+def helper_positional_out_on_parameter(x):
+    _scale_in_place(x)
+    return np.sum(x * x)
+
+
+def helper_copyto(x):
+    y = x + 0.0
+    _copy_into(y, x * 3.0)
+    return np.sum(y * x)
+
+
+def helper_copyto_on_parameter(x):
+    _copy_into(x, x * 3.0)
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [helper_positional_out, helper_positional_out_on_parameter,
+                                helper_copyto, helper_copyto_on_parameter])
+def test_helper_writes_through_positional_out_or_a_writer(fn, mode):
+    right_or_refused(fn, X, mode)
+
+
+def test_mutated_params_sees_positional_out_and_writers():
+    from sourcediff.compiler.alias import mutated_params
+
+    assert set(mutated_params(_scale_in_place)) == {"v"}
+    assert set(mutated_params(_copy_into)) == {"v"}

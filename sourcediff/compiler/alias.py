@@ -26,7 +26,8 @@ import gast
 import numpy as np
 
 from ..rules import registry
-from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
+from ..rules.facts import CONTAINER_ONLY_METHODS, METHODS, writes_in_place
+from ..syntax import _names_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
@@ -364,6 +365,50 @@ def _fresh_call(value, resolver):
     return op.kind in ("rule", "nondiff") and registry.facts(op.key).view is False
 
 
+def numpy_write(call, resolver):
+    """(names written, how the call reads) for a numpy call that writes into an array it is
+    given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
+    None for other calls."""
+    obj = resolver.static_value(call.func)
+    owner = getattr(obj, "__self__", None)
+    module = getattr(obj, "__module__", None) or ""
+    numpy_callable = isinstance(obj, np.ufunc) or isinstance(owner, np.ufunc) or \
+        module == "numpy" or module.startswith("numpy.")
+    if not numpy_callable:
+        return None
+    text = gast.unparse(call.func).strip()
+    for k in call.keywords:
+        if k.arg == "out":
+            return _names_in([k.value]), f"{text}(..., out=...)"
+    at = _out_position(obj)  # np.multiply(y, 2.0, y), np.dot(a, b, y): out given by position
+    if at is not None and len(call.args) > at and \
+            not any(isinstance(a, gast.Starred) for a in call.args[:at + 1]):
+        return _names_in(call.args[at:]), f"{text}(..., out)"
+    written = registry.facts(obj).writes  # (np.copyto(y, x) writes its argument 0)
+    if written is None and isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at":
+        written = METHODS["at"].writes  # np.add.at(y, i, v)
+    if isinstance(written, int) and len(call.args) > written:
+        return _names_in(call.args[written:written + 1]), f"{text}(...)"
+    return None
+
+
+def _out_position(obj):
+    """The position of a numpy callable's ``out`` parameter (a ufunc's outputs follow its
+    inputs), or None."""
+    if isinstance(obj, np.ufunc):
+        return obj.nin
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for k, p in enumerate(params):
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return None
+        if p.name == "out":
+            return k if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None
+    return None
+
+
 def _bound_nodes(bound):
     """The argument syntax of a bound call, a ``*args`` tuple or ``**kwargs`` dict flattened."""
     out = []
@@ -459,7 +504,11 @@ def mutated_params(fn):
             elif receiver in params:
                 direct.append((receiver, parsed.user_line(n)))
         if isinstance(n, gast.Call):
-            for k in n.keywords:  # np.add(a, b, out=y)
+            # np.add(a, b, out=y), np.multiply(y, 2.0, y) (out by position), np.copyto(y, x)
+            written = numpy_write(n, resolver)
+            for name in written[0] if written is not None else ():
+                writes.append((name, parsed.user_line(n)))
+            for k in n.keywords:  # (out=y of a callable that is not numpy's)
                 if k.arg == "out":
                     for name in gast.walk(k.value):
                         if isinstance(name, gast.Name):

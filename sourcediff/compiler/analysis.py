@@ -15,10 +15,11 @@ import numpy as np
 from .. import runtime
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
-from ..rules.facts import METHODS, writes_in_place
+from ..rules.facts import writes_in_place
 from ..syntax import _method_call, _names_in
 from .activity import activity
 from .alias import mutated_params
+from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .normalize import call, load
 from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
@@ -614,50 +615,6 @@ def _describe(obj):
 
 def _str_key(index):
     return isinstance(index, gast.Constant) and isinstance(index.value, str)
-
-
-def _numpy_write(call, resolver):
-    """(names written, how the call reads) for a numpy call that writes into an array it is
-    given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
-    None for other calls."""
-    obj = resolver.static_value(call.func)
-    owner = getattr(obj, "__self__", None)
-    module = getattr(obj, "__module__", None) or ""
-    numpy_callable = isinstance(obj, np.ufunc) or isinstance(owner, np.ufunc) or \
-        module == "numpy" or module.startswith("numpy.")
-    if not numpy_callable:
-        return None
-    text = gast.unparse(call.func).strip()
-    for k in call.keywords:
-        if k.arg == "out":
-            return _names_in([k.value]), f"{text}(..., out=...)"
-    at = _out_position(obj)  # np.multiply(y, 2.0, y), np.dot(a, b, y): out given by position
-    if at is not None and len(call.args) > at and \
-            not any(isinstance(a, gast.Starred) for a in call.args[:at + 1]):
-        return _names_in(call.args[at:]), f"{text}(..., out)"
-    written = registry.facts(obj).writes  # (np.copyto(y, x) writes its argument 0)
-    if written is None and isinstance(owner, np.ufunc) and getattr(obj, "__name__", "") == "at":
-        written = METHODS["at"].writes  # np.add.at(y, i, v)
-    if isinstance(written, int) and len(call.args) > written:
-        return _names_in(call.args[written:written + 1]), f"{text}(...)"
-    return None
-
-
-def _out_position(obj):
-    """The position of a numpy callable's ``out`` parameter (a ufunc's outputs follow its
-    inputs), or None."""
-    if isinstance(obj, np.ufunc):
-        return obj.nin
-    try:
-        params = list(inspect.signature(obj).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    for k, p in enumerate(params):
-        if p.kind is inspect.Parameter.VAR_POSITIONAL:
-            return None
-        if p.name == "out":
-            return k if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None
-    return None
 
 
 def _returns_sequence(key):
