@@ -4,6 +4,8 @@ read facts about primitives from the registry, and gaps found while comparing th
 Each test is a user program that either gets a right gradient (checked against central finite
 differences) or is refused; none may give a wrong gradient without an error."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,65 @@ def test_mutated_params_sees_positional_out_and_writers():
 
     assert set(mutated_params(_scale_in_place)) == {"v"}
     assert set(mutated_params(_copy_into)) == {"v"}
+
+
+# results declared fresh that can be the argument itself (or hold its arrays): a write through
+# them changes the argument, which the return reads; each was a wrong gradient without an error
+# (main's name sets said fresh too). The alias pass now checks writes through each.
+
+
+def array_no_copy_then_write(a):
+    b = a * 2.0
+    c = np.array(b, copy=None) if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else \
+        np.array(b, copy=False)
+    c *= a
+    return np.sum(b)
+
+
+def astype_no_copy_then_write(a):
+    b = a * 2.0
+    c = b.astype(np.float64, copy=False)
+    c *= a
+    return np.sum(b)
+
+
+def diff_zero_then_write(a):
+    b = a * 2.0
+    c = np.diff(b, 0)
+    c *= a
+    return np.sum(b)
+
+
+def sum_of_nothing_then_write(a):
+    b = a * 2.0
+    c = sum([], b)
+    c *= a
+    return np.sum(b)
+
+
+def shallow_copy_then_write(a):
+    b = a * 2.0
+    held = [b]
+    c = copy.copy(held)
+    d = c[0]
+    d *= a
+    return np.sum(b)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [array_no_copy_then_write, astype_no_copy_then_write,
+                                diff_zero_then_write, sum_of_nothing_then_write,
+                                shallow_copy_then_write])
+def test_results_that_may_be_the_argument_are_checked(fn, mode):
+    right_or_refused(fn, A, mode)
+
+
+def median_overwriting_its_input(a):
+    b = a * 2.0
+    m = np.median(b, overwrite_input=True)  # (sorts b in place, partly)
+    return m + np.sum(b * np.arange(b.size).reshape(b.shape))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_overwrite_input_is_a_write_into_the_argument(mode):
+    right_or_refused(median_overwriting_its_input, A, mode)

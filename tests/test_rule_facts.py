@@ -80,7 +80,7 @@ VIEW_CALLS = {
     "np.split": (X, 3, 1), "np.array_split": (X, 3, 1), "np.hsplit": (X, 3),
     "np.vsplit": (X, 2), "np.dsplit": (X.reshape(1, 2, 3), 3),
     "np.nan_to_num": (X,), "np.diagonal": (SQUARE,), "ndarray.diagonal": (SQUARE,),
-    "np.linalg.matrix_power": (SQUARE, 1),
+    "np.linalg.matrix_power": (SQUARE, 1), "np.diff": (X, 0),
 }
 VIEW_KEYWORDS = {"np.nan_to_num": {"copy": False}}
 

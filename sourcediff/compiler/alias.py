@@ -112,12 +112,7 @@ class AliasPass:
         if isinstance(value, gast.Subscript):
             return _loads(value.value)
         if isinstance(value, gast.Call):
-            try:
-                op = self.resolver.op(value)
-            except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
-                op = None
-            if op is not None and op.kind in ("rule", "nondiff") and \
-                    registry.facts(op.key).view is False:  # (a fresh result)
+            if _fresh_call(value, self.resolver):
                 return set()
             return _loads(value)
         return _loads(value)  # names, attributes, containers, boolean operators
@@ -355,8 +350,13 @@ class AliasPass:
 
 def _fresh_call(value, resolver):
     """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
-    memory with its arguments (so writing into it does not write into them)."""
+    memory with its arguments (so writing into it does not write into them): a primitive
+    declared fresh, called without ``out=`` and without a ``copy=`` other than True
+    (``np.array(y, copy=False)`` and ``y.astype(t, copy=False)`` may give y itself)."""
     if not isinstance(value, gast.Call) or any(k.arg == "out" for k in value.keywords):
+        return False
+    if any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value is True)
+           for k in value.keywords):
         return False
     try:
         op = resolver.op(value)
@@ -380,6 +380,10 @@ def numpy_write(call, resolver):
     for k in call.keywords:
         if k.arg == "out":
             return _names_in([k.value]), f"{text}(..., out=...)"
+        if k.arg == "overwrite_input" and call.args and not (
+                isinstance(k.value, gast.Constant) and not k.value.value):
+            # (np.median(y, overwrite_input=True) partly sorts y in place)
+            return _names_in(call.args[:1]), f"{text}(..., overwrite_input=True)"
     at = _out_position(obj)  # np.multiply(y, 2.0, y), np.dot(a, b, y): out given by position
     if at is not None and len(call.args) > at and \
             not any(isinstance(a, gast.Starred) for a in call.args[:at + 1]):

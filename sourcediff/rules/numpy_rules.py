@@ -347,7 +347,8 @@ def sum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (_sd.unreduce(g, a, axis, keepdims),)
 
 
-@defvjp(builtins.sum, math.fsum, kind="custom", torch_name="AddBackward0", view=False)
+# (view=None: sum([], start) is start itself)
+@defvjp(builtins.sum, math.fsum, kind="custom", torch_name="AddBackward0", view=None)
 def builtin_sum(g, ans, iterable, start=0):
     return (_sd.unbroadcast_each(g, iterable), _sd.unbroadcast(g, start))
 
@@ -446,7 +447,8 @@ def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
     return (ans * np.cumsum(g / a, axis=axis),)
 
 
-@defvjp(np.diff, kind="linear", torch_name="SubBackward0", view=False)
+# (view=None: np.diff(y, 0) is y itself)
+@defvjp(np.diff, kind="linear", torch_name="SubBackward0", view=True)
 def diff(g, ans, a, n=1, axis=-1):
     return (_sd.diff_grad(g, n, axis),)
 
@@ -782,7 +784,8 @@ def python_tuple_jvp(t, ans, iterable=()):
 
 # Python's copy module: a copy (of an array, or of a list, tuple or dict of them) passes its
 # gradient through, entry by entry
-@defvjp(_copy.copy, kind="linear", view=False)
+# (view=None: a shallow copy of a list holds the same arrays)
+@defvjp(_copy.copy, kind="linear", view=None)
 def python_copy(g, ans, x):
     return (g,)
 
