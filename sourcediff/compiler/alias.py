@@ -340,8 +340,8 @@ class AliasPass:
         region = load(name)
         what = f"{name} op= ..." if index is None else f"{name}[...] = ..."
         args = [region, gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
-                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)), const(self.parsed.line_text(s)
-                                                                          or what)]
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+                const(self.parsed.line_text(s) or what)]
         if index is not None:
             func.attr = "check_alias_at"
             args.insert(1, _index_value(copy.deepcopy(index), self.rt))

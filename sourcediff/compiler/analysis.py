@@ -619,8 +619,6 @@ def _str_key(index):
 
 def _returns_sequence(key):
     """Primitives whose result is a list or tuple (its gradient is one too)."""
-    import numpy as np
-
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
                                   np.dsplit, np.linalg.slogdet, runtime.add_or_concat_grads,
                                   runtime.mul_or_repeat_grads, runtime.add_grads))

@@ -1,7 +1,8 @@
-"""Object state in the analysis: what a function stores into objects (``self.h = h``, ``self.cache.append(A)``,
-``d[k] = v`` on a dict an object holds) and reads back, so that a value that carries a derivative is
-stored through the watched helpers of ``runtime`` (runtime/object_state.py) and never read back as a constant;
-and calls made for their effect whose callable is known only at run time, run through their forms.
+"""Object state in the analysis: what a function stores into objects (``self.h = h``,
+``self.cache.append(A)``, ``d[k] = v`` on a dict an object holds) and reads back, so that a value
+that carries a derivative is stored through the watched helpers of ``runtime``
+(runtime/object_state.py) and never read back as a constant; and calls made for their effect
+whose callable is known only at run time, run through their forms.
 """
 
 import inspect

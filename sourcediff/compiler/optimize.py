@@ -404,9 +404,10 @@ def fold_constants(stmts, where_names):
 def optimize(body, bar_names, removable, live_out, where_names=frozenset(),
              inline=False, fresh=None):
     """Run the passes over a generated function's body (primal and adjoint sweeps, or the forward
-    sweep); returns the new body. With ``inline``, single-use temporaries are folded into their readers (forward mode, where
-    nothing is saved for a later sweep). With ``fresh`` (a maker of new names), the adjoint loops
-    skip in their last pass what only a next pass would read (:func:`last_pass_guards`)."""
+    sweep); returns the new body. With ``inline``, single-use temporaries are folded into their
+    readers (forward mode, where nothing is saved for a later sweep). With ``fresh`` (a maker of
+    new names), the adjoint loops skip in their last pass what only a next pass would read
+    (:func:`last_pass_guards`)."""
     body = fold_constants(body, where_names)
     fold_zeros(body, bar_names)
     body = dead_code(body, removable, live_out)
