@@ -1,4 +1,4 @@
-"""Found by the review of the re-layout (issue 20): behaviour that changed when the stages began to
+"""Found by the review of the re-layout into packages: behaviour that changed when the stages began to
 read facts about primitives from the registry, and gaps found while comparing the layouts.
 
 Each test is a user program that either gets a right gradient (checked against central finite
