@@ -317,6 +317,9 @@ def _number(node):
     return isinstance(node, gast.Constant) and type(node.value) in (int, float, bool)
 
 
+_ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Compare)
+
+
 class FoldConstants(gast.NodeTransformer):
     """Evaluate operations on literal numbers, pick ``np.where(True/False, a, b)``, and write small
     integer powers as products: ``x ** np.where(2 == 0, 1.0, 2 - 1)`` becomes ``x``, ``x ** 2``
@@ -327,11 +330,24 @@ class FoldConstants(gast.NodeTransformer):
 
     def __init__(self, where_names):
         self.where_names = where_names
-        self.top = None
+        self.in_arithmetic = False  # the parent of the node being visited is an operator
 
-    def visit_Assign(self, node):
-        self.top = node.value  # ``t = x - 0.0`` stays a copy: t must not alias x
-        self.generic_visit(node)
+    def generic_visit(self, node):
+        outer, self.in_arithmetic = self.in_arithmetic, isinstance(node, _ARITHMETIC)
+        try:
+            return super().generic_visit(node)
+        finally:
+            self.in_arithmetic = outer
+
+    def _picked(self, node, value):
+        """``value`` in place of ``node`` (a fresh result) where that keeps what shares memory:
+        a name, an attribute or an item would be the very object where ``node`` made a new one,
+        so it is taken only as an operand of an operator (``g * x ** 1``), never as a value that
+        is bound, stored or passed on (``t = x - 0.0``, ``[np.where(True, y, z)]``, a call's
+        argument), where a later in-place write through it would reach ``x`` or ``y``."""
+        if self.in_arithmetic or not isinstance(value, (gast.Name, gast.Attribute, gast.Subscript,
+                                                        gast.Starred)):
+            return value
         return node
 
     def visit_BinOp(self, node):
@@ -349,9 +365,8 @@ class FoldConstants(gast.NodeTransformer):
             node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
             node.right.left = node.right.left.operand
         if isinstance(node.op, (gast.Add, gast.Sub)) and _number(node.right) and \
-                not isinstance(node.right.value, bool) and node.right.value == 0 and \
-                node is not self.top:
-            return node.left
+                not isinstance(node.right.value, bool) and node.right.value == 0:
+            return self._picked(node, node.left)
         if _number(node.left) and _number(node.right):
             try:
                 return gast.Constant(value=_FOLDABLE[type(node.op)](node.left.value,
@@ -362,7 +377,7 @@ class FoldConstants(gast.NodeTransformer):
                 not isinstance(node.right.value, bool) and isinstance(node.left, gast.Name):
             n = node.right.value
             if n == 1:
-                return node.left
+                return self._picked(node, node.left)
             if n in (2, 3):
                 product = node.left
                 for _ in range(int(n) - 1):
@@ -375,8 +390,8 @@ class FoldConstants(gast.NodeTransformer):
         if _number(node.operand):
             return gast.Constant(value=_FOLDABLE[type(node.op)](node.operand.value), kind=None)
         if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) and \
-                isinstance(node.operand.op, gast.USub) and node is not self.top:
-            return node.operand.operand  # -(-a) is a (negation is exact)
+                isinstance(node.operand.op, gast.USub):
+            return self._picked(node, node.operand.operand)  # -(-a) is a (negation is exact)
         return node
 
     def visit_Compare(self, node):
@@ -391,7 +406,7 @@ class FoldConstants(gast.NodeTransformer):
         if gast.dump(node.func) in self.where_names and len(node.args) == 3 and \
                 not node.keywords and isinstance(node.args[0], gast.Constant) and \
                 type(node.args[0].value) is bool:
-            return node.args[1] if node.args[0].value else node.args[2]
+            return self._picked(node, node.args[1] if node.args[0].value else node.args[2])
         return node
 
 

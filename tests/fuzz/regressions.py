@@ -29,6 +29,62 @@ _BOX = ("import numpy as np\n\nSHAPES = ((3,), (3,))\n\n\nclass Box:\n    def __
         "    def readw(self, t):\n        return t * self.w\n\n\nBOX = Box()\n\n\n")
 
 
+# seed 10006551 as the fuzzer wrote it (its inputs reach the branch that wrote into y)
+_SEED_10006551 = '''\
+import numpy as np
+
+SHAPES = ((4, 2), (2,))  # the shapes of x and y
+
+
+def h0(a, c=0.5):
+    return a
+
+
+def h1(a):
+    a = (a.reshape(2, 4)).T
+    if np.where(a[-1, -1] > 0.78, np.sum(a), a[-1, -2]) > -0.42:
+        v0 = a
+        parts1 = []
+        for row2 in v0:
+            parts1.append((row2 / (1.0 + (row2) ** 2)))
+        v3 = sum(parts1)
+    else:
+        for row4 in a:
+            a = np.tanh(a * (a @ a[:-1:2, 0:2]) + (a @ a[:-1:2, 0:2]))
+            v5 = np.where(h0(row4, c=-0.58) > 0.25, (-row4), h0(row4))
+        p6 = ((np.sum(a, axis=0) if np.mean(a) > -0.33 else a[2]), (np.sum(a) - a[-3, 0]))
+        v7 = p6[0]
+        v8 = p6[1]
+    return (a)[-1]
+
+
+def rec(a, n):
+    if n <= 0:
+        return a
+    return rec(np.sin(a) * 0.9 + 0.1, n - 1)
+
+
+def f(x, y, s):
+    for i9 in range(2):
+        x = x + 0.25 * np.sin(x[::-1, 1:2])
+        q10 = 3 * [np.where(0.64 > -0.75, y, y[0:1])]
+        v11 = q10[0]
+        v12 = q10[0]
+        for j14, row13 in enumerate(y):
+            s = s + 0.25 * np.sin((np.sum(x) + np.sum(x)))
+            if np.dot(v11, v12) > 0.38:
+                continue
+            v11 = np.sqrt(1.0 + ((y + x[j14])) ** 2)
+        v11[[0, 0, 1]] += np.sum(x)
+    q15 = 2 * [rec(np.sum(x, axis=0), 0)]
+    v16 = q15[-1]
+    if np.sum(v16) > 0.47:
+        return v16[-1]
+    v16 = (v16)[:]
+    return y[-1]
+'''
+
+
 REGRESSIONS = [
     # found by the fuzzer and fixed in the compiler (also: loops over a rebound name, inactive
     # container elements in unoptimized code); a variable rebound
@@ -266,4 +322,8 @@ REGRESSIONS = [
         "assignment_overlapping_its_target_in_numpys_order",
         _module("((4, 4), (4, 4))", "    x[2] = x[:, 3]\n    return (x).mean()\n"),
         expect="refused", refusal=("overlaps the memory it is written into",)),
+    # seed 10006551: constant folding picked np.where(True, y, y[0:1]) as y itself, so
+    # 3 * [np.where(...)] held y, and v11[[0, 0, 1]] += ... through an item of it wrote into the
+    # argument y in forward mode (where the alias pass had taken the where for a new array)
+    Regression("folded_where_held_in_a_list", _SEED_10006551),
 ]
