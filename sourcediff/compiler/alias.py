@@ -268,6 +268,7 @@ class AliasPass:
                         load(s.value.id), const(self.parsed.where(s)),
                         const(self.parsed.line_text(s))])), s))
             elif isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
+                out.extend(self.write_checks(s))
                 out.extend(self.call_checks(s))
             elif isinstance(s, gast.If):
                 s.body = self.rewrite(s.body) or [gast.Pass()]
@@ -275,6 +276,27 @@ class AliasPass:
             elif isinstance(s, (gast.For, gast.While)):
                 s.body = self.rewrite(s.body) or [gast.Pass()]
             out.append(s)
+        return out
+
+    def write_checks(self, s):
+        """A call that writes into a local value in place: a method that changes its receiver
+        (``v.sort()``, ``lst.append(a)``, ``a = lst.pop()``) or a numpy call given it to write into
+        (``np.copyto(v, e)``, ``out=v``). Checked like ``v op= e``: refused when the write reaches
+        another name read later (``v = w; v.fill(0.0)``, then ``w`` is read), which the derivative
+        would take for unchanged."""
+        func = s.value.func
+        written = set()
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id in self.locals and writes_in_place(func.attr):
+            written.add(func.value.id)
+        found = numpy_write(s.value, self.resolver)
+        if found:
+            written |= found[0] & self.locals
+        out = []
+        for name in sorted(written):
+            check = self.check(s, name, s)
+            if check is not None:
+                out.append(check)
         return out
 
     def call_checks(self, s):
@@ -333,7 +355,8 @@ class AliasPass:
     def check(self, s, name, end, index=None):
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
-        others = sorted((live & self.closure(name)) - {name})
+        # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
+        others = sorted((live & self.closure(name)) - {name} - _stored(s))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr="check_alias", ctx=gast.Load())

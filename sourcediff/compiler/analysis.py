@@ -274,6 +274,15 @@ class Analysis(ObjectState):
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
+        for obj, _values, s in self.container_writes:
+            if obj in self.active and obj in self.containers and isinstance(s, gast.Assign) \
+                    and isinstance(s.targets[0], gast.Subscript) \
+                    and isinstance(s.targets[0].slice, gast.Slice):
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: {obj}[i:j] = ... replaces a slice of the list "
+                    f"{obj} in place, which sourcediff does not differentiate; build the new list "
+                    f"instead ({obj} = {obj}[:i] + [...] + {obj}[j:]).\n"
+                    f"    {self.parsed.line_text(s)}")
         for obj, what, s in self.writes + [(o, f"{o}.{m}(...)", s) for o, m, s in self.mutations]:
             if obj not in self.active and self.adjoint_reads_values and \
                     self.read_before_write(obj, s):

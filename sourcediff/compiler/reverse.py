@@ -102,16 +102,20 @@ class Reverse(Analysis):
         elif op.kind == "user":
             out.extend(self.adjoint_user_call(op, s, g, target))
         elif _container_pop(op, self.containers):
-            obj = op.args[0].id
-            if obj in self.active:
-                out.append(assign(self.bar(obj), call(self.rt("push_grad"), [load(self.bar(obj)),
-                                                                             g]), s))
+            if op.args[0].id in self.active:
+                out.append(self.adjoint_pop(op.args[0].id, g, s))
         elif op.kind == "unknown" and self.operand_names(op, s) & self.active:
             if not self.dynamic_callee(op, s):
                 raise NoRuleError(self.no_rule_message(op, s))
             out.extend(self.adjoint_dynamic_call(s, g, target))
         out.append(assign(bar, const(ZERO), s))  # the value before this assignment starts at 0
         return out
+
+    def adjoint_pop(self, obj, g, s):
+        """``v = lst.pop()``: the list's gradient gets ``g`` (v's) back at its end, placed by the
+        length of the list as the pop left it."""
+        return assign(self.bar(obj), call(self.rt("push_grad"), [load(self.bar(obj)), g,
+                                                                  load(obj)]), s)
 
     def adjoint_user_call(self, op, s, g, target):
         """``t = helper(a, b)``: the primal calls helper's forward form, which returns the value
@@ -267,6 +271,7 @@ class Reverse(Analysis):
         self.needed = reads & self.locals
         while True:  # a branch is replayed when its adjoint does anything, pops included
             more = _loads_of_tests(self.body, adjoints, self.needed) & self.locals
+            more |= self.loads_of_restores(self.body) & self.locals
             more |= self.writes_into_needed()
             if more <= self.needed:
                 break
@@ -277,6 +282,26 @@ class Reverse(Analysis):
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
         return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old))
+
+    def loads_of_restores(self, stmts):
+        """Names read by what the adjoint sweep adds besides the contributions: the index of a
+        restored item (``v[i] = _stack.pop()`` reads ``i``, which must then hold the value of its
+        pass) and the value a popped list gets back (``lst.append(a)`` undoes ``a = lst.pop()``)."""
+        out = set()
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                if isinstance(target, gast.Subscript):
+                    if target.value.id in self.needed:
+                        out |= _loads(target.slice)
+                elif _container_pop(self.ops[id(s)], self.containers) and \
+                        self.ops[id(s)].args[0].id in self.needed:
+                    out.add(target.id)
+            elif isinstance(s, gast.If):
+                out |= self.loads_of_restores(s.body) | self.loads_of_restores(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                out |= self.loads_of_restores(s.body)
+        return out
 
     def adjoint_append(self, s, obj):
         """``lst.append(v)``: v gets the last entry of lst's gradient, which then drops it."""
@@ -297,8 +322,12 @@ class Reverse(Analysis):
             elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
+                    op = self.ops[id(s)]
                     if target.id in self.active:
                         adjoints[id(s)] = self.adjoint_assign(s)
+                    elif _container_pop(op, self.containers) and op.args[0].id in self.active:
+                        # (a value popped and dropped: the list's gradient still grows back)
+                        adjoints[id(s)] = [self.adjoint_pop(op.args[0].id, const(ZERO), s)]
                 elif target.value.id in self.active:
                     adjoints[id(s)] = self.adjoint_setitem(s)
             elif isinstance(s, gast.If):

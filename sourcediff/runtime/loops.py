@@ -73,10 +73,14 @@ def append_zero(g):
     return g
 
 
-def push_grad(g, item):
-    """The gradient of a list before ``v = lst.pop()``: ``item`` (v's gradient) back at the end."""
+def push_grad(g, item, rest):
+    """The gradient of a list before ``v = lst.pop()``: ``item`` (v's gradient) back at the end of
+    ``g``, the gradient of ``rest`` (the list as the pop left it; its length places the item when
+    ``g`` is the symbolic zero)."""
     if isinstance(g, (int, float)) and g == 0:
-        return GradList([item]) if not (isinstance(item, (int, float)) and item == 0) else 0.0
+        if isinstance(item, (int, float)) and item == 0:
+            return 0.0
+        return GradList([0.0] * len(rest) + [item])
     return GradList(list(g) + [item])
 
 

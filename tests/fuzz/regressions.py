@@ -326,4 +326,17 @@ REGRESSIONS = [
     # 3 * [np.where(...)] held y, and v11[[0, 0, 1]] += ... through an item of it wrote into the
     # argument y in forward mode (where the alias pass had taken the where for a new array)
     Regression("folded_where_held_in_a_list", _SEED_10006551),
+    # seed 12000207 (shrunk): v23 = x, then v23[i28] -= ... in a loop; the adjoint restored each
+    # pass's row of v23 (the array x was before the loop) at the index of the last pass, since
+    # nothing brought i28 back, so the derivative of np.exp read rows the loop had changed
+    Regression(
+        "item_restored_at_its_own_pass",
+        "import numpy as np\n\nSHAPES = ((3, 3), (3, 3))\n\n\ndef cat(*arrays):\n"
+        "    return np.concatenate(arrays)\n\n\ndef f(x, y, s):\n"
+        "    x = np.exp(-(y * y) ** 2)\n    v23 = x\n    for i28 in range(3):\n"
+        "        x = 0.5 * x + np.tanh(x)\n"
+        "        v23[i28] -= np.where(0.1 * i28 > 0.34, y[2 - i28, 2 - i28] * np.ones((5,)),\n"
+        "                             np.sum(v23) * np.ones((5,)))[1:4]\n"
+        "    v47 = cat(s * np.ones((2,)) * (s * np.ones((2,))), s * np.ones((1,)))\n"
+        "    return s + np.sum(v47) + np.sum(np.maximum(x, np.sum(v47)))\n"),
 ]
