@@ -288,6 +288,9 @@ class AliasPass:
         written = set()
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.value.id in self.locals and writes_in_place(func.attr):
+            if func.attr in CONTAINER_ONLY_METHODS:
+                check = self.check(s, func.value.id, s, helper="check_list_alias")
+                return [check] if check is not None else []
             written.add(func.value.id)
         found = numpy_write(s.value, self.resolver)
         if found:
@@ -352,14 +355,14 @@ class AliasPass:
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
 
-    def check(self, s, name, end, index=None):
+    def check(self, s, name, end, index=None, helper="check_alias"):
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
         others = sorted((live & self.closure(name)) - {name} - _stored(s))
         if not others:
             return None
-        func = gast.Attribute(value=load(self.rt), attr="check_alias", ctx=gast.Load())
+        func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
         region = load(name)
         what = f"{name} op= ..." if index is None else f"{name}[...] = ..."
         args = [region, gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),

@@ -11,7 +11,7 @@ from ..pytree import is_tree
 from .shapes import shape
 
 __all__ = [
-    "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
+    "check_scalar", "make_slice", "check_alias", "check_list_alias", "check_call_alias", "check_alias_at",
     "check_overlapping_write", "check_wrt"
 ]
 
@@ -87,6 +87,17 @@ def check_alias(value, others, names, where, text):
         _alias_refusal(others, names, value, where, text,
                        "Write the update through the name that is read later (z[1:3] += e), "
                        "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
+
+
+def check_list_alias(value, others, names, where, text):
+    """``lst.append(v)``, ``v = lst.pop()`` must not change a list another name read later holds
+    (``other = lst``, ``t = (lst, 1)``). An object holding the list is not counted here: what a
+    gradient call stores into an object's lists is watched, and refused where it is read back."""
+    if isinstance(value, (list, dict)):
+        kept = [(o, n) for o, n in zip(others, names) if is_tree(o)]
+        _alias_refusal([o for o, _ in kept], [n for _, n in kept], value, where, text,
+                       "Change the list through the name that is read later, or make a new "
+                       "list (other = lst + [v], other = list(lst)).")
 
 
 def check_call_alias(value, others, names, where, text):
