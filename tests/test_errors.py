@@ -767,3 +767,23 @@ def test_forward_mode_refuses_wrt_naming_the_varargs_parameter():
             call()
     np.testing.assert_allclose(sd.grad(_with_varargs, wrt=1)(a, b0, b1)[0], a)
     np.testing.assert_allclose(sd.grad(_with_varargs, wrt=0, mode="forward")(a, b0, b1), b0)
+
+
+def test_pop_by_index_or_key_names_the_call_and_what_to_write():
+    def by_index(y):
+        lst = [y * 1.0, y * 2.0]
+        v = lst.pop(0)
+        return np.sum(v * y)
+
+    def by_key(y):
+        d = {"a": y * 1.0, "b": y * 2.0}
+        v = d.pop("a")
+        return np.sum(v * y)
+
+    y = np.array([0.3, -0.2])
+    with pytest.raises(sd.NoRuleError, match=r"lst\.pop\(0\) takes an item out of lst by index"
+                                             r"(.|\n)*lst = lst\[:0\] \+ lst\[0 \+ 1:\]"):
+        sd.grad(by_index)(y)
+    with pytest.raises(sd.NoRuleError, match=r"d\.pop\('a'\) takes an item out of d by index or "
+                                             r"key(.|\n)*dict comprehension"):
+        sd.grad(by_key)(y)

@@ -556,6 +556,16 @@ class Analysis(ObjectState):
                         f"{', '.join(self.wrt)}: sourcediff differentiates a dict's entries "
                         f"read by subscript.\n    {self.parsed.line_text(s)}\nWrite "
                         f"{origin}[{key}] if {key} in {origin} else {default}")
+            if op.key == "pop" and op.args and isinstance(op.args[0], gast.Name) and \
+                    op.args[0].id in self.containers:
+                # (lst.pop() from the end is differentiated; an index or a dict key is not)
+                at = gast.unparse(op.args[1]) if len(op.args) > 1 else "i"
+                return (f"{self.parsed.where(s)}: {origin}.pop({at}) takes an item out of "
+                        f"{origin} by index or key, which sourcediff does not differentiate (it "
+                        f"follows {origin}.pop() from the end of a list).\n    "
+                        f"{self.parsed.line_text(s)}\nRead the item and build the container "
+                        f"without it: v = {origin}[{at}], then {origin} = {origin}[:{at}] + "
+                        f"{origin}[{at} + 1:] for a list, or a dict comprehension for a dict")
             return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
                     f"whose class sourcediff cannot know where it compiles (an attribute of an "
                     f"object, an item of a container, or a value made at run time), on a value "

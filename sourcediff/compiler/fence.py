@@ -27,7 +27,8 @@ _REFUSED = {
     gast.ClassDef: ("class definitions", "define the class outside the function"),
     gast.Import: ("imports inside the function", "import at module level"),
     gast.ImportFrom: ("imports inside the function", "import at module level"),
-    gast.Delete: ("'del'", "rebind the name instead of deleting it"),
+    gast.Delete: ("'del' statements", "rebind the name instead of deleting it (for a list item:"
+                  " lst = lst[:i] + lst[i + 1:])"),
     gast.NamedExpr: ("assignment expressions (:=)", "assign in a statement of its own"),
     gast.Set: ("set literals", "use a list or tuple"),
     gast.SetComp: ("set comprehensions", "use a list comprehension"),

@@ -60,6 +60,9 @@ FEATURES = frozenset({
     # a store through an integer-array index that names an element twice (y[[i, i, j]] = v):
     # numpy keeps the last write (reverse mode gave every write a gradient)
     "fancy_setitem",
+    # a value popped from a list built by appends, kept and used or dropped (parts.pop()): the
+    # adjoint once restored items at the wrong place (a dropped pop had no adjoint at all)
+    "list_pop",
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
@@ -1031,6 +1034,19 @@ class _Gen:
         self.env[row] = Var(shape[1:], self.env[src].bases, array=len(shape) > 1)
         self.emit(f"{parts}.append({self.expr(shape[1:], 1)})")
         self.leave(saved)
+        if shape[0] >= 2 and self.on_extra("list_pop", 0.4):
+            if self.extra_rng.random() < 0.5:
+                popped = self.fresh()
+                self.emit(f"{popped} = {parts}.pop()")
+                # (the appended value may be the row itself: a view of src)
+                self.env[popped] = Var(shape[1:], self.env[src].bases, array=len(shape) > 1)
+            else:
+                self.emit(f"{parts}.pop()")
+            self.emit(f"{out} = sum({parts})")
+            self.env[out] = Var(shape[1:], self.new_base(), array=len(shape) > 1)
+            self.use("list_append")
+            self.use("list_pop")
+            return
         if r.random() < 0.5:
             self.emit(f"{out} = np.stack({parts})")
             self.env[out] = Var(shape, self.new_base())
