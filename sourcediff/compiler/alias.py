@@ -289,7 +289,11 @@ class AliasPass:
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.value.id in self.locals and writes_in_place(func.attr):
             if func.attr in CONTAINER_ONLY_METHODS:
-                check = self.check(s, func.value.id, s, helper="check_list_alias")
+                # (with what the call stores: a list that holds no floats carries no derivative)
+                stored = gast.Tuple(elts=[copy.deepcopy(a) for a in s.value.args
+                                          if not isinstance(a, gast.Starred)], ctx=gast.Load())
+                check = self.check(s, func.value.id, s, helper="check_list_alias",
+                                   extra=[stored])
                 return [check] if check is not None else []
             written.add(func.value.id)
         found = numpy_write(s.value, self.resolver)
@@ -355,7 +359,7 @@ class AliasPass:
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
 
-    def check(self, s, name, end, index=None, helper="check_alias"):
+    def check(self, s, name, end, index=None, helper="check_alias", extra=()):
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
@@ -371,7 +375,7 @@ class AliasPass:
         if index is not None:
             func.attr = "check_alias_at"
             args.insert(1, _index_value(copy.deepcopy(index), self.rt))
-        return located(gast.Expr(value=call(func, args)), s)
+        return located(gast.Expr(value=call(func, args + list(extra))), s)
 
 
 def _fresh_call(value, resolver):

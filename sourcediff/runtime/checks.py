@@ -11,8 +11,8 @@ from ..pytree import is_tree
 from .shapes import shape
 
 __all__ = [
-    "check_scalar", "make_slice", "check_alias", "check_list_alias", "check_call_alias", "check_alias_at",
-    "check_overlapping_write", "check_wrt"
+    "check_scalar", "make_slice", "check_alias", "check_list_alias", "check_call_alias",
+    "check_alias_at", "check_overlapping_write", "check_wrt"
 ]
 
 
@@ -89,15 +89,29 @@ def check_alias(value, others, names, where, text):
                        "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
 
 
-def check_list_alias(value, others, names, where, text):
+def check_list_alias(value, others, names, where, text, stored=()):
     """``lst.append(v)``, ``v = lst.pop()`` must not change a list another name read later holds
     (``other = lst``, ``t = (lst, 1)``). An object holding the list is not counted here: what a
-    gradient call stores into an object's lists is watched, and refused where it is read back."""
-    if isinstance(value, (list, dict)):
+    gradient call stores into an object's lists is watched, and refused where it is read back.
+    Nor is a list that holds no floats, before or after (``stored``) the call: indices, names."""
+    if isinstance(value, (list, dict)) and (_holds_floats(value) or _holds_floats(stored)):
         kept = [(o, n) for o, n in zip(others, names) if is_tree(o)]
         _alias_refusal([o for o, _ in kept], [n for _, n in kept], value, where, text,
                        "Change the list through the name that is read later, or make a new "
                        "list (other = lst + [v], other = list(lst)).")
+
+
+def _holds_floats(value, depth=0):
+    """Whether a container holds a float, complex or object value anywhere (one that could carry
+    a derivative); ints, bools, strings and integer arrays do not."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind not in "iub" and value.dtype.kind != "U"
+    if isinstance(value, (bool, int, str, np.integer, np.bool_)) or value is None:
+        return False
+    if depth < 8 and is_tree(value):
+        items = value.values() if isinstance(value, dict) else value
+        return any(_holds_floats(item, depth + 1) for item in items)
+    return True
 
 
 def check_call_alias(value, others, names, where, text):
