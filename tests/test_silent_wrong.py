@@ -1025,3 +1025,31 @@ def test_a_list_of_indices_changed_through_another_name_still_runs():
 
     y = np.array([0.3, -0.4, 0.7])
     check_grads_fd(f, [y], (0,), (sd.grad(f)(y.copy()),))
+
+
+def _writes_its_first_argument(x, y):
+    x[0] = 5.0
+    return np.sum(y * x)
+
+
+def _writes_a_dict_argument(d, e):
+    d["a"] = d["a"] * 3.0
+    return np.sum(e["a"] * d["b"])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_one_array_passed_for_two_parameters_one_written_is_refused(mode):
+    # numpy: y is x, so the write shows through y (value 25.65); each parameter got its own copy,
+    # and the value and gradient were those of two separate arrays
+    a = np.array([0.3, -0.4, 0.7])
+    with pytest.raises(sd.AliasError, match="the arguments x and y share memory"):
+        sd.grad(_writes_its_first_argument, wrt=(0, 1), mode=mode)(a, a)
+    with pytest.raises(sd.AliasError, match="the arguments x and y share memory"):
+        sd.grad(_writes_its_first_argument, mode=mode)(a, a[:])   # (a view: the same memory)
+    d = {"a": np.array([1.0, 2.0]), "b": np.array([0.5, 0.25])}
+    with pytest.raises(sd.AliasError, match="the arguments d and e share memory"):
+        sd.grad(_writes_a_dict_argument, mode=mode)(d, d)
+    # separate arrays run, and match finite differences
+    b = a.copy()
+    got = sd.grad(_writes_its_first_argument, wrt=(0, 1), mode=mode)(a, b)
+    check_grads_fd(_writes_its_first_argument, [a, b], (0, 1), got)

@@ -319,7 +319,7 @@ def _forward_function(front, optimize_code, final="grad_like"):
     fwd = Forward(parsed, norm, names, wrt_names, globals_)
     dump("activity", parsed, f"# active: {', '.join(sorted(fwd.active))}")
     body = fwd.build()
-    head = [assign(p, call(fwd.rt("copy"), [load(p)])) for p in _mutated_params(fwd)]
+    head = [_param_copy(fwd, parsed, p) for p in _mutated_params(fwd)]
     for p in _param_names(parsed.node):  # a parameter that becomes active later starts at zero
         if p in fwd.active and p not in wrt_names:
             head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
@@ -381,7 +381,7 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
             head.append(gast.Expr(value=call(rev.rt("check_wrt"), [load(p), const(p),
                                                                    const(defined)])))
     for p in _mutated_params(rev):
-        head.append(assign(p, call(rev.rt("copy"), [load(p)])))
+        head.append(_param_copy(rev, parsed, p))
     for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
         head.append(assign(name, const(None)))
     if rev.stack is not None:
@@ -434,6 +434,19 @@ def _surely_scalar(rev, result):
     positional_axis = len(op.args) > 1
     return (op.rule.full_reduction and "axis" not in op.keywords
             and not positional_axis and "keepdims" not in op.keywords)
+
+
+def _param_copy(stage, parsed, p):
+    """``p = _sd.copy(p)`` for a parameter the function writes into; with other parameters, a
+    copy that first checks none of them shares p's memory (``f(a, a)``: numpy's write would show
+    through both)."""
+    others = [q for q in _param_names(parsed.node) if q != p]
+    if not others:
+        return assign(p, call(stage.rt("copy"), [load(p)]))
+    where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
+    return assign(p, call(stage.rt("copy_param"), [
+        load(p), gast.Tuple(elts=[load(q) for q in others], ctx=gast.Load()),
+        const(tuple(others)), const(p), const(where)]))
 
 
 def _mutated_params(rev):

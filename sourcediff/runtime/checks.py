@@ -8,11 +8,12 @@ import numpy as np
 
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError
 from ..pytree import is_tree
+from .accumulate import copy
 from .shapes import shape
 
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_list_alias", "check_call_alias",
-    "check_alias_at", "check_overlapping_write", "check_wrt"
+    "check_alias_at", "check_overlapping_write", "check_wrt", "copy_param"
 ]
 
 
@@ -112,6 +113,21 @@ def _holds_floats(value, depth=0):
         items = value.values() if isinstance(value, dict) else value
         return any(_holds_floats(item, depth + 1) for item in items)
     return True
+
+
+def copy_param(value, others, names, name, where):
+    """A copy of the parameter ``name``, which the function writes into in place (sourcediff gives
+    it its own copy), refused when another argument shares its memory (``f(a, a)``): numpy would
+    show the write through that argument too, and the value and derivative would not be numpy's."""
+    for other, other_name in zip(others, names):
+        if _shares(value, other):
+            raise AliasError(
+                f"{where}: the arguments {name} and {other_name} share memory (the same array "
+                f"passed twice, or a view of it), and the function writes into {name} in place; "
+                f"numpy would change {other_name} as well, but sourcediff gives each parameter "
+                f"its own copy, so the value and the derivative would not be numpy's. Pass a copy "
+                f"for one of them (f(a, a.copy())).")
+    return copy(value)
 
 
 def check_call_alias(value, others, names, where, text):
