@@ -246,9 +246,11 @@ class AliasPass:
         out = []
         for s in stmts:
             if _is_marker(s):
+                if not isinstance(s.value.args[0], gast.Name):
+                    continue  # (cfg.count += 1 on a module: no local holds the old value)
                 name = s.value.args[0].id
                 end = getattr(s, "sd_alias_end", s)
-                check = self.check(s, name, end)
+                check = self.check(s, name, end, holder=s.value.args[1:])
                 if check is not None:
                     out.append(check)
                 continue
@@ -330,10 +332,13 @@ class AliasPass:
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
 
-    def check(self, s, name, end, index=None):
+    def check(self, s, name, end, index=None, holder=()):
+        """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of
+        ``base[index] op= e`` / ``obj.attr op= e`` whose old value ``name`` holds (``holder``:
+        the marker's ``base[index]``, or ``obj`` and the attribute's name)."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
-        others = sorted((live & self.closure(name)) - {name})
+        others = sorted((live & self.closure(name)) - {name, self.rt})
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr="check_alias", ctx=gast.Load())
@@ -345,6 +350,16 @@ class AliasPass:
         if index is not None:
             func.attr = "check_alias_at"
             args.insert(1, _index_value(copy.deepcopy(index), self.rt))
+        elif holder:
+            # numpy's op= writes into the array the item or attribute holds; where that is an
+            # array's own item (a[i] += e), check_alias_at of the store checks it
+            func.attr = "check_alias_item"
+            if isinstance(holder[0], gast.Subscript):
+                where_held = [copy.deepcopy(holder[0].value),
+                              _index_value(copy.deepcopy(holder[0].slice), self.rt), const(False)]
+            else:
+                where_held = [copy.deepcopy(holder[0]), copy.deepcopy(holder[1]), const(True)]
+            args[1:1] = where_held
         return located(gast.Expr(value=call(func, args)), s)
 
 

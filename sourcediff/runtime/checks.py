@@ -12,6 +12,7 @@ from .shapes import shape
 
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
+    "check_alias_item",
     "check_overlapping_write", "check_wrt"
 ]
 
@@ -40,8 +41,23 @@ make_slice = slice  # the alias checks pass a subscript's index as a value
 _TooHard = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)
 
 
-def _shares(region, other, depth=0):
-    """Whether ``other`` (an array, or a list, tuple or dict holding some) reaches ``region``."""
+def _items(holder, skip):
+    """The items of a list, tuple or dict (or an object's attributes), without the one ``skip``
+    names (``(holder, key)``: the slot an item's op= writes back into)."""
+    if isinstance(holder, dict):
+        if skip is None or skip[0] is not holder:
+            return list(holder.values())
+        return [item for k, item in holder.items() if not k == skip[1]]
+    if skip is None or skip[0] is not holder or \
+            not isinstance(skip[1], (numbers.Integral, np.integer)) or not holder:
+        return list(holder)
+    at = int(skip[1]) % len(holder)
+    return [item for k, item in enumerate(holder) if k != at]
+
+
+def _shares(region, other, depth=0, skip=None):
+    """Whether ``other`` (an array, or a list, tuple or dict holding some) reaches ``region``
+    (not counting the slot ``skip``, ``(holder, key)``, if given)."""
     if isinstance(other, np.ndarray):
         if not isinstance(region, np.ndarray) or not np.may_share_memory(region, other):
             return False
@@ -52,16 +68,16 @@ def _shares(region, other, depth=0):
     if other is region:
         return True
     if depth < 8 and is_tree(other):
-        items = other.values() if isinstance(other, dict) else other
-        return any(_shares(region, item, depth + 1) for item in items)
+        return any(_shares(region, item, depth + 1, skip) for item in _items(other, skip))
     fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
     if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
             type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
-        return any(_shares(region, item, depth + 1) for item in fields.values())
+        skip = (fields, skip[1]) if skip is not None and skip[0] is other else skip
+        return any(_shares(region, item, depth + 1, skip) for item in _items(fields, skip))
     if depth <= 1 and (isinstance(other, type) or isinstance(other, types.ModuleType)):
         # a module's or a class's arrays, lists, dicts and objects (w = cfg.W; w += r), and the
         # classes a module defines (w = cfg.Model.W)
-        return any(_shares(region, item, depth + 1) for item in vars(other).values()
+        return any(_shares(region, item, depth + 1, skip) for item in vars(other).values()
                    if isinstance(item, (np.ndarray, list, dict)) or (
                        depth == 0 and isinstance(item, type) and
                        item.__module__ == getattr(other, "__name__", None)) or (
@@ -72,9 +88,9 @@ def _shares(region, other, depth=0):
 
 def _alias_refusal(others, names, region, where, text, fix,
                    head="this in-place write also changes {name}, which shares memory with it "
-                        "and is read later"):
+                        "and is read later", skip=None):
     for other, name in zip(others, names):
-        if _shares(region, other):
+        if _shares(region, other, skip=skip):
             raise AliasError(
                 f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
                 f"change {name} as well; sourcediff gives each name its own value, so the "
@@ -87,6 +103,19 @@ def check_alias(value, others, names, where, text):
         _alias_refusal(others, names, value, where, text,
                        "Write the update through the name that is read later (z[1:3] += e), "
                        "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
+
+
+def check_alias_item(value, holder, key, attribute, others, names, where, text):
+    """``holder[key] op= e`` or ``holder.key op= e`` (``attribute``) where the old value is an
+    array (or a list or dict): numpy's op= writes into that value itself, not only into the slot,
+    so it must not reach another name read later, nor another item of the holder. An array's
+    own item (``a[i] += e``) is check_alias_at's, and a number is only rebound."""
+    if isinstance(holder, np.ndarray) or not isinstance(value, (np.ndarray, list, dict)):
+        return
+    example = "obj.w = obj.w + e" if attribute else "ls[i] = ls[i] + e"
+    _alias_refusal(others, names, value, where, text,
+                   f"Put a new value in its place instead ({example}), which leaves the array "
+                   f"it held as it was, or hold a copy there (.copy()).", skip=(holder, key))
 
 
 def check_call_alias(value, others, names, where, text):

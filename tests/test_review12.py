@@ -1,0 +1,161 @@
+"""Programs from the twelfth review that gave a gradient with no error that finite differences
+disagree with (or crashed inside generated code). Each is checked by an oracle (central finite
+differences, tests.oracles): sourcediff must either agree with it, in reverse and in forward mode,
+or refuse the program with a sourcediff error."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.errors import SourcediffError
+from tests.oracles import check_grads_fd, directional_fd
+
+X6 = np.array([0.3, -1.2, 0.7, 1.5, -0.4, 0.9])
+M33 = np.array([[0.5, -1.0, 0.2], [1.1, 0.3, -0.7], [-0.2, 0.8, 1.4]])
+
+
+def agrees_or_refuses(f, args, wrt=0):
+    """f's gradient (reverse mode, optimized or not) and its jvp match finite differences, or
+    sourcediff refuses f; True when it refused."""
+    refused = False
+    for optimize in (True, False):
+        try:
+            g = sd.grad(f, wrt=wrt, optimize=optimize)(*copy.deepcopy(args))
+        except SourcediffError:
+            refused = True
+            continue
+        check_grads_fd(f, args, (wrt,), (g,))
+    v = np.random.default_rng(3).normal(size=np.shape(args[wrt]))
+    tangents = [None] * len(args)
+    tangents[wrt] = v
+    try:
+        _, out_dot = sd.jvp(f, copy.deepcopy(args), tangents)
+    except SourcediffError:
+        return True
+    fd = directional_fd(f, args, wrt, v)
+    assert abs(float(out_dot) - fd) <= 1e-5 * (1 + abs(fd)), (out_dot, fd)
+    return refused
+
+
+# ------------------------------------------- op= on an item or attribute that holds an array
+# Python's ``ls[i] += e`` runs ``ls[i].__iadd__(e)``: for an array held by a list, a dict or an
+# object, numpy writes into that array, which other names (or other items) may hold too.
+
+
+def list_of_views_imul(x):
+    y = x * 1.0
+    views = [y[:3], y[3:]]
+    views[1] *= x[:3]
+    return np.sum(y ** 2)
+
+
+def dict_item_imul(x):
+    y = x * 1.0
+    d = {"a": y}
+    d["a"] *= x
+    return np.sum(y * x)
+
+
+def list_same_array_twice(x):
+    y = x * 1.0
+    ls = [y, y]
+    ls[0] += x
+    return np.sum(ls[1] * x)
+
+
+def list_repeated(x):
+    y = x * 1.0
+    ys = [y] * 2
+    ys[0] += x
+    return np.sum(ys[1] * x)
+
+
+def dict_call_same_array(x):
+    y = x * 1.0
+    d = dict(a=y, b=y)
+    d["a"] += x
+    return np.sum(d["b"] * x)
+
+
+def list_item_in_loop(x):
+    y = x * 1.0
+    ls = [y]
+    for _ in range(2):
+        ls[0] *= x
+    return np.sum(y)
+
+
+def list_items_loop_index(x):
+    y = x * 1.0
+    ls = [y[:3], y[3:]]
+    for i in range(2):
+        ls[i] *= x[:3]
+    return np.sum(y * x)
+
+
+class Model:
+    def __init__(self):
+        self.w = np.linspace(0.5, 1.5, 6)
+
+    def step(self, x):
+        w = self.w
+        self.w += x
+        return np.sum(w * x)
+
+
+def attribute_iadd(x):
+    return Model().step(x)
+
+
+@pytest.mark.parametrize("f", [list_of_views_imul, dict_item_imul, list_same_array_twice,
+                               list_repeated, dict_call_same_array, list_item_in_loop,
+                               list_items_loop_index, attribute_iadd])
+def test_item_op_assign_into_a_shared_array(f):
+    assert agrees_or_refuses(f, (X6.copy(),))
+
+
+def fresh_items(x):
+    ps = [x * 1.0, x * 2.0]
+    for i in range(2):
+        ps[i] -= 0.1 * x
+    d = {"a": x * 3.0}
+    d["a"] *= x
+    return np.sum(ps[0] * ps[1]) + np.sum(d["a"])
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+        self.w = np.ones(6)
+
+    def step(self, x):
+        self.n += 1
+        self.w += x
+        return np.sum(self.w * x) * self.n
+
+
+def attribute_iadd_fresh(x):
+    return Counter().step(x)
+
+
+def array_item_iadd(x):
+    a = np.zeros(6)
+    for i in range(6):
+        a[i] += x[i] ** 2
+    a[::2] *= x[1::2]
+    return np.sum(a * x)
+
+
+def list_of_floats(x):
+    acc = [0.0, 1.0]
+    for i in range(3):
+        acc[i % 2] += x[i] * x[i + 1]
+    return acc[0] * acc[1]
+
+
+@pytest.mark.parametrize("f", [fresh_items, attribute_iadd_fresh, array_item_iadd,
+                               list_of_floats])
+def test_item_op_assign_that_shares_nothing_is_differentiated(f):
+    assert not agrees_or_refuses(f, (X6.copy(),))
