@@ -159,3 +159,36 @@ def list_of_floats(x):
                                list_of_floats])
 def test_item_op_assign_that_shares_nothing_is_differentiated(f):
     assert not agrees_or_refuses(f, (X6.copy(),))
+
+
+# ------------------------------------------------ builtin max/min over the entries of an array
+# max(x) reduces over x's entries: its tangent is not its vjp with the tangent in place of g (the
+# rule was declared elementwise), and its gradient for an array is an array, not a list (2 * g of
+# a list repeats it).
+
+
+def max_times_two(x):
+    return max(x) * 2.0
+
+
+def sin_max_times_min(x):
+    return np.sin(max(x)) * min(x)
+
+
+def min_of_square(x):
+    return min(x ** 2) + max(3 * x)
+
+
+def max_of_several(x):
+    return max(x[0], x[1], 0.5) ** 2 + min([x[2], x[0] * 3])
+
+
+@pytest.mark.parametrize("f", [max_times_two, sin_max_times_min, min_of_square, max_of_several])
+def test_builtin_extremum_over_an_array(f):
+    x = np.array([0.3, 1.2, -0.5, 0.8])
+    assert not agrees_or_refuses(f, (x,))
+    h = sd.hessian(f)(x)
+    v = np.array([0.4, -1.0, 0.7, 0.2])
+    gx = sd.grad(f)
+    fd = (gx(x + 1e-6 * v) - gx(x - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(h @ v, fd, rtol=1e-5, atol=1e-7)
