@@ -4,6 +4,7 @@ differences, tests.oracles): sourcediff must either agree with it, in reverse an
 or refuse the program with a sourcediff error."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -192,3 +193,28 @@ def test_builtin_extremum_over_an_array(f):
     gx = sd.grad(f)
     fd = (gx(x + 1e-6 * v) - gx(x - 1e-6 * v)) / 2e-6
     np.testing.assert_allclose(h @ v, fd, rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------- a starred argument collected by a rule's *args
+# max(*x) passes x's items into the rule's *args with no name each: reverse mode refused it, and
+# forward mode took its tangent as zero.
+
+
+def max_of_starred(x):
+    return max(*x) ** 2
+
+
+def min_of_starred_and_constant(x):
+    return min(*x, 0.1)
+
+
+def hypot_of_starred(x):
+    return math.hypot(*x)
+
+
+@pytest.mark.parametrize("f", [max_of_starred, min_of_starred_and_constant, hypot_of_starred])
+def test_starred_argument_of_a_rule_with_star_args(f):
+    x = np.array([0.3, 1.2, -0.5, 0.8])
+    with pytest.raises(SourcediffError, match=r"written as \*x"):
+        sd.jvp(f, (x,), (np.ones(4),))
+    assert agrees_or_refuses(f, (x,))

@@ -517,6 +517,16 @@ class Analysis(ObjectState):
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
 
+    def refuse_argument(self, arg, s, what):
+        """Refuse an argument whose syntax carries a derivative that the sweeps cannot follow
+        (``max(*x)``: the items of x go into ``*args`` with no name each)."""
+        fix = (f"pass the items one by one, or the sequence itself where {what} takes one "
+               f"({what}(x) for {what}(*x))") if isinstance(arg, gast.Starred) else \
+            "assign it to a variable first"
+        raise SourcediffSyntaxError(
+            f"{self.parsed.where(s)}: cannot differentiate {what} through an argument written as "
+            f"{gast.unparse(arg).strip()}; {fix}.\n    {self.parsed.line_text(s)}")
+
     def origin(self, s, grad=False):
         """The user's line statement ``s`` comes from, as comments and the line table name it."""
         return Origin(self.parsed.filename_short, self.parsed.user_line(s),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from ..errors import NoRuleError, SourcediffSyntaxError
+from ..errors import NoRuleError
 from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
 from . import callees
@@ -203,9 +203,7 @@ class Reverse(Analysis):
             return out
         if not (_names_in([arg]) & self.active):
             return []
-        raise SourcediffSyntaxError(
-            f"{self.parsed.where(s)}: cannot differentiate {what} through an argument written as "
-            f"{gast.unparse(arg)}; assign it to a variable first.\n    {self.parsed.line_text(s)}")
+        self.refuse_argument(arg, s, what)
 
     def adjoint_rule(self, op, s, g, ans):
         if op.rule.pair_jvp is not None:  # (sd.custom_jvp: a forward rule only)
