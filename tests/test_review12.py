@@ -218,3 +218,78 @@ def test_starred_argument_of_a_rule_with_star_args(f):
     with pytest.raises(SourcediffError, match=r"written as \*x"):
         sd.jvp(f, (x,), (np.ones(4),))
     assert agrees_or_refuses(f, (x,))
+
+
+# ------------------------------ numpy writes and in-place methods into a view of another array
+# np.multiply(..., out=y[:3]), np.copyto(y.reshape(2, 3), ...), y[:4].sort(): the written view is
+# a temporary read nowhere after, so it carried no derivative and the write went unrefused, while
+# it changed y, which is read.
+
+W23 = np.arange(6.0).reshape(2, 3)
+
+
+def fill_diagonal_of_reshape(x):
+    y = x * 1.0
+    np.fill_diagonal(y.reshape(2, 3), x[0])
+    return np.sum(y * x)
+
+
+def matmul_out_slice(x):
+    y = x * 1.0
+    np.matmul(W23, y[:3], out=y[:2])
+    return np.sum(y * x)
+
+
+def out_view_of_constant(x):
+    y = np.zeros(6)
+    v = y[:3]
+    np.multiply(x[:3], 2.0, out=v)
+    return np.sum(y * x)
+
+
+def sort_a_view(x):
+    y = x * 1.0
+    v = y[:4]
+    v.sort()
+    return np.sum(y * np.arange(6))
+
+
+def copyto_reshaped(x):
+    y = np.ones(6)
+    v = y.reshape(2, 3)
+    np.copyto(v, x.reshape(2, 3) ** 2)
+    return np.sum(y * x)
+
+
+def sort_an_item_of_a_list_of_views(x):
+    y = x * 1.0
+    parts = [y[:3], y[3:]]
+    parts[0].sort()
+    return np.sum(y * np.arange(6))
+
+
+def out_an_item_of_a_list(x):
+    y = np.zeros(6)
+    parts = [y[:3]]
+    np.add(x[:3], 1.0, out=parts[0])
+    return np.sum(y * x)
+
+
+def fill_a_transpose(x):
+    y = x * 1.0
+    z = y.T
+    z.fill(0.5)
+    return np.sum(y * x)
+
+
+def add_at_a_slice(x):
+    y = np.zeros(6)
+    np.add.at(y[:4], np.array([0, 1, 1]), x[:3])
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("f", [fill_diagonal_of_reshape, matmul_out_slice, out_view_of_constant,
+                               sort_a_view, copyto_reshaped, sort_an_item_of_a_list_of_views,
+                               out_an_item_of_a_list, fill_a_transpose, add_at_a_slice])
+def test_numpy_write_into_a_view(f):
+    assert agrees_or_refuses(f, (X6.copy(),))

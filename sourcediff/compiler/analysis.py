@@ -93,6 +93,7 @@ class Analysis(ObjectState):
         self.value_reads = []  # (place, loops, target, names read) of every ``name = ...``
         self.walk(self.body, False, flows)
         self.close_containers()
+        flows.extend(self.writes_through_aliases())
         outputs = _names_in([self.result]) & self.locals
         if self.attribute_writes or self.attribute_writes_in_calls or \
                 any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
@@ -279,11 +280,8 @@ class Analysis(ObjectState):
                     self.read_before_write(obj, s):
                 raise self.write_error(obj, what, s)
 
-    def read_before_write(self, obj, s):
-        """Whether a statement whose result carries a derivative reads ``obj`` (or a name that may
-        share its memory) before the in-place write ``s`` into it, or in a loop around both: its
-        adjoint would read the array after the write (the derivative of ``a = x * V`` is
-        ``g * V``), which nothing saves for an array that carries no derivative itself."""
+    def alias_group(self, obj):
+        """``obj`` and the names that may share its memory (views, copies, containers)."""
         group, grew = {obj}, True
         while grew:
             grew = False
@@ -291,6 +289,26 @@ class Analysis(ObjectState):
                 if (a in group) != (b in group):
                     group |= {a, b}
                     grew = True
+        return group
+
+    def writes_through_aliases(self):
+        """The flows of numpy's writes and in-place methods into every name that may share the
+        written array's memory: ``np.multiply(x, 2.0, out=y[:3])`` or ``y.reshape(2, 3).sort()``
+        changes y, which the written temporary view alone (read nowhere after) would not make
+        carry a derivative, and the write would go unrefused."""
+        flows = []
+        for obj, _what, s in self.writes + self.mutations:
+            group = self.alias_group(obj)
+            if len(group) > 1:
+                flows.append((group, (_names_in([s.value]) | {obj}) & self.locals))
+        return flows
+
+    def read_before_write(self, obj, s):
+        """Whether a statement whose result carries a derivative reads ``obj`` (or a name that may
+        share its memory) before the in-place write ``s`` into it, or in a loop around both: its
+        adjoint would read the array after the write (the derivative of ``a = x * V`` is
+        ``g * V``), which nothing saves for an array that carries no derivative itself."""
+        group = self.alias_group(obj)
         place, loops = self.placed.get(id(s), (None, ()))
         if place is None:
             return False
