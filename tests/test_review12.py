@@ -293,3 +293,49 @@ def add_at_a_slice(x):
                                out_an_item_of_a_list, fill_a_transpose, add_at_a_slice])
 def test_numpy_write_into_a_view(f):
     assert agrees_or_refuses(f, (X6.copy(),))
+
+
+# ------------------------------------------------------------ setting an array's own attributes
+# y.shape = ..., y.strides = ..., v.flat = c (v a view of y): numpy changes the array itself; the
+# generated code ran the store and differentiated y as it was before it.
+
+
+def set_shape(x):
+    y = x * 2.0
+    y.shape = (6, 1)
+    return np.sum(y * y.T)
+
+
+def set_strides(x):
+    y = x.reshape(2, 3) * 1.0
+    y.strides = (8, 16)
+    return np.sum(y * W23)
+
+
+def set_flat_of_a_view(x):
+    y = x * 1.0
+    v = y[:3]
+    v.flat = 0.0
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("f", [set_shape, set_strides, set_flat_of_a_view])
+def test_setting_an_array_attribute(f):
+    assert agrees_or_refuses(f, (X6.copy(),))
+
+
+class Shaped:
+    def __init__(self, shape):
+        self.shape = shape
+
+
+def shape_attribute_of_an_object(x):
+    s = Shaped(None)
+    s.shape = x.shape
+    y = np.ones(6)
+    y.shape = (2, 3)  # (an array that carries no derivative: its store runs as written)
+    return np.sum(x.reshape(2, 3) * y) * len(s.shape)
+
+
+def test_attribute_stores_that_change_no_differentiated_array():
+    assert not agrees_or_refuses(shape_attribute_of_an_object, (X6.copy(),))

@@ -39,6 +39,13 @@ class ObjectState:
                     gast.Constant(value=self.parsed.line_text(s), kind=None))
                 s.value = call(self.rt("store_attribute"), [
                     obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
+            elif isinstance(obj, gast.Name) and isinstance(name, gast.Constant) and \
+                    isinstance(vars(np.ndarray).get(name.value), types.GetSetDescriptorType) and \
+                    self.alias_group(obj.id) & self.active:
+                # (y.shape = ..., v.flat = 0.0 with v a view of y: numpy changes the array)
+                s.value = call(self.rt("set_attribute"), [
+                    obj, name, value, gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
 
     def watch_object_containers(self):
         """``lst.append(v)`` or ``d[k] = v`` with v carrying a derivative, where the list or dict
