@@ -339,3 +339,92 @@ def shape_attribute_of_an_object(x):
 
 def test_attribute_stores_that_change_no_differentiated_array():
     assert not agrees_or_refuses(shape_attribute_of_an_object, (X6.copy(),))
+
+
+# ----------------------------------------------------- iterating over a dict gives its keys
+# sourcediff runs `for k in seq` (and comprehensions, list(seq), a, b = seq) as seq[k] for k in
+# range(len(seq)): for a dict that reads the values stored under the keys 0, 1, ...; and max(d),
+# sum(d) differentiated the keys as if they were the values.
+
+
+def loop_over_int_keys(x):
+    d = {0: x[0], 1: x[1]}
+    t = 0.0
+    for k in d:
+        t = t + k * x[2]
+    return t
+
+
+def generator_over_int_keys(x):
+    d = {0: x[0], 1: x[1]}
+    return sum(k * x[2] for k in d)
+
+
+def list_of_a_dict(x):
+    d = {0: x[0], 1: x[1]}
+    ks = list(d)
+    return ks[1] * x[2] + len(d)
+
+
+def unpack_a_dict(x):
+    d = {0: x[0], 1: x[1]}
+    a, b = d
+    return a * x[0] + b * x[1]
+
+
+def enumerate_a_dict(x):
+    d = {0: x[0], 1: x[1]}
+    t = 0.0
+    for i, k in enumerate(d):
+        t = t + k * x[i]
+    return t
+
+
+def max_of_a_dict(x):
+    d = {0: x[0], 1: x[1]}
+    return max(d) * x[2]
+
+
+def sum_of_a_dict(x):
+    d = {0: x[0], 1: x[1]}
+    return sum(d) * x[2]
+
+
+def min_and_sum_of_float_keys(x):
+    d = {0.5: x[0], 1.5: x[1]}
+    return min(d) + sum(d, x[3])
+
+
+@pytest.mark.parametrize("f", [loop_over_int_keys, generator_over_int_keys, list_of_a_dict,
+                               unpack_a_dict, enumerate_a_dict, max_of_a_dict, sum_of_a_dict,
+                               min_and_sum_of_float_keys])
+def test_dict_iteration_gives_keys(f):
+    agrees_or_refuses(f, (X6.copy(),))
+
+
+def loop_over_reversed_range(x):
+    t = 0.0
+    for i in reversed(range(6)):
+        t = t * 0.5 + x[i]
+    return t
+
+
+def test_loop_over_an_iterator_is_refused_with_a_message():
+    with pytest.raises(SourcediffError, match="no length or items by position"):
+        sd.grad(loop_over_reversed_range)(X6.copy())
+
+
+def dict_views_and_sequences(x):
+    d = {1: x[0], 0: x[1] * 2}
+    t = 0.0
+    for k, v in d.items():
+        t = t * 2 + v * (k + 1)
+    for v in d.values():
+        t = t + v ** 2
+    a, b = x[0] * 2, x[1]
+    p, q = (x[2], x[3])
+    return t + sum(v for v in x[::-1]) + a * b * p * q + max(d.values())
+
+
+def test_iteration_that_runs_by_position_is_differentiated():
+    assert not agrees_or_refuses(dict_views_and_sequences, (X6.copy(),))

@@ -115,6 +115,14 @@ class Analysis(ObjectState):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 self.value_reads.append((self.order, tuple(self.loops_around), s.targets[0].id,
                                          _names_in([s.value]) & self.locals))
+            if isinstance(s, gast.Expr) and getattr(s, "sd_unpack", None) is not None:
+                # (a, b = seq, run as seq[0], seq[1]: see normalize.bind)
+                s.value = call(self.rt("check_unpack"), list(value.args) + [
+                    gast.Constant(value=s.sd_unpack, kind=None),
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
+                s.sd_unpack = None
+                continue
             if isinstance(s, (gast.Assign, gast.Expr)) and isinstance(value, gast.Call):
                 self.walk_numpy_write(s, flows)
             obj, method = (_method_call(s, self.locals) if isinstance(s, gast.Assign)
@@ -182,6 +190,13 @@ class Analysis(ObjectState):
                 "sourcediff.runtime":  # (d.items() runs as the list it stands for)
             s.value = call(self.rt(op.key.__name__), list(op.args),
                            list(getattr(s.value, "keywords", [])))
+        if getattr(s, "sd_loop_length", False) and op.key is builtins.len:
+            # (for v in seq, run as seq[k] for k in range(len(seq)): refused for a dict, a set
+            # or an iterator, which Python iterates otherwise; see normalize.sequence)
+            s.value = call(self.rt("loop_length"), list(op.args) + [
+                gast.Constant(value=self.parsed.where(s), kind=None),
+                gast.Constant(value=self.parsed.line_text(s), kind=None)])
+            op = self.resolver.op(s.value)
         self.ops[id(s)] = op
         uses = self.operand_names(op, s)
         flows.append(({target.id}, uses))

@@ -289,6 +289,11 @@ class Normalizer:
                     self.bind(sub, atom)
                 return
             seq = self.name_of(value, "seq")
+            # (the analysis makes it _sd.check_unpack: a dict unpacks its keys, a set or an
+            # iterator has no items by position, and a sequence of another length is an error)
+            check = gast.Expr(value=call(load("len"), [copy.deepcopy(seq)]))
+            check.sd_unpack = len(target.elts)
+            self.emit(check)
             for k, sub in enumerate(target.elts):
                 item = gast.Subscript(value=seq, slice=const(k), ctx=gast.Load())
                 self.bind(sub, item)
@@ -420,6 +425,9 @@ class Normalizer:
             self.emit(assign(fresh, seq))
             seq = load(fresh)
         length = self.name_of(call(load("len"), [seq]), "n")
+        # (the analysis makes it _sd.loop_length, which refuses a dict, a set or an iterator:
+        # Python iterates over those otherwise than seq[k] does)
+        self.out[-1].sd_loop_length = True
         return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
 
     def while_loop(self, s):

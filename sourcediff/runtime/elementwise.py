@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .accumulate import GradList, grad_items, zeros_like_grad
+from .accumulate import GradList, grad_items, iterates_keys, zeros_like_grad
 from .indexing import item_grad, normalize_axes
 from .shapes import as_array, keep, other_array, shape, unbroadcast
 
@@ -110,6 +110,8 @@ def extremum_args_grad(g, ans, args):
     """Gradients for ``max(*args)``/``min(*args)``: ``g`` shared evenly by the arguments equal to
     ``ans`` (for a single iterable argument, a list gradient over its items)."""
     if len(args) == 1:
+        if iterates_keys(args[0]):
+            return (0.0,)  # (max(d) of a dict: its largest key, which carries no derivative)
         if isinstance(args[0], np.ndarray) and args[0].ndim == 1:
             # (max over an array's entries: the gradient is an array too; a list in its place
             # would meet the rules of the operations that made the array, where 2 * g repeats
@@ -228,6 +230,8 @@ def extremum_args_adjoint(b, ans, args):
     """The adjoint of ``extremum_args_grad(g, ans, args)`` in ``g``: the winners' entries of ``b``
     averaged."""
     if len(args) == 1:
+        if iterates_keys(args[0]):
+            return 0.0
         items = list(args[0])
         b = item_grad(b, 0)
     else:
