@@ -428,3 +428,34 @@ def dict_views_and_sequences(x):
 
 def test_iteration_that_runs_by_position_is_differentiated():
     assert not agrees_or_refuses(dict_views_and_sequences, (X6.copy(),))
+
+
+# -------------------------------------------------- **mapping passed to a function with a rule
+# np.clip(x, **opts): the rule's parameters were bound without opts' keys (its **kwargs took
+# them under the key None), so the gradient was that of no clipping at all.
+
+
+def clip_with_keywords_in_a_dict(x):
+    opts = dict(a_min=-0.5, a_max=0.5)
+    return np.sum(np.clip(x, **opts) ** 2)
+
+
+def mean_with_keywords_in_a_dict(x):
+    kw = {"keepdims": True}
+    return np.sum(np.mean(x, **kw) * x)
+
+
+@pytest.mark.parametrize("f", [clip_with_keywords_in_a_dict, mean_with_keywords_in_a_dict])
+def test_keywords_from_a_dict_into_a_rule(f):
+    with pytest.raises(SourcediffError, match=r"\*\*(opts|kw) would fill keyword parameters"):
+        sd.grad(f)(X6.copy())
+    assert agrees_or_refuses(f, (X6.copy(),))
+
+
+def cumsum_of_a_constant_with_keywords_in_a_dict(x):
+    kw = {"axis": 0}
+    return np.sum(np.cumsum(np.arange(6.0), **kw) * x)
+
+
+def test_keywords_from_a_dict_where_nothing_is_differentiated():
+    assert not agrees_or_refuses(cumsum_of_a_constant_with_keywords_in_a_dict, (X6.copy(),))

@@ -488,7 +488,8 @@ class Analysis(ObjectState):
         q = quote.quoted(op.rule.vjp)
         try:
             slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
-        except quote.StarredArgument:  # (f(*shape)): every name may flow; refused if active
+        except (quote.StarredArgument, quote.KeywordsArgument):
+            # (f(*shape), f(x, **opts)): every name may flow; refused if active
             return _names_in(op.args + list(op.keywords.values())) & self.locals
         except TypeError:
             slots = quote.slots(q, self.bind(op, q, stmt))
@@ -544,6 +545,12 @@ class Analysis(ObjectState):
                 f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
                 f"those arguments one by one: pass them by name or as one tuple (x.reshape(shape) "
                 f"instead of x.reshape(*shape)).\n    {self.parsed.line_text(stmt)}") from None
+        except quote.KeywordsArgument as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
+                f"each keyword written out to know what its rule gets (np.clip(x, a_min=lo, "
+                f"a_max=hi) instead of np.clip(x, **opts)).\n    {self.parsed.line_text(stmt)}"
+            ) from None
         except TypeError as exc:
             raise SourcediffSyntaxError(
                 f"{exc} in the call to {op.name} (for its derivative rule "
