@@ -459,3 +459,69 @@ def cumsum_of_a_constant_with_keywords_in_a_dict(x):
 
 def test_keywords_from_a_dict_where_nothing_is_differentiated():
     assert not agrees_or_refuses(cumsum_of_a_constant_with_keywords_in_a_dict, (X6.copy(),))
+
+
+# ------------------------------------ a helper's op= into an item of a list or dict it is given
+# def bump(ls, e): ls[0] += e writes into the array ls[0] holds; the caller's check looked only
+# at whether a name read later reaches the list itself, not the arrays in it (and not at all for
+# a list written out in the call, bump([y], e)).
+
+
+def bump_first(ls, e):
+    ls[0] += e
+
+
+def bump_first_twice(ls, e):
+    bump_first(ls, e)
+    bump_first(ls, e)
+
+
+def helper_bumps_an_item(x):
+    y = x * 1.0
+    ls = [y]
+    bump_first(ls, x)
+    return np.sum(y * x)
+
+
+def helper_bumps_an_item_of_a_literal(x):
+    y = x * 1.0
+    bump_first([y], x)
+    return np.sum(y * x)
+
+
+def nested_helper_bumps_an_item(x):
+    y = x * 1.0
+    bump_first_twice([y], x)
+    return np.sum(y * x)
+
+
+def bump_a_dict_entry(d, e):
+    d["w"] *= e
+
+
+def helper_bumps_a_dict_entry(x):
+    y = x * 1.0
+    bump_a_dict_entry({"w": y}, x)
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("f", [helper_bumps_an_item, helper_bumps_an_item_of_a_literal,
+                               nested_helper_bumps_an_item, helper_bumps_a_dict_entry])
+def test_helper_writes_into_an_item_it_is_given(f):
+    assert agrees_or_refuses(f, (X6.copy(),))
+
+
+def put_first(ls, v):
+    ls[0] = v
+
+
+def helper_replaces_an_item(x):
+    y = x * 1.0
+    put_first([y], x * 3.0)
+    ls = [x * 2.0]
+    bump_first(ls, x)
+    return np.sum(y * x)
+
+
+def test_helper_writes_that_reach_no_array_read_later():
+    assert not agrees_or_refuses(helper_replaces_an_item, (X6.copy(),))

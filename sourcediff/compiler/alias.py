@@ -298,26 +298,39 @@ class AliasPass:
         passed = {n.id for node in _bound_nodes(bound) for n in gast.walk(node)
                   if isinstance(n, gast.Name) and n.id in self.locals}
         for param, node in bound.arguments.items():
-            if param not in written or not isinstance(node, gast.Name):
+            if param not in written:
                 continue
-            name = node.id
-            live = self.live_after()[id(s)] | self.outer
-            # (the helper's other arguments see its write too: h(y, y[:, 2]))
-            others = sorted((((live & self.closure(name)) - _stored(s))
-                             | ((passed - {name}) & self.closure(name))
-                             | ({name} & self.outer)))  # (the caller's data itself)
-            if not others:
-                continue
-            callee = getattr(op.key, "__name__", "the helper")
-            func = gast.Attribute(value=load(self.rt), attr="check_call_alias",
-                                  ctx=gast.Load())
-            text = (f"{self.parsed.line_text(s)}\n({callee} writes into its parameter {param} "
-                    f"in place, at line {written[param]})")
-            out.append(located(gast.Expr(value=call(func, [
-                load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
-                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
-                const(text)])), s))
+            items = param in item_mutated_params(op.key)
+            if isinstance(node, gast.Name):
+                out.extend(self.call_check(s, op, written, passed, param, node.id, items))
+            elif items and isinstance(node, (gast.Tuple, gast.List)):
+                # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself)
+                for elt in node.elts:
+                    if isinstance(elt, gast.Name) and elt.id in self.locals:
+                        out.extend(self.call_check(s, op, written, passed, param, elt.id,
+                                                   True))
         return out
+
+    def call_check(self, s, op, written, passed, param, name, items):
+        """The check of one name passed to a helper that writes into ``param`` (``items``: into
+        the arrays the value holds too)."""
+        live = self.live_after()[id(s)] | self.outer
+        # (the helper's other arguments see its write too: h(y, y[:, 2]))
+        others = sorted((((live & self.closure(name)) - _stored(s))
+                         | ((passed - {name}) & self.closure(name))
+                         | ({name} & self.outer)))  # (the caller's data itself)
+        if not others:
+            return []
+        callee = getattr(op.key, "__name__", "the helper")
+        func = gast.Attribute(value=load(self.rt), attr="check_call_alias", ctx=gast.Load())
+        text = (f"{self.parsed.line_text(s)}\n({callee} writes into its parameter {param} "
+                f"in place, at line {written[param]})")
+        args = [load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+                const(text)]
+        if items:  # (ls[0] += v: the arrays ls holds)
+            args.append(const(True))
+        return [located(gast.Expr(value=call(func, args)), s)]
 
     def display(self, name):
         """How a message names ``name``: the user's own name, or what the compiler's temporary
@@ -461,6 +474,7 @@ def _stored(s):
 
 
 _MUTATED = weakref.WeakKeyDictionary()
+_ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it writes into
 
 
 def mutated_params(fn):
@@ -487,6 +501,7 @@ def mutated_params(fn):
         links.setdefault(b, set()).add(a)
 
     writes = []  # (name written into, line)
+    slots = set()  # positions in writes of stores into a slot (p[i] = v): what p held is kept
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     for n in gast.walk(node):
         if isinstance(n, gast.Assign) and not isinstance(
@@ -511,6 +526,9 @@ def mutated_params(fn):
         for t in targets:
             if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
                 writes.append((t.id, parsed.user_line(n)))
+            if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
+                    and isinstance(t.value, gast.Name):
+                slots.add(len(writes))  # (p[i] = v, p.w = v: p's own slot, not what it held)
             while isinstance(t, (gast.Subscript, gast.Attribute)):
                 t = t.value
                 if isinstance(t, gast.Name):
@@ -543,11 +561,21 @@ def mutated_params(fn):
             if bound is not None:
                 for p, a in bound.arguments.items():
                     if p in inner and isinstance(a, gast.Name):
+                        if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
+                            slots.add(len(writes))
                         writes.append((a.id, parsed.user_line(n)))
+    _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct)
+    return _MUTATED[fn]
+
+
+def _params_reached(params, links, writes, slots, direct):
+    """({parameter: line of a write that reaches it}, the parameters a write other than a store
+    into a slot reaches) from the writes of mutated_params and the links between names."""
     out = {}
+    items = set()
     for name, line in direct:
         out.setdefault(name, line)
-    for name, line in writes:
+    for k, (name, line) in enumerate(writes):
         seen, todo = {name}, [name]
         while todo:
             for other in links.get(todo.pop(), ()):
@@ -557,8 +585,17 @@ def mutated_params(fn):
         for p in params:
             if p in seen and p not in out:
                 out[p] = line
-    _MUTATED[fn] = out
-    return out
+            if p in seen and k not in slots:
+                items.add(p)
+    return out, items
+
+
+def item_mutated_params(fn):
+    """The parameters of ``fn`` whose items (the arrays a list, dict or object given to it
+    holds) it may write into in place (``p[i] += v``, ``v = p[0]; v.sort()``), not only its own
+    slots (``p[i] = v``, ``p.append(v)``)."""
+    mutated_params(fn)
+    return _ITEM_MUTATED.get(unwrap(fn), set())
 
 
 def _is_marker(s):

@@ -118,8 +118,29 @@ def check_alias_item(value, holder, key, attribute, others, names, where, text):
                    f"it held as it was, or hold a copy there (.copy()).", skip=(holder, key))
 
 
-def check_call_alias(value, others, names, where, text):
-    """``helper(z)`` where helper writes into its parameter: z must not be read afterwards."""
+def _held_arrays(value, depth=0):
+    """The arrays a list, tuple or dict holds (at any depth), and objects' attribute arrays."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if depth >= 8:
+        return []
+    if is_tree(value):
+        items = value.values() if isinstance(value, dict) else value
+    elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
+            type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
+        items = vars(value).values()
+    else:
+        return []
+    return [a for item in items for a in _held_arrays(item, depth + 1)]
+
+
+def check_call_alias(value, others, names, where, text, items=False):
+    """``helper(z)`` where helper writes into its parameter: z must not be read afterwards (nor,
+    with ``items``, where the helper writes into what z holds, ``z[0] += v``, any array z
+    holds)."""
+    if items and not isinstance(value, np.ndarray):
+        for array in _held_arrays(value):
+            check_call_alias(array, others, names, where, text)
     if isinstance(value, (np.ndarray, list, dict)):
         _alias_refusal(others, names, value, where, text,
                        "Return the new value from the helper and use that (z = helper(z)), or "
