@@ -525,3 +525,66 @@ def helper_replaces_an_item(x):
 
 def test_helper_writes_that_reach_no_array_read_later():
     assert not agrees_or_refuses(helper_replaces_an_item, (X6.copy(),))
+
+
+# ------------------------------ a method called for its effect stores a value on an object
+# acc.add(v) with v depending on x, where the call's result is not used: it ran as plain Python
+# (nothing carried a derivative into it), stored v on acc unseen, and acc.total, acc.get(),
+# getattr(acc, "total") read it back as a constant: a zero gradient.
+
+
+class Accumulator:
+    def __init__(self):
+        self.total = 0.0
+
+    def add(self, v):
+        self.total = self.total + v
+
+    def get(self):
+        return self.total
+
+
+def method_for_effect_then_attribute(x):
+    acc = Accumulator()
+    acc.add(x[0] ** 2)
+    return acc.total
+
+
+def method_for_effect_then_getter(x):
+    acc = Accumulator()
+    acc.add(x[0] ** 2)
+    return acc.get()
+
+
+def method_for_effect_then_getattr(x):
+    acc = Accumulator()
+    acc.add(x[0] ** 2)
+    return getattr(acc, "total") * 1.0
+
+
+def method_for_effect_through_an_alias(x):
+    acc = Accumulator()
+    acc.add(x[0] ** 2)
+    same = acc
+    return same.total
+
+
+def methods_for_effect_on_listed_objects(x):
+    accs = [Accumulator(), Accumulator()]
+    for i in range(2):
+        accs[i].add(x[i] ** 2)
+    return accs[0].total + accs[1].total
+
+
+def bound_method_for_effect(x):
+    acc = Accumulator()
+    add = acc.add
+    add(x[0] ** 2)
+    return acc.total
+
+
+@pytest.mark.parametrize("f", [method_for_effect_then_attribute, method_for_effect_then_getter,
+                               method_for_effect_then_getattr, method_for_effect_through_an_alias,
+                               methods_for_effect_on_listed_objects, bound_method_for_effect])
+def test_method_called_for_its_effect_stores_a_value_read_back(f):
+    assert agrees_or_refuses(f, (X6.copy(),))

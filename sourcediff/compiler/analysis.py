@@ -99,6 +99,9 @@ class Analysis(ObjectState):
                 any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
             outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
+        # (what depends on wrt, reaching the output or not: a method call for its effect may
+        # store it on an object whose attributes are read back)
+        self.varied = activity(flows, self.wrt, set(self.locals))
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)
         self.store_attributes()

@@ -161,22 +161,48 @@ class ObjectState:
         for target, s in self.bindings:
             op = self.ops.get(id(s))
             value = s.value
-            if op is None or target in used or target in self.active or \
+            if op is None or target in self.active or \
                     op.kind in ("user", "rule", "nondiff", "container", "copy", "const") or \
                     not isinstance(value, gast.Call) or self.dynamic_callee(op, s) is None or \
                     (isinstance(value.func, gast.Attribute) and value.func.attr == "run_for_effect"):
                 continue
             method = _method_call(s, self.locals)
-            if method and (writes_in_place(method[1]) or method[0] in self.containers):
-                continue  # (lst.append(v): the container analysis's own)
-            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
-            names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+            if method and (writes_in_place(method[1]) or method[0] in self.containers and any(
+                    hasattr(t, method[1]) for t in (list, dict, tuple))):
+                continue  # (lst.append(v): the container analysis's own; not accs[i].add(v))
+            read_back = self.state_read_later(method[0] if method else value.func, s, used)
+            if target in used and not read_back:
+                continue
+            carrying = self.active
+            if read_back:
+                # (acc.add(v) with v depending on wrt and acc.total read: the method may have
+                # stored v there, which a plain call would do unseen and the read take as a
+                # constant; its forms watch the store, and the read is refused)
+                carrying = self.varied
+            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & carrying]
+            names = [k.arg for k in value.keywords if _names_in([k.value]) & carrying]
             if not positions and not names:
                 continue
             s.value = call(self.rt("run_for_effect"),
                            [value.func, gast.Constant(value=tuple(positions) + tuple(names),
                                                       kind=None)] + list(value.args),
                            list(value.keywords))
+
+    def state_read_later(self, callee, s, used):
+        """Whether the object a call for effect may store into (the method's receiver, or what
+        a bound method held in a local came from) is used anywhere else in the function: a
+        read of its state (``acc.total``, ``acc.get()``, ``getattr(acc, "total")``, through
+        ``b = acc`` or a list holding it) may give back what the call stored."""
+        name = callee if isinstance(callee, str) else \
+            callee.id if isinstance(callee, gast.Name) else None
+        if name is None or name not in self.locals:
+            return False
+        holders = {name}  # (f = acc.add; f(v): what f's bindings read, acc)
+        for target, st in self.bindings:
+            if target == name:
+                holders |= _names_in([st.value]) & self.locals
+        return any(st is not s for holder in holders for other in self.alias_group(holder)
+                   for st in used.get(other, ()))
 
     def name_uses(self):
         """{name: the statements that read it} over the whole body (a compound statement
