@@ -588,3 +588,21 @@ def bound_method_for_effect(x):
                                methods_for_effect_on_listed_objects, bound_method_for_effect])
 def test_method_called_for_its_effect_stores_a_value_read_back(f):
     assert agrees_or_refuses(f, (X6.copy(),))
+
+
+STATE = {"w": np.ones(6)}
+
+
+def set_state(v):
+    STATE["w"] = v
+
+
+def helper_stores_into_a_module_dict(x):
+    set_state(x * 2.0)
+    return np.sum(STATE["w"] * x)
+
+
+def test_helper_stores_a_value_into_module_state():
+    # (the same write in the function itself is refused; through a helper called for its
+    # effect it ran as plain Python, and the read took the stored value as a constant)
+    assert agrees_or_refuses(helper_stores_into_a_module_dict, (X6.copy(),))

@@ -294,10 +294,15 @@ def _writes_attributes(fn, depth=0):
                                               for m in gast.walk(n.value)):
             from_objects |= {t.id for t in n.targets if isinstance(t, gast.Name)}
 
+    own = {m.id for m in gast.walk(parsed.node)
+           if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Param))}
+
     def object_held(node):
-        """An expression reaching into an object's state: self.cache, self.dv["A"], l."""
+        """An expression reaching into an object's state: self.cache, self.dv["A"], l, or a
+        module's or an enclosing function's value (STATE["w"] = v, HIST.append(v))."""
         return any(isinstance(m, gast.Attribute) or
-                   (isinstance(m, gast.Name) and m.id in from_objects) for m in gast.walk(node))
+                   (isinstance(m, gast.Name) and (m.id in from_objects or m.id not in own))
+                   for m in gast.walk(node))
 
     for n in gast.walk(parsed.node):
         targets = n.targets if isinstance(n, gast.Assign) else \
