@@ -606,3 +606,16 @@ def test_helper_stores_a_value_into_module_state():
     # (the same write in the function itself is refused; through a helper called for its
     # effect it ran as plain Python, and the read took the stored value as a constant)
     assert agrees_or_refuses(helper_stores_into_a_module_dict, (X6.copy(),))
+
+
+def append_through_another_name(x):
+    ls = [x[0], x[1]]
+    same = ls
+    same.append(x[2] * 7)
+    return ls[2] * ls[0]
+
+
+def test_append_through_another_name_of_the_list():
+    # (the derivative keeps one list of item gradients per name: the item appended through
+    # `same` had none under `ls`, a zero gradient in reverse mode, an IndexError in forward)
+    assert agrees_or_refuses(append_through_another_name, (X6.copy(),))

@@ -271,6 +271,14 @@ class AliasPass:
                         const(self.parsed.line_text(s))])), s))
             elif isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
                 out.extend(self.call_checks(s))
+                func = s.value.func
+                if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                        func.value.id in self.locals and func.attr in CONTAINER_ONLY_METHODS:
+                    # (ls2 = ls; ls2.append(v): the list changes under both names, where the
+                    # derivative keeps one list of item gradients per name)
+                    check = self.check(s, func.value.id, s)
+                    if check is not None:
+                        out.append(check)
             elif isinstance(s, gast.If):
                 s.body = self.rewrite(s.body) or [gast.Pass()]
                 s.orelse = self.rewrite(s.orelse)
