@@ -619,3 +619,64 @@ def test_append_through_another_name_of_the_list():
     # (the derivative keeps one list of item gradients per name: the item appended through
     # `same` had none under `ls`, a zero gradient in reverse mode, an IndexError in forward)
     assert agrees_or_refuses(append_through_another_name, (X6.copy(),))
+
+
+# ------------------------------------------- a list or tuple written out, assigned into an array
+# a[1:3] = [u, v]: the adjoint of an item store took the gradient of a stored name only, so the
+# items of a list or tuple got none (a zero gradient in reverse mode; forward mode was right).
+
+
+def slice_gets_a_list(x):
+    a = np.zeros(4)
+    a[1:3] = [x[0] * 2, x[1] * 3]
+    return np.sum(a * a)
+
+
+def row_gets_a_tuple(x):
+    a = np.zeros((3, 3))
+    a[1] = (x[0], x[1] ** 2, 1.0)
+    return np.sum(a ** 2 * np.arange(9).reshape(3, 3))
+
+
+def columns_get_a_broadcast_list(x):
+    a = np.zeros((3, 3))
+    a[:, 0:2] = [x[0] * 2, x[1] * 3]
+    return np.sum(a * a * np.arange(9).reshape(3, 3))
+
+
+def block_gets_nested_lists(x):
+    a = np.zeros((3, 3))
+    a[0:2, 0:2] = [[x[0], x[1]], [x[2] * x[3], 2.0]]
+    return np.sum(a ** 3)
+
+
+def rows_get_arrays(x):
+    a = np.zeros((2, 3))
+    a[0:2] = [x[:3] * 2, x[3:] ** 2]
+    return np.sum(a ** 2 * np.arange(6).reshape(2, 3))
+
+
+def fancy_and_mask_get_lists(x):
+    a = np.zeros(4)
+    a[[0, 2]] = [x[0] * 2, x[1] * 3]
+    b = np.zeros(4)
+    b[b == 0] = [x[0], x[1], x[2], x[3]]
+    return np.sum(a * a) + np.sum(b ** 3)
+
+
+def swap_through_a_list(x):
+    a = x.copy()
+    for i in range(0, 6, 2):
+        a[i:i + 2] = [a[i + 1] * 3, a[i] * 2]
+    return np.sum(a ** 2)
+
+
+@pytest.mark.parametrize("f", [slice_gets_a_list, row_gets_a_tuple, columns_get_a_broadcast_list,
+                               block_gets_nested_lists, rows_get_arrays, fancy_and_mask_get_lists,
+                               swap_through_a_list])
+def test_list_written_out_assigned_into_an_array(f):
+    assert not agrees_or_refuses(f, (X6.copy(),))
+    x, v = X6.copy(), np.linspace(-1.0, 1.0, 6)
+    gx = sd.grad(f)
+    fd = (gx(x + 1e-6 * v) - gx(x - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(sd.hessian(f)(x) @ v, fd, rtol=1e-5, atol=1e-6)

@@ -246,9 +246,15 @@ class Reverse(Analysis):
                 part = load(saved)
             tail.append(self.accumulate(s.value.id,
                                         call(self.rt("unbroadcast"), [part, load(s.value.id)]), s))
+        elif isinstance(s.value, (gast.List, gast.Tuple)) and _names_in([s.value]) & self.active:
+            # (a[1:3] = [u, v]: the items get the entries of a_bar[1:3], summed to the list's
+            # shape where numpy broadcast it)
+            part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
+            items = call(self.rt("assigned_items_grad"), [part, copy.deepcopy(s.value)])
+            tail.extend(self.distribute(s.value, items, s, "an item assignment"))
         zero = assign(bar, call(self.rt("zero_at"), [load(bar), load(base), resolve_index(index)]),
                       s)
-        if tail and s.value.id == base:
+        if tail and isinstance(s.value, gast.Name) and s.value.id == base:
             return out + [zero] + tail
         return out + tail + [zero]
 

@@ -257,6 +257,17 @@ def map_list_helper_jvp(t, out, fn, xs):
 
 
 # max(*args)/min(*args): which arguments win is piecewise constant, so only g is differentiable
+# a[idx] = [u, v]: the items' gradients, linear in the gradient of a[idx]
+@defvjp(_sd.assigned_items_grad, kind="linear", passes_zero=True)
+def assigned_items_grad_helper(b, out, g, value):
+    return (_sd.assigned_items_adjoint(b, g, value), None)
+
+
+@defvjp(_sd.assigned_items_adjoint, kind="linear", passes_zero=True)
+def assigned_items_adjoint_helper(c, out, b, g, value):
+    return (_sd.assigned_items_grad(c, value), None, None)
+
+
 # sum(xs)'s tangent from the tangent of xs: linear in it (its adjoint gives each item the gradient)
 @defvjp(_sd.sum_each, kind="linear", passes_zero=True)
 def sum_each_helper(b, out, g, xs):
