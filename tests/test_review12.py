@@ -680,3 +680,24 @@ def test_list_written_out_assigned_into_an_array(f):
     gx = sd.grad(f)
     fd = (gx(x + 1e-6 * v) - gx(x - 1e-6 * v)) / 2e-6
     np.testing.assert_allclose(sd.hessian(f)(x) @ v, fd, rtol=1e-5, atol=1e-6)
+
+
+def list_slice_gets_fewer_items(x):
+    ls = [x[0], x[1], x[2]]
+    ls[0:2] = [x[3] * 2]
+    return ls[0] * ls[1]
+
+
+def list_parameter_slice_assignment(x, ls):
+    ls = list(ls)
+    ls[0:2] = [x[3] * 2]
+    return ls[0] * ls[1] * x[0]
+
+
+def test_list_slice_assignment_is_refused_in_reverse_mode():
+    # (it crashed inside generated code: can only assign an iterable; forward mode is right)
+    with pytest.raises(SourcediffError, match="slice of a list"):
+        sd.grad(list_slice_gets_fewer_items)(X6.copy())
+    assert agrees_or_refuses(list_slice_gets_fewer_items, (X6.copy(),))
+    with pytest.raises(SourcediffError, match="slice of a list"):
+        sd.grad(list_parameter_slice_assignment)(X6.copy(), [1.0, 2.0, 3.0])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from ..errors import NoRuleError
+from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
 from . import callees
@@ -238,6 +238,12 @@ class Reverse(Analysis):
         bar = self.bar(base)
         out, tail = [], []
         index = copy.deepcopy(target.slice)
+        if isinstance(index, gast.Slice) and self.may_be_container(base):
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: sourcediff's reverse mode does not differentiate an "
+                f"assignment to a slice of a list ({base}[i:j] = [...]), which may change the "
+                f"list's length; build the new list instead ({base} = {base}[:i] + [...] + "
+                f"{base}[j:]), or use forward mode.\n    {self.parsed.line_text(s)}")
         if isinstance(s.value, gast.Name) and s.value.id in self.active:
             part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
             if s.value.id == base:  # y[idx] = y: take the part before zeroing, add it after

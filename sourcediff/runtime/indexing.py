@@ -127,6 +127,11 @@ def last_writes(g, k):
 def zero_at(g, x, index):
     """A new gradient shaped like ``x``: ``g`` with zeros at ``index`` (``g`` itself is untouched)."""
     if isinstance(x, list):
+        if isinstance(index, slice):  # (ls[1:3] = [u]: the items after it move)
+            raise NotImplementedError(
+                "sourcediff's reverse mode does not differentiate an assignment to a slice of a "
+                "list (ls[i:j] = [...]), which may change the list's length; build the new list "
+                "instead (ls = ls[:i] + [...] + ls[j:]), or use forward mode")
         out = [0.0] * len(x) if not isinstance(g, list) else list(g)
         out[index] = 0.0
         return out
