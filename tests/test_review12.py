@@ -701,3 +701,21 @@ def test_list_slice_assignment_is_refused_in_reverse_mode():
     assert agrees_or_refuses(list_slice_gets_fewer_items, (X6.copy(),))
     with pytest.raises(SourcediffError, match="slice of a list"):
         sd.grad(list_parameter_slice_assignment)(X6.copy(), [1.0, 2.0, 3.0])
+
+
+def pop_and_push_in_a_loop(x):
+    stack = [x[0]]
+    for i in range(1, 4):
+        a = stack.pop()
+        stack.append(a * x[i])
+        stack.append(a + x[i])
+    return sum(stack)
+
+
+def test_list_method_check_names_nothing_bound_after_it(monkeypatch):
+    # (the check in front of `a = stack.pop()` named `a`, which the statement itself binds: an
+    # UnboundLocalError in the first pass of the loop of the code before specialization)
+    from sourcediff import compiled
+
+    monkeypatch.setattr(compiled, "_SPECIALIZE", "0")
+    assert not agrees_or_refuses(pop_and_push_in_a_loop, (X6.copy(),))

@@ -276,7 +276,7 @@ class AliasPass:
                         func.value.id in self.locals and func.attr in CONTAINER_ONLY_METHODS:
                     # (ls2 = ls; ls2.append(v): the list changes under both names, where the
                     # derivative keeps one list of item gradients per name)
-                    check = self.check(s, func.value.id, s)
+                    check = self.check(s, func.value.id, s, exclude=_stored(s))
                     if check is not None:
                         out.append(check)
             elif isinstance(s, gast.If):
@@ -353,13 +353,15 @@ class AliasPass:
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
 
-    def check(self, s, name, end, index=None, holder=()):
+    def check(self, s, name, end, index=None, holder=(), exclude=frozenset()):
         """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of
         ``base[index] op= e`` / ``obj.attr op= e`` whose old value ``name`` holds (``holder``:
-        the marker's ``base[index]``, or ``obj`` and the attribute's name)."""
+        the marker's ``base[index]``, or ``obj`` and the attribute's name); also of a list
+        method changing the list ``name``."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
-        others = sorted((live & self.closure(name)) - {name, self.rt})
+        # (exclude: what the statement itself binds, a = ls.pop(), not bound before it)
+        others = sorted((live & self.closure(name)) - {name, self.rt} - set(exclude))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr="check_alias", ctx=gast.Load())
