@@ -719,3 +719,15 @@ def test_list_method_check_names_nothing_bound_after_it(monkeypatch):
 
     monkeypatch.setattr(compiled, "_SPECIALIZE", "0")
     assert not agrees_or_refuses(pop_and_push_in_a_loop, (X6.copy(),))
+
+
+def dict_display_with_unpacking(x):
+    d = {"a": x[0], "b": x[1] * 2}
+    e = {**d, "c": x[3]}
+    return e["c"] * e["b"]
+
+
+def test_dict_unpacking_is_refused_by_name():
+    # (the message was "NoneType expressions are not supported ...: rewrite it")
+    with pytest.raises(SourcediffError, match=r"\*\* unpacking"):
+        sd.grad(dict_display_with_unpacking)(X6.copy())
