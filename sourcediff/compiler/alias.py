@@ -278,6 +278,7 @@ class AliasPass:
                     # derivative keeps one list of item gradients per name)
                     check = self.check(s, func.value.id, s, exclude=_stored(s))
                     if check is not None:
+                        check.value.func.attr = "check_list_alias"
                         out.append(check)
             elif isinstance(s, gast.If):
                 s.body = self.rewrite(s.body) or [gast.Pass()]

@@ -12,7 +12,7 @@ from .shapes import shape
 
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
-    "check_alias_item",
+    "check_alias_item", "check_list_alias",
     "check_overlapping_write", "check_wrt"
 ]
 
@@ -103,6 +103,31 @@ def check_alias(value, others, names, where, text):
         _alias_refusal(others, names, value, where, text,
                        "Write the update through the name that is read later (z[1:3] += e), "
                        "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
+
+
+def _holds(container, other, depth=0):
+    """Whether ``other`` is ``container`` or a list, tuple or dict holding it (objects' state is
+    not looked into: what a method appends into ``self.cache`` is watched there)."""
+    if other is container:
+        return True
+    if depth < 8 and is_tree(other):
+        items = other.values() if isinstance(other, dict) else other
+        return any(_holds(container, item, depth + 1) for item in items)
+    return False
+
+
+def check_list_alias(value, others, names, where, text):
+    """``ls.append(v)`` (or another method changing a list or dict) where another name read
+    later may be the same list: the derivative keeps the items' gradients per name."""
+    if not isinstance(value, (list, dict)):
+        return
+    for other, name in zip(others, names):
+        if _holds(value, other):
+            raise AliasError(
+                f"{where}: this changes a list that {name} also holds, and {name} is read later"
+                f"\n    {text}\nnumpy would change {name} as well; sourcediff keeps the items' "
+                f"derivatives per name, so the derivative would be wrong. Change the list "
+                f"through the name that is read later, or copy it first (list(ls)).")
 
 
 def check_alias_item(value, holder, key, attribute, others, names, where, text):
