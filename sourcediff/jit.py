@@ -567,6 +567,22 @@ def _overload_numbers_and_arrays(types, overload, is_float):
             return lambda value, where: None
         return None
 
+    # (a, b = seq and loops over seq: numba's tuples and arrays unpack and iterate by position)
+    @overload(runtime.check_unpack)
+    def check_unpack(seq, count, where, text):
+        if isinstance(seq, (types.BaseTuple, types.Array)):
+            def check(seq, count, where, text):
+                if len(seq) != count:
+                    raise ValueError("a, b = seq: seq has another number of items")
+            return check
+        return None
+
+    @overload(runtime.loop_length)
+    def loop_length(seq, where, text):
+        if isinstance(seq, (types.BaseTuple, types.Array, types.List)):
+            return lambda seq, where, text: len(seq)
+        return None
+
     @overload(runtime.broadcast_tangent)
     def broadcast_tangent(t, ans):
         if is_float(t) and is_float(ans):

@@ -849,3 +849,12 @@ case(_sd.dot_grad_right, R(2, 3), "ab,cb->ac", R(2, 4), R(3, 4), argnums=(0, 2),
      name="dot_grad_right_inner")
 case(_sd.contract, "ab,bd->ad", R(2, 3), R(3, 4), argnums=(1, 2))
 case(_sd.contract, "abc,dce->abde", R(2, 3, 4), R(2, 4, 3), argnums=(1, 2), name="contract_nd")
+
+
+# (added last: the cases above keep the random inputs they drew)
+case(_sd.sum_each, [R(3), R(3)], [R(3), R(3)])
+case(_sd.sum_each, R(4), R(4), name="sum_each_array")
+nondiff_case(_sd.loop_length, R(3), "f.py:1", "for v in x:")
+nondiff_case(_sd.check_unpack, R(2), 2, "f.py:1", "a, b = x")
+case(_sd.assigned_items_grad, R(2, 3), [S(), S(), S()])
+case(_sd.assigned_items_adjoint, [S(), S()], R(3, 2), [S(), S()])

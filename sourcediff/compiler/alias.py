@@ -246,9 +246,11 @@ class AliasPass:
         out = []
         for s in stmts:
             if _is_marker(s):
+                if not isinstance(s.value.args[0], gast.Name):
+                    continue  # (cfg.count += 1 on a module: no local holds the old value)
                 name = s.value.args[0].id
                 end = getattr(s, "sd_alias_end", s)
-                check = self.check(s, name, end)
+                check = self.check(s, name, end, holder=s.value.args[1:])
                 if check is not None:
                     out.append(check)
                 continue
@@ -279,32 +281,20 @@ class AliasPass:
         return out
 
     def write_checks(self, s):
-        """A call that writes into a local value in place: a method that changes its receiver
-        (``v.sort()``, ``lst.append(a)``, ``a = lst.pop()``) or a numpy call given it to write into
-        (``np.copyto(v, e)``, ``out=v``). Checked like ``v op= e``: refused when the write reaches
-        another name read later (``v = w; v.fill(0.0)``, then ``w`` is read), which the derivative
-        would take for unchanged."""
+        """A list method that changes the list in place (``lst.append(a)``, ``a = lst.pop()``),
+        checked like ``v op= e``: refused when the list is also held under a name read later
+        (``other = lst``, ``t = (lst, 1)``, ``rows.append(row)`` before ``row.append(v)``), where
+        the derivative keeps one list of item gradients per name. (A numpy write or an array
+        method through another name makes that name carry the write: the analysis refuses it.)"""
         func = s.value.func
-        written = set()
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                func.value.id in self.locals and writes_in_place(func.attr):
-            if func.attr in CONTAINER_ONLY_METHODS:
-                # (with what the call stores: a list that holds no floats carries no derivative)
-                stored = gast.Tuple(elts=[copy.deepcopy(a) for a in s.value.args
-                                          if not isinstance(a, gast.Starred)], ctx=gast.Load())
-                check = self.check(s, func.value.id, s, helper="check_list_alias",
-                                   extra=[stored])
-                return [check] if check is not None else []
-            written.add(func.value.id)
-        found = numpy_write(s.value, self.resolver)
-        if found:
-            written |= found[0] & self.locals
-        out = []
-        for name in sorted(written):
-            check = self.check(s, name, s)
-            if check is not None:
-                out.append(check)
-        return out
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and
+                func.value.id in self.locals and func.attr in CONTAINER_ONLY_METHODS):
+            return []
+        # (with what the call stores: a list that holds no floats carries no derivative)
+        stored = gast.Tuple(elts=[copy.deepcopy(a) for a in s.value.args
+                                  if not isinstance(a, gast.Starred)], ctx=gast.Load())
+        check = self.check(s, func.value.id, s, helper="check_list_alias", extra=[stored])
+        return [check] if check is not None else []
 
     def call_checks(self, s):
         """``helper(z)`` where helper writes into its parameter in place: numpy's caller sees the
@@ -325,26 +315,39 @@ class AliasPass:
         passed = {n.id for node in _bound_nodes(bound) for n in gast.walk(node)
                   if isinstance(n, gast.Name) and n.id in self.locals}
         for param, node in bound.arguments.items():
-            if param not in written or not isinstance(node, gast.Name):
+            if param not in written:
                 continue
-            name = node.id
-            live = self.live_after()[id(s)] | self.outer
-            # (the helper's other arguments see its write too: h(y, y[:, 2]))
-            others = sorted((((live & self.closure(name)) - _stored(s))
-                             | ((passed - {name}) & self.closure(name))
-                             | ({name} & self.outer)))  # (the caller's data itself)
-            if not others:
-                continue
-            callee = getattr(op.key, "__name__", "the helper")
-            func = gast.Attribute(value=load(self.rt), attr="check_call_alias",
-                                  ctx=gast.Load())
-            text = (f"{self.parsed.line_text(s)}\n({callee} writes into its parameter {param} "
-                    f"in place, at line {written[param]})")
-            out.append(located(gast.Expr(value=call(func, [
-                load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
-                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
-                const(text)])), s))
+            items = param in item_mutated_params(op.key)
+            if isinstance(node, gast.Name):
+                out.extend(self.call_check(s, op, written, passed, param, node.id, items))
+            elif items and isinstance(node, (gast.Tuple, gast.List)):
+                # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself)
+                for elt in node.elts:
+                    if isinstance(elt, gast.Name) and elt.id in self.locals:
+                        out.extend(self.call_check(s, op, written, passed, param, elt.id,
+                                                   True))
         return out
+
+    def call_check(self, s, op, written, passed, param, name, items):
+        """The check of one name passed to a helper that writes into ``param`` (``items``: into
+        the arrays the value holds too)."""
+        live = self.live_after()[id(s)] | self.outer
+        # (the helper's other arguments see its write too: h(y, y[:, 2]))
+        others = sorted((((live & self.closure(name)) - _stored(s))
+                         | ((passed - {name}) & self.closure(name))
+                         | ({name} & self.outer)))  # (the caller's data itself)
+        if not others:
+            return []
+        callee = getattr(op.key, "__name__", "the helper")
+        func = gast.Attribute(value=load(self.rt), attr="check_call_alias", ctx=gast.Load())
+        text = (f"{self.parsed.line_text(s)}\n({callee} writes into its parameter {param} "
+                f"in place, at line {written[param]})")
+        args = [load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+                const(text)]
+        if items:  # (ls[0] += v: the arrays ls holds)
+            args.append(const(True))
+        return [located(gast.Expr(value=call(func, args)), s)]
 
     def display(self, name):
         """How a message names ``name``: the user's own name, or what the compiler's temporary
@@ -359,11 +362,16 @@ class AliasPass:
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
 
-    def check(self, s, name, end, index=None, helper="check_alias", extra=()):
+    def check(self, s, name, end, index=None, holder=(), exclude=frozenset(), helper="check_alias",
+              extra=()):
+        """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of
+        ``base[index] op= e`` / ``obj.attr op= e`` whose old value ``name`` holds (``holder``:
+        the marker's ``base[index]``, or ``obj`` and the attribute's name); also of a call that
+        changes ``name`` in place (``helper``, with ``extra`` arguments)."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
-        others = sorted((live & self.closure(name)) - {name} - _stored(s))
+        others = sorted((live & self.closure(name)) - {name, self.rt} - set(exclude) - _stored(s))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
@@ -375,6 +383,16 @@ class AliasPass:
         if index is not None:
             func.attr = "check_alias_at"
             args.insert(1, _index_value(copy.deepcopy(index), self.rt))
+        elif holder:
+            # numpy's op= writes into the array the item or attribute holds; where that is an
+            # array's own item (a[i] += e), check_alias_at of the store checks it
+            func.attr = "check_alias_item"
+            if isinstance(holder[0], gast.Subscript):
+                where_held = [copy.deepcopy(holder[0].value),
+                              _index_value(copy.deepcopy(holder[0].slice), self.rt), const(False)]
+            else:
+                where_held = [copy.deepcopy(holder[0]), copy.deepcopy(holder[1]), const(True)]
+            args[1:1] = where_held
         return located(gast.Expr(value=call(func, args + list(extra))), s)
 
 
@@ -476,6 +494,7 @@ def _stored(s):
 
 
 _MUTATED = weakref.WeakKeyDictionary()
+_ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it writes into
 
 
 def mutated_params(fn):
@@ -502,6 +521,7 @@ def mutated_params(fn):
         links.setdefault(b, set()).add(a)
 
     writes = []  # (name written into, line)
+    slots = set()  # positions in writes of stores into a slot (p[i] = v): what p held is kept
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     for n in gast.walk(node):
         if isinstance(n, gast.Assign) and not isinstance(
@@ -526,6 +546,9 @@ def mutated_params(fn):
         for t in targets:
             if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
                 writes.append((t.id, parsed.user_line(n)))
+            if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
+                    and isinstance(t.value, gast.Name):
+                slots.add(len(writes))  # (p[i] = v, p.w = v: p's own slot, not what it held)
             while isinstance(t, (gast.Subscript, gast.Attribute)):
                 t = t.value
                 if isinstance(t, gast.Name):
@@ -558,11 +581,21 @@ def mutated_params(fn):
             if bound is not None:
                 for p, a in bound.arguments.items():
                     if p in inner and isinstance(a, gast.Name):
+                        if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
+                            slots.add(len(writes))
                         writes.append((a.id, parsed.user_line(n)))
+    _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct)
+    return _MUTATED[fn]
+
+
+def _params_reached(params, links, writes, slots, direct):
+    """({parameter: line of a write that reaches it}, the parameters a write other than a store
+    into a slot reaches) from the writes of mutated_params and the links between names."""
     out = {}
+    items = set()
     for name, line in direct:
         out.setdefault(name, line)
-    for name, line in writes:
+    for k, (name, line) in enumerate(writes):
         seen, todo = {name}, [name]
         while todo:
             for other in links.get(todo.pop(), ()):
@@ -572,8 +605,17 @@ def mutated_params(fn):
         for p in params:
             if p in seen and p not in out:
                 out[p] = line
-    _MUTATED[fn] = out
-    return out
+            if p in seen and k not in slots:
+                items.add(p)
+    return out, items
+
+
+def item_mutated_params(fn):
+    """The parameters of ``fn`` whose items (the arrays a list, dict or object given to it
+    holds) it may write into in place (``p[i] += v``, ``v = p[0]; v.sort()``), not only its own
+    slots (``p[i] = v``, ``p.append(v)``)."""
+    mutated_params(fn)
+    return _ITEM_MUTATED.get(unwrap(fn), set())
 
 
 def _is_marker(s):

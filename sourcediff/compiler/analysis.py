@@ -93,11 +93,15 @@ class Analysis(ObjectState):
         self.value_reads = []  # (place, loops, target, names read) of every ``name = ...``
         self.walk(self.body, False, flows)
         self.close_containers()
+        flows.extend(self.writes_through_aliases())
         outputs = _names_in([self.result]) & self.locals
         if self.attribute_writes or self.attribute_writes_in_calls or \
                 any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
             outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
+        # (what depends on wrt, reaching the output or not: a method call for its effect may
+        # store it on an object whose attributes are read back)
+        self.varied = activity(flows, self.wrt, set(self.locals))
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)
         self.store_attributes()
@@ -114,6 +118,14 @@ class Analysis(ObjectState):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 self.value_reads.append((self.order, tuple(self.loops_around), s.targets[0].id,
                                          _names_in([s.value]) & self.locals))
+            if isinstance(s, gast.Expr) and getattr(s, "sd_unpack", None) is not None:
+                # (a, b = seq, run as seq[0], seq[1]: see normalize.bind)
+                s.value = call(self.rt("check_unpack"), list(value.args) + [
+                    gast.Constant(value=s.sd_unpack, kind=None),
+                    gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
+                s.sd_unpack = None
+                continue
             if isinstance(s, (gast.Assign, gast.Expr)) and isinstance(value, gast.Call):
                 self.walk_numpy_write(s, flows)
             obj, method = (_method_call(s, self.locals) if isinstance(s, gast.Assign)
@@ -181,6 +193,13 @@ class Analysis(ObjectState):
                 "sourcediff.runtime":  # (d.items() runs as the list it stands for)
             s.value = call(self.rt(op.key.__name__), list(op.args),
                            list(getattr(s.value, "keywords", [])))
+        if getattr(s, "sd_loop_length", False) and op.key is builtins.len:
+            # (for v in seq, run as seq[k] for k in range(len(seq)): refused for a dict, a set
+            # or an iterator, which Python iterates otherwise; see normalize.sequence)
+            s.value = call(self.rt("loop_length"), list(op.args) + [
+                gast.Constant(value=self.parsed.where(s), kind=None),
+                gast.Constant(value=self.parsed.line_text(s), kind=None)])
+            op = self.resolver.op(s.value)
         self.ops[id(s)] = op
         uses = self.operand_names(op, s)
         flows.append(({target.id}, uses))
@@ -274,25 +293,13 @@ class Analysis(ObjectState):
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
-        for obj, _values, s in self.container_writes:
-            if obj in self.active and obj in self.containers and isinstance(s, gast.Assign) \
-                    and isinstance(s.targets[0], gast.Subscript) \
-                    and isinstance(s.targets[0].slice, gast.Slice):
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: {obj}[i:j] = ... replaces a slice of the list "
-                    f"{obj} in place, which sourcediff does not differentiate; build the new list "
-                    f"instead ({obj} = {obj}[:i] + [...] + {obj}[j:]).\n"
-                    f"    {self.parsed.line_text(s)}")
         for obj, what, s in self.writes + [(o, f"{o}.{m}(...)", s) for o, m, s in self.mutations]:
             if obj not in self.active and self.adjoint_reads_values and \
                     self.read_before_write(obj, s):
                 raise self.write_error(obj, what, s)
 
-    def read_before_write(self, obj, s):
-        """Whether a statement whose result carries a derivative reads ``obj`` (or a name that may
-        share its memory) before the in-place write ``s`` into it, or in a loop around both: its
-        adjoint would read the array after the write (the derivative of ``a = x * V`` is
-        ``g * V``), which nothing saves for an array that carries no derivative itself."""
+    def alias_group(self, obj):
+        """``obj`` and the names that may share its memory (views, copies, containers)."""
         group, grew = {obj}, True
         while grew:
             grew = False
@@ -300,6 +307,26 @@ class Analysis(ObjectState):
                 if (a in group) != (b in group):
                     group |= {a, b}
                     grew = True
+        return group
+
+    def writes_through_aliases(self):
+        """The flows of numpy's writes and in-place methods into every name that may share the
+        written array's memory: ``np.multiply(x, 2.0, out=y[:3])`` or ``y.reshape(2, 3).sort()``
+        changes y, which the written temporary view alone (read nowhere after) would not make
+        carry a derivative, and the write would go unrefused."""
+        flows = []
+        for obj, _what, s in self.writes + self.mutations:
+            group = self.alias_group(obj)
+            if len(group) > 1:
+                flows.append((group, (_names_in([s.value]) | {obj}) & self.locals))
+        return flows
+
+    def read_before_write(self, obj, s):
+        """Whether a statement whose result carries a derivative reads ``obj`` (or a name that may
+        share its memory) before the in-place write ``s`` into it, or in a loop around both: its
+        adjoint would read the array after the write (the derivative of ``a = x * V`` is
+        ``g * V``), which nothing saves for an array that carries no derivative itself."""
+        group = self.alias_group(obj)
         place, loops = self.placed.get(id(s), (None, ()))
         if place is None:
             return False
@@ -464,7 +491,8 @@ class Analysis(ObjectState):
         q = quote.quoted(op.rule.vjp)
         try:
             slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
-        except quote.StarredArgument:  # (f(*shape)): every name may flow; refused if active
+        except (quote.StarredArgument, quote.KeywordsArgument):
+            # (f(*shape), f(x, **opts)): every name may flow; refused if active
             return _names_in(op.args + list(op.keywords.values())) & self.locals
         except TypeError:
             slots = quote.slots(q, self.bind(op, q, stmt))
@@ -520,11 +548,27 @@ class Analysis(ObjectState):
                 f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
                 f"those arguments one by one: pass them by name or as one tuple (x.reshape(shape) "
                 f"instead of x.reshape(*shape)).\n    {self.parsed.line_text(stmt)}") from None
+        except quote.KeywordsArgument as exc:
+            raise SourcediffSyntaxError(
+                f"{exc} of {op.name}, whose result carries a derivative here; sourcediff needs "
+                f"each keyword written out to know what its rule gets (np.clip(x, a_min=lo, "
+                f"a_max=hi) instead of np.clip(x, **opts)).\n    {self.parsed.line_text(stmt)}"
+            ) from None
         except TypeError as exc:
             raise SourcediffSyntaxError(
                 f"{exc} in the call to {op.name} (for its derivative rule "
                 f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
             ) from None
+
+    def refuse_argument(self, arg, s, what):
+        """Refuse an argument whose syntax carries a derivative that the sweeps cannot follow
+        (``max(*x)``: the items of x go into ``*args`` with no name each)."""
+        fix = (f"pass the items one by one, or the sequence itself where {what} takes one "
+               f"({what}(x) for {what}(*x))") if isinstance(arg, gast.Starred) else \
+            "assign it to a variable first"
+        raise SourcediffSyntaxError(
+            f"{self.parsed.where(s)}: cannot differentiate {what} through an argument written as "
+            f"{gast.unparse(arg).strip()}; {fix}.\n    {self.parsed.line_text(s)}")
 
     def origin(self, s, grad=False):
         """The user's line statement ``s`` comes from, as comments and the line table name it."""

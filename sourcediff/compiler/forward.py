@@ -16,7 +16,7 @@ import gast
 
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote
-from ..syntax import _method_call
+from ..syntax import _method_call, _names_in
 from . import callees
 from .analysis import Analysis, add, called_form
 from .normalize import assign, call, const, load, located, store
@@ -172,6 +172,8 @@ class Forward(Analysis):
                 continue
             t = self.tangent(arg)
             if t is None:
+                if _names_in([arg]) & self.active:  # (max(*x): no tangent for it, not zero)
+                    self.refuse_argument(arg, s, op.name)
                 continue
             if rule.kind == "linear":
                 term = _replace(s.value, {id(arg): t})

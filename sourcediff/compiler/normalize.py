@@ -289,6 +289,11 @@ class Normalizer:
                     self.bind(sub, atom)
                 return
             seq = self.name_of(value, "seq")
+            # (the analysis makes it _sd.check_unpack: a dict unpacks its keys, a set or an
+            # iterator has no items by position, and a sequence of another length is an error)
+            check = gast.Expr(value=call(load("len"), [copy.deepcopy(seq)]))
+            check.sd_unpack = len(target.elts)
+            self.emit(check)
             for k, sub in enumerate(target.elts):
                 item = gast.Subscript(value=seq, slice=const(k), ctx=gast.Load())
                 self.bind(sub, item)
@@ -326,7 +331,11 @@ class Normalizer:
                                                   ctx=gast.Load()), s.target.attr)
             op.right = s.value
             new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
+            # (obj.w holding an array: numpy's += writes into that array, which other names
+            # may hold)
+            marker = self.item_marker(op.left, [copy.deepcopy(obj), const(s.target.attr)])
             self.emit(gast.Expr(value=call(load("setattr"), [obj, const(s.target.attr), new])))
+            marker.sd_alias_end = self.out[-1]
         else:
             base = self.receiver(s.target.value)
             index = self.index(s.target.slice)
@@ -334,9 +343,23 @@ class Normalizer:
             op.left = old
             op.right = s.value
             new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
+            # (ls[i] += e on a list or dict of arrays: numpy's += writes into the array ls[i]
+            # holds, which other names or items may hold too)
+            marker = self.item_marker(old, [gast.Subscript(
+                value=copy.deepcopy(base), slice=copy.deepcopy(index), ctx=gast.Load())])
             self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
                                                            ctx=gast.Store())],
                                   value=new, type_comment=None))
+            marker.sd_alias_end = self.out[-1]
+
+    def item_marker(self, old, holder):
+        """The alias stage's marker for ``holder op= e`` (an item or an attribute), just before
+        the store of the new value: its first argument is the old value, the others say where
+        it is held (``base[index]``, or the object and the attribute's name)."""
+        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [copy.deepcopy(old)] + holder)),
+                         self.loc)
+        self.out.append(marker)
+        return marker
 
     def for_loop(self, s):
         """Every for loop becomes ``for k in range(...)`` with the targets bound from the sequence."""
@@ -402,6 +425,9 @@ class Normalizer:
             self.emit(assign(fresh, seq))
             seq = load(fresh)
         length = self.name_of(call(load("len"), [seq]), "n")
+        # (the analysis makes it _sd.loop_length, which refuses a dict, a set or an iterator:
+        # Python iterates over those otherwise than seq[k] does)
+        self.out[-1].sd_loop_length = True
         return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
 
     def while_loop(self, s):

@@ -39,6 +39,13 @@ class ObjectState:
                     gast.Constant(value=self.parsed.line_text(s), kind=None))
                 s.value = call(self.rt("store_attribute"), [
                     obj, name, value, where, text, gast.Constant(value=carries, kind=None)])
+            elif isinstance(obj, gast.Name) and isinstance(name, gast.Constant) and \
+                    isinstance(vars(np.ndarray).get(name.value), types.GetSetDescriptorType) and \
+                    self.alias_group(obj.id) & self.active:
+                # (y.shape = ..., v.flat = 0.0 with v a view of y: numpy changes the array)
+                s.value = call(self.rt("set_attribute"), [
+                    obj, name, value, gast.Constant(value=self.parsed.where(s), kind=None),
+                    gast.Constant(value=self.parsed.line_text(s), kind=None)])
 
     def watch_object_containers(self):
         """``lst.append(v)`` or ``d[k] = v`` with v carrying a derivative, where the list or dict
@@ -154,22 +161,48 @@ class ObjectState:
         for target, s in self.bindings:
             op = self.ops.get(id(s))
             value = s.value
-            if op is None or target in used or target in self.active or \
+            if op is None or target in self.active or \
                     op.kind in ("user", "rule", "nondiff", "container", "copy", "const") or \
                     not isinstance(value, gast.Call) or self.dynamic_callee(op, s) is None or \
                     (isinstance(value.func, gast.Attribute) and value.func.attr == "run_for_effect"):
                 continue
             method = _method_call(s, self.locals)
-            if method and (writes_in_place(method[1]) or method[0] in self.containers):
-                continue  # (lst.append(v): the container analysis's own)
-            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
-            names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+            if method and (writes_in_place(method[1]) or method[0] in self.containers and any(
+                    hasattr(t, method[1]) for t in (list, dict, tuple))):
+                continue  # (lst.append(v): the container analysis's own; not accs[i].add(v))
+            read_back = self.state_read_later(method[0] if method else value.func, s, used)
+            if target in used and not read_back:
+                continue
+            carrying = self.active
+            if read_back:
+                # (acc.add(v) with v depending on wrt and acc.total read: the method may have
+                # stored v there, which a plain call would do unseen and the read take as a
+                # constant; its forms watch the store, and the read is refused)
+                carrying = self.varied
+            positions = [k for k, a in enumerate(value.args) if _names_in([a]) & carrying]
+            names = [k.arg for k in value.keywords if _names_in([k.value]) & carrying]
             if not positions and not names:
                 continue
             s.value = call(self.rt("run_for_effect"),
                            [value.func, gast.Constant(value=tuple(positions) + tuple(names),
                                                       kind=None)] + list(value.args),
                            list(value.keywords))
+
+    def state_read_later(self, callee, s, used):
+        """Whether the object a call for effect may store into (the method's receiver, or what
+        a bound method held in a local came from) is used anywhere else in the function: a
+        read of its state (``acc.total``, ``acc.get()``, ``getattr(acc, "total")``, through
+        ``b = acc`` or a list holding it) may give back what the call stored."""
+        name = callee if isinstance(callee, str) else \
+            callee.id if isinstance(callee, gast.Name) else None
+        if name is None or name not in self.locals:
+            return False
+        holders = {name}  # (f = acc.add; f(v): what f's bindings read, acc)
+        for target, st in self.bindings:
+            if target == name:
+                holders |= _names_in([st.value]) & self.locals
+        return any(st is not s for holder in holders for other in self.alias_group(holder)
+                   for st in used.get(other, ()))
 
     def name_uses(self):
         """{name: the statements that read it} over the whole body (a compound statement
@@ -261,10 +294,15 @@ def _writes_attributes(fn, depth=0):
                                               for m in gast.walk(n.value)):
             from_objects |= {t.id for t in n.targets if isinstance(t, gast.Name)}
 
+    own = {m.id for m in gast.walk(parsed.node)
+           if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Param))}
+
     def object_held(node):
-        """An expression reaching into an object's state: self.cache, self.dv["A"], l."""
+        """An expression reaching into an object's state: self.cache, self.dv["A"], l, or a
+        module's or an enclosing function's value (STATE["w"] = v, HIST.append(v))."""
         return any(isinstance(m, gast.Attribute) or
-                   (isinstance(m, gast.Name) and m.id in from_objects) for m in gast.walk(node))
+                   (isinstance(m, gast.Name) and (m.id in from_objects or m.id not in own))
+                   for m in gast.walk(node))
 
     for n in gast.walk(parsed.node):
         targets = n.targets if isinstance(n, gast.Assign) else \

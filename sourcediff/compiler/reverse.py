@@ -207,9 +207,7 @@ class Reverse(Analysis):
             return out
         if not (_names_in([arg]) & self.active):
             return []
-        raise SourcediffSyntaxError(
-            f"{self.parsed.where(s)}: cannot differentiate {what} through an argument written as "
-            f"{gast.unparse(arg)}; assign it to a variable first.\n    {self.parsed.line_text(s)}")
+        self.refuse_argument(arg, s, what)
 
     def adjoint_rule(self, op, s, g, ans):
         if op.rule.pair_jvp is not None:  # (sd.custom_jvp: a forward rule only)
@@ -244,6 +242,12 @@ class Reverse(Analysis):
         bar = self.bar(base)
         out, tail = [], []
         index = copy.deepcopy(target.slice)
+        if isinstance(index, gast.Slice) and self.may_be_container(base):
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: sourcediff's reverse mode does not differentiate an "
+                f"assignment to a slice of a list ({base}[i:j] = [...]), which may change the "
+                f"list's length; build the new list instead ({base} = {base}[:i] + [...] + "
+                f"{base}[j:]), or use forward mode.\n    {self.parsed.line_text(s)}")
         if isinstance(s.value, gast.Name) and s.value.id in self.active:
             part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
             if s.value.id == base:  # y[idx] = y: take the part before zeroing, add it after
@@ -252,9 +256,15 @@ class Reverse(Analysis):
                 part = load(saved)
             tail.append(self.accumulate(s.value.id,
                                         call(self.rt("unbroadcast"), [part, load(s.value.id)]), s))
+        elif isinstance(s.value, (gast.List, gast.Tuple)) and _names_in([s.value]) & self.active:
+            # (a[1:3] = [u, v]: the items get the entries of a_bar[1:3], summed to the list's
+            # shape where numpy broadcast it)
+            part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
+            items = call(self.rt("assigned_items_grad"), [part, copy.deepcopy(s.value)])
+            tail.extend(self.distribute(s.value, items, s, "an item assignment"))
         zero = assign(bar, call(self.rt("zero_at"), [load(bar), load(base), resolve_index(index)]),
                       s)
-        if tail and s.value.id == base:
+        if tail and isinstance(s.value, gast.Name) and s.value.id == base:
             return out + [zero] + tail
         return out + tail + [zero]
 

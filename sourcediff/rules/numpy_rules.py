@@ -355,7 +355,7 @@ def builtin_sum(g, ans, iterable, start=0):
 
 @defjvp(builtins.sum, math.fsum)
 def builtin_sum_jvp(g, ans, iterable, start=0):
-    return (builtins.sum(g), g)
+    return (_sd.sum_each(g, iterable), g)
 
 
 @defvjp(np.mean, np.ndarray.mean, kind="linear", torch_name="MeanBackward0",

@@ -101,12 +101,20 @@ class StarredArgument(TypeError):
     """A ``*seq`` argument where the rule needs each item by name (only ``*args`` takes one)."""
 
 
+class KeywordsArgument(TypeError):
+    """A ``**mapping`` argument: the rule needs each keyword by name (``**kwargs`` of a rule
+    takes keywords written out, not a dict whose keys are known only at run time)."""
+
+
 def bind(q, args, keywords, where):
     """Map the rule's parameters (after ``g, ans``) to the call's operand syntax, defaults filled in.
 
     ``args`` is a list of syntax nodes, ``keywords`` a dict name -> syntax node. Returns a dict
     param -> syntax, or raises TypeError like Python would for a call that does not fit.
     """
+    if None in keywords:  # (f(x, **opts): the keywords are opts' keys, known at run time)
+        raise KeywordsArgument(f"{where}: **{gast.unparse(keywords[None]).strip()} would fill "
+                               f"keyword parameters")
     sig = q.signature
     params = list(sig.parameters.values())[2:]
     bound = {}

@@ -44,6 +44,8 @@ def drop_last(g, ans, grad):
 
 
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
+defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
+defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.dict_keys, reason="a dict's keys")
 defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a constant")
 
@@ -255,6 +257,23 @@ def map_list_helper_jvp(t, out, fn, xs):
 
 
 # max(*args)/min(*args): which arguments win is piecewise constant, so only g is differentiable
+# a[idx] = [u, v]: the items' gradients, linear in the gradient of a[idx]
+@defvjp(_sd.assigned_items_grad, kind="linear", passes_zero=True)
+def assigned_items_grad_helper(b, out, g, value):
+    return (_sd.assigned_items_adjoint(b, g, value), None)
+
+
+@defvjp(_sd.assigned_items_adjoint, kind="linear", passes_zero=True)
+def assigned_items_adjoint_helper(c, out, b, g, value):
+    return (_sd.assigned_items_grad(c, value), None, None)
+
+
+# sum(xs)'s tangent from the tangent of xs: linear in it (its adjoint gives each item the gradient)
+@defvjp(_sd.sum_each, kind="linear", passes_zero=True)
+def sum_each_helper(b, out, g, xs):
+    return (_sd.unbroadcast_each(b, g), None)
+
+
 @defvjp(_sd.extremum_args_grad, kind="custom", passes_zero=True)
 def extremum_args_grad_helper(b, out, g, ans, args):
     return (_sd.extremum_args_adjoint(b, ans, args), None, None)

@@ -1,6 +1,8 @@
 """Gradient values as the adjoint sweep adds them: zeros, ``add_grads``, and the gradients of
 lists, tuples and dicts (``GradList``, ``GradDict``) with ``+`` adding entrywise."""
 
+import collections.abc
+
 import numpy as np
 
 from ..pytree import like_container
@@ -8,7 +10,8 @@ from .shapes import other_array, rebroadcast, shape, unbroadcast
 
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
-    "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each"
+    "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
+    "iterates_keys", "sum_each"
 ]
 
 
@@ -35,9 +38,29 @@ def copy(value):
     return value
 
 
+def iterates_keys(xs):
+    """Whether iterating over ``xs`` gives keys (a dict, a dict's key view, a set): values that
+    carry no derivative, and not the items ``xs``'s gradient holds."""
+    return isinstance(xs, (collections.abc.Mapping, collections.abc.Set))
+
+
+def sum_each(g, xs):
+    """The tangent of ``sum(xs)`` for the tangent ``g`` of ``xs``: the sum of its items (zero
+    when ``xs`` gives keys, ``sum(d)`` adding a dict's keys)."""
+    if iterates_keys(xs) or is_zero_grad(g):
+        return 0.0
+    total = 0.0
+    for item in g:
+        total = total + item
+    return total
+
+
 def unbroadcast_each(g, xs):
     """The list ``[unbroadcast(g, x) for x in xs]`` (the gradient of a sum over a list); for an
-    array ``xs`` (``sum(a)`` adds its rows) an array shaped like it."""
+    array ``xs`` (``sum(a)`` adds its rows) an array shaped like it; zero for keys (``sum(d)``
+    of a dict adds its keys)."""
+    if iterates_keys(xs):
+        return 0.0
     if isinstance(xs, np.ndarray):
         if xs.ndim == 0:
             raise TypeError("iteration over a 0-d array")

@@ -12,8 +12,8 @@ from .accumulate import copy
 from .shapes import shape
 
 __all__ = [
-    "check_scalar", "make_slice", "check_alias", "check_list_alias", "check_call_alias",
-    "check_alias_at", "check_overlapping_write", "check_wrt", "copy_param"
+    "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
+    "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param"
 ]
 
 
@@ -41,8 +41,23 @@ make_slice = slice  # the alias checks pass a subscript's index as a value
 _TooHard = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)
 
 
-def _shares(region, other, depth=0):
-    """Whether ``other`` (an array, or a list, tuple or dict holding some) reaches ``region``."""
+def _items(holder, skip):
+    """The items of a list, tuple or dict (or an object's attributes), without the one ``skip``
+    names (``(holder, key)``: the slot an item's op= writes back into)."""
+    if isinstance(holder, dict):
+        if skip is None or skip[0] is not holder:
+            return list(holder.values())
+        return [item for k, item in holder.items() if not k == skip[1]]
+    if skip is None or skip[0] is not holder or \
+            not isinstance(skip[1], (numbers.Integral, np.integer)) or not holder:
+        return list(holder)
+    at = int(skip[1]) % len(holder)
+    return [item for k, item in enumerate(holder) if k != at]
+
+
+def _shares(region, other, depth=0, skip=None):
+    """Whether ``other`` (an array, or a list, tuple or dict holding some) reaches ``region``
+    (not counting the slot ``skip``, ``(holder, key)``, if given)."""
     if isinstance(other, np.ndarray):
         if not isinstance(region, np.ndarray) or not np.may_share_memory(region, other):
             return False
@@ -53,16 +68,16 @@ def _shares(region, other, depth=0):
     if other is region:
         return True
     if depth < 8 and is_tree(other):
-        items = other.values() if isinstance(other, dict) else other
-        return any(_shares(region, item, depth + 1) for item in items)
+        return any(_shares(region, item, depth + 1, skip) for item in _items(other, skip))
     fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
     if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
             type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
-        return any(_shares(region, item, depth + 1) for item in fields.values())
+        skip = (fields, skip[1]) if skip is not None and skip[0] is other else skip
+        return any(_shares(region, item, depth + 1, skip) for item in _items(fields, skip))
     if depth <= 1 and (isinstance(other, type) or isinstance(other, types.ModuleType)):
         # a module's or a class's arrays, lists, dicts and objects (w = cfg.W; w += r), and the
         # classes a module defines (w = cfg.Model.W)
-        return any(_shares(region, item, depth + 1) for item in vars(other).values()
+        return any(_shares(region, item, depth + 1, skip) for item in vars(other).values()
                    if isinstance(item, (np.ndarray, list, dict)) or (
                        depth == 0 and isinstance(item, type) and
                        item.__module__ == getattr(other, "__name__", None)) or (
@@ -73,9 +88,9 @@ def _shares(region, other, depth=0):
 
 def _alias_refusal(others, names, region, where, text, fix,
                    head="this in-place write also changes {name}, which shares memory with it "
-                        "and is read later"):
+                        "and is read later", skip=None):
     for other, name in zip(others, names):
-        if _shares(region, other):
+        if _shares(region, other, skip=skip):
             raise AliasError(
                 f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
                 f"change {name} as well; sourcediff gives each name its own value, so the "
@@ -90,16 +105,60 @@ def check_alias(value, others, names, where, text):
                        "or make the new value explicitly (v = v + e, v = z[1:3].copy()).")
 
 
+def _holds(container, other, depth=0):
+    """Whether ``other`` is ``container`` or a list, tuple or dict holding it (objects' state is
+    not looked into: what a method appends into ``self.cache`` is watched there)."""
+    if other is container:
+        return True
+    if depth < 8 and is_tree(other):
+        items = other.values() if isinstance(other, dict) else other
+        return any(_holds(container, item, depth + 1) for item in items)
+    return False
+
+
 def check_list_alias(value, others, names, where, text, stored=()):
-    """``lst.append(v)``, ``v = lst.pop()`` must not change a list another name read later holds
-    (``other = lst``, ``t = (lst, 1)``). An object holding the list is not counted here: what a
-    gradient call stores into an object's lists is watched, and refused where it is read back.
-    Nor is a list that holds no floats, before or after (``stored``) the call: indices, names."""
-    if isinstance(value, (list, dict)) and (_holds_floats(value) or _holds_floats(stored)):
-        kept = [(o, n) for o, n in zip(others, names) if is_tree(o)]
-        _alias_refusal([o for o, _ in kept], [n for _, n in kept], value, where, text,
-                       "Change the list through the name that is read later, or make a new "
-                       "list (other = lst + [v], other = list(lst)).")
+    """``ls.append(v)`` (or another method changing a list or dict) where another name read
+    later may be the same list: the derivative keeps the items' gradients per name. A list that
+    holds no floats, before or after (``stored``, what the call puts in) the call, carries no
+    derivative and is let through (indices, names)."""
+    if not isinstance(value, (list, dict)) or not (_holds_floats(value) or _holds_floats(stored)):
+        return
+    for other, name in zip(others, names):
+        if _holds(value, other):
+            raise AliasError(
+                f"{where}: this changes a list that {name} also holds, and {name} is read later"
+                f"\n    {text}\nnumpy would change {name} as well; sourcediff keeps the items' "
+                f"derivatives per name, so the derivative would be wrong. Change the list "
+                f"through the name that is read later, or copy it first (list(ls)).")
+
+
+def check_alias_item(value, holder, key, attribute, others, names, where, text):
+    """``holder[key] op= e`` or ``holder.key op= e`` (``attribute``) where the old value is an
+    array (or a list or dict): numpy's op= writes into that value itself, not only into the slot,
+    so it must not reach another name read later, nor another item of the holder. An array's
+    own item (``a[i] += e``) is check_alias_at's, and a number is only rebound."""
+    if isinstance(holder, np.ndarray) or not isinstance(value, (np.ndarray, list, dict)):
+        return
+    example = "obj.w = obj.w + e" if attribute else "ls[i] = ls[i] + e"
+    _alias_refusal(others, names, value, where, text,
+                   f"Put a new value in its place instead ({example}), which leaves the array "
+                   f"it held as it was, or hold a copy there (.copy()).", skip=(holder, key))
+
+
+def _held_arrays(value, depth=0):
+    """The arrays a list, tuple or dict holds (at any depth), and objects' attribute arrays."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if depth >= 8:
+        return []
+    if is_tree(value):
+        items = value.values() if isinstance(value, dict) else value
+    elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
+            type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
+        items = vars(value).values()
+    else:
+        return []
+    return [a for item in items for a in _held_arrays(item, depth + 1)]
 
 
 def _holds_floats(value, depth=0):
@@ -130,8 +189,13 @@ def copy_param(value, others, names, name, where):
     return copy(value)
 
 
-def check_call_alias(value, others, names, where, text):
-    """``helper(z)`` where helper writes into its parameter: z must not be read afterwards."""
+def check_call_alias(value, others, names, where, text, items=False):
+    """``helper(z)`` where helper writes into its parameter: z must not be read afterwards (nor,
+    with ``items``, where the helper writes into what z holds, ``z[0] += v``, any array z
+    holds)."""
+    if items and not isinstance(value, np.ndarray):
+        for array in _held_arrays(value):
+            check_call_alias(array, others, names, where, text)
     if isinstance(value, (np.ndarray, list, dict)):
         _alias_refusal(others, names, value, where, text,
                        "Return the new value from the helper and use that (z = helper(z)), or "

@@ -6,14 +6,15 @@ import numbers
 
 import numpy as np
 
-from .accumulate import GradList, grad_items, zeros_like_grad
+from .accumulate import GradList, grad_items, iterates_keys, zeros_like_grad
 from .indexing import item_grad, normalize_axes
 from .shapes import as_array, keep, other_array, shape, unbroadcast
 
 __all__ = [
     "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
-    "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "scale_each_adjoint",
+    "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "extremum_args_tangent",
+    "scale_each_adjoint",
     "scale_items", "norm_weights_tangents", "scale_each_tangent_s", "scale_each_tangent_xs"
 ]
 
@@ -109,6 +110,14 @@ def extremum_args_grad(g, ans, args):
     """Gradients for ``max(*args)``/``min(*args)``: ``g`` shared evenly by the arguments equal to
     ``ans`` (for a single iterable argument, a list gradient over its items)."""
     if len(args) == 1:
+        if iterates_keys(args[0]):
+            return (0.0,)  # (max(d) of a dict: its largest key, which carries no derivative)
+        if isinstance(args[0], np.ndarray) and args[0].ndim == 1:
+            # (max over an array's entries: the gradient is an array too; a list in its place
+            # would meet the rules of the operations that made the array, where 2 * g repeats
+            # a list instead of doubling it)
+            winners = (args[0] == ans).astype(float)
+            return (g * (winners / np.sum(winners)),)
         items = list(args[0])
         winners = [float(item == ans) for item in items]
         count = builtins.sum(winners)
@@ -208,10 +217,21 @@ def prod_others_apply(t, a, axis=None):
     return np.transpose(np.reshape(out, moved.shape), np.argsort(perm))
 
 
+def extremum_args_tangent(t, ans, args):
+    """The tangent contributions of ``max(*args)``/``min(*args)``, one per argument, ``t`` being
+    that argument's tangent: for ``max(a, b, ...)`` the winners' tangents shared evenly (as
+    :func:`extremum_args_grad`), for ``max(iterable)`` the winners' entries of ``t`` averaged."""
+    if len(args) == 1:
+        return (extremum_args_adjoint((t,), ans, args),)
+    return extremum_args_grad(t, ans, args)
+
+
 def extremum_args_adjoint(b, ans, args):
     """The adjoint of ``extremum_args_grad(g, ans, args)`` in ``g``: the winners' entries of ``b``
     averaged."""
     if len(args) == 1:
+        if iterates_keys(args[0]):
+            return 0.0
         items = list(args[0])
         b = item_grad(b, 0)
     else:

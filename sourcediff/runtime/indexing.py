@@ -6,13 +6,14 @@ import numbers
 import numpy as np
 
 from ..pytree import is_tree
-from .accumulate import GradDict, GradList, copy, is_zero_grad
-from .shapes import numpy_only, other_array, shape
+from .accumulate import GradDict, GradList, copy, grad_items, is_zero_grad
+from .shapes import numpy_only, other_array, shape, unbroadcast
 
 __all__ = [
     "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
-    "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad"
+    "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
+    "assigned_items_grad", "assigned_items_adjoint"
 ]
 
 
@@ -126,6 +127,11 @@ def last_writes(g, k):
 def zero_at(g, x, index):
     """A new gradient shaped like ``x``: ``g`` with zeros at ``index`` (``g`` itself is untouched)."""
     if isinstance(x, list):
+        if isinstance(index, slice):  # (ls[1:3] = [u]: the items after it move)
+            raise NotImplementedError(
+                "sourcediff's reverse mode does not differentiate an assignment to a slice of a "
+                "list (ls[i:j] = [...]), which may change the list's length; build the new list "
+                "instead (ls = ls[:i] + [...] + ls[j:]), or use forward mode")
         out = [0.0] * len(x) if not isinstance(g, list) else list(g)
         out[index] = 0.0
         return out
@@ -262,3 +268,23 @@ def take_grad(g, a, indices, axis=None):
         return np.moveaxis(_scatter_other(gm, out, indices), 0, axis)
     np.add.at(out, indices, gm)
     return np.moveaxis(out, 0, axis)
+
+
+def assigned_items_grad(g, value):
+    """``a[idx] = [u, v]`` (a list or tuple written out): the gradients of its items from the
+    gradient ``g`` of ``a[idx]``, which is summed first to the shape numpy gives the list (it may
+    have been broadcast into ``a[idx]``), one entry per item."""
+    if is_zero_grad(g):
+        return 0.0
+    g = unbroadcast(np.asarray(g), np.zeros(np.shape(value)))
+    return GradList(g[k] for k in range(len(value)))
+
+
+def assigned_items_adjoint(b, g, value):
+    """The adjoint of :func:`assigned_items_grad` in ``g``: the items' entries of ``b`` stacked
+    and broadcast back to ``g``'s shape."""
+    if is_zero_grad(b):
+        return 0.0
+    parts = [np.zeros(np.shape(item)) if part is None else part
+             for part, item in zip(grad_items(b, len(value)), value)]
+    return np.array(np.broadcast_to(np.asarray(parts, dtype=float), shape(g)))

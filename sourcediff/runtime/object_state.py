@@ -31,10 +31,12 @@ import linecache
 import sys
 import threading
 
+import numpy as np
+
 from ..errors import AliasError
 from . import hooks
 
-__all__ = ["store_attribute", "holder_for_append", "check_whole_read"]
+__all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read"]
 
 _watched = {}  # (id(obj), name) -> _Store
 _lock = threading.Lock()
@@ -203,11 +205,28 @@ def _watch(obj, name, value, entry, where, text, what):
             _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what)
 
 
+def _refuse_array_attribute(obj, name, where, text):
+    if isinstance(obj, np.ndarray):
+        raise AliasError(
+            f"{where}: setting an array's .{name} changes the array itself in place (its shape, "
+            f"layout or values), which sourcediff does not differentiate.\n    {text}\nMake a "
+            f"new array instead (y = y.reshape(...), y = np.zeros_like(y) + v, y = y.astype(...)).")
+
+
+def set_attribute(obj, name, value, where, text):
+    """``obj.name = value`` where ``obj`` may be an array that carries a derivative (or shares
+    memory with one) and ``name`` is one of an array's own attributes (``shape``, ``strides``,
+    ``flat``, ``real``...): refused for an array, set as Python does for any other object."""
+    _refuse_array_attribute(obj, name, where, text)
+    setattr(obj, name, value)
+
+
 def store_attribute(obj, name, value, where, text, carries):
     """``obj.name = value`` where ``value`` carries a derivative, or where the function reads
     the attribute back and sourcediff takes the value stored for that read: the attribute must
     be a plain one (in the object's ``__dict__``). With ``carries``, a read of it back elsewhere
     in the same gradient call is refused (see the module's text)."""
+    _refuse_array_attribute(obj, name, where, text)
     entry = _checked_class(obj, name, where, text, carries)
     obj.__dict__[name] = value
     if not carries:

@@ -1,9 +1,11 @@
 """Python values other than arrays: lists and tuples added or repeated (``+``, ``*``), dict
 views, attributes, and named tuple results."""
 
+import collections.abc
+
 import numpy as np
 
-from ..errors import SourcediffError
+from ..errors import SourcediffError, SourcediffSyntaxError
 from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
 from .indexing import item_grad
 from .shapes import broadcast_tangent, unbroadcast
@@ -14,7 +16,8 @@ __all__ = [
     "mul_or_repeat_grads_adjoint", "mul_or_repeat_grads_tangents", "sequence_grad",
     "sequence_tangent", "dict_items", "dict_values", "dict_keys", "dict_items_grad",
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
-    "attribute_slot", "attribute_grad", "named_like"
+    "attribute_slot", "attribute_grad", "named_like", "loop_length",
+    "check_unpack"
 ]
 
 
@@ -290,3 +293,43 @@ def named_like(items, ans):
 
 
 _named = named_like
+
+
+def loop_length(seq, where, text):
+    """``len(seq)`` for a loop (or comprehension) that sourcediff runs by position, ``seq[k]``
+    for k in range(len(seq)): what Python's iteration gives for lists, tuples, arrays, strings
+    and ranges, but not for a dict (its keys, where ``seq[k]`` reads the value stored under the
+    key k), a set, or an iterator (no ``len``). Those are refused, saying what to write."""
+    if isinstance(seq, (collections.abc.Mapping, collections.abc.Set)):
+        kind = "a dict" if isinstance(seq, collections.abc.Mapping) else "a set"
+        fix = "for k in d.keys(), for v in d.values() or for k, v in d.items()" \
+            if kind == "a dict" else "a list or tuple of its items (sorted(s) for numbers)"
+        raise SourcediffSyntaxError(
+            f"{where}: this iterates over {kind}, which sourcediff runs by position (seq[k] for "
+            f"k in range(len(seq))), not as Python's iteration over its "
+            f"{'keys' if kind == 'a dict' else 'items'}.\n    {text}\nIterate over "
+            f"{fix} instead.")
+    if isinstance(seq, collections.abc.Iterator) or not hasattr(type(seq), "__getitem__") or \
+            not hasattr(type(seq), "__len__"):
+        raise SourcediffSyntaxError(
+            f"{where}: this iterates over a {type(seq).__name__}, which has no length or items "
+            f"by position; sourcediff runs loops and comprehensions as seq[k] for k in "
+            f"range(len(seq)).\n    {text}\nIterate over a list, tuple, array or range "
+            f"(range(n - 1, -1, -1) for reversed(range(n)), list(...) of what it gives).")
+    return len(seq)
+
+
+def check_unpack(seq, count, where, text):
+    """``a, b = seq``, which sourcediff runs as ``a = seq[0]; b = seq[1]``: refused for a dict
+    (Python unpacks its keys), a set or an iterator, and an error as in Python when ``seq`` has
+    another number of items."""
+    if isinstance(seq, (collections.abc.Mapping, collections.abc.Set)) or \
+            isinstance(seq, collections.abc.Iterator) or not hasattr(type(seq), "__getitem__") \
+            or not hasattr(type(seq), "__len__"):
+        raise SourcediffSyntaxError(
+            f"{where}: this unpacks a {type(seq).__name__}, which sourcediff runs by position "
+            f"(seq[0], seq[1], ...), not as Python's iteration over it.\n    {text}\nUnpack a "
+            f"list or tuple (list(d.keys()), list(d.values()), tuple(...) of what it gives).")
+    if len(seq) != count:
+        raise SourcediffError(
+            f"{where}: ValueError: this unpacks {len(seq)} values into {count} names.\n    {text}")

@@ -49,6 +49,10 @@ class _Rewriter(gast.NodeTransformer):
         if name == "check_alias" and node.value.args and _scalar_like(self.f(node.value.args[0])):
             self.changed += 1  # a number is immutable: v op= e cannot write into anything
             return None
+        if name == "check_alias_item" and len(node.value.args) > 1 and (
+                _scalar_like(self.f(node.value.args[0])) or type(self.f(node.value.args[1])) is Arr):
+            self.changed += 1  # (a[i] op= e into an array a: the store's own check covers it)
+            return None
         if name == "check_scalar" and node.value.args:
             v = self.f(node.value.args[0])
             if _scalar_like(v) or (type(v) is Arr and v.shape == ()):
