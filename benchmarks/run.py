@@ -160,23 +160,17 @@ def build_numba(wl, args):
 def build_tape(wl, args):
     from sourcediff import tape as T
 
-    data = [tree_map(lambda a: np.asarray(a, dtype=np.float64), a) if i in wl.wrt else a
-            for i, a in enumerate(args)]
+    # leaves made once and T.autograd.grad, as the torch column does (torch.autograd.grad)
+    full = list(args)
+    made = []
 
-    def run():
-        full = list(data)
-        made = []
+    def leaf(value):
+        made.append(T.tensor(np.asarray(value, dtype=np.float64), requires_grad=True))
+        return made[-1]
 
-        def leaf(value):
-            made.append(T.tensor(value, requires_grad=True))
-            return made[-1]
-
-        for i in wl.wrt:
-            full[i] = tree_map(leaf, data[i])
-        wl.loss(*full).backward()
-        return tuple(t.grad for t in made)
-
-    return run
+    for i in wl.wrt:
+        full[i] = tree_map(leaf, args[i])
+    return lambda: T.autograd.grad(wl.loss(*full), made)
 
 
 def build_autograd(wl, args):
