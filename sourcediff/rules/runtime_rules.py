@@ -256,7 +256,6 @@ def map_list_helper_jvp(t, out, fn, xs):
     return (None, _sd.as_grad_list(_sd.map_list(fn, t)))
 
 
-# max(*args)/min(*args): which arguments win is piecewise constant, so only g is differentiable
 # a[idx] = [u, v]: the items' gradients, linear in the gradient of a[idx]
 @defvjp(_sd.assigned_items_grad, kind="linear", passes_zero=True)
 def assigned_items_grad_helper(b, out, g, value):
@@ -274,6 +273,7 @@ def sum_each_helper(b, out, g, xs):
     return (_sd.unbroadcast_each(b, g), None)
 
 
+# max(*args)/min(*args): which arguments win is piecewise constant, so only g is differentiable
 @defvjp(_sd.extremum_args_grad, kind="custom", passes_zero=True)
 def extremum_args_grad_helper(b, out, g, ans, args):
     return (_sd.extremum_args_adjoint(b, ans, args), None, None)
