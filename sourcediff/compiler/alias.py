@@ -312,11 +312,15 @@ class AliasPass:
             return []
         written = mutated_params(op.key)
         out = []
-        passed = {n.id for node in _bound_nodes(bound) for n in gast.walk(node)
-                  if isinstance(n, gast.Name) and n.id in self.locals}
+        by_param = {param: {n.id for node in _bound_nodes(bound, param) for n in gast.walk(node)
+                            if isinstance(n, gast.Name) and n.id in self.locals}
+                    for param in bound.arguments}
         for param, node in bound.arguments.items():
             if param not in written:
                 continue
+            # (the names passed to the helper's other parameters, the written one too:
+            # h(y, y) writes into y through a, and b is y)
+            passed = set().union(*[names for q, names in by_param.items() if q != param])
             items = param in item_mutated_params(op.key)
             if isinstance(node, gast.Name):
                 out.extend(self.call_check(s, op, written, passed, param, node.id, items))
@@ -334,7 +338,7 @@ class AliasPass:
         live = self.live_after()[id(s)] | self.outer
         # (the helper's other arguments see its write too: h(y, y[:, 2]))
         others = sorted((((live & self.closure(name)) - _stored(s))
-                         | ((passed - {name}) & self.closure(name))
+                         | (passed & self.closure(name))
                          | ({name} & self.outer)))  # (the caller's data itself)
         if not others:
             return []
@@ -461,10 +465,13 @@ def _out_position(obj):
     return None
 
 
-def _bound_nodes(bound):
-    """The argument syntax of a bound call, a ``*args`` tuple or ``**kwargs`` dict flattened."""
+def _bound_nodes(bound, param=None):
+    """The argument syntax of a bound call (of its parameter ``param`` only, when given), a
+    ``*args`` tuple or ``**kwargs`` dict flattened."""
     out = []
-    for value in bound.arguments.values():
+    for name, value in bound.arguments.items():
+        if param is not None and name != param:
+            continue
         if isinstance(value, tuple):
             out.extend(value)
         elif isinstance(value, dict):

@@ -18,6 +18,12 @@ def copy(g, ans, value):
     return (g,)
 
 
+# (a copy of a parameter the function writes into, after a check of the other arguments)
+@defvjp(_sd.copy_param, kind="linear", view=False)
+def copy_param(g, ans, value, others, names, name, where):
+    return (g, None, None, None, None)
+
+
 @defvjp(_sd.check_scalar, kind="linear")
 def check_scalar(g, ans, value, where):
     return (g, None)
