@@ -366,8 +366,7 @@ class AliasPass:
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
 
-    def check(self, s, name, end, index=None, holder=(), exclude=frozenset(), helper="check_alias",
-              extra=()):
+    def check(self, s, name, end, index=None, holder=(), helper="check_alias", extra=()):
         """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of
         ``base[index] op= e`` / ``obj.attr op= e`` whose old value ``name`` holds (``holder``:
         the marker's ``base[index]``, or ``obj`` and the attribute's name); also of a call that
@@ -375,7 +374,7 @@ class AliasPass:
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
-        others = sorted((live & self.closure(name)) - {name, self.rt} - set(exclude) - _stored(s))
+        others = sorted((live & self.closure(name)) - {name, self.rt} - _stored(s))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())

@@ -178,14 +178,12 @@ def copy_param(value, others, names, name, where):
     """A copy of the parameter ``name``, which the function writes into in place (sourcediff gives
     it its own copy), refused when another argument shares its memory (``f(a, a)``): numpy would
     show the write through that argument too, and the value and derivative would not be numpy's."""
-    for other, other_name in zip(others, names):
-        if _shares(value, other):
-            raise AliasError(
-                f"{where}: the arguments {name} and {other_name} share memory (the same array "
-                f"passed twice, or a view of it), and the function writes into {name} in place; "
-                f"numpy would change {other_name} as well, but sourcediff gives each parameter "
-                f"its own copy, so the value and the derivative would not be numpy's. Pass a copy "
-                f"for one of them (f(a, a.copy())).")
+    _alias_refusal(others, names, value, where,
+                   f"(the function writes into its parameter {name} in place, and sourcediff "
+                   f"gives each parameter its own copy)",
+                   "Pass a copy for one of them (f(a, a.copy())).",
+                   head="the arguments " + name + " and {name} share memory (the same array "
+                        "passed twice, or a view of it)")
     return copy(value)
 
 
