@@ -1074,3 +1074,56 @@ def test_one_array_passed_for_two_helper_parameters_one_written_is_refused(mode)
     x, y = np.array([0.3, -0.4]), np.array([1.2, 0.7])
     with pytest.raises(sd.AliasError, match="passed to the same call"):
         sd.grad(_one_array_for_both_helper_parameters, wrt=(0, 1), mode=mode)(x, y)
+
+
+# ---------------------------------------------------------------- a list item that is a view of an
+# argument (found by the fuzz run, seed 12008523: the list held views of y's rows, and a write into
+# a popped item reached y; nothing linked an appended item to its list or a popped one to it)
+
+
+def _write_into_popped_row(x, y):
+    parts = []
+    for row in y:
+        parts.append(row.reshape(2, 2).reshape(4))
+    v = parts.pop()
+    v[::-2] -= x[1:3]
+    return np.sum(v * x)
+
+
+def _write_into_last_row(x, y):
+    parts = []
+    for row in y:
+        parts.append(row)
+    v = parts[-1]
+    v[1:3] = x[:2] * 2.0       # (an array slice: not the list-slice assignment reverse refuses)
+    return np.sum(v * x)
+
+
+def _write_into_stored_row(x, y):
+    parts = {"a": x * 1.0}
+    parts["b"] = y[1]
+    v = parts["b"]
+    v *= x
+    return np.sum(v * x)
+
+
+def _write_into_row_stored_in_list(x, y):
+    parts = [x * 1.0, x * 2.0]
+    parts[1] = y[1]
+    v = parts[1]
+    v *= x
+    return np.sum(v * x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("wrt", [0, (0, 1)])
+@pytest.mark.parametrize("fn", [_write_into_popped_row, _write_into_last_row,
+                                _write_into_stored_row,
+                                _write_into_row_stored_in_list])
+def test_a_write_into_a_list_item_that_is_a_view_of_an_argument(fn, wrt, mode):
+    x = np.array([0.3, -0.4, 0.7, 1.1])
+    y = np.arange(8.0).reshape(2, 4) * 0.1 + 0.2
+    y0 = y.copy()
+    got = sd.grad(fn, wrt=wrt, mode=mode)(x, y)
+    assert np.array_equal(y, y0), "the caller's y was changed"
+    check_grads_fd(fn, [x, y], (0,) if wrt == 0 else (0, 1), got if wrt != 0 else (got,))

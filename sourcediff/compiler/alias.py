@@ -564,8 +564,13 @@ def mutated_params(fn):
             receiver = n.func.value.id  # y.sort(), y.__iadd__(v); lst.append(v) only if lst
             if n.func.attr not in CONTAINER_ONLY_METHODS:  # is the parameter itself
                 writes.append((receiver, parsed.user_line(n)))
-            elif receiver in params:
-                direct.append((receiver, parsed.user_line(n)))
+            else:
+                if receiver in params:
+                    direct.append((receiver, parsed.user_line(n)))
+                for m in gast.walk(n):  # (lst.append(row): lst holds row itself, as [row] does)
+                    if isinstance(m, gast.Name) and m.id != receiver and \
+                            not isinstance(m.ctx, gast.Store):
+                        link(receiver, m.id)
         if isinstance(n, gast.Call):
             # np.add(a, b, out=y), np.multiply(y, 2.0, y) (out by position), np.copyto(y, x)
             written = numpy_write(n, resolver)

@@ -15,7 +15,7 @@ import numpy as np
 from .. import runtime
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
-from ..rules.facts import writes_in_place
+from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..syntax import _method_call, _names_in
 from .activity import activity
 from .alias import mutated_params
@@ -209,6 +209,8 @@ class Analysis(ObjectState):
         if op.kind == "unknown" and op.key == "pop" and not op.args[1:] and \
                 isinstance(op.args[0], gast.Name):  # (arrays have no pop)
             self.containers.add(op.args[0].id)
+            if op.args[0].id in self.locals:  # (v = lst.pop(): v is the item itself, as v = lst[-1])
+                self.aliases.append((target.id, op.args[0].id))
         if op.kind == "rule" and op.key in _SEQUENCE_OPS:
             self.arith.append((target.id, s))
         if op.kind == "user" and _writes_attributes(op.key):
@@ -244,6 +246,10 @@ class Analysis(ObjectState):
     def walk_method_statement(self, s, flows):
         """``obj.method(...)`` as a statement: ``lst.append(v)``, or an in-place method."""
         obj, method = _method_call(s, self.locals)
+        if method in CONTAINER_ONLY_METHODS:  # (lst.append(row): lst holds row itself)
+            values = list(s.value.args) + [k.value for k in s.value.keywords]
+            for name in _names_in(values) & self.locals - {obj}:
+                self.aliases.append((obj, name))
         if method == "append":
             self.containers.add(obj)
             self.appends.append((obj, list(s.value.args)))

@@ -137,7 +137,8 @@ class Forward(Analysis):
             if obj in self.active:
                 return call(gast.Attribute(value=load(self.dot(obj)), attr="pop", ctx=gast.Load()),
                             [])
-            return const(0.0)
+            # (zero shaped like the item: an in-place write into it may follow)
+            return self.zero_like(load(s.targets[0].id))
         return None
 
     def tangent_value(self, op, s, ans):

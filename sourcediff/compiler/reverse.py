@@ -242,7 +242,9 @@ class Reverse(Analysis):
         bar = self.bar(base)
         out, tail = [], []
         index = copy.deepcopy(target.slice)
-        if isinstance(index, gast.Slice) and self.may_be_container(base):
+        if isinstance(index, gast.Slice) and base in self.sequences:
+            # (a name that may hold a list: one that may hold an array too, as an item of a
+            # list of arrays does, is refused by zero_at when it runs on a list)
             raise SourcediffSyntaxError(
                 f"{self.parsed.where(s)}: sourcediff's reverse mode does not differentiate an "
                 f"assignment to a slice of a list ({base}[i:j] = [...]), which may change the "

@@ -350,4 +350,14 @@ REGRESSIONS = [
         "    a[0:1:2] *= (b[-1:2:3, 0:] + np.sum(b))\n    return np.tanh(b * a + a)\n\n\n"
         "def f(x, y, s):\n    return np.sum(x * s) + np.sum(h1(y, y))\n",
         expect="refused", refusal=("AliasError", "passed to the same call")),
+    # seed 12008523 (shrunk): rows of y appended to a list as views, v = parts.pop(), then
+    # v[::-2] -= ...: the write reached y, but the alias facts had no link from an appended item
+    # to its list nor from a popped value to its list, so y was not copied (forward mode changed
+    # the caller's y) and the popped item's zero tangent was 0.0 (an internal TypeError)
+    Regression(
+        "write_into_a_popped_view_of_an_argument",
+        _module(((4,), (2, 4)),
+                "    parts = []\n    for row in y:\n"
+                "        parts.append(row.reshape(2, 2).reshape(4))\n"
+                "    v = parts.pop()\n    v[::-2] -= x[1:3]\n    return np.sum(v * x)\n")),
 ]
