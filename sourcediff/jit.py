@@ -37,6 +37,7 @@ from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
 from .compiler.parse import _generated_line, outermost
 from .errors import JitFallbackWarning
+from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
 from .specialize.inference import Inference
 
@@ -161,7 +162,7 @@ def _user_stacklevel():
     package = os.path.dirname(os.path.abspath(__file__))
     frame, level = sys._getframe(1), 1
     while frame is not None and (frame.f_code.co_filename.startswith(package) or
-                                 frame.f_code.co_filename.startswith("<sourcediff")):
+                                 runs_generated(frame)):
         frame, level = frame.f_back, level + 1
     return level
 
@@ -210,7 +211,7 @@ def _unsupported_argument(spec, args, keywords):
     return None
 
 
-_GENERATED_FILE = re.compile(r'File "(<sourcediff [^"]*>)", line (\d+)')
+_FILE_LINE = re.compile(r'File "([^"]*)", line (\d+)')
 
 
 def _construct(exc):
@@ -222,7 +223,9 @@ def _construct(exc):
     first = next((line for line in lines if not line.startswith(("Failed in", "No implementation"))
                   ), lines[0] if lines else type(exc).__name__)
     where = ""
-    for filename, lineno in _GENERATED_FILE.findall(text):
+    for filename, lineno in _FILE_LINE.findall(text):
+        if filename not in FILES:
+            continue
         lineno = int(lineno)
         generated = linecache.getline(filename, lineno).strip()
         origin = _generated_line(filename, lineno)

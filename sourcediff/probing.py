@@ -19,6 +19,7 @@ import numpy as np
 
 from .compiler.parse import GENERATED_LINES
 from .pytree import is_tree
+from .runtime import generated
 
 PROBE = "_sd_parity_probe"
 
@@ -462,7 +463,7 @@ def _instrument(raw, user_lines, plan):
     body = textwrap.indent(ast.unparse(fdef), "    ")
     factory = f"def __sd_parity_factory__({', '.join(list(free) + [PROBE])}):\n{body}\n" \
               f"    return {fdef.name}\n"
-    code = compile(factory, f"<sourcediff parity probe of {raw.__qualname__}>", "exec")
+    code = generated.compile_code(factory, f"<sourcediff parity probe of {raw.__qualname__}>")
     namespace = {}
     exec(code, raw.__globals__, namespace)
     return namespace["__sd_parity_factory__"], cells, sites, lines

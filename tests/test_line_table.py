@@ -73,3 +73,25 @@ def test_a_derivative_of_generated_code_names_the_users_line():
     assert f"test_line_table.py:{line}:" in str(info.value)
     assert "<sourcediff grad_grad_mismatched_twice of <sourcediff grad_mismatched" in \
         str(info.value)
+
+
+def test_sourcediffs_own_code_is_known_by_registration_not_by_its_file_name():
+    """Every frame of code sourcediff compiled (the entry wrapper, the gradient) is recognised by
+    the registry compile_code fills, and a user's code whose file name merely starts like
+    sourcediff's (``exec`` of a string under ``<sourcediff-notebook>``) is not taken for it."""
+    from sourcediff.runtime.generated import FILES, runs_generated
+
+    scope = {"sd": sd, "np": np, "adds_mismatched": adds_mismatched}
+    exec(compile("def call(x, y):\n    return sd.grad(adds_mismatched, wrt=(0, 1))(x, y)\n",
+                 "<sourcediff-notebook>", "exec"), scope)
+    with pytest.raises(SourcediffError) as info:
+        scope["call"](np.ones(3), np.ones(4))
+    seen = {}
+    tb = info.value.__traceback__
+    while tb is not None:
+        seen[tb.tb_frame.f_code.co_filename] = runs_generated(tb.tb_frame)
+        tb = tb.tb_next
+    generated = {name for name, flag in seen.items() if flag}
+    assert "<sourcediff entry>" in generated           # the wrapper every gradient call runs
+    assert generated <= FILES
+    assert seen["<sourcediff-notebook>"] is False     # the user's own code

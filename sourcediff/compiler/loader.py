@@ -1,13 +1,12 @@
 """The last stage: generated source (an :class:`~sourcediff.compiler.emit.Emitted`) compiled into a
 function whose free names are bound to the objects the compiler resolved, with its line table
-registered for tracebacks (``parse.GENERATED_LINES``) and its text for ``linecache`` (pdb)."""
+registered for tracebacks (``runtime.generated.LINES``) and its text for ``linecache`` (pdb)."""
 
-import builtins
 import linecache
 import threading
 
+from ..runtime.generated import compile_code
 from .emit import LineTable
-from .parse import GENERATED_LINES
 
 _lock = threading.Lock()
 _counter = [0]  # (each compiled function gets a file name of its own)
@@ -25,7 +24,7 @@ def free_names(parsed, globals_):
 def compile_raw(parsed, emitted, name, globals_, extra=None):
     """Compile generated source (an :class:`~sourcediff.compiler.emit.Emitted`) inside a factory whose
     parameters bind the helper objects (and ``extra``, name -> object); its line table goes to
-    ``GENERATED_LINES`` under the file name it is compiled as (as its text goes to linecache)."""
+    ``runtime.generated.LINES`` under the file name it is compiled as (as its text goes to linecache)."""
     text = emitted.source
     free = free_names(parsed, globals_)
     if extra:
@@ -37,13 +36,12 @@ def compile_raw(parsed, emitted, name, globals_, extra=None):
         _counter[0] += 1
         filename = (f"<sourcediff {name} of {parsed.filename_short}:"
                     f"{parsed.user_line(parsed.node)} #{_counter[0]}>")
-    code = builtins.compile(module_text, filename, "exec")
+    # (the factory's def line comes first: the function's line k is the module's k + 1)
+    code = compile_code(module_text, filename, LineTable.of(emitted, 1))
     linecache.cache[filename] = (len(module_text), None, module_text.splitlines(True), filename)
     namespace = {}
     exec(code, parsed.fn.__globals__, namespace)
     fn = namespace["__sourcediff_factory__"](*[free[p] for p in params])
     fn.__qualname__ = name
     fn.__sourcediff_source__ = text
-    # (the factory's def line comes first: the function's line k is the module's k + 1)
-    GENERATED_LINES[filename] = LineTable.of(emitted, 1)
     return fn

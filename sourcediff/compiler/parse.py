@@ -20,6 +20,7 @@ import gast
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
+from ..runtime import generated
 from .resolve import MethodOf
 
 
@@ -69,7 +70,7 @@ class Parsed:
 
 # generated file name -> its emit.LineTable (which user line each line comes from): the line
 # tables of compiled generated code (compiler.loader.compile_raw), as linecache holds their text
-GENERATED_LINES = {}
+GENERATED_LINES = generated.LINES
 
 
 def _generated_line(filename, line):
@@ -289,7 +290,7 @@ def synthetic(fn, name, template, env):
     text = f"def {name}({', '.join(params)}):\n    return {body}\n"
     namespace = {}
     scope = dict(env, **{label: fn})
-    exec(compile(text, f"<sourcediff {name}>", "exec"), scope, namespace)
+    exec(generated.compile_code(text, f"<sourcediff {name}>"), scope, namespace)
     made = namespace[name]
     made.__qualname__ = name
     node = gast.parse(text).body[0]
@@ -324,7 +325,8 @@ def lift_function(outer, node, display_name):
     body = "\n".join("    " + line for line in ast.unparse(tree).splitlines())
     text = f"def __sourcediff_lift__({', '.join(params)}):\n{body}\n    return {node.name}\n"
     namespace = {}
-    exec(compile(text, f"<sourcediff lifted {display_name} of {outer.fn.__qualname__}>", "exec"),
+    exec(generated.compile_code(text, f"<sourcediff lifted {display_name} of "
+                                      f"{outer.fn.__qualname__}>"),
          outer.fn.__globals__, namespace)
     fn = namespace["__sourcediff_lift__"](*[free[p] for p in params])
     fn.__qualname__ = f"{outer.fn.__qualname__}.<locals>.{display_name}"

@@ -36,6 +36,7 @@ from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
     checks,
     dynamic,
     elementwise,
+    generated,
     grads,
     hooks,
     indexing,

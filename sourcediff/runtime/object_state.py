@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import AliasError
 from . import hooks
+from .generated import runs_generated
 
 __all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read"]
 
@@ -51,15 +52,11 @@ class _Store:
         self.thread = threading.get_ident()  # (the gradient call runs on this thread's stack)
 
 
-def _generated(frame):
-    return frame.f_code.co_filename.startswith("<sourcediff")
-
-
 def _outermost_generated(frame):
     """The outermost frame of generated code on the stack above ``frame``: the gradient call."""
     found = None
     while frame is not None:
-        if _generated(frame):
+        if runs_generated(frame):
             found = frame
         frame = frame.f_back
     return found
