@@ -553,8 +553,10 @@ def mutated_params(fn):
             if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
                 writes.append((t.id, parsed.user_line(n)))
             if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
-                    and isinstance(t.value, gast.Name):
-                slots.add(len(writes))  # (p[i] = v, p.w = v: p's own slot, not what it held)
+                    and isinstance(t.value, gast.Name) and t.value.id in params:
+                # (p[i] = v, p.w = v: p's own slot, not what it held; w = p[0]; w[1] = v writes
+                # into the array p holds)
+                slots.add(len(writes))
             while isinstance(t, (gast.Subscript, gast.Attribute)):
                 t = t.value
                 if isinstance(t, gast.Name):

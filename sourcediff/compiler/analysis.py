@@ -18,7 +18,7 @@ from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..syntax import _method_call, _names_in
 from .activity import activity
-from .alias import mutated_params
+from .alias import item_mutated_params, mutated_params
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .normalize import call, load
@@ -77,6 +77,10 @@ class Analysis(ObjectState):
         self.loop_assigned = set()
         self.setitem_targets = set()
         self.aliases = []  # (target, source) pairs of possible memory sharing
+        # (target, name read) pairs of every binding whose value may share memory with what it
+        # reads: the aliases, and results not known to be fresh (y.flat, y.view(),
+        # as_strided(y)); what a copy of a parameter on entry must cover
+        self.shares = []
         self.containers = set()  # names that may hold lists, tuples or dicts
         self.mutations = []  # (name, method, statement) of in-place methods other than append
         self.writes = []  # (name, call, statement) of numpy calls writing into an array
@@ -201,6 +205,9 @@ class Analysis(ObjectState):
                 gast.Constant(value=self.parsed.line_text(s), kind=None)])
             op = self.resolver.op(s.value)
         self.ops[id(s)] = op
+        if _may_share(op):
+            for name in _names_in([s.value]) & self.locals - {target.id}:
+                self.shares.append((target.id, name))
         uses = self.operand_names(op, s)
         flows.append(({target.id}, uses))
         self.count(target.id, in_loop)
@@ -303,6 +310,13 @@ class Analysis(ObjectState):
             if obj not in self.active and self.adjoint_reads_values and \
                     self.read_before_write(obj, s):
                 raise self.write_error(obj, what, s)
+
+    def written_in_place(self):
+        """Names the generated code writes into in place: ``a[i] = v``, numpy's writes (``out=``,
+        ``np.copyto``, ``np.add.at``) and array methods (``v.fill(0.0)``, ``v.sort()``); a list's
+        or dict's own methods (``lst.append``) change only its slots."""
+        return set(self.setitem_targets) | {obj for obj, _what, _s in self.writes} | \
+            {obj for obj, method, _s in self.mutations if method not in CONTAINER_ONLY_METHODS}
 
     def alias_group(self, obj):
         """``obj`` and the names that may share its memory (views, copies, containers)."""
@@ -450,13 +464,23 @@ class Analysis(ObjectState):
                 k.arg: k.value for k in value.keywords})
         except TypeError:
             return s
-        copies = {id(node) for p, node in bound.arguments.items()
-                  if p in written and isinstance(node, gast.Name)}
+        # (a helper that writes into the arrays a list it is given holds, w = ls[0]; w[0] = v,
+        # gets copies of them too, also of a list written out in the call: helper([y[1]], v))
+        items = item_mutated_params(callee)
+        copies = {id(node): p in items for p, node in bound.arguments.items()
+                  if p in written and (isinstance(node, gast.Name) or (
+                      p in items and isinstance(node, (gast.List, gast.Tuple, gast.Dict))))}
+
+        def copied(a):
+            if id(a) not in copies:
+                return a
+            return call(self.rt("copy_held" if copies[id(a)] else "copy"), [a])
+
         new = copy.copy(s)
         new.value = copy.copy(value)
-        new.value.args = [call(self.rt("copy"), [a]) if id(a) in copies else a for a in value.args]
-        new.value.keywords = [gast.keyword(arg=k.arg, value=call(self.rt("copy"), [k.value]))
-                              if id(k.value) in copies else k for k in value.keywords]
+        new.value.args = [copied(a) for a in value.args]
+        new.value.keywords = [gast.keyword(arg=k.arg, value=copied(k.value))
+                              for k in value.keywords]
         return new
 
     def writes_into_needed(self):
@@ -737,6 +761,22 @@ def _sequence_syntax(v):
 
 def _view_like(op):
     return op.rule.view is True
+
+
+def _may_share(op):
+    """Whether the result of ``op`` may share memory with what it reads: anything but a constant
+    and a primitive declared fresh (called without ``out=`` and without a ``copy=`` other than
+    True: ``np.array(y, copy=False)`` may be y itself)."""
+    if op.kind == "const":
+        return False
+    if op.kind not in ("rule", "nondiff"):
+        return True
+    if "out" in op.keywords:
+        return True
+    kept = op.keywords.get("copy")
+    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
+        return True
+    return registry.facts(op.key).view is not False
 
 
 def _locals(fdef):

@@ -441,8 +441,8 @@ def _param_copy(stage, parsed, p):
     copy that first checks none of them shares p's memory (``f(a, a)``: numpy's write would show
     through both)."""
     others = [q for q in _param_names(parsed.node) if q != p]
-    if not others:
-        return assign(p, call(stage.rt("copy"), [load(p)]))
+    if not others:  # (a list's, tuple's or dict's arrays copied too: w = ws[0]; w[0] = v)
+        return assign(p, call(stage.rt("copy_held"), [load(p)]))
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
     return assign(p, call(stage.rt("copy_param"), [
         load(p), gast.Tuple(elts=[load(q) for q in others], ctx=gast.Load()),
@@ -450,13 +450,14 @@ def _param_copy(stage, parsed, p):
 
 
 def _mutated_params(rev):
-    """Parameters that a subscript assignment could write into (they are copied on entry)."""
-    params = set(rev.params)
+    """Parameters that an in-place write could reach (they are copied on entry, with the arrays
+    they hold): a subscript assignment, a numpy write or an array method into the parameter or
+    into a name that may share its memory (a view, an item, ``y.flat``, a popped item)."""
     roots = {}
-    for target, source in rev.aliases:
+    for target, source in rev.aliases + rev.shares:
         roots.setdefault(target, set()).add(source)
     out = set()
-    for t in rev.setitem_targets:
+    for t in rev.written_in_place():
         seen, todo = set(), [t]
         while todo:
             n = todo.pop()
@@ -464,7 +465,7 @@ def _mutated_params(rev):
                 continue
             seen.add(n)
             todo.extend(roots.get(n, ()))
-        out |= seen & params
+        out |= seen & set(rev.params)
     return sorted(out)
 
 

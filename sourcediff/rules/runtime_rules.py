@@ -24,6 +24,12 @@ def copy_param(g, ans, value, others, names, name, where):
     return (g, None, None, None, None)
 
 
+# (a copy of a value and of the arrays it holds, given to a helper that writes into its items)
+@defvjp(_sd.copy_held, kind="linear", view=False)
+def copy_held(g, ans, value, name="the argument", where="sourcediff"):
+    return (g, None, None)
+
+
 @defvjp(_sd.check_scalar, kind="linear")
 def check_scalar(g, ans, value, where):
     return (g, None)

@@ -1,19 +1,20 @@
 """Checks the generated code runs: the output is a scalar, the arguments are what ``wrt``
 says, and no two values the adjoint sweep keeps apart share memory."""
 
+import copy as copy_module
 import numbers
 import types
 
 import numpy as np
 
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError
-from ..pytree import is_tree
-from .accumulate import copy
-from .shapes import shape
+from ..pytree import is_tree, like_container
+from .shapes import other_array, shape
 
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
-    "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param"
+    "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
+    "copy_held"
 ]
 
 
@@ -176,15 +177,88 @@ def _holds_floats(value, depth=0):
 
 def copy_param(value, others, names, name, where):
     """A copy of the parameter ``name``, which the function writes into in place (sourcediff gives
-    it its own copy), refused when another argument shares its memory (``f(a, a)``): numpy would
-    show the write through that argument too, and the value and derivative would not be numpy's."""
-    _alias_refusal(others, names, value, where,
-                   f"(the function writes into its parameter {name} in place, and sourcediff "
-                   f"gives each parameter its own copy)",
-                   "Pass a copy for one of them (f(a, a.copy())).",
-                   head="the arguments " + name + " and {name} share memory (the same array "
-                        "passed twice, or a view of it)")
-    return copy(value)
+    it its own copy, with copies of the arrays a list, tuple or dict of it holds: see
+    :func:`copy_held`), refused when another argument shares its memory (``f(a, a)``, or
+    ``f(params, [params])`` with a list argument holding the other): numpy would show the write
+    through that argument too, and the value and derivative would not be numpy's."""
+    held = _held_nodes(value)
+    for other, other_name in zip(others, names):
+        if any(_holds(node, other) if is_tree(node) else _shares(node, other)
+               for node in held.values()):
+            raise AliasError(
+                f"{where}: the arguments {name} and {other_name} share memory (the same array "
+                f"or list passed twice, a view of it, or a list holding it)\n    (the function "
+                f"writes into its parameter {name} in place, and sourcediff gives each parameter "
+                f"its own copy)\nnumpy would change {other_name} as well; sourcediff gives each "
+                f"name its own value, so the derivative would be wrong. Pass a copy for one of "
+                f"them (f(a, a.copy())).")
+    return copy_held(value, name, where)
+
+
+def _held_nodes(value):
+    """{id: node} of ``value`` and of the lists, tuples, dicts and arrays it holds (at any depth);
+    objects and numbers are not looked into."""
+    out = {}
+
+    def collect(v, depth):
+        if isinstance(v, np.ndarray) or other_array(v):
+            out.setdefault(id(v), v)
+        elif depth < 8 and is_tree(v) and id(v) not in out:
+            out[id(v)] = v
+            for item in (v.values() if isinstance(v, dict) else v):
+                collect(item, depth + 1)
+
+    collect(value, 0)
+    return out
+
+
+def copy_held(value, name="the argument", where="sourcediff"):
+    """A copy of ``value`` for code that writes into it in place: an array copied, a list, tuple or
+    dict rebuilt (at any depth) around copies of the arrays it holds, since a write through an
+    item (``w = ws[0]; w[0] = v``) must not reach the caller's array. What it holds twice stays
+    one object in the copy; two distinct arrays that overlap in memory (``[y, y[0]]``) are
+    refused, as their copies would not overlap and a write through one would no longer show in
+    the other."""
+    arrays = [a for a in _held_nodes(value).values() if not is_tree(a)]
+    by_root = {}
+    for a in arrays:
+        root = a
+        while isinstance(getattr(root, "base", None), np.ndarray):
+            root = root.base
+        by_root.setdefault(id(root), []).append(a)
+    for group in by_root.values():
+        for k, a in enumerate(group):
+            for b in group[k + 1:]:
+                if _shares(a, b):
+                    raise AliasError(
+                        f"{where}: two arrays that {name} holds share memory (an array and a "
+                        f"view of it); the function writes into {name} in place, and sourcediff "
+                        f"gives it its own copy, where they would no longer share it. Pass "
+                        f"copies of them ([y, y[0].copy()]).")
+    copies = {}
+
+    def rebuild(v, depth):
+        if id(v) in copies:
+            return copies[id(v)]
+        if isinstance(v, np.ndarray) or other_array(v):
+            out = v.copy()
+        elif depth < 8 and isinstance(v, dict):
+            out = copy_module.copy(v)
+            copies[id(v)] = out
+            for k in out:
+                out[k] = rebuild(v[k], depth + 1)
+        elif depth < 8 and isinstance(v, list):
+            out = copy_module.copy(v)
+            copies[id(v)] = out
+            out[:] = [rebuild(item, depth + 1) for item in v]
+        elif depth < 8 and isinstance(v, tuple):
+            out = like_container(v, [rebuild(item, depth + 1) for item in v])
+        else:
+            return v
+        copies[id(v)] = out
+        return out
+
+    return rebuild(value, 0)
 
 
 def check_call_alias(value, others, names, where, text, items=False):
@@ -217,6 +291,8 @@ def check_alias_at(base, index, others, names, where, text):
                 region = base
     elif isinstance(base, (list, dict)):
         region = base
+    elif isinstance(base, np.flatiter):  # (w = y.flat; w[1] = v writes into y)
+        region = base.base
     else:
         return
     _alias_refusal(others, names, region, where, text,
