@@ -216,26 +216,21 @@ def copy_held(value, name="the argument", where="sourcediff"):
     """A copy of ``value`` for code that writes into it in place: an array copied, a list, tuple or
     dict rebuilt (at any depth) around copies of the arrays it holds, since a write through an
     item (``w = ws[0]; w[0] = v``) must not reach the caller's array. What it holds twice stays
-    one object in the copy; two distinct arrays that overlap in memory (``[y, y[0]]``) are
-    refused, as their copies would not overlap and a write through one would no longer show in
-    the other."""
-    arrays = [a for a in _held_nodes(value).values() if not is_tree(a)]
+    one object in the copy, and arrays that overlap in memory (``[y, y[0]]``, the views a
+    gradient's forward sweep saves) stay views of one copy of their memory."""
+    copies = {}
     by_root = {}
-    for a in arrays:
+    for a in _held_nodes(value).values():
+        if is_tree(a):
+            continue
         root = a
         while isinstance(getattr(root, "base", None), np.ndarray):
             root = root.base
-        by_root.setdefault(id(root), []).append(a)
-    for group in by_root.values():
-        for k, a in enumerate(group):
-            for b in group[k + 1:]:
-                if _shares(a, b):
-                    raise AliasError(
-                        f"{where}: two arrays that {name} holds share memory (an array and a "
-                        f"view of it); the function writes into {name} in place, and sourcediff "
-                        f"gives it its own copy, where they would no longer share it. Pass "
-                        f"copies of them ([y, y[0].copy()]).")
-    copies = {}
+        by_root.setdefault(id(root), (root, []))[1].append(a)
+    for root, group in by_root.values():
+        if len(group) > 1 and any(_shares(a, b) for k, a in enumerate(group)
+                                  for b in group[k + 1:]):
+            copies.update(_copies_sharing(root, group, name, where))
 
     def rebuild(v, depth):
         if id(v) in copies:
@@ -259,6 +254,21 @@ def copy_held(value, name="the argument", where="sourcediff"):
         return out
 
     return rebuild(value, 0)
+
+
+def _copies_sharing(root, group, name, where):
+    """{id: copy} of the arrays of ``group``, views of ``root`` that overlap: views of one copy of
+    ``root``'s memory at the same offsets and strides. Refused when that memory is not one block."""
+    if root.dtype.hasobject or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        raise AliasError(
+            f"{where}: two arrays that {name} holds share memory (an array and a view of it); "
+            f"the function writes into {name} in place, and sourcediff gives it its own copy, "
+            f"where they would no longer share it. Pass copies of them ([y, y[0].copy()]).")
+    memory = root.copy(order="K")
+    start = root.__array_interface__["data"][0]
+    return {id(a): np.ndarray(a.shape, a.dtype, buffer=memory,
+                              offset=a.__array_interface__["data"][0] - start, strides=a.strides)
+            for a in group}
 
 
 def check_call_alias(value, others, names, where, text, items=False):

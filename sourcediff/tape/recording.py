@@ -42,6 +42,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
             ans = np.add.reduce(raw[0], **kw) if kw else np.add.reduce(raw[0], axis=None)
         else:
             ans = fwd(*raw, **kw) if kw else fwd(*raw)
+    copied_from = None  # (the argument numpy's view of which the tape copied)
     if type(ans) is not np.ndarray:
         if _is_ragged(ans):
             return _op_ragged(name, key, args, kw, edges, saves, ans)
@@ -53,6 +54,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         for a in args:
             if isinstance(a, Tensor) and np.may_share_memory(ans, a._data):
                 ans = ans.copy()
+                copied_from = a
                 break
     out = _new_tensor(Tensor)
     out._data = ans
@@ -69,7 +71,12 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         out._base = base._base if base._base is not None else base
     else:
         out._vc = [0]
-        out._base = None
+        # (numpy's result is a view of that argument, the tape's a copy: it counts as a view
+        # with no index into its base, so an in-place write into it, which numpy would make
+        # into the argument, is refused rather than left out of the argument: v = y.ravel();
+        # v[1:3] = x)
+        out._base = None if copied_from is None else \
+            copied_from._base if copied_from._base is not None else copied_from
     if not _state.enabled:
         return out
     nf = []
