@@ -388,3 +388,56 @@ def test_tape_refuses_a_write_into_a_view_it_holds_as_a_copy(fn, wrt):
 
     with pytest.raises(TapeError, match="view of a tensor"):
         grad_of(fn, [_x(), _y()], wrt=wrt)
+
+
+# ---------------------------------------------------------------- a closure that writes into a
+# variable of the enclosing function: lifted as def _g(*, x, y), its keyword-only parameters were
+# not looked at, so nothing saw the write (the caller's y changed, and a read of y after the call
+# gave a silently wrong gradient)
+
+
+def _closure_writes_then_y_is_read(x, y):
+    def g():
+        v = y[1]
+        v[0] = x[0] * 2.0
+        return 0.0
+
+    g()
+    return np.sum(x * y[1])
+
+
+def _closure_writes_into_an_argument(x, y):
+    def g():
+        v = y[1]
+        v[0] = 1.0
+        return 0.0
+
+    g()
+    return np.sum(x * x)
+
+
+def _writes_into_a_keyword_only_parameter(a, *, out):
+    out[0] = a
+    return 0.0
+
+
+def _keyword_only_helper_writes(x, y):
+    _writes_into_a_keyword_only_parameter(x[0] * 2.0, out=y[1])
+    return np.sum(x * y[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("wrt", WRTS)
+@pytest.mark.parametrize("fn", [_closure_writes_then_y_is_read, _keyword_only_helper_writes])
+def test_a_closure_or_keyword_only_parameter_writing_into_what_is_read_later_is_refused(
+        fn, wrt, mode):
+    x, y = _x(), _y()
+    with pytest.raises(sd.AliasError, match="read later"):
+        sd.grad(fn, wrt=wrt, mode=mode)(x, y)
+    assert np.array_equal(y, _y())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("wrt", WRTS)
+def test_a_closure_writing_into_an_argument_leaves_the_caller_s_array(wrt, mode):
+    _check(_closure_writes_into_an_argument, [_x(), _y()], wrt, mode)

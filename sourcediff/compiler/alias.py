@@ -517,7 +517,11 @@ def mutated_params(fn):
     except Exception:  # noqa: BLE001  (no source: transforming it will say so)
         return {}
     node = parsed.node
-    params = [a.id for a in node.args.args]
+    # (keyword-only ones too: a closure lifted as def _g1(*, x, y) takes what it reads of the
+    # enclosing function so; and *args, **kwargs)
+    params = [a.id for a in list(getattr(node.args, "posonlyargs", None) or []) +
+              node.args.args + node.args.kwonlyargs] + \
+        [a.id for a in (node.args.vararg, node.args.kwarg) if a is not None]
     resolver = Resolver(parsed, {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
                                  isinstance(n.ctx, (gast.Store, gast.Param))})
     links = {}
