@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 
 from . import jit, lazy, runtime
+from .compiler.alias import mutated_params
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
@@ -427,3 +428,4 @@ def _relocated(exc):
 runtime.hooks.split_form, runtime.hooks.jvp_form = split_form, jvp_form
 runtime.hooks.sliced_rule = sliced_rule
 runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost
+runtime.hooks.mutated_params = mutated_params

@@ -4,6 +4,7 @@ gradient numpy's program has, or be refused. Each case here changed the caller's
 silently wrong gradient before."""
 
 import copy
+import functools
 
 import numpy as np
 import pytest
@@ -441,3 +442,27 @@ def test_a_closure_or_keyword_only_parameter_writing_into_what_is_read_later_is_
 @pytest.mark.parametrize("wrt", WRTS)
 def test_a_closure_writing_into_an_argument_leaves_the_caller_s_array(wrt, mode):
     _check(_closure_writes_into_an_argument, [_x(), _y()], wrt, mode)
+
+
+# ---------------------------------------------------------------- a functools.partial holding a
+# view of an argument, called for its effect: the function wrote into y[1] (numpy) while the
+# derivative took y as unchanged (silently wrong gradient in both modes)
+
+
+def _set_first(a, v):
+    a[0] = v
+    return 0.0
+
+
+def _partial_writes_then_y_is_read(x, y):
+    g = functools.partial(_set_first, y[1])
+    g(x[0] * 2.0)
+    return np.sum(x * y[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("wrt", WRTS)
+def test_a_partial_writing_into_what_it_holds_then_a_read_is_refused(wrt, mode):
+    x, y = _x(), _y()
+    with pytest.raises(sd.AliasError, match="read later"):
+        sd.grad(_partial_writes_then_y_is_read, wrt=wrt, mode=mode)(x, y)

@@ -304,6 +304,8 @@ class AliasPass:
             op = self.resolver.op(s.value)
         except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
             return []
+        if op.kind == "unknown" and isinstance(op.func, gast.Name) and op.func.id in self.locals:
+            return self.partial_check(s, op.func.id)
         if op.kind != "user":
             return []
         try:
@@ -331,6 +333,20 @@ class AliasPass:
                         out.extend(self.call_check(s, op, written, passed, param, elt.id,
                                                    True))
         return out
+
+    def partial_check(self, s, name):
+        """``g(v)`` for a function value made at run time (``g = partial(h, y[1])``): what it
+        holds may be written by the call; checked at run time against the names that may share
+        it and are read later (:func:`~sourcediff.runtime.check_partial_alias`)."""
+        live = self.live_after()[id(s)] | self.outer
+        others = sorted((live & self.closure(name)) - {name, self.rt} - _stored(s))
+        if not others:
+            return []
+        func = gast.Attribute(value=load(self.rt), attr="check_partial_alias", ctx=gast.Load())
+        return [located(gast.Expr(value=call(func, [
+            load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+            const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+            const(self.parsed.line_text(s))])), s)]
 
     def call_check(self, s, op, written, passed, param, name, items):
         """The check of one name passed to a helper that writes into ``param`` (``items``: into

@@ -2,6 +2,8 @@
 says, and no two values the adjoint sweep keeps apart share memory."""
 
 import copy as copy_module
+import functools
+import inspect
 import numbers
 import types
 
@@ -9,12 +11,13 @@ import numpy as np
 
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError
 from ..pytree import is_tree, like_container
+from . import hooks
 from .shapes import other_array, shape
 
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
-    "copy_held"
+    "copy_held", "check_partial_alias"
 ]
 
 
@@ -285,6 +288,28 @@ def check_call_alias(value, others, names, where, text, items=False):
                        head="this call writes in place into memory {name} shares, and {name} is "
                             "read later or passed to the same call (sourcediff gives the helper "
                             "a copy)")
+
+
+def check_partial_alias(fn, others, names, where, text):
+    """``g(v)`` where ``g`` is a ``functools.partial`` (``g = partial(h, y[1])``): the function
+    writes in place into an argument the partial holds, memory the caller still reaches, and
+    sourcediff runs the function on a copy of it (or numpy's write goes unseen by the
+    derivative); refused when that memory is read later, as a direct call ``h(y[1], v)`` is."""
+    while isinstance(fn, functools.partial):
+        target = fn.func
+        try:
+            written = hooks.mutated_params(target) if inspect.isfunction(target) else {}
+            bound = inspect.signature(target).bind_partial(*fn.args, **fn.keywords).arguments \
+                if written else {}
+        except (TypeError, ValueError):
+            return
+        for param, value in bound.items():
+            if param in written:
+                check_call_alias(value, others, names, where,
+                                 f"{text}\n({getattr(target, '__name__', target)} writes into "
+                                 f"its parameter {param} in place, at line {written[param]})",
+                                 items=True)
+        fn = target
 
 
 def check_alias_at(base, index, others, names, where, text):

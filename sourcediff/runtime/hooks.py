@@ -20,6 +20,7 @@ NAMES = {
     "sliced_rule": "a derivative rule sliced to the arguments that carry derivatives",
     "generated_line": "the user's line of a line of generated code",
     "outermost": "a line of generated code followed back to the user's own line",
+    "mutated_params": "the parameters a Python function writes into in place",
 }
 
 
