@@ -787,3 +787,26 @@ def test_pop_by_index_or_key_names_the_call_and_what_to_write():
     with pytest.raises(sd.NoRuleError, match=r"d\.pop\('a'\) takes an item out of d by index or "
                                              r"key(.|\n)*dict comprehension"):
         sd.grad(by_key)(y)
+
+
+def test_an_in_place_write_into_an_item_names_the_users_expression():
+    # (the messages named the compiler's temporary, _item1, for held[0] and y[1])
+    def fills_an_item(y):
+        w = y * 1.0
+        held = [w]
+        held[0].fill(2.0)
+        return np.sum(w * y)
+
+    def copies_into_a_row(x, y):
+        np.copyto(y[1], x)
+        return np.sum(y * x)
+
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"held\[0\]\.fill\(\.\.\.\) changes "
+                                                       r"held\[0\] in place"):
+        sd.grad(fills_an_item)(np.ones(3))
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"np\.copyto\(\.\.\.\) writes into y\[1\] "
+                                                       r"in place(.|\n)*\(y\[1\] = \.\.\.\)"):
+        sd.grad(copies_into_a_row)(np.ones(3), np.ones((2, 3)))
+    with pytest.raises(sd.SourcediffSyntaxError) as info:
+        sd.grad(copies_into_a_row)(np.ones(3), np.ones((2, 3)))
+    assert "_item" not in str(info.value)

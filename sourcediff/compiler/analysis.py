@@ -299,6 +299,7 @@ class Analysis(ObjectState):
         that an adjoint would read after the write (:meth:`read_before_write`)."""
         for obj, method, s in self.mutations:
             if obj in self.active:
+                obj = self.origin_of(obj)
                 raise SourcediffSyntaxError(
                     f"{self.parsed.where(s)}: {obj}.{method}(...) changes {obj} in place, which "
                     f"sourcediff does not differentiate; build a new list or array instead (for "
@@ -431,9 +432,10 @@ class Analysis(ObjectState):
         return out
 
     def write_error(self, obj, what, s):
+        obj = self.origin_of(obj)
         return SourcediffSyntaxError(
             f"{self.parsed.where(s)}: {what} writes into {obj} in place, which sourcediff does not "
-            f"differentiate; assign the result to a name instead ({obj} = ...), or "
+            f"differentiate; assign the result instead ({obj} = ...), or "
             f"{obj}[...] = ... to fill the array.\n    {self.parsed.line_text(s)}")
 
     def on_copies(self, s):
@@ -673,12 +675,16 @@ class Analysis(ObjectState):
                 f"sourcediff.stop_gradient if it should not carry a derivative")
 
     def origin_of(self, name):
-        """The user's expression a compiler temporary holds (``self.act`` for ``_act1``)."""
+        """The user's expression a compiler temporary holds (``self.act`` for ``_act1``, ``y[1]``
+        for ``_item1``)."""
+        if not name.startswith("_"):
+            return name
         for st in self.body:
             for node in gast.walk(st):
                 if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
-                        node.targets[0].id == name and isinstance(node.value, gast.Attribute):
-                    return gast.unparse(node.value)
+                        node.targets[0].id == name and isinstance(
+                            node.value, (gast.Attribute, gast.Subscript)):
+                    return gast.unparse(node.value).strip()
         return name
 
     def rt(self, helper):
