@@ -23,3 +23,21 @@ def test_unbroadcast_of_a_0d_gradient_to_a_0d_argument_stays_a_0d_array():
         assert g == generic == 1.0
     args = (np.array(2.0), np.array(3.0))
     check_grads_fd(_sum_of_sum, args, (0,), (sd.grad(_sum_of_sum)(*args),))
+
+
+def _products(x):
+    return np.sum(np.prod(x, axis=-1)) + np.sum(np.prod(x, axis=(0, 2))) + np.prod(x)
+
+
+def test_gradient_of_a_product_over_an_empty_array():
+    # prod_others reshaped a group of size 0 with -1: an internal ValueError from generated code
+    rng = np.random.default_rng(0)
+    for mode in ("reverse", "forward"):
+        df = sd.grad(_products, mode=mode)
+        for shape in ((0, 3, 4), (2, 0, 4), (2, 3, 0), (2, 3, 4)):
+            x = rng.standard_normal(shape)
+            g = df(x)
+            assert g.shape == shape
+            np.testing.assert_allclose(g, sd.grad(_products, optimize=False)(x))
+            if x.size:
+                check_grads_fd(_products, (x,), (0,), (g,))
