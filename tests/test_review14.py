@@ -41,3 +41,25 @@ def test_gradient_of_a_product_over_an_empty_array():
             np.testing.assert_allclose(g, sd.grad(_products, optimize=False)(x))
             if x.size:
                 check_grads_fd(_products, (x,), (0,), (g,))
+
+
+def _times(x, s):
+    return x * s
+
+
+def _sum_times(x, s):
+    return np.sum(x) * s
+
+
+def test_gradient_for_a_python_float_by_the_forward_pass_is_a_float():
+    # the forward-pass shortcut for one Python float wrt argument returned the tangent with the
+    # output's type: array([1.]) for a (1,) output, np.float32 for a float32 one
+    for fn, x in ((_times, np.ones(1, np.float32)), (_times, np.ones((1, 1))),
+                  (_times, np.array(1.0, np.float32)), (_sum_times, np.ones(3, np.float16))):
+        for make in (sd.grad, sd.value_and_grad):
+            df = make(fn, wrt=1)
+            got, generic = df(x, 2.0), df.__wrapped__(x, 2.0)
+            g, want = (got, generic) if make is sd.grad else (got[1], generic[1])
+            assert type(g) is float and type(want) is float and g == want
+    for backend in ("numpy", "numba"):
+        assert type(sd.grad(_times, wrt=1, backend=backend)(np.ones(1), 2.0)) is float
