@@ -63,3 +63,18 @@ def test_gradient_for_a_python_float_by_the_forward_pass_is_a_float():
             assert type(g) is float and type(want) is float and g == want
     for backend in ("numpy", "numba"):
         assert type(sd.grad(_times, wrt=1, backend=backend)(np.ones(1), 2.0)) is float
+
+
+def _mean_over_half(x):
+    k = int(x.shape[0] / 2)  # 2 for 5 rows
+    return np.mean((np.arange(k) + x[0]) ** 2)
+
+
+def test_int_of_a_known_float_is_the_int_it_computes():
+    # the inference took int(2.5) to be 2.5: np.arange(2.5) has 3 entries, np.arange(2) has 2,
+    # and the mean's count baked into the specialized code was 3
+    for n in (5, 4, 7):
+        x = np.linspace(0.5, 1.5, n)
+        g = sd.grad(_mean_over_half)(x)
+        np.testing.assert_allclose(g, sd.grad(_mean_over_half, optimize=False)(x))
+        check_grads_fd(_mean_over_half, (x,), (0,), (g,))

@@ -333,7 +333,13 @@ class Inference:
         if fn is float:
             return PYFLOAT if args and args[0] is not TOP else TOP
         if fn is int:
-            return args[0] if args and type(args[0]) is Known else ANYINT
+            if args and not kwargs and all(type(a) is Known for a in args):
+                try:  # int(2.5) is 2: the value the code computes, not its argument
+                    value = int(*[a.value for a in args])
+                except Exception:  # noqa: BLE001
+                    return TOP
+                return Known(value) if type(value) is int else TOP
+            return ANYINT
         if fn is runtime.reduced_count:
             if args and type(args[0]) is Arr and all(type(a) is Known for a in args[1:]):
                 return Known(runtime.reduced_count(_full_standin(args[0]),
