@@ -78,3 +78,23 @@ def test_int_of_a_known_float_is_the_int_it_computes():
         g = sd.grad(_mean_over_half)(x)
         np.testing.assert_allclose(g, sd.grad(_mean_over_half, optimize=False)(x))
         check_grads_fd(_mean_over_half, (x,), (0,), (g,))
+
+
+def _diff_mean(x, k):
+    return np.mean(np.diff(x, n=k) ** 2)
+
+
+def _expand_mean(x, k):
+    return np.mean(np.expand_dims(x, k) * x)
+
+
+def test_numpy_integer_arguments_that_decide_a_shape():
+    # the inference evaluated np.diff(x, n=k) with a zero stand-in for the np.int64 k: the shape
+    # of n=0 (and the mean's count of 6 instead of 4) went into the specialized gradient
+    x = np.arange(6.0) ** 2
+    for fn, k in ((_diff_mean, np.int64(2)), (_diff_mean, np.array(2)), (_expand_mean, np.int64(1)),
+                  (_expand_mean, np.array(1))):
+        xx = x if fn is _diff_mean else x[:3]
+        g = sd.grad(fn)(xx, k)
+        np.testing.assert_allclose(g, sd.grad(fn, optimize=False)(xx, k))
+        check_grads_fd(lambda v, fn=fn, k=k: fn(v, k), (xx,), (0,), (g,))

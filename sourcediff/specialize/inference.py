@@ -33,6 +33,7 @@ from .facts import (
     Arr,
     Items,
     Known,
+    Scal,
     Seq,
     _dot_helper_fact,
     _elementwise,
@@ -447,7 +448,7 @@ def _evaluate(fn, args, kwargs, extra):
 def _evaluate1(fn, args, kwargs, extra):
     facts = list(args) + list(kwargs.values()) + list(extra)
     if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method) or
-           type(f) is Items for f in facts):
+           type(f) is Items or _integer_value(f) for f in facts):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
@@ -468,6 +469,13 @@ def _evaluate1(fn, args, kwargs, extra):
             return TOP
         out = join(out, _fact_of_result(value))
     return out
+
+
+def _integer_value(f):
+    """A numpy integer or bool scalar (or 0-d array) of unknown value: its stand-in, a zero, would
+    decide a result's shape in its place (``np.diff(x, n=k)``, ``np.expand_dims(x, k)``), as an int
+    argument of unknown value would."""
+    return type(f) in (Scal, Arr) and f.dtype.kind in "iub" and (type(f) is Scal or f.shape == ())
 
 
 def _join_env(a, b):
