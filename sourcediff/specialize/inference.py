@@ -343,8 +343,11 @@ class Inference:
             return ANYINT
         if fn is runtime.reduced_count:
             if args and type(args[0]) is Arr and all(type(a) is Known for a in args[1:]):
-                return Known(runtime.reduced_count(_full_standin(args[0]),
-                                                   *[a.value for a in args[1:]]))
+                try:  # (an axis the array does not have: a branch the call does not take)
+                    return Known(runtime.reduced_count(_full_standin(args[0]),
+                                                       *[a.value for a in args[1:]]))
+                except Exception:  # noqa: BLE001
+                    return TOP
             return TOP
         if fn is runtime.win_mask:
             # a boolean mask, or (at ties) a float mask: a multiply by either keeps the other
