@@ -113,3 +113,23 @@ def test_a_reduction_over_an_axis_of_a_branch_not_taken_leaves_the_rest_speciali
     np.testing.assert_allclose(df(x), sd.grad(_mean_in_a_branch, optimize=False)(x))
     y = np.linspace(0.5, 1.5, 6).reshape(2, 3)
     check_grads_fd(_mean_in_a_branch, (y,), (0,), (df(y),))
+
+
+def _sum_over_k(x, k):
+    return np.mean(np.sum(x, axis=(k,)) ** 2)
+
+
+def _expand_at_k(x, k):
+    return np.mean(np.expand_dims(x, (k,)) * x)
+
+
+def test_an_int_of_unknown_value_inside_a_tuple_argument():
+    # axis=(k,) with a Python int k: the inference evaluated np.sum with a stand-in 1 for k, so
+    # the specialized gradient of k=0 had the mean's count of the sum over axis 1
+    for fn, x, ks in ((_sum_over_k, np.linspace(0.5, 1.5, 6).reshape(2, 3), (0, 1, 0)),
+                      (_expand_at_k, np.linspace(0.5, 1.5, 3), (0, 1, 0))):
+        df = sd.grad(fn)
+        for k in ks:
+            g = df(x, k)
+            np.testing.assert_allclose(g, sd.grad(fn, optimize=False)(x, k))
+            check_grads_fd(lambda v, fn=fn, k=k: fn(v, k), (x,), (0,), (g,))

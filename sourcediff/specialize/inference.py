@@ -450,8 +450,8 @@ def _evaluate(fn, args, kwargs, extra):
 
 def _evaluate1(fn, args, kwargs, extra):
     facts = list(args) + list(kwargs.values()) + list(extra)
-    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method) or
-           type(f) is Items or _integer_value(f) for f in facts):
+    if any(f is TOP or f is BOT or isinstance(f, _Method) or type(f) is Items or
+           _integer_value(f) for f in facts):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
@@ -475,9 +475,13 @@ def _evaluate1(fn, args, kwargs, extra):
 
 
 def _integer_value(f):
-    """A numpy integer or bool scalar (or 0-d array) of unknown value: its stand-in, a zero, would
-    decide a result's shape in its place (``np.diff(x, n=k)``, ``np.expand_dims(x, k)``), as an int
-    argument of unknown value would."""
+    """An int or bool of unknown value (a Python one, a numpy scalar or 0-d array, or one inside a
+    tuple or list, ``axis=(k,)``): its stand-in would decide a result's shape in its place
+    (``np.diff(x, n=k)``, ``np.expand_dims(x, k)``, ``np.sum(x, axis=(k,))``)."""
+    if f is ANYINT or f is ANYBOOL:
+        return True
+    if type(f) is Seq:
+        return any(_integer_value(item) for item in f.items)
     return type(f) in (Scal, Arr) and f.dtype.kind in "iub" and (type(f) is Scal or f.shape == ())
 
 
