@@ -291,13 +291,15 @@ class _Specializations:
                 return dispatcher(*args, 1.0)
         else:
             seeded = functools.partial(target, **{tangent: 1.0})
-        check_scalar = runtime.check_scalar
+        check_scalar, grad_like = runtime.check_scalar, runtime.grad_like
         numpy_float = np.float64
 
         def forward(*args):
             out, out_dot = seeded(*args)
             if type(out) is not float and type(out) is not numpy_float:
                 check_scalar(out, where)
+            if type(out_dot) is not float:  # the tangent has the output's type (a float32
+                out_dot = grad_like(out_dot, args[position])  # scalar, a (1,) array): a float
             grad = out_dot if single else (out_dot,)
             return grad if mode == "grad" else (out, grad)
 

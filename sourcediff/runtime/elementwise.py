@@ -47,8 +47,8 @@ def extremum_weights(a, ans, axis=None, keepdims=False):
 def prod_others(a, axis=None):
     """For every element of ``a``, the product of the other elements reduced with it (zero-safe)."""
     a = as_array(a)
-    if a.ndim == 0:
-        return np.ones_like(a)
+    if a.ndim == 0 or a.size == 0:
+        return np.ones_like(a)  # (no other elements; an empty array has no elements at all)
     axes = normalize_axes(axis, a.ndim)
     rest = [i for i in range(a.ndim) if i not in axes]
     moved = np.transpose(a, rest + list(axes))

@@ -33,6 +33,7 @@ from .facts import (
     Arr,
     Items,
     Known,
+    Scal,
     Seq,
     _dot_helper_fact,
     _elementwise,
@@ -333,11 +334,20 @@ class Inference:
         if fn is float:
             return PYFLOAT if args and args[0] is not TOP else TOP
         if fn is int:
-            return args[0] if args and type(args[0]) is Known else ANYINT
+            if args and not kwargs and all(type(a) is Known for a in args):
+                try:  # int(2.5) is 2: the value the code computes, not its argument
+                    value = int(*[a.value for a in args])
+                except Exception:  # noqa: BLE001
+                    return TOP
+                return Known(value) if type(value) is int else TOP
+            return ANYINT
         if fn is runtime.reduced_count:
             if args and type(args[0]) is Arr and all(type(a) is Known for a in args[1:]):
-                return Known(runtime.reduced_count(_full_standin(args[0]),
-                                                   *[a.value for a in args[1:]]))
+                try:  # (an axis the array does not have: a branch the call does not take)
+                    return Known(runtime.reduced_count(_full_standin(args[0]),
+                                                       *[a.value for a in args[1:]]))
+                except Exception:  # noqa: BLE001
+                    return TOP
             return TOP
         if fn is runtime.win_mask:
             # a boolean mask, or (at ties) a float mask: a multiply by either keeps the other
@@ -440,8 +450,8 @@ def _evaluate(fn, args, kwargs, extra):
 
 def _evaluate1(fn, args, kwargs, extra):
     facts = list(args) + list(kwargs.values()) + list(extra)
-    if any(f is TOP or f is BOT or f is ANYINT or f is ANYBOOL or isinstance(f, _Method) or
-           type(f) is Items for f in facts):
+    if any(f is TOP or f is BOT or isinstance(f, _Method) or type(f) is Items or
+           _integer_value(f) for f in facts):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
@@ -462,6 +472,17 @@ def _evaluate1(fn, args, kwargs, extra):
             return TOP
         out = join(out, _fact_of_result(value))
     return out
+
+
+def _integer_value(f):
+    """An int or bool of unknown value (a Python one, a numpy scalar or 0-d array, or one inside a
+    tuple or list, ``axis=(k,)``): its stand-in would decide a result's shape in its place
+    (``np.diff(x, n=k)``, ``np.expand_dims(x, k)``, ``np.sum(x, axis=(k,))``)."""
+    if f is ANYINT or f is ANYBOOL:
+        return True
+    if type(f) is Seq:
+        return any(_integer_value(item) for item in f.items)
+    return type(f) in (Scal, Arr) and f.dtype.kind in "iub" and (type(f) is Scal or f.shape == ())
 
 
 def _join_env(a, b):

@@ -98,8 +98,9 @@ class _Rewriter(gast.NodeTransformer):
 
     def _unbroadcast(self, node, g, x):
         arg = node.args[0]
-        if _scalar_like(g) and (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
-            return arg
+        if (_scalar_like(g) or (type(g) is Arr and g.shape == ())) and \
+                (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
+            return arg  # (shapes equal: the helper returns g itself, a 0-d array stays one)
         if type(g) is Arr and (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
             return _attr_call(arg, "sum")  # what the helper computes: np.sum(g)
         if type(g) is not Arr or type(x) is not Arr:
@@ -192,7 +193,10 @@ class _Rewriter(gast.NodeTransformer):
 
     def _reduced_count(self, node, x, *rest):
         if type(x) is Arr and all(type(r) is Known for r in rest):
-            return _const(runtime.reduced_count(_full_standin(x), *[r.value for r in rest]))
+            try:  # (an axis x does not have: a branch the call does not take)
+                return _const(runtime.reduced_count(_full_standin(x), *[r.value for r in rest]))
+            except Exception:  # noqa: BLE001
+                return None
         return None
 
 
