@@ -425,3 +425,20 @@ def test_facts_of_values_that_change_after_they_are_first_seen(fn, args):
     grads = df(*copy.deepcopy(args))
     assert sd.source(df, *args) != sd.source(df)  # the specialized code ran
     check_grads_fd(fn, args, wrt, grads)
+
+
+def test_the_shared_row_of_ones_lives_only_as_long_as_code_binding_it():
+    # (the cache held a row for every batch size ever met, up to 512 KB each, for good)
+    import gc
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((37, 4))
+    b = rng.standard_normal((1, 4))
+    df = sd.grad(colsum, wrt=(0, 1))
+    df(x, b)
+    key = (37, np.dtype(np.float64).str)
+    assert key in passes._ONES  # bound by the specialized gradient
+    del df
+    sd.clear_cache()
+    gc.collect()
+    assert key not in passes._ONES

@@ -17,6 +17,7 @@ loop products (``loops.py``) and library calls bound once (``dicts.py``).
 """
 
 import copy
+import weakref
 
 import gast
 import numpy as np
@@ -132,7 +133,9 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
     return fdef if total else None
 
 
-_ONES = {}  # (rows, dtype) -> the read-only row of ones that _column_sums binds
+# (rows, dtype) -> the read-only row of ones that _column_sums binds, shared by the specialized
+# functions that bind it and kept only as long as one does (a batch size met once is not kept)
+_ONES = weakref.WeakValueDictionary()
 
 
 _ONES_MAX_ROWS = 1 << 16
@@ -140,11 +143,12 @@ _ONES_MAX_ROWS = 1 << 16
 
 def _ones_row(n, dtype):
     key = (n, dtype.str)
-    if key not in _ONES:
+    ones = _ONES.get(key)
+    if ones is None:
         ones = np.ones((1, n), dtype)
         ones.flags.writeable = False
         _ONES[key] = ones
-    return _ONES[key]
+    return ones
 
 
 def _column_sums(fdef, facts, bind):
