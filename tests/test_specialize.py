@@ -442,3 +442,21 @@ def test_the_shared_row_of_ones_lives_only_as_long_as_code_binding_it():
     sd.clear_cache()
     gc.collect()
     assert key not in passes._ONES
+
+
+def test_a_numpy_float_scalar_of_unknown_value_is_tried_as_zero_and_not():
+    # np.float64 is a float: a helper takes its 0 for the symbolic zero and returns the other
+    # operand, so the fact of add_grads(np.float64, float32 array) was a float32 array where the
+    # sum of a non-zero scalar is float64 (an unsound fact; now both values are tried)
+    from sourcediff import runtime
+    from sourcediff.specialize.facts import Arr, fact_of_signature
+    from sourcediff.specialize.inference import _evaluate1
+
+    scalar = fact_of_signature(np.float64(2.0))
+    array = fact_of_signature(np.ones(3, np.float32))
+    fact = _evaluate1(runtime.add_grads, [scalar, array], {}, ())
+    real = runtime.add_grads(np.float64(2.0), np.ones(3, np.float32))
+    assert not (type(fact) is Arr and fact.dtype != real.dtype), fact
+    # float64 with float64 keeps its fact
+    same = _evaluate1(runtime.add_grads, [scalar, fact_of_signature(np.ones(3))], {}, ())
+    assert type(same) is Arr and same.dtype == np.float64 and same.shape == (3,)

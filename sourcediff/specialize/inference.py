@@ -455,14 +455,16 @@ def _evaluate1(fn, args, kwargs, extra):
         return TOP
     if sum(_size(f) for f in facts) > _CAP:
         return TOP
-    # a Python float of unknown value may be the symbolic zero 0.0, which helpers pass through:
-    # try both a zero and a non-zero float there
-    floats = [k for k, f in enumerate(facts) if f is PYFLOAT]
+    # a Python float (or numpy float scalar: np.float64 is a float) of unknown value may be the
+    # symbolic zero 0.0, which helpers pass through: try both a zero and a non-zero float there
+    floats = [k for k, f in enumerate(facts)
+              if f is PYFLOAT or (type(f) is Scal and f.dtype.kind == "f")]
     if len(floats) > 3:
         return TOP
     out = BOT
     for values in itertools.product((0.0, 1.0), repeat=len(floats)):
-        chosen = dict(zip(floats, values))
+        chosen = {k: v if facts[k] is PYFLOAT else facts[k].dtype.type(v)
+                  for k, v in zip(floats, values)}
         standins = [chosen[k] if k in chosen else _full_standin(f) for k, f in enumerate(facts)]
         try:
             with np.errstate(all="ignore"):
