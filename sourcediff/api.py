@@ -132,6 +132,13 @@ def source(fn, *example_args):
     """
     text = getattr(fn, "__sourcediff_source__", None)
     if text is None:
+        opaque = getattr(fn, "__sourcediff_opaque__", None)
+        if opaque is not None:  # (made by sourcediff, from other generated functions)
+            raise SourcediffError(
+                f"{opaque[0]} has no generated source of its own: it runs other functions (forward "
+                f"mode, for one, runs the function's jvp once per input element). Print the "
+                f"source of sd.grad(f) or sd.value_and_grad(f) (reverse mode), or set "
+                f"SOURCEDIFF_DUMP=reverse,forward to print the code each stage writes.")
         raise SourcediffError(f"{fn!r} was not made by sourcediff; pass the result of sd.grad(...)")
     spec = getattr(fn, "__sourcediff_specializations__", None)
     if example_args and spec is not None:

@@ -810,3 +810,17 @@ def test_an_in_place_write_into_an_item_names_the_users_expression():
     with pytest.raises(sd.SourcediffSyntaxError) as info:
         sd.grad(copies_into_a_row)(np.ones(3), np.ones((2, 3)))
     assert "_item" not in str(info.value)
+
+
+def test_source_of_a_transform_without_generated_source_says_what_to_print_instead():
+    # (sd.source(sd.grad(f, mode="forward")) said the function "was not made by sourcediff")
+    def f(x):
+        return np.sum(x * x)
+
+    for made in (sd.grad(f, mode="forward"), sd.jacobian(f)):
+        with pytest.raises(sd.SourcediffError, match=r"has no generated source of its own"
+                                                     r"(.|\n)*sd\.value_and_grad\(f\)"):
+            sd.source(made)
+    with pytest.raises(sd.SourcediffError, match="was not made by sourcediff"):
+        sd.source(f)
+    assert "def grad_f" in sd.source(sd.grad(f))
