@@ -92,9 +92,11 @@ def _shares(region, other, depth=0, skip=None):
 
 def _alias_refusal(others, names, region, where, text, fix,
                    head="this in-place write also changes {name}, which shares memory with it "
-                        "and is read later", skip=None):
+                        "and is read later", skip=None, reaches=None):
+    """Refused when one of ``others`` reaches ``region`` (:func:`_shares`, or ``reaches(other)``
+    when given)."""
     for other, name in zip(others, names):
-        if _shares(region, other, skip=skip):
+        if reaches(other) if reaches is not None else _shares(region, other, skip=skip):
             raise AliasError(
                 f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
                 f"change {name} as well; sourcediff gives each name its own value, so the "
@@ -184,17 +186,15 @@ def copy_param(value, others, names, name, where):
     :func:`copy_held`), refused when another argument shares its memory (``f(a, a)``, or
     ``f(params, [params])`` with a list argument holding the other): numpy would show the write
     through that argument too, and the value and derivative would not be numpy's."""
-    held = _held_nodes(value)
-    for other, other_name in zip(others, names):
-        if any(_holds(node, other) if is_tree(node) else _shares(node, other)
-               for node in held.values()):
-            raise AliasError(
-                f"{where}: the arguments {name} and {other_name} share memory (the same array "
-                f"or list passed twice, a view of it, or a list holding it)\n    (the function "
-                f"writes into its parameter {name} in place, and sourcediff gives each parameter "
-                f"its own copy)\nnumpy would change {other_name} as well; sourcediff gives each "
-                f"name its own value, so the derivative would be wrong. Pass a copy for one of "
-                f"them (f(a, a.copy())).")
+    held = _held_nodes(value).values()
+    _alias_refusal(others, names, value, where,
+                   f"(the function writes into its parameter {name} in place, and sourcediff "
+                   f"gives each parameter its own copy)",
+                   "Pass a copy for one of them (f(a, a.copy())).",
+                   head="the arguments " + name + " and {name} share memory (the same array or "
+                        "list passed twice, a view of it, or a list holding it)",
+                   reaches=lambda other: any(_holds(node, other) if is_tree(node) else
+                                             _shares(node, other) for node in held))
     return copy_held(value, name, where)
 
 
