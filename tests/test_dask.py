@@ -121,8 +121,8 @@ def test_value_and_grad_on_dask_is_lazy_one_pass_and_equal(name, scheduler):
     vg = sd.value_and_grad(fn, wrt=wrt)
     value_np, grad_np = vg(*params, X, y)
     # (the distributed scheduler read every chunk twice in the final compute in two full-suite
-    # runs on a loaded machine, never when run alone: one more try there, so that a flake does not fail
-    # the suite and a graph that reads the data twice on every try still does)
+    # runs on a loaded machine, never when run alone: one more try there, so that a flake does
+    # not fail the suite and a graph that reads the data twice on every try still does)
     for attempt in range(2 if scheduler == "distributed" else 1):
         Xd, yd = _lazy_data(X, y)
         _reads_per_chunk()
