@@ -322,7 +322,8 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=()):
                  "_REBOUND": _REBOUND}
     source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0), distinct,
                            bool(resolved))
-    exec(runtime.generated.compile_code(source, "<sourcediff entry>"), namespace)  # (a frame of sourcediff's)
+    # (a frame of sourcediff's: runtime.generated knows it by its file name)
+    exec(runtime.generated.compile_code(source, "<sourcediff entry>"), namespace)
     entry = functools.wraps(fn)(namespace["entry"])
     entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
     return entry

@@ -417,19 +417,28 @@ class AliasPass:
 
 def _fresh_call(value, resolver):
     """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
-    memory with its arguments (so writing into it does not write into them): a primitive
-    declared fresh, called without ``out=`` and without a ``copy=`` other than True
-    (``np.array(y, copy=False)`` and ``y.astype(t, copy=False)`` may give y itself)."""
-    if not isinstance(value, gast.Call) or any(k.arg == "out" for k in value.keywords):
-        return False
-    if any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value is True)
-           for k in value.keywords):
+    memory with its arguments (so writing into it does not write into them); see
+    :func:`fresh_result`."""
+    if not isinstance(value, gast.Call):
         return False
     try:
         op = resolver.op(value)
     except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
         return False
-    return op.kind in ("rule", "nondiff") and registry.facts(op.key).view is False
+    return fresh_result(op)
+
+
+def fresh_result(op):
+    """Whether the result of the resolved operation ``op`` is a new value sharing no memory with
+    what it reads: a primitive declared fresh, called without ``out=`` and without a ``copy=``
+    other than True (``np.array(y, copy=False)`` and ``y.astype(t, copy=False)`` may give y
+    itself)."""
+    if op.kind not in ("rule", "nondiff") or "out" in op.keywords:
+        return False
+    kept = op.keywords.get("copy")
+    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
+        return False
+    return registry.facts(op.key).view is False
 
 
 def numpy_write(call, resolver):

@@ -18,7 +18,7 @@ from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..syntax import _method_call, _names_in
 from .activity import activity
-from .alias import item_mutated_params, mutated_params
+from .alias import fresh_result, item_mutated_params, mutated_params
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .normalize import call, load
@@ -771,18 +771,8 @@ def _view_like(op):
 
 def _may_share(op):
     """Whether the result of ``op`` may share memory with what it reads: anything but a constant
-    and a primitive declared fresh (called without ``out=`` and without a ``copy=`` other than
-    True: ``np.array(y, copy=False)`` may be y itself)."""
-    if op.kind == "const":
-        return False
-    if op.kind not in ("rule", "nondiff"):
-        return True
-    if "out" in op.keywords:
-        return True
-    kept = op.keywords.get("copy")
-    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
-        return True
-    return registry.facts(op.key).view is not False
+    and a fresh result (:func:`~sourcediff.compiler.alias.fresh_result`)."""
+    return op.kind != "const" and not fresh_result(op)
 
 
 def _locals(fdef):
