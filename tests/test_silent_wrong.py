@@ -712,6 +712,26 @@ def test_two_gradients_are_never_one_array():
     assert not np.may_share_memory(g[0], g[1])
 
 
+
+def test_own_arrays_copies_apart_every_form_of_sharing():
+    """The entry's copy of shared gradients (runtime.own_arrays) has a quick path for a tuple of
+    distinct arrays owning their memory: the same array twice, a view of another result, and a
+    list or a view inside the tuple must still be copied apart."""
+    from sourcediff.runtime.grads import own_arrays
+    a = np.arange(6.0)
+    fresh = (a, np.ones(3))
+    assert own_arrays(fresh) is fresh
+    cases = [(a, a), (a, a.reshape(2, 3)), (a[1:], a), (a, [a]), (np.ones(2), a, a[::2])]
+    for out in cases:
+        got = own_arrays(out)
+        leaves = []
+        for v in got:
+            leaves.extend(v if isinstance(v, list) else [v])
+        for i, u in enumerate(leaves):
+            for v in leaves[:i]:
+                assert not np.may_share_memory(u, v), out
+
+
 ACTIVATION = np.tanh
 
 

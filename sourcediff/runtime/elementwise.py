@@ -10,6 +10,9 @@ from .accumulate import GradList, grad_items, iterates_keys, zeros_like_grad
 from .indexing import item_grad, normalize_axes
 from .shapes import as_array, keep, other_array, shape, unbroadcast
 
+_count_nonzero = np._core.multiarray.count_nonzero if hasattr(np, "_core") else \
+    np.core.multiarray.count_nonzero
+
 __all__ = [
     "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
@@ -153,6 +156,10 @@ def win_mask(x, y):
     Without ties the mask is the boolean comparison itself (a multiply by it is cheapest).
     """
     wins = x > y
+    if type(wins) is np.ndarray:  # (the common case first: numpy arrays, no ties)
+        ties = x == y
+        if type(ties) is np.ndarray and not _count_nonzero(ties):
+            return wins
     if isinstance(wins, (bool, np.bool_)):
         return 1.0 if wins else (0.5 if x == y else 0.0)
     ties = x == y

@@ -85,7 +85,18 @@ def own_arrays(out):
     """A gradient function's result with every array its own: two gradients that are one array
     (``x_bar = y_bar = g`` for ``x + y``) or share memory are copied apart, so that updating one
     in place (``gx *= 0.1``) cannot change the other. The common case, nothing shared, returns
-    ``out`` itself."""
+    ``out`` itself: first by a quick test for a tuple of distinct arrays that each own their
+    memory (no view can share it), which is what specialized gradients return."""
+    if type(out) is tuple:
+        seen = set()
+        for v in out:
+            if type(v) is not np.ndarray or v.base is not None or id(v) in seen:
+                break
+            seen.add(id(v))
+        else:
+            return out
+    elif type(out) is np.ndarray:
+        return out
     leaves = []
 
     def collect(v):
