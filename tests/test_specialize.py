@@ -134,6 +134,32 @@ def test_column_sums_are_products_with_a_bound_row_of_ones(dtype):
     assert not ones.flags.writeable and np.all(ones == 1)  # shared between functions, read-only
 
 
+def cubic(a, b, x, y):  # a and b scale arrays: their gradients are sums of products
+    return np.sum((a + b * x + x * x * b - y) ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_of_a_scalar_factor_is_one_dot_product(dtype):
+    rng = np.random.default_rng(6)
+    x, y = (rng.standard_normal(50).astype(dtype) for _ in range(2))
+    df = sd.grad(cubic, wrt=(0, 1))
+    text = sd.source(df, 0.3, -0.2, x, y)
+    assert ".sum()" in text and " @ x" in text and " @ _mul2" in text, text  # a's stays a sum
+    got = df(0.3, -0.2, x, y)
+    want = df.__sourcediff_specializations__.generic(0.3, -0.2, x, y)
+    for g, w in zip(got, want):
+        assert type(g) is type(w)
+        np.testing.assert_allclose(g, w, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    if dtype == np.float64:
+        check_grads_fd(cubic, (0.3, -0.2, x, y), (0, 1), got)
+    x2, y2 = x.reshape(5, 10), y.reshape(5, 10)  # (2-D: a sum, which needs no copy of x2)
+    assert " @ " not in sd.source(df, 0.3, -0.2, x2, y2)
+    xi = np.arange(50)  # integers: the exact sum
+    assert " @ x" not in sd.source(df, 0.3, -0.2, xi, y)
+    np.testing.assert_allclose(df(0.3, -0.2, xi, y), df.__sourcediff_specializations__.generic(
+        0.3, -0.2, xi, y))
+
+
 def test_column_sums_stay_sums_for_integers_and_long_columns(monkeypatch):
     def isum(x, w):
         return np.sum(np.sum(x, axis=0, keepdims=True) * w)

@@ -90,12 +90,14 @@ def own_arrays(out):
     if type(out) is tuple:
         seen = set()
         for v in out:
+            if type(v) is float:
+                continue
             if type(v) is not np.ndarray or v.base is not None or id(v) in seen:
                 break
             seen.add(id(v))
         else:
             return out
-    elif type(out) is np.ndarray:
+    elif type(out) is np.ndarray or type(out) is float:
         return out
     leaves = []
 
