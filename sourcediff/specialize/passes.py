@@ -10,10 +10,12 @@ the generated function computes, and rewrites each helper call whose outcome is 
     b2_bar = _sd.unbroadcast(out_bar, b2)                       b2_bar = out_bar.sum(axis=(0,))
 
 The inference (``inference.py``) is an abstract interpretation of the generated function over the
-facts of ``facts.py``. :func:`specialize` runs the passes in order: the rewrites the facts allow
-(``rewrites.py``, ``dicts.py``), constant folding and dead code, unread stack saves
-(``buffers.py``), then once on the result: row blocks (``rows.py``), buffer reuse, column sums,
-loop products (``loops.py``) and library calls bound once (``dicts.py``).
+facts of ``facts.py``. :func:`specialize` runs the passes of ``PASSES`` in order: the rewrites the
+facts allow (``SETTLE``: helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
+in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
+``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), buffer
+reuse, column sums, loop products (``loops.py``) and library calls bound once (``dicts.py``). Each
+pass has a before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
 
 import copy
@@ -50,16 +52,167 @@ from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
 
 
+class _Run:
+    """What the passes of one specialization read and change: the function being rewritten, the
+    facts of the parameters, the inference's facts of the current tree (``nodes``, renewed by
+    :func:`_infer`) and the options of the call."""
+
+    def __init__(self, fdef, facts, namespace, stack_name, removable, where_names, runtime_names,
+                 placeholders, bind, batch_rows):
+        self.fdef, self.facts, self.namespace = fdef, facts, namespace
+        self.stack_name, self.removable, self.where_names = stack_name, removable, where_names
+        self.runtime_names, self.placeholders = runtime_names, placeholders
+        self.runtime_name = next(iter(runtime_names))
+        self.bind, self.batch_rows = bind, batch_rows
+        self.nodes = None
+        self.blocked = False
+        self.total = 0  # changes so far
+
+
+class Pass:
+    """One rewrite of the specialize stage: ``run(r)`` rewrites ``r.fdef`` in place and returns
+    how many changes it made (0: none); ``when(r)`` says whether it applies to this run at all.
+    ``example`` names the test case in ``tests/test_specialize_passes.py`` that shows it: the same
+    gradient's source with and without the pass."""
+
+    def __init__(self, name, run, when=None, example=None):
+        self.name, self.run, self.example = name, run, example
+        self.when = when or (lambda r: True)
+
+    def __repr__(self):
+        return f"Pass({self.name!r})"
+
+
+def _helpers(r):
+    rewriter = _Rewriter(r.nodes, r.runtime_names)
+    r.fdef.body = [s for s in (rewriter.visit(s) for s in r.fdef.body) if s is not None]
+    return rewriter.changed
+
+
+def _cleanup(r):
+    """After rewrites: constants into their uses, folded, dead code out, temporaries inlined,
+    stack saves nothing reads dropped. (Its changes are not counted: it only follows others.)"""
+    fdef, removable = r.fdef, r.removable
+    while _propagate_constants(fdef, removable):
+        pass
+    fdef.body = fold_constants(fdef.body, r.where_names)
+    fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
+    fdef.body = inline_temps(fdef.body, removable)  # forward mode's statements only
+    if r.stack_name is not None:
+        fdef.body, dropped = _drop_unread_saves(fdef.body, r.stack_name, removable)
+        if dropped:
+            fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
+    return 0
+
+
+def _blocks(r):
+    r.blocked = block_rows(r.fdef, r.nodes, r.facts, r.runtime_name)
+    return 1 if r.blocked else 0  # (the blocks are small: no buffers to reuse)
+
+
+def _buffers(r):
+    _reuse_buffers(r.fdef, r.nodes, r.runtime_name)
+    return 0  # (counted as before: it only follows other changes)
+
+
+def _stacked_products(r):
+    if not _infer(r, marks=True):
+        raise _Stop
+    return _stack_loop_products(r.fdef, r.nodes, r.removable, r.stack_name, r.runtime_name,
+                                share=r.batch_rows)
+
+
+# The passes, in order. SETTLE runs again (after a new inference) while it changes something, at
+# most four rounds: a rewrite can make more facts known (a helper call becomes an operator), and
+# CLEANUP follows every round that changed something. FINAL runs once on the result, when
+# something changed or library calls are to be bound.
+SETTLE = (
+    Pass("helpers", _helpers, example="helpers"),  # helper calls the facts decide (rewrites.py)
+    Pass("scalar seeds", lambda r: _scalar_seeds(r.fdef, r.nodes, r.runtime_names),
+         example="scalar_seeds"),
+    Pass("dict gradients", lambda r: _split_dict_grads(r.fdef, r.nodes, r.removable,
+                                                       r.runtime_names), example="dict_gradients"),
+)
+CLEANUP = Pass("cleanup", _cleanup)
+FINAL = (
+    Pass("row blocks", _blocks, example="row_blocks"),
+    Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
+    Pass("column sums", lambda r: _column_sums(r.fdef, r.nodes, r.bind),
+         when=lambda r: r.bind is not None and not r.blocked, example="column_sums"),
+    Pass("loop products", lambda r: _hoist_loop_products(r.fdef, r.nodes, r.removable,
+                                                         r.stack_name),
+         when=lambda r: r.stack_name is not None and r.batch_rows, example="loop_products"),
+    Pass("stacked products", _stacked_products,
+         when=lambda r: r.stack_name is not None and _has_loop_products(r.fdef),
+         example="stacked_products"),
+    Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
+                                                        r.bind),
+         when=lambda r: r.bind is not None, example="library_calls"),
+)
+PASSES = SETTLE + (CLEANUP,) + FINAL
+
+# Names of passes not to run (tests/test_specialize_passes.py switches one off to show what it
+# does; a debugging aid otherwise). The cleanup always runs.
+SKIP = set()
+
+
+class _Stop(Exception):
+    """The inference gave up on the rewritten tree: the specialization keeps what it has."""
+
+
+def _infer(r, marks=False):
+    inference = Inference(r.fdef, r.namespace, r.stack_name, r.facts,
+                          _marks(r.fdef, r.placeholders) if marks else ())
+    try:
+        inference.run()
+    except _Unsupported:
+        return False
+    r.nodes = inference.nodes
+    return True
+
+
 def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
                runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True):
     """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (and keyword
-    ``keywords``); None when nothing in it changes. ``placeholders`` are the names the function
-    sets to None on entry only so that their first save on the stack has a value. ``bind(wanted,
-    obj)`` gives the name under which ``obj`` is bound when the code is compiled (see
-    ``_hoist_library_calls``); without it library functions are looked up where the code says.
-    ``batch_rows=False`` leaves products of a loop's rows in the loop (see _hoist_loop_products;
-    for the numba backend, whose ``@`` takes 2-D arrays only)."""
+    ``keywords``) by the passes of ``PASSES``; None when nothing in it changes. ``placeholders``
+    are the names the function sets to None on entry only so that their first save on the stack
+    has a value. ``bind(wanted, obj)`` gives the name under which ``obj`` is bound when the code
+    is compiled (see ``_hoist_library_calls``); without it library functions are looked up where
+    the code says. ``batch_rows=False`` leaves products of a loop's rows in the loop (see
+    _hoist_loop_products; for the numba backend, whose ``@`` takes 2-D arrays only)."""
     fdef = copy.deepcopy(fdef)
+    facts = _signature_facts(fdef, param_names, args, keywords, namespace, stack_name,
+                             runtime_names, placeholders)
+    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                isinstance(n.ctx, gast.Store)}
+    namespace = {k: v for k, v in namespace.items() if k not in assigned}
+    r = _Run(fdef, facts, namespace, stack_name, set(removable), where_names, runtime_names,
+             placeholders, bind, batch_rows)
+    for _ in range(4):
+        if not _infer(r, marks=True):
+            break
+        changed = sum(p.run(r) for p in SETTLE if p.name not in SKIP and p.when(r))
+        if not changed:
+            break
+        r.total += changed
+        CLEANUP.run(r)
+    if r.total or bind is not None:
+        if not _infer(r):
+            return fdef if r.total else None
+        try:
+            for p in FINAL:
+                if p.name not in SKIP and p.when(r):
+                    r.total += p.run(r)
+        except _Stop:
+            return fdef if r.total else None
+    return fdef if r.total else None
+
+
+def _signature_facts(fdef, param_names, args, keywords, namespace, stack_name, runtime_names,
+                     placeholders):
+    """The facts of the parameters for this call: each argument's signature fact; a dict
+    argument's items too when the code only reads the dict and nothing it calls can write into
+    it (checked by a first inference)."""
     facts = {p: (fact_of_signature(args[k]) if k < len(args) else TOP)
              for k, p in enumerate(param_names)}
     for k, v in (keywords or {}).items():
@@ -81,56 +234,7 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
             trusted = False
         if not trusted:
             facts = {p: (TOP if type(f) is Items else f) for p, f in facts.items()}
-    removable = set(removable)
-    total = 0
-    for _ in range(4):  # a rewrite can make more facts known (a helper call becomes an operator)
-        inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
-        try:
-            inference.run()
-        except _Unsupported:
-            break
-        rewriter = _Rewriter(inference.nodes, runtime_names)
-        fdef.body = [s for s in (rewriter.visit(s) for s in fdef.body) if s is not None]
-        changed = rewriter.changed + _scalar_seeds(fdef, inference.nodes, runtime_names) + \
-            _split_dict_grads(fdef, inference.nodes, removable, runtime_names)
-        if not changed:
-            break
-        total += changed
-        while _propagate_constants(fdef, removable):
-            pass
-        fdef.body = fold_constants(fdef.body, where_names)
-        fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
-        fdef.body = inline_temps(fdef.body, removable)  # forward mode's statements only
-        if stack_name is not None:
-            fdef.body, dropped = _drop_unread_saves(fdef.body, stack_name, removable)
-            if dropped:
-                fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
-    if total or bind is not None:
-        inference = Inference(fdef, namespace, stack_name, facts)
-        try:
-            inference.run()
-        except _Unsupported:
-            return fdef if total else None
-        blocked = block_rows(fdef, inference.nodes, facts, next(iter(runtime_names)))
-        if blocked:
-            total += 1  # (the blocks are small: no buffers to reuse)
-        elif total:
-            _reuse_buffers(fdef, inference.nodes, next(iter(runtime_names)))
-        if bind is not None and not blocked:
-            total += _column_sums(fdef, inference.nodes, bind)
-        if stack_name is not None and batch_rows:  # (numba multiplies 2-D arrays only)
-            total += _hoist_loop_products(fdef, inference.nodes, removable, stack_name)
-        if stack_name is not None and _has_loop_products(fdef):
-            inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
-            try:
-                inference.run()
-            except _Unsupported:
-                return fdef if total else None
-            total += _stack_loop_products(fdef, inference.nodes, removable, stack_name,
-                                          next(iter(runtime_names)), share=batch_rows)
-        if bind is not None:
-            total += _hoist_library_calls(fdef, inference.nodes, runtime_names, bind)
-    return fdef if total else None
+    return facts
 
 
 # (rows, dtype) -> the read-only row of ones that _column_sums binds, shared by the specialized

@@ -1,0 +1,129 @@
+"""The specialize stage's passes, one by one: for each pass of ``specialize.passes.PASSES``, a
+gradient whose specialized source differs with and without the pass by what the pass is for (the
+"before" text without it, the "after" text with it), and the same gradients either way.
+
+These are the before/after examples of the passes; ``passes.SKIP`` switches a pass off.
+"""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.specialize import passes
+
+
+def helpers(x, w, b):
+    return np.sum((x @ w + b) ** 2)
+
+
+def scalar_seeds(x):
+    return np.sum(np.sin(x))
+
+
+def dict_gradients(p, x):
+    return np.sum(np.tanh(x @ p["W"] + p["b"]) ** 2)
+
+
+def row_blocks(w, X, y):
+    return np.mean(np.logaddexp(0.0, -y * (X @ w)))
+
+
+def buffers(x, w):
+    return np.sum(np.tanh(x @ w) * np.exp(x @ w))
+
+
+def column_sums(x, b):
+    return np.sum(np.tanh(x + b) ** 2)
+
+
+def rnn(xs, Wx, Wh, h):
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh)
+    return np.sum(h ** 2)
+
+
+def library_calls(x):
+    for _ in range(3):
+        x = np.sin(x) * 0.9
+    return x
+
+
+_rng = np.random.default_rng(0)
+_RNN = (_rng.normal(size=(5, 4, 3)), _rng.normal(size=(3, 6)), _rng.normal(size=(6, 6)) * 0.3,
+        np.zeros((4, 6)))
+
+# pass name -> (function, arguments, wrt, text without the pass, text with it)
+EXAMPLES = {
+    "helpers": (helpers, (_rng.normal(size=(20, 3)), _rng.normal(size=(3, 4)),
+                          _rng.normal(size=(1, 4))), (1, 2),
+                "w_bar = _sd.matmul_grad_right(_matmul1_bar, x, w)", "w_bar = x.T @ _matmul1_bar"),
+    "scalar_seeds": (scalar_seeds, (_rng.normal(size=5),), 0,
+                     "_sin1_bar = _sd.unreduce(1.0, _sin1, None, False)",
+                     "x_bar = 1.0 * np.cos(x)"),
+    "dict_gradients": (dict_gradients, ({"W": _rng.normal(size=(3, 4)), "b": _rng.normal(size=4)},
+                                        _rng.normal(size=(6, 3))), 0,
+                       "p_bar = _sd.scatter_basic(_item2_bar, p, 'b')",
+                       "return {'W': p_bar_W, 'b': p_bar_b}"),
+    "row_blocks": (row_blocks, (_rng.normal(size=20), _rng.normal(size=(60000, 20)),
+                                np.sign(_rng.normal(size=60000))), 0,
+                   "w_bar = X.T @ _matmul1_bar", "X_rows = X[_r:_r + "),
+    "buffers": (buffers, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
+                "_tanh1 = np.tanh(_matmul1)\n", "_tanh1 = np.tanh(_matmul1, out=_matmul1)"),
+    "column_sums": (column_sums, (_rng.normal(size=(30, 4)), _rng.normal(size=(1, 4))), 1,
+                    "b_bar = _add1_bar.sum(axis=(0,), keepdims=True)", "b_bar = _ones30 @ _add1_bar"),
+    "loop_products": (rnn, _RNN, (1, 2), "_matmul1 = _item2 @ Wx",
+                      "_rows_product1 = xs @ Wx"),
+    "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
+                         "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
+    "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
+}
+
+
+def _run(fn, args, wrt, skip):
+    sd.clear_cache()  # (a new gradient: an earlier one has its specializations cached)
+    saved = set(passes.SKIP)
+    passes.SKIP.clear()
+    passes.SKIP.update(skip)
+    try:
+        df = sd.grad(fn, wrt=wrt)
+        return sd.source(df, *args), df(*args)
+    finally:
+        passes.SKIP.clear()
+        passes.SKIP.update(saved)
+        sd.clear_cache()
+
+
+def _close(a, b):
+    if isinstance(a, (tuple, list)):
+        for u, v in zip(a, b):
+            _close(u, v)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _close(a[k], b[k])
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _by_example():
+    return {p.example: p for p in passes.PASSES if p.example is not None}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_a_pass_makes_its_rewrite_and_keeps_the_gradient(example):
+    fn, args, wrt, before, after = EXAMPLES[example]
+    name = _by_example()[example].name
+    without, g_without = _run(fn, args, wrt, {name})
+    with_, g_with = _run(fn, args, wrt, set())
+    assert before in without and after not in without, without
+    assert after in with_ and before not in with_, with_
+    _close(g_with, g_without)
+    generic, _ = _run(fn, args, wrt, {p.name for p in passes.PASSES})
+    assert "_sd." in generic  # (every pass off: the generic code's helpers are all there)
+
+
+def test_every_pass_has_an_example_and_every_example_a_pass():
+    named = _by_example()
+    assert set(named) == set(EXAMPLES)
+    assert [p for p in passes.PASSES if p.example is None] == [passes.CLEANUP]
+    assert len({p.name for p in passes.PASSES}) == len(passes.PASSES)
