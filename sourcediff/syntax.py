@@ -70,28 +70,47 @@ def _assigned(node):
 # ---------------------------------------------------------------- liveness and dead code
 
 
-def _live_in(stmts, live):
+def live_in(stmts, live, *, faint=False, skip=frozenset(), record=None):
+    """The names live before ``stmts`` when ``live`` are live after them: the one liveness
+    analysis of the compiler (dead code, the last-pass guards, buffer reuse, the alias stage).
+
+    ``faint``: an assignment of a name that is not live reads nothing, unless its value is a call
+    (which may have effects); ``skip``: ids of statements that read nothing (they only bind);
+    ``record``: gets ``{id(statement): names live after it}`` for every statement, loop bodies
+    included (recorded at the loop's fixed point)."""
     live = set(live)
     for s in reversed(stmts):
-        live = _live_stmt(s, live)
+        if record is not None:
+            record[id(s)] = live
+        live = live_stmt(s, live, faint=faint, skip=skip, record=record)
     return live
 
 
-def _live_stmt(s, live):
+def live_stmt(s, live, *, faint=False, skip=frozenset(), record=None):
+    """The names live before statement ``s`` when ``live`` are live after it (see live_in)."""
+    if skip and id(s) in skip:
+        return live - _assigned(s)
     if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-        return (live - {s.targets[0].id}) | _loads(s.value)
+        t = s.targets[0].id
+        if faint and t not in live and not isinstance(s.value, gast.Call):
+            return live - {t}
+        return (live - {t}) | _loads(s.value)
     if isinstance(s, gast.If):
-        return _loads(s.test) | _live_in(s.body, live) | _live_in(s.orelse, live)
+        return _loads(s.test) | live_in(s.body, live, faint=faint, skip=skip, record=record) | \
+            live_in(s.orelse, live, faint=faint, skip=skip, record=record)
     if isinstance(s, (gast.For, gast.While)):
-        return _loop_live(s.body, live) | _loads(s.iter if isinstance(s, gast.For) else s.test)
+        head = _loop_live(s.body, live, faint=faint, skip=skip)
+        if record is not None:
+            live_in(s.body, head, faint=faint, skip=skip, record=record)
+        return head | _loads(s.iter if isinstance(s, gast.For) else s.test)
     return live | _loads(s)
 
 
-def _loop_live(body, live):
+def _loop_live(body, live, *, faint=False, skip=frozenset()):
     """Names live at the head of a loop whose body is ``body`` and that is followed by ``live``."""
     head = set(live)
     while True:
-        new = head | _live_in(body, head)
+        new = head | live_in(body, head, faint=faint, skip=skip)
         if new == head:
             return head
         head = new
@@ -120,7 +139,7 @@ def dead_code(stmts, removable, live_out):
             if not _code(s.body):
                 s.body = [gast.Pass()]
         out.append(s)
-        live = _live_stmt(s, live)
+        live = live_stmt(s, live)
     out.reverse()
     return _drop_dangling_comments(out)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, METHODS, writes_in_place
-from ..syntax import _names_in
+from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
@@ -146,47 +146,15 @@ class AliasPass:
 
     # ------------------------------------------------------------------ liveness
 
-    def live_in(self, stmts, live, skip, record=None):
-        """Names live before ``stmts`` when ``live`` are live after them (a value is live when a
-        read that matters may follow: an assignment to a dead name reads nothing, and so do the
-        statements in ``skip``). ``record`` gets the names live after each statement."""
-        live = set(live)
-        for s in reversed(stmts):
-            if record is not None:
-                record[id(s)] = live
-            live = self.live_stmt(s, live, skip, record)
-        return live
-
-    def live_stmt(self, s, live, skip, record):
-        if id(s) in skip:
-            return live - _stored(s)
-        # (a marker reads its name: a later v op= e writes through whatever v still shares, so
-        # v's memory matters even when its new value is never read)
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t = s.targets[0].id
-            if t not in live and not isinstance(s.value, gast.Call):
-                return live - {t}
-            return (live - {t}) | _loads(s.value)
-        if isinstance(s, gast.If):
-            return _loads(s.test) | self.live_in(s.body, live, skip, record) \
-                | self.live_in(s.orelse, live, skip, record)
-        if isinstance(s, (gast.For, gast.While)):
-            head = set(live)
-            while True:
-                new = head | self.live_in(s.body, head, skip)
-                if new == head:
-                    break
-                head = new
-            self.live_in(s.body, head, skip, record)
-            return head | _loads(s.iter if isinstance(s, gast.For) else s.test)
-        return live | _loads(s)
-
     def live_after(self, skip=frozenset()):
         """{id(statement): names live after it}, with the statements in ``skip`` read nothing."""
         key = frozenset(skip)
         if key not in self.lives:
             record = {}
-            self.live_in(self.fdef.body, set(), key, record)
+            # (faint: an assignment to a dead name reads nothing; a marker reads its name, since a
+            # later v op= e writes through whatever v still shares, so v's memory matters even
+            # when its new value is never read)
+            live_in(self.fdef.body, set(), faint=True, skip=key, record=record)
             self.lives[key] = record
         return self.lives[key]
 

@@ -17,12 +17,11 @@ from ..syntax import (  # noqa: F401
     _code,
     _drop_dangling_comments,
     _is_counting_loop,
-    _live_in,
-    _live_stmt,
     _loads,
     _loop_live,
     _pure,
     dead_code,
+    live_stmt,
 )
 from .emit import comment, is_comment
 
@@ -116,7 +115,7 @@ def last_pass_guards(stmts, removable, live_out, fresh):
             if isinstance(s, gast.For) and _adjoint_counting_loop(s, removable, live):
                 _guard_last_pass(s, removable, live, fresh)
         out.append(s)
-        live = _live_stmt(s, live)
+        live = live_stmt(s, live)
     out.reverse()
     return out
 
@@ -145,7 +144,7 @@ def _guard_last_pass(loop, removable, after, fresh):
                 not isinstance(s.value, (gast.Constant, gast.Name)):  # (those cost nothing)
             skip.add(k)
             continue
-        live = _live_stmt(s, live)
+        live = live_stmt(s, live)
     if not skip:
         return
     left = fresh("left")

@@ -8,7 +8,8 @@ import gast
 import numpy as np
 
 from ..compiler.emit import is_comment
-from ..compiler.optimize import _live_stmt, dead_code
+from ..compiler.optimize import dead_code
+from ..syntax import live_stmt
 from .facts import TOP, Arr, Known, _const, _load, _np_call, _parents, _size
 
 _POPPED = "__sourcediff_popped__"
@@ -136,7 +137,7 @@ def _reuse_buffers(fdef, facts, runtime_name):
     live, live_after = set(), [None] * len(body)
     for i in range(len(body) - 1, -1, -1):
         live_after[i] = live
-        live = _live_stmt(body[i], set(live))
+        live = live_stmt(body[i], set(live))
     owned = {}  # name -> fact of the array it holds
 
     def usable(name):
