@@ -312,3 +312,27 @@ def test_math_and_builtin_facts():
     assert registry.facts(math.exp).view is False
     assert registry.facts(runtime.map_list).calls_back
     assert registry.facts(runtime.check_wrt).reads_dicts
+
+
+def test_primitives_the_specializer_evaluates_give_their_shapes_on_stand_ins():
+    """``shapes="evaluate"``: the specializer calls the primitive on stand-in arrays (zeros of each
+    argument's shape and dtype) to learn its result's type, shape and dtype. For every rule case of
+    such a primitive, the real call and the stand-in call agree on them."""
+    pytest.importorskip("scipy")  # (the primitives that declare it are scipy's)
+    from sourcediff.specialize.facts import _full_standin, fact_of_signature
+    from tests.rule_cases import CASES, SCIPY_CASES
+
+    evaluated = {id(r.key) for r in _records() if r.shapes == "evaluate"}
+    assert evaluated, "no primitive declares shapes='evaluate'"
+    seen = set()
+    for prim, args, kwargs, _, label in CASES + SCIPY_CASES:
+        if id(prim) not in evaluated:
+            continue
+        seen.add(id(prim))
+        standins = [_full_standin(fact_of_signature(a)) if isinstance(a, np.ndarray) else a
+                    for a in args]
+        real, fake = prim(*args, **kwargs), prim(*standins, **kwargs)
+        assert type(real) is type(fake), label
+        assert np.shape(real) == np.shape(fake), label
+        assert np.result_type(real) == np.result_type(fake), label
+    assert seen == evaluated  # (every such primitive has a case)

@@ -81,17 +81,23 @@ class Facts:
     - ``saves``: what the tape must keep from the forward pass for this primitive's backward:
       a tuple of ``"args"`` (the inputs), ``"ans"`` (the result); None means everything the vjp
       rule's signature names (what the tape does now). For the tape to read.
+    - ``shapes``: how the specializer learns the type, shape and dtype of its result:
+      ``"evaluate"`` when they follow from those of its arguments (and the values of its
+      integer arguments, such as ``axis``), so that calling it on stand-in arrays of the
+      arguments' shapes and dtypes tells them (``scipy.special.logsumexp``); None when nobody
+      said (the result is unknown to the specializer, which keeps the generic code after it;
+      numpy's own functions are in ``specialize/facts.py``'s table).
     """
 
     __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",
                  "nondiff", "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves",
-                 "_derived_nondiff")
+                 "shapes", "_derived_nondiff")
 
     FIELDS = ("view", "full_reduction", "rowwise", "writes", "nondiff", "zero_safe",
-              "passes_zero", "calls_back", "reads_dicts", "saves")
+              "passes_zero", "calls_back", "reads_dicts", "saves", "shapes")
     DEFAULTS = dict(view=None, full_reduction=False, rowwise=None, writes=None, nondiff=None,
                     zero_safe=None, passes_zero=False, calls_back=False, reads_dicts=False,
-                    saves=None)
+                    saves=None, shapes=None)
 
     def __init__(self, key, name=None):
         self.key = key

@@ -94,7 +94,8 @@ def xlog1py(g, ans, x, y):
 
 
 # logsumexp: a and b (the scales) are differentiable; return_sign=True is refused
-@defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False)
+@defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False,
+        shapes="evaluate")
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
     up = _sd.unreduce(g, a, axis, keepdims)
@@ -108,7 +109,7 @@ def logsumexp_jvp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=Fals
             np.sum(g * e, axis=axis, keepdims=keepdims), None, None)
 
 
-@defvjp(scipy.special.softmax, kind="custom", torch_name="SoftmaxBackward0")
+@defvjp(scipy.special.softmax, kind="custom", torch_name="SoftmaxBackward0", shapes="evaluate")
 def softmax(g, ans, x, axis=None):
     return (ans * (g - np.sum(g * ans, axis=axis, keepdims=True)), None)
 
@@ -118,7 +119,8 @@ def softmax_jvp(g, ans, x, axis=None):
     return (ans * (g - np.sum(g * ans, axis=axis, keepdims=True)), None)
 
 
-@defvjp(scipy.special.log_softmax, kind="custom", torch_name="LogSoftmaxBackward0")
+@defvjp(scipy.special.log_softmax, kind="custom", torch_name="LogSoftmaxBackward0",
+        shapes="evaluate")
 def log_softmax(g, ans, x, axis=None):
     return (g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True), None)
 
@@ -231,6 +233,6 @@ def expm_jvp(g, ans, A):
     return (_sd.expm_tangent(g, ans, A),)
 
 
-@defvjp(_sd.lse_b, kind="linear")
+@defvjp(_sd.lse_b, kind="linear", shapes="evaluate")
 def lse_b_helper(c, out, b, return_sign=False):
     return (c, None)

@@ -5,6 +5,7 @@ fact of every expression node in ``nodes``.
 
 import inspect
 import itertools
+import math
 import operator
 import types
 
@@ -253,6 +254,8 @@ class Inference:
                 return TOP
             if inspect.ismodule(base.value) and not (callable(value) or inspect.ismodule(value)
                                                      or value is None):
+                if base.value in _CONSTANT_MODULES and type(value) is float:
+                    return Known(value)  # np.pi, math.e: constants of the library
                 return TOP  # a module's data (``config.N``) may change between calls
             return Known(value)
         return TOP
@@ -392,7 +395,7 @@ class Inference:
                 if any(type(kwargs[k]) is not Known for k in names if k in kwargs):
                     return TOP
             return _evaluate(fn, args, kwargs, [])
-        if id(fn) in _SD:
+        if id(fn) in _SD or registry.facts(fn).shapes == "evaluate":
             return _evaluate(fn, args, kwargs, [])
         return TOP
 
@@ -437,6 +440,9 @@ class Inference:
         f = node.func
         return isinstance(f, gast.Attribute) and f.attr == "pop" and \
             isinstance(f.value, gast.Name) and f.value.id == self.stack_name
+
+
+_CONSTANT_MODULES = (np, math)  # (their float attributes, np.pi, math.inf, are constants)
 
 
 def _evaluate(fn, args, kwargs, extra):

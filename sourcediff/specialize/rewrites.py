@@ -101,6 +101,18 @@ class _Rewriter(gast.NodeTransformer):
         if (_scalar_like(g) or (type(g) is Arr and g.shape == ())) and \
                 (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
             return arg  # (shapes equal: the helper returns g itself, a 0-d array stays one)
+        negated = isinstance(arg, gast.UnaryOp) and isinstance(arg.op, gast.USub) and \
+            type(g) is Arr and g.dtype.kind == "f" and g.shape != ()
+        if negated:  # -(g.sum(...)), not (-g).sum(...): one negation of the sum, not of all of
+            arg = arg.operand  # g (the same numbers: a sum of negated values is the negated sum)
+        out = self._sums(arg, g, x)
+        if out is None or not negated:
+            return out
+        return gast.UnaryOp(op=gast.USub(), operand=out)
+
+    def _sums(self, arg, g, x):
+        """What ``unbroadcast(arg, x)`` computes for ``arg`` of fact ``g``: ``arg`` itself, or the
+        sums over the axes broadcasting added to ``x``; None when the facts do not tell."""
         if type(g) is Arr and (_scalar_like(x) or (type(x) is Arr and x.shape == ())):
             return self._dot(arg) or _attr_call(arg, "sum")  # what the helper computes: np.sum(g)
         if type(g) is not Arr or type(x) is not Arr:
