@@ -1,11 +1,12 @@
 """Derivative rules for Python builtins over numbers and lists (max and min)."""
 
 import builtins
+import math
 
 import numpy as np
 
 from .. import runtime as _sd
-from .registry import defjvp, defvjp
+from .registry import deffacts, defjvp, defvjp
 
 
 # (view=None: they return one of their arguments itself; not elementwise: max(iterable)
@@ -32,3 +33,14 @@ def float64_conversion(g, ans, x):
 def item_method(g, ans, x):
     # x.item() of a one-element array: the gradient goes back to that element
     return (np.reshape(g, np.shape(x)),)
+
+
+# What the specializer knows of math's results: each of these returns a Python float whenever it
+# returns (whatever number it is given), so what is computed from it keeps known facts; abs
+# keeps its argument's type, shape and dtype (learned on a stand-in).
+_MATH_FLOATS = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "copysign",
+                "cos", "cosh", "degrees", "dist", "erf", "erfc", "exp", "exp2", "expm1", "fabs",
+                "fmod", "gamma", "hypot", "ldexp", "lgamma", "log", "log10", "log1p", "log2",
+                "pow", "radians", "remainder", "sin", "sinh", "sqrt", "tan", "tanh")
+deffacts(*(getattr(math, n) for n in _MATH_FLOATS if hasattr(math, n)), shapes="float")
+deffacts(builtins.abs, shapes="evaluate")

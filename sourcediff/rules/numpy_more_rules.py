@@ -300,7 +300,8 @@ def eigh_jvp(g, ans, a, UPLO="L"):
     return (_sd.eigh_tangent(g, ans, a, UPLO), None)
 
 
-@defvjp(np.linalg.eigvalsh, kind="custom", torch_name="LinalgEighBackward0", view=False)
+@defvjp(np.linalg.eigvalsh, kind="custom", torch_name="LinalgEighBackward0", view=False,
+        shapes="evaluate")
 def eigvalsh(g, ans, a, UPLO="L"):
     return _sd.eigvalsh_grad(g, ans, a, UPLO)
 
@@ -312,7 +313,8 @@ def eigvalsh_jvp(g, ans, a, UPLO="L"):
 
 # with L = ans (lower) and P = the lower triangle of L^T g with its diagonal halved, the gradient
 # is S + S^T on the triangle numpy reads (diagonal halved), S = L^-T P L^-1
-@defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0", view=False)
+@defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0", view=False,
+        shapes="evaluate")
 def cholesky(g, ans, a, *, upper=False):
     lt = np.where(upper, ans, np.swapaxes(ans, -1, -2))
     p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(ans, True)
@@ -338,7 +340,8 @@ def qr_jvp(g, ans, a, mode="reduced"):
 
 # pinv of a full-rank matrix (the rank is locally constant there); hermitian=True is refused
 # (written with matmul and swapaxes: second order comes from their rules)
-@defvjp(np.linalg.pinv, kind="custom", torch_name="PinverseBackward0", view=False)
+@defvjp(np.linalg.pinv, kind="custom", torch_name="PinverseBackward0", view=False,
+        shapes="evaluate")
 def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
     xt = np.swapaxes(_sd.refuse_if(ans, hermitian, "np.linalg.pinv with hermitian=True"), -1, -2)
     gt = np.swapaxes(g, -1, -2)
@@ -364,7 +367,8 @@ def lstsq_jvp(g, ans, a, b, rcond=None):
 
 
 # (view=True: matrix_power(a, 1) returns a itself, so the result may be its operand)
-@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0", view=True)
+@defvjp(np.linalg.matrix_power, kind="custom", torch_name="LinalgMatrixPowerBackward0", view=True,
+        shapes="evaluate")
 def matrix_power(g, ans, a, n):
     return _sd.matrix_power_grad(g, ans, a, n)
 
@@ -374,7 +378,8 @@ def matrix_power_jvp(g, ans, a, n):
     return (_sd.matrix_power_tangent(g, ans, a, n), None)
 
 
-@defvjp(np.linalg.multi_dot, kind="custom", torch_name="MmBackward0", view=False)
+@defvjp(np.linalg.multi_dot, kind="custom", torch_name="MmBackward0", view=False,
+        shapes="evaluate")
 def multi_dot(g, ans, arrays, *, out=None):
     return (_sd.multi_dot_grads(g, arrays),)
 

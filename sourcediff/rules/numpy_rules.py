@@ -454,7 +454,8 @@ def diff(g, ans, a, n=1, axis=-1):
 
 
 # norm: 0 where the norm is 0 (PyTorch's subgradient, not nan); ord=inf ties split evenly
-@defvjp(np.linalg.norm, kind="custom", torch_name="LinalgVectorNormBackward0", view=False)
+@defvjp(np.linalg.norm, kind="custom", torch_name="LinalgVectorNormBackward0", view=False,
+        shapes="evaluate")
 def norm(g, ans, x, ord=None, axis=None, keepdims=False):
     return (_sd.unreduce(g, x, axis, keepdims) * _sd.norm_weights(x, ans, ord, axis, keepdims),)
 
@@ -527,7 +528,8 @@ def trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return (_sd.trace_grad(g, a, offset, axis1, axis2),)
 
 
-@defvjp(np.linalg.inv, kind="custom", torch_name="LinalgInvExBackward0", view=False)
+@defvjp(np.linalg.inv, kind="custom", torch_name="LinalgInvExBackward0", view=False,
+        shapes="evaluate")
 def inv(g, ans, a):
     return (-(np.swapaxes(ans, -1, -2) @ g @ np.swapaxes(ans, -1, -2)),)
 
@@ -538,7 +540,8 @@ def inv_jvp(g, ans, a):
 
 
 # det/slogdet: through inv(a), so a singular matrix gives inf/nan
-@defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0", view=False)
+@defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0", view=False,
+        shapes="evaluate")
 def det(g, ans, a):
     return (np.expand_dims(g * ans, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
 
@@ -561,7 +564,8 @@ def slogdet_jvp(g, ans, a):
                            ans),)
 
 
-@defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0", view=False)
+@defvjp(np.linalg.solve, kind="custom", torch_name="LinalgSolveExBackward0", view=False,
+        shapes="evaluate")
 def solve(g, ans, a, b):
     return _sd.solve_grads(g, ans, a, b)
 

@@ -84,9 +84,11 @@ class Facts:
     - ``shapes``: how the specializer learns the type, shape and dtype of its result:
       ``"evaluate"`` when they follow from those of its arguments (and the values of its
       integer arguments, such as ``axis``), so that calling it on stand-in arrays of the
-      arguments' shapes and dtypes tells them (``scipy.special.logsumexp``); None when nobody
-      said (the result is unknown to the specializer, which keeps the generic code after it;
-      numpy's own functions are in ``specialize/facts.py``'s table).
+      arguments' shapes and dtypes tells them (``scipy.special.logsumexp``, ``np.linalg.inv``:
+      square matrices are tried as identities where zeros raise); ``"float"`` when the result
+      is a Python float whenever the call returns (``math.exp``); None when nobody said (the
+      result is unknown to the specializer, which keeps the generic code after it; numpy's own
+      functions are in ``specialize/facts.py``'s table).
     """
 
     __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",

@@ -405,7 +405,7 @@ _NP_SHAPE_PURE = [
     "tensordot", "zeros_like", "ones_like", "full_like", "empty_like", "diag", "diagonal", "trace",
     "cumsum", "cumprod", "flip", "roll", "sort", "argsort", "ravel", "atleast_1d", "atleast_2d",
     "asarray", "array", "take", "triu", "tril", "diff", "kron", "where", "logsumexp", "float64",
-    "float32", "copy", "real", "conj", "around", "round",
+    "float32", "copy", "real", "conj", "around", "round", "sinc", "cross",
     # values in these positions decide the result's shape: they must be known exactly
     "reshape", "repeat", "tile", "pad", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
 ]

@@ -334,6 +334,12 @@ class Inference:
         if fn is len:
             return Known(args[0].shape[0]) if len(args) == 1 and type(args[0]) is Arr and \
                 args[0].shape else TOP
+        if fn in (np.shape, np.ndim, runtime.shape) and len(args) == 1 and not kwargs:
+            shape = args[0].shape if type(args[0]) is Arr else () if args[0] is PYFLOAT or \
+                type(args[0]) is Scal else None  # (a shape is what the signature fixes)
+            if shape is None:
+                return TOP
+            return Known(len(shape)) if fn is np.ndim else Known(shape)
         if fn is float:
             return PYFLOAT if args and args[0] is not TOP else TOP
         if fn is int:
@@ -395,8 +401,13 @@ class Inference:
                 if any(type(kwargs[k]) is not Known for k in names if k in kwargs):
                     return TOP
             return _evaluate(fn, args, kwargs, [])
-        if id(fn) in _SD or registry.facts(fn).shapes == "evaluate":
+        if id(fn) in _SD:
             return _evaluate(fn, args, kwargs, [])
+        shapes = registry.facts(fn).shapes
+        if shapes == "evaluate":
+            return _evaluate(fn, args, kwargs, [])
+        if shapes == "float":  # (a float whenever it returns)
+            return PYFLOAT
         return TOP
 
     def _callee(self, fn, args, kwargs):
@@ -472,14 +483,35 @@ def _evaluate1(fn, args, kwargs, extra):
         chosen = {k: v if facts[k] is PYFLOAT else facts[k].dtype.type(v)
                   for k, v in zip(floats, values)}
         standins = [chosen[k] if k in chosen else _full_standin(f) for k, f in enumerate(facts)]
-        try:
-            with np.errstate(all="ignore"):
-                value = fn(*standins[:len(args)],
-                           **dict(zip(kwargs, standins[len(args):len(args) + len(kwargs)])))
-        except Exception:  # noqa: BLE001
+        value = _call_on(fn, standins, len(args), kwargs)
+        if value is _FAILED and any(_square(f) for f in facts):
+            # (np.linalg.inv of zeros raises: square matrices as identities instead)
+            standins = [_eye_standin(f) if _square(f) else s for f, s in zip(facts, standins)]
+            value = _call_on(fn, standins, len(args), kwargs)
+        if value is _FAILED:
             return TOP
         out = join(out, _fact_of_result(value))
     return out
+
+
+_FAILED = object()
+
+
+def _call_on(fn, standins, nargs, kwargs):
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*standins[:nargs], **dict(zip(kwargs, standins[nargs:nargs + len(kwargs)])))
+    except Exception:  # noqa: BLE001
+        return _FAILED
+
+
+def _square(f):
+    return type(f) is Arr and len(f.shape) >= 2 and f.shape[-1] == f.shape[-2] > 0 and \
+        f.dtype.kind in "fc"
+
+
+def _eye_standin(f):
+    return np.broadcast_to(np.eye(f.shape[-1], dtype=f.dtype), f.shape)
 
 
 def _integer_value(f):
