@@ -215,6 +215,8 @@ def join(a, b):
         return a
     if _pyfloat(a) and _pyfloat(b):
         return PYFLOAT
+    if type(a) is Seq and type(b) is Seq and a.kind is b.kind and len(a.items) == len(b.items):
+        return Seq([join(u, v) for u, v in zip(a.items, b.items)], a.kind)  # (item by item)
     if _float64ish(a) and _float64ish(b):
         return F64S
     for u, v in ((a, b), (b, a)):
@@ -313,6 +315,8 @@ def _fact_of_result(value):
         return Scal(value.dtype)
     if value is None:
         return Known(None)
+    if t is tuple:  # (a helper's tuple of gradients: its items are read by index)
+        return Seq([_fact_of_result(v) for v in value], tuple)
     return TOP
 
 
@@ -330,7 +334,8 @@ def _size(f):
 
 _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
            gast.Div: operator.truediv, gast.Pow: operator.pow, gast.FloorDiv: operator.floordiv,
-           gast.Mod: operator.mod, gast.MatMult: operator.matmul}
+           gast.Mod: operator.mod, gast.MatMult: operator.matmul, gast.BitAnd: operator.and_,
+           gast.BitOr: operator.or_, gast.BitXor: operator.xor}
 
 
 _UNARY = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
@@ -431,7 +436,8 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
                   "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid",
-                  "grad_tree", "add_grads"}
+                  "grad_tree", "add_grads", "clip_bounds", "einsum_call_grads", "concat_grads",
+                  "unstack_grads", "scale_each"}
 
 
 def _np_table():

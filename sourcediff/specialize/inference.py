@@ -370,7 +370,10 @@ class Inference:
         if fn in _SUBSCRIPTS:
             return _subscripts_fact(fn, args, kwargs)
         if fn in _DOT_HELPERS:
-            return _dot_helper_fact(fn, args, kwargs)
+            fact = _dot_helper_fact(fn, args, kwargs)
+            if fact is TOP and all(len(a.shape) <= 1 for a in args if type(a) is Arr):
+                return _evaluate(fn, args, kwargs, [])  # vectors (np.dot(v, w)): cheap to run
+            return fact
         if fn in (runtime.matmul_grad_left, runtime.matmul_grad_right) and len(args) == 3 and \
                 not kwargs and all(type(a) is Arr for a in args):
             # by formula: a matmul on zero-stride stand-ins would do the whole product slowly
