@@ -133,6 +133,8 @@ def source(fn, *example_args):
     text = getattr(fn, "__sourcediff_source__", None)
     if text is None:
         opaque = getattr(fn, "__sourcediff_opaque__", None)
+        if opaque is not None and len(opaque) > 2:  # (it runs generated code it can show)
+            return opaque[2]()
         if opaque is not None:  # (made by sourcediff, from other generated functions)
             raise SourcediffError(
                 f"{opaque[0]} has no generated source of its own: it runs other functions (forward "

@@ -214,8 +214,18 @@ def forward_grad(fn, wrt=0, optimize=True):
                 grads.append(runtime.grad_like(jac, args[i]))
         return grads[0] if single else tuple(grads)
 
+    def shown():  # (what sd.source shows: the jvp each pass runs)
+        texts = []
+        for w in ([wrt] if single else list(wrt)):
+            jf = _get(fn, w, "jvp", optimize)
+            tangent = ", ".join(jf.__sourcediff_tangent_names__.values())
+            texts.append(f"# sd.grad({_name(fn)}, mode='forward') runs this jvp once per element "
+                         f"of its argument, with {tangent} 1.0 at that element and 0 elsewhere\n"
+                         + jf.__sourcediff_source__)
+        return "\n".join(texts)
+
     grad_fn.__sourcediff_source__ = None
-    grad_fn.__sourcediff_opaque__ = (f"sd.grad({_name(fn)}, mode='forward')", _AGAIN)
+    grad_fn.__sourcediff_opaque__ = (f"sd.grad({_name(fn)}, mode='forward')", _AGAIN, shown)
     return grad_fn
 
 

@@ -817,10 +817,20 @@ def test_source_of_a_transform_without_generated_source_says_what_to_print_inste
     def f(x):
         return np.sum(x * x)
 
-    for made in (sd.grad(f, mode="forward"), sd.jacobian(f)):
-        with pytest.raises(sd.SourcediffError, match=r"has no generated source of its own"
-                                                     r"(.|\n)*sd\.value_and_grad\(f\)"):
-            sd.source(made)
+    with pytest.raises(sd.SourcediffError, match=r"has no generated source of its own"
+                                                 r"(.|\n)*sd\.value_and_grad\(f\)"):
+        sd.source(sd.jacobian(f))
+    # forward mode's gradient shows the jvp it runs once per element
+    shown = sd.source(sd.grad(f, mode="forward"))
+    assert shown.startswith("# sd.grad(") and "mode='forward') runs this jvp" in shown
+    assert "def jvp_f" in shown
+    assert "x_dot" in shown and shown.endswith(sd.source(sd.jvp(f, wrt=0)))
+
+    def g(x, y):
+        return np.sum(x * y)
+
+    both = sd.source(sd.grad(g, wrt=(0, 1), mode="forward"))
+    assert both.count("def jvp_g") == 2 and "x_dot" in both and "y_dot" in both
     with pytest.raises(sd.SourcediffError, match="was not made by sourcediff"):
         sd.source(f)
     assert "def grad_f" in sd.source(sd.grad(f))

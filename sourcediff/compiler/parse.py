@@ -111,7 +111,7 @@ def _refuse_opaque(fn):
     what = getattr(fn, "__sourcediff_opaque__", None)
     if what is None:
         return
-    name, fix = what
+    name, fix = what[0], what[1]
     raise NoSourceError(
         f"{name} is computed by sourcediff in Python "
         f"from generated code, not generated as code itself, so it cannot be "
