@@ -494,6 +494,21 @@ except ImportError:  # scipy is optional
     _special = None
 
 
+def _specialized(fn, args, wrt, rtol=1e-12, fd=True):
+    """The specialized source of grad(fn) for ``args``, after checking its gradients against the
+    generic code's (same types) and, with ``fd``, against finite differences."""
+    df = sd.grad(fn, wrt=wrt)
+    text = sd.source(df, *args)
+    got = df(*args)
+    want = df.__sourcediff_specializations__.generic(*args)
+    for g, w in zip(got, want):
+        assert type(g) is type(w)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-12)
+    if fd:
+        check_grads_fd(fn, args, wrt, got)
+    return text, got
+
+
 def gmm_nll(means, log_sigmas, logits, X):
     log_w = logits - _special.logsumexp(logits)
     diff = X[:, None, :] - means[None, :, :]
@@ -511,14 +526,8 @@ def test_scipy_logsumexp_and_numpy_constants_keep_the_facts_known():
     rng = np.random.default_rng(7)
     args = (rng.normal(size=(3, 2)), rng.normal(size=(3, 2)) * 0.2, rng.normal(size=3),
             rng.normal(size=(40, 2)))
-    df = sd.grad(gmm_nll, wrt=(0, 1, 2))
-    text = sd.source(df, *args)
+    text, _ = _specialized(gmm_nll, args, (0, 1, 2), rtol=1e-11)
     assert "_sd.unbroadcast" not in text and "_sd.grad_like(logits_bar" not in text, text
-    got = df(*args)
-    want = df.__sourcediff_specializations__.generic(*args)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12)
-    check_grads_fd(gmm_nll, args, (0, 1, 2), got)
 
 
 def neg_sums(x, b, c):
@@ -530,13 +539,8 @@ def test_a_negated_gradient_is_summed_then_negated():
     negation of the whole of g before the sum. It is -(g summed) now, the same numbers."""
     rng = np.random.default_rng(8)
     x, b = rng.normal(size=(50, 4)), rng.normal(size=(1, 4))
-    df = sd.grad(neg_sums, wrt=(1, 2))
-    text = sd.source(df, x, b, 0.5)
+    text, got = _specialized(neg_sums, (x, b, 0.5), (1, 2), rtol=1e-13, fd=False)
     assert "(-" not in text and "-(" in text, text
-    got = df(x, b, 0.5)
-    want = df.__sourcediff_specializations__.generic(x, b, 0.5)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-13)
     np.testing.assert_allclose(got[0], -np.full((1, 4), 50.0))
 
 
@@ -552,15 +556,8 @@ def test_linalg_math_and_shape_results_keep_the_facts_known():
     math's float functions as floats, shapes as the signature's)."""
     rng = np.random.default_rng(9)
     args = (rng.normal(size=3), rng.normal(size=(3, 3)) + 3.0 * np.eye(3), 0.4)
-    df = sd.grad(linalg_and_math, wrt=(0, 1, 2))
-    text = sd.source(df, *args)
+    text, _ = _specialized(linalg_and_math, args, (0, 1, 2))
     assert "_sd.unbroadcast" not in text and "_sd.grad_like" not in text, text
-    got = df(*args)
-    want = df.__sourcediff_specializations__.generic(*args)
-    for g, w in zip(got, want):
-        assert type(g) is type(w)
-        np.testing.assert_allclose(g, w, rtol=1e-12)
-    check_grads_fd(linalg_and_math, args, (0, 1, 2), got)
 
 
 def vectors_clipped(x, w, s):
@@ -572,12 +569,5 @@ def test_vector_products_clip_and_einsum_keep_the_facts_known():
     scalar, or a tuple read by index) had no facts: what followed kept its generic helpers."""
     rng = np.random.default_rng(10)
     args = (rng.normal(size=4), rng.normal(size=4), 0.7)
-    df = sd.grad(vectors_clipped, wrt=(0, 1, 2))
-    text = sd.source(df, *args)
+    text, _ = _specialized(vectors_clipped, args, (0, 1, 2))
     assert "_sd.unbroadcast" not in text and "_sd.grad_like" not in text, text
-    got = df(*args)
-    want = df.__sourcediff_specializations__.generic(*args)
-    for g, w in zip(got, want):
-        assert type(g) is type(w)
-        np.testing.assert_allclose(g, w, rtol=1e-12)
-    check_grads_fd(vectors_clipped, args, (0, 1, 2), got)
