@@ -571,3 +571,20 @@ def test_vector_products_clip_and_einsum_keep_the_facts_known():
     args = (rng.normal(size=4), rng.normal(size=4), 0.7)
     text, _ = _specialized(vectors_clipped, args, (0, 1, 2))
     assert "_sd.unbroadcast" not in text and "_sd.grad_like" not in text, text
+
+
+def _poly3(x, a, b=0.5, *, c=2.0):
+    return a + b * x + c * x * x
+
+
+def calls_with_defaults(x, a):
+    return np.sum(_poly3(x, a) * _poly3(x, 1.5, c=a)) + np.sum(_poly3(x, a=a, b=a))
+
+
+def test_a_helper_called_with_defaults_and_keywords_keeps_the_facts_known():
+    """A call of the user's helper that left a parameter to its default, or passed one by
+    keyword, had no fact (the inference of the callee bound positional arguments only): what
+    followed kept its generic helpers. The call is bound as Python binds it now."""
+    rng = np.random.default_rng(11)
+    text, _ = _specialized(calls_with_defaults, (rng.normal(size=5), 0.3), (0, 1))
+    assert "_sd.unbroadcast" not in text and "_sd.grad_like" not in text, text

@@ -47,6 +47,7 @@ from .facts import (
     _size,
     _subscripts_fact,
     _Unsupported,
+    fact_of_signature,
     join,
 )
 
@@ -419,18 +420,16 @@ class Inference:
         import builtins
 
         fdef, stack_name = fn.__sourcediff_fdef__
-        params = [a.id for a in fdef.args.args]
-        kwonly = [a.id for a in fdef.args.kwonlyargs]
-        if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None or \
-                len(args) != len(params) or set(kwargs) != set(kwonly):
+        if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None:
             return TOP
-        facts = dict(zip(params, args))
-        facts.update(kwargs)
         raw = fn
         while getattr(raw, "__sourcediff_same_as_wrapped__", False) and \
                 hasattr(raw, "__wrapped__"):
             raw = raw.__wrapped__
         if not isinstance(raw, types.FunctionType):
+            return TOP
+        facts = _bound(fdef, raw, args, kwargs)
+        if facts is None:
             return TOP
         namespace = dict(vars(builtins))
         namespace.update(raw.__globals__)
@@ -457,6 +456,44 @@ class Inference:
 
 
 _CONSTANT_MODULES = (np, math)  # (their float attributes, np.pi, math.inf, are constants)
+
+
+def _bound(fdef, raw, args, kwargs):
+    """The facts of the parameters of the generated function ``raw`` (of tree ``fdef``) for a call
+    with these argument facts, as Python binds them: by position, by keyword, else the default
+    (its value's fact); None for a call Python would refuse or that this cannot follow."""
+    params = [a.id for a in fdef.args.args]
+    kwonly = [a.id for a in fdef.args.kwonlyargs]
+    if len(args) > len(params):
+        return None
+    facts = dict(zip(params, args))
+    for name, fact in kwargs.items():
+        if name in facts or (name not in params and name not in kwonly):
+            return None
+        facts[name] = fact
+    defaults = raw.__defaults__ or ()
+    kwdefaults = raw.__kwdefaults__ or {}
+    for i, name in enumerate(params):
+        if name not in facts:
+            j = i - (len(params) - len(defaults))
+            if j < 0:
+                return None
+            facts[name] = _default_fact(defaults[j])
+    for name in kwonly:
+        if name not in facts:
+            if name not in kwdefaults:
+                return None
+            facts[name] = _default_fact(kwdefaults[name])
+    return facts
+
+
+def _default_fact(value):
+    """A default value's fact: itself for numbers, strings, None and tuples of them (a default is
+    one object, evaluated once), else what its type, shape and dtype say."""
+    if value is None or type(value) in (int, float, bool, str) or (
+            type(value) is tuple and all(type(v) in (int, float, bool, str) for v in value)):
+        return Known(value)
+    return fact_of_signature(value)
 
 
 def _evaluate(fn, args, kwargs, extra):
