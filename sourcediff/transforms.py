@@ -234,37 +234,61 @@ def vjp(fn, *primals, optimize=True):
     """
     params = list(inspect.signature(fn).parameters)
     active = tuple(params[i] for i, x in enumerate(primals) if _float_like(x))
-    if not optimize:  # (the split form is built optimized; this one runs fn again per call)
-        bwd = _get(fn, active, "vjp", optimize)
-        out = fn(*primals)
-
-        def f_vjp(cotangent):
-            grads = iter(bwd(*primals, **{bwd.__sourcediff_cotangent_name__: cotangent}))
-            return tuple(next(grads) if _float_like(x) else None for x in primals)
-
-        return out, f_vjp
     # fn runs once, here: every f_vjp call (a jacobian's rows) differentiates that same run,
-    # its random draws and state included, from what the run saved
-    fwd = split_form(fn, active)
+    # its random draws and state included, from what the run saved. (Not fn itself and then a
+    # backward pass over the primals: fn may write into them, and the generated forms copy an
+    # argument they write into, so the call would differentiate at the changed values.)
+    fwd = split_form(fn, active) if optimize else _get(fn, active, "split", False)
     out, saved = fwd(*primals)
+    # the backward form restores what the forward pass overwrote, in place (y[i] = <saved>),
+    # into arrays that saved holds: each call after it would differentiate at the restored,
+    # earlier values; what a call changes is put back after it
+    kept = _saved_arrays(saved)
 
     def f_vjp(cotangent):
         bwd = fwd.__sourcediff_bwd__
-        grads = bwd(_fresh_stacks(saved), **{bwd.__sourcediff_cotangent_name__: cotangent})
+        try:
+            grads = bwd(_fresh_stacks(saved, {}), **{bwd.__sourcediff_cotangent_name__: cotangent})
+        finally:
+            for array, copy_ in kept:
+                if not np.array_equal(array, copy_, equal_nan=array.dtype.kind in "fc"):
+                    array[...] = copy_
         grads = iter(grads if isinstance(grads, tuple) else (grads,))
         return tuple(next(grads) if _float_like(x) else None for x in primals)
 
     return out, f_vjp
 
 
-def _fresh_stacks(saved):
-    """``saved`` with its lists and tuples copied (their items shared): the backward form pops
-    its stacks, and each f_vjp call needs them whole."""
-    if type(saved) is list:
-        return [_fresh_stacks(v) for v in saved]
-    if type(saved) is tuple:
-        return tuple(_fresh_stacks(v) for v in saved)
+def _fresh_stacks(saved, memo):
+    """``saved`` with its lists, tuples and dicts copied (their items shared, one copy of each
+    container however often it is held): the backward form pops its stacks and restores
+    items, and each f_vjp call needs them whole."""
+    if type(saved) in (list, tuple, dict):
+        if id(saved) not in memo:
+            if type(saved) is dict:
+                memo[id(saved)] = {k: _fresh_stacks(v, memo) for k, v in saved.items()}
+            else:
+                memo[id(saved)] = type(saved)(_fresh_stacks(v, memo) for v in saved)
+        return memo[id(saved)]
     return saved
+
+
+def _saved_arrays(saved):
+    """(array, copy) for each writeable numeric numpy array that ``saved`` holds (in its lists, tuples
+    and dicts), once each."""
+    out, seen, todo = [], set(), [saved]
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if type(v) in (list, tuple):
+            todo.extend(v)
+        elif type(v) is dict:
+            todo.extend(v.values())
+        elif isinstance(v, np.ndarray) and v.flags.writeable and v.size and v.dtype.kind in "biufc":
+            out.append((v, v.copy()))
+    return out
 
 
 def _reverse_jacobians(out, f_vjp, args, indices):

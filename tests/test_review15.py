@@ -1,0 +1,88 @@
+"""Forward mode, higher derivatives and the transforms built on them, against finite differences
+and the other modes: programs where a transform returned a plausible but wrong derivative."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+
+
+def _fd_jacobian(fn, args, i, h=1e-6):
+    """Central finite differences of fn (any output shape) in args[i], shape out + arg."""
+    x = np.asarray(args[i], float)
+    out = np.asarray(fn(*copy.deepcopy(args)), float)
+    jac = np.zeros(out.shape + x.shape)
+    for idx in np.ndindex(x.shape):
+        plus, minus = list(copy.deepcopy(args)), list(copy.deepcopy(args))
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        plus[i], minus[i] = xp, xm
+        jac[(Ellipsis,) + idx] = (np.asarray(fn(*plus), float) - np.asarray(fn(*minus), float)) / (2 * h)
+    return jac
+
+
+X5 = np.array([0.3, -1.2, 0.7, 2.1, -0.4])
+
+
+def _rows_written_in_a_loop(x):
+    y = np.empty(3)
+    for i in range(3):
+        y[i] = x[i] * x[i + 1]
+    return y * x[4]
+
+
+def _writes_into_its_argument(x):
+    x[1] = x[0] * x[2]
+    x *= 2.0
+    return np.sum(x ** 2)
+
+
+def _helper(a, *args, scale=2.0, off=0.0):
+    s = a * scale
+    for t in args:
+        s = s + t * a
+    return s + off, s * s
+
+
+def _calls_a_helper(x):
+    p, q = _helper(x[0], x[1], x[2], scale=x[3])
+    r, _ = _helper(x[4], off=x[0])
+    return p * q + r
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_a_reverse_jacobian_calls_the_backward_form_on_what_one_run_saved(optimize):
+    """The backward form puts back in place what the forward pass overwrote (``y[i] = <saved>``)
+    in arrays the run saved: sd.vjp's f_vjp, called once per output element by
+    ``sd.jacobian(mode="reverse")``, differentiated every row after the first at the restored
+    values (column 4 of _rows_written_in_a_loop's jacobian was y[i] * x[4], not y[i]; the reverse
+    hessian of _calls_a_helper was off by 0.69)."""
+    x = X5.copy()
+    jac = sd.jacobian(_rows_written_in_a_loop, mode="reverse", optimize=optimize)(x)
+    np.testing.assert_allclose(jac, _fd_jacobian(_rows_written_in_a_loop, (X5,), 0), rtol=1e-6, atol=1e-8)
+    out, f_vjp = sd.vjp(_rows_written_in_a_loop, X5.copy(), optimize=optimize)
+    first = f_vjp(np.array([0.0, 1.0, 2.0]))[0]
+    for _ in range(2):
+        np.testing.assert_array_equal(f_vjp(np.array([0.0, 1.0, 2.0]))[0], first)
+    hess = sd.jacobian(sd.grad(_calls_a_helper), mode="reverse", optimize=optimize)(X5.copy())
+    expected = _fd_jacobian(sd.grad(_calls_a_helper, optimize=False), (X5,), 0)
+    np.testing.assert_allclose(hess, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_vjp_without_optimization_differentiates_at_the_arguments_given():
+    """sd.vjp(f, x, optimize=False) ran f itself (which wrote into x) and then the backward pass
+    at the changed x: the gradient of _writes_into_its_argument was [14.2, 0, 15.2, 33.6, -6.4]
+    where [3.58, 0, 6.10, 16.8, -3.2] is right, and the caller's x was changed; the optimized vjp
+    (and sd.grad) left x alone."""
+    expected = _fd_jacobian(_writes_into_its_argument, (X5,), 0)
+    for optimize in (True, False):
+        x = X5.copy()
+        out, f_vjp = sd.vjp(_writes_into_its_argument, x, optimize=optimize)
+        np.testing.assert_allclose(f_vjp(1.0)[0], expected, rtol=1e-6)
+        np.testing.assert_array_equal(x, X5)
+        assert out == _writes_into_its_argument(X5.copy())
+        jac = sd.jacobian(_writes_into_its_argument, mode="reverse", optimize=optimize)(X5.copy())
+        np.testing.assert_allclose(jac, expected, rtol=1e-6)
