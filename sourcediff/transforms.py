@@ -172,6 +172,11 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
                 f"every run (a seeded generator created inside the function).")
         # (a tree output, as the gradient of a function of a dict: its leaves in one vector)
         cols[idx] = flatten(col)[0] if is_tree(col) else np.asarray(col)
+    if not cols:  # (x has no elements: one run, with a zero tangent, gives the output's shape)
+        zero = flatten(x)[1](np.zeros(0)) if is_tree(x) else np.zeros_like(x)
+        out = expected if checked else _tangent_call(jf, args, {name: zero})[0]
+        if scalar_for is not None:
+            runtime.check_scalar(out, scalar_for)
     tree_out = is_tree(out)
     out_shape = (flatten(out)[0].size,) if tree_out else np.shape(out)
     x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)

@@ -86,3 +86,30 @@ def test_vjp_without_optimization_differentiates_at_the_arguments_given():
         assert out == _writes_into_its_argument(X5.copy())
         jac = sd.jacobian(_writes_into_its_argument, mode="reverse", optimize=optimize)(X5.copy())
         np.testing.assert_allclose(jac, expected, rtol=1e-6)
+
+
+def _doubled(x):
+    return x * 2.0
+
+
+def _three_sums(x):
+    return np.array([np.sum(x), np.sum(x * x), 1.0])
+
+
+def _sum_of_squares(x):
+    return np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_a_jacobian_at_an_argument_with_no_elements_has_the_output_s_shape_too(mode):
+    """A forward jacobian runs one pass per element of x; for an x of size 0 it ran none and took
+    the output's shape as (): the jacobian of x * 2 at zeros(0) had shape (0,), not (0, 0) (the
+    reverse jacobian's), of a function returning 3 values (0,), not (3, 0), and the hessian of
+    sum(x ** 2) at zeros((2, 0)) had shape (2, 0), not (2, 0, 2, 0)."""
+    for fn in (_doubled, _three_sums):
+        for shape in ((0,), (2, 0)):
+            x = np.zeros(shape)
+            jac = sd.jacobian(fn, mode=mode)(x)
+            assert jac.shape == np.shape(fn(x)) + shape
+    for shape in ((0,), (2, 0)):
+        assert sd.hessian(_sum_of_squares)(np.zeros(shape)).shape == shape + shape
