@@ -113,3 +113,37 @@ def test_a_jacobian_at_an_argument_with_no_elements_has_the_output_s_shape_too(m
             assert jac.shape == np.shape(fn(x)) + shape
     for shape in ((0,), (2, 0)):
         assert sd.hessian(_sum_of_squares)(np.zeros(shape)).shape == shape + shape
+
+
+def _weighted_by_the_loop_index(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(x * x) * i
+    return s
+
+
+def _index_weighted_rows(x):
+    X = np.array([[0.3, -1.2, 0.7], [0.5, 0.1, -0.4]])
+    s = 0.0
+    for i in range(3):
+        y = x.copy()
+        y[1] = y[0] * i
+        s = s + np.sum(np.mean(x[None, :] * X, axis=0) ** 2) * i + np.sum(y ** 2) * i
+        s = s + np.sum(np.where(x > 0, x, 0.1 * x) ** 2) * i + np.linalg.norm(x) * i
+        s = s + np.sum(np.concatenate([x, x * 2]) ** 2) * i + np.sum(np.sort(x) ** 3) * i
+    return s
+
+
+@pytest.mark.parametrize("fn", [_weighted_by_the_loop_index, _index_weighted_rows])
+@pytest.mark.parametrize("optimize", [True, False])
+def test_a_hessian_through_a_gradient_that_is_zero_on_one_pass(fn, optimize):
+    """At i = 0 the gradient's g * i is the Python float 0.0, which the runtime helpers take as
+    the symbolic zero (unreduce returns 0.0, not zeros shaped like x); the tangent of that value
+    has its real shape, and broadcasting it to the primal's shape () raised "cannot broadcast a
+    non-scalar to a scalar array" from the generated code in sd.hessian and sd.hvp."""
+    x = np.array([0.3, -1.2, 0.7])
+    expected = _fd_jacobian(sd.grad(fn, optimize=False), (x,), 0)
+    np.testing.assert_allclose(sd.hessian(fn, optimize=optimize)(x.copy()), expected, rtol=1e-5, atol=1e-6)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(sd.hvp(fn, (x.copy(),), (v,), optimize=optimize), expected @ v,
+                               rtol=1e-5, atol=1e-6)
