@@ -147,3 +147,62 @@ def test_a_hessian_through_a_gradient_that_is_zero_on_one_pass(fn, optimize):
     v = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(sd.hvp(fn, (x.copy(),), (v,), optimize=optimize), expected @ v,
                                rtol=1e-5, atol=1e-6)
+
+
+def _a_stack(x):
+    st = [x[0]]
+    out = 0.0
+    for i in range(1, len(x)):
+        if x[i] > 0:
+            st.append(st[-1] * x[i])
+        elif len(st) > 1:
+            out = out + st.pop() * x[i]
+    while st:
+        out = out + st.pop() ** 2
+    return out
+
+
+def _a_dict_filled_in_a_loop(x):
+    d = {}
+    for i in range(len(x)):
+        k = i % 2
+        if k in d:
+            d[k] = d[k] * x[i] + np.sin(x[i])
+        else:
+            d[k] = x[i] ** 2
+    squares = {i: x[i] ** 2 for i in range(3)}
+    return d[0] * d[1] + sum(squares.values()) * squares[1]
+
+
+def _a_scalar_through_branches(a):
+    y = a
+    for i in range(3):
+        if y > 1.0:
+            y = y * 0.5 + np.log(y)
+        else:
+            y = y * y + 1.0
+    return y * a
+
+
+@pytest.mark.parametrize("fn", [_a_stack, _a_dict_filled_in_a_loop])
+def test_hessians_of_functions_that_pop_from_lists_or_write_into_containers_in_loops(fn):
+    """The gradient of lst.pop() calls _sd.push_grad, and a write into a dict or list in a loop
+    keeps what it overwrites with _sd.saved_item; neither helper had a rule, so sd.hessian and
+    sd.hvp of such functions were refused ("has no derivative rule yet")."""
+    x = np.array([0.3, -1.2, 0.7, 2.1, -0.4, 1.1])
+    expected = _fd_jacobian(sd.grad(fn, optimize=False), (x,), 0)
+    np.testing.assert_allclose(sd.hessian(fn)(x.copy()), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sd.hessian(fn, optimize=False)(x.copy()), expected, rtol=1e-5, atol=1e-6)
+    v = np.linspace(-1.0, 1.0, 6)
+    np.testing.assert_allclose(sd.hvp(fn, (x.copy(),), (v,)), expected @ v, rtol=1e-5, atol=1e-6)
+
+
+def test_a_third_derivative_through_a_loop_with_branches():
+    """The second derivative's code pops the first's stacks (_sd.push_grad): a third derivative
+    (grad of grad of grad, or elementwise_grad three times) was refused."""
+    d2 = sd.grad(sd.grad(_a_scalar_through_branches))
+    for a in (0.3, 0.9, 1.7):
+        expected = (d2(a + 1e-5) - d2(a - 1e-5)) / 2e-5
+        assert sd.grad(sd.grad(sd.grad(_a_scalar_through_branches)))(a) == pytest.approx(expected, rel=1e-5)
+        e3 = sd.elementwise_grad(sd.elementwise_grad(sd.elementwise_grad(_a_scalar_through_branches)))
+        assert e3(a) == pytest.approx(expected, rel=1e-5)
