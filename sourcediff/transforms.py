@@ -145,19 +145,29 @@ def _basis(x):
 
 
 def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None,
-                      expected=None):
+                      expected=None, pristine=None):
     """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
 
-    With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once."""
+    With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once.
+    The first pass runs on ``args`` themselves, every other on a copy of the lists, tuples and dicts
+    of ``pristine`` (``args`` as they were before any run; by default before this first pass): a
+    function may append to or pop from a list it is given, as Python does once per call, and each
+    pass must see the list the call was made with."""
     jf = _get(fn, (wrt_index,), "jvp", optimize)
     name = jf.__sourcediff_wrt__[0]
-    x = args[wrt_index]
+    runs_args = pristine is None  # (else args ran already: every pass takes a copy)
+    if pristine is None:
+        pristine = _fresh_stacks(args, {})
+    x = pristine[wrt_index]  # (as it was given: a run may pop from it)
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
+    x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
+    x_float = [] if is_tree(x) else [x]
     cols = {}
     out = first = None
     checked = expected is not None  # (an earlier run's value: every pass must give it too)
     for k, (idx, e) in enumerate(_basis(x)):
-        out, col = _tangent_call(jf, args, {name: e})
+        out, col = _tangent_call(jf, args if k == 0 and runs_args else _fresh_stacks(pristine, {}),
+                                 {name: e})
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
         if k == 0:
@@ -174,14 +184,14 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
         cols[idx] = flatten(col)[0] if is_tree(col) else np.asarray(col)
     if not cols:  # (x has no elements: one run, with a zero tangent, gives the output's shape)
         zero = flatten(x)[1](np.zeros(0)) if is_tree(x) else np.zeros_like(x)
-        out = expected if checked else _tangent_call(jf, args, {name: zero})[0]
+        out = expected if checked else _tangent_call(
+            jf, args if runs_args else _fresh_stacks(pristine, {}), {name: zero})[0]
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
     tree_out = is_tree(out)
     out_shape = (flatten(out)[0].size,) if tree_out else np.shape(out)
-    x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
     jac = np.zeros(out_shape + x_shape, dtype=np.result_type(*(
-        [] if tree_out else [out]), *([] if is_tree(x) else [x]), float))
+        [] if tree_out else [out]), *x_float, float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
@@ -208,15 +218,17 @@ def forward_grad(fn, wrt=0, optimize=True):
     def grad_fn(*args):
         grads = []
         first = None
+        pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
         for i in _wrt_indices(fn, wrt, len(args)):
             where = getattr(fn, "__qualname__", "the function")
-            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first)
+            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first,
+                                         pristine=None if first is None else pristine)
             first = out if first is None else first
             runtime.check_scalar(out, where)
-            if is_tree(args[i]):  # (a tree: its leaves' entries in order)
-                grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
+            if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given)
+                grads.append(flatten(pristine[i])[1](np.reshape(jac, (-1,))))
             else:
-                grads.append(runtime.grad_like(jac, args[i]))
+                grads.append(runtime.grad_like(jac, pristine[i]))
         return grads[0] if single else tuple(grads)
 
     grad_fn.__sourcediff_source__ = None
@@ -330,6 +342,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         # run: one reverse run serves every wrt index (its f_vjp differentiates that run), and
         # forward passes must return what it returned (random draws, state that moves)
         out = f_vjp = None
+        pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
         if mode != "forward":
             out, f_vjp = vjp(fn, *args, optimize=optimize)
         forward = [i for i in indices if mode == "forward" or (
@@ -337,7 +350,8 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         reverse = [i for i in indices if i not in forward]
         jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
         for i in forward:
-            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out)
+            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
+                                               pristine=None if out is None else pristine)
             if out is None:
                 out = first
         out_jacs = [jacs[i] for i in indices]

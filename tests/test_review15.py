@@ -206,3 +206,32 @@ def test_a_third_derivative_through_a_loop_with_branches():
         assert sd.grad(sd.grad(sd.grad(_a_scalar_through_branches)))(a) == pytest.approx(expected, rel=1e-5)
         e3 = sd.elementwise_grad(sd.elementwise_grad(sd.elementwise_grad(_a_scalar_through_branches)))
         assert e3(a) == pytest.approx(expected, rel=1e-5)
+
+
+def _pops_a_weight(x, ws):
+    w = ws.pop()
+    return np.sum(x * x) + np.sum(x - 1.0) * w
+
+
+def _pops_from_its_argument(ws, x):
+    a = ws.pop()
+    return a * ws[-1] * x + ws[0]
+
+
+def test_forward_passes_each_see_the_list_the_call_was_made_with():
+    """Forward mode runs the function once per element of x; a function that pops from a list it
+    is given popped a different item on each pass: at x = ones (where the value does not depend on
+    the item, so no pass looked different) the forward gradient was [32, 22, 12] where [32, 32, 32]
+    is right, and the caller's list lost three items. A gradient with respect to the list popped
+    from failed inside sourcediff (unflatten expects a vector of 2 entries)."""
+    x = np.ones(3)
+    expected = sd.grad(_pops_a_weight)(x, [10.0, 20.0, 30.0])
+    for grad_fn in (sd.grad(_pops_a_weight, mode="forward"), sd.jacobian(_pops_a_weight, mode="forward"),
+                    sd.jacobian(_pops_a_weight, mode="auto")):
+        ws = [10.0, 20.0, 30.0]
+        np.testing.assert_allclose(grad_fn(x, ws), expected)
+        assert ws == [10.0, 20.0]  # (one run's pop, as Python and reverse mode do)
+    np.testing.assert_allclose(sd.hessian(_pops_a_weight)(x, [10.0, 20.0, 30.0]), 2 * np.eye(3))
+    reverse = sd.grad(_pops_from_its_argument)([1.0, 2.0, 3.0], 1.5)
+    forward = sd.grad(_pops_from_its_argument, mode="forward")([1.0, 2.0, 3.0], 1.5)
+    assert forward == pytest.approx(reverse) and len(forward) == 3
