@@ -235,3 +235,23 @@ def test_forward_passes_each_see_the_list_the_call_was_made_with():
     reverse = sd.grad(_pops_from_its_argument)([1.0, 2.0, 3.0], 1.5)
     forward = sd.grad(_pops_from_its_argument, mode="forward")([1.0, 2.0, 3.0], 1.5)
     assert forward == pytest.approx(reverse) and len(forward) == 3
+
+
+def _writes_into_a_dict(x):
+    d = {}
+    d["a"] = x ** 2
+    d["b"] = np.sin(x)
+    d["a"] = d["a"] * d["b"]
+    squares = {i: x[i] ** 2 for i in range(3)}
+    return np.sum(d["a"] + d["b"]) + sum(squares.values()) * squares[1]
+
+
+def test_a_reverse_jacobian_of_a_gradient_that_writes_into_a_dict():
+    """The gradient puts back what d[k] = v overwrote with _sd.restore_item, which deletes a key
+    the write added; differentiated again in reverse mode, nothing undid that, and the second
+    backward sweep met d without its keys: KeyError 'b' from the generated code."""
+    x = np.array([0.3, -1.2, 0.7, 2.1])
+    expected = _fd_jacobian(sd.grad(_writes_into_a_dict, optimize=False), (x,), 0)
+    for optimize in (True, False):
+        jac = sd.jacobian(sd.grad(_writes_into_a_dict), mode="reverse", optimize=optimize)(x.copy())
+        np.testing.assert_allclose(jac, expected, rtol=1e-5, atol=1e-6)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
+from .. import runtime
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
@@ -384,6 +385,12 @@ class Reverse(Analysis):
                                           slice=copy.deepcopy(target.slice), ctx=gast.Load())
                     out.append(self.push(call(self.rt("copy"), [part]), s))
                 out.append(self.on_copies(s))
+            elif self.restored_item(s) is not None:
+                # (a gradient differentiated again: _sd.restore_item(d, k, v) puts back what d[k] = v
+                # overwrote, or deletes the key it added; this sweep puts back what it changed)
+                obj, key = self.restored_item(s)
+                out.append(self.push(call(self.rt("saved_item"), [load(obj), copy.deepcopy(key)]), s))
+                out.append(self.on_copies(s))
             elif isinstance(s, gast.If):
                 out.append(located(gast.If(test=s.test, body=self.primal_block(s.body, depth),
                                            orelse=self.primal_block(s.orelse, depth)), s))
@@ -392,6 +399,17 @@ class Reverse(Analysis):
             else:
                 out.append(self.on_copies(s))
         return out
+
+    def restored_item(self, s):
+        """(container, key) of a statement ``_sd.restore_item(container, key, value)`` (generated
+        code differentiated again) whose container the adjoint sweep reads, else None."""
+        value = s.value if isinstance(s, gast.Expr) else None
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "restore_item" and isinstance(value.func.value, gast.Name)
+                and self.globals.user_lookup(value.func.value.id) is runtime and len(value.args) == 3
+                and isinstance(value.args[0], gast.Name) and value.args[0].id in self.needed):
+            return None
+        return value.args[0].id, value.args[1]
 
     def may_be_container(self, name):
         """Whether ``name`` may hold a list, tuple or dict (a container the function builds, or a
@@ -462,6 +480,12 @@ class Reverse(Analysis):
                 if block:
                     out.append(self.grad_comment(s))
                     out.extend(block)
+            elif self.restored_item(s) is not None:
+                obj, key = self.restored_item(s)
+                restore = call(self.rt("restore_item"), [load(obj), copy.deepcopy(key), call(
+                    attr(load(self.stack_name()), "pop"), [])])
+                out.append(self.grad_comment(s))
+                out.append(located(gast.Expr(value=restore), s))
             elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                 obj, method = _method_call(s, self.locals)
                 block = list(adjoints.get(id(s), []))
