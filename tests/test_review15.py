@@ -255,3 +255,35 @@ def test_a_reverse_jacobian_of_a_gradient_that_writes_into_a_dict():
     for optimize in (True, False):
         jac = sd.jacobian(sd.grad(_writes_into_a_dict), mode="reverse", optimize=optimize)(x.copy())
         np.testing.assert_allclose(jac, expected, rtol=1e-5, atol=1e-6)
+
+
+class _Recurrent:
+    def __init__(self):
+        self.Wh = np.array([[0.4, -0.3, 0.2], [0.1, 0.5, -0.2], [-0.3, 0.2, 0.3]])
+
+    def run(self, xs):
+        h = np.zeros(3)
+        hs = []
+        for xt in xs:
+            h = np.tanh(self.Wh @ h + xt)
+            hs.append(h)
+        return np.sum(np.stack(hs) ** 2)
+
+
+_RECURRENT = _Recurrent()
+
+
+def _runs_a_method_that_builds_a_list(xs):
+    return _RECURRENT.run(xs)
+
+
+def test_a_reverse_jacobian_of_a_gradient_through_a_method_that_builds_a_list():
+    """The method's backward form pops the list its forward form saved; differentiated again in
+    reverse mode, that pop was not undone (the list is not read in that form's own adjoint), and
+    the forward form's adjoint then popped from an empty list: IndexError from generated code."""
+    xs = np.array([[0.3, -1.2, 0.7], [0.5, 0.1, -0.4]])
+    expected = _fd_jacobian(sd.grad(_runs_a_method_that_builds_a_list, optimize=False), (xs,), 0)
+    for optimize in (True, False):
+        jac = sd.jacobian(sd.grad(_runs_a_method_that_builds_a_list), mode="reverse",
+                          optimize=optimize)(xs.copy())
+        np.testing.assert_allclose(jac, expected, rtol=1e-5, atol=1e-6)

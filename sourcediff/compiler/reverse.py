@@ -28,6 +28,7 @@ from . import callees
 from .analysis import Analysis, add, attr, called_form
 from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
+from .parse import GENERATED_LINES
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -281,7 +282,7 @@ class Reverse(Analysis):
         for stmts in adjoints.values():
             for st in stmts:
                 reads |= _loads(st)
-        self.needed = reads & self.locals
+        self.needed = (reads | self.foreign_popped()) & self.locals
         while True:  # a branch is replayed when its adjoint does anything, pops included
             more = _loads_of_tests(self.body, adjoints, self.needed) & self.locals
             more |= self.loads_of_restores(self.body) & self.locals
@@ -295,6 +296,24 @@ class Reverse(Analysis):
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
         return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old))
+
+    def foreign_popped(self):
+        """In generated code differentiated again: the lists it pops from that it did not build
+        (a backward form popping a list its forward form saved). The caller's adjoint sweep reads
+        such a list after this one's, so this sweep puts back what the pops took, needed here or
+        not. (In a user's function, a pop from a list it was given is checked by the alias stage.)"""
+        if self.parsed.filename not in GENERATED_LINES:
+            return set()
+        popped, built, other = set(), set(), set(self.params)
+        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                op = self.ops.get(id(node))
+                if op is None:
+                    continue
+                (built if op.kind == "container" else other).add(node.targets[0].id)
+                if _container_pop(op, self.containers):
+                    popped.add(op.args[0].id)
+        return {name for name in popped if name in other or name not in built}
 
     def loads_of_restores(self, stmts):
         """Names read by what the adjoint sweep adds besides the contributions: the index of a
