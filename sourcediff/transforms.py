@@ -18,7 +18,7 @@ import weakref
 
 import numpy as np
 
-from . import runtime
+from . import pytree, runtime
 from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic
@@ -308,15 +308,34 @@ def _saved_arrays(saved):
     return out
 
 
+def _size(v):
+    """How many entries ``v`` has (a list, tuple or dict: its leaves' together)."""
+    return flatten(v)[0].size if is_tree(v) else np.size(v)
+
+
 def _reverse_jacobians(out, f_vjp, args, indices):
     """{wrt index: d out / d args[index]} from one run's ``f_vjp``, one call per output element
-    (each call gives every index's row)."""
-    jacs = {i: np.zeros(np.shape(out) + np.shape(args[i]),
-                        dtype=np.result_type(out, args[i], float)) for i in indices}
+    (each call gives every index's row). A list, tuple or dict (of an output or an argument)
+    counts as the vector of its leaves' entries, as in the forward jacobian."""
+    def shape(v):
+        return (flatten(v)[0].size,) if is_tree(v) else np.shape(v)
+
+    def floats(v):
+        return [] if is_tree(v) else [v]
+
+    jacs = {i: np.zeros(shape(out) + shape(args[i]),
+                        dtype=np.result_type(*floats(out), *floats(args[i]), float)) for i in indices}
     for idx, e in _basis(out if not isinstance(out, float) else float(out)):
         row = f_vjp(e)
         for i in indices:
-            jacs[i][idx] = row[i]
+            if is_tree(args[i]):  # (the gradient's leaves in the argument's order, zeros for none)
+                parts = pytree.aligned_leaves(row[i], args[i])
+                jacs[i][idx] = np.concatenate([np.zeros(np.size(x)) if g is None else
+                                               np.ravel(np.broadcast_to(g, np.shape(x)))
+                                               for g, x in zip(parts, pytree.leaves(args[i]))]
+                                              or [np.zeros(0)])
+            else:
+                jacs[i][idx] = row[i]
     return jacs
 
 
@@ -346,7 +365,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         if mode != "forward":
             out, f_vjp = vjp(fn, *args, optimize=optimize)
         forward = [i for i in indices if mode == "forward" or (
-            mode == "auto" and np.size(args[i]) <= np.size(out))]
+            mode == "auto" and _size(args[i]) <= _size(out))]
         reverse = [i for i in indices if i not in forward]
         jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
         for i in forward:

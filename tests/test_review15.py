@@ -287,3 +287,38 @@ def test_a_reverse_jacobian_of_a_gradient_through_a_method_that_builds_a_list():
         jac = sd.jacobian(sd.grad(_runs_a_method_that_builds_a_list), mode="reverse",
                           optimize=optimize)(xs.copy())
         np.testing.assert_allclose(jac, expected, rtol=1e-5, atol=1e-6)
+
+
+_TREE_T = np.array([0.5, -0.3])
+
+
+def _loss_of_a_dict(params, x):
+    h = np.tanh(params["W1"] @ x + params["b1"])
+    return np.sum((params["W2"] @ h - _TREE_T) ** 2) * params["c"]
+
+
+def _dict_out(params, x):
+    h = np.tanh(params["W1"] @ x + params["b1"])
+    return {"h": h, "s": np.sum(h ** 2) * params["c"]}
+
+
+def test_a_reverse_jacobian_of_a_function_of_a_dict():
+    """sd.jacobian(mode="reverse") (and "auto" where it chose reverse) allocated its result with
+    np.result_type of the dict itself and failed inside sourcediff ("entry not a 2- or 3-
+    tuple"); the forward jacobian takes a dict as the vector of its leaves' entries."""
+    rng = np.random.default_rng(4)
+    params = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=3), "W2": rng.normal(size=(2, 3)),
+              "c": 0.7}
+    x = rng.normal(size=2)
+    vec, unflatten = sd.flatten(params)
+    grad = sd.grad(_loss_of_a_dict, optimize=False)
+    expected = _fd_jacobian(lambda v: sd.flatten(grad(unflatten(v), x))[0], (vec,), 0)
+    hess = sd.jacobian(sd.grad(_loss_of_a_dict), mode="reverse")(params, x)
+    np.testing.assert_allclose(hess, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sd.hessian(_loss_of_a_dict)(params, x), expected, rtol=1e-5, atol=1e-6)
+    forward = sd.jacobian(_dict_out, wrt=(0, 1), mode="forward")(params, x)
+    expected_out = _fd_jacobian(lambda v: sd.flatten(_dict_out(unflatten(v), x))[0], (vec,), 0)
+    np.testing.assert_allclose(forward[0], expected_out, rtol=1e-5, atol=1e-7)
+    for mode in ("reverse", "auto"):
+        for a, b in zip(sd.jacobian(_dict_out, wrt=(0, 1), mode=mode)(params, x), forward):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
