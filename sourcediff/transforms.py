@@ -22,7 +22,7 @@ from . import pytree, runtime
 from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic
-from .errors import SourcediffError, WrtError
+from .errors import InactiveArgumentError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
 
 _AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
@@ -112,6 +112,11 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
     names = jf.__sourcediff_wrt__
     given = {name: tangents[i] for name, i in zip(names, wrt)}
     for name, i in zip(names, wrt):
+        # (as grad, forward jacobians and hessians refuse them: an int's tangent is not one)
+        try:
+            runtime.check_wrt(primals[i], name, getattr(fn, "__qualname__", "the function"))
+        except InactiveArgumentError as exc:
+            raise InactiveArgumentError(f"{exc}; in sd.jvp, give '{name}' the tangent None") from None
         if is_tree(primals[i]):  # (a tree: the same leaves' shapes)
             same = isinstance(tangents[i], type(primals[i])) and \
                 flatten(tangents[i])[0].shape == flatten(primals[i])[0].shape

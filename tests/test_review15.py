@@ -322,3 +322,22 @@ def test_a_reverse_jacobian_of_a_function_of_a_dict():
     for mode in ("reverse", "auto"):
         for a, b in zip(sd.jacobian(_dict_out, wrt=(0, 1), mode=mode)(params, x), forward):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _power(x, n):
+    return np.sum(x ** n)
+
+
+def test_jvp_refuses_a_tangent_for_an_integer_argument():
+    """sd.jvp(f, (x, 3), (v, 1)) differentiated x ** n in the integer n as if it were a float
+    (20.5 where the tangent of x alone gives 15.0) and sd.jvp(f, (2,), (1.0,)) an int primal,
+    while sd.grad, the forward jacobian and the hessian refuse integer arguments."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(sd.InactiveArgumentError, match="tangent None"):
+        sd.jvp(_power, (x, 3), (np.ones(2), 1))
+    with pytest.raises(sd.InactiveArgumentError):
+        sd.jvp(_power, (np.array([1, 2]), 3), (np.ones(2), None))
+    with pytest.raises(sd.InactiveArgumentError):
+        sd.grad(_power, wrt=1)(x, 3)
+    out, tangent = sd.jvp(_power, (x, 3), (np.ones(2), None))
+    assert tangent == pytest.approx(np.sum(sd.grad(_power)(x, 3)))
