@@ -18,11 +18,11 @@ import weakref
 
 import numpy as np
 
-from . import runtime
+from . import pytree, runtime
 from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic
-from .errors import SourcediffError, WrtError
+from .errors import InactiveArgumentError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
 
 _AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
@@ -112,6 +112,11 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
     names = jf.__sourcediff_wrt__
     given = {name: tangents[i] for name, i in zip(names, wrt)}
     for name, i in zip(names, wrt):
+        # (as grad, forward jacobians and hessians refuse them: an int's tangent is not one)
+        try:
+            runtime.check_wrt(primals[i], name, getattr(fn, "__qualname__", "the function"))
+        except InactiveArgumentError as exc:
+            raise InactiveArgumentError(f"{exc}; in sd.jvp, give '{name}' the tangent None") from None
         if is_tree(primals[i]):  # (a tree: the same leaves' shapes)
             same = isinstance(tangents[i], type(primals[i])) and \
                 flatten(tangents[i])[0].shape == flatten(primals[i])[0].shape
@@ -145,19 +150,29 @@ def _basis(x):
 
 
 def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None,
-                      expected=None):
+                      expected=None, pristine=None):
     """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
 
-    With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once."""
+    With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once.
+    The first pass runs on ``args`` themselves, every other on a copy of the lists, tuples and dicts
+    of ``pristine`` (``args`` as they were before any run; by default before this first pass): a
+    function may append to or pop from a list it is given, as Python does once per call, and each
+    pass must see the list the call was made with."""
     jf = _get(fn, (wrt_index,), "jvp", optimize)
     name = jf.__sourcediff_wrt__[0]
-    x = args[wrt_index]
+    runs_args = pristine is None  # (else args ran already: every pass takes a copy)
+    if pristine is None:
+        pristine = _fresh_stacks(args, {})
+    x = pristine[wrt_index]  # (as it was given: a run may pop from it)
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
+    x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
+    x_float = [] if is_tree(x) else [x]
     cols = {}
     out = first = None
     checked = expected is not None  # (an earlier run's value: every pass must give it too)
     for k, (idx, e) in enumerate(_basis(x)):
-        out, col = _tangent_call(jf, args, {name: e})
+        out, col = _tangent_call(jf, args if k == 0 and runs_args else _fresh_stacks(pristine, {}),
+                                 {name: e})
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
         if k == 0:
@@ -172,11 +187,16 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
                 f"every run (a seeded generator created inside the function).")
         # (a tree output, as the gradient of a function of a dict: its leaves in one vector)
         cols[idx] = flatten(col)[0] if is_tree(col) else np.asarray(col)
+    if not cols:  # (x has no elements: one run, with a zero tangent, gives the output's shape)
+        zero = flatten(x)[1](np.zeros(0)) if is_tree(x) else np.zeros_like(x)
+        out = expected if checked else _tangent_call(
+            jf, args if runs_args else _fresh_stacks(pristine, {}), {name: zero})[0]
+        if scalar_for is not None:
+            runtime.check_scalar(out, scalar_for)
     tree_out = is_tree(out)
     out_shape = (flatten(out)[0].size,) if tree_out else np.shape(out)
-    x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
     jac = np.zeros(out_shape + x_shape, dtype=np.result_type(*(
-        [] if tree_out else [out]), *([] if is_tree(x) else [x]), float))
+        [] if tree_out else [out]), *x_float, float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
@@ -203,15 +223,17 @@ def forward_grad(fn, wrt=0, optimize=True):
     def grad_fn(*args):
         grads = []
         first = None
+        pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
         for i in _wrt_indices(fn, wrt, len(args)):
             where = getattr(fn, "__qualname__", "the function")
-            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first)
+            out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first,
+                                         pristine=None if first is None else pristine)
             first = out if first is None else first
             runtime.check_scalar(out, where)
-            if is_tree(args[i]):  # (a tree: its leaves' entries in order)
-                grads.append(flatten(args[i])[1](np.reshape(jac, (-1,))))
+            if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given)
+                grads.append(flatten(pristine[i])[1](np.reshape(jac, (-1,))))
             else:
-                grads.append(runtime.grad_like(jac, args[i]))
+                grads.append(runtime.grad_like(jac, pristine[i]))
         return grads[0] if single else tuple(grads)
 
     def shown():  # (what sd.source shows: the jvp each pass runs)
@@ -244,48 +266,91 @@ def vjp(fn, *primals, optimize=True):
     """
     params = list(inspect.signature(fn).parameters)
     active = tuple(params[i] for i, x in enumerate(primals) if _float_like(x))
-    if not optimize:  # (the split form is built optimized; this one runs fn again per call)
-        bwd = _get(fn, active, "vjp", optimize)
-        out = fn(*primals)
-
-        def f_vjp(cotangent):
-            grads = iter(bwd(*primals, **{bwd.__sourcediff_cotangent_name__: cotangent}))
-            return tuple(next(grads) if _float_like(x) else None for x in primals)
-
-        return out, f_vjp
     # fn runs once, here: every f_vjp call (a jacobian's rows) differentiates that same run,
-    # its random draws and state included, from what the run saved
-    fwd = split_form(fn, active)
+    # its random draws and state included, from what the run saved. (Not fn itself and then a
+    # backward pass over the primals: fn may write into them, and the generated forms copy an
+    # argument they write into, so the call would differentiate at the changed values.)
+    fwd = split_form(fn, active) if optimize else _get(fn, active, "split", False)
     out, saved = fwd(*primals)
+    # the backward form restores what the forward pass overwrote, in place (y[i] = <saved>),
+    # into arrays that saved holds: each call after it would differentiate at the restored,
+    # earlier values; what a call changes is put back after it
+    kept = _saved_arrays(saved)
 
     def f_vjp(cotangent):
         bwd = fwd.__sourcediff_bwd__
-        grads = bwd(_fresh_stacks(saved), **{bwd.__sourcediff_cotangent_name__: cotangent})
+        try:
+            grads = bwd(_fresh_stacks(saved, {}), **{bwd.__sourcediff_cotangent_name__: cotangent})
+        finally:
+            for array, copy_ in kept:
+                if not np.array_equal(array, copy_, equal_nan=array.dtype.kind in "fc"):
+                    array[...] = copy_
         grads = iter(grads if isinstance(grads, tuple) else (grads,))
         return tuple(next(grads) if _float_like(x) else None for x in primals)
 
     return out, f_vjp
 
 
-def _fresh_stacks(saved):
-    """``saved`` with its lists and tuples copied (their items shared): the backward form pops
-    its stacks, and each f_vjp call needs them whole."""
-    if type(saved) is list:
-        return [_fresh_stacks(v) for v in saved]
-    if type(saved) is tuple:
-        return tuple(_fresh_stacks(v) for v in saved)
+def _fresh_stacks(saved, memo):
+    """``saved`` with its lists, tuples and dicts copied (their items shared, one copy of each
+    container however often it is held): the backward form pops its stacks and restores
+    items, and each f_vjp call needs them whole."""
+    if type(saved) in (list, tuple, dict):
+        if id(saved) not in memo:
+            if type(saved) is dict:
+                memo[id(saved)] = {k: _fresh_stacks(v, memo) for k, v in saved.items()}
+            else:
+                memo[id(saved)] = type(saved)(_fresh_stacks(v, memo) for v in saved)
+        return memo[id(saved)]
     return saved
+
+
+def _saved_arrays(saved):
+    """(array, copy) for each writeable numeric numpy array that ``saved`` holds (in its lists, tuples
+    and dicts), once each."""
+    out, seen, todo = [], set(), [saved]
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if type(v) in (list, tuple):
+            todo.extend(v)
+        elif type(v) is dict:
+            todo.extend(v.values())
+        elif isinstance(v, np.ndarray) and v.flags.writeable and v.size and v.dtype.kind in "biufc":
+            out.append((v, v.copy()))
+    return out
+
+
+def _size(v):
+    """How many entries ``v`` has (a list, tuple or dict: its leaves' together)."""
+    return flatten(v)[0].size if is_tree(v) else np.size(v)
 
 
 def _reverse_jacobians(out, f_vjp, args, indices):
     """{wrt index: d out / d args[index]} from one run's ``f_vjp``, one call per output element
-    (each call gives every index's row)."""
-    jacs = {i: np.zeros(np.shape(out) + np.shape(args[i]),
-                        dtype=np.result_type(out, args[i], float)) for i in indices}
+    (each call gives every index's row). A list, tuple or dict (of an output or an argument)
+    counts as the vector of its leaves' entries, as in the forward jacobian."""
+    def shape(v):
+        return (flatten(v)[0].size,) if is_tree(v) else np.shape(v)
+
+    def floats(v):
+        return [] if is_tree(v) else [v]
+
+    jacs = {i: np.zeros(shape(out) + shape(args[i]),
+                        dtype=np.result_type(*floats(out), *floats(args[i]), float)) for i in indices}
     for idx, e in _basis(out if not isinstance(out, float) else float(out)):
         row = f_vjp(e)
         for i in indices:
-            jacs[i][idx] = row[i]
+            if is_tree(args[i]):  # (the gradient's leaves in the argument's order, zeros for none)
+                parts = pytree.aligned_leaves(row[i], args[i])
+                jacs[i][idx] = np.concatenate([np.zeros(np.size(x)) if g is None else
+                                               np.ravel(np.broadcast_to(g, np.shape(x)))
+                                               for g, x in zip(parts, pytree.leaves(args[i]))]
+                                              or [np.zeros(0)])
+            else:
+                jacs[i][idx] = row[i]
     return jacs
 
 
@@ -311,14 +376,16 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         # run: one reverse run serves every wrt index (its f_vjp differentiates that run), and
         # forward passes must return what it returned (random draws, state that moves)
         out = f_vjp = None
+        pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
         if mode != "forward":
             out, f_vjp = vjp(fn, *args, optimize=optimize)
         forward = [i for i in indices if mode == "forward" or (
-            mode == "auto" and np.size(args[i]) <= np.size(out))]
+            mode == "auto" and _size(args[i]) <= _size(out))]
         reverse = [i for i in indices if i not in forward]
         jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
         for i in forward:
-            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out)
+            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
+                                               pristine=None if out is None else pristine)
             if out is None:
                 out = first
         out_jacs = [jacs[i] for i in indices]

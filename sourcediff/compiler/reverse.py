@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
+from .. import runtime
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
@@ -27,6 +28,7 @@ from . import callees
 from .analysis import Analysis, add, attr, called_form
 from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
+from .parse import GENERATED_LINES
 from .resolve import index_value as resolve_index
 
 ZERO = 0.0
@@ -280,7 +282,7 @@ class Reverse(Analysis):
         for stmts in adjoints.values():
             for st in stmts:
                 reads |= _loads(st)
-        self.needed = reads & self.locals
+        self.needed = (reads | self.foreign_popped()) & self.locals
         while True:  # a branch is replayed when its adjoint does anything, pops included
             more = _loads_of_tests(self.body, adjoints, self.needed) & self.locals
             more |= self.loads_of_restores(self.body) & self.locals
@@ -294,6 +296,24 @@ class Reverse(Analysis):
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
         return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old))
+
+    def foreign_popped(self):
+        """In generated code differentiated again: the lists it pops from that it did not build
+        (a backward form popping a list its forward form saved). The caller's adjoint sweep reads
+        such a list after this one's, so this sweep puts back what the pops took, needed here or
+        not. (In a user's function, a pop from a list it was given is checked by the alias stage.)"""
+        if self.parsed.filename not in GENERATED_LINES:
+            return set()
+        popped, built, other = set(), set(), set(self.params)
+        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                op = self.ops.get(id(node))
+                if op is None:
+                    continue
+                (built if op.kind == "container" else other).add(node.targets[0].id)
+                if _container_pop(op, self.containers):
+                    popped.add(op.args[0].id)
+        return {name for name in popped if name in other or name not in built}
 
     def loads_of_restores(self, stmts):
         """Names read by what the adjoint sweep adds besides the contributions: the index of a
@@ -384,6 +404,12 @@ class Reverse(Analysis):
                                           slice=copy.deepcopy(target.slice), ctx=gast.Load())
                     out.append(self.push(call(self.rt("copy"), [part]), s))
                 out.append(self.on_copies(s))
+            elif self.restored_item(s) is not None:
+                # (a gradient differentiated again: _sd.restore_item(d, k, v) puts back what d[k] = v
+                # overwrote, or deletes the key it added; this sweep puts back what it changed)
+                obj, key = self.restored_item(s)
+                out.append(self.push(call(self.rt("saved_item"), [load(obj), copy.deepcopy(key)]), s))
+                out.append(self.on_copies(s))
             elif isinstance(s, gast.If):
                 out.append(located(gast.If(test=s.test, body=self.primal_block(s.body, depth),
                                            orelse=self.primal_block(s.orelse, depth)), s))
@@ -392,6 +418,17 @@ class Reverse(Analysis):
             else:
                 out.append(self.on_copies(s))
         return out
+
+    def restored_item(self, s):
+        """(container, key) of a statement ``_sd.restore_item(container, key, value)`` (generated
+        code differentiated again) whose container the adjoint sweep reads, else None."""
+        value = s.value if isinstance(s, gast.Expr) else None
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "restore_item" and isinstance(value.func.value, gast.Name)
+                and self.globals.user_lookup(value.func.value.id) is runtime and len(value.args) == 3
+                and isinstance(value.args[0], gast.Name) and value.args[0].id in self.needed):
+            return None
+        return value.args[0].id, value.args[1]
 
     def may_be_container(self, name):
         """Whether ``name`` may hold a list, tuple or dict (a container the function builds, or a
@@ -462,6 +499,12 @@ class Reverse(Analysis):
                 if block:
                     out.append(self.grad_comment(s))
                     out.extend(block)
+            elif self.restored_item(s) is not None:
+                obj, key = self.restored_item(s)
+                restore = call(self.rt("restore_item"), [load(obj), copy.deepcopy(key), call(
+                    attr(load(self.stack_name()), "pop"), [])])
+                out.append(self.grad_comment(s))
+                out.append(located(gast.Expr(value=restore), s))
             elif isinstance(s, gast.Expr) and _method_call(s, self.locals):
                 obj, method = _method_call(s, self.locals)
                 block = list(adjoints.get(id(s), []))

@@ -55,6 +55,30 @@ def drop_last(g, ans, grad):
     return (_sd.append_zero(g),)
 
 
+# (the adjoint of v = lst.pop(): lst's gradient with v's put back at its end. Linear in g and in
+# item together, so forward mode adds one contribution of each, custom)
+@defvjp(_sd.push_grad, kind="custom", passes_zero=True)
+def push_grad(b, out, g, item, rest):
+    return (_sd.drop_last(b), _sd.item_grad(b, -1), None)
+
+
+@defjvp(_sd.push_grad)
+def push_grad_jvp(t, out, g, item, rest):
+    return (_sd.push_grad(t, 0.0, rest), _sd.push_grad(0.0, t, rest), None)
+
+
+# (what lst[k] = v or d[k] = v overwrites, kept for the backward sweep: item k of the container, or
+# the marker of a key the dict did not have, whose tangent and gradient are zero)
+@defvjp(_sd.saved_item, kind="custom")
+def saved_item(b, out, obj, key):
+    return (_sd.scatter(b, obj, key), None)
+
+
+@defjvp(_sd.saved_item)
+def saved_item_jvp(t, out, obj, key):
+    return (_sd.item_grad(t, key), None)
+
+
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")

@@ -60,9 +60,10 @@ def stack_rows(rows):
 
 
 def drop_last(g):
-    """The gradient of a list before its last ``append`` (0.0 stays 0.0)."""
+    """The gradient of a list before its last ``append`` (0.0 stays 0.0; a missing entry, None,
+    becomes 0.0)."""
     if isinstance(g, (list, tuple)):
-        return GradList(g[:-1])
+        return GradList(0.0 if item is None else item for item in g[:-1])
     return g
 
 

@@ -112,6 +112,10 @@ def broadcast_tangent(t, ans):
         return t
     if shape(t) == shape(ans):
         return t
+    if type(ans) is float and ans == 0.0:
+        # the symbolic zero of a gradient (a helper's 0.0 for a zero it met, such as g * i at
+        # i = 0): it stands for zeros of any shape, and the tangent has the shape the zeros had
+        return t
     return np.broadcast_to(t, shape(ans))
 
 
