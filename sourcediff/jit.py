@@ -95,7 +95,9 @@ def build(spec, fdef, numpy_fn, args, keywords):
                     f"it reads {frozen} from outside the function, which numba would copy into "
                     f"the compiled code once (a later change to it, such as an in-place update "
                     f"or a new value, would not be seen); pass it as an argument instead")
-            dispatcher = numba.njit(python_fn)
+            # (bounds checked: numpy raises IndexError for x[i] out of range, where unchecked
+            # compiled code reads or writes past the array, a wrong number or worse)
+            dispatcher = numba.njit(python_fn, boundscheck=True)
             values = list(args) + [keywords[k] for k in kw_names]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (numba's performance hints are not the user's)
@@ -108,7 +110,7 @@ def build(spec, fdef, numpy_fn, args, keywords):
             record["seconds"] = time.perf_counter() - start
             log.info("numba compiled %s for %s in %.2f s", spec.name, record["signature"],
                      record["seconds"])
-            out = _positional_call(dispatcher, kw_names)
+            out = _positional_call(dispatcher, kw_names, numpy_fn)
             out.__sourcediff_source__ = text
             return out
     record["backend"] = "numpy"
@@ -130,25 +132,38 @@ class _Unsupported(Exception):
 
 
 def _frozen_globals(fn):
-    """The name of a value the generated code reads from its globals (directly or as a module's
-    attribute) that numba would copy into the compiled code once: a number, a bool, an array, a
-    tuple, list or dict (a later change to it, a flag flipped or a count changed, would not be
-    seen); None when it reads only modules, functions and classes."""
+    """The name of a value the generated code reads from outside that numba would copy into the
+    compiled code once, where the numpy code reads it at each call: from its globals (directly
+    or as a module's attribute) a number, a bool, an array, a tuple, list or dict (a flag
+    flipped, a count changed or an array updated in place later would not be seen); from the
+    user's closure an array, list or dict, or a tuple holding one (an in-place update would not
+    be seen; the numpy code, too, takes the closure's numbers as they were when it was built).
+    None when it reads only modules, functions, classes and such numbers."""
     import types
 
     def frozen(value):
         return isinstance(value, (bool, int, float, complex, np.generic, np.ndarray, tuple, list,
                                   dict))
 
+    def mutable(value):
+        if isinstance(value, tuple):
+            return any(mutable(v) for v in value)
+        return isinstance(value, (np.ndarray, list, dict))
+
     scope = fn.__globals__
-    names = fn.__code__.co_names
-    for name in names:
-        value = scope.get(name)
-        if frozen(value):
+    closure = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            closure[name] = cell.cell_contents
+        except ValueError:
+            pass
+    for name in fn.__code__.co_names + tuple(closure):
+        value = closure[name] if name in closure else scope.get(name)
+        if mutable(value) if name in closure else frozen(value):
             return name
         if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] not in (
                 "numpy", "math", "sourcediff", "numba"):
-            for attr in names:
+            for attr in fn.__code__.co_names:
                 if frozen(getattr(value, attr, None)):
                     return f"{name}.{attr}"
     return None
@@ -167,16 +182,34 @@ def _user_stacklevel():
     return level
 
 
-def _positional_call(dispatcher, kw_names):
+def _positional_call(dispatcher, kw_names, numpy_fn):
     """The compiled function called as the generated one is (keyword-only tangents of a jvp form
-    become trailing positional parameters, which numba takes)."""
+    become trailing positional parameters, which numba takes). Where the compiled code raises
+    (numba's float division by zero where numpy's float64 gives inf, an index out of bounds, a
+    math function out of its domain: see _CHECKED), the numpy code runs the same call: its
+    result, or its error at the user's line, is the answer, as with backend='numpy'."""
     if not kw_names:
         def call(*args):
-            return dispatcher(*args)
+            try:
+                return dispatcher(*args)
+            except Exception:  # noqa: BLE001  (the numpy code decides)
+                return numpy_fn(*args)
     else:
         def call(*args, **kwargs):
-            return dispatcher(*args, *[kwargs[k] for k in kw_names])
+            try:
+                return dispatcher(*args, *[kwargs[k] for k in kw_names])
+            except Exception:  # noqa: BLE001
+                return numpy_fn(*args, **kwargs)
+
+    def positional(*args):  # (the keyword-only tangents passed last, by position)
+        try:
+            return dispatcher(*args)
+        except Exception:  # noqa: BLE001
+            split = len(args) - len(kw_names)
+            return numpy_fn(*args[:split], **dict(zip(kw_names, args[split:])))
+
     call.__sourcediff_dispatcher__ = dispatcher
+    call.__sourcediff_positional__ = positional
     call.__sourcediff_kw_names__ = kw_names
     return call
 
@@ -623,7 +656,7 @@ def _overload_indexing_and_masks(types, overload, is_float):
         parts = index.types if isinstance(index, types.BaseTuple) else (index,)
         return all(isinstance(p, (types.Integer, types.SliceType)) for p in parts)
 
-    @overload(runtime.scatter_basic)
+    @overload(runtime.scatter_basic, jit_options={"boundscheck": True})
     def scatter_basic(g, a, index):
         f64 = types.float64
         if isinstance(a, types.Array) and a.dtype == f64 and basic(index) and (
