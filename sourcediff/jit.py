@@ -25,6 +25,7 @@ user function called from the gradient) is not an error: the numpy code runs ins
 
 import copy
 import logging
+import math
 import re
 import time
 import warnings
@@ -88,8 +89,8 @@ def build(spec, fdef, numpy_fn, args, keywords):
         text = emitted.source
         try:
             python_fn = compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
-                                     extra={NUMPY_NAME: np})
-            frozen = _frozen_globals(python_fn)
+                                     extra={NUMPY_NAME: np, **_EXTRA})
+            frozen = _frozen_globals(python_fn, set(spec.parsed.env) - set(spec.globals_.bound))
             if frozen:
                 raise _Unsupported(
                     f"it reads {frozen} from outside the function, which numba would copy into "
@@ -131,14 +132,16 @@ class _Unsupported(Exception):
     """Code numba would compile but not run as numpy does: the numpy code runs instead."""
 
 
-def _frozen_globals(fn):
+def _frozen_globals(fn, closure_names=()):
     """The name of a value the generated code reads from outside that numba would copy into the
     compiled code once, where the numpy code reads it at each call: from its globals (directly
     or as a module's attribute) a number, a bool, an array, a tuple, list or dict (a flag
     flipped, a count changed or an array updated in place later would not be seen); from the
     user's closure an array, list or dict, or a tuple holding one (an in-place update would not
     be seen; the numpy code, too, takes the closure's numbers as they were when it was built).
-    None when it reads only modules, functions, classes and such numbers."""
+    ``closure_names``: the user's closure variables (the compiler's own constants, bound beside
+    them, are never changed). None when it reads only modules, functions, classes and such
+    numbers."""
     import types
 
     def frozen(value):
@@ -153,6 +156,8 @@ def _frozen_globals(fn):
     scope = fn.__globals__
     closure = {}
     for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        if name not in closure_names:
+            continue
         try:
             closure[name] = cell.cell_contents
         except ValueError:
@@ -290,13 +295,13 @@ def lower(spec, fdef, args, keywords):
                  marks)
     if spec.stack is not None:  # (after the facts: the specializer knows the one stack's pops)
         _split_stacks(fdef, spec.stack)
+    _checked_scalars(fdef, _namespace(spec, fdef))  # (last: the facts do not know the checks)
     return fdef, kw_names
 
 
-def _facts(spec, fdef, args, keywords, marks):
-    """The specializer's facts for ``fdef``: (node id -> fact, name -> joined fact), or Nones."""
+def _namespace(spec, fdef):
+    """What the names ``fdef`` reads and does not assign are bound to."""
     import builtins
-
 
     namespace = dict(vars(builtins))
     namespace.update(spec.parsed.fn.__globals__)
@@ -305,6 +310,12 @@ def _facts(spec, fdef, args, keywords, marks):
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     namespace[NUMPY_NAME] = np
+    return namespace
+
+
+def _facts(spec, fdef, args, keywords, marks):
+    """The specializer's facts for ``fdef``: (node id -> fact, name -> joined fact), or Nones."""
+    namespace = _namespace(spec, fdef)
     params = [a.id for a in fdef.args.args]
     values = list(args) + list((keywords or {}).values())
     known = {p: spec_facts.fact_of_signature(v) for p, v in zip(params, values)}
@@ -517,6 +528,151 @@ def _replace(parent, old, new):
                     value[i] = new
 
 
+# ---------------------------------------------------------------- Python's scalar errors
+
+
+# Python raises where numba's float64 arithmetic gives inf or nan (math.sqrt(-1.0), math.exp(1e3),
+# 10.0 ** 400.0, (-8.0) ** (1 / 3), 0.0 ** -1.0) or a meaningless integer (int(nan)), and gives a
+# float where numba's integer power truncates (2 ** -1). Lowered code calls these operations
+# through checked versions that raise where the result could differ from Python's, and the numpy
+# code then runs the call (jit._positional_call): its result, or its error, is the answer.
+_MATH_FLOAT = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "copysign",
+               "cos", "cosh", "degrees", "erf", "erfc", "exp", "exp2", "expm1", "fmod", "gamma",
+               "hypot", "ldexp", "lgamma", "log", "log10", "log1p", "log2", "pow", "radians",
+               "remainder", "sin", "sinh", "sqrt", "tan", "tanh")
+_MATH_INT = ("ceil", "floor", "trunc")
+
+
+def _checked_targets():
+    """function -> (name in lowered code, result is an integer)."""
+    import builtins
+
+    out = {getattr(math, name): (f"_sd_jit_math_{name}", False) for name in _MATH_FLOAT
+           if hasattr(math, name)}
+    out.update({getattr(math, name): (f"_sd_jit_math_{name}", True) for name in _MATH_INT})
+    out[builtins.int] = ("_sd_jit_int", True)
+    out[builtins.round] = ("_sd_jit_round", True)
+    return out
+
+
+_CHECKED = {}  # (function, number of arguments) -> (name, stub numba has a checked version of)
+
+
+def _checked(fn, arity, to_int):
+    """The stub lowered code calls for ``fn`` with ``arity`` arguments, with its numba version:
+    ``fn`` itself, except that a number result that is not finite (or, for a result Python makes
+    an integer, an argument that is not) raises ArithmeticError."""
+    key = (fn, arity)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    from numba import types
+    from numba.extending import overload
+
+    params = ", ".join(f"a{k}" for k in range(arity))
+    finite = " and ".join(f"_isfinite(a{k})" for k in range(arity))
+    space = {"fn": fn, "_isfinite": math.isfinite, "types": types, "to_int": to_int}
+    text = f"""
+def stub({params}):
+    return fn({params})
+
+def typer({params}):
+    number = (types.Float, types.Integer, types.Boolean)
+    if not all(isinstance(a, number) for a in ({params},)):
+        return lambda {params}: fn({params})
+    if to_int and {arity} == 1:
+        def impl_int({params}):
+            if not ({finite}):
+                raise ArithmeticError("not a finite number: Python raises")
+            return fn({params})
+        return impl_int
+    def impl({params}):
+        r = fn({params})
+        if not _isfinite(r):
+            raise ArithmeticError("not a finite number: Python may raise")
+        return r
+    return impl
+"""
+    exec(compile(text, "<sourcediff checked scalar>", "exec"), space)
+    overload(space["stub"])(space["typer"])
+    _CHECKED[key] = space["stub"]
+    return space["stub"]
+
+
+def _checked_pow(a, b):
+    return a ** b
+
+
+def _register_checked_pow(types, overload):
+    @overload(_checked_pow)
+    def checked_pow(a, b):
+        number = (types.Float, types.Integer, types.Boolean)
+        if not (isinstance(a, number) and isinstance(b, number)):
+            return lambda a, b: a ** b  # (arrays: numpy's float64 semantics, as numba's)
+        if not (isinstance(a, types.Float) or isinstance(b, types.Float)):
+            def ints(a, b):  # (Python: n ** -1 is a float, and an int does not wrap around)
+                if b < 0 or abs(float(a)) ** float(b) >= 2.0 ** 62:
+                    raise ArithmeticError("an integer power Python computes otherwise")
+                return a ** b
+            return ints
+
+        def floats(a, b):
+            r = a ** b
+            if not math.isfinite(r):
+                raise ArithmeticError("not a finite number: Python may raise")
+            return r
+        return floats
+
+
+def _checked_scalars(fdef, namespace):
+    """``a ** b`` -> ``_sd_jit_pow(a, b)``; ``math.sqrt(x)``, ``int(x)``, ``round(x)``, ... ->
+    their checked versions (see _checked)."""
+    targets = _checked_targets()
+    for node in list(gast.walk(fdef)):
+        for field, value in gast.iter_fields(node):
+            items = value if isinstance(value, list) else [value]
+            for k, child in enumerate(items):
+                new = None
+                if isinstance(child, gast.BinOp) and isinstance(child.op, gast.Pow):
+                    new = gast.Call(func=_load("_sd_jit_pow"), args=[child.left, child.right],
+                                    keywords=[])
+                elif isinstance(child, gast.Call) and not child.keywords and \
+                        not any(isinstance(a, gast.Starred) for a in child.args):
+                    fn = _resolved(child.func, namespace)
+                    target = targets.get(fn) if _hashable(fn) else None
+                    if target is not None:
+                        name, to_int = target
+                        name = f"{name}_{len(child.args)}"
+                        _EXTRA[name] = _checked(fn, len(child.args), to_int)
+                        new = gast.Call(func=_load(name), args=child.args, keywords=[])
+                if new is None:
+                    continue
+                gast.copy_location(new, child)
+                if isinstance(value, list):
+                    value[k] = new
+                else:
+                    setattr(node, field, new)
+
+
+_EXTRA = {"_sd_jit_pow": _checked_pow}  # what lowered code names, bound when it is compiled
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _resolved(func, namespace):
+    """The object a call's ``name`` or ``module.name`` is bound to, or None."""
+    if isinstance(func, gast.Name):
+        return namespace.get(func.id)
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+        return getattr(namespace.get(func.value.id), func.attr, None)
+    return None
+
+
 # ---------------------------------------------------------------- runtime helpers for numba
 
 
@@ -532,6 +688,7 @@ def _register_overloads(numba):
     _overload_accumulations(types, overload, is_float)
     _overload_numbers_and_arrays(types, overload, is_float)
     _overload_indexing_and_masks(types, overload, is_float)
+    _register_checked_pow(types, overload)
 
 
 def _overload_accumulations(types, overload, is_float):

@@ -111,3 +111,183 @@ def test_numba_sees_an_in_place_update_of_a_closure_array(numba):
         np.testing.assert_allclose(df(x), 2.0 * np.cos(x))
         w[0] = 5.0
         np.testing.assert_allclose(df(x), 5.0 * np.cos(x))
+
+
+# ---------------------------------------------------------------- numba: Python's scalar errors
+
+
+def _math_sqrt(x):
+    return math.sqrt(x) * x
+
+
+def _math_log(x):
+    return math.log(x) + x
+
+
+def _math_exp(x):
+    return math.exp(x)
+
+
+def _float_power(x):
+    return x ** 400.0 + (x - 2.0) ** 0.5
+
+
+def _int_of_nan(x, y):
+    s = 0.0
+    for i in range(int(y)):
+        s = s + x * i
+    return s + math.floor(y) * x + round(y) * x
+
+
+def _int_power(x):
+    n = 0
+    for _ in range(3):
+        n = n + 1
+    return x * n ** -1 + x * n ** 50
+
+
+def test_numba_python_float_errors_are_raised_not_compiled_away(numba):
+    """numba's float64 arithmetic gives nan or inf where Python raises: math.sqrt(-1.0)'s
+    gradient was nan and math.log(-1.0)'s was -1.0 (numpy: ValueError: math domain error),
+    math.exp(1000.0) and 10.0 ** 400.0 gave inf (OverflowError), int(nan) a huge negative
+    count (ValueError), and n ** -1 of an integer 0 and n ** 50 a wrapped-around int64 (Python:
+    1/3 and an exact integer)."""
+    cases = [(_math_sqrt, (-1.0,)), (_math_sqrt, (4.0,)), (_math_log, (-1.0,)),
+             (_math_log, (0.0,)), (_math_log, (2.0,)), (_math_exp, (1000.0,)),
+             (_math_exp, (1.0,)), (_float_power, (10.0,)), (_float_power, (1.0,)),
+             (_float_power, (3.0,)), (_int_of_nan, (1.5, float("nan"))),
+             (_int_of_nan, (1.5, float("inf"))), (_int_of_nan, (1.5, 3.7)),
+             (_int_power, (2.0,))]
+    for f, args in cases:
+        _same_outcome(f, args)
+
+
+def test_numba_checked_scalars_still_compile(numba):
+    """The checks keep such code compiled (they only send the call to the numpy code where the
+    result could differ)."""
+    x = 2.5
+    for f in (_math_sqrt, _math_log, _math_exp, _float_power):
+        df = sd.grad(f, backend="numba")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sd.JitFallbackWarning)
+            got = df(x)
+        assert [r["backend"] for r in df.jit_log] == ["numba"], df.jit_log
+        assert got == pytest.approx(sd.grad(f)(x), rel=1e-12)
+
+
+# ---------------------------------------------------------------- tape: views after in-place writes
+
+
+def _views_program(M, a, case):
+    if case == "base written, slice read":
+        y = a * 1
+        v = y[1:3]
+        y.mul_(2)
+        return (v * v).sum()
+    if case == "base written, element read":
+        y = a * 1
+        v = y[1]
+        y.mul_(2)
+        return v * v
+    if case == "sibling view written":
+        y = a * 1
+        v1, v2 = y[0:2], y[1:3]
+        v1.mul_(2)
+        return (v2 * v2).sum()
+    if case == "base written, reshaped view read":
+        y = a * 1
+        v = y.view(2, 2)
+        y.mul_(2)
+        return (v * v).sum()
+    if case == "view of a view read":
+        y = a * 1
+        w = y[1:3][0:1]
+        y.mul_(3)
+        return (w * w).sum()
+    if case == "base written by another value":
+        y = a * 1
+        v = y[1:3]
+        y.add_(a * a)
+        return (v * v).sum()
+    if case == "stale view written, base read":
+        y = a * 1
+        v = y[1:3]
+        y.mul_(2)
+        v.add_(1)
+        return (y * y).sum()
+    if case == "strided view":
+        y = a.clone()
+        v = y[::2]
+        y.sub_(a * 0.5)
+        return (v ** 3).sum()
+    if case == "expanded view":
+        y = a * 1
+        v = y.expand(2, 4)
+        y.mul_(2)
+        return (v * v).sum()
+    if case == "element of a row, base written":
+        y = M.zeros(2, 2)
+        y[0] = a[:2]
+        v = y[0]
+        y[0, 1] = a[3]
+        return (v * v).sum()
+    if case == "base needs grad only after the write":
+        y = M.zeros(4)
+        v = y[1:3]
+        y[1:3] = a[:2] * 3
+        return (v * v).sum()
+    if case == "write through a view into a base without grad":
+        y = M.zeros(4)
+        v = y[1:3]
+        v.add_(a[1:3])
+        return (y * y).sum()
+    if case == "index assignment into a view of a base without grad":
+        y = M.zeros(4)
+        v = y[1:3]
+        v[0] = a[0] * 2
+        return (y * y).sum()
+    raise AssertionError(case)
+
+
+VIEW_CASES = ["base written, slice read", "base written, element read", "sibling view written",
+              "base written, reshaped view read", "view of a view read",
+              "base written by another value", "stale view written, base read", "strided view",
+              "expanded view", "element of a row, base written",
+              "base needs grad only after the write",
+              "write through a view into a base without grad",
+              "index assignment into a view of a base without grad"]
+
+
+@pytest.mark.parametrize("case", VIEW_CASES)
+def test_tape_views_follow_in_place_writes_of_their_base(case):
+    """A view kept the graph position it had when it was made: after y.mul_(2) the view y[1:3]
+    still showed the doubled values but its gradient was that of a * 1 (a.grad half PyTorch's);
+    an element y[1] was a copy that kept its old value; a write through a view into a base that
+    did not require grad left the base out of the graph (a TapeError at backward)."""
+    torch = pytest.importorskip("torch")
+    from sourcediff import tape as T
+
+    data = [0.5, -1.0, 1.5, 2.0]
+    out = []
+    for M in (torch, T):
+        a = M.tensor(data, dtype=M.float64, requires_grad=True)
+        loss = _views_program(M, a, case)
+        loss.backward()
+        grad = a.grad.detach().numpy()
+        out.append((float(loss.detach().numpy()), grad))
+    (want_loss, want), (got_loss, got) = out
+    assert got_loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_tape_stale_view_grad_fn_is_as_strided_as_in_pytorch():
+    """After an in-place write into the base, the view's grad_fn is PyTorch's AsStridedBackward0
+    (the tape kept SliceBackward0, the node of the view before the write)."""
+    from sourcediff import tape as T
+
+    a = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 1
+    v = y[1:]
+    y.mul_(2)
+    assert type(v.grad_fn).__name__ == "AsStridedBackward0"
+    assert v.grad_fn.next_functions[0][0] is y.grad_fn

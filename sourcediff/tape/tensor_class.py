@@ -62,6 +62,7 @@ class Tensor:
         "_rg",
         "_vc",
         "_vidx",
+        "_views",
         "grad_fn",
     )
     __array_priority__ = 1000
@@ -334,9 +335,19 @@ def _init(t, arr):
     t._acc = None
     t._retains = False
     t._vidx = None
+    t._views = None
 
 
 _new_tensor = object.__new__
+
+
+def _register_view(view):
+    """Note ``view`` (its ``_base`` set, its data numpy's view of the base's) on its base, whose
+    in-place updates give it a new place in the graph (views._refresh_views)."""
+    base = view._base
+    if base._views is None:
+        base._views = weakref.WeakSet()
+    base._views.add(view)
 
 
 def _wrap(arr):
@@ -352,6 +363,7 @@ def _wrap(arr):
     t._acc = None
     t._retains = False
     t._vidx = None
+    t._views = None
     return t
 
 
@@ -420,7 +432,14 @@ def _shape_arg(shape):
 
 
 def _getitem(a, index):
-    return a[index]
+    r = a[index]
+    if type(r) is not np.ndarray and type(a) is np.ndarray:
+        # (an element by integers: numpy gives a scalar copy; the Tensor is a 0-d view of its
+        # base, as PyTorch's is, so an in-place write into the base changes it too)
+        tup = index if isinstance(index, tuple) else (index,)
+        if not any(i is Ellipsis for i in tup):
+            return a[tup + (Ellipsis,)]
+    return r
 
 
 def _edge(t):

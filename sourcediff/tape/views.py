@@ -11,7 +11,7 @@ from .grad_mode import _state
 from .messages import _MSG_LEAF_INPLACE, _MSG_STRIDE0, _MSG_VIEW_LEAF_INPLACE, TapeError
 from .node import _make_node
 from .recording import _op
-from .tensor_class import Tensor, _edge, _getitem, _unwrap, _wrap
+from .tensor_class import Tensor, _edge, _getitem, _register_view, _unwrap, _wrap
 
 
 def _check_inplace(t):
@@ -52,6 +52,78 @@ def _rebase(t, res):
             node._outver = t._vc[0]
         if t._retains:
             node._retain = weakref.ref(t)
+        _refresh_views(t)
+
+
+def _refresh_views(t):
+    """After a recorded in-place update of ``t``: every other live view of its base shows what
+    the base holds now, so it takes its value from the base's new graph position (PyTorch makes
+    its grad_fn again, an AsStridedBackward0 of the base): y = a * 1; v = y[1:3]; y.mul_(2);
+    v.sum().backward() gives a.grad 2 where v is, not 1."""
+    root = t._base if t._base is not None else t
+    views = root._views
+    if not views:
+        return
+    for v in list(views):
+        if v is not t and v._vc is root._vc:
+            _regenerate(v, root)
+
+
+def _regenerate(v, root):
+    """``v``'s graph position as the elements of ``root`` it shows (by address in memory)."""
+    pos = _positions(v._data, root._data)
+    if pos is None:
+        if not np.may_share_memory(v._data, root._data):
+            return  # (numpy copied it: it keeps its value, and the graph of that value)
+        nf = (_edge(root),)
+
+        def refuse(node, g, cg):
+            raise TapeError(
+                "a view of a tensor whose base was then modified in place, which the sourcediff "
+                "tape cannot relate to the elements of the base; take the view again after the "
+                "in-place operation")
+        v.grad_fn = _make_node("AsStridedBackward0", nf, refuse, v._data.dtype)
+        v._rg = root._rg
+        return
+    if root._data.ndim == 0:
+        idx = (np.zeros(pos.shape, dtype=np.intp),)
+        src = _op("ViewBackward0", np.reshape, np.reshape, (root, (1,)), None, (0,), ())
+    else:
+        idx = np.unravel_index(pos, root._data.shape)
+        src = root
+    if not root._rg:
+        v.grad_fn, v._rg = None, False
+        return
+    r = _op("AsStridedBackward0", _getitem, _getitem, (src, idx), None, (0,), ("i",))
+    v.grad_fn = r.grad_fn
+    v._rg = r._rg
+    if v._retains and r.grad_fn is not None:
+        r.grad_fn._retain = weakref.ref(v)
+
+
+def _byte_offsets(a, first):
+    off = np.full(a.shape, first, dtype=np.intp)
+    for d, (n, stride) in enumerate(zip(a.shape, a.strides)):
+        shape = [1] * a.ndim
+        shape[d] = n
+        off = off + (np.arange(n, dtype=np.intp) * stride).reshape(shape)
+    return off
+
+
+def _positions(view, base):
+    """The C-order position in ``base`` of each element of ``view`` (an array of view's shape)
+    where ``view``'s elements all lie in ``base``'s memory, else None."""
+    if view.dtype.itemsize != base.dtype.itemsize or not np.may_share_memory(view, base):
+        return None
+    start = base.__array_interface__["data"][0]
+    flat = _byte_offsets(base, 0).ravel()
+    wanted = _byte_offsets(view, view.__array_interface__["data"][0] - start)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    k = np.clip(np.searchsorted(ordered, wanted), 0, max(ordered.size - 1, 0))
+    if ordered.size == 0 or not np.array_equal(ordered[k], wanted):
+        return None if wanted.size else np.zeros(view.shape, dtype=np.intp)
+    return order[k]
 
 
 def _inplace(t, op, npop, other, unary=False):
@@ -70,7 +142,7 @@ def _inplace(t, op, npop, other, unary=False):
                 np.copyto(t._data, npop(t._data, o), casting="same_kind")
         t._vc[0] += 1
         return t
-    if t._base is not None and (t._base._rg or t._rg):
+    if t._base is not None:  # (recording: the base records the write, its other views see it)
         if t._vidx is None:
             raise TapeError(
                 "in-place operation on this view of a tensor that requires grad is not supported "
@@ -104,10 +176,15 @@ def _setitem(t, index, value):
         t._data[idx] = _unwrap(value)
         t._vc[0] += 1
         return
-    if t._base is not None and (t._base._rg or t._rg):
-        raise TapeError(
-            "index assignment into a view of a tensor that requires grad is not supported by the "
-            "sourcediff tape; assign into the base tensor")
+    if t._base is not None:
+        if t._vidx is None:
+            raise TapeError(
+                "index assignment into a view of a tensor that requires grad is not supported by "
+                "the sourcediff tape (only into views made by one indexing of the base); assign "
+                "into the base tensor")
+        # (the view's new value, recorded on a copy of it, then written into the base)
+        _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value)
+        return
     snap = _snapshot(t)
     new = t._data.copy()
     new[idx] = _unwrap(value)
@@ -130,6 +207,11 @@ def _setitem(t, index, value):
     _rebase(t, res)
 
 
+def _assigned(t, index, value):
+    _setitem(t, index, value)
+    return t
+
+
 # ---------------------------------------------------------------- indexing
 
 
@@ -150,12 +232,14 @@ def _getitem_tensor(t, index):
     tup = idx if isinstance(idx, tuple) else (idx,)
     basic = all(_is_basic(i) for i in tup)
     if not (_state.enabled and t._rg):
-        out = _wrap(np.asarray(t._data[idx]))
+        out = _wrap(np.asarray(_getitem(t._data, idx)))
         if basic:
             out._vc = t._vc
             out._base = t._base if t._base is not None else t
             if t._base is None:
                 out._vidx = idx
+            if np.may_share_memory(out._data, t._data):
+                _register_view(out)
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
