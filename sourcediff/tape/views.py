@@ -143,22 +143,17 @@ def _inplace(t, op, npop, other, unary=False):
         t._vc[0] += 1
         return t
     if t._base is not None:  # (recording: the base records the write, its other views see it)
-        if t._vidx is None:
-            raise TapeError(
-                "in-place operation on this view of a tensor that requires grad is not supported "
-                "by the sourcediff tape (only views made by one indexing of the base are); use an "
-                "out-of-place operation (y = y + 1) or index assignment on the base tensor")
         base = t._base
+        index = _view_index(t)
         snap = _snapshot(t)
         res = op(snap) if unary else op(snap, other)
-        _setitem(base, t._vidx, res)  # the base records CopySlices
-        view = _getitem_tensor(base, t._vidx)
-        if not np.shares_memory(t._data, base._data):
-            # an integer index selects a copy (numpy's scalar): it gets the new value too, so
-            # x[0] -= v, which Python ends with x[0] = <this view>, does not write the old one back
+        # the base records CopySlices; its views, t among them, become AsStridedBackward0 of it
+        _setitem(base, index, res)
+        if not np.shares_memory(t._data, base._data):  # (not one of the base's views' data)
+            view = _getitem_tensor(base, index)
             np.copyto(t._data, view._data, casting="same_kind")
-        t.grad_fn = view.grad_fn
-        t._rg = view._rg
+            t.grad_fn = view.grad_fn
+            t._rg = view._rg
         return t
     snap = _snapshot(t)
     res = op(snap) if unary else op(snap, other)
@@ -177,11 +172,7 @@ def _setitem(t, index, value):
         t._vc[0] += 1
         return
     if t._base is not None:
-        if t._vidx is None:
-            raise TapeError(
-                "index assignment into a view of a tensor that requires grad is not supported by "
-                "the sourcediff tape (only into views made by one indexing of the base); assign "
-                "into the base tensor")
+        _view_index(t)  # (refused before anything is recorded)
         # (the view's new value, recorded on a copy of it, then written into the base)
         _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value)
         return
@@ -205,6 +196,23 @@ def _setitem(t, index, value):
     res._rg = True
     res.grad_fn = node
     _rebase(t, res)
+
+
+def _view_index(t):
+    """The index into its base that gives the view ``t``: the one it was made by, or the
+    positions of its elements in the base's memory (t(), view(), a view of a view)."""
+    if t._vidx is not None:
+        return t._vidx
+    base = t._base
+    pos = _positions(t._data, base._data) if base._data.ndim else None
+    if pos is None:
+        raise TapeError(
+            "in-place operation on this view of a tensor that requires grad is not supported by "
+            "the sourcediff tape (its elements are not the base's: numpy copied them); use an "
+            "out-of-place operation (y = y + 1) or index assignment on the base tensor")
+    if np.unique(pos).size != pos.size:
+        raise TapeError(_MSG_STRIDE0)
+    return np.unravel_index(pos, base._data.shape)
 
 
 def _assigned(t, index, value):
