@@ -246,6 +246,16 @@ def _views_program(M, a, case):
         v = y[1:3]
         v[0] = a[0] * 2
         return (y * y).sum()
+    if case == "write through t() of a view":
+        y = (a * 1).view(2, 2)
+        v = y.t()
+        v[0] = a[1] * 5
+        return (y * y * M.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=M.float64)).sum()
+    if case == "write through a view of a view":
+        y = a * 1
+        w = y[1:][0:2]
+        w.mul_(a[2:])
+        return (y * y).sum() + (w * a[:2]).sum()
     raise AssertionError(case)
 
 
@@ -255,7 +265,8 @@ VIEW_CASES = ["base written, slice read", "base written, element read", "sibling
               "expanded view", "element of a row, base written",
               "base needs grad only after the write",
               "write through a view into a base without grad",
-              "index assignment into a view of a base without grad"]
+              "index assignment into a view of a base without grad",
+              "write through t() of a view", "write through a view of a view"]
 
 
 @pytest.mark.parametrize("case", VIEW_CASES)
@@ -291,3 +302,45 @@ def test_tape_stale_view_grad_fn_is_as_strided_as_in_pytorch():
     y.mul_(2)
     assert type(v.grad_fn).__name__ == "AsStridedBackward0"
     assert v.grad_fn.next_functions[0][0] is y.grad_fn
+
+
+def test_tape_retain_grad_then_in_place_gives_the_new_values_gradient():
+    """y.retain_grad(); y.mul_(3): y.grad summed the gradients of both values y held (the node
+    that made the old value kept retaining y): 4 where PyTorch gives 1."""
+    torch = pytest.importorskip("torch")
+    from sourcediff import tape as T
+
+    out = []
+    for M in (torch, T):
+        a = M.tensor([0.5, -1.0, 2.0], dtype=M.float64, requires_grad=True)
+        y = a * 2
+        y.retain_grad()
+        y.mul_(3)
+        v = y[1:]
+        v.retain_grad()
+        y.add_(1)
+        (y.sum() + (v * v).sum()).backward()
+        out.append([t.grad.detach().numpy() for t in (a, y, v)])
+    for want, got in zip(*out):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_tape_write_into_a_view_made_under_no_grad_is_refused():
+    """A view made under no_grad of a tensor that needs grad, written in place with grad mode on,
+    changed the base's values and not its graph: a.grad [0, -4, 4, 4] where the values give
+    [0, -8, 8, 4]; PyTorch refuses it."""
+    from sourcediff import tape as T
+
+    for write in (lambda v: v.mul_(2), lambda v: v.__setitem__(0, 5.0)):
+        a = T.tensor([0.0, -1.0, 1.0, 2.0], requires_grad=True)
+        y = a * 1
+        with T.no_grad():
+            v = y[1:3]
+        with pytest.raises(T.TapeError, match="A view was created in no_grad mode"):
+            write(v)
+    a = T.tensor([0.0, -1.0, 1.0, 2.0], requires_grad=True)
+    y = a * 1
+    with T.no_grad():  # (both in no_grad: allowed, not recorded, as in PyTorch)
+        v = y[1:3]
+        v.mul_(2)
+    assert y.tolist() == [0.0, -2.0, 2.0, 2.0]

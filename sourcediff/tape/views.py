@@ -8,7 +8,13 @@ import numpy as np
 
 from .. import runtime as _sd
 from .grad_mode import _state
-from .messages import _MSG_LEAF_INPLACE, _MSG_STRIDE0, _MSG_VIEW_LEAF_INPLACE, TapeError
+from .messages import (
+    _MSG_LEAF_INPLACE,
+    _MSG_NO_GRAD_VIEW,
+    _MSG_STRIDE0,
+    _MSG_VIEW_LEAF_INPLACE,
+    TapeError,
+)
 from .node import _make_node
 from .recording import _op
 from .tensor_class import Tensor, _edge, _getitem, _register_view, _unwrap, _wrap
@@ -21,6 +27,10 @@ def _check_inplace(t):
         b = t._base
         if b is not None and b._rg and b.grad_fn is None:
             raise TapeError(_MSG_VIEW_LEAF_INPLACE)
+        if b is not None and b._rg and not t._rg and np.may_share_memory(t._data, b._data):
+            # (a view made under no_grad of a base that needs grad: the write would change the
+            # base's values and not its graph)
+            raise TapeError(_MSG_NO_GRAD_VIEW)
 
 
 def _snapshot(t):
@@ -43,6 +53,7 @@ def _rebase(t, res):
     np.copyto(t._data, res._data, casting="same_kind")
     t._vc[0] += 1
     node = res.grad_fn
+    _move_retain(t, old, node)
     t.grad_fn = node
     t._rg = res._rg
     if node is not None:
@@ -50,9 +61,16 @@ def _rebase(t, res):
             node._ans = t._data
             node._outvc = t._vc
             node._outver = t._vc[0]
-        if t._retains:
-            node._retain = weakref.ref(t)
         _refresh_views(t)
+
+
+def _move_retain(t, old, new):
+    """``t`` (after retain_grad()) now comes out of ``new``: its .grad is the gradient of its
+    new value only (PyTorch), not also that of the value ``old`` made."""
+    if old is not None and old._retain is not None and old._retain() is t:
+        old._retain = None
+    if t._retains and new is not None:
+        new._retain = weakref.ref(t)
 
 
 def _refresh_views(t):
@@ -82,7 +100,9 @@ def _regenerate(v, root):
                 "a view of a tensor whose base was then modified in place, which the sourcediff "
                 "tape cannot relate to the elements of the base; take the view again after the "
                 "in-place operation")
-        v.grad_fn = _make_node("AsStridedBackward0", nf, refuse, v._data.dtype)
+        node = _make_node("AsStridedBackward0", nf, refuse, v._data.dtype)
+        _move_retain(v, v.grad_fn, node)
+        v.grad_fn = node
         v._rg = root._rg
         return
     if root._data.ndim == 0:
@@ -92,13 +112,13 @@ def _regenerate(v, root):
         idx = np.unravel_index(pos, root._data.shape)
         src = root
     if not root._rg:
+        _move_retain(v, v.grad_fn, None)
         v.grad_fn, v._rg = None, False
         return
     r = _op("AsStridedBackward0", _getitem, _getitem, (src, idx), None, (0,), ("i",))
+    _move_retain(v, v.grad_fn, r.grad_fn)
     v.grad_fn = r.grad_fn
     v._rg = r._rg
-    if v._retains and r.grad_fn is not None:
-        r.grad_fn._retain = weakref.ref(v)
 
 
 def _byte_offsets(a, first):
@@ -152,6 +172,7 @@ def _inplace(t, op, npop, other, unary=False):
         if not np.shares_memory(t._data, base._data):  # (not one of the base's views' data)
             view = _getitem_tensor(base, index)
             np.copyto(t._data, view._data, casting="same_kind")
+            _move_retain(t, t.grad_fn, view.grad_fn)
             t.grad_fn = view.grad_fn
             t._rg = view._rg
         return t
