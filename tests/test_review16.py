@@ -344,3 +344,23 @@ def test_tape_write_into_a_view_made_under_no_grad_is_refused():
         v = y[1:3]
         v.mul_(2)
     assert y.tolist() == [0.0, -2.0, 2.0, 2.0]
+
+
+def test_tape_views_kept_by_the_graph_are_not_made_again_at_every_write():
+    """(A guard for the view fix: a view's graph position is made again when it is next read,
+    not at every write into its base; the graph keeps every y[i - 1] it read, and making them
+    all again at each y[i] = ... was quadratic.) The loop's gradient is torch's."""
+    torch = pytest.importorskip("torch")
+    from sourcediff import tape as T
+
+    n = 300
+    out = []
+    for M in (torch, T):
+        a = M.tensor(np.linspace(0.0, 1.0, n), dtype=M.float64, requires_grad=True)
+        y = M.zeros(n, dtype=M.float64)
+        head = y[:3]
+        for i in range(1, n):
+            y[i] = y[i - 1] * 0.5 + a[i]
+        ((y * y).sum() + (head * head).sum()).backward()
+        out.append(a.grad.detach().numpy())
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-12)

@@ -19,7 +19,7 @@ from .rule_lookup import (
     _rule_and_vjp,
     _sliced_cache,
 )
-from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _register_view, _unwrap, _wrap
+from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
 
 
 def _op_ragged(name, key, args, kw, edges, saves, ans):
@@ -58,19 +58,19 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 break
     out = _new_tensor(Tensor)
     out._data = ans
-    out._rg = False
-    out.grad_fn = None
+    out._rgv = False
+    out._gf = None
+    out._gfv = 0
     out._grad = None
     out._hooks = None
     out._acc = None
     out._retains = False
     out._vidx = None
-    out._views = None
     if view:
         base = args[0]
         out._vc = base._vc
         out._base = base._base if base._base is not None else base
-        _register_view(out)
+        out._gfv = out._vc[0] if _state.enabled else None  # (a view made under no_grad keeps none)
     else:
         out._vc = [0]
         # (numpy's result is a view of that argument, the tape's a copy: it counts as a view

@@ -7,7 +7,8 @@ import weakref
 import numpy as np
 
 from .. import runtime as _sd
-from .grad_mode import _state
+from . import tensor_class as _tensor_class
+from .grad_mode import _state, enable_grad
 from .messages import (
     _MSG_LEAF_INPLACE,
     _MSG_NO_GRAD_VIEW,
@@ -17,7 +18,7 @@ from .messages import (
 )
 from .node import _make_node
 from .recording import _op
-from .tensor_class import Tensor, _edge, _getitem, _register_view, _unwrap, _wrap
+from .tensor_class import Tensor, _edge, _getitem, _unwrap, _wrap
 
 
 def _check_inplace(t):
@@ -61,7 +62,6 @@ def _rebase(t, res):
             node._ans = t._data
             node._outvc = t._vc
             node._outver = t._vc[0]
-        _refresh_views(t)
 
 
 def _move_retain(t, old, new):
@@ -73,52 +73,45 @@ def _move_retain(t, old, new):
         new._retain = weakref.ref(t)
 
 
-def _refresh_views(t):
-    """After a recorded in-place update of ``t``: every other live view of its base shows what
-    the base holds now, so it takes its value from the base's new graph position (PyTorch makes
-    its grad_fn again, an AsStridedBackward0 of the base): y = a * 1; v = y[1:3]; y.mul_(2);
-    v.sum().backward() gives a.grad 2 where v is, not 1."""
-    root = t._base if t._base is not None else t
-    views = root._views
-    if not views:
-        return
-    for v in list(views):
-        if v is not t and v._vc is root._vc:
-            _regenerate(v, root)
-
-
-def _regenerate(v, root):
-    """``v``'s graph position as the elements of ``root`` it shows (by address in memory)."""
+def _regenerate(v):
+    """The view ``v`` after an in-place write into its base (or another view of it) changed its
+    data: its graph position is that of the elements of the base it shows (found by their
+    addresses in memory), PyTorch's AsStridedBackward0 of the base's present node. So
+    y = a * 1; v = y[1:3]; y.mul_(2); v.sum().backward() gives a.grad 2 where v is, not 1."""
+    root = v._base
+    v._gfv = v._vc[0]  # (fresh from here on)
+    old = v._gf
     pos = _positions(v._data, root._data)
     if pos is None:
         if not np.may_share_memory(v._data, root._data):
             return  # (numpy copied it: it keeps its value, and the graph of that value)
-        nf = (_edge(root),)
 
         def refuse(node, g, cg):
             raise TapeError(
                 "a view of a tensor whose base was then modified in place, which the sourcediff "
                 "tape cannot relate to the elements of the base; take the view again after the "
                 "in-place operation")
-        node = _make_node("AsStridedBackward0", nf, refuse, v._data.dtype)
-        _move_retain(v, v.grad_fn, node)
-        v.grad_fn = node
-        v._rg = root._rg
+        node = _make_node("AsStridedBackward0", (_edge(root),), refuse, v._data.dtype)
+        _move_retain(v, old, node)
+        v._gf, v._rgv = node, root._rg
         return
-    if root._data.ndim == 0:
-        idx = (np.zeros(pos.shape, dtype=np.intp),)
-        src = _op("ViewBackward0", np.reshape, np.reshape, (root, (1,)), None, (0,), ())
-    else:
-        idx = np.unravel_index(pos, root._data.shape)
-        src = root
     if not root._rg:
-        _move_retain(v, v.grad_fn, None)
-        v.grad_fn, v._rg = None, False
+        _move_retain(v, old, None)
+        v._gf, v._rgv = None, False
         return
-    r = _op("AsStridedBackward0", _getitem, _getitem, (src, idx), None, (0,), ("i",))
-    _move_retain(v, v.grad_fn, r.grad_fn)
-    v.grad_fn = r.grad_fn
-    v._rg = r._rg
+    with enable_grad():
+        if root._data.ndim == 0:
+            src = _op("ViewBackward0", np.reshape, np.reshape, (root, (1,)), None, (0,), ())
+            idx = (np.zeros(pos.shape, dtype=np.intp),)
+        else:
+            src, idx = root, np.unravel_index(pos, root._data.shape)
+        r = _op("AsStridedBackward0", _getitem, _getitem, (src, idx), None, (0,), ("i",))
+    _move_retain(v, old, r._gf)
+    v._gf, v._rgv = r._gf, r._rgv
+    v._gfv = v._vc[0]
+
+
+_tensor_class._stale[0] = _regenerate
 
 
 def _byte_offsets(a, first):
@@ -136,8 +129,14 @@ def _positions(view, base):
     if view.dtype.itemsize != base.dtype.itemsize or not np.may_share_memory(view, base):
         return None
     start = base.__array_interface__["data"][0]
-    flat = _byte_offsets(base, 0).ravel()
     wanted = _byte_offsets(view, view.__array_interface__["data"][0] - start)
+    size = base.dtype.itemsize
+    if base.flags.c_contiguous:  # (the position is the offset in items)
+        if wanted.size and (wanted.min() < 0 or wanted.max() >= base.nbytes or
+                            np.any(wanted % size)):
+            return None
+        return wanted // size
+    flat = _byte_offsets(base, 0).ravel()
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
     k = np.clip(np.searchsorted(ordered, wanted), 0, max(ordered.size - 1, 0))
@@ -267,8 +266,8 @@ def _getitem_tensor(t, index):
             out._base = t._base if t._base is not None else t
             if t._base is None:
                 out._vidx = idx
-            if np.may_share_memory(out._data, t._data):
-                _register_view(out)
+            # (made under no_grad from a tensor that needs grad: it keeps no grad_fn)
+            out._gfv = None if not _state.enabled and t._rg else out._vc[0]
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
