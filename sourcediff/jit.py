@@ -18,9 +18,17 @@ to None so its first save on the stack has a value, never read) gets a value of 
 each variable's saves go on a list of their own, which keeps their last-in first-out order.
 
 What numba cannot compile (a runtime helper with no numba version, a list or dict argument, a
-user function called from the gradient) is not an error: the numpy code runs instead, after one
-``JitFallbackWarning`` naming the construct and the user's line. Compile times are logged on the
-``sourcediff`` logger (INFO) and kept in ``df.jit_log``.
+user function called from the gradient, an array read from the closure or the module) is not an
+error: the numpy code runs instead, after one ``JitFallbackWarning`` naming the construct and the
+user's line. Compile times are logged on the ``sourcediff`` logger (INFO) and kept in
+``df.jit_log``.
+
+Compiled code must not give a number the numpy code would not: indexing is bounds-checked, and
+Python's scalar operations that numba's float64 and int64 arithmetic would compute otherwise
+(``math.sqrt(-1.0)`` is nan, ``10.0 ** 400.0`` inf, ``int(nan)`` a huge negative number, ``2 **
+-1`` 0) run through checked versions (``_checked_scalars``) that raise where the result could
+differ. Where compiled code raises, the numpy code runs the same call (``_positional_call``): its
+result or its error, named at the user's line, is the answer.
 """
 
 import copy
