@@ -92,10 +92,10 @@ def build(spec, fdef, numpy_fn, args, keywords):
     else:
         reason = _unsupported_argument(spec, args, keywords)
     if reason is None:
-        lowered, kw_names = lower(spec, fdef, args, keywords)
-        emitted = emit(lowered)
-        text = emitted.source
         try:
+            lowered, kw_names = lower(spec, fdef, args, keywords)
+            emitted = emit(lowered)
+            text = emitted.source
             python_fn = compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
                                      extra={NUMPY_NAME: np, **_EXTRA})
             frozen = _frozen_globals(python_fn, set(spec.parsed.env) - set(spec.globals_.bound))
@@ -633,7 +633,9 @@ def _register_checked_pow(types, overload):
 
 def _checked_scalars(fdef, namespace):
     """``a ** b`` -> ``_sd_jit_pow(a, b)``; ``math.sqrt(x)``, ``int(x)``, ``round(x)``, ... ->
-    their checked versions (see _checked)."""
+    their checked versions (see _checked); ``round(x, ndigits)`` is refused (_Unsupported)."""
+    import builtins
+
     targets = _checked_targets()
     for node in list(gast.walk(fdef)):
         for field, value in gast.iter_fields(node):
@@ -647,6 +649,12 @@ def _checked_scalars(fdef, namespace):
                         not any(isinstance(a, gast.Starred) for a in child.args):
                     fn = _resolved(child.func, namespace)
                     target = targets.get(fn) if _hashable(fn) else None
+                    if fn is builtins.round and len(child.args) == 2:
+                        raise _Unsupported(
+                            "it calls round(x, ndigits), which numba computes as round(x * "
+                            "10 ** ndigits) / 10 ** ndigits, where Python rounds the decimal value "
+                            "of x exactly (round(2.675, 2) is 2.67, numba's 2.68); np.round(x, "
+                            "ndigits) compiles")
                     if target is not None:
                         name, to_int = target
                         name = f"{name}_{len(child.args)}"

@@ -364,3 +364,19 @@ def test_tape_views_kept_by_the_graph_are_not_made_again_at_every_write():
         ((y * y).sum() + (head * head).sum()).backward()
         out.append(a.grad.detach().numpy())
     np.testing.assert_allclose(out[1], out[0], rtol=1e-12)
+
+
+def _rounded(x, y):
+    return y * round(x, 2) + y * round(x)
+
+
+def test_numba_round_to_digits_is_pythons(numba):
+    """numba's round(x, ndigits) rounds x * 10 ** ndigits: the gradient in y of
+    y * round(2.675, 2) was 2.68 where Python's round gives 2.67. Such code runs as numpy code,
+    with one warning saying why."""
+    df = sd.grad(_rounded, wrt=1, backend="numba")
+    with pytest.warns(sd.JitFallbackWarning, match=r"round\(x, ndigits\)"):
+        got = df(2.675, 1.0)
+    assert got == sd.grad(_rounded, wrt=1)(2.675, 1.0) == 2.67 + 3.0
+    for x in (1.15, 0.125, -2.5):
+        assert df(x, 1.0) == sd.grad(_rounded, wrt=1)(x, 1.0)
