@@ -540,10 +540,11 @@ def _replace(parent, old, new):
 
 
 # Python raises where numba's float64 arithmetic gives inf or nan (math.sqrt(-1.0), math.exp(1e3),
-# 10.0 ** 400.0, (-8.0) ** (1 / 3), 0.0 ** -1.0) or a meaningless integer (int(nan)), and gives a
-# float where numba's integer power truncates (2 ** -1). Lowered code calls these operations
-# through checked versions that raise where the result could differ from Python's, and the numpy
-# code then runs the call (jit._positional_call): its result, or its error, is the answer.
+# 10.0 ** 400.0, (-8.0) ** (1 / 3), 0.0 ** -1.0) or a meaningless integer (int(nan), int(1e20)),
+# and gives a float where numba's integer power truncates (2 ** -1). Lowered code calls these
+# operations through checked versions that raise where the result could differ from Python's,
+# and the numpy code then runs the call (jit._positional_call): its result, or its error, is the
+# answer.
 _MATH_FLOAT = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "copysign",
                "cos", "cosh", "degrees", "erf", "erfc", "exp", "exp2", "expm1", "fmod", "gamma",
                "hypot", "ldexp", "lgamma", "log", "log10", "log1p", "log2", "pow", "radians",
@@ -569,7 +570,7 @@ _CHECKED = {}  # (function, number of arguments) -> (name, stub numba has a chec
 def _checked(fn, arity, to_int):
     """The stub lowered code calls for ``fn`` with ``arity`` arguments, with its numba version:
     ``fn`` itself, except that a number result that is not finite (or, for a result Python makes
-    an integer, an argument that is not) raises ArithmeticError."""
+    an integer, an argument that is not finite or not below 4e18) raises ArithmeticError."""
     key = (fn, arity)
     if key in _CHECKED:
         return _CHECKED[key]
@@ -577,7 +578,9 @@ def _checked(fn, arity, to_int):
     from numba.extending import overload
 
     params = ", ".join(f"a{k}" for k in range(arity))
-    finite = " and ".join(f"_isfinite(a{k})" for k in range(arity))
+    # (an integer result: Python's is exact, numba's an int64 that a float of 2 ** 63 or more,
+    # or nan, makes a meaningless number)
+    finite = " and ".join(f"(_isfinite(a{k}) and abs(a{k}) < 4.0e18)" for k in range(arity))
     space = {"fn": fn, "_isfinite": math.isfinite, "types": types, "to_int": to_int}
     text = f"""
 def stub({params}):

@@ -139,6 +139,10 @@ def _int_of_nan(x, y):
     return s + math.floor(y) * x + round(y) * x
 
 
+def _int_of_large(x, y):
+    return x * (int(y) % 7) + x * (math.floor(y) % 5)
+
+
 def _int_power(x):
     n = 0
     for _ in range(3):
@@ -150,14 +154,15 @@ def test_numba_python_float_errors_are_raised_not_compiled_away(numba):
     """numba's float64 arithmetic gives nan or inf where Python raises: math.sqrt(-1.0)'s
     gradient was nan and math.log(-1.0)'s was -1.0 (numpy: ValueError: math domain error),
     math.exp(1000.0) and 10.0 ** 400.0 gave inf (OverflowError), int(nan) a huge negative
-    count (ValueError), and n ** -1 of an integer 0 and n ** 50 a wrapped-around int64 (Python:
+    count (ValueError), int(1e20) a wrapped-around int64 (Python's is exact), and n ** -1 of an integer 0 and n ** 50 a wrapped-around int64 (Python:
     1/3 and an exact integer)."""
     cases = [(_math_sqrt, (-1.0,)), (_math_sqrt, (4.0,)), (_math_log, (-1.0,)),
              (_math_log, (0.0,)), (_math_log, (2.0,)), (_math_exp, (1000.0,)),
              (_math_exp, (1.0,)), (_float_power, (10.0,)), (_float_power, (1.0,)),
              (_float_power, (3.0,)), (_int_of_nan, (1.5, float("nan"))),
              (_int_of_nan, (1.5, float("inf"))), (_int_of_nan, (1.5, 3.7)),
-             (_int_power, (2.0,))]
+             (_int_power, (2.0,)), (_int_of_large, (1.5, 1e20)), (_int_of_large, (1.5, -3e19)),
+             (_int_of_large, (1.5, 12.5))]
     for f, args in cases:
         _same_outcome(f, args)
 
