@@ -301,9 +301,10 @@ def lower(spec, fdef, args, keywords):
             seen.add(s.targets[0].id)
     _typed_zeros(fdef, lambda: _facts(spec, fdef, args, keywords, marks), spec.runtime_names,
                  marks)
+    facts, _ = _facts(spec, fdef, args, keywords, marks)
     if spec.stack is not None:  # (after the facts: the specializer knows the one stack's pops)
         _split_stacks(fdef, spec.stack)
-    _checked_scalars(fdef, _namespace(spec, fdef))  # (last: the facts do not know the checks)
+    _checked_scalars(fdef, _namespace(spec, fdef), facts)  # (last: the facts know no checks)
     return fdef, kw_names
 
 
@@ -634,9 +635,11 @@ def _register_checked_pow(types, overload):
         return floats
 
 
-def _checked_scalars(fdef, namespace):
-    """``a ** b`` -> ``_sd_jit_pow(a, b)``; ``math.sqrt(x)``, ``int(x)``, ``round(x)``, ... ->
-    their checked versions (see _checked); ``round(x, ndigits)`` is refused (_Unsupported)."""
+def _checked_scalars(fdef, namespace, facts=None):
+    """``a ** b`` -> ``_sd_jit_pow(a, b)``; ``a * b``, ``a + b``, ``a - b``, ``a << b`` of
+    values that may be integers (``facts``: node id -> the specializer's fact, or None) ->
+    ``_sd_jit_mul(a, b)``, ...; ``math.sqrt(x)``, ``int(x)``, ``round(x)``, ... -> their checked
+    versions (see _checked); ``round(x, ndigits)`` is refused (_Unsupported)."""
     import builtins
 
     targets = _checked_targets()
@@ -648,6 +651,10 @@ def _checked_scalars(fdef, namespace):
                 if isinstance(child, gast.BinOp) and isinstance(child.op, gast.Pow):
                     new = gast.Call(func=_load("_sd_jit_pow"), args=[child.left, child.right],
                                     keywords=[])
+                elif isinstance(child, gast.BinOp) and type(child.op) in _INT_OPS and \
+                        _may_be_ints(child, facts):
+                    new = gast.Call(func=_load(_INT_OPS[type(child.op)]),
+                                    args=[child.left, child.right], keywords=[])
                 elif isinstance(child, gast.Call) and not child.keywords and \
                         not any(isinstance(a, gast.Starred) for a in child.args):
                     fn = _resolved(child.func, namespace)
@@ -672,7 +679,93 @@ def _checked_scalars(fdef, namespace):
                     setattr(node, field, new)
 
 
-_EXTRA = {"_sd_jit_pow": _checked_pow}  # what lowered code names, bound when it is compiled
+def _checked_mul(a, b):
+    return a * b
+
+
+def _checked_add(a, b):
+    return a + b
+
+
+def _checked_sub(a, b):
+    return a - b
+
+
+def _checked_lshift(a, b):
+    return a << b
+
+
+_INT_OPS = {gast.Mult: "_sd_jit_mul", gast.Add: "_sd_jit_add", gast.Sub: "_sd_jit_sub",
+            gast.LShift: "_sd_jit_lshift"}
+
+
+def _register_checked_ints(types, overload):
+    """Python's integers do not overflow; numba's int64 wraps around (a product of the loop
+    counters 1 * 2 * ... * 24 is a negative number): two integers whose exact result is 2 ** 62
+    or more raise ArithmeticError (the numpy code then runs the call)."""
+    big = 2.0 ** 62
+
+    def ints(a, b):
+        return isinstance(a, types.Integer) and isinstance(b, types.Integer)
+
+    @overload(_checked_mul)
+    def checked_mul(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if abs(float(a) * float(b)) >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a * b
+            return impl
+        return lambda a, b: a * b
+
+    @overload(_checked_add)
+    def checked_add(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if abs(float(a) + float(b)) >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a + b
+            return impl
+        return lambda a, b: a + b
+
+    @overload(_checked_sub)
+    def checked_sub(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if abs(float(a) - float(b)) >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a - b
+            return impl
+        return lambda a, b: a - b
+
+    @overload(_checked_lshift)
+    def checked_lshift(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if b < 0 or b >= 62 or abs(float(a)) * 2.0 ** b >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a << b
+            return impl
+        return lambda a, b: a << b
+
+
+def _may_be_ints(binop, facts):
+    """Whether neither operand is known to be an array or a float."""
+    if facts is None:
+        return True
+    for operand in (binop.left, binop.right):
+        fact = facts.get(id(operand), spec_facts.TOP)
+        if type(fact) is spec_facts.Arr or fact is spec_facts.PYFLOAT or \
+                isinstance(fact, spec_facts.FloatOr) or \
+                (type(fact) is spec_facts.Scal and fact.dtype.kind in "fc") or \
+                (type(fact) is spec_facts.Known and isinstance(fact.value, (float, np.ndarray))):
+            return False
+    return True
+
+
+_EXTRA = {"_sd_jit_pow": _checked_pow, "_sd_jit_mul": _checked_mul, "_sd_jit_add": _checked_add,
+          "_sd_jit_sub": _checked_sub, "_sd_jit_lshift": _checked_lshift}
+# (what lowered code names, bound when it is compiled)
 
 
 def _hashable(value):
@@ -708,6 +801,7 @@ def _register_overloads(numba):
     _overload_numbers_and_arrays(types, overload, is_float)
     _overload_indexing_and_masks(types, overload, is_float)
     _register_checked_pow(types, overload)
+    _register_checked_ints(types, overload)
 
 
 def _overload_accumulations(types, overload, is_float):

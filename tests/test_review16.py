@@ -385,3 +385,28 @@ def test_numba_round_to_digits_is_pythons(numba):
     assert got == sd.grad(_rounded, wrt=1)(2.675, 1.0) == 2.67 + 3.0
     for x in (1.15, 0.125, -2.5):
         assert df(x, 1.0) == sd.grad(_rounded, wrt=1)(x, 1.0)
+
+
+def _factorial_scale(x):
+    c = 1
+    for i in range(1, 25):
+        c = c * i
+    return x / c * 1e20
+
+
+def _cubed_count(x, w):
+    n = w.shape[0] * 1000003
+    m = n * n * n
+    return np.sum(x) * (m % 1000)
+
+
+def test_numba_integers_do_not_wrap_around(numba):
+    """Python's integers are exact where numba's int64 wraps around: the gradient of x / 24! was
+    -12.76 (24! wrapped to a negative int64) where it is 0.000161, and an integer cubed gave
+    704 for 0."""
+    _same_outcome(_factorial_scale, (1.5,))
+    _same_outcome(_cubed_count, (np.ones(2), np.ones(3000)))
+    _same_outcome(_cubed_count, (np.ones(2), np.ones(3)))
+    df = sd.grad(_factorial_scale, backend="numba")
+    df(1.5)
+    assert [r["backend"] for r in df.jit_log] == ["numba"]
