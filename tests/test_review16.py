@@ -154,8 +154,8 @@ def test_numba_python_float_errors_are_raised_not_compiled_away(numba):
     """numba's float64 arithmetic gives nan or inf where Python raises: math.sqrt(-1.0)'s
     gradient was nan and math.log(-1.0)'s was -1.0 (numpy: ValueError: math domain error),
     math.exp(1000.0) and 10.0 ** 400.0 gave inf (OverflowError), int(nan) a huge negative
-    count (ValueError), int(1e20) a wrapped-around int64 (Python's is exact), and n ** -1 of an integer 0 and n ** 50 a wrapped-around int64 (Python:
-    1/3 and an exact integer)."""
+    count (ValueError), int(1e20) a wrapped-around int64 (Python's is exact), and n ** -1 of an
+    integer 0 and n ** 50 a wrapped-around int64 (Python: 1/3 and an exact integer)."""
     cases = [(_math_sqrt, (-1.0,)), (_math_sqrt, (4.0,)), (_math_log, (-1.0,)),
              (_math_log, (0.0,)), (_math_log, (2.0,)), (_math_exp, (1000.0,)),
              (_math_exp, (1.0,)), (_float_power, (10.0,)), (_float_power, (1.0,)),
@@ -410,3 +410,23 @@ def test_numba_integers_do_not_wrap_around(numba):
     df = sd.grad(_factorial_scale, backend="numba")
     df(1.5)
     assert [r["backend"] for r in df.jit_log] == ["numba"]
+
+
+def test_tape_sigmoid_gradient_on_its_tails_is_pytorchs():
+    """The tape's sigmoid was the composite 1 / (1 + exp(-x)), whose backward at x = -800 is
+    inf / inf: a.grad nan where PyTorch (g * s * (1 - s)) gives 0."""
+    torch = pytest.importorskip("torch")
+    from sourcediff import tape as T
+
+    data = [-800.0, -30.0, 0.0, 2.0, 800.0]
+    out = []
+    for M in (torch, T):
+        for dtype in (M.float64, M.float32):
+            a = M.tensor(data, dtype=dtype, requires_grad=True)
+            s = a.sigmoid()
+            (s * M.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=dtype)).sum().backward()
+            out.append((type(s.grad_fn).__name__, a.grad.detach().numpy()))
+    for (want_name, want), (got_name, got) in zip(out[:2], out[2:]):
+        assert got_name == want_name == "SigmoidBackward0"
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
