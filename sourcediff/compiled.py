@@ -285,10 +285,10 @@ class _Specializations:
         if spec is not None and spec.backend != "numpy":
             self.jit_log.extend(r for r in spec.jit_log if r not in self.jit_log)
         where = self.where
-        dispatcher = getattr(target, "__sourcediff_dispatcher__", None)
-        if dispatcher is not None:  # (compiled: the tangent is its last positional parameter)
+        positional = getattr(target, "__sourcediff_positional__", None)
+        if positional is not None:  # (compiled: the tangent is its last positional parameter)
             def seeded(*args):
-                return dispatcher(*args, 1.0)
+                return positional(*args, 1.0)
         else:
             seeded = functools.partial(target, **{tangent: 1.0})
         check_scalar, grad_like = runtime.check_scalar, runtime.grad_like

@@ -18,13 +18,22 @@ to None so its first save on the stack has a value, never read) gets a value of 
 each variable's saves go on a list of their own, which keeps their last-in first-out order.
 
 What numba cannot compile (a runtime helper with no numba version, a list or dict argument, a
-user function called from the gradient) is not an error: the numpy code runs instead, after one
-``JitFallbackWarning`` naming the construct and the user's line. Compile times are logged on the
-``sourcediff`` logger (INFO) and kept in ``df.jit_log``.
+user function called from the gradient, an array read from the closure or the module) is not an
+error: the numpy code runs instead, after one ``JitFallbackWarning`` naming the construct and the
+user's line. Compile times are logged on the ``sourcediff`` logger (INFO) and kept in
+``df.jit_log``.
+
+Compiled code must not give a number the numpy code would not: indexing is bounds-checked, and
+Python's scalar operations that numba's float64 and int64 arithmetic would compute otherwise
+(``math.sqrt(-1.0)`` is nan, ``10.0 ** 400.0`` inf, ``int(nan)`` a huge negative number, ``2 **
+-1`` 0) run through checked versions (``_checked_scalars``) that raise where the result could
+differ. Where compiled code raises, the numpy code runs the same call (``_positional_call``): its
+result or its error, named at the user's line, is the answer.
 """
 
 import copy
 import logging
+import math
 import re
 import time
 import warnings
@@ -83,19 +92,21 @@ def build(spec, fdef, numpy_fn, args, keywords):
     else:
         reason = _unsupported_argument(spec, args, keywords)
     if reason is None:
-        lowered, kw_names = lower(spec, fdef, args, keywords)
-        emitted = emit(lowered)
-        text = emitted.source
         try:
+            lowered, kw_names = lower(spec, fdef, args, keywords)
+            emitted = emit(lowered)
+            text = emitted.source
             python_fn = compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
-                                     extra={NUMPY_NAME: np})
-            frozen = _frozen_globals(python_fn)
+                                     extra={NUMPY_NAME: np, **_EXTRA})
+            frozen = _frozen_globals(python_fn, set(spec.parsed.env) - set(spec.globals_.bound))
             if frozen:
                 raise _Unsupported(
                     f"it reads {frozen} from outside the function, which numba would copy into "
                     f"the compiled code once (a later change to it, such as an in-place update "
                     f"or a new value, would not be seen); pass it as an argument instead")
-            dispatcher = numba.njit(python_fn)
+            # (bounds checked: numpy raises IndexError for x[i] out of range, where unchecked
+            # compiled code reads or writes past the array, a wrong number or worse)
+            dispatcher = numba.njit(python_fn, boundscheck=True)
             values = list(args) + [keywords[k] for k in kw_names]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (numba's performance hints are not the user's)
@@ -108,7 +119,7 @@ def build(spec, fdef, numpy_fn, args, keywords):
             record["seconds"] = time.perf_counter() - start
             log.info("numba compiled %s for %s in %.2f s", spec.name, record["signature"],
                      record["seconds"])
-            out = _positional_call(dispatcher, kw_names)
+            out = _positional_call(dispatcher, kw_names, numpy_fn)
             out.__sourcediff_source__ = text
             return out
     record["backend"] = "numpy"
@@ -129,26 +140,43 @@ class _Unsupported(Exception):
     """Code numba would compile but not run as numpy does: the numpy code runs instead."""
 
 
-def _frozen_globals(fn):
-    """The name of a value the generated code reads from its globals (directly or as a module's
-    attribute) that numba would copy into the compiled code once: a number, a bool, an array, a
-    tuple, list or dict (a later change to it, a flag flipped or a count changed, would not be
-    seen); None when it reads only modules, functions and classes."""
+def _frozen_globals(fn, closure_names=()):
+    """The name of a value the generated code reads from outside that numba would copy into the
+    compiled code once, where the numpy code reads it at each call: from its globals (directly
+    or as a module's attribute) a number, a bool, an array, a tuple, list or dict (a flag
+    flipped, a count changed or an array updated in place later would not be seen); from the
+    user's closure an array, list or dict, or a tuple holding one (an in-place update would not
+    be seen; the numpy code, too, takes the closure's numbers as they were when it was built).
+    ``closure_names``: the user's closure variables (the compiler's own constants, bound beside
+    them, are never changed). None when it reads only modules, functions, classes and such
+    numbers."""
     import types
 
     def frozen(value):
         return isinstance(value, (bool, int, float, complex, np.generic, np.ndarray, tuple, list,
                                   dict))
 
+    def mutable(value):
+        if isinstance(value, tuple):
+            return any(mutable(v) for v in value)
+        return isinstance(value, (np.ndarray, list, dict))
+
     scope = fn.__globals__
-    names = fn.__code__.co_names
-    for name in names:
-        value = scope.get(name)
-        if frozen(value):
+    closure = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        if name not in closure_names:
+            continue
+        try:
+            closure[name] = cell.cell_contents
+        except ValueError:
+            pass
+    for name in fn.__code__.co_names + tuple(closure):
+        value = closure[name] if name in closure else scope.get(name)
+        if mutable(value) if name in closure else frozen(value):
             return name
         if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] not in (
                 "numpy", "math", "sourcediff", "numba"):
-            for attr in names:
+            for attr in fn.__code__.co_names:
                 if frozen(getattr(value, attr, None)):
                     return f"{name}.{attr}"
     return None
@@ -167,16 +195,34 @@ def _user_stacklevel():
     return level
 
 
-def _positional_call(dispatcher, kw_names):
+def _positional_call(dispatcher, kw_names, numpy_fn):
     """The compiled function called as the generated one is (keyword-only tangents of a jvp form
-    become trailing positional parameters, which numba takes)."""
+    become trailing positional parameters, which numba takes). Where the compiled code raises
+    (numba's float division by zero where numpy's float64 gives inf, an index out of bounds, a
+    math function out of its domain: see _CHECKED), the numpy code runs the same call: its
+    result, or its error at the user's line, is the answer, as with backend='numpy'."""
     if not kw_names:
         def call(*args):
-            return dispatcher(*args)
+            try:
+                return dispatcher(*args)
+            except Exception:  # noqa: BLE001  (the numpy code decides)
+                return numpy_fn(*args)
     else:
         def call(*args, **kwargs):
-            return dispatcher(*args, *[kwargs[k] for k in kw_names])
+            try:
+                return dispatcher(*args, *[kwargs[k] for k in kw_names])
+            except Exception:  # noqa: BLE001
+                return numpy_fn(*args, **kwargs)
+
+    def positional(*args):  # (the keyword-only tangents passed last, by position)
+        try:
+            return dispatcher(*args)
+        except Exception:  # noqa: BLE001
+            split = len(args) - len(kw_names)
+            return numpy_fn(*args[:split], **dict(zip(kw_names, args[split:])))
+
     call.__sourcediff_dispatcher__ = dispatcher
+    call.__sourcediff_positional__ = positional
     call.__sourcediff_kw_names__ = kw_names
     return call
 
@@ -255,15 +301,16 @@ def lower(spec, fdef, args, keywords):
             seen.add(s.targets[0].id)
     _typed_zeros(fdef, lambda: _facts(spec, fdef, args, keywords, marks), spec.runtime_names,
                  marks)
+    facts, _ = _facts(spec, fdef, args, keywords, marks)
     if spec.stack is not None:  # (after the facts: the specializer knows the one stack's pops)
         _split_stacks(fdef, spec.stack)
+    _checked_scalars(fdef, _namespace(spec, fdef), facts)  # (last: the facts know no checks)
     return fdef, kw_names
 
 
-def _facts(spec, fdef, args, keywords, marks):
-    """The specializer's facts for ``fdef``: (node id -> fact, name -> joined fact), or Nones."""
+def _namespace(spec, fdef):
+    """What the names ``fdef`` reads and does not assign are bound to."""
     import builtins
-
 
     namespace = dict(vars(builtins))
     namespace.update(spec.parsed.fn.__globals__)
@@ -272,6 +319,12 @@ def _facts(spec, fdef, args, keywords, marks):
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     namespace[NUMPY_NAME] = np
+    return namespace
+
+
+def _facts(spec, fdef, args, keywords, marks):
+    """The specializer's facts for ``fdef``: (node id -> fact, name -> joined fact), or Nones."""
+    namespace = _namespace(spec, fdef)
     params = [a.id for a in fdef.args.args]
     values = list(args) + list((keywords or {}).values())
     known = {p: spec_facts.fact_of_signature(v) for p, v in zip(params, values)}
@@ -484,6 +537,254 @@ def _replace(parent, old, new):
                     value[i] = new
 
 
+# ---------------------------------------------------------------- Python's scalar errors
+
+
+# Python raises where numba's float64 arithmetic gives inf or nan (math.sqrt(-1.0), math.exp(1e3),
+# 10.0 ** 400.0, (-8.0) ** (1 / 3), 0.0 ** -1.0) or a meaningless integer (int(nan), int(1e20)),
+# and gives a float where numba's integer power truncates (2 ** -1). Lowered code calls these
+# operations through checked versions that raise where the result could differ from Python's,
+# and the numpy code then runs the call (jit._positional_call): its result, or its error, is the
+# answer.
+_MATH_FLOAT = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "copysign",
+               "cos", "cosh", "degrees", "erf", "erfc", "exp", "exp2", "expm1", "fmod", "gamma",
+               "hypot", "ldexp", "lgamma", "log", "log10", "log1p", "log2", "pow", "radians",
+               "remainder", "sin", "sinh", "sqrt", "tan", "tanh")
+_MATH_INT = ("ceil", "floor", "trunc")
+
+
+def _checked_targets():
+    """function -> (name in lowered code, result is an integer)."""
+    import builtins
+
+    out = {getattr(math, name): (f"_sd_jit_math_{name}", False) for name in _MATH_FLOAT
+           if hasattr(math, name)}
+    out.update({getattr(math, name): (f"_sd_jit_math_{name}", True) for name in _MATH_INT})
+    out[builtins.int] = ("_sd_jit_int", True)
+    out[builtins.round] = ("_sd_jit_round", True)
+    return out
+
+
+_CHECKED = {}  # (function, number of arguments) -> (name, stub numba has a checked version of)
+
+
+def _checked(fn, arity, to_int):
+    """The stub lowered code calls for ``fn`` with ``arity`` arguments, with its numba version:
+    ``fn`` itself, except that a number result that is not finite (or, for a result Python makes
+    an integer, an argument that is not finite or not below 4e18) raises ArithmeticError."""
+    key = (fn, arity)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    from numba import types
+    from numba.extending import overload
+
+    params = ", ".join(f"a{k}" for k in range(arity))
+    # (an integer result: Python's is exact, numba's an int64 that a float of 2 ** 63 or more,
+    # or nan, makes a meaningless number)
+    finite = " and ".join(f"(_isfinite(a{k}) and abs(a{k}) < 4.0e18)" for k in range(arity))
+    space = {"fn": fn, "_isfinite": math.isfinite, "types": types, "to_int": to_int}
+    text = f"""
+def stub({params}):
+    return fn({params})
+
+def typer({params}):
+    number = (types.Float, types.Integer, types.Boolean)
+    if not all(isinstance(a, number) for a in ({params},)):
+        return lambda {params}: fn({params})
+    if to_int and {arity} == 1:
+        def impl_int({params}):
+            if not ({finite}):
+                raise ArithmeticError("not a finite number: Python raises")
+            return fn({params})
+        return impl_int
+    def impl({params}):
+        r = fn({params})
+        if not _isfinite(r):
+            raise ArithmeticError("not a finite number: Python may raise")
+        return r
+    return impl
+"""
+    exec(compile(text, "<sourcediff checked scalar>", "exec"), space)
+    overload(space["stub"])(space["typer"])
+    _CHECKED[key] = space["stub"]
+    return space["stub"]
+
+
+def _checked_pow(a, b):
+    return a ** b
+
+
+def _register_checked_pow(types, overload):
+    @overload(_checked_pow)
+    def checked_pow(a, b):
+        number = (types.Float, types.Integer, types.Boolean)
+        if not (isinstance(a, number) and isinstance(b, number)):
+            return lambda a, b: a ** b  # (arrays: numpy's float64 semantics, as numba's)
+        if not (isinstance(a, types.Float) or isinstance(b, types.Float)):
+            def ints(a, b):  # (Python: n ** -1 is a float, and an int does not wrap around)
+                if b < 0 or abs(float(a)) ** float(b) >= 2.0 ** 62:
+                    raise ArithmeticError("an integer power Python computes otherwise")
+                return a ** b
+            return ints
+
+        def floats(a, b):
+            r = a ** b
+            if not math.isfinite(r):
+                raise ArithmeticError("not a finite number: Python may raise")
+            return r
+        return floats
+
+
+def _checked_scalars(fdef, namespace, facts=None):
+    """``a ** b`` -> ``_sd_jit_pow(a, b)``; ``a * b``, ``a + b``, ``a - b``, ``a << b`` of
+    values that may be integers (``facts``: node id -> the specializer's fact, or None) ->
+    ``_sd_jit_mul(a, b)``, ...; ``math.sqrt(x)``, ``int(x)``, ``round(x)``, ... -> their checked
+    versions (see _checked); ``round(x, ndigits)`` is refused (_Unsupported)."""
+    import builtins
+
+    targets = _checked_targets()
+    for node in list(gast.walk(fdef)):
+        for field, value in gast.iter_fields(node):
+            items = value if isinstance(value, list) else [value]
+            for k, child in enumerate(items):
+                new = None
+                if isinstance(child, gast.BinOp) and isinstance(child.op, gast.Pow):
+                    new = gast.Call(func=_load("_sd_jit_pow"), args=[child.left, child.right],
+                                    keywords=[])
+                elif isinstance(child, gast.BinOp) and type(child.op) in _INT_OPS and \
+                        _may_be_ints(child, facts):
+                    new = gast.Call(func=_load(_INT_OPS[type(child.op)]),
+                                    args=[child.left, child.right], keywords=[])
+                elif isinstance(child, gast.Call) and not child.keywords and \
+                        not any(isinstance(a, gast.Starred) for a in child.args):
+                    fn = _resolved(child.func, namespace)
+                    target = targets.get(fn) if _hashable(fn) else None
+                    if fn is builtins.round and len(child.args) == 2:
+                        raise _Unsupported(
+                            "it calls round(x, ndigits), which numba computes as round(x * "
+                            "10 ** ndigits) / 10 ** ndigits, where Python rounds the decimal value "
+                            "of x exactly (round(2.675, 2) is 2.67, numba's 2.68); np.round(x, "
+                            "ndigits) compiles")
+                    if target is not None:
+                        name, to_int = target
+                        name = f"{name}_{len(child.args)}"
+                        _EXTRA[name] = _checked(fn, len(child.args), to_int)
+                        new = gast.Call(func=_load(name), args=child.args, keywords=[])
+                if new is None:
+                    continue
+                gast.copy_location(new, child)
+                if isinstance(value, list):
+                    value[k] = new
+                else:
+                    setattr(node, field, new)
+
+
+def _checked_mul(a, b):
+    return a * b
+
+
+def _checked_add(a, b):
+    return a + b
+
+
+def _checked_sub(a, b):
+    return a - b
+
+
+def _checked_lshift(a, b):
+    return a << b
+
+
+_INT_OPS = {gast.Mult: "_sd_jit_mul", gast.Add: "_sd_jit_add", gast.Sub: "_sd_jit_sub",
+            gast.LShift: "_sd_jit_lshift"}
+
+
+def _register_checked_ints(types, overload):
+    """Python's integers do not overflow; numba's int64 wraps around (a product of the loop
+    counters 1 * 2 * ... * 24 is a negative number): two integers whose exact result is 2 ** 62
+    or more raise ArithmeticError (the numpy code then runs the call)."""
+    big = 2.0 ** 62
+
+    def ints(a, b):
+        return isinstance(a, types.Integer) and isinstance(b, types.Integer)
+
+    @overload(_checked_mul)
+    def checked_mul(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if abs(float(a) * float(b)) >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a * b
+            return impl
+        return lambda a, b: a * b
+
+    @overload(_checked_add)
+    def checked_add(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if abs(float(a) + float(b)) >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a + b
+            return impl
+        return lambda a, b: a + b
+
+    @overload(_checked_sub)
+    def checked_sub(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if abs(float(a) - float(b)) >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a - b
+            return impl
+        return lambda a, b: a - b
+
+    @overload(_checked_lshift)
+    def checked_lshift(a, b):
+        if ints(a, b):
+            def impl(a, b):
+                if b < 0 or b >= 62 or abs(float(a)) * 2.0 ** b >= big:
+                    raise ArithmeticError("an integer Python computes exactly")
+                return a << b
+            return impl
+        return lambda a, b: a << b
+
+
+def _may_be_ints(binop, facts):
+    """Whether neither operand is known to be an array or a float."""
+    if facts is None:
+        return True
+    for operand in (binop.left, binop.right):
+        fact = facts.get(id(operand), spec_facts.TOP)
+        if type(fact) is spec_facts.Arr or fact is spec_facts.PYFLOAT or \
+                isinstance(fact, spec_facts.FloatOr) or \
+                (type(fact) is spec_facts.Scal and fact.dtype.kind in "fc") or \
+                (type(fact) is spec_facts.Known and isinstance(fact.value, (float, np.ndarray))):
+            return False
+    return True
+
+
+_EXTRA = {"_sd_jit_pow": _checked_pow, "_sd_jit_mul": _checked_mul, "_sd_jit_add": _checked_add,
+          "_sd_jit_sub": _checked_sub, "_sd_jit_lshift": _checked_lshift}
+# (what lowered code names, bound when it is compiled)
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _resolved(func, namespace):
+    """The object a call's ``name`` or ``module.name`` is bound to, or None."""
+    if isinstance(func, gast.Name):
+        return namespace.get(func.id)
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+        return getattr(namespace.get(func.value.id), func.attr, None)
+    return None
+
+
 # ---------------------------------------------------------------- runtime helpers for numba
 
 
@@ -499,6 +800,8 @@ def _register_overloads(numba):
     _overload_accumulations(types, overload, is_float)
     _overload_numbers_and_arrays(types, overload, is_float)
     _overload_indexing_and_masks(types, overload, is_float)
+    _register_checked_pow(types, overload)
+    _register_checked_ints(types, overload)
 
 
 def _overload_accumulations(types, overload, is_float):
@@ -623,7 +926,7 @@ def _overload_indexing_and_masks(types, overload, is_float):
         parts = index.types if isinstance(index, types.BaseTuple) else (index,)
         return all(isinstance(p, (types.Integer, types.SliceType)) for p in parts)
 
-    @overload(runtime.scatter_basic)
+    @overload(runtime.scatter_basic, jit_options={"boundscheck": True})
     def scatter_basic(g, a, index):
         f64 = types.float64
         if isinstance(a, types.Array) and a.dtype == f64 and basic(index) and (

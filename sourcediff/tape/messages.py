@@ -44,6 +44,13 @@ _MSG_CREATE_GRAPH_BACKWARD = (
     "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
     "of your parameters to None after use to break the cycle and avoid the leak."
 )
+_MSG_NO_GRAD_VIEW = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. "
+    "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+    "code by moving both the view and the inplace either both inside the no_grad block (if you "
+    "don't want the inplace to be tracked) or both outside (if you want the inplace to be "
+    "tracked)."
+)
 _MSG_STRIDE0 = (
     "unsupported operation: more than one element of the written-to tensor refers to a single "
     "memory location. Please clone() the tensor before performing the operation."

@@ -13,7 +13,6 @@ from .functions import (
     _logsumexp,
     _minmax,
     _repeat,
-    _sigmoid,
     clamp,
     log_softmax,
     matmul,
@@ -41,7 +40,7 @@ from .tensor_class import (
     float64,
     int64,
 )
-from .views import _getitem_tensor, _inplace, _setitem
+from .views import _getitem_tensor, _inplace, _sd, _setitem
 
 
 class _Methods:
@@ -398,8 +397,9 @@ class _Methods:
         return _op("TanhBackward0", np.tanh, np.tanh, (self,), None, (0,), ("o",))
 
     def sigmoid(self):
-        """``1 / (1 + exp(-x))`` (``SigmoidBackward0``)."""
-        return _composite("SigmoidBackward0", _sigmoid, (self,))
+        """``1 / (1 + exp(-x))`` (``SigmoidBackward0``), its gradient from the result,
+        ``g * s * (1 - s)`` as PyTorch's (0 where exp(-x) overflows, not inf / inf)."""
+        return _op("SigmoidBackward0", _sd.sigmoid, _sd.sigmoid, (self,), None, (0,), ("o",))
 
     def relu(self):
         """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``)."""

@@ -58,8 +58,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 break
     out = _new_tensor(Tensor)
     out._data = ans
-    out._rg = False
-    out.grad_fn = None
+    out._rgv = False
+    out._gf = None
+    out._gfv = 0
     out._grad = None
     out._hooks = None
     out._acc = None
@@ -69,6 +70,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         base = args[0]
         out._vc = base._vc
         out._base = base._base if base._base is not None else base
+        out._gfv = out._vc[0] if _state.enabled else None  # (a view made under no_grad keeps none)
     else:
         out._vc = [0]
         # (numpy's result is a view of that argument, the tape's a copy: it counts as a view

@@ -56,13 +56,14 @@ class Tensor:
         "_acc",
         "_base",
         "_data",
+        "_gf",
+        "_gfv",
         "_grad",
         "_hooks",
         "_retains",
-        "_rg",
+        "_rgv",
         "_vc",
         "_vidx",
-        "grad_fn",
     )
     __array_priority__ = 1000
 
@@ -73,6 +74,41 @@ class Tensor:
             self.requires_grad_(True)
 
     # ------------------------------------------------------------ attributes
+
+    # A view's grad_fn and requires_grad hold for the version of its data they were set at
+    # (``_gfv``; None for a view made under no_grad, which keeps them): after an in-place write
+    # into its base (or another view of it) they are made again from the base's graph when next
+    # read, as PyTorch does (views._regenerate: an AsStridedBackward0 of the base).
+
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for a leaf)."""
+        if self._base is not None and self._gfv is not None and self._vc[0] != self._gfv:
+            _stale[0](self)
+        return self._gf
+
+    @grad_fn.setter
+    def grad_fn(self, value):
+        self._gf = value
+        self._fresh()
+
+    @property
+    def _rg(self):
+        if self._base is not None and self._gfv is not None and self._vc[0] != self._gfv:
+            _stale[0](self)
+        return self._rgv
+
+    @_rg.setter
+    def _rg(self, value):
+        self._rgv = value
+        self._fresh()
+
+    def _fresh(self):
+        try:
+            if self._gfv is not None:
+                self._gfv = self._vc[0]
+        except AttributeError:
+            self._gfv = 0
 
     @property
     def requires_grad(self):
@@ -325,8 +361,9 @@ class Tensor:
 
 def _init(t, arr):
     t._data = arr
-    t._rg = False
-    t.grad_fn = None
+    t._rgv = False
+    t._gf = None
+    t._gfv = 0
     t._grad = None
     t._vc = [0]
     t._base = None
@@ -339,12 +376,16 @@ def _init(t, arr):
 _new_tensor = object.__new__
 
 
+_stale = [None]  # (views._regenerate: a view's grad_fn made again after its base was written)
+
+
 def _wrap(arr):
     """A new leaf Tensor over ``arr`` (an ndarray), not requiring grad."""
     t = _new_tensor(Tensor)
     t._data = arr
-    t._rg = False
-    t.grad_fn = None
+    t._rgv = False
+    t._gf = None
+    t._gfv = 0
     t._grad = None
     t._vc = [0]
     t._base = None
@@ -420,7 +461,14 @@ def _shape_arg(shape):
 
 
 def _getitem(a, index):
-    return a[index]
+    r = a[index]
+    if type(r) is not np.ndarray and type(a) is np.ndarray:
+        # (an element by integers: numpy gives a scalar copy; the Tensor is a 0-d view of its
+        # base, as PyTorch's is, so an in-place write into the base changes it too)
+        tup = index if isinstance(index, tuple) else (index,)
+        if not any(i is Ellipsis for i in tup):
+            return a[tup + (Ellipsis,)]
+    return r
 
 
 def _edge(t):

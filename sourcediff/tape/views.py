@@ -7,8 +7,15 @@ import weakref
 import numpy as np
 
 from .. import runtime as _sd
-from .grad_mode import _state
-from .messages import _MSG_LEAF_INPLACE, _MSG_STRIDE0, _MSG_VIEW_LEAF_INPLACE, TapeError
+from . import tensor_class as _tensor_class
+from .grad_mode import _state, enable_grad
+from .messages import (
+    _MSG_LEAF_INPLACE,
+    _MSG_NO_GRAD_VIEW,
+    _MSG_STRIDE0,
+    _MSG_VIEW_LEAF_INPLACE,
+    TapeError,
+)
 from .node import _make_node
 from .recording import _op
 from .tensor_class import Tensor, _edge, _getitem, _unwrap, _wrap
@@ -21,6 +28,10 @@ def _check_inplace(t):
         b = t._base
         if b is not None and b._rg and b.grad_fn is None:
             raise TapeError(_MSG_VIEW_LEAF_INPLACE)
+        if b is not None and b._rg and not t._rg and np.may_share_memory(t._data, b._data):
+            # (a view made under no_grad of a base that needs grad: the write would change the
+            # base's values and not its graph)
+            raise TapeError(_MSG_NO_GRAD_VIEW)
 
 
 def _snapshot(t):
@@ -43,6 +54,7 @@ def _rebase(t, res):
     np.copyto(t._data, res._data, casting="same_kind")
     t._vc[0] += 1
     node = res.grad_fn
+    _move_retain(t, old, node)
     t.grad_fn = node
     t._rg = res._rg
     if node is not None:
@@ -50,8 +62,87 @@ def _rebase(t, res):
             node._ans = t._data
             node._outvc = t._vc
             node._outver = t._vc[0]
-        if t._retains:
-            node._retain = weakref.ref(t)
+
+
+def _move_retain(t, old, new):
+    """``t`` (after retain_grad()) now comes out of ``new``: its .grad is the gradient of its
+    new value only (PyTorch), not also that of the value ``old`` made."""
+    if old is not None and old._retain is not None and old._retain() is t:
+        old._retain = None
+    if t._retains and new is not None:
+        new._retain = weakref.ref(t)
+
+
+def _regenerate(v):
+    """The view ``v`` after an in-place write into its base (or another view of it) changed its
+    data: its graph position is that of the elements of the base it shows (found by their
+    addresses in memory), PyTorch's AsStridedBackward0 of the base's present node. So
+    y = a * 1; v = y[1:3]; y.mul_(2); v.sum().backward() gives a.grad 2 where v is, not 1."""
+    root = v._base
+    v._gfv = v._vc[0]  # (fresh from here on)
+    old = v._gf
+    pos = _positions(v._data, root._data)
+    if pos is None:
+        if not np.may_share_memory(v._data, root._data):
+            return  # (numpy copied it: it keeps its value, and the graph of that value)
+
+        def refuse(node, g, cg):
+            raise TapeError(
+                "a view of a tensor whose base was then modified in place, which the sourcediff "
+                "tape cannot relate to the elements of the base; take the view again after the "
+                "in-place operation")
+        node = _make_node("AsStridedBackward0", (_edge(root),), refuse, v._data.dtype)
+        _move_retain(v, old, node)
+        v._gf, v._rgv = node, root._rg
+        return
+    if not root._rg:
+        _move_retain(v, old, None)
+        v._gf, v._rgv = None, False
+        return
+    with enable_grad():
+        if root._data.ndim == 0:
+            src = _op("ViewBackward0", np.reshape, np.reshape, (root, (1,)), None, (0,), ())
+            idx = (np.zeros(pos.shape, dtype=np.intp),)
+        else:
+            src, idx = root, np.unravel_index(pos, root._data.shape)
+        r = _op("AsStridedBackward0", _getitem, _getitem, (src, idx), None, (0,), ("i",))
+    _move_retain(v, old, r._gf)
+    v._gf, v._rgv = r._gf, r._rgv
+    v._gfv = v._vc[0]
+
+
+_tensor_class._stale[0] = _regenerate
+
+
+def _byte_offsets(a, first):
+    off = np.full(a.shape, first, dtype=np.intp)
+    for d, (n, stride) in enumerate(zip(a.shape, a.strides)):
+        shape = [1] * a.ndim
+        shape[d] = n
+        off = off + (np.arange(n, dtype=np.intp) * stride).reshape(shape)
+    return off
+
+
+def _positions(view, base):
+    """The C-order position in ``base`` of each element of ``view`` (an array of view's shape)
+    where ``view``'s elements all lie in ``base``'s memory, else None."""
+    if view.dtype.itemsize != base.dtype.itemsize or not np.may_share_memory(view, base):
+        return None
+    start = base.__array_interface__["data"][0]
+    wanted = _byte_offsets(view, view.__array_interface__["data"][0] - start)
+    size = base.dtype.itemsize
+    if base.flags.c_contiguous:  # (the position is the offset in items)
+        if wanted.size and (wanted.min() < 0 or wanted.max() >= base.nbytes or
+                            np.any(wanted % size)):
+            return None
+        return wanted // size
+    flat = _byte_offsets(base, 0).ravel()
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    k = np.clip(np.searchsorted(ordered, wanted), 0, max(ordered.size - 1, 0))
+    if ordered.size == 0 or not np.array_equal(ordered[k], wanted):
+        return None if wanted.size else np.zeros(view.shape, dtype=np.intp)
+    return order[k]
 
 
 def _inplace(t, op, npop, other, unary=False):
@@ -70,23 +161,19 @@ def _inplace(t, op, npop, other, unary=False):
                 np.copyto(t._data, npop(t._data, o), casting="same_kind")
         t._vc[0] += 1
         return t
-    if t._base is not None and (t._base._rg or t._rg):
-        if t._vidx is None:
-            raise TapeError(
-                "in-place operation on this view of a tensor that requires grad is not supported "
-                "by the sourcediff tape (only views made by one indexing of the base are); use an "
-                "out-of-place operation (y = y + 1) or index assignment on the base tensor")
+    if t._base is not None:  # (recording: the base records the write, its other views see it)
         base = t._base
+        index = _view_index(t)
         snap = _snapshot(t)
         res = op(snap) if unary else op(snap, other)
-        _setitem(base, t._vidx, res)  # the base records CopySlices
-        view = _getitem_tensor(base, t._vidx)
-        if not np.shares_memory(t._data, base._data):
-            # an integer index selects a copy (numpy's scalar): it gets the new value too, so
-            # x[0] -= v, which Python ends with x[0] = <this view>, does not write the old one back
+        # the base records CopySlices; its views, t among them, become AsStridedBackward0 of it
+        _setitem(base, index, res)
+        if not np.shares_memory(t._data, base._data):  # (not one of the base's views' data)
+            view = _getitem_tensor(base, index)
             np.copyto(t._data, view._data, casting="same_kind")
-        t.grad_fn = view.grad_fn
-        t._rg = view._rg
+            _move_retain(t, t.grad_fn, view.grad_fn)
+            t.grad_fn = view.grad_fn
+            t._rg = view._rg
         return t
     snap = _snapshot(t)
     res = op(snap) if unary else op(snap, other)
@@ -104,10 +191,11 @@ def _setitem(t, index, value):
         t._data[idx] = _unwrap(value)
         t._vc[0] += 1
         return
-    if t._base is not None and (t._base._rg or t._rg):
-        raise TapeError(
-            "index assignment into a view of a tensor that requires grad is not supported by the "
-            "sourcediff tape; assign into the base tensor")
+    if t._base is not None:
+        _view_index(t)  # (refused before anything is recorded)
+        # (the view's new value, recorded on a copy of it, then written into the base)
+        _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value)
+        return
     snap = _snapshot(t)
     new = t._data.copy()
     new[idx] = _unwrap(value)
@@ -130,6 +218,28 @@ def _setitem(t, index, value):
     _rebase(t, res)
 
 
+def _view_index(t):
+    """The index into its base that gives the view ``t``: the one it was made by, or the
+    positions of its elements in the base's memory (t(), view(), a view of a view)."""
+    if t._vidx is not None:
+        return t._vidx
+    base = t._base
+    pos = _positions(t._data, base._data) if base._data.ndim else None
+    if pos is None:
+        raise TapeError(
+            "in-place operation on this view of a tensor that requires grad is not supported by "
+            "the sourcediff tape (its elements are not the base's: numpy copied them); use an "
+            "out-of-place operation (y = y + 1) or index assignment on the base tensor")
+    if np.unique(pos).size != pos.size:
+        raise TapeError(_MSG_STRIDE0)
+    return np.unravel_index(pos, base._data.shape)
+
+
+def _assigned(t, index, value):
+    _setitem(t, index, value)
+    return t
+
+
 # ---------------------------------------------------------------- indexing
 
 
@@ -150,12 +260,14 @@ def _getitem_tensor(t, index):
     tup = idx if isinstance(idx, tuple) else (idx,)
     basic = all(_is_basic(i) for i in tup)
     if not (_state.enabled and t._rg):
-        out = _wrap(np.asarray(t._data[idx]))
+        out = _wrap(np.asarray(_getitem(t._data, idx)))
         if basic:
             out._vc = t._vc
             out._base = t._base if t._base is not None else t
             if t._base is None:
                 out._vidx = idx
+            # (made under no_grad from a tensor that needs grad: it keeps no grad_fn)
+            out._gfv = None if not _state.enabled and t._rg else out._vc[0]
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
