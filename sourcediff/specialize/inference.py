@@ -329,7 +329,10 @@ class Inference:
                              [func.base])
         if type(func) is not Known:
             return TOP
-        fn = func.value
+        return self.function_call(func.value, args, kwargs)
+
+    def function_call(self, fn, args, kwargs):
+        """The fact of ``fn(*args, **kwargs)`` for a known function ``fn`` and argument facts."""
         if getattr(fn, "__sourcediff_fdef__", None) is not None:
             return self._callee(fn, args, kwargs)
         if fn is len:
