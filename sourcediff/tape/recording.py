@@ -85,9 +85,11 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     req_pos = []
     for e in edges:
         a = args[e] if type(e) is int else args[e[0]][e[1]]
-        if isinstance(a, Tensor) and a._rg:
+        # (a tensor that is not a view reads its slots; a view, through the properties that
+        # make its grad_fn again after its base was written)
+        if isinstance(a, Tensor) and (a._rgv if a._base is None else a._rg):
             req_pos.append(e)
-            nf.append((a.grad_fn or a._acc_node(), 0))
+            nf.append(((a._gf if a._base is None else a.grad_fn) or a._acc_node(), 0))
         else:
             nf.append(_NONE_EDGE)
     if not req_pos:
@@ -110,8 +112,10 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 node._vers = ((p, args[p]._vc[0]),)
         else:
             _keep_saves(node, saves, req, args, out)
-    out._rg = True
-    out.grad_fn = node
+    out._rgv = True  # (as the properties' setters would: out is new, its version is current)
+    out._gf = node
+    if out._gfv is not None:
+        out._gfv = out._vc[0]
     return out
 
 
@@ -208,8 +212,10 @@ def _composite(name, fn, inputs, value=None):
         node._ans = out._data
         node._outvc = out._vc
         node._outver = out._vc[0]
-    out._rg = True
-    out.grad_fn = node
+    out._rgv = True  # (as the properties' setters would: out is new, its version is current)
+    out._gf = node
+    if out._gfv is not None:
+        out._gfv = out._vc[0]
     return out
 
 
