@@ -492,11 +492,14 @@ def _bound(fdef, raw, args, kwargs):
 
 def _default_fact(value):
     """A default value's fact: itself for numbers, strings, None and tuples of them (a default is
-    one object, evaluated once), else what its type, shape and dtype say."""
+    one object, evaluated once), an array's shape and dtype (which no call can change); unknown
+    for anything else (a list default may grow from call to call)."""
     if value is None or type(value) in (int, float, bool, str) or (
             type(value) is tuple and all(type(v) in (int, float, bool, str) for v in value)):
         return Known(value)
-    return fact_of_signature(value)
+    if type(value) is np.ndarray:
+        return fact_of_signature(value)
+    return TOP
 
 
 def _evaluate(fn, args, kwargs, extra):
