@@ -14,6 +14,7 @@ Example::
 
 import functools
 import inspect
+import types
 import weakref
 
 import numpy as np
@@ -170,11 +171,20 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     cols = {}
     out = first = None
     checked = expected is not None  # (an earlier run's value: every pass must give it too)
+    held = _held_state(fn, args)
     for k, (idx, e) in enumerate(_basis(x)):
         out, col = _tangent_call(jf, args if k == 0 and runs_args else _fresh_stacks(pristine, {}),
                                  {name: e})
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
+        if held and np.size(x) > 1 and _held_state(fn, args) != held:
+            what = getattr(fn, "__qualname__", "the function")
+            raise SourcediffError(
+                f"{what} changes a list, dict or set held by an object it is given (or by its "
+                f"self) from one run to the next (an item popped or appended): forward mode runs "
+                f"the function once per element of {name}, and each run would see other items, "
+                f"so its derivative would mix different runs. Use reverse mode (one run per "
+                f"gradient), or pass the list in as an argument (each run gets a copy).")
         if k == 0:
             first = expected if checked else out
         if (k > 0 or checked) and not _same_value(out, first):
@@ -200,6 +210,22 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
+
+
+def _held_state(fn, args):
+    """The lists, dicts and sets that the objects among ``args`` (and a bound method's self) hold
+    in their attributes, with their lengths: what a run that pops or appends through an object
+    changes (forward mode's copies of list arguments do not reach them)."""
+    owners = [getattr(fn, "__self__", None)] + [a for a in args if not isinstance(
+        a, (np.ndarray, np.generic, int, float, complex, str, list, tuple, dict))]
+    out = []
+    for k, obj in enumerate(owners):
+        attrs = getattr(obj, "__dict__", None)
+        if not isinstance(attrs, dict) or isinstance(obj, (type, types.ModuleType)):
+            continue
+        out.extend((k, name, id(v), len(v)) for name, v in attrs.items()
+                   if isinstance(v, (list, dict, set)))
+    return tuple(out)
 
 
 def _same_value(a, b):

@@ -1147,3 +1147,43 @@ def test_a_write_into_a_list_item_that_is_a_view_of_an_argument(fn, wrt, mode):
     got = sd.grad(fn, wrt=wrt, mode=mode)(x, y)
     assert np.array_equal(y, y0), "the caller's y was changed"
     check_grads_fd(fn, [x, y], (0,) if wrt == 0 else (0, 1), got if wrt != 0 else (got,))
+
+
+class _Popper:
+    def __init__(self):
+        self.ws = [1.0, 2.0, 3.0, 4.0]
+        self.calls = 0
+
+    def loss(self, x):
+        w = self.ws.pop()
+        self.calls += 1
+        return np.sum(x * x) + np.sum(x - 1.0) * w
+
+
+def _loss_of_popper(x, m):
+    return m.loss(x)
+
+
+def test_forward_passes_that_pop_from_an_object_s_list_are_refused():
+    """Forward mode runs the function once per element of x; a method that pops from a list its
+    object holds saw another item on each pass. At x = ones the value is the same on every pass
+    (so the value check passed) and the forward gradient was [6, 5, 4] where reverse mode's
+    [6, 6, 6] is right. Such a change between runs is refused now; a counter is not."""
+    x = np.ones(3)
+    with pytest.raises(sd.SourcediffError, match=r"changes a list, dict or set held by an object"):
+        sd.grad(_Popper().loss, mode="forward")(x)
+    with pytest.raises(sd.SourcediffError, match=r"changes a list, dict or set held by an object"):
+        sd.grad(_loss_of_popper, mode="forward")(x, _Popper())
+    np.testing.assert_allclose(sd.grad(_Popper().loss)(x), [6.0, 6.0, 6.0])
+    counter = _Counter()
+    np.testing.assert_allclose(sd.grad(counter.loss, mode="forward")(x), 2.0 * x)
+    assert counter.calls == 3
+
+
+class _Counter:
+    def __init__(self):
+        self.calls = 0
+
+    def loss(self, x):
+        self.calls += 1
+        return np.sum(x * x)
