@@ -6,6 +6,7 @@ elementwise products becomes the scalar, compiler constants are propagated.
 import operator
 
 import gast
+import numpy as np
 
 from .. import runtime
 from .facts import (
@@ -28,6 +29,15 @@ from .facts import (
     _sd_call,
     _tuple_const,
 )
+
+
+def _makes_new_array(node, facts):
+    """``node`` always evaluates to a new array: an arithmetic operation, or a numpy ufunc called
+    without ``out=`` (not a helper that may return one of its arguments)."""
+    if isinstance(node, (gast.BinOp, gast.UnaryOp)):
+        return True
+    f = facts.get(id(node.func), TOP) if isinstance(node, gast.Call) else TOP
+    return type(f) is Known and isinstance(f.value, np.ufunc) and not node.keywords
 
 
 class _Rewriter(gast.NodeTransformer):
@@ -77,6 +87,17 @@ class _Rewriter(gast.NodeTransformer):
             node = gast.BinOp(left=common, op=gast.Mult(), right=inner) if left else \
                 gast.BinOp(left=inner, op=gast.Mult(), right=common)
         self.generic_visit(node)
+        if isinstance(node.op, gast.Mult):
+            for one, other in ((node.left, node.right), (node.right, node.left)):
+                # 1.0 * e of a new float array e (a call, an operation) is e itself: the same
+                # numbers, and no name can share e (the scalar seed's x_bar = 1.0 * np.cos(x))
+                f = self.f(other)
+                if isinstance(one, gast.Constant) and type(one.value) is float and \
+                        one.value == 1.0 and type(f) is Arr and f.dtype.kind == "f" and \
+                        isinstance(other, (gast.Call, gast.BinOp, gast.UnaryOp)) and \
+                        self.f(node) == f and _makes_new_array(other, self.facts):
+                    self.changed += 1
+                    return other
         return node
 
     def visit_Call(self, node):
