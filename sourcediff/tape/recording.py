@@ -112,10 +112,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 node._vers = ((p, args[p]._vc[0]),)
         else:
             _keep_saves(node, saves, req, args, out)
-    out._rgv = True  # (as the properties' setters would: out is new, its version is current)
+    out._rgv = True  # (as the properties' setters do, with one _fresh)
     out._gf = node
-    if out._gfv is not None:
-        out._gfv = out._vc[0]
+    out._fresh()
     return out
 
 
@@ -212,10 +211,9 @@ def _composite(name, fn, inputs, value=None):
         node._ans = out._data
         node._outvc = out._vc
         node._outver = out._vc[0]
-    out._rgv = True  # (as the properties' setters would: out is new, its version is current)
+    out._rgv = True  # (as the properties' setters do, with one _fresh)
     out._gf = node
-    if out._gfv is not None:
-        out._gfv = out._vc[0]
+    out._fresh()
     return out
 
 

@@ -83,8 +83,7 @@ class Tensor:
     @property
     def grad_fn(self):
         """The node that made this tensor (None for a leaf)."""
-        if self._base is not None and self._gfv is not None and self._vc[0] != self._gfv:
-            _stale[0](self)
+        self._renew()
         return self._gf
 
     @grad_fn.setter
@@ -94,14 +93,18 @@ class Tensor:
 
     @property
     def _rg(self):
-        if self._base is not None and self._gfv is not None and self._vc[0] != self._gfv:
-            _stale[0](self)
+        self._renew()
         return self._rgv
 
     @_rg.setter
     def _rg(self, value):
         self._rgv = value
         self._fresh()
+
+    def _renew(self):
+        """A view whose base was written since its grad_fn was set gets it made again."""
+        if self._base is not None and self._gfv is not None and self._vc[0] != self._gfv:
+            _stale[0](self)
 
     def _fresh(self):
         try:
