@@ -244,7 +244,12 @@ def _assigned(t, index, value):
 
 
 def _is_basic(i):
-    return i is None or i is Ellipsis or isinstance(i, (slice, numbers.Integral))
+    return i is None or i is Ellipsis or isinstance(i, slice) or _is_int(i)
+
+
+def _is_int(i):
+    # a bool index is numpy's (and PyTorch's) advanced indexing: x[True] is x[None]
+    return isinstance(i, numbers.Integral) and not isinstance(i, (bool, np.bool_))
 
 
 def _unwrap_index(index):
@@ -271,6 +276,10 @@ def _getitem_tensor(t, index):
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
+    if _state.strict and len(tup) == t._data.ndim and all(_is_int(i) for i in tup):
+        # a numpy program (grad_of): x[i, j] is a scalar, a copy that later writes into x do not
+        # reach (PyTorch's is a 0-d view)
+        return _op("SelectBackward0", _getitem, _getitem, (t, idx), None, (0,), ())
     n_real = builtins.sum(1 for i in tup if i is not None and i is not Ellipsis)
     cur, dim = t, 0
     for i in tup:

@@ -360,4 +360,14 @@ REGRESSIONS = [
                 "    parts = []\n    for row in y:\n"
                 "        parts.append(row.reshape(2, 2).reshape(4))\n"
                 "    v = parts.pop()\n    v[::-2] -= x[1:3]\n    return np.sum(v * x)\n")),
+    # seed 17001899 (shrunk): tape mode gave d/dx0 = 2.67 for 3: x[0] was a 0-d view of x (as
+    # PyTorch's), so x /= ... reached v0; in a numpy program x[0] is a copy
+    Regression(
+        "tape_item_read_then_base_divided_in_place",
+        _module(((3,), (3,)),
+                "    v0 = x[0]\n    x /= 1.5 + np.sin(y - y)\n    return v0 + 2.0 * np.sum(x)\n")),
+    # (by hand, next to it) tape mode took x[True] for x[1]: numpy's x[True] is x[None]
+    Regression(
+        "tape_bool_index",
+        _module(((3,), (3,)), "    return np.sum(x[True] * x[True]) + np.sum(y)\n")),
 ]
