@@ -1,5 +1,6 @@
 """numpy's protocols on Tensors: ``np.sin(t)``, ``np.sum(t, axis=0)``, ``ndarray @ t`` record nodes."""
 
+import inspect
 import numbers
 
 import numpy as np
@@ -47,6 +48,25 @@ def _torch_name(func, name, args, kwargs):
         n0, n1 = np.ndim(_unwrap(args[0])), np.ndim(_unwrap(args[1]))
         name = _MATMUL_NAMES.get((min(n0, 3), min(n1, 3)), "BmmBackward0")
     return name
+
+
+_refused_keywords = {}  # (rule, keyword names) -> the names its vjp does not take
+
+
+def _check_keywords(rule, kwargs):
+    """Refuse, when recording, a keyword the rule's vjp does not take (``np.sum(t, where=m)``,
+    ``np.max(t, initial=0.0)``): numpy computes the value with it, and the backward would fail."""
+    key = (id(rule), tuple(kwargs))
+    bad = _refused_keywords.get(key)
+    if bad is None:
+        params = inspect.signature(rule.vjp).parameters
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        bad = _refused_keywords[key] = () if takes_any else tuple(
+            k for k in kwargs if k not in params or params[k].kind == params[k].POSITIONAL_ONLY)
+    if bad:
+        raise TapeError(f"{rule.name}(..., {'=..., '.join(bad)}=...) is not supported on tape "
+                        f"Tensors: the derivative rule of {rule.name} has no {bad[0]!r} argument. "
+                        f"Leave it out (np.sum(np.where(mask, t, 0.0)) for np.sum(t, where=mask))")
 
 
 _MATMUL_NAMES = {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
@@ -138,6 +158,8 @@ def _array_ufunc_other(ufunc, method, inputs, kwargs):
         if registry.is_nondiff(ufunc):
             return _wrap_result(ufunc(*[_unwrap(i) for i in inputs], **kwargs))
         raise _no_rule(ufunc)
+    if kwargs:
+        _check_keywords(rule, kwargs)
     name = _torch_name(ufunc, name, inputs, kwargs)
     saves = _SAVES.get(ufunc, tuple(range(len(inputs))))
     return _op(name, ufunc, ufunc, tuple(inputs), kwargs or None, tuple(range(len(inputs))),
@@ -171,8 +193,10 @@ def _array_function(func, args, kwargs):
             return _wrap_result(func(*[_unwrap(a) for a in args],
                                      **{k: _unwrap(v) for k, v in kwargs.items()}))
         raise _no_rule(func)
-    if kwargs and any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
-        raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
+    if kwargs:
+        if any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
+            raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
+        _check_keywords(rule, kwargs)
     edges = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):

@@ -39,7 +39,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     if ans is None:
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
         if fwd is np.sum and type(raw[0]) is np.ndarray and len(raw) == 1:
-            ans = np.add.reduce(raw[0], **kw) if kw else np.add.reduce(raw[0], axis=None)
+            # (np.add.reduce sums over axis 0 unless told: np.sum's default is every axis)
+            ans = np.add.reduce(raw[0], **kw) if kw and "axis" in kw else \
+                np.add.reduce(raw[0], axis=None, **kw) if kw else np.add.reduce(raw[0], axis=None)
         else:
             ans = fwd(*raw, **kw) if kw else fwd(*raw)
     copied_from = None  # (the argument numpy's view of which the tape copied)

@@ -1,0 +1,44 @@
+"""numpy's reduction keywords on tape Tensors.
+
+``np.sum(t, keepdims=True)`` (and ``dtype=``, ``where=``, ``initial=``) summed over axis 0 only: the
+tape's fast path for np.sum called ``np.add.reduce``, whose default axis is 0, not every axis. The
+value was [[3, 5, 7]] for [[15]] and the gradient followed it. Keywords a rule has no argument for
+(``where=``, ``initial=``) are refused when the call is recorded, not by a TypeError in backward().
+"""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.tape import grad_of, tensor
+
+X = np.arange(6.0).reshape(2, 3) / 5.0 - 0.4
+MASK = np.array([[True, False, True], [False, True, True]])
+
+
+@pytest.mark.parametrize("kw", [{"keepdims": True}, {"dtype": np.float64}, {"axis": None},
+                                {"axis": 1, "keepdims": True}, {}])
+def test_np_sum_keywords_give_numpy_values_and_gradients(kw):
+    t = tensor(X.copy(), requires_grad=True)
+    out = np.sum(t * t, **kw)
+    np.testing.assert_allclose(out.detach().numpy(), np.sum(X * X, **kw))
+    (out.sum() * 1.5).backward()  # (every entry counted once: the gradient is 3 x)
+    np.testing.assert_allclose(t.grad.numpy(), 3.0 * X)
+
+
+def keepdims_loss(x):
+    return np.sum(np.sum(x * x, keepdims=True) * x)
+
+
+def test_grad_of_a_numpy_program_with_keepdims_matches_source_mode():
+    np.testing.assert_allclose(grad_of(keepdims_loss, (X.copy(),)), sd.grad(keepdims_loss)(X.copy()))
+
+
+@pytest.mark.parametrize("fn, kw", [(np.sum, {"where": MASK}), (np.sum, {"initial": 3.0}),
+                                    (np.mean, {"where": MASK}), (np.prod, {"where": MASK}),
+                                    (np.max, {"initial": 9.0}), (np.add, {"where": MASK})])
+def test_keywords_without_a_rule_argument_are_refused_when_recorded(fn, kw):
+    t = tensor(X.copy(), requires_grad=True)
+    args = (t, 1.0) if fn is np.add else (t,)
+    with pytest.raises(sd.SourcediffError, match=f"has no '{next(iter(kw))}' argument"):
+        fn(*args, **kw)
