@@ -337,8 +337,8 @@ def tile_grad_helper(b, out, g, a, reps):
 
 
 @defvjp(_sd.take_grad, kind="linear", torch_name="TakeBackward0")
-def take_grad_helper(b, out, g, a, indices, axis=None):
-    return (np.take(b, indices, axis), None, None, None)
+def take_grad_helper(b, out, g, a, indices, axis=None, mode="raise"):
+    return (np.take(b, indices, axis, mode=mode), None, None, None, None)
 
 
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")

@@ -254,8 +254,12 @@ def take_sorted(t, a, axis=-1):
     return np.take_along_axis(t, np.argsort(a, axis=axis, kind="stable"), axis=axis)
 
 
-def take_grad(g, a, indices, axis=None):
-    """The gradient of ``np.take(a, indices, axis)``: ``g`` added back at ``indices``."""
+def take_grad(g, a, indices, axis=None, mode="raise"):
+    """The gradient of ``np.take(a, indices, axis, mode=mode)``: ``g`` added back at ``indices``
+    (taken around the axis for ``mode="wrap"``, to its ends for ``"clip"``, as numpy takes them)."""
+    if mode != "raise":
+        n = np.size(a) if axis is None else shape(a)[axis]
+        indices = np.mod(indices, n) if mode == "wrap" else np.clip(indices, 0, n - 1)
     if axis is None:
         out = np.zeros(np.size(a), dtype=np.result_type(g, float))
         np.add.at(out, np.ravel(indices), np.ravel(g))
