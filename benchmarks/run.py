@@ -501,10 +501,10 @@ def summarize(results, transforms):
             return label, "n/a", e.get("reason", "not timed")
         return label, "MET" if e["ratio"] <= limit else "NOT MET", f"{e['ratio']:.2f}"
 
-    for name in ("W1", "W3", "W4", "W5"):
-        rows.append(sd_ratio(name, 1.10))
-    rows.append(sd_ratio("W2", 0.40))
-    rows.append(sd_ratio("W6", 1.00))
+    # (the targets of the speed issue: W1 and W3 at most the hand-written cost, W2 a fifth of it)
+    for name, limit in (("W1", 1.00), ("W2", 0.20), ("W3", 1.00), ("W4", 0.80), ("W5", 0.80),
+                        ("W6", 1.00)):
+        rows.append(sd_ratio(name, limit))
     for name, limit in (("W5", 0.50), ("W6", 0.10)):
         label = f"{name} sourcediff numba / hand-written <= {limit:.2f}"
         e = results[name]["cols"]["sourcediff numba"] if name in results else None
