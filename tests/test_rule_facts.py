@@ -81,6 +81,7 @@ VIEW_CALLS = {
     "np.vsplit": (X, 2), "np.dsplit": (X.reshape(1, 2, 3), 3),
     "np.nan_to_num": (X,), "np.diagonal": (SQUARE,), "ndarray.diagonal": (SQUARE,),
     "np.linalg.matrix_power": (SQUARE, 1), "np.diff": (X, 0),
+    "np.imag": (X + 1j,), "ndarray.imag": (X + 1j,),  # (a view of a complex array's memory)
 }
 VIEW_KEYWORDS = {"np.nan_to_num": {"copy": False}}
 

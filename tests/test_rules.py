@@ -81,7 +81,7 @@ def flatten_like(contrib, x):
         assert isinstance(contrib, (list, tuple)) and len(contrib) == len(x), (contrib, x)
         return np.concatenate([flatten_like(c, item) for c, item in zip(contrib, x)])
     assert contrib is not None, "a differentiable argument got the contribution None"
-    c = np.asarray(contrib, dtype=float)
+    c = np.asarray(np.real(contrib), dtype=float)
     if c.shape != np.shape(x):
         assert c.shape == () and c == 0.0, f"contribution shape {c.shape} != argument {np.shape(x)}"
         c = np.broadcast_to(c, np.shape(x))

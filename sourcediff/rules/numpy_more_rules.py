@@ -275,12 +275,12 @@ def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
 
 @defvjp(np.linalg.svd, kind="custom", torch_name="LinalgSvdBackward0", view=False)
 def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
-    return _sd.svd_grad(g, ans, a, full_matrices, compute_uv, hermitian)
+    return _sd.svd_grad(g, ans, _sd.real_only(a, "np.linalg.svd"), full_matrices, compute_uv, hermitian)
 
 
 @defjvp(np.linalg.svd)
 def svd_jvp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
-    return (_sd.svd_tangent(g, ans, a, full_matrices, compute_uv, hermitian),)
+    return (_sd.svd_tangent(g, ans, _sd.real_only(a, "np.linalg.svd"), full_matrices, compute_uv, hermitian),)
 
 
 # eigh and cholesky vjps are written with differentiable numpy calls (matmul, solve, swapaxes,
@@ -290,25 +290,25 @@ def eigh(g, ans, a, UPLO="L"):
     gs = _sd.dense_items(g, ans)
     f = 1.0 / (ans[0][..., None, :] - ans[0][..., :, None] + _sd.eye_like(ans[0])) - \
         _sd.eye_like(ans[0])
-    s = ans[1] @ (gs[0][..., :, None] * _sd.eye_like(ans[0]) +
+    s = _sd.real_only(ans[1], "np.linalg.eigh") @ (gs[0][..., :, None] * _sd.eye_like(ans[0]) +
                   f * (np.swapaxes(ans[1], -1, -2) @ gs[1])) @ np.swapaxes(ans[1], -1, -2)
     return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans[1], UPLO), None)
 
 
 @defjvp(np.linalg.eigh)
 def eigh_jvp(g, ans, a, UPLO="L"):
-    return (_sd.eigh_tangent(g, ans, a, UPLO), None)
+    return (_sd.eigh_tangent(g, ans, _sd.real_only(a, "np.linalg.eigh"), UPLO), None)
 
 
 @defvjp(np.linalg.eigvalsh, kind="custom", torch_name="LinalgEighBackward0", view=False,
         shapes="evaluate")
 def eigvalsh(g, ans, a, UPLO="L"):
-    return _sd.eigvalsh_grad(g, ans, a, UPLO)
+    return _sd.eigvalsh_grad(g, ans, _sd.real_only(a, "np.linalg.eigvalsh"), UPLO)
 
 
 @defjvp(np.linalg.eigvalsh)
 def eigvalsh_jvp(g, ans, a, UPLO="L"):
-    return (_sd.eigvalsh_tangent(g, ans, a, UPLO), None)
+    return (_sd.eigvalsh_tangent(g, ans, _sd.real_only(a, "np.linalg.eigvalsh"), UPLO), None)
 
 
 # with L = ans (lower) and P = the lower triangle of L^T g with its diagonal halved, the gradient
@@ -316,7 +316,7 @@ def eigvalsh_jvp(g, ans, a, UPLO="L"):
 @defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0", view=False,
         shapes="evaluate")
 def cholesky(g, ans, a, *, upper=False):
-    lt = np.where(upper, ans, np.swapaxes(ans, -1, -2))
+    lt = np.where(upper, _sd.real_only(ans, "np.linalg.cholesky"), np.swapaxes(ans, -1, -2))
     p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(ans, True)
     s = np.linalg.solve(lt, np.swapaxes(np.linalg.solve(lt, np.swapaxes(p, -1, -2)), -1, -2))
     return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans, not upper),)
@@ -324,18 +324,18 @@ def cholesky(g, ans, a, *, upper=False):
 
 @defjvp(np.linalg.cholesky)
 def cholesky_jvp(g, ans, a, *, upper=False):
-    return (_sd.cholesky_tangent(g, ans, a, upper),)
+    return (_sd.cholesky_tangent(g, ans, _sd.real_only(a, "np.linalg.cholesky"), upper),)
 
 
 # qr: modes 'reduced' and 'r' (and 'complete' of a square matrix), rows >= columns, full rank
 @defvjp(np.linalg.qr, kind="custom", torch_name="LinalgQrBackward0", view=False)
 def qr(g, ans, a, mode="reduced"):
-    return _sd.qr_grad(g, ans, a, mode)
+    return _sd.qr_grad(g, ans, _sd.real_only(a, "np.linalg.qr"), mode)
 
 
 @defjvp(np.linalg.qr)
 def qr_jvp(g, ans, a, mode="reduced"):
-    return (_sd.qr_tangent(g, ans, a, mode),)
+    return (_sd.qr_tangent(g, ans, _sd.real_only(a, "np.linalg.qr"), mode),)
 
 
 # pinv of a full-rank matrix (the rank is locally constant there); hermitian=True is refused
@@ -345,24 +345,25 @@ def qr_jvp(g, ans, a, mode="reduced"):
 def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
     xt = np.swapaxes(_sd.refuse_if(ans, hermitian, "np.linalg.pinv with hermitian=True"), -1, -2)
     gt = np.swapaxes(g, -1, -2)
-    return (-(xt @ g @ xt) + (gt - a @ (ans @ gt)) @ (ans @ xt) + (xt @ ans) @ (gt - gt @ ans @ a),
+    return (-(_sd.real_only(xt, "np.linalg.pinv") @ g @ xt) + (gt - a @ (ans @ gt)) @ (ans @ xt) + (xt @ ans) @ (gt - gt @ ans @ a),
             None, None, None)
 
 
 @defjvp(np.linalg.pinv)
 def pinv_jvp(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
-    return (_sd.pinv_tangent(g, ans, a, rcond, hermitian, rtol),)
+    return (_sd.pinv_tangent(g, ans, _sd.real_only(a, "np.linalg.pinv"), rcond, hermitian, rtol),)
 
 
 # lstsq (full rank): (x, residuals, rank, s); x, residuals and s are differentiable, rank is not
 @defvjp(np.linalg.lstsq, kind="custom", torch_name="LinalgLstsqBackward0", view=False)
 def lstsq(g, ans, a, b, rcond=None):
-    return _sd.lstsq_grads(g, ans, a, b, rcond)
+    return _sd.lstsq_grads(g, ans, _sd.real_only(a, "np.linalg.lstsq"), b, rcond)
 
 
 @defjvp(np.linalg.lstsq)
 def lstsq_jvp(g, ans, a, b, rcond=None):
-    return (_sd.lstsq_tangent(g, ans, a, b, rcond, 0), _sd.lstsq_tangent(g, ans, a, b, rcond, 1),
+    return (_sd.lstsq_tangent(g, ans, _sd.real_only(a, "np.linalg.lstsq"), b, rcond, 0),
+            _sd.lstsq_tangent(g, ans, a, b, rcond, 1),
             None)
 
 
@@ -407,6 +408,11 @@ def eig_jvp(g, ans, a):
 @defvjp(_sd.refuse_if, kind="linear")
 def refuse_if_helper(b, out, value, flag, what):
     return (b, None, None)
+
+
+@defvjp(_sd.real_only, kind="linear")
+def real_only_helper(b, out, x, what):
+    return (b, None)
 
 
 @defvjp(_sd.select_grads, kind="linear")

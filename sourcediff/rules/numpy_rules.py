@@ -50,15 +50,37 @@ def negative(g, ans, x):
     return (-g,)
 
 
-@defvjp(operator.pos, np.positive, np.conjugate, kind="linear")
+@defvjp(operator.pos, np.positive, kind="linear")
 def positive(g, ans, x):
-    # conjugate is the identity on the real inputs sourcediff differentiates
     return (g,)
+
+
+# Complex values in between (x * 1j, np.exp(1j * x)) follow autograd's and JAX's convention: the
+# gradient of a real function of z = a + ib is dL/da - i dL/db, so a holomorphic function's rule is
+# the real one (g * f'(z), no conjugate), the gradient handed back for a real argument is the real
+# part, and the functions that are not holomorphic are these: conj, real, imag (below; linear, so
+# their tangents are the function of the tangent), vdot (conjugates its first argument); abs, norms,
+# var/std and the matrix factorizations have rules for real arguments only and refuse complex ones
+# (_sd.real_only).
+@defvjp(np.conjugate, kind="linear")
+def conjugate(g, ans, x):
+    return (np.conjugate(g),)
+
+
+# (view=True: the method returns a real array itself)
+@defvjp(np.ndarray.conj, np.ndarray.conjugate, kind="linear", view=True)
+def conjugate_method(g, ans, x):
+    return (np.conjugate(g),)
 
 
 @defvjp(np.real, kind="linear", view=True)
 def real(g, ans, val):
-    return (g,)
+    return (np.real(g),)
+
+
+@defvjp(np.imag, kind="linear", view=True)
+def imag(g, ans, val):
+    return (-1j * np.real(g),)
 
 
 # x ** 0 has gradient 0 everywhere, also at x = 0 (PyTorch); x ** 0.5 at 0 gives inf. The exponent's
@@ -66,14 +88,15 @@ def real(g, ans, val):
 @defvjp(operator.pow, np.power, math.pow, kind="elementwise", broadcast=True,
         torch_name="PowBackward0")
 def power(g, ans, x, y):
-    return (g * y * x ** np.where(y == 0, 1.0, y - 1), g * ans * np.log(np.where(x > 0, x, 1.0)))
+    return (g * y * x ** np.where(y == 0, 1.0, y - 1),
+            g * ans * np.log(np.where(_sd.real_only(x, "x ** y in y") > 0, x, 1.0)))
 
 
 @defvjp(builtins.pow, kind="elementwise", broadcast=True, torch_name="PowBackward0")
 def builtin_pow(g, ans, base, exp, mod=None):
     return (
         g * exp * base ** np.where(exp == 0, 1.0, exp - 1),
-        g * ans * np.log(np.where(base > 0, base, 1.0)),
+        g * ans * np.log(np.where(_sd.real_only(base, "pow(x, y) in y") > 0, base, 1.0)),
         None,
     )
 
@@ -232,7 +255,7 @@ def cbrt(g, ans, x):
 @defvjp(builtins.abs, np.absolute, np.fabs, math.fabs, kind="elementwise",
         torch_name="AbsBackward0", view=False)
 def absolute(g, ans, x):
-    return (g * np.sign(x),)
+    return (g * np.sign(_sd.real_only(x, "abs")),)
 
 
 # copysign(x, y) = |x| sign(y): d/dx = sign(x) sign(y) (0 at x = 0, as abs); y gets no gradient
@@ -403,13 +426,13 @@ def amin_jvp(g, ans, a, axis=None, out=None, keepdims=False):
 @defvjp(np.var, np.ndarray.var, kind="custom", torch_name="VarBackward0",
         view=False, full_reduction=True)
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    centered = a - np.mean(a, axis=axis, keepdims=True)
+    centered = _sd.real_only(a, "np.var") - np.mean(a, axis=axis, keepdims=True)
     return (_sd.unreduce(g, a, axis, keepdims) * 2.0 * centered / (_sd.reduced_count(a, axis) - ddof),)
 
 
 @defjvp(np.var, np.ndarray.var)
 def var_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    centered = a - np.mean(a, axis=axis, keepdims=True)
+    centered = _sd.real_only(a, "np.var") - np.mean(a, axis=axis, keepdims=True)
     return (np.sum(2.0 * centered * g, axis=axis, keepdims=keepdims) / (_sd.reduced_count(a, axis) - ddof),)
 
 
@@ -419,14 +442,14 @@ def var_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @defvjp(np.std, np.ndarray.std, kind="custom", torch_name="StdBackward0",
         view=False, full_reduction=True)
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    centered = a - np.mean(a, axis=axis, keepdims=True)
+    centered = _sd.real_only(a, "np.std") - np.mean(a, axis=axis, keepdims=True)
     scale = (_sd.reduced_count(a, axis) - ddof) * _sd.keep(ans, a, axis, keepdims)
     return (_sd.unreduce(g, a, axis, keepdims) * centered / np.where(scale == 0, 1.0, scale),)
 
 
 @defjvp(np.std, np.ndarray.std)
 def std_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    centered = a - np.mean(a, axis=axis, keepdims=True)
+    centered = _sd.real_only(a, "np.std") - np.mean(a, axis=axis, keepdims=True)
     scale = (_sd.reduced_count(a, axis) - ddof) * ans
     return (np.sum(centered * g, axis=axis, keepdims=keepdims) / np.where(scale == 0, 1.0, scale),)
 
@@ -497,7 +520,9 @@ def outer(g, ans, a, b, out=None):
 
 @defvjp(np.vdot, kind="linear", torch_name="VdotBackward0", view=False, full_reduction=True)
 def vdot(g, ans, a, b):
-    return (np.reshape(g * np.ravel(b), _sd.shape(a)), np.reshape(g * np.ravel(a), _sd.shape(b)))
+    # vdot(a, b) = sum(conj(a) * b)
+    return (np.reshape(np.conjugate(g * np.ravel(b)), _sd.shape(a)),
+            np.reshape(g * np.conjugate(np.ravel(a)), _sd.shape(b)))
 
 
 @defvjp(np.tensordot, kind="linear", torch_name="ViewBackward0", view=False)
@@ -555,12 +580,14 @@ def det_jvp(g, ans, a):
 # no gradient, and the jvp gives the tangent pair (zeros, d logabsdet).
 @defvjp(np.linalg.slogdet, kind="custom", torch_name="LinalgSlogdetBackward0", view=False)
 def slogdet(g, ans, a):
-    return (np.expand_dims(g[1], (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
+    return (np.expand_dims(g[1], (-2, -1)) *
+            np.swapaxes(np.linalg.inv(_sd.real_only(a, "np.linalg.slogdet")), -1, -2),)
 
 
 @defjvp(np.linalg.slogdet)
 def slogdet_jvp(g, ans, a):
-    return (_sd.named_like([np.zeros_like(ans[0]), np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)],
+    return (_sd.named_like([np.zeros_like(ans[0]),
+                            np.trace(np.linalg.solve(_sd.real_only(a, "np.linalg.slogdet"), g), axis1=-2, axis2=-1)],
                            ans),)
 
 
@@ -628,7 +655,12 @@ def matrix_transpose_attribute(g, ans, a):
 
 @defvjp(np.ndarray.real, kind="linear", view=True)
 def real_attribute(g, ans, a):
-    return (g,)
+    return (np.real(g),)
+
+
+@defvjp(np.ndarray.imag, kind="linear", view=True)
+def imag_attribute(g, ans, a):
+    return (-1j * np.real(g),)
 
 
 @defvjp(np.transpose, kind="linear", torch_name="PermuteBackward0", view=True)
@@ -829,7 +861,7 @@ def sort_jvp(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
 
 @defvjp(np.take, kind="linear", torch_name="TakeBackward0", view=False)
 def take(g, ans, a, indices, axis=None, out=None, mode="raise"):
-    return (_sd.take_grad(g, a, indices, axis), None)
+    return (_sd.take_grad(g, a, indices, axis, mode), None)
 
 
 # getitem: basic indices write g into zeros; integer arrays and masks accumulate repeats (np.add.at);

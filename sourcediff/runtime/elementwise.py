@@ -18,8 +18,24 @@ __all__ = [
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
     "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "extremum_args_tangent",
     "scale_each_adjoint",
-    "scale_items", "norm_weights_tangents", "scale_each_tangent_s", "scale_each_tangent_xs"
+    "scale_items", "norm_weights_tangents", "scale_each_tangent_s", "scale_each_tangent_xs",
+    "real_only",
 ]
+
+
+def real_only(x, what):
+    """``x``, refused (naming ``what``) when it holds complex numbers: the rules of abs, norms,
+    var/std, slogdet and the matrix factorizations are those of real arguments, and a function
+    that is not holomorphic has another derivative at complex values (abs(z) is not sign(z)
+    times anything), so a complex value there would give a wrong gradient."""
+    if isinstance(x, complex) or getattr(getattr(x, "dtype", None), "kind", None) == "c":
+        raise NotImplementedError(
+            f"sourcediff has no derivative for {what} at a complex value: its rule is for real "
+            f"arguments (complex values in between are differentiated only through functions that "
+            f"are holomorphic, conj, np.real, np.imag and np.vdot). Write it with those (abs(z) ** 2 is "
+            f"np.real(z * np.conj(z))), or with the real and imaginary parts as real arrays "
+            f"(abs(z) is np.hypot(re, im))")
+    return x
 
 
 def tie_mask(x, y, strict):
@@ -72,7 +88,7 @@ def cumsum_grad(g, a, axis=None):
 
 def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
     """d np.linalg.norm(x, ord, axis) / dx shaped like ``x``; 0 where the norm is 0 (PyTorch)."""
-    x = as_array(x)
+    x = real_only(as_array(x), "np.linalg.norm")
     matrix = (axis is None and x.ndim == 2 and ord is not None) or (
         axis is not None and not isinstance(axis, numbers.Integral) and len(axis) == 2
     )

@@ -18,11 +18,13 @@ def grad_like(g, x):
     if isinstance(x, float):
         if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
             return np.sum(g) if shape(g) else g
-        return float(np.sum(g)) if shape(g) else float(g)
+        return float(np.real(np.sum(g)) if shape(g) else np.real(g))
     if isinstance(x, np.ndarray):
         if isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype:
             return g
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else g
+        if x.dtype.kind != "c" and np.iscomplexobj(out):
+            out = np.real(out)  # (complex values in between: a real argument's gradient is the real part)
         if other_array(out):  # (np.array would compute a dask gradient)
             return _shaped_like(unbroadcast(out, x), x)
         return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)

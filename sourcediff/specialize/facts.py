@@ -437,7 +437,7 @@ _SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_gr
                   "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
                   "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid",
                   "grad_tree", "add_grads", "clip_bounds", "einsum_call_grads", "concat_grads",
-                  "unstack_grads", "scale_each"}
+                  "unstack_grads", "scale_each", "real_only"}
 
 
 def _np_table():

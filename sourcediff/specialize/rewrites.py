@@ -117,6 +117,11 @@ class _Rewriter(gast.NodeTransformer):
             return gast.Constant(value=1.0, kind=None)  # (a scalar output: the seed is 1.0)
         return None
 
+    def _real_only(self, node, x, what):
+        if _pyfloat(x) or (type(x) in (Arr, Scal) and x.dtype.kind in "fiub"):
+            return node.args[0]  # (the check of a value known to be real)
+        return None
+
     def _unbroadcast(self, node, g, x):
         arg = node.args[0]
         if (_scalar_like(g) or (type(g) is Arr and g.shape == ())) and \

@@ -80,6 +80,13 @@ def _run_hooks(hooks, g, cg):
     return g
 
 
+def _real_for(g, t):
+    """``g`` for the real tensor ``t``: its real part when complex values came in between."""
+    if g.dtype.kind == "c" and t._data.dtype.kind != "c":
+        return np.real(g)
+    return g
+
+
 def _store_grad(t, g, cg):
     """Add ``g`` into ``t.grad`` (in place when possible, so the object stays the same)."""
     if cg:
@@ -90,6 +97,7 @@ def _store_grad(t, g, cg):
         return
     if g.shape != t._data.shape:
         g = np.broadcast_to(_sd.unbroadcast(g, t._data), t._data.shape)
+    g = _real_for(g, t)
     cur = t._grad
     if cur is None:
         t._grad = _wrap(np.array(g, dtype=t._data.dtype))
@@ -158,6 +166,8 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                 _backprop(node, g, cg, grads)
             if not retain and node._saves:
                 node._release()
+    except NotImplementedError as exc:  # a rule with no derivative for these values (abs at a
+        raise TapeError(f"in the backward of {node.name()}: {exc}") from None  # complex value)
     finally:
         _state_retain[0] = prev_retain
         _state.enabled = prev_mode
@@ -348,7 +358,7 @@ def _grad_impl(outputs, gos, inputs, retain_graph, create_graph, allow_unused, r
         else:
             if g.shape != x._data.shape:
                 g = np.broadcast_to(_sd.unbroadcast(g, x._data), x._data.shape)
-            out.append(_wrap(np.array(g, dtype=x._data.dtype)))
+            out.append(_wrap(np.array(_real_for(g, x), dtype=x._data.dtype)))
     return out
 
 

@@ -53,6 +53,16 @@ class _Methods:
                    view=True)
 
     @property
+    def real(self):
+        """The real part (``RealBackward0``; a real tensor itself)."""
+        return np.real(self)
+
+    @property
+    def imag(self):
+        """The imaginary part (``ImagBackward0``)."""
+        return np.imag(self)
+
+    @property
     def mT(self):
         """The last two dimensions swapped (``TransposeBackward0``)."""
         return _op("TransposeBackward0", np.swapaxes, np.swapaxes, (self, -2, -1), None, (0,), (),
