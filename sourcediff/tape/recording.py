@@ -31,7 +31,8 @@ def _op_ragged(name, key, args, kw, edges, saves, ans):
     out = _op(name, ragged, None, args, kw, edges, saves, ans=flat)
     items = [p if b is None else out[b[0]:b[1]].reshape(b[2])
              for p, b in zip(ans, ragged.bounds)]
-    return type(ans)._make(items) if hasattr(type(ans), "_make") else tuple(items)
+    return type(ans)._make(items) if hasattr(type(ans), "_make") else \
+        items if isinstance(ans, list) else tuple(items)  # (np.split gives a list)
 
 
 def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):

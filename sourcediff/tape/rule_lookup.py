@@ -138,7 +138,7 @@ def _ragged_float(p):
 def _is_ragged(ans):
     """True for a tuple result the tape records as :class:`_Ragged`: parts of different shapes or
     kinds, or a named tuple (its fields stay readable: np.linalg.slogdet(t).logabsdet)."""
-    return isinstance(ans, tuple) and len(ans) > 1 and \
+    return isinstance(ans, (tuple, list)) and len(ans) > 1 and \
         (hasattr(type(ans), "_fields") or len({np.shape(p) for p in ans}) > 1 or
          not all(_ragged_float(p) for p in ans))
 

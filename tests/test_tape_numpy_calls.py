@@ -1,4 +1,4 @@
-"""numpy's reduction keywords on tape Tensors.
+"""numpy calls on tape Tensors: reduction keywords, results of several shapes.
 
 ``np.sum(t, keepdims=True)`` (and ``dtype=``, ``where=``, ``initial=``) summed over axis 0 only: the
 tape's fast path for np.sum called ``np.add.reduce``, whose default axis is 0, not every axis. The
@@ -42,3 +42,13 @@ def test_keywords_without_a_rule_argument_are_refused_when_recorded(fn, kw):
     args = (t, 1.0) if fn is np.add else (t,)
     with pytest.raises(sd.SourcediffError, match=f"has no '{next(iter(kw))}' argument"):
         fn(*args, **kw)
+
+
+def split_loss(x):
+    a, b = np.split(x, [1], axis=1)
+    return np.sum(a) + np.sum(b ** 2)
+
+
+def test_np_split_into_parts_of_different_shapes():
+    # numpy returns a list: the tape took only tuples for results of several shapes (ValueError)
+    np.testing.assert_allclose(grad_of(split_loss, (X.copy(),)), sd.grad(split_loss)(X.copy()))
