@@ -181,3 +181,43 @@ def test_get_of_a_dict_that_carries_derivatives_is_refused_with_a_fix_that_runs(
     with pytest.raises(sd.NoRuleError, match=r"Write p\['w'\] if 'w' in p else 0.0"):
         sd.grad(get_of_a_dict)(dict(P))
     check_grads(the_fix_the_message_gives, (dict(P),), order=1)
+
+
+def horner(c):
+    # a polynomial at 0.7 by Horner's rule, the coefficients from the highest power down
+    acc = 0.0
+    for a in reversed(c):
+        acc = acc * 0.7 + a
+    return acc * c[0]
+
+
+def reversed_list_with_enumerate(c):
+    parts = [c[0] * 2.0, np.sin(c[1]), c[2] ** 2]
+    out = 0.0
+    for i, v in enumerate(reversed(parts)):
+        out = out + v * (i + 1.0)
+    return out
+
+
+def reversed_in_a_comprehension(c):
+    return np.sum(np.array([v * k for k, v in enumerate(reversed(c))]) ** 2)
+
+
+@pytest.mark.parametrize("fn", [horner, reversed_list_with_enumerate, reversed_in_a_comprehension],
+                         ids=lambda f: f.__name__)
+def test_loops_over_reversed(fn):
+    """``for a in reversed(c)`` was refused ('no derivative rule for reversed'); the loop reads
+    c[n - 1 - k] now (reverse, forward and second order)."""
+    check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=2)
+
+
+def reversed_dict(d):
+    out = 0.0
+    for k in reversed(d):
+        out = out + d[k]
+    return out
+
+
+def test_a_loop_over_a_reversed_dict_is_refused_clearly():
+    with pytest.raises(sd.SourcediffError, match="for k in reversed"):
+        sd.grad(reversed_dict)({"a": 0.5, "b": 1.5})

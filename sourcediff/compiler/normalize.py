@@ -419,7 +419,9 @@ class Normalizer:
             length = lengths[0] if len(lengths) == 1 else self.name_of(
                 call(load("min"), lengths), "n")
             return length, binds
-        seq = self.name_of(it, "seq")
+        backwards = _is_call_to(it, "reversed", self.locals) and len(it.args) == 1 and \
+            not it.keywords  # for v in reversed(seq): seq[n - 1 - k]
+        seq = self.name_of(it.args[0] if backwards else it, "seq")
         if seq.id in self.rebound:  # the loop iterates over the value it had when it started
             fresh = self.names.fresh("seq")
             self.emit(assign(fresh, seq))
@@ -428,6 +430,9 @@ class Normalizer:
         # (the analysis makes it _sd.loop_length, which refuses a dict, a set or an iterator:
         # Python iterates over those otherwise than seq[k] does)
         self.out[-1].sd_loop_length = True
+        if backwards:
+            last = gast.BinOp(left=copy.deepcopy(length), op=gast.Sub(), right=const(1))
+            index = gast.BinOp(left=last, op=gast.Sub(), right=index)
         return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
 
     def while_loop(self, s):
