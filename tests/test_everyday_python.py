@@ -221,3 +221,21 @@ def reversed_dict(d):
 def test_a_loop_over_a_reversed_dict_is_refused_clearly():
     with pytest.raises(sd.SourcediffError, match="for k in reversed"):
         sd.grad(reversed_dict)({"a": 0.5, "b": 1.5})
+
+
+def sorted_values(x):
+    s = sorted([x[0] * 2.0, np.sin(x[1]), x[2] ** 2])
+    return s[0] * 3.0 + s[1] * s[2]
+
+
+def sorted_array_reversed_by_key(x):
+    s = sorted(x * x, key=abs, reverse=True)
+    return s[0] + 2.0 * s[-1]
+
+
+@pytest.mark.parametrize("fn", [sorted_values, sorted_array_reversed_by_key],
+                         ids=lambda f: f.__name__)
+def test_sorted(fn):
+    """``sorted(values)`` was refused ('no derivative rule for sorted'): the items go back where
+    they came from, in Python's stable order (reverse, forward and second order)."""
+    check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=2)

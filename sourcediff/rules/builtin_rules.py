@@ -1,4 +1,4 @@
-"""Derivative rules for Python builtins over numbers and lists (max and min)."""
+"""Derivative rules for Python builtins over numbers and lists (max, min and sorted)."""
 
 import builtins
 import math
@@ -44,3 +44,15 @@ _MATH_FLOATS = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbr
                 "pow", "radians", "remainder", "sin", "sinh", "sqrt", "tan", "tanh")
 deffacts(*(getattr(math, n) for n in _MATH_FLOATS if hasattr(math, n)), shapes="float")
 deffacts(builtins.abs, shapes="evaluate")
+
+
+# sorted(values): a permutation of the items (Python's stable order; key= and reverse= decide
+# it and carry no derivative)
+@defvjp(builtins.sorted, kind="custom", view=False)
+def builtin_sorted(g, ans, iterable, *, key=None, reverse=False):
+    return (_sd.sorted_grad(g, iterable, key, reverse),)
+
+
+@defjvp(builtins.sorted)
+def builtin_sorted_jvp(t, ans, iterable, *, key=None, reverse=False):
+    return (_sd.sorted_tangent(t, iterable, key, reverse),)

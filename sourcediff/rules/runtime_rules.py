@@ -498,3 +498,13 @@ deffacts(_sd.dynamic_fwd, _sd.dynamic_bwd, _sd.dynamic_jvp, _sd.run_for_effect, 
 # they read a dict argument and write into nothing
 deffacts(_sd.check_wrt, _sd.scatter_basic, _sd.scatter, _sd.grad_like, _sd.grad_tree,
          _sd.item_grad, _sd.zeros_like_grad, reads_dicts=True)
+
+
+@defvjp(_sd.sorted_grad, kind="linear")
+def sorted_grad_helper(b, out, g, iterable, key=None, reverse=False):
+    return (_sd.sorted_tangent(b, iterable, key, reverse), None, None, None)
+
+
+@defvjp(_sd.sorted_tangent, kind="linear")
+def sorted_tangent_helper(b, out, t, iterable, key=None, reverse=False):
+    return (_sd.sorted_grad(b, iterable, key, reverse), None, None, None)

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from ..errors import SourcediffError
-from .accumulate import GradList, grad_items, is_zero_grad
+from .accumulate import GradList, grad_items, is_zero_grad, iterates_keys
 from .shapes import numpy_only, other_array, shape
 
 __all__ = [
@@ -16,7 +16,7 @@ __all__ = [
     "tile_grad", "repeat_grad", "pad_grad", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis"
+    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent"
 ]
 
 
@@ -269,3 +269,42 @@ def route_tangent(t, ids, x):
 def cross_axis(axis_x, axis=None):
     """The vector axis np.cross uses for one operand: ``axis`` when given, else the operand's own."""
     return axis_x if axis is None else axis
+
+
+def _sorted_order(iterable, key, reverse):
+    """Where ``sorted(iterable, key=key, reverse=reverse)`` takes each of its items from: the
+    positions in ``iterable``, sorted as Python sorts (stably, ties in their first order)."""
+    items = list(iterable)
+    if key is None:
+        return sorted(range(len(items)), key=items.__getitem__, reverse=reverse)
+    return sorted(range(len(items)), key=lambda i: key(items[i]), reverse=reverse)
+
+
+def sorted_grad(g, iterable, key=None, reverse=False):
+    """The gradient of ``sorted(iterable)`` (a list): the entries of ``g`` put back where their
+    items came from; an array for an array, a list for a list or tuple, 0 for a dict's keys."""
+    if iterates_keys(iterable):
+        return 0.0
+    order = _sorted_order(iterable, key, reverse)
+    items = grad_items(g, len(order))
+    if isinstance(iterable, np.ndarray):
+        out = np.zeros(iterable.shape, dtype=np.result_type(iterable, float))
+        for j, i in enumerate(order):
+            if items[j] is not None:
+                out[i] = items[j]
+        return out
+    out = [0.0] * len(order)
+    for j, i in enumerate(order):
+        if items[j] is not None:
+            out[i] = items[j]
+    return GradList(out)
+
+
+def sorted_tangent(t, iterable, key=None, reverse=False):
+    """The tangent of ``sorted(iterable)`` for a tangent ``t`` of ``iterable``: its entries in
+    the sorted order (a list)."""
+    if iterates_keys(iterable):
+        return 0.0
+    order = _sorted_order(iterable, key, reverse)
+    items = grad_items(t, len(order))
+    return GradList(0.0 if items[i] is None else items[i] for i in order)
