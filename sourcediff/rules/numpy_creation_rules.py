@@ -150,7 +150,7 @@ defnondiff(
     view=False,
 )
 defnondiff(
-    np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, np.fix, np.floor_divide,
+    np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.floor_divide,
     operator.floordiv, math.floor, math.ceil, math.trunc, builtins.round,
     reason="piecewise constant: the derivative is 0 wherever it exists",
     view=False,
