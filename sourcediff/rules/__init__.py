@@ -9,6 +9,7 @@ from . import numpy_rules  # noqa: F401
 from . import numpy_creation_rules  # noqa: F401
 from . import runtime_rules  # noqa: F401
 from . import numpy_more_rules  # noqa: F401
+from . import shape_facts  # noqa: F401
 # isort: on
 
 try:  # scipy is optional: its rules register only when it imports

@@ -87,19 +87,22 @@ class Facts:
       arguments' shapes and dtypes tells them (``scipy.special.logsumexp``, ``np.linalg.inv``:
       square matrices are tried as identities where zeros raise); ``"float"`` when the result
       is a Python float whenever the call returns (``math.exp``); None when nobody said (the
-      result is unknown to the specializer, which keeps the generic code after it; numpy's own
-      functions are in ``specialize/facts.py``'s table).
+      result is unknown to the specializer, which keeps the generic code after it).
+    - ``shape_args``: for ``shapes="evaluate"``, the arguments whose values (not only their types)
+      decide the result's shape, which the specializer must know exactly: ``(position, *names)``
+      (``np.reshape``'s ``(1, "newshape", "shape")``), or ``"all"`` (``np.arange``); None when
+      shapes, dtypes and integers tell.
     """
 
     __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",
                  "nondiff", "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves",
-                 "shapes", "_derived_nondiff")
+                 "shapes", "shape_args", "_derived_nondiff")
 
     FIELDS = ("view", "full_reduction", "rowwise", "writes", "nondiff", "zero_safe",
-              "passes_zero", "calls_back", "reads_dicts", "saves", "shapes")
+              "passes_zero", "calls_back", "reads_dicts", "saves", "shapes", "shape_args")
     DEFAULTS = dict(view=None, full_reduction=False, rowwise=None, writes=None, nondiff=None,
                     zero_safe=None, passes_zero=False, calls_back=False, reads_dicts=False,
-                    saves=None, shapes=None)
+                    saves=None, shapes=None, shape_args=None)
 
     def __init__(self, key, name=None):
         self.key = key
@@ -345,6 +348,12 @@ def _check_facts(facts):
                         f"{', '.join(Facts.FIELDS)}")
     if facts.get("view") not in (None, True, False):
         raise ValueError("view must be True (may be a view), False (fresh) or None")
+    if facts.get("shapes") not in (None, "evaluate", "float"):
+        raise ValueError("shapes must be 'evaluate', 'float' or None")
+    args = facts.get("shape_args")
+    if args is not None and args != "all" and not (isinstance(args, tuple) and args and
+                                                    isinstance(args[0], int)):
+        raise ValueError("shape_args must be 'all' or (position, *keyword names)")
 
 
 def _declare(key, facts):

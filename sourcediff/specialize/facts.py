@@ -402,59 +402,6 @@ def _matmul(a, b):
         return TOP
 
 
-# numpy functions whose result type, shape and dtype follow from those of their arguments
-_NP_SHAPE_PURE = [
-    "sum", "mean", "max", "min", "amax", "amin", "prod", "std", "var", "argmax", "argmin",
-    "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze", "broadcast_to", "concatenate",
-    "stack", "hstack", "vstack", "clip", "dot", "matmul", "outer", "inner", "vdot", "einsum",
-    "tensordot", "zeros_like", "ones_like", "full_like", "empty_like", "diag", "diagonal", "trace",
-    "cumsum", "cumprod", "flip", "roll", "sort", "argsort", "ravel", "atleast_1d", "atleast_2d",
-    "asarray", "array", "take", "triu", "tril", "diff", "kron", "where", "logsumexp", "float64",
-    "float32", "copy", "real", "conj", "around", "round", "sinc", "cross",
-    # values in these positions decide the result's shape: they must be known exactly
-    "reshape", "repeat", "tile", "pad", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
-]
-
-
-_SHAPE_ARGS = {"reshape": (1, "newshape", "shape"), "repeat": (1, "repeats"), "tile": (1, "reps"),
-               "pad": (1, "pad_width"), "zeros": (0, "shape"), "ones": (0, "shape"),
-               "full": (0, "shape"), "empty": (0, "shape"), "arange": "all", "linspace": "all",
-               "eye": "all"}
-
-
-_METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "reshape",
-            "transpose", "swapaxes", "squeeze", "ravel", "flatten", "copy", "astype", "cumsum",
-            "cumprod", "dot", "clip", "round", "conj", "item", "repeat"}
-
-
-# runtime helpers whose result follows from the types, shapes and dtypes of their arguments
-_SD_SHAPE_PURE = {"unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_grad", "check_scalar",
-                  "output_seed",
-                  "check_wrt", "matmul_grad_left", "matmul_grad_right", "copy", "owned_grad",
-                  "as_column", "broadcast_tangent", "rebroadcast", "like_input", "cumsum_grad",
-                  "diff_grad", "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights",
-                  "prod_others", "norm_weights", "item_grad", "zero_at", "scatter", "scatter_basic",
-                  "take_grad", "unsort", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad",
-                  "pad_grad", "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid",
-                  "grad_tree", "add_grads", "clip_bounds", "einsum_call_grads", "concat_grads",
-                  "unstack_grads", "scale_each", "real_only"}
-
-
-def _np_table():
-    table = {}
-    for name in _NP_SHAPE_PURE:
-        fn = getattr(np, name, None)
-        if fn is not None:
-            table[id(fn)] = (fn, name)
-    return table
-
-
-_NP = _np_table()
-
-
-_SD = {id(getattr(runtime, n)): n for n in _SD_SHAPE_PURE if hasattr(runtime, n)}
-
-
 class _Method:
     """A whitelisted method of an array fact, not yet called."""
 

@@ -20,10 +20,6 @@ from .facts import (
     _CAP,
     _CMPOPS,
     _DOT_HELPERS,
-    _METHODS,
-    _NP,
-    _SD,
-    _SHAPE_ARGS,
     _SUBSCRIPTS,
     _UNARY,
     ANYBOOL,
@@ -245,7 +241,7 @@ class Inference:
                 return Arr(base.shape[::-1], base.dtype)
             if attr == "dtype":
                 return Known(base.dtype)
-            if attr in _METHODS:
+            if registry.facts(getattr(np.ndarray, attr, None)).shapes == "evaluate":
                 return _Method(base, attr)
             return TOP
         if type(base) is Known:
@@ -392,12 +388,11 @@ class Inference:
             if kwargs or len(args) != fn.nin or fn.nout != 1:
                 return TOP
             return _elementwise(fn, args)
-        entry = _NP.get(id(fn))
-        if entry is not None:
-            name = entry[1]
-            if name == "where" and len(args) != 3:
-                return TOP
-            need = _SHAPE_ARGS.get(name)
+        facts = registry.facts(fn)
+        if facts.shapes == "evaluate":
+            if fn is np.where and len(args) != 3:
+                return TOP  # (np.where(condition) gives indices: they depend on the values)
+            need = facts.shape_args  # (arguments whose values decide the shape)
             if need == "all":
                 if not all(type(a) is Known for a in list(args) + list(kwargs.values())):
                     return TOP
@@ -408,12 +403,7 @@ class Inference:
                 if any(type(kwargs[k]) is not Known for k in names if k in kwargs):
                     return TOP
             return _evaluate(fn, args, kwargs, [])
-        if id(fn) in _SD:
-            return _evaluate(fn, args, kwargs, [])
-        shapes = registry.facts(fn).shapes
-        if shapes == "evaluate":
-            return _evaluate(fn, args, kwargs, [])
-        if shapes == "float":  # (a float whenever it returns)
+        if facts.shapes == "float":  # (a float whenever it returns)
             return PYFLOAT
         return TOP
 
