@@ -203,11 +203,16 @@ def reversed_in_a_comprehension(c):
     return np.sum(np.array([v * k for k, v in enumerate(reversed(c))]) ** 2)
 
 
-@pytest.mark.parametrize("fn", [horner, reversed_list_with_enumerate, reversed_in_a_comprehension],
-                         ids=lambda f: f.__name__)
-def test_loops_over_reversed(fn):
+def enumerate_from_one(c):
+    return sum(k * v for k, v in enumerate(c ** 2, start=1)) + sum(k * v for k, v in enumerate(c, 2))
+
+
+@pytest.mark.parametrize("fn", [horner, reversed_list_with_enumerate, reversed_in_a_comprehension,
+                                enumerate_from_one], ids=lambda f: f.__name__)
+def test_loops_over_reversed_and_enumerate_from(fn):
     """``for a in reversed(c)`` was refused ('no derivative rule for reversed'); the loop reads
-    c[n - 1 - k] now (reverse, forward and second order)."""
+    c[n - 1 - k] now (reverse, forward and second order). ``enumerate(c, start=1)`` was refused
+    for its keyword (the positional start ran)."""
     check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=2)
 
 

@@ -397,8 +397,11 @@ class Normalizer:
     def sequence(self, target, it, index):
         """(length atom, [(target, value)]) for iterating ``target`` over ``it`` by ``index``."""
         if _is_call_to(it, "enumerate", self.locals) and isinstance(target, (gast.Tuple, gast.List)) \
-                and len(target.elts) == 2 and not it.keywords:
-            start = self.atom(it.args[1]) if len(it.args) > 1 else None
+                and len(target.elts) == 2 and all(k.arg == "start" for k in it.keywords) \
+                and len(it.args) + len(it.keywords) <= 2:
+            start = it.args[1] if len(it.args) > 1 else it.keywords[0].value if it.keywords \
+                else None
+            start = None if start is None else self.atom(start)
             length, binds = self.sequence(target.elts[1], it.args[0], index)
             counter = index if start is None else gast.BinOp(left=index, op=gast.Add(), right=start)
             return length, [(target.elts[0], counter)] + binds
