@@ -109,6 +109,8 @@ class Resolver:
         self.locals = local_names
         self.globals = parsed.fn.__globals__
         self.resolved = {}  # module globals resolved to functions: name -> object
+        # methods resolved in the receiver's class: (class, name) -> the class attribute
+        self.methods = {}
         self.aliases = _static_aliases(parsed.node, local_names)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
@@ -189,6 +191,8 @@ class Resolver:
             if found is not None:
                 function, bound = found
                 cls = self.receivers[func.value.id]
+                # (what the derivative is built for: the entry checks the class still has it)
+                self.methods[(cls, func.attr)] = inspect.getattr_static(cls, func.attr)
                 return Op("user", key=method_of(function, cls) if bound else function,
                           args=([func.value] if bound else []) + args, keywords=keywords,
                           name=f"{func.value.id}.{func.attr}")

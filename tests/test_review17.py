@@ -1,0 +1,190 @@
+"""Values that change between calls of a gradient built once: closure variables rebound with
+``nonlocal``, default values replaced, methods of a class monkeypatched or shadowed by an
+instance attribute, and the higher-order transforms built over them. Each gradient is built
+first, the state changed, and the SAME gradient object called again; the oracle is finite
+differences of the function as it is now (tests/oracles.py)."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd, directional_fd
+
+X = np.array([0.5, -1.25, 2.0])
+
+
+def _scale_closure(c):
+    def f(x):
+        return np.sum(c * x ** 3)
+
+    def set_c(value):
+        nonlocal c
+        c = value
+
+    return f, set_c
+
+
+def _hessian_fd(f, x, h=1e-5):
+    """The hessian of f at x by central differences of finite-difference gradients."""
+    n = x.size
+    out = np.zeros((n, n))
+    for j in range(n):
+        e = np.zeros(n)
+        e[j] = h
+        for i in range(n):
+            v = np.zeros(n)
+            v[i] = 1.0
+            out[i, j] = (directional_fd(f, (x + e,), 0, v) - directional_fd(f, (x - e,), 0, v)) \
+                / (2 * h)
+    return out
+
+
+def test_nonlocal_rebound_float_reaches_a_built_gradient():
+    # was: after c = 5.0 the gradient built for c = 2.0 gave [1.5, 9.375, 24] for [3.75, 23.4, 60]
+    f, set_c = _scale_closure(2.0)
+    df, vg = sd.grad(f), sd.value_and_grad(f)
+    df(X), vg(X)
+    set_c(5.0)
+    check_grads_fd(f, (X,), (0,), (df(X),))
+    value, g = vg(X)
+    assert value == pytest.approx(f(X))  # (was the value for c = 2.0 too: 15.25 for 38.1)
+    check_grads_fd(f, (X,), (0,), (g,))
+    set_c(2.0)  # (and back)
+    check_grads_fd(f, (X,), (0,), (df(X),))
+
+
+def test_nonlocal_rebound_float_with_a_float_argument():
+    # the single-float fast path (forward mode): was 12.0 for 30.0
+    def make():
+        c = 2.0
+
+        def g(t):
+            return c * t ** 3
+
+        def set_c(value):
+            nonlocal c
+            c = value
+
+        return g, set_c
+
+    g, set_c = make()
+    dg = sd.grad(g)
+    assert dg(1.0) == pytest.approx(6.0)
+    set_c(5.0)
+    assert dg(1.0) == pytest.approx(15.0)
+
+
+def test_nonlocal_rebound_function_in_the_closure():
+    def make():
+        act = np.sin
+
+        def f(x):
+            return np.sum(act(x))
+
+        def set_act(a):
+            nonlocal act
+            act = a
+
+        return f, set_act
+
+    f, set_act = make()
+    df = sd.grad(f)
+    df(X)
+    set_act(np.tanh)  # (was cos(x), sin's derivative)
+    check_grads_fd(f, (X,), (0,), (df(X),))
+
+
+def test_hessian_jacobian_and_grad_of_grad_follow_a_rebound_closure():
+    # were built over the gradient for c = 2.0: H was diag(6 c x) with c = 2 after c = 5
+    f, set_c = _scale_closure(2.0)
+    H, J = sd.hessian(f), sd.jacobian(sd.grad(f))
+    gg = sd.grad(sd.grad(lambda t: f(np.array([t]))))
+    H(X), J(X), gg(1.0)
+    set_c(5.0)
+    expected = _hessian_fd(f, X)
+    np.testing.assert_allclose(H(X), expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(J(X), expected, rtol=1e-4, atol=1e-3)
+    assert gg(1.0) == pytest.approx(30.0)
+
+
+def test_defaults_replaced_after_the_gradient_was_built():
+    # was: f.__defaults__ = (5.0,) left grad(f) at c = 2.0 ([1.5, 9.375, 24] for [3.75, 23.4, 60]),
+    # and even a new sd.grad(f) returned the cached one
+    def f(x, c=2.0):
+        return np.sum(c * x ** 3)
+
+    def k(x, *, c=2.0):
+        return np.sum(c * x ** 3)
+
+    df, dk = sd.grad(f), sd.grad(k)
+    df(X), dk(X)
+    f.__defaults__ = (5.0,)
+    k.__kwdefaults__ = {"c": 5.0}
+    check_grads_fd(f, (X,), (0,), (df(X),))
+    check_grads_fd(f, (X,), (0,), (sd.grad(f)(X),))
+    check_grads_fd(k, (X,), (0,), (dk(X),))
+
+
+def test_callee_defaults_replaced():
+    # a helper's default bound in the caller's built gradient: was 8 x for 50 x
+    def helper(z, c=2.0):
+        return c * z
+
+    def outer(x):
+        return np.sum(helper(x) ** 2)
+
+    do = sd.grad(outer)
+    do(X)
+    helper.__defaults__ = (5.0,)
+    check_grads_fd(outer, (X,), (0,), (do(X),))
+    check_grads_fd(outer, (X,), (0,), (sd.grad(outer)(X),))
+
+
+class _Net:
+    def act(self, z):
+        return np.sin(z)
+
+    def loss(self, x):
+        return np.sum(self.act(x))
+
+
+class _Scaled:
+    @staticmethod
+    def sq(z):
+        return z ** 2
+
+    def loss(self, x):
+        return np.sum(3.0 * self.sq(x))
+
+
+def test_method_monkeypatched_on_the_class():
+    # was cos(x) (sin's derivative) after _Net.act became z ** 3: [0.88, 0.32, -0.42] for
+    # [0.75, 4.69, 12]
+    class Net(_Net):
+        pass
+
+    net = Net()
+    dl = sd.grad(net.loss)
+    dl(X)
+    Net.act = lambda self, z: z ** 3
+    check_grads_fd(net.loss, (X,), (0,), (dl(X),))
+
+
+def test_staticmethod_replaced_on_the_class():
+    class Scaled(_Scaled):
+        pass
+
+    s = Scaled()
+    ds = sd.grad(s.loss)
+    ds(X)
+    Scaled.sq = staticmethod(lambda z: z ** 3)  # (was 6 x, the old sq's)
+    check_grads_fd(s.loss, (X,), (0,), (ds(X),))
+
+
+def test_method_shadowed_by_an_instance_attribute_is_refused():
+    # was cos(x) for the instance's own act (2 x): the gradient is per class, the call per object
+    net, other = _Net(), _Net()
+    sd.grad(net.loss)(X)
+    other.act = lambda z: z ** 2
+    with pytest.raises(sd.SourcediffError, match=r"test_review17\.py:\d+.*self\.act"):
+        sd.grad(other.loss)(X)
