@@ -1,7 +1,7 @@
 """What a compiled function was built for besides its arguments, checked on every call: the user
-function's closure cell contents and default values, the methods it resolved in its receiver's
-class, and the compiled function it transforms in turn (``sd.hessian(f)`` differentiates the
-generated gradient of ``f``).
+function's closure cell contents and default values, the methods it resolved in a class (its
+receiver's, a callable object's ``__call__``), and the compiled function it transforms in turn
+(``sd.hessian(f)`` differentiates the generated gradient of ``f``).
 
 A gradient is built once and cached, and the generated code binds those objects when it is
 compiled. Rebind one afterwards (``nonlocal c; c = 5.0``, ``f.__defaults__ = (5.0,)``,
@@ -55,7 +55,8 @@ class Captured:
         self.defaults = getattr(fn, "__defaults__", None)
         self.kwdefaults = getattr(fn, "__kwdefaults__", None)
         self.methods = tuple(methods)
-        self.receiver = receiver and bool(self.methods)  # (the first argument is the receiver)
+        # (the first argument is the receiver of the methods called through self)
+        self.receiver = receiver and any(m[3] for m in self.methods)
         self.parent = parent
         self.user = fn if fn is not None else parent.user  # (the user's function, for messages)
         self.entry = self.remake = self.redirect = None
@@ -74,7 +75,7 @@ class Captured:
         if getattr(fn, "__defaults__", None) is not self.defaults or \
                 getattr(fn, "__kwdefaults__", None) is not self.kwdefaults:
             return "its default values were replaced"
-        for cls, name, attr in self.methods:
+        for cls, name, attr, _ in self.methods:
             if class_attribute(cls, name) is not attr:
                 return f"{cls.__name__}.{name} now names another method"
         if self.parent is not None and self.parent.changed() is not None:
@@ -108,8 +109,8 @@ class Captured:
         own = getattr(obj, "__dict__", None)
         if not own:
             return
-        for cls, name, _ in self.methods:
-            if name in own:
+        for cls, name, _, through_self in self.methods:
+            if through_self and name in own:
                 raise SourcediffError(
                     f"{self._where()}: {self.user.__qualname__} calls self.{name}, which "
                     f"sourcediff resolves in the class ({cls.__name__}.{name}), but this "

@@ -188,3 +188,30 @@ def test_method_shadowed_by_an_instance_attribute_is_refused():
     other.act = lambda z: z ** 2
     with pytest.raises(sd.SourcediffError, match=r"test_review17\.py:\d+.*self\.act"):
         sd.grad(other.loss)(X)
+
+
+class _Activation:
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, z):
+        return self.k * np.sin(z)
+
+
+def test_callable_object_whose_class_call_is_replaced():
+    # the object's __call__ was resolved when the gradient was built: after the class's
+    # __call__ became k z ** 2 it still gave k cos(x) ([2.63, 1.62, -1.25] for [3, 6, 12])
+    class Activation(_Activation):
+        pass
+
+    act = Activation(2.0)
+
+    def f(x):
+        return np.sum(act(x))
+
+    df = sd.grad(f)
+    df(X)
+    act.k = 3.0  # (an attribute: read at run time, as before)
+    check_grads_fd(f, (X,), (0,), (df(X),))
+    Activation.__call__ = lambda self, z: self.k * z ** 2
+    check_grads_fd(f, (X,), (0,), (df(X),))

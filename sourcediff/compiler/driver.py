@@ -102,7 +102,7 @@ class Built:
     globals_: GlobalNames
     resolved: tuple
     plan: Plan = None
-    methods: tuple = ()  # methods resolved in the receiver's class: (class, name, attribute)
+    methods: tuple = ()  # methods resolved in a class: (class, name, attribute, through self)
     distinct: bool = False
     cotangent: str = None
     tangent_names: dict = None
@@ -199,9 +199,9 @@ def _resolved(stage):
 
 
 def _methods(stage):
-    """The methods ``stage`` resolved in its receiver's class, as (class, name, attribute)."""
+    """The methods ``stage`` resolved in a class, as (class, name, attribute, through self)."""
     resolver = getattr(stage, "resolver", None)
-    return tuple((cls, name, attr) for (cls, name), attr in resolver.methods.items()) \
+    return tuple((cls, name) + found for (cls, name), found in resolver.methods.items()) \
         if resolver is not None else ()
 
 

@@ -109,7 +109,8 @@ class Resolver:
         self.locals = local_names
         self.globals = parsed.fn.__globals__
         self.resolved = {}  # module globals resolved to functions: name -> object
-        # methods resolved in the receiver's class: (class, name) -> the class attribute
+        # methods resolved in a class (the receiver's, or a callable object's __call__):
+        # (class, name) -> (the class attribute, whether it was called through self)
         self.methods = {}
         self.aliases = _static_aliases(parsed.node, local_names)
         # the receiver of a method: self.forward(x) resolves in its class
@@ -192,7 +193,7 @@ class Resolver:
                 function, bound = found
                 cls = self.receivers[func.value.id]
                 # (what the derivative is built for: the entry checks the class still has it)
-                self.methods[(cls, func.attr)] = inspect.getattr_static(cls, func.attr)
+                self.methods[(cls, func.attr)] = (inspect.getattr_static(cls, func.attr), True)
                 return Op("user", key=method_of(function, cls) if bound else function,
                           args=([func.value] if bound else []) + args, keywords=keywords,
                           name=f"{func.value.id}.{func.attr}")
@@ -232,6 +233,8 @@ class Resolver:
             _python_method(type(obj), "__call__")
         if call is not None and call[1] and not _library(type(obj).__module__):
             # an object with a __call__ written in Python (an activation, a loss object)
+            self.methods[(type(obj), "__call__")] = (inspect.getattr_static(type(obj),
+                                                                             "__call__"), False)
             return Op("user", key=obj.__call__, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
 
