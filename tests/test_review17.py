@@ -215,3 +215,16 @@ def test_callable_object_whose_class_call_is_replaced():
     check_grads_fd(f, (X,), (0,), (df(X),))
     Activation.__call__ = lambda self, z: self.k * z ** 2
     check_grads_fd(f, (X,), (0,), (df(X),))
+
+
+def test_has_aux_with_a_tuple_of_active_arrays():
+    # the aux half's gradient is the symbolic zero 0.0; the adjoint indexed it as a tuple:
+    # TypeError 'float' object is not subscriptable (the loss alone differentiated fine)
+    def f(x):
+        return np.sum(x ** 3), (x, 2.0 * x)
+
+    (value, (a, b)), g = sd.value_and_grad(f, has_aux=True)(X)
+    assert value == pytest.approx(f(X)[0])
+    np.testing.assert_array_equal(b, 2.0 * X)
+    check_grads_fd(lambda x: f(x)[0], (X,), (0,), (g,))
+    check_grads_fd(lambda x: f(x)[0], (X,), (0,), (sd.grad(f, has_aux=True)(X)[0],))
