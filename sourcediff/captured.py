@@ -1,7 +1,9 @@
 """What a compiled function was built for besides its arguments, checked on every call: the user
-function's closure cell contents and default values, the methods it resolved in a class (its
-receiver's, a callable object's ``__call__``), and the compiled function it transforms in turn
-(``sd.hessian(f)`` differentiates the generated gradient of ``f``).
+function's closure cell contents and default values (and the closures and globals of the rules
+of the user's own it inlines),
+the methods it resolved in a class (its receiver's, a callable object's ``__call__``), and the
+compiled function it transforms in turn (``sd.hessian(f)`` differentiates the generated gradient
+of ``f``).
 
 A gradient is built once and cached, and the generated code binds those objects when it is
 compiled. Rebind one afterwards (``nonlocal c; c = 5.0``, ``f.__defaults__ = (5.0,)``,
@@ -49,9 +51,12 @@ class Captured:
     ``remake(args)``: a compiled function built for the current state (set by the cache that made
     this one; None refuses the call instead); ``entry``: the compiled function itself."""
 
-    def __init__(self, fn, methods=(), receiver=False, parent=None):
+    def __init__(self, fn, methods=(), receiver=False, parent=None, rules=(), rule_globals=()):
         self.fn = fn
-        self.cells = tuple((c, _contents(c)) for c in getattr(fn, "__closure__", None) or ())
+        # (the closures of fn and of the rules (sd.custom_vjp) inlined with their closure values)
+        self.cells = tuple((c, _contents(c)) for f in (fn, *rules)
+                           for c in getattr(f, "__closure__", None) or ())
+        self.rule_globals = tuple(rule_globals)  # (module dict, name, object)
         self.defaults = getattr(fn, "__defaults__", None)
         self.kwdefaults = getattr(fn, "__kwdefaults__", None)
         self.methods = tuple(methods)
@@ -64,13 +69,16 @@ class Captured:
     def needed(self):
         """Whether there is anything to check on a call."""
         return bool(self.cells or self.defaults or self.kwdefaults or self.methods or
-                    self.parent is not None)
+                    self.rule_globals or self.parent is not None)
 
     def changed(self):
         """What changed since the build, as words for a message; None when nothing did."""
         for cell, obj in self.cells:
             if _contents(cell) is not obj:
-                return "a variable of its closure was rebound"
+                return "a variable of its closure (or of a rule's it inlines) was rebound"
+        for scope, name, obj in self.rule_globals:
+            if scope.get(name, _EMPTY) is not obj:
+                return f"the global {name} that a rule of yours reads was rebound"
         fn = self.fn
         if getattr(fn, "__defaults__", None) is not self.defaults or \
                 getattr(fn, "__kwdefaults__", None) is not self.kwdefaults:
@@ -114,6 +122,6 @@ class Captured:
                 raise SourcediffError(
                     f"{self._where()}: {self.user.__qualname__} calls self.{name}, which "
                     f"sourcediff resolves in the class ({cls.__name__}.{name}), but this "
-                    f"{type(obj).__name__} object has an attribute {name} of its own that Python would call instead. Set it on a "
-                    f"subclass (or the class) rather than on the object, or pass the function "
-                    f"in as an argument")
+                    f"{type(obj).__name__} object has an attribute {name} of its own that "
+                    f"Python would call instead. Set it on a subclass (or the class) rather than "
+                    f"on the object, or pass the function in as an argument")

@@ -225,9 +225,10 @@ def _captured(built):
     parent = getattr(user, "__sourcediff_captured__", None)  # (it transforms generated code)
     receiver = getattr(built.parsed, "self_class", None) is not None and bool(fargs) and \
         bool(built.parsed.node.args.args) and fargs[0].id == built.parsed.node.args.args[0].id
+    rules, rule_globals = tuple(built.globals_.closures), built.globals_.rule_globals.values()
     if parent is not None:
-        return Captured(None, built.methods, receiver, parent)
-    return Captured(user, built.methods, receiver)
+        return Captured(None, built.methods, receiver, parent, rules, rule_globals)
+    return Captured(user, built.methods, receiver, rules=rules, rule_globals=rule_globals)
 
 
 _SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface

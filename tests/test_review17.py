@@ -228,3 +228,69 @@ def test_has_aux_with_a_tuple_of_active_arrays():
     np.testing.assert_array_equal(b, 2.0 * X)
     check_grads_fd(lambda x: f(x)[0], (X,), (0,), (g,))
     check_grads_fd(lambda x: f(x)[0], (X,), (0,), (sd.grad(f, has_aux=True)(X)[0],))
+
+
+K_GLOBAL = 2.0
+
+
+@sd.custom_vjp
+def _scale_by_global(z):
+    return K_GLOBAL * z
+
+
+@_scale_by_global.defvjp
+def _scale_by_global_vjp(g, ans, z):
+    return (g * K_GLOBAL,)
+
+
+@_scale_by_global.defjvp
+def _scale_by_global_jvp(t, ans, z):
+    return (t * K_GLOBAL,)
+
+
+def _uses_global_rule(x):
+    return np.sum(_scale_by_global(x) ** 2)
+
+
+def test_custom_rule_reading_a_rebound_closure_variable():
+    # the rule's closure value was bound when the gradient was built: after k = 3 the gradient
+    # was 2 (3 x) 2 = 12 x for 18 x ([6, -15, 24] for [9, -22.5, 36])
+    def make():
+        k = 2.0
+
+        @sd.custom_vjp
+        def scale(z):
+            return k * z
+
+        @scale.defvjp
+        def scale_vjp(g, ans, z):
+            return (g * k,)
+
+        def set_k(value):
+            nonlocal k
+            k = value
+
+        return scale, set_k
+
+    scale, set_k = make()
+
+    def f(x):
+        return np.sum(scale(x) ** 2)
+
+    df = sd.grad(f)
+    df(X)
+    set_k(3.0)
+    check_grads_fd(f, (X,), (0,), (df(X),))
+
+
+def test_custom_rule_reading_a_rebound_module_global():
+    # the same through a module global: reverse and forward mode, and a new sd.grad (cached)
+    global K_GLOBAL
+    df, dfwd = sd.grad(_uses_global_rule), sd.grad(_uses_global_rule, mode="forward")
+    df(X), dfwd(X)
+    try:
+        K_GLOBAL = 3.0
+        for g in (df(X), dfwd(X), sd.grad(_uses_global_rule)(X)):
+            check_grads_fd(_uses_global_rule, (X,), (0,), (g,))
+    finally:
+        K_GLOBAL = 2.0

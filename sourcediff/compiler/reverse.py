@@ -232,7 +232,7 @@ class Reverse(Analysis):
         wanted = [pos for pos, arg in enumerate(slots)
                   if op.rule.differentiable(pos) and _names_in([arg]) & self.active]
         prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
-                                         self.globals.name)
+                                         self.globals.name, self.globals)
         out = [located(p, s) for p in prelude]
         for pos in wanted:
             out.extend(self.distribute(slots[pos], contribs[pos], s, op.name,
