@@ -78,7 +78,8 @@ class Captured:
                 return "a variable of its closure (or of a rule's it inlines) was rebound"
         for scope, name, obj in self.rule_globals:
             if scope.get(name, _EMPTY) is not obj:
-                return f"the global {name} that a rule of yours reads was rebound"
+                return f"{name}, a global of a rule of yours or of a module it calls into, was " \
+                    f"rebound"
         fn = self.fn
         if getattr(fn, "__defaults__", None) is not self.defaults or \
                 getattr(fn, "__kwdefaults__", None) is not self.kwdefaults:

@@ -225,10 +225,12 @@ def _captured(built):
     parent = getattr(user, "__sourcediff_captured__", None)  # (it transforms generated code)
     receiver = getattr(built.parsed, "self_class", None) is not None and bool(fargs) and \
         bool(built.parsed.node.args.args) and fargs[0].id == built.parsed.node.args.args[0].id
-    rules, rule_globals = tuple(built.globals_.closures), built.globals_.rule_globals.values()
+    # (the functions read off a module are checked as the rules' globals are: dict, name, object)
+    scoped = tuple(built.globals_.rule_globals.values()) + built.module_attributes
+    rules = tuple(built.globals_.closures)
     if parent is not None:
-        return Captured(None, built.methods, receiver, parent, rules, rule_globals)
-    return Captured(user, built.methods, receiver, rules=rules, rule_globals=rule_globals)
+        return Captured(None, built.methods, receiver, parent, rules, scoped)
+    return Captured(user, built.methods, receiver, rules=rules, rule_globals=scoped)
 
 
 _SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface

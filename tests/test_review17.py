@@ -294,3 +294,20 @@ def test_custom_rule_reading_a_rebound_module_global():
             check_grads_fd(_uses_global_rule, (X,), (0,), (g,))
     finally:
         K_GLOBAL = 2.0
+
+
+def test_function_read_off_a_module_that_is_rebound():
+    # cfg.act(x) was resolved to np.sin when the gradient was built: after cfg.act = np.tanh
+    # the gradient stayed cos(x) ([0.88, 0.32, -0.42] for tanh's [0.79, 0.28, 0.07])
+    import types
+
+    cfg = types.ModuleType("review17_cfg")
+    cfg.act = np.sin
+
+    def f(x):
+        return np.sum(cfg.act(x))
+
+    df = sd.grad(f)
+    df(X)
+    cfg.act = np.tanh
+    check_grads_fd(f, (X,), (0,), (df(X),))

@@ -112,6 +112,9 @@ class Resolver:
         # methods resolved in a class (the receiver's, or a callable object's __call__):
         # (class, name) -> (the class attribute, whether it was called through self)
         self.methods = {}
+        # functions read as attributes of a module of the user's (cfg.act(x)): (module name,
+        # attribute) -> (the module's dict, attribute, object), checked on entry as well
+        self.module_attributes = {}
         self.aliases = _static_aliases(parsed.node, local_names)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
@@ -140,7 +143,11 @@ class Resolver:
             base = self.static_value(node.value)
             if base is _MISSING:
                 return _MISSING
-            return getattr(base, node.attr, _MISSING)
+            value = getattr(base, node.attr, _MISSING)
+            if isinstance(base, types.ModuleType) and callable(value) and \
+                    not _library(base.__name__):
+                self.module_attributes[(base.__name__, node.attr)] = (vars(base), node.attr, value)
+            return value
         return _MISSING
 
     def op(self, value):
