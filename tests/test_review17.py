@@ -311,3 +311,30 @@ def test_function_read_off_a_module_that_is_rebound():
     df(X)
     cfg.act = np.tanh
     check_grads_fd(f, (X,), (0,), (df(X),))
+
+
+def test_function_read_off_a_class_that_is_replaced():
+    # Square.of(x) and Model.act(self, x) were resolved when the gradient was built: after the
+    # class's function was replaced the gradient stayed the old one's (2 x for 3 x ** 2)
+    class Square:
+        @staticmethod
+        def of(z):
+            return z ** 2
+
+    class Inherits(Square):
+        pass
+
+    class Model(_Net):
+        def loss(self, x):
+            return np.sum(Model.act(self, x))
+
+    def f(x):
+        return np.sum(Inherits.of(x))
+
+    model = Model()
+    df, dm = sd.grad(f), sd.grad(model.loss)
+    df(X), dm(X)
+    Square.of = staticmethod(lambda z: z ** 3)
+    Model.act = lambda self, z: z ** 2
+    check_grads_fd(f, (X,), (0,), (df(X),))
+    check_grads_fd(model.loss, (X,), (0,), (dm(X),))

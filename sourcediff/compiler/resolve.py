@@ -147,6 +147,9 @@ class Resolver:
             if isinstance(base, types.ModuleType) and callable(value) and \
                     not _library(base.__name__):
                 self.module_attributes[(base.__name__, node.attr)] = (vars(base), node.attr, value)
+            elif isinstance(base, type) and callable(value) and not _library(base.__module__):
+                # (Model.act(self, x), S.square(x): a class's function, checked like a method)
+                self.methods[(base, node.attr)] = (inspect.getattr_static(base, node.attr), False)
             return value
         return _MISSING
 
