@@ -12,6 +12,7 @@ finds one changed runs a gradient built for what is there now (compiled once per
 cached like any other). A method a receiver shadows with an attribute of its own is refused.
 """
 
+import inspect
 import threading
 
 from .errors import SourcediffError
@@ -28,7 +29,10 @@ def _contents(cell):
 
 
 def class_attribute(cls, name):
-    """``cls``'s own or inherited attribute ``name`` as stored (no descriptor called), or _EMPTY."""
+    """``cls``'s own or inherited attribute ``name`` as stored (no descriptor called), or _EMPTY;
+    for an object that is not a class, what ``inspect.getattr_static`` finds on it."""
+    if not isinstance(cls, type):
+        return inspect.getattr_static(cls, name, _EMPTY)
     for klass in cls.__mro__:
         found = vars(klass).get(name, _EMPTY)
         if found is not _EMPTY:
@@ -86,7 +90,8 @@ class Captured:
             return "its default values were replaced"
         for cls, name, attr, _ in self.methods:
             if class_attribute(cls, name) is not attr:
-                return f"{cls.__name__}.{name} now names another method"
+                owner = getattr(cls, "__name__", f"the {type(cls).__name__} object's")
+                return f"{owner}.{name} now names another function"
         if self.parent is not None and self.parent.changed() is not None:
             return self.parent.changed()
         return None

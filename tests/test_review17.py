@@ -338,3 +338,46 @@ def test_function_read_off_a_class_that_is_replaced():
     Model.act = lambda self, z: z ** 2
     check_grads_fd(f, (X,), (0,), (df(X),))
     check_grads_fd(model.loss, (X,), (0,), (dm(X),))
+
+
+class _Holder:
+    def __init__(self, act):
+        self.act = act
+
+    def square(self, z):
+        return np.sum(z ** 2)
+
+
+HELD = _Holder(np.sin)
+
+
+def _uses_held(x):
+    return np.sum(HELD.act(x)) + HELD.square(x)
+
+
+def test_function_read_off_an_object_held_in_a_global_or_the_closure():
+    # HELD.act(x) was resolved to np.sin when the gradient was built; after HELD.act = np.tanh
+    # (or the global rebound to another object, or a method shadowed on the object) the built
+    # gradient kept cos(x) + 2 x ([2.88, 2.54, 3.58] for tanh's [1.79, 2.42, 4.07])
+    global HELD
+    df = sd.grad(_uses_held)
+    df(X)
+    try:
+        HELD.act = np.tanh
+        check_grads_fd(_uses_held, (X,), (0,), (df(X),))
+        HELD = _Holder(np.cos)
+        check_grads_fd(_uses_held, (X,), (0,), (df(X),))
+        HELD.square = lambda z: np.sum(z ** 4)
+        check_grads_fd(_uses_held, (X,), (0,), (df(X),))
+    finally:
+        HELD = _Holder(np.sin)
+    inner = _Holder(np.sin)
+    outer = _Holder(inner)
+
+    def g(x):
+        return np.sum(outer.act.act(x))  # (through an attribute holding another object)
+
+    dg = sd.grad(g)
+    dg(X)
+    outer.act = _Holder(np.tanh)
+    check_grads_fd(g, (X,), (0,), (dg(X),))

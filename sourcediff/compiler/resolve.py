@@ -147,11 +147,35 @@ class Resolver:
             if isinstance(base, types.ModuleType) and callable(value) and \
                     not _library(base.__name__):
                 self.module_attributes[(base.__name__, node.attr)] = (vars(base), node.attr, value)
-            elif isinstance(base, type) and callable(value) and not _library(base.__module__):
-                # (Model.act(self, x), S.square(x): a class's function, checked like a method)
-                self.methods[(base, node.attr)] = (inspect.getattr_static(base, node.attr), False)
+            elif callable(value) and not isinstance(base, types.ModuleType) and \
+                    not _library(base.__module__ if isinstance(base, type) else
+                                 type(base).__module__):
+                # (Model.act(self, x), S.square(x), model.act(x) for a model held in a global or
+                # the closure: a class's or an object's function, checked like a method; and
+                # the global that holds the object)
+                self._record_path(node, base)
             return value
         return _MISSING
+
+    def _record_path(self, node, base):
+        """Record, for the check on entry, the objects on the way to ``node`` (an attribute of
+        ``base``, an object): each object's attribute as stored, and the global at the root."""
+        while True:
+            stored = inspect.getattr_static(base, node.attr, _MISSING)
+            if stored is not _MISSING:  # (not one that __getattr__ makes)
+                self.methods.setdefault((base, node.attr), (stored, False))
+            node = node.value
+            if isinstance(node, gast.Name):
+                if node.id not in self.parsed.env and node.id in self.globals:
+                    self.module_attributes[("", node.id)] = (self.globals, node.id, base)
+                return
+            if not isinstance(node, gast.Attribute):
+                return
+            base = self.static_value(node.value)
+            if isinstance(base, types.ModuleType):
+                self.module_attributes[(base.__name__, node.attr)] = (
+                    vars(base), node.attr, getattr(base, node.attr, _MISSING))
+                return
 
     def op(self, value):
         """The :class:`Op` for the right-hand side of a normalized assignment."""
