@@ -151,19 +151,23 @@ def _basis(x):
 
 
 def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None,
-                      expected=None, pristine=None):
+                      expected=None, pristine=None, rng=None):
     """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
 
     With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once.
     The first pass runs on ``args`` themselves, every other on a copy of the lists, tuples and dicts
     of ``pristine`` (``args`` as they were before any run; by default before this first pass): a
     function may append to or pop from a list it is given, as Python does once per call, and each
-    pass must see the list the call was made with."""
+    pass must see the list the call was made with. So with random draws: every pass but the
+    first run starts from the generators' states in ``rng`` (:func:`_rng_snapshot`; by default
+    as they are before this first pass), and draws what that run drew."""
     jf = _get(fn, (wrt_index,), "jvp", optimize)
     name = jf.__sourcediff_wrt__[0]
     runs_args = pristine is None  # (else args ran already: every pass takes a copy)
     if pristine is None:
         pristine = _fresh_stacks(args, {})
+    if rng is None:
+        rng = _rng_snapshot(fn, args)
     x = pristine[wrt_index]  # (as it was given: a run may pop from it)
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
     x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
@@ -173,6 +177,8 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     checked = expected is not None  # (an earlier run's value: every pass must give it too)
     held = _held_state(fn, args)
     for k, (idx, e) in enumerate(_basis(x)):
+        if k > 0 or not runs_args:
+            _rng_restore(rng)
         out, col = _tangent_call(jf, args if k == 0 and runs_args else _fresh_stacks(pristine, {}),
                                  {name: e})
         if scalar_for is not None:
@@ -199,6 +205,8 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
         cols[idx] = flatten(col)[0] if is_tree(col) else np.asarray(col)
     if not cols:  # (x has no elements: one run, with a zero tangent, gives the output's shape)
         zero = flatten(x)[1](np.zeros(0)) if is_tree(x) else np.zeros_like(x)
+        if not runs_args and not checked:
+            _rng_restore(rng)
         out = expected if checked else _tangent_call(
             jf, args if runs_args else _fresh_stacks(pristine, {}), {name: zero})[0]
         if scalar_for is not None:
@@ -210,6 +218,54 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
+
+
+def _rng_snapshot(fn, args):
+    """The random generators a run of ``fn`` may draw from, with their states now: numpy's global
+    one (``np.random.normal``), and the Generators and RandomStates among the arguments, held by
+    them (``self.rng``) or named by the function's globals or closure."""
+    found = {id(np.random.mtrand._rand): np.random.mtrand._rand}
+
+    def visit(v, depth):
+        if isinstance(v, (np.random.Generator, np.random.RandomState)):
+            found.setdefault(id(v), v)
+        elif depth and isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item, depth - 1)
+        elif depth and isinstance(v, dict):
+            for item in v.values():
+                visit(item, depth - 1)
+        elif depth and isinstance(getattr(v, "__dict__", None), dict) and \
+                not isinstance(v, (type, types.ModuleType)):
+            for item in list(vars(v).values()):
+                visit(item, depth - 1)
+
+    for a in (*args, getattr(fn, "__self__", None)):
+        visit(a, 2)
+    captured = getattr(fn, "__sourcediff_captured__", None)  # (a gradient: the user's function)
+    user = inspect.unwrap(getattr(captured.user if captured is not None else fn, "__func__",
+                                  captured.user if captured is not None else fn))
+    code = getattr(user, "__code__", None)
+    if code is not None:
+        scope = getattr(user, "__globals__", {})
+        for name in code.co_names:
+            visit(scope.get(name), 1)
+        for cell in getattr(user, "__closure__", None) or ():
+            try:
+                visit(cell.cell_contents, 1)
+            except ValueError:
+                pass
+    return [(g, g.get_state() if isinstance(g, np.random.RandomState) else
+             g.bit_generator.state) for g in found.values()]
+
+
+def _rng_restore(snapshot):
+    """Put the generators of :func:`_rng_snapshot` back in the states it took."""
+    for g, state in snapshot:
+        if isinstance(g, np.random.RandomState):
+            g.set_state(state)
+        else:
+            g.bit_generator.state = state
 
 
 def _held_state(fn, args):
@@ -250,10 +306,11 @@ def forward_grad(fn, wrt=0, optimize=True):
         grads = []
         first = None
         pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
+        rng = _rng_snapshot(fn, args)  # (and the random generators: each pass draws the same)
         for i in _wrt_indices(fn, wrt, len(args)):
             where = getattr(fn, "__qualname__", "the function")
             out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first,
-                                         pristine=None if first is None else pristine)
+                                         pristine=None if first is None else pristine, rng=rng)
             first = out if first is None else first
             runtime.check_scalar(out, where)
             if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given)
@@ -403,6 +460,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         # forward passes must return what it returned (random draws, state that moves)
         out = f_vjp = None
         pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
+        rng = _rng_snapshot(fn, args)  # (and the random generators: each pass draws the same)
         if mode != "forward":
             out, f_vjp = vjp(fn, *args, optimize=optimize)
         forward = [i for i in indices if mode == "forward" or (
@@ -411,7 +469,8 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
         for i in forward:
             first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
-                                               pristine=None if out is None else pristine)
+                                               pristine=None if out is None else pristine,
+                                               rng=rng)
             if out is None:
                 out = first
         out_jacs = [jacs[i] for i in indices]
