@@ -411,3 +411,43 @@ def test_forward_mode_passes_draw_the_same_random_numbers():
     H = sd.hessian(squared)(x0)
     np.random.seed(0)
     np.testing.assert_allclose(H, np.diag(2.0 * np.random.normal(size=3)))
+
+
+class _Ticking:
+    """A model whose state moves on every call (a step counter)."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def loss(self, x):
+        self.t = self.t + 1.0
+        return np.sum(x * self.t)
+
+
+TICKING = _Ticking()
+
+
+def _uses_ticking(x):
+    return TICKING.loss(x)
+
+
+def test_forward_mode_passes_start_from_the_state_of_the_call():
+    # at x = 0 every pass returns 0.0, so the check that the passes agree passed, and pass k saw
+    # the counter at k: [1, 2, 3] for one call's [1, 1, 1] (the object left at t = 3); also for
+    # the object passed in, held in a global, or in the closure
+    global TICKING
+    x0 = np.zeros(3)
+    m = _Ticking()
+    np.testing.assert_array_equal(sd.grad(m.loss, mode="forward")(x0), np.ones(3))
+    assert m.t == 1.0
+    m = _Ticking()
+    np.testing.assert_array_equal(
+        sd.grad(lambda x, m: m.loss(x), mode="forward")(x0, m), np.ones(3))
+    assert m.t == 1.0
+    TICKING = _Ticking()
+    np.testing.assert_array_equal(sd.grad(_uses_ticking, mode="forward")(x0), np.ones(3))
+    assert TICKING.t == 1.0
+    held = _Ticking()
+    np.testing.assert_array_equal(sd.grad(lambda x: held.loss(x), mode="forward")(x0),
+                                  np.ones(3))
+    assert held.t == 1.0
