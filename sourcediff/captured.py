@@ -49,6 +49,16 @@ def state_key(fn):
             id(getattr(fn, "__kwdefaults__", None)))
 
 
+class Redirected:
+    """What a split form's forward half built anew saved, with the backward half that reads it:
+    the old backward half, which the caller's code calls, hands it on."""
+
+    __slots__ = ("saved", "bwd")
+
+    def __init__(self, saved, bwd):
+        self.saved, self.bwd = saved, bwd
+
+
 class Captured:
     """The objects one compiled function was built for (see the module docstring).
 

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import jit, lazy, runtime
-from .captured import Captured, state_key
+from .captured import Captured, Redirected, state_key
 from .compiler.alias import mutated_params
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
@@ -152,7 +152,7 @@ def _remakes(compiled, target, bound, how):
 
     captured.remake = remake
     bwd = getattr(compiled, "__sourcediff_bwd__", None)
-    if bwd is not None and getattr(bwd, "__sourcediff_captured__", None) is not None:
+    if bwd is not None:  # (its backward half: what a transform of it builds anew from)
         bwd.__sourcediff_captured__.remake = lambda args: captured.current(()).__sourcediff_bwd__
 
 
@@ -196,8 +196,11 @@ def _compiled(built, backend="numpy"):
     if built.plan is not None and _SPECIALIZE != "0":
         spec = _Specializations(built, backend)
     captured = _captured(built)
+    # (a split form's backward half runs the half that pairs with the forward run that saved
+    # what it is given: a forward half built anew marks its saved values with it)
+    role = None if not built.split else "fwd" if built.bwd is not None else "bwd"
     entry = _entry(fn, spec, built.distinct, built.parsed.fn.__globals__, built.resolved,
-                   captured if captured.needed() else None)
+                   captured if captured.needed() else None, role)
     fn.__sourcediff_captured__ = entry.__sourcediff_captured__ = captured
     captured.entry = entry
     entry.__sourcediff_source__ = built.emitted.source
@@ -344,7 +347,7 @@ class _Specializations:
         return forward
 
 
-def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None):
+def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None, role=None):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
@@ -356,9 +359,9 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None
                  "dict_key": spec_facts.dict_key, "SourcediffError": SourcediffError,
                  "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
                  "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
-                 "_REBOUND": _REBOUND, "captured": captured}
+                 "_REBOUND": _REBOUND, "captured": captured, "Redirected": Redirected}
     source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0), distinct,
-                           bool(resolved), captured is not None)
+                           bool(resolved), captured is not None, role)
     # (a frame of sourcediff's: runtime.generated knows it by its file name)
     exec(runtime.generated.compile_code(source, "<sourcediff entry>"), namespace)
     entry = functools.wraps(fn)(namespace["entry"])
@@ -381,14 +384,16 @@ def _rebound(fn, name, old, new):
         f"for the new {name}.")
 
 
-def _entry_source(n, distinct=False, checks=False, captured=False):
+def _entry_source(n, distinct=False, checks=False, captured=False, role=None):
     """The source of the entry wrapper for a function of ``n`` positional parameters: a call
     with ``n`` arrays builds its signature key (as spec_facts.signature builds it) in one tuple
     display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
     per call). ``checks``: the functions resolved by global name are checked first (ACT = np.sin
     after the gradient was built for np.tanh); ``distinct``: result arrays that share memory are
     copied apart (runtime.own_arrays); ``captured``: a call finding the closure, defaults or
-    methods the function was built for changed runs one built anew (sourcediff/captured.py)."""
+    methods the function was built for changed runs one built anew (sourcediff/captured.py);
+    ``role``: "fwd" or "bwd" for the halves of a split form (the forward half built anew marks
+    what it saves with its backward half, which the old backward half then runs)."""
     out = "own(out)" if distinct else "out"
     fast = ""
     if 1 <= n <= 16:
@@ -404,7 +409,17 @@ def _entry_source(n, distinct=False, checks=False, captured=False):
     for name, obj in resolved:
         if scope.get(name, _REBOUND) is not obj:
             _rebound(fn, name, obj, scope.get(name, _REBOUND))""" if checks else ""
-    if captured:
+    if captured and role == "bwd":
+        check += """
+    if args and type(args[0]) is Redirected:
+        return args[0].bwd(args[0].saved, *args[1:], **kwargs)"""
+    elif captured and role == "fwd":
+        check += """
+    current = captured.current(args)
+    if current is not entry:
+        out, saved = current(*args, **kwargs)
+        return out, Redirected(saved, current.__sourcediff_bwd__)"""
+    elif captured:
         check += """
     current = captured.current(args)
     if current is not entry:

@@ -451,3 +451,32 @@ def test_forward_mode_passes_start_from_the_state_of_the_call():
     np.testing.assert_array_equal(sd.grad(lambda x: held.loss(x), mode="forward")(x0),
                                   np.ones(3))
     assert held.t == 1.0
+
+
+def test_a_helper_whose_closure_changes_between_its_forward_and_backward_halves():
+    # h runs at c, then bump() rebinds c before the backward sweep: h's backward half must be
+    # the one that pairs with the forward run (c), not one built for c + 1 ([3, 6, 12] for
+    # [2, 4, 8] at the first call); and each later call sees the c of its own run
+    def make():
+        c = 2.0
+
+        def h(z):
+            return c * z ** 2
+
+        def bump():
+            nonlocal c
+            c = c + 1.0
+            return 0.0
+
+        return h, bump
+
+    h, bump = make()
+
+    def f(x):
+        a = np.sum(h(x))
+        b = bump()
+        return a + b
+
+    df = sd.grad(f)
+    for c in (2.0, 3.0, 4.0):
+        np.testing.assert_allclose(df(X), 2.0 * c * X)
