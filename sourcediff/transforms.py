@@ -23,6 +23,7 @@ from . import pytree, runtime
 from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic
+from .compiler.resolve import _library
 from .errors import InactiveArgumentError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
 
@@ -260,8 +261,9 @@ def _run_state(fn, args):
                 pass
         for v in named:
             visit(v, 1)
-            if _owner(v):  # (a model held in a global or the closure)
-                owners.setdefault(id(v), v)
+            module = type(v).__module__
+            if _owner(v) and not _library(module) and not module.startswith("sourcediff"):
+                owners.setdefault(id(v), v)  # (a model of the user's in a global or closure)
     out = [(g, g.get_state() if isinstance(g, np.random.RandomState) else
             g.bit_generator.state) for g in found.values()]
     return out + [(vars(obj), dict(vars(obj))) for obj in owners.values()]
