@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 
 from . import jit, lazy, runtime
+from .captured import Captured, Redirected, state_key
 from .compiler.alias import mutated_params
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
@@ -108,8 +109,9 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
         per_fn = _cache.get(target)
     except TypeError:
         per_fn = None
+    # (the last part follows what target captured: its closure's contents, its defaults)
     key = (wrt, mode, optimize_code, registry.version(), getattr(target, "__code__", None),
-           _closure_key(target), type(fn.__self__) if inspect.ismethod(fn) else None, backend)
+           type(fn.__self__) if inspect.ismethod(fn) else None, backend, state_key(target))
     compiled = per_fn.get(key) if per_fn is not None else None
     if compiled is None:
         with _lock:
@@ -117,11 +119,41 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
             compiled = per_fn.get(key) if per_fn is not None else None
             if compiled is None:
                 compiled = transform(fn, wrt, mode, optimize_code, backend)
+                _remakes(compiled, target, inspect.ismethod(fn), (wrt, mode, optimize_code,
+                                                                  backend))
                 if _weakable(target):
-                    _cache.setdefault(target, {})[key] = compiled
+                    per_fn = _cache.setdefault(target, {})
+                    for old in [k for k in per_fn if k[:-1] == key[:-1]]:
+                        del per_fn[old]  # (built for what target captured before)
+                    per_fn[key] = compiled
     if inspect.ismethod(fn):
         return types.MethodType(compiled, fn.__self__)
     return compiled
+
+
+def _remakes(compiled, target, bound, how):
+    """Let ``compiled`` (and its backward half) build, on a call that finds what ``target``
+    captured changed (sourcediff/captured.py), the same transform for what it captures now."""
+    captured = getattr(compiled, "__sourcediff_captured__", None)
+    if captured is None:
+        return
+
+    def remake(args):
+        with _lock:
+            per_fn = _cache.get(target) if _weakable(target) else None
+            for k in [k for k, v in (per_fn or {}).items() if v is compiled]:
+                del per_fn[k]  # (stale: a class's method changed leaves the key as it was)
+        fn = target
+        parent = getattr(target, "__sourcediff_captured__", None)
+        if parent is not None:  # (target is compiled: build it anew first)
+            fn = parent.current(args)
+        new = _get(types.MethodType(fn, args[0]) if bound else fn, *how)
+        return new.__func__ if bound else new
+
+    captured.remake = remake
+    bwd = getattr(compiled, "__sourcediff_bwd__", None)
+    if bwd is not None:  # (its backward half: what a transform of it builds anew from)
+        bwd.__sourcediff_captured__.remake = lambda args: captured.current(()).__sourcediff_bwd__
 
 
 def _of_partial(fn, wrt, mode, optimize_code, backend="numpy"):
@@ -150,19 +182,6 @@ def _weakable(obj):
         return False
 
 
-def _closure_key(fn):
-    cells = getattr(fn, "__closure__", None)
-    if not cells:
-        return ()
-    out = []
-    for cell in cells:
-        try:
-            out.append(id(cell.cell_contents))
-        except ValueError:
-            out.append(None)
-    return tuple(out)
-
-
 def transform(fn, wrt, mode, optimize_code=True, backend="numpy"):
     """The compiled function the pipeline (:func:`~sourcediff.compiler.driver.build`) makes for
     ``fn``; see ``build`` for the modes."""
@@ -176,7 +195,14 @@ def _compiled(built, backend="numpy"):
     spec = None
     if built.plan is not None and _SPECIALIZE != "0":
         spec = _Specializations(built, backend)
-    entry = _entry(fn, spec, built.distinct, built.parsed.fn.__globals__, built.resolved)
+    captured = _captured(built)
+    # (a split form's backward half runs the half that pairs with the forward run that saved
+    # what it is given: a forward half built anew marks its saved values with it)
+    role = None if not built.split else "fwd" if built.bwd is not None else "bwd"
+    entry = _entry(fn, spec, built.distinct, built.parsed.fn.__globals__, built.resolved,
+                   captured if captured.needed() else None, role)
+    fn.__sourcediff_captured__ = entry.__sourcediff_captured__ = captured
+    captured.entry = entry
     entry.__sourcediff_source__ = built.emitted.source
     if spec is not None:
         spec.generic = fn
@@ -194,6 +220,20 @@ def _compiled(built, backend="numpy"):
     else:
         entry.__sourcediff_cotangent_name__ = built.cotangent
     return entry
+
+
+def _captured(built):
+    """What the compiled ``built`` is built for besides its arguments (sourcediff/captured.py)."""
+    user, fargs = built.parsed.fn, built.fdef.args.args
+    parent = getattr(user, "__sourcediff_captured__", None)  # (it transforms generated code)
+    receiver = getattr(built.parsed, "self_class", None) is not None and bool(fargs) and \
+        bool(built.parsed.node.args.args) and fargs[0].id == built.parsed.node.args.args[0].id
+    # (the functions read off a module are checked as the rules' globals are: dict, name, object)
+    scoped = tuple(built.globals_.rule_globals.values()) + built.module_attributes
+    rules = tuple(built.globals_.closures)
+    if parent is not None:
+        return Captured(None, built.methods, receiver, parent, rules, scoped)
+    return Captured(user, built.methods, receiver, rules=rules, rule_globals=scoped)
 
 
 _SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface
@@ -307,7 +347,7 @@ class _Specializations:
         return forward
 
 
-def _entry(fn, spec=None, distinct=False, scope=None, resolved=()):
+def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None, role=None):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
@@ -319,9 +359,9 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=()):
                  "dict_key": spec_facts.dict_key, "SourcediffError": SourcediffError,
                  "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
                  "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
-                 "_REBOUND": _REBOUND}
+                 "_REBOUND": _REBOUND, "captured": captured, "Redirected": Redirected}
     source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0), distinct,
-                           bool(resolved))
+                           bool(resolved), captured is not None, role)
     # (a frame of sourcediff's: runtime.generated knows it by its file name)
     exec(runtime.generated.compile_code(source, "<sourcediff entry>"), namespace)
     entry = functools.wraps(fn)(namespace["entry"])
@@ -344,13 +384,16 @@ def _rebound(fn, name, old, new):
         f"for the new {name}.")
 
 
-def _entry_source(n, distinct=False, checks=False):
+def _entry_source(n, distinct=False, checks=False, captured=False, role=None):
     """The source of the entry wrapper for a function of ``n`` positional parameters: a call
     with ``n`` arrays builds its signature key (as spec_facts.signature builds it) in one tuple
     display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
     per call). ``checks``: the functions resolved by global name are checked first (ACT = np.sin
     after the gradient was built for np.tanh); ``distinct``: result arrays that share memory are
-    copied apart (runtime.own_arrays)."""
+    copied apart (runtime.own_arrays); ``captured``: a call finding the closure, defaults or
+    methods the function was built for changed runs one built anew (sourcediff/captured.py);
+    ``role``: "fwd" or "bwd" for the halves of a split form (the forward half built anew marks
+    what it saves with its backward half, which the old backward half then runs)."""
     out = "own(out)" if distinct else "out"
     fast = ""
     if 1 <= n <= 16:
@@ -366,6 +409,21 @@ def _entry_source(n, distinct=False, checks=False):
     for name, obj in resolved:
         if scope.get(name, _REBOUND) is not obj:
             _rebound(fn, name, obj, scope.get(name, _REBOUND))""" if checks else ""
+    if captured and role == "bwd":
+        check += """
+    if args and type(args[0]) is Redirected:
+        return args[0].bwd(args[0].saved, *args[1:], **kwargs)"""
+    elif captured and role == "fwd":
+        check += """
+    current = captured.current(args)
+    if current is not entry:
+        out, saved = current(*args, **kwargs)
+        return out, Redirected(saved, current.__sourcediff_bwd__)"""
+    elif captured:
+        check += """
+    current = captured.current(args)
+    if current is not entry:
+        return current(*args, **kwargs)"""
     return f"""
 def entry(*args, **kwargs):{check}
     try:

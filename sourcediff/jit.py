@@ -146,7 +146,8 @@ def _frozen_globals(fn, closure_names=()):
     or as a module's attribute) a number, a bool, an array, a tuple, list or dict (a flag
     flipped, a count changed or an array updated in place later would not be seen); from the
     user's closure an array, list or dict, or a tuple holding one (an in-place update would not
-    be seen; the numpy code, too, takes the closure's numbers as they were when it was built).
+    be seen; a closure variable rebound is seen by both: the gradient is built anew for it,
+    sourcediff/captured.py).
     ``closure_names``: the user's closure variables (the compiler's own constants, bound beside
     them, are never changed). None when it reads only modules, functions, classes and such
     numbers."""

@@ -23,6 +23,7 @@ from . import pytree, runtime
 from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic
+from .compiler.resolve import _library
 from .errors import InactiveArgumentError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
 
@@ -151,19 +152,23 @@ def _basis(x):
 
 
 def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar_for=None,
-                      expected=None, pristine=None):
+                      expected=None, pristine=None, state=None):
     """d out / d args[wrt_index] by one jvp per input element: shape out.shape + x.shape.
 
     With ``scalar_for`` (the function's name for messages), a non-scalar output is refused at once.
     The first pass runs on ``args`` themselves, every other on a copy of the lists, tuples and dicts
     of ``pristine`` (``args`` as they were before any run; by default before this first pass): a
     function may append to or pop from a list it is given, as Python does once per call, and each
-    pass must see the list the call was made with."""
+    pass must see the list the call was made with. So with random draws and the attributes of
+    the objects it is given: every pass but the first run starts from ``state``
+    (:func:`_run_state`; by default as before this first pass), and draws what that run drew."""
     jf = _get(fn, (wrt_index,), "jvp", optimize)
     name = jf.__sourcediff_wrt__[0]
     runs_args = pristine is None  # (else args ran already: every pass takes a copy)
     if pristine is None:
         pristine = _fresh_stacks(args, {})
+    if state is None:
+        state = _run_state(fn, args)
     x = pristine[wrt_index]  # (as it was given: a run may pop from it)
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
     x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
@@ -173,11 +178,13 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     checked = expected is not None  # (an earlier run's value: every pass must give it too)
     held = _held_state(fn, args)
     for k, (idx, e) in enumerate(_basis(x)):
+        if k > 0 or not runs_args:
+            _restore_run_state(state)
         out, col = _tangent_call(jf, args if k == 0 and runs_args else _fresh_stacks(pristine, {}),
                                  {name: e})
         if scalar_for is not None:
             runtime.check_scalar(out, scalar_for)
-        if held and np.size(x) > 1 and _held_state(fn, args) != held:
+        if held and np.size(x) > 1 and _held_changed(held):
             what = getattr(fn, "__qualname__", "the function")
             raise SourcediffError(
                 f"{what} changes a list, dict or set held by an object it is given (or by its "
@@ -199,6 +206,8 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
         cols[idx] = flatten(col)[0] if is_tree(col) else np.asarray(col)
     if not cols:  # (x has no elements: one run, with a zero tangent, gives the output's shape)
         zero = flatten(x)[1](np.zeros(0)) if is_tree(x) else np.zeros_like(x)
+        if not runs_args and not checked:
+            _restore_run_state(state)
         out = expected if checked else _tangent_call(
             jf, args if runs_args else _fresh_stacks(pristine, {}), {name: zero})[0]
         if scalar_for is not None:
@@ -212,20 +221,92 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     return out, jac
 
 
+def _run_state(fn, args):
+    """What a run of ``fn`` may change that forward mode puts back before each of its passes,
+    so that every pass runs as the first did: numpy's global random generator
+    (``np.random.normal``) and the Generators and RandomStates among the arguments, held by them
+    (``self.rng``) or named by the function's globals or closure, with their states; and the
+    attributes of the objects among the arguments and of a bound method's self (a counter
+    ``self.t += 1``, a state ``self.h = ...``), as they are now."""
+    found = {id(np.random.mtrand._rand): np.random.mtrand._rand}
+
+    def visit(v, depth):
+        if isinstance(v, (np.random.Generator, np.random.RandomState)):
+            found.setdefault(id(v), v)
+        elif depth and isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item, depth - 1)
+        elif depth and isinstance(v, dict):
+            for item in v.values():
+                visit(item, depth - 1)
+        elif depth and isinstance(getattr(v, "__dict__", None), dict) and \
+                not isinstance(v, (type, types.ModuleType)):
+            for item in list(vars(v).values()):
+                visit(item, depth - 1)
+
+    for a in (*args, getattr(fn, "__self__", None)):
+        visit(a, 2)
+    captured = getattr(fn, "__sourcediff_captured__", None)  # (a gradient: the user's function)
+    user = captured.user if captured is not None else fn
+    user = inspect.unwrap(getattr(user, "__func__", user))
+    owners = {id(obj): obj for obj in _owners(fn, args)}
+    code = getattr(user, "__code__", None)
+    if code is not None:
+        scope = getattr(user, "__globals__", {})
+        named = [scope.get(name) for name in code.co_names]
+        for cell in getattr(user, "__closure__", None) or ():
+            try:
+                named.append(cell.cell_contents)
+            except ValueError:
+                pass
+        for v in named:
+            visit(v, 1)
+            module = type(v).__module__
+            if _owner(v) and not _library(module) and not module.startswith("sourcediff"):
+                owners.setdefault(id(v), v)  # (a model of the user's in a global or closure)
+    out = [(g, g.get_state() if isinstance(g, np.random.RandomState) else
+            g.bit_generator.state) for g in found.values()]
+    return out + [(vars(obj), dict(vars(obj))) for obj in owners.values()]
+
+
+def _restore_run_state(snapshot):
+    """Put back what :func:`_run_state` took."""
+    for g, state in snapshot:
+        if isinstance(g, dict):  # (an object's attributes)
+            for name in [k for k in g if k not in state]:
+                del g[name]
+            g.update(state)
+        elif isinstance(g, np.random.RandomState):
+            g.set_state(state)
+        else:
+            g.bit_generator.state = state
+
+
+def _owners(fn, args):
+    """The objects among ``args`` (and a bound method's self) whose attributes a run may change."""
+    owners = [getattr(fn, "__self__", None)] + [a for a in args if not isinstance(
+        a, (np.ndarray, np.generic, int, float, complex, str, list, tuple, dict))]
+    return [obj for obj in owners if _owner(obj)]
+
+
+def _owner(obj):
+    """An object with attributes of its own that a run may set (not a class, module, function)."""
+    return isinstance(getattr(obj, "__dict__", None), dict) and not isinstance(
+        obj, (type, types.ModuleType, np.random.Generator, np.random.RandomState)) and \
+        not inspect.isroutine(obj) and not isinstance(obj, functools.partial)
+
+
 def _held_state(fn, args):
     """The lists, dicts and sets that the objects among ``args`` (and a bound method's self) hold
     in their attributes, with their lengths: what a run that pops or appends through an object
-    changes (forward mode's copies of list arguments do not reach them)."""
-    owners = [getattr(fn, "__self__", None)] + [a for a in args if not isinstance(
-        a, (np.ndarray, np.generic, int, float, complex, str, list, tuple, dict))]
-    out = []
-    for k, obj in enumerate(owners):
-        attrs = getattr(obj, "__dict__", None)
-        if not isinstance(attrs, dict) or isinstance(obj, (type, types.ModuleType)):
-            continue
-        out.extend((k, name, id(v), len(v)) for name, v in attrs.items()
-                   if isinstance(v, (list, dict, set)))
-    return tuple(out)
+    changes in place (forward mode's copies of list arguments do not reach them, and putting
+    the attributes back (:func:`_restore_run_state`) leaves the list as the run left it)."""
+    return tuple((name, v, len(v)) for obj in _owners(fn, args)
+                 for name, v in vars(obj).items() if isinstance(v, (list, dict, set)))
+
+
+def _held_changed(held):
+    return any(len(v) != n for _, v, n in held)
 
 
 def _same_value(a, b):
@@ -250,10 +331,11 @@ def forward_grad(fn, wrt=0, optimize=True):
         grads = []
         first = None
         pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
+        state = _run_state(fn, args)  # (and what a run changes: each pass starts from it)
         for i in _wrt_indices(fn, wrt, len(args)):
             where = getattr(fn, "__qualname__", "the function")
             out, jac = _forward_jacobian(fn, args, i, optimize, scalar_for=where, expected=first,
-                                         pristine=None if first is None else pristine)
+                                         pristine=None if first is None else pristine, state=state)
             first = out if first is None else first
             runtime.check_scalar(out, where)
             if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given)
@@ -403,6 +485,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         # forward passes must return what it returned (random draws, state that moves)
         out = f_vjp = None
         pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
+        state = _run_state(fn, args)  # (and what a run changes: each pass starts from it)
         if mode != "forward":
             out, f_vjp = vjp(fn, *args, optimize=optimize)
         forward = [i for i in indices if mode == "forward" or (
@@ -411,7 +494,8 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
         for i in forward:
             first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
-                                               pristine=None if out is None else pristine)
+                                               pristine=None if out is None else pristine,
+                                               state=state)
             if out is None:
                 out = first
         out_jacs = [jacs[i] for i in indices]

@@ -354,6 +354,7 @@ case(_sd.scaled_sigmoid, S(), R(3, 2), argnums=(0, 1), name="scaled_sigmoid_scal
 case(_sd.scaled_sigmoid, R(2), R(3, 2), argnums=(0, 1), name="scaled_sigmoid_broadcast")
 case(_sd.check_scalar, S(), "where")
 case(_sd.item_grad, R(3, 2), 1)
+case(_sd.last_writes_only, R(3), R(4), np.array([0, 0, 2]), name="last_writes_only_repeated")
 case(_sd.add_grads, R(3), R(3), argnums=(0, 1))
 case(_sd.zero_at, R(4), R(4), slice(1, 3))
 case(np.float64, S())

@@ -102,6 +102,8 @@ class Built:
     globals_: GlobalNames
     resolved: tuple
     plan: Plan = None
+    methods: tuple = ()  # methods resolved in a class: (class, name, attribute, through self)
+    module_attributes: tuple = ()  # functions read off a module: (module dict, name, object)
     distinct: bool = False
     cotangent: str = None
     tangent_names: dict = None
@@ -187,14 +189,29 @@ def _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code):
             forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
         plan = Plan(_positional(fdef), removable, _where_names(globals_), {runtime_name},
                     frozenset(sweeps.pushed_old - set(params)), rev.stack, forward)
-    return Built(parsed, name, fdef, emitted, globals_, _resolved(rev), plan,
-                 distinct=mode in ("grad", "value_and_grad"), cotangent=cotangent)
+    return Built(parsed, name, fdef, emitted, globals_, _resolved(rev), plan, _methods(rev),
+                 _module_attributes(rev), distinct=mode in ("grad", "value_and_grad"),
+                 cotangent=cotangent)
 
 
 def _resolved(stage):
     """The functions ``stage`` (Reverse or Forward) resolved by global name, as (name, object)."""
     resolver = getattr(stage, "resolver", None)
     return tuple(resolver.resolved.items()) if resolver is not None else ()
+
+
+def _methods(stage):
+    """The methods ``stage`` resolved in a class, as (class, name, attribute, through self)."""
+    resolver = getattr(stage, "resolver", None)
+    return tuple((cls, name) + found for (cls, name), found in resolver.methods.items()) \
+        if resolver is not None else ()
+
+
+def _module_attributes(stage):
+    """The functions ``stage`` read off a module of the user's, as (the module's dict, name,
+    object)."""
+    resolver = getattr(stage, "resolver", None)
+    return tuple(resolver.module_attributes.values()) if resolver is not None else ()
 
 
 def _front_end(fn, wrt, mode):
@@ -275,9 +292,11 @@ def _split(front, rev, pieces, optimize_code):
         made.append((name, fdef, emitted))
     (fwd_name, fwd_fdef, fwd_emitted), (bwd_name, bwd_fdef, bwd_emitted) = made
     bwd = Built(parsed, bwd_name, bwd_fdef, bwd_emitted, globals_, _resolved(rev),
+                methods=_methods(rev), module_attributes=_module_attributes(rev),
                 cotangent=cotangent, split=True, stack=rev.stack)
     return Built(parsed, fwd_name, fwd_fdef, fwd_emitted, globals_, _resolved(rev), bwd=bwd,
-                 split=True, stack=rev.stack)
+                 methods=_methods(rev), module_attributes=_module_attributes(rev), split=True,
+                 stack=rev.stack)
 
 
 def _dump_body(stage, parsed, name, args, body):
@@ -351,8 +370,8 @@ def _forward_function(front, optimize_code, final="grad_like"):
                     {fwd.globals.name("_sd", runtime)}, frozenset(), fwd.stack)
     emitted = emit(fdef)
     dump("optimize", parsed, emitted.source)
-    return Built(parsed, name, fdef, emitted, globals_, _resolved(fwd), plan,
-                 tangent_names=tangent_names, wrt=list(wrt_names))
+    return Built(parsed, name, fdef, emitted, globals_, _resolved(fwd), plan, _methods(fwd),
+                 _module_attributes(fwd), tangent_names=tangent_names, wrt=list(wrt_names))
 
 
 def _where_names(globals_):

@@ -182,7 +182,7 @@ class Forward(Analysis):
                 source = q if rule.kind == "elementwise" else self.jvp_rule(op, s)
                 pre, contribs = quote.inline(source, t, ans, quote.bind(
                     source, op.args, dict(op.keywords), self.parsed.where(s)), [pos],
-                    self.names.fresh, self.globals.name)
+                    self.names.fresh, self.globals.name, self.globals)
                 prelude += [located(p, s) for p in pre]
                 term = contribs[pos]
             if rule.broadcast:

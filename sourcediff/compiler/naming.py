@@ -38,6 +38,9 @@ class GlobalNames:
         self.user_lookup = user_lookup  # name -> object the user's code sees, or a sentinel
         self.bound = {}  # emitted name -> object
         self.by_id = {}
+        # what inlined rules of the user's own bind (rules/quote.py): the rule functions whose
+        # closure values are bound (an ordered set), and (module dict, name, object) of globals
+        self.closures, self.rule_globals = {}, {}
 
     def name(self, wanted, obj):
         key = id(obj)

@@ -109,6 +109,12 @@ class Resolver:
         self.locals = local_names
         self.globals = parsed.fn.__globals__
         self.resolved = {}  # module globals resolved to functions: name -> object
+        # methods resolved in a class (the receiver's, or a callable object's __call__):
+        # (class, name) -> (the class attribute, whether it was called through self)
+        self.methods = {}
+        # functions read as attributes of a module of the user's (cfg.act(x)): (module name,
+        # attribute) -> (the module's dict, attribute, object), checked on entry as well
+        self.module_attributes = {}
         self.aliases = _static_aliases(parsed.node, local_names)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
@@ -137,8 +143,39 @@ class Resolver:
             base = self.static_value(node.value)
             if base is _MISSING:
                 return _MISSING
-            return getattr(base, node.attr, _MISSING)
+            value = getattr(base, node.attr, _MISSING)
+            if isinstance(base, types.ModuleType) and callable(value) and \
+                    not _library(base.__name__):
+                self.module_attributes[(base.__name__, node.attr)] = (vars(base), node.attr, value)
+            elif callable(value) and not isinstance(base, types.ModuleType) and \
+                    not _library(base.__module__ if isinstance(base, type) else
+                                 type(base).__module__):
+                # (Model.act(self, x), S.square(x), model.act(x) for a model held in a global or
+                # the closure: a class's or an object's function, checked like a method; and
+                # the global that holds the object)
+                self._record_path(node, base)
+            return value
         return _MISSING
+
+    def _record_path(self, node, base):
+        """Record, for the check on entry, the objects on the way to ``node`` (an attribute of
+        ``base``, an object): each object's attribute as stored, and the global at the root."""
+        while True:
+            stored = inspect.getattr_static(base, node.attr, _MISSING)
+            if stored is not _MISSING:  # (not one that __getattr__ makes)
+                self.methods.setdefault((base, node.attr), (stored, False))
+            node = node.value
+            if isinstance(node, gast.Name):
+                if node.id not in self.parsed.env and node.id in self.globals:
+                    self.module_attributes[("", node.id)] = (self.globals, node.id, base)
+                return
+            if not isinstance(node, gast.Attribute):
+                return
+            base = self.static_value(node.value)
+            if isinstance(base, types.ModuleType):
+                self.module_attributes[(base.__name__, node.attr)] = (
+                    vars(base), node.attr, getattr(base, node.attr, _MISSING))
+                return
 
     def op(self, value):
         """The :class:`Op` for the right-hand side of a normalized assignment."""
@@ -189,6 +226,8 @@ class Resolver:
             if found is not None:
                 function, bound = found
                 cls = self.receivers[func.value.id]
+                # (what the derivative is built for: the entry checks the class still has it)
+                self.methods[(cls, func.attr)] = (inspect.getattr_static(cls, func.attr), True)
                 return Op("user", key=method_of(function, cls) if bound else function,
                           args=([func.value] if bound else []) + args, keywords=keywords,
                           name=f"{func.value.id}.{func.attr}")
@@ -228,6 +267,8 @@ class Resolver:
             _python_method(type(obj), "__call__")
         if call is not None and call[1] and not _library(type(obj).__module__):
             # an object with a __call__ written in Python (an activation, a loss object)
+            self.methods[(type(obj), "__call__")] = (inspect.getattr_static(type(obj),
+                                                                             "__call__"), False)
             return Op("user", key=obj.__call__, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
 

@@ -204,7 +204,9 @@ class Reverse(Analysis):
             out = [assign(parts, contribution, s)]
             for k, elt in enumerate(arg.elts):
                 if _names_in([elt]) & self.active:
-                    item = gast.Subscript(value=load(parts), slice=const(k), ctx=gast.Load())
+                    # (item_grad: the parts may be the symbolic zero 0.0 of a container no
+                    # gradient reaches, as the aux half of sd.grad(f, has_aux=True))
+                    item = call(self.rt("item_grad"), [load(parts), const(k)])
                     out.extend(self.distribute(elt, item, s, what))
             return out
         if not (_names_in([arg]) & self.active):
@@ -230,7 +232,7 @@ class Reverse(Analysis):
         wanted = [pos for pos, arg in enumerate(slots)
                   if op.rule.differentiable(pos) and _names_in([arg]) & self.active]
         prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
-                                         self.globals.name)
+                                         self.globals.name, self.globals)
         out = [located(p, s) for p in prelude]
         for pos in wanted:
             out.extend(self.distribute(slots[pos], contribs[pos], s, op.name,

@@ -9,6 +9,7 @@ import copy
 import inspect
 import textwrap
 import threading
+import types
 
 import gast
 
@@ -188,12 +189,15 @@ class Substitute(gast.NodeTransformer):
         return copy.deepcopy(new)
 
 
-def inline(q, g, ans, bound, positions, fresh, global_name):
+def inline(q, g, ans, bound, positions, fresh, global_name, record=None):
     """Inline rule ``q`` for the given gradient/result syntax and bound parameters.
 
     ``positions`` are the tuple positions wanted; ``fresh(hint)`` makes a new local name;
     ``global_name(name, obj)`` returns the name under which a rule global is visible in generated
-    code. Returns (prelude statements, {position: contribution expression}).
+    code; ``record`` (the compiler's GlobalNames) receives, for a rule of the user's own
+    (``sd.custom_vjp``), the function whose closure values are bound and the module globals bound
+    (what the generated code is built for: its caller checks them on each call). Returns
+    (prelude statements, {position: contribution expression}).
     """
     mapping = dict(bound)
     mapping[q.params[0]] = g
@@ -202,6 +206,8 @@ def inline(q, g, ans, bound, positions, fresh, global_name):
         mapping[name] = fresh(name)
     fn_globals = getattr(q, "global_objects", None) or q.fn.__globals__
     closure = closure_values(q.fn)  # (a rule defined inside a function: its free variables)
+    if record is not None and not getattr(q.fn, "__module__", "").startswith("sourcediff."):
+        _record(record, q, closure, fn_globals)
     for name in q.globals:
         if name in closure:
             mapping[name] = global_name(name, closure[name])
@@ -225,6 +231,16 @@ def inline(q, g, ans, bound, positions, fresh, global_name):
             out[pos] = gast.Subscript(value=load(result), slice=gast.Constant(value=pos, kind=None),
                                       ctx=gast.Load())
     return prelude, out
+
+
+def _record(record, q, closure, fn_globals):
+    """Note in ``record`` what inlining the user's rule ``q`` binds: its closure, its globals."""
+    if any(name in closure for name in q.globals):
+        record.closures[q.fn] = None
+    for name in q.globals:
+        if name not in closure and name in fn_globals and \
+                not isinstance(fn_globals[name], types.ModuleType):
+            record.rule_globals[(id(fn_globals), name)] = (fn_globals, name, fn_globals[name])
 
 
 _sliced = {}  # (rule function, wanted positions) -> the sliced function

@@ -40,6 +40,12 @@ def item_grad(g, ans, grad, k):
     return (_sd.scatter(_sd.last_writes_only(g, grad, k), grad, k), None)
 
 
+@defvjp(_sd.last_writes_only, kind="linear", passes_zero=True)
+def last_writes_only(ct, ans, b, g, k):
+    # (a mask over b: its own adjoint; what item_grad's derivative calls, so a second order)
+    return (_sd.last_writes_only(ct, g, k), None, None)
+
+
 @defvjp(_sd.add_grads, kind="elementwise", passes_zero=True)
 def add_grads(g, ans, a, b):
     return (g, g)
