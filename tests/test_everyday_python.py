@@ -244,3 +244,26 @@ def test_sorted(fn):
     """``sorted(values)`` was refused ('no derivative rule for sorted'): the items go back where
     they came from, in Python's stable order (reverse, forward and second order)."""
     check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=2)
+
+
+def skips_nan(x):
+    return (np.nansum(x ** 2) + np.nanmean(np.sin(x), axis=0).sum() + 2.0 * np.nanmax(x, axis=1).sum()
+            + np.nanmin(x))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_reductions_that_skip_nan(mode):
+    """np.nansum, np.nanmean, np.nanmax and np.nanmin were refused ('no derivative rule'). A NaN
+    entry is left out of the value and gets no gradient of its own; the others agree with finite
+    differences (the gradient at a NaN entry is NaN in reverse mode, as x ** 2's rule multiplies
+    by it: PyTorch and JAX give NaN there too)."""
+    x = np.array([[0.3, np.nan, 1.2], [-0.7, 0.9, np.nan], [0.1, -1.4, 2.2]])
+    kept = ~np.isnan(x)
+    g = sd.grad(skips_nan, mode=mode)(x.copy())
+    fd = np.zeros_like(x)
+    for i, j in zip(*np.nonzero(kept)):
+        e = np.zeros_like(x)
+        e[i, j] = 1e-6
+        fd[i, j] = (skips_nan(x + e) - skips_nan(x - e)) / 2e-6
+    np.testing.assert_allclose(g[kept], fd[kept], rtol=1e-6, atol=1e-8)
+    check_grads(skips_nan, (np.array([[0.3, -0.5, 1.2], [-0.7, 0.9, 0.4]]),), order=2)

@@ -402,6 +402,47 @@ def eig_jvp(g, ans, a):
     return (_sd.eig_tangent(g, ans, a),)
 
 
+# ---------------------------------------------------------------- reductions that skip NaN
+# A NaN entry is left out of the value, so it gets no gradient (and no tangent); the others get
+# what np.sum / np.mean / np.max / np.min give them (max/min: ties share, as there).
+
+
+@defvjp(np.nansum, kind="custom", torch_name="NansumBackward0", view=False, full_reduction=True)
+def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a),)
+
+
+@defjvp(np.nansum)
+def nansum_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (np.sum(np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims),)
+
+
+@defvjp(np.nanmean, kind="custom", torch_name="NanmeanBackward0", view=False, full_reduction=True)
+def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    kept = ~np.isnan(a)
+    return (_sd.unreduce(g, a, axis, keepdims) * kept / np.sum(kept, axis=axis, keepdims=True),)
+
+
+@defjvp(np.nanmean)
+def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    kept = ~np.isnan(a)
+    return (np.sum(np.where(kept, g, 0.0) / np.sum(kept, axis=axis, keepdims=True), axis=axis,
+                   keepdims=keepdims),)
+
+
+@defvjp(np.nanmax, np.nanmin, kind="custom", torch_name="MaxBackward1", view=False,
+        full_reduction=True)
+def nanmax(g, ans, a, axis=None, out=None, keepdims=False):
+    # (a NaN never equals the extremum: extremum_weights leaves it out)
+    return (_sd.unreduce(g, a, axis, keepdims) * _sd.extremum_weights(a, ans, axis, keepdims),)
+
+
+@defjvp(np.nanmax, np.nanmin)
+def nanmax_jvp(g, ans, a, axis=None, out=None, keepdims=False):
+    return (np.sum(np.where(np.isnan(a), 0.0, g) * _sd.extremum_weights(a, ans, axis, keepdims),
+                   axis=axis, keepdims=keepdims),)
+
+
 # ---------------------------------------------------------------- helpers of these rules (grad of grad)
 
 

@@ -21,7 +21,8 @@ deffacts(*present(
     "tensordot", "zeros_like", "ones_like", "full_like", "empty_like", "diag", "diagonal", "trace",
     "cumsum", "cumprod", "flip", "roll", "sort", "argsort", "ravel", "atleast_1d", "atleast_2d",
     "asarray", "array", "take", "triu", "tril", "diff", "kron", "where", "float64", "float32",
-    "copy", "real", "conj", "around", "round", "sinc", "cross"), shapes="evaluate")
+    "copy", "real", "conj", "around", "round", "sinc", "cross", "nansum", "nanmean", "nanmax",
+    "nanmin"), shapes="evaluate")
 # (np.where(condition) alone gives indices, which depend on the values: the specializer takes
 # np.where's facts only with its three arguments)
 
