@@ -267,3 +267,27 @@ def test_reductions_that_skip_nan(mode):
         fd[i, j] = (skips_nan(x + e) - skips_nan(x - e)) / 2e-6
     np.testing.assert_allclose(g[kept], fd[kept], rtol=1e-6, atol=1e-8)
     check_grads(skips_nan, (np.array([[0.3, -0.5, 1.2], [-0.7, 0.9, 0.4]]),), order=2)
+
+
+def factory_inside(x):
+    def make(k):
+        def scaled(v):
+            return v * k + np.sin(v)
+        return scaled
+    h = make(2.0)
+    return np.sum(h(x) ** 2)
+
+
+def lambda_factory_inside(x):
+    def make(k):
+        return lambda v: np.tanh(v * k)
+    return np.sum(make(3.0)(x) * x)
+
+
+@pytest.mark.parametrize("fn", [factory_inside, lambda_factory_inside], ids=lambda f: f.__name__)
+def test_a_function_made_by_an_inner_function(fn):
+    """A closure made by an inner function (a factory defined inside f) failed with 'cannot read
+    the source of __sourcediff_lift__.<locals>...': its source is now found in f's (first order,
+    reverse and forward; second order through such a call is refused by name, as for a
+    module-level factory)."""
+    check_grads(fn, (np.array([0.3, -0.7, 1.1]),), order=1)

@@ -184,6 +184,8 @@ def parse_function(fn):
     if not inspect.isfunction(fn):
         raise NoSourceError(not_a_function(fn))
     filename = fn.__code__.co_filename
+    if filename in _LIFTED_TEXTS:  # (a function a lifted inner function made: g of make's)
+        return _made_by_lifted(fn, *_LIFTED_TEXTS[filename])
     try:
         # (of the code object: inspect follows __wrapped__ from a function, to another one)
         source_lines, first = inspect.getsourcelines(fn.__code__)
@@ -325,11 +327,42 @@ def lift_function(outer, node, display_name):
     body = "\n".join("    " + line for line in ast.unparse(tree).splitlines())
     text = f"def __sourcediff_lift__({', '.join(params)}):\n{body}\n    return {node.name}\n"
     namespace = {}
-    exec(generated.compile_code(text, f"<sourcediff lifted {display_name} of "
-                                      f"{outer.fn.__qualname__}>"),
-         outer.fn.__globals__, namespace)
+    filename = f"<sourcediff lifted {display_name} of {outer.fn.__qualname__}>"
+    _LIFTED_TEXTS[filename] = (outer, node, text)
+    exec(generated.compile_code(text, filename), outer.fn.__globals__, namespace)
     fn = namespace["__sourcediff_lift__"](*[free[p] for p in params])
     fn.__qualname__ = f"{outer.fn.__qualname__}.<locals>.{display_name}"
     fn.__sourcediff_parsed__ = Parsed(fn, node, outer.filename, outer.line_offset, outer.lines,
                                       outer.env)
     return fn
+
+
+# the text each lifted function was compiled from, by its file name: (outer Parsed, its node, text)
+_LIFTED_TEXTS = {}
+
+
+def _made_by_lifted(fn, outer, node, text):
+    """The Parsed of a function that a lifted inner function defines and returns (``g`` of
+    ``def make(k): def g(v): ...; return g`` inside ``f``): its node in the user's source, found
+    by its place among the definitions of the lifted text (which has the same structure)."""
+    import ast
+
+    code = fn.__code__
+    defs = (ast.FunctionDef, ast.Lambda)
+    compiled = [n for n in ast.walk(ast.parse(text).body[0].body[0]) if isinstance(n, defs)]
+    original = [n for n in gast.walk(node) if isinstance(n, (gast.FunctionDef, gast.Lambda))]
+    for k, n in enumerate(compiled):
+        same_name = getattr(n, "name", "<lambda>") == code.co_name
+        if same_name and n.lineno == code.co_firstlineno and k < len(original):
+            found = copy.deepcopy(original[k])
+            if isinstance(found, gast.Lambda):
+                ret = gast.copy_location(gast.Return(value=found.body), found)
+                found = gast.copy_location(gast.FunctionDef(
+                    name="lambda_", args=found.args, body=[ret], decorator_list=[], returns=None,
+                    type_comment=None, type_params=[]), found)
+            found.decorator_list = []
+            return Parsed(fn, found, outer.filename, outer.line_offset, outer.lines,
+                          closure_values(fn))
+    raise NoSourceError(f"cannot find the source of {fn.__qualname__}, which an inner function of "
+                        f"{outer.fn.__qualname__} made; define the function that makes it at "
+                        f"module level")
