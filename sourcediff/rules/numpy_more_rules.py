@@ -344,8 +344,9 @@ def qr_jvp(g, ans, a, mode="reduced"):
         shapes="evaluate")
 def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
     xt = np.swapaxes(_sd.refuse_if(ans, hermitian, "np.linalg.pinv with hermitian=True"), -1, -2)
+    xt = _sd.real_only(xt, "np.linalg.pinv")
     gt = np.swapaxes(g, -1, -2)
-    return (-(_sd.real_only(xt, "np.linalg.pinv") @ g @ xt) + (gt - a @ (ans @ gt)) @ (ans @ xt) + (xt @ ans) @ (gt - gt @ ans @ a),
+    return (-(xt @ g @ xt) + (gt - a @ (ans @ gt)) @ (ans @ xt) + (xt @ ans) @ (gt - gt @ ans @ a),
             None, None, None)
 
 
@@ -402,32 +403,9 @@ def eig_jvp(g, ans, a):
     return (_sd.eig_tangent(g, ans, a),)
 
 
-# ---------------------------------------------------------------- reductions that skip NaN
+# ---------------------------------------------------------------- nanmax / nanmin
 # A NaN entry is left out of the value, so it gets no gradient (and no tangent); the others get
-# what np.sum / np.mean / np.max / np.min give them (max/min: ties share, as there).
-
-
-@defvjp(np.nansum, kind="custom", torch_name="NansumBackward0", view=False, full_reduction=True)
-def nansum(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return (_sd.unreduce(g, a, axis, keepdims) * ~np.isnan(a),)
-
-
-@defjvp(np.nansum)
-def nansum_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    return (np.sum(np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims),)
-
-
-@defvjp(np.nanmean, kind="custom", torch_name="NanmeanBackward0", view=False, full_reduction=True)
-def nanmean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    kept = ~np.isnan(a)
-    return (_sd.unreduce(g, a, axis, keepdims) * kept / np.sum(kept, axis=axis, keepdims=True),)
-
-
-@defjvp(np.nanmean)
-def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    kept = ~np.isnan(a)
-    return (np.sum(np.where(kept, g, 0.0) / np.sum(kept, axis=axis, keepdims=True), axis=axis,
-                   keepdims=keepdims),)
+# what np.max / np.min give them (ties share). (nansum and nanmean are above.)
 
 
 @defvjp(np.nanmax, np.nanmin, kind="custom", torch_name="MaxBackward1", view=False,

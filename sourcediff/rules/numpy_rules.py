@@ -586,8 +586,8 @@ def slogdet(g, ans, a):
 
 @defjvp(np.linalg.slogdet)
 def slogdet_jvp(g, ans, a):
-    return (_sd.named_like([np.zeros_like(ans[0]),
-                            np.trace(np.linalg.solve(_sd.real_only(a, "np.linalg.slogdet"), g), axis1=-2, axis2=-1)],
+    m = _sd.real_only(a, "np.linalg.slogdet")
+    return (_sd.named_like([np.zeros_like(ans[0]), np.trace(np.linalg.solve(m, g), axis1=-2, axis2=-1)],
                            ans),)
 
 
