@@ -459,15 +459,32 @@ def cumsum(g, ans, a, axis=None, dtype=None, out=None):
     return (_sd.cumsum_grad(g, a, axis),)
 
 
-# cumprod: divides by `a`, so it assumes no element of `a` is 0 (PyTorch handles zeros exactly)
+# cumprod: exact (as PyTorch) where a line holds at most one zero z, at every order: before z the
+# product up to j over a[k] (ans[j] = 0 for j >= z); from z on, u = a[z] times the same with a[z]
+# taken as 1 (u's factor is 1 at z itself). A second zero in a line still gives nan after it
 @defvjp(np.cumprod, np.ndarray.cumprod, kind="custom", torch_name="CumprodBackward0", view=False)
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
-    return (np.reshape(_sd.cumsum_grad(g * ans, ans, axis), _sd.shape(a)) / a,)
+    x = np.reshape(a, _sd.shape(ans))
+    before, first = _sd.first_zero_masks(x, axis)
+    a1 = np.where(first, 1.0, x)
+    c1 = np.cumprod(a1, axis=axis)
+    u = np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True)
+    inner = _sd.cumsum_grad(g * ans, ans, axis) / np.where(before, x, 1.0)
+    after = np.where(first, 1.0, u) * _sd.cumsum_grad(g * c1, c1, axis) / a1
+    return (np.reshape(np.where(before, inner, after), _sd.shape(a)),)
 
 
 @defjvp(np.cumprod, np.ndarray.cumprod)
 def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
-    return (ans * np.cumsum(g / a, axis=axis),)
+    x = np.reshape(a, _sd.shape(ans))
+    t = np.reshape(g * np.ones_like(a), _sd.shape(ans))
+    before, first = _sd.first_zero_masks(x, axis)
+    a1 = np.where(first, 1.0, x)
+    u = np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True)
+    t_z = np.sum(np.where(first, t, 0.0), axis=axis, keepdims=True)
+    inner = ans * np.cumsum(t / np.where(before, x, 1.0), axis=axis)
+    after = np.cumprod(a1, axis=axis) * (t_z + u * np.cumsum(np.where(first, 0.0, t) / a1, axis=axis))
+    return (np.where(before, inner, after),)
 
 
 # (view=None: np.diff(y, 0) is y itself)

@@ -15,6 +15,7 @@ _count_nonzero = np._core.multiarray.count_nonzero if hasattr(np, "_core") else 
 
 __all__ = [
     "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
+    "first_zero_masks",
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
     "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "extremum_args_tangent",
     "scale_each_adjoint",
@@ -77,6 +78,16 @@ def prod_others(a, axis=None):
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = np.reshape(left * right, moved.shape)
     return np.transpose(others, tuple(np.argsort(rest + list(axes)).tolist()))
+
+
+def first_zero_masks(a, axis=None):
+    """Two masks shaped like ``a`` for the rule of ``np.cumprod(a, axis)`` (``a`` flattened where
+    axis is None): True before the first zero along ``axis`` (everywhere in a line with no zero),
+    and True at that first zero."""
+    a = np.ravel(as_array(a)) if axis is None else as_array(a)
+    zero = a == 0
+    seen = np.cumsum(zero, axis=0 if axis is None else axis)
+    return seen == 0, zero & (seen == 1)
 
 
 def cumsum_grad(g, a, axis=None):
