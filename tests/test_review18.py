@@ -68,3 +68,34 @@ def test_cumprod_axis_and_flattened_through_zeros_match_torch():
     def ft_flat(torch, v):
         return torch.sum(torch.cumprod(v.reshape(-1), 0) * torch.arange(1.0, 7.0))
     _check_all_modes(cumprod_flat, ft_flat, np.array([[2.0, 1.5, 3.0], [0.0, 1.5, 4.0]]))
+
+
+# ---------------------------------------------------------------- matrix 2-norm at tied singular values
+def norm2(x):
+    return np.linalg.norm(x, 2)
+
+
+def norm_minus2(x):
+    return np.linalg.norm(x, -2)
+
+
+def norm2_axes(x):
+    return np.sum(np.linalg.norm(x, 2, axis=(1, 2)))
+
+
+@pytest.mark.parametrize("x", [np.eye(2), np.diag([3.0, 3.0, 1.0]), np.diag([3.0, 1.0, 1.0]),
+                               np.array([[0.0, 2.0], [2.0, 0.0]])])
+def test_matrix_two_norm_splits_tied_singular_values_as_torch(x):
+    # was: the first singular pair took it all: norm(eye(2), 2) gave [[1, 0], [0, 0]] where
+    # PyTorch and JAX (amax of the singular values) give [[0.5, 0], [0, 0.5]]
+    torch = _torch()
+    for f, o in ((norm2, 2), (norm_minus2, -2)):
+        xt = torch.tensor(x, requires_grad=True)
+        want = torch.autograd.grad(torch.linalg.matrix_norm(xt, o), xt)[0].numpy()
+        np.testing.assert_allclose(sd.grad(f)(x), want, atol=1e-12)
+        np.testing.assert_allclose(sd.grad(f, mode="forward")(x), want, atol=1e-12)
+        np.testing.assert_allclose(grad_of(f, (x,)), want, atol=1e-12)
+    xs = np.stack([x, 2 * x])
+    xt = torch.tensor(xs, requires_grad=True)
+    want = torch.autograd.grad(torch.linalg.matrix_norm(xt, 2).sum(), xt)[0].numpy()
+    np.testing.assert_allclose(sd.grad(norm2_axes)(xs), want, atol=1e-12)

@@ -107,9 +107,11 @@ def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
         axes = (0, 1) if axis is None else normalize_axes(axis, x.ndim)
         m = np.moveaxis(x, axes, (-2, -1))
         if ord in ("nuc", 2, -2):
-            u, _, vh = np.linalg.svd(m, full_matrices=False)
-            k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
-            w = u[..., :, k] @ vh[..., k, :]
+            u, s, vh = np.linalg.svd(m, full_matrices=False)
+            if ord != "nuc":  # tied extreme singular values share it (PyTorch's and JAX's amax)
+                u = u * extremum_weights(s, np.max(s, -1) if ord == 2 else np.min(s, -1), -1)[
+                    ..., None, :]
+            w = u @ vh
         elif ord in (1, -1):
             cols = np.sum(np.abs(m), axis=-2)
             best = np.max(cols, -1) if ord == 1 else np.min(cols, -1)
