@@ -466,12 +466,11 @@ def cumsum(g, ans, a, axis=None, dtype=None, out=None):
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
     x = np.reshape(a, _sd.shape(ans))
     before, first = _sd.first_zero_masks(x, axis)
-    a1 = np.where(first, 1.0, x)
-    c1 = np.cumprod(a1, axis=axis)
-    u = np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True)
-    inner = _sd.cumsum_grad(g * ans, ans, axis) / np.where(before, x, 1.0)
-    after = np.where(first, 1.0, u) * _sd.cumsum_grad(g * c1, c1, axis) / a1
-    return (np.reshape(np.where(before, inner, after), _sd.shape(a)),)
+    c1 = np.cumprod(np.where(first, 1.0, x), axis=axis)
+    return (np.reshape(np.where(
+        before, _sd.cumsum_grad(g * ans, ans, axis) / np.where(before, x, 1.0),
+        np.where(first, 1.0, np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True)) *
+        _sd.cumsum_grad(g * c1, c1, axis) / np.where(first, 1.0, x)), _sd.shape(a)),)
 
 
 @defjvp(np.cumprod, np.ndarray.cumprod)
@@ -479,12 +478,11 @@ def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
     x = np.reshape(a, _sd.shape(ans))
     t = np.reshape(g * np.ones_like(a), _sd.shape(ans))
     before, first = _sd.first_zero_masks(x, axis)
-    a1 = np.where(first, 1.0, x)
-    u = np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True)
-    t_z = np.sum(np.where(first, t, 0.0), axis=axis, keepdims=True)
-    inner = ans * np.cumsum(t / np.where(before, x, 1.0), axis=axis)
-    after = np.cumprod(a1, axis=axis) * (t_z + u * np.cumsum(np.where(first, 0.0, t) / a1, axis=axis))
-    return (np.where(before, inner, after),)
+    return (np.where(before, ans * np.cumsum(t / np.where(before, x, 1.0), axis=axis),
+                     np.cumprod(np.where(first, 1.0, x), axis=axis) * (
+                         np.sum(np.where(first, t, 0.0), axis=axis, keepdims=True) +
+                         np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True) *
+                         np.cumsum(np.where(first, 0.0, t) / np.where(first, 1.0, x), axis=axis))),)
 
 
 # (view=None: np.diff(y, 0) is y itself)
