@@ -99,3 +99,79 @@ def test_matrix_two_norm_splits_tied_singular_values_as_torch(x):
     xt = torch.tensor(xs, requires_grad=True)
     want = torch.autograd.grad(torch.linalg.matrix_norm(xt, 2).sum(), xt)[0].numpy()
     np.testing.assert_allclose(sd.grad(norm2_axes)(xs), want, atol=1e-12)
+
+
+# ---------------------------------------------------------------- eigh / svd at repeated values
+W3 = np.arange(9.0).reshape(3, 3)
+DEGENERATE = np.diag([2.0, 2.0, 1.0])
+
+
+def eigh_values(a):
+    w, v = np.linalg.eigh(a)
+    return np.sum(w * np.array([1.0, 2.0, 3.0]))
+
+
+def eigh_projector(a):
+    w, v = np.linalg.eigh(a)
+    return np.sum((v[:, 1:] @ v[:, 1:].T) * W3) + np.sum(w)
+
+
+def eigh_basis(a):
+    w, v = np.linalg.eigh(a)
+    return np.sum(v[:, 1] * W3[0])
+
+
+def svd_values(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(s * np.array([1.0, 2.0]))
+
+
+def _fd(f, x, h=1e-6):
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        out[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return out
+
+
+def test_eigh_eigenvalues_at_a_repeated_eigenvalue_match_torch():
+    # was: all nan in reverse mode and the tape (the unused eigenvectors' zero gradient times
+    # 1 / (w_j - w_i) = inf); PyTorch gives [[3, 0, 0], [0, 2, 0], [0, 0, 1]]
+    torch = _torch()
+    xt = torch.tensor(DEGENERATE, requires_grad=True)
+    w = torch.linalg.eigh(xt)[0]
+    want = torch.autograd.grad(torch.sum(w * torch.tensor([1.0, 2.0, 3.0])), xt)[0].numpy()
+    np.testing.assert_allclose(sd.grad(eigh_values)(DEGENERATE), want, atol=1e-12)
+    np.testing.assert_allclose(sd.grad(eigh_values, mode="forward")(DEGENERATE), want, atol=1e-12)
+    np.testing.assert_allclose(grad_of(eigh_values, (DEGENERATE,)), want, atol=1e-12)
+
+
+def test_eigh_projector_onto_a_repeated_eigenvalue_is_differentiable():
+    # the projector onto the eigenspace of a repeated eigenvalue does not depend on the basis
+    # eigh picks in it: its gradient exists (finite differences) and reverse mode gives it (was nan)
+    a = np.diag([1.0, 2.0, 2.0])
+    want = _fd(eigh_projector, a)
+    np.testing.assert_allclose(sd.grad(eigh_projector)(a), want, atol=1e-6)
+    np.testing.assert_allclose(grad_of(eigh_projector, (a,)), want, atol=1e-6)
+
+
+def test_eigh_eigenvector_in_a_repeated_eigenspace_stays_nan():
+    # one eigenvector of a repeated eigenvalue is a choice of basis: no derivative, nan (as torch)
+    a = np.diag([1.0, 2.0, 2.0])
+    with np.errstate(all="ignore"):
+        assert np.isnan(sd.grad(eigh_basis)(a)).any()
+
+
+@pytest.mark.parametrize("x", [np.eye(2), np.diag([1.0, 0.0]), np.zeros((2, 2)),
+                               np.array([[0.0, 3.0], [3.0, 0.0]])])
+def test_svd_singular_values_at_ties_and_zeros_match_torch(x):
+    # was: nan in reverse mode and the tape when U and Vh were returned but not used, at a
+    # repeated or zero singular value (svd(eye(2)): all nan for PyTorch's [[1, 0], [0, 2]])
+    torch = _torch()
+    xt = torch.tensor(x, requires_grad=True)
+    s = torch.linalg.svdvals(xt)
+    want = torch.autograd.grad(torch.sum(s * torch.tensor([1.0, 2.0])), xt)[0].numpy()
+    np.testing.assert_allclose(sd.grad(svd_values)(x), want, atol=1e-12)
+    np.testing.assert_allclose(sd.grad(svd_values, mode="forward")(x), want, atol=1e-12)
+    np.testing.assert_allclose(grad_of(svd_values, (x,)), want, atol=1e-12)
