@@ -175,3 +175,52 @@ def test_svd_singular_values_at_ties_and_zeros_match_torch(x):
     np.testing.assert_allclose(sd.grad(svd_values)(x), want, atol=1e-12)
     np.testing.assert_allclose(sd.grad(svd_values, mode="forward")(x), want, atol=1e-12)
     np.testing.assert_allclose(grad_of(svd_values, (x,)), want, atol=1e-12)
+
+
+# ---------------------------------------------------------------- second order where a rule sets a limit
+def std_rows(x):
+    return np.sum(np.std(x.reshape(2, 3), axis=1)) + np.std(x)
+
+
+def sinc_sum(x):
+    return np.sum(np.sinc(x))
+
+
+def arctan2_pairs(x):
+    return np.arctan2(x[0], x[1]) + np.arctan2(x[2], x[3])
+
+
+def test_std_hessian_at_constant_rows_matches_torch():
+    # the gradient there is the constant 0 (the rule's documented subgradient); its derivative was
+    # that of centered / 1 instead: the hessian of np.std at [1, 1, 1, 1] gave I - 1/4 for torch's 0
+    x = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0])
+
+    def ft(torch, v):
+        return torch.sum(torch.std(v.reshape(2, 3), 1, unbiased=False)) + torch.std(v, unbiased=False)
+    _check_all_modes(std_rows, ft, x)
+
+
+def test_sinc_second_derivative_at_zero_matches_jax():
+    # was: 0 for sinc''(0) = -pi^2 / 3 (the rule's constant 0 at x = 0 has no derivative);
+    # JAX's sinc (its Maclaurin series at 0) gives it; PyTorch gives nan
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    x = np.array([0.0, 0.5, 1.0, -1.0])
+    want = np.asarray(jax.hessian(lambda v: jax.numpy.sum(jax.numpy.sinc(v)))(x))
+    np.testing.assert_allclose(sd.hessian(sinc_sum)(x), want, atol=1e-12)
+    np.testing.assert_allclose(want[0, 0], -np.pi ** 2 / 3)
+    np.testing.assert_allclose(sd.grad(sinc_sum)(x), np.asarray(jax.grad(
+        lambda v: jax.numpy.sum(jax.numpy.sinc(v)))(x)), atol=1e-12)
+
+
+def test_arctan2_hessian_at_the_origin_is_the_zero_of_its_gradient():
+    # the gradient at the origin is 0 by choice (PyTorch's); the hessian there was that of
+    # x2 / 1 and -x1 / 1, [[0, 1], [-1, 0]] (not even symmetric); now 0, torch's elsewhere
+    torch = _torch()
+    x = np.array([0.0, 0.0, 1.0, 2.0])
+    h = sd.hessian(arctan2_pairs)(x)
+    np.testing.assert_array_equal(h[:2], 0.0)
+    np.testing.assert_array_equal(h[:, :2], 0.0)
+    want = torch.autograd.functional.hessian(
+        lambda v: torch.atan2(v[0], v[1]), torch.tensor(x[2:])).numpy()
+    np.testing.assert_allclose(h[2:, 2:], want, atol=1e-12)
