@@ -224,3 +224,18 @@ def test_arctan2_hessian_at_the_origin_is_the_zero_of_its_gradient():
     want = torch.autograd.functional.hessian(
         lambda v: torch.atan2(v[0], v[1]), torch.tensor(x[2:])).numpy()
     np.testing.assert_allclose(h[2:, 2:], want, atol=1e-12)
+
+
+# ---------------------------------------------------------------- the tape oracle with integer arguments
+def mean_of(x):
+    return np.mean(x) + np.sum(x * x) / 3.0
+
+
+@pytest.mark.parametrize("x", [np.array([1, 2, 3]), np.array([True, False, True]), np.int64(2)])
+def test_grad_of_an_integer_argument_is_float_not_truncated(x):
+    # was: the gradient cast back to the argument's integer dtype: grad_of(np.mean, [1, 2, 3])
+    # gave [0, 0, 0] for [1/3, 1/3, 1/3] (no warning); a Python int already gave a float
+    g = grad_of(mean_of, (x,))
+    xf = np.asarray(x, dtype=float)
+    assert np.asarray(g).dtype == np.float64
+    np.testing.assert_allclose(g, 1.0 / xf.size + 2 * xf / 3.0)
