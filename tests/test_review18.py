@@ -94,6 +94,9 @@ def test_matrix_two_norm_splits_tied_singular_values_as_torch(x):
         want = torch.autograd.grad(torch.linalg.matrix_norm(xt, o), xt)[0].numpy()
         np.testing.assert_allclose(sd.grad(f)(x), want, atol=1e-12)
         np.testing.assert_allclose(sd.grad(f, mode="forward")(x), want, atol=1e-12)
+    if x.ndim == 1:  # (the hessian was all nan)
+        want_h = np.asarray(jax.hessian(lambda v: jlse(v, b=b))(x))
+        np.testing.assert_allclose(sd.hessian(f)(x), want_h, atol=1e-12)
         np.testing.assert_allclose(grad_of(f, (x,)), want, atol=1e-12)
     xs = np.stack([x, 2 * x])
     xt = torch.tensor(xs, requires_grad=True)
@@ -239,3 +242,34 @@ def test_grad_of_an_integer_argument_is_float_not_truncated(x):
     xf = np.asarray(x, dtype=float)
     assert np.asarray(g).dtype == np.float64
     np.testing.assert_allclose(g, 1.0 / xf.size + 2 * xf / 3.0)
+
+
+# ---------------------------------------------------------------- logsumexp with zero scales
+def lse_masked(x):
+    return scipy_special().logsumexp(x, b=np.array([1.0, 0.0, 2.0]))
+
+
+def lse_masked_rows(x):
+    return np.sum(scipy_special().logsumexp(x, axis=1, b=np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])))
+
+
+def scipy_special():
+    import scipy.special
+    return scipy.special
+
+
+@pytest.mark.parametrize("f, x", [(lse_masked, np.array([0.0, 1000.0, 1.0])),
+                                  (lse_masked_rows, np.array([[0.0, 1000.0, 1.0], [800.0, 1.0, -2.0]]))])
+def test_logsumexp_entry_scaled_by_zero_has_zero_gradient_where_exp_overflows(f, x):
+    # was: nan at the entry with b = 0 (exp(1000 - 1.86) = inf times 0): [0.155, nan, 0.845]
+    # where JAX's logsumexp gives [0.155, 0, 0.845]
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from jax.scipy.special import logsumexp as jlse
+    b = np.array([1.0, 0.0, 2.0]) if x.ndim == 1 else np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])
+    want = np.asarray(jax.grad(lambda v: jax.numpy.sum(jlse(v, axis=-1, b=b)))(x))
+    np.testing.assert_allclose(sd.grad(f)(x), want, atol=1e-12)
+    np.testing.assert_allclose(sd.grad(f, mode="forward")(x), want, atol=1e-12)
+    if x.ndim == 1:  # (the hessian was all nan)
+        want_h = np.asarray(jax.hessian(lambda v: jlse(v, b=b))(x))
+        np.testing.assert_allclose(sd.hessian(f)(x), want_h, atol=1e-12)
