@@ -269,3 +269,36 @@ def test_logsumexp_entry_scaled_by_zero_has_zero_gradient_where_exp_overflows(f,
     if x.ndim == 1:  # (the hessian was all nan)
         want_h = np.asarray(jax.hessian(lambda v: jlse(v, b=b))(x))
         np.testing.assert_allclose(sd.hessian(f)(x), want_h, atol=1e-12)
+
+
+# ---------------------------------------------------------------- det at singular matrices
+def det_of(a):
+    return np.linalg.det(a)
+
+
+def det_batch(a):
+    return np.sum(np.linalg.det(a) * np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("a", [np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((2, 2)),
+                               np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 3.0]]),
+                               np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 2.0, 3.0]])])
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix(a):
+    # was: LinAlgError (Singular matrix) from the rule's inv(a) in every mode; the gradient is the
+    # cofactor matrix (det is a polynomial): [[4, -2], [-2, 1]] for [[1, 2], [2, 4]] (JAX gives
+    # it; PyTorch 2.13 gives 0), 0 where the rank is n - 2 or less
+    want = _fd(det_of, a)
+    np.testing.assert_allclose(sd.grad(det_of)(a), want, atol=1e-8)
+    np.testing.assert_allclose(sd.grad(det_of, mode="forward")(a), want, atol=1e-8)
+    np.testing.assert_allclose(grad_of(det_of, (a,)), want, atol=1e-8)
+
+
+def test_det_gradient_of_a_batch_with_one_singular_matrix():
+    a = np.stack([np.array([[1.0, 2.0], [2.0, 4.0]]), np.array([[2.0, 1.0], [0.5, 3.0]]),
+                  np.zeros((2, 2))])
+    np.testing.assert_allclose(sd.grad(det_batch)(a), _fd(det_batch, a), atol=1e-8)
+    # and the hessian of det at a regular matrix still comes through the cofactor's rules
+    b = np.array([[2.0, 1.0], [0.5, 3.0]])
+    np.testing.assert_allclose(sd.hessian(det_of)(b).reshape(4, 4),
+                               np.array([[0, 0, 0, 1], [0, 0, -1, 0], [0, -1, 0, 0], [1, 0, 0, 0.]]),
+                               atol=1e-12)

@@ -587,16 +587,18 @@ def inv_jvp(g, ans, a):
     return (-(ans @ g @ ans),)
 
 
-# det/slogdet: through inv(a), so a singular matrix gives inf/nan
+# det: the cofactor matrix, det(a) inv(a)^T, also at a singular matrix (runtime.cofactor: its
+# cofactors of rank n - 1 are not 0; inv raised LinAlgError there); slogdet: through inv(a), so a
+# singular matrix gives inf/nan (log|det| has no derivative there)
 @defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0", view=False,
         shapes="evaluate")
 def det(g, ans, a):
-    return (np.expand_dims(g * ans, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
+    return (np.expand_dims(g, (-2, -1)) * _sd.cofactor(a),)
 
 
 @defjvp(np.linalg.det)
 def det_jvp(g, ans, a):
-    return (ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1),)
+    return (np.sum(_sd.cofactor(a) * g, axis=(-2, -1)),)
 
 
 # slogdet returns (sign, logabsdet): g is (g_sign, g_logabsdet); the sign is locally constant and gets

@@ -139,6 +139,22 @@ def norm_weights_helper_jvp(t, out, x, ans, ord=None, axis=None, keepdims=False)
     return (d[0], d[1], None, None, None)
 
 
+# cofactor(a) = det(a) inv(a)^T is d det / da: its derivative in a direction e is
+# tr(inv(a) e) cofactor(a) - cofactor(a) e^T inv(a)^T (second derivatives of det: inv(a), so
+# they raise at a singular matrix)
+@defvjp(_sd.cofactor, kind="custom", torch_name="LinalgDetBackward0")
+def cofactor_helper(b, out, a):
+    it = np.swapaxes(np.linalg.inv(a), -1, -2)
+    return (np.sum(b * out, axis=(-2, -1), keepdims=True) * it -
+            it @ np.swapaxes(b, -1, -2) @ out,)
+
+
+@defjvp(_sd.cofactor)
+def cofactor_helper_jvp(t, out, a):
+    return (np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1)[..., None, None] * out -
+            out @ np.swapaxes(t, -1, -2) @ np.swapaxes(np.linalg.inv(a), -1, -2),)
+
+
 @defvjp(_sd.unstack_grads, kind="custom", torch_name="StackBackward0", passes_zero=True)
 def unstack_grads_helper(b, out, g, arrays, axis=0):
     return (_sd.stack_like(b, g, axis), None, None)

@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from .accumulate import GradList, _items, _refuse, grad_items, is_zero_grad
+from .elementwise import prod_others
 from .sequences import _named
 from .shapes import shape, unbroadcast
 
@@ -17,7 +18,7 @@ __all__ = [
     "eigh_tangent", "eigvalsh_grad", "eigvalsh_tangent", "cholesky_grad", "cholesky_tangent",
     "qr_grad", "qr_tangent", "refuse_if", "pinv_tangent", "lstsq_grads", "lstsq_tangent",
     "matrix_power_grad", "matrix_power_tangent", "multi_dot_grads", "multi_dot_tangent", "eig_grad",
-    "eig_tangent", "degenerate_nan"
+    "eig_tangent", "degenerate_nan", "cofactor"
 ]
 
 
@@ -120,6 +121,24 @@ def _offdiag_inverse(d):
     diff = d[..., None, :] - d[..., :, None]
     eye = np.eye(d.shape[-1], dtype=bool)
     return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
+
+
+def cofactor(a):
+    """The cofactor matrix of ``a`` (of each matrix of a batch): d det(a) / da, det(a) inv(a)^T.
+    Where a matrix is singular (inv fails, or gives inf) it comes from the SVD a = U S Vh as
+    det(U) det(Vh) U diag(products of the other singular values) Vh: the cofactors of a matrix
+    of rank n - 1 are not all 0, and JAX's det gives them."""
+    a = np.asarray(a)
+    with np.errstate(all="ignore"):
+        try:
+            out = np.linalg.det(a)[..., None, None] * _T(np.linalg.inv(a))
+            if np.all(np.isfinite(out)) or not np.all(np.isfinite(a)):
+                return out
+        except np.linalg.LinAlgError:
+            pass
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return sign[..., None, None] * (u * prod_others(s, -1)[..., None, :]) @ vh
 
 
 def degenerate_nan(gap, v, gv):
