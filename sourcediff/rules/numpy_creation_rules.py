@@ -165,7 +165,7 @@ defnondiff(
     _sd.win_mask, _sd.shape, _sd.tie_mask, _sd.extremum_weights, _sd.reduced_count,
     _sd.normalize_axes, _sd.is_basic_index, _sd.clip_bounds, _sd.dot_subscripts,
     _sd.tensordot_subscripts, _sd.inner_subscripts, _sd.inverse_axes, _sd.hstack_axis,
-    _sd.einsum_parse, _sd.space_fractions, _sd.first_zero_masks,
+    _sd.einsum_parse, _sd.space_fractions,
     reason="runtime helpers that return masks, shapes, axes, subscripts or fixed fractions",
     view=False,
 )

@@ -467,30 +467,19 @@ def cumsum(g, ans, a, axis=None, dtype=None, out=None):
     return (_sd.cumsum_grad(g, a, axis),)
 
 
-# cumprod: exact (as PyTorch) where a line holds at most one zero z, at every order: before z the
-# product up to j over a[k] (ans[j] = 0 for j >= z); from z on, u = a[z] times the same with a[z]
-# taken as 1 (u's factor is 1 at z itself). A second zero in a line still gives nan after it
+# cumprod: exact at zeros (as PyTorch), at every order: no division. The gradient at k is the
+# product before k (the result shifted) times s[k] = g[k] + a[k + 1] s[k + 1] (runtime.scan, a
+# reverse linear recurrence); the tangent is t[j] = a[j] t[j - 1] + (the product before j) da[j]
 @defvjp(np.cumprod, np.ndarray.cumprod, kind="custom", torch_name="CumprodBackward0", view=False)
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
-    x = np.reshape(a, _sd.shape(ans))
-    before, first = _sd.first_zero_masks(x, axis)
-    c1 = np.cumprod(np.where(first, 1.0, x), axis=axis)
-    return (np.reshape(np.where(
-        before, _sd.cumsum_grad(g * ans, ans, axis) / np.where(before, x, 1.0),
-        np.where(first, 1.0, np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True)) *
-        _sd.cumsum_grad(g * c1, c1, axis) / np.where(first, 1.0, x)), _sd.shape(a)),)
+    return (np.reshape(_sd.shifted(ans, 1, axis, 1.0) *
+                       _sd.scan(g, np.reshape(a, _sd.shape(ans)), axis, True), _sd.shape(a)),)
 
 
 @defjvp(np.cumprod, np.ndarray.cumprod)
 def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
-    x = np.reshape(a, _sd.shape(ans))
-    t = np.reshape(g * np.ones_like(a), _sd.shape(ans))
-    before, first = _sd.first_zero_masks(x, axis)
-    return (np.where(before, ans * np.cumsum(t / np.where(before, x, 1.0), axis=axis),
-                     np.cumprod(np.where(first, 1.0, x), axis=axis) * (
-                         np.sum(np.where(first, t, 0.0), axis=axis, keepdims=True) +
-                         np.sum(np.where(first, x, 0.0), axis=axis, keepdims=True) *
-                         np.cumsum(np.where(first, 0.0, t) / np.where(first, 1.0, x), axis=axis))),)
+    return (_sd.scan(np.reshape(g * np.ones_like(a), _sd.shape(ans)) * _sd.shifted(ans, 1, axis, 1.0),
+                     np.reshape(a, _sd.shape(ans)), axis),)
 
 
 # (view=None: np.diff(y, 0) is y itself)

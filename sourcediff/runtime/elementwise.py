@@ -15,7 +15,7 @@ _count_nonzero = np._core.multiarray.count_nonzero if hasattr(np, "_core") else 
 
 __all__ = [
     "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
-    "first_zero_masks",
+    "shifted", "scan",
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
     "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "extremum_args_tangent",
     "scale_each_adjoint",
@@ -80,14 +80,40 @@ def prod_others(a, axis=None):
     return np.transpose(others, tuple(np.argsort(rest + list(axes)).tolist()))
 
 
-def first_zero_masks(a, axis=None):
-    """Two masks shaped like ``a`` for the rule of ``np.cumprod(a, axis)`` (``a`` flattened where
-    axis is None): True before the first zero along ``axis`` (everywhere in a line with no zero),
-    and True at that first zero."""
-    a = np.ravel(as_array(a)) if axis is None else as_array(a)
-    zero = a == 0
-    seen = np.cumsum(zero, axis=0 if axis is None else axis)
-    return seen == 0, zero & (seen == 1)
+def shifted(x, step, axis=None, fill=0.0):
+    """``x`` moved ``step`` places along ``axis`` (None: a 1-D ``x``) with ``fill`` in the places
+    it leaves: shifted(x, 1)[k] = x[k - 1], shifted(x, -1)[k] = x[k + 1]."""
+    x = as_array(x)
+    ax = 0 if axis is None else axis
+    step = int(step)
+    m = np.moveaxis(x, ax, -1)
+    n = m.shape[-1]
+    pad = np.full(m.shape[:-1] + (min(abs(step), n),), fill, dtype=np.result_type(x, 1.0))
+    out = np.concatenate([pad, m[..., :n - step]] if step >= 0 else [m[..., -step:], pad], -1)
+    return np.moveaxis(out, -1, ax)
+
+
+def scan(g, c, axis=None, reverse=False):
+    """The linear recurrence along ``axis`` (None: a 1-D ``c``): t[k] = g[k] + c[k] t[k - 1]
+    from the start, or with ``reverse`` t[k] = g[k] + c[k + 1] t[k + 1] from the end (the
+    adjoint of the other). By doubling, log2(n) steps of products and sums: no division, so
+    zeros in ``c`` are exact (the rule of np.cumprod: the gradient is its shifted result times
+    the reverse scan of g with c = a)."""
+    c = as_array(c)
+    dt = np.result_type(g, c, 1.0)
+    ax = 0 if axis is None else axis
+    t = np.moveaxis(np.array(np.broadcast_to(g, c.shape), dtype=dt), ax, -1)
+    k = np.moveaxis(np.asarray(c, dtype=dt), ax, -1)
+    if reverse:  # (from the end: c[k + 1] joins k and k + 1)
+        t, k = t[..., ::-1], np.concatenate([np.zeros_like(k[..., :1]), k[..., :0:-1]], -1)
+    t, k = np.array(t), np.array(k)  # (own copies, updated in place: the right sides are computed
+    s, n = 1, t.shape[-1]            # before they are written, so the overlap is read as it was)
+    while s < n:
+        t[..., s:] += k[..., s:] * t[..., :-s]
+        if 2 * s < n:
+            k[..., s:] *= k[..., :-s].copy()
+        s *= 2
+    return np.moveaxis(t[..., ::-1] if reverse else t, -1, ax)
 
 
 def cumsum_grad(g, a, axis=None):
