@@ -2,11 +2,14 @@
 where it is installed: each mode of sourcediff (reverse, forward, second order, the tape) must
 give PyTorch's value where the true derivative (or PyTorch's choice at a kink) is finite."""
 
+import functools
+
 import numpy as np
 import pytest
 import scipy.special
 
 import sourcediff as sd
+from sourcediff.errors import NoSourceError
 from sourcediff.tape import grad_of
 
 
@@ -305,3 +308,33 @@ def test_det_gradient_of_a_batch_with_one_singular_matrix():
                                np.array([[0, 0, 0, 1], [0, 0, -1, 0], [0, -1, 0, 0], [1, 0, 0, 0.]]),
                                atol=1e-12)
 
+
+# ---------------------------------------------------------------- wrappers of generated gradients
+def quartic(x):
+    return np.sum(x ** 4)
+
+
+_dq = sd.grad(quartic)
+
+
+@functools.wraps(_dq)
+def ten_times_dq(x):
+    return 10.0 * _dq(x)
+
+
+def test_a_functools_wraps_of_a_gradient_is_differentiated_itself():
+    # was: parse followed the copied __wrapped__ mark to sd.grad(quartic) itself, so the jacobian
+    # of 10 * grad was the hessian: diag(27, 48) at [1.5, 2] for diag(270, 480)
+    x = np.array([1.5, 2.0])
+    np.testing.assert_allclose(sd.jacobian(ten_times_dq)(x), np.diag([270.0, 480.0]))
+
+
+def test_jacobian_of_a_hessian_is_refused_not_the_hessian():
+    # was: sd.jacobian(sd.hessian(f))(x) returned the hessian (shape (2, 2), no third derivative)
+    # and sd.grad of a function of it the gradient of the wrong function; a jacobian is computed
+    # in Python and cannot be differentiated again: it says so
+    x = np.array([1.5, 2.0])
+    with pytest.raises(NoSourceError, match="cannot be differentiated again"):
+        sd.jacobian(sd.hessian(quartic))(x)
+    with pytest.raises(NoSourceError):
+        sd.jacobian(sd.jacobian(sd.grad(quartic)))(x)
