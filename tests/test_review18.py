@@ -338,3 +338,16 @@ def test_jacobian_of_a_hessian_is_refused_not_the_hessian():
         sd.jacobian(sd.hessian(quartic))(x)
     with pytest.raises(NoSourceError):
         sd.jacobian(sd.jacobian(sd.grad(quartic)))(x)
+
+
+def test_cumprod_third_derivative_through_zeros_matches_finite_differences():
+    w = np.array([0.3, -1.2, 0.7, 2.0])
+    d1 = sd.grad(cumprod_1d)
+    d2 = sd.grad(lambda y: np.sum(d1(y) * w))
+
+    def second(y):
+        return np.sum(d2(y) * w)
+
+    for x in (np.array([1.5, 0.0, 2.0, 0.5]), np.array([0.0, 1.5, 0.0, 0.5]), np.zeros(4)):
+        fd = np.array([(second(x + 1e-5 * e) - second(x - 1e-5 * e)) / 2e-5 for e in np.eye(4)])
+        np.testing.assert_allclose(sd.grad(second)(x), fd, rtol=1e-6, atol=1e-6)
