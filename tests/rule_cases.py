@@ -898,3 +898,6 @@ case(_sd.shifted, R(5), -2, None, 1.0, argnums=(0, 3), name="shifted_back_filled
 case(_sd.scan, R(3, 5), R(3, 5), 1, argnums=(0, 1))
 case(_sd.scan, R(6), R(6), None, True, argnums=(0, 1), name="scan_reverse")
 case(_sd.scan, R(4, 3), R(4, 3), 0, True, argnums=(0, 1), name="scan_reverse_axis0")
+# logsumexp's entries scaled by b = 0 leave its gradient (their exp may overflow)
+case(_sd.lse_exp, R(3), R(1), np.array([1, 0, 2]), argnums=(0, 1))  # (b: only its zeros count)
+case(_sd.lse_exp, R(2, 3), R(2, 1), argnums=(0, 1), name="lse_exp_no_scale")

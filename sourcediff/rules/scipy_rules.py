@@ -100,16 +100,14 @@ def xlog1py(g, ans, x, y):
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
     up = _sd.unreduce(g, a, axis, keepdims)
-    return (up * np.exp(np.where(_sd.lse_b(b, return_sign) == 0, -np.inf, a) -
-                        _sd.keep(ans, a, axis, keepdims)) * _sd.lse_b(b, return_sign),
+    return (up * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
             None, _sd.unbroadcast(up * e, b), None, None)
 
 
 @defjvp(scipy.special.logsumexp)
 def logsumexp_jvp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
-    return (np.sum(g * np.exp(np.where(_sd.lse_b(b, return_sign) == 0, -np.inf, a) -
-                              _sd.keep(ans, a, axis, keepdims)) * _sd.lse_b(b, return_sign),
+    return (np.sum(g * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
                    axis=axis, keepdims=keepdims), None,
             np.sum(g * e, axis=axis, keepdims=keepdims), None, None)
 
@@ -236,6 +234,12 @@ def expm(g, ans, A):
 @defjvp(scipy.linalg.expm)
 def expm_jvp(g, ans, A):
     return (_sd.expm_tangent(g, ans, A),)
+
+
+# lse_exp is exp(a - shift) where b is not 0 (0, a constant, elsewhere)
+@defvjp(_sd.lse_exp, kind="elementwise", broadcast=True, shapes="evaluate")
+def lse_exp_helper(c, out, a, shift, b=None):
+    return (c * out, -c * out, None)
 
 
 @defvjp(_sd.lse_b, kind="linear", shapes="evaluate")
