@@ -365,7 +365,9 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None
     # (a frame of sourcediff's: runtime.generated knows it by its file name)
     exec(runtime.generated.compile_code(source, "<sourcediff entry>"), namespace)
     entry = functools.wraps(fn)(namespace["entry"])
-    entry.__sourcediff_same_as_wrapped__ = True  # (parse follows __wrapped__ to the generated fn)
+    # (parse follows __wrapped__ to the generated fn; the mark is the function itself, so that a
+    # functools.wraps of the entry, which copies its __dict__, is not taken for it)
+    entry.__sourcediff_same_as_wrapped__ = fn
     return entry
 
 

@@ -99,10 +99,18 @@ def unwrap(fn):
     while True:
         if inspect.ismethod(fn):
             fn = fn.__func__
-        elif getattr(fn, "__sourcediff_same_as_wrapped__", False):
+        elif same_as_wrapped(fn):
             fn = fn.__wrapped__
         else:
             return fn
+
+
+def same_as_wrapped(fn):
+    """Whether ``fn`` is sourcediff's call wrapper of the generated function in its
+    ``__wrapped__``: its mark names that very function (a ``functools.wraps`` of the wrapper, as
+    sd.jacobian's or a user's decorator, copies the mark but wraps something else)."""
+    inner = getattr(fn, "__wrapped__", None)
+    return inner is not None and getattr(fn, "__sourcediff_same_as_wrapped__", None) is inner
 
 
 def _refuse_opaque(fn):

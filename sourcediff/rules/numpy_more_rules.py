@@ -284,15 +284,20 @@ def svd_jvp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
 
 
 # eigh and cholesky vjps are written with differentiable numpy calls (matmul, solve, swapaxes,
-# where, indexing), so their second derivatives come from those calls' rules
+# where, indexing), so their second derivatives come from those calls' rules. At a repeated
+# eigenvalue the pair's 1 / (w_j - w_i) is taken as 0 where the eigenvector gradient c has no
+# antisymmetric part there (none when only the eigenvalues are used: torch and JAX skip the term),
+# and is nan where it has one (the eigenvectors' choice of basis matters, no derivative exists)
 @defvjp(np.linalg.eigh, kind="custom", torch_name="LinalgEighBackward0", view=False)
 def eigh(g, ans, a, UPLO="L"):
     gs = _sd.dense_items(g, ans)
-    f = 1.0 / (ans[0][..., None, :] - ans[0][..., :, None] + _sd.eye_like(ans[0])) - \
-        _sd.eye_like(ans[0])
-    s = _sd.real_only(ans[1], "np.linalg.eigh") @ (gs[0][..., :, None] * _sd.eye_like(ans[0]) +
-                  f * (np.swapaxes(ans[1], -1, -2) @ gs[1])) @ np.swapaxes(ans[1], -1, -2)
-    return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans[1], UPLO), None)
+    gap = ans[0][..., None, :] - ans[0][..., :, None]
+    m = gs[0][..., :, None] * _sd.eye_like(ans[0]) + (
+        np.where(gap == 0, 0.0, 1.0 / np.where(gap == 0, 1.0, gap)) +
+        _sd.degenerate_nan(gap, ans[1], gs[1])) * (np.swapaxes(
+            _sd.real_only(ans[1], "np.linalg.eigh"), -1, -2) @ gs[1])
+    return ((ans[1] @ (m + np.swapaxes(m, -1, -2)) @ np.swapaxes(ans[1], -1, -2)) *
+            _sd.phi_mask(ans[1], UPLO), None)
 
 
 @defjvp(np.linalg.eigh)
@@ -466,5 +471,5 @@ defnondiff(
     reason="shapes, axes, pad widths and einsum subscripts computed from the arguments' shapes")
 defnondiff(_sd.insert_ids, _sd.select_default_mask,
            reason="integer positions and boolean masks: where each element of a result comes from")
-defnondiff(_sd.poly_exponents, _sd.phi_mask, _sd.eye_like,
+defnondiff(_sd.poly_exponents, _sd.phi_mask, _sd.eye_like, _sd.degenerate_nan,
            reason="constant arrays (exponents, triangle masks, identities) of the arguments' shapes")

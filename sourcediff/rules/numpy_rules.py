@@ -302,10 +302,12 @@ def clip_method(g, ans, a, min=None, max=None, out=None, **kwargs):
 
 @defvjp(np.arctan2, math.atan2, kind="elementwise", broadcast=True, torch_name="Atan2Backward0")
 def arctan2(g, ans, x1, x2):
-    # (at the origin, where the angle has no derivative, 0 as PyTorch gives)
+    # (at the origin, where the angle has no derivative, 0 as PyTorch gives; a constant 0 there,
+    # so that its own derivative is 0 too, not that of x2 / 1)
     r2 = x1 * x1 + x2 * x2
-    r2 = r2 + (r2 == 0)
-    return (g * x2 / r2, -g * x1 / r2)
+    origin = r2 == 0
+    return (np.where(origin, 0.0, g * x2 / (r2 + origin)),
+            np.where(origin, 0.0, -g * x1 / (r2 + origin)))
 
 
 @defvjp(np.hypot, kind="elementwise", broadcast=True, torch_name="HypotBackward0")
@@ -329,11 +331,14 @@ def logaddexp2(g, ans, x1, x2):
     return (g * np.exp2(x1 - ans), g * np.exp2(x2 - ans))
 
 
-# sinc'(0) = 0 (the limit; PyTorch SincBackward0 agrees)
+# sinc'(0) = 0 (the limit; PyTorch SincBackward0 agrees); at 0 the derivative is its Taylor
+# series -pi^2 x / 3 + pi^4 x^3 / 30, so that sinc''(0) = -pi^2 / 3 at second order (a constant 0
+# there gave 0) and the third and fourth derivatives are right too
 @defvjp(np.sinc, kind="elementwise", torch_name="SincBackward0", view=False)
 def sinc(g, ans, x):
     safe = np.where(x == 0, 1.0, x)
-    return (g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / safe),)
+    return (g * np.where(x == 0, x * (np.pi ** 4 / 30.0 * x * x - np.pi ** 2 / 3.0),
+                         (np.cos(np.pi * x) - ans) / safe),)
 
 
 @defvjp(np.deg2rad, np.radians, math.radians, kind="linear", torch_name="Deg2RadBackward0")
@@ -438,20 +443,23 @@ def var_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 # std: where the std is 0 the values are all equal (one element, or a constant row); the gradient
 # there is 0, the value FD, autograd and PyTorch give for one element (a constant function), and
-# a subgradient of the kink for several equal values (not the 0/0 = nan of dividing by the std)
+# a subgradient of the kink for several equal values (not the 0/0 = nan of dividing by the std);
+# a constant 0, so that its derivative (the hessian there) is 0 too, as PyTorch's
 @defvjp(np.std, np.ndarray.std, kind="custom", torch_name="StdBackward0",
         view=False, full_reduction=True)
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = _sd.real_only(a, "np.std") - np.mean(a, axis=axis, keepdims=True)
     scale = (_sd.reduced_count(a, axis) - ddof) * _sd.keep(ans, a, axis, keepdims)
-    return (_sd.unreduce(g, a, axis, keepdims) * centered / np.where(scale == 0, 1.0, scale),)
+    return (_sd.unreduce(g, a, axis, keepdims) *
+            np.where(scale == 0, 0.0, centered / np.where(scale == 0, 1.0, scale)),)
 
 
 @defjvp(np.std, np.ndarray.std)
 def std_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     centered = _sd.real_only(a, "np.std") - np.mean(a, axis=axis, keepdims=True)
     scale = (_sd.reduced_count(a, axis) - ddof) * ans
-    return (np.sum(centered * g, axis=axis, keepdims=keepdims) / np.where(scale == 0, 1.0, scale),)
+    return (np.where(scale == 0, 0.0, np.sum(centered * g, axis=axis, keepdims=keepdims) /
+                     np.where(scale == 0, 1.0, scale)),)
 
 
 @defvjp(np.cumsum, np.ndarray.cumsum, kind="linear", torch_name="CumsumBackward0", view=False)
@@ -459,15 +467,19 @@ def cumsum(g, ans, a, axis=None, dtype=None, out=None):
     return (_sd.cumsum_grad(g, a, axis),)
 
 
-# cumprod: divides by `a`, so it assumes no element of `a` is 0 (PyTorch handles zeros exactly)
+# cumprod: exact at zeros (as PyTorch), at every order: no division. The gradient at k is the
+# product before k (the result shifted) times s[k] = g[k] + a[k + 1] s[k + 1] (runtime.scan, a
+# reverse linear recurrence); the tangent is t[j] = a[j] t[j - 1] + (the product before j) da[j]
 @defvjp(np.cumprod, np.ndarray.cumprod, kind="custom", torch_name="CumprodBackward0", view=False)
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
-    return (np.reshape(_sd.cumsum_grad(g * ans, ans, axis), _sd.shape(a)) / a,)
+    return (np.reshape(_sd.shifted(ans, 1, axis, 1.0) *
+                       _sd.scan(g, np.reshape(a, _sd.shape(ans)), axis, True), _sd.shape(a)),)
 
 
 @defjvp(np.cumprod, np.ndarray.cumprod)
 def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
-    return (ans * np.cumsum(g / a, axis=axis),)
+    return (_sd.scan(np.reshape(g * np.ones_like(a), _sd.shape(ans)) * _sd.shifted(ans, 1, axis, 1.0),
+                     np.reshape(a, _sd.shape(ans)), axis),)
 
 
 # (view=None: np.diff(y, 0) is y itself)
@@ -564,16 +576,18 @@ def inv_jvp(g, ans, a):
     return (-(ans @ g @ ans),)
 
 
-# det/slogdet: through inv(a), so a singular matrix gives inf/nan
+# det: the cofactor matrix, det(a) inv(a)^T, also at a singular matrix (runtime.cofactor: its
+# cofactors of rank n - 1 are not 0; inv raised LinAlgError there); slogdet: through inv(a), so a
+# singular matrix gives inf/nan (log|det| has no derivative there)
 @defvjp(np.linalg.det, kind="custom", torch_name="LinalgDetBackward0", view=False,
         shapes="evaluate")
 def det(g, ans, a):
-    return (np.expand_dims(g * ans, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2),)
+    return (np.expand_dims(g, (-2, -1)) * _sd.cofactor(a),)
 
 
 @defjvp(np.linalg.det)
 def det_jvp(g, ans, a):
-    return (ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1),)
+    return (np.sum(_sd.cofactor(a) * g, axis=(-2, -1)),)
 
 
 # slogdet returns (sign, logabsdet): g is (g_sign, g_logabsdet); the sign is locally constant and gets

@@ -139,6 +139,50 @@ def norm_weights_helper_jvp(t, out, x, ans, ord=None, axis=None, keepdims=False)
     return (d[0], d[1], None, None, None)
 
 
+# shifted moves values along an axis (linear; its fill is a constant); scan is linear in g and its
+# adjoint in g is the scan the other way with the same c; in c: forward, dt = scan(dc * t[k - 1]),
+# reverse, dt = scan(dc[k + 1] t[k + 1]) (cumprod's rules at every order, zeros included)
+@defvjp(_sd.shifted, kind="custom")
+def shifted_helper(b, out, x, step, axis=None, fill=0.0):
+    return (_sd.shifted(b, -step, axis), None, None,
+            np.sum(b * _sd.shifted(np.zeros_like(out), step, axis, 1.0)))
+
+
+@defjvp(_sd.shifted)
+def shifted_helper_jvp(t, out, x, step, axis=None, fill=0.0):
+    return (_sd.shifted(t, step, axis), None, None,
+            t * _sd.shifted(np.zeros_like(out), step, axis, 1.0))
+
+
+@defvjp(_sd.scan, kind="custom")
+def scan_helper(b, out, g, c, axis=None, reverse=False):
+    lam = _sd.scan(b, c, axis, not reverse)
+    return (lam, _sd.shifted(out, 1 - reverse, axis) * _sd.shifted(lam, reverse, axis), None, None)
+
+
+@defjvp(_sd.scan)
+def scan_helper_jvp(t, out, g, c, axis=None, reverse=False):
+    return (_sd.scan(t, c, axis, reverse),
+            _sd.scan(_sd.shifted(t * _sd.shifted(out, 1 - reverse, axis), -reverse, axis), c, axis,
+                     reverse), None, None)
+
+
+# cofactor(a) = det(a) inv(a)^T is d det / da: its derivative in a direction e is
+# tr(inv(a) e) cofactor(a) - cofactor(a) e^T inv(a)^T (second derivatives of det: inv(a), so
+# they raise at a singular matrix)
+@defvjp(_sd.cofactor, kind="custom", torch_name="LinalgDetBackward0")
+def cofactor_helper(b, out, a):
+    it = np.swapaxes(np.linalg.inv(a), -1, -2)
+    return (np.sum(b * out, axis=(-2, -1), keepdims=True) * it -
+            it @ np.swapaxes(b, -1, -2) @ out,)
+
+
+@defjvp(_sd.cofactor)
+def cofactor_helper_jvp(t, out, a):
+    return (np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1)[..., None, None] * out -
+            out @ np.swapaxes(t, -1, -2) @ np.swapaxes(np.linalg.inv(a), -1, -2),)
+
+
 @defvjp(_sd.unstack_grads, kind="custom", torch_name="StackBackward0", passes_zero=True)
 def unstack_grads_helper(b, out, g, arrays, axis=0):
     return (_sd.stack_like(b, g, axis), None, None)

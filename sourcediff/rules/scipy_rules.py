@@ -93,19 +93,22 @@ def xlog1py(g, ans, x, y):
     return (g * np.log1p(np.where((x == 0) & (y <= -1), 0.0, y)), g * x / (1.0 + y))
 
 
-# logsumexp: a and b (the scales) are differentiable; return_sign=True is refused
+# logsumexp: a and b (the scales) are differentiable; return_sign=True is refused. An entry of a
+# scaled by b = 0 has gradient 0 also where exp(a - ans) overflows (0 * inf gave nan; JAX gives 0)
 @defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False,
         shapes="evaluate")
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
     up = _sd.unreduce(g, a, axis, keepdims)
-    return (up * e * _sd.lse_b(b, return_sign), None, _sd.unbroadcast(up * e, b), None, None)
+    return (up * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
+            None, _sd.unbroadcast(up * e, b), None, None)
 
 
 @defjvp(scipy.special.logsumexp)
 def logsumexp_jvp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
-    return (np.sum(g * e * _sd.lse_b(b, return_sign), axis=axis, keepdims=keepdims), None,
+    return (np.sum(g * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
+                   axis=axis, keepdims=keepdims), None,
             np.sum(g * e, axis=axis, keepdims=keepdims), None, None)
 
 
@@ -231,6 +234,12 @@ def expm(g, ans, A):
 @defjvp(scipy.linalg.expm)
 def expm_jvp(g, ans, A):
     return (_sd.expm_tangent(g, ans, A),)
+
+
+# lse_exp is exp(a - shift) where b is not 0 (0, a constant, elsewhere)
+@defvjp(_sd.lse_exp, kind="elementwise", broadcast=True, shapes="evaluate")
+def lse_exp_helper(c, out, a, shift, b=None):
+    return (c * out, -c * out, None)
 
 
 @defvjp(_sd.lse_b, kind="linear", shapes="evaluate")

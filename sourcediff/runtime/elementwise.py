@@ -15,6 +15,7 @@ _count_nonzero = np._core.multiarray.count_nonzero if hasattr(np, "_core") else 
 
 __all__ = [
     "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
+    "shifted", "scan",
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
     "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "extremum_args_tangent",
     "scale_each_adjoint",
@@ -79,6 +80,42 @@ def prod_others(a, axis=None):
     return np.transpose(others, tuple(np.argsort(rest + list(axes)).tolist()))
 
 
+def shifted(x, step, axis=None, fill=0.0):
+    """``x`` moved ``step`` places along ``axis`` (None: a 1-D ``x``) with ``fill`` in the places
+    it leaves: shifted(x, 1)[k] = x[k - 1], shifted(x, -1)[k] = x[k + 1]."""
+    x = as_array(x)
+    ax = 0 if axis is None else axis
+    step = int(step)
+    m = np.moveaxis(x, ax, -1)
+    n = m.shape[-1]
+    pad = np.full(m.shape[:-1] + (min(abs(step), n),), fill, dtype=np.result_type(x, 1.0))
+    out = np.concatenate([pad, m[..., :n - step]] if step >= 0 else [m[..., -step:], pad], -1)
+    return np.moveaxis(out, -1, ax)
+
+
+def scan(g, c, axis=None, reverse=False):
+    """The linear recurrence along ``axis`` (None: a 1-D ``c``): t[k] = g[k] + c[k] t[k - 1]
+    from the start, or with ``reverse`` t[k] = g[k] + c[k + 1] t[k + 1] from the end (the
+    adjoint of the other). By doubling, log2(n) steps of products and sums: no division, so
+    zeros in ``c`` are exact (the rule of np.cumprod: the gradient is its shifted result times
+    the reverse scan of g with c = a)."""
+    c = as_array(c)
+    dt = np.result_type(g, c, 1.0)
+    ax = 0 if axis is None else axis
+    t = np.moveaxis(np.array(np.broadcast_to(g, c.shape), dtype=dt), ax, -1)
+    k = np.moveaxis(np.asarray(c, dtype=dt), ax, -1)
+    if reverse:  # (from the end: c[k + 1] joins k and k + 1)
+        t, k = t[..., ::-1], np.concatenate([np.zeros_like(k[..., :1]), k[..., :0:-1]], -1)
+    t, k = np.array(t), np.array(k)  # (own copies, updated in place: the right sides are computed
+    s, n = 1, t.shape[-1]            # before they are written, so the overlap is read as it was)
+    while s < n:
+        t[..., s:] += k[..., s:] * t[..., :-s]
+        if 2 * s < n:
+            k[..., s:] *= k[..., :-s].copy()
+        s *= 2
+    return np.moveaxis(t[..., ::-1] if reverse else t, -1, ax)
+
+
 def cumsum_grad(g, a, axis=None):
     """The gradient of ``np.cumsum(a, axis)``: a reversed cumulative sum of ``g``."""
     if axis is None:
@@ -96,9 +133,11 @@ def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
         axes = (0, 1) if axis is None else normalize_axes(axis, x.ndim)
         m = np.moveaxis(x, axes, (-2, -1))
         if ord in ("nuc", 2, -2):
-            u, _, vh = np.linalg.svd(m, full_matrices=False)
-            k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
-            w = u[..., :, k] @ vh[..., k, :]
+            u, s, vh = np.linalg.svd(m, full_matrices=False)
+            if ord != "nuc":  # tied extreme singular values share it (PyTorch's and JAX's amax)
+                u = u * extremum_weights(s, np.max(s, -1) if ord == 2 else np.min(s, -1), -1)[
+                    ..., None, :]
+            w = u @ vh
         elif ord in (1, -1):
             cols = np.sum(np.abs(m), axis=-2)
             best = np.max(cols, -1) if ord == 1 else np.min(cols, -1)

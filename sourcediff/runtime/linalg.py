@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from .accumulate import GradList, _items, _refuse, grad_items, is_zero_grad
+from .elementwise import prod_others
 from .sequences import _named
 from .shapes import shape, unbroadcast
 
@@ -17,7 +18,7 @@ __all__ = [
     "eigh_tangent", "eigvalsh_grad", "eigvalsh_tangent", "cholesky_grad", "cholesky_tangent",
     "qr_grad", "qr_tangent", "refuse_if", "pinv_tangent", "lstsq_grads", "lstsq_tangent",
     "matrix_power_grad", "matrix_power_tangent", "multi_dot_grads", "multi_dot_tangent", "eig_grad",
-    "eig_tangent"
+    "eig_tangent", "degenerate_nan", "cofactor"
 ]
 
 
@@ -122,6 +123,43 @@ def _offdiag_inverse(d):
     return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
 
 
+def cofactor(a):
+    """The cofactor matrix of ``a`` (of each matrix of a batch): d det(a) / da, det(a) inv(a)^T.
+    Where a matrix is singular (inv fails, or gives inf) it comes from the SVD a = U S Vh as
+    det(U) det(Vh) U diag(products of the other singular values) Vh: the cofactors of a matrix
+    of rank n - 1 are not all 0, and JAX's det gives them."""
+    a = np.asarray(a)
+    with np.errstate(all="ignore"):
+        try:
+            out = np.linalg.det(a)[..., None, None] * _T(np.linalg.inv(a))
+            if np.all(np.isfinite(out)) or not np.all(np.isfinite(a)):
+                return out
+        except np.linalg.LinAlgError:
+            pass
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return sign[..., None, None] * (u * prod_others(s, -1)[..., None, :]) @ vh
+
+
+def degenerate_nan(gap, v, gv):
+    """nan where two distinct positions i != j have a zero eigenvalue gap (w_j - w_i) and the
+    eigenvector gradient ``c = v.T @ gv`` is not symmetric there (c_ij != c_ji), else 0: what a
+    repeated eigenvalue contributes to eigh's gradient when the basis of its eigenvectors matters."""
+    c = _T(v) @ gv
+    bad = (gap == 0) & ~np.eye(np.shape(gap)[-1], dtype=bool) & (c != _T(c))
+    return np.where(bad, np.nan, 0.0)
+
+
+def _tie_inverse(d, c):
+    """``F * c`` with F[..., i, j] = 1 / (d_j - d_i) off the diagonal: 0 where the pair ties
+    (d_j == d_i) and c is 0 there, nan where it ties and c is not (no derivative exists)."""
+    diff = d[..., None, :] - d[..., :, None]
+    tie = diff == 0
+    f = np.where(tie, 0.0, 1.0 / np.where(tie, 1.0, diff))
+    n = np.shape(d)[-1]
+    return f * c + np.where(tie & ~np.eye(n, dtype=bool) & (c != 0), np.nan, 0.0)
+
+
 def _diag(d):
     return d[..., :, None] * np.eye(d.shape[-1])
 
@@ -186,14 +224,16 @@ def svd_grad(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     u, s, vh = ans
     gu, gs, gvh = _zero_or(gu, u), _zero_or(gs, s), _zero_or(gvh, vh)
     v, gv = _T(vh), _T(gvh)
-    f = _offdiag_inverse(s * s)
-    j = f * (_T(u) @ gu - _T(gu) @ u)
-    k = f * (_T(v) @ gv - _T(gv) @ v)
-    inner = j * s[..., None, :] + _diag(gs) + s[..., :, None] * k
-    out = u @ inner @ vh
-    out = out + (gu - u @ (_T(u) @ gu)) @ (vh / s[..., :, None])
-    out = out + (u / s[..., None, :]) @ (_T(gv) - (_T(gv) @ v) @ vh)
-    return (out,)
+    # a factor whose gradient is zero adds nothing (its terms divide by gaps and singular values,
+    # inf at a tie or a zero one: PyTorch and JAX skip them too)
+    inner, out = _diag(gs), 0.0
+    if np.any(gu):
+        inner = inner + _tie_inverse(s * s, _T(u) @ gu - _T(gu) @ u) * s[..., None, :]
+        out = out + (gu - u @ (_T(u) @ gu)) @ (vh / s[..., :, None])
+    if np.any(gvh):
+        inner = inner + s[..., :, None] * _tie_inverse(s * s, _T(v) @ gv - _T(gv) @ v)
+        out = out + (u / s[..., None, :]) @ (_T(gv) - (_T(gv) @ v) @ vh)
+    return (u @ inner @ vh + out,)
 
 
 def svd_tangent(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -210,10 +250,9 @@ def svd_tangent(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False)
     u, s, vh = ans
     v = _T(vh)
     dp = _T(u) @ t @ v
-    f = _offdiag_inverse(s * s)
-    du = u @ (f * (dp * s[..., None, :] + s[..., :, None] * _T(dp)))
+    du = u @ _tie_inverse(s * s, dp * s[..., None, :] + s[..., :, None] * _T(dp))
     du = du + (t @ v - u @ (_T(u) @ t @ v)) / s[..., None, :]
-    dv = v @ (f * (s[..., :, None] * dp + _T(dp) * s[..., None, :]))
+    dv = v @ _tie_inverse(s * s, s[..., :, None] * dp + _T(dp) * s[..., None, :])
     dv = dv + (_T(t) @ u - v @ (vh @ _T(t) @ u)) / s[..., None, :]
     return _named([du, np.diagonal(dp, axis1=-2, axis2=-1), _T(dv)], ans)
 
@@ -222,7 +261,7 @@ def eigh_tangent(t, ans, a, UPLO="L"):
     """The tangent of np.linalg.eigh's (w, v) for a tangent ``t`` of ``a``."""
     w, v = ans
     c = _T(v) @ _seen_symmetric(t, UPLO.upper() == "L") @ v
-    return _named([np.diagonal(c, axis1=-2, axis2=-1), v @ (_offdiag_inverse(w) * c)], ans)
+    return _named([np.diagonal(c, axis1=-2, axis2=-1), v @ _tie_inverse(w, c)], ans)
 
 
 def eigvalsh_grad(g, ans, a, UPLO="L"):

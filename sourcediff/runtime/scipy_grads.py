@@ -8,7 +8,7 @@ from .linalg import _seen_symmetric, cholesky_grad, cholesky_tangent
 from .shapes import unbroadcast
 
 __all__ = [
-    "lse_b", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_grads",
+    "lse_b", "lse_exp", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_grads",
     "solve_triangular_tangent", "cho_factor_grad", "cho_factor_tangent", "cho_solve_grads",
     "cho_solve_tangent", "expm_grad", "expm_tangent"
 ]
@@ -22,6 +22,14 @@ def lse_b(b, return_sign=False):
     if return_sign:
         _refuse("scipy.special.logsumexp with return_sign=True")
     return 1.0 if b is None else b
+
+
+def lse_exp(a, shift, b=None):
+    """exp(a - shift) for logsumexp's gradient, 0 where the scale ``b`` is 0: that entry adds
+    nothing, and its exponential may overflow (0 * inf gave nan)."""
+    if b is None:
+        return np.exp(a - shift)
+    return np.exp(np.where(np.asarray(b) == 0, -np.inf, a) - shift)
 
 
 def mvn_logpdf_grads(g, ans, x, mean=None, cov=1, allow_singular=False):

@@ -12,6 +12,7 @@ import gast
 import numpy as np
 
 from .. import runtime
+from ..compiler.parse import same_as_wrapped
 from ..rules import registry
 from ..rules.facts import may_write
 from .facts import (
@@ -314,7 +315,7 @@ def _writes_nothing(fn, depth=0):
 
     if depth > 4:
         return False
-    while getattr(fn, "__sourcediff_same_as_wrapped__", False) and hasattr(fn, "__wrapped__"):
+    while same_as_wrapped(fn):
         fn = fn.__wrapped__
     if not isinstance(fn, types.FunctionType):
         return _safe_value(fn, depth) if depth else False

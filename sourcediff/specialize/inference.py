@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import runtime
 from ..compiler.emit import is_comment
+from ..compiler.parse import same_as_wrapped
 from ..rules import registry
 from .facts import (
     _BINOPS,
@@ -416,8 +417,7 @@ class Inference:
         if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None:
             return TOP
         raw = fn
-        while getattr(raw, "__sourcediff_same_as_wrapped__", False) and \
-                hasattr(raw, "__wrapped__"):
+        while same_as_wrapped(raw):
             raw = raw.__wrapped__
         if not isinstance(raw, types.FunctionType):
             return TOP

@@ -67,5 +67,8 @@ def grad_of(f, args, wrt=0):
     res = []
     for i, g in zip(wrts, gs):
         val = np.zeros(leaves[i]._data.shape) if g is None else g._data
-        res.append(_sd.grad_like(val, originals[i]))
+        like = originals[i]
+        if isinstance(like, (np.ndarray, np.generic)) and like.dtype.kind in "biu":
+            like = like.astype(np.float64)  # (an integer array's gradient is not truncated)
+        res.append(_sd.grad_like(val, like))
     return res[0] if single else tuple(res)
