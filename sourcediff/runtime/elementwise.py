@@ -102,13 +102,20 @@ def scan(g, c, axis=None, reverse=False):
     c = as_array(c)
     dt = np.result_type(g, c, 1.0)
     ax = 0 if axis is None else axis
-    t = np.moveaxis(np.array(np.broadcast_to(g, c.shape), dtype=dt), ax, -1)
-    k = np.moveaxis(np.asarray(c, dtype=dt), ax, -1)
+    t = np.moveaxis(np.broadcast_to(g, c.shape), ax, -1).astype(dt)
+    k = np.moveaxis(c, ax, -1).astype(dt)
     if reverse:  # (from the end: c[k + 1] joins k and k + 1)
         t, k = t[..., ::-1], np.concatenate([np.zeros_like(k[..., :1]), k[..., :0:-1]], -1)
+    s, n = 1, t.shape[-1]
+    if other_array(t):  # (a dask array: new arrays at each step, so nothing is computed here)
+        while s < n:
+            t = np.concatenate([t[..., :s], t[..., s:] + k[..., s:] * t[..., :-s]], -1)
+            if 2 * s < n:
+                k = np.concatenate([k[..., :s], k[..., s:] * k[..., :-s]], -1)
+            s *= 2
+        return np.moveaxis(t[..., ::-1] if reverse else t, -1, ax)
     t, k = np.array(t), np.array(k)  # (own copies, updated in place: the right sides are computed
-    s, n = 1, t.shape[-1]            # before they are written, so the overlap is read as it was)
-    while s < n:
+    while s < n:                     # before they are written, so the overlap is read as it was)
         t[..., s:] += k[..., s:] * t[..., :-s]
         if 2 * s < n:
             k[..., s:] *= k[..., :-s].copy()
