@@ -558,3 +558,10 @@ def sorted_grad_helper(b, out, g, iterable, key=None, reverse=False):
 @defvjp(_sd.sorted_tangent, kind="linear")
 def sorted_tangent_helper(b, out, t, iterable, key=None, reverse=False):
     return (_sd.sorted_grad(b, iterable, key, reverse), None, None, None)
+
+
+# lse_exp is exp(a - shift) where b is not 0 (0, a constant, elsewhere): the helper of
+# scipy.special.logsumexp's rule, registered here (without scipy too) as its rule cases run everywhere
+@defvjp(_sd.lse_exp, kind="elementwise", broadcast=True, shapes="evaluate")
+def lse_exp_helper(c, out, a, shift, b=None):
+    return (c * out, -c * out, None)

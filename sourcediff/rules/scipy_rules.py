@@ -236,12 +236,6 @@ def expm_jvp(g, ans, A):
     return (_sd.expm_tangent(g, ans, A),)
 
 
-# lse_exp is exp(a - shift) where b is not 0 (0, a constant, elsewhere)
-@defvjp(_sd.lse_exp, kind="elementwise", broadcast=True, shapes="evaluate")
-def lse_exp_helper(c, out, a, shift, b=None):
-    return (c * out, -c * out, None)
-
-
 @defvjp(_sd.lse_b, kind="linear", shapes="evaluate")
 def lse_b_helper(c, out, b, return_sign=False):
     return (c, None)
