@@ -496,6 +496,31 @@ _MUTATED = weakref.WeakKeyDictionary()
 _ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it writes into
 
 
+def _sequence_names(node):
+    """Names ever bound to a tuple or list display, or to a repetition or concatenation of one."""
+    seqs, grew = set(), True
+    while grew:
+        grew = False
+        for n in gast.walk(node):
+            if isinstance(n, gast.Assign) and (isinstance(n.value, (gast.Tuple, gast.List)) or
+                                               _repeats_items(n.value, seqs)):
+                for t in n.targets:
+                    if isinstance(t, gast.Name) and t.id not in seqs:
+                        seqs.add(t.id)
+                        grew = True
+    return seqs
+
+
+def _repeats_items(value, seqs):
+    """``2 * (a, b)``, ``(a,) + t``, ``lst * 3``: a tuple or list made of another's items (the
+    items themselves, not copies: a write through one reaches them)."""
+    if not isinstance(value, gast.BinOp) or not isinstance(value.op, (gast.Add, gast.Mult)):
+        return False
+    return any(isinstance(side, (gast.Tuple, gast.List)) or (isinstance(side, gast.Name) and
+                                                              side.id in seqs)
+               or _repeats_items(side, seqs) for side in (value.left, value.right))
+
+
 def mutated_params(fn):
     """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``,
     ``a += v``, also through a name or view of it, or by passing it on to such a function)."""
@@ -523,12 +548,12 @@ def mutated_params(fn):
         links.setdefault(a, set()).add(b)
         links.setdefault(b, set()).add(a)
 
-    writes = []  # (name written into, line)
+    writes, seqs = [], _sequence_names(node)  # (name written into, line); names of tuples
     slots = set()  # positions in writes of stores into a slot (p[i] = v): what p held is kept
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     for n in gast.walk(node):
-        if isinstance(n, gast.Assign) and not isinstance(
-                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare)) \
+        if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
+                n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
             for t in n.targets:
                 if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)

@@ -370,4 +370,14 @@ REGRESSIONS = [
     Regression(
         "tape_bool_index",
         _module(((3,), (3,)), "    return np.sum(x[True] * x[True]) + np.sum(y)\n")),
+    # seed 20001653 (shrunk): a helper wrote into its argument through an item of a repeated
+    # tuple (q = 2 * (a, s); v = q[-2]; a rebound; v *= ...): the check of what a helper writes
+    # into did not follow 2 * (a, s), so the caller's x changed unseen (reverse -11.5 vs FD -5.8)
+    Regression(
+        "helper_writes_through_a_repeated_tuple",
+        "import numpy as np\n\nSHAPES = ((3,), (3,))\n\n\ndef h1(a, s):\n"
+        "    q = 2 * (a, s)\n    v = q[-2]\n    a = 0.5 * a\n    v *= np.tanh(s)\n"
+        "    return np.sum(a)\n\n\ndef f(x, y, s):\n    x = x * 1.0\n    t = h1(x, s)\n"
+        "    return np.sum(x * y) + t\n",
+        expect="refused"),
 ]
