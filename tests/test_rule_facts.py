@@ -347,7 +347,6 @@ def test_primitives_the_specializer_evaluates_give_their_shapes_on_stand_ins():
             assert real is PYFLOAT, label
             continue
         exact = registry.facts(prim).shape_args  # (arguments whose values decide the shape)
-        exact = exact if exact in (None, "all") else (exact[0],) + tuple(exact[1:])
 
         def fact(key, value):
             if exact == "all" or (exact is not None and key in exact):

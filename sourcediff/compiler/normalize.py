@@ -433,8 +433,9 @@ class Normalizer:
         # (the analysis makes it _sd.loop_length, which refuses a dict, a set or an iterator:
         # Python iterates over those otherwise than seq[k] does)
         self.out[-1].sd_loop_length = True
-        if backwards:
-            last = gast.BinOp(left=copy.deepcopy(length), op=gast.Sub(), right=const(1))
+        if backwards:  # (n - 1 once, before the loop)
+            last = self.name_of(gast.BinOp(left=copy.deepcopy(length), op=gast.Sub(), right=const(1)),
+                                "last")
             index = gast.BinOp(left=last, op=gast.Sub(), right=index)
         return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
 
