@@ -320,3 +320,40 @@ def test_link_functions_as_lambdas_in_a_dict_spread_over_lines(link):
 
     check_parity(glm_loss, (np.array([0.3, -0.2]), X, y, link), wrt=(0,),
                  modes=("reverse", "unoptimized", "forward"))
+
+
+class _Model:
+    def __init__(self):
+        self.W = np.arange(6.0).reshape(3, 2) / 5
+        self.b = np.ones(2)
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+    def forward(self, x):
+        return self(x)
+
+
+def _calls_the_model(model, x):
+    return np.sum(model(x) ** 2)
+
+
+def _calls_a_method_of_the_model(model, x):
+    return np.sum(model.forward(x) ** 2)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("loss", [_calls_the_model, _calls_a_method_of_the_model])
+def test_an_object_as_the_wrt_argument_is_refused_as_an_object(loss, mode):
+    """grad(loss)(model, x) with model an object called in loss: the refusal says that an object
+    cannot be differentiated with respect to and what to pass instead (it said the call was of a
+    function made at run time, or of a value whose class is unknown)."""
+    with pytest.raises(sd.SourcediffError) as info:
+        sd.grad(loss, mode=mode)(_Model(), np.ones((4, 3)))
+    text = str(info.value)
+    assert "test_objects.py:" in text and "not objects" in text
+    assert "an argument the gradient is taken with respect to" in text
+    assert "leave model out of wrt" in text
+    # (the same call with the object out of wrt runs: x's gradient)
+    g = sd.grad(loss, wrt=1, mode=mode)(_Model(), np.ones((4, 3)))
+    assert g.shape == (4, 3) and np.all(np.isfinite(g))

@@ -614,6 +614,8 @@ class Analysis(ObjectState):
         return [comment_at(self.origin(s))]
 
     def no_rule_message(self, op, s):
+        if isinstance(op.func, gast.Name) and op.func.id in self.wrt:
+            return self.object_wrt_message(op.func.id, op, s)
         if op.func is not None and _names_in([op.func]) & self.active:
             return (f"{self.parsed.where(s)}: {op.name}(...) calls a function made at run time "
                     f"(returned by another call, or held in a variable), and its value depends on "
@@ -642,6 +644,8 @@ class Analysis(ObjectState):
                         f"{self.parsed.line_text(s)}\nRead the item and build the container "
                         f"without it: v = {origin}[{at}], then {origin} = {origin}[:{at}] + "
                         f"{origin}[{at} + 1:] for a list, or a dict comprehension for a dict")
+            if receiver in self.wrt:
+                return self.object_wrt_message(receiver, op, s)
             return (f"{self.parsed.where(s)}: {origin}.{op.key}(...) calls a method of a value "
                     f"whose class sourcediff cannot know where it compiles (an attribute of an "
                     f"object, an item of a container, or a value made at run time), on a value "
@@ -673,6 +677,20 @@ class Analysis(ObjectState):
                 f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
                 f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
                 f"sourcediff.stop_gradient if it should not carry a derivative")
+
+    def object_wrt_message(self, name, op, s):
+        """``model(x)`` or ``model.forward(x)`` with ``model`` a wrt argument: an object's
+        attributes are constants to sourcediff, so the object cannot be what it differentiates
+        with respect to."""
+        call, what = (f"{name}(...)", name) if op.func is not None else \
+            (f"{name}.{op.key}(...)", f"a method of {name}")
+        return (f"{self.parsed.where(s)}: {call} calls {what}, an argument the gradient is "
+                f"taken with respect to; sourcediff differentiates with respect to floats, "
+                f"float arrays and lists, tuples or dicts of them, not objects (an object's "
+                f"attributes are read as constants).\n    {self.parsed.line_text(s)}\nPass the "
+                f"arrays {name} holds as an argument of their own, a dict for instance "
+                f"(def loss(params, x): ... {name}.forward(params, x)), and differentiate with "
+                f"respect to that argument, or leave {name} out of wrt")
 
     def origin_of(self, name):
         """The user's expression a compiler temporary holds (``self.act`` for ``_act1``, ``y[1]``
