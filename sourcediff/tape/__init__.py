@@ -103,6 +103,7 @@ from .node import (  # noqa: F401
     AccumulateGrad,
     Node,
 )
+from . import nn  # noqa: F401  (torch.nn.functional's names: sourcediff.tape.nn.functional)
 from .oracle import (  # noqa: F401
     grad_of,
 )
@@ -148,6 +149,7 @@ __all__ = [
     "full",
     "full_like",
     "grad",
+    "nn",
     "grad_of",
     "int64",
     "is_grad_enabled",

@@ -261,7 +261,10 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """BCE on logits, computed stably (``BinaryCrossEntropyWithLogitsBackward0``)."""
 
     def fn(z, t):
-        loss = clamp(z, min=0.0) - z * t + np.log(1.0 + np.exp(-z.abs()))
+        # (log(1 + exp(z)) - z t through np.logaddexp, whose derivative is sigmoid(z) at every z:
+        # max(z, 0) + log(1 + exp(-|z|)) has kinks at 0 whose one-sided derivatives summed to 1,
+        # not sigmoid(0) = 0.5)
+        loss = np.logaddexp(0.0, z) - z * t
         return _reduce(loss, reduction)
 
     return _composite("BinaryCrossEntropyWithLogitsBackward0", fn, (input, target))

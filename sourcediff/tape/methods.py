@@ -371,10 +371,32 @@ class _Methods:
         return _op("StdBackward0", np.std, np.std, (self,),
                    {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0, "o"))
 
-    def norm(self):
-        """Euclidean norm of all elements (``LinalgVectorNormBackward0``)."""
-        return _op("LinalgVectorNormBackward0", np.linalg.norm, np.linalg.norm, (self.reshape(-1)
-                   if self._data.ndim > 2 else self,), None, (0,), (0, "o"))
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """PyTorch's ``x.norm(p, dim, keepdim)`` (``LinalgVectorNormBackward0``): the p-norm of
+        all elements as one vector when ``dim`` is None, along ``dim`` otherwise; ``"fro"`` is
+        the 2-norm, over two dims too (``x.norm(dim=(0, 1))``)."""
+        dim = _dims(dim)
+        if isinstance(dim, tuple) and len(dim) == 1:
+            dim = dim[0]
+        if isinstance(p, str) and p != "fro" or isinstance(dim, tuple) and (
+                len(dim) != 2 or p not in ("fro", 2)):
+            raise TapeError(
+                f"norm(p={p!r}, dim={dim!r}): the tape takes p-norms of all elements or along "
+                f"one dim, and the 2-norm ('fro') over two dims; write the norm out, e.g. "
+                f"(x.abs() ** p).sum(dim) ** (1 / p), or x.square().sum(dim).sqrt()")
+        ord = None if p in ("fro", 2) else float(p)
+        if dim is None:
+            if ord is None and not keepdim:  # (one vector: numpy's 2-norm of any shape)
+                return _op("LinalgVectorNormBackward0", np.linalg.norm, np.linalg.norm,
+                           (self.reshape(-1) if self._data.ndim > 2 else self,), None, (0,),
+                           (0, "o"))
+            flat = self.reshape(-1)
+            out = _op("LinalgVectorNormBackward0", np.linalg.norm, np.linalg.norm, (flat,),
+                      {"ord": ord}, (0,), (0, "o"))
+            return out.reshape((1,) * self._data.ndim) if keepdim else out
+        kw = {"ord": "fro" if isinstance(dim, tuple) else ord, "axis": dim, "keepdims": keepdim}
+        return _op("LinalgVectorNormBackward0", np.linalg.norm, np.linalg.norm, (self,), kw,
+                   (0,), (0, "o"))
 
     def logsumexp(self, dim, keepdim=False):
         """``log(sum(exp(x), dim))`` computed stably (``LogsumexpBackward0``)."""
@@ -561,8 +583,14 @@ class _Methods:
         sizes = _shape_arg(sizes)
         return _composite("RepeatBackward0", lambda a: _repeat(a, sizes), (self,))
 
-    def flip(self, *dims):
-        """Reverse the order along ``dims`` (``FlipBackward0``)."""
+    def flip(self, *dims, **kw):
+        """Reverse the order along ``dims`` (``FlipBackward0``; ``x.flip(0)``, ``x.flip((0, 1))``
+        or ``x.flip(dims=(0, 1))``)."""
+        if kw:
+            if dims or set(kw) != {"dims"}:
+                raise TypeError(f"flip() takes the dims, positionally or as dims=, not "
+                                f"{', '.join(kw)}")
+            dims = (kw["dims"],) if isinstance(kw["dims"], (tuple, list)) else (kw["dims"],)
         dims = _shape_arg(dims)
         idx = tuple(slice(None, None, -1) if i in [d % self._data.ndim for d in dims]
                     else slice(None) for i in range(self._data.ndim))
