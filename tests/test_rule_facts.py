@@ -82,8 +82,9 @@ VIEW_CALLS = {
     "np.nan_to_num": (X,), "np.diagonal": (SQUARE,), "ndarray.diagonal": (SQUARE,),
     "np.linalg.matrix_power": (SQUARE, 1), "np.diff": (X, 0),
     "np.imag": (X + 1j,), "ndarray.imag": (X + 1j,),  # (a view of a complex array's memory)
+    "np.meshgrid": (X[0], X[1]),
 }
-VIEW_KEYWORDS = {"np.nan_to_num": {"copy": False}}
+VIEW_KEYWORDS = {"np.nan_to_num": {"copy": False}, "np.meshgrid": {"copy": False}}
 
 
 def test_view_primitives_can_share_memory_with_their_operand():

@@ -13,7 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..errors import NoSourceError, SourcediffSyntaxError
+from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..syntax import _method_call, _names_in
@@ -95,6 +95,9 @@ class Analysis(ObjectState):
         self.loops_around, self.order = [], 0  # (the loops around a statement, its place)
         self.placed = {}  # id(statement) -> (place, ids of the loops around it)
         self.value_reads = []  # (place, loops, target, names read) of every ``name = ...``
+        # (target, op, statement, parameter, names) of every argument of a rule's call in a
+        # position the rule gives no derivative (np.cov's aweights=): see refuse_cut_slots
+        self.cut_slots = []
         self.walk(self.body, False, flows)
         self.close_containers()
         flows.extend(self.writes_through_aliases())
@@ -106,6 +109,7 @@ class Analysis(ObjectState):
         # (what depends on wrt, reaching the output or not: a method call for its effect may
         # store it on an object whose attributes are read back)
         self.varied = activity(flows, self.wrt, set(self.locals))
+        self.refuse_cut_slots(flows, outputs)
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)
         self.store_attributes()
@@ -210,6 +214,8 @@ class Analysis(ObjectState):
                 self.shares.append((target.id, name))
         uses = self.operand_names(op, s)
         flows.append(({target.id}, uses))
+        if op.kind == "rule":
+            self.record_cut_slots(op, s, target.id)
         self.count(target.id, in_loop)
         if op.kind in ("container", "user") or _returns_sequence(op.key):
             self.containers.add(target.id)
@@ -533,6 +539,47 @@ class Analysis(ObjectState):
             if op.rule.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
         return out
+
+    def record_cut_slots(self, op, s, target):
+        """Note the names in the arguments of ``target = op(...)`` whose derivative the rule does
+        not give though it is not zero (its ``unimplemented`` fact; their flow into the result
+        is cut: see operand_names)."""
+        if not op.rule.unimplemented:
+            return
+        q = quote.quoted(op.rule.vjp)
+        try:
+            slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
+        except (quote.StarredArgument, quote.KeywordsArgument, TypeError):
+            return
+        params = q.params[2:]
+        for pos, arg in enumerate(slots):
+            names = _names_in([arg]) & self.locals if arg is not None else set()
+            name = params[pos] if pos < len(params) else None
+            if names and name in op.rule.unimplemented:
+                self.cut_slots.append((target, op, s, name, names))
+
+    def refuse_cut_slots(self, flows, outputs):
+        """A value that depends on wrt passed where a rule gives no derivative (np.cov(x,
+        aweights=w) with w depending on wrt), in a call whose result reaches the output, would
+        lose its derivative without a word: refused, with how to say the value is a constant."""
+        if not self.cut_slots:
+            return
+        reach = activity(flows, set(self.locals) | set(self.params), outputs)
+        for target, op, s, param, names in self.cut_slots:
+            carried = names & self.varied
+            if not carried or target not in reach:
+                continue
+            value = sorted(carried)[0]
+            how = "an argument the gradient is taken with respect to" if value in self.wrt \
+                else f"which depends on {', '.join(self.wrt)}"
+            raise NoRuleError(
+                f"{self.parsed.where(s)}: {op.name} gets {self.origin_of(value)}, {how}, as its "
+                f"{param} argument, and its derivative rule "
+                f"has no derivative with respect to {param}: the derivative through it would "
+                f"be dropped.\n    {self.parsed.line_text(s)}\nIf {param} is meant as a "
+                f"constant here, pass sourcediff.stop_gradient({self.origin_of(value)}); to "
+                f"differentiate through it, register a rule that gives that derivative "
+                f"(sourcediff.defvjp)")
 
     def bind_user_call(self, op, s):
         """(bound arguments, parameters that receive values carrying derivatives) of a call to the

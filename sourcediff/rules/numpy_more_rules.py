@@ -22,7 +22,7 @@ eigvalsh) raise NoRuleError naming their helper when differentiated again.
 import numpy as np
 
 from .. import runtime as _sd
-from .registry import defjvp, defnondiff, defvjp
+from .registry import defjvp, defnondiff, defvjp, present
 
 # ---------------------------------------------------------------- array manipulation
 
@@ -473,3 +473,105 @@ defnondiff(_sd.insert_ids, _sd.select_default_mask,
            reason="integer positions and boolean masks: where each element of a result comes from")
 defnondiff(_sd.poly_exponents, _sd.phi_mask, _sd.eye_like, _sd.degenerate_nan,
            reason="constant arrays (exponents, triangle masks, identities) of the arguments' shapes")
+
+
+# ---------------------------------------------------------------- selections and grids
+
+
+# delete: a selection of arr's elements; each kept element's gradient goes back where it came from
+@defvjp(np.delete, kind="linear", view=False)
+def delete(g, ans, arr, obj, axis=None):
+    return (_sd.route_grad(g, _sd.delete_ids(arr, obj, axis), arr), None, None)
+
+
+# meshgrid: output i repeats input i along the other axes (g holds one gradient per output)
+@defvjp(np.meshgrid, kind="custom", view=True)
+def meshgrid(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    return _sd.meshgrid_grads(g, xi, copy, sparse, indexing)
+
+
+@defjvp(np.meshgrid)
+def meshgrid_jvp(t, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    return _sd.meshgrid_tangents(t, xi, copy, sparse, indexing)
+
+
+# cov: of m's (and y's) rows, or columns with rowvar=False; the weights are constants
+@defvjp(np.cov, kind="custom", view=False, unimplemented=("fweights", "aweights"))
+def cov(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+        dtype=None):
+    grads = _sd.cov_grads(g, m, y, rowvar, bias, ddof, fweights, aweights)
+    return (grads[0], grads[1], None, None, None, None, None, None)
+
+
+@defjvp(np.cov)
+def cov_jvp(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+            dtype=None):
+    return (_sd.cov_tangent(g, 0, m, y, rowvar, bias, ddof, fweights, aweights),
+            _sd.cov_tangent(g, 1, m, y, rowvar, bias, ddof, fweights, aweights),
+            None, None, None, None, None, None)
+
+
+# cumulative_sum (numpy 2.1): cumsum, with a leading 0 when include_initial
+@defvjp(*present(np, "cumulative_sum"), kind="linear", torch_name="CumsumBackward0", view=False)
+def cumulative_sum(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    return (_sd.cumsum_grad(_sd.drop_initial(g, axis, include_initial), x, axis),)
+
+
+# ---------------------------------------------------------------- ufunc methods
+# np.add.reduce is np.sum along axis 0 by default (np.logaddexp.reduce a log-sum-exp), and
+# np.add.accumulate / np.multiply.accumulate are cumsum / cumprod along axis 0 by default
+
+
+@defvjp(np.add.reduce, kind="linear", torch_name="SumBackward1", view=False)
+def add_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, array, axis, keepdims),)
+
+
+@defvjp(np.multiply.reduce, kind="custom", torch_name="ProdBackward1", view=False)
+def multiply_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, array, axis, keepdims) * _sd.prod_others(array, axis),)
+
+
+@defjvp(np.multiply.reduce)
+def multiply_reduce_jvp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (np.sum(g * _sd.prod_others(array, axis), axis=axis, keepdims=keepdims),)
+
+
+@defvjp(np.maximum.reduce, np.minimum.reduce, kind="custom", torch_name="AmaxBackward0",
+        view=False)
+def extremum_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, array, axis, keepdims) *
+            _sd.extremum_weights(array, ans, axis, keepdims),)
+
+
+@defjvp(np.maximum.reduce, np.minimum.reduce)
+def extremum_reduce_jvp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (np.sum(g * _sd.extremum_weights(array, ans, axis, keepdims), axis=axis,
+                   keepdims=keepdims),)
+
+
+@defvjp(np.logaddexp.reduce, kind="custom", torch_name="LogsumexpBackward0", view=False)
+def logaddexp_reduce(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (_sd.unreduce(g, array, axis, keepdims) *
+            np.exp(array - _sd.keep(ans, array, axis, keepdims)),)
+
+
+@defjvp(np.logaddexp.reduce)
+def logaddexp_reduce_jvp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False):
+    return (np.sum(g * np.exp(array - _sd.keep(ans, array, axis, keepdims)), axis=axis,
+                   keepdims=keepdims),)
+
+
+@defvjp(np.add.accumulate, kind="linear", torch_name="CumsumBackward0", view=False)
+def add_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    return (_sd.cumsum_grad(g, array, axis),)
+
+
+@defvjp(np.multiply.accumulate, kind="custom", torch_name="CumprodBackward0", view=False)
+def multiply_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    return (_sd.shifted(ans, 1, axis, 1.0) * _sd.scan(g, array, axis, True),)
+
+
+@defjvp(np.multiply.accumulate)
+def multiply_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
+    return (_sd.scan(g * np.ones_like(array) * _sd.shifted(ans, 1, axis, 1.0), array, axis),)

@@ -71,6 +71,10 @@ class Facts:
     - ``nondiff``: the parameter names (after ``g, ans``) of the vjp rule that carry no
       derivative; by default those for which the rule returns the literal ``None``. A
       non-differentiable key has ``reason`` set and no differentiable argument at all.
+    - ``unimplemented``: the ones among those whose derivative is not zero but which the rule
+      does not give (``np.cov``'s weights): a value that carries a derivative there is refused,
+      where in the others (shapes, indices, the sign ``np.copysign`` takes) its derivative is
+      zero and is left out.
     - ``zero_safe``: the vjp rule gives right contributions (0.0, or zeros that broadcast) when
       its incoming gradient is the symbolic zero 0.0, so the compiler need not make the gradient
       dense first; None means: decided by looking at the rule's body (reverse mode does).
@@ -95,14 +99,15 @@ class Facts:
     """
 
     __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",
-                 "nondiff", "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves",
-                 "shapes", "shape_args", "_derived_nondiff")
+                 "nondiff", "unimplemented", "zero_safe", "passes_zero", "calls_back",
+                 "reads_dicts", "saves", "shapes", "shape_args", "_derived_nondiff")
 
-    FIELDS = ("view", "full_reduction", "rowwise", "writes", "nondiff", "zero_safe",
-              "passes_zero", "calls_back", "reads_dicts", "saves", "shapes", "shape_args")
+    FIELDS = ("view", "full_reduction", "rowwise", "writes", "nondiff", "unimplemented",
+              "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves", "shapes",
+              "shape_args")
     DEFAULTS = dict(view=None, full_reduction=False, rowwise=None, writes=None, nondiff=None,
-                    zero_safe=None, passes_zero=False, calls_back=False, reads_dicts=False,
-                    saves=None, shapes=None, shape_args=None)
+                    unimplemented=(), zero_safe=None, passes_zero=False, calls_back=False,
+                    reads_dicts=False, saves=None, shapes=None, shape_args=None)
 
     def __init__(self, key, name=None):
         self.key = key

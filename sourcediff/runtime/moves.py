@@ -16,7 +16,8 @@ __all__ = [
     "tile_grad", "repeat_grad", "pad_grad", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent"
+    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "delete_ids",
+    "meshgrid_grads", "meshgrid_tangents"
 ]
 
 
@@ -246,12 +247,18 @@ def insert_ids(arr, obj, values, axis=None, which=0):
     return np.insert(marks, obj, fill, axis=axis)
 
 
+def delete_ids(arr, obj, axis=None):
+    """Where each element of np.delete(arr, obj, axis) comes from: its flat index into arr."""
+    return np.delete(np.arange(int(np.prod(shape(arr), dtype=np.int64))).reshape(shape(arr)), obj,
+                     axis=axis)
+
+
 def route_grad(g, ids, x):
     """The gradient of a result whose elements are copies of ``x``'s flat elements ``ids`` (-1 for
     none): each element of ``x`` gets the sum of its copies' gradients."""
     if is_zero_grad(g):
         return 0.0
-    numpy_only("np.insert (its gradient adds with np.bincount)", g)
+    numpy_only("np.insert or np.delete (its gradient adds with np.bincount)", g)
     mask = ids >= 0
     weights = np.broadcast_to(g, ids.shape)[mask]
     out = np.bincount(ids[mask], weights=weights, minlength=int(np.prod(shape(x), dtype=np.int64)))
@@ -308,3 +315,51 @@ def sorted_tangent(t, iterable, key=None, reverse=False):
     order = _sorted_order(iterable, key, reverse)
     items = grad_items(t, len(order))
     return GradList(0.0 if items[i] is None else items[i] for i in order)
+
+
+# ---------------------------------------------------------------- np.meshgrid
+
+
+def _meshgrid_axis(i, n, indexing):
+    """The axis of np.meshgrid's outputs along which input i varies."""
+    if indexing == "xy" and n >= 2 and i < 2:
+        return 1 - i
+    return i
+
+
+def meshgrid_grads(g, xi, copy=True, sparse=False, indexing="xy"):
+    """The gradient of each input of ``np.meshgrid(*xi, ...)``: output i varies along one axis
+    only, so input i's gradient is output i's gradient summed over the other axes (None for an
+    output no gradient reached)."""
+    n = len(xi)
+    out = []
+    # (g: a list with one gradient per output, or the tape's one array of them all stacked)
+    for i, (x, gi) in enumerate(zip(xi, grad_items(g, n))):
+        if gi is None:
+            out.append(0.0)
+            continue
+        axis = _meshgrid_axis(i, n, indexing)
+        others = tuple(a for a in range(np.ndim(gi)) if a != axis)
+        out.append(np.reshape(np.sum(gi, axis=others), shape(x)))
+    return tuple(out)
+
+
+def meshgrid_tangents(t, xi, copy=True, sparse=False, indexing="xy"):
+    """For each input position, np.meshgrid's tangent (one entry per output, 0.0 for the outputs
+    that do not move) when that input moves along ``t`` (None where ``t`` has another shape)."""
+    grid = [np.size(x) for x in xi]  # (the outputs' shapes, without computing any)
+    if indexing == "xy" and len(xi) >= 2:
+        grid[0], grid[1] = grid[1], grid[0]
+    n = len(xi)
+    out = []
+    for i, x in enumerate(xi):
+        if np.shape(t) != np.shape(x):
+            out.append(None)
+            continue
+        moved = [np.zeros(1)] * n
+        moved[i] = np.ravel(t)
+        parts = [0.0] * n
+        line = np.meshgrid(*moved, sparse=True, indexing=indexing)[i]
+        parts[i] = line if sparse else np.broadcast_to(line, tuple(grid)).copy()
+        out.append(GradList(parts))
+    return tuple(out)

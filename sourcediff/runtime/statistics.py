@@ -4,6 +4,7 @@ quantiles, np.average, np.interp, convolution, np.polyval and np.trapezoid."""
 import numpy as np
 
 from .accumulate import GradList, _items, _refuse, is_zero_grad
+from .elementwise import real_only
 from .indexing import normalize_axes
 from .shapes import as_array, numpy_only, shape, unbroadcast, unreduce
 
@@ -11,7 +12,8 @@ __all__ = [
     "gradient_grads", "gradient_spacing_tangent", "gradient_tangents", "select_default_mask",
     "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
     "quantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
-    "conv_pad_width", "poly_exponents", "trapezoid_grads"
+    "conv_pad_width", "poly_exponents", "trapezoid_grads", "cov_grads", "cov_tangent",
+    "drop_initial"
 ]
 
 
@@ -362,3 +364,98 @@ def trapezoid_grads(g, y, x=None, dx=1.0, axis=-1):
     else:
         gx = unbroadcast(gx, np.asarray(x))
     return (np.broadcast_to(gy, y.shape), gx, None, None)
+
+
+# ---------------------------------------------------------------- np.cov
+
+
+def _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights):
+    """np.cov's steps: the variables as rows X (m's then y's), the weights w (None: equal), the
+    divisor, and how X's rows go back to m and y (each operand's number of rows and whether it
+    was transposed). The same arrangement and divisor as numpy's own code."""
+    parts, layout = [], []
+    for v, first in ((m, True), (y, False)):
+        if v is None:
+            continue
+        v = real_only(as_array(v), "np.cov")
+        x = np.asarray(v, dtype=float)
+        x = x.reshape(1, -1) if x.ndim < 2 else x
+        flip = not rowvar and (np.ndim(v) != 1 if first else x.shape[0] != 1)
+        x = x.T if flip else x
+        parts.append(x)
+        layout.append((x.shape[0], flip, shape(v)))
+    X = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    if ddof is None:
+        ddof = 0 if bias else 1
+    w = None
+    if fweights is not None:
+        w = np.asarray(fweights, dtype=float)
+    if aweights is not None:
+        a = np.asarray(aweights, dtype=float)
+        w = a if w is None else w * a
+    n = X.shape[1]
+    w_sum = float(n) if w is None else float(np.sum(w))
+    if w is None:
+        fact = n - ddof
+    elif ddof == 0:
+        fact = w_sum
+    elif aweights is None:
+        fact = w_sum - ddof
+    else:
+        fact = w_sum - ddof * np.sum(w * np.asarray(aweights, dtype=float)) / w_sum
+    avg = np.mean(X, axis=1, keepdims=True) if w is None else \
+        (np.sum(X * w, axis=1, keepdims=True) / w_sum)
+    return X - avg, w, fact, layout
+
+
+def _cov_back(dX, layout):
+    """A gradient of np.cov's rows X split back to its operands m and y (None for a missing y)."""
+    out, start = [], 0
+    for rows, flip, like in layout:
+        part = dX[start:start + rows]
+        start += rows
+        out.append(np.reshape(part.T if flip else part, like))
+    return tuple(out) + (None,) * (2 - len(out))
+
+
+def cov_grads(g, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None):
+    """The gradients of ``np.cov(m, y, ...)`` with respect to m and y (weights are constants):
+    (G + G^T) @ (Xc * w) / fact for the centred rows Xc (the mean's own term vanishes, as the
+    weighted rows of Xc sum to zero)."""
+    if is_zero_grad(g):
+        return 0.0, (None if y is None else 0.0)
+    numpy_only("np.cov", g, m)
+    Xc, w, fact, layout = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
+    k = Xc.shape[0]
+    G = np.reshape(np.broadcast_to(g, shape(g)), (k, k))
+    dX = (G + G.T) @ (Xc if w is None else Xc * w) / fact
+    return _cov_back(dX, layout)
+
+
+def cov_tangent(t, which, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                aweights=None):
+    """The tangent of ``np.cov(m, y, ...)`` when operand ``which`` (0: m, 1: y) moves along ``t``."""
+    if is_zero_grad(t) or (which == 1 and y is None):
+        return 0.0
+    Xc, w, fact, layout = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
+    rows = [np.zeros((r, Xc.shape[1])) for r, _, _ in layout]
+    r, flip, like = layout[which]
+    tt = np.asarray(np.broadcast_to(t, like), dtype=float)
+    tt = tt.reshape(1, -1) if tt.ndim < 2 else tt
+    rows[which] = tt.T if flip else tt
+    dX = np.concatenate(rows, axis=0)
+    dXc = dX - (np.mean(dX, axis=1, keepdims=True) if w is None else
+                np.sum(dX * w, axis=1, keepdims=True) / np.sum(w))
+    A = dXc @ (Xc if w is None else Xc * w).T / fact
+    out = A + A.T
+    return out.reshape(()) if out.size == 1 and Xc.shape[0] == 1 else out
+
+
+def drop_initial(g, axis=None, include_initial=False):
+    """np.cumulative_sum's gradient without the entry ``include_initial=True`` puts first along
+    the axis (a constant 0, which takes no gradient)."""
+    if not include_initial or is_zero_grad(g):
+        return g
+    index = [slice(None)] * np.ndim(g)
+    index[0 if axis is None else axis] = slice(1, None)
+    return g[tuple(index)]

@@ -137,6 +137,20 @@ def _array_ufunc_other(ufunc, method, inputs, kwargs):
         a2 = a.reshape(tuple(np.shape(_unwrap(a))) + (1,) * nb) if isinstance(a, Tensor) else \
             np.reshape(a, np.shape(a) + (1,) * nb)
         return _array_ufunc(ufunc, "__call__", (a2, b), kwargs)
+    if method in ("reduce", "accumulate") and len(inputs) == 1:
+        bound = getattr(ufunc, method)  # (np.add.reduce: a rule of its own where it has one)
+        rule = registry.lookup(bound)
+        if rule is not None:
+            if not (_state.enabled and _any_rg(inputs)):
+                return _wrap_result(bound(_unwrap(inputs[0]), **kwargs))
+            if kwargs.get("out") is not None:
+                raise TapeError(f"np.{ufunc.__name__}.{method}(..., out=...) is not supported on "
+                                f"tape Tensors; assign the result instead")
+            kwargs.pop("out", None)
+            if kwargs:
+                _check_keywords(rule, kwargs)
+            return _op(rule.torch_name or rule.name, bound, bound, tuple(inputs), kwargs or None,
+                       (0,), (0, "o"))
     if method != "__call__":
         raise TapeError(
             f"np.{ufunc.__name__}.{method} is not supported on tape Tensors (it would bypass the "

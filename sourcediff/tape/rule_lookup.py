@@ -1,5 +1,6 @@
 """Finding a primitive's vjp rule for the tape: the shared rule table plus the tape's own keys."""
 
+import inspect
 import operator
 
 import numpy as np
@@ -8,6 +9,7 @@ from ..rules import registry
 from .. import rules as _rules  # noqa: F401  (registers the built-in rule table)
 from ..errors import NoRuleError
 from ..rules.quote import sliced_rule as sliced_vjp  # the one import of quote
+from .messages import TapeError
 from .tensor_class import Tensor, _getitem
 
 
@@ -89,6 +91,7 @@ def _rule_and_vjp(key, req):
     # (a ragged result's rule is a closure of its own: run whole, not cached by sliced_vjp)
     if type(key) is _Ragged:
         return rule, rule.vjp
+    _check_differentiable(rule, req)
     found = (rule, sliced_vjp(rule.vjp, req))
     if type(key) is not _ToCopy:  # (a new key per cast: not kept)
         try:
@@ -96,6 +99,24 @@ def _rule_and_vjp(key, req):
         except TypeError:
             pass
     return found
+
+
+def _check_differentiable(rule, req):
+    """Refuse a tensor that requires grad in a position whose derivative ``rule`` does not give
+    though it is not zero (its ``unimplemented`` fact: np.cov's aweights): its gradient would be
+    left out without a word (PyTorch raises "the derivative for 'weight' is not implemented")."""
+    if not rule.unimplemented:
+        return
+    try:
+        params = list(inspect.signature(rule.vjp).parameters)[2:]
+    except (TypeError, ValueError):
+        return
+    for e in req:
+        pos = e if type(e) is int else e[0]
+        name = params[pos] if pos < len(params) else None
+        if name in rule.unimplemented:
+            raise TapeError(f"the derivative for '{name}' is not implemented (in {rule.name}); "
+                            f"pass it as t.detach() if it is a constant there")
 
 
 class _Ragged:
