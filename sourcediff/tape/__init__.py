@@ -23,6 +23,7 @@ Example::
 # factories, oracle and graph sit beside the top
 
 from . import methods as _methods  # noqa: F401  (adds the operations to Tensor)
+from . import nn  # noqa: F401  (torch.nn.functional's names: sourcediff.tape.nn.functional)
 from .dispatch import _array_function  # noqa: F401  (sourcediff.custom calls it)
 from .engine import (  # noqa: F401
     autograd,
@@ -103,7 +104,6 @@ from .node import (  # noqa: F401
     AccumulateGrad,
     Node,
 )
-from . import nn  # noqa: F401  (torch.nn.functional's names: sourcediff.tape.nn.functional)
 from .oracle import (  # noqa: F401
     grad_of,
 )
