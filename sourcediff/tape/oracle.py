@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 
+from .. import pytree
 from .. import runtime as _sd
 from ..errors import SourcediffError
 from .engine import grad
@@ -15,9 +16,10 @@ def grad_of(f, args, wrt=0):
     """Gradient of a plain numpy function ``f(*args)`` (scalar output) computed by the tape.
 
     ``wrt`` is an argument index, a parameter name or a tuple of them (a tuple gives a tuple of
-    gradients). The ``wrt`` arguments become float64 tape Tensors (other arguments are passed
-    unchanged), ``f`` runs on them through numpy dispatch, and the gradients come back as numpy
-    values shaped like the arguments (a float for a Python float). This is the tape used as an
+    gradients). The ``wrt`` arguments become float64 tape Tensors (one per array of a list,
+    tuple or dict argument; other arguments are passed unchanged), ``f`` runs on them through
+    numpy dispatch, and the gradients come back as numpy values shaped like the arguments (a
+    float for a Python float; a list, tuple or dict argument's in its structure). This is the tape used as an
     independent oracle for the source compiler.
 
     Example::
@@ -36,16 +38,15 @@ def grad_of(f, args, wrt=0):
         wrts = [names.index(w) if isinstance(w, str) else w for w in wrts]
     args = list(args)
     originals = {i: args[i] for i in wrts}
-    leaves = {}
+    leaves = {}  # (argument -> its leaf Tensors, in pytree.leaves order)
     for i in wrts:
-        a = args[i]
-        arr = np.array(a, dtype=np.result_type(a, np.float64) if np.ndim(a) or
-                       not isinstance(a, np.generic) else a.dtype)
-        if arr.dtype.kind != "f":
-            arr = arr.astype(np.float64)
-        leaves[i] = _leaf(arr, True)
-        with enable_grad():
-            args[i] = leaves[i].clone()  # a non-leaf, so the function may update it in place
+        # (a list, tuple or dict of arrays: one leaf Tensor per array, in the same structure)
+        tree = _is_tree_of_arrays(args[i])
+        parts = pytree.leaves(args[i]) if tree else [args[i]]
+        leaves[i] = [_leaf(_float_array(a, i), True) for a in parts]
+        with enable_grad():  # (non-leaves, so the function may update them in place)
+            copies = [t.clone() for t in leaves[i]]
+        args[i] = pytree.rebuild(args[i], copies) if tree else copies[0]
     prev = _state.strict
     _state.strict = True
     try:
@@ -60,15 +61,40 @@ def grad_of(f, args, wrt=0):
     if out._data.size != 1:
         raise SourcediffError(
             f"grad_of needs a scalar output, but the function returned shape {out._data.shape}")
-    if not out._rg:
-        gs = [None] * len(wrts)
-    else:
-        gs = grad(out.reshape(()), [leaves[i] for i in wrts], allow_unused=True)
-    res = []
-    for i, g in zip(wrts, gs):
-        val = np.zeros(leaves[i]._data.shape) if g is None else g._data
-        like = originals[i]
-        if isinstance(like, (np.ndarray, np.generic)) and like.dtype.kind in "biu":
-            like = like.astype(np.float64)  # (an integer array's gradient is not truncated)
-        res.append(_sd.grad_like(val, like))
+    flat = [t for i in wrts for t in leaves[i]]
+    gs = grad(out.reshape(()), flat, allow_unused=True) if out._rg else [None] * len(flat)
+    res, at = [], 0
+    for i in wrts:
+        vals = []
+        tree = _is_tree_of_arrays(originals[i])
+        for t, like in zip(leaves[i], pytree.leaves(originals[i]) if tree else [originals[i]]):
+            g = gs[at]
+            at += 1
+            if isinstance(like, (np.ndarray, np.generic)) and like.dtype.kind in "biu":
+                like = like.astype(np.float64)  # (an integer array's gradient is not truncated)
+            vals.append(_sd.grad_like(np.zeros(t._data.shape) if g is None else g._data, like))
+        res.append(pytree.rebuild(originals[i], vals) if tree else vals[0])
     return res[0] if single else tuple(res)
+
+
+def _is_tree_of_arrays(a):
+    """A dict, or a list or tuple holding arrays or containers: a pytree of parameters, one leaf
+    Tensor per array (a list of numbers stays one array, as numpy reads it)."""
+    if isinstance(a, dict):
+        return True
+    return isinstance(a, (list, tuple)) and any(
+        isinstance(v, (np.ndarray, list, tuple, dict)) for v in a)
+
+
+def _float_array(a, i):
+    """A wrt argument's value (or a leaf of it) as a float array for a leaf Tensor."""
+    if not (isinstance(a, (int, float, complex, list, tuple, np.ndarray, np.generic)) or
+            hasattr(a, "__array__")):
+        raise SourcediffError(
+            f"grad_of: argument {i} holds a {type(a).__name__}, which cannot carry a gradient; "
+            f"pass floats, float arrays, or lists, tuples and dicts of them")
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    arr = np.array(a, dtype=np.result_type(a, np.float64) if np.ndim(a) or
+                   not isinstance(a, np.generic) else a.dtype)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
