@@ -511,7 +511,10 @@ class Normalizer:
                                     comparators=[self.atom(node.comparators[0])])
             return self.chained_compare(node)
         if isinstance(node, gast.BoolOp):
-            if all(is_atom(v, self.locals) for v in node.values[1:]):
+            # kept whole only when its value is a truth value: ``y and x`` is x for a true y,
+            # and x may carry a derivative (it is the branch short_circuit writes)
+            if all(is_atom(v, self.locals) for v in node.values[1:]) and \
+                    all(self.truth_value(v) for v in node.values):
                 return gast.BoolOp(op=node.op, values=[self.atom(v) for v in node.values])
             return self.short_circuit(node)
         if isinstance(node, gast.IfExp):
@@ -657,6 +660,19 @@ class Normalizer:
         lifted_name, free = self.lifted[node.func.id]
         keywords = list(node.keywords) + [gast.keyword(arg=v, value=load(v)) for v in free]
         return call(load(lifted_name), node.args, keywords)
+
+    def truth_value(self, node):
+        """``node`` is a comparison, a ``not``, a constant or a name from outside the function:
+        never a value that carries a derivative through ``and``/``or``."""
+        if isinstance(node, (gast.Compare, gast.Constant)):
+            return True
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+            return True
+        if isinstance(node, gast.BoolOp):
+            return all(self.truth_value(v) for v in node.values)
+        if isinstance(node, gast.Name):
+            return node.id not in self.locals
+        return isinstance(node, gast.Attribute) and is_static_ref(node, self.locals)
 
     def short_circuit(self, node):
         """``a and f(b)`` keeps Python's short circuit: ``t = a; if t: t = f(b)``."""
