@@ -60,3 +60,26 @@ def test_and_or_of_names_carry_the_derivative_of_the_operand_they_return(fn, y):
     _all_modes(fn, (X4.copy(), y))
     if y != 0.0:  # (y = 0 is where the function jumps in y)
         _all_modes(fn, (X4.copy(), y), wrt=1, tape=False)
+
+
+# ---------------------------------------------------------------- the tape: in-place ndarray methods
+def sorts_in_place(x):
+    y = x * np.arange(1.0, 5.0)
+    y.sort()
+    return np.sum(y * np.arange(4.0))
+
+
+def partitions_in_place(x):
+    y = x * np.arange(1.0, 5.0)
+    y.partition(2)
+    return np.sum(y * np.arange(4.0))
+
+
+@pytest.mark.parametrize("fn", [sorts_in_place, partitions_in_place])
+def test_the_tape_refuses_an_ndarray_method_that_changes_the_array_in_place(fn):
+    # was: y.sort() on a tape Tensor ran np.sort(y), whose sorted copy was dropped: y stayed
+    # unsorted and grad_of gave [0, 2, 6, 12] where finite differences give [1, 0, 9, 8]
+    with pytest.raises(sd.SourcediffError, match="in place"):
+        grad_of(fn, (X4.copy(),))
+    with pytest.raises(sd.SourcediffError, match="in place"):
+        sd.grad(fn)(X4.copy())

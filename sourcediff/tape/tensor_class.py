@@ -359,7 +359,15 @@ class Tensor:
         f = getattr(np, name, None)
         if name.startswith("_") or not callable(f) or not hasattr(np.ndarray, name):
             raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        if name in _IN_PLACE_METHODS:  # np.sort(t) returns a sorted copy; t.sort() sorts t
+            raise TapeError(f"t.{name}(...) changes the array in place, which the tape does not "
+                            f"record; assign the result instead: t = np.{name}(t, ...)")
         return functools.partial(f, self)
+
+
+# ndarray methods that change the array in place where the numpy function of the same name
+# returns a new array: __getattr__ must not forward them to that function
+_IN_PLACE_METHODS = frozenset({"sort", "partition", "resize"})
 
 
 def _init(t, arr):
