@@ -113,7 +113,7 @@ class _RuleCall:
         for i, t in zip(self.positions, tangents):
             if is_zero_grad(t):
                 continue
-            if self.rule.kind == "linear":
+            if self.rule.kind == "linear" and self.rule.jvp is None:
                 args, kwargs = self._replaced(i, t)
                 part = self.rule.key(*args, **kwargs)
             else:

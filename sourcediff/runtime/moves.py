@@ -16,7 +16,7 @@ __all__ = [
     "tile_grad", "repeat_grad", "pad_grad", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent"
+    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "integer_cut"
 ]
 
 
@@ -157,6 +157,14 @@ def like_input(g, a):
     """``g`` shaped like the input of np.array/np.asarray: a list for a list, an array otherwise."""
     if isinstance(a, (list, tuple)):
         return [like_input(g[i], a[i]) for i in range(len(a))]
+    return g
+
+
+def integer_cut(g, ans):
+    """``g``, or zeros shaped like it when ``ans`` holds integers or booleans: a cast to an
+    integer dtype (``x.astype(int)``, ``np.array(x, dtype=int)``) carries no derivative."""
+    if np.result_type(ans).kind in "biu":
+        return np.zeros(shape(g))
     return g
 
 
