@@ -171,7 +171,7 @@ def jvp_contribution(rule, prim, args, kwargs, ans, i, t):
     if rule.kind == "elementwise":
         part = rule.vjp(t, ans, *args, **kwargs)[i]
         return broadcast_tangent(part, ans) if rule.broadcast else part
-    if rule.kind == "linear" and rule.jvp is None:  # (astype: a jvp of its own at integers)
+    if rule.kind == "linear":
         return call(prim, args[:i] + (t,) + args[i + 1 :], kwargs)
     assert rule.jvp is not None, f"custom rule {rule.name} has no jvp"
     # only the entry asked for, as source-mode forward inlines it (the other entries of a jvp tuple

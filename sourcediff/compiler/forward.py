@@ -176,7 +176,7 @@ class Forward(Analysis):
                 if _names_in([arg]) & self.active:  # (max(*x): no tangent for it, not zero)
                     self.refuse_argument(arg, s, op.name)
                 continue
-            if rule.kind == "linear" and rule.jvp is None:  # (astype: a jvp rule of its own)
+            if rule.kind == "linear":
                 term = _replace(s.value, {id(arg): t})
             else:
                 source = q if rule.kind == "elementwise" else self.jvp_rule(op, s)
@@ -192,6 +192,8 @@ class Forward(Analysis):
         container = isinstance(ans, gast.Name) and ans.id in self.containers
         for term in terms[1:]:
             value = call(self.rt("add_grads"), [value, term]) if container else add(value, term)
+        if terms and quote.casts(bound):  # (x.astype(int): no tangent in an integer result)
+            value = call(self.rt("integer_cut"), [value, ans])
         return prelude, value
 
     def jvp_rule(self, op, s):

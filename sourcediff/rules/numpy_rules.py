@@ -845,40 +845,21 @@ def python_deepcopy(g, ans, x, memo=None, _nil=None):
     return (g, None, None)
 
 
-# asarray/array of a list of numbers or arrays: the gradient is a list shaped like the input.
-# These and astype are linear, but a result of an integer or bool dtype carries no derivative:
-# integer_cut zeroes the gradient and the tangent there (their jvp rules stand for the linear
-# one, which cast the tangent to integers)
+# asarray/array of a list of numbers or arrays: the gradient is a list shaped like the input
 @defvjp(np.asarray, kind="linear", view=True)
 def asarray(g, ans, a, dtype=None, order=None, *, device=None, copy=None, like=None):
-    return (_sd.like_input(_sd.integer_cut(g, ans), a),)
-
-
-@defjvp(np.asarray)
-def asarray_jvp(g, ans, a, dtype=None, order=None, *, device=None, copy=None, like=None):
-    return (_sd.integer_cut(np.asarray(g, dtype=dtype), ans),)
+    return (_sd.like_input(g, a),)
 
 
 @defvjp(np.array, kind="linear", torch_name="CloneBackward0", view=False)
 def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, **kwargs):
-    return (_sd.like_input(np.reshape(_sd.integer_cut(g, ans), _sd.shape(object)), object),)
-
-
-@defjvp(np.array)
-def array_jvp(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0,
-              **kwargs):
-    return (_sd.integer_cut(np.array(g, dtype=dtype, ndmin=ndmin), ans),)
+    return (_sd.like_input(np.reshape(g, _sd.shape(object)), object),)
 
 
 # astype: the gradient is cast back to the input's dtype
 @defvjp(np.ndarray.astype, kind="linear", torch_name="ToCopyBackward0", view=False)
 def astype(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
-    return (np.asarray(_sd.integer_cut(g, ans), dtype=a.dtype),)
-
-
-@defjvp(np.ndarray.astype)
-def astype_jvp(g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
-    return (_sd.integer_cut(np.asarray(g, dtype=ans.dtype), ans),)
+    return (np.asarray(g, dtype=a.dtype),)
 
 
 # sort: ties keep numpy's stable order (each tied element gets the gradient of its own slot)

@@ -14,8 +14,7 @@ tape mode calls it, and forward mode derives the jvp from it according to ``kind
   argument i is the same expression with the tangent in place of ``g``.
 - ``"linear"``: the primitive is linear in each differentiable argument separately (``reshape``, ``sum``,
   ``matmul``, ``multiply``): the jvp contribution of argument i is the primitive applied with the tangent
-  in place of argument i (unless a jvp rule is registered for it too: ``astype`` keeps a zero
-  tangent at an integer dtype).
+  in place of argument i.
 - ``"custom"``: a jvp rule with the same signature is registered with :func:`defjvp`; ``g`` is then the
   tangent of the argument whose contribution is asked for.
 
