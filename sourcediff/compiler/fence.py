@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SourcediffError, SourcediffSyntaxError
 from ..rules.facts import writes_in_place
+from .parse import parse_function
 
 # construct -> (name shown to the user, what to do instead)
 _REFUSED = {
@@ -65,6 +66,7 @@ def fence(parsed):
             _check_inner_writes(parsed, inner)
     _check_one_shot_iterators(parsed, fdef)
     _check_one_shot_arguments(parsed, fdef)
+    _check_loop_sequence_changes(parsed, fdef)
     return parsed
 
 
@@ -134,7 +136,6 @@ def _check_one_shot_iterators(parsed, fdef):
 def _check_one_shot_arguments(parsed, fdef):
     """``helper(f(v) for v in xs)``: the helper's parameter is a one-shot iterator in Python and
     a list in sourcediff; they agree only if the helper reads it once, outside a loop."""
-    from .parse import parse_function
     for node in gast.walk(fdef):
         if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Name):
             continue
@@ -165,6 +166,32 @@ def _check_one_shot_arguments(parsed, fdef):
                        f"{'in a loop' if len(reads) == 1 else f'{len(reads)} times'}, and "
                        f"Python's second read finds the iterator used up. Pass a list "
                        f"([...] or list(map(...))) if {name} means to read it again")
+
+
+def _check_loop_sequence_changes(parsed, fdef):
+    """``for v in l: l.append(w)``: Python's loop over a list sees the items appended (or
+    misses those popped) as it goes; sourcediff's runs over the length the list had when the
+    loop began."""
+    for loop in gast.walk(fdef):
+        if not isinstance(loop, gast.For):
+            continue
+        it = loop.iter
+        seqs = [it] if isinstance(it, gast.Name) else list(it.args) if \
+            isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id in \
+            ("zip", "enumerate", "reversed") and it.func.id not in parsed.bound_names else []
+        names = {a.id for a in seqs if isinstance(a, gast.Name)}
+        for stmt in loop.body:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                        isinstance(node.func.value, gast.Name) and \
+                        node.func.value.id in names and writes_in_place(node.func.attr):
+                    name, method = node.func.value.id, node.func.attr
+                    refuse(parsed, node, f"calls that change the sequence a for loop iterates "
+                           f"over ({name}.{method}(...) in the loop of line "
+                           f"{parsed.user_line(loop)})", f"Python's loop sees {name}'s items "
+                           f"as they change, sourcediff's runs over the items it had when the "
+                           f"loop began. Loop over a copy (for v in list({name}):) if that is "
+                           f"what you mean, or over an index (while k < len({name}):)")
 
 
 def _one_shot(value, parsed):
