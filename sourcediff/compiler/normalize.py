@@ -152,6 +152,7 @@ class Normalizer:
         self.out = []
         self.loc = None
         self.lifted = {}  # local function name -> (lifted name, free variables)
+        self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
 
     # ------------------------------------------------------------------ statements
 
@@ -636,18 +637,19 @@ class Normalizer:
             node = located(gast.FunctionDef(name=name, args=node.args, body=[ret],
                                             decorator_list=[], returns=None, type_comment=None,
                                             type_params=[]), node)
+        args = copy.deepcopy(node.args)
+        self.defaults[name] = ([a.id for a in args.args], self.lift_defaults(args))
         inner_locals = own_locals(node)
         loads = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
                  and isinstance(n.ctx, gast.Load)}
         free = set((loads - inner_locals) & self.locals) - set(self.lifted) - {name}
         for other, (_, other_free) in self.lifted.items():
             if other in loads and other not in inner_locals:
-                free |= set(other_free)
+                free |= set(other_free) | set(self.defaults[other][1].values())
         free = sorted(free)
         lifted_name = self.names.fresh(name)
         self.lifted[name] = (lifted_name, free)
         body = [_CallRewriter(self).visit(copy.deepcopy(stmt)) for stmt in node.body]
-        args = copy.deepcopy(node.args)
         args.kwonlyargs = list(args.kwonlyargs) + [gast.Name(id=v, ctx=gast.Param(),
                                                              annotation=None, type_comment=None)
                                                    for v in free]
@@ -656,9 +658,36 @@ class Normalizer:
                                        returns=None, type_comment=None, type_params=[]), node)
         self.parsed.env[lifted_name] = lift_function(self.parsed, new, name)
 
+    def lift_defaults(self, args):
+        """Python evaluates an inner function's defaults where the def runs: those that read the
+        enclosing function's names (``def g(v, k=x[3])``) are named there, and each call that
+        leaves the parameter out passes that name (so the derivative reaches x)."""
+        params = args.args[len(args.args) - len(args.defaults):] + args.kwonlyargs
+        defaults = list(args.defaults) + list(args.kw_defaults)
+        out = {}
+        for k, (p, d) in enumerate(zip(params, defaults)):
+            if d is not None and {n.id for n in gast.walk(d) if isinstance(n, gast.Name)} & \
+                    self.locals:
+                out[p.id] = self.names.fresh(p.id + "_default")
+                self.locals.add(out[p.id])
+                self.bind(store(out[p.id]), d)
+                if k < len(args.defaults):
+                    args.defaults[k] = const(None)
+                else:
+                    args.kw_defaults[k - len(args.defaults)] = const(None)
+        return out
+
     def lifted_call(self, node):
         lifted_name, free = self.lifted[node.func.id]
         keywords = list(node.keywords) + [gast.keyword(arg=v, value=load(v)) for v in free]
+        params, defaults = self.defaults[node.func.id]
+        given = {k.arg for k in node.keywords} | set(params[:len(node.args)])
+        if defaults and (None in given or any(isinstance(a, gast.Starred) for a in node.args)):
+            refuse(self.parsed, node, f"calls with *args or **kwargs to {node.func.id}, whose "
+                   f"defaults read the enclosing function's values,", "pass the arguments "
+                   "one by one")
+        keywords += [gast.keyword(arg=p, value=load(d)) for p, d in defaults.items()
+                     if p not in given]
         return call(load(lifted_name), node.args, keywords)
 
     def truth_value(self, node):
@@ -889,8 +918,9 @@ class JumpLowering:
             tail.append(located(gast.If(test=load(loop["stop"]), body=[gast.Break()], orelse=[]), s))
         new_body = head + body + tail
         after = []
+        outer = self.loops[-1] if self.loops else None  # (break and continue in the else: its)
         if s.orelse:
-            orelse = self.block(s.orelse, None)
+            orelse = self.block(s.orelse, outer)
             if any(isinstance(n, gast.Break) and not isinstance(n, _LoopExit)
                    for n in _walk_stmts(s.body, into_loops=False)):
                 before.append(assign(loop["broke"], const(False), s))
@@ -905,6 +935,8 @@ class JumpLowering:
         flags = {self.done} if returns_inside else set()
         if returns_inside and after:
             after = self.guard(flags, after, s)
+        if outer is not None:
+            flags |= self.raised(s.orelse, outer)
         return before + [located(new, s)] + after, flags
 
 
@@ -915,8 +947,9 @@ def _walk_stmts(stmts, into_loops=True):
         if isinstance(s, gast.If):
             yield from _walk_stmts(s.body, into_loops)
             yield from _walk_stmts(s.orelse, into_loops)
-        elif isinstance(s, (gast.For, gast.While)) and into_loops:
-            yield from _walk_stmts(s.body, into_loops)
+        elif isinstance(s, (gast.For, gast.While)):  # (its else runs at this level)
+            if into_loops:
+                yield from _walk_stmts(s.body, into_loops)
             yield from _walk_stmts(s.orelse, into_loops)
 
 
