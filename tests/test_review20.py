@@ -392,3 +392,45 @@ def test_break_and_continue_in_an_inner_loops_else_belong_to_the_outer_loop(fn):
     # was: TypeError from inside the compiler ('NoneType' object does not support item
     # assignment): the else block was lowered as if outside any loop
     _all_modes(fn, (X4.copy(),))
+
+
+# ---------------------------------------------------------------- parallel assignment
+def plain_swap(x):
+    a, b = x[0], x[1] * 3
+    a, b = b, a
+    return a * 2.0 + b ** 2
+
+
+def rotation_in_a_loop(x):
+    a, b, c = x[0], x[1], x[2]
+    for _ in range(4):
+        a, b, c = c * 1.1, a, b * x[3]
+    return a * b + c
+
+
+def swap_of_arrays(x):
+    a, b = x[:2] * 2.0, x[2:] ** 2
+    a, b = b, a
+    return np.sum(a * np.array([1.0, 3.0])) + np.sum(b ** 3)
+
+
+def nested_rotation(x):
+    a, b, c = x[0], x[1], x[2]
+    (a, b), c = (c, a), b
+    return a * 1.0 + b * 2.0 + c * 4.0
+
+
+def unpacks_a_name_into_itself(x):
+    rows = np.outer(x[:2], x[2:])
+    rows, other = rows
+    return np.sum(rows * np.array([1.0, 3.0])) + np.sum(other ** 2)
+
+
+@pytest.mark.parametrize("fn", [plain_swap, rotation_in_a_loop, swap_of_arrays, nested_rotation,
+                                unpacks_a_name_into_itself])
+def test_a_parallel_assignment_reads_every_value_before_it_binds_any(fn):
+    # was: a, b = b, a bound a, then b to the new a: the function's value itself was wrong
+    # (plain_swap's gradient [0, -16.14, 0, 0] for [0.62, 6, 0, 0]) in every source mode;
+    # rows, other = rows took other from the first row instead of the second
+    assert sd.value_and_grad(fn)(X4.copy())[0] == pytest.approx(fn(X4.copy()))
+    _all_modes(fn, (X4.copy(),))

@@ -286,10 +286,22 @@ class Normalizer:
         elif isinstance(target, (gast.Tuple, gast.List)):
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
                 atoms = [self.atom(v) for v in value.elts]  # evaluate all right-hand sides first
+                written = set()  # (a, b = b, a: b is read before a is bound, so a copy of it)
+                for k, sub in enumerate(target.elts):
+                    if {n.id for n in gast.walk(atoms[k]) if isinstance(n, gast.Name)} & written:
+                        old = self.names.fresh("old")
+                        self.emit(assign(old, atoms[k]))
+                        atoms[k] = load(old)
+                    written |= {n.id for n in gast.walk(sub) if isinstance(n, gast.Name)
+                                and isinstance(n.ctx, gast.Store)}
                 for sub, atom in zip(target.elts, atoms):
                     self.bind(sub, atom)
                 return
             seq = self.name_of(value, "seq")
+            if seq.id in {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}:
+                old = self.names.fresh("seq")  # (p, q = p: p's items, read after p is bound)
+                self.emit(assign(old, seq))
+                seq = load(old)
             # (the analysis makes it _sd.check_unpack: a dict unpacks its keys, a set or an
             # iterator has no items by position, and a sequence of another length is an error)
             check = gast.Expr(value=call(load("len"), [copy.deepcopy(seq)]))
