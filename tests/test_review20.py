@@ -434,3 +434,27 @@ def test_a_parallel_assignment_reads_every_value_before_it_binds_any(fn):
     # rows, other = rows took other from the first row instead of the second
     assert sd.value_and_grad(fn)(X4.copy())[0] == pytest.approx(fn(X4.copy()))
     _all_modes(fn, (X4.copy(),))
+
+
+# ---------------------------------------------------------------- a loop target that is the sequence
+def loops_over_its_rows_into_the_same_name(m):
+    s = 0.0
+    for m in m:
+        s = s + np.sum(m * np.array([1.0, 2.0]))
+    return s
+
+
+def enumerates_into_the_same_name(x):
+    s = 0.0
+    for i, x in enumerate(x):
+        s = s + x * i
+    return s
+
+
+@pytest.mark.parametrize("fn,arg", [(loops_over_its_rows_into_the_same_name,
+                                     np.outer(X4[:2], X4[2:])),
+                                    (enumerates_into_the_same_name, X4)])
+def test_a_loop_whose_target_is_the_name_it_iterates_over(fn, arg):
+    # was: for m in m: the second pass read the new m's item (m[1] of the first row): with a
+    # 2 x 2 m the gradient was [[1, 5], [0, 0]] for [[1, 2], [1, 2]]; longer ones IndexError
+    _all_modes(fn, (arg.copy(),))

@@ -388,7 +388,8 @@ class Normalizer:
             rng = call(load("range"), args)
         else:
             loop_var = self.names.fresh("k")
-            self.rebound = assigned_names(s.body)
+            self.rebound = assigned_names(s.body) | {  # (for x in x: the target's names too)
+                n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)}
             length, binds = self.sequence(s.target, it, load(loop_var))
             rng = call(load("range"), [length])
         body_prefix = []
