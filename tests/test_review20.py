@@ -458,3 +458,18 @@ def test_a_loop_whose_target_is_the_name_it_iterates_over(fn, arg):
     # was: for m in m: the second pass read the new m's item (m[1] of the first row): with a
     # 2 x 2 m the gradient was [[1, 5], [0, 0]] for [[1, 2], [1, 2]]; longer ones IndexError
     _all_modes(fn, (arg.copy(),))
+
+
+# ---------------------------------------------------------------- a dict display with a key twice
+def dict_display_with_a_key_twice(x):
+    d = {"a": x[0], "b": x[2], "a": x[1] * 3}  # noqa: F601
+    s = 0.0
+    for k, v in d.items():
+        s = s * 2 + v
+    return d["a"] * 2 + s
+
+
+def test_a_dict_display_keeps_the_last_value_of_a_key_written_twice():
+    # was: reverse mode gave the first value of the key the gradient of the entry too
+    # ([2, 6, 0, 0] for [0, 6, 0, 0] without the loop)
+    _all_modes(dict_display_with_a_key_twice, (X4.copy(),))

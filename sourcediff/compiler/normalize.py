@@ -31,7 +31,7 @@ import copy
 import gast
 
 from ..rules.facts import writes_in_place
-from ..syntax import assign, call, const, load, located, store  # noqa: F401
+from ..syntax import assign, call, const, dict_display, load, located, store  # noqa: F401
 from .fence import refuse
 from .parse import lift_function
 
@@ -557,7 +557,7 @@ class Normalizer:
                                   ctx=gast.Load())
         if isinstance(node, gast.Dict):
             keys = [self.atom(k) for k in node.keys]
-            return gast.Dict(keys=keys, values=[self.atom(v) for v in node.values])
+            return dict_display(keys, [self.atom(v) for v in node.values])
         if isinstance(node, gast.JoinedStr):
             return node  # an f-string for print(): never active
         if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
