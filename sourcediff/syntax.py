@@ -34,6 +34,19 @@ def assign(name, value, loc=None):
     return node
 
 
+def dict_display(keys, values):
+    """``{k: v, ...}`` with a constant key written twice kept once, where it first stands, with
+    its last value (as Python builds it): ``{"a": x, "a": y}`` is ``{"a": y}``, and x gets no
+    derivative from it."""
+    order, last = [], {}
+    for k, v in zip(keys, values):
+        key = ("const", k.value) if isinstance(k, gast.Constant) else ("node", id(k))
+        if key not in last:
+            order.append((key, k))
+        last[key] = v
+    return gast.Dict(keys=[k for _, k in order], values=[last[key] for key, _ in order])
+
+
 def located(node, loc):
     """``node`` with the source location of ``loc``."""
     if loc is not None:

@@ -4,11 +4,14 @@ Example: ``fence(parse_function(f))`` raises ``SourcediffSyntaxError("... f.py:3
 are not supported ...")`` for a function containing ``with open(p) as fh:``.
 """
 
+import inspect
+
 import gast
 import numpy as np
 
-from ..errors import SourcediffSyntaxError
+from ..errors import SourcediffError, SourcediffSyntaxError
 from ..rules.facts import writes_in_place
+from .parse import parse_function
 
 # construct -> (name shown to the user, what to do instead)
 _REFUSED = {
@@ -61,7 +64,176 @@ def fence(parsed):
     for inner in gast.walk(fdef):
         if isinstance(inner, gast.FunctionDef) and inner is not fdef:
             _check_inner_writes(parsed, inner)
+    _check_one_shot_iterators(parsed, fdef)
+    _check_one_shot_arguments(parsed, fdef)
+    _check_loop_sequence_changes(parsed, fdef)
     return parsed
+
+
+_LOOPS = (gast.For, gast.While, gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp)
+
+
+def _position(node, end=False):
+    if end:
+        return (getattr(node, "end_lineno", node.lineno) or node.lineno,
+                getattr(node, "end_col_offset", node.col_offset) or node.col_offset)
+    return (node.lineno, node.col_offset)
+
+
+def _check_one_shot_iterators(parsed, fdef):
+    """``g = (f(v) for v in xs)`` or ``g = map(f, xs)``: Python's iterator computes its items
+    when it is read, once; sourcediff computes them into a list where it is bound. The two agree
+    when ``g`` is read once, by code that runs once after the binding, with the names its items
+    read unchanged in between; elsewhere (``sum(g) + sum(g)``: Python's second sum is 0) refuse."""
+    parents = {id(c): n for n in gast.walk(fdef) for c in gast.iter_child_nodes(n)}
+    binds, loads, stores = {}, {}, {}
+    scoped = {id(n) for c in gast.walk(fdef) if isinstance(c, gast.comprehension)
+              for n in gast.walk(c.target)}  # (a comprehension's own variables)
+    for node in gast.walk(fdef):
+        if id(node) in scoped:
+            continue
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], gast.Name):
+            binds.setdefault(node.targets[0].id, []).append(node)
+        if isinstance(node, gast.Name):
+            table = loads if isinstance(node.ctx, gast.Load) else stores
+            table.setdefault(node.id, []).append(node)
+    for name, nodes in binds.items():
+        nodes.sort(key=_position)
+        for k, b in enumerate(nodes):
+            if not _one_shot(b.value, parsed):
+                continue
+            start = _position(b, end=True)
+            stop = _position(nodes[k + 1]) if k + 1 < len(nodes) else (1 << 30, 0)
+            reads = [n for n in loads.get(name, ()) if start <= _position(n) < stop]
+            why = None
+            if len(reads) > 1:
+                why = f"{name} is read {len(reads)} times (Python's second read finds it used up)"
+            elif reads and _loop_between(reads[0], b, parents):
+                why = f"{name} is read in a loop (Python's second pass finds it used up)"
+            elif reads:
+                read_names = {n.id for n in gast.walk(b.value) if isinstance(n, gast.Name)
+                              and isinstance(n.ctx, gast.Load)} - \
+                    {n.id for n in gast.walk(b.value) if id(n) in scoped and
+                     isinstance(n, gast.Name)}
+                changed = [n for v in read_names for n in stores.get(v, ())
+                           if start <= _position(n) < _position(reads[0])]
+                changed += [n for v in read_names for n in loads.get(v, ())
+                            if start <= _position(n) < _position(reads[0])
+                            and _written_through(n, parents)]
+                if changed:
+                    why = (f"{changed[0].id}, which its items read, changes before {name} is "
+                           f"read (Python computes the items when they are read)")
+            if why is not None:
+                what = "generator expressions" if isinstance(b.value, gast.GeneratorExp) \
+                    else "map iterators"
+                refuse(parsed, b, f"{what} bound to a name and read more than once, in a loop "
+                       f"or after what they read changes", f"here {why}. Make it a list "
+                       f"({name} = [...] or list(map(...))) and read that, or write the "
+                       f"expression where it is used")
+
+
+def _check_one_shot_arguments(parsed, fdef):
+    """``helper(f(v) for v in xs)``: the helper's parameter is a one-shot iterator in Python and
+    a list in sourcediff; they agree only if the helper reads it once, outside a loop."""
+    for node in gast.walk(fdef):
+        if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Name):
+            continue
+        passed = [(k, a) for k, a in enumerate(node.args) if _one_shot(a, parsed)] + \
+            [(kw.arg, kw.value) for kw in node.keywords if kw.arg and _one_shot(kw.value, parsed)]
+        name = node.func.id
+        if not passed or name in parsed.bound_names:
+            continue
+        fn = parsed.env[name] if name in parsed.env else parsed.fn.__globals__.get(name)
+        if not inspect.isfunction(fn) or (getattr(fn, "__module__", None) or "").split(".")[0] \
+                in ("numpy", "scipy", "sourcediff"):
+            continue
+        try:
+            callee = parse_function(fn).node
+        except SourcediffError:
+            continue
+        params = [a.id for a in callee.args.args]
+        for key, arg in passed:
+            param = params[key] if isinstance(key, int) and key < len(params) else key
+            reads = [n for n in gast.walk(callee) if isinstance(n, gast.Name) and
+                     n.id == param and isinstance(n.ctx, gast.Load)]
+            parents = {id(c): n for n in gast.walk(callee) for c in gast.iter_child_nodes(n)}
+            if len(reads) > 1 or (reads and _loop_between(reads[0], callee, parents)):
+                what = "generator expressions" if isinstance(arg, gast.GeneratorExp) \
+                    else "map iterators"
+                refuse(parsed, arg, f"{what} passed to a function that reads them more than "
+                       f"once or in a loop", f"{name} reads its parameter {param} "
+                       f"{'in a loop' if len(reads) == 1 else f'{len(reads)} times'}, and "
+                       f"Python's second read finds the iterator used up. Pass a list "
+                       f"([...] or list(map(...))) if {name} means to read it again")
+
+
+def _check_loop_sequence_changes(parsed, fdef):
+    """``for v in l: l.append(w)``: Python's loop over a list sees the items appended (or
+    misses those popped) as it goes; sourcediff's runs over the length the list had when the
+    loop began."""
+    for loop in gast.walk(fdef):
+        if not isinstance(loop, gast.For):
+            continue
+        it = loop.iter
+        seqs = [it] if isinstance(it, gast.Name) else list(it.args) if \
+            isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id in \
+            ("zip", "enumerate", "reversed") and it.func.id not in parsed.bound_names else []
+        names = {a.id for a in seqs if isinstance(a, gast.Name)}
+        for stmt in loop.body:
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                        isinstance(node.func.value, gast.Name) and \
+                        node.func.value.id in names and writes_in_place(node.func.attr):
+                    name, method = node.func.value.id, node.func.attr
+                    refuse(parsed, node, f"calls that change the sequence a for loop iterates "
+                           f"over ({name}.{method}(...) in the loop of line "
+                           f"{parsed.user_line(loop)})", f"Python's loop sees {name}'s items "
+                           f"as they change, sourcediff's runs over the items it had when the "
+                           f"loop began. Loop over a copy (for v in list({name}):) if that is "
+                           f"what you mean, or over an index (while k < len({name}):)")
+
+
+def _one_shot(value, parsed):
+    if isinstance(value, gast.GeneratorExp):
+        return True
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
+        value.func.id == "map" and "map" not in parsed.bound_names
+
+
+def _loop_between(read, binding, parents):
+    """Whether ``read`` sits in a loop body (or a comprehension) that does not hold
+    ``binding``: it runs more than once per binding."""
+    node = read
+    while id(node) in parents:
+        parent = parents[id(node)]
+        if parent is binding:
+            return False
+        if isinstance(parent, _LOOPS) and not _runs_once_in(node, parent):
+            return not any(n is binding for n in gast.walk(parent))
+        node = parent
+    return False
+
+
+def _runs_once_in(child, loop):
+    """``child`` is the part of ``loop`` evaluated once: a for loop's iterable, the first
+    iterable of a comprehension."""
+    if isinstance(loop, gast.For):
+        return child is loop.iter
+    if isinstance(loop, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp)):
+        return child is loop.generators[0]  # (its iter alone runs once; close enough)
+    return False
+
+
+def _written_through(name, parents):
+    """``name`` is the array of a subscript written (``y[0] = v``, ``y[0] += v``) or the
+    receiver of a method that changes it (``y.append(v)``)."""
+    parent = parents.get(id(name))
+    if isinstance(parent, gast.Subscript) and isinstance(parent.ctx, gast.Store):
+        return True
+    if isinstance(parent, gast.Attribute) and writes_in_place(parent.attr):
+        return isinstance(parents.get(id(parent)), gast.Call)
+    return False
 
 
 def _check_inner_writes(parsed, inner):

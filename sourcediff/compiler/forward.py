@@ -192,6 +192,8 @@ class Forward(Analysis):
         container = isinstance(ans, gast.Name) and ans.id in self.containers
         for term in terms[1:]:
             value = call(self.rt("add_grads"), [value, term]) if container else add(value, term)
+        if terms and quote.casts(bound):  # (x.astype(int): no tangent in an integer result)
+            value = call(self.rt("integer_cut"), [value, ans])
         return prelude, value
 
     def jvp_rule(self, op, s):

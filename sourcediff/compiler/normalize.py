@@ -31,7 +31,7 @@ import copy
 import gast
 
 from ..rules.facts import writes_in_place
-from ..syntax import assign, call, const, load, located, store  # noqa: F401
+from ..syntax import assign, call, const, dict_display, load, located, store  # noqa: F401
 from .fence import refuse
 from .parse import lift_function
 
@@ -152,6 +152,7 @@ class Normalizer:
         self.out = []
         self.loc = None
         self.lifted = {}  # local function name -> (lifted name, free variables)
+        self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
 
     # ------------------------------------------------------------------ statements
 
@@ -285,10 +286,22 @@ class Normalizer:
         elif isinstance(target, (gast.Tuple, gast.List)):
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
                 atoms = [self.atom(v) for v in value.elts]  # evaluate all right-hand sides first
+                written = set()  # (a, b = b, a: b is read before a is bound, so a copy of it)
+                for k, sub in enumerate(target.elts):
+                    if {n.id for n in gast.walk(atoms[k]) if isinstance(n, gast.Name)} & written:
+                        old = self.names.fresh("old")
+                        self.emit(assign(old, atoms[k]))
+                        atoms[k] = load(old)
+                    written |= {n.id for n in gast.walk(sub) if isinstance(n, gast.Name)
+                                and isinstance(n.ctx, gast.Store)}
                 for sub, atom in zip(target.elts, atoms):
                     self.bind(sub, atom)
                 return
             seq = self.name_of(value, "seq")
+            if seq.id in {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}:
+                old = self.names.fresh("seq")  # (p, q = p: p's items, read after p is bound)
+                self.emit(assign(old, seq))
+                seq = load(old)
             # (the analysis makes it _sd.check_unpack: a dict unpacks its keys, a set or an
             # iterator has no items by position, and a sequence of another length is an error)
             check = gast.Expr(value=call(load("len"), [copy.deepcopy(seq)]))
@@ -375,7 +388,8 @@ class Normalizer:
             rng = call(load("range"), args)
         else:
             loop_var = self.names.fresh("k")
-            self.rebound = assigned_names(s.body)
+            self.rebound = assigned_names(s.body) | {  # (for x in x: the target's names too)
+                n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)}
             length, binds = self.sequence(s.target, it, load(loop_var))
             rng = call(load("range"), [length])
         body_prefix = []
@@ -511,7 +525,10 @@ class Normalizer:
                                     comparators=[self.atom(node.comparators[0])])
             return self.chained_compare(node)
         if isinstance(node, gast.BoolOp):
-            if all(is_atom(v, self.locals) for v in node.values[1:]):
+            # kept whole only when its value is a truth value: ``y and x`` is x for a true y,
+            # and x may carry a derivative (it is the branch short_circuit writes)
+            if all(is_atom(v, self.locals) for v in node.values[1:]) and \
+                    all(self.truth_value(v) for v in node.values):
                 return gast.BoolOp(op=node.op, values=[self.atom(v) for v in node.values])
             return self.short_circuit(node)
         if isinstance(node, gast.IfExp):
@@ -540,7 +557,7 @@ class Normalizer:
                                   ctx=gast.Load())
         if isinstance(node, gast.Dict):
             keys = [self.atom(k) for k in node.keys]
-            return gast.Dict(keys=keys, values=[self.atom(v) for v in node.values])
+            return dict_display(keys, [self.atom(v) for v in node.values])
         if isinstance(node, gast.JoinedStr):
             return node  # an f-string for print(): never active
         if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
@@ -633,18 +650,19 @@ class Normalizer:
             node = located(gast.FunctionDef(name=name, args=node.args, body=[ret],
                                             decorator_list=[], returns=None, type_comment=None,
                                             type_params=[]), node)
+        args = copy.deepcopy(node.args)
+        self.defaults[name] = ([a.id for a in args.args], self.lift_defaults(args))
         inner_locals = own_locals(node)
         loads = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
                  and isinstance(n.ctx, gast.Load)}
         free = set((loads - inner_locals) & self.locals) - set(self.lifted) - {name}
         for other, (_, other_free) in self.lifted.items():
             if other in loads and other not in inner_locals:
-                free |= set(other_free)
+                free |= set(other_free) | set(self.defaults[other][1].values())
         free = sorted(free)
         lifted_name = self.names.fresh(name)
         self.lifted[name] = (lifted_name, free)
         body = [_CallRewriter(self).visit(copy.deepcopy(stmt)) for stmt in node.body]
-        args = copy.deepcopy(node.args)
         args.kwonlyargs = list(args.kwonlyargs) + [gast.Name(id=v, ctx=gast.Param(),
                                                              annotation=None, type_comment=None)
                                                    for v in free]
@@ -653,10 +671,50 @@ class Normalizer:
                                        returns=None, type_comment=None, type_params=[]), node)
         self.parsed.env[lifted_name] = lift_function(self.parsed, new, name)
 
+    def lift_defaults(self, args):
+        """Python evaluates an inner function's defaults where the def runs: those that read the
+        enclosing function's names (``def g(v, k=x[3])``) are named there, and each call that
+        leaves the parameter out passes that name (so the derivative reaches x)."""
+        params = args.args[len(args.args) - len(args.defaults):] + args.kwonlyargs
+        defaults = list(args.defaults) + list(args.kw_defaults)
+        out = {}
+        for k, (p, d) in enumerate(zip(params, defaults)):
+            if d is not None and {n.id for n in gast.walk(d) if isinstance(n, gast.Name)} & \
+                    self.locals:
+                out[p.id] = self.names.fresh(p.id + "_default")
+                self.locals.add(out[p.id])
+                self.bind(store(out[p.id]), d)
+                if k < len(args.defaults):
+                    args.defaults[k] = const(None)
+                else:
+                    args.kw_defaults[k - len(args.defaults)] = const(None)
+        return out
+
     def lifted_call(self, node):
         lifted_name, free = self.lifted[node.func.id]
         keywords = list(node.keywords) + [gast.keyword(arg=v, value=load(v)) for v in free]
+        params, defaults = self.defaults[node.func.id]
+        given = {k.arg for k in node.keywords} | set(params[:len(node.args)])
+        if defaults and (None in given or any(isinstance(a, gast.Starred) for a in node.args)):
+            refuse(self.parsed, node, f"calls with *args or **kwargs to {node.func.id}, whose "
+                   f"defaults read the enclosing function's values,", "pass the arguments "
+                   "one by one")
+        keywords += [gast.keyword(arg=p, value=load(d)) for p, d in defaults.items()
+                     if p not in given]
         return call(load(lifted_name), node.args, keywords)
+
+    def truth_value(self, node):
+        """``node`` is a comparison, a ``not``, a constant or a name from outside the function:
+        never a value that carries a derivative through ``and``/``or``."""
+        if isinstance(node, (gast.Compare, gast.Constant)):
+            return True
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+            return True
+        if isinstance(node, gast.BoolOp):
+            return all(self.truth_value(v) for v in node.values)
+        if isinstance(node, gast.Name):
+            return node.id not in self.locals
+        return isinstance(node, gast.Attribute) and is_static_ref(node, self.locals)
 
     def short_circuit(self, node):
         """``a and f(b)`` keeps Python's short circuit: ``t = a; if t: t = f(b)``."""
@@ -873,8 +931,9 @@ class JumpLowering:
             tail.append(located(gast.If(test=load(loop["stop"]), body=[gast.Break()], orelse=[]), s))
         new_body = head + body + tail
         after = []
+        outer = self.loops[-1] if self.loops else None  # (break and continue in the else: its)
         if s.orelse:
-            orelse = self.block(s.orelse, None)
+            orelse = self.block(s.orelse, outer)
             if any(isinstance(n, gast.Break) and not isinstance(n, _LoopExit)
                    for n in _walk_stmts(s.body, into_loops=False)):
                 before.append(assign(loop["broke"], const(False), s))
@@ -889,6 +948,8 @@ class JumpLowering:
         flags = {self.done} if returns_inside else set()
         if returns_inside and after:
             after = self.guard(flags, after, s)
+        if outer is not None:
+            flags |= self.raised(s.orelse, outer)
         return before + [located(new, s)] + after, flags
 
 
@@ -899,8 +960,9 @@ def _walk_stmts(stmts, into_loops=True):
         if isinstance(s, gast.If):
             yield from _walk_stmts(s.body, into_loops)
             yield from _walk_stmts(s.orelse, into_loops)
-        elif isinstance(s, (gast.For, gast.While)) and into_loops:
-            yield from _walk_stmts(s.body, into_loops)
+        elif isinstance(s, (gast.For, gast.While)):  # (its else runs at this level)
+            if into_loops:
+                yield from _walk_stmts(s.body, into_loops)
             yield from _walk_stmts(s.orelse, into_loops)
 
 

@@ -228,6 +228,8 @@ class Reverse(Analysis):
             # does not reach the output): this rule needs it shaped like the result
             g = call(self.rt("dense_grad"), [g, ans])
         bound = self.bind(op, q, s)
+        if quote.casts(bound):  # (x.astype(int): no derivative through an integer result)
+            g = call(self.rt("integer_cut"), [g, ans])
         slots = quote.slots(q, bound)
         wanted = [pos for pos, arg in enumerate(slots)
                   if op.rule.differentiable(pos) and _names_in([arg]) & self.active]

@@ -153,6 +153,17 @@ def bind(q, args, keywords, where):
     return bound
 
 
+def casts(bound):
+    """Whether a call bound by :func:`bind` passes its rule's ``dtype`` parameter (``x.astype(t)``,
+    ``np.sum(x, dtype=t)``, ``np.array(xs, dtype=t)``): where ``t`` is an integer or bool dtype
+    the result carries no derivative, and the engine zeroes the gradient there
+    (``runtime.integer_cut``) rather than each rule."""
+    dtype = bound.get("dtype")
+    if dtype is None and isinstance(bound.get("kwargs"), gast.Dict):  # (np.array's **kwargs)
+        return False
+    return dtype is not None and not (isinstance(dtype, gast.Constant) and dtype.value is None)
+
+
 def _literal(value):
     if isinstance(value, (tuple, list)):
         return gast.Tuple(elts=[_literal(v) for v in value], ctx=gast.Load())

@@ -262,6 +262,11 @@ def rebroadcast_helper(c, out, b, g):
     return (_sd.unbroadcast(c, b), None)
 
 
+@defvjp(_sd.integer_cut, kind="linear", passes_zero=True)
+def integer_cut_helper(b, out, g, ans):
+    return (_sd.integer_cut(b, ans), None)
+
+
 @defvjp(_sd.like_input, kind="custom")
 def like_input_helper(b, out, g, a):
     return (_sd.like_input_grad(b, g, a), None)

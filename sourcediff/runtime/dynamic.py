@@ -10,6 +10,7 @@ from ..rules import registry
 from ..errors import NoRuleError, SourcediffError
 from . import hooks
 from .accumulate import GradList, add_grads, is_zero_grad
+from .moves import integer_cut
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
@@ -101,6 +102,7 @@ class _RuleCall:
 
     def grads(self, out_bar):
         vjp = hooks.sliced_rule(self.rule.vjp, tuple(sorted(set(self.positions))))
+        out_bar = integer_cut(out_bar, self.value)  # (x.astype(int): an integer result)
         parts = vjp(out_bar, self.value, *self.args, **self.kwargs)
         out = []
         for i in self.positions:
@@ -126,7 +128,7 @@ class _RuleCall:
                 if self.rule.broadcast:
                     part = broadcast_tangent(part, self.value)
             total = add_grads(total, part)
-        return total
+        return total if is_zero_grad(total) else integer_cut(total, self.value)
 
     def _arg(self, i):
         return self.args[i] if i < len(self.args) else self.kwargs[self._names()[i]]

@@ -16,7 +16,7 @@ __all__ = [
     "tile_grad", "repeat_grad", "pad_grad", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "delete_ids",
+    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "integer_cut", "delete_ids",
     "meshgrid_grads", "meshgrid_tangents"
 ]
 
@@ -159,6 +159,13 @@ def like_input(g, a):
     if isinstance(a, (list, tuple)):
         return [like_input(g[i], a[i]) for i in range(len(a))]
     return g
+
+
+def integer_cut(g, ans):
+    """``g``, or zeros shaped like it when ``ans`` holds integers or booleans: a cast to an
+    integer dtype (``x.astype(int)``, ``np.array(x, dtype=int)``) carries no derivative."""
+    kind = getattr(getattr(ans, "dtype", None), "kind", "f")
+    return np.zeros(shape(g)) if kind in "biu" else g
 
 
 def diff_grad(g, n=1, axis=-1):

@@ -243,10 +243,14 @@ class Tensor:
         if self._data.size != 1:
             raise TapeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if self._rg and _state.strict:  # (grad_of: x.item() carries x's derivative in source mode)
+            raise _escape_error("a Python number (.item())")
         return self._data.reshape(()).item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
+        if self._rg and _state.strict:
+            raise _escape_error("Python lists (.tolist())")
         return self._data.tolist()
 
     def numpy(self):
@@ -271,7 +275,7 @@ class Tensor:
         return float(self.item())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._data.reshape(()).item()) if self._data.size == 1 else int(self.item())
 
     def __index__(self):
         if self._data.dtype.kind not in "iub":
@@ -292,7 +296,7 @@ class Tensor:
 
     def __format__(self, spec):
         if self._data.ndim == 0:
-            return self.item().__format__(spec)
+            return self._data.item().__format__(spec)
         return object.__format__(str(self), spec)
 
     # ------------------------------------------------------------ autograd API
@@ -359,7 +363,15 @@ class Tensor:
         f = getattr(np, name, None)
         if name.startswith("_") or not callable(f) or not hasattr(np.ndarray, name):
             raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        if name in _IN_PLACE_METHODS:  # np.sort(t) returns a sorted copy; t.sort() sorts t
+            raise TapeError(f"t.{name}(...) changes the array in place, which the tape does not "
+                            f"record; assign the result instead: t = np.{name}(t, ...)")
         return functools.partial(f, self)
+
+
+# ndarray methods that change the array in place where the numpy function of the same name
+# returns a new array: __getattr__ must not forward them to that function
+_IN_PLACE_METHODS = frozenset({"sort", "partition", "resize"})
 
 
 def _init(t, arr):
