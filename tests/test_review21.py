@@ -34,3 +34,37 @@ def test_a_jacobian_and_a_hessian_keep_a_float32_argument_s_dtype(dtype, mode):
     assert sd.hessian(_scalar)(x).dtype == dtype
     ref = sd.jacobian(_vector, mode=mode)(x.astype(np.float64))
     np.testing.assert_allclose(jac.astype(np.float64), ref, rtol=2e-3)
+
+
+def _products(x):
+    return np.sum(x * x) + np.sum(np.sin(x))
+
+
+def _weighted(w, m):
+    return np.sum(m * w)
+
+
+def _tree(p):
+    return np.sum(p[0] * p[0])
+
+
+_A = np.array([[1.0, -2.0, 0.5], [0.3, 1.5, -0.7], [2.0, 0.1, -1.1]])
+
+
+@pytest.mark.parametrize("other", [np.matrix(_A), np.ma.masked_array(_A, mask=_A > 1.0)],
+                         ids=["matrix", "masked"])
+@pytest.mark.parametrize("how", [
+    lambda o: sd.grad(_products)(o), lambda o: sd.grad(_products, mode="forward")(o),
+    lambda o: sd.grad(_products, optimize=False)(o), lambda o: sd.value_and_grad(_products)(o),
+    lambda o: sd.jacobian(_products)(o), lambda o: sd.hessian(_products)(o),
+    lambda o: sd.vjp(_products, o)[1](1.0), lambda o: sd.grad(_weighted)(_A, o),
+    lambda o: sd.grad(_weighted, mode="forward")(_A, o), lambda o: sd.grad(_tree)([o]),
+    lambda o: sd.tape.grad_of(_products, (o,)), lambda o: sd.tape.grad_of(_weighted, (_A, o)),
+], ids=["grad", "forward", "noopt", "value_and_grad", "jacobian", "hessian", "vjp",
+        "constant", "constant-forward", "tree", "tape", "tape-constant"])
+def test_an_np_matrix_or_a_masked_array_is_refused_not_differentiated_as_an_ndarray(other, how):
+    # (np.matrix: * is a matrix product, the rules' elementwise one; grad(sum(x * x)) gave
+    # 2 x.T-like numbers, finite differences x + x.T products; a masked array: its sums skip the
+    # masked entries, the forward and reverse modes disagreed, the hessian was wrong)
+    with pytest.raises(sd.SourcediffError, match="np.matrix|masked array"):
+        how(other)

@@ -9,7 +9,7 @@ import types
 
 import numpy as np
 
-from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError
+from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
 from ..pytree import is_tree, like_container
 from . import hooks
 from .shapes import other_array, shape
@@ -17,6 +17,7 @@ from .shapes import other_array, shape
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
+    "check_array_kind",
     "copy_held", "check_partial_alias"
 ]
 
@@ -376,7 +377,8 @@ def _float_leaves(value, path):
         items = enumerate(value)
     else:
         kind = getattr(getattr(value, "dtype", None), "kind", None)
-        ok = (isinstance(value, float) and not isinstance(value, bool)) or kind == "f"
+        ok = (isinstance(value, float) and not isinstance(value, bool)) or (
+            kind == "f" and not isinstance(value, (np.matrix, np.ma.MaskedArray)))
         return None if ok else (path, value)
     for key, item in items:
         bad = _float_leaves(item, f"{path}[{key!r}]")
@@ -385,16 +387,38 @@ def _float_leaves(value, path):
     return None
 
 
+def check_array_kind(value, name, fn_where, error=SourcediffError):
+    """Refuse an ``np.matrix`` or a masked array: their operators and reductions are not
+    ndarray's (``*`` is a matrix product, a sum skips the masked entries), and the rules are
+    written for ndarray's, so a derivative through them would be wrong without a word."""
+    if not isinstance(value, np.ndarray) or type(value) is np.ndarray:
+        return
+    if isinstance(value, np.matrix):
+        what, fix = ("an np.matrix, whose * is a matrix product and ** a matrix power",
+                     f"np.asarray({name}) (and @ for a matrix product)")
+    elif isinstance(value, np.ma.MaskedArray):
+        what, fix = ("a masked array (np.ma), whose operations and sums skip its masked entries",
+                     f"{name}.filled(v) for the value v the masked entries should count as, or "
+                     f"the mask as an argument of its own (np.where(mask, 0.0, x))")
+    else:
+        return
+    raise error(f"argument '{name}' of {fn_where} is {what}; sourcediff's derivative rules are "
+                f"plain ndarray's, so the derivative would be wrong. Pass {fix}")
+
+
 def check_wrt(value, name, fn_where):
-    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects); a list,
-    tuple or dict of floats and float arrays (nested) carries one per leaf."""
+    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects, np.matrix
+    and masked arrays); a list, tuple or dict of floats and float arrays (nested) carries one per
+    leaf."""
     if isinstance(value, float):
         return
+    check_array_kind(value, name, fn_where, InactiveArgumentError)
     if is_tree(value) and value:
         bad = _float_leaves(value, name)
         if bad is None:
             return
         path, leaf = bad
+        check_array_kind(leaf, path, f"{fn_where} (in argument '{name}')", InactiveArgumentError)
         raise InactiveArgumentError(
             f"argument '{name}' of {fn_where} holds {path} = {type(leaf).__name__}"
             f"{' of dtype ' + str(leaf.dtype) if hasattr(leaf, 'dtype') else ''}, which cannot "
