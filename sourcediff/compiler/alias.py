@@ -144,6 +144,14 @@ class AliasPass:
                     todo.append(other)
         return seen
 
+    def near(self, name):
+        """The names that may share memory with ``name`` written in place by ``name op= e`` or by
+        a call: its closure, and every parameter when one of them is in it (another parameter
+        may be a view of it, ``f(a, a[1:])``, which numpy's write would change too; a subscript
+        write into a parameter is copy_param's, which checks the same)."""
+        near = self.closure(name)
+        return near | set(self.params) if near & set(self.params) else near
+
     # ------------------------------------------------------------------ liveness
 
     def live_after(self, skip=frozenset()):
@@ -307,7 +315,8 @@ class AliasPass:
         holds may be written by the call; checked at run time against the names that may share
         it and are read later (:func:`~sourcediff.runtime.check_partial_alias`)."""
         live = self.live_after()[id(s)] | self.outer
-        others = sorted((live & self.closure(name)) - {name, self.rt} - _stored(s))
+        near = self.near(name)
+        others = sorted((live & near) - {name, self.rt} - _stored(s))
         if not others:
             return []
         func = gast.Attribute(value=load(self.rt), attr="check_partial_alias", ctx=gast.Load())
@@ -321,7 +330,7 @@ class AliasPass:
         the arrays the value holds too)."""
         live = self.live_after()[id(s)] | self.outer
         # (the helper's other arguments see its write too: h(y, y[:, 2]))
-        others = sorted((((live & self.closure(name)) - _stored(s))
+        others = sorted((((live & self.near(name)) - _stored(s))
                          | (passed & self.closure(name))
                          | ({name} & self.outer)))  # (the caller's data itself)
         if not others:
@@ -358,7 +367,8 @@ class AliasPass:
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
-        others = sorted((live & self.closure(name)) - {name, self.rt} - _stored(s))
+        near = self.near(name) if index is None and not holder else self.closure(name)
+        others = sorted((live & near) - {name, self.rt} - _stored(s))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
