@@ -112,3 +112,27 @@ def test_op_assign_into_a_parameter_sharing_nothing_is_differentiated(fn):
     for mode in ["reverse", "forward"]:
         grads = sd.grad(fn, (0, 1), mode=mode)(a.copy(), y)
         check_grads_fd(fn, (a.copy(), y), (0, 1), grads)
+
+
+class _Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def scale(self, x):
+        self.w *= 2.0
+        return np.sum(self.w * x)
+
+
+def _method_scales(m, x):
+    return m.scale(x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_attribute_op_assign_into_memory_a_parameter_shares_is_refused(mode):
+    # (m.w is x: self.w *= 2.0 doubles x too; value 0.887 where Python gives 1.774)
+    a = np.array([0.126, -0.132, 0.640])
+    with pytest.raises(sd.AliasError, match="changes x"):
+        sd.grad(_method_scales, 1, mode=mode)(_Scaled(a), a)
+    m = _Scaled(np.ones(3))  # (sharing nothing: as Python runs it, m.w doubled by each call)
+    np.testing.assert_allclose(sd.grad(_method_scales, 1, mode=mode)(m, a), 2.0)
+    np.testing.assert_allclose(m.w, 2.0)

@@ -367,7 +367,7 @@ class AliasPass:
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
-        near = self.near(name) if index is None and not holder else self.closure(name)
+        near = self.near(name) if index is None else self.closure(name)
         others = sorted((live & near) - {name, self.rt} - _stored(s))
         if not others:
             return None
