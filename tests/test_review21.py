@@ -136,3 +136,62 @@ def test_attribute_op_assign_into_memory_a_parameter_shares_is_refused(mode):
     m = _Scaled(np.ones(3))  # (sharing nothing: as Python runs it, m.w doubled by each call)
     np.testing.assert_allclose(sd.grad(_method_scales, 1, mode=mode)(m, a), 2.0)
     np.testing.assert_allclose(m.w, 2.0)
+
+
+class _Counting:
+    def __init__(self, w):
+        self.w, self.calls, self.t, self.seen = w, 0, np.zeros(1), [1.0]
+
+    def forward(self, x):
+        self.calls += 1
+        return np.tanh(x @ self.w)
+
+    def forward_ticks(self, x):
+        self.t += 1.0
+        return np.tanh(x @ self.w)
+
+    def forward_notes(self, x):
+        self.seen += [2.0]
+        return np.tanh(x @ self.w) * len(self.seen)
+
+    def through(self, x):
+        return self.forward_ticks(x) * 2.0
+
+    def loss(self, x):  # (a counter, then self read again)
+        return np.sum(self.forward(x) ** 2) + np.sum(self.w)
+
+    def loss_ticks(self, x):
+        return np.sum(self.forward_ticks(x) ** 2) * self.t[0]
+
+    def loss_held_through(self, x):  # (t is self.t: numpy's += through a helper changes it)
+        t = self.t
+        return np.sum(self.through(x)) * t[0]
+
+    def loss_held_list(self, x):
+        seen = self.seen
+        return np.sum(self.forward_notes(x)) * len(seen)
+
+
+_X = np.array([[0.3, -0.5], [1.2, 0.1]])
+_W = np.array([[1.0, 0.5], [-0.3, 0.8]])
+
+
+@pytest.mark.parametrize("method", ["loss", "loss_ticks"])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_counter_in_a_method_called_through_self_then_self_read(method, mode):
+    # (self.calls += 1 in forward, then self.w read: refused, "this call writes in place into
+    # memory self shares"; the counter is an int, its op= a store into self's slot)
+    from tests.oracles import check_grads_fd
+    m = _Counting(_W.copy())
+    g = sd.grad(getattr(m, method), mode=mode)(_X)
+    check_grads_fd(lambda x: getattr(_Counting(_W.copy()), method)(x), (_X,), (0,), (g,))
+    assert m.calls + m.t[0] == 1  # (as Python: one run)
+
+
+@pytest.mark.parametrize("method", ["loss_held_through", "loss_held_list"])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_op_assign_into_an_attribute_the_caller_holds_is_refused(method, mode):
+    # (through a method of self's: value 0.0 where Python gives 3.19; self.seen += [2.0] with
+    # seen = self.seen held: 3.19 where Python gives 6.37; both modes)
+    with pytest.raises(sd.AliasError, match="memory (t|seen) shares"):
+        sd.grad(getattr(_Counting(_W.copy()), method), mode=mode)(_X)

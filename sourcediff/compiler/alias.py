@@ -31,7 +31,7 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .resolve import Resolver
+from .resolve import MethodOf, Resolver
 
 
 class AliasPass:
@@ -301,7 +301,8 @@ class AliasPass:
             passed = set().union(*[names for q, names in by_param.items() if q != param])
             items = param in item_mutated_params(op.key)
             if isinstance(node, gast.Name):
-                out.extend(self.call_check(s, op, written, passed, param, node.id, items))
+                attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
+                out.extend(self.call_check(s, op, written, passed, param, node.id, items, attrs))
             elif items and isinstance(node, (gast.Tuple, gast.List)):
                 # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself)
                 for elt in node.elts:
@@ -325,9 +326,10 @@ class AliasPass:
             const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
             const(self.parsed.line_text(s))])), s)]
 
-    def call_check(self, s, op, written, passed, param, name, items):
+    def call_check(self, s, op, written, passed, param, name, items, attrs=()):
         """The check of one name passed to a helper that writes into ``param`` (``items``: into
-        the arrays the value holds too)."""
+        the arrays the value holds too; ``attrs``: into the values of these attributes of it,
+        by ``param.attr op= e``)."""
         live = self.live_after()[id(s)] | self.outer
         # (the helper's other arguments see its write too: h(y, y[:, 2]))
         others = sorted((((live & self.near(name)) - _stored(s))
@@ -344,6 +346,8 @@ class AliasPass:
                 const(text)]
         if items:  # (ls[0] += v: the arrays ls holds)
             args.append(const(True))
+        elif attrs:  # (self.count += 1: what these attributes hold, if arrays, lists or dicts)
+            args += [const(False), const(attrs)]
         return [located(gast.Expr(value=call(func, args)), s)]
 
     def display(self, name):
@@ -504,6 +508,9 @@ def _stored(s):
 
 _MUTATED = weakref.WeakKeyDictionary()
 _ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it writes into
+# fn -> {parameter: attribute names}: p.attr op= e, a store into p's slot (setattr of the new
+# value) that writes into the old value in place when that is an array, list or dict
+_ATTR_OPS = weakref.WeakKeyDictionary()
 
 
 def _sequence_names(node):
@@ -559,6 +566,7 @@ def mutated_params(fn):
         links.setdefault(b, set()).add(a)
 
     writes, seqs = [], _sequence_names(node)  # (name written into, line); names of tuples
+    attr_ops = {}
     slots = set()  # positions in writes of stores into a slot (p[i] = v): what p held is kept
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     for n in gast.walk(node):
@@ -584,6 +592,12 @@ def mutated_params(fn):
         for t in targets:
             if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
                 writes.append((t.id, parsed.user_line(n)))
+            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Attribute) and \
+                    isinstance(t.value, gast.Name) and t.value.id in params:
+                # (self.count += 1: a store into self's slot; the caller checks at run time
+                # that the old value, if an array, list or dict, is not seen otherwise)
+                slots.add(len(writes))
+                attr_ops.setdefault(t.value.id, set()).add(t.attr)
             if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
                     and isinstance(t.value, gast.Name) and t.value.id in params:
                 # (p[i] = v, p.w = v: p's own slot, not what it held; w = p[0]; w[1] = v writes
@@ -615,21 +629,9 @@ def mutated_params(fn):
                     for name in gast.walk(k.value):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
-            try:
-                callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) \
-                    else None
-                inner = mutated_params(callee) if inspect.isfunction(callee) else {}
-                bound = inspect.signature(callee).bind(*n.args, **{
-                    k.arg: k.value for k in n.keywords}) if inner else None
-            except (TypeError, ValueError):
-                bound = None
-            if bound is not None:
-                for p, a in bound.arguments.items():
-                    if p in inner and isinstance(a, gast.Name):
-                        if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
-                            slots.add(len(writes))
-                        writes.append((a.id, parsed.user_line(n)))
+            _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct)
+    _ATTR_OPS[fn] = attr_ops
     return _MUTATED[fn]
 
 
@@ -661,6 +663,52 @@ def item_mutated_params(fn):
     slots (``p[i] = v``, ``p.append(v)``)."""
     mutated_params(fn)
     return _ITEM_MUTATED.get(unwrap(fn), set())
+
+
+def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
+    """The writes of mutated_params that the call ``n`` of one of the user's functions makes
+    through its parameters (into ``writes``, with ``slots`` and ``attr_ops`` as there)."""
+    try:
+        callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) else None
+        args, keywords = n.args, {k.arg: k.value for k in n.keywords}
+        if isinstance(n.func, gast.Attribute):  # (self.helper(x): a method of the class, its
+            op = _user_op(n, resolver)           # receiver passed first)
+            if op is not None:
+                callee, args, keywords = op.key, op.args, op.keywords
+        inner = mutated_params(callee) if inspect.isfunction(callee) or \
+            isinstance(callee, MethodOf) else {}
+        bound = inspect.signature(callee).bind(*args, **keywords) if inner else None
+    except (TypeError, ValueError):
+        bound = None
+    if bound is None:
+        return
+    for p, a in bound.arguments.items():
+        if p in inner and isinstance(a, gast.Name):
+            if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
+                slots.add(len(writes))
+                ops = _ATTR_OPS.get(unwrap(callee), {}).get(p)
+                if ops and a.id in params:  # (passed on: the caller checks them)
+                    attr_ops.setdefault(a.id, set()).update(ops)
+                elif ops:  # (through another name: its items, as before)
+                    slots.discard(len(writes))
+            writes.append((a.id, parsed.user_line(n)))
+
+
+def _user_op(call_node, resolver):
+    """The resolved call of one of the user's functions (a method through self), or None."""
+    try:
+        op = resolver.op(call_node)
+    except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
+        return None
+    return op if op.kind == "user" and (inspect.isfunction(op.key) or
+                                        isinstance(op.key, MethodOf)) else None
+
+
+def attribute_op_params(fn):
+    """{parameter: attribute names} of ``fn``'s ``p.attr op= e`` (and of the helpers it passes p
+    on to), which store into p's slot and write into the old value in place."""
+    mutated_params(fn)
+    return _ATTR_OPS.get(unwrap(fn), {})
 
 
 def _is_marker(s):

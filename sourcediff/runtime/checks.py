@@ -275,13 +275,23 @@ def _copies_sharing(root, group, name, where):
             for a in group}
 
 
-def check_call_alias(value, others, names, where, text, items=False):
+def check_call_alias(value, others, names, where, text, items=False, attrs=()):
     """``helper(z)`` where helper writes into its parameter: z must not be read afterwards (nor,
     with ``items``, where the helper writes into what z holds, ``z[0] += v``, any array z
-    holds)."""
+    holds; with ``attrs``, where it writes ``z.attr op= e``, what those attributes hold, seen
+    otherwise than through that attribute: the new value is stored there)."""
     if items and not isinstance(value, np.ndarray):
         for array in _held_arrays(value):
             check_call_alias(array, others, names, where, text)
+    for attr in attrs:
+        old = getattr(value, attr, None)
+        if isinstance(old, (np.ndarray, list, dict)):
+            _alias_refusal(others, names, old, where, text,
+                           f"Write the update as a new value (obj.{attr} = obj.{attr} + e), or "
+                           f"hold a copy in one of the two places (.copy()).",
+                           head="this call writes in place into memory {name} shares, and "
+                                "{name} is read later or passed to the same call",
+                           skip=(value, attr))
     if isinstance(value, (np.ndarray, list, dict)):
         _alias_refusal(others, names, value, where, text,
                        "Return the new value from the helper and use that (z = helper(z)), or "
