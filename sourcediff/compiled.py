@@ -16,7 +16,7 @@ import numpy as np
 
 from . import jit, lazy, runtime
 from .captured import Captured, Redirected, state_key
-from .compiler.alias import mutated_params
+from .compiler.alias import method_writes, mutated_params
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
@@ -508,4 +508,4 @@ def _relocated(exc):
 runtime.hooks.split_form, runtime.hooks.jvp_form = split_form, jvp_form
 runtime.hooks.sliced_rule = sliced_rule
 runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost
-runtime.hooks.mutated_params = mutated_params
+runtime.hooks.mutated_params, runtime.hooks.method_writes = mutated_params, method_writes

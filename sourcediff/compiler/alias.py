@@ -31,7 +31,7 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .resolve import MethodOf, Resolver
+from .resolve import MethodOf, Resolver, method_of
 
 
 class AliasPass:
@@ -282,6 +282,9 @@ class AliasPass:
             return []
         if op.kind == "unknown" and isinstance(op.func, gast.Name) and op.func.id in self.locals:
             return self.partial_check(s, op.func.id)
+        if op.kind == "unknown" and isinstance(op.key, str) and op.args and \
+                isinstance(op.args[0], gast.Name) and op.args[0].id in self.locals:
+            return self.method_checks(s, op)
         if op.kind != "user":
             return []
         try:
@@ -309,6 +312,31 @@ class AliasPass:
                     if isinstance(elt, gast.Name) and elt.id in self.locals:
                         out.extend(self.call_check(s, op, written, passed, param, elt.id,
                                                    True))
+        return out
+
+    def method_checks(self, s, op):
+        """``obj.meth(a, ...)`` on an object met at run time: the method, found then, may write
+        into its receiver or arguments in place (``self.t += 1.0``, ``w[0] = v``), which the
+        caller's names that share that memory would see under numpy; checked at run time
+        (:func:`~sourcediff.runtime.check_method_alias`) as a helper's call is here."""
+        if op.keywords or any(isinstance(a, gast.Starred) for a in op.args):
+            return []
+        live = self.live_after()[id(s)] | self.outer
+        passed = {a.id for a in op.args if isinstance(a, gast.Name)}
+        out = []
+        for k, a in enumerate(op.args):
+            if not isinstance(a, gast.Name) or a.id not in self.locals:
+                continue
+            others = sorted(((live & self.near(a.id)) - _stored(s))
+                            | ((passed - {a.id}) & self.closure(a.id)) | ({a.id} & self.outer))
+            if not others:
+                continue
+            func = gast.Attribute(value=load(self.rt), attr="check_method_alias", ctx=gast.Load())
+            out.append(located(gast.Expr(value=call(func, [
+                load(op.args[0].id), const(op.key), const(k), load(a.id),
+                gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+                const(self.parsed.line_text(s))])), s))
         return out
 
     def partial_check(self, s, name):
@@ -702,6 +730,13 @@ def _user_op(call_node, resolver):
         return None
     return op if op.kind == "user" and (inspect.isfunction(op.key) or
                                         isinstance(op.key, MethodOf)) else None
+
+
+def method_writes(function, cls):
+    """(written, item-written, attribute op=) parameters of ``function`` as a method of ``cls``
+    (its calls through self resolved there): what runtime.check_method_alias reads."""
+    fn = method_of(function, cls)
+    return mutated_params(fn), item_mutated_params(fn), attribute_op_params(fn)
 
 
 def attribute_op_params(fn):

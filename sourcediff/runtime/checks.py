@@ -17,7 +17,7 @@ from .shapes import other_array, shape
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
-    "check_array_kind",
+    "check_array_kind", "check_method_alias",
     "copy_held", "check_partial_alias"
 ]
 
@@ -301,6 +301,36 @@ def check_call_alias(value, others, names, where, text, items=False, attrs=()):
                             "a copy)")
 
 
+def check_method_alias(obj, method, k, value, others, names, where, text):
+    """``obj.method(...)`` with the method found at run time: when the Python method writes into
+    its ``k``-th argument (``value``; the receiver is 0) in place, the caller's ``others`` must
+    not see that memory (:func:`check_call_alias`)."""
+    cls = type(obj)
+    try:
+        attr = inspect.getattr_static(cls, method)
+    except AttributeError:
+        return
+    if isinstance(obj, type) or method in getattr(obj, "__dict__", {}):
+        return  # (a class's or an instance's own function value: not a method of cls)
+    if isinstance(attr, staticmethod):
+        function, k = attr.__func__, k - 1
+    elif inspect.isfunction(attr):
+        function = attr
+    else:
+        return
+    params = list(inspect.signature(function).parameters)
+    if not 0 <= k < len(params):
+        return
+    written, items, attrs = hooks.method_writes(function, cls)
+    param = params[k]
+    if param not in written:
+        return
+    check_call_alias(value, others, names, where,
+                     f"{text}\n({function.__qualname__} writes into its parameter {param} in "
+                     f"place, at line {written[param]})", items=param in items,
+                     attrs=() if param in items else tuple(sorted(attrs.get(param, ()))))
+
+
 def check_partial_alias(fn, others, names, where, text):
     """``g(v)`` where ``g`` is a ``functools.partial`` (``g = partial(h, y[1])``): the function
     writes in place into an argument the partial holds, memory the caller still reaches, and
@@ -321,6 +351,13 @@ def check_partial_alias(fn, others, names, where, text):
                                  f"its parameter {param} in place, at line {written[param]})",
                                  items=True)
         fn = target
+    # (a bound method or a callable object: what its method writes into its receiver)
+    if inspect.ismethod(fn) and not isinstance(fn.__self__, type):
+        check_method_alias(fn.__self__, fn.__func__.__name__, 0, fn.__self__, others, names,
+                           where, text)
+    elif not isinstance(fn, (type, types.FunctionType, types.BuiltinFunctionType)) and \
+            inspect.isfunction(getattr(type(fn), "__call__", None)):
+        check_method_alias(fn, "__call__", 0, fn, others, names, where, text)
 
 
 def check_alias_at(base, index, others, names, where, text):
