@@ -286,3 +286,17 @@ def test_a_method_found_at_run_time_writing_into_an_argument_read_after_is_refus
     # (value -0.4 where Python gives 0.5, both modes)
     with pytest.raises(sd.AliasError, match="memory buf shares"):
         sd.grad(_UsesStasher().loss, mode=mode)(np.array([0.3, -0.5]))
+
+
+_GLOBAL_MATRIX = np.matrix(_A[:2, :2])
+
+
+def _reads_a_global_matrix(x):
+    return np.sum(_GLOBAL_MATRIX * x)
+
+
+def test_an_np_matrix_read_from_a_global_is_refused_in_reverse_mode():
+    # (gave [[4, 6], [4, 6]] where finite differences give [[4, 4], [6, 6]]-like numbers: the
+    # gradient was itself an np.matrix)
+    with pytest.raises(sd.SourcediffError, match="np.matrix"):
+        sd.grad(_reads_a_global_matrix)(np.array([[0.5, -1.0], [2.0, 0.3]]))
