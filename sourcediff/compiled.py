@@ -16,7 +16,7 @@ import numpy as np
 
 from . import jit, lazy, runtime
 from .captured import Captured, Redirected, state_key
-from .compiler.alias import mutated_params
+from .compiler.alias import method_writes, mutated_params
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
@@ -359,7 +359,8 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None
                  "dict_key": spec_facts.dict_key, "SourcediffError": SourcediffError,
                  "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
                  "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
-                 "_REBOUND": _REBOUND, "captured": captured, "Redirected": Redirected}
+                 "_REBOUND": _REBOUND, "captured": captured, "Redirected": Redirected,
+                 "array_kind": _array_kind, "plain": np.ndarray}
     source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0), distinct,
                            bool(resolved), captured is not None, role)
     # (a frame of sourcediff's: runtime.generated knows it by its file name)
@@ -372,6 +373,17 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None
 
 
 _REBOUND = object()
+
+
+def _array_kind(fn, args):
+    """Refuse an np.matrix or a masked array among the arguments of a call of the generated
+    ``fn`` (runtime.check_array_kind): the rules are plain ndarray's."""
+    code = getattr(fn, "__code__", None)
+    names = code.co_varnames[:code.co_argcount] if code is not None else ()
+    where = getattr(fn, "__doc__", None) or ""
+    where = where.split(" (", 1)[0].split(" of ", 1)[-1] if " of " in where else fn.__name__
+    for i, a in enumerate(args):
+        runtime.check_array_kind(a, names[i] if i < len(names) else f"#{i}", where)
 
 
 def _rebound(fn, name, old, new):
@@ -430,6 +442,9 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None):
 def entry(*args, **kwargs):{check}
     try:
         if kwargs or table is None:
+            for a in args:
+                if type(a) is not plain and isinstance(a, plain):
+                    array_kind(fn, args)
             out = fn(*args, **kwargs)
             return {out}{fast}
         key = []
@@ -441,6 +456,8 @@ def entry(*args, **kwargs):{check}
                 key.append(dict)
                 key.append(dict_key(a))
             else:
+                if isinstance(a, ndarray):
+                    array_kind(fn, args)
                 key.append(type(a))
         out = (table.get(tuple(key)) or lookup(args))(*args)
         return {out}
@@ -491,4 +508,4 @@ def _relocated(exc):
 runtime.hooks.split_form, runtime.hooks.jvp_form = split_form, jvp_form
 runtime.hooks.sliced_rule = sliced_rule
 runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost
-runtime.hooks.mutated_params = mutated_params
+runtime.hooks.mutated_params, runtime.hooks.method_writes = mutated_params, method_writes

@@ -214,11 +214,17 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
             runtime.check_scalar(out, scalar_for)
     tree_out = is_tree(out)
     out_shape = (flatten(out)[0].size,) if tree_out else np.shape(out)
-    jac = np.zeros(out_shape + x_shape, dtype=np.result_type(*(
-        [] if tree_out else [out]), *x_float, float))
+    jac = np.zeros(out_shape + x_shape, dtype=_jac_dtype(*([] if tree_out else [out]), *x_float))
     for idx, col in cols.items():
         jac[(Ellipsis,) + idx] = col
     return out, jac
+
+
+def _jac_dtype(*values):
+    """The dtype of a jacobian of these outputs and arguments: theirs (a float32 function's stays
+    float32, as in JAX and PyTorch), float64 when none is a float."""
+    dtype = np.result_type(*values) if values else np.dtype(np.float64)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _run_state(fn, args):
@@ -447,7 +453,7 @@ def _reverse_jacobians(out, f_vjp, args, indices):
         return [] if is_tree(v) else [v]
 
     jacs = {i: np.zeros(shape(out) + shape(args[i]),
-                        dtype=np.result_type(*floats(out), *floats(args[i]), float)) for i in indices}
+                        dtype=_jac_dtype(*floats(out), *floats(args[i]))) for i in indices}
     for idx, e in _basis(out if not isinstance(out, float) else float(out)):
         row = f_vjp(e)
         for i in indices:
@@ -480,6 +486,9 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
     @functools.wraps(fn)
     def jac_fn(*args):
         indices = list(_wrt_indices(fn, wrt, len(args)))
+        params = list(inspect.signature(fn).parameters)
+        for i in indices:  # (a reverse row has None for an int argument: refused, as forward is)
+            runtime.check_wrt(args[i], params[i] if i < len(params) else str(i), _name(fn))
         # the function runs as few times as it can, and every pass is checked against the first
         # run: one reverse run serves every wrt index (its f_vjp differentiates that run), and
         # forward passes must return what it returned (random draws, state that moves)

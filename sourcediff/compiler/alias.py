@@ -31,7 +31,7 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .resolve import Resolver
+from .resolve import MethodOf, Resolver, method_of
 
 
 class AliasPass:
@@ -143,6 +143,14 @@ class AliasPass:
                     seen.add(other)
                     todo.append(other)
         return seen
+
+    def near(self, name):
+        """The names that may share memory with ``name`` written in place by ``name op= e`` or by
+        a call: its closure, and every parameter when one of them is in it (another parameter
+        may be a view of it, ``f(a, a[1:])``, which numpy's write would change too; a subscript
+        write into a parameter is copy_param's, which checks the same)."""
+        near = self.closure(name)
+        return near | set(self.params) if near & set(self.params) else near
 
     # ------------------------------------------------------------------ liveness
 
@@ -274,6 +282,9 @@ class AliasPass:
             return []
         if op.kind == "unknown" and isinstance(op.func, gast.Name) and op.func.id in self.locals:
             return self.partial_check(s, op.func.id)
+        if op.kind == "unknown" and isinstance(op.key, str) and op.args and \
+                isinstance(op.args[0], gast.Name) and op.args[0].id in self.locals:
+            return self.method_checks(s, op)
         if op.kind != "user":
             return []
         try:
@@ -293,7 +304,8 @@ class AliasPass:
             passed = set().union(*[names for q, names in by_param.items() if q != param])
             items = param in item_mutated_params(op.key)
             if isinstance(node, gast.Name):
-                out.extend(self.call_check(s, op, written, passed, param, node.id, items))
+                attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
+                out.extend(self.call_check(s, op, written, passed, param, node.id, items, attrs))
             elif items and isinstance(node, (gast.Tuple, gast.List)):
                 # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself)
                 for elt in node.elts:
@@ -302,12 +314,38 @@ class AliasPass:
                                                    True))
         return out
 
+    def method_checks(self, s, op):
+        """``obj.meth(a, ...)`` on an object met at run time: the method, found then, may write
+        into its receiver or arguments in place (``self.t += 1.0``, ``w[0] = v``), which the
+        caller's names that share that memory would see under numpy; checked at run time
+        (:func:`~sourcediff.runtime.check_method_alias`) as a helper's call is here."""
+        if op.keywords or any(isinstance(a, gast.Starred) for a in op.args):
+            return []
+        live = self.live_after()[id(s)] | self.outer
+        passed = {a.id for a in op.args if isinstance(a, gast.Name)}
+        out = []
+        for k, a in enumerate(op.args):
+            if not isinstance(a, gast.Name) or a.id not in self.locals:
+                continue
+            others = sorted(((live & self.near(a.id)) - _stored(s))
+                            | ((passed - {a.id}) & self.closure(a.id)) | ({a.id} & self.outer))
+            if not others:
+                continue
+            func = gast.Attribute(value=load(self.rt), attr="check_method_alias", ctx=gast.Load())
+            out.append(located(gast.Expr(value=call(func, [
+                load(op.args[0].id), const(op.key), const(k), load(a.id),
+                gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+                const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
+                const(self.parsed.line_text(s))])), s))
+        return out
+
     def partial_check(self, s, name):
         """``g(v)`` for a function value made at run time (``g = partial(h, y[1])``): what it
         holds may be written by the call; checked at run time against the names that may share
         it and are read later (:func:`~sourcediff.runtime.check_partial_alias`)."""
         live = self.live_after()[id(s)] | self.outer
-        others = sorted((live & self.closure(name)) - {name, self.rt} - _stored(s))
+        near = self.near(name)
+        others = sorted((live & near) - {name, self.rt} - _stored(s))
         if not others:
             return []
         func = gast.Attribute(value=load(self.rt), attr="check_partial_alias", ctx=gast.Load())
@@ -316,12 +354,13 @@ class AliasPass:
             const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
             const(self.parsed.line_text(s))])), s)]
 
-    def call_check(self, s, op, written, passed, param, name, items):
+    def call_check(self, s, op, written, passed, param, name, items, attrs=()):
         """The check of one name passed to a helper that writes into ``param`` (``items``: into
-        the arrays the value holds too)."""
+        the arrays the value holds too; ``attrs``: into the values of these attributes of it,
+        by ``param.attr op= e``)."""
         live = self.live_after()[id(s)] | self.outer
         # (the helper's other arguments see its write too: h(y, y[:, 2]))
-        others = sorted((((live & self.closure(name)) - _stored(s))
+        others = sorted((((live & self.near(name)) - _stored(s))
                          | (passed & self.closure(name))
                          | ({name} & self.outer)))  # (the caller's data itself)
         if not others:
@@ -335,6 +374,8 @@ class AliasPass:
                 const(text)]
         if items:  # (ls[0] += v: the arrays ls holds)
             args.append(const(True))
+        elif attrs:  # (self.count += 1: what these attributes hold, if arrays, lists or dicts)
+            args += [const(False), const(attrs)]
         return [located(gast.Expr(value=call(func, args)), s)]
 
     def display(self, name):
@@ -358,7 +399,8 @@ class AliasPass:
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
-        others = sorted((live & self.closure(name)) - {name, self.rt} - _stored(s))
+        near = self.near(name) if index is None else self.closure(name)
+        others = sorted((live & near) - {name, self.rt} - _stored(s))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
@@ -494,6 +536,9 @@ def _stored(s):
 
 _MUTATED = weakref.WeakKeyDictionary()
 _ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it writes into
+# fn -> {parameter: attribute names}: p.attr op= e, a store into p's slot (setattr of the new
+# value) that writes into the old value in place when that is an array, list or dict
+_ATTR_OPS = weakref.WeakKeyDictionary()
 
 
 def _sequence_names(node):
@@ -549,6 +594,7 @@ def mutated_params(fn):
         links.setdefault(b, set()).add(a)
 
     writes, seqs = [], _sequence_names(node)  # (name written into, line); names of tuples
+    attr_ops = {}
     slots = set()  # positions in writes of stores into a slot (p[i] = v): what p held is kept
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     for n in gast.walk(node):
@@ -574,6 +620,12 @@ def mutated_params(fn):
         for t in targets:
             if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
                 writes.append((t.id, parsed.user_line(n)))
+            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Attribute) and \
+                    isinstance(t.value, gast.Name) and t.value.id in params:
+                # (self.count += 1: a store into self's slot; the caller checks at run time
+                # that the old value, if an array, list or dict, is not seen otherwise)
+                slots.add(len(writes))
+                attr_ops.setdefault(t.value.id, set()).add(t.attr)
             if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
                     and isinstance(t.value, gast.Name) and t.value.id in params:
                 # (p[i] = v, p.w = v: p's own slot, not what it held; w = p[0]; w[1] = v writes
@@ -605,21 +657,9 @@ def mutated_params(fn):
                     for name in gast.walk(k.value):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
-            try:
-                callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) \
-                    else None
-                inner = mutated_params(callee) if inspect.isfunction(callee) else {}
-                bound = inspect.signature(callee).bind(*n.args, **{
-                    k.arg: k.value for k in n.keywords}) if inner else None
-            except (TypeError, ValueError):
-                bound = None
-            if bound is not None:
-                for p, a in bound.arguments.items():
-                    if p in inner and isinstance(a, gast.Name):
-                        if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
-                            slots.add(len(writes))
-                        writes.append((a.id, parsed.user_line(n)))
+            _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct)
+    _ATTR_OPS[fn] = attr_ops
     return _MUTATED[fn]
 
 
@@ -651,6 +691,59 @@ def item_mutated_params(fn):
     slots (``p[i] = v``, ``p.append(v)``)."""
     mutated_params(fn)
     return _ITEM_MUTATED.get(unwrap(fn), set())
+
+
+def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
+    """The writes of mutated_params that the call ``n`` of one of the user's functions makes
+    through its parameters (into ``writes``, with ``slots`` and ``attr_ops`` as there)."""
+    try:
+        callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) else None
+        args, keywords = n.args, {k.arg: k.value for k in n.keywords}
+        if isinstance(n.func, gast.Attribute):  # (self.helper(x): a method of the class, its
+            op = _user_op(n, resolver)           # receiver passed first)
+            if op is not None:
+                callee, args, keywords = op.key, op.args, op.keywords
+        inner = mutated_params(callee) if inspect.isfunction(callee) or \
+            isinstance(callee, MethodOf) else {}
+        bound = inspect.signature(callee).bind(*args, **keywords) if inner else None
+    except (TypeError, ValueError):
+        bound = None
+    if bound is None:
+        return
+    for p, a in bound.arguments.items():
+        if p in inner and isinstance(a, gast.Name):
+            if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
+                slots.add(len(writes))
+                ops = _ATTR_OPS.get(unwrap(callee), {}).get(p)
+                if ops and a.id in params:  # (passed on: the caller checks them)
+                    attr_ops.setdefault(a.id, set()).update(ops)
+                elif ops:  # (through another name: its items, as before)
+                    slots.discard(len(writes))
+            writes.append((a.id, parsed.user_line(n)))
+
+
+def _user_op(call_node, resolver):
+    """The resolved call of one of the user's functions (a method through self), or None."""
+    try:
+        op = resolver.op(call_node)
+    except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
+        return None
+    return op if op.kind == "user" and (inspect.isfunction(op.key) or
+                                        isinstance(op.key, MethodOf)) else None
+
+
+def method_writes(function, cls):
+    """(written, item-written, attribute op=) parameters of ``function`` as a method of ``cls``
+    (its calls through self resolved there): what runtime.check_method_alias reads."""
+    fn = method_of(function, cls)
+    return mutated_params(fn), item_mutated_params(fn), attribute_op_params(fn)
+
+
+def attribute_op_params(fn):
+    """{parameter: attribute names} of ``fn``'s ``p.attr op= e`` (and of the helpers it passes p
+    on to), which store into p's slot and write into the old value in place."""
+    mutated_params(fn)
+    return _ATTR_OPS.get(unwrap(fn), {})
 
 
 def _is_marker(s):

@@ -9,7 +9,7 @@ import types
 
 import numpy as np
 
-from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError
+from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
 from ..pytree import is_tree, like_container
 from . import hooks
 from .shapes import other_array, shape
@@ -17,6 +17,7 @@ from .shapes import other_array, shape
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
+    "check_array_kind", "check_method_alias",
     "copy_held", "check_partial_alias"
 ]
 
@@ -274,13 +275,23 @@ def _copies_sharing(root, group, name, where):
             for a in group}
 
 
-def check_call_alias(value, others, names, where, text, items=False):
+def check_call_alias(value, others, names, where, text, items=False, attrs=()):
     """``helper(z)`` where helper writes into its parameter: z must not be read afterwards (nor,
     with ``items``, where the helper writes into what z holds, ``z[0] += v``, any array z
-    holds)."""
+    holds; with ``attrs``, where it writes ``z.attr op= e``, what those attributes hold, seen
+    otherwise than through that attribute: the new value is stored there)."""
     if items and not isinstance(value, np.ndarray):
         for array in _held_arrays(value):
             check_call_alias(array, others, names, where, text)
+    for attr in attrs:
+        old = getattr(value, attr, None)
+        if isinstance(old, (np.ndarray, list, dict)):
+            _alias_refusal(others, names, old, where, text,
+                           f"Write the update as a new value (obj.{attr} = obj.{attr} + e), or "
+                           f"hold a copy in one of the two places (.copy()).",
+                           head="this call writes in place into memory {name} shares, and "
+                                "{name} is read later or passed to the same call",
+                           skip=(value, attr))
     if isinstance(value, (np.ndarray, list, dict)):
         _alias_refusal(others, names, value, where, text,
                        "Return the new value from the helper and use that (z = helper(z)), or "
@@ -288,6 +299,36 @@ def check_call_alias(value, others, names, where, text, items=False):
                        head="this call writes in place into memory {name} shares, and {name} is "
                             "read later or passed to the same call (sourcediff gives the helper "
                             "a copy)")
+
+
+def check_method_alias(obj, method, k, value, others, names, where, text):
+    """``obj.method(...)`` with the method found at run time: when the Python method writes into
+    its ``k``-th argument (``value``; the receiver is 0) in place, the caller's ``others`` must
+    not see that memory (:func:`check_call_alias`)."""
+    cls = type(obj)
+    try:
+        attr = inspect.getattr_static(cls, method)
+    except AttributeError:
+        return
+    if isinstance(obj, type) or method in getattr(obj, "__dict__", {}):
+        return  # (a class's or an instance's own function value: not a method of cls)
+    if isinstance(attr, staticmethod):
+        function, k = attr.__func__, k - 1
+    elif inspect.isfunction(attr):
+        function = attr
+    else:
+        return
+    params = list(inspect.signature(function).parameters)
+    if not 0 <= k < len(params):
+        return
+    written, items, attrs = hooks.method_writes(function, cls)
+    param = params[k]
+    if param not in written:
+        return
+    check_call_alias(value, others, names, where,
+                     f"{text}\n({function.__qualname__} writes into its parameter {param} in "
+                     f"place, at line {written[param]})", items=param in items,
+                     attrs=() if param in items else tuple(sorted(attrs.get(param, ()))))
 
 
 def check_partial_alias(fn, others, names, where, text):
@@ -310,6 +351,13 @@ def check_partial_alias(fn, others, names, where, text):
                                  f"its parameter {param} in place, at line {written[param]})",
                                  items=True)
         fn = target
+    # (a bound method or a callable object: what its method writes into its receiver)
+    if inspect.ismethod(fn) and not isinstance(fn.__self__, type):
+        check_method_alias(fn.__self__, fn.__func__.__name__, 0, fn.__self__, others, names,
+                           where, text)
+    elif not isinstance(fn, (type, types.FunctionType, types.BuiltinFunctionType)) and \
+            inspect.isfunction(getattr(type(fn), "__call__", None)):
+        check_method_alias(fn, "__call__", 0, fn, others, names, where, text)
 
 
 def check_alias_at(base, index, others, names, where, text):
@@ -376,7 +424,8 @@ def _float_leaves(value, path):
         items = enumerate(value)
     else:
         kind = getattr(getattr(value, "dtype", None), "kind", None)
-        ok = (isinstance(value, float) and not isinstance(value, bool)) or kind == "f"
+        ok = (isinstance(value, float) and not isinstance(value, bool)) or (
+            kind == "f" and not isinstance(value, (np.matrix, np.ma.MaskedArray)))
         return None if ok else (path, value)
     for key, item in items:
         bad = _float_leaves(item, f"{path}[{key!r}]")
@@ -385,16 +434,38 @@ def _float_leaves(value, path):
     return None
 
 
+def check_array_kind(value, name, fn_where, error=SourcediffError):
+    """Refuse an ``np.matrix`` or a masked array: their operators and reductions are not
+    ndarray's (``*`` is a matrix product, a sum skips the masked entries), and the rules are
+    written for ndarray's, so a derivative through them would be wrong without a word."""
+    if not isinstance(value, np.ndarray) or type(value) is np.ndarray:
+        return
+    if isinstance(value, np.matrix):
+        what, fix = ("an np.matrix, whose * is a matrix product and ** a matrix power",
+                     f"np.asarray({name}) (and @ for a matrix product)")
+    elif isinstance(value, np.ma.MaskedArray):
+        what, fix = ("a masked array (np.ma), whose operations and sums skip its masked entries",
+                     f"{name}.filled(v) for the value v the masked entries should count as, or "
+                     f"the mask as an argument of its own (np.where(mask, 0.0, x))")
+    else:
+        return
+    raise error(f"argument '{name}' of {fn_where} is {what}; sourcediff's derivative rules are "
+                f"plain ndarray's, so the derivative would be wrong. Pass {fix}")
+
+
 def check_wrt(value, name, fn_where):
-    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects); a list,
-    tuple or dict of floats and float arrays (nested) carries one per leaf."""
+    """Refuse arguments that cannot carry derivatives (ints, bools, complex, objects, np.matrix
+    and masked arrays); a list, tuple or dict of floats and float arrays (nested) carries one per
+    leaf."""
     if isinstance(value, float):
         return
+    check_array_kind(value, name, fn_where, InactiveArgumentError)
     if is_tree(value) and value:
         bad = _float_leaves(value, name)
         if bad is None:
             return
         path, leaf = bad
+        check_array_kind(leaf, path, f"{fn_where} (in argument '{name}')", InactiveArgumentError)
         raise InactiveArgumentError(
             f"argument '{name}' of {fn_where} holds {path} = {type(leaf).__name__}"
             f"{' of dtype ' + str(leaf.dtype) if hasattr(leaf, 'dtype') else ''}, which cannot "

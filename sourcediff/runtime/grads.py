@@ -3,6 +3,7 @@
 
 import numpy as np
 
+from ..errors import SourcediffError
 from ..pytree import is_tree, like_container
 from .accumulate import GradDict, GradList
 from .checks import check_scalar
@@ -10,6 +11,18 @@ from .indexing import item_grad
 from .shapes import other_array, shape, unbroadcast
 
 __all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
+
+
+def _other_kind(g):
+    """A gradient that came out an np.matrix or a masked array: one was read from outside the
+    arguments (a global, a closure, an attribute) and the rules, plain ndarray's, met it."""
+    if isinstance(g, (np.matrix, np.ma.MaskedArray)):
+        raise SourcediffError(
+            f"the gradient came out a{'n np.matrix' if isinstance(g, np.matrix) else ' masked array'}"
+            f": the function reads one (from a global, a closure or an object), and its * and "
+            f"sums are not ndarray's, which sourcediff's derivative rules are written for, so the "
+            f"gradient would be wrong. Make it a plain array (np.asarray(M), M.filled(v)) and write "
+            f"@ for a matrix product.")
 
 
 def grad_like(g, x):
@@ -20,6 +33,8 @@ def grad_like(g, x):
             return np.sum(g) if shape(g) else g
         return float(np.real(np.sum(g)) if shape(g) else np.real(g))
     if isinstance(x, np.ndarray):
+        if type(g) is not np.ndarray and isinstance(g, np.ndarray):
+            _other_kind(g)
         if isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == x.dtype:
             return g
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else g

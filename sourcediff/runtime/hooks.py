@@ -21,6 +21,7 @@ NAMES = {
     "generated_line": "the user's line of a line of generated code",
     "outermost": "a line of generated code followed back to the user's own line",
     "mutated_params": "the parameters a Python function writes into in place",
+    "method_writes": "the parameters a method of a class writes into in place, and how",
 }
 
 

@@ -12,6 +12,13 @@ from .grad_mode import _state, enable_grad
 from .tensor_class import Tensor, _leaf
 
 
+def _parameters(f):
+    try:
+        return list(inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
 def grad_of(f, args, wrt=0):
     """Gradient of a plain numpy function ``f(*args)`` (scalar output) computed by the tape.
 
@@ -37,6 +44,10 @@ def grad_of(f, args, wrt=0):
         names = list(inspect.signature(f).parameters)
         wrts = [names.index(w) if isinstance(w, str) else w for w in wrts]
     args = list(args)
+    names = _parameters(f)
+    for i, a in enumerate(args):  # (their operators are not ndarray's, the tape's are)
+        _sd.check_array_kind(a, names[i] if i < len(names) else f"#{i}",
+                             getattr(f, "__qualname__", "the function"))
     originals = {i: args[i] for i in wrts}
     leaves = {}  # (argument -> its leaf Tensors, in pytree.leaves order)
     for i in wrts:
