@@ -905,3 +905,6 @@ case(_sd.scan, R(4, 3), R(4, 3), 0, True, argnums=(0, 1), name="scan_reverse_axi
 # logsumexp's entries scaled by b = 0 leave its gradient (their exp may overflow)
 case(_sd.lse_exp, R(3), R(1), np.array([1, 0, 2]), argnums=(0, 1))  # (b: only its zeros count)
 case(_sd.lse_exp, R(2, 3), R(2, 1), argnums=(0, 1), name="lse_exp_no_scale")
+# a cast's gradient: passed through for a float result, zero for an integer one
+case(_sd.cast_grad, R(2, 3), R(2, 3), argnums=(0,))
+case(_sd.cast_grad, R(2, 3), np.arange(6).reshape(2, 3), argnums=(0,), name="cast_grad_int")

@@ -418,6 +418,12 @@ def dense_grad_helper(b, out, g, ans):
     return (_sd.unbroadcast(b, g), None)
 
 
+# (a cast to integers passes nothing; anything else passes b through as it passed g)
+@defvjp(_sd.cast_grad, kind="linear")
+def cast_grad_helper(b, out, g, ans):
+    return (_sd.unbroadcast(_sd.cast_grad(b, ans), g), None)
+
+
 # np.r_/np.c_: reading g where each item landed is linear in g; its adjoint places the items back
 @defvjp(_sd.index_concat_grads, kind="linear")
 def index_concat_grads(b, out, g, maker, items):

@@ -201,6 +201,11 @@ class _Rewriter(gast.NodeTransformer):
             return node.args[0]
         return None
 
+    def _cast_grad(self, node, g, ans):
+        if _pyfloat(ans) or (type(ans) in (Arr, Scal) and ans.dtype.kind in "fc"):
+            return node.args[0]  # (a result of floats: the helper returns g)
+        return None
+
     def _dense_grad(self, node, g, ans):
         return node.args[0] if type(g) is Arr else None  # only the symbolic zero changes
 

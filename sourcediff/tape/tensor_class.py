@@ -359,7 +359,17 @@ class Tensor:
         f = getattr(np, name, None)
         if name.startswith("_") or not callable(f) or not hasattr(np.ndarray, name):
             raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        if name in _IN_PLACE_METHODS:
+            # (a.sort() sorts a in place and returns None, np.sort(a) returns a sorted copy:
+            # calling that would leave the Tensor as it was, and its value and gradient wrong)
+            raise TapeError(f"t.{name}(...) changes the array in place, which the tape does not "
+                            f"record; assign the result of np.{name}(t, ...) instead")
         return functools.partial(f, self)
+
+
+# ndarray methods that change the array in place where the numpy function of the same name
+# returns a new array
+_IN_PLACE_METHODS = frozenset({"sort", "partition", "resize"})
 
 
 def _init(t, arr):
