@@ -908,3 +908,7 @@ case(_sd.lse_exp, R(2, 3), R(2, 1), argnums=(0, 1), name="lse_exp_no_scale")
 # a cast's gradient: passed through for a float result, zero for an integer one
 case(_sd.cast_grad, R(2, 3), R(2, 3), argnums=(0,))
 case(_sd.cast_grad, R(2, 3), np.arange(6).reshape(2, 3), argnums=(0,), name="cast_grad_int")
+# np.pad's tangent in the modes where the padding is linear in the array
+case(_sd.pad_tangent, R(3, 4), 1, argnums=(0,))
+case(_sd.pad_tangent, R(3, 4), ((1, 2), (0, 1)), "constant", {"constant_values": 2.0},
+     argnums=(0,), name="pad_tangent_constant_values")

@@ -179,3 +179,116 @@ def test_tape_refuses_writes_it_cannot_record(f):
     # and left y unsorted (the gradient of the unsorted function)
     with pytest.raises(TapeError):
         grad_of(f, (X.copy(),))
+
+
+# ---------------------------------------------------------------- keyword-only arguments
+# A rule gives contributions for its positional parameters only: a value that carries a derivative
+# passed to a keyword-only parameter or **kwargs was dropped without a word. np.clip(W, min=x0)
+# gave the gradient 0 (finite differences: 2.78 at x0); np.pad(v, 1, constant_values=x0) left out
+# the padding's part (reverse, forward and the hessian).
+
+def clip_min_keyword(x):
+    return np.sum(np.clip(W, min=x[0, 0, 0], max=x[1, 1, 1] + 3) * W)
+
+
+def pad_constant_values(x):
+    return np.sum(np.pad(x[0], 1, constant_values=x[1, 0, 0]) ** 2)
+
+
+def pad_constant_values_pair(x):
+    return np.sum(np.pad(x[0], 1, constant_values=(x[1, 0, 0], x[1, 0, 1])) ** 2)
+
+
+@pytest.mark.parametrize("f", [clip_min_keyword, pad_constant_values, pad_constant_values_pair])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_derivative_through_keyword_only_argument_is_refused(f, mode):
+    with pytest.raises(sd.SourcediffSyntaxError, match="gives no derivative for it"):
+        sd.grad(f, mode=mode)(X.copy())
+
+
+def test_keyword_only_arguments_without_derivative_still_work(monkeypatch):
+    def f(x):
+        return np.sum(np.clip(x, min=-1.0, max=1.5) * W) + \
+            np.sum(np.pad(x, 1, constant_values=2.0) ** 2)
+    ref = _fd(f, X)
+    np.testing.assert_allclose(sd.grad(f)(X.copy()), ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sd.grad(f, mode="forward")(X.copy()), ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_generic_grad(f, X, monkeypatch), ref, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- np.pad's tangent
+# forward mode padded the tangent with np.pad(t, widths, mode=mode) and no keywords: reflect_type
+# 'odd' was lost and 'maximum' padded the tangent's own maximum (not the one of the array)
+
+def pad_odd(x):
+    y = np.pad(x, 1, mode="reflect", reflect_type="odd")
+    return np.sum(y * np.cos(np.arange(y.size).reshape(y.shape)))
+
+
+def pad_mean_stat(x):
+    y = np.pad(x, 2, mode="mean", stat_length=2)
+    return np.sum(y * np.cos(np.arange(y.size).reshape(y.shape)))
+
+
+def pad_ramp_edge_wrap(x):
+    y = np.pad(x, 2, mode="linear_ramp", end_values=3.0) + np.pad(x, 2, mode="edge") ** 2 + \
+        np.pad(x, 2, mode="wrap") + np.pad(x, 2, mode="symmetric", reflect_type="odd")
+    return np.sum(y * np.cos(np.arange(y.size).reshape(y.shape)))
+
+
+@pytest.mark.parametrize("f", [pad_odd, pad_mean_stat, pad_ramp_edge_wrap])
+def test_pad_tangent_keeps_the_mode_keywords(f):
+    np.testing.assert_allclose(sd.grad(f, mode="forward")(X.copy()), _fd(f, X), rtol=1e-6,
+                               atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["maximum", "minimum", "median"])
+def test_pad_tangent_of_statistic_modes_is_refused(mode):
+    def f(x):
+        return np.sum(np.pad(x, 1, mode=mode) * W[0, 0, 0])
+    with pytest.raises(NotImplementedError):
+        sd.grad(f, mode="forward")(X.copy())
+
+
+# ---------------------------------------------------------------- order='A'
+# numpy's order='A' reads a Fortran-contiguous array in Fortran order; the gradient reshaped g in C
+# order: x.T.reshape(-1, order='A') gave x the gradient of x.reshape(-1) (reverse), and
+# np.copy(x, order='F').ravel(order='A') the same in reverse and on the tape
+
+V24 = np.random.default_rng(2).normal(size=24)
+
+
+def reshape_order_a(x):
+    return np.sum(x.T.reshape(-1, order="A") * V24)
+
+
+def ravel_order_a_of_fortran_copy(x):
+    return np.sum(np.copy(x, order="F").ravel(order="A") * V24) + \
+        np.sum(np.ravel(x.T, "A") * V24 ** 2)
+
+
+@pytest.mark.parametrize("f", [reshape_order_a, ravel_order_a_of_fortran_copy])
+def test_order_a_follows_the_memory_layout(f, monkeypatch):
+    ref = _fd(f, X)
+    np.testing.assert_allclose(sd.grad(f)(X.copy()), ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_generic_grad(f, X, monkeypatch), ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sd.grad(f, mode="forward")(X.copy()), ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad_of(f, (X.copy(),)), ref, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- the tape's methods in numpy code
+# inside grad_of, x.repeat(2) ran PyTorch's repeat (tiling: [a, b, a, b] where numpy gives
+# [a, a, b, b]): the gradient of another function; x.repeat(2, axis=1), x.reshape(4, 6,
+# order='F'), x.flatten('F') and x.squeeze(axis=1) raised TypeError
+
+def method_forms(x):
+    return np.sum(x[0, 0].repeat(2) * V24[:8]) + np.sum(x.repeat(2, axis=1) ** 2) + \
+        np.sum(x.reshape(4, 6, order="F") * V24.reshape(4, 6)) + \
+        np.sum(x.flatten("F") * V24 ** 2) + np.sum(x[:, :1].squeeze(axis=1) * W[:, 0])
+
+
+def test_tape_methods_take_numpy_forms_inside_grad_of():
+    np.testing.assert_allclose(grad_of(method_forms, (X.copy(),)), _fd(method_forms, X),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sd.grad(method_forms)(X.copy()), _fd(method_forms, X),
+                               rtol=1e-6, atol=1e-7)

@@ -168,6 +168,7 @@ class Forward(Analysis):
         rule = op.rule
         q = quote.quoted(rule.vjp)
         bound = self.bind(op, q, s)
+        self.refuse_keyword_operands(op, q, bound, s)
         slots = quote.slots(q, bound)
         prelude, terms = [], []
         for pos, arg in enumerate(slots):

@@ -228,6 +228,7 @@ class Reverse(Analysis):
             # does not reach the output): this rule needs it shaped like the result
             g = call(self.rt("dense_grad"), [g, ans])
         bound = self.bind(op, q, s)
+        self.refuse_keyword_operands(op, q, bound, s)
         if quote.may_cast(op.key, q, bound):  # (x.astype(int): no gradient passes)
             g = call(self.rt("cast_grad"), [g, ans])
         slots = quote.slots(q, bound)

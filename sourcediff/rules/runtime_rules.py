@@ -418,6 +418,12 @@ def dense_grad_helper(b, out, g, ans):
     return (_sd.unbroadcast(b, g), None)
 
 
+# np.pad's tangent is linear in t: its adjoint is pad's own gradient (constant mode only)
+@defvjp(_sd.pad_tangent, kind="linear")
+def pad_tangent_helper(b, out, t, pad_width, mode="constant", kwargs=None):
+    return (_sd.pad_grad(b, t, pad_width, mode), None, None, None)
+
+
 # (a cast to integers passes nothing; anything else passes b through as it passed g)
 @defvjp(_sd.cast_grad, kind="linear")
 def cast_grad_helper(b, out, g, ans):

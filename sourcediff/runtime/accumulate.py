@@ -29,7 +29,9 @@ def zeros_like_grad(x):
 
 def copy(value):
     """A copy of a saved value (arrays are copied, numbers returned as they are)."""
-    if isinstance(value, np.ndarray) or other_array(value):
+    if isinstance(value, np.ndarray):
+        return value.copy(order="K")  # (its memory layout too: x.ravel(order='A') reads it)
+    if other_array(value):
         return value.copy()
     if isinstance(value, list):
         return list(value)
