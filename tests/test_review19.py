@@ -292,3 +292,22 @@ def test_tape_methods_take_numpy_forms_inside_grad_of():
                                rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(sd.grad(method_forms)(X.copy()), _fd(method_forms, X),
                                rtol=1e-6, atol=1e-7)
+
+
+def test_grad_of_refuses_a_complex_argument():
+    # was: the argument was cast to float64 (its imaginary part dropped, with a ComplexWarning):
+    # the gradient of f at another point
+    def f(z):
+        return np.sum(np.abs(z) ** 2)
+    with pytest.raises(sd.SourcediffError, match="complex"):
+        grad_of(f, (np.array([1.0 + 2.0j, 0.5 - 1.0j]),))
+
+
+def test_forward_mode_keeps_a_numpy_float_argument_a_numpy_float():
+    # was: the tangent of an np.float64 argument was the Python float 1.0, so x_dot.astype(...)
+    # raised AttributeError in the generated jvp (reverse mode and the tape gave 3.0)
+    def f(x):
+        return np.sum(x.astype(np.float64) ** 2) + x.item() * 2.0
+    x = np.float64(1.5)
+    assert sd.grad(f, mode="forward")(x) == pytest.approx(5.0)
+    assert sd.grad(f)(x) == pytest.approx(5.0)
