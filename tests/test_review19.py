@@ -311,3 +311,40 @@ def test_forward_mode_keeps_a_numpy_float_argument_a_numpy_float():
     x = np.float64(1.5)
     assert sd.grad(f, mode="forward")(x) == pytest.approx(5.0)
     assert sd.grad(f)(x) == pytest.approx(5.0)
+
+
+def _item_times_two(x):
+    return x[0, 0, 0].item() * 2.0 + np.sum(x ** 2)
+
+
+def _tolist_sum(x):
+    return sum(x[0, 0].tolist()) + np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("f", [_item_times_two, _tolist_sum])
+def test_grad_of_refuses_item_and_tolist_of_a_tensor_with_gradient(f):
+    # was: .item() and .tolist() gave Python numbers that carry no gradient: their part was
+    # missing from the gradient without a word (float(t) was refused already)
+    with pytest.raises(TapeError, match="grad_of"):
+        grad_of(f, (X.copy(),))
+
+
+def test_int_of_a_tensor_still_works_in_grad_of():
+    def f(x):
+        return int(x[0, 0, 0] * 3.0) * x[0, 0, 1] + np.sum(x ** 2)
+    np.testing.assert_allclose(grad_of(f, (X.copy(),)), _fd(f, X), rtol=1e-6, atol=1e-7)
+
+
+def array_times_list(x):
+    return np.sum((x * [1.0, 2.0, 3.0, 4.0]) ** 2) + np.sum(x + [1.0, 2.0, 3.0, 4.0])
+
+
+def test_array_times_a_list_in_forward_mode_and_second_order():
+    # was: ValueError (cannot broadcast a non-scalar to a scalar array) in forward mode and in
+    # sd.hessian: the tangent of the array was also tried as the list's, row by row
+    x = X[0]
+    ref = _fd(array_times_list, x)
+    np.testing.assert_allclose(sd.grad(array_times_list, mode="forward")(x.copy()), ref,
+                               rtol=1e-6, atol=1e-7)
+    h = sd.hessian(array_times_list)(x.copy()).reshape(x.size, x.size)
+    np.testing.assert_allclose(h, np.diag(2.0 * np.tile([1.0, 4.0, 9.0, 16.0], 3)), atol=1e-9)

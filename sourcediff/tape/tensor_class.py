@@ -243,10 +243,14 @@ class Tensor:
         if self._data.size != 1:
             raise TapeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if self._rg and _state.strict:  # (inside grad_of: the number would carry no gradient)
+            raise _escape_error("a Python number (.item())")
         return self._data.reshape(()).item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
+        if self._rg and _state.strict:
+            raise _escape_error("Python numbers (.tolist())")
         return self._data.tolist()
 
     def numpy(self):
@@ -268,10 +272,10 @@ class Tensor:
                 raise _escape_error("a Python float (float(), math.*, or assignment into an "
                                     "ndarray)")
             _warn_once("float", _MSG_FLOAT_WARN)
-        return float(self.item())
+        return float(self._data.reshape(()).item() if self._data.size == 1 else self.item())
 
-    def __int__(self):
-        return int(self.item())
+    def __int__(self):  # (piecewise constant: no gradient is lost)
+        return int(self._data.reshape(()).item() if self._data.size == 1 else self.item())
 
     def __index__(self):
         if self._data.dtype.kind not in "iub":
