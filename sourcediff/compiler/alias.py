@@ -425,7 +425,8 @@ def numpy_write(call, resolver):
         for k in call.keywords:
             if k.arg == "out":
                 return _names_in([k.value]), f"{text}(..., out=...)"
-        if len(call.args) > at and not any(isinstance(a, gast.Starred) for a in call.args):
+        if len(call.args) > at and not any(isinstance(a, gast.Starred) for a in call.args) and \
+                resolver.static_value(call.args[at]) is not None:  # (a global None: no out)
             return _names_in(call.args[at:at + 1]), f"{text}(..., out)"
         return None
     owner = getattr(obj, "__self__", None)
