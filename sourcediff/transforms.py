@@ -136,7 +136,7 @@ def _basis(x):
     """One-hot tangents shaped like ``x``, one per element (of every leaf, for a list, tuple or
     dict of arrays: trees shaped like ``x``, indexed by the leaf entry's flat position)."""
     if isinstance(x, float):
-        yield (), 1.0
+        yield (), type(x)(1.0) if isinstance(x, np.generic) else 1.0  # (np.float64: its methods)
         return
     if is_tree(x):
         vec, unflatten = flatten(x)

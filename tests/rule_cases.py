@@ -905,11 +905,13 @@ case(_sd.scan, R(4, 3), R(4, 3), 0, True, argnums=(0, 1), name="scan_reverse_axi
 # logsumexp's entries scaled by b = 0 leave its gradient (their exp may overflow)
 case(_sd.lse_exp, R(3), R(1), np.array([1, 0, 2]), argnums=(0, 1))  # (b: only its zeros count)
 case(_sd.lse_exp, R(2, 3), R(2, 1), argnums=(0, 1), name="lse_exp_no_scale")
-# a call that passes dtype= zeroes its gradient where the result holds integers or bools (astype,
-# np.array, np.sum, np.full_like with dtype=int passed the gradient through as the identity;
-# tests/test_review20.py checks the calls in every mode)
-case(_sd.integer_cut, R(2, 3), R(2, 3), argnums=(0,))
-case(_sd.integer_cut, R(2, 3), np.ones((2, 3), dtype=int), argnums=(0,), name="integer_cut_int")
+# a cast's gradient: passed through for a float result, zero for an integer one
+case(_sd.cast_grad, R(2, 3), R(2, 3), argnums=(0,))
+case(_sd.cast_grad, R(2, 3), np.arange(6).reshape(2, 3), argnums=(0,), name="cast_grad_int")
+# np.pad's tangent in the modes where the padding is linear in the array
+case(_sd.pad_tangent, R(3, 4), 1, argnums=(0,))
+case(_sd.pad_tangent, R(3, 4), ((1, 2), (0, 1)), "constant", {"constant_values": 2.0},
+     argnums=(0,), name="pad_tangent_constant_values")
 # np.delete, np.meshgrid (a tuple of outputs), np.cov (weights are constants), np.cumulative_sum
 case(np.delete, R(3, 4), 1, axis=1)
 case(np.delete, R(5), [0, 3], name="delete_flat")

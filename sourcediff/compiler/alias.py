@@ -456,6 +456,21 @@ def numpy_write(call, resolver):
     given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
     None for other calls."""
     obj = resolver.static_value(call.func)
+    if isinstance(call.func, gast.Attribute) and call.func.attr in _METHOD_OUT and (
+            not callable(obj) or isinstance(getattr(obj, "__self__", None), np.ndarray)) and \
+            not (isinstance(call.func.value, gast.Name) and
+                 call.func.value.id in getattr(resolver, "receivers", ())):
+        # (x.sum(0, None, y), x.max(axis=0, out=y): a method of an array known at run time or
+        # held in a global, as the resolver takes it; not of an object of the user's class)
+        at = _METHOD_OUT[call.func.attr]
+        text = gast.unparse(call.func).strip()
+        for k in call.keywords:
+            if k.arg == "out":
+                return _names_in([k.value]), f"{text}(..., out=...)"
+        if len(call.args) > at and not any(isinstance(a, gast.Starred) for a in call.args) and \
+                resolver.static_value(call.args[at]) is not None:  # (a global None: no out)
+            return _names_in(call.args[at:at + 1]), f"{text}(..., out)"
+        return None
     owner = getattr(obj, "__self__", None)
     module = getattr(obj, "__module__", None) or ""
     numpy_callable = isinstance(obj, np.ufunc) or isinstance(owner, np.ufunc) or \
@@ -480,6 +495,25 @@ def numpy_write(call, resolver):
     if isinstance(written, int) and len(call.args) > written:
         return _names_in(call.args[written:written + 1]), f"{text}(...)"
     return None
+
+
+def _method_out_positions():
+    """ndarray's methods that take ``out`` (x.sum, x.max, x.clip, ...): the position of ``out``
+    among the arguments of a call ``x.name(...)``."""
+    out = {}
+    for name in dir(np.ndarray):
+        if name.startswith("_"):
+            continue
+        try:
+            params = list(inspect.signature(getattr(np.ndarray, name)).parameters)
+        except (TypeError, ValueError):
+            continue
+        if "out" in params:
+            out[name] = params.index("out") - 1  # (self is the receiver)
+    return out
+
+
+_METHOD_OUT = _method_out_positions()
 
 
 def _out_position(obj):

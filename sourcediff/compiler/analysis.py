@@ -528,17 +528,39 @@ class Analysis(ObjectState):
             return set()
         q = quote.quoted(op.rule.vjp)
         try:
-            slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
+            bound = quote.bind(q, op.args, dict(op.keywords), "")
         except (quote.StarredArgument, quote.KeywordsArgument):
             # (f(*shape), f(x, **opts)): every name may flow; refused if active
             return _names_in(op.args + list(op.keywords.values())) & self.locals
         except TypeError:
-            slots = quote.slots(q, self.bind(op, q, stmt))
+            bound = self.bind(op, q, stmt)
         out = set()
-        for pos, arg in enumerate(slots):
+        for pos, arg in enumerate(quote.slots(q, bound)):
             if op.rule.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
-        return out
+        # (the rule gives nothing for keyword-only arguments: np.clip(x, min=lo) with an lo that
+        # carries a derivative makes the result active, and refuse_keyword_operands refuses it)
+        return out | (_names_in([v for _, v in _keyword_operands(q, bound)]) & self.locals)
+
+    def refuse_keyword_operands(self, op, q, bound, s):
+        """Refuse a value that carries a derivative passed to a keyword-only parameter of the
+        rule (``np.clip(x, min=lo)``, ``np.pad(x, 1, constant_values=c)``): the rule returns
+        contributions for its positional parameters only, so the derivative through it would be
+        left out without a word."""
+        for name, value in _keyword_operands(q, bound):
+            if name is None and isinstance(value, gast.Dict):  # (**kwargs: the keys written)
+                names = [k.value for k, v in zip(value.keys, value.values)
+                         if isinstance(k, gast.Constant) and _names_in([v]) & self.active]
+                name = "=, ".join(names) if names else None
+            if _names_in([value]) & self.active:
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: the value passed to {op.name} as "
+                    f"{'keyword arguments' if name is None else name + '='} depends on "
+                    f"{', '.join(self.wrt)}, and the derivative rule of {op.name} gives no "
+                    f"derivative for it.\n    {self.parsed.line_text(s)}\nPass it by "
+                    f"position where {op.name} takes it so (np.clip(x, lo, hi) for np.clip(x, "
+                    f"min=lo, max=hi)), or keep the derivative out of it with "
+                    f"sourcediff.stop_gradient if none is meant to flow through it")
 
     def record_cut_slots(self, op, s, target):
         """Note the names in the arguments of ``target = op(...)`` whose derivative the rule does
@@ -859,3 +881,11 @@ def called_form(make, callee, active_params, where):
             # a called function can also be treated as a primitive: give it a rule
             advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
         raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None
+
+
+def _keyword_operands(q, bound):
+    """(name, syntax) bound to each of the rule's keyword-only parameters, and (None, syntax)
+    for its ``**kwargs``."""
+    return [(p.name if p.kind == p.KEYWORD_ONLY else None, bound[p.name])
+            for p in list(q.signature.parameters.values())[2:]
+            if p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) and p.name in bound]

@@ -90,7 +90,9 @@ class Forward(Analysis):
         if base not in self.active:
             return [s]
         dot = self.dot(base)
-        value = self.tangent(s.value) or const(0.0)
+        value = self.tangent(s.value)
+        # (y[i] = v into an integer array truncates v: no tangent passes)
+        value = const(0.0) if value is None else call(self.rt("cast_grad"), [value, load(base)])
         return [s, assign(dot, call(self.rt("owned_grad"), [load(dot), load(base)]), s),
                 located(gast.Assign(targets=[gast.Subscript(value=load(dot),
                                                             slice=copy.deepcopy(target.slice),
@@ -166,6 +168,7 @@ class Forward(Analysis):
         rule = op.rule
         q = quote.quoted(rule.vjp)
         bound = self.bind(op, q, s)
+        self.refuse_keyword_operands(op, q, bound, s)
         slots = quote.slots(q, bound)
         prelude, terms = [], []
         for pos, arg in enumerate(slots):
@@ -192,8 +195,8 @@ class Forward(Analysis):
         container = isinstance(ans, gast.Name) and ans.id in self.containers
         for term in terms[1:]:
             value = call(self.rt("add_grads"), [value, term]) if container else add(value, term)
-        if terms and quote.casts(bound):  # (x.astype(int): no tangent in an integer result)
-            value = call(self.rt("integer_cut"), [value, ans])
+        if terms and quote.may_cast(op.key, q, bound):  # (x.astype(int): its tangent is 0)
+            value = call(self.rt("cast_grad"), [value, ans])
         return prelude, value
 
     def jvp_rule(self, op, s):

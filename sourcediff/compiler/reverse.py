@@ -228,8 +228,9 @@ class Reverse(Analysis):
             # does not reach the output): this rule needs it shaped like the result
             g = call(self.rt("dense_grad"), [g, ans])
         bound = self.bind(op, q, s)
-        if quote.casts(bound):  # (x.astype(int): no derivative through an integer result)
-            g = call(self.rt("integer_cut"), [g, ans])
+        self.refuse_keyword_operands(op, q, bound, s)
+        if quote.may_cast(op.key, q, bound):  # (x.astype(int): no gradient passes)
+            g = call(self.rt("cast_grad"), [g, ans])
         slots = quote.slots(q, bound)
         wanted = [pos for pos, arg in enumerate(slots)
                   if op.rule.differentiable(pos) and _names_in([arg]) & self.active]
@@ -257,7 +258,9 @@ class Reverse(Analysis):
                 f"list's length; build the new list instead ({base} = {base}[:i] + [...] + "
                 f"{base}[j:]), or use forward mode.\n    {self.parsed.line_text(s)}")
         if isinstance(s.value, gast.Name) and s.value.id in self.active:
-            part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
+            # (cast_grad: y[idx] = v into an integer array truncates v, which gets nothing)
+            part = call(self.rt("cast_grad"), [call(self.rt("item_grad"), [
+                load(bar), resolve_index(copy.deepcopy(index))]), load(base)])
             if s.value.id == base:  # y[idx] = y: take the part before zeroing, add it after
                 saved = self.names.fresh("part")
                 out.append(assign(saved, part, s))
@@ -267,7 +270,8 @@ class Reverse(Analysis):
         elif isinstance(s.value, (gast.List, gast.Tuple)) and _names_in([s.value]) & self.active:
             # (a[1:3] = [u, v]: the items get the entries of a_bar[1:3], summed to the list's
             # shape where numpy broadcast it)
-            part = call(self.rt("item_grad"), [load(bar), resolve_index(copy.deepcopy(index))])
+            part = call(self.rt("cast_grad"), [call(self.rt("item_grad"), [
+                load(bar), resolve_index(copy.deepcopy(index))]), load(base)])
             items = call(self.rt("assigned_items_grad"), [part, copy.deepcopy(s.value)])
             tail.extend(self.distribute(s.value, items, s, "an item assignment"))
         zero = assign(bar, call(self.rt("zero_at"), [load(bar), load(base), resolve_index(index)]),

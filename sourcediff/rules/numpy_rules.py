@@ -631,13 +631,13 @@ def reshape_method(g, ans, a, *shape, order="C", copy=None):
 
 @defvjp(np.ravel, kind="linear", torch_name="ViewBackward0", view=True)
 def ravel(g, ans, a, order="C"):
-    return (np.reshape(g, _sd.shape(a), order=order),)
+    return (_sd.reshape_grad(g, a, order),)
 
 
 @defvjp(np.ndarray.ravel, kind="linear", torch_name="ViewBackward0", view=True)
 @defvjp(np.ndarray.flatten, kind="linear", torch_name="ViewBackward0", view=False)
 def ravel_method(g, ans, a, order="C"):
-    return (np.reshape(g, _sd.shape(a), order=order),)
+    return (_sd.reshape_grad(g, a, order),)
 
 
 @defvjp(np.expand_dims, kind="linear", torch_name="UnsqueezeBackward0", view=True)
@@ -758,9 +758,11 @@ def pad(g, ans, array, pad_width, mode="constant", **kwargs):
     return (_sd.pad_grad(g, array, pad_width, mode), None)
 
 
+# (the tangent padded as the array is where that is linear: reflect_type and stat_length kept,
+# constant and end values left out; 'maximum', 'minimum', 'median' refused, as in reverse mode)
 @defjvp(np.pad)
 def pad_jvp(g, ans, array, pad_width, mode="constant", **kwargs):
-    return (np.pad(g, pad_width, mode=mode), None)
+    return (_sd.pad_tangent(g, pad_width, mode, kwargs), None)
 
 
 @defvjp(np.concatenate, kind="linear", torch_name="CatBackward0", view=False)

@@ -12,6 +12,7 @@ import threading
 import types
 
 import gast
+import numpy as _np
 
 from ..syntax import dead_code, load
 
@@ -153,15 +154,23 @@ def bind(q, args, keywords, where):
     return bound
 
 
-def casts(bound):
-    """Whether a call bound by :func:`bind` passes its rule's ``dtype`` parameter (``x.astype(t)``,
-    ``np.sum(x, dtype=t)``, ``np.array(xs, dtype=t)``): where ``t`` is an integer or bool dtype
-    the result carries no derivative, and the engine zeroes the gradient there
-    (``runtime.integer_cut``) rather than each rule."""
-    dtype = bound.get("dtype")
-    if dtype is None and isinstance(bound.get("kwargs"), gast.Dict):  # (np.array's **kwargs)
-        return False
-    return dtype is not None and not (isinstance(dtype, gast.Constant) and dtype.value is None)
+def may_cast(key, q, bound):
+    """True when the call may give integers or booleans from float operands, so that its
+    result's gradient must go through ``_sd.cast_grad``: its rule has a ``dtype`` parameter the
+    call fills (``np.sum(x, dtype=int)``, ``x.astype(t)``, ``np.asarray(v, t)``) or a ``**kwargs``
+    that collects one (``np.einsum(s, x, dtype=int)``), or the result takes the dtype of a
+    prototype (``np.full_like(a, v)``)."""
+    if key is _np.full_like:
+        return True
+    for p in list(q.signature.parameters.values())[2:]:
+        value = bound.get(p.name)
+        if p.name == "dtype" and value is not None and not (
+                isinstance(value, gast.Constant) and value.value is None):
+            return True
+        if p.kind == p.VAR_KEYWORD and isinstance(value, gast.Dict) and any(
+                isinstance(k, gast.Constant) and k.value == "dtype" for k in value.keys):
+            return True
+    return False
 
 
 def _literal(value):

@@ -262,11 +262,6 @@ def rebroadcast_helper(c, out, b, g):
     return (_sd.unbroadcast(c, b), None)
 
 
-@defvjp(_sd.integer_cut, kind="linear", passes_zero=True)
-def integer_cut_helper(b, out, g, ans):
-    return (_sd.integer_cut(b, ans), None)
-
-
 @defvjp(_sd.like_input, kind="custom")
 def like_input_helper(b, out, g, a):
     return (_sd.like_input_grad(b, g, a), None)
@@ -421,6 +416,18 @@ def reshape_grad_helper(b, out, g, a, order="C"):
 @defvjp(_sd.dense_grad, kind="linear")
 def dense_grad_helper(b, out, g, ans):
     return (_sd.unbroadcast(b, g), None)
+
+
+# np.pad's tangent is linear in t: its adjoint is pad's own gradient (constant mode only)
+@defvjp(_sd.pad_tangent, kind="linear")
+def pad_tangent_helper(b, out, t, pad_width, mode="constant", kwargs=None):
+    return (_sd.pad_grad(b, t, pad_width, mode), None, None, None)
+
+
+# (a cast to integers passes nothing; anything else passes b through as it passed g)
+@defvjp(_sd.cast_grad, kind="linear")
+def cast_grad_helper(b, out, g, ans):
+    return (_sd.unbroadcast(_sd.cast_grad(b, ans), g), None)
 
 
 # np.r_/np.c_: reading g where each item landed is linear in g; its adjoint places the items back

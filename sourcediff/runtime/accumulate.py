@@ -11,7 +11,7 @@ from .shapes import other_array, rebroadcast, shape, unbroadcast
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
-    "iterates_keys", "sum_each"
+    "iterates_keys", "sum_each", "cast_grad"
 ]
 
 
@@ -29,7 +29,9 @@ def zeros_like_grad(x):
 
 def copy(value):
     """A copy of a saved value (arrays are copied, numbers returned as they are)."""
-    if isinstance(value, np.ndarray) or other_array(value):
+    if isinstance(value, np.ndarray):
+        return value.copy(order="K")  # (its memory layout too: x.ravel(order='A') reads it)
+    if other_array(value):
         return value.copy()
     if isinstance(value, list):
         return list(value)
@@ -141,6 +143,17 @@ def dense_grad(g, ans):
     0.0 on the others."""
     if type(g) is float and g == 0.0 and shape(ans) != ():
         return zeros_like_grad(ans)
+    return g
+
+
+def cast_grad(g, ans):
+    """``g``, or zeros shaped like it when the result ``ans`` holds integers or booleans: a value
+    cast to them (``x.astype(int)``, ``np.sum(x, dtype=int)``, ``y[i] = x`` into an integer array
+    ``ans``) is piecewise constant, its derivative 0 (as PyTorch's integer tensors, which carry no
+    gradient); the rule of the cast alone would pass ``g`` through (truncated, in forward mode)."""
+    dtype = getattr(ans, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+        return 0.0 if type(g) is float else np.zeros(shape(g))
     return g
 
 

@@ -9,8 +9,7 @@ import threading
 from ..rules import registry
 from ..errors import NoRuleError, SourcediffError
 from . import hooks
-from .accumulate import GradList, add_grads, is_zero_grad
-from .moves import integer_cut
+from .accumulate import GradList, add_grads, cast_grad, is_zero_grad
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
@@ -102,7 +101,7 @@ class _RuleCall:
 
     def grads(self, out_bar):
         vjp = hooks.sliced_rule(self.rule.vjp, tuple(sorted(set(self.positions))))
-        out_bar = integer_cut(out_bar, self.value)  # (x.astype(int): an integer result)
+        out_bar = cast_grad(out_bar, self.value)  # (x.astype(int): an integer result)
         parts = vjp(out_bar, self.value, *self.args, **self.kwargs)
         out = []
         for i in self.positions:
@@ -128,7 +127,7 @@ class _RuleCall:
                 if self.rule.broadcast:
                     part = broadcast_tangent(part, self.value)
             total = add_grads(total, part)
-        return total if is_zero_grad(total) else integer_cut(total, self.value)
+        return total if is_zero_grad(total) else cast_grad(total, self.value)
 
     def _arg(self, i):
         return self.args[i] if i < len(self.args) else self.kwargs[self._names()[i]]

@@ -13,10 +13,10 @@ from .shapes import numpy_only, other_array, shape
 
 __all__ = [
     "space_fractions", "as_column", "trace_grad", "diagonal_grad", "diag_grad", "inverse_axes",
-    "tile_grad", "repeat_grad", "pad_grad", "concat_grads", "hstack_axis", "unstack_grads",
+    "tile_grad", "repeat_grad", "pad_grad", "pad_tangent", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "integer_cut", "delete_ids",
+    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "delete_ids",
     "meshgrid_grads", "meshgrid_tangents"
 ]
 
@@ -116,6 +116,20 @@ def pad_grad(g, array, pad_width, mode="constant"):
     return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, s))]
 
 
+def pad_tangent(t, pad_width, mode="constant", kwargs=None):
+    """The tangent of ``np.pad(array, pad_width, mode, **kwargs)``: the modes whose padding is
+    linear in the array pad the tangent alike (constant values and end values are constants:
+    their padding's tangent is 0); the padding of 'maximum', 'minimum' and 'median' is not."""
+    kwargs = kwargs or {}
+    if mode in ("constant", "linear_ramp", "edge", "wrap"):
+        return np.pad(t, pad_width, mode=mode)
+    if mode in ("reflect", "symmetric"):
+        return np.pad(t, pad_width, mode=mode, reflect_type=kwargs.get("reflect_type", "even"))
+    if mode == "mean":
+        return np.pad(t, pad_width, mode=mode, stat_length=kwargs.get("stat_length"))
+    raise NotImplementedError(f"sourcediff has no derivative of np.pad with mode={mode!r}")
+
+
 def concat_grads(g, arrays, axis=0, promoted=None):
     """Gradients of ``np.concatenate(promoted or arrays, axis)``, one per array, shaped like it."""
     if type(g) is float and g == 0.0:
@@ -159,13 +173,6 @@ def like_input(g, a):
     if isinstance(a, (list, tuple)):
         return [like_input(g[i], a[i]) for i in range(len(a))]
     return g
-
-
-def integer_cut(g, ans):
-    """``g``, or zeros shaped like it when ``ans`` holds integers or booleans: a cast to an
-    integer dtype (``x.astype(int)``, ``np.array(x, dtype=int)``) carries no derivative."""
-    kind = getattr(getattr(ans, "dtype", None), "kind", "f")
-    return np.zeros(shape(g)) if kind in "biu" else g
 
 
 def diff_grad(g, n=1, axis=-1):
@@ -225,6 +232,8 @@ def reshape_grad(g, a, order="C"):
     """``g`` reshaped like ``a`` (the gradient of a reshape); the symbolic zero stays 0.0."""
     if type(g) is float and g == 0.0:
         return 0.0
+    if order == "A":  # (numpy's 'A': Fortran order for a Fortran-contiguous a, C otherwise)
+        order = "F" if isinstance(a, np.ndarray) and np.isfortran(a) else "C"
     if order == "C":  # (dask's reshape takes no order)
         return np.reshape(g, shape(a))
     return np.reshape(g, shape(a), order=order)

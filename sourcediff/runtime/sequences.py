@@ -66,10 +66,17 @@ def _as_array_tangent(t, x):
                                      np.shape(xi)) for ti, xi in zip(t, x)], dtype=float)
 
 
+def _not_tangent_of(t, x):
+    """``t`` cannot be the tangent of ``x``: a sequence's for a number or array, or an array of
+    another shape than the sequence ``x`` (x * [1.0, 2.0] with x a matrix: t is x's tangent)."""
+    return (_is_seq(t) and not _is_seq(x)) or \
+        (_is_seq(x) and isinstance(t, np.ndarray) and t.shape != np.shape(x))
+
+
 def _numeric_tangent(t, own, factor, ans):
     """The tangent ``t * factor`` of an elementwise result ``ans`` when the operand ``own`` moves
     along ``t`` (None where ``t`` cannot be own's tangent: only the other entry is asked for)."""
-    if _is_seq(t) and not _is_seq(own):
+    if _not_tangent_of(t, own):
         return None
     return broadcast_tangent(_as_array_tangent(t, own) * factor, ans)
 
@@ -150,8 +157,8 @@ def mul_or_repeat_grads_tangents(t, g, x, y):
     if _repeats(x, y):  # (the items' gradients do not depend on the items)
         zero = (seq_zeros(x), 0.0) if _is_seq(x) else (0.0, seq_zeros(y))
         return (mul_or_repeat_grads(t, x, y), zero, zero)
-    tx = None if _is_seq(t) and not _is_seq(x) else _as_array_tangent(t, x)
-    ty = None if _is_seq(t) and not _is_seq(y) else _as_array_tangent(t, y)
+    tx = None if _not_tangent_of(t, x) else _as_array_tangent(t, x)
+    ty = None if _not_tangent_of(t, y) else _as_array_tangent(t, y)
     zx, zy = (np.zeros(np.shape(v)) if _is_seq(v) else 0.0 for v in (x, y))  # (indexed later)
     return (None if _is_seq(t) else mul_or_repeat_grads(t, x, y),
             None if tx is None else (zx, unbroadcast(g * tx, y)),

@@ -122,11 +122,6 @@ class _Rewriter(gast.NodeTransformer):
             return node.args[0]  # (the check of a value known to be real)
         return None
 
-    def _integer_cut(self, node, g, ans):
-        if _pyfloat(ans) or (type(ans) in (Arr, Scal) and ans.dtype.kind in "fc"):
-            return node.args[0]  # (a result known to hold floats keeps its gradient)
-        return None
-
     def _unbroadcast(self, node, g, x):
         arg = node.args[0]
         if (_scalar_like(g) or (type(g) is Arr and g.shape == ())) and \
@@ -204,6 +199,11 @@ class _Rewriter(gast.NodeTransformer):
             return gast.BinOp(left=node.args[0], op=gast.Add(), right=node.args[1])
         if b == Known(0.0) and type(a) is Arr:
             return node.args[0]
+        return None
+
+    def _cast_grad(self, node, g, ans):
+        if _pyfloat(ans) or (type(ans) in (Arr, Scal) and ans.dtype.kind in "fc"):
+            return node.args[0]  # (a result of floats: the helper returns g)
         return None
 
     def _dense_grad(self, node, g, ans):

@@ -195,6 +195,12 @@ _AF_HANDLERS = {
 
 
 def _array_function(func, args, kwargs):
+    if kwargs.get("out") is not None and _state.enabled and _any_rg(args):
+        # (numpy would write the value into out, an array the tape does not see: its gradient
+        # would be 0, silently)
+        name = getattr(func, "__name__", "the function")
+        raise TapeError(f"np.{name}(..., out=...) is not supported on tape Tensors; assign the "
+                        "result instead")
     h = _AF_HANDLERS.get(func)
     if h is not None:
         return h(*args, **kwargs)

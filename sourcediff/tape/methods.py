@@ -499,10 +499,12 @@ class _Methods:
 
     # ------------------------------------------------------------ shapes
 
-    def reshape(self, *shape):
+    def reshape(self, *shape, order="C"):
         """Reshape (``ViewBackward0``; ``UnsafeViewBackward0`` over ``CloneBackward0`` when the
-        data is not contiguous)."""
+        data is not contiguous); numpy's ``order`` other than 'C' reshapes with np.reshape."""
         shape = _shape_arg(shape)
+        if order != "C":
+            return np.reshape(self, shape, order=order)
         if not self._data.flags.c_contiguous and self._data.ndim > 1:
             c = self.clone()
             return _op("UnsafeViewBackward0", np.reshape, np.reshape, (c, shape), None, (0,), ())
@@ -515,9 +517,9 @@ class _Methods:
         """Reshape to ``other``'s shape."""
         return self.reshape(other.shape)
 
-    def flatten(self):
-        """Flatten to 1-D (``ViewBackward0``)."""
-        return self.reshape(-1)
+    def flatten(self, order="C"):
+        """Flatten to 1-D (``ViewBackward0``); numpy's ``order`` too."""
+        return self.reshape(-1) if order == "C" else np.ravel(self, order)
 
     def clone(self):
         """A copy that stays in the graph (``CloneBackward0``)."""
@@ -555,8 +557,11 @@ class _Methods:
         return _op("UnsqueezeBackward0", np.reshape, np.reshape, (self, shape), None, (0,), (),
                    view=True)
 
-    def squeeze(self, dim=None):
-        """Drop dimensions of size 1 (``SqueezeBackward0``; with ``dim`` ``SqueezeBackward1``)."""
+    def squeeze(self, dim=None, *, axis=None):
+        """Drop dimensions of size 1 (``SqueezeBackward0``; with ``dim`` ``SqueezeBackward1``);
+        numpy's ``axis=`` (a tuple too) squeezes with np.squeeze."""
+        if axis is not None or isinstance(dim, tuple):
+            return np.squeeze(self, dim if axis is None else axis)
         s = self._data.shape
         if dim is None:
             shape, name = tuple(n for n in s if n != 1), "SqueezeBackward0"
@@ -578,8 +583,14 @@ class _Methods:
         """Expand to ``other``'s shape."""
         return self.expand(*other.shape)
 
-    def repeat(self, *sizes):
-        """Tile the tensor (``RepeatBackward0``)."""
+    def repeat(self, *sizes, axis=None):
+        """Tile the tensor (``RepeatBackward0``); inside grad_of numpy's ``ndarray.repeat``
+        (``x.repeat(2)`` repeats each element, where PyTorch's tiles the whole tensor)."""
+        if _state.strict or axis is not None:
+            if len(sizes) > 2 or (len(sizes) == 2 and axis is not None):
+                raise TapeError("repeat(repeats, axis=None) takes one repeats argument and an "
+                                "axis (numpy's ndarray.repeat)")
+            return np.repeat(self, sizes[0], sizes[1] if len(sizes) == 2 else axis)
         sizes = _shape_arg(sizes)
         return _composite("RepeatBackward0", lambda a: _repeat(a, sizes), (self,))
 

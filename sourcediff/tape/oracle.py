@@ -108,4 +108,8 @@ def _float_array(a, i):
         a = np.asarray(a)
     arr = np.array(a, dtype=np.result_type(a, np.float64) if np.ndim(a) or
                    not isinstance(a, np.generic) else a.dtype)
+    if arr.dtype.kind == "c":  # (astype would drop the imaginary part: f at another point)
+        raise SourcediffError(
+            f"grad_of: argument {i} is complex ({arr.dtype}); the tape differentiates with "
+            f"respect to real arguments: pass its real and imaginary parts as two arguments")
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)

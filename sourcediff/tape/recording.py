@@ -82,7 +82,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         # v[1:3] = x)
         out._base = None if copied_from is None else \
             copied_from._base if copied_from._base is not None else copied_from
-    if not _state.enabled or ans.dtype.kind in "biu":  # (np.cumsum(t, dtype=int): no grad)
+    if not _state.enabled or ans.dtype.kind in "biu":
+        # (integers or booleans carry no gradient, as PyTorch's integer tensors: a cast to
+        # them, np.sum(x, dtype=int), is piecewise constant)
         return out
     nf = []
     req_pos = []

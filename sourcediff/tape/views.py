@@ -186,7 +186,9 @@ def _setitem(t, index, value):
         raise TapeError(_MSG_VIEW_LEAF_INPLACE)
     _check_inplace(t)
     idx = _unwrap_index(index)
-    recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg))
+    # (a write into integers or booleans truncates the value: no gradient passes)
+    recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg)) and \
+        t._data.dtype.kind not in "biu"
     if not recording:
         t._data[idx] = _unwrap(value)
         t._vc[0] += 1
