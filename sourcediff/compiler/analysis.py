@@ -110,6 +110,7 @@ class Analysis(ObjectState):
         # store it on an object whose attributes are read back)
         self.varied = activity(flows, self.wrt, set(self.locals))
         self.refuse_cut_slots(flows, outputs)
+        self.refuse_matrix_reads()
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)
         self.store_attributes()
@@ -579,6 +580,29 @@ class Analysis(ObjectState):
             name = params[pos] if pos < len(params) else None
             if names and name in op.rule.unimplemented:
                 self.cut_slots.append((target, op, s, name, names))
+
+    def refuse_matrix_reads(self):
+        """A global or closure value that is an np.matrix or a masked array (``M * x``): the
+        rules are ndarray's, whose ``*`` and sums these do not share, so the derivative through
+        it would be wrong without a word (such arguments are refused on entry; these are read
+        where the function runs)."""
+        env, module = self.parsed.env, self.resolver.globals
+        for s in self.body + [self.ret_stmt]:
+            for node in gast.walk(s):
+                if not (isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load)) or \
+                        node.id in self.locals:
+                    continue
+                value = env[node.id] if node.id in env else module.get(node.id)
+                if isinstance(value, (np.matrix, np.ma.MaskedArray)):
+                    kind = "an np.matrix (its * is a matrix product, ** a matrix power)" if \
+                        isinstance(value, np.matrix) else \
+                        "a masked array (its operations and sums skip the masked entries)"
+                    raise SourcediffSyntaxError(
+                        f"{self.parsed.where(node)}: {node.id} is {kind}, and sourcediff's "
+                        f"derivative rules are plain ndarray's: the derivative through it would "
+                        f"be wrong.\n    {self.parsed.line_text(s)}\nMake it an ndarray where "
+                        f"it is defined ({node.id} = np.asarray(...), and @ for a matrix "
+                        f"product; a masked array's .filled(v))")
 
     def refuse_cut_slots(self, flows, outputs):
         """A value that depends on wrt passed where a rule gives no derivative (np.cov(x,
