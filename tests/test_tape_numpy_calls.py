@@ -52,3 +52,16 @@ def split_loss(x):
 def test_np_split_into_parts_of_different_shapes():
     # numpy returns a list: the tape took only tuples for results of several shapes (ValueError)
     np.testing.assert_allclose(grad_of(split_loss, (X.copy(),)), sd.grad(split_loss)(X.copy()))
+
+
+def mean_of_squares(x):
+    return np.sum(x ** 2) / x.size
+
+
+def test_size_is_numpys_number_of_elements_and_pytorchs_method():
+    # numpy code reads a.size as an int; it was the tape's method (TypeError in grad_of)
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    np.testing.assert_allclose(grad_of(mean_of_squares, (x,)), sd.grad(mean_of_squares)(x))
+    t = tensor(x, requires_grad=True)
+    assert t.size == 6 and t.size * 2 == 12
+    assert t.size() == (2, 3) and repr(t.size()) == "torch.Size([2, 3])" and t.size(1) == 3

@@ -41,6 +41,19 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
+class _SizeOf(int):
+    """The number of elements (an int, numpy's ``a.size``) that, called, is PyTorch's
+    ``t.size()`` / ``t.size(dim)``."""
+
+    def __new__(cls, n, shape):
+        out = super().__new__(cls, n)
+        out._shape = shape
+        return out
+
+    def __call__(self, dim=None):
+        return Size(self._shape) if dim is None else self._shape[dim]
+
+
 class Tensor:
     """An n-dimensional array with autograd, over a numpy array (see the module docstring).
 
@@ -193,9 +206,12 @@ class Tensor:
     def _version(self):
         return self._vc[0]
 
-    def size(self, dim=None):
-        """The shape, or the length of one dimension: ``t.size()``, ``t.size(0)``."""
-        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+    @property
+    def size(self):
+        """PyTorch's method and numpy's attribute at once: ``t.size()`` is the shape (a
+        :class:`Size`), ``t.size(0)`` the length of one dimension, and ``t.size`` itself the
+        number of elements, as ``a.size`` of an ndarray (numpy code run on the tape reads it)."""
+        return _SizeOf(self._data.size, self._data.shape)
 
     def dim(self):
         """Number of dimensions."""
