@@ -65,3 +65,27 @@ def test_size_is_numpys_number_of_elements_and_pytorchs_method():
     t = tensor(x, requires_grad=True)
     assert t.size == 6 and t.size * 2 == 12
     assert t.size() == (2, 3) and repr(t.size()) == "torch.Size([2, 3])" and t.size(1) == 3
+
+
+def rounds_and_fills(x):
+    y = x * 1.0
+    y.fill(2.0)
+    q, r = divmod(x, 1.1)
+    return np.sum(round(x[0]) * x) + np.sum(r * x) + np.sum(y * x) + \
+        np.sum(x.round(1) * x) + np.sum(x.astype(int, copy=False) * x)
+
+
+def test_numpy_spellings_of_round_fill_divmod_and_astype_run_on_the_tape():
+    # round(t), t.round(1), t.fill(v), divmod(t, c) and astype(..., copy=False) raised TypeError
+    # or AttributeError under grad_of (source mode refuses y.fill on a value that carries a
+    # derivative: finite differences are the oracle here)
+    from tests.oracles import check_grads_fd
+
+    x = np.array([0.7, 1.6, 2.3])
+    check_grads_fd(rounds_and_fills, (x,), (0,), (grad_of(rounds_and_fills, (x,)),))
+
+
+def test_floor_division_by_a_tensor_is_refused_as_pytorch_refuses_it():
+    t = tensor(np.array([0.7, 1.6]), requires_grad=True)
+    with pytest.raises(sd.SourcediffError, match="floor_divide"):
+        (2.0 // t).sum().backward()

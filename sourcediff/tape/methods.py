@@ -134,6 +134,21 @@ class _Methods:
             out.grad_fn = node
         return out
 
+    def __rfloordiv__(self, other):
+        out = _wrap(np.asarray(np.floor_divide(_unwrap(other), self._data)))
+        if _state.enabled and self._rg:
+            node = _make_node("NotImplemented", ((self.grad_fn or self._acc_node(), 0),),
+                              _not_implemented_bw, out._data.dtype)
+            out._rg = True
+            out.grad_fn = node
+        return out
+
+    def __divmod__(self, other):
+        return self // other, self % other
+
+    def __rdivmod__(self, other):
+        return other // self, other % self
+
     def __mod__(self, other):
         # (recorded like np.remainder: d/dx = 1, d/dy = -floor(x / y); it once dropped the graph)
         return np.remainder(self, other)
@@ -270,6 +285,10 @@ class _Methods:
         return _inplace(self, lambda t: _composite("FillBackward0", lambda a: a * 0.0 + value,
                                                    (t,)),
                         lambda a: np.full_like(a, value), None, unary=True)
+
+    def fill(self, value):
+        """numpy's ``a.fill(v)``: :meth:`fill_`, returning None as numpy does."""
+        self.fill_(value)
 
     def clamp_(self, min=None, max=None):
         """In-place :meth:`clamp`."""
@@ -471,10 +490,14 @@ class _Methods:
         return _composite("FloorBackward0", lambda a: a * 0.0, (self,),
                           value=np.floor(self._data))
 
-    def round(self):
-        """Round half to even, zero gradient (``RoundBackward0``)."""
+    def round(self, decimals=0):
+        """Round half to even (to ``decimals`` places, as ``t.round(decimals=2)`` and numpy's
+        ``a.round(2)``), zero gradient (``RoundBackward0``)."""
         return _composite("RoundBackward0", lambda a: a * 0.0, (self,),
-                          value=np.round(self._data))
+                          value=np.round(self._data, decimals))
+
+    def __round__(self, ndigits=None):
+        return self.round(0 if ndigits is None else ndigits)
 
     def clamp(self, min=None, max=None):
         """Clip to ``[min, max]``; gradient 1 inside and on the bounds (``ClampBackward1``), with
@@ -661,8 +684,9 @@ class _Methods:
         """Cast to int64 (no gradient)."""
         return self.to(int64)
 
-    def astype(self, dtype):
-        """numpy-style cast (differentiable between float types)."""
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        """numpy-style cast (differentiable between float types; numpy's other keywords are
+        accepted: the tape's result is always a new Tensor)."""
         return self.to(dtype)
 
     # ------------------------------------------------------------ numpy protocol
