@@ -62,3 +62,20 @@ def test_rule_met_at_run_time_refuses_arguments_its_rule_does_not_take():
     for mode in ("reverse", "forward"):
         with pytest.raises(sd.SourcediffError, match="initial"):
             sd.grad(_reduce_initial_through_value, mode=mode)(x)
+
+
+_CREATORS = {"full_like": np.full_like}
+
+
+def _full_like_through_value(x, k="full_like"):
+    return np.sum(np.sin(_CREATORS[k](x, x[0, 0])) * x)
+
+
+def test_rule_met_at_run_time_gives_no_tangent_through_a_prototype():
+    # np.full_like(x, v) through a dict value, x carrying a tangent: forward mode reran the
+    # linear rule's call on x's tangent, np.full_like(t, v), a tangent of v everywhere (gave
+    # [9.49, 2.42, ...] for [7.37, 0.30, ...]); x gives only the result's shape
+    x = np.array([[0.3, -1.7, 2.4, 1.2], [1.6, 0.2, -0.4, 3.3], [0.9, 1.1, -2.2, 0.7]])
+    g = sd.grad(_full_like_through_value, mode="forward")(x)
+    check_grads_fd(_full_like_through_value, (x,), (0,), (g,))
+    assert np.allclose(g, sd.grad(_full_like_through_value)(x))
