@@ -79,3 +79,20 @@ def test_rule_met_at_run_time_gives_no_tangent_through_a_prototype():
     g = sd.grad(_full_like_through_value, mode="forward")(x)
     check_grads_fd(_full_like_through_value, (x,), (0,), (g,))
     assert np.allclose(g, sd.grad(_full_like_through_value)(x))
+
+
+_M = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+
+
+def _matrix_times(x):
+    return np.sum(np.sin(_M * x) * x)
+
+
+def test_tape_refuses_a_matrix_operand():
+    # grad_of ran M * x as Tensor.__rmul__ (np.matrix.__mul__ gives way to it): the elementwise
+    # product on the tape, the matrix product outside it (gave [5.51, 7.40, 2.57, 2.34] for
+    # finite differences [-0.34, 11.27, 1.95, 19.61])
+    from sourcediff.tape import grad_of
+    x = np.array([[0.3, -1.7], [2.4, 1.2]])
+    with pytest.raises(sd.SourcediffError, match="np.matrix"):
+        grad_of(_matrix_times, (x,))
