@@ -146,19 +146,25 @@ class _RuleCall:
 def _check_rule_call(rule, positions, args, kwargs):
     """Refuse what the compiler refuses where it sees the call: arguments the rule's signature
     does not take (``np.add.reduce(x, 0, initial=2.0)``, whose rule has no ``initial``: forward
-    mode would have run the call on the tangent, adding 2.0 to it), and a value that carries a
-    derivative where the rule gives none though it is not zero (``np.cov``'s ``aweights``)."""
+    mode would have run the call on the tangent, adding 2.0 to it), a write through ``out=``
+    (the array written gets no derivative), and a value that carries a derivative where the rule
+    gives none though it is not zero (``np.cov``'s ``aweights``)."""
     try:
         sig = inspect.signature(rule.vjp if rule.vjp is not None else rule.jvp)
     except (TypeError, ValueError):  # (no rule function, or one without a signature)
         return
     try:
-        sig.bind(None, None, *args, **kwargs)
+        bound = sig.bind(None, None, *args, **kwargs).arguments
     except TypeError as e:
         raise NoRuleError(
             f"{rule.name}, called through a value met at run time, gets arguments its derivative "
             f"rule does not take ({e}): its derivative would not account for them; call it "
             f"without them, or register a rule that takes them (sourcediff.defvjp)") from None
+    if bound.get("out") is not None or rule.writes is not None:
+        raise NoRuleError(
+            f"{rule.name}, called through a value met at run time, writes its result into an "
+            f"array it is given (out=), which sourcediff does not follow: the derivative would "
+            f"miss the write. Assign the result instead (y = f(...))")
     names = list(sig.parameters)[2:]
     for i in positions:
         name = names[i] if i < len(names) else None
