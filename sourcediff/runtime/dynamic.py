@@ -143,6 +143,9 @@ class _RuleCall:
         return self.args, dict(self.kwargs, **{self._names()[i]: t})
 
 
+_signature = functools.lru_cache(maxsize=None)(inspect.signature)  # (once per rule function)
+
+
 def _check_rule_call(rule, positions, args, kwargs):
     """Refuse what the compiler refuses where it sees the call: arguments the rule's signature
     does not take (``np.add.reduce(x, 0, initial=2.0)``, whose rule has no ``initial``: forward
@@ -150,7 +153,7 @@ def _check_rule_call(rule, positions, args, kwargs):
     (the array written gets no derivative), and a value that carries a derivative where the rule
     gives none though it is not zero (``np.cov``'s ``aweights``)."""
     try:
-        sig = inspect.signature(rule.vjp if rule.vjp is not None else rule.jvp)
+        sig = _signature(rule.vjp if rule.vjp is not None else rule.jvp)
     except (TypeError, ValueError):  # (no rule function, or one without a signature)
         return
     try:
