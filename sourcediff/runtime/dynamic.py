@@ -98,6 +98,7 @@ class _RuleCall:
     def __init__(self, rule, active, args, kwargs, value):
         self.rule, self.args, self.kwargs, self.value = rule, args, kwargs, value
         self.positions = tuple(_rule_position(rule, a, len(args)) for a in active)
+        _check_rule_call(rule, self.positions, args, kwargs)
 
     def grads(self, out_bar):
         vjp = hooks.sliced_rule(self.rule.vjp, tuple(sorted(set(self.positions))))
@@ -112,8 +113,9 @@ class _RuleCall:
     def tangent(self, tangents):
         total = 0.0
         for i, t in zip(self.positions, tangents):
-            if is_zero_grad(t):
-                continue
+            if is_zero_grad(t) or not self.rule.differentiable(i):
+                continue  # (np.full_like(x, v): x gives a shape, which a linear rule's rerun
+                # on the tangent would fill with v)
             if self.rule.kind == "linear":
                 args, kwargs = self._replaced(i, t)
                 part = self.rule.key(*args, **kwargs)
@@ -139,6 +141,43 @@ class _RuleCall:
         if i < len(self.args):
             return self.args[:i] + (t,) + self.args[i + 1:], self.kwargs
         return self.args, dict(self.kwargs, **{self._names()[i]: t})
+
+
+_signature = functools.lru_cache(maxsize=None)(inspect.signature)  # (once per rule function)
+
+
+def _check_rule_call(rule, positions, args, kwargs):
+    """Refuse what the compiler refuses where it sees the call: arguments the rule's signature
+    does not take (``np.add.reduce(x, 0, initial=2.0)``, whose rule has no ``initial``: forward
+    mode would have run the call on the tangent, adding 2.0 to it), a write through ``out=``
+    (the array written gets no derivative), and a value that carries a derivative where the rule
+    gives none though it is not zero (``np.cov``'s ``aweights``)."""
+    try:
+        sig = _signature(rule.vjp if rule.vjp is not None else rule.jvp)
+    except (TypeError, ValueError):  # (no rule function, or one without a signature)
+        return
+    try:
+        bound = sig.bind(None, None, *args, **kwargs).arguments
+    except TypeError as e:
+        raise NoRuleError(
+            f"{rule.name}, called through a value met at run time, gets arguments its derivative "
+            f"rule does not take ({e}): its derivative would not account for them; call it "
+            f"without them, or register a rule that takes them (sourcediff.defvjp)") from None
+    if bound.get("out") is not None or rule.writes is not None:
+        raise NoRuleError(
+            f"{rule.name}, called through a value met at run time, writes its result into an "
+            f"array it is given (out=), which sourcediff does not follow: the derivative would "
+            f"miss the write. Assign the result instead (y = f(...))")
+    names = list(sig.parameters)[2:]
+    for i in positions:
+        name = names[i] if i < len(names) else None
+        if name in rule.unimplemented:
+            raise NoRuleError(
+                f"{rule.name}, called through a value met at run time, gets a value that carries "
+                f"a derivative as its {name} argument, and its derivative rule has no derivative "
+                f"with respect to {name}: it would be dropped. If {name} is meant as a constant, "
+                f"pass sourcediff.stop_gradient of it; to differentiate through it, register a "
+                f"rule that gives that derivative (sourcediff.defvjp)")
 
 
 def _rule_position(rule, a, n_args):

@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from ..errors import SourcediffError
+
 __all__ = [
     "other_array", "lazy", "as_array", "computed", "library", "numpy_only", "shape", "unbroadcast",
     "broadcast_tangent", "unreduce", "reduced_count", "keep", "rebroadcast"
@@ -106,8 +108,23 @@ def unbroadcast(g, x):
     return g
 
 
+def _matrix_result(ans):
+    """Forward mode met a result that is an np.matrix or a masked array, from one read through an
+    attribute, an item, a default or a helper (``CFG.M * x``: those read by name are refused where
+    the function is compiled): the rules are ndarray's, so its tangent would be of another
+    function (np.matrix's * is a matrix product)."""
+    kind = "an np.matrix" if isinstance(ans, np.matrix) else "a masked array"
+    raise SourcediffError(
+        f"forward mode computed {kind} from a value the function reads (through an attribute, "
+        f"an item, a default or a helper); sourcediff's derivative rules are plain ndarray's, so "
+        f"the derivative would be wrong. Read np.asarray(...) of it (and use @ for a matrix "
+        f"product)")
+
+
 def broadcast_tangent(t, ans):
     """Broadcast a tangent contribution up to the shape of the result ``ans``."""
+    if type(ans) is not np.ndarray and isinstance(ans, (np.matrix, np.ma.MaskedArray)):
+        _matrix_result(ans)
     if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
         return t
     if shape(t) == shape(ans):

@@ -3,6 +3,7 @@
 fact of every expression node in ``nodes``.
 """
 
+import builtins
 import inspect
 import itertools
 import math
@@ -180,6 +181,9 @@ class Inference:
                 v = env[node.id]
                 return TOP if v is BOT else v
             value = self.namespace.get(node.id, self)
+            if value is not self and _scalar_type(value) and \
+                    getattr(builtins, node.id, None) is not value:
+                return TOP  # (DT = np.float64 read as data, x.astype(DT): DT may change)
             if value is not self and (callable(value) or inspect.ismodule(value)):
                 return Known(value)  # globals that are data may change between calls
             return TOP
@@ -411,8 +415,6 @@ class Inference:
     def _callee(self, fn, args, kwargs):
         """The fact of a call of a generated function (a user function's forward or backward
         form): an inference of its own code for these argument facts, a few levels deep."""
-        import builtins
-
         fdef, stack_name = fn.__sourcediff_fdef__
         if self.depth >= 3 or fdef.args.vararg is not None or fdef.args.kwarg is not None:
             return TOP
@@ -570,3 +572,9 @@ def _join_env(a, b):
     for k in a.keys() | b.keys():
         out[k] = join(a.get(k, BOT), b.get(k, BOT))
     return out
+
+
+def _scalar_type(value):
+    """A numeric scalar type (np.float64, int): callable, but a global holding one is a dtype
+    read as data, which the entry's check of rebound globals does not watch."""
+    return isinstance(value, type) and issubclass(value, (np.generic, int, float, complex))
