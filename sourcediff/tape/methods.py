@@ -126,16 +126,15 @@ class _Methods:
         return _op("ReciprocalBackward0", np.divide, np.divide, (1.0, self), None, (1,), (1, "o"))
 
     def __floordiv__(self, other):
-        out = _wrap(np.asarray(np.floor_divide(self._data, _unwrap(other))))
-        if _state.enabled and self._rg:
-            node = _make_node("NotImplemented", ((self.grad_fn or self._acc_node(), 0),),
-                              _not_implemented_bw, out._data.dtype)
-            out._rg = True
-            out.grad_fn = node
-        return out
+        return self._floor_divided(np.floor_divide(self._data, _unwrap(other)))
 
     def __rfloordiv__(self, other):
-        out = _wrap(np.asarray(np.floor_divide(_unwrap(other), self._data)))
+        return self._floor_divided(np.floor_divide(_unwrap(other), self._data))
+
+    def _floor_divided(self, value):
+        """``self // c`` or ``c // self``: PyTorch's floor_divide has no derivative, so a
+        result that would carry one gets a node that refuses backward()."""
+        out = _wrap(np.asarray(value))
         if _state.enabled and self._rg:
             node = _make_node("NotImplemented", ((self.grad_fn or self._acc_node(), 0),),
                               _not_implemented_bw, out._data.dtype)
