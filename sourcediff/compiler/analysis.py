@@ -574,11 +574,10 @@ class Analysis(ObjectState):
             slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
         except (quote.StarredArgument, quote.KeywordsArgument, TypeError):
             return
-        params = q.params[2:]
         for pos, arg in enumerate(slots):
             names = _names_in([arg]) & self.locals if arg is not None else set()
-            name = params[pos] if pos < len(params) else None
-            if names and name in op.rule.unimplemented:
+            name = op.rule.unimplemented_at(pos)
+            if names and name is not None:
                 self.cut_slots.append((target, op, s, name, names))
 
     def refuse_matrix_reads(self):

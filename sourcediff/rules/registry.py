@@ -169,6 +169,16 @@ class Rule(Facts):
         count, nones = self._returned()
         return count is None or (position < count and position not in nones)
 
+    def unimplemented_at(self, position):
+        """The name of the vjp rule's parameter at ``position`` (after ``g, ans``) when it is
+        one of the ``unimplemented`` ones (a derivative exists but the rule does not give it),
+        else None: what the compiler, the tape and calls met at run time refuse to drop."""
+        if not self.unimplemented:
+            return None
+        params = _rule_params(self.vjp) or []
+        name = params[position] if 0 <= position < len(params) else None
+        return name if name in self.unimplemented else None
+
     def _returned(self):
         if self._derived_nondiff is None:
             self._derived_nondiff = _returned_nones(self.vjp)

@@ -168,10 +168,9 @@ def _check_rule_call(rule, positions, args, kwargs):
             f"{rule.name}, called through a value met at run time, writes its result into an "
             f"array it is given (out=), which sourcediff does not follow: the derivative would "
             f"miss the write. Assign the result instead (y = f(...))")
-    names = list(sig.parameters)[2:]
     for i in positions:
-        name = names[i] if i < len(names) else None
-        if name in rule.unimplemented:
+        name = rule.unimplemented_at(i)
+        if name is not None:
             raise NoRuleError(
                 f"{rule.name}, called through a value met at run time, gets a value that carries "
                 f"a derivative as its {name} argument, and its derivative rule has no derivative "

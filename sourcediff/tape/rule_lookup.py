@@ -1,6 +1,5 @@
 """Finding a primitive's vjp rule for the tape: the shared rule table plus the tape's own keys."""
 
-import inspect
 import operator
 
 import numpy as np
@@ -105,16 +104,9 @@ def _check_differentiable(rule, req):
     """Refuse a tensor that requires grad in a position whose derivative ``rule`` does not give
     though it is not zero (its ``unimplemented`` fact: np.cov's aweights): its gradient would be
     left out without a word (PyTorch raises "the derivative for 'weight' is not implemented")."""
-    if not rule.unimplemented:
-        return
-    try:
-        params = list(inspect.signature(rule.vjp).parameters)[2:]
-    except (TypeError, ValueError):
-        return
     for e in req:
-        pos = e if type(e) is int else e[0]
-        name = params[pos] if pos < len(params) else None
-        if name in rule.unimplemented:
+        name = rule.unimplemented_at(e if type(e) is int else e[0])
+        if name is not None:
             raise TapeError(f"the derivative for '{name}' is not implemented (in {rule.name}); "
                             f"pass it as t.detach() if it is a constant there")
 
