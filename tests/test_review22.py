@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-
 from tests.oracles import check_grads_fd
 
 DT = np.float64
