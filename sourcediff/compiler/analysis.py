@@ -16,6 +16,7 @@ from .. import runtime
 from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
+from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
 from .alias import fresh_result, item_mutated_params, mutated_params
@@ -592,16 +593,13 @@ class Analysis(ObjectState):
                         node.id in self.locals:
                     continue
                 value = env[node.id] if node.id in env else module.get(node.id)
-                if isinstance(value, (np.matrix, np.ma.MaskedArray)):
-                    kind = "an np.matrix (its * is a matrix product, ** a matrix power)" if \
-                        isinstance(value, np.matrix) else \
-                        "a masked array (its operations and sums skip the masked entries)"
+                found = foreign_array(value, node.id)
+                if found is not None:
                     raise SourcediffSyntaxError(
-                        f"{self.parsed.where(node)}: {node.id} is {kind}, and sourcediff's "
+                        f"{self.parsed.where(node)}: {node.id} is {found[0]}, and sourcediff's "
                         f"derivative rules are plain ndarray's: the derivative through it would "
-                        f"be wrong.\n    {self.parsed.line_text(s)}\nMake it an ndarray where "
-                        f"it is defined ({node.id} = np.asarray(...), and @ for a matrix "
-                        f"product; a masked array's .filled(v))")
+                        f"be wrong.\n    {self.parsed.line_text(s)}\nMake it a plain array "
+                        f"where it is defined: {found[1]}")
 
     def refuse_cut_slots(self, flows, outputs):
         """A value that depends on wrt passed where a rule gives no derivative (np.cov(x,

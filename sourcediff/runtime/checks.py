@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
 from ..pytree import is_tree, like_container
 from . import hooks
-from .shapes import other_array, shape
+from .shapes import foreign_array, other_array, shape
 
 __all__ = [
     "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
@@ -425,7 +425,7 @@ def _float_leaves(value, path):
     else:
         kind = getattr(getattr(value, "dtype", None), "kind", None)
         ok = (isinstance(value, float) and not isinstance(value, bool)) or (
-            kind == "f" and not isinstance(value, (np.matrix, np.ma.MaskedArray)))
+            kind == "f" and foreign_array(value) is None)
         return None if ok else (path, value)
     for key, item in items:
         bad = _float_leaves(item, f"{path}[{key!r}]")
@@ -438,17 +438,10 @@ def check_array_kind(value, name, fn_where, error=SourcediffError):
     """Refuse an ``np.matrix`` or a masked array: their operators and reductions are not
     ndarray's (``*`` is a matrix product, a sum skips the masked entries), and the rules are
     written for ndarray's, so a derivative through them would be wrong without a word."""
-    if not isinstance(value, np.ndarray) or type(value) is np.ndarray:
+    found = foreign_array(value, name)
+    if found is None:
         return
-    if isinstance(value, np.matrix):
-        what, fix = ("an np.matrix, whose * is a matrix product and ** a matrix power",
-                     f"np.asarray({name}) (and @ for a matrix product)")
-    elif isinstance(value, np.ma.MaskedArray):
-        what, fix = ("a masked array (np.ma), whose operations and sums skip its masked entries",
-                     f"{name}.filled(v) for the value v the masked entries should count as, or "
-                     f"the mask as an argument of its own (np.where(mask, 0.0, x))")
-    else:
-        return
+    what, fix = found
     raise error(f"argument '{name}' of {fn_where} is {what}; sourcediff's derivative rules are "
                 f"plain ndarray's, so the derivative would be wrong. Pass {fix}")
 

@@ -8,7 +8,7 @@ from ..pytree import is_tree, like_container
 from .accumulate import GradDict, GradList
 from .checks import check_scalar
 from .indexing import item_grad
-from .shapes import other_array, shape, unbroadcast
+from .shapes import foreign_array, other_array, shape, unbroadcast
 
 __all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
 
@@ -16,13 +16,12 @@ __all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
 def _other_kind(g):
     """A gradient that came out an np.matrix or a masked array: one was read from outside the
     arguments (a global, a closure, an attribute) and the rules, plain ndarray's, met it."""
-    if isinstance(g, (np.matrix, np.ma.MaskedArray)):
+    found = foreign_array(g, "that value")
+    if found is not None:
         raise SourcediffError(
-            f"the gradient came out a{'n np.matrix' if isinstance(g, np.matrix) else ' masked array'}"
-            f": the function reads one (from a global, a closure or an object), and its * and "
-            f"sums are not ndarray's, which sourcediff's derivative rules are written for, so the "
-            f"gradient would be wrong. Make it a plain array (np.asarray(M), M.filled(v)) and write "
-            f"@ for a matrix product.")
+            f"the gradient came out {found[0]}: the function reads one (from a global, a closure "
+            f"or an object), and sourcediff's derivative rules are written for plain ndarray's, "
+            f"so the gradient would be wrong. Read {found[1]}.")
 
 
 def grad_like(g, x):

@@ -108,23 +108,33 @@ def unbroadcast(g, x):
     return g
 
 
-def _matrix_result(ans):
-    """Forward mode met a result that is an np.matrix or a masked array, from one read through an
-    attribute, an item, a default or a helper (``CFG.M * x``: those read by name are refused where
-    the function is compiled): the rules are ndarray's, so its tangent would be of another
-    function (np.matrix's * is a matrix product)."""
-    kind = "an np.matrix" if isinstance(ans, np.matrix) else "a masked array"
-    raise SourcediffError(
-        f"forward mode computed {kind} from a value the function reads (through an attribute, "
-        f"an item, a default or a helper); sourcediff's derivative rules are plain ndarray's, so "
-        f"the derivative would be wrong. Read np.asarray(...) of it (and use @ for a matrix "
-        f"product)")
+def foreign_array(value, name="it"):
+    """``(what it is, how to make it a plain array)`` for an np.matrix or a masked array, else
+    None: their operators and reductions are not ndarray's (``*`` is a matrix product, a sum
+    skips the masked entries), and the derivative rules are written for ndarray's, so every
+    place that meets one refuses it with these words (``name``: how the fix names it)."""
+    if type(value) is np.ndarray or not isinstance(value, np.ndarray):
+        return None
+    if isinstance(value, np.matrix):
+        return ("an np.matrix, whose * is a matrix product and ** a matrix power",
+                f"np.asarray({name}) (and @ for a matrix product)")
+    if isinstance(value, np.ma.MaskedArray):
+        return ("a masked array (np.ma), whose operations and sums skip its masked entries",
+                f"{name}.filled(v) for the value v the masked entries should count as, or the "
+                f"mask as an argument of its own (np.where(mask, 0.0, x))")
+    return None
 
 
 def broadcast_tangent(t, ans):
     """Broadcast a tangent contribution up to the shape of the result ``ans``."""
-    if type(ans) is not np.ndarray and isinstance(ans, (np.matrix, np.ma.MaskedArray)):
-        _matrix_result(ans)
+    if type(ans) is not np.ndarray and isinstance(ans, np.ndarray) and foreign_array(ans):
+        # (from one read through an attribute, an item, a default or a helper, CFG.M * x: those
+        # read by name are refused where the function is compiled)
+        what, fix = foreign_array(ans, "that value")
+        raise SourcediffError(
+            f"forward mode computed {what}, from a value the function reads (through an "
+            f"attribute, an item, a default or a helper); sourcediff's derivative rules are plain "
+            f"ndarray's, so the derivative would be wrong. Read {fix}")
     if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
         return t
     if shape(t) == shape(ans):

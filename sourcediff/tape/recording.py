@@ -5,6 +5,7 @@ import numpy as np
 from ..rules import registry
 from .. import runtime as _sd
 from ..errors import NoRuleError
+from ..runtime.shapes import foreign_array
 from .engine import _check_saved, _grad_impl
 from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
@@ -35,15 +36,13 @@ def _op_ragged(name, key, args, kw, edges, saves, ans):
         items if isinstance(ans, list) else tuple(items)  # (np.split gives a list)
 
 
-def _refuse_array_kind(name, ans):
+def _refuse_array_kind(name, found):
     """An np.matrix or masked array operand (read from a global, say) of a tape op: ``M * t``
     is then numpy's elementwise product on the tape and the matrix product outside it, and the
     rules are ndarray's, so the gradient would be of another function."""
-    kind = "an np.matrix" if isinstance(ans, np.matrix) else "a masked array"
     raise TapeError(
-        f"{name}: an operand is {kind} (read from a global, an attribute, a default...), whose "
-        f"operators are not ndarray's (np.matrix's * is a matrix product); the tape's rules are "
-        f"ndarray's. Pass np.asarray(...) of it, or the data and mask apart")
+        f"{name}: an operand is {found[0]} (read from a global, an attribute, a default...); the "
+        f"tape's rules are ndarray's, so the gradient would be wrong. Pass {found[1]}")
 
 
 def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
@@ -58,8 +57,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
             ans = fwd(*raw, **kw) if kw else fwd(*raw)
     copied_from = None  # (the argument numpy's view of which the tape copied)
     if type(ans) is not np.ndarray:
-        if isinstance(ans, (np.matrix, np.ma.MaskedArray)):
-            _refuse_array_kind(name, ans)
+        found = foreign_array(ans, "the operand")
+        if found is not None:
+            _refuse_array_kind(name, found)
         if _is_ragged(ans):
             return _op_ragged(name, key, args, kw, edges, saves, ans)
         ans = np.asarray(ans)
