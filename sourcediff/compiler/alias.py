@@ -19,6 +19,7 @@ name can see get no check at all, so loops over fresh values (``total += ...``) 
 """
 
 import copy
+import functools
 import inspect
 import weakref
 
@@ -456,13 +457,13 @@ def numpy_write(call, resolver):
     given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
     None for other calls."""
     obj = resolver.static_value(call.func)
-    if isinstance(call.func, gast.Attribute) and call.func.attr in _METHOD_OUT and (
+    if isinstance(call.func, gast.Attribute) and call.func.attr in _method_out_positions() and (
             not callable(obj) or isinstance(getattr(obj, "__self__", None), np.ndarray)) and \
             not (isinstance(call.func.value, gast.Name) and
                  call.func.value.id in getattr(resolver, "receivers", ())):
         # (x.sum(0, None, y), x.max(axis=0, out=y): a method of an array known at run time or
         # held in a global, as the resolver takes it; not of an object of the user's class)
-        at = _METHOD_OUT[call.func.attr]
+        at = _method_out_positions()[call.func.attr]
         text = gast.unparse(call.func).strip()
         for k in call.keywords:
             if k.arg == "out":
@@ -497,9 +498,11 @@ def numpy_write(call, resolver):
     return None
 
 
+@functools.cache
 def _method_out_positions():
     """ndarray's methods that take ``out`` (x.sum, x.max, x.clip, ...): the position of ``out``
-    among the arguments of a call ``x.name(...)``."""
+    among the arguments of a call ``x.name(...)`` (read from numpy once, when first asked: not at
+    import)."""
     out = {}
     for name in dir(np.ndarray):
         if name.startswith("_"):
@@ -512,8 +515,6 @@ def _method_out_positions():
             out[name] = params.index("out") - 1  # (self is the receiver)
     return out
 
-
-_METHOD_OUT = _method_out_positions()
 
 
 def _out_position(obj):
