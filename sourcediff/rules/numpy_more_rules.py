@@ -198,6 +198,82 @@ def nanmean_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
     return (np.sum(np.where(np.isnan(a), 0.0, g) / count, axis=axis, keepdims=keepdims),)
 
 
+# nanvar/nanstd/nanprod/nancumsum/nancumprod: the statistic of the elements that are not NaN (numpy
+# skips a NaN as a 0 in sums and a 1 in products); a NaN element gets no gradient, nor does an
+# all-NaN slice (nan, as numpy's value there)
+@defvjp(np.nanvar, kind="custom", torch_name="VarBackward0", view=False)
+def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0.0, a - np.nanmean(a, axis=axis, keepdims=True))
+    count = np.sum(~np.isnan(a), axis=axis, keepdims=True) - ddof
+    return (np.where(np.isnan(a), 0.0, _sd.unreduce(g, a, axis, keepdims) * 2.0 * centered / count),)
+
+
+@defjvp(np.nanvar)
+def nanvar_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0.0, a - np.nanmean(a, axis=axis, keepdims=True))
+    count = np.sum(~np.isnan(a), axis=axis, keepdims=keepdims) - ddof
+    return (np.sum(2.0 * centered * np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims) / count,)
+
+
+# (a std of 0 gets the gradient 0, as np.std's rule)
+@defvjp(np.nanstd, kind="custom", torch_name="StdBackward0", view=False)
+def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0.0, a - np.nanmean(a, axis=axis, keepdims=True))
+    scale = (np.sum(~np.isnan(a), axis=axis, keepdims=True) - ddof) * _sd.keep(ans, a, axis, keepdims)
+    return (_sd.unreduce(g, a, axis, keepdims) * np.where(
+        np.isnan(a) | (scale == 0), 0.0, centered / np.where(scale == 0, 1.0, scale)),)
+
+
+@defjvp(np.nanstd)
+def nanstd_jvp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    centered = np.where(np.isnan(a), 0.0, a - np.nanmean(a, axis=axis, keepdims=True))
+    scale = (np.sum(~np.isnan(a), axis=axis, keepdims=keepdims) - ddof) * ans
+    return (np.where(scale == 0, 0.0, np.sum(centered * np.where(np.isnan(a), 0.0, g), axis=axis,
+                                             keepdims=keepdims) / np.where(scale == 0, 1.0, scale)),)
+
+
+@defvjp(np.nanprod, kind="custom", torch_name="ProdBackward0", view=False)
+def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (np.where(np.isnan(a), 0.0, _sd.unreduce(g, a, axis, keepdims) *
+                     _sd.prod_others(np.where(np.isnan(a), 1.0, a), axis)),)
+
+
+@defjvp(np.nanprod)
+def nanprod_jvp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False):
+    return (np.sum(np.where(np.isnan(a), 0.0, g) * _sd.prod_others(np.where(np.isnan(a), 1.0, a), axis),
+                   axis=axis, keepdims=keepdims),)
+
+
+@defvjp(np.nancumsum, kind="custom", torch_name="CumsumBackward0", view=False)
+def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
+    return (np.where(np.isnan(a), 0.0, _sd.cumsum_grad(g, a, axis)),)
+
+
+@defjvp(np.nancumsum)
+def nancumsum_jvp(g, ans, a, axis=None, dtype=None, out=None):
+    return (np.cumsum(np.where(np.isnan(a), 0.0, g), axis=axis),)
+
+
+# (cumprod's rule on the array with its NaNs read as 1, which is what nancumprod multiplies)
+@defvjp(np.nancumprod, kind="custom", torch_name="CumprodBackward0", view=False)
+def nancumprod(g, ans, a, axis=None, dtype=None, out=None):
+    return (np.where(np.isnan(a), 0.0, np.reshape(_sd.shifted(ans, 1, axis, 1.0) * _sd.scan(
+        g, np.reshape(np.where(np.isnan(a), 1.0, a), _sd.shape(ans)), axis, True), _sd.shape(a))),)
+
+
+@defjvp(np.nancumprod)
+def nancumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
+    return (_sd.scan(np.reshape(np.where(np.isnan(a), 0.0, g * np.ones_like(a)), _sd.shape(ans)) *
+                     _sd.shifted(ans, 1, axis, 1.0),
+                     np.reshape(np.where(np.isnan(a), 1.0, a), _sd.shape(ans)), axis),)
+
+
+# take_along_axis: each element taken gets its g back (an index taken twice gets both)
+@defvjp(np.take_along_axis, kind="linear", torch_name="GatherBackward0", view=False)
+def take_along_axis(g, ans, arr, indices, axis=-1):
+    return (_sd.take_along_grad(g, arr, indices, axis), None)
+
+
 # ptp = max - min; tied extremes share the gradient evenly (as max/min)
 @defvjp(np.ptp, kind="custom", torch_name="SubBackward0", view=False)
 def ptp(g, ans, a, axis=None, out=None, keepdims=False):

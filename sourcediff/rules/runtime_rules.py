@@ -391,6 +391,11 @@ def take_grad_helper(b, out, g, a, indices, axis=None, mode="raise"):
     return (np.take(b, indices, axis, mode=mode), None, None, None, None)
 
 
+@defvjp(_sd.take_along_grad, kind="linear", torch_name="GatherBackward0")
+def take_along_grad_helper(b, out, g, a, indices, axis):
+    return (np.take_along_axis(b, indices, axis), None, None, None)
+
+
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")
 def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)

@@ -13,6 +13,7 @@ __all__ = [
     "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
+    "along_axis_index", "take_along_grad",
     "assigned_items_grad", "assigned_items_adjoint"
 ]
 
@@ -272,6 +273,37 @@ def take_grad(g, a, indices, axis=None, mode="raise"):
         return np.moveaxis(_scatter_other(gm, out, indices), 0, axis)
     np.add.at(out, indices, gm)
     return np.moveaxis(out, 0, axis)
+
+
+def along_axis_index(a, indices, axis):
+    """The index that takes ``np.take_along_axis(a, indices, axis)`` from ``a``: ``indices`` on
+    ``axis``, a broadcast ``arange`` on every other axis (numpy's own construction)."""
+    s = shape(a)
+    if axis is None:
+        return (indices,)
+    axis = axis % len(s)
+    out = []
+    for d, n in enumerate(s):
+        if d == axis:
+            out.append(indices)
+        else:
+            out.append(np.arange(n).reshape((1,) * d + (n,) + (1,) * (len(s) - d - 1)))
+    return tuple(out)
+
+
+def take_along_grad(g, a, indices, axis):
+    """The gradient of ``np.take_along_axis(a, indices, axis)``: ``g`` added back where each
+    element was taken (an index taken twice gets both; a flat ``a`` for ``axis=None``)."""
+    if axis is None:
+        out = np.zeros(np.size(a), dtype=np.result_type(g, float))
+        index = along_axis_index(out, indices, None)
+    else:
+        out = np.zeros(shape(a), dtype=np.result_type(g, float))
+        index = along_axis_index(out, indices, axis)
+    if other_array(g):  # (no np.add.at on dask)
+        return np.reshape(_scatter_other(g, out, index), shape(a))
+    np.add.at(out, index, g)
+    return np.reshape(out, shape(a))
 
 
 def assigned_items_grad(g, value):
