@@ -166,7 +166,8 @@ def _of_partial(fn, wrt, mode, optimize_code, backend="numpy"):
     positional = [p.name for p in sig.parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     names, single = resolve_wrt(wrt, positional, sig.parameters, lambda item, problem: WrtError(
-        f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
+        f"wrt={item!r} names a parameter twice; name each parameter once" if problem == "twice"
+        else f"wrt={item!r} is not a parameter the partial {fn!r} leaves open; "
         f"they are {', '.join(sig.parameters) or 'none'}"))
     compiled = _get(fn.func, names[0] if single else tuple(names), mode, optimize_code, backend)
     out = functools.partial(compiled, *fn.args, **fn.keywords)

@@ -59,6 +59,9 @@ def _wrt_indices(fn, wrt, nargs):
         if problem == "index":
             return WrtError(f"wrt={item} but {what}{where} has {len(params)} parameter(s): "
                             f"{', '.join(params) or 'none'}")
+        if problem == "twice":
+            return WrtError(f"wrt={item!r} names a parameter of {what}{where} twice; name each "
+                            f"parameter once")
         return WrtError(f"wrt={item!r} is not a parameter of {what}")
 
     out = [params.index(name) for name in resolve_wrt(wrt, params, params, refuse)[0]]

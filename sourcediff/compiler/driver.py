@@ -514,7 +514,10 @@ def resolve_wrt(wrt, params, names, refuse):
     entry rather than a tuple or list. An entry is an index into ``params`` (negative counts from
     the end) or a name in ``names``. For an entry that is neither, ``refuse(item, problem)``
     gives the exception raised, ``problem`` being "type" (not an int or a str; a bool is no
-    index), "index" (out of range) or "name" (no such parameter): each caller words its own."""
+    index), "index" (out of range), "name" (no such parameter) or "twice" (``wrt`` names one
+    parameter twice, ``wrt=(0, 0)`` or ``(0, "x")``: refused for every mode; forward mode and
+    jacobians gave it two equal derivatives where reverse mode refused it): each caller words its
+    own."""
     single = not isinstance(wrt, (tuple, list))
     out = []
     for item in [wrt] if single else wrt:
@@ -528,6 +531,8 @@ def resolve_wrt(wrt, params, names, refuse):
             if item not in names:
                 raise refuse(item, "name")
             out.append(item)
+    if len(set(out)) != len(out):
+        raise refuse(wrt, "twice")
     return out, single
 
 
@@ -543,11 +548,10 @@ def _wrt_names(parsed, params, wrt, skip=0):
             return WrtError(
                 f"wrt={item} but {parsed.fn.__qualname__} ({parsed.where(parsed.node)}) has "
                 f"{len(usable)} parameter(s): {', '.join(usable) or 'none'}")
+        if problem == "twice":
+            return WrtError(f"wrt={item!r} names a parameter of {parsed.fn.__qualname__} "
+                            f"({parsed.where(parsed.node)}) twice; name each parameter once")
         return WrtError(f"wrt={item!r} is not a parameter of {parsed.fn.__qualname__} "
                         f"({parsed.where(parsed.node)}); its parameters are {', '.join(usable)}")
 
-    out, single = resolve_wrt(wrt, usable, usable, refuse)
-    if len(set(out)) != len(out):
-        raise WrtError(f"wrt={wrt!r} names a parameter of {parsed.fn.__qualname__} "
-                       f"({parsed.where(parsed.node)}) twice; name each parameter once")
-    return out, single
+    return resolve_wrt(wrt, usable, usable, refuse)
