@@ -26,7 +26,13 @@ def _other_kind(g):
 
 def grad_like(g, x):
     """The final gradient for argument ``x``: its shape, its float dtype, a float for a float; a
-    list, tuple or dict argument's gradient has its structure and type."""
+    list, tuple or dict argument's gradient has its structure and type (a numpy scalar's is a
+    numpy scalar of its dtype: np.float64 is a float too, and came back a Python float)."""
+    if isinstance(x, np.generic):
+        total = np.sum(g)
+        if other_array(g):
+            return total.astype(x.dtype)
+        return x.dtype.type(total if x.dtype.kind == "c" else np.real(total))
     if isinstance(x, float):
         if other_array(g):  # (a dask gradient stays lazy: a 0-d array, computed by the caller)
             return np.sum(g) if shape(g) else g
@@ -42,8 +48,6 @@ def grad_like(g, x):
         if other_array(out):  # (np.array would compute a dask gradient)
             return _shaped_like(unbroadcast(out, x), x)
         return np.array(np.broadcast_to(unbroadcast(out, x), x.shape), dtype=x.dtype)
-    if isinstance(x, np.generic):
-        return np.sum(g).astype(x.dtype) if other_array(g) else x.dtype.type(np.sum(g))
     if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
         return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)

@@ -179,7 +179,8 @@ class _Rewriter(gast.NodeTransformer):
         arg = node.args[0]
         if type(g) is Arr and type(x) is Arr and g == x:
             return arg
-        if _float64ish(x) and (_scalar_like(g) or (type(g) is Arr and g.shape == ())):
+        if _pyfloat(x) and (_scalar_like(g) or (type(g) is Arr and g.shape == ())):
+            # (a numpy float64 argument's gradient is a float64: the helper, not float(g))
             return arg if _pyfloat(g) else gast.Call(
                 func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
                 args=[arg], keywords=[])  # the helper's float(g)
