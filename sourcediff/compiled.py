@@ -20,7 +20,13 @@ from .compiler.alias import method_writes, mutated_params
 from .compiler.driver import build, resolve_wrt
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
-from .compiler.parse import GENERATED_LINES, _generated_line, not_a_function, outermost
+from .compiler.parse import (
+    GENERATED_LINES,
+    _generated_line,
+    not_a_function,
+    outermost,
+    synthetic,
+)
 from .errors import NoSourceError, SourcediffError, WrtError
 from .rules import registry
 from .rules.quote import sliced_rule
@@ -104,6 +110,7 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
         wrt = tuple(wrt)
     if isinstance(fn, functools.partial):
         return _of_partial(fn, wrt, mode, optimize_code, backend)
+    fn = _through_wrapper(fn, wrt)
     target = fn.__func__ if inspect.ismethod(fn) else fn
     try:
         per_fn = _cache.get(target)
@@ -129,6 +136,35 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
     if inspect.ismethod(fn):
         return types.MethodType(compiled, fn.__self__)
     return compiled
+
+
+_WRAPPERS = weakref.WeakKeyDictionary()
+
+
+def _through_wrapper(fn, wrt):
+    """A decorator's wrapper made with functools.wraps, ``def wrapper(*args, **kwargs): ...
+    fn(*args, **kwargs)``, differentiated with respect to the parameters of the function it
+    wraps (``wrt=0`` means ``w`` of ``loss(w, x)``, as ``inspect.signature`` reports them):
+    a function with those parameters that calls the wrapper (``compiler.parse.synthetic``),
+    whose ``*args`` then holds them and whose ``fn(*args)`` passes them on (``_sd.star_fwd``).
+    ``fn`` itself when it is no such wrapper, or when ``wrt`` names its own ``*args`` (the forms
+    of the wrapper as a function another one calls)."""
+    wrapped = getattr(fn, "__wrapped__", None) if inspect.isfunction(fn) else None
+    if not inspect.isfunction(wrapped) or \
+            getattr(fn, "__sourcediff_same_as_wrapped__", None) is wrapped:
+        return fn  # (sourcediff's own call wrapper computes its __wrapped__)
+    code = fn.__code__
+    if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARARGS:
+        return fn
+    own = code.co_varnames[:1 + bool(code.co_flags & inspect.CO_VARKEYWORDS)]
+    if any(isinstance(w, str) and w in own for w in (wrt if isinstance(wrt, tuple) else (wrt,))):
+        return fn
+    made = _WRAPPERS.get(fn)
+    if made is None:
+        name = getattr(fn, "__name__", "f")
+        made = _WRAPPERS[fn] = synthetic(
+            fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {})
+    return made
 
 
 def _remakes(compiled, target, bound, how):

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, METHODS, writes_in_place
+from ..runtime.dynamic import code_signature
 from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
@@ -289,7 +290,7 @@ class AliasPass:
         if op.kind != "user":
             return []
         try:
-            bound = inspect.signature(op.key).bind(*op.args, **op.keywords)
+            bound = code_signature(op.key).bind(*op.args, **op.keywords)
         except (TypeError, ValueError):
             return []
         written = mutated_params(op.key)
@@ -740,7 +741,7 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
                 callee, args, keywords = op.key, op.args, op.keywords
         inner = mutated_params(callee) if inspect.isfunction(callee) or \
             isinstance(callee, MethodOf) else {}
-        bound = inspect.signature(callee).bind(*args, **keywords) if inner else None
+        bound = code_signature(callee).bind(*args, **keywords) if inner else None
     except (TypeError, ValueError):
         bound = None
     if bound is None:

@@ -6,7 +6,6 @@ container, a sequence or an alias, and the checks of writes into active values.
 import builtins
 import copy
 import functools
-import inspect
 import operator
 
 import gast
@@ -16,6 +15,7 @@ from .. import runtime
 from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
+from ..runtime.dynamic import code_signature
 from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
@@ -470,7 +470,7 @@ class Analysis(ObjectState):
                 f"its parameters in place, and this call passes them with *; pass them one by one "
                 f"so sourcediff can give the helper copies.\n    {self.parsed.line_text(s)}")
         try:
-            bound = inspect.signature(callee).bind(*value.args, **{
+            bound = code_signature(callee).bind(*value.args, **{
                 k.arg: k.value for k in value.keywords})
         except TypeError:
             return s
@@ -636,7 +636,7 @@ class Analysis(ObjectState):
                 f"sourcediff matches such values to parameters by position where it compiles: pass "
                 f"the arguments one by one.\n    {self.parsed.line_text(s)}")
         try:
-            sig = inspect.signature(op.key)
+            sig = code_signature(op.key)
             bound = sig.bind(*op.args, **op.keywords)
         except (TypeError, ValueError) as exc:
             raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
@@ -743,14 +743,18 @@ class Analysis(ObjectState):
                     f"Call a module-level function, or a method through self or a module-level "
                     f"object, or name the class (TheClass.{op.key}(obj, ...)), or register a rule "
                     f"with sourcediff.defvjp")
-        if getattr(op.key, "__name__", None) in ("dynamic_fwd", "dynamic_bwd", "dynamic_jvp") \
+        if getattr(op.key, "__name__", None) in ("dynamic_fwd", "dynamic_bwd", "dynamic_jvp",
+                                                 "star_fwd", "star_bwd", "star_jvp") \
                 and getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: this call's function is known only at run time (a "
                     f"function passed as an argument or held in a variable, a functools.partial, "
-                    f"a method of an object met at run time), and such calls have first "
+                    f"a method of an object met at run time), or it passes *args that carry "
+                    f"derivatives (a decorator's wrapper), and such calls have first "
                     f"derivatives only so far; this is a second derivative through it.\n    "
                     f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by "
-                    f"its own name here (a module-level def, or a method through self)")
+                    f"its own name here (a module-level def, or a method through self) with "
+                    f"its arguments one by one, or differentiate the undecorated function "
+                    f"(f.__wrapped__)")
         if isinstance(op.key, type) and op.key is functools.partial:
             return (f"{self.parsed.where(s)}: functools.partial binds a value that depends on "
                     f"{', '.join(self.wrt)}; sourcediff follows values into functions through "

@@ -185,7 +185,8 @@ def _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code):
         # (names the optimizer made count as compiler-made too: the adjoint loops' counters)
         removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
         forward = None
-        if not inspect.ismethod(fn) and len(wrt_names) == 1:
+        if not inspect.ismethod(fn) and len(wrt_names) == 1 and \
+                wrt_names[0] in _positional(fdef):  # (not *args: its tuple is no float)
             forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
         plan = Plan(_positional(fdef), removable, _where_names(globals_), {runtime_name},
                     frozenset(sweeps.pushed_old - set(params)), rev.stack, forward)

@@ -115,6 +115,8 @@ class Forward(Analysis):
         if target not in self.active:
             return [self.on_copies(s)]
         if op.kind == "user":
+            if self.binds_at_run_time(s):  # (f(*args): see run_time_call)
+                return self.dynamic_call(s, target)
             return self.user_call(op, s, target)
         if op.kind == "rule" and op.rule.pair_jvp is not None:
             return self.pair_jvp_call(op, s, target)
@@ -253,16 +255,15 @@ class Forward(Analysis):
             value=node, type_comment=None), s)]
 
     def dynamic_call(self, s, target):
-        """``t = obj.forward(a)`` with obj's class known at run time only: value and tangent from
-        the method's jvp form, compiled for the object met (``_sd.dynamic_jvp``)."""
+        """``t = obj.forward(a)`` with obj's class known at run time only (or ``t = f(*args)``
+        with args carrying a derivative, see run_time_call): value and tangent from the
+        method's jvp form, compiled for the object met (``_sd.dynamic_jvp``)."""
         value = s.value
-        positions = [k for k, a in enumerate(value.args) if self.tangent(a) is not None]
-        names = [k.arg for k in value.keywords if self.tangent(k.value) is not None]
-        tangents = [self.tangent(value.args[k]) for k in positions] + \
-            [self.tangent(k.value) for k in value.keywords if k.arg in names]
-        node = call(self.rt("dynamic_jvp"), [copy.deepcopy(value.func),
-                                             const(tuple(positions) + tuple(names))]
-                    + list(value.args), list(value.keywords) + [gast.keyword(
+        helper, lead, syntax = self.run_time_call(s, lambda a: self.tangent(a) is not None)
+        tangents = [self.tangent(a) for a in syntax]
+        node = call(self.rt(f"{helper}_jvp"), [copy.deepcopy(value.func)] + lead +
+                    [a.value if isinstance(a, gast.Starred) else a for a in value.args],
+                    list(value.keywords) + [gast.keyword(
                         arg="tangents", value=gast.Tuple(elts=tangents, ctx=gast.Load()))])
         return [located(gast.Assign(
             targets=[gast.Tuple(elts=[store(target), store(self.dot(target))], ctx=gast.Store())],

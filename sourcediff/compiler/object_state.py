@@ -16,7 +16,7 @@ from .. import runtime
 from ..errors import SourcediffSyntaxError
 from ..rules.facts import writes_in_place
 from ..syntax import _method_call, _names_in
-from .normalize import call
+from .normalize import call, const
 from .parse import parse_function
 
 
@@ -259,10 +259,54 @@ class ObjectState:
         value = s.value
         if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
             return None
-        if _names_in([value.func]) & self.active or \
-                any(isinstance(a, gast.Starred) for a in value.args):
+        if _names_in([value.func]) & self.active:
             return None
         return value.func
+
+    def binds_at_run_time(self, s):
+        """Whether the call ``t = f(a, *seq)`` or ``f(a, **d)`` gets a value that carries a
+        derivative: which parameters the values meet is known only at run time, so the call
+        runs through ``_sd.star_fwd`` or ``_sd.dynamic_fwd`` (see :meth:`run_time_call`)."""
+        value = s.value
+        if not isinstance(value, gast.Call) or not (
+                any(isinstance(a, gast.Starred) for a in value.args) or
+                any(k.arg is None for k in value.keywords)):
+            return False
+        return bool(_names_in(value.args + [k.value for k in value.keywords]) & self.active)
+
+    def run_time_call(self, s, carries):
+        """How a call is made whose callable is known only at run time, or which passes a starred
+        sequence that carries a derivative (``f(*args)`` in a wrapper: which parameters its
+        items meet is known at run time only): ``(helper, its arguments before the call's own,
+        the syntax of the arguments that carry a derivative in the order of their gradients)``;
+        the helper takes the call's positional arguments after those, a starred one as its
+        sequence. ``carries(node)`` tells whether a value carries one.
+        ``_sd.dynamic_fwd``/``dynamic_jvp`` take the positions of those arguments;
+        ``_sd.star_fwd``/``star_jvp`` take a starred argument as its sequence and a ``spec``
+        (see runtime.dynamic)."""
+        value = s.value
+        for k in value.keywords:
+            if k.arg is None and carries(k.value):
+                raise SourcediffSyntaxError(
+                    f"{self.parsed.where(s)}: this call passes **{gast.unparse(k.value).strip()}, "
+                    f"which holds values that carry derivatives; sourcediff matches keyword "
+                    f"arguments to parameters by name where it compiles: pass them one by one "
+                    f"(f(a=a, b=b)).\n    {self.parsed.line_text(s)}")
+        names = [k.arg for k in value.keywords if k.arg is not None and carries(k.value)]
+        keyword_syntax = [k.value for k in value.keywords if k.arg in names]
+        if not any(isinstance(a, gast.Starred) for a in value.args):
+            positions = [k for k, a in enumerate(value.args) if carries(a)]
+            return ("dynamic", [const(tuple(positions) + tuple(names))],
+                    [value.args[k] for k in positions] + keyword_syntax)
+        spec, syntax = [], []
+        for a in value.args:
+            star = isinstance(a, gast.Starred)
+            node = a.value if star else a
+            carried = bool(carries(node))
+            spec.append(2 * star + carried)
+            if carried:
+                syntax.append(node)
+        return "star", [const(tuple(spec)), const(tuple(names))], syntax + keyword_syntax
 
 
 ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import runtime
 from ..rules import registry
+from ..runtime.dynamic import code_signature
 from ..syntax import call, const, load
 
 _BINOPS = {
@@ -66,7 +67,7 @@ class MethodOf:
 
     @property
     def __signature__(self):
-        return inspect.signature(self.function)
+        return code_signature(self.function)
 
     def __call__(self, *args, **kwargs):
         return self.function(*args, **kwargs)

@@ -101,6 +101,8 @@ class Reverse(Analysis):
                 out.extend(self.distribute(elt, item, s, "a container"))
         elif op.kind == "rule":
             out.extend(self.adjoint_rule(op, s, g, load(target)))
+        elif op.kind == "user" and self.binds_at_run_time(s):
+            out.extend(self.adjoint_dynamic_call(s, g, target))  # (f(*args): see run_time_call)
         elif op.kind == "user":
             out.extend(self.adjoint_user_call(op, s, g, target))
         elif _container_pop(op, self.containers):
@@ -143,29 +145,26 @@ class Reverse(Analysis):
         return out
 
     def adjoint_dynamic_call(self, s, g, target):
-        """``t = obj.forward(a)`` with obj's class known at run time only: the primal runs
+        """``t = obj.forward(a)`` with obj's class known at run time only (or ``t = f(*args)``
+        with args carrying a derivative, see run_time_call): the primal runs
         ``_sd.dynamic_fwd``, which compiles the method's forward and backward forms for the
         object it meets (cached per class) and runs it once; the adjoint runs its backward form."""
-        value = s.value
-        positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
-        names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
-        active = const(tuple(positions) + tuple(names))
+        helper, lead, syntax = self.run_time_call(s, lambda a: _names_in([a]) & self.active)
 
-        def build(v):
-            return call(self.rt("dynamic_fwd"), [copy.deepcopy(v.func), active] + list(v.args),
+        def build(v):  # (v: the call as the primal sweep has it, on copies where it copies)
+            return call(self.rt(f"{helper}_fwd"), [copy.deepcopy(v.func)] + copy.deepcopy(lead) +
+                        [a.value if isinstance(a, gast.Starred) else a for a in v.args],
                         list(v.keywords))
 
         saved = self.saved_state(s, target, build)
         grads = self.names.fresh("grads")
-        run = call(self.rt("dynamic_bwd"), [gast.Subscript(value=load(saved), slice=const(1),
-                                                           ctx=gast.Load())])
+        run = call(self.rt(f"{helper}_bwd"), [gast.Subscript(value=load(saved), slice=const(1),
+                                                             ctx=gast.Load())])
         run.keywords.append(gast.keyword(arg="out_bar", value=g))
         out = [assign(grads, run, s)]
-        syntax = [value.args[k] for k in positions] + \
-            [k.value for k in value.keywords if k.arg in names]
         for k, arg in enumerate(syntax):
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
-            out.extend(self.distribute(arg, item, s, gast.unparse(value.func)))
+            out.extend(self.distribute(arg, item, s, gast.unparse(s.value.func)))
         return out
 
     def saved_state(self, s, target, build):

@@ -561,7 +561,7 @@ def tree_vector_grad(b, out, g, tree):
 
 # they call code they are given (a user's function or method)
 deffacts(_sd.dynamic_fwd, _sd.dynamic_bwd, _sd.dynamic_jvp, _sd.run_for_effect, _sd.map_list,
-         _sd.map_list_grad, calls_back=True)
+         _sd.map_list_grad, _sd.star_fwd, _sd.star_bwd, _sd.star_jvp, calls_back=True)
 # they read a dict argument and write into nothing
 deffacts(_sd.check_wrt, _sd.scatter_basic, _sd.scatter, _sd.grad_like, _sd.grad_tree,
          _sd.item_grad, _sd.zeros_like_grad, reads_dicts=True)

@@ -10,11 +10,13 @@ from ..rules import registry
 from ..errors import NoRuleError, SourcediffError
 from . import hooks
 from .accumulate import GradList, add_grads, cast_grad, is_zero_grad
+from .checks import _float_leaves
+from .indexing import item_grad
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
     "aux_first", "aux_grad", "aux_kept", "dynamic_fwd", "run_for_effect", "dynamic_bwd",
-    "dynamic_jvp"
+    "dynamic_jvp", "star_fwd", "star_bwd", "star_jvp"
 ]
 
 
@@ -64,31 +66,50 @@ def _dynamic_target(fn, what):
         f"sourcediff.defvjp, or call a Python function")
 
 
+def code_signature(fn):
+    """The signature of the code sourcediff transforms for ``fn``: a decorator's wrapper made
+    with functools.wraps is transformed as it is (``10 * fn(x)`` is not ``fn(x)``), so its own
+    parameters (``*args, **kwargs``), not those ``inspect.signature`` reads from the function it
+    wraps; sourcediff's own call wrapper, which computes its ``__wrapped__``, is read through."""
+    inner = getattr(fn, "__wrapped__", None)
+    follow = inner is not None and getattr(fn, "__sourcediff_same_as_wrapped__", None) is inner
+    return inspect.signature(fn, follow_wrapped=follow)
+
+
 def _active_params(target, active, args, kwargs):
-    sig = inspect.signature(target)
+    """The parameters of ``target`` that the arguments at ``active`` (positions, keyword names)
+    meet, in order, and for each of those arguments where its derivative comes back: ``(k,
+    None)`` for the k-th parameter, ``(k, i)`` for item i of the k-th parameter's ``*args``
+    tuple (a wrapper's ``def wrapper(*args): return fn(*args)``)."""
+    sig = code_signature(target)
     bound = sig.bind(*args, **kwargs).arguments
-    names = list(bound)
-    out = []
+    names, where = [], []
     for a in active:
-        name = a if isinstance(a, str) else None
+        name, item = (a if isinstance(a, str) else None), None
         if name is None:
             k = 0
-            for p in names:
+            for p in bound:
                 kind = sig.parameters[p].kind
                 count = len(bound[p]) if kind == kind.VAR_POSITIONAL else 1
                 if kind in (kind.VAR_KEYWORD, kind.KEYWORD_ONLY):
                     continue
                 if a < k + count:
-                    name = p
+                    name, item = p, (a - k if kind == kind.VAR_POSITIONAL else None)
                     break
                 k += count
-        if name is None or sig.parameters[name].kind in (
-                inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        if name is None or sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
             raise SourcediffError(
                 f"{getattr(target, '__qualname__', target)} collects a value that carries a "
-                f"derivative in *args/**kwargs; give it one parameter per value")
-        out.append(name)
-    return tuple(out)
+                f"derivative in **kwargs; give it one parameter per value")
+        if name not in names:
+            names.append(name)
+        where.append((names.index(name), item))
+    return tuple(names), tuple(where)
+
+
+def _per_argument(grads, where):
+    """The gradients of the arguments from those of the parameters (see _active_params)."""
+    return tuple(grads[k] if i is None else item_grad(grads[k], i) for k, i in where)
 
 
 class _RuleCall:
@@ -218,11 +239,12 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     rule = _rule_of(fn)
     if rule is not None:
         value = fn(*args, **kwargs)
-        return value, (_RuleCall(rule, active, args, kwargs, value), None)
+        return value, (_RuleCall(rule, active, args, kwargs, value), None, None)
     target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
-    fwd = hooks.split_form(target, _active_params(target, active, args, kwargs))
+    params, where = _active_params(target, active, args, kwargs)
+    fwd = hooks.split_form(target, params)
     value, saved = fwd(*args, **kwargs)
-    return value, (fwd.__sourcediff_bwd__, saved)
+    return value, (fwd.__sourcediff_bwd__, saved, where)
 
 
 def run_for_effect(fn, active, *args, **kwargs):
@@ -235,10 +257,10 @@ def run_for_effect(fn, active, *args, **kwargs):
 
 def dynamic_bwd(state, out_bar):
     """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
-    bwd, saved = state
+    bwd, saved, where = state
     if type(bwd) is _RuleCall:
         return bwd.grads(out_bar)
-    return bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar})
+    return _per_argument(bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar}), where)
 
 
 def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
@@ -250,7 +272,99 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
         value = fn(*args, **kwargs)
         return value, _RuleCall(rule, active, args, kwargs, value).tangent(tangents)
     target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
-    params = _active_params(target, active, args, kwargs)
+    params, where = _active_params(target, active, args, kwargs)
+    per_param = [None] * len(params)
+    for (k, i), t in zip(where, tangents):
+        if i is None:
+            per_param[k] = t
+        else:  # (an item of *args: the tuple's tangent, 0.0 for items that carry none)
+            n = len(code_signature(target).bind(*args, **kwargs).arguments[params[k]])
+            items = list(per_param[k]) if per_param[k] is not None else [0.0] * n
+            items[i] = t
+            per_param[k] = tuple(items)
     jf = hooks.jvp_form(target, params)
     names = jf.__sourcediff_tangent_names__
-    return jf(*args, **kwargs, **{names[p]: t for p, t in zip(params, tangents)})
+    return jf(*args, **kwargs, **{names[p]: t for p, t in zip(params, per_param)})
+
+
+# ---------------------------------------------------------------- calls that pass *args
+# ``f(a, *t, b)`` with a value that carries a derivative in ``t``: which positions the items of
+# ``t`` take is known at run time only. The generated code passes each positional argument as it
+# is written, a starred one as its sequence, with ``spec``: per argument, 0 (a value that carries
+# no derivative), 1 (one that carries one), 2 (a starred sequence that carries none) or 3 (a
+# starred sequence that does: its items whose leaves are all floats carry one; an int, a string
+# or an integer array among them is passed as it is). ``names`` are the keyword arguments that
+# carry one. The call then runs as dynamic_fwd/dynamic_jvp run any call met at run time.
+
+def _star_layout(spec, groups):
+    """(flat positional arguments, flat active positions, per argument that carries a derivative:
+    (its kind, the indices of its items that carry one, its number of items))."""
+    args, active, layout = [], [], []
+    for kind, group in zip(spec, groups):
+        items = tuple(group) if kind >= 2 else (group,)
+        mine = [k for k, item in enumerate(items)
+                if kind == 1 or (kind == 3 and _float_leaves(item, "") is None)]
+        active.extend(len(args) + k for k in mine)
+        args.extend(items)
+        if kind in (1, 3):
+            layout.append((kind, mine, len(items)))
+    return tuple(args), tuple(active), layout
+
+
+def _refuse_star_writes(fn):
+    """A function that writes into its parameters in place, given values through ``*seq``:
+    which of them it writes into is known only here, and sourcediff gives such a helper copies
+    of what it writes into only for arguments passed one by one (the caller would see numpy's
+    write; the derivative would not): refused, as the compiler refuses it where it sees the
+    callee."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    target = fn.__func__ if inspect.ismethod(fn) else fn
+    written = hooks.mutated_params(target) if inspect.isfunction(target) else {}
+    if written:
+        param, line = next(iter(written.items()))
+        raise SourcediffError(
+            f"{target.__qualname__} writes into its parameter {param} in place (line {line}), "
+            f"and it is called with *args that carry derivatives; pass its arguments one by one "
+            f"so sourcediff can give it copies, or make it return a new array")
+
+
+def star_fwd(fn, spec, names, *groups, **kwargs):
+    """``fn(*flattened groups, **kwargs)`` through its forward form: ``(value, state)`` for
+    :func:`star_bwd` (see the comment above)."""
+    _refuse_star_writes(fn)
+    args, active, layout = _star_layout(spec, groups)
+    value, state = dynamic_fwd(fn, active + tuple(names), *args, **kwargs)
+    return value, (state, layout, len(active))
+
+
+def star_bwd(state, out_bar):
+    """The gradients of the arguments star_fwd was told carry derivatives, one per argument in
+    its order (a starred sequence's: a list, 0.0 for its items that carry none), then one per
+    keyword in ``names``."""
+    inner, layout, n = state
+    grads = dynamic_bwd(inner, out_bar)
+    out, at = [], 0
+    for kind, mine, length in layout:
+        if kind == 1:
+            out.append(grads[at])
+        else:
+            items = [0.0] * length
+            for j, k in enumerate(mine):
+                items[k] = grads[at + j]
+            out.append(GradList(items))
+        at += len(mine)
+    return tuple(out) + tuple(grads[n:])
+
+
+def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
+    """``(value, tangent)`` of ``fn(*flattened groups, **kwargs)``: ``tangents`` has one entry
+    per argument that carries a derivative (a starred sequence's: the tangent of the sequence),
+    then one per keyword in ``names``."""
+    _refuse_star_writes(fn)
+    args, active, layout = _star_layout(spec, groups)
+    flat = []
+    for (kind, mine, length), t in zip(layout, tangents):
+        flat.extend([t] if kind == 1 else [item_grad(t, k) for k in mine])
+    return dynamic_jvp(fn, active + tuple(names), *args,
+                       tangents=tuple(flat) + tuple(tangents[len(layout):]), **kwargs)

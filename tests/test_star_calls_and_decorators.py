@@ -1,0 +1,188 @@
+"""Calls that pass ``*seq`` with values that carry derivatives, and functions decorated with a
+``functools.wraps`` wrapper ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``.
+
+A decorated helper called from a loss gave a gradient of zero without an error in every mode
+(the call was bound through the wrapped function's signature, ``inspect.signature`` following
+``__wrapped__``, while the wrapper's own code, whose parameter is ``*args``, was compiled).
+A starred call with such values was refused, and with it every decorated loss."""
+
+import functools
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.errors import NoRuleError, SourcediffError
+
+from .oracles import check_grads_fd
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def scaled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return 3.0 * out
+    return wrapper
+
+
+@logged
+def helper(w, x):
+    return np.sin(x @ w)
+
+
+def calls_a_decorated_helper(w, x):
+    return np.sum(helper(w, x) ** 2)
+
+
+@logged
+def loss(w, x):
+    return np.sum(np.sin(x @ w) ** 2) + np.sum(w ** 3)
+
+
+@scaled
+@logged
+def loss_twice_decorated(w, x):
+    return np.sum(np.tanh(x @ w)) * w[0]
+
+
+def inner(a, w, x):
+    return a * np.sum(np.sin(x @ w))
+
+
+def starred_tuple(w, x):
+    t = (w, x)
+    return inner(w[1], *t)
+
+
+def starred_display(w, x):
+    return inner(*(2.0, w), x)
+
+
+def starred_params(*args):
+    return inner(*args) + np.sum(args[1] ** 2)
+
+
+def starred_mixed(w, x, k):
+    t = (k, w, x)
+    return inner(*t)  # (an int among the items: passed as it is)
+
+
+def starred_dynamic(w, x, fns):
+    return fns[0](w[0], *(w, x)) + fns[1](*[w])
+
+
+def norm2(v):
+    return np.sum(v ** 2)
+
+
+W = np.array([0.3, -0.2, 0.5])
+X = np.array([[1.0, 2.0, 0.1], [0.5, -1.0, 0.7]])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_decorated_helper_passes_its_derivative(mode):
+    w, x = W.copy(), X.copy()
+    g = sd.grad(calls_a_decorated_helper, wrt=(0, 1), mode=mode)(w, x)
+    assert np.abs(g[0]).sum() > 0  # (it was zero)
+    check_grads_fd(calls_a_decorated_helper, (w, x), (0, 1), g)
+    np.testing.assert_array_equal(w, W)
+    np.testing.assert_array_equal(x, X)
+
+
+@pytest.mark.parametrize("fn", [loss, loss_twice_decorated])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_decorated_loss_is_differentiated_by_its_parameters(fn, mode):
+    g = sd.grad(fn, mode=mode)(W, X)  # (wrt=0 is w, as inspect.signature(fn) reports it)
+    check_grads_fd(fn, (W, X), (0,), (g,))
+    both = sd.grad(fn, wrt=("w", "x"), mode=mode)(W, X)
+    check_grads_fd(fn, (W, X), (0, 1), both)
+
+
+@pytest.mark.parametrize("fn", [loss, loss_twice_decorated])
+def test_a_decorated_loss_in_the_other_transforms(fn):
+    value, g = sd.value_and_grad(fn)(W, X)
+    assert value == fn(W, X)
+    check_grads_fd(fn, (W, X), (0,), (g,))
+    np.testing.assert_allclose(sd.jacobian(fn)(W, X), g)
+    out, f_vjp = sd.vjp(fn, W, X)
+    np.testing.assert_allclose(f_vjp(1.0)[0], g)
+
+
+def test_second_derivatives_through_a_wrapper_are_refused_clearly():
+    with pytest.raises(NoRuleError, match=r"passes \*args that carry derivatives"):
+        sd.hessian(loss)(W, X)
+
+
+@pytest.mark.parametrize("fn, args, wrt", [
+    (starred_tuple, (W, X), (0, 1)),
+    (starred_display, (W, X), (0, 1)),
+    (starred_params, (1.5, W, X), (0,)),  # (wrt=0: the *args tuple's gradient)
+    (starred_mixed, (W, X, 2), (0, 1)),
+    (starred_dynamic, (W, X, [inner, norm2]), (0, 1)),
+], ids=["tuple", "display", "params", "mixed", "dynamic"])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_starred_calls(fn, args, wrt, mode):
+    if fn is starred_params:
+        if mode == "forward":
+            pytest.skip("forward mode differentiates one argument at a time, not a *args tuple")
+        g = sd.grad(fn)(*args)
+        for k in range(3):
+            def part(v, k=k):
+                return fn(*(args[:k] + (v,) + args[k + 1:]))
+            check_grads_fd(part, (args[k],), (0,), (g[k],))
+        return
+    g = sd.grad(fn, wrt=wrt, mode=mode)(*args)
+    check_grads_fd(fn, args, wrt, g)
+
+
+@logged
+def bump(a, v):
+    a[0] = a[0] + v
+    return a
+
+
+def writes_through_a_wrapper(w, x):
+    y = x @ w
+    z = bump(y, w[0])
+    return np.sum(y * z)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_helper_that_writes_into_what_it_gets_through_star_is_refused(mode):
+    # (forward mode gave [0.35, -0.5, ...] where finite differences give [1.15, 0.1, ...])
+    with pytest.raises(SourcediffError, match="bump writes into its parameter"):
+        sd.grad(writes_through_a_wrapper, mode=mode)(W, X)
+
+
+def passes_a_dict_of_active_values(w, x):
+    d = {"w": w, "x": x}
+    return inner(1.0, **d)
+
+
+def test_a_starred_dict_that_carries_derivatives_is_refused():
+    with pytest.raises(SourcediffError, match=r"passes \*\*d"):
+        sd.grad(passes_a_dict_of_active_values)(W, X)
+
+
+def with_options(w, x, scale=1.0, power=2):
+    return scale * np.sum(np.sin(x @ w) ** power)
+
+
+def passes_options_on(w, x):
+    opts = {"scale": 2.0, "power": 3}
+    return with_options(w, x, **opts)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_keyword_options_passed_on_with_double_star(mode):
+    # (refused before: "the call to with_options does not fit its signature: keywords must be
+    # strings")
+    g = sd.grad(passes_options_on, wrt=(0, 1), mode=mode)(W, X)
+    check_grads_fd(passes_options_on, (W, X), (0, 1), g)
