@@ -186,3 +186,48 @@ def test_keyword_options_passed_on_with_double_star(mode):
     # strings")
     g = sd.grad(passes_options_on, wrt=(0, 1), mode=mode)(W, X)
     check_grads_fd(passes_options_on, (W, X), (0, 1), g)
+
+
+class Model:
+    def __init__(self):
+        self.s = 2.0
+
+    @logged
+    def act(self, z):
+        return self.s * np.tanh(z)
+
+    def loss(self, w, x):
+        return np.sum(self.act(x @ w) ** 2)
+
+
+MODEL = Model()
+
+
+def through_a_decorated_method(w, x):
+    return MODEL.loss(w, x)
+
+
+def through_a_function_value(w, x, h):
+    return np.sum(h(w, x) ** 2)
+
+
+def through_a_partial(w, x):
+    h = functools.partial(helper, x=x)
+    return np.sum(h(w) ** 2)
+
+
+def reads_its_star_args(*args):
+    return np.sum(np.sin(args[1] @ args[0]))
+
+
+@pytest.mark.parametrize("fn, extra", [
+    (through_a_decorated_method, ()),  # (old: NameError in reverse, a wrong number in forward)
+    (MODEL.loss, ()),
+    (through_a_function_value, (helper,)),  # (old: wrong in both modes)
+    (through_a_partial, ()),  # (old: wrong in both modes)
+    (through_a_function_value, (reads_its_star_args,)),
+], ids=["method", "bound-method", "value", "partial", "star-args-value"])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_decorated_functions_reached_in_other_ways(fn, extra, mode):
+    g = sd.grad(fn, mode=mode)(W, X, *extra)
+    check_grads_fd(lambda w: fn(w, X, *extra), (W,), (0,), (g,))

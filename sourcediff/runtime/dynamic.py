@@ -9,7 +9,7 @@ import threading
 from ..rules import registry
 from ..errors import NoRuleError, SourcediffError
 from . import hooks
-from .accumulate import GradList, add_grads, cast_grad, is_zero_grad
+from .accumulate import GradList, add_grads, cast_grad, is_zero_grad, zeros_like_grad
 from .checks import _float_leaves
 from .indexing import item_grad
 from .shapes import broadcast_tangent, unbroadcast
@@ -277,9 +277,10 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     for (k, i), t in zip(where, tangents):
         if i is None:
             per_param[k] = t
-        else:  # (an item of *args: the tuple's tangent, 0.0 for items that carry none)
-            n = len(code_signature(target).bind(*args, **kwargs).arguments[params[k]])
-            items = list(per_param[k]) if per_param[k] is not None else [0.0] * n
+        else:  # (an item of *args: the tuple's tangent, zeros for items that carry none)
+            collected = code_signature(target).bind(*args, **kwargs).arguments[params[k]]
+            items = list(per_param[k]) if per_param[k] is not None else \
+                [zeros_like_grad(a) for a in collected]
             items[i] = t
             per_param[k] = tuple(items)
     jf = hooks.jvp_form(target, params)
@@ -366,5 +367,10 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     flat = []
     for (kind, mine, length), t in zip(layout, tangents):
         flat.extend([t] if kind == 1 else [item_grad(t, k) for k in mine])
-    return dynamic_jvp(fn, active + tuple(names), *args,
-                       tangents=tuple(flat) + tuple(tangents[len(layout):]), **kwargs)
+    flat += tangents[len(layout):]
+    keep = [k for k, t in enumerate(flat) if not is_zero_grad(t)] or list(range(len(flat)))[:1]
+    # (an item whose tangent is the symbolic zero carries none: x of a wrapper's (w, x) when
+    # only w does; the callee's jvp form would take 0.0 for an array)
+    every = active + tuple(names)
+    return dynamic_jvp(fn, tuple(every[k] for k in keep), *args,
+                       tangents=tuple(flat[k] for k in keep), **kwargs)
