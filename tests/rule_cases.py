@@ -962,3 +962,9 @@ case(np.take_along_axis, R(3, 4), np.array([[2, 0, 2, 1]]), axis=0, name="take_a
 case(np.take_along_axis, R(2, 3), np.array([5, 0, 5, -1]), axis=None, name="take_along_flat")
 case(_sd.take_along_grad, R(3, 2), R(3, 4), np.array([[0, 0], [1, 3], [3, 2]]), 1,
      argnums=(0,))
+# sliding windows (overlapping: an element's gradient sums its windows) and weighted bincount
+case(np.lib.stride_tricks.sliding_window_view, R(5, 4), (3, 2))
+case(np.lib.stride_tricks.sliding_window_view, R(6), 3, name="sliding_window_view_1d")
+case(np.lib.stride_tricks.sliding_window_view, R(3, 5), 2, axis=1, name="sliding_window_axis")
+case(_sd.windows_grad, R(3, 3, 2, 2), R(4, 4), (2, 2), argnums=(0,))
+case(np.bincount, np.array([0, 2, 2, 1, 0, 3, 2]), R(7), minlength=5, argnums=(1,))

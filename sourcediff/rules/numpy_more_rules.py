@@ -268,6 +268,19 @@ def nancumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
                      np.reshape(np.where(np.isnan(a), 1.0, a), _sd.shape(ans)), axis),)
 
 
+# sliding_window_view: a view whose windows overlap; an element gets the sum of its windows' g
+@defvjp(np.lib.stride_tricks.sliding_window_view, kind="linear", torch_name="UnfoldBackward0",
+        view=True)
+def sliding_window_view(g, ans, x, window_shape, axis=None, *, subok=False, writeable=False):
+    return (_sd.windows_grad(g, x, window_shape, axis), None, None)
+
+
+# bincount: each weight goes to the bin its index names (the indices carry no derivative)
+@defvjp(np.bincount, kind="linear", torch_name="BincountBackward0", view=False)
+def bincount(g, ans, x, weights=None, minlength=0):
+    return (None, np.take(g, x), None)
+
+
 # take_along_axis: each element taken gets its g back (an index taken twice gets both)
 @defvjp(np.take_along_axis, kind="linear", torch_name="GatherBackward0", view=False)
 def take_along_axis(g, ans, arr, indices, axis=-1):

@@ -396,6 +396,11 @@ def take_along_grad_helper(b, out, g, a, indices, axis):
     return (np.take_along_axis(b, indices, axis), None, None, None)
 
 
+@defvjp(_sd.windows_grad, kind="linear", torch_name="UnfoldBackward0")
+def windows_grad_helper(b, out, g, x, window_shape, axis=None):
+    return (np.lib.stride_tricks.sliding_window_view(b, window_shape, axis), None, None, None)
+
+
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")
 def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)

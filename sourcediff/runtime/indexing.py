@@ -13,7 +13,7 @@ __all__ = [
     "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
-    "along_axis_index", "take_along_grad",
+    "along_axis_index", "take_along_grad", "windows_grad",
     "assigned_items_grad", "assigned_items_adjoint"
 ]
 
@@ -304,6 +304,17 @@ def take_along_grad(g, a, indices, axis):
         return np.reshape(_scatter_other(g, out, index), shape(a))
     np.add.at(out, index, g)
     return np.reshape(out, shape(a))
+
+
+def windows_grad(g, x, window_shape, axis=None):
+    """The gradient of ``sliding_window_view(x, window_shape, axis)``: each window's ``g`` added
+    back where its elements came from (an element in several windows gets the sum)."""
+    numpy_only("sliding_window_view", g, x)
+    positions = np.lib.stride_tricks.sliding_window_view(
+        np.arange(np.size(x)).reshape(shape(x)), window_shape, axis)
+    out = np.zeros(np.size(x), dtype=np.result_type(g, float))
+    np.add.at(out, np.ravel(positions), np.ravel(np.broadcast_to(g, positions.shape)))
+    return np.reshape(out, shape(x))
 
 
 def assigned_items_grad(g, value):

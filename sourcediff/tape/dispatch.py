@@ -194,6 +194,24 @@ _AF_HANDLERS = {
 }
 
 
+def _positional_tensors(rule, args, kwargs):
+    """``np.bincount(x, weights=w)`` with w a Tensor that requires grad as ``np.bincount(x, w)``:
+    the tape follows positional arguments; a keyword argument that holds such a Tensor moves to
+    its position when the ones before it are all given (the rule's parameters are numpy's)."""
+    try:
+        params = list(inspect.signature(rule.vjp).parameters.values())[2:]
+    except (TypeError, ValueError):
+        return args, kwargs
+    rest = params[len(args):]
+    wanted = [k for k, p in enumerate(rest) if isinstance(kwargs.get(p.name), Tensor) and
+              kwargs[p.name]._rg]
+    if not wanted or any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.name not in kwargs
+                         for p in rest[:wanted[-1] + 1]):
+        return args, kwargs  # (refused below: it would need a default filled in)
+    kwargs = dict(kwargs)
+    return tuple(args) + tuple(kwargs.pop(p.name) for p in rest[:wanted[-1] + 1]), kwargs
+
+
 def _array_function(func, args, kwargs):
     if kwargs.get("out") is not None and _state.enabled and _any_rg(args):
         # (numpy would write the value into out, an array the tape does not see: its gradient
@@ -214,6 +232,7 @@ def _array_function(func, args, kwargs):
                                      **{k: _unwrap(v) for k, v in kwargs.items()}))
         raise _no_rule(func)
     if kwargs:
+        args, kwargs = _positional_tensors(rule, args, kwargs)
         if any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
             raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
         _check_keywords(rule, kwargs)
