@@ -968,3 +968,6 @@ case(np.lib.stride_tricks.sliding_window_view, R(6), 3, name="sliding_window_vie
 case(np.lib.stride_tricks.sliding_window_view, R(3, 5), 2, axis=1, name="sliding_window_axis")
 case(_sd.windows_grad, R(3, 3, 2, 2), R(4, 4), (2, 2), argnums=(0,))
 case(np.bincount, np.array([0, 2, 2, 1, 0, 3, 2]), R(7), minlength=5, argnums=(1,))
+# np.add.at as the compiler writes it (repeated indices add up; values broadcast)
+case(_sd.add_at, R(4, 3), np.array([0, 2, 2]), R(3, 3), argnums=(0, 2))
+case(_sd.add_at, R(5), np.array([1, 1, 4]), R(1), argnums=(0, 2), name="add_at_broadcast")

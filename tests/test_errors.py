@@ -366,9 +366,9 @@ def ufunc_out_assigned(x):
     return np.sum(z * y)
 
 
-def adds_at(x):
-    y = np.zeros(3)
-    np.add.at(y, [0, 0, 1], x)  # <here>
+def multiplies_at(x):
+    y = np.ones(3)
+    np.multiply.at(y, [0, 0, 1], x)  # <here>  (np.add.at and np.subtract.at are supported)
     return np.sum(y * y)
 
 
@@ -388,7 +388,7 @@ def putmask_in_loop(x):
 
 IN_PLACE = [(sorts_in_place, "y.sort()"), (fills_in_place, "y.fill()"),
             (copies_into, "np.copyto(...)"), (ufunc_out, "np.add(..., out=...)"),
-            (ufunc_out_assigned, "np.multiply(..., out=...)"), (adds_at, "np.add.at(...)"),
+            (ufunc_out_assigned, "np.multiply(..., out=...)"), (multiplies_at, "np.multiply.at(...)"),
             (puts_into, "np.put(...)"), (putmask_in_loop, "np.putmask(...)")]
 
 

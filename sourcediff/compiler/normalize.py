@@ -26,16 +26,21 @@ reverse sweep sees only nested blocks. Example::
                                           s = s + _item2
 """
 
+import builtins
 import copy
 
 import gast
+import numpy as np
 
+from .. import runtime
 from ..rules.facts import writes_in_place
 from ..syntax import assign, call, const, dict_display, load, located, store  # noqa: F401
 from .fence import refuse
+from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .parse import lift_function
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
+ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (runtime.add_at)
 
 _OP_HINT = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
@@ -57,16 +62,6 @@ def dotted(path):
 def all_names(node):
     """Every identifier appearing in a tree (names, parameters, attributes are excluded)."""
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
-
-
-def assigned_names(stmts):
-    """Names bound by assignments, loops and parameters inside ``stmts`` (not inner functions)."""
-    out = set()
-    for stmt in stmts:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
-                out.add(node.id)
-    return out
 
 
 def own_locals(fdef):
@@ -194,6 +189,9 @@ class Normalizer:
                 obj, name, new = (self.atom(a) for a in value.args)
                 self.emit(gast.Expr(value=call(load("setattr"), [obj, name, new])))
                 return
+            if self.ufunc_at(s.value) is not None:
+                self.add_at(s.value, self.ufunc_at(s.value))
+                return
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
                     and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \
                     and s.value.func.value.id in self.locals:
@@ -252,6 +250,40 @@ class Normalizer:
         return isinstance(func, gast.Attribute) and func.attr == "__setattr__" and \
             isinstance(func.value, gast.Name) and func.value.id == "object" and \
             "object" not in self.locals
+
+    def ufunc_at(self, value):
+        """``np.add.at(a, i, v)`` or ``np.subtract.at(a, i, v)`` into a local array ``a`` (the
+        static value of the callee is numpy's): that ufunc, else None."""
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+                value.func.attr == "at" and len(value.args) == 3 and not value.keywords and
+                isinstance(value.args[0], gast.Name) and value.args[0].id in self.locals and
+                not any(isinstance(a, gast.Starred) for a in value.args)):
+            return None
+        chain, node = [], value.func.value
+        while isinstance(node, gast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id in self.locals:
+            return None
+        scope = self.parsed.env if node.id in self.parsed.env else self.parsed.fn.__globals__
+        obj = scope.get(node.id, getattr(builtins, node.id, None))
+        for attr in reversed(chain):
+            obj = getattr(obj, attr, None)
+        return obj if any(obj is u for u in (np.add, np.subtract)) else None
+
+    def add_at(self, value, ufunc):
+        """``np.add.at(a, i, v)`` as ``a = _sd.add_at(a, i, v)`` (``-v`` for np.subtract.at),
+        with the alias stage's marker of ``a += e``: numpy writes into a's array in place, which
+        no other name still read may share."""
+        target = value.args[0].id
+        v = value.args[2] if ufunc is np.add else gast.UnaryOp(op=gast.USub(),
+                                                               operand=value.args[2])
+        self.parsed.env.setdefault(ADD_AT, runtime.add_at)
+        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(target)])), self.loc)
+        self.out.append(marker)
+        new = call(load(ADD_AT), [load(target), self.atom(value.args[1]), self.atom(v)])
+        self.assign_name(target, self.simple(new, hint=target))
+        marker.sd_alias_end = self.out[-1]
 
     def module_call(self, value):
         """``np.copyto(y, x)``, ``np.random.seed(0)``: a call of a module's function (kept as a
@@ -777,12 +809,6 @@ class _CallRewriter(gast.NodeTransformer):
         return node
 
 
-class _LoopExit(gast.Break):
-    """The exit of a ``while`` loop whose test failed (a break that is not the user's)."""
-
-    _fields = ()
-
-
 def store_like(node):
     if isinstance(node, gast.Name):
         return load(node.id)
@@ -819,169 +845,6 @@ def _hint_of(node, default):
     if isinstance(node, gast.Compare):
         return "cmp"
     return default
-
-
-# ---------------------------------------------------------------------- jumps to flags
-
-
-class JumpLowering:
-    """Turns ``break``, ``continue`` and early ``return`` into flags that guard later statements."""
-
-    def __init__(self, names):
-        self.names = names
-        self.done = None  # the function-level "returned" flag, made on first need
-        self.retval = None
-        self.loops = []  # enclosing loops, innermost last
-
-    def function(self, body, loc):
-        returns = [n for n in _walk_stmts(body) if isinstance(n, gast.Return)]
-        simple_end = (len(returns) == 1 and body and body[-1] is returns[0])
-        if not returns or simple_end:
-            lowered = self.block(body, loop=None)
-            if not returns:
-                lowered.append(located(gast.Return(value=const(None)), loc))
-            return lowered
-        self.done = self.names.fresh("done")
-        self.retval = self.names.fresh("retval")
-        lowered = self.block(body, loop=None)
-        head = [assign(self.done, const(False), loc), assign(self.retval, const(None), loc)]
-        return head + lowered + [located(gast.Return(value=load(self.retval)), returns[-1])]
-
-    def block(self, stmts, loop):
-        out = []
-        for k, s in enumerate(stmts):
-            lowered, flags = self.statement(s, loop)
-            out.extend(lowered)
-            if flags and k + 1 < len(stmts):
-                rest = self.block(stmts[k + 1:], loop)
-                if rest:
-                    out.extend(self.guard(flags, rest, s))
-                break
-        return out
-
-    def guard(self, flags, rest, loc):
-        flags = sorted(flags)
-        go = self.names.fresh("go")
-        if len(flags) == 1:
-            test = gast.UnaryOp(op=gast.Not(), operand=load(flags[0]))
-        else:
-            test = gast.UnaryOp(op=gast.Not(), operand=gast.BoolOp(
-                op=gast.Or(), values=[load(f) for f in flags]))
-        return [assign(go, test, loc), located(gast.If(test=load(go), body=rest, orelse=[]), loc)]
-
-    def statement(self, s, loop):
-        """(lowered statements, set of flag names they may have raised at this level)."""
-        if isinstance(s, gast.Return):
-            if self.done is None:
-                return [s], set()
-            flags = {self.done}
-            out = [assign(self.retval, s.value, s), assign(self.done, const(True), s)]
-            for enclosing in self.loops:
-                out.append(assign(enclosing["stop"], const(True), s))
-            if loop is not None:
-                flags.add(loop["stop"])
-            return out, flags
-        if isinstance(s, gast.Break):
-            loop["has_stop"] = True
-            out = [assign(loop["stop"], const(True), s)]
-            if not isinstance(s, _LoopExit) and loop["orelse"]:
-                out.append(assign(loop["broke"], const(True), s))
-            return out, {loop["stop"]}
-        if isinstance(s, gast.Continue):
-            loop["has_cont"] = True
-            return [assign(loop["cont"], const(True), s)], {loop["cont"]}
-        if isinstance(s, gast.If):
-            body = self.block(s.body, loop) or [gast.Pass()]
-            orelse = self.block(s.orelse, loop)
-            flags = self.raised(s.body + s.orelse, loop)
-            return [located(gast.If(test=s.test, body=body, orelse=orelse), s)], flags
-        if isinstance(s, (gast.For, gast.While)):
-            return self.loop(s)
-        return [s], set()
-
-    def raised(self, stmts, loop):
-        flags = set()
-        for node in _walk_stmts(stmts, into_loops=False):
-            if isinstance(node, gast.Break):
-                flags.add(loop["stop"])
-            elif isinstance(node, gast.Continue):
-                flags.add(loop["cont"])
-        if self.done is not None and any(isinstance(n, gast.Return) for n in _walk_stmts(stmts)):
-            flags.add(self.done)
-            if loop is not None:
-                flags.add(loop["stop"])
-        return flags
-
-    def loop(self, s):
-        loop = {"stop": self.names.fresh("stop"), "cont": self.names.fresh("skip"),
-                "broke": self.names.fresh("broke"), "orelse": bool(s.orelse),
-                "has_stop": False, "has_cont": False}
-        self.loops.append(loop)
-        body = self.block(s.body, loop)
-        self.loops.pop()
-        returns_inside = self.done is not None and any(
-            isinstance(n, gast.Return) for n in _walk_stmts(s.body))
-        if returns_inside:
-            loop["has_stop"] = True
-        head, tail, before = [], [], []
-        if loop["has_cont"]:
-            head.append(assign(loop["cont"], const(False), s))
-        if loop["has_stop"]:
-            before.append(assign(loop["stop"], const(False), s))
-            tail.append(located(gast.If(test=load(loop["stop"]), body=[gast.Break()], orelse=[]), s))
-        new_body = head + body + tail
-        after = []
-        outer = self.loops[-1] if self.loops else None  # (break and continue in the else: its)
-        if s.orelse:
-            orelse = self.block(s.orelse, outer)
-            if any(isinstance(n, gast.Break) and not isinstance(n, _LoopExit)
-                   for n in _walk_stmts(s.body, into_loops=False)):
-                before.append(assign(loop["broke"], const(False), s))
-                after.append(located(gast.If(test=load(loop["broke"]), body=[gast.Pass()],
-                                             orelse=orelse), s))
-            else:
-                after.extend(orelse)
-        if isinstance(s, gast.For):
-            new = gast.For(target=s.target, iter=s.iter, body=new_body, orelse=[], type_comment=None)
-        else:
-            new = gast.While(test=s.test, body=new_body, orelse=[])
-        flags = {self.done} if returns_inside else set()
-        if returns_inside and after:
-            after = self.guard(flags, after, s)
-        if outer is not None:
-            flags |= self.raised(s.orelse, outer)
-        return before + [located(new, s)] + after, flags
-
-
-def _walk_stmts(stmts, into_loops=True):
-    """Statements nested in ``stmts`` (not inside inner loops when ``into_loops`` is False)."""
-    for s in stmts:
-        yield s
-        if isinstance(s, gast.If):
-            yield from _walk_stmts(s.body, into_loops)
-            yield from _walk_stmts(s.orelse, into_loops)
-        elif isinstance(s, (gast.For, gast.While)):  # (its else runs at this level)
-            if into_loops:
-                yield from _walk_stmts(s.body, into_loops)
-            yield from _walk_stmts(s.orelse, into_loops)
-
-
-def stable_tests(stmts, names):
-    """``if c: ... c = ...`` tests a copy of c, so replaying the branch in the adjoint sweep sees the
-    value the primal tested (not the one the branch left behind)."""
-    out = []
-    for s in stmts:
-        if isinstance(s, gast.If):
-            s.body = stable_tests(s.body, names)
-            s.orelse = stable_tests(s.orelse, names)
-            if s.test.id in assigned_names(s.body + s.orelse):
-                fresh = names.fresh("test")
-                out.append(assign(fresh, s.test, s))
-                s.test = load(fresh)
-        elif isinstance(s, (gast.For, gast.While)):
-            s.body = stable_tests(s.body, names)
-        out.append(s)
-    return out
 
 
 def normalize(parsed, names):

@@ -401,6 +401,19 @@ def windows_grad_helper(b, out, g, x, window_shape, axis=None):
     return (np.lib.stride_tricks.sliding_window_view(b, window_shape, axis), None, None, None)
 
 
+# np.add.at(a, i, v) as the compiler writes it (a = _sd.add_at(a, i, v)): a passes its gradient
+# through; v gets g at the indices it was added to (summed where it was broadcast)
+@defvjp(_sd.add_at, kind="custom", torch_name="IndexPutBackward0")
+def add_at(g, ans, a, indices, values):
+    return (g, None, _sd.unbroadcast(_sd.cast_grad(g, ans)[indices], values))
+
+
+# (values added into an integer array are truncated: their derivative is 0, cast_grad)
+@defjvp(_sd.add_at)
+def add_at_jvp(g, ans, a, indices, values):
+    return (g, None, _sd.cast_grad(_sd.add_at(np.zeros(np.shape(ans)), indices, g), ans))
+
+
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")
 def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)

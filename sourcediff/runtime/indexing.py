@@ -13,7 +13,7 @@ __all__ = [
     "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
-    "along_axis_index", "take_along_grad", "windows_grad",
+    "along_axis_index", "take_along_grad", "windows_grad", "add_at",
     "assigned_items_grad", "assigned_items_adjoint"
 ]
 
@@ -315,6 +315,17 @@ def windows_grad(g, x, window_shape, axis=None):
     out = np.zeros(np.size(x), dtype=np.result_type(g, float))
     np.add.at(out, np.ravel(positions), np.ravel(np.broadcast_to(g, positions.shape)))
     return np.reshape(out, shape(x))
+
+
+def add_at(a, indices, values):
+    """``np.add.at(a, indices, values)`` on a copy of ``a``, returned: numpy's unbuffered sum (an
+    index named twice gets both values), its dtype and its errors. The compiler writes the
+    statement ``np.add.at(a, i, v)`` as ``a = add_at(a, i, v)``, with the alias checks of
+    ``a += e`` (no other name still read may share a's memory)."""
+    numpy_only("np.add.at", a, values)
+    out = np.array(a, copy=True)
+    np.add.at(out, indices, values)
+    return out
 
 
 def assigned_items_grad(g, value):
