@@ -251,9 +251,9 @@ class Resolver:
         name = gast.unparse(func) if not isinstance(func, gast.Name) else func.id
         if obj is _MISSING:
             return Op("unknown", args=args, keywords=keywords, name=name, func=func)
-        return self.primitive(obj, args, keywords, name=name)
+        return self.primitive(obj, args, keywords, name=name, func=func)
 
-    def primitive(self, obj, args, keywords, name=None):
+    def primitive(self, obj, args, keywords, name=None, func=None):
         obj = getattr(obj, "__sourcediff_compiled__", None) or obj  # a recursive call's stand-in
         name = name or getattr(obj, "__name__", repr(obj))
         rule = registry.lookup(obj)
@@ -264,6 +264,9 @@ class Resolver:
         if (inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, MethodOf)) and \
                 not _library(getattr(obj, "__module__", None)):
             return Op("user", key=obj, args=args, keywords=keywords, name=name)
+        if isinstance(obj, np.vectorize) and func is not None:
+            # (np.vectorize(f): the scalar f's derivative element by element, at run time)
+            return Op("unknown", args=args, keywords=keywords, name=name, func=func)
         call = None if isinstance(obj, type) or inspect.isroutine(obj) else \
             _python_method(type(obj), "__call__")
         if call is not None and call[1] and not _library(type(obj).__module__):

@@ -6,6 +6,8 @@ import functools
 import inspect
 import threading
 
+import numpy as np
+
 from ..rules import registry
 from ..errors import NoRuleError, SourcediffError
 from . import hooks
@@ -210,6 +212,48 @@ def _rule_position(rule, a, n_args):
     return names.index(a)
 
 
+class _VectorizedCall:
+    """``f(x, y)`` with ``f = np.vectorize(scalar_fn)``: elementwise, so the derivative with
+    respect to each argument is, element by element, the scalar function's derivative there, got
+    from its generated jvp form with the tangent 1.0 (one call per element: a Python loop, as
+    np.vectorize's own)."""
+
+    def __init__(self, vec, active, args, kwargs, value):
+        if vec.signature is not None or vec.excluded or any(isinstance(a, str) for a in active):
+            raise NoRuleError(
+                "np.vectorize with signature= or excluded=, or a value that carries a "
+                "derivative passed to it by keyword: sourcediff differentiates np.vectorize of "
+                "a scalar function called with positional arguments; call the scalar function "
+                "in a loop, or write it with numpy's elementwise functions (np.where for the "
+                "branches)")
+        self.vec, self.active, self.args, self.kwargs, self.value = \
+            vec, active, args, kwargs, value
+
+    def partial(self, i):
+        """d f / d args[i], element by element, shaped like the result."""
+        fn = self.vec.pyfunc
+        name = list(code_signature(fn).parameters)[i]
+        jf = hooks.jvp_form(fn, (name,))
+        tangent = {jf.__sourcediff_tangent_names__[name]: 1.0}
+        items = np.broadcast_arrays(*[np.asarray(a) for a in self.args])
+        shape = np.shape(self.value)
+        out = np.zeros(shape, dtype=np.result_type(self.value, float))
+        for idx in np.ndindex(shape):
+            out[idx] = jf(*[a[idx] for a in items], **self.kwargs, **tangent)[1]
+        return out
+
+    def grads(self, out_bar):
+        out_bar = cast_grad(out_bar, self.value)
+        return tuple(unbroadcast(out_bar * self.partial(i), self.args[i]) for i in self.active)
+
+    def tangent(self, tangents):
+        total = 0.0
+        for i, t in zip(self.active, tangents):
+            if not is_zero_grad(t):
+                total = add_grads(total, broadcast_tangent(t * self.partial(i), self.value))
+        return total if is_zero_grad(total) else cast_grad(total, self.value)
+
+
 def _rule_of(fn):
     """The derivative rule of a primitive met at run time, or None."""
     try:
@@ -240,6 +284,9 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     if rule is not None:
         value = fn(*args, **kwargs)
         return value, (_RuleCall(rule, active, args, kwargs, value), None, None)
+    if isinstance(fn, np.vectorize):
+        value = fn(*args, **kwargs)
+        return value, (_VectorizedCall(fn, active, args, kwargs, value), None, None)
     target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
     params, where = _active_params(target, active, args, kwargs)
     fwd = hooks.split_form(target, params)
@@ -258,7 +305,7 @@ def run_for_effect(fn, active, *args, **kwargs):
 def dynamic_bwd(state, out_bar):
     """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
     bwd, saved, where = state
-    if type(bwd) is _RuleCall:
+    if type(bwd) is _RuleCall or type(bwd) is _VectorizedCall:
         return bwd.grads(out_bar)
     return _per_argument(bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar}), where)
 
@@ -271,6 +318,9 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     if rule is not None:
         value = fn(*args, **kwargs)
         return value, _RuleCall(rule, active, args, kwargs, value).tangent(tangents)
+    if isinstance(fn, np.vectorize):
+        value = fn(*args, **kwargs)
+        return value, _VectorizedCall(fn, active, args, kwargs, value).tangent(tangents)
     target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
     params, where = _active_params(target, active, args, kwargs)
     per_param = [None] * len(params)
