@@ -11,6 +11,9 @@ class _GradState(threading.local):
     # ndarray is an error, and a 0-d Tensor is a value (numpy's scalars are immutable: s += v
     # rebinds s, and an item y[0] is a copy)
     strict = False
+    # the TapeError raised there, kept: numpy turns an error raised while it assigns a Tensor into
+    # an ndarray into its own "setting an array element with a sequence"; grad_of raises this one
+    escaped = None
 
 
 _state = _GradState()

@@ -59,12 +59,17 @@ def grad_of(f, args, wrt=0):
             copies = [t.clone() for t in leaves[i]]
         args[i] = pytree.rebuild(args[i], copies) if tree else copies[0]
     prev = _state.strict
-    _state.strict = True
+    _state.strict, _state.escaped = True, None
     try:
         with enable_grad():
             out = f(*args)
+    except Exception as exc:
+        escaped = _state.escaped
+        if escaped is not None and exc is not escaped:  # (numpy's own error replaced it)
+            raise escaped from exc
+        raise
     finally:
-        _state.strict = prev
+        _state.strict, _state.escaped = prev, None
     if not isinstance(out, Tensor):
         raise SourcediffError(
             f"grad_of: {getattr(f, '__name__', f)} returned {type(out).__name__}, not a tape "
@@ -89,9 +94,10 @@ def grad_of(f, args, wrt=0):
 
 
 def _is_tree_of_arrays(a):
-    """A dict, or a list or tuple holding arrays or containers: a pytree of parameters, one leaf
-    Tensor per array (a list of numbers stays one array, as numpy reads it)."""
-    if isinstance(a, dict):
+    """A dict, a namedtuple, or a list or tuple holding arrays or containers: a pytree of
+    parameters, one leaf Tensor per array or number (a plain list of numbers stays one array, as
+    numpy reads it; a namedtuple's fields are read by name, so it stays a namedtuple)."""
+    if isinstance(a, dict) or (isinstance(a, tuple) and hasattr(type(a), "_fields")):
         return True
     return isinstance(a, (list, tuple)) and any(
         isinstance(v, (np.ndarray, list, tuple, dict)) for v in a)

@@ -54,6 +54,14 @@ class _SizeOf(int):
         return Size(self._shape) if dim is None else self._shape[dim]
 
 
+def _escaped(what):
+    """grad_of's error for a Tensor converted where the tape cannot follow it, kept in the grad
+    state (numpy may replace it by an error of its own, see grad_mode)."""
+    err = _escape_error(what)
+    _state.escaped = err
+    return err
+
+
 class Tensor:
     """An n-dimensional array with autograd, over a numpy array (see the module docstring).
 
@@ -260,13 +268,13 @@ class Tensor:
             raise TapeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         if self._rg and _state.strict:  # (grad_of: x.item() carries x's derivative in source mode)
-            raise _escape_error("a Python number (.item())")
+            raise _escaped("a Python number (.item())")
         return self._data.reshape(()).item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
         if self._rg and _state.strict:
-            raise _escape_error("Python lists (.tolist())")
+            raise _escaped("Python lists (.tolist())")
         return self._data.tolist()
 
     def numpy(self):
@@ -278,14 +286,14 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if self._rg and not _state.in_rule:
             if _state.strict:
-                raise _escape_error("a numpy array (np.asarray, or assignment into an ndarray)")
+                raise _escaped("a numpy array (np.asarray, or assignment into an ndarray)")
             raise TapeError(_MSG_NUMPY)
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
         if self._rg:
             if _state.strict:
-                raise _escape_error("a Python float (float(), math.*, or assignment into an "
+                raise _escaped("a Python float (float(), math.*, or assignment into an "
                                     "ndarray)")
             _warn_once("float", _MSG_FLOAT_WARN)
         return float(self.item())
