@@ -231,3 +231,32 @@ def reads_its_star_args(*args):
 def test_decorated_functions_reached_in_other_ways(fn, extra, mode):
     g = sd.grad(fn, mode=mode)(W, X, *extra)
     check_grads_fd(lambda w: fn(w, X, *extra), (W,), (0,), (g,))
+
+
+def weighted(*xs):
+    out = 0.0
+    for k, v in enumerate(xs):
+        out = out + (k + 1) * np.sum(v ** 2)
+    return out
+
+
+def rows_starred(x):
+    s = 0.0
+    for row in x:  # (a row's items are numpy scalars; the gradient of a starred array is an
+        s = s + weighted(*row)  # array: it was a list of scalars, which numpy misread)
+    return s + weighted(*x)
+
+
+def appended_then_starred(x, n):
+    parts = []
+    for i in range(n):
+        parts.append(x[i] * x[i + 1])
+    return weighted(*parts) + weighted(*parts[:1])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_starred_arrays_and_lists_built_in_loops(mode):
+    check_grads_fd(rows_starred, (X,), (0,), (sd.grad(rows_starred, mode=mode)(X),))
+    w = np.array([0.3, -0.4, 1.2, 0.8])
+    g = sd.grad(appended_then_starred, mode=mode)(w, 3)
+    check_grads_fd(appended_then_starred, (w, 3), (0,), (g,))

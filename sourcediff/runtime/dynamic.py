@@ -349,7 +349,8 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
 
 def _star_layout(spec, groups):
     """(flat positional arguments, flat active positions, per argument that carries a derivative:
-    (its kind, the indices of its items that carry one, its number of items))."""
+    (its kind, the indices of its items that carry one, its number of items, the array itself
+    for a starred array))."""
     args, active, layout = [], [], []
     for kind, group in zip(spec, groups):
         items = tuple(group) if kind >= 2 else (group,)
@@ -357,8 +358,9 @@ def _star_layout(spec, groups):
                 if kind == 1 or (kind == 3 and _float_leaves(item, "") is None)]
         active.extend(len(args) + k for k in mine)
         args.extend(items)
-        if kind in (1, 3):
-            layout.append((kind, mine, len(items)))
+        if kind in (1, 3):  # (a starred array's gradient is an array: its items are rows)
+            layout.append((kind, mine, len(items),
+                           group if kind == 3 and isinstance(group, np.ndarray) else None))
     return tuple(args), tuple(active), layout
 
 
@@ -396,9 +398,15 @@ def star_bwd(state, out_bar):
     inner, layout, n = state
     grads = dynamic_bwd(inner, out_bar)
     out, at = [], 0
-    for kind, mine, length in layout:
+    for kind, mine, length, array in layout:
         if kind == 1:
             out.append(grads[at])
+        elif array is not None:  # (f(*x) of an array x: x's gradient, row by row)
+            whole = np.zeros(array.shape, dtype=np.result_type(array, float))
+            for j, k in enumerate(mine):
+                if not is_zero_grad(grads[at + j]):
+                    whole[k] = grads[at + j]
+            out.append(whole)
         else:
             items = [0.0] * length
             for j, k in enumerate(mine):
@@ -415,7 +423,7 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     _refuse_star_writes(fn)
     args, active, layout = _star_layout(spec, groups)
     flat = []
-    for (kind, mine, length), t in zip(layout, tangents):
+    for (kind, mine, _, _), t in zip(layout, tangents):
         flat.extend([t] if kind == 1 else [item_grad(t, k) for k in mine])
     flat += tangents[len(layout):]
     keep = [k for k, t in enumerate(flat) if not is_zero_grad(t)] or list(range(len(flat)))[:1]
