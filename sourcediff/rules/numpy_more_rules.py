@@ -468,6 +468,22 @@ def route_tangent_helper(b, out, t, ids, x):
     return (_sd.route_grad(b, ids, x), None, None)
 
 
+# np.cross's 2-vectors as 3-vectors, and its cotangent as one of 3-vectors (rules/numpy_rules.py)
+@defvjp(_sd.cross_vec3, kind="linear", view=True)
+def cross_vec3_helper(g, ans, x):
+    return (g[..., :np.shape(x)[-1]],)
+
+
+@defvjp(_sd.cross_cotangent, kind="linear", view=True)
+def cross_cotangent_helper(h, ans, g, a, b, axisc):
+    return (_sd.cross_cotangent_adjoint(h, a, b, axisc), None, None, None)
+
+
+@defvjp(_sd.cross_cotangent_adjoint, kind="linear", view=True)
+def cross_cotangent_adjoint_helper(g, ans, h, a, b, axisc):
+    return (_sd.cross_cotangent(g, a, b, axisc), None, None, None)
+
+
 defnondiff(np.isposinf, np.isneginf, reason="the result is booleans", view=False)
 defnondiff(
     _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,

@@ -49,4 +49,5 @@ deffacts(*present(
     "item_grad", "zero_at", "scatter", "scatter_basic", "take_grad", "unsort", "take_sorted",
     "reshape_grad", "tile_grad", "repeat_grad", "pad_grad", "solve_grads", "dense_grad", "sigmoid",
     "scaled_sigmoid", "grad_tree", "add_grads", "clip_bounds", "einsum_call_grads", "concat_grads",
-    "unstack_grads", "scale_each", "real_only"), shapes="evaluate")
+    "unstack_grads", "scale_each", "real_only", "cross_vec3", "cross_cotangent",
+    "cross_cotangent_adjoint"), shapes="evaluate")

@@ -16,7 +16,8 @@ __all__ = [
     "tile_grad", "repeat_grad", "pad_grad", "pad_tangent", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "delete_ids",
+    "route_tangent", "cross_axis", "cross_vec3", "cross_cotangent", "cross_cotangent_adjoint",
+    "sorted_grad", "sorted_tangent", "delete_ids",
     "meshgrid_grads", "meshgrid_tangents"
 ]
 
@@ -292,6 +293,34 @@ def route_tangent(t, ids, x):
 def cross_axis(axis_x, axis=None):
     """The vector axis np.cross uses for one operand: ``axis`` when given, else the operand's own."""
     return axis_x if axis is None else axis
+
+
+def cross_vec3(x):
+    """``x`` (vectors along its last axis) as np.cross reads it: a 2-vector is the 3-vector with a
+    zero z component."""
+    n = np.shape(x)[-1]
+    if n == 3:
+        return x
+    pad = np.zeros(np.shape(x)[:-1] + (3 - n,), dtype=np.result_type(x, float))
+    return np.concatenate([x, pad], axis=-1)
+
+
+def cross_cotangent(g, a, b, axisc):
+    """The cotangent ``g`` of np.cross(a, b) (``a``, ``b`` with their vectors along the last axis)
+    as one of 3-vectors along the last axis: for two 2-vectors numpy's result is the z component
+    alone (no vector axis), otherwise its vectors lie along ``axisc``."""
+    if np.shape(a)[-1] == 2 and np.shape(b)[-1] == 2:
+        z = np.zeros_like(g)
+        return np.stack([z, z, g], axis=-1)
+    return np.moveaxis(g, axisc, -1)
+
+
+def cross_cotangent_adjoint(h, a, b, axisc):
+    """The adjoint of :func:`cross_cotangent` in ``g``: a cotangent of 3-vectors back to np.cross's
+    result (the z component of two 2-vectors' product, or the vectors moved to ``axisc``)."""
+    if np.shape(a)[-1] == 2 and np.shape(b)[-1] == 2:
+        return h[..., 2]
+    return np.moveaxis(h, -1, axisc)
 
 
 def _sorted_order(iterable, key, reverse):
