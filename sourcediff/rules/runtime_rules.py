@@ -396,7 +396,9 @@ def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)
 
 
-@defvjp(_sd.einsum_call_grads, kind="custom", passes_zero=True)
+# (in einsum's sublist form, np.einsum(a, [0, 1], b, [1, 2]), the first array arrives as
+# `subscripts`: its derivative there is not given, so a second derivative in it is refused)
+@defvjp(_sd.einsum_call_grads, kind="custom", passes_zero=True, unimplemented=("subscripts",))
 def einsum_call_grads_helper(b, out, g, subscripts, operands):
     return (_sd.einsum_replaced(_sd.drop_first(b), subscripts, operands), None,
             _sd.einsum_cross(_sd.drop_first(b), g, subscripts, operands))
