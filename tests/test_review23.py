@@ -230,3 +230,20 @@ def test_second_derivative_through_einsum_sublist_form():
             sd.hessian(_sin_sublist, wrt=wrt)(a, b)
     g = sd.grad(_sin_sublist, wrt=(0, 1))(a, b)  # (first order as before)
     check_grads_fd(_sin_sublist, (a, b), (0, 1), g)
+
+
+def _multi_dot_by_keyword(a):
+    return np.sum(np.linalg.multi_dot(arrays=[a, a]))
+
+
+def _block_of_tensors(a):
+    return np.sum(np.block([[a, a], [a, a]]))
+
+
+@pytest.mark.parametrize("fn", [_multi_dot_by_keyword, _block_of_tensors], ids=lambda f: f.__name__)
+def test_tape_refuses_tensors_in_a_keyword_list_or_a_nested_list(fn):
+    # the tape's checks looked one list deep and not into keyword lists: numpy dispatched the
+    # call back to the tape with the Tensors still in it, a RecursionError
+    a = np.eye(3) + 0.1
+    with pytest.raises(sd.SourcediffError, match="positionally|np.block"):
+        grad_of(fn, (a,))

@@ -214,7 +214,7 @@ def _array_function(func, args, kwargs):
                                      **{k: _unwrap(v) for k, v in kwargs.items()}))
         raise _no_rule(func)
     if kwargs:
-        if any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
+        if _any_rg(kwargs.values()):  # (a Tensor, or a list of them: multi_dot(arrays=[...]))
             raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
         _check_keywords(rule, kwargs)
     edges = []
