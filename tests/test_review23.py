@@ -247,3 +247,18 @@ def test_tape_refuses_tensors_in_a_keyword_list_or_a_nested_list(fn):
     a = np.eye(3) + 0.1
     with pytest.raises(sd.SourcediffError, match="positionally|np.block"):
         grad_of(fn, (a,))
+
+
+def test_folding_np_where_keeps_a_branch_that_checks_its_value():
+    # np.where(False, _sd.real_only(ans, ...), other) was folded to `other`, and the check of a
+    # complex value with it: np.linalg.cholesky's rule had its check there (reverse mode gave a
+    # wrong gradient for a complex matrix where forward mode and the tape refused)
+    import gast
+
+    from sourcediff.compiler.optimize import fold_constants
+
+    where = gast.parse("np.where").body[0].value
+    checked = gast.parse("y = g * np.where(False, _sd.real_only(x, 'f'), x)").body
+    plain = gast.parse("y = g * np.where(False, np.swapaxes(x, 0, 1), x)").body
+    assert "real_only" in gast.unparse(fold_constants(checked, {gast.dump(where)})[0])
+    assert gast.unparse(fold_constants(plain, {gast.dump(where)})[0]).strip() == "y = g * x"
