@@ -58,6 +58,8 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
 def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
     """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``."""
     axes, spacing, owner = _gradient_spacing(f, varargs, axis)
+    if any(np.ndim(h) != 0 for h, o in zip(spacing, owner) if o == k):
+        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
     outs = [ans] if len(axes) == 1 else list(ans)
     parts = [-out * t / h if o == k else np.zeros_like(out)
              for out, h, o in zip(outs, spacing, owner)]
