@@ -279,3 +279,41 @@ def test_forward_mode_refuses_the_tangent_of_coordinate_arrays_of_np_gradient():
         sd.grad(_gradient_with_coordinates, wrt=1, mode="forward")(f, x)
     g = sd.grad(_gradient_with_coordinates, wrt=0, mode="forward")(f, x)  # (f's tangent: right)
     check_grads_fd(_gradient_with_coordinates, (f, x), (0,), (g,))
+
+
+_W9 = np.arange(1.0, 10.0)
+
+
+def _ravel_k_of_mixed_layout(a):
+    return np.sum(np.sin(np.ravel(a.T * 2.0 + np.ones((3, 3)), order="K")) * _W9)
+
+
+def _ravel_a_of_mixed_layout(a):
+    return np.sum(np.sin(np.ravel(np.ones((3, 3)) + a.T, order="A")) * _W9)
+
+
+def _ravel_k_of_a_transposed(a):
+    return np.sum(np.sin(a.T.ravel("K")) * _W9)
+
+
+def _reshape_a_of_a_transposed(a):
+    return np.sum(np.sin(np.reshape(np.exp(a.T), (9,), order="A")) * _W9)
+
+
+@pytest.mark.parametrize("fn", [_ravel_k_of_mixed_layout, _ravel_a_of_mixed_layout,
+                                _ravel_k_of_a_transposed, _reshape_a_of_a_transposed],
+                         ids=lambda f: f.__name__)
+def test_ravel_orders_that_read_the_memory_layout(fn):
+    # order='K' and 'A' read the primal's memory layout; forward mode reran the call on the
+    # tangent, whose layout may differ: np.ravel(a.T * 2.0 + ones, order='K') gave
+    # [1.98, 1.39, 5.76, ...] for [1.98, 2.45, -9.81, ...]. Reverse mode and the tape failed on
+    # 'K' ("order 'K' is not permitted for reshaping")
+    a = np.random.default_rng(18).standard_normal((3, 3)) + 3 * np.eye(3)
+    for g in (sd.grad(fn)(a.copy()), sd.grad(fn, optimize=False)(a.copy()),
+              sd.grad(fn, mode="forward")(a.copy()), grad_of(fn, (a.copy(),))):
+        check_grads_fd(fn, (a,), (0,), (g,))
+    eps = 1e-5
+    h = sd.hessian(fn)(a.copy()).reshape(9, 9)
+    fd = np.array([(sd.grad(fn)(a + eps * e) - sd.grad(fn)(a - eps * e)).ravel() / (2 * eps)
+                   for e in np.eye(9).reshape(9, 3, 3)])
+    np.testing.assert_allclose(h, fd, rtol=1e-5, atol=1e-6)

@@ -487,7 +487,7 @@ def cross_cotangent_adjoint_helper(g, ans, h, a, b, axisc):
 defnondiff(np.isposinf, np.isneginf, reason="the result is booleans", view=False)
 defnondiff(
     _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,
-    _sd.conv_pad_width, _sd.cross_axis,
+    _sd.conv_pad_width, _sd.cross_axis, _sd.layout_axes, _sd.reshape_order,
     reason="shapes, axes, pad widths and einsum subscripts computed from the arguments' shapes")
 defnondiff(_sd.insert_ids, _sd.select_default_mask,
            reason="integer positions and boolean masks: where each element of a result comes from")

@@ -644,6 +644,23 @@ def ravel_method(g, ans, a, order="C"):
     return (_sd.reshape_grad(g, a, order),)
 
 
+# (the tangent of a reshape or ravel is read in the order the primal's layout gives 'A' and 'K':
+# rerunning the call on the tangent would read the tangent's own layout, which may differ)
+@defjvp(np.reshape)
+def reshape_jvp(g, ans, a, shape=None, order="C", *, copy=None):
+    return (np.reshape(g, np.shape(ans), order=_sd.reshape_order(a, order)),)
+
+
+@defjvp(np.ndarray.reshape)
+def reshape_method_jvp(g, ans, a, *shape, order="C", copy=None):
+    return (np.reshape(g, np.shape(ans), order=_sd.reshape_order(a, order)),)
+
+
+@defjvp(np.ravel, np.ndarray.ravel, np.ndarray.flatten)
+def ravel_jvp(g, ans, a, order="C"):
+    return (_sd.ravel_tangent(g, a, order),)
+
+
 @defvjp(np.expand_dims, kind="linear", torch_name="UnsqueezeBackward0", view=True)
 def expand_dims(g, ans, a, axis):
     return (np.reshape(g, _sd.shape(a)),)

@@ -412,7 +412,13 @@ def einsum_call_grads_helper_jvp(t, out, g, subscripts, operands):
 
 @defvjp(_sd.reshape_grad, kind="linear", passes_zero=True)
 def reshape_grad_helper(b, out, g, a, order="C"):
-    return (_sd.reshape_grad(b, g, order), None, None)
+    # (the order is a's: 'A' and 'K' read its layout, not that of g)
+    return (_sd.reshape_grad(b, g, _sd.reshape_order(a, order)), None, None)
+
+
+@defvjp(_sd.ravel_tangent, kind="linear", passes_zero=True)
+def ravel_tangent_helper(b, out, t, a, order="C"):
+    return (_sd.reshape_grad(b, a, order), None, None)
 
 
 @defvjp(_sd.dense_grad, kind="linear")
