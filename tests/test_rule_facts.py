@@ -83,6 +83,8 @@ VIEW_CALLS = {
     "np.linalg.matrix_power": (SQUARE, 1), "np.diff": (X, 0),
     "np.imag": (X + 1j,), "ndarray.imag": (X + 1j,),  # (a view of a complex array's memory)
     "np.meshgrid": (X[0], X[1]),
+    "sourcediff.runtime.cross_cotangent": (X, X, X, 0),
+    "sourcediff.runtime.cross_cotangent_adjoint": (X, X, X, 0),
 }
 VIEW_KEYWORDS = {"np.nan_to_num": {"copy": False}, "np.meshgrid": {"copy": False}}
 

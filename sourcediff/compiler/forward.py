@@ -181,7 +181,8 @@ class Forward(Analysis):
                 if _names_in([arg]) & self.active:  # (max(*x): no tangent for it, not zero)
                     self.refuse_argument(arg, s, op.name)
                 continue
-            if rule.kind == "linear":
+            if rule.kind == "linear" and rule.jvp is None:  # (else its jvp: np.ravel's reads
+                # the primal's memory layout for order='K' and 'A', not the tangent's)
                 term = _replace(s.value, {id(arg): t})
             else:
                 source = q if rule.kind == "elementwise" else self.jvp_rule(op, s)

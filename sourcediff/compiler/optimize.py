@@ -404,9 +404,20 @@ class FoldConstants(gast.NodeTransformer):
         self.generic_visit(node)
         if gast.dump(node.func) in self.where_names and len(node.args) == 3 and \
                 not node.keywords and isinstance(node.args[0], gast.Constant) and \
-                type(node.args[0].value) is bool:
+                type(node.args[0].value) is bool and \
+                not _checks(node.args[2] if node.args[0].value else node.args[1]):
             return self._picked(node, node.args[1] if node.args[0].value else node.args[2])
         return node
+
+
+# runtime helpers that refuse a value (a rule's check that its argument is real): a branch of
+# np.where(True/False, ...) that calls one is kept, or the check would be folded away with it
+_CHECKS = frozenset({"real_only"})
+
+
+def _checks(node):
+    return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+               n.func.attr in _CHECKS for n in gast.walk(node))
 
 
 def fold_constants(stmts, where_names):

@@ -321,18 +321,21 @@ def interp_jvp(g, ans, x, xp, fp, left=None, right=None, period=None):
             _sd.interp_tangent(g, x, xp, fp, left, right, period, 4), None)
 
 
-# convolve/correlate (real 1-D): the gradient of the mode's result padded to the full one, then
-# correlated with the other operand
+# convolve/correlate (1-D): the gradient of the mode's result padded to the full one, then
+# correlated with the other operand. np.correlate conjugates its second operand: the np.conj calls
+# undo that where the rule's correlate should not conjugate, and give v's conjugate gradient (a
+# real operand's conj is itself)
 @defvjp(np.convolve, kind="linear", torch_name="ConvolutionBackward0", view=False)
 def convolve(g, ans, a, v, mode="full"):
     full = np.pad(g, _sd.conv_pad_width(a, v, mode))
-    return (np.correlate(full, v, "valid"), np.correlate(full, a, "valid"), None)
+    return (np.correlate(full, np.conj(v), "valid"), np.correlate(full, np.conj(a), "valid"), None)
 
 
 @defvjp(np.correlate, kind="linear", torch_name="ConvolutionBackward0", view=False)
 def correlate(g, ans, a, v, mode="valid"):
     full = np.pad(g, _sd.conv_pad_width(a, v, mode, True))
-    return (np.convolve(full, v, "valid"), np.flip(np.correlate(full, a, "valid")), None)
+    return (np.convolve(full, np.conj(v), "valid"),
+            np.conj(np.flip(np.correlate(full, np.conj(a), "valid"))), None)
 
 
 @defvjp(np.polyval, kind="custom", view=False)
@@ -410,8 +413,9 @@ def eigvalsh_jvp(g, ans, a, UPLO="L"):
 @defvjp(np.linalg.cholesky, kind="custom", torch_name="LinalgCholeskyExBackward0", view=False,
         shapes="evaluate")
 def cholesky(g, ans, a, *, upper=False):
-    lt = np.where(upper, _sd.real_only(ans, "np.linalg.cholesky"), np.swapaxes(ans, -1, -2))
-    p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(ans, True)
+    lt = np.where(upper, ans, np.swapaxes(ans, -1, -2))
+    p = (lt @ np.where(upper, np.swapaxes(g, -1, -2), g)) * _sd.phi_mask(
+        _sd.real_only(ans, "np.linalg.cholesky"), True)  # (a call no constant upper= folds away)
     s = np.linalg.solve(lt, np.swapaxes(np.linalg.solve(lt, np.swapaxes(p, -1, -2)), -1, -2))
     return ((s + np.swapaxes(s, -1, -2)) * _sd.phi_mask(ans, not upper),)
 
@@ -553,10 +557,26 @@ def route_tangent_helper(b, out, t, ids, x):
     return (_sd.route_grad(b, ids, x), None, None)
 
 
+# np.cross's 2-vectors as 3-vectors, and its cotangent as one of 3-vectors (rules/numpy_rules.py)
+@defvjp(_sd.cross_vec3, kind="linear", view=True)
+def cross_vec3_helper(g, ans, x):
+    return (g[..., :np.shape(x)[-1]],)
+
+
+@defvjp(_sd.cross_cotangent, kind="linear", view=True)
+def cross_cotangent_helper(h, ans, g, a, b, axisc):
+    return (_sd.cross_cotangent_adjoint(h, a, b, axisc), None, None, None)
+
+
+@defvjp(_sd.cross_cotangent_adjoint, kind="linear", view=True)
+def cross_cotangent_adjoint_helper(g, ans, h, a, b, axisc):
+    return (_sd.cross_cotangent(g, a, b, axisc), None, None, None)
+
+
 defnondiff(np.isposinf, np.isneginf, reason="the result is booleans", view=False)
 defnondiff(
     _sd.kron_operand_shape, _sd.kron_split_shape, _sd.kron_subscripts, _sd.rollaxis_inverse,
-    _sd.conv_pad_width, _sd.cross_axis,
+    _sd.conv_pad_width, _sd.cross_axis, _sd.layout_axes, _sd.reshape_order,
     reason="shapes, axes, pad widths and einsum subscripts computed from the arguments' shapes")
 defnondiff(_sd.insert_ids, _sd.select_default_mask,
            reason="integer positions and boolean masks: where each element of a result comes from")

@@ -550,14 +550,18 @@ def einsum(g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
     return _sd.einsum_call_grads(g, subscripts, operands)
 
 
-# cross of 3-vectors along axisa/axisb (result along axisc; axis= sets all three); 2-vectors fail
+# cross of 3-vectors along axisa/axisb (result along axisc; axis= sets all three). A 2-vector is
+# the 3-vector with a zero z (cross_vec3: its gradient is the first two components), and two
+# 2-vectors give the z component alone (cross_cotangent makes g a cotangent of 3-vectors)
 @defvjp(np.cross, kind="linear", broadcast=True, torch_name="LinalgCrossBackward0", view=False)
 def cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     am = np.moveaxis(a, _sd.cross_axis(axisa, axis), -1)
     bm = np.moveaxis(b, _sd.cross_axis(axisb, axis), -1)
-    gm = np.moveaxis(g, _sd.cross_axis(axisc, axis), -1)
-    return (np.moveaxis(_sd.unbroadcast(np.cross(bm, gm), am), -1, _sd.cross_axis(axisa, axis)),
-            np.moveaxis(_sd.unbroadcast(np.cross(gm, am), bm), -1, _sd.cross_axis(axisb, axis)))
+    gm = _sd.cross_cotangent(g, am, bm, _sd.cross_axis(axisc, axis))
+    return (np.moveaxis(_sd.unbroadcast(np.cross(_sd.cross_vec3(bm), gm)[..., :np.shape(am)[-1]], am),
+                        -1, _sd.cross_axis(axisa, axis)),
+            np.moveaxis(_sd.unbroadcast(np.cross(gm, _sd.cross_vec3(am))[..., :np.shape(bm)[-1]], bm),
+                        -1, _sd.cross_axis(axisb, axis)))
 
 
 @defvjp(np.trace, np.ndarray.trace, kind="linear", torch_name="TraceBackward0", view=False)
@@ -638,6 +642,23 @@ def ravel(g, ans, a, order="C"):
 @defvjp(np.ndarray.flatten, kind="linear", torch_name="ViewBackward0", view=False)
 def ravel_method(g, ans, a, order="C"):
     return (_sd.reshape_grad(g, a, order),)
+
+
+# (the tangent of a reshape or ravel is read in the order the primal's layout gives 'A' and 'K':
+# rerunning the call on the tangent would read the tangent's own layout, which may differ)
+@defjvp(np.reshape)
+def reshape_jvp(g, ans, a, shape=None, order="C", *, copy=None):
+    return (np.reshape(g, np.shape(ans), order=_sd.reshape_order(a, order)),)
+
+
+@defjvp(np.ndarray.reshape)
+def reshape_method_jvp(g, ans, a, *shape, order="C", copy=None):
+    return (np.reshape(g, np.shape(ans), order=_sd.reshape_order(a, order)),)
+
+
+@defjvp(np.ravel, np.ndarray.ravel, np.ndarray.flatten)
+def ravel_jvp(g, ans, a, order="C"):
+    return (_sd.ravel_tangent(g, a, order),)
 
 
 @defvjp(np.expand_dims, kind="linear", torch_name="UnsqueezeBackward0", view=True)

@@ -419,7 +419,9 @@ def diff_grad_helper(b, out, g, n=1, axis=-1):
     return (np.diff(b, n, axis), None, None)
 
 
-@defvjp(_sd.einsum_call_grads, kind="custom", passes_zero=True)
+# (in einsum's sublist form, np.einsum(a, [0, 1], b, [1, 2]), the first array arrives as
+# `subscripts`: its derivative there is not given, so a second derivative in it is refused)
+@defvjp(_sd.einsum_call_grads, kind="custom", passes_zero=True, unimplemented=("subscripts",))
 def einsum_call_grads_helper(b, out, g, subscripts, operands):
     return (_sd.einsum_replaced(_sd.drop_first(b), subscripts, operands), None,
             _sd.einsum_cross(_sd.drop_first(b), g, subscripts, operands))
@@ -433,7 +435,13 @@ def einsum_call_grads_helper_jvp(t, out, g, subscripts, operands):
 
 @defvjp(_sd.reshape_grad, kind="linear", passes_zero=True)
 def reshape_grad_helper(b, out, g, a, order="C"):
-    return (_sd.reshape_grad(b, g, order), None, None)
+    # (the order is a's: 'A' and 'K' read its layout, not that of g)
+    return (_sd.reshape_grad(b, g, _sd.reshape_order(a, order)), None, None)
+
+
+@defvjp(_sd.ravel_tangent, kind="linear", passes_zero=True)
+def ravel_tangent_helper(b, out, t, a, order="C"):
+    return (_sd.reshape_grad(b, a, order), None, None)
 
 
 @defvjp(_sd.dense_grad, kind="linear")

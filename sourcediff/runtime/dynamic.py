@@ -139,7 +139,7 @@ class _RuleCall:
             if is_zero_grad(t) or not self.rule.differentiable(i):
                 continue  # (np.full_like(x, v): x gives a shape, which a linear rule's rerun
                 # on the tangent would fill with v)
-            if self.rule.kind == "linear":
+            if self.rule.kind == "linear" and self.rule.jvp is None:
                 args, kwargs = self._replaced(i, t)
                 part = self.rule.key(*args, **kwargs)
             else:

@@ -10,7 +10,7 @@ import numpy as np
 from .accumulate import GradList, _items, _refuse, grad_items, is_zero_grad
 from .elementwise import prod_others
 from .sequences import _named
-from .shapes import shape, unbroadcast
+from .shapes import inexact, shape, unbroadcast
 
 __all__ = [
     "solve_vector", "solve_grads", "solve_tangent_a", "solve_grads_adjoint", "solve_grads_tangent",
@@ -419,7 +419,7 @@ def _powers(a, n):
 
 def matrix_power_grad(g, ans, a, n):
     """The gradient of np.linalg.matrix_power(a, n) (through the inverse for n < 0)."""
-    base = np.linalg.inv(a) if n < 0 else np.asarray(a, dtype=float)
+    base = np.linalg.inv(a) if n < 0 else inexact(a)
     k = abs(int(n))
     if k == 0:
         return (np.zeros(np.shape(a)), None)
@@ -432,7 +432,7 @@ def matrix_power_grad(g, ans, a, n):
 
 def matrix_power_tangent(t, ans, a, n):
     """The tangent of np.linalg.matrix_power(a, n) for a tangent ``t`` of ``a``."""
-    base = np.linalg.inv(a) if n < 0 else np.asarray(a, dtype=float)
+    base = np.linalg.inv(a) if n < 0 else inexact(a)
     k = abs(int(n))
     if k == 0:
         return np.zeros(np.shape(a))
@@ -446,7 +446,7 @@ def _chain(mats):
 
 
 def _multi_dot_mats(arrays):
-    mats = [np.asarray(x, dtype=float) for x in arrays]
+    mats = [inexact(x) for x in arrays]
     if mats[0].ndim == 1:
         mats[0] = mats[0][None, :]
     if mats[-1].ndim == 1:

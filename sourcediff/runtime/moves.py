@@ -15,8 +15,10 @@ __all__ = [
     "space_fractions", "as_column", "trace_grad", "diagonal_grad", "diag_grad", "inverse_axes",
     "tile_grad", "repeat_grad", "pad_grad", "pad_tangent", "concat_grads", "hstack_axis", "unstack_grads",
     "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
-    "stack_like", "RESHAPING", "reshape_grad", "rollaxis_inverse", "insert_ids", "route_grad",
-    "route_tangent", "cross_axis", "sorted_grad", "sorted_tangent", "delete_ids",
+    "stack_like", "RESHAPING", "reshape_grad", "ravel_tangent", "layout_axes", "reshape_order",
+    "rollaxis_inverse", "insert_ids", "route_grad",
+    "route_tangent", "cross_axis", "cross_vec3", "cross_cotangent", "cross_cotangent_adjoint",
+    "sorted_grad", "sorted_tangent", "delete_ids",
     "meshgrid_grads", "meshgrid_tangents"
 ]
 
@@ -232,11 +234,51 @@ def reshape_grad(g, a, order="C"):
     """``g`` reshaped like ``a`` (the gradient of a reshape); the symbolic zero stays 0.0."""
     if type(g) is float and g == 0.0:
         return 0.0
+    if order == "K":  # (a.ravel('K'): a's elements in the order of its memory layout)
+        axes = layout_axes(a)
+        return np.transpose(np.reshape(g, tuple(shape(a)[i] for i in axes)),
+                            tuple(int(i) for i in np.argsort(axes)))
     if order == "A":  # (numpy's 'A': Fortran order for a Fortran-contiguous a, C otherwise)
         order = "F" if isinstance(a, np.ndarray) and np.isfortran(a) else "C"
     if order == "C":  # (dask's reshape takes no order)
         return np.reshape(g, shape(a))
     return np.reshape(g, shape(a), order=order)
+
+
+def layout_axes(a):
+    """The axes of ``a`` from the largest stride to the smallest: numpy's order='K' reads the
+    elements of ``a`` as those of ``np.transpose(a, layout_axes(a))`` in C order."""
+    if not isinstance(a, np.ndarray) or a.ndim < 2:
+        return tuple(range(np.ndim(a)))
+    return tuple(sorted(range(a.ndim), key=lambda i: -abs(a.strides[i])))
+
+
+def reshape_order(a, order="C"):
+    """The order ('C' or 'F') numpy's ``order`` means for ``a``: 'A' is Fortran order for a
+    Fortran-contiguous ``a``; 'K' is C or Fortran order for an ``a`` laid out so (refused for
+    another layout)."""
+    if order == "A":
+        return "F" if isinstance(a, np.ndarray) and np.isfortran(a) else "C"
+    if order == "K":
+        axes = layout_axes(a)
+        if axes == tuple(range(np.ndim(a))):
+            return "C"
+        if axes == tuple(range(np.ndim(a)))[::-1]:
+            return "F"
+        raise NotImplementedError("sourcediff has no second derivative of a ravel with order='K' "
+                                  "of an array laid out in neither C nor Fortran order")
+    return order
+
+
+def ravel_tangent(t, a, order="C"):
+    """The tangent of ``np.ravel(a, order)`` for a tangent ``t`` of ``a``: ``t`` read in the order
+    'A' or 'K' take from the memory layout of ``a`` (not of ``t``, which may differ)."""
+    if type(t) is float and t == 0.0:
+        return 0.0
+    t = np.broadcast_to(t, shape(a))
+    if order == "K":
+        return np.ravel(np.transpose(t, layout_axes(a)))
+    return np.ravel(t, order=reshape_order(a, order))
 
 
 def rollaxis_inverse(ndim, axis, start=0):
@@ -292,6 +334,34 @@ def route_tangent(t, ids, x):
 def cross_axis(axis_x, axis=None):
     """The vector axis np.cross uses for one operand: ``axis`` when given, else the operand's own."""
     return axis_x if axis is None else axis
+
+
+def cross_vec3(x):
+    """``x`` (vectors along its last axis) as np.cross reads it: a 2-vector is the 3-vector with a
+    zero z component."""
+    n = np.shape(x)[-1]
+    if n == 3:
+        return x
+    pad = np.zeros(np.shape(x)[:-1] + (3 - n,), dtype=np.result_type(x, float))
+    return np.concatenate([x, pad], axis=-1)
+
+
+def cross_cotangent(g, a, b, axisc):
+    """The cotangent ``g`` of np.cross(a, b) (``a``, ``b`` with their vectors along the last axis)
+    as one of 3-vectors along the last axis: for two 2-vectors numpy's result is the z component
+    alone (no vector axis), otherwise its vectors lie along ``axisc``."""
+    if np.shape(a)[-1] == 2 and np.shape(b)[-1] == 2:
+        z = np.zeros_like(g)
+        return np.stack([z, z, g], axis=-1)
+    return np.moveaxis(g, axisc, -1)
+
+
+def cross_cotangent_adjoint(h, a, b, axisc):
+    """The adjoint of :func:`cross_cotangent` in ``g``: a cotangent of 3-vectors back to np.cross's
+    result (the z component of two 2-vectors' product, or the vectors moved to ``axisc``)."""
+    if np.shape(a)[-1] == 2 and np.shape(b)[-1] == 2:
+        return h[..., 2]
+    return np.moveaxis(h, -1, axisc)
 
 
 def _sorted_order(iterable, key, reverse):

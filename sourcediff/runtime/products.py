@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .accumulate import GradList, grad_items
+from .accumulate import GradList, _refuse, grad_items
 from .shapes import other_array, shape, unbroadcast
 
 __all__ = [
@@ -480,13 +480,24 @@ def einsum_cross_tangents(t, b, g, subscripts, operands):
 
 def einsum_grads_tangent_g(t, g, subscripts, operands):
     """The tangent of ``einsum_grads`` due to a tangent ``t`` of ``g`` (None for a list/tuple t)."""
+    _string_form(subscripts)
     return None if isinstance(t, (list, tuple)) else GradList(einsum_grads(t, subscripts, operands))
 
 
 def einsum_grads_tangent_operands(t, g, subscripts, operands):
     """The tangent of ``einsum_grads`` due to a tangent ``t`` of ``operands`` (None unless ``t`` is
     a list/tuple)."""
+    _string_form(subscripts)
     return einsum_cross(t, g, subscripts, operands) if isinstance(t, (list, tuple)) else None
+
+
+def _string_form(subscripts):
+    """Refuses einsum's sublist form (np.einsum(a, [0, 1], b, [1, 2])) where the tangents of the
+    gradients are taken (forward over reverse): those helpers read the subscripts as a string."""
+    if not isinstance(subscripts, str):
+        _refuse("np.einsum's sublist form np.einsum(a, [0, 1], b, [1, 2]) in a second "
+                "derivative taken forward over reverse (sd.hessian, sd.hvp); write the "
+                "subscripts as a string, np.einsum('ab,bc', a, b)")
 
 
 def einsum_call_grads(g, subscripts, operands):

@@ -5,7 +5,7 @@ import numpy as np
 
 from .accumulate import GradList, _items, _refuse
 from .linalg import _seen_symmetric, cholesky_grad, cholesky_tangent
-from .shapes import unbroadcast
+from .shapes import inexact, unbroadcast
 
 __all__ = [
     "lse_b", "lse_exp", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_grads",
@@ -96,7 +96,7 @@ def solve_triangular_tangent(t, ans, a, b, trans=0, lower=False, unit_diagonal=F
     tr = {0: 0, "N": 0, 1: 1, "T": 1, 2: 1, "C": 1}[trans]
     if which == 1:
         return solve_triangular(a, t, trans=tr, lower=lower, unit_diagonal=unit_diagonal)
-    dt = _tri(np.asarray(t, dtype=float), lower, unit_diagonal)
+    dt = _tri(inexact(t), lower, unit_diagonal)
     rhs = (dt if tr == 0 else dt.T) @ ans
     return -solve_triangular(a, rhs, trans=tr, lower=lower, unit_diagonal=unit_diagonal)
 
@@ -151,7 +151,7 @@ def expm_grad(g, ans, A):
     """The gradient of scipy.linalg.expm: the Frechet derivative at A^T applied to ``g``."""
     from scipy.linalg import expm_frechet
 
-    a, gg = np.asarray(A, dtype=float), np.broadcast_to(g, np.shape(A))
+    a, gg = inexact(A), np.broadcast_to(g, np.shape(A))
     flat_a, flat_g = a.reshape(-1, *a.shape[-2:]), gg.reshape(-1, *a.shape[-2:])
     out = [expm_frechet(x.T, y, compute_expm=False) for x, y in zip(flat_a, flat_g)]
     return (np.reshape(out, a.shape),)
@@ -161,7 +161,7 @@ def expm_tangent(t, ans, A):
     """The tangent of scipy.linalg.expm: the Frechet derivative at A in the direction ``t``."""
     from scipy.linalg import expm_frechet
 
-    a, tt = np.asarray(A, dtype=float), np.broadcast_to(t, np.shape(A))
+    a, tt = inexact(A), np.broadcast_to(t, np.shape(A))
     flat_a, flat_t = a.reshape(-1, *a.shape[-2:]), tt.reshape(-1, *a.shape[-2:])
     out = [expm_frechet(x, y, compute_expm=False) for x, y in zip(flat_a, flat_t)]
     return np.reshape(out, a.shape)

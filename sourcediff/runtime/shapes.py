@@ -35,6 +35,14 @@ def as_array(x, dtype=None):
     return np.asarray(x, dtype=dtype)
 
 
+def inexact(x):
+    """``x`` as an array of floats, or of complex numbers when it holds them: the values a rule
+    computes with (``np.asarray(x, dtype=float)`` would drop the imaginary parts of a complex
+    value in between, and the gradient with them)."""
+    a = as_array(x)
+    return a if a.dtype.kind in "fc" else a.astype(np.result_type(a.dtype, float))
+
+
 def computed(*values):
     """The values a control-flow test reads, with every small lazy one (a dask array of at most
     ``_COMPUTED_MAX`` elements) computed, all in one pass; the rest as they are. One value gives

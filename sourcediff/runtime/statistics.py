@@ -6,7 +6,7 @@ import numpy as np
 from .accumulate import GradList, _items, _refuse, is_zero_grad
 from .elementwise import real_only
 from .indexing import normalize_axes
-from .shapes import as_array, numpy_only, shape, unbroadcast, unreduce
+from .shapes import as_array, inexact, numpy_only, shape, unbroadcast, unreduce
 
 __all__ = [
     "gradient_grads", "gradient_spacing_tangent", "gradient_tangents", "select_default_mask",
@@ -58,6 +58,8 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
 def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
     """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``."""
     axes, spacing, owner = _gradient_spacing(f, varargs, axis)
+    if any(np.ndim(h) != 0 for h, o in zip(spacing, owner) if o == k):
+        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
     outs = [ans] if len(axes) == 1 else list(ans)
     parts = [-out * t / h if o == k else np.zeros_like(out)
              for out, h, o in zip(outs, spacing, owner)]
@@ -201,10 +203,10 @@ def quantile_q_tangent(t, a, q, axis=None, keepdims=False, method="linear", weig
 
 
 def _average_setup(a, axis, weights):
-    a = as_array(a, dtype=float)
+    a = inexact(a)
     if weights is None:
         return a, np.ones_like(a), None
-    w = as_array(weights, dtype=float)
+    w = inexact(weights)
     if w.shape == a.shape:
         return a, w, w.shape
     axes = normalize_axes(axis, a.ndim) if axis is not None else ()
@@ -222,12 +224,12 @@ def average_grads(g, ans, a, axis=None, weights=None, returned=False, keepdims=F
     ga, gw = np.zeros_like(a_arr), np.zeros(np.broadcast_shapes(np.shape(wr), a_arr.shape),
                                             like=a_arr)
     if gavg is not None:
-        up = unreduce(as_array(gavg, dtype=float), a_arr, axis, keepdims)
+        up = unreduce(inexact(gavg), a_arr, axis, keepdims)
         mean = np.sum(a_arr * wr, axis=axis, keepdims=True) / total
         ga = up * wr / total
         gw = gw + up * (a_arr - mean) / total
     if gscl is not None and wshape is not None:
-        gw = gw + unreduce(as_array(gscl, dtype=float), a_arr, axis, keepdims)
+        gw = gw + unreduce(inexact(gscl), a_arr, axis, keepdims)
     return (ga, None, None if wshape is None else np.reshape(unbroadcast(gw, wr), wshape), None)
 
 
@@ -256,7 +258,8 @@ def average_tangent(t, ans, a, axis=None, weights=None, returned=False, keepdims
 def _interp_parts(x, xp, fp, period):
     if period is not None:
         _refuse("np.interp with period=")
-    x, xp, fp = (np.asarray(v, dtype=float) for v in (x, xp, fp))
+    x, xp, fp = np.asarray(x, dtype=float), np.asarray(xp, dtype=float), inexact(fp)  # (fp may
+    # be complex: numpy interpolates its real and imaginary parts)
     n = len(xp)
     i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
     h = xp[i + 1] - xp[i]
@@ -266,17 +269,23 @@ def _interp_parts(x, xp, fp, period):
     return x, i, t, slope, below, above, ~(below | above), n
 
 
+def _bincount(i, w, n):
+    """np.bincount(i, w, n) over the flattened arrays, for complex weights too."""
+    i, w = np.ravel(i), np.ravel(w)
+    if w.dtype.kind == "c":
+        return np.bincount(i, w.real, n) + 1j * np.bincount(i, w.imag, n)
+    return np.bincount(i, w, n)
+
+
 def interp_grads(g, x, xp, fp, left=None, right=None, period=None):
     """The gradients (x, xp, fp, left, right, period) of np.interp(x, xp, fp, left, right)."""
     if is_zero_grad(g):
         return (0.0, 0.0, 0.0, 0.0, 0.0, None)
     x_arr, i, t, slope, below, above, inside, n = _interp_parts(x, xp, fp, period)
-    g = np.broadcast_to(np.asarray(g, dtype=float), x_arr.shape)
+    g = np.broadcast_to(inexact(g), x_arr.shape)
     gin = np.where(inside, g, 0.0)
-    gfp = np.bincount(np.ravel(i), np.ravel(gin * (1.0 - t)), n) + \
-        np.bincount(np.ravel(i) + 1, np.ravel(gin * t), n)
-    gxp = -np.bincount(np.ravel(i), np.ravel(gin * slope * (1.0 - t)), n) - \
-        np.bincount(np.ravel(i) + 1, np.ravel(gin * slope * t), n)
+    gfp = _bincount(i, gin * (1.0 - t), n) + _bincount(i + 1, gin * t, n)
+    gxp = -_bincount(i, gin * slope * (1.0 - t), n) - _bincount(i + 1, gin * slope * t, n)
     gleft, gright = np.sum(np.where(below, g, 0.0)), np.sum(np.where(above, g, 0.0))
     if left is None:
         gfp[0] += gleft
@@ -293,7 +302,7 @@ def interp_tangent(t, x, xp, fp, left=None, right=None, period=None, which=0):
     if which == 0:
         out = np.where(inside, slope * t, 0.0)
     elif which in (1, 2):
-        tt = np.asarray(t, dtype=float)
+        tt = inexact(t)
         if which == 1:
             out = np.where(inside, -slope * ((1.0 - u) * tt[i] + u * tt[i + 1]), 0.0)
         else:
@@ -336,15 +345,15 @@ def trapezoid_grads(g, y, x=None, dx=1.0, axis=-1):
     """The gradients (y, x, dx, axis) of np.trapezoid(y, x, dx, axis)."""
     if is_zero_grad(g):
         return (0.0, 0.0, 0.0, None)
-    y = np.asarray(y, dtype=float)
+    y = inexact(y)
     nd, ax = y.ndim, axis % y.ndim
     if x is None:
-        d = np.asarray(dx, dtype=float)
+        d = inexact(dx)
     else:
-        xa = np.asarray(x, dtype=float)
+        xa = inexact(x)
         d = np.diff(xa).reshape([-1 if i == ax else 1 for i in range(nd)]) if xa.ndim == 1 \
             else np.diff(xa, axis=axis)
-    gk = np.expand_dims(np.asarray(g, dtype=float), ax)
+    gk = np.expand_dims(inexact(g), ax)
     n = y.shape[ax]
     lo = [slice(None)] * nd
     hi = [slice(None)] * nd

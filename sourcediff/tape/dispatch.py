@@ -233,7 +233,7 @@ def _array_function(func, args, kwargs):
         raise _no_rule(func)
     if kwargs:
         args, kwargs = _positional_tensors(rule, args, kwargs)
-        if any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
+        if _any_rg(kwargs.values()):  # (a Tensor, or a list of them: multi_dot(arrays=[...]))
             raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
         _check_keywords(rule, kwargs)
     edges = []

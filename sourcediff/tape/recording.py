@@ -63,10 +63,12 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         if _is_ragged(ans):
             return _op_ragged(name, key, args, kw, edges, saves, ans)
         ans = np.asarray(ans)
-    elif not view and ans.base is not None:
-        # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, which
-        # the tape does not record as a view: a copy, so a later in-place update of the argument
-        # cannot change the value this node's rule reads
+    elif not view and (ans.base is not None or any(
+            isinstance(a, Tensor) and a._data is ans for a in args)):
+        # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, or gave
+        # the argument's array itself back (np.linalg.matrix_power(a, 1), np.atleast_2d, np.real
+        # of a real array), which the tape does not record as a view: a copy, so a later in-place
+        # update of the argument cannot change the value this node's rule reads
         for a in args:
             if isinstance(a, Tensor) and np.may_share_memory(ans, a._data):
                 ans = ans.copy()

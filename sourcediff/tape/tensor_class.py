@@ -448,10 +448,8 @@ def _any_rg(args):
         if isinstance(a, Tensor):
             if a._rg:
                 return True
-        elif type(a) in (list, tuple):
-            for e in a:
-                if isinstance(e, Tensor) and e._rg:
-                    return True
+        elif type(a) in (list, tuple) and _any_rg(a):  # (nested too: np.block([[t, t], ...]))
+            return True
     return False
 
 
