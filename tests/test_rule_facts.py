@@ -82,7 +82,7 @@ VIEW_CALLS = {
     "np.nan_to_num": (X,), "np.diagonal": (SQUARE,), "ndarray.diagonal": (SQUARE,),
     "np.linalg.matrix_power": (SQUARE, 1), "np.diff": (X, 0),
     "np.imag": (X + 1j,), "ndarray.imag": (X + 1j,),  # (a view of a complex array's memory)
-    "np.meshgrid": (X[0], X[1]), "np.sliding_window_view": (X, 2),
+    "np.meshgrid": (X[0], X[1]), "np.sliding_window_view": (X, (2, 2)),
     "sourcediff.runtime.cross_cotangent": (X, X, X, 0),
     "sourcediff.runtime.cross_cotangent_adjoint": (X, X, X, 0),
 }
