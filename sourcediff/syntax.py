@@ -203,3 +203,26 @@ def _method_call(s, local_names):
             and isinstance(value.func.value, gast.Name) and value.func.value.id in local_names:
         return value.func.value.id, value.func.attr
     return None
+
+
+def spread_keywords(keywords):
+    """``f(x, **{"a": u, "b": v})`` as ``f(x, a=u, b=v)``: a dict display with string keys
+    unpacked into a call gives exactly those keywords (other ``**`` values are kept)."""
+    out = []
+    for k in keywords:
+        v = k.value
+        if k.arg is None and isinstance(v, gast.Dict) and all(
+                isinstance(key, gast.Constant) and isinstance(key.value, str) for key in v.keys):
+            out.extend(gast.keyword(arg=key.value, value=val) for key, val in zip(v.keys, v.values))
+        else:
+            out.append(k)
+    return out
+
+
+def plain_lambda(node, count):
+    """Whether ``node`` is ``lambda a, b: e`` with ``count`` plain positional parameters."""
+    if not isinstance(node, gast.Lambda):
+        return False
+    a = node.args
+    return len(a.args) == count and not (getattr(a, "posonlyargs", None) or a.vararg or
+                                         a.kwarg or a.kwonlyargs or a.defaults)

@@ -635,6 +635,13 @@ class Analysis(ObjectState):
                 f"{gast.unparse(starred[0].value)}, and values that carry derivatives go into it; "
                 f"sourcediff matches such values to parameters by position where it compiles: pass "
                 f"the arguments one by one.\n    {self.parsed.line_text(s)}")
+        if None in op.keywords:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name} passes **"
+                f"{gast.unparse(op.keywords[None])}; sourcediff matches the arguments of a call "
+                f"to a function of yours to its parameters where it compiles: pass them by name "
+                f"({op.name}(..., a=u, b=v)) or as a dict written in the call (**{{'a': u}})."
+                f"\n    {self.parsed.line_text(s)}")
         try:
             sig = code_signature(op.key)
             bound = sig.bind(*op.args, **op.keywords)

@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import runtime
 from ..rules.facts import writes_in_place
-from ..syntax import assign, call, const, dict_display, load, located, store  # noqa: F401
+from ..syntax import assign, call, const, dict_display, load, located, plain_lambda, spread_keywords, store  # noqa: F401
 from .fence import refuse
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .parse import lift_function
@@ -580,7 +580,8 @@ class Normalizer:
                 func = self.name_of(func, "fn")
             args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load())
                     if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
-            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value))
+                        for k in spread_keywords(node.keywords)]
             return call(func, args, keywords)
         if isinstance(node, gast.Attribute):
             return gast.Attribute(value=self.receiver(node.value), attr=node.attr, ctx=gast.Load())
@@ -608,11 +609,13 @@ class Normalizer:
             return None
         args, kws = node.args, node.keywords
         if _is_call_to(node, "map", self.locals) and len(args) >= 2 and not kws:
-            names = [self.names.fresh("m") for _ in args[1:]]
+            fn, inline = args[0], plain_lambda(args[0], len(args) - 1)  # (map(lambda v: e, xs):
+            names = [a.id for a in fn.args.args] if inline else [  # [e for v in xs])
+                self.names.fresh("m") for _ in args[1:]]
             target = store(names[0]) if len(names) == 1 else gast.Tuple(
                 elts=[store(n) for n in names], ctx=gast.Store())
             it = args[1] if len(args) == 2 else call(load("zip"), list(args[1:]))
-            elt = call(copy.deepcopy(args[0]), [load(n) for n in names])
+            elt = copy.deepcopy(fn.body) if inline else call(fn, [load(n) for n in names])
             return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
                 target=target, iter=it, ifs=[], is_async=0)]), node)
         if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
