@@ -971,3 +971,7 @@ case(np.bincount, np.array([0, 2, 2, 1, 0, 3, 2]), R(7), minlength=5, argnums=(1
 # np.add.at as the compiler writes it (repeated indices add up; values broadcast)
 case(_sd.add_at, R(4, 3), np.array([0, 2, 2]), R(3, 3), argnums=(0, 2))
 case(_sd.add_at, R(5), np.array([1, 1, 4]), R(1), argnums=(0, 2), name="add_at_broadcast")
+# x.item(k), x.item(i, j), x.item((i, j)): the element at that index (review24)
+case(np.ndarray.item, R(2, 3), 4, name="item_flat_index")
+case(np.ndarray.item, R(2, 3), 1, 0, name="item_multi_index")
+case(np.ndarray.item, R(2, 3), (0, 2), name="item_index_tuple")

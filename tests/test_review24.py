@@ -189,3 +189,25 @@ def test_a_helper_whose_result_is_a_view_of_an_argument_still_counts_as_one(writ
     for mode in MODES:
         with pytest.raises(sd.SourcediffError, match="writes in place into memory z shares"):
             sd.grad(loss, mode=mode)(x.copy())
+
+
+def items_by_index(m):
+    return m.item(1, 0) * m.item((0, 1)) + m.item(3) ** 3 + np.sin(m[:1, :1].item())
+
+
+@pytest.mark.parametrize("fn", [items_by_index])
+def test_item_with_an_index(fn):
+    # x.item(k) was refused ("unexpected argument(s) 1 positional in the call to .item()"); on
+    # the tape, t.item(0) was a TypeError
+    m = np.array([[0.3, 0.7, -1.2], [1.1, -0.4, 0.5]])
+    for mode in MODES:
+        g = sd.grad(fn, mode=mode)(m.copy())
+        check_grads_fd(fn, (m.copy(),), (0,), (g,))
+    h = sd.hessian(fn)(m.copy())
+    np.testing.assert_allclose(h, sd.jacobian(sd.grad(fn), mode="forward")(m.copy()), atol=1e-12)
+
+
+def test_the_tapes_item_takes_an_index_as_ndarrays_does():
+    from sourcediff.tape import tensor
+    t = tensor(np.array([[0.3, 0.7], [1.1, -0.4]]))
+    assert t.item(1, 0) == 1.1 and t.item(3) == -0.4
