@@ -226,3 +226,27 @@ def plain_lambda(node, count):
     a = node.args
     return len(a.args) == count and not (getattr(a, "posonlyargs", None) or a.vararg or
                                          a.kwarg or a.kwonlyargs or a.defaults)
+
+
+def late_bound(fdef, names):
+    """Those of ``names`` that ``fdef`` does not bind exactly once outside loops (a parameter it
+    never rebinds, or one assignment): a function made from them early would read another value
+    than a Python closure reading them when it is called."""
+    count, looped = {}, set()
+    for a in fdef.args.args + fdef.args.kwonlyargs + [
+            a for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]:
+        count[a.id] = 1
+
+    def visit(node, in_loop):
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, (gast.FunctionDef, gast.Lambda, gast.ListComp, gast.DictComp,
+                                  gast.GeneratorExp, gast.SetComp)):
+                continue
+            if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
+                count[child.id] = count.get(child.id, 0) + 1
+                if in_loop:
+                    looped.add(child.id)
+            visit(child, in_loop or isinstance(child, (gast.For, gast.While)))
+
+    visit(fdef, False)
+    return [n for n in names if count.get(n) != 1 or n in looped]
