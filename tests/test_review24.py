@@ -310,3 +310,64 @@ def test_a_function_value_that_python_would_bind_late_or_that_reads_a_derivative
             sd.grad(late_binding, mode=mode)(x)
         with pytest.raises(sd.SourcediffError, match=r"lambda used as a value here reads x"):
             sd.grad(reads_a_value_that_carries_a_derivative, mode=mode)(x)
+
+
+# autograd's examples/bayesian_neural_net: the weights of each layer unpacked from one flat
+# vector by a generator
+_SHAPES = [(1, 3), (3, 1)]
+_N_WEIGHTS = sum((m + 1) * n for m, n in _SHAPES)
+
+
+def _unpack_layers(weights):
+    num_samples = len(weights)
+    for m, n in _SHAPES:
+        yield weights[:, :m * n].reshape((num_samples, m, n)), \
+            weights[:, m * n:m * n + n].reshape((num_samples, 1, n))
+        weights = weights[:, (m + 1) * n:]
+
+
+def _predictions(weights, inputs):
+    inputs = np.expand_dims(inputs, 0)
+    for W, b in _unpack_layers(weights):
+        outputs = np.einsum("mnd,mdo->mno", inputs, W) + b
+        inputs = np.tanh(outputs)
+    return outputs
+
+
+_X_BNN = np.linspace(-2, 2, 5).reshape(-1, 1)
+
+
+def bnn_objective(params):
+    mean, log_std = params[:_N_WEIGHTS], params[_N_WEIGHTS:]
+    samples = np.random.default_rng(0).standard_normal((2, _N_WEIGHTS)) * np.exp(log_std) + mean
+    log_lik = -np.sum((_predictions(samples, _X_BNN) - np.cos(_X_BNN)) ** 2, axis=1)[:, 0]
+    return -(np.sum(log_std) + np.mean(log_lik - 0.1 * np.sum(samples ** 2, axis=1)))
+
+
+def _views(w):
+    for i in range(2):
+        yield w[2 * i:2 * i + 2]
+
+
+def _doubles_through_views(w):
+    for v in _views(w):
+        v *= 2.0
+    return w
+
+
+def writes_through_a_generators_views(x):
+    z = x * 1.0
+    y = _doubles_through_views(z)
+    return np.sum(np.sin(y) * z)
+
+
+def test_a_generator_of_yield_statements_is_the_list_of_what_it_yields():
+    # refused: "'yield' (generator functions) are not supported ...: collect the values in a
+    # list and return it"
+    params = np.random.default_rng(3).normal(size=2 * _N_WEIGHTS) * 0.3
+    for mode in MODES:
+        g = sd.grad(bnn_objective, mode=mode)(params.copy())
+        check_grads_fd(bnn_objective, (params.copy(),), (0,), (g,))
+    # (what it yields may be views of its arguments: a write through them is seen as before)
+    with pytest.raises(sd.SourcediffError, match="writes in place into memory z shares"):
+        sd.grad(writes_through_a_generators_views)(np.array([0.3, -0.5, 0.9, 1.2]))

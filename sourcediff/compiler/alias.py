@@ -707,8 +707,9 @@ def _returned_params(node, parsed, resolver, seqs, params, link, links):
     """The parameters whose memory what ``node``'s return statements give may share (through
     mutated_params' ``links``, and what a list, dict or object holds: o.w = x; return o)."""
     returned = set().union(*(_shared_by_value(r.value, parsed, resolver, seqs)
-                             for r in gast.walk(node) if isinstance(r, gast.Return)
-                             and r.value is not None))
+                             for r in gast.walk(node) if isinstance(r, (gast.Return, gast.Yield,
+                                                                        gast.YieldFrom))
+                             and r.value is not None))  # (a generator's items: what it gives)
     for n in gast.walk(node):
         for target in n.targets if isinstance(n, gast.Assign) else ():
             t = target
