@@ -53,7 +53,6 @@ def refuse(parsed, node, construct, fix):
 
 def fence(parsed):
     """Walk the function; raise SourcediffSyntaxError at the first unsupported construct."""
-    _yields_as_list(parsed)
     fdef = parsed.node
     parsed.bound_names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                           and isinstance(n.ctx, (gast.Store, gast.Param))}
@@ -371,11 +370,13 @@ class _YieldToAppend(gast.NodeTransformer):
             id=self.name, ctx=gast.Load(), annotation=None, type_comment=None)), node)
 
 
-def _yields_as_list(parsed):
+def yields_as_list(parsed):
     """A generator function whose yields are statements ``yield v`` (autograd's unpack_layers:
     ``for m, n in shapes: yield W, b``) is read as the function that returns the list of what
     it yields, which every ``for`` over its result reads alike (its body runs to the end when it
-    is called, not item by item). Any other use of yield is left to the fence to refuse."""
+    is called, not item by item). Any other use of yield is left to the fence to refuse, and so
+    is a generator differentiated itself (the driver calls this for the functions it calls).
+    Returns ``parsed``."""
     fdef = parsed.node
     own = list(_own_nodes(fdef))
     yields = [n for n in own if isinstance(n, (gast.Yield, gast.YieldFrom))]
@@ -383,7 +384,7 @@ def _yields_as_list(parsed):
     if not yields or any(isinstance(y, gast.YieldFrom) or y.value is None or
                          id(y) not in statements for y in yields) or \
             any(isinstance(n, gast.Return) and n.value is not None for n in own):
-        return
+        return parsed
     name, taken = "_yielded", {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     while name in taken:
         name += "_"
@@ -396,3 +397,4 @@ def _yields_as_list(parsed):
                                       type_comment=None))
     fdef.body = [gast.copy_location(start, fdef.body[0])] + body + [
         gast.copy_location(end, fdef.body[-1])]
+    return parsed
