@@ -975,3 +975,4 @@ case(_sd.add_at, R(5), np.array([1, 1, 4]), R(1), argnums=(0, 2), name="add_at_b
 case(np.ndarray.item, R(2, 3), 4, name="item_flat_index")
 case(np.ndarray.item, R(2, 3), 1, 0, name="item_multi_index")
 case(np.ndarray.item, R(2, 3), (0, 2), name="item_index_tuple")
+nondiff_case(_sd.item_index, R(2, 3), (4,), name="item_index")
