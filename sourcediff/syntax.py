@@ -203,3 +203,50 @@ def _method_call(s, local_names):
             and isinstance(value.func.value, gast.Name) and value.func.value.id in local_names:
         return value.func.value.id, value.func.attr
     return None
+
+
+def spread_keywords(keywords):
+    """``f(x, **{"a": u, "b": v})`` as ``f(x, a=u, b=v)``: a dict display with string keys
+    unpacked into a call gives exactly those keywords (other ``**`` values are kept)."""
+    out = []
+    for k in keywords:
+        v = k.value
+        if k.arg is None and isinstance(v, gast.Dict) and all(
+                isinstance(key, gast.Constant) and isinstance(key.value, str) for key in v.keys):
+            out.extend(gast.keyword(arg=key.value, value=val) for key, val in zip(v.keys, v.values))
+        else:
+            out.append(k)
+    return out
+
+
+def plain_lambda(node, count):
+    """Whether ``node`` is ``lambda a, b: e`` with ``count`` plain positional parameters."""
+    if not isinstance(node, gast.Lambda):
+        return False
+    a = node.args
+    return len(a.args) == count and not (getattr(a, "posonlyargs", None) or a.vararg or
+                                         a.kwarg or a.kwonlyargs or a.defaults)
+
+
+def late_bound(fdef, names):
+    """Those of ``names`` that ``fdef`` does not bind exactly once outside loops (a parameter it
+    never rebinds, or one assignment): a function made from them early would read another value
+    than a Python closure reading them when it is called."""
+    count, looped = {}, set()
+    for a in fdef.args.args + fdef.args.kwonlyargs + [
+            a for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]:
+        count[a.id] = 1
+
+    def visit(node, in_loop):
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, (gast.FunctionDef, gast.Lambda, gast.ListComp, gast.DictComp,
+                                  gast.GeneratorExp, gast.SetComp)):
+                continue
+            if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
+                count[child.id] = count.get(child.id, 0) + 1
+                if in_loop:
+                    looped.add(child.id)
+            visit(child, in_loop or isinstance(child, (gast.For, gast.While)))
+
+    visit(fdef, False)
+    return [n for n in names if count.get(n) != 1 or n in looped]

@@ -575,6 +575,7 @@ _ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it w
 # fn -> {parameter: attribute names}: p.attr op= e, a store into p's slot (setattr of the new
 # value) that writes into the old value in place when that is an array, list or dict
 _ATTR_OPS = weakref.WeakKeyDictionary()
+_RETURNS = weakref.WeakKeyDictionary()  # fn -> parameters whose memory its result may share
 
 
 def _sequence_names(node):
@@ -626,6 +627,8 @@ def mutated_params(fn):
     links = {}
 
     def link(a, b):
+        if _no_data(b, resolver) or _no_data(a, resolver):
+            return  # (np in np.floor(a) links nothing: a module, a function hold no arrays)
         links.setdefault(a, set()).add(b)
         links.setdefault(b, set()).add(a)
 
@@ -637,14 +640,14 @@ def mutated_params(fn):
         if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
+            shared = _shared_by_value(n.value, parsed, resolver, seqs)
             for t in n.targets:
                 if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
                     for name in gast.walk(t):
                         if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
                             continue  # (self in `self.a, self.b = X, h` is not bound to X)
-                        for m in gast.walk(n.value):
-                            if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Store):
-                                link(name.id, m.id)
+                        for m in shared:
+                            link(name.id, m)
         if isinstance(n, gast.For):  # for row in a: row is a view of a
             for t in gast.walk(n.target):
                 if isinstance(t, gast.Name):
@@ -696,7 +699,107 @@ def mutated_params(fn):
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct)
     _ATTR_OPS[fn] = attr_ops
+    _RETURNS[fn] = _returned_params(node, parsed, resolver, seqs, params, link, links)
     return _MUTATED[fn]
+
+
+def _returned_params(node, parsed, resolver, seqs, params, link, links):
+    """The parameters whose memory what ``node``'s return statements give may share (through
+    mutated_params' ``links``, and what a list, dict or object holds: o.w = x; return o)."""
+    returned = set().union(*(_shared_by_value(r.value, parsed, resolver, seqs)
+                             for r in gast.walk(node) if isinstance(r, (gast.Return, gast.Yield,
+                                                                        gast.YieldFrom))
+                             and r.value is not None))  # (a generator's items: what it gives)
+    for n in gast.walk(node):
+        for target in n.targets if isinstance(n, gast.Assign) else ():
+            t = target
+            while isinstance(t, (gast.Subscript, gast.Attribute)):
+                t = t.value
+            if isinstance(t, gast.Name) and t is not target:
+                for m in gast.walk(n.value):
+                    if isinstance(m, gast.Name):
+                        link(t.id, m.id)
+    return frozenset(p for p in params if p in _reached(returned, links))
+
+
+def _no_data(name, resolver):
+    """Whether ``name``, read from the module or builtins, is a module, function or class."""
+    if name in resolver.locals:
+        return False
+    try:
+        value = resolver.lookup(name)
+    except Exception:  # noqa: BLE001
+        return False
+    return inspect.ismodule(value) or isinstance(value, type) or (
+        callable(value) and not _holds_data(value))
+
+
+def _reached(names, links):
+    seen, todo = set(names), list(names)
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+# the metadata of an array, never a view of it
+_METADATA = frozenset(("shape", "ndim", "size", "dtype", "itemsize", "nbytes"))
+
+
+def _shared_by_value(value, parsed, resolver, seqs):
+    """The names whose memory the value of ``value`` (the right-hand side of an assignment in
+    mutated_params) may share: the names it reads, but none for an array's metadata
+    (``rows, cols = f.shape``) and, for a call of one of the user's functions, only the
+    arguments given to the parameters its result may share (:func:`result_params`)."""
+    names = {m.id for m in gast.walk(value) if isinstance(m, gast.Name)
+             and not isinstance(m.ctx, gast.Store)}
+    if isinstance(value, gast.Attribute) and value.attr in _METADATA:
+        return set()
+    if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)) and \
+            not _repeats_items(value, seqs):
+        return set()  # (arithmetic makes a new array)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            _root(value.func) is None:
+        # (a method of a value computed in place, (a - b).ravel(), np.floor(a).astype(int):
+        # what that value shares, and what its arguments do)
+        receiver = value.func.value
+        out = set() if _fresh_call(receiver, resolver) else \
+            _shared_by_value(receiver, parsed, resolver, seqs)
+        for part in value.args + [k.value for k in value.keywords]:
+            out |= {m.id for m in gast.walk(part) if isinstance(m, gast.Name)}
+        return out
+    if not isinstance(value, gast.Call) or any(isinstance(a, gast.Starred) for a in value.args) \
+            or any(k.arg is None for k in value.keywords):
+        return names
+    callee = parsed.fn.__globals__.get(value.func.id) if isinstance(value.func, gast.Name) \
+        else None
+    if not inspect.isfunction(callee) or isinstance(value.func, gast.Name) and \
+            value.func.id in resolver.locals:
+        return names
+    shares = result_params(callee)
+    try:
+        bound = inspect.signature(callee).bind(*value.args,
+                                               **{k.arg: k.value for k in value.keywords})
+    except (TypeError, ValueError):
+        return names
+    if shares is None:
+        return names
+    out = set()
+    for p, a in bound.arguments.items():
+        if p in shares:
+            for arg in a if isinstance(a, tuple) else a.values() if isinstance(a, dict) else (a,):
+                out |= {m.id for m in gast.walk(arg) if isinstance(m, gast.Name)}
+    return out
+
+
+def result_params(fn):
+    """The parameters of the user's function ``fn`` whose memory its result may share (through
+    the names its ``return`` statements read, as mutated_params links them), or None when its
+    source cannot be read."""
+    mutated_params(fn)
+    return _RETURNS.get(unwrap(fn))
 
 
 def _params_reached(params, links, writes, slots, direct):

@@ -221,8 +221,8 @@ class Analysis(ObjectState):
         self.count(target.id, in_loop)
         if op.kind in ("container", "user") or _returns_sequence(op.key):
             self.containers.add(target.id)
-        if op.kind == "unknown" and op.key == "pop" and not op.args[1:] and \
-                isinstance(op.args[0], gast.Name):  # (arrays have no pop)
+        if op.kind == "unknown" and isinstance(op.key, str) and op.key == "pop" and \
+                not op.args[1:] and isinstance(op.args[0], gast.Name):  # (arrays have no pop)
             self.containers.add(op.args[0].id)
             if op.args[0].id in self.locals:  # (v = lst.pop(): v is the item itself, as v = lst[-1])
                 self.aliases.append((target.id, op.args[0].id))
@@ -635,6 +635,13 @@ class Analysis(ObjectState):
                 f"{gast.unparse(starred[0].value)}, and values that carry derivatives go into it; "
                 f"sourcediff matches such values to parameters by position where it compiles: pass "
                 f"the arguments one by one.\n    {self.parsed.line_text(s)}")
+        if None in op.keywords:
+            raise SourcediffSyntaxError(
+                f"{self.parsed.where(s)}: the call to {op.name} passes **"
+                f"{gast.unparse(op.keywords[None])}; sourcediff matches the arguments of a call "
+                f"to a function of yours to its parameters where it compiles: pass them by name "
+                f"({op.name}(..., a=u, b=v)) or as a dict written in the call (**{{'a': u}})."
+                f"\n    {self.parsed.line_text(s)}")
         try:
             sig = code_signature(op.key)
             bound = sig.bind(*op.args, **op.keywords)
@@ -755,6 +762,13 @@ class Analysis(ObjectState):
                     f"its own name here (a module-level def, or a method through self) with "
                     f"its arguments one by one, or differentiate the undecorated function "
                     f"(f.__wrapped__)")
+        if isinstance(op.key, type) and op.key is functools.partial and op.name == "_sd_partial":
+            return (f"{self.parsed.where(s)}: an inner function or lambda used as a value here "
+                    f"reads {', '.join(sorted(_names_in(list(op.keywords.values())) & self.active))}"
+                    f", which carries a derivative; sourcediff follows values into a function "
+                    f"used as a value through its arguments only.\n    "
+                    f"{self.parsed.line_text(s)}\nGive the function that value as an argument "
+                    f"(lambda v, w: ...), or call the function directly")
         if isinstance(op.key, type) and op.key is functools.partial:
             return (f"{self.parsed.where(s)}: functools.partial binds a value that depends on "
                     f"{', '.join(self.wrt)}; sourcediff follows values into functions through "

@@ -31,7 +31,7 @@ from .alias import _stored, alias_checks
 from .analysis import _locals
 from .dump import dump, wanted
 from .emit import emit
-from .fence import fence
+from .fence import fence, yields_as_list
 from .forward import Forward
 from .forwarding import forward_attributes
 from .naming import GlobalNames, Names
@@ -217,7 +217,10 @@ def _module_attributes(stage):
 
 def _front_end(fn, wrt, mode):
     """The front end's stages: parse, fence, the wrt parameters, normalize, alias checks."""
-    parsed = fence(parse_function(fn))
+    parsed = parse_function(fn)
+    if mode in ("split", "jvp_form"):  # (a function called by the one differentiated)
+        yields_as_list(parsed)
+    parsed = fence(parsed)
     dump("parse", parsed, parsed.node)
     params = _param_names(parsed.node)
     if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \

@@ -333,3 +333,68 @@ def _check_target(parsed, target):
                    f"copy it into a local first ({name.lower()}_local = {name}.copy()) and write "
                    "into that, or pass it in as an argument")
 
+
+
+
+def _own_nodes(fdef):
+    """The nodes of ``fdef``'s own body (not those of the functions and lambdas it defines)."""
+    todo = list(fdef.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            todo.extend(gast.iter_child_nodes(node))
+
+
+class _YieldToAppend(gast.NodeTransformer):
+    def __init__(self, name):
+        self.name = name
+
+    def visit_FunctionDef(self, node):
+        return node  # (an inner function's own yields and returns)
+
+    def visit_Lambda(self, node):
+        return node
+
+    def visit_Expr(self, node):
+        if isinstance(node.value, gast.Yield):
+            append = gast.Attribute(value=gast.Name(id=self.name, ctx=gast.Load(), annotation=None,
+                                                    type_comment=None), attr="append",
+                                    ctx=gast.Load())
+            return gast.copy_location(gast.Expr(value=gast.Call(func=append, args=[
+                node.value.value], keywords=[])), node)
+        return node
+
+    def visit_Return(self, node):
+        return gast.copy_location(gast.Return(value=gast.Name(
+            id=self.name, ctx=gast.Load(), annotation=None, type_comment=None)), node)
+
+
+def yields_as_list(parsed):
+    """A generator function whose yields are statements ``yield v`` (autograd's unpack_layers:
+    ``for m, n in shapes: yield W, b``) is read as the function that returns the list of what
+    it yields, which every ``for`` over its result reads alike (its body runs to the end when it
+    is called, not item by item). Any other use of yield is left to the fence to refuse, and so
+    is a generator differentiated itself (the driver calls this for the functions it calls).
+    Returns ``parsed``."""
+    fdef = parsed.node
+    own = list(_own_nodes(fdef))
+    yields = [n for n in own if isinstance(n, (gast.Yield, gast.YieldFrom))]
+    statements = {id(n.value) for n in own if isinstance(n, gast.Expr)}
+    if not yields or any(isinstance(y, gast.YieldFrom) or y.value is None or
+                         id(y) not in statements for y in yields) or \
+            any(isinstance(n, gast.Return) and n.value is not None for n in own):
+        return parsed
+    name, taken = "_yielded", {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    while name in taken:
+        name += "_"
+    rewrite = _YieldToAppend(name)
+    body = [rewrite.visit(s) for s in fdef.body]
+    start = gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None,
+                                           type_comment=None)],
+                        value=gast.List(elts=[], ctx=gast.Load()), type_comment=None)
+    end = gast.Return(value=gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                      type_comment=None))
+    fdef.body = [gast.copy_location(start, fdef.body[0])] + body + [
+        gast.copy_location(end, fdef.body[-1])]
+    return parsed

@@ -28,13 +28,25 @@ reverse sweep sees only nested blocks. Example::
 
 import builtins
 import copy
+import functools
 
 import gast
 import numpy as np
 
 from .. import runtime
 from ..rules.facts import writes_in_place
-from ..syntax import assign, call, const, dict_display, load, located, store  # noqa: F401
+from ..syntax import (  # noqa: F401
+    assign,
+    call,
+    const,
+    dict_display,
+    late_bound,
+    load,
+    located,
+    plain_lambda,
+    spread_keywords,
+    store,
+)
 from .fence import refuse
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .parse import lift_function
@@ -147,6 +159,7 @@ class Normalizer:
         self.out = []
         self.loc = None
         self.lifted = {}  # local function name -> (lifted name, free variables)
+        self.renamed = {}  # a comprehension's variable's own name -> the user's
         self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
 
     # ------------------------------------------------------------------ statements
@@ -502,9 +515,7 @@ class Normalizer:
     def atom(self, node, hint="t"):
         """An atom with the value of ``node``, emitting statements as needed."""
         if isinstance(node, gast.Name) and node.id in self.lifted:
-            refuse(self.parsed, node, "inner functions and lambdas passed as values",
-                   f"call {node.id}(...) directly inside the function, or define it at module "
-                   f"level and pass that")
+            return self.lifted_value(node)
         if is_atom(node, self.locals):
             if isinstance(node, (gast.Tuple, gast.List)):
                 return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
@@ -580,7 +591,8 @@ class Normalizer:
                 func = self.name_of(func, "fn")
             args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load())
                     if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
-            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value))
+                        for k in spread_keywords(node.keywords)]
             return call(func, args, keywords)
         if isinstance(node, gast.Attribute):
             return gast.Attribute(value=self.receiver(node.value), attr=node.attr, ctx=gast.Load())
@@ -594,9 +606,10 @@ class Normalizer:
             return node  # an f-string for print(): never active
         if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp)):
             return self.comprehension(node)
-        if isinstance(node, gast.Lambda):
-            refuse(self.parsed, node, "lambdas used other than by assigning them to a name",
-                   "assign the lambda to a name (f = lambda x: ...) and call it, or use a def")
+        if isinstance(node, gast.Lambda):  # (sorted(xs, key=lambda v: ...): lifted as a def)
+            name = self.names.fresh("lambda")
+            self.lift(name, node)
+            return self.lifted_value(located(load(name), node))
         refuse(self.parsed, node, f"{type(node).__name__} expressions", "rewrite it")
 
     def builtin_as_comprehension(self, node):
@@ -608,11 +621,13 @@ class Normalizer:
             return None
         args, kws = node.args, node.keywords
         if _is_call_to(node, "map", self.locals) and len(args) >= 2 and not kws:
-            names = [self.names.fresh("m") for _ in args[1:]]
+            fn, inline = args[0], plain_lambda(args[0], len(args) - 1)  # (map(lambda v: e, xs):
+            names = [a.id for a in fn.args.args] if inline else [  # [e for v in xs])
+                self.names.fresh("m") for _ in args[1:]]
             target = store(names[0]) if len(names) == 1 else gast.Tuple(
                 elts=[store(n) for n in names], ctx=gast.Store())
             it = args[1] if len(args) == 2 else call(load("zip"), list(args[1:]))
-            elt = call(copy.deepcopy(args[0]), [load(n) for n in names])
+            elt = copy.deepcopy(fn.body) if inline else call(fn, [load(n) for n in names])
             return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
                 target=target, iter=it, ifs=[], is_async=0)]), node)
         if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
@@ -643,6 +658,7 @@ class Normalizer:
             for n in gast.walk(gen.target):
                 if isinstance(n, gast.Name):
                     mapping[n.id] = self.names.fresh(n.id)
+                    self.renamed[mapping[n.id]] = n.id
         self.locals |= set(mapping.values())
         rename = Rename(mapping)
         first_iter = node.generators[0].iter
@@ -721,6 +737,23 @@ class Normalizer:
                 else:
                     args.kw_defaults[k - len(args.defaults)] = const(None)
         return out
+
+    def lifted_value(self, node):
+        """An inner function or lambda used as a value (sorted(xs, key=f)): its lifted function,
+        bound to what it reads of the enclosing function by a functools.partial."""
+        lifted_name, free = self.lifted[node.id]
+        late = [self.renamed.get(v, v) for v in late_bound(self.parsed.node, free)]
+        if late:  # (Python reads them when the function is called, the partial when it is made)
+            refuse(self.parsed, node, f"inner functions and lambdas passed as values that read "
+                   f"{', '.join(late)}, which the function binds more than once or in a loop,",
+                   f"pass {late[0]} as an argument, bind it as a default (lambda v, "
+                   f"{late[0]}={late[0]}: ...), or call the function directly")
+        keywords = [gast.keyword(arg=v, value=load(v)) for v in free] + [
+            gast.keyword(arg=p, value=load(d)) for p, d in self.defaults[node.id][1].items()]
+        if not keywords:
+            return load(lifted_name)
+        self.parsed.env.setdefault("_sd_partial", functools.partial)
+        return self.name_of(call(load("_sd_partial"), [load(lifted_name)], keywords), "fn")
 
     def lifted_call(self, node):
         lifted_name, free = self.lifted[node.func.id]

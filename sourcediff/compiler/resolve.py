@@ -295,8 +295,8 @@ def _static_aliases(fdef, local_names):
                 pairs.append((target, value))
 
     def static(node):
-        if isinstance(node, gast.Name):
-            return node.id not in local_names
+        if isinstance(node, gast.Name):  # (a name the function binds is its own: an inner
+            return node.id not in local_names and node.id not in stores  # def, a lambda)
         return isinstance(node, gast.Attribute) and static(node.value)
 
     return {t.id: v for t, v in pairs if isinstance(t, gast.Name) and stores.get(t.id) == 1

@@ -564,7 +564,8 @@ def _with_func(value, func):
 
 def _container_pop(op, containers):
     """True for ``v = lst.pop()`` on a list (the stacks of generated code)."""
-    return (op.kind == "unknown" and op.key == "pop" and not op.args[1:] and not op.keywords
+    return (op.kind == "unknown" and isinstance(op.key, str) and op.key == "pop"
+            and not op.args[1:] and not op.keywords
             and isinstance(op.args[0], gast.Name) and op.args[0].id in containers)
 
 

@@ -30,9 +30,10 @@ def float64_conversion(g, ans, x):
 
 
 @defvjp(np.ndarray.item, kind="linear", view=False)
-def item_method(g, ans, x):
-    # x.item() of a one-element array: the gradient goes back to that element
-    return (np.reshape(g, np.shape(x)),)
+def item_method(g, ans, x, *index):
+    # x.item() of a one-element array, x.item(k) or x.item(i, j): the gradient goes back to that
+    # element
+    return (_sd.scatter(g, x, _sd.item_index(x, index)),)
 
 
 # What the specializer knows of math's results: each of these returns a Python float whenever it

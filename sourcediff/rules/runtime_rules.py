@@ -89,6 +89,7 @@ defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.dict_keys, reason="a dict's keys")
+defnondiff(_sd.item_index, reason="the integer index of the element x.item(*index) reads")
 defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a constant")
 
 

@@ -14,7 +14,7 @@ __all__ = [
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at",
-    "assigned_items_grad", "assigned_items_adjoint"
+    "assigned_items_grad", "assigned_items_adjoint", "item_index"
 ]
 
 
@@ -78,6 +78,18 @@ def restore_item(obj, key, value):
         del obj[key]
     else:
         obj[key] = value
+
+
+def item_index(x, index):
+    """The index of the element ``x.item(*index)`` reads, as a tuple of integers: ``x.item(5)``
+    counts in C order, ``x.item(1, 2)`` and ``x.item((1, 2))`` name it, ``x.item()`` is the one
+    element of ``x``."""
+    dims = shape(x)
+    if len(index) == 1 and isinstance(index[0], tuple):
+        index = index[0]
+    if len(index) == 1:
+        return tuple(int(i) for i in np.unravel_index(index[0], dims))
+    return tuple(int(i) for i in index) if index else (0,) * len(dims)
 
 
 def item_grad(g, k):

@@ -262,8 +262,13 @@ class Tensor:
 
     # ------------------------------------------------------------ conversion
 
-    def item(self):
-        """The single value as a Python number: ``T.tensor([2.5]).item() == 2.5``."""
+    def item(self, *index):
+        """The single value as a Python number: ``T.tensor([2.5]).item() == 2.5`` (with an index,
+        as ndarray's: ``t.item(1)``, the element at flat index 1)."""
+        if index:
+            if self._rg and _state.strict:
+                raise _escape_error("a Python number (.item())")
+            return self._data.item(*index)
         if self._data.size != 1:
             raise TapeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
