@@ -27,6 +27,7 @@ from .compiler.parse import (
     outermost,
     synthetic,
 )
+from .compiler.resolve import method_of
 from .errors import NoSourceError, SourcediffError, WrtError
 from .rules import registry
 from .rules.quote import sliced_rule
@@ -546,3 +547,4 @@ runtime.hooks.split_form, runtime.hooks.jvp_form = split_form, jvp_form
 runtime.hooks.sliced_rule = sliced_rule
 runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost
 runtime.hooks.mutated_params, runtime.hooks.method_writes = mutated_params, method_writes
+runtime.hooks.method_of = method_of

@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import tape
-from .pytree import aligned_leaves, is_tree, leaves
+from .pytree import aligned_leaves, is_model_object, is_tree, leaves, object_parameters
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -75,7 +75,11 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of parameters or "
                 f"dicts, but got a single {type(params).__name__}; write [w] instead of w")
         self._tree = None
-        if not is_tree(params):
+        self._model = None
+        if is_model_object(params):  # (a model object: its float arrays, each once)
+            self._model = params
+            params = [p for p, _ in object_parameters(params, None, type(self).__name__)]
+        elif not is_tree(params):
             params = list(params)  # (a generator, model.parameters())
         if _is_groups(params):
             groups = list(params)
@@ -166,6 +170,15 @@ class Optimizer:
                     "arrays; pass their gradients: opt.step(grads), e.g. "
                     "opt.step(sd.grad(loss, wrt=(0, 1))(w, b))")
             grads = [p.grad for p in params]
+        elif self._model is not None:  # (the gradient object of the model: its arrays' entries)
+            if not is_model_object(grads):
+                raise TypeError(f"step() got a {type(grads).__name__} of gradients for a model "
+                                f"object; pass what sd.grad(loss)(model, ...) returns")
+            pairs = object_parameters(self._model, grads, "step()")
+            grads = [g for _, g in pairs]
+            if len(pairs) != len(params) or any(a is not p for (a, _), p in zip(pairs, params)):
+                raise ValueError("step(): the model holds other arrays than when the optimizer "
+                                 "was made (an array replaced); make the optimizer again")
         else:
             if isinstance(grads, np.ndarray) or _is_tensor(grads) or np.isscalar(grads):
                 grads = [grads]

@@ -9,7 +9,15 @@ Example::
     vec, unflatten = sd.flatten(params)      # vec: 10 floats; unflatten(vec) is params again
 """
 
+import functools
+import numbers
+import types
+
 import numpy as np
+
+_HEAPTYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class defined by a class statement)
+_FOREIGN = ("numpy", "builtins", "scipy", "torch", "jax", "jaxlib", "dask", "numba", "sourcediff",
+            "cupy")
 
 
 def is_tree(x):
@@ -137,3 +145,117 @@ def tree_vector_grad(g, tree):
 
     pieces = grads(g, tree)
     return np.concatenate(pieces) if parts else np.zeros(0)
+
+
+# ---------------------------------------------------------------- objects as parameters
+
+
+def is_model_object(x):
+    """Whether ``x`` is an instance of a class defined in Python (a model, a layer) whose
+    attributes may hold parameters: not a container, an array, a number, a string, a function, a
+    module or a class, nor an instance of numpy's, the standard library's compiled types or
+    another array library's."""
+    if x is None or is_tree(x) or isinstance(x, (
+            type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+            functools.partial, np.ndarray, np.generic, numbers.Number, str, bytes)):
+        return False
+    cls = type(x)
+    if not cls.__flags__ & _HEAPTYPE or (cls.__module__ or "").split(".")[0] in _FOREIGN:
+        return False
+    return hasattr(x, "__dict__") or bool(slot_names(cls))
+
+
+def slot_names(cls):
+    """The names of the ``__slots__`` of ``cls`` and its bases, as stored (``__w`` mangled)."""
+    out = []
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def object_attributes(x):
+    """The attributes ``x`` stores, as (name, value) pairs: its ``__dict__`` in insertion order,
+    then its slots that are set."""
+    out = list(vars(x).items()) if hasattr(x, "__dict__") else []
+    for name in slot_names(type(x)):
+        try:
+            out.append((name, object.__getattribute__(x, name)))
+        except AttributeError:
+            pass
+    return out
+
+
+def is_float_leaf(x):
+    """A float or a float array: what carries a gradient."""
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, float) or getattr(getattr(x, "dtype", None), "kind", None) == "f"
+
+
+def object_float_leaves(x, path="", seen=None):
+    """The float leaves reached from ``x`` through attributes of objects, lists, tuples and dicts,
+    as (path, owner, key, leaf) in a fixed order: ``owner[key]`` (or ``owner.key`` for an
+    object) holds ``leaf``. An object or container reached again (shared, or a cycle) is not
+    walked again."""
+    seen = set() if seen is None else seen
+    if is_model_object(x):
+        if id(x) in seen:
+            return []
+        seen.add(id(x))
+        return [leaf for name, v in object_attributes(x)
+                for leaf in _child_leaves(x, name, v, f"{path}.{name}", seen)]
+    if isinstance(x, (list, tuple, dict)):
+        if id(x) in seen:
+            return []
+        seen.add(id(x))
+        items = x.items() if isinstance(x, dict) else enumerate(x)
+        return [leaf for k, v in items for leaf in _child_leaves(x, k, v, f"{path}[{k!r}]", seen)]
+    return []
+
+
+def _child_leaves(owner, key, v, path, seen):
+    if is_float_leaf(v):
+        return [(path, owner, key, v)]
+    return object_float_leaves(v, path, seen)
+
+
+def object_parameters(model, grads=None, who="the optimizer"):
+    """The float arrays of the model object ``model`` (each once, however many paths reach it),
+    each with its entry of ``grads`` (a gradient object as sd.grad returns for ``model``, or None)
+    found at the same path: ``[(array, gradient or None)]``. A Python float attribute is refused
+    (an optimizer updates arrays in place), as is a gradient not shaped like the model."""
+    out, seen = [], set()
+
+    def walk(m, g, path):
+        if id(m) in seen:
+            return
+        if isinstance(m, np.ndarray) and is_float_leaf(m):
+            seen.add(id(m))
+            out.append((m, g))
+            return
+        if is_float_leaf(m):
+            raise TypeError(
+                f"{who}: {path} is a Python float, which an optimizer cannot update in place; "
+                f"store it as an array (np.array({m!r})), or keep it out of the model")
+        if is_model_object(m):
+            seen.add(id(m))
+            if g is not None and type(g) is not type(m):
+                raise TypeError(f"{who} got a {type(g).__name__} as the gradient of {path}, a "
+                                f"{type(m).__name__}; pass the gradient sd.grad gives for the model")
+            for name, v in object_attributes(m):
+                walk(v, None if g is None else getattr(g, name, None), f"{path}.{name}")
+        elif isinstance(m, (list, tuple, dict)):
+            seen.add(id(m))
+            items = m.items() if isinstance(m, dict) else enumerate(m)
+            for k, v in items:
+                walk(v, None if g is None else g[k], f"{path}[{k!r}]")
+
+    walk(model, grads, "model")
+    return out

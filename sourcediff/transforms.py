@@ -26,6 +26,7 @@ from .compiler.parse import synthetic
 from .compiler.resolve import _library
 from .errors import InactiveArgumentError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
+from .runtime.objects import refuse_object
 
 _AGAIN = ("For second derivatives differentiate generated code: sd.hessian(f) or "
           "sd.jacobian(sd.grad(f)) for a scalar f, sd.grad(sd.grad(f)) for a scalar f of a "
@@ -118,6 +119,7 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
     given = {name: tangents[i] for name, i in zip(names, wrt)}
     for name, i in zip(names, wrt):
         # (as grad, forward jacobians and hessians refuse them: an int's tangent is not one)
+        refuse_object(primals[i], name, getattr(fn, "__qualname__", "the function"), "sd.jvp")
         try:
             runtime.check_wrt(primals[i], name, getattr(fn, "__qualname__", "the function"))
         except InactiveArgumentError as exc:
@@ -173,6 +175,7 @@ def _forward_jacobian(fn, args, wrt_index, optimize, transpose_out=False, scalar
     if state is None:
         state = _run_state(fn, args)
     x = pristine[wrt_index]  # (as it was given: a run may pop from it)
+    refuse_object(x, name, getattr(fn, "__qualname__", "the function"), "forward mode")
     runtime.check_wrt(x, name, getattr(fn, "__qualname__", "the function"))
     x_shape = (flatten(x)[0].size,) if is_tree(x) else np.shape(x)
     x_float = [] if is_tree(x) else [x]
@@ -382,12 +385,16 @@ def vjp(fn, *primals, optimize=True):
         f_vjp(1.0)     # (3.0,)
     """
     params = list(inspect.signature(fn).parameters)
-    active = tuple(params[i] for i, x in enumerate(primals) if _float_like(x))
+    active = tuple(params[i] for i, x in enumerate(primals)
+                   if _float_like(x) or pytree.is_model_object(x))
     # fn runs once, here: every f_vjp call (a jacobian's rows) differentiates that same run,
     # its random draws and state included, from what the run saved. (Not fn itself and then a
     # backward pass over the primals: fn may write into them, and the generated forms copy an
     # argument they write into, so the call would differentiate at the changed values.)
     fwd = split_form(fn, active) if optimize else _get(fn, active, "split", False)
+    for i, x in enumerate(primals):  # (a model: checked, and what it holds kept, as grad does)
+        if pytree.is_model_object(x):
+            runtime.check_wrt(x, params[i] if i < len(params) else str(i), _name(fn))
     out, saved = fwd(*primals)
     # the backward form restores what the forward pass overwrote, in place (y[i] = <saved>),
     # into arrays that saved holds: each call after it would differentiate at the restored,
@@ -403,7 +410,9 @@ def vjp(fn, *primals, optimize=True):
                 if not np.array_equal(array, copy_, equal_nan=array.dtype.kind in "fc"):
                     array[...] = copy_
         grads = iter(grads if isinstance(grads, tuple) else (grads,))
-        return tuple(next(grads) if _float_like(x) else None for x in primals)
+        return tuple(next(grads) if _float_like(x) else  # (a model's: an object of its class)
+                     runtime.grad_like(next(grads), x) if pytree.is_model_object(x) else None
+                     for x in primals)
 
     return out, f_vjp
 
@@ -491,6 +500,8 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         indices = list(_wrt_indices(fn, wrt, len(args)))
         params = list(inspect.signature(fn).parameters)
         for i in indices:  # (a reverse row has None for an int argument: refused, as forward is)
+            refuse_object(args[i], params[i] if i < len(params) else str(i), _name(fn),
+                          "sd.jacobian (and sd.hessian)")
             runtime.check_wrt(args[i], params[i] if i < len(params) else str(i), _name(fn))
         # the function runs as few times as it can, and every pass is checked against the first
         # run: one reverse run serves every wrt index (its f_vjp differentiates that run), and

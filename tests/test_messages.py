@@ -89,12 +89,16 @@ def takes_a_model(m, x):
 
 
 def test_a_model_as_the_wrt_argument():
+    """A model object is differentiated with respect to (tests/test_object_wrt.py); an object
+    that cannot hold parameters (a random Generator) is refused by name."""
+    g = sd.grad(takes_a_model)(Model(), x)
+    assert type(g) is Model and np.allclose(g.w, x)
     with pytest.raises(InactiveArgumentError) as info:
-        sd.grad(takes_a_model)(Model(), x)
+        sd.grad(takes_a_model)(np.random.default_rng(0), x)
     msg = str(info.value)
     assert "argument 'm' of takes_a_model" in msg
-    assert "is a Model object and cannot carry a gradient" in msg
-    assert "Model value" not in msg and "(Model)" not in msg
+    assert "is a Generator object and cannot carry a gradient" in msg
+    assert "Generator value" not in msg and "(Generator)" not in msg
     assert "leave 'm' out of wrt" in msg
     assert np.allclose(sd.grad(takes_a_model, wrt=1)(Model(), x), np.ones(3))
 

@@ -101,13 +101,15 @@ def reads_an_objects_attribute(obj, x):
     return np.sum(x @ obj.W)
 
 
-def test_an_attribute_of_an_active_object_is_refused_not_dropped():
+def test_an_attribute_of_an_active_object_is_differentiated_not_dropped():
     """p.W on a local that is not an array was taken as carrying no derivative at all (a silent
-    zero for namedtuples); an object's attribute is now refused, a namedtuple's field is right."""
-    with pytest.raises(sd.SourcediffError, match="Holder"):
-        sd.grad(reads_an_objects_attribute)(Holder(np.ones((3, 2))), X)
-    with pytest.raises(sd.SourcediffError, match="Holder.W"):
-        sd.runtime.attribute_grad(np.ones(2), Holder(np.ones(2)), "W")
+    zero for namedtuples); an object of a user's class now gets its gradient as an object of its
+    class (tests/test_object_wrt.py), and an object of another kind is refused."""
+    g = sd.grad(reads_an_objects_attribute)(Holder(np.ones((3, 2))), X)
+    assert type(g) is Holder and np.allclose(g.W, np.broadcast_to(X.sum(0)[:, None], (3, 2)))
+    import types
+    with pytest.raises(sd.SourcediffError, match="SimpleNamespace.W"):
+        sd.runtime.attribute_grad(np.ones(2), types.SimpleNamespace(W=np.ones(2)), "W")
 
 
 def first_item(ws):

@@ -58,6 +58,7 @@ class Analysis(ObjectState):
         self.ret_stmt = ret
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
+        self.resolver.note_supers(fdef)
         self.ops = {}
         self.split_calls = {}  # id(statement) -> (saved name, forward form's name) of user calls
         self.bars = {}
@@ -787,18 +788,18 @@ class Analysis(ObjectState):
                 f"sourcediff.stop_gradient if it should not carry a derivative")
 
     def object_wrt_message(self, name, op, s):
-        """``model(x)`` or ``model.forward(x)`` with ``model`` a wrt argument: an object's
-        attributes are constants to sourcediff, so the object cannot be what it differentiates
-        with respect to."""
+        """``model(*args)`` or ``params.copy()`` with the callee a wrt argument, in a form the
+        call of a model's method does not take (a model's methods and ``__call__`` are followed
+        with the model active: runtime.dynamic's method_call)."""
         call, what = (f"{name}(...)", name) if op.func is not None else \
             (f"{name}.{op.key}(...)", f"a method of {name}")
         return (f"{self.parsed.where(s)}: {call} calls {what}, an argument the gradient is "
-                f"taken with respect to; sourcediff differentiates with respect to floats, "
-                f"float arrays and lists, tuples or dicts of them, not objects (an object's "
-                f"attributes are read as constants).\n    {self.parsed.line_text(s)}\nPass the "
-                f"arrays {name} holds as an argument of their own, a dict for instance "
-                f"(def loss(params, x): ... {name}.forward(params, x)), and differentiate with "
-                f"respect to that argument, or leave {name} out of wrt")
+                f"taken with respect to, in a way sourcediff does not follow: a method of a "
+                f"list, dict, tuple or string (which has no derivative rule), or a call with "
+                f"*args. sourcediff follows a model object's own methods and __call__ called "
+                f"with arguments one by one.\n    {self.parsed.line_text(s)}\nPass the "
+                f"arguments one by one, or build the value with operations that have rules "
+                f"(list(...) + [...], {{**d}}), or leave {name} out of wrt")
 
     def origin_of(self, name):
         """The user's expression a compiler temporary holds (``self.act`` for ``_act1``, ``y[1]``

@@ -405,6 +405,7 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
                                                                    const(defined)])))
     for p in _mutated_params(rev):
         head.append(_param_copy(rev, parsed, p))
+    given = _given_values(rev, primal, wrt_names, head)
     for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
         head.append(assign(name, const(None)))
     if rev.stack is not None:
@@ -435,12 +436,29 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
     final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)
     for p in wrt_names:
         if p in rev.active:
-            grads.append(call(rev.rt(final), [load(rev.bar(p)), load(p)]))
+            grads.append(call(rev.rt(final), [load(rev.bar(p)), load(given.get(p, p))]))
         elif final == "grad_tree":  # (a container's zero that adds entrywise, as grad_tree's)
             grads.append(call(rev.rt("grad_tree"), [const(0.0), load(p)]))
         else:
             grads.append(call(rev.rt("zeros_like_grad"), [load(p)]))
     return Pieces(head, primal, seed + inits, adjoint, grads, value)
+
+
+def _given_values(rev, primal, wrt_names, head):
+    """{parameter: name}: a wrt parameter that the function assigns (``x = layer(x)`` in a loop)
+    is kept as it was given under a name of its own, appended to ``head``: its gradient takes the
+    shape and type of the value given, not of whatever the parameter last held (which the
+    adjoint restores only where a rule reads it: through a call met at run time, grad_tree of
+    the last value summed an array's gradient into a float)."""
+    reassigned = set()
+    for st in primal:
+        reassigned |= _stored(st)
+    given = {}
+    for p in wrt_names:
+        if p in rev.active and p in reassigned:
+            given[p] = rev.names.fresh(f"{p}_given")
+            head.append(assign(given[p], load(p)))
+    return given
 
 
 def _surely_scalar(rev, result):

@@ -181,6 +181,16 @@ class ObjectState:
                 carrying = self.varied
             positions = [k for k, a in enumerate(value.args) if _names_in([a]) & carrying]
             names = [k.arg for k in value.keywords if _names_in([k.value]) & carrying]
+            receiver = self.active_receiver(value)
+            if receiver is not None and isinstance(value.func, gast.Attribute):
+                # (model.store(x) for its effect: its method runs with model active, so what it
+                # stores from model's arrays is watched)
+                s.value = call(self.rt("run_for_effect"), [
+                    self.rt("method_call"), gast.Constant(value=(0,) + tuple(
+                        k + 2 for k in positions) + tuple(names), kind=None), value.func.value,
+                    gast.Constant(value=value.func.attr, kind=None)] + list(value.args),
+                    list(value.keywords))
+                continue
             if not positions and not names:
                 continue
             s.value = call(self.rt("run_for_effect"),
@@ -259,9 +269,27 @@ class ObjectState:
         value = s.value
         if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
             return None
-        if _names_in([value.func]) & self.active:
+        if _names_in([value.func]) & self.active and self.active_receiver(value) is None:
             return None
         return value.func
+
+    def active_receiver(self, value):
+        """The name of the object that carries derivatives (a model the gradient is taken with
+        respect to, a layer of it) whose method ``value`` calls (``model.forward(x)``) or which
+        it calls (``layer(x)``, its ``__call__``), or None: its forms then take it as an active
+        argument (runtime/dynamic.py). A call with ``*args`` or ``**kwargs`` is not one."""
+        func = value.func
+        if any(isinstance(a, gast.Starred) for a in value.args) or \
+                any(k.arg is None for k in value.keywords):
+            return None
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+            if any(hasattr(t, func.attr) for t in (list, dict, tuple, set, str)):
+                return None  # (lst.pop(0), d.get(k): a container's, refused as such)
+            func = func.value
+        if not isinstance(func, gast.Name) or func.id not in self.active or \
+                func.id in self.containers:
+            return None
+        return func
 
     def binds_at_run_time(self, s):
         """Whether the call ``t = f(a, *seq)`` or ``f(a, **d)`` gets a value that carries a

@@ -102,6 +102,38 @@ def _python_method(cls, name):
     return None
 
 
+def _super_names(parsed, self_class, fdef):
+    """{name: (the receiver's class, the class the method is defined in)} for the locals
+    ``fdef`` (the normalized method) binds to ``super()`` (no arguments), in a method whose
+    receiver's class is known."""
+    fn = getattr(parsed.fn, "__code__", None) and parsed.fn
+    if self_class is None or fn is None or "__class__" not in fn.__code__.co_freevars or \
+            not parsed.node.args.args:
+        return {}
+    defining = fn.__closure__[fn.__code__.co_freevars.index("__class__")].cell_contents
+    out = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call) and \
+                isinstance(n.value.func, gast.Name) and n.value.func.id == "super" and \
+                not n.value.args and not n.value.keywords:
+            out[n.targets[0].id] = (self_class, defining)
+    return out
+
+
+def _super_method(cls, defining, name):
+    """The plain function ``super(defining, obj).name`` finds for an instance of ``cls``, or
+    None (an attribute of another kind, or none)."""
+    mro = cls.__mro__
+    if defining not in mro:
+        return None
+    for klass in mro[mro.index(defining) + 1:]:
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            return attr if inspect.isfunction(attr) else None
+    return None
+
+
 class Resolver:
     """Looks names up the way the user's function would: closure, module globals, builtins."""
 
@@ -122,6 +154,13 @@ class Resolver:
         self_class = getattr(parsed, "self_class", None)
         if self_class is not None and parsed.node.args.args:
             self.receivers[parsed.node.args.args[0].id] = self_class
+        # s = super() in a method of a known class: s.forward(x) resolves past the method's class
+        # (found in the normalized body: see note_supers)
+        self.supers = {}
+
+    def note_supers(self, fdef):
+        """Find the locals the normalized function ``fdef`` binds to ``super()``."""
+        self.supers = _super_names(self.parsed, getattr(self.parsed, "self_class", None), fdef)
 
     def lookup(self, name):
         if name in self.parsed.env:
@@ -205,6 +244,10 @@ class Resolver:
         if isinstance(value, gast.Attribute):
             if not isinstance(value.value, gast.Name) or value.value.id not in self.locals:
                 return Op("const", name=value.attr)
+            getter = self.property_getter(value)
+            if getter is not None:  # self.weight, a property: its getter, called on self
+                return Op("user", key=getter, args=[value.value], keywords={},
+                          name=f"{value.value.id}.{value.attr}")
             key = None if value.attr.startswith("__") else getattr(np.ndarray, value.attr, None)
             if key is None:  # a field of a namedtuple or an object: p.W carries p's derivative
                 return self.primitive(runtime.get_attribute, [value.value, const(value.attr)], {},
@@ -217,10 +260,43 @@ class Resolver:
             return self.call(value)
         return Op("unknown", name=type(value).__name__)
 
+    def property_getter(self, value):
+        """``self.weight`` read in a method of a class whose ``weight`` is a property with a
+        Python getter: that getter seen with the receiver's class (a MethodOf), else None."""
+        cls = self.receivers.get(value.value.id)
+        if cls is None:
+            return None
+        try:
+            prop = inspect.getattr_static(cls, value.attr)
+        except AttributeError:
+            return None
+        if not isinstance(prop, property) or not inspect.isfunction(prop.fget):
+            return None
+        self.methods[(cls, value.attr)] = (prop, True)  # (the entry checks it is still there)
+        return method_of(prop.fget, cls)
+
     def call(self, node):
         func = node.func
         args = list(node.args)
         keywords = {k.arg: k.value for k in node.keywords}
+        if isinstance(func, gast.Name) and func.id == "super" and not args and not keywords \
+                and self.lookup("super") is builtins.super and self.parsed.node.args.args:
+            # super(): self seen from the next class, carrying self's derivative (its methods
+            # called on a model are followed with the model active, runtime.dynamic)
+            self_name = self.parsed.node.args.args[0].id
+            return Op("copy", args=[gast.Name(id=self_name, ctx=gast.Load(), annotation=None,
+                                              type_comment=None)], name="super")
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+                and func.value.id in self.supers:
+            # super().forward(x): Base.forward(self, x), self carrying its derivative through
+            # (a call of the super object's method would hold self out of sight)
+            found = _super_method(*self.supers[func.value.id], func.attr)
+            if found is not None:
+                self_name = self.parsed.node.args.args[0].id
+                return Op("user", key=method_of(found, self.receivers[self_name]),
+                          args=[gast.Name(id=self_name, ctx=gast.Load(), annotation=None,
+                                          type_comment=None)] + args,
+                          keywords=keywords, name=f"super().{func.attr}")
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
                 and func.value.id in self.receivers:
             found = _python_method(self.receivers[func.value.id], func.attr)

@@ -149,6 +149,9 @@ class Reverse(Analysis):
         with args carrying a derivative, see run_time_call): the primal runs
         ``_sd.dynamic_fwd``, which compiles the method's forward and backward forms for the
         object it meets (cached per class) and runs it once; the adjoint runs its backward form."""
+        receiver = self.active_receiver(s.value)
+        if receiver is not None:
+            return self.adjoint_receiver_call(s, g, target, receiver)
         helper, lead, syntax = self.run_time_call(s, lambda a: _names_in([a]) & self.active)
 
         def build(v):  # (v: the call as the primal sweep has it, on copies where it copies)
@@ -165,6 +168,42 @@ class Reverse(Analysis):
         for k, arg in enumerate(syntax):
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
             out.extend(self.distribute(arg, item, s, gast.unparse(s.value.func)))
+        return out
+
+    def adjoint_receiver_call(self, s, g, target, receiver):
+        """``t = model.forward(a)`` or ``t = layer(a)`` with the object itself carrying
+        derivatives (a model the gradient is taken with respect to, a layer of it): the primal runs
+        ``_sd.dynamic_fwd(_sd.method_call, (0, ...), model, "forward", a)`` (or the callable
+        object marked -1), whose forms take the object as an active first argument; its gradient
+        goes to ``receiver``."""
+        value = s.value
+        positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.active]
+        names = [k.arg for k in value.keywords if _names_in([k.value]) & self.active]
+        method = isinstance(value.func, gast.Attribute)
+        if method:  # model.forward(x): _sd.method_call(model, "forward", x), model active
+            active = const((0,) + tuple(k + 2 for k in positions) + tuple(names))
+        else:  # (-1: layer(x)'s layer carries derivatives too)
+            active = const((-1,) + tuple(positions) + tuple(names))
+
+        def build(v):
+            if method:
+                return call(self.rt("dynamic_fwd"), [
+                    self.rt("method_call"), active, copy.deepcopy(v.func.value),
+                    const(v.func.attr)] + list(v.args), list(v.keywords))
+            return call(self.rt("dynamic_fwd"), [copy.deepcopy(v.func), active] + list(v.args),
+                        list(v.keywords))
+
+        saved = self.saved_state(s, target, build)
+        grads = self.names.fresh("grads")
+        run = call(self.rt("dynamic_bwd"), [gast.Subscript(value=load(saved), slice=const(1),
+                                                           ctx=gast.Load())])
+        run.keywords.append(gast.keyword(arg="out_bar", value=g))
+        out = [assign(grads, run, s)]
+        syntax = [receiver] + [value.args[k] for k in positions] + \
+            [k.value for k in value.keywords if k.arg in names]
+        for k, arg in enumerate(syntax):
+            item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
+            out.extend(self.distribute(arg, item, s, gast.unparse(value.func)))
         return out
 
     def saved_state(self, s, target, build):

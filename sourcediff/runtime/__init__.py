@@ -16,6 +16,8 @@ rule bodies and ``sourcediff.runtime.X`` read one namespace:
 - :mod:`.linalg`, :mod:`.statistics`, :mod:`.scipy_grads`: np.linalg, numpy's numeric functions, scipy
 - :mod:`.dynamic`: calls met only at run time (``dynamic_fwd``, ``run_for_effect``), ``has_aux``
 - :mod:`.object_state`: watching attributes a gradient call stores on objects
+- :mod:`.objects`: a model object as the argument a gradient is taken with respect to (its check,
+  and its gradient as an object of its class)
 - :mod:`.hooks`: what the runtime needs from the compiler, filled in by :mod:`sourcediff.api`
 
 ``_sd.np`` is numpy (code written by rows.py and specialize.py calls ``_sd.np.sum``). The
@@ -44,6 +46,7 @@ from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
     loops,
     moves,
     object_state,
+    objects,
     products,
     scipy_grads,
     sequences,

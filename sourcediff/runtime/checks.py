@@ -10,8 +10,9 @@ import types
 import numpy as np
 
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
-from ..pytree import is_tree, like_container
+from ..pytree import is_model_object, is_tree, like_container
 from . import hooks
+from .objects import check_object_wrt
 from .shapes import foreign_array, other_array, shape
 
 __all__ = [
@@ -31,6 +32,12 @@ def check_scalar(value, where):
             f"of {len(value)} values; for (loss, aux) pass has_aux=True (sd.grad(f, "
             f"has_aux=True) gives (gradient, aux)), or return the scalar loss alone"
         )
+    if is_model_object(value):  # (np.shape of an object is (): it would pass as a scalar)
+        raise NonScalarOutputError(
+            f"grad needs a function that returns a scalar, but {where} returns a "
+            f"{type(value).__name__} object; a gradient with respect to a model object (which "
+            f"is one) has first derivatives only: sd.grad(sd.grad(f)) and hessians with respect "
+            f"to a model are not supported. Pass the arrays in a dict for second derivatives")
     if shape(value) != () and np.size(value) != 1:
         raise NonScalarOutputError(
             f"grad needs a function that returns a scalar, but {where} returns an array of shape "
@@ -451,6 +458,9 @@ def check_wrt(value, name, fn_where):
     and masked arrays); a list, tuple or dict of floats and float arrays (nested) carries one per
     leaf."""
     if isinstance(value, float):
+        return
+    if is_model_object(value):  # (a model: its float attributes are the parameters)
+        check_object_wrt(value, name, fn_where)
         return
     check_array_kind(value, name, fn_where, InactiveArgumentError)
     if is_tree(value) and value:

@@ -10,15 +10,16 @@ import numpy as np
 
 from ..rules import registry
 from ..errors import NoRuleError, SourcediffError
+from ..pytree import is_float_leaf, is_model_object, object_float_leaves
 from . import hooks
-from .accumulate import GradList, add_grads, cast_grad, is_zero_grad, zeros_like_grad
+from .accumulate import GradDict, GradList, add_grads, cast_grad, is_zero_grad, zeros_like_grad
 from .checks import _float_leaves
 from .indexing import item_grad
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
     "aux_first", "aux_grad", "aux_kept", "dynamic_fwd", "run_for_effect", "dynamic_bwd",
-    "dynamic_jvp", "star_fwd", "star_bwd", "star_jvp"
+    "dynamic_jvp", "star_fwd", "star_bwd", "star_jvp", "method_call"
 ]
 
 
@@ -272,6 +273,85 @@ def _unpartial(fn, active, args, kwargs):
     return fn, active, args, kwargs
 
 
+def _receiver_call(fn, active, args, what):
+    """A call whose callable carries derivatives itself (``active`` starts with -1): a method
+    of an object the gradient is taken with respect to (``model.forward(x)``), or such an object
+    called (``layer(x)``, its Python ``__call__``), as the call of the method's function with the
+    object as its first, active, argument: ``(target, active, args)``. A callable that holds no
+    parameters (``self.act = np.tanh``) is called as it is, its "receiver" getting no gradient
+    (``target`` None); one that holds floats (a closure or functools.partial over arrays) is
+    refused: sourcediff cannot give their gradients back."""
+    active = tuple(a + 1 if isinstance(a, int) else a for a in active)
+    if inspect.ismethod(fn) and inspect.isfunction(fn.__func__) and \
+            not isinstance(fn.__self__, type) and is_model_object(fn.__self__):
+        obj, function = fn.__self__, fn.__func__
+    elif is_model_object(fn) and inspect.isfunction(getattr(type(fn), "__call__", None)):
+        obj, function = fn, type(fn).__call__
+    else:
+        _refuse_holding_floats(fn, what)
+        return None, None, None
+    return hooks.method_of(function, type(obj)), (0,) + active, (obj,) + tuple(args)
+
+
+def _refuse_holding_floats(fn, what):
+    """Refuse a function that holds floats through a closure or a functools.partial, reached as
+    an attribute of an object that carries derivatives: its values would be constants."""
+    if isinstance(fn, functools.partial):
+        held = [fn.func] + list(fn.args) + list(fn.keywords.values())
+    elif inspect.ismethod(fn):  # (self.head_fn = self.head.forward: the head's arrays)
+        held = [fn.__self__]
+    else:
+        held = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ())]
+    if any(is_float_leaf(v) or object_float_leaves(v) for v in held):
+        raise NoRuleError(
+            f"{what}: the call reaches {getattr(fn, '__qualname__', type(fn).__name__)}, a "
+            f"function that holds float values (a closure or a functools.partial), taken from "
+            f"an object the gradient is taken with respect to; sourcediff cannot give the "
+            f"gradient of what a function holds. Store the arrays as attributes and pass them "
+            f"to a module-level function or a method as arguments")
+
+
+def method_call(obj, name, *args, **kwargs):
+    """``obj.name(*args, **kwargs)``: how generated code calls a method of an object that carries
+    derivatives (a model the gradient is taken with respect to), through :func:`dynamic_fwd`."""
+    return getattr(obj, name)(*args, **kwargs)
+
+
+def _method_call_fwd(active, args, kwargs):
+    """:func:`dynamic_fwd` of ``method_call(obj, name, *rest)`` with obj active (``active[0] ==
+    0``): a method of obj runs with obj as its active first argument; an attribute holding a
+    callable object (``self.out(h)``, a layer) runs as that object's call, its gradient given
+    back as obj's under that name; a function obj holds that is no parameter of it
+    (``self.act = np.tanh``) runs as it is, obj getting no gradient."""
+    obj, name, rest = args[0], args[1], args[2:]
+    rest_active = tuple(a - 2 if isinstance(a, int) else a for a in active[1:])
+    fn = getattr(obj, name)
+    if isinstance(obj, super) and is_model_object(obj.__self__):  # (super().forward(x))
+        obj = obj.__self__
+    what = f"{type(obj).__name__}.{name}"
+    if inspect.ismethod(fn) and fn.__self__ is obj and inspect.isfunction(fn.__func__):
+        target = hooks.method_of(fn.__func__, type(obj))
+        moved = (0,) + tuple(a + 1 if isinstance(a, int) else a for a in rest_active)
+        params, where = _active_params(target, moved, (obj,) + rest, kwargs)
+        fwd = hooks.split_form(target, params)
+        value, saved = fwd(obj, *rest, **kwargs)
+        return value, (fwd.__sourcediff_bwd__, saved, where)
+    if is_model_object(fn) and inspect.isfunction(getattr(type(fn), "__call__", None)):
+        value, (bwd, saved, where) = dynamic_fwd(fn, (-1,) + rest_active, *rest, **kwargs)
+        return value, (_HeldGrad(bwd, name), saved, where)
+    _refuse_holding_floats(fn, what)
+    value, (bwd, saved, where) = dynamic_fwd(fn, rest_active, *rest, **kwargs)
+    return value, (_NoReceiverGrad(bwd), saved, where)
+
+
+class _HeldGrad:
+    """The backward of ``obj.name(x)`` where obj.name is a callable object (a layer): its
+    gradient is obj's gradient under ``name``."""
+
+    def __init__(self, bwd, name):
+        self.bwd, self.name = bwd, name
+
+
 def dynamic_fwd(fn, active, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` once through its forward form, for a callable sourcediff meets
     only at run time (``self.act_fn(z)``, ``layer.forward(h)`` over a list of layers, a function
@@ -279,6 +359,18 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     names) of the arguments that carry derivatives. Returns ``(value, state)``;
     :func:`dynamic_bwd` takes the state. The forms are compiled once per function (per class for
     a method) and cached; a primitive with a rule (``np.tanh``) runs with its rule."""
+    if fn is method_call and active and active[0] == 0:
+        return _method_call_fwd(active, args, kwargs)
+    what = getattr(fn, "__qualname__", type(fn).__name__)
+    if active and active[0] == -1:  # (the callable carries derivatives: model.forward)
+        target, moved, moved_args = _receiver_call(fn, active[1:], args, what)
+        if target is None:  # (a function held by the object, no parameter of it: no gradient)
+            value, (bwd, saved, where) = dynamic_fwd(fn, active[1:], *args, **kwargs)
+            return value, (_NoReceiverGrad(bwd), saved, where)
+        params, where = _active_params(target, moved, moved_args, kwargs)
+        fwd = hooks.split_form(target, params)
+        value, saved = fwd(*moved_args, **kwargs)
+        return value, (fwd.__sourcediff_bwd__, saved, where)
     fn, active, args, kwargs = _unpartial(fn, active, args, kwargs)
     rule = _rule_of(fn)
     if rule is not None:
@@ -287,7 +379,7 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     if isinstance(fn, np.vectorize):
         value = fn(*args, **kwargs)
         return value, (_VectorizedCall(fn, active, args, kwargs, value), None, None)
-    target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
+    target = _dynamic_target(fn, what)
     params, where = _active_params(target, active, args, kwargs)
     fwd = hooks.split_form(target, params)
     value, saved = fwd(*args, **kwargs)
@@ -302,9 +394,22 @@ def run_for_effect(fn, active, *args, **kwargs):
     return dynamic_fwd(fn, active, *args, **kwargs)[0]
 
 
+class _NoReceiverGrad:
+    """The backward of a call through a function an object holds that carries no parameter of
+    it (``self.act(z)``): the receiver's gradient is zero, the arguments' are the call's."""
+
+    def __init__(self, bwd):
+        self.bwd = bwd
+
+
 def dynamic_bwd(state, out_bar):
     """The gradients of the arguments :func:`dynamic_fwd` marked active, in its order."""
     bwd, saved, where = state
+    if type(bwd) is _NoReceiverGrad:
+        return (0.0,) + tuple(dynamic_bwd((bwd.bwd, saved, where), out_bar))
+    if type(bwd) is _HeldGrad:
+        grads = dynamic_bwd((bwd.bwd, saved, where), out_bar)
+        return (GradDict({bwd.name: grads[0]}),) + tuple(grads[1:])
     if type(bwd) is _RuleCall or type(bwd) is _VectorizedCall:
         return bwd.grads(out_bar)
     return _per_argument(bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar}), where)
@@ -313,6 +418,12 @@ def dynamic_bwd(state, out_bar):
 def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     """``(value, tangent)`` of ``fn(*args, **kwargs)`` for a callable met at run time, with one
     tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
+    if active and active[0] == -1:
+        raise NoRuleError(
+            f"{getattr(fn, '__qualname__', type(fn).__name__)}: forward mode does not yet "
+            f"differentiate with respect to an object (a method or __call__ of a model the "
+            f"derivative is taken with respect to); reverse mode does (sd.grad, "
+            f"sd.value_and_grad), or pass the arrays in a dict for forward mode")
     fn, active, args, kwargs = _unpartial(fn, active, args, kwargs)
     rule = _rule_of(fn)
     if rule is not None:

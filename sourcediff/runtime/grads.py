@@ -4,10 +4,11 @@
 import numpy as np
 
 from ..errors import SourcediffError
-from ..pytree import is_tree, like_container
+from ..pytree import is_model_object, is_tree, like_container
 from .accumulate import GradDict, GradList
 from .checks import check_scalar
 from .indexing import item_grad
+from .objects import object_grad
 from .shapes import foreign_array, other_array, shape, unbroadcast
 
 __all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
@@ -53,6 +54,8 @@ def grad_like(g, x):
         return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
     if is_tree(x):  # the gradient of a pytree: the same structure
         return _tree_grad(g, x, False)
+    if is_model_object(x):  # a model's: an object of its class (runtime/objects.py)
+        return object_grad(g, x, grad_like)
     return g
 
 
@@ -78,6 +81,8 @@ def grad_tree(g, x):
     """Like :func:`grad_like`, for the gradients a helper's backward form gives its caller: a
     list, tuple or dict argument's gradient is a GradList or GradDict, which adds entrywise, so
     two calls' gradients for the same list add up (a plain list would concatenate)."""
+    if is_model_object(x):  # (a GradDict by attribute name until the caller's grad_like)
+        return g
     return _tree_grad(g, x, True) if is_tree(x) else grad_like(g, x)
 
 

@@ -22,6 +22,7 @@ NAMES = {
     "outermost": "a line of generated code followed back to the user's own line",
     "mutated_params": "the parameters a Python function writes into in place",
     "method_writes": "the parameters a method of a class writes into in place, and how",
+    "method_of": "a method's function seen with the class of its receiver (compiler.resolve)",
 }
 
 

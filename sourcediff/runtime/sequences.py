@@ -6,8 +6,10 @@ import collections.abc
 import numpy as np
 
 from ..errors import SourcediffError, SourcediffSyntaxError
+from ..pytree import is_model_object
 from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
 from .indexing import item_grad
+from .objects import object_attribute_grad
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
@@ -257,7 +259,9 @@ def get_attribute(obj, name):
 
 
 def attribute_slot(b, obj, name):
-    """The entry of a namedtuple's gradient ``b`` for the field ``name``."""
+    """The entry of a namedtuple's (or a model object's) gradient ``b`` for the field ``name``."""
+    if is_model_object(obj):
+        return item_grad(b, name)
     return item_grad(b, obj._fields.index(name))
 
 
@@ -268,6 +272,8 @@ def attribute_grad(g, obj, name):
         out = GradList(0.0 for _ in obj)
         out[obj._fields.index(name)] = g
         return out
+    if is_model_object(obj):  # (a model the gradient is taken with respect to)
+        return object_attribute_grad(g, obj, name)
     raise SourcediffError(
         f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
         f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "

@@ -109,7 +109,8 @@ def _float_array(a, i):
             hasattr(a, "__array__")):
         raise SourcediffError(
             f"grad_of: argument {i} holds a {type(a).__name__}, which cannot carry a gradient; "
-            f"pass floats, float arrays, or lists, tuples and dicts of them")
+            f"pass floats, float arrays, or lists, tuples and dicts of them (for a model object, "
+            f"reverse mode does: sd.grad(f)(model, ...))")
     if isinstance(a, (list, tuple)):
         a = np.asarray(a)
     arr = np.array(a, dtype=np.result_type(a, np.float64) if np.ndim(a) or

@@ -1,0 +1,265 @@
+"""A model object as the argument a gradient is taken with respect to (``sd.grad(loss)(model,
+x)``): the check of the argument, and its gradient, an object of the model's class whose float
+attributes hold their gradients.
+
+Inside generated code an object's gradient is a GradDict from attribute name to that
+attribute's gradient (``attribute_grad`` makes one per read of ``model.W``, and they add up
+entrywise like a dict's); :func:`object_grad` turns it into the object form once, at the end. An
+array reached through two paths (one layer twice in a list, a weight tied between two layers)
+gets the sum of its paths' gradients at each of them.
+"""
+
+import copy
+import threading
+
+import numpy as np
+
+from ..errors import InactiveArgumentError, SourcediffError
+from ..pytree import is_float_leaf, is_model_object, object_attributes, object_float_leaves
+from .accumulate import GradDict, add_grads, is_zero_grad
+from .indexing import item_grad
+
+__all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object"]
+
+_MISSING = object()
+
+# (thread, id(model)) -> what check_object_wrt saw when the gradient call began: the attributes
+# each object held {(id(obj), name): value} and a copy of each float array {id(array): copy}
+_given = {}
+
+
+def check_object_wrt(value, name, fn_where):
+    """Refuse a model object that cannot be a parameter: no float attribute anywhere, a class
+    that computes its attribute reads (``__getattribute__``), or two attributes that hold
+    overlapping but distinct arrays (a view of a weight stored beside it)."""
+    where = f"argument '{name}' of {fn_where}"
+    leaves = object_float_leaves(value, name)
+    if not leaves:
+        raise InactiveArgumentError(
+            f"{where} is a {type(value).__name__} object with no float or float-array attribute "
+            f"(in itself, its lists, dicts and nested objects), so it cannot carry a gradient; "
+            f"store its parameters as float arrays, or leave '{name}' out of wrt")
+    _check_classes(value, where, set())
+    arrays = {}
+    for path, _, _, leaf in leaves:
+        if isinstance(leaf, np.ndarray):
+            arrays.setdefault(id(leaf), (path, leaf))
+    _given[(threading.get_ident(), id(value))] = (_attributes_held(value), {
+        k: a.copy() for k, (_, a) in arrays.items()})
+    views = [(p, a) for p, a in arrays.values() if a.base is not None]
+    for p, a in views:
+        for q, b in arrays.values():
+            if a is not b and np.may_share_memory(a, b) and np.shares_memory(a, b):
+                raise InactiveArgumentError(
+                    f"{where}: {p} and {q} are different arrays over the same memory (one is a "
+                    f"view of the other), so a gradient per attribute would not be the gradient "
+                    f"of that memory, and an optimizer step would move it twice. Store the one "
+                    f"array and compute the other from it in the function (self.W.T), or store "
+                    f"a copy")
+
+
+def _attributes_held(x, seen=None, out=None):
+    """{(id(holder), name or key): value} for every attribute of every object, and every item
+    of every list, tuple and dict, reached from ``x``."""
+    seen, out = (set(), {}) if seen is None else (seen, out)
+    if id(x) in seen:
+        return out
+    seen.add(id(x))
+    if is_model_object(x):
+        children = object_attributes(x)
+        out.update(((id(x), k), v) for k, v in children)
+        children = [v for _, v in children]
+    elif isinstance(x, (list, tuple, dict)):
+        items = list(x.items() if isinstance(x, dict) else enumerate(x))
+        out.update(((id(x), k), v) for k, v in items)
+        children = [v for _, v in items]
+    else:
+        return out
+    for v in children:
+        _attributes_held(v, seen, out)
+    return out
+
+
+def _check_classes(x, where, seen):
+    if id(x) in seen:
+        return
+    seen.add(id(x))
+    if is_model_object(x):
+        cls = type(x)
+        if cls.__getattribute__ is not object.__getattribute__:
+            raise InactiveArgumentError(
+                f"{where}: {cls.__name__} defines __getattribute__, so what its attribute reads "
+                f"return is computed, and sourcediff could not tell which stored array a "
+                f"gradient belongs to. Pass the arrays in a dict (params['W']), or a class "
+                f"without __getattribute__")
+        children = [v for _, v in object_attributes(x)]
+    elif isinstance(x, dict):
+        children = list(x.values())
+    elif isinstance(x, (list, tuple)):
+        children = list(x)
+    else:
+        return
+    for v in children:
+        _check_classes(v, where, seen)
+
+
+def object_attribute_grad(g, obj, name):
+    """The gradient of the model object ``obj`` from that of ``obj.name`` (a GradDict with one
+    entry); a read of a dunder attribute (``obj.__dict__``) is refused."""
+    if name.startswith("__") and name.endswith("__"):
+        raise SourcediffError(
+            f"the derivative flows through {type(obj).__name__}.{name} of an object the gradient is "
+            f"taken with respect to; sourcediff follows its attributes read by name "
+            f"(self.W), not through {name}. Read the attributes by name")
+    return GradDict({name: g})
+
+
+def object_grad(g, x, leaf_grad, name="the argument"):
+    """The final gradient of the model object ``x`` from its GradDict ``g``: an object of x's
+    class (``copy.copy`` of x, attributes then replaced; x itself is not changed) whose float and
+    float-array attributes hold their gradients (zeros where none reached them), with lists,
+    dicts and nested objects mirrored and None for attributes that carry no derivative (ints,
+    strings, functions, integer arrays). ``leaf_grad(g, leaf)`` shapes a leaf's gradient
+    (runtime.grad_like)."""
+    totals = {}
+    given = _given.pop((threading.get_ident(), id(x)), None)
+    _collect(g, x, name, totals, (), given)
+    return _Builder(totals, leaf_grad).build(x)
+
+
+def _leaf_key(owner, key, leaf):
+    return id(leaf) if isinstance(leaf, np.ndarray) else (id(owner), key)
+
+
+def _collect(g, x, path, totals, stack, given):
+    """Add each leaf's gradient from ``g`` (x's) into ``totals`` (keyed by the array, or for a
+    float by its owner and key), refusing a gradient that does not fit x's structure."""
+    if is_zero_grad(g):
+        return
+    if id(x) in stack:
+        raise SourcediffError(
+            f"the gradient reaches {path}, which leads back to an object it is held by (a "
+            f"cycle of references); sourcediff does not follow a derivative around a cycle. Keep "
+            f"references to parents out of the model (pass them as arguments)")
+    if is_model_object(x):
+        if not isinstance(g, dict):
+            raise SourcediffError(
+                f"the gradient of {path} (a {type(x).__name__} object) came out a "
+                f"{type(g).__name__}: the function reads it in a way sourcediff does not follow "
+                f"as attribute reads (an attribute named like an ndarray's, such as .T, .real or "
+                f".shape, is read as the array's). Rename the attribute or read it by name")
+        stored = dict(object_attributes(x))
+        for key in g:
+            if given is not None and key in stored and (id(x), key) not in given[0]:
+                raise SourcediffError(
+                    f"the derivative flows through {path}.{key}, which the function stored on "
+                    f"the object during this gradient call and read back (it was not there "
+                    f"when the model was given); sourcediff reads attributes as constants, so the "
+                    f"derivative through what was stored would be lost. Pass the value on as an "
+                    f"argument or a return value instead of reading it back from the object")
+            if key not in stored:
+                raise SourcediffError(
+                    f"the derivative flows through {path}.{key}, which {type(x).__name__} does "
+                    f"not store as an attribute (a value computed on read: a property, "
+                    f"__getattr__ or a class attribute); sourcediff gives gradients for stored "
+                    f"attributes. A property is followed where it is read through self in a "
+                    f"method (self.{key}); read it there, or read the stored arrays")
+        for key, v in stored.items():
+            _child(g.get(key, 0.0), x, key, v, f"{path}.{key}", totals, stack + (id(x),), given)
+        return
+    if isinstance(x, (list, tuple, dict)):
+        items = x.items() if isinstance(x, dict) else enumerate(x)
+        for k, v in items:
+            _child(item_grad(g, k), x, k, v, f"{path}[{k!r}]", totals, stack + (id(x),), given)
+
+
+def _child(g, owner, key, v, path, totals, stack, given):
+    if is_float_leaf(v):
+        if not is_zero_grad(g):
+            if given is not None:
+                _check_unchanged(owner, key, v, path, given)
+            k = _leaf_key(owner, key, v)
+            totals[k] = add_grads(totals.get(k, 0.0), g)
+        return
+    _collect(g, v, path, totals, stack, given)
+
+
+def _check_unchanged(owner, key, v, path, given):
+    """Refuse a gradient for a parameter the function changed: replaced by another value (a read
+    may have taken the new one, whose derivative is not the given one's), stored where there was
+    none, or written into in place (its values differ from those given)."""
+    before = given[0].get((id(owner), key), _MISSING)
+    if before is not v:
+        raise SourcediffError(
+            f"the function {'stored' if before is _MISSING else 'replaced'} {path} during the "
+            f"gradient call (self.W = ..., self.W *= 2, a list item set), and the derivative "
+            f"flows through it; sourcediff differentiates with respect to the model as given, "
+            f"and a read of the new value would give that value's derivative instead. Compute "
+            f"the new value in a local variable (W = self.W * 2) and use that")
+    saved = given[1].get(id(v)) if isinstance(v, np.ndarray) else None
+    if saved is not None and not np.array_equal(saved, v, equal_nan=True):
+        raise SourcediffError(
+            f"the function changed {path} in place during the gradient call (a write into the "
+            f"array: self.W *= 2, self.W[0] = ..., out=self.W), and sourcediff differentiates "
+            f"with respect to the values given; the derivative through the write would be "
+            f"wrong. Compute the new values into a new array (W = self.W * 2) instead")
+
+
+class _Builder:
+    """Builds the gradient object (and its containers) of a model from the leaves' totals, each
+    object and container once (one met twice is the same gradient twice), and each gradient
+    array its own: one array that came out as two leaves' gradients (b1 + b2 gives both the
+    same) or a view is copied, so updating one in place cannot change another; an array tied
+    between two paths keeps one gradient at both."""
+
+    def __init__(self, totals, grad_like):
+        self.totals, self.grad_like = totals, grad_like
+        self.memo, self.used = {}, {}
+
+    def leaf(self, owner, key, v):
+        k = _leaf_key(owner, key, v)
+        out = self.grad_like(self.totals.get(k, 0.0), v)
+        if isinstance(out, np.ndarray):
+            if out.base is not None or self.used.get(id(out), k) != k:
+                out = out.copy()
+            self.used[id(out)] = k
+        return out
+
+    def item(self, owner, key, v):
+        return self.leaf(owner, key, v) if is_float_leaf(v) else self.build(v)
+
+    def build(self, x):
+        if id(x) in self.memo:
+            return self.memo[id(x)]
+        if is_model_object(x):
+            out = self.memo[id(x)] = copy.copy(x)
+            for key, v in object_attributes(x):
+                new = self.item(x, key, v)
+                if hasattr(out, "__dict__") and key in vars(out):
+                    vars(out)[key] = new
+                else:
+                    object.__setattr__(out, key, new)
+            return out
+        if isinstance(x, (list, tuple, dict)):
+            items = x.items() if isinstance(x, dict) else enumerate(x)
+            built = {k: self.item(x, k, v) for k, v in items}
+            if isinstance(x, dict):
+                out = built
+            elif hasattr(x, "_fields"):
+                out = type(x)(*built.values())
+            else:
+                out = type(x)(built.values())
+            self.memo[id(x)] = out
+            return out
+        return None
+
+
+def refuse_object(value, name, fn_where, what):
+    """Refuse a model object given to ``what`` (forward mode, a jacobian or hessian), which take
+    floats, arrays and containers of them: reverse mode's gradient takes one."""
+    if is_model_object(value):
+        raise InactiveArgumentError(
+            f"argument '{name}' of {fn_where} is a {type(value).__name__} object: {what} does not "
+            f"differentiate with respect to an object yet; reverse mode does (sd.grad(f)(model, "
+            f"...), sd.value_and_grad). For {what}, pass the arrays in a dict or a list "
+            f"(sd.flatten gives one vector of them)")
