@@ -8,7 +8,7 @@ from ..errors import SourcediffError
 from .grad_mode import _state
 from .messages import TapeError
 from .node import _BILINEAR
-from .recording import _binop, _composite, _op, _promote
+from .recording import _binop, _composite, _op, _promote, _torch_dtype
 from .rule_lookup import _lookup
 from .tensor_class import Tensor, _dims, _unwrap, _wrap
 
@@ -152,7 +152,7 @@ def clamp(t, min=None, max=None):
 
         return _composite("ClampBackward0", fn, (t, lo, hi))
     d = t._data
-    ans = np.clip(d, min, max)
+    ans = _torch_dtype(np.asarray(np.clip(d, min, max)), np.clip, (t, min, max))
     if not (_state.enabled and t._rg):
         return _wrap(np.asarray(ans))
     mask = np.ones(d.shape, dtype=bool)

@@ -24,7 +24,7 @@ from .functions import (
 from .grad_mode import _state
 from .messages import TapeError
 from .node import _BILINEAR, _DIV_SAVES, _make_node
-from .recording import _binop, _composite, _not_implemented_bw, _op, _unary
+from .recording import _binop, _composite, _not_implemented_bw, _op, _torch_dtype, _unary
 from .rule_lookup import _ToCopy
 from .tensor_class import (
     Tensor,
@@ -126,10 +126,12 @@ class _Methods:
         return _op("ReciprocalBackward0", np.divide, np.divide, (1.0, self), None, (1,), (1, "o"))
 
     def __floordiv__(self, other):
-        return self._floor_divided(np.floor_divide(self._data, _unwrap(other)))
+        return self._floor_divided(_torch_dtype(np.asarray(np.floor_divide(
+            self._data, _unwrap(other))), np.floor_divide, (self, other)))
 
     def __rfloordiv__(self, other):
-        return self._floor_divided(np.floor_divide(_unwrap(other), self._data))
+        return self._floor_divided(_torch_dtype(np.asarray(np.floor_divide(
+            _unwrap(other), self._data)), np.floor_divide, (other, self)))
 
     def _floor_divided(self, value):
         """``self // c`` or ``c // self``: PyTorch's floor_divide has no derivative, so a

@@ -19,6 +19,7 @@ from .rule_lookup import (
     _ragged_float,
     _rule_and_vjp,
     _sliced_cache,
+    _ToCopy,
 )
 from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
 
@@ -72,6 +73,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 ans = ans.copy()
                 copied_from = a
                 break
+    ans = _torch_dtype(ans, key, args, kw)
     out = _new_tensor(Tensor)
     out._data = ans
     out._rgv = False
@@ -137,6 +139,40 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
 
 
 _NO_KW = {}  # (read only)
+
+
+def _torch_dtype(ans, key, args, kw=None):
+    """``ans`` (numpy's result of ``key`` on ``args``) in PyTorch's dtype: float32 where numpy's
+    float64 came from integers or scalars only (see _keeps_float64)."""
+    if ans.dtype.char == "d" and not _state.strict and not _keeps_float64(key, args, kw):
+        return ans.astype(np.float32)
+    return ans
+
+
+def _keeps_float64(key, args, kw):
+    """Whether a float64 result is PyTorch's too: the op names its dtype (``x.double()``,
+    ``sum(dtype=)``), or by PyTorch's promotion an operand with dimensions is float64 (a Tensor
+    or an array, or one in a list such as cat's), or none with dimensions is a float and a 0-d
+    one is float64.
+
+    Otherwise numpy's float64 came from integers or scalars (``i / j``, ``i * 0.5``,
+    ``i.sqrt()``, ``torch.where(c, i, 0.5)``, ``f * np.float64(2)``) or from a 0-d float64
+    beside a float32 with dimensions (``torch.maximum(f, d0)``), where PyTorch gives float32.
+    grad_of (``_state.strict``) keeps numpy's promotion."""
+    if key is _ToCopy or (kw and kw.get("dtype") is not None):
+        return True
+    dim_float = zero_f64 = False
+    for a in args:
+        for x in a if isinstance(a, (list, tuple)) else (a,):
+            d = x._data if isinstance(x, Tensor) else x if type(x) is np.ndarray else None
+            if d is not None and d.dtype.kind == "f":
+                if d.ndim:
+                    if d.dtype.char == "d":
+                        return True
+                    dim_float = True
+                elif d.dtype.char == "d":
+                    zero_f64 = True
+    return zero_f64 and not dim_float
 
 
 def _keep_saves(node, saves, req, args, out):

@@ -1,0 +1,106 @@
+"""review25: the tape against PyTorch 2.13 as a user's parity test checks it (dtypes, values,
+gradients, grad_fn names, errors). Each snippet runs once with ``torch`` bound to PyTorch and
+once with ``torch`` bound to ``sourcediff.tape``; the names it binds are compared."""
+
+import numpy as np
+import pytest
+
+import sourcediff.tape as T
+import sourcediff.tape.nn.functional as TF
+
+
+def _run(src, torch_mod, functional):
+    ns = {"torch": torch_mod, "F": functional, "np": np}
+    exec(src, ns)  # noqa: S102 (a test snippet)
+    return ns
+
+
+def _describe(v):
+    d = {"dtype": str(v.dtype).replace("torch.", ""), "shape": tuple(v.shape),
+         "value": np.asarray(v.detach().numpy(), dtype=float),
+         "requires_grad": v.requires_grad}
+    g = v.grad if v.is_leaf else None
+    d["grad"] = None if g is None else (str(g.dtype).replace("torch.", ""),
+                                        np.asarray(g.numpy(), dtype=float))
+    return d
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True)
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def check_parity(src, names):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    want = _run(src, torch, F)
+    got = _run(src, T, TF)
+    for n in names:
+        w, g = _describe(want[n]), _describe(got[n])
+        for k in w:
+            assert (w[k] is None) == (g[k] is None) and (w[k] is None or _same(w[k], g[k])), \
+                f"{n}.{k}: torch {w[k]}, tape {g[k]}"
+
+
+# ------------------------------------------------ integer tensors and scalars promote to float32
+# (numpy's promotion made them float64: i / j, i * 0.5, i.sqrt(), torch.where(c, i, 0.5), and a
+# float32 Tensor times np.float64(2) all came out float64 on the tape, float32 in PyTorch, so a
+# loss built from them and its gradients were float64)
+
+PROMOTIONS = """
+a = torch.tensor([1, 4])
+b = torch.tensor([2, 3])
+f = torch.tensor([1.5, 2.5])
+d0 = torch.tensor(1.5, dtype=torch.float64)
+r1 = a / b
+r2 = a / 2
+r3 = a * 0.5
+r4 = 2.5 - a
+r5 = 3.0 / a
+r6 = a ** 0.5
+r7 = a.sqrt()
+r8 = torch.exp(a)
+r9 = a.sigmoid()
+r10 = 0.5 ** a
+r11 = a.sum() / 2
+r12 = torch.where(a > 1, a, 0.5)
+r13 = torch.tensor([True, False]) * 1.5
+r14 = f * np.float64(2.5)
+r15 = a * np.float64(2.5)
+r16 = a // 2.5
+r17 = a.clamp(0.5, 2.5)
+r18 = torch.maximum(f, d0)
+r19 = torch.where(a > 1, f, d0)
+r20 = f.clamp(d0)
+r21 = torch.maximum(a, f)
+r22 = torch.cat([a, f])
+r23 = a * d0
+r24 = a.sum(dtype=torch.float64)
+r25 = a.double() / 3
+r26 = f.double() * 2
+"""
+
+
+def test_integer_and_scalar_promotion_is_pytorchs():
+    check_parity(PROMOTIONS, [f"r{i}" for i in range(1, 27)])
+
+
+def test_promoted_loss_and_its_gradient_stay_float32():
+    check_parity("""
+w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+x = torch.arange(3) / 3
+loss = ((w * x - torch.arange(3) * 0.1) ** 2).mean()
+loss.backward()
+""", ["w", "x", "loss"])
+
+
+def test_grad_of_keeps_numpys_float64_promotion():
+    # (inside grad_of the tape runs numpy code: numpy's promotion, float64)
+    def f(x):
+        n = np.sum(x > 0)
+        return np.sum(x * (n / 3))
+    g = T.grad_of(f, (np.array([1.0, -2.0, 3.0]),))
+    np.testing.assert_allclose(g, np.full(3, 2.0 / 3.0), rtol=1e-15)
