@@ -104,3 +104,105 @@ def test_grad_of_keeps_numpys_float64_promotion():
         return np.sum(x * (n / 3))
     g = T.grad_of(f, (np.array([1.0, -2.0, 3.0]),))
     np.testing.assert_allclose(g, np.full(3, 2.0 / 3.0), rtol=1e-15)
+
+
+# ------------------------------------------------ losses as aten computes them
+# binary_cross_entropy at p = 0 or 1 (a float32 sigmoid saturates there from z = 17): PyTorch's
+# gradient is (p - t) / max(p (1 - p), 1e-12), finite; the tape differentiated its clamped logs
+# and gave nan (0 / 0), which then poisoned every parameter through sigmoid's backward.
+
+def test_binary_cross_entropy_gradient_at_zero_and_one_is_atens():
+    check_parity("""
+p = torch.tensor([0., 1., 0.5, 1e-30, 0., 1.], requires_grad=True)
+y = torch.tensor([0., 1., 1., 0.5, 1., 0.], requires_grad=True)
+l = F.binary_cross_entropy(p, y, weight=torch.tensor([1., 2., 3., 1., 1., 1.]))
+l.backward()
+""", ["p", "y", "l"])
+
+
+def test_binary_cross_entropy_of_a_saturated_sigmoid_is_finite():
+    check_parity("""
+z = torch.tensor([20., -120., 3., 40.], requires_grad=True)
+y = torch.tensor([1., 0., 1., 0.])
+l = F.binary_cross_entropy(z.sigmoid(), y)
+l.backward()
+""", ["z", "l"])
+
+
+def test_binary_cross_entropy_node_is_freed_after_backward():
+    p = T.tensor([0.2, 0.7], requires_grad=True)
+    loss = T.binary_cross_entropy(p, T.tensor([0.0, 1.0]))
+    loss.backward()
+    with pytest.raises(T.TapeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+def test_binary_cross_entropy_second_order_matches_torch_inside():
+    check_parity("""
+p = torch.tensor([0.2, 0.7, 0.5], requires_grad=True)
+y = torch.tensor([0.1, 1., 0.3], requires_grad=True)
+l = F.binary_cross_entropy(p, y, weight=torch.tensor([1., 2., 3.]))
+g, gy = torch.autograd.grad(l, [p, y], create_graph=True)
+(g.sum() + gy.sum()).backward()
+""", ["p", "y"])
+
+
+# cross_entropy / nll_loss: a negative class index (-1, say) was read by numpy from the end (the
+# last class), a silent other loss, where PyTorch raises "Target -1 is out of bounds."; weight=,
+# ignore_index=, label_smoothing=, probability targets, 1-D and K-dimensional inputs and
+# binary_cross_entropy_with_logits's pos_weight= were TypeErrors or IndexErrors.
+
+@pytest.mark.parametrize("target", ["[2, -1, 1]", "[2, 3, 0]"])
+def test_cross_entropy_refuses_a_class_index_out_of_range(target):
+    x = T.tensor([[1.0, 2.0, 3.0], [1.0, -1.0, 0.0], [0.5, 0.2, 0.1]], requires_grad=True)
+    with pytest.raises(T.TapeError, match="out of bounds"):
+        T.cross_entropy(x, T.tensor(eval(target)))  # noqa: S307
+
+
+X3 = "x = torch.tensor([[1., 2., 3.], [1., -1., 0.], [0.5, 0.2, 0.1]], requires_grad=True)\n"
+CE_CASES = [
+    "l = F.cross_entropy(x, torch.tensor([2, 0, 2]), weight=torch.tensor([0.2, 1., 3.]))",
+    "l = F.cross_entropy(x, torch.tensor([2, 0, 2]), weight=torch.tensor([0.2, 1., 3.]), "
+    "reduction='none')",
+    "l = F.cross_entropy(x, torch.tensor([2, -100, 1]))",
+    "l = F.cross_entropy(x, torch.tensor([2, 1, 0]), weight=torch.tensor([0.2, 1., 3.]), "
+    "ignore_index=1)",
+    "l = F.cross_entropy(x, torch.tensor([-100, -100, -100]))",
+    "l = F.cross_entropy(x, torch.tensor([2, 0, 1]), label_smoothing=0.2)",
+    "l = F.cross_entropy(x, torch.tensor([2, -100, 1]), weight=torch.tensor([0.2, 1., 3.]), "
+    "label_smoothing=0.3)",
+    "l = F.cross_entropy(x, torch.tensor([2, -100, 1]), label_smoothing=0.3, reduction='none')",
+    "l = F.cross_entropy(x, torch.tensor([2, 0, 1]), weight=torch.tensor([0.2, 1., 3.]), "
+    "label_smoothing=0.3, reduction='sum')",
+    "l = F.cross_entropy(x, torch.tensor([[0.2, 0.3, 0.5], [1., 0., 0.], [0., .5, .5]]))",
+    "l = F.cross_entropy(x, torch.tensor([[0.2, 0.3, 0.5], [1., 0., 0.], [0., .5, .5]]), "
+    "weight=torch.tensor([0.2, 1., 3.]), label_smoothing=0.1, reduction='none')",
+    "l = F.nll_loss(x, torch.tensor([2, 0, 1]), weight=torch.tensor([0.2, 1., 3.]))",
+    "l = F.nll_loss(x, torch.tensor([2, 0, 1]), ignore_index=0, reduction='none')",
+    "l = F.binary_cross_entropy_with_logits(x, torch.tensor([[0., 1., .5]] * 3), "
+    "pos_weight=torch.tensor([1., 2., 3.]), weight=torch.tensor([[1.], [2.], [3.]]))",
+]
+
+
+@pytest.mark.parametrize("case", CE_CASES)
+def test_cross_entropy_options_match_torch(case):
+    check_parity(X3 + case + "\nl.sum().backward()\n", ["x", "l"])
+
+
+@pytest.mark.parametrize("case", [
+    "x = torch.tensor([1., 2., 3.], requires_grad=True)\n"
+    "l = F.cross_entropy(x, torch.tensor(1), label_smoothing=0.25)",
+    "x = torch.arange(24.).reshape(2, 3, 4).div(10).requires_grad_()\n"
+    "l = F.cross_entropy(x, torch.tensor([[0, 1, 2, 1], [2, 2, 0, -100]]), "
+    "weight=torch.tensor([0.2, 1., 3.]), label_smoothing=0.1, reduction='none')",
+    "x = torch.tensor([[1., -float('inf'), 3.], [1., -1., 0.]], requires_grad=True)\n"
+    "l = F.cross_entropy(x, torch.tensor([2, 0]))",
+])
+def test_cross_entropy_shapes_match_torch(case):
+    check_parity(case + "\nl.sum().backward()\n", ["x", "l"])
+
+
+def test_regression_loss_warns_when_the_target_broadcasts():
+    a = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="different to the input size"):
+        T.mse_loss(a, T.tensor([[1.0], [2.0]]))
