@@ -206,3 +206,24 @@ def test_regression_loss_warns_when_the_target_broadcasts():
     a = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
     with pytest.warns(UserWarning, match="different to the input size"):
         T.mse_loss(a, T.tensor([[1.0], [2.0]]))
+
+
+# ------------------------------------------------ factories and reductions of integers
+# T.full((2,), 3) was float32 (PyTorch: int64, the fill value's kind; True gives bool), and
+# the mean of an integer tensor was a float where PyTorch refuses it.
+
+def test_full_takes_the_fill_values_kind():
+    check_parity("""
+c = torch.full((2,), 3)
+d = torch.full((2,), 3.)
+e = torch.full((2,), True)
+f = torch.full((2,), 3, dtype=torch.float64)
+""", ["c", "d", "e", "f"])
+
+
+def test_mean_of_an_integer_tensor_is_refused_as_in_pytorch():
+    with pytest.raises(T.TapeError, match="mean\\(\\): could not infer output dtype"):
+        T.tensor([1, 2]).mean()
+    # (numpy code under grad_of keeps numpy's mean of integers)
+    g = T.grad_of(lambda x: np.mean(np.arange(3)) * np.sum(x), (np.ones(2),))
+    np.testing.assert_allclose(g, [1.0, 1.0])

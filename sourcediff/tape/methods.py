@@ -22,7 +22,7 @@ from .functions import (
     softmax,
 )
 from .grad_mode import _state
-from .messages import TapeError
+from .messages import _TTYPE, TapeError
 from .node import _BILINEAR, _DIV_SAVES, _make_node
 from .recording import _binop, _composite, _not_implemented_bw, _op, _torch_dtype, _unary
 from .rule_lookup import _ToCopy
@@ -330,6 +330,10 @@ class _Methods:
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Mean over all elements or ``dim`` (``MeanBackward0``/``MeanBackward1``)."""
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
+        if self._data.dtype.kind in "biu" and not _state.strict:  # (numpy's is a float64)
+            raise TapeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {_TTYPE.get(self._data.dtype.name, '?')}")
         name = "MeanBackward0" if dim is None else "MeanBackward1"
         return _op(name, np.mean, np.mean, (self,), {"axis": _dims(dim), "keepdims": keepdim},
                    (0,), ())
