@@ -227,3 +227,10 @@ def test_mean_of_an_integer_tensor_is_refused_as_in_pytorch():
     # (numpy code under grad_of keeps numpy's mean of integers)
     g = T.grad_of(lambda x: np.mean(np.arange(3)) * np.sum(x), (np.ones(2),))
     np.testing.assert_allclose(g, [1.0, 1.0])
+
+
+def test_a_hook_that_changes_the_gradients_dtype_is_refused():
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g.double())
+    with pytest.raises(T.TapeError, match="has changed the type of value"):
+        (x * 3).sum().backward()
