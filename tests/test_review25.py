@@ -234,3 +234,26 @@ def test_a_hook_that_changes_the_gradients_dtype_is_refused():
     x.register_hook(lambda g: g.double())
     with pytest.raises(T.TapeError, match="has changed the type of value"):
         (x * 3).sum().backward()
+
+
+# ------------------------------------------------ nan and infinities as PyTorch propagates them
+# relu(nan) was 0 with gradient 0 (PyTorch: nan, gradient 1: a nan in training vanished);
+# logsumexp of a row of -inf (a fully masked row) was nan (PyTorch: -inf) and of a row with +inf
+# nan (PyTorch: inf, gradient 0 to the finite entries); x.max() with a nan gave a nan gradient
+# everywhere (PyTorch shares it among the nans).
+
+@pytest.mark.parametrize("src", [
+    "x = torch.tensor([float('nan'), -1., 0., 2.], requires_grad=True)\ny = x.relu()",
+    "x = torch.tensor([float('nan'), -1., 0., 2.], requires_grad=True)\ny = F.relu(x * 1)",
+    "x = torch.tensor([[-float('inf'), -float('inf')], [1., -float('inf')]], "
+    "requires_grad=True)\ny = x.logsumexp(1)",
+    "x = torch.tensor([[float('inf'), 1.], [1., 2.]], requires_grad=True)\n"
+    "y = x.logsumexp(1, keepdim=True)",
+    "x = torch.tensor([[1., float('nan')], [float('nan'), 3.]], requires_grad=True)\ny = x.max()",
+    "x = torch.tensor([[1., float('nan')], [float('nan'), 3.]], requires_grad=True)\ny = x.min()",
+])
+def test_nan_and_inf_propagate_as_in_pytorch(src):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        check_parity(src + "\ny.sum().backward()\n", ["x", "y"])

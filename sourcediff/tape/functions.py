@@ -84,6 +84,13 @@ def _minmax(t, dim, keepdim, npf, argf, stem, pairwise):
     if isinstance(dim, Tensor):
         return pairwise(t, dim)
     if dim is None:
+        if t._data.size and np.isnan(npf(t._data)) and _state.enabled and t._rg:
+            # (a nan max: PyTorch's evenly_distribute_backward shares the gradient among the
+            # nans; the ties of _amax, x == nan, are none, and gave nan everywhere)
+            w = np.isnan(t._data)
+            w = w / w.sum()
+            return _composite(f"{stem}Backward1", lambda a: (a * w).sum(), (t,),
+                              value=npf(t._data))
         return _amax(t, None, False, npf, f"{stem}Backward1")
     d = dim % t._data.ndim
     idx = argf(t._data, axis=d, keepdims=True)
@@ -205,6 +212,9 @@ def log_softmax(x, dim):
 
 def _logsumexp(a, dim, keepdim):
     m = _amax_const(a, dim)
+    # (as aten: an infinite max shifts by 0, so a row of -inf gives -inf, one with +inf gives
+    # +inf, not nan from inf - inf)
+    m = np.where(np.isinf(m), np.zeros((), m.dtype), m)
     r = np.log(np.exp(a - m).sum(dim, keepdim=True)) + m
     return r if keepdim else r.squeeze(dim)
 

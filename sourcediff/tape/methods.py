@@ -458,9 +458,10 @@ class _Methods:
         return _op("SigmoidBackward0", _sd.sigmoid, _sd.sigmoid, (self,), None, (0,), ("o",))
 
     def relu(self):
-        """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``)."""
+        """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``); a nan stays nan, with
+        gradient 1, as PyTorch's threshold (``x <= 0`` is what gives 0)."""
         d = self._data
-        mask = d > 0
+        mask = ~(d <= 0)
         return _op("ReluBackward0", np.where, np.where, (mask, self, 0.0), None, (1,), ("o",),
                    ans=np.where(mask, d, np.zeros((), d.dtype)))
 
