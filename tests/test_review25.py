@@ -257,3 +257,20 @@ def test_nan_and_inf_propagate_as_in_pytorch(src):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         check_parity(src + "\ny.sum().backward()\n", ["x", "y"])
+
+
+# ------------------------------------------------ a 0-d integer Tensor as an index
+# x[k] with k a 0-d integer Tensor (k = y.argmax()) is PyTorch's select, a view: an in-place
+# write through it reaches x. The tape read it as numpy's advanced index, a copy: the write was
+# lost and x's gradient was that of the unmodified x ([2, 4, 6] for PyTorch's [2, 100, 6]).
+
+@pytest.mark.parametrize("index", ["torch.tensor(1)", "torch.tensor(1), 1:",
+                                   "torch.tensor([3., 9., 1.]).argmax()"])
+def test_a_0d_integer_tensor_index_is_a_view(index):
+    check_parity(f"""
+x = torch.arange(6.).reshape(3, 2).requires_grad_()
+a = x * 1
+v = a[{index}]
+v.mul_(5)
+(a * a).sum().backward()
+""", ["x", "a", "v"])

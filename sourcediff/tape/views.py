@@ -256,10 +256,20 @@ def _is_int(i):
 
 def _unwrap_index(index):
     if isinstance(index, Tensor):
-        return index._data
+        return _index_part(index)
     if isinstance(index, tuple):
-        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_index_part(i) if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def _index_part(i):
+    """A Tensor in an index: its array, but a 0-d integer one is PyTorch's integer (``x[k]``
+    with ``k = y.argmax()`` selects a view, which an in-place write goes through; numpy's
+    0-d array index, grad_of's, makes a copy)."""
+    d = i._data
+    if d.ndim == 0 and d.dtype.kind in "iu" and not _state.strict:
+        return int(d)
+    return d
 
 
 def _getitem_tensor(t, index):
