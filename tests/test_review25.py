@@ -274,3 +274,36 @@ v = a[{index}]
 v.mul_(5)
 (a * a).sum().backward()
 """, ["x", "a", "v"])
+
+
+# ------------------------------------------------ a Tensor value written by fill_/masked_fill
+# a.fill_(v) and a.masked_fill(mask, v) with v a 0-d Tensor that requires grad: v was a constant
+# of the node and v.grad stayed None (PyTorch: the summed gradient of the entries written, 2.0
+# below); a.clamp_(min=lo) on a tensor without grad was a NoRuleError; copy_ into an integer
+# tensor a TypeError (PyTorch truncates); masked_fill_ did not exist.
+
+@pytest.mark.parametrize("src", [
+    "a = x * 1\na.fill_(v)",
+    "a = torch.zeros(3)\na.fill_(v)",
+    "a = x * 1\na[1:].fill_(v * 2)",
+    "a = x.masked_fill(x < 2, v)",
+    "a = torch.tensor([1., -2., 3.])\na.masked_fill_(a < 2, v)",
+    "a = x * 1\na.masked_fill_(a > 0, 0.5)",
+    "a = torch.tensor([1., -2., 3.])\na.clamp_(min=v)",
+    "a = x * 1\na.clamp_(max=v - 4)",
+])
+def test_a_tensor_fill_value_gets_its_gradient(src):
+    check_parity(f"""
+x = torch.tensor([1., -2., 3.], requires_grad=True)
+v = torch.tensor(5., requires_grad=True)
+{src}
+(a * a * torch.tensor([1., 2., 3.])).sum().backward()
+""", ["x", "v", "a"])
+
+
+def test_copy_into_an_integer_tensor_truncates():
+    check_parity("""
+x = torch.tensor([1.5, -2.5], requires_grad=True)
+buf = torch.zeros(2, dtype=torch.int64)
+buf.copy_(x)
+""", ["buf"])

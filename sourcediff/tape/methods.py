@@ -40,7 +40,7 @@ from .tensor_class import (
     float64,
     int64,
 )
-from .views import _getitem_tensor, _inplace, _sd, _setitem
+from .views import _check_inplace, _getitem_tensor, _inplace, _sd, _setitem
 
 
 class _Methods:
@@ -282,7 +282,15 @@ class _Methods:
                         lambda a: np.zeros_like(a), None, unary=True)
 
     def fill_(self, value):
-        """Fill with ``value`` in place."""
+        """Fill with ``value`` in place; a 0-d Tensor ``value`` gets the summed gradient
+        (``FillBackward3``), as in PyTorch (it was a constant of the node: no gradient)."""
+        if isinstance(value, Tensor):
+            if value._data.ndim:
+                raise TapeError("fill_ only supports 0-dimension value tensor but got tensor "
+                                f"with {value._data.ndim} dimensions.")
+            return _inplace(self, lambda t, v: _composite("FillBackward3",
+                                                          lambda a, b: a * 0.0 + b, (t, v)),
+                            lambda a, v: np.full_like(a, v), value)
         return _inplace(self, lambda t: _composite("FillBackward0", lambda a: a * 0.0 + value,
                                                    (t,)),
                         lambda a: np.full_like(a, value), None, unary=True)
@@ -293,8 +301,13 @@ class _Methods:
 
     def clamp_(self, min=None, max=None):
         """In-place :meth:`clamp`."""
+        lo, hi = _unwrap(min), _unwrap(max)
+        bound = next((b for b in (min, max) if isinstance(b, Tensor) and b._rg), None)
+        if bound is not None:  # (recorded when a bound needs grad, self too)
+            return _inplace(self, lambda t, _b: t.clamp(min, max),
+                            lambda a, _b: np.clip(a, lo, hi), bound)
         return _inplace(self, lambda t: t.clamp(min, max),
-                        lambda a: np.clip(a, min, max), None, unary=True)
+                        lambda a: np.clip(a, lo, hi), None, unary=True)
 
     def relu_(self):
         """In-place :meth:`relu`."""
@@ -305,7 +318,13 @@ class _Methods:
         return _inplace(self, Tensor.exp, np.exp, None, unary=True)
 
     def copy_(self, src):
-        """Copy ``src`` into self in place."""
+        """Copy ``src`` into self in place (into an integer tensor: truncated, no gradient)."""
+        if self._data.dtype.kind in "biu":
+            _check_inplace(self)
+            np.copyto(self._data, np.broadcast_to(_unwrap(src), self._data.shape),
+                      casting="unsafe")
+            self._vc[0] += 1
+            return self
         return _inplace(self, lambda t, s: _composite("CopyBackwards", lambda a, b: a * 0.0 + b,
                                                       (t, s)),
                         lambda a, b: np.broadcast_to(b, a.shape), src)
@@ -523,8 +542,19 @@ class _Methods:
     def masked_fill(self, mask, value):
         """Replace entries where ``mask`` is true by ``value`` (``MaskedFillBackward0``)."""
         m = _unwrap(mask)
-        return _op("MaskedFillBackward0", np.where, np.where, (m, value, self), None, (2,), (0,),
-                   ans=np.where(m, np.asarray(value, self._data.dtype), self._data))
+        # (a 0-d Tensor value gets the gradient of the entries it fills, as in PyTorch)
+        edges = (1, 2) if isinstance(value, Tensor) else (2,)
+        if isinstance(value, Tensor) and value._data.ndim:
+            raise TapeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                            f"tensor with {value._data.ndim} dimension(s).")
+        name = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
+        return _op(name, np.where, np.where, (m, value, self), None, edges, (0,),
+                   ans=np.where(m, np.asarray(_unwrap(value), self._data.dtype), self._data))
+
+    def masked_fill_(self, mask, value):
+        """In-place :meth:`masked_fill`."""
+        return _inplace(self, lambda t, v: t.masked_fill(mask, v),
+                        lambda a, v: np.where(_unwrap(mask), v, a), value)
 
     # ------------------------------------------------------------ shapes
 
