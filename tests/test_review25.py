@@ -307,3 +307,26 @@ x = torch.tensor([1.5, -2.5], requires_grad=True)
 buf = torch.zeros(2, dtype=torch.int64)
 buf.copy_(x)
 """, ["buf"])
+
+
+# ------------------------------------------------ an empty list of dims reduces over every dim
+# x.sum(dim=[]) (dims computed as an empty list, say) is PyTorch's full reduction, 15.0 below;
+# the tape returned x unreduced (numpy's axis=()), likewise mean, amax, amin, std, var, norm.
+# (PyTorch's own gradient of std/var over dim=[] is inf, a bug of its: values compared there.)
+
+def test_an_empty_dim_list_reduces_over_every_dim():
+    check_parity("""
+x = torch.arange(6.).reshape(2, 3).requires_grad_()
+a = x.sum([])
+b = x.mean(())
+c = x.amax([])
+d = x.std([])
+e = x.var(dim=[], keepdim=True)
+f = x.norm(dim=[])
+g = x.sum(dim=(), keepdim=True)
+h = x.amin(())
+(a + b * 2 + c * 3 + f + g.sum() + h).backward()
+""", ["x", "a", "b", "c", "d", "e", "f", "g", "h"])
+    # (numpy's axis=() under grad_of: no reduction)
+    g = T.grad_of(lambda x: np.sum(np.sum(x, axis=()) * x), (np.array([1.0, 2.0]),))
+    np.testing.assert_allclose(g, [2.0, 4.0])

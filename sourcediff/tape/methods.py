@@ -32,6 +32,7 @@ from .tensor_class import (
     _dims,
     _dt,
     _getitem,
+    _no_dims,
     _np_kw,
     _shape_arg,
     _unwrap,
@@ -339,8 +340,8 @@ class _Methods:
 
     def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
         """Sum over all elements or ``dim`` (``SumBackward0``/``SumBackward1``)."""
+        name = "SumBackward0" if dim is None and axis is None else "SumBackward1"
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
-        name = "SumBackward0" if dim is None else "SumBackward1"
         kw = {"axis": _dims(dim), "keepdims": keepdim}
         if dtype is not None:
             kw["dtype"] = _dt(dtype)
@@ -348,12 +349,12 @@ class _Methods:
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Mean over all elements or ``dim`` (``MeanBackward0``/``MeanBackward1``)."""
+        name = "MeanBackward0" if dim is None and axis is None else "MeanBackward1"
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         if self._data.dtype.kind in "biu" and not _state.strict:  # (numpy's is a float64)
             raise TapeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating "
                 f"point or complex dtype. Got: {_TTYPE.get(self._data.dtype.name, '?')}")
-        name = "MeanBackward0" if dim is None else "MeanBackward1"
         return _op(name, np.mean, np.mean, (self,), {"axis": _dims(dim), "keepdims": keepdim},
                    (0,), ())
 
@@ -383,11 +384,11 @@ class _Methods:
 
     def amax(self, dim=None, keepdim=False):
         """Max over ``dim`` with ties sharing the gradient (``AmaxBackward0``)."""
-        return _amax(self, dim, keepdim, np.max, "AmaxBackward0")
+        return _amax(self, None if _no_dims(dim) else dim, keepdim, np.max, "AmaxBackward0")
 
     def amin(self, dim=None, keepdim=False):
         """Min over ``dim`` with ties sharing the gradient (``AminBackward0``)."""
-        return _amax(self, dim, keepdim, np.min, "AminBackward0")
+        return _amax(self, None if _no_dims(dim) else dim, keepdim, np.min, "AminBackward0")
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the max (no gradient)."""
@@ -418,7 +419,7 @@ class _Methods:
         """PyTorch's ``x.norm(p, dim, keepdim)`` (``LinalgVectorNormBackward0``): the p-norm of
         all elements as one vector when ``dim`` is None, along ``dim`` otherwise; ``"fro"`` is
         the 2-norm, over two dims too (``x.norm(dim=(0, 1))``)."""
-        dim = _dims(dim)
+        dim = None if _no_dims(dim) else _dims(dim)
         if isinstance(dim, tuple) and len(dim) == 1:
             dim = dim[0]
         if isinstance(p, str) and p != "fro" or isinstance(dim, tuple) and (

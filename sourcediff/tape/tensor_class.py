@@ -466,7 +466,15 @@ def _dt(dtype):
 
 
 def _np_kw(dim, keepdim, axis, keepdims):
+    if axis is None and _no_dims(dim):
+        dim = None
     return (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
+
+
+def _no_dims(dim):
+    """PyTorch's ``x.sum(dim=[])``: an empty list of dims reduces over every dim (numpy's
+    ``axis=()`` reduces over none, as in grad_of)."""
+    return isinstance(dim, (list, tuple)) and not dim and not _state.strict
 
 
 def _correction(unbiased, correction, ddof, axis, keepdims):
