@@ -330,3 +330,17 @@ h = x.amin(())
     # (numpy's axis=() under grad_of: no reduction)
     g = T.grad_of(lambda x: np.sum(np.sum(x, axis=()) * x), (np.array([1.0, 2.0]),))
     np.testing.assert_allclose(g, [2.0, 4.0])
+
+
+def test_split_sizes_flatten_dims_and_squeeze_dims_as_in_pytorch():
+    # (were a TypeError, a TypeError and numpy's ValueError for a dim of size > 1)
+    check_parity("""
+x = torch.arange(24.).reshape(2, 1, 3, 4).requires_grad_()
+a, b = x.split([1, 2], dim=2)
+c = x.flatten(2)
+d = x.flatten(0, 1)
+e = x.squeeze((0, 1))
+f = x.squeeze(0)
+g, h = torch.arange(0.).chunk(2)
+(a.sum() + (b * b).sum() + (c * 3).sum() + d.sum() + e.sum() + f.sum()).backward()
+""", ["x", "a", "b", "c", "d", "e", "f", "g", "h"])

@@ -1,7 +1,9 @@
 """The Tensor's operations (arithmetic, in place, reductions, elementwise, shapes, dtype, numpy
 protocol), installed on :class:`Tensor` here because they call the recording layer above it."""
 
+import builtins
 import itertools
+import math
 import types
 
 import numpy as np
@@ -577,9 +579,22 @@ class _Methods:
         """Reshape to ``other``'s shape."""
         return self.reshape(other.shape)
 
-    def flatten(self, order="C"):
-        """Flatten to 1-D (``ViewBackward0``); numpy's ``order`` too."""
-        return self.reshape(-1) if order == "C" else np.ravel(self, order)
+    def flatten(self, start_dim=0, end_dim=-1, order="C"):
+        """Flatten dims ``start_dim..end_dim`` (all by default) into one (``ViewBackward0``;
+        self when that is one dim); numpy's ``x.flatten(order)`` too."""
+        if isinstance(start_dim, str):
+            order, start_dim = start_dim, 0
+        if order != "C":
+            return np.ravel(self, order)
+        shape = self._data.shape
+        if not shape:
+            return self.reshape(1)
+        s, e = start_dim % len(shape), end_dim % len(shape)
+        if s > e:
+            raise TapeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self
+        return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
     def clone(self):
         """A copy that stays in the graph (``CloneBackward0``)."""
@@ -620,11 +635,15 @@ class _Methods:
     def squeeze(self, dim=None, *, axis=None):
         """Drop dimensions of size 1 (``SqueezeBackward0``; with ``dim`` ``SqueezeBackward1``);
         numpy's ``axis=`` (a tuple too) squeezes with np.squeeze."""
-        if axis is not None or isinstance(dim, tuple):
+        if axis is not None or isinstance(dim, tuple) and _state.strict:
             return np.squeeze(self, dim if axis is None else axis)
         s = self._data.shape
         if dim is None:
             shape, name = tuple(n for n in s if n != 1), "SqueezeBackward0"
+        elif isinstance(dim, tuple):  # (PyTorch's: the listed dims of size 1 go, others stay)
+            drop = {d % max(len(s), 1) for d in dim}
+            shape = tuple(n for i, n in enumerate(s) if not (i in drop and n == 1))
+            name = "SqueezeBackward2"
         else:
             d = dim % max(len(s), 1)
             shape = s[:d] + s[d + 1:] if s and s[d] == 1 else s
@@ -676,14 +695,26 @@ class _Methods:
         return _op("IndexSelectBackward0", _getitem, _getitem, (self, idx), None, (0,), ("i",))
 
     def split(self, split_size, dim=0):
-        """Split into chunks of ``split_size`` along ``dim`` (``SplitBackward0``)."""
+        """Split into chunks of ``split_size`` along ``dim`` (``SplitBackward0``), or into
+        pieces of the listed sizes (``SplitWithSizesBackward0``)."""
         n = self._data.shape[dim]
-        bounds = list(range(0, n, split_size)) + [n]
-        return tuple(self._slice_chunk(dim, a, b) for a, b in itertools.pairwise(bounds))
+        name = "SplitBackward0"
+        if isinstance(split_size, (list, tuple)):
+            if builtins.sum(split_size) != n:
+                raise TapeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                                f"(input tensor's size at dimension {dim}), but got "
+                                f"split_sizes={list(split_size)}")
+            bounds = [0, *itertools.accumulate(split_size)]
+            name = "SplitWithSizesBackward0"
+        else:
+            bounds = list(range(0, n, split_size)) + [n] if n else [0, 0]
+        return tuple(self._slice_chunk(dim, a, b, name) for a, b in itertools.pairwise(bounds))
 
     def chunk(self, chunks, dim=0):
         """Split into ``chunks`` pieces along ``dim`` (``SplitBackward0``)."""
         n = self._data.shape[dim]
+        if not n:
+            return tuple(self._slice_chunk(dim, 0, 0) for _ in range(chunks))
         return self.split(-(-n // chunks), dim)
 
     def unbind(self, dim=0):
@@ -693,9 +724,9 @@ class _Methods:
                          (self, (slice(None),) * d + (i,)), None, (0,), (), view=True)
                      for i in range(self._data.shape[d]))
 
-    def _slice_chunk(self, dim, a, b):
+    def _slice_chunk(self, dim, a, b, name="SplitBackward0"):
         d = dim % self._data.ndim
-        return _op("SplitBackward0", _getitem, _getitem, (self, (slice(None),) * d + (slice(a, b),)),
+        return _op(name, _getitem, _getitem, (self, (slice(None),) * d + (slice(a, b),)),
                    None, (0,), (), view=True)
 
     # ------------------------------------------------------------ dtype
