@@ -344,3 +344,13 @@ f = x.squeeze(0)
 g, h = torch.arange(0.).chunk(2)
 (a.sum() + (b * b).sum() + (c * 3).sum() + d.sum() + e.sum() + f.sum()).backward()
 """, ["x", "a", "b", "c", "d", "e", "f", "g", "h"])
+
+
+def test_iterating_a_tensor_is_unbind():
+    check_parity("""
+x = torch.arange(6.).reshape(2, 3).requires_grad_()
+rows = list(x)
+r0, r1 = rows
+(r0 * r1).sum().backward()
+""", ["x", "r0", "r1"])
+    assert next(iter(T.ones(2, 2, requires_grad=True))).grad_fn.name() == "UnbindBackward0"

@@ -229,6 +229,8 @@ class Tensor:
     def __iter__(self):
         if self._data.ndim == 0:
             raise TapeTypeError("iteration over a 0-d tensor")
+        if not _state.strict:  # (PyTorch's iteration is unbind(0): UnbindBackward0)
+            return iter(self.unbind(0))
         return (self[i] for i in range(self._data.shape[0]))
 
     def __hash__(self):
