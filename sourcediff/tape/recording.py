@@ -336,6 +336,7 @@ def _rule_bw_graph(node, g):
     ans = _wrap(node._ans)
     ans._rg = True
     ans.grad_fn = node
+    swapped = _record_helpers() if not _state.in_rule else ()
     _state.in_rule += 1
     try:
         contribs = rule.vjp(tg, ans, *node._args, **node._kw)
@@ -348,6 +349,8 @@ def _rule_bw_graph(node, g):
             "supported") from exc
     finally:
         _state.in_rule -= 1
+        for name, f in swapped:
+            setattr(_sd, name, f)
     out = []
     for (child, _), e in zip(node.next_functions, node._edges):
         if child is None:
@@ -363,12 +366,46 @@ def _rule_bw_graph(node, g):
     return out
 
 
+_helpers = [None, ()]  # (the registry version, the runtime helpers with a vjp rule of their own)
+
+
+def _record_helpers():
+    """While a vjp rule runs on Tensors (create_graph), the runtime helpers it calls that have a
+    rule of their own (``_sd.norm_weights``, ``_sd.prod_others``...: smooth functions of the
+    argument) are recorded as tape ops with that rule. Called directly they read the Tensors
+    with np.asarray, as constants: the second derivative of x.norm() missed a term and that of
+    x.prod() was a Tensor without grad. Returns the (name, function) pairs to put back."""
+    if _helpers[0] != registry.version():
+        found = []
+        for name in dir(_sd):
+            f = getattr(_sd, name)
+            if callable(f) and not isinstance(f, type) and registry.lookup(f) is not None:
+                found.append((name, f))
+        _helpers[0], _helpers[1] = registry.version(), tuple(found)
+    for name, f in _helpers[1]:
+        setattr(_sd, name, _recorded_helper(name, f))
+    return _helpers[1]
+
+
+def _recorded_helper(name, f):
+    def call(*args, **kw):
+        edges = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a._rg)
+        nested = any(isinstance(e, Tensor) and e._rg for a in args if type(a) in (list, tuple)
+                     for e in a) or any(isinstance(v, Tensor) and v._rg for v in kw.values())
+        if not edges or nested or not _state.enabled:
+            return f(*args, **kw)
+        return _op(name, f, f, args, kw or None, edges, ())
+    return call
+
+
 def _linear_vjp(node, pos, tg):
     """vjp of an op linear in its only active argument, recorded as a node whose own backward is
     the op itself (the transpose of a transpose)."""
     rule = node._rule
     raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in node._args]
     c = rule.vjp(tg._data, node._ans, *raw, **node._kw)[pos]
+    if c is None:  # (a position the rule does not differentiate: x of _sd.unreduce(g, x))
+        return None
     if rule.broadcast:
         c = _sd.unbroadcast(c, raw[pos])
     c = np.asarray(c)
