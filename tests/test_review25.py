@@ -385,3 +385,14 @@ g, = torch.autograd.grad(y, x, create_graph=True)
 loss = y + (g ** 2).sum()
 loss.backward()
 """, ["x", "loss"])
+
+
+def test_a_third_derivative_through_norm_or_prod_is_refused_not_wrong():
+    # (the helpers' own rules read x with np.asarray: one create_graph level is exact, a second
+    # would silently miss terms; PyTorch's third derivative of x.norm() is [-0.734, 1.366, ...])
+    for f in (lambda x: x.norm(), lambda x: x.prod(), lambda x: x.norm(p=3)):
+        x = T.tensor([0.3, -1.2, 0.7, 2.0], requires_grad=True)
+        v = T.tensor([1.0, -2.0, 3.0, 0.5])
+        g, = T.autograd.grad(f(x), x, create_graph=True)
+        with pytest.raises(T.TapeError, match="further derivative"):
+            T.autograd.grad((g * v).sum(), x, create_graph=True)

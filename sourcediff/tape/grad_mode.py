@@ -11,6 +11,9 @@ class _GradState(threading.local):
     # ndarray is an error, and a 0-d Tensor is a value (numpy's scalars are immutable: s += v
     # rebinds s, and an item y[0] is a copy)
     strict = False
+    # the runtime helper whose own rule runs on Tensors (create_graph through a helper recorded by
+    # recording._record_helpers): np.asarray of an active Tensor there would drop a dependence
+    helper_rule = None
 
 
 _state = _GradState()

@@ -338,6 +338,9 @@ def _rule_bw_graph(node, g):
     ans.grad_fn = node
     swapped = _record_helpers() if not _state.in_rule else ()
     _state.in_rule += 1
+    prev_helper = _state.helper_rule
+    if node.name() in _helper_names:
+        _state.helper_rule = node.name()
     try:
         contribs = rule.vjp(tg, ans, *node._args, **node._kw)
     except (NoRuleError, TapeError, TapeTypeError):
@@ -349,6 +352,7 @@ def _rule_bw_graph(node, g):
             "supported") from exc
     finally:
         _state.in_rule -= 1
+        _state.helper_rule = prev_helper
         for name, f in swapped:
             setattr(_sd, name, f)
     out = []
@@ -367,6 +371,7 @@ def _rule_bw_graph(node, g):
 
 
 _helpers = [None, ()]  # (the registry version, the runtime helpers with a vjp rule of their own)
+_helper_names = set()
 
 
 def _record_helpers():
@@ -382,6 +387,8 @@ def _record_helpers():
             if callable(f) and not isinstance(f, type) and registry.lookup(f) is not None:
                 found.append((name, f))
         _helpers[0], _helpers[1] = registry.version(), tuple(found)
+        _helper_names.clear()
+        _helper_names.update(name for name, _ in found)
     for name, f in _helpers[1]:
         setattr(_sd, name, _recorded_helper(name, f))
     return _helpers[1]

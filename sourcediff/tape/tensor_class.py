@@ -278,6 +278,11 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self._rg and _state.helper_rule is not None:
+            raise TapeError(
+                f"create_graph=True: the derivative of {_state.helper_rule} reads a Tensor that "
+                "requires grad as a constant (np.asarray), so a further derivative through it "
+                "would be wrong; the tape supports one create_graph level through this operation")
         if self._rg and not _state.in_rule:
             if _state.strict:
                 raise _escape_error("a numpy array (np.asarray, or assignment into an ndarray)")
