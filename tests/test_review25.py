@@ -396,3 +396,27 @@ def test_a_third_derivative_through_norm_or_prod_is_refused_not_wrong():
         g, = T.autograd.grad(f(x), x, create_graph=True)
         with pytest.raises(T.TapeError, match="further derivative"):
             T.autograd.grad((g * v).sum(), x, create_graph=True)
+
+
+def test_setting_requires_grad_on_a_non_leaf_and_index_put_names_are_pytorchs():
+    y = T.tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(T.TapeError, match="only change requires_grad flags of leaf"):
+        y.requires_grad = True
+    check_parity("""
+x = torch.tensor([1., 2., 3., 4.], requires_grad=True)
+a = x * 1
+a[torch.tensor([0, 2])] = torch.tensor(5.)
+b = x * 1
+b[b > 2] = 0.
+c = x * 1
+c[1:] = 7.
+d = x.clone()
+d.view(2, 2)[0] += 1
+e = x * 1
+e[[1, 3]] += x[:2]
+(a + b + c + d + e).sum().backward()
+""", ["x", "a", "b", "c", "d", "e"])
+    names = [T.tensor([1.0, 2.0], requires_grad=True) * 1 for _ in range(2)]
+    names[0][T.tensor([0])] = 3.0
+    names[1][0:1] = 3.0
+    assert [n.grad_fn.name() for n in names] == ["IndexPutBackward0", "CopySlices"]

@@ -133,6 +133,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if self.grad_fn is not None and value:  # (PyTorch: requires_grad_(True) passes, this not)
+            raise TapeError("you can only change requires_grad flags of leaf variables.")
         self.requires_grad_(value)
 
     @property

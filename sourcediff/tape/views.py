@@ -167,7 +167,7 @@ def _inplace(t, op, npop, other, unary=False):
         snap = _snapshot(t)
         res = op(snap) if unary else op(snap, other)
         # the base records CopySlices; its views, t among them, become AsStridedBackward0 of it
-        _setitem(base, index, res)
+        _setitem(base, index, res, through_view=True)
         if not np.shares_memory(t._data, base._data):  # (not one of the base's views' data)
             view = _getitem_tensor(base, index)
             np.copyto(t._data, view._data, casting="same_kind")
@@ -181,7 +181,7 @@ def _inplace(t, op, npop, other, unary=False):
     return t
 
 
-def _setitem(t, index, value):
+def _setitem(t, index, value, through_view=False):
     if _state.enabled and t._rg and t.grad_fn is None:
         raise TapeError(_MSG_VIEW_LEAF_INPLACE)
     _check_inplace(t)
@@ -213,7 +213,10 @@ def _setitem(t, index, value):
             g_val = _sd.unbroadcast(g_val, _unwrap(value))
         return [g_self, g_val]
 
-    node = _make_node("CopySlices", nf, bw, new.dtype)
+    # (PyTorch: a write through basic indexing is CopySlices, one through an advanced index,
+    # a tensor, list or mask, is index_put_: IndexPutBackward0)
+    basic = through_view or all(_is_basic(i) for i in (idx if isinstance(idx, tuple) else (idx,)))
+    node = _make_node("CopySlices" if basic else "IndexPutBackward0", nf, bw, new.dtype)
     res = _wrap(new)
     res._rg = True
     res.grad_fn = node
