@@ -18,8 +18,8 @@ Example::
 """
 
 # the package's layers, bottom to top: messages, grad_mode, node, printing -> tensor_class ->
-# rule_lookup -> engine -> recording -> views, functions -> dispatch -> methods (installs the
-# Tensor's operations);
+# rule_lookup -> engine -> recording -> views, functions (-> losses) -> dispatch -> methods
+# (installs the Tensor's operations);
 # factories, oracle and graph sit beside the top
 
 from . import methods as _methods  # noqa: F401  (adds the operations to Tensor)
@@ -53,12 +53,9 @@ from .factories import (  # noqa: F401
 from .functions import (  # noqa: F401
     abs,
     add,
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
     cat,
     clamp,
     cos,
-    cross_entropy,
     div,
     exp,
     l1_loss,
@@ -73,7 +70,6 @@ from .functions import (  # noqa: F401
     mse_loss,
     mul,
     neg,
-    nll_loss,
     pow,
     relu,
     sigmoid,
@@ -95,6 +91,12 @@ from .grad_mode import (  # noqa: F401
 from .graph import (  # noqa: F401
     render,
     to_dot,
+)
+from .losses import (  # noqa: F401
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    nll_loss,
 )
 from .messages import (  # noqa: F401
     TapeError,

@@ -76,6 +76,12 @@ def _run_hooks(hooks, g, cg):
             if rd.shape != np.shape(_unwrap(g)):
                 raise TapeError(f"hook '{getattr(h, '__name__', repr(h))}' has changed the size "
                                 "of value")
+            was = np.asarray(_unwrap(g)).dtype
+            if rd.dtype != was:
+                raise TapeError(
+                    f"hook '{getattr(h, '__name__', repr(h))}' has changed the type of value (was "
+                    f"torch.{_TTYPE.get(was.name, was.name)}Tensor got "
+                    f"torch.{_TTYPE.get(rd.dtype.name, rd.dtype.name)}Tensor)")
             g = r if cg and isinstance(r, Tensor) else rd
     return g
 

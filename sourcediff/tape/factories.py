@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from .messages import TapeTypeError
-from .tensor_class import _DEFAULT_FLOAT, Size, Tensor, _dt, _leaf, _to_array, _wrap
+from .tensor_class import _DEFAULT_FLOAT, Size, Tensor, _dt, _leaf, _to_array, _unwrap, _wrap
 
 _rng = [np.random.default_rng()]
 
@@ -74,9 +74,14 @@ def empty(*size, dtype=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
-    """``T.full((2, 3), 7.0)``."""
-    return _factory(np.full(tuple(size), fill_value, _DEFAULT_FLOAT if dtype is None else
-                            _dt(dtype)), None, requires_grad)
+    """``T.full((2, 3), 7.0)``; without ``dtype`` the fill value's kind picks it as in
+    PyTorch: bool, int64 for an int, float32 for a float."""
+    if dtype is None:
+        v = _unwrap(fill_value)
+        kind = np.asarray(v).dtype.kind
+        dtype = np.bool_ if kind == "b" else np.int64 if kind in "iu" else \
+            np.asarray(v).dtype if kind == "c" else _DEFAULT_FLOAT
+    return _factory(np.full(tuple(size), fill_value, _dt(dtype)), None, requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):

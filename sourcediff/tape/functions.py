@@ -1,6 +1,7 @@
 """Functions spelled like ``torch.*`` and ``torch.nn.functional.*`` (matmul, losses, softmax, ...)."""
 
 import collections
+import warnings
 
 import numpy as np
 
@@ -8,9 +9,9 @@ from ..errors import SourcediffError
 from .grad_mode import _state
 from .messages import TapeError
 from .node import _BILINEAR
-from .recording import _binop, _composite, _op, _promote
+from .recording import _binop, _composite, _op, _promote, _torch_dtype
 from .rule_lookup import _lookup
-from .tensor_class import Tensor, _dims, _unwrap, _wrap
+from .tensor_class import Size, Tensor, _dims, _unwrap, _wrap
 
 
 def matmul(a, b):
@@ -83,6 +84,13 @@ def _minmax(t, dim, keepdim, npf, argf, stem, pairwise):
     if isinstance(dim, Tensor):
         return pairwise(t, dim)
     if dim is None:
+        if t._data.size and np.isnan(npf(t._data)) and _state.enabled and t._rg:
+            # (a nan max: PyTorch's evenly_distribute_backward shares the gradient among the
+            # nans; the ties of _amax, x == nan, are none, and gave nan everywhere)
+            w = np.isnan(t._data)
+            w = w / w.sum()
+            return _composite(f"{stem}Backward1", lambda a: (a * w).sum(), (t,),
+                              value=npf(t._data))
         return _amax(t, None, False, npf, f"{stem}Backward1")
     d = dim % t._data.ndim
     idx = argf(t._data, axis=d, keepdims=True)
@@ -152,7 +160,7 @@ def clamp(t, min=None, max=None):
 
         return _composite("ClampBackward0", fn, (t, lo, hi))
     d = t._data
-    ans = np.clip(d, min, max)
+    ans = _torch_dtype(np.asarray(np.clip(d, min, max)), np.clip, (t, min, max))
     if not (_state.enabled and t._rg):
         return _wrap(np.asarray(ans))
     mask = np.ones(d.shape, dtype=bool)
@@ -204,6 +212,9 @@ def log_softmax(x, dim):
 
 def _logsumexp(a, dim, keepdim):
     m = _amax_const(a, dim)
+    # (as aten: an infinite max shifts by 0, so a row of -inf gives -inf, one with +inf gives
+    # +inf, not nan from inf - inf)
+    m = np.where(np.isinf(m), np.zeros((), m.dtype), m)
     r = np.log(np.exp(a - m).sum(dim, keepdim=True)) + m
     return r if keepdim else r.squeeze(dim)
 
@@ -231,55 +242,27 @@ def _reduce(loss, reduction):
     raise SourcediffError(f"{reduction} is not a valid value for reduction")
 
 
+def _warn_target_size(input, target):
+    """PyTorch's warning when a regression loss's target broadcasts against its input."""
+    ts, xs = np.shape(_unwrap(target)), np.shape(_unwrap(input))
+    if ts != xs:
+        warnings.warn(f"Using a target size ({Size(ts)!r}) that is different to the input size "
+                      f"({Size(xs)!r}). This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=3)
+
+
 def mse_loss(input, target, reduction="mean"):
     """Mean squared error (``MseLossBackward0``): ``T.mse_loss(pred, y)``."""
+    _warn_target_size(input, target)
     return _composite("MseLossBackward0", lambda a, b: _reduce((a - b) ** 2, reduction),
                       (input, target))
 
 
 def l1_loss(input, target, reduction="mean"):
     """Mean absolute error (recorded as ``MeanBackward0`` over ``AbsBackward0`` like PyTorch)."""
+    _warn_target_size(input, target)
     return _reduce((input - target).abs(), reduction)
-
-
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """``-(t log p + (1 - t) log(1 - p))`` with logs clamped at -100 like PyTorch
-    (``BinaryCrossEntropyBackward0``): ``T.binary_cross_entropy(T.sigmoid(z), t)``."""
-
-    def fn(p, t):
-        lp = clamp(np.log(p), min=-100.0)
-        lq = clamp(np.log(1.0 - p), min=-100.0)
-        loss = -(t * lp + (1.0 - t) * lq)
-        if weight is not None:
-            loss = loss * weight
-        return _reduce(loss, reduction)
-
-    return _composite("BinaryCrossEntropyBackward0", fn, (input, target))
-
-
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """BCE on logits, computed stably (``BinaryCrossEntropyWithLogitsBackward0``)."""
-
-    def fn(z, t):
-        # (log(1 + exp(z)) - z t through np.logaddexp, whose derivative is sigmoid(z) at every z:
-        # max(z, 0) + log(1 + exp(-|z|)) has kinks at 0 whose one-sided derivatives summed to 1,
-        # not sigmoid(0) = 0.5)
-        loss = np.logaddexp(0.0, z) - z * t
-        return _reduce(loss, reduction)
-
-    return _composite("BinaryCrossEntropyWithLogitsBackward0", fn, (input, target))
-
-
-def nll_loss(logp, target, reduction="mean"):
-    """Negative log likelihood of class indices ``target`` (``NllLossBackward0``)."""
-    cls = np.asarray(_unwrap(target))
-    rows = np.arange(cls.shape[0])
-    return _composite("NllLossBackward0", lambda a: _reduce(-a[rows, cls], reduction), (logp,))
-
-
-def cross_entropy(logits, target, reduction="mean"):
-    """``nll_loss(log_softmax(logits, 1), target)`` like ``F.cross_entropy``."""
-    return nll_loss(log_softmax(logits, 1), target, reduction)
 
 
 def linear(x, weight, bias=None):

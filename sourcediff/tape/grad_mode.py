@@ -14,6 +14,9 @@ class _GradState(threading.local):
     # the TapeError raised there, kept: numpy turns an error raised while it assigns a Tensor into
     # an ndarray into its own "setting an array element with a sequence"; grad_of raises this one
     escaped = None
+    # the runtime helper whose own rule runs on Tensors (create_graph through a helper recorded by
+    # recording._record_helpers): np.asarray of an active Tensor there would drop a dependence
+    helper_rule = None
 
 
 _state = _GradState()

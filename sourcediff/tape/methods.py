@@ -1,7 +1,9 @@
 """The Tensor's operations (arithmetic, in place, reductions, elementwise, shapes, dtype, numpy
 protocol), installed on :class:`Tensor` here because they call the recording layer above it."""
 
+import builtins
 import itertools
+import math
 import types
 
 import numpy as np
@@ -22,9 +24,9 @@ from .functions import (
     softmax,
 )
 from .grad_mode import _state
-from .messages import TapeError
+from .messages import _TTYPE, TapeError
 from .node import _BILINEAR, _DIV_SAVES, _make_node
-from .recording import _binop, _composite, _not_implemented_bw, _op, _unary
+from .recording import _binop, _composite, _not_implemented_bw, _op, _torch_dtype, _unary
 from .rule_lookup import _ToCopy
 from .tensor_class import (
     Tensor,
@@ -32,6 +34,7 @@ from .tensor_class import (
     _dims,
     _dt,
     _getitem,
+    _no_dims,
     _np_kw,
     _shape_arg,
     _unwrap,
@@ -40,7 +43,7 @@ from .tensor_class import (
     float64,
     int64,
 )
-from .views import _getitem_tensor, _inplace, _sd, _setitem
+from .views import _check_inplace, _getitem_tensor, _inplace, _sd, _setitem
 
 
 class _Methods:
@@ -126,10 +129,12 @@ class _Methods:
         return _op("ReciprocalBackward0", np.divide, np.divide, (1.0, self), None, (1,), (1, "o"))
 
     def __floordiv__(self, other):
-        return self._floor_divided(np.floor_divide(self._data, _unwrap(other)))
+        return self._floor_divided(_torch_dtype(np.asarray(np.floor_divide(
+            self._data, _unwrap(other))), np.floor_divide, (self, other)))
 
     def __rfloordiv__(self, other):
-        return self._floor_divided(np.floor_divide(_unwrap(other), self._data))
+        return self._floor_divided(_torch_dtype(np.asarray(np.floor_divide(
+            _unwrap(other), self._data)), np.floor_divide, (other, self)))
 
     def _floor_divided(self, value):
         """``self // c`` or ``c // self``: PyTorch's floor_divide has no derivative, so a
@@ -280,7 +285,15 @@ class _Methods:
                         lambda a: np.zeros_like(a), None, unary=True)
 
     def fill_(self, value):
-        """Fill with ``value`` in place."""
+        """Fill with ``value`` in place; a 0-d Tensor ``value`` gets the summed gradient
+        (``FillBackward3``), as in PyTorch (it was a constant of the node: no gradient)."""
+        if isinstance(value, Tensor):
+            if value._data.ndim:
+                raise TapeError("fill_ only supports 0-dimension value tensor but got tensor "
+                                f"with {value._data.ndim} dimensions.")
+            return _inplace(self, lambda t, v: _composite("FillBackward3",
+                                                          lambda a, b: a * 0.0 + b, (t, v)),
+                            lambda a, v: np.full_like(a, v), value)
         return _inplace(self, lambda t: _composite("FillBackward0", lambda a: a * 0.0 + value,
                                                    (t,)),
                         lambda a: np.full_like(a, value), None, unary=True)
@@ -291,8 +304,13 @@ class _Methods:
 
     def clamp_(self, min=None, max=None):
         """In-place :meth:`clamp`."""
+        lo, hi = _unwrap(min), _unwrap(max)
+        bound = next((b for b in (min, max) if isinstance(b, Tensor) and b._rg), None)
+        if bound is not None:  # (recorded when a bound needs grad, self too)
+            return _inplace(self, lambda t, _b: t.clamp(min, max),
+                            lambda a, _b: np.clip(a, lo, hi), bound)
         return _inplace(self, lambda t: t.clamp(min, max),
-                        lambda a: np.clip(a, min, max), None, unary=True)
+                        lambda a: np.clip(a, lo, hi), None, unary=True)
 
     def relu_(self):
         """In-place :meth:`relu`."""
@@ -303,7 +321,13 @@ class _Methods:
         return _inplace(self, Tensor.exp, np.exp, None, unary=True)
 
     def copy_(self, src):
-        """Copy ``src`` into self in place."""
+        """Copy ``src`` into self in place (into an integer tensor: truncated, no gradient)."""
+        if self._data.dtype.kind in "biu":
+            _check_inplace(self)
+            np.copyto(self._data, np.broadcast_to(_unwrap(src), self._data.shape),
+                      casting="unsafe")
+            self._vc[0] += 1
+            return self
         return _inplace(self, lambda t, s: _composite("CopyBackwards", lambda a, b: a * 0.0 + b,
                                                       (t, s)),
                         lambda a, b: np.broadcast_to(b, a.shape), src)
@@ -318,8 +342,8 @@ class _Methods:
 
     def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
         """Sum over all elements or ``dim`` (``SumBackward0``/``SumBackward1``)."""
+        name = "SumBackward0" if dim is None and axis is None else "SumBackward1"
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
-        name = "SumBackward0" if dim is None else "SumBackward1"
         kw = {"axis": _dims(dim), "keepdims": keepdim}
         if dtype is not None:
             kw["dtype"] = _dt(dtype)
@@ -327,8 +351,12 @@ class _Methods:
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Mean over all elements or ``dim`` (``MeanBackward0``/``MeanBackward1``)."""
+        name = "MeanBackward0" if dim is None and axis is None else "MeanBackward1"
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
-        name = "MeanBackward0" if dim is None else "MeanBackward1"
+        if self._data.dtype.kind in "biu" and not _state.strict:  # (numpy's is a float64)
+            raise TapeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {_TTYPE.get(self._data.dtype.name, '?')}")
         return _op(name, np.mean, np.mean, (self,), {"axis": _dims(dim), "keepdims": keepdim},
                    (0,), ())
 
@@ -358,11 +386,11 @@ class _Methods:
 
     def amax(self, dim=None, keepdim=False):
         """Max over ``dim`` with ties sharing the gradient (``AmaxBackward0``)."""
-        return _amax(self, dim, keepdim, np.max, "AmaxBackward0")
+        return _amax(self, None if _no_dims(dim) else dim, keepdim, np.max, "AmaxBackward0")
 
     def amin(self, dim=None, keepdim=False):
         """Min over ``dim`` with ties sharing the gradient (``AminBackward0``)."""
-        return _amax(self, dim, keepdim, np.min, "AminBackward0")
+        return _amax(self, None if _no_dims(dim) else dim, keepdim, np.min, "AminBackward0")
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the max (no gradient)."""
@@ -393,7 +421,7 @@ class _Methods:
         """PyTorch's ``x.norm(p, dim, keepdim)`` (``LinalgVectorNormBackward0``): the p-norm of
         all elements as one vector when ``dim`` is None, along ``dim`` otherwise; ``"fro"`` is
         the 2-norm, over two dims too (``x.norm(dim=(0, 1))``)."""
-        dim = _dims(dim)
+        dim = None if _no_dims(dim) else _dims(dim)
         if isinstance(dim, tuple) and len(dim) == 1:
             dim = dim[0]
         if isinstance(p, str) and p != "fro" or isinstance(dim, tuple) and (
@@ -452,9 +480,10 @@ class _Methods:
         return _op("SigmoidBackward0", _sd.sigmoid, _sd.sigmoid, (self,), None, (0,), ("o",))
 
     def relu(self):
-        """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``)."""
+        """``max(x, 0)`` with gradient 0 at 0 (``ReluBackward0``); a nan stays nan, with
+        gradient 1, as PyTorch's threshold (``x <= 0`` is what gives 0)."""
         d = self._data
-        mask = d > 0
+        mask = ~(d <= 0)
         return _op("ReluBackward0", np.where, np.where, (mask, self, 0.0), None, (1,), ("o",),
                    ans=np.where(mask, d, np.zeros((), d.dtype)))
 
@@ -516,8 +545,19 @@ class _Methods:
     def masked_fill(self, mask, value):
         """Replace entries where ``mask`` is true by ``value`` (``MaskedFillBackward0``)."""
         m = _unwrap(mask)
-        return _op("MaskedFillBackward0", np.where, np.where, (m, value, self), None, (2,), (0,),
-                   ans=np.where(m, np.asarray(value, self._data.dtype), self._data))
+        # (a 0-d Tensor value gets the gradient of the entries it fills, as in PyTorch)
+        edges = (1, 2) if isinstance(value, Tensor) else (2,)
+        if isinstance(value, Tensor) and value._data.ndim:
+            raise TapeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                            f"tensor with {value._data.ndim} dimension(s).")
+        name = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
+        return _op(name, np.where, np.where, (m, value, self), None, edges, (0,),
+                   ans=np.where(m, np.asarray(_unwrap(value), self._data.dtype), self._data))
+
+    def masked_fill_(self, mask, value):
+        """In-place :meth:`masked_fill`."""
+        return _inplace(self, lambda t, v: t.masked_fill(mask, v),
+                        lambda a, v: np.where(_unwrap(mask), v, a), value)
 
     # ------------------------------------------------------------ shapes
 
@@ -539,9 +579,22 @@ class _Methods:
         """Reshape to ``other``'s shape."""
         return self.reshape(other.shape)
 
-    def flatten(self, order="C"):
-        """Flatten to 1-D (``ViewBackward0``); numpy's ``order`` too."""
-        return self.reshape(-1) if order == "C" else np.ravel(self, order)
+    def flatten(self, start_dim=0, end_dim=-1, order="C"):
+        """Flatten dims ``start_dim..end_dim`` (all by default) into one (``ViewBackward0``;
+        self when that is one dim); numpy's ``x.flatten(order)`` too."""
+        if isinstance(start_dim, str):
+            order, start_dim = start_dim, 0
+        if order != "C":
+            return np.ravel(self, order)
+        shape = self._data.shape
+        if not shape:
+            return self.reshape(1)
+        s, e = start_dim % len(shape), end_dim % len(shape)
+        if s > e:
+            raise TapeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self
+        return self.reshape(shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
     def clone(self):
         """A copy that stays in the graph (``CloneBackward0``)."""
@@ -582,11 +635,15 @@ class _Methods:
     def squeeze(self, dim=None, *, axis=None):
         """Drop dimensions of size 1 (``SqueezeBackward0``; with ``dim`` ``SqueezeBackward1``);
         numpy's ``axis=`` (a tuple too) squeezes with np.squeeze."""
-        if axis is not None or isinstance(dim, tuple):
+        if axis is not None or isinstance(dim, tuple) and _state.strict:
             return np.squeeze(self, dim if axis is None else axis)
         s = self._data.shape
         if dim is None:
             shape, name = tuple(n for n in s if n != 1), "SqueezeBackward0"
+        elif isinstance(dim, tuple):  # (PyTorch's: the listed dims of size 1 go, others stay)
+            drop = {d % max(len(s), 1) for d in dim}
+            shape = tuple(n for i, n in enumerate(s) if not (i in drop and n == 1))
+            name = "SqueezeBackward2"
         else:
             d = dim % max(len(s), 1)
             shape = s[:d] + s[d + 1:] if s and s[d] == 1 else s
@@ -638,14 +695,26 @@ class _Methods:
         return _op("IndexSelectBackward0", _getitem, _getitem, (self, idx), None, (0,), ("i",))
 
     def split(self, split_size, dim=0):
-        """Split into chunks of ``split_size`` along ``dim`` (``SplitBackward0``)."""
+        """Split into chunks of ``split_size`` along ``dim`` (``SplitBackward0``), or into
+        pieces of the listed sizes (``SplitWithSizesBackward0``)."""
         n = self._data.shape[dim]
-        bounds = list(range(0, n, split_size)) + [n]
-        return tuple(self._slice_chunk(dim, a, b) for a, b in itertools.pairwise(bounds))
+        name = "SplitBackward0"
+        if isinstance(split_size, (list, tuple)):
+            if builtins.sum(split_size) != n:
+                raise TapeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                                f"(input tensor's size at dimension {dim}), but got "
+                                f"split_sizes={list(split_size)}")
+            bounds = [0, *itertools.accumulate(split_size)]
+            name = "SplitWithSizesBackward0"
+        else:
+            bounds = list(range(0, n, split_size)) + [n] if n else [0, 0]
+        return tuple(self._slice_chunk(dim, a, b, name) for a, b in itertools.pairwise(bounds))
 
     def chunk(self, chunks, dim=0):
         """Split into ``chunks`` pieces along ``dim`` (``SplitBackward0``)."""
         n = self._data.shape[dim]
+        if not n:
+            return tuple(self._slice_chunk(dim, 0, 0) for _ in range(chunks))
         return self.split(-(-n // chunks), dim)
 
     def unbind(self, dim=0):
@@ -655,9 +724,9 @@ class _Methods:
                          (self, (slice(None),) * d + (i,)), None, (0,), (), view=True)
                      for i in range(self._data.shape[d]))
 
-    def _slice_chunk(self, dim, a, b):
+    def _slice_chunk(self, dim, a, b, name="SplitBackward0"):
         d = dim % self._data.ndim
-        return _op("SplitBackward0", _getitem, _getitem, (self, (slice(None),) * d + (slice(a, b),)),
+        return _op(name, _getitem, _getitem, (self, (slice(None),) * d + (slice(a, b),)),
                    None, (0,), (), view=True)
 
     # ------------------------------------------------------------ dtype

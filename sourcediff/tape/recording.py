@@ -19,6 +19,7 @@ from .rule_lookup import (
     _ragged_float,
     _rule_and_vjp,
     _sliced_cache,
+    _ToCopy,
 )
 from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
 
@@ -74,6 +75,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 ans = ans.copy()
                 copied_from = a
                 break
+    ans = _torch_dtype(ans, key, args, kw)
     out = _new_tensor(Tensor)
     out._data = ans
     out._rgv = False
@@ -139,6 +141,40 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
 
 
 _NO_KW = {}  # (read only)
+
+
+def _torch_dtype(ans, key, args, kw=None):
+    """``ans`` (numpy's result of ``key`` on ``args``) in PyTorch's dtype: float32 where numpy's
+    float64 came from integers or scalars only (see _keeps_float64)."""
+    if ans.dtype.char == "d" and not _state.strict and not _keeps_float64(key, args, kw):
+        return ans.astype(np.float32)
+    return ans
+
+
+def _keeps_float64(key, args, kw):
+    """Whether a float64 result is PyTorch's too: the op names its dtype (``x.double()``,
+    ``sum(dtype=)``), or by PyTorch's promotion an operand with dimensions is float64 (a Tensor
+    or an array, or one in a list such as cat's), or none with dimensions is a float and a 0-d
+    one is float64.
+
+    Otherwise numpy's float64 came from integers or scalars (``i / j``, ``i * 0.5``,
+    ``i.sqrt()``, ``torch.where(c, i, 0.5)``, ``f * np.float64(2)``) or from a 0-d float64
+    beside a float32 with dimensions (``torch.maximum(f, d0)``), where PyTorch gives float32.
+    grad_of (``_state.strict``) keeps numpy's promotion."""
+    if key is _ToCopy or (kw and kw.get("dtype") is not None):
+        return True
+    dim_float = zero_f64 = False
+    for a in args:
+        for x in a if isinstance(a, (list, tuple)) else (a,):
+            d = x._data if isinstance(x, Tensor) else x if type(x) is np.ndarray else None
+            if d is not None and d.dtype.kind == "f":
+                if d.ndim:
+                    if d.dtype.char == "d":
+                        return True
+                    dim_float = True
+                elif d.dtype.char == "d":
+                    zero_f64 = True
+    return zero_f64 and not dim_float
 
 
 def _keep_saves(node, saves, req, args, out):
@@ -302,7 +338,11 @@ def _rule_bw_graph(node, g):
     ans = _wrap(node._ans)
     ans._rg = True
     ans.grad_fn = node
+    swapped = _record_helpers() if not _state.in_rule else ()
     _state.in_rule += 1
+    prev_helper = _state.helper_rule
+    if node.name() in _helper_names:
+        _state.helper_rule = node.name()
     try:
         contribs = rule.vjp(tg, ans, *node._args, **node._kw)
     except (NoRuleError, TapeError, TapeTypeError):
@@ -314,6 +354,9 @@ def _rule_bw_graph(node, g):
             "supported") from exc
     finally:
         _state.in_rule -= 1
+        _state.helper_rule = prev_helper
+        for name, f in swapped:
+            setattr(_sd, name, f)
     out = []
     for (child, _), e in zip(node.next_functions, node._edges):
         if child is None:
@@ -329,12 +372,49 @@ def _rule_bw_graph(node, g):
     return out
 
 
+_helpers = [None, ()]  # (the registry version, the runtime helpers with a vjp rule of their own)
+_helper_names = set()
+
+
+def _record_helpers():
+    """While a vjp rule runs on Tensors (create_graph), the runtime helpers it calls that have a
+    rule of their own (``_sd.norm_weights``, ``_sd.prod_others``...: smooth functions of the
+    argument) are recorded as tape ops with that rule. Called directly they read the Tensors
+    with np.asarray, as constants: the second derivative of x.norm() missed a term and that of
+    x.prod() was a Tensor without grad. Returns the (name, function) pairs to put back."""
+    if _helpers[0] != registry.version():
+        found = []
+        for name in dir(_sd):
+            f = getattr(_sd, name)
+            if callable(f) and not isinstance(f, type) and registry.lookup(f) is not None:
+                found.append((name, f))
+        _helpers[0], _helpers[1] = registry.version(), tuple(found)
+        _helper_names.clear()
+        _helper_names.update(name for name, _ in found)
+    for name, f in _helpers[1]:
+        setattr(_sd, name, _recorded_helper(name, f))
+    return _helpers[1]
+
+
+def _recorded_helper(name, f):
+    def call(*args, **kw):
+        edges = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a._rg)
+        nested = any(isinstance(e, Tensor) and e._rg for a in args if type(a) in (list, tuple)
+                     for e in a) or any(isinstance(v, Tensor) and v._rg for v in kw.values())
+        if not edges or nested or not _state.enabled:
+            return f(*args, **kw)
+        return _op(name, f, f, args, kw or None, edges, ())
+    return call
+
+
 def _linear_vjp(node, pos, tg):
     """vjp of an op linear in its only active argument, recorded as a node whose own backward is
     the op itself (the transpose of a transpose)."""
     rule = node._rule
     raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in node._args]
     c = rule.vjp(tg._data, node._ans, *raw, **node._kw)[pos]
+    if c is None:  # (a position the rule does not differentiate: x of _sd.unreduce(g, x))
+        return None
     if rule.broadcast:
         c = _sd.unbroadcast(c, raw[pos])
     c = np.asarray(c)

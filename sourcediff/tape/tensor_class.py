@@ -141,6 +141,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if self.grad_fn is not None and value:  # (PyTorch: requires_grad_(True) passes, this not)
+            raise TapeError("you can only change requires_grad flags of leaf variables.")
         self.requires_grad_(value)
 
     @property
@@ -237,6 +239,8 @@ class Tensor:
     def __iter__(self):
         if self._data.ndim == 0:
             raise TapeTypeError("iteration over a 0-d tensor")
+        if not _state.strict:  # (PyTorch's iteration is unbind(0): UnbindBackward0)
+            return iter(self.unbind(0))
         return (self[i] for i in range(self._data.shape[0]))
 
     def __hash__(self):
@@ -289,6 +293,11 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self._rg and _state.helper_rule is not None:
+            raise TapeError(
+                f"create_graph=True: the derivative of {_state.helper_rule} reads a Tensor that "
+                "requires grad as a constant (np.asarray), so a further derivative through it "
+                "would be wrong; the tape supports one create_graph level through this operation")
         if self._rg and not _state.in_rule:
             if _state.strict:
                 raise _escaped("a numpy array (np.asarray, or assignment into an ndarray)")
@@ -477,7 +486,15 @@ def _dt(dtype):
 
 
 def _np_kw(dim, keepdim, axis, keepdims):
+    if axis is None and _no_dims(dim):
+        dim = None
     return (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
+
+
+def _no_dims(dim):
+    """PyTorch's ``x.sum(dim=[])``: an empty list of dims reduces over every dim (numpy's
+    ``axis=()`` reduces over none, as in grad_of)."""
+    return isinstance(dim, (list, tuple)) and not dim and not _state.strict
 
 
 def _correction(unbiased, correction, ddof, axis, keepdims):

@@ -167,7 +167,7 @@ def _inplace(t, op, npop, other, unary=False):
         snap = _snapshot(t)
         res = op(snap) if unary else op(snap, other)
         # the base records CopySlices; its views, t among them, become AsStridedBackward0 of it
-        _setitem(base, index, res)
+        _setitem(base, index, res, through_view=True)
         if not np.shares_memory(t._data, base._data):  # (not one of the base's views' data)
             view = _getitem_tensor(base, index)
             np.copyto(t._data, view._data, casting="same_kind")
@@ -181,7 +181,7 @@ def _inplace(t, op, npop, other, unary=False):
     return t
 
 
-def _setitem(t, index, value):
+def _setitem(t, index, value, through_view=False):
     if _state.enabled and t._rg and t.grad_fn is None:
         raise TapeError(_MSG_VIEW_LEAF_INPLACE)
     _check_inplace(t)
@@ -213,7 +213,10 @@ def _setitem(t, index, value):
             g_val = _sd.unbroadcast(g_val, _unwrap(value))
         return [g_self, g_val]
 
-    node = _make_node("CopySlices", nf, bw, new.dtype)
+    # (PyTorch: a write through basic indexing is CopySlices, one through an advanced index,
+    # a tensor, list or mask, is index_put_: IndexPutBackward0)
+    basic = through_view or all(_is_basic(i) for i in (idx if isinstance(idx, tuple) else (idx,)))
+    node = _make_node("CopySlices" if basic else "IndexPutBackward0", nf, bw, new.dtype)
     res = _wrap(new)
     res._rg = True
     res.grad_fn = node
@@ -256,10 +259,20 @@ def _is_int(i):
 
 def _unwrap_index(index):
     if isinstance(index, Tensor):
-        return index._data
+        return _index_part(index)
     if isinstance(index, tuple):
-        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_index_part(i) if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def _index_part(i):
+    """A Tensor in an index: its array, but a 0-d integer one is PyTorch's integer (``x[k]``
+    with ``k = y.argmax()`` selects a view, which an in-place write goes through; numpy's
+    0-d array index, grad_of's, makes a copy)."""
+    d = i._data
+    if d.ndim == 0 and d.dtype.kind in "iu" and not _state.strict:
+        return int(d)
+    return d
 
 
 def _getitem_tensor(t, index):
