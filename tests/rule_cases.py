@@ -972,9 +972,22 @@ case(np.bincount, np.array([0, 2, 2, 1, 0, 3, 2]), R(7), minlength=5, argnums=(1
 case(_sd.add_at, R(4, 3), np.array([0, 2, 2]), R(3, 3), argnums=(0, 2))
 case(_sd.add_at, R(5), np.array([1, 1, 4]), R(1), argnums=(0, 2), name="add_at_broadcast")
 # np.cross of 2-vectors (the z component of two; a 2-vector with a 3-vector) and its helpers
-case(np.cross, R(2), R(2), argnums=(0, 1), name="cross_2_vectors")
-case(np.cross, R(4, 2), R(3), argnums=(0, 1), name="cross_2_with_3")
-case(np.cross, R(2, 4), R(4, 2), axisa=0, argnums=(0, 1), name="cross_2_axisa")
+# (numpy 2.0 deprecated 2-vectors in np.cross, and a later numpy refuses them: no cases there)
+def _crosses_2_vectors():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            np.cross(np.ones(2), np.ones(2))
+        except ValueError:
+            return False
+    return True
+
+
+if _crosses_2_vectors():
+    case(np.cross, R(2), R(2), argnums=(0, 1), name="cross_2_vectors")
+    case(np.cross, R(4, 2), R(3), argnums=(0, 1), name="cross_2_with_3")
+    case(np.cross, R(2, 4), R(4, 2), axisa=0, argnums=(0, 1), name="cross_2_axisa")
 case(_sd.cross_vec3, R(4, 2))
 case(_sd.cross_vec3, R(3), name="cross_vec3_of_3")
 case(_sd.cross_cotangent, R(4), R(4, 2), R(2), -1)
