@@ -85,6 +85,27 @@ def _wrt_indices(fn, wrt, nargs):
     return out
 
 
+def _by_position(fn, args, kwargs, what):
+    """The call's arguments as positional ones (``f(w, x, scale=2.0)`` as ``f(w, x, 2.0)``):
+    forward mode and jacobians run the function once per input element on the same positional
+    arguments. Arguments for keyword-only or ``**kwargs`` parameters are refused by name."""
+    if not kwargs:
+        return args
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{_name(fn)}() {exc}") from None
+    bound.apply_defaults()  # (f(w, x, power=3) with scale=1.0 before it: scale by position too)
+    given = sorted(set(bound.kwargs) & set(kwargs) | (set(kwargs) - set(bound.arguments)))
+    if given:
+        raise SourcediffError(
+            f"{what} of {_name(fn)} is called with {', '.join(given)} for "
+            f"keyword-only or **kwargs parameters, which it passes by position only; make them "
+            f"positional parameters, bind them with functools.partial, or use reverse mode "
+            f"(sd.grad), which takes them")
+    return bound.args
+
+
 def _tangent_call(jf, args, tangents_by_name):
     kwargs = {jf.__sourcediff_tangent_names__[name]: t for name, t in tangents_by_name.items()}
     return jf(*args, **kwargs)
@@ -339,7 +360,8 @@ def forward_grad(fn, wrt=0, optimize=True):
     single = not isinstance(wrt, (tuple, list))
 
     @functools.wraps(fn)
-    def grad_fn(*args):
+    def grad_fn(*args, **kwargs):
+        args = _by_position(fn, args, kwargs, "sd.grad(..., mode='forward')")
         grads = []
         first = None
         pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
@@ -496,7 +518,8 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
     single = not isinstance(wrt, (tuple, list))
 
     @functools.wraps(fn)
-    def jac_fn(*args):
+    def jac_fn(*args, **kwargs):
+        args = _by_position(fn, args, kwargs, "sd.jacobian")
         indices = list(_wrt_indices(fn, wrt, len(args)))
         params = list(inspect.signature(fn).parameters)
         for i in indices:  # (a reverse row has None for an int argument: refused, as forward is)
