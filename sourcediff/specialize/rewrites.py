@@ -12,6 +12,7 @@ from .. import runtime
 from .facts import (
     _BINOPS,
     _F64,
+    F64S,
     PYFLOAT,
     TOP,
     Arr,
@@ -179,8 +180,10 @@ class _Rewriter(gast.NodeTransformer):
         arg = node.args[0]
         if type(g) is Arr and type(x) is Arr and g == x:
             return arg
-        if _pyfloat(x) and (_scalar_like(g) or (type(g) is Arr and g.shape == ())):
-            # (a numpy float64 argument's gradient is a float64: the helper, not float(g))
+        if (_pyfloat(x) or x is F64S) and (_scalar_like(g) or (type(g) is Arr and g.shape == ())):
+            # (a numpy float64 argument's gradient is a float64: the helper, not float(g); a
+            # value that is a float or a float64 by the path taken, a forward-mode output, is
+            # given as a float, which the entry converts to the argument's type)
             return arg if _pyfloat(g) else gast.Call(
                 func=gast.Name(id="float", ctx=gast.Load(), annotation=None, type_comment=None),
                 args=[arg], keywords=[])  # the helper's float(g)
