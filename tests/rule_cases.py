@@ -973,7 +973,8 @@ case(_sd.add_at, R(4, 3), np.array([0, 2, 2]), R(3, 3), argnums=(0, 2))
 case(_sd.add_at, R(5), np.array([1, 1, 4]), R(1), argnums=(0, 2), name="add_at_broadcast")
 # np.cross of 2-vectors (the z component of two; a 2-vector with a 3-vector) and its helpers
 # (numpy 2.0 deprecated 2-vectors in np.cross, and a later numpy refuses them: no cases there)
-def _crosses_2_vectors():
+def numpy_crosses_2_vectors():
+    """Whether this numpy computes np.cross of 2-vectors (tests/test_review23.py reads it too)."""
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -984,7 +985,7 @@ def _crosses_2_vectors():
     return True
 
 
-if _crosses_2_vectors():
+if numpy_crosses_2_vectors():
     case(np.cross, R(2), R(2), argnums=(0, 1), name="cross_2_vectors")
     case(np.cross, R(4, 2), R(3), argnums=(0, 1), name="cross_2_with_3")
     case(np.cross, R(2, 4), R(4, 2), axisa=0, argnums=(0, 1), name="cross_2_axisa")

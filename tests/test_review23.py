@@ -11,6 +11,7 @@ import pytest
 import sourcediff as sd
 from sourcediff.tape import grad_of
 from tests.oracles import check_grads_fd
+from tests.rule_cases import numpy_crosses_2_vectors
 
 try:
     from scipy.linalg import expm, solve_triangular
@@ -128,18 +129,7 @@ def _cross_of_2_vectors(a, b):
         np.shape(np.cross(a, b))))
 
 
-def _numpy_crosses_2_vectors():
-    """numpy 2.0 deprecated np.cross of 2-vectors and a later numpy refuses it (ValueError)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            np.cross(np.ones(2), np.ones(2))
-        except ValueError:
-            return False
-    return True
-
-
-@pytest.mark.skipif(not _numpy_crosses_2_vectors(), reason="this numpy refuses 2-vectors in np.cross")
+@pytest.mark.skipif(not numpy_crosses_2_vectors(), reason="this numpy refuses 2-vectors in np.cross")
 @pytest.mark.parametrize("shapes", [((2,), (2,)), ((4, 2), (3,)), ((3,), (2,)), ((4, 2), (5, 1, 2))],
                          ids=str)
 def test_cross_of_2_vectors(shapes):

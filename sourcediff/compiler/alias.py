@@ -137,14 +137,7 @@ class AliasPass:
     def closure(self, name, edges=None):
         """The names that may share memory with ``name`` (through ``edges``: all links, or only
         those of names bound to views and the like, not of values stored into containers)."""
-        edges = self.edges if edges is None else edges
-        seen, todo = {name}, [name]
-        while todo:
-            for other in edges.get(todo.pop(), ()):
-                if other not in seen:
-                    seen.add(other)
-                    todo.append(other)
-        return seen
+        return _reached([name], self.edges if edges is None else edges)
 
     def near(self, name):
         """The names that may share memory with ``name`` written in place by ``name op= e`` or by

@@ -29,6 +29,7 @@ reverse sweep sees only nested blocks. Example::
 import builtins
 import copy
 import functools
+import types
 
 import gast
 import numpy as np
@@ -272,16 +273,7 @@ class Normalizer:
                 isinstance(value.args[0], gast.Name) and value.args[0].id in self.locals and
                 not any(isinstance(a, gast.Starred) for a in value.args)):
             return None
-        chain, node = [], value.func.value
-        while isinstance(node, gast.Attribute):
-            chain.append(node.attr)
-            node = node.value
-        if not isinstance(node, gast.Name) or node.id in self.locals:
-            return None
-        scope = self.parsed.env if node.id in self.parsed.env else self.parsed.fn.__globals__
-        obj = scope.get(node.id, getattr(builtins, node.id, None))
-        for attr in reversed(chain):
-            obj = getattr(obj, attr, None)
+        obj = self.static_value(value.func.value)
         return obj if any(obj is u for u in (np.add, np.subtract)) else None
 
     def add_at(self, value, ufunc):
@@ -298,18 +290,30 @@ class Normalizer:
         self.assign_name(target, self.simple(new, hint=target))
         marker.sd_alias_end = self.out[-1]
 
+    def static_value(self, node):
+        """What ``np.add`` or ``np`` (a name not local here, or an attribute chain on one) is in
+        the function's closure or module, or builtins; None when it is local or not found."""
+        chain = []
+        while isinstance(node, gast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id in self.locals:
+            return None
+        scope = self.parsed.env if node.id in self.parsed.env else self.parsed.fn.__globals__
+        obj = scope.get(node.id, getattr(builtins, node.id, None))
+        for attr in reversed(chain):
+            obj = getattr(obj, attr, None)
+        return obj
+
     def module_call(self, value):
         """``np.copyto(y, x)``, ``np.random.seed(0)``: a call of a module's function (kept as a
         statement: the reverse stage checks numpy's writes there)."""
-        import types
-
         node = value.func
         while isinstance(node, gast.Attribute):
             node = node.value
-        if not isinstance(node, gast.Name) or node.id in self.locals or node is value.func:
+        if not isinstance(node, gast.Name) or node is value.func:
             return False
-        scope = self.parsed.env if node.id in self.parsed.env else self.parsed.fn.__globals__
-        return isinstance(scope.get(node.id), types.ModuleType)
+        return isinstance(self.static_value(node), types.ModuleType)
 
     def bind(self, target, value):
         """``target = value`` for a name, subscript or (nested) tuple target."""

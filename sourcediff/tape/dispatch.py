@@ -198,6 +198,8 @@ def _positional_tensors(rule, args, kwargs):
     """``np.bincount(x, weights=w)`` with w a Tensor that requires grad as ``np.bincount(x, w)``:
     the tape follows positional arguments; a keyword argument that holds such a Tensor moves to
     its position when the ones before it are all given (the rule's parameters are numpy's)."""
+    if not any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
+        return args, kwargs  # (np.sum(t, axis=1): the common case, no signature read)
     try:
         params = list(inspect.signature(rule.vjp).parameters.values())[2:]
     except (TypeError, ValueError):
