@@ -79,7 +79,9 @@ class Facts:
       its incoming gradient is the symbolic zero 0.0, so the compiler need not make the gradient
       dense first; None means: decided by looking at the rule's body (reverse mode does).
     - ``passes_zero``: the primitive itself (a runtime helper of the rules, ``_sd.unreduce``)
-      gives the symbolic zero back when its first argument is the symbolic zero 0.0.
+      gives the symbolic zero back when its first argument is the symbolic zero 0.0 (or zeros
+      shaped like the argument it is the gradient of: the product helpers, whose own rules need
+      that shape).
     - ``calls_back``: it calls code it is given (``np.vectorize``, the runtime's ``map_list``).
     - ``reads_dicts``: a runtime helper that reads a dict argument and writes into nothing.
     - ``saves``: what the tape must keep from the forward pass for this primitive's backward:

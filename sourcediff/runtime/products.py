@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .accumulate import GradList, _refuse, grad_items
+from .accumulate import GradList, _refuse, grad_items, zeros_like_grad
 from .shapes import other_array, shape, unbroadcast
 
 __all__ = [
@@ -20,10 +20,18 @@ __all__ = [
 ]
 
 
+# The product helpers below (matmul_grad_*, dot_grad_*, einsum_grads) answer the symbolic zero 0.0
+# (no gradient reached the product) with zeros shaped like the operand, not with 0.0: their own
+# derivatives (a second derivative taken reverse over reverse, or forward over reverse) multiply
+# the cotangent of that result by the other operand, which needs its shape. With 0.0 the result's
+# cotangent was summed to a scalar (a loop's `P_bar = 0.0` before `P_bar = P_bar + ...`) and the
+# second derivative raised inside np.matmul. Only loops' first passes meet the symbolic zero here.
+
+
 def matmul_grad_left(g, x, y):
     """Gradient of ``x @ y`` with respect to ``x`` (any of numpy's matmul shape cases)."""
     if type(g) is float and g == 0.0:  # the symbolic zero: no gradient reached x @ y
-        return 0.0
+        return zeros_like_grad(x)
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return g @ y.T
     xs, ys = shape(x), shape(y)
@@ -39,7 +47,7 @@ def matmul_grad_left(g, x, y):
 def matmul_grad_right(g, x, y):
     """Gradient of ``x @ y`` with respect to ``y``."""
     if type(g) is float and g == 0.0:
-        return 0.0
+        return zeros_like_grad(y)
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return x.T @ g
     xs, ys = shape(x), shape(y)
@@ -124,7 +132,7 @@ def _grad_recipe(terms, out, shapes, i):
 def einsum_grads(g, subscripts, operands):
     """The gradients of ``np.einsum(subscripts, *operands)`` for every operand, as a tuple."""
     if type(g) is float and g == 0.0:
-        return (0.0,) * len(operands)
+        return tuple(map(zeros_like_grad, operands))
     key = (subscripts, _shape(g), *map(_shape, operands))
     plan = _GRADS_PLANS.get(key)
     if plan is None:
@@ -168,7 +176,7 @@ def dot_grad_left(g, subscripts, x, y):
         dot_grad_left(g, "ab,bd->ad", x, y)    # g @ y.T
     """
     if type(g) is float and g == 0.0:  # the symbolic zero: no gradient reached the product
-        return 0.0
+        return zeros_like_grad(x)
     if subscripts == "ab,bd->ad" and type(g) is np.ndarray and type(y) is np.ndarray:
         return g @ y.T  # (2-D np.dot: the shapes match exactly, numpy checked them)
     return _dot_grad(g, subscripts, x, y, 0)
@@ -181,7 +189,7 @@ def dot_grad_right(g, subscripts, x, y):
         dot_grad_right(g, "ab,bd->ad", x, y)    # x.T @ g
     """
     if type(g) is float and g == 0.0:
-        return 0.0
+        return zeros_like_grad(y)
     if subscripts == "ab,bd->ad" and type(g) is np.ndarray and type(x) is np.ndarray:
         return x.T @ g
     return _dot_grad(g, subscripts, x, y, 1)
@@ -432,6 +440,8 @@ def einsum_cross(b, g, subscripts, operands):
     """For each operand k, the sum over i != k of the gradient of the einsum in operand k with
     operand i replaced by ``b[i]``: einsum_grads(g, subscripts, operands) differentiated in the
     operands along ``b``. The map is its own adjoint, so it is both the jvp and the vjp."""
+    if type(g) is float and g == 0.0:  # (linear in g: the symbolic zero gives zeros)
+        return GradList(map(zeros_like_grad, operands))
     terms, out = einsum_parse(subscripts, operands)
     items = grad_items(b, len(operands))
     result = GradList()
@@ -450,6 +460,8 @@ def einsum_cross2(b, t, g, subscripts, operands):
     """For each operand k, the sum over distinct i, j other than k of the gradient of the einsum
     (cotangent ``g``) in operand k with operand i replaced by ``b[i]`` and j by ``t[j]``: the
     derivative of ``einsum_cross(b, g, ...)`` in the operands (a tangent t, or a cotangent)."""
+    if type(g) is float and g == 0.0:
+        return GradList(map(zeros_like_grad, operands))
     terms, out = einsum_parse(subscripts, operands)
     bs, ts = grad_items(b, len(operands)), grad_items(t, len(operands))
     result = GradList()
