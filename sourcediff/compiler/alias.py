@@ -215,14 +215,23 @@ class AliasPass:
 
     def rewrite(self, stmts):
         out = []
+        literal = {}  # id of a whole write's `a = _sd_write_into(a, ...)` -> numpy's own call
         for s in stmts:
+            if id(s) in literal:
+                out.append(literal.pop(id(s)))
+                continue
             if _is_marker(s):
                 if not isinstance(s.value.args[0], gast.Name):
                     continue  # (cfg.count += 1 on a module: no local holds the old value)
                 name = s.value.args[0].id
                 end = getattr(s, "sd_alias_end", s)
                 check = self.check(s, name, end, holder=s.value.args[1:])
-                if check is not None:
+                if hasattr(s, "sd_literal") and self.view_read_later(s, name, end):
+                    # (np.exp(x, out=row) into a view of a name read later: numpy's write
+                    # itself, through the view, which the analysis refuses where it writes
+                    # values that carry a derivative)
+                    literal[id(end)] = s.sd_literal
+                elif check is not None:
                     out.append(check)
                 continue
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
@@ -385,6 +394,12 @@ class AliasPass:
         if name.startswith("_seq"):
             return f"the sequence the for loop of line {line} iterates over"
         return f"a value computed on line {line}"
+
+    def view_read_later(self, s, name, end):
+        """Whether ``name`` may be a view of (or viewed by) a name read after ``end``."""
+        lives = self.live_after(self.item_skip(name))
+        live = lives.get(id(end), lives[id(s)]) | self.outer
+        return bool((self.closure(name, self.view_edges) - {name}) & live)
 
     def check(self, s, name, end, index=None, holder=(), helper="check_alias", extra=()):
         """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of

@@ -258,6 +258,10 @@ def _check(parsed, root):
     # would carry a derivative into named parameters, see reverse.bind_user_call and quote.bind)
     call_stars = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
                   if isinstance(a, gast.Starred)}
+    # (a, *rest = seq: one starred name in a flat assignment target, see normalize.bind)
+    call_stars |= {id(e) for n in gast.walk(root) if isinstance(n, gast.Assign)
+                   for t in n.targets if _one_starred_name(t) for e in t.elts
+                   if isinstance(e, gast.Starred)}
     for node in gast.walk(root):
         entry = _REFUSED.get(type(node))
         if entry is not None and id(node) not in call_stars:
@@ -267,7 +271,7 @@ def _check(parsed, root):
                    "write the operation out in full")
         if isinstance(node, gast.Assign):
             for target in node.targets:
-                _check_target(parsed, target)
+                _check_target(parsed, target, starred=True)
         if isinstance(node, gast.AugAssign):
             _check_target(parsed, node.target)
         if isinstance(node, gast.Call):
@@ -311,10 +315,18 @@ def _check_outer_mutation(parsed, call):
            f"{name}.copy()) and change that")
 
 
-def _check_target(parsed, target):
+def _one_starred_name(target):
+    """``a, *rest, z``: a flat tuple or list target with one starred name."""
+    return isinstance(target, (gast.Tuple, gast.List)) and \
+        sum(isinstance(e, gast.Starred) for e in target.elts) == 1 and \
+        all(isinstance(e.value if isinstance(e, gast.Starred) else e, gast.Name)
+            for e in target.elts)
+
+
+def _check_target(parsed, target, starred=False):
     if isinstance(target, (gast.Tuple, gast.List)):
         for elt in target.elts:
-            if isinstance(elt, gast.Starred):
+            if isinstance(elt, gast.Starred) and not (starred and _one_starred_name(target)):
                 refuse(parsed, elt, "starred unpacking targets (a, *rest = ...)",
                        "index the sequence explicitly")
             _check_target(parsed, elt)

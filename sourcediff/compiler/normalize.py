@@ -32,9 +32,7 @@ import functools
 import types
 
 import gast
-import numpy as np
 
-from .. import runtime
 from ..rules.facts import writes_in_place
 from ..syntax import (  # noqa: F401
     assign,
@@ -50,10 +48,8 @@ from ..syntax import (  # noqa: F401
 )
 from .fence import refuse
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
+from .lowering import ALIAS_MARKER, CallLowering, _is_call_to  # noqa: F401
 from .parse import lift_function
-
-ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
-ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (runtime.add_at)
 
 _OP_HINT = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
@@ -149,7 +145,7 @@ def is_static_ref(node, local_names):
     return isinstance(node, gast.Name) and node.id not in local_names
 
 
-class Normalizer:
+class Normalizer(CallLowering):
     """Turns a fenced FunctionDef into the statement forms listed in the module docstring."""
 
     def __init__(self, parsed, names):
@@ -184,6 +180,10 @@ class Normalizer:
                     and isinstance(value.func, gast.Name) and value.func.id in _ITERATORS \
                     and value.func.id not in self.locals:
                 value = call(load("tuple"), [value])  # a, b = zip(*pairs): items by position
+            written = self.whole_write(value)
+            if written is not None:  # r = np.exp(x, out=a): a is written, r is a
+                self.write_into(*written)
+                value = load(written[0])
             if len(s.targets) > 1 or not isinstance(s.targets[0], (gast.Name, gast.Subscript)):
                 atom = self.atom(value)
                 for target in s.targets:
@@ -202,6 +202,9 @@ class Normalizer:
                 value = s.value
                 obj, name, new = (self.atom(a) for a in value.args)
                 self.emit(gast.Expr(value=call(load("setattr"), [obj, name, new])))
+                return
+            if self.whole_write(s.value) is not None:
+                self.write_into(*self.whole_write(s.value))
                 return
             if self.ufunc_at(s.value) is not None:
                 self.add_at(s.value, self.ufunc_at(s.value))
@@ -265,31 +268,6 @@ class Normalizer:
             isinstance(func.value, gast.Name) and func.value.id == "object" and \
             "object" not in self.locals
 
-    def ufunc_at(self, value):
-        """``np.add.at(a, i, v)`` or ``np.subtract.at(a, i, v)`` into a local array ``a`` (the
-        static value of the callee is numpy's): that ufunc, else None."""
-        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
-                value.func.attr == "at" and len(value.args) == 3 and not value.keywords and
-                isinstance(value.args[0], gast.Name) and value.args[0].id in self.locals and
-                not any(isinstance(a, gast.Starred) for a in value.args)):
-            return None
-        obj = self.static_value(value.func.value)
-        return obj if any(obj is u for u in (np.add, np.subtract)) else None
-
-    def add_at(self, value, ufunc):
-        """``np.add.at(a, i, v)`` as ``a = _sd.add_at(a, i, v)`` (``-v`` for np.subtract.at),
-        with the alias stage's marker of ``a += e``: numpy writes into a's array in place, which
-        no other name still read may share."""
-        target = value.args[0].id
-        v = value.args[2] if ufunc is np.add else gast.UnaryOp(op=gast.USub(),
-                                                               operand=value.args[2])
-        self.parsed.env.setdefault(ADD_AT, runtime.add_at)
-        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(target)])), self.loc)
-        self.out.append(marker)
-        new = call(load(ADD_AT), [load(target), self.atom(value.args[1]), self.atom(v)])
-        self.assign_name(target, self.simple(new, hint=target))
-        marker.sd_alias_end = self.out[-1]
-
     def static_value(self, node):
         """What ``np.add`` or ``np`` (a name not local here, or an attribute chain on one) is in
         the function's closure or module, or builtins; None when it is local or not found."""
@@ -352,13 +330,23 @@ class Normalizer:
                 self.emit(assign(old, seq))
                 seq = load(old)
             # (the analysis makes it _sd.check_unpack: a dict unpacks its keys, a set or an
-            # iterator has no items by position, and a sequence of another length is an error)
+            # iterator has no items by position, and a sequence of another length is an error;
+            # with a starred name, one of fewer items than the other names)
+            starred = [k for k, e in enumerate(target.elts) if isinstance(e, gast.Starred)]
             check = gast.Expr(value=call(load("len"), [copy.deepcopy(seq)]))
-            check.sd_unpack = len(target.elts)
+            check.sd_unpack = len(target.elts) if not starred else 1 - len(target.elts)
             self.emit(check)
+            after = len(target.elts) - 1 - starred[0] if starred else 0
             for k, sub in enumerate(target.elts):
-                item = gast.Subscript(value=seq, slice=const(k), ctx=gast.Load())
-                self.bind(sub, item)
+                if isinstance(sub, gast.Starred):  # a, *rest, z = seq: rest = list(seq[1:-1])
+                    part = gast.Slice(lower=const(k), upper=const(-after) if after else None,
+                                      step=None)
+                    self.bind(sub.value, call(load("list"), [gast.Subscript(
+                        value=seq, slice=part, ctx=gast.Load())]))
+                    continue
+                index = const(k) if not starred or k < starred[0] else \
+                    const(k - len(target.elts))
+                self.bind(sub, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))
         else:
             refuse(self.parsed, target, f"assignment to {type(target).__name__}",
                    "assign to a name or a subscript")
@@ -616,42 +604,6 @@ class Normalizer:
             return self.lifted_value(located(load(name), node))
         refuse(self.parsed, node, f"{type(node).__name__} expressions", "rewrite it")
 
-    def builtin_as_comprehension(self, node):
-        """``map(f, a, b)``, ``list(it)``, ``dict(zip(ks, vs))`` and ``dict(k=v)`` as the
-        comprehension or literal they stand for (a list for map's iterator: every use of it
-        here iterates it), or None."""
-        if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred)
-                                                  for a in node.args):
-            return None
-        args, kws = node.args, node.keywords
-        if _is_call_to(node, "map", self.locals) and len(args) >= 2 and not kws:
-            fn, inline = args[0], plain_lambda(args[0], len(args) - 1)  # (map(lambda v: e, xs):
-            names = [a.id for a in fn.args.args] if inline else [  # [e for v in xs])
-                self.names.fresh("m") for _ in args[1:]]
-            target = store(names[0]) if len(names) == 1 else gast.Tuple(
-                elts=[store(n) for n in names], ctx=gast.Store())
-            it = args[1] if len(args) == 2 else call(load("zip"), list(args[1:]))
-            elt = copy.deepcopy(fn.body) if inline else call(fn, [load(n) for n in names])
-            return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
-                target=target, iter=it, ifs=[], is_async=0)]), node)
-        if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
-                not isinstance(args[0], (gast.List, gast.ListComp)):
-            name = self.names.fresh("v")
-            return located(gast.ListComp(elt=load(name), generators=[gast.comprehension(
-                target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
-        if _is_call_to(node, "dict", self.locals) and not args and kws and \
-                all(k.arg is not None for k in kws):
-            return located(gast.Dict(keys=[const(k.arg) for k in kws],
-                                     values=[k.value for k in kws]), node)
-        if _is_call_to(node, "dict", self.locals) and len(args) == 1 and not kws and \
-                _is_call_to(args[0], "zip", self.locals) and len(args[0].args) == 2:
-            k, v = self.names.fresh("k"), self.names.fresh("v")
-            return located(gast.DictComp(key=load(k), value=load(v), generators=[
-                gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
-                                                     ctx=gast.Store()),
-                                   iter=args[0], ifs=[], is_async=0)]), node)
-        return None
-
     def comprehension(self, node):
         """``[e for x in xs if c]`` (or a generator expression) becomes a loop appending to a list;
         ``{k: v for x in xs}`` a loop storing into a dict."""
@@ -860,11 +812,6 @@ def _params(fdef):
     if a.kwarg:
         out.append(a.kwarg)
     return out
-
-
-def _is_call_to(node, name, local_names):
-    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
-            and node.func.id == name and name not in local_names)
 
 
 def _hint_of(node, default):

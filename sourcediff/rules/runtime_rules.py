@@ -88,6 +88,7 @@ def saved_item_jvp(t, out, obj, key):
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
+defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", calls_back=True)
 defnondiff(_sd.dict_keys, reason="a dict's keys")
 defnondiff(_sd.item_index, reason="the integer index of the element x.item(*index) reads")
 defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a constant")
@@ -413,6 +414,20 @@ def add_at(g, ans, a, indices, values):
 @defjvp(_sd.add_at)
 def add_at_jvp(g, ans, a, indices, values):
     return (g, None, _sd.cast_grad(_sd.add_at(np.zeros(np.shape(ans)), indices, g), ans))
+
+
+# np.exp(x, out=a), np.copyto(a, v), a.fill(v) as the compiler writes them (a =
+# _sd.write_into(a, v)): a's old values are gone; v gets g (summed where it was broadcast, 0 where
+# a holds integers)
+@defvjp(_sd.write_into, kind="custom", torch_name="CopyBackwards", view=False)
+def write_into(g, ans, a, value, casting="same_kind", what="out="):
+    return (None, _sd.unbroadcast(_sd.cast_grad(g, ans), value), None, None)
+
+
+@defjvp(_sd.write_into)
+def write_into_jvp(g, ans, a, value, casting="same_kind", what="out="):
+    zeros = np.zeros(np.shape(ans), np.result_type(ans, g))
+    return (None, _sd.cast_grad(_sd.write_into(zeros, g), ans), None, None)
 
 
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")

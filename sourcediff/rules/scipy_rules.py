@@ -45,6 +45,17 @@ def gammaln(g, ans, x):
     return (g * _sd.digamma(x),)
 
 
+@defvjp(math.lgamma, kind="elementwise", torch_name="LgammaBackward0")
+def math_lgamma(g, ans, x):
+    return (g * _sd.digamma(x),)
+
+
+# (gamma(x) = exp(lgamma(x)) times its sign: the derivative is gamma(x) digamma(x))
+@defvjp(scipy.special.gamma, math.gamma, kind="elementwise")
+def gamma(g, ans, x):
+    return (g * ans * _sd.digamma(x),)
+
+
 @defvjp(scipy.special.digamma, kind="elementwise", torch_name="DigammaBackward0")
 def digamma(g, ans, x):
     return (g * _sd.polygamma(1, x),)

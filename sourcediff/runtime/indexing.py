@@ -13,7 +13,7 @@ __all__ = [
     "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
-    "along_axis_index", "take_along_grad", "windows_grad", "add_at",
+    "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index"
 ]
 
@@ -101,7 +101,8 @@ def item_grad(g, k):
     elif isinstance(g, list) and isinstance(k, int) and not -len(g) <= k < len(g):
         item = 0.0  # a stack's gradient, aligned at its end, may be shorter than the stack
     else:
-        item = g[k]
+        # (a Python float is the gradient of a 0-d array: s[...] = v, s[()] = v)
+        item = (np.asarray(g) if isinstance(g, (int, float, complex)) else g)[k]
         mask = last_writes(g, k)
         if mask is not None:
             item = np.where(mask, item, 0.0)
@@ -337,6 +338,18 @@ def add_at(a, indices, values):
     numpy_only("np.add.at", a, values)
     out = np.array(a, copy=True)
     np.add.at(out, indices, values)
+    return out
+
+
+def write_into(a, value, casting="same_kind", what="out="):
+    """A new array like ``a`` holding ``value`` (broadcast to a's shape, cast to its dtype under
+    numpy's ``casting`` rule): numpy's writes of a whole array in place, which the compiler
+    writes ``a = write_into(a, value)`` with the alias checks of ``a += e`` (no other name still
+    read may share a's memory): ``np.exp(x, out=a)``, ``np.copyto(a, v)``, ``a.fill(v)``."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{what} writes into a {type(a).__name__}, where numpy takes an array")
+    out = np.empty_like(a)
+    np.copyto(out, value, casting=casting)
     return out
 
 

@@ -19,7 +19,7 @@ __all__ = [
     "sequence_tangent", "dict_items", "dict_values", "dict_keys", "dict_items_grad",
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
     "attribute_slot", "attribute_grad", "named_like", "loop_length",
-    "check_unpack"
+    "check_unpack", "key_extremum"
 ]
 
 
@@ -332,10 +332,24 @@ def loop_length(seq, where, text):
     return len(seq)
 
 
+def key_extremum(items, key, largest):
+    """The position of the first item of the list ``items`` where ``key`` is largest
+    (``largest``) or smallest: ``max(xs, key=f)`` is written ``xs_[key_extremum(xs_, f, True)]``.
+    Python's error for an empty sequence."""
+    if not items:
+        raise ValueError(f"{'max' if largest else 'min'}() iterable argument is empty")
+    keys = [key(item) for item in items]
+    best = 0
+    for k in range(1, len(keys)):
+        if (keys[k] > keys[best]) if largest else (keys[k] < keys[best]):
+            best = k
+    return best
+
+
 def check_unpack(seq, count, where, text):
     """``a, b = seq``, which sourcediff runs as ``a = seq[0]; b = seq[1]``: refused for a dict
     (Python unpacks its keys), a set or an iterator, and an error as in Python when ``seq`` has
-    another number of items."""
+    another number of items (fewer than ``-count`` for ``a, *rest, z = seq``: count -2)."""
     if isinstance(seq, (collections.abc.Mapping, collections.abc.Set)) or \
             isinstance(seq, collections.abc.Iterator) or not hasattr(type(seq), "__getitem__") \
             or not hasattr(type(seq), "__len__"):
@@ -343,6 +357,10 @@ def check_unpack(seq, count, where, text):
             f"{where}: this unpacks a {type(seq).__name__}, which sourcediff runs by position "
             f"(seq[0], seq[1], ...), not as Python's iteration over it.\n    {text}\nUnpack a "
             f"list or tuple (list(d.keys()), list(d.values()), tuple(...) of what it gives).")
-    if len(seq) != count:
+    if count < 0 and len(seq) < -count:  # (a, *rest, z = seq: count -2)
+        raise SourcediffError(
+            f"{where}: ValueError: this unpacks {len(seq)} values into {-count} names and a "
+            f"starred one.\n    {text}")
+    if count >= 0 and len(seq) != count:
         raise SourcediffError(
             f"{where}: ValueError: this unpacks {len(seq)} values into {count} names.\n    {text}")

@@ -1,0 +1,216 @@
+"""Calls the normalize stage writes as other code: numpy's writes into a local array
+(``np.add.at(a, i, v)``, ``np.exp(x, out=a)``, ``np.copyto(a, v)``, ``a.fill(v)``) as assignments
+of a new array with the alias stage's marker of ``a += e``, and builtins as the comprehensions,
+literals or operations they stand for (``map(f, xs)``, ``list(it)``, ``dict(zip(ks, vs))``,
+``divmod(a, b)``, ``complex(a, b)``, ``max(xs, key=f)``). A mixin of
+:class:`sourcediff.compiler.normalize.Normalizer`, whose ``atom``/``simple``/``emit`` it uses."""
+
+import copy
+import functools
+import math
+
+import gast
+import numpy as np
+
+from .. import runtime
+from ..syntax import assign, call, const, load, located, plain_lambda, store
+
+ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
+ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (runtime.add_at)
+WRITE_INTO = "_sd_write_into"  # np.exp(x, out=a) is written a = _sd_write_into(a, np.exp(x), ...)
+NP_WHERE = "_sd_np_where"  # np.copyto(a, v, where=m) writes np.where(m, v, a)
+KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extremum(xs_, f, True)]
+
+
+class CallLowering:
+    """The lowerings of calls (see the module docstring)."""
+
+    def ufunc_at(self, value):
+        """``np.add.at(a, i, v)`` or ``np.subtract.at(a, i, v)`` into a local array ``a`` (the
+        static value of the callee is numpy's): that ufunc, else None."""
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+                value.func.attr == "at" and len(value.args) == 3 and not value.keywords and
+                isinstance(value.args[0], gast.Name) and value.args[0].id in self.locals and
+                not any(isinstance(a, gast.Starred) for a in value.args)):
+            return None
+        obj = self.static_value(value.func.value)
+        return obj if any(obj is u for u in (np.add, np.subtract)) else None
+
+    def add_at(self, value, ufunc):
+        """``np.add.at(a, i, v)`` as ``a = _sd.add_at(a, i, v)`` (``-v`` for np.subtract.at),
+        with the alias stage's marker of ``a += e``: numpy writes into a's array in place, which
+        no other name still read may share."""
+        target = value.args[0].id
+        v = value.args[2] if ufunc is np.add else gast.UnaryOp(op=gast.USub(),
+                                                               operand=value.args[2])
+        self.parsed.env.setdefault(ADD_AT, runtime.add_at)
+        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(target)])), self.loc)
+        self.out.append(marker)
+        new = call(load(ADD_AT), [load(target), self.atom(value.args[1]), self.atom(v)])
+        self.assign_name(target, self.simple(new, hint=target))
+        marker.sd_alias_end = self.out[-1]
+
+    def whole_write(self, value):
+        """numpy's writes of a whole local array in place: ``np.exp(x, out=a)`` (a numpy function
+        or ufunc given ``out=a`` or ``out=(a,)``, no ``where=``), ``np.copyto(a, v)`` (casting=,
+        where=), ``a.fill(v)``: (a's name, the call, what the user wrote), else None."""
+        if not isinstance(value, gast.Call) or any(isinstance(a, gast.Starred) for a in value.args) \
+                or any(k.arg is None for k in value.keywords):
+            return None
+        func, keywords = value.func, {k.arg: k.value for k in value.keywords}
+        if isinstance(func, gast.Attribute) and func.attr == "fill" and len(value.args) == 1 \
+                and not keywords and self.local_name(func.value):
+            return func.value.id, value, f"{func.value.id}.fill(...)"
+        fn = self.static_value(func)
+        if not (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").split(".")[0]
+                == "numpy"):
+            return None
+        if fn is np.copyto and len(value.args) >= 2 and self.local_name(value.args[0]) and \
+                len(value.args) + len(keywords) <= 4 and set(keywords) <= {"casting", "where"}:
+            return value.args[0].id, value, "np.copyto(...)"
+        out = keywords.get("out")
+        if isinstance(out, gast.Tuple) and len(out.elts) == 1:
+            out = out.elts[0]
+        if out is None or "where" in keywords or not self.local_name(out):
+            return None
+        return out.id, value, f"np.{getattr(fn, '__name__', 'call')}(..., out={out.id})"
+
+    def local_name(self, node):
+        return isinstance(node, gast.Name) and node.id in self.locals
+
+    def write_into(self, target, value, what):
+        """``target = _sd.write_into(target, v, casting, what)`` with the alias stage's marker of
+        ``target += e`` (as np.add.at, see add_at); the marker keeps the user's call, its
+        arguments evaluated, which the alias stage puts back where ``target`` may share memory
+        with a name read later (a row of an array: numpy's write through it, which the analysis
+        takes for values that carry no derivative and refuses for the others)."""
+        args = [self.atom(a) for a in value.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in value.keywords]
+        literal = gast.Call(func=value.func, args=args, keywords=keywords)
+        named = dict(zip(("dst", "src", "casting", "where"), args), **{k.arg: k.value
+                                                                      for k in keywords})
+        casting = const("same_kind")
+        if isinstance(value.func, gast.Attribute) and value.func.attr == "fill":
+            written, casting = args[0], const("unsafe")
+        elif "out" not in named:  # np.copyto(dst, src, casting, where)
+            written, casting = named["src"], named.get("casting", casting)
+            if "where" in named:
+                self.parsed.env.setdefault(NP_WHERE, np.where)
+                written = call(load(NP_WHERE), [named["where"], written, load(target)])
+        else:
+            written = gast.Call(func=value.func, args=args,
+                                keywords=[k for k in keywords if k.arg != "out"])
+        self.parsed.env.setdefault(WRITE_INTO, runtime.write_into)
+        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(target)])), self.loc)
+        marker.sd_literal = located(gast.Expr(value=literal), self.loc)
+        self.out.append(marker)
+        new = call(load(WRITE_INTO), [load(target), self.atom(written), casting, const(what)])
+        self.assign_name(target, self.simple(new, hint=target))
+        marker.sd_alias_end = self.out[-1]
+
+    def builtin_as_comprehension(self, node):
+        """``map(f, a, b)``, ``list(it)``, ``dict(zip(ks, vs))`` and ``dict(k=v)`` as the
+        comprehension or literal they stand for (a list for map's iterator: every use of it
+        here iterates it); ``divmod(a, b)`` as ``(a // b, a % b)``, ``complex(a, b)`` as ``a +
+        1j * b``, ``max(xs, key=f)`` as an item of ``xs`` taken by position; or None."""
+        if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred)
+                                                  for a in node.args):
+            return None
+        args, kws = node.args, node.keywords
+        if _is_call_to(node, "map", self.locals) and len(args) >= 2 and not kws:
+            fn, inline = args[0], plain_lambda(args[0], len(args) - 1)  # (map(lambda v: e, xs):
+            names = [a.id for a in fn.args.args] if inline else [  # [e for v in xs])
+                self.names.fresh("m") for _ in args[1:]]
+            target = store(names[0]) if len(names) == 1 else gast.Tuple(
+                elts=[store(n) for n in names], ctx=gast.Store())
+            it = args[1] if len(args) == 2 else call(load("zip"), list(args[1:]))
+            elt = copy.deepcopy(fn.body) if inline else call(fn, [load(n) for n in names])
+            return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
+                target=target, iter=it, ifs=[], is_async=0)]), node)
+        if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
+                not isinstance(args[0], (gast.List, gast.ListComp)):
+            name = self.names.fresh("v")
+            return located(gast.ListComp(elt=load(name), generators=[gast.comprehension(
+                target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
+        if self.static_value(node.func) is functools.reduce and 2 <= len(args) <= 3 and not kws:
+            return self.reduce_loop(node, args[0], args[1], args[2] if len(args) == 3 else None)
+        if self.static_value(node.func) is math.prod and len(args) == 1 and \
+                [k.arg for k in kws] in ([], ["start"]):  # (math.prod(xs): start * x0 * x1 ...)
+            return self.reduce_loop(node, None, args[0], kws[0].value if kws else const(1))
+        if _is_call_to(node, "divmod", self.locals) and len(args) == 2 and not kws:
+            a, b = self.atom(args[0]), self.atom(args[1])  # (each evaluated once)
+            return located(gast.Tuple(elts=[gast.BinOp(left=a, op=gast.FloorDiv(), right=b),
+                                            gast.BinOp(left=copy.deepcopy(a), op=gast.Mod(),
+                                                       right=copy.deepcopy(b))],
+                                      ctx=gast.Load()), node)
+        if _is_call_to(node, "complex", self.locals) and len(args) == 2 and not kws:
+            return located(gast.BinOp(left=args[0], op=gast.Add(), right=gast.BinOp(
+                left=const(1j), op=gast.Mult(), right=args[1])), node)
+        if any(_is_call_to(node, f, self.locals) for f in ("max", "min")) and len(args) == 1 \
+                and [k.arg for k in kws] == ["key"]:
+            # (max(xs, key=f): the first item where f is largest, found on values alone, then
+            # taken from xs by position, so its derivative reaches that item)
+            items = self.name_of(_as_list(args[0]), "items")
+            self.parsed.env.setdefault(KEY_EXTREMUM, runtime.key_extremum)
+            at = call(load(KEY_EXTREMUM), [items, kws[0].value, const(node.func.id == "max")])
+            return located(gast.Subscript(value=items, slice=at, ctx=gast.Load()), node)
+        if _is_call_to(node, "dict", self.locals) and not args and kws and \
+                all(k.arg is not None for k in kws):
+            return located(gast.Dict(keys=[const(k.arg) for k in kws],
+                                     values=[k.value for k in kws]), node)
+        if _is_call_to(node, "dict", self.locals) and len(args) == 1 and not kws and \
+                _is_call_to(args[0], "zip", self.locals) and len(args[0].args) == 2:
+            k, v = self.names.fresh("k"), self.names.fresh("v")
+            return located(gast.DictComp(key=load(k), value=load(v), generators=[
+                gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
+                                                     ctx=gast.Store()),
+                                   iter=args[0], ifs=[], is_async=0)]), node)
+        return None
+
+
+    def reduce_loop(self, node, fn, seq, init):
+        """``functools.reduce(fn, seq, init)`` as the loop it runs (``acc = fn(acc, item)`` for
+        each item of ``list(seq)`` after the first, or after ``init``; ``acc * item`` for no
+        ``fn``: math.prod); the accumulator's name."""
+        items, acc, k = self.names.fresh("items"), self.names.fresh("acc"), self.names.fresh("k")
+        self.statement(located(assign(items, _as_list(seq)), node))
+        first = init if init is not None else gast.Subscript(
+            value=load(items), slice=const(0), ctx=gast.Load())
+        self.statement(located(assign(acc, first), node))
+        item = gast.Subscript(value=load(items), slice=load(k), ctx=gast.Load())
+        if fn is None:
+            step = gast.BinOp(left=load(acc), op=gast.Mult(), right=item)
+        elif plain_lambda(fn, 2) and not any(  # (reduce(lambda a, b: a @ b, ms): its body,
+                isinstance(n, (gast.Lambda, gast.comprehension)) for n in gast.walk(fn.body)):
+            # inline, where no inner scope may bind the same names)
+            names = {a.id: n for a, n in zip(fn.args.args, (load(acc), item))}
+            step = _Substitute(names).visit(copy.deepcopy(fn.body))
+        else:
+            step = call(copy.deepcopy(fn), [load(acc), item])
+        loop = gast.For(target=store(k), iter=call(load("range"), [
+            const(0 if init is not None else 1), call(load("len"), [load(items)])]),
+            body=[assign(acc, step)], orelse=[], type_comment=None)
+        self.statement(located(loop, node))
+        return load(acc)
+
+
+class _Substitute(gast.NodeTransformer):
+    """Replaces the names of a lambda's parameters in its body by expressions."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Name(self, node):
+        if node.id in self.names and isinstance(node.ctx, gast.Load):
+            return copy.deepcopy(self.names[node.id])
+        return node
+
+
+def _is_call_to(node, name, local_names):
+    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
+            and node.func.id == name and name not in local_names)
+
+
+def _as_list(node):
+    """``list(node)``, or a list display itself."""
+    return node if isinstance(node, (gast.List, gast.ListComp)) else call(load("list"), [node])
