@@ -38,6 +38,13 @@ def result_of_out(w, x):
     return np.sum(r * buf) + np.sum(buf)
 
 
+def out_by_position(w, x):
+    buf = np.empty(3)
+    np.add(x, w, buf)  # (a ufunc's out, by position)
+    np.exp(buf * w, buf)
+    return np.sum(buf ** 2)
+
+
 def out_tuple_and_loop(w):
     a = w * 1.0
     for _ in range(3):
@@ -105,7 +112,7 @@ X = np.array([0.5, -1.2, 0.8])
 
 CASES = [
     (ufunc_out, (V, X)), (functions_out, (W2, V)), (result_of_out, (V, X)),
-    (out_tuple_and_loop, (V,)), (into_a_parameter, (V,)), (copy_and_fill, (V, X)),
+    (out_tuple_and_loop, (V,)), (out_by_position, (V, X)), (into_a_parameter, (V,)), (copy_and_fill, (V, X)),
     (into_integers, (np.array([0.63, -0.2, 0.9]),)), (fills_in_place, (V,)), (copies_into, (V,)),
     (out_is_an_argument_too, (V,)), (out_assigned, (V,)),
 ]

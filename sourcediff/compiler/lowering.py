@@ -69,6 +69,10 @@ class CallLowering:
                 len(value.args) + len(keywords) <= 4 and set(keywords) <= {"casting", "where"}:
             return value.args[0].id, value, "np.copyto(...)"
         out = keywords.get("out")
+        if out is None and isinstance(fn, np.ufunc) and len(value.args) == fn.nin + 1:
+            out = value.args[-1]  # (np.exp(x, a): a ufunc's out by position)
+            value = gast.Call(func=func, args=value.args[:-1], keywords=value.keywords + [
+                gast.keyword(arg="out", value=out)])
         if isinstance(out, gast.Tuple) and len(out.elts) == 1:
             out = out.elts[0]
         if out is None or "where" in keywords or not self.local_name(out):
