@@ -18,6 +18,7 @@ from ..errors import InactiveArgumentError, SourcediffError
 from ..pytree import is_float_leaf, is_model_object, object_attributes, object_float_leaves
 from .accumulate import GradDict, add_grads, is_zero_grad
 from .indexing import item_grad
+from .object_state import stored_by_running_call
 
 __all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object"]
 
@@ -123,8 +124,10 @@ def object_grad(g, x, leaf_grad, name="the argument"):
     (runtime.grad_like)."""
     totals = {}
     given = _given.pop((threading.get_ident(), id(x)), None)
+    if given is not None:
+        given = given + ({},)  # (the values given for attributes replaced, see _as_given)
     _collect(g, x, name, totals, (), given)
-    return _Builder(totals, leaf_grad).build(x)
+    return _Builder(totals, leaf_grad, given[2] if given is not None else {}).build(x)
 
 
 def _leaf_key(owner, key, leaf):
@@ -149,6 +152,8 @@ def _collect(g, x, path, totals, stack, given):
                 f"as attribute reads (an attribute named like an ndarray's, such as .T, .real or "
                 f".shape, is read as the array's). Rename the attribute or read it by name")
         stored = dict(object_attributes(x))
+        if given is not None:
+            _as_given(x, stored, given)
         for key in g:
             if given is not None and key in stored and (id(x), key) not in given[0]:
                 raise SourcediffError(
@@ -171,6 +176,18 @@ def _collect(g, x, path, totals, stack, given):
         items = x.items() if isinstance(x, dict) else enumerate(x)
         for k, v in items:
             _child(item_grad(g, k), x, k, v, f"{path}[{k!r}]", totals, stack + (id(x),), given)
+
+
+def _as_given(x, stored, given):
+    """Put back into ``stored`` (x's attributes) the value given for each attribute the
+    function replaced by a store of a value carrying a derivative (a batch norm's running mean
+    updated in the loss, a recurrent state kept): the gradient reaching the attribute is the
+    given value's (see object_state.stored_by_running_call), and is built for that value."""
+    for key, v in list(stored.items()):
+        before = given[0].get((id(x), key), _MISSING)
+        if before is not _MISSING and before is not v and stored_by_running_call(x, key, v):
+            stored[key] = before
+            given[2][(id(x), key)] = before
 
 
 def _child(g, owner, key, v, path, totals, stack, given):
@@ -212,8 +229,8 @@ class _Builder:
     same) or a view is copied, so updating one in place cannot change another; an array tied
     between two paths keeps one gradient at both."""
 
-    def __init__(self, totals, grad_like):
-        self.totals, self.grad_like = totals, grad_like
+    def __init__(self, totals, grad_like, as_given):
+        self.totals, self.grad_like, self.as_given = totals, grad_like, as_given
         self.memo, self.used = {}, {}
 
     def leaf(self, owner, key, v):
@@ -234,7 +251,7 @@ class _Builder:
         if is_model_object(x):
             out = self.memo[id(x)] = copy.copy(x)
             for key, v in object_attributes(x):
-                new = self.item(x, key, v)
+                new = self.item(x, key, self.as_given.get((id(x), key), v))
                 if hasattr(out, "__dict__") and key in vars(out):
                     vars(out)[key] = new
                 else:
