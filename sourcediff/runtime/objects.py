@@ -162,6 +162,8 @@ def _collect(g, x, path, totals, stack, given):
                     f"when the model was given); sourcediff reads attributes as constants, so the "
                     f"derivative through what was stored would be lost. Pass the value on as an "
                     f"argument or a return value instead of reading it back from the object")
+            if key not in stored and _class_constant(type(x), key):
+                continue  # (a value the class holds for all its objects: no parameter of x)
             if key not in stored:
                 raise SourcediffError(
                     f"the derivative flows through {path}.{key}, which {type(x).__name__} does "
@@ -176,6 +178,18 @@ def _collect(g, x, path, totals, stack, given):
         items = x.items() if isinstance(x, dict) else enumerate(x)
         for k, v in items:
             _child(item_grad(g, k), x, k, v, f"{path}[{k!r}]", totals, stack + (id(x),), given)
+
+
+def _class_constant(cls, name):
+    """Whether ``cls`` holds a plain value (no descriptor: not a property, method or slot) under
+    ``name``, which its objects read as shared: ``eps = 1e-5`` or a mask array in the class
+    body. It is a constant of the class, not a parameter of an object, as in torch.nn (where
+    only what an object holds is a parameter); its gradient is not given."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            value = vars(klass)[name]
+            return not hasattr(type(value), "__get__")
+    return False
 
 
 def _as_given(x, stored, given):
