@@ -216,3 +216,49 @@ def test_values_the_class_holds_are_constants_not_parameters():
     g = sd.grad(model_loss)(model, X, Y)
     check_object_grad(model_loss, ClassConstants(), X, Y, grad=g)
     assert not hasattr(g, "__dict__") or "eps" not in vars(g)
+
+
+# ---------------------------------------------------------------- attributes named like an ndarray's
+
+
+class Standardize:
+    """Attributes named like ndarray's own: methods (mean, std, var, max) and T, size."""
+
+    def __init__(self):
+        rng = np.random.default_rng(4)
+        self.mean = rng.normal(size=3)
+        self.std = np.abs(rng.normal(size=3)) + 0.5
+        self.var = np.array([1.0, 2.0, 0.5])
+        self.W = rng.normal(size=(3, 2))
+        self.T = 1.7  # (a temperature)
+        self.size = 3
+
+    def __call__(self, x):
+        z = (x - self.mean) / self.std * self.var
+        return z @ self.W / self.T * self.size
+
+
+def standardize_loss(model, x, y):
+    return np.sum((model(x) - y) ** 2)
+
+
+def outside_methods_loss(model, x, y):
+    return np.sum(((x - model.mean) / model.std @ model.W - y) ** 2)
+
+
+@pytest.mark.parametrize("loss", [standardize_loss, outside_methods_loss])
+def test_attributes_named_like_an_ndarrays_own(loss):
+    # (self.T was read as a transpose and self.mean as ndarray.mean: "'numpy.float64' object has
+    # no attribute 'items'", "'numpy.ndarray' object is not callable")
+    g = sd.grad(loss)(Standardize(), X, Y)
+    check_object_grad(loss, Standardize(), X, Y, grad=g)
+
+
+def temperature_outside_methods_loss(model, x, y):
+    return np.sum((x @ model.W / model.T - y) ** 2)
+
+
+def test_t_read_outside_the_classs_methods_is_refused_at_the_users_line():
+    with pytest.raises(sd.SourcediffError, match="named like an array's own") as info:
+        sd.grad(temperature_outside_methods_loss)(Standardize(), X, Y)
+    assert "test_review28.py:" in str(info.value)
