@@ -262,3 +262,72 @@ def test_t_read_outside_the_classs_methods_is_refused_at_the_users_line():
     with pytest.raises(sd.SourcediffError, match="named like an array's own") as info:
         sd.grad(temperature_outside_methods_loss)(Standardize(), X, Y)
     assert "test_review28.py:" in str(info.value)
+
+
+# ---------------------------------------------------------------- a container class's __getitem__
+
+
+class Tanh:
+    def __init__(self, n, m, seed):
+        self.lin = Linear(n, m, seed)
+
+    def __call__(self, x):
+        return np.tanh(self.lin(x))
+
+
+class Sequential:
+    """A container as people write one: items by position, a length, no __iter__ (Python then
+    iterates by position too)."""
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __call__(self, x):
+        for layer in self:
+            x = layer(x)
+        return x
+
+
+class Blocks:
+    def __init__(self):
+        self.blocks = {"enc": Tanh(3, 4, 5), "dec": Linear(4, 2, 6)}
+
+    def __getitem__(self, name):
+        return self.blocks[name]
+
+    def __call__(self, x):
+        return self["dec"](self["enc"](x))
+
+
+def indexed_loss(model, x, y):
+    return np.sum((model[1](model[0](x)) - y) ** 2)
+
+
+def sequential():
+    return Sequential(Tanh(3, 4, 7), Linear(4, 2, 8))
+
+
+@pytest.mark.parametrize("loss, make", [(model_loss, sequential), (indexed_loss, sequential),
+                                        (model_loss, Blocks)], ids=["loop", "index", "by_name"])
+def test_items_of_a_container_class_through_its_getitem(loss, make):
+    # (the gradient of model[0] was scattered into zeros shaped like the object: "entry not a
+    # 2- or 3- tuple" from inside numpy)
+    g = sd.grad(loss)(make(), X, Y)
+    check_object_grad(loss, make(), X, Y, grad=g)
+
+
+class MakesItems(Sequential):
+    def __getitem__(self, i):
+        return Linear(3, 2, 9) if i == 0 else self.layers[i]
+
+
+def test_an_item_the_getitem_makes_anew_is_refused_at_the_users_line():
+    with pytest.raises(sd.SourcediffError, match="does not hold") as info:
+        sd.grad(indexed_loss)(MakesItems(Tanh(3, 2, 1), Linear(2, 2, 2)), X, Y)
+    assert "test_review28.py:" in str(info.value)
