@@ -331,3 +331,68 @@ def test_an_item_the_getitem_makes_anew_is_refused_at_the_users_line():
     with pytest.raises(sd.SourcediffError, match="does not hold") as info:
         sd.grad(indexed_loss)(MakesItems(Tanh(3, 2, 1), Linear(2, 2, 2)), X, Y)
     assert "test_review28.py:" in str(info.value)
+
+
+# ---------------------------------------------------------------- reads by getattr and delegation
+
+
+class ByGetattr:
+    def __init__(self):
+        self.lin = Linear(3, 2, 10)
+
+    def __call__(self, x):
+        return np.tanh(x @ getattr(self.lin, "W") + getattr(self.lin, "b"))
+
+
+class Delegates:
+    """A wrapper that forwards unknown attributes to the layer it holds."""
+
+    def __init__(self):
+        self.inner = Linear(3, 2, 11)
+        self.scale = np.array([1.5, 0.5])
+
+    def __getattr__(self, name):
+        if name == "inner":  # (copy.deepcopy looks for __setstate__ before inner is set)
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def delegated_loss(model, x, y):
+    return np.sum((np.tanh(x @ model.W + model.b) * model.scale - y) ** 2)
+
+
+class Exposes:
+    def __init__(self):
+        self._weight = np.random.default_rng(12).normal(size=(3, 2))
+
+    @property
+    def weight(self):
+        return self._weight
+
+
+def exposed_loss(model, x, y):
+    return np.sum((x @ model.weight - y) ** 2)
+
+
+@pytest.mark.parametrize("loss, make", [(model_loss, ByGetattr), (delegated_loss, Delegates),
+                                        (exposed_loss, Exposes)],
+                         ids=["getattr_constant_name", "__getattr__", "property_of_a_stored"])
+def test_reads_that_reach_a_stored_array_another_way(loss, make):
+    # (refused before: "no derivative rule for getattr"; "the derivative flows through
+    # the argument.W, which Delegates does not store as an attribute")
+    g = sd.grad(loss)(make(), X, Y)
+    check_object_grad(loss, make(), X, Y, grad=g)
+
+
+class ComputedWeight:
+    def __init__(self):
+        self.U = np.random.default_rng(13).normal(size=(2, 3))
+
+    @property
+    def weight(self):
+        return self.U.T
+
+
+def test_a_property_computing_a_new_value_outside_methods_stays_refused():
+    with pytest.raises(sd.SourcediffError, match="does not store as an attribute"):
+        sd.grad(exposed_loss)(ComputedWeight(), X, Y)

@@ -14,7 +14,7 @@ __all__ = [
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at",
-    "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad"
+    "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad"
 ]
 
 
@@ -42,13 +42,22 @@ def object_item_grad(g, obj, index):
     and dicts, by identity: ``self.layers[i]``), and ``g`` is given back there. An item it makes
     anew (a slice of the layers as a new container) is refused."""
     item = obj[index]
-    path = _held_at(obj, item, set())
-    if path is None:
+    out = held_grad(g, obj, item)
+    if out is None:
         raise TypeError(  # (the entry names the user's line: compiled._relocated)
             f"the derivative flows through {type(obj).__name__}[{index!r}] (its __getitem__), "
             f"which gives a {type(item).__name__} that the object does not hold as an attribute "
             f"or an item of one (one made on the call), so sourcediff cannot tell which of its "
             f"parameters it carries. Index what the object holds (self.layers[i]) instead")
+    return out
+
+
+def held_grad(g, obj, item):
+    """The gradient of ``obj`` (a GradDict, GradLists for lists and tuples on the way) that
+    gives ``g`` to ``item`` where ``obj`` holds it (by identity), or None where it does not."""
+    path = _held_at(obj, item, set())
+    if path is None:
+        return None
     for key, container in reversed(path):
         if isinstance(container, (list, tuple)):
             out = GradList([0.0] * len(container))

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InactiveArgumentError, SourcediffError
 from ..pytree import is_float_leaf, is_model_object, object_attributes, object_float_leaves
 from .accumulate import GradDict, add_grads, is_zero_grad
-from .indexing import item_grad
+from .indexing import held_grad, item_grad
 from .object_state import stored_by_running_call
 
 __all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object"]
@@ -154,6 +154,7 @@ def _collect(g, x, path, totals, stack, given):
         stored = dict(object_attributes(x))
         if given is not None:
             _as_given(x, stored, given)
+        g = _delegated(g, x, stored)
         for key in g:
             if given is not None and key in stored and (id(x), key) not in given[0]:
                 raise SourcediffError(
@@ -178,6 +179,24 @@ def _collect(g, x, path, totals, stack, given):
         items = x.items() if isinstance(x, dict) else enumerate(x)
         for k, v in items:
             _child(item_grad(g, k), x, k, v, f"{path}[{k!r}]", totals, stack + (id(x),), given)
+
+
+def _delegated(g, x, stored):
+    """``g`` (x's GradDict) with the entry of a name x does not store given back where x holds
+    what reading it gives (by identity): ``__getattr__`` delegating to a held layer
+    (``self.inner.W`` read as ``self.W``). Other entries stay, to be refused by name."""
+    moved = None
+    for key in [k for k in g if k not in stored and not _class_constant(type(x), k)]:
+        try:
+            value = getattr(x, key)
+        except Exception:  # (the refusal below names the attribute)
+            continue
+        routed = None if is_zero_grad(g[key]) else held_grad(g[key], x, value)
+        if routed is not None:
+            moved = GradDict(g) if moved is None else moved
+            del moved[key]
+            moved = add_grads(moved, routed)
+    return g if moved is None else moved
 
 
 def _class_constant(cls, name):
