@@ -20,13 +20,27 @@ from .accumulate import GradDict, add_grads, is_zero_grad
 from .indexing import held_grad, item_grad
 from .object_state import stored_by_running_call
 
-__all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object"]
+__all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object",
+           "holds_object"]
 
 _MISSING = object()
 
 # (thread, id(model)) -> what check_object_wrt saw when the gradient call began: the attributes
 # each object held {(id(obj), name): value} and a copy of each float array {id(array): copy}
 _given = {}
+
+
+def holds_object(x, seen=None):
+    """Whether the list, tuple or dict ``x`` holds a model object (at any depth): such an
+    argument (a dict of models, a list of layers) is checked and given its gradient as a model
+    object is, so that an array two of them share gets the sum of its uses at both."""
+    seen = set() if seen is None else seen
+    if id(x) in seen:
+        return False
+    seen.add(id(x))
+    items = x.values() if isinstance(x, dict) else x
+    return any(is_model_object(v) or (isinstance(v, (list, tuple, dict)) and holds_object(v, seen))
+               for v in items)
 
 
 def check_object_wrt(value, name, fn_where):
