@@ -4,6 +4,7 @@ import numpy as np
 
 from . import tape
 from .pytree import aligned_leaves, is_model_object, is_tree, leaves, object_parameters
+from .runtime.objects import holds_object
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -76,7 +77,8 @@ class Optimizer:
                 f"dicts, but got a single {type(params).__name__}; write [w] instead of w")
         self._tree = None
         self._model = None
-        if is_model_object(params):  # (a model object: its float arrays, each once)
+        if is_model_object(params) or (is_tree(params) and holds_object(params)):
+            # (a model object, or a list or dict of them: their float arrays, each once)
             self._model = params
             params = [p for p, _ in object_parameters(params, None, type(self).__name__)]
         elif not is_tree(params):
@@ -171,7 +173,7 @@ class Optimizer:
                     "opt.step(sd.grad(loss, wrt=(0, 1))(w, b))")
             grads = [p.grad for p in params]
         elif self._model is not None:  # (the gradient object of the model: its arrays' entries)
-            if not is_model_object(grads):
+            if not (is_model_object(grads) or is_tree(grads)):
                 raise TypeError(f"step() got a {type(grads).__name__} of gradients for a model "
                                 f"object; pass what sd.grad(loss)(model, ...) returns")
             pairs = object_parameters(self._model, grads, "step()")

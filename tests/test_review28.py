@@ -440,3 +440,21 @@ def test_model_objects_in_a_list_or_dict_argument(loss, make, optimize):
     assert type(g) is type(make())
     for path, value in want.items():
         np.testing.assert_allclose(leaf_at(g, path), value, rtol=1e-5, atol=1e-7, err_msg=path)
+
+
+def test_an_optimizer_over_a_list_of_models_and_forward_mode_refusing_it():
+    models = [Linear(3, 2, 26), Linear(3, 2, 27)]
+    opt = sd.optim.Adam(models, lr=0.1)
+    twins = [Linear(3, 2, 26), Linear(3, 2, 27)]
+    arrays = [a for m in twins for a in (m.W, m.b)]
+    opt_arrays = sd.optim.Adam(arrays, lr=0.1)
+    for _ in range(3):
+        opt.step(sd.grad(models_list_loss)(models, X, Y))
+        g = sd.grad(models_list_loss)(twins, X, Y)
+        opt_arrays.step([a for m in g for a in (m.W, m.b)])
+    for m, t in zip(models, twins):
+        np.testing.assert_allclose(m.W, t.W, rtol=1e-12)
+        np.testing.assert_allclose(m.b, t.b, rtol=1e-12)
+    assert not np.allclose(models[0].W, Linear(3, 2, 26).W)
+    with pytest.raises(sd.SourcediffError, match="holding model objects"):
+        sd.grad(models_list_loss, mode="forward")(models, X, Y)

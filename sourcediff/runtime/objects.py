@@ -321,9 +321,12 @@ class _Builder:
 def refuse_object(value, name, fn_where, what):
     """Refuse a model object given to ``what`` (forward mode, a jacobian or hessian), which take
     floats, arrays and containers of them: reverse mode's gradient takes one."""
-    if is_model_object(value):
+    if is_model_object(value) or (isinstance(value, (list, tuple, dict)) and
+                                  holds_object(value)):
+        kind = f"a {type(value).__name__} object" if is_model_object(value) else \
+            f"a {type(value).__name__} holding model objects"
         raise InactiveArgumentError(
-            f"argument '{name}' of {fn_where} is a {type(value).__name__} object: {what} does not "
+            f"argument '{name}' of {fn_where} is {kind}: {what} does not "
             f"differentiate with respect to an object yet; reverse mode does (sd.grad(f)(model, "
             f"...), sd.value_and_grad). For {what}, pass the arrays in a dict or a list "
             f"(sd.flatten gives one vector of them)")
