@@ -26,8 +26,14 @@ def is_tree(x):
 
 
 def like_container(x, items):
-    """A list, tuple or namedtuple of ``x``'s own type holding ``items``."""
-    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+    """A list, tuple or namedtuple of ``x``'s own type holding ``items`` (a plain list or tuple
+    for a subclass whose constructor takes other arguments)."""
+    if hasattr(x, "_fields"):
+        return type(x)(*items)
+    try:
+        return type(x)(items)
+    except TypeError:
+        return (list if isinstance(x, list) else tuple)(items)
 
 
 def leaves(tree):

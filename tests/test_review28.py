@@ -2,6 +2,8 @@
 classes, containers with their own iteration, batch-norm running statistics, attributes named
 like an ndarray's). Every gradient is checked against central finite differences."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -458,3 +460,76 @@ def test_an_optimizer_over_a_list_of_models_and_forward_mode_refusing_it():
     assert not np.allclose(models[0].W, Linear(3, 2, 26).W)
     with pytest.raises(sd.SourcediffError, match="holding model objects"):
         sd.grad(models_list_loss, mode="forward")(models, X, Y)
+
+
+# ---------------------------------------------------------------- lists and dicts of the user's classes
+
+
+class Chain(list):
+    """A list of weight matrices that is called, as a Sequential written as a list subclass."""
+
+    def __call__(self, x):
+        for W in self:
+            x = np.tanh(x @ W)
+        return x
+
+    def forward(self, x):
+        return self(x)
+
+
+class Affine(dict):
+    def __call__(self, x):
+        return x @ self["W"] + self["b"]
+
+
+class AttrDict(dict):
+    """The attribute-dict people write: p.W reads p["W"] (and a missing key raises KeyError)."""
+
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+
+    def __deepcopy__(self, memo):  # (for the finite differences: copy.deepcopy asks getattr)
+        return AttrDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+
+def chain():
+    rng = np.random.default_rng(30)
+    return Chain([rng.normal(size=(3, 3)), rng.normal(size=(3, 2))])
+
+
+def affine():
+    rng = np.random.default_rng(31)
+    return Affine(W=rng.normal(size=(3, 2)), b=rng.normal(size=2))
+
+
+def attr_dict():
+    rng = np.random.default_rng(32)
+    return AttrDict(W=rng.normal(size=(3, 2)), b=rng.normal(size=2))
+
+
+def method_loss(model, x, y):
+    return np.sum((model.forward(x) - y) ** 2)
+
+
+def attr_dict_loss(p, x, y):
+    return np.sum((np.tanh(x @ p.W + p.b) - y) ** 2)
+
+
+def attr_dict_items_loss(p, x, y):
+    return np.sum((np.tanh(x @ p["W"] + p["b"]) - y) ** 2)
+
+
+@pytest.mark.parametrize("loss, make", [
+    (model_loss, chain), (method_loss, chain), (model_loss, affine),
+    (attr_dict_loss, attr_dict), (attr_dict_items_loss, attr_dict)],
+    ids=["called_list", "list_method", "called_dict", "attr_dict", "attr_dict_items"])
+@pytest.mark.parametrize("optimize", [True, False])
+def test_a_list_or_dict_subclass_given_as_the_parameters(loss, make, optimize):
+    # (called_list, list_method and called_dict gave ZERO gradients: the object was called "as
+    # it is", its items getting no gradient; attr_dict was refused and attr_dict_items crashed
+    # with KeyError '__dask_graph__' from a hasattr on the dict)
+    g = sd.grad(loss, optimize=optimize)(make(), X, Y)
+    want = fd_object_grad(loss, make(), X, Y)
+    assert want and all(np.any(v != 0) for v in want.values())
+    for path, value in want.items():
+        np.testing.assert_allclose(leaf_at(g, path), value, rtol=1e-5, atol=1e-7, err_msg=path)

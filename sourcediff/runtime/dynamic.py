@@ -285,12 +285,19 @@ def _receiver_call(fn, active, args, what):
     if inspect.ismethod(fn) and inspect.isfunction(fn.__func__) and \
             not isinstance(fn.__self__, type) and is_model_object(fn.__self__):
         obj, function = fn.__self__, fn.__func__
-    elif is_model_object(fn) and inspect.isfunction(getattr(type(fn), "__call__", None)):
+    elif (is_model_object(fn) or _container_subclass(fn)) and \
+            inspect.isfunction(getattr(type(fn), "__call__", None)):
         obj, function = fn, type(fn).__call__
     else:
         _refuse_holding_floats(fn, what)
         return None, None, None
     return hooks.method_of(function, type(obj)), (0,) + active, (obj,) + tuple(args)
+
+
+def _container_subclass(x):
+    """A list, tuple or dict of a class of the user's (``class Chain(list)`` with a ``__call__``):
+    called, it is the receiver of its method and carries the derivative of its items."""
+    return isinstance(x, (list, tuple, dict)) and type(x) not in (list, tuple, dict)
 
 
 def _refuse_holding_floats(fn, what):
@@ -336,7 +343,8 @@ def _method_call_fwd(active, args, kwargs):
         fwd = hooks.split_form(target, params)
         value, saved = fwd(obj, *rest, **kwargs)
         return value, (fwd.__sourcediff_bwd__, saved, where)
-    if is_model_object(fn) and inspect.isfunction(getattr(type(fn), "__call__", None)):
+    if (is_model_object(fn) or _container_subclass(fn)) and \
+            inspect.isfunction(getattr(type(fn), "__call__", None)):
         value, (bwd, saved, where) = dynamic_fwd(fn, (-1,) + rest_active, *rest, **kwargs)
         return value, (_HeldGrad(bwd, name), saved, where)
     _refuse_holding_floats(fn, what)

@@ -265,6 +265,13 @@ def attribute_slot(b, obj, name):
     return item_grad(b, obj._fields.index(name))
 
 
+def _reads_item(d, name):
+    try:
+        return getattr(d, name) is d[name]
+    except Exception:
+        return False
+
+
 def attribute_grad(g, obj, name):
     """The gradient of ``obj`` from ``obj.name``'s: a namedtuple's field slot; an object's
     attributes carry none that sourcediff can give back, which is said, not dropped."""
@@ -274,6 +281,8 @@ def attribute_grad(g, obj, name):
         return out
     if is_model_object(obj):  # (a model the gradient is taken with respect to)
         return object_attribute_grad(g, obj, name)
+    if isinstance(obj, dict) and name in obj and _reads_item(obj, name):
+        return GradDict({name: g})  # (a dict whose attributes are its items: p.W is p["W"])
     raise SourcediffError(
         f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
         f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "

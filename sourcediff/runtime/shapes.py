@@ -18,14 +18,15 @@ def other_array(x):
     """True for an array of another library that numpy dispatches to (a dask or CuPy array): the
     helpers keep it in its own type and never ``np.asarray`` it (that would compute a whole dask
     array, and CuPy refuses it)."""
-    return not isinstance(x, (np.ndarray, np.generic)) and (
+    return not isinstance(x, (np.ndarray, np.generic, dict, list, tuple)) and (
         hasattr(x, "__dask_graph__") or hasattr(x, "__array_namespace__"))
 
 
 def lazy(x):
     """True for a lazy array (dask): reading its values (``bool``, ``float``, ``np.asarray``) runs
     the whole computation that makes it."""
-    return hasattr(x, "__dask_graph__") and hasattr(x, "shape")
+    return not isinstance(x, (dict, list, tuple)) and hasattr(x, "__dask_graph__") and \
+        hasattr(x, "shape")  # (a dict of the user's class may answer any attribute read)
 
 
 def as_array(x, dtype=None):
