@@ -159,13 +159,15 @@ def tree_vector_grad(g, tree):
 def is_model_object(x):
     """Whether ``x`` is an instance of a class defined in Python (a model, a layer) whose
     attributes may hold parameters: not a container, an array, a number, a string, a function, a
-    module or a class, nor an instance of numpy's, the standard library's compiled types or
-    another array library's."""
+    module or a class, nor an instance of numpy's, the standard library's compiled types (but a
+    types.SimpleNamespace, a bag of attributes) or another array library's."""
     if x is None or is_tree(x) or isinstance(x, (
             type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
             functools.partial, np.ndarray, np.generic, numbers.Number, str, bytes)):
         return False
     cls = type(x)
+    if cls is types.SimpleNamespace:  # (params = SimpleNamespace(W=..., b=...): attributes)
+        return True
     if not cls.__flags__ & _HEAPTYPE or (cls.__module__ or "").split(".")[0] in _FOREIGN:
         return False
     return hasattr(x, "__dict__") or bool(slot_names(cls))

@@ -3,6 +3,7 @@ classes, containers with their own iteration, batch-norm running statistics, att
 like an ndarray's). Every gradient is checked against central finite differences."""
 
 import copy
+import types
 
 import numpy as np
 import pytest
@@ -533,3 +534,25 @@ def test_a_list_or_dict_subclass_given_as_the_parameters(loss, make, optimize):
     assert want and all(np.any(v != 0) for v in want.values())
     for path, value in want.items():
         np.testing.assert_allclose(leaf_at(g, path), value, rtol=1e-5, atol=1e-7, err_msg=path)
+
+
+def namespace():
+    rng = np.random.default_rng(33)
+    return types.SimpleNamespace(W=rng.normal(size=(3, 2)), b=rng.normal(size=2))
+
+
+class HoldsANamespace:
+    def __init__(self):
+        self.p = namespace()
+
+    def __call__(self, x):
+        return np.tanh(x @ self.p.W + self.p.b)
+
+
+@pytest.mark.parametrize("loss, make", [(attr_dict_loss, namespace),
+                                        (model_loss, HoldsANamespace)], ids=["given", "held"])
+def test_a_simple_namespace_of_parameters(loss, make):
+    # (refused: "is a SimpleNamespace object and cannot carry a gradient", and a model holding
+    # one "has no float or float-array attribute")
+    g = sd.grad(loss)(make(), X, Y)
+    check_object_grad(loss, make(), X, Y, grad=g)

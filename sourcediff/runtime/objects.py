@@ -11,6 +11,7 @@ gets the sum of its paths' gradients at each of them.
 
 import copy
 import threading
+import types
 
 import numpy as np
 
@@ -101,7 +102,8 @@ def _check_classes(x, where, seen):
     seen.add(id(x))
     if is_model_object(x):
         cls = type(x)
-        if cls.__getattribute__ is not object.__getattribute__:
+        if cls.__getattribute__ is not object.__getattribute__ and \
+                cls is not types.SimpleNamespace:  # (whose reads are object's, written in C)
             raise InactiveArgumentError(
                 f"{where}: {cls.__name__} defines __getattribute__, so what its attribute reads "
                 f"return is computed, and sourcediff could not tell which stored array a "
