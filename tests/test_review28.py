@@ -198,27 +198,36 @@ def test_an_attribute_the_loss_replaces_by_a_value_carrying_a_derivative(make):
 
 
 class ClassConstants:
-    """Hyper-parameters and a mask held by the class, shared by its objects."""
+    """Hyper-parameters held by the class, shared by its objects, and a mask array."""
 
     eps = 1e-5
-    scale = 2.0
+    scale = 2
     mask = np.array([1.0, 0.0])
 
     def __init__(self):
         self.lin = Linear(3, 2, 3)
 
     def __call__(self, x):
-        z = self.lin(x) * self.mask * self.scale
+        z = self.lin(x) * sd.stop_gradient(self.mask) * self.scale
         return z / np.sqrt(np.mean(z ** 2) + self.eps)
 
 
-def test_values_the_class_holds_are_constants_not_parameters():
+class ClassWeights(ClassConstants):
+    W = np.ones((3, 2))
+
+    def __call__(self, x):
+        return self.lin(x) + x @ self.W
+
+
+def test_numbers_the_class_holds_are_constants_not_parameters():
     # (refused before: "the derivative flows through the argument.eps, which ClassConstants does
     # not store as an attribute"; torch.nn likewise takes only what an object holds as its own)
     model = ClassConstants()
     g = sd.grad(model_loss)(model, X, Y)
     check_object_grad(model_loss, ClassConstants(), X, Y, grad=g)
-    assert not hasattr(g, "__dict__") or "eps" not in vars(g)
+    assert "eps" not in vars(g)
+    with pytest.raises(sd.SourcediffError, match="stop_gradient"):  # (g.W would read the weights)
+        sd.grad(model_loss)(ClassWeights(), X, Y)
 
 
 # ---------------------------------------------------------------- attributes named like an ndarray's

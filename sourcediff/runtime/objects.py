@@ -10,6 +10,7 @@ gets the sum of its paths' gradients at each of them.
 """
 
 import copy
+import numbers
 import threading
 import types
 
@@ -187,7 +188,9 @@ def _collect(g, x, path, totals, stack, given):
                     f"not store as an attribute (a value computed on read: a property, "
                     f"__getattr__ or a class attribute); sourcediff gives gradients for stored "
                     f"attributes. A property is followed where it is read through self in a "
-                    f"method (self.{key}); read it there, or read the stored arrays")
+                    f"method (self.{key}); read it there, or read the stored arrays. An array "
+                    f"in the class body is a parameter only stored on the object (self.{key} = "
+                    f"... in __init__); for a constant, read sd.stop_gradient(self.{key})")
         for key, v in stored.items():
             _child(g.get(key, 0.0), x, key, v, f"{path}.{key}", totals, stack + (id(x),), given)
         return
@@ -216,14 +219,15 @@ def _delegated(g, x, stored):
 
 
 def _class_constant(cls, name):
-    """Whether ``cls`` holds a plain value (no descriptor: not a property, method or slot) under
-    ``name``, which its objects read as shared: ``eps = 1e-5`` or a mask array in the class
-    body. It is a constant of the class, not a parameter of an object, as in torch.nn (where
-    only what an object holds is a parameter); its gradient is not given."""
+    """Whether ``cls`` holds a number under ``name`` (``eps = 1e-5``, ``momentum = 0.1`` in the
+    class body), which its objects read as shared: a hyper-parameter of the class, not a
+    parameter of an object, as in torch.nn; its gradient is not given. An array the class holds
+    may be the model's weights written at class level, so it is refused (a gradient object
+    would read it back as its gradient), saying how to mark a constant."""
     for klass in cls.__mro__:
         if name in vars(klass):
             value = vars(klass)[name]
-            return not hasattr(type(value), "__get__")
+            return isinstance(value, numbers.Number) and not isinstance(value, complex)
     return False
 
 
