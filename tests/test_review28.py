@@ -565,3 +565,28 @@ def test_a_simple_namespace_of_parameters(loss, make):
     # one "has no float or float-array attribute")
     g = sd.grad(loss)(make(), X, Y)
     check_object_grad(loss, make(), X, Y, grad=g)
+
+
+class CopiesToItself(Linear):
+    """A model that guards against copies: copy.copy and copy.deepcopy give the model itself."""
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def test_the_gradient_object_is_never_the_users_model():
+    # (the gradient object was copy.copy(model), here the model itself, and its attributes were
+    # then set to the gradients: the model's weights were overwritten, silently)
+    model = CopiesToItself(3, 2, 14)
+    W, b = model.W.copy(), model.b.copy()
+    g = sd.grad(model_loss)(model, X, Y)
+    assert g is not model and type(g) is CopiesToItself
+    np.testing.assert_array_equal(model.W, W)
+    np.testing.assert_array_equal(model.b, b)
+    fresh = Linear(3, 2, 14)
+    want = sd.grad(model_loss)(fresh, X, Y)
+    np.testing.assert_allclose(g.W, want.W)
+    np.testing.assert_allclose(g.b, want.b)

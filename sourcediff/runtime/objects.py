@@ -302,7 +302,7 @@ class _Builder:
         if id(x) in self.memo:
             return self.memo[id(x)]
         if is_model_object(x):
-            out = self.memo[id(x)] = copy.copy(x)
+            out = self.memo[id(x)] = _fresh_copy(x)
             for key, v in object_attributes(x):
                 new = self.item(x, key, self.as_given.get((id(x), key), v))
                 if hasattr(out, "__dict__") and key in vars(out):
@@ -322,6 +322,19 @@ class _Builder:
             self.memo[id(x)] = out
             return out
         return None
+
+
+def _fresh_copy(x):
+    """``copy.copy(x)``, or where that gives ``x`` itself or an object over the same attributes (a
+    class whose ``__copy__`` returns self), a new object of x's class holding x's attributes: the
+    gradient's attributes are then set on it, never on the user's model."""
+    out = copy.copy(x)
+    if out is not x and getattr(out, "__dict__", None) is not getattr(x, "__dict__", False):
+        return out
+    out = object.__new__(type(x))
+    for key, v in object_attributes(x):
+        object.__setattr__(out, key, v)
+    return out
 
 
 def refuse_object(value, name, fn_where, what):
