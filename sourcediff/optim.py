@@ -177,10 +177,7 @@ class Optimizer:
                 raise TypeError(f"step() got a {type(grads).__name__} of gradients for a model "
                                 f"object; pass what sd.grad(loss)(model, ...) returns")
             pairs = object_parameters(self._model, grads, "step()")
-            grads = [g for _, g in pairs]
-            if len(pairs) != len(params) or any(a is not p for (a, _), p in zip(pairs, params)):
-                raise ValueError("step(): the model holds other arrays than when the optimizer "
-                                 "was made (an array replaced); make the optimizer again")
+            grads = self._adopt_state_arrays(pairs, params)
         else:
             if isinstance(grads, np.ndarray) or _is_tensor(grads) or np.isscalar(grads):
                 grads = [grads]
@@ -197,6 +194,30 @@ class Optimizer:
                 if g is None:
                     continue
                 self._step_one(p, _as_array(g), group, i - 1)
+
+    def _adopt_state_arrays(self, pairs, params):
+        """The gradients of the model's arrays for :meth:`step`, in the optimizer's order. An
+        array the model replaced since the last step whose gradient is zero (state the loss
+        keeps: a batch norm's running mean, ``self.running_mean = ...`` in its forward) is
+        followed to the new array and not updated, as torch.optim leaves a module's buffers;
+        any other replacement is refused."""
+        if len(pairs) != len(params):
+            raise ValueError("step(): the model holds other arrays than when the optimizer was "
+                             "made (an array added or removed); make the optimizer again")
+        grads = []
+        for (a, g), p in zip(pairs, params):
+            if a is not p:
+                if g is not None and np.any(_as_array(g)) or np.shape(a) != np.shape(p):
+                    raise ValueError(
+                        "step(): the model holds other arrays than when the optimizer was made "
+                        "(an array replaced, and its gradient is not zero); make the optimizer "
+                        "again")
+                for group in self.param_groups:
+                    group["params"] = [a if q is p else q for q in group["params"]]
+                self._state[id(a)] = self._state.pop(id(p), {})
+                g = None
+            grads.append(g)
+        return grads
 
     def _step_one(self, p, g, group, index):
         tensor = _is_tensor(p)

@@ -590,3 +590,52 @@ def test_the_gradient_object_is_never_the_users_model():
     want = sd.grad(model_loss)(fresh, X, Y)
     np.testing.assert_allclose(g.W, want.W)
     np.testing.assert_allclose(g.b, want.b)
+
+
+class TorchLikeBatchNorm:
+    momentum = 0.1
+
+    def __init__(self):
+        self.lin = Linear(3, 2, 1)
+        self.gamma = np.array([1.2, 0.8])
+        self.beta = np.array([0.1, -0.3])
+        self.running_mean = np.zeros(2)
+
+    def __call__(self, x):
+        z = self.lin(x)
+        mu, var = z.mean(axis=0), z.var(axis=0)
+        self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mu
+        return self.gamma * (z - mu) / np.sqrt(var + 1e-5) + self.beta
+
+
+def test_training_a_batch_norm_model_with_sd_optim_matches_torch():
+    # (the running mean the loss replaces made every step() raise "the model holds other arrays
+    # than when the optimizer was made"; it is followed and left alone, as torch leaves buffers)
+    torch = pytest.importorskip("torch")
+    model = TorchLikeBatchNorm()
+    opt = sd.optim.SGD(model, lr=0.05, momentum=0.9, weight_decay=0.01)
+    lin, bn = torch.nn.Linear(3, 2).double(), torch.nn.BatchNorm1d(2, momentum=0.1).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor(model.lin.W.T))
+        lin.bias.copy_(torch.tensor(model.lin.b))
+        bn.weight.copy_(torch.tensor(model.gamma))
+        bn.bias.copy_(torch.tensor(model.beta))
+    params = list(lin.parameters()) + list(bn.parameters())
+    topt = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=0.01)
+    for _ in range(4):
+        opt.step(sd.grad(model_loss)(model, X, Y))
+        topt.zero_grad()
+        ((bn(lin(torch.tensor(X))) - torch.tensor(Y)) ** 2).sum().backward()
+        topt.step()
+    np.testing.assert_allclose(model.lin.W, lin.weight.detach().numpy().T, atol=1e-12)
+    np.testing.assert_allclose(model.gamma, bn.weight.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(model.running_mean, bn.running_mean.numpy(), atol=1e-12)
+
+
+def test_a_weight_replaced_between_steps_is_still_refused():
+    model = Linear(3, 2, 15)
+    opt = sd.optim.SGD(model, lr=0.1)
+    g = sd.grad(model_loss)(model, X, Y)
+    model.W = model.W.copy()
+    with pytest.raises(ValueError, match="gradient is not zero"):
+        opt.step(g)
