@@ -15,6 +15,8 @@ import types
 
 import numpy as np
 
+from .errors import InactiveArgumentError
+
 _HEAPTYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class defined by a class statement)
 _FOREIGN = ("numpy", "builtins", "scipy", "torch", "jax", "jaxlib", "dask", "numba", "sourcediff",
             "cupy")
@@ -100,6 +102,13 @@ def flatten(tree):
         unflatten(vec * 2.0)        # {"w": array([2., 2., 2.]), "b": 2.0}
     """
     parts = leaves(tree)
+    for p in parts:
+        if is_model_object(p):
+            raise InactiveArgumentError(
+                f"sd.flatten takes floats, float arrays and lists, tuples and dicts of them; "
+                f"it was given a {type(p).__name__} object (a model, or its gradient). For a "
+                f"vector of a model's arrays write np.concatenate([a.ravel() for a in "
+                f"(model.W, model.b, ...)]), or keep the parameters in a dict")
     vec = np.concatenate([np.ravel(np.asarray(p, dtype=float)) for p in parts]) if parts else \
         np.zeros(0)
     return vec, Unflatten(tree)

@@ -639,3 +639,10 @@ def test_a_weight_replaced_between_steps_is_still_refused():
     model.W = model.W.copy()
     with pytest.raises(ValueError, match="gradient is not zero"):
         opt.step(g)
+
+
+def test_flatten_refuses_a_model_object_by_name():
+    # (it crashed: "float() argument must be a string or a real number, not 'Tanh'")
+    g = sd.grad(indexed_loss)(sequential(), X, Y)
+    with pytest.raises(sd.SourcediffError, match="sd.flatten takes"):
+        sd.flatten(g)
