@@ -46,18 +46,26 @@ def object_item_grad(g, obj, index):
     if out is None:
         raise TypeError(  # (the entry names the user's line: compiled._relocated)
             f"the derivative flows through {type(obj).__name__}[{index!r}] (its __getitem__), "
-            f"which gives a {type(item).__name__} that the object does not hold as an attribute "
-            f"or an item of one (one made on the call), so sourcediff cannot tell which of its "
-            f"parameters it carries. Index what the object holds (self.layers[i]) instead")
+            f"which gives a {type(item).__name__} that the object does not hold at one place "
+            f"(one made on the call, or a number that is also held elsewhere), so sourcediff "
+            f"cannot tell which of its parameters it carries. Index what the object holds "
+            f"(self.layers[i]) instead")
     return out
 
 
 def held_grad(g, obj, item):
     """The gradient of ``obj`` (a GradDict, GradLists for lists and tuples on the way) that
-    gives ``g`` to ``item`` where ``obj`` holds it (by identity), or None where it does not."""
+    gives ``g`` to ``item`` where ``obj`` holds it (by identity), or None where it does not. A
+    number held at two places is None too: Python may share one float object between equal
+    constants (``self.p = 0.5`` beside ``self.coefs = [0.5, ...]``), so identity cannot tell
+    which one was read (an array, a layer or a list at two places is one value, tied)."""
     path = _held_at(obj, item, set())
     if path is None:
         return None
+    if isinstance(item, numbers.Number):
+        owner, key = path[-1][1], path[-1][0]
+        if _held_elsewhere(obj, item, owner, key, set()):
+            return None
     for key, container in reversed(path):
         if isinstance(container, (list, tuple)):
             out = GradList([0.0] * len(container))
@@ -66,6 +74,23 @@ def held_grad(g, obj, item):
         else:
             g = GradDict({key: g})
     return g
+
+
+def _held_elsewhere(x, target, owner, key, seen):
+    """Whether ``x`` holds ``target`` (by identity) at another place than ``owner[key]``."""
+    if id(x) in seen:
+        return False
+    seen.add(id(x))
+    if is_model_object(x):
+        items = object_attributes(x)
+    elif isinstance(x, dict):
+        items = list(x.items())
+    elif isinstance(x, (list, tuple)):
+        items = list(enumerate(x))
+    else:
+        return False
+    return any((v is target and not (x is owner and k == key)) or
+               _held_elsewhere(v, target, owner, key, seen) for k, v in items)
 
 
 def _held_at(x, target, seen):
