@@ -670,3 +670,32 @@ def test_a_number_held_at_two_places_is_not_told_apart_by_identity():
     assert model.p is model.coefs[0]
     with pytest.raises(sd.SourcediffError, match="held elsewhere"):
         sd.grad(model_loss)(model, X, Y)
+
+
+class ItemsAsAttributes:
+    """A __getattr__ reading a dict it holds, raising KeyError (not AttributeError) for a
+    missing name, so that hasattr, getattr with a default and copy.copy fail on it."""
+
+    def __init__(self):
+        rng = np.random.default_rng(17)
+        self.__dict__["_p"] = {"W": rng.normal(size=(3, 2))}
+        self.scale = np.array([1.5, 0.5])
+
+    def __getattr__(self, name):
+        return self._p[name]
+
+    def __call__(self, x):
+        return x @ self._p["W"] * self.scale
+
+
+def test_a_getattr_that_raises_key_error_is_not_asked_for_sourcediffs_own_names():
+    # (KeyError '__qualname__', then '__dask_graph__', then from copy.copy, raised from inside)
+    model = ItemsAsAttributes()
+    g = sd.grad(model_loss)(model, X, Y)
+
+    def by_arrays(W, scale):
+        m = ItemsAsAttributes()
+        m._p["W"], m.scale = W, scale
+        return model_loss(m, X, Y)
+
+    check_grads_fd(by_arrays, (model._p["W"], model.scale), (0, 1), (g._p["W"], g.scale))

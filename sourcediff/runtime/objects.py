@@ -326,9 +326,12 @@ class _Builder:
 
 def _fresh_copy(x):
     """``copy.copy(x)``, or where that gives ``x`` itself or an object over the same attributes (a
-    class whose ``__copy__`` returns self), a new object of x's class holding x's attributes: the
+    class whose ``__copy__`` returns self) or fails, a new object of x's class holding x's attributes: the
     gradient's attributes are then set on it, never on the user's model."""
-    out = copy.copy(x)
+    try:
+        out = copy.copy(x)
+    except Exception:  # (a __getattr__ that fails on the copy's empty __dict__: copy by hand)
+        out = x
     if out is not x and getattr(out, "__dict__", None) is not getattr(x, "__dict__", False):
         return out
     out = object.__new__(type(x))
