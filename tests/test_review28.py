@@ -699,3 +699,17 @@ def test_a_getattr_that_raises_key_error_is_not_asked_for_sourcediffs_own_names(
         return model_loss(m, X, Y)
 
     check_grads_fd(by_arrays, (model._p["W"], model.scale), (0, 1), (g._p["W"], g.scale))
+
+
+def deque_loss(w, items):
+    s = 0.0
+    for a in items:
+        s = s + np.sum(a * w)
+    return s
+
+
+def test_a_sequence_written_in_c_is_still_iterated():
+    import collections
+    items = collections.deque([np.ones(3), np.arange(3.0)])
+    g = sd.grad(deque_loss)(np.ones(3), items)
+    check_grads_fd(lambda w: deque_loss(w, items), (np.ones(3),), (0,), (g,))

@@ -318,6 +318,7 @@ _named = named_like
 
 
 _BY_POSITION = (list, tuple, str, bytes, range, np.ndarray)
+_HEAPTYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class written in Python)
 
 
 def _iterates_by_position(cls):
@@ -326,8 +327,9 @@ def _iterates_by_position(cls):
     ``__getitem__`` and ``__len__``: a namedtuple), or a class without ``__iter__`` (Python then
     iterates by position). A class with an ``__iter__`` of its own (a data loader yielding batches
     while ``__getitem__`` gives one sample, a container iterating in another order) may not."""
-    if cls in _BY_POSITION:
-        return True
+    if cls in _BY_POSITION or (not cls.__flags__ & _HEAPTYPE and
+                               issubclass(cls, collections.abc.Sequence)):
+        return True  # (or a sequence written in C: collections.deque, array.array)
     for base in _BY_POSITION:
         if issubclass(cls, base):
             return all(getattr(cls, m) is getattr(base, m)
