@@ -4,6 +4,7 @@ import numpy as np
 
 from . import tape
 from .pytree import aligned_leaves, is_model_object, is_tree, leaves, object_parameters
+from .runtime.objects import holds_object
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -76,7 +77,8 @@ class Optimizer:
                 f"dicts, but got a single {type(params).__name__}; write [w] instead of w")
         self._tree = None
         self._model = None
-        if is_model_object(params):  # (a model object: its float arrays, each once)
+        if is_model_object(params) or (is_tree(params) and holds_object(params)):
+            # (a model object, or a list or dict of them: their float arrays, each once)
             self._model = params
             params = [p for p, _ in object_parameters(params, None, type(self).__name__)]
         elif not is_tree(params):
@@ -171,14 +173,11 @@ class Optimizer:
                     "opt.step(sd.grad(loss, wrt=(0, 1))(w, b))")
             grads = [p.grad for p in params]
         elif self._model is not None:  # (the gradient object of the model: its arrays' entries)
-            if not is_model_object(grads):
+            if not (is_model_object(grads) or is_tree(grads)):
                 raise TypeError(f"step() got a {type(grads).__name__} of gradients for a model "
                                 f"object; pass what sd.grad(loss)(model, ...) returns")
             pairs = object_parameters(self._model, grads, "step()")
-            grads = [g for _, g in pairs]
-            if len(pairs) != len(params) or any(a is not p for (a, _), p in zip(pairs, params)):
-                raise ValueError("step(): the model holds other arrays than when the optimizer "
-                                 "was made (an array replaced); make the optimizer again")
+            grads = self._adopt_state_arrays(pairs, params)
         else:
             if isinstance(grads, np.ndarray) or _is_tensor(grads) or np.isscalar(grads):
                 grads = [grads]
@@ -195,6 +194,30 @@ class Optimizer:
                 if g is None:
                     continue
                 self._step_one(p, _as_array(g), group, i - 1)
+
+    def _adopt_state_arrays(self, pairs, params):
+        """The gradients of the model's arrays for :meth:`step`, in the optimizer's order. An
+        array the model replaced since the last step whose gradient is zero (state the loss
+        keeps: a batch norm's running mean, ``self.running_mean = ...`` in its forward) is
+        followed to the new array and not updated, as torch.optim leaves a module's buffers;
+        any other replacement is refused."""
+        if len(pairs) != len(params):
+            raise ValueError("step(): the model holds other arrays than when the optimizer was "
+                             "made (an array added or removed); make the optimizer again")
+        grads = []
+        for (a, g), p in zip(pairs, params):
+            if a is not p:
+                if g is not None and np.any(_as_array(g)) or np.shape(a) != np.shape(p):
+                    raise ValueError(
+                        "step(): the model holds other arrays than when the optimizer was made "
+                        "(an array replaced, and its gradient is not zero); make the optimizer "
+                        "again")
+                for group in self.param_groups:
+                    group["params"] = [a if q is p else q for q in group["params"]]
+                self._state[id(a)] = self._state.pop(id(p), {})
+                g = None
+            grads.append(g)
+        return grads
 
     def _step_one(self, p, g, group, index):
         tensor = _is_tensor(p)

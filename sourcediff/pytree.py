@@ -15,6 +15,8 @@ import types
 
 import numpy as np
 
+from .errors import InactiveArgumentError
+
 _HEAPTYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class defined by a class statement)
 _FOREIGN = ("numpy", "builtins", "scipy", "torch", "jax", "jaxlib", "dask", "numba", "sourcediff",
             "cupy")
@@ -26,8 +28,14 @@ def is_tree(x):
 
 
 def like_container(x, items):
-    """A list, tuple or namedtuple of ``x``'s own type holding ``items``."""
-    return type(x)(*items) if hasattr(x, "_fields") else type(x)(items)
+    """A list, tuple or namedtuple of ``x``'s own type holding ``items`` (a plain list or tuple
+    for a subclass whose constructor takes other arguments)."""
+    if hasattr(x, "_fields"):
+        return type(x)(*items)
+    try:
+        return type(x)(items)
+    except TypeError:
+        return (list if isinstance(x, list) else tuple)(items)
 
 
 def leaves(tree):
@@ -94,6 +102,13 @@ def flatten(tree):
         unflatten(vec * 2.0)        # {"w": array([2., 2., 2.]), "b": 2.0}
     """
     parts = leaves(tree)
+    for p in parts:
+        if is_model_object(p):
+            raise InactiveArgumentError(
+                f"sd.flatten takes floats, float arrays and lists, tuples and dicts of them; "
+                f"it was given a {type(p).__name__} object (a model, or its gradient). For a "
+                f"vector of a model's arrays write np.concatenate([a.ravel() for a in "
+                f"(model.W, model.b, ...)]), or keep the parameters in a dict")
     vec = np.concatenate([np.ravel(np.asarray(p, dtype=float)) for p in parts]) if parts else \
         np.zeros(0)
     return vec, Unflatten(tree)
@@ -153,13 +168,15 @@ def tree_vector_grad(g, tree):
 def is_model_object(x):
     """Whether ``x`` is an instance of a class defined in Python (a model, a layer) whose
     attributes may hold parameters: not a container, an array, a number, a string, a function, a
-    module or a class, nor an instance of numpy's, the standard library's compiled types or
-    another array library's."""
+    module or a class, nor an instance of numpy's, the standard library's compiled types (but a
+    types.SimpleNamespace, a bag of attributes) or another array library's."""
     if x is None or is_tree(x) or isinstance(x, (
             type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
             functools.partial, np.ndarray, np.generic, numbers.Number, str, bytes)):
         return False
     cls = type(x)
+    if cls is types.SimpleNamespace:  # (params = SimpleNamespace(W=..., b=...): attributes)
+        return True
     if not cls.__flags__ & _HEAPTYPE or (cls.__module__ or "").split(".")[0] in _FOREIGN:
         return False
     return hasattr(x, "__dict__") or bool(slot_names(cls))

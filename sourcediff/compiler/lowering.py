@@ -7,6 +7,7 @@ literals or operations they stand for (``map(f, xs)``, ``list(it)``, ``dict(zip(
 
 import copy
 import functools
+import keyword
 import math
 
 import gast
@@ -113,14 +114,21 @@ class CallLowering:
         marker.sd_alias_end = self.out[-1]
 
     def builtin_as_comprehension(self, node):
-        """``map(f, a, b)``, ``list(it)``, ``dict(zip(ks, vs))`` and ``dict(k=v)`` as the
-        comprehension or literal they stand for (a list for map's iterator: every use of it
-        here iterates it); ``divmod(a, b)`` as ``(a // b, a % b)``, ``complex(a, b)`` as ``a +
-        1j * b``, ``max(xs, key=f)`` as an item of ``xs`` taken by position; or None."""
+        """``map(f, a, b)``, ``list(it)``, ``dict(zip(ks, vs))``, ``dict(k=v)`` and
+        ``getattr(obj, "name")`` as the comprehension, literal or attribute they stand for (a
+        list for map's iterator: every use of it here iterates it); ``divmod(a, b)`` as ``(a //
+        b, a % b)``, ``complex(a, b)`` as ``a + 1j * b``, ``max(xs, key=f)`` as an item of
+        ``xs`` taken by position; or None."""
         if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred)
                                                   for a in node.args):
             return None
         args, kws = node.args, node.keywords
+        if _is_call_to(node, "getattr", self.locals) and len(args) == 2 and not kws and \
+                isinstance(args[1], gast.Constant) and isinstance(args[1].value, str) and \
+                args[1].value.isidentifier() and not keyword.iskeyword(args[1].value) and \
+                not args[1].value.startswith("__"):  # getattr(self, "W"): self.W
+            return located(gast.Attribute(value=args[0], attr=args[1].value, ctx=gast.Load()),
+                           node)
         if _is_call_to(node, "map", self.locals) and len(args) >= 2 and not kws:
             fn, inline = args[0], plain_lambda(args[0], len(args) - 1)  # (map(lambda v: e, xs):
             names = [a.id for a in fn.args.args] if inline else [  # [e for v in xs])

@@ -248,7 +248,8 @@ class Resolver:
             if getter is not None:  # self.weight, a property: its getter, called on self
                 return Op("user", key=getter, args=[value.value], keywords={},
                           name=f"{value.value.id}.{value.attr}")
-            key = None if value.attr.startswith("__") else getattr(np.ndarray, value.attr, None)
+            key = None if value.attr.startswith("__") or not self.array_attribute(value) \
+                else getattr(np.ndarray, value.attr, None)
             if key is None:  # a field of a namedtuple or an object: p.W carries p's derivative
                 return self.primitive(runtime.get_attribute, [value.value, const(value.attr)], {},
                                       name=f".{value.attr}")
@@ -259,6 +260,17 @@ class Resolver:
         if isinstance(value, gast.Call):
             return self.call(value)
         return Op("unknown", name=type(value).__name__)
+
+    def array_attribute(self, value):
+        """Whether ``x.name`` (not called) may be an array's own attribute (``x.T``, ``x.real``),
+        read through that attribute's rule: not a method of ndarray's (``self.mean``, ``self.std``
+        read without a call are an object's stored values: an array's would be a bound method),
+        nor any name read through ``self`` in a method of a class that is no ndarray
+        (``self.T``, a temperature)."""
+        if not isinstance(vars(np.ndarray).get(value.attr), types.GetSetDescriptorType):
+            return False
+        cls = self.receivers.get(value.value.id)
+        return cls is None or issubclass(cls, np.ndarray)
 
     def property_getter(self, value):
         """``self.weight`` read in a method of a class whose ``weight`` is a property with a

@@ -102,6 +102,13 @@ def add_grads(a, b):
         return GradList(add_grads(0.0 if x is None else x, 0.0 if y is None else y)
                         for x, y in zip(a, b))
     if isinstance(a, dict) or isinstance(b, dict):
+        if not (isinstance(a, dict) and isinstance(b, dict)):
+            raise TypeError(  # (the entry names the user's line: compiled._relocated)
+                "the derivative reaches one value both as a dict's or an object's (by key or "
+                "attribute) and as an array's or a number's; sourcediff reads an attribute "
+                "named like an array's own (.T, .real, .imag, .shape, .data, .flat) as the "
+                "array's where the object's class is not known (outside its methods). Read it "
+                "in a method of the class (self.T), or give the attribute another name")
         out = GradDict(a)
         for k, v in b.items():
             out[k] = add_grads(out.get(k, 0.0), v)

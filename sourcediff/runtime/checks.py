@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
 from ..pytree import is_model_object, is_tree, like_container
 from . import hooks
-from .objects import check_object_wrt
+from .objects import check_object_wrt, holds_object
 from .shapes import foreign_array, other_array, shape
 
 __all__ = [
@@ -459,8 +459,8 @@ def check_wrt(value, name, fn_where):
     leaf."""
     if isinstance(value, float):
         return
-    if is_model_object(value):  # (a model: its float attributes are the parameters)
-        check_object_wrt(value, name, fn_where)
+    if is_model_object(value) or (is_tree(value) and holds_object(value)):
+        check_object_wrt(value, name, fn_where)  # (a model: its float attributes are parameters)
         return
     check_array_kind(value, name, fn_where, InactiveArgumentError)
     if is_tree(value) and value:

@@ -5,6 +5,7 @@ compiler builds through :mod:`sourcediff.runtime.hooks`; and ``has_aux``'s pair.
 import functools
 import inspect
 import threading
+import types
 
 import numpy as np
 
@@ -54,6 +55,15 @@ class aux_kept:
     def __exit__(self, *exc):
         _aux.kept = self.prev
         return False
+
+
+def _qualname(fn):
+    """``fn.__qualname__``, or its class's name for an object without one (read on the class for
+    an object: a ``__getattr__`` of the user's may raise another error than AttributeError)."""
+    if isinstance(fn, (types.FunctionType, types.MethodType, type)) or not hasattr(
+            type(fn), "__getattr__"):
+        return getattr(fn, "__qualname__", type(fn).__name__)
+    return type(fn).__qualname__
 
 
 def _dynamic_target(fn, what):
@@ -285,12 +295,19 @@ def _receiver_call(fn, active, args, what):
     if inspect.ismethod(fn) and inspect.isfunction(fn.__func__) and \
             not isinstance(fn.__self__, type) and is_model_object(fn.__self__):
         obj, function = fn.__self__, fn.__func__
-    elif is_model_object(fn) and inspect.isfunction(getattr(type(fn), "__call__", None)):
+    elif (is_model_object(fn) or _container_subclass(fn)) and \
+            inspect.isfunction(getattr(type(fn), "__call__", None)):
         obj, function = fn, type(fn).__call__
     else:
         _refuse_holding_floats(fn, what)
         return None, None, None
     return hooks.method_of(function, type(obj)), (0,) + active, (obj,) + tuple(args)
+
+
+def _container_subclass(x):
+    """A list, tuple or dict of a class of the user's (``class Chain(list)`` with a ``__call__``):
+    called, it is the receiver of its method and carries the derivative of its items."""
+    return isinstance(x, (list, tuple, dict)) and type(x) not in (list, tuple, dict)
 
 
 def _refuse_holding_floats(fn, what):
@@ -336,7 +353,8 @@ def _method_call_fwd(active, args, kwargs):
         fwd = hooks.split_form(target, params)
         value, saved = fwd(obj, *rest, **kwargs)
         return value, (fwd.__sourcediff_bwd__, saved, where)
-    if is_model_object(fn) and inspect.isfunction(getattr(type(fn), "__call__", None)):
+    if (is_model_object(fn) or _container_subclass(fn)) and \
+            inspect.isfunction(getattr(type(fn), "__call__", None)):
         value, (bwd, saved, where) = dynamic_fwd(fn, (-1,) + rest_active, *rest, **kwargs)
         return value, (_HeldGrad(bwd, name), saved, where)
     _refuse_holding_floats(fn, what)
@@ -361,7 +379,7 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     a method) and cached; a primitive with a rule (``np.tanh``) runs with its rule."""
     if fn is method_call and active and active[0] == 0:
         return _method_call_fwd(active, args, kwargs)
-    what = getattr(fn, "__qualname__", type(fn).__name__)
+    what = _qualname(fn)
     if active and active[0] == -1:  # (the callable carries derivatives: model.forward)
         target, moved, moved_args = _receiver_call(fn, active[1:], args, what)
         if target is None:  # (a function held by the object, no parameter of it: no gradient)
@@ -432,7 +450,7 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     if isinstance(fn, np.vectorize):
         value = fn(*args, **kwargs)
         return value, _VectorizedCall(fn, active, args, kwargs, value).tangent(tangents)
-    target = _dynamic_target(fn, getattr(fn, "__qualname__", type(fn).__name__))
+    target = _dynamic_target(fn, _qualname(fn))
     params, where = _active_params(target, active, args, kwargs)
     per_param = [None] * len(params)
     for (k, i), t in zip(where, tangents):

@@ -8,7 +8,7 @@ from ..pytree import is_model_object, is_tree, like_container
 from .accumulate import GradDict, GradList
 from .checks import check_scalar
 from .indexing import item_grad
-from .objects import object_grad
+from .objects import holds_object, object_grad
 from .shapes import foreign_array, other_array, shape, unbroadcast
 
 __all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
@@ -52,10 +52,10 @@ def grad_like(g, x):
     if other_array(x):  # a dask or CuPy argument's gradient: that type, shape and dtype
         out = np.zeros_like(x) if isinstance(g, (int, float)) and g == 0 else unbroadcast(g, x)
         return _shaped_like(out if other_array(out) else np.asarray(out, like=x), x)
+    if is_model_object(x) or (is_tree(x) and holds_object(x)):  # a model's (or models'): an
+        return object_grad(g, x, grad_like)  # object of its class (runtime/objects.py)
     if is_tree(x):  # the gradient of a pytree: the same structure
         return _tree_grad(g, x, False)
-    if is_model_object(x):  # a model's: an object of its class (runtime/objects.py)
-        return object_grad(g, x, grad_like)
     return g
 
 

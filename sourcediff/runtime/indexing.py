@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ..pytree import is_tree
+from ..pytree import is_model_object, is_tree, object_attributes
 from .accumulate import GradDict, GradList, copy, grad_items, is_zero_grad
 from .shapes import numpy_only, other_array, shape, unbroadcast
 
@@ -14,12 +14,14 @@ __all__ = [
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
-    "assigned_items_grad", "assigned_items_adjoint", "item_index"
+    "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad"
 ]
 
 
 def scatter(g, a, index):
     """The gradient of ``a[index]``: zeros shaped like ``a`` with ``g`` added at ``index``."""
+    if is_model_object(a):
+        return object_item_grad(g, a, index)
     if isinstance(a, (list, tuple)):
         out = GradList([0.0] * len(a))
         out[index] = g
@@ -31,6 +33,88 @@ def scatter(g, a, index):
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     np.add.at(out, index, g)
     return out
+
+
+def object_item_grad(g, obj, index):
+    """The gradient of ``obj[index]`` for an object of the user's class (a Sequential-like
+    container, ``self[i]``, ``for layer in self`` without ``__iter__``): the item its
+    ``__getitem__`` gives is found among what ``obj`` holds (its attributes, their lists, tuples
+    and dicts, by identity: ``self.layers[i]``), and ``g`` is given back there. An item it makes
+    anew (a slice of the layers as a new container) is refused."""
+    item = obj[index]
+    out = held_grad(g, obj, item)
+    if out is None:
+        raise TypeError(  # (the entry names the user's line: compiled._relocated)
+            f"the derivative flows through {type(obj).__name__}[{index!r}] (its __getitem__), "
+            f"which gives a {type(item).__name__} that the object does not hold at one place "
+            f"(one made on the call, or a number that is also held elsewhere), so sourcediff "
+            f"cannot tell which of its parameters it carries. Index what the object holds "
+            f"(self.layers[i]) instead")
+    return out
+
+
+def held_grad(g, obj, item):
+    """The gradient of ``obj`` (a GradDict, GradLists for lists and tuples on the way) that
+    gives ``g`` to ``item`` where ``obj`` holds it (by identity), or None where it does not. A
+    number held at two places is None too: Python may share one float object between equal
+    constants (``self.p = 0.5`` beside ``self.coefs = [0.5, ...]``), so identity cannot tell
+    which one was read (an array, a layer or a list at two places is one value, tied)."""
+    path = _held_at(obj, item, set())
+    if path is None:
+        return None
+    if isinstance(item, numbers.Number):
+        owner, key = path[-1][1], path[-1][0]
+        if _held_elsewhere(obj, item, owner, key, set()):
+            return None
+    for key, container in reversed(path):
+        if isinstance(container, (list, tuple)):
+            out = GradList([0.0] * len(container))
+            out[key] = g
+            g = out
+        else:
+            g = GradDict({key: g})
+    return g
+
+
+def _held_elsewhere(x, target, owner, key, seen):
+    """Whether ``x`` holds ``target`` (by identity) at another place than ``owner[key]``."""
+    if id(x) in seen:
+        return False
+    seen.add(id(x))
+    if is_model_object(x):
+        items = object_attributes(x)
+    elif isinstance(x, dict):
+        items = list(x.items())
+    elif isinstance(x, (list, tuple)):
+        items = list(enumerate(x))
+    else:
+        return False
+    return any((v is target and not (x is owner and k == key)) or
+               _held_elsewhere(v, target, owner, key, seen) for k, v in items)
+
+
+def _held_at(x, target, seen):
+    """The path [(key, container), ...] from ``x`` to ``target`` (by identity) through model
+    objects' attributes and lists, tuples and dicts, or None."""
+    if id(x) in seen:
+        return None
+    seen.add(id(x))
+    if is_model_object(x):
+        items = object_attributes(x)
+    elif isinstance(x, dict):
+        items = list(x.items())
+    elif isinstance(x, (list, tuple)):
+        items = list(enumerate(x))
+    else:
+        return None
+    for key, v in items:
+        if v is target:
+            return [(key, x)]
+    for key, v in items:
+        found = _held_at(v, target, seen)
+        if found is not None:
+            return [(key, x)] + found
+    return None
 
 
 def _scatter_other(g, a, index):
@@ -241,7 +325,7 @@ def is_basic_index(index):
 
 def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
-    if is_tree(a) or not is_basic_index(index):
+    if is_tree(a) or is_model_object(a) or not is_basic_index(index):
         return scatter(g, a, index)
     if other_array(g) or other_array(a):
         return _scatter_other(g, a, index)

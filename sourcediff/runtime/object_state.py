@@ -37,7 +37,8 @@ from ..errors import AliasError
 from . import hooks
 from .generated import runs_generated
 
-__all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read"]
+__all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read",
+           "stored_by_running_call"]
 
 _watched = {}  # (id(obj), name) -> _Store
 _lock = threading.Lock()
@@ -262,3 +263,14 @@ def check_whole_read(obj, where, text):
                 f"\n    {text}\nstored at {store.where}:\n    {store.text}\nsourcediff reads "
                 f"attributes as constants, so the derivative through it would be lost. Pass the "
                 f"value on as an argument or a return value instead.")
+
+
+def stored_by_running_call(obj, name, value):
+    """Whether ``obj.name`` holds ``value`` as a store of a value carrying a derivative that the
+    gradient call running on this thread made (``self.running_mean = ...`` in a loss): every
+    read of the attribute after that store took the stored value itself (a later read in the
+    same block) or was refused (a read anywhere else), so the derivative reaching the attribute
+    through reads belongs to the value it held before."""
+    store = _watched.get((id(obj), name))
+    return store is not None and store.obj is obj and store.value is value and \
+        store.thread == threading.get_ident() and _on_stack(store.frame)

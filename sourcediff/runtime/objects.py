@@ -10,22 +10,39 @@ gets the sum of its paths' gradients at each of them.
 """
 
 import copy
+import numbers
 import threading
+import types
 
 import numpy as np
 
 from ..errors import InactiveArgumentError, SourcediffError
 from ..pytree import is_float_leaf, is_model_object, object_attributes, object_float_leaves
 from .accumulate import GradDict, add_grads, is_zero_grad
-from .indexing import item_grad
+from .indexing import held_grad, item_grad
+from .object_state import stored_by_running_call
 
-__all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object"]
+__all__ = ["check_object_wrt", "object_grad", "object_attribute_grad", "refuse_object",
+           "holds_object"]
 
 _MISSING = object()
 
 # (thread, id(model)) -> what check_object_wrt saw when the gradient call began: the attributes
 # each object held {(id(obj), name): value} and a copy of each float array {id(array): copy}
 _given = {}
+
+
+def holds_object(x, seen=None):
+    """Whether the list, tuple or dict ``x`` holds a model object (at any depth): such an
+    argument (a dict of models, a list of layers) is checked and given its gradient as a model
+    object is, so that an array two of them share gets the sum of its uses at both."""
+    seen = set() if seen is None else seen
+    if id(x) in seen:
+        return False
+    seen.add(id(x))
+    items = x.values() if isinstance(x, dict) else x
+    return any(is_model_object(v) or (isinstance(v, (list, tuple, dict)) and holds_object(v, seen))
+               for v in items)
 
 
 def check_object_wrt(value, name, fn_where):
@@ -86,7 +103,8 @@ def _check_classes(x, where, seen):
     seen.add(id(x))
     if is_model_object(x):
         cls = type(x)
-        if cls.__getattribute__ is not object.__getattribute__:
+        if cls.__getattribute__ is not object.__getattribute__ and \
+                cls is not types.SimpleNamespace:  # (whose reads are object's, written in C)
             raise InactiveArgumentError(
                 f"{where}: {cls.__name__} defines __getattribute__, so what its attribute reads "
                 f"return is computed, and sourcediff could not tell which stored array a "
@@ -123,8 +141,10 @@ def object_grad(g, x, leaf_grad, name="the argument"):
     (runtime.grad_like)."""
     totals = {}
     given = _given.pop((threading.get_ident(), id(x)), None)
+    if given is not None:
+        given = given + ({},)  # (the values given for attributes replaced, see _as_given)
     _collect(g, x, name, totals, (), given)
-    return _Builder(totals, leaf_grad).build(x)
+    return _Builder(totals, leaf_grad, given[2] if given is not None else {}).build(x)
 
 
 def _leaf_key(owner, key, leaf):
@@ -149,6 +169,9 @@ def _collect(g, x, path, totals, stack, given):
                 f"as attribute reads (an attribute named like an ndarray's, such as .T, .real or "
                 f".shape, is read as the array's). Rename the attribute or read it by name")
         stored = dict(object_attributes(x))
+        if given is not None:
+            _as_given(x, stored, given)
+        g = _delegated(g, x, stored)
         for key in g:
             if given is not None and key in stored and (id(x), key) not in given[0]:
                 raise SourcediffError(
@@ -157,13 +180,17 @@ def _collect(g, x, path, totals, stack, given):
                     f"when the model was given); sourcediff reads attributes as constants, so the "
                     f"derivative through what was stored would be lost. Pass the value on as an "
                     f"argument or a return value instead of reading it back from the object")
+            if key not in stored and _class_constant(type(x), key):
+                continue  # (a value the class holds for all its objects: no parameter of x)
             if key not in stored:
                 raise SourcediffError(
                     f"the derivative flows through {path}.{key}, which {type(x).__name__} does "
                     f"not store as an attribute (a value computed on read: a property, "
                     f"__getattr__ or a class attribute); sourcediff gives gradients for stored "
                     f"attributes. A property is followed where it is read through self in a "
-                    f"method (self.{key}); read it there, or read the stored arrays")
+                    f"method (self.{key}); read it there, or read the stored arrays. An array "
+                    f"in the class body is a parameter only stored on the object (self.{key} = "
+                    f"... in __init__); for a constant, read sd.stop_gradient(self.{key})")
         for key, v in stored.items():
             _child(g.get(key, 0.0), x, key, v, f"{path}.{key}", totals, stack + (id(x),), given)
         return
@@ -171,6 +198,49 @@ def _collect(g, x, path, totals, stack, given):
         items = x.items() if isinstance(x, dict) else enumerate(x)
         for k, v in items:
             _child(item_grad(g, k), x, k, v, f"{path}[{k!r}]", totals, stack + (id(x),), given)
+
+
+def _delegated(g, x, stored):
+    """``g`` (x's GradDict) with the entry of a name x does not store given back where x holds
+    what reading it gives (by identity): ``__getattr__`` delegating to a held layer
+    (``self.inner.W`` read as ``self.W``). Other entries stay, to be refused by name."""
+    moved = None
+    for key in [k for k in g if k not in stored and not _class_constant(type(x), k)]:
+        try:
+            value = getattr(x, key)
+        except Exception:  # (the refusal below names the attribute)
+            continue
+        routed = None if is_zero_grad(g[key]) else held_grad(g[key], x, value)
+        if routed is not None:
+            moved = GradDict(g) if moved is None else moved
+            del moved[key]
+            moved = add_grads(moved, routed)
+    return g if moved is None else moved
+
+
+def _class_constant(cls, name):
+    """Whether ``cls`` holds a number under ``name`` (``eps = 1e-5``, ``momentum = 0.1`` in the
+    class body), which its objects read as shared: a hyper-parameter of the class, not a
+    parameter of an object, as in torch.nn; its gradient is not given. An array the class holds
+    may be the model's weights written at class level, so it is refused (a gradient object
+    would read it back as its gradient), saying how to mark a constant."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            value = vars(klass)[name]
+            return isinstance(value, numbers.Number) and not isinstance(value, complex)
+    return False
+
+
+def _as_given(x, stored, given):
+    """Put back into ``stored`` (x's attributes) the value given for each attribute the
+    function replaced by a store of a value carrying a derivative (a batch norm's running mean
+    updated in the loss, a recurrent state kept): the gradient reaching the attribute is the
+    given value's (see object_state.stored_by_running_call), and is built for that value."""
+    for key, v in list(stored.items()):
+        before = given[0].get((id(x), key), _MISSING)
+        if before is not _MISSING and before is not v and stored_by_running_call(x, key, v):
+            stored[key] = before
+            given[2][(id(x), key)] = before
 
 
 def _child(g, owner, key, v, path, totals, stack, given):
@@ -212,8 +282,8 @@ class _Builder:
     same) or a view is copied, so updating one in place cannot change another; an array tied
     between two paths keeps one gradient at both."""
 
-    def __init__(self, totals, grad_like):
-        self.totals, self.grad_like = totals, grad_like
+    def __init__(self, totals, grad_like, as_given):
+        self.totals, self.grad_like, self.as_given = totals, grad_like, as_given
         self.memo, self.used = {}, {}
 
     def leaf(self, owner, key, v):
@@ -232,9 +302,9 @@ class _Builder:
         if id(x) in self.memo:
             return self.memo[id(x)]
         if is_model_object(x):
-            out = self.memo[id(x)] = copy.copy(x)
+            out = self.memo[id(x)] = _fresh_copy(x)
             for key, v in object_attributes(x):
-                new = self.item(x, key, v)
+                new = self.item(x, key, self.as_given.get((id(x), key), v))
                 if hasattr(out, "__dict__") and key in vars(out):
                     vars(out)[key] = new
                 else:
@@ -254,12 +324,31 @@ class _Builder:
         return None
 
 
+def _fresh_copy(x):
+    """``copy.copy(x)``, or where that gives ``x`` itself or an object over the same attributes (a
+    class whose ``__copy__`` returns self) or fails, a new object of x's class holding x's attributes: the
+    gradient's attributes are then set on it, never on the user's model."""
+    try:
+        out = copy.copy(x)
+    except Exception:  # (a __getattr__ that fails on the copy's empty __dict__: copy by hand)
+        out = x
+    if out is not x and getattr(out, "__dict__", None) is not getattr(x, "__dict__", False):
+        return out
+    out = object.__new__(type(x))
+    for key, v in object_attributes(x):
+        object.__setattr__(out, key, v)
+    return out
+
+
 def refuse_object(value, name, fn_where, what):
     """Refuse a model object given to ``what`` (forward mode, a jacobian or hessian), which take
     floats, arrays and containers of them: reverse mode's gradient takes one."""
-    if is_model_object(value):
+    if is_model_object(value) or (isinstance(value, (list, tuple, dict)) and
+                                  holds_object(value)):
+        kind = f"a {type(value).__name__} object" if is_model_object(value) else \
+            f"a {type(value).__name__} holding model objects"
         raise InactiveArgumentError(
-            f"argument '{name}' of {fn_where} is a {type(value).__name__} object: {what} does not "
+            f"argument '{name}' of {fn_where} is {kind}: {what} does not "
             f"differentiate with respect to an object yet; reverse mode does (sd.grad(f)(model, "
             f"...), sd.value_and_grad). For {what}, pass the arrays in a dict or a list "
             f"(sd.flatten gives one vector of them)")

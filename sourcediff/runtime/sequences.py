@@ -265,6 +265,13 @@ def attribute_slot(b, obj, name):
     return item_grad(b, obj._fields.index(name))
 
 
+def _reads_item(d, name):
+    try:
+        return getattr(d, name) is d[name]
+    except Exception:
+        return False
+
+
 def attribute_grad(g, obj, name):
     """The gradient of ``obj`` from ``obj.name``'s: a namedtuple's field slot; an object's
     attributes carry none that sourcediff can give back, which is said, not dropped."""
@@ -274,6 +281,8 @@ def attribute_grad(g, obj, name):
         return out
     if is_model_object(obj):  # (a model the gradient is taken with respect to)
         return object_attribute_grad(g, obj, name)
+    if isinstance(obj, dict) and name in obj and _reads_item(obj, name):
+        return GradDict({name: g})  # (a dict whose attributes are its items: p.W is p["W"])
     raise SourcediffError(
         f"the derivative flows through {type(obj).__name__}.{name}, an attribute of an object "
         f"that carries derivatives; sourcediff gives gradients for arrays, floats and lists, tuples, "
@@ -308,6 +317,42 @@ def named_like(items, ans):
 _named = named_like
 
 
+_BY_POSITION = (list, tuple, str, bytes, range, np.ndarray)
+_HEAPTYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class written in Python)
+
+
+def _iterates_by_position(cls):
+    """Whether Python's iteration over a ``cls`` gives ``seq[k]`` for k in range(len(seq)): a
+    list, tuple, string, range or array (or a subclass that keeps their ``__iter__``,
+    ``__getitem__`` and ``__len__``: a namedtuple), or a class without ``__iter__`` (Python then
+    iterates by position). A class with an ``__iter__`` of its own (a data loader yielding batches
+    while ``__getitem__`` gives one sample, a container iterating in another order) may not."""
+    if cls in _BY_POSITION or (not cls.__flags__ & _HEAPTYPE and
+                               issubclass(cls, collections.abc.Sequence)):
+        return True  # (or a sequence written in C: collections.deque, array.array)
+    for base in _BY_POSITION:
+        if issubclass(cls, base):
+            return all(getattr(cls, m) is getattr(base, m)
+                       for m in ("__iter__", "__getitem__", "__len__"))
+    return getattr(cls, "__iter__", None) is None
+
+
+def _refuse_own_iteration(seq, where, text, what):
+    """Refuse iterating over (or unpacking) an object whose class defines its own ``__iter__``:
+    sourcediff runs the loop by position (``seq[k]``, ``len(seq)``), which may not be what the
+    class's iteration gives (the loop would see other items, silently)."""
+    cls = type(seq)
+    if isinstance(seq, (collections.abc.Mapping, collections.abc.Set,
+                        collections.abc.Iterator)) or _iterates_by_position(cls):
+        return
+    raise SourcediffSyntaxError(
+        f"{where}: this {what} a {cls.__name__} object, whose class defines its own __iter__; "
+        f"sourcediff runs loops, comprehensions and unpacking by position (seq[k] for k in "
+        f"range(len(seq))), which need not give what {cls.__name__}.__iter__ gives.\n    {text}\n"
+        f"Make a tuple of its items first (items = tuple(seq), which runs its __iter__) and "
+        f"iterate over that, or iterate over the list the object holds (self.layers).")
+
+
 def loop_length(seq, where, text):
     """``len(seq)`` for a loop (or comprehension) that sourcediff runs by position, ``seq[k]``
     for k in range(len(seq)): what Python's iteration gives for lists, tuples, arrays, strings
@@ -322,6 +367,7 @@ def loop_length(seq, where, text):
             f"k in range(len(seq))), not as Python's iteration over its "
             f"{'keys' if kind == 'a dict' else 'items'}.\n    {text}\nIterate over "
             f"{fix} instead.")
+    _refuse_own_iteration(seq, where, text, "iterates over")
     if isinstance(seq, collections.abc.Iterator) or not hasattr(type(seq), "__getitem__") or \
             not hasattr(type(seq), "__len__"):
         raise SourcediffSyntaxError(
@@ -350,6 +396,7 @@ def check_unpack(seq, count, where, text):
     """``a, b = seq``, which sourcediff runs as ``a = seq[0]; b = seq[1]``: refused for a dict
     (Python unpacks its keys), a set or an iterator, and an error as in Python when ``seq`` has
     another number of items (fewer than ``-count`` for ``a, *rest, z = seq``: count -2)."""
+    _refuse_own_iteration(seq, where, text, "unpacks")
     if isinstance(seq, (collections.abc.Mapping, collections.abc.Set)) or \
             isinstance(seq, collections.abc.Iterator) or not hasattr(type(seq), "__getitem__") \
             or not hasattr(type(seq), "__len__"):

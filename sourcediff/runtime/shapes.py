@@ -18,14 +18,16 @@ def other_array(x):
     """True for an array of another library that numpy dispatches to (a dask or CuPy array): the
     helpers keep it in its own type and never ``np.asarray`` it (that would compute a whole dask
     array, and CuPy refuses it)."""
-    return not isinstance(x, (np.ndarray, np.generic)) and (
-        hasattr(x, "__dask_graph__") or hasattr(x, "__array_namespace__"))
+    cls = type(x)  # (read on the class: a user's __getattr__ may answer any name, or raise)
+    return not issubclass(cls, (np.ndarray, np.generic, dict, list, tuple)) and (
+        hasattr(cls, "__dask_graph__") or hasattr(cls, "__array_namespace__"))
 
 
 def lazy(x):
     """True for a lazy array (dask): reading its values (``bool``, ``float``, ``np.asarray``) runs
     the whole computation that makes it."""
-    return hasattr(x, "__dask_graph__") and hasattr(x, "shape")
+    cls = type(x)  # (read on the class: a user's __getattr__ may answer any name, or raise)
+    return hasattr(cls, "__dask_graph__") and hasattr(cls, "shape")
 
 
 def as_array(x, dtype=None):
