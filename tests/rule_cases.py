@@ -1015,3 +1015,5 @@ if scipy is not None:
     scase(math.lgamma, 2.5)
     scase(math.gamma, 1.7)
     scase(sp.gamma, P(2, 3))
+# max(xs, key=f): the position of the item where f is largest (compiler/lowering.py)
+nondiff_case(_sd.key_extremum, [R(2), R(2), R(2)], np.sum, True, name="key_extremum")
