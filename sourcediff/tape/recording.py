@@ -398,10 +398,13 @@ def _record_helpers():
 
 def _recorded_helper(name, f):
     def call(*args, **kw):
-        edges = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a._rg)
-        nested = any(isinstance(e, Tensor) and e._rg for a in args if type(a) in (list, tuple)
-                     for e in a) or any(isinstance(v, Tensor) and v._rg for v in kw.values())
-        if not edges or nested or not _state.enabled:
+        # (a Tensor inside a list or tuple argument, as einsum_call_grads' operands, is an edge
+        # (i, j) too: read as a constant, the second derivative of np.einsum(t, u) was 0)
+        edges = tuple(e for i, a in enumerate(args) for e in (
+            ((i, j) for j, x in enumerate(a) if isinstance(x, Tensor) and x._rg)
+            if type(a) in (list, tuple) else (i,) if isinstance(a, Tensor) and a._rg else ()))
+        if not edges or any(isinstance(v, Tensor) and v._rg for v in kw.values()) \
+                or not _state.enabled:
             return f(*args, **kw)
         return _op(name, f, f, args, kw or None, edges, ())
     return call
