@@ -362,9 +362,9 @@ class _TorchOpMethods:
         return bmm(self, mat2)
 
     def dot(self, other):
-        """:func:`dot` (``DotBackward0``); inside grad_of numpy's ``a.dot(b)`` (any shapes)."""
-        if _state.strict:
-            return np.dot(self, other)
+        """:func:`dot` (``DotBackward0``) of two vectors; numpy's ``a.dot(b)`` of other shapes."""
+        if _state.strict or self._data.ndim != 1 or np.ndim(_unwrap(other)) != 1:
+            return np.dot(self, other)  # (numpy's a.dot(b) of matrices, as the tape gave before)
         return dot(self, other)
 
     def sort(self, dim=-1, descending=False, stable=None):
