@@ -367,10 +367,12 @@ class _TorchOpMethods:
             return np.dot(self, other)  # (numpy's a.dot(b) of matrices, as the tape gave before)
         return dot(self, other)
 
-    def sort(self, dim=-1, descending=False, stable=None):
-        """:func:`sort`: ``(values, indices)``. numpy's in-place ``a.sort()`` is refused."""
-        if _state.strict:
-            raise TapeError("a.sort() sorts an array in place; write a = np.sort(a) instead")
+    def sort(self, dim=-1, descending=False, stable=None, **numpy_kw):
+        """:func:`sort`: ``(values, indices)``. numpy's in-place ``a.sort(axis=, kind=)`` (and
+        any ``a.sort()`` inside grad_of) is refused: the tape cannot record it in place."""
+        if _state.strict or numpy_kw:
+            raise TapeError("a.sort() sorts an array in place, which the tape cannot record; "
+                            "write a = np.sort(a, axis) instead")
         return sort(self, dim, descending, stable)
 
     def argsort(self, dim=-1, descending=False, stable=False, *, axis=None, kind=None):
