@@ -366,8 +366,12 @@ def _lstsq_setup(ans, a, b):
     if rank != min(np.shape(a)):
         _refuse("np.linalg.lstsq of a rank-deficient matrix")
     vec = np.ndim(b) == 1
-    bm = np.asarray(b, dtype=float)[:, None] if vec else np.asarray(b, dtype=float)
-    xm = np.asarray(x)[:, None] if vec else np.asarray(x)
+    # (np.multiply(v, 1.0), not np.asarray(v, float): on the tape's Tensors (create_graph) the
+    # product is recorded, where np.asarray read b, x and g as constants and the second
+    # derivative of lstsq missed their terms)
+    bm = np.multiply(b, 1.0)
+    xm = x[:, None] if vec else x
+    bm = bm[:, None] if vec else bm
     return np.linalg.pinv(a), bm, xm, bm - a @ xm, vec, np.size(res) > 0
 
 
@@ -378,16 +382,16 @@ def lstsq_grads(g, ans, a, b, rcond=None):
     pinv, bm, xm, r, vec, has_res = _lstsq_setup(ans, a, b)
     ga, gb = np.zeros(np.shape(a)), np.zeros(np.shape(bm))
     if gx is not None:
-        gxm = np.asarray(gx, dtype=float)[:, None] if vec else np.asarray(gx, dtype=float)
+        gxm = np.multiply(gx, 1.0)[:, None] if vec else np.multiply(gx, 1.0)
         ga = ga + _pinv_vjp(gxm @ _T(bm), pinv, a)
         gb = gb + _T(pinv) @ gxm
     if gres is not None and has_res:
-        wr = r * np.asarray(gres, dtype=float)[None, :]
+        wr = r * np.multiply(gres, 1.0)[None, :]
         ga = ga - 2.0 * wr @ _T(xm)
         gb = gb + 2.0 * wr
     if gs is not None:
         u, s, vh = np.linalg.svd(a, full_matrices=False)
-        ga = ga + (u * np.asarray(gs, dtype=float)[None, :]) @ vh
+        ga = ga + (u * np.multiply(gs, 1.0)[None, :]) @ vh
     return (ga, gb[:, 0] if vec else gb, None)
 
 

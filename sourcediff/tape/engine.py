@@ -214,8 +214,11 @@ def _rule_backprop(node, g, grads):
             continue
         if type(e) is int:
             c, x = contribs[e], raw[e]
-        else:
-            c, x = contribs[e[0]][e[1]], raw[e[0]][e[1]]
+        else:  # (a rule may answer None for a whole list argument: split_grad's)
+            part = contribs[e[0]]
+            if part is None:
+                continue
+            c, x = part[e[1]], raw[e[0]][e[1]]
         if c is None:
             continue
         if bc and not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape):

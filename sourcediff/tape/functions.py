@@ -147,6 +147,12 @@ def clamp(t, min=None, max=None):
 
         T.clamp(x, min=0)
     """
+    return _clamp(t, min, max, "ClampBackward1", "ClampBackward0")
+
+
+def _clamp(t, min, max, name, tensor_name):
+    """:func:`clamp` recorded as ``name`` (number bounds) or ``tensor_name`` (a Tensor bound);
+    clamp_min and clamp_max are this with one bound."""
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         lo, hi = min, max
 
@@ -158,7 +164,7 @@ def clamp(t, min=None, max=None):
                 r = where(_unwrap(r) > _unwrap(hi_), hi_, r)
             return r
 
-        return _composite("ClampBackward0", fn, (t, lo, hi))
+        return _composite(tensor_name, fn, (t, lo, hi))
     d = t._data
     ans = _torch_dtype(np.asarray(np.clip(d, min, max)), np.clip, (t, min, max))
     if not (_state.enabled and t._rg):
@@ -168,7 +174,7 @@ def clamp(t, min=None, max=None):
         mask &= d >= min
     if max is not None:
         mask &= d <= max
-    return _op("ClampBackward1", np.where, np.where, (mask, t, 0.0), None, (1,), (1,),
+    return _op(name, np.where, np.where, (mask, t, 0.0), None, (1,), (1,),
                ans=np.asarray(ans))
 
 

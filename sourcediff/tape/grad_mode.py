@@ -17,6 +17,9 @@ class _GradState(threading.local):
     # the runtime helper whose own rule runs on Tensors (create_graph through a helper recorded by
     # recording._record_helpers): np.asarray of an active Tensor there would drop a dependence
     helper_rule = None
+    # set when a vjp rule running on Tensors read one that requires grad as a constant
+    # (np.asarray): recording._rule_bw_graph then checks that no derivative came out constant
+    const_read = False
 
 
 _state = _GradState()

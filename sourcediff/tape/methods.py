@@ -43,6 +43,7 @@ from .tensor_class import (
     float64,
     int64,
 )
+from .torch_ops import _TorchOpMethods
 from .views import _check_inplace, _getitem_tensor, _inplace, _sd, _setitem
 
 
@@ -771,3 +772,4 @@ def _install(methods, cls):
 
 
 _install(_Methods, Tensor)
+_install(_TorchOpMethods, Tensor)

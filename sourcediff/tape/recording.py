@@ -316,8 +316,9 @@ def _rule_bw(node, g, cg):
             continue
         if type(e) is int:
             c, x = contribs[e], raw[e]
-        else:
-            c, x = contribs[e[0]][e[1]], raw[e[0]][e[1]]
+        else:  # (a rule may answer None for a whole list argument: np.append's helper)
+            part = contribs[e[0]]
+            c, x = None if part is None else part[e[1]], raw[e[0]][e[1]]
         if c is not None and bc and not (type(c) is np.ndarray and type(x) is np.ndarray
                                          and c.shape == x.shape):
             c = _sd.unbroadcast(c, x)
@@ -343,6 +344,7 @@ def _rule_bw_graph(node, g):
     prev_helper = _state.helper_rule
     if node.name() in _helper_names:
         _state.helper_rule = node.name()
+    prev_read, _state.const_read = _state.const_read, False
     try:
         contribs = rule.vjp(tg, ans, *node._args, **node._kw)
     except (NoRuleError, TapeError, TapeTypeError):
@@ -355,6 +357,7 @@ def _rule_bw_graph(node, g):
     finally:
         _state.in_rule -= 1
         _state.helper_rule = prev_helper
+        read, _state.const_read = _state.const_read, prev_read
         for name, f in swapped:
             setattr(_sd, name, f)
     out = []
@@ -365,10 +368,39 @@ def _rule_bw_graph(node, g):
         if type(e) is int:
             c, x = contribs[e], node._args[e]
         else:
-            c, x = contribs[e[0]][e[1]], node._args[e[0]][e[1]]
+            part = contribs[e[0]]
+            c, x = None if part is None else part[e[1]], node._args[e[0]][e[1]]
+        if read and c is not None and not (isinstance(c, Tensor) and c._rg):
+            c = _constant_derivative(node, c)
         if c is not None and rule.broadcast:
             c = _sd.unbroadcast(c, _unwrap(x))
         out.append(c)
+    return out
+
+
+def _constant_derivative(node, c):
+    """A derivative the rule computed from a Tensor that requires grad read as a constant
+    (np.asarray): a Tensor whose own backward refuses, so that a further derivative through it
+    is an error, not silently 0 (the second derivatives of np.cov, np.interp, np.trapezoid,
+    np.linalg.matrix_power and np.average's weights were 0 on the tape)."""
+    out = _wrap(np.asarray(_unwrap(c)))
+    nf = tuple((a.grad_fn or a._acc_node(), 0) for a in node._args
+               if isinstance(a, Tensor) and a._rg)
+    if not nf or not _state.enabled:
+        return out
+    name = node.name()
+
+    def refuse(n, g, cg):
+        raise TapeError(
+            f"the derivative of {node._rule.name} ({name}), recorded with create_graph=True, was "
+            "computed from its inputs read as constants, so a derivative through it would be "
+            "wrong; the tape supports one create_graph level through this operation "
+            "(sourcediff.hessian, or sourcediff.grad of sourcediff.grad, differentiate the "
+            "source instead)")
+
+    n = _make_node(name + "Backward", nf, refuse, out._data.dtype)
+    out._rg = True
+    out.grad_fn = n
     return out
 
 
@@ -398,10 +430,13 @@ def _record_helpers():
 
 def _recorded_helper(name, f):
     def call(*args, **kw):
-        edges = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a._rg)
-        nested = any(isinstance(e, Tensor) and e._rg for a in args if type(a) in (list, tuple)
-                     for e in a) or any(isinstance(v, Tensor) and v._rg for v in kw.values())
-        if not edges or nested or not _state.enabled:
+        # (a Tensor inside a list or tuple argument, as einsum_call_grads' operands, is an edge
+        # (i, j) too: read as a constant, the second derivative of np.einsum(t, u) was 0)
+        edges = tuple(e for i, a in enumerate(args) for e in (
+            ((i, j) for j, x in enumerate(a) if isinstance(x, Tensor) and x._rg)
+            if type(a) in (list, tuple) else (i,) if isinstance(a, Tensor) and a._rg else ()))
+        if not edges or any(isinstance(v, Tensor) and v._rg for v in kw.values()) \
+                or not _state.enabled:
             return f(*args, **kw)
         return _op(name, f, f, args, kw or None, edges, ())
     return call

@@ -130,6 +130,19 @@ class _Ragged:
             else:
                 self.bounds.append(None)
 
+    def _parts(self, ans):
+        """The result's parts for the rule: the forward's arrays, or (create_graph: ``ans`` is
+        the recorded flat Tensor) its slices, so the rule's formula in U, S, V... is
+        differentiated through them too (read as the forward's arrays, constants, the second
+        derivatives of svd, eigh, qr, eig and lstsq missed those terms: 0 from a constant g)."""
+        if type(ans) is np.ndarray:
+            return self.parts
+        items = [p if b is None else ans[b[0]:b[1]].reshape(b[2])
+                 for p, b in zip(self.parts, self.bounds)]
+        kind = type(self.parts)
+        return kind._make(items) if hasattr(kind, "_make") else \
+            items if isinstance(self.parts, list) else tuple(items)
+
     def split(self, g):
         return tuple(None if b is None else g[b[0]:b[1]].reshape(b[2]) for b in self.bounds)
 
@@ -139,7 +152,7 @@ class _Ragged:
             return None
 
         def vjp(g, ans, *args, **kwargs):
-            return base.vjp(self.split(g), self.parts, *args, **kwargs)
+            return base.vjp(self.split(g), self._parts(ans), *args, **kwargs)
 
         return registry.Rule(self, base.name, vjp, "custom", False, base.torch_name)
 

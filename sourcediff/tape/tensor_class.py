@@ -298,7 +298,9 @@ class Tensor:
                 f"create_graph=True: the derivative of {_state.helper_rule} reads a Tensor that "
                 "requires grad as a constant (np.asarray), so a further derivative through it "
                 "would be wrong; the tape supports one create_graph level through this operation")
-        if self._rg and not _state.in_rule:
+        if self._rg and _state.in_rule:
+            _state.const_read = True
+        elif self._rg:
             if _state.strict:
                 raise _escaped("a numpy array (np.asarray, or assignment into an ndarray)")
             raise TapeError(_MSG_NUMPY)

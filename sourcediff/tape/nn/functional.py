@@ -11,6 +11,21 @@ from ..functions import (  # noqa: F401
     softmax,
     tanh,
 )
+from ..activations import (  # noqa: F401
+    cosine_similarity,
+    dropout,
+    elu,
+    gelu,
+    huber_loss,
+    kl_div,
+    leaky_relu,
+    normalize,
+    one_hot,
+    pad,
+    silu,
+    smooth_l1_loss,
+    softplus,
+)
 from ..losses import (  # noqa: F401
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -19,6 +34,8 @@ from ..losses import (  # noqa: F401
 )
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "l1_loss",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity",
+    "cross_entropy", "dropout", "elu", "gelu", "huber_loss", "kl_div", "l1_loss", "leaky_relu",
+    "linear", "log_softmax", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "relu",
+    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
