@@ -3,8 +3,10 @@
 Each test here failed before its fix; the oracles are central finite differences."""
 
 import numpy as np
+import pytest
 
 import sourcediff as sd
+from sourcediff.tape import grad_of
 
 
 def _fd_jacobian(f, args, i, h=1e-6):
@@ -36,3 +38,76 @@ def test_reverse_jacobian_differentiates_only_wrt():
     for mode in ("reverse", "auto"):
         J = sd.jacobian(design_fit, mode=mode)(y, x)
         np.testing.assert_allclose(J, _fd_jacobian(design_fit, (y, x), 0), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- np.fft (spectral methods)
+# np.fft had no rules: a spectral derivative, an FFT convolution or a power spectrum refused in
+# every mode (NoRuleError np.fft.rfft). Each program below is real-valued of a real argument.
+
+
+def spectral_derivative(u):
+    n = u.shape[0]
+    k = np.fft.rfftfreq(n, d=1.0 / n) * 2 * np.pi
+    du = np.fft.irfft(1j * k * np.fft.rfft(u), n)
+    return np.sum(du ** 2) + np.sum(u ** 4)
+
+
+def fft_convolution(sig):
+    kern = np.array([0.5, 0.3, 0.2])
+    out = np.real(np.fft.ifft(np.fft.fft(sig) * np.fft.fft(kern, sig.shape[0])))
+    return np.sum(out ** 2 * np.arange(1.0, sig.shape[0] + 1))
+
+
+def power_spectrum(p):
+    t = np.linspace(0.0, 3.0, 9)
+    s = p[0] * np.sin(p[1] * t) + p[2] * np.cos(3 * t)
+    F = np.fft.fft(s, 12, norm="ortho")  # zero-padded
+    return np.sum(np.real(F) ** 2 + 2.0 * np.imag(F) ** 2)
+
+
+def truncated_spectra(x):
+    a = np.fft.fft(x, 5)  # cut to 5 entries
+    b = np.fft.rfft(x, 6, norm="forward")
+    c = np.fft.irfft(np.fft.rfft(x) * (1 + 0.5j), 7)  # odd output length
+    d = np.fft.ifft(x * 1j, norm="ortho")
+    return (np.sum(np.real(a) * np.imag(a)) + np.sum(np.abs(np.real(b)) ** 3)
+            + np.sum(c * np.arange(7.0)) + np.sum(np.real(d * np.conj(d + 1.0))))
+
+
+def image_filter(img):
+    F = np.fft.fft2(img)
+    low = np.fft.fftshift(F) * np.array([[0.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 0.5],
+                                         [0.2, 0.2, 0.2]])
+    back = np.fft.ifft2(np.fft.ifftshift(low))
+    G = np.fft.fftn(img, s=(5, 4), axes=(0, 1))
+    H = np.fft.ifftn(img ** 2, axes=(0,))
+    return np.sum(np.real(back) ** 2) + np.sum(np.imag(G) ** 2) + np.sum(np.real(H) * img)
+
+
+_FFT_PROGRAMS = [
+    (spectral_derivative, np.sin(np.linspace(0, 2 * np.pi, 8, endpoint=False)) + 0.1),
+    (fft_convolution, np.array([0.3, -1.0, 0.5, 2.0, 0.1, -0.4])),
+    (power_spectrum, np.array([1.0, 2.0, 0.5])),
+    (truncated_spectra, np.array([0.3, -1.0, 0.5, 2.0, 0.1, -0.4, 0.8, 1.1])),
+    (image_filter, np.arange(12.0).reshape(4, 3) * 0.1 - 0.4),
+]
+
+
+def _fd_grad(f, x, h=1e-6):
+    return _fd_jacobian(lambda z: np.asarray(f(z)).reshape(1), (x,), 0, h).reshape(x.shape)
+
+
+@pytest.mark.parametrize("f, x", _FFT_PROGRAMS, ids=[f.__name__ for f, _ in _FFT_PROGRAMS])
+def test_fft_programs_every_mode(f, x):
+    want = _fd_grad(f, x)
+    got = {"reverse": sd.grad(f)(x), "generic": sd.grad(f, optimize=False)(x),
+           "forward": sd.grad(f, mode="forward")(x), "tape": grad_of(f, (x,))}
+    for mode, g in got.items():
+        assert g.shape == x.shape and g.dtype == x.dtype, mode
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6, err_msg=mode)
+    # second order: the hessian (forward over reverse) against differences of the gradient
+    H = np.reshape(sd.hessian(f)(x), (x.size, x.size))
+    H_fd = _fd_jacobian(lambda z: sd.grad(f)(z), (x,), 0, 1e-5).reshape(x.size, x.size)
+    np.testing.assert_allclose(H, H_fd, rtol=1e-4, atol=1e-5)
+    row = sd.grad(lambda z: sd.grad(f)(z).reshape(-1)[0])(x)  # reverse over reverse
+    np.testing.assert_allclose(row.reshape(-1), H_fd[0], rtol=1e-4, atol=1e-5)
