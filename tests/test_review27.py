@@ -4,6 +4,7 @@ Each test here failed before its fix; the oracles are central finite differences
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 import sourcediff as sd
 from sourcediff.tape import grad_of
@@ -111,3 +112,48 @@ def test_fft_programs_every_mode(f, x):
     np.testing.assert_allclose(H, H_fd, rtol=1e-4, atol=1e-5)
     row = sd.grad(lambda z: sd.grad(f)(z).reshape(-1)[0])(x)  # reverse over reverse
     np.testing.assert_allclose(row.reshape(-1), H_fd[0], rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- GP: second order through solve_triangular
+# The rule of scipy.linalg.solve_triangular called a helper without a rule of its own
+# (solve_triangular_grads), so the hessian, hvp and grad of grad of a Gaussian-process marginal
+# likelihood (cholesky + solve_triangular, as GP code is written) refused with NoRuleError.
+
+
+def gp_marginal_likelihood(logp, X, y):
+    d = X[:, None] - X[None, :]
+    K = np.exp(logp[1]) * np.exp(-0.5 * d ** 2 / np.exp(2.0 * logp[0])) + \
+        np.exp(logp[2]) * np.eye(X.shape[0])
+    L = np.linalg.cholesky(K)
+    a = scipy.linalg.solve_triangular(L, y, lower=True)
+    return 0.5 * a @ a + np.sum(np.log(np.diag(L)))
+
+
+def triangular_variants(v):
+    A = np.array([[2.0 + v[0], 0.0, 0.0], [v[1], 1.5, 0.0], [0.3, v[2], 1.0 + v[0] ** 2]])
+    B = np.stack([v, v ** 2], axis=1)
+    x1 = scipy.linalg.solve_triangular(A, v, lower=True)
+    x2 = scipy.linalg.solve_triangular(A.T, B, trans="T")
+    x3 = scipy.linalg.solve_triangular(A, B, trans=1, lower=True, unit_diagonal=True)
+    return np.sum(x1 ** 2) + np.sum(np.sin(x2)) + np.sum(x3 * B)
+
+
+_GP_X = np.linspace(0.0, 3.0, 6)
+_GP_Y = np.sin(_GP_X) + 0.1 * np.cos(5 * _GP_X)
+
+
+@pytest.mark.parametrize("f, args", [
+    (gp_marginal_likelihood, (np.array([0.1, -0.2, -1.0]), _GP_X, _GP_Y)),
+    (triangular_variants, (np.array([0.4, -0.3, 0.7]),)),
+], ids=["gp_marginal_likelihood", "triangular_variants"])
+def test_second_order_through_solve_triangular(f, args):
+    x = args[0]
+    g = sd.grad(f)(*args)
+    np.testing.assert_allclose(g, _fd_jacobian(f, args, 0).reshape(-1), rtol=1e-5, atol=1e-7)
+    H_fd = _fd_jacobian(lambda *a: sd.grad(f)(*a), args, 0, 1e-5)
+    np.testing.assert_allclose(sd.hessian(f)(*args), H_fd, rtol=1e-4, atol=1e-6)
+    v = np.array([0.3, -1.0, 0.5])
+    np.testing.assert_allclose(sd.hvp(f, args, (v,) + (None,) * (len(args) - 1)), H_fd @ v,
+                               rtol=1e-4, atol=1e-6)
+    rows = [sd.grad(lambda z, *rest: sd.grad(f)(z, *rest)[k])(*args) for k in range(x.size)]
+    np.testing.assert_allclose(np.stack(rows), H_fd, rtol=1e-4, atol=1e-6)

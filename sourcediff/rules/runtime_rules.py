@@ -91,6 +91,8 @@ defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.dict_keys, reason="a dict's keys")
 defnondiff(_sd.item_index, reason="the integer index of the element x.item(*index) reads")
 defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a constant")
+defnondiff(_sd.flipped_trans, _sd.trans_axes, _sd.column_shape, _sd.triangle_mask,
+           reason="solve_triangular's options, axes, a shape and a 0/1 mask of a triangle")
 
 
 # ---------------------------------------------------------------- helpers of the numpy rule table
