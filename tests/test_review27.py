@@ -157,3 +157,49 @@ def test_second_order_through_solve_triangular(f, args):
                                rtol=1e-4, atol=1e-6)
     rows = [sd.grad(lambda z, *rest: sd.grad(f)(z, *rest)[k])(*args) for k in range(x.size)]
     np.testing.assert_allclose(np.stack(rows), H_fd, rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------- np.pad boundary conditions
+# np.pad's gradient knew only mode='constant': a stencil with Neumann (edge), periodic (wrap) or
+# mirrored (reflect, symmetric) boundaries refused in reverse mode and at second order
+# (NotImplementedError "only 'constant'") while forward mode computed it.
+
+
+def neumann_heat(u0):
+    u = u0
+    for _ in range(4):
+        p = np.pad(u, 1, mode="edge")
+        u = u + 0.2 * (p[2:] - 2 * p[1:-1] + p[:-2]) + 0.05 * u ** 2
+    return np.sum(u ** 3)
+
+
+def padded_boundaries(x):
+    M = x.reshape(2, 3)
+    a = np.pad(M, ((1, 2), (2, 1)), mode="wrap")
+    b = np.pad(M, ((0, 1), (1, 1)), mode="reflect")
+    c = np.pad(x, (3, 2), mode="symmetric")
+    return (np.sum(a ** 2 * np.arange(a.size).reshape(a.shape)) + np.sum(np.sin(b))
+            + np.sum(c ** 3))
+
+
+@pytest.mark.parametrize("f, x", [
+    (neumann_heat, np.array([0.3, -1.0, 0.5, 2.0, 0.1])),
+    (padded_boundaries, np.array([0.3, -1.0, 0.5, 0.9, 0.1, -0.4])),
+], ids=["neumann_heat", "padded_boundaries"])
+def test_pad_modes_that_copy_entries(f, x):
+    want = _fd_grad(f, x)
+    for mode, g in {"reverse": sd.grad(f)(x), "generic": sd.grad(f, optimize=False)(x),
+                    "forward": sd.grad(f, mode="forward")(x), "tape": grad_of(f, (x,))}.items():
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6, err_msg=mode)
+    H_fd = _fd_jacobian(lambda z: sd.grad(f)(z), (x,), 0, 1e-5)
+    np.testing.assert_allclose(sd.hessian(f)(x), H_fd, rtol=1e-4, atol=1e-5)
+    row = sd.grad(lambda z: sd.grad(f)(z)[1])(x)
+    np.testing.assert_allclose(row, H_fd[1], rtol=1e-4, atol=1e-5)
+
+
+def test_pad_modes_that_compute_values_are_refused():
+    def ramp(x):
+        return np.sum(np.pad(x, 2, mode="linear_ramp") ** 2)
+
+    with pytest.raises(sd.SourcediffError, match="linear_ramp"):
+        sd.grad(ramp)(np.array([1.0, 2.0]))

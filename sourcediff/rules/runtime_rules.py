@@ -329,9 +329,10 @@ def repeat_grad_helper(b, out, g, a, repeats, axis=None):
     return (np.reshape(np.repeat(b, repeats, axis), _sd.shape(g)), None, None, None)
 
 
+# (pad_grad adds each entry of g to the one its padding copies: its transpose pads b alike)
 @defvjp(_sd.pad_grad, kind="linear", torch_name="ConstantPadNdBackward0")
-def pad_grad_helper(b, out, g, array, pad_width, mode="constant"):
-    return (np.pad(b, pad_width, mode=mode), None, None, None)
+def pad_grad_helper(b, out, g, array, pad_width, mode="constant", kwargs=None):
+    return (np.pad(b, pad_width, mode=mode), None, None, None, None)
 
 
 # map_list: only for the reshaping functions the rules map (map_list_grad refuses others)
@@ -455,7 +456,7 @@ def dense_grad_helper(b, out, g, ans):
 # np.pad's tangent is linear in t: its adjoint is pad's own gradient (constant mode only)
 @defvjp(_sd.pad_tangent, kind="linear")
 def pad_tangent_helper(b, out, t, pad_width, mode="constant", kwargs=None):
-    return (_sd.pad_grad(b, t, pad_width, mode), None, None, None)
+    return (_sd.pad_grad(b, t, pad_width, mode, kwargs), None, None, None)
 
 
 # (a cast to integers passes nothing; anything else passes b through as it passed g)
