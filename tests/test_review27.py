@@ -203,3 +203,36 @@ def test_pad_modes_that_compute_values_are_refused():
 
     with pytest.raises(sd.SourcediffError, match="linear_ramp"):
         sd.grad(ramp)(np.array([1.0, 2.0]))
+
+
+# ---------------------------------------------------------------- a dask index array
+# u[idx] = w with an index that names an element twice keeps the last write (numpy writes in
+# order); with idx a dask array (labels read lazily) the gradient's mask of last writes only knew
+# lists and numpy arrays, so the overwritten entries got a gradient too: sd.grad gave [6, 4, 6]
+# for [0, 4, 6], silently; the generic reverse crashed in np.add.at.
+
+
+def last_write_wins(v, idx):
+    u = np.zeros(4)
+    u[idx] += v
+    return np.sum(u ** 2)
+
+
+def read_and_write_at(v, idx):
+    w = v[idx] * np.array([1.0, 2.0, 3.0])
+    z = np.zeros(3)
+    z[idx] = w
+    return np.sum(z ** 2) + np.sum(w)
+
+
+@pytest.mark.parametrize("f", [last_write_wins, read_and_write_at])
+def test_dask_index_with_repeats_keeps_last_writes(f):
+    da = pytest.importorskip("dask.array")
+    v = np.array([1.0, 2.0, 3.0])
+    idx = np.array([0, 2, 0])
+    want = _fd_grad(lambda z: f(z, idx), v)
+    lazy_idx = da.from_array(idx, chunks=2)
+    for mode, df in {"reverse": sd.grad(f), "generic": sd.grad(f, optimize=False),
+                     "forward": sd.grad(f, mode="forward")}.items():
+        np.testing.assert_allclose(df(v, lazy_idx), want, rtol=1e-6, atol=1e-8, err_msg=mode)
+        np.testing.assert_allclose(df(v, idx), want, rtol=1e-6, atol=1e-8, err_msg=mode)

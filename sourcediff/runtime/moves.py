@@ -126,6 +126,7 @@ def pad_grad(g, array, pad_width, mode="constant", kwargs=None):
                                   f"{' and ' + repr(kwargs) if kwargs else ''} (its padding computes "
                                   f"values; sourcediff differentiates 'constant', 'edge', 'wrap', "
                                   f"'reflect' and 'symmetric')")
+    numpy_only(f"np.pad with mode={mode!r} (its gradient adds with np.bincount)", g)
     size = int(np.prod(s, dtype=int))
     source = np.pad(np.arange(size).reshape(s), pad_width, mode=mode).ravel()
     g = np.broadcast_to(g, source.shape if not np.ndim(g) else np.shape(g)).ravel()
