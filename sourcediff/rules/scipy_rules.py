@@ -196,7 +196,7 @@ def mvn_logpdf_jvp(g, ans, x, mean=None, cov=1, allow_singular=False):
 @defvjp(scipy.linalg.solve_triangular, kind="custom", torch_name="LinalgSolveTriangularBackward0")
 def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
                      check_finite=True):
-    gb = scipy.linalg.solve_triangular(a, g, _sd.flipped_trans(trans), lower, unit_diagonal)
+    gb = _sd.solve_triangular(a, g, _sd.flipped_trans(trans), lower, unit_diagonal)
     outer = np.reshape(gb, _sd.column_shape(b)) @ np.transpose(np.reshape(ans, _sd.column_shape(b)))
     return (-_sd.triangle_mask(a, lower, unit_diagonal) * np.transpose(outer, _sd.trans_axes(trans)),
             gb)

@@ -182,9 +182,11 @@ def expm_tangent(t, ans, A):
 # scipy.special functions that rule bodies call as _sd.xxx: the real ufuncs, so their own rules
 # make those bodies differentiable again
 try:
+    from scipy import linalg as _linalg
     from scipy import special as _special
 except ImportError:  # pragma: no cover
     pass
 else:
     digamma, polygamma = _special.digamma, _special.polygamma
-    __all__ += ["digamma", "polygamma"]
+    solve_triangular = _linalg.solve_triangular  # (its rule's body solves again: grad of grad)
+    __all__ += ["digamma", "polygamma", "solve_triangular"]
