@@ -406,16 +406,24 @@ def vjp(fn, *primals, optimize=True):
         out, f_vjp = sd.vjp(lambda x: x * 3.0, 2.0)
         f_vjp(1.0)     # (3.0,)
     """
+    return _vjp(fn, primals, optimize, range(len(primals)))
+
+
+def _vjp(fn, primals, optimize, among):
+    """:func:`vjp` differentiating only the primals at the positions ``among`` (sd.jacobian's wrt:
+    a float argument that is data is not differentiated, as in grad, so what it goes through
+    needs no rule); ``f_vjp`` gives None for the others."""
     params = list(inspect.signature(fn).parameters)
+    among = set(among)
     active = tuple(params[i] for i, x in enumerate(primals)
-                   if _float_like(x) or pytree.is_model_object(x))
+                   if i in among and (_float_like(x) or pytree.is_model_object(x)))
     # fn runs once, here: every f_vjp call (a jacobian's rows) differentiates that same run,
     # its random draws and state included, from what the run saved. (Not fn itself and then a
     # backward pass over the primals: fn may write into them, and the generated forms copy an
     # argument they write into, so the call would differentiate at the changed values.)
     fwd = split_form(fn, active) if optimize else _get(fn, active, "split", False)
     for i, x in enumerate(primals):  # (a model: checked, and what it holds kept, as grad does)
-        if pytree.is_model_object(x):
+        if i in among and pytree.is_model_object(x):
             runtime.check_wrt(x, params[i] if i < len(params) else str(i), _name(fn))
     out, saved = fwd(*primals)
     # the backward form restores what the forward pass overwrote, in place (y[i] = <saved>),
@@ -432,9 +440,9 @@ def vjp(fn, *primals, optimize=True):
                 if not np.array_equal(array, copy_, equal_nan=array.dtype.kind in "fc"):
                     array[...] = copy_
         grads = iter(grads if isinstance(grads, tuple) else (grads,))
-        return tuple(next(grads) if _float_like(x) else  # (a model's: an object of its class)
+        return tuple(None if i not in among else next(grads) if _float_like(x) else
                      runtime.grad_like(next(grads), x) if pytree.is_model_object(x) else None
-                     for x in primals)
+                     for i, x in enumerate(primals))  # (a model's: an object of its class)
 
     return out, f_vjp
 
@@ -533,7 +541,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         pristine = _fresh_stacks(args, {})  # (the arguments before the first run changes them)
         state = _run_state(fn, args)  # (and what a run changes: each pass starts from it)
         if mode != "forward":
-            out, f_vjp = vjp(fn, *args, optimize=optimize)
+            out, f_vjp = _vjp(fn, args, optimize, indices)
         forward = [i for i in indices if mode == "forward" or (
             mode == "auto" and _size(args[i]) <= _size(out))]
         reverse = [i for i in indices if i not in forward]

@@ -122,16 +122,16 @@ def uses_nanmedian(x):  # (np.median has a rule since the breadth rules; np.nanm
     return np.nanmedian(x * 2.0)  # <call>
 
 
-def uses_fft(x):
-    return np.sum(np.fft.fft(x).real)  # <call>
+def uses_fft(x):  # (np.fft.fft has a rule since review27; np.fft.hfft has none)
+    return np.sum(np.fft.hfft(x))  # <call>
 
 
 @pytest.mark.parametrize("fn, name, token", [
     (uses_frompyfunc, "double_ufunc", "double_ufunc("),
     (uses_callable_object, "scale", "scale("),
     (uses_nanmedian, "nanmedian", "np.nanmedian("),
-    (uses_fft, "fft", "np.fft.fft("),
-], ids=["frompyfunc", "callable_object", "np.nanmedian", "np.fft.fft"])
+    (uses_fft, "hfft", "np.fft.hfft("),
+], ids=["frompyfunc", "callable_object", "np.nanmedian", "np.fft.hfft"])
 def test_no_rule_names_the_callable_the_line_and_the_fix(fn, name, token):
     with pytest.raises(NoRuleError) as info:
         sd.grad(fn)(np.linspace(0.1, 1.0, 4))

@@ -359,6 +359,54 @@ def trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
     return _sd.trapezoid_grads(g, y, x, dx, axis)
 
 
+# np.fft: linear maps whose matrices are symmetric, so the gradient of the input is the same
+# transform of g, cut or zero-padded back to the input's length (n=, s=; spectrum_fit), real for a
+# real input. rfft is the first n//2 + 1 rows of fft: its transpose is fft of g zero-padded to n.
+# irfft reads each entry k of its input for itself and its conjugate mirror (hermitian_weights)
+@defvjp(np.fft.fft, kind="linear", view=False)
+def fft(g, ans, a, n=None, axis=-1, norm=None):
+    return (_sd.spectrum_fit(np.fft.fft(g, None, axis, norm), a, (axis,)),)
+
+
+@defvjp(np.fft.ifft, kind="linear", view=False)
+def ifft(g, ans, a, n=None, axis=-1, norm=None):
+    return (_sd.spectrum_fit(np.fft.ifft(g, None, axis, norm), a, (axis,)),)
+
+
+@defvjp(np.fft.fft2, np.fft.fftn, kind="linear", view=False)
+def fftn(g, ans, a, s=None, axes=None, norm=None):
+    return (_sd.spectrum_fit(np.fft.fftn(g, None, _sd.spectrum_axes(a, s, axes), norm), a,
+                             _sd.spectrum_axes(a, s, axes)),)
+
+
+@defvjp(np.fft.ifft2, np.fft.ifftn, kind="linear", view=False)
+def ifftn(g, ans, a, s=None, axes=None, norm=None):
+    return (_sd.spectrum_fit(np.fft.ifftn(g, None, _sd.spectrum_axes(a, s, axes), norm), a,
+                             _sd.spectrum_axes(a, s, axes)),)
+
+
+@defvjp(np.fft.rfft, kind="linear", view=False)
+def rfft(g, ans, a, n=None, axis=-1, norm=None):
+    return (_sd.spectrum_fit(np.fft.fft(g, _sd.spectrum_length(a, n, axis), axis, norm), a,
+                             (axis,)),)
+
+
+@defvjp(np.fft.irfft, kind="linear", view=False)
+def irfft(g, ans, a, n=None, axis=-1, norm=None):
+    return (_sd.spectrum_fit(_sd.hermitian_weights(g, axis) * np.fft.ifft(np.real(g), None, axis,
+                                                                          norm), a, (axis,)),)
+
+
+@defvjp(np.fft.fftshift, kind="linear", view=False)
+def fftshift(g, ans, x, axes=None):
+    return (np.fft.ifftshift(g, axes),)
+
+
+@defvjp(np.fft.ifftshift, kind="linear", view=False)
+def ifftshift(g, ans, x, axes=None):
+    return (np.fft.fftshift(g, axes),)
+
+
 # ---------------------------------------------------------------- linear algebra
 # Symmetric inputs (eigh, eigvalsh, cholesky): numpy reads one triangle only (UPLO / upper); the
 # gradient is the derivative of that function of the entries it reads, which is zero on the other
@@ -520,6 +568,17 @@ def nanmax_jvp(g, ans, a, axis=None, out=None, keepdims=False):
 
 
 # ---------------------------------------------------------------- helpers of these rules (grad of grad)
+
+
+# spectrum_fit cuts or pads along axes (and takes a real input's real part): its transpose cuts or
+# pads back to g's sizes
+@defvjp(_sd.spectrum_fit, kind="linear")
+def spectrum_fit_helper(b, out, g, like, axes):
+    return (_sd.spectrum_fit(b, g, axes), None, None)
+
+
+defnondiff(_sd.spectrum_axes, _sd.spectrum_length, _sd.hermitian_weights,
+           reason="the result is axes, a length or weights read from the arguments' shapes")
 
 
 @defvjp(_sd.refuse_if, kind="linear")

@@ -773,10 +773,11 @@ def tril(g, ans, m, k=0):
     return (np.tril(g, k),)
 
 
-# pad: constant mode only; custom because constant_values make it affine, not linear, in `array`
+# pad: the modes that copy entries (constant, edge, wrap, reflect, symmetric); custom because
+# constant_values make it affine, not linear, in `array`
 @defvjp(np.pad, kind="custom", torch_name="ConstantPadNdBackward0", view=False)
 def pad(g, ans, array, pad_width, mode="constant", **kwargs):
-    return (_sd.pad_grad(g, array, pad_width, mode), None)
+    return (_sd.pad_grad(g, array, pad_width, mode, kwargs), None)
 
 
 # (the tangent padded as the array is where that is linear: reflect_type and stat_length kept,

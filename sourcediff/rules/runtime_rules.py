@@ -92,6 +92,8 @@ defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", 
 defnondiff(_sd.dict_keys, reason="a dict's keys")
 defnondiff(_sd.item_index, reason="the integer index of the element x.item(*index) reads")
 defnondiff(_sd.output_seed, reason="the backward sweep's seed: 1.0 (or ones), a constant")
+defnondiff(_sd.flipped_trans, _sd.trans_axes, _sd.column_shape, _sd.triangle_mask,
+           reason="solve_triangular's options, axes, a shape and a 0/1 mask of a triangle")
 
 
 # ---------------------------------------------------------------- helpers of the numpy rule table
@@ -328,9 +330,10 @@ def repeat_grad_helper(b, out, g, a, repeats, axis=None):
     return (np.reshape(np.repeat(b, repeats, axis), _sd.shape(g)), None, None, None)
 
 
+# (pad_grad adds each entry of g to the one its padding copies: its transpose pads b alike)
 @defvjp(_sd.pad_grad, kind="linear", torch_name="ConstantPadNdBackward0")
-def pad_grad_helper(b, out, g, array, pad_width, mode="constant"):
-    return (np.pad(b, pad_width, mode=mode), None, None, None)
+def pad_grad_helper(b, out, g, array, pad_width, mode="constant", kwargs=None):
+    return (np.pad(b, pad_width, mode=mode), None, None, None, None)
 
 
 # map_list: only for the reshaping functions the rules map (map_list_grad refuses others)
@@ -468,7 +471,7 @@ def dense_grad_helper(b, out, g, ans):
 # np.pad's tangent is linear in t: its adjoint is pad's own gradient (constant mode only)
 @defvjp(_sd.pad_tangent, kind="linear")
 def pad_tangent_helper(b, out, t, pad_width, mode="constant", kwargs=None):
-    return (_sd.pad_grad(b, t, pad_width, mode), None, None, None)
+    return (_sd.pad_grad(b, t, pad_width, mode, kwargs), None, None, None)
 
 
 # (a cast to integers passes nothing; anything else passes b through as it passed g)

@@ -201,10 +201,16 @@ def mvn_logpdf_jvp(g, ans, x, mean=None, cov=1, allow_singular=False):
 # ---------------------------------------------------------------- scipy.linalg (real, 2-D)
 
 
+# x = op(a)^-1 b (op: a or a^T by trans): gb = op(a)^-T g, and a gets -gb x^T (op = a) or -x gb^T,
+# on the triangle solve_triangular reads. Written with differentiable calls only (the masks and
+# shapes are read from the arguments), so hessians and grad of grad reach through
 @defvjp(scipy.linalg.solve_triangular, kind="custom", torch_name="LinalgSolveTriangularBackward0")
 def solve_triangular(g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
                      check_finite=True):
-    return _sd.solve_triangular_grads(g, ans, a, b, trans, lower, unit_diagonal)
+    gb = _sd.solve_triangular(a, g, _sd.flipped_trans(trans), lower, unit_diagonal)
+    outer = np.reshape(gb, _sd.column_shape(b)) @ np.transpose(np.reshape(ans, _sd.column_shape(b)))
+    return (-_sd.triangle_mask(a, lower, unit_diagonal) * np.transpose(outer, _sd.trans_axes(trans)),
+            gb)
 
 
 @defjvp(scipy.linalg.solve_triangular)

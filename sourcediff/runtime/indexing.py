@@ -31,7 +31,7 @@ def scatter(g, a, index):
     if other_array(g) or other_array(a):
         return _scatter_other(g, a, index)
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
-    np.add.at(out, index, g)
+    np.add.at(out, _numpy_index(index), g)  # (a dask index of a numpy array: its values)
     return out
 
 
@@ -202,8 +202,23 @@ def last_writes_only(b, g, k):
 
 def _advanced(k):
     items = k if isinstance(k, tuple) else (k,)
-    return any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype.kind in "iu"
-               for i in items)
+    return any(_integer_array(i) for i in items)
+
+
+def _integer_array(i):
+    """True for an index item that is an array of integers: a list, a numpy array, or another
+    library's array (a dask index into a numpy array, which numpy reads as its values)."""
+    if isinstance(i, (list, np.ndarray)):
+        return np.asarray(i).dtype.kind in "iu"
+    return other_array(i) and np.ndim(i) > 0 and np.dtype(i.dtype).kind in "iu"
+
+
+def _numpy_index(k):
+    """``k`` with another library's integer arrays read as numpy arrays (as numpy's own indexing
+    of a numpy array with them does)."""
+    if isinstance(k, tuple):
+        return tuple(np.asarray(i) if other_array(i) and _integer_array(i) else i for i in k)
+    return np.asarray(k) if other_array(k) and _integer_array(k) else k
 
 
 def last_writes(g, k):
@@ -212,7 +227,7 @@ def last_writes(g, k):
     the one that stays (numpy writes in order); None when every element is written once."""
     if not isinstance(g, np.ndarray) or g.ndim == 0 or not _advanced(k):
         return None
-    ids = np.arange(g.size).reshape(g.shape)[k]
+    ids = np.arange(g.size).reshape(g.shape)[_numpy_index(k)]
     flat = np.ravel(ids)
     _, first_from_end = np.unique(flat[::-1], return_index=True)  # (one sort, not two)
     if first_from_end.size == flat.size:

@@ -109,13 +109,32 @@ def repeat_grad(g, a, repeats, axis=None):
     return np.moveaxis(out, 0, axis)
 
 
-def pad_grad(g, array, pad_width, mode="constant"):
-    """The gradient of ``np.pad(array, pad_width)`` in constant mode: the unpadded middle of ``g``."""
-    if mode != "constant":
-        raise NotImplementedError(f"gradient of np.pad with mode={mode!r} (only 'constant')")
+def pad_grad(g, array, pad_width, mode="constant", kwargs=None):
+    """The gradient of ``np.pad(array, pad_width, mode)``: in constant mode the unpadded middle of
+    ``g``; in the modes whose padding copies entries of the array ('edge', 'wrap', 'reflect' and
+    'symmetric' with the even reflect_type) each entry of ``g`` added to the entry it copies (the
+    array of entry numbers padded alike says which). The modes whose padding computes values
+    (linear_ramp, mean, median, maximum, minimum, an odd reflect_type) are refused."""
     s = shape(array)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(s), 2))
-    return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, s))]
+    if mode == "constant":
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(s), 2))
+        return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, s))]
+    kwargs = kwargs or {}
+    if mode not in ("edge", "wrap", "reflect", "symmetric") or \
+            kwargs.get("reflect_type", "even") != "even":
+        raise NotImplementedError(f"gradient of np.pad with mode={mode!r}"
+                                  f"{' and ' + repr(kwargs) if kwargs else ''} (its padding computes "
+                                  f"values; sourcediff differentiates 'constant', 'edge', 'wrap', "
+                                  f"'reflect' and 'symmetric')")
+    numpy_only(f"np.pad with mode={mode!r} (its gradient adds with np.bincount)", g)
+    size = int(np.prod(s, dtype=int))
+    source = np.pad(np.arange(size).reshape(s), pad_width, mode=mode).ravel()
+    g = np.broadcast_to(g, source.shape if not np.ndim(g) else np.shape(g)).ravel()
+    if np.iscomplexobj(g):
+        total = np.bincount(source, g.real, size) + 1j * np.bincount(source, g.imag, size)
+    else:
+        total = np.bincount(source, g, size)
+    return total.reshape(s)
 
 
 def pad_tangent(t, pad_width, mode="constant", kwargs=None):

@@ -8,9 +8,9 @@ from .linalg import _seen_symmetric, cholesky_grad, cholesky_tangent
 from .shapes import inexact, unbroadcast
 
 __all__ = [
-    "lse_b", "lse_exp", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_grads",
-    "solve_triangular_tangent", "cho_factor_grad", "cho_factor_tangent", "cho_solve_grads",
-    "cho_solve_tangent", "expm_grad", "expm_tangent"
+    "lse_b", "lse_exp", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_tangent",
+    "cho_factor_grad", "cho_factor_tangent", "cho_solve_grads", "cho_solve_tangent", "expm_grad",
+    "expm_tangent", "flipped_trans", "trans_axes", "column_shape", "triangle_mask"
 ]
 
 
@@ -78,15 +78,27 @@ def _tri(x, lower, unit_diagonal=False):
     return np.tril(x, -1 if unit_diagonal else 0) if lower else np.triu(x, 1 if unit_diagonal else 0)
 
 
-def solve_triangular_grads(g, ans, a, b, trans=0, lower=False, unit_diagonal=False):
-    """The gradients (a, b, ...) of scipy.linalg.solve_triangular (real; the triangle it reads)."""
-    from scipy.linalg import solve_triangular
+_TRANS = {0: 0, "N": 0, 1: 1, "T": 1, 2: 1, "C": 1}
 
-    t = {0: 0, "N": 0, 1: 1, "T": 1, 2: 1, "C": 1}[trans]
-    gb = solve_triangular(a, g, trans=1 - t, lower=lower, unit_diagonal=unit_diagonal)
-    x2, gb2 = (np.asarray(ans)[:, None], gb[:, None]) if np.ndim(b) == 1 else (ans, gb)
-    ga = -(gb2 @ x2.T) if t == 0 else -(x2 @ gb2.T)
-    return (_tri(ga, lower, unit_diagonal), gb)
+
+def flipped_trans(trans):
+    """solve_triangular's ``trans`` for the transposed system (real: "C" is "T")."""
+    return 1 - _TRANS[trans]
+
+
+def trans_axes(trans):
+    """np.transpose's axes that turn a matrix into the one ``trans`` reads: as is, or transposed."""
+    return (1, 0) if _TRANS[trans] else (0, 1)
+
+
+def column_shape(b):
+    """A right-hand side's shape as a matrix of columns: (n, 1) for a vector, (n, k) for a matrix."""
+    return (np.shape(b)[0], -1)
+
+
+def triangle_mask(a, lower=False, unit_diagonal=False):
+    """1.0 on the triangle of ``a`` solve_triangular reads (without the diagonal for a unit one)."""
+    return _tri(np.ones(np.shape(a)), lower, unit_diagonal)
 
 
 def solve_triangular_tangent(t, ans, a, b, trans=0, lower=False, unit_diagonal=False, which=0):
@@ -170,9 +182,11 @@ def expm_tangent(t, ans, A):
 # scipy.special functions that rule bodies call as _sd.xxx: the real ufuncs, so their own rules
 # make those bodies differentiable again
 try:
+    from scipy import linalg as _linalg
     from scipy import special as _special
 except ImportError:  # pragma: no cover
     pass
 else:
     digamma, polygamma = _special.digamma, _special.polygamma
-    __all__ += ["digamma", "polygamma"]
+    solve_triangular = _linalg.solve_triangular  # (its rule's body solves again: grad of grad)
+    __all__ += ["digamma", "polygamma", "solve_triangular"]

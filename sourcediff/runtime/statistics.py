@@ -13,7 +13,7 @@ __all__ = [
     "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
     "quantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
     "conv_pad_width", "poly_exponents", "trapezoid_grads", "cov_grads", "cov_tangent",
-    "drop_initial"
+    "drop_initial", "spectrum_fit", "spectrum_axes", "spectrum_length", "hermitian_weights"
 ]
 
 
@@ -468,3 +468,55 @@ def drop_initial(g, axis=None, include_initial=False):
     index = [slice(None)] * np.ndim(g)
     index[0 if axis is None else axis] = slice(1, None)
     return g[tuple(index)]
+
+
+# ---------------------------------------------------------------- np.fft
+
+
+def spectrum_fit(g, like, axes):
+    """``g`` cut or padded with zeros along ``axes`` to the sizes ``like`` has there, and its real
+    part when ``like`` is real: the transpose of the zero padding or cutting an np.fft function
+    does to its input (``n=``, ``s=``), for the gradient of that input (a real input's gradient
+    is the real part, as in autograd and JAX). Linear in ``g``."""
+    if is_zero_grad(g):
+        return g
+    g = np.asarray(g)
+    target = shape(like)
+    for ax in axes:
+        have, want = g.shape[ax], target[ax]
+        if have > want:
+            g = np.take(g, np.arange(want), axis=ax)
+        elif have < want:
+            widths = [(0, 0)] * g.ndim
+            widths[ax] = (0, want - have)
+            g = np.pad(g, widths)
+    real = not np.iscomplexobj(like)
+    return np.real(g) if real and np.iscomplexobj(g) else g
+
+
+def spectrum_axes(a, s=None, axes=None, last=None):
+    """The axes an np.fft function of ``a`` transforms: ``axes``, or the last ``len(s)`` axes for a
+    given ``s``, or the last ``last`` axes (fft2: 2), or all of them (fftn)."""
+    nd = np.ndim(a)
+    if axes is not None:
+        return normalize_axes(axes, nd)
+    count = len(s) if s is not None else (nd if last is None else last)
+    return tuple(range(nd - count, nd))
+
+
+def spectrum_length(a, n, axis):
+    """The length np.fft.rfft(a, n, axis) transforms: ``n``, or a's length along ``axis``."""
+    return shape(a)[axis] if n is None else int(n)
+
+
+def hermitian_weights(g, axis):
+    """The weights (1, 2, ..., 2, 1 at the Nyquist entry of an even length, then 0) by which an
+    entry k of np.fft.irfft's input counts in its length-``n`` output (``n`` = g's length along
+    ``axis``): entries 1 to n/2 - 1 stand for themselves and their conjugate mirror. Shaped to
+    broadcast against ``g``."""
+    nd = np.ndim(g)
+    ax = axis % nd
+    n = shape(g)[ax]
+    k = np.arange(n)
+    w = np.where((k == 0) | (2 * k == n), 1.0, np.where(2 * k < n, 2.0, 0.0))
+    return np.reshape(w, [n if i == ax else 1 for i in range(nd)])
