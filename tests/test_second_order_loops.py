@@ -68,7 +68,21 @@ def rnn_like(q):
     return s
 
 
-PROGRAMS = [kalman_like, squared, with_dot, with_tensordot, with_einsum, rnn_like]
+ROWS = np.array([[0.5, -1.2], [-0.3, 0.8], [1.1, 0.4], [-0.7, -0.2]])
+
+
+def with_continue(q):
+    # (a 1-D @ 1-D product whose gradient is the symbolic zero on the skipped rows: review27)
+    s = 0.0
+    for i in range(ROWS.shape[0]):
+        r = ROWS[i] @ np.exp(q)
+        if r < 0:
+            continue
+        s = s + r ** 2
+    return s
+
+
+PROGRAMS = [kalman_like, squared, with_dot, with_tensordot, with_einsum, rnn_like, with_continue]
 Q = np.array([0.3, -0.2])
 
 
