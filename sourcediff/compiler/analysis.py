@@ -15,7 +15,7 @@ from .. import runtime
 from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
-from ..runtime.dynamic import code_signature
+from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
@@ -644,8 +644,10 @@ class Analysis(ObjectState):
                 f"({op.name}(..., a=u, b=v)) or as a dict written in the call (**{{'a': u}})."
                 f"\n    {self.parsed.line_text(s)}")
         try:
-            sig = code_signature(op.key)
-            bound = sig.bind(*op.args, **op.keywords)
+            # (a method whose wrapper collects its receiver in *args: the receiver's place in
+            # the tuple, which carries no derivative)
+            sig, bound, _ = bind_code(op.key, op.args, op.keywords,
+                                      receiver=gast.Constant(value=None, kind=None))
         except (TypeError, ValueError) as exc:
             raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
                                         f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")

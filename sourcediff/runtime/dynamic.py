@@ -79,18 +79,44 @@ def code_signature(fn):
     return inspect.signature(fn, follow_wrapped=follow)
 
 
+def receiver_collected(fn):
+    """True for a bound method whose function collects its receiver in ``*args`` (a method
+    decorated with a ``functools.wraps`` wrapper ``def wrapper(*args, **kwargs)``): inspect's
+    signature of such a bound method still shows the whole ``*args``, while a call's first
+    argument is its item 1, the receiver its item 0."""
+    if not inspect.ismethod(fn):
+        return False
+    first = next(iter(code_signature(fn.__func__).parameters.values()), None)
+    return first is not None and first.kind == first.VAR_POSITIONAL
+
+
+def bind_code(fn, args, kwargs, receiver=None):
+    """``(signature, bound arguments, shift)`` of the call ``fn(*args, **kwargs)`` against the
+    code sourcediff transforms for ``fn`` (:func:`code_signature`). A bound method whose
+    function collects its receiver in ``*args`` (:func:`receiver_collected`) is bound as that
+    function with ``receiver`` first (its ``__self__`` by default; the compiler, which binds
+    syntax, passes a placeholder), and ``shift`` is 1: the call's k-th argument is the bound
+    call's (k + 1)-th."""
+    if receiver_collected(fn):
+        sig = code_signature(fn.__func__)
+        first = fn.__self__ if receiver is None else receiver
+        return sig, sig.bind(first, *args, **kwargs), 1
+    sig = code_signature(fn)
+    return sig, sig.bind(*args, **kwargs), 0
+
+
 def _active_params(target, active, args, kwargs):
     """The parameters of ``target`` that the arguments at ``active`` (positions, keyword names)
     meet, in order, and for each of those arguments where its derivative comes back: ``(k,
     None)`` for the k-th parameter, ``(k, i)`` for item i of the k-th parameter's ``*args``
     tuple (a wrapper's ``def wrapper(*args): return fn(*args)``)."""
-    sig = code_signature(target)
-    bound = sig.bind(*args, **kwargs).arguments
+    sig, bound, shift = bind_code(target, args, kwargs)
+    bound = bound.arguments
     names, where = [], []
     for a in active:
         name, item = (a if isinstance(a, str) else None), None
         if name is None:
-            k = 0
+            a, k = a + shift, 0
             for p in bound:
                 kind = sig.parameters[p].kind
                 count = len(bound[p]) if kind == kind.VAR_POSITIONAL else 1
@@ -233,12 +259,21 @@ class _VectorizedCall:
     def partial(self, i):
         """d f / d args[i], element by element, shaped like the result."""
         fn = self.vec.pyfunc
-        name = list(code_signature(fn).parameters)[i]
-        jf = hooks.jvp_form(fn, (name,))
-        tangent = {jf.__sourcediff_tangent_names__[name]: 1.0}
         items = np.broadcast_arrays(*[np.asarray(a) for a in self.args])
         shape = np.shape(self.value)
         out = np.zeros(shape, dtype=np.result_type(self.value, float))
+        if not out.size:
+            return out
+        first = [a[(0,) * a.ndim] for a in items]
+        # (the parameter args[i] meets: a named one, or an item of a wrapper's *args, whose
+        # tangent is then the tuple with 1.0 at that item)
+        params, ((_, item),) = _active_params(fn, (i,), first, self.kwargs)
+        jf = hooks.jvp_form(fn, params)
+        one = 1.0
+        if item is not None:
+            collected = bind_code(fn, first, self.kwargs)[1].arguments[params[0]]
+            one = tuple(1.0 if k == item else zeros_like_grad(a) for k, a in enumerate(collected))
+        tangent = {jf.__sourcediff_tangent_names__[params[0]]: one}
         for idx in np.ndindex(shape):
             out[idx] = jf(*[a[idx] for a in items], **self.kwargs, **tangent)[1]
         return out
@@ -439,7 +474,7 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
         if i is None:
             per_param[k] = t
         else:  # (an item of *args: the tuple's tangent, zeros for items that carry none)
-            collected = code_signature(target).bind(*args, **kwargs).arguments[params[k]]
+            collected = bind_code(target, args, kwargs)[1].arguments[params[k]]
             items = list(per_param[k]) if per_param[k] is not None else \
                 [zeros_like_grad(a) for a in collected]
             items[i] = t
