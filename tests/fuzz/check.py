@@ -310,6 +310,88 @@ def _check_hvp(f, args, scale, result):
                                 f"of the gradient {fds[0][k]!r}")
 
 
+def _model_moved(model, v, h):
+    from sourcediff.pytree import object_float_leaves
+
+    m = copy.deepcopy(model)
+    seen = set()
+    for (path, owner, key, leaf), d in zip(object_float_leaves(m, "model"), v):
+        if isinstance(leaf, np.ndarray):
+            if id(leaf) not in seen:  # (an array reached twice moves once, in place)
+                seen.add(id(leaf))
+                leaf += h * d
+        elif isinstance(owner, (list, dict)):
+            owner[key] = leaf + h * d
+        else:
+            object.__setattr__(owner, key, leaf + h * d)
+    return m
+
+
+def check_model(module, args, result):
+    """``sd.grad(fm)(model, y, s)``, the gradient with respect to a model object (reverse modes:
+    specialized, generic, unoptimized) against central differences along a random direction over
+    its float leaves; forward mode and hessian must refuse cleanly."""
+    from sourcediff.pytree import object_float_leaves
+    from tests.objwrt_oracle import leaf_at
+
+    model, rest = module.make_model(*copy.deepcopy(args)), copy.deepcopy(args[1:])
+    fm = module.fm
+    try:
+        m0 = _call(fm, (model,) + rest)
+    except (FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise _Outcome("skipped", f"fm raises {type(exc).__name__}") from None
+    scale = 1.0 + abs(float(m0))
+    grads = {}
+    for how in ("reverse", "unoptimized", "generic"):
+        df = sd.grad(fm, optimize=how != "unoptimized")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                g = df(*copy.deepcopy((model,) + rest))
+                if how == "generic":
+                    g = df.__sourcediff_specializations__.generic(*copy.deepcopy((model,) + rest))
+        except Exception as exc:  # noqa: BLE001
+            if is_refusal(exc):
+                raise _Outcome("refused", f"model ({how}): {type(exc).__name__}: {exc}") from None
+            raise _Outcome("internal", f"model gradient ({how}) raised:\n{_short_tb(exc)}") \
+                from None
+        if type(g) is not type(model):
+            raise _Outcome("wrong", f"model gradient ({how}) is a {type(g).__name__}")
+        grads[how] = g
+    leaves = list(object_float_leaves(model, "model"))
+    rng = np.random.default_rng(result.seed + 17)
+    v = [rng.normal(size=np.shape(leaf)) if isinstance(leaf, np.ndarray) else float(rng.normal())
+         for _, _, _, leaf in leaves]
+    seen, dirs = set(), []
+    for (path, _, _, leaf), d in zip(leaves, v):
+        first = not isinstance(leaf, np.ndarray) or id(leaf) not in seen
+        seen.add(id(leaf))
+        dirs.append((path, d if first else 0.0 * d))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fds = [float((fm(_model_moved(model, [d for _, d in dirs], h), *copy.deepcopy(rest))
+                      - fm(_model_moved(model, [d for _, d in dirs], -h), *copy.deepcopy(rest)))
+                     / (2 * h)) for h in STEPS]
+    for how, g in grads.items():
+        analytic = sum(float(np.sum(np.asarray(leaf_at(g, path)) * d)) for path, d in dirs)
+        if any(_close(fd, analytic, scale) for fd in fds):
+            continue
+        if not (_close(fds[0], fds[1], 100 * scale) and _close(fds[0], fds[3], 100 * scale)):
+            raise _Outcome("skipped", "fm not smooth at the sample point")
+        raise _Outcome("wrong", f"model gradient ({how}) {analytic!r} vs finite differences "
+                                f"{fds[0]!r}")
+    for how, run in (("forward", lambda: sd.grad(fm, mode="forward")(model, *rest)),
+                     ("hessian", lambda: sd.hessian(fm)(model, *rest))):
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001
+            if is_refusal(exc):
+                continue
+            raise _Outcome("internal", f"model {how}: not a clean refusal:\n{_short_tb(exc)}") \
+                from None
+        raise _Outcome("wrong", f"model {how}: gave a result where it should refuse")
+
+
 def _check_tape(f, args, grads, scale, result):
     before = copy.deepcopy(args)
     work = copy.deepcopy(args)
@@ -406,6 +488,8 @@ def check_program(module, seed, args=None):
     result.value = f0
     try:
         _check(f, args, f0, result)
+        if hasattr(module, "fm"):
+            check_model(module, args, result)
     except _Outcome as out:
         result.kind, result.detail = out.kind, out.detail
     return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tests.fuzz.extras import MODEL as EXTRAS_MODEL
 from tests.fuzz.extras import MODULE as EXTRAS_MODULE
 from tests.fuzz.extras import NEW
 from tests.fuzz.extras import emit as emit_extra
@@ -1161,6 +1162,10 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
         specials += box
     g.new_kinds = [k for k, p in NEW.items() if k in g.forced
                    or (k in g.allowed and g.new_rng.random() < p)]
+    if "model_wrt" in g.new_kinds:
+        g.new_kinds.remove("model_wrt")
+        g.use("model_wrt")
+        modules.append(EXTRAS_MODEL)
     if g.new_kinds:
         modules.append(EXTRAS_MODULE)
         specials += g.new_kinds

@@ -380,4 +380,17 @@ REGRESSIONS = [
         "    return np.sum(a)\n\n\ndef f(x, y, s):\n    x = x * 1.0\n    t = h1(x, s)\n"
         "    return np.sum(x * y) + t\n",
         expect="refused"),
+    # seeds 1014, 1031, 1034, 1051, 1062 (review26's first campaign, shrunk): a method decorated
+    # with a functools.wraps wrapper called on a module-level object, inside a loop: x was
+    # matched to the receiver's item of the wrapper's *args, so reverse mode gave x no gradient
+    # through it (a silent zero), forward mode raised IndexError in the generated code
+    Regression(
+        "decorated_method_called_on_an_object",
+        "import functools\n\nimport numpy as np\n\nSHAPES = ((3,), (3,))\n\n\ndef deco(fn):\n"
+        "    @functools.wraps(fn)\n    def wrapper(*args, **kwargs):\n"
+        "        return fn(*args, **kwargs)\n    return wrapper\n\n\nclass Layer:\n"
+        "    def __init__(self, k):\n        self.k = k\n\n    @deco\n    def scale(self, t):\n"
+        "        return np.tanh(t) * self.k + t\n\n\nLAYER = Layer(0.7)\n\n\n"
+        "def f(x, y, s):\n    for i in range(2):\n        y = LAYER.scale(y * x) + s\n"
+        "    return np.sum(y)\n"),
 ]
