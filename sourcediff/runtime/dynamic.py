@@ -126,7 +126,8 @@ def _active_params(target, active, args, kwargs):
                     name, item = p, (a - k if kind == kind.VAR_POSITIONAL else None)
                     break
                 k += count
-        if name is None or sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
+        if name is None or name not in sig.parameters or \
+                sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
             raise SourcediffError(
                 f"{getattr(target, '__qualname__', target)} collects a value that carries a "
                 f"derivative in **kwargs; give it one parameter per value")
@@ -493,15 +494,21 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
 # or an integer array among them is passed as it is). ``names`` are the keyword arguments that
 # carry one. The call then runs as dynamic_fwd/dynamic_jvp run any call met at run time.
 
-def _star_layout(spec, groups):
+def _star_layout(spec, groups, objects=False):
     """(flat positional arguments, flat active positions, per argument that carries a derivative:
     (its kind, the indices of its items that carry one, its number of items, the array itself
-    for a starred array))."""
+    for a starred array)). With ``objects`` (reverse mode), an object holding float attributes
+    in a starred sequence carries one too: a model the gradient is taken with respect to, as
+    the receiver a decorator's ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``
+    passes on from a method of it (it got none, so the model's gradient through such a
+    method was silently zero)."""
     args, active, layout = [], [], []
     for kind, group in zip(spec, groups):
         items = tuple(group) if kind >= 2 else (group,)
         mine = [k for k, item in enumerate(items)
-                if kind == 1 or (kind == 3 and _float_leaves(item, "") is None)]
+                if kind == 1 or (kind == 3 and (_float_leaves(item, "") is None or (
+                    objects and is_model_object(item)
+                    and next(iter(object_float_leaves(item, "")), None) is not None)))]
         active.extend(len(args) + k for k in mine)
         args.extend(items)
         if kind in (1, 3):  # (a starred array's gradient is an array: its items are rows)
@@ -532,7 +539,7 @@ def star_fwd(fn, spec, names, *groups, **kwargs):
     """``fn(*flattened groups, **kwargs)`` through its forward form: ``(value, state)`` for
     :func:`star_bwd` (see the comment above)."""
     _refuse_star_writes(fn)
-    args, active, layout = _star_layout(spec, groups)
+    args, active, layout = _star_layout(spec, groups, objects=True)
     value, state = dynamic_fwd(fn, active + tuple(names), *args, **kwargs)
     return value, (state, layout, len(active))
 

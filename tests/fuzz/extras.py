@@ -17,6 +17,13 @@ NEW = {
 # them, so sd.grad(fm)(model, y, s) differentiates with respect to the object (check.py compares
 # it with finite differences over its float leaves; forward mode and hessian must refuse)
 MODEL = '''\
+def mdeco(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+
 class Lin:
     def __init__(self, w, b):
         self.w = w
@@ -46,13 +53,11 @@ def fm(model, y, s):
     # (model.a read before f runs: f may write into its x, which is then model.a)
     first = np.sum(model.layers[0](model.a))
     return first + f(model.a, model.forward(y), s * model.k)'''
+# (half the models' layers have a __call__ decorated with mdeco, half a plain one)
+MODEL_DECORATED = MODEL.replace("    def __call__", "    @mdeco\n    def __call__")
 
 
 MODULE = '''\
-import functools
-import math
-
-
 def pair(a, b):
     return a * np.tanh(b) + 0.5 * b
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tests.fuzz.extras import MODEL as EXTRAS_MODEL
+from tests.fuzz.extras import MODEL_DECORATED as EXTRAS_MODEL_DECORATED
 from tests.fuzz.extras import MODULE as EXTRAS_MODULE
 from tests.fuzz.extras import NEW
 from tests.fuzz.extras import emit as emit_extra
@@ -1165,7 +1166,7 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
     if "model_wrt" in g.new_kinds:
         g.new_kinds.remove("model_wrt")
         g.use("model_wrt")
-        modules.append(EXTRAS_MODEL)
+        modules.append(EXTRAS_MODEL if g.new_rng.random() < 0.5 else EXTRAS_MODEL_DECORATED)
     if g.new_kinds:
         modules.append(EXTRAS_MODULE)
         specials += g.new_kinds
@@ -1193,7 +1194,9 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
             final = f"{final} + np.sum({g.expr(g.env[r.choice(arrays)].shape, 1)})"
     g.emit(f"return {final}")
     parts = []
-    if g.uses_math:
+    if g.used & set(NEW):
+        parts.append("import functools\nimport math\n")
+    elif g.uses_math:
         parts.append("import math\n")
     parts.append("import numpy as np\n")
     parts.append(f"SHAPES = ({x_shape!r}, {y_shape!r})  # the shapes of x and y\n")

@@ -393,4 +393,21 @@ REGRESSIONS = [
         "        return np.tanh(t) * self.k + t\n\n\nLAYER = Layer(0.7)\n\n\n"
         "def f(x, y, s):\n    for i in range(2):\n        y = LAYER.scale(y * x) + s\n"
         "    return np.sum(y)\n"),
+    # seeds 51001, 51009, 51012 (model_wrt, shrunk): sd.grad(fm)(model, y, s) through layers
+    # whose __call__ is decorated with a functools.wraps wrapper: the wrapper's fn(*args) passed
+    # the layer (an item of its *args) on as carrying no derivative, so the layers' w and b got
+    # a zero gradient without a word
+    Regression(
+        "model_layers_with_a_decorated_call",
+        "import functools\n\nimport numpy as np\n\nSHAPES = ((3,), (3,))\n\n\n"
+        "def mdeco(fn):\n    @functools.wraps(fn)\n    def wrapper(*args, **kwargs):\n"
+        "        return fn(*args, **kwargs)\n    return wrapper\n\n\nclass Lin:\n"
+        "    def __init__(self, w, b):\n        self.w = w\n        self.b = b\n\n    @mdeco\n"
+        "    def __call__(self, t):\n        return np.tanh(t * self.w) + self.b\n\n\n"
+        "class Model:\n    def __init__(self, a, w, b):\n        self.a = a\n        self.k = 0.7\n"
+        "        self.layers = [Lin(w, 0.1), Lin(0.5, b)]\n\n    def forward(self, t):\n"
+        "        for layer in self.layers:\n            t = layer(t)\n        return t * self.k\n\n\n"
+        "def make_model(x, y, s):\n    return Model(x * 1.0, y * 0.5 + 0.2, s * 0.3)\n\n\n"
+        "def fm(model, y, s):\n    return f(model.a, model.forward(y), s * model.k)\n\n\n"
+        "def f(x, y, s):\n    return np.sum(x * y) + s\n"),
 ]
