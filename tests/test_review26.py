@@ -181,3 +181,14 @@ def test_active_keyword_into_a_wrapper_of_a_model_method_is_refused():
     # (was a KeyError from inside the runtime: the keyword is no parameter of the wrapper)
     with pytest.raises(sd.SourcediffError, match=r"DLin.apply collects a value .* \*\*kwargs"):
         sd.grad(model_layer_method_active_keyword)(DModel(), X)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_grad_of_a_decorated_bound_method(mode):
+    # (sd.grad(LAYER.scale) raised WrtError "Layer.scale has 0 parameter(s)": the wrapper's
+    # own *args were read as the parameters; a wrapper as a plain function was unwrapped)
+    df = sd.grad(LAYER.scale, mode=mode)
+    h = 1e-6
+    want = (LAYER.scale(0.3 + h) - LAYER.scale(0.3 - h)) / (2 * h)
+    assert abs(df(0.3) - want) < 1e-7
+    assert abs(sd.grad(LAYER.scale, wrt="t")(0.3) - want) < 1e-7
