@@ -192,3 +192,44 @@ def test_grad_of_a_decorated_bound_method(mode):
     want = (LAYER.scale(0.3 + h) - LAYER.scale(0.3 - h)) / (2 * h)
     assert abs(df(0.3) - want) < 1e-7
     assert abs(sd.grad(LAYER.scale, wrt="t")(0.3) - want) < 1e-7
+
+
+# ---------------------------------------------------------------- (seeds 100107, 100243, 100276)
+# y = rec(np.array([... for r in y]), 2); y[1:] = ...: a helper that returns its parameter was
+# taken to may return a list whatever it was given, so the slice assignment into the array it
+# returned was refused as "an assignment to a slice of a list" (3 programs in 300 of the fuzz)
+
+
+def rec(a, n):
+    if n <= 0:
+        return a
+    return rec(np.sin(a) * 0.9 + 0.1, n - 1)
+
+
+def passes_back(a):
+    return a
+
+
+def rec_of_an_array_then_slice_assigned(x, y):
+    y = rec(np.array([r * 0.5 for r in y]), 2)
+    y[1:] = np.exp(x[1:])
+    return np.sum(y ** 2)
+
+
+def helper_of_an_array_then_slice_assigned(x, y):
+    y = passes_back(np.array([r * 0.5 for r in y]))
+    y[1:] = np.exp(x[1:])
+    return np.sum(y ** 2)
+
+
+def helper_of_a_list_concatenated(x, y):
+    v = passes_back([x]) + [y]
+    return np.sum(v[0] * v[1])
+
+
+@pytest.mark.parametrize("fn", [rec_of_an_array_then_slice_assigned,
+                                helper_of_an_array_then_slice_assigned,
+                                helper_of_a_list_concatenated], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("optimize", [True, False])
+def test_helper_passing_back_its_parameter(fn, optimize):
+    check_grads_fd(fn, (X, Y), (0, 1), sd.grad(fn, wrt=(0, 1), optimize=optimize)(X, Y))

@@ -394,6 +394,10 @@ class Analysis(ObjectState):
                 elif op.kind == "copy":
                     is_seq = op.args[0].id in seqs
                     holds = op.args[0].id in holders
+                elif op.kind == "user" and returns[id(s)][0] == PASSED_ON:
+                    passed = list(op.args) + list(op.keywords.values())
+                    is_seq = holds = any(seq_like(a) or isinstance(a, gast.Starred) or (
+                        isinstance(a, gast.Name) and a.id in holders) for a in passed)
                 elif op.kind == "user":
                     is_seq, holds = returns[id(s)]
                 elif op.kind == "rule" and op.key in _SEQUENCE_OPS:
@@ -876,16 +880,41 @@ def _may_return_sequence(fn):
             v, (gast.IfExp, gast.BoolOp, gast.Subscript)) or (
             isinstance(v, gast.Call) and not isinstance(v.func, gast.Attribute))
 
+    a = node.args  # (a parameter with a default may return the default, a tuple perhaps)
+    defaulted = {p.id for p in (a.args[len(a.args) - len(a.defaults):] if a.defaults else [])} | \
+        {p.id for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
+
+    def passed_on(v):  # (a parameter, rebound nowhere, or a recursive call's result)
+        return (isinstance(v, gast.Name) and v.id in params and v.id not in seq_names
+                and v.id not in defaulted and v.id not in _rebound(node)) or (
+            isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id == node.name)
+
     is_seq = holds = False
+    through = False
     for n in gast.walk(node):
         if isinstance(n, gast.Return) and n.value is not None:
             v = n.value
             if isinstance(v, (gast.Tuple, gast.List)):
                 is_seq = True
                 holds = holds or any(maybe(e) for e in v.elts)
+            elif passed_on(v):
+                through = True
             elif maybe(v):
                 return True, True
-    return is_seq, holds
+    if through and not is_seq:
+        return PASSED_ON, PASSED_ON
+    return (True, True) if through else (is_seq, holds)
+
+
+# (_may_return_sequence: the helper returns a list or tuple only as one is passed to it, as
+# ``def h(a): return a`` or a recursion ending in it: a call's result is one when an argument is)
+PASSED_ON = "passed on"
+
+
+def _rebound(node):
+    return {t.id for n in gast.walk(node) if isinstance(n, (gast.Assign, gast.AugAssign, gast.For))
+            for t in gast.walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
+            if isinstance(t, gast.Name)}
 
 
 def _sequence_syntax(v):
