@@ -6,6 +6,7 @@ container, a sequence or an alias, and the checks of writes into active values.
 import builtins
 import copy
 import functools
+import inspect
 import operator
 
 import gast
@@ -860,11 +861,16 @@ def _may_return_sequence(fn):
     """(may return a list or tuple, which may hold lists or tuples) for the user function ``fn``:
     some ``return`` gives a literal one, list()/tuple(), a comprehension, a name bound to one of
     these or appended to, a parameter (it returns what it was given) or another call's result.
-    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays."""
+    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays.
+    A decorator's wrapper that returns what the function it wraps returns is that function."""
     try:
         node = parse_function(fn).node
     except Exception:  # noqa: BLE001  (unreadable: assume it may)
         return True, True
+    inner = _forwarded_to(fn, node)
+    if inner is not None:
+        found = _may_return_sequence(inner)
+        return (True, True) if found[0] == PASSED_ON else found
     params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
     seq_names = set()
     for n in gast.walk(node):
@@ -904,6 +910,23 @@ def _may_return_sequence(fn):
     if through and not is_seq:
         return PASSED_ON, PASSED_ON
     return (True, True) if through else (is_seq, holds)
+
+
+def _forwarded_to(fn, node):
+    """The function a ``functools.wraps`` wrapper wraps when every ``return`` of it gives that
+    function's result (``return fn(*args, **kwargs)``), else None."""
+    func = getattr(fn, "__func__", None) or getattr(fn, "function", None) or fn
+    wrapped = getattr(func, "__wrapped__", None)
+    code, cells = getattr(func, "__code__", None), getattr(func, "__closure__", None) or ()
+    if not inspect.isfunction(wrapped) or code is None:
+        return None
+    held = dict(zip(code.co_freevars, cells))
+    returns = [n.value for n in gast.walk(node) if isinstance(n, gast.Return)]
+    for v in returns:
+        if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                and v.func.id in held and held[v.func.id].cell_contents is wrapped):
+            return None
+    return wrapped if returns else None
 
 
 # (_may_return_sequence: the helper returns a list or tuple only as one is passed to it, as
