@@ -150,21 +150,25 @@ def _through_wrapper(fn, wrt):
     whose ``*args`` then holds them and whose ``fn(*args)`` passes them on (``_sd.star_fwd``).
     ``fn`` itself when it is no such wrapper, or when ``wrt`` names its own ``*args`` (the forms
     of the wrapper as a function another one calls)."""
-    wrapped = getattr(fn, "__wrapped__", None) if inspect.isfunction(fn) else None
+    # (a bound method of such a wrapper too, LAYER.scale: its receiver is an item of *args)
+    func = fn.__func__ if inspect.ismethod(fn) and inspect.isfunction(fn.__func__) else fn
+    wrapped = getattr(func, "__wrapped__", None) if inspect.isfunction(func) else None
     if not inspect.isfunction(wrapped) or \
-            getattr(fn, "__sourcediff_same_as_wrapped__", None) is wrapped:
+            getattr(func, "__sourcediff_same_as_wrapped__", None) is wrapped:
         return fn  # (sourcediff's own call wrapper computes its __wrapped__)
-    code = fn.__code__
+    code = func.__code__
     if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARARGS:
         return fn
     own = code.co_varnames[:1 + bool(code.co_flags & inspect.CO_VARKEYWORDS)]
     if any(isinstance(w, str) and w in own for w in (wrt if isinstance(wrt, tuple) else (wrt,))):
         return fn
-    made = _WRAPPERS.get(fn)
+    made = _WRAPPERS.get(fn) if fn is func else None
     if made is None:
         name = getattr(fn, "__name__", "f")
-        made = _WRAPPERS[fn] = synthetic(
+        made = synthetic(
             fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {})
+        if fn is func:  # (a bound method is made anew each time it is read: not kept)
+            _WRAPPERS[fn] = made
     return made
 
 

@@ -6,6 +6,7 @@ container, a sequence or an alias, and the checks of writes into active values.
 import builtins
 import copy
 import functools
+import inspect
 import operator
 
 import gast
@@ -15,7 +16,7 @@ from .. import runtime
 from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
-from ..runtime.dynamic import code_signature
+from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
@@ -394,6 +395,10 @@ class Analysis(ObjectState):
                 elif op.kind == "copy":
                     is_seq = op.args[0].id in seqs
                     holds = op.args[0].id in holders
+                elif op.kind == "user" and returns[id(s)][0] == PASSED_ON:
+                    passed = list(op.args) + list(op.keywords.values())
+                    is_seq = holds = any(seq_like(a) or isinstance(a, gast.Starred) or (
+                        isinstance(a, gast.Name) and a.id in holders) for a in passed)
                 elif op.kind == "user":
                     is_seq, holds = returns[id(s)]
                 elif op.kind == "rule" and op.key in _SEQUENCE_OPS:
@@ -644,8 +649,10 @@ class Analysis(ObjectState):
                 f"({op.name}(..., a=u, b=v)) or as a dict written in the call (**{{'a': u}})."
                 f"\n    {self.parsed.line_text(s)}")
         try:
-            sig = code_signature(op.key)
-            bound = sig.bind(*op.args, **op.keywords)
+            # (a method whose wrapper collects its receiver in *args: the receiver's place in
+            # the tuple, which carries no derivative)
+            sig, bound, _ = bind_code(op.key, op.args, op.keywords,
+                                      receiver=gast.Constant(value=None, kind=None))
         except (TypeError, ValueError) as exc:
             raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
                                         f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
@@ -854,11 +861,16 @@ def _may_return_sequence(fn):
     """(may return a list or tuple, which may hold lists or tuples) for the user function ``fn``:
     some ``return`` gives a literal one, list()/tuple(), a comprehension, a name bound to one of
     these or appended to, a parameter (it returns what it was given) or another call's result.
-    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays."""
+    ``return np.sin(x) * 2`` does not; ``return np.sin(x), np.cos(x)`` returns a tuple of arrays.
+    A decorator's wrapper that returns what the function it wraps returns is that function."""
     try:
         node = parse_function(fn).node
     except Exception:  # noqa: BLE001  (unreadable: assume it may)
         return True, True
+    inner = _forwarded_to(fn, node)
+    if inner is not None:
+        found = _may_return_sequence(inner)
+        return (True, True) if found[0] == PASSED_ON else found
     params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
     seq_names = set()
     for n in gast.walk(node):
@@ -874,16 +886,58 @@ def _may_return_sequence(fn):
             v, (gast.IfExp, gast.BoolOp, gast.Subscript)) or (
             isinstance(v, gast.Call) and not isinstance(v.func, gast.Attribute))
 
+    a = node.args  # (a parameter with a default may return the default, a tuple perhaps)
+    defaulted = {p.id for p in (a.args[len(a.args) - len(a.defaults):] if a.defaults else [])} | \
+        {p.id for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None}
+
+    def passed_on(v):  # (a parameter, rebound nowhere, or a recursive call's result)
+        return (isinstance(v, gast.Name) and v.id in params and v.id not in seq_names
+                and v.id not in defaulted and v.id not in _rebound(node)) or (
+            isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id == node.name)
+
     is_seq = holds = False
+    through = False
     for n in gast.walk(node):
         if isinstance(n, gast.Return) and n.value is not None:
             v = n.value
             if isinstance(v, (gast.Tuple, gast.List)):
                 is_seq = True
                 holds = holds or any(maybe(e) for e in v.elts)
+            elif passed_on(v):
+                through = True
             elif maybe(v):
                 return True, True
-    return is_seq, holds
+    if through and not is_seq:
+        return PASSED_ON, PASSED_ON
+    return (True, True) if through else (is_seq, holds)
+
+
+def _forwarded_to(fn, node):
+    """The function a ``functools.wraps`` wrapper wraps when every ``return`` of it gives that
+    function's result (``return fn(*args, **kwargs)``), else None."""
+    func = getattr(fn, "__func__", None) or getattr(fn, "function", None) or fn
+    wrapped = getattr(func, "__wrapped__", None)
+    code, cells = getattr(func, "__code__", None), getattr(func, "__closure__", None) or ()
+    if not inspect.isfunction(wrapped) or code is None:
+        return None
+    held = dict(zip(code.co_freevars, cells))
+    returns = [n.value for n in gast.walk(node) if isinstance(n, gast.Return)]
+    for v in returns:
+        if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                and v.func.id in held and held[v.func.id].cell_contents is wrapped):
+            return None
+    return wrapped if returns else None
+
+
+# (_may_return_sequence: the helper returns a list or tuple only as one is passed to it, as
+# ``def h(a): return a`` or a recursion ending in it: a call's result is one when an argument is)
+PASSED_ON = "passed on"
+
+
+def _rebound(node):
+    return {t.id for n in gast.walk(node) if isinstance(n, (gast.Assign, gast.AugAssign, gast.For))
+            for t in gast.walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
+            if isinstance(t, gast.Name)}
 
 
 def _sequence_syntax(v):

@@ -279,9 +279,9 @@ def synthetic(fn, name, template, env):
     theirs; errors in it point at fn's definition. Example: ``synthetic(f, "sum_f",
     "_np.sum({fn}({params}))", {"_np": np})``."""
     target = fn.__wrapped__ if hasattr(fn, "__wrapped__") and inspect.isfunction(
-        fn.__wrapped__) else fn
+        fn.__wrapped__) and not inspect.ismethod(fn) else fn
     try:
-        sig = inspect.signature(target)
+        sig = inspect.signature(target)  # (of a bound method: the wrapped one's, self dropped)
     except (TypeError, ValueError):
         sig = None
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -89,18 +89,44 @@ def code_signature(fn):
     return inspect.signature(fn, follow_wrapped=follow)
 
 
+def receiver_collected(fn):
+    """True for a bound method whose function collects its receiver in ``*args`` (a method
+    decorated with a ``functools.wraps`` wrapper ``def wrapper(*args, **kwargs)``): inspect's
+    signature of such a bound method still shows the whole ``*args``, while a call's first
+    argument is its item 1, the receiver its item 0."""
+    if not inspect.ismethod(fn):
+        return False
+    first = next(iter(code_signature(fn.__func__).parameters.values()), None)
+    return first is not None and first.kind == first.VAR_POSITIONAL
+
+
+def bind_code(fn, args, kwargs, receiver=None):
+    """``(signature, bound arguments, shift)`` of the call ``fn(*args, **kwargs)`` against the
+    code sourcediff transforms for ``fn`` (:func:`code_signature`). A bound method whose
+    function collects its receiver in ``*args`` (:func:`receiver_collected`) is bound as that
+    function with ``receiver`` first (its ``__self__`` by default; the compiler, which binds
+    syntax, passes a placeholder), and ``shift`` is 1: the call's k-th argument is the bound
+    call's (k + 1)-th."""
+    if receiver_collected(fn):
+        sig = code_signature(fn.__func__)
+        first = fn.__self__ if receiver is None else receiver
+        return sig, sig.bind(first, *args, **kwargs), 1
+    sig = code_signature(fn)
+    return sig, sig.bind(*args, **kwargs), 0
+
+
 def _active_params(target, active, args, kwargs):
     """The parameters of ``target`` that the arguments at ``active`` (positions, keyword names)
     meet, in order, and for each of those arguments where its derivative comes back: ``(k,
     None)`` for the k-th parameter, ``(k, i)`` for item i of the k-th parameter's ``*args``
     tuple (a wrapper's ``def wrapper(*args): return fn(*args)``)."""
-    sig = code_signature(target)
-    bound = sig.bind(*args, **kwargs).arguments
+    sig, bound, shift = bind_code(target, args, kwargs)
+    bound = bound.arguments
     names, where = [], []
     for a in active:
         name, item = (a if isinstance(a, str) else None), None
         if name is None:
-            k = 0
+            a, k = a + shift, 0
             for p in bound:
                 kind = sig.parameters[p].kind
                 count = len(bound[p]) if kind == kind.VAR_POSITIONAL else 1
@@ -110,7 +136,8 @@ def _active_params(target, active, args, kwargs):
                     name, item = p, (a - k if kind == kind.VAR_POSITIONAL else None)
                     break
                 k += count
-        if name is None or sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
+        if name is None or name not in sig.parameters or \
+                sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
             raise SourcediffError(
                 f"{getattr(target, '__qualname__', target)} collects a value that carries a "
                 f"derivative in **kwargs; give it one parameter per value")
@@ -243,12 +270,21 @@ class _VectorizedCall:
     def partial(self, i):
         """d f / d args[i], element by element, shaped like the result."""
         fn = self.vec.pyfunc
-        name = list(code_signature(fn).parameters)[i]
-        jf = hooks.jvp_form(fn, (name,))
-        tangent = {jf.__sourcediff_tangent_names__[name]: 1.0}
         items = np.broadcast_arrays(*[np.asarray(a) for a in self.args])
         shape = np.shape(self.value)
         out = np.zeros(shape, dtype=np.result_type(self.value, float))
+        if not out.size:
+            return out
+        first = [a[(0,) * a.ndim] for a in items]
+        # (the parameter args[i] meets: a named one, or an item of a wrapper's *args, whose
+        # tangent is then the tuple with 1.0 at that item)
+        params, ((_, item),) = _active_params(fn, (i,), first, self.kwargs)
+        jf = hooks.jvp_form(fn, params)
+        one = 1.0
+        if item is not None:
+            collected = bind_code(fn, first, self.kwargs)[1].arguments[params[0]]
+            one = tuple(1.0 if k == item else zeros_like_grad(a) for k, a in enumerate(collected))
+        tangent = {jf.__sourcediff_tangent_names__[params[0]]: one}
         for idx in np.ndindex(shape):
             out[idx] = jf(*[a[idx] for a in items], **self.kwargs, **tangent)[1]
         return out
@@ -457,7 +493,7 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
         if i is None:
             per_param[k] = t
         else:  # (an item of *args: the tuple's tangent, zeros for items that carry none)
-            collected = code_signature(target).bind(*args, **kwargs).arguments[params[k]]
+            collected = bind_code(target, args, kwargs)[1].arguments[params[k]]
             items = list(per_param[k]) if per_param[k] is not None else \
                 [zeros_like_grad(a) for a in collected]
             items[i] = t
@@ -476,15 +512,21 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
 # or an integer array among them is passed as it is). ``names`` are the keyword arguments that
 # carry one. The call then runs as dynamic_fwd/dynamic_jvp run any call met at run time.
 
-def _star_layout(spec, groups):
+def _star_layout(spec, groups, objects=False):
     """(flat positional arguments, flat active positions, per argument that carries a derivative:
     (its kind, the indices of its items that carry one, its number of items, the array itself
-    for a starred array))."""
+    for a starred array)). With ``objects`` (reverse mode), an object holding float attributes
+    in a starred sequence carries one too: a model the gradient is taken with respect to, as
+    the receiver a decorator's ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``
+    passes on from a method of it (it got none, so the model's gradient through such a
+    method was silently zero)."""
     args, active, layout = [], [], []
     for kind, group in zip(spec, groups):
         items = tuple(group) if kind >= 2 else (group,)
         mine = [k for k, item in enumerate(items)
-                if kind == 1 or (kind == 3 and _float_leaves(item, "") is None)]
+                if kind == 1 or (kind == 3 and (_float_leaves(item, "") is None or (
+                    objects and is_model_object(item)
+                    and next(iter(object_float_leaves(item, "")), None) is not None)))]
         active.extend(len(args) + k for k in mine)
         args.extend(items)
         if kind in (1, 3):  # (a starred array's gradient is an array: its items are rows)
@@ -515,7 +557,7 @@ def star_fwd(fn, spec, names, *groups, **kwargs):
     """``fn(*flattened groups, **kwargs)`` through its forward form: ``(value, state)`` for
     :func:`star_bwd` (see the comment above)."""
     _refuse_star_writes(fn)
-    args, active, layout = _star_layout(spec, groups)
+    args, active, layout = _star_layout(spec, groups, objects=True)
     value, state = dynamic_fwd(fn, active + tuple(names), *args, **kwargs)
     return value, (state, layout, len(active))
 

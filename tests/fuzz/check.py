@@ -216,11 +216,180 @@ def _check(f, args, f0, result):
         raise _Outcome("wrong", f"value_and_grad value {value!r} but f returns {f0!r}")
     _check_tape(f, args, grads, scale, result)
     _check_forward(f, args, grads, scale, result)
+    _check_generic(f, args, grads, scale)
+    if "numba" in EXTRA_MODES:
+        _check_numba(f, args, grads, scale, result)
+    if "hvp" in EXTRA_MODES and not steep:
+        _check_hvp(f, args, scale, result)
     if steep:
         raise _Outcome("skipped", f"too steep for finite differences (|gradient| up to "
                                   f"{max(float(np.max(np.abs(g))) for g in grads):.3g}); reverse mode agrees "
                                   "with the unoptimized code, the tape (where it runs) and "
                                   "forward mode")
+
+
+# modes checked besides reverse (optimized and not, specialized and generic), the tape and forward
+# mode: "numba" (backend="numba"; slow to compile) and "hvp" (forward over reverse against finite
+# differences of the gradient; a clean refusal is accepted). run.py --modes sets them.
+EXTRA_MODES = set()
+
+
+def _check_generic(f, args, grads, scale):
+    """The generic (unspecialized) reverse code the specialized code was made from."""
+    df = sd.grad(f, wrt=WRT)
+    spec = getattr(df, "__sourcediff_specializations__", None)
+    if spec is None or spec.generic is None:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            generic = _as_tuple(spec.generic(*copy.deepcopy(args)))
+    except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            raise _Outcome("refused", f"generic code: {type(exc).__name__}: {exc}") from None
+        raise _Outcome("internal", f"generic reverse code raised:\n{_short_tb(exc)}") from None
+    for k, (a, b) in enumerate(zip(generic, grads)):
+        if np.shape(a) != np.shape(b) or not np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale):
+            raise _Outcome("wrong", f"generic and specialized reverse code disagree on argument "
+                                    f"{k}:\ngeneric {a!r}\nspecialized {b!r}")
+
+
+def _check_numba(f, args, grads, scale, result):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = _as_tuple(sd.grad(f, wrt=WRT, backend="numba")(*copy.deepcopy(args)))
+    except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            result.notes.append(f"numba refuses: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        raise _Outcome("internal", f"numba backend raised:\n{_short_tb(exc)}") from None
+    for k, (a, b) in enumerate(zip(got, grads)):
+        if np.shape(a) != np.shape(b) or not np.allclose(a, b, rtol=1e-7, atol=1e-10 * scale):
+            raise _Outcome("wrong", f"numba and numpy backends disagree on argument {k}:\n"
+                                    f"numba {a!r}\nnumpy {b!r}")
+
+
+def _check_hvp(f, args, scale, result):
+    """Forward over reverse against central differences of the reverse gradient."""
+    rng = np.random.default_rng(result.seed + 13)
+    tangents = tuple(float(rng.normal()) if isinstance(a, float) else rng.normal(size=np.shape(a))
+                     for a in args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hv = _as_tuple(sd.hvp(f, copy.deepcopy(args), tangents))
+    except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            result.notes.append(f"hvp refuses: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        text = _short_tb(exc)
+        if "matmul" in text and "dense_grad" in text:  # known (the lead's): symbolic zero 0.0
+            result.notes.append("hvp: known matmul_grad crash")
+            return
+        raise _Outcome("internal", f"hvp (forward over reverse) raised:\n{text}") from None
+    df = sd.grad(f, wrt=WRT)
+
+    def moved(h):
+        return [a + h * t if not isinstance(a, float) else float(a + h * t)
+                for a, t in zip(args, tangents)]
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fds = []
+        for h in (1e-5, 1e-4, 1e-6):
+            hi, lo = _as_tuple(df(*moved(h))), _as_tuple(df(*moved(-h)))
+            fds.append([(np.asarray(a) - np.asarray(b)) / (2 * h) for a, b in zip(hi, lo)])
+    for k, a in enumerate(hv):
+        tol = 1e-4 * (1.0 + max(float(np.max(np.abs(fd[k]))) for fd in fds))
+        if any(np.allclose(a, fd[k], rtol=1e-4, atol=tol) for fd in fds):
+            continue
+        if not np.allclose(fds[0][k], fds[1][k], rtol=1e-3, atol=10 * tol):
+            raise _Outcome("skipped", f"gradient not smooth at the sample point (hvp, argument {k})")
+        raise _Outcome("wrong", f"hvp of argument {k} {np.asarray(a)!r} vs finite differences "
+                                f"of the gradient {fds[0][k]!r}")
+
+
+def _model_moved(model, v, h):
+    from sourcediff.pytree import object_float_leaves
+
+    m = copy.deepcopy(model)
+    seen = set()
+    for (path, owner, key, leaf), d in zip(object_float_leaves(m, "model"), v):
+        if isinstance(leaf, np.ndarray):
+            if id(leaf) not in seen:  # (an array reached twice moves once, in place)
+                seen.add(id(leaf))
+                leaf += h * d
+        elif isinstance(owner, (list, dict)):
+            owner[key] = leaf + h * d
+        else:
+            object.__setattr__(owner, key, leaf + h * d)
+    return m
+
+
+def check_model(module, args, result):
+    """``sd.grad(fm)(model, y, s)``, the gradient with respect to a model object (reverse modes:
+    specialized, generic, unoptimized) against central differences along a random direction over
+    its float leaves; forward mode and hessian must refuse cleanly."""
+    from sourcediff.pytree import object_float_leaves
+    from tests.objwrt_oracle import leaf_at
+
+    model, rest = module.make_model(*copy.deepcopy(args)), copy.deepcopy(args[1:])
+    fm = module.fm
+    try:
+        m0 = _call(fm, (model,) + rest)
+    except (FloatingPointError, OverflowError, ZeroDivisionError) as exc:
+        raise _Outcome("skipped", f"fm raises {type(exc).__name__}") from None
+    scale = 1.0 + abs(float(m0))
+    grads = {}
+    for how in ("reverse", "unoptimized", "generic"):
+        df = sd.grad(fm, optimize=how != "unoptimized")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                g = df(*copy.deepcopy((model,) + rest))
+                if how == "generic":
+                    g = df.__sourcediff_specializations__.generic(*copy.deepcopy((model,) + rest))
+        except Exception as exc:  # noqa: BLE001
+            if is_refusal(exc):
+                raise _Outcome("refused", f"model ({how}): {type(exc).__name__}: {exc}") from None
+            raise _Outcome("internal", f"model gradient ({how}) raised:\n{_short_tb(exc)}") \
+                from None
+        if type(g) is not type(model):
+            raise _Outcome("wrong", f"model gradient ({how}) is a {type(g).__name__}")
+        grads[how] = g
+    leaves = list(object_float_leaves(model, "model"))
+    rng = np.random.default_rng(result.seed + 17)
+    v = [rng.normal(size=np.shape(leaf)) if isinstance(leaf, np.ndarray) else float(rng.normal())
+         for _, _, _, leaf in leaves]
+    seen, dirs = set(), []
+    for (path, _, _, leaf), d in zip(leaves, v):
+        first = not isinstance(leaf, np.ndarray) or id(leaf) not in seen
+        seen.add(id(leaf))
+        dirs.append((path, d if first else 0.0 * d))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fds = [float((fm(_model_moved(model, [d for _, d in dirs], h), *copy.deepcopy(rest))
+                      - fm(_model_moved(model, [d for _, d in dirs], -h), *copy.deepcopy(rest)))
+                     / (2 * h)) for h in STEPS]
+    for how, g in grads.items():
+        analytic = sum(float(np.sum(np.asarray(leaf_at(g, path)) * d)) for path, d in dirs)
+        if any(_close(fd, analytic, scale) for fd in fds):
+            continue
+        if not (_close(fds[0], fds[1], 100 * scale) and _close(fds[0], fds[3], 100 * scale)):
+            raise _Outcome("skipped", "fm not smooth at the sample point")
+        raise _Outcome("wrong", f"model gradient ({how}) {analytic!r} vs finite differences "
+                                f"{fds[0]!r}")
+    for how, run in (("forward", lambda: sd.grad(fm, mode="forward")(model, *rest)),
+                     ("hessian", lambda: sd.hessian(fm)(model, *rest))):
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001
+            if is_refusal(exc):
+                continue
+            raise _Outcome("internal", f"model {how}: not a clean refusal:\n{_short_tb(exc)}") \
+                from None
+        raise _Outcome("wrong", f"model {how}: gave a result where it should refuse")
 
 
 def _check_tape(f, args, grads, scale, result):
@@ -319,6 +488,8 @@ def check_program(module, seed, args=None):
     result.value = f0
     try:
         _check(f, args, f0, result)
+        if hasattr(module, "fm"):
+            check_model(module, args, result)
     except _Outcome as out:
         result.kind, result.detail = out.kind, out.detail
     return result

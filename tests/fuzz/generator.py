@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tests.fuzz.extras import MODEL as EXTRAS_MODEL
+from tests.fuzz.extras import MODEL_DECORATED as EXTRAS_MODEL_DECORATED
+from tests.fuzz.extras import MODULE as EXTRAS_MODULE
+from tests.fuzz.extras import NEW
+from tests.fuzz.extras import emit as emit_extra
+
 # Every construct the generator can produce; a program records the ones it used.
 FEATURES = frozenset({
     "arith", "div", "unary", "reduce", "keepdims", "method", "maxmin", "where", "transpose",
@@ -63,6 +69,10 @@ FEATURES = frozenset({
     # a value popped from a list built by appends, kept and used or dropped (parts.pop()): the
     # adjoint once restored items at the wrong place (a dropped pop had no adjoint at all)
     "list_pop",
+    # review26's constructs (tests/fuzz/extras.py): *seq / **d calls and forwarding wrappers,
+    # functools.wraps decorated helpers and methods, np.add.at, np.vectorize, take_along_axis,
+    # sliding_window_view, bincount with weights, the nan reductions
+    *NEW,
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
@@ -183,6 +193,9 @@ class _Gen:
         self.rs_helper = None  # the module's RandomState-drawing helper, if any
         self.special_outputs = []  # names bound by the uses of the module-level constructs
         self.seq_bases = set()  # array objects that are items of a sequence made by + or *
+        # review26's constructs: drawn from a stream of their own (older seeds' programs stay)
+        self.new_rng = random.Random(f"review26 {seed}")
+        self.new_kinds = []
 
     # ------------------------------------------------------------------ small helpers
 
@@ -698,6 +711,8 @@ class _Gen:
 
     def statement(self):
         r = self.rng
+        if self.new_kinds and not self.in_helper and self.new_rng.random() < 0.15:
+            return emit_extra(self, self.new_rng.choice(self.new_kinds))
         kinds = ["new"] * 4 + ["reassign"] * 2
         for feat, w in [("augassign", 2), ("setitem", 2), ("if", 2), ("for_range", 2),
                         ("for_rows", 1), ("enumerate", 1), ("zip", 1), ("while", 1),
@@ -807,6 +822,8 @@ class _Gen:
     def special(self, kind):
         """The module-level constructs' uses in f (one statement or a few; top level of f)."""
         r = self.rng
+        if kind in NEW:
+            return emit_extra(self, kind)
         if kind == "rs":
             self.emit(f"rs = np.random.RandomState({r.randrange(1000)})")
             return
@@ -1144,6 +1161,15 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
     if box:
         modules.append(_MODULE_PARTS["object"])
         specials += box
+    g.new_kinds = [k for k, p in NEW.items() if k in g.forced
+                   or (k in g.allowed and g.new_rng.random() < p)]
+    if "model_wrt" in g.new_kinds:
+        g.new_kinds.remove("model_wrt")
+        g.use("model_wrt")
+        modules.append(EXTRAS_MODEL if g.new_rng.random() < 0.5 else EXTRAS_MODEL_DECORATED)
+    if g.new_kinds:
+        modules.append(EXTRAS_MODULE)
+        specials += g.new_kinds
     # the main function
     g.env = {"x": Var(x_shape, frozenset({-1})), "y": Var(y_shape, frozenset({-2})),
              "s": Var((), frozenset({-3}), array=False)}
@@ -1168,7 +1194,9 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
             final = f"{final} + np.sum({g.expr(g.env[r.choice(arrays)].shape, 1)})"
     g.emit(f"return {final}")
     parts = []
-    if g.uses_math:
+    if g.used & set(NEW):
+        parts.append("import functools\nimport math\n")
+    elif g.uses_math:
         parts.append("import math\n")
     parts.append("import numpy as np\n")
     parts.append(f"SHAPES = ({x_shape!r}, {y_shape!r})  # the shapes of x and y\n")

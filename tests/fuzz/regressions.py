@@ -380,4 +380,34 @@ REGRESSIONS = [
         "    return np.sum(a)\n\n\ndef f(x, y, s):\n    x = x * 1.0\n    t = h1(x, s)\n"
         "    return np.sum(x * y) + t\n",
         expect="refused"),
+    # seeds 1014, 1031, 1034, 1051, 1062 (review26's first campaign, shrunk): a method decorated
+    # with a functools.wraps wrapper called on a module-level object, inside a loop: x was
+    # matched to the receiver's item of the wrapper's *args, so reverse mode gave x no gradient
+    # through it (a silent zero), forward mode raised IndexError in the generated code
+    Regression(
+        "decorated_method_called_on_an_object",
+        "import functools\n\nimport numpy as np\n\nSHAPES = ((3,), (3,))\n\n\ndef deco(fn):\n"
+        "    @functools.wraps(fn)\n    def wrapper(*args, **kwargs):\n"
+        "        return fn(*args, **kwargs)\n    return wrapper\n\n\nclass Layer:\n"
+        "    def __init__(self, k):\n        self.k = k\n\n    @deco\n    def scale(self, t):\n"
+        "        return np.tanh(t) * self.k + t\n\n\nLAYER = Layer(0.7)\n\n\n"
+        "def f(x, y, s):\n    for i in range(2):\n        y = LAYER.scale(y * x) + s\n"
+        "    return np.sum(y)\n"),
+    # seeds 51001, 51009, 51012 (model_wrt, shrunk): sd.grad(fm)(model, y, s) through layers
+    # whose __call__ is decorated with a functools.wraps wrapper: the wrapper's fn(*args) passed
+    # the layer (an item of its *args) on as carrying no derivative, so the layers' w and b got
+    # a zero gradient without a word
+    Regression(
+        "model_layers_with_a_decorated_call",
+        "import functools\n\nimport numpy as np\n\nSHAPES = ((3,), (3,))\n\n\n"
+        "def mdeco(fn):\n    @functools.wraps(fn)\n    def wrapper(*args, **kwargs):\n"
+        "        return fn(*args, **kwargs)\n    return wrapper\n\n\nclass Lin:\n"
+        "    def __init__(self, w, b):\n        self.w = w\n        self.b = b\n\n    @mdeco\n"
+        "    def __call__(self, t):\n        return np.tanh(t * self.w) + self.b\n\n\n"
+        "class Model:\n    def __init__(self, a, w, b):\n        self.a = a\n        self.k = 0.7\n"
+        "        self.layers = [Lin(w, 0.1), Lin(0.5, b)]\n\n    def forward(self, t):\n"
+        "        for layer in self.layers:\n            t = layer(t)\n        return t * self.k\n\n\n"
+        "def make_model(x, y, s):\n    return Model(x * 1.0, y * 0.5 + 0.2, s * 0.3)\n\n\n"
+        "def fm(model, y, s):\n    return f(model.a, model.forward(y), s * model.k)\n\n\n"
+        "def f(x, y, s):\n    return np.sum(x * y) + s\n"),
 ]

@@ -15,7 +15,10 @@ from tests.fuzz.generator import DEFAULT_FEATURES, FEATURES, generate, load
 _state = {}
 
 
-def _init(features, forced=frozenset()):
+def _init(features, forced=frozenset(), modes=frozenset()):
+    from tests.fuzz import check
+
+    check.EXTRA_MODES.update(modes)
     _state["features"] = features
     _state["forced"] = forced
     _state["dir"] = tempfile.mkdtemp(prefix="sdfuzz_run_")
@@ -56,7 +59,10 @@ def main(argv=None):
                     help="stop starting new programs after this many seconds (0: no limit)")
     ap.add_argument("--force", default="",
                     help="a comma list of constructs every program gets (e.g. object_cache)")
+    ap.add_argument("--modes", default="",
+                    help="a comma list of extra modes to check: numba, hvp")
     opts = ap.parse_args(argv)
+    modes = frozenset(m for m in opts.modes.split(",") if m)
     forced = frozenset(f for f in opts.force.split(",") if f)
     unknown = forced - FEATURES
     if unknown:
@@ -73,7 +79,7 @@ def main(argv=None):
     feature_counts = collections.Counter()
     start = time.time()
     seeds = range(opts.seed, opts.seed + opts.count)
-    with multiprocessing.Pool(opts.jobs, initializer=_init, initargs=(frozenset(features), forced),
+    with multiprocessing.Pool(opts.jobs, initializer=_init, initargs=(frozenset(features), forced, modes),
                               maxtasksperchild=500) as pool:
         for seed, kind, detail, source, feats in pool.imap_unordered(_one, seeds, chunksize=4):
             counts["programs"] += 1
