@@ -209,6 +209,18 @@ def object_attributes(x):
     return out
 
 
+def held_items(x):
+    """What ``x`` holds, as (key, value) pairs: a model object's attributes, a dict's items, a
+    list's or tuple's entries by position; None for anything else (a leaf)."""
+    if is_model_object(x):
+        return object_attributes(x)
+    if isinstance(x, dict):
+        return list(x.items())
+    if isinstance(x, (list, tuple)):
+        return list(enumerate(x))
+    return None
+
+
 def is_float_leaf(x):
     """A float or a float array: what carries a gradient."""
     if isinstance(x, bool):

@@ -14,6 +14,7 @@ import gast
 import numpy as np
 
 from .. import runtime
+from ..rules.quote import Substitute
 from ..syntax import assign, call, const, load, located, plain_lambda, store
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
@@ -45,9 +46,17 @@ class CallLowering:
         v = value.args[2] if ufunc is np.add else gast.UnaryOp(op=gast.USub(),
                                                                operand=value.args[2])
         self.parsed.env.setdefault(ADD_AT, runtime.add_at)
+        self.rebind_in_place(target, call(load(ADD_AT), [load(target), value.args[1], v]))
+
+    def rebind_in_place(self, target, new, literal=None):
+        """``target = new`` where numpy writes into target's array in place (``target op= e``,
+        np.add.at, a whole write), after the alias stage's marker of that write, which holds the
+        old value; ``literal``, numpy's own call, is what the alias stage puts back where the new
+        name would not do (see write_into)."""
         marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(target)])), self.loc)
+        if literal is not None:
+            marker.sd_literal = located(gast.Expr(value=literal), self.loc)
         self.out.append(marker)
-        new = call(load(ADD_AT), [load(target), self.atom(value.args[1]), self.atom(v)])
         self.assign_name(target, self.simple(new, hint=target))
         marker.sd_alias_end = self.out[-1]
 
@@ -106,12 +115,8 @@ class CallLowering:
             written = gast.Call(func=value.func, args=args,
                                 keywords=[k for k in keywords if k.arg != "out"])
         self.parsed.env.setdefault(WRITE_INTO, runtime.write_into)
-        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(target)])), self.loc)
-        marker.sd_literal = located(gast.Expr(value=literal), self.loc)
-        self.out.append(marker)
-        new = call(load(WRITE_INTO), [load(target), self.atom(written), casting, const(what)])
-        self.assign_name(target, self.simple(new, hint=target))
-        marker.sd_alias_end = self.out[-1]
+        self.rebind_in_place(target, call(load(WRITE_INTO), [load(target), written, casting,
+                                                             const(what)]), literal)
 
     def builtin_as_comprehension(self, node):
         """``map(f, a, b)``, ``list(it)``, ``dict(zip(ks, vs))``, ``dict(k=v)`` and
@@ -196,7 +201,7 @@ class CallLowering:
                 isinstance(n, (gast.Lambda, gast.comprehension)) for n in gast.walk(fn.body)):
             # inline, where no inner scope may bind the same names)
             names = {a.id: n for a, n in zip(fn.args.args, (load(acc), item))}
-            step = _Substitute(names).visit(copy.deepcopy(fn.body))
+            step = Substitute(names).visit(copy.deepcopy(fn.body))
         else:
             step = call(copy.deepcopy(fn), [load(acc), item])
         loop = gast.For(target=store(k), iter=call(load("range"), [
@@ -204,18 +209,6 @@ class CallLowering:
             body=[assign(acc, step)], orelse=[], type_comment=None)
         self.statement(located(loop, node))
         return load(acc)
-
-
-class _Substitute(gast.NodeTransformer):
-    """Replaces the names of a lambda's parameters in its body by expressions."""
-
-    def __init__(self, names):
-        self.names = names
-
-    def visit_Name(self, node):
-        if node.id in self.names and isinstance(node.ctx, gast.Load):
-            return copy.deepcopy(self.names[node.id])
-        return node
 
 
 def _is_call_to(node, name, local_names):

@@ -203,8 +203,9 @@ class Normalizer(CallLowering):
                 obj, name, new = (self.atom(a) for a in value.args)
                 self.emit(gast.Expr(value=call(load("setattr"), [obj, name, new])))
                 return
-            if self.whole_write(s.value) is not None:
-                self.write_into(*self.whole_write(s.value))
+            written = self.whole_write(s.value)
+            if written is not None:
+                self.write_into(*written)
                 return
             if self.ufunc_at(s.value) is not None:
                 self.add_at(s.value, self.ufunc_at(s.value))
@@ -370,11 +371,7 @@ class Normalizer(CallLowering):
             op.right = s.value
             # numpy would write into v's array in place: the alias stage (alias.py) checks at run
             # time that no other name still read sees that array; the marker holds the old v
-            marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [load(s.target.id)])),
-                             self.loc)
-            self.out.append(marker)
-            self.assign_name(s.target.id, self.simple(op, hint=s.target.id))
-            marker.sd_alias_end = self.out[-1]
+            self.rebind_in_place(s.target.id, op)
         elif isinstance(s.target, gast.Attribute):  # self.count += 1
             obj = self.receiver(s.target.value)
             op.left = self.name_of(gast.Attribute(value=obj, attr=s.target.attr,

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ..pytree import is_model_object, is_tree, object_attributes
+from ..pytree import held_items, is_model_object, is_tree
 from .accumulate import GradDict, GradList, copy, grad_items, is_zero_grad
 from .shapes import numpy_only, other_array, shape, unbroadcast
 
@@ -81,13 +81,8 @@ def _held_elsewhere(x, target, owner, key, seen):
     if id(x) in seen:
         return False
     seen.add(id(x))
-    if is_model_object(x):
-        items = object_attributes(x)
-    elif isinstance(x, dict):
-        items = list(x.items())
-    elif isinstance(x, (list, tuple)):
-        items = list(enumerate(x))
-    else:
+    items = held_items(x)
+    if items is None:
         return False
     return any((v is target and not (x is owner and k == key)) or
                _held_elsewhere(v, target, owner, key, seen) for k, v in items)
@@ -99,13 +94,8 @@ def _held_at(x, target, seen):
     if id(x) in seen:
         return None
     seen.add(id(x))
-    if is_model_object(x):
-        items = object_attributes(x)
-    elif isinstance(x, dict):
-        items = list(x.items())
-    elif isinstance(x, (list, tuple)):
-        items = list(enumerate(x))
-    else:
+    items = held_items(x)
+    if items is None:
         return None
     for key, v in items:
         if v is target:

@@ -17,7 +17,7 @@ import types
 import numpy as np
 
 from ..errors import InactiveArgumentError, SourcediffError
-from ..pytree import is_float_leaf, is_model_object, object_attributes, object_float_leaves
+from ..pytree import held_items, is_float_leaf, is_model_object, object_attributes, object_float_leaves
 from .accumulate import GradDict, add_grads, is_zero_grad
 from .indexing import held_grad, item_grad
 from .object_state import stored_by_running_call
@@ -82,17 +82,11 @@ def _attributes_held(x, seen=None, out=None):
     if id(x) in seen:
         return out
     seen.add(id(x))
-    if is_model_object(x):
-        children = object_attributes(x)
-        out.update(((id(x), k), v) for k, v in children)
-        children = [v for _, v in children]
-    elif isinstance(x, (list, tuple, dict)):
-        items = list(x.items() if isinstance(x, dict) else enumerate(x))
-        out.update(((id(x), k), v) for k, v in items)
-        children = [v for _, v in items]
-    else:
+    items = held_items(x)
+    if items is None:
         return out
-    for v in children:
+    out.update(((id(x), k), v) for k, v in items)
+    for _, v in items:
         _attributes_held(v, seen, out)
     return out
 
@@ -110,14 +104,7 @@ def _check_classes(x, where, seen):
                 f"return is computed, and sourcediff could not tell which stored array a "
                 f"gradient belongs to. Pass the arrays in a dict (params['W']), or a class "
                 f"without __getattribute__")
-        children = [v for _, v in object_attributes(x)]
-    elif isinstance(x, dict):
-        children = list(x.values())
-    elif isinstance(x, (list, tuple)):
-        children = list(x)
-    else:
-        return
-    for v in children:
+    for _, v in held_items(x) or ():
         _check_classes(v, where, seen)
 
 

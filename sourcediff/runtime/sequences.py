@@ -382,14 +382,8 @@ def key_extremum(items, key, largest):
     """The position of the first item of the list ``items`` where ``key`` is largest
     (``largest``) or smallest: ``max(xs, key=f)`` is written ``xs_[key_extremum(xs_, f, True)]``.
     Python's error for an empty sequence."""
-    if not items:
-        raise ValueError(f"{'max' if largest else 'min'}() iterable argument is empty")
     keys = [key(item) for item in items]
-    best = 0
-    for k in range(1, len(keys)):
-        if (keys[k] > keys[best]) if largest else (keys[k] < keys[best]):
-            best = k
-    return best
+    return (max if largest else min)(range(len(keys)), key=keys.__getitem__)
 
 
 def check_unpack(seq, count, where, text):
