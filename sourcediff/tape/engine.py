@@ -122,7 +122,7 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
     sums = grads.sums
     order = _toposort([n for n, _ in roots])
     through = None
-    if capture is not None:
+    if capture is not None and not _captures_every_leaf(order, capture):
         needed = set(capture)
         through = set()
         for node in reversed(order):
@@ -132,6 +132,8 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                     through.add(node)
                     break
     results = {}
+    acc_class = AccumulateGrad  # (a leaf's node holds no retain_grad: a leaf keeps its .grad)
+    inner = capture is not None and any(type(n) is not acc_class for n in capture)
     prev_retain = _state_retain[0]
     _state_retain[0] = retain
     prev_mode = _state.enabled
@@ -149,21 +151,24 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                 dt = node._dtype
                 if dt is not None and g.dtype is not dt and g.dtype != dt and g.dtype.kind == "f":
                     g = g.astype(dt)
-            is_acc = type(node) is AccumulateGrad
-            hooks = node.variable._hooks if is_acc else node._pre_hooks
-            if hooks:
-                g = _run_hooks(hooks, g, cg)
+            if type(node) is acc_class:
+                hooks = node.variable._hooks
+                if hooks:
+                    g = _run_hooks(hooks, g, cg)
+                if capture is not None and node in capture:
+                    results[node] = g
+                if accumulate:
+                    _store_grad(node.variable, g, cg)
+                continue
+            if node._pre_hooks:
+                g = _run_hooks(node._pre_hooks, g, cg)
             r = node._retain
             if r is not None:
                 t = r()
                 if t is not None:
                     _store_grad(t, g, cg)
-            if capture is not None and node in capture:
+            if inner and node in capture:
                 results[node] = g
-            if is_acc:
-                if accumulate:
-                    _store_grad(node.variable, g, cg)
-                continue
             if through is not None and node not in through:
                 continue
             if node._vjp is not None and not cg:
@@ -178,6 +183,17 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
         _state_retain[0] = prev_retain
         _state.enabled = prev_mode
     return results
+
+
+def _captures_every_leaf(order, capture):
+    """Whether ``capture`` holds every leaf's node of the graph: then every node leads to a
+    captured one (a node is recorded only with an input that requires grad, so each reaches a
+    leaf) and none is skipped, which spares the pass that finds the nodes leading to one."""
+    acc = AccumulateGrad
+    for node in order:
+        if type(node) is acc and node not in capture:
+            return False
+    return True
 
 
 def _backprop(node, g, cg, grads):
@@ -200,7 +216,8 @@ def _rule_backprop(node, g, grads):
     """The backward of an operation with a vjp rule (most nodes; not ``create_graph``): the rule
     on the saved numpy values, contributions summed back to the arguments' shapes into ``grads``."""
     args = node._args
-    if node._freed or node._outvc is not None:
+    outvc = node._outvc
+    if node._freed or outvc is not None and outvc[0] != node._outver:
         _check_saved(node)
     for p, v in node._vers:
         if args[p]._vc[0] != v:
@@ -225,19 +242,17 @@ def _rule_backprop(node, g, grads):
             c = _sd.unbroadcast(c, x)
         if type(c) is not np.ndarray:
             c = np.asarray(c._data if isinstance(c, Tensor) else c)
-        if child in grads:
-            _accumulate(grads, child, c)
-        else:
+        prev = grads.get(child)
+        if prev is None:
             grads[child] = c
+        else:
+            _accumulate(grads, child, prev, c)
 
 
-def _accumulate(grads, child, c):
-    """Add the numpy contribution ``c`` to ``child``'s gradient in ``grads``: in place into a sum
-    this pass made itself (an array nothing else holds), else into a new array."""
-    prev = grads.get(child)
-    if prev is None:
-        grads[child] = c
-    elif id(prev) in grads.sums and prev.shape == c.shape and prev.dtype is c.dtype:
+def _accumulate(grads, child, prev, c):
+    """Add the numpy contribution ``c`` to ``child``'s gradient ``prev`` in ``grads``: in place
+    into a sum this pass made itself (an array nothing else holds), else into a new array."""
+    if id(prev) in grads.sums and prev.shape == c.shape and prev.dtype is c.dtype:
         np.add(prev, c, out=prev)
     else:
         grads.sums.discard(id(prev))
@@ -341,14 +356,16 @@ def _grad_impl(outputs, gos, inputs, retain_graph, create_graph, allow_unused, r
         else:
             roots.append((t.grad_fn or t._acc_node(), _root_grad(t, g, i, create_graph)))
     cap = {}
+    nodes = []
     for x in inputs:
         if not x._rg:
             raise TapeError("One of the differentiated Tensors does not require grad")
-        cap[x.grad_fn or x._acc_node()] = x
+        node = x.grad_fn or x._acc_node()
+        cap[node] = x
+        nodes.append(node)
     res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
     out = []
-    for i, x in enumerate(inputs):
-        node = x.grad_fn or x._acc_node()
+    for i, (x, node) in enumerate(zip(inputs, nodes)):
         g = res.get(node)
         if g is None:
             if not allow_unused:

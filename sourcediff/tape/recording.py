@@ -64,8 +64,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         if _is_ragged(ans):
             return _op_ragged(name, key, args, kw, edges, saves, ans)
         ans = np.asarray(ans)
-    elif not view and (ans.base is not None or any(
+    elif not view and type(fwd) is not _UFUNC and (ans.base is not None or any(
             isinstance(a, Tensor) and a._data is ans for a in args)):
+        # (a ufunc called without out= always answers a new array: the common case skips this)
         # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, or gave
         # the argument's array itself back (np.linalg.matrix_power(a, 1), np.atleast_2d, np.real
         # of a real array), which the tape does not record as a view: a copy, so a later in-place
@@ -75,7 +76,11 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
                 ans = ans.copy()
                 copied_from = a
                 break
-    ans = _torch_dtype(ans, key, args, kw)
+    if ans.dtype.char == "d" and not _state.strict:
+        a0 = args[0]  # (the common case first: a float64 Tensor with dimensions keeps float64)
+        if not (type(a0) is Tensor and a0._data.ndim and a0._data.dtype.char == "d") and \
+                not _keeps_float64(key, args, kw):
+            ans = ans.astype(np.float32)
     out = _new_tensor(Tensor)
     out._data = ans
     out._rgv = False
@@ -109,16 +114,23 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         a = args[e] if type(e) is int else args[e[0]][e[1]]
         # (a tensor that is not a view reads its slots; a view, through the properties that
         # make its grad_fn again after its base was written)
-        if isinstance(a, Tensor) and (a._rgv if a._base is None else a._rg):
-            req_pos.append(e)
-            nf.append(((a._gf if a._base is None else a.grad_fn) or a._acc_node(), 0))
-        else:
-            nf.append(_NONE_EDGE)
+        if isinstance(a, Tensor):
+            if a._base is None:
+                if a._rgv:
+                    req_pos.append(e)
+                    nf.append((a._gf or a._acc_node(), 0))
+                    continue
+            elif a._rg:
+                req_pos.append(e)
+                nf.append((a.grad_fn or a._acc_node(), 0))
+                continue
+        nf.append(_NONE_EDGE)
     if not req_pos:
         return out
     req = tuple(req_pos)
     try:  # (the cache of rule_lookup._rule_and_vjp, read here: one call less per op)
-        found = _sliced_cache.get((key, req)) if _cache_version[0] == registry.version() else None
+        found = _sliced_cache.get((key, req)) if _cache_version[0] == _registry_version[0] \
+            else None
     except TypeError:  # an unhashable key
         found = None
     rule, vjp = found if found is not None else _rule_and_vjp(key, req)
@@ -127,20 +139,31 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     node = _make_rule_node(name, tuple(nf), _rule_bw, ans.dtype, rule, vjp, fwd, args, kw or _NO_KW,
                            edges, ans)
     if saves:
-        if saves is _BILINEAR and len(req) == 1:  # x @ w with a constant x: keeps x only
-            p = 1 - req[0]
-            node._saves = (p,)
-            if isinstance(args[p], Tensor):
-                node._vers = ((p, args[p]._vc[0]),)
+        if saves is _BILINEAR:
+            if len(req) == 1:  # x @ w with a constant x: keeps x only
+                p = 1 - req[0]
+                node._saves = (p,)
+                if isinstance(args[p], Tensor):
+                    node._vers = ((p, args[p]._vc[0]),)
+            else:  # (both require grad, so both are Tensors)
+                node._saves = _BOTH
+                node._vers = ((0, args[0]._vc[0]), (1, args[1]._vc[0]))
+        elif saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
+            node._saves = saves
+            node._outvc = out._vc
+            node._outver = out._vc[0]
         else:
             _keep_saves(node, saves, req, args, out)
-    out._rgv = True  # (as the properties' setters do, with one _fresh)
-    out._gf = node
-    out._fresh()
+    out._rgv = True  # (what the properties' setters do: their _fresh is a no-op on a new
+    out._gf = node  # tensor, whose _gfv already is its version, or None)
     return out
 
 
 _NO_KW = {}  # (read only)
+_BOTH = (0, 1)
+_SAVE_OUT = ("o",)
+_UFUNC = np.ufunc
+_registry_version = registry._version  # (the list registry.version() reads; one call less)
 
 
 def _torch_dtype(ans, key, args, kw=None):
