@@ -46,16 +46,32 @@ def _refuse_array_kind(name, found):
         f"tape's rules are ndarray's, so the gradient would be wrong. Pass {found[1]}")
 
 
+def _forward(fwd, args, kw):
+    """numpy's result of ``fwd`` on the unwrapped ``args``."""
+    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    if fwd is np.sum and type(raw[0]) is np.ndarray and len(raw) == 1:
+        # (np.add.reduce sums over axis 0 unless told: np.sum's default is every axis)
+        return np.add.reduce(raw[0], **kw) if kw and "axis" in kw else \
+            np.add.reduce(raw[0], axis=None, **kw) if kw else np.add.reduce(raw[0], axis=None)
+    return fwd(*raw, **kw) if kw else fwd(*raw)
+
+
+def _copy_of_view(ans, args):
+    """numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, or gave
+    the argument's array itself back (np.linalg.matrix_power(a, 1), np.atleast_2d, np.real of a
+    real array), which the tape does not record as a view: (a copy, that argument), so a later
+    in-place update of the argument cannot change the value the node's rule reads; else
+    (``ans``, None)."""
+    for a in args:
+        if isinstance(a, Tensor) and np.may_share_memory(ans, a._data):
+            return ans.copy(), a
+    return ans, None
+
+
 def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     """Run ``fwd`` on the unwrapped ``args`` and record a node that calls ``key``'s vjp rule."""
     if ans is None:
-        raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
-        if fwd is np.sum and type(raw[0]) is np.ndarray and len(raw) == 1:
-            # (np.add.reduce sums over axis 0 unless told: np.sum's default is every axis)
-            ans = np.add.reduce(raw[0], **kw) if kw and "axis" in kw else \
-                np.add.reduce(raw[0], axis=None, **kw) if kw else np.add.reduce(raw[0], axis=None)
-        else:
-            ans = fwd(*raw, **kw) if kw else fwd(*raw)
+        ans = _forward(fwd, args, kw)
     copied_from = None  # (the argument numpy's view of which the tape copied)
     if type(ans) is not np.ndarray:
         found = foreign_array(ans, "the operand")
@@ -67,18 +83,12 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     elif not view and type(fwd) is not _UFUNC and (ans.base is not None or any(
             isinstance(a, Tensor) and a._data is ans for a in args)):
         # (a ufunc called without out= always answers a new array: the common case skips this)
-        # numpy made a view (np.transpose, np.reshape on a Tensor) of an argument's data, or gave
-        # the argument's array itself back (np.linalg.matrix_power(a, 1), np.atleast_2d, np.real
-        # of a real array), which the tape does not record as a view: a copy, so a later in-place
-        # update of the argument cannot change the value this node's rule reads
-        for a in args:
-            if isinstance(a, Tensor) and np.may_share_memory(ans, a._data):
-                ans = ans.copy()
-                copied_from = a
-                break
+        ans, copied_from = _copy_of_view(ans, args)
     if ans.dtype.char == "d" and not _state.strict:
-        a0 = args[0]  # (the common case first: a float64 Tensor with dimensions keeps float64)
-        if not (type(a0) is Tensor and a0._data.ndim and a0._data.dtype.char == "d") and \
+        d0 = args[0]  # (the common case first: a float64 first operand with dimensions)
+        if type(d0) is Tensor:
+            d0 = d0._data
+        if not (type(d0) is np.ndarray and d0.ndim and d0.dtype.char == "d") and \
                 not _keeps_float64(key, args, kw):
             ans = ans.astype(np.float32)
     out = _new_tensor(Tensor)
@@ -139,21 +149,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     node = _make_rule_node(name, tuple(nf), _rule_bw, ans.dtype, rule, vjp, fwd, args, kw or _NO_KW,
                            edges, ans)
     if saves:
-        if saves is _BILINEAR:
-            if len(req) == 1:  # x @ w with a constant x: keeps x only
-                p = 1 - req[0]
-                node._saves = (p,)
-                if isinstance(args[p], Tensor):
-                    node._vers = ((p, args[p]._vc[0]),)
-            else:  # (both require grad, so both are Tensors)
-                node._saves = _BOTH
-                node._vers = ((0, args[0]._vc[0]), (1, args[1]._vc[0]))
-        elif saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
-            node._saves = saves
-            node._outvc = out._vc
-            node._outver = out._vc[0]
-        else:
-            _keep_saves(node, saves, req, args, out)
+        _keep_saves(node, saves, req, args, out)
     out._rgv = True  # (what the properties' setters do: their _fresh is a no-op on a new
     out._gf = node  # tensor, whose _gfv already is its version, or None)
     return out
@@ -202,6 +198,21 @@ def _keeps_float64(key, args, kw):
 
 def _keep_saves(node, saves, req, args, out):
     """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording."""
+    if saves is _BILINEAR:
+        if len(req) == 1:  # x @ w with a constant x: keeps x only
+            p = 1 - req[0]
+            node._saves = (p,)
+            if isinstance(args[p], Tensor):
+                node._vers = ((p, args[p]._vc[0]),)
+        else:  # (both require grad, so both are Tensors)
+            node._saves = _BOTH
+            node._vers = ((0, args[0]._vc[0]), (1, args[1]._vc[0]))
+        return
+    if saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
+        node._saves = saves
+        node._outvc = out._vc
+        node._outver = out._vc[0]
+        return
     vers = []
     kept = []
     for p in saves:
