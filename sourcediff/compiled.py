@@ -539,9 +539,21 @@ def _relocated(exc):
     origin = outermost(origin)
     try:
         return located_cls(f"{origin.location}: {exc}\n    {origin.text}\n(raised in the generated code at "
-                           f"{filename}:{lineno}; print sourcediff.source(...) to read it)")
+                           f"{filename}:{lineno}; print sourcediff.source(...) to read it)"
+                           f"{_unknown_sizes_hint(exc)}")
     except TypeError:
         return None
+
+
+def _unknown_sizes_hint(exc):
+    """What to do when dask failed on sizes it knows only once computed (nan in a shape): the
+    values a boolean mask selects, or writes through one, in the derivative's code."""
+    text = str(exc)
+    if "(nan" not in text and "nan)" not in text and "chunk sizes are unknown" not in text:
+        return ""
+    return ("\nThe derivative of indexing a dask array with a boolean mask (a[mask], a[mask] = v) "
+            "needs sizes dask knows only once computed: write np.where(mask, a, 0.0) (or "
+            "np.where(mask, v, a) for the write) instead, or compute the array first (x.compute())")
 
 
 # The runtime sits below the compiler and imports none of it: what it needs at run time (compiling

@@ -383,3 +383,34 @@ def test_cupy_gradient_stays_on_the_device():
     assert isinstance(g, cp.ndarray)
     value_np, grad_np = sd.value_and_grad(fn)(params[0], X, y)
     np.testing.assert_allclose(cp.asnumpy(g), grad_np, rtol=1e-10)
+
+
+def masked_write_loss(w, X):
+    r = X @ w
+    r[r < 0] = 0.0
+    return np.sum(r ** 2)
+
+
+def masked_read_loss(w, X):
+    r = X @ w
+    return np.sum(r[r > 0] ** 2)
+
+
+def masked_by_where_loss(w, X):
+    r = X @ w
+    return np.sum(np.where(r > 0, r, 0.0) ** 2)
+
+
+@pytest.mark.parametrize("fn", [masked_write_loss, masked_read_loss])
+def test_a_boolean_mask_on_dask_data_says_to_write_np_where(fn):
+    """dask cannot place the values a lazy boolean mask selects (their count is unknown until
+    computed): the error names the user's line and the np.where spelling, which works."""
+    fn_, wrt, params, X, y = _problem("logistic")
+    Xd, _ = _lazy_data(X, y)
+    with pytest.raises(SourcediffError) as info:
+        sd.grad(fn, wrt=0)(params[0], Xd)
+    text = str(info.value)
+    assert "test_dask.py" in text and "np.where(mask" in text
+    g = sd.grad(masked_by_where_loss, wrt=0)(params[0], Xd)
+    np.testing.assert_allclose(np.asarray(dask.compute(g)[0]), sd.grad(fn, wrt=0)(params[0], X),
+                               rtol=1e-10)
