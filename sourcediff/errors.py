@@ -13,6 +13,11 @@ class NoRuleError(SourcediffError):
     """A call on an active value to a function with no derivative rule."""
 
 
+class NoJvpRuleError(NoRuleError):
+    """Forward mode met a function that has a vjp rule of its own but no jvp rule (an
+    ``sd.custom_vjp`` without ``defjvp``): reverse mode can still differentiate it."""
+
+
 class AliasError(SourcediffError):
     """An in-place write that numpy would make visible through another name still in use."""
 

@@ -24,7 +24,7 @@ from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic
 from .compiler.resolve import _library
-from .errors import InactiveArgumentError, SourcediffError, WrtError
+from .errors import InactiveArgumentError, NoJvpRuleError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
 from .runtime.objects import refuse_object
 
@@ -560,7 +560,9 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
 
 
 def hessian(fn, wrt=0, *, optimize=True):
-    """The hessian of a scalar function: forward mode over the generated reverse-mode gradient.
+    """The hessian of a scalar function: forward mode over the generated reverse-mode gradient,
+    or reverse over reverse (one gradient of the gradient per element) where forward mode meets
+    a function with a vjp rule of the user's own and no jvp rule (an ``sd.custom_vjp``).
 
     Example::
 
@@ -568,8 +570,21 @@ def hessian(fn, wrt=0, *, optimize=True):
     """
     if isinstance(wrt, (tuple, list)):
         raise SourcediffError("hessian takes one wrt argument; call it once per argument pair")
-    return jacobian(_get(fn, wrt, "grad", optimize), wrt=wrt, mode="forward",
-                    optimize=optimize)
+    df = _get(fn, wrt, "grad", optimize)
+    forward = jacobian(df, wrt=wrt, mode="forward", optimize=optimize)
+    reverse = []  # (made at the first refusal, then used for every call)
+
+    @functools.wraps(fn)
+    def hess_fn(*args, **kwargs):
+        if not reverse:
+            try:
+                return forward(*args, **kwargs)
+            except NoJvpRuleError:
+                reverse.append(jacobian(df, wrt=wrt, mode="reverse", optimize=optimize))
+        return reverse[0](*args, **kwargs)
+
+    hess_fn.__sourcediff_opaque__ = (f"sd.hessian({_name(fn)})", _AGAIN)
+    return hess_fn
 
 
 def hvp(fn, primals, tangents, *, optimize=True):

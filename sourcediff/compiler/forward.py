@@ -14,7 +14,7 @@ import inspect
 
 import gast
 
-from ..errors import NoRuleError, SourcediffSyntaxError
+from ..errors import NoJvpRuleError, NoRuleError, SourcediffSyntaxError
 from ..rules import quote
 from ..syntax import _method_call, _names_in
 from . import callees
@@ -208,7 +208,7 @@ class Forward(Analysis):
                 getattr(op.key, "__qualname__", op.name)  # (a wrapper sourcediff wrote)
             how = f"@{name}.defjvp" if callable(getattr(op.key, "defjvp", None)) else \
                 "@sourcediff.defjvp"
-            raise NoRuleError(
+            raise NoJvpRuleError(
                 f"{self.parsed.where(s)}: forward mode needs a jvp rule for {name}, which has "
                 f"only a vjp rule.\n    {self.parsed.line_text(s)}\nRegister one with "
                 f"{how}, or use reverse mode (sourcediff.grad)")

@@ -10,7 +10,7 @@ import types
 import numpy as np
 
 from ..rules import registry
-from ..errors import NoRuleError, SourcediffError
+from ..errors import NoJvpRuleError, NoRuleError, SourcediffError
 from ..pytree import is_float_leaf, is_model_object, object_float_leaves
 from . import hooks
 from .accumulate import GradDict, GradList, add_grads, cast_grad, is_zero_grad, zeros_like_grad
@@ -183,7 +183,7 @@ class _RuleCall:
             else:
                 fn = self.rule.vjp if self.rule.kind == "elementwise" else self.rule.jvp
                 if fn is None:
-                    raise NoRuleError(f"forward mode needs a jvp rule for {self.rule.name}, "
+                    raise NoJvpRuleError(f"forward mode needs a jvp rule for {self.rule.name}, "
                                       f"which has only a vjp rule; register one with "
                                       f"sourcediff.defjvp, or use reverse mode")
                 part = hooks.sliced_rule(fn, (i,))(t, self.value, *self.args, **self.kwargs)[i]
