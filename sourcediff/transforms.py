@@ -597,7 +597,12 @@ def hvp(fn, primals, tangents, *, optimize=True):
     primals, tangents = tuple(primals), tuple(tangents)
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
     df = _get(fn, wrt if len(wrt) > 1 else wrt[0], "grad", optimize)
-    _, out_dot = jvp(df, primals, tangents, optimize=optimize)
+    try:
+        _, out_dot = jvp(df, primals, tangents, optimize=optimize)
+    except NoJvpRuleError:  # (a custom_vjp without a jvp rule: reverse over reverse, H v as the
+        _, f_vjp = _vjp(df, primals, optimize, wrt)  # vjp of the gradient along v, H symmetric)
+        hv = f_vjp(tuple(tangents[i] for i in wrt) if len(wrt) > 1 else tangents[wrt[0]])
+        return tuple(hv[i] for i in wrt) if len(wrt) > 1 else hv[wrt[0]]
     return out_dot
 
 

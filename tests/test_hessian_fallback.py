@@ -100,3 +100,21 @@ def test_a_rule_with_a_jvp_keeps_forward_over_reverse():
 def test_forward_mode_itself_still_refuses_a_vjp_only_rule():
     with pytest.raises(sd.NoRuleError, match="jvp rule for softplus"):
         sd.grad(squared_softplus, mode="forward")(np.ones(2))
+
+
+def test_hvp_through_a_vjp_only_rule():
+    x = np.array([0.3, -0.7, 1.2])
+    v = np.array([1.0, -2.0, 0.5])
+    for f in (squared_softplus, two_outputs):
+        np.testing.assert_allclose(sd.hvp(f, (x,), (v,)), fd_hessian(f, x) @ v, rtol=1e-6,
+                                   atol=1e-8)
+
+    def two_args(x, w):
+        return np.sum(softplus(x * w) ** 2)
+
+    w = np.array([0.5, 1.5, -1.0])
+    u = np.array([0.2, 0.1, -0.3])
+    hx, hw = sd.hvp(two_args, (x, w), (v, u))
+    rx, rw = sd.hvp(lambda x, w: np.sum(np.log1p(np.exp(x * w)) ** 2), (x, w), (v, u))
+    np.testing.assert_allclose(hx, rx, rtol=1e-10)
+    np.testing.assert_allclose(hw, rw, rtol=1e-10)
