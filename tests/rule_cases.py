@@ -1048,3 +1048,5 @@ nondiff_case(_sd.triangle_mask, R(3, 3), True, True)
 nondiff_case(_sd.spectrum_axes, R(3, 4), (4,))
 nondiff_case(_sd.spectrum_length, R(5), None, -1)
 nondiff_case(_sd.hermitian_weights, R(2, 6), 1)
+# a[i][j] = v as the compiler writes it (review32): new = item_to_write(a[i], a, where); new[j] = v
+case(_sd.item_to_write, R(2, 3), [R(3)], "f.py:1", name="item_to_write")

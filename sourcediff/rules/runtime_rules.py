@@ -30,6 +30,17 @@ def copy_held(g, ans, value, name="the argument", where="sourcediff"):
     return (g, None, None)
 
 
+# (a[i][j] = v is written new = _sd.item_to_write(a[i], a, where); new[j] = v; a[i] = new)
+@defvjp(_sd.item_to_write, kind="custom", view=False)
+def item_to_write(g, ans, item, holder, where):
+    return (g, None, None)
+
+
+@defjvp(_sd.item_to_write)
+def item_to_write_jvp(g, ans, item, holder, where):
+    return (_sd.copy(g), None, None)
+
+
 @defvjp(_sd.check_scalar, kind="linear")
 def check_scalar(g, ans, value, where):
     return (g, None)

@@ -1,0 +1,177 @@
+"""review32: course-style neural-network code (cs231n, nnfs, min-char-rnn, d2l) against its own
+hand-written backward pass and central finite differences (the catalogue is
+tests/test_course_layers.py); the regressions found there."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.errors import AliasError, SourcediffError
+from sourcediff.testing import _mode_gradients
+from tests.oracles import check_grads_fd
+from tests.programs import course_nn as C
+
+MODES = ["reverse", "unspecialized", "unoptimized", "forward"]
+rng = np.random.default_rng(32)
+V, H = 4, 3
+INPUTS, TARGETS = [0, 2, 1, 2], [2, 1, 2, 3]
+PARAMS = (rng.normal(size=(H, 1)), 0.3 * rng.normal(size=(H, V)), 0.3 * rng.normal(size=(H, H)),
+          0.3 * rng.normal(size=(V, H)), rng.normal(size=(H, 1)), rng.normal(size=(V, 1)))
+WRT = (2, 3, 4, 5, 6, 7)
+
+
+def _grads(f, args, wrt, mode):
+    if mode == "numba":
+        return sd.grad(f, wrt=wrt, backend="numba")(*copy.deepcopy(args))
+    return _mode_gradients(f, copy.deepcopy(args), wrt, mode)
+
+
+def _same(got, want):
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------- forward mode: item tangents
+#
+# An item that carries no tangent stored into a list or dict whose other items do (hs[-1] =
+# np.copy(hprev) with wrt the weights, outs.append(h0)) got the tangent 0.0, which is read back as
+# that item's tangent: np.dot(Whh, 0.0) is Whh-shaped, so min-char-rnn's loss in forward mode
+# raised "operands could not be broadcast together ... (3,3) and requested shape (3,1)", and
+# np.concatenate of the tangent list "zero-dimensional arrays cannot be concatenated".
+
+def min_char_rnn_flat(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
+    vocab_size = Wxh.shape[1]
+    xs, hs, ys, ps = {}, {}, {}, {}
+    hs[-1] = np.copy(hprev)
+    loss = 0
+    for t in range(len(inputs)):
+        x = np.zeros((vocab_size, 1))
+        x[inputs[t]] = 1
+        xs[t] = x
+        hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]) + bh)
+        ys[t] = np.dot(Why, hs[t]) + by
+        ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))
+        loss += -np.log(ps[t][targets[t], 0])
+    return loss
+
+
+@pytest.mark.parametrize("wrt", [3, 4, 6, WRT])
+def test_min_char_rnn_forward_mode_with_the_state_not_differentiated(wrt):
+    args = (INPUTS, TARGETS) + PARAMS
+    hand = C.min_char_rnn_backward(*args)
+    got = sd.grad(min_char_rnn_flat, wrt=wrt, mode="forward")(*copy.deepcopy(args))
+    want = [hand[k - 2] for k in (wrt if isinstance(wrt, tuple) else (wrt,))]
+    _same(got if isinstance(wrt, tuple) else (got,), want)
+
+
+def rnn_outputs_concatenated(W, h0, xs):
+    outs = []
+    outs.append(h0)
+    h = h0
+    for x in xs:
+        h = np.tanh(np.dot(h, W) + x)
+        outs.append(h)
+    H_all = np.concatenate(outs, axis=0)
+    return np.sum(np.dot(H_all, W) ** 2)
+
+
+def test_a_list_holding_an_item_without_tangent_concatenates_in_forward_mode():
+    W, h0, xs = rng.normal(size=(3, 3)), rng.normal(size=(1, 3)), rng.normal(size=(4, 1, 3))
+    g = sd.grad(rnn_outputs_concatenated, mode="forward")(W, h0, xs)
+    _same((g,), (sd.grad(rnn_outputs_concatenated)(W, h0, xs),))
+    check_grads_fd(rnn_outputs_concatenated, (W, h0, xs), (0,), (g,))
+
+
+# ---------------------------------------------------------------- a[i][j] = v
+#
+# Karpathy's min-char-rnn writes its one-hot inputs as xs[t] = np.zeros((vocab_size, 1));
+# xs[t][inputs[t]] = 1, which was refused in every mode ("assignments into nested subscripts").
+# It is now written new = copy of a[i]; new[j] = v; a[i] = new, with the alias checks of
+# a[i] += e (numpy writes into the object a[i] holds, which no other name read later may hold).
+
+@pytest.mark.parametrize("mode", MODES + ["numba"])
+def test_min_char_rnn_as_karpathy_writes_it_matches_its_backward(mode):
+    args = (INPUTS, TARGETS) + PARAMS
+    _same(_grads(C.min_char_rnn_loss, args, WRT, mode), C.min_char_rnn_backward(*args))
+
+
+def test_min_char_rnn_hessian_vector_product():
+    args = list((INPUTS, TARGETS) + PARAMS)
+    v = rng.normal(size=PARAMS[2].shape)
+
+    def along(h):
+        moved = copy.deepcopy(args)
+        moved[4] = moved[4] + h * v
+        return float(np.sum(sd.grad(C.min_char_rnn_loss, wrt=4)(*moved) * v))
+
+    H = sd.hessian(C.min_char_rnn_loss, wrt=4)(*copy.deepcopy(args))
+    exact = float(v.ravel() @ H.reshape(9, 9) @ v.ravel())
+    assert abs(exact - (along(1e-4) - along(-1e-4)) / 2e-4) < 1e-6 * (1 + abs(exact))
+
+
+def nested_list(x):
+    L = [[x[0], x[1]], [x[1] * 2.0, 3.0]]
+    L[1][1] = x[0] * x[1]
+    return L[0][0] * L[1][1] + L[1][0]
+
+
+def nested_dict(x):
+    d = {"a": np.zeros(3), "b": x * 2.0}
+    d["a"][1:] = np.sin(x[:2])
+    d["b"][0] += d["a"][1]
+    return np.sum(d["a"] * d["b"])
+
+
+def nested_array(x):
+    a = np.zeros((3, 3))
+    for i in range(3):
+        a[i][i] = x[i] ** 2
+        a[i][(i + 1) % 3] += x[i]
+    return np.sum(a @ a)
+
+
+def nested_dict_of_lists(x):
+    d = {"h": [np.outer(x, x), x * 2.0]}
+    d["h"][1] = np.tanh(x * 3.0)
+    return np.sum(d["h"][1] * d["h"][0])
+
+
+@pytest.mark.parametrize("f", [nested_list, nested_dict, nested_array, nested_dict_of_lists])
+@pytest.mark.parametrize("mode", MODES)
+def test_writes_into_an_item_of_a_list_dict_or_array(f, mode):
+    x = np.array([0.3, -0.7, 1.1])
+    check_grads_fd(f, (x,), (0,), _grads(f, (x,), (0,), mode))
+
+
+@pytest.mark.parametrize("f", [nested_list, nested_dict, nested_array])
+def test_writes_into_an_item_second_order(f):
+    x = np.array([0.3, -0.7, 1.1])
+    H = sd.hessian(f)(x.copy())
+    eps = 1e-5
+    numeric = np.array([(sd.grad(f)(x + eps * e) - sd.grad(f)(x - eps * e)) / (2 * eps)
+                        for e in np.eye(3)])
+    np.testing.assert_allclose(H, numeric, atol=1e-7)
+
+
+def row_held_and_read_later(x):
+    xs = [x * 1.0]
+    r = xs[0]
+    xs[0][1] = 0.0
+    return np.sum(r ** 2)
+
+
+def write_into_a_fancy_copy(x):
+    a = x * 1.0
+    a[[0, 1]][0] = 7.0  # (numpy changes nothing in a)
+    return np.sum(a ** 2)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_nested_writes_numpy_would_show_elsewhere_are_refused(mode):
+    x = np.arange(1.0, 7.0).reshape(3, 2)
+    with pytest.raises(AliasError, match="row_held|changes r"):
+        sd.grad(row_held_and_read_later, mode=mode)(x)
+    with pytest.raises(SourcediffError, match=r"a\[i\] is a copy.*\n.*a\[i, j\] = v"):
+        sd.grad(write_into_a_fancy_copy, mode=mode)(x)
