@@ -268,3 +268,65 @@ def test_get_of_another_class():
     _same((sd.grad(get_of_an_inactive_object, mode="forward")(x),), (2.0 * np.arange(3.0),))
     with pytest.raises(SourcediffError, match=r"test_review32.py:\d+: obj.get\(...\) of a Store"):
         sd.grad(get_of_an_object, wrt=1)(x, Store(np.ones(3)))
+
+
+# ---------------------------------------------------------------- what a helper writes into
+#
+# cs231n's layers keep (x, gamma, eps) in a cache tuple and store running averages into the
+# dict they read eps from; alias.mutated_params linked every name the tuple holds to every other
+# (x -- cache -- eps -- bn_param), and a name read for its dtype or inside np.zeros(D,
+# dtype=x.dtype) to the result, so the store into the dict counted as a write into x and gamma:
+# a call of the layer followed by a read of gamma was refused ("batchnorm_forward writes into its
+# parameter gamma in place"). A tuple made of names now sees a write into what it holds, but a
+# write into one of them does not reach the others.
+
+def scale_layer(x, gamma, cfg):
+    eps = cfg["eps"]
+    out = gamma * x / eps
+    cache = (x, gamma, eps)
+    cfg["last"] = out
+    return out, cache
+
+
+def scale_layer_loss(x, gamma):
+    cfg = {"eps": 2.0}
+    out, cache = scale_layer(x, gamma, cfg)
+    return np.sum(out * gamma) + np.sum(x ** 2)
+
+
+def running_sum(x, cfg):
+    m = cfg["m"] if "m" in cfg else np.zeros(x.shape[0], dtype=x.dtype)
+    cfg["m"] = m + x
+    return x * 2.0
+
+
+def running_sum_loss(x):
+    y = running_sum(x, {})
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_helper_storing_into_a_dict_does_not_write_into_what_its_cache_holds(mode):
+    x, gamma = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+    check_grads_fd(scale_layer_loss, (x, gamma), (0, 1),
+                   _grads(scale_layer_loss, (x, gamma), (0, 1), mode))
+    check_grads_fd(running_sum_loss, (x,), (0,), _grads(running_sum_loss, (x,), (0,), mode))
+
+
+def write_into_an_item_of_a_tuple(x, y):
+    pair = (x, y)
+    pair[0][0] = 5.0
+    return pair
+
+
+def caller_of_the_tuple_writer(x, y):
+    x = x * 1.0
+    write_into_an_item_of_a_tuple(x, y)
+    return np.sum(x ** 2) + np.sum(y ** 2)
+
+
+def test_a_write_through_a_tuple_still_reaches_the_item():
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+    with pytest.raises(AliasError, match="write_into_an_item_of_a_tuple writes into its "
+                                         "parameter x"):
+        sd.grad(caller_of_the_tuple_writer)(x, y)
