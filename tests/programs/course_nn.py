@@ -8,7 +8,6 @@ against a fixed weight ``G`` so that a scalar loss's gradient is ``backward(G, c
 
 import numpy as np
 
-
 # ------------------------------------------------------------------------- affine and relu
 
 def affine_forward(x, w, b):
