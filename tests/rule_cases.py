@@ -1055,3 +1055,4 @@ case(_sd.dict_get, {"a": R(2), "b": S()}, "a", R(2), argnums=(0, 2), name="dict_
 case(_sd.dict_get, {"a": R(2), "b": S()}, "c", R(2), argnums=(0, 2), name="dict_get_default")
 case(_sd.dict_get_tangent, {"a": R(2), "b": S()}, {"a": R(2), "b": S()}, "a")
 case(_sd.dict_default_grad, R(2), {"a": R(2)}, "c")
+case(_sd.dict_get_grad, [R(2), S()], {"a": [R(2), S()]}, "a")  # (a list: not in the suite)

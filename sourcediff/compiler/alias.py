@@ -649,20 +649,7 @@ def mutated_params(fn):
         if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
-            shared = _shared_by_value(n.value, parsed, resolver, seqs)
-            for t in n.targets:
-                if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List)):
-                    # (cache = (x, gamma, eps): cache holds them, they share nothing with each
-                    # other; see _params_reached)
-                    held = {e.id for e in n.value.elts if isinstance(e, gast.Name)}
-                    holds.setdefault(t.id, set()).update(held)
-                    shared = shared - held
-                if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
-                    for name in gast.walk(t):
-                        if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
-                            continue  # (self in `self.a, self.b = X, h` is not bound to X)
-                        for m in shared:
-                            link(name.id, m)
+            _link_assignment(n, parsed, resolver, seqs, link, holds)
         if isinstance(n, gast.For):  # for row in a: row is a view of a
             for t in gast.walk(n.target):
                 if isinstance(t, gast.Name):
@@ -720,6 +707,25 @@ def mutated_params(fn):
             link(c, m)
     _RETURNS[fn] = _returned_params(node, parsed, resolver, seqs, params, link, links)
     return _MUTATED[fn]
+
+
+def _link_assignment(n, parsed, resolver, seqs, link, holds):
+    """mutated_params' links of one assignment ``n``: its targets with the names whose memory
+    its value may share, or (``holds``) a tuple or list made of names with those names."""
+    shared = _shared_by_value(n.value, parsed, resolver, seqs)
+    for t in n.targets:
+        if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List)):
+            # (cache = (x, gamma, eps): cache holds them, they share nothing with each other;
+            # see _params_reached)
+            held = {e.id for e in n.value.elts if isinstance(e, gast.Name)}
+            holds.setdefault(t.id, set()).update(held)
+            shared = shared - held
+        if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
+            for name in gast.walk(t):
+                if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
+                    continue  # (self in `self.a, self.b = X, h` is not bound to X)
+                for m in shared:
+                    link(name.id, m)
 
 
 def _returned_params(node, parsed, resolver, seqs, params, link, links):
