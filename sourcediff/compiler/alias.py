@@ -633,6 +633,7 @@ def mutated_params(fn):
     resolver = Resolver(parsed, {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
                                  isinstance(n.ctx, (gast.Store, gast.Param))})
     links = {}
+    holds = {}  # tuple or list name -> the names it was made of (c = (a, b))
 
     def link(a, b):
         if _no_data(b, resolver) or _no_data(a, resolver):
@@ -648,14 +649,7 @@ def mutated_params(fn):
         if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
-            shared = _shared_by_value(n.value, parsed, resolver, seqs)
-            for t in n.targets:
-                if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
-                    for name in gast.walk(t):
-                        if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
-                            continue  # (self in `self.a, self.b = X, h` is not bound to X)
-                        for m in shared:
-                            link(name.id, m)
+            _link_assignment(n, parsed, resolver, seqs, link, holds)
         if isinstance(n, gast.For):  # for row in a: row is a view of a
             for t in gast.walk(n.target):
                 if isinstance(t, gast.Name):
@@ -705,10 +699,33 @@ def mutated_params(fn):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
-    _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct)
+    _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct,
+                                                      holds)
     _ATTR_OPS[fn] = attr_ops
+    for c, held in holds.items():  # (what the returns may share: as before, both ways)
+        for m in held:
+            link(c, m)
     _RETURNS[fn] = _returned_params(node, parsed, resolver, seqs, params, link, links)
     return _MUTATED[fn]
+
+
+def _link_assignment(n, parsed, resolver, seqs, link, holds):
+    """mutated_params' links of one assignment ``n``: its targets with the names whose memory
+    its value may share, or (``holds``) a tuple or list made of names with those names."""
+    shared = _shared_by_value(n.value, parsed, resolver, seqs)
+    for t in n.targets:
+        if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List)):
+            # (cache = (x, gamma, eps): cache holds them, they share nothing with each other;
+            # see _params_reached)
+            held = {e.id for e in n.value.elts if isinstance(e, gast.Name)}
+            holds.setdefault(t.id, set()).update(held)
+            shared = shared - held
+        if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
+            for name in gast.walk(t):
+                if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
+                    continue  # (self in `self.a, self.b = X, h` is not bound to X)
+                for m in shared:
+                    link(name.id, m)
 
 
 def _returned_params(node, parsed, resolver, seqs, params, link, links):
@@ -756,13 +773,26 @@ def _reached(names, links):
 _METADATA = frozenset(("shape", "ndim", "size", "dtype", "itemsize", "nbytes"))
 
 
+def _reads_sharing(value, resolver):
+    """The names ``value`` reads, but not those read only for an array's metadata (``x.dtype``)
+    or inside an argument that is a fresh call (``d.get(k, np.zeros(n, dtype=x.dtype))``)."""
+    out, todo = set(), [value]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
+            out.add(node.id)
+        elif not (isinstance(node, gast.Attribute) and node.attr in _METADATA) and \
+                not (node is not value and _fresh_call(node, resolver)):
+            todo.extend(gast.iter_child_nodes(node))
+    return out
+
+
 def _shared_by_value(value, parsed, resolver, seqs):
     """The names whose memory the value of ``value`` (the right-hand side of an assignment in
     mutated_params) may share: the names it reads, but none for an array's metadata
     (``rows, cols = f.shape``) and, for a call of one of the user's functions, only the
     arguments given to the parameters its result may share (:func:`result_params`)."""
-    names = {m.id for m in gast.walk(value) if isinstance(m, gast.Name)
-             and not isinstance(m.ctx, gast.Store)}
+    names = _reads_sharing(value, resolver)
     if isinstance(value, gast.Attribute) and value.attr in _METADATA:
         return set()
     if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)) and \
@@ -810,20 +840,32 @@ def result_params(fn):
     return _RETURNS.get(unwrap(fn))
 
 
-def _params_reached(params, links, writes, slots, direct):
+def _params_reached(params, links, writes, slots, direct, holds):
     """({parameter: line of a write that reaches it}, the parameters a write other than a store
-    into a slot reaches) from the writes of mutated_params and the links between names."""
+    into a slot reaches) from the writes of mutated_params and the links between names. A
+    tuple or list made of names (``holds``) sees a write into what it holds, and a write into it
+    reaches what it holds; a write into one of its items does not reach the others."""
     out = {}
     items = set()
+    held_by = {}
+    for c, held in holds.items():
+        for m in held:
+            held_by.setdefault(m, set()).add(c)
     for name, line in direct:
         out.setdefault(name, line)
     for k, (name, line) in enumerate(writes):
-        seen, todo = {name}, [name]
+        seen, todo = {(name, False)}, [(name, False)]
         while todo:
-            for other in links.get(todo.pop(), ()):
-                if other not in seen:
-                    seen.add(other)
-                    todo.append(other)
+            at, up = todo.pop()
+            steps = [(o, up) for o in links.get(at, ())] + [(c, True) for c in
+                                                            held_by.get(at, ())]
+            if not up:  # (down into the items only before going up to a holder)
+                steps += [(m, False) for m in holds.get(at, ())]
+            for step in steps:
+                if step not in seen:
+                    seen.add(step)
+                    todo.append(step)
+        seen = {n for n, _ in seen}
         for p in params:
             if p in seen and p not in out:
                 out[p] = line

@@ -333,9 +333,11 @@ def _check_target(parsed, target, starred=False):
     elif isinstance(target, gast.Attribute):
         pass  # obj.attr = v runs as Python's setattr; one that carries a derivative is refused
     elif isinstance(target, gast.Subscript):
+        if isinstance(target.value, gast.Subscript) and isinstance(target.value.value, gast.Name):
+            target = target.value  # (a[i][j] = v: normalize writes a copy of a[i] back into a)
         if not isinstance(target.value, gast.Name):
             refuse(parsed, target, "assignments into nested subscripts or attributes (a.b[i] = ..., "
-                   "a[i][j] = ...)", "index with one subscript on a local name (a[i, j] = ...)")
+                   "a[i][j][k] = ...)", "index with one subscript on a local name (a[i, j] = ...)")
         name = target.value.id
         if name not in getattr(parsed, "bound_names", (name,)):
             # sourcediff reads a global or closure value as a constant: a write into it would be

@@ -64,7 +64,7 @@ class Forward(Analysis):
                 obj, method = _method_call(s, self.locals)
                 out.append(s)
                 if method == "append" and obj in self.active:
-                    tangents = [self.tangent(a) or const(0.0) for a in s.value.args]
+                    tangents = [self.tangent(a) or self.item_zero(a) for a in s.value.args]
                     out.append(located(gast.Expr(value=call(
                         gast.Attribute(value=load(self.dot(obj)), attr="append", ctx=gast.Load()),
                         tangents)), s))
@@ -92,7 +92,10 @@ class Forward(Analysis):
         dot = self.dot(base)
         value = self.tangent(s.value)
         # (y[i] = v into an integer array truncates v: no tangent passes)
-        value = const(0.0) if value is None else call(self.rt("cast_grad"), [value, load(base)])
+        if value is None:
+            value = self.item_zero(s.value) if base in self.containers else const(0.0)
+        else:
+            value = call(self.rt("cast_grad"), [value, load(base)])
         return [s, assign(dot, call(self.rt("owned_grad"), [load(dot), load(base)]), s),
                 located(gast.Assign(targets=[gast.Subscript(value=load(dot),
                                                             slice=copy.deepcopy(target.slice),
@@ -161,6 +164,12 @@ class Forward(Analysis):
         if op.kind == "unknown" and self.operand_names(op, s) & self.active:
             raise NoRuleError(self.no_rule_message(op, s))
         return [], self.zero_like(ans)
+
+    def item_zero(self, value):
+        """The tangent of an item that carries none stored into a list or dict: zeros shaped like
+        it (a bare 0.0 would be read back as the item's tangent, and np.dot(W, 0.0) is W-shaped),
+        a literal's 0.0."""
+        return const(0.0) if isinstance(value, gast.Constant) else self.zero_like(value)
 
     def zero_like(self, value):
         """A zero tangent shaped like ``value`` (so matmul and friends accept it)."""

@@ -21,6 +21,7 @@ ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias st
 ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (runtime.add_at)
 WRITE_INTO = "_sd_write_into"  # np.exp(x, out=a) is written a = _sd_write_into(a, np.exp(x), ...)
 NP_WHERE = "_sd_np_where"  # np.copyto(a, v, where=m) writes np.where(m, v, a)
+ITEM_TO_WRITE = "_sd_item_to_write"  # a[i][j] = v writes a copy of a[i] back (runtime.item_to_write)
 KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extremum(xs_, f, True)]
 
 

@@ -33,6 +33,7 @@ import types
 
 import gast
 
+from .. import runtime
 from ..rules.facts import writes_in_place
 from ..syntax import (  # noqa: F401
     assign,
@@ -48,7 +49,7 @@ from ..syntax import (  # noqa: F401
 )
 from .fence import refuse
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
-from .lowering import ALIAS_MARKER, CallLowering, _is_call_to  # noqa: F401
+from .lowering import ALIAS_MARKER, ITEM_TO_WRITE, CallLowering, _is_call_to  # noqa: F401
 from .parse import lift_function
 
 _OP_HINT = {
@@ -300,6 +301,8 @@ class Normalizer(CallLowering):
             self.lift(target.id, value)
         elif isinstance(target, gast.Name):
             self.assign_name(target.id, self.simple(value, hint=target.id))
+        elif isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+            self.nested_store(target, value)
         elif isinstance(target, gast.Subscript):
             base = self.receiver(target.value)
             index = self.index(target.slice)
@@ -352,6 +355,30 @@ class Normalizer(CallLowering):
             refuse(self.parsed, target, f"assignment to {type(target).__name__}",
                    "assign to a name or a subscript")
 
+    def nested_store(self, target, value):
+        """``a[i][j] = v`` as ``item = a[i]; new = _sd.item_to_write(item, a, where); new[j] = v;
+        a[i] = new``, with the alias stage's marker of ``a[i] op= e`` before the store: numpy
+        writes into the object a[i] holds, which no other name still read may share (a copy
+        of a[i] written back, where a[i] is a view or an item of a list or dict)."""
+        atom = self.atom(value)  # (Python evaluates the value first)
+        base = self.receiver(target.value.value)
+        index = self.index(target.value.slice)
+        item = self.name_of(gast.Subscript(value=base, slice=index, ctx=gast.Load()), "item")
+        self.parsed.env.setdefault(ITEM_TO_WRITE, runtime.item_to_write)
+        where = f"{self.parsed.where(target)}"
+        new = self.name_of(call(load(ITEM_TO_WRITE), [item, copy.deepcopy(base), const(where)]),
+                           "new")
+        self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(new),
+                                                       slice=self.index(target.slice),
+                                                       ctx=gast.Store())],
+                              value=atom, type_comment=None))
+        marker = self.item_marker(item, [gast.Subscript(
+            value=copy.deepcopy(base), slice=copy.deepcopy(index), ctx=gast.Load())])
+        self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
+                                                       ctx=gast.Store())],
+                              value=new, type_comment=None))
+        marker.sd_alias_end = self.out[-1]
+
     def assign_name(self, name, value):
         """``name = value``; when value reads name (``x = x * w``), the operation goes into a
         fresh variable first, so the old and the new ``x`` are both there for the adjoint."""
@@ -383,6 +410,11 @@ class Normalizer(CallLowering):
             marker = self.item_marker(op.left, [copy.deepcopy(obj), const(s.target.attr)])
             self.emit(gast.Expr(value=call(load("setattr"), [obj, const(s.target.attr), new])))
             marker.sd_alias_end = self.out[-1]
+        elif isinstance(s.target.value, gast.Subscript):  # a[i][j] += e: a[i][j] = a[i][j] + e
+            op.left = copy.deepcopy(s.target)
+            op.left.ctx = gast.Load()
+            op.right = s.value
+            self.nested_store(s.target, op)
         else:
             base = self.receiver(s.target.value)
             index = self.index(s.target.slice)

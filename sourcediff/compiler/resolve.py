@@ -329,6 +329,9 @@ class Resolver:
                 # params.items(), d.values(): read as lists, their rules check for a dict
                 return self.primitive(getattr(runtime, _DICT_METHODS[func.attr]),
                                       [func.value] + args, keywords, name=name)
+            if key is None and func.attr == "get" and 1 <= len(args) <= 2 and not keywords:
+                # bn_param.get("eps", 1e-5): d[k] if k in d else default (its rule: a dict's)
+                return self.primitive(runtime.dict_get, [func.value] + args, keywords, name=name)
             if key is None:
                 return Op("unknown", key=func.attr, args=[func.value] + args, keywords=keywords,
                           name=name)

@@ -30,6 +30,17 @@ def copy_held(g, ans, value, name="the argument", where="sourcediff"):
     return (g, None, None)
 
 
+# (a[i][j] = v is written new = _sd.item_to_write(a[i], a, where); new[j] = v; a[i] = new)
+@defvjp(_sd.item_to_write, kind="custom", view=False)
+def item_to_write(g, ans, item, holder, where):
+    return (g, None, None)
+
+
+@defjvp(_sd.item_to_write)
+def item_to_write_jvp(g, ans, item, holder, where):
+    return (_sd.copy(g), None, None)
+
+
 @defvjp(_sd.check_scalar, kind="linear")
 def check_scalar(g, ans, value, where):
     return (g, None)
@@ -546,6 +557,32 @@ def dict_values(g, ans, d):
 @defjvp(_sd.dict_values)
 def dict_values_jvp(t, ans, d):
     return (_sd.dict_values_tangent(t, d),)
+
+
+# d.get(k, default) on a local or parameter (review32): d[k] where d holds k, else default
+@defvjp(_sd.dict_get, kind="custom")
+def dict_get(g, ans, d, k, default=None):
+    return (_sd.dict_get_grad(g, d, k), None, _sd.dict_default_grad(g, d, k))
+
+
+@defjvp(_sd.dict_get)
+def dict_get_jvp(t, ans, d, k, default=None):
+    return (_sd.dict_get_tangent(t, d, k), None, _sd.dict_default_grad(t, d, k))
+
+
+@defvjp(_sd.dict_get_grad, kind="linear")
+def dict_get_grad(c, out, g, d, k):
+    return (_sd.dict_get_tangent(c, d, k), None, None)
+
+
+@defvjp(_sd.dict_get_tangent, kind="linear")
+def dict_get_tangent(c, out, t, d, k):
+    return (_sd.dict_get_grad(c, d, k), None, None)
+
+
+@defvjp(_sd.dict_default_grad, kind="linear")
+def dict_default_grad(c, out, g, d, k):
+    return (_sd.dict_default_grad(c, d, k), None, None)
 
 
 @defvjp(_sd.dict_items_grad, kind="linear")

@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from ..errors import SourcediffSyntaxError
 from ..pytree import held_items, is_model_object, is_tree
 from .accumulate import GradDict, GradList, copy, grad_items, is_zero_grad
 from .shapes import numpy_only, other_array, shape, unbroadcast
@@ -14,7 +15,8 @@ __all__ = [
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
-    "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad"
+    "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
+    "item_to_write"
 ]
 
 
@@ -460,3 +462,18 @@ def assigned_items_adjoint(b, g, value):
     parts = [np.zeros(np.shape(item)) if part is None else part
              for part, item in zip(grad_items(b, len(value)), value)]
     return np.array(np.broadcast_to(np.asarray(parts, dtype=float), shape(g)))
+
+
+def item_to_write(item, holder, where):
+    """A copy of ``item = holder[i]`` for ``holder[i][j] = v``, which the compiler writes
+    ``new = item_to_write(holder[i], holder, where); new[j] = v; holder[i] = new`` with the alias
+    checks of ``holder[i] += e`` (numpy writes into the object ``holder[i]`` holds, which no other
+    name still read may share). Refused where ``holder`` is an array and ``holder[i]`` a copy of
+    its values (a fancy or boolean index): numpy's write then changes nothing in ``holder``."""
+    if isinstance(holder, np.ndarray) and not (isinstance(item, np.ndarray) and
+                                               np.shares_memory(item, holder)):
+        raise SourcediffSyntaxError(
+            f"{where}: this writes into a[i][j] where a[i] is a copy of a's values (an index by "
+            f"an array or a mask), so numpy changes nothing in a.\nWrite a[i, j] = v, or name "
+            f"the copy first (c = a[i]; c[j] = v) if that is what you mean")
+    return copy(item)

@@ -19,7 +19,8 @@ __all__ = [
     "sequence_tangent", "dict_items", "dict_values", "dict_keys", "dict_items_grad",
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
     "attribute_slot", "attribute_grad", "named_like", "loop_length",
-    "check_unpack", "key_extremum"
+    "check_unpack", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
+    "dict_default_grad"
 ]
 
 
@@ -201,6 +202,42 @@ def dict_values(d):
 def dict_keys(d):
     """``d.keys()`` as a list (keys carry no derivative)."""
     return list(d.keys())
+
+
+def dict_get(d, k, *default):
+    """``d.get(k)`` or ``d.get(k, default)`` on a local or parameter that is not an array (its
+    rule checks for a dict): ``d[k]`` where ``d`` holds ``k``, else ``default``."""
+    return d.get(k, *default)
+
+
+def dict_get_grad(g, d, k):
+    """The gradient of the dict ``d`` from that of ``dict_get(d, k, default)``: ``g`` at ``k``
+    where ``d`` holds it (0.0 otherwise); its adjoint is :func:`dict_get_tangent`."""
+    _a_dict_get(d)
+    if is_zero_grad(g) or k not in d:
+        return 0.0
+    return GradDict({k: g})
+
+
+def dict_get_tangent(t, d, k):
+    """The tangent of ``dict_get(d, k, default)`` from a tangent ``t`` of ``d`` (its entry at
+    ``k``, 0.0 where ``d`` does not hold ``k``)."""
+    _a_dict_get(d)
+    return item_grad(t, k) if k in d else 0.0
+
+
+def dict_default_grad(g, d, k):
+    """The gradient (and the tangent) of ``dict_get(d, k, default)`` in ``default``: ``g`` where
+    ``d`` does not hold ``k``, else 0.0."""
+    return 0.0 if k in d else g
+
+
+def _a_dict_get(d):
+    # (a TypeError: the generated code's caller names the user's line)
+    if not isinstance(d, dict):
+        raise TypeError(f"obj.get(...) of a {type(d).__name__} that carries a derivative; "
+                        f"sourcediff differentiates .get() of dicts (d[k] if k in d else "
+                        f"default). Hold the values in a dict, or give the method another name")
 
 
 def _a_dict(d, method):
