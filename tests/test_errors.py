@@ -6,6 +6,7 @@ Tests marked xfail(strict=True) describe the error a user should get but does no
 failures (XPASS) when the compiler is fixed, and the mark should then be removed.
 """
 
+import contextlib
 import importlib
 import inspect
 import math
@@ -207,7 +208,8 @@ COUNTER = 0.0
 
 
 def uses_with(x):
-    with np.errstate(all="ignore"):  # <here>
+    # (np.errstate and warnings.catch_warnings blocks are supported: tests/test_review30.py)
+    with contextlib.suppress(FloatingPointError):  # <here>
         y = np.log(x)
     return np.sum(y)
 

@@ -710,7 +710,8 @@ class Analysis(ObjectState):
     def origin(self, s, grad=False):
         """The user's line statement ``s`` comes from, as comments and the line table name it."""
         return Origin(self.parsed.filename_short, self.parsed.user_line(s),
-                      self.parsed.line_text(s), grad)
+                      self.parsed.line_text(s), grad,
+                      self.parsed.quiet.get(getattr(s, "lineno", None), ()))
 
     def line_comment(self, s):
         """``# <user line>  (file.py:NN)`` above the primal code of a user line (deduplicated)."""

@@ -1,7 +1,7 @@
 """Fence stage: refuse, with the user's file:line:col, every construct the compiler does not support.
 
-Example: ``fence(parse_function(f))`` raises ``SourcediffSyntaxError("... f.py:3:5: 'with' statements
-are not supported ...")`` for a function containing ``with open(p) as fh:``.
+Example: ``fence(parse_function(f))`` raises ``SourcediffSyntaxError("... f.py:3:5: try/except
+are not supported ...")`` for a function containing ``try: ... except ValueError: ...``.
 """
 
 import inspect
@@ -19,7 +19,6 @@ _REFUSED = {
     gast.Nonlocal: ("'nonlocal' declarations", "return the value from the inner function instead"),
     gast.Try: ("try/except", "move error handling outside the differentiated function"),
     gast.TryStar: ("try/except*", "move error handling outside the differentiated function"),
-    gast.With: ("'with' statements", "move the context manager outside the function"),
     gast.AsyncWith: ("'async with'", "differentiate a plain synchronous function"),
     gast.AsyncFor: ("'async for'", "differentiate a plain synchronous function"),
     gast.AsyncFunctionDef: ("async functions", "differentiate a plain synchronous function"),

@@ -46,6 +46,7 @@ from ..syntax import (  # noqa: F401
     spread_keywords,
     store,
 )
+from .contexts import quiet_body
 from .fence import refuse
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .lowering import ALIAS_MARKER, CallLowering, _is_call_to  # noqa: F401
@@ -251,6 +252,10 @@ class Normalizer(CallLowering):
             self.emit(gast.Raise(exc=exc, cause=cause))
         elif isinstance(s, gast.FunctionDef):
             self.lift(s.name, s)
+        elif isinstance(s, gast.With):  # np.errstate / catch_warnings: see compiler/contexts.py
+            for inner in quiet_body(self.parsed, s):
+                self.loc = inner
+                self.statement(inner)
         else:
             refuse(self.parsed, s, f"{type(s).__name__} statements", "rewrite it with assignments")
 
