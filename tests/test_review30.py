@@ -144,6 +144,7 @@ def loud_outside(x):
     return np.sum(a * 0.0 + b * 0.0 + x)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value")
 def test_code_outside_the_block_still_warns():
     with pytest.warns(RuntimeWarning, match="divide by zero"):
         sd.grad(loud_outside)(np.array([0.0, 1.0]))
@@ -194,3 +195,51 @@ def test_other_with_blocks_are_refused_at_their_line(f, what):
         sd.grad(f)(X)
     with pytest.raises(SourcediffError):
         sd.grad(f, mode="forward")(X)
+
+
+# ---------------------------------------------------------------- an object in a *args tuple
+# forward mode gave an object in a *args tuple the tangent np.zeros_like(obj) (a 0-d object
+# array) and the jvp form read args_dot[0].k off it: AttributeError in the generated code
+# (tests/test_review26.py had it as an xfail). Now runtime.zero_tangent: a ZeroTangent whose
+# attributes read as zero tangents (and the receiver of a method written def m(*args)).
+
+
+class Scaler:
+    def __init__(self, k, w):
+        self.k = k
+        self.w = w
+
+    def star(*args):
+        return np.sin(args[1]) * args[0].k + args[0].w * args[1]
+
+
+SCALER = Scaler(0.7, np.array([0.2, -0.4, 1.5]))
+
+
+def collects(*args):
+    return np.tanh(args[1]) * args[0].k + args[0].w * args[1] ** 2
+
+
+def object_in_star_args(x, y):
+    return np.sum(collects(SCALER, x) * y)
+
+
+def receiver_in_star_args(x, y):
+    m = SCALER.star
+    return np.sum(SCALER.star(x) * y + m(y) * x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [object_in_star_args, receiver_in_star_args],
+                         ids=lambda f: f.__name__)
+def test_object_in_star_args_every_mode(f, mode):
+    _check_every_mode(f, (X, np.array([0.3, -0.6, 0.8])), mode, wrt=(0, 1))
+
+
+def test_object_in_star_args_jacobian_forward():
+    y = np.array([0.3, -0.6, 0.8])
+    J = sd.jacobian(lambda x: collects(SCALER, x) * y, mode="forward")(X)
+    h = 1e-6
+    want = np.stack([(collects(SCALER, X + h * e) - collects(SCALER, X - h * e)) * y / (2 * h)
+                     for e in np.eye(3)], axis=1)
+    np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)
