@@ -1048,3 +1048,12 @@ nondiff_case(_sd.triangle_mask, R(3, 3), True, True)
 nondiff_case(_sd.spectrum_axes, R(3, 4), (4,))
 nondiff_case(_sd.spectrum_length, R(5), None, -1)
 nondiff_case(_sd.hermitian_weights, R(2, 6), 1)
+# np.put, np.place, np.putmask, np.fill_diagonal as the compiler writes them (review30):
+# a[positions] = cycled(v, shape), v's entries repeated over the positions
+case(_sd.cycled, R(2), (5,), argnums=(0,))
+case(_sd.cycled, R(2, 3), (3, 3), argnums=(0,), name="cycled_2d")
+case(_sd.uncycled, R(7), R(3), argnums=(0,))
+nondiff_case(_sd.put_positions, R(3, 2), np.array([0, -1, 7]), "wrap")
+nondiff_case(_sd.diagonal_positions, R(5, 2), True)
+nondiff_case(_sd.positions_shape, (np.array([0, 2]), np.array([1, 1])))
+nondiff_case(_sd.sorts_an_array, R(3), "a.sort()")

@@ -339,35 +339,15 @@ def test_unsupported_syntax_quotes_the_line_and_says_what_to_do(fn, token):
 # ---------------------------------------------------------------------- writes into arrays in place
 
 
-def sorts_in_place(x):
-    y = x * 2.0
-    y.sort()  # <here>
-    return np.sum(y * np.arange(3.0))
-
-
 def multiplies_at(x):
     y = np.ones(3)
     np.multiply.at(y, [0, 0, 1], x)  # <here>  (np.add.at and np.subtract.at are supported)
     return np.sum(y * y)
 
 
-def puts_into(x):
-    y = np.zeros(3)
-    np.put(y, [0, 2], x[:2])  # <here>
-    return np.sum(y * y)
-
-
-def putmask_in_loop(x):
-    y = x * 1.0
-    for _ in range(2):
-        if np.sum(y) > -100.0:
-            np.putmask(y, y > 1.5, x * 2.0)  # <here>
-    return np.sum(y * y)
-
-
-# (y.fill(v), np.copyto(y, x) and out=y are differentiated since: tests/test_whole_writes.py)
-IN_PLACE = [(sorts_in_place, "y.sort()"), (multiplies_at, "np.multiply.at(...)"),
-            (puts_into, "np.put(...)"), (putmask_in_loop, "np.putmask(...)")]
+# (y.fill(v), np.copyto(y, x) and out=y are differentiated since: tests/test_whole_writes.py;
+# y.sort(), np.put, np.putmask, np.place, np.fill_diagonal since: tests/test_review30.py)
+IN_PLACE = [(multiplies_at, "np.multiply.at(...)")]
 
 
 @pytest.mark.parametrize("fn, call", IN_PLACE, ids=[f.__name__ for f, _ in IN_PLACE])

@@ -243,3 +243,131 @@ def test_object_in_star_args_jacobian_forward():
     want = np.stack([(collects(SCALER, X + h * e) - collects(SCALER, X - h * e)) * y / (2 * h)
                      for e in np.eye(3)], axis=1)
     np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)
+
+
+# ---------------------------------------------------------------- numpy's writes in place
+# y.sort(), np.put, np.putmask, np.place, np.fill_diagonal into a local array: refused before
+# (tests/test_errors.py: "writes into y in place, which sourcediff does not differentiate").
+# Written as rebindings with the alias checks of y += e (compiler/lowering.py): y.sort(axis) as
+# y = np.sort(y, axis) (runtime.write_into), np.putmask(y, m, v) as y = np.where(m, v repeated
+# over y, y), and np.put / np.place / np.fill_diagonal as the subscript assignment
+# y[positions] = v repeated over the positions (runtime.cycled, whose adjoint sums the repeats).
+
+
+def sorts_in_place(x):
+    y = x * 2.0
+    y.sort()
+    return np.sum(y * np.arange(3.0))
+
+
+def puts_into(x):
+    y = np.zeros(3)
+    np.put(y, [0, 2], x[:2])
+    return np.sum(y * y)
+
+
+def putmask_in_loop(x):
+    y = x * 1.0
+    for _ in range(2):
+        if np.sum(y) > -100.0:
+            np.putmask(y, y > 1.5, x * 2.0)
+    return np.sum(y * y)
+
+
+def put_repeats_and_cycles(x):
+    a = np.outer(x, x)
+    np.put(a, [0, 4, -1, 4], x[:2] * 3.0)  # (4 twice: the last write wins; v cycles)
+    b = x * 1.0
+    np.put(b, [5, -7], x[1:], mode="wrap")
+    c = x ** 2
+    np.put(c, np.array([[9, -2]]), x[0], mode="clip")
+    return np.sum(a ** 2 * np.arange(9.0).reshape(3, 3)) + np.sum(b * c * np.arange(1.0, 4.0))
+
+
+def putmask_shapes(x):
+    a = np.outer(x, x)
+    np.putmask(a, a > 0.3, np.sin(np.outer(x, np.ones(3))))
+    b = x * 2.0
+    np.putmask(b, x > 0.0, x[:2] ** 3)  # (2 values cycled over 3 entries by position)
+    return np.sum(a * np.arange(9.0).reshape(3, 3)) + np.sum(b ** 2)
+
+
+def diagonals_and_places(x):
+    a = np.outer(x, x)
+    np.fill_diagonal(a, x ** 2)
+    b = np.zeros((5, 2)) + x[0]
+    np.fill_diagonal(b, x[1:], wrap=True)
+    c = np.outer(x, x)
+    np.place(c, c < 0.5, x * 2.0)
+    return (np.sum(a * np.arange(9.0).reshape(3, 3)) + np.sum(b ** 2 * np.arange(10.0).reshape(5, 2))
+            + np.sum(c ** 2))
+
+
+def sorts_along_axes_in_a_loop(x):
+    a = np.outer(x, x + 1.0)
+    a.sort(axis=0)
+    s = np.sum(a * np.arange(9.0).reshape(3, 3))
+    b = x * 1.0
+    for i in range(3):
+        b = b * x[i] - i
+        b.sort()
+        s = s + b[0] * b[2]
+    return s
+
+
+def sorts_a_parameter(x):
+    x.sort()
+    return np.sum(x * np.arange(3.0))
+
+
+WRITE_CASES = [sorts_in_place, puts_into, putmask_in_loop, put_repeats_and_cycles, putmask_shapes,
+               diagonals_and_places, sorts_along_axes_in_a_loop, sorts_a_parameter]
+XW = np.array([0.5, 1.2, -0.3])
+
+
+@pytest.mark.parametrize("mode", MODES[:4])
+@pytest.mark.parametrize("f", WRITE_CASES, ids=lambda f: f.__name__)
+def test_in_place_writes_every_mode(f, mode):
+    given = XW.copy()
+    g = _grads(f, (given,), 0, mode)
+    np.testing.assert_array_equal(given, XW)  # (numpy would sort the caller's x)
+    check_grads_fd(f, (XW,), (0,), (g,))
+
+
+@pytest.mark.parametrize("f", WRITE_CASES, ids=lambda f: f.__name__)
+def test_in_place_writes_second_order(f):
+    _check_hessian(f, XW)
+
+
+def test_in_place_writes_value_is_numpys():
+    for f in WRITE_CASES:
+        value, _ = sd.value_and_grad(f)(XW.copy())
+        assert value == f(XW.copy())
+
+
+def sorts_a_view_read_later(x):
+    a = np.outer(x, x)
+    row = a[1]
+    row.sort()
+    return np.sum(a * np.arange(9.0).reshape(3, 3))
+
+
+def puts_into_a_view_read_later(x):
+    a = np.zeros((2, 3))
+    row = a[0]
+    np.put(row, [0, 2], x[:2])
+    return np.sum(a * 2.0) + np.sum(row * x)
+
+
+def sorts_a_list(x):
+    v = [x[2], x[0], x[1]]
+    v.sort()
+    return v[0] * 2 + v[2]
+
+
+@pytest.mark.parametrize("f", [sorts_a_view_read_later, puts_into_a_view_read_later,
+                               sorts_a_list], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_writes_sourcediff_does_not_follow_are_refused(f, mode):
+    with pytest.raises(SourcediffError, match=r"test_review30.py:\d+"):
+        sd.grad(f, mode=mode)(XW)

@@ -22,6 +22,13 @@ ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (
 WRITE_INTO = "_sd_write_into"  # np.exp(x, out=a) is written a = _sd_write_into(a, np.exp(x), ...)
 NP_WHERE = "_sd_np_where"  # np.copyto(a, v, where=m) writes np.where(m, v, a)
 KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extremum(xs_, f, True)]
+NP_SORT = "_sd_np_sort"  # a.sort(axis) writes np.sort(a, axis)
+SORTS_AN_ARRAY = "_sd_sorts_an_array"  # (after a check that a is an array)
+CYCLED = "_sd_cycled"  # np.put(a, i, v) is written a[_sd_put_positions(a, i)] = _sd_cycled(v, ...)
+# (the positions np.put, np.place and np.fill_diagonal write, and their count)
+POSITIONS = {np.put: "_sd_put_positions", np.place: "_sd_np_nonzero",
+             np.fill_diagonal: "_sd_diagonal_positions"}
+POSITIONS_SHAPE = "_sd_positions_shape"
 
 
 class CallLowering:
@@ -71,6 +78,10 @@ class CallLowering:
         if isinstance(func, gast.Attribute) and func.attr == "fill" and len(value.args) == 1 \
                 and not keywords and self.local_name(func.value):
             return func.value.id, value, f"{func.value.id}.fill(...)"
+        if isinstance(func, gast.Attribute) and func.attr == "sort" and len(value.args) + \
+                len(keywords) <= 2 and set(keywords) <= {"axis", "kind"} and \
+                self.local_name(func.value):  # (an array's sort; a list's takes key=, reverse=)
+            return func.value.id, value, f"{func.value.id}.sort(...)"
         fn = self.static_value(func)
         if not (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").split(".")[0]
                 == "numpy"):
@@ -78,6 +89,9 @@ class CallLowering:
         if fn is np.copyto and len(value.args) >= 2 and self.local_name(value.args[0]) and \
                 len(value.args) + len(keywords) <= 4 and set(keywords) <= {"casting", "where"}:
             return value.args[0].id, value, "np.copyto(...)"
+        if fn is np.putmask and len(value.args) == 3 and not keywords and \
+                self.local_name(value.args[0]):
+            return value.args[0].id, value, "np.putmask(...)"
         out = keywords.get("out")
         if out is None and isinstance(fn, np.ufunc) and len(value.args) == fn.nin + 1:
             out = value.args[-1]  # (np.exp(x, a): a ufunc's out by position)
@@ -88,6 +102,42 @@ class CallLowering:
         if out is None or "where" in keywords or not self.local_name(out):
             return None
         return out.id, value, f"np.{getattr(fn, '__name__', 'call')}(..., out={out.id})"
+
+    def positions_write(self, value):
+        """``np.put(a, ind, v, mode)``, ``np.place(a, mask, v)``, ``np.fill_diagonal(a, v,
+        wrap)`` into a local array ``a``, written as the subscript assignment ``a[positions] =
+        _sd.cycled(v, shape)`` they stand for (v's entries repeated to fill the positions, as
+        numpy does); False for any other statement."""
+        if not isinstance(value, gast.Call) or any(isinstance(a, gast.Starred) for a in value.args) \
+                or any(k.arg is None for k in value.keywords):
+            return False
+        fn, args = self.static_value(value.func), list(value.args)
+        keywords = {k.arg: k.value for k in value.keywords}
+        if not any(fn is f for f in POSITIONS) or not args or not self.local_name(args[0]):
+            return False
+        a = args[0]
+        if fn is np.put and 3 <= len(args) + len(keywords) <= 4 and set(keywords) <= {"mode"}:
+            where = [a, args[1], args[3] if len(args) > 3 else keywords.get("mode", const("raise"))]
+            v = args[2]
+        elif fn is np.place and len(args) == 3 and not keywords:
+            where, v = [args[1]], args[2]
+        elif fn is np.fill_diagonal and 2 <= len(args) + len(keywords) <= 3 and \
+                set(keywords) <= {"wrap"} and len(args) >= 2:
+            where = [a, args[2] if len(args) > 2 else keywords.get("wrap", const(False))]
+            v = args[1]
+        else:
+            return False
+        self.parsed.env.setdefault(POSITIONS[fn], {np.put: runtime.put_positions,
+                                                   np.place: np.nonzero,
+                                                   np.fill_diagonal: runtime.diagonal_positions}[fn])
+        self.parsed.env.setdefault(CYCLED, runtime.cycled)
+        self.parsed.env.setdefault(POSITIONS_SHAPE, runtime.positions_shape)
+        at = self.name_of(call(load(POSITIONS[fn]), where), "at")
+        values = call(load(CYCLED), [v, call(load(POSITIONS_SHAPE), [at])])
+        self.statement(located(gast.Assign(targets=[gast.Subscript(
+            value=load(a.id), slice=at, ctx=gast.Store())], value=values, type_comment=None),
+            self.loc))
+        return True
 
     def local_name(self, node):
         return isinstance(node, gast.Name) and node.id in self.locals
@@ -106,6 +156,17 @@ class CallLowering:
         casting = const("same_kind")
         if isinstance(value.func, gast.Attribute) and value.func.attr == "fill":
             written, casting = args[0], const("unsafe")
+        elif isinstance(value.func, gast.Attribute) and value.func.attr == "sort":
+            self.parsed.env.setdefault(NP_SORT, np.sort)
+            self.parsed.env.setdefault(SORTS_AN_ARRAY, runtime.sorts_an_array)
+            self.emit(gast.Expr(value=call(load(SORTS_AN_ARRAY), [load(target), const(what)])))
+            written = gast.Call(func=load(NP_SORT), args=[load(target)] + args, keywords=keywords)
+        elif what == "np.putmask(...)":  # (v's entries repeated over a's, where mask holds)
+            self.parsed.env.setdefault(NP_WHERE, np.where)
+            self.parsed.env.setdefault(CYCLED, runtime.cycled)
+            shape = gast.Attribute(value=load(target), attr="shape", ctx=gast.Load())
+            written, casting = call(load(NP_WHERE), [args[1], call(load(CYCLED), [
+                args[2], shape]), load(target)]), const("unsafe")
         elif "out" not in named:  # np.copyto(dst, src, casting, where)
             written, casting = named["src"], named.get("casting", casting)
             if "where" in named:

@@ -211,6 +211,8 @@ class Normalizer(CallLowering):
             if self.ufunc_at(s.value) is not None:
                 self.add_at(s.value, self.ufunc_at(s.value))
                 return
+            if self.positions_write(s.value):
+                return
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
                     and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \
                     and s.value.func.value.id in self.locals:
