@@ -1057,3 +1057,28 @@ nondiff_case(_sd.put_positions, R(3, 2), np.array([0, -1, 7]), "wrap")
 nondiff_case(_sd.diagonal_positions, R(5, 2), True)
 nondiff_case(_sd.positions_shape, (np.array([0, 2]), np.array([1, 1])))
 nondiff_case(_sd.sorts_an_array, R(3), "a.sort()")
+# scipy.stats location-scale families and poisson (review30)
+if scipy is not None:
+    st = scipy.stats
+    for _f in (st.gamma.logpdf, st.gamma.pdf):
+        scase(_f, 0.6 + P(2, 3), 1.0 + P(3), R(1) * 0.1, P(2, 1), argnums=(0, 1, 2, 3),
+              name=f"gamma_{_f.__name__}")
+    for _f in (st.beta.logpdf, st.beta.pdf):
+        scase(_f, rng.uniform(0.2, 0.8, (2, 3)), 1.0 + P(3), 1.0 + P(2, 1), argnums=(0, 1, 2),
+              name=f"beta_{_f.__name__}")
+        scase(_f, rng.uniform(0.2, 0.8, 3), 2.0, 3.0, -0.1, 1.3, argnums=(0, 3, 4),
+              name=f"beta_{_f.__name__}_loc_scale")
+    for _f in (st.expon.logpdf, st.expon.pdf, st.laplace.logpdf):
+        scase(_f, P(2, 3), R(3) * 0.1, P(2, 1), argnums=(0, 1, 2),
+              name=f"{_f.__self__.name}_{_f.__name__}")
+    for _f in (st.lognorm.logpdf, st.lognorm.pdf):
+        scase(_f, P(2, 3), P(3), R(1) * 0.1, P(2, 1), argnums=(0, 1, 2, 3),
+              name=f"lognorm_{_f.__name__}")
+    for _f in (st.poisson.logpmf, st.poisson.pmf):
+        scase(_f, np.array([[0, 2, 5], [1, 1, 3]]), P(3) * 2.0, argnums=(1,),
+              name=f"poisson_{_f.__name__}")
+# running maximum / minimum (review30)
+case(np.maximum.accumulate, R(7))
+case(np.minimum.accumulate, R(3, 4), 1, name="minimum_accumulate_axis1")
+case(np.maximum.accumulate, R(4, 3), axis=0, name="maximum_accumulate_kw")
+nondiff_case(_sd.running_arg, np.maximum.accumulate(R(5)), R(5))

@@ -743,3 +743,16 @@ def multiply_accumulate(g, ans, array, axis=0, dtype=None, out=None):
 @defjvp(np.multiply.accumulate)
 def multiply_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
     return (_sd.scan(g * np.ones_like(array) * _sd.shifted(ans, 1, axis, 1.0), array, axis),)
+
+
+# running maximum / minimum (review30): each entry is the array's entry at the running extremum's
+# position (the last one on ties, as torch.cummax), so its gradient goes back there
+@defvjp(np.maximum.accumulate, np.minimum.accumulate, kind="custom", torch_name="CummaxBackward0",
+        view=False)
+def extremum_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    return (_sd.take_along_grad(g, array, _sd.running_arg(ans, array, axis), axis),)
+
+
+@defjvp(np.maximum.accumulate, np.minimum.accumulate)
+def extremum_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
+    return (np.take_along_axis(g * np.ones_like(array), _sd.running_arg(ans, array, axis), axis),)

@@ -15,7 +15,7 @@ __all__ = [
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
-    "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions", "positions_shape"
+    "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions", "positions_shape"
 ]
 
 
@@ -441,6 +441,17 @@ def write_into(a, value, casting="same_kind", what="out="):
     out = np.empty_like(a)
     np.copyto(out, value, casting=casting)
     return out
+
+
+def running_arg(ans, a, axis=0):
+    """Where each entry of ``np.maximum.accumulate(a, axis)`` (or minimum), ``ans``, was taken
+    from along ``axis``: the last position up to it that holds the running extremum (as
+    torch.cummax's indices), so ``ans == np.take_along_axis(a, running_arg(ans, a), axis)``."""
+    a = np.asarray(a)
+    axis = axis + a.ndim if axis < 0 else axis
+    positions = np.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
+    at = np.where(a == ans, positions, 0)
+    return np.maximum.accumulate(at, axis=axis)
 
 
 def sorts_an_array(a, what):
