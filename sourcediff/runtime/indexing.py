@@ -15,7 +15,8 @@ __all__ = [
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
-    "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions", "positions_shape"
+    "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
+    "positions_shape"
 ]
 
 
