@@ -1082,3 +1082,15 @@ case(np.maximum.accumulate, R(7))
 case(np.minimum.accumulate, R(3, 4), 1, name="minimum_accumulate_axis1")
 case(np.maximum.accumulate, R(4, 3), axis=0, name="maximum_accumulate_kw")
 nondiff_case(_sd.running_arg, np.maximum.accumulate(R(5)), R(5))
+# scipy.signal.convolve2d / correlate2d (review30), every mode, either input the larger
+if scipy is not None:
+    import scipy.signal
+    for _f in (scipy.signal.convolve2d, scipy.signal.correlate2d):
+        scase(_f, R(3, 4), R(2, 3), argnums=(0, 1), name=f"{_f.__name__}_full")
+        scase(_f, R(4, 4), R(2, 2), "same", argnums=(0, 1), name=f"{_f.__name__}_same_even")
+        scase(_f, R(3, 4), R(5, 6), "same", argnums=(0, 1), name=f"{_f.__name__}_same_small")
+        scase(_f, R(5, 4), R(3, 3), "valid", argnums=(0, 1), name=f"{_f.__name__}_valid")
+        scase(_f, R(2, 3), R(4, 5), mode="valid", argnums=(0, 1), name=f"{_f.__name__}_valid_swap")
+case(_sd.centered_into, R(3, 4), R(4, 4), R(2, 2), 1, argnums=(0,))
+case(_sd.centered_part, R(5, 5), R(3, 4), R(4, 4), R(2, 2), argnums=(0,))
+nondiff_case(_sd.zero_fill, "fill", 0, "scipy.signal.convolve2d")

@@ -89,7 +89,7 @@ defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
-           _sd.running_arg,
+           _sd.running_arg, _sd.zero_fill,
            reason="the integer positions np.put or np.fill_diagonal writes")
 defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", calls_back=True)
 defnondiff(_sd.dict_keys, reason="a dict's keys")
@@ -447,6 +447,17 @@ def cycled(g, ans, v, shape):
 @defvjp(_sd.uncycled, kind="linear", torch_name="ResizeBackward0")
 def uncycled(b, ans, g, v):
     return (_sd.cycled(b, np.shape(g)), None)
+
+
+# (the gradient of scipy.signal.convolve2d / correlate2d placed in the 'full' result, and back)
+@defvjp(_sd.centered_into, kind="linear")
+def centered_into(b, ans, g, in1, in2, ceil=0):
+    return (_sd.centered_part(b, g, in1, in2, ceil), None, None, None)
+
+
+@defvjp(_sd.centered_part, kind="linear")
+def centered_part(c, ans, b, g, in1, in2, ceil=0):
+    return (_sd.centered_into(c, in1, in2, ceil), None, None, None, None)
 
 
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 import scipy.linalg
+import scipy.signal
 import scipy.special
 import scipy.stats
 
@@ -288,6 +289,43 @@ def mvn_logpdf_jvp(g, ans, x, mean=None, cov=1, allow_singular=False):
     return (_sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 0),
             _sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 1),
             _sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 2), None)
+
+
+# ---------------------------------------------------------------- scipy.signal (review30)
+# convolve2d(in1, in2, mode) is a part of the 'full' convolution F = in1 * in2: the gradient g is
+# placed in zeros shaped like F (centered_into), and then in1 gets its correlation with in2 and
+# in2 its correlation with in1 ('valid'). correlate2d is convolve2d with in2 flipped (its 'same'
+# part centred rounding up). Real arrays, boundary='fill' with fillvalue=0 only (zero_fill).
+
+
+@defvjp(scipy.signal.convolve2d, kind="custom", torch_name="ConvolutionBackward0")
+def convolve2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    full = _sd.centered_into(g, in1, in2, 0)
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.convolve2d", in1, in2)
+    return (_sd.correlate2d(full, in2, "valid", fill),
+            _sd.correlate2d(full, in1, "valid", fill), None, None, None)
+
+
+@defjvp(scipy.signal.convolve2d)
+def convolve2d_jvp(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.convolve2d", in1, in2)
+    return (_sd.convolve2d(g, in2, mode, fill),
+            _sd.convolve2d(in1, g, mode, fill), None, None, None)
+
+
+@defvjp(scipy.signal.correlate2d, kind="custom", torch_name="ConvolutionBackward0")
+def correlate2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    full = _sd.centered_into(g, in1, in2, 1)
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.correlate2d", in1, in2)
+    return (_sd.correlate2d(full, np.flip(in2), "valid", fill),
+            np.flip(_sd.correlate2d(full, in1, "valid", fill)), None, None, None)
+
+
+@defjvp(scipy.signal.correlate2d)
+def correlate2d_jvp(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.correlate2d", in1, in2)
+    return (_sd.correlate2d(g, in2, mode, fill),
+            _sd.correlate2d(in1, g, mode, fill), None, None, None)
 
 
 # ---------------------------------------------------------------- scipy.linalg (real, 2-D)
