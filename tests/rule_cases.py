@@ -9,6 +9,7 @@ import copy
 import inspect
 import math
 import operator
+import statistics
 
 import numpy as np
 
@@ -1100,3 +1101,7 @@ case(np.linalg.cond, R(2, 4, 3), -2, name="cond_batched_inverse")
 case(np.linalg.cond, R(3, 5), 2, name="cond_wide")
 case(np.linalg.eigvals, np.array([[2.0, 1.0, 0.3], [0.5, -1.0, 0.2], [0.1, 0.4, 0.7]]))
 nondiff_case(_sd.cond_sign, -2)
+# statistics.mean / fmean (review30)
+case(statistics.mean, R(5))
+case(statistics.fmean, R(4))
+nondiff_case(_sd.unweighted_count, R(3))

@@ -89,7 +89,7 @@ defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
-           _sd.running_arg, _sd.zero_fill, _sd.cond_sign,
+           _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
            reason="the integer positions np.put or np.fill_diagonal writes")
 defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", calls_back=True)
 defnondiff(_sd.dict_keys, reason="a dict's keys")

@@ -11,7 +11,7 @@ from .shapes import other_array, rebroadcast, shape, unbroadcast
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
-    "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent"
+    "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count"
 ]
 
 
@@ -25,6 +25,14 @@ def zeros_like_grad(x):
         items = [zeros_like_grad(item) for item in x]
         return like_container(x, items)
     return np.zeros_like(x)
+
+
+def unweighted_count(data, weights=None):
+    """The number of items statistics.fmean(data) averages; its ``weights=`` is refused."""
+    if weights is not None:
+        raise NotImplementedError("sourcediff has no derivative for statistics.fmean with "
+                                  "weights=; write np.average(data, weights=w)")
+    return len(data)
 
 
 def zero_tangent(x):
