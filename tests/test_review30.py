@@ -1,4 +1,5 @@
-"""review30: code people write in losses that sourcediff refused, made to work.
+"""review30: code people write in losses that sourcediff refused, made to work (each section
+below says what was refused and how it works now).
 
 ``with np.errstate(...)`` and ``with warnings.catch_warnings(): warnings.simplefilter(...)``
 around numeric code: refused before ('with' statements are not supported). The normalizer
@@ -6,10 +7,15 @@ inlines the body (compiler/contexts.py) and the generated code of the block's li
 backward, runs in the same context (``with _sd_quiet(...)``, emit.Origin.context)."""
 
 import copy
+import itertools
+import operator
+import statistics
 import warnings
 
 import numpy as np
 import pytest
+import scipy.signal
+import scipy.stats
 
 import sourcediff as sd
 from sourcediff.errors import SourcediffError, SourcediffSyntaxError
@@ -371,3 +377,99 @@ def sorts_a_list(x):
 def test_writes_sourcediff_does_not_follow_are_refused(f, mode):
     with pytest.raises(SourcediffError, match=r"test_review30.py:\d+"):
         sd.grad(f, mode=mode)(XW)
+
+
+# ---------------------------------------------------------------- functions people call in losses
+# NoRuleError before, every mode: scipy.signal.convolve2d / correlate2d, scipy.stats gamma, beta,
+# expon, lognorm, laplace, poisson; np.maximum.accumulate / minimum.accumulate, np.linalg.cond,
+# np.linalg.eigvals, statistics.mean / fmean, itertools.accumulate (lowered to the loop it runs).
+_rng = np.random.default_rng(30)
+KERNEL = _rng.normal(size=(2, 3))
+IMAGE = _rng.normal(size=(5, 6))
+
+
+def image_filters(x):
+    a = x.reshape(3, 4)
+    s = np.sum(scipy.signal.convolve2d(a, KERNEL, mode="same") ** 2)
+    s = s + np.sum(np.tanh(scipy.signal.correlate2d(a, KERNEL, "valid")))
+    s = s + np.sum(scipy.signal.convolve2d(IMAGE, a) * 0.1) + np.sum(
+        scipy.signal.correlate2d(a, a[:2, :2], "same") ** 2)
+    return s + np.sum(scipy.signal.correlate2d(a[:2], IMAGE, "valid") ** 2)
+
+
+def likelihoods(x):
+    p = np.abs(x) + 0.5
+    s = np.sum(scipy.stats.gamma.logpdf(p, p[0] + 1.0, scale=p[1]))
+    s = s + np.sum(scipy.stats.beta.logpdf(p / 4.0, 2.0, p[2]))
+    s = s + np.sum(scipy.stats.expon.logpdf(p, scale=p[3])) + np.sum(scipy.stats.gamma.pdf(p, 2.5))
+    s = s + np.sum(scipy.stats.lognorm.logpdf(p, p[4] * 0.5, loc=-0.1))
+    s = s + np.sum(scipy.stats.laplace.logpdf(x, 0.3, p[5]))
+    return s + np.sum(scipy.stats.poisson.logpmf(np.arange(12) % 4, p))
+
+
+def running_extremes(x):
+    wealth = np.cumsum(x)
+    drawdown = np.maximum.accumulate(wealth) - wealth
+    low = np.minimum.accumulate(x.reshape(3, 4) ** 2, axis=1)
+    return np.sum(drawdown ** 2) + np.sum(low * np.arange(12.0).reshape(3, 4))
+
+
+def matrix_spectra(x):
+    m = x[:9].reshape(3, 3) + np.diag([0.0, 3.0, 6.0])
+    return np.linalg.cond(m) + np.linalg.cond(x.reshape(3, 4), -2) + np.sum(
+        np.sort(np.linalg.eigvals(m)) * np.arange(1.0, 4.0))
+
+
+def python_statistics(x):
+    m = statistics.mean([x[0], x[1] ** 2, x[2]]) * statistics.fmean([x[3], x[4]])
+    running = list(itertools.accumulate([x[5], x[6], x[7]]))
+    products = sum(v ** 2 for v in itertools.accumulate([x[8], x[9], x[10]], operator.mul))
+    shifted = list(itertools.accumulate([x[0], x[1]], lambda a, b: 0.5 * a + b, initial=x[11]))
+    return m + running[0] * running[2] + products + shifted[2] * shifted[0]
+
+
+XR = _rng.normal(size=12)
+XR[:3] = [0.4, -0.8, 1.3]  # (no ties in the running maximum)
+RULE_PROGRAMS = [image_filters, likelihoods, running_extremes, matrix_spectra, python_statistics]
+
+
+@pytest.mark.parametrize("mode", MODES[:4])
+@pytest.mark.parametrize("f", RULE_PROGRAMS, ids=lambda f: f.__name__)
+def test_new_rules_every_mode(f, mode):
+    _check_every_mode(f, (XR,), mode)
+
+
+@pytest.mark.parametrize("f", [image_filters, likelihoods, running_extremes, python_statistics],
+                         ids=lambda f: f.__name__)
+def test_new_rules_second_order(f):
+    _check_hessian(f, XR)
+
+
+def test_matrix_spectra_second_order_is_refused_through_eig():
+    with pytest.raises(SourcediffError, match="eig_grad"):
+        sd.hessian(matrix_spectra)(XR)
+
+
+def accumulate_read_twice(x):
+    it = itertools.accumulate([x[0], x[1]])
+    return sum(it) + sum(it)  # (Python's second sum is 0)
+
+
+def filled_with_a_constant(x):
+    return np.sum(scipy.signal.convolve2d(x.reshape(3, 4), KERNEL, boundary="symm") ** 2)
+
+
+def weighted_fmean(x):
+    return statistics.fmean([x[0], x[1]], weights=[1.0, 3.0])
+
+
+def cond_in_the_frobenius_norm(x):
+    return np.linalg.cond(x[:9].reshape(3, 3), "fro")
+
+
+@pytest.mark.parametrize("f", [accumulate_read_twice, filled_with_a_constant, weighted_fmean,
+                               cond_in_the_frobenius_norm], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_what_the_new_rules_do_not_cover_is_refused(f, mode):
+    with pytest.raises(SourcediffError, match=r"test_review30.py:\d+"):
+        sd.grad(f, mode=mode)(XR)

@@ -24,7 +24,7 @@ import gast
 import numpy as np
 
 from ..runtime import contexts
-from .fence import refuse
+from .fence import refuse, static_object
 
 QUIET_NAME = "_sd_quiet"  # (the name generated code calls runtime.contexts.quiet by)
 _ERRSTATE_KEYS = ("all", "divide", "over", "under", "invalid")
@@ -135,7 +135,7 @@ def _filter_source(parsed, node, name, keywords):
     parts = []
     for key, value in keywords.items():
         if key == "category":
-            category = _static(parsed, value)
+            category = static_object(parsed, value)
             if not (isinstance(value, gast.Name) and isinstance(category, type) and
                     issubclass(category, Warning) and getattr(builtins, value.id, None)
                     is category):
@@ -159,20 +159,5 @@ def _constant(node):
     return node.value if isinstance(node, gast.Constant) else _NOT_CONSTANT
 
 
-def _static(parsed, node):
-    """What a name, or an attribute chain on a name, that the function does not bind is."""
-    chain = []
-    while isinstance(node, gast.Attribute):
-        chain.append(node.attr)
-        node = node.value
-    if not isinstance(node, gast.Name) or node.id in getattr(parsed, "bound_names", ()):
-        return None
-    scope = parsed.env if node.id in parsed.env else parsed.fn.__globals__
-    obj = scope.get(node.id, getattr(builtins, node.id, None))
-    for attr in reversed(chain):
-        obj = getattr(obj, attr, None)
-    return obj
-
-
 def _is(parsed, node, target):
-    return _static(parsed, node) is target
+    return static_object(parsed, node) is target

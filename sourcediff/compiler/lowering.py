@@ -7,6 +7,7 @@ literals or operations they stand for (``map(f, xs)``, ``list(it)``, ``dict(zip(
 
 import copy
 import functools
+import itertools
 import keyword
 import math
 
@@ -212,6 +213,13 @@ class CallLowering:
                 target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
         if self.static_value(node.func) is functools.reduce and 2 <= len(args) <= 3 and not kws:
             return self.reduce_loop(node, args[0], args[1], args[2] if len(args) == 3 else None)
+        if self.static_value(node.func) is itertools.accumulate and 1 <= len(args) <= 2 and \
+                {k.arg for k in kws} <= {"func", "initial"} and \
+                ("func" not in {k.arg for k in kws} or len(args) == 1):
+            named = {k.arg: k.value for k in kws}
+            fn = args[1] if len(args) == 2 else named.get("func")
+            fn = None if isinstance(fn, gast.Constant) and fn.value is None else fn
+            return self.accumulate_list(node, fn, args[0], named.get("initial"))
         if self.static_value(node.func) is math.prod and len(args) == 1 and \
                 [k.arg for k in kws] in ([], ["start"]):  # (math.prod(xs): start * x0 * x1 ...)
             return self.reduce_loop(node, None, args[0], kws[0].value if kws else const(1))
@@ -246,18 +254,36 @@ class CallLowering:
         return None
 
 
-    def reduce_loop(self, node, fn, seq, init):
+    def accumulate_list(self, node, fn, seq, init):
+        """``itertools.accumulate(seq, fn, initial=init)`` as the list its iterator gives: the
+        running ``acc = fn(acc, item)`` (``acc + item`` for no ``fn``) after the first item, or
+        after ``init`` (the fence refuses one read more than once); the list's name."""
+        if isinstance(init, gast.Constant) and init.value is None:
+            init = None
+        return self.reduce_loop(node, fn, seq, init, self.names.fresh("running"))
+
+    def reduce_loop(self, node, fn, seq, init, collect=None):
         """``functools.reduce(fn, seq, init)`` as the loop it runs (``acc = fn(acc, item)`` for
         each item of ``list(seq)`` after the first, or after ``init``; ``acc * item`` for no
-        ``fn``: math.prod); the accumulator's name."""
+        ``fn``: math.prod); the accumulator's name. With ``collect`` (a name), the list of the
+        accumulator's values is built there (itertools.accumulate, ``acc + item`` for no ``fn``)
+        and its name returned."""
         items, acc, k = self.names.fresh("items"), self.names.fresh("acc"), self.names.fresh("k")
         self.statement(located(assign(items, _as_list(seq)), node))
         first = init if init is not None else gast.Subscript(
             value=load(items), slice=const(0), ctx=gast.Load())
+        if collect is not None and init is None:  # (an empty sequence gives an empty list)
+            self.statement(located(assign(collect, gast.Subscript(value=load(items), slice=gast.Slice(
+                lower=None, upper=const(1), step=None), ctx=gast.Load())), node))  # ([] or [x0])
+            first = gast.IfExp(test=load(items), body=first, orelse=const(0.0))
         self.statement(located(assign(acc, first), node))
+        if collect is not None and init is not None:
+            self.statement(located(assign(collect, gast.List(elts=[load(acc)], ctx=gast.Load())),
+                                   node))
         item = gast.Subscript(value=load(items), slice=load(k), ctx=gast.Load())
         if fn is None:
-            step = gast.BinOp(left=load(acc), op=gast.Mult(), right=item)
+            step = gast.BinOp(left=load(acc), op=gast.Add() if collect is not None else gast.Mult(),
+                              right=item)
         elif plain_lambda(fn, 2) and not any(  # (reduce(lambda a, b: a @ b, ms): its body,
                 isinstance(n, (gast.Lambda, gast.comprehension)) for n in gast.walk(fn.body)):
             # inline, where no inner scope may bind the same names)
@@ -265,11 +291,15 @@ class CallLowering:
             step = Substitute(names).visit(copy.deepcopy(fn.body))
         else:
             step = call(copy.deepcopy(fn), [load(acc), item])
+        body = [assign(acc, step)]
+        if collect is not None:
+            body.append(assign(collect, gast.BinOp(left=load(collect), op=gast.Add(), right=gast.List(
+                elts=[load(acc)], ctx=gast.Load()))))
         loop = gast.For(target=store(k), iter=call(load("range"), [
             const(0 if init is not None else 1), call(load("len"), [load(items)])]),
-            body=[assign(acc, step)], orelse=[], type_comment=None)
+            body=body, orelse=[], type_comment=None)
         self.statement(located(loop, node))
-        return load(acc)
+        return load(acc if collect is None else collect)
 
 
 def _is_call_to(node, name, local_names):
