@@ -473,3 +473,44 @@ def cond_in_the_frobenius_norm(x):
 def test_what_the_new_rules_do_not_cover_is_refused(f, mode):
     with pytest.raises(SourcediffError, match=r"test_review30.py:\d+"):
         sd.grad(f, mode=mode)(XR)
+
+
+# ---------------------------------------------------------------- random draws with parameters
+# np.random.normal(loc=mu, scale=sigma) (and laplace, gumbel, logistic, uniform, exponential,
+# lognormal): NoRuleError before. numpy's draw is its standard draw moved and scaled, bit for bit
+# (checked below), so the gradient is the reparameterisation's (PyTorch's rsample), with the
+# standard draw read back from the value drawn: nothing is drawn twice.
+
+
+def noisy_loss(x):
+    np.random.seed(3)  # (so that finite differences see the same draws)
+    a = np.random.normal(loc=x, scale=x[1] ** 2 + 0.5)
+    b = np.random.normal(x[0], 2.0, size=(2, 3))
+    c = np.random.uniform(x[0] - 1.0, x + 1.0)
+    d = np.random.exponential(x ** 2 + 0.1, size=3)
+    e = np.random.lognormal(x[2], x[1], size=4)
+    h = np.random.laplace(x, 0.5) + np.random.gumbel(x[0], x[1]) + np.random.logistic(0.0, x)
+    return np.sum(a ** 2) + np.sum(np.sin(b)) + np.sum(c * d) + np.sum(e) * 0.1 + np.sum(h ** 2)
+
+
+def test_numpys_draws_are_standard_draws_moved_and_scaled():
+    loc, scale = np.array([0.3, -1.0, 2.0]), np.array([0.5, 2.0, 1.5])
+    for draw, standard in [("normal", "standard_normal"), ("laplace", "laplace"),
+                           ("gumbel", "gumbel"), ("logistic", "logistic")]:
+        np.random.seed(0)
+        got = getattr(np.random, draw)(loc, scale)
+        np.random.seed(0)
+        z = getattr(np.random, standard)(size=3) if standard == "standard_normal" else \
+            getattr(np.random, standard)(0.0, 1.0, size=3)
+        np.testing.assert_array_equal(got, loc + scale * z)
+
+
+@pytest.mark.parametrize("mode", MODES[:4])
+def test_draws_with_parameters_every_mode(mode):
+    _check_every_mode(noisy_loss, (X,), mode)
+
+
+def test_draws_with_parameters_second_order_and_value():
+    _check_hessian(noisy_loss, X)
+    value, _ = sd.value_and_grad(noisy_loss)(X)
+    assert value == noisy_loss(X)

@@ -192,7 +192,7 @@ def t_logpdf(g, ans, x, df, loc=0.0, scale=1.0, **kwds):
 
 
 @defvjp(scipy.stats.gamma.logpdf, kind="elementwise", broadcast=True)
-def gamma_logpdf(g, ans, x, a, loc=0.0, scale=1.0):
+def gamma_logpdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     fz = (a - 1.0) / z - 1.0
     return (g * fz / scale, g * (np.log(z) - _sd.digamma(a)), -g * fz / scale,
@@ -200,7 +200,7 @@ def gamma_logpdf(g, ans, x, a, loc=0.0, scale=1.0):
 
 
 @defvjp(scipy.stats.gamma.pdf, kind="elementwise", broadcast=True)
-def gamma_pdf(g, ans, x, a, loc=0.0, scale=1.0):
+def gamma_pdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     fz = (a - 1.0) / z - 1.0
     ga = g * ans
@@ -209,7 +209,7 @@ def gamma_pdf(g, ans, x, a, loc=0.0, scale=1.0):
 
 
 @defvjp(scipy.stats.beta.logpdf, kind="elementwise", broadcast=True)
-def beta_logpdf(g, ans, x, a, b, loc=0.0, scale=1.0):
+def beta_logpdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     fz = (a - 1.0) / z - (b - 1.0) / (1.0 - z)
     dab = _sd.digamma(a + b)
@@ -219,7 +219,7 @@ def beta_logpdf(g, ans, x, a, b, loc=0.0, scale=1.0):
 
 
 @defvjp(scipy.stats.beta.pdf, kind="elementwise", broadcast=True)
-def beta_pdf(g, ans, x, a, b, loc=0.0, scale=1.0):
+def beta_pdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     fz = (a - 1.0) / z - (b - 1.0) / (1.0 - z)
     ga = g * ans
@@ -230,26 +230,26 @@ def beta_pdf(g, ans, x, a, b, loc=0.0, scale=1.0):
 
 # expon: f = -z (z >= 0); laplace: f = -|z| - log 2
 @defvjp(scipy.stats.expon.logpdf, kind="elementwise", broadcast=True)
-def expon_logpdf(g, ans, x, loc=0.0, scale=1.0):
+def expon_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     return (-g / scale, g / scale, g * (z - 1.0) / scale)
 
 
 @defvjp(scipy.stats.expon.pdf, kind="elementwise", broadcast=True)
-def expon_pdf(g, ans, x, loc=0.0, scale=1.0):
+def expon_pdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     return (-g * ans / scale, g * ans / scale, g * ans * (z - 1.0) / scale)
 
 
 @defvjp(scipy.stats.laplace.logpdf, kind="elementwise", broadcast=True)
-def laplace_logpdf(g, ans, x, loc=0.0, scale=1.0):
+def laplace_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     return (-g * np.sign(z) / scale, g * np.sign(z) / scale, g * (np.abs(z) - 1.0) / scale)
 
 
 # lognorm(s): f = -log z - log s - log(2 pi) / 2 - log(z)^2 / (2 s^2)
 @defvjp(scipy.stats.lognorm.logpdf, kind="elementwise", broadcast=True)
-def lognorm_logpdf(g, ans, x, s, loc=0.0, scale=1.0):
+def lognorm_logpdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     lz = np.log(z)
     fz = -(1.0 + lz / (s * s)) / z
@@ -258,7 +258,7 @@ def lognorm_logpdf(g, ans, x, s, loc=0.0, scale=1.0):
 
 
 @defvjp(scipy.stats.lognorm.pdf, kind="elementwise", broadcast=True)
-def lognorm_pdf(g, ans, x, s, loc=0.0, scale=1.0):
+def lognorm_pdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
     z = (x - loc) / scale
     fz = -(1.0 + np.log(z) / (s * s)) / z
     ga = g * ans
@@ -268,12 +268,12 @@ def lognorm_pdf(g, ans, x, s, loc=0.0, scale=1.0):
 
 # poisson.logpmf(k, mu, loc): k log mu - mu - log k!; the count k and the shift loc are integers
 @defvjp(scipy.stats.poisson.logpmf, kind="elementwise", broadcast=True)
-def poisson_logpmf(g, ans, k, mu, loc=0):
+def poisson_logpmf(g, ans, k, mu, loc=0, **kwds):
     return (None, g * ((k - loc) / mu - 1.0), None)
 
 
 @defvjp(scipy.stats.poisson.pmf, kind="elementwise", broadcast=True)
-def poisson_pmf(g, ans, k, mu, loc=0):
+def poisson_pmf(g, ans, k, mu, loc=0, **kwds):
     return (None, g * ans * ((k - loc) / mu - 1.0), None)
 
 
