@@ -9,6 +9,7 @@ import copy
 import inspect
 import math
 import operator
+import statistics
 
 import numpy as np
 
@@ -1056,3 +1057,59 @@ case(_sd.dict_get, {"a": R(2), "b": S()}, "c", R(2), argnums=(0, 2), name="dict_
 case(_sd.dict_get_tangent, {"a": R(2), "b": S()}, {"a": R(2), "b": S()}, "a")
 case(_sd.dict_default_grad, R(2), {"a": R(2)}, "c")
 case(_sd.dict_get_grad, [R(2), S()], {"a": [R(2), S()]}, "a")  # (a list: not in the suite)
+# np.put, np.place, np.putmask, np.fill_diagonal as the compiler writes them (review30):
+# a[positions] = cycled(v, shape), v's entries repeated over the positions
+case(_sd.cycled, R(2), (5,), argnums=(0,))
+case(_sd.cycled, R(2, 3), (3, 3), argnums=(0,), name="cycled_2d")
+case(_sd.uncycled, R(7), R(3), argnums=(0,))
+nondiff_case(_sd.put_positions, R(3, 2), np.array([0, -1, 7]), "wrap")
+nondiff_case(_sd.diagonal_positions, R(5, 2), True)
+nondiff_case(_sd.positions_shape, (np.array([0, 2]), np.array([1, 1])))
+nondiff_case(_sd.sorts_an_array, R(3), "a.sort()")
+# scipy.stats location-scale families and poisson (review30)
+if scipy is not None:
+    st = scipy.stats
+    for _f in (st.gamma.logpdf, st.gamma.pdf):
+        scase(_f, 0.6 + P(2, 3), 1.0 + P(3), R(1) * 0.1, P(2, 1), argnums=(0, 1, 2, 3),
+              name=f"gamma_{_f.__name__}")
+    for _f in (st.beta.logpdf, st.beta.pdf):
+        scase(_f, rng.uniform(0.2, 0.8, (2, 3)), 1.0 + P(3), 1.0 + P(2, 1), argnums=(0, 1, 2),
+              name=f"beta_{_f.__name__}")
+        scase(_f, rng.uniform(0.2, 0.8, 3), 2.0, 3.0, -0.1, 1.3, argnums=(0, 3, 4),
+              name=f"beta_{_f.__name__}_loc_scale")
+    for _f in (st.expon.logpdf, st.expon.pdf, st.laplace.logpdf):
+        scase(_f, P(2, 3), R(3) * 0.1, P(2, 1), argnums=(0, 1, 2),
+              name=f"{_f.__self__.name}_{_f.__name__}")
+    for _f in (st.lognorm.logpdf, st.lognorm.pdf):
+        scase(_f, P(2, 3), P(3), R(1) * 0.1, P(2, 1), argnums=(0, 1, 2, 3),
+              name=f"lognorm_{_f.__name__}")
+    for _f in (st.poisson.logpmf, st.poisson.pmf):
+        scase(_f, np.array([[0, 2, 5], [1, 1, 3]]), P(3) * 2.0, argnums=(1,),
+              name=f"poisson_{_f.__name__}")
+# running maximum / minimum (review30)
+case(np.maximum.accumulate, R(7))
+case(np.minimum.accumulate, R(3, 4), 1, name="minimum_accumulate_axis1")
+case(np.maximum.accumulate, R(4, 3), axis=0, name="maximum_accumulate_kw")
+nondiff_case(_sd.running_arg, np.maximum.accumulate(R(5)), R(5))
+# scipy.signal.convolve2d / correlate2d (review30), every mode, either input the larger
+if scipy is not None:
+    import scipy.signal
+    for _f in (scipy.signal.convolve2d, scipy.signal.correlate2d):
+        scase(_f, R(3, 4), R(2, 3), argnums=(0, 1), name=f"{_f.__name__}_full")
+        scase(_f, R(4, 4), R(2, 2), "same", argnums=(0, 1), name=f"{_f.__name__}_same_even")
+        scase(_f, R(3, 4), R(5, 6), "same", argnums=(0, 1), name=f"{_f.__name__}_same_small")
+        scase(_f, R(5, 4), R(3, 3), "valid", argnums=(0, 1), name=f"{_f.__name__}_valid")
+        scase(_f, R(2, 3), R(4, 5), mode="valid", argnums=(0, 1), name=f"{_f.__name__}_valid_swap")
+case(_sd.centered_into, R(3, 4), R(4, 4), R(2, 2), 1, argnums=(0,))
+case(_sd.centered_part, R(5, 5), R(3, 4), R(4, 4), R(2, 2), argnums=(0,))
+nondiff_case(_sd.zero_fill, "fill", 0, "scipy.signal.convolve2d")
+# np.linalg.cond (p None, 2, -2) and np.linalg.eigvals (real distinct eigenvalues) (review30)
+case(np.linalg.cond, R(3, 3))
+case(np.linalg.cond, R(2, 4, 3), -2, name="cond_batched_inverse")
+case(np.linalg.cond, R(3, 5), 2, name="cond_wide")
+case(np.linalg.eigvals, np.array([[2.0, 1.0, 0.3], [0.5, -1.0, 0.2], [0.1, 0.4, 0.7]]))
+nondiff_case(_sd.cond_sign, -2)
+# statistics.mean / fmean (review30)
+case(statistics.mean, R(5))
+case(statistics.fmean, R(4))
+nondiff_case(_sd.unweighted_count, R(3))

@@ -70,12 +70,13 @@ def test_copies_builtin_sum_and_where_indices(fn):
 
 
 def uses_statistics(x):
-    return statistics.fmean([x[0], x[1]]) * 2.0
+    # (statistics.mean and fmean have rules since review30)
+    return statistics.median([x[0], x[1]]) * 2.0
 
 
 def test_a_standard_library_function_is_refused_by_name_not_transformed():
     with pytest.raises(sd.NoRuleError, match=r"test_everyday_python.py:\d+:\d+: no derivative "
-                                             r"rule for statistics.fmean"):
+                                             r"rule for statistics.median"):
         sd.grad(uses_statistics)(np.array([0.3, -0.7]))
 
 

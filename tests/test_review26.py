@@ -94,10 +94,8 @@ CASES = [bound_call, bound_local, bound_value, bound_star, bound_partial, plain_
 @pytest.mark.parametrize("fn", CASES, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("how", ["reverse", "unoptimized", "forward", "generic"])
 def test_receiver_collected_in_star_args(fn, how):
-    if how == "forward" and fn is plain_star_method:
-        pytest.xfail("forward mode gives the object in a *args tuple a tangent and reads "
-                     "args_dot[0].k (AttributeError in the jvp form; def g(*args) called as "
-                     "g(obj, x) does the same): not fixed here")
+    # (forward mode of plain_star_method read args_dot[0].k off a zero array: fixed in review30,
+    # runtime.zero_tangent)
     if how == "reverse":
         grads = sd.grad(fn, wrt=(0, 1))(X, Y)
     elif how == "unoptimized":

@@ -276,8 +276,11 @@ def test_every_case_names_a_rule():
 def test_every_rule_has_a_case():
     # by rule: a bound method (scipy.stats.norm.logpdf) is a new object on every attribute access
     covered = {id(registry.lookup(prim)) for prim, *_ in CASES}
+    # (random draws: a case here would draw anew on each call of the finite differences; they are
+    # checked with a seed inside the function in tests/test_review30.py)
     builtin = [r for r in registry.all_rules()  # not rules that other tests register for themselves
-               if not (getattr(r.key, "__module__", "") or "").startswith("tests")]
+               if not (getattr(r.key, "__module__", "") or "").startswith("tests")
+               and getattr(r.key, "__self__", None) is not np.random.mtrand._rand]
     missing = [r.name for r in builtin if id(r) not in covered]
     assert not missing, f"rules without a test case: {missing}"
 

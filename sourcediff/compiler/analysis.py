@@ -630,10 +630,11 @@ class Analysis(ObjectState):
                 f"differentiate through it, register a rule that gives that derivative "
                 f"(sourcediff.defvjp)")
 
-    def bind_user_call(self, op, s):
+    def bind_user_call(self, op, s, receiver=None):
         """(bound arguments, parameters that receive values carrying derivatives) of a call to the
         user's function; a ``*args`` parameter that receives one is bound to the tuple of what it
-        collects, a ``**kwargs`` one is refused."""
+        collects, a ``**kwargs`` one is refused. ``receiver`` is the syntax a method that
+        collects its receiver in ``*args`` finds there (None: a ``None`` constant)."""
         starred = [a for a in op.args if isinstance(a, gast.Starred)]
         if starred and _names_in(op.args + list(op.keywords.values())) & self.active:
             raise SourcediffSyntaxError(
@@ -652,7 +653,7 @@ class Analysis(ObjectState):
             # (a method whose wrapper collects its receiver in *args: the receiver's place in
             # the tuple, which carries no derivative)
             sig, bound, _ = bind_code(op.key, op.args, op.keywords,
-                                      receiver=gast.Constant(value=None, kind=None))
+                                      receiver=receiver or gast.Constant(value=None, kind=None))
         except (TypeError, ValueError) as exc:
             raise SourcediffSyntaxError(f"{self.parsed.where(s)}: the call to {op.name} does not "
                                         f"fit its signature: {exc}.\n    {self.parsed.line_text(s)}")
@@ -710,7 +711,8 @@ class Analysis(ObjectState):
     def origin(self, s, grad=False):
         """The user's line statement ``s`` comes from, as comments and the line table name it."""
         return Origin(self.parsed.filename_short, self.parsed.user_line(s),
-                      self.parsed.line_text(s), grad)
+                      self.parsed.line_text(s), grad,
+                      self.parsed.quiet.get(getattr(s, "lineno", None), ()))
 
     def line_comment(self, s):
         """``# <user line>  (file.py:NN)`` above the primal code of a user line (deduplicated)."""

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import gast
 
 from .. import runtime
-from ..errors import WrtError
+from ..errors import SourcediffSyntaxError, WrtError
 from .alias import _stored, alias_checks
 from .analysis import _locals
+from .contexts import QUIET_NAME, quiet_lines
 from .dump import dump, wanted
 from .emit import emit
 from .fence import fence, yields_as_list
@@ -221,6 +222,7 @@ def _front_end(fn, wrt, mode):
     if mode in ("split", "jvp_form"):  # (a function called by the one differentiated)
         yields_as_list(parsed)
     parsed = fence(parsed)
+    parsed.quiet = quiet_lines(parsed)  # (with np.errstate(...): compiler/contexts.py)
     dump("parse", parsed, parsed.node)
     params = _param_names(parsed.node)
     if mode in ("vjp", "jvp", "jvp_form", "split") and isinstance(wrt, (tuple, list)) \
@@ -233,6 +235,9 @@ def _front_end(fn, wrt, mode):
     norm = normalize(parsed, names)
     dump("normalize", parsed, norm)
     globals_ = GlobalNames(names, functools.partial(_user_lookup, parsed))
+    if parsed.quiet and globals_.name(QUIET_NAME, runtime.quiet) != QUIET_NAME:
+        raise SourcediffSyntaxError(f"{parsed.where(parsed.node)}: the function names {QUIET_NAME}, which "
+                       f"sourcediff's code for its with np.errstate(...) blocks calls; rename it")
     norm = forward_attributes(parsed, norm, globals_.name("_sd", runtime), _locals(norm))
     norm = alias_checks(parsed, norm, globals_.name("_sd", runtime))
     dump("alias", parsed, norm)

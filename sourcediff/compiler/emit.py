@@ -30,6 +30,9 @@ class Origin:
     line: int
     text: str
     grad: bool = False
+    # the sources of the _sd_quiet(...) contexts the line runs in (a with np.errstate(...)
+    # block's line: compiler/contexts.py); the emitter wraps its generated code in them
+    context: tuple = ()
 
     @property
     def location(self):
@@ -82,6 +85,27 @@ def comment_at(origin):
     return comment(comment_text(origin), origin)
 
 
+def _within(statements, enclosing):
+    """The statements, each run of consecutive ones whose context (a tuple of context sources,
+    see :class:`Origin`) is not the ``enclosing`` one's wrapped in ``with`` that context."""
+    out, k = [], 0
+    while k < len(statements):
+        s, context = statements[k]
+        if not context or context == enclosing:
+            out.append(s)
+            k += 1
+            continue
+        run = []
+        while k < len(statements) and statements[k][1] == context:
+            run.append(statements[k][0])
+            k += 1
+        items = context[len(enclosing):] if context[:len(enclosing)] == enclosing else context
+        out.append(gast.With(items=[gast.withitem(context_expr=gast.parse(c).body[0].value,
+                                                  optional_vars=None) for c in items],
+                             body=run, type_comment=None))
+    return out
+
+
 _MARK = re.compile(r"^(\s*)__sourcediff_comment_(\d+)__$")
 
 
@@ -94,8 +118,8 @@ def emit(fdef):
     """The :class:`Emitted` source and line table of a gast FunctionDef (with Comments)."""
     comments = []
 
-    def lower(stmts):
-        out = []
+    def lower(stmts, context, enclosing):
+        out = []  # (statement, the context it runs in)
         last = None
         for s in stmts:
             if isinstance(s, Comment):
@@ -103,19 +127,22 @@ def emit(fdef):
                     continue  # one comment for consecutive blocks of the same user line
                 last = s.value.value
                 comments.append(s)
-                out.append(gast.Expr(value=gast.Name(
+                if s.origin is not None:
+                    context = s.origin.context
+                out.append((gast.Expr(value=gast.Name(
                     id=f"__sourcediff_comment_{len(comments) - 1}__", ctx=gast.Load(),
-                    annotation=None, type_comment=None)))
+                    annotation=None, type_comment=None)), context))
                 continue
+            runs_in = context or enclosing
             if isinstance(getattr(s, "body", None), list):
-                s.body = lower(s.body) or [gast.Pass()]
+                s.body = lower(s.body, context, runs_in) or [gast.Pass()]
             if isinstance(getattr(s, "orelse", None), list):
-                s.orelse = lower(s.orelse)
-            out.append(s)
-        return out
+                s.orelse = lower(s.orelse, context, runs_in)
+            out.append((s, context))
+        return _within(out, enclosing)
 
     fdef = copy.deepcopy(fdef)
-    fdef.body = lower(fdef.body)
+    fdef.body = lower(fdef.body, (), ())
     tree = gast.gast_to_ast(fdef)
     ast.fix_missing_locations(tree)
     text = ast.unparse(tree)

@@ -1,10 +1,12 @@
 """Fence stage: refuse, with the user's file:line:col, every construct the compiler does not support.
 
-Example: ``fence(parse_function(f))`` raises ``SourcediffSyntaxError("... f.py:3:5: 'with' statements
-are not supported ...")`` for a function containing ``with open(p) as fh:``.
+Example: ``fence(parse_function(f))`` raises ``SourcediffSyntaxError("... f.py:3:5: try/except
+are not supported ...")`` for a function containing ``try: ... except ValueError: ...``.
 """
 
+import builtins
 import inspect
+import itertools
 
 import gast
 import numpy as np
@@ -19,7 +21,6 @@ _REFUSED = {
     gast.Nonlocal: ("'nonlocal' declarations", "return the value from the inner function instead"),
     gast.Try: ("try/except", "move error handling outside the differentiated function"),
     gast.TryStar: ("try/except*", "move error handling outside the differentiated function"),
-    gast.With: ("'with' statements", "move the context manager outside the function"),
     gast.AsyncWith: ("'async with'", "differentiate a plain synchronous function"),
     gast.AsyncFor: ("'async for'", "differentiate a plain synchronous function"),
     gast.AsyncFunctionDef: ("async functions", "differentiate a plain synchronous function"),
@@ -125,8 +126,7 @@ def _check_one_shot_iterators(parsed, fdef):
                     why = (f"{changed[0].id}, which its items read, changes before {name} is "
                            f"read (Python computes the items when they are read)")
             if why is not None:
-                what = "generator expressions" if isinstance(b.value, gast.GeneratorExp) \
-                    else "map iterators"
+                what = _iterator_kind(b.value)
                 refuse(parsed, b, f"{what} bound to a name and read more than once, in a loop "
                        f"or after what they read changes", f"here {why}. Make it a list "
                        f"({name} = [...] or list(map(...))) and read that, or write the "
@@ -159,8 +159,7 @@ def _check_one_shot_arguments(parsed, fdef):
                      n.id == param and isinstance(n.ctx, gast.Load)]
             parents = {id(c): n for n in gast.walk(callee) for c in gast.iter_child_nodes(n)}
             if len(reads) > 1 or (reads and _loop_between(reads[0], callee, parents)):
-                what = "generator expressions" if isinstance(arg, gast.GeneratorExp) \
-                    else "map iterators"
+                what = _iterator_kind(arg)
                 refuse(parsed, arg, f"{what} passed to a function that reads them more than "
                        f"once or in a loop", f"{name} reads its parameter {param} "
                        f"{'in a loop' if len(reads) == 1 else f'{len(reads)} times'}, and "
@@ -194,11 +193,35 @@ def _check_loop_sequence_changes(parsed, fdef):
                            f"what you mean, or over an index (while k < len({name}):)")
 
 
+def _iterator_kind(value):
+    if isinstance(value, gast.GeneratorExp):
+        return "generator expressions"
+    return "map iterators" if isinstance(value.func, gast.Name) and value.func.id == "map" \
+        else "itertools.accumulate iterators"
+
+
 def _one_shot(value, parsed):
     if isinstance(value, gast.GeneratorExp):
         return True
+    if isinstance(value, gast.Call) and static_object(parsed, value.func) is itertools.accumulate:
+        return True  # (compiler/lowering.py: computed into a list where it is bound)
     return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
         value.func.id == "map" and "map" not in parsed.bound_names
+
+
+def static_object(parsed, node):
+    """What a name, or an attribute chain on a name, that the function does not bind is."""
+    chain = []
+    while isinstance(node, gast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name) or node.id in getattr(parsed, "bound_names", ()):
+        return None
+    scope = parsed.env if node.id in parsed.env else parsed.fn.__globals__
+    obj = scope.get(node.id, getattr(builtins, node.id, None))
+    for attr in reversed(chain):
+        obj = getattr(obj, attr, None)
+    return obj
 
 
 def _loop_between(read, binding, parents):

@@ -42,7 +42,7 @@ class Forward(Analysis):
             parts = [self.tangent(e) for e in arg.elts]
             if all(p is None for p in parts):
                 return None
-            elts = [p if p is not None else call(self.rt("zeros_like_grad"), [copy.deepcopy(e)])
+            elts = [p if p is not None else call(self.rt("zero_tangent"), [copy.deepcopy(e)])
                     for p, e in zip(parts, arg.elts)]
             return type(arg)(elts=elts, ctx=gast.Load())
         return None
@@ -282,7 +282,11 @@ class Forward(Analysis):
     def user_call(self, op, s, target):
         """``t = helper(a)``: the primal and tangent come from helper's jvp form."""
         callee = op.key
-        bound, active_params = self.bind_user_call(op, s)
+        # (a method collecting its receiver in *args reads args[0].w: the receiver's zero
+        # tangent, runtime.zero_tangent, answers such reads)
+        receiver = load(self.globals.name(f"{callee.__name__}_receiver", callee.__self__)) \
+            if inspect.ismethod(callee) else None
+        bound, active_params = self.bind_user_call(op, s, receiver)
         fn = called_form(callees.jvp_form, callee, active_params, self.parsed.where(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))

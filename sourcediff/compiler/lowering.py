@@ -7,6 +7,7 @@ literals or operations they stand for (``map(f, xs)``, ``list(it)``, ``dict(zip(
 
 import copy
 import functools
+import itertools
 import keyword
 import math
 
@@ -23,6 +24,13 @@ WRITE_INTO = "_sd_write_into"  # np.exp(x, out=a) is written a = _sd_write_into(
 NP_WHERE = "_sd_np_where"  # np.copyto(a, v, where=m) writes np.where(m, v, a)
 ITEM_TO_WRITE = "_sd_item_to_write"  # a[i][j] = v writes a copy of a[i] back (runtime.item_to_write)
 KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extremum(xs_, f, True)]
+NP_SORT = "_sd_np_sort"  # a.sort(axis) writes np.sort(a, axis)
+SORTS_AN_ARRAY = "_sd_sorts_an_array"  # (after a check that a is an array)
+CYCLED = "_sd_cycled"  # np.put(a, i, v) is written a[_sd_put_positions(a, i)] = _sd_cycled(v, ...)
+# (the positions np.put, np.place and np.fill_diagonal write, and their count)
+POSITIONS = {np.put: "_sd_put_positions", np.place: "_sd_np_nonzero",
+             np.fill_diagonal: "_sd_diagonal_positions"}
+POSITIONS_SHAPE = "_sd_positions_shape"
 
 
 class CallLowering:
@@ -72,6 +80,10 @@ class CallLowering:
         if isinstance(func, gast.Attribute) and func.attr == "fill" and len(value.args) == 1 \
                 and not keywords and self.local_name(func.value):
             return func.value.id, value, f"{func.value.id}.fill(...)"
+        if isinstance(func, gast.Attribute) and func.attr == "sort" and len(value.args) + \
+                len(keywords) <= 2 and set(keywords) <= {"axis", "kind"} and \
+                self.local_name(func.value):  # (an array's sort; a list's takes key=, reverse=)
+            return func.value.id, value, f"{func.value.id}.sort(...)"
         fn = self.static_value(func)
         if not (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").split(".")[0]
                 == "numpy"):
@@ -79,6 +91,9 @@ class CallLowering:
         if fn is np.copyto and len(value.args) >= 2 and self.local_name(value.args[0]) and \
                 len(value.args) + len(keywords) <= 4 and set(keywords) <= {"casting", "where"}:
             return value.args[0].id, value, "np.copyto(...)"
+        if fn is np.putmask and len(value.args) == 3 and not keywords and \
+                self.local_name(value.args[0]):
+            return value.args[0].id, value, "np.putmask(...)"
         out = keywords.get("out")
         if out is None and isinstance(fn, np.ufunc) and len(value.args) == fn.nin + 1:
             out = value.args[-1]  # (np.exp(x, a): a ufunc's out by position)
@@ -89,6 +104,42 @@ class CallLowering:
         if out is None or "where" in keywords or not self.local_name(out):
             return None
         return out.id, value, f"np.{getattr(fn, '__name__', 'call')}(..., out={out.id})"
+
+    def positions_write(self, value):
+        """``np.put(a, ind, v, mode)``, ``np.place(a, mask, v)``, ``np.fill_diagonal(a, v,
+        wrap)`` into a local array ``a``, written as the subscript assignment ``a[positions] =
+        _sd.cycled(v, shape)`` they stand for (v's entries repeated to fill the positions, as
+        numpy does); False for any other statement."""
+        if not isinstance(value, gast.Call) or any(isinstance(a, gast.Starred) for a in value.args) \
+                or any(k.arg is None for k in value.keywords):
+            return False
+        fn, args = self.static_value(value.func), list(value.args)
+        keywords = {k.arg: k.value for k in value.keywords}
+        if not any(fn is f for f in POSITIONS) or not args or not self.local_name(args[0]):
+            return False
+        a = args[0]
+        if fn is np.put and 3 <= len(args) + len(keywords) <= 4 and set(keywords) <= {"mode"}:
+            where = [a, args[1], args[3] if len(args) > 3 else keywords.get("mode", const("raise"))]
+            v = args[2]
+        elif fn is np.place and len(args) == 3 and not keywords:
+            where, v = [args[1]], args[2]
+        elif fn is np.fill_diagonal and 2 <= len(args) + len(keywords) <= 3 and \
+                set(keywords) <= {"wrap"} and len(args) >= 2:
+            where = [a, args[2] if len(args) > 2 else keywords.get("wrap", const(False))]
+            v = args[1]
+        else:
+            return False
+        self.parsed.env.setdefault(POSITIONS[fn], {np.put: runtime.put_positions,
+                                                   np.place: np.nonzero,
+                                                   np.fill_diagonal: runtime.diagonal_positions}[fn])
+        self.parsed.env.setdefault(CYCLED, runtime.cycled)
+        self.parsed.env.setdefault(POSITIONS_SHAPE, runtime.positions_shape)
+        at = self.name_of(call(load(POSITIONS[fn]), where), "at")
+        values = call(load(CYCLED), [v, call(load(POSITIONS_SHAPE), [at])])
+        self.statement(located(gast.Assign(targets=[gast.Subscript(
+            value=load(a.id), slice=at, ctx=gast.Store())], value=values, type_comment=None),
+            self.loc))
+        return True
 
     def local_name(self, node):
         return isinstance(node, gast.Name) and node.id in self.locals
@@ -107,6 +158,17 @@ class CallLowering:
         casting = const("same_kind")
         if isinstance(value.func, gast.Attribute) and value.func.attr == "fill":
             written, casting = args[0], const("unsafe")
+        elif isinstance(value.func, gast.Attribute) and value.func.attr == "sort":
+            self.parsed.env.setdefault(NP_SORT, np.sort)
+            self.parsed.env.setdefault(SORTS_AN_ARRAY, runtime.sorts_an_array)
+            self.emit(gast.Expr(value=call(load(SORTS_AN_ARRAY), [load(target), const(what)])))
+            written = gast.Call(func=load(NP_SORT), args=[load(target)] + args, keywords=keywords)
+        elif what == "np.putmask(...)":  # (v's entries repeated over a's, where mask holds)
+            self.parsed.env.setdefault(NP_WHERE, np.where)
+            self.parsed.env.setdefault(CYCLED, runtime.cycled)
+            shape = gast.Attribute(value=load(target), attr="shape", ctx=gast.Load())
+            written, casting = call(load(NP_WHERE), [args[1], call(load(CYCLED), [
+                args[2], shape]), load(target)]), const("unsafe")
         elif "out" not in named:  # np.copyto(dst, src, casting, where)
             written, casting = named["src"], named.get("casting", casting)
             if "where" in named:
@@ -152,6 +214,13 @@ class CallLowering:
                 target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
         if self.static_value(node.func) is functools.reduce and 2 <= len(args) <= 3 and not kws:
             return self.reduce_loop(node, args[0], args[1], args[2] if len(args) == 3 else None)
+        if self.static_value(node.func) is itertools.accumulate and 1 <= len(args) <= 2 and \
+                {k.arg for k in kws} <= {"func", "initial"} and \
+                ("func" not in {k.arg for k in kws} or len(args) == 1):
+            named = {k.arg: k.value for k in kws}
+            fn = args[1] if len(args) == 2 else named.get("func")
+            fn = None if isinstance(fn, gast.Constant) and fn.value is None else fn
+            return self.accumulate_list(node, fn, args[0], named.get("initial"))
         if self.static_value(node.func) is math.prod and len(args) == 1 and \
                 [k.arg for k in kws] in ([], ["start"]):  # (math.prod(xs): start * x0 * x1 ...)
             return self.reduce_loop(node, None, args[0], kws[0].value if kws else const(1))
@@ -186,18 +255,36 @@ class CallLowering:
         return None
 
 
-    def reduce_loop(self, node, fn, seq, init):
+    def accumulate_list(self, node, fn, seq, init):
+        """``itertools.accumulate(seq, fn, initial=init)`` as the list its iterator gives: the
+        running ``acc = fn(acc, item)`` (``acc + item`` for no ``fn``) after the first item, or
+        after ``init`` (the fence refuses one read more than once); the list's name."""
+        if isinstance(init, gast.Constant) and init.value is None:
+            init = None
+        return self.reduce_loop(node, fn, seq, init, self.names.fresh("running"))
+
+    def reduce_loop(self, node, fn, seq, init, collect=None):
         """``functools.reduce(fn, seq, init)`` as the loop it runs (``acc = fn(acc, item)`` for
         each item of ``list(seq)`` after the first, or after ``init``; ``acc * item`` for no
-        ``fn``: math.prod); the accumulator's name."""
+        ``fn``: math.prod); the accumulator's name. With ``collect`` (a name), the list of the
+        accumulator's values is built there (itertools.accumulate, ``acc + item`` for no ``fn``)
+        and its name returned."""
         items, acc, k = self.names.fresh("items"), self.names.fresh("acc"), self.names.fresh("k")
         self.statement(located(assign(items, _as_list(seq)), node))
         first = init if init is not None else gast.Subscript(
             value=load(items), slice=const(0), ctx=gast.Load())
+        if collect is not None and init is None:  # (an empty sequence gives an empty list)
+            self.statement(located(assign(collect, gast.Subscript(value=load(items), slice=gast.Slice(
+                lower=None, upper=const(1), step=None), ctx=gast.Load())), node))  # ([] or [x0])
+            first = gast.IfExp(test=load(items), body=first, orelse=const(0.0))
         self.statement(located(assign(acc, first), node))
+        if collect is not None and init is not None:
+            self.statement(located(assign(collect, gast.List(elts=[load(acc)], ctx=gast.Load())),
+                                   node))
         item = gast.Subscript(value=load(items), slice=load(k), ctx=gast.Load())
         if fn is None:
-            step = gast.BinOp(left=load(acc), op=gast.Mult(), right=item)
+            step = gast.BinOp(left=load(acc), op=gast.Add() if collect is not None else gast.Mult(),
+                              right=item)
         elif plain_lambda(fn, 2) and not any(  # (reduce(lambda a, b: a @ b, ms): its body,
                 isinstance(n, (gast.Lambda, gast.comprehension)) for n in gast.walk(fn.body)):
             # inline, where no inner scope may bind the same names)
@@ -205,11 +292,15 @@ class CallLowering:
             step = Substitute(names).visit(copy.deepcopy(fn.body))
         else:
             step = call(copy.deepcopy(fn), [load(acc), item])
+        body = [assign(acc, step)]
+        if collect is not None:
+            body.append(assign(collect, gast.BinOp(left=load(collect), op=gast.Add(), right=gast.List(
+                elts=[load(acc)], ctx=gast.Load()))))
         loop = gast.For(target=store(k), iter=call(load("range"), [
             const(0 if init is not None else 1), call(load("len"), [load(items)])]),
-            body=[assign(acc, step)], orelse=[], type_comment=None)
+            body=body, orelse=[], type_comment=None)
         self.statement(located(loop, node))
-        return load(acc)
+        return load(acc if collect is None else collect)
 
 
 def _is_call_to(node, name, local_names):

@@ -47,6 +47,7 @@ from ..syntax import (  # noqa: F401
     spread_keywords,
     store,
 )
+from .contexts import quiet_body
 from .fence import refuse
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .lowering import ALIAS_MARKER, ITEM_TO_WRITE, CallLowering, _is_call_to  # noqa: F401
@@ -211,6 +212,8 @@ class Normalizer(CallLowering):
             if self.ufunc_at(s.value) is not None:
                 self.add_at(s.value, self.ufunc_at(s.value))
                 return
+            if self.positions_write(s.value):
+                return
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
                     and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \
                     and s.value.func.value.id in self.locals:
@@ -252,6 +255,10 @@ class Normalizer(CallLowering):
             self.emit(gast.Raise(exc=exc, cause=cause))
         elif isinstance(s, gast.FunctionDef):
             self.lift(s.name, s)
+        elif isinstance(s, gast.With):  # np.errstate / catch_warnings: see compiler/contexts.py
+            for inner in quiet_body(self.parsed, s):
+                self.loc = inner
+                self.statement(inner)
         else:
             refuse(self.parsed, s, f"{type(s).__name__} statements", "rewrite it with assignments")
 

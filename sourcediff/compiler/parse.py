@@ -35,6 +35,8 @@ class Parsed:
     lines: list  # the dedented source lines, for quoting
     env: dict = field(default_factory=dict)  # closure variables by name
     self_class: object = None  # a method's class: calls through its first parameter resolve there
+    # line -> the contexts a with block of np.errstate / warnings.catch_warnings sets there
+    quiet: dict = field(default_factory=dict)
 
     @property
     def filename_short(self):

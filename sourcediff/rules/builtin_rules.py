@@ -2,6 +2,7 @@
 
 import builtins
 import math
+import statistics
 
 import numpy as np
 
@@ -57,3 +58,25 @@ def builtin_sorted(g, ans, iterable, *, key=None, reverse=False):
 @defjvp(builtins.sorted)
 def builtin_sorted_jvp(t, ans, iterable, *, key=None, reverse=False):
     return (_sd.sorted_tangent(t, iterable, key, reverse),)
+
+
+# statistics.mean / fmean of numbers (a list, or an array's entries): each item gets g / n
+# (review30); fmean's weights= is refused (unweighted_count)
+@defvjp(statistics.mean, kind="custom", view=False)
+def statistics_mean(g, ans, data):
+    return (_sd.unbroadcast_each(g / len(data), data),)
+
+
+@defjvp(statistics.mean)
+def statistics_mean_jvp(t, ans, data):
+    return (_sd.sum_each(t, data) / len(data),)
+
+
+@defvjp(statistics.fmean, kind="custom", view=False, unimplemented=("weights",))
+def statistics_fmean(g, ans, data, weights=None):
+    return (_sd.unbroadcast_each(g / _sd.unweighted_count(data, weights), data), None)
+
+
+@defjvp(statistics.fmean)
+def statistics_fmean_jvp(t, ans, data, weights=None):
+    return (_sd.sum_each(t, data) / _sd.unweighted_count(data, weights), None)

@@ -181,3 +181,33 @@ deffacts(np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along
 # they call the function they are given
 deffacts(np.vectorize, np.apply_along_axis, np.apply_over_axes, np.frompyfunc, np.piecewise,
          np.fromfunction, calls_back=True)
+
+
+# ---------------------------------------------------------------- random draws (review30)
+# numpy's legacy draws with differentiable parameters are their standard draw z moved and scaled,
+# bit for bit (np.random.normal(loc, scale) is loc + scale * standard_normal() for the same seed):
+# the reparameterisation (PyTorch's rsample) differentiates through loc and scale with z, read back
+# from the draw itself (z = (ans - loc) / scale), so nothing is drawn again
+
+
+@defvjp(np.random.normal, np.random.laplace, np.random.gumbel, np.random.logistic,
+        kind="elementwise", broadcast=True, view=False)
+def random_location_scale(g, ans, loc=0.0, scale=1.0, size=None):
+    return (g, g * (ans - loc) / scale, None)
+
+
+# uniform(low, high) = low + (high - low) u
+@defvjp(np.random.uniform, kind="elementwise", broadcast=True, view=False)
+def random_uniform(g, ans, low=0.0, high=1.0, size=None):
+    return (g * (high - ans) / (high - low), g * (ans - low) / (high - low), None)
+
+
+# exponential(scale) = scale e; lognormal(mean, sigma) = exp(mean + sigma z)
+@defvjp(np.random.exponential, kind="elementwise", broadcast=True, view=False)
+def random_exponential(g, ans, scale=1.0, size=None):
+    return (g * ans / scale, None)
+
+
+@defvjp(np.random.lognormal, kind="elementwise", broadcast=True, view=False)
+def random_lognormal(g, ans, mean=0.0, sigma=1.0, size=None):
+    return (g * ans, g * ans * (np.log(ans) - mean) / sigma, None)

@@ -418,6 +418,25 @@ def svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return _sd.svd_grad(g, ans, _sd.real_only(a, "np.linalg.svd"), full_matrices, compute_uv, hermitian)
 
 
+# cond(x) = s_max / s_min (p None or 2; p=-2 its inverse): d log cond = u0' dx v0 / s0 - un' dx vn
+# / sn, from the first and last singular triplets (review30)
+@defvjp(np.linalg.cond, kind="custom", torch_name="LinalgSvdBackward0", view=False)
+def cond(g, ans, x, p=None):
+    u, s, vt = np.linalg.svd(_sd.real_only(x, "np.linalg.cond"), full_matrices=False)
+    w = np.reshape(g * ans * _sd.cond_sign(p), np.shape(ans) + (1, 1))
+    return (w * (u[..., :, :1] @ vt[..., :1, :] / s[..., :1, None]
+                 - u[..., :, -1:] @ vt[..., -1:, :] / s[..., -1:, None]), None)
+
+
+@defjvp(np.linalg.cond)
+def cond_jvp(g, ans, x, p=None):
+    u, s, vt = np.linalg.svd(_sd.real_only(x, "np.linalg.cond"), full_matrices=False)
+    return (ans * _sd.cond_sign(p) * (
+        np.sum(u[..., :, :1] * (g @ np.swapaxes(vt[..., :1, :], -1, -2)), axis=(-2, -1)) / s[..., 0]
+        - np.sum(u[..., :, -1:] * (g @ np.swapaxes(vt[..., -1:, :], -1, -2)), axis=(-2, -1))
+        / s[..., -1]), None)
+
+
 @defjvp(np.linalg.svd)
 def svd_jvp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return (_sd.svd_tangent(g, ans, _sd.real_only(a, "np.linalg.svd"), full_matrices, compute_uv, hermitian),)
@@ -547,6 +566,17 @@ def eig(g, ans, a):
 @defjvp(np.linalg.eig)
 def eig_jvp(g, ans, a):
     return (_sd.eig_tangent(g, ans, a),)
+
+
+# eigvals: the eigenvalues of eig (real and distinct; complex ones are refused there) (review30)
+@defvjp(np.linalg.eigvals, kind="custom", torch_name="LinalgEigBackward0", view=False)
+def eigvals(g, ans, a):
+    return _sd.eig_grad((g, None), np.linalg.eig(a), a)
+
+
+@defjvp(np.linalg.eigvals)
+def eigvals_jvp(g, ans, a):
+    return (_sd.eig_tangent(g, np.linalg.eig(a), a)[0],)
 
 
 # ---------------------------------------------------------------- nanmax / nanmin
@@ -743,3 +773,16 @@ def multiply_accumulate(g, ans, array, axis=0, dtype=None, out=None):
 @defjvp(np.multiply.accumulate)
 def multiply_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
     return (_sd.scan(g * np.ones_like(array) * _sd.shifted(ans, 1, axis, 1.0), array, axis),)
+
+
+# running maximum / minimum (review30): each entry is the array's entry at the running extremum's
+# position (the last one on ties, as torch.cummax), so its gradient goes back there
+@defvjp(np.maximum.accumulate, np.minimum.accumulate, kind="custom", torch_name="CummaxBackward0",
+        view=False)
+def extremum_accumulate(g, ans, array, axis=0, dtype=None, out=None):
+    return (_sd.take_along_grad(g, array, _sd.running_arg(ans, array, axis), axis),)
+
+
+@defjvp(np.maximum.accumulate, np.minimum.accumulate)
+def extremum_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
+    return (np.take_along_axis(g * np.ones_like(array), _sd.running_arg(ans, array, axis), axis),)

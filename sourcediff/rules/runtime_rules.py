@@ -99,6 +99,9 @@ def saved_item_jvp(t, out, obj, key):
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
+defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
+           _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
+           reason="the integer positions np.put or np.fill_diagonal writes")
 defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", calls_back=True)
 defnondiff(_sd.dict_keys, reason="a dict's keys")
 defnondiff(_sd.item_index, reason="the integer index of the element x.item(*index) reads")
@@ -442,6 +445,30 @@ def write_into(g, ans, a, value, casting="same_kind", what="out="):
 def write_into_jvp(g, ans, a, value, casting="same_kind", what="out="):
     zeros = np.zeros(np.shape(ans), np.result_type(ans, g))
     return (None, _sd.cast_grad(_sd.write_into(zeros, g), ans), None, None)
+
+
+# np.put, np.place, np.putmask, np.fill_diagonal as the compiler writes them (a[positions] =
+# _sd.cycled(v, shape)): v's entries repeated to fill the positions; each gets the sum of g where
+# it went (uncycled), and the adjoint of that is cycled again
+@defvjp(_sd.cycled, kind="linear", torch_name="ResizeBackward0")
+def cycled(g, ans, v, shape):
+    return (_sd.uncycled(g, v), None)
+
+
+@defvjp(_sd.uncycled, kind="linear", torch_name="ResizeBackward0")
+def uncycled(b, ans, g, v):
+    return (_sd.cycled(b, np.shape(g)), None)
+
+
+# (the gradient of scipy.signal.convolve2d / correlate2d placed in the 'full' result, and back)
+@defvjp(_sd.centered_into, kind="linear")
+def centered_into(b, ans, g, in1, in2, ceil=0):
+    return (_sd.centered_part(b, g, in1, in2, ceil), None, None, None)
+
+
+@defvjp(_sd.centered_part, kind="linear")
+def centered_part(c, ans, b, g, in1, in2, ceil=0):
+    return (_sd.centered_into(c, in1, in2, ceil), None, None, None, None)
 
 
 @defvjp(_sd.diff_grad, kind="linear", torch_name="SubBackward0")

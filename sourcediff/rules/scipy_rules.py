@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 import scipy.linalg
+import scipy.signal
 import scipy.special
 import scipy.stats
 
@@ -184,6 +185,98 @@ def t_logpdf(g, ans, x, df, loc=0.0, scale=1.0, **kwds):
     return (-g * w, g * ddf, g * w, g * (w * z - 1.0 / scale))
 
 
+# Location-scale families (review30): logpdf(x, *shape, loc, scale) = f(z, *shape) - log(scale)
+# with z = (x - loc) / scale, so x gets f_z / scale, loc -f_z / scale, scale -(z f_z + 1) / scale
+# and each shape parameter its f_theta; pdf = exp(logpdf) multiplies them all by ans. (Outside
+# the support, where logpdf is -inf and pdf 0, the formulas give nan or 0: no derivative there.)
+
+
+@defvjp(scipy.stats.gamma.logpdf, kind="elementwise", broadcast=True)
+def gamma_logpdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    fz = (a - 1.0) / z - 1.0
+    return (g * fz / scale, g * (np.log(z) - _sd.digamma(a)), -g * fz / scale,
+            -g * (z * fz + 1.0) / scale)
+
+
+@defvjp(scipy.stats.gamma.pdf, kind="elementwise", broadcast=True)
+def gamma_pdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    fz = (a - 1.0) / z - 1.0
+    ga = g * ans
+    return (ga * fz / scale, ga * (np.log(z) - _sd.digamma(a)), -ga * fz / scale,
+            -ga * (z * fz + 1.0) / scale)
+
+
+@defvjp(scipy.stats.beta.logpdf, kind="elementwise", broadcast=True)
+def beta_logpdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    fz = (a - 1.0) / z - (b - 1.0) / (1.0 - z)
+    dab = _sd.digamma(a + b)
+    return (g * fz / scale, g * (np.log(z) - _sd.digamma(a) + dab),
+            g * (np.log1p(-z) - _sd.digamma(b) + dab), -g * fz / scale,
+            -g * (z * fz + 1.0) / scale)
+
+
+@defvjp(scipy.stats.beta.pdf, kind="elementwise", broadcast=True)
+def beta_pdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    fz = (a - 1.0) / z - (b - 1.0) / (1.0 - z)
+    ga = g * ans
+    return (ga * fz / scale, ga * (np.log(z) - _sd.digamma(a) + _sd.digamma(a + b)),
+            ga * (np.log1p(-z) - _sd.digamma(b) + _sd.digamma(a + b)), -ga * fz / scale,
+            -ga * (z * fz + 1.0) / scale)
+
+
+# expon: f = -z (z >= 0); laplace: f = -|z| - log 2
+@defvjp(scipy.stats.expon.logpdf, kind="elementwise", broadcast=True)
+def expon_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    return (-g / scale, g / scale, g * (z - 1.0) / scale)
+
+
+@defvjp(scipy.stats.expon.pdf, kind="elementwise", broadcast=True)
+def expon_pdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    return (-g * ans / scale, g * ans / scale, g * ans * (z - 1.0) / scale)
+
+
+@defvjp(scipy.stats.laplace.logpdf, kind="elementwise", broadcast=True)
+def laplace_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    return (-g * np.sign(z) / scale, g * np.sign(z) / scale, g * (np.abs(z) - 1.0) / scale)
+
+
+# lognorm(s): f = -log z - log s - log(2 pi) / 2 - log(z)^2 / (2 s^2)
+@defvjp(scipy.stats.lognorm.logpdf, kind="elementwise", broadcast=True)
+def lognorm_logpdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    lz = np.log(z)
+    fz = -(1.0 + lz / (s * s)) / z
+    return (g * fz / scale, g * (lz * lz / (s * s) - 1.0) / s, -g * fz / scale,
+            -g * (z * fz + 1.0) / scale)
+
+
+@defvjp(scipy.stats.lognorm.pdf, kind="elementwise", broadcast=True)
+def lognorm_pdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
+    z = (x - loc) / scale
+    fz = -(1.0 + np.log(z) / (s * s)) / z
+    ga = g * ans
+    return (ga * fz / scale, ga * (np.log(z) ** 2 / (s * s) - 1.0) / s, -ga * fz / scale,
+            -ga * (z * fz + 1.0) / scale)
+
+
+# poisson.logpmf(k, mu, loc): k log mu - mu - log k!; the count k and the shift loc are integers
+@defvjp(scipy.stats.poisson.logpmf, kind="elementwise", broadcast=True)
+def poisson_logpmf(g, ans, k, mu, loc=0, **kwds):
+    return (None, g * ((k - loc) / mu - 1.0), None)
+
+
+@defvjp(scipy.stats.poisson.pmf, kind="elementwise", broadcast=True)
+def poisson_pmf(g, ans, k, mu, loc=0, **kwds):
+    return (None, g * ans * ((k - loc) / mu - 1.0), None)
+
+
 # multivariate_normal.logpdf: x, mean and cov (matrix, variances or a scalar variance); a matrix cov
 # is read by scipy through its lower triangle, and so is its gradient
 @defvjp(scipy.stats.multivariate_normal.logpdf, kind="custom")
@@ -196,6 +289,43 @@ def mvn_logpdf_jvp(g, ans, x, mean=None, cov=1, allow_singular=False):
     return (_sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 0),
             _sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 1),
             _sd.mvn_logpdf_tangent(g, ans, x, mean, cov, allow_singular, 2), None)
+
+
+# ---------------------------------------------------------------- scipy.signal (review30)
+# convolve2d(in1, in2, mode) is a part of the 'full' convolution F = in1 * in2: the gradient g is
+# placed in zeros shaped like F (centered_into), and then in1 gets its correlation with in2 and
+# in2 its correlation with in1 ('valid'). correlate2d is convolve2d with in2 flipped (its 'same'
+# part centred rounding up). Real arrays, boundary='fill' with fillvalue=0 only (zero_fill).
+
+
+@defvjp(scipy.signal.convolve2d, kind="custom", torch_name="ConvolutionBackward0")
+def convolve2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    full = _sd.centered_into(g, in1, in2, 0)
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.convolve2d", in1, in2)
+    return (_sd.correlate2d(full, in2, "valid", fill),
+            _sd.correlate2d(full, in1, "valid", fill), None, None, None)
+
+
+@defjvp(scipy.signal.convolve2d)
+def convolve2d_jvp(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.convolve2d", in1, in2)
+    return (_sd.convolve2d(g, in2, mode, fill),
+            _sd.convolve2d(in1, g, mode, fill), None, None, None)
+
+
+@defvjp(scipy.signal.correlate2d, kind="custom", torch_name="ConvolutionBackward0")
+def correlate2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    full = _sd.centered_into(g, in1, in2, 1)
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.correlate2d", in1, in2)
+    return (_sd.correlate2d(full, np.flip(in2), "valid", fill),
+            np.flip(_sd.correlate2d(full, in1, "valid", fill)), None, None, None)
+
+
+@defjvp(scipy.signal.correlate2d)
+def correlate2d_jvp(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+    fill = _sd.zero_fill(boundary, fillvalue, "scipy.signal.correlate2d", in1, in2)
+    return (_sd.correlate2d(g, in2, mode, fill),
+            _sd.correlate2d(in1, g, mode, fill), None, None, None)
 
 
 # ---------------------------------------------------------------- scipy.linalg (real, 2-D)

@@ -14,6 +14,7 @@ rule bodies and ``sourcediff.runtime.X`` read one namespace:
 - :mod:`.moves`: reshape, stack, split, tile, pad, sort order and the like, moved back
 - :mod:`.sequences`: lists and tuples under ``+``/``*``, dict views, attributes, named tuples
 - :mod:`.linalg`, :mod:`.statistics`, :mod:`.scipy_grads`: np.linalg, numpy's numeric functions, scipy
+- :mod:`.contexts`: ``np.errstate`` and ``warnings.catch_warnings`` blocks of the user's code
 - :mod:`.dynamic`: calls met only at run time (``dynamic_fwd``, ``run_for_effect``), ``has_aux``
 - :mod:`.object_state`: watching attributes a gradient call stores on objects
 - :mod:`.objects`: a model object as the argument a gradient is taken with respect to (its check,
@@ -36,6 +37,7 @@ import numpy as np  # noqa: F401  (code the specializer writes reaches numpy as 
 from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
     accumulate,
     checks,
+    contexts,
     dynamic,
     elementwise,
     generated,
@@ -56,6 +58,7 @@ from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
 from .accumulate import *  # noqa: F401,F403
 from .checks import *  # noqa: F401,F403
 from .checks import _float_leaves  # noqa: F401  (sourcediff.operators)
+from .contexts import *  # noqa: F401,F403
 from .dynamic import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .grads import *  # noqa: F401,F403
@@ -72,8 +75,8 @@ from .sequences import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
 
-_PURE = (accumulate, checks, dynamic, elementwise, grads, indexing, linalg, loops, moves, products,
-         scipy_grads, sequences, shapes, statistics)
+_PURE = (accumulate, checks, contexts, dynamic, elementwise, grads, indexing, linalg, loops, moves,
+         products, scipy_grads, sequences, shapes, statistics)
 
 
 def _report_here():

@@ -11,7 +11,7 @@ from .shapes import other_array, rebroadcast, shape, unbroadcast
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
-    "iterates_keys", "sum_each", "cast_grad"
+    "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count"
 ]
 
 
@@ -25,6 +25,44 @@ def zeros_like_grad(x):
         items = [zeros_like_grad(item) for item in x]
         return like_container(x, items)
     return np.zeros_like(x)
+
+
+def unweighted_count(data, weights=None):
+    """The number of items statistics.fmean(data) averages; its ``weights=`` is refused."""
+    if weights is not None:
+        raise NotImplementedError("sourcediff has no derivative for statistics.fmean with "
+                                  "weights=; write np.average(data, weights=w)")
+    return len(data)
+
+
+def zero_tangent(x):
+    """The zero tangent of ``x`` beside items that carry one (an item of a ``*args`` tuple in
+    forward mode): ``zeros_like_grad``, but an object (a model passed as ``g(model, x)`` to
+    ``def g(*args)``) gets a :class:`ZeroTangent` whose attributes read as zero tangents."""
+    if isinstance(x, dict):
+        return {k: zero_tangent(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return like_container(x, [zero_tangent(item) for item in x])
+    if isinstance(x, (np.ndarray, np.generic, int, float, complex, bool)) or x is None or \
+            other_array(x) or not hasattr(x, "__dict__") or isinstance(x, type) or callable(x):
+        return zeros_like_grad(x)
+    return ZeroTangent(x)
+
+
+class ZeroTangent:
+    """The tangent of an object that carries no derivative: ``t.w`` is the zero tangent of the
+    object's ``w`` (0.0 for a float, zeros for an array, a ZeroTangent for an object)."""
+
+    __slots__ = ("of",)
+
+    def __init__(self, of):
+        self.of = of
+
+    def __getattr__(self, name):
+        return zero_tangent(getattr(self.of, name))
+
+    def __repr__(self):
+        return f"ZeroTangent({type(self.of).__name__})"
 
 
 def copy(value):

@@ -16,7 +16,9 @@ __all__ = [
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
     "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
-    "item_to_write"
+    "item_to_write",
+    "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
+    "positions_shape"
 ]
 
 
@@ -442,6 +444,94 @@ def write_into(a, value, casting="same_kind", what="out="):
     out = np.empty_like(a)
     np.copyto(out, value, casting=casting)
     return out
+
+
+def running_arg(ans, a, axis=0):
+    """Where each entry of ``np.maximum.accumulate(a, axis)`` (or minimum), ``ans``, was taken
+    from along ``axis``: the last position up to it that holds the running extremum (as
+    torch.cummax's indices), so ``ans == np.take_along_axis(a, running_arg(ans, a), axis)``."""
+    a = np.asarray(a)
+    axis = axis + a.ndim if axis < 0 else axis
+    positions = np.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
+    at = np.where(a == ans, positions, 0)
+    return np.maximum.accumulate(at, axis=axis)
+
+
+def sorts_an_array(a, what):
+    """Refuse ``a.sort()`` on anything but a numpy array (the compiler writes an array's as
+    ``a = np.sort(a)``; a list's takes ``key=`` and ``reverse=``)."""
+    if not isinstance(a, np.ndarray):
+        fix = f"; write {what.split('.')[0]} = sorted(...) (with its key= and reverse=)" \
+            if isinstance(a, list) else ""
+        raise TypeError(f"{what} sorts a {type(a).__name__} in place, which sourcediff follows "
+                        f"for numpy arrays only{fix}")
+
+
+def cycled(v, shape):
+    """``v``'s entries in order, repeated as often as needed to fill ``shape`` (numpy's
+    ``np.resize``): the values ``np.put``, ``np.place``, ``np.putmask`` and ``np.fill_diagonal``
+    write, which the compiler writes as ``a[positions] = cycled(v, ...)``."""
+    flat = np.ravel(v)
+    size = int(np.prod(shape))
+    if flat.size == 0:
+        if size:
+            raise ValueError("cannot write the values of an empty array into a nonempty selection")
+        return np.zeros(shape, dtype=flat.dtype)
+    return np.resize(flat, shape)
+
+
+def uncycled(g, v):
+    """The adjoint of :func:`cycled` in ``v``: each entry of ``v`` gets the sum of ``g`` where
+    it was repeated to."""
+    flat = np.ravel(g)
+    size = int(np.size(v))
+    if size == 0:
+        return np.zeros(np.shape(v), dtype=flat.dtype)
+    total = np.zeros(size, dtype=flat.dtype)
+    np.add.at(total, np.arange(flat.size) % size, flat)
+    return total.reshape(np.shape(v))
+
+
+def put_positions(a, ind, mode="raise"):
+    """The positions of ``a`` that ``np.put(a, ind, v, mode)`` writes, as an index tuple (numpy's
+    IndexError for an index out of range with ``mode='raise'``)."""
+    size = np.size(a)
+    flat = np.ravel(np.asarray(ind)).astype(np.intp)
+    if mode == "wrap":
+        flat = flat % size if size else flat
+    elif mode == "clip":
+        flat = np.clip(flat, 0, size - 1)
+    elif mode == "raise":
+        bad = (flat < -size) | (flat >= size)
+        if np.any(bad):
+            raise IndexError(f"index {int(flat[bad][0])} is out of bounds for axis 0 with size "
+                             f"{size}")
+        flat = np.where(flat < 0, flat + size, flat)
+    else:
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    return np.unravel_index(flat, np.shape(a))
+
+
+def diagonal_positions(a, wrap=False):
+    """The positions ``np.fill_diagonal(a, v, wrap)`` writes, as an index tuple."""
+    shape_a = np.shape(a)
+    if len(shape_a) < 2:
+        raise ValueError("array must be at least 2-d")
+    if len(shape_a) == 2:
+        step = shape_a[1] + 1
+        end = None if wrap else shape_a[1] * shape_a[1]
+    else:
+        if len(set(shape_a)) != 1:
+            raise ValueError("All dimensions of input must be of equal length")
+        step = 1 + int(np.cumprod(shape_a[:-1]).sum())
+        end = None
+    return np.unravel_index(np.arange(np.size(a))[:end:step], shape_a)
+
+
+def positions_shape(positions):
+    """The shape of the values an index tuple of positions (from :func:`put_positions`,
+    ``np.nonzero``) selects: ``(n,)``."""
+    return np.shape(positions[0])
 
 
 def assigned_items_grad(g, value):

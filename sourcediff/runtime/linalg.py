@@ -18,7 +18,7 @@ __all__ = [
     "eigh_tangent", "eigvalsh_grad", "eigvalsh_tangent", "cholesky_grad", "cholesky_tangent",
     "qr_grad", "qr_tangent", "refuse_if", "pinv_tangent", "lstsq_grads", "lstsq_tangent",
     "matrix_power_grad", "matrix_power_tangent", "multi_dot_grads", "multi_dot_tangent", "eig_grad",
-    "eig_tangent", "degenerate_nan", "cofactor"
+    "eig_tangent", "degenerate_nan", "cofactor", "cond_sign"
 ]
 
 
@@ -517,3 +517,14 @@ def eig_tangent(t, ans, a):
     x = v @ (_offdiag_inverse(w) * c)
     dv = x - v * np.sum(v * x, axis=-2)[..., None, :]
     return _named([np.diagonal(c, axis1=-2, axis2=-1), dv], ans)
+
+
+def cond_sign(p):
+    """The sign of the derivative of ``log np.linalg.cond(x, p)`` in ``log s_max - log s_min``: 1
+    for p None or 2 (s_max / s_min), -1 for p=-2 (s_min / s_max); the norms' other p are refused."""
+    if p is None or (not isinstance(p, str) and p == 2):
+        return 1.0
+    if not isinstance(p, str) and p == -2:
+        return -1.0
+    raise NotImplementedError(f"sourcediff has no derivative for np.linalg.cond with p={p!r} "
+                              f"(only p=None, 2 or -2, the ratio of singular values)")

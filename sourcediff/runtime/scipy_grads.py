@@ -10,11 +10,45 @@ from .shapes import inexact, unbroadcast
 __all__ = [
     "lse_b", "lse_exp", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_tangent",
     "cho_factor_grad", "cho_factor_tangent", "cho_solve_grads", "cho_solve_tangent", "expm_grad",
-    "expm_tangent", "flipped_trans", "trans_axes", "column_shape", "triangle_mask"
+    "expm_tangent", "flipped_trans", "trans_axes", "column_shape", "triangle_mask",
+    "centered_into", "centered_part", "zero_fill"
 ]
 
 
 # ---------------------------------------------------------------- scipy (optional)
+
+
+def zero_fill(boundary, fillvalue, what, in1=0.0, in2=0.0):
+    """scipy.signal.convolve2d / correlate2d are differentiated for real arrays with
+    boundary='fill' and fillvalue=0 (in1 padded with zeros): refuse the others."""
+    if any(np.iscomplexobj(v) for v in (in1, in2, fillvalue)):
+        _refuse(f"{what} of complex arrays")
+    if boundary not in ("fill", "pad") or fillvalue != 0:
+        _refuse(f"{what} with boundary={boundary!r}, fillvalue={fillvalue!r} (only the default "
+                f"zero fill)")
+    return "fill"
+
+
+def _centre(in1, in2, shape_g, ceil):
+    full = tuple(np.shape(in1)[k] + np.shape(in2)[k] - 1 for k in range(2))
+    start = tuple((f - s + ceil) // 2 for f, s in zip(full, shape_g))
+    return full, tuple(slice(b, b + s) for b, s in zip(start, shape_g))
+
+
+def centered_into(g, in1, in2, ceil=0):
+    """``g``, the gradient of a 2-D convolution of ``in1`` and ``in2`` in mode 'same' or 'valid'
+    (or 'full'), placed in zeros shaped like the 'full' result where that mode takes its part:
+    its centre (rounded down for convolve2d, ``ceil=1``: up for correlate2d, as scipy)."""
+    full, where = _centre(in1, in2, np.shape(g), ceil)
+    out = np.zeros(full, dtype=np.result_type(g, float))
+    out[where] = g
+    return out
+
+
+def centered_part(b, g, in1, in2, ceil=0):
+    """The adjoint of :func:`centered_into` in ``g``: the part of ``b`` where g was placed."""
+    return b[_centre(in1, in2, np.shape(g), ceil)[1]]
+
 
 
 def lse_b(b, return_sign=False):
@@ -183,10 +217,12 @@ def expm_tangent(t, ans, A):
 # make those bodies differentiable again
 try:
     from scipy import linalg as _linalg
+    from scipy import signal as _signal
     from scipy import special as _special
 except ImportError:  # pragma: no cover
     pass
 else:
     digamma, polygamma = _special.digamma, _special.polygamma
     solve_triangular = _linalg.solve_triangular  # (its rule's body solves again: grad of grad)
-    __all__ += ["digamma", "polygamma", "solve_triangular"]
+    convolve2d, correlate2d = _signal.convolve2d, _signal.correlate2d  # (and so do these)
+    __all__ += ["digamma", "polygamma", "solve_triangular", "convolve2d", "correlate2d"]
