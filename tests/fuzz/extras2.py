@@ -84,8 +84,9 @@ def _write(g, z, shape, kind):
     elif form == 1:
         g.emit(f"{r.choice(_UFUNCS1)}({reads}{g.expr(sub, 1)}, out=({z},))")
     elif form == 2:
-        g.emit(f"{r.choice(_UFUNCS2)}({reads}{g.expr(sub, 1)}, {g.expr(g.sub_shape(shape), 1)}, "
-               f"{z})")
+        # (a positional out: np.maximum/np.minimum deprecate it)
+        g.emit(f"{r.choice(_UFUNCS2[:3])}({reads}{g.expr(sub, 1)}, "
+               f"{g.expr(g.sub_shape(shape), 1)}, {z})")
     elif form == 3:
         res = g.fresh("r")
         g.emit(f"{res} = {r.choice(_UFUNCS2)}({reads}{g.expr(sub, 1)}, "
@@ -206,7 +207,8 @@ def emit(g, kind):
             return _bind(g, rem, (), kind)
         z = g.fresh("cz")
         g.emit(f"{z} = complex({g.expr((), 1)}, {g.expr((), 1)})")
-        use = r.choice([f"{z}.real * {z}.imag", f"abs({z})", f"({z} * {z}).real",
+        # (abs(z) of a complex z is refused at run time: abs's rule is for real arguments)
+        use = r.choice([f"{z}.real * {z}.imag", f"({z} * {z}).real", f"np.sin({z}).imag",
                         f"({z} * {z}.conjugate()).real"])
         g.emit(f"{name} = {use}")
         return _bind(g, name, (), kind)
