@@ -1,0 +1,85 @@
+"""review31: what the fuzzer found once taught session 18's constructs (tests/fuzz/extras2.py) and
+checking sd.jacobian, sd.hessian and reverse over reverse. Oracles: central finite differences of
+the function (first order) and of the reverse gradient (second order)."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd
+
+X = np.array([0.3, -0.5, 0.2])
+S = 0.7
+
+
+def _second_order_check(f, args, rtol=1e-4):
+    """grad of (df/ds) and sd.hessian in x, against finite differences of the reverse gradient."""
+    n = len(args)
+    dds = sd.grad(sd.grad(f, wrt=n - 1), wrt=tuple(range(n)))(*args)
+    check_grads_fd(lambda *a: sd.grad(f, wrt=n - 1)(*a), args, tuple(range(n)), dds, rtol=rtol)
+    hess = sd.hessian(f, wrt=0)(*args)
+    for k in range(np.size(args[0])):
+        check_grads_fd(lambda *a: sd.grad(f, wrt=0)(*a)[k], args, (0,), (hess[k],), rtol=rtol)
+
+
+# ------------------------------------------------- a, *rest = [u, v]: as many items as names
+def star_as_many_items_as_names(x, s):
+    a, *rest = [x[0] * s, x[1] * 2.0]
+    first, *mid, last = (x[2], s * s, x[0])
+    return a * sum(rest) + first * last + mid[0] * len(rest)
+
+
+def star_in_a_loop(x, s):
+    for _ in range(2):
+        a, *rest = [x[0], x[1] * s]
+        x = x * a + rest[0]
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("f", [star_as_many_items_as_names, star_in_a_loop])
+@pytest.mark.parametrize("mode", ["reverse", "generic", "forward"])
+def test_starred_unpacking_of_as_many_items_as_names(f, mode):
+    """It was refused ("assignment to Starred are not supported"): normalize paired the target's
+    names with the literal's items one to one, the starred name included."""
+    if mode == "generic":
+        g = sd.grad(f, wrt=(0, 1), optimize=False)(X, S)
+    else:
+        g = sd.grad(f, wrt=(0, 1), mode=mode)(X, S)
+    check_grads_fd(f, (X, S), (0, 1), g)
+
+
+def test_starred_unpacking_second_order():
+    _second_order_check(star_as_many_items_as_names, (X, S))
+
+
+# ------------------------------------------------- second order through list / dict gradients
+def min_of_pairs(x, s):
+    a, b = min([(np.sum(x), s), (x[1], s * x[0]), (s, np.sum(x) * 2.0)], key=lambda p: p[0])
+    return a * b
+
+
+def dict_items(x, s):
+    d = {'a': np.full((3,), s), 'b': x[1]}
+    v = d['a'] * d['b']
+    return np.minimum(np.sum(v) * s, -v[-2]) + np.sum(x * x)
+
+
+def rec(a, n):
+    if n <= 0:
+        return a
+    return rec(np.sin(a) * 0.9 + 0.1, n - 1)
+
+
+def recursive_helper(x, s):
+    return np.sum(rec(x * s, 2))
+
+
+@pytest.mark.parametrize("f", [min_of_pairs, dict_items, recursive_helper],
+                         ids=lambda f: f.__name__)
+def test_reverse_over_reverse(f):
+    """Each raised inside the second derivative's code: min_of_pairs in item_grad's adjoint,
+    which scattered into the symbolic zero 0.0 of the list item nothing reached (IndexError);
+    dict_items in scatter's adjoint, which read a key the dict's gradient did not have
+    (KeyError: 'b'); recursive_helper in the recursive call of the backward form's own backward
+    form, called with out_bar= while its cotangent was named _out_bar1 (TypeError)."""
+    _second_order_check(f, (X, S))
