@@ -1048,3 +1048,6 @@ nondiff_case(_sd.triangle_mask, R(3, 3), True, True)
 nondiff_case(_sd.spectrum_axes, R(3, 4), (4,))
 nondiff_case(_sd.spectrum_length, R(5), None, -1)
 nondiff_case(_sd.hermitian_weights, R(2, 6), 1)
+
+# review31: the adjoint of scatter in its gradient (an array item; a dict or list gradient works by key)
+case(_sd.scattered_item, R(3, 2), 1)

@@ -83,3 +83,54 @@ def test_reverse_over_reverse(f):
     (KeyError: 'b'); recursive_helper in the recursive call of the backward form's own backward
     form, called with out_bar= while its cotangent was named _out_bar1 (TypeError)."""
     _second_order_check(f, (X, S))
+
+
+# ------------------------------------------------- ties: every mode takes the same subgradient
+def builtin_extrema(x):
+    return max(x[0], x[1], x[3]) * 2.0 + min(x[1], 0.5) * 3.0 + max([x[2], x[0]]) * 5.0
+
+
+def builtin_extrema_of_an_array(x):
+    return max(x) * 2.0 + min(x[::-1]) * 5.0
+
+
+def numpy_extrema(x):
+    return (np.sum(np.maximum(x, 0.5) * np.arange(1.0, 5.0)) + np.max(x) * 3.0
+            + np.sum(np.abs(x - 0.5)) + np.sum(np.clip(x, 0.0, 0.5) * np.arange(4.0))
+            + np.sum(np.sort(x) * np.arange(4.0)))
+
+
+TIES = np.array([0.5, 0.5, 0.2, 0.5])
+
+
+@pytest.mark.parametrize("f", [builtin_extrema, builtin_extrema_of_an_array, numpy_extrema],
+                         ids=lambda f: f.__name__)
+def test_ties_take_the_same_subgradient_in_every_mode(f):
+    """Python's max/min at a tie: the tape (Python's own max picking among tensors) gave g to the
+    first of the equal items, every source mode split it evenly ([1, 1, 0, 0] against [2, 0, 0,
+    0] for max(x[0], x[1]) * 2). Now g goes to the item Python returns, the first of the equal
+    ones, in every mode; np.maximum, np.max and the other numpy functions keep PyTorch's even
+    split (their rules), the same in every mode too."""
+    from sourcediff.tape import grad_of
+
+    ref = sd.grad(f)(TIES.copy())
+    got = {
+        "unoptimized": sd.grad(f, optimize=False)(TIES.copy()),
+        "forward": sd.grad(f, mode="forward")(TIES.copy()),
+        "jacobian forward": sd.jacobian(f, mode="forward")(TIES.copy()),
+        "jacobian reverse": sd.jacobian(f, mode="reverse")(TIES.copy()),
+        "tape": grad_of(f, (TIES.copy(),), wrt=0),
+    }
+    df = sd.grad(f)
+    df(TIES.copy())
+    got["generic"] = df.__sourcediff_specializations__.generic(TIES.copy())
+    for name, g in got.items():
+        np.testing.assert_allclose(g, ref, err_msg=name)
+    if f is builtin_extrema:  # (the first of the equal items)
+        np.testing.assert_allclose(ref, [7.0, 3.0, 0.0, 0.0])
+
+
+def test_ties_numba_backend():
+    pytest.importorskip("numba")
+    for f in (builtin_extrema, builtin_extrema_of_an_array, numpy_extrema):
+        np.testing.assert_allclose(sd.grad(f, backend="numba")(TIES.copy()), sd.grad(f)(TIES.copy()))
