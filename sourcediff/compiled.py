@@ -17,7 +17,7 @@ import numpy as np
 from . import jit, lazy, runtime
 from .captured import Captured, Redirected, state_key
 from .compiler.alias import method_writes, mutated_params
-from .compiler.driver import build, resolve_wrt
+from .compiler.driver import build, resolve_wrt, split_cotangent
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
 from .compiler.parse import (
@@ -52,6 +52,19 @@ class _Pending:
         return self.fn(*args, **kwargs)
 
 
+class _PendingBwd(_Pending):
+    """The backward form of a split form still being compiled: its cotangent keyword is the
+    name the compiler gave it (``out_bar`` unless the function has one of its own)."""
+
+    def __init__(self, fn, active_params):
+        super().__init__()
+        self.key = (fn, tuple(active_params))
+
+    @property
+    def __sourcediff_cotangent_name__(self):
+        return split_cotangent(*self.key)
+
+
 _in_progress = {}
 
 
@@ -65,8 +78,7 @@ def split_form(fn, active_params):
         if key in _in_progress:
             return _in_progress[key]
         pending = _in_progress[key] = _Pending()
-        pending.__sourcediff_bwd__ = _Pending()
-        pending.__sourcediff_bwd__.__sourcediff_cotangent_name__ = "out_bar"
+        pending.__sourcediff_bwd__ = _PendingBwd(fn, active_params)
         try:
             compiled = _get(fn, tuple(active_params), "split", True)
         finally:

@@ -1113,3 +1113,6 @@ nondiff_case(_sd.cond_sign, -2)
 case(statistics.mean, R(5))
 case(statistics.fmean, R(4))
 nondiff_case(_sd.unweighted_count, R(3))
+
+# review31: the adjoint of scatter in its gradient (an array item; a dict or list gradient works by key)
+case(_sd.scattered_item, R(3, 2), 1)

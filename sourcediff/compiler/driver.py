@@ -123,15 +123,40 @@ def build(fn, wrt, mode, optimize_code=True):
     form: ``Built.bwd``; calls between user functions use it), "jvp" or "jvp_form" (forward mode:
     value and tangent; jvp_form is a helper's, called from generated code)."""
     front = _front_end(fn, wrt, mode)
+    if mode == "split":
+        # (the backward form's cotangent parameter is named before the body is transformed: a
+        # recursive call met there names it in its keyword, see split_cotangent)
+        key = (fn, tuple(wrt) if isinstance(wrt, (tuple, list)) else wrt)
+        _split_cotangents[key] = front.names.exact("out_bar")
+        try:
+            return _reverse_pieces(fn, front, mode, optimize_code, _split_cotangents[key])
+        finally:
+            del _split_cotangents[key]
     if mode in ("jvp", "jvp_form"):
         return _forward_function(front, optimize_code,
                                  final="grad_tree" if mode == "jvp_form" else "grad_like")
+    return _reverse_pieces(fn, front, mode, optimize_code)
+
+
+# (fn, wrt) -> the cotangent parameter of the backward form being built for it
+_split_cotangents = {}
+
+
+def split_cotangent(fn, wrt):
+    """The name of the cotangent keyword of ``fn``'s backward form while that form is being built
+    (a recursive call reaches it before it exists): ``out_bar``, or a fresh variant when ``fn``
+    has a name ``out_bar`` of its own (a generated backward form differentiated again)."""
+    return _split_cotangents.get((fn, tuple(wrt)), "out_bar")
+
+
+def _reverse_pieces(fn, front, mode, optimize_code, cotangent=None):
+    """The reverse stage and the function of ``mode`` made from it (see :func:`build`)."""
     rev = Reverse(front.parsed, front.norm, front.names, front.wrt_names, front.globals_)
     dump("activity", front.parsed, f"# active: {', '.join(sorted(rev.active))}")
     sweeps = rev.build()
     pieces = _pieces(front.parsed, rev, sweeps, front.wrt_names, mode)
     if mode == "split":
-        return _split(front, rev, pieces, optimize_code)
+        return _split(front, rev, pieces, optimize_code, cotangent)
     return _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code)
 
 
@@ -244,7 +269,7 @@ def _front_end(fn, wrt, mode):
     return Front(parsed, wrt_names, single, norm, names, globals_)
 
 
-def _split(front, rev, pieces, optimize_code):
+def _split(front, rev, pieces, optimize_code, cotangent):
     """The forward form (runs the primal, returns the value and what the adjoint reads) and the
     backward form (takes that and the output's gradient) of one function, compiled together."""
     parsed, names, globals_, wrt_names = front.parsed, front.names, front.globals_, front.wrt_names
@@ -254,7 +279,6 @@ def _split(front, rev, pieces, optimize_code):
     head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
                                                  pieces.adjoint, pieces.grads, pieces.value)
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
-    cotangent = names.exact("out_bar")
     state = names.exact("saved")
     seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
     backward = seed + seed_value + adjoint

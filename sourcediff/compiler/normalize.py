@@ -322,7 +322,9 @@ class Normalizer(CallLowering):
             self.emit(gast.Expr(value=call(load("setattr"), [
                 obj, const(target.attr), self.atom(value)])))
         elif isinstance(target, (gast.Tuple, gast.List)):
-            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts) \
+                    and not any(isinstance(e, gast.Starred) for e in target.elts):
+                # (a, *rest = [u, v] has as many items as names, but rest is the list [v])
                 atoms = [self.atom(v) for v in value.elts]  # evaluate all right-hand sides first
                 written = set()  # (a, b = b, a: b is read before a is bound, so a copy of it)
                 for k, sub in enumerate(target.elts):

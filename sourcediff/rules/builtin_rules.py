@@ -14,13 +14,14 @@ from .registry import deffacts, defjvp, defvjp
 # reduces over the items, so its tangent is not its vjp with the tangent in place of g)
 @defvjp(builtins.max, builtins.min, kind="custom", view=None)
 def builtin_extremum(g, ans, *args):
-    # max(a, b, ...) or max(iterable): the winners share g evenly (ties split like np.maximum)
+    # max(a, b, ...) or max(iterable): g goes to the item Python returns (at a tie the first of
+    # the equal ones, as the tape, where Python's max picks among tensors; np.maximum splits)
     return _sd.extremum_args_grad(g, ans, args)
 
 
 @defjvp(builtins.max, builtins.min)
 def builtin_extremum_jvp(t, ans, *args):
-    # max(a, b, ...): the winners' tangents; max(iterable): the winners' entries of t averaged
+    # max(a, b, ...): the tangent of the argument returned; max(iterable): its entry of t
     return _sd.extremum_args_tangent(t, ans, args)
 
 

@@ -966,7 +966,7 @@ def matmul_grad_right_helper(b, out, g, x, y):
 @defvjp(_sd.scatter, _sd.scatter_basic, kind="linear", torch_name="IndexBackward0",
         passes_zero=True)
 def scatter_helper(b, out, g, a, index):
-    return (b[index], None, None)
+    return (_sd.scattered_item(b, index), None, None)
 
 
 @defvjp(_sd.cumsum_grad, kind="linear", torch_name="CumsumBackward0")

@@ -51,6 +51,11 @@ def item_grad(g, ans, grad, k):
     return (_sd.scatter(_sd.last_writes_only(g, grad, k), grad, k), None)
 
 
+@defvjp(_sd.scattered_item, kind="linear", passes_zero=True)
+def scattered_item(ct, ans, b, index):
+    return (_sd.scatter(ct, b, index), None)
+
+
 @defvjp(_sd.last_writes_only, kind="linear", passes_zero=True)
 def last_writes_only(ct, ans, b, g, k):
     # (a mask over b: its own adjoint; what item_grad's derivative calls, so a second order)
@@ -673,7 +678,7 @@ deffacts(_sd.dynamic_fwd, _sd.dynamic_bwd, _sd.dynamic_jvp, _sd.run_for_effect, 
          _sd.map_list_grad, _sd.star_fwd, _sd.star_bwd, _sd.star_jvp, calls_back=True)
 # they read a dict argument and write into nothing
 deffacts(_sd.check_wrt, _sd.scatter_basic, _sd.scatter, _sd.grad_like, _sd.grad_tree,
-         _sd.item_grad, _sd.zeros_like_grad, reads_dicts=True)
+         _sd.item_grad, _sd.scattered_item, _sd.zeros_like_grad, reads_dicts=True)
 
 
 @defvjp(_sd.sorted_grad, kind="linear")

@@ -46,7 +46,7 @@ deffacts(*present(
     "output_seed", "check_wrt", "matmul_grad_left", "matmul_grad_right", "copy", "owned_grad",
     "as_column", "broadcast_tangent", "rebroadcast", "like_input", "cumsum_grad", "diff_grad",
     "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights", "prod_others", "norm_weights",
-    "item_grad", "zero_at", "scatter", "scatter_basic", "take_grad", "take_along_grad", "unsort",
+    "item_grad", "scattered_item", "zero_at", "scatter", "scatter_basic", "take_grad", "take_along_grad", "unsort",
     "windows_grad", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad", "pad_grad",
     "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid", "grad_tree", "add_grads",
     "clip_bounds", "einsum_call_grads", "concat_grads", "unstack_grads", "scale_each", "real_only",

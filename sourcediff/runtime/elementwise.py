@@ -171,9 +171,23 @@ def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
     return np.where(n == 0, 0.0, w)
 
 
+def _first_winner(items, ans):
+    """1.0 for the item Python's max/min returns (the first equal to ``ans``: a later one equal to
+    it never replaces it), 0.0 for the others; all 0.0 when none equals it (a NaN)."""
+    out, found = [], False
+    for item in items:
+        win = not found and bool(item == ans)
+        found = found or win
+        out.append(float(win))
+    return out
+
+
 def extremum_args_grad(g, ans, args):
-    """Gradients for ``max(*args)``/``min(*args)``: ``g`` shared evenly by the arguments equal to
-    ``ans`` (for a single iterable argument, a list gradient over its items)."""
+    """Gradients for ``max(*args)``/``min(*args)``: ``g`` to the argument Python returns, the
+    first of those equal to ``ans`` (for a single iterable argument, a list gradient over its
+    items). Python's own choice at a tie, so the tape (where Python's max picks among tensors)
+    and every source mode agree; np.maximum and np.max share ties evenly instead (PyTorch's
+    torch.maximum and amax)."""
     if len(args) == 1:
         if iterates_keys(args[0]):
             return (0.0,)  # (max(d) of a dict: its largest key, which carries no derivative)
@@ -181,13 +195,13 @@ def extremum_args_grad(g, ans, args):
             # (max over an array's entries: the gradient is an array too; a list in its place
             # would meet the rules of the operations that made the array, where 2 * g repeats
             # a list instead of doubling it)
-            winners = (args[0] == ans).astype(float)
+            winners = np.array(_first_winner(args[0], ans))
             return (g * (winners / np.sum(winners)),)
         items = list(args[0])
-        winners = [float(item == ans) for item in items]
+        winners = _first_winner(items, ans)
         count = builtins.sum(winners)
         return (GradList(g * w / count for w in winners),)
-    winners = [float(a == ans) for a in args]
+    winners = _first_winner(args, ans)
     count = builtins.sum(winners)
     return tuple(g * w / count for w in winners)
 
@@ -288,16 +302,16 @@ def prod_others_apply(t, a, axis=None):
 
 def extremum_args_tangent(t, ans, args):
     """The tangent contributions of ``max(*args)``/``min(*args)``, one per argument, ``t`` being
-    that argument's tangent: for ``max(a, b, ...)`` the winners' tangents shared evenly (as
-    :func:`extremum_args_grad`), for ``max(iterable)`` the winners' entries of ``t`` averaged."""
+    that argument's tangent: for ``max(a, b, ...)`` the tangent of the argument Python returns
+    (as :func:`extremum_args_grad`), for ``max(iterable)`` that item's entry of ``t``."""
     if len(args) == 1:
         return (extremum_args_adjoint((t,), ans, args),)
     return extremum_args_grad(t, ans, args)
 
 
 def extremum_args_adjoint(b, ans, args):
-    """The adjoint of ``extremum_args_grad(g, ans, args)`` in ``g``: the winners' entries of ``b``
-    averaged."""
+    """The adjoint of ``extremum_args_grad(g, ans, args)`` in ``g``: the entry of ``b`` at the
+    item Python's max/min returns."""
     if len(args) == 1:
         if iterates_keys(args[0]):
             return 0.0
@@ -305,7 +319,7 @@ def extremum_args_adjoint(b, ans, args):
         b = item_grad(b, 0)
     else:
         items = args
-    winners = [float(item == ans) for item in items]
+    winners = _first_winner(items, ans)
     count = builtins.sum(winners)
     total = 0.0
     for w, item in zip(winners, grad_items(b, len(items))):

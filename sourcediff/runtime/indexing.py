@@ -18,12 +18,15 @@ __all__ = [
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
     "item_to_write",
     "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
-    "positions_shape"
+    "positions_shape",
+    "scattered_item"
 ]
 
 
 def scatter(g, a, index):
     """The gradient of ``a[index]``: zeros shaped like ``a`` with ``g`` added at ``index``."""
+    if _zero_container(a, index):
+        return 0.0
     if is_model_object(a):
         return object_item_grad(g, a, index)
     if isinstance(a, (list, tuple)):
@@ -37,6 +40,14 @@ def scatter(g, a, index):
     out = np.zeros(shape(a), dtype=np.result_type(g, getattr(a, "dtype", float)))
     np.add.at(out, _numpy_index(index), g)  # (a dask index of a numpy array: its values)
     return out
+
+
+def _zero_container(a, index):
+    """True when ``a`` is the symbolic zero 0.0 standing for a whole container's gradient and
+    ``index`` picks an item of it (a second derivative through ``item_grad(0.0, k)``, the item of
+    a list gradient nothing reached: a constant, so what comes back to it is dropped). A real
+    0-d value is indexed only by ``()`` or ``...``."""
+    return is_zero_grad(a) and not (isinstance(index, tuple) and not index) and index is not Ellipsis
 
 
 def object_item_grad(g, obj, index):
@@ -187,6 +198,16 @@ def item_grad(g, k):
     return 0.0 if item is None else item
 
 
+def scattered_item(b, index):
+    """What ``scatter(g, a, index)`` passes back to ``g`` from the cotangent ``b`` of its result:
+    ``b[index]``; for a container's gradient (a dict, list or tuple) its item there, 0.0 for a
+    key or position nothing reached (a second derivative through ``d['b']`` where only
+    ``d['a']`` was used), and 0.0 for the symbolic zero."""
+    if isinstance(b, (dict, list, tuple)) or is_zero_grad(b):
+        return item_grad(b, index)
+    return b[index]
+
+
 def last_writes_only(b, g, k):
     """``b`` (shaped like ``g[k]``) kept only at the last write of each element (see
     :func:`last_writes`): the adjoint of item_grad's masking."""
@@ -334,6 +355,8 @@ def is_basic_index(index):
 
 def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
+    if _zero_container(a, index):
+        return 0.0
     if is_tree(a) or is_model_object(a) or not is_basic_index(index):
         return scatter(g, a, index)
     if other_array(g) or other_array(a):

@@ -221,6 +221,10 @@ def _check(f, args, f0, result):
         _check_numba(f, args, grads, scale, result)
     if "hvp" in EXTRA_MODES and not steep:
         _check_hvp(f, args, scale, result)
+    if "jacobian" in EXTRA_MODES:
+        _check_jacobian(f, args, grads, scale, result)
+    if "second" in EXTRA_MODES and not steep:
+        _check_second(f, args, scale, result)
     if steep:
         raise _Outcome("skipped", f"too steep for finite differences (|gradient| up to "
                                   f"{max(float(np.max(np.abs(g))) for g in grads):.3g}); reverse mode agrees "
@@ -308,6 +312,86 @@ def _check_hvp(f, args, scale, result):
             raise _Outcome("skipped", f"gradient not smooth at the sample point (hvp, argument {k})")
         raise _Outcome("wrong", f"hvp of argument {k} {np.asarray(a)!r} vs finite differences "
                                 f"of the gradient {fds[0][k]!r}")
+
+
+def _check_jacobian(f, args, grads, scale, result):
+    """sd.jacobian of the scalar f, forward and reverse, against the reverse gradient."""
+    for i in WRT:
+        for how in ("forward", "reverse"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    jac = sd.jacobian(f, wrt=i, mode=how)(*copy.deepcopy(args))
+            except Exception as exc:  # noqa: BLE001
+                if is_refusal(exc):
+                    raise _Outcome("refused", f"jacobian ({how}): {type(exc).__name__}: {exc}") \
+                        from None
+                raise _Outcome("internal", f"jacobian ({how}, wrt={i}) raised:\n"
+                                           f"{_short_tb(exc)}") from None
+            if np.shape(jac) != np.shape(grads[i]) or not np.allclose(
+                    jac, grads[i], rtol=1e-7, atol=1e-9 * scale):
+                raise _Outcome("wrong", f"jacobian ({how}) of argument {i} {np.asarray(jac)!r} "
+                                        f"vs reverse gradient {np.asarray(grads[i])!r}")
+
+
+def _second_fd(df, args, k, v):
+    """Central differences of ``df``'s gradients along ``v`` in argument ``k`` (three steps)."""
+    out = []
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for h in (1e-5, 1e-4, 1e-6):
+            hi = _as_tuple(df(*_perturbed(args, k, v, h)))
+            lo = _as_tuple(df(*_perturbed(args, k, v, -h)))
+            out.append([(np.asarray(a) - np.asarray(b)) / (2 * h) for a, b in zip(hi, lo)])
+    return out
+
+
+def _second_verdict(name, got, fds):
+    for k, a in enumerate(got):
+        tol = 1e-4 * (1.0 + max(float(np.max(np.abs(fd[k]))) for fd in fds))
+        if any(np.shape(a) == np.shape(fd[k]) and np.allclose(a, fd[k], rtol=1e-4, atol=tol)
+               for fd in fds):
+            continue
+        if not np.allclose(fds[0][k], fds[1][k], rtol=1e-3, atol=10 * tol):
+            raise _Outcome("skipped", f"gradient not smooth at the sample point ({name}, {k})")
+        raise _Outcome("wrong", f"{name}: block {k} {np.asarray(a)!r} vs finite differences of "
+                                f"the gradient {fds[0][k]!r}")
+
+
+def _second_run(name, run, result):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return run()
+    except Exception as exc:  # noqa: BLE001
+        if is_refusal(exc):
+            result.notes.append(f"{name} refuses: {type(exc).__name__}: {str(exc)[:200]}")
+            return None
+        raise _Outcome("internal", f"{name} raised:\n{_short_tb(exc)}") from None
+
+
+def _check_second(f, args, scale, result):
+    """Second order: sd.hessian (forward over reverse) in x along a direction, and reverse over
+    reverse (the gradient of df/ds), against central differences of the reverse gradient."""
+    df = sd.grad(f, wrt=WRT)
+    rng = np.random.default_rng(result.seed + 19)
+    v = rng.normal(size=np.shape(args[0]))
+    hess = _second_run("hessian", lambda: sd.hessian(f, wrt=0)(*copy.deepcopy(args)), result)
+    if hess is not None:
+        n = int(np.size(args[0]))
+        hv = np.reshape(np.reshape(hess, (n, n)) @ np.ravel(v), np.shape(args[0]))
+        fds = _second_fd(df, args, 0, v)
+        _second_verdict("hessian (x)", [hv], [[fd[0]] for fd in fds])
+    rr = _second_run("reverse over reverse", lambda: _as_tuple(
+        sd.grad(sd.grad(f, wrt=2), wrt=WRT)(*copy.deepcopy(args))), result)
+    if rr is not None:
+        # d/d(args) of df/ds: along each argument k, the directional difference of df/ds
+        for k in WRT:
+            w = float(rng.normal()) if k == 2 else rng.normal(size=np.shape(args[k]))
+            got = float(np.sum(np.asarray(rr[k]) * w))
+            fds = _second_fd(df, args, k, w)
+            _second_verdict(f"reverse over reverse (s, argument {k})", [got],
+                            [[fd[2]] for fd in fds])
 
 
 def _model_moved(model, v, h):

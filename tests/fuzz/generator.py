@@ -17,6 +17,9 @@ from tests.fuzz.extras import MODEL_DECORATED as EXTRAS_MODEL_DECORATED
 from tests.fuzz.extras import MODULE as EXTRAS_MODULE
 from tests.fuzz.extras import NEW
 from tests.fuzz.extras import emit as emit_extra
+from tests.fuzz.extras2 import MODULE as EXTRAS2_MODULE
+from tests.fuzz.extras2 import NEW as NEW2
+from tests.fuzz.extras2 import emit as emit_extra2
 
 # Every construct the generator can produce; a program records the ones it used.
 FEATURES = frozenset({
@@ -73,6 +76,10 @@ FEATURES = frozenset({
     # functools.wraps decorated helpers and methods, np.add.at, np.vectorize, take_along_axis,
     # sliding_window_view, bincount with weights, the nan reductions
     *NEW,
+    # review31's constructs (tests/fuzz/extras2.py): whole-array writes (out=, np.copyto,
+    # .fill) into local arrays, their views and aliases, functools.reduce, math.prod, max/min
+    # with key=, starred unpacking, divmod, complex, getattr, loops carrying a product
+    *NEW2,
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
@@ -196,6 +203,9 @@ class _Gen:
         # review26's constructs: drawn from a stream of their own (older seeds' programs stay)
         self.new_rng = random.Random(f"review26 {seed}")
         self.new_kinds = []
+        # review31's constructs: a stream of their own again
+        self.r31_rng = random.Random(f"review31 {seed}")
+        self.r31_kinds = []
 
     # ------------------------------------------------------------------ small helpers
 
@@ -713,6 +723,8 @@ class _Gen:
         r = self.rng
         if self.new_kinds and not self.in_helper and self.new_rng.random() < 0.15:
             return emit_extra(self, self.new_rng.choice(self.new_kinds))
+        if self.r31_kinds and not self.in_helper and self.r31_rng.random() < 0.2:
+            return emit_extra2(self, self.r31_rng.choice(self.r31_kinds))
         kinds = ["new"] * 4 + ["reassign"] * 2
         for feat, w in [("augassign", 2), ("setitem", 2), ("if", 2), ("for_range", 2),
                         ("for_rows", 1), ("enumerate", 1), ("zip", 1), ("while", 1),
@@ -824,6 +836,8 @@ class _Gen:
         r = self.rng
         if kind in NEW:
             return emit_extra(self, kind)
+        if kind in NEW2:
+            return emit_extra2(self, kind)
         if kind == "rs":
             self.emit(f"rs = np.random.RandomState({r.randrange(1000)})")
             return
@@ -1170,6 +1184,11 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
     if g.new_kinds:
         modules.append(EXTRAS_MODULE)
         specials += g.new_kinds
+    g.r31_kinds = [k for k, p in NEW2.items() if k in g.forced
+                   or (k in g.allowed and g.r31_rng.random() < p)]
+    if g.r31_kinds:
+        modules.append(EXTRAS2_MODULE)
+        specials += g.r31_kinds
     # the main function
     g.env = {"x": Var(x_shape, frozenset({-1})), "y": Var(y_shape, frozenset({-2})),
              "s": Var((), frozenset({-3}), array=False)}
@@ -1194,7 +1213,7 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
             final = f"{final} + np.sum({g.expr(g.env[r.choice(arrays)].shape, 1)})"
     g.emit(f"return {final}")
     parts = []
-    if g.used & set(NEW):
+    if g.used & (set(NEW) | set(NEW2)):
         parts.append("import functools\nimport math\n")
     elif g.uses_math:
         parts.append("import math\n")
