@@ -372,8 +372,10 @@ def forward_grad(fn, wrt=0, optimize=True):
                                          pristine=None if first is None else pristine, state=state)
             first = out if first is None else first
             runtime.check_scalar(out, where)
-            if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given)
-                grads.append(flatten(pristine[i])[1](np.reshape(jac, (-1,))))
+            if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given,
+                # each of its leaf's type: np.float32(0.5)'s an np.float32, as in reverse mode)
+                grads.append(runtime.grad_like(flatten(pristine[i])[1](np.reshape(jac, (-1,))),
+                                               pristine[i]))
             else:
                 grads.append(runtime.grad_like(jac, pristine[i]))
         return grads[0] if single else tuple(grads)
