@@ -139,3 +139,30 @@ def test_a_float32_tangent_does_not_lower_a_float64_jvp(x, t):
     _, out_dot = sd.jvp(sin_x2, (x,), (t,))
     _, want = sd.jvp(sin_x2, (x,), (np.asarray(t, dtype=np.float64) if np.ndim(t) else 1.0,))
     assert out_dot == want
+
+
+# ------------------------------------------------ a complex-valued loss
+# (sd.grad of np.sum(x) * 1j gave [0, 0, 0], of np.sum(x ** 2) * (1 + 2j) the real part's
+# gradient, silently, in every mode; autograd, JAX and PyTorch refuse a complex output. Reverse
+# mode still takes the real part when the output is a full reduction (np.sum(np.exp(1j * x))):
+# the check would compute a sum the gradient does not need)
+
+def complex_scaled(x):
+    return np.sum(x) * 1j
+
+
+def complex_product(x):
+    return np.sum(x ** 2) * (1 + 2j)
+
+
+@pytest.mark.parametrize("f", [complex_scaled, complex_product])
+def test_a_complex_output_is_refused(f):
+    from sourcediff.errors import NonScalarOutputError
+    from sourcediff.tape.messages import TapeError
+    x = np.array([0.5, -1.0, 2.0])
+    for run in (lambda: sd.grad(f)(x), lambda: sd.grad(f, mode="forward")(x),
+                lambda: sd.value_and_grad(f)(x)):
+        with pytest.raises(NonScalarOutputError, match="complex"):
+            run()
+    with pytest.raises(TapeError, match="real scalar outputs"):
+        grad_of(f, (x,))

@@ -44,6 +44,11 @@ def check_scalar(value, where):
             f"{shape(value)}; reduce it (np.sum(...), np.mean(...)) or use sourcediff.jacobian / "
             f"sourcediff.vjp for a non-scalar output"
         )
+    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
+        raise NonScalarOutputError(  # (as autograd, JAX and PyTorch refuse it)
+            f"grad needs a function that returns a real scalar, but {where} returns a complex "
+            f"value, whose derivative is not one real gradient; return its real part "
+            f"(np.real(z)), its imaginary part or its squared modulus (np.real(z * np.conj(z)))")
     return value
 
 
