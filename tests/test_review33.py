@@ -142,10 +142,10 @@ def test_a_float32_tangent_does_not_lower_a_float64_jvp(x, t):
 
 
 # ------------------------------------------------ a complex-valued loss
-# (sd.grad of np.sum(x) * 1j gave [0, 0, 0], of np.sum(x ** 2) * (1 + 2j) the real part's
-# gradient, silently, in every mode; autograd, JAX and PyTorch refuse a complex output. Reverse
-# mode still takes the real part when the output is a full reduction (np.sum(np.exp(1j * x))):
-# the check would compute a sum the gradient does not need)
+# (sd.grad of np.sum(x) * 1j gave [0, 0, 0], of np.sum(x ** 2) * (1 + 2j) and of
+# np.sum(np.exp(1j * x)) the real part's gradient, silently, in every mode; autograd, JAX and
+# PyTorch refuse a complex output. A full reduction's value is not computed in grad mode: its
+# operand's dtype is checked, _sd.check_real, which the specializer drops for a real one)
 
 def complex_scaled(x):
     return np.sum(x) * 1j
@@ -155,8 +155,15 @@ def complex_product(x):
     return np.sum(x ** 2) * (1 + 2j)
 
 
-@pytest.mark.parametrize("f", [complex_scaled, complex_product])
-def test_a_complex_output_is_refused(f):
+def complex_sum(x):
+    return np.sum(np.exp(1j * x))
+
+
+@pytest.mark.parametrize("f", [complex_scaled, complex_product, complex_sum])
+@pytest.mark.parametrize("specialize", ["1", "0"])
+def test_a_complex_output_is_refused(f, specialize, monkeypatch):
+    monkeypatch.setattr(compiled, "_SPECIALIZE", specialize)
+    compiled.clear_cache()
     from sourcediff.errors import NonScalarOutputError
     from sourcediff.tape.messages import TapeError
     x = np.array([0.5, -1.0, 2.0])
@@ -166,3 +173,13 @@ def test_a_complex_output_is_refused(f):
             run()
     with pytest.raises(TapeError, match="real scalar outputs"):
         grad_of(f, (x,))
+
+
+def test_a_real_full_reduction_keeps_no_check_in_the_specialized_code():
+    def loss(w, x):
+        return np.sum((x @ w - 1.0) ** 2)
+
+    w, x = np.ones(3), np.ones((4, 3))
+    assert "check_real" in sd.source(sd.grad(loss))
+    assert "check_real" not in sd.source(sd.grad(loss), w, x)
+    np.testing.assert_allclose(sd.grad(loss)(w, x), 2 * x.T @ (x @ w - 1.0))

@@ -413,7 +413,13 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
     result = rev.result
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"
     seed = []
-    checked = mode in ("grad", "value_and_grad") and not _surely_scalar(rev, result)
+    surely = _surely_scalar(rev, result)
+    checked = mode in ("grad", "value_and_grad") and not surely
+    if surely and mode in ("grad", "value_and_grad") and isinstance(surely, gast.Name):
+        # (a full reduction is a scalar, but a complex one of a complex operand: its dtype says)
+        seed.append(located(gast.Expr(value=call(rev.rt("check_real"), [load(surely.id),
+                                                                         const(where)])),
+                            rev.ret_stmt))
     if checked and not _active_result(rev):
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
@@ -462,8 +468,9 @@ def _given_values(rev, primal, wrt_names, head):
 
 
 def _surely_scalar(rev, result):
-    """True when the result is a numpy reduction over all axes (it cannot be an array), so the
-    output check (and, for grad, the value itself) can be left out."""
+    """The reduced operand (true) when the result is a numpy reduction over all axes (it cannot
+    be an array), so the output check (and, for grad, the value itself) can be left out: only
+    the operand's dtype is checked (a complex one makes a complex result)."""
     if not isinstance(result, gast.Name):
         return False
     ops = [rev.ops.get(id(s)) for s in rev.body
@@ -473,8 +480,11 @@ def _surely_scalar(rev, result):
         return False
     op = ops[0]
     positional_axis = len(op.args) > 1
-    return (op.rule.full_reduction and "axis" not in op.keywords
-            and not positional_axis and "keepdims" not in op.keywords)
+    if not (op.rule.full_reduction and "axis" not in op.keywords
+            and not positional_axis and "keepdims" not in op.keywords):
+        return False
+    operand = op.args[0] if op.args else None
+    return operand if isinstance(operand, gast.Name) else True
 
 
 def _param_copy(stage, parsed, p):

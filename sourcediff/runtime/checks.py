@@ -16,7 +16,7 @@ from .objects import check_object_wrt, holds_object
 from .shapes import foreign_array, other_array, shape
 
 __all__ = [
-    "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
+    "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
     "copy_held", "check_partial_alias"
@@ -49,6 +49,15 @@ def check_scalar(value, where):
             f"grad needs a function that returns a real scalar, but {where} returns a complex "
             f"value, whose derivative is not one real gradient; return its real part "
             f"(np.real(z)), its imaginary part or its squared modulus (np.real(z * np.conj(z)))")
+    return value
+
+
+def check_real(value, where):
+    """``value``, the operand of the full reduction ``grad``'s function returns (a scalar, whose
+    value grad does not compute), refused when it is complex: the result would be complex, and
+    check_scalar refuses that."""
+    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
+        check_scalar(1j, where)
     return value
 
 

@@ -64,6 +64,11 @@ class _Rewriter(gast.NodeTransformer):
                 _scalar_like(self.f(node.value.args[0])) or type(self.f(node.value.args[1])) is Arr):
             self.changed += 1  # (a[i] op= e into an array a: the store's own check covers it)
             return None
+        if name == "check_real" and node.value.args:
+            v = self.f(node.value.args[0])
+            if _pyfloat(v) or (type(v) in (Arr, Scal) and v.dtype.kind in "fiub"):
+                self.changed += 1  # (a real operand: a real sum)
+                return None
         if name == "check_scalar" and node.value.args:
             v = self.f(node.value.args[0])
             if (_scalar_like(v) or (type(v) is Arr and v.shape == ())) and \
