@@ -183,3 +183,20 @@ def test_a_real_full_reduction_keeps_no_check_in_the_specialized_code():
     assert "check_real" in sd.source(sd.grad(loss))
     assert "check_real" not in sd.source(sd.grad(loss), w, x)
     np.testing.assert_allclose(sd.grad(loss)(w, x), 2 * x.T @ (x @ w - 1.0))
+
+
+def test_fmax_second_order_on_the_tape_matches_torch():
+    # (fwin_mask, called on tape Tensors under create_graph=True, turned its result into a float)
+    torch = pytest.importorskip("torch")
+    import sourcediff.tape as T
+    d = np.array([np.nan, 1.0, 0.5])
+    for fn, tfn in [(np.fmax, torch.fmax), (np.fmin, torch.fmin)]:
+        x = T.tensor(np.array([0.3, 2.0, 0.1]), dtype=T.float64, requires_grad=True)
+        (g,) = T.grad((fn(x * x, d) ** 2).sum(), [x], create_graph=True)
+        (h,) = T.grad((g * g).sum(), [x])
+        xt = torch.tensor([0.3, 2.0, 0.1], dtype=torch.float64, requires_grad=True)
+        (gt,) = torch.autograd.grad((tfn(xt * xt, torch.tensor(d)) ** 2).sum(), [xt],
+                                    create_graph=True)
+        (ht,) = torch.autograd.grad((gt * gt).sum(), [xt])
+        np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(h.numpy(), ht.numpy(), rtol=1e-12)

@@ -251,7 +251,10 @@ def fwin_mask(x, y, least=False):
     dtype = np.result_type(x, y, 1.0)
     out = (y_nan & ~x_nan) + (y_nan & x_nan) * dtype.type(0.5) + \
         np.where(y_nan, dtype.type(0.0), mask)
-    return out.astype(dtype, copy=False) if type(out) is np.ndarray else float(out)
+    if type(out) is np.ndarray:
+        return out.astype(dtype, copy=False)
+    return float(out) if isinstance(out, (np.generic, numbers.Number)) else out  # (a tape Tensor
+    # under create_graph: as it is)
 
 
 def norm_weights_partials(x, ans, ord=None, axis=None, keepdims=False):
