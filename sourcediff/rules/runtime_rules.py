@@ -36,8 +36,8 @@ def check_scalar(g, ans, value, where):
 
 
 @defvjp(_sd.check_real, kind="linear")
-def check_real(g, ans, value, where):
-    return (g, None)
+def check_real(g, ans, value, where, reduction=None):
+    return (g, None, None)
 
 
 @defvjp(_sd.item_grad, kind="linear", passes_zero=True)

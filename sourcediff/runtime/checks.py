@@ -52,12 +52,21 @@ def check_scalar(value, where):
     return value
 
 
-def check_real(value, where):
+def check_real(value, where, reduction=None):
     """``value``, the operand of the full reduction ``grad``'s function returns (a scalar, whose
-    value grad does not compute), refused when it is complex: the result would be complex, and
-    check_scalar refuses that."""
+    value grad does not compute), refused when it is complex and ``reduction`` of such values is
+    complex (np.sum's; np.var's is real, and its own rule refuses a complex value by name): the
+    result would be complex, and check_scalar refuses that."""
     if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
-        check_scalar(1j, where)
+        dtype = getattr(value, "dtype", np.dtype(complex))
+        kind = "c"
+        if reduction is not None:
+            try:  # (the result's dtype, from a stand-in of one element)
+                kind = np.result_type(reduction(np.ones(1, dtype))).kind
+            except Exception:  # noqa: BLE001  (keep refusing)
+                pass
+        if kind == "c":
+            check_scalar(1j, where)
     return value
 
 
