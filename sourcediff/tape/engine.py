@@ -261,11 +261,6 @@ def _root_grad(t, g, i, cg):
     if g is None:
         if t._data.size != 1:
             raise TapeError(_MSG_SCALAR)
-        if t._data.dtype.kind == "c" and np.any(np.imag(t._data)):  # (PyTorch's message; a
-            # complex dtype holding a real number, as the tape's slogdet of a complex matrix
-            # gives, goes on to the rule that refuses it by name)
-            raise TapeError(f"grad can be implicitly created only for real scalar outputs but "
-                            f"got {t._data.dtype}")
         g = np.ones(t._data.shape, dtype=t._data.dtype)
     elif isinstance(g, Tensor):
         if g._data.shape != t._data.shape:
