@@ -922,7 +922,7 @@ def _overload_numbers_and_arrays(types, overload, is_float):
 
 
 def _overload_indexing_and_masks(types, overload, is_float):
-    """numba versions of the helpers that index and mask: scatter_basic and win_mask."""
+    """numba versions of the helpers that index and mask: scatter_basic, win_mask, fwin_mask."""
     def basic(index):  # (an integer array would write once where np.add.at adds)
         parts = index.types if isinstance(index, types.BaseTuple) else (index,)
         return all(isinstance(p, (types.Integer, types.SliceType)) for p in parts)
@@ -945,4 +945,17 @@ def _overload_indexing_and_masks(types, overload, is_float):
             return is_float(t) or (isinstance(t, types.Array) and t.dtype == types.float64)
         if ok(x) and ok(y) and (isinstance(x, types.Array) or isinstance(y, types.Array)):
             return lambda x, y: (x > y) * 1.0 + (x == y) * 0.5
+        return None
+
+    @overload(runtime.fwin_mask)
+    def fwin_mask(x, y, least=False):  # (win_mask's, and 1 where only y is nan, 0.5 where both)
+        def ok(t):
+            return is_float(t) or (isinstance(t, types.Array) and t.dtype == types.float64)
+        if ok(x) and ok(y) and (isinstance(x, types.Array) or isinstance(y, types.Array)):
+            def impl(x, y, least=False):
+                x_nan, y_nan = np.isnan(x), np.isnan(y)
+                wins = (y > x) if least else (x > y)
+                return wins * 1.0 + (x == y) * 0.5 + (y_nan & ~x_nan) * 1.0 + \
+                    (y_nan & x_nan) * 0.5
+            return impl
         return None

@@ -155,7 +155,23 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
         if np.shape(tangents[i]) != np.shape(primals[i]):
             raise SourcediffError(f"the tangent for '{name}' has shape {np.shape(tangents[i])} "
                                   f"but the argument has shape {np.shape(primals[i])}")
+        given[name] = _tangent_as(tangents[i], primals[i])
     return _tangent_call(jf, primals, given)
+
+
+def _tangent_as(t, x):
+    """The tangent ``t`` in the float dtype of its argument ``x`` (as JAX asks of a tangent): a
+    np.float32 tangent of a Python float would make the forward pass float32 (numpy keeps a
+    Python float weak), 1e-8 off at float64's 1e-16."""
+    kind = getattr(getattr(t, "dtype", None), "kind", None)
+    if kind not in ("f", "i", "u", "b") or not isinstance(t, (np.ndarray, np.generic)):
+        return t  # (a Python number, a complex tangent, a dask array: as given)
+    if type(x) is float:
+        return float(t)
+    dtype = getattr(x, "dtype", None)
+    if isinstance(x, (np.ndarray, np.generic)) and dtype.kind == "f" and t.dtype != dtype:
+        return np.asarray(t, dtype=dtype) if isinstance(x, np.ndarray) else dtype.type(t)
+    return t
 
 
 def _basis(x):
@@ -372,8 +388,10 @@ def forward_grad(fn, wrt=0, optimize=True):
                                          pristine=None if first is None else pristine, state=state)
             first = out if first is None else first
             runtime.check_scalar(out, where)
-            if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given)
-                grads.append(flatten(pristine[i])[1](np.reshape(jac, (-1,))))
+            if is_tree(pristine[i]):  # (a tree: its leaves' entries in order, as it was given,
+                # each of its leaf's type: np.float32(0.5)'s an np.float32, as in reverse mode)
+                grads.append(runtime.grad_like(flatten(pristine[i])[1](np.reshape(jac, (-1,))),
+                                               pristine[i]))
             else:
                 grads.append(runtime.grad_like(jac, pristine[i]))
         return grads[0] if single else tuple(grads)

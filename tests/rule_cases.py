@@ -1116,3 +1116,8 @@ nondiff_case(_sd.unweighted_count, R(3))
 
 # review31: the adjoint of scatter in its gradient (an array item; a dict or list gradient works by key)
 case(_sd.scattered_item, R(3, 2), 1)
+# np.fmax / np.fmin skip a nan in the other argument: that argument's whole gradient (review33)
+case(np.fmax, R(2, 3), np.array([np.nan, 0.5, np.nan]), name="fmax_skips_nan")
+case(np.fmin, np.array([[np.nan], [0.3]]), R(2, 3), argnums=(1,), name="fmin_skips_nan")
+nondiff_case(_sd.fwin_mask, spaced(2, 3), spaced(2, 3) + 0.05)
+case(_sd.check_real, R(2, 3), "where", name="check_real")  # (review33: a full reduction's operand)

@@ -442,7 +442,13 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
     result = rev.result
     where = f"{qual} ({parsed.filename_short}:{parsed.user_line(rev.ret_stmt)})"
     seed = []
-    checked = mode in ("grad", "value_and_grad") and not _surely_scalar(rev, result)
+    surely = _surely_scalar(rev, result)
+    checked = mode in ("grad", "value_and_grad") and not surely
+    if surely and mode in ("grad", "value_and_grad") and isinstance(surely, tuple):
+        # (a full reduction is a scalar, but maybe a complex one: check_real reads the
+        # operand's dtype, and for a complex one the reduction's result dtype)
+        seed.append(located(gast.Expr(value=call(rev.rt("check_real"), [
+            load(surely[0].id), const(where), surely[1]])), rev.ret_stmt))
     if checked and not _active_result(rev):
         seed.append(located(gast.Expr(value=call(rev.rt("check_scalar"), [result, const(where)])),
                             rev.ret_stmt))
@@ -491,19 +497,27 @@ def _given_values(rev, primal, wrt_names, head):
 
 
 def _surely_scalar(rev, result):
-    """True when the result is a numpy reduction over all axes (it cannot be an array), so the
-    output check (and, for grad, the value itself) can be left out."""
+    """(reduced operand, the reduction's function expression) (or True) when the result is a
+    numpy reduction over all axes (it cannot be an array), so the output check (and, for grad,
+    the value itself) can be left out: check_real checks the operand's dtype instead."""
     if not isinstance(result, gast.Name):
         return False
-    ops = [rev.ops.get(id(s)) for s in rev.body
-           if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-           and s.targets[0].id == result.id]
+    stmts = [s for s in rev.body
+             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+             and s.targets[0].id == result.id]
+    ops = [rev.ops.get(id(s)) for s in stmts]
     if len(ops) != 1 or ops[0] is None or ops[0].kind != "rule":
         return False
     op = ops[0]
     positional_axis = len(op.args) > 1
-    return (op.rule.full_reduction and "axis" not in op.keywords
-            and not positional_axis and "keepdims" not in op.keywords)
+    if not (op.rule.full_reduction and "axis" not in op.keywords
+            and not positional_axis and "keepdims" not in op.keywords):
+        return False
+    operand = op.args[0] if op.args else None
+    func = stmts[0].value.func if isinstance(stmts[0].value, gast.Call) else None
+    if not isinstance(operand, gast.Name) or func is None:
+        return True
+    return operand, copy.deepcopy(func)
 
 
 def _param_copy(stage, parsed, p):

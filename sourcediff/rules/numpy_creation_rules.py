@@ -162,7 +162,7 @@ defnondiff(
     view=False,
 )
 defnondiff(
-    _sd.win_mask, _sd.shape, _sd.tie_mask, _sd.extremum_weights, _sd.reduced_count,
+    _sd.win_mask, _sd.fwin_mask, _sd.shape, _sd.tie_mask, _sd.extremum_weights, _sd.reduced_count,
     _sd.normalize_axes, _sd.is_basic_index, _sd.clip_bounds, _sd.dot_subscripts,
     _sd.tensordot_subscripts, _sd.inner_subscripts, _sd.inverse_axes, _sd.hstack_axis,
     _sd.einsum_parse, _sd.space_fractions,
@@ -170,7 +170,7 @@ defnondiff(
     view=False,
 )
 # the masks of the extremum rules compare along the last axis: each row on its own
-deffacts(_sd.win_mask, _sd.tie_mask, rowwise="row")
+deffacts(_sd.win_mask, _sd.fwin_mask, _sd.tie_mask, rowwise="row")
 
 # ---------------------------------------------------------------- functions with effects
 # (no rule: the compiler refuses them on values that carry a derivative, or follows their writes)

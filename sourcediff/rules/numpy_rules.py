@@ -266,15 +266,27 @@ def copysign(g, ans, x, y):
 
 
 # maximum/minimum/fmax/fmin: at a tie each argument gets half the gradient (PyTorch MaximumBackward0)
-@defvjp(np.maximum, np.fmax, kind="elementwise", broadcast=True, torch_name="MaximumBackward0")
+@defvjp(np.maximum, kind="elementwise", broadcast=True, torch_name="MaximumBackward0")
 def maximum(g, ans, x, y):
     # 1 where x wins, 0.5 at ties (PyTorch's convention), 0 where it loses
     return (g * _sd.win_mask(x, y), g * _sd.win_mask(y, x))
 
 
-@defvjp(np.minimum, np.fmin, kind="elementwise", broadcast=True, torch_name="MinimumBackward0")
+@defvjp(np.minimum, kind="elementwise", broadcast=True, torch_name="MinimumBackward0")
 def minimum(g, ans, x, y):
     return (g * _sd.win_mask(y, x), g * _sd.win_mask(x, y))
+
+
+# fmax/fmin skip a nan: np.fmax(x, nan) is x, so x gets the whole gradient there (PyTorch's
+# FmaxBackward0 too; a tie is split as for maximum)
+@defvjp(np.fmax, kind="elementwise", broadcast=True, torch_name="FmaxBackward0")
+def fmax(g, ans, x, y):
+    return (g * _sd.fwin_mask(x, y), g * _sd.fwin_mask(y, x))
+
+
+@defvjp(np.fmin, kind="elementwise", broadcast=True, torch_name="FminBackward0")
+def fmin(g, ans, x, y):
+    return (g * _sd.fwin_mask(x, y, least=True), g * _sd.fwin_mask(y, x, least=True))
 
 
 @defvjp(np.where, kind="elementwise", broadcast=True, torch_name="WhereBackward0",

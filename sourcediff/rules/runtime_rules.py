@@ -46,6 +46,11 @@ def check_scalar(g, ans, value, where):
     return (g, None)
 
 
+@defvjp(_sd.check_real, kind="linear")
+def check_real(g, ans, value, where, reduction=None):
+    return (g, None, None)
+
+
 @defvjp(_sd.item_grad, kind="linear", passes_zero=True)
 def item_grad(g, ans, grad, k):
     return (_sd.scatter(_sd.last_writes_only(g, grad, k), grad, k), None)

@@ -43,6 +43,7 @@ deffacts(*present(
 # the runtime's helpers whose result follows from the types, shapes and dtypes of their arguments
 deffacts(*present(
     _sd, "unbroadcast", "unreduce", "keep", "grad_like", "zeros_like_grad", "check_scalar",
+    "check_real",
     "output_seed", "check_wrt", "matmul_grad_left", "matmul_grad_right", "copy", "owned_grad",
     "as_column", "broadcast_tangent", "rebroadcast", "like_input", "cumsum_grad", "diff_grad",
     "trace_grad", "diagonal_grad", "diag_grad", "extremum_weights", "prod_others", "norm_weights",

@@ -16,7 +16,7 @@ from .objects import check_object_wrt, holds_object
 from .shapes import foreign_array, other_array, shape
 
 __all__ = [
-    "check_scalar", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
+    "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
     "copy_held", "check_partial_alias"
@@ -44,6 +44,29 @@ def check_scalar(value, where):
             f"{shape(value)}; reduce it (np.sum(...), np.mean(...)) or use sourcediff.jacobian / "
             f"sourcediff.vjp for a non-scalar output"
         )
+    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
+        raise NonScalarOutputError(  # (as autograd, JAX and PyTorch refuse it)
+            f"grad needs a function that returns a real scalar, but {where} returns a complex "
+            f"value, whose derivative is not one real gradient; return its real part "
+            f"(np.real(z)), its imaginary part or its squared modulus (np.real(z * np.conj(z)))")
+    return value
+
+
+def check_real(value, where, reduction=None):
+    """``value``, the operand of the full reduction ``grad``'s function returns (a scalar, whose
+    value grad does not compute), refused when it is complex and ``reduction`` of such values is
+    complex (np.sum's; np.var's is real, and its own rule refuses a complex value by name): the
+    result would be complex, and check_scalar refuses that."""
+    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
+        dtype = getattr(value, "dtype", np.dtype(complex))
+        kind = "c"
+        if reduction is not None:
+            try:  # (the result's dtype, from a stand-in of one element)
+                kind = np.result_type(reduction(np.ones(1, dtype))).kind
+            except Exception:  # noqa: BLE001  (keep refusing)
+                pass
+        if kind == "c":
+            check_scalar(1j, where)
     return value
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "tie_mask", "clip_bounds", "scale_each", "extremum_weights", "prod_others", "cumsum_grad",
     "shifted", "scan",
     "norm_weights", "extremum_args_grad", "sigmoid", "scaled_sigmoid", "win_mask",
+    "fwin_mask",
     "norm_weights_partials", "prod_others_apply", "extremum_args_adjoint", "extremum_args_tangent",
     "scale_each_adjoint",
     "scale_items", "norm_weights_tangents", "scale_each_tangent_s", "scale_each_tangent_xs",
@@ -246,6 +247,28 @@ def win_mask(x, y):
         dtype = np.result_type(x, y)  # the dtype of the maximum itself
         return wins.astype(dtype) + ties.astype(dtype) * 0.5
     return wins
+
+
+def fwin_mask(x, y, least=False):
+    """``x``'s share of the gradient of ``np.fmax(x, y)`` (of ``np.fmin(x, y)`` with
+    ``least=True``): :func:`win_mask`'s, and where ``y`` is nan and ``x`` is not, 1 (fmax and
+    fmin skip a nan: ``np.fmax(x, nan)`` is ``x``); where both are nan, 0.5 each (the result is
+    nan)."""
+    mask = win_mask(y, x) if least else win_mask(x, y)
+    x_nan, y_nan = np.isnan(x), np.isnan(y)
+    if type(y_nan) is not np.ndarray and other_array(y_nan) or \
+            type(x_nan) is not np.ndarray and other_array(x_nan):  # (dask: counting computes)
+        dtype = np.result_type(x, y)
+        return mask * np.ones((), dtype) + (y_nan & ~x_nan) + (y_nan & x_nan) * 0.5
+    if not np.any(y_nan):  # (the common case: no nan in y, no nan won)
+        return mask
+    dtype = np.result_type(x, y, 1.0)
+    out = (y_nan & ~x_nan) + (y_nan & x_nan) * dtype.type(0.5) + \
+        np.where(y_nan, dtype.type(0.0), mask)
+    if type(out) is np.ndarray:
+        return out.astype(dtype, copy=False)
+    return float(out) if isinstance(out, (np.generic, numbers.Number)) else out  # (a tape Tensor
+    # under create_graph: as it is)
 
 
 def norm_weights_partials(x, ans, ord=None, axis=None, keepdims=False):

@@ -176,12 +176,14 @@ def unreduce(g, x, axis=None, keepdims=False):
 
 
 def reduced_count(x, axis=None):
-    """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    """How many elements of ``x`` each result of a reduction over ``axis`` combines, at least 1:
+    the rules divide by it, and over an empty axis ``x`` is empty, so is its gradient (np.mean of
+    an empty array is nan; its gradient is an empty array, not a ZeroDivisionError)."""
     xs = shape(x)
     if axis is None:
-        return int(np.prod(xs, dtype=np.int64))
+        return max(int(np.prod(xs, dtype=np.int64)), 1)
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-    return int(np.prod([xs[a] for a in axes], dtype=np.int64))
+    return max(int(np.prod([xs[a] for a in axes], dtype=np.int64)), 1)
 
 
 def keep(ans, x, axis=None, keepdims=False):

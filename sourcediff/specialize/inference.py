@@ -363,10 +363,10 @@ class Inference:
                 except Exception:  # noqa: BLE001
                     return TOP
             return TOP
-        if fn is runtime.win_mask:
-            # a boolean mask, or (at ties) a float mask: a multiply by either keeps the other
-            # factor's shape, and the gradients it scales keep their dtype
-            if len(args) != 2 or kwargs:
+        if fn is runtime.win_mask or fn is runtime.fwin_mask:
+            # a boolean mask, or (at ties, or fwin_mask's nans) a float mask: a multiply by
+            # either keeps the other factor's shape, and the gradients it scales keep their dtype
+            if len(args) != 2 or set(kwargs) - ({"least"} if fn is runtime.fwin_mask else set()):
                 return TOP
             shape = _elementwise(operator.gt, args)
             if type(shape) is Arr:

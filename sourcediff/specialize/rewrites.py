@@ -64,9 +64,15 @@ class _Rewriter(gast.NodeTransformer):
                 _scalar_like(self.f(node.value.args[0])) or type(self.f(node.value.args[1])) is Arr):
             self.changed += 1  # (a[i] op= e into an array a: the store's own check covers it)
             return None
+        if name == "check_real" and node.value.args:
+            v = self.f(node.value.args[0])
+            if _pyfloat(v) or (type(v) in (Arr, Scal) and v.dtype.kind in "fiub"):
+                self.changed += 1  # (a real operand: a real sum)
+                return None
         if name == "check_scalar" and node.value.args:
             v = self.f(node.value.args[0])
-            if _scalar_like(v) or (type(v) is Arr and v.shape == ()):
+            if (_scalar_like(v) or (type(v) is Arr and v.shape == ())) and \
+                    getattr(getattr(v, "dtype", None), "kind", "f") != "c":  # (complex: refused)
                 self.changed += 1
                 return None
         self.generic_visit(node)
@@ -114,7 +120,8 @@ class _Rewriter(gast.NodeTransformer):
         return new
 
     def _output_seed(self, node, value, where):
-        if _scalar_like(value) or (type(value) is Arr and value.shape == ()):
+        if (_scalar_like(value) or (type(value) is Arr and value.shape == ())) and \
+                getattr(getattr(value, "dtype", None), "kind", "f") != "c":
             return gast.Constant(value=1.0, kind=None)  # (a scalar output: the seed is 1.0)
         return None
 

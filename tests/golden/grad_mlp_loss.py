@@ -16,6 +16,7 @@ def grad_mlp_loss(w1, b1, w2, b2, x, y):
     _add2 = _matmul2 + b2
     _sub1 = _add2 - y
     _pow1 = _sub1 * _sub1
+    _sd.check_real(_pow1, 'mlp_loss (showcase.py:12)', np.sum)
     # grad of: return np.sum((h @ w2 + b2 - y) ** 2)  (showcase.py:12)
     _sum1_bar = 1.0
     _pow1_bar = _sd.unreduce(_sum1_bar, _pow1, None, False)

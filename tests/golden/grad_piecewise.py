@@ -22,6 +22,7 @@ def grad_piecewise(x, a):
         y = _cos1 - a
     # return np.sum(y ** 2)  (showcase.py:43)
     _pow1 = y * y
+    _sd.check_real(_pow1, 'piecewise (showcase.py:43)', np.sum)
     # grad of: return np.sum(y ** 2)  (showcase.py:43)
     _sum2_bar = 1.0
     _pow1_bar = _sd.unreduce(_sum2_bar, _pow1, None, False)
