@@ -87,7 +87,10 @@ def rot90(g, ans, m, k=1, axes=(0, 1)):
 @defvjp(np.nan_to_num, kind="elementwise", broadcast=True, torch_name="NanToNumBackward0",
         view=True)
 def nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
-    return (g * np.isfinite(x), None, g * np.isnan(x), g * np.isposinf(x), g * np.isneginf(x))
+    # (selected, not multiplied by the masks: a forward tangent is nan or inf where x is, and
+    # 0 * nan would spread it to the values nan_to_num replaces)
+    return (np.where(np.isfinite(x), g, 0.0), None, np.where(np.isnan(x), g, 0.0),
+            np.where(np.isposinf(x), g, 0.0), np.where(np.isneginf(x), g, 0.0))
 
 
 @defvjp(np.dsplit, kind="linear", torch_name="SplitBackward0", view=True)
