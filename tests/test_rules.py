@@ -539,7 +539,8 @@ NEWER_NUMPY_PARAMETERS = {"np.reshape": {"shape", "copy"}, "np.sort": {"stable"}
                           "np.full": {"device"}, "np.full_like": {"device"},
                           "np.linspace": {"device"}, "np.linalg.cholesky": {"upper"},
                           "np.linalg.pinv": {"rtol"}, "np.quantile": {"weights"},
-                          "np.percentile": {"weights"}}
+                          "np.percentile": {"weights"},
+                          "statistics.fmean": {"weights"}}  # (Python 3.11's)
 
 
 @pytest.mark.parametrize("rule", registry.all_rules(), ids=lambda r: r.name)
