@@ -209,13 +209,17 @@ def _one_shot(value, parsed):
         value.func.id == "map" and "map" not in parsed.bound_names
 
 
-def static_object(parsed, node):
-    """What a name, or an attribute chain on a name, that the function does not bind is."""
+def static_object(parsed, node, local_names=None):
+    """What ``np.add`` or ``np`` (a name the function does not bind, ``local_names`` or else
+    the names fence found bound, or an attribute chain on one) is in the function's closure or
+    module, or builtins; None when it is local or not found."""
     chain = []
     while isinstance(node, gast.Attribute):
         chain.append(node.attr)
         node = node.value
-    if not isinstance(node, gast.Name) or node.id in getattr(parsed, "bound_names", ()):
+    if local_names is None:
+        local_names = getattr(parsed, "bound_names", ())
+    if not isinstance(node, gast.Name) or node.id in local_names:
         return None
     scope = parsed.env if node.id in parsed.env else parsed.fn.__globals__
     obj = scope.get(node.id, getattr(builtins, node.id, None))

@@ -27,9 +27,11 @@ KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extre
 NP_SORT = "_sd_np_sort"  # a.sort(axis) writes np.sort(a, axis)
 SORTS_AN_ARRAY = "_sd_sorts_an_array"  # (after a check that a is an array)
 CYCLED = "_sd_cycled"  # np.put(a, i, v) is written a[_sd_put_positions(a, i)] = _sd_cycled(v, ...)
-# (the positions np.put, np.place and np.fill_diagonal write, and their count)
-POSITIONS = {np.put: "_sd_put_positions", np.place: "_sd_np_nonzero",
-             np.fill_diagonal: "_sd_diagonal_positions"}
+# (the positions np.put, np.place and np.fill_diagonal write: the name generated code calls them
+# by and the function; POSITIONS_SHAPE, their count)
+POSITIONS = {np.put: ("_sd_put_positions", runtime.put_positions),
+             np.place: ("_sd_np_nonzero", np.nonzero),
+             np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions)}
 POSITIONS_SHAPE = "_sd_positions_shape"
 
 
@@ -129,12 +131,11 @@ class CallLowering:
             v = args[1]
         else:
             return False
-        self.parsed.env.setdefault(POSITIONS[fn], {np.put: runtime.put_positions,
-                                                   np.place: np.nonzero,
-                                                   np.fill_diagonal: runtime.diagonal_positions}[fn])
+        positions, find = POSITIONS[fn]
+        self.parsed.env.setdefault(positions, find)
         self.parsed.env.setdefault(CYCLED, runtime.cycled)
         self.parsed.env.setdefault(POSITIONS_SHAPE, runtime.positions_shape)
-        at = self.name_of(call(load(POSITIONS[fn]), where), "at")
+        at = self.name_of(call(load(positions), where), "at")
         values = call(load(CYCLED), [v, call(load(POSITIONS_SHAPE), [at])])
         self.statement(located(gast.Assign(targets=[gast.Subscript(
             value=load(a.id), slice=at, ctx=gast.Store())], value=values, type_comment=None),

@@ -48,7 +48,7 @@ from ..syntax import (  # noqa: F401
     store,
 )
 from .contexts import quiet_body
-from .fence import refuse
+from .fence import refuse, static_object
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .lowering import ALIAS_MARKER, ITEM_TO_WRITE, CallLowering, _is_call_to  # noqa: F401
 from .parse import lift_function
@@ -209,8 +209,9 @@ class Normalizer(CallLowering):
             if written is not None:
                 self.write_into(*written)
                 return
-            if self.ufunc_at(s.value) is not None:
-                self.add_at(s.value, self.ufunc_at(s.value))
+            ufunc = self.ufunc_at(s.value)
+            if ufunc is not None:
+                self.add_at(s.value, ufunc)
                 return
             if self.positions_write(s.value):
                 return
@@ -264,15 +265,12 @@ class Normalizer(CallLowering):
 
     def setattr_call(self, value):
         """``setattr(obj, name, v)`` or ``object.__setattr__(obj, name, v)`` written as a call."""
-        import builtins
-
         if not (isinstance(value, gast.Call) and len(value.args) == 3 and not value.keywords
                 and not any(isinstance(a, gast.Starred) for a in value.args)):
             return False
         func = value.func
         if isinstance(func, gast.Name) and func.id not in self.locals:
-            scope = self.parsed.env if func.id in self.parsed.env else self.parsed.fn.__globals__
-            return scope.get(func.id, getattr(builtins, func.id, None)) is builtins.setattr
+            return self.static_value(func) is builtins.setattr
         return isinstance(func, gast.Attribute) and func.attr == "__setattr__" and \
             isinstance(func.value, gast.Name) and func.value.id == "object" and \
             "object" not in self.locals
@@ -280,17 +278,7 @@ class Normalizer(CallLowering):
     def static_value(self, node):
         """What ``np.add`` or ``np`` (a name not local here, or an attribute chain on one) is in
         the function's closure or module, or builtins; None when it is local or not found."""
-        chain = []
-        while isinstance(node, gast.Attribute):
-            chain.append(node.attr)
-            node = node.value
-        if not isinstance(node, gast.Name) or node.id in self.locals:
-            return None
-        scope = self.parsed.env if node.id in self.parsed.env else self.parsed.fn.__globals__
-        obj = scope.get(node.id, getattr(builtins, node.id, None))
-        for attr in reversed(chain):
-            obj = getattr(obj, attr, None)
-        return obj
+        return static_object(self.parsed, node, self.locals)
 
     def module_call(self, value):
         """``np.copyto(y, x)``, ``np.random.seed(0)``: a call of a module's function (kept as a

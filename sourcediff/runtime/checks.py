@@ -44,7 +44,7 @@ def check_scalar(value, where):
             f"{shape(value)}; reduce it (np.sum(...), np.mean(...)) or use sourcediff.jacobian / "
             f"sourcediff.vjp for a non-scalar output"
         )
-    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
+    if _complex(value):
         raise NonScalarOutputError(  # (as autograd, JAX and PyTorch refuse it)
             f"grad needs a function that returns a real scalar, but {where} returns a complex "
             f"value, whose derivative is not one real gradient; return its real part "
@@ -52,12 +52,16 @@ def check_scalar(value, where):
     return value
 
 
+def _complex(value):
+    return isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c"
+
+
 def check_real(value, where, reduction=None):
     """``value``, the operand of the full reduction ``grad``'s function returns (a scalar, whose
     value grad does not compute), refused when it is complex and ``reduction`` of such values is
     complex (np.sum's; np.var's is real, and its own rule refuses a complex value by name): the
     result would be complex, and check_scalar refuses that."""
-    if isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", None) == "c":
+    if _complex(value):
         dtype = getattr(value, "dtype", np.dtype(complex))
         kind = "c"
         if reduction is not None:
