@@ -563,6 +563,11 @@ def _unknown_sizes_hint(exc):
     text = str(exc)
     if "(nan" not in text and "nan)" not in text and "chunk sizes are unknown" not in text:
         return ""
+    tb = exc.__traceback__  # (raised inside dask: numpy's own messages may show a nan too)
+    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").split(".")[0] != "dask":
+        tb = tb.tb_next
+    if tb is None:
+        return ""
     return ("\nThe derivative of indexing a dask array with a boolean mask (a[mask], a[mask] = v) "
             "needs sizes dask knows only once computed: write np.where(mask, a, 0.0) (or "
             "np.where(mask, v, a) for the write) instead, or compute the array first (x.compute())")
