@@ -529,7 +529,9 @@ def _reverse_jacobians(out, f_vjp, args, indices):
 
 
 def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
-    """The jacobian ``d fn / d args[wrt]`` with shape ``out.shape + arg.shape``.
+    """The jacobian ``d fn / d args[wrt]`` with shape ``out.shape + arg.shape``; a list, tuple or
+    dict (the argument or the output) counts as the vector of its entries in ``sd.flatten``'s
+    order, so the result is one array (JAX's nests one structure in the other).
 
     ``mode`` is "forward" (one jvp per input element), "reverse" (one vjp per output element) or
     "auto" (whichever needs fewer passes).
