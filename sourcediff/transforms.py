@@ -565,13 +565,24 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
         forward = [i for i in indices if mode == "forward" or (
             mode == "auto" and _size(args[i]) <= _size(out))]
         reverse = [i for i in indices if i not in forward]
-        jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
+        jacs_forward = {}
         for i in forward:
-            first, jacs[i] = _forward_jacobian(fn, args, i, optimize, expected=out,
+            try:
+                first, jac = _forward_jacobian(fn, args, i, optimize, expected=out,
                                                pristine=None if out is None else pristine,
                                                state=state)
+            except NoJvpRuleError:
+                if mode == "forward":
+                    raise
+                # ("auto": a function with a vjp rule and no jvp rule, an sd.custom_vjp without
+                # defjvp, takes the reverse passes it can run instead)
+                reverse = [j for j in indices if j not in jacs_forward]
+                break
+            jacs_forward[i] = jac
             if out is None:
                 out = first
+        jacs = _reverse_jacobians(out, f_vjp, args, reverse) if reverse else {}
+        jacs.update(jacs_forward)
         out_jacs = [jacs[i] for i in indices]
         return out_jacs[0] if single else tuple(out_jacs)
 

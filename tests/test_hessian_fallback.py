@@ -118,3 +118,28 @@ def test_hvp_through_a_vjp_only_rule():
     rx, rw = sd.hvp(lambda x, w: np.sum(np.log1p(np.exp(x * w)) ** 2), (x, w), (v, u))
     np.testing.assert_allclose(hx, rx, rtol=1e-10)
     np.testing.assert_allclose(hw, rw, rtol=1e-10)
+
+
+def scaled_softplus(x):
+    return softplus(x) * np.array([2.0, 1.0, -1.0])
+
+
+def test_auto_jacobian_through_a_vjp_only_rule_takes_reverse_passes():
+    # a square jacobian: "auto" picks forward mode, which cannot run softplus; it refused with
+    # NoJvpRuleError where the reverse passes it can run give the answer
+    x = np.array([0.3, -0.7, 1.2])
+    J = sd.jacobian(scaled_softplus, mode="auto")(x)
+    np.testing.assert_allclose(J, sd.jacobian(scaled_softplus, mode="reverse")(x), rtol=1e-12)
+    expected = np.diag(np.array([2.0, 1.0, -1.0]) / (1.0 + np.exp(-x)))
+    np.testing.assert_allclose(J, expected, rtol=1e-12)
+
+    def two_args(x, w):
+        return softplus(x * w) + w
+
+    w = np.array([0.5, 1.5, -1.0])
+    Jx, Jw = sd.jacobian(two_args, wrt=(0, 1))(x, w)
+    Rx, Rw = sd.jacobian(two_args, wrt=(0, 1), mode="reverse")(x, w)
+    np.testing.assert_allclose(Jx, Rx, rtol=1e-12)
+    np.testing.assert_allclose(Jw, Rw, rtol=1e-12)
+    with pytest.raises(sd.NoRuleError, match="jvp rule for softplus"):
+        sd.jacobian(scaled_softplus, mode="forward")(x)
