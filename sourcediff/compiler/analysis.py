@@ -693,9 +693,12 @@ class Analysis(ObjectState):
                 f"a_max=hi) instead of np.clip(x, **opts)).\n    {self.parsed.line_text(stmt)}"
             ) from None
         except TypeError as exc:
+            hints = [quote.OPTION_HINTS[k] for k in getattr(exc, "names", ())
+                     if k in quote.OPTION_HINTS]
             raise SourcediffSyntaxError(
                 f"{exc} in the call to {op.name} (for its derivative rule "
-                f"{q.fn.__qualname__}{q.signature}).\n    {self.parsed.line_text(stmt)}"
+                f"{q.fn.__qualname__}{q.signature}){''.join('; ' + h for h in hints)}."
+                f"\n    {self.parsed.line_text(stmt)}"
             ) from None
 
     def refuse_argument(self, arg, s, what):

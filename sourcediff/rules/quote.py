@@ -103,6 +103,26 @@ class StarredArgument(TypeError):
     """A ``*seq`` argument where the rule needs each item by name (only ``*args`` takes one)."""
 
 
+# what to write instead of a numpy option the rules leave out (the compiler's and the tape's messages)
+OPTION_HINTS = {
+    "where": "the rules take no where=: select the entries first, np.sum(np.where(mask, x, 0.0), "
+             "axis=...) (a mean: divide that by np.sum(mask, axis=...))",
+    "initial": "the rules take no initial=: combine it after the reduction, np.maximum(np.max(x, "
+               "axis=...), initial) (np.sum(x) + initial for a sum)",
+    "dtype": "the rule takes no dtype=: convert the operand first, x.astype(np.float64)",
+    "out": "the rule takes no out=: assign the result to a name instead",
+}
+
+
+class UnexpectedArguments(TypeError):
+    """Arguments the rule has no parameter for (``names``: the keywords; empty for positional
+    ones): numpy options the rules leave out on purpose (``where=``, ``initial=``...)."""
+
+    def __init__(self, message, names):
+        super().__init__(message)
+        self.names = names
+
+
 class KeywordsArgument(TypeError):
     """A ``**mapping`` argument: the rule needs each keyword by name (``**kwargs`` of a rule
     takes keywords written out, not a dict whose keys are known only at run time)."""
@@ -150,7 +170,7 @@ def bind(q, args, keywords, where):
             keywords = {}
     if positional or keywords:
         extra = ", ".join(keywords) if keywords else f"{len(positional)} positional"
-        raise TypeError(f"{where}: unexpected argument(s) {extra}")
+        raise UnexpectedArguments(f"{where}: unexpected argument(s) {extra}", tuple(keywords))
     return bound
 
 

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from ..rules import registry
+from ..rules.quote import OPTION_HINTS
 from .functions import mm_any
 from .grad_mode import _state
 from .messages import TapeError
@@ -64,9 +65,10 @@ def _check_keywords(rule, kwargs):
         bad = _refused_keywords[key] = () if takes_any else tuple(
             k for k in kwargs if k not in params or params[k].kind == params[k].POSITIONAL_ONLY)
     if bad:
+        hint = OPTION_HINTS.get(bad[0], "leave it out")
         raise TapeError(f"{rule.name}(..., {'=..., '.join(bad)}=...) is not supported on tape "
-                        f"Tensors: the derivative rule of {rule.name} has no {bad[0]!r} argument. "
-                        f"Leave it out (np.sum(np.where(mask, t, 0.0)) for np.sum(t, where=mask))")
+                        f"Tensors: the derivative rule of {rule.name} has no {bad[0]!r} argument; "
+                        f"{hint}")
 
 
 _MATMUL_NAMES = {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
