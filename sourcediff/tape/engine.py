@@ -222,7 +222,7 @@ def _rule_backprop(node, g, grads):
     for p, v in node._vers:
         if args[p]._vc[0] != v:
             _check_saved(node)
-    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    raw = node._raw  # (the arguments' values the forward computed with)
     kw = node._kw
     contribs = node._vjp(g, node._ans, *raw, **kw) if kw else node._vjp(g, node._ans, *raw)
     bc = node._rule.broadcast

@@ -62,10 +62,11 @@ def mm_any(a, b):
         bd = b._data
     else:
         b = bd = np.asarray(b)
+    raw = (ad, bd)  # (what the rule gets: the operands before the promotion)
     if ad.dtype != bd.dtype:
         ad, bd = _promote(ad, bd)
     return _op("MmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), _BILINEAR,
-               ans=np.matmul(ad, bd))
+               ans=np.matmul(ad, bd), raw=raw)
 
 
 def _squeeze4(t):

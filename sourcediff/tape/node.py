@@ -29,6 +29,7 @@ class Node:
         "_outvc",
         "_outver",
         "_pre_hooks",
+        "_raw",
         "_retain",
         "_rule",
         "_saves",
@@ -58,6 +59,7 @@ class Node:
         if self._saves:
             self._freed = True
             self._args = None
+            self._raw = None
             self._ans = None
             self._extra = None
 
@@ -73,6 +75,7 @@ class AccumulateGrad(Node):
         self.next_functions = ()
         self._bw = None
         self._rule = self._fwd = self._args = self._kw = self._edges = self._ans = None
+        self._raw = None
         self._vjp = None
         self._saves = self._vers = ()
         self._outvc = None
@@ -94,13 +97,15 @@ def _node_class(name):
 
 def _make_node(name, next_functions, bw, dtype, saves=()):
     """A node of an operation without a vjp rule of the table (its own backward ``bw``)."""
-    n = _make_rule_node(name, next_functions, bw, dtype, None, None, None, None, None, None, None)
+    n = _make_rule_node(name, next_functions, bw, dtype, None, None, None, None, None, None, None,
+                        None)
     n._saves = saves
     return n
 
 
-def _make_rule_node(name, next_functions, bw, dtype, rule, vjp, fwd, args, kw, edges, ans):
-    """A node of an operation with a vjp rule (the common case of recording, kept short)."""
+def _make_rule_node(name, next_functions, bw, dtype, rule, vjp, fwd, args, kw, edges, ans, raw):
+    """A node of an operation with a vjp rule (the common case of recording, kept short); ``raw``:
+    the arguments' numpy values the forward computed with, which the rule gets."""
     cls = _node_classes.get(name) or _node_class(name)
     n = object.__new__(cls)
     n._seq = next(_seq)
@@ -110,6 +115,7 @@ def _make_rule_node(name, next_functions, bw, dtype, rule, vjp, fwd, args, kw, e
     n._vjp = vjp
     n._fwd = fwd
     n._args = args
+    n._raw = raw
     n._kw = kw
     n._edges = edges
     n._ans = ans

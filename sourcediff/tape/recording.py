@@ -46,9 +46,8 @@ def _refuse_array_kind(name, found):
         f"tape's rules are ndarray's, so the gradient would be wrong. Pass {found[1]}")
 
 
-def _forward(fwd, args, kw):
-    """numpy's result of ``fwd`` on the unwrapped ``args``."""
-    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+def _forward(fwd, raw, kw):
+    """numpy's result of ``fwd`` on the unwrapped arguments ``raw``."""
     if fwd is np.sum and type(raw[0]) is np.ndarray and len(raw) == 1:
         # (np.add.reduce sums over axis 0 unless told: np.sum's default is every axis)
         return np.add.reduce(raw[0], **kw) if kw and "axis" in kw else \
@@ -68,10 +67,12 @@ def _copy_of_view(ans, args):
     return ans, None
 
 
-def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
-    """Run ``fwd`` on the unwrapped ``args`` and record a node that calls ``key``'s vjp rule."""
+def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
+    """Run ``fwd`` on the unwrapped ``args`` and record a node that calls ``key``'s vjp rule
+    (with ``ans``, the result computed already, from ``raw``: the unwrapped arguments, if known)."""
     if ans is None:
-        ans = _forward(fwd, args, kw)
+        raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+        ans = _forward(fwd, raw, kw)
     copied_from = None  # (the argument numpy's view of which the tape copied)
     if type(ans) is not np.ndarray:
         found = foreign_array(ans, "the operand")
@@ -84,13 +85,15 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
             isinstance(a, Tensor) and a._data is ans for a in args)):
         # (a ufunc called without out= always answers a new array: the common case skips this)
         ans, copied_from = _copy_of_view(ans, args)
-    if ans.dtype.char == "d" and not _state.strict:
+    dt = ans.dtype  # (numpy's float64 descriptor is one object: `is` first, the test after)
+    if (dt is _F64 or dt.char == "d") and not _state.strict:
         d0 = args[0]  # (the common case first: a float64 first operand with dimensions)
         if type(d0) is Tensor:
             d0 = d0._data
-        if not (type(d0) is np.ndarray and d0.ndim and d0.dtype.char == "d") and \
-                not _keeps_float64(key, args, kw):
+        if not (type(d0) is np.ndarray and d0.ndim and (d0.dtype is _F64 or d0.dtype.char == "d")) \
+                and not _keeps_float64(key, args, kw):
             ans = ans.astype(np.float32)
+            dt = ans.dtype
     out = _new_tensor(Tensor)
     out._data = ans
     out._rgv = False
@@ -114,7 +117,7 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
         # v[1:3] = x)
         out._base = None if copied_from is None else \
             copied_from._base if copied_from._base is not None else copied_from
-    if not _state.enabled or ans.dtype.kind in "biu":
+    if not _state.enabled or dt.kind in "biu":
         # (integers or booleans carry no gradient, as PyTorch's integer tensors: a cast to
         # them, np.sum(x, dtype=int), is piecewise constant)
         return out
@@ -146,8 +149,10 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False):
     rule, vjp = found if found is not None else _rule_and_vjp(key, req)
     if rule is None:
         raise _no_rule(key)
-    node = _make_rule_node(name, tuple(nf), _rule_bw, ans.dtype, rule, vjp, fwd, args, kw or _NO_KW,
-                           edges, ans)
+    if raw is None:
+        raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    node = _make_rule_node(name, tuple(nf), _rule_bw, dt, rule, vjp, fwd, args, kw or _NO_KW,
+                           edges, ans, raw)
     if saves:
         _keep_saves(node, saves, req, args, out)
     out._rgv = True  # (what the properties' setters do: their _fresh is a no-op on a new
@@ -159,6 +164,7 @@ _NO_KW = {}  # (read only)
 _BOTH = (0, 1)
 _SAVE_OUT = ("o",)
 _UFUNC = np.ufunc
+_F64 = np.dtype(np.float64)
 _registry_version = registry._version  # (the list registry.version() reads; one call less)
 
 
@@ -246,12 +252,15 @@ def _promote(a, b):
 def _binop(key, name, a, b, saves):
     ad = a._data
     if isinstance(b, Tensor):
-        bd = b._data
+        bd = rb = b._data
+    elif isinstance(b, (list, tuple)):
+        bd, rb = np.asarray(b), _unwrap(b)
     else:
-        bd = np.asarray(b) if isinstance(b, (list, tuple)) else b
+        bd = rb = b
+    raw = (ad, rb)  # (what the rule gets: the operands before the promotion)
     if type(bd) is np.ndarray and bd.dtype is not ad.dtype:
         ad, bd = _promote(ad, bd)
-    return _op(name, key, key, (a, b), None, (0, 1), saves, ans=key(ad, bd))
+    return _op(name, key, key, (a, b), None, (0, 1), saves, ans=key(ad, bd), raw=raw)
 
 
 def _unary(t, key, name, saves, composite_fn):
@@ -339,8 +348,7 @@ def _rule_bw(node, g, cg):
     rule = node._rule
     if cg:
         return _rule_bw_graph(node, g)
-    args = node._args
-    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
+    raw = node._raw
     contribs = node._vjp(g, node._ans, *raw, **node._kw)
     out = []
     bc = rule.broadcast
@@ -480,7 +488,7 @@ def _linear_vjp(node, pos, tg):
     """vjp of an op linear in its only active argument, recorded as a node whose own backward is
     the op itself (the transpose of a transpose)."""
     rule = node._rule
-    raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in node._args]
+    raw = node._raw
     c = rule.vjp(tg._data, node._ans, *raw, **node._kw)[pos]
     if c is None:  # (a position the rule does not differentiate: x of _sd.unreduce(g, x))
         return None
