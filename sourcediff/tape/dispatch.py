@@ -16,11 +16,12 @@ from .tensor_class import Tensor, _any_rg, _unwrap, _wrap_result
 
 _info = {}  # numpy function -> (rule, PyTorch's name of its usual node)
 _info_version = [None]  # registry.version() _info was filled under
+_registry_version = registry._version
 
 
 def _func_info(func):
     """``func``'s rule and node name (``SinBackward0``), cached until a rule is registered."""
-    version = registry.version()
+    version = _registry_version[0]  # (registry.version() without the call)
     if version != _info_version[0]:
         _info.clear()
         _info_version[0] = version
@@ -101,7 +102,7 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
     # the common call, np.tanh(t) or ndarray @ t: no out=, where= or other keywords
     for a in inputs:
         if isinstance(a, Tensor):
-            if a._rg:
+            if a._rgv if a._base is None else a._rg:  # (a view's through its property)
                 break
         elif type(a) in (list, tuple) and _any_rg((a,)):
             break

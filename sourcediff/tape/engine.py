@@ -175,8 +175,9 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                 _rule_backprop(node, g, grads)
             else:
                 _backprop(node, g, cg, grads)
-            if not retain and node._saves:
-                node._release()
+            if not retain and node._saves:  # (Node._release, without the call)
+                node._freed = True
+                node._args = node._raw = node._ans = node._extra = None
     except NotImplementedError as exc:  # a rule with no derivative for these values (abs at a
         raise TapeError(f"in the backward of {node.name()}: {exc}") from None  # complex value)
     finally:

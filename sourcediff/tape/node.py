@@ -55,14 +55,6 @@ class Node:
         self._pre_hooks.append(fn)
         return _RemovableHandle(self._pre_hooks, fn)
 
-    def _release(self):
-        if self._saves:
-            self._freed = True
-            self._args = None
-            self._raw = None
-            self._ans = None
-            self._extra = None
-
 
 class AccumulateGrad(Node):
     """The sink of a leaf that requires grad: adds incoming gradients into ``variable.grad``."""

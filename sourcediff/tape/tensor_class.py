@@ -104,7 +104,8 @@ class Tensor:
     @property
     def grad_fn(self):
         """The node that made this tensor (None for a leaf)."""
-        self._renew()
+        if self._base is not None:  # (only a view's can be stale: see _renew)
+            self._renew()
         return self._gf
 
     @grad_fn.setter
@@ -114,7 +115,8 @@ class Tensor:
 
     @property
     def _rg(self):
-        self._renew()
+        if self._base is not None:
+            self._renew()
         return self._rgv
 
     @_rg.setter
