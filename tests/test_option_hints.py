@@ -66,3 +66,18 @@ def test_dtype_of_a_ufunc_names_astype():
 
     with pytest.raises(sd.SourcediffError, match=r"no dtype=: convert the operand first"):
         sd.grad(f)(X)
+
+
+def test_tape_names_the_augmented_assignment_into_a_numpy_array():
+    # a[1:] += t on a numpy array is np.add(..., out=...): the message said only "assign the
+    # result instead", naming a call the user never wrote
+    t = tape.tensor([1.0, 2.0], requires_grad=True)
+    a = np.zeros(3)
+    with pytest.raises(tape.TapeError, match=r"a \+= t or a\[i\] \+= t.*T\.zeros"):
+        a[1:] += t * 2.0
+    with pytest.raises(tape.TapeError, match=r"a -= t or a\[i\] -= t"):
+        a -= t.sum()
+    b = tape.zeros(3)  # the suggested form works
+    b[1:] += t * 2.0
+    b.sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), [2.0, 2.0])

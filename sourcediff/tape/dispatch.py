@@ -127,6 +127,13 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
     return _op(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges))
 
 
+# (an augmented assignment into a numpy array, a += t or a[i] -= t, is numpy's ufunc with out=)
+_INPLACE_HINT = {u: f" (a numpy array updated in place with a Tensor, a {op}= t or a[i] {op}= t, "
+                    f"runs it: write a = a {op} t, or make a a Tensor, T.zeros(...), and update "
+                    "that)" for u, op in ((np.add, "+"), (np.subtract, "-"), (np.multiply, "*"),
+                                         (np.true_divide, "/"), (np.power, "**"))}
+
+
 def _ndim(x):
     return x._data.ndim if isinstance(x, Tensor) else x.ndim if type(x) is np.ndarray else \
         np.ndim(x)
@@ -160,7 +167,7 @@ def _array_ufunc_other(ufunc, method, inputs, kwargs):
             f"graph); use np.{ufunc.__name__}(...) or indexing with an out-of-place update")
     if kwargs.get("out") is not None:
         raise TapeError(f"np.{ufunc.__name__}(..., out=...) is not supported on tape Tensors; "
-                        "assign the result instead")
+                        "assign the result instead" + _INPLACE_HINT.get(ufunc, ""))
     kwargs.pop("out", None)
     if not (_state.enabled and _any_rg(inputs)) or ufunc.nout != 1:
         if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
