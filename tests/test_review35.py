@@ -163,3 +163,25 @@ def test_a_module_level_generator_draws_once_per_call(mode):
     RNG = np.random.default_rng(0)
     assert np.allclose(_grads(module_rng_normal, (t,), mode), 2 * v * (1 + np.exp(t) * z))
     assert np.array_equal(RNG.standard_normal(2), np.random.default_rng(0).standard_normal(5)[3:])
+
+
+# ---------------------------------------------------------------- reverse over reverse, a zero's adjoint
+# review31's strict xfail (seed 200026): sd.grad(sd.grad(f, wrt=2)) raised 'cannot reshape array
+# of size 2 into shape ()'. The first-order code gives the pair min(..., key=) does not pick the
+# symbolic zero 0.0 as the gradient of np.sum(P2, axis=0), which _sd.unreduce broadcasts whole;
+# the adjoint of unreduce reshaped its sum to that zero's shape (). It now sums to g's own shape
+# (_sd.unbroadcast), as for any broadcast scalar.
+
+def unpicked_sum_then_starred(x, y, s):
+    p2 = s * np.ones((2, 2))
+    v7, v8 = min([(s * 0.5, x[1]), (s * 0.7, np.sum(p2[:, :2], axis=0))], key=lambda p: p[0])
+    v18, *rest, v20 = (v8 * 2, y[1] * s, x[0])
+    return np.sum(rest[0]) + v7 * s
+
+
+def test_reverse_over_reverse_through_a_symbolic_zero_of_a_reduction():
+    args = (np.array([[0.5, -0.8], [-2.0, -0.6]]), np.array([[0.4, 1.1], [0.7, -0.6]]), 1.07)
+    first = sd.grad(unpicked_sum_then_starred, wrt=2)
+    check_grads_fd(first, args, (0, 1, 2), sd.grad(first, wrt=(0, 1, 2))(*args))
+    hess = sd.hessian(unpicked_sum_then_starred, wrt=2)(*args)
+    assert np.isclose(hess, sd.grad(first, wrt=2)(*args))
