@@ -21,6 +21,7 @@ name can see get no check at all, so loops over fresh values (``total += ...``) 
 import copy
 import functools
 import inspect
+import math
 import weakref
 
 import gast
@@ -61,6 +62,8 @@ class AliasPass:
                 self.outer.add(_root(n))
         self.edges = {}
         self.view_edges = {}  # (the links of names bound to a value, not of container stores)
+        self.bound_from = []  # (name, the names it may be a view of, the binding's place)
+        self.order = {}  # id(statement) -> (its place in the body, whether a loop holds it)
         self.containers = set()
         self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.lives = {}  # frozenset of skipped statements -> {id(statement): live names after}
@@ -75,12 +78,15 @@ class AliasPass:
                     edges.setdefault(a, set()).add(b)
                     edges.setdefault(b, set()).add(a)
 
-    def relate(self, stmts):
+    def relate(self, stmts, looped=False):
         for s in stmts:
+            self.order[id(s)] = (len(self.order), looped)
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
-                    self.link(target.id, self.shared_by(s.value), view=True)
+                    shared = self.shared_by(s.value) & (self.locals | self.outer)
+                    self.link(target.id, shared, view=True)
+                    self.bound_from.append((target.id, shared - {target.id}, len(self.order)))
                 elif isinstance(target.value, gast.Name):  # a list or object array holds the value
                     self.link(target.value.id, _loads(s.value))
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
@@ -88,10 +94,10 @@ class AliasPass:
                     and isinstance(s.value.func.value, gast.Name):
                 self.link(s.value.func.value.id, _loads(s.value))  # lst.append(v), d.update(...)
             elif isinstance(s, gast.If):
-                self.relate(s.body)
-                self.relate(s.orelse)
+                self.relate(s.body, looped)
+                self.relate(s.orelse, looped)
             elif isinstance(s, (gast.For, gast.While)):
-                self.relate(s.body)
+                self.relate(s.body, True)
 
     def shared_by(self, value):
         """Local names whose memory the result of ``value`` may share."""
@@ -396,10 +402,19 @@ class AliasPass:
         return f"a value computed on line {line}"
 
     def view_read_later(self, s, name, end):
-        """Whether ``name`` may be a view of (or viewed by) a name read after ``end``."""
+        """Whether a name read after ``end`` may share memory with ``name`` when it is written:
+        one ``name`` is bound from (a view of), or one bound from such a name before the write
+        or in a loop around it; not one bound from ``name`` and another (``v = h(z, rs)`` may
+        be a view of z or of rs, so z and rs share nothing), nor one bound after the write."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer
-        return bool((self.closure(name, self.view_edges) - {name}) & live)
+        cut, looped = self.order.get(id(end), (math.inf, True))
+        up, down = {}, {}
+        for target, sources, at in self.bound_from:
+            up.setdefault(target, set()).update(sources)
+            for source in sources if looped or at <= cut else ():
+                down.setdefault(source, set()).add(target)
+        return bool((_reached(_reached([name], up), down) - {name}) & live)
 
     def check(self, s, name, end, index=None, holder=(), helper="check_alias", extra=()):
         """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of
