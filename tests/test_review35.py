@@ -237,3 +237,30 @@ def helper_result_aliases_the_written(x):
 def test_a_helper_result_bound_before_the_write_still_counts():
     with pytest.raises(sd.SourcediffError):
         sd.grad(helper_result_aliases_the_written)(np.array([0.5, -1.0, 2.0]))
+
+
+# ---------------------------------------------------------------- scipy.stats with a list of points
+# scipy.stats.gamma.logpdf([0.5, 1.3, 2.2], t) (lognorm, beta, norm with scalar parameters too) and
+# poisson.pmf([0, 1, 3], mu) raised TypeError inside the generated code ('unsupported operand
+# type(s) for /: list and float': the rules computed (x - loc) / scale on the list). The rules
+# take np.subtract(x, loc), which reads a list as numpy does.
+
+_POINTS = [0.5, 1.3, 2.2]
+
+
+def stats_of_a_list(t):
+    import scipy.stats
+
+    return (np.sum(scipy.stats.gamma.logpdf(_POINTS, t)) + np.sum(scipy.stats.lognorm.pdf(_POINTS, t))
+            + np.sum(scipy.stats.beta.logpdf([0.1, 0.5, 0.7], t, 2.0))
+            + np.sum(scipy.stats.norm.logpdf(_POINTS, 0.3, 1.2) * t)
+            + np.sum(scipy.stats.poisson.logpmf([0, 1, 3], t))
+            + np.sum(scipy.stats.poisson.pmf([1, 2, 3], t, loc=1)))
+
+
+@pytest.mark.parametrize("mode", MODES[:-1])
+def test_scipy_stats_of_a_list_of_points(mode):
+    pytest.importorskip("scipy")
+    t = np.array([1.2, 0.8, 1.7])
+    check_grads_fd(stats_of_a_list, (t,), (0,), (np.reshape(_grads(stats_of_a_list, (t,), mode),
+                                                            t.shape),))
