@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.stats
 
 import sourcediff as sd
 from sourcediff.tape import grad_of
@@ -249,8 +250,6 @@ _POINTS = [0.5, 1.3, 2.2]
 
 
 def stats_of_a_list(t):
-    import scipy.stats
-
     return (np.sum(scipy.stats.gamma.logpdf(_POINTS, t)) + np.sum(scipy.stats.lognorm.pdf(_POINTS, t))
             + np.sum(scipy.stats.beta.logpdf([0.1, 0.5, 0.7], t, 2.0))
             + np.sum(scipy.stats.norm.logpdf(_POINTS, 0.3, 1.2) * t)
@@ -260,7 +259,6 @@ def stats_of_a_list(t):
 
 @pytest.mark.parametrize("mode", MODES[:-1])
 def test_scipy_stats_of_a_list_of_points(mode):
-    pytest.importorskip("scipy")
     t = np.array([1.2, 0.8, 1.7])
     check_grads_fd(stats_of_a_list, (t,), (0,), (np.reshape(_grads(stats_of_a_list, (t,), mode),
                                                             t.shape),))
