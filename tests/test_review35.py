@@ -262,3 +262,22 @@ def test_scipy_stats_of_a_list_of_points(mode):
     t = np.array([1.2, 0.8, 1.7])
     check_grads_fd(stats_of_a_list, (t,), (0,), (np.reshape(_grads(stats_of_a_list, (t,), mode),
                                                             t.shape),))
+
+
+# ---------------------------------------------------------------- d.get in a generator over a dict
+# sum(d.get(k, t[5]) for k in range(5)) after d[i] = ... in a loop raised UnboundLocalError (the
+# alias check of d[i] = ... named the generator's counter, bound later: the may-share links
+# joined d and k through v = d.get(k, w)). closure() now follows links one way up, then down.
+
+def dict_get_in_a_generator(t):
+    d = {}
+    for i in range(3):
+        d[i] = t[i] * 2
+    return sum(d.get(k, t[5]) for k in range(5))
+
+
+@pytest.mark.parametrize("mode", MODES[:-1])
+def test_dict_get_in_a_generator_after_stores(mode):
+    t = np.array([0.3, -0.7, 1.1, 0.5, -0.2, 0.9])
+    g = np.reshape(_grads(dict_get_in_a_generator, (t,), mode), t.shape)
+    check_grads_fd(dict_get_in_a_generator, (t,), (0,), (g,))

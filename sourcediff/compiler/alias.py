@@ -62,6 +62,7 @@ class AliasPass:
                 self.outer.add(_root(n))
         self.edges = {}
         self.view_edges = {}  # (the links of names bound to a value, not of container stores)
+        self.sources = {}  # name -> the names it may be, hold or be a view of
         self.bound_from = []  # (name, the names it may be a view of, the binding's place)
         self.order = {}  # id(statement) -> (its place in the body, whether a loop holds it)
         self.containers = set()
@@ -74,6 +75,7 @@ class AliasPass:
     def link(self, a, names, view=False):
         for b in names:
             if b != a and (b in self.locals or b in self.outer):
+                self.sources.setdefault(a, set()).add(b)  # (a may be, hold or view b)
                 for edges in (self.edges, self.view_edges) if view else (self.edges,):
                     edges.setdefault(a, set()).add(b)
                     edges.setdefault(b, set()).add(a)
@@ -141,9 +143,16 @@ class AliasPass:
                 self.find_containers(s.body)
 
     def closure(self, name, edges=None):
-        """The names that may share memory with ``name`` (through ``edges``: all links, or only
-        those of names bound to views and the like, not of values stored into containers)."""
-        return _reached([name], self.edges if edges is None else edges)
+        """The names that may share memory with ``name`` through ``edges`` (view links), or over
+        all links: those ``name`` may be, hold or view, and those that may be, hold or view one of
+        these (not through one bound from two: ``v = d.get(k, w)`` does not join d, k and w)."""
+        if edges is not None:
+            return _reached([name], edges)
+        down = {}
+        for a, bs in self.sources.items():
+            for b in bs:
+                down.setdefault(b, set()).add(a)
+        return _reached(_reached([name], self.sources), down)
 
     def near(self, name):
         """The names that may share memory with ``name`` written in place by ``name op= e`` or by
@@ -403,9 +412,8 @@ class AliasPass:
 
     def view_read_later(self, s, name, end):
         """Whether a name read after ``end`` may share memory with ``name`` when it is written:
-        one ``name`` is bound from (a view of), or one bound from such a name before the write
-        or in a loop around it; not one bound from ``name`` and another (``v = h(z, rs)`` may
-        be a view of z or of rs, so z and rs share nothing), nor one bound after the write."""
+        one ``name`` is bound from (views), or one bound from such a name before the write or in
+        a loop around it (as :meth:`closure`: ``v = h(z, rs)`` does not join z and rs)."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer
         cut, looped = self.order.get(id(end), (math.inf, True))
