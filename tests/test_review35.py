@@ -281,3 +281,33 @@ def test_dict_get_in_a_generator_after_stores(mode):
     t = np.array([0.3, -0.7, 1.1, 0.5, -0.2, 0.9])
     g = np.reshape(_grads(dict_get_in_a_generator, (t,), mode), t.shape)
     check_grads_fd(dict_get_in_a_generator, (t,), (0,), (g,))
+
+
+# a write in a loop, the array bound into a tuple after the loop (review35's campaign, seed 351052:
+# refused, 'z2.sort(...) changes z2 in place'): a binding after the loop cannot see its writes
+
+_W23 = np.arange(1.0, 7.0).reshape(2, 3)
+
+
+def sort_in_a_loop_then_unpacked(y):
+    z2 = y * 1.0
+    for i in range(3):
+        z2.sort(axis=1)
+        z2 = z2 * 0.9
+    v4, *rest = (z2, y)
+    return np.sum(v4 * _W23) + np.sum(rest[0])
+
+
+def putmask_in_a_loop_then_row(y):
+    z2 = y * 1.0
+    for i in range(2):
+        np.putmask(z2, z2 > 0.2, y * 2)
+    v = z2[1]
+    return np.sum(v * _W23[0]) + np.sum(z2 * _W23)
+
+
+@pytest.mark.parametrize("mode", MODES[:-1])
+@pytest.mark.parametrize("f", [sort_in_a_loop_then_unpacked, putmask_in_a_loop_then_row])
+def test_a_write_in_a_loop_then_a_binding_after_it(f, mode):
+    y = np.array([[0.3, -0.7, 1.1], [0.5, -0.2, 0.9]])
+    check_grads_fd(f, (y,), (0,), (np.reshape(_grads(f, (y,), mode), y.shape),))

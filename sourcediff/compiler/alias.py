@@ -64,7 +64,7 @@ class AliasPass:
         self.view_edges = {}  # (the links of names bound to a value, not of container stores)
         self.sources = {}  # name -> the names it may be, hold or be a view of
         self.bound_from = []  # (name, the names it may be a view of, the binding's place)
-        self.order = {}  # id(statement) -> (its place in the body, whether a loop holds it)
+        self.order = {}  # id(statement) -> (its place in the body, id of its outermost loop)
         self.containers = set()
         self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.lives = {}  # frozenset of skipped statements -> {id(statement): live names after}
@@ -80,15 +80,15 @@ class AliasPass:
                     edges.setdefault(a, set()).add(b)
                     edges.setdefault(b, set()).add(a)
 
-    def relate(self, stmts, looped=False):
+    def relate(self, stmts, loop=None):
         for s in stmts:
-            self.order[id(s)] = (len(self.order), looped)
+            self.order[id(s)] = (len(self.order), loop)
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
                     shared = self.shared_by(s.value) & (self.locals | self.outer)
                     self.link(target.id, shared, view=True)
-                    self.bound_from.append((target.id, shared - {target.id}, len(self.order)))
+                    self.bound_from.append((target.id, shared - {target.id}, self.order[id(s)]))
                 elif isinstance(target.value, gast.Name):  # a list or object array holds the value
                     self.link(target.value.id, _loads(s.value))
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
@@ -96,10 +96,10 @@ class AliasPass:
                     and isinstance(s.value.func.value, gast.Name):
                 self.link(s.value.func.value.id, _loads(s.value))  # lst.append(v), d.update(...)
             elif isinstance(s, gast.If):
-                self.relate(s.body, looped)
-                self.relate(s.orelse, looped)
+                self.relate(s.body, loop)
+                self.relate(s.orelse, loop)
             elif isinstance(s, (gast.For, gast.While)):
-                self.relate(s.body, True)
+                self.relate(s.body, id(s) if loop is None else loop)
 
     def shared_by(self, value):
         """Local names whose memory the result of ``value`` may share."""
@@ -416,11 +416,11 @@ class AliasPass:
         a loop around it (as :meth:`closure`: ``v = h(z, rs)`` does not join z and rs)."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer
-        cut, looped = self.order.get(id(end), (math.inf, True))
+        cut, loop = self.order.get(id(end), (math.inf, None))
         up, down = {}, {}
-        for target, sources, at in self.bound_from:
+        for target, sources, (at, within) in self.bound_from:
             up.setdefault(target, set()).update(sources)
-            for source in sources if looped or at <= cut else ():
+            for source in sources if at <= cut or (loop is not None and within == loop) else ():
                 down.setdefault(source, set()).add(target)
         return bool((_reached(_reached([name], up), down) - {name}) & live)
 
