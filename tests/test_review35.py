@@ -311,3 +311,20 @@ def putmask_in_a_loop_then_row(y):
 def test_a_write_in_a_loop_then_a_binding_after_it(f, mode):
     y = np.array([[0.3, -0.7, 1.1], [0.5, -0.2, 0.9]])
     check_grads_fd(f, (y,), (0,), (np.reshape(_grads(f, (y,), mode), y.shape),))
+
+
+# ---------------------------------------------------------------- the tape and statistics.mean
+# grad_of(f) where f calls statistics.mean on tape Tensors crashed inside the standard library
+# (TypeError: can't convert type 'Tensor' to numerator/denominator; review35 campaign, seeds
+# 353098, 353125); a Tensor that carries the gradient asked for its exact ratio now refuses, as
+# float() of one does.
+
+def statistics_mean_loss(x):
+    import statistics
+
+    return statistics.mean([np.sum(np.tanh(x)), x[0]])
+
+
+def test_the_tape_refuses_statistics_mean_clearly():
+    with pytest.raises(sd.SourcediffError, match="exact ratio"):
+        grad_of(statistics_mean_loss, [np.array([0.3, 0.5])])
