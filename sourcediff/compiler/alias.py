@@ -21,6 +21,7 @@ name can see get no check at all, so loops over fresh values (``total += ...``) 
 import copy
 import functools
 import inspect
+import math
 import weakref
 
 import gast
@@ -61,6 +62,9 @@ class AliasPass:
                 self.outer.add(_root(n))
         self.edges = {}
         self.view_edges = {}  # (the links of names bound to a value, not of container stores)
+        self.sources = {}  # name -> the names it may be, hold or be a view of
+        self.bound_from = []  # (name, the names it may be a view of, the binding's place)
+        self.order = {}  # id(statement) -> (its place in the body, id of its outermost loop)
         self.containers = set()
         self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.lives = {}  # frozenset of skipped statements -> {id(statement): live names after}
@@ -71,16 +75,20 @@ class AliasPass:
     def link(self, a, names, view=False):
         for b in names:
             if b != a and (b in self.locals or b in self.outer):
+                self.sources.setdefault(a, set()).add(b)  # (a may be, hold or view b)
                 for edges in (self.edges, self.view_edges) if view else (self.edges,):
                     edges.setdefault(a, set()).add(b)
                     edges.setdefault(b, set()).add(a)
 
-    def relate(self, stmts):
+    def relate(self, stmts, loop=None):
         for s in stmts:
+            self.order[id(s)] = (len(self.order), loop)
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 if isinstance(target, gast.Name):
-                    self.link(target.id, self.shared_by(s.value), view=True)
+                    shared = self.shared_by(s.value) & (self.locals | self.outer)
+                    self.link(target.id, shared, view=True)
+                    self.bound_from.append((target.id, shared - {target.id}, self.order[id(s)]))
                 elif isinstance(target.value, gast.Name):  # a list or object array holds the value
                     self.link(target.value.id, _loads(s.value))
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
@@ -88,10 +96,10 @@ class AliasPass:
                     and isinstance(s.value.func.value, gast.Name):
                 self.link(s.value.func.value.id, _loads(s.value))  # lst.append(v), d.update(...)
             elif isinstance(s, gast.If):
-                self.relate(s.body)
-                self.relate(s.orelse)
+                self.relate(s.body, loop)
+                self.relate(s.orelse, loop)
             elif isinstance(s, (gast.For, gast.While)):
-                self.relate(s.body)
+                self.relate(s.body, id(s) if loop is None else loop)
 
     def shared_by(self, value):
         """Local names whose memory the result of ``value`` may share."""
@@ -135,9 +143,16 @@ class AliasPass:
                 self.find_containers(s.body)
 
     def closure(self, name, edges=None):
-        """The names that may share memory with ``name`` (through ``edges``: all links, or only
-        those of names bound to views and the like, not of values stored into containers)."""
-        return _reached([name], self.edges if edges is None else edges)
+        """The names that may share memory with ``name`` through ``edges`` (view links), or over
+        all links: those ``name`` may be, hold or view, and those that may be, hold or view one of
+        these (not through one bound from two: ``v = d.get(k, w)`` does not join d, k and w)."""
+        if edges is not None:
+            return _reached([name], edges)
+        down = {}
+        for a, bs in self.sources.items():
+            for b in bs:
+                down.setdefault(b, set()).add(a)
+        return _reached(_reached([name], self.sources), down)
 
     def near(self, name):
         """The names that may share memory with ``name`` written in place by ``name op= e`` or by
@@ -396,10 +411,18 @@ class AliasPass:
         return f"a value computed on line {line}"
 
     def view_read_later(self, s, name, end):
-        """Whether ``name`` may be a view of (or viewed by) a name read after ``end``."""
+        """Whether a name read after ``end`` may share memory with ``name`` when it is written:
+        one ``name`` is bound from (views), or one bound from such a name before the write or in
+        a loop around it (as :meth:`closure`: ``v = h(z, rs)`` does not join z and rs)."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer
-        return bool((self.closure(name, self.view_edges) - {name}) & live)
+        cut, loop = self.order.get(id(end), (math.inf, None))
+        up, down = {}, {}
+        for target, sources, (at, within) in self.bound_from:
+            up.setdefault(target, set()).update(sources)
+            for source in sources if at <= cut or (loop is not None and within == loop) else ():
+                down.setdefault(source, set()).add(target)
+        return bool((_reached(_reached([name], up), down) - {name}) & live)
 
     def check(self, s, name, end, index=None, holder=(), helper="check_alias", extra=()):
         """The check of ``name op= e`` (``holder`` empty), of ``a[index] = e`` (``index``), or of

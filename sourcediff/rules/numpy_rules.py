@@ -940,7 +940,8 @@ def broadcast_tangent_helper(b, out, t, ans):
 
 @defvjp(_sd.unreduce, kind="linear", passes_zero=True)
 def unreduce_helper(b, out, g, x, axis=None, keepdims=False):
-    return (np.reshape(np.sum(b, axis=axis, keepdims=keepdims), _sd.shape(g)), None)
+    # (summed to g's own shape: g may be the symbolic zero 0.0, which unreduce broadcasts whole)
+    return (_sd.unbroadcast(np.sum(b, axis=axis, keepdims=keepdims), g), None)
 
 
 @defvjp(_sd.keep, kind="linear")

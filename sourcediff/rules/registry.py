@@ -411,10 +411,23 @@ def _hashable(key):
         return ("id", id(key))
 
 
+def _as_legacy_draw(key):
+    """A draw method of a RandomState or Generator of the user's (``rng.normal`` for ``rng =
+    np.random.default_rng(0)``) as numpy's legacy function of that name (``np.random.normal``,
+    the global RandomState's method), whose rule it shares: each draw with parameters is the
+    same generator's standard draw moved and scaled, bit for bit (tests/test_review35.py checks
+    each), and the rules read that standard draw back from the value. Any other key is itself."""
+    owner = getattr(key, "__self__", None)
+    if not isinstance(owner, (np.random.RandomState, np.random.Generator)):
+        return key
+    legacy = getattr(np.random.mtrand._rand, getattr(key, "__name__", ""), None)
+    return legacy if legacy is not None and legacy in _rules else key
+
+
 def lookup(key):
     """The :class:`Rule` for ``key``, or None."""
     try:
-        return _rules.get(key)
+        return _rules.get(key) or _rules.get(_as_legacy_draw(key))
     except TypeError:
         return _rules.get(("id", id(key)))
 

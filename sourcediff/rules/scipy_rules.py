@@ -151,26 +151,26 @@ def log_softmax_jvp(g, ans, x, axis=None):
 
 @defvjp(scipy.stats.norm.logpdf, kind="elementwise", broadcast=True)
 def norm_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     return (-g * z / scale, g * z / scale, g * (z * z - 1.0) / scale)
 
 
 @defvjp(scipy.stats.norm.pdf, kind="elementwise", broadcast=True)
 def norm_pdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     return (-g * ans * z / scale, g * ans * z / scale, g * ans * (z * z - 1.0) / scale)
 
 
 @defvjp(scipy.stats.norm.cdf, kind="elementwise", broadcast=True)
 def norm_cdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     d = g * np.exp(-0.5 * z * z) / (math.sqrt(2.0 * math.pi) * scale)
     return (d, -d, -d * z)
 
 
 @defvjp(scipy.stats.norm.logcdf, kind="elementwise", broadcast=True)
 def norm_logcdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     d = g * np.exp(-0.5 * z * z - ans) / (math.sqrt(2.0 * math.pi) * scale)
     return (d, -d, -d * z)
 
@@ -178,7 +178,7 @@ def norm_logcdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
 # t.logpdf(x, df, loc, scale): all four are differentiable
 @defvjp(scipy.stats.t.logpdf, kind="elementwise", broadcast=True)
 def t_logpdf(g, ans, x, df, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     w = (df + 1.0) * z / ((df + z * z) * scale)
     ddf = 0.5 * (_sd.digamma(0.5 * (df + 1.0)) - _sd.digamma(0.5 * df) - 1.0 / df
                  - np.log1p(z * z / df)) + 0.5 * (df + 1.0) * z * z / (df * (df + z * z))
@@ -193,7 +193,7 @@ def t_logpdf(g, ans, x, df, loc=0.0, scale=1.0, **kwds):
 
 @defvjp(scipy.stats.gamma.logpdf, kind="elementwise", broadcast=True)
 def gamma_logpdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     fz = (a - 1.0) / z - 1.0
     return (g * fz / scale, g * (np.log(z) - _sd.digamma(a)), -g * fz / scale,
             -g * (z * fz + 1.0) / scale)
@@ -201,7 +201,7 @@ def gamma_logpdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
 
 @defvjp(scipy.stats.gamma.pdf, kind="elementwise", broadcast=True)
 def gamma_pdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     fz = (a - 1.0) / z - 1.0
     ga = g * ans
     return (ga * fz / scale, ga * (np.log(z) - _sd.digamma(a)), -ga * fz / scale,
@@ -210,7 +210,7 @@ def gamma_pdf(g, ans, x, a, loc=0.0, scale=1.0, **kwds):
 
 @defvjp(scipy.stats.beta.logpdf, kind="elementwise", broadcast=True)
 def beta_logpdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     fz = (a - 1.0) / z - (b - 1.0) / (1.0 - z)
     dab = _sd.digamma(a + b)
     return (g * fz / scale, g * (np.log(z) - _sd.digamma(a) + dab),
@@ -220,7 +220,7 @@ def beta_logpdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
 
 @defvjp(scipy.stats.beta.pdf, kind="elementwise", broadcast=True)
 def beta_pdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     fz = (a - 1.0) / z - (b - 1.0) / (1.0 - z)
     ga = g * ans
     return (ga * fz / scale, ga * (np.log(z) - _sd.digamma(a) + _sd.digamma(a + b)),
@@ -231,26 +231,26 @@ def beta_pdf(g, ans, x, a, b, loc=0.0, scale=1.0, **kwds):
 # expon: f = -z (z >= 0); laplace: f = -|z| - log 2
 @defvjp(scipy.stats.expon.logpdf, kind="elementwise", broadcast=True)
 def expon_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     return (-g / scale, g / scale, g * (z - 1.0) / scale)
 
 
 @defvjp(scipy.stats.expon.pdf, kind="elementwise", broadcast=True)
 def expon_pdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     return (-g * ans / scale, g * ans / scale, g * ans * (z - 1.0) / scale)
 
 
 @defvjp(scipy.stats.laplace.logpdf, kind="elementwise", broadcast=True)
 def laplace_logpdf(g, ans, x, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     return (-g * np.sign(z) / scale, g * np.sign(z) / scale, g * (np.abs(z) - 1.0) / scale)
 
 
 # lognorm(s): f = -log z - log s - log(2 pi) / 2 - log(z)^2 / (2 s^2)
 @defvjp(scipy.stats.lognorm.logpdf, kind="elementwise", broadcast=True)
 def lognorm_logpdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     lz = np.log(z)
     fz = -(1.0 + lz / (s * s)) / z
     return (g * fz / scale, g * (lz * lz / (s * s) - 1.0) / s, -g * fz / scale,
@@ -259,7 +259,7 @@ def lognorm_logpdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
 
 @defvjp(scipy.stats.lognorm.pdf, kind="elementwise", broadcast=True)
 def lognorm_pdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
-    z = (x - loc) / scale
+    z = np.subtract(x, loc) / scale  # (x may be a list of numbers)
     fz = -(1.0 + np.log(z) / (s * s)) / z
     ga = g * ans
     return (ga * fz / scale, ga * (np.log(z) ** 2 / (s * s) - 1.0) / s, -ga * fz / scale,
@@ -269,12 +269,12 @@ def lognorm_pdf(g, ans, x, s, loc=0.0, scale=1.0, **kwds):
 # poisson.logpmf(k, mu, loc): k log mu - mu - log k!; the count k and the shift loc are integers
 @defvjp(scipy.stats.poisson.logpmf, kind="elementwise", broadcast=True)
 def poisson_logpmf(g, ans, k, mu, loc=0, **kwds):
-    return (None, g * ((k - loc) / mu - 1.0), None)
+    return (None, g * (np.subtract(k, loc) / mu - 1.0), None)
 
 
 @defvjp(scipy.stats.poisson.pmf, kind="elementwise", broadcast=True)
 def poisson_pmf(g, ans, k, mu, loc=0, **kwds):
-    return (None, g * ans * ((k - loc) / mu - 1.0), None)
+    return (None, g * ans * (np.subtract(k, loc) / mu - 1.0), None)
 
 
 # multivariate_normal.logpdf: x, mean and cov (matrix, variances or a scalar variance); a matrix cov

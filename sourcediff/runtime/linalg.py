@@ -116,13 +116,6 @@ def _T(x):
     return np.swapaxes(x, -1, -2)
 
 
-def _offdiag_inverse(d):
-    """F[..., i, j] = 1 / (d_j - d_i) off the diagonal, 0 on it."""
-    diff = d[..., None, :] - d[..., :, None]
-    eye = np.eye(d.shape[-1], dtype=bool)
-    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, diff))
-
-
 def cofactor(a):
     """The cofactor matrix of ``a`` (of each matrix of a batch): d det(a) / da, det(a) inv(a)^T.
     Where a matrix is singular (inv fails, or gives inf) it comes from the SVD a = U S Vh as
@@ -506,7 +499,7 @@ def eig_grad(g, ans, a):
     gw, gv = _real_or_refuse(gw), _real_or_refuse(gv)
     vtg = _T(v) @ gv
     h = vtg - (_T(v) @ v) * np.diagonal(vtg, axis1=-2, axis2=-1)[..., None, :]
-    inner = _diag(gw) + _offdiag_inverse(w) * h
+    inner = _diag(gw) + _tie_inverse(w, h)
     return (np.linalg.solve(_T(v), inner @ _T(v)),)  # v^-T inner v^T
 
 
@@ -514,7 +507,7 @@ def eig_tangent(t, ans, a):
     """The tangent of np.linalg.eig's (w, v) for a tangent ``t`` of ``a``."""
     w, v = _eig_check(ans)
     c = np.linalg.solve(v, t @ v)
-    x = v @ (_offdiag_inverse(w) * c)
+    x = v @ _tie_inverse(w, c)
     dv = x - v * np.sum(v * x, axis=-2)[..., None, :]
     return _named([np.diagonal(c, axis1=-2, axis2=-1), dv], ans)
 

@@ -403,6 +403,9 @@ class Tensor:
     def __getattr__(self, name):
         # other ndarray methods (ravel, copy, trace, diagonal, cumsum, ...) through numpy dispatch
         f = getattr(np, name, None)
+        if name in ("numerator", "denominator") and self._rg and _state.strict:
+            # (statistics.mean reads a number's exact ratio: a value the tape cannot follow)
+            raise _escaped("an exact ratio (statistics.mean; np.mean is followed)")
         if name.startswith("_") or not callable(f) or not hasattr(np.ndarray, name):
             raise AttributeError(f"'Tensor' object has no attribute '{name}'")
         if name in _IN_PLACE_METHODS:  # np.sort(t) returns a sorted copy; t.sort() sorts t

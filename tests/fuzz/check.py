@@ -140,6 +140,9 @@ def is_refusal(exc):
     """A deliberate refusal: a SourcediffError of sourcediff's own classes. Errors raised inside
     generated code come back as SourcediffErrors named after the builtin kind (IndexError, ...):
     those are crashes, not refusals."""
+    if isinstance(exc, sd.SourcediffError) and type(exc).__name__ == "NotImplementedError" \
+            and "sourcediff has no derivative for" in str(exc):
+        return True  # (a rule's refusal at run time: runtime.accumulate._refuse, at the user's line)
     return isinstance(exc, sd.SourcediffError) and not hasattr(builtins, type(exc).__name__)
 
 

@@ -20,6 +20,9 @@ from tests.fuzz.extras import emit as emit_extra
 from tests.fuzz.extras2 import MODULE as EXTRAS2_MODULE
 from tests.fuzz.extras2 import NEW as NEW2
 from tests.fuzz.extras2 import emit as emit_extra2
+from tests.fuzz.extras3 import IMPORTS as EXTRAS3_IMPORTS
+from tests.fuzz.extras3 import NEW as NEW3
+from tests.fuzz.extras3 import emit as emit_extra3
 
 # Every construct the generator can produce; a program records the ones it used.
 FEATURES = frozenset({
@@ -80,6 +83,11 @@ FEATURES = frozenset({
     # .fill) into local arrays, their views and aliases, functools.reduce, math.prod, max/min
     # with key=, starred unpacking, divmod, complex, getattr, loops carrying a product
     *NEW2,
+    # review35's constructs (tests/fuzz/extras3.py): with np.errstate / catch_warnings blocks (in
+    # loops, with jumps and returns inside), np.put/putmask/place/fill_diagonal and a.sort() into a
+    # local array, its alias or view, and the rules of sessions 19-20 (accumulate, scipy.stats,
+    # convolve2d, cond, eigvals, statistics, draws with parameters, fmax/fmin), a[i][j] = v, d.get
+    *NEW3,
 })
 # every other construct is on by default: an in-place update another live name would see (numpy
 # aliasing) is refused by the compiler with an AliasError, and counted as refused
@@ -206,6 +214,9 @@ class _Gen:
         # review31's constructs: a stream of their own again
         self.r31_rng = random.Random(f"review31 {seed}")
         self.r31_kinds = []
+        # review35's constructs: a stream of their own again
+        self.r35_rng = random.Random(f"review35 {seed}")
+        self.r35_kinds = []
 
     # ------------------------------------------------------------------ small helpers
 
@@ -725,6 +736,8 @@ class _Gen:
             return emit_extra(self, self.new_rng.choice(self.new_kinds))
         if self.r31_kinds and not self.in_helper and self.r31_rng.random() < 0.2:
             return emit_extra2(self, self.r31_rng.choice(self.r31_kinds))
+        if self.r35_kinds and not self.in_helper and self.r35_rng.random() < 0.2:
+            return emit_extra3(self, self.r35_rng.choice(self.r35_kinds))
         kinds = ["new"] * 4 + ["reassign"] * 2
         for feat, w in [("augassign", 2), ("setitem", 2), ("if", 2), ("for_range", 2),
                         ("for_rows", 1), ("enumerate", 1), ("zip", 1), ("while", 1),
@@ -838,6 +851,8 @@ class _Gen:
             return emit_extra(self, kind)
         if kind in NEW2:
             return emit_extra2(self, kind)
+        if kind in NEW3:
+            return emit_extra3(self, kind)
         if kind == "rs":
             self.emit(f"rs = np.random.RandomState({r.randrange(1000)})")
             return
@@ -1189,6 +1204,9 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
     if g.r31_kinds:
         modules.append(EXTRAS2_MODULE)
         specials += g.r31_kinds
+    g.r35_kinds = [k for k, p in NEW3.items() if k in g.forced
+                   or (k in g.allowed and g.r35_rng.random() < p)]
+    specials += g.r35_kinds
     # the main function
     g.env = {"x": Var(x_shape, frozenset({-1})), "y": Var(y_shape, frozenset({-2})),
              "s": Var((), frozenset({-3}), array=False)}
@@ -1217,6 +1235,8 @@ def generate(seed, features=DEFAULT_FEATURES, forced=frozenset()):
         parts.append("import functools\nimport math\n")
     elif g.uses_math:
         parts.append("import math\n")
+    if g.used & set(NEW3):
+        parts.append(EXTRAS3_IMPORTS)
     parts.append("import numpy as np\n")
     parts.append(f"SHAPES = ({x_shape!r}, {y_shape!r})  # the shapes of x and y\n")
     if g.need_recursion:
