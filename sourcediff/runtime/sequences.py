@@ -9,7 +9,7 @@ from ..errors import SourcediffError, SourcediffSyntaxError
 from ..pytree import is_model_object
 from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
 from .indexing import item_grad
-from .objects import object_attribute_grad
+from .objects import constructed_grad, constructed_grad_adjoint, object_attribute_grad
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
@@ -18,7 +18,8 @@ __all__ = [
     "mul_or_repeat_grads_adjoint", "mul_or_repeat_grads_tangents", "sequence_grad",
     "sequence_tangent", "dict_items", "dict_values", "dict_keys", "dict_items_grad",
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
-    "attribute_slot", "attribute_grad", "named_like", "loop_length",
+    "attribute_slot", "attribute_grad", "constructed_grad", "constructed_grad_adjoint",
+    "named_like", "loop_length",
     "check_unpack", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
     "dict_default_grad"
 ]

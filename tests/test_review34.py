@@ -1,0 +1,169 @@
+"""review34: real programs written as their authors write them (numpy-ml and nnfs layer objects,
+scikit-learn-like estimators, physics integrators, dataclasses and namedtuples of parameters;
+tests/programs/review34_*.py), differentiated in every mode against central finite differences,
+and the regressions found there."""
+
+import dataclasses
+import warnings
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.errors import NoRuleError
+from tests.programs import review34_estimators, review34_numpyml, review34_physics  # noqa: F401
+from tests.programs import review34_harness as H
+
+MODES = ("reverse", "unspecialized", "forward", "numba")
+
+
+def _check(f, args, wrt, mode):
+    H.check(f, args, wrt, mode)
+
+
+# ---------------------------------------------------------------- objects built inside the function
+#
+# A namedtuple, a dataclass or an object of the user's class built inside the differentiated
+# function from values that carry derivatives (dense = Dense(W, b); s = State(q, p)) was refused
+# with "no derivative rule for Dense (type from ...) ... Register one with @sourcediff.defvjp":
+# the constructor now gives each argument the gradient of the attribute it is stored at
+# (compiler/constructors.py), the object's methods and properties resolve in its class.
+
+State = namedtuple("State", "q p")
+
+
+def _step(state):
+    q, p = state.q, state.p
+    return State(q + 0.1 * p, p - 0.1 * np.sin(q))
+
+
+def namedtuple_state(q0, p0):
+    s = State(q0, p0)
+    for _ in range(5):
+        s = _step(s)
+    return np.sum(s.q ** 2) + np.sum(s[1] * s.q)
+
+
+def namedtuple_keywords(q0, p0):
+    s = State(p=p0 * 2.0, q=q0)
+    return np.sum(s.q * s.p)
+
+
+@pytest.mark.parametrize("mode", MODES + ("unoptimized",))
+@pytest.mark.parametrize("f", [namedtuple_state, namedtuple_keywords])
+def test_namedtuple_built_inside(f, mode):
+    _check(f, (np.array([0.5, -0.3]), np.array([0.2, 0.4])), (0, 1), mode)
+
+
+def test_namedtuple_built_inside_hessian():
+    _check(namedtuple_state, (np.array([0.5, -0.3]), np.array([0.2, 0.4])), (0,), "hessian")
+
+
+class Dense:
+    def __init__(self, W, b, act=np.tanh):
+        self.W = W
+        self.params = {"b": b}
+        self.act = act
+        self.n_out = W.shape[1]
+
+    def forward(self, x):
+        return self.act(x @ self.W + self.params["b"])
+
+
+class Scaled(Dense):
+    def __init__(self, W, b, scale):
+        super().__init__(W, b)
+        self.scale = scale
+
+    def forward(self, x):
+        return self.scale * super().forward(x)
+
+
+def dense_built_inside(W, b, x):
+    layer = Dense(W, b)
+    h = layer.forward(x)
+    return np.sum(layer.forward(h @ W.T) ** 2)
+
+
+def scaled_built_inside(W, b, s, x):
+    layer = Scaled(W, b, s)
+    return np.sum(layer.forward(x) ** 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Gauss:
+    mu: np.ndarray
+    log_sigma: np.ndarray
+
+    @property
+    def sigma(self):
+        return np.exp(self.log_sigma)
+
+    def logpdf(self, x):
+        return -0.5 * ((x - self.mu) / self.sigma) ** 2 - self.log_sigma
+
+
+def dataclass_built_inside(mu, log_sigma, x):
+    g = Gauss(mu=mu, log_sigma=log_sigma)
+    return -np.sum(g.logpdf(x[:, None])) + np.sum(g.sigma)
+
+
+RNG = np.random.default_rng(34)
+W, B, X = RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=3) * 0.1, RNG.normal(size=(4, 3))
+
+
+@pytest.mark.parametrize("mode", ("reverse", "unspecialized", "unoptimized", "numba"))
+def test_objects_built_inside(mode):
+    _check(dense_built_inside, (W, B, X), (0, 1), mode)
+    _check(scaled_built_inside, (W, B, 1.5, X), (0, 1, 2), mode)
+    _check(dataclass_built_inside, (np.array([0.1, -0.4]), np.array([0.2, -0.1]), X[:, 0]),
+           (0, 1), mode)
+
+
+def test_an_object_built_inside_is_refused_by_forward_mode_not_given_zero():
+    with pytest.raises(NoRuleError, match=r"Dense\(\.\.\.\) builds an object .* forward mode"):
+        sd.grad(dense_built_inside, wrt=0, mode="forward")(W, B, X)
+
+
+class Kernel:
+    def __init__(self, length_scale, variance):
+        self.length_scale = length_scale
+        self.inv = 1.0 / length_scale ** 2  # computed from an argument: not followed
+        self.variance = variance
+
+    def __call__(self, A):
+        d2 = np.sum((A[:, None] - A[None, :]) ** 2, -1)
+        return self.variance * np.exp(-0.5 * d2 * self.inv)
+
+
+def kernel_computed_in_init(ls, var, A):
+    return np.sum(Kernel(ls, var)(A))
+
+
+def test_a_constructor_computing_from_an_argument_is_refused_at_the_line():
+    with pytest.raises(NoRuleError, match=r"(?s)as 'length_scale', which its constructor computes "
+                                          r"from.*self.inv = 1.0 / length_scale \*\* 2"):
+        sd.grad(kernel_computed_in_init, wrt=0)(1.2, 0.7, X)
+    # (variance is stored as it is: its gradient is followed)
+    _check(kernel_computed_in_init, (1.2, 0.7, X), (1,), "reverse")
+
+
+# ---------------------------------------------------------------- the programs
+
+REFUSED = {
+    # (name, mode): the construct refused, with what to write instead
+}
+
+
+def _cases():
+    return [c for c in H.CASES]
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["name"])
+def test_program_every_mode(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = H.survey([case])
+    wrong = {k: v for k, v in out.items() if not v.startswith(("ok", "refused"))}
+    assert not wrong, wrong
