@@ -67,6 +67,16 @@ def _init_paths(cls, init):
     for node in gast.walk(fdef):
         for child in gast.iter_child_nodes(node):
             parents[child] = node
+    reads_self = next((n for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                       n.id == self_name and isinstance(n.ctx, gast.Load) and
+                       not _stores_through(n, parents)), None)
+    if reads_self is not None:
+        # (self.cache = self.W * 2, self.reset(): what __init__ computes from what it stored is
+        # not followed, so no argument is)
+        stmt = reads_self
+        while stmt in parents and not isinstance(stmt, gast.stmt):
+            stmt = parents[stmt]
+        return {p: (parsed.where(stmt), parsed.line_text(stmt)) for p in params}
     for node in gast.walk(fdef):
         if not (isinstance(node, gast.Name) and node.id in out) or \
                 isinstance(out[node.id], tuple) or node in (fdef.args.args + fdef.args.kwonlyargs):
@@ -82,6 +92,12 @@ def _init_paths(cls, init):
         else:
             out[node.id].extend(paths)
     return out
+
+
+def _stores_through(node, parents):
+    """Whether ``self`` here is only the object stored into (``self.W = W``)."""
+    parent = parents.get(node)
+    return isinstance(parent, gast.Attribute) and isinstance(parent.ctx, gast.Store)
 
 
 def _use(cls, init, node, parents, self_name):

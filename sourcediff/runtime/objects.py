@@ -362,6 +362,15 @@ def constructed_grad(g, obj, paths, arg, where, text):
                     f"it from the stored attributes where you read it")
     total = 0.0
     for path in paths:
+        if isinstance(path[0], str) and not isinstance(obj, tuple) and \
+                path[0] not in {n for n, _ in object_attributes(obj)}:
+            raise SourcediffError(
+                f"{where}: {type(obj).__name__}'s constructor stores an argument that carries a "
+                f"derivative through .{path[0]}, which the object does not hold as an attribute "
+                f"of its own (a property's setter, a __setattr__ of the class); sourcediff "
+                f"follows an argument stored as it is.\n    {text}\nStore it as a plain "
+                f"attribute, or build the object outside the function and take the gradient "
+                f"with respect to it")
         value, grad = obj, g
         for key in path:
             value = getattr(value, key) if isinstance(key, str) and not isinstance(

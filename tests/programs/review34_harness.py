@@ -63,7 +63,7 @@ def check(f, args, wrt, mode, rtol=1e-5, atol=1e-7):
     """None when ``mode`` gives the finite-difference gradient; raises AssertionError when it gives
     another number, SourcediffError when it refuses."""
     if mode == "hessian":
-        (i,) = wrt
+        i = wrt[0]
         vec, unflat = sd.flatten(args[i])
         got = np.asarray(sd.hessian(f, wrt=i)(*copy.deepcopy(args))).reshape(vec.size, vec.size)
         want = _fd_hessian(f, args, i)
