@@ -210,3 +210,31 @@ def settered(W, x):
 def test_a_constructor_whose_storage_is_not_followed_is_refused(f):
     with pytest.raises(SourcediffError, match="constructor"):
         sd.grad(f)(W, X)
+
+
+# ---------------------------------------------------------------- a module-level functools.partial
+#
+# A loss calling a module-level partial of the user's function (HINGE = partial(hinge, lam=0.01);
+# return HINGE(w, X, y)) was refused: "no derivative rule for HINGE (partial from functools)".
+# normalize now calls HINGE.func with the partial's arguments read from it.
+
+def _hinge(w, X, y, lam):
+    m = 1 - (2 * y - 1) * (X @ w)
+    return np.mean(np.maximum(m, 0) ** 2) + lam * np.sum(w * w)
+
+
+HINGE = __import__("functools").partial(_hinge, lam=0.01)
+def _penalty(scale, w):
+    return scale * np.sum(np.abs(w) ** 3)
+
+
+PENALTY = __import__("functools").partial(_penalty, 0.5)
+
+
+def hinge_partial(w, y):
+    return HINGE(w, X[:, :2], y) + HINGE(w, X[:, 1:], y, lam=0.2) + PENALTY(w)
+
+
+@pytest.mark.parametrize("mode", MODES + ("hessian", "tape"))
+def test_module_level_partial_called(mode):
+    _check(hinge_partial, (np.array([0.3, -0.2]), (X[:, 0] > 0).astype(float)), (0,), mode)
