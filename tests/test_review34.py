@@ -4,6 +4,7 @@ tests/programs/review34_*.py), differentiated in every mode against central fini
 and the regressions found there."""
 
 import dataclasses
+import re
 import warnings
 from collections import namedtuple
 
@@ -12,7 +13,8 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.errors import NoRuleError, SourcediffError
-from tests.programs import review34_estimators, review34_numpyml, review34_physics  # noqa: F401
+from tests.programs import (  # noqa: F401
+    review34_estimators, review34_numpyml, review34_oo, review34_physics)
 from tests.programs import review34_harness as H
 
 MODES = ("reverse", "unspecialized", "forward", "numba")
@@ -238,3 +240,48 @@ def hinge_partial(w, y):
 @pytest.mark.parametrize("mode", MODES + ("hessian", "tape"))
 def test_module_level_partial_called(mode):
     _check(hinge_partial, (np.array([0.3, -0.2]), (X[:, 0] > 0).astype(float)), (0,), mode)
+
+
+# ---------------------------------------------------------------- writes into an argument
+#
+# A function that stores into a dict or array it is given (bn_param["running_mean"] = ...,
+# buf[0] = v) changed the caller's value in a plain call and silently left it as it was in a
+# gradient call (the gradient runs on a copy). It now warns, once, at that line; attribute stores
+# on objects and list.append run as Python runs them, and say nothing.
+
+def stores_running_mean(w, state):
+    state["running"] = 0.9 * state["running"] + 0.1 * np.mean(w)
+    return np.sum(w ** 2)
+
+
+def writes_into_buffer(w, buf):
+    buf[0] = np.sum(w)
+    return np.sum(w ** 2)
+
+
+class _Calls:
+    def __init__(self):
+        self.calls = 0
+        self.W = np.ones(2)
+
+
+def counts_calls(w, m, log):
+    m.calls += 1
+    log.append(1)
+    return np.sum(w * m.W)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_write_into_an_argument_that_a_gradient_call_drops_warns_at_the_line(mode):
+    sd.clear_cache()
+    w = np.array([1.0, 2.0])
+    for f, arg, line in [(stores_running_mean, {"running": 0.0}, 'state["running"] = 0.9'),
+                         (writes_into_buffer, np.zeros(1), "buf[0] = np.sum(w)")]:
+        with pytest.warns(sd.SourcediffWarning, match=rf"(?s)writes into its argument .*"
+                                                      rf"{re.escape(line)}.*has_aux=True"):
+            sd.grad(f, mode=mode)(w, arg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = _Calls()
+        sd.grad(counts_calls, mode=mode)(w, m, [])
+        assert m.calls == (1 if mode == "reverse" else m.calls)
