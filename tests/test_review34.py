@@ -285,3 +285,46 @@ def test_a_write_into_an_argument_that_a_gradient_call_drops_warns_at_the_line(m
         m = _Calls()
         sd.grad(counts_calls, mode=mode)(w, m, [])
         assert m.calls == (1 if mode == "reverse" else m.calls)
+
+
+# ---------------------------------------------------------------- nnfs: layer.output read back
+#
+# nnfs's layers store their result (self.output = ...) and the caller reads it back
+# (activation1.forward(dense1.output)): refused with AliasError "reads Layer_Dense.output back in
+# the same gradient call". A method called for what it stores on a local whose class is known is
+# now written into the caller (compiler/inline.py), where the read takes the stored value.
+
+from tests.programs import review34_nnfs_other_module as NM  # noqa: E402
+
+
+def nnfs_other_module(W1, b1, W2, b2, inputs):
+    dense1 = NM.Dense(W1, b1)
+    act = NM.Tanh()
+    dense2 = NM.Dense(W2, b2)
+    dense1.forward(inputs)
+    gain = act.forward(dense1.output)  # (names the caller has too: inputs, gain)
+    dense2.forward(act.output, gain=1.5)
+    return np.sum(dense2.output ** 2) + 0.0 * np.sum(gain)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "unspecialized", "unoptimized", "numba", "tape"])
+def test_nnfs_layers_store_output_and_the_caller_reads_it(mode):
+    args = (W, B, W * 0.7, B[::-1].copy(), X)
+    _check(nnfs_other_module, args, (0, 1, 2, 3), mode)
+    _check(review34_numpyml.nnfs_objects_built_inside,
+           (review34_numpyml.W1, review34_numpyml.B1, review34_numpyml.W2, review34_numpyml.B2,
+            review34_numpyml.XN, review34_numpyml.YI), (0, 1, 2, 3), mode)
+
+
+def nnfs_list_of_layers(W1, b1, x):
+    layers = [NM.Dense(W1, b1), NM.Tanh()]
+    for layer in layers:  # (each layer's class is known at run time only)
+        layer.forward(x)
+        x = layer.output
+    return np.sum(x)
+
+
+def test_nnfs_output_read_back_where_the_class_is_not_known_is_still_refused():
+    from sourcediff.errors import AliasError
+    with pytest.raises(AliasError, match="reads Dense.output back"):
+        sd.grad(nnfs_list_of_layers, wrt=(0, 1))(W, B, X)

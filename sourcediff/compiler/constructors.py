@@ -14,6 +14,7 @@ Example: for ``class Dense: def __init__(self, W, b, act=None): self.W = W; self
 ``stored_paths(Dense)`` is ``{"W": [("W",)], "b": [("p", "b")], "act": []}``.
 """
 
+import builtins
 import dataclasses
 import inspect
 
@@ -194,3 +195,59 @@ def _defining_class(cls, init):
         if vars(klass).get("__init__") is init:
             return klass
     return cls
+
+
+def sets_only_its_own(cls, depth=0):
+    """Whether building a ``cls`` can set attributes of no object but the new one: a namedtuple,
+    a dataclass without ``__post_init__``, or an ``__init__`` (and the base ``__init__`` it calls
+    through ``super()``) whose calls are numpy's, builtins' or other such constructors'."""
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return True
+    if dataclasses.is_dataclass(cls) and "__init__" not in _own_inits(cls):
+        return getattr(cls, "__post_init__", None) is None
+    init = cls.__init__
+    if init is object.__init__:
+        return True
+    if not inspect.isfunction(init) or depth > 4:
+        return False
+    fdef = parse_function(init).node
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Subscript)) and \
+                isinstance(getattr(n, "ctx", gast.Load()), (gast.Store, gast.Del)) or \
+                isinstance(n, (gast.Global, gast.Nonlocal)):
+            return False
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and not (
+                isinstance(n.value, gast.Name) and fdef.args.args and
+                n.value.id == fdef.args.args[0].id):
+            return False
+        if isinstance(n, gast.Call) and not _plain_call(cls, init, n, depth):
+            return False
+    return True
+
+
+def _plain_call(cls, init, node, depth):
+    func = node.func
+    if isinstance(func, gast.Attribute) and func.attr == "__init__" and \
+            isinstance(func.value, gast.Call) and isinstance(func.value.func, gast.Name) and \
+            func.value.func.id == "super":
+        defining = _defining_class(cls, init)
+        mro = cls.__mro__
+        for klass in mro[mro.index(defining) + 1:] if defining in mro else ():
+            if "__init__" in vars(klass):
+                return klass is object or sets_only_its_own(klass, depth + 1)
+        return True
+    if isinstance(func, gast.Name) and func.id == "super":
+        return True
+    root = func
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    if not isinstance(root, gast.Name):
+        return False
+    value = init.__globals__.get(root.id, getattr(builtins, root.id, None))
+    if value is getattr(builtins, root.id, None) and root is func:
+        return root.id in ("len", "isinstance", "list", "dict", "tuple", "float", "int", "range",
+                           "zip", "enumerate", "min", "max", "abs", "sum", "bool", "str")
+    module = getattr(value, "__name__", "") if inspect.ismodule(value) else ""
+    if module.split(".")[0] == "numpy":
+        return True
+    return isinstance(value, type) and root is func and value.__init__ is object.__init__

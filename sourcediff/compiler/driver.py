@@ -36,6 +36,7 @@ from .emit import emit
 from .fence import fence, yields_as_list
 from .forward import Forward
 from .forwarding import forward_attributes
+from .inline import inline_state_methods
 from .naming import GlobalNames, Names
 from .normalize import all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
@@ -247,7 +248,7 @@ def _front_end(fn, wrt, mode):
     parsed = parse_function(fn)
     if mode in ("split", "jvp_form"):  # (a function called by the one differentiated)
         yields_as_list(parsed)
-    parsed = fence(parsed)
+    parsed = fence(inline_state_methods(parsed))
     parsed.quiet = quiet_lines(parsed)  # (with np.errstate(...): compiler/contexts.py)
     dump("parse", parsed, parsed.node)
     params = _param_names(parsed.node)
