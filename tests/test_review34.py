@@ -13,8 +13,7 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.errors import NoRuleError, SourcediffError
-from tests.programs import (  # noqa: F401
-    review34_estimators, review34_numpyml, review34_oo, review34_physics)
+from tests.programs import review34_estimators, review34_numpyml, review34_oo, review34_physics  # noqa: F401
 from tests.programs import review34_harness as H
 
 MODES = ("reverse", "unspecialized", "forward", "numba")
