@@ -543,18 +543,25 @@ def _warn_lost_writes(stage, parsed, params):
     """A SourcediffWarning (once: the gradient is compiled once) for each parameter the user's
     function writes into: the gradient call writes into a copy, so the caller's value keeps what
     it held, where a plain call would change it (a dict's running mean, an array's entries)."""
-    for p in params:
+    if parsed.filename.startswith("<"):  # (generated code differentiated again)
+        return
+    rebound = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and
+               isinstance(n.ctx, gast.Store)}  # (x = x.copy(); x[0] = v writes into a copy)
+    for p in sorted(set(params) - rebound):
+        # (a write into the parameter itself: one into a value that may share its memory is
+        # copied too, but mostly shares nothing, L = [[x[0]]]; L[0][0] = v)
         found = next((st for obj, *_, st in stage.container_writes + stage.writes +
-                      stage.mutations if p in stage.alias_group(obj)), None)
-        line = f"\n    {parsed.line_text(found)}" if found is not None else ""
+                      stage.mutations if obj == p), None)
+        if found is None:
+            continue
+        line = f"\n    {parsed.line_text(found)}"
         qual = parsed.fn.__qualname__
         warnings.warn_explicit(SourcediffWarning(
             f"{qual} writes into its argument '{p}', and a gradient call runs it on a copy "
             f"of '{p}': the value you pass keeps what it held (a plain call of {qual} changes "
             f"it).{line}\nTo keep the new value, return it with has_aux=True (sd.grad(f, "
             f"has_aux=True) gives (gradient, aux)) or make the update in a plain call"),
-            SourcediffWarning, parsed.filename,
-            parsed.user_line(found if found is not None else parsed.node))
+            SourcediffWarning, parsed.filename, parsed.user_line(found))
 
 
 def _mutated_params(rev):
