@@ -327,3 +327,49 @@ def test_nnfs_output_read_back_where_the_class_is_not_known_is_still_refused():
     from sourcediff.errors import AliasError
     with pytest.raises(AliasError, match="reads Dense.output back"):
         sd.grad(nnfs_list_of_layers, wrt=(0, 1))(W, B, X)
+
+
+def test_an_inlined_method_reads_its_module_values_when_it_runs():
+    # (the first draft bound NM.scale's value where it compiled: after NM.scale = 3.0 the
+    # gradient stayed that of 0.5, silently)
+    def f(W1, b1, x):
+        d = NM.Dense(W1, b1)
+        d.forward(x)
+        return np.sum(d.output)
+
+    w, b, x = np.ones((2, 2)), np.zeros(2), np.ones((1, 2))
+    old = NM.scale
+    try:
+        first = sd.grad(f)(w, b, x)
+        NM.scale = 3.0
+        np.testing.assert_allclose(sd.grad(f)(w, b, x), first * 6.0)
+    finally:
+        NM.scale = old
+
+
+def test_an_inlined_method_replaced_on_its_class_is_caught():
+    class Layer:
+        def __init__(self, W):
+            self.W = W
+
+        def forward(self, x):
+            self.output = x @ self.W
+
+    def f(W1, x):
+        layer = Layer(W1)
+        layer.forward(x)
+        return np.sum(layer.output)
+
+    w, x = np.ones((2, 2)), np.ones((1, 2))
+    df = sd.grad(f)
+    first = df(w, x)
+
+    def doubled(self, x):
+        self.output = 2.0 * (x @ self.W)
+
+    Layer.forward = doubled
+    try:
+        again = df(w, x)
+    except SourcediffError:
+        return  # (refused: built for the old method)
+    np.testing.assert_allclose(again, 2.0 * first)

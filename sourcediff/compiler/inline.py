@@ -23,6 +23,7 @@ becomes::
 import builtins
 import copy
 import inspect
+import sys
 
 import gast
 
@@ -39,6 +40,7 @@ def inline_state_methods(parsed):
     classes = _known_objects(parsed, fdef)
     if not classes:
         return parsed
+    parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
     fdef.body = inliner.block(fdef.body, 0)
@@ -113,7 +115,13 @@ class _Inliner:
         except TypeError:
             return [s]
         self.count += 1
-        body = self.rename(method, mdef, value.func.value.id, bound, value, s)
+        # (what the derivative is built for: the entry checks the class still has it)
+        self.parsed.inlined[(cls, value.func.attr)] = (
+            inspect.getattr_static(cls, value.func.attr), True)
+        try:
+            body = self.rename(method, mdef, value.func.value.id, bound, value, s)
+        except _NotInlined:
+            return [s]
         body = self.block(body, depth + 1)
         for node in body:
             for n in gast.walk(node):
@@ -150,16 +158,12 @@ class _Inliner:
         if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # (the docstring)
-        for node in body:
-            for n in gast.walk(node):
-                if not isinstance(n, gast.Name):
-                    continue
-                if n.id == params[0]:
-                    n.id = obj
-                elif n.id in names:
-                    n.id = names[n.id]
-                else:
-                    n.id = self.global_name(method, n.id)
+        def renamed(n):
+            if n.id == params[0]:
+                return obj
+            return names[n.id] if n.id in names else self.global_name(method, n.id)
+
+        body = [_Renamer(renamed).visit(node) for node in body]
         result = None
         if body and isinstance(body[-1], gast.Return):
             result = body.pop().value
@@ -171,16 +175,25 @@ class _Inliner:
         return head + body
 
     def global_name(self, method, name):
-        """A name the method reads from its module: as it is when the caller reads the same
-        object by it, else bound in the caller's environment under a name of its own."""
-        value = method.__globals__.get(name, getattr(builtins, name, _MISSING))
-        if value is _MISSING:
-            return name  # (a NameError at run time, as in the method)
-        if name not in self.caller_locals and static_object(self.parsed, gast.Name(
-                id=name, ctx=gast.Load(), annotation=None, type_comment=None),
-                self.caller_locals) is value:
-            return name
-        return self.bind_global(method, name, value).id
+        """A name the method reads from its module, read where it lives when the code runs: as
+        it is when the caller shares the module (and does not bind it), else as an attribute of
+        the method's module bound in the caller's environment (``_forward1_NM.scale``), so a
+        later change of that module's value is seen (a value bound once would go stale)."""
+        shared = method.__globals__ is self.parsed.fn.__globals__
+        if name not in self.caller_locals and name not in self.parsed.env and (
+                shared or (name not in method.__globals__ and
+                           name not in self.parsed.fn.__globals__)):
+            return name  # (the same module, or a builtin neither module shadows)
+        if name not in method.__globals__:
+            return self.module_attribute(method, builtins, name)
+        module = sys.modules.get(method.__module__)
+        if module is None or vars(module) is not method.__globals__:
+            raise _NotInlined
+        return self.module_attribute(method, module, name)
+
+    def module_attribute(self, method, module, name):
+        holder = self.bind_global(method, module.__name__.split(".")[-1], module)
+        return gast.Attribute(value=holder, attr=name, ctx=gast.Load())
 
     def bind_global(self, method, name, value):
         new = self.fresh(method, name)
@@ -188,7 +201,23 @@ class _Inliner:
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
-_MISSING = object()
+class _NotInlined(Exception):
+    """The method reads names of a module sourcediff cannot name: left as a call."""
+
+
+class _Renamer(gast.NodeTransformer):
+    """Each Name read or written becomes what ``rename(name)`` gives: a new name, or (for a
+    module's value) an attribute read."""
+
+    def __init__(self, rename):
+        self.rename = rename
+
+    def visit_Name(self, node):
+        new = self.rename(node)
+        if isinstance(new, str):
+            node.id = new
+            return node
+        return gast.copy_location(new, node)
 
 
 def _inlinable(cls, name):

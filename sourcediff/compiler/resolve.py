@@ -147,7 +147,7 @@ class Resolver:
         self.resolved = {}  # module globals resolved to functions: name -> object
         # methods resolved in a class (the receiver's, or a callable object's __call__):
         # (class, name) -> (the class attribute, whether it was called through self)
-        self.methods = {}
+        self.methods = dict(getattr(parsed, "inlined", {}))  # (and those inline.py wrote in)
         # functions read as attributes of a module of the user's (cfg.act(x)): (module name,
         # attribute) -> (the module's dict, attribute, object), checked on entry as well
         self.module_attributes = {}
