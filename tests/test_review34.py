@@ -373,3 +373,26 @@ def test_an_inlined_method_replaced_on_its_class_is_caught():
     except SourcediffError:
         return  # (refused: built for the old method)
     np.testing.assert_allclose(again, 2.0 * first)
+
+
+def test_a_constructor_replaced_on_its_class_is_read_again():
+    class L:
+        def __init__(self, W):
+            self.W = W
+
+        def __call__(self, x):
+            return x @ self.W
+
+    def f(W1, x):
+        return np.sum(L(W1)(x))
+
+    w, x = np.ones((2, 2)), np.ones((1, 2))
+    df = sd.grad(f)
+    df(w, x)
+
+    def init2(self, W):
+        self.W = 2.0 * W
+
+    L.__init__ = init2
+    with pytest.raises(NoRuleError, match="computes from"):
+        df(w, x)

@@ -30,9 +30,10 @@ def stored_paths(cls):
     """{parameter: [path, ...] | (where, line text)}: where ``cls``'s constructor stores each
     parameter as it is (a path of attribute names and container keys), or the first line that
     uses it otherwise (a derivative through that use is not followed)."""
-    if cls not in _cache:
-        _cache[cls] = _stored_paths(cls)
-    return _cache[cls]
+    key = (cls, cls.__init__)  # (a class whose __init__ is replaced is read again)
+    if key not in _cache:
+        _cache[key] = _stored_paths(cls)
+    return _cache[key]
 
 
 def _stored_paths(cls):

@@ -117,7 +117,7 @@ class _Inliner:
         self.count += 1
         # (what the derivative is built for: the entry checks the class still has it)
         self.parsed.inlined[(cls, value.func.attr)] = (
-            inspect.getattr_static(cls, value.func.attr), True)
+            inspect.getattr_static(cls, value.func.attr), False)
         try:
             body = self.rename(method, mdef, value.func.value.id, bound, value, s)
         except _NotInlined:

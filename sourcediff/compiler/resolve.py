@@ -389,6 +389,8 @@ class Resolver:
             # Dense(W, b), State(q, p): an object of the user's class holding its arguments
             binding = bind_arguments(obj, args, keywords)
             if binding is not None:
+                # (what the derivative is built for: the entry checks __init__ is still it)
+                self.methods[(obj, "__init__")] = (inspect.getattr_static(obj, "__init__"), False)
                 return Op("construct", key=obj, args=[node for _, node, _ in binding],
                           name=name, func=func, binding=binding)
         call = None if isinstance(obj, type) or inspect.isroutine(obj) else \
