@@ -396,3 +396,10 @@ def test_a_constructor_replaced_on_its_class_is_read_again():
     L.__init__ = init2
     with pytest.raises(NoRuleError, match="computes from"):
         df(w, x)
+
+
+def test_a_class_called_through_cls_says_to_call_it_by_name():
+    from tests.programs.review34_oo import PARAMS, X as XO, layer_from_classmethod
+    with pytest.raises(NoRuleError, match=r"builds a Lin .*cls\(\.\.\.\) in a classmethod.*"
+                                          r"Write Lin\(\.\.\.\)"):
+        sd.grad(layer_from_classmethod)(PARAMS[0], XO)
