@@ -490,9 +490,15 @@ def constructed_grad(g, obj, paths, arg, where, text):
     return total
 
 
-def constructed_grad_adjoint(b, obj, paths):
-    """What :func:`constructed_grad` passes back to the object's gradient from the cotangent
-    ``b`` of its result: ``b`` placed at each of ``paths`` (a second derivative)."""
+def constructed_grad_adjoint(b, g, obj, paths):
+    """What :func:`constructed_grad` passes back to the object's gradient ``g`` from the
+    cotangent ``b`` of its result: ``b`` placed at each of ``paths`` (a second derivative); into
+    an array shaped like ``g`` where ``g`` is one (a namedtuple's of equal fields)."""
+    if isinstance(g, np.ndarray):
+        out = np.zeros(np.shape(g), dtype=np.result_type(g, b))
+        for path in paths:
+            out[path] += b
+        return out
     total = 0.0
     for path in paths:
         total = add_grads(total, _placed(b, obj, path))

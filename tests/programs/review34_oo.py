@@ -165,3 +165,67 @@ def bookkeeping_object_inside(W, x):
     c = Counter()
     total = c(x @ W) + c(W)
     return total * c.calls
+
+
+@case((PARAMS[0][0], PARAMS[0][1], X), wrt=(0, 1))
+def object_arg_changed_in_place_after(W, b, x):
+    W2 = W * 1.0
+    layer = Lin(W2, b)
+    W2[0] = 0.0  # (numpy: layer.W changes too)
+    return np.sum(layer(x) ** 2)
+
+
+@case((PARAMS[0][0], PARAMS[0][1], X), wrt=(0, 1))
+def objects_in_a_list_by_index(W, b, x):
+    ls = [Lin(W, b), Lin(W * 0.5, b)]
+    return np.sum(ls[0](x) * ls[1](x))
+
+
+@case((np.array([0.3, -0.1]), np.array([0.1, 0.2])), wrt=(0, 1))
+def namedtuple_replace(mu, log_std):
+    g = Gaussian(mu, log_std)
+    g2 = g._replace(mean=mu * 2.0)
+    return np.sum(g2.mean * np.exp(g2.log_std))
+
+
+class Slotted:
+    __slots__ = ("W", "c")
+
+    def __init__(self, W, c):
+        self.W = W
+        self.c = c
+
+    def f(self, x):
+        return np.sum(np.sin(x @ self.W) * self.c)
+
+
+@case((PARAMS[0][0], 1.5, X), wrt=(0, 1))
+def slotted_object_with_float(W, c, x):
+    return Slotted(W, c).f(x)
+
+
+class Params2:
+    def __init__(self, W):
+        self.W = W
+
+    def step(self, g, lr):
+        return Params2(self.W - lr * g)
+
+    def loss(self, x):
+        return np.sum(np.tanh(x @ self.W) ** 2)
+
+
+@case((PARAMS[0][0], X), wrt=(0,))
+def functional_update_method(W, x):
+    p = Params2(W)
+    for _ in range(3):
+        g = np.ones_like(W) * 0.1 * p.loss(x)
+        p = p.step(g, 0.5)
+    return p.loss(x)
+
+
+@case((PARAMS[0][0], PARAMS[0][1], X), wrt=(0, 1))
+def two_objects_share_an_argument(W, b, x):
+    a = Lin(W, b)
+    c = Lin(W, b * 2.0)
+    return np.sum(a(x) * c(x)) + np.sum(a.W * c.b[None, :])
