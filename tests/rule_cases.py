@@ -1121,3 +1121,7 @@ case(np.fmax, R(2, 3), np.array([np.nan, 0.5, np.nan]), name="fmax_skips_nan")
 case(np.fmin, np.array([[np.nan], [0.3]]), R(2, 3), argnums=(1,), name="fmin_skips_nan")
 nondiff_case(_sd.fwin_mask, spaced(2, 3), spaced(2, 3) + 0.05)
 case(_sd.check_real, R(2, 3), "where", name="check_real")  # (review33: a full reduction's operand)
+# review34: an argument a constructor stored as it is gets its attribute's gradient (State(q, p);
+# a namedtuple's gradient read by field position; 1 is the value stored there)
+case(_sd.constructed_grad, R(2, 3), __import__("collections").namedtuple("T", "a b")(1, 2),
+     ((0,),), 1, "where", "text")

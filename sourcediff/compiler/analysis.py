@@ -221,7 +221,8 @@ class Analysis(ObjectState):
         if op.kind == "rule":
             self.record_cut_slots(op, s, target.id)
         self.count(target.id, in_loop)
-        if op.kind in ("container", "user") or _returns_sequence(op.key):
+        if op.kind in ("container", "user") or _returns_sequence(op.key) or (
+                op.kind == "construct" and issubclass(op.key, tuple)):  # (State(q, p))
             self.containers.add(target.id)
         if op.kind == "unknown" and isinstance(op.key, str) and op.key == "pop" and \
                 not op.args[1:] and isinstance(op.args[0], gast.Name):  # (arrays have no pop)
@@ -241,7 +242,7 @@ class Analysis(ObjectState):
         if op.kind == "copy" or (op.kind == "rule" and _view_like(op)):
             for name in _names_in(op.args[:1]):
                 self.aliases.append((target.id, name))
-        elif op.kind in ("container", "user"):
+        elif op.kind in ("container", "user", "construct"):
             # a tuple, list or dict holds its elements themselves, and a helper
             # may return an argument (or a view of it): t[k][i] = v writes into them
             values = [v for v in op.keywords.values() if isinstance(v, gast.AST)]
@@ -528,7 +529,7 @@ class Analysis(ObjectState):
         """Local names whose derivative flows into this operation's result."""
         if op.kind in ("copy", "container"):
             return _names_in(op.args) & self.locals
-        if op.kind in ("user", "unknown"):
+        if op.kind in ("user", "unknown", "construct"):
             # a function value made at run time carries what its closure holds (g = make(a))
             called = [op.func] if op.func is not None else []
             return _names_in(op.args + list(op.keywords.values()) + called) & self.locals

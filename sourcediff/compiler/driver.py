@@ -21,12 +21,13 @@ import builtins
 import copy
 import functools
 import inspect
+import warnings
 from dataclasses import dataclass
 
 import gast
 
 from .. import runtime
-from ..errors import SourcediffSyntaxError, WrtError
+from ..errors import SourcediffSyntaxError, SourcediffWarning, WrtError
 from .alias import _stored, alias_checks
 from .analysis import _locals
 from .contexts import QUIET_NAME, quiet_lines
@@ -35,6 +36,7 @@ from .emit import emit
 from .fence import fence, yields_as_list
 from .forward import Forward
 from .forwarding import forward_attributes
+from .inline import inline_state_methods
 from .naming import GlobalNames, Names
 from .normalize import all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
@@ -246,7 +248,7 @@ def _front_end(fn, wrt, mode):
     parsed = parse_function(fn)
     if mode in ("split", "jvp_form"):  # (a function called by the one differentiated)
         yields_as_list(parsed)
-    parsed = fence(parsed)
+    parsed = fence(inline_state_methods(parsed))
     parsed.quiet = quiet_lines(parsed)  # (with np.errstate(...): compiler/contexts.py)
     dump("parse", parsed, parsed.node)
     params = _param_names(parsed.node)
@@ -372,6 +374,8 @@ def _forward_function(front, optimize_code, final="grad_like"):
     dump("activity", parsed, f"# active: {', '.join(sorted(fwd.active))}")
     body = fwd.build()
     head = [_param_copy(fwd, parsed, p) for p in _mutated_params(fwd)]
+    if final == "grad_like":  # (the user's function, not a helper's form)
+        _warn_lost_writes(fwd, parsed, _mutated_params(fwd))
     for p in _param_names(parsed.node):  # a parameter that becomes active later starts at zero
         if p in fwd.active and p not in wrt_names:
             head.append(assign(fwd.dot(p), call(fwd.rt("zeros_like_grad"), [load(p)])))
@@ -434,6 +438,8 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
                                                                    const(defined)])))
     for p in _mutated_params(rev):
         head.append(_param_copy(rev, parsed, p))
+    if mode not in ("vjp", "split"):
+        _warn_lost_writes(rev, parsed, _mutated_params(rev))
     given = _given_values(rev, primal, wrt_names, head)
     for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
         head.append(assign(name, const(None)))
@@ -531,6 +537,31 @@ def _param_copy(stage, parsed, p):
     return assign(p, call(stage.rt("copy_param"), [
         load(p), gast.Tuple(elts=[load(q) for q in others], ctx=gast.Load()),
         const(tuple(others)), const(p), const(where)]))
+
+
+def _warn_lost_writes(stage, parsed, params):
+    """A SourcediffWarning (once: the gradient is compiled once) for each parameter the user's
+    function writes into: the gradient call writes into a copy, so the caller's value keeps what
+    it held, where a plain call would change it (a dict's running mean, an array's entries)."""
+    if parsed.filename.startswith("<"):  # (generated code differentiated again)
+        return
+    rebound = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and
+               isinstance(n.ctx, gast.Store)}  # (x = x.copy(); x[0] = v writes into a copy)
+    for p in sorted(set(params) - rebound):
+        # (a write into the parameter itself: one into a value that may share its memory is
+        # copied too, but mostly shares nothing, L = [[x[0]]]; L[0][0] = v)
+        found = next((st for obj, *_, st in stage.container_writes + stage.writes +
+                      stage.mutations if obj == p), None)
+        if found is None:
+            continue
+        line = f"\n    {parsed.line_text(found)}"
+        qual = parsed.fn.__qualname__
+        warnings.warn_explicit(SourcediffWarning(
+            f"{qual} writes into its argument '{p}', and a gradient call runs it on a copy "
+            f"of '{p}': the value you pass keeps what it held (a plain call of {qual} changes "
+            f"it).{line}\nTo keep the new value, return it with has_aux=True (sd.grad(f, "
+            f"has_aux=True) gives (gradient, aux)) or make the update in a plain call"),
+            SourcediffWarning, parsed.filename, parsed.user_line(found))
 
 
 def _mutated_params(rev):

@@ -161,9 +161,28 @@ class Forward(Analysis):
                 else gast.List(elts=parts, ctx=gast.Load())
         if op.kind == "rule":
             return self.rule_tangent(op, s, ans)
+        if op.kind == "construct" and self.operand_names(op, s) & self.active:
+            return [], self.construct_tangent(op, s, ans)
         if op.kind == "unknown" and self.operand_names(op, s) & self.active:
             raise NoRuleError(self.no_rule_message(op, s))
         return [], self.zero_like(ans)
+
+    def construct_tangent(self, op, s, ans):
+        """``s = State(q, p)``, a namedtuple: the tangents of its fields, read by name too;
+        an object of another class built from values that carry tangents is refused (forward
+        mode does not follow objects)."""
+        fields = getattr(op.key, "_fields", None)
+        if not (isinstance(op.key, type) and issubclass(op.key, tuple) and fields):
+            raise NoRuleError(
+                f"{self.parsed.where(s)}: {op.name}(...) builds an object from values that carry "
+                f"the tangents of {', '.join(self.wrt)}, and forward mode does not follow "
+                f"objects yet (reverse mode does: sd.grad, sd.value_and_grad).\n    "
+                f"{self.parsed.line_text(s)}\nUse reverse mode, or pass the values to the "
+                f"object's methods as arguments")
+        given = {param: node for param, node, _ in op.binding}
+        parts = [(self.tangent(given[f]) or self.item_zero(given[f])) if f in given
+                 else const(0.0) for f in fields]
+        return call(self.rt("named_like"), [gast.List(elts=parts, ctx=gast.Load()), ans])
 
     def item_zero(self, value):
         """The tangent of an item that carries none stored into a list or dict: zeros shaped like

@@ -18,6 +18,7 @@ name, and a store of the same attribute name through any object (it may be the s
 
 import gast
 
+from .constructors import sets_only_its_own
 from .normalize import call
 from .resolve import Resolver
 
@@ -39,8 +40,10 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
         for n in gast.walk(node):
             if not isinstance(n, gast.Call):
                 continue
-            if resolver.op(n).kind not in ("rule", "nondiff", "container"):
-                return True
+            op = resolver.op(n)
+            if op.kind not in ("rule", "nondiff", "container") and not (
+                    op.kind == "construct" and sets_only_its_own(op.key)):
+                return True  # (Loss() with a plain __init__ sets nothing of another object)
             if any(isinstance(m, gast.Name) and m.id in objects
                    for a in list(n.args) + [k.value for k in n.keywords] for m in gast.walk(a)):
                 return True

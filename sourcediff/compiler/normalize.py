@@ -280,6 +280,30 @@ class Normalizer(CallLowering):
         the function's closure or module, or builtins; None when it is local or not found."""
         return static_object(self.parsed, node, self.locals)
 
+    def unpartial(self, node):
+        """``HINGE(w, X, y)`` with ``HINGE = functools.partial(hinge, lam=0.01)`` a module
+        global (or a closure's): a call of ``HINGE.func`` with the partial's own arguments read
+        from it (``HINGE.args[0]``, ``HINGE.keywords["lam"]``), so the function the partial holds
+        is followed as the user's; a partial made inside the function runs at run time."""
+        func = node.func
+        if not isinstance(func, (gast.Name, gast.Attribute)) or \
+                any(k.arg is None for k in node.keywords):
+            return node
+        value = self.static_value(func)
+        if not isinstance(value, functools.partial) or not isinstance(value.func, types.FunctionType):
+            return node
+        given = {k.arg for k in node.keywords}
+        args = [gast.Subscript(value=gast.Attribute(value=copy.deepcopy(func), attr="args",
+                                                    ctx=gast.Load()),
+                               slice=const(k), ctx=gast.Load()) for k in range(len(value.args))]
+        keywords = [gast.keyword(arg=k, value=gast.Subscript(
+            value=gast.Attribute(value=copy.deepcopy(func), attr="keywords", ctx=gast.Load()),
+            slice=const(k), ctx=gast.Load())) for k in value.keywords if k not in given]
+        out = gast.Call(func=gast.Attribute(value=copy.deepcopy(func), attr="func",
+                                            ctx=gast.Load()),
+                        args=args + list(node.args), keywords=keywords + list(node.keywords))
+        return gast.copy_location(out, node)
+
     def module_call(self, value):
         """``np.copyto(y, x)``, ``np.random.seed(0)``: a call of a module's function (kept as a
         statement: the reverse stage checks numpy's writes there)."""
@@ -601,6 +625,7 @@ class Normalizer(CallLowering):
         if rewritten is not None:
             return self.simple(rewritten, hint)
         if isinstance(node, gast.Call):
+            node = self.unpartial(node)
             func = node.func
             if isinstance(func, gast.Attribute) and not is_static_ref(func, self.locals):
                 func = gast.Attribute(value=self.receiver(func.value), attr=func.attr,

@@ -286,9 +286,8 @@ class ObjectState:
             if any(hasattr(t, func.attr) for t in (list, dict, tuple, set, str)):
                 return None  # (lst.pop(0), d.get(k): a container's, refused as such)
             func = func.value
-        if not isinstance(func, gast.Name) or func.id not in self.active or \
-                func.id in self.containers:
-            return None
+        if not isinstance(func, gast.Name) or func.id not in self.active:
+            return None  # (a layer a helper returned may be a container: lists are not called)
         return func
 
     def binds_at_run_time(self, s):

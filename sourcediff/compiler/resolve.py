@@ -5,6 +5,7 @@ Example: with ``import numpy as xnp`` in the user's module, ``_sin1 = xnp.sin(x)
 ``numpy.ndarray.sum`` with the receiver as first argument.
 """
 
+import abc
 import builtins
 import inspect
 import operator
@@ -40,7 +41,8 @@ class Op:
 
     kind: "copy" (t = a), "const" (no derivative at all), "rule" (a primitive with a rule),
     "nondiff" (declared non-differentiable), "container" (a tuple/list literal), "user" (a call to
-    the user's own Python function), "unknown" (a callable with no rule).
+    the user's own Python function), "construct" (an object of the user's class built from its
+    arguments: compiler/constructors.py), "unknown" (a callable with no rule).
     """
 
     kind: str
@@ -50,6 +52,7 @@ class Op:
     keywords: dict = field(default_factory=dict)
     name: str = ""
     func: object = None  # the called expression when it is a value made at run time (g = make(a))
+    binding: list = None  # kind "construct": [(parameter, argument syntax, index)] (constructors.py)
 
 
 class MethodOf:
@@ -144,7 +147,7 @@ class Resolver:
         self.resolved = {}  # module globals resolved to functions: name -> object
         # methods resolved in a class (the receiver's, or a callable object's __call__):
         # (class, name) -> (the class attribute, whether it was called through self)
-        self.methods = {}
+        self.methods = dict(getattr(parsed, "inlined", {}))  # (and those inline.py wrote in)
         # functions read as attributes of a module of the user's (cfg.act(x)): (module name,
         # attribute) -> (the module's dict, attribute, object), checked on entry as well
         self.module_attributes = {}
@@ -159,8 +162,32 @@ class Resolver:
         self.supers = {}
 
     def note_supers(self, fdef):
-        """Find the locals the normalized function ``fdef`` binds to ``super()``."""
+        """Find the locals the normalized function ``fdef`` binds to ``super()``, and those it
+        binds once to an object of a class of the user's (``dense = Dense(W, b)``): their
+        methods and properties resolve in that class, as self's do."""
         self.supers = _super_names(self.parsed, getattr(self.parsed, "self_class", None), fdef)
+        binds = {}
+        for n in gast.walk(fdef):
+            if isinstance(n, (gast.For, gast.comprehension)):
+                for t in gast.walk(n.target):
+                    if isinstance(t, gast.Name):
+                        binds[t.id] = None
+            if isinstance(n, gast.Assign):
+                for target in n.targets:
+                    for t in gast.walk(target):
+                        if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
+                            cls = self.static_value(n.value.func) if isinstance(
+                                n.value, gast.Call) and target is t else None
+                            binds[t.id] = None if t.id in binds else (cls, n)
+            elif isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.NamedExpr)):
+                if isinstance(n.target, gast.Name):
+                    binds[n.target.id] = None
+        for name, found in binds.items():
+            cls = found[0] if found is not None else None
+            if name not in self.receivers and isinstance(cls, type) and \
+                    not _library(cls.__module__) and constructible(cls) and \
+                    not issubclass(cls, tuple):
+                self.receivers[name] = cls
 
     def lookup(self, name):
         if name in self.parsed.env:
@@ -358,6 +385,14 @@ class Resolver:
         if isinstance(obj, np.vectorize) and func is not None:
             # (np.vectorize(f): the scalar f's derivative element by element, at run time)
             return Op("unknown", args=args, keywords=keywords, name=name, func=func)
+        if isinstance(obj, type) and not _library(obj.__module__) and constructible(obj):
+            # Dense(W, b), State(q, p): an object of the user's class holding its arguments
+            binding = bind_arguments(obj, args, keywords)
+            if binding is not None:
+                # (what the derivative is built for: the entry checks __init__ is still it)
+                self.methods[(obj, "__init__")] = (inspect.getattr_static(obj, "__init__"), False)
+                return Op("construct", key=obj, args=[node for _, node, _ in binding],
+                          name=name, func=func, binding=binding)
         call = None if isinstance(obj, type) or inspect.isroutine(obj) else \
             _python_method(type(obj), "__call__")
         if call is not None and call[1] and not _library(type(obj).__module__):
@@ -420,6 +455,43 @@ def _stdlib(top):
         return False
     path = getattr(sys.modules.get(top), "__file__", None)
     return path is None or os.path.realpath(path).startswith(_STDLIB_DIR)
+
+
+def constructible(cls):
+    """Whether calls of the class ``cls`` are followed as constructors (compiler/constructors.py):
+    a namedtuple, a dataclass, or a class whose ``__new__`` is object's and whose ``__init__`` is
+    Python."""
+    if not isinstance(cls, type):
+        return False
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return True
+    if cls.__new__ is not object.__new__ or type(cls) not in (type, abc.ABCMeta):
+        return False
+    init = cls.__init__
+    return init is object.__init__ or inspect.isfunction(init)
+
+
+def bind_arguments(cls, args, keywords):
+    """[(parameter name, node, index within a *parameter or None)] for a call ``cls(*args,
+    **keywords)`` (nodes: the call's argument syntax), or None when it cannot be bound where
+    it compiles (a starred argument, a signature that does not take them)."""
+    if any(isinstance(a, gast.Starred) for a in args) or None in keywords:
+        return None
+    try:
+        sig = inspect.signature(cls)
+        bound = sig.bind(*range(len(args)), **{k: ("kw", k) for k in keywords})
+    except (TypeError, ValueError):
+        return None
+    out = []
+    for name, value in bound.arguments.items():
+        kind = sig.parameters[name].kind
+        if kind == inspect.Parameter.VAR_POSITIONAL:
+            out.extend((name, args[v], i) for i, v in enumerate(value))
+        elif kind == inspect.Parameter.VAR_KEYWORD:
+            out.extend((name, keywords[v[1]], v[1]) for v in value.values())
+        else:
+            out.append((name, args[value] if isinstance(value, int) else keywords[value[1]], None))
+    return out
 
 
 def index_value(index):

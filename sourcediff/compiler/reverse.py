@@ -24,7 +24,7 @@ from .. import runtime
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
-from . import callees
+from . import callees, constructors
 from .analysis import Analysis, add, attr, called_form
 from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
@@ -101,6 +101,8 @@ class Reverse(Analysis):
                 out.extend(self.distribute(elt, item, s, "a container"))
         elif op.kind == "rule":
             out.extend(self.adjoint_rule(op, s, g, load(target)))
+        elif op.kind == "construct":
+            out.extend(self.adjoint_construct(op, s, g, target))
         elif op.kind == "user" and self.binds_at_run_time(s):
             out.extend(self.adjoint_dynamic_call(s, g, target))  # (f(*args): see run_time_call)
         elif op.kind == "user":
@@ -142,6 +144,35 @@ class Reverse(Analysis):
             arg = bound.arguments[p]
             item = gast.Subscript(value=load(grads), slice=const(k), ctx=gast.Load())
             out.extend(self.distribute(arg, item, s, op.name))
+        return out
+
+    def adjoint_construct(self, op, s, g, target):
+        """``obj = Dense(W, b)``: each argument that carries a derivative gets the gradient of
+        the attribute its constructor stored it at (compiler/constructors.py); one the
+        constructor computes from is refused here, naming that line."""
+        paths = constructors.stored_paths(op.key)
+        out = []
+        for param, node, index in op.binding:
+            if not _names_in([node]) & self.active:
+                continue
+            found = paths.get(param, [])
+            if isinstance(found, tuple):
+                raise NoRuleError(
+                    f"{self.parsed.where(s)}: {op.name}(...) is given a value that depends on "
+                    f"{', '.join(self.wrt)} as '{param}', which its constructor computes from "
+                    f"rather than stores as it is:\n    {self.parsed.line_text(s)}\nat "
+                    f"{found[0]}:\n    {found[1]}\nsourcediff follows an argument a constructor "
+                    f"stores as it is (self.{param} = {param}); compute from it in a method, "
+                    f"or build the object outside the function and take the gradient with "
+                    f"respect to it (sd.grad(loss)(obj, ...))")
+            if index is not None:
+                found = [p + (index,) for p in found]
+            if not found:
+                continue  # (used only in a test or for its shape: no derivative flows)
+            contribution = call(self.rt("constructed_grad"), [
+                g, load(target), const(tuple(found)), copy.deepcopy(node),
+                const(self.parsed.where(s)), const(self.parsed.line_text(s))])
+            out.extend(self.distribute(node, contribution, s, op.name))
         return out
 
     def adjoint_dynamic_call(self, s, g, target):

@@ -56,6 +56,12 @@ def item_grad(g, ans, grad, k):
     return (_sd.scatter(_sd.last_writes_only(g, grad, k), grad, k), None)
 
 
+# (an argument an object's constructor stored as it is: its attribute's gradient; linear in that)
+@defvjp(_sd.constructed_grad, kind="linear", passes_zero=True)
+def constructed_grad(b, ans, g, obj, paths, arg, where, text):
+    return (_sd.constructed_grad_adjoint(b, g, obj, paths), None, None, None, None, None)
+
+
 @defvjp(_sd.scattered_item, kind="linear", passes_zero=True)
 def scattered_item(ct, ans, b, index):
     return (_sd.scatter(ct, b, index), None)

@@ -73,6 +73,13 @@ def _dynamic_target(fn, what):
     call = getattr(type(fn), "__call__", None)
     if inspect.isfunction(call):
         return fn.__call__
+    if isinstance(fn, type):
+        raise NoRuleError(
+            f"{what}: the call builds a {fn.__qualname__} from values that carry derivatives "
+            f"through a name that holds the class here (cls(...) in a classmethod, a class "
+            f"passed as an argument); sourcediff follows a constructor called by the class's "
+            f"own name. Write {fn.__name__}(...) there, or build the object outside the "
+            f"function and take the gradient with respect to it (sd.grad(loss)(obj, ...))")
     raise NoRuleError(
         f"{what}: the call reaches {fn!r} ({type(fn).__name__}), which has neither a derivative "
         f"rule nor Python source sourcediff can transform; register a rule with "

@@ -9,6 +9,7 @@ from .accumulate import GradDict, GradList
 from .checks import check_scalar
 from .indexing import item_grad
 from .objects import holds_object, object_grad
+from .sequences import NamedGradList
 from .shapes import foreign_array, other_array, shape, unbroadcast
 
 __all__ = ["grad_like", "grad_tree", "output_seed", "owned_grad", "own_arrays"]
@@ -67,6 +68,8 @@ def _tree_grad(g, x, tree):
         entries = {k: entry(item_grad(g, k), v) for k, v in x.items()}
         return GradDict(entries) if tree else entries
     items = [entry(item_grad(g, k), v) for k, v in enumerate(x)]
+    if tree and hasattr(x, "_fields"):  # (a namedtuple's, read by field name in forward mode)
+        return NamedGradList(items, x._fields)
     return GradList(items) if tree else like_container(x, items)
 
 

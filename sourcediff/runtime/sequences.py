@@ -6,7 +6,7 @@ import collections.abc
 import numpy as np
 
 from ..errors import SourcediffError, SourcediffSyntaxError
-from ..pytree import is_model_object
+from ..pytree import is_model_object, object_attributes
 from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
 from .indexing import item_grad
 from .objects import object_attribute_grad
@@ -18,7 +18,8 @@ __all__ = [
     "mul_or_repeat_grads_adjoint", "mul_or_repeat_grads_tangents", "sequence_grad",
     "sequence_tangent", "dict_items", "dict_values", "dict_keys", "dict_items_grad",
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
-    "attribute_slot", "attribute_grad", "named_like", "loop_length",
+    "attribute_slot", "attribute_grad", "constructed_grad", "constructed_grad_adjoint",
+    "named_like", "loop_length",
     "check_unpack", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
     "dict_default_grad"
 ]
@@ -442,3 +443,76 @@ def check_unpack(seq, count, where, text):
     if count >= 0 and len(seq) != count:
         raise SourcediffError(
             f"{where}: ValueError: this unpacks {len(seq)} values into {count} names.\n    {text}")
+
+
+def constructed_grad(g, obj, paths, arg, where, text):
+    """The gradient of an argument that ``obj``'s constructor stored as it is at ``paths``
+    (attribute names and container keys, compiler/constructors.py), from ``g``, ``obj``'s own
+    (a GradDict by attribute, or a namedtuple's list by field). Refused: a derivative that
+    reached an attribute the object does not store (a property read outside the class), and an
+    attribute replaced since the constructor stored the argument there."""
+    if is_zero_grad(g):
+        return 0.0
+    if isinstance(g, dict) and not isinstance(obj, tuple):
+        stored = {n for n, _ in object_attributes(obj)} if is_model_object(obj) else set()
+        for name, value in g.items():
+            if name not in stored and not is_zero_grad(value):
+                raise SourcediffError(
+                    f"{where}: the derivative flows through {type(obj).__name__}.{name}, which "
+                    f"the object built here does not store (a property or another value "
+                    f"computed on read); sourcediff follows a property where a method reads it "
+                    f"through self.\n    {text}\nRead it in a method of the class, or compute "
+                    f"it from the stored attributes where you read it")
+    total = 0.0
+    for path in paths:
+        if isinstance(path[0], str) and not isinstance(obj, tuple) and \
+                path[0] not in {n for n, _ in object_attributes(obj)}:
+            raise SourcediffError(
+                f"{where}: {type(obj).__name__}'s constructor stores an argument that carries a "
+                f"derivative through .{path[0]}, which the object does not hold as an attribute "
+                f"of its own (a property's setter, a __setattr__ of the class); sourcediff "
+                f"follows an argument stored as it is.\n    {text}\nStore it as a plain "
+                f"attribute, or build the object outside the function and take the gradient "
+                f"with respect to it")
+        value, grad = obj, g
+        for key in path:
+            value = getattr(value, key) if isinstance(key, str) and not isinstance(
+                value, dict) else value[key]
+            grad = item_grad(grad, key)
+        if value is not arg:
+            raise SourcediffError(
+                f"{where}: {type(obj).__name__}'s constructor stored an argument that carries a "
+                f"derivative at .{'.'.join(map(str, path))}, and the object holds another value "
+                f"there now; sourcediff gives the argument the gradient of what the object holds "
+                f"there.\n    {text}\nKeep the attribute as the constructor set it (build a new "
+                f"object), or pass the new value as an argument")
+        total = add_grads(total, grad)
+    return total
+
+
+def constructed_grad_adjoint(b, g, obj, paths):
+    """What :func:`constructed_grad` passes back to the object's gradient ``g`` from the
+    cotangent ``b`` of its result: ``b`` placed at each of ``paths`` (a second derivative); into
+    an array shaped like ``g`` where ``g`` is one (a namedtuple's of equal fields)."""
+    if isinstance(g, np.ndarray):
+        out = np.zeros(np.shape(g), dtype=np.result_type(g, b))
+        for path in paths:
+            out[path] += b
+        return out
+    total = 0.0
+    for path in paths:
+        total = add_grads(total, _placed(b, obj, path))
+    return total
+
+
+def _placed(b, value, path):
+    if not path:
+        return b
+    key, rest = path[0], path[1:]
+    if isinstance(key, str) and not isinstance(value, dict):
+        return GradDict({key: _placed(b, getattr(value, key), rest)})
+    if isinstance(value, dict):
+        return GradDict({key: _placed(b, value[key], rest)})
+    out = GradList(0.0 for _ in value)
+    out[key] = _placed(b, value[key], rest)
+    return out

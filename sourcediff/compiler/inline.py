@@ -1,0 +1,256 @@
+"""Inline stage: a method called for what it stores on an object whose class is known here
+("Neural Networks from Scratch": ``dense1.forward(X)`` stores ``self.output``, and the caller
+reads ``dense1.output``) is written into the caller, so that the store and the read are in one
+function, where a read after a store takes the stored value itself (compiler/forwarding.py).
+
+Only a plain method of the user's class is inlined, called on a local bound once to an object of
+that class (``dense1 = Layer_Dense(W1, b1)``) or on ``self`` in a method, whose body stores an
+attribute of ``self`` and has no ``return`` but a last one, no inner functions, ``yield``,
+``global``, ``super()``, ``*args`` or ``**kwargs``. Its parameters and locals get names of their
+own, its module's names are bound in the caller's environment, and every statement it adds
+carries the line of the call (errors name the call). Other calls stay calls.
+
+Example::
+
+    dense1.forward(X)             # def forward(self, inputs): self.output = inputs @ self.W
+
+becomes::
+
+    _forward1_inputs = X
+    dense1.output = _forward1_inputs @ dense1.W
+"""
+
+import builtins
+import copy
+import inspect
+import sys
+
+import gast
+
+from .fence import static_object
+from .parse import parse_function
+from .resolve import _library, _python_method, constructible
+
+_DEPTH = 4
+
+
+def inline_state_methods(parsed):
+    """``parsed`` with such method calls written into its body (in place; returns it)."""
+    fdef = parsed.node
+    classes = _known_objects(parsed, fdef)
+    if not classes:
+        return parsed
+    parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    inliner = _Inliner(parsed, classes, taken)
+    fdef.body = inliner.block(fdef.body, 0)
+    return parsed
+
+
+def _known_objects(parsed, fdef):
+    """{local name: class} for locals bound once, to a call of a class of the user's."""
+    binds = {}
+    for n in gast.walk(fdef):
+        targets = n.targets if isinstance(n, gast.Assign) else \
+            [n.target] if isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.For,
+                                         gast.comprehension, gast.NamedExpr)) else []
+        for target in targets:
+            for t in gast.walk(target):
+                if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
+                    made = isinstance(n, gast.Assign) and target is t and \
+                        isinstance(n.value, gast.Call)
+                    binds[t.id] = None if t.id in binds or not made else n.value.func
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    out = {}
+    for name, func in binds.items():
+        if func is None or name in params:
+            continue
+        cls = static_object(parsed, func, set(binds) | params)
+        if isinstance(cls, type) and not _library(cls.__module__) and constructible(cls) and \
+                not issubclass(cls, tuple):
+            out[name] = cls
+    self_class = getattr(parsed, "self_class", None)
+    if self_class is not None and fdef.args.args and fdef.args.args[0].id not in binds:
+        out[fdef.args.args[0].id] = self_class
+    return out
+
+
+class _Inliner:
+    def __init__(self, parsed, classes, taken):
+        self.parsed, self.classes, self.taken = parsed, classes, taken
+        fdef = parsed.node
+        self.caller_locals = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+                              isinstance(n.ctx, (gast.Store, gast.Param))} | \
+            {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+        self.count = 0
+
+    def block(self, stmts, depth):
+        out = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list) and \
+                        not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                    setattr(s, field, self.block(getattr(s, field), depth))
+            out.extend(self.statement(s, depth))
+        return out
+
+    def statement(self, s, depth):
+        value = s.value if isinstance(s, (gast.Expr, gast.Assign)) else None
+        if depth >= _DEPTH or not isinstance(value, gast.Call) or \
+                not isinstance(value.func, gast.Attribute) or \
+                not isinstance(value.func.value, gast.Name) or \
+                value.func.value.id not in self.classes or \
+                (isinstance(s, gast.Assign) and (len(s.targets) != 1 or
+                                                 not isinstance(s.targets[0], gast.Name))):
+            return [s]
+        cls = self.classes[value.func.value.id]
+        found = _inlinable(cls, value.func.attr)
+        if found is None or any(isinstance(a, gast.Starred) for a in value.args) or \
+                any(k.arg is None for k in value.keywords):
+            return [s]
+        method, mdef = found
+        try:
+            bound = inspect.signature(method).bind(*range(len(value.args) + 1), **{
+                k.arg: ("kw", k.arg) for k in value.keywords})
+        except TypeError:
+            return [s]
+        self.count += 1
+        # (what the derivative is built for: the entry checks the class still has it)
+        self.parsed.inlined[(cls, value.func.attr)] = (
+            inspect.getattr_static(cls, value.func.attr), False)
+        try:
+            body = self.rename(method, mdef, value.func.value.id, bound, value, s)
+        except _NotInlined:
+            return [s]
+        body = self.block(body, depth + 1)
+        for node in body:
+            for n in gast.walk(node):
+                if isinstance(n, (gast.stmt, gast.expr)):
+                    n.lineno, n.col_offset = s.lineno, s.col_offset
+                    n.end_lineno, n.end_col_offset = s.lineno, s.col_offset
+        return body
+
+    def fresh(self, method, name):
+        new = f"_{method.__name__}{self.count}_{name}"
+        while new in self.taken:
+            new += "_"
+        self.taken.add(new)
+        return new
+
+    def rename(self, method, mdef, obj, bound, call, s):
+        params = [a.id for a in mdef.args.args]
+        locals_ = set(params[1:]) | {t.id for n in gast.walk(mdef) for t in gast.walk(n)
+                                     if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store)}
+        names = {p: self.fresh(method, p) for p in sorted(locals_)}
+        head = []
+        sig = inspect.signature(method)
+        for p in params[1:]:
+            if p in bound.arguments:
+                given = bound.arguments[p]
+                arg = call.args[given - 1] if isinstance(given, int) else \
+                    next(k.value for k in call.keywords if k.arg == given[1])
+            else:
+                arg = self.bind_global(method, f"{p}_default", sig.parameters[p].default)
+            head.append(gast.Assign(targets=[gast.Name(id=names[p], ctx=gast.Store(),
+                                                       annotation=None, type_comment=None)],
+                                    value=copy.deepcopy(arg), type_comment=None))
+        body = copy.deepcopy(mdef.body)
+        if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]  # (the docstring)
+        def renamed(n):
+            if n.id == params[0]:
+                return obj
+            return names[n.id] if n.id in names else self.global_name(method, n.id)
+
+        body = [_Renamer(renamed).visit(node) for node in body]
+        result = None
+        if body and isinstance(body[-1], gast.Return):
+            result = body.pop().value
+        if isinstance(s, gast.Assign):
+            body.append(gast.Assign(targets=s.targets, value=result or gast.Constant(
+                value=None, kind=None), type_comment=None))
+        elif result is not None:
+            body.append(gast.Expr(value=result))
+        return head + body
+
+    def global_name(self, method, name):
+        """A name the method reads from its module, read where it lives when the code runs: as
+        it is when the caller shares the module (and does not bind it), else as an attribute of
+        the method's module bound in the caller's environment (``_forward1_NM.scale``), so a
+        later change of that module's value is seen (a value bound once would go stale)."""
+        shared = method.__globals__ is self.parsed.fn.__globals__
+        if name not in self.caller_locals and name not in self.parsed.env and (
+                shared or (name not in method.__globals__ and
+                           name not in self.parsed.fn.__globals__)):
+            return name  # (the same module, or a builtin neither module shadows)
+        if name not in method.__globals__:
+            return self.module_attribute(method, builtins, name)
+        module = sys.modules.get(method.__module__)
+        if module is None or vars(module) is not method.__globals__:
+            raise _NotInlined
+        return self.module_attribute(method, module, name)
+
+    def module_attribute(self, method, module, name):
+        holder = self.bind_global(method, module.__name__.split(".")[-1], module)
+        return gast.Attribute(value=holder, attr=name, ctx=gast.Load())
+
+    def bind_global(self, method, name, value):
+        new = self.fresh(method, name)
+        self.parsed.env[new] = value
+        return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+class _NotInlined(Exception):
+    """The method reads names of a module sourcediff cannot name: left as a call."""
+
+
+class _Renamer(gast.NodeTransformer):
+    """Each Name read or written becomes what ``rename(name)`` gives: a new name, or (for a
+    module's value) an attribute read."""
+
+    def __init__(self, rename):
+        self.rename = rename
+
+    def visit_Name(self, node):
+        new = self.rename(node)
+        if isinstance(new, str):
+            node.id = new
+            return node
+        return gast.copy_location(new, node)
+
+
+def _inlinable(cls, name):
+    """(function, its FunctionDef) for a method of ``cls`` that stores an attribute of self
+    and can be written into its caller, else None."""
+    found = _python_method(cls, name)
+    if found is None or not found[1] or _library(getattr(found[0], "__module__", None)):
+        return None
+    method = found[0]
+    if method.__code__.co_freevars:  # (super() or a closure)
+        return None
+    try:
+        mdef = parse_function(method).node
+    except Exception:  # noqa: BLE001  (no source: left as a call)
+        return None
+    a = mdef.args
+    if a.vararg or a.kwarg or a.kwonlyargs or not a.args or \
+            getattr(a, "posonlyargs", None):
+        return None
+    self_name = a.args[0].id
+    stores = False
+    for n in gast.walk(mdef):
+        if n is mdef:
+            continue
+        if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef,
+                          gast.Yield, gast.YieldFrom, gast.Global, gast.Nonlocal, gast.Await,
+                          gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            return None
+        if isinstance(n, gast.Return) and n is not mdef.body[-1]:
+            return None
+        if isinstance(n, gast.Name) and n.id == self_name and isinstance(n.ctx, gast.Store):
+            return None
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
+                isinstance(n.value, gast.Name) and n.value.id == self_name:
+            stores = True
+    return (method, mdef) if stores else None
