@@ -13,7 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
+from ..errors import NoRuleError, NoSourceError, SourcediffError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime.dynamic import bind_code, code_signature
@@ -27,7 +27,7 @@ from .normalize import call, load
 from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
 from .object_state import ObjectState, _setattr_call, _writes_attributes
 from .parse import parse_function
-from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
+from .resolve import _DICT_METHODS, MethodOf, Op, Resolver, runtime_helper
 
 
 def attr(value, name):
@@ -970,7 +970,17 @@ def called_form(make, callee, active_params, where):
     """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
     try:
         return make(callee, tuple(active_params))
-    except (NoSourceError, SourcediffSyntaxError) as exc:
+    except SourcediffError as exc:
+        if runtime_helper(callee):  # (a rule's helper, met in the gradient of generated code)
+            name = getattr(callee, "__name__", callee)
+            raise NoRuleError(
+                f"{where}: sourcediff's helper _sd.{name} has no derivative rule, and its source "
+                f"cannot be differentiated either, so code that uses it cannot be differentiated "
+                f"again (a higher derivative through the rule that calls it): "
+                f"{str(exc).splitlines()[0]}\nUse a derivative of lower order here, or register "
+                f"a rule for _sd.{name} with sourcediff.defvjp") from None
+        if not isinstance(exc, (NoSourceError, SourcediffSyntaxError)):
+            raise
         name = getattr(callee, '__qualname__', callee)
         advice = ""
         if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):

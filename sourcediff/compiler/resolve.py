@@ -353,7 +353,9 @@ class Resolver:
         if registry.is_nondiff(obj):
             return Op("nondiff", key=obj, args=args, keywords=keywords, name=name)
         if (inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, MethodOf)) and \
-                not _library(getattr(obj, "__module__", None)):
+                (not _library(getattr(obj, "__module__", None)) or runtime_helper(obj)):
+            # (a helper of sourcediff's runtime without a rule of its own, met where generated
+            # code is differentiated again: its source is differentiated like the user's)
             return Op("user", key=obj, args=args, keywords=keywords, name=name)
         if isinstance(obj, np.vectorize) and func is not None:
             # (np.vectorize(f): the scalar f's derivative element by element, at run time)
@@ -401,6 +403,21 @@ _STDLIB_DIR = os.path.realpath(sysconfig.get_paths()["stdlib"])
 
 # methods of a dict read through runtime primitives with rules (ndarray has none of these names)
 _DICT_METHODS = {"items": "dict_items", "values": "dict_values", "keys": "dict_keys"}
+
+
+def runtime_helper(obj):
+    """Whether ``obj`` is a Python function of sourcediff's runtime (``_sd.interp_grads``): the
+    rules call them, and where one has no rule its source is differentiated as the user's is (the
+    gradient of generated code, a second derivative)."""
+    module = getattr(obj, "__module__", None) or ""
+    return inspect.isfunction(obj) and obj.__name__ not in _CALLS_AT_RUN_TIME and (
+        module == "sourcediff.runtime" or module.startswith("sourcediff.runtime."))
+
+
+# (the runtime's calls of a function known only at run time: refused at second order with their
+# own message, analysis.no_rule_message)
+_CALLS_AT_RUN_TIME = frozenset({"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "star_fwd",
+                                "star_bwd", "star_jvp"})
 
 
 def _library(module):

@@ -22,13 +22,15 @@ __all__ = [
 
 def _gradient_spacing(f, varargs, axis):
     nd = np.ndim(f)
-    axes = list(range(nd)) if axis is None else list(normalize_axes(axis, nd))
+    # (tuples, not lists: sourcediff differentiates this source again for second derivatives,
+    # and its alias checks of list(...) read names bound only later, review36)
+    axes = tuple(range(nd)) if axis is None else tuple(normalize_axes(axis, nd))
     if len(varargs) == 0:
-        spacing, owner = [1.0] * len(axes), [None] * len(axes)
+        spacing, owner = (1.0,) * len(axes), (None,) * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
-        spacing, owner = [varargs[0]] * len(axes), [0] * len(axes)
+        spacing, owner = (varargs[0],) * len(axes), (0,) * len(axes)
     elif len(varargs) == len(axes):
-        spacing, owner = list(varargs), list(range(len(axes)))
+        spacing, owner = tuple(varargs), tuple(range(len(axes)))
     else:
         raise TypeError("invalid number of arguments")
     return axes, spacing, owner
@@ -156,8 +158,9 @@ def quantile_grad(g, a, q, axis=None, keepdims=False, method="linear", weights=N
     for k in range(nq):
         sorted_grad[..., s["lo"][k]] += (1.0 - s["frac"][k]) * big[k]
         sorted_grad[..., s["hi"][k]] += s["frac"][k] * big[k]
-    flat_grad = np.zeros_like(sorted_grad)
-    np.put_along_axis(flat_grad, s["order"], sorted_grad, axis=-1)
+    # (back from sorted order by the inverse permutation: a read, so that this function's own
+    # source is differentiable again, for second derivatives)
+    flat_grad = np.take_along_axis(sorted_grad, np.argsort(s["order"], axis=-1), axis=-1)
     moved = flat_grad.reshape(tuple(np.shape(a)[i] for i in s["perm"]))
     return np.transpose(moved, np.argsort(s["perm"]))
 
