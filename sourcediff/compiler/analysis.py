@@ -574,16 +574,22 @@ class Analysis(ObjectState):
         """Note the names in the arguments of ``target = op(...)`` whose derivative the rule does
         not give though it is not zero (its ``unimplemented`` fact; their flow into the result
         is cut: see operand_names)."""
-        if not op.rule.unimplemented:
+        method = _local_array_method(op)
+        if not op.rule.unimplemented and not method:
             return
         q = quote.quoted(op.rule.vjp)
         try:
             slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
         except (quote.StarredArgument, quote.KeywordsArgument, TypeError):
             return
+        params = list(getattr(q, "params", []))[2:]  # (after g, ans)
         for pos, arg in enumerate(slots):
             names = _names_in([arg]) & self.locals if arg is not None else set()
             name = op.rule.unimplemented_at(pos)
+            if name is None and method and pos > 0 and not op.rule.differentiable(pos):
+                # (xp.sum(x) with xp a module passed as a parameter is read as the ndarray
+                # method xp.sum(axis=x): x's derivative would be dropped without a word)
+                name = ("method", params[pos] if pos < len(params) else f"argument {pos}")
             if names and name is not None:
                 self.cut_slots.append((target, op, s, name, names))
 
@@ -621,6 +627,21 @@ class Analysis(ObjectState):
             value = sorted(carried)[0]
             how = "an argument the gradient is taken with respect to" if value in self.wrt \
                 else f"which depends on {', '.join(self.wrt)}"
+            if isinstance(param, tuple):
+                receiver = gast.unparse(op.args[0]).strip()
+                shown = self.origin_of(value)
+                shown = "a value" if shown.startswith("_") else shown
+                raise NoRuleError(
+                    f"{self.parsed.where(s)}: {receiver}{op.name[:-2]}(...) is read as the "
+                    f"ndarray method {op.name} of {receiver} (a method called on a local "
+                    f"variable or parameter is taken for an array's), and it gets "
+                    f"{shown}, {how}, as its {param[1]} argument, which carries "
+                    f"no derivative: the derivative through it would be dropped.\n    "
+                    f"{self.parsed.line_text(s)}\nIf {receiver} is a module or another object "
+                    f"({receiver}=np passed as a parameter), call the function through a name "
+                    f"bound at module level (np{op.name[:-2]}(...)); if {receiver} is an array "
+                    f"and {param[1]} is meant as a constant, wrap that argument in "
+                    f"sourcediff.stop_gradient(...)")
             raise NoRuleError(
                 f"{self.parsed.where(s)}: {op.name} gets {self.origin_of(value)}, {how}, as its "
                 f"{param} argument, and its derivative rule "
@@ -948,6 +969,20 @@ def _sequence_syntax(v):
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
 
 
+def _local_array_method(op):
+    """Whether ``op`` is ``v.method(...)`` on a local name read as the ndarray method (the
+    resolver names those ``.method()``): the name may hold a module or another object at run
+    time (``xp.sum(x)`` with ``xp=np`` a parameter)."""
+    return op.kind == "rule" and isinstance(op.name, str) and op.name.startswith(".") and \
+        op.name.endswith("()") and op.args and isinstance(op.args[0], gast.Name) and \
+        getattr(op.key, "__objclass__", None) is np.ndarray and \
+        op.name[1:-2] not in _FLOAT_INDEX_METHODS
+
+
+# (ndarray methods whose arguments without a derivative take float values of their own)
+_FLOAT_INDEX_METHODS = frozenset({"searchsorted", "fill", "put", "itemset", "choose"})
+
+
 def _view_like(op):
     return op.rule.view is True
 
@@ -966,7 +1001,7 @@ def _locals(fdef):
     return out
 
 
-def called_form(make, callee, active_params, where):
+def called_form(make, callee, active_params, where, text=""):
     """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
     try:
         return make(callee, tuple(active_params))
@@ -977,7 +1012,8 @@ def called_form(make, callee, active_params, where):
                 f"{where}: sourcediff's helper _sd.{name} has no derivative rule, and its source "
                 f"cannot be differentiated either, so code that uses it cannot be differentiated "
                 f"again (a higher derivative through the rule that calls it): "
-                f"{str(exc).splitlines()[0]}\nUse a derivative of lower order here, or register "
+                f"{str(exc).splitlines()[0]}\n    {text}\nUse a derivative of lower order here, "
+                f"or register "
                 f"a rule for _sd.{name} with sourcediff.defvjp") from None
         if not isinstance(exc, (NoSourceError, SourcediffSyntaxError)):
             raise

@@ -287,7 +287,8 @@ class Forward(Analysis):
         receiver = load(self.globals.name(f"{callee.__name__}_receiver", callee.__self__)) \
             if inspect.ismethod(callee) else None
         bound, active_params = self.bind_user_call(op, s, receiver)
-        fn = called_form(callees.jvp_form, callee, active_params, self.parsed.where(s))
+        fn = called_form(callees.jvp_form, callee, active_params, self.parsed.where(s),
+                          self.parsed.line_text(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))
         for p in active_params:

@@ -129,7 +129,8 @@ class Reverse(Analysis):
         so the result is differentiable again."""
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)
-        fwd = called_form(callees.split_form, callee, active_params, self.parsed.where(s))
+        fwd = called_form(callees.split_form, callee, active_params, self.parsed.where(s),
+                          self.parsed.line_text(s))
         fwd_name = self.globals.name(f"{callee.__name__}_fwd", fwd)
         saved = self.saved_state(s, target, lambda value: _with_func(value, load(fwd_name)))
         call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),

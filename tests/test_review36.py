@@ -1,0 +1,180 @@
+"""review36: second derivatives through the rules' runtime helpers, and rules people call.
+
+A rule whose body calls a helper of sourcediff's runtime (``_sd.interp_grads``,
+``_sd.quantile_grad``, ...) was refused at second order ("sourcediff's helper ... has no
+derivative rule yet"): grad of grad, sd.hessian and sd.hvp of a loss calling np.interp,
+np.trapezoid, np.linalg.lstsq, np.linalg.matrix_power, np.quantile / np.median, np.gradient,
+np.cov, np.average, np.linalg.eigvalsh or np.linalg.svd. Such a helper is now differentiated from
+its own source, as a user function is; these tests compare with JAX's hessian (x64) and finite
+differences.
+
+A method called on a local name or parameter is read as the ndarray method of that name: with
+``def f(x, np=np)`` (or ``xp=np``, or a module passed as an argument), ``np.sum(np.sin(x) * x)``
+was read as the array method ``np.sum(axis=...)`` of ``np``, whose axis carries no derivative, and
+every mode silently gave a zero gradient (sd.grad, forward, sd.hessian: [0, 0] for
+[0.582, 1.367]). A value that depends on wrt reaching an argument without a derivative of such a
+method is refused now, naming the line and the fix."""
+
+import types
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+
+from .oracles import check_grads_fd
+
+XS = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+YS = np.array([1.0, 2.5, 2.9, 4.2, 6.1])
+X5 = np.array([[1.0, 0.5], [1.0, 1.5], [1.0, 2.2], [1.0, 3.1], [1.0, 4.0]])
+A = np.array([[2.0, 0.5, 0.1], [0.3, 1.5, 0.2], [0.1, 0.4, 1.1]])
+W = np.array([[1.0, -2.0, 0.5], [0.3, 0.7, -1.0], [2.0, 0.1, 0.4]])
+V3 = np.array([0.3, 1.2, 2.5])
+AT = np.array([0.5, 1.7, 3.2])
+
+
+def interp_fp(y):
+    return np.sum(np.interp(AT, XS, y) ** 2 * y[:3])
+
+
+def interp_x(x):
+    return np.sum(np.interp(x, XS, YS) ** 2 * x)
+
+
+def interp_xp(xp):
+    return np.sum(np.interp(AT, xp, YS) ** 2)
+
+
+def trapezoid_y(y):
+    return np.trapezoid(y ** 3, XS)
+
+
+def trapezoid_x(x):
+    return np.trapezoid(YS ** 2, x) * np.sum(x)
+
+
+def lstsq_b(b):
+    return np.sum(np.linalg.lstsq(X5, b * b, rcond=None)[0] ** 2)
+
+
+def lstsq_a(a):
+    return np.sum(np.linalg.lstsq(a, YS, rcond=None)[0] ** 2)
+
+
+def matrix_power(a):
+    return np.sum(np.linalg.matrix_power(a, 3) * W)
+
+
+def quantile(x):
+    return np.quantile(x ** 3, 0.3) + np.median(x ** 2) * np.percentile(x, 70.0)
+
+
+def gradient(x):
+    return np.sum(np.gradient(x ** 2) ** 2)
+
+
+def cov(a):
+    return np.sum(np.cov(a) * W)
+
+
+def average(w):
+    return np.average(V3 * w, weights=w) + np.sum(np.average(W * w, axis=1, weights=w ** 2))
+
+
+def eigvalsh(a):
+    return np.sum(np.linalg.eigvalsh(a + a.T) * V3)
+
+
+def svd_values(a):
+    return np.sum(np.linalg.svd(a, compute_uv=False) * V3)
+
+
+CASES = [(interp_fp, YS), (interp_x, AT), (interp_xp, XS + 0.05), (trapezoid_y, YS),
+         (trapezoid_x, XS + 0.1 * XS ** 2), (lstsq_b, YS), (lstsq_a, X5), (matrix_power, A),
+         (quantile, YS), (gradient, YS), (cov, A), (average, V3), (eigvalsh, A), (svd_values, A)]
+
+
+def _jax_hessian(f, x):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    on_jax = types.FunctionType(f.__code__, {**f.__globals__, "np": jnp})
+    return np.asarray(jax.hessian(on_jax)(jnp.asarray(x)))
+
+
+def _fd_hessian(f, x, h=1e-5):
+    df = sd.grad(f)
+    flat = x.ravel()
+    cols = []
+    for i in range(flat.size):
+        e = np.zeros(flat.size)
+        e[i] = h
+        cols.append(((df((flat + e).reshape(x.shape)) - df((flat - e).reshape(x.shape))) /
+                     (2 * h)).ravel())
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("f,x", CASES, ids=[f.__name__ for f, _ in CASES])
+def test_second_order_through_helpers(f, x):
+    H = np.asarray(sd.hessian(f)(x)).reshape(x.size, x.size)
+    want = _jax_hessian(f, x) if f not in (lstsq_a, lstsq_b) else _fd_hessian(f, x)
+    want = want.reshape(x.size, x.size)
+    np.testing.assert_allclose(H, want, rtol=1e-6, atol=1e-8)
+    v = np.linspace(0.3, 1.1, x.size).reshape(x.shape)
+    np.testing.assert_allclose(np.ravel(sd.hvp(f, (x,), (v,))), want @ v.ravel(), rtol=1e-6,
+                               atol=1e-8)
+    df = sd.grad(f)
+
+    def along(y):
+        return np.sum(df(y) * v)
+
+    np.testing.assert_allclose(np.ravel(sd.grad(along)(x)), want @ v.ravel(), rtol=1e-6,
+                               atol=1e-8)
+    check_grads_fd(f, (x,), (0,), (sd.grad(f)(x),))
+
+
+def multi_dot(a):
+    return np.sum(np.linalg.multi_dot([a, W, a]))
+
+
+def test_a_helper_whose_source_is_not_differentiable_is_refused_by_name():
+    with pytest.raises(sd.SourcediffError, match=r"^test_review36\.py:\d+: sourcediff's helper "
+                       r"_sd\.multi_dot_grads has no derivative rule"):
+        sd.hessian(multi_dot)(A)
+
+
+def module_as_default(x, np=np):
+    return np.sum(np.sin(x) * x)
+
+
+def module_as_argument(x, ops):
+    return ops.sum(ops.sin(x) * x)
+
+
+def module_as_local(x):
+    xp = np
+    return xp.mean(xp.exp(x) * x)
+
+
+@pytest.mark.parametrize("f,extra", [(module_as_default, ()), (module_as_argument, (np,)),
+                                     (module_as_local, ())],
+                         ids=["default", "argument", "local"])
+def test_a_module_read_through_a_local_is_refused_not_a_zero_gradient(f, extra):
+    x = np.array([0.3, 1.2])
+    for make in (sd.grad, lambda g: sd.grad(g, mode="forward"), sd.hessian):
+        with pytest.raises(sd.SourcediffError, match=r"test_review36\.py:\d+(.|\n)*is read as "
+                           r"the ndarray method(.|\n)*call the function through a name bound"):
+            make(f)(x, *extra)
+
+
+DATA = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.3]])
+
+
+def uses_methods(w, data):
+    return np.sum(data.dot(w[:2]) * w) + w.sum() * data.mean()
+
+
+def test_array_methods_on_parameters_still_work():
+    x = np.array([0.3, 1.2, 2.5])
+    check_grads_fd(uses_methods, (x, DATA), (0,), (sd.grad(uses_methods)(x, DATA),))
