@@ -1121,3 +1121,20 @@ case(np.fmax, R(2, 3), np.array([np.nan, 0.5, np.nan]), name="fmax_skips_nan")
 case(np.fmin, np.array([[np.nan], [0.3]]), R(2, 3), argnums=(1,), name="fmin_skips_nan")
 nondiff_case(_sd.fwin_mask, spaced(2, 3), spaced(2, 3) + 0.05)
 case(_sd.check_real, R(2, 3), "where", name="check_real")  # (review33: a full reduction's operand)
+
+# review36: scipy.special's log_expit, entr, rel_entr, kl_div, erfcx, the modified Bessel
+# functions (and np.i0) and softplus, every mode (the Bessel derivatives at 0 too: i1(x) / x -> 1/2)
+if scipy is not None:
+    sp = scipy.special
+    case(sp.log_expit, R(2, 3))
+    case(sp.entr, P(2, 3))
+    case(sp.rel_entr, P(2, 3), P(3), argnums=(0, 1))
+    case(sp.kl_div, P(3), P(2, 3), argnums=(0, 1))
+    case(sp.erfcx, R(2, 3))
+    for _f in (sp.i0, sp.i1, sp.i0e, sp.i1e):
+        case(_f, R(2, 3))
+        if _f is not sp.i0e:  # (exp(-|x|) i0(x) has a corner at 0)
+            case(_f, np.array([0.0, -1.5, 2.0]), name=f"{_f.__name__}_at_zero")
+    case(np.i0, R(4))
+    if hasattr(sp, "softplus"):
+        case(sp.softplus, R(2, 3))

@@ -178,3 +178,61 @@ def uses_methods(w, data):
 def test_array_methods_on_parameters_still_work():
     x = np.array([0.3, 1.2, 2.5])
     check_grads_fd(uses_methods, (x, DATA), (0,), (sd.grad(uses_methods)(x, DATA),))
+
+
+# ---------------------------------------------------------------- scipy.special rules (review36)
+
+P3 = np.array([0.2, 0.5, 1.3])
+Q3 = np.array([0.1, 0.6, 0.9])
+
+
+try:
+    import scipy.special as sp
+except ImportError:  # pragma: no cover
+    sp = None
+
+
+def special_functions(x):
+    return (np.sum(sp.log_expit(x) * x) + np.sum(sp.entr(x)) + np.sum(sp.rel_entr(x, Q3))
+            + np.sum(sp.kl_div(P3, x)) + np.sum(sp.erfcx(x) * x) + np.sum(sp.i0(x) * sp.i1(x))
+            + np.sum(sp.i0e(x) + sp.i1e(x) * x) + np.sum(np.i0(x)))
+
+
+def test_scipy_special_rules_against_torch_every_order():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("scipy")
+    x = np.array([0.3, 1.2, 2.5])
+
+    def on_torch(t):
+        q, p = torch.tensor(Q3), torch.tensor(P3)
+        return (torch.sum(torch.nn.functional.logsigmoid(t) * t) + torch.sum(torch.special.entr(t))
+                + torch.sum(t * torch.log(t / q)) + torch.sum(p * torch.log(p / t) - p + t)
+                + torch.sum(torch.special.erfcx(t) * t)
+                + torch.sum(torch.special.i0(t) * torch.special.i1(t))
+                + torch.sum(torch.special.i0e(t) + torch.special.i1e(t) * t)
+                + torch.sum(torch.special.i0(t)))
+
+    t = torch.tensor(x, requires_grad=True)
+    want = torch.autograd.grad(on_torch(t), t)[0].numpy()
+    H = torch.autograd.functional.hessian(on_torch, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(sd.grad(special_functions)(x), want, rtol=1e-10)
+    np.testing.assert_allclose(sd.grad(special_functions, mode="forward")(x), want, rtol=1e-10)
+    from sourcediff.tape import grad_of
+
+    np.testing.assert_allclose(grad_of(special_functions, (x,)), want, rtol=1e-10)
+    np.testing.assert_allclose(sd.hessian(special_functions)(x), H, rtol=1e-8, atol=1e-12)
+
+
+def softplus_if_there(x):
+    return np.sum(sp.softplus(x)) if hasattr(sp, "softplus") else np.sum(np.logaddexp(0.0, x))
+
+
+def test_numba_does_not_answer_hasattr():
+    """numba answers hasattr(scipy.special, "softplus") from what it can compile (False): the
+    gradient of softplus_if_there was [0, 0, 0] with backend="numba" (true: expit(x))."""
+    pytest.importorskip("numba")
+    pytest.importorskip("scipy")
+    x = np.array([0.3, 1.2, 2.5])
+    with pytest.warns(sd.JitFallbackWarning if hasattr(sd, "JitFallbackWarning") else Warning):
+        g = sd.grad(softplus_if_there, backend="numba")(x)
+    np.testing.assert_allclose(g, 1.0 / (1.0 + np.exp(-x)), rtol=1e-12)

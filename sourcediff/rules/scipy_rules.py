@@ -105,6 +105,62 @@ def xlog1py(g, ans, x, y):
     return (g * np.log1p(np.where((x == 0) & (y <= -1), 0.0, y)), g * x / (1.0 + y))
 
 
+# review36: log_expit, entr, rel_entr, kl_div, erfcx and the modified Bessel functions i0, i1 and
+# their exponentially scaled forms (i0e = exp(-|x|) i0, i1e = exp(-|x|) i1); at x = 0, i1(x) / x
+# and i1e(x) / x have the limit 1/2
+@defvjp(scipy.special.log_expit, kind="elementwise", torch_name="LogSigmoidBackward0")
+def log_expit(g, ans, x):
+    return (g * _sd.expit(-x),)
+
+
+@defvjp(scipy.special.entr, kind="elementwise", torch_name="SpecialEntrBackward0")
+def entr(g, ans, x):
+    return (-g * (np.log(x) + 1.0),)
+
+
+@defvjp(scipy.special.rel_entr, kind="elementwise", broadcast=True)
+def rel_entr(g, ans, x, y):
+    return (g * (np.log(x / y) + 1.0), -g * x / y)
+
+
+@defvjp(scipy.special.kl_div, kind="elementwise", broadcast=True)
+def kl_div(g, ans, x, y):
+    return (g * np.log(x / y), g * (1.0 - x / y))
+
+
+@defvjp(scipy.special.erfcx, kind="elementwise", torch_name="SpecialErfcxBackward0")
+def erfcx(g, ans, x):
+    return (g * (2.0 * x * ans - 2.0 / math.sqrt(math.pi)),)
+
+
+@defvjp(scipy.special.i0, np.i0, kind="elementwise", torch_name="I0Backward0")
+def i0(g, ans, x):
+    return (g * _sd.i1(x),)
+
+
+@defvjp(scipy.special.i1, kind="elementwise", torch_name="SpecialI1Backward0")
+def i1(g, ans, x):
+    return (g * np.where(x == 0, 0.5, _sd.i0(x) - ans / np.where(x == 0, 1.0, x)),)
+
+
+@defvjp(scipy.special.i0e, kind="elementwise", torch_name="SpecialI0EBackward0")
+def i0e(g, ans, x):
+    return (g * (_sd.i1e(x) - np.sign(x) * ans),)
+
+
+@defvjp(scipy.special.i1e, kind="elementwise", torch_name="SpecialI1EBackward0")
+def i1e(g, ans, x):
+    return (g * np.where(x == 0, 0.5, _sd.i0e(x) - ans * (np.sign(x) + 1.0 / np.where(
+        x == 0, 1.0, x))),)
+
+
+if hasattr(scipy.special, "softplus"):  # (scipy 1.15: log(1 + exp(x)))
+    @defvjp(scipy.special.softplus, kind="elementwise", torch_name="SoftplusBackward0",
+            shapes="evaluate")
+    def softplus(g, ans, x, **kwargs):
+        return (g * _sd.expit(x),)
+
+
 # logsumexp: a and b (the scales) are differentiable; return_sign=True is refused. An entry of a
 # scaled by b = 0 has gradient 0 also where exp(a - ans) overflows (0 * inf gave nan; JAX gives 0)
 @defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False,
