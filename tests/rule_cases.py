@@ -1138,3 +1138,6 @@ if scipy is not None:
     case(np.i0, R(4))
     if hasattr(sp, "softplus"):
         case(sp.softplus, R(2, 3))
+    # logsumexp with return_sign=True: (log |sum b exp(a)|, sign), a and b differentiable
+    case(sp.logsumexp, np.array([[0.3, 1.2, -0.4], [2.0, 0.1, 0.7]]), 1,
+         np.array([1.0, -2.0, 0.5]), argnums=(0, 2), return_sign=True, name="logsumexp_sign")

@@ -236,3 +236,35 @@ def test_numba_does_not_answer_hasattr():
     with pytest.warns(sd.JitFallbackWarning if hasattr(sd, "JitFallbackWarning") else Warning):
         g = sd.grad(softplus_if_there, backend="numba")(x)
     np.testing.assert_allclose(g, 1.0 / (1.0 + np.exp(-x)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- logsumexp(..., return_sign=True)
+
+LSE_A = np.array([[0.3, 1.2, -0.4], [2.0, 0.1, 0.7]])
+LSE_B = np.array([1.0, -3.0, 0.5])
+
+
+def signed_logsumexp(a, b):
+    value, sign = sp.logsumexp(a, axis=1, b=b, return_sign=True)
+    return np.sum(value ** 2 * sign)
+
+
+def test_logsumexp_return_sign_every_mode_against_jax():
+    """It raised 'ValueError: operands could not be broadcast together' from inside the rule."""
+    pytest.importorskip("scipy")
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from jax.scipy.special import logsumexp as jlse
+
+    def on_jax(a, b):
+        value, sign = jlse(a, axis=1, b=b, return_sign=True)
+        return jax.numpy.sum(value ** 2 * sign)
+
+    want = [np.asarray(w) for w in jax.grad(on_jax, argnums=(0, 1))(LSE_A, LSE_B)]
+    for got in (sd.grad(signed_logsumexp, wrt=(0, 1))(LSE_A, LSE_B),
+                sd.grad(signed_logsumexp, wrt=(0, 1), mode="forward")(LSE_A, LSE_B)):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-10)
+    H = np.asarray(jax.hessian(on_jax)(LSE_A, LSE_B))
+    np.testing.assert_allclose(sd.hessian(signed_logsumexp)(LSE_A, LSE_B), H, rtol=1e-8,
+                               atol=1e-12)

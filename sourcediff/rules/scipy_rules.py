@@ -26,7 +26,7 @@ import scipy.special
 import scipy.stats
 
 from .. import runtime as _sd
-from .registry import defjvp, defvjp
+from .registry import defjvp, defnondiff, defvjp
 
 # ---------------------------------------------------------------- scipy.special
 
@@ -161,23 +161,31 @@ if hasattr(scipy.special, "softplus"):  # (scipy 1.15: log(1 + exp(x)))
         return (g * _sd.expit(x),)
 
 
-# logsumexp: a and b (the scales) are differentiable; return_sign=True is refused. An entry of a
-# scaled by b = 0 has gradient 0 also where exp(a - ans) overflows (0 * inf gave nan; JAX gives 0)
+# logsumexp: a and b (the scales) are differentiable; with return_sign=True the result is (value,
+# sign) and the value is log |sum b exp(a)|: its derivative takes the sign (review36: it raised a
+# ValueError from the rule's shapes). An entry of a scaled by b = 0 has gradient 0 also where
+# exp(a - ans) overflows (0 * inf gave nan; JAX gives 0)
 @defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False,
         shapes="evaluate")
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-    e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
-    up = _sd.unreduce(g, a, axis, keepdims)
-    return (up * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
-            None, _sd.unbroadcast(up * e, b), None, None)
+    v = _sd.keep(_sd.lse_value(ans, return_sign), a, axis, keepdims)
+    s = _sd.lse_sign(ans, a, axis, keepdims, return_sign)
+    up = _sd.unreduce(_sd.lse_cotangent(g, return_sign), a, axis, keepdims)
+    return (up * _sd.lse_exp(a, v, b) * _sd.lse_b(b, return_sign) * s, None,
+            _sd.unbroadcast(up * np.exp(a - v) * s, b), None, None)
+
+
+defnondiff(_sd.lse_sign, reason="the sign of logsumexp's scaled sum (locally constant)")
 
 
 @defjvp(scipy.special.logsumexp)
 def logsumexp_jvp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-    e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
-    return (np.sum(g * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
-                   axis=axis, keepdims=keepdims), None,
-            np.sum(g * e, axis=axis, keepdims=keepdims), None, None)
+    v = _sd.keep(_sd.lse_value(ans, return_sign), a, axis, keepdims)
+    s = _sd.lse_sign(ans, a, axis, keepdims, return_sign)
+    return (_sd.lse_tangent(np.sum(g * _sd.lse_exp(a, v, b) * _sd.lse_b(b, return_sign) * s,
+                                   axis=axis, keepdims=keepdims), return_sign), None,
+            _sd.lse_tangent(np.sum(g * np.exp(a - v) * s, axis=axis, keepdims=keepdims),
+                            return_sign), None, None)
 
 
 @defvjp(scipy.special.softmax, kind="custom", torch_name="SoftmaxBackward0", shapes="evaluate")
