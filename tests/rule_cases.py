@@ -1141,3 +1141,13 @@ if scipy is not None:
     # logsumexp with return_sign=True: (log |sum b exp(a)|, sign), a and b differentiable
     case(sp.logsumexp, np.array([[0.3, 1.2, -0.4], [2.0, 0.1, 0.7]]), 1,
          np.array([1.0, -2.0, 0.5]), argnums=(0, 2), return_sign=True, name="logsumexp_sign")
+# review36: np.nanmedian / np.nanquantile / np.nanpercentile: quantiles of each row's non-NaN
+# entries (a NaN entry gets no gradient; the rows have different counts)
+_nan_rows = spaced(3, 5)
+_nan_rows[0, 1] = _nan_rows[1, 3] = _nan_rows[1, 0] = np.nan
+case(np.nanmedian, _nan_rows, axis=1, name="nanmedian_rows")
+case(np.nanmedian, _nan_rows, name="nanmedian_all")
+case(np.nanquantile, _nan_rows, np.array([0.2, 0.65]), axis=1, argnums=(0, 1),
+     name="nanquantile_rows")
+case(np.nanpercentile, _nan_rows, 40.0, axis=0, keepdims=True, argnums=(0, 1),
+     name="nanpercentile_keepdims")

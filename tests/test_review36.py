@@ -268,3 +268,36 @@ def test_logsumexp_return_sign_every_mode_against_jax():
     H = np.asarray(jax.hessian(on_jax)(LSE_A, LSE_B))
     np.testing.assert_allclose(sd.hessian(signed_logsumexp)(LSE_A, LSE_B), H, rtol=1e-8,
                                atol=1e-12)
+
+
+# ---------------------------------------------------------------- nanmedian / nanquantile
+
+NAN_ROWS = np.array([[0.3, np.nan, 1.2, 2.5], [np.nan, np.nan, 0.4, -1.0], [0.5, 0.1, 0.9, 2.2]])
+QS = np.array([0.25, 0.6])
+QW = np.arange(1.0, 7.0).reshape(2, 3)
+
+
+def nan_statistics(a):
+    return (np.sum(np.nanquantile(a, QS, axis=1) ** 2 * QW) + np.nanmedian(a) ** 2
+            + np.sum(np.nanpercentile(a, 70.0, axis=0) * np.arange(1.0, 5.0)))
+
+
+def test_nan_quantiles_every_mode_against_torch():
+    torch = pytest.importorskip("torch")
+    from sourcediff.tape import grad_of
+
+    def on_torch(t):
+        return (torch.sum(torch.nanquantile(t, torch.tensor(QS), dim=1) ** 2 * torch.tensor(QW))
+                + torch.nanmedian(t) * 0.0 + torch.nanquantile(t.flatten(), 0.5) ** 2
+                + torch.sum(torch.nanquantile(t, 0.7, dim=0) * torch.arange(1.0, 5.0,
+                                                                          dtype=torch.float64)))
+
+    t = torch.tensor(NAN_ROWS, requires_grad=True)
+    want = torch.autograd.grad(on_torch(t), t)[0].numpy()
+    want = np.where(np.isnan(NAN_ROWS), 0.0, want)
+    for got in (sd.grad(nan_statistics)(NAN_ROWS), sd.grad(nan_statistics, mode="forward")(NAN_ROWS),
+                grad_of(nan_statistics, (NAN_ROWS,))):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    H = np.reshape(sd.hessian(nan_statistics)(NAN_ROWS), (12, 12))
+    np.testing.assert_allclose(H, np.reshape(_fd_hessian(nan_statistics, NAN_ROWS), (12, 12)),
+                               atol=1e-5)

@@ -165,6 +165,46 @@ def percentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, met
             _sd.quantile_q_tangent(g, a, q, axis, keepdims, method, weights, 0.01))
 
 
+# nanmedian/nanquantile/nanpercentile (review36): the same over each row's entries that are not
+# NaN (a NaN entry gets no gradient)
+@defvjp(np.nanmedian, kind="custom", view=False)
+def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return (_sd.nanquantile_grad(g, a, 0.5, axis, keepdims),)
+
+
+@defjvp(np.nanmedian)
+def nanmedian_jvp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return (_sd.nanquantile_tangent(g, a, 0.5, axis, keepdims),)
+
+
+@defvjp(np.nanquantile, kind="custom", view=False)
+def nanquantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, weights=None):
+    return (_sd.nanquantile_grad(g, a, q, axis, keepdims, method, weights),
+            _sd.nanquantile_q_grad(g, a, q, axis, keepdims, method, weights))
+
+
+@defjvp(np.nanquantile)
+def nanquantile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                    keepdims=False, *, weights=None):
+    return (_sd.nanquantile_tangent(g, a, q, axis, keepdims, method, weights),
+            _sd.nanquantile_q_tangent(g, a, q, axis, keepdims, method, weights))
+
+
+@defvjp(np.nanpercentile, kind="custom", view=False)
+def nanpercentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                  keepdims=False, *, weights=None):
+    return (_sd.nanquantile_grad(g, a, q, axis, keepdims, method, weights, 0.01),
+            _sd.nanquantile_q_grad(g, a, q, axis, keepdims, method, weights, 0.01))
+
+
+@defjvp(np.nanpercentile)
+def nanpercentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                      keepdims=False, *, weights=None):
+    return (_sd.nanquantile_tangent(g, a, q, axis, keepdims, method, weights, 0.01),
+            _sd.nanquantile_q_tangent(g, a, q, axis, keepdims, method, weights, 0.01))
+
+
 # average: both `a` and `weights` (same shape as `a`, or 1-D along one axis) are differentiable;
 # returned=True gives (average, sum of weights)
 @defvjp(np.average, kind="custom", torch_name="DivBackward0", view=False)
