@@ -1151,3 +1151,10 @@ case(np.nanquantile, _nan_rows, np.array([0.2, 0.65]), axis=1, argnums=(0, 1),
      name="nanquantile_rows")
 case(np.nanpercentile, _nan_rows, 40.0, axis=0, keepdims=True, argnums=(0, 1),
      name="nanpercentile_keepdims")
+# review36: np.diff with prepend= / append= (a scalar repeated along the other axes, or an
+# array), and np.ediff1d with to_begin / to_end: every operand differentiable
+case(np.diff, R(3, 4), 1, 0, R(1, 4), argnums=(0, 3), name="diff_prepend_positional")
+case(np.diff, R(3, 4), argnums=(0,), n=2, axis=1, append=0.7, name="diff_append_constant")
+case(np.ediff1d, R(2, 3), R(2), argnums=(0, 1), name="ediff1d_to_end")
+case(np.ediff1d, R(4), None, R(1, 2), argnums=(0, 2), name="ediff1d_to_begin")
+case(np.ediff1d, R(5), name="ediff1d_plain")

@@ -301,3 +301,30 @@ def test_nan_quantiles_every_mode_against_torch():
     H = np.reshape(sd.hessian(nan_statistics)(NAN_ROWS), (12, 12))
     np.testing.assert_allclose(H, np.reshape(_fd_hessian(nan_statistics, NAN_ROWS), (12, 12)),
                                atol=1e-5)
+
+
+# ---------------------------------------------------------------- np.diff(prepend=, append=), np.ediff1d
+
+DW = np.array([[1.0, -2.0, 0.5], [0.3, 0.7, -1.0], [2.0, 0.1, 0.4]])
+
+
+def differences(a):
+    joined = np.diff(a ** 2, n=2, axis=0, prepend=a[:1] * 2.0, append=a[0, 0])
+    return (np.sum(joined * np.arange(1.0, 10.0).reshape(3, 3))
+            + np.sum(np.ediff1d(a, to_begin=a[0, 1] ** 2, to_end=a[1] * 3.0) ** 2))
+
+
+def test_diff_prepend_append_and_ediff1d_against_jax():
+    """np.diff(..., prepend=, append=) was refused ('unexpected argument(s) prepend, append'),
+    np.ediff1d had no rule."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    on_jax = types.FunctionType(differences.__code__, {**differences.__globals__, "np": jnp})
+    want = np.asarray(jax.grad(on_jax)(jnp.asarray(DW)))
+    for got in (sd.grad(differences)(DW), sd.grad(differences, mode="forward")(DW)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(np.reshape(sd.hessian(differences)(DW), (9, 9)),
+                               np.reshape(np.asarray(jax.hessian(on_jax)(jnp.asarray(DW))), (9, 9)),
+                               rtol=1e-10, atol=1e-12)

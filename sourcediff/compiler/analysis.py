@@ -13,7 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..errors import NoRuleError, NoSourceError, SourcediffError, SourcediffSyntaxError
+from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime.dynamic import bind_code, code_signature
@@ -27,7 +27,7 @@ from .normalize import call, load
 from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
 from .object_state import ObjectState, _setattr_call, _writes_attributes
 from .parse import parse_function
-from .resolve import _DICT_METHODS, MethodOf, Op, Resolver, runtime_helper
+from .resolve import _DICT_METHODS, MethodOf, Op, Resolver, local_array_method
 
 
 def attr(value, name):
@@ -574,7 +574,7 @@ class Analysis(ObjectState):
         """Note the names in the arguments of ``target = op(...)`` whose derivative the rule does
         not give though it is not zero (its ``unimplemented`` fact; their flow into the result
         is cut: see operand_names)."""
-        method = _local_array_method(op)
+        method = local_array_method(op)
         if not op.rule.unimplemented and not method:
             return
         q = quote.quoted(op.rule.vjp)
@@ -969,20 +969,6 @@ def _sequence_syntax(v):
     ) or (isinstance(v, gast.BinOp) and (_sequence_syntax(v.left) or _sequence_syntax(v.right)))
 
 
-def _local_array_method(op):
-    """Whether ``op`` is ``v.method(...)`` on a local name read as the ndarray method (the
-    resolver names those ``.method()``): the name may hold a module or another object at run
-    time (``xp.sum(x)`` with ``xp=np`` a parameter)."""
-    return op.kind == "rule" and isinstance(op.name, str) and op.name.startswith(".") and \
-        op.name.endswith("()") and op.args and isinstance(op.args[0], gast.Name) and \
-        getattr(op.key, "__objclass__", None) is np.ndarray and \
-        op.name[1:-2] not in _FLOAT_INDEX_METHODS
-
-
-# (ndarray methods whose arguments without a derivative take float values of their own)
-_FLOAT_INDEX_METHODS = frozenset({"searchsorted", "fill", "put", "itemset", "choose"})
-
-
 def _view_like(op):
     return op.rule.view is True
 
@@ -999,30 +985,6 @@ def _locals(fdef):
         if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
             out.add(node.id)
     return out
-
-
-def called_form(make, callee, active_params, where, text=""):
-    """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
-    try:
-        return make(callee, tuple(active_params))
-    except SourcediffError as exc:
-        if runtime_helper(callee):  # (a rule's helper, met in the gradient of generated code)
-            name = getattr(callee, "__name__", callee)
-            raise NoRuleError(
-                f"{where}: sourcediff's helper _sd.{name} has no derivative rule, and its source "
-                f"cannot be differentiated either, so code that uses it cannot be differentiated "
-                f"again (a higher derivative through the rule that calls it): "
-                f"{str(exc).splitlines()[0]}\n    {text}\nUse a derivative of lower order here, "
-                f"or register "
-                f"a rule for _sd.{name} with sourcediff.defvjp") from None
-        if not isinstance(exc, (NoSourceError, SourcediffSyntaxError)):
-            raise
-        name = getattr(callee, '__qualname__', callee)
-        advice = ""
-        if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):
-            # a called function can also be treated as a primitive: give it a rule
-            advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
-        raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None
 
 
 def _keyword_operands(q, bound):

@@ -370,6 +370,20 @@ class Resolver:
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
 
 
+def local_array_method(op):
+    """Whether ``op`` is ``v.method(...)`` on a local name read as the ndarray method (the
+    resolver names those ``.method()``): the name may hold a module or another object at run
+    time (``xp.sum(x)`` with ``xp=np`` a parameter)."""
+    return op.kind == "rule" and isinstance(op.name, str) and op.name.startswith(".") and \
+        op.name.endswith("()") and op.args and isinstance(op.args[0], gast.Name) and \
+        getattr(op.key, "__objclass__", None) is np.ndarray and \
+        op.name[1:-2] not in _FLOAT_INDEX_METHODS
+
+
+# (ndarray methods whose arguments without a derivative take float values of their own)
+_FLOAT_INDEX_METHODS = frozenset({"searchsorted", "fill", "put", "itemset", "choose"})
+
+
 def _static_aliases(fdef, local_names):
     """Locals bound once, to a module-level function or attribute (``tanh = np.tanh``, ``pi, sqrt
     = np.pi, np.sqrt``): a call through one resolves like a call of what it names."""

@@ -165,6 +165,22 @@ def percentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, met
             _sd.quantile_q_tangent(g, a, q, axis, keepdims, method, weights, 0.01))
 
 
+# ediff1d(ary, to_end, to_begin): to_begin, the differences of ary's entries and to_end, joined
+# (review36); all three are differentiable
+@defvjp(np.ediff1d, kind="custom", view=False)
+def ediff1d(g, ans, ary, to_end=None, to_begin=None):
+    return (_sd.ediff1d_part(g, ary, to_end, to_begin, 0),
+            _sd.ediff1d_part(g, ary, to_end, to_begin, 1),
+            _sd.ediff1d_part(g, ary, to_end, to_begin, 2))
+
+
+@defjvp(np.ediff1d)
+def ediff1d_jvp(g, ans, ary, to_end=None, to_begin=None):
+    return (_sd.ediff1d_tangent(g, ary, to_end, to_begin, 0),
+            _sd.ediff1d_tangent(g, ary, to_end, to_begin, 1),
+            _sd.ediff1d_tangent(g, ary, to_end, to_begin, 2))
+
+
 # nanmedian/nanquantile/nanpercentile (review36): the same over each row's entries that are not
 # NaN (a NaN entry gets no gradient)
 @defvjp(np.nanmedian, kind="custom", view=False)

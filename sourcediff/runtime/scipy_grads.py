@@ -8,7 +8,8 @@ from .linalg import _seen_symmetric, cholesky_grad, cholesky_tangent
 from .shapes import inexact, keep, unbroadcast
 
 __all__ = [
-    "lse_b", "lse_exp", "lse_value", "lse_sign", "lse_cotangent", "lse_tangent", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_tangent",
+    "lse_b", "lse_exp", "lse_value", "lse_sign", "lse_cotangent", "lse_tangent",
+    "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_tangent",
     "cho_factor_grad", "cho_factor_tangent", "cho_solve_grads", "cho_solve_tangent", "expm_grad",
     "expm_tangent", "flipped_trans", "trans_axes", "column_shape", "triangle_mask",
     "centered_into", "centered_part", "zero_fill"
