@@ -159,6 +159,9 @@ def markdown():
              "refused by name when a value that carries a derivative reaches them; functions "
              "declared to carry none are listed in `sourcediff/rules/numpy_creation_rules.py` with the "
              "reason.", "",
+             "A rule whose body calls a helper of sourcediff's runtime without a rule of its own "
+             "has second order when that helper's source can be differentiated (the compiler "
+             "differentiates it as it does the user's functions).", "",
              "| primitive | reverse | forward | tape | second order |",
              "|---|---|---|---|---|"]
     mark = {True: "yes", False: "no"}
@@ -166,7 +169,11 @@ def markdown():
         lines.append(f"| `{r['name']}` | {mark[r['reverse']]} | {mark[r['forward']]} | "
                      f"{mark[r['tape']]} | {mark[r['second']]} |")
     total = len(rows())
-    lines += ["", f"{total} primitives.", "", "Where the tape differs (it raises there, never a "
+    written = sorted(registry._key_name(k) for k in registry.all_written())
+    lines += ["", f"{total} primitives.", "", "Differentiated in every mode and order as the "
+              "numpy code of `sourcediff/runtime/written.py` that computes the same: " +
+              ", ".join(f"`{w}`" for w in written) + "."]
+    lines += ["", "Where the tape differs (it raises there, never a "
               "silent zero):", ""]
     lines += [f"- `{name}`: {why}" for name, why in sorted(TAPE_GAPS.items())]
     return "\n".join(lines) + "\n"

@@ -328,3 +328,51 @@ def test_diff_prepend_append_and_ediff1d_against_jax():
     np.testing.assert_allclose(np.reshape(sd.hessian(differences)(DW), (9, 9)),
                                np.reshape(np.asarray(jax.hessian(on_jax)(jnp.asarray(DW))), (9, 9)),
                                rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- written in numpy: corrcoef, polyfit, angle
+
+PX = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+PY = np.array([1.0, 2.5, 2.9, 4.2, 6.1])
+CA = np.array([[2.0, 0.5, 0.1, 1.3], [0.3, 1.5, 0.2, -0.4], [0.1, 0.4, 1.1, 0.8]])
+CW = np.array([[1.0, -2.0, 0.5], [0.3, 0.7, -1.0], [2.0, 0.1, 0.4]])
+
+
+def fit_in_y(y):
+    return np.sum(np.polyfit(PX, y ** 2, 2) * np.array([1.0, 2.0, 3.0]))
+
+
+def fit_in_x(x):
+    return np.sum(np.polyfit(x, PY, 2) ** 2)
+
+
+def correlations(a):
+    return np.sum(np.corrcoef(a) * CW) + np.sum(np.angle(a - 0.45) * a)
+
+
+@pytest.mark.parametrize("f,x", [(fit_in_y, PY), (fit_in_x, PX + 0.1), (correlations, CA)],
+                         ids=["polyfit_y", "polyfit_x", "corrcoef_angle"])
+def test_functions_written_in_numpy_every_mode_against_jax(f, x):
+    """np.polyfit, np.corrcoef and np.angle had no rule (refused); they are differentiated as
+    runtime/written.py's numpy code for them, in every mode and order."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from sourcediff.tape import grad_of
+
+    on_jax = types.FunctionType(f.__code__, {**f.__globals__, "np": jnp})
+    want = np.asarray(jax.grad(on_jax)(jnp.asarray(x)))
+    for got in (sd.grad(f)(x), sd.grad(f, mode="forward")(x), grad_of(f, (x,))):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+    H = np.asarray(jax.hessian(on_jax)(jnp.asarray(x))).reshape(x.size, x.size)
+    np.testing.assert_allclose(np.reshape(sd.hessian(f)(x), (x.size, x.size)), H, rtol=1e-6,
+                               atol=1e-8)
+    np.testing.assert_allclose(f(x), float(on_jax(jnp.asarray(x))), rtol=1e-10)
+
+
+def test_angle_of_a_complex_value_is_refused():
+    def f(x):
+        return np.sum(np.angle(x * (1.0 + 1.0j)))
+
+    with pytest.raises(sd.SourcediffError, match="np.angle of a complex value"):
+        sd.grad(f)(np.array([0.3, 1.2]))

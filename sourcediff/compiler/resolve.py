@@ -352,6 +352,9 @@ class Resolver:
             return Op("rule", key=obj, rule=rule, args=args, keywords=keywords, name=name)
         if registry.is_nondiff(obj):
             return Op("nondiff", key=obj, args=args, keywords=keywords, name=name)
+        written = registry.written_as(obj)
+        if written is not None:  # (np.corrcoef: differentiated as runtime.corrcoef's source)
+            return Op("user", key=written, args=args, keywords=keywords, name=name)
         if (inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, MethodOf)) and \
                 (not _library(getattr(obj, "__module__", None)) or runtime_helper(obj)):
             # (a helper of sourcediff's runtime without a rule of its own, met where generated
@@ -425,7 +428,14 @@ def runtime_helper(obj):
     gradient of generated code, a second derivative)."""
     module = getattr(obj, "__module__", None) or ""
     return inspect.isfunction(obj) and obj.__name__ not in _CALLS_AT_RUN_TIME and (
-        module == "sourcediff.runtime" or module.startswith("sourcediff.runtime."))
+        module == "sourcediff.runtime" or module in _PURE_RUNTIME)
+
+
+# (the runtime's modules of helpers that write into nothing: their private functions keep their
+# module's name; object_state's and dynamic's helpers are not differentiated from their source)
+_PURE_RUNTIME = frozenset(f"sourcediff.runtime.{m}" for m in (
+    "accumulate", "checks", "elementwise", "grads", "indexing", "linalg", "loops", "moves",
+    "products", "scipy_grads", "sequences", "shapes", "statistics", "written"))
 
 
 # (the runtime's calls of a function known only at run time: refused at second order with their

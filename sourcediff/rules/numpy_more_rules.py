@@ -22,7 +22,7 @@ eigvalsh) raise NoRuleError naming their helper when differentiated again.
 import numpy as np
 
 from .. import runtime as _sd
-from .registry import defjvp, defnondiff, defvjp, present
+from .registry import defjvp, defnondiff, defvjp, defwritten, present
 
 # ---------------------------------------------------------------- array manipulation
 
@@ -845,3 +845,11 @@ def extremum_accumulate(g, ans, array, axis=0, dtype=None, out=None):
 @defjvp(np.maximum.accumulate, np.minimum.accumulate)
 def extremum_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
     return (np.take_along_axis(g * np.ones_like(array), _sd.running_arg(ans, array, axis), axis),)
+
+
+# ---------------------------------------------------------------- written in numpy (review36)
+# functions without a rule, differentiated as the runtime's versions of them written in numpy
+# operations that have rules (runtime/written.py): every mode and order through their source
+defwritten(np.corrcoef, _sd.corrcoef)
+defwritten(np.polyfit, _sd.polyfit)
+defwritten(np.angle, _sd.angle)

@@ -26,7 +26,7 @@ import scipy.special
 import scipy.stats
 
 from .. import runtime as _sd
-from .registry import defjvp, defnondiff, defvjp
+from .registry import defjvp, defnondiff, defvjp, defwritten
 
 # ---------------------------------------------------------------- scipy.special
 
@@ -450,3 +450,7 @@ def expm_jvp(g, ans, A):
 @defvjp(_sd.lse_b, kind="linear", shapes="evaluate")
 def lse_b_helper(c, out, b, return_sign=False):
     return (c, None)
+
+
+# scipy.linalg.svdvals: differentiated as np.linalg.svd(a, compute_uv=False) (runtime/written.py)
+defwritten(scipy.linalg.svdvals, _sd.svdvals)
