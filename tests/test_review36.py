@@ -358,6 +358,7 @@ def test_functions_written_in_numpy_every_mode_against_jax(f, x):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+
     from sourcediff.tape import grad_of
 
     on_jax = types.FunctionType(f.__code__, {**f.__globals__, "np": jnp})

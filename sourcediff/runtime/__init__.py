@@ -29,9 +29,9 @@ runtime imports nothing above it (only ``errors``, ``pytree`` and ``registry``).
 Every helper exposed here reports ``sourcediff.runtime`` as its ``__module__`` (as numpy's
 functions report ``numpy``): the compiler recognises the runtime's helpers by that name (they
 write into nothing, their rules are named ``sourcediff.runtime.X``, and one without a rule is
-differentiated through its source where generated code is differentiated again), and pickle finds them here. The object-state helpers keep their own
-module's name: they write into objects, and the optimizers must not take them for helpers that
-write into nothing.
+differentiated through its source where generated code is differentiated again), and pickle finds
+them here. The object-state helpers keep their own module's name: they write into objects, and the
+optimizers must not take them for helpers that write into nothing.
 """
 
 import numpy as np  # noqa: F401  (code the specializer writes reaches numpy as _sd.np.sum)
