@@ -1158,3 +1158,5 @@ case(np.diff, R(3, 4), argnums=(0,), n=2, axis=1, append=0.7, name="diff_append_
 case(np.ediff1d, R(2, 3), R(2), argnums=(0, 1), name="ediff1d_to_end")
 case(np.ediff1d, R(4), None, R(1, 2), argnums=(0, 2), name="ediff1d_to_begin")
 case(np.ediff1d, R(5), name="ediff1d_plain")
+if scipy is not None:  # (the sign logsumexp's return_sign=True gives, shaped against a)
+    nondiff_case(_sd.lse_sign, (np.zeros(2), np.array([1.0, -1.0])), R(2, 3), 1, False, True)

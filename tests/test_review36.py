@@ -377,3 +377,34 @@ def test_angle_of_a_complex_value_is_refused():
 
     with pytest.raises(sd.SourcediffError, match="np.angle of a complex value"):
         sd.grad(f)(np.array([0.3, 1.2]))
+
+
+def row_score(r):
+    return np.sum(r ** 2) * r[0]
+
+
+def row_scaled(r):
+    return r * np.sum(r)
+
+
+def along_axes(a):
+    return (np.sum(np.apply_along_axis(row_score, 1, a) * np.array([1.0, 3.0]))
+            + np.sum(np.apply_along_axis(row_scaled, 0, a) * CW[:2]))
+
+
+def test_apply_along_axis_first_order_every_mode_second_order_refused():
+    """np.apply_along_axis had no rule (refused); it runs as runtime/written.py's loop over the
+    slices. Its function is a value known at run time, so second order is refused by name."""
+    from sourcediff.tape import grad_of
+
+    a = CW[:2] * 1.5
+    np.testing.assert_allclose(along_axes(a), np.sum(np.apply_along_axis(row_score, 1, a) *
+                                                     np.array([1.0, 3.0])) +
+                               np.sum(np.apply_along_axis(row_scaled, 0, a) * CW[:2]))
+    g = sd.grad(along_axes)(a)
+    check_grads_fd(along_axes, (a,), (0,), (g,))
+    np.testing.assert_allclose(sd.grad(along_axes, mode="forward")(a), g, rtol=1e-12)
+    np.testing.assert_allclose(grad_of(along_axes, (a,)), g, rtol=1e-12)
+    with pytest.raises(sd.SourcediffError, match=r"test_review36\.py:\d+(.|\n)*known only at run "
+                       r"time"):
+        sd.hessian(along_axes)(a)

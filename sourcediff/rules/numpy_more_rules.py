@@ -853,3 +853,4 @@ def extremum_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
 defwritten(np.corrcoef, _sd.corrcoef)
 defwritten(np.polyfit, _sd.polyfit)
 defwritten(np.angle, _sd.angle)
+defwritten(np.apply_along_axis, _sd.apply_along_axis)

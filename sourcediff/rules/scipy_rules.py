@@ -133,7 +133,7 @@ def erfcx(g, ans, x):
     return (g * (2.0 * x * ans - 2.0 / math.sqrt(math.pi)),)
 
 
-@defvjp(scipy.special.i0, np.i0, kind="elementwise", torch_name="I0Backward0")
+@defvjp(scipy.special.i0, np.i0, kind="elementwise", torch_name="I0Backward0", view=False)
 def i0(g, ans, x):
     return (g * _sd.i1(x),)
 

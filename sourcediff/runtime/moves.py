@@ -263,7 +263,8 @@ def diff_tangent(t, a, n=1, axis=-1, prepend=None, append=None, part=1):
 
 
 def _ediff1d_sizes(to_end, to_begin):
-    return [0 if v is None else int(np.size(v)) for v in (to_begin, to_end)]
+    # (the sizes from the shapes: np.size of a dask array computes it)
+    return [0 if v is None else math.prod(np.shape(v)) for v in (to_begin, to_end)]
 
 
 def ediff1d_part(g, ary, to_end=None, to_begin=None, part=0):
@@ -285,7 +286,7 @@ def ediff1d_tangent(t, ary, to_end=None, to_begin=None, part=0):
     """The tangent of np.ediff1d(ary, to_end, to_begin) for a tangent ``t`` of ``ary`` (part 0),
     ``to_end`` (1) or ``to_begin`` (2): the joined tangents, zero in the other two."""
     k0, k2 = _ediff1d_sizes(to_end, to_begin)
-    m = max(int(np.size(ary)) - 1, 0)
+    m = max(math.prod(np.shape(ary)) - 1, 0)
     pieces = [np.ravel(t) if part == 2 else np.zeros(k0),
               np.diff(np.ravel(t)) if part == 0 else np.zeros(m),
               np.ravel(t) if part == 1 else np.zeros(k2)]

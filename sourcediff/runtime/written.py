@@ -9,7 +9,7 @@ import numpy as np
 
 from .accumulate import _refuse
 
-__all__ = ["corrcoef", "polyfit", "angle", "svdvals", "refuse_complex"]
+__all__ = ["corrcoef", "polyfit", "angle", "svdvals", "refuse_complex", "apply_along_axis"]
 
 
 def refuse_complex(x, what):
@@ -61,3 +61,20 @@ def angle(z, deg=False):
 def svdvals(a, overwrite_a=False, check_finite=True):
     """scipy.linalg.svdvals: the singular values, np.linalg.svd(a, compute_uv=False)."""
     return np.linalg.svd(a, compute_uv=False)
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """np.apply_along_axis(func1d, axis, arr): ``func1d`` called on each 1-D slice along
+    ``axis`` in turn, its results stacked where that axis was (as numpy places them); extra
+    arguments for func1d are refused."""
+    if args or kwargs:
+        _refuse("np.apply_along_axis with extra arguments for the function (use a lambda)")
+    moved = np.moveaxis(arr, axis, -1)
+    rows = np.reshape(moved, (-1, np.shape(moved)[-1]))
+    outs = [func1d(rows[i]) for i in range(np.shape(rows)[0])]
+    out = np.stack(outs)
+    rest = np.shape(moved)[:-1]
+    result = np.reshape(out, rest + np.shape(out)[1:])
+    k = np.ndim(out) - 1  # (the dimensions of one result, put where the axis was)
+    at = axis % np.ndim(arr)
+    return np.moveaxis(result, tuple(range(len(rest), len(rest) + k)), tuple(range(at, at + k)))
