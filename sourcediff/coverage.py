@@ -8,12 +8,15 @@ checks that it is current). Example::
 """
 
 import builtins
+import inspect
 import operator
 import sys
+import textwrap
 
 import gast
 import numpy as np
 
+from .compiler.resolve import runtime_helper
 from .rules import quote, registry
 
 # primitives the tape does not record as numpy does, each with the reason (tests/test_rule_modes.py
@@ -67,9 +70,46 @@ def _static(node, scope):
     return None
 
 
-def _differentiable_call(obj):
-    return registry.lookup(obj) is not None or registry.is_nondiff(obj) or obj in (
-        builtins.len, builtins.tuple, builtins.list, builtins.range, builtins.isinstance)
+def _differentiable_call(obj, seen=frozenset()):
+    if registry.lookup(obj) is not None or registry.is_nondiff(obj) or obj in (
+            builtins.len, builtins.tuple, builtins.list, builtins.range, builtins.isinstance):
+        return True
+    # a runtime helper without a rule is differentiated from its source (compiler/resolve.py):
+    # when the calls in it are
+    return runtime_helper(obj) and obj not in seen and _source_differentiable(obj, seen | {obj})
+
+
+_REFUSED_SYNTAX = (gast.Import, gast.ImportFrom, gast.Try, gast.Nonlocal, gast.Global,
+                   gast.With, gast.Yield, gast.Lambda)
+
+
+def _source_differentiable(fn, seen):
+    """Whether every call in ``fn``'s source that names a function has a rule or is itself such
+    a helper, and the source holds no statement the compiler refuses (tests/test_rule_suite.py
+    checks the claim against finite differences)."""
+    try:
+        tree = gast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError):
+        return False
+    scope = dict(fn.__globals__)
+    for node in gast.walk(tree):
+        if isinstance(node, _REFUSED_SYNTAX):
+            return False
+        if isinstance(node, gast.Call):
+            obj = _static(node.func, scope)
+            if obj is not None and not _differentiable_call(obj, seen) and not _passive(obj):
+                return False
+    return True
+
+
+def _passive(obj):
+    """A call in a helper's source that the compiler meets with values that carry no
+    derivative (a type check, an exception, an index computed with numpy), or refuses by name
+    when one does (which the rule suite then shows)."""
+    module = getattr(obj, "__module__", None) or ""
+    if isinstance(obj, type):
+        return issubclass(obj, BaseException) or module == "builtins"
+    return module in ("builtins", "functools", "_functools") or module.startswith("numpy")
 
 
 def _tape(key):
@@ -119,6 +159,9 @@ def markdown():
              "refused by name when a value that carries a derivative reaches them; functions "
              "declared to carry none are listed in `sourcediff/rules/numpy_creation_rules.py` with the "
              "reason.", "",
+             "A rule whose body calls a helper of sourcediff's runtime without a rule of its own "
+             "has second order when that helper's source can be differentiated (the compiler "
+             "differentiates it as it does the user's functions).", "",
              "| primitive | reverse | forward | tape | second order |",
              "|---|---|---|---|---|"]
     mark = {True: "yes", False: "no"}
@@ -126,7 +169,11 @@ def markdown():
         lines.append(f"| `{r['name']}` | {mark[r['reverse']]} | {mark[r['forward']]} | "
                      f"{mark[r['tape']]} | {mark[r['second']]} |")
     total = len(rows())
-    lines += ["", f"{total} primitives.", "", "Where the tape differs (it raises there, never a "
+    written = sorted(registry._key_name(k) for k in registry.all_written())
+    lines += ["", f"{total} primitives.", "", "Differentiated in every mode and order as the "
+              "numpy code of `sourcediff/runtime/written.py` that computes the same: " +
+              ", ".join(f"`{w}`" for w in written) + "."]
+    lines += ["", "Where the tape differs (it raises there, never a "
               "silent zero):", ""]
     lines += [f"- `{name}`: {why}" for name, why in sorted(TAPE_GAPS.items())]
     return "\n".join(lines) + "\n"

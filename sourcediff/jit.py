@@ -31,6 +31,7 @@ differ. Where compiled code raises, the numpy code runs the same call (``_positi
 result or its error, named at the user's line, is the answer.
 """
 
+import builtins
 import copy
 import logging
 import math
@@ -306,7 +307,20 @@ def lower(spec, fdef, args, keywords):
     if spec.stack is not None:  # (after the facts: the specializer knows the one stack's pops)
         _split_stacks(fdef, spec.stack)
     _checked_scalars(fdef, _namespace(spec, fdef), facts)  # (last: the facts know no checks)
+    _refuse_introspection(fdef, _namespace(spec, fdef))
     return fdef, kw_names
+
+
+def _refuse_introspection(fdef, namespace):
+    """Numba answers ``hasattr(module, name)`` from what it can compile, not from the module:
+    ``hasattr(scipy.special, "softplus")`` is False in compiled code, and a branch on it took the
+    other way, a silent wrong gradient (review36). Such code runs as numpy code."""
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+                namespace.get(node.func.id) in (builtins.hasattr, builtins.callable):
+            raise _Unsupported(
+                f"it calls {node.func.id}(...), which numba answers from what it can compile "
+                f"rather than from the object (hasattr(scipy.special, 'softplus') is False there)")
 
 
 def _namespace(spec, fdef):

@@ -1125,3 +1125,42 @@ case(_sd.check_real, R(2, 3), "where", name="check_real")  # (review33: a full r
 # a namedtuple's gradient read by field position; 1 is the value stored there)
 case(_sd.constructed_grad, R(2, 3), __import__("collections").namedtuple("T", "a b")(1, 2),
      ((0,),), 1, "where", "text")
+
+# review36: scipy.special's log_expit, entr, rel_entr, kl_div, erfcx, the modified Bessel
+# functions (and np.i0) and softplus, every mode (the Bessel derivatives at 0 too: i1(x) / x -> 1/2)
+if scipy is not None:
+    sp = scipy.special
+    case(sp.log_expit, R(2, 3))
+    case(sp.entr, P(2, 3))
+    case(sp.rel_entr, P(2, 3), P(3), argnums=(0, 1))
+    case(sp.kl_div, P(3), P(2, 3), argnums=(0, 1))
+    case(sp.erfcx, R(2, 3))
+    for _f in (sp.i0, sp.i1, sp.i0e, sp.i1e):
+        case(_f, R(2, 3))
+        if _f is not sp.i0e:  # (exp(-|x|) i0(x) has a corner at 0)
+            case(_f, np.array([0.0, -1.5, 2.0]), name=f"{_f.__name__}_at_zero")
+    case(np.i0, R(4))
+    if hasattr(sp, "softplus"):
+        case(sp.softplus, R(2, 3))
+    # logsumexp with return_sign=True: (log |sum b exp(a)|, sign), a and b differentiable
+    case(sp.logsumexp, np.array([[0.3, 1.2, -0.4], [2.0, 0.1, 0.7]]), 1,
+         np.array([1.0, -2.0, 0.5]), argnums=(0, 2), return_sign=True, name="logsumexp_sign")
+# review36: np.nanmedian / np.nanquantile / np.nanpercentile: quantiles of each row's non-NaN
+# entries (a NaN entry gets no gradient; the rows have different counts)
+_nan_rows = spaced(3, 5)
+_nan_rows[0, 1] = _nan_rows[1, 3] = _nan_rows[1, 0] = np.nan
+case(np.nanmedian, _nan_rows, axis=1, name="nanmedian_rows")
+case(np.nanmedian, _nan_rows, name="nanmedian_all")
+case(np.nanquantile, _nan_rows, np.array([0.2, 0.65]), axis=1, argnums=(0, 1),
+     name="nanquantile_rows")
+case(np.nanpercentile, _nan_rows, 40.0, axis=0, keepdims=True, argnums=(0, 1),
+     name="nanpercentile_keepdims")
+# review36: np.diff with prepend= / append= (a scalar repeated along the other axes, or an
+# array), and np.ediff1d with to_begin / to_end: every operand differentiable
+case(np.diff, R(3, 4), 1, 0, R(1, 4), argnums=(0, 3), name="diff_prepend_positional")
+case(np.diff, R(3, 4), argnums=(0,), n=2, axis=1, append=0.7, name="diff_append_constant")
+case(np.ediff1d, R(2, 3), R(2), argnums=(0, 1), name="ediff1d_to_end")
+case(np.ediff1d, R(4), None, R(1, 2), argnums=(0, 2), name="ediff1d_to_begin")
+case(np.ediff1d, R(5), name="ediff1d_plain")
+if scipy is not None:  # (the sign logsumexp's return_sign=True gives, shaped against a)
+    nondiff_case(_sd.lse_sign, (np.zeros(2), np.array([1.0, -1.0])), R(2, 3), 1, False, True)

@@ -119,8 +119,8 @@ def uses_callable_object(x):
     return np.sum(scale(x))  # <call>
 
 
-def uses_nanmedian(x):  # (np.median has a rule since the breadth rules; np.nanmedian has none)
-    return np.nanmedian(x * 2.0)  # <call>
+def uses_unwrap(x):  # (np.nanmedian has a rule since review36; np.unwrap has none)
+    return np.sum(np.unwrap(x * 2.0))  # <call>
 
 
 def uses_fft(x):  # (np.fft.fft has a rule since review27; np.fft.hfft has none)
@@ -130,9 +130,9 @@ def uses_fft(x):  # (np.fft.fft has a rule since review27; np.fft.hfft has none)
 @pytest.mark.parametrize("fn, name, token", [
     (uses_frompyfunc, "double_ufunc", "double_ufunc("),
     (uses_callable_object, "scale", "scale("),
-    (uses_nanmedian, "nanmedian", "np.nanmedian("),
+    (uses_unwrap, "unwrap", "np.unwrap("),
     (uses_fft, "hfft", "np.fft.hfft("),
-], ids=["frompyfunc", "callable_object", "np.nanmedian", "np.fft.hfft"])
+], ids=["frompyfunc", "callable_object", "np.unwrap", "np.fft.hfft"])
 def test_no_rule_names_the_callable_the_line_and_the_fix(fn, name, token):
     with pytest.raises(NoRuleError) as info:
         sd.grad(fn)(np.linspace(0.1, 1.0, 4))

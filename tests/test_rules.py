@@ -413,7 +413,10 @@ def test_numpy_namespace_every_callable_has_a_rule_a_declaration_or_is_refused()
     for label, obj in _public_numpy_callables().items():
         op = Resolver.primitive(None, obj, [], {}, name=label)
         kinds[label] = op.kind
-        assert op.kind in ("rule", "nondiff", "unknown"), f"{label} resolves as {op.kind}"
+        # (or differentiated as the runtime's numpy code for it: registry.defwritten, review36)
+        assert op.kind in ("rule", "nondiff", "unknown") or (
+            op.kind == "user" and registry.written_as(obj) is op.key), \
+            f"{label} resolves as {op.kind}"
     assert sum(k == "rule" for k in kinds.values()) >= 150
     assert kinds["np.full"] == kinds["np.linspace"] == kinds["np.heaviside"] == "rule"
     assert kinds["np.unwrap"] == "unknown"

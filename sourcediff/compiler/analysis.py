@@ -13,7 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..errors import NoRuleError, NoSourceError, SourcediffSyntaxError
+from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime.dynamic import bind_code, code_signature
@@ -27,7 +27,7 @@ from .normalize import call, load
 from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
 from .object_state import ObjectState, _setattr_call, _writes_attributes
 from .parse import parse_function
-from .resolve import _DICT_METHODS, MethodOf, Op, Resolver
+from .resolve import _DICT_METHODS, MethodOf, Op, Resolver, local_array_method
 
 
 def attr(value, name):
@@ -575,16 +575,22 @@ class Analysis(ObjectState):
         """Note the names in the arguments of ``target = op(...)`` whose derivative the rule does
         not give though it is not zero (its ``unimplemented`` fact; their flow into the result
         is cut: see operand_names)."""
-        if not op.rule.unimplemented:
+        method = local_array_method(op)
+        if not op.rule.unimplemented and not method:
             return
         q = quote.quoted(op.rule.vjp)
         try:
             slots = quote.slots(q, quote.bind(q, op.args, dict(op.keywords), ""))
         except (quote.StarredArgument, quote.KeywordsArgument, TypeError):
             return
+        params = list(getattr(q, "params", []))[2:]  # (after g, ans)
         for pos, arg in enumerate(slots):
             names = _names_in([arg]) & self.locals if arg is not None else set()
             name = op.rule.unimplemented_at(pos)
+            if name is None and method and pos > 0 and not op.rule.differentiable(pos):
+                # (xp.sum(x) with xp a module passed as a parameter is read as the ndarray
+                # method xp.sum(axis=x): x's derivative would be dropped without a word)
+                name = ("method", params[pos] if pos < len(params) else f"argument {pos}")
             if names and name is not None:
                 self.cut_slots.append((target, op, s, name, names))
 
@@ -622,6 +628,21 @@ class Analysis(ObjectState):
             value = sorted(carried)[0]
             how = "an argument the gradient is taken with respect to" if value in self.wrt \
                 else f"which depends on {', '.join(self.wrt)}"
+            if isinstance(param, tuple):
+                receiver = gast.unparse(op.args[0]).strip()
+                shown = self.origin_of(value)
+                shown = "a value" if shown.startswith("_") else shown
+                raise NoRuleError(
+                    f"{self.parsed.where(s)}: {receiver}{op.name[:-2]}(...) is read as the "
+                    f"ndarray method {op.name} of {receiver} (a method called on a local "
+                    f"variable or parameter is taken for an array's), and it gets "
+                    f"{shown}, {how}, as its {param[1]} argument, which carries "
+                    f"no derivative: the derivative through it would be dropped.\n    "
+                    f"{self.parsed.line_text(s)}\nIf {receiver} is a module or another object "
+                    f"({receiver}=np passed as a parameter), call the function through a name "
+                    f"bound at module level (np{op.name[:-2]}(...)); if {receiver} is an array "
+                    f"and {param[1]} is meant as a constant, wrap that argument in "
+                    f"sourcediff.stop_gradient(...)")
             raise NoRuleError(
                 f"{self.parsed.where(s)}: {op.name} gets {self.origin_of(value)}, {how}, as its "
                 f"{param} argument, and its derivative rule "
@@ -968,19 +989,6 @@ def _locals(fdef):
         if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
             out.add(node.id)
     return out
-
-
-def called_form(make, callee, active_params, where):
-    """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
-    try:
-        return make(callee, tuple(active_params))
-    except (NoSourceError, SourcediffSyntaxError) as exc:
-        name = getattr(callee, '__qualname__', callee)
-        advice = ""
-        if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):
-            # a called function can also be treated as a primitive: give it a rule
-            advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
-        raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None
 
 
 def _keyword_operands(q, bound):

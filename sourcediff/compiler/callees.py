@@ -9,6 +9,8 @@ upward.
 """
 
 from .. import runtime
+from ..errors import NoRuleError, NoSourceError, SourcediffError, SourcediffSyntaxError
+from .resolve import runtime_helper
 
 
 def split_form(fn, active_params):
@@ -19,3 +21,27 @@ def split_form(fn, active_params):
 def jvp_form(fn, active_params):
     """``fn``'s jvp form."""
     return runtime.hooks.jvp_form(fn, active_params)
+
+
+def called_form(make, callee, active_params, where, text=""):
+    """``make(callee, params)``, with the call site added to a NoSourceError/SyntaxError."""
+    try:
+        return make(callee, tuple(active_params))
+    except SourcediffError as exc:
+        if runtime_helper(callee):  # (a rule's helper, met in the gradient of generated code)
+            name = getattr(callee, "__name__", callee)
+            raise NoRuleError(
+                f"{where}: sourcediff's helper _sd.{name} has no derivative rule, and its source "
+                f"cannot be differentiated either, so code that uses it cannot be differentiated "
+                f"again (a higher derivative through the rule that calls it): "
+                f"{str(exc).splitlines()[0]}\n    {text}\nUse a derivative of lower order here, "
+                f"or register "
+                f"a rule for _sd.{name} with sourcediff.defvjp") from None
+        if not isinstance(exc, (NoSourceError, SourcediffSyntaxError)):
+            raise
+        name = getattr(callee, '__qualname__', callee)
+        advice = ""
+        if isinstance(exc, NoSourceError) and "sourcediff.defvjp" not in str(exc):
+            # a called function can also be treated as a primitive: give it a rule
+            advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
+        raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None

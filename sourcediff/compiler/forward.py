@@ -18,7 +18,7 @@ from ..errors import NoJvpRuleError, NoRuleError, SourcediffSyntaxError
 from ..rules import quote
 from ..syntax import _method_call, _names_in
 from . import callees
-from .analysis import Analysis, add, called_form
+from .analysis import Analysis, add
 from .normalize import assign, call, const, load, located, store
 
 
@@ -306,7 +306,8 @@ class Forward(Analysis):
         receiver = load(self.globals.name(f"{callee.__name__}_receiver", callee.__self__)) \
             if inspect.ismethod(callee) else None
         bound, active_params = self.bind_user_call(op, s, receiver)
-        fn = called_form(callees.jvp_form, callee, active_params, self.parsed.where(s))
+        fn = callees.called_form(callees.jvp_form, callee, active_params, self.parsed.where(s),
+                          self.parsed.line_text(s))
         node = copy.deepcopy(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))
         for p in active_params:

@@ -379,8 +379,13 @@ class Resolver:
             return Op("rule", key=obj, rule=rule, args=args, keywords=keywords, name=name)
         if registry.is_nondiff(obj):
             return Op("nondiff", key=obj, args=args, keywords=keywords, name=name)
+        written = registry.written_as(obj)
+        if written is not None:  # (np.corrcoef: differentiated as runtime.corrcoef's source)
+            return Op("user", key=written, args=args, keywords=keywords, name=name)
         if (inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, MethodOf)) and \
-                not _library(getattr(obj, "__module__", None)):
+                (not _library(getattr(obj, "__module__", None)) or runtime_helper(obj)):
+            # (a helper of sourcediff's runtime without a rule of its own, met where generated
+            # code is differentiated again: its source is differentiated like the user's)
             return Op("user", key=obj, args=args, keywords=keywords, name=name)
         if isinstance(obj, np.vectorize) and func is not None:
             # (np.vectorize(f): the scalar f's derivative element by element, at run time)
@@ -401,6 +406,20 @@ class Resolver:
                                                                              "__call__"), False)
             return Op("user", key=obj.__call__, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
+
+
+def local_array_method(op):
+    """Whether ``op`` is ``v.method(...)`` on a local name read as the ndarray method (the
+    resolver names those ``.method()``): the name may hold a module or another object at run
+    time (``xp.sum(x)`` with ``xp=np`` a parameter)."""
+    return op.kind == "rule" and isinstance(op.name, str) and op.name.startswith(".") and \
+        op.name.endswith("()") and op.args and isinstance(op.args[0], gast.Name) and \
+        getattr(op.key, "__objclass__", None) is np.ndarray and \
+        op.name[1:-2] not in _FLOAT_INDEX_METHODS
+
+
+# (ndarray methods whose arguments without a derivative take float values of their own)
+_FLOAT_INDEX_METHODS = frozenset({"searchsorted", "fill", "put", "itemset", "choose"})
 
 
 def _static_aliases(fdef, local_names):
@@ -436,6 +455,28 @@ _STDLIB_DIR = os.path.realpath(sysconfig.get_paths()["stdlib"])
 
 # methods of a dict read through runtime primitives with rules (ndarray has none of these names)
 _DICT_METHODS = {"items": "dict_items", "values": "dict_values", "keys": "dict_keys"}
+
+
+def runtime_helper(obj):
+    """Whether ``obj`` is a Python function of sourcediff's runtime (``_sd.interp_grads``): the
+    rules call them, and where one has no rule its source is differentiated as the user's is (the
+    gradient of generated code, a second derivative)."""
+    module = getattr(obj, "__module__", None) or ""
+    return inspect.isfunction(obj) and obj.__name__ not in _CALLS_AT_RUN_TIME and (
+        module == "sourcediff.runtime" or module in _PURE_RUNTIME)
+
+
+# (the runtime's modules of helpers that write into nothing: their private functions keep their
+# module's name; object_state's and dynamic's helpers are not differentiated from their source)
+_PURE_RUNTIME = frozenset(f"sourcediff.runtime.{m}" for m in (
+    "accumulate", "checks", "elementwise", "grads", "indexing", "linalg", "loops", "moves",
+    "products", "scipy_grads", "sequences", "shapes", "statistics", "written"))
+
+
+# (the runtime's calls of a function known only at run time: refused at second order with their
+# own message, analysis.no_rule_message)
+_CALLS_AT_RUN_TIME = frozenset({"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "star_fwd",
+                                "star_bwd", "star_jvp"})
 
 
 def _library(module):

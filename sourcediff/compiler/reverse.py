@@ -25,7 +25,7 @@ from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
 from . import callees, constructors
-from .analysis import Analysis, add, attr, called_form
+from .analysis import Analysis, add, attr
 from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
 from .parse import GENERATED_LINES
@@ -131,7 +131,8 @@ class Reverse(Analysis):
         so the result is differentiable again."""
         callee = op.key
         bound, active_params = self.bind_user_call(op, s)
-        fwd = called_form(callees.split_form, callee, active_params, self.parsed.where(s))
+        fwd = callees.called_form(callees.split_form, callee, active_params, self.parsed.where(s),
+                          self.parsed.line_text(s))
         fwd_name = self.globals.name(f"{callee.__name__}_fwd", fwd)
         saved = self.saved_state(s, target, lambda value: _with_func(value, load(fwd_name)))
         call_node = call(load(self.globals.name(f"{callee.__name__}_bwd", fwd.__sourcediff_bwd__)),

@@ -22,7 +22,7 @@ eigvalsh) raise NoRuleError naming their helper when differentiated again.
 import numpy as np
 
 from .. import runtime as _sd
-from .registry import defjvp, defnondiff, defvjp, present
+from .registry import defjvp, defnondiff, defvjp, defwritten, present
 
 # ---------------------------------------------------------------- array manipulation
 
@@ -163,6 +163,62 @@ def percentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, met
                    keepdims=False, *, weights=None):
     return (_sd.quantile_tangent(g, a, q, axis, keepdims, method, weights, 0.01),
             _sd.quantile_q_tangent(g, a, q, axis, keepdims, method, weights, 0.01))
+
+
+# ediff1d(ary, to_end, to_begin): to_begin, the differences of ary's entries and to_end, joined
+# (review36); all three are differentiable
+@defvjp(np.ediff1d, kind="custom", view=False)
+def ediff1d(g, ans, ary, to_end=None, to_begin=None):
+    return (_sd.ediff1d_part(g, ary, to_end, to_begin, 0),
+            _sd.ediff1d_part(g, ary, to_end, to_begin, 1),
+            _sd.ediff1d_part(g, ary, to_end, to_begin, 2))
+
+
+@defjvp(np.ediff1d)
+def ediff1d_jvp(g, ans, ary, to_end=None, to_begin=None):
+    return (_sd.ediff1d_tangent(g, ary, to_end, to_begin, 0),
+            _sd.ediff1d_tangent(g, ary, to_end, to_begin, 1),
+            _sd.ediff1d_tangent(g, ary, to_end, to_begin, 2))
+
+
+# nanmedian/nanquantile/nanpercentile (review36): the same over each row's entries that are not
+# NaN (a NaN entry gets no gradient)
+@defvjp(np.nanmedian, kind="custom", view=False)
+def nanmedian(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return (_sd.nanquantile_grad(g, a, 0.5, axis, keepdims),)
+
+
+@defjvp(np.nanmedian)
+def nanmedian_jvp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return (_sd.nanquantile_tangent(g, a, 0.5, axis, keepdims),)
+
+
+@defvjp(np.nanquantile, kind="custom", view=False)
+def nanquantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, weights=None):
+    return (_sd.nanquantile_grad(g, a, q, axis, keepdims, method, weights),
+            _sd.nanquantile_q_grad(g, a, q, axis, keepdims, method, weights))
+
+
+@defjvp(np.nanquantile)
+def nanquantile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                    keepdims=False, *, weights=None):
+    return (_sd.nanquantile_tangent(g, a, q, axis, keepdims, method, weights),
+            _sd.nanquantile_q_tangent(g, a, q, axis, keepdims, method, weights))
+
+
+@defvjp(np.nanpercentile, kind="custom", view=False)
+def nanpercentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                  keepdims=False, *, weights=None):
+    return (_sd.nanquantile_grad(g, a, q, axis, keepdims, method, weights, 0.01),
+            _sd.nanquantile_q_grad(g, a, q, axis, keepdims, method, weights, 0.01))
+
+
+@defjvp(np.nanpercentile)
+def nanpercentile_jvp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                      keepdims=False, *, weights=None):
+    return (_sd.nanquantile_tangent(g, a, q, axis, keepdims, method, weights, 0.01),
+            _sd.nanquantile_q_tangent(g, a, q, axis, keepdims, method, weights, 0.01))
 
 
 # average: both `a` and `weights` (same shape as `a`, or 1-D along one axis) are differentiable;
@@ -789,3 +845,12 @@ def extremum_accumulate(g, ans, array, axis=0, dtype=None, out=None):
 @defjvp(np.maximum.accumulate, np.minimum.accumulate)
 def extremum_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
     return (np.take_along_axis(g * np.ones_like(array), _sd.running_arg(ans, array, axis), axis),)
+
+
+# ---------------------------------------------------------------- written in numpy (review36)
+# functions without a rule, differentiated as the runtime's versions of them written in numpy
+# operations that have rules (runtime/written.py): every mode and order through their source
+defwritten(np.corrcoef, _sd.corrcoef)
+defwritten(np.polyfit, _sd.polyfit)
+defwritten(np.angle, _sd.angle)
+defwritten(np.apply_along_axis, _sd.apply_along_axis)

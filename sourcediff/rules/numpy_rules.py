@@ -494,10 +494,20 @@ def cumprod_jvp(g, ans, a, axis=None, dtype=None, out=None):
                      np.reshape(a, _sd.shape(ans)), axis),)
 
 
-# (view=None: np.diff(y, 0) is y itself)
-@defvjp(np.diff, kind="linear", torch_name="SubBackward0", view=True)
-def diff(g, ans, a, n=1, axis=-1):
-    return (_sd.diff_grad(g, n, axis),)
+# (view=None: np.diff(y, 0) is y itself). prepend/append (review36) are joined to a along the
+# axis first: their gradients are the ends of the joined array's, summed for a scalar
+@defvjp(np.diff, kind="custom", torch_name="SubBackward0", view=True)
+def diff(g, ans, a, n=1, axis=-1, prepend=None, append=None):
+    return (_sd.diff_part(_sd.diff_grad(g, n, axis), a, axis, prepend, append, 1), None, None,
+            _sd.diff_part(_sd.diff_grad(g, n, axis), a, axis, prepend, append, 0),
+            _sd.diff_part(_sd.diff_grad(g, n, axis), a, axis, prepend, append, 2))
+
+
+@defjvp(np.diff)
+def diff_jvp(g, ans, a, n=1, axis=-1, prepend=None, append=None):
+    return (_sd.diff_tangent(g, a, n, axis, prepend, append, 1), None, None,
+            _sd.diff_tangent(g, a, n, axis, prepend, append, 0),
+            _sd.diff_tangent(g, a, n, axis, prepend, append, 2))
 
 
 # norm: 0 where the norm is 0 (PyTorch's subgradient, not nan); ord=inf ties split evenly

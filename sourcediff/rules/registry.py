@@ -42,6 +42,7 @@ _declared = {}  # key -> {fact: value} declared for it (by defvjp, defnondiff or
 _companions = {}  # key -> Facts, for keys with facts but no vjp rule (non-differentiable, writers)
 _version = [0]
 _names_cache = {}  # predicate -> (version, names): see names_with
+_written = {}  # key -> a Python function computing the same in operations with rules (defwritten)
 
 
 class Facts:
@@ -333,6 +334,35 @@ def defnondiff(*keys, reason, **facts):
             record = _companions[_hashable(key)] = Facts(key)
             record.reason = reason
         _version[0] += 1
+
+
+def defwritten(key, fn):
+    """Declare that ``key`` (a library function without a rule) is differentiated as ``fn``, the
+    same function written in numpy operations that have rules, whose source the compiler
+    differentiates in its place (as a user function's), in every mode and order.
+
+    Example::
+
+        defwritten(np.corrcoef, runtime.corrcoef)
+    """
+    with _lock:
+        _written[_hashable(key)] = fn
+        _version[0] += 1
+    return fn
+
+
+def written_as(key):
+    """The function declared with :func:`defwritten` for ``key``, or None."""
+    try:
+        return _written.get(key)
+    except TypeError:
+        return _written.get(("id", id(key)))
+
+
+def all_written():
+    """A snapshot dict of every key declared with :func:`defwritten` and its function."""
+    with _lock:
+        return dict(_written)
 
 
 def deffacts(*keys, **facts):

@@ -26,7 +26,7 @@ import scipy.special
 import scipy.stats
 
 from .. import runtime as _sd
-from .registry import defjvp, defvjp
+from .registry import defjvp, defnondiff, defvjp, defwritten
 
 # ---------------------------------------------------------------- scipy.special
 
@@ -105,23 +105,87 @@ def xlog1py(g, ans, x, y):
     return (g * np.log1p(np.where((x == 0) & (y <= -1), 0.0, y)), g * x / (1.0 + y))
 
 
-# logsumexp: a and b (the scales) are differentiable; return_sign=True is refused. An entry of a
-# scaled by b = 0 has gradient 0 also where exp(a - ans) overflows (0 * inf gave nan; JAX gives 0)
+# review36: log_expit, entr, rel_entr, kl_div, erfcx and the modified Bessel functions i0, i1 and
+# their exponentially scaled forms (i0e = exp(-|x|) i0, i1e = exp(-|x|) i1); at x = 0, i1(x) / x
+# and i1e(x) / x have the limit 1/2
+@defvjp(scipy.special.log_expit, kind="elementwise", torch_name="LogSigmoidBackward0")
+def log_expit(g, ans, x):
+    return (g * _sd.expit(-x),)
+
+
+@defvjp(scipy.special.entr, kind="elementwise", torch_name="SpecialEntrBackward0")
+def entr(g, ans, x):
+    return (-g * (np.log(x) + 1.0),)
+
+
+@defvjp(scipy.special.rel_entr, kind="elementwise", broadcast=True)
+def rel_entr(g, ans, x, y):
+    return (g * (np.log(x / y) + 1.0), -g * x / y)
+
+
+@defvjp(scipy.special.kl_div, kind="elementwise", broadcast=True)
+def kl_div(g, ans, x, y):
+    return (g * np.log(x / y), g * (1.0 - x / y))
+
+
+@defvjp(scipy.special.erfcx, kind="elementwise", torch_name="SpecialErfcxBackward0")
+def erfcx(g, ans, x):
+    return (g * (2.0 * x * ans - 2.0 / math.sqrt(math.pi)),)
+
+
+@defvjp(scipy.special.i0, np.i0, kind="elementwise", torch_name="I0Backward0", view=False)
+def i0(g, ans, x):
+    return (g * _sd.i1(x),)
+
+
+@defvjp(scipy.special.i1, kind="elementwise", torch_name="SpecialI1Backward0")
+def i1(g, ans, x):
+    return (g * np.where(x == 0, 0.5, _sd.i0(x) - ans / np.where(x == 0, 1.0, x)),)
+
+
+@defvjp(scipy.special.i0e, kind="elementwise", torch_name="SpecialI0EBackward0")
+def i0e(g, ans, x):
+    return (g * (_sd.i1e(x) - np.sign(x) * ans),)
+
+
+@defvjp(scipy.special.i1e, kind="elementwise", torch_name="SpecialI1EBackward0")
+def i1e(g, ans, x):
+    return (g * np.where(x == 0, 0.5, _sd.i0e(x) - ans * (np.sign(x) + 1.0 / np.where(
+        x == 0, 1.0, x))),)
+
+
+if hasattr(scipy.special, "softplus"):  # (scipy 1.15: log(1 + exp(x)))
+    @defvjp(scipy.special.softplus, kind="elementwise", torch_name="SoftplusBackward0",
+            shapes="evaluate")
+    def softplus(g, ans, x, **kwargs):
+        return (g * _sd.expit(x),)
+
+
+# logsumexp: a and b (the scales) are differentiable; with return_sign=True the result is (value,
+# sign) and the value is log |sum b exp(a)|: its derivative takes the sign (review36: it raised a
+# ValueError from the rule's shapes). An entry of a scaled by b = 0 has gradient 0 also where
+# exp(a - ans) overflows (0 * inf gave nan; JAX gives 0)
 @defvjp(scipy.special.logsumexp, kind="custom", torch_name="LogsumexpBackward0", view=False,
         shapes="evaluate")
 def logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-    e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
-    up = _sd.unreduce(g, a, axis, keepdims)
-    return (up * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
-            None, _sd.unbroadcast(up * e, b), None, None)
+    v = _sd.keep(_sd.lse_value(ans, return_sign), a, axis, keepdims)
+    s = _sd.lse_sign(ans, a, axis, keepdims, return_sign)
+    up = _sd.unreduce(_sd.lse_cotangent(g, return_sign), a, axis, keepdims)
+    return (up * _sd.lse_exp(a, v, b) * _sd.lse_b(b, return_sign) * s, None,
+            _sd.unbroadcast(up * np.exp(a - v) * s, b), None, None)
+
+
+defnondiff(_sd.lse_sign, reason="the sign of logsumexp's scaled sum (locally constant)")
 
 
 @defjvp(scipy.special.logsumexp)
 def logsumexp_jvp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-    e = np.exp(a - _sd.keep(ans, a, axis, keepdims))
-    return (np.sum(g * _sd.lse_exp(a, _sd.keep(ans, a, axis, keepdims), b) * _sd.lse_b(b, return_sign),
-                   axis=axis, keepdims=keepdims), None,
-            np.sum(g * e, axis=axis, keepdims=keepdims), None, None)
+    v = _sd.keep(_sd.lse_value(ans, return_sign), a, axis, keepdims)
+    s = _sd.lse_sign(ans, a, axis, keepdims, return_sign)
+    return (_sd.lse_tangent(np.sum(g * _sd.lse_exp(a, v, b) * _sd.lse_b(b, return_sign) * s,
+                                   axis=axis, keepdims=keepdims), return_sign), None,
+            _sd.lse_tangent(np.sum(g * np.exp(a - v) * s, axis=axis, keepdims=keepdims),
+                            return_sign), None, None)
 
 
 @defvjp(scipy.special.softmax, kind="custom", torch_name="SoftmaxBackward0", shapes="evaluate")
@@ -386,3 +450,7 @@ def expm_jvp(g, ans, A):
 @defvjp(_sd.lse_b, kind="linear", shapes="evaluate")
 def lse_b_helper(c, out, b, return_sign=False):
     return (c, None)
+
+
+# scipy.linalg.svdvals: differentiated as np.linalg.svd(a, compute_uv=False) (runtime/written.py)
+defwritten(scipy.linalg.svdvals, _sd.svdvals)

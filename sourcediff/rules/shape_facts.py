@@ -51,5 +51,6 @@ deffacts(*present(
     "windows_grad", "take_sorted", "reshape_grad", "tile_grad", "repeat_grad", "pad_grad",
     "solve_grads", "dense_grad", "sigmoid", "scaled_sigmoid", "grad_tree", "add_grads",
     "clip_bounds", "einsum_call_grads", "concat_grads", "unstack_grads", "scale_each", "real_only",
-    "cross_vec3", "cross_cotangent", "cross_cotangent_adjoint", "ravel_tangent"),
+    "cross_vec3", "cross_cotangent", "cross_cotangent_adjoint", "ravel_tangent", "lse_value",
+    "lse_sign", "lse_cotangent", "diff_part"),
     shapes="evaluate")

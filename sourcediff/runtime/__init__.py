@@ -19,6 +19,8 @@ rule bodies and ``sourcediff.runtime.X`` read one namespace:
 - :mod:`.object_state`: watching attributes a gradient call stores on objects
 - :mod:`.objects`: a model object as the argument a gradient is taken with respect to (its check,
   and its gradient as an object of its class)
+- :mod:`.written`: numpy functions without rules written in operations that have them
+  (``np.corrcoef``, ``np.polyfit``), differentiated in their place from their source
 - :mod:`.hooks`: what the runtime needs from the compiler, filled in by :mod:`sourcediff.api`
 
 ``_sd.np`` is numpy (code written by rows.py and specialize.py calls ``_sd.np.sum``). The
@@ -26,10 +28,10 @@ runtime imports nothing above it (only ``errors``, ``pytree`` and ``registry``).
 
 Every helper exposed here reports ``sourcediff.runtime`` as its ``__module__`` (as numpy's
 functions report ``numpy``): the compiler recognises the runtime's helpers by that name (they
-write into nothing, are never differentiated through their source, and their rules are named
-``sourcediff.runtime.X``), and pickle finds them here. The object-state helpers keep their own
-module's name: they write into objects, and the optimizers must not take them for helpers that
-write into nothing.
+write into nothing, their rules are named ``sourcediff.runtime.X``, and one without a rule is
+differentiated through its source where generated code is differentiated again), and pickle finds
+them here. The object-state helpers keep their own module's name: they write into objects, and the
+optimizers must not take them for helpers that write into nothing.
 """
 
 import numpy as np  # noqa: F401  (code the specializer writes reaches numpy as _sd.np.sum)
@@ -54,6 +56,7 @@ from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
     sequences,
     shapes,
     statistics,
+    written,
 )
 from .accumulate import *  # noqa: F401,F403
 from .checks import *  # noqa: F401,F403
@@ -74,9 +77,10 @@ from .scipy_grads import *  # noqa: F401,F403
 from .sequences import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
+from .written import *  # noqa: F401,F403
 
 _PURE = (accumulate, checks, contexts, dynamic, elementwise, grads, indexing, linalg, loops, moves,
-         products, scipy_grads, sequences, shapes, statistics)
+         products, scipy_grads, sequences, shapes, statistics, written)
 
 
 def _report_here():

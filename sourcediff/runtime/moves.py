@@ -14,7 +14,8 @@ from .shapes import numpy_only, other_array, shape
 __all__ = [
     "space_fractions", "as_column", "trace_grad", "diagonal_grad", "diag_grad", "inverse_axes",
     "tile_grad", "repeat_grad", "pad_grad", "pad_tangent", "concat_grads", "hstack_axis", "unstack_grads",
-    "split_grad", "like_input", "diff_grad", "like_input_grad", "split_like", "concat_like",
+    "split_grad", "like_input", "diff_grad", "diff_part", "diff_tangent", "ediff1d_part",
+    "ediff1d_tangent", "like_input_grad", "split_like", "concat_like",
     "stack_like", "RESHAPING", "reshape_grad", "ravel_tangent", "layout_axes", "reshape_order",
     "rollaxis_inverse", "insert_ids", "route_grad",
     "route_tangent", "cross_axis", "cross_vec3", "cross_cotangent", "cross_cotangent_adjoint",
@@ -203,6 +204,93 @@ def diff_grad(g, n=1, axis=-1):
         widths[axis] = (1, 1)
         g = -np.diff(np.pad(g, widths), axis=axis)
     return g
+
+
+def _diff_edge(v, a, axis):
+    """np.diff's ``prepend``/``append`` value as numpy joins it to ``a``: a scalar is repeated
+    across ``a``'s other axes, with length 1 along ``axis`` (None: nothing joined)."""
+    if v is None:
+        return None
+    if np.ndim(v) == 0:
+        edge = list(np.shape(a))
+        edge[axis] = 1
+        return np.broadcast_to(v, tuple(edge))
+    return v
+
+
+def _diff_lengths(a, axis, prepend, append):
+    ends = [_diff_edge(v, a, axis) for v in (prepend, append)]
+    return [0 if e is None else np.shape(e)[axis] for e in ends]
+
+
+def diff_part(full, a, axis=-1, prepend=None, append=None, part=1):
+    """The gradient of np.diff(a, n, axis, prepend=prepend, append=append) for ``a`` (part 1),
+    ``prepend`` (0) or ``append`` (2), from ``full``, that of the array numpy differences (the
+    three joined along ``axis``): its slice, summed back to a scalar edge value (review36)."""
+    if prepend is None and append is None:
+        return full if part == 1 else 0.0
+    k0, k2 = _diff_lengths(a, axis, prepend, append)
+    nd = np.ndim(full)
+    length = np.shape(full)[axis]
+    bounds = ((0, k0), (k0, length - k2), (length - k2, length))[part]
+    index = [slice(None)] * nd
+    index[axis] = slice(bounds[0], bounds[1])
+    piece = full[tuple(index)]
+    if part == 1:
+        return piece
+    v = prepend if part == 0 else append
+    if v is None:
+        return 0.0
+    return np.sum(piece) if np.ndim(v) == 0 else piece
+
+
+def diff_tangent(t, a, n=1, axis=-1, prepend=None, append=None, part=1):
+    """The tangent of np.diff(a, n, axis, prepend=prepend, append=append) for a tangent ``t`` of
+    ``a`` (part 1), ``prepend`` (0) or ``append`` (2): np.diff of the joined tangents, zero in the
+    other two."""
+    if prepend is None and append is None:
+        return np.diff(t, n, axis)
+    pieces = []
+    for k, v in enumerate((prepend, a, append)):
+        if v is None:
+            continue
+        edge = _diff_edge(v, a, axis) if k != 1 else a
+        if k == part:
+            pieces.append(_diff_edge(t, a, axis) if k != 1 else np.broadcast_to(t, np.shape(a)))
+        else:
+            pieces.append(np.zeros(np.shape(edge)))
+    return np.diff(np.concatenate(pieces, axis=axis), n, axis)
+
+
+def _ediff1d_sizes(to_end, to_begin):
+    # (the sizes from the shapes: np.size of a dask array computes it)
+    return [0 if v is None else math.prod(np.shape(v)) for v in (to_begin, to_end)]
+
+
+def ediff1d_part(g, ary, to_end=None, to_begin=None, part=0):
+    """The gradient of np.ediff1d(ary, to_end, to_begin) (to_begin, the differences of ary's
+    entries, to_end, flattened and joined) for ``ary`` (part 0), ``to_end`` (1) or ``to_begin``
+    (2) (review36)."""
+    k0, k2 = _ediff1d_sizes(to_end, to_begin)
+    n = np.shape(g)[0]
+    if part == 0:
+        return np.reshape(diff_grad(g[k0:n - k2]), np.shape(ary))
+    v = to_end if part == 1 else to_begin
+    if v is None:
+        return 0.0
+    piece = g[n - k2:] if part == 1 else g[:k0]
+    return np.reshape(piece, np.shape(v))
+
+
+def ediff1d_tangent(t, ary, to_end=None, to_begin=None, part=0):
+    """The tangent of np.ediff1d(ary, to_end, to_begin) for a tangent ``t`` of ``ary`` (part 0),
+    ``to_end`` (1) or ``to_begin`` (2): the joined tangents, zero in the other two."""
+    k0, k2 = _ediff1d_sizes(to_end, to_begin)
+    m = max(math.prod(np.shape(ary)) - 1, 0)
+    pieces = [np.ravel(t) if part == 2 else np.zeros(k0),
+              np.diff(np.ravel(t)) if part == 0 else np.zeros(m),
+              np.ravel(t) if part == 1 else np.zeros(k2)]
+    return np.concatenate(pieces)
 
 
 def like_input_grad(b, g, a):

@@ -5,10 +5,11 @@ import numpy as np
 
 from .accumulate import GradList, _items, _refuse
 from .linalg import _seen_symmetric, cholesky_grad, cholesky_tangent
-from .shapes import inexact, unbroadcast
+from .shapes import inexact, keep, unbroadcast
 
 __all__ = [
-    "lse_b", "lse_exp", "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_tangent",
+    "lse_b", "lse_exp", "lse_value", "lse_sign", "lse_cotangent", "lse_tangent",
+    "mvn_logpdf_grads", "mvn_logpdf_tangent", "solve_triangular_tangent",
     "cho_factor_grad", "cho_factor_tangent", "cho_solve_grads", "cho_solve_tangent", "expm_grad",
     "expm_tangent", "flipped_trans", "trans_axes", "column_shape", "triangle_mask",
     "centered_into", "centered_part", "zero_fill"
@@ -52,10 +53,33 @@ def centered_part(b, g, in1, in2, ceil=0):
 
 
 def lse_b(b, return_sign=False):
-    """The scale ``b`` of scipy.special.logsumexp (1.0 for None); return_sign=True is refused."""
-    if return_sign:
-        _refuse("scipy.special.logsumexp with return_sign=True")
+    """The scale ``b`` of scipy.special.logsumexp (1.0 for None)."""
     return 1.0 if b is None else b
+
+
+def lse_value(ans, return_sign=False):
+    """logsumexp's value: its result, or the first of (value, sign) with return_sign=True."""
+    return ans[0] if return_sign else ans
+
+
+def lse_sign(ans, a, axis=None, keepdims=False, return_sign=False):
+    """The sign of the scaled sum logsumexp took the log of (1.0 unless return_sign=True), shaped
+    to broadcast against ``a``: d value / d a = b exp(a - value) sign."""
+    return keep(ans[1], a, axis, keepdims) if return_sign else 1.0
+
+
+def lse_cotangent(g, return_sign=False):
+    """The gradient of logsumexp's value in ``g`` (with return_sign=True the sign's part, which
+    has no derivative, is left out)."""
+    if not return_sign:
+        return g
+    value = _items(g, 2)[0]
+    return 0.0 if value is None else value
+
+
+def lse_tangent(t, return_sign=False):
+    """The tangent of logsumexp's result from that of its value (the sign's is 0)."""
+    return GradList([t, 0.0]) if return_sign else t
 
 
 def lse_exp(a, shift, b=None):
@@ -223,6 +247,10 @@ except ImportError:  # pragma: no cover
     pass
 else:
     digamma, polygamma = _special.digamma, _special.polygamma
+    # (review36: the derivatives of log_expit, i0, i1, i0e, i1e and erfcx)
+    expit, i0, i1, i0e, i1e, erfcx = (_special.expit, _special.i0, _special.i1, _special.i0e,
+                                      _special.i1e, _special.erfcx)
     solve_triangular = _linalg.solve_triangular  # (its rule's body solves again: grad of grad)
     convolve2d, correlate2d = _signal.convolve2d, _signal.correlate2d  # (and so do these)
-    __all__ += ["digamma", "polygamma", "solve_triangular", "convolve2d", "correlate2d"]
+    __all__ += ["digamma", "polygamma", "solve_triangular", "convolve2d", "correlate2d", "expit",
+                "i0", "i1", "i0e", "i1e", "erfcx"]

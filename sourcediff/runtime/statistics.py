@@ -11,7 +11,8 @@ from .shapes import as_array, inexact, numpy_only, shape, unbroadcast, unreduce
 __all__ = [
     "gradient_grads", "gradient_spacing_tangent", "gradient_tangents", "select_default_mask",
     "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
-    "quantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
+    "quantile_q_tangent", "nanquantile_grad", "nanquantile_tangent", "nanquantile_q_grad",
+    "nanquantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
     "conv_pad_width", "poly_exponents", "trapezoid_grads", "cov_grads", "cov_tangent",
     "drop_initial", "spectrum_fit", "spectrum_axes", "spectrum_length", "hermitian_weights"
 ]
@@ -22,13 +23,15 @@ __all__ = [
 
 def _gradient_spacing(f, varargs, axis):
     nd = np.ndim(f)
-    axes = list(range(nd)) if axis is None else list(normalize_axes(axis, nd))
+    # (tuples, not lists: sourcediff differentiates this source again for second derivatives,
+    # and its alias checks of list(...) read names bound only later, review36)
+    axes = tuple(range(nd)) if axis is None else tuple(normalize_axes(axis, nd))
     if len(varargs) == 0:
-        spacing, owner = [1.0] * len(axes), [None] * len(axes)
+        spacing, owner = (1.0,) * len(axes), (None,) * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
-        spacing, owner = [varargs[0]] * len(axes), [0] * len(axes)
+        spacing, owner = (varargs[0],) * len(axes), (0,) * len(axes)
     elif len(varargs) == len(axes):
-        spacing, owner = list(varargs), list(range(len(axes)))
+        spacing, owner = tuple(varargs), tuple(range(len(axes)))
     else:
         raise TypeError("invalid number of arguments")
     return axes, spacing, owner
@@ -156,8 +159,9 @@ def quantile_grad(g, a, q, axis=None, keepdims=False, method="linear", weights=N
     for k in range(nq):
         sorted_grad[..., s["lo"][k]] += (1.0 - s["frac"][k]) * big[k]
         sorted_grad[..., s["hi"][k]] += s["frac"][k] * big[k]
-    flat_grad = np.zeros_like(sorted_grad)
-    np.put_along_axis(flat_grad, s["order"], sorted_grad, axis=-1)
+    # (back from sorted order by the inverse permutation: a read, so that this function's own
+    # source is differentiable again, for second derivatives)
+    flat_grad = np.take_along_axis(sorted_grad, np.argsort(s["order"], axis=-1), axis=-1)
     moved = flat_grad.reshape(tuple(np.shape(a)[i] for i in s["perm"]))
     return np.transpose(moved, np.argsort(s["perm"]))
 
@@ -197,6 +201,82 @@ def quantile_q_tangent(t, a, q, axis=None, keepdims=False, method="linear", weig
     nq = len(s["lo"])
     tq = np.reshape(np.asarray(t, dtype=float) * scale, (nq,) + (1,) * len(s["rest_shape"]))
     return np.reshape(tq * _quantile_slopes(s), _quantile_out_shape(s, keepdims))
+
+
+# ---------------------------------------------------------------- nan quantiles (review36)
+# np.nanquantile / np.nanpercentile / np.nanmedian: the quantile of the entries that are not NaN,
+# so each row has its own count m and its own two order statistics around q * (m - 1) (numpy
+# sorts the NaNs last); a NaN entry gets no gradient. A row of NaNs only has a NaN quantile.
+
+
+def _nanquantile_setup(a, q, axis, method="linear", weights=None, scale=1.0):
+    """(the sorted rows of _quantile_setup, and per row its count m of non-NaN entries and for
+    each q the two order statistics lo and hi (shaped (nq,) + rest) and the fraction between)."""
+    s = _quantile_setup(a, q, axis, method, weights, scale)
+    m = np.sum(~np.isnan(s["flat"]), axis=-1)  # rest_shape
+    qa = np.reshape(np.asarray(q, dtype=float) * scale, (-1,) + (1,) * len(s["rest_shape"]))
+    v = qa * (m - 1)
+    lo = np.clip(np.floor(v).astype(np.intp), 0, np.maximum(m - 1, 0))
+    hi = np.minimum(lo + 1, np.maximum(m - 1, 0))
+    return s, m, lo, hi, np.where(m > 0, v - lo, 0.0)
+
+
+def _at(rows, index):
+    """Entry ``index`` (shaped (nq,) + rest) of each sorted row (rest + (n,))."""
+    return np.take_along_axis(rows[None], index[..., None], axis=-1)[..., 0]
+
+
+def _nan_slopes(s, m, lo, hi):
+    sv = np.take_along_axis(s["flat"], s["order"], axis=-1)
+    return np.where(hi != lo, (_at(sv, hi) - _at(sv, lo)) * (m - 1), 0.0)
+
+
+def nanquantile_grad(g, a, q, axis=None, keepdims=False, method="linear", weights=None,
+                     scale=1.0):
+    """The gradient of np.nanquantile(a, q * scale, axis, keepdims=keepdims) with respect to
+    ``a``: each result's gradient goes to the two order statistics of its row's non-NaN entries."""
+    if is_zero_grad(g):
+        return 0.0
+    s, m, lo, hi, frac = _nanquantile_setup(a, q, axis, method, weights, scale)
+    big = np.reshape(np.broadcast_to(g, _quantile_out_shape(s, keepdims)),
+                     (lo.shape[0],) + s["rest_shape"])
+    big = np.where(m > 0, big, 0.0)[..., None]
+    k = np.arange(s["n"])
+    w = (1.0 - frac)[..., None] * (k == lo[..., None]) + frac[..., None] * (k == hi[..., None])
+    sorted_grad = np.sum(w * big, axis=0)
+    flat_grad = np.take_along_axis(sorted_grad, np.argsort(s["order"], axis=-1), axis=-1)
+    moved = flat_grad.reshape(tuple(np.shape(a)[i] for i in s["perm"]))
+    return np.transpose(moved, np.argsort(s["perm"]))
+
+
+def nanquantile_tangent(t, a, q, axis=None, keepdims=False, method="linear", weights=None,
+                        scale=1.0):
+    """The tangent of np.nanquantile(a, q * scale, ...) for a tangent ``t`` of ``a``."""
+    s, m, lo, hi, frac = _nanquantile_setup(a, q, axis, method, weights, scale)
+    tm = np.transpose(np.broadcast_to(t, np.shape(a)), s["perm"]).reshape(s["flat"].shape)
+    ts = np.take_along_axis(tm, s["order"], axis=-1)
+    out = (1.0 - frac) * _at(ts, lo) + frac * _at(ts, hi)
+    return np.reshape(np.where(m > 0, out, np.nan), _quantile_out_shape(s, keepdims))
+
+
+def nanquantile_q_grad(g, a, q, axis=None, keepdims=False, method="linear", weights=None,
+                       scale=1.0):
+    """The gradient of np.nanquantile(a, q * scale, ...) with respect to ``q``."""
+    if is_zero_grad(g):
+        return 0.0
+    s, m, lo, hi, frac = _nanquantile_setup(a, q, axis, method, weights, scale)
+    nq = lo.shape[0]
+    big = np.reshape(np.broadcast_to(g, _quantile_out_shape(s, keepdims)), (nq,) + s["rest_shape"])
+    gq = np.sum((big * _nan_slopes(s, m, lo, hi)).reshape(nq, -1), axis=1) * scale
+    return np.reshape(gq, np.shape(q))
+
+
+def nanquantile_q_tangent(t, a, q, axis=None, keepdims=False, method="linear", weights=None,
+                          scale=1.0):
+    """The tangent of np.nanquantile(a, q * scale, ...) for a tangent ``t`` of ``q``."""
+    s, m, lo, hi, frac = _nanquantile_setup(a, q, axis, method, weights, scale)
+    tq = np.reshape(np.asarray(t, dtype=float) * scale, (lo.shape[0],) + (1,) * len(s["rest_shape"]))
+    return np.reshape(tq * _nan_slopes(s, m, lo, hi), _quantile_out_shape(s, keepdims))
 
 
 # ---------------------------------------------------------------- np.average

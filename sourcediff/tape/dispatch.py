@@ -242,6 +242,9 @@ def _array_function(func, args, kwargs):
         if registry.is_nondiff(func):
             return _wrap_result(func(*[_unwrap(a) for a in args],
                                      **{k: _unwrap(v) for k, v in kwargs.items()}))
+        written = registry.written_as(func)
+        if written is not None:  # (np.corrcoef: recorded as the numpy operations it is made of)
+            return written(*args, **kwargs)
         raise _no_rule(func)
     if kwargs:
         args, kwargs = _positional_tensors(rule, args, kwargs)
