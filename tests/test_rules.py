@@ -542,7 +542,8 @@ NEWER_NUMPY_PARAMETERS = {"np.reshape": {"shape", "copy"}, "np.sort": {"stable"}
                           "np.full": {"device"}, "np.full_like": {"device"},
                           "np.linspace": {"device"}, "np.linalg.cholesky": {"upper"},
                           "np.linalg.pinv": {"rtol"}, "np.quantile": {"weights"},
-                          "np.percentile": {"weights"},
+                          "np.percentile": {"weights"}, "np.nanquantile": {"weights"},
+                          "np.nanpercentile": {"weights"},
                           "statistics.fmean": {"weights"}}  # (Python 3.11's)
 
 
