@@ -78,16 +78,19 @@ def aligned_leaves(grads, tree, who="", owner="here"):
 
 def rebuild(tree, new_leaves):
     """``tree``'s structure with its leaves replaced, in :func:`leaves` order."""
-    it = iter(new_leaves)
+    return _build(tree, iter(new_leaves))
 
-    def build(t):
-        if isinstance(t, dict):
-            return {k: build(v) for k, v in t.items()}
-        if isinstance(t, (list, tuple)):
-            return like_container(t, [build(v) for v in t])
-        return next(it)
 
-    return build(tree)
+def _build(t, it):
+    """``t`` rebuilt with the next leaves of ``it``. (Module functions here and below, not
+    closures calling themselves: such a closure is a reference cycle, which would hold what it
+    sees, the user's arrays and gradients, after the call until the cyclic garbage collector
+    runs; tests/test_no_cycles.py.)"""
+    if isinstance(t, dict):
+        return {k: _build(v, it) for k, v in t.items()}
+    if isinstance(t, (list, tuple)):
+        return like_container(t, [_build(v, it) for v in t])
+    return next(it)
 
 
 def flatten(tree):
@@ -146,20 +149,21 @@ def tree_vector_grad(g, tree):
     """The gradient of ``unflatten_vector(v, tree)`` with respect to ``v``: the tree gradient
     ``g`` (0.0 where a leaf got none) as one vector."""
     parts = leaves(tree)
-
-    def grads(gt, t):
-        if isinstance(gt, (int, float)) and not isinstance(gt, bool) and gt == 0:
-            return [np.zeros(np.size(p)) for p in leaves(t)]
-        if isinstance(t, dict):
-            return [x for k in t for x in grads(gt.get(k, 0.0) if isinstance(gt, dict) else gt[k],
-                                                 t[k])]
-        if isinstance(t, (list, tuple)):
-            return [x for k, item in enumerate(t) for x in grads(gt[k] if gt[k] is not None
-                                                                  else 0.0, item)]
-        return [np.ravel(np.broadcast_to(np.asarray(gt, dtype=float), np.shape(t)))]
-
-    pieces = grads(g, tree)
+    pieces = _vector_pieces(g, tree)
     return np.concatenate(pieces) if parts else np.zeros(0)
+
+
+def _vector_pieces(gt, t):
+    """The raveled gradients of ``t``'s leaves found in the tree gradient ``gt``."""
+    if isinstance(gt, (int, float)) and not isinstance(gt, bool) and gt == 0:
+        return [np.zeros(np.size(p)) for p in leaves(t)]
+    if isinstance(t, dict):
+        return [x for k in t for x in _vector_pieces(
+            gt.get(k, 0.0) if isinstance(gt, dict) else gt[k], t[k])]
+    if isinstance(t, (list, tuple)):
+        return [x for k, item in enumerate(t) for x in _vector_pieces(
+            gt[k] if gt[k] is not None else 0.0, item)]
+    return [np.ravel(np.broadcast_to(np.asarray(gt, dtype=float), np.shape(t)))]
 
 
 # ---------------------------------------------------------------- objects as parameters
@@ -260,31 +264,33 @@ def object_parameters(model, grads=None, who="the optimizer"):
     each with its entry of ``grads`` (a gradient object as sd.grad returns for ``model``, or None)
     found at the same path: ``[(array, gradient or None)]``. A Python float attribute is refused
     (an optimizer updates arrays in place), as is a gradient not shaped like the model."""
-    out, seen = [], set()
-
-    def walk(m, g, path):
-        if id(m) in seen:
-            return
-        if isinstance(m, np.ndarray) and is_float_leaf(m):
-            seen.add(id(m))
-            out.append((m, g))
-            return
-        if is_float_leaf(m):
-            raise TypeError(
-                f"{who}: {path} is a Python float, which an optimizer cannot update in place; "
-                f"store it as an array (np.array({m!r})), or keep it out of the model")
-        if is_model_object(m):
-            seen.add(id(m))
-            if g is not None and type(g) is not type(m):
-                raise TypeError(f"{who} got a {type(g).__name__} as the gradient of {path}, a "
-                                f"{type(m).__name__}; pass the gradient sd.grad gives for the model")
-            for name, v in object_attributes(m):
-                walk(v, None if g is None else getattr(g, name, None), f"{path}.{name}")
-        elif isinstance(m, (list, tuple, dict)):
-            seen.add(id(m))
-            items = m.items() if isinstance(m, dict) else enumerate(m)
-            for k, v in items:
-                walk(v, None if g is None else g[k], f"{path}[{k!r}]")
-
-    walk(model, grads, "model")
+    out = []
+    _walk_parameters(model, grads, "model", out, set(), who)
     return out
+
+
+def _walk_parameters(m, g, path, out, seen, who):
+    """Append ``(array, gradient)`` for the float arrays reached from ``m`` to ``out``."""
+    if id(m) in seen:
+        return
+    if isinstance(m, np.ndarray) and is_float_leaf(m):
+        seen.add(id(m))
+        out.append((m, g))
+        return
+    if is_float_leaf(m):
+        raise TypeError(
+            f"{who}: {path} is a Python float, which an optimizer cannot update in place; "
+            f"store it as an array (np.array({m!r})), or keep it out of the model")
+    if is_model_object(m):
+        seen.add(id(m))
+        if g is not None and type(g) is not type(m):
+            raise TypeError(f"{who} got a {type(g).__name__} as the gradient of {path}, a "
+                            f"{type(m).__name__}; pass the gradient sd.grad gives for the model")
+        for name, v in object_attributes(m):
+            _walk_parameters(v, None if g is None else getattr(g, name, None), f"{path}.{name}",
+                             out, seen, who)
+    elif isinstance(m, (list, tuple, dict)):
+        seen.add(id(m))
+        items = m.items() if isinstance(m, dict) else enumerate(m)
+        for k, v in items:
+            _walk_parameters(v, None if g is None else g[k], f"{path}[{k!r}]", out, seen, who)

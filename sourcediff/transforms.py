@@ -270,6 +270,23 @@ def _jac_dtype(*values):
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
+def _find_generators(v, depth, found):
+    """Add the Generators and RandomStates ``v`` holds (to ``depth`` levels) to ``found``. (Not a
+    closure calling itself, a reference cycle that would hold the arguments after the call.)"""
+    if isinstance(v, (np.random.Generator, np.random.RandomState)):
+        found.setdefault(id(v), v)
+    elif depth and isinstance(v, (list, tuple)):
+        for item in v:
+            _find_generators(item, depth - 1, found)
+    elif depth and isinstance(v, dict):
+        for item in v.values():
+            _find_generators(item, depth - 1, found)
+    elif depth and isinstance(getattr(v, "__dict__", None), dict) and \
+            not isinstance(v, (type, types.ModuleType)):
+        for item in list(vars(v).values()):
+            _find_generators(item, depth - 1, found)
+
+
 def _run_state(fn, args):
     """What a run of ``fn`` may change that forward mode puts back before each of its passes,
     so that every pass runs as the first did: numpy's global random generator
@@ -278,23 +295,8 @@ def _run_state(fn, args):
     attributes of the objects among the arguments and of a bound method's self (a counter
     ``self.t += 1``, a state ``self.h = ...``), as they are now."""
     found = {id(np.random.mtrand._rand): np.random.mtrand._rand}
-
-    def visit(v, depth):
-        if isinstance(v, (np.random.Generator, np.random.RandomState)):
-            found.setdefault(id(v), v)
-        elif depth and isinstance(v, (list, tuple)):
-            for item in v:
-                visit(item, depth - 1)
-        elif depth and isinstance(v, dict):
-            for item in v.values():
-                visit(item, depth - 1)
-        elif depth and isinstance(getattr(v, "__dict__", None), dict) and \
-                not isinstance(v, (type, types.ModuleType)):
-            for item in list(vars(v).values()):
-                visit(item, depth - 1)
-
     for a in (*args, getattr(fn, "__self__", None)):
-        visit(a, 2)
+        _find_generators(a, 2, found)
     captured = getattr(fn, "__sourcediff_captured__", None)  # (a gradient: the user's function)
     user = captured.user if captured is not None else fn
     user = inspect.unwrap(getattr(user, "__func__", user))
@@ -309,7 +311,7 @@ def _run_state(fn, args):
             except ValueError:
                 pass
         for v in named:
-            visit(v, 1)
+            _find_generators(v, 1, found)
             module = type(v).__module__
             if _owner(v) and not _library(module) and not module.startswith("sourcediff"):
                 owners.setdefault(id(v), v)  # (a model of the user's in a global or closure)

@@ -237,17 +237,20 @@ def _held_nodes(value):
     """{id: node} of ``value`` and of the lists, tuples, dicts and arrays it holds (at any depth);
     objects and numbers are not looked into."""
     out = {}
-
-    def collect(v, depth):
-        if isinstance(v, np.ndarray) or other_array(v):
-            out.setdefault(id(v), v)
-        elif depth < 8 and is_tree(v) and id(v) not in out:
-            out[id(v)] = v
-            for item in (v.values() if isinstance(v, dict) else v):
-                collect(item, depth + 1)
-
-    collect(value, 0)
+    _collect_nodes(value, 0, out)
     return out
+
+
+def _collect_nodes(v, depth, out):
+    """Add ``v`` and what it holds to ``out``. (Module functions here and in copy_held, not
+    closures calling themselves: such a closure is a reference cycle, which would hold the
+    arguments or their copies after the call until the cyclic garbage collector runs.)"""
+    if isinstance(v, np.ndarray) or other_array(v):
+        out.setdefault(id(v), v)
+    elif depth < 8 and is_tree(v) and id(v) not in out:
+        out[id(v)] = v
+        for item in (v.values() if isinstance(v, dict) else v):
+            _collect_nodes(item, depth + 1, out)
 
 
 def copy_held(value, name="the argument", where="sourcediff"):
@@ -269,29 +272,30 @@ def copy_held(value, name="the argument", where="sourcediff"):
         if len(group) > 1 and any(_shares(a, b) for k, a in enumerate(group)
                                   for b in group[k + 1:]):
             copies.update(_copies_sharing(root, group, name, where))
+    return _copied(value, 0, copies)
 
-    def rebuild(v, depth):
-        if id(v) in copies:
-            return copies[id(v)]
-        if isinstance(v, np.ndarray) or other_array(v):
-            out = v.copy()
-        elif depth < 8 and isinstance(v, dict):
-            out = copy_module.copy(v)
-            copies[id(v)] = out
-            for k in out:
-                out[k] = rebuild(v[k], depth + 1)
-        elif depth < 8 and isinstance(v, list):
-            out = copy_module.copy(v)
-            copies[id(v)] = out
-            out[:] = [rebuild(item, depth + 1) for item in v]
-        elif depth < 8 and isinstance(v, tuple):
-            out = like_container(v, [rebuild(item, depth + 1) for item in v])
-        else:
-            return v
+
+def _copied(v, depth, copies):
+    """``v`` for :func:`copy_held`: its copy, made once (``copies``: {id: copy})."""
+    if id(v) in copies:
+        return copies[id(v)]
+    if isinstance(v, np.ndarray) or other_array(v):
+        out = v.copy()
+    elif depth < 8 and isinstance(v, dict):
+        out = copy_module.copy(v)
         copies[id(v)] = out
-        return out
-
-    return rebuild(value, 0)
+        for k in out:
+            out[k] = _copied(v[k], depth + 1, copies)
+    elif depth < 8 and isinstance(v, list):
+        out = copy_module.copy(v)
+        copies[id(v)] = out
+        out[:] = [_copied(item, depth + 1, copies) for item in v]
+    elif depth < 8 and isinstance(v, tuple):
+        out = like_container(v, [_copied(item, depth + 1, copies) for item in v])
+    else:
+        return v
+    copies[id(v)] = out
+    return out
 
 
 def _copies_sharing(root, group, name, where):

@@ -128,18 +128,7 @@ def own_arrays(out):
     elif type(out) is np.ndarray or type(out) is float:
         return out
     leaves = []
-
-    def collect(v):
-        if isinstance(v, np.ndarray):
-            leaves.append(v)
-        elif isinstance(v, (list, tuple)):
-            for item in v:
-                collect(item)
-        elif isinstance(v, dict):
-            for item in v.values():
-                collect(item)
-
-    collect(out)
+    _collect_arrays(out, leaves)
     if len(leaves) < 2:
         return out
     shared = set()
@@ -150,20 +139,35 @@ def own_arrays(out):
                 break
     if not shared:
         return out
+    return _copy_shared(out, shared)
 
-    def fresh(v):
-        if isinstance(v, np.ndarray):
-            if id(v) in shared:
-                shared.discard(id(v))  # (the first of a shared pair stays; later ones copy)
-                return v.copy()
-            return v
-        if isinstance(v, tuple):
-            return type(v)(fresh(item) for item in v) if type(v) is tuple else \
-                type(v)(*[fresh(item) for item in v])
-        if isinstance(v, list):
-            return type(v)(fresh(item) for item in v)
-        if isinstance(v, dict):
-            return type(v)((k, fresh(item)) for k, item in v.items())
+
+def _collect_arrays(v, leaves):
+    """Append the arrays of the list, tuple or dict tree ``v`` to ``leaves``. (A module function,
+    not a closure calling itself: such a closure is a reference cycle, which would hold the
+    gradient's arrays after the call until the cyclic garbage collector runs.)"""
+    if isinstance(v, np.ndarray):
+        leaves.append(v)
+    elif isinstance(v, (list, tuple)):
+        for item in v:
+            _collect_arrays(item, leaves)
+    elif isinstance(v, dict):
+        for item in v.values():
+            _collect_arrays(item, leaves)
+
+
+def _copy_shared(v, shared):
+    """``v`` with the arrays whose ids are in ``shared`` copied, but for the first of each."""
+    if isinstance(v, np.ndarray):
+        if id(v) in shared:
+            shared.discard(id(v))  # (the first of a shared pair stays; later ones copy)
+            return v.copy()
         return v
-
-    return fresh(out)
+    if isinstance(v, tuple):
+        return type(v)(_copy_shared(item, shared) for item in v) if type(v) is tuple else \
+            type(v)(*[_copy_shared(item, shared) for item in v])
+    if isinstance(v, list):
+        return type(v)(_copy_shared(item, shared) for item in v)
+    if isinstance(v, dict):
+        return type(v)((k, _copy_shared(item, shared)) for k, item in v.items())
+    return v
