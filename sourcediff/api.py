@@ -14,6 +14,8 @@ Example::
 """
 
 import functools
+import types
+import weakref
 
 from . import compiled, runtime
 from .compiled import _get
@@ -90,10 +92,30 @@ def _check_backend(backend, optimize_code, mode):
                            f"argument it already runs forward mode), not mode={mode!r}")
 
 
+_AUX = weakref.WeakKeyDictionary()  # {user function: {(wrt, ...): its has_aux gradient}}
+
+
 def _with_aux(fn, wrt, what, mode, optimize_code, backend="numpy"):
     """The gradient of ``fn(...)[0]`` for a ``fn`` that returns ``(loss, aux)``, giving aux back
     from the same run of ``fn`` (it runs once per call): the loss is taken by ``runtime.aux_first``,
-    which keeps aux aside for this call."""
+    which keeps aux aside for this call. Made once per function and options, as ``sd.grad(f)``
+    is (``sd.value_and_grad(f, has_aux=True)(params, x)`` in a training loop compiled the loss
+    anew on every step: the wrapper around ``fn`` was a new function each time); what ``fn``
+    captures is checked on each call by the gradient it wraps."""
+    if type(fn) is not types.FunctionType:
+        return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
+    key = (wrt if not isinstance(wrt, list) else tuple(wrt), what, mode, optimize_code, backend)
+    per_fn = _AUX.setdefault(fn, {})
+    try:
+        made = per_fn.get(key)
+    except TypeError:  # (an unhashable wrt: made each time, and refused or read as before)
+        return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
+    if made is None:
+        made = per_fn[key] = _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
+    return made
+
+
+def _make_with_aux(fn, wrt, what, mode, optimize_code, backend):
     name = getattr(fn, "__name__", "f")
     loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
                         "_sd_aux_first({fn}({params}))", {"_sd_aux_first": runtime.aux_first})

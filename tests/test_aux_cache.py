@@ -1,0 +1,64 @@
+"""``sd.grad(f, has_aux=True)`` is made once per function and options, as ``sd.grad(f)`` is.
+
+JAX-style training loops write ``(loss, aux), g = sd.value_and_grad(f, has_aux=True)(params, x)``
+on every step. The wrapper that takes the loss out of ``(loss, aux)`` was a new function on each
+call, so every step compiled the loss again (28 ms a step for a three-line loss, against 12 µs
+for ``sd.grad(f)(...)``)."""
+
+import numpy as np
+
+import sourcediff as sd
+from sourcediff import compiled
+from tests.oracles import check_grads_fd
+
+
+def _loss_and_norm(w, x):
+    y = np.tanh(x @ w)
+    return np.sum(y ** 2), {"norm": float(np.linalg.norm(y))}
+
+
+def _outer():
+    scale = 2.0
+
+    def f(w):
+        return np.sum(w * scale) ** 2, scale
+
+    def set_scale(v):
+        nonlocal scale
+        scale = v
+
+    return f, set_scale
+
+
+def test_has_aux_gradients_are_made_once():
+    for make in (lambda: sd.grad(_loss_and_norm, has_aux=True),
+                 lambda: sd.grad(_loss_and_norm, wrt=(0, 1), has_aux=True),
+                 lambda: sd.value_and_grad(_loss_and_norm, has_aux=True),
+                 lambda: sd.grad(_loss_and_norm, has_aux=True, mode="forward")):
+        assert make() is make()
+    assert sd.grad(_loss_and_norm, has_aux=True) is not sd.value_and_grad(_loss_and_norm,
+                                                                           has_aux=True)
+
+
+def test_a_has_aux_call_in_a_loop_compiles_once(monkeypatch):
+    rng = np.random.default_rng(0)
+    w, x = rng.standard_normal(3), rng.standard_normal((4, 3))
+    sd.value_and_grad(_loss_and_norm, has_aux=True)(w, x)
+    made = []
+    real = compiled.transform
+    monkeypatch.setattr(compiled, "transform", lambda *a, **k: made.append(a) or real(*a, **k))
+    for _ in range(3):
+        (value, aux), g = sd.value_and_grad(_loss_and_norm, has_aux=True)(w, x)
+    assert made == []
+    assert value == _loss_and_norm(w, x)[0] and aux == _loss_and_norm(w, x)[1]
+    check_grads_fd(lambda w, x: _loss_and_norm(w, x)[0], (w, x), (0,), (g,))
+
+
+def test_what_the_function_captures_is_still_followed():
+    f, set_scale = _outer()
+    w = np.array([1.0, 2.0])
+    for scale in (2.0, 3.0, 4.0):
+        set_scale(scale)
+        g, aux = sd.grad(f, has_aux=True)(w)
+        assert aux == scale
+        np.testing.assert_allclose(g, 2 * np.sum(w * scale) * scale * np.ones(2))
