@@ -10,6 +10,7 @@ import inspect
 import os
 import threading
 import types
+import warnings
 import weakref
 
 import numpy as np
@@ -28,7 +29,7 @@ from .compiler.parse import (
     synthetic,
 )
 from .compiler.resolve import method_of
-from .errors import NoSourceError, SourcediffError, WrtError
+from .errors import NoSourceError, SourcediffError, SourcediffWarning, WrtError
 from .rules import registry
 from .rules.quote import sliced_rule
 from .specialize import facts as spec_facts
@@ -108,6 +109,7 @@ def clear_cache():
     """Forget every compiled function (the next ``grad(f)`` transforms again)."""
     with _lock:
         _cache.clear()
+        _COMPILES.clear()
 
 
 def check_function(fn):
@@ -139,6 +141,7 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
             compiled = per_fn.get(key) if per_fn is not None else None
             if compiled is None:
                 compiled = transform(fn, wrt, mode, optimize_code, backend)
+                _count_compile(target, key[:3] + key[4:-1])
                 _remakes(compiled, target, inspect.ismethod(fn), (wrt, mode, optimize_code,
                                                                   backend))
                 if _weakable(target):
@@ -149,6 +152,38 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
     if inspect.ismethod(fn):
         return types.MethodType(compiled, fn.__self__)
     return compiled
+
+
+_COMPILES = {}  # {(wrt, mode, ..., code object): how many times it was compiled}
+_COMPILES_WARNED_AT = 5
+
+
+def _count_compile(target, options):
+    """Warn once when one function's code has been compiled ``_COMPILES_WARNED_AT`` times: a
+    lambda or closure made anew on every step (``sd.grad(lambda w: loss(w, X))(w)`` in a loop)
+    is a new function each time, and one whose closure is rebound on every step is a new state
+    each time; either is compiled on every call, tens of milliseconds where a cached gradient
+    takes microseconds."""
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return
+    if len(_COMPILES) > 10000:  # (bounded: only the count for code compiled again and again matters)
+        _COMPILES.clear()
+    try:
+        n = _COMPILES[options] = _COMPILES.get(options, 0) + 1  # (options hold the code)
+    except TypeError:
+        return
+    if n != _COMPILES_WARNED_AT:
+        return
+    where = f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}"
+    warnings.warn(
+        f"sourcediff compiled {getattr(target, '__qualname__', code.co_name)} ({where}) "
+        f"{n} times: each call of sd.grad(...) got a new function of that code (a lambda or "
+        f"closure made on every step) or one whose closure or defaults held new objects, and "
+        f"each is compiled anew (milliseconds; a cached gradient runs in microseconds). Make "
+        f"the gradient once, outside the loop, and pass what changes as an argument: "
+        f"df = sd.grad(loss); df(w, X) for def loss(w, X).",
+        SourcediffWarning, stacklevel=jit._user_stacklevel())
 
 
 _WRAPPERS = weakref.WeakKeyDictionary()

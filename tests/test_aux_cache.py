@@ -62,3 +62,37 @@ def test_what_the_function_captures_is_still_followed():
         g, aux = sd.grad(f, has_aux=True)(w)
         assert aux == scale
         np.testing.assert_allclose(g, 2 * np.sum(w * scale) * scale * np.ones(2))
+
+
+def _quadratic(w, X):
+    return np.sum((X @ w) ** 2)
+
+
+def test_a_function_made_anew_on_every_step_is_named_once():
+    """``sd.grad(lambda w: loss(w, X))(w)`` in a loop compiles a new function on every step:
+    one SourcediffWarning, at the fifth compile of that code, says so and what to write."""
+    import warnings
+
+    w = np.ones(3)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for step in range(7):
+            X = np.full((4, 3), float(step))
+            g = sd.grad(lambda w: _quadratic(w, X))(w)
+            np.testing.assert_allclose(g, 2 * X.T @ (X @ w))
+    ours = [m for m in seen if issubclass(m.category, sd.SourcediffWarning)]
+    assert len(ours) == 1
+    text = str(ours[0].message)
+    assert "<lambda>" in text and "test_aux_cache.py" in text and "df = sd.grad(loss)" in text
+    assert ours[0].filename == __file__  # (at the user's line)
+
+
+def test_a_gradient_made_once_is_not_named():
+    import warnings
+
+    df = sd.grad(_quadratic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for step in range(7):
+            df(np.ones(3), np.full((4, 3), float(step)))
+            sd.grad(_quadratic)(np.ones(3), np.full((4, 3), float(step)))
