@@ -168,7 +168,8 @@ def concat_grads(g, arrays, axis=0, promoted=None):
         pieces = [g[before + (slice(lo, hi),)] for lo, hi in zip(ends, ends[1:])]
     else:
         pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
-    return [np.reshape(piece, shape(x)) for piece, x in zip(pieces, arrays)]
+    return GradList([np.reshape(piece, shape(x)) for piece, x in zip(pieces, arrays)])  # (adds
+    # entrywise: differentiated again, a tuple argument's gradient is accumulated as 0.0 + it)
 
 
 def hstack_axis(tup):
