@@ -106,13 +106,14 @@ def _with_aux(fn, wrt, what, mode, optimize_code, backend="numpy"):
         return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
     key = (wrt if not isinstance(wrt, list) else tuple(wrt), what, mode, optimize_code, backend)
     per_fn = _AUX.setdefault(fn, {})
+    state = (id(fn.__defaults__), id(fn.__kwdefaults__))  # (the wrapper passes fn's defaults on)
     try:
         made = per_fn.get(key)
     except TypeError:  # (an unhashable wrt: made each time, and refused or read as before)
         return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
-    if made is None:
-        made = per_fn[key] = _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
-    return made
+    if made is None or made[0] != state:
+        made = per_fn[key] = (state, _make_with_aux(fn, wrt, what, mode, optimize_code, backend))
+    return made[1]
 
 
 def _make_with_aux(fn, wrt, what, mode, optimize_code, backend):

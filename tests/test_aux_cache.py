@@ -96,3 +96,41 @@ def test_a_gradient_made_once_is_not_named():
         for step in range(7):
             df(np.ones(3), np.full((4, 3), float(step)))
             sd.grad(_quadratic)(np.ones(3), np.full((4, 3), float(step)))
+
+
+def _penalized(w, x, l2=0.1):
+    r = np.tanh(x @ w)
+    return np.sum(r ** 2) + l2 * np.sum(w ** 2), {"r": r}
+
+
+def _penalized_kw(w, x, *, l2=0.1, scale):
+    r = np.tanh(x @ w) * scale
+    return np.sum(r ** 2) + l2 * np.sum(w ** 2), r
+
+
+def test_has_aux_takes_defaults_and_keyword_only_parameters():
+    """``def loss(w, x, l2=0.1)`` with has_aux=True was refused ('can wrap only functions with
+    plain positional parameters'); the wrapper now has the function's own signature."""
+    rng = np.random.default_rng(1)
+    w, x = rng.standard_normal(3), rng.standard_normal((4, 3))
+    for args, kwargs, fn in (((w, x), {}, _penalized), ((w, x, 0.7), {}, _penalized),
+                             ((w, x), {"scale": 2.0}, _penalized_kw),
+                             ((w, x), {"l2": 0.3, "scale": 0.5}, _penalized_kw)):
+        g, aux = sd.grad(fn, has_aux=True)(*args, **kwargs)
+        np.testing.assert_allclose(aux if not isinstance(aux, dict) else aux["r"],
+                                   fn(*args, **kwargs)[1]["r"] if isinstance(aux, dict)
+                                   else fn(*args, **kwargs)[1])
+        check_grads_fd(lambda *a: fn(*a, **kwargs)[0], args, (0,), (g,))
+
+
+def test_a_replaced_default_is_followed():
+    rng = np.random.default_rng(2)
+    w, x = rng.standard_normal(3), rng.standard_normal((4, 3))
+    before = sd.grad(_penalized, has_aux=True)(w, x)[0]
+    old = _penalized.__defaults__
+    try:
+        _penalized.__defaults__ = (2.0,)
+        after = sd.grad(_penalized, has_aux=True)(w, x)[0]
+    finally:
+        _penalized.__defaults__ = old
+    np.testing.assert_allclose(after - before, 2 * (2.0 - 0.1) * w)

@@ -286,28 +286,39 @@ def synthetic(fn, name, template, env):
         sig = inspect.signature(target)  # (of a bound method: the wrapped one's, self dropped)
     except (TypeError, ValueError):
         sig = None
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if sig is None or not all(p.kind in kinds and p.default is p.empty
-                              for p in sig.parameters.values()):
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.KEYWORD_ONLY)
+    if sig is None or not all(p.kind in kinds for p in sig.parameters.values()):
         raise NoSourceError(
             f"{getattr(fn, '__qualname__', repr(fn))}: sourcediff can wrap only functions with "
-            f"plain positional parameters here (no defaults, *args or keywords); write a small "
-            f"def with the parameters you differentiate that calls it")
+            f"named parameters here (no *args or **kwargs); write a small def with the "
+            f"parameters you differentiate that calls it")
     params = list(sig.parameters)
     # (fn under its own name where it can be, so messages about the call name it)
     own = getattr(fn, "__name__", "")
     label = own if own.isidentifier() and not keyword.iskeyword(own) and own not in params \
         and own not in env and own != name else "_sd_fn"
-    body = template.format(fn=label, params=", ".join(params))
-    text = f"def {name}({', '.join(params)}):\n    return {body}\n"
+    # (defaults are fn's own objects, named in the wrapper's scope; keyword-only parameters
+    # are passed on by keyword)
+    defaults = {f"_sd_default_{n}": p.default for n, p in sig.parameters.items()
+                if p.default is not p.empty}
+    heads, passed, star = [], [], False
+    for n, p in sig.parameters.items():
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and not star:
+            heads.append("*")
+            star = True
+        heads.append(n if p.default is p.empty else f"{n}=_sd_default_{n}")
+        passed.append(f"{n}={n}" if p.kind is inspect.Parameter.KEYWORD_ONLY else n)
+    body = template.format(fn=label, params=", ".join(passed))
+    text = f"def {name}({', '.join(heads)}):\n    return {body}\n"
     namespace = {}
-    scope = dict(env, **{label: fn})
+    scope = dict(env, **defaults, **{label: fn})
     exec(generated.compile_code(text, f"<sourcediff {name}>"), scope, namespace)
     made = namespace[name]
     made.__qualname__ = name
     node = gast.parse(text).body[0]
     filename = getattr(getattr(target, "__code__", None), "co_filename", "<sourcediff>")
-    first, line = 1, f"def {name}({', '.join(params)}): return {body}"
+    first, line = 1, f"def {name}({', '.join(heads)}): return {body}"
     try:
         lines, first = inspect.getsourcelines(target)
         line = lines[0].strip()
