@@ -653,16 +653,17 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
         sd.elementwise_grad(f)(np.zeros(3))                          # [1, 1, 1]
         sd.elementwise_grad(sd.elementwise_grad(f))(np.zeros(3))     # f'' = [0, 0, 0]
     """
-    try:
+    state = (id(getattr(fn, "__defaults__", None)), id(getattr(fn, "__kwdefaults__", None)))
+    try:  # (the wrapper passes fn's defaults on: made again when they are replaced)
         summed = _summed.get(fn)
     except TypeError:
         summed = None
-    if summed is None:
+    if summed is None or summed[0] != state:
         name = getattr(fn, "__name__", "f")
-        summed = synthetic(fn, f"sum_of_{name if name.isidentifier() else 'f'}",
-                           "_np.sum({fn}({params}))", {"_np": np})
+        summed = (state, synthetic(fn, f"sum_of_{name if name.isidentifier() else 'f'}",
+                                   "_np.sum({fn}({params}))", {"_np": np}))
         try:
             _summed[fn] = summed
         except TypeError:
             pass
-    return _get(summed, wrt, "grad", optimize)
+    return _get(summed[1], wrt, "grad", optimize)

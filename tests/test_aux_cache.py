@@ -134,3 +134,20 @@ def test_a_replaced_default_is_followed():
     finally:
         _penalized.__defaults__ = old
     np.testing.assert_allclose(after - before, 2 * (2.0 - 0.1) * w)
+
+
+def _scaled_tanh(x, c=1.0):
+    return np.tanh(c * x)
+
+
+def test_elementwise_grad_follows_a_replaced_default():
+    x = np.array([0.1, -0.4])
+    first = sd.elementwise_grad(_scaled_tanh)(x)
+    np.testing.assert_allclose(first, 1 - np.tanh(x) ** 2)
+    old = _scaled_tanh.__defaults__
+    try:
+        _scaled_tanh.__defaults__ = (3.0,)
+        np.testing.assert_allclose(sd.elementwise_grad(_scaled_tanh)(x),
+                                   3.0 * (1 - np.tanh(3.0 * x) ** 2))
+    finally:
+        _scaled_tanh.__defaults__ = old
