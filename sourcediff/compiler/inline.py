@@ -27,7 +27,9 @@ import sys
 
 import gast
 
+from ..runtime import check_held_class
 from .fence import static_object
+from .held import held_objects, user_class
 from .parse import parse_function
 from .resolve import _library, _python_method, constructible
 
@@ -38,12 +40,24 @@ def inline_state_methods(parsed):
     """``parsed`` with such method calls written into its body (in place; returns it)."""
     fdef = parsed.node
     classes = _known_objects(parsed, fdef)
-    if not classes:
-        return parsed
-    parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
-    fdef.body = inliner.block(fdef.body, 0)
+    body = _split_layer_lists(parsed, fdef, inliner)
+    if not inliner.classes:
+        return parsed
+    parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
+    head = []
+    params = [a.id for a in fdef.args.args + fdef.args.kwonlyargs]
+    for name, cls in list(inliner.classes.items()):
+        if name in params:
+            head.extend(inliner.hold(name, cls, fdef, 0))
+            continue
+        at = next((s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+                   if isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                   isinstance(s.targets[0], gast.Name) and s.targets[0].id == name), None)
+        if at is not None:
+            inliner.pending[id(at)] = inliner.hold(name, cls, at, 0)
+    fdef.body = head + inliner.block(inliner.held_reads(body), 0)
     return parsed
 
 
@@ -83,15 +97,114 @@ class _Inliner:
                               isinstance(n.ctx, (gast.Store, gast.Param))} | \
             {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
         self.count = 0
+        self.held = {}  # (object's name, attribute) -> the local holding what it holds
+        self.lists = {}  # a local holding a list of layers -> the locals of its items
+        self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
 
     def block(self, stmts, depth):
         out = []
         for s in stmts:
+            if isinstance(s, gast.For) and self.unrollable(s):
+                out.extend(self.block(self.unroll(s), depth))
+                continue
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list) and \
                         not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
                     setattr(s, field, self.block(getattr(s, field), depth))
             out.extend(self.statement(s, depth))
+            out.extend(self.pending.pop(id(s), ()))
+        return out
+
+    # ------------------------------------------------------------ objects held by objects
+
+    def hold(self, name, cls, at, depth):
+        """Statements reading what the object ``name`` (of class ``cls``) holds for good
+        (compiler/held.py) into locals of its own, each checked to hold what ``__init__``
+        stored (``_act1 = d.activation``); later reads ``d.activation`` take that local."""
+        out = []
+        if depth >= _DEPTH or not isinstance(cls, type):
+            return out
+        for attr, spec in sorted(held_objects(cls).items()):
+            new = self.fresh_plain(f"{name.lstrip('_')}_{attr}")
+            self.held[(name, attr)] = new
+            read = gast.Attribute(value=_load(name), attr=attr, ctx=gast.Load())
+            out.append(self.located(gast.Assign(targets=[_store(new)], value=read,
+                                                type_comment=None), at))
+            holder = self.bind_global(self.check_held_class, "classes", spec)
+            out.append(self.located(gast.Expr(value=gast.Call(
+                func=self.bind_global(self.check_held_class, "check", self.check_held_class),
+                args=[_load(new), holder,
+                      gast.Constant(value=self.parsed.where(at), kind=None),
+                      gast.Constant(value=f"{name}.{attr}: {cls.__name__}.__init__ stores it",
+                                    kind=None)],
+                keywords=[])), at))
+            if isinstance(spec, list):
+                items = []
+                for k, item_cls in enumerate(spec):
+                    item = self.fresh_plain(f"{new.lstrip('_')}_{k}")
+                    items.append(item)
+                    self.classes[item] = item_cls
+                    out.append(self.located(gast.Assign(
+                        targets=[_store(item)], value=gast.Subscript(
+                            value=_load(new), slice=gast.Constant(value=k, kind=None),
+                            ctx=gast.Load()), type_comment=None), at))
+                    out.extend(self.hold(item, item_cls, at, depth + 1))
+                self.lists[new] = items
+            else:
+                self.classes[new] = spec
+                out.extend(self.hold(new, spec, at, depth + 1))
+        return out
+
+    check_held_class = staticmethod(check_held_class)
+
+    def fresh_plain(self, name):
+        new = f"_{name}"
+        while new in self.taken:
+            new += "_"
+        self.taken.add(new)
+        return new
+
+    def located(self, node, at):
+        for n in gast.walk(node):
+            if isinstance(n, (gast.stmt, gast.expr)):
+                n.lineno, n.col_offset = at.lineno, at.col_offset
+                n.end_lineno, n.end_col_offset = at.lineno, at.col_offset
+        return node
+
+    def held_reads(self, stmts):
+        """``stmts`` with each read of a held attribute (``d.activation``) the local holding it."""
+        reader = _HeldReads(self.held, self.lists)
+        return [reader.visit(s) for s in stmts]
+
+    def unrollable(self, loop):
+        """Whether ``loop`` runs over a held list of layers (``for layer in self.layers``)
+        calling a method that stores on each: it is then written once per layer."""
+        if not (isinstance(loop.iter, gast.Name) and loop.iter.id in self.lists and
+                isinstance(loop.target, gast.Name) and not loop.orelse):
+            return False
+        t = loop.target.id
+        for n in gast.walk(gast.Module(body=loop.body, type_ignores=[])):
+            if isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.FunctionDef,
+                              gast.Lambda)) or (isinstance(n, gast.Name) and n.id in (
+                                  t, loop.iter.id) and not isinstance(n.ctx, gast.Load)):
+                return False
+        called = {n.func.attr for n in gast.walk(gast.Module(body=loop.body, type_ignores=[]))
+                  if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                  isinstance(n.func.value, gast.Name) and n.func.value.id == t}
+        return any(_inlinable(self.classes[item], m) is not None
+                   for item in self.lists[loop.iter.id] for m in called)
+
+    def unroll(self, loop):
+        t, items = loop.target.id, self.lists[loop.iter.id]
+        out = []
+        for item in items:
+            body = copy.deepcopy(loop.body)
+            out.extend(self.held_reads([
+                _Renamer(lambda n, item=item: item if n.id == t else n.id).visit(s)
+                for s in body]))
+        if items:  # (the loop's name keeps the last item, as Python leaves it)
+            out.append(self.located(gast.Assign(targets=[_store(t)], value=_load(items[-1]),
+                                                type_comment=None), loop))
         return out
 
     def statement(self, s, depth):
@@ -163,7 +276,7 @@ class _Inliner:
                 return obj
             return names[n.id] if n.id in names else self.global_name(method, n.id)
 
-        body = [_Renamer(renamed).visit(node) for node in body]
+        body = self.held_reads([_Renamer(renamed).visit(node) for node in body])
         result = None
         if body and isinstance(body[-1], gast.Return):
             result = body.pop().value
@@ -199,6 +312,91 @@ class _Inliner:
         new = self.fresh(method, name)
         self.parsed.env[new] = value
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _store(name):
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _split_layer_lists(parsed, fdef, inliner):
+    """``fdef``'s body with each local bound once to a list of the user's layers (``layers =
+    [Dense(W1, b1), Tanh()]``) built item by item into locals of their own, known to
+    ``inliner`` (so a loop over it can be written once per layer)."""
+    bound = {}
+    for n in gast.walk(fdef):
+        for t in getattr(n, "targets", None) or [getattr(n, "target", None)]:
+            for x in gast.walk(t) if t is not None else ():
+                if isinstance(x, gast.Name) and isinstance(x.ctx, gast.Store):
+                    bound[x.id] = bound.get(x.id, 0) + 1
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    out = []
+    for s in fdef.body:
+        v = getattr(s, "value", None)
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Name) and bound.get(s.targets[0].id) == 1 and \
+                s.targets[0].id not in params and isinstance(v, gast.List) and v.elts and \
+                all(isinstance(e, gast.Call) and user_class(static_object(
+                    parsed, e.func, set(bound) | params)) for e in v.elts) and \
+                not _list_changed(fdef, s.targets[0].id):
+            name = s.targets[0].id
+            items = []
+            for k, e in enumerate(v.elts):
+                item = inliner.fresh_plain(f"{name}_{k}")
+                items.append(item)
+                inliner.classes[item] = static_object(parsed, e.func, set(bound) | params)
+                out.append(gast.copy_location(gast.Assign(targets=[_store(item)], value=e,
+                                                          type_comment=None), s))
+            s.value = gast.List(elts=[_load(i) for i in items], ctx=gast.Load())
+            inliner.lists[name] = items
+        out.append(s)
+    return out
+
+
+def _list_changed(fdef, name):
+    """Whether ``fdef`` writes into the list ``name`` or passes it on (append, an item stored,
+    a call given it)."""
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and \
+                isinstance(n.value, gast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, gast.Call) and (
+                isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and
+                n.func.value.id == name or any(isinstance(a, gast.Name) and a.id == name
+                                               for a in n.args)):
+            return True
+    return False
+
+
+class _HeldReads(gast.NodeTransformer):
+    """``d.activation`` read (held, see _Inliner.hold) becomes the local holding it, and
+    ``layers[-1]`` of a list of layers split into locals (``_layers_3``) that local."""
+
+    def __init__(self, held, lists):
+        self.held, self.lists = held, lists
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if isinstance(node.ctx, gast.Load) and isinstance(node.value, gast.Name) and \
+                (node.value.id, node.attr) in self.held:
+            return gast.copy_location(_load(self.held[(node.value.id, node.attr)]), node)
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        k = node.slice.value if isinstance(node.slice, gast.Constant) else None
+        if isinstance(node.slice, gast.UnaryOp) and isinstance(node.slice.op, gast.USub) and \
+                isinstance(node.slice.operand, gast.Constant) and \
+                type(node.slice.operand.value) is int:
+            k = -node.slice.operand.value  # (layers[-1])
+        items = self.lists.get(node.value.id) if isinstance(node.value, gast.Name) else None
+        if isinstance(node.ctx, gast.Load) and items and type(k) is int and \
+                -len(items) <= k < len(items):
+            return gast.copy_location(_load(items[k]), node)
+        return node
 
 
 class _NotInlined(Exception):
