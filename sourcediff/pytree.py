@@ -255,11 +255,12 @@ def _child_leaves(owner, key, v, path, seen):
     return object_float_leaves(v, path, seen)
 
 
-def object_parameters(model, grads=None, who="the optimizer"):
+def object_parameters(model, grads=None, who="the optimizer", paths=None):
     """The float arrays of the model object ``model`` (each once, however many paths reach it),
     each with its entry of ``grads`` (a gradient object as sd.grad returns for ``model``, or None)
-    found at the same path: ``[(array, gradient or None)]``. A Python float attribute is refused
-    (an optimizer updates arrays in place), as is a gradient not shaped like the model."""
+    found at the same path: ``[(array, gradient or None)]``; the list ``paths``, if given, gets
+    each array's path (``"model.layers[0].W"``). A Python float attribute is refused (an
+    optimizer updates arrays in place), as is a gradient not shaped like the model."""
     out, seen = [], set()
 
     def walk(m, g, path):
@@ -268,6 +269,8 @@ def object_parameters(model, grads=None, who="the optimizer"):
         if isinstance(m, np.ndarray) and is_float_leaf(m):
             seen.add(id(m))
             out.append((m, g))
+            if paths is not None:
+                paths.append(path)
             return
         if is_float_leaf(m):
             raise TypeError(

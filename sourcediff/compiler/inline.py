@@ -100,12 +100,23 @@ class _Inliner:
         self.held = {}  # (object's name, attribute) -> the local holding what it holds
         self.lists = {}  # a local holding a list of layers -> the locals of its items
         self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
+        self.bindings = {}  # name -> how many places bind it
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.bindings[n.id] = self.bindings.get(n.id, 0) + 1
 
     def block(self, stmts, depth):
         out = []
+        last = {}  # a loop's name -> the last layer it ran over (read after the loop)
         for s in stmts:
+            if last:
+                s = _Renamer(lambda n: last.get(n.id, n.id) if isinstance(n.ctx, gast.Load)
+                             else n.id).visit(s)
             if isinstance(s, gast.For) and self.unrollable(s):
                 out.extend(self.block(self.unroll(s), depth))
+                t = s.target.id
+                if self.bindings.get(t) == 1:  # (the loop's the only binding of its name)
+                    last[t] = self.lists[s.iter.id][-1]
                 continue
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list) and \

@@ -19,7 +19,7 @@ __all__ = [
     "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
-    "copy_held", "check_partial_alias", "check_held_class"
+    "copy_held", "check_partial_alias"
 ]
 
 
@@ -527,25 +527,3 @@ def check_wrt(value, name, fn_where):
         f"of wrt"
     )
 
-
-def check_held_class(value, classes, where, text):
-    """Refuse, at ``where``, an object attribute that no longer holds what its class's
-    ``__init__`` stores there (``self.activation = Tanh()``; ``self.layers = [Dense(...),
-    ReLU()]``: a list of objects of those classes), which compiler/inline.py wrote the methods of
-    into the caller: replaced from outside since, its own methods would run, not those."""
-    if isinstance(classes, type):
-        ok = type(value) is classes
-        want = classes.__name__
-    else:
-        ok = isinstance(value, list) and len(value) == len(classes) and all(
-            type(v) is c for v, c in zip(value, classes))
-        want = "a list of " + ", ".join(c.__name__ for c in classes)
-    if not ok:
-        got = type(value).__name__ if not isinstance(value, (list, tuple)) else \
-            f"a {type(value).__name__} of " + ", ".join(type(v).__name__ for v in value)
-        raise SourcediffError(
-            f"{where}: sourcediff wrote the methods of {want} (what __init__ stores there) into "
-            f"this function, but the object holds {got}:\n    {text}\nAn attribute replaced "
-            f"after __init__ (model.layers.append(...), layer.activation = ...) is not followed "
-            f"there: set it in __init__, or make the method return its result (x = "
-            f"layer.forward(x)) rather than store it for the caller to read")

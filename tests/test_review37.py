@@ -1,0 +1,158 @@
+"""review37: object-oriented models as people write them (nnfs layers holding layers and lists of
+layers, ML-From-Scratch, min-char-rnn, cs231n's FullyConnectedNet, Keras-like models, mixins,
+abstract bases, __getattr__ and properties; tests/programs/review37_*.py), checked in every mode
+against central finite differences, and the regressions found there."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.errors import SourcediffError
+from tests.programs import review34_harness as H
+from tests.programs import review37_nnfs as N
+
+
+# ---------------------------------------------------------------- nnfs: layers of layers
+#
+# A layer holding its activation (self.activation.forward(z); self.output =
+# self.activation.output) and a loop over a list of layers (for layer in layers:
+# layer.forward(x); x = layer.output) were refused with AliasError "reads Tanh.output back":
+# compiler/held.py and inline.py now write them into the caller.
+
+@pytest.mark.parametrize("mode", ["reverse", "unspecialized", "unoptimized", "numba", "tape"])
+def test_nnfs_layer_of_a_layer_and_list_of_layers(mode):
+    H.check(N.layer_of_a_layer, (N.W1, N.B1, N.X), (0, 1), mode)
+    H.check(N.list_of_layers, (N.W1, N.B1, N.W2, N.B2, N.X), (0, 1, 2, 3), mode)
+
+
+@pytest.mark.parametrize("mode", ["forward", "hessian"])
+def test_nnfs_objects_built_inside_are_refused_by_forward_mode_by_name(mode):
+    # (forward mode does not follow an object built from values carrying tangents: refused at
+    # the constructor's line, never a zero tangent)
+    from sourcediff.errors import NoRuleError
+    with pytest.raises(NoRuleError, match=r"(?s)Layer_Dense_Act\(\.\.\.\) builds an object.*"
+                                          r"forward mode.*dense = Layer_Dense_Act\(W1, b1\)"):
+        H.check(N.layer_of_a_layer, (N.W1, N.B1, N.X), (1,), mode)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "unspecialized", "unoptimized", "numba"])
+def test_nnfs_model_holding_its_layers_in_init(mode):
+    y = np.array([0, 1, 2, 1, 0])
+    H.check(N.model_loss, (N.Model(), N.X, y), (0,), mode)
+
+
+def test_a_held_layer_replaced_after_init_is_refused_not_followed():
+    model = N.Model()
+    y = np.array([0, 1, 2, 1, 0])
+    sd.grad(N.model_loss)(model, N.X, y)
+    model.layers[1] = N.Layer_Dense(4, 4, 5)  # (not what __init__ built there)
+    with pytest.raises(SourcediffError, match="holds .*Layer_Dense"):
+        sd.grad(N.model_loss)(model, N.X, y)
+    model = N.Model()
+    model.layers.append(N.Activation_Tanh())
+    with pytest.raises(SourcediffError, match="a list of"):
+        sd.grad(N.model_loss)(model, N.X, y)
+
+
+# ---------------------------------------------------------------- a helper's write into an argument
+#
+# cs231n's batchnorm_forward(x, gamma, beta, bn_param) updating bn_param["running_mean"] called
+# from the loss with the loss's own argument: the gradient call ran the helper on a copy and the
+# caller's running mean stayed as it was, with no word. It now warns once, at the call.
+
+def _bn_forward(x, gamma, beta, bn_param):
+    mu = np.mean(x, axis=0)
+    var = np.var(x, axis=0)
+    bn_param["running_mean"] = 0.9 * bn_param["running_mean"] + 0.1 * mu
+    return gamma * (x - mu) / np.sqrt(var + 1e-5) + beta
+
+
+def _bn_loss(gamma, x, bn_param):
+    return np.sum(_bn_forward(x, gamma, 0.1, bn_param) ** 2)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_helper_writing_into_the_callers_argument_warns_at_the_call(mode):
+    sd.clear_cache()
+    bn = {"running_mean": np.zeros(3)}
+    with pytest.warns(sd.SourcediffWarning, match=r"(?s)passes its argument 'bn_param' to "
+                                                  r"_bn_forward, which writes into it.*"
+                                                  r"_bn_forward\(x, gamma, 0.1, bn_param\)"):
+        sd.grad(_bn_loss, mode=mode)(np.ones(3), N.X, bn)
+    H.check(_bn_loss, (np.ones(3), N.X, {"running_mean": np.zeros(3)}), (0,), mode)
+
+
+def test_a_helper_writing_into_a_local_says_nothing():
+    def loss(gamma, x):
+        bn = {"running_mean": np.zeros(3)}
+        return np.sum(_bn_forward(x, gamma, 0.1, bn) ** 2)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sd.grad(loss)(np.ones(3), N.X)
+
+
+# ---------------------------------------------------------------- sd.optim and a model's buffers
+#
+# sd.optim.SGD(model) trained every float array of the model: a running mean the loss reads, a
+# fixed mask (torch.optim is given a module's parameters, not its buffers). frozen= names them;
+# a zero gradient that weight_decay would move anyway is warned about.
+
+class _BN:
+    def __init__(self, n):
+        self.gamma = np.ones(n)
+        self.beta = np.zeros(n)
+        self.running_mean = np.linspace(-0.1, 0.1, n)
+        self.mask = np.ones(n)
+
+    def __call__(self, x):
+        return self.mask * (self.gamma * (x - self.running_mean) + self.beta)
+
+
+class _Stateful:
+    def __init__(self, n):
+        self.W = np.eye(n)
+        self.running_mean = np.zeros(n)
+        self.table = np.ones(n)  # (read in eval mode only)
+        self.training = True
+
+    def __call__(self, x):
+        self.running_mean = 0.9 * self.running_mean + 0.1 * np.mean(x, axis=0)
+        return x @ self.W if self.training else x @ self.W + self.table
+
+
+def _bn_model_loss(m, x):
+    return np.sum(m(x) ** 2)
+
+
+@pytest.mark.parametrize("opt", [sd.optim.SGD, sd.optim.Adam])
+def test_optim_frozen_leaves_buffers_alone(opt):
+    m = _BN(3)
+    before = copy.deepcopy(m)
+    o = opt(m, lr=0.1, frozen=("running_mean", "model.mask"))
+    for _ in range(2):
+        o.step(sd.grad(_bn_model_loss)(m, N.X))
+    np.testing.assert_array_equal(m.running_mean, before.running_mean)
+    np.testing.assert_array_equal(m.mask, before.mask)
+    assert np.abs(m.gamma - before.gamma).max() > 1e-3
+    with pytest.raises(ValueError, match="runing_mean"):
+        opt(m, lr=0.1, frozen=("runing_mean",))
+    with pytest.raises(TypeError, match="frozen="):
+        opt([m.gamma], lr=0.1, frozen=("gamma",))
+
+
+def test_optim_warns_when_weight_decay_moves_a_zero_gradient_array():
+    m = _Stateful(3)
+    o = sd.optim.SGD(m, lr=0.1, weight_decay=0.1)
+    with pytest.warns(sd.SourcediffWarning, match=r"model.table has a zero gradient.*"
+                                                  r"frozen="):
+        o.step(sd.grad(_bn_model_loss)(m, N.X))
+    np.testing.assert_array_equal(m.running_mean, 0.1 * np.mean(N.X, axis=0))  # (followed)
+    m = _Stateful(3)
+    o = sd.optim.SGD(m, lr=0.1, weight_decay=0.1, frozen="table")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        o.step(sd.grad(_bn_model_loss)(m, N.X))
