@@ -33,7 +33,6 @@ REFUSED = {
     # (self.activation.forward(x); self.activation.output) and a list of layers (review37);
     # forward mode does not follow the layer objects built inside the loss
     "nnfs_onehot_l1_loss": "forward", "nnfs_loss": "forward", "nnfs_layers_list_loss": "forward",
-    "nnfs_dropout_loss": "forward",
     # np.negative(ifo, out=ifo) into a view of a
     "lstm_gates_sigmoid_out": ALL + " tape",
 }

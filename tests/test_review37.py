@@ -156,3 +156,114 @@ def test_optim_warns_when_weight_decay_moves_a_zero_gradient_array():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         o.step(sd.grad(_bn_model_loss)(m, N.X))
+
+
+# ---------------------------------------------------------------- the programs
+#
+# tests/programs/review37_*.py, each in every mode that applies; REFUSED lists the refusals
+# (what to write instead is in their messages), anything else must give the finite-difference
+# derivative.
+
+from tests.programs import review37_harness as P  # noqa: E402
+from tests.programs import (  # noqa: E402,F401
+    review37_charrnn, review37_cs231n, review37_mlfs, review37_oo, review37_state)
+
+OBJECT_ARG = ("forward", "tape")  # (a model object as the argument: reverse mode only)
+REFUSED = {
+    # forward mode and the tape take no model object as an argument (pass a dict of arrays)
+    **{n: OBJECT_ARG for n in ("mlfs_square_loss", "mlfs_cross_entropy_training",
+                               "mlfs_leaky_softmax", "gru_model_object", "keras_compute_loss",
+                               "mixin_objective", "abc_chain", "getattr_delegated",
+                               "property_derived", "torch_like_module")},
+    # self.dropout_param["mode"] = mode: a nested subscript store (SourcediffSyntaxError)
+    "fc_net_model": ("reverse", "unspecialized", "unoptimized", "numba") + OBJECT_ARG,
+    "fc_net_batchnorm_dropout_model": ("reverse", "unspecialized", "unoptimized", "numba") +
+    OBJECT_ARG,
+    # model.params = params; model.loss(X, y) reads it back in a method (AliasError)
+    "fc_net_params_dict": ("reverse", "unspecialized", "unoptimized", "forward", "numba", "tape"),
+    # a step of the model object passed in, stored and read back in the next (AliasError)
+    "particles_model_object": ("reverse", "unspecialized", "unoptimized", "numba") + OBJECT_ARG,
+    # objects built inside from values carrying tangents, used whole (forward mode refuses)
+    "mixin_built_inside": ("forward",),
+    "abc_built_inside": ("forward", "hessian"), "property_built_inside": ("forward", "hessian"),
+    # cls(...) in a classmethod
+    "classmethod_built_inside": ("reverse", "unspecialized", "unoptimized", "forward", "numba",
+                                 "hessian"),
+    # namedtuple _replace/_make and dataclasses.replace (no rule: refused by name)
+    **{n: ("reverse", "unspecialized", "unoptimized", "forward", "numba")
+       for n in ("namedtuple_replace", "namedtuple_make", "dataclass_replace")},
+    # the tape cannot follow a Tensor written into an ndarray (out[n, f, i, j] = ...)
+    "conv_relu_pool_svm": ("tape",), "kalman_marginal_likelihood": ("tape",),
+}
+
+
+@pytest.mark.parametrize("case", P.CASES, ids=lambda c: c["name"])
+def test_program_every_mode(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = P.survey([case])
+    refused = set(REFUSED.get(case["name"], ()))
+    for (name, mode), result in out.items():
+        if mode in refused:
+            assert result.startswith("refused"), (mode, result)
+        else:
+            assert result == "ok", (mode, result)
+
+
+# ---------------------------------------------------------------- state objects built inside
+#
+# filterpy's KalmanFilter (kf.predict(); kf.update(z) in a loop, storing self.x and self.P),
+# an optimizer object keeping its moments (self.m = ...) and a particle system's sim.step(dt)
+# were refused in every mode (AliasError "reads KalmanFilter.Q back"): an object built inside the
+# function and used through its attributes only, once its methods are written in, now has its
+# attributes made locals (compiler/scalarize.py), which every mode follows, forward mode and
+# jacobians too (the object itself is not built).
+
+def test_state_objects_in_forward_mode_and_jacobian():
+    from tests.programs import review37_state as S
+    q, r = np.array([0.1, 0.05]), np.array([0.3])
+    H.check(S.kalman_marginal_likelihood_stored, (q, r), (0, 1), "reverse")
+    jac = sd.jacobian(S.kalman_marginal_likelihood, wrt=0)(q, r)
+    np.testing.assert_allclose(jac, sd.grad(S.kalman_marginal_likelihood)(q, r), rtol=1e-10)
+    H.check(S.unrolled_adam_meta, (np.array([0.5, -0.3]),), (0,), "hessian")
+
+
+class _Counter:
+    def __init__(self):
+        self.n = 0
+
+    def tick(self, x):
+        self.n += 1
+        self.last = x
+        return x * self.n
+
+
+def test_an_object_passed_on_is_not_made_locals():
+    # (passed to a function of the user's: its attributes stay on the object)
+    def seen(c):
+        return c.n
+
+    def f(x):
+        c = _Counter()
+        y = c.tick(x)
+        y = y + c.tick(x)
+        return np.sum(y) * seen(c)
+
+    for mode in ("reverse", "forward", "unoptimized"):
+        H.check(f, (np.array([1.0, 2.0]),), (0,), mode)
+
+
+def test_a_class_constant_read_through_an_object_built_inside():
+    # (RidgeModel.lam = 0.1 in the class body, read as self.lam: refused with "the derivative
+    # flows through RidgeModel.lam, which the object built here does not store")
+    from tests.programs import review37_oo as O
+    H.check(O.mixin_built_inside, (O.R.normal(size=(3, 2)), np.zeros(2) + 0.2), (0, 1),
+            "reverse")
+
+
+def test_a_list_returned_by_a_method_stacked_unoptimized():
+    # (crashed with "unsupported operand type(s) for +: 'float' and 'list'": unstack_grads gave
+    # a plain list where the unoptimized sweep adds to 0.0)
+    from tests.programs import review37_charrnn as C
+    H.check(C.gru_model_object, (C.GRUCell(C.GRU_PARAMS), np.zeros(3) + 0.1), (0, 1),
+            "unoptimized")

@@ -22,6 +22,7 @@ becomes::
 
 import builtins
 import copy
+import dataclasses
 import inspect
 import sys
 
@@ -32,6 +33,8 @@ from .fence import static_object
 from .held import held_objects, user_class
 from .parse import parse_function
 from .resolve import _library, _python_method, constructible
+from .scalarize import (attribute_uses, binding_of, class_value, replace_statement, scalarizable,
+                        to_locals)
 
 _DEPTH = 4
 
@@ -57,7 +60,11 @@ def inline_state_methods(parsed):
                    isinstance(s.targets[0], gast.Name) and s.targets[0].id == name), None)
         if at is not None:
             inliner.pending[id(at)] = inliner.hold(name, cls, at, 0)
+    inliner.scalar = {n for n, c in inliner.classes.items() if n not in params and
+                      isinstance(c, type) and scalarizable(c) and binding_of(body, n) is not None}
     fdef.body = head + inliner.block(inliner.held_reads(body), 0)
+    for name in sorted(inliner.scalar):
+        inliner.scalarize(fdef.body, name)
     return parsed
 
 
@@ -100,6 +107,7 @@ class _Inliner:
         self.held = {}  # (object's name, attribute) -> the local holding what it holds
         self.lists = {}  # a local holding a list of layers -> the locals of its items
         self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
+        self.scalar = set()  # objects built here whose attributes may become locals
         self.bindings = {}  # name -> how many places bind it
         for n in gast.walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -122,9 +130,100 @@ class _Inliner:
                 if isinstance(getattr(s, field, None), list) and \
                         not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
                     setattr(s, field, self.block(getattr(s, field), depth))
-            out.extend(self.statement(s, depth))
+            for part in self.pure_calls_first(s):
+                out.extend(self.statement(part, depth))
             out.extend(self.pending.pop(id(s), ()))
         return out
+
+    def pure_calls_first(self, s):
+        """``[_energy1 = sim.energy(), s]`` for a statement ``s`` that calls, inside an
+        expression, a method storing nothing on an object built here (``return sim.energy() +
+        1``), when its other calls are of numpy's, math's or builtins (they run no code of the
+        user's, so running the method first changes nothing); ``[s]`` otherwise."""
+        if not self.scalar or not isinstance(s, (gast.Return, gast.Assign, gast.Expr,
+                                                 gast.AugAssign)) or s.value is None:
+            return [s]
+        pure, other = [], False
+        for n in gast.walk(s.value):
+            if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp,
+                              gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                return [s]  # (a call there may not run, or runs per item)
+            if not isinstance(n, gast.Call) or n is s.value:
+                continue
+            f = n.func
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
+                    f.value.id in self.scalar:
+                cls = self.classes[f.value.id]
+                if _inlinable(cls, f.attr, False) is not None and \
+                        _inlinable(cls, f.attr) is None:
+                    pure.append(n)
+                    continue
+            known = static_object(self.parsed, f, self.caller_locals)
+            if not _library(getattr(known, "__module__", None) or "") and \
+                    not (getattr(known, "__module__", None) in ("builtins", "math")):
+                other = True
+        if not pure or other or any(p is not q and any(m is q for m in gast.walk(p))
+                                    for p in pure for q in pure):
+            return [s]
+        out = []
+        for call_node in pure:
+            new = self.fresh_plain(f"{call_node.func.attr}_value")
+            out.append(gast.copy_location(gast.Assign(
+                targets=[_store(new)], value=copy.deepcopy(call_node), type_comment=None), s))
+            _replace_node(s, call_node, _load(new))
+        return out + [s]
+
+    # ------------------------------------------------------------ objects made locals
+
+    def scalarize(self, body, name):
+        """Make the attributes of the object ``name`` locals (compiler/scalarize.py), its
+        ``__init__`` written in where it can be; in place. Nothing changes when its name is used
+        otherwise than through plain attributes."""
+        cls, bind = self.classes[name], binding_of(body, name)
+        if bind is None or static_object(self.parsed, bind.value.func, self.caller_locals -
+                                         {name}) is not cls:
+            return
+        init = gast.copy_location(gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=_load(name), attr="__init__", ctx=gast.Load()),
+            args=list(bind.value.args), keywords=list(bind.value.keywords))), bind)
+        if cls.__init__ is object.__init__ and not bind.value.args and not bind.value.keywords:
+            written = []  # (nothing to run: the object starts without attributes)
+        else:
+            written = self.statement(init, 0) if "__init__" in _user_inits(cls) else [init]
+        fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
+            else set()
+        for inline_init in (not written or written[0] is not init, False):
+            trial = copy.deepcopy(body)
+            at = binding_of(trial, name)
+            if inline_init:
+                replace_statement(trial, at, copy.deepcopy(written))
+                at = None
+            uses = attribute_uses(trial, name, at)
+            if uses is None:
+                continue
+            head, names = [], {}
+            for attr, (loaded, stored) in sorted(uses.items()):
+                known = class_value(cls, attr)
+                if known is None:
+                    break  # (a property, a method read as a value)
+                names[attr] = self.fresh_plain(f"{name.lstrip('_')}_{attr}")
+                if known[0] and loaded:
+                    head.append(gast.Assign(targets=[_store(names[attr])], value=gast.Attribute(
+                        value=self.bind_global(cls.__init__, cls.__name__, cls), attr=attr,
+                        ctx=gast.Load()), type_comment=None))
+                elif loaded and not inline_init and (attr in fields or not stored):
+                    head.append(gast.Assign(targets=[_store(names[attr])], value=gast.Attribute(
+                        value=_load(name), attr=attr, ctx=gast.Load()), type_comment=None))
+                elif loaded and (inline_init and not stored or not inline_init):
+                    break  # (read, maybe before it is stored: not followed)
+            else:
+                head = [self.located(h, bind) for h in head]
+                found = binding_of(body, name)
+                if inline_init:
+                    written = to_locals(written, name, names)
+                body[:] = to_locals(body, name, names)  # (not the reads of head)
+                replace_statement(body, found, head + written if inline_init else [found] + head)
+                return
 
     # ------------------------------------------------------------ objects held by objects
 
@@ -228,7 +327,7 @@ class _Inliner:
                                                  not isinstance(s.targets[0], gast.Name))):
             return [s]
         cls = self.classes[value.func.value.id]
-        found = _inlinable(cls, value.func.attr)
+        found = _inlinable(cls, value.func.attr, value.func.value.id not in self.scalar)
         if found is None or any(isinstance(a, gast.Starred) for a in value.args) or \
                 any(k.arg is None for k in value.keywords):
             return [s]
@@ -323,6 +422,28 @@ class _Inliner:
         new = self.fresh(method, name)
         self.parsed.env[new] = value
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _replace_node(root, old, new):
+    """Put ``new`` where ``old`` is under ``root``."""
+    for parent in gast.walk(root):
+        for field, child in gast.iter_fields(parent):
+            if child is old:
+                setattr(parent, field, new)
+                return
+            if isinstance(child, list):
+                for k, item in enumerate(child):
+                    if item is old:
+                        child[k] = new
+                        return
+
+
+def _user_inits(cls):
+    """{"__init__"} when ``cls`` runs an ``__init__`` written in Python that is no dataclass's."""
+    init = getattr(cls, "__init__", None)
+    if not inspect.isfunction(init) or dataclasses.is_dataclass(cls):
+        return set()
+    return {"__init__"}
 
 
 def _load(name):
@@ -429,9 +550,9 @@ class _Renamer(gast.NodeTransformer):
         return gast.copy_location(new, node)
 
 
-def _inlinable(cls, name):
+def _inlinable(cls, name, need_store=True):
     """(function, its FunctionDef) for a method of ``cls`` that stores an attribute of self
-    and can be written into its caller, else None."""
+    (or any method, without ``need_store``) and can be written into its caller, else None."""
     found = _python_method(cls, name)
     if found is None or not found[1] or _library(getattr(found[0], "__module__", None)):
         return None
@@ -462,4 +583,4 @@ def _inlinable(cls, name):
         if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
                 isinstance(n.value, gast.Name) and n.value.id == self_name:
             stores = True
-    return (method, mdef) if stores else None
+    return (method, mdef) if stores or not need_store else None
