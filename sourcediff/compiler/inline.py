@@ -32,6 +32,7 @@ from ..runtime import check_held_class
 from .fence import static_object
 from .held import held_objects, user_class
 from .parse import parse_function
+from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
 from .scalarize import (attribute_uses, binding_of, class_value, replace_statement, scalarizable,
                         to_locals)
@@ -42,6 +43,21 @@ _DEPTH = 4
 def inline_state_methods(parsed):
     """``parsed`` with such method calls written into its body (in place; returns it)."""
     fdef = parsed.node
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    bound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+             isinstance(n.ctx, (gast.Store, gast.Param))}
+
+    def env_name(cls):
+        if cls.__name__ not in bound and parsed.env.get(
+                cls.__name__, parsed.fn.__globals__.get(cls.__name__)) is cls:
+            return cls.__name__  # (as the user's module names it)
+        name = f"_{cls.__name__}_class"
+        while name in taken or parsed.env.get(name, cls) is not cls:
+            name += "_"
+        parsed.env[name] = cls
+        return name
+
+    write_replaces(parsed, fdef, env_name)
     classes = _known_objects(parsed, fdef)
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
@@ -62,6 +78,7 @@ def inline_state_methods(parsed):
             inliner.pending[id(at)] = inliner.hold(name, cls, at, 0)
     inliner.scalar = {n for n, c in inliner.classes.items() if n not in params and
                       isinstance(c, type) and scalarizable(c) and binding_of(body, n) is not None}
+    body = [_CallsAsMethods(inliner).visit(st) for st in body]
     fdef.body = head + inliner.block(inliner.held_reads(body), 0)
     for name in sorted(inliner.scalar):
         inliner.scalarize(fdef.body, name)
@@ -154,8 +171,7 @@ class _Inliner:
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
                     f.value.id in self.scalar:
                 cls = self.classes[f.value.id]
-                if _inlinable(cls, f.attr, False) is not None and \
-                        _inlinable(cls, f.attr) is None:
+                if _stores_nothing(cls, f.attr, 2):
                     pure.append(n)
                     continue
             known = static_object(self.parsed, f, self.caller_locals)
@@ -424,6 +440,24 @@ class _Inliner:
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
+def _stores_nothing(cls, name, depth):
+    """Whether the method ``name`` of ``cls`` can be written in and stores into no attribute or
+    item of anything, nor calls a method through self that may (``depth`` levels deep)."""
+    found = _inlinable(cls, name, False)
+    if found is None or depth < 0:
+        return False
+    mdef = found[1]
+    me = mdef.args.args[0].id
+    for n in gast.walk(mdef):
+        if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, gast.Store):
+            return False
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name) and n.func.value.id == me and \
+                not _stores_nothing(cls, n.func.attr, depth - 1):
+            return False
+    return True
+
+
 def _replace_node(root, old, new):
     """Put ``new`` where ``old`` is under ``root``."""
     for parent in gast.walk(root):
@@ -501,6 +535,23 @@ def _list_changed(fdef, name):
                                                for a in n.args)):
             return True
     return False
+
+
+class _CallsAsMethods(gast.NodeTransformer):
+    """``m(x)`` on an object built here whose class has a ``__call__`` of the user's:
+    ``m.__call__(x)``, which inline.py can write in like any method."""
+
+    def __init__(self, inliner):
+        self.inliner = inliner
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, gast.Name) and f.id in self.inliner.scalar and \
+                _inlinable(self.inliner.classes[f.id], "__call__", False) is not None:
+            node.func = gast.copy_location(gast.Attribute(value=f, attr="__call__",
+                                                          ctx=gast.Load()), f)
+        return node
 
 
 class _HeldReads(gast.NodeTransformer):

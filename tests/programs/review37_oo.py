@@ -324,3 +324,15 @@ def dataclass_replace(W, b):
     p = DParams(np.zeros((3, 2)), b)
     p = dataclasses.replace(p, W=W)
     return np.sum((X @ p.W + p.b - Y) ** 2)
+
+
+Leapfrog = namedtuple("Leapfrog", "q p t")
+
+
+@case((np.array([0.4, -0.2]), np.array([0.1, 0.3])), wrt=(0, 1), hessian=True)
+def namedtuple_replace_in_a_loop(q0, p0):
+    s = Leapfrog(q0, p0, 0)
+    for _ in range(4):
+        s = s._replace(p=s.p - 0.05 * np.sin(s.q))
+        s = s._replace(q=s.q + 0.1 * s.p, t=s.t + 1)
+    return np.sum(s.q ** 2) + s.t * np.sum(s.p)
