@@ -5,6 +5,7 @@ against central finite differences, and the regressions found there."""
 
 import copy
 import warnings
+from collections import namedtuple
 
 import numpy as np
 import pytest
@@ -304,3 +305,31 @@ def test_constructors_review34_refused(mode):
         H.check(f, (W, b), (0, 1), mode)
     H.check(O.namedtuple_replace_in_a_loop, (np.array([0.4, -0.2]), np.array([0.1, 0.3])),
             (0, 1), mode)
+
+
+# ---------------------------------------------------------------- a namedtuple's own __new__
+#
+# A namedtuple subclass with a __new__ of its own (class Pos(namedtuple("Pos", "x y")):
+# def __new__(cls, x, y): return super().__new__(cls, 2 * x, y)) built inside the function:
+# forward mode gave each field the tangent of the argument passed, [1.5, 3.0] for the derivative
+# [2.0, 4.0] of sum(p.x * p.y) at w = [0.5, 1.0], silently (reverse mode refused at run time). Its
+# constructor is now "computes from" for every mode, and _replace/_make are not written as its
+# call (they bypass __new__).
+
+class _Pos(namedtuple("_Pos", "x y")):
+    __slots__ = ()
+
+    def __new__(cls, x, y):
+        return super().__new__(cls, x * 2.0, y)
+
+
+def _pos_loss(w):
+    p = _Pos(w, w)
+    return np.sum(p.x * p.y)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_namedtuple_with_its_own_new_is_refused_not_given_the_arguments_tangent(mode):
+    from sourcediff.errors import NoRuleError
+    with pytest.raises(NoRuleError, match=r"_Pos\(\.\.\.\)"):
+        sd.grad(_pos_loss, mode=mode)(np.array([0.5, 1.0]))

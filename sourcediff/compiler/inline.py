@@ -175,9 +175,11 @@ class _Inliner:
                     pure.append(n)
                     continue
             known = static_object(self.parsed, f, self.caller_locals)
-            if not _library(getattr(known, "__module__", None) or "") and \
-                    not (getattr(known, "__module__", None) in ("builtins", "math")):
-                other = True
+            module = getattr(known, "__module__", None) or ""
+            if not _library(module) and module not in ("builtins", "math") or \
+                    "random" in module or isinstance(f, gast.Attribute) and \
+                    isinstance(f.value, gast.Attribute) and f.value.attr == "random":
+                other = True  # (the user's code, or a random draw: its order is kept)
         if not pure or other or any(p is not q and any(m is q for m in gast.walk(p))
                                     for p in pure for q in pure):
             return [s]

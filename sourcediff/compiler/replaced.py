@@ -19,11 +19,14 @@ import dataclasses
 
 import gast
 
+from .constructors import plain_namedtuple
 from .fence import static_object
 
 
 def _named(cls):
-    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+    """A namedtuple class whose constructor is namedtuple's own (``_make`` and ``_replace``
+    bypass a ``__new__`` a subclass writes: its call would not be the same)."""
+    return plain_namedtuple(cls)
 
 
 def _fields(cls):
