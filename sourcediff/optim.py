@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 
-from .errors import SourcediffWarning
 from . import tape
+from .errors import SourcediffWarning
 from .pytree import aligned_leaves, is_model_object, is_tree, leaves, object_parameters
 from .runtime.objects import holds_object
 

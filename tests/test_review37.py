@@ -15,7 +15,6 @@ from sourcediff.errors import SourcediffError
 from tests.programs import review34_harness as H
 from tests.programs import review37_nnfs as N
 
-
 # ---------------------------------------------------------------- nnfs: layers of layers
 #
 # A layer holding its activation (self.activation.forward(z); self.output =
@@ -165,9 +164,8 @@ def test_optim_warns_when_weight_decay_moves_a_zero_gradient_array():
 # (what to write instead is in their messages), anything else must give the finite-difference
 # derivative.
 
+from tests.programs import review37_charrnn, review37_cs231n, review37_mlfs, review37_oo, review37_state  # noqa: E402,F401
 from tests.programs import review37_harness as P  # noqa: E402
-from tests.programs import (  # noqa: E402,F401
-    review37_charrnn, review37_cs231n, review37_mlfs, review37_oo, review37_state)
 
 OBJECT_ARG = ("forward", "tape")  # (a model object as the argument: reverse mode only)
 REFUSED = {

@@ -34,8 +34,7 @@ from .held import held_objects, user_class
 from .parse import parse_function
 from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
-from .scalarize import (attribute_uses, binding_of, class_value, replace_statement, scalarizable,
-                        to_locals)
+from .scalarize import attribute_uses, binding_of, class_value, replace_statement, scalarizable, to_locals
 
 _DEPTH = 4
 
