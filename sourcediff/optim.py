@@ -1,8 +1,11 @@
 """SGD and Adam with PyTorch's update rules, for tape Tensors and numpy arrays updated in place."""
 
+import warnings
+
 import numpy as np
 
 from . import tape
+from .errors import SourcediffWarning
 from .pytree import aligned_leaves, is_model_object, is_tree, leaves, object_parameters
 from .runtime.objects import holds_object
 
@@ -60,6 +63,14 @@ class Optimizer:
     parameters or in the tree's structure, and updates each array in place). Subclasses implement
     ``_update(param, grad, state, group)`` on numpy arrays.
 
+    ``params`` may also be a model object (an instance of a class of yours, or a list or dict of
+    them): every float array it holds is then a parameter, buffers too, where torch.optim is given
+    a module's parameters only. Name the arrays that are not parameters (a batch norm's running
+    statistics, a dropout mask, a fixed embedding) in ``frozen=``, by attribute name or path
+    (``frozen=("running_mean", "running_var", "embed.table")``): they are neither updated nor
+    decayed. A model array whose gradient is zero while ``weight_decay`` would change it is
+    warned about once (a SourcediffWarning naming its path).
+
     Example (a tree of parameters)::
 
         params = {"W": np.zeros((3, 2)), "b": np.zeros(2)}
@@ -67,7 +78,7 @@ class Optimizer:
         opt.step(sd.grad(loss)(params, x))      # grads is a dict with the same keys
     """
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults, frozen=()):
         self.defaults = dict(defaults)
         self.param_groups = []
         self._state = {}
@@ -77,10 +88,18 @@ class Optimizer:
                 f"dicts, but got a single {type(params).__name__}; write [w] instead of w")
         self._tree = None
         self._model = None
+        self._frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
+        self._warned = set()
         if is_model_object(params) or (is_tree(params) and holds_object(params)):
-            # (a model object, or a list or dict of them: their float arrays, each once)
+            # (a model object, or a list or dict of them: their float arrays, each once, but
+            # those frozen= names: buffers, masks, fixed embeddings)
             self._model = params
-            params = [p for p, _ in object_parameters(params, None, type(self).__name__)]
+            params = [p for p, _ in self._model_pairs(None, type(self).__name__)]
+        elif self._frozen:
+            raise TypeError(
+                "frozen= names arrays of a model object (its buffers: running statistics, masks, "
+                "fixed embeddings) that the optimizer leaves alone; with a list or dict of "
+                "parameters, leave those arrays out of it instead")
         elif not is_tree(params):
             params = list(params)  # (a generator, model.parameters())
         if _is_groups(params):
@@ -92,6 +111,48 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list")
         for group in groups:
             self.add_param_group(group)
+
+    def _model_pairs(self, grads, who):
+        """object_parameters of the model without the arrays ``frozen=`` names (the name of
+        the attribute holding it, ``"running_mean"``, or its path, ``"layers[0].mask"``)."""
+        paths = []
+        pairs = object_parameters(self._model, grads, who, paths)
+        frozen = set(self._frozen)
+
+        def hit(entry, path):
+            entry = entry[len("model"):] if entry.startswith(("model.", "model[")) else entry
+            entry, tail = entry.lstrip("."), path[len("model"):]
+            return tail.lstrip(".") == entry or tail.endswith("." + entry)
+
+        used = {e for e in frozen for path in paths if hit(e, path)}
+        if frozen - used:
+            raise ValueError(
+                f"frozen= names {', '.join(sorted(frozen - used))}, which is no float array of the "
+                f"model; its arrays are {', '.join(paths)}")
+        kept = [(pair, path) for pair, path in zip(pairs, paths)
+                if not any(hit(e, path) for e in frozen)]
+        self._paths = [path for _, path in kept]
+        return [pair for pair, _ in kept]
+
+    def _warn_zero_decayed(self, grads):
+        """A SourcediffWarning (once per array) for a model array whose gradient is zero while
+        weight_decay still changes it: mostly a buffer (a running mean the loss replaces, a
+        mask), which torch.optim would not be given."""
+        i = 0
+        for group in self.param_groups:
+            for _ in group["params"]:
+                g, path = grads[i], self._paths[i]
+                i += 1
+                if g is None or group.get("weight_decay", 0) == 0 or path in self._warned or \
+                        np.any(_as_array(g)):
+                    continue
+                self._warned.add(path)
+                warnings.warn(SourcediffWarning(
+                    f"{type(self).__name__}: {path} has a zero gradient, and weight_decay="
+                    f"{group['weight_decay']} changes it all the same. If it is no parameter (a "
+                    f"buffer: running statistics, a mask, a fixed embedding), name it in "
+                    f"frozen=(...) when making the optimizer, as torch.optim is given only a "
+                    f"module's parameters"), stacklevel=3)
 
     def add_param_group(self, group):
         """Add a dict ``{"params": [...], **hyper_parameters}``; missing settings use the defaults.
@@ -176,8 +237,9 @@ class Optimizer:
             if not (is_model_object(grads) or is_tree(grads)):
                 raise TypeError(f"step() got a {type(grads).__name__} of gradients for a model "
                                 f"object; pass what sd.grad(loss)(model, ...) returns")
-            pairs = object_parameters(self._model, grads, "step()")
+            pairs = self._model_pairs(grads, "step()")
             grads = self._adopt_state_arrays(pairs, params)
+            self._warn_zero_decayed(grads)
         else:
             if isinstance(grads, np.ndarray) or _is_tensor(grads) or np.isscalar(grads):
                 grads = [grads]
@@ -282,7 +344,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False):
+                 nesterov=False, *, maximize=False, frozen=()):
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:
@@ -291,7 +353,7 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, frozen)
 
     def _update(self, p, g, state, group):
         if group["maximize"]:
@@ -333,7 +395,7 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, frozen=()):
         if eps < 0.0:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= betas[0] < 1.0:
@@ -344,7 +406,7 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize}
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, frozen)
 
     def _update(self, p, g, state, group):
         beta1, beta2 = group["betas"]

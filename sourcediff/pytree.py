@@ -259,23 +259,27 @@ def _child_leaves(owner, key, v, path, seen):
     return object_float_leaves(v, path, seen)
 
 
-def object_parameters(model, grads=None, who="the optimizer"):
+def object_parameters(model, grads=None, who="the optimizer", paths=None):
     """The float arrays of the model object ``model`` (each once, however many paths reach it),
     each with its entry of ``grads`` (a gradient object as sd.grad returns for ``model``, or None)
-    found at the same path: ``[(array, gradient or None)]``. A Python float attribute is refused
-    (an optimizer updates arrays in place), as is a gradient not shaped like the model."""
+    found at the same path: ``[(array, gradient or None)]``; the list ``paths``, if given, gets
+    each array's path (``"model.layers[0].W"``). A Python float attribute is refused (an
+    optimizer updates arrays in place), as is a gradient not shaped like the model."""
     out = []
-    _walk_parameters(model, grads, "model", out, set(), who)
+    _walk_parameters(model, grads, "model", out, set(), who, paths)
     return out
 
 
-def _walk_parameters(m, g, path, out, seen, who):
-    """Append ``(array, gradient)`` for the float arrays reached from ``m`` to ``out``."""
+def _walk_parameters(m, g, path, out, seen, who, paths):
+    """Append ``(array, gradient)`` for the float arrays reached from ``m`` to ``out`` (and their
+    paths to ``paths``, if given)."""
     if id(m) in seen:
         return
     if isinstance(m, np.ndarray) and is_float_leaf(m):
         seen.add(id(m))
         out.append((m, g))
+        if paths is not None:
+            paths.append(path)
         return
     if is_float_leaf(m):
         raise TypeError(
@@ -288,9 +292,10 @@ def _walk_parameters(m, g, path, out, seen, who):
                             f"{type(m).__name__}; pass the gradient sd.grad gives for the model")
         for name, v in object_attributes(m):
             _walk_parameters(v, None if g is None else getattr(g, name, None), f"{path}.{name}",
-                             out, seen, who)
+                             out, seen, who, paths)
     elif isinstance(m, (list, tuple, dict)):
         seen.add(id(m))
         items = m.items() if isinstance(m, dict) else enumerate(m)
         for k, v in items:
-            _walk_parameters(v, None if g is None else g[k], f"{path}[{k!r}]", out, seen, who)
+            _walk_parameters(v, None if g is None else g[k], f"{path}[{k!r}]", out, seen, who,
+                             paths)

@@ -29,11 +29,10 @@ REFUSED = {
     # for k in params: iterates over a dict (refused: write params.keys())
     "two_layer_net_loss": ALL + " tape",
     # nnfs's layers store self.output and the loss reads it back: followed where the layer's
-    # class is known (review34: compiler/inline.py), refused (AliasError) through a layer of a
-    # layer (self.activation.forward(x); self.activation.output) or a list of layers; forward
-    # mode does not follow the layer objects built inside the loss
-    "nnfs_loss": ALL, "nnfs_layers_list_loss": ALL, "nnfs_onehot_l1_loss": "forward",
-    "nnfs_dropout_loss": ALL,
+    # class is known (review34: compiler/inline.py), through a layer of a layer
+    # (self.activation.forward(x); self.activation.output) and a list of layers (review37);
+    # forward mode does not follow the layer objects built inside the loss
+    "nnfs_onehot_l1_loss": "forward", "nnfs_loss": "forward", "nnfs_layers_list_loss": "forward",
     # np.negative(ifo, out=ifo) into a view of a
     "lstm_gates_sigmoid_out": ALL + " tape",
 }

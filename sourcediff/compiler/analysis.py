@@ -440,8 +440,8 @@ class Analysis(ObjectState):
         out = set()
         for target, s in self.bindings:
             op = self.ops[id(s)]
-            if op.kind in ("user", "unknown") or (op.kind == "nondiff" and
-                                                  op.key is builtins.print) or \
+            if op.kind in ("user", "unknown") or (op.kind == "nondiff" and op.key in (
+                    builtins.print, runtime.check_held_class)) or \
                     self.object_read(op, s):
                 out.add(target)
         return out

@@ -36,8 +36,24 @@ def stored_paths(cls):
     return _cache[key]
 
 
+def plain_namedtuple(cls):
+    """A namedtuple class whose constructor is namedtuple's own: a subclass's ``__new__`` (or
+    ``__init__``) may store other values in the fields than the arguments given."""
+    if not (isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")):
+        return False
+    for k in cls.__mro__:
+        if "_make" in vars(k):
+            return True  # (the class namedtuple made)
+        if "__new__" in vars(k) or "__init__" in vars(k):
+            return False
+    return False
+
+
 def _stored_paths(cls):
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        if not plain_namedtuple(cls):
+            where = f"{cls.__name__}.__new__"
+            return {f: (where, "__new__ may change what the fields hold") for f in cls._fields}
         return {f: [(k,)] for k, f in enumerate(cls._fields)}
     if dataclasses.is_dataclass(cls) and "__init__" not in _own_inits(cls):
         out = {f.name: [(f.name,)] for f in dataclasses.fields(cls) if f.init}

@@ -28,7 +28,8 @@ import gast
 
 from .. import runtime
 from ..errors import SourcediffSyntaxError, SourcediffWarning, WrtError
-from .alias import _stored, alias_checks
+from ..runtime.dynamic import code_signature
+from .alias import _stored, alias_checks, mutated_params
 from .analysis import _locals
 from .contexts import QUIET_NAME, quiet_lines
 from .dump import dump, wanted
@@ -562,6 +563,41 @@ def _warn_lost_writes(stage, parsed, params):
             f"it).{line}\nTo keep the new value, return it with has_aux=True (sd.grad(f, "
             f"has_aux=True) gives (gradient, aux)) or make the update in a plain call"),
             SourcediffWarning, parsed.filename, parsed.user_line(found))
+    _warn_helper_writes(stage, parsed, set(_param_names(parsed.node)) - rebound)
+
+
+def _warn_helper_writes(stage, parsed, params):
+    """The warning of :func:`_warn_lost_writes` for a parameter passed on to a helper of the
+    user's that writes into it (cs231n's ``batchnorm_forward(x, gamma, beta, bn_param)`` updating
+    ``bn_param["running_mean"]``): the helper's gradient form writes into a copy too."""
+    warned = set()
+    stmts = [n for n in gast.walk(gast.Module(body=list(stage.body), type_ignores=[]))
+             if id(n) in stage.ops]
+    for st in stmts:
+        op = stage.ops[id(st)]
+        if op.kind != "user":
+            continue
+        try:
+            bound = code_signature(op.key).bind(*op.args, **op.keywords)
+            written = mutated_params(op.key)
+        except (TypeError, ValueError):
+            continue
+        for q, node in bound.arguments.items():
+            if q not in written or not isinstance(node, gast.Name) or node.id not in params \
+                    or node.id in warned:
+                continue
+            warned.add(node.id)
+            helper = getattr(op.key, "__qualname__", None) or getattr(
+                getattr(op.key, "function", None), "__qualname__", "the helper")
+            qual = parsed.fn.__qualname__
+            warnings.warn_explicit(SourcediffWarning(
+                f"{qual} passes its argument '{node.id}' to {helper}, which writes into it "
+                f"(its parameter '{q}', at its line {written[q]}), and a gradient call runs "
+                f"{helper} on a copy: the value you pass keeps what it held (a plain call "
+                f"changes it, the running statistics of a batch norm for example).\n    "
+                f"{parsed.line_text(st)}\nTo keep the new value, return it with has_aux=True "
+                f"(sd.grad(f, has_aux=True) gives (gradient, aux)) or make the update in a "
+                f"plain call"), SourcediffWarning, parsed.filename, parsed.user_line(st))
 
 
 def _mutated_params(rev):

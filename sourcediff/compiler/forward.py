@@ -19,6 +19,7 @@ from ..rules import quote
 from ..syntax import _method_call, _names_in
 from . import callees
 from .analysis import Analysis, add
+from .constructors import plain_namedtuple
 from .normalize import assign, call, const, load, located, store
 
 
@@ -172,7 +173,7 @@ class Forward(Analysis):
         an object of another class built from values that carry tangents is refused (forward
         mode does not follow objects)."""
         fields = getattr(op.key, "_fields", None)
-        if not (isinstance(op.key, type) and issubclass(op.key, tuple) and fields):
+        if not plain_namedtuple(op.key):  # (a subclass's __new__ may store other values)
             raise NoRuleError(
                 f"{self.parsed.where(s)}: {op.name}(...) builds an object from values that carry "
                 f"the tangents of {', '.join(self.wrt)}, and forward mode does not follow "

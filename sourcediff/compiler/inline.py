@@ -22,14 +22,19 @@ becomes::
 
 import builtins
 import copy
+import dataclasses
 import inspect
 import sys
 
 import gast
 
+from ..runtime import check_held_class
 from .fence import static_object
+from .held import held_objects, user_class
 from .parse import parse_function
+from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
+from .scalarize import attribute_uses, binding_of, class_value, replace_statement, scalarizable, to_locals
 
 _DEPTH = 4
 
@@ -37,13 +42,45 @@ _DEPTH = 4
 def inline_state_methods(parsed):
     """``parsed`` with such method calls written into its body (in place; returns it)."""
     fdef = parsed.node
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    bound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+             isinstance(n.ctx, (gast.Store, gast.Param))}
+
+    def env_name(cls):
+        if cls.__name__ not in bound and parsed.env.get(
+                cls.__name__, parsed.fn.__globals__.get(cls.__name__)) is cls:
+            return cls.__name__  # (as the user's module names it)
+        name = f"_{cls.__name__}_class"
+        while name in taken or parsed.env.get(name, cls) is not cls:
+            name += "_"
+        parsed.env[name] = cls
+        return name
+
+    write_replaces(parsed, fdef, env_name)
     classes = _known_objects(parsed, fdef)
-    if not classes:
-        return parsed
-    parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
-    fdef.body = inliner.block(fdef.body, 0)
+    body = _split_layer_lists(parsed, fdef, inliner)
+    if not inliner.classes:
+        return parsed
+    parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
+    head = []
+    params = [a.id for a in fdef.args.args + fdef.args.kwonlyargs]
+    for name, cls in list(inliner.classes.items()):
+        if name in params:
+            head.extend(inliner.hold(name, cls, fdef, 0))
+            continue
+        at = next((s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+                   if isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                   isinstance(s.targets[0], gast.Name) and s.targets[0].id == name), None)
+        if at is not None:
+            inliner.pending[id(at)] = inliner.hold(name, cls, at, 0)
+    inliner.scalar = {n for n, c in inliner.classes.items() if n not in params and
+                      isinstance(c, type) and scalarizable(c) and binding_of(body, n) is not None}
+    body = [_CallsAsMethods(inliner).visit(st) for st in body]
+    fdef.body = head + inliner.block(inliner.held_reads(body), 0)
+    for name in sorted(inliner.scalar):
+        inliner.scalarize(fdef.body, name)
     return parsed
 
 
@@ -83,15 +120,218 @@ class _Inliner:
                               isinstance(n.ctx, (gast.Store, gast.Param))} | \
             {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
         self.count = 0
+        self.held = {}  # (object's name, attribute) -> the local holding what it holds
+        self.lists = {}  # a local holding a list of layers -> the locals of its items
+        self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
+        self.scalar = set()  # objects built here whose attributes may become locals
+        self.bindings = {}  # name -> how many places bind it
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.bindings[n.id] = self.bindings.get(n.id, 0) + 1
 
     def block(self, stmts, depth):
         out = []
+        last = {}  # a loop's name -> the last layer it ran over (read after the loop)
         for s in stmts:
+            if last:
+                s = _Renamer(lambda n: last.get(n.id, n.id) if isinstance(n.ctx, gast.Load)
+                             else n.id).visit(s)
+            if isinstance(s, gast.For) and self.unrollable(s):
+                out.extend(self.block(self.unroll(s), depth))
+                t = s.target.id
+                if self.bindings.get(t) == 1:  # (the loop's the only binding of its name)
+                    last[t] = self.lists[s.iter.id][-1]
+                continue
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list) and \
                         not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
                     setattr(s, field, self.block(getattr(s, field), depth))
-            out.extend(self.statement(s, depth))
+            for part in self.pure_calls_first(s):
+                out.extend(self.statement(part, depth))
+            out.extend(self.pending.pop(id(s), ()))
+        return out
+
+    def pure_calls_first(self, s):
+        """``[_energy1 = sim.energy(), s]`` for a statement ``s`` that calls, inside an
+        expression, a method storing nothing on an object built here (``return sim.energy() +
+        1``), when its other calls are of numpy's, math's or builtins (they run no code of the
+        user's, so running the method first changes nothing); ``[s]`` otherwise."""
+        if not self.scalar or not isinstance(s, (gast.Return, gast.Assign, gast.Expr,
+                                                 gast.AugAssign)) or s.value is None:
+            return [s]
+        pure, other = [], False
+        for n in gast.walk(s.value):
+            if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp,
+                              gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                return [s]  # (a call there may not run, or runs per item)
+            if not isinstance(n, gast.Call) or n is s.value:
+                continue
+            f = n.func
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
+                    f.value.id in self.scalar:
+                cls = self.classes[f.value.id]
+                if _stores_nothing(cls, f.attr, 2):
+                    pure.append(n)
+                    continue
+            known = static_object(self.parsed, f, self.caller_locals)
+            module = getattr(known, "__module__", None) or ""
+            if not _library(module) and module not in ("builtins", "math") or \
+                    "random" in module or isinstance(f, gast.Attribute) and \
+                    isinstance(f.value, gast.Attribute) and f.value.attr == "random":
+                other = True  # (the user's code, or a random draw: its order is kept)
+        if not pure or other or any(p is not q and any(m is q for m in gast.walk(p))
+                                    for p in pure for q in pure):
+            return [s]
+        out = []
+        for call_node in pure:
+            new = self.fresh_plain(f"{call_node.func.attr}_value")
+            out.append(gast.copy_location(gast.Assign(
+                targets=[_store(new)], value=copy.deepcopy(call_node), type_comment=None), s))
+            _replace_node(s, call_node, _load(new))
+        return out + [s]
+
+    # ------------------------------------------------------------ objects made locals
+
+    def scalarize(self, body, name):
+        """Make the attributes of the object ``name`` locals (compiler/scalarize.py), its
+        ``__init__`` written in where it can be; in place. Nothing changes when its name is used
+        otherwise than through plain attributes."""
+        cls, bind = self.classes[name], binding_of(body, name)
+        if bind is None or static_object(self.parsed, bind.value.func, self.caller_locals -
+                                         {name}) is not cls:
+            return
+        init = gast.copy_location(gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=_load(name), attr="__init__", ctx=gast.Load()),
+            args=list(bind.value.args), keywords=list(bind.value.keywords))), bind)
+        if cls.__init__ is object.__init__ and not bind.value.args and not bind.value.keywords:
+            written = []  # (nothing to run: the object starts without attributes)
+        else:
+            written = self.statement(init, 0) if "__init__" in _user_inits(cls) else [init]
+        fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
+            else set()
+        for inline_init in (not written or written[0] is not init, False):
+            trial = copy.deepcopy(body)
+            at = binding_of(trial, name)
+            if inline_init:
+                replace_statement(trial, at, copy.deepcopy(written))
+                at = None
+            uses = attribute_uses(trial, name, at)
+            if uses is None:
+                continue
+            head, names = [], {}
+            for attr, (loaded, stored) in sorted(uses.items()):
+                known = class_value(cls, attr)
+                if known is None:
+                    break  # (a property, a method read as a value)
+                names[attr] = self.fresh_plain(f"{name.lstrip('_')}_{attr}")
+                if known[0] and loaded:
+                    head.append(gast.Assign(targets=[_store(names[attr])], value=gast.Attribute(
+                        value=self.bind_global(cls.__init__, cls.__name__, cls), attr=attr,
+                        ctx=gast.Load()), type_comment=None))
+                elif loaded and not inline_init and (attr in fields or not stored):
+                    head.append(gast.Assign(targets=[_store(names[attr])], value=gast.Attribute(
+                        value=_load(name), attr=attr, ctx=gast.Load()), type_comment=None))
+                elif loaded and (inline_init and not stored or not inline_init):
+                    break  # (read, maybe before it is stored: not followed)
+            else:
+                head = [self.located(h, bind) for h in head]
+                found = binding_of(body, name)
+                if inline_init:
+                    written = to_locals(written, name, names)
+                body[:] = to_locals(body, name, names)  # (not the reads of head)
+                replace_statement(body, found, head + written if inline_init else [found] + head)
+                return
+
+    # ------------------------------------------------------------ objects held by objects
+
+    def hold(self, name, cls, at, depth):
+        """Statements reading what the object ``name`` (of class ``cls``) holds for good
+        (compiler/held.py) into locals of its own, each checked to hold what ``__init__``
+        stored (``_act1 = d.activation``); later reads ``d.activation`` take that local."""
+        out = []
+        if depth >= _DEPTH or not isinstance(cls, type):
+            return out
+        for attr, spec in sorted(held_objects(cls).items()):
+            new = self.fresh_plain(f"{name.lstrip('_')}_{attr}")
+            self.held[(name, attr)] = new
+            read = gast.Attribute(value=_load(name), attr=attr, ctx=gast.Load())
+            out.append(self.located(gast.Assign(targets=[_store(new)], value=read,
+                                                type_comment=None), at))
+            holder = self.bind_global(self.check_held_class, "classes", spec)
+            out.append(self.located(gast.Expr(value=gast.Call(
+                func=self.bind_global(self.check_held_class, "check", self.check_held_class),
+                args=[_load(new), holder,
+                      gast.Constant(value=self.parsed.where(at), kind=None),
+                      gast.Constant(value=f"{name}.{attr}: {cls.__name__}.__init__ stores it",
+                                    kind=None)],
+                keywords=[])), at))
+            if isinstance(spec, list):
+                items = []
+                for k, item_cls in enumerate(spec):
+                    item = self.fresh_plain(f"{new.lstrip('_')}_{k}")
+                    items.append(item)
+                    self.classes[item] = item_cls
+                    out.append(self.located(gast.Assign(
+                        targets=[_store(item)], value=gast.Subscript(
+                            value=_load(new), slice=gast.Constant(value=k, kind=None),
+                            ctx=gast.Load()), type_comment=None), at))
+                    out.extend(self.hold(item, item_cls, at, depth + 1))
+                self.lists[new] = items
+            else:
+                self.classes[new] = spec
+                out.extend(self.hold(new, spec, at, depth + 1))
+        return out
+
+    check_held_class = staticmethod(check_held_class)
+
+    def fresh_plain(self, name):
+        new = f"_{name}"
+        while new in self.taken:
+            new += "_"
+        self.taken.add(new)
+        return new
+
+    def located(self, node, at):
+        for n in gast.walk(node):
+            if isinstance(n, (gast.stmt, gast.expr)):
+                n.lineno, n.col_offset = at.lineno, at.col_offset
+                n.end_lineno, n.end_col_offset = at.lineno, at.col_offset
+        return node
+
+    def held_reads(self, stmts):
+        """``stmts`` with each read of a held attribute (``d.activation``) the local holding it."""
+        reader = _HeldReads(self.held, self.lists)
+        return [reader.visit(s) for s in stmts]
+
+    def unrollable(self, loop):
+        """Whether ``loop`` runs over a held list of layers (``for layer in self.layers``)
+        calling a method that stores on each: it is then written once per layer."""
+        if not (isinstance(loop.iter, gast.Name) and loop.iter.id in self.lists and
+                isinstance(loop.target, gast.Name) and not loop.orelse):
+            return False
+        t = loop.target.id
+        for n in gast.walk(gast.Module(body=loop.body, type_ignores=[])):
+            if isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.FunctionDef,
+                              gast.Lambda)) or (isinstance(n, gast.Name) and n.id in (
+                                  t, loop.iter.id) and not isinstance(n.ctx, gast.Load)):
+                return False
+        called = {n.func.attr for n in gast.walk(gast.Module(body=loop.body, type_ignores=[]))
+                  if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                  isinstance(n.func.value, gast.Name) and n.func.value.id == t}
+        return any(_inlinable(self.classes[item], m) is not None
+                   for item in self.lists[loop.iter.id] for m in called)
+
+    def unroll(self, loop):
+        t, items = loop.target.id, self.lists[loop.iter.id]
+        out = []
+        for item in items:
+            body = copy.deepcopy(loop.body)
+            out.extend(self.held_reads([
+                _Renamer(lambda n, item=item: item if n.id == t else n.id).visit(s)
+                for s in body]))
+        if items:  # (the loop's name keeps the last item, as Python leaves it)
+            out.append(self.located(gast.Assign(targets=[_store(t)], value=_load(items[-1]),
+                                                type_comment=None), loop))
         return out
 
     def statement(self, s, depth):
@@ -104,7 +344,7 @@ class _Inliner:
                                                  not isinstance(s.targets[0], gast.Name))):
             return [s]
         cls = self.classes[value.func.value.id]
-        found = _inlinable(cls, value.func.attr)
+        found = _inlinable(cls, value.func.attr, value.func.value.id not in self.scalar)
         if found is None or any(isinstance(a, gast.Starred) for a in value.args) or \
                 any(k.arg is None for k in value.keywords):
             return [s]
@@ -163,7 +403,7 @@ class _Inliner:
                 return obj
             return names[n.id] if n.id in names else self.global_name(method, n.id)
 
-        body = [_Renamer(renamed).visit(node) for node in body]
+        body = self.held_reads([_Renamer(renamed).visit(node) for node in body])
         result = None
         if body and isinstance(body[-1], gast.Return):
             result = body.pop().value
@@ -201,6 +441,148 @@ class _Inliner:
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
+def _stores_nothing(cls, name, depth):
+    """Whether the method ``name`` of ``cls`` can be written in and stores into no attribute or
+    item of anything, nor calls a method through self that may (``depth`` levels deep)."""
+    found = _inlinable(cls, name, False)
+    if found is None or depth < 0:
+        return False
+    mdef = found[1]
+    me = mdef.args.args[0].id
+    for n in gast.walk(mdef):
+        if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, gast.Store):
+            return False
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name) and n.func.value.id == me and \
+                not _stores_nothing(cls, n.func.attr, depth - 1):
+            return False
+    return True
+
+
+def _replace_node(root, old, new):
+    """Put ``new`` where ``old`` is under ``root``."""
+    for parent in gast.walk(root):
+        for field, child in gast.iter_fields(parent):
+            if child is old:
+                setattr(parent, field, new)
+                return
+            if isinstance(child, list):
+                for k, item in enumerate(child):
+                    if item is old:
+                        child[k] = new
+                        return
+
+
+def _user_inits(cls):
+    """{"__init__"} when ``cls`` runs an ``__init__`` written in Python that is no dataclass's."""
+    init = getattr(cls, "__init__", None)
+    if not inspect.isfunction(init) or dataclasses.is_dataclass(cls):
+        return set()
+    return {"__init__"}
+
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _store(name):
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _split_layer_lists(parsed, fdef, inliner):
+    """``fdef``'s body with each local bound once to a list of the user's layers (``layers =
+    [Dense(W1, b1), Tanh()]``) built item by item into locals of their own, known to
+    ``inliner`` (so a loop over it can be written once per layer)."""
+    bound = {}
+    for n in gast.walk(fdef):
+        for t in getattr(n, "targets", None) or [getattr(n, "target", None)]:
+            for x in gast.walk(t) if t is not None else ():
+                if isinstance(x, gast.Name) and isinstance(x.ctx, gast.Store):
+                    bound[x.id] = bound.get(x.id, 0) + 1
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    out = []
+    for s in fdef.body:
+        v = getattr(s, "value", None)
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], gast.Name) and bound.get(s.targets[0].id) == 1 and \
+                s.targets[0].id not in params and isinstance(v, gast.List) and v.elts and \
+                all(isinstance(e, gast.Call) and user_class(static_object(
+                    parsed, e.func, set(bound) | params)) for e in v.elts) and \
+                not _list_changed(fdef, s.targets[0].id):
+            name = s.targets[0].id
+            items = []
+            for k, e in enumerate(v.elts):
+                item = inliner.fresh_plain(f"{name}_{k}")
+                items.append(item)
+                inliner.classes[item] = static_object(parsed, e.func, set(bound) | params)
+                out.append(gast.copy_location(gast.Assign(targets=[_store(item)], value=e,
+                                                          type_comment=None), s))
+            s.value = gast.List(elts=[_load(i) for i in items], ctx=gast.Load())
+            inliner.lists[name] = items
+        out.append(s)
+    return out
+
+
+def _list_changed(fdef, name):
+    """Whether ``fdef`` writes into the list ``name`` or passes it on (append, an item stored,
+    a call given it)."""
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and \
+                isinstance(n.value, gast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, gast.Call) and (
+                isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and
+                n.func.value.id == name or any(isinstance(a, gast.Name) and a.id == name
+                                               for a in n.args)):
+            return True
+    return False
+
+
+class _CallsAsMethods(gast.NodeTransformer):
+    """``m(x)`` on an object built here whose class has a ``__call__`` of the user's:
+    ``m.__call__(x)``, which inline.py can write in like any method."""
+
+    def __init__(self, inliner):
+        self.inliner = inliner
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, gast.Name) and f.id in self.inliner.scalar and \
+                _inlinable(self.inliner.classes[f.id], "__call__", False) is not None:
+            node.func = gast.copy_location(gast.Attribute(value=f, attr="__call__",
+                                                          ctx=gast.Load()), f)
+        return node
+
+
+class _HeldReads(gast.NodeTransformer):
+    """``d.activation`` read (held, see _Inliner.hold) becomes the local holding it, and
+    ``layers[-1]`` of a list of layers split into locals (``_layers_3``) that local."""
+
+    def __init__(self, held, lists):
+        self.held, self.lists = held, lists
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if isinstance(node.ctx, gast.Load) and isinstance(node.value, gast.Name) and \
+                (node.value.id, node.attr) in self.held:
+            return gast.copy_location(_load(self.held[(node.value.id, node.attr)]), node)
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        k = node.slice.value if isinstance(node.slice, gast.Constant) else None
+        if isinstance(node.slice, gast.UnaryOp) and isinstance(node.slice.op, gast.USub) and \
+                isinstance(node.slice.operand, gast.Constant) and \
+                type(node.slice.operand.value) is int:
+            k = -node.slice.operand.value  # (layers[-1])
+        items = self.lists.get(node.value.id) if isinstance(node.value, gast.Name) else None
+        if isinstance(node.ctx, gast.Load) and items and type(k) is int and \
+                -len(items) <= k < len(items):
+            return gast.copy_location(_load(items[k]), node)
+        return node
+
+
 class _NotInlined(Exception):
     """The method reads names of a module sourcediff cannot name: left as a call."""
 
@@ -220,9 +602,9 @@ class _Renamer(gast.NodeTransformer):
         return gast.copy_location(new, node)
 
 
-def _inlinable(cls, name):
+def _inlinable(cls, name, need_store=True):
     """(function, its FunctionDef) for a method of ``cls`` that stores an attribute of self
-    and can be written into its caller, else None."""
+    (or any method, without ``need_store``) and can be written into its caller, else None."""
     found = _python_method(cls, name)
     if found is None or not found[1] or _library(getattr(found[0], "__module__", None)):
         return None
@@ -253,4 +635,4 @@ def _inlinable(cls, name):
         if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
                 isinstance(n.value, gast.Name) and n.value.id == self_name:
             stores = True
-    return (method, mdef) if stores else None
+    return (method, mdef) if stores or not need_store else None

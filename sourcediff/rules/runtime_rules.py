@@ -115,6 +115,7 @@ def saved_item_jvp(t, out, obj, key):
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
+defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
            _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
            reason="the integer positions np.put or np.fill_diagonal writes")

@@ -530,3 +530,4 @@ def check_wrt(value, name, fn_where):
         f"gradient; pass a float or a float array (e.g. np.asarray(x, dtype=float)), or leave it out "
         f"of wrt"
     )
+

@@ -181,7 +181,7 @@ def unstack_grads(g, arrays, axis=0):
     """Gradients of ``np.stack(arrays, axis)``: the slices of ``g`` along ``axis``."""
     if type(g) is float and g == 0.0:
         return GradList([0.0] * len(arrays))
-    return [np.take(g, i, axis=axis) for i in range(len(arrays))]
+    return GradList([np.take(g, i, axis=axis) for i in range(len(arrays))])  # (adds entrywise)
 
 
 def split_grad(g, ans, axis=0):

@@ -33,11 +33,12 @@ import threading
 
 import numpy as np
 
-from ..errors import AliasError
+from ..errors import AliasError, SourcediffError
 from . import hooks
 from .generated import runs_generated
 
 __all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read",
+           "check_held_class",
            "stored_by_running_call"]
 
 _watched = {}  # (id(obj), name) -> _Store
@@ -274,3 +275,27 @@ def stored_by_running_call(obj, name, value):
     store = _watched.get((id(obj), name))
     return store is not None and store.obj is obj and store.value is value and \
         store.thread == threading.get_ident() and _on_stack(store.frame)
+
+
+def check_held_class(value, classes, where, text):
+    """Refuse, at ``where``, an object attribute that no longer holds what its class's
+    ``__init__`` stores there (``self.activation = Tanh()``; ``self.layers = [Dense(...),
+    ReLU()]``: a list of objects of those classes), which compiler/inline.py wrote the methods of
+    into the caller: replaced from outside since, its own methods would run, not those. (Here,
+    not in checks.py: generated code keeps a call of this module's helpers for its effect.)"""
+    if isinstance(classes, type):
+        ok = type(value) is classes
+        want = classes.__name__
+    else:
+        ok = isinstance(value, list) and len(value) == len(classes) and all(
+            type(v) is c for v, c in zip(value, classes))
+        want = "a list of " + ", ".join(c.__name__ for c in classes)
+    if not ok:
+        got = type(value).__name__ if not isinstance(value, (list, tuple)) else \
+            f"a {type(value).__name__} of " + ", ".join(type(v).__name__ for v in value)
+        raise SourcediffError(
+            f"{where}: sourcediff wrote the methods of {want} (what __init__ stores there) into "
+            f"this function, but the object holds {got}:\n    {text}\nAn attribute replaced "
+            f"after __init__ (model.layers.append(...), layer.activation = ...) is not followed "
+            f"there: set it in __init__, or make the method return its result (x = "
+            f"layer.forward(x)) rather than store it for the caller to read")

@@ -2,6 +2,8 @@
 views, attributes, and named tuple results."""
 
 import collections.abc
+import inspect
+import numbers
 
 import numpy as np
 
@@ -445,6 +447,15 @@ def check_unpack(seq, count, where, text):
             f"{where}: ValueError: this unpacks {len(seq)} values into {count} names.\n    {text}")
 
 
+def _class_number(cls, name):
+    """Whether ``cls`` holds a number as ``name`` in its body (or a base's): a constant."""
+    try:
+        value = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return False
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
 def constructed_grad(g, obj, paths, arg, where, text):
     """The gradient of an argument that ``obj``'s constructor stored as it is at ``paths``
     (attribute names and container keys, compiler/constructors.py), from ``g``, ``obj``'s own
@@ -456,7 +467,8 @@ def constructed_grad(g, obj, paths, arg, where, text):
     if isinstance(g, dict) and not isinstance(obj, tuple):
         stored = {n for n, _ in object_attributes(obj)} if is_model_object(obj) else set()
         for name, value in g.items():
-            if name not in stored and not is_zero_grad(value):
+            if name not in stored and not is_zero_grad(value) and \
+                    not _class_number(type(obj), name):  # (lam = 0.1 in the class: a constant)
                 raise SourcediffError(
                     f"{where}: the derivative flows through {type(obj).__name__}.{name}, which "
                     f"the object built here does not store (a property or another value "

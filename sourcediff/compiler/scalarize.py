@@ -1,0 +1,130 @@
+"""An object built inside the function and used only through its attributes once its methods
+are written in (compiler/inline.py) has each attribute become a local of its own: a state object
+(filterpy's ``kf.predict(); kf.update(z)`` in a loop, a simulation's ``sim.step(dt)``, an
+optimizer's moments) then carries its state in plain locals, which every mode follows through
+loops and branches, where a store on the object read back in a later pass was refused.
+
+An object qualifies when its name is bound once, to a call of its class, and every other use of
+the name is an attribute read or store (``o.x``, ``o.x = v``, ``o.x[i] = v``) of a plain
+attribute: no call of a method left (each was written in), no ``o`` passed on, returned or
+stored, no property or other descriptor, no ``__getattr__``/``__setattr__``/``__slots__`` of the
+class. Its ``__init__`` is written in too where it can be (the object is then not built at
+all: its attributes are the locals ``__init__`` assigns); else the attributes are read into
+their locals after it is built. A class's own value (``eps = 1e-5`` in the class body) read
+through the object is read from the class.
+
+Example::
+
+    kf = Filter(q)              # def __init__(self, q): self.x = 0.0; self.q = q
+    for z in zs:
+        kf.x = kf.x + kf.q * z  # (after inline.py)
+    return kf.x
+
+becomes::
+
+    _kf_x = 0.0
+    _kf_q = q
+    for z in zs:
+        _kf_x = _kf_x + _kf_q * z
+    return _kf_x
+"""
+
+import inspect
+
+import gast
+
+_PLAIN = (int, float, complex, str, bool, bytes, type(None))
+
+
+def scalarizable(cls):
+    """Whether objects of ``cls`` may have their attributes made locals (no attribute hooks)."""
+    return not any(n in vars(k) for k in cls.__mro__[:-1]
+                   for n in ("__setattr__", "__getattr__", "__getattribute__", "__slots__",
+                             "__delattr__"))
+
+
+def attribute_uses(body, name, binding):
+    """{attribute: (loaded, stored)} for every use ``name.attr`` in ``body``, or None when
+    ``name`` is used otherwise (passed on, called, rebound) than by the statement ``binding``."""
+    parents = {}
+    root = gast.Module(body=body, type_ignores=[])
+    for n in gast.walk(root):
+        for c in gast.iter_child_nodes(n):
+            parents[c] = n
+    out = {}
+    for n in gast.walk(root):
+        if not (isinstance(n, gast.Name) and n.id == name):
+            continue
+        parent = parents.get(n)
+        if parent is binding:
+            continue
+        if not isinstance(parent, gast.Attribute) or parent.value is not n:
+            return None
+        grand = parents.get(parent)
+        if isinstance(grand, gast.Call) and grand.func is parent:
+            return None  # (a method left as a call)
+        if isinstance(parent.ctx, gast.Del):
+            return None
+        loaded, stored = out.get(parent.attr, (False, False))
+        out[parent.attr] = (loaded or isinstance(parent.ctx, gast.Load),
+                            stored or isinstance(parent.ctx, gast.Store))
+    return out
+
+
+def class_value(cls, attr):
+    """(True, value) for a plain value ``cls`` holds (a number in the class body), (False,
+    None) for no such attribute; None for a descriptor (a method, a property)."""
+    try:
+        v = inspect.getattr_static(cls, attr)
+    except AttributeError:
+        return False, None
+    if isinstance(v, _PLAIN) or (isinstance(v, (tuple, frozenset)) and
+                                 all(isinstance(x, _PLAIN) for x in v)):
+        return True, v
+    return None
+
+
+class _ToLocals(gast.NodeTransformer):
+    def __init__(self, name, names):
+        self.name, self.names = name, names
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if isinstance(node.value, gast.Name) and node.value.id == self.name and \
+                node.attr in self.names:
+            return gast.copy_location(gast.Name(id=self.names[node.attr], ctx=node.ctx,
+                                                annotation=None, type_comment=None), node)
+        return node
+
+
+def to_locals(body, name, names):
+    """``body`` with ``name.attr`` the local ``names[attr]`` (reads and stores)."""
+    t = _ToLocals(name, names)
+    return [t.visit(s) for s in body]
+
+
+def replace_statement(body, old, new):
+    """``body`` (a statement list, nested blocks too) with the statement ``old`` replaced by the
+    statements ``new``; in place, returns whether it was found."""
+    for k, st in enumerate(body):
+        if st is old:
+            body[k:k + 1] = new
+            return True
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(st, field, None)
+            if isinstance(inner, list) and replace_statement(inner, old, new):
+                return True
+        for h in getattr(st, "handlers", ()) or ():
+            if replace_statement(h.body, old, new):
+                return True
+    return False
+
+
+def binding_of(body, name):
+    """The statement ``name = C(...)`` binding ``name`` in ``body``, or None."""
+    for st in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
+                isinstance(st.targets[0], gast.Name) and st.targets[0].id == name and \
+                isinstance(st.value, gast.Call):
+            return st
+    return None
