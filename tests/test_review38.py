@@ -1,0 +1,86 @@
+"""review38: leftovers in rules, the tape and messages.
+
+Repeated eigen / singular values: eigh's and svd's gradients took the term of a tied pair as 0
+wherever v.T @ gv (u.T @ gu) was symmetric there. That term is the limit of
+(c_ij - c_ji) / (w_j - w_i) as the pair splits, which values at the tie do not tell: for the
+reconstruction ``(v * w) @ v.T`` (or ``(u * s**2) @ u.T``) it is not 0, and every reverse mode
+and the tape gave 0 silently (24 and 48 in the tests below). It is nan now unless c is 0 at the
+tie (only eigenvalues or ``sum(v**2 @ w)`` used), as PyTorch and JAX give nan there. Forward mode
+stays nan at a tie whose tangent moves the basis: it cannot see whether what follows depends on
+the basis (taking 0 there gives the same wrong 24), and JAX's jvp gives nan there too.
+"""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff import compiled
+from sourcediff.tape import grad_of
+
+from .oracles import check_grads_fd
+
+W3 = np.arange(9.0).reshape(3, 3)
+WS = W3 + W3.T
+TIED = np.diag([1.0, 2.0, 2.0])
+SPLIT = np.diag([1.0, 2.0, 3.0])
+
+
+def _reverse_modes(f, args, wrt=0):
+    yield "reverse", sd.grad(f, wrt=wrt)(*args)
+    yield "tape", grad_of(f, args, wrt=wrt)
+    old = compiled._SPECIALIZE
+    compiled._SPECIALIZE = "0"
+    try:
+        compiled.clear_cache()
+        yield "generic", sd.grad(f, wrt=wrt)(*args)
+    finally:
+        compiled._SPECIALIZE = old
+        compiled.clear_cache()
+
+
+def _all_modes(f, args, wrt=0):
+    yield from _reverse_modes(f, args, wrt)
+    yield "forward", sd.grad(f, wrt=wrt, mode="forward")(*args)
+
+
+# ---------------------------------------------------------------- ties of eigh and svd
+def eigh_reconstruction(m):
+    w, v = np.linalg.eigh(m)
+    return np.sum(((v * w) @ v.T) * WS)
+
+
+def eigh_square(m):
+    w, v = np.linalg.eigh(m)
+    return np.sum(((v * w ** 2) @ v.T) * WS)
+
+
+def svd_aat(m):
+    u, s, vt = np.linalg.svd(m)
+    return np.sum(((u * s ** 2) @ u.T) * WS)
+
+
+def svd_ata(m):
+    u, s, vt = np.linalg.svd(m)
+    return np.sum(((vt.T * s ** 2) @ vt) * WS)
+
+
+def eigh_weighted_squares(m):
+    return np.sum((np.linalg.eigh(m + m.T)[1] ** 2) @ np.linalg.eigh(m + m.T)[0])
+
+
+@pytest.mark.parametrize("f", [eigh_reconstruction, eigh_square, svd_aat, svd_ata])
+def test_tied_values_whose_term_is_not_zero_are_nan_not_a_wrong_number(f):
+    # was: eigh_reconstruction's [2, 1] entry 0 for 24, svd_aat's [1, 2] 0 for 48 (reverse,
+    # generic, tape); finite differences through the tie give the true ones
+    with np.errstate(all="ignore"):
+        for mode, g in _all_modes(f, (TIED,)):
+            assert np.isnan(g).any(), mode
+    for mode, g in _all_modes(f, (SPLIT,)):
+        check_grads_fd(f, (SPLIT,), (0,), (g,))
+
+
+def test_tied_values_with_zero_term_keep_their_gradient():
+    # only the eigenvalues' weights reach the tie: c = v.T @ gv is 0 off the diagonal there
+    a = np.eye(3)
+    for mode, g in _reverse_modes(eigh_weighted_squares, (a,)):
+        np.testing.assert_allclose(g, 2.0 * np.eye(3), atol=1e-12, err_msg=mode)
