@@ -1164,3 +1164,5 @@ case(np.ediff1d, R(4), None, R(1, 2), argnums=(0, 2), name="ediff1d_to_begin")
 case(np.ediff1d, R(5), name="ediff1d_plain")
 if scipy is not None:  # (the sign logsumexp's return_sign=True gives, shaped against a)
     nondiff_case(_sd.lse_sign, (np.zeros(2), np.array([1.0, -1.0])), R(2, 3), 1, False, True)
+# review38: the random draws' standard draw (ans - loc) / scale, refused at a scale of 0
+case(_sd.standard_draw, R(2, 3), R(3), P(2, 1), argnums=(0, 1, 2))

@@ -84,3 +84,76 @@ def test_tied_values_with_zero_term_keep_their_gradient():
     a = np.eye(3)
     for mode, g in _reverse_modes(eigh_weighted_squares, (a,)):
         np.testing.assert_allclose(g, 2.0 * np.eye(3), atol=1e-12, err_msg=mode)
+
+
+# ---------------------------------------------------------------- draws at scale 0
+# the draws' rules read the standard draw back as (ans - loc) / scale: nan at a scale of exactly 0
+# (np.sum(rng.normal(mu, s, size=3)) at s = 0 gave (3.0, nan) in every mode); refused there now,
+# naming the line and the fix (the draw at scale 0 keeps nothing of z)
+def _draws():
+    def normal(mu, s):
+        return np.sum(np.random.default_rng(0).normal(mu, s, size=3) ** 2)
+
+    def laplace(mu, s):
+        np.random.seed(1)
+        return np.sum(np.random.laplace(mu, s, size=3) ** 2)
+
+    def gumbel(mu, s):
+        return np.sum(np.random.RandomState(2).gumbel(mu, s, size=3) ** 2)
+
+    def uniform(mu, s):
+        return np.sum(np.random.default_rng(0).uniform(mu, mu + s, size=3) ** 2)
+
+    def exponential(mu, s):
+        return np.sum(np.random.default_rng(0).exponential(s, size=3) ** 2) + mu
+
+    def lognormal(mu, s):
+        return np.sum(np.random.default_rng(0).lognormal(mu, s, size=3) ** 2)
+
+    return [normal, laplace, gumbel, uniform, exponential, lognormal]
+
+
+def _draw_modes(f, args, wrt):
+    yield "reverse", lambda: sd.grad(f, wrt=wrt)(*args)
+    yield "forward", lambda: sd.grad(f, wrt=wrt, mode="forward")(*args)
+    yield "jvp", lambda: sd.jvp(f, args, (None, 1.0))[1]
+    yield "numba", lambda: sd.grad(f, wrt=wrt, backend="numba")(*args)
+
+
+@pytest.mark.parametrize("f", _draws(), ids=lambda f: f.__name__)
+def test_draw_at_scale_zero_is_refused_not_nan(f):
+    pytest.importorskip("numba")
+    import warnings
+    for mode, run in _draw_modes(f, (1.0, 0.0), (0, 1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(sd.SourcediffError, match="scale is exactly 0") as e:
+                run()
+        assert "test_review38.py" in str(e.value), mode
+    for mode, run in _draw_modes(f, (1.0, 0.5), (0, 1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g = run()
+        if mode in ("reverse", "forward", "numba"):
+            check_grads_fd(f, (1.0, 0.5), (0, 1), g)
+
+
+def test_draw_at_scale_zero_in_its_location_alone_keeps_working():
+    def f(mu, s):
+        return np.sum(np.random.default_rng(0).normal(mu, s, size=3) ** 2)
+    assert sd.grad(f)(1.0, 0.0) == 6.0
+    assert sd.grad(f, mode="forward")(1.0, 0.0) == 6.0
+
+
+def test_draw_second_derivative_through_the_standard_draw():
+    def f(p):
+        np.random.seed(3)
+        return (np.sum(np.random.normal(p[0], p[1], size=4) ** 3) +
+                np.sum(np.random.lognormal(p[0], p[1], size=2) ** 2) +
+                np.sum(np.random.uniform(p[0], p[1] + 2, size=2) ** 3) +
+                np.sum(np.random.exponential(p[1], size=3) ** 2))
+    p = np.array([0.3, 0.7])
+    g = sd.grad(f)
+    h = 1e-5
+    want = np.array([(g(p + h * e) - g(p - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(sd.hessian(f)(p), want, rtol=1e-6)

@@ -141,6 +141,12 @@ def sigmoid_helper(b, out, x):
     return (b * out * (1.0 - out),)
 
 
+# standard_draw(ans, loc, scale) = (ans - loc) / scale, the random draws' rules' z (review38)
+@defvjp(_sd.standard_draw, kind="elementwise", broadcast=True, view=False)
+def standard_draw_helper(b, out, ans, loc, scale, what="a random draw"):
+    return (b / scale, -b / scale, -b * out / scale, None)
+
+
 @defvjp(_sd.scaled_sigmoid, kind="elementwise", broadcast=True, rowwise="row")
 def scaled_sigmoid_helper(b, out, g, d):
     s = _sd.sigmoid(d)

@@ -14,8 +14,24 @@ __all__ = [
     "quantile_q_tangent", "nanquantile_grad", "nanquantile_tangent", "nanquantile_q_grad",
     "nanquantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
     "conv_pad_width", "poly_exponents", "trapezoid_grads", "cov_grads", "cov_tangent",
-    "drop_initial", "spectrum_fit", "spectrum_axes", "spectrum_length", "hermitian_weights"
+    "drop_initial", "spectrum_fit", "spectrum_axes", "spectrum_length", "hermitian_weights",
+    "standard_draw",
 ]
+
+
+# ---------------------------------------------------------------- random draws
+
+
+def standard_draw(ans, loc, scale, what="a random draw"):
+    """``(ans - loc) / scale``: the standard draw a draw ``loc + scale * z`` was moved and scaled
+    from, which its derivative in ``scale`` is. A scale of exactly 0 keeps nothing of z (the draw
+    is loc): refused there (it gave nan, review38), naming what to write instead."""
+    if np.any(np.equal(scale, 0)):
+        raise NotImplementedError(
+            f"sourcediff has no derivative for {what} in its scale where the scale is exactly 0: "
+            f"that derivative is the standard draw, which a draw at scale 0 does not keep; draw "
+            f"it yourself and move and scale it (z = rng.standard_normal(size); loc + scale * z)")
+    return (ans - loc) / scale
 
 
 # ---------------------------------------------------------------- np.gradient
