@@ -157,3 +157,106 @@ def test_draw_second_derivative_through_the_standard_draw():
     h = 1e-5
     want = np.array([(g(p + h * e) - g(p - h * e)) / (2 * h) for e in np.eye(2)])
     np.testing.assert_allclose(sd.hessian(f)(p), want, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- scipy.stats methods
+# (NoRuleError before: sf, logsf, ppf, isf and entropy of norm; cauchy's and logistic's every
+# method; laplace's, expon's, lognorm's, gamma's (also in its shape a), t's and beta's cdf, sf and
+# the others below. They are written in scipy.special's functions: runtime/stats.py)
+X3 = np.array([0.3, 0.7, 2.5])
+Q3 = np.array([0.1, 0.4, 0.8])
+
+
+def _stats_cases():
+    st = pytest.importorskip("scipy.stats")
+    out = []
+    for dist, methods, shapes in [
+            (st.norm, ("sf", "logsf", "ppf", "isf"), ()),
+            (st.cauchy, ("logpdf", "pdf", "cdf", "sf", "ppf"), ()),
+            (st.logistic, ("logpdf", "pdf", "cdf", "sf", "logcdf", "logsf", "ppf"), ()),
+            (st.laplace, ("pdf", "cdf", "sf", "logcdf", "logsf", "ppf"), ()),
+            (st.expon, ("cdf", "sf", "logcdf", "logsf", "ppf"), ()),
+            (st.lognorm, ("cdf", "sf", "logcdf", "logsf", "ppf"), (0.7,)),
+            (st.gamma, ("cdf", "sf", "logcdf", "logsf"), (2.5,)),
+            (st.t, ("pdf", "cdf", "sf"), (3.5,)),
+            (st.beta, ("cdf", "sf"), (2.0, 3.0))]:
+        out += [(dist, m, shapes) for m in methods]
+    return out
+
+
+def _stats_program(dist, method, shapes):
+    meth = getattr(dist, method)
+    arg0 = Q3 if method in ("ppf", "isf") else X3
+    loc = -0.2 if dist.name in ("lognorm", "gamma", "expon", "beta") else 0.25
+    scale = 3.0 if dist.name == "beta" else 1.7
+    if len(shapes) == 0:
+        def f(x, loc, scale):
+            return np.sum(meth(x, loc, scale) ** 2)
+        wrt = (0, 1, 2)
+    elif len(shapes) == 1:
+        def f(x, s, loc, scale):
+            return np.sum(meth(x, s, loc, scale) ** 2)
+        wrt = (0, 2, 3) if dist.name == "t" else (0, 1, 2, 3)  # (t's df: refused)
+    else:
+        def f(x, a, b, loc, scale):
+            return np.sum(meth(x, a, b, loc, scale) ** 2)
+        wrt = (0, 3, 4)  # (beta's a and b: refused)
+    return f, (arg0,) + shapes + (loc, scale), wrt
+
+
+@pytest.mark.parametrize("dist,method,shapes", _stats_cases(),
+                         ids=lambda c: getattr(c, "name", str(c)))
+def test_scipy_stats_methods_in_every_mode(dist, method, shapes):
+    f, args, wrt = _stats_program(dist, method, shapes)
+    g = sd.grad(f, wrt=wrt)(*args)
+    check_grads_fd(f, args, wrt, g)
+    for a, b in zip(g, sd.grad(f, wrt=wrt, mode="forward")(*args)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    gx = sd.grad(f, wrt=0)
+    h = 1e-5
+    want = np.array([(gx(*((args[0] + h * e,) + args[1:])) - gx(*((args[0] - h * e,) + args[1:])))
+                     / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(sd.hessian(f, wrt=0)(*args), want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(getattr(dist, method)(*args[:-2], args[-2], args[-1]),
+                               getattr(sd.runtime, f"{dist.name}_{method}")(*args), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,method", [
+    ("norm", "sf"), ("norm", "logsf"), ("norm", "ppf"), ("norm", "isf"), ("cauchy", "logpdf"),
+    ("cauchy", "cdf"), ("cauchy", "ppf"), ("logistic", "logpdf"), ("logistic", "cdf"),
+    ("logistic", "sf"), ("logistic", "ppf"), ("laplace", "cdf"), ("expon", "cdf"),
+    ("expon", "logsf"), ("expon", "ppf"), ("gamma", "cdf"), ("gamma", "sf"), ("beta", "cdf")])
+def test_scipy_stats_methods_match_jax(name, method):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.scipy.stats as jst
+    st = pytest.importorskip("scipy.stats")
+    shapes = {"gamma": (2.5,), "beta": (2.0, 3.0)}.get(name, ())
+    f, args, wrt = _stats_program(getattr(st, name), method, shapes)
+    jmeth = getattr(getattr(jst, name), method)
+
+    def jf(*a):
+        return jax.numpy.sum(jmeth(*a) ** 2)
+    want = jax.grad(jf, argnums=wrt)(*args)
+    for got, w in zip(sd.grad(f, wrt=wrt)(*args), want):
+        np.testing.assert_allclose(got, np.asarray(w), rtol=1e-9, atol=1e-12)
+
+
+def test_scipy_stats_shape_without_a_derivative_is_refused_naming_the_method():
+    st = pytest.importorskip("scipy.stats")
+
+    def f(x, df):
+        return np.sum(st.t.cdf(x, df, 0.2, 1.5))
+    with pytest.raises(sd.SourcediffError, match=r"scipy\.stats\.t\.cdf.*df") as e:
+        sd.grad(f, wrt=1)(X3, 3.0)
+    assert "test_review38.py" in str(e.value)
+
+
+def test_norm_entropy_in_its_scale():
+    st = pytest.importorskip("scipy.stats")
+
+    def f(loc, scale):
+        return st.norm.entropy(loc, scale) * scale
+    for mode in ("reverse", "forward"):
+        g = sd.grad(f, wrt=(0, 1), mode=mode)(0.3, 2.0)
+        check_grads_fd(f, (0.3, 2.0), (0, 1), g)
