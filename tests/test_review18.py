@@ -243,13 +243,17 @@ def mean_of(x):
 
 
 @pytest.mark.parametrize("x", [np.array([1, 2, 3]), np.array([True, False, True]), np.int64(2)])
-def test_grad_of_an_integer_argument_is_float_not_truncated(x):
+def test_grad_of_an_integer_argument_is_refused_as_sd_grad_refuses_it(x):
     # was: the gradient cast back to the argument's integer dtype: grad_of(np.mean, [1, 2, 3])
-    # gave [0, 0, 0] for [1/3, 1/3, 1/3] (no warning); a Python int already gave a float
-    g = grad_of(mean_of, (x,))
+    # gave [0, 0, 0] for [1/3, 1/3, 1/3] (no warning). review18 made it the float gradient;
+    # review38 refuses it, as sd.grad (InactiveArgumentError) and torch (an integer tensor cannot
+    # require grad) do: the tape oracle and the compiler take the same arguments
+    with pytest.raises(sd.errors.InactiveArgumentError, match="cannot carry a gradient"):
+        grad_of(mean_of, (x,))
+    with pytest.raises(sd.errors.InactiveArgumentError, match="cannot carry a gradient"):
+        sd.grad(mean_of)(x)
     xf = np.asarray(x, dtype=float)
-    assert np.asarray(g).dtype == np.float64
-    np.testing.assert_allclose(g, 1.0 / xf.size + 2 * xf / 3.0)
+    np.testing.assert_allclose(grad_of(mean_of, (xf,)), 1.0 / xf.size + 2 * xf / 3.0)
 
 
 # ---------------------------------------------------------------- logsumexp with zero scales

@@ -260,3 +260,77 @@ def test_norm_entropy_in_its_scale():
     for mode in ("reverse", "forward"):
         g = sd.grad(f, wrt=(0, 1), mode=mode)(0.3, 2.0)
         check_grads_fd(f, (0.3, 2.0), (0, 1), g)
+
+
+# ---------------------------------------------------------------- the tape: writes and keywords
+# np.put / np.putmask / np.place / np.fill_diagonal into a Tensor raised NoRuleError on the tape
+# (source mode writes them as a[positions] = v repeated: the tape now records that same write);
+# np.average(a, weights=w) and np.diff(a, prepend=p) / append= with a Tensor by keyword were
+# refused ("pass the differentiable arguments positionally"): numpy's defaults fill the gap
+XW = np.arange(1.0, 7.0)
+
+
+def put_into(a):
+    b = a * 1.0
+    np.put(b, [0, 2, -1], a[:2] ** 2, mode="wrap")
+    return np.sum(b ** 2 * XW)
+
+
+def putmask_into(a):
+    b = a * 1.0
+    np.putmask(b, a > 3, a[::-1] ** 2)
+    return np.sum(b ** 2 * XW)
+
+
+def place_into(a):
+    b = a * 1.0
+    np.place(b, a > 2, a[:3] ** 2)
+    return np.sum(b ** 2 * XW)
+
+
+def fill_diagonal_into(a):
+    b = a.reshape(2, 3) * 1.0
+    np.fill_diagonal(b, a[:2] ** 2)
+    return np.sum(b ** 2 * XW.reshape(2, 3))
+
+
+def average_weights_keyword(a):
+    return np.average(a, weights=a ** 2)
+
+
+def diff_prepend_keyword(a):
+    return np.sum(np.diff(a, prepend=a[0] ** 2) ** 2 * XW)
+
+
+def diff_append_keyword(a):
+    return np.sum(np.diff(a, n=2, append=a[:2] * 3.0) ** 2)
+
+
+@pytest.mark.parametrize("f", [put_into, putmask_into, place_into, fill_diagonal_into,
+                               average_weights_keyword, diff_prepend_keyword,
+                               diff_append_keyword], ids=lambda f: f.__name__)
+def test_tape_writes_and_keyword_tensors_match_source_mode(f):
+    x = XW * 0.7 + 0.3
+    g = grad_of(f, (x,))
+    check_grads_fd(f, (x,), (0,), (g,))
+    np.testing.assert_allclose(g, sd.grad(f)(x), rtol=1e-12)
+
+
+def test_tape_refusal_inside_scipy_names_the_function_and_the_line():
+    st = pytest.importorskip("scipy.stats")
+
+    def f(x):
+        return np.sum(st.norm.sf(x, 0.5, 2.0))
+    with pytest.raises(sd.SourcediffError, match=r"rv_continuous\.sf, called at "
+                                                 r"test_review38\.py:\d+") as e:
+        grad_of(f, (XW,))
+    assert "sourcediff.grad differentiates this call" in str(e.value)
+
+
+@pytest.mark.parametrize("x", [3, np.arange(3), [1, 2]], ids=["int", "int_array", "int_list"])
+def test_grad_of_refuses_an_integer_argument_as_sd_grad_does(x):
+    def f(a):
+        return np.sum(np.asarray(a) * 2.0)
+    for run in (lambda: grad_of(f, (x,)), lambda: sd.grad(f)(x)):
+        with pytest.raises(sd.errors.InactiveArgumentError, match="cannot carry a gradient"):
+            run()
