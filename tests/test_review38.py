@@ -334,3 +334,40 @@ def test_grad_of_refuses_an_integer_argument_as_sd_grad_does(x):
     for run in (lambda: grad_of(f, (x,)), lambda: sd.grad(f)(x)):
         with pytest.raises(sd.errors.InactiveArgumentError, match="cannot carry a gradient"):
             run()
+
+
+# ---------------------------------------------------------------- numba and np.errstate
+# a `with np.errstate(divide="ignore")` block made backend="numba" fall back to numpy for the
+# whole function (numba has no context managers); compiled code neither warns nor reads numpy's
+# error state, so a block that only quiets warnings is dropped there now. One that raises stays
+# (numba cannot raise floating-point errors) and falls back, as before.
+def log_quietly(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(x)
+    return np.sum(y * x * x)
+
+
+def log_raising(x):
+    with np.errstate(divide="raise"):
+        y = np.log(x)
+    return np.sum(y * x)
+
+
+def test_errstate_ignore_compiles_with_numba():
+    pytest.importorskip("numba")
+    import warnings
+    x = np.array([0.5, 2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sd.errors.JitFallbackWarning)
+        g = sd.grad(log_quietly, backend="numba")(x)
+    np.testing.assert_allclose(g, sd.grad(log_quietly)(x), rtol=1e-14)
+    check_grads_fd(log_quietly, (x,), (0,), (g,))
+
+
+def test_errstate_raise_still_falls_back_to_numpy_and_raises():
+    pytest.importorskip("numba")
+    with pytest.warns(sd.errors.JitFallbackWarning):
+        g = sd.grad(log_raising, backend="numba")
+        g(np.array([0.5, 2.0]))
+    with pytest.raises(FloatingPointError):
+        g(np.array([0.0, 2.0]))
