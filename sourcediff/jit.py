@@ -33,7 +33,6 @@ result or its error, named at the user's line, is the answer.
 
 import builtins
 import copy
-import dataclasses
 import logging
 import math
 import re
@@ -46,8 +45,8 @@ import numpy as np
 from . import runtime
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
+from .compiler.contexts import drop_quiet_contexts
 from .compiler.parse import _generated_line, outermost
-from .syntax import is_comment
 from .errors import JitFallbackWarning
 from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
@@ -298,7 +297,7 @@ def lower(spec, fdef, args, keywords):
     fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []
     _axis_tuples(fdef)
     _out_keywords(fdef)
-    _drop_quiet_contexts(fdef)
+    drop_quiet_contexts(fdef)
     marks, seen = set(), set()  # (the placeholders: no value, for the facts, as they were)
     for s in fdef.body:
         if _is_none_placeholder(s, spec.placeholders) and s.targets[0].id not in seen:
@@ -312,41 +311,6 @@ def lower(spec, fdef, args, keywords):
     _checked_scalars(fdef, _namespace(spec, fdef), facts)  # (last: the facts know no checks)
     _refuse_introspection(fdef, _namespace(spec, fdef))
     return fdef, kw_names
-
-
-def _drop_quiet_contexts(fdef):
-    """Drop the ``with _sd_quiet(divide='ignore')`` contexts the emitter would wrap lines in (a
-    user's ``with np.errstate(...)`` block, carried on the comments' origins): compiled code
-    neither warns nor reads numpy's error state, so a context that only quiets warnings means
-    nothing to it (it made the whole function fall back to numpy, review38). One that turns them
-    into errors (``'raise'``, ``'call'``, a filter with action 'error') is kept: numba cannot
-    raise them, and keeping it falls back to numpy, which does."""
-    for node in gast.walk(fdef):
-        origin = getattr(node, "origin", None)
-        if is_comment(node) and origin is not None and origin.context and all(
-                _quiet_only(gast.parse(c).body[0].value) for c in origin.context):
-            node.origin = dataclasses.replace(origin, context=())
-
-
-def _quiet_only(expr):
-    """A call of the quiet context whose settings only silence numpy's floating-point warnings."""
-    if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and
-            expr.func.id == "_sd_quiet"):
-        return False
-    for k in expr.keywords:
-        if not (isinstance(k.value, gast.Constant) and k.value.value in ("ignore", "warn",
-                                                                          "print", "log")):
-            return False
-    for a in expr.args:  # (warnings filters: {'action': 'ignore', ...})
-        if not isinstance(a, gast.Dict):
-            return False
-        for key, value in zip(a.keys, a.values):
-            if isinstance(key, gast.Constant) and key.value == "action" and not (
-                    isinstance(value, gast.Constant) and value.value in ("ignore", "default",
-                                                                         "once", "module",
-                                                                         "always")):
-                return False
-    return True
 
 
 def _refuse_introspection(fdef, namespace):
