@@ -9,7 +9,8 @@ from .indexing import normalize_axes
 from .shapes import as_array, inexact, numpy_only, shape, unbroadcast, unreduce
 
 __all__ = [
-    "gradient_grads", "gradient_spacing_tangent", "gradient_tangents", "select_default_mask",
+    "gradient_grads", "gradient_spacing_tangent", "gradient_coordinate_grad", "gradient_tangents",
+    "select_default_mask",
     "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
     "quantile_q_tangent", "nanquantile_grad", "nanquantile_tangent", "nanquantile_q_grad",
     "nanquantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
@@ -57,8 +58,6 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
     """The gradients of np.gradient(f, *varargs, axis=axis, edge_order=edge_order): f's, and one per
     scalar spacing (coordinate arrays are refused: they would need the gradient of the spacing)."""
     axes, spacing, owner = _gradient_spacing(f, varargs, axis)
-    if any(np.ndim(h) != 0 for h in spacing):
-        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
     gs = [g] if len(axes) == 1 else _items(g, len(axes))
     outs = [ans] if len(axes) == 1 else list(ans)
     gf = np.zeros(np.shape(f), dtype=np.result_type(f, float))
@@ -69,16 +68,56 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
         n = np.shape(f)[ax]
         d = np.gradient(np.eye(n), h, axis=0, edge_order=edge_order)  # d[i, j] = d out_i / d f_j
         gf = gf + np.moveaxis(np.tensordot(d, gi, axes=([0], [ax])), 0, ax)
-        if k is not None:  # uniform spacing: out = D f / h, so d out / dh = -out / h
+        if k is not None and np.ndim(h) != 0:  # coordinates (review38)
+            gh[k] = gh[k] + gradient_coordinate_grad(gi, f, varargs, axis, edge_order, k, ax)
+        elif k is not None:  # uniform spacing: out = D f / h, so d out / dh = -out / h
             gh[k] = gh[k] - np.sum(gi * out) / h
     return (gf,) + tuple(gh)
 
 
-def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
-    """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``."""
+_STEP = 1e-30  # (the complex step: exact to rounding for np.gradient, rational in its spacing)
+
+
+def _gradient_stepped(f, varargs, axis, edge_order, k, step):
+    """np.gradient(f, *varargs) with ``step`` (imaginary) added to the spacing argument ``k``:
+    its imaginary part over _STEP is the derivative along ``step`` (the complex step)."""
+    moved = tuple(np.asarray(v, dtype=complex) + step if i == k else v
+                  for i, v in enumerate(varargs))
+    out = np.gradient(np.asarray(f, dtype=complex), *moved, axis=axis, edge_order=edge_order)
+    return [np.imag(o) / _STEP for o in out] if isinstance(out, (list, tuple)) else \
+        np.imag(out) / _STEP
+
+
+def gradient_coordinate_grad(g, f, varargs, axis, edge_order, k, ax):
+    """The gradient of np.gradient's result along axis ``ax`` (cotangent ``g``) with respect to
+    the coordinates ``varargs[k]`` of that axis (review38: was refused). An entry of the result
+    reads coordinates at most two positions away, so coordinates five apart are stepped at once
+    (complex step, exact to rounding) and each entry's change is credited to the one it reads."""
+    n = np.shape(f)[ax]
+    x = np.asarray(varargs[k])
+    out = np.zeros(np.shape(x))
+    other = tuple(d for d in range(np.ndim(f)) if d != ax)
+    at = np.arange(n)
+    for r in range(min(5, n)):
+        step = np.zeros(n, dtype=complex)
+        step[r::5] = 1j * _STEP
+        moved = _gradient_stepped(f, varargs, axis, edge_order, k, step)
+        d = moved[list(_gradient_spacing(f, varargs, axis)[0]).index(ax)] \
+            if isinstance(moved, list) else moved
+        per_entry = np.sum(g * d, axis=other) if other else g * d
+        owner = r + 5 * np.round((at - r) / 5.0).astype(int)
+        ok = (owner >= 0) & (owner < n) & (np.abs(at - owner) <= 2)
+        out = out + np.bincount(owner[ok], weights=per_entry[ok], minlength=n)
+    return out
+
+
+def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0, edge_order=1):
+    """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``
+    (coordinates: by the complex step, review38)."""
     axes, spacing, owner = _gradient_spacing(f, varargs, axis)
     if any(np.ndim(h) != 0 for h, o in zip(spacing, owner) if o == k):
-        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
+        moved = _gradient_stepped(f, varargs, axis, edge_order, k, 1j * _STEP * np.asarray(t))
+        return GradList(moved) if isinstance(moved, list) else moved
     outs = [ans] if len(axes) == 1 else list(ans)
     parts = [-out * t / h if o == k else np.zeros_like(out)
              for out, h, o in zip(outs, spacing, owner)]
@@ -86,13 +125,16 @@ def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
 
 
 def gradient_tangents(t, ans, f, varargs=(), axis=None, edge_order=1):
-    """The jvp tuple of np.gradient: np.gradient of ``t`` for f, the spacing tangents after it."""
+    """The jvp tuple of np.gradient: np.gradient of ``t`` for f, the spacing tangents after it
+    (each computed where ``t`` is shaped like that argument: coordinates shaped like f are
+    told apart by the position the caller reads, review38)."""
+    head = None
     if shape(t) == np.shape(f):  # the tangent of f
         head = np.gradient(t, *varargs, axis=axis, edge_order=edge_order)
         head = GradList(head) if isinstance(head, (list, tuple)) else head
-        return (head,) + (None,) * len(varargs)
-    return (None,) + tuple(gradient_spacing_tangent(t, ans, f, varargs, axis, k)
-                           for k in range(len(varargs)))
+    return (head,) + tuple(
+        gradient_spacing_tangent(t, ans, f, varargs, axis, k, edge_order)
+        if shape(t) == np.shape(varargs[k]) else None for k in range(len(varargs)))
 
 
 # ---------------------------------------------------------------- np.select
