@@ -1179,3 +1179,5 @@ if scipy is not None:
     nondiff_case(_sd.scale_check, np.array([1.5, -0.2, 0.3]))
     nondiff_case(_sd.unit_check, np.array([0.5, -0.2, 0.9, 1.5]))
     nondiff_case(_sd.gammainc_terms, P(2, 3))
+# review38: np.gradient's coordinate gradients (0 without coordinate arrays: the helper's rule)
+case(_sd.gradient_coordinate_grads, R(5), R(5), (0.5,), argnums=(0, 1))

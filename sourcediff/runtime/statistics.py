@@ -10,6 +10,7 @@ from .shapes import as_array, inexact, numpy_only, shape, unbroadcast, unreduce
 
 __all__ = [
     "gradient_grads", "gradient_spacing_tangent", "gradient_coordinate_grad", "gradient_tangents",
+    "gradient_coordinate_grads", "coordinates_refused",
     "select_default_mask",
     "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
     "quantile_q_tangent", "nanquantile_grad", "nanquantile_tangent", "nanquantile_q_grad",
@@ -68,11 +69,32 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
         n = np.shape(f)[ax]
         d = np.gradient(np.eye(n), h, axis=0, edge_order=edge_order)  # d[i, j] = d out_i / d f_j
         gf = gf + np.moveaxis(np.tensordot(d, gi, axes=([0], [ax])), 0, ax)
-        if k is not None and np.ndim(h) != 0:  # coordinates (review38)
-            gh[k] = gh[k] + gradient_coordinate_grad(gi, f, varargs, axis, edge_order, k, ax)
-        elif k is not None:  # uniform spacing: out = D f / h, so d out / dh = -out / h
+        if k is not None and np.ndim(h) == 0:  # uniform spacing: d out / dh = -out / h
             gh[k] = gh[k] - np.sum(gi * out) / h
-    return (gf,) + tuple(gh)
+    coords = gradient_coordinate_grads(g, f, varargs, axis, edge_order)
+    return (gf,) + tuple(a + b for a, b in zip(gh, coords))
+
+
+def gradient_coordinate_grads(g, f, varargs=(), axis=None, edge_order=1):
+    """Per spacing argument of np.gradient: its gradient where it is a coordinate array, else 0.0
+    (a helper with a rule of its own, so that the source of gradient_grads, differentiated
+    again for second derivatives, does not reach the complex step: review38)."""
+    axes, spacing, owner = _gradient_spacing(f, varargs, axis)
+    gs = [g] if len(axes) == 1 else _items(g, len(axes))
+    out = [0.0] * len(varargs)
+    for gi, ax, h, k in zip(gs, axes, spacing, owner):
+        if gi is not None and k is not None and np.ndim(h) != 0:
+            out[k] = out[k] + gradient_coordinate_grad(gi, f, varargs, axis, edge_order, k, ax)
+    return tuple(out)
+
+
+def coordinates_refused(out, varargs):
+    """Zeros shaped like gradient_coordinate_grads' result ``out`` (a tuple, one per spacing
+    argument) where np.gradient has no coordinate arrays among ``varargs``: it is constant 0
+    then. Refused where it has: that derivative's own derivative is not implemented."""
+    if any(np.ndim(v) != 0 for v in varargs):
+        _refuse("a second derivative through np.gradient with coordinate arrays as spacing")
+    return tuple(0.0 for _ in out)
 
 
 _STEP = 1e-30  # (the complex step: exact to rounding for np.gradient, rational in its spacing)
