@@ -443,3 +443,38 @@ def test_grad_of_grad_through_a_repeated_list():
     d2 = sd.grad(sd.grad(through_repeated_list, wrt=1), wrt=1)(x, h)
     np.testing.assert_allclose(d2, 2.0 * np.sum(x ** 2) / h ** 3, rtol=1e-12)
     np.testing.assert_allclose(sd.hessian(through_repeated_list, wrt=1)(x, h), d2, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- messages
+# an in-place change refused because another name shares the array said only "changes z in
+# place" / "writes into z in place": it names that other name now, and what to copy
+def sort_shared(x):
+    z = x * 1.0
+    c = z
+    z.sort()
+    return np.sum(c * XW[:3])
+
+
+def copyto_shared(x):
+    z = x * 1.0
+    c = z[:2]
+    np.copyto(z, x ** 2)
+    return np.sum(c) + np.sum(z)
+
+
+@pytest.mark.parametrize("f,what", [(sort_shared, r"z\.sort\(\.\.\.\) changes z in place, and c "),
+                                    (copyto_shared, r"writes into z in place, and c holds")],
+                         ids=["sort", "copyto"])
+def test_in_place_change_of_a_shared_array_names_the_other_name(f, what):
+    with pytest.raises(sd.SourcediffError, match=what) as e:
+        sd.grad(f)(np.array([3.0, 1.0, 2.0]))
+    assert "c = z.copy()" in str(e.value) and "test_review38.py" in str(e.value)
+
+
+def test_sort_of_an_unshared_array_still_works():
+    def f(x):
+        z = x * 1.0
+        z.sort()
+        return np.sum(z * XW[:3])
+    x = np.array([3.0, 1.0, 2.0])
+    np.testing.assert_allclose(sd.grad(f)(x), [3.0, 1.0, 2.0])
