@@ -478,3 +478,16 @@ def test_sort_of_an_unshared_array_still_works():
         return np.sum(z * XW[:3])
     x = np.array([3.0, 1.0, 2.0])
     np.testing.assert_allclose(sd.grad(f)(x), [3.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("name,method,shapes", [
+    ("lognorm", "cdf", (-0.5,)), ("lognorm", "ppf", (0.0,)), ("gamma", "cdf", (-1.0,)),
+    ("gamma", "logsf", (0.0,)), ("t", "cdf", (-2.0,)), ("t", "pdf", (0.0,)),
+    ("beta", "cdf", (-1.0, 2.0)), ("beta", "sf", (2.0, 0.0)), ("norm", "sf", ())])
+def test_scipy_stats_written_forms_give_scipys_nan_for_bad_parameters(name, method, shapes):
+    st = pytest.importorskip("scipy.stats")
+    x = np.array([0.2, 0.7])
+    with np.errstate(all="ignore"):
+        want = getattr(getattr(st, name), method)(x, *shapes, 0.0, 1.0 if shapes else -1.0)
+        got = getattr(sd.runtime, f"{name}_{method}")(x, *shapes, 0.0, 1.0 if shapes else -1.0)
+    assert np.all(np.isnan(want)) and np.all(np.isnan(got))

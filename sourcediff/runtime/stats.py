@@ -20,14 +20,14 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "scale_check", "unit_check", "standard_z", "laplace_std_cdf", "laplace_std_logcdf",
-    "log_z_inside", "positive_z", "t_logpdf_written", "unit_z", "norm_sf", "norm_logsf", "norm_ppf", "norm_isf", "norm_entropy",
-    "cauchy_logpdf", "cauchy_pdf", "cauchy_cdf", "cauchy_sf", "cauchy_ppf",
-    "logistic_logpdf", "logistic_pdf", "logistic_cdf", "logistic_sf", "logistic_logcdf",
-    "logistic_logsf", "logistic_ppf", "laplace_pdf", "laplace_cdf", "laplace_sf",
-    "laplace_logcdf", "laplace_logsf", "laplace_ppf", "expon_cdf", "expon_sf", "expon_logcdf",
-    "expon_logsf", "expon_ppf", "lognorm_cdf", "lognorm_sf", "lognorm_logcdf", "lognorm_logsf",
-    "lognorm_ppf", "gamma_cdf", "gamma_sf", "gamma_logcdf", "gamma_logsf", "t_pdf", "t_cdf",
-    "t_sf", "beta_cdf", "beta_sf", "gammainc_da", "gammainc_terms",
+    "log_z_inside", "positive_z", "t_logpdf_written", "unit_z", "norm_sf", "norm_logsf",
+    "norm_ppf", "norm_isf", "norm_entropy", "cauchy_logpdf", "cauchy_pdf", "cauchy_cdf",
+    "cauchy_sf", "cauchy_ppf", "logistic_logpdf", "logistic_pdf", "logistic_cdf", "logistic_sf",
+    "logistic_logcdf", "logistic_logsf", "logistic_ppf", "laplace_pdf", "laplace_cdf",
+    "laplace_sf", "laplace_logcdf", "laplace_logsf", "laplace_ppf", "expon_cdf", "expon_sf",
+    "expon_logcdf", "expon_logsf", "expon_ppf", "lognorm_cdf", "lognorm_sf", "lognorm_logcdf",
+    "lognorm_logsf", "lognorm_ppf", "gamma_cdf", "gamma_sf", "gamma_logcdf", "gamma_logsf",
+    "t_pdf", "t_cdf", "t_sf", "beta_cdf", "beta_sf", "gammainc_da", "gammainc_terms",
 ]
 
 
@@ -203,26 +203,27 @@ def log_z_inside(x, loc, scale):
 
 def lognorm_cdf(x, s, loc=0.0, scale=1.0):
     lz, inside = log_z_inside(x, loc, scale)
-    return np.where(inside, _special.ndtr(lz / s), 0.0) * scale_check(scale)
+    return np.where(inside, _special.ndtr(lz / s), 0.0) * scale_check(scale) * scale_check(s)
 
 
 def lognorm_sf(x, s, loc=0.0, scale=1.0):
     lz, inside = log_z_inside(x, loc, scale)
-    return np.where(inside, _special.ndtr(-lz / s), 1.0) * scale_check(scale)
+    return np.where(inside, _special.ndtr(-lz / s), 1.0) * scale_check(scale) * scale_check(s)
 
 
 def lognorm_logcdf(x, s, loc=0.0, scale=1.0):
     lz, inside = log_z_inside(x, loc, scale)
-    return np.where(inside, _special.log_ndtr(lz / s), -np.inf) * scale_check(scale)
+    valid = scale_check(scale) * scale_check(s)
+    return np.where(inside, _special.log_ndtr(lz / s), -np.inf) * valid
 
 
 def lognorm_logsf(x, s, loc=0.0, scale=1.0):
     lz, inside = log_z_inside(x, loc, scale)
-    return np.where(inside, _special.log_ndtr(-lz / s), 0.0) * scale_check(scale)
+    return np.where(inside, _special.log_ndtr(-lz / s), 0.0) * scale_check(scale) * scale_check(s)
 
 
 def lognorm_ppf(q, s, loc=0.0, scale=1.0):
-    return (loc + scale * np.exp(s * _special.ndtri(q))) * scale_check(scale)
+    return (loc + scale * np.exp(s * _special.ndtri(q))) * scale_check(scale) * scale_check(s)
 
 
 # ---------------------------------------------------------------- gamma(a): gammainc(a, z)
@@ -234,11 +235,11 @@ def positive_z(x, loc, scale):
 
 
 def gamma_cdf(x, a, loc=0.0, scale=1.0):
-    return _special.gammainc(a, positive_z(x, loc, scale)) * scale_check(scale)
+    return _special.gammainc(a, positive_z(x, loc, scale)) * scale_check(scale) * scale_check(a)
 
 
 def gamma_sf(x, a, loc=0.0, scale=1.0):
-    return _special.gammaincc(a, positive_z(x, loc, scale)) * scale_check(scale)
+    return _special.gammaincc(a, positive_z(x, loc, scale)) * scale_check(scale) * scale_check(a)
 
 
 def gamma_logcdf(x, a, loc=0.0, scale=1.0):
@@ -247,7 +248,8 @@ def gamma_logcdf(x, a, loc=0.0, scale=1.0):
 
 
 def gamma_logsf(x, a, loc=0.0, scale=1.0):
-    return np.log(_special.gammaincc(a, positive_z(x, loc, scale))) * scale_check(scale)
+    valid = scale_check(scale) * scale_check(a)
+    return np.log(_special.gammaincc(a, positive_z(x, loc, scale))) * valid
 
 
 # ---------------------------------------------------------------- t(df): stdtr(df, z)
@@ -261,15 +263,15 @@ def t_logpdf_written(x, df, loc, scale):
     z = standard_z(x, loc, scale)
     return (_special.gammaln(0.5 * (df + 1.0)) - _special.gammaln(0.5 * df)
             - 0.5 * np.log(df * np.pi) - 0.5 * (df + 1.0) * np.log1p(z * z / df)
-            - np.log(scale)) * scale_check(scale)
+            - np.log(scale)) * scale_check(scale) * scale_check(df)
 
 
 def t_cdf(x, df, loc=0.0, scale=1.0):
-    return _special.stdtr(df, standard_z(x, loc, scale)) * scale_check(scale)
+    return _special.stdtr(df, standard_z(x, loc, scale)) * scale_check(scale) * scale_check(df)
 
 
 def t_sf(x, df, loc=0.0, scale=1.0):
-    return _special.stdtr(df, -standard_z(x, loc, scale)) * scale_check(scale)
+    return _special.stdtr(df, -standard_z(x, loc, scale)) * scale_check(scale) * scale_check(df)
 
 
 # ---------------------------------------------------------------- beta(a, b): betainc(a, b, z)
@@ -280,11 +282,13 @@ def unit_z(x, loc, scale):
 
 
 def beta_cdf(x, a, b, loc=0.0, scale=1.0):
-    return _special.betainc(a, b, unit_z(x, loc, scale)) * scale_check(scale)
+    valid = scale_check(scale) * scale_check(a) * scale_check(b)
+    return _special.betainc(a, b, unit_z(x, loc, scale)) * valid
 
 
 def beta_sf(x, a, b, loc=0.0, scale=1.0):
-    return (1.0 - _special.betainc(a, b, unit_z(x, loc, scale))) * scale_check(scale)
+    valid = scale_check(scale) * scale_check(a) * scale_check(b)
+    return (1.0 - _special.betainc(a, b, unit_z(x, loc, scale))) * valid
 
 
 # ---------------------------------------------------------------- derivatives scipy lacks
