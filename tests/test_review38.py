@@ -127,7 +127,7 @@ def test_draw_at_scale_zero_is_refused_not_nan(f):
     for mode, run in _draw_modes(f, (1.0, 0.0), (0, 1)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with pytest.raises(sd.SourcediffError, match="scale is exactly 0") as e:
+            with pytest.raises(sd.SourcediffError, match="scale is 0 or so small") as e:
                 run()
         assert "test_review38.py" in str(e.value), mode
     for mode, run in _draw_modes(f, (1.0, 0.5), (0, 1)):
@@ -491,3 +491,16 @@ def test_scipy_stats_written_forms_give_scipys_nan_for_bad_parameters(name, meth
         want = getattr(getattr(st, name), method)(x, *shapes, 0.0, 1.0 if shapes else -1.0)
         got = getattr(sd.runtime, f"{name}_{method}")(x, *shapes, 0.0, 1.0 if shapes else -1.0)
     assert np.all(np.isnan(want)) and np.all(np.isnan(got))
+
+
+def test_draw_with_a_scale_tiny_next_to_its_location_is_refused_not_wrong():
+    # loc 1000, scale 1e-14: the draw rounds to loc, z was read back as 0 and the derivative in
+    # the scale was 0.0 for 2000 * sum(z) = 1268 (1e-9: 1268.063, off in the 4th digit)
+    def f(mu, s):
+        return np.sum(np.random.default_rng(0).normal(mu, s, size=3) ** 2)
+    for s in (1e-14, 1e-9):
+        with pytest.raises(sd.SourcediffError, match="so small next to the location"):
+            sd.grad(f, wrt=1)(1000.0, s)
+    z = np.random.default_rng(0).standard_normal(3)
+    np.testing.assert_allclose(sd.grad(f, wrt=1)(1000.0, 1e-3),
+                               np.sum(2.0 * (1000.0 + 1e-3 * z) * z), rtol=1e-7)

@@ -27,12 +27,17 @@ __all__ = [
 def standard_draw(ans, loc, scale, what="a random draw"):
     """``(ans - loc) / scale``: the standard draw a draw ``loc + scale * z`` was moved and scaled
     from, which its derivative in ``scale`` is. A scale of exactly 0 keeps nothing of z (the draw
-    is loc): refused there (it gave nan, review38), naming what to write instead."""
-    if np.any(np.equal(scale, 0)):
+    is loc), and one tiny next to loc keeps too little of it (loc 1000, scale 1e-14: z read as 0,
+    the derivative 0 for 1268): refused there (nan or a wrong number before, review38), where
+    the standard draw read back is off by more than 1e-8, naming what to write instead."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lost = np.spacing(np.abs(np.asarray(ans, dtype=float))) / np.abs(scale)
+    if np.any(np.equal(scale, 0)) or np.any(lost > 1e-8):
         raise NotImplementedError(
-            f"sourcediff has no derivative for {what} in its scale where the scale is exactly 0: "
-            f"that derivative is the standard draw, which a draw at scale 0 does not keep; draw "
-            f"it yourself and move and scale it (z = rng.standard_normal(size); loc + scale * z)")
+            f"sourcediff has no derivative for {what} in its scale where the scale is 0 or so "
+            f"small next to the location that the draw keeps too little of the standard draw "
+            f"(which that derivative is); draw it yourself and move and scale it (z = "
+            f"rng.standard_normal(size); loc + scale * z)")
     return (ans - loc) / scale
 
 
