@@ -43,9 +43,9 @@ import gast
 import numpy as np
 
 from . import runtime
+from .compiler.contexts import drop_quiet_contexts
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
-from .compiler.contexts import drop_quiet_contexts
 from .compiler.parse import _generated_line, outermost
 from .errors import JitFallbackWarning
 from .runtime.generated import FILES, runs_generated

@@ -166,8 +166,9 @@ def _is(parsed, node, target):
 
 
 def drop_quiet_contexts(fdef):
-    """For backend='numba' (jit.lower): drop the ``with _sd_quiet(divide='ignore')`` contexts the emitter would wrap lines in (a
-    user's ``with np.errstate(...)`` block, carried on the comments' origins): compiled code
+    """For backend='numba' (jit.lower): drop the ``with _sd_quiet(divide='ignore')`` contexts
+    the emitter would wrap lines in (a user's ``with np.errstate(...)`` block, carried on the
+    comments' origins): compiled code
     neither warns nor reads numpy's error state, so a context that only quiets warnings means
     nothing to it (it made the whole function fall back to numpy, review38). One that turns them
     into errors (``'raise'``, ``'call'``, a filter with action 'error') is kept: numba cannot
