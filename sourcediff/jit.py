@@ -43,6 +43,7 @@ import gast
 import numpy as np
 
 from . import runtime
+from .compiler.contexts import drop_quiet_contexts
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
 from .compiler.parse import _generated_line, outermost
@@ -296,6 +297,7 @@ def lower(spec, fdef, args, keywords):
     fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []
     _axis_tuples(fdef)
     _out_keywords(fdef)
+    drop_quiet_contexts(fdef)
     marks, seen = set(), set()  # (the placeholders: no value, for the facts, as they were)
     for s in fdef.body:
         if _is_none_placeholder(s, spec.placeholders) and s.targets[0].id not in seen:

@@ -1166,3 +1166,20 @@ if scipy is not None:  # (the sign logsumexp's return_sign=True gives, shaped ag
     nondiff_case(_sd.lse_sign, (np.zeros(2), np.array([1.0, -1.0])), R(2, 3), 1, False, True)
 # (review37: the check that an attribute still holds the layers __init__ stored, inline.py)
 nondiff_case(_sd.check_held_class, R(2), np.ndarray, "f.py:1", "self.layers: Model.__init__")
+# review38: the random draws' standard draw (ans - loc) / scale, refused at a scale of 0
+case(_sd.standard_draw, R(2, 3), R(3), P(2, 1), argnums=(0, 1, 2))
+# review38: the normal quantile and the incomplete gamma / t / beta functions (in their last
+# argument; gammainc also in a), which scipy.stats' cdf, sf and ppf are written in
+if scipy is not None:
+    sp = scipy.special
+    case(sp.ndtri, rng.uniform(0.05, 0.95, (2, 3)))
+    case(sp.gammainc, P(2, 3), P(3), argnums=(0, 1))
+    case(sp.gammaincc, P(3), P(2, 3), argnums=(0, 1))
+    case(sp.stdtr, np.array([3, 4, 7]), R(2, 3), argnums=(1,))  # (df, a, b: not differentiated)
+    case(sp.betainc, np.array([2, 3, 1]), np.array([1, 2, 4]), rng.uniform(0.1, 0.9, (2, 3)),
+         argnums=(2,))
+    nondiff_case(_sd.scale_check, np.array([1.5, -0.2, 0.3]))
+    nondiff_case(_sd.unit_check, np.array([0.5, -0.2, 0.9, 1.5]))
+    nondiff_case(_sd.gammainc_terms, P(2, 3))
+# review38: np.gradient's coordinate gradients (0 without coordinate arrays: the helper's rule)
+case(_sd.gradient_coordinate_grads, R(5), R(5), (0.5,), argnums=(0, 1))

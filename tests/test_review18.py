@@ -152,13 +152,19 @@ def test_eigh_eigenvalues_at_a_repeated_eigenvalue_match_torch():
     np.testing.assert_allclose(grad_of(eigh_values, (DEGENERATE,)), want, atol=1e-12)
 
 
-def test_eigh_projector_onto_a_repeated_eigenvalue_is_differentiable():
+def test_eigh_projector_onto_a_repeated_eigenvalue_is_nan_again():
     # the projector onto the eigenspace of a repeated eigenvalue does not depend on the basis
-    # eigh picks in it: its gradient exists (finite differences) and reverse mode gives it (was nan)
+    # eigh picks in it and has a gradient, which review18 gave by taking the tie's term as 0
+    # wherever v.T @ gv is symmetric there. The reconstruction (v * w) @ v.T has that symmetry
+    # too, and a tie term that is not 0 (the limit of (c_ij - c_ji) / (w_j - w_i)): it got 0
+    # silently (tests/test_review38.py). The values at the tie cannot tell the two apart, so both
+    # are nan now, as in PyTorch and JAX; finite differences away from the tie still agree.
     a = np.diag([1.0, 2.0, 2.0])
-    want = _fd(eigh_projector, a)
-    np.testing.assert_allclose(sd.grad(eigh_projector)(a), want, atol=1e-6)
-    np.testing.assert_allclose(grad_of(eigh_projector, (a,)), want, atol=1e-6)
+    with np.errstate(all="ignore"):
+        assert np.isnan(sd.grad(eigh_projector)(a)).any()
+        assert np.isnan(grad_of(eigh_projector, (a,))).any()
+    b = np.diag([1.0, 2.0, 2.5])
+    np.testing.assert_allclose(sd.grad(eigh_projector)(b), _fd(eigh_projector, b), atol=1e-6)
 
 
 def test_eigh_eigenvector_in_a_repeated_eigenspace_stays_nan():
@@ -237,13 +243,17 @@ def mean_of(x):
 
 
 @pytest.mark.parametrize("x", [np.array([1, 2, 3]), np.array([True, False, True]), np.int64(2)])
-def test_grad_of_an_integer_argument_is_float_not_truncated(x):
+def test_grad_of_an_integer_argument_is_refused_as_sd_grad_refuses_it(x):
     # was: the gradient cast back to the argument's integer dtype: grad_of(np.mean, [1, 2, 3])
-    # gave [0, 0, 0] for [1/3, 1/3, 1/3] (no warning); a Python int already gave a float
-    g = grad_of(mean_of, (x,))
+    # gave [0, 0, 0] for [1/3, 1/3, 1/3] (no warning). review18 made it the float gradient;
+    # review38 refuses it, as sd.grad (InactiveArgumentError) and torch (an integer tensor cannot
+    # require grad) do: the tape oracle and the compiler take the same arguments
+    with pytest.raises(sd.errors.InactiveArgumentError, match="cannot carry a gradient"):
+        grad_of(mean_of, (x,))
+    with pytest.raises(sd.errors.InactiveArgumentError, match="cannot carry a gradient"):
+        sd.grad(mean_of)(x)
     xf = np.asarray(x, dtype=float)
-    assert np.asarray(g).dtype == np.float64
-    np.testing.assert_allclose(g, 1.0 / xf.size + 2 * xf / 3.0)
+    np.testing.assert_allclose(grad_of(mean_of, (xf,)), 1.0 / xf.size + 2 * xf / 3.0)
 
 
 # ---------------------------------------------------------------- logsumexp with zero scales

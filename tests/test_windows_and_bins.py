@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.tape import TapeError, grad_of, tensor
+from sourcediff.tape import grad_of, tensor
 
 from .oracles import check_grads_fd
 
@@ -46,7 +46,11 @@ def test_on_the_tape():
     np.testing.assert_allclose(grad_of(segment_sums, (V, SEG)), sd.grad(segment_sums)(V, SEG))
 
 
-def test_a_keyword_tensor_that_would_need_a_default_filled_in_is_refused():
-    w = tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(TapeError, match="positionally"):
-        np.average(np.arange(3.0), weights=w)
+def test_a_keyword_tensor_after_a_parameter_not_given_takes_numpys_default():
+    # refused before ("pass it positionally"); review38 fills numpy's default (axis=None) in
+    w = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    a = np.arange(3.0)
+    out = np.average(a, weights=w)
+    out.backward()
+    np.testing.assert_allclose(float(out.detach().numpy()), np.average(a, weights=[1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(w.grad.numpy(), (a - np.average(a, weights=[1.0, 2.0, 3.0])) / 6.0)

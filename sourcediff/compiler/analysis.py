@@ -28,6 +28,7 @@ from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
 from .object_state import ObjectState, _setattr_call, _writes_attributes
 from .parse import parse_function
 from .resolve import _DICT_METHODS, MethodOf, Op, Resolver, local_array_method
+from .sharing import in_place_error, write_error
 
 
 def attr(value, name):
@@ -310,11 +311,8 @@ class Analysis(ObjectState):
         that an adjoint would read after the write (:meth:`read_before_write`)."""
         for obj, method, s in self.mutations:
             if obj in self.active:
-                obj = self.origin_of(obj)
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: {obj}.{method}(...) changes {obj} in place, which "
-                    f"sourcediff does not differentiate; build a new list or array instead (for "
-                    f"lists, append is supported).\n    {self.parsed.line_text(s)}")
+                raise in_place_error(self.parsed.where(s), obj, method, self.parsed.line_text(s),
+                                     self.aliases, self.origin_of)
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
@@ -447,11 +445,8 @@ class Analysis(ObjectState):
         return out
 
     def write_error(self, obj, what, s):
-        obj = self.origin_of(obj)
-        return SourcediffSyntaxError(
-            f"{self.parsed.where(s)}: {what} writes into {obj} in place, which sourcediff does not "
-            f"differentiate; assign the result instead ({obj} = ...), or "
-            f"{obj}[...] = ... to fill the array.\n    {self.parsed.line_text(s)}")
+        return write_error(self.parsed.where(s), obj, what, self.parsed.line_text(s),
+                           self.aliases, self.origin_of)
 
     def on_copies(self, s):
         """``t = helper(z)`` where helper writes into its parameter: the primal call gets a copy

@@ -10,6 +10,7 @@ upward.
 
 from .. import runtime
 from ..errors import NoRuleError, NoSourceError, SourcediffError, SourcediffSyntaxError
+from ..rules import registry
 from .resolve import runtime_helper
 
 
@@ -28,6 +29,14 @@ def called_form(make, callee, active_params, where, text=""):
     try:
         return make(callee, tuple(active_params))
     except SourcediffError as exc:
+        written = _written_for(callee)
+        if written is not None:  # (scipy.stats.t.cdf in df: its written form's refusal)
+            raise NoRuleError(
+                f"{where}: sourcediff differentiates {written} as the function _sd."
+                f"{callee.__name__} written in functions with rules, and that has no derivative "
+                f"here: {str(exc).splitlines()[0]}\n    {text}\nLeave that argument out of wrt "
+                f"(or sourcediff.stop_gradient it), or register a rule for {written} with "
+                f"sourcediff.defvjp") from None
         if runtime_helper(callee):  # (a rule's helper, met in the gradient of generated code)
             name = getattr(callee, "__name__", callee)
             raise NoRuleError(
@@ -45,3 +54,16 @@ def called_form(make, callee, active_params, where, text=""):
             # a called function can also be treated as a primitive: give it a rule
             advice = f", or register a derivative rule for {name} with sourcediff.defvjp"
         raise type(exc)(f"{where}: in the call to {name}: {exc}{advice}") from None
+
+
+def _written_for(callee):
+    """The name of the library function ``callee`` is the written form of (registry.defwritten),
+    or None."""
+    for key, fn in registry.all_written().items():
+        if fn is callee:
+            owner = getattr(key, "__self__", None)
+            name = getattr(key, "__name__", repr(key))
+            if owner is not None and getattr(owner, "name", None):  # (a scipy.stats method)
+                return f"scipy.stats.{owner.name}.{name}"
+            return f"{getattr(key, '__module__', '') or ''}.{name}".lstrip(".")
+    return None

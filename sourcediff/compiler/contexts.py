@@ -18,12 +18,14 @@ Any other context manager is refused with the user's line.
 """
 
 import builtins
+import dataclasses
 import warnings
 
 import gast
 import numpy as np
 
 from ..runtime import contexts
+from ..syntax import is_comment
 from .fence import refuse, static_object
 
 QUIET_NAME = "_sd_quiet"  # (the name generated code calls runtime.contexts.quiet by)
@@ -161,3 +163,39 @@ def _constant(node):
 
 def _is(parsed, node, target):
     return static_object(parsed, node) is target
+
+
+def drop_quiet_contexts(fdef):
+    """For backend='numba' (jit.lower): drop the ``with _sd_quiet(divide='ignore')`` contexts
+    the emitter would wrap lines in (a user's ``with np.errstate(...)`` block, carried on the
+    comments' origins): compiled code
+    neither warns nor reads numpy's error state, so a context that only quiets warnings means
+    nothing to it (it made the whole function fall back to numpy, review38). One that turns them
+    into errors (``'raise'``, ``'call'``, a filter with action 'error') is kept: numba cannot
+    raise them, and keeping it falls back to numpy, which does."""
+    for node in gast.walk(fdef):
+        origin = getattr(node, "origin", None)
+        if is_comment(node) and origin is not None and origin.context and all(
+                _quiet_only(gast.parse(c).body[0].value) for c in origin.context):
+            node.origin = dataclasses.replace(origin, context=())
+
+
+def _quiet_only(expr):
+    """A call of the quiet context whose settings only silence numpy's floating-point warnings."""
+    if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and
+            expr.func.id == QUIET_NAME):
+        return False
+    for k in expr.keywords:
+        if not (isinstance(k.value, gast.Constant) and k.value.value in ("ignore", "warn",
+                                                                          "print", "log")):
+            return False
+    for a in expr.args:  # (warnings filters: {'action': 'ignore', ...})
+        if not isinstance(a, gast.Dict):
+            return False
+        for key, value in zip(a.keys, a.values):
+            if isinstance(key, gast.Constant) and key.value == "action" and not (
+                    isinstance(value, gast.Constant) and value.value in ("ignore", "default",
+                                                                         "once", "module",
+                                                                         "always")):
+                return False
+    return True

@@ -470,7 +470,7 @@ def runtime_helper(obj):
 # module's name; object_state's and dynamic's helpers are not differentiated from their source)
 _PURE_RUNTIME = frozenset(f"sourcediff.runtime.{m}" for m in (
     "accumulate", "checks", "elementwise", "grads", "indexing", "linalg", "loops", "moves",
-    "products", "scipy_grads", "sequences", "shapes", "statistics", "written"))
+    "products", "scipy_grads", "sequences", "shapes", "statistics", "stats", "written"))
 
 
 # (the runtime's calls of a function known only at run time: refused at second order with their

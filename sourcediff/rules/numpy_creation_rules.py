@@ -193,21 +193,23 @@ deffacts(np.vectorize, np.apply_along_axis, np.apply_over_axes, np.frompyfunc, n
 @defvjp(np.random.normal, np.random.laplace, np.random.gumbel, np.random.logistic,
         kind="elementwise", broadcast=True, view=False)
 def random_location_scale(g, ans, loc=0.0, scale=1.0, size=None):
-    return (g, g * (ans - loc) / scale, None)
+    return (g, g * _sd.standard_draw(ans, loc, scale, "a random draw"), None)
 
 
 # uniform(low, high) = low + (high - low) u
 @defvjp(np.random.uniform, kind="elementwise", broadcast=True, view=False)
 def random_uniform(g, ans, low=0.0, high=1.0, size=None):
-    return (g * (high - ans) / (high - low), g * (ans - low) / (high - low), None)
+    u = _sd.standard_draw(ans, low, high - low, "a uniform draw")
+    return (g * (1.0 - u), g * u, None)
 
 
 # exponential(scale) = scale e; lognormal(mean, sigma) = exp(mean + sigma z)
 @defvjp(np.random.exponential, kind="elementwise", broadcast=True, view=False)
 def random_exponential(g, ans, scale=1.0, size=None):
-    return (g * ans / scale, None)
+    return (g * _sd.standard_draw(ans, 0.0, scale, "an exponential draw"), None)
 
 
 @defvjp(np.random.lognormal, kind="elementwise", broadcast=True, view=False)
 def random_lognormal(g, ans, mean=0.0, sigma=1.0, size=None):
-    return (g * ans, g * ans * (np.log(ans) - mean) / sigma, None)
+    return (g * ans, g * ans * _sd.standard_draw(np.log(ans), mean, sigma, "a lognormal draw"),
+            None)

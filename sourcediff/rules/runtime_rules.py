@@ -142,6 +142,25 @@ def sigmoid_helper(b, out, x):
     return (b * out * (1.0 - out),)
 
 
+# np.gradient's coordinate gradients (review38): constant 0 without coordinate arrays, refused at
+# second order with them
+@defvjp(_sd.gradient_coordinate_grads, kind="custom", view=False)
+def gradient_coordinate_grads_helper(b, out, g, f, varargs=(), axis=None, edge_order=1):
+    return (0.0 * _sd.coordinates_refused(out, varargs)[0] if out else 0.0, 0.0, None, None, None)
+
+
+@defjvp(_sd.gradient_coordinate_grads)
+def gradient_coordinate_grads_jvp(t, out, g, f, varargs=(), axis=None, edge_order=1):
+    return (_sd.coordinates_refused(out, varargs), _sd.coordinates_refused(out, varargs), None,
+            None, None)
+
+
+# standard_draw(ans, loc, scale) = (ans - loc) / scale, the random draws' rules' z (review38)
+@defvjp(_sd.standard_draw, kind="elementwise", broadcast=True, view=False)
+def standard_draw_helper(b, out, ans, loc, scale, what="a random draw"):
+    return (b / scale, -b / scale, -b * out / scale, None)
+
+
 @defvjp(_sd.scaled_sigmoid, kind="elementwise", broadcast=True, rowwise="row")
 def scaled_sigmoid_helper(b, out, g, d):
     s = _sd.sigmoid(d)

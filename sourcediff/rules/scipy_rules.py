@@ -454,3 +454,62 @@ def lse_b_helper(c, out, b, return_sign=False):
 
 # scipy.linalg.svdvals: differentiated as np.linalg.svd(a, compute_uv=False) (runtime/written.py)
 defwritten(scipy.linalg.svdvals, _sd.svdvals)
+
+
+# ---------------------------------------------------------------- review38: scipy.stats methods
+# written in scipy.special's functions (runtime/stats.py), and the rules those need: ndtri (the
+# normal quantile), the regularized incomplete gamma functions (in a through runtime's series),
+# stdtr and betainc in their last argument (their shape parameters' derivatives are refused)
+
+
+@defvjp(scipy.special.ndtri, kind="elementwise")
+def ndtri(g, ans, y):
+    return (g * math.sqrt(2.0 * math.pi) * np.exp(0.5 * ans * ans),)
+
+
+@defvjp(scipy.special.gammainc, kind="elementwise", broadcast=True)
+def gammainc(g, ans, a, x):
+    return (g * _sd.gammainc_da(a, x),
+            g * np.exp((a - 1.0) * np.log(x) - x - _sd.gammaln(a)))
+
+
+@defvjp(scipy.special.gammaincc, kind="elementwise", broadcast=True)
+def gammaincc(g, ans, a, x):
+    return (-g * _sd.gammainc_da(a, x),
+            -g * np.exp((a - 1.0) * np.log(x) - x - _sd.gammaln(a)))
+
+
+@defvjp(scipy.special.stdtr, kind="elementwise", broadcast=True, unimplemented=("df",))
+def stdtr(g, ans, df, t):
+    return (None, g * np.exp(_sd.gammaln(0.5 * (df + 1.0)) - _sd.gammaln(0.5 * df)
+                             - 0.5 * np.log(df * math.pi) - 0.5 * (df + 1.0) * np.log1p(t * t / df)))
+
+
+@defvjp(scipy.special.betainc, kind="elementwise", broadcast=True, unimplemented=("a", "b"))
+def betainc(g, ans, a, b, x):
+    return (None, None, g * np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x)
+                                   - _sd.betaln(a, b)))
+
+
+defnondiff(_sd.scale_check, _sd.unit_check,
+           reason="1.0 or nan: whether a scale is positive, a probability in [0, 1]", view=False)
+defnondiff(_sd.gammainc_terms, reason="a count of series terms", view=False)
+
+
+def _written_stats():
+    st = scipy.stats
+    for dist, methods in [
+            (st.norm, ("sf", "logsf", "ppf", "isf", "entropy")),
+            (st.cauchy, ("logpdf", "pdf", "cdf", "sf", "ppf")),
+            (st.logistic, ("logpdf", "pdf", "cdf", "sf", "logcdf", "logsf", "ppf")),
+            (st.laplace, ("pdf", "cdf", "sf", "logcdf", "logsf", "ppf")),
+            (st.expon, ("cdf", "sf", "logcdf", "logsf", "ppf")),
+            (st.lognorm, ("cdf", "sf", "logcdf", "logsf", "ppf")),
+            (st.gamma, ("cdf", "sf", "logcdf", "logsf")),
+            (st.t, ("pdf", "cdf", "sf")),
+            (st.beta, ("cdf", "sf"))]:
+        for method in methods:
+            defwritten(getattr(dist, method), getattr(_sd, f"{dist.name}_{method}"))
+
+
+_written_stats()

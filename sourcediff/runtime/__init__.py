@@ -19,6 +19,7 @@ rule bodies and ``sourcediff.runtime.X`` read one namespace:
 - :mod:`.object_state`: watching attributes a gradient call stores on objects
 - :mod:`.objects`: a model object as the argument a gradient is taken with respect to (its check,
   and its gradient as an object of its class)
+- :mod:`.stats`: scipy.stats methods without rules written in scipy.special's functions
 - :mod:`.written`: numpy functions without rules written in operations that have them
   (``np.corrcoef``, ``np.polyfit``), differentiated in their place from their source
 - :mod:`.hooks`: what the runtime needs from the compiler, filled in by :mod:`sourcediff.api`
@@ -56,6 +57,7 @@ from . import (  # noqa: F401  (runtime.hooks is filled in by sourcediff.api)
     sequences,
     shapes,
     statistics,
+    stats,
     written,
 )
 from .accumulate import *  # noqa: F401,F403
@@ -77,10 +79,11 @@ from .scipy_grads import *  # noqa: F401,F403
 from .sequences import *  # noqa: F401,F403
 from .shapes import *  # noqa: F401,F403
 from .statistics import *  # noqa: F401,F403
+from .stats import *  # noqa: F401,F403
 from .written import *  # noqa: F401,F403
 
 _PURE = (accumulate, checks, contexts, dynamic, elementwise, grads, indexing, linalg, loops, moves,
-         products, scipy_grads, sequences, shapes, statistics, written)
+         products, scipy_grads, sequences, shapes, statistics, stats, written)
 
 
 def _report_here():

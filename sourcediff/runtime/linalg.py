@@ -136,21 +136,28 @@ def cofactor(a):
 
 def degenerate_nan(gap, v, gv):
     """nan where two distinct positions i != j have a zero eigenvalue gap (w_j - w_i) and the
-    eigenvector gradient ``c = v.T @ gv`` is not symmetric there (c_ij != c_ji), else 0: what a
-    repeated eigenvalue contributes to eigh's gradient when the basis of its eigenvectors matters."""
+    eigenvector gradient ``c = v.T @ gv`` is not 0 there, else 0: what a repeated eigenvalue
+    contributes to eigh's gradient. A symmetric c there is not enough: the term is the limit of
+    (c_ij - c_ji) / (w_j - w_i) as the pair splits, which values at the tie do not tell (the
+    reconstruction ``(v * w) @ v.T`` has c symmetric there and a limit that is not 0, and got 0:
+    review38); only c = 0 there (eigenvalues alone, ``sum(v**2 @ w)``) makes it 0."""
     c = _T(v) @ gv
-    bad = (gap == 0) & ~np.eye(np.shape(gap)[-1], dtype=bool) & (c != _T(c))
+    bad = (gap == 0) & ~np.eye(np.shape(gap)[-1], dtype=bool) & ((c != 0) | (_T(c) != 0))
     return np.where(bad, np.nan, 0.0)
 
 
-def _tie_inverse(d, c):
+def _tie_inverse(d, c, parts=None):
     """``F * c`` with F[..., i, j] = 1 / (d_j - d_i) off the diagonal: 0 where the pair ties
-    (d_j == d_i) and c is 0 there, nan where it ties and c is not (no derivative exists)."""
+    (d_j == d_i) and c is 0 there, nan where it ties and c is not (no derivative exists, or one
+    that values at the tie do not tell). ``c = parts - parts.T`` in svd's gradient: there
+    ``parts`` must be 0 at the tie too (c is 0 at every tie of such a difference, and the limit of
+    c / (d_j - d_i) as the pair splits need not be: ``(u * s**2) @ u.T`` got 0 there, review38)."""
     diff = d[..., None, :] - d[..., :, None]
     tie = diff == 0
     f = np.where(tie, 0.0, 1.0 / np.where(tie, 1.0, diff))
     n = np.shape(d)[-1]
-    return f * c + np.where(tie & ~np.eye(n, dtype=bool) & (c != 0), np.nan, 0.0)
+    seen = (c != 0) if parts is None else (parts != 0) | (_T(parts) != 0)
+    return f * c + np.where(tie & ~np.eye(n, dtype=bool) & seen, np.nan, 0.0)
 
 
 def _diag(d):
@@ -221,10 +228,12 @@ def svd_grad(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     # inf at a tie or a zero one: PyTorch and JAX skip them too)
     inner, out = _diag(gs), 0.0
     if np.any(gu):
-        inner = inner + _tie_inverse(s * s, _T(u) @ gu - _T(gu) @ u) * s[..., None, :]
+        ug = _T(u) @ gu
+        inner = inner + _tie_inverse(s * s, ug - _T(ug), ug) * s[..., None, :]
         out = out + (gu - u @ (_T(u) @ gu)) @ (vh / s[..., :, None])
     if np.any(gvh):
-        inner = inner + s[..., :, None] * _tie_inverse(s * s, _T(v) @ gv - _T(gv) @ v)
+        vg = _T(v) @ gv
+        inner = inner + s[..., :, None] * _tie_inverse(s * s, vg - _T(vg), vg)
         out = out + (u / s[..., None, :]) @ (_T(gv) - (_T(gv) @ v) @ vh)
     return (u @ inner @ vh + out,)
 

@@ -219,6 +219,12 @@ def _diff_edge(v, a, axis):
     return v
 
 
+def _given(v):
+    """None for an edge np.diff was not given (None, or numpy's own default np._NoValue, which
+    the tape passes on when it moves a keyword Tensor to its position)."""
+    return None if v is None or v is getattr(np, "_NoValue", None) else v
+
+
 def _diff_lengths(a, axis, prepend, append):
     ends = [_diff_edge(v, a, axis) for v in (prepend, append)]
     return [0 if e is None else np.shape(e)[axis] for e in ends]
@@ -228,6 +234,7 @@ def diff_part(full, a, axis=-1, prepend=None, append=None, part=1):
     """The gradient of np.diff(a, n, axis, prepend=prepend, append=append) for ``a`` (part 1),
     ``prepend`` (0) or ``append`` (2), from ``full``, that of the array numpy differences (the
     three joined along ``axis``): its slice, summed back to a scalar edge value (review36)."""
+    prepend, append = _given(prepend), _given(append)
     if prepend is None and append is None:
         return full if part == 1 else 0.0
     k0, k2 = _diff_lengths(a, axis, prepend, append)
@@ -249,6 +256,7 @@ def diff_tangent(t, a, n=1, axis=-1, prepend=None, append=None, part=1):
     """The tangent of np.diff(a, n, axis, prepend=prepend, append=append) for a tangent ``t`` of
     ``a`` (part 1), ``prepend`` (0) or ``append`` (2): np.diff of the joined tangents, zero in the
     other two."""
+    prepend, append = _given(prepend), _given(append)
     if prepend is None and append is None:
         return np.diff(t, n, axis)
     pieces = []

@@ -250,7 +250,8 @@ else:
     # (review36: the derivatives of log_expit, i0, i1, i0e, i1e and erfcx)
     expit, i0, i1, i0e, i1e, erfcx = (_special.expit, _special.i0, _special.i1, _special.i0e,
                                       _special.i1e, _special.erfcx)
+    gammaln, betaln = _special.gammaln, _special.betaln  # (review38: the stats rules)
     solve_triangular = _linalg.solve_triangular  # (its rule's body solves again: grad of grad)
     convolve2d, correlate2d = _signal.convolve2d, _signal.correlate2d  # (and so do these)
     __all__ += ["digamma", "polygamma", "solve_triangular", "convolve2d", "correlate2d", "expit",
-                "i0", "i1", "i0e", "i1e", "erfcx"]
+                "i0", "i1", "i0e", "i1e", "erfcx", "gammaln", "betaln"]

@@ -162,7 +162,10 @@ def mul_or_repeat_grads_tangents(t, g, x, y):
     """:func:`mul_or_repeat_grads`' tangent when g, x or y moves along ``t`` (one entry each)."""
     if _repeats(x, y):  # (the items' gradients do not depend on the items)
         zero = (seq_zeros(x), 0.0) if _is_seq(x) else (0.0, seq_zeros(y))
-        return (mul_or_repeat_grads(t, x, y), zero, zero)
+        # (t is g's tangent, a list, only where it is one: the count's zero tangent, array(0),
+        # is not, and len() of it failed in grad of grad, review38)
+        of_g = isinstance(t, (list, tuple)) or is_zero_grad(t)
+        return (mul_or_repeat_grads(t, x, y) if of_g else None, zero, zero)
     tx = None if _not_tangent_of(t, x) else _as_array_tangent(t, x)
     ty = None if _not_tangent_of(t, y) else _as_array_tangent(t, y)
     zx, zy = (np.zeros(np.shape(v)) if _is_seq(v) else 0.0 for v in (x, y))  # (indexed later)

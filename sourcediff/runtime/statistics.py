@@ -9,13 +9,36 @@ from .indexing import normalize_axes
 from .shapes import as_array, inexact, numpy_only, shape, unbroadcast, unreduce
 
 __all__ = [
-    "gradient_grads", "gradient_spacing_tangent", "gradient_tangents", "select_default_mask",
+    "gradient_grads", "gradient_spacing_tangent", "gradient_coordinate_grad", "gradient_tangents",
+    "gradient_coordinate_grads", "coordinates_refused",
+    "select_default_mask",
     "select_grads", "select_tangent", "quantile_grad", "quantile_tangent", "quantile_q_grad",
     "quantile_q_tangent", "nanquantile_grad", "nanquantile_tangent", "nanquantile_q_grad",
     "nanquantile_q_tangent", "average_grads", "average_tangent", "interp_grads", "interp_tangent",
     "conv_pad_width", "poly_exponents", "trapezoid_grads", "cov_grads", "cov_tangent",
-    "drop_initial", "spectrum_fit", "spectrum_axes", "spectrum_length", "hermitian_weights"
+    "drop_initial", "spectrum_fit", "spectrum_axes", "spectrum_length", "hermitian_weights",
+    "standard_draw",
 ]
+
+
+# ---------------------------------------------------------------- random draws
+
+
+def standard_draw(ans, loc, scale, what="a random draw"):
+    """``(ans - loc) / scale``: the standard draw a draw ``loc + scale * z`` was moved and scaled
+    from, which its derivative in ``scale`` is. A scale of exactly 0 keeps nothing of z (the draw
+    is loc), and one tiny next to loc keeps too little of it (loc 1000, scale 1e-14: z read as 0,
+    the derivative 0 for 1268): refused there (nan or a wrong number before, review38), where
+    the standard draw read back is off by more than 1e-8, naming what to write instead."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lost = np.spacing(np.abs(np.asarray(ans, dtype=float))) / np.abs(scale)
+    if np.any(np.equal(scale, 0)) or np.any(lost > 1e-8):
+        raise NotImplementedError(
+            f"sourcediff has no derivative for {what} in its scale where the scale is 0 or so "
+            f"small next to the location that the draw keeps too little of the standard draw "
+            f"(which that derivative is); draw it yourself and move and scale it (z = "
+            f"rng.standard_normal(size); loc + scale * z)")
+    return (ans - loc) / scale
 
 
 # ---------------------------------------------------------------- np.gradient
@@ -41,8 +64,6 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
     """The gradients of np.gradient(f, *varargs, axis=axis, edge_order=edge_order): f's, and one per
     scalar spacing (coordinate arrays are refused: they would need the gradient of the spacing)."""
     axes, spacing, owner = _gradient_spacing(f, varargs, axis)
-    if any(np.ndim(h) != 0 for h in spacing):
-        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
     gs = [g] if len(axes) == 1 else _items(g, len(axes))
     outs = [ans] if len(axes) == 1 else list(ans)
     gf = np.zeros(np.shape(f), dtype=np.result_type(f, float))
@@ -53,16 +74,77 @@ def gradient_grads(g, ans, f, varargs=(), axis=None, edge_order=1):
         n = np.shape(f)[ax]
         d = np.gradient(np.eye(n), h, axis=0, edge_order=edge_order)  # d[i, j] = d out_i / d f_j
         gf = gf + np.moveaxis(np.tensordot(d, gi, axes=([0], [ax])), 0, ax)
-        if k is not None:  # uniform spacing: out = D f / h, so d out / dh = -out / h
+        if k is not None and np.ndim(h) == 0:  # uniform spacing: d out / dh = -out / h
             gh[k] = gh[k] - np.sum(gi * out) / h
-    return (gf,) + tuple(gh)
+    coords = gradient_coordinate_grads(g, f, varargs, axis, edge_order)
+    return (gf,) + tuple(a + b for a, b in zip(gh, coords))
 
 
-def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
-    """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``."""
+def gradient_coordinate_grads(g, f, varargs=(), axis=None, edge_order=1):
+    """Per spacing argument of np.gradient: its gradient where it is a coordinate array, else 0.0
+    (a helper with a rule of its own, so that the source of gradient_grads, differentiated
+    again for second derivatives, does not reach the complex step: review38)."""
+    axes, spacing, owner = _gradient_spacing(f, varargs, axis)
+    gs = [g] if len(axes) == 1 else _items(g, len(axes))
+    out = [0.0] * len(varargs)
+    for gi, ax, h, k in zip(gs, axes, spacing, owner):
+        if gi is not None and k is not None and np.ndim(h) != 0:
+            out[k] = out[k] + gradient_coordinate_grad(gi, f, varargs, axis, edge_order, k, ax)
+    return tuple(out)
+
+
+def coordinates_refused(out, varargs):
+    """Zeros shaped like gradient_coordinate_grads' result ``out`` (a tuple, one per spacing
+    argument) where np.gradient has no coordinate arrays among ``varargs``: it is constant 0
+    then. Refused where it has: that derivative's own derivative is not implemented."""
+    if any(np.ndim(v) != 0 for v in varargs):
+        _refuse("a second derivative through np.gradient with coordinate arrays as spacing")
+    return tuple(0.0 for _ in out)
+
+
+_STEP = 1e-30  # (the complex step: exact to rounding for np.gradient, rational in its spacing)
+
+
+def _gradient_stepped(f, varargs, axis, edge_order, k, step):
+    """np.gradient(f, *varargs) with ``step`` (imaginary) added to the spacing argument ``k``:
+    its imaginary part over _STEP is the derivative along ``step`` (the complex step)."""
+    moved = tuple(np.asarray(v, dtype=complex) + step if i == k else v
+                  for i, v in enumerate(varargs))
+    out = np.gradient(np.asarray(f, dtype=complex), *moved, axis=axis, edge_order=edge_order)
+    return [np.imag(o) / _STEP for o in out] if isinstance(out, (list, tuple)) else \
+        np.imag(out) / _STEP
+
+
+def gradient_coordinate_grad(g, f, varargs, axis, edge_order, k, ax):
+    """The gradient of np.gradient's result along axis ``ax`` (cotangent ``g``) with respect to
+    the coordinates ``varargs[k]`` of that axis (review38: was refused). An entry of the result
+    reads coordinates at most two positions away, so coordinates five apart are stepped at once
+    (complex step, exact to rounding) and each entry's change is credited to the one it reads."""
+    n = np.shape(f)[ax]
+    x = np.asarray(varargs[k])
+    out = np.zeros(np.shape(x))
+    other = tuple(d for d in range(np.ndim(f)) if d != ax)
+    at = np.arange(n)
+    for r in range(min(5, n)):
+        step = np.zeros(n, dtype=complex)
+        step[r::5] = 1j * _STEP
+        moved = _gradient_stepped(f, varargs, axis, edge_order, k, step)
+        d = moved[list(_gradient_spacing(f, varargs, axis)[0]).index(ax)] \
+            if isinstance(moved, list) else moved
+        per_entry = np.sum(g * d, axis=other) if other else g * d
+        owner = r + 5 * np.round((at - r) / 5.0).astype(int)
+        ok = (owner >= 0) & (owner < n) & (np.abs(at - owner) <= 2)
+        out = out + np.bincount(owner[ok], weights=per_entry[ok], minlength=n)
+    return out
+
+
+def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0, edge_order=1):
+    """The tangent of np.gradient's result for a tangent ``t`` of the spacing argument ``k``
+    (coordinates: by the complex step, review38)."""
     axes, spacing, owner = _gradient_spacing(f, varargs, axis)
     if any(np.ndim(h) != 0 for h, o in zip(spacing, owner) if o == k):
-        _refuse("np.gradient with coordinate arrays as spacing (scalar spacing only)")
+        moved = _gradient_stepped(f, varargs, axis, edge_order, k, 1j * _STEP * np.asarray(t))
+        return GradList(moved) if isinstance(moved, list) else moved
     outs = [ans] if len(axes) == 1 else list(ans)
     parts = [-out * t / h if o == k else np.zeros_like(out)
              for out, h, o in zip(outs, spacing, owner)]
@@ -70,13 +152,16 @@ def gradient_spacing_tangent(t, ans, f, varargs=(), axis=None, k=0):
 
 
 def gradient_tangents(t, ans, f, varargs=(), axis=None, edge_order=1):
-    """The jvp tuple of np.gradient: np.gradient of ``t`` for f, the spacing tangents after it."""
+    """The jvp tuple of np.gradient: np.gradient of ``t`` for f, the spacing tangents after it
+    (each computed where ``t`` is shaped like that argument: coordinates shaped like f are
+    told apart by the position the caller reads, review38)."""
+    head = None
     if shape(t) == np.shape(f):  # the tangent of f
         head = np.gradient(t, *varargs, axis=axis, edge_order=edge_order)
         head = GradList(head) if isinstance(head, (list, tuple)) else head
-        return (head,) + (None,) * len(varargs)
-    return (None,) + tuple(gradient_spacing_tangent(t, ans, f, varargs, axis, k)
-                           for k in range(len(varargs)))
+    return (head,) + tuple(
+        gradient_spacing_tangent(t, ans, f, varargs, axis, k, edge_order)
+        if shape(t) == np.shape(varargs[k]) else None for k in range(len(varargs)))
 
 
 # ---------------------------------------------------------------- np.select

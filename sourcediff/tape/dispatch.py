@@ -10,7 +10,7 @@ from ..rules.quote import OPTION_HINTS
 from .functions import mm_any
 from .grad_mode import _state
 from .messages import TapeError
-from .recording import _op
+from .recording import _op, _sd  # (the runtime, once recording has imported it whole)
 from .rule_lookup import _lookup, _no_rule
 from .tensor_class import Tensor, _any_rg, _unwrap, _wrap_result
 
@@ -194,7 +194,47 @@ def _shape_of(a):
     return tuple(a._data.shape) if isinstance(a, Tensor) else np.shape(a)
 
 
+def _write_positions(what, a, positions, v, flat_at=None):
+    """``a[positions] = v``'s entries repeated in order (``flat_at``: at those flat positions
+    instead) for np.put, np.place, np.putmask and np.fill_diagonal on a Tensor (review38): the
+    subscript write the compiler writes them as, recorded as the tape's own write into ``a``."""
+    if not isinstance(a, Tensor):
+        if isinstance(v, Tensor) and v._rg:
+            raise TapeError(f"{what} writes a Tensor that requires grad into a numpy array, where "
+                            f"the tape cannot follow it; make the array a Tensor first")
+        return getattr(np, what.split(".")[-1])  # (unreachable: numpy dispatched on a Tensor)
+    count = int(np.size(positions[0]))
+    flat = np.ravel(v) if isinstance(v, Tensor) else np.ravel(np.asarray(v, dtype=a.dtype))
+    size = int(np.size(_unwrap(flat)))
+    if count and not size:
+        raise ValueError("cannot write the values of an empty array into a nonempty selection")
+    at = np.arange(count) if flat_at is None else flat_at
+    a[positions] = flat[at % max(size, 1)]
+
+
+def _put(a, ind, v, mode="raise"):
+    _write_positions("np.put", a, _sd.put_positions(_unwrap(a), _unwrap(ind), mode), v)
+
+
+def _place(arr, mask, vals):
+    _write_positions("np.place", arr, np.nonzero(_unwrap(mask)), vals)
+
+
+def _putmask(a, mask, values):
+    positions = np.nonzero(np.broadcast_to(_unwrap(mask), np.shape(_unwrap(a))))
+    _write_positions("np.putmask", a, positions, values,
+                     np.ravel_multi_index(positions, np.shape(_unwrap(a))))
+
+
+def _fill_diagonal(a, val, wrap=False):
+    _write_positions("np.fill_diagonal", a, _sd.diagonal_positions(_unwrap(a), wrap), val)
+
+
 _AF_HANDLERS = {
+    np.put: _put,
+    np.place: _place,
+    np.putmask: _putmask,
+    np.fill_diagonal: _fill_diagonal,
     np.shape: lambda a: _shape_of(a),
     np.ndim: lambda a: np.ndim(_unwrap(a)),
     np.size: lambda a, axis=None: np.size(_unwrap(a), axis),
@@ -204,10 +244,12 @@ _AF_HANDLERS = {
 }
 
 
-def _positional_tensors(rule, args, kwargs):
+def _positional_tensors(rule, args, kwargs, func=None):
     """``np.bincount(x, weights=w)`` with w a Tensor that requires grad as ``np.bincount(x, w)``:
     the tape follows positional arguments; a keyword argument that holds such a Tensor moves to
-    its position when the ones before it are all given (the rule's parameters are numpy's)."""
+    its position (the rule's parameters are numpy's), and the ones before it that were not given
+    take ``func``'s own defaults (``np.average(a, weights=w)`` as ``np.average(a, None, w)``,
+    ``np.diff(a, prepend=p)`` with numpy's n, axis: review38)."""
     if not any(isinstance(v, Tensor) and v._rg for v in kwargs.values()):
         return args, kwargs  # (np.sum(t, axis=1): the common case, no signature read)
     try:
@@ -217,11 +259,23 @@ def _positional_tensors(rule, args, kwargs):
     rest = params[len(args):]
     wanted = [k for k, p in enumerate(rest) if isinstance(kwargs.get(p.name), Tensor) and
               kwargs[p.name]._rg]
-    if not wanted or any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.name not in kwargs
-                         for p in rest[:wanted[-1] + 1]):
-        return args, kwargs  # (refused below: it would need a default filled in)
+    if not wanted or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in rest[:wanted[-1] + 1]):
+        return args, kwargs  # (refused below)
+    defaults = _defaults(func)
+    if any(p.name not in kwargs and p.name not in defaults for p in rest[:wanted[-1] + 1]):
+        return args, kwargs  # (refused below: no default of numpy's to fill in)
     kwargs = dict(kwargs)
-    return tuple(args) + tuple(kwargs.pop(p.name) for p in rest[:wanted[-1] + 1]), kwargs
+    return tuple(args) + tuple(kwargs.pop(p.name) if p.name in kwargs else defaults[p.name]
+                               for p in rest[:wanted[-1] + 1]), kwargs
+
+
+def _defaults(func):
+    """The defaults of ``func``'s parameters that take one, by name ({} when unknown)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not p.empty}
 
 
 def _array_function(func, args, kwargs):
@@ -247,7 +301,7 @@ def _array_function(func, args, kwargs):
             return written(*args, **kwargs)
         raise _no_rule(func)
     if kwargs:
-        args, kwargs = _positional_tensors(rule, args, kwargs)
+        args, kwargs = _positional_tensors(rule, args, kwargs, func)
         if _any_rg(kwargs.values()):  # (a Tensor, or a list of them: multi_dot(arrays=[...]))
             raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
         _check_keywords(rule, kwargs)

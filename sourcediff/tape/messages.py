@@ -1,5 +1,7 @@
 """The tape's error classes, PyTorch's message texts and dtype names (from the reference)."""
 
+import os
+import sys
 import warnings
 
 from ..errors import SourcediffError
@@ -77,11 +79,43 @@ _warned = set()
 
 
 def _escape_error(what):
+    site = _library_call_site()
+    if site is not None:  # (scipy.stats.norm.logpdf(t): scipy reads it with np.asarray)
+        callee, where = site
+        return TapeError(
+            f"grad_of: {callee}, called at {where}, converts a tape Tensor that carries the "
+            f"gradient into {what}, where the tape cannot follow it: the tape follows numpy's "
+            f"functions and ufuncs (scipy.special's too), not library code that reads its "
+            f"arguments with np.asarray (scipy.stats, scipy.signal, scipy.linalg); "
+            f"sourcediff.grad differentiates this call from source, or write it in numpy "
+            f"functions for the tape")
     return TapeError(
         f"grad_of: the function converts a tape Tensor that carries the gradient into {what}, "
         "where the tape cannot follow it; use numpy functions (np.sin rather than math.sin) and "
         "build arrays from the tensors (np.stack, np.concatenate) instead of writing them into "
-        "a preallocated ndarray")
+        "a preallocated ndarray (a random draw with a Tensor parameter, rng.normal(t, s), also "
+        "reads it as an array: draw z = rng.standard_normal(size) and write t + s * z)")
+
+
+_LIBRARIES = ("numpy", "scipy", "sklearn", "pandas", "statsmodels")
+
+
+def _library_call_site():
+    """(the library function, the user's file:line that called it) when a Tensor is converted
+    inside a library's Python code called from the user's (scipy.stats.norm.logpdf), else None."""
+    frame, callee = sys._getframe(2), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "") or ""
+        root = module.split(".")[0]
+        if root in _LIBRARIES:
+            code = frame.f_code
+            callee = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+        elif root != "sourcediff":
+            if callee is None:
+                return None
+            return callee, f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
 
 
 def _warn_once(key, msg):

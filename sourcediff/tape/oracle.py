@@ -1,6 +1,7 @@
 """``grad_of``: the tape as an independent gradient oracle for the source compiler."""
 
 import inspect
+import os
 
 import numpy as np
 
@@ -17,6 +18,15 @@ def _parameters(f):
         return list(inspect.signature(f).parameters)
     except (TypeError, ValueError):
         return []
+
+
+def _where(f):
+    """``f (file.py:12)``, as sd.grad's messages name a function."""
+    code = getattr(f, "__code__", None)
+    name = getattr(f, "__qualname__", None) or getattr(f, "__name__", "the function")
+    if code is None:
+        return name
+    return f"{name} ({os.path.basename(code.co_filename)}:{code.co_firstlineno})"
 
 
 def grad_of(f, args, wrt=0):
@@ -48,6 +58,9 @@ def grad_of(f, args, wrt=0):
     for i, a in enumerate(args):  # (their operators are not ndarray's, the tape's are)
         _sd.check_array_kind(a, names[i] if i < len(names) else f"#{i}",
                              getattr(f, "__qualname__", "the function"))
+    where = _where(f)
+    for i in wrts:  # (an int or bool argument is refused, as sd.grad and torch refuse it)
+        _sd.check_wrt(args[i], names[i] if i < len(names) else f"#{i}", where)
     originals = {i: args[i] for i in wrts}
     leaves = {}  # (argument -> its leaf Tensors, in pytree.leaves order)
     for i in wrts:

@@ -1,0 +1,49 @@
+"""The message for an in-place change refused because another name holds the same array
+(``c = z; z.sort()``): it names that other name, which the plain message did not (review38).
+
+Example: ``z.sort(...) changes z in place, and c holds the same array (c = z): ...``."""
+
+from ..errors import SourcediffSyntaxError
+
+
+def sharers(aliases, obj, origin_of):
+    """The user's names other than ``obj`` that may hold ``obj``'s array, from the analysis'
+    (target, source) pairs of possible memory sharing."""
+    out = []
+    for target, source in aliases:
+        other = source if target == obj else target if source == obj else None
+        if other is None or other == obj:
+            continue
+        shown = origin_of(other)
+        if not shown.startswith("_") and shown != origin_of(obj) and shown not in out:
+            out.append(shown)
+    return out
+
+
+def in_place_error(where, obj, method, line, aliases, origin_of):
+    """The error for ``obj.method(...)`` changing ``obj`` (a name carrying a derivative) in place."""
+    shown, others = origin_of(obj), sharers(aliases, obj, origin_of)
+    if others:
+        fix = f"{shown} = np.sort({shown})" if method == "sort" else f"{shown} = ..."
+        return SourcediffSyntaxError(
+            f"{where}: {shown}.{method}(...) changes {shown} in place, and {others[0]} holds its "
+            f"array (or a view of it): numpy would change {others[0]} too, which "
+            f"sourcediff does not differentiate; copy it first ({others[0]} = {shown}.copy()) "
+            f"or assign a new array ({fix}).\n    {line}")
+    return SourcediffSyntaxError(
+        f"{where}: {shown}.{method}(...) changes {shown} in place, which sourcediff does not "
+        f"differentiate; build a new list or array instead (for lists, append is supported)."
+        f"\n    {line}")
+
+
+def write_error(where, obj, what, line, aliases, origin_of):
+    """The error for ``what`` (np.copyto(z, v), z[...] = v, out=z) writing into ``obj`` in
+    place where sourcediff cannot follow it; it names a name sharing ``obj``'s array."""
+    shown, others = origin_of(obj), sharers(aliases, obj, origin_of)
+    shared = f", and {others[0]} holds its array (or a view of it): numpy would change " \
+        f"{others[0]} too, which" if others else ", which"
+    copy = f"copy it first ({others[0]} = {shown}.copy()), or " if others else ""
+    return SourcediffSyntaxError(
+        f"{where}: {what} writes into {shown} in place{shared} sourcediff does not "
+        f"differentiate; {copy}assign the result instead ({shown} = ...), or {shown}[...] = ... "
+        f"to fill the array.\n    {line}")
