@@ -1,0 +1,97 @@
+"""Review 39: backends and caches, where the same generated source could give another number.
+
+The numba backend compiled code in which numba's types compute otherwise than Python's and
+numpy's: a Python bool and a numpy bool scalar are one type there (``~True`` is -2 in Python and
+False in numba; ``np.True_ + np.True_`` is True in numpy and 2 in numba), and numba computes an
+int32 or float32 value with a Python number in 64 bits where numpy keeps its dtype (NEP 50). Each
+gave a silent wrong gradient; now the lowered code computes what numpy does, or the numpy code runs
+after the backend's one JitFallbackWarning. Tests that compile skip when numba is absent.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd
+
+
+@pytest.fixture
+def numba():
+    return pytest.importorskip("numba")
+
+
+def _both(f, *args):
+    """(numba's gradient, numpy's gradient, the numba log record of the call)."""
+    ref = sd.grad(f)(*args)
+    df = sd.grad(f, backend="numba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sd.JitFallbackWarning)
+        got = df(*args)
+    return got, ref, df.jit_log[-1]
+
+
+X = np.array([1.0, 2.0, 3.0, 4.0])
+
+
+def invert_python_bool(x, flag):
+    return np.sum(x * (~flag))  # (~True is -2)
+
+
+def invert_python_bool_of_shapes(x):
+    n = x.shape[0]
+    return x[0] * ~(n > 2)
+
+
+def add_numpy_bools(x):
+    c = (x[0] > 0) + (x[1] > 0)  # (np.True_ + np.True_ is True: 1, not 2)
+    return x[2] * c
+
+
+def add_python_and_numpy_bools(x, a):
+    c = (a > 0) + (x[1] > 0)
+    return x[0] * c
+
+
+def add_python_bools(x, a):
+    c = (a > 0) + (a > 0.1)  # (Python's: 2)
+    return x[0] * c
+
+
+@pytest.mark.parametrize("f, args", [
+    (invert_python_bool, (X, True)),
+    (invert_python_bool, (X, False)),
+    (invert_python_bool_of_shapes, (X,)),
+    (add_numpy_bools, (X,)),
+    (add_python_and_numpy_bools, (X, 0.5)),
+    (add_python_bools, (X, 0.5)),
+])
+def test_bool_scalars_compute_as_python_and_numpy_do(numba, f, args):
+    got, ref, record = _both(f, *args)
+    np.testing.assert_array_equal(got, ref)
+    check_grads_fd(f, args, (0,), (got,))
+    assert record["backend"] == "numba", record  # (compiled, with Python's or numpy's meaning)
+
+
+def int32_wraps(x):  # (numpy warns of the overflow, as the function does)
+    n = np.int32(2 ** 31 - 1)
+    m = n + 1  # (numpy: int32, wraps around to -2 ** 31; numba: int64 2 ** 31)
+    return np.sum(x) * (m > 0)
+
+
+def float32_values(x):
+    y = x.astype(np.float32)
+    z = y * 0.1 + 1.0 / 3.0  # (numpy: float32; numba: float64)
+    return np.sum(np.exp(z) ** 2.0)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("f, dtype", [(int32_wraps, "int32"), (float32_values, "float32")])
+def test_values_of_other_dtypes_run_as_numpy_code(numba, f, dtype):
+    x = np.linspace(0.3, 3.3, 7)
+    df = sd.grad(f, backend="numba")
+    with pytest.warns(sd.JitFallbackWarning, match=dtype):
+        got = df(x)
+    np.testing.assert_array_equal(got, sd.grad(f)(x))
+    assert df.jit_log[-1]["backend"] == "numpy"
