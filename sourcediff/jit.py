@@ -315,6 +315,10 @@ def lower(spec, fdef, args, keywords):
     # (last: the facts know no checks)
     _checked_scalars(fdef, _namespace(spec, fdef), facts, python_ops)
     _refuse_introspection(fdef, _namespace(spec, fdef))
+    namespace = _namespace(spec, fdef)
+    reason = jit_types.unstable_order(fdef, lambda func: _resolved(func, namespace))
+    if reason is not None:
+        raise _Unsupported(reason)
     return fdef, kw_names
 
 

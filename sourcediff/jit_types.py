@@ -13,6 +13,11 @@ numbers, where Python and numpy keep apart what it merges:
   value's type (NEP 50: ``np.int32(2 ** 31 - 1) + 1`` wraps around, ``float32 * 0.1`` rounds to
   float32), numba in int64 or float64. Code in which numba types any value with such a dtype runs
   as numpy code (:func:`odd_dtypes`, from the types numba inferred).
+- numba's ``np.argsort`` orders equal keys otherwise than numpy's default sort (``np.argsort([1.,
+  0, 1, 0, 1, 0, 1, 0])`` is ``[1 3 7 5 ...]`` in numpy, another permutation in numba), and the
+  items ``np.partition`` leaves on either side of ``kth`` are in each one's own order: a gradient
+  through such an order (``x[np.argsort(keys)]``) is another function's. Code that sorts without
+  ``kind="stable"`` (or ``"mergesort"``), or partitions, runs as numpy code (:func:`unstable_order`).
 """
 
 import gast
@@ -85,6 +90,34 @@ def bool_scalar_ops(fdef, facts):
                 else:
                     setattr(node, field, new)
     return python_ops, None
+
+
+_STABLE = ("stable", "mergesort")
+
+
+def unstable_order(fdef, resolve):
+    """Why the order ``fdef`` computes may be another in numba (see the module docstring), or
+    None. ``resolve(func)``: the object a call's function expression names, or None."""
+    for node in gast.walk(fdef):
+        if not (isinstance(node, gast.Call) and isinstance(node.func, (gast.Attribute,
+                                                                       gast.Name))):
+            continue
+        fn = resolve(node.func)
+        numpy_fn = fn in (np.argsort, np.partition, np.argpartition)
+        name = fn.__name__ if numpy_fn else node.func.attr if \
+            isinstance(node.func, gast.Attribute) else None
+        if name in ("partition", "argpartition"):
+            return (f"it calls {name}(...), whose order of the items on either side of kth is "
+                    f"numpy's own (numba's is another)")
+        if name != "argsort":
+            continue
+        position = 2 if numpy_fn else 1  # (np.argsort(a, axis, kind), a.argsort(axis, kind))
+        kind = [k.value for k in node.keywords if k.arg == "kind"] or node.args[position:
+                                                                                 position + 1]
+        if not (kind and isinstance(kind[0], gast.Constant) and kind[0].value in _STABLE):
+            return ("it calls argsort(...) without kind='stable', and numba's sort orders equal "
+                    "keys otherwise than numpy's (pass kind='stable' to compile it)")
+    return None
 
 
 def jit_invert(a):

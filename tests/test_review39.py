@@ -95,3 +95,40 @@ def test_values_of_other_dtypes_run_as_numpy_code(numba, f, dtype):
         got = df(x)
     np.testing.assert_array_equal(got, sd.grad(f)(x))
     assert df.jit_log[-1]["backend"] == "numpy"
+
+
+# ---------------------------------------------------------------- orders numba computes otherwise
+
+KEYS = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0])  # (ties: numba's argsort orders them
+# [1 5 3 7 ...] where numpy's default sort gives [1 3 7 5 ...])
+
+
+def through_argsort(x, keys):
+    o = np.argsort(keys)
+    return (x[o[0]] * 1.0 + x[o[1]] * 2.0 + x[o[2]] * 3.0 + x[o[3]] * 4.0 + x[o[4]] * 5.0 +
+            x[o[5]] * 6.0 + x[o[6]] * 7.0 + x[o[7]] * 8.0)
+
+
+def through_stable_argsort(x, keys):
+    o = keys.argsort(kind="stable")
+    return (x[o[0]] * 1.0 + x[o[1]] * 2.0 + x[o[2]] * 3.0 + x[o[3]] * 4.0 + x[o[4]] * 5.0 +
+            x[o[5]] * 6.0 + x[o[6]] * 7.0 + x[o[7]] * 8.0)
+
+
+def through_partition(x, keys):
+    p = np.partition(keys, 4)  # (the items after kth: numba's [... 11.14, 11.0], numpy's
+    return x[0] * p[6] + x[1] * p[7]  # [... 11.0, 11.14])
+
+
+@pytest.mark.parametrize("f, keys, compiled", [
+    (through_argsort, KEYS, False),
+    (through_stable_argsort, KEYS, True),
+    (through_partition, np.array([5.0, 3, 8, 1, 7, 2, 6, 4]) * np.linspace(1, 2, 8), False),
+])
+def test_orders_of_equal_keys_are_numpys(numba, f, keys, compiled):
+    x = np.linspace(1.0, 2.0, 8)
+    got, ref, record = _both(f, x, keys)
+    np.testing.assert_array_equal(got, ref)
+    assert (record["backend"] == "numba") is compiled, record
+    if not compiled:
+        assert "kth" in record["reason"] or "kind='stable'" in record["reason"]
