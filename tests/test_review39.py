@@ -132,3 +132,29 @@ def test_orders_of_equal_keys_are_numpys(numba, f, keys, compiled):
     assert (record["backend"] == "numba") is compiled, record
     if not compiled:
         assert "kth" in record["reason"] or "kind='stable'" in record["reason"]
+
+
+# ---------------------------------------------------------------- dask: another library's function
+
+def cholesky_loss(a, g):
+    return np.sum(np.linalg.cholesky(a) * g)
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_cholesky_of_a_dask_array_is_refused_not_numpys_rule_on_dasks_factor(chunks):
+    """dask's np.linalg.cholesky is the upper factor, read from the upper triangle: the numpy rule
+    on it gave a gradient that was neither numpy's f's nor dask's f's (read from the lower
+    triangle's rule: [[-0.341, 0, 0], [-1.253, 0.044, 0], ...], numpy's [[-0.305, 0, 0], [-1.275,
+    -0.087, 0], ...])."""
+    da = pytest.importorskip("dask.array")
+    from sourcediff.errors import SourcediffError
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 3))
+    a = a @ a.T + 3.0 * np.eye(3)
+    g = rng.normal(size=(3, 3))
+    df = sd.grad(cholesky_loss)
+    check_grads_fd(cholesky_loss, (a, g), (0,), (df(a, g),))  # (numpy arguments: as before)
+    with pytest.raises(SourcediffError, match=r"upper factor.*x\.compute\(\)") as info:
+        df(da.from_array(a, chunks=chunks), g)
+    assert "test_review39.py" in str(info.value)
