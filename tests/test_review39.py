@@ -158,3 +158,90 @@ def test_cholesky_of_a_dask_array_is_refused_not_numpys_rule_on_dasks_factor(chu
     with pytest.raises(SourcediffError, match=r"upper factor.*x\.compute\(\)") as info:
         df(da.from_array(a, chunks=chunks), g)
     assert "test_review39.py" in str(info.value)
+
+
+# ---------------------------------------------------------------- the compile cache
+
+import dataclasses  # noqa: E402
+import types  # noqa: E402
+
+
+@dataclasses.dataclass
+class _Config:  # (eq=True: no hash, as a types.SimpleNamespace)
+    act: object
+
+
+NS = types.SimpleNamespace(act=np.tanh)
+NESTED = types.SimpleNamespace(inner=types.SimpleNamespace(act=np.tanh))
+DC = _Config(np.tanh)
+
+
+def _user_tanh(v):
+    return np.tanh(v)
+
+
+def _user_sin(v):
+    return np.sin(v)
+
+
+NS_USER = types.SimpleNamespace(act=_user_tanh)
+
+
+def through_namespace(x):
+    return np.sum(NS.act(x))
+
+
+def through_nested_namespace(x):
+    return np.sum(NESTED.inner.act(x))
+
+
+def through_dataclass(x):
+    return np.sum(DC.act(x))
+
+
+def through_namespace_of_user_functions(x):
+    return np.sum(NS_USER.act(x))
+
+
+@pytest.mark.parametrize("f, holder, new", [
+    (through_namespace, NS, np.sin),
+    (through_nested_namespace, NESTED.inner, np.sin),
+    (through_dataclass, DC, np.sin),
+    (through_namespace_of_user_functions, NS_USER, _user_sin),
+])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_function_rebound_on_a_library_object_is_not_stale(f, holder, new, backend):
+    """``cfg.act = np.sin`` after sd.grad built for np.tanh: the cached gradient kept tanh's
+    derivative (types.SimpleNamespace is a library class, whose attributes were not checked; a
+    dataclass instance has no hash and crashed the build: TypeError: unhashable type)."""
+    if backend == "numba":
+        pytest.importorskip("numba")
+    x = np.linspace(0.2, 1.2, 4)
+    old = holder.act
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sd.JitFallbackWarning)
+            df = sd.grad(f, backend=backend)
+            np.testing.assert_allclose(df(x), 1.0 / np.cosh(x) ** 2, rtol=1e-12)
+            holder.act = new
+            got = df(x)
+        np.testing.assert_allclose(got, np.cos(x), rtol=1e-12)
+        check_grads_fd(f, (x,), (0,), (got,))
+    finally:
+        holder.act = old
+
+
+def test_a_closure_namespace_rebinding_its_function_is_not_stale():
+    def make():
+        cfg = types.SimpleNamespace(act=np.tanh)
+
+        def f(x):
+            return np.sum(cfg.act(x))
+        return f, cfg
+
+    f, cfg = make()
+    x = np.linspace(0.2, 1.2, 4)
+    df = sd.grad(f)
+    np.testing.assert_allclose(df(x), 1.0 / np.cosh(x) ** 2, rtol=1e-12)
+    cfg.act = np.sin
+    np.testing.assert_allclose(df(x), np.cos(x), rtol=1e-12)
