@@ -53,7 +53,7 @@ from .specialize.inference import Inference
 
 log = logging.getLogger("sourcediff")
 
-NUMPY_NAME = "_sd_np"  # how lowered code spells numpy (bound when it is compiled)
+NUMPY_NAME = jit_types.NUMPY_NAME  # how lowered code spells numpy (bound when compiled)
 _OK_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
 
 _numba = None
@@ -316,7 +316,7 @@ def lower(spec, fdef, args, keywords):
     _checked_scalars(fdef, _namespace(spec, fdef), facts, python_ops)
     _refuse_introspection(fdef, _namespace(spec, fdef))
     namespace = _namespace(spec, fdef)
-    reason = jit_types.unstable_order(fdef, lambda func: _resolved(func, namespace))
+    reason = jit_types.computed_otherwise(fdef, lambda func: _resolved(func, namespace))
     if reason is not None:
         raise _Unsupported(reason)
     return fdef, kw_names

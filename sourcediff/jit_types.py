@@ -16,14 +16,19 @@ numbers, where Python and numpy keep apart what it merges:
 - numba's ``np.argsort`` orders equal keys otherwise than numpy's default sort (``np.argsort([1.,
   0, 1, 0, 1, 0, 1, 0])`` is ``[1 3 7 5 ...]`` in numpy, another permutation in numba), and the
   items ``np.partition`` leaves on either side of ``kth`` are in each one's own order: a gradient
-  through such an order (``x[np.argsort(keys)]``) is another function's. Code that sorts without
-  ``kind="stable"`` (or ``"mergesort"``), or partitions, runs as numpy code (:func:`unstable_order`).
+  through such an order (``x[np.argsort(keys)]``) is another function's. numba's ``np.median``,
+  ``np.percentile`` and ``np.quantile`` give numbers at nan or inf values where numpy's give nan,
+  and its ``np.clip`` skips a nan bound. Code that sorts without ``kind="stable"`` (or
+  ``"mergesort"``), partitions or calls those statistics runs as numpy code; np.clip is written
+  as numpy defines it (:func:`computed_otherwise`).
 """
 
 import gast
 import numpy as np
 
 from .specialize import facts as spec_facts
+
+NUMPY_NAME = "_sd_np"  # (how lowered code spells numpy: bound when it is compiled)
 
 # the dtypes numba computes with as numpy does (its arithmetic is 64-bit)
 _SAME = frozenset(np.dtype(t) for t in (np.float64, np.int64, np.bool_, np.complex128))
@@ -94,30 +99,64 @@ def bool_scalar_ops(fdef, facts):
 
 _STABLE = ("stable", "mergesort")
 
+_ORDER = ("whose order of the items on either side of kth is numpy's own (numba's is another)")
+_NAN = "which numba computes otherwise at nan or inf values"
+# numpy functions numba compiles but computes otherwise, with why
+_OTHERWISE = {
+    np.partition: _ORDER, np.argpartition: _ORDER,
+    np.median: f"{_NAN} (np.median([nan, 1.0, 2.0]) is nan, numba's 2.0)",
+    np.percentile: f"{_NAN} (np.percentile([inf, 1.0, inf], 30.0) is nan, numba's inf)",
+    np.quantile: f"{_NAN} (np.quantile([inf, 1.0, inf], 0.7) is nan, numba's inf)",
+    np.nanpercentile: f"{_NAN} (np.nanpercentile([inf, 1.0, inf], 30.0) is nan, numba's inf)",
+    np.nanquantile: f"{_NAN} (np.nanquantile([inf, 1.0, inf], 0.7) is nan, numba's inf)",
+}
 
-def unstable_order(fdef, resolve):
-    """Why the order ``fdef`` computes may be another in numba (see the module docstring), or
-    None. ``resolve(func)``: the object a call's function expression names, or None."""
+
+def computed_otherwise(fdef, resolve):
+    """Why numba would compute a call in ``fdef`` otherwise than numpy (see the module
+    docstring), or None. ``resolve(func)``: the object a call's function expression names, or
+    None. np.clip's calls become np.minimum(np.maximum(a, lo), hi), numpy's definition of it
+    (numba's np.clip skips a nan bound, where numpy's result is nan)."""
     for node in gast.walk(fdef):
         if not (isinstance(node, gast.Call) and isinstance(node.func, (gast.Attribute,
                                                                        gast.Name))):
             continue
         fn = resolve(node.func)
-        numpy_fn = fn in (np.argsort, np.partition, np.argpartition)
-        name = fn.__name__ if numpy_fn else node.func.attr if \
-            isinstance(node.func, gast.Attribute) else None
-        if name in ("partition", "argpartition"):
-            return (f"it calls {name}(...), whose order of the items on either side of kth is "
-                    f"numpy's own (numba's is another)")
-        if name != "argsort":
+        method = node.func.attr if isinstance(node.func, gast.Attribute) and \
+            fn is None else None  # (x.argsort(), x.partition(k): an array's method)
+        if _hashable(fn) and fn in _OTHERWISE or method in ("partition", "argpartition"):
+            name = getattr(fn, "__name__", method)
+            return f"it calls {name}(...), {_OTHERWISE.get(fn, _ORDER)}"
+        if fn is np.clip and len(node.args) == 3 and not node.keywords:
+            _clip_as_min_max(node, node.args)
+        if fn is not np.argsort and method != "argsort":
             continue
-        position = 2 if numpy_fn else 1  # (np.argsort(a, axis, kind), a.argsort(axis, kind))
+        position = 2 if fn is np.argsort else 1  # (np.argsort(a, axis, kind), a.argsort(axis, kind))
         kind = [k.value for k in node.keywords if k.arg == "kind"] or node.args[position:
                                                                                  position + 1]
         if not (kind and isinstance(kind[0], gast.Constant) and kind[0].value in _STABLE):
             return ("it calls argsort(...) without kind='stable', and numba's sort orders equal "
                     "keys otherwise than numpy's (pass kind='stable' to compile it)")
     return None
+
+
+def _clip_as_min_max(node, args):
+    """``np.clip(a, lo, hi)`` (the Call ``node``) rewritten in place as
+    ``np.minimum(np.maximum(a, lo), hi)``."""
+    def numpy(attr):
+        return gast.Attribute(value=gast.Name(id=NUMPY_NAME, ctx=gast.Load(), annotation=None,
+                                              type_comment=None), attr=attr, ctx=gast.Load())
+
+    node.func = numpy("minimum")
+    node.args = [gast.Call(func=numpy("maximum"), args=[args[0], args[1]], keywords=[]), args[2]]
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def jit_invert(a):

@@ -134,6 +134,34 @@ def test_orders_of_equal_keys_are_numpys(numba, f, keys, compiled):
         assert "kth" in record["reason"] or "kind='stable'" in record["reason"]
 
 
+def median_of_data(x, c):
+    m = np.median(c)  # (numpy: nan for c = [nan, 1, 2]; numba's np.median: 2.0)
+    return x[0] * m + x[1] * x[2]
+
+
+def quantile_of_data(x, c):
+    q = np.quantile(c, 0.7)  # (numpy: nan for c = [inf, 1, inf]; numba's: inf)
+    return x[0] * (q > 10.0) + x[1] * x[2]
+
+
+def clip_to_bounds(x, lo, hi):
+    c = np.clip(np.array([0.0, 1.0, 5.0]), lo, hi)  # (numpy: a nan bound gives nan; numba's
+    return x[0] * c[0] + x[1] * c[2] + x[2] * x[2]  # np.clip skipped it: [0, 2, 2])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("f, args, compiled", [
+    (median_of_data, (np.ones(3), np.array([np.nan, 1.0, 2.0])), False),
+    (quantile_of_data, (np.ones(3), np.array([np.inf, 1.0, np.inf])), False),
+    (clip_to_bounds, (np.ones(3), float("nan"), 2.0), True),
+    (clip_to_bounds, (np.ones(3), 3.0, 2.0), True),
+])
+def test_statistics_and_clip_at_nan_are_numpys(numba, f, args, compiled):
+    got, ref, record = _both(f, *args)
+    np.testing.assert_array_equal(got, ref)
+    assert (record["backend"] == "numba") is compiled, record
+
+
 # ---------------------------------------------------------------- dask: another library's function
 
 def cholesky_loss(a, g):
