@@ -496,7 +496,7 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None, co
         current = coded.current(args)
         if current is not entry:
             {take}"""
-    if captured and role == "bwd":
+    if (captured or codes) and role == "bwd":
         check += """
     if args and type(args[0]) is Redirected:
         return args[0].bwd(args[0].saved, *args[1:], **kwargs)"""

@@ -343,3 +343,25 @@ def test_code_replaced_in_place_is_not_stale(backend, which):
             np.testing.assert_allclose(df(x), 1.0 / np.cosh(x) ** 2, rtol=1e-12)
     finally:
         function.__code__ = old
+
+
+def test_a_split_forms_halves_follow_new_code():
+    """The forward half of a helper's split form, called after its code changed, runs the form
+    built anew (on main: the old code, tanh(x)) and hands its saved values to that form's
+    backward half through the old backward half."""
+    from sourcediff.compiled import split_form
+
+    x = np.linspace(0.2, 1.2, 4)
+    fwd = split_form(_helper, ("v",))
+    bwd = fwd.__sourcediff_bwd__
+    seed = {bwd.__sourcediff_cotangent_name__: np.ones(4)}
+    old = _helper.__code__
+    try:
+        out, saved = fwd(x)
+        np.testing.assert_allclose(bwd(saved, **seed)[0], 1.0 / np.cosh(x) ** 2, rtol=1e-12)
+        _helper.__code__ = _helper_sin.__code__
+        out, saved = fwd(x)
+        np.testing.assert_allclose(out, np.sin(x), rtol=1e-12)
+        np.testing.assert_allclose(bwd(saved, **seed)[0], np.cos(x), rtol=1e-12)
+    finally:
+        _helper.__code__ = old
