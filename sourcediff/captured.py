@@ -49,6 +49,19 @@ def state_key(fn):
             id(getattr(fn, "__kwdefaults__", None)))
 
 
+def _codes(objects):
+    """(function, its code) for each Python function among ``objects`` (and the functions a
+    staticmethod, classmethod or property holds), each once."""
+    out, seen = [], set()
+    for obj in objects:
+        for f in (getattr(obj, "__func__", None), getattr(obj, "fget", None), obj):
+            code = getattr(f, "__code__", None) if inspect.isfunction(f) else None
+            if code is not None and id(f) not in seen:
+                seen.add(id(f))
+                out.append((f, code))
+    return tuple(out)
+
+
 class Redirected:
     """What a split form's forward half built anew saved, with the backward half that reads it:
     the old backward half, which the caller's code calls, hands it on."""
@@ -65,7 +78,8 @@ class Captured:
     ``remake(args)``: a compiled function built for the current state (set by the cache that made
     this one; None refuses the call instead); ``entry``: the compiled function itself."""
 
-    def __init__(self, fn, methods=(), receiver=False, parent=None, rules=(), rule_globals=()):
+    def __init__(self, fn, methods=(), receiver=False, parent=None, rules=(), rule_globals=(),
+                 functions=()):
         self.fn = fn
         # (the closures of fn and of the rules (sd.custom_vjp) inlined with their closure values)
         self.cells = tuple((c, _contents(c)) for f in (fn, *rules)
@@ -78,12 +92,17 @@ class Captured:
         self.receiver = receiver and any(m[3] for m in self.methods)
         self.parent = parent
         self.user = fn if fn is not None else parent.user  # (the user's function, for messages)
+        # (the code of each function it was built from: fn's, the helpers and methods it calls;
+        # IPython's autoreload gives a function new code in place, the object staying the same)
+        self.codes = _codes((fn,) + tuple(functions) + tuple(m[2] for m in self.methods) +
+                            tuple(obj for _, obj in self.cells) +
+                            tuple(obj for _, _, obj in self.rule_globals))
         self.entry = self.remake = self.redirect = None
 
     def needed(self):
         """Whether there is anything to check on a call."""
         return bool(self.cells or self.defaults or self.kwdefaults or self.methods or
-                    self.rule_globals or self.parent is not None)
+                    self.rule_globals or self.parent is not None)  # (the codes: see compiled)
 
     def changed(self):
         """What changed since the build, as words for a message; None when nothing did."""
@@ -102,6 +121,10 @@ class Captured:
             if class_attribute(cls, name) is not attr:
                 owner = getattr(cls, "__name__", f"the {type(cls).__name__} object's")
                 return f"{owner}.{name} now names another function"
+        for function, code in self.codes:
+            if function.__code__ is not code:
+                return f"the code of {function.__qualname__} was replaced (as IPython's " \
+                    f"autoreload does)"
         if self.parent is not None and self.parent.changed() is not None:
             return self.parent.changed()
         return None

@@ -289,7 +289,7 @@ def _compiled(built, backend="numpy"):
     # what it is given: a forward half built anew marks its saved values with it)
     role = None if not built.split else "fwd" if built.bwd is not None else "bwd"
     entry = _entry(fn, spec, built.distinct, built.parsed.fn.__globals__, built.resolved,
-                   captured if captured.needed() else None, role)
+                   captured if captured.needed() else None, role, captured)
     fn.__sourcediff_captured__ = entry.__sourcediff_captured__ = captured
     captured.entry = entry
     entry.__sourcediff_source__ = built.emitted.source
@@ -320,9 +320,11 @@ def _captured(built):
     # (the functions read off a module are checked as the rules' globals are: dict, name, object)
     scoped = tuple(built.globals_.rule_globals.values()) + built.module_attributes
     rules = tuple(built.globals_.closures)
+    functions = tuple(obj for _, obj in built.resolved)  # (their code is checked too)
     if parent is not None:
-        return Captured(None, built.methods, receiver, parent, rules, scoped)
-    return Captured(user, built.methods, receiver, rules=rules, rule_globals=scoped)
+        return Captured(None, built.methods, receiver, parent, rules, scoped, functions)
+    return Captured(user, built.methods, receiver, rules=rules, rule_globals=scoped,
+                    functions=functions)
 
 
 _SPECIALIZE = os.environ.get("SOURCEDIFF_SPECIALIZE", "1")  # "0": off, "strict": errors surface
@@ -436,7 +438,8 @@ class _Specializations:
         return forward
 
 
-def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None, role=None):
+def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None, role=None,
+           coded=None):
     """``fn`` behind a thin wrapper that turns an error raised inside generated code into the same
     kind of error (also a SourcediffError) that names the user's line it comes from, and that runs
     the version specialized for the arguments' signature when there is one."""
@@ -449,9 +452,12 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None
                  "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
                  "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
                  "_REBOUND": _REBOUND, "captured": captured, "Redirected": Redirected,
-                 "array_kind": _array_kind, "plain": np.ndarray}
+                 "array_kind": _array_kind, "plain": np.ndarray, "coded": coded}
+    codes = coded.codes if coded is not None else ()
+    for k, (function, code) in enumerate(codes):  # (the code checks: see _entry_source)
+        namespace[f"_f{k}"], namespace[f"_c{k}"] = function, code
     source = _entry_source(getattr(getattr(fn, "__code__", None), "co_argcount", 0), distinct,
-                           bool(resolved), captured is not None, role)
+                           bool(resolved), captured is not None, role, len(codes))
     # (a frame of sourcediff's: runtime.generated knows it by its file name)
     exec(runtime.generated.compile_code(source, "<sourcediff entry>"), namespace)
     entry = functools.wraps(fn)(namespace["entry"])
@@ -487,7 +493,7 @@ def _rebound(fn, name, old, new):
         f"for the new {name}.")
 
 
-def _entry_source(n, distinct=False, checks=False, captured=False, role=None):
+def _entry_source(n, distinct=False, checks=False, captured=False, role=None, codes=0):
     """The source of the entry wrapper for a function of ``n`` positional parameters: a call
     with ``n`` arrays builds its signature key (as spec_facts.signature builds it) in one tuple
     display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
@@ -496,7 +502,10 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None):
     copied apart (runtime.own_arrays); ``captured``: a call finding the closure, defaults or
     methods the function was built for changed runs one built anew (sourcediff/captured.py);
     ``role``: "fwd" or "bwd" for the halves of a split form (the forward half built anew marks
-    what it saves with its backward half, which the old backward half then runs)."""
+    what it saves with its backward half, which the old backward half then runs); ``codes``:
+    the number of functions (the user's, its helpers and methods: ``_f0``, ...) whose code
+    (``_c0``, ...) is checked on each call, inline (a function given new code in place, as
+    IPython's autoreload does, runs one built anew)."""
     out = "own(out)" if distinct else "out"
     fast = ""
     if 1 <= n <= 16:
@@ -512,7 +521,17 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None):
     for name, obj in resolved:
         if scope.get(name, _REBOUND) is not obj:
             _rebound(fn, name, obj, scope.get(name, _REBOUND))""" if checks else ""
-    if captured and role == "bwd":
+    if codes and role != "bwd":
+        test = " or ".join(f"_f{k}.__code__ is not _c{k}" for k in range(codes))
+        take = "out, saved = current(*args, **kwargs)\n            return out, Redirected(" \
+            "saved, current.__sourcediff_bwd__)" if role == "fwd" else \
+            "return current(*args, **kwargs)"
+        check += f"""
+    if {test}:
+        current = coded.current(args)
+        if current is not entry:
+            {take}"""
+    if (captured or codes) and role == "bwd":
         check += """
     if args and type(args[0]) is Redirected:
         return args[0].bwd(args[0].saved, *args[1:], **kwargs)"""

@@ -42,7 +42,7 @@ import warnings
 import gast
 import numpy as np
 
-from . import runtime
+from . import jit_types, runtime
 from .compiler.contexts import drop_quiet_contexts
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
@@ -54,7 +54,7 @@ from .specialize.inference import Inference
 
 log = logging.getLogger("sourcediff")
 
-NUMPY_NAME = "_sd_np"  # how lowered code spells numpy (bound when it is compiled)
+NUMPY_NAME = jit_types.NUMPY_NAME  # how lowered code spells numpy (bound when compiled)
 _OK_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
 
 _numba = None
@@ -113,6 +113,9 @@ def build(spec, fdef, numpy_fn, args, keywords):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (numba's performance hints are not the user's)
                 dispatcher.compile(tuple(numba.typeof(v) for v in values))
+            odd = jit_types.odd_dtypes(dispatcher)  # (an int32 or a float32 numba computes apart)
+            if odd is not None:
+                raise _Unsupported(odd)
         except _Unsupported as exc:
             reason = str(exc)
         except Exception as exc:  # noqa: BLE001  (numba's typing and lowering errors vary)
@@ -308,8 +311,16 @@ def lower(spec, fdef, args, keywords):
     facts, _ = _facts(spec, fdef, args, keywords, marks)
     if spec.stack is not None:  # (after the facts: the specializer knows the one stack's pops)
         _split_stacks(fdef, spec.stack)
-    _checked_scalars(fdef, _namespace(spec, fdef), facts)  # (last: the facts know no checks)
+    python_ops, reason = jit_types.bool_scalar_ops(fdef, facts)  # (Python's or numpy's bools)
+    if reason is not None:
+        raise _Unsupported(reason)
+    # (last: the facts know no checks)
+    _checked_scalars(fdef, _namespace(spec, fdef), facts, python_ops)
     _refuse_introspection(fdef, _namespace(spec, fdef))
+    namespace = _namespace(spec, fdef)
+    reason = jit_types.computed_otherwise(fdef, lambda func: _resolved(func, namespace))
+    if reason is not None:
+        raise _Unsupported(reason)
     return fdef, kw_names
 
 
@@ -652,11 +663,12 @@ def _register_checked_pow(types, overload):
         return floats
 
 
-def _checked_scalars(fdef, namespace, facts=None):
+def _checked_scalars(fdef, namespace, facts=None, python_ops=()):
     """``a ** b`` -> ``_sd_jit_pow(a, b)``; ``a * b``, ``a + b``, ``a - b``, ``a << b`` of
     values that may be integers (``facts``: node id -> the specializer's fact, or None) ->
     ``_sd_jit_mul(a, b)``, ...; ``math.sqrt(x)``, ``int(x)``, ``round(x)``, ... -> their checked
-    versions (see _checked); ``round(x, ndigits)`` is refused (_Unsupported)."""
+    versions (see _checked); ``round(x, ndigits)`` is refused (_Unsupported). ``python_ops``: ids
+    of the operations on two Python bools (numba computes them as Python does)."""
     import builtins
 
     targets = _checked_targets()
@@ -669,7 +681,7 @@ def _checked_scalars(fdef, namespace, facts=None):
                     new = gast.Call(func=_load("_sd_jit_pow"), args=[child.left, child.right],
                                     keywords=[])
                 elif isinstance(child, gast.BinOp) and type(child.op) in _INT_OPS and \
-                        _may_be_ints(child, facts):
+                        _may_be_ints(child, facts) and id(child) not in python_ops:
                     new = gast.Call(func=_load(_INT_OPS[type(child.op)]),
                                     args=[child.left, child.right], keywords=[])
                 elif isinstance(child, gast.Call) and not child.keywords and \
@@ -720,6 +732,8 @@ def _register_checked_ints(types, overload):
     """Python's integers do not overflow; numba's int64 wraps around (a product of the loop
     counters 1 * 2 * ... * 24 is a negative number): two integers whose exact result is 2 ** 62
     or more raise ArithmeticError (the numpy code then runs the call)."""
+    from numba.core import errors
+
     big = 2.0 ** 62
 
     def ints(a, b):
@@ -737,6 +751,7 @@ def _register_checked_ints(types, overload):
 
     @overload(_checked_add)
     def checked_add(a, b):
+        jit_types.refuse_bools(types, errors, a, b)  # (np.True_ + np.True_ is True, not 2)
         if ints(a, b):
             def impl(a, b):
                 if abs(float(a) + float(b)) >= big:
@@ -747,6 +762,7 @@ def _register_checked_ints(types, overload):
 
     @overload(_checked_sub)
     def checked_sub(a, b):
+        jit_types.refuse_bools(types, errors, a, b)
         if ints(a, b):
             def impl(a, b):
                 if abs(float(a) - float(b)) >= big:
@@ -781,7 +797,8 @@ def _may_be_ints(binop, facts):
 
 
 _EXTRA = {"_sd_jit_pow": _checked_pow, "_sd_jit_mul": _checked_mul, "_sd_jit_add": _checked_add,
-          "_sd_jit_sub": _checked_sub, "_sd_jit_lshift": _checked_lshift}
+          "_sd_jit_sub": _checked_sub, "_sd_jit_lshift": _checked_lshift,
+          "_sd_jit_invert": jit_types.jit_invert}
 # (what lowered code names, bound when it is compiled)
 
 
@@ -819,6 +836,8 @@ def _register_overloads(numba):
     _overload_indexing_and_masks(types, overload, is_float)
     _register_checked_pow(types, overload)
     _register_checked_ints(types, overload)
+    from numba.core import errors
+    jit_types.register(types, overload, errors)
 
 
 def _overload_accumulations(types, overload, is_float):

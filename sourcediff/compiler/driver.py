@@ -233,8 +233,7 @@ def _resolved(stage):
 def _methods(stage):
     """The methods ``stage`` resolved in a class, as (class, name, attribute, through self)."""
     resolver = getattr(stage, "resolver", None)
-    return tuple((cls, name) + found for (cls, name), found in resolver.methods.items()) \
-        if resolver is not None else ()
+    return resolver.method_items() if resolver is not None else ()
 
 
 def _module_attributes(stage):

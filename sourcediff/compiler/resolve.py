@@ -214,12 +214,15 @@ class Resolver:
             if isinstance(base, types.ModuleType) and callable(value) and \
                     not _library(base.__name__):
                 self.module_attributes[(base.__name__, node.attr)] = (vars(base), node.attr, value)
-            elif callable(value) and not isinstance(base, types.ModuleType) and \
+            elif callable(value) and not isinstance(base, types.ModuleType) and (
                     not _library(base.__module__ if isinstance(base, type) else
-                                 type(base).__module__):
+                                 type(base).__module__) or
+                    node.attr in (getattr(base, "__dict__", None) or ())):
                 # (Model.act(self, x), S.square(x), model.act(x) for a model held in a global or
                 # the closure: a class's or an object's function, checked like a method; and
-                # the global that holds the object)
+                # the global that holds the object. An object of a library's class too when the
+                # function is its own attribute: cfg.act of a types.SimpleNamespace is rebound
+                # as easily as a model's)
                 self._record_path(node, base)
             return value
         return _MISSING
@@ -230,7 +233,7 @@ class Resolver:
         while True:
             stored = inspect.getattr_static(base, node.attr, _MISSING)
             if stored is not _MISSING:  # (not one that __getattr__ makes)
-                self.methods.setdefault((base, node.attr), (stored, False))
+                self.methods.setdefault((_key(base), node.attr), (stored, False))
             node = node.value
             if isinstance(node, gast.Name):
                 if node.id not in self.parsed.env and node.id in self.globals:
@@ -243,6 +246,12 @@ class Resolver:
                 self.module_attributes[(base.__name__, node.attr)] = (
                     vars(base), node.attr, getattr(base, node.attr, _MISSING))
                 return
+
+    def method_items(self):
+        """The methods and attributes resolved in a class or an object, as (class or object,
+        name, attribute, through self)."""
+        return tuple((cls.obj if type(cls) is _ByIdentity else cls, name) + found
+                     for (cls, name), found in self.methods.items())
 
     def op(self, value):
         """The :class:`Op` for the right-hand side of a normalized assignment."""
@@ -477,6 +486,31 @@ _PURE_RUNTIME = frozenset(f"sourcediff.runtime.{m}" for m in (
 # own message, analysis.no_rule_message)
 _CALLS_AT_RUN_TIME = frozenset({"dynamic_fwd", "dynamic_bwd", "dynamic_jvp", "star_fwd",
                                 "star_bwd", "star_jvp"})
+
+
+class _ByIdentity:
+    """An object as a dict key by its identity (a types.SimpleNamespace or a dataclass instance
+    compares by value and has no hash)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return type(other) is _ByIdentity and other.obj is self.obj
+
+
+def _key(obj):
+    """``obj`` as a key of Resolver.methods."""
+    try:
+        hash(obj)
+    except TypeError:
+        return _ByIdentity(obj)
+    return obj
 
 
 def _library(module):

@@ -25,11 +25,28 @@ __all__ = [
 ]
 
 
+# functions another library's array (dask's, given through numpy's __array_function__) computes
+# otherwise than numpy, and why
+_COMPUTED_OTHERWISE = {
+    "np.linalg.cholesky": "dask's np.linalg.cholesky(a) is the upper factor U, read from a's "
+                          "upper triangle, where numpy's is the lower factor L, read from the "
+                          "lower one",
+}
+
+
 def real_only(x, what):
     """``x``, refused (naming ``what``) when it holds complex numbers: the rules of abs, norms,
     var/std, slogdet and the matrix factorizations are those of real arguments, and a function
     that is not holomorphic has another derivative at complex values (abs(z) is not sign(z)
-    times anything), so a complex value there would give a wrong gradient."""
+    times anything), so a complex value there would give a wrong gradient. Refused too: another
+    library's array (dask's) where that library computes ``what`` otherwise than numpy
+    (``_COMPUTED_OTHERWISE``): the rules are for numpy's value."""
+    if what in _COMPUTED_OTHERWISE and other_array(x):
+        raise NotImplementedError(
+            f"{what} of a {type(x).__module__.split('.')[0]} array is that library's own function, "
+            f"which computes another value than numpy's ({_COMPUTED_OTHERWISE[what]}), and "
+            f"sourcediff's derivative is numpy's; compute the array first (x.compute() for "
+            f"dask) and pass numpy, or leave that operation out of the differentiated function")
     if isinstance(x, complex) or getattr(getattr(x, "dtype", None), "kind", None) == "c":
         raise NotImplementedError(
             f"sourcediff has no derivative for {what} at a complex value: its rule is for real "
