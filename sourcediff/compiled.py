@@ -140,8 +140,14 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
             per_fn = _cache.get(target) if _weakable(target) else None
             compiled = per_fn.get(key) if per_fn is not None else None
             if compiled is None:
-                compiled = transform(fn, wrt, mode, optimize_code, backend)
-                _count_compile(target, key[:3] + key[4:-1])
+                outermost_build = not _building.depth
+                _building.depth += 1
+                try:
+                    compiled = transform(fn, wrt, mode, optimize_code, backend)
+                finally:
+                    _building.depth -= 1
+                if outermost_build:  # (what a build compiles in turn is not the user's call)
+                    _count_compile(target, key[:-1])
                 _remakes(compiled, target, inspect.ismethod(fn), (wrt, mode, optimize_code,
                                                                   backend))
                 if _weakable(target):
@@ -155,6 +161,13 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
 
 
 _COMPILES = {}  # {(wrt, mode, ..., code object): how many times it was compiled}
+
+
+class _Building(threading.local):
+    depth = 0  # (per thread: how many builds of _get are running; 0 outside them)
+
+
+_building = _Building()
 _COMPILES_WARNED_AT = 5
 
 
@@ -165,8 +178,14 @@ def _count_compile(target, options):
     each time; either is compiled on every call, tens of milliseconds where a cached gradient
     takes microseconds."""
     code = getattr(target, "__code__", None)
-    if code is None:
-        return
+    if code is None or code.co_filename in runtime.generated.FILES:
+        return  # (code sourcediff wrote: higher orders differentiate it as they need)
+    for cell in getattr(target, "__closure__", None) or ():
+        try:
+            if callable(cell.cell_contents):  # (closures over other functions: other functions,
+                return  # as a test's lambdas over each case's f; data changing each step is not)
+        except ValueError:
+            pass
     if len(_COMPILES) > 10000:  # (bounded: only the count for code compiled again and again matters)
         _COMPILES.clear()
     try:
