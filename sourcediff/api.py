@@ -19,7 +19,7 @@ import weakref
 
 from . import compiled, runtime
 from .compiled import _get
-from .compiler.parse import synthetic
+from .compiler.parse import synthetic, wrapper_once
 from .errors import BackendError, SourcediffError
 from .transforms import forward_grad
 
@@ -102,18 +102,13 @@ def _with_aux(fn, wrt, what, mode, optimize_code, backend="numpy"):
     is (``sd.value_and_grad(f, has_aux=True)(params, x)`` in a training loop compiled the loss
     anew on every step: the wrapper around ``fn`` was a new function each time); what ``fn``
     captures is checked on each call by the gradient it wraps."""
+    def make():
+        return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
+
     if type(fn) is not types.FunctionType:
-        return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
+        return make()
     key = (wrt if not isinstance(wrt, list) else tuple(wrt), what, mode, optimize_code, backend)
-    per_fn = _AUX.setdefault(fn, {})
-    state = (id(fn.__defaults__), id(fn.__kwdefaults__))  # (the wrapper passes fn's defaults on)
-    try:
-        made = per_fn.get(key)
-    except TypeError:  # (an unhashable wrt: made each time, and refused or read as before)
-        return _make_with_aux(fn, wrt, what, mode, optimize_code, backend)
-    if made is None or made[0] != state:
-        made = per_fn[key] = (state, _make_with_aux(fn, wrt, what, mode, optimize_code, backend))
-    return made[1]
+    return wrapper_once(_AUX, fn, key, make)
 
 
 def _make_with_aux(fn, wrt, what, mode, optimize_code, backend):

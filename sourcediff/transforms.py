@@ -22,7 +22,7 @@ import numpy as np
 from . import pytree, runtime
 from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
-from .compiler.parse import synthetic
+from .compiler.parse import synthetic, wrapper_once
 from .compiler.resolve import _library
 from .errors import InactiveArgumentError, NoJvpRuleError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
@@ -653,17 +653,8 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
         sd.elementwise_grad(f)(np.zeros(3))                          # [1, 1, 1]
         sd.elementwise_grad(sd.elementwise_grad(f))(np.zeros(3))     # f'' = [0, 0, 0]
     """
-    state = (id(getattr(fn, "__defaults__", None)), id(getattr(fn, "__kwdefaults__", None)))
-    try:  # (the wrapper passes fn's defaults on: made again when they are replaced)
-        summed = _summed.get(fn)
-    except TypeError:
-        summed = None
-    if summed is None or summed[0] != state:
-        name = getattr(fn, "__name__", "f")
-        summed = (state, synthetic(fn, f"sum_of_{name if name.isidentifier() else 'f'}",
-                                   "_np.sum({fn}({params}))", {"_np": np}))
-        try:
-            _summed[fn] = summed
-        except TypeError:
-            pass
-    return _get(summed[1], wrt, "grad", optimize)
+    name = getattr(fn, "__name__", "f")
+    summed = wrapper_once(_summed, fn, None, lambda: synthetic(
+        fn, f"sum_of_{name if name.isidentifier() else 'f'}", "_np.sum({fn}({params}))",
+        {"_np": np}))
+    return _get(summed, wrt, "grad", optimize)

@@ -332,6 +332,22 @@ def synthetic(fn, name, template, env):
     return made
 
 
+def wrapper_once(cache, fn, key, make):
+    """``make()``, a wrapper :func:`synthetic` writes around ``fn``, kept in ``cache`` (a
+    WeakKeyDictionary) per ``fn`` and ``key`` and made again when ``fn``'s defaults, which the
+    wrapper names as its own, are replaced; made each time for an ``fn`` or ``key`` the cache
+    cannot hold."""
+    state = (id(getattr(fn, "__defaults__", None)), id(getattr(fn, "__kwdefaults__", None)))
+    try:
+        per_fn = cache.setdefault(fn, {})
+        made = per_fn.get(key)
+    except TypeError:
+        return make()
+    if made is None or made[0] != state:
+        made = per_fn[key] = (state, make())
+    return made[1]
+
+
 def lift_function(outer, node, display_name):
     """A runnable Python function for an inner function lifted out of ``outer`` (a Parsed).
 
