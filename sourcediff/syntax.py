@@ -250,3 +250,17 @@ def late_bound(fdef, names):
 
     visit(fdef, False)
     return [n for n in names if count.get(n) != 1 or n in looped]
+
+
+def replace_node(root, old, new):
+    """Put ``new`` where ``old`` is under ``root``."""
+    for parent in gast.walk(root):
+        for field, child in gast.iter_fields(parent):
+            if child is old:
+                setattr(parent, field, new)
+                return
+            if isinstance(child, list):
+                for k, item in enumerate(child):
+                    if item is old:
+                        child[k] = new
+                        return

@@ -29,6 +29,7 @@ import sys
 import gast
 
 from ..runtime import check_held_class
+from ..syntax import replace_node
 from .fence import static_object
 from .held import held_objects, user_class
 from .parse import parse_function
@@ -187,7 +188,7 @@ class _Inliner:
             new = self.fresh_plain(f"{call_node.func.attr}_value")
             out.append(gast.copy_location(gast.Assign(
                 targets=[_store(new)], value=copy.deepcopy(call_node), type_comment=None), s))
-            _replace_node(s, call_node, _load(new))
+            replace_node(s, call_node, _load(new))
         return out + [s]
 
     # ------------------------------------------------------------ objects made locals
@@ -459,18 +460,6 @@ def _stores_nothing(cls, name, depth):
     return True
 
 
-def _replace_node(root, old, new):
-    """Put ``new`` where ``old`` is under ``root``."""
-    for parent in gast.walk(root):
-        for field, child in gast.iter_fields(parent):
-            if child is old:
-                setattr(parent, field, new)
-                return
-            if isinstance(child, list):
-                for k, item in enumerate(child):
-                    if item is old:
-                        child[k] = new
-                        return
 
 
 def _user_inits(cls):

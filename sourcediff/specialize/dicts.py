@@ -15,6 +15,7 @@ from .. import runtime
 from ..compiler.parse import same_as_wrapped
 from ..rules import registry
 from ..rules.facts import may_write
+from ..syntax import replace_node
 from .facts import (
     TOP,
     Arr,
@@ -26,7 +27,6 @@ from .facts import (
     _load,
     _located,
     _parents,
-    _replace_node,
     _sd_call,
     _store,
 )
@@ -201,7 +201,7 @@ def _split_dict_grads(fdef, facts, removable, runtime_names):
         runtime_name = next(iter(runtime_names))
         replace = _entry_statements(forms, names, keys, runtime_name)
         if final is not None:
-            _replace_node(fdef, final, _dict_of_entries(names, keys, dict_name, runtime_name))
+            replace_node(fdef, final, _dict_of_entries(names, keys, dict_name, runtime_name))
         fdef.body = _replace_statements(fdef.body, replace)
         changed += 1
     return changed

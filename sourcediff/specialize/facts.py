@@ -541,16 +541,5 @@ def _literal(node):
         return None
 
 
-def _replace_node(root, old, new):
-    for node in gast.walk(root):
-        for field, value in gast.iter_fields(node):
-            if value is old:
-                setattr(node, field, new)
-                return
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    if item is old:
-                        value[i] = new
-                        return
 
 
