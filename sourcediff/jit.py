@@ -47,6 +47,7 @@ from .compiler.contexts import drop_quiet_contexts
 from .compiler.emit import emit
 from .compiler.loader import compile_raw, free_names
 from .compiler.parse import _generated_line, outermost
+from .compiler.saves import without_stand_ins
 from .errors import JitFallbackWarning
 from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
@@ -294,7 +295,7 @@ def _construct(exc):
 def lower(spec, fdef, args, keywords):
     """A copy of the specialized ``fdef`` in the form numba types (see the module docstring),
     and the names of its keyword-only parameters, now trailing positional ones."""
-    fdef = copy.deepcopy(fdef)
+    fdef = without_stand_ins(copy.deepcopy(fdef), spec.runtime_names)
     kw_names = [a.id for a in fdef.args.kwonlyargs]
     fdef.args.args = list(fdef.args.args) + list(fdef.args.kwonlyargs)
     fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []

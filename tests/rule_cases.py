@@ -1183,3 +1183,6 @@ if scipy is not None:
     nondiff_case(_sd.gammainc_terms, P(2, 3))
 # review38: np.gradient's coordinate gradients (0 without coordinate arrays: the helper's rule)
 case(_sd.gradient_coordinate_grads, R(5), R(5), (0.5,), argnums=(0, 1))
+# the stand-in saved of a value the backward sweep reads only for its type, shape and dtype
+# (compiler/saves.py)
+nondiff_case(_sd.like_of, R(2, 3))

@@ -43,6 +43,7 @@ from .normalize import all_names, assign, call, const, load, located, normalize,
 from .optimize import _loads, optimize
 from .parse import Parsed, parse_function
 from .reverse import Reverse
+from .saves import stand_in, stand_in_pushes, type_only_names
 
 _MISSING = object()
 
@@ -176,6 +177,8 @@ def _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code):
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
     args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
     cotangent = None
+    _stand_in_saves(primal, seed + adjoint + grads + ([value] if mode == "value_and_grad" else []),
+                    rev.stack, globals_)
     if mode == "vjp":
         cotangent = names.exact("out_bar")
         seed_value = [assign(rev.bar(rev.result.id), load(cotangent))] if _active_result(rev) else []
@@ -291,7 +294,9 @@ def _split(front, rev, pieces, optimize_code, cotangent):
     for st in head + primal:
         written |= _stored(st)
     kept = sorted(reads & written)
-    saved = gast.Tuple(elts=[load(n) for n in kept], ctx=gast.Load())
+    shapes_only = _stand_in_saves(primal, backward + grads, rev.stack, globals_)
+    saved = gast.Tuple(elts=[stand_in(n, globals_.name("_sd", runtime)) if n in shapes_only
+                             else load(n) for n in kept], ctx=gast.Load())
     # (a name bound on one branch only is saved as None when the other branch ran)
     params = set(_param_names(parsed.node))
     unbound = [assign(n, const(None)) for n in kept if n not in params]
@@ -332,6 +337,16 @@ def _split(front, rev, pieces, optimize_code, cotangent):
     return Built(parsed, fwd_name, fwd_fdef, fwd_emitted, globals_, _resolved(rev), bwd=bwd,
                  methods=_methods(rev), module_attributes=_module_attributes(rev), split=True,
                  stack=rev.stack)
+
+
+def _stand_in_saves(primal, reading, stack, globals_):
+    """Save as a stand-in (``_sd.like_of``) each value the backward sweep's ``reading`` (its
+    statements and expressions) reads only for its type, shape and dtype: the forward sweep
+    ``primal``'s pushes change in place (compiler/saves.py). Returns those names."""
+    only = type_only_names(reading, globals_.bound)
+    if only:
+        stand_in_pushes(primal, only, stack, globals_.name("_sd", runtime))
+    return only
 
 
 def _dump_body(stage, parsed, name, args, body):

@@ -99,18 +99,21 @@ class Facts:
       decide the result's shape, which the specializer must know exactly: ``(position, *names)``
       (``np.reshape``'s ``(1, "newshape", "shape")``), or ``"all"`` (``np.arange``); None when
       shapes, dtypes and integers tell.
+    - ``type_only``: the positions of the arguments whose values it never reads, only their type,
+      shape and dtype (``_sd.unbroadcast(g, x)``'s ``x``): an array the backward sweep reads only
+      there is saved as a stand-in of one element (``runtime.like_of``), not kept whole.
     """
 
     __slots__ = ("key", "_name", "reason", "view", "full_reduction", "rowwise", "writes",
                  "nondiff", "unimplemented", "zero_safe", "passes_zero", "calls_back",
-                 "reads_dicts", "saves", "shapes", "shape_args", "_derived_nondiff")
+                 "reads_dicts", "saves", "shapes", "shape_args", "type_only", "_derived_nondiff")
 
     FIELDS = ("view", "full_reduction", "rowwise", "writes", "nondiff", "unimplemented",
               "zero_safe", "passes_zero", "calls_back", "reads_dicts", "saves", "shapes",
-              "shape_args")
+              "shape_args", "type_only")
     DEFAULTS = dict(view=None, full_reduction=False, rowwise=None, writes=None, nondiff=None,
                     unimplemented=(), zero_safe=None, passes_zero=False, calls_back=False,
-                    reads_dicts=False, saves=None, shapes=None, shape_args=None)
+                    reads_dicts=False, saves=None, shapes=None, shape_args=None, type_only=())
 
     def __init__(self, key, name=None):
         self.key = key
@@ -401,6 +404,9 @@ def _check_facts(facts):
     if args is not None and args != "all" and not (isinstance(args, tuple) and args and
                                                     isinstance(args[0], int)):
         raise ValueError("shape_args must be 'all' or (position, *keyword names)")
+    only = facts.get("type_only", ())
+    if not (isinstance(only, tuple) and all(isinstance(k, int) for k in only)):
+        raise ValueError("type_only must be a tuple of argument positions")
 
 
 def _declare(key, facts):

@@ -114,6 +114,8 @@ def saved_item_jvp(t, out, obj, key):
 
 defnondiff(_sd.zeros_like_grad, _sd.check_wrt, reason="zeros shaped like a value, and an argument check")
 defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
+defnondiff(_sd.like_of, reason="zeros of a value's shape and dtype: what is saved of a value read "
+           "only for them (compiler/saves.py)", view=False, shapes="evaluate")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
@@ -710,6 +712,12 @@ deffacts(_sd.dynamic_fwd, _sd.dynamic_bwd, _sd.dynamic_jvp, _sd.run_for_effect, 
 # they read a dict argument and write into nothing
 deffacts(_sd.check_wrt, _sd.scatter_basic, _sd.scatter, _sd.grad_like, _sd.grad_tree,
          _sd.item_grad, _sd.scattered_item, _sd.zeros_like_grad, reads_dicts=True)
+# they read only the type, shape and dtype of these arguments (what the backward sweep reads only
+# there is saved as _sd.like_of's stand-in)
+deffacts(_sd.unbroadcast, _sd.unreduce, _sd.grad_like, _sd.grad_tree, _sd.scatter_basic,
+         type_only=(1,))
+deffacts(_sd.reduced_count, type_only=(0,))
+deffacts(_sd.dot_subscripts, type_only=(0, 1))
 
 
 @defvjp(_sd.sorted_grad, kind="linear")

@@ -10,7 +10,7 @@ from ..errors import SourcediffError
 
 __all__ = [
     "other_array", "lazy", "as_array", "computed", "library", "numpy_only", "shape", "unbroadcast",
-    "broadcast_tangent", "unreduce", "reduced_count", "keep", "rebroadcast"
+    "broadcast_tangent", "unreduce", "reduced_count", "keep", "rebroadcast", "like_of"
 ]
 
 
@@ -86,6 +86,27 @@ def numpy_only(what, *values):
 def shape(x):
     """np.shape without the array conversion for plain numbers."""
     return () if isinstance(x, (float, int, complex, np.generic)) else np.shape(x)
+
+
+# (shape, dtype) -> a read-only array of zeros of that shape that takes one element of memory
+_STAND_INS = {}
+
+
+def like_of(x):
+    """What generated code saves of an array the backward sweep reads only for its type, shape and
+    dtype (``_sd.unbroadcast(g, x)``: the ``type_only`` facts of the rules): a read-only array of
+    zeros with ``x``'s shape and dtype whose memory is one element, so that the forward sweep
+    does not keep the whole array alive until the backward one. Anything but a plain ndarray of
+    at least one dimension is ``x`` itself (a float, a list, a dask array)."""
+    if type(x) is not np.ndarray or not x.ndim:
+        return x
+    key = (x.shape, x.dtype)
+    out = _STAND_INS.get(key)
+    if out is None:
+        if len(_STAND_INS) > 512:
+            _STAND_INS.clear()
+        out = _STAND_INS[key] = np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    return out
 
 
 def unbroadcast(g, x):

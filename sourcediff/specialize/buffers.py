@@ -9,14 +9,16 @@ import numpy as np
 
 from ..compiler.emit import is_comment
 from ..compiler.optimize import dead_code
+from ..compiler.saves import saved_name
 from ..syntax import live_stmt
 from .facts import TOP, Arr, Known, _const, _load, _np_call, _parents, _size
 
 _POPPED = "__sourcediff_popped__"
 
 
-def _drop_unread_saves(body, stack_name, removable):
-    """Stop saving a variable on the stack when no value restored from it is ever read again."""
+def _drop_unread_saves(body, stack_name, removable, runtime_name):
+    """Stop saving a variable on the stack when no value restored from it is ever read again
+    (saved itself or as a stand-in, ``_sd.like_of(x)``)."""
     probe = copy.deepcopy(body)
     popped = set()
 
@@ -49,7 +51,7 @@ def _drop_unread_saves(body, stack_name, removable):
         def visit_Expr(self, node):
             v = node.value
             if _is_stack_call(v, stack_name, "append") and len(v.args) == 1 and \
-                    isinstance(v.args[0], gast.Name) and v.args[0].id in dead:
+                    saved_name(v.args[0], runtime_name) in dead:
                 return None
             return node
 

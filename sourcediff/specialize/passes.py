@@ -99,7 +99,8 @@ def _cleanup(r):
     fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
     fdef.body = inline_temps(fdef.body, removable)  # forward mode's statements only
     if r.stack_name is not None:
-        fdef.body, dropped = _drop_unread_saves(fdef.body, r.stack_name, removable)
+        fdef.body, dropped = _drop_unread_saves(fdef.body, r.stack_name, removable,
+                                                r.runtime_name)
         if dropped:
             fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
     return 0

@@ -1,0 +1,127 @@
+"""Values the backward sweep reads only for their type, shape and dtype are saved as stand-ins
+(compiler/saves.py, runtime.like_of): the gradients are the same, and the memory a gradient call
+holds is less by those values."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff import runtime
+from sourcediff.errors import JitFallbackWarning
+from sourcediff.testing import check_grads
+
+rng = np.random.default_rng(7)
+
+
+def layers_loss(params, x):
+    h = x
+    for W, b in params:  # (layers of different shapes: the generic code runs)
+        h = np.tanh(np.dot(h, W) + b)
+    return np.sum(h * h)
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def gates_loss(w, xs):
+    h = np.zeros((xs.shape[1], w.shape[1]))
+    for t in range(xs.shape[0]):
+        h = sigmoid(np.dot(xs[t], w) + h)  # (the helper's saved tuple: its input z)
+    return np.sum(h)
+
+
+def _layers(sizes, batch):
+    params = [(rng.standard_normal((m, n)) / np.sqrt(m), rng.standard_normal(n))
+              for m, n in zip(sizes[:-1], sizes[1:])]
+    return params, rng.standard_normal((batch, sizes[0]))
+
+
+def test_stand_ins_in_the_generated_source():
+    df = sd.grad(layers_loss)
+    text = sd.source(df)
+    assert "_stack.append(_sd.like_of(_dot1))" in text  # (read only by unbroadcast)
+    assert "_stack.append(h)" in text  # (its values are read: the tanh derivative, the product)
+    sd.grad(gates_loss)(rng.standard_normal((3, 4)), rng.standard_normal((5, 2, 3)))
+
+
+@pytest.mark.parametrize("loss, args", [
+    (layers_loss, _layers((6, 5, 4, 3), 7)),
+    (gates_loss, (rng.standard_normal((3, 4)), rng.standard_normal((5, 2, 3)))),
+])
+def test_gradients_with_stand_ins_match_finite_differences(loss, args):
+    check_grads(loss, args, order=2)
+
+
+def test_second_order_through_stand_ins():
+    w, xs = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((4, 2, 3))
+    h = sd.hessian(gates_loss)(w, xs)
+    eps, n = 1e-5, w.size
+    g = sd.grad(gates_loss)
+    fd = np.empty((n, n))
+    for k in range(n):
+        e = np.zeros(n)
+        e[k] = eps
+        fd[k] = ((g(w + e.reshape(w.shape), xs) - g(w - e.reshape(w.shape), xs)) / (2 * eps)).ravel()
+    np.testing.assert_allclose(h.reshape(n, n), fd, rtol=1e-5, atol=1e-7)
+    # reverse over reverse: the generated gradient differentiated again
+    v = rng.standard_normal(w.shape)
+    hv = sd.grad(lambda w, xs: np.sum(sd.grad(gates_loss)(w, xs) * v))(w, xs)
+    np.testing.assert_allclose(hv.ravel(), h.reshape(n, n) @ v.ravel(), rtol=1e-6, atol=1e-9)
+
+
+def test_numba_backend_runs_the_saved_values_themselves():
+    pytest.importorskip("numba")
+    w, xs = rng.standard_normal((3, 4)), rng.standard_normal((5, 2, 3))
+    want = sd.grad(gates_loss)(w, xs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitFallbackWarning)  # (compiled, no numpy fallback)
+        got = sd.grad(gates_loss, backend="numba")(w, xs)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_dask_arrays_are_saved_themselves():
+    da = pytest.importorskip("dask.array")
+    x = rng.standard_normal(6)
+    assert runtime.like_of(da.from_array(x, chunks=3)) is not None
+    d = da.from_array(x, chunks=3)
+    assert runtime.like_of(d) is d
+    for value in (1.5, [x], (x,), np.float64(2.0), np.array(3.0)):
+        assert runtime.like_of(value) is value
+
+
+def test_like_of_is_one_element_of_memory_with_the_shape_and_dtype():
+    x = np.ones((300, 200), dtype=np.float32)
+    s = runtime.like_of(x)
+    assert type(s) is np.ndarray and s.shape == x.shape and s.dtype == x.dtype
+    assert s.strides == (0, 0) and not s.flags.writeable
+    assert runtime.like_of(np.ones((300, 200), dtype=np.float32)) is s  # (one per shape, dtype)
+
+
+def _peak(fn, *args):
+    fn(*args)
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("loss, args, saved", [
+    # each layer's np.dot(h, W) but the last, 400 x 300..303 float64 (the forward sweep's own
+    # arrays of one layer are the difference from all of them)
+    (layers_loss, _layers((50, 300, 301, 302, 303, 10), 400), 400 * (300 + 301 + 302 + 303) * 8),
+    # each pass's sigmoid input z: 20 passes of 300 x 100
+    (gates_loss, (rng.standard_normal((100, 100)) * 0.01, rng.standard_normal((20, 300, 100))),
+     20 * 300 * 100 * 8),
+])
+def test_a_gradient_call_holds_less_memory(monkeypatch, loss, args, saved):
+    df = sd.grad(loss)
+    with_stand_ins = _peak(df, *args)
+    monkeypatch.setattr(runtime, "like_of", lambda x: x)  # (what was saved before)
+    whole = _peak(df, *args)
+    assert whole - with_stand_ins >= 0.7 * saved, (whole, with_stand_ins, saved)
