@@ -125,3 +125,31 @@ def test_a_gradient_call_holds_less_memory(monkeypatch, loss, args, saved):
     monkeypatch.setattr(runtime, "like_of", lambda x: x)  # (what was saved before)
     whole = _peak(df, *args)
     assert whole - with_stand_ins >= 0.7 * saved, (whole, with_stand_ins, saved)
+
+
+def rnn_loss(W, U, xs):
+    h = np.zeros((xs.shape[1], U.shape[0]))
+    for t in range(xs.shape[0]):
+        x = xs[t]
+        h = np.tanh(np.dot(x, W) + np.dot(h, U))
+    return np.sum(h ** 2)
+
+
+def test_products_hoisted_out_of_a_loop_are_let_go_after_it():
+    # (specialize/loops.py: xs @ W before the loop, a row of it per pass; the product and the
+    # last pass's row of it are released after the loop, not held through the backward sweep)
+    W, U = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((4, 4)) * 0.5
+    xs = rng.standard_normal((6, 2, 3))
+    df = sd.grad(rnn_loss, wrt=(0, 1))
+    text = sd.source(df, W, U, xs)
+    assert "_rows_product1 = xs @ W" in text
+    assert "del _rows_product1" in text and "_dot1 = None" in text
+    gW, gU = df(W, U, xs)
+    check_grads(rnn_loss, (W, U, xs), modes=("rev",))
+    eps = 1e-6
+    for k in range(W.size):
+        e = np.zeros(W.size)
+        e[k] = eps
+        e = e.reshape(W.shape)
+        fd = (rnn_loss(W + e, U, xs) - rnn_loss(W - e, U, xs)) / (2 * eps)
+        assert abs(gW.flat[k] - fd) < 1e-6 * max(1.0, abs(fd))

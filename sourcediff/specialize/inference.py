@@ -113,6 +113,10 @@ class Inference:
             return None
         if isinstance(s, gast.Raise):
             return None
+        if isinstance(s, gast.Delete) and all(isinstance(t, gast.Name) for t in s.targets):
+            for t in s.targets:  # (the specializer's del of the loop products it hoisted)
+                env.pop(t.id, None)
+            return env
         raise _Unsupported(type(s).__name__)
 
     def loop(self, s, env):

@@ -11,6 +11,7 @@ import numpy as np
 from ..compiler.emit import is_comment
 from ..rules import registry
 from ..rules.facts import may_write
+from ..syntax import live_stmt
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
 from .facts import (
@@ -79,6 +80,7 @@ class _Stacking:
         self.stack_name, self.runtime_name, self.share = stack_name, runtime_name, share
         self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
         self.changed = 0
+        self.row_reads = {}  # id(loop) -> (the products hoisted out of it, the names of their rows)
 
     def fresh(self, hint):
         """A new name from ``hint``."""
@@ -280,8 +282,33 @@ def _hoist_loop_products(fdef, facts, removable, stack_name):
     are float arrays (``X`` 3-D, ``W`` 2-D), and the body writes into no array (as in
     ``_plain_adjoint_pass``, the stack's appends allowed)."""
     hoisting = _Hoisting(fdef, facts, removable, stack_name)
-    fdef.body = hoisting.visit(fdef.body)
+    fdef.body = _released(hoisting.visit(fdef.body), hoisting.row_reads, stack_name)
     return hoisting.changed
+
+
+def _released(body, row_reads, stack_name):
+    """``body`` (a function's) with the products hoisted out of each of its loops let go after
+    it: ``del`` of the products, and ``None`` into the names the loop read rows of them into that
+    nothing reads after the loop (a row is a view, which keeps its whole product alive)."""
+    saved = {a.id for s in body for c in gast.walk(s) if _is_stack_call(c, stack_name, "append")
+             for a in gast.walk(c) if isinstance(a, gast.Name) and a.id != stack_name}
+    out, live = [], set()
+    for s in reversed(body):
+        found = row_reads.get(id(s))
+        if found is not None:
+            products, rows = found
+            dead = sorted(r for r in rows if r not in live and r not in saved)
+            if dead:
+                out.append(_located(gast.Assign(
+                    targets=[_store(r) for r in dead], value=_const(None),
+                    type_comment=None), s))
+            out.append(_located(gast.Delete(targets=[
+                gast.Name(id=p, ctx=gast.Del(), annotation=None, type_comment=None)
+                for p in products]), s))
+        out.append(s)
+        live = live_stmt(s, live)
+    out.reverse()
+    return out
 
 
 class _Hoisting:
@@ -292,6 +319,7 @@ class _Hoisting:
         self.facts, self.removable, self.stack_name = facts, removable, stack_name
         self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
         self.changed = 0
+        self.row_reads = {}  # id(loop) -> (the products hoisted out of it, the names of their rows)
 
     def fresh(self, hint):
         """A new name from ``hint``, removable."""
@@ -355,6 +383,9 @@ class _Hoisting:
                 type_comment=None), loop))
             st.value = gast.Subscript(value=_load(product), slice=_load(t), ctx=gast.Load())
             self.changed += 1
+            products, rows_read = self.row_reads.setdefault(id(loop), ([], []))
+            products.append(product)
+            rows_read.append(name)
         return before
 
 
