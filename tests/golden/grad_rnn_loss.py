@@ -24,9 +24,9 @@ def grad_rnn_loss(xs, U, W):
         # h = np.tanh(U @ xs[t] + W @ h)  (showcase.py:34)
         _stack.append(_item3)
         _item3 = xs[t]
-        _stack.append(_matmul1)
+        _stack.append(_sd.like_of(_matmul1))
         _matmul1 = U @ _item3
-        _stack.append(_matmul2)
+        _stack.append(_sd.like_of(_matmul2))
         _matmul2 = W @ h
         _add1 = _matmul1 + _matmul2
         _stack.append(h)

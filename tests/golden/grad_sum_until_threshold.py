@@ -22,7 +22,7 @@ def grad_sum_until_threshold(x, limit):
         _item1 = x[i]
         _stack.append(_item2)
         _item2 = x[i]
-        _stack.append(_mul1)
+        _stack.append(_sd.like_of(_mul1))
         _mul1 = _item1 * _item2
         _add1 = total + _mul1
         _stack.append(total)
