@@ -110,6 +110,8 @@ def clear_cache():
     with _lock:
         _cache.clear()
         _COMPILES.clear()
+        _SHARED.clear()
+        _TARGETS.clear()
 
 
 def check_function(fn):
@@ -139,6 +141,10 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
         with _lock:
             per_fn = _cache.get(target) if _weakable(target) else None
             compiled = per_fn.get(key) if per_fn is not None else None
+            shared = _shared_key(target, key)
+            if compiled is None and shared in _SHARED:
+                compiled = _SHARED[shared]  # (a function of that code, closure and defaults)
+                _keep(target, key, compiled)
             if compiled is None:
                 outermost_build = not _building.depth
                 _building.depth += 1
@@ -150,17 +156,59 @@ def _get(fn, wrt, mode, optimize_code, backend="numpy"):
                     _count_compile(target, key[:-1])
                 _remakes(compiled, target, inspect.ismethod(fn), (wrt, mode, optimize_code,
                                                                   backend))
-                if _weakable(target):
-                    per_fn = _cache.setdefault(target, {})
-                    for old in [k for k in per_fn if k[:-1] == key[:-1]]:
-                        del per_fn[old]  # (built for what target captured before)
-                    per_fn[key] = compiled
+                _keep(target, key, compiled)
+                if shared is not None:
+                    if len(_SHARED) >= _SHARED_MOST:
+                        del _SHARED[next(iter(_SHARED))]  # (the oldest)
+                    _SHARED[shared] = compiled
     if inspect.ismethod(fn):
         return types.MethodType(compiled, fn.__self__)
     return compiled
 
 
 _COMPILES = {}  # {(wrt, mode, ..., code object): how many times it was compiled}
+
+# A lambda or closure made anew on every step (sd.grad(lambda w: loss(w, X))(w) in a loop) is a
+# new function of the same code each time. Its compiled function is shared by every function of
+# that code, globals, closure cells (the same cells: a rebinding is seen by all of them) and
+# defaults; the most recent _SHARED_MOST such entries are kept. A compiled function holds the
+# function it was built for (its __wrapped__, its checks), so the weak cache keeps an entry for
+# as long as the process runs: only the _PER_CODE most recent functions of one code keep theirs.
+_SHARED = {}
+_SHARED_MOST = 16
+_PER_CODE = 4
+_TARGETS = {}  # {code object: [weak references to the functions of that code in _cache]}
+
+
+def _shared_key(target, key):
+    """The key under which functions of ``target``'s code share a compiled function, or None."""
+    code, globals_ = getattr(target, "__code__", None), getattr(target, "__globals__", None)
+    if code is None or not isinstance(globals_, dict) or not _weakable(target):
+        return None
+    return key + (id(globals_), tuple(id(c) for c in getattr(target, "__closure__", None) or ()))
+
+
+def _keep(target, key, compiled):
+    """``compiled`` into the weak cache for ``target`` (its entries for what target captured
+    before dropped), and out for the oldest function of target's code beyond _PER_CODE."""
+    if not _weakable(target):
+        return
+    per_fn = _cache.setdefault(target, {})
+    for old in [k for k in per_fn if k[:-1] == key[:-1]]:
+        del per_fn[old]  # (built for what target captured before)
+    per_fn[key] = compiled
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return
+    if len(_TARGETS) > 10000:
+        _TARGETS.clear()
+    refs = [r for r in _TARGETS.get(code, ()) if r() is not None and r() is not target]
+    refs.append(weakref.ref(target))
+    while len(refs) > _PER_CODE:
+        oldest = refs.pop(0)()
+        if oldest is not None:
+            _cache.pop(oldest, None)
+    _TARGETS[code] = refs
 
 
 class _Building(threading.local):
@@ -250,6 +298,8 @@ def _remakes(compiled, target, bound, how):
             per_fn = _cache.get(target) if _weakable(target) else None
             for k in [k for k, v in (per_fn or {}).items() if v is compiled]:
                 del per_fn[k]  # (stale: a class's method changed leaves the key as it was)
+            for k in [k for k, v in _SHARED.items() if v is compiled]:
+                del _SHARED[k]  # (as stale for the other functions of target's code)
         fn = target
         parent = getattr(target, "__sourcediff_captured__", None)
         if parent is not None:  # (target is compiled: build it anew first)
