@@ -116,6 +116,4 @@ def without_stand_ins(fdef, runtime_names):
 
 
 def _like_of_name(node, runtime_names):
-    return isinstance(node, gast.Call) and any(saved_name(node, r) is not None and
-                                               not isinstance(node, gast.Name)
-                                               for r in runtime_names)
+    return isinstance(node, gast.Call) and any(saved_name(node, r) for r in runtime_names)
