@@ -174,10 +174,9 @@ REFUSED = {
                                "mlfs_leaky_softmax", "gru_model_object", "keras_compute_loss",
                                "mixin_objective", "abc_chain", "getattr_delegated",
                                "property_derived", "torch_like_module")},
-    # self.dropout_param["mode"] = mode: a nested subscript store (SourcediffSyntaxError)
-    "fc_net_model": ("reverse", "unspecialized", "unoptimized", "numba") + OBJECT_ARG,
-    "fc_net_batchnorm_dropout_model": ("reverse", "unspecialized", "unoptimized", "numba") +
-    OBJECT_ARG,
+    # (self.dropout_param["mode"] = mode, a nested subscript store, is followed since review40)
+    "fc_net_model": OBJECT_ARG,
+    "fc_net_batchnorm_dropout_model": OBJECT_ARG,
     # model.params = params; model.loss(X, y) reads it back in a method (AliasError)
     "fc_net_params_dict": ("reverse", "unspecialized", "unoptimized", "forward", "numba", "tape"),
     # a step of the model object passed in, stored and read back in the next (AliasError)

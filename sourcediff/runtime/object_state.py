@@ -38,7 +38,7 @@ from . import hooks
 from .generated import runs_generated
 
 __all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read",
-           "check_held_class",
+           "check_held_class", "watched_slot",
            "stored_by_running_call"]
 
 _watched = {}  # (id(obj), name) -> _Store
@@ -46,12 +46,35 @@ _lock = threading.Lock()
 
 
 class _Store:
-    __slots__ = ("obj", "value", "frame", "where", "text", "what", "thread")
+    __slots__ = ("obj", "value", "frame", "where", "text", "what", "thread", "leaves")
 
-    def __init__(self, obj, value, frame, where, text, what):
+    def __init__(self, obj, value, frame, where, text, what, leaves=None):
         self.obj, self.value, self.frame, self.where, self.text = obj, value, frame, where, text
         self.what = what  # "stored a value carrying a derivative there", or appended one into it
         self.thread = threading.get_ident()  # (the gradient call runs on this thread's stack)
+        # (a list or dict watched for what goes into it: the float leaves it held then)
+        self.leaves = leaves
+
+
+def _float_leaves(value, out, depth=0):
+    """``out`` with the ids of the float values and float arrays ``value`` (a list, tuple or
+    dict) holds, at any depth: what a value carrying a derivative can be."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "fcO":
+            out.add(id(value))
+    elif isinstance(value, (float, complex, np.floating, np.complexfloating)):
+        out.add(id(value))
+    elif depth < 8 and isinstance(value, (list, tuple, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _float_leaves(item, out, depth + 1)
+    return out
+
+
+def _gained_floats(store):
+    """Whether the list or dict ``store`` watches holds a float it did not hold when the watch
+    began (what the gradient call put in: ``self.cache["z1"] = z1``); a container given only
+    strings and ints since (``self.config["calls"] += 1``) may be read back."""
+    return store.leaves is None or bool(_float_leaves(store.value, set()) - store.leaves)
 
 
 def _outermost_generated(frame):
@@ -105,15 +128,17 @@ class _Guard:
         store = _watched.get((id(obj), self.name))
         if store is not None and store.obj is obj and store.value is value and \
                 store.thread == threading.get_ident():  # (another thread's read is not this call's)
-            if _on_stack(store.frame):
+            running = _on_stack(store.frame)
+            if running and not _gained_floats(store):
+                return value  # (strings and ints put in it: still watched for floats)
+            if running:
                 where, text = _location(sys._getframe(1))
                 raise AliasError(
                     f"{where}: reads {type(obj).__name__}.{self.name} back in the same gradient "
                     f"call that {store.what}:\n    {text}\n"
                     f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
-                    f"as constants, so the derivative through it would be lost. Pass the value on "
-                    f"as an argument or a return value instead of reading it back from the object "
-                    f"(caching it there for use after the gradient call is fine).")
+                    f"as constants, so the derivative through it would be lost. "
+                    f"{_read_back_fix(obj, self.name, sys._getframe(1))}")
             _forget(obj, self.name)  # (stored by a call that has returned: a constant now)
         return value
 
@@ -140,6 +165,24 @@ class _Guard:
 
 
 _MISSING = object()
+
+
+def _read_back_fix(obj, name, frame):
+    """What to write instead of reading ``obj.name`` back: for a method of ``obj`` reading what
+    the function stored on it (``model.params = params; return model.loss(X, y)``, cs231n's
+    solver, a scipy.optimize wrapper), differentiate with respect to the object itself."""
+    code = frame.f_code
+    if code.co_argcount and frame.f_locals.get(code.co_varnames[0]) is obj:
+        cls = type(obj).__name__
+        return (f"A method of the {cls} reads self.{name}, which the function differentiated "
+                f"stored there: differentiate with respect to the object instead. Store the "
+                f"value before the gradient call (model.{name} = {name}), write the loss as "
+                f"a function of the object (def loss_of(model, X, y): return model.loss(X, y)) "
+                f"and take sd.grad(loss_of)(model, X, y).{name}: the gradient is a {cls} whose "
+                f".{name} has the structure of what you stored (sd.flatten(...)[0] makes it one "
+                f"vector, for scipy.optimize).")
+    return ("Pass the value on as an argument or a return value instead of reading it back "
+            "from the object (caching it there for use after the gradient call is fine).")
 
 
 def _forget(obj, name):
@@ -186,7 +229,7 @@ def _checked_class(obj, name, where, text, carries):
     return entry
 
 
-def _watch(obj, name, value, entry, where, text, what):
+def _watch(obj, name, value, entry, where, text, what, leaves=None):
     """Watch ``obj.name`` (which holds ``value``) until the gradient call on the stack returns."""
     cls = type(obj)
     if not isinstance(entry, _Guard):
@@ -201,7 +244,7 @@ def _watch(obj, name, value, entry, where, text, what):
         for key in [k for k, s in _watched.items() if s.thread == me and not _on_stack(s.frame)]:
             del _watched[key]  # (stores of gradient calls that have returned: constants now)
         if frame is not None:
-            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what)
+            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what, leaves)
 
 
 def _refuse_array_attribute(obj, name, where, text):
@@ -245,7 +288,7 @@ def holder_for_append(obj, name, where, text):
                                         f"(a class attribute its instances share)", True)
     value = d[name]
     _watch(obj, name, value, entry, where, text,
-           "appended a value carrying a derivative into it")
+           "appended a value carrying a derivative into it", _float_leaves(value, set()))
     return value
 
 
@@ -264,6 +307,20 @@ def check_whole_read(obj, where, text):
                 f"\n    {text}\nstored at {store.where}:\n    {store.text}\nsourcediff reads "
                 f"attributes as constants, so the derivative through it would be lost. Pass the "
                 f"value on as an argument or a return value instead.")
+
+
+def watched_slot(value):
+    """(obj, name) when ``obj.name`` holds the list or dict ``value`` under a watch of the
+    gradient call running on this thread (holder_for_append: ``self.cache["z"] = z``), else
+    None: a read of it back through that attribute is refused where it happens, so a write
+    into it need not refuse every later read of ``obj`` (``self.W2``)."""
+    if not _watched:
+        return None
+    me = threading.get_ident()
+    for (_, name), store in list(_watched.items()):
+        if store.value is value and store.thread == me and _on_stack(store.frame):
+            return store.obj, name
+    return None
 
 
 def stored_by_running_call(obj, name, value):
