@@ -9,8 +9,7 @@ import types
 
 import numpy as np
 
-from ..errors import (AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError,
-                      SourcediffError)
+from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 from ..pytree import is_model_object, is_tree, like_container
 from . import hooks
 from .object_state import watched_slot
