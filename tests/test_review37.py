@@ -184,9 +184,8 @@ REFUSED = {
     # objects built inside from values carrying tangents, used whole (forward mode refuses)
     "mixin_built_inside": ("forward",),
     "abc_built_inside": ("forward", "hessian"), "property_built_inside": ("forward", "hessian"),
-    # cls(...) in a classmethod
-    "classmethod_built_inside": ("reverse", "unspecialized", "unoptimized", "forward", "numba",
-                                 "hessian"),
+    # cls(...) in a classmethod (reverse mode follows it since review40)
+    "classmethod_built_inside": ("forward", "hessian"),
     # a dataclass replaced (written as its constructor: forward mode refuses that)
     "dataclass_replace": ("forward",),
     # the tape cannot follow a Tensor written into an ndarray (out[n, f, i, j] = ...)
