@@ -58,6 +58,7 @@ def inline_state_methods(parsed):
         return name
 
     write_replaces(parsed, fdef, env_name)
+    fdef.body = _name_built_objects(parsed, fdef, fdef.body)
     classes = _known_objects(parsed, fdef)
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
@@ -83,6 +84,71 @@ def inline_state_methods(parsed):
     for name in sorted(inliner.scalar):
         inliner.scalarize(fdef.body, name)
     return parsed
+
+
+def _name_built_objects(parsed, fdef, stmts):
+    """``stmts`` with an object of the user's class built and used at once in an expression
+    (``return np.sum(MLP(Ws, bs)(X) ** 2)``, ``Model(p).loss(x)``) bound to a local of its
+    own first (``_mlp_obj = MLP(Ws, bs)``), as the stages that follow objects need, where that
+    changes no order: the statement's other calls are numpy's, math's or builtins (no random
+    draws), and nothing in it runs conditionally."""
+    names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    out = []
+    for st in stmts:
+        for field in ("body", "orelse"):
+            if isinstance(getattr(st, field, None), list) and \
+                    not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
+                setattr(st, field, _name_built_objects(parsed, fdef, getattr(st, field)))
+        value = st.value if isinstance(st, (gast.Return, gast.Assign, gast.Expr)) else None
+        found = _built_and_used(parsed, _bound(fdef), value) if value is not None else None
+        if found is not None:
+            name = f"_{found.func.id.lower().lstrip('_')}_obj"
+            while name in names:
+                name += "_"
+            names.add(name)
+            out.append(gast.copy_location(gast.Assign(targets=[_store(name)],
+                                                      value=found, type_comment=None), st))
+            replace_node(st, found, gast.copy_location(_load(name), found))
+        out.append(st)
+    return out
+
+
+def _bound(fdef):
+    return {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+            isinstance(n.ctx, (gast.Store, gast.Param))} | \
+        {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+
+
+def _built_and_used(parsed, bound, value):
+    """The one constructor call of a user's class in ``value`` whose result is called or has
+    an attribute read (``MLP(...)(x)``, ``Model(p).loss(x)``), when naming it first changes
+    nothing (see _name_built_objects); else None."""
+    found, calls = None, []
+    for n in gast.walk(value):
+        if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.SetComp,
+                          gast.DictComp, gast.GeneratorExp, gast.NamedExpr)):
+            return None
+        if isinstance(n, gast.Call):
+            calls.append(n)
+        inner = n.func if isinstance(n, gast.Call) else n.value \
+            if isinstance(n, gast.Attribute) else None
+        if found is None and isinstance(inner, gast.Call) and \
+                isinstance(inner.func, gast.Name) and \
+                user_class(static_object(parsed, inner.func, bound)):
+            found = inner
+    if found is None:
+        return None
+    inside = {id(n) for n in gast.walk(found)}
+    for c in calls:
+        if c is found or id(c) in inside or any(m is found for m in gast.walk(c)):
+            continue  # (its own arguments run before it; the calls around it after)
+        known = static_object(parsed, c.func, bound)
+        module = getattr(known, "__module__", None) or ""
+        if not (_library(module) or module in ("builtins", "math")) or "random" in module or \
+                isinstance(c.func, gast.Attribute) and isinstance(c.func.value, gast.Attribute) \
+                and c.func.value.attr == "random":
+            return None
+    return found
 
 
 def _known_objects(parsed, fdef):
@@ -442,6 +508,50 @@ class _Inliner:
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
+def _comprehensions_as_loops(stmts, mdef):
+    """``stmts`` with each ``target = [e for a, b in it if c]`` (a statement of its own, at any
+    depth) written as ``_lc = []; for a, b in it: if c: _lc.append(e); target = _lc``, which
+    is what it runs (``self.layers = [Dense(m, n) for m, n in zip(sizes[:-1], sizes[1:])]`` in
+    an ``__init__``); the loop's names are the method's own, renamed when it is written in."""
+    out = []
+    for k, st in enumerate(stmts):
+        for field in ("body", "orelse"):
+            if isinstance(getattr(st, field, None), list) and \
+                    not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
+                setattr(st, field, _comprehensions_as_loops(getattr(st, field), mdef))
+        comp = st.value if isinstance(st, gast.Assign) and len(st.targets) == 1 else None
+        if not isinstance(comp, gast.ListComp) or any(g.is_async for g in comp.generators) or \
+                _loop_names_used_outside(comp, mdef):
+            out.append(st)
+            continue
+        name = f"_listcomp{k}"
+        inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
+            value=_load(name), attr="append", ctx=gast.Load()), args=[comp.elt], keywords=[]))]
+        for gen in reversed(comp.generators):
+            for cond in reversed(gen.ifs):
+                inner = [gast.If(test=cond, body=inner, orelse=[])]
+            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
+                              type_comment=None)]
+        made = [gast.Assign(targets=[_store(name)], value=gast.List(elts=[], ctx=gast.Load()),
+                            type_comment=None)] + inner + \
+            [gast.Assign(targets=st.targets, value=_load(name), type_comment=None)]
+        out.extend(gast.copy_location(m, st) for m in made)
+        for m in made:
+            for n in gast.walk(m):
+                if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
+                    gast.copy_location(n, st)
+    return out
+
+
+def _loop_names_used_outside(comp, mdef):
+    """Whether a name the comprehension ``comp`` binds is used in ``mdef`` outside it (a loop
+    would rebind it there: Python's comprehension has a scope of its own)."""
+    bound = {n.id for g in comp.generators for n in gast.walk(g.target) if isinstance(n, gast.Name)}
+    inside = {id(n) for n in gast.walk(comp)}
+    return any(isinstance(n, gast.Name) and n.id in bound and id(n) not in inside
+               for n in gast.walk(mdef))
+
+
 def _stores_nothing(cls, name, depth):
     """Whether the method ``name`` of ``cls`` can be written in and stores into no attribute or
     item of anything, nor calls a method through self that may (``depth`` levels deep)."""
@@ -608,6 +718,7 @@ def _inlinable(cls, name, need_store=True):
     if a.vararg or a.kwarg or a.kwonlyargs or not a.args or \
             getattr(a, "posonlyargs", None):
         return None
+    mdef.body = _comprehensions_as_loops(mdef.body, mdef)
     self_name = a.args[0].id
     stores = False
     for n in gast.walk(mdef):
