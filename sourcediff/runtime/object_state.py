@@ -57,23 +57,27 @@ class _Store:
 
 
 def _float_leaves(value, out, depth=0):
-    """``out`` with the ids of the float values and float arrays ``value`` (a list, tuple or
-    dict) holds, at any depth: what a value carrying a derivative can be."""
+    """``out`` with the ids of what ``value`` (a list, tuple or dict) holds, at any depth, that
+    could carry a derivative: anything but a string, a bool, an int, None or an array of those
+    (a float, a float array, an object: a layer appended, Sequential.add(Dense(W, b)))."""
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "fcO":
+        if value.dtype.kind not in "iubUS":
             out.add(id(value))
-    elif isinstance(value, (float, complex, np.floating, np.complexfloating)):
-        out.add(id(value))
-    elif depth < 8 and isinstance(value, (list, tuple, dict)):
+    elif value is None or isinstance(value, (str, bytes, bool, int, np.integer, np.bool_)):
+        pass
+    elif depth < 8 and type(value) in (list, tuple, dict):
         for item in value.values() if isinstance(value, dict) else value:
             _float_leaves(item, out, depth + 1)
+    else:
+        out.add(id(value))
     return out
 
 
 def _gained_floats(store):
-    """Whether the list or dict ``store`` watches holds a float it did not hold when the watch
-    began (what the gradient call put in: ``self.cache["z1"] = z1``); a container given only
-    strings and ints since (``self.config["calls"] += 1``) may be read back."""
+    """Whether the list or dict ``store`` watches holds a float (or an object) it did not hold
+    when the watch began (what the gradient call put in: ``self.cache["z1"] = z1``); a
+    container given only strings and ints since (``self.config["calls"] += 1``) may be read
+    back."""
     return store.leaves is None or bool(_float_leaves(store.value, set()) - store.leaves)
 
 
