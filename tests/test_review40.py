@@ -6,6 +6,7 @@ against central finite differences, and the regressions found there."""
 
 import time  # noqa: F401  (see test_has_aux_of_a_bound_method_is_made_once)
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -407,3 +408,60 @@ def test_program_every_mode(case):
             assert result.startswith("refused"), (mode, result)
         else:
             assert result == "ok", (mode, result)
+
+
+# ---------------------------------------------------------------- class defaults
+#
+# An object built inside from the function's values, of a class that has a class-level default
+# for an attribute its __init__ stores (a dataclass field's default: Config(reg=h[0]); class M:
+# lr = 0.1 with an __init__ that calls super().__init__()): the attribute was read as the class
+# constant, so the derivative was 0.0 (for 3.0) in reverse and forward mode, silently, and the
+# compiled code used the default's value. The class constant is taken only where the object's
+# __init__ is written in, which shows every attribute it stores.
+
+@dataclass
+class _Config:
+    reg: float = 1e-2
+    activation: str = "tanh"
+    temperature: float = 2.0
+
+
+class _Base:
+    def __init__(self):
+        self.ready = True
+
+
+class _WithDefault(_Base):
+    lr = 0.1
+
+    def __init__(self, lr):
+        super().__init__()
+        self.lr = lr
+
+
+def _config_keywords(h):
+    cfg = _Config(reg=h[0], temperature=h[1])
+    return cfg.reg * 3.0 + 1.0 / cfg.temperature + (cfg.activation == "tanh")
+
+
+def _config_positional(h):
+    cfg = _Config(h[0], "relu", h[1])
+    return np.sum(cfg.reg * X) / cfg.temperature
+
+
+def _class_default(h):
+    m = _WithDefault(h[0] * h[1])
+    return np.sum(m.lr ** 2) + m.ready
+
+
+@pytest.mark.parametrize("mode", ["reverse", "unspecialized", "unoptimized", "numba", "tape"])
+@pytest.mark.parametrize("f", [_config_keywords, _config_positional, _class_default],
+                         ids=lambda f: f.__name__)
+def test_an_attribute_with_a_class_default_stored_by_init(f, mode):
+    H.check(f, (np.array([0.3, 2.0]),), (0,), mode)
+
+
+@pytest.mark.parametrize("f", [_config_keywords, _class_default], ids=lambda f: f.__name__)
+def test_an_attribute_with_a_class_default_in_forward_mode_is_refused(f):
+    with pytest.raises(NoRuleError, match="forward mode does not follow objects"):
+        sd.grad(f, mode="forward")(np.array([0.3, 2.0]))

@@ -291,7 +291,11 @@ class _Inliner:
                 if known is None:
                     break  # (a property, a method read as a value)
                 names[attr] = self.fresh_plain(f"{name.lstrip('_')}_{attr}")
-                if known[0] and loaded:
+                if known[0] and loaded and inline_init:
+                    # (a class constant: the object's __init__, written in here, shows every
+                    # attribute it stores; one that runs as a call may store this one, as a
+                    # dataclass's does with a field's default: Config(reg=h[0]).reg is h[0],
+                    # not Config.reg, which gave a zero derivative and the default's value)
                     head.append(gast.Assign(targets=[_store(names[attr])], value=gast.Attribute(
                         value=self.bind_global(cls.__init__, cls.__name__, cls), attr=attr,
                         ctx=gast.Load()), type_comment=None))
