@@ -406,6 +406,18 @@ class _Inliner:
         return out
 
     def statement(self, s, depth):
+        if isinstance(s, gast.Return) and isinstance(s.value, gast.Call) and \
+                isinstance(s.value.func, gast.Attribute) and \
+                isinstance(s.value.func.value, gast.Name) and \
+                s.value.func.value.id in self.classes and depth < _DEPTH:
+            # (return model.loss(X, y): the method written in, its result returned)
+            new = self.fresh_plain(f"{s.value.func.attr}_result")
+            held = gast.copy_location(gast.Assign(targets=[_store(new)], value=s.value,
+                                                  type_comment=None), s)
+            written = self.statement(held, depth)
+            if len(written) == 1 and written[0] is held:
+                return [s]
+            return written + [gast.copy_location(gast.Return(value=_load(new)), s)]
         value = s.value if isinstance(s, (gast.Expr, gast.Assign)) else None
         if depth >= _DEPTH or not isinstance(value, gast.Call) or \
                 not isinstance(value.func, gast.Attribute) or \
@@ -434,6 +446,8 @@ class _Inliner:
         except _NotInlined:
             return [s]
         body = self.block(body, depth + 1)
+        if getattr(s, "lineno", None) is None:
+            return body  # (a statement of a method written in: its caller's line is given)
         for node in body:
             for n in gast.walk(node):
                 if isinstance(n, (gast.stmt, gast.expr)):
