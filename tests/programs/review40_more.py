@@ -81,8 +81,8 @@ class LinearRegressionScratch:
         return X @ self.w + self.b
 
     def loss(self, y_hat, y):
-        l = (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
-        return l.mean()
+        loss = (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+        return loss.mean()
 
 
 @case((LinearRegressionScratch(3, 0.03, sigma=0.5), X, T[:, 0]), modes="object")
