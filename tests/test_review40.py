@@ -399,7 +399,7 @@ def test_a_models_state_after_a_gradient_call_is_a_plain_calls(run):
 # (what to write instead is in their messages), anything else must give the finite-difference
 # derivative.
 
-from tests.programs import review40_cs231n, review40_more  # noqa: E402,F401
+from tests.programs import review40_batch2, review40_cs231n, review40_more  # noqa: E402,F401
 from tests.programs import review40_harness as P  # noqa: E402
 
 REFUSED = {
@@ -412,6 +412,9 @@ REFUSED = {
     # Config(reg=h[0]) gave 0.0 on main, in every mode)
     "keras_sequential_built_inside": ("forward",),
     "dataclass_built_from_the_hyperparameters": ("forward", "hessian"),
+    **{n: ("forward",) for n in ("super_forward_built_inside", "layers_in_a_dict_built_inside",
+                                 "property_of_params_built_inside",
+                                 "lstm_cell_with_cache_built_inside")},
 }
 
 
