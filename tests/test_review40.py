@@ -486,3 +486,55 @@ def test_an_attribute_with_a_class_default_stored_by_init(f, mode):
 def test_an_attribute_with_a_class_default_in_forward_mode_is_refused(f):
     with pytest.raises(NoRuleError, match="forward mode does not follow objects"):
         sd.grad(f, mode="forward")(np.array([0.3, 2.0]))
+
+
+# ---------------------------------------------------------------- a list of ints is an index
+#
+# (a silent wrong of this branch's first draft, which let every non-float write into a list or
+# dict through the alias check: j = m.idx; j[0] = 2 after a = x[m.idx] gave the derivative of
+# the changed index, since a's reads the list after the write. Only a dict's slot is let
+# through; a list written so, where another name reads it later, is refused as on main.)
+
+class _Indexed:
+    def __init__(self):
+        self.idx = [0, 1]
+        self.d = {"k": [0, 1], "mode": "train", "scale": 3}
+
+
+def _list_index_changed(x, m):
+    a = x[m.idx]
+    j = m.idx
+    j[0] = 2
+    return np.sum(a ** 2) + np.sum(x[m.idx])
+
+
+def _list_in_a_dict_changed(x, m):
+    a = x[m.d["k"]]
+    m.d["k"][0] = 2
+    return np.sum(a ** 2) + np.sum(x[m.d["k"]])
+
+
+def _scaled(x, d):
+    if d["mode"] == "train":
+        return x * d["scale"]
+    return x
+
+
+def _dict_slots_changed_after_a_call(x, m):
+    y = _scaled(x, m.d)
+    m.d["scale"] = 5
+    m.d["mode"] = "test"
+    return np.sum(y ** 2) + np.sum(_scaled(x, m.d) * x)
+
+
+@pytest.mark.parametrize("f", [_list_index_changed, _list_in_a_dict_changed],
+                         ids=lambda f: f.__name__)
+def test_a_list_of_ints_changed_where_another_name_reads_it_is_refused(f):
+    with pytest.raises(AliasError, match="also changes m"):
+        sd.grad(f)(np.array([1.0, 2.0, 3.0]), _Indexed())
+
+
+@pytest.mark.parametrize("mode", ["reverse", "unoptimized", "numba"])
+def test_a_dicts_int_and_string_slots_changed_after_a_call(mode):
+    H.check(_dict_slots_changed_after_a_call, (np.array([1.0, 2.0, 3.0]), _Indexed()), (0,),
+            mode)

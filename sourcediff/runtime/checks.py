@@ -410,10 +410,11 @@ def check_partial_alias(fn, others, names, where, text):
 
 def check_alias_at(base, index, others, names, where, text, value=None):
     """``a[index] = e`` must not write memory that another name read later sees. Let through
-    for a list or dict whose slot holds no float before or after (``value``, what is written):
+    for a dict whose slot holds no float before or after (``value``, what is written):
     ``self.dropout_param["mode"] = "train"`` changes what the other names read as Python does,
-    and no derivative flows through a string, an int or None."""
-    if isinstance(base, (list, dict)) and not _holds_floats(value) and \
+    and no derivative flows through a string, an int or None. (Not for a list: a list of ints
+    may be an index, x[m.idx], whose derivative reads it after the write.)"""
+    if isinstance(base, dict) and not _holds_floats(value) and \
             not _holds_floats(_slot(base, index)):
         return
     if isinstance(base, np.ndarray):
@@ -434,7 +435,7 @@ def check_alias_at(base, index, others, names, where, text, value=None):
         return
     # (self.cache["z"] = z: a read of self.cache back is refused where it happens, by its
     # watch, so self's other attributes may still be read)
-    watched = watched_slot(region) if isinstance(region, (list, dict)) else None
+    watched = watched_slot(region) if isinstance(region, dict) else None
     fix = "Copy the array before writing into it (a = a.copy()), or build the new value " \
         "without writing into memory another name still uses."
     if isinstance(region, (list, dict)):
@@ -444,18 +445,13 @@ def check_alias_at(base, index, others, names, where, text, value=None):
     _alias_refusal(others, names, region, where, text, fix, skip=watched)
 
 
-def _slot(base, index):
-    """What ``base[index]`` (a list or dict) holds before the write: None for a new key, the
-    whole list for a slice or an index out of range (it raises on the write anyway)."""
-    if isinstance(base, dict):
-        try:
-            return base.get(index)
-        except TypeError:  # (an unhashable key: the write raises it)
-            return None
+def _slot(base, key):
+    """What the dict ``base`` holds at ``key`` before the write (None for a new key, or an
+    unhashable one, whose write raises)."""
     try:
-        return base[index]
-    except (IndexError, TypeError):
-        return base
+        return base.get(key)
+    except TypeError:
+        return None
 
 
 def check_overlapping_write(base, index, value, where, text):
