@@ -127,6 +127,8 @@ def _plain_bound_method(fn):
             isinstance(fn.__self__, type):
         return False
     name = fn.__func__.__name__
+    if name.startswith("__") and not name.endswith("__"):
+        return False  # (self.__loss would not be mangled in the wrapper)
     return getattr(type(fn.__self__), name, None) is fn.__func__ and \
         name not in getattr(fn.__self__, "__dict__", {name: None})
 
@@ -135,7 +137,10 @@ def _make_with_aux(fn, wrt, what, mode, optimize_code, backend, method=False):
     """The has_aux wrapper of ``fn``; with ``method``, of the plain function of a method, to be
     bound to an instance (the loss wrapper is compiled as a method of the instance's class)."""
     name = getattr(fn, "__name__", "f")
+    # (a method's through self: self.loss(W, x), resolved in the receiver's class as the bound
+    # method was, so what it does to self is followed as it is there)
     loss_of = synthetic(fn, f"loss_of_{name if name.isidentifier() else 'f'}",
+                        f"_sd_aux_first({{first}}.{name}({{rest}}))" if method else
                         "_sd_aux_first({fn}({params}))", {"_sd_aux_first": runtime.aux_first})
 
     def inner_for(owner):
