@@ -588,3 +588,40 @@ def test_a_list_or_array_changed_where_a_derivative_reads_it_is_refused(f):
 def test_a_dicts_int_and_string_slots_changed_after_a_call(mode):
     H.check(_dict_slots_changed_after_a_call, (np.array([1.0, 2.0, 3.0]), _Indexed()), (0,),
             mode)
+
+
+# ---------------------------------------------------------------- an estimator's fit loop
+#
+# scikit-learn-like: fit() takes sd.grad(self._loss, has_aux=True) on every step, and the
+# instance's hyperparameter changes between fits: the wrapper made once per function must read
+# it each time (a stale one would fit the old alpha), checked against the closed form.
+
+class _Ridge:
+    def __init__(self, alpha=1.0, lr=0.01, n_iter=300):
+        self.alpha, self.lr, self.n_iter = alpha, lr, n_iter
+
+    def _loss(self, w, X, y):
+        r = X @ w - y
+        return r @ r + self.alpha * (w @ w), r
+
+    def fit(self, X, y):
+        w = np.zeros(X.shape[1])
+        for _ in range(self.n_iter):
+            g, _ = sd.grad(self._loss, has_aux=True)(w, X, y)
+            w = w - self.lr * g
+        self.coef_ = w
+        return self
+
+
+def test_an_estimators_fit_loop_reads_its_hyperparameter_each_time():
+    Xr = R.normal(size=(20, 3))
+    yr = Xr @ np.array([1.0, -2.0, 0.5]) + 0.1 * R.normal(size=20)
+
+    def closed(alpha):
+        return np.linalg.solve(Xr.T @ Xr + alpha * np.eye(3), Xr.T @ yr)
+
+    est = _Ridge(1.0).fit(Xr, yr)
+    np.testing.assert_allclose(est.coef_, closed(1.0), atol=1e-6)
+    est.alpha = 10.0
+    np.testing.assert_allclose(est.fit(Xr, yr).coef_, closed(10.0), atol=1e-6)
+    np.testing.assert_allclose(_Ridge(3.0).fit(Xr, yr).coef_, closed(3.0), atol=1e-6)
