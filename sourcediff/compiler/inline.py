@@ -538,10 +538,10 @@ def _comprehensions_as_loops(stmts, mdef):
                     not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
                 setattr(st, field, _comprehensions_as_loops(getattr(st, field), mdef))
         comp = st.value if isinstance(st, gast.Assign) and len(st.targets) == 1 else None
-        if not isinstance(comp, gast.ListComp) or any(g.is_async for g in comp.generators) or \
-                _loop_names_used_outside(comp, mdef):
+        if not isinstance(comp, gast.ListComp) or any(g.is_async for g in comp.generators):
             out.append(st)
             continue
+        _own_loop_names(comp, mdef, k)
         name = f"_listcomp{k}"
         inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
             value=_load(name), attr="append", ctx=gast.Load()), args=[comp.elt], keywords=[]))]
@@ -561,13 +561,66 @@ def _comprehensions_as_loops(stmts, mdef):
     return out
 
 
-def _loop_names_used_outside(comp, mdef):
-    """Whether a name the comprehension ``comp`` binds is used in ``mdef`` outside it (a loop
-    would rebind it there: Python's comprehension has a scope of its own)."""
+def _one_return(stmts, mdef):
+    """``stmts`` with a return inside an ``if`` (cs231n's ``if y is None: return scores``)
+    written as the branches it makes: ``if c: A; return a`` then ``REST`` becomes ``if c:
+    A; _ret = a else: REST (its returns likewise)``, ending with ``return _ret``, so the method
+    has one return, at its end, and can be written into its caller. Unchanged when a return is
+    in a loop or a ``with``, or there are more than three."""
+    returns = [n for n in gast.walk(gast.Module(body=stmts, type_ignores=[]))
+               if isinstance(n, gast.Return)]
+    if not returns or (len(returns) == 1 and stmts and stmts[-1] is returns[0]) or \
+            len(returns) > 3 or any(isinstance(n, (gast.For, gast.While, gast.With)) and any(
+                isinstance(m, gast.Return) for m in gast.walk(n)) for n in gast.walk(
+                gast.Module(body=stmts, type_ignores=[]))):
+        return stmts
+    name = "_sd_result"
+    while any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(mdef)):
+        name += "_"
+
+    def exits(block):
+        out = []
+        for k, st in enumerate(block):
+            if isinstance(st, gast.Return):
+                out.append(gast.copy_location(gast.Assign(
+                    targets=[_store(name)], value=st.value or gast.Constant(value=None, kind=None),
+                    type_comment=None), st))
+                return out
+            if isinstance(st, gast.If) and any(isinstance(m, gast.Return) for m in gast.walk(st)):
+                rest = block[k + 1:]
+                st.body = exits(st.body + copy.deepcopy(rest))
+                st.orelse = exits(st.orelse + copy.deepcopy(rest))
+                out.append(st)
+                return out
+            out.append(st)
+        return out
+
+    head = gast.Assign(targets=[_store(name)], value=gast.Constant(value=None, kind=None),
+                       type_comment=None)
+    tail = gast.Return(value=_load(name))
+    for node in (head, tail):
+        gast.copy_location(node, stmts[0])
+    return [head] + exits(list(stmts)) + [tail]
+
+
+def _own_loop_names(comp, mdef, k):
+    """The names the comprehension ``comp`` binds renamed in it (in place) to names the method
+    does not use (``i`` -> ``_lc3_i``): it has a scope of its own, which the loop written for
+    it does not (the method's own ``i`` would be rebound). Its first iterable is evaluated
+    outside that scope and keeps its names."""
     bound = {n.id for g in comp.generators for n in gast.walk(g.target) if isinstance(n, gast.Name)}
-    inside = {id(n) for n in gast.walk(comp)}
-    return any(isinstance(n, gast.Name) and n.id in bound and id(n) not in inside
-               for n in gast.walk(mdef))
+    used = {n.id for n in gast.walk(mdef) if isinstance(n, gast.Name)}
+    new = {}
+    for b in sorted(bound):
+        fresh = f"_lc{k}_{b}"
+        while fresh in used:
+            fresh += "_"
+        new[b] = fresh
+    renamer = _Renamer(lambda n: new.get(n.id, n.id))
+    parts = [comp.elt] + [g.target for g in comp.generators] + \
+        [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
+    for part in parts:
+        renamer.visit(part)
 
 
 def _stores_nothing(cls, name, depth):
@@ -737,6 +790,7 @@ def _inlinable(cls, name, need_store=True):
             getattr(a, "posonlyargs", None):
         return None
     mdef.body = _comprehensions_as_loops(mdef.body, mdef)
+    mdef.body = _one_return(mdef.body, mdef)
     self_name = a.args[0].id
     stores = False
     for n in gast.walk(mdef):

@@ -111,8 +111,8 @@ def fc_net_batchnorm_modes_stored(model, X, y):
 
 @case((FullyConnectedNet([4], normalization="batchnorm").params, XC, YC))
 def fc_net_params_swapped_in_a_copy(params, X, y):
-    # (the solver's way, item by item: refused, with what to write instead, which is
-    # fc_net_dropout_mode_stored: the model object differentiated)
+    # (the solver's way, item by item, on a model built here: followed, its loss and
+    # __init__ written in)
     model = FullyConnectedNet([4], normalization="batchnorm")
     for k, v in params.items():
         model.params[k] = v
