@@ -624,3 +624,75 @@ def test_an_estimators_fit_loop_reads_its_hyperparameter_each_time():
     est.alpha = 10.0
     np.testing.assert_allclose(est.fit(Xr, yr).coef_, closed(10.0), atol=1e-6)
     np.testing.assert_allclose(_Ridge(3.0).fit(Xr, yr).coef_, closed(3.0), atol=1e-6)
+
+
+# ---------------------------------------------------------------- methods with early returns
+#
+# A method with returns inside ifs (cs231n: if y is None: return scores) was never written into
+# its caller, so a model built here whose loss reads back what the function stored on it
+# (model.params = params) was refused: written as the branches it makes now.
+
+class _Early:
+    def __init__(self):
+        self.params = {"W": np.zeros((3, 2))}
+        self.mode = "train"
+        self.seen = 0
+
+    def touch(self, flag):
+        if flag:
+            return
+        self.seen = self.seen + 1
+
+    def loss(self, x, y=None, scale=1.0):
+        scores = x @ self.params["W"]
+        if y is None:
+            return scores
+        elif self.mode == "eval":
+            return np.sum(scores)
+        self.touch(y is None)
+        if scale > 2.0:
+            return 2.0 * np.sum(np.tanh(scores) ** 2)
+        return np.sum((np.tanh(scores) - y) ** 2) * scale
+
+
+def _early_train(W, x):
+    model = _Early()
+    model.params = {"W": W}
+    loss = model.loss(x, np.ones(2))  # (a statement of its own: loss stores self.seen)
+    return loss + model.seen
+
+
+def _early_scaled(W, x):
+    model = _Early()
+    model.params = {"W": W}
+    return model.loss(x, np.ones(2), scale=3.0)
+
+
+def _early_eval(W, x):
+    model = _Early()
+    model.mode = "eval"
+    model.params = {"W": W}
+    a = model.loss(x, np.ones(2))
+    scores = model.loss(x)
+    return a + np.sum(scores ** 2)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "unspecialized", "unoptimized", "forward", "numba",
+                                  "hessian"])
+@pytest.mark.parametrize("f", [_early_train, _early_scaled, _early_eval],
+                         ids=lambda f: f.__name__)
+def test_a_method_with_early_returns_on_a_model_built_here(f, mode):
+    H.check(f, (R.normal(size=(3, 2)) * 0.5, X), (0,), mode)
+
+
+def _early_in_an_expression(W, x):
+    model = _Early()
+    model.params = {"W": W}
+    return model.loss(x, np.ones(2)) + model.seen
+
+
+def test_a_storing_method_inside_an_expression_stays_a_call_and_is_refused():
+    # (not written in: it stores self.seen, read later in the same expression; refused where
+    # it reads params back, with what to write)
+    with pytest.raises(AliasError, match="reads _Early.params back"):
+        sd.grad(_early_in_an_expression)(R.normal(size=(3, 2)), X)

@@ -566,11 +566,11 @@ def _one_return(stmts, mdef):
     written as the branches it makes: ``if c: A; return a`` then ``REST`` becomes ``if c:
     A; _ret = a else: REST (its returns likewise)``, ending with ``return _ret``, so the method
     has one return, at its end, and can be written into its caller. Unchanged when a return is
-    in a loop or a ``with``, or there are more than three."""
+    in a loop or a ``with``, or there are more than eight."""
     returns = [n for n in gast.walk(gast.Module(body=stmts, type_ignores=[]))
                if isinstance(n, gast.Return)]
     if not returns or (len(returns) == 1 and stmts and stmts[-1] is returns[0]) or \
-            len(returns) > 3 or any(isinstance(n, (gast.For, gast.While, gast.With)) and any(
+            len(returns) > 8 or any(isinstance(n, (gast.For, gast.While, gast.With)) and any(
                 isinstance(m, gast.Return) for m in gast.walk(n)) for n in gast.walk(
                 gast.Module(body=stmts, type_ignores=[]))):
         return stmts
