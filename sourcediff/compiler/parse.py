@@ -319,6 +319,11 @@ def synthetic(fn, name, template, env):
     made.__qualname__ = name
     node = gast.parse(text).body[0]
     filename = getattr(getattr(target, "__code__", None), "co_filename", "<sourcediff>")
+    if isinstance(target, type):  # (a class built through it: its definition's file)
+        try:
+            filename = inspect.getsourcefile(target) or filename
+        except TypeError:
+            pass
     first, line = 1, f"def {name}({', '.join(heads)}): return {body}"
     try:
         lines, first = inspect.getsourcelines(target)
