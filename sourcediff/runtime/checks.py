@@ -12,7 +12,6 @@ import numpy as np
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 from ..pytree import is_model_object, is_tree, like_container
 from . import hooks
-from .object_state import watched_slot
 from .objects import check_object_wrt, holds_object
 from .shapes import foreign_array, other_array, shape
 
@@ -433,16 +432,13 @@ def check_alias_at(base, index, others, names, where, text, value=None):
         region = base.base
     else:
         return
-    # (self.cache["z"] = z: a read of self.cache back is refused where it happens, by its
-    # watch, so self's other attributes may still be read)
-    watched = watched_slot(region) if isinstance(region, dict) else None
     fix = "Copy the array before writing into it (a = a.copy()), or build the new value " \
         "without writing into memory another name still uses."
     if isinstance(region, (list, dict)):
         fix = "A float written into a list or dict that another name reads later is refused " \
             "(a string, an int or None is let through): keep the value in a local variable " \
             "and pass it on, or write into a copy (d = dict(d); d[k] = v)."
-    _alias_refusal(others, names, region, where, text, fix, skip=watched)
+    _alias_refusal(others, names, region, where, text, fix)
 
 
 def _slot(base, key):

@@ -38,7 +38,7 @@ from . import hooks
 from .generated import runs_generated
 
 __all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read",
-           "check_held_class", "watched_slot",
+           "check_held_class",
            "stored_by_running_call"]
 
 _watched = {}  # (id(obj), name) -> _Store
@@ -311,20 +311,6 @@ def check_whole_read(obj, where, text):
                 f"\n    {text}\nstored at {store.where}:\n    {store.text}\nsourcediff reads "
                 f"attributes as constants, so the derivative through it would be lost. Pass the "
                 f"value on as an argument or a return value instead.")
-
-
-def watched_slot(value):
-    """(obj, name) when ``obj.name`` holds the list or dict ``value`` under a watch of the
-    gradient call running on this thread (holder_for_append: ``self.cache["z"] = z``), else
-    None: a read of it back through that attribute is refused where it happens, so a write
-    into it need not refuse every later read of ``obj`` (``self.W2``)."""
-    if not _watched:
-        return None
-    me = threading.get_ident()
-    for (_, name), store in list(_watched.items()):
-        if store.value is value and store.thread == me and _on_stack(store.frame):
-            return store.obj, name
-    return None
 
 
 def stored_by_running_call(obj, name, value):
