@@ -696,6 +696,25 @@ def _unknown_sizes_hint(exc):
             "np.where(mask, v, a) for the write) instead, or compute the array first (x.compute())")
 
 
+_CONSTRUCTORS = weakref.WeakKeyDictionary()  # {a user's class: the function that builds one}
+
+
+def constructor_function(cls):
+    """``def build_Dense(W, b): return Dense(W, b)`` for a class met at run time where a call
+    builds an object of it through another name (``cls(W, b)`` in a classmethod, a class passed
+    as an argument): the compiler follows a constructor called by the class's own name. Made
+    once per class (a subclass has its own); NoSourceError for a class whose constructor takes
+    ``*args`` or ``**kwargs``."""
+    made = _CONSTRUCTORS.get(cls)
+    if made is None:
+        if cls.__module__ == "builtins" or not isinstance(getattr(cls, "__dict__", None),
+                                                          types.MappingProxyType):
+            raise NoSourceError(f"{cls!r} is not a class of the user's")
+        made = _CONSTRUCTORS[cls] = synthetic(cls, f"build_{cls.__name__}", "{fn}({params})",
+                                              {})
+    return made
+
+
 # The runtime sits below the compiler and imports none of it: what it needs at run time (compiling
 # a callable met only then, a rule sliced to its active arguments, the user's line of generated
 # code) it reads through runtime.hooks, set here; the compiler asks the same (compiler/callees.py).
@@ -704,3 +723,4 @@ runtime.hooks.sliced_rule = sliced_rule
 runtime.hooks.generated_line, runtime.hooks.outermost = _generated_line, outermost
 runtime.hooks.mutated_params, runtime.hooks.method_writes = mutated_params, method_writes
 runtime.hooks.method_of = method_of
+runtime.hooks.constructor_function = constructor_function

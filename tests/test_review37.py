@@ -174,20 +174,19 @@ REFUSED = {
                                "mlfs_leaky_softmax", "gru_model_object", "keras_compute_loss",
                                "mixin_objective", "abc_chain", "getattr_delegated",
                                "property_derived", "torch_like_module")},
-    # self.dropout_param["mode"] = mode: a nested subscript store (SourcediffSyntaxError)
-    "fc_net_model": ("reverse", "unspecialized", "unoptimized", "numba") + OBJECT_ARG,
-    "fc_net_batchnorm_dropout_model": ("reverse", "unspecialized", "unoptimized", "numba") +
-    OBJECT_ARG,
-    # model.params = params; model.loss(X, y) reads it back in a method (AliasError)
-    "fc_net_params_dict": ("reverse", "unspecialized", "unoptimized", "forward", "numba", "tape"),
+    # (self.dropout_param["mode"] = mode, a nested subscript store, is followed since review40)
+    "fc_net_model": OBJECT_ARG,
+    "fc_net_batchnorm_dropout_model": OBJECT_ARG,
+    # (model.params = params; model.loss(X, y), the model built here: its loss and __init__
+    # are written in since review40, the early return and comprehension too; the tape refuses)
+    "fc_net_params_dict": ("tape",),
     # a step of the model object passed in, stored and read back in the next (AliasError)
     "particles_model_object": ("reverse", "unspecialized", "unoptimized", "numba") + OBJECT_ARG,
     # objects built inside from values carrying tangents, used whole (forward mode refuses)
     "mixin_built_inside": ("forward",),
     "abc_built_inside": ("forward", "hessian"), "property_built_inside": ("forward", "hessian"),
-    # cls(...) in a classmethod
-    "classmethod_built_inside": ("reverse", "unspecialized", "unoptimized", "forward", "numba",
-                                 "hessian"),
+    # cls(...) in a classmethod (reverse mode follows it since review40)
+    "classmethod_built_inside": ("forward", "hessian"),
     # a dataclass replaced (written as its constructor: forward mode refuses that)
     "dataclass_replace": ("forward",),
     # the tape cannot follow a Tensor written into an ndarray (out[n, f, i, j] = ...)

@@ -252,7 +252,7 @@ class AliasPass:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
                     and isinstance(s.targets[0].value, gast.Name):
                 target = s.targets[0]
-                check = self.check(s, target.value.id, s, target.slice)
+                check = self.check(s, target.value.id, s, target.slice, extra=[copy.deepcopy(s.value)])
                 if check is not None:
                     out.append(check)
                 if isinstance(s.value, gast.Name) and s.value.id in \

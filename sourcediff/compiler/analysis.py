@@ -627,7 +627,7 @@ class Analysis(ObjectState):
                 receiver = gast.unparse(op.args[0]).strip()
                 shown = self.origin_of(value)
                 shown = "a value" if shown.startswith("_") else shown
-                raise NoRuleError(
+                message = (
                     f"{self.parsed.where(s)}: {receiver}{op.name[:-2]}(...) is read as the "
                     f"ndarray method {op.name} of {receiver} (a method called on a local "
                     f"variable or parameter is taken for an array's), and it gets "
@@ -638,6 +638,9 @@ class Analysis(ObjectState):
                     f"bound at module level (np{op.name[:-2]}(...)); if {receiver} is an array "
                     f"and {param[1]} is meant as a constant, wrap that argument in "
                     f"sourcediff.stop_gradient(...)")
+                if not self.checked_at_run_time(s, carried, message):
+                    raise NoRuleError(message)
+                continue
             raise NoRuleError(
                 f"{self.parsed.where(s)}: {op.name} gets {self.origin_of(value)}, {how}, as its "
                 f"{param} argument, and its derivative rule "

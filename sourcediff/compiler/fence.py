@@ -350,6 +350,30 @@ def _one_starred_name(target):
             for e in target.elts)
 
 
+def attribute_root(target):
+    """For ``self.d["k"] = v`` or ``self.bn_params[i]["mode"] = v`` (a store by a string key,
+    so into a dict, in what an attribute chain holds, at most two subscripts deep), the
+    innermost attribute read (``self.d``, ``self.bn_params``), whose ``.value`` is a name; else
+    None. Normalize writes it as Python runs it, in place (``t = self.d; t["k"] = v``), and the
+    alias stage checks that no name read later sees a changed value that carries a derivative.
+    (Not an array's or a list's item, self.W[0, 0] = 0.0: an earlier read of self.W whose
+    derivative reads it after the write would see the new values.)"""
+    key = target.slice
+    if not (isinstance(key, gast.Constant) and isinstance(key.value, str) or
+            isinstance(key, gast.JoinedStr) or isinstance(key, gast.BinOp) and
+            isinstance(key.op, gast.Mod) and isinstance(key.left, gast.Constant) and
+            isinstance(key.left.value, str)):
+        return None
+    node = target.value
+    if isinstance(node, gast.Subscript):
+        node = node.value
+    if not isinstance(node, gast.Attribute):
+        return None
+    while isinstance(node.value, gast.Attribute):
+        node = node.value
+    return node if isinstance(node.value, gast.Name) else None
+
+
 def _check_target(parsed, target, starred=False):
     if isinstance(target, (gast.Tuple, gast.List)):
         for elt in target.elts:
@@ -362,9 +386,13 @@ def _check_target(parsed, target, starred=False):
     elif isinstance(target, gast.Subscript):
         if isinstance(target.value, gast.Subscript) and isinstance(target.value.value, gast.Name):
             target = target.value  # (a[i][j] = v: normalize writes a copy of a[i] back into a)
+        elif attribute_root(target) is not None:
+            target = attribute_root(target)  # (self.d[k] = v: into what self.d holds, in place)
         if not isinstance(target.value, gast.Name):
             refuse(parsed, target, "assignments into nested subscripts or attributes (a.b[i] = ..., "
-                   "a[i][j][k] = ...)", "index with one subscript on a local name (a[i, j] = ...)")
+                   "a[i][j][k] = ...)", "index with one subscript on a local name (a[i, j] = ...; "
+                   "a store by a string key into a dict an attribute holds, self.d[\"k\"] = v, "
+                   "is followed)")
         name = target.value.id
         if name not in getattr(parsed, "bound_names", (name,)):
             # sourcediff reads a global or closure value as a constant: a write into it would be

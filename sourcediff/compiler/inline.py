@@ -58,6 +58,7 @@ def inline_state_methods(parsed):
         return name
 
     write_replaces(parsed, fdef, env_name)
+    fdef.body = _name_built_objects(parsed, fdef, fdef.body)
     classes = _known_objects(parsed, fdef)
     taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
@@ -83,6 +84,71 @@ def inline_state_methods(parsed):
     for name in sorted(inliner.scalar):
         inliner.scalarize(fdef.body, name)
     return parsed
+
+
+def _name_built_objects(parsed, fdef, stmts):
+    """``stmts`` with an object of the user's class built and used at once in an expression
+    (``return np.sum(MLP(Ws, bs)(X) ** 2)``, ``Model(p).loss(x)``) bound to a local of its
+    own first (``_mlp_obj = MLP(Ws, bs)``), as the stages that follow objects need, where that
+    changes no order: the statement's other calls are numpy's, math's or builtins (no random
+    draws), and nothing in it runs conditionally."""
+    names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    out = []
+    for st in stmts:
+        for field in ("body", "orelse"):
+            if isinstance(getattr(st, field, None), list) and \
+                    not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
+                setattr(st, field, _name_built_objects(parsed, fdef, getattr(st, field)))
+        value = st.value if isinstance(st, (gast.Return, gast.Assign, gast.Expr)) else None
+        found = _built_and_used(parsed, _bound(fdef), value) if value is not None else None
+        if found is not None:
+            name = f"_{found.func.id.lower().lstrip('_')}_obj"
+            while name in names:
+                name += "_"
+            names.add(name)
+            out.append(gast.copy_location(gast.Assign(targets=[_store(name)],
+                                                      value=found, type_comment=None), st))
+            replace_node(st, found, gast.copy_location(_load(name), found))
+        out.append(st)
+    return out
+
+
+def _bound(fdef):
+    return {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+            isinstance(n.ctx, (gast.Store, gast.Param))} | \
+        {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+
+
+def _built_and_used(parsed, bound, value):
+    """The one constructor call of a user's class in ``value`` whose result is called or has
+    an attribute read (``MLP(...)(x)``, ``Model(p).loss(x)``), when naming it first changes
+    nothing (see _name_built_objects); else None."""
+    found, calls = None, []
+    for n in gast.walk(value):
+        if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.SetComp,
+                          gast.DictComp, gast.GeneratorExp, gast.NamedExpr)):
+            return None
+        if isinstance(n, gast.Call):
+            calls.append(n)
+        inner = n.func if isinstance(n, gast.Call) else n.value \
+            if isinstance(n, gast.Attribute) else None
+        if found is None and isinstance(inner, gast.Call) and \
+                isinstance(inner.func, gast.Name) and \
+                user_class(static_object(parsed, inner.func, bound)):
+            found = inner
+    if found is None:
+        return None
+    inside = {id(n) for n in gast.walk(found)}
+    for c in calls:
+        if c is found or id(c) in inside or any(m is found for m in gast.walk(c)):
+            continue  # (its own arguments run before it; the calls around it after)
+        known = static_object(parsed, c.func, bound)
+        module = getattr(known, "__module__", None) or ""
+        if not (_library(module) or module in ("builtins", "math")) or "random" in module or \
+                isinstance(c.func, gast.Attribute) and isinstance(c.func.value, gast.Attribute) \
+                and c.func.value.attr == "random":
+            return None
+    return found
 
 
 def _known_objects(parsed, fdef):
@@ -225,7 +291,11 @@ class _Inliner:
                 if known is None:
                     break  # (a property, a method read as a value)
                 names[attr] = self.fresh_plain(f"{name.lstrip('_')}_{attr}")
-                if known[0] and loaded:
+                if known[0] and loaded and inline_init:
+                    # (a class constant: the object's __init__, written in here, shows every
+                    # attribute it stores; one that runs as a call may store this one, as a
+                    # dataclass's does with a field's default: Config(reg=h[0]).reg is h[0],
+                    # not Config.reg, which gave a zero derivative and the default's value)
                     head.append(gast.Assign(targets=[_store(names[attr])], value=gast.Attribute(
                         value=self.bind_global(cls.__init__, cls.__name__, cls), attr=attr,
                         ctx=gast.Load()), type_comment=None))
@@ -336,6 +406,18 @@ class _Inliner:
         return out
 
     def statement(self, s, depth):
+        if isinstance(s, gast.Return) and isinstance(s.value, gast.Call) and \
+                isinstance(s.value.func, gast.Attribute) and \
+                isinstance(s.value.func.value, gast.Name) and \
+                s.value.func.value.id in self.classes and depth < _DEPTH:
+            # (return model.loss(X, y): the method written in, its result returned)
+            new = self.fresh_plain(f"{s.value.func.attr}_result")
+            held = gast.copy_location(gast.Assign(targets=[_store(new)], value=s.value,
+                                                  type_comment=None), s)
+            written = self.statement(held, depth)
+            if len(written) == 1 and written[0] is held:
+                return [s]
+            return written + [gast.copy_location(gast.Return(value=_load(new)), s)]
         value = s.value if isinstance(s, (gast.Expr, gast.Assign)) else None
         if depth >= _DEPTH or not isinstance(value, gast.Call) or \
                 not isinstance(value.func, gast.Attribute) or \
@@ -364,6 +446,8 @@ class _Inliner:
         except _NotInlined:
             return [s]
         body = self.block(body, depth + 1)
+        if getattr(s, "lineno", None) is None:
+            return body  # (a statement of a method written in: its caller's line is given)
         for node in body:
             for n in gast.walk(node):
                 if isinstance(n, (gast.stmt, gast.expr)):
@@ -440,6 +524,103 @@ class _Inliner:
         new = self.fresh(method, name)
         self.parsed.env[new] = value
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _comprehensions_as_loops(stmts, mdef):
+    """``stmts`` with each ``target = [e for a, b in it if c]`` (a statement of its own, at any
+    depth) written as ``_lc = []; for a, b in it: if c: _lc.append(e); target = _lc``, which
+    is what it runs (``self.layers = [Dense(m, n) for m, n in zip(sizes[:-1], sizes[1:])]`` in
+    an ``__init__``); the loop's names are the method's own, renamed when it is written in."""
+    out = []
+    for k, st in enumerate(stmts):
+        for field in ("body", "orelse"):
+            if isinstance(getattr(st, field, None), list) and \
+                    not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
+                setattr(st, field, _comprehensions_as_loops(getattr(st, field), mdef))
+        comp = st.value if isinstance(st, gast.Assign) and len(st.targets) == 1 else None
+        if not isinstance(comp, gast.ListComp) or any(g.is_async for g in comp.generators):
+            out.append(st)
+            continue
+        _own_loop_names(comp, mdef, k)
+        name = f"_listcomp{k}"
+        inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
+            value=_load(name), attr="append", ctx=gast.Load()), args=[comp.elt], keywords=[]))]
+        for gen in reversed(comp.generators):
+            for cond in reversed(gen.ifs):
+                inner = [gast.If(test=cond, body=inner, orelse=[])]
+            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
+                              type_comment=None)]
+        made = [gast.Assign(targets=[_store(name)], value=gast.List(elts=[], ctx=gast.Load()),
+                            type_comment=None)] + inner + \
+            [gast.Assign(targets=st.targets, value=_load(name), type_comment=None)]
+        out.extend(gast.copy_location(m, st) for m in made)
+        for m in made:
+            for n in gast.walk(m):
+                if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
+                    gast.copy_location(n, st)
+    return out
+
+
+def _one_return(stmts, mdef):
+    """``stmts`` with a return inside an ``if`` (cs231n's ``if y is None: return scores``)
+    written as the branches it makes: ``if c: A; return a`` then ``REST`` becomes ``if c:
+    A; _ret = a else: REST (its returns likewise)``, ending with ``return _ret``, so the method
+    has one return, at its end, and can be written into its caller. Unchanged when a return is
+    in a loop or a ``with``, or there are more than eight."""
+    returns = [n for n in gast.walk(gast.Module(body=stmts, type_ignores=[]))
+               if isinstance(n, gast.Return)]
+    if not returns or (len(returns) == 1 and stmts and stmts[-1] is returns[0]) or \
+            len(returns) > 8 or any(isinstance(n, (gast.For, gast.While, gast.With)) and any(
+                isinstance(m, gast.Return) for m in gast.walk(n)) for n in gast.walk(
+                gast.Module(body=stmts, type_ignores=[]))):
+        return stmts
+    name = "_sd_result"
+    while any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(mdef)):
+        name += "_"
+
+    def exits(block):
+        out = []
+        for k, st in enumerate(block):
+            if isinstance(st, gast.Return):
+                out.append(gast.copy_location(gast.Assign(
+                    targets=[_store(name)], value=st.value or gast.Constant(value=None, kind=None),
+                    type_comment=None), st))
+                return out
+            if isinstance(st, gast.If) and any(isinstance(m, gast.Return) for m in gast.walk(st)):
+                rest = block[k + 1:]
+                st.body = exits(st.body + copy.deepcopy(rest))
+                st.orelse = exits(st.orelse + copy.deepcopy(rest))
+                out.append(st)
+                return out
+            out.append(st)
+        return out
+
+    head = gast.Assign(targets=[_store(name)], value=gast.Constant(value=None, kind=None),
+                       type_comment=None)
+    tail = gast.Return(value=_load(name))
+    for node in (head, tail):
+        gast.copy_location(node, stmts[0])
+    return [head] + exits(list(stmts)) + [tail]
+
+
+def _own_loop_names(comp, mdef, k):
+    """The names the comprehension ``comp`` binds renamed in it (in place) to names the method
+    does not use (``i`` -> ``_lc3_i``): it has a scope of its own, which the loop written for
+    it does not (the method's own ``i`` would be rebound). Its first iterable is evaluated
+    outside that scope and keeps its names."""
+    bound = {n.id for g in comp.generators for n in gast.walk(g.target) if isinstance(n, gast.Name)}
+    used = {n.id for n in gast.walk(mdef) if isinstance(n, gast.Name)}
+    new = {}
+    for b in sorted(bound):
+        fresh = f"_lc{k}_{b}"
+        while fresh in used:
+            fresh += "_"
+        new[b] = fresh
+    renamer = _Renamer(lambda n: new.get(n.id, n.id))
+    parts = [comp.elt] + [g.target for g in comp.generators] + \
+        [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
+    for part in parts:
+        renamer.visit(part)
 
 
 def _stores_nothing(cls, name, depth):
@@ -608,6 +789,8 @@ def _inlinable(cls, name, need_store=True):
     if a.vararg or a.kwarg or a.kwonlyargs or not a.args or \
             getattr(a, "posonlyargs", None):
         return None
+    mdef.body = _comprehensions_as_loops(mdef.body, mdef)
+    mdef.body = _one_return(mdef.body, mdef)
     self_name = a.args[0].id
     stores = False
     for n in gast.walk(mdef):

@@ -48,7 +48,7 @@ from ..syntax import (  # noqa: F401
     store,
 )
 from .contexts import quiet_body
-from .fence import refuse, static_object
+from .fence import attribute_root, refuse, static_object
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
 from .lowering import ALIAS_MARKER, ITEM_TO_WRITE, CallLowering, _is_call_to  # noqa: F401
 from .parse import lift_function
@@ -320,6 +320,14 @@ class Normalizer(CallLowering):
             self.lift(target.id, value)
         elif isinstance(target, gast.Name):
             self.assign_name(target.id, self.simple(value, hint=target.id))
+        elif isinstance(target, gast.Subscript) and attribute_root(target) is not None:
+            # self.d[k] = v, self.bn_params[i][k] = v: into what the attribute holds, in place,
+            # as Python runs it (the value first); the alias stage checks the write
+            atom = self.atom(value)
+            base = self.name_of(target.value, "held")
+            self.emit(gast.Assign(targets=[gast.Subscript(
+                value=store_like(base), slice=self.index(target.slice), ctx=gast.Store())],
+                value=atom, type_comment=None))
         elif isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
             self.nested_store(target, value)
         elif isinstance(target, gast.Subscript):
@@ -431,7 +439,8 @@ class Normalizer(CallLowering):
             marker = self.item_marker(op.left, [copy.deepcopy(obj), const(s.target.attr)])
             self.emit(gast.Expr(value=call(load("setattr"), [obj, const(s.target.attr), new])))
             marker.sd_alias_end = self.out[-1]
-        elif isinstance(s.target.value, gast.Subscript):  # a[i][j] += e: a[i][j] = a[i][j] + e
+        elif isinstance(s.target.value, gast.Subscript) and attribute_root(s.target) is None:
+            # a[i][j] += e: a[i][j] = a[i][j] + e
             op.left = copy.deepcopy(s.target)
             op.left.ctx = gast.Load()
             op.right = s.value

@@ -89,6 +89,33 @@ class ObjectState:
                     gast.Constant(value=self.parsed.where(s), kind=None),
                     gast.Constant(value=self.parsed.line_text(s), kind=None)])
 
+    def checked_at_run_time(self, s, names, message):
+        """For a value that reaches an argument no derivative flows through (``X.astype(
+        self.dtype)``) and depends on wrt only as an attribute read off an object
+        (``_dtype1 = self.dtype`` with ``self`` the model differentiated): whether a float
+        there is the only thing to refuse, checked where it runs (``_sd.carries_nothing``
+        raises ``message`` for a float or float array; a dtype, a string or an int carries no
+        derivative). True when the reads in ``s`` were wrapped so; False when a value is
+        computed otherwise (refused where it compiles)."""
+        reads = {}
+        for name in names:
+            binds = [b for target, b in self.bindings if target == name]
+            if len(binds) != 1 or not isinstance(binds[0].value, gast.Attribute) or \
+                    not isinstance(binds[0].value.value, gast.Name) or \
+                    binds[0].value.value.id not in self.locals:
+                return False
+            reads[name] = binds[0]
+        check = self.rt("carries_nothing")
+
+        class _Wrap(gast.NodeTransformer):
+            def visit_Name(self, node):
+                if node.id in reads and isinstance(node.ctx, gast.Load):
+                    return call(check, [node, gast.Constant(value=message, kind=None)])
+                return node
+
+        _Wrap().visit(s.value)
+        return True
+
     def container_root(self, name, binding, seen=()):
         """(statement, object node, attribute) of the attribute read that ``name``'s
         container comes from, None for a container made here, or False when unknown."""

@@ -309,7 +309,8 @@ def synthetic(fn, name, template, env):
             star = True
         heads.append(n if p.default is p.empty else f"{n}=_sd_default_{n}")
         passed.append(f"{n}={n}" if p.kind is inspect.Parameter.KEYWORD_ONLY else n)
-    body = template.format(fn=label, params=", ".join(passed))
+    body = template.format(fn=label, params=", ".join(passed), first=passed[0] if passed else "",
+                           rest=", ".join(passed[1:]))  # (first, rest: a method's receiver)
     text = f"def {name}({', '.join(heads)}):\n    return {body}\n"
     namespace = {}
     scope = dict(env, **defaults, **{label: fn})
@@ -318,6 +319,11 @@ def synthetic(fn, name, template, env):
     made.__qualname__ = name
     node = gast.parse(text).body[0]
     filename = getattr(getattr(target, "__code__", None), "co_filename", "<sourcediff>")
+    if isinstance(target, type):  # (a class built through it: its definition's file)
+        try:
+            filename = inspect.getsourcefile(target) or filename
+        except TypeError:
+            pass
     first, line = 1, f"def {name}({', '.join(heads)}): return {body}"
     try:
         lines, first = inspect.getsourcelines(target)

@@ -9,7 +9,7 @@ import types
 
 import numpy as np
 
-from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, SourcediffError
+from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 from ..pytree import is_model_object, is_tree, like_container
 from . import hooks
 from .objects import check_object_wrt, holds_object
@@ -19,7 +19,7 @@ __all__ = [
     "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
-    "copy_held", "check_partial_alias"
+    "copy_held", "check_partial_alias", "carries_nothing"
 ]
 
 
@@ -215,6 +215,15 @@ def _holds_floats(value, depth=0):
     return True
 
 
+def carries_nothing(value, message):
+    """``value``, which the compiler passes where no derivative flows (``X.astype(self.dtype)``,
+    an attribute of the model differentiated), refused with ``message`` when it is a float or
+    holds one: its derivative would be dropped. A dtype, a string or an int carries none."""
+    if _holds_floats(value) and not isinstance(value, (type, np.dtype)):
+        raise NoRuleError(message)
+    return value
+
+
 def copy_param(value, others, names, name, where):
     """A copy of the parameter ``name``, which the function writes into in place (sourcediff gives
     it its own copy, with copies of the arrays a list, tuple or dict of it holds: see
@@ -398,8 +407,15 @@ def check_partial_alias(fn, others, names, where, text):
         check_method_alias(fn, "__call__", 0, fn, others, names, where, text)
 
 
-def check_alias_at(base, index, others, names, where, text):
-    """``a[index] = e`` must not write memory that another name read later sees."""
+def check_alias_at(base, index, others, names, where, text, value=None):
+    """``a[index] = e`` must not write memory that another name read later sees. Let through
+    for a dict whose slot holds no float before or after (``value``, what is written):
+    ``self.dropout_param["mode"] = "train"`` changes what the other names read as Python does,
+    and no derivative flows through a string, an int or None. (Not for a list: a list of ints
+    may be an index, x[m.idx], whose derivative reads it after the write.)"""
+    if isinstance(base, dict) and not _holds_floats(value) and \
+            not _holds_floats(_slot(base, index)):
+        return
     if isinstance(base, np.ndarray):
         region = base
         idx = index if isinstance(index, tuple) else (index,)
@@ -416,9 +432,22 @@ def check_alias_at(base, index, others, names, where, text):
         region = base.base
     else:
         return
-    _alias_refusal(others, names, region, where, text,
-                   "Copy the array before writing into it (a = a.copy()), or build the new "
-                   "value without writing into memory another name still uses.")
+    fix = "Copy the array before writing into it (a = a.copy()), or build the new value " \
+        "without writing into memory another name still uses."
+    if isinstance(region, (list, dict)):
+        fix = "A float written into a list or dict that another name reads later is refused " \
+            "(a string, an int or None is let through): keep the value in a local variable " \
+            "and pass it on, or write into a copy (d = dict(d); d[k] = v)."
+    _alias_refusal(others, names, region, where, text, fix)
+
+
+def _slot(base, key):
+    """What the dict ``base`` holds at ``key`` before the write (None for a new key, or an
+    unhashable one, whose write raises)."""
+    try:
+        return base.get(key)
+    except TypeError:
+        return None
 
 
 def check_overlapping_write(base, index, value, where, text):

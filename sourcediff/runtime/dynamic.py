@@ -74,6 +74,10 @@ def _dynamic_target(fn, what):
     if inspect.isfunction(call):
         return fn.__call__
     if isinstance(fn, type):
+        try:  # (cls(W, b) in a classmethod: a function that calls the class by its own name)
+            return hooks.constructor_function(fn)
+        except SourcediffError:
+            pass
         raise NoRuleError(
             f"{what}: the call builds a {fn.__qualname__} from values that carry derivatives "
             f"through a name that holds the class here (cls(...) in a classmethod, a class "

@@ -23,6 +23,8 @@ NAMES = {
     "mutated_params": "the parameters a Python function writes into in place",
     "method_writes": "the parameters a method of a class writes into in place, and how",
     "method_of": "a method's function seen with the class of its receiver (compiler.resolve)",
+    "constructor_function": "a function that builds an object of a class met at run time by "
+                            "the class's own name (cls(...) in a classmethod)",
 }
 
 

@@ -46,12 +46,39 @@ _lock = threading.Lock()
 
 
 class _Store:
-    __slots__ = ("obj", "value", "frame", "where", "text", "what", "thread")
+    __slots__ = ("obj", "value", "frame", "where", "text", "what", "thread", "leaves")
 
-    def __init__(self, obj, value, frame, where, text, what):
+    def __init__(self, obj, value, frame, where, text, what, leaves=None):
         self.obj, self.value, self.frame, self.where, self.text = obj, value, frame, where, text
         self.what = what  # "stored a value carrying a derivative there", or appended one into it
         self.thread = threading.get_ident()  # (the gradient call runs on this thread's stack)
+        # (a list or dict watched for what goes into it: the float leaves it held then)
+        self.leaves = leaves
+
+
+def _float_leaves(value, out, depth=0):
+    """``out`` with the ids of what ``value`` (a list, tuple or dict) holds, at any depth, that
+    could carry a derivative: anything but a string, a bool, an int, None or an array of those
+    (a float, a float array, an object: a layer appended, Sequential.add(Dense(W, b)))."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iubUS":
+            out.add(id(value))
+    elif value is None or isinstance(value, (str, bytes, bool, int, np.integer, np.bool_)):
+        pass
+    elif depth < 8 and type(value) in (list, tuple, dict):
+        for item in value.values() if isinstance(value, dict) else value:
+            _float_leaves(item, out, depth + 1)
+    else:
+        out.add(id(value))
+    return out
+
+
+def _gained_floats(store):
+    """Whether the list or dict ``store`` watches holds a float (or an object) it did not hold
+    when the watch began (what the gradient call put in: ``self.cache["z1"] = z1``); a
+    container given only strings and ints since (``self.config["calls"] += 1``) may be read
+    back."""
+    return store.leaves is None or bool(_float_leaves(store.value, set()) - store.leaves)
 
 
 def _outermost_generated(frame):
@@ -105,15 +132,17 @@ class _Guard:
         store = _watched.get((id(obj), self.name))
         if store is not None and store.obj is obj and store.value is value and \
                 store.thread == threading.get_ident():  # (another thread's read is not this call's)
-            if _on_stack(store.frame):
+            running = _on_stack(store.frame)
+            if running and not _gained_floats(store):
+                return value  # (strings and ints put in it: still watched for floats)
+            if running:
                 where, text = _location(sys._getframe(1))
                 raise AliasError(
                     f"{where}: reads {type(obj).__name__}.{self.name} back in the same gradient "
                     f"call that {store.what}:\n    {text}\n"
                     f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
-                    f"as constants, so the derivative through it would be lost. Pass the value on "
-                    f"as an argument or a return value instead of reading it back from the object "
-                    f"(caching it there for use after the gradient call is fine).")
+                    f"as constants, so the derivative through it would be lost. "
+                    f"{_read_back_fix(obj, self.name, sys._getframe(1))}")
             _forget(obj, self.name)  # (stored by a call that has returned: a constant now)
         return value
 
@@ -140,6 +169,24 @@ class _Guard:
 
 
 _MISSING = object()
+
+
+def _read_back_fix(obj, name, frame):
+    """What to write instead of reading ``obj.name`` back: for a method of ``obj`` reading what
+    the function stored on it (``model.params = params; return model.loss(X, y)``, cs231n's
+    solver, a scipy.optimize wrapper), differentiate with respect to the object itself."""
+    code = frame.f_code
+    if code.co_argcount and frame.f_locals.get(code.co_varnames[0]) is obj:
+        cls = type(obj).__name__
+        return (f"A method of the {cls} reads self.{name}, which the function differentiated "
+                f"stored there: differentiate with respect to the object instead. Store the "
+                f"value before the gradient call (model.{name} = {name}), write the loss as "
+                f"a function of the object (def loss_of(model, X, y): return model.loss(X, y)) "
+                f"and take sd.grad(loss_of)(model, X, y).{name}: the gradient is a {cls} whose "
+                f".{name} has the structure of what you stored (sd.flatten(...)[0] makes it one "
+                f"vector, for scipy.optimize).")
+    return ("Pass the value on as an argument or a return value instead of reading it back "
+            "from the object (caching it there for use after the gradient call is fine).")
 
 
 def _forget(obj, name):
@@ -186,7 +233,7 @@ def _checked_class(obj, name, where, text, carries):
     return entry
 
 
-def _watch(obj, name, value, entry, where, text, what):
+def _watch(obj, name, value, entry, where, text, what, leaves=None):
     """Watch ``obj.name`` (which holds ``value``) until the gradient call on the stack returns."""
     cls = type(obj)
     if not isinstance(entry, _Guard):
@@ -201,7 +248,7 @@ def _watch(obj, name, value, entry, where, text, what):
         for key in [k for k, s in _watched.items() if s.thread == me and not _on_stack(s.frame)]:
             del _watched[key]  # (stores of gradient calls that have returned: constants now)
         if frame is not None:
-            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what)
+            _watched[(id(obj), name)] = _Store(obj, value, frame, where, text, what, leaves)
 
 
 def _refuse_array_attribute(obj, name, where, text):
@@ -245,7 +292,7 @@ def holder_for_append(obj, name, where, text):
                                         f"(a class attribute its instances share)", True)
     value = d[name]
     _watch(obj, name, value, entry, where, text,
-           "appended a value carrying a derivative into it")
+           "appended a value carrying a derivative into it", _float_leaves(value, set()))
     return value
 
 
