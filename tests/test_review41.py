@@ -1,0 +1,316 @@
+"""review41: scientific and engineering programs (ODE integrators, PDE stencils, finance, robotics,
+optimization inside the loss, statistics and signals; tests/programs/review41_science.py) in every
+mode against central finite differences, at awkward points, on dask arrays and differentiated
+twice; and the regressions found there."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.tape import grad_of
+from sourcediff.tape.messages import TapeError
+from tests.programs import review41_science as P
+from tests.programs.review34_harness import _fd_hessian
+from tests.programs.review41_harness import CASES, MODES, check
+
+
+def _fd(f, x, h=1e-6):
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.size)
+    for k in range(x.size):
+        a, b = x.copy().ravel(), x.copy().ravel()
+        a[k] += h
+        b[k] -= h
+        out[k] = (f(a.reshape(x.shape)) - f(b.reshape(x.shape))) / (2 * h)
+    return out.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- the programs, every mode
+
+_RUNS = [(c, mode) for c in CASES for mode in MODES
+         if mode not in c["skip"] and (mode != "hessian" or c["hessian"])]
+
+
+@pytest.mark.parametrize("c, mode", _RUNS, ids=[f"{c['name']}-{m}" for c, m in _RUNS])
+def test_program_in_every_mode(c, mode):
+    check(c["f"], c["args"], c["wrt"], mode, **c["tol"])
+
+
+@pytest.mark.parametrize("name", ["rk4_loop", "rk4_stacked_stages", "jacobi_while_norm",
+                                  "rigid_transform_quaternion", "newton_solve_steps"])
+def test_tape_refuses_arrays_built_from_tensors_by_name(name):
+    # (np.array([t0, t1]) and K[s] = t write tensors into an ndarray, where the tape cannot follow
+    # them, as torch.tensor([t0, t1]) cannot: refused, never a zero)
+    c = next(c for c in CASES if c["name"] == name)
+    with pytest.raises(TapeError, match="converts a tape Tensor"):
+        check(c["f"], c["args"], c["wrt"], "tape")
+
+
+def _grad_of_grad_source(f, i, nargs):
+    params = ", ".join(f"a{k}" for k in range(nargs))
+    return f"def gv({params}):\n    return np.sum(G({params}) * V)\n"
+
+
+@pytest.mark.parametrize("name", ["rk4_loop", "verlet_nbody_eye", "heat_slices", "jacobi_while_norm",
+                                  "black_scholes_ndtr", "newton_solve_steps", "kde_logaddexp",
+                                  "adaptive_step_while"])
+def test_grad_of_grad_is_the_hessian_vector_product(name, tmp_path):
+    c = next(c for c in CASES if c["name"] == name)
+    f, args = c["f"], c["args"]
+    for i in c["wrt"]:
+        v = np.reshape(0.3 + 0.1 * np.arange(np.size(args[i])), np.shape(args[i]))
+        src = _grad_of_grad_source(f, i, len(args))
+        path = tmp_path / f"gv_{name}_{i}.py"
+        path.write_text(src)
+        ns = {"np": np, "G": sd.grad(f, wrt=i), "V": v, "__name__": "gv_module"}
+        exec(compile(src, str(path), "exec"), ns)
+        got = np.ravel(sd.grad(ns["gv"], wrt=i)(*args))
+        want = _fd_hessian(f, args, i) @ np.ravel(v)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * (1 + np.abs(want).max()))
+
+
+def _vdp(y):
+    return np.array([y[1], 0.3 * (1 - y[0] ** 2) * y[1] - y[0]])
+
+
+def _rk4_state(y0):
+    y = y0
+    for _ in range(10):
+        k1 = _vdp(y)
+        k2 = _vdp(y + 0.05 * k1)
+        k3 = _vdp(y + 0.05 * k2)
+        k4 = _vdp(y + 0.1 * k3)
+        y = y + 0.1 / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return y
+
+
+def _heat_state(u0):
+    u = u0.copy()
+    for _ in range(5):
+        u[1:-1] = u[1:-1] + 0.3 * (u[2:] - 2 * u[1:-1] + u[:-2])
+    return u ** 2
+
+
+def _arm_pose(q):
+    phi = np.cumsum(q)
+    lengths = np.array([1.0, 0.8, 0.5])
+    x, y = np.sum(lengths * np.cos(phi)), np.sum(lengths * np.sin(phi))
+    return np.array([x, y, np.arctan2(y, x)])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, x", [(_rk4_state, np.array([1.0, 0.0])), (_heat_state, P.U0),
+                                  (_arm_pose, np.array([0.3, -0.5, 0.8]))])
+def test_jacobians_of_states(f, x, mode):
+    cols = []
+    for k in range(x.size):
+        a, b = x.copy(), x.copy()
+        a[k] += 1e-6
+        b[k] -= 1e-6
+        cols.append((f(a) - f(b)) / 2e-6)
+    np.testing.assert_allclose(sd.jacobian(f, mode=mode)(x.copy()), np.array(cols).T,
+                               rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------- awkward points
+#
+# Exact boundaries of np.clip, ties of np.sort, knots of np.interp, length-1 and empty arrays,
+# Python's min at an exact tie of the adaptive step (dt == T - t): each mode against PyTorch's
+# convention (README: kinks and ties) where the function has a kink, finite differences elsewhere.
+
+def _interp_knots(x):
+    return np.sum(np.interp(x, np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 4.0, 9.0])) * x)
+
+
+def _clip_bounds(x):
+    return np.sum(np.clip(x, -1.0, 1.0) ** 2) + np.sum(np.abs(x - 1.0))
+
+
+def _sort_ties(x):
+    s = np.sort(x)
+    return s[0] * 1.0 + s[1] * 2.0 + s[2] * 3.0
+
+
+def _length_one_and_empty(x):
+    return (np.sum(np.convolve(x, np.array([2.0])) ** 2) + np.sum(np.cumsum(x[:1]))
+            + np.sum(np.roll(x[:1], 1)) + np.sum(x[:0] ** 2) + np.sum(np.cumsum(x[2:2]))
+            + np.sum(np.correlate(x, np.array([1.0, -1.0, 2.0]), mode="full") ** 2))
+
+
+def _adaptive_tie(x):
+    t, dt, y = 0.0, 0.5, x[0]
+    while t < 1.0:
+        dt = min(dt, 1.0 - t)  # (1.0 - 0.5 == 0.5: a tie, the first argument wins)
+        y = y - dt * x[1] * y
+        t = t + dt
+    return y
+
+
+def _logaddexp_tie_log1p_zero(x):
+    return np.logaddexp(x[0], x[1]) + np.sum(np.log1p(x[2:])) + np.sum(np.expm1(x))
+
+
+def _torch_clip_bounds(t):
+    import torch
+    return torch.sum(torch.clamp(t, -1.0, 1.0) ** 2) + torch.sum(torch.abs(t - 1.0))
+
+
+def _torch_sort_ties(t):
+    import torch
+    return torch.sort(t)[0] @ torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+
+
+def _torch_grad(tf, x):
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x, requires_grad=True)
+    tf(t).backward()
+    return t.grad.numpy()
+
+
+_AWKWARD = [
+    (_interp_knots, np.array([0.5, 1.5, 2.5, -1.0, 4.0]), None),  # (between knots, outside)
+    (_clip_bounds, np.array([1.0, -1.0, 0.5]), _torch_clip_bounds),
+    (_sort_ties, np.array([1.0, 1.0, 0.5]), _torch_sort_ties),
+    (_length_one_and_empty, np.array([3.0, 1.0]), None),
+    (_adaptive_tie, np.array([1.0, 0.5]), None),
+    (_logaddexp_tie_log1p_zero, np.array([0.0, 0.0, 0.0, -0.5]), None),
+]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "numba", "tape"])
+@pytest.mark.parametrize("f, x, tf", _AWKWARD, ids=[f.__name__ for f, _, _ in _AWKWARD])
+def test_awkward_points(f, x, tf, mode):
+    want = _fd(f, x) if tf is None else _torch_grad(tf, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if mode == "numba":
+            got = sd.grad(f, backend="numba")(x.copy())
+        elif mode == "tape":
+            got = grad_of(f, [x.copy()])
+        else:
+            got = sd.grad(f, mode=mode)(x.copy())
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- dask arrays
+
+def _book_of_calls(sigma, S, K):
+    d1 = (np.log(S / K) + (0.02 + 0.5 * sigma ** 2) * 0.5) / (sigma * np.sqrt(0.5))
+    d2 = d1 - sigma * np.sqrt(0.5)
+    price = S * P.ndtr(d1) - K * np.exp(-0.01) * P.ndtr(d2)
+    return np.sum(np.maximum(price - 1.0, 0.0))
+
+
+def _burgers(u0, nu):
+    u = u0
+    for _ in range(5):
+        up, um = np.roll(u, -1), np.roll(u, 1)
+        flux = np.where(u > 0, u * (u - um), u * (up - u)) * 10
+        u = u - 0.01 * flux + nu * (up - 2 * u + um)
+    return np.mean(u ** 2)
+
+
+def _likelihood(theta, x):
+    return (np.sum(np.logaddexp(0.0, -x * theta[0]) + np.log1p(np.abs(x) * theta[1] ** 2))
+            - np.sum(np.expm1(-x ** 2 * theta[1])))
+
+
+def _moving_average(w, x):
+    c = np.cumsum(x * w)
+    return np.sum((c[4:] - c[:-4]) ** 2)
+
+
+_rng = np.random.default_rng(41)
+_DASK = [
+    (_book_of_calls, (0.2, _rng.uniform(80, 120, 3000), _rng.uniform(90, 110, 3000)), (0,), (1, 2)),
+    (_burgers, (_rng.normal(size=3000), 0.1), (0, 1), (0,)),
+    (_likelihood, (np.array([0.3, 0.7]), _rng.normal(size=3000)), (0,), (1,)),
+    (_moving_average, (1.3, _rng.normal(size=3000)), (0,), (1,)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt, lazy", _DASK, ids=[c[0].__name__ for c in _DASK])
+def test_dask_arrays_give_the_numpy_gradient(f, args, wrt, lazy):
+    da = pytest.importorskip("dask.array")
+    import dask
+    small = tuple(a[:40] if i in lazy else a for i, a in enumerate(args))
+    for i in wrt:  # (the numpy gradient itself, against finite differences on a slice)
+        fd = _fd(lambda v, i=i: f(*small[:i], v, *small[i + 1:]), np.asarray(small[i], float))
+        np.testing.assert_allclose(sd.grad(f, wrt=i)(*small), fd, rtol=1e-5, atol=1e-7)
+    want = sd.grad(f, wrt=wrt)(*args)
+    lazy_args = [da.from_array(a, chunks=1000) if i in lazy else a for i, a in enumerate(args)]
+    got = dask.compute(sd.grad(f, wrt=wrt)(*lazy_args))[0]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- Python's min/max: the other item
+#
+# x[1] * min(1 / (x[0] - 1), 5) at x[0] = 1: Python's min returns 5, and 1 / (x[0] - 1) (inf) is
+# not in the result. Forward mode gave [nan, nan] (PyTorch, the tape and JAX: [0, 5]): the
+# tangent of min was g * 0 for the item not returned, and inf's tangent times 0 is nan, in
+# every column. runtime.extremum_args_grad now gives that item the symbolic zero.
+
+def _min_capped(x):
+    return x[1] * min(1 / (x[0] - 1), 5)
+
+
+def _max_capped(x):
+    return x[1] * max(5.0, -1 / (x[0] - 1), 2.0)
+
+
+def _torch_min_capped(t):
+    return t[1] * min(1 / (t[0] - 1), 5)
+
+
+@pytest.mark.parametrize("f", [_min_capped, _max_capped])
+def test_python_min_max_tangent_of_the_item_not_returned_is_zero(f):
+    x = np.array([1.0, 2.0])
+    want = _torch_grad(_torch_min_capped, x)  # [0, 5]
+    assert np.all(np.isfinite(want))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(sd.grad(f, mode="forward")(x), want)
+        np.testing.assert_array_equal(sd.jacobian(f, mode="forward")(x), want)
+        np.testing.assert_array_equal(grad_of(f, [x]), want)
+    y = np.array([0.5, 2.0])  # (away from the pole: all modes agree with finite differences)
+    for mode in ("reverse", "forward"):
+        np.testing.assert_allclose(sd.grad(f, mode=mode)(y), _fd(f, y), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- known, not fixed: reverse mode
+#
+# A value computed before a Python branch and used only on the path not taken (t = np.log(x);
+# y = t if x > 0 else 0.0) gets the symbolic zero adjoint 0.0 in reverse mode, and its rule
+# multiplies it by its derivative: 0 * inf = nan at x = 0. PyTorch, JAX (the value never reaches
+# the output, so its linear map is never transposed), sourcediff's forward mode and its tape give
+# the finite answer. Fixing it means guarding the rule of such a value on a runtime symbolic zero
+# (compiler/reverse.py, with the numba backend and second order). README ("At kinks, ties and
+# special values") says it; these flip to passing when it is fixed.
+
+def _log_if_positive(x):
+    t = np.log(x[0])
+    y = t if x[0] > 0 else 0.0
+    return x[1] * y + x[0]
+
+
+def _recip_branch(x):
+    t = 1 / (x[0] - 1)
+    if t < 5:
+        y = t
+    else:
+        y = 5.0
+    return x[1] * y
+
+
+@pytest.mark.xfail(strict=True, reason="reverse mode: 0 * inf on a value the branch did not use")
+@pytest.mark.parametrize("f, x, want", [(_log_if_positive, np.array([0.0, 2.0]), [1.0, 0.0]),
+                                        (_recip_branch, np.array([1.0, 2.0]), [0.0, 5.0]),
+                                        (_min_capped, np.array([1.0, 2.0]), [0.0, 5.0])])
+def test_known_reverse_nan_on_a_value_the_branch_did_not_use(f, x, want):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(grad_of(f, [x]), want)  # (the tape: the finite answer)
+        np.testing.assert_array_equal(sd.grad(f)(x), want)
