@@ -280,15 +280,16 @@ def test_python_min_max_tangent_of_the_item_not_returned_is_zero(f):
         np.testing.assert_allclose(sd.grad(f, mode=mode)(y), _fd(f, y), rtol=1e-6)
 
 
-# ---------------------------------------------------------------- known, not fixed: reverse mode
+# ---------------------------------------------------------------- a value the path taken did not use
 #
 # A value computed before a Python branch and used only on the path not taken (t = np.log(x);
-# y = t if x > 0 else 0.0) gets the symbolic zero adjoint 0.0 in reverse mode, and its rule
-# multiplies it by its derivative: 0 * inf = nan at x = 0. PyTorch, JAX (the value never reaches
-# the output, so its linear map is never transposed), sourcediff's forward mode and its tape give
-# the finite answer. Fixing it means guarding the rule of such a value on a runtime symbolic zero
-# (compiler/reverse.py, with the numba backend and second order). README ("At kinks, ties and
-# special values") says it; these flip to passing when it is fixed.
+# y = t if x > 0 else 0.0), or only as the item Python's min/max did not return, got the symbolic
+# zero adjoint 0.0 in reverse mode, and its rule multiplied it by its derivative: 0 * inf = nan.
+# sd.grad gave [nan, 0] for _log_if_positive at [0, 2] and [nan, 5] for _recip_branch and
+# _min_capped at [1, 2]; PyTorch, the tape, forward mode (and JAX, which never transposes the
+# linear map of a value that does not reach the output) give [1, 0] and [0, 5]. The reverse sweep
+# now skips the rule of such a value when its gradient is 0.0 (compiler/unreached.py). np.where
+# and np.minimum keep PyTorch's nan (README).
 
 def _log_if_positive(x):
     t = np.log(x[0])
@@ -305,12 +306,125 @@ def _recip_branch(x):
     return x[1] * y
 
 
-@pytest.mark.xfail(strict=True, reason="reverse mode: 0 * inf on a value the branch did not use")
-@pytest.mark.parametrize("f, x, want", [(_log_if_positive, np.array([0.0, 2.0]), [1.0, 0.0]),
-                                        (_recip_branch, np.array([1.0, 2.0]), [0.0, 5.0]),
-                                        (_min_capped, np.array([1.0, 2.0]), [0.0, 5.0])])
-def test_known_reverse_nan_on_a_value_the_branch_did_not_use(f, x, want):
+def _chain_in_branch(x):
+    u = np.sqrt(x)  # (inf derivative at 0, then a linear step, then a product)
+    v = u[0] * 2.0
+    w = v * x[1]
+    if x[0] > 0:
+        out = w + x[2]
+    else:
+        out = x[2] * 3.0
+    return out
+
+
+def _array_branch(x):
+    r = np.log(x)
+    s = np.sum(r * r)
+    return s if np.all(x > 0) else np.sum(x ** 2)
+
+
+def _loop_never_runs(x):
+    t = np.arcsin(x[0])  # (inf derivative at 1)
+    y = x[1]
+    k = 0
+    while k < x[2]:
+        y = y + t
+        k += 1
+    return y
+
+
+def _torch_log_if_positive(t):
+    import torch
+    u = torch.log(t[0])
+    y = u if t[0] > 0 else 0.0
+    return t[1] * y + t[0]
+
+
+def _torch_recip_branch(t):
+    u = 1 / (t[0] - 1)
+    return t[1] * (u if u < 5 else 5.0)
+
+
+def _torch_chain_in_branch(t):
+    import torch
+    w = torch.sqrt(t)[0] * 2.0 * t[1]
+    return w + t[2] if t[0] > 0 else t[2] * 3.0
+
+
+def _torch_array_branch(t):
+    import torch
+    r = torch.log(t)
+    return torch.sum(r * r) if bool(torch.all(t > 0)) else torch.sum(t ** 2)
+
+
+def _torch_loop_never_runs(t):
+    import torch
+    u = torch.arcsin(t[0])
+    y = t[1]
+    k = 0
+    while k < t[2]:
+        y = y + u
+        k += 1
+    return y
+
+
+_UNUSED = [
+    (_log_if_positive, _torch_log_if_positive, [[0.0, 2.0], [0.5, 2.0], [-1.0, 2.0]]),
+    (_recip_branch, _torch_recip_branch, [[1.0, 2.0], [0.5, 2.0], [3.0, 2.0]]),
+    (_min_capped, _torch_min_capped, [[1.0, 2.0], [0.5, 2.0], [3.0, 2.0]]),
+    (_chain_in_branch, _torch_chain_in_branch, [[0.0, 2.0, 1.0], [0.25, 2.0, 1.0]]),
+    (_array_branch, _torch_array_branch, [[0.0, 2.0, 1.0], [0.5, 2.0, 1.0]]),
+    (_loop_never_runs, _torch_loop_never_runs, [[1.0, 2.0, 0.0], [0.5, 2.0, 2.0]]),
+]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "unspecialized", "unoptimized", "numba", "forward",
+                                  "tape"])
+@pytest.mark.parametrize("f, tf, points", _UNUSED, ids=[c[0].__name__ for c in _UNUSED])
+def test_a_value_the_path_taken_did_not_use_gets_no_gradient(f, tf, points, mode):
+    from sourcediff.testing import _mode_gradients
+    for p in points:
+        x = np.array(p)
+        want = _torch_grad(tf, x)
+        assert np.all(np.isfinite(want))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if mode == "numba":
+                got = sd.grad(f, backend="numba")(x.copy())
+            else:
+                got = _mode_gradients(f, (x.copy(),), (0,), mode)[0]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=f"{mode} at {p}")
+
+
+@pytest.mark.parametrize("f, tf, points", _UNUSED[:3], ids=[c[0].__name__ for c in _UNUSED[:3]])
+def test_a_value_the_path_taken_did_not_use_second_order(f, tf, points):
+    torch = pytest.importorskip("torch")
+    for p in points:
+        t = torch.tensor(p, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(tf(t), t, create_graph=True)
+        want = np.array([torch.autograd.grad(g[i], t, retain_graph=True, allow_unused=True)[0]
+                         .numpy() if g[i].requires_grad else np.zeros(2) for i in range(2)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            np.testing.assert_allclose(sd.hessian(f)(np.array(p)), want, rtol=1e-12)
+
+
+def test_the_guard_is_in_the_generated_source_only_where_a_path_skips_the_value():
+    src = sd.source(sd.grad(_log_if_positive))
+    assert "if _sd.nonzero_grad(t_bar):" in src
+    from tests.showcase import piecewise  # (y is read after the branch on both paths: no guard)
+    assert "nonzero_grad" not in sd.source(sd.grad(piecewise, wrt=(0, 1)))
+
+
+def test_np_where_keeps_the_nan_of_its_untaken_branch_as_pytorch():
+    # (README: np.where's untaken inf derivative still reaches the input, as in every AD tool)
+    def f(x):
+        return np.sum(np.where(x > 0, np.log(x), 0.0))
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    torch.sum(torch.where(t > 0, torch.log(t), 0.0)).backward()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        np.testing.assert_array_equal(grad_of(f, [x]), want)  # (the tape: the finite answer)
-        np.testing.assert_array_equal(sd.grad(f)(x), want)
+        got = sd.grad(f)(np.array([0.0, 2.0]))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(t.grad.numpy()))
+    assert np.isnan(got[0]) and got[1] == 0.5

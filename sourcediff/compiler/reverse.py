@@ -30,6 +30,7 @@ from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
 from .parse import GENERATED_LINES
 from .resolve import index_value as resolve_index
+from .unreached import unreached
 
 ZERO = 0.0
 
@@ -99,6 +100,13 @@ class Reverse(Analysis):
             for key, elt in zip(keys, op.args):
                 item = call(self.rt("item_grad"), [g, copy.deepcopy(key)])
                 out.extend(self.distribute(elt, item, s, "a container"))
+        elif op.kind == "rule" and id(s) in self.unreached:
+            # (target may reach the output on no path taken: its gradient is then the symbolic
+            # zero, and its rule would make 0 * inf = nan of an infinite derivative)
+            block = self.adjoint_rule(op, s, g, load(target))
+            if block:
+                out.append(located(gast.If(test=call(self.rt("nonzero_grad"), [load(bar)]),
+                                           body=block, orelse=[]), s))
         elif op.kind == "rule":
             out.extend(self.adjoint_rule(op, s, g, load(target)))
         elif op.kind == "construct":
@@ -355,6 +363,7 @@ class Reverse(Analysis):
     def build(self):
         """The :class:`Sweeps` of the function body: its primal and adjoint statements."""
         adjoints = {}
+        self.unreached = unreached(self.body, self.ops, self.active, _names_in([self.result]))
         self.collect(self.body, adjoints)
         reads = set()
         for stmts in adjoints.values():
