@@ -333,6 +333,34 @@ def _loop_never_runs(x):
     return y
 
 
+def _log_helper(z):
+    return np.log(z)
+
+
+def _helper_if_positive(x):
+    t = _log_helper(x[0])  # (the helper's backward form met 0.0 too)
+    y = t if x[0] > 0 else 0.0
+    return x[1] * y + x[0]
+
+
+def _overwritten_in_loop(x):
+    t = np.sqrt(x)
+    for i in range(3):
+        if x[i] > 0:
+            y = t[i] * 2.0  # (only the last pass's y is returned: here the else branch's)
+        else:
+            y = x[i] * 0.5
+    return y
+
+
+def _torch_overwritten_in_loop(t):
+    import torch
+    u = torch.sqrt(t)
+    for i in range(3):
+        y = u[i] * 2.0 if t[i] > 0 else t[i] * 0.5
+    return y
+
+
 def _torch_log_if_positive(t):
     import torch
     u = torch.log(t[0])
@@ -375,6 +403,8 @@ _UNUSED = [
     (_chain_in_branch, _torch_chain_in_branch, [[0.0, 2.0, 1.0], [0.25, 2.0, 1.0]]),
     (_array_branch, _torch_array_branch, [[0.0, 2.0, 1.0], [0.5, 2.0, 1.0]]),
     (_loop_never_runs, _torch_loop_never_runs, [[1.0, 2.0, 0.0], [0.5, 2.0, 2.0]]),
+    (_helper_if_positive, _torch_log_if_positive, [[0.0, 2.0], [0.5, 2.0]]),
+    (_overwritten_in_loop, _torch_overwritten_in_loop, [[1.0, 4.0, 0.0], [4.0, 0.0, 0.0]]),
 ]
 
 

@@ -20,7 +20,8 @@ After::
 The analysis is on the normalized body: an assignment's result reaches the output for sure when a
 statement after it reads it, in its block or after the branch or loop holding it (not inside a
 branch or loop there), that statement's own result being sure too; in a loop body a read before
-it counts as well (the next pass reads it). Reads through ``max``/``min`` do not count. What it
+it counts as well (the next pass reads it), and one after the loop only if the loop binds the
+name on no later pass. Reads through ``max``/``min`` do not count. What it
 misses keeps the rule unguarded, as before; a guard where none was needed only skips zeros.
 """
 
@@ -33,31 +34,39 @@ from ..syntax import _names_in
 _PICKS = (builtins.max, builtins.min)
 
 
-def unreached(body, ops, active, results):
-    """The ids of the assignments in ``body`` whose result may reach the output on no path taken.
-
-    ``ops`` maps an assignment's id to its resolved operation, ``active`` are the names that
-    carry derivatives, ``results`` the names the function returns (their gradient is the seed)."""
+def unreached(body, ops, active):
+    """The ids of the assignments in ``body`` (the normalized body and its ``return``) whose result
+    may reach the output on no path taken. ``ops`` maps an assignment's id to its resolved
+    operation, ``active`` are the names that carry derivatives."""
     out = set()
-    _block(body, ops, active, results, out, in_loop=False)
+    _block(body, ops, active, out, in_loop=False)
     return out
 
 
-def _block(stmts, ops, active, results, out, in_loop, after=()):
+class _LoopExit:
+    """Where a loop's body continues after the loop: reached by a value of the last pass only
+    (one the loop binds again on a later pass is not read there)."""
+
+    def __init__(self, loop):
+        self.bound = {n.id for n in gast.walk(loop)
+                      if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _block(stmts, ops, active, out, in_loop, after=()):
     """``after``: the statements that follow this block in the blocks around it (top level)."""
     for i, s in enumerate(stmts):
         rest = list(stmts[i + 1:]) + list(after)
         if isinstance(s, gast.If):
-            _block(s.body, ops, active, results, out, in_loop, rest)
-            _block(s.orelse, ops, active, results, out, in_loop, rest)
+            _block(s.body, ops, active, out, in_loop, rest)
+            _block(s.orelse, ops, active, out, in_loop, rest)
         elif isinstance(s, (gast.For, gast.While)):
-            _block(s.body, ops, active, results, out, True, rest)
+            _block(s.body, ops, active, out, True, [_LoopExit(s)] + rest)
     for k in range(len(stmts) - 1, -1, -1):
         s = stmts[k]
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
             continue
         name = s.targets[0].id
-        if name not in active or name in results:
+        if name not in active:
             continue
         later = _reads_until_rebound(list(stmts[k + 1:]) + list(after), name)
         earlier = _reads_until_rebound(stmts[:k], name) if in_loop else []  # (the next pass)
@@ -69,6 +78,10 @@ def _reads_until_rebound(stmts, name):
     """The statements of ``stmts`` (top level only) that read ``name`` before one binds it."""
     reads = []
     for s in stmts:
+        if isinstance(s, _LoopExit):
+            if name in s.bound:
+                break
+            continue
         if isinstance(s, (gast.If, gast.For, gast.While)):
             continue  # (a read in there happens on some paths only)
         if name in _names_in([s.value] if isinstance(s, (gast.Assign, gast.Expr, gast.Return))
