@@ -39,7 +39,8 @@ def test_program_in_every_mode(c, mode):
 
 
 @pytest.mark.parametrize("name", ["rk4_loop", "rk4_stacked_stages", "jacobi_while_norm",
-                                  "rigid_transform_quaternion", "newton_solve_steps"])
+                                  "rigid_transform_quaternion", "newton_solve_steps",
+                                  "rk45_adaptive"])
 def test_tape_refuses_arrays_built_from_tensors_by_name(name):
     # (np.array([t0, t1]) and K[s] = t write tensors into an ndarray, where the tape cannot follow
     # them, as torch.tensor([t0, t1]) cannot: refused, never a zero)

@@ -361,3 +361,78 @@ def robust_stats(x):
     med = np.median(x)
     p90 = np.percentile(x, 90)
     return np.sum(np.abs(x - med)) + p90 + s[1] * s[-2]
+
+
+# ---------------------------------------------------------------- more: filters, adaptive RK45, meshes
+
+Y_OBS = np.cumsum(rng.normal(size=8)) * 0.5
+
+
+@case((np.array([0.9, 0.3]), 0.5), wrt=(0, 1))
+def kalman_loglik(theta, r):
+    a, q = theta[0], theta[1] ** 2
+    m, P = 0.0, 1.0
+    ll = 0.0
+    for y in Y_OBS:
+        m = a * m
+        P = a * a * P + q
+        S = P + r ** 2
+        K = P / S
+        ll = ll - 0.5 * (np.log(2 * np.pi * S) + (y - m) ** 2 / S)
+        m = m + K * (y - m)
+        P = (1 - K) * P
+    return ll
+
+
+@case((np.array([1.0, 0.5]), np.array([1.0, 0.4])), wrt=(0, 1), skip=("tape",))
+def rk45_adaptive(y0, p):
+    def f(y):
+        return np.array([p[0] * y[0] - p[1] * y[0] * y[1], p[1] * y[0] * y[1] - y[1]])
+    t, T, h, tol = 0.0, 2.0, 0.5, 1e-4
+    y = y0
+    while t < T:
+        h = min(h, T - t)
+        k1 = f(y)
+        k2 = f(y + h * k1 / 2)
+        k3 = f(y + h * k2 / 2)
+        k4 = f(y + h * k3)
+        y4 = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        y2 = y + h * k2
+        err = np.max(np.abs(y4 - y2))
+        if err < tol:
+            t = t + h
+            y = y4
+        h = h * min(2.0, max(0.2, 0.9 * (tol / err) ** 0.25))
+    return np.sum(y ** 2)
+
+
+POLY = np.array([[0.0, 0.0], [2.0, 0.1], [2.2, 1.5], [0.8, 2.0], [-0.3, 1.0]])
+
+
+@case((POLY,), wrt=(0,), hessian=True)
+def polygon_area_roll(v):
+    x, y = v[:, 0], v[:, 1]
+    area = 0.5 * np.abs(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    perim = np.sum(np.linalg.norm(np.diff(np.vstack([v, v[:1]]), axis=0), axis=1))
+    return area / perim ** 2
+
+
+@case((np.array([[0.5, 1.0], [3.0, -0.5], [-1.0, 0.2]]), np.array([0.0, 0.0]), np.array([2.0, 0.0])),
+      wrt=(0, 1, 2))
+def point_segment_distance(pts, a, b):
+    ab = b - a
+    t = np.clip((pts - a) @ ab / (ab @ ab), 0.0, 1.0)
+    closest = a + t[:, None] * ab
+    return np.sum(np.sqrt(np.sum((pts - closest) ** 2, axis=1)))
+
+
+TRI = np.array([[0, 1, 2], [1, 3, 2]])
+
+
+@case((np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.1], [0.0, 1.0, 0.2], [1.0, 1.2, 0.5]]),), wrt=(0,),
+      hessian=True)
+def mesh_area_cross(V):
+    e1 = V[TRI[:, 1]] - V[TRI[:, 0]]
+    e2 = V[TRI[:, 2]] - V[TRI[:, 0]]
+    n = np.cross(e1, e2)
+    return np.sum(0.5 * np.linalg.norm(n, axis=1))
