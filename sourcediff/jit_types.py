@@ -26,6 +26,7 @@ numbers, where Python and numpy keep apart what it merges:
 import gast
 import numpy as np
 
+from . import runtime
 from .specialize import facts as spec_facts
 
 NUMPY_NAME = "_sd_np"  # (how lowered code spells numpy: bound when it is compiled)
@@ -164,11 +165,21 @@ def jit_invert(a):
 
 
 def register(types, overload, errors):
-    """numba's version of ``jit_invert``: ``~a``, not compiled for a bool (its kind unknown)."""
+    """numba's versions of ``jit_invert`` (``~a``, not compiled for a bool: its kind unknown) and
+    of ``nonzero_grad``, which in numpy counts a numpy float 0.0 as the symbolic zero too (numba
+    types both alike); an array, zeros or not, runs the rule, as in numpy."""
     @overload(jit_invert)
     def invert(a):
         refuse_bools(types, errors, a)
         return lambda a: ~a
+
+    @overload(runtime.nonzero_grad)
+    def nonzero_grad(g):
+        if isinstance(g, (types.Float, types.Integer)):
+            return lambda g: g != 0.0
+        if isinstance(g, types.Array):
+            return lambda g: True
+        return None
 
 
 def refuse_bools(types, errors, *operands):

@@ -30,6 +30,7 @@ from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
 from .parse import GENERATED_LINES
 from .resolve import index_value as resolve_index
+from .unreached import unreached
 
 ZERO = 0.0
 
@@ -100,13 +101,13 @@ class Reverse(Analysis):
                 item = call(self.rt("item_grad"), [g, copy.deepcopy(key)])
                 out.extend(self.distribute(elt, item, s, "a container"))
         elif op.kind == "rule":
-            out.extend(self.adjoint_rule(op, s, g, load(target)))
+            out.extend(self.unless_unreached(s, bar, self.adjoint_rule(op, s, g, load(target))))
         elif op.kind == "construct":
             out.extend(self.adjoint_construct(op, s, g, target))
         elif op.kind == "user" and self.binds_at_run_time(s):
             out.extend(self.adjoint_dynamic_call(s, g, target))  # (f(*args): see run_time_call)
         elif op.kind == "user":
-            out.extend(self.adjoint_user_call(op, s, g, target))
+            out.extend(self.unless_unreached(s, bar, self.adjoint_user_call(op, s, g, target)))
         elif _container_pop(op, self.containers):
             if op.args[0].id in self.active:
                 out.append(self.adjoint_pop(op.args[0].id, g, s))
@@ -116,6 +117,16 @@ class Reverse(Analysis):
             out.extend(self.adjoint_dynamic_call(s, g, target))
         out.append(assign(bar, const(ZERO), s))  # the value before this assignment starts at 0
         return out
+
+    def unless_unreached(self, s, bar, block):
+        """``block`` (the adjoint of ``s``), under ``if _sd.nonzero_grad(t_bar):`` where ``s``'s
+        result may reach the output on no path taken (compiler/unreached.py): its gradient is then
+        the symbolic zero 0.0, and the rule or the callee's backward form would make 0 * inf = nan
+        of an infinite derivative."""
+        if id(s) not in self.unreached or not block:
+            return block
+        return [located(gast.If(test=call(self.rt("nonzero_grad"), [load(bar)]), body=block,
+                                orelse=[]), s)]
 
     def adjoint_pop(self, obj, g, s):
         """``v = lst.pop()``: the list's gradient gets ``g`` (v's) back at its end, placed by the
@@ -355,6 +366,7 @@ class Reverse(Analysis):
     def build(self):
         """The :class:`Sweeps` of the function body: its primal and adjoint statements."""
         adjoints = {}
+        self.unreached = unreached(self.body + [self.ret_stmt], self.ops, self.active)
         self.collect(self.body, adjoints)
         reads = set()
         for stmts in adjoints.values():

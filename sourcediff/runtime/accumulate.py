@@ -11,7 +11,8 @@ from .shapes import other_array, rebroadcast, shape, unbroadcast
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
-    "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count"
+    "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count",
+    "nonzero_grad",
 ]
 
 
@@ -157,6 +158,14 @@ def add_grads(a, b):
 def is_zero_grad(g):
     """True for a missing gradient: None, or the scalar 0.0 that stands for zeros."""
     return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0)
+
+
+def nonzero_grad(g):
+    """False for a scalar gradient 0.0, as the symbolic zero of a value that reached the output on
+    no path the call took: the reverse sweep then skips its rule (compiler/unreached.py), whose
+    0 * inf would be nan. (A numpy float 0.0 counts too, as in the numba backend, where the two
+    are one type.) An array, zeros or not, runs the rule."""
+    return not (isinstance(g, float) and g == 0.0)
 
 
 def grad_items(g, n):

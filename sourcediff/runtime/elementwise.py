@@ -221,7 +221,11 @@ def extremum_args_grad(g, ans, args):
         return (GradList(g * w / count for w in winners),)
     winners = _first_winner(args, ans)
     count = builtins.sum(winners)
-    return tuple(g * w / count for w in winners)
+    if count == 0:  # (none equals ans: a NaN)
+        return tuple(g * w / count for w in winners)
+    # the others get the symbolic zero, not g * 0: a tangent that is nan or inf on an argument
+    # Python's max/min does not return (min(1 / (x - 1), 5) at x = 1) must not reach the result
+    return tuple(g if w else 0.0 for w in winners)
 
 
 def sigmoid(x):
