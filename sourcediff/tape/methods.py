@@ -41,6 +41,7 @@ from .tensor_class import (
     _wrap,
     float32,
     float64,
+    install_numpy_methods,
     int64,
 )
 from .torch_ops import _TorchOpMethods
@@ -773,3 +774,4 @@ def _install(methods, cls):
 
 _install(_Methods, Tensor)
 _install(_TorchOpMethods, Tensor)
+install_numpy_methods(Tensor)  # (last: the ndarray methods the Tensor does not define)
