@@ -186,6 +186,8 @@ class _Methods:
         return self ** 2
 
     def __matmul__(self, other):
+        if type(other) is Tensor and self._data.ndim == 2 and other._data.ndim == 2:
+            return _binop(np.matmul, "MmBackward0", self, other, _BILINEAR)  # (matmul's 2-D case)
         return matmul(self, other)
 
     def __rmatmul__(self, other):
