@@ -123,18 +123,23 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
         if registry.is_nondiff(ufunc):
             return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
         raise _no_rule(ufunc)
-    if len(inputs) == 1 and type(inputs[0]) is Tensor:  # (np.tanh(t): the forward here)
-        d = inputs[0]._data
-        ans = ufunc(d)
-        if type(ans) is np.ndarray and ans.dtype is _F64 and d.dtype is _F64 and d.ndim:
-            return _record(name, ufunc, ufunc, inputs, None, _ONE, _SAVES.get(ufunc, _ONE), ans,
-                           (d,))  # (what _op would check is known: see recording._record)
-        return _op(name, ufunc, ufunc, inputs, None, _ONE, _SAVES.get(ufunc, _ONE), ans, False,
-                   (d,))
     if ufunc is np.power or ufunc is np.matmul:
         name = _torch_name(ufunc, name, inputs, kwargs)
     edges = _EDGES.get(len(inputs)) or tuple(range(len(inputs)))
-    return _op(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges))
+    a = inputs[0]  # (np.tanh(t), np.maximum(t, 0.0): the forward here)
+    a = a._data if type(a) is Tensor else _unwrap(a)
+    if len(inputs) == 1:
+        raw = (a,)
+    elif len(inputs) == 2:
+        b = inputs[1]
+        raw = (a, b._data if type(b) is Tensor else _unwrap(b))
+    else:
+        raw = tuple([_unwrap(x) for x in inputs])
+    ans = ufunc(*raw)
+    if type(ans) is np.ndarray and ans.dtype is _F64 and type(a) is np.ndarray and \
+            a.dtype is _F64 and a.ndim:  # (what _op would check is known: see recording._record)
+        return _record(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges), ans, raw)
+    return _op(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges), ans, False, raw)
 
 
 # (an augmented assignment into a numpy array, a += t or a[i] -= t, is numpy's ufunc with out=)
