@@ -123,6 +123,9 @@ def unbroadcast(g, x):
             return g
     if not xs:
         return np.sum(g)
+    lead = len(gs) - len(xs)
+    if lead == 1 and type(g) is np.ndarray and gs[1:] == xs:
+        return np.add.reduce(g, axis=0)  # (a bias's gradient: the same sum, fewer steps)
     if len(gs) < len(xs):
         g = np.broadcast_to(g, np.broadcast_shapes(gs, xs))
         gs = g.shape

@@ -10,7 +10,7 @@ from ..rules.quote import OPTION_HINTS
 from .functions import mm_any
 from .grad_mode import _state
 from .messages import TapeError
-from .recording import _op, _sd  # (the runtime, once recording has imported it whole)
+from .recording import _BOTH, _F64, _ONE, _op, _record, _sd  # (_sd: the runtime)
 from .rule_lookup import _lookup, _no_rule
 from .tensor_class import Tensor, _any_rg, _unwrap, _wrap_result
 
@@ -83,7 +83,8 @@ _SAVES = {
 }
 
 
-_EDGES = {1: (0,), 2: (0, 1), 3: (0, 1, 2)}
+_EDGES = {1: _ONE, 2: _BOTH, 3: (0, 1, 2)}
+_MATMUL = np.matmul
 
 
 def array_function_method(self, func, types, args, kwargs):
@@ -112,9 +113,10 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
         if ufunc.nout != 1 and _state.enabled and _any_rg(inputs):
             raise _no_rule(ufunc)
         return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
-    if ufunc is np.matmul:
+    if ufunc is _MATMUL:
         a, b = inputs
-        if _ndim(a) == 2 and _ndim(b) == 2:
+        if (a._data.ndim if type(a) is Tensor else _ndim(a)) == 2 and \
+                (b._data.ndim if type(b) is Tensor else _ndim(b)) == 2:
             return mm_any(a, b)  # ndarray @ Tensor: the same node as Tensor @ Tensor
     rule, name = _func_info(ufunc)
     if rule is None:
@@ -124,7 +126,20 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
     if ufunc is np.power or ufunc is np.matmul:
         name = _torch_name(ufunc, name, inputs, kwargs)
     edges = _EDGES.get(len(inputs)) or tuple(range(len(inputs)))
-    return _op(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges))
+    a = inputs[0]  # (np.tanh(t), np.maximum(t, 0.0): the forward here)
+    a = a._data if type(a) is Tensor else _unwrap(a)
+    if len(inputs) == 1:
+        raw = (a,)
+    elif len(inputs) == 2:
+        b = inputs[1]
+        raw = (a, b._data if type(b) is Tensor else _unwrap(b))
+    else:
+        raw = tuple([_unwrap(x) for x in inputs])
+    ans = ufunc(*raw)
+    if type(ans) is np.ndarray and ans.dtype is _F64 and type(a) is np.ndarray and \
+            a.dtype is _F64 and a.ndim:  # (what _op would check is known: see recording._record)
+        return _record(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges), ans, raw)
+    return _op(name, ufunc, ufunc, inputs, None, edges, _SAVES.get(ufunc, edges), ans, False, raw)
 
 
 # (an augmented assignment into a numpy array, a += t or a[i] -= t, is numpy's ufunc with out=)

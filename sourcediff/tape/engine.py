@@ -119,7 +119,6 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
     grads = _Grads()
     for node, g in roots:
         grads[node] = g if node not in grads else grads[node] + g
-    sums = grads.sums
     order = _toposort([n for n, _ in roots])
     through = None
     if capture is not None and not _captures_every_leaf(order, capture):
@@ -132,12 +131,29 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                     through.add(node)
                     break
     results = {}
-    acc_class = AccumulateGrad  # (a leaf's node holds no retain_grad: a leaf keeps its .grad)
-    inner = capture is not None and any(type(n) is not acc_class for n in capture)
+    # (a leaf's node holds no retain_grad: a leaf keeps its .grad)
+    inner = capture is not None and any(type(n) is not AccumulateGrad for n in capture)
     prev_retain = _state_retain[0]
     _state_retain[0] = retain
     prev_mode = _state.enabled
     _state.enabled = cg
+    try:
+        _walk(order, grads, retain, cg, capture, through, inner, accumulate, results)
+    finally:
+        _state_retain[0] = prev_retain
+        _state.enabled = prev_mode
+    return results
+
+
+def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results):
+    """Run the nodes of ``order`` that received a gradient, newest first. The backward of an
+    operation with a vjp rule on numpy values (most nodes, without create_graph: the rule on
+    the saved values, contributions summed back to the arguments' shapes into ``grads``) is
+    written out here rather than called: the loop runs once per recorded op."""
+    sums = grads.sums
+    acc_class = AccumulateGrad
+    ndarray = np.ndarray
+    node = None
     try:
         for node in order:
             g = grads.pop(node, None)
@@ -146,10 +162,10 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
             if sums:
                 sums.discard(id(g))
             if not cg:
-                if type(g) is not np.ndarray:
+                if type(g) is not ndarray:
                     g = np.asarray(g._data if isinstance(g, Tensor) else g)
                 dt = node._dtype
-                if dt is not None and g.dtype is not dt and g.dtype != dt and g.dtype.kind == "f":
+                if g.dtype is not dt and dt is not None and g.dtype != dt and g.dtype.kind == "f":
                     g = g.astype(dt)
             if type(node) is acc_class:
                 hooks = node.variable._hooks
@@ -171,19 +187,56 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                 results[node] = g
             if through is not None and node not in through:
                 continue
-            if node._vjp is not None and not cg:
-                _rule_backprop(node, g, grads)
-            else:
+            vjp = node._vjp
+            if vjp is None or cg:
                 _backprop(node, g, cg, grads)
+            else:
+                outvc = node._outvc
+                if node._freed or outvc is not None and outvc[0] != node._outver:
+                    _check_saved(node)
+                for p, v in node._vers:
+                    if node._args[p]._vc[0] != v:
+                        _check_saved(node)
+                raw = node._raw  # (the arguments' values the forward computed with)
+                kw = node._kw
+                contribs = vjp(g, node._ans, *raw, **kw) if kw else vjp(g, node._ans, *raw)
+                bc = node._rule.broadcast
+                for (child, _), e in zip(node.next_functions, node._edges):
+                    if child is None:
+                        continue
+                    if type(e) is int:
+                        c = contribs[e]
+                        if c is None:
+                            continue
+                        x = raw[e]
+                    else:  # (a rule may answer None for a whole list argument: split_grad's)
+                        c = contribs[e[0]]
+                        if c is None or c[e[1]] is None:
+                            continue
+                        c, x = c[e[1]], raw[e[0]][e[1]]
+                    if type(c) is not ndarray or bc and (type(x) is not ndarray or
+                                                          c.shape != x.shape):
+                        c = _numpy_contribution(c, x, bc)
+                    prev = grads.get(child)
+                    if prev is None:
+                        grads[child] = c
+                    else:
+                        _accumulate(grads, child, prev, c)
             if not retain and node._saves:  # (Node._release, without the call)
                 node._freed = True
                 node._args = node._raw = node._ans = node._extra = None
     except NotImplementedError as exc:  # a rule with no derivative for these values (abs at a
         raise TapeError(f"in the backward of {node.name()}: {exc}") from None  # complex value)
-    finally:
-        _state_retain[0] = prev_retain
-        _state.enabled = prev_mode
-    return results
+
+
+def _numpy_contribution(c, x, bc):
+    """A rule's contribution ``c`` to the argument ``x`` as a numpy array of x's shape (summed
+    back over broadcast dimensions when the rule broadcasts)."""
+    if bc and not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape):
+        c = _sd.unbroadcast(c, x)
+    if type(c) is not np.ndarray:
+        c = np.asarray(c._data if isinstance(c, Tensor) else c)
+    return c
 
 
 def _captures_every_leaf(order, capture):
@@ -211,43 +264,6 @@ def _backprop(node, g, cg, grads):
         else:
             grads.sums.discard(id(prev))
             grads[child] = prev + c
-
-
-def _rule_backprop(node, g, grads):
-    """The backward of an operation with a vjp rule (most nodes; not ``create_graph``): the rule
-    on the saved numpy values, contributions summed back to the arguments' shapes into ``grads``."""
-    args = node._args
-    outvc = node._outvc
-    if node._freed or outvc is not None and outvc[0] != node._outver:
-        _check_saved(node)
-    for p, v in node._vers:
-        if args[p]._vc[0] != v:
-            _check_saved(node)
-    raw = node._raw  # (the arguments' values the forward computed with)
-    kw = node._kw
-    contribs = node._vjp(g, node._ans, *raw, **kw) if kw else node._vjp(g, node._ans, *raw)
-    bc = node._rule.broadcast
-    for (child, _), e in zip(node.next_functions, node._edges):
-        if child is None:
-            continue
-        if type(e) is int:
-            c, x = contribs[e], raw[e]
-        else:  # (a rule may answer None for a whole list argument: split_grad's)
-            part = contribs[e[0]]
-            if part is None:
-                continue
-            c, x = part[e[1]], raw[e[0]][e[1]]
-        if c is None:
-            continue
-        if bc and not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape):
-            c = _sd.unbroadcast(c, x)
-        if type(c) is not np.ndarray:
-            c = np.asarray(c._data if isinstance(c, Tensor) else c)
-        prev = grads.get(child)
-        if prev is None:
-            grads[child] = c
-        else:
-            _accumulate(grads, child, prev, c)
 
 
 def _accumulate(grads, child, prev, c):

@@ -9,7 +9,7 @@ from ..errors import SourcediffError
 from .grad_mode import _state
 from .messages import TapeError
 from .node import _BILINEAR
-from .recording import _binop, _composite, _op, _promote, _torch_dtype
+from .recording import _BOTH, _F64, _binop, _composite, _op, _promote, _record, _torch_dtype
 from .rule_lookup import _lookup
 from .tensor_class import Size, Tensor, _dims, _unwrap, _wrap
 
@@ -65,8 +65,12 @@ def mm_any(a, b):
     raw = (ad, bd)  # (what the rule gets: the operands before the promotion)
     if ad.dtype != bd.dtype:
         ad, bd = _promote(ad, bd)
-    return _op("MmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), _BILINEAR,
-               ans=np.matmul(ad, bd), raw=raw)
+    ans = np.matmul(ad, bd)
+    if type(ans) is np.ndarray and ans.dtype is _F64 and raw[0].dtype is _F64 and raw[0].ndim:
+        return _record("MmBackward0", np.matmul, np.matmul, (a, b), None, _BOTH, _BILINEAR, ans,
+                       raw)  # (what _op would check is known: see _record)
+    return _op("MmBackward0", np.matmul, np.matmul, (a, b), None, _BOTH, _BILINEAR, ans, False,
+               raw)
 
 
 def _squeeze4(t):

@@ -41,6 +41,7 @@ from .tensor_class import (
     _wrap,
     float32,
     float64,
+    install_numpy_methods,
     int64,
 )
 from .torch_ops import _TorchOpMethods
@@ -185,6 +186,8 @@ class _Methods:
         return self ** 2
 
     def __matmul__(self, other):
+        if type(other) is Tensor and self._data.ndim == 2 and other._data.ndim == 2:
+            return _binop(np.matmul, "MmBackward0", self, other, _BILINEAR)  # (matmul's 2-D case)
         return matmul(self, other)
 
     def __rmatmul__(self, other):
@@ -773,3 +776,4 @@ def _install(methods, cls):
 
 _install(_Methods, Tensor)
 _install(_TorchOpMethods, Tensor)
+install_numpy_methods(Tensor)  # (last: the ndarray methods the Tensor does not define)

@@ -1,5 +1,7 @@
 """Recording operations: run the forward on numpy data and attach a node that calls the vjp rule."""
 
+import weakref
+
 import numpy as np
 
 from ..rules import registry
@@ -9,7 +11,7 @@ from ..runtime.shapes import foreign_array
 from .engine import _check_saved, _grad_impl
 from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
-from .node import _BILINEAR, _NONE_EDGE, _make_node, _make_rule_node
+from .node import _BILINEAR, _NONE_EDGE, _make_node, _node_class, _node_classes, _seq
 from .rule_lookup import (
     _cache_version,
     _is_ragged,
@@ -67,80 +69,101 @@ def _copy_of_view(ans, args):
     return ans, None
 
 
+def _is_arg(ans, args):
+    """Whether ``ans`` is the array of one of the Tensor arguments ``args``."""
+    return any(isinstance(a, Tensor) and a._data is ans for a in args)
+
+
 def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
     """Run ``fwd`` on the unwrapped ``args`` and record a node that calls ``key``'s vjp rule
-    (with ``ans``, the result computed already, from ``raw``: the unwrapped arguments, if known)."""
+    (with ``ans``, the result computed already, from ``raw``: the unwrapped arguments, if known).
+
+    Every recorded operation runs this: the common case (a new float64 array from float64
+    operands, grad enabled) is kept to the fewest Python steps; the rest is in helpers."""
     if ans is None:
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
         ans = _forward(fwd, raw, kw)
     copied_from = None  # (the argument numpy's view of which the tape copied)
     if type(ans) is not np.ndarray:
-        found = foreign_array(ans, "the operand")
-        if found is not None:
-            _refuse_array_kind(name, found)
-        if _is_ragged(ans):
-            return _op_ragged(name, key, args, kw, edges, saves, ans)
-        ans = np.asarray(ans)
-    elif not view and type(fwd) is not _UFUNC and (ans.base is not None or any(
-            isinstance(a, Tensor) and a._data is ans for a in args)):
+        ans = _not_ndarray(name, key, args, kw, edges, saves, ans)
+        if type(ans) is not np.ndarray:  # (a tuple result recorded whole: the Tensors)
+            return ans
+    elif not view and type(fwd) is not _UFUNC and (ans.base is not None or _is_arg(ans, args)):
         # (a ufunc called without out= always answers a new array: the common case skips this)
         ans, copied_from = _copy_of_view(ans, args)
     dt = ans.dtype  # (numpy's float64 descriptor is one object: `is` first, the test after)
-    if (dt is _F64 or dt.char == "d") and not _state.strict:
+    if dt is _F64 or dt.char == "d":
         d0 = args[0]  # (the common case first: a float64 first operand with dimensions)
         if type(d0) is Tensor:
             d0 = d0._data
         if not (type(d0) is np.ndarray and d0.ndim and (d0.dtype is _F64 or d0.dtype.char == "d")) \
-                and not _keeps_float64(key, args, kw):
+                and not _state.strict and not _keeps_float64(key, args, kw):
             ans = ans.astype(np.float32)
             dt = ans.dtype
+    return _record(name, key, fwd, args, kw, edges, saves, ans, raw, view, copied_from)
+
+
+def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied_from=None):
+    """The Tensor of ``ans`` (an ndarray in its final dtype, what ``key`` gave on ``args``)
+    and, when an argument requires grad, its node. The callers that know what _op checks (a
+    ufunc's new float64 array from a float64 first operand with dimensions: _binop, mm_any,
+    a ufunc of one Tensor) call this directly; the node's fields are written out here (the
+    same as node._make_rule_node's, which the other nodes are made with)."""
     out = _new_tensor(Tensor)
     out._data = ans
     out._rgv = False
     out._gf = None
-    out._gfv = 0
     out._grad = None
     out._hooks = None
     out._acc = None
     out._retains = False
     out._vidx = None
+    enabled = _state.enabled
     if view:
         base = args[0]
         out._vc = base._vc
         out._base = base._base if base._base is not None else base
-        out._gfv = out._vc[0] if _state.enabled else None  # (a view made under no_grad keeps none)
+        out._gfv = out._vc[0] if enabled else None  # (a view made under no_grad keeps none)
     else:
         out._vc = [0]
+        out._gfv = 0
         # (numpy's result is a view of that argument, the tape's a copy: it counts as a view
         # with no index into its base, so an in-place write into it, which numpy would make
         # into the argument, is refused rather than left out of the argument: v = y.ravel();
         # v[1:3] = x)
         out._base = None if copied_from is None else \
             copied_from._base if copied_from._base is not None else copied_from
-    if not _state.enabled or dt.kind in "biu":
+    dt = ans.dtype
+    if not enabled or dt.kind in "biu":
         # (integers or booleans carry no gradient, as PyTorch's integer tensors: a cast to
         # them, np.sum(x, dtype=int), is piecewise constant)
         return out
     nf = []
-    req_pos = []
-    for e in edges:
-        a = args[e] if type(e) is int else args[e[0]][e[1]]
+    req = []
+    # (the edges of the common ops are the positions of their arguments: (0,) or (0, 1))
+    for e, a in zip(edges, args) if edges is _BOTH or edges is _ONE else _edge_args(edges, args):
         # (a tensor that is not a view reads its slots; a view, through the properties that
         # make its grad_fn again after its base was written)
         if isinstance(a, Tensor):
             if a._base is None:
                 if a._rgv:
-                    req_pos.append(e)
-                    nf.append((a._gf or a._acc_node(), 0))
+                    req.append(e)
+                    gf = a._gf
+                    if gf is None:  # (a leaf: its AccumulateGrad, held weakly)
+                        gf = a._acc
+                        gf = gf() if type(gf) is _WeakRef else None
+                        if gf is None:
+                            gf = a._acc_node()
+                    nf.append((gf, 0))
                     continue
             elif a._rg:
-                req_pos.append(e)
+                req.append(e)
                 nf.append((a.grad_fn or a._acc_node(), 0))
                 continue
         nf.append(_NONE_EDGE)
-    if not req_pos:
+    if not req:
         return out
-    req = tuple(req_pos)
+    req = tuple(req)
     try:  # (the cache of rule_lookup._rule_and_vjp, read here: one call less per op)
         found = _sliced_cache.get((key, req)) if _cache_version[0] == _registry_version[0] \
             else None
@@ -151,8 +174,23 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
         raise _no_rule(key)
     if raw is None:
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
-    node = _make_rule_node(name, tuple(nf), _rule_bw, dt, rule, vjp, fwd, args, kw or _NO_KW,
-                           edges, ans, raw)
+    node = _new_node(_node_classes.get(name) or _node_class(name))
+    node._seq = _next_seq()
+    node.next_functions = tuple(nf)
+    node._bw = _rule_bw
+    node._rule = rule
+    node._vjp = vjp
+    node._fwd = fwd
+    node._args = args
+    node._raw = raw
+    node._kw = kw or _NO_KW
+    node._edges = edges
+    node._ans = ans
+    node._saves = node._vers = ()
+    node._outvc = node._pre_hooks = node._retain = node._extra = None
+    node._outver = 0
+    node._freed = False
+    node._dtype = dt
     if saves:
         _keep_saves(node, saves, req, args, out)
     out._rgv = True  # (what the properties' setters do: their _fresh is a no-op on a new
@@ -160,11 +198,31 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
     return out
 
 
+def _edge_args(edges, args):
+    """(edge, the argument it is) for each of ``edges``: a position, or (position, index)."""
+    return [(e, args[e] if type(e) is int else args[e[0]][e[1]]) for e in edges]
+
+
+def _not_ndarray(name, key, args, kw, edges, saves, ans):
+    """``ans`` (a forward's result that is not an ndarray) as one, or refused (an np.matrix or
+    masked array), or, for a tuple of parts, the tuple of Tensors recorded (see _op_ragged)."""
+    found = foreign_array(ans, "the operand")
+    if found is not None:
+        _refuse_array_kind(name, found)
+    if _is_ragged(ans):
+        return _op_ragged(name, key, args, kw, edges, saves, ans)
+    return np.asarray(ans)
+
+
 _NO_KW = {}  # (read only)
-_BOTH = (0, 1)
+_BOTH = (0, 1)  # (edges of a binary op, and what a product saves when both require grad)
+_ONE = (0,)  # (the edge of an op of one argument)
 _SAVE_OUT = ("o",)
 _UFUNC = np.ufunc
 _F64 = np.dtype(np.float64)
+_WeakRef = weakref.ReferenceType
+_new_node = object.__new__
+_next_seq = _seq.__next__
 _registry_version = registry._version  # (the list registry.version() reads; one call less)
 
 
@@ -260,7 +318,10 @@ def _binop(key, name, a, b, saves):
     raw = (ad, rb)  # (what the rule gets: the operands before the promotion)
     if type(bd) is np.ndarray and bd.dtype is not ad.dtype:
         ad, bd = _promote(ad, bd)
-    return _op(name, key, key, (a, b), None, (0, 1), saves, ans=key(ad, bd), raw=raw)
+    ans = key(ad, bd)  # (key: a ufunc, whose result is a new array)
+    if type(ans) is np.ndarray and ans.dtype is _F64 and raw[0].dtype is _F64 and raw[0].ndim:
+        return _record(name, key, key, (a, b), None, _BOTH, saves, ans, raw)  # (see _record)
+    return _op(name, key, key, (a, b), None, _BOTH, saves, ans, False, raw)
 
 
 def _unary(t, key, name, saves, composite_fn):
