@@ -104,13 +104,18 @@ def survey(cases, modes=MODES):
     return out
 
 
-CASES = []
+def registry():
+    """A list of programs of one review and the decorator that registers a program there with
+    its arguments and wrt indices (``@case(args, wrt=(0, 1), hessian=True)``)."""
+    cases = []
+
+    def case(args, wrt=(0,), hessian=False, skip=(), tol=None):
+        def deco(f):
+            cases.append(dict(name=f.__name__, f=f, args=args, wrt=tuple(wrt), hessian=hessian,
+                              skip=tuple(skip), tol=tol or {}))
+            return f
+        return deco
+    return cases, case
 
 
-def case(args, wrt=(0,), hessian=False, skip=(), tol=None):
-    """Register ``f`` with its arguments and the wrt indices."""
-    def deco(f):
-        CASES.append(dict(name=f.__name__, f=f, args=args, wrt=tuple(wrt), hessian=hessian,
-                          skip=tuple(skip), tol=tol or {}))
-        return f
-    return deco
+CASES, case = registry()

@@ -2,9 +2,9 @@
 ``modes="object"``: a model object is the argument differentiated, which forward mode, the
 hessian and the tape do not take (they refuse by name)."""
 
-from tests.programs.review34_harness import MODES, check, survey  # noqa: F401
+from tests.programs.review34_harness import MODES, check, registry, survey  # noqa: F401
 
-CASES = []
+CASES, _case = registry()
 OBJECT_MODES = ("reverse", "unspecialized", "unoptimized", "numba")
 
 
@@ -12,9 +12,4 @@ def case(args, wrt=(0,), hessian=False, skip=(), tol=None, modes=None):
     """Register ``f`` with its arguments and the wrt indices."""
     if modes == "object":
         skip = tuple(skip) + tuple(m for m in MODES if m not in OBJECT_MODES)
-
-    def deco(f):
-        CASES.append(dict(name=f.__name__, f=f, args=args, wrt=tuple(wrt), hessian=hessian,
-                          skip=tuple(skip), tol=tol or {}))
-        return f
-    return deco
+    return _case(args, wrt, hessian, skip, tol)
