@@ -181,10 +181,14 @@ _TARGETS = {}  # {code object: [weak references to the functions of that code in
 
 
 def _shared_key(target, key):
-    """The key under which functions of ``target``'s code share a compiled function, or None."""
-    code, globals_ = getattr(target, "__code__", None), getattr(target, "__globals__", None)
-    if code is None or not isinstance(globals_, dict) or not _weakable(target):
+    """The key under which functions of ``target``'s code share a compiled function, or None.
+    Only a plain function made by a ``lambda`` or a ``def`` inside a function: a view of a method
+    for its receiver's class (resolve.MethodOf) forwards its function's code, globals and closure
+    but is compiled for that class."""
+    if not inspect.isfunction(target) or (target.__code__.co_name != "<lambda>" and
+                                          "<locals>" not in target.__qualname__):
         return None
+    code, globals_ = target.__code__, target.__globals__
     return key + (id(globals_), tuple(id(c) for c in getattr(target, "__closure__", None) or ()))
 
 
