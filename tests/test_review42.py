@@ -1,4 +1,4 @@
-"""review42: the tape's recording and backward made cheaper (issue 20's W5 target).
+"""review42: the tape's recording and backward made cheaper (the W5 target: tape / torch eager at most 1.0).
 
 What changed and what these tests hold to: Tensor has no ``__getattr__`` (the ndarray methods it
 forwards to numpy are descriptors), the common ops record through ``recording._record`` without
