@@ -80,7 +80,6 @@ class _Stacking:
         self.stack_name, self.runtime_name, self.share = stack_name, runtime_name, share
         self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
         self.changed = 0
-        self.row_reads = {}  # id(loop) -> (the products hoisted out of it, the names of their rows)
 
     def fresh(self, hint):
         """A new name from ``hint``."""
