@@ -41,10 +41,22 @@ def _same_outcome(a, b):
     return len(a) == len(b) and all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, b))
 
 
+# The constructs whose f stores into the module's shared object (BOX.w = v, BOX.set(v),
+# BOX.cache(v)): threads running one such program race on BOX, and whether a read of it back is
+# refused depends on which thread's value the read finds (another thread's value is a constant
+# to this call), so no sequential run is the reference. tests/test_fuzz.py runs them.
+_SHARED_STATE = {"object_attr", "object_attr_method", "object_cache"}
+
+
 def _programs(start, count):
+    """``count`` generated programs from seed ``start`` on that keep no state between calls."""
     out = []
-    for seed in range(start, start + count):
+    seed = start
+    while len(out) < count:
         prog = generate(seed)
+        seed += 1
+        if prog.features & _SHARED_STATE:
+            continue
         out.append((load(prog).f, prog.args()))
     return out
 
