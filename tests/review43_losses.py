@@ -104,3 +104,11 @@ def grad_dot(args, v, f):
     """sum(grad f(args)[0] * v): its gradient is the hessian times v (grad of grad)."""
     g = sd.grad(f)(*args)
     return np.sum(g * v)
+
+
+def sum_of_grad(x, fn):
+    return np.sum(sd.grad(fn)(x) ** 2)
+
+
+def centred_1d(x):
+    return np.sum((x - np.mean(x)) ** 3)
