@@ -112,3 +112,15 @@ def sum_of_grad(x, fn):
 
 def centred_1d(x):
     return np.sum((x - np.mean(x)) ** 3)
+
+
+def quotient_write(A, B):
+    C = A / 2.0
+    C[0] = B[1]
+    return np.sum(C * B)
+
+
+def negation_write(A, B):
+    C = -A
+    C[1:] = C[1:] * B[0]
+    return np.sum(C ** 2 * B)
