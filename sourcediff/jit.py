@@ -97,6 +97,7 @@ def build(spec, fdef, numpy_fn, args, keywords):
     if reason is None:
         try:
             lowered, kw_names = lower(spec, fdef, args, keywords)
+            scalars = jit_types.numpy_scalar_grads(lowered, args)
             emitted = emit(lowered)
             text = emitted.source
             python_fn = compile_raw(spec.parsed, emitted, spec.name, spec.globals_,
@@ -125,7 +126,7 @@ def build(spec, fdef, numpy_fn, args, keywords):
             record["seconds"] = time.perf_counter() - start
             log.info("numba compiled %s for %s in %.2f s", spec.name, record["signature"],
                      record["seconds"])
-            out = _positional_call(dispatcher, kw_names, numpy_fn)
+            out = _positional_call(dispatcher, kw_names, numpy_fn, scalars)
             out.__sourcediff_source__ = text
             return out
     record["backend"] = "numpy"
@@ -142,8 +143,7 @@ def build(spec, fdef, numpy_fn, args, keywords):
     return numpy_fn
 
 
-class _Unsupported(Exception):
-    """Code numba would compile but not run as numpy does: the numpy code runs instead."""
+_Unsupported = jit_types.Unsupported
 
 
 def _frozen_globals(fn, closure_names=()):
@@ -202,12 +202,14 @@ def _user_stacklevel():
     return level
 
 
-def _positional_call(dispatcher, kw_names, numpy_fn):
+def _positional_call(compiled, kw_names, numpy_fn, scalars):
     """The compiled function called as the generated one is (keyword-only tangents of a jvp form
     become trailing positional parameters, which numba takes). Where the compiled code raises
     (numba's float division by zero where numpy's float64 gives inf, an index out of bounds, a
     math function out of its domain: see _CHECKED), the numpy code runs the same call: its
-    result, or its error at the user's line, is the answer, as with backend='numpy'."""
+    result, or its error at the user's line, is the answer, as with backend='numpy'. ``scalars``:
+    where it returns numpy scalars' gradients (jit_types.numpy_scalar_grads)."""
+    dispatcher = jit_types.retyped(compiled, scalars)
     if not kw_names:
         def call(*args):
             try:
@@ -228,7 +230,7 @@ def _positional_call(dispatcher, kw_names, numpy_fn):
             split = len(args) - len(kw_names)
             return numpy_fn(*args[:split], **dict(zip(kw_names, args[split:])))
 
-    call.__sourcediff_dispatcher__ = dispatcher
+    call.__sourcediff_dispatcher__ = compiled
     call.__sourcediff_positional__ = positional
     call.__sourcediff_kw_names__ = kw_names
     return call

@@ -21,6 +21,9 @@ numbers, where Python and numpy keep apart what it merges:
   and its ``np.clip`` skips a nan bound. Code that sorts without ``kind="stable"`` (or
   ``"mergesort"``), partitions or calls those statistics runs as numpy code; np.clip is written
   as numpy defines it (:func:`computed_otherwise`).
+- numba returns a float64 as a Python float, where ``_sd.grad_like`` gives the gradient of a
+  numpy scalar argument (np.float64) as a numpy scalar of its type: the compiled function's
+  results are made so where the generated code returns them (:func:`numpy_scalar_grads`).
 """
 
 import gast
@@ -28,6 +31,10 @@ import numpy as np
 
 from . import runtime
 from .specialize import facts as spec_facts
+
+
+class Unsupported(Exception):
+    """Code numba would compile but not run as numpy does: the numpy code runs instead."""
 
 NUMPY_NAME = "_sd_np"  # (how lowered code spells numpy: bound when it is compiled)
 
@@ -210,3 +217,54 @@ def odd_dtypes(dispatcher):
                             f"Python number in {dtype} (np.int32(2 ** 31 - 1) + 1 wraps around, "
                             f"float32 * 0.1 rounds to float32) and numba in 64 bits")
     return None
+
+
+def numpy_scalar_grads(fdef, args):
+    """[(path in the returned tuples, argument position)] of each ``_sd.grad_like(g, x)`` the
+    generated ``fdef`` returns for a parameter ``x`` given a numpy scalar (np.float64, which
+    numba takes as a float and gives back as a Python float), for :func:`retyped`."""
+    params = [a.id for a in fdef.args.args]
+    scalar = {p for p, a in zip(params, args) if isinstance(a, np.generic)}
+    if not scalar:
+        return []
+    returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
+    if len(returns) != 1 or returns[0] is not fdef.body[-1]:
+        raise Unsupported("it returns in more than one place the gradient of a numpy scalar, "
+                          "which numba would give back as a Python float")
+    found = []
+
+    def visit(node, path):
+        if isinstance(node, gast.Tuple):
+            for k, elt in enumerate(node.elts):
+                visit(elt, path + (k,))
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr == "grad_like" and len(node.args) == 2 and \
+                isinstance(node.args[1], gast.Name) and node.args[1].id in scalar:
+            found.append((path, params.index(node.args[1].id)))
+
+    visit(returns[0].value, ())
+    return found
+
+
+def retyped(compiled, scalars):
+    """``compiled`` giving the gradients at ``scalars`` (:func:`numpy_scalar_grads`) as numpy
+    scalars of their arguments' types."""
+    if not scalars:
+        return compiled
+
+    def call(*args):
+        out = compiled(*args)
+        for path, position in scalars:
+            out = _replaced_at(out, path, type(args[position]))
+        return out
+
+    return call
+
+
+def _replaced_at(out, path, kind):
+    """``out`` with its item at ``path`` (indices into nested tuples) made a ``kind``."""
+    if not path:
+        return kind(out)
+    items = list(out)
+    items[path[0]] = _replaced_at(items[path[0]], path[1:], kind)
+    return tuple(items)

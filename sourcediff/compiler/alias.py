@@ -34,7 +34,7 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .resolve import MethodOf, Resolver, method_of
+from .resolve import MethodOf, Resolver, method_of, user_op
 
 
 class AliasPass:
@@ -636,8 +636,11 @@ def _repeats_items(value, seqs):
 
 def mutated_params(fn):
     """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``,
-    ``a += v``, also through a name or view of it, or by passing it on to such a function)."""
+    ``a += v``, also through a name or view of it, or by passing it on to such a function).
+    sourcediff's transforms (grad of grad) read the function they are given."""
     fn = unwrap(fn)
+    if getattr(fn, "__module__", None) in ("sourcediff.api", "sourcediff.transforms"):
+        return {}  # (sd.grad(fn) in a loss: its caches of fn's compiled forms are no writes)
     try:
         return _MUTATED[fn]
     except (KeyError, TypeError):
@@ -912,7 +915,7 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
         callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) else None
         args, keywords = n.args, {k.arg: k.value for k in n.keywords}
         if isinstance(n.func, gast.Attribute):  # (self.helper(x): a method of the class, its
-            op = _user_op(n, resolver)           # receiver passed first)
+            op = user_op(n, resolver)            # receiver passed first)
             if op is not None:
                 callee, args, keywords = op.key, op.args, op.keywords
         inner = mutated_params(callee) if inspect.isfunction(callee) or \
@@ -932,16 +935,6 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
                 elif ops:  # (through another name: its items, as before)
                     slots.discard(len(writes))
             writes.append((a.id, parsed.user_line(n)))
-
-
-def _user_op(call_node, resolver):
-    """The resolved call of one of the user's functions (a method through self), or None."""
-    try:
-        op = resolver.op(call_node)
-    except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
-        return None
-    return op if op.kind == "user" and (inspect.isfunction(op.key) or
-                                        isinstance(op.key, MethodOf)) else None
 
 
 def method_writes(function, cls):

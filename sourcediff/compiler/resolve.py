@@ -577,3 +577,13 @@ def index_value(index):
     if isinstance(index, gast.Tuple):
         return gast.Tuple(elts=[index_value(e) for e in index.elts], ctx=gast.Load())
     return index
+
+
+def user_op(call_node, resolver):
+    """The resolved call of one of the user's functions (a method through self), or None."""
+    try:
+        op = resolver.op(call_node)
+    except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
+        return None
+    return op if op.kind == "user" and (inspect.isfunction(op.key) or
+                                        isinstance(op.key, MethodOf)) else None

@@ -23,6 +23,7 @@ from .registry import defjvp, defvjp, present
 # ---------------------------------------------------------------- operators and arithmetic ufuncs
 # add and subtract are "elementwise" (not "linear"): they are linear jointly, not in each argument
 # separately (add(t, y) is not the tangent t), and their pointwise derivatives are the constants 1/-1.
+# view=False on -, /, **, %, unary - and +: new arrays, numbers; not on + and * (a list's items)
 
 
 @defvjp(operator.add, np.add, kind="elementwise", broadcast=True, torch_name="AddBackward0")
@@ -30,7 +31,8 @@ def add(g, ans, x, y):
     return (g, g)
 
 
-@defvjp(operator.sub, np.subtract, kind="elementwise", broadcast=True, torch_name="SubBackward0")
+@defvjp(operator.sub, np.subtract, kind="elementwise", broadcast=True, torch_name="SubBackward0",
+        view=False)
 def subtract(g, ans, x, y):
     return (g, -g)
 
@@ -40,17 +42,18 @@ def multiply(g, ans, x, y):
     return (g * y, g * x)
 
 
-@defvjp(operator.truediv, np.divide, kind="elementwise", broadcast=True, torch_name="DivBackward0")
+@defvjp(operator.truediv, np.divide, kind="elementwise", broadcast=True, torch_name="DivBackward0",
+        view=False)
 def divide(g, ans, x, y):
     return (g / y, -g * ans / y)
 
 
-@defvjp(operator.neg, np.negative, kind="linear", torch_name="NegBackward0")
+@defvjp(operator.neg, np.negative, kind="linear", torch_name="NegBackward0", view=False)
 def negative(g, ans, x):
     return (-g,)
 
 
-@defvjp(operator.pos, np.positive, kind="linear")
+@defvjp(operator.pos, np.positive, kind="linear", view=False)
 def positive(g, ans, x):
     return (g,)
 
@@ -86,7 +89,7 @@ def imag(g, ans, val):
 # x ** 0 has gradient 0 everywhere, also at x = 0 (PyTorch); x ** 0.5 at 0 gives inf. The exponent's
 # gradient uses log(x) only where x > 0 and is 0 elsewhere (PyTorch gives nan for x < 0).
 @defvjp(operator.pow, np.power, math.pow, kind="elementwise", broadcast=True,
-        torch_name="PowBackward0")
+        torch_name="PowBackward0", view=False)
 def power(g, ans, x, y):
     return (g * y * x ** np.where(y == 0, 1.0, y - 1),
             g * ans * np.log(np.where(_sd.real_only(x, "x ** y in y") > 0, x, 1.0)))
@@ -121,7 +124,7 @@ def reciprocal(g, ans, x):
 
 # mod/remainder/fmod: d/dx = 1 and d/dy = -floor(x / y) (resp. -trunc), as PyTorch's RemainderBackward
 @defvjp(operator.mod, np.remainder, kind="elementwise", broadcast=True,
-        torch_name="RemainderBackward1")
+        torch_name="RemainderBackward1", view=False)
 def remainder(g, ans, x, y):
     return (g, -g * np.floor(x / y))
 
