@@ -57,7 +57,7 @@ def _toposort(roots):
     seen = set(roots)
     stack = list(seen)
     while stack:
-        for child, _ in stack.pop().next_functions:
+        for child in stack.pop()._next:
             if child is not None and child not in seen:
                 seen.add(child)
                 stack.append(child)
@@ -125,7 +125,7 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
         needed = set(capture)
         through = set()
         for node in reversed(order):
-            for child, _ in node.next_functions:
+            for child in node._next:
                 if child is not None and child in needed:
                     needed.add(node)
                     through.add(node)
@@ -201,7 +201,7 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 kw = node._kw
                 contribs = vjp(g, node._ans, *raw, **kw) if kw else vjp(g, node._ans, *raw)
                 bc = node._rule.broadcast
-                for (child, _), e in zip(node.next_functions, node._edges):
+                for child, e in zip(node._next, node._edges):
                     if child is None:
                         continue
                     if type(e) is int:
@@ -253,7 +253,7 @@ def _captures_every_leaf(order, capture):
 def _backprop(node, g, cg, grads):
     """Run ``node``'s backward function and add its contributions to ``grads``."""
     contribs = node._bw(node, g, cg)
-    for (child, _), c in zip(node.next_functions, contribs):
+    for child, c in zip(node._next, contribs):
         if child is None or c is None:
             continue
         if not cg and type(c) is not np.ndarray:
