@@ -127,14 +127,14 @@ def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied
         out._base = None if copied_from is None else \
             copied_from._base if copied_from._base is not None else copied_from
     dt = ans.dtype
-    if not enabled or dt.kind in "biu":
+    if not enabled or dt is not _F64 and dt.kind in "biu":
         # (integers or booleans carry no gradient, as PyTorch's integer tensors)
         out._rgv = False
         out._gf = None
         return out
     kids = []  # (the node of each edge's argument, None where it needs no gradient)
     # (the edges of the common ops are the positions of their arguments: (0,) or (0, 1))
-    positional = (edges is _BOTH or edges is _ONE) and len(args) == len(edges)
+    positional = edges is _BOTH or edges is _ONE  # (passed with that many arguments only)
     for a in args if positional else _edge_args(edges, args):
         # (a tensor reads its slots; a view, the properties that renew a stale grad_fn)
         if isinstance(a, Tensor):
@@ -222,11 +222,14 @@ def _not_ndarray(name, key, args, kw, edges, saves, ans):
 
 
 _NO_KW = {}  # (read only)
-_BOTH = (0, 1)  # (edges of a binary op, and what a product saves when both require grad)
+# (edges of a binary op, and what a product saves when both require grad; _record reads the
+# edges _BOTH and _ONE as the positions of all its arguments: they are passed with two and one)
+_BOTH = (0, 1)
 _ONE = (0,)  # (the edge of an op of one argument)
 _SECOND = (1,)  # (the edge of a binary op whose first operand needs no gradient)
 _SAVE_OUT = ("o",)
 _UFUNC = np.ufunc
+_NDARRAY = np.ndarray
 _F64 = np.dtype(np.float64)
 _WeakRef = weakref.ReferenceType
 _new_node = object.__new__
@@ -271,15 +274,12 @@ def _keeps_float64(key, args, kw):
 def _keep_saves(node, saves, req, args, vc):
     """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording
     (``vc``: the result's version counter)."""
-    node._saves = node._vers = ()
-    node._outvc = None
-    node._outver = 0
+    node._outvc, node._outver = None, 0
     if saves is _BILINEAR:
         if len(req) == 1:  # x @ w with a constant x: keeps x only
             p = 1 - req[0]
-            node._saves = (p,)
-            if isinstance(args[p], Tensor):
-                node._vers = ((p, args[p]._vc[0]),)
+            node._saves = _SAVED_OTHER[p]
+            node._vers = ((p, args[p]._vc[0]),) if isinstance(args[p], Tensor) else ()
         else:  # (both require grad, so both are Tensors)
             node._saves = _BOTH
             node._vers = ((0, args[0]._vc[0]), (1, args[1]._vc[0]))
@@ -299,6 +299,9 @@ def _keep_saves(node, saves, req, args, vc):
             vers.append((p, args[p]._vc[0]))
     node._vers = tuple(vers)
     node._saves = tuple(kept)
+
+
+_SAVED_OTHER = (_ONE, _SECOND)  # (what a product keeps of its operand p: (p,))
 
 
 def _promote(a, b):
@@ -323,10 +326,11 @@ def _binop(key, name, a, b, saves):
     else:
         bd = rb = b
     raw = (ad, rb)  # (what the rule gets: the operands before the promotion)
-    if type(bd) is np.ndarray and bd.dtype is not ad.dtype:
+    if type(bd) is _NDARRAY and bd.dtype is not ad.dtype:
         ad, bd = _promote(ad, bd)
     ans = key(ad, bd)  # (key: a ufunc, whose result is a new array)
-    if type(ans) is np.ndarray and ans.dtype is _F64 and raw[0].dtype is _F64 and raw[0].ndim:
+    if type(ans) is _NDARRAY and ans.dtype is _F64 and ad is raw[0] and ad.dtype is _F64 \
+            and ad.ndim:
         return _record(name, key, key, (a, b), None, _BOTH, saves, ans, raw)  # (see _record)
     return _op(name, key, key, (a, b), None, _BOTH, saves, ans, False, raw)
 
