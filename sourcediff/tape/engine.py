@@ -404,9 +404,14 @@ def _grad_impl(outputs, gos, inputs, retain_graph, create_graph, allow_unused, r
     cap = {}
     nodes = []
     for x in inputs:
-        if not x._rg:
-            raise TapeError("One of the differentiated Tensors does not require grad")
-        node = x.grad_fn or x._acc_node()
+        if x._base is None:  # (not a view: the slots, without the properties)
+            if not x._rgv:
+                raise TapeError("One of the differentiated Tensors does not require grad")
+            node = x._gf or x._acc_node()
+        else:
+            if not x._rg:
+                raise TapeError("One of the differentiated Tensors does not require grad")
+            node = x.grad_fn or x._acc_node()
         cap[node] = x
         nodes.append(node)
     res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
