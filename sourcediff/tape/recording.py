@@ -106,9 +106,8 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
 def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied_from=None):
     """The Tensor of ``ans`` (an ndarray in its final dtype, what ``key`` gave on ``args``)
     and, when an argument requires grad, its node. The callers that know what _op checks (a
-    ufunc's new float64 array from a float64 first operand with dimensions: _binop, mm_any,
-    a ufunc of one Tensor) call this directly; the node's fields are written out here (as
-    node._make_rule_node's). The node keeps its inputs' nodes (``_next``), no pairs."""
+    ufunc's new float64 array from a float64 first operand with dimensions: _binop, mm_any, a
+    ufunc of one Tensor) call this directly; the node's fields are written out here."""
     out = _new_tensor(Tensor)
     out._data = ans
     out._grad = out._hooks = out._acc = out._vidx = None
@@ -192,9 +191,10 @@ def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied
     if not saves:
         node._saves = node._vers = ()
         node._outvc, node._outver = None, 0
-    elif saves is _BILINEAR and req is _BOTH:  # (both require grad, so both are Tensors)
-        node._saves, node._vers = _BOTH, ((0, args[0]._vc[0]), (1, args[1]._vc[0]))
-        node._outvc, node._outver = None, 0
+    elif saves is _BILINEAR and (req is _BOTH or type(args[1 - req[0]]) is _NDARRAY):
+        node._outvc, node._outver = None, 0  # (both Tensors, or x @ w with an ndarray x)
+        node._saves, node._vers = (_BOTH, ((0, args[0]._vc[0]), (1, args[1]._vc[0]))) \
+            if req is _BOTH else (_SAVED_OTHER[1 - req[0]], ())
     elif saves is _SAVE_OUT or saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
         node._saves, node._vers = _SAVE_OUT, ()
         node._outvc, node._outver = vc, vc[0]
