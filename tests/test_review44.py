@@ -172,3 +172,24 @@ def test_python_calls_per_recorded_op():
     with warnings.catch_warnings():
         step()
         assert _python_calls(step) / (40 * 5 + 3) < 6.5
+
+
+def test_the_gradient_of_a_sum_stays_an_expanded_view_as_pytorchs():
+    # (PyTorch's SumBackward0 gives an expanded gradient: a hook writing into it in place
+    # raises; a full array from unreduce would let the write through)
+    x = T.tensor(rng.standard_normal(3), requires_grad=True)
+    y = x * 1.0
+    y.register_hook(lambda g: g.mul_(3))
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sum_of_a_square_matches_pytorch(dtype):
+    x0 = rng.standard_normal((100, 1)).astype(dtype)
+    x = T.tensor(x0, requires_grad=True)
+    tx = torch.tensor(x0, requires_grad=True)
+    (g,) = T.autograd.grad(np.sum((x - 0.5) ** 2), [x])
+    (tg,) = torch.autograd.grad(torch.sum((tx - 0.5) ** 2), [tx])
+    assert g._data.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(g._data, tg.numpy(), rtol=1e-6 if dtype == "float32" else 1e-14)

@@ -140,7 +140,12 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
                     break
     results = {}
     # (a leaf's node holds no retain_grad: a leaf keeps its .grad)
-    inner = capture is not None and any(type(n) is not AccumulateGrad for n in capture)
+    inner = False
+    if capture is not None:
+        for n in capture:
+            if type(n) is not AccumulateGrad:
+                inner = True
+                break
     prev_retain = _state_retain[0]
     _state_retain[0] = retain
     prev_mode = _state.enabled
