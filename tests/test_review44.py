@@ -193,3 +193,31 @@ def test_sum_of_a_square_matches_pytorch(dtype):
     (tg,) = torch.autograd.grad(torch.sum((tx - 0.5) ** 2), [tx])
     assert g._data.dtype == np.dtype(dtype)
     np.testing.assert_allclose(g._data, tg.numpy(), rtol=1e-6 if dtype == "float32" else 1e-14)
+
+
+@pytest.mark.parametrize("exponent", [2, 3, 0.5, -1.0, 0])
+def test_a_power_of_a_python_number_matches_pytorch(exponent):
+    # (t ** number records through _record directly: the same node, saves and gradient)
+    x0 = rng.uniform(0.5, 2.0, (4, 3))
+    x = T.tensor(x0, requires_grad=True)
+    tx = torch.tensor(x0, requires_grad=True)
+    y, ty = x ** exponent, tx ** exponent
+    assert structure(y.grad_fn, [id(x)]) == structure(ty.grad_fn, [id(tx)])
+    (g,) = T.autograd.grad(np.sum(y * y), [x])
+    (tg,) = torch.autograd.grad(torch.sum(ty * ty), [tx])
+    np.testing.assert_allclose(g._data, tg.numpy(), rtol=1e-13, atol=1e-14)
+
+
+def test_a_power_whose_base_was_written_in_place_is_refused_as_by_pytorch():
+    x0 = rng.standard_normal(3)
+    x = T.tensor(x0, requires_grad=True)
+    tx = torch.tensor(x0, requires_grad=True)
+    a, ta = x * 1.0, tx * 1.0
+    y, ty = a ** 2, ta ** 2
+    a.add_(1.0)
+    ta.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation") as want:
+        ty.sum().backward()
+    with pytest.raises(T.TapeError, match="modified by an inplace operation") as got:
+        y.sum().backward()
+    assert str(got.value) == str(want.value)
