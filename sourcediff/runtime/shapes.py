@@ -124,8 +124,11 @@ def unbroadcast(g, x):
     if not xs:
         return np.sum(g)
     lead = len(gs) - len(xs)
-    if lead == 1 and type(g) is np.ndarray and gs[1:] == xs:
-        return np.add.reduce(g, axis=0)  # (a bias's gradient: the same sum, fewer steps)
+    if type(g) is np.ndarray:  # (a bias's gradient: the same sum, fewer steps)
+        if lead == 1 and gs[1:] == xs:
+            return np.add.reduce(g, axis=0)
+        if lead == 0 and xs[0] == 1 and gs[1:] == xs[1:]:  # (a row (1, n) against (m, n))
+            return np.add.reduce(g, axis=0, keepdims=True)
     if len(gs) < len(xs):
         g = np.broadcast_to(g, np.broadcast_shapes(gs, xs))
         gs = g.shape

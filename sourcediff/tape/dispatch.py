@@ -85,6 +85,8 @@ _SAVES = {
 
 _EDGES = {1: _ONE, 2: _BOTH, 3: (0, 1, 2)}
 _MATMUL = np.matmul
+_POWER = np.power
+_NDARRAY = np.ndarray
 
 
 def array_function_method(self, func, types, args, kwargs):
@@ -115,15 +117,16 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
         return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
     if ufunc is _MATMUL:
         a, b = inputs
-        if (a._data.ndim if type(a) is Tensor else _ndim(a)) == 2 and \
-                (b._data.ndim if type(b) is Tensor else _ndim(b)) == 2:
+        if (a._data.ndim if type(a) is Tensor else a.ndim if type(a) is _NDARRAY else _ndim(a)) \
+                == 2 and (b._data.ndim if type(b) is Tensor else _ndim(b)) == 2:
             return mm_any(a, b)  # ndarray @ Tensor: the same node as Tensor @ Tensor
-    rule, name = _func_info(ufunc)
+    info = _info.get(ufunc) if _info_version[0] == _registry_version[0] else None
+    rule, name = info if info is not None else _func_info(ufunc)  # (its cache read here)
     if rule is None:
         if registry.is_nondiff(ufunc):
             return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
         raise _no_rule(ufunc)
-    if ufunc is np.power or ufunc is np.matmul:
+    if ufunc is _POWER or ufunc is _MATMUL:
         name = _torch_name(ufunc, name, inputs, kwargs)
     edges = _EDGES.get(len(inputs)) or tuple(range(len(inputs)))
     a = inputs[0]  # (np.tanh(t), np.maximum(t, 0.0): the forward here)

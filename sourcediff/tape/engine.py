@@ -51,13 +51,20 @@ def _check_saved(node):
                              f", which is output 0 of {_op_name(node.name())},")
 
 
-def _toposort(roots):
+def _toposort(roots, sinks=None):
     """The nodes reachable from ``roots``, each before the nodes it points to: newest first (a
-    node is made after its inputs' nodes), the order of PyTorch's engine (by sequence number)."""
+    node is made after its inputs' nodes), the order of PyTorch's engine (by sequence number).
+    The nodes without inputs (the leaves' AccumulateGrad, ...) are added to the list ``sinks``."""
     seen = set(roots)
     stack = list(seen)
     while stack:
-        for child, _ in stack.pop().next_functions:
+        node = stack.pop()
+        kids = node._next
+        if not kids:
+            if sinks is not None:
+                sinks.append(node)
+            continue
+        for child in kids:
             if child is not None and child not in seen:
                 seen.add(child)
                 stack.append(child)
@@ -119,20 +126,26 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
     grads = _Grads()
     for node, g in roots:
         grads[node] = g if node not in grads else grads[node] + g
-    order = _toposort([n for n, _ in roots])
+    sinks = None if capture is None else []
+    order = _toposort([n for n, _ in roots], sinks)
     through = None
-    if capture is not None and not _captures_every_leaf(order, capture):
+    if capture is not None and not _captures_every_leaf(sinks, capture):
         needed = set(capture)
         through = set()
         for node in reversed(order):
-            for child, _ in node.next_functions:
+            for child in node._next:
                 if child is not None and child in needed:
                     needed.add(node)
                     through.add(node)
                     break
     results = {}
     # (a leaf's node holds no retain_grad: a leaf keeps its .grad)
-    inner = capture is not None and any(type(n) is not AccumulateGrad for n in capture)
+    inner = False
+    if capture is not None:
+        for n in capture:
+            if type(n) is not AccumulateGrad:
+                inner = True
+                break
     prev_retain = _state_retain[0]
     _state_retain[0] = retain
     prev_mode = _state.enabled
@@ -153,6 +166,7 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
     sums = grads.sums
     acc_class = AccumulateGrad
     ndarray = np.ndarray
+    special = inner or through is not None
     node = None
     try:
         for node in order:
@@ -176,17 +190,10 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 if accumulate:
                     _store_grad(node.variable, g, cg)
                 continue
-            if node._pre_hooks:
-                g = _run_hooks(node._pre_hooks, g, cg)
-            r = node._retain
-            if r is not None:
-                t = r()
-                if t is not None:
-                    _store_grad(t, g, cg)
-            if inner and node in capture:
-                results[node] = g
-            if through is not None and node not in through:
-                continue
+            if node._pre_hooks or node._retain is not None or special:
+                g = _before_node(node, g, cg, capture, through, inner, results)
+                if g is None:  # (a node leading to no captured input)
+                    continue
             vjp = node._vjp
             if vjp is None or cg:
                 _backprop(node, g, cg, grads)
@@ -201,7 +208,7 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 kw = node._kw
                 contribs = vjp(g, node._ans, *raw, **kw) if kw else vjp(g, node._ans, *raw)
                 bc = node._rule.broadcast
-                for (child, _), e in zip(node.next_functions, node._edges):
+                for child, e in zip(node._next, node._edges):
                     if child is None:
                         continue
                     if type(e) is int:
@@ -214,12 +221,17 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                         if c is None or c[e[1]] is None:
                             continue
                         c, x = c[e[1]], raw[e[0]][e[1]]
-                    if type(c) is not ndarray or bc and (type(x) is not ndarray or
-                                                          c.shape != x.shape):
+                    if type(c) is not ndarray:
                         c = _numpy_contribution(c, x, bc)
+                    elif bc and (type(x) is not ndarray or c.shape != x.shape):
+                        c = _sd.unbroadcast(c, x)  # (a bias's: over its leading axes)
+                        if type(c) is not ndarray:  # (a 0-d argument's sum: a numpy scalar)
+                            c = np.asarray(c)
                     prev = grads.get(child)
                     if prev is None:
                         grads[child] = c
+                    elif id(prev) in sums and prev.shape == c.shape and prev.dtype is c.dtype:
+                        _add(prev, c, prev)  # (see _accumulate)
                     else:
                         _accumulate(grads, child, prev, c)
             if not retain and node._saves:  # (Node._release, without the call)
@@ -227,6 +239,27 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 node._args = node._raw = node._ans = node._extra = None
     except NotImplementedError as exc:  # a rule with no derivative for these values (abs at a
         raise TapeError(f"in the backward of {node.name()}: {exc}") from None  # complex value)
+
+
+def _before_node(node, g, cg, capture, through, inner, results):
+    """What the engine does before a node's backward when it has pre-hooks or retains its
+    gradient, or when only some nodes run (grad's inputs): ``g`` after the hooks, or None
+    when the node leads to no captured input and is skipped."""
+    if node._pre_hooks:
+        g = _run_hooks(node._pre_hooks, g, cg)
+    r = node._retain
+    if r is not None:
+        t = r()
+        if t is not None:
+            _store_grad(t, g, cg)
+    if inner and node in capture:
+        results[node] = g
+    if through is not None and node not in through:
+        return None
+    return g
+
+
+_add = np.add
 
 
 def _numpy_contribution(c, x, bc):
@@ -239,12 +272,13 @@ def _numpy_contribution(c, x, bc):
     return c
 
 
-def _captures_every_leaf(order, capture):
-    """Whether ``capture`` holds every leaf's node of the graph: then every node leads to a
-    captured one (a node is recorded only with an input that requires grad, so each reaches a
-    leaf) and none is skipped, which spares the pass that finds the nodes leading to one."""
+def _captures_every_leaf(sinks, capture):
+    """Whether ``capture`` holds every leaf's node of the graph (``sinks``: its nodes without
+    inputs): then every node leads to a captured one (a node is recorded only with an input
+    that requires grad, so each reaches a leaf) and none is skipped, which spares the pass that
+    finds the nodes leading to one."""
     acc = AccumulateGrad
-    for node in order:
+    for node in sinks:
         if type(node) is acc and node not in capture:
             return False
     return True
@@ -253,7 +287,7 @@ def _captures_every_leaf(order, capture):
 def _backprop(node, g, cg, grads):
     """Run ``node``'s backward function and add its contributions to ``grads``."""
     contribs = node._bw(node, g, cg)
-    for (child, _), c in zip(node.next_functions, contribs):
+    for child, c in zip(node._next, contribs):
         if child is None or c is None:
             continue
         if not cg and type(c) is not np.ndarray:
@@ -375,9 +409,14 @@ def _grad_impl(outputs, gos, inputs, retain_graph, create_graph, allow_unused, r
     cap = {}
     nodes = []
     for x in inputs:
-        if not x._rg:
-            raise TapeError("One of the differentiated Tensors does not require grad")
-        node = x.grad_fn or x._acc_node()
+        if x._base is None:  # (not a view: the slots, without the properties)
+            if not x._rgv:
+                raise TapeError("One of the differentiated Tensors does not require grad")
+            node = x._gf or x._acc_node()
+        else:
+            if not x._rg:
+                raise TapeError("One of the differentiated Tensors does not require grad")
+            node = x.grad_fn or x._acc_node()
         cap[node] = x
         nodes.append(node)
     res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)

@@ -51,11 +51,17 @@ def matmul(a, b):
     return res
 
 
+_matmul = np.matmul
+_ndarray = np.ndarray
+
+
 def mm_any(a, b):
     """``a @ b`` of two 2-D operands, either an ndarray (``x @ w`` with a data matrix ``x``):
     ``MmBackward0`` without wrapping the ndarray."""
     if isinstance(a, Tensor):
         ad = a._data
+    elif type(a) is _ndarray:
+        ad = a
     else:
         a = ad = np.asarray(a)
     if isinstance(b, Tensor):
@@ -63,11 +69,12 @@ def mm_any(a, b):
     else:
         b = bd = np.asarray(b)
     raw = (ad, bd)  # (what the rule gets: the operands before the promotion)
-    if ad.dtype != bd.dtype:
+    if ad.dtype is not bd.dtype and ad.dtype != bd.dtype:
         ad, bd = _promote(ad, bd)
-    ans = np.matmul(ad, bd)
-    if type(ans) is np.ndarray and ans.dtype is _F64 and raw[0].dtype is _F64 and raw[0].ndim:
-        return _record("MmBackward0", np.matmul, np.matmul, (a, b), None, _BOTH, _BILINEAR, ans,
+    ans = _matmul(ad, bd)
+    if type(ans) is _ndarray and ans.dtype is _F64 and ad is raw[0] and ad.dtype is _F64 \
+            and ad.ndim:
+        return _record("MmBackward0", _matmul, _matmul, (a, b), None, _BOTH, _BILINEAR, ans,
                        raw)  # (what _op would check is known: see _record)
     return _op("MmBackward0", np.matmul, np.matmul, (a, b), None, _BOTH, _BILINEAR, ans, False,
                raw)

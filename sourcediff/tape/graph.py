@@ -73,7 +73,7 @@ def to_dot(*outputs, params=None):
             lines.append(f"\tv{node_id(n)} -> {node_id(n)}")
         else:
             lines.append(f"\t{node_id(n)} [label={_quote(n.name())} fillcolor=lightgrey]")
-        for child, _ in n.next_functions:
+        for child in n._next:
             if child is None:
                 continue
             lines.append(f"\t{node_id(child)} -> {node_id(n)}")

@@ -26,7 +26,16 @@ from .functions import (
 from .grad_mode import _state
 from .messages import _TTYPE, TapeError
 from .node import _BILINEAR, _DIV_SAVES, _make_node
-from .recording import _binop, _composite, _not_implemented_bw, _op, _torch_dtype, _unary
+from .recording import (
+    _F64,
+    _binop,
+    _composite,
+    _not_implemented_bw,
+    _op,
+    _record,
+    _torch_dtype,
+    _unary,
+)
 from .rule_lookup import _ToCopy
 from .tensor_class import (
     Tensor,
@@ -46,6 +55,9 @@ from .tensor_class import (
 )
 from .torch_ops import _TorchOpMethods
 from .views import _check_inplace, _getitem_tensor, _inplace, _sd, _setitem
+
+_POWER = np.power
+_POW_EDGES = (0,)  # (the edge of t ** 2, and what it keeps: the base)
 
 
 class _Methods:
@@ -174,6 +186,11 @@ class _Methods:
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
             return _binop(np.power, "PowBackward1", self, exponent, (0, 1, "o"))
+        d = self._data
+        if (type(exponent) is int or type(exponent) is float) and d.dtype is _F64 and d.ndim:
+            # (what _op would check is known: a float64 array to a Python number's power)
+            return _record("PowBackward0", _POWER, _POWER, (self, exponent), None, _POW_EDGES,
+                           _POW_EDGES, _POWER(d, exponent), (d, exponent))
         return _op("PowBackward0", np.power, np.power, (self, exponent), None, (0,), (0,))
 
     pow = __pow__

@@ -26,6 +26,7 @@ class Node:
         "_freed",
         "_fwd",
         "_kw",
+        "_next",
         "_outvc",
         "_outver",
         "_pre_hooks",
@@ -36,8 +37,13 @@ class Node:
         "_seq",
         "_vers",
         "_vjp",
-        "next_functions",
     )
+
+    @property
+    def next_functions(self):
+        """PyTorch's ``((node, 0), ...)``: one pair per input, ``(None, 0)`` for an input that
+        needs no gradient. Made when read: the node keeps only the nodes (``_next``)."""
+        return tuple([_NONE_EDGE if c is None else (c, 0) for c in self._next])
 
     def name(self):
         """The node's class name, e.g. ``'MulBackward0'``."""
@@ -64,7 +70,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         self.variable = variable
         self._seq = next(_seq)
-        self.next_functions = ()
+        self._next = ()
         self._bw = None
         self._rule = self._fwd = self._args = self._kw = self._edges = self._ans = None
         self._raw = None
@@ -101,7 +107,7 @@ def _make_rule_node(name, next_functions, bw, dtype, rule, vjp, fwd, args, kw, e
     cls = _node_classes.get(name) or _node_class(name)
     n = object.__new__(cls)
     n._seq = next(_seq)
-    n.next_functions = next_functions
+    n._next = tuple([c for c, _ in next_functions])
     n._bw = bw
     n._rule = rule
     n._vjp = vjp

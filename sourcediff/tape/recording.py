@@ -106,64 +106,62 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
 def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied_from=None):
     """The Tensor of ``ans`` (an ndarray in its final dtype, what ``key`` gave on ``args``)
     and, when an argument requires grad, its node. The callers that know what _op checks (a
-    ufunc's new float64 array from a float64 first operand with dimensions: _binop, mm_any,
-    a ufunc of one Tensor) call this directly; the node's fields are written out here (the
-    same as node._make_rule_node's, which the other nodes are made with)."""
+    ufunc's new float64 array from a float64 first operand with dimensions: _binop, mm_any, a
+    ufunc of one Tensor) call this directly; the node's fields are written out here."""
     out = _new_tensor(Tensor)
     out._data = ans
-    out._rgv = False
-    out._gf = None
-    out._grad = None
-    out._hooks = None
-    out._acc = None
+    out._grad = out._hooks = out._acc = out._vidx = None
     out._retains = False
-    out._vidx = None
     enabled = _state.enabled
     if view:
         base = args[0]
-        out._vc = base._vc
+        vc = out._vc = base._vc
         out._base = base._base if base._base is not None else base
-        out._gfv = out._vc[0] if enabled else None  # (a view made under no_grad keeps none)
+        out._gfv = vc[0] if enabled else None  # (a view made under no_grad keeps none)
     else:
-        out._vc = [0]
+        vc = out._vc = [0]
         out._gfv = 0
-        # (numpy's result is a view of that argument, the tape's a copy: it counts as a view
-        # with no index into its base, so an in-place write into it, which numpy would make
-        # into the argument, is refused rather than left out of the argument: v = y.ravel();
-        # v[1:3] = x)
+        # (numpy's view of an argument, copied: a view with no index into its base, so an
+        # in-place write into it is refused, not left out of the argument: v = y.ravel())
         out._base = None if copied_from is None else \
             copied_from._base if copied_from._base is not None else copied_from
     dt = ans.dtype
-    if not enabled or dt.kind in "biu":
-        # (integers or booleans carry no gradient, as PyTorch's integer tensors: a cast to
-        # them, np.sum(x, dtype=int), is piecewise constant)
+    if not enabled or dt is not _F64 and dt.kind in "biu":
+        # (integers or booleans carry no gradient, as PyTorch's integer tensors)
+        out._rgv = False
+        out._gf = None
         return out
-    nf = []
-    req = []
+    kids = []  # (the node of each edge's argument, None where it needs no gradient)
     # (the edges of the common ops are the positions of their arguments: (0,) or (0, 1))
-    for e, a in zip(edges, args) if edges is _BOTH or edges is _ONE else _edge_args(edges, args):
-        # (a tensor that is not a view reads its slots; a view, through the properties that
-        # make its grad_fn again after its base was written)
+    positional = edges is _BOTH or edges is _ONE  # (passed with that many arguments only)
+    for a in args if positional else _edge_args(edges, args):
+        # (a tensor reads its slots; a view, the properties that renew a stale grad_fn)
         if isinstance(a, Tensor):
             if a._base is None:
                 if a._rgv:
-                    req.append(e)
                     gf = a._gf
                     if gf is None:  # (a leaf: its AccumulateGrad, held weakly)
                         gf = a._acc
                         gf = gf() if type(gf) is _WeakRef else None
                         if gf is None:
                             gf = a._acc_node()
-                    nf.append((gf, 0))
+                    kids.append(gf)
                     continue
             elif a._rg:
-                req.append(e)
-                nf.append((a.grad_fn or a._acc_node(), 0))
+                kids.append(a.grad_fn or a._acc_node())
                 continue
-        nf.append(_NONE_EDGE)
+        kids.append(None)
+    # the positions needing a gradient (shared tuples for the common ops)
+    if not positional:
+        req = tuple([e for e, k in zip(edges, kids) if k is not None])
+    elif kids[0] is not None:
+        req = _ONE if edges is _ONE or kids[1] is None else _BOTH
+    else:
+        req = _SECOND if edges is _BOTH and kids[1] is not None else ()
     if not req:
+        out._rgv = False
+        out._gf = None
         return out
-    req = tuple(req)
     try:  # (the cache of rule_lookup._rule_and_vjp, read here: one call less per op)
         found = _sliced_cache.get((key, req)) if _cache_version[0] == _registry_version[0] \
             else None
@@ -176,7 +174,7 @@ def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
     node = _new_node(_node_classes.get(name) or _node_class(name))
     node._seq = _next_seq()
-    node.next_functions = tuple(nf)
+    node._next = tuple(kids)
     node._bw = _rule_bw
     node._rule = rule
     node._vjp = vjp
@@ -186,21 +184,30 @@ def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied
     node._kw = kw or _NO_KW
     node._edges = edges
     node._ans = ans
-    node._saves = node._vers = ()
-    node._outvc = node._pre_hooks = node._retain = node._extra = None
-    node._outver = 0
+    node._pre_hooks = node._retain = node._extra = None
     node._freed = False
     node._dtype = dt
-    if saves:
-        _keep_saves(node, saves, req, args, out)
-    out._rgv = True  # (what the properties' setters do: their _fresh is a no-op on a new
-    out._gf = node  # tensor, whose _gfv already is its version, or None)
+    # what the node keeps and its versions (_keep_saves; the common cases written out)
+    if not saves:
+        node._saves = node._vers = ()
+        node._outvc, node._outver = None, 0
+    elif saves is _BILINEAR and (req is _BOTH or type(args[1 - req[0]]) is _NDARRAY):
+        node._outvc, node._outver = None, 0  # (both Tensors, or x @ w with an ndarray x)
+        node._saves, node._vers = (_BOTH, ((0, args[0]._vc[0]), (1, args[1]._vc[0]))) \
+            if req is _BOTH else (_SAVED_OTHER[1 - req[0]], ())
+    elif saves is _SAVE_OUT or saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
+        node._saves, node._vers = _SAVE_OUT, ()
+        node._outvc, node._outver = vc, vc[0]
+    else:
+        _keep_saves(node, saves, req, args, vc)
+    out._rgv = True  # (as the properties' setters, whose _fresh is a no-op here)
+    out._gf = node
     return out
 
 
 def _edge_args(edges, args):
-    """(edge, the argument it is) for each of ``edges``: a position, or (position, index)."""
-    return [(e, args[e] if type(e) is int else args[e[0]][e[1]]) for e in edges]
+    """The argument each of ``edges`` is: a position, or (position, index)."""
+    return [args[e] if type(e) is int else args[e[0]][e[1]] for e in edges]
 
 
 def _not_ndarray(name, key, args, kw, edges, saves, ans):
@@ -215,10 +222,14 @@ def _not_ndarray(name, key, args, kw, edges, saves, ans):
 
 
 _NO_KW = {}  # (read only)
-_BOTH = (0, 1)  # (edges of a binary op, and what a product saves when both require grad)
+# (edges of a binary op, and what a product saves when both require grad; _record reads the
+# edges _BOTH and _ONE as the positions of all its arguments: they are passed with two and one)
+_BOTH = (0, 1)
 _ONE = (0,)  # (the edge of an op of one argument)
+_SECOND = (1,)  # (the edge of a binary op whose first operand needs no gradient)
 _SAVE_OUT = ("o",)
 _UFUNC = np.ufunc
+_NDARRAY = np.ndarray
 _F64 = np.dtype(np.float64)
 _WeakRef = weakref.ReferenceType
 _new_node = object.__new__
@@ -260,22 +271,18 @@ def _keeps_float64(key, args, kw):
     return zero_f64 and not dim_float
 
 
-def _keep_saves(node, saves, req, args, out):
-    """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording."""
+def _keep_saves(node, saves, req, args, vc):
+    """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording
+    (``vc``: the result's version counter)."""
+    node._outvc, node._outver = None, 0
     if saves is _BILINEAR:
         if len(req) == 1:  # x @ w with a constant x: keeps x only
             p = 1 - req[0]
-            node._saves = (p,)
-            if isinstance(args[p], Tensor):
-                node._vers = ((p, args[p]._vc[0]),)
+            node._saves = _SAVED_OTHER[p]
+            node._vers = ((p, args[p]._vc[0]),) if isinstance(args[p], Tensor) else ()
         else:  # (both require grad, so both are Tensors)
             node._saves = _BOTH
             node._vers = ((0, args[0]._vc[0]), (1, args[1]._vc[0]))
-        return
-    if saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
-        node._saves = saves
-        node._outvc = out._vc
-        node._outver = out._vc[0]
         return
     vers = []
     kept = []
@@ -286,12 +293,15 @@ def _keep_saves(node, saves, req, args, out):
             p = p[0]
         kept.append(p)
         if p == "o":
-            node._outvc = out._vc
-            node._outver = out._vc[0]
+            node._outvc = vc
+            node._outver = vc[0]
         elif type(p) is int and isinstance(args[p], Tensor):
             vers.append((p, args[p]._vc[0]))
     node._vers = tuple(vers)
     node._saves = tuple(kept)
+
+
+_SAVED_OTHER = (_ONE, _SECOND)  # (what a product keeps of its operand p: (p,))
 
 
 def _promote(a, b):
@@ -316,10 +326,11 @@ def _binop(key, name, a, b, saves):
     else:
         bd = rb = b
     raw = (ad, rb)  # (what the rule gets: the operands before the promotion)
-    if type(bd) is np.ndarray and bd.dtype is not ad.dtype:
+    if type(bd) is _NDARRAY and bd.dtype is not ad.dtype:
         ad, bd = _promote(ad, bd)
     ans = key(ad, bd)  # (key: a ufunc, whose result is a new array)
-    if type(ans) is np.ndarray and ans.dtype is _F64 and raw[0].dtype is _F64 and raw[0].ndim:
+    if type(ans) is _NDARRAY and ans.dtype is _F64 and ad is raw[0] and ad.dtype is _F64 \
+            and ad.ndim:
         return _record(name, key, key, (a, b), None, _BOTH, saves, ans, raw)  # (see _record)
     return _op(name, key, key, (a, b), None, _BOTH, saves, ans, False, raw)
 
@@ -413,7 +424,7 @@ def _rule_bw(node, g, cg):
     contribs = node._vjp(g, node._ans, *raw, **node._kw)
     out = []
     bc = rule.broadcast
-    for (child, _), e in zip(node.next_functions, node._edges):
+    for child, e in zip(node._next, node._edges):
         if child is None:
             out.append(None)
             continue
@@ -433,10 +444,10 @@ def _rule_bw_graph(node, g):
     """The node's backward recorded on the tape (``create_graph=True``)."""
     rule = node._rule
     tg = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
-    live = [i for i, (child, _) in enumerate(node.next_functions) if child is not None]
+    live = [i for i, child in enumerate(node._next) if child is not None]
     if (rule.kind == "linear" and len(live) == 1 and type(node._edges[live[0]]) is int
             and node._fwd is not None):
-        out = [None] * len(node.next_functions)
+        out = [None] * len(node._next)
         out[live[0]] = _linear_vjp(node, node._edges[live[0]], tg)
         return out
     ans = _wrap(node._ans)
@@ -464,7 +475,7 @@ def _rule_bw_graph(node, g):
         for name, f in swapped:
             setattr(_sd, name, f)
     out = []
-    for (child, _), e in zip(node.next_functions, node._edges):
+    for child, e in zip(node._next, node._edges):
         if child is None:
             out.append(None)
             continue
