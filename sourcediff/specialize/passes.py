@@ -48,6 +48,7 @@ from .facts import (
 )
 from .inference import Inference
 from .loops import _has_loop_products, _hoist_loop_products, _stack_loop_products
+from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
 
@@ -65,6 +66,7 @@ class _Run:
         self.runtime_name = next(iter(runtime_names))
         self.bind, self.batch_rows = bind, batch_rows
         self.nodes = None
+        self.ever = {}  # name -> the join of the facts of its values (the last inference's)
         self.blocked = False
         self.total = 0  # changes so far
 
@@ -149,6 +151,8 @@ FINAL = (
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
+    Pass("release", lambda r: release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name),
+         example="release"),  # (last: no later pass may read a name it released)
 )
 PASSES = SETTLE + (CLEANUP,) + FINAL
 
@@ -168,7 +172,7 @@ def _infer(r, marks=False):
         inference.run()
     except _Unsupported:
         return False
-    r.nodes = inference.nodes
+    r.nodes, r.ever = inference.nodes, inference.ever
     return True
 
 
