@@ -61,8 +61,7 @@ def release(fdef, ever, bound, runtime_name, stack_name=None, min_bytes=RELEASE_
         before = after
         if not _more_code(body, i + 1):
             continue
-        # (not a name only copied here, ``y = x``: its value lives on in ``y``)
-        dead = sorted(n for n in here if n not in after and not _copied(s, n))
+        dead = sorted(n for n in here if n not in after)
         shapes = sorted(n for n in here & after if _value_read(s, n, bound) and
                         n not in _assigned_in(body[i + 1:]) and
                         n in type_only_names(body[i + 1:], bound))
@@ -95,10 +94,20 @@ def _releasable(fdef, ever, stack_name, min_bytes):
             calls.add(node.func.id)
     if calls & _INTROSPECTION:
         return set()
-    top = set()
+    # (not a name that only ever holds an item, an attribute or a view of a value the function
+    # did not make: that value holds its array anyway; a copy of a name that is made counts)
+    top, copies = set(), []
     for s in fdef.body:
         if isinstance(s, gast.Assign):
-            top |= {t.id for t in s.targets if isinstance(t, gast.Name)}
+            targets = {t.id for t in s.targets if isinstance(t, gast.Name)}
+            if isinstance(s.value, gast.Name):
+                copies.append((s.value.id, targets))
+            elif not isinstance(s.value, (gast.Subscript, gast.Attribute)):
+                top |= targets
+    while any(source in top and not targets <= top for source, targets in copies):
+        for source, targets in copies:
+            if source in top:
+                top |= targets
     return {n for n in top - nested - deleted - declared - {stack_name}
             if _large(ever.get(n), min_bytes)}
 
@@ -106,10 +115,6 @@ def _releasable(fdef, ever, stack_name, min_bytes):
 def _large(fact, min_bytes):
     return type(fact) is Arr and all(type(d) is int for d in fact.shape) and \
         _size(fact) * fact.dtype.itemsize >= min_bytes
-
-
-def _copied(s, name):
-    return isinstance(s, gast.Assign) and isinstance(s.value, gast.Name) and s.value.id == name
 
 
 def _value_read(s, name, bound):
