@@ -125,6 +125,11 @@ def _stacked_products(r):
                                 share=r.batch_rows)
 
 
+def _release(r):
+    _infer(r)  # (the facts of the names the passes after the last inference made, if it can)
+    return release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name)
+
+
 # The passes, in order. SETTLE runs again (after a new inference) while it changes something, at
 # most four rounds: a rewrite can make more facts known (a helper call becomes an operator), and
 # CLEANUP follows every round that changed something. FINAL runs once on the result, when
@@ -151,8 +156,8 @@ FINAL = (
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
-    Pass("release", lambda r: release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name),
-         example="release"),  # (last: no later pass may read a name it released)
+    Pass("release", lambda r: _release(r), example="release"),  # (last: no later pass may
+    # read a name it released)
 )
 PASSES = SETTLE + (CLEANUP,) + FINAL
 

@@ -29,7 +29,7 @@ import gast
 
 from ..compiler.saves import stand_in, type_only_names
 from ..syntax import _assigned, _loads, is_comment, live_in, located
-from .facts import Arr, _size
+from .facts import TOP, Arr, _size
 
 # an array smaller than this is not worth a statement
 RELEASE_BYTES = 64 * 1024
@@ -61,7 +61,9 @@ def release(fdef, ever, bound, runtime_name, stack_name=None, min_bytes=RELEASE_
         before = after
         if not _more_code(body, i + 1):
             continue
-        dead = sorted(n for n in here if n not in after)
+        # (not where a constant was just stored, nor just before the name is bound again)
+        dead = sorted(n for n in here if n not in after and not _stored_constant(s, n) and
+                      not _bound_next(body, i + 1, n))
         shapes = sorted(n for n in here & after if _value_read(s, n, bound) and
                         n not in _assigned_in(body[i + 1:]) and
                         n in type_only_names(body[i + 1:], bound))
@@ -94,27 +96,45 @@ def _releasable(fdef, ever, stack_name, min_bytes):
             calls.add(node.func.id)
     if calls & _INTROSPECTION:
         return set()
-    # (not a name that only ever holds an item, an attribute or a view of a value the function
-    # did not make: that value holds its array anyway; a copy of a name that is made counts)
-    top, copies = set(), []
+    # (not a name that only ever holds a constant, or an item, an attribute or a view of a value
+    # the function did not make: that value holds its array anyway; a copy of a made one counts)
+    top, made, copies = set(), set(), []
     for s in fdef.body:
+        if isinstance(s, gast.Assign):
+            top |= {t.id for t in s.targets if isinstance(t, gast.Name)}
+    for s in gast.walk(fdef):
         if isinstance(s, gast.Assign):
             targets = {t.id for t in s.targets if isinstance(t, gast.Name)}
             if isinstance(s.value, gast.Name):
                 copies.append((s.value.id, targets))
-            elif not isinstance(s.value, (gast.Subscript, gast.Attribute)):
-                top |= targets
-    while any(source in top and not targets <= top for source, targets in copies):
+            elif not isinstance(s.value, (gast.Subscript, gast.Attribute, gast.Constant)):
+                made |= targets
+    while any(source in made and not targets <= made for source, targets in copies):
         for source, targets in copies:
-            if source in top:
-                top |= targets
+            if source in made:
+                made |= targets
+    top &= made
     return {n for n in top - nested - deleted - declared - {stack_name}
             if _large(ever.get(n), min_bytes)}
 
 
 def _large(fact, min_bytes):
+    if fact is TOP:
+        return True  # (unknown: a list of a loop's rows, an array of a shape no fact tells)
     return type(fact) is Arr and all(type(d) is int for d in fact.shape) and \
         _size(fact) * fact.dtype.itemsize >= min_bytes
+
+
+def _stored_constant(s, name):
+    return isinstance(s, gast.Assign) and isinstance(s.value, gast.Constant) and \
+        name in _assigned(s)
+
+
+def _bound_next(body, start, name):
+    for s in body[start:]:
+        if not is_comment(s):
+            return isinstance(s, gast.Assign) and name in _assigned(s)
+    return False
 
 
 def _value_read(s, name, bound):
