@@ -2,14 +2,19 @@
 (specialize/release.py): less memory held at the peak of a call, and never a value that is still
 read (through an alias, in a loop or a branch after, by a nested function)."""
 
+import textwrap
 import tracemalloc
 
+import gast
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 
 import sourcediff as sd
+from sourcediff.compiler.emit import emit
 from sourcediff.specialize import passes
+from sourcediff.specialize.facts import Arr
+from sourcediff.specialize.release import release
 from tests.oracles import check_grads_fd
 
 rng = np.random.default_rng(11)
@@ -148,3 +153,39 @@ def test_nothing_is_released_where_locals_are_read():
         pytest.skip("locals() is refused before any code is generated")
     assert "del " not in text
     check_grads_fd(with_locals, args, (0, 1), grads)
+
+
+def _released_source(fn_source, ever):
+    """The source of ``fn_source``'s function after the pass, given the facts ``ever``."""
+    fdef = gast.parse(textwrap.dedent(fn_source)).body[0]
+    release(fdef, ever, {}, "_sd")
+    return emit(fdef).source
+
+
+def test_a_name_a_nested_function_reads_is_not_released():
+    big = Arr((1000, 100), np.float64)
+    text = _released_source('''
+    def f(x):
+        a = np.exp(x)
+        g = lambda: a
+        b = np.sin(a)
+        c = b * 2.0
+        d = np.cos(c)
+        e = d + 1.0
+        return g() + e
+    ''', {n: big for n in "abcde"})
+    assert "del b" in text and "del c" in text, text  # (the pass runs here)
+    assert "del a" not in text, text  # (read by the lambda, called after a's last read in sight)
+
+
+def test_nothing_is_released_in_a_function_that_reads_its_locals():
+    big = Arr((1000, 100), np.float64)
+    source = '''
+    def f(x):
+        a = np.exp(x)
+        b = np.sin(a)
+        c = b * 2.0
+        return c + len({})
+    '''
+    assert "del " in _released_source(source.format("()"), {n: big for n in "abc"})
+    assert "del " not in _released_source(source.format("locals()"), {n: big for n in "abc"})
