@@ -14,7 +14,8 @@ facts of ``facts.py``. :func:`specialize` runs the passes of ``PASSES`` in order
 facts allow (``SETTLE``: helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), buffer
-reuse, column sums, loop products (``loops.py``) and library calls bound once (``dicts.py``). Each
+reuse, column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
+the release of large arrays after their last read (``release.py``). Each
 pass has a before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
 
