@@ -56,6 +56,8 @@ def test_a_gradient_call_holds_less_memory_with_the_release():
     args = (rng.standard_normal((K, D)), rng.standard_normal((N, D)))
     df, text = _gradient(mixture, 0, args)
     assert "sq = _sd.like_of(sq)" in text, text
+    # (the buffers pass wrote diff's adjoint into diff: the name goes, the array lives on)
+    assert "out=diff)\n    del diff" in text, text
     released = _peak(df, *args)
     df_kept, kept_text = _gradient(mixture, 0, args, release=False)
     assert "like_of" not in kept_text and "del " not in kept_text
