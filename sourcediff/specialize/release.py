@@ -3,8 +3,9 @@
 Python frees a local only when the name is bound again or the function returns, so every array
 the forward sweep of a straight-line gradient makes stays alive through the backward sweep, read
 or not: memory the gradient holds at its peak, and pages the system hands out again on every
-call. After the top-level statement where a large array (the facts say its shape and dtype) is
-read for the last time, this pass writes ``del name``; where the rest of the function reads it
+call. After the top-level statement where a large array (by its facts; or a value no fact tells,
+as a list parameter's items or a loop's list of rows) is read for the last time, this pass
+writes ``del name``; where the rest of the function reads it
 only for its type, shape and dtype (``_sd.unreduce(g, _mul2, 2, False)``: the registry's
 ``type_only`` facts, as compiler/saves.py reads them), ``name = _sd.like_of(name)``, a read-only
 stand-in of one element. The one liveness analysis (``syntax.live_in``) decides it. It runs last:
