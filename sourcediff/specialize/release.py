@@ -49,6 +49,14 @@ def release(fdef, ever, bound, runtime_name, stack_name=None, min_bytes=RELEASE_
     body = fdef.body
     record = {}
     before = live_in(body, set(), record=record)  # (names live before the statement)
+    # what the statements after each one read for their values and bind (one walk from the end)
+    value_reads = [_loads(s) - type_only_names([s], bound) for s in body]
+    later_values, later_bound = [set()] * len(body), [set()] * len(body)
+    last_code = max((k for k, s in enumerate(body) if not is_comment(s) and
+                     not isinstance(s, gast.Return)), default=-1)
+    for k in range(len(body) - 2, -1, -1):
+        later_values[k] = later_values[k + 1] | value_reads[k + 1]
+        later_bound[k] = later_bound[k + 1] | _assigned(body[k + 1])
     surely = set()  # names a top-level assignment has bound and no release has dropped
     out, changed = [], 0
     for i, s in enumerate(body):
@@ -58,16 +66,17 @@ def release(fdef, ever, bound, runtime_name, stack_name=None, min_bytes=RELEASE_
         after = record[id(s)]
         if isinstance(s, gast.Assign) and all(isinstance(t, gast.Name) for t in s.targets):
             surely |= {t.id for t in s.targets}
-        here = (before | _assigned(s)) & names & surely
+        bound_here = _assigned(s)
+        here = (before | bound_here) & names & surely
         before = after
-        if not _more_code(body, i + 1):
+        if i >= last_code:  # (only comments and the return follow: nothing to free memory for)
             continue
         # (not where a constant was just stored, nor just before the name is bound again)
         dead = sorted(n for n in here if n not in after and not _stored_constant(s, n) and
                       not _bound_next(body, i + 1, n))
-        shapes = sorted(n for n in here & after if _value_read(s, n, bound) and
-                        n not in _assigned_in(body[i + 1:]) and
-                        n in type_only_names(body[i + 1:], bound))
+        # (read for its values or bound here, and after it read only for its type and shape)
+        shapes = sorted(n for n in here & after if (n in value_reads[i] or n in bound_here)
+                        and n not in later_values[i] and n not in later_bound[i])
         if dead:
             out.append(located(gast.Delete(targets=[
                 gast.Name(id=n, ctx=gast.Del(), annotation=None, type_comment=None)
@@ -132,27 +141,10 @@ def _stored_constant(s, name):
 
 
 def _bound_next(body, start, name):
-    for s in body[start:]:
-        if not is_comment(s):
-            return isinstance(s, gast.Assign) and name in _assigned(s)
+    for k in range(start, len(body)):
+        if not is_comment(body[k]):
+            return isinstance(body[k], gast.Assign) and name in _assigned(body[k])
     return False
-
-
-def _value_read(s, name, bound):
-    """``s`` binds ``name`` or reads its values (not only its type, shape and dtype)."""
-    return name in _assigned(s) or (name in _loads(s) and name not in type_only_names([s], bound))
-
-
-def _assigned_in(stmts):
-    out = set()
-    for s in stmts:
-        out |= _assigned(s)
-    return out
-
-
-def _more_code(body, start):
-    """Something but comments and the return follows: a release there frees memory for it."""
-    return any(not is_comment(s) and not isinstance(s, gast.Return) for s in body[start:])
 
 
 def without_releases(fdef):
