@@ -52,6 +52,7 @@ from .errors import JitFallbackWarning
 from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
 from .specialize.inference import Inference
+from .specialize.release import without_releases
 
 log = logging.getLogger("sourcediff")
 
@@ -297,7 +298,7 @@ def _construct(exc):
 def lower(spec, fdef, args, keywords):
     """A copy of the specialized ``fdef`` in the form numba types (see the module docstring),
     and the names of its keyword-only parameters, now trailing positional ones."""
-    fdef = without_stand_ins(copy.deepcopy(fdef), spec.runtime_names)
+    fdef = without_releases(without_stand_ins(copy.deepcopy(fdef), spec.runtime_names))
     kw_names = [a.id for a in fdef.args.kwonlyargs]
     fdef.args.args = list(fdef.args.args) + list(fdef.args.kwonlyargs)
     fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []

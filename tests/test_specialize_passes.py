@@ -42,6 +42,10 @@ def rnn(xs, Wx, Wh, h):
     return np.sum(h ** 2)
 
 
+def released(x, w):
+    return np.sum(np.sin(np.sum(np.exp(x @ w) * (x @ w), axis=1)))
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -75,6 +79,8 @@ EXAMPLES = {
                       "_rows_product1 = xs @ Wx"),
     "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
                          "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
+    "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
+                "axis=1)\n    # grad of", "_mul1 = _sd.like_of(_mul1)\n"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

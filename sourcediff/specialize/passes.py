@@ -14,7 +14,8 @@ facts of ``facts.py``. :func:`specialize` runs the passes of ``PASSES`` in order
 facts allow (``SETTLE``: helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), buffer
-reuse, column sums, loop products (``loops.py``) and library calls bound once (``dicts.py``). Each
+reuse, column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
+the release of large arrays after their last read (``release.py``). Each
 pass has a before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
 
@@ -48,6 +49,7 @@ from .facts import (
 )
 from .inference import Inference
 from .loops import _has_loop_products, _hoist_loop_products, _stack_loop_products
+from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
 
@@ -65,6 +67,7 @@ class _Run:
         self.runtime_name = next(iter(runtime_names))
         self.bind, self.batch_rows = bind, batch_rows
         self.nodes = None
+        self.ever = {}  # name -> the join of the facts of its values (the last inference's)
         self.blocked = False
         self.total = 0  # changes so far
 
@@ -123,6 +126,11 @@ def _stacked_products(r):
                                 share=r.batch_rows)
 
 
+def _release(r):
+    _infer(r)  # (the facts of the names the passes after the last inference made, if it can)
+    return release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name)
+
+
 # The passes, in order. SETTLE runs again (after a new inference) while it changes something, at
 # most four rounds: a rewrite can make more facts known (a helper call becomes an operator), and
 # CLEANUP follows every round that changed something. FINAL runs once on the result, when
@@ -149,6 +157,8 @@ FINAL = (
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
+    Pass("release", lambda r: _release(r), example="release"),  # (last: no later pass may
+    # read a name it released)
 )
 PASSES = SETTLE + (CLEANUP,) + FINAL
 
@@ -168,7 +178,7 @@ def _infer(r, marks=False):
         inference.run()
     except _Unsupported:
         return False
-    r.nodes = inference.nodes
+    r.nodes, r.ever = inference.nodes, inference.ever
     return True
 
 
