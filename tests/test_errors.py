@@ -653,6 +653,38 @@ def test_function_redefined_after_caching_gets_the_new_gradient(tmp_path, monkey
     sys.modules.pop("sd_redefined_mod", None)
 
 
+_MODULE_EDITED = """
+import numpy as np
+
+
+def helper(x):  # (added above model after the module was imported)
+    return np.sum(np.sin(x))
+
+
+def model(x):
+    return np.sum(x ** 2)
+"""
+
+
+def test_file_edited_after_import_without_a_reload_is_refused(tmp_path, monkeypatch):
+    """The file changed after the import and the module was not reloaded: the lines at the code's
+    first line hold another function (helper's, of the same parameters: sourcediff gave its
+    gradient, cos(x), for model's).
+    Refused with what to do, never the other function's gradient."""
+    path = tmp_path / "sd_edited_mod.py"
+    path.write_text(_MODULE_V1)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("sd_edited_mod", None)
+    mod = importlib.import_module("sd_edited_mod")
+    x = np.array([1.0, 2.0, -3.0])
+    path.write_text(_MODULE_EDITED)
+    with pytest.raises(sd.NoSourceError, match=r"def helper\(x\).*reload the module"):
+        sd.grad(mod.model)(x)
+    mod = importlib.reload(mod)
+    np.testing.assert_allclose(sd.grad(mod.model)(x), 2 * x)
+    sys.modules.pop("sd_edited_mod", None)
+
+
 def test_function_whose_code_is_replaced_gets_the_new_gradient():
     """The same function object with a new __code__ (the body changed in place)."""
     def f(x):

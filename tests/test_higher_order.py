@@ -376,3 +376,25 @@ def test_third_order_reverse_over_reverse_over_reverse(f):
         e[i] = STEP
         fd[i] = (second(x + e) - second(x - e)) / (2 * STEP)
     assert _relative_error(fd, got) < TOL
+
+
+def _cond_off_path(x, s):
+    v = x * 1.0
+    if np.sum(x) < -10.0:  # (not taken: the condition number's input does not depend on s here)
+        v = v + s
+    w = np.log(np.linalg.cond(np.eye(2) * 2.0 + 0.5 * np.tanh(v.reshape(2, 2))))
+    return w * np.sum(x) + s * np.sum(x ** 2)
+
+
+def test_grad_of_grad_through_a_tuple_result_whose_gradient_is_the_symbolic_zero():
+    """np.linalg.cond differentiates through np.linalg.svd, a tuple of three arrays of different
+    shapes. On the path taken the first gradient (with respect to s) gets no gradient through it:
+    the symbolic zero, which the reverse sweep of the second order makes dense (zeros shaped like
+    each factor; np.shape of the tuple raised a ValueError from inside the generated code)."""
+    x, s = np.array([0.3, -0.2, 0.5, 0.1]), 1.5
+    second = sd.grad(sd.grad(_cond_off_path, wrt=1), wrt=0)(x, s)
+    first = sd.grad(_cond_off_path, wrt=1)
+    eps = 1e-6
+    fd = np.array([(first(x + eps * e, s) - first(x - eps * e, s)) / (2 * eps)
+                   for e in np.eye(4)])
+    np.testing.assert_allclose(second, fd, rtol=1e-6, atol=1e-8)

@@ -220,9 +220,36 @@ def parse_function(fn):
             f"function; sourcediff differentiates plain functions that return a value: make it a "
             f"plain def.\n    {source.splitlines()[node.lineno - 1].strip()}")
     if not isinstance(node, gast.FunctionDef):
-        raise NoSourceError(f"the source of {name} at {filename}:{first} is not a function definition")
+        raise NoSourceError(f"the source of {name} at {filename}:{first} is not a function "
+                            f"definition{_STALE}")
+    _check_same_function(fn, node, filename, first)
     node.decorator_list = []
     return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
+
+
+def _check_same_function(fn, node, filename, first):
+    """Refuse a source that is not the function Python runs: its file was changed after the
+    module was imported (lines moved, the function renamed or given other parameters), so the
+    lines at the code's first line hold another definition. Differentiating that text would
+    give the gradient of other code than the one the function computes."""
+    code = fn.__code__
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    a = node.args
+    written = [p.id for p in a.posonlyargs + a.args + a.kwonlyargs] + \
+        [p.id for p in (a.vararg, a.kwarg) if p is not None]
+    if node.name == code.co_name and written == list(code.co_varnames[:count]):
+        return
+    params = ", ".join(written)
+    raise NoSourceError(
+        f"the source of {fn.__qualname__} is not the code Python runs: {filename}:{first} now "
+        f"reads def {node.name}({params}), and {fn.__qualname__} was compiled as "
+        f"{code.co_name}({', '.join(code.co_varnames[:count])}){_STALE}")
+
+
+_STALE = (". If the file changed after its module was imported, reload the module "
+          "(importlib.reload(module), or restart the interpreter) so that the function and its "
+          "source agree")
 
 
 def _parse_lambda(fn, source, filename, first):

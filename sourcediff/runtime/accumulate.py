@@ -194,8 +194,9 @@ def dense_grad(g, ans):
     """``g``, or zeros shaped like the result ``ans`` when ``g`` is the symbolic zero 0.0: the
     gradient a rule that moves ``g``'s axes around (transpose, reshape, ...) needs. A result that
     reaches the output only on some paths, or through one element of a tuple, has the gradient
-    0.0 on the others."""
-    if type(g) is float and g == 0.0 and shape(ans) != ():
+    0.0 on the others. A tuple result (np.linalg.svd's, eigh's: arrays of several shapes, which
+    np.shape cannot read) gets a tuple of zeros."""
+    if type(g) is float and g == 0.0 and (isinstance(ans, (tuple, list)) or shape(ans) != ()):
         return zeros_like_grad(ans)
     return g
 
