@@ -6,6 +6,7 @@ import inspect
 import math
 import operator
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
@@ -187,7 +188,7 @@ def jvp_contribution(rule, prim, args, kwargs, ans, i, t):
 def test_vjp_matches_finite_differences(prim, args, kwargs, argnums, cid):
     rule = registry.lookup(prim)
     assert rule is not None, f"no rule for {cid}"
-    rng = np.random.default_rng(abs(hash(cid)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(cid.encode()))
     with np.errstate(all="ignore"):
         ans = call(prim, args, kwargs)
     g = random_like(ans, rng)
@@ -213,7 +214,7 @@ def test_vjp_matches_finite_differences(prim, args, kwargs, argnums, cid):
 @pytest.mark.parametrize("prim,args,kwargs,argnums,cid", CASES, ids=[c[4] for c in CASES])
 def test_jvp_matches_finite_differences(prim, args, kwargs, argnums, cid):
     rule = registry.lookup(prim)
-    rng = np.random.default_rng(abs(hash(cid + "jvp")) % 2**32)
+    rng = np.random.default_rng(zlib.crc32((cid + "jvp").encode()))
     with np.errstate(all="ignore"):
         ans = call(prim, args, kwargs)
     plus, minus, total = list(args), list(args), None
