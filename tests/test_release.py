@@ -3,7 +3,6 @@
 read (through an alias, in a loop or a branch after, by a nested function)."""
 
 import textwrap
-import tracemalloc
 
 import gast
 import numpy as np
@@ -16,6 +15,7 @@ from sourcediff.specialize import passes
 from sourcediff.specialize.facts import Arr
 from sourcediff.specialize.release import release
 from tests.oracles import check_grads_fd
+from tests.test_saves import _peak
 
 rng = np.random.default_rng(11)
 N, K, D = 2000, 16, 8
@@ -40,16 +40,6 @@ def _gradient(fn, wrt, args, release=True):
     finally:
         passes.SKIP.clear()
         passes.SKIP.update(saved)
-
-
-def _peak(fn, *args):
-    fn(*args)
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_a_gradient_call_holds_less_memory_with_the_release():

@@ -7,7 +7,6 @@ without a call, and finds the leaves from the toposort's sinks; a bias of shape 
 by one ``np.add.reduce``. The graph's structure, hooks and pruning are checked against PyTorch,
 gradients against PyTorch and finite differences, and the Python calls per op are counted."""
 
-import sys
 import warnings
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 from sourcediff import tape as T
 from sourcediff.runtime.shapes import unbroadcast
 from sourcediff.testing import directional_derivative
+from tests.test_review42 import _python_calls
 
 torch = pytest.importorskip("torch")
 
@@ -134,21 +134,6 @@ def test_unbroadcast_of_a_row_gives_the_bits_of_the_sum(shape, xshape):
     got = unbroadcast(g, x)
     assert np.shape(got) == xshape
     assert np.array_equal(got, want)
-
-
-def _python_calls(fn):
-    n = [0]
-
-    def prof(frame, event, arg):
-        if event == "call":
-            n[0] += 1
-
-    sys.setprofile(prof)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return n[0]
 
 
 def test_python_calls_per_recorded_op():
