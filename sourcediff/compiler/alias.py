@@ -679,9 +679,8 @@ def mutated_params(fn):
         if isinstance(n, gast.For):  # for row in a: row is a view of a
             for t in gast.walk(n.target):
                 if isinstance(t, gast.Name):
-                    for m in gast.walk(n.iter):
-                        if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Store):
-                            link(t.id, m.id)
+                    for m in _reads_sharing(n.iter, resolver):
+                        link(t.id, m)
         targets = n.targets if isinstance(n, gast.Assign) else \
             [n.target] if isinstance(n, gast.AugAssign) else []
         for t in targets:
@@ -710,10 +709,10 @@ def mutated_params(fn):
             else:
                 if receiver in params:
                     direct.append((receiver, parsed.user_line(n)))
-                for m in gast.walk(n):  # (lst.append(row): lst holds row itself, as [row] does)
-                    if isinstance(m, gast.Name) and m.id != receiver and \
-                            not isinstance(m.ctx, gast.Store):
-                        link(receiver, m.id)
+                for part in n.args + [k.value for k in n.keywords]:
+                    # (lst.append(row): lst holds row itself, as [row] does)
+                    for m in _shared_by_value(part, parsed, resolver, seqs) - {receiver}:
+                        link(receiver, m)
         if isinstance(n, gast.Call):
             # np.add(a, b, out=y), np.multiply(y, 2.0, y) (out by position), np.copyto(y, x)
             written = numpy_write(n, resolver)
@@ -807,6 +806,8 @@ def _reads_sharing(value, resolver):
         node = todo.pop()
         if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
             out.add(node.id)
+        elif isinstance(node, gast.Subscript):
+            todo.append(node.value)  # (theta[i:i + n] is a view of theta, never of i or n)
         elif not (isinstance(node, gast.Attribute) and node.attr in _METADATA) and \
                 not (node is not value and _fresh_call(node, resolver)):
             todo.extend(gast.iter_child_nodes(node))
