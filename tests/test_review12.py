@@ -417,12 +417,21 @@ def loop_over_an_iterator_held_in_a_name(x):
     return t
 
 
+def loop_over_iter_of_a_range(x):
+    t = 0.0
+    steps = iter(range(6))
+    for i in steps:
+        t = t * 0.5 + x[i]
+    return t
+
+
 def test_loop_over_an_iterator_is_refused_with_a_message():
-    # (a loop over reversed(...) itself runs: it reads seq[n - 1 - k])
-    check_grads_fd(loop_over_reversed_range, (X6.copy(),), (0,),
-                   (sd.grad(loop_over_reversed_range)(X6.copy()),))
+    # (a loop over reversed(...) itself runs: it reads seq[n - 1 - k]; so does one over
+    # reversed(...) held in a name, computed into a list where it is made)
+    for fn in (loop_over_reversed_range, loop_over_an_iterator_held_in_a_name):
+        check_grads_fd(fn, (X6.copy(),), (0,), (sd.grad(fn)(X6.copy()),))
     with pytest.raises(SourcediffError, match="no length or items by position"):
-        sd.grad(loop_over_an_iterator_held_in_a_name)(X6.copy())
+        sd.grad(loop_over_iter_of_a_range)(X6.copy())
 
 
 def dict_views_and_sequences(x):

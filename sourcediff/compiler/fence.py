@@ -126,7 +126,7 @@ def _check_one_shot_iterators(parsed, fdef):
                     why = (f"{changed[0].id}, which its items read, changes before {name} is "
                            f"read (Python computes the items when they are read)")
             if why is not None:
-                what = _iterator_kind(b.value)
+                what = _iterator_kind(b.value, parsed)
                 refuse(parsed, b, f"{what} bound to a name and read more than once, in a loop "
                        f"or after what they read changes", f"here {why}. Make it a list "
                        f"({name} = [...] or list(map(...))) and read that, or write the "
@@ -159,7 +159,7 @@ def _check_one_shot_arguments(parsed, fdef):
                      n.id == param and isinstance(n.ctx, gast.Load)]
             parents = {id(c): n for n in gast.walk(callee) for c in gast.iter_child_nodes(n)}
             if len(reads) > 1 or (reads and _loop_between(reads[0], callee, parents)):
-                what = _iterator_kind(arg)
+                what = _iterator_kind(arg, parsed)
                 refuse(parsed, arg, f"{what} passed to a function that reads them more than "
                        f"once or in a loop", f"{name} reads its parameter {param} "
                        f"{'in a loop' if len(reads) == 1 else f'{len(reads)} times'}, and "
@@ -193,20 +193,37 @@ def _check_loop_sequence_changes(parsed, fdef):
                            f"what you mean, or over an index (while k < len({name}):)")
 
 
-def _iterator_kind(value):
+# the iterators compiler/lowering.py computes into a list where they are made, by what makes them
+ITERATORS = {map: "map", zip: "zip", enumerate: "enumerate", filter: "filter",
+             reversed: "reversed", itertools.accumulate: "accumulate", itertools.chain: "chain",
+             itertools.chain.from_iterable: "chain.from_iterable", itertools.islice: "islice",
+             itertools.product: "product", itertools.combinations: "combinations",
+             itertools.combinations_with_replacement: "combinations_with_replacement",
+             itertools.permutations: "permutations"}
+
+
+def iterator_kind(value, parsed, local_names=None):
+    """The name of the iterator (``ITERATORS``) the call ``value`` makes, or None."""
+    if not isinstance(value, gast.Call):
+        return None
+    made_by = static_object(parsed, value.func, local_names)
+    try:
+        return ITERATORS.get(made_by)
+    except TypeError:  # (an object that cannot be hashed)
+        return None
+
+
+def _iterator_kind(value, parsed):
     if isinstance(value, gast.GeneratorExp):
         return "generator expressions"
-    return "map iterators" if isinstance(value.func, gast.Name) and value.func.id == "map" \
-        else "itertools.accumulate iterators"
+    kind = iterator_kind(value, parsed)
+    return f"{kind} iterators" if kind in ("map", "zip", "enumerate", "filter", "reversed") else \
+        f"itertools.{kind} iterators"
 
 
 def _one_shot(value, parsed):
-    if isinstance(value, gast.GeneratorExp):
-        return True
-    if isinstance(value, gast.Call) and static_object(parsed, value.func) is itertools.accumulate:
-        return True  # (compiler/lowering.py: computed into a list where it is bound)
-    return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
-        value.func.id == "map" and "map" not in parsed.bound_names
+    # (compiler/lowering.py computes these into a list where they are made)
+    return isinstance(value, gast.GeneratorExp) or iterator_kind(value, parsed) is not None
 
 
 def static_object(parsed, node, local_names=None):

@@ -17,6 +17,7 @@ import numpy as np
 from .. import runtime
 from ..rules.quote import Substitute
 from ..syntax import assign, call, const, load, located, plain_lambda, store
+from .fence import iterator_kind
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
 ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (runtime.add_at)
@@ -253,6 +254,113 @@ class CallLowering:
                 gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
                                                      ctx=gast.Store()),
                                    iter=args[0], ifs=[], is_async=0)]), node)
+        return self.iterator_as_list(node)
+
+    def iterator_as_list(self, node):
+        """An iterator of ``zip``, ``enumerate``, ``filter``, ``reversed`` or itertools
+        (``chain``, ``islice``, ``product``, ``combinations``, ``permutations``, ...) used as a
+        value (a name's value, an argument, a loop over a tuple of its items) as the list its
+        iteration gives, built by position so that a derivative reaches each item (the fence
+        refuses reading it twice)::
+
+            zip(a, b)              [(v1, v2) for v1, v2 in zip(a, b)]
+            enumerate(xs, 1)       [(k, v) for k, v in enumerate(xs, 1)]
+            reversed(xs)           [v for v in reversed(xs)]
+            filter(f, xs)          [v for v in xs if f(v)]
+            chain(a, b)            [v for s in (a, b) for v in s]
+            islice(xs, 1, None)    [v for v in xs][1:None]
+            combinations(xs, 2)    [(xs[i1], xs[i2]) for i1, i2 in
+                                    tuple(combinations(range(len(xs)), 2))]
+
+        None for another call, or one whose count of items per tuple is not written as a
+        number (``permutations(xs)``), which stays what it was."""
+        kind = iterator_kind(node, self.parsed, self.locals)
+        if kind is None or any(isinstance(a, gast.Starred) for a in node.args) or \
+                getattr(node, "sd_indices", False):
+            return None
+        args, kws = node.args, {k.arg: k.value for k in node.keywords}
+        if kind in ("zip", "enumerate", "filter", "reversed", "chain", "chain.from_iterable",
+                    "islice"):
+            return self.iterator_by_items(node, kind, args, kws)
+        if kind not in ("product", "combinations", "combinations_with_replacement",
+                        "permutations"):
+            return None  # (map and accumulate: builtin_as_comprehension's, or left as they are)
+        counts = {"product": len(args) * (_literal_int(kws.get("repeat", const(1))) or 0)}
+        if kind != "product":
+            r = args[1] if len(args) > 1 else kws.get("r")
+            counts[kind] = _literal_int(r) if r is not None else None
+        count = counts[kind]
+        if not count or (kind == "product" and set(kws) - {"repeat"}) or \
+                (kind != "product" and (len(args) + len(kws) > 2 or set(kws) - {"r"})):
+            return None
+        pools = [self.atom(p) for p in args[:1 if kind != "product" else len(args)]]
+        ranges = []
+        for pool in pools:  # (len(pool): _sd.loop_length, which refuses an iterator or a set)
+            length = self.name_of(call(load("len"), [copy.deepcopy(pool)]), "n")
+            self.out[-1].sd_loop_length = True
+            ranges.append(call(load("range"), [length]))
+        index = located(call(copy.deepcopy(node.func), ranges, node.keywords if kind == "product"
+                             else [gast.keyword(arg="r", value=const(count))]), node)
+        index.sd_indices = True  # (the index tuples themselves: made by the call, not lowered)
+        names = [self.names.fresh("i") for _ in range(count)]
+        pool_of = [pools[k % len(pools)] for k in range(count)]  # (product's repeat cycles)
+        elt = gast.Tuple(elts=[gast.Subscript(value=copy.deepcopy(p), slice=load(n),
+                                              ctx=gast.Load()) for p, n in zip(pool_of, names)],
+                         ctx=gast.Load())
+        return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
+            target=gast.Tuple(elts=[store(n) for n in names], ctx=gast.Store()),
+            iter=call(load("tuple"), [index]), ifs=[], is_async=0)]), node)
+
+    def iterator_by_items(self, node, kind, args, kws):
+        """iterator_as_list's ``zip``, ``enumerate``, ``reversed``, ``filter``, ``chain`` and
+        ``islice``."""
+        v = self.names.fresh("v")
+        if kind == "zip" and args and not kws:
+            names = [self.names.fresh("v") for _ in args]
+            return located(gast.ListComp(
+                elt=gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()),
+                generators=[gast.comprehension(target=gast.Tuple(
+                    elts=[store(n) for n in names], ctx=gast.Store()), iter=node, ifs=[],
+                    is_async=0)]), node)
+        if kind == "reversed" and len(args) == 1 and not kws:  # (a loop over it reads backwards)
+            return located(gast.ListComp(elt=load(v), generators=[gast.comprehension(
+                target=store(v), iter=node, ifs=[], is_async=0)]), node)
+        if kind == "enumerate" and 1 <= len(args) + len(kws) <= 2 and set(kws) <= {"start"}:
+            k = self.names.fresh("k")
+            return located(gast.ListComp(
+                elt=gast.Tuple(elts=[load(k), load(v)], ctx=gast.Load()),
+                generators=[gast.comprehension(target=gast.Tuple(
+                    elts=[store(k), store(v)], ctx=gast.Store()), iter=node, ifs=[],
+                    is_async=0)]), node)
+        if kind == "filter" and len(args) == 2 and not kws:
+            fn = args[0]
+            if isinstance(fn, gast.Constant) and fn.value is None:
+                test, target = load(v), store(v)
+            elif plain_lambda(fn, 1):  # (filter(lambda k: k % 2 == 0, xs): its body, inline)
+                test, target = copy.deepcopy(fn.body), store(fn.args.args[0].id)
+            else:
+                test, target = call(fn, [load(v)]), store(v)
+            elt = load(target.id)
+            return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
+                target=target, iter=args[1], ifs=[test], is_async=0)]), node)
+        if kind in ("chain", "chain.from_iterable") and not kws and \
+                (kind == "chain" or len(args) == 1):
+            seqs = gast.Tuple(elts=list(args), ctx=gast.Load()) if kind == "chain" else args[0]
+            s = self.names.fresh("s")
+            return located(gast.ListComp(elt=load(v), generators=[
+                gast.comprehension(target=store(s), iter=seqs, ifs=[], is_async=0),
+                gast.comprehension(target=store(v), iter=load(s), ifs=[], is_async=0)]), node)
+        if kind != "islice" or not 2 <= len(args) <= 4 or kws:
+            return None
+        bounds = [None, args[1], None] if len(args) == 2 else (list(args[1:]) + [None])[:3]
+        if all(isinstance(b, gast.Constant) and (b.value is None or (_literal_int(b) or 0) >= 0
+                                                 and _literal_int(b) is not None)
+               for b in bounds if b is not None):
+            # (numbers written out: islice refuses a negative one, a slice counts from the end)
+            whole = gast.ListComp(elt=load(v), generators=[gast.comprehension(
+                target=store(v), iter=args[0], ifs=[], is_async=0)])
+            return located(gast.Subscript(value=whole, slice=gast.Slice(*bounds),
+                                          ctx=gast.Load()), node)
         return None
 
 
@@ -307,6 +415,12 @@ class CallLowering:
 def _is_call_to(node, name, local_names):
     return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
             and node.func.id == name and name not in local_names)
+
+
+def _literal_int(node):
+    """The int a constant ``node`` holds (not a bool), or None."""
+    value = getattr(node, "value", None) if isinstance(node, gast.Constant) else None
+    return value if type(value) is int else None
 
 
 def _as_list(node):
