@@ -398,3 +398,32 @@ def test_grad_of_grad_through_a_tuple_result_whose_gradient_is_the_symbolic_zero
     fd = np.array([(first(x + eps * e, s) - first(x - eps * e, s)) / (2 * eps)
                    for e in np.eye(4)])
     np.testing.assert_allclose(second, fd, rtol=1e-6, atol=1e-8)
+
+
+def _list_off_path(x, y, s):
+    q = [x / (1.0 + np.sum(y) ** 2), y * 1.0] + [(s * np.ones((2, 4)))[1]]
+    a, b, c = q
+    for _ in range(2):
+        if np.sum(x) > -100.0:
+            return np.sum(x ** 2) * s  # (q's items reach nothing on this path)
+        s = s + np.sum(c)
+    return np.sum(a) + np.sum(b) * s
+
+
+def test_grad_of_grad_through_a_list_whose_gradient_is_the_symbolic_zero():
+    """A list made by + whose items reach nothing on the path taken: its gradient is the symbolic
+    zero, which the list's rule makes dense (a list of zeros); the second order's reverse sweep
+    summed that list's cotangent down to the number 0.0 with np.shape of a ragged list, a
+    ValueError from inside the generated code (fuzz seed 9100010). The adjoint of filling every
+    item with the zero adds the items up."""
+    x, y, s = np.array([0.5, -0.3, 0.2, 0.9]), np.array([0.1, 0.2, 0.3, 0.4]), 0.7
+    second = sd.grad(sd.grad(_list_off_path, wrt=2), wrt=(0, 1, 2))(x, y, s)
+    first = sd.grad(_list_off_path, wrt=2)
+    eps = 1e-6
+    for k, arg in enumerate((x, y)):
+        fd = np.array([(first(*[arg + eps * e if j == k else a for j, a in enumerate((x, y))], s) -
+                        first(*[arg - eps * e if j == k else a for j, a in enumerate((x, y))], s))
+                       / (2 * eps) for e in np.eye(4)])
+        np.testing.assert_allclose(second[k], fd, rtol=1e-6, atol=1e-8)
+    assert second[2] == pytest.approx((first(x, y, s + eps) - first(x, y, s - eps)) / (2 * eps),
+                                      abs=1e-8)

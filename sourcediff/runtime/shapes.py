@@ -118,6 +118,11 @@ def unbroadcast(g, x):
     else:
         if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
             return g
+        if isinstance(g, (list, tuple, dict)):
+            # (a list's cotangent summed to a number: that of the symbolic zero 0.0 a list's
+            # gradient is on a path where nothing reached it, which _sd.dense_grad filled into
+            # every item; the adjoint of that filling adds the items up)
+            return _leaf_sum(g)
         gs, xs = shape(g), shape(x)
         if gs == xs:
             return g
@@ -143,6 +148,17 @@ def unbroadcast(g, x):
     if g.shape != xs:
         g = np.broadcast_to(g, xs)
     return g
+
+
+def _leaf_sum(g):
+    """The sum of every number a list, tuple or dict of gradients holds (None for none)."""
+    if g is None:
+        return 0.0
+    if isinstance(g, (list, tuple)):
+        return sum((_leaf_sum(v) for v in g), 0.0)
+    if isinstance(g, dict):
+        return sum((_leaf_sum(v) for v in g.values()), 0.0)
+    return np.sum(g)
 
 
 def foreign_array(value, name="it"):
