@@ -105,7 +105,14 @@ def products_of_items(x, y):
     return t + sum(a - b ** 2 for a, b in itertools.permutations(x, 2))
 
 
-PROGRAMS = [zip_in_a_list, zip_loop_over_pairs, zip_of_three_held_in_a_name, layers_as_pairs,
+def pairs_as_values(x, y):
+    d = dict(enumerate(x))
+    pts = np.array(list(zip(x, y)))
+    ranked = sorted(zip(x, y), key=lambda p: p[0])
+    return d[0] * d[2] + np.sum(pts[:, 0] * pts[:, 1] ** 2) + ranked[0][1] * ranked[-1][0]
+
+
+PROGRAMS = [pairs_as_values, zip_in_a_list, zip_loop_over_pairs, zip_of_three_held_in_a_name, layers_as_pairs,
             enumerate_in_a_list, reversed_held_in_a_name, filtered, chained, sliced, pair_energy,
             products_of_items]
 

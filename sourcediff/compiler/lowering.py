@@ -247,8 +247,10 @@ class CallLowering:
                 all(k.arg is not None for k in kws):
             return located(gast.Dict(keys=[const(k.arg) for k in kws],
                                      values=[k.value for k in kws]), node)
-        if _is_call_to(node, "dict", self.locals) and len(args) == 1 and not kws and \
-                _is_call_to(args[0], "zip", self.locals) and len(args[0].args) == 2:
+        if _is_call_to(node, "dict", self.locals) and len(args) == 1 and not kws and (
+                _is_call_to(args[0], "zip", self.locals) and len(args[0].args) == 2 or
+                iterator_kind(args[0], self.parsed, self.locals) not in (None, "zip")):
+            # (dict(zip(ks, vs)), dict(enumerate(xs)): the pairs an iterator gives)
             k, v = self.names.fresh("k"), self.names.fresh("v")
             return located(gast.DictComp(key=load(k), value=load(v), generators=[
                 gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
