@@ -1,0 +1,64 @@
+"""review46: the specializer's rewrites held to their preconditions, adversarially.
+
+Programs that sit just inside and just outside each rewrite of the specialize stage (loop
+products hoisted before a loop, weight gradients stacked after the adjoint loop, buffers reused
+in place, large arrays released after their last read or replaced by a shape-only stand-in, row
+blocks) are checked in the default (specialized) mode against finite differences and against the
+generic code, and the values a gradient call returns against the function's own.
+
+What was found and fixed: the analyses that judge a name's uses by its parent node took the
+generated tree for a tree, but generated code shares Name nodes (the jvp form returns
+``(out, _sd.grad_like(out_dot, out))`` with one ``out`` node in both places), so a value read was
+taken for a shape-only read and the release pass replaced the function's returned value by
+``_sd.like_of``'s zeros."""
+
+import gast
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff import compiled, runtime
+from sourcediff.compiler.saves import type_only_names
+from tests.oracles import check_grads_fd
+
+
+@pytest.fixture
+def strict(monkeypatch):
+    """Specialization errors surface (a specializer that gives up would hide what is tested)."""
+    monkeypatch.setattr(compiled, "_SPECIALIZE", "strict")
+    sd.clear_cache()
+    yield
+    sd.clear_cache()
+
+
+V = np.linspace(0.0, 1.0, 20000)  # large enough (160 KB) for the release pass
+
+
+def one_fft_entry(a, v):
+    # a 1-element array (a scalar output for grad) whose fact the inference does not know
+    return np.real(np.fft.fft(np.sin(a * v))[:1])
+
+
+def test_value_of_a_float_argument_gradient_is_the_functions_value(strict):
+    # a Python float wrt argument runs the jvp form (one forward pass); its returned value was
+    # replaced by the stand-in of zeros, because its Name node is shared with grad_like's argument
+    value, g = sd.value_and_grad(one_fft_entry)(0.3, V)
+    want = one_fft_entry(0.3, V)
+    assert np.array_equal(value, want) and value[0] != 0.0
+    check_grads_fd(lambda a, v: float(one_fft_entry(a, v)[0]), (0.3, V), [0], [g])
+    src = sd.source(sd.jvp(one_fft_entry, wrt=0), 0.3, V)
+    assert "like_of" not in src.split("return")[-1]
+
+
+def test_type_only_names_judges_a_shared_node_at_each_place():
+    # one Name node held twice: read for its values in the tuple, for its shape in grad_like
+    out = gast.Name(id="out", ctx=gast.Load(), annotation=None, type_comment=None)
+    call = gast.Call(func=gast.Attribute(value=gast.Name(id="_sd", ctx=gast.Load(), annotation=None,
+                                                         type_comment=None),
+                                         attr="grad_like", ctx=gast.Load()),
+                     args=[gast.Name(id="g", ctx=gast.Load(), annotation=None, type_comment=None),
+                           out], keywords=[])
+    ret = gast.Return(value=gast.Tuple(elts=[out, call], ctx=gast.Load()))
+    assert type_only_names([ret], {"_sd": runtime}) == set()
+    alone = gast.Return(value=gast.Tuple(elts=[call], ctx=gast.Load()))
+    assert type_only_names([alone], {"_sd": runtime}) == {"out"}
