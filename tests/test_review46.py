@@ -19,6 +19,8 @@ import pytest
 import sourcediff as sd
 from sourcediff import compiled, runtime
 from sourcediff.compiler.saves import type_only_names
+from sourcediff.specialize import passes
+from sourcediff.syntax import unshared
 from tests.oracles import check_grads_fd
 
 
@@ -62,3 +64,43 @@ def test_type_only_names_judges_a_shared_node_at_each_place():
     assert type_only_names([ret], {"_sd": runtime}) == set()
     alone = gast.Return(value=gast.Tuple(elts=[call], ctx=gast.Load()))
     assert type_only_names([alone], {"_sd": runtime}) == {"out"}
+
+
+def _held_twice(tree):
+    """The nodes (not contexts or operators) that ``tree`` holds in more than one place."""
+    seen, twice = set(), []
+    for node in gast.walk(tree):
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, (gast.expr, gast.stmt)):
+                if id(child) in seen:
+                    twice.append(child)
+                seen.add(id(child))
+    return twice
+
+
+def test_the_specializer_rewrites_a_tree_where_generation_shared_nodes(strict, monkeypatch):
+    # the generic jvp form holds its output's Name node in two places; every pass of the
+    # specializer (parent maps, rows' renaming in place) works on a copy that holds each once
+    made = []
+    real = passes.specialize
+
+    def spy(fdef, *args, **kwargs):
+        made.append((fdef, real(fdef, *args, **kwargs)))
+        return made[-1][1]
+
+    monkeypatch.setattr(passes, "specialize", spy)
+    value, g = sd.value_and_grad(one_fft_entry)(0.3, V)
+    generic, specialized = made[-1]
+    assert _held_twice(generic) and specialized is not None
+    assert _held_twice(specialized) == []
+    assert np.array_equal(value, one_fft_entry(0.3, V))
+
+
+def test_unshared_copies_each_later_place_and_keeps_the_code():
+    tree = gast.parse("y = x * x + f(x)")
+    x = tree.body[0].value.left.left
+    tree.body[0].value.left.right = x  # (x * x with one node, as code generation writes it)
+    tree.body[0].value.right.args[0] = x
+    before = gast.dump(tree)
+    assert len(_held_twice(tree)) == 2
+    assert unshared(tree) is tree and _held_twice(tree) == [] and gast.dump(tree) == before
