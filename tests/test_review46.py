@@ -12,6 +12,8 @@ generated tree for a tree, but generated code shares Name nodes (the jvp form re
 taken for a shape-only read and the release pass replaced the function's returned value by
 ``_sd.like_of``'s zeros."""
 
+import copy
+
 import gast
 import numpy as np
 import pytest
@@ -19,9 +21,10 @@ import pytest
 import sourcediff as sd
 from sourcediff import compiled, runtime
 from sourcediff.compiler.saves import type_only_names
-from sourcediff.specialize import passes
+from sourcediff.specialize import passes, rows
 from sourcediff.syntax import unshared
 from tests.oracles import check_grads_fd
+from tests.programs import review46_specialize as P
 
 
 @pytest.fixture
@@ -104,3 +107,47 @@ def test_unshared_copies_each_later_place_and_keeps_the_code():
     before = gast.dump(tree)
     assert len(_held_twice(tree)) == 2
     assert unshared(tree) is tree and _held_twice(tree) == [] and gast.dump(tree) == before
+
+
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _arrays(v)]
+    return []
+
+
+@pytest.mark.parametrize("fn, args, wrt, marks", P.CASES, ids=[c[0].__name__ for c in P.CASES])
+def test_program_just_inside_or_outside_a_rewrite(fn, args, wrt, marks, monkeypatch):
+    """The specialized value_and_grad against the function's value, finite differences and the
+    generic code; the arguments unchanged, no gradient sharing memory with another or with an
+    argument, a second call the same; the rewrite the case sits inside applied."""
+    if any(a is P.DATA_X for a in args):  # (row blocks, at the test's size)
+        monkeypatch.setattr(rows, "BLOCK_MIN_BYTES", 0)
+        monkeypatch.setattr(rows, "BLOCK_BYTES", 1)
+        monkeypatch.setattr(rows, "MIN_ROWS", 1)
+        monkeypatch.setattr(rows, "MIN_BLOCKS", 2)
+    wrts = wrt if isinstance(wrt, tuple) else (wrt,)
+    results = {}
+    for mode in ("strict", "0"):
+        monkeypatch.setattr(compiled, "_SPECIALIZE", mode)
+        sd.clear_cache()
+        df = sd.value_and_grad(fn, wrt=wrt)
+        given = copy.deepcopy(args)
+        value, grads = df(*given)
+        again = df(*given)
+        grads = grads if isinstance(wrt, tuple) else (grads,)
+        results[mode] = (value, grads)
+        assert all(np.array_equal(a, b) for a, b in zip(_arrays(given), _arrays(args)))
+        np.testing.assert_allclose(value, fn(*copy.deepcopy(args)), rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(again[0], value)
+        for k, g in enumerate(_arrays(grads)):
+            assert not any(np.shares_memory(g, a) for a in _arrays(given))
+            assert not any(np.shares_memory(g, h) for h in _arrays(grads)[k + 1:])
+        if mode == "strict":
+            source = sd.source(df, *args)
+            assert all(m in source for m in marks), (marks, source)
+    check_grads_fd(lambda *a: float(np.sum(fn(*a))), args, list(wrts), results["strict"][1])
+    for g, h in zip(results["strict"][1], results["0"][1]):
+        np.testing.assert_allclose(g, h, rtol=1e-9, atol=1e-12)
+    sd.clear_cache()
