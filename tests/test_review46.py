@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff import compiled, runtime
+from sourcediff import compiled, jit, runtime
 from sourcediff.compiler.saves import type_only_names
 from sourcediff.specialize import passes, rows
 from sourcediff.syntax import unshared
@@ -151,3 +151,13 @@ def test_program_just_inside_or_outside_a_rewrite(fn, args, wrt, marks, monkeypa
     for g, h in zip(results["strict"][1], results["0"][1]):
         np.testing.assert_allclose(g, h, rtol=1e-9, atol=1e-12)
     sd.clear_cache()
+
+
+def test_the_numba_lowering_works_on_a_tree(strict):
+    # the generic jvp form (lowered as it is when the specializer changes nothing) holds its
+    # output's Name node twice; the lowering's analyses judge each use by its parent
+    jf = sd.jvp(one_fft_entry, wrt=0)
+    spec = jf.__sourcediff_specializations__
+    assert _held_twice(spec.fdef)
+    lowered, _ = jit.lower(spec, spec.fdef, (0.3, V), {"a_dot": 1.0})
+    assert _held_twice(lowered) == []
