@@ -53,6 +53,7 @@ from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
 from .specialize.inference import Inference
 from .specialize.release import without_releases
+from .syntax import unshared  # (generic code holds Name nodes twice: _typed_zeros reads parents)
 
 log = logging.getLogger("sourcediff")
 
@@ -296,9 +297,9 @@ def _construct(exc):
 
 
 def lower(spec, fdef, args, keywords):
-    """A copy of the specialized ``fdef`` in the form numba types (see the module docstring),
+    """A copy of the specialized ``fdef`` (a tree: each node held once) in the form numba types,
     and the names of its keyword-only parameters, now trailing positional ones."""
-    fdef = without_releases(without_stand_ins(copy.deepcopy(fdef), spec.runtime_names))
+    fdef = without_releases(without_stand_ins(unshared(copy.deepcopy(fdef)), spec.runtime_names))
     kw_names = [a.id for a in fdef.args.kwonlyargs]
     fdef.args.args = list(fdef.args.args) + list(fdef.args.kwonlyargs)
     fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []
@@ -457,8 +458,7 @@ def _typed_value(fact):
         return gast.Constant(value=0.0, kind=None)
     if fact is spec_facts.ANYINT or (type(fact) is spec_facts.Known and type(fact.value) is int):
         return gast.Constant(value=0, kind=None)
-    if fact is spec_facts.ANYBOOL or (type(fact) is spec_facts.Known and
-                                      type(fact.value) is bool):
+    if fact is spec_facts.ANYBOOL or (type(fact) is spec_facts.Known and type(fact.value) is bool):
         return gast.Constant(value=False, kind=None)
     return None
 

@@ -8,6 +8,8 @@ Example::
     assign("y", call(load("f"), [load("x")]))      # y = f(x)
 """
 
+import copy
+
 import gast
 
 
@@ -57,6 +59,35 @@ def located(node, loc):
 def call(func, args, keywords=()):
     """A gast Call."""
     return gast.Call(func=func, args=list(args), keywords=list(keywords))
+
+
+# leaves whose identity no analysis reads (``Load()``, ``Add()``): left shared
+_CONTEXTS = (gast.expr_context, gast.operator, gast.unaryop, gast.cmpop, gast.boolop)
+
+
+def unshared(tree):
+    """``tree``, changed in place so that it is a tree: each node it holds in more than one place
+    (code generation reuses a Name node, ``return (out, _sd.grad_like(out_dot, out))``) is, at
+    every place after the first, a copy of its own. Analyses that map a node to its parent, or
+    judge a name's use by where its node sits, and passes that change a node in place, then see
+    each place on its own."""
+    seen, stack = {id(tree)}, [tree]
+    while stack:
+        node = stack.pop()
+        for field, value in gast.iter_fields(node):
+            items = value if isinstance(value, list) else [value]
+            for k, item in enumerate(items):
+                if not isinstance(item, gast.AST) or isinstance(item, _CONTEXTS):
+                    continue
+                if id(item) in seen:
+                    item = copy.deepcopy(item)
+                    if isinstance(value, list):
+                        value[k] = item
+                    else:
+                        setattr(node, field, item)
+                seen.add(id(item))
+                stack.append(item)
+    return tree
 
 
 class Comment(gast.Expr):

@@ -31,27 +31,32 @@ _TYPE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
 def type_only_names(stmts, bound):
     """The names loaded in ``stmts`` only where their values are never read: an argument that a
     called function's ``type_only`` facts name, or ``.shape``/``.dtype``/``.ndim``/``.size``.
-    ``bound`` maps the generated code's global names to their objects (``GlobalNames.bound``)."""
+    ``bound`` maps the generated code's global names to their objects (``GlobalNames.bound``).
+    Each use is judged where it sits, parent by parent: generated trees share Name nodes (the jvp
+    form's ``return (out, _sd.grad_like(out_dot, out))`` holds one ``out`` node in both places),
+    and a node read for its values under one parent is not type-only for being so under another."""
     only, other = set(), set()
     for stmt in stmts:
-        parents = {}
-        for node in gast.walk(stmt):
-            for child in gast.iter_child_nodes(node):
-                parents[id(child)] = node
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                parent = parents.get(id(node))
-                (only if _type_only_use(parent, node, bound) else other).add(node.id)
+        for parent in gast.walk(stmt):
+            for node, type_only in _uses(parent, bound):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                    (only if type_only else other).add(node.id)
+        if isinstance(stmt, gast.Name) and isinstance(stmt.ctx, gast.Load):
+            other.add(stmt.id)  # (an expression that is a bare name: a read of its values)
     return only - other
 
 
-def _type_only_use(parent, node, bound):
+def _uses(parent, bound):
+    """(child, whether ``parent`` reads only its type there) for each child of ``parent``, one
+    pair per place (a node held twice, ``f(x, x)``, is judged at each position)."""
     if isinstance(parent, gast.Attribute):
-        return parent.value is node and parent.attr in _TYPE_ATTRIBUTES
-    if not isinstance(parent, gast.Call) or node not in parent.args:
-        return False
+        return [(parent.value, parent.attr in _TYPE_ATTRIBUTES)]
+    if not isinstance(parent, gast.Call):
+        return [(child, False) for child in gast.iter_child_nodes(parent)]
     fn = _called(parent.func, bound)
-    return fn is not None and parent.args.index(node) in registry.facts(fn).type_only
+    only = registry.facts(fn).type_only if fn is not None else ()
+    return [(parent.func, False)] + [(a, k in only) for k, a in enumerate(parent.args)] + \
+        [(k.value, False) for k in parent.keywords]
 
 
 def _called(func, bound):

@@ -26,6 +26,7 @@ import gast
 import numpy as np
 
 from ..compiler.optimize import dead_code, fold_constants, inline_temps
+from ..syntax import unshared
 from .buffers import _drop_unread_saves, _fill_empty, _reuse_buffers
 from .dicts import (
     _calls_leave_dicts_alone,
@@ -191,7 +192,7 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
     is compiled (see ``_hoist_library_calls``); without it library functions are looked up where
     the code says. ``batch_rows=False`` leaves products of a loop's rows in the loop (see
     _hoist_loop_products; for the numba backend, whose ``@`` takes 2-D arrays only)."""
-    fdef = copy.deepcopy(fdef)
+    fdef = unshared(copy.deepcopy(fdef))  # (a tree: no pass sees one node in two places)
     facts = _signature_facts(fdef, param_names, args, keywords, namespace, stack_name,
                              runtime_names, placeholders)
     assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
