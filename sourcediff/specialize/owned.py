@@ -3,22 +3,23 @@ is a new array of its own, so that the entry's copy-or-own step (``runtime.own_a
 returned gradient may share memory with another, which an in-place update of one would change)
 has nothing to do for it and is skipped.
 
-A returned value passes when it is a constant, or a name the function binds exactly once, by a
-top-level assignment, to an expression whose result is surely a new array (or an immutable
-scalar) by its facts: an arithmetic operator or ``@`` (``x.T @ g``, ``2.0 * d``), a unary
-minus, a numpy ufunc called without ``out=`` (``np.exp(z)``), ``np.dot`` or ``np.matmul``, or
-an array's ``.sum(...)``. Two such names are two arrays (each evaluation makes its own), and
-none is a view: a name bound to another name, to an item, a transpose, a reshape, a helper's
-result (``_sd.unreduce`` may return a broadcast view) or a ufunc's ``out=`` buffer does not
-pass, and the entry then checks the result at run time as before. Example::
+The code is followed statement by statement at its top level (each runs once): a name bound
+to an expression whose result is surely a new array (or an immutable scalar) by its facts holds
+a new array of its own: an arithmetic operator or ``@`` of arrays and numbers (``x.T @ g``,
+``b_bar + d``), a unary minus, a numpy ufunc called without ``out=`` (``np.exp(z)``),
+``np.dot``, ``np.matmul``, ``np.where`` of three arguments, or an array's ``.sum(...)``. A name
+bound to such a name holds the same array; anything else (a parameter, an item, a transpose, a
+reshape, a helper's result: ``_sd.unreduce`` may return a broadcast view, a ufunc's ``out=``
+buffer, a name a loop or a branch binds) is unknown. The results are owned when each returned
+name holds a new array and no two hold the same one; otherwise the entry checks them at run
+time as before. Example::
 
-    w2_bar = h.T @ _matmul2_bar         # passes: a new array
-    b2_bar = _ones100 @ out_bar         # passes
-    h_bar = _matmul2_bar                # does not: it is whatever _matmul2_bar holds
-    return (w2_bar, b2_bar)             # owned: own_arrays is not called
+    a_bar = _sub1_bar                   # the array _sub1_bar = 1.0 * c made
+    b_bar = -_sub1_bar                  # a new array
+    w_bar = h.T @ _matmul2_bar          # a new array
+    return (a_bar, b_bar, w_bar)        # owned: own_arrays is not called
+    return (a_bar, _sub1_bar)           # not: one array twice
 """
-
-import collections
 
 import gast
 import numpy as np
@@ -28,7 +29,7 @@ from .facts import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal
 
 _ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gast.Mod, gast.Pow,
                gast.MatMult)
-_PRODUCTS = (np.dot, np.matmul)
+_NEW = (np.dot, np.matmul, np.where)  # (np.where of three arguments)
 _REDUCTION_KEYWORDS = frozenset({"axis", "keepdims", "dtype"})
 _SCOPES = (gast.Lambda, gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef,
            gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp, gast.Global,
@@ -48,15 +49,31 @@ def owns_results(fdef, nodes, namespace, constants=None):
             any(isinstance(n, _SCOPES) for n in walked[1:]):
         return False
     names = _returned_names(body[-1].value)
-    if names is None or len(set(names)) != len(names):
+    if names is None:
         return False
-    stores = collections.Counter(n.id for n in walked if isinstance(n, gast.Name) and
-                                 isinstance(n.ctx, (gast.Store, gast.Param)))
-    bound = {s.targets[0].id: s.value for s in body if isinstance(s, gast.Assign) and
-             len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)}
-    arrays = {k for k, v in (constants or {}).items() if type(v) is np.ndarray and not stores[k]}
-    return all(stores[name] == 1 and name in bound and
-               _fresh(bound[name], _Facts(nodes, arrays), namespace) for name in names)
+    stored = {n.id for n in walked if isinstance(n, gast.Name) and
+              isinstance(n.ctx, (gast.Store, gast.Param))}
+    arrays = {k for k, v in (constants or {}).items() if type(v) is np.ndarray and
+              k not in stored}
+    facts = _Facts(nodes, arrays)
+    # which new array each name holds after each top-level statement (one statement runs once):
+    # a token per evaluation of an expression that makes one, shared by a name bound to the name
+    # that holds it; None for anything else (a parameter, a view, a name a loop binds)
+    holds = {}
+    for s in body[:-1]:
+        if isinstance(s, gast.Assign) and all(isinstance(t, gast.Name) for t in s.targets):
+            if isinstance(s.value, gast.Name):
+                token = holds.get(s.value.id)
+            else:
+                token = object() if _fresh(s.value, facts, namespace) else None
+            for t in s.targets:
+                holds[t.id] = token
+            continue
+        for n in gast.walk(s):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                holds[n.id] = None  # (bound or deleted by anything else)
+    tokens = [holds.get(name) for name in names]
+    return None not in tokens and len({id(t) for t in tokens}) == len(tokens)
 
 
 class _Facts:
@@ -120,8 +137,10 @@ def _fresh(value, nodes, namespace):
     fn = _resolved(value.func, namespace)
     if value.keywords or not all(nodes.numeric(a) for a in value.args):
         return False
+    if fn is np.where:
+        return len(value.args) == 3
     return isinstance(fn, np.ufunc) and fn.nout == 1 or \
-        any(fn is p for p in _PRODUCTS) and len(value.args) == 2
+        any(fn is p for p in _NEW) and len(value.args) == 2
 
 
 def _resolved(node, namespace):
