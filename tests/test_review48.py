@@ -325,3 +325,28 @@ def test_a_list_of_layers_gradient_runs_fewer_python_calls():
         np.testing.assert_allclose(gw, ww, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(gb, wb, rtol=1e-10, atol=1e-13)
     _assert_own_memory(got, [p for layer in params for p in layer] + [x])
+
+
+def test_own_arrays_of_a_tree_of_arrays_of_their_own_is_the_tree_itself():
+    """own_arrays' quick test for a list, tuple or dict tree (a list of layers' (W, b)): distinct
+    arrays that own their memory come back as they are; the same array twice, a view of
+    another, or a view of memory outside come back copied apart."""
+    w, b = np.ones((3, 2)), np.ones(2)
+    fresh = ([(w, b), (np.ones((2, 2)), np.zeros(2))],)
+    assert own_arrays(fresh) is fresh
+    for out in (([(w, b), (w, np.zeros(2))],), ([(w, b), (w[0], np.zeros(2))],),
+                ([(w, b)], {"k": b[::2]})):
+        got = own_arrays(out)
+        leaves = []
+        stack = [got]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                stack.extend(v.values())
+            elif isinstance(v, (list, tuple)):
+                stack.extend(v)
+            else:
+                leaves.append(v)
+        for i, u in enumerate(leaves):
+            for v in leaves[:i]:
+                assert not np.may_share_memory(u, v), out
