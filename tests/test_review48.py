@@ -350,3 +350,24 @@ def test_own_arrays_of_a_tree_of_arrays_of_their_own_is_the_tree_itself():
         for i, u in enumerate(leaves):
             for v in leaves[:i]:
                 assert not np.may_share_memory(u, v), out
+
+
+_FLOATS = """
+def g(x, y):
+    t = _sd.unbroadcast(x * y, x)
+    a = t + 1.0
+    return (float(a.sum()), a, float(x[0, 0]))
+"""
+
+
+@pytest.mark.parametrize("float_name, owned", [("float", True), ("int", False)])
+def test_the_proof_takes_a_python_float_as_its_own(float_name, owned):
+    """``float(v)`` among the returned values is a Python float (immutable): W2's gradient,
+    four floats; a name rebound to another function is not float."""
+    fdef = gast.parse(_FLOATS).body[0]
+    x, y = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    namespace = {"np": np, "_sd": runtime, "float": float if float_name == "float" else int}
+    out, proved = passes.specialize_owned(
+        fdef, ["x", "y"], (x, y), namespace=namespace, stack_name=None, removable=set(),
+        where_names=set(), runtime_names={"_sd"})
+    assert out is not None and proved == owned

@@ -48,7 +48,7 @@ def owns_results(fdef, nodes, namespace, constants=None):
     if sum(isinstance(n, gast.Return) for n in walked) != 1 or \
             any(isinstance(n, _SCOPES) for n in walked[1:]):
         return False
-    names = _returned_names(body[-1].value)
+    names = _returned_names(body[-1].value, namespace)
     if names is None:
         return False
     stored = {n.id for n in walked if isinstance(n, gast.Name) and
@@ -95,17 +95,20 @@ class _Facts:
         return isinstance(node, gast.Name) and node.id in self.arrays
 
 
-def _returned_names(node):
+def _returned_names(node, namespace):
     """The names of the (nested) tuple ``node`` returns; None when it holds anything else than
-    names and constants."""
+    names, constants and Python floats (``float(a_bar)``: immutable)."""
     if isinstance(node, gast.Name):
         return [node.id]
     if isinstance(node, gast.Constant):
         return []
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+            namespace.get(node.func.id) is float and len(node.args) == 1 and not node.keywords:
+        return []
     if isinstance(node, gast.Tuple):
         out = []
         for elt in node.elts:
-            names = _returned_names(elt)
+            names = _returned_names(elt, namespace)
             if names is None:
                 return None
             out.extend(names)
