@@ -425,6 +425,10 @@ class _Specializations:
         self.backend = backend  # or "numba": each signature's code compiled (sourcediff/jit.py)
         self.jit_log = []  # one record per signature the backend compiled or could not
         self.jit_warned = False
+        # a gradient's results get the entry's copy-or-own step (runtime.own_arrays) from the
+        # table's function itself: none for code that shows them new (specialize/owned.py)
+        self.own = runtime.own_arrays if built.distinct else None
+        self.owning_generic = None
         parsed = built.parsed
         self.where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:" \
                      f"{parsed.user_line(parsed.node)})"
@@ -440,39 +444,58 @@ class _Specializations:
         with self.lock:
             fn = self.table.get(key)
             if fn is None:
-                fn = self._build(args, keywords)
+                fn, owned = self._build(args, keywords)
+                if self.own is not None and not owned:
+                    fn = self._owning(fn)
                 if len(self.table) < _MAX_SIGNATURES:
                     self.table[key] = fn
         return fn
 
+    def _owning(self, fn):
+        """``fn`` with runtime.own_arrays applied to what it returns (the generic code's once)."""
+        if fn is self.generic and self.owning_generic is not None:
+            return self.owning_generic
+        own = self.own
+
+        @functools.wraps(fn)
+        def owning(*args, **kwargs):
+            return own(fn(*args, **kwargs))
+
+        if fn is self.generic:
+            self.owning_generic = owning
+        return owning
+
     def _build(self, args, keywords):
+        """The function for this call's signature, and whether its code shows every array it
+        returns new and its own (specialize/owned.py)."""
         try:
             forward = self._forward(args)
             if forward is not None:
-                return forward
+                return forward, False
             namespace = dict(vars(builtins))
             namespace.update(self.parsed.fn.__globals__)
             namespace.update(free_names(self.parsed, self.globals_))
-            fdef = passes.specialize(
+            fdef, owned = passes.specialize_owned(
                 self.fdef, self.params, args, namespace=namespace, stack_name=self.stack,
                 removable=self.removable, where_names=self.where_names,
                 runtime_names=self.runtime_names, placeholders=self.placeholders,
                 keywords=keywords, bind=self.globals_.name, batch_rows=self.backend == "numpy")
             if lazy.any_lazy(args, keywords):  # (dask arguments: sourcediff/lazy.py)
+                owned = False
                 numpy_names = {k for k, v in namespace.items() if v is np}
                 fdef = lazy.rewrite(fdef or self.fdef, next(iter(self.runtime_names)),
                                     numpy_names) or fdef
             if lazy.any_lazy(args, keywords) or self.backend == "numpy":
                 if fdef is None:
-                    return self.generic
-                return compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
+                    return self.generic, False
+                return compile_raw(self.parsed, emit(fdef), self.name, self.globals_), owned
             numpy_fn = self.generic if fdef is None else \
                 compile_raw(self.parsed, emit(fdef), self.name, self.globals_)
-            return jit.build(self, fdef or self.fdef, numpy_fn, args, keywords or {})
+            return jit.build(self, fdef or self.fdef, numpy_fn, args, keywords or {}), False
         except Exception:
             if _SPECIALIZE == "strict":
                 raise
-            return self.generic  # the generic code is always right; only speed is lost
+            return self.generic, False  # the generic code is always right; only speed is lost
 
     def _forward(self, args):
         """For one Python float wrt argument, the derivative in one forward pass (no trajectory
@@ -572,7 +595,9 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None, co
     display, other calls by the loop over the arguments (measured at 6 arrays: about 1 us less
     per call). ``checks``: the functions resolved by global name are checked first (ACT = np.sin
     after the gradient was built for np.tanh); ``distinct``: result arrays that share memory are
-    copied apart (runtime.own_arrays); ``captured``: a call finding the closure, defaults or
+    copied apart (runtime.own_arrays: by the specialization table's functions themselves, which
+    skip it where their code shows their arrays new, _Specializations._owning; here, on the
+    path without a table); ``captured``: a call finding the closure, defaults or
     methods the function was built for changed runs one built anew (sourcediff/captured.py);
     ``role``: "fwd" or "bwd" for the halves of a split form (the forward half built anew marks
     what it saves with its backward half, which the old backward half then runs); ``codes``:
@@ -587,9 +612,8 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None, co
         if len(args) == {n}:
             {", ".join(names)}, = args
             if {" and ".join(f"type({a}) is ndarray" for a in names)}:
-                out = (table.get(({", ".join(f"{a}.shape, {a}.dtype" for a in names)},)) or
-                       lookup(args))(*args)
-                return {out}"""
+                return (table.get(({", ".join(f"{a}.shape, {a}.dtype" for a in names)},)) or
+                        lookup(args))(*args)"""
     check = """
     for name, obj in resolved:
         if scope.get(name, _REBOUND) is not obj:
@@ -640,8 +664,7 @@ def entry(*args, **kwargs):{check}
                 if isinstance(a, ndarray):
                     array_kind(fn, args)
                 key.append(type(a))
-        out = (table.get(tuple(key)) or lookup(args))(*args)
-        return {out}
+        return (table.get(tuple(key)) or lookup(args))(*args)
     except SourcediffError:
         raise
     except Exception as exc:

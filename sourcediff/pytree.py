@@ -169,11 +169,18 @@ def _vector_pieces(gt, t):
 # ---------------------------------------------------------------- objects as parameters
 
 
+# types none of whose instances is a model object (their subclasses take the tests below)
+_LEAVES = frozenset({np.ndarray, float, int, bool, complex, str, bytes, list, tuple, dict,
+                     type(None), np.float64, np.float32, np.int64, np.bool_})
+
+
 def is_model_object(x):
     """Whether ``x`` is an instance of a class defined in Python (a model, a layer) whose
     attributes may hold parameters: not a container, an array, a number, a string, a function, a
     module or a class, nor an instance of numpy's, the standard library's compiled types (but a
     types.SimpleNamespace, a bag of attributes) or another array library's."""
+    if type(x) in _LEAVES:  # (the common cases by their exact type: no call, no abc check)
+        return False
     if x is None or is_tree(x) or isinstance(x, (
             type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
             functools.partial, np.ndarray, np.generic, numbers.Number, str, bytes)):

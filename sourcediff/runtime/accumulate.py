@@ -131,6 +131,8 @@ class GradDict(dict):
 
 def add_grads(a, b):
     """``a + b`` for gradients that may be 0.0, arrays, or lists/tuples of gradients (entrywise)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        return a + b  # (the common case first)
     if isinstance(a, (int, float)) and not isinstance(a, bool) and a == 0:
         return GradList(b) if isinstance(b, (list, tuple)) else b
     if isinstance(b, (int, float)) and not isinstance(b, bool) and b == 0:

@@ -485,6 +485,8 @@ def check_overlapping_write(base, index, value, where, text):
 def _float_leaves(value, path):
     """The first leaf of a list/tuple/dict (pytree) that is not a float or float array, as
     (path, leaf), or None when every leaf is one."""
+    if type(value) is np.ndarray:  # (the common leaf: no foreign_array test, no path made)
+        return None if value.dtype.kind == "f" else (path, value)
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):
@@ -495,6 +497,8 @@ def _float_leaves(value, path):
             kind == "f" and foreign_array(value) is None)
         return None if ok else (path, value)
     for key, item in items:
+        if type(item) is np.ndarray and item.dtype.kind == "f":
+            continue  # (a float array: its path is made only for a leaf that is refused)
         bad = _float_leaves(item, f"{path}[{key!r}]")
         if bad is not None:
             return bad

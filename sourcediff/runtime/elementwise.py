@@ -78,6 +78,12 @@ def scale_each(s, xs):
 
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Where ``a`` attains its max/min ``ans`` over ``axis``: 1/(number of ties), else 0."""
+    if keepdims and type(a) is np.ndarray and type(ans) is np.ndarray and axis is not None:
+        # (no ties: as many matches as slices, one in each when no max is nan (a nan max
+        # matches nothing): the mask itself, without the count per slice and its division by 1)
+        found = a == ans
+        if np.count_nonzero(found) == ans.size and not np.isnan(ans).any():
+            return found.astype(np.result_type(a, 1.0))
     mask = (as_array(a) == keep(ans, a, axis, keepdims)).astype(np.result_type(a, 1.0))
     return mask / np.sum(mask, axis=axis, keepdims=True)
 

@@ -114,7 +114,8 @@ def own_arrays(out):
     (``x_bar = y_bar = g`` for ``x + y``) or share memory are copied apart, so that updating one
     in place (``gx *= 0.1``) cannot change the other. The common case, nothing shared, returns
     ``out`` itself: first by a quick test for a tuple of distinct arrays that each own their
-    memory (no view can share it), which is what specialized gradients return."""
+    memory (no view can share it), which is what specialized gradients return, then by the same
+    test for the arrays of a list, tuple or dict tree (a list of layers' (W, b))."""
     if type(out) is tuple:
         seen = set()
         for v in out:
@@ -131,6 +132,12 @@ def own_arrays(out):
     _collect_arrays(out, leaves)
     if len(leaves) < 2:
         return out
+    for v in leaves:  # (the quick test again, for a list or dict tree of arrays: W7's layers)
+        if type(v) is not np.ndarray or v.base is not None:
+            break
+    else:
+        if len({id(v) for v in leaves}) == len(leaves):
+            return out
     shared = set()
     for k, a in enumerate(leaves):
         for b in leaves[:k]:

@@ -345,8 +345,8 @@ def is_basic_index(index):
     """True for an index made only of ints, slices, Ellipsis and None (numpy basic indexing)."""
     items = index if isinstance(index, tuple) else (index,)
     for item in items:
-        if item is None or item is Ellipsis or isinstance(item, slice):
-            continue
+        if item is None or item is Ellipsis or type(item) is int or isinstance(item, slice):
+            continue  # (a Python int first: no abc check of numbers.Integral)
         if isinstance(item, numbers.Integral) and not isinstance(item, (bool, np.bool_)):
             continue
         return False
@@ -355,6 +355,10 @@ def is_basic_index(index):
 
 def scatter_basic(g, a, index):
     """The gradient of ``a[index]``: ``out[index] = g`` for basic indices, ``np.add.at`` otherwise."""
+    if type(a) is list or type(a) is tuple:  # (what scatter gives a list or tuple, directly)
+        out = GradList([0.0] * len(a))
+        out[index] = g
+        return out
     if _zero_container(a, index):
         return 0.0
     if is_tree(a) or is_model_object(a) or not is_basic_index(index):

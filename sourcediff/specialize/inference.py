@@ -394,9 +394,14 @@ class Inference:
             return Arr((x if fn is runtime.matmul_grad_left else y).shape,
                        np.result_type(g.dtype, other.dtype))
         if isinstance(fn, np.ufunc):
-            if kwargs or len(args) != fn.nin or fn.nout != 1:
+            if len(args) != fn.nin or fn.nout != 1 or set(kwargs) - {"out"}:
                 return TOP
-            return _elementwise(fn, args)
+            fact = _elementwise(fn, args)
+            if not kwargs:
+                return fact
+            # out=: the buffer itself (the buffers pass writes one the result's shape and dtype)
+            out = kwargs["out"]
+            return out if type(out) is Arr and fact == out else TOP
         facts = registry.facts(fn)
         if facts.shapes == "evaluate":
             if fn is np.where and len(args) != 3:

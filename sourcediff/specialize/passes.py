@@ -50,6 +50,7 @@ from .facts import (
 )
 from .inference import Inference
 from .loops import _has_loop_products, _hoist_loop_products, _stack_loop_products
+from .owned import owns_results
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
@@ -183,16 +184,30 @@ def _infer(r, marks=False):
     return True
 
 
-def specialize(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
-               runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True):
+def specialize(fdef, param_names, args, **options):
+    """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (see
+    :func:`specialize_owned`); None when nothing in it changes."""
+    return specialize_owned(fdef, param_names, args, **options)[0]
+
+
+def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
+                     runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True):
     """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (and keyword
-    ``keywords``) by the passes of ``PASSES``; None when nothing in it changes. ``placeholders``
+    ``keywords``) by the passes of ``PASSES`` (None when nothing in it changes), and whether its
+    code shows every array it returns new and its own (``owned.py``: the entry then skips
+    runtime.own_arrays for it). ``placeholders``
     are the names the function sets to None on entry only so that their first save on the stack
     has a value. ``bind(wanted, obj)`` gives the name under which ``obj`` is bound when the code
     is compiled (see ``_hoist_library_calls``); without it library functions are looked up where
     the code says. ``batch_rows=False`` leaves products of a loop's rows in the loop (see
     _hoist_loop_products; for the numba backend, whose ``@`` takes 2-D arrays only)."""
     fdef = unshared(copy.deepcopy(fdef))  # (a tree: no pass sees one node in two places)
+    constants = {}  # the objects the passes bound (ones rows), by name: fixed once compiled
+    if bind is not None:
+        def bind(wanted, obj, _bind=bind):
+            name = _bind(wanted, obj)
+            constants[name] = obj
+            return name
     facts = _signature_facts(fdef, param_names, args, keywords, namespace, stack_name,
                              runtime_names, placeholders)
     assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
@@ -210,14 +225,16 @@ def specialize(fdef, param_names, args, *, namespace, stack_name, removable, whe
         CLEANUP.run(r)
     if r.total or bind is not None:
         if not _infer(r):
-            return fdef if r.total else None
+            return (fdef, False) if r.total else (None, False)
         try:
             for p in FINAL:
                 if p.name not in SKIP and p.when(r):
                     r.total += p.run(r)
         except _Stop:
-            return fdef if r.total else None
-    return fdef if r.total else None
+            return (fdef, False) if r.total else (None, False)
+    if not r.total:
+        return None, False
+    return fdef, _infer(r) and owns_results(fdef, r.nodes, r.namespace, constants)
 
 
 def _signature_facts(fdef, param_names, args, keywords, namespace, stack_name, runtime_names,
