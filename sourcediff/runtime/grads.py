@@ -126,11 +126,14 @@ def own_arrays(out):
             seen.add(id(v))
         else:
             return out
-    elif type(out) is np.ndarray or type(out) is float:
+    elif type(out) is float or type(out) is np.ndarray and out.base is None:
         return out
     leaves = []
     _collect_arrays(out, leaves)
-    if len(leaves) < 2:
+    # (a read-only view, np.broadcast_to's gradient of a sum along an axis, is copied: a
+    # gradient is updated in place, gx *= 0.1, np.clip(gx, -1, 1, out=gx))
+    readonly = {id(v) for v in leaves if isinstance(v, np.ndarray) and not v.flags.writeable}
+    if len(leaves) < 2 and not readonly:
         return out
     for v in leaves:  # (the quick test again, for a list or dict tree of arrays: W7's layers)
         if type(v) is not np.ndarray or v.base is not None:
@@ -140,13 +143,15 @@ def own_arrays(out):
             return out
     shared = set()
     for k, a in enumerate(leaves):
+        if id(a) in readonly:
+            continue
         for b in leaves[:k]:
             if a is b or np.may_share_memory(a, b):
                 shared.add(id(a))
                 break
-    if not shared:
+    if not shared and not readonly:
         return out
-    return _copy_shared(out, shared)
+    return _copy_shared(out, shared, readonly)
 
 
 def _collect_arrays(v, leaves):
@@ -163,18 +168,21 @@ def _collect_arrays(v, leaves):
             _collect_arrays(item, leaves)
 
 
-def _copy_shared(v, shared):
-    """``v`` with the arrays whose ids are in ``shared`` copied, but for the first of each."""
+def _copy_shared(v, shared, readonly=frozenset()):
+    """``v`` with the arrays whose ids are in ``shared`` copied, but for the first of each, and
+    those in ``readonly`` copied into arrays that can be written."""
     if isinstance(v, np.ndarray):
+        if id(v) in readonly:
+            return np.array(v, order="C")
         if id(v) in shared:
             shared.discard(id(v))  # (the first of a shared pair stays; later ones copy)
             return v.copy()
         return v
     if isinstance(v, tuple):
-        return type(v)(_copy_shared(item, shared) for item in v) if type(v) is tuple else \
-            type(v)(*[_copy_shared(item, shared) for item in v])
+        return type(v)(_copy_shared(item, shared, readonly) for item in v) \
+            if type(v) is tuple else type(v)(*[_copy_shared(item, shared, readonly) for item in v])
     if isinstance(v, list):
-        return type(v)(_copy_shared(item, shared) for item in v)
+        return type(v)(_copy_shared(item, shared, readonly) for item in v)
     if isinstance(v, dict):
-        return type(v)((k, _copy_shared(item, shared)) for k, item in v.items())
+        return type(v)((k, _copy_shared(item, shared, readonly)) for k, item in v.items())
     return v
