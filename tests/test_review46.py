@@ -85,13 +85,14 @@ def test_the_specializer_rewrites_a_tree_where_generation_shared_nodes(strict, m
     # the generic jvp form holds its output's Name node in two places; every pass of the
     # specializer (parent maps, rows' renaming in place) works on a copy that holds each once
     made = []
-    real = passes.specialize
+    real = passes.specialize_owned  # (what the compiled function calls: the code and its facts)
 
     def spy(fdef, *args, **kwargs):
-        made.append((fdef, real(fdef, *args, **kwargs)))
-        return made[-1][1]
+        out = real(fdef, *args, **kwargs)
+        made.append((fdef, out[0]))
+        return out
 
-    monkeypatch.setattr(passes, "specialize", spy)
+    monkeypatch.setattr(passes, "specialize_owned", spy)
     value, g = sd.value_and_grad(one_fft_entry)(0.3, V)
     generic, specialized = made[-1]
     assert _held_twice(generic) and specialized is not None
