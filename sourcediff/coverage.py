@@ -41,6 +41,7 @@ TAPE_GAPS = {
     "ndarray.reshape": "Tensor.reshape takes no order= (as in PyTorch)",
     "ndarray.std": "Tensor.std takes PyTorch's arguments (dim, correction), not numpy's positions",
     "ndarray.real": "Tensor.real is PyTorch's method, not numpy's attribute",
+    "np.as_strided": "it reads its argument with np.asarray (sliding_window_view is recorded)",
 }
 
 

@@ -580,6 +580,9 @@ nondiff_case(np.unravel_index, np.array([3, 5]), (3, 4))
 nondiff_case(np.broadcast_shapes, (2, 1), (1, 3))
 for _attr in (np.ndarray.shape, np.ndarray.ndim, np.ndarray.size, np.ndarray.dtype):
     nondiff_case(_attr, R(2, 3), name=f"ndarray.{_attr.__name__}")
+for _attr in (np.ndarray.strides, np.ndarray.itemsize, np.ndarray.nbytes):  # (no draws of R:
+    nondiff_case(_attr, np.arange(6.0).reshape(2, 3), name=f"ndarray.{_attr.__name__}")  # later
+    # cases keep their values)
 nondiff_case(builtins.isinstance, 2.5, float)
 nondiff_case(builtins.range, 4)
 nondiff_case(operator.and_, np.arange(4), np.arange(4) + 1)
@@ -968,6 +971,12 @@ case(np.lib.stride_tricks.sliding_window_view, R(5, 4), (3, 2))
 case(np.lib.stride_tricks.sliding_window_view, R(6), 3, name="sliding_window_view_1d")
 case(np.lib.stride_tricks.sliding_window_view, R(3, 5), 2, axis=1, name="sliding_window_axis")
 case(_sd.windows_grad, R(3, 3, 2, 2), R(4, 4), (2, 2), argnums=(0,))
+# as_strided views written by hand (float64: strides of 8 bytes per element), im2col's windows
+case(np.lib.stride_tricks.as_strided, R(6), (4, 3), (8, 8), name="as_strided_windows")
+case(np.lib.stride_tricks.as_strided, R(4, 5), (2, 3, 3, 3), (40, 8, 40, 8),
+     name="as_strided_im2col")
+case(_sd.strided_grad, R(4, 3), R(6), (4, 3), (8, 8), argnums=(0,))
+case(_sd.strided_take, R(6), R(6), (4, 3), (8, 8), argnums=(0,))
 case(np.bincount, np.array([0, 2, 2, 1, 0, 3, 2]), R(7), minlength=5, argnums=(1,))
 # np.add.at as the compiler writes it (repeated indices add up; values broadcast)
 case(_sd.add_at, R(4, 3), np.array([0, 2, 2]), R(3, 3), argnums=(0, 2))

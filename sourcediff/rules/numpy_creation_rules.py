@@ -128,7 +128,8 @@ def c_jvp(t, ans, *items):
 
 defnondiff(
     np.shape, np.ndim, np.size, len, np.ndarray.shape, np.ndarray.ndim, np.ndarray.size,
-    np.ndarray.dtype, np.result_type, np.broadcast_shapes, builtins.isinstance, builtins.print,
+    np.ndarray.dtype, np.ndarray.strides, np.ndarray.itemsize, np.ndarray.nbytes,
+    np.result_type, np.broadcast_shapes, builtins.isinstance, builtins.print,
     reason="the result is a shape, a size, a type or None",
     view=False,
 )

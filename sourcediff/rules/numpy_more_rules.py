@@ -334,6 +334,19 @@ def sliding_window_view(g, ans, x, window_shape, axis=None, *, subok=False, writ
     return (_sd.windows_grad(g, x, window_shape, axis), None, None)
 
 
+# as_strided (im2col and other window views written by hand): an element gets the sum of the g
+# of every place the view reads it; x must be C-contiguous (the strides are bytes of its memory)
+@defvjp(np.lib.stride_tricks.as_strided, kind="linear", torch_name="AsStridedBackward0",
+        view=True)
+def as_strided(g, ans, x, shape=None, strides=None, subok=False, writeable=True):
+    return (_sd.strided_grad(g, x, shape, strides), None, None, None, None)
+
+
+@defjvp(np.lib.stride_tricks.as_strided)
+def as_strided_jvp(t, ans, x, shape=None, strides=None, subok=False, writeable=True):
+    return (_sd.strided_take(t, x, shape, strides), None, None, None, None)
+
+
 # bincount: each weight goes to the bin its index names (the indices carry no derivative)
 @defvjp(np.bincount, kind="linear", torch_name="BincountBackward0", view=False)
 def bincount(g, ans, x, weights=None, minlength=0):

@@ -458,6 +458,16 @@ def windows_grad_helper(b, out, g, x, window_shape, axis=None):
     return (np.lib.stride_tricks.sliding_window_view(b, window_shape, axis), None, None, None)
 
 
+@defvjp(_sd.strided_grad, kind="linear", torch_name="AsStridedBackward0")
+def strided_grad_helper(b, out, g, x, view_shape=None, strides=None):
+    return (_sd.strided_take(b, x, view_shape, strides), None, None, None)
+
+
+@defvjp(_sd.strided_take, kind="linear", torch_name="AsStridedBackward0")
+def strided_take_helper(b, out, t, x, view_shape=None, strides=None):
+    return (_sd.strided_grad(b, x, view_shape, strides), None, None, None)
+
+
 # np.add.at(a, i, v) as the compiler writes it (a = _sd.add_at(a, i, v)): a passes its gradient
 # through; v gets g at the indices it was added to (summed where it was broadcast)
 @defvjp(_sd.add_at, kind="custom", torch_name="IndexPutBackward0")

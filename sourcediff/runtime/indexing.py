@@ -14,7 +14,8 @@ __all__ = [
     "scatter", "MISSING", "saved_item", "restore_item", "item_grad", "last_writes_only",
     "last_writes", "zero_at", "index_concat_grads", "index_concat_place", "index_concat_tangents",
     "normalize_axes", "is_basic_index", "scatter_basic", "unsort", "take_sorted", "take_grad",
-    "along_axis_index", "take_along_grad", "windows_grad", "add_at", "write_into",
+    "along_axis_index", "take_along_grad", "windows_grad", "strided_grad", "strided_take",
+    "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
     "item_to_write",
     "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
@@ -448,6 +449,55 @@ def windows_grad(g, x, window_shape, axis=None):
     out = np.zeros(np.size(x), dtype=np.result_type(g, float))
     np.add.at(out, np.ravel(positions), np.ravel(np.broadcast_to(g, positions.shape)))
     return np.reshape(out, shape(x))
+
+
+def _strided_positions(x, view_shape, strides):
+    """The flat position in ``x`` of each element of ``as_strided(x, view_shape, strides)``: the
+    element at index (i, j, ...) is at byte ``i * strides[0] + j * strides[1] + ...`` of x's
+    memory, which is x's element of that flat position when x is C-contiguous. Refused where the
+    view is not made of x's elements (another layout of x, a stride that is not a whole number of
+    elements, an element outside x): the derivative would not be x's."""
+    x = np.asarray(x)
+    view_shape = x.shape if view_shape is None else tuple(view_shape)
+    strides = x.strides if strides is None else tuple(strides)
+    size = x.dtype.itemsize
+    if not x.flags.c_contiguous or any(st % size for st in strides):
+        raise NotImplementedError(
+            "sourcediff differentiates np.lib.stride_tricks.as_strided(x, shape, strides) for a "
+            "C-contiguous x and strides that are whole numbers of its elements (its derivative "
+            "adds each element's gradient back where the view read it); make x contiguous first "
+            "(np.ascontiguousarray(x)) or write the view with sliding_window_view")
+    flat = np.zeros(view_shape, dtype=np.intp)
+    for axis, (n, st) in enumerate(zip(view_shape, strides)):
+        steps = np.arange(n, dtype=np.intp) * (st // size)
+        flat = flat + steps.reshape((n,) + (1,) * (len(view_shape) - axis - 1))
+    if flat.size and (flat.min() < 0 or flat.max() >= x.size):
+        raise NotImplementedError(
+            "this np.lib.stride_tricks.as_strided view reads memory outside its array (numpy "
+            "gives whatever lies there): it has no derivative; check its shape and strides")
+    return flat
+
+
+def strided_grad(g, x, view_shape=None, strides=None):
+    """The gradient of ``as_strided(x, view_shape, strides)``: each element's ``g`` added back at
+    the element of x it read (an element read by several windows gets the sum)."""
+    numpy_only("as_strided", g, x)
+    flat = _strided_positions(x, view_shape, strides)
+    g = np.broadcast_to(g, flat.shape)
+    if np.iscomplexobj(g):
+        out = np.zeros(np.size(x), dtype=np.result_type(g, float))
+        np.add.at(out, flat.ravel(), g.ravel())
+    else:
+        out = np.bincount(flat.ravel(), weights=np.ravel(g).astype(float), minlength=np.size(x))
+    return np.reshape(out.astype(np.result_type(g, float), copy=False), shape(x))
+
+
+def strided_take(t, x, view_shape=None, strides=None):
+    """``as_strided`` of a tangent (or a cotangent) shaped like ``x``: the elements of ``t`` at the
+    positions the view reads in ``x`` (``t`` need not share x's layout or dtype)."""
+    numpy_only("as_strided", t, x)
+    flat = _strided_positions(x, view_shape, strides)
+    return np.ravel(np.broadcast_to(t, shape(x)))[flat]
 
 
 def add_at(a, indices, values):

@@ -118,7 +118,7 @@ def unbroadcast(g, x):
     else:
         if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
             return g
-        if isinstance(g, (list, tuple, dict)):
+        if isinstance(g, (list, tuple, dict)) and type(x) is float:
             # (a list's cotangent summed to a number: that of the symbolic zero 0.0 a list's
             # gradient is on a path where nothing reached it, which _sd.dense_grad filled into
             # every item; the adjoint of that filling adds the items up)
