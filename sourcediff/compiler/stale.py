@@ -21,6 +21,8 @@ Example::
 import __future__
 import importlib.machinery
 import inspect
+import linecache
+import symtable
 import sys
 import types
 
@@ -64,9 +66,29 @@ def compiles_to(fn, lines, first, segment=None):
     if not body:
         return None
     qualname = getattr(code, "co_qualname", None) or fn.__qualname__
-    header = _header(code, qualname, body[0])
+    header = _header(code, qualname, body)
     if header is None:
         return None
+    # Python 3.11+ compiles ``np.sin(x)`` differently when ``np`` is bound by an import at the
+    # top of the module: first guess those names are the modules the function reads, and when
+    # that compiles to other code, ask the file's symbol table which of its names are imported
+    names = _names(code)
+    imported = sorted(n for n in names if isinstance(fn.__globals__.get(n), types.ModuleType))
+    same = _compiles_same(code, running, header, body, at, imported)
+    if same is False and sys.version_info >= (3, 11):
+        exact = _imported_names(code.co_filename, names)
+        if exact is None:
+            return None
+        if exact != imported:
+            same = _compiles_same(code, running, header, body, at, exact)
+    return same
+
+
+def _compiles_same(code, running, header, body, at, imported):
+    """Whether the text ``body`` under ``header``, in a module that imports the names
+    ``imported``, compiles to code of the key ``running``; None when it does not compile or the
+    function is not found in what it compiles to."""
+    header = ([f"import {', '.join(imported)}\n"] if imported else []) + header
     text = "".join(header) + "".join(body)
     try:
         # (the flags of the function's own __future__ imports; not this module's: dont_inherit)
@@ -80,6 +102,32 @@ def compiles_to(fn, lines, first, segment=None):
         return _key(found) == running
     except _Unsure:
         return None
+
+
+def _names(code):
+    """Every name the code object and the ones nested in it read as a global or an attribute."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _names(c)
+    return names
+
+
+def _imported_names(filename, names):
+    """The ones of ``names`` that an import binds at the top of ``filename``'s text (as linecache
+    holds it), sorted; None when the text does not compile."""
+    try:
+        top = symtable.symtable("".join(linecache.getlines(filename)), filename, "exec")
+    except (SyntaxError, ValueError):
+        return None
+    return sorted(n for n in names if _is_imported(top, n))
+
+
+def _is_imported(table, name):
+    try:
+        return table.lookup(name).is_imported()
+    except KeyError:
+        return False
 
 
 def _plainly_loaded(fn):
@@ -96,12 +144,12 @@ def _plainly_loaded(fn):
     return kind.__module__ in ("zipimport", "_frozen_importlib", "_frozen_importlib_external")
 
 
-def _header(code, qualname, first_line):
+def _header(code, qualname, body):
     """The lines to put above the function's text so that it compiles as it did: an enclosing
     def whose parameters are the function's free variables, then its class (private names mangle
-    with the class's name), indented with prefixes of the text's own indentation. None when the
-    text's indentation leaves no room for them."""
-    indent = first_line[:len(first_line) - len(first_line.lstrip(" \t"))]
+    with the class's name), indented with prefixes of the text's own indentation (``body``'s
+    first line is indented in place, for a lambda's text). None when the text's indentation
+    leaves no room for them."""
     owner = _class_of(qualname)
     free = [n for n in code.co_freevars if not (owner and n == "__class__")]
     heads = []
@@ -109,6 +157,9 @@ def _header(code, qualname, first_line):
         heads.append(f"def __sourcediff_enclosing__({', '.join(free)}):\n")
     if owner:
         heads.append(f"class {owner}:\n")
+    if code.co_name == "<lambda>":
+        body[0] = " " * len(heads) + body[0]
+    indent = body[0][:len(body[0]) - len(body[0].lstrip(" \t"))]
     if indent and not heads:
         heads.append("if 1:\n")  # (a nested function that reads no variable of its enclosing one)
     if len(heads) > len(indent):
@@ -134,7 +185,8 @@ def _lambda_text(lines, segment):
     chosen[-1] = chosen[-1][:end_col]
     chosen[0] = chosen[0][col:]
     out = [text.decode(errors="replace") for text in chosen]
-    out[0], out[-1] = "(" + out[0], out[-1].rstrip("\n") + ")\n"
+    out[-1] = out[-1].rstrip("\n") + ")\n"
+    out[0] = "(" + out[0]
     return out
 
 
@@ -172,4 +224,8 @@ def _constant(value):
         return ("frozenset", frozenset(_constant(v) for v in value))
     if isinstance(value, (float, complex)):
         return (type(value).__name__, repr(value))
+    if isinstance(value, str) and ".<locals>." in value:
+        # (Python 3.10 keeps a nested function's qualified name as a constant: its part after the
+        # enclosing function's, the part the envelope cannot name the same)
+        return ("qualname", value.rsplit(".<locals>.", 1)[-1])
     return (type(value).__name__, value)
