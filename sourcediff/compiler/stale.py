@@ -70,10 +70,11 @@ def compiles_to(fn, lines, first, segment=None):
     if header is None:
         return None
     # Python 3.11+ compiles ``np.sin(x)`` differently when ``np`` is bound by an import at the
-    # top of the module: first guess those names are the modules the function reads, and when
-    # that compiles to other code, ask the file's symbol table which of its names are imported
+    # top of the module: first guess which names are (the modules, classes and functions of other
+    # modules the function reads), and when that compiles to other code, ask the file's symbol
+    # table (once per file: it costs a parse of the whole file)
     names = _names(code)
-    imported = sorted(n for n in names if isinstance(fn.__globals__.get(n), types.ModuleType))
+    imported = _guess_imported(fn, names)
     same = _compiles_same(code, running, header, body, at, imported)
     if same is False and sys.version_info >= (3, 11):
         exact = _imported_names(code.co_filename, names)
@@ -113,21 +114,39 @@ def _names(code):
     return names
 
 
+def _guess_imported(fn, names):
+    """The ones of ``names`` that are likely bound by an import at the top of ``fn``'s module:
+    modules, and classes and functions of other modules, in its globals."""
+    home, scope = getattr(fn, "__module__", None), fn.__globals__
+    out = []
+    for name in sorted(names):
+        value = scope.get(name)
+        if isinstance(value, types.ModuleType) or (isinstance(value, _DEFINED) and getattr(
+                value, "__module__", home) not in (home, None)):
+            out.append(name)
+    return out
+
+
+_DEFINED = (type, types.FunctionType, types.BuiltinFunctionType)
+# file name -> (its size and time in linecache, the names an import binds at its top)
+_IMPORTED = {}
+
+
 def _imported_names(filename, names):
     """The ones of ``names`` that an import binds at the top of ``filename``'s text (as linecache
     holds it), sorted; None when the text does not compile."""
-    try:
-        top = symtable.symtable("".join(linecache.getlines(filename)), filename, "exec")
-    except (SyntaxError, ValueError):
-        return None
-    return sorted(n for n in names if _is_imported(top, n))
-
-
-def _is_imported(table, name):
-    try:
-        return table.lookup(name).is_imported()
-    except KeyError:
-        return False
+    entry = linecache.cache.get(filename)
+    stamp = entry[:2] if isinstance(entry, tuple) and len(entry) == 4 else None
+    known = _IMPORTED.get(filename)
+    if known is None or stamp is None or known[0] != stamp:
+        try:
+            top = symtable.symtable("".join(linecache.getlines(filename)), filename, "exec")
+        except (SyntaxError, ValueError):
+            return None
+        known = (stamp, {s.get_name() for s in top.get_symbols() if s.is_imported()})
+        if stamp is not None:
+            _IMPORTED[filename] = known
+    return sorted(names & known[1])
 
 
 def _plainly_loaded(fn):
