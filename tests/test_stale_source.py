@@ -5,8 +5,11 @@ the name and parameters). Now the text is compiled again and compared with the c
 (compiler/stale.py); a body that differs is refused with what to do, a reload gives the new
 gradient, and a function whose file is unchanged is never refused, whatever its kind."""
 
+import ast
 import functools
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import os
 import sys
@@ -348,3 +351,33 @@ def test_text_the_envelope_cannot_recreate_is_not_judged():
     assert stale.compiles_to(_with_try, ["def _with_try(x, k=2.0:\n"] + lines[1:], first) is None
     renamed = [lines[0].replace("_with_try", "_renamed")] + lines[1:]
     assert stale.compiles_to(_with_try, renamed, first) is None
+
+
+class _Instrumenting(importlib.machinery.SourceFileLoader):
+    """An import hook that rewrites the syntax tree (as typeguard's and beartype's do): every
+    function gets a first statement of its own. The code differs from the text, the file is
+    unchanged."""
+
+    def source_to_code(self, data, path, *args, **kwargs):
+        tree = ast.parse(data)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                node.body.insert(0, ast.parse("_instrumented = 1").body[0])
+        return compile(ast.fix_missing_locations(tree), path, "exec", dont_inherit=True)
+
+
+def test_a_module_an_import_hook_rewrote_is_not_refused(tmp_path):
+    path = tmp_path / "sd_stale_hooked.py"
+    _write(path, _PLAIN.format(body="    return np.sum(np.sin(x) * x)"))
+    spec = importlib.util.spec_from_file_location(
+        "sd_stale_hooked", path, loader=_Instrumenting("sd_stale_hooked", str(path)))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["sd_stale_hooked"] = mod
+    try:
+        spec.loader.exec_module(mod)
+        assert "_instrumented" in mod.f.__code__.co_varnames
+        lines, first = inspect.getsourcelines(mod.f.__code__)
+        assert stale.compiles_to(mod.f, lines, first) is None
+        check_grads_fd(mod.f, (X.copy(),), [0], [sd.grad(mod.f)(X.copy())])
+    finally:
+        sys.modules.pop("sd_stale_hooked", None)

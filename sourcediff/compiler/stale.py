@@ -94,7 +94,7 @@ def _compiles_same(code, running, header, body, at, imported):
     try:
         # (the flags of the function's own __future__ imports; not this module's: dont_inherit)
         module = compile(text, code.co_filename, "exec", code.co_flags & _FUTURE, True)
-    except (SyntaxError, ValueError):  # (the envelope cannot hold this text: a tab indent, ...)
+    except (SyntaxError, ValueError, RecursionError):  # (the envelope cannot hold this text)
         return None
     found = _find(module, code.co_name, len(header) + 1 + at)
     if found is None:
@@ -141,7 +141,7 @@ def _imported_names(filename, names):
     if known is None or stamp is None or known[0] != stamp:
         try:
             top = symtable.symtable("".join(linecache.getlines(filename)), filename, "exec")
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError):
             return None
         known = (stamp, {s.get_name() for s in top.get_symbols() if s.is_imported()})
         if stamp is not None:
