@@ -289,12 +289,34 @@ def _make_lambda(k):
     return lambda x: np.sum(k * x * x)
 
 
+class _Renamed:
+    def __init__(self):
+        self.__k = 2.0
+
+    def loss(self, x):
+        return np.sum(x * self.__k)
+
+
+__hidden = 2.0
+
+
+def _reads_a_private_global(x):
+    return np.sum(x * __hidden)
+
+
+# (names code may give: Python 3.10 has no co_qualname, and reads the class that mangles private
+# names from __qualname__)
+_Renamed.loss.__qualname__ = "loss"
+_reads_a_private_global.__qualname__ = "Pretend.method"
+
+
 def _kinds():
     inner, local = _outer(1.5)
     return [_Model().loss, _Model().plain, _conditional, _Model.static, _Model.klass, _Model.weight.fget, _Model().uses_super,
             _Model.Inner().loss, _Model.Inner._Inner__square, inner, local().loss, _decorated,
             _wrapped.__wrapped__, _with_try, _generator, _LINKS["square"], _LINKS["log1p"],
-            _make_lambda(2.0), _Model.__init__, _with_default]
+            _make_lambda(2.0), _Model.__init__, _with_default, _Renamed.loss,
+            _reads_a_private_global]
 
 
 @pytest.mark.parametrize("fn", _kinds(), ids=lambda fn: fn.__qualname__)

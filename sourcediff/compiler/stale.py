@@ -14,7 +14,7 @@ false "changed" would refuse a user's ordinary function, so everything it is not
 
 Example::
 
-    >>> compiles_to(f.__code__, f.__qualname__, lines, first)   # doctest: +SKIP
+    >>> compiles_to(f, *inspect.getsourcelines(f.__code__))   # doctest: +SKIP
     True
 """
 
@@ -22,6 +22,7 @@ import __future__
 import importlib.machinery
 import inspect
 import linecache
+import re
 import symtable
 import sys
 import types
@@ -65,30 +66,50 @@ def compiles_to(fn, lines, first, segment=None):
         body, at = _lambda_text(lines, segment), 0
     if not body:
         return None
-    qualname = getattr(code, "co_qualname", None) or fn.__qualname__
-    header = _header(code, qualname, body)
-    if header is None:
-        return None
+    owner = _class_of(getattr(code, "co_qualname", None) or fn.__qualname__)
     # Python 3.11+ compiles ``np.sin(x)`` differently when ``np`` is bound by an import at the
     # top of the module: first guess which names are (the modules, classes and functions of other
     # modules the function reads), and when that compiles to other code, ask the file's symbol
     # table (once per file: it costs a parse of the whole file)
     names = _names(code)
     imported = _guess_imported(fn, names)
-    same = _compiles_same(code, running, header, body, at, imported)
+    same = _compiles_same(code, running, body, at, owner, imported)
     if same is False and sys.version_info >= (3, 11):
         exact = _imported_names(code.co_filename, names)
         if exact is None:
             return None
         if exact != imported:
-            same = _compiles_same(code, running, header, body, at, exact)
+            same = _compiles_same(code, running, body, at, owner, exact)
+    if same is not True and not hasattr(code, "co_qualname"):
+        # (3.10: the class is read from __qualname__, which code may have reassigned: the classes
+        # the running code's private names were mangled with, or none, are tried too; they can
+        # only tell that the code is the same)
+        for other in _mangled_with(code, body) - {owner}:
+            if _compiles_same(code, running, body, at, other, imported):
+                return True
     return same
 
 
-def _compiles_same(code, running, header, body, at, imported):
-    """Whether the text ``body`` under ``header``, in a module that imports the names
-    ``imported``, compiles to code of the key ``running``; None when it does not compile or the
-    function is not found in what it compiles to."""
+def _mangled_with(code, body):
+    """The class names (None: no class) that private names of the text ``body`` may have been
+    mangled with in ``code``: ``C`` of ``_C__w`` for ``self.__w``."""
+    private = {t for t in re.findall(r"\b__\w+", "".join(body)) if not t.endswith("__")}
+    found = {None}
+    for name in _names(code, all_names=True):
+        for t in private:
+            if name.endswith(t) and name.startswith("_") and len(name) > len(t) + 1:
+                found.add(name[1:-len(t)])
+    return found
+
+
+def _compiles_same(code, running, body, at, owner, imported):
+    """Whether the text ``body``, in the class ``owner`` (None: none) of a module that imports
+    the names ``imported``, compiles to code of the key ``running``; None when that cannot be
+    told (the envelope does not fit the text, does not compile, or holds no such function)."""
+    body = list(body)
+    header = _header(code, owner, body)
+    if header is None:
+        return None
     header = ([f"import {', '.join(imported)}\n"] if imported else []) + header
     text = "".join(header) + "".join(body)
     try:
@@ -105,12 +126,15 @@ def _compiles_same(code, running, header, body, at, imported):
         return None
 
 
-def _names(code):
-    """Every name the code object and the ones nested in it read as a global or an attribute."""
+def _names(code, all_names=False):
+    """Every name the code object and the ones nested in it read as a global or an attribute
+    (and, ``all_names``, as a variable)."""
     names = set(code.co_names)
+    if all_names:
+        names |= set(code.co_varnames + code.co_freevars + code.co_cellvars)
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
-            names |= _names(c)
+            names |= _names(c, all_names)
     return names
 
 
@@ -163,13 +187,12 @@ def _plainly_loaded(fn):
     return kind.__module__ in ("zipimport", "_frozen_importlib", "_frozen_importlib_external")
 
 
-def _header(code, qualname, body):
+def _header(code, owner, body):
     """The lines to put above the function's text so that it compiles as it did: an enclosing
     def whose parameters are the function's free variables, then its class (private names mangle
     with the class's name), indented with prefixes of the text's own indentation (``body``'s
     first line is indented in place, for a lambda's text). None when the text's indentation
     leaves no room for them."""
-    owner = _class_of(qualname)
     free = [n for n in code.co_freevars if not (owner and n == "__class__")]
     heads = []
     if free:
