@@ -13,6 +13,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -403,3 +404,30 @@ def test_a_module_an_import_hook_rewrote_is_not_refused(tmp_path):
         check_grads_fd(mod.f, (X.copy(),), [0], [sd.grad(mod.f)(X.copy())])
     finally:
         sys.modules.pop("sd_stale_hooked", None)
+
+
+_ESCAPE = r'''
+import re
+
+import numpy as np
+
+
+def f(x):
+    n = len(re.findall("\d", "a1b2"))
+    return np.sum(x * n)
+'''
+
+
+def test_the_check_warns_nothing_again(tmp_path, monkeypatch):
+    """Compiling the text again gave the import's warnings again (an invalid escape sequence),
+    at the envelope's line, a line of the user's file with nothing wrong on it."""
+    _, mod = _import(tmp_path, monkeypatch, "sd_stale_escape", _ESCAPE)
+    lines, first = inspect.getsourcelines(mod.f.__code__)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert stale.compiles_to(mod.f, lines, first) is True
+    assert [str(w.message) for w in caught] == []
+    with warnings.catch_warnings():  # (sourcediff's own parse of the text warns it once more)
+        warnings.simplefilter("ignore")
+        check_grads_fd(mod.f, (X.copy(),), [0], [sd.grad(mod.f)(X.copy())])
+    sys.modules.pop("sd_stale_escape", None)

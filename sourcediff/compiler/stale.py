@@ -26,6 +26,7 @@ import re
 import symtable
 import sys
 import types
+import warnings
 
 # the flags that make two code objects behave differently (CO_NESTED and the like say only where
 # the function was defined, which the envelope cannot always recreate)
@@ -114,7 +115,7 @@ def _compiles_same(code, running, body, at, owner, imported):
     text = "".join(header) + "".join(body)
     try:
         # (the flags of the function's own __future__ imports; not this module's: dont_inherit)
-        module = compile(text, code.co_filename, "exec", code.co_flags & _FUTURE, True)
+        module = _quietly(compile, text, code.co_filename, "exec", code.co_flags & _FUTURE, True)
     except (SyntaxError, ValueError, RecursionError):  # (the envelope cannot hold this text)
         return None
     found = _find(module, code.co_name, len(header) + 1 + at)
@@ -124,6 +125,14 @@ def _compiles_same(code, running, body, at, owner, imported):
         return _key(found) == running
     except _Unsure:
         return None
+
+
+def _quietly(compiler, *args):
+    """``compiler(*args)`` without the warnings compiling the text gives again (an invalid
+    escape sequence, warned at import already, would be warned at the envelope's line)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compiler(*args)
 
 
 def _names(code, all_names=False):
@@ -164,7 +173,8 @@ def _imported_names(filename, names):
     known = _IMPORTED.get(filename)
     if known is None or stamp is None or known[0] != stamp:
         try:
-            top = symtable.symtable("".join(linecache.getlines(filename)), filename, "exec")
+            top = _quietly(symtable.symtable, "".join(linecache.getlines(filename)), filename,
+                           "exec")
         except (SyntaxError, ValueError, RecursionError):
             return None
         known = (stamp, {s.get_name() for s in top.get_symbols() if s.is_imported()})
