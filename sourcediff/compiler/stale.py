@@ -27,6 +27,7 @@ import symtable
 import sys
 import types
 import warnings
+import weakref
 
 # the flags that make two code objects behave differently (CO_NESTED and the like say only where
 # the function was defined, which the envelope cannot always recreate)
@@ -53,8 +54,24 @@ def compiles_to(fn, lines, first, segment=None):
     """Whether ``lines`` (the function's source lines as read from its file, not dedented), whose
     first line is line ``first`` of the file, compile to ``fn.__code__``: True, False, or None when
     that cannot be told. ``segment`` is for a lambda: (first line, first column, last line, end
-    column) of the lambda expression in ``lines``, 1-based lines and 0-based byte columns."""
+    column) of the lambda expression in ``lines``, 1-based lines and 0-based byte columns.
+    The answer is kept per code object and text (a build parses a function several times)."""
     code = fn.__code__
+    asked = (tuple(lines), first, segment, fn.__qualname__)
+    known = _ANSWERS.get(code)
+    if known is not None and known[0] == asked:
+        return known[1]
+    answer = _answer(fn, code, lines, first, segment)
+    _ANSWERS[code] = (asked, answer)
+    return answer
+
+
+# code object -> (the text, first line, lambda segment and qualified name asked about, the answer)
+_ANSWERS = weakref.WeakKeyDictionary()
+
+
+def _answer(fn, code, lines, first, segment):
+    """:func:`compiles_to`'s answer, worked out."""
     if not _plainly_loaded(fn):
         return None
     try:
