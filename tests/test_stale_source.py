@@ -266,6 +266,13 @@ if True:  # (a def indented in a block of the module)
         return np.sum(np.cos(x) * x)
 
 
+def _defines_a_class(x):
+    class Box:  # (Python 3.13 keeps its first line, 3 lines below the def's, as a constant)
+        scale = 2.0
+
+    return np.sum(x * Box.scale)
+
+
 def _with_default(x, k=2.0):
     return np.sum(x * k * x) + sum(v for v in (1.0, 2.0))
 
@@ -316,7 +323,7 @@ def _kinds():
     return [_Model().loss, _Model().plain, _conditional, _Model.static, _Model.klass, _Model.weight.fget, _Model().uses_super,
             _Model.Inner().loss, _Model.Inner._Inner__square, inner, local().loss, _decorated,
             _wrapped.__wrapped__, _with_try, _generator, _LINKS["square"], _LINKS["log1p"],
-            _make_lambda(2.0), _Model.__init__, _with_default, _Renamed.loss,
+            _make_lambda(2.0), _Model.__init__, _with_default, _Renamed.loss, _defines_a_class,
             _reads_a_private_global]
 
 

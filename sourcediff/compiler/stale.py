@@ -5,7 +5,8 @@ after its module was imported (and the module not reloaded), the function Python
 code while the text is the new one: differentiating the text would give the gradient of another
 function. :func:`compiles_to` compiles the text again, inside an envelope that recreates what the
 compiler saw when it compiled the function (its class, for private-name mangling; the enclosing
-function's variables it reads, as cells; the ``from __future__`` flags), and compares what
+function's variables it reads, as cells; the names the module imports; the ``from __future__``
+flags; its lines), and compares what
 decides behaviour: the bytecode, the names, the constants (nested functions compared the same way).
 
 It answers True (the same code), False (other code: the file changed) or None (it cannot tell: the
@@ -128,14 +129,16 @@ def _compiles_same(code, running, body, at, owner, imported):
     header = _header(code, owner, body)
     if header is None:
         return None
-    header = ([f"import {', '.join(imported)}\n"] if imported else []) + header
-    text = "".join(header) + "".join(body)
+    # (blank lines first, so that the text is on its lines of the file: Python 3.13 keeps a class's
+    # first line as a constant of its body; the imports last, which binds them all the same)
+    header = ["\n" * max(code.co_firstlineno - at - 1 - len(header), 0)] + header
+    text = "".join(header) + "".join(body) + (f"\nimport {', '.join(imported)}\n" if imported else "")
     try:
         # (the flags of the function's own __future__ imports; not this module's: dont_inherit)
         module = _quietly(compile, text, code.co_filename, "exec", code.co_flags & _FUTURE, True)
     except (SyntaxError, ValueError, RecursionError):  # (the envelope cannot hold this text)
         return None
-    found = _find(module, code.co_name, len(header) + 1 + at)
+    found = _find(module, code.co_name, header[0].count("\n") + len(header) + at)
     if found is None:
         return None
     try:
