@@ -440,3 +440,47 @@ def test_the_check_warns_nothing_again(tmp_path, monkeypatch):
         warnings.simplefilter("ignore")
         check_grads_fd(mod.f, (X.copy(),), [0], [sd.grad(mod.f)(X.copy())])
     sys.modules.pop("sd_stale_escape", None)
+
+
+def _hot(x):
+    total = 0.0
+    for i in range(4):
+        total = total + x * i
+    return np.sum(total * np.cos(x))
+
+
+def test_specialized_and_instrumented_code_compares_as_written():
+    """co_code is the bytecode as compiled: not the adaptive interpreter's specialized
+    instructions (3.11+, after many calls), nor a tracer's or sys.monitoring's instrumented ones
+    (a debugger, coverage)."""
+    x = np.abs(X)
+    for _ in range(2000):
+        _hot(x)
+    live = getattr(_hot.__code__, "_co_code_adaptive", None)  # (3.11+: the instructions run)
+    assert live is None or live != _hot.__code__.co_code  # (specialized: the test tests that)
+    assert _check(_hot) is True
+    previous = sys.gettrace()
+    sys.settrace(lambda *args: (lambda *more: None))
+    try:
+        _hot(x)
+        stale._ANSWERS.clear()
+        assert _check(_hot) is True
+    finally:
+        sys.settrace(previous)
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:  # (before 3.12)
+        return
+    tool = next(t for t in range(2, 6) if monitoring.get_tool(t) is None)
+    monitoring.use_tool_id(tool, "sourcediff stale-source test")
+    try:
+        events = monitoring.events.LINE | monitoring.events.INSTRUCTION | monitoring.events.BRANCH
+        before = _hot.__code__._co_code_adaptive
+        monitoring.set_local_events(tool, _hot.__code__, events)
+        _hot(x)
+        assert _hot.__code__._co_code_adaptive != before  # (instrumented)
+        stale._ANSWERS.clear()
+        assert _check(_hot) is True
+    finally:
+        monitoring.set_local_events(tool, _hot.__code__, 0)
+        monitoring.free_tool_id(tool)
+    check_grads_fd(_hot, (x,), [0], [sd.grad(_hot)(x)])
