@@ -2,7 +2,7 @@
 code, the file holds the new text. sourcediff read the text and differentiated it: the gradient
 of another function, silently (an edit of the body alone, the def line kept, passed the check of
 the name and parameters). Now the text is compiled again and compared with the code Python runs
-(compiler/stale.py); a body that differs is refused with what to do, a reload gives the new
+(rules/stale.py); a body that differs is refused with what to do, a reload gives the new
 gradient, and a function whose file is unchanged is never refused, whatever its kind."""
 
 import ast
@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.compiler import parse, stale
+from sourcediff.compiler import parse
+from sourcediff.rules import stale
 from tests.oracles import check_grads_fd
 
 X = np.array([0.5, -1.25, 2.0])
@@ -484,3 +485,34 @@ def test_specialized_and_instrumented_code_compares_as_written():
         monitoring.set_local_events(tool, _hot.__code__, 0)
         monitoring.free_tool_id(tool)
     check_grads_fd(_hot, (x,), [0], [sd.grad(_hot)(x)])
+
+
+_RULE = """
+import numpy as np
+import sourcediff as sd
+
+
+@sd.custom_vjp
+def scaled(z):
+    return 2.0 * z
+
+
+@scaled.defvjp
+def scaled_vjp(g, ans, z):
+    return (g * 2.0,)
+
+
+def loss(z):
+    return np.sum(scaled(z) * z)
+"""
+
+
+def test_a_rule_edited_after_import_is_called_as_python_runs_it(tmp_path, monkeypatch):
+    """A custom rule's text is quoted into the gradient: its file edited after the import (the
+    rule now says 9.0) gave the gradient of the new text, silently. The rule Python runs is
+    called instead (the gradient of the function Python computes, against finite differences)."""
+    path, mod = _import(tmp_path, monkeypatch, "sd_stale_rule", _RULE)
+    _write(path, _RULE.replace("return (g * 2.0,)", "return (g * 9.0,)"))
+    x = X.copy()
+    check_grads_fd(mod.loss, (x,), [0], [sd.grad(mod.loss)(x)])
+    sys.modules.pop("sd_stale_rule", None)

@@ -22,7 +22,7 @@ from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
 from ..runtime import generated
 from .resolve import MethodOf
-from .stale import compiles_to
+from ..rules.stale import compiles_to
 
 
 @dataclass
