@@ -516,3 +516,35 @@ def test_a_rule_edited_after_import_is_called_as_python_runs_it(tmp_path, monkey
     x = X.copy()
     check_grads_fd(mod.loss, (x,), [0], [sd.grad(mod.loss)(x)])
     sys.modules.pop("sd_stale_rule", None)
+
+
+_TWO_ARGUMENT_RULE = """
+import numpy as np
+import sourcediff as sd
+
+
+@sd.custom_vjp
+def mul(a, b):
+    return a * b
+
+
+@mul.defvjp
+def mul_vjp(g, ans, a, b):
+    return (g * b, g * a)
+
+
+def loss(a, b):
+    return np.sum(mul(a, b) * a)
+"""
+
+
+def test_a_rule_edited_to_return_none_after_import_still_gives_its_gradient(
+        tmp_path, monkeypatch):
+    """Which results of a rule are a literal None is read from its text (those arguments have
+    no derivative): an edit to ``(g * b, None)`` after the import gave zeros for b, silently,
+    where the rule Python runs gives g * a."""
+    path, mod = _import(tmp_path, monkeypatch, "sd_stale_rule_none", _TWO_ARGUMENT_RULE)
+    _write(path, _TWO_ARGUMENT_RULE.replace("return (g * b, g * a)", "return (g * b, None)"))
+    a, b = X.copy(), np.array([3.0, -1.0, 0.5])
+    check_grads_fd(mod.loss, (a, b), [0, 1], sd.grad(mod.loss, wrt=(0, 1))(a, b))
+    sys.modules.pop("sd_stale_rule_none", None)
