@@ -510,12 +510,13 @@ def loss(z):
 def test_a_rule_edited_after_import_is_called_as_python_runs_it(tmp_path, monkeypatch):
     """A custom rule's text is quoted into the gradient: its file edited after the import (the
     rule now says 9.0) gave the gradient of the new text, silently. The rule Python runs is
-    called instead (the gradient of the function Python computes, against finite differences)."""
-    path, mod = _import(tmp_path, monkeypatch, "sd_stale_rule", _RULE)
+    called instead (the gradient of the function Python computes, against finite differences).
+    (A module named tests...: tests/test_rules.py leaves the rules of such modules out.)"""
+    path, mod = _import(tmp_path, monkeypatch, "tests_stale_rule", _RULE)
     _write(path, _RULE.replace("return (g * 2.0,)", "return (g * 9.0,)"))
     x = X.copy()
     check_grads_fd(mod.loss, (x,), [0], [sd.grad(mod.loss)(x)])
-    sys.modules.pop("sd_stale_rule", None)
+    sys.modules.pop("tests_stale_rule", None)
 
 
 _TWO_ARGUMENT_RULE = """
@@ -543,8 +544,8 @@ def test_a_rule_edited_to_return_none_after_import_still_gives_its_gradient(
     """Which results of a rule are a literal None is read from its text (those arguments have
     no derivative): an edit to ``(g * b, None)`` after the import gave zeros for b, silently,
     where the rule Python runs gives g * a."""
-    path, mod = _import(tmp_path, monkeypatch, "sd_stale_rule_none", _TWO_ARGUMENT_RULE)
+    path, mod = _import(tmp_path, monkeypatch, "tests_stale_rule_none", _TWO_ARGUMENT_RULE)
     _write(path, _TWO_ARGUMENT_RULE.replace("return (g * b, g * a)", "return (g * b, None)"))
     a, b = X.copy(), np.array([3.0, -1.0, 0.5])
     check_grads_fd(mod.loss, (a, b), [0, 1], sd.grad(mod.loss, wrt=(0, 1))(a, b))
-    sys.modules.pop("sd_stale_rule_none", None)
+    sys.modules.pop("tests_stale_rule_none", None)
