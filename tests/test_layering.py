@@ -29,7 +29,8 @@ MAX_FUNCTION_LINES = 100
 
 LEAVES = {"sourcediff.errors", "sourcediff.pytree", "sourcediff.syntax"}
 # the rules package's own machinery, which the runtime below the rule tables uses
-MACHINERY = {"sourcediff.rules.registry", "sourcediff.rules.quote", "sourcediff.rules.facts"}
+MACHINERY = {"sourcediff.rules.registry", "sourcediff.rules.quote", "sourcediff.rules.facts",
+             "sourcediff.rules.stale"}
 # the packages of the layers above the leaves, lowest first
 LAYERS = ["machinery", "sourcediff.runtime", "sourcediff.rules", "sourcediff.tape",
           "sourcediff.compiler", "sourcediff.specialize"]

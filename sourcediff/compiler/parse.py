@@ -22,6 +22,7 @@ from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
 from ..runtime import generated
 from .resolve import MethodOf
+from ..rules.stale import compiles_to
 
 
 @dataclass
@@ -208,7 +209,7 @@ def parse_function(fn):
         ) from None
     source = textwrap.dedent("".join(source_lines))
     if fn.__name__ == "<lambda>":
-        return _parse_lambda(fn, source, filename, first)
+        return _parse_lambda(fn, source_lines, filename, first)
     try:
         module = gast.parse(source)
     except SyntaxError as exc:
@@ -223,6 +224,7 @@ def parse_function(fn):
         raise NoSourceError(f"the source of {name} at {filename}:{first} is not a function "
                             f"definition{_STALE}")
     _check_same_function(fn, node, filename, first)
+    _check_same_code(fn, source_lines, first)
     node.decorator_list = []
     return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
 
@@ -247,15 +249,31 @@ def _check_same_function(fn, node, filename, first):
         f"{code.co_name}({', '.join(code.co_varnames[:count])}){_STALE}")
 
 
+def _check_same_code(fn, lines, first, segment=None):
+    """Refuse a source whose text does not compile to the code Python runs: the file was edited
+    after its module was imported (a constant, an operator, a line changed), with the def line
+    kept. (Code sourcediff compiled itself is its text by construction.)"""
+    code = fn.__code__
+    if code.co_filename in generated.FILES or compiles_to(fn, lines, first, segment) is not False:
+        return
+    raise NoSourceError(
+        f"the source of {fn.__qualname__} is not the code Python runs: its body in "
+        f"{code.co_filename}:{code.co_firstlineno} differs from the code Python compiled when the "
+        f"module was imported{_STALE}")
+
+
 _STALE = (". If the file changed after its module was imported, reload the module "
           "(importlib.reload(module), or restart the interpreter) so that the function and its "
           "source agree")
 
 
-def _parse_lambda(fn, source, filename, first):
+def _parse_lambda(fn, source_lines, filename, first):
     """A lambda's source is its whole line: find the lambda node and make a FunctionDef of it.
     A lambda inside a larger expression spread over lines (a dict of link functions) is found in
     its file's parse, by its line, its parameters and, where several match, its column."""
+    source = textwrap.dedent("".join(source_lines))
+    # (the columns dedent took off the lines: the lambda's place in source_lines, for the check)
+    margin = len(source_lines[0]) - len(source.splitlines(True)[0]) if source_lines else 0
     try:
         module = gast.parse(source)
     except SyntaxError:
@@ -268,13 +286,15 @@ def _parse_lambda(fn, source, filename, first):
         found = _lambda_in_file(code, filename, params)
         if found is not None:
             lam, lines = found
-            source, first = "".join(lines), 1
+            source, first, source_lines, margin = "".join(lines), 1, lines, 0
             lambdas = [lam]
     if len(lambdas) != 1:
         raise NoSourceError(
             f"cannot tell which lambda on {filename}:{first} is {fn!r}; give it a name with def"
         )
     lam = lambdas[0]
+    _check_same_code(fn, source_lines, first, (lam.lineno, lam.col_offset + margin,
+                                               lam.end_lineno, lam.end_col_offset + margin))
     ret = gast.Return(value=lam.body)
     gast.copy_location(ret, lam)
     node = gast.FunctionDef(name="lambda_", args=lam.args, body=[ret], decorator_list=[],

@@ -15,6 +15,7 @@ import gast
 import numpy as _np
 
 from ..syntax import dead_code, load
+from .stale import compiles_to
 
 _cache = {}
 _cache_lock = threading.Lock()
@@ -25,7 +26,13 @@ class QuotedRule:
 
     def __init__(self, fn):
         self.fn = fn
-        source = textwrap.dedent(inspect.getsource(fn))
+        lines, first = inspect.getsourcelines(fn)
+        target = inspect.unwrap(fn)
+        if inspect.isfunction(target) and compiles_to(target, lines, first) is False:
+            # (its file changed after its module was imported: the text is not the rule Python
+            # runs, so the rule is called as it is, a CalledRule, rather than quoted)
+            raise OSError(f"the source of {fn.__qualname__} is not the code Python runs")
+        source = textwrap.dedent("".join(lines))
         fdef = gast.parse(source).body[0]
         fdef.decorator_list = []  # (@softplus.defvjp names the primitive, not the rule's body)
         self.signature = inspect.signature(fn)

@@ -35,6 +35,8 @@ import threading
 
 import numpy as np
 
+from .stale import compiles_to
+
 _lock = threading.RLock()
 _rules = {}
 _nondiff = {}  # key -> the reason its result carries no derivative
@@ -214,9 +216,13 @@ def _returned_nones(fn):
     """(length of the tuple the rule ``fn`` returns, or None when it returns no tuple literal or
     has no source; the positions in it of the literal None)."""
     try:
-        fdef = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        lines, first = inspect.getsourcelines(fn)
+        fdef = ast.parse(textwrap.dedent("".join(lines))).body[0]
     except (OSError, TypeError, SyntaxError, IndexError):
         return None, frozenset()
+    target = inspect.unwrap(fn)
+    if inspect.isfunction(target) and compiles_to(target, lines, first) is False:
+        return None, frozenset()  # (its file changed after the import: the text is not the rule)
     body = [s for s in getattr(fdef, "body", ())
             if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
     if not body or not isinstance(body[-1], ast.Return) or \
