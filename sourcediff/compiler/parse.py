@@ -20,9 +20,9 @@ import gast
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
+from ..rules.stale import compiles_to
 from ..runtime import generated
 from .resolve import MethodOf
-from ..rules.stale import compiles_to
 
 
 @dataclass
@@ -225,8 +225,35 @@ def parse_function(fn):
                             f"definition{_STALE}")
     _check_same_function(fn, node, filename, first)
     _check_same_code(fn, source_lines, first)
+    _mangle_private_attributes(fn.__code__, node)
     node.decorator_list = []
     return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
+
+
+def _code_names(code, out):
+    """The names ``code`` and the code objects nested in it read (attributes and globals)."""
+    out.update(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            _code_names(const, out)
+    return out
+
+
+def _mangle_private_attributes(code, node):
+    """``self.__w`` in a method: Python compiles a private name written in a class body as
+    ``self._Model__w``, and generated code outside the class must read it so. The compiled code
+    says how each was spelled: an attribute ``__w`` is renamed to the one name of the code that
+    is ``_<class>__w`` (the class name's leading underscores dropped, as Python does)."""
+    names = None
+    for n in gast.walk(node):
+        attr = getattr(n, "attr", None) if isinstance(n, gast.Attribute) else None
+        if not attr or not attr.startswith("__") or attr.endswith("__"):
+            continue
+        names = _code_names(code, set()) if names is None else names
+        spelled = [m for m in names if m.endswith(attr) and m.startswith("_") and
+                   m[1:-len(attr)] and not m[1:-len(attr)].startswith("_")]
+        if len(spelled) == 1:
+            n.attr = spelled[0]
 
 
 def _check_same_function(fn, node, filename, first):
