@@ -427,3 +427,39 @@ def test_grad_of_grad_through_a_list_whose_gradient_is_the_symbolic_zero():
         np.testing.assert_allclose(second[k], fd, rtol=1e-6, atol=1e-8)
     assert second[2] == pytest.approx((first(x, y, s + eps) - first(x, y, s - eps)) / (2 * eps),
                                       abs=1e-8)
+
+
+def _stacked_unused(a):
+    q = (a,) + (np.stack([r * r * 0.25 for r in a]),)
+    return np.tanh(q[-2]) * 2.0  # (the stacked array reaches nothing)
+
+
+def _joined_unused(a):
+    q = (a,) + (np.concatenate([a * 2.0, a ** 2], axis=None),)
+    return np.tanh(q[-2]) * 2.0
+
+
+def _through_stacked(x, s):
+    return np.sum(_stacked_unused(x * s)) * s
+
+
+def _through_joined(x, s):
+    return np.sum(_joined_unused(x * s)) * s
+
+
+@pytest.mark.parametrize("fn", [_through_stacked, _through_joined], ids=["stack", "concatenate"])
+def test_grad_of_grad_through_a_helpers_stack_whose_gradient_is_the_symbolic_zero(fn):
+    """A helper's np.stack / np.concatenate(axis=None) whose result reaches nothing: the
+    first-order backward of the helper splits the symbolic zero 0.0 into its items' zeros, and
+    the second order's adjoint of that split read the shape of 0.0 (IndexError, ValueError from
+    inside the generated code; fuzz seed 9200164). Toward the symbolic zero, the items'
+    cotangents add up (as runtime.unbroadcast's)."""
+    x, s = np.array([[0.5, -0.3], [0.2, 0.9]]), 0.7
+    second = sd.grad(sd.grad(fn, wrt=1), wrt=(0, 1))(x, s)
+    first = sd.grad(fn, wrt=1)
+    eps = 1e-6
+    fd_x = np.array([(first(x + eps * e.reshape(2, 2), s) - first(x - eps * e.reshape(2, 2), s))
+                     / (2 * eps) for e in np.eye(4)]).reshape(2, 2)
+    np.testing.assert_allclose(second[0], fd_x, rtol=1e-6, atol=1e-8)
+    assert second[1] == pytest.approx((first(x, s + eps) - first(x, s - eps)) / (2 * eps),
+                                      abs=1e-8)

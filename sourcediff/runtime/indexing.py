@@ -626,6 +626,8 @@ def assigned_items_adjoint(b, g, value):
     and broadcast back to ``g``'s shape."""
     if is_zero_grad(b):
         return 0.0
+    if type(g) is float:  # (toward the symbolic zero: the items' cotangents added up)
+        return unbroadcast(b, g)
     parts = [np.zeros(np.shape(item)) if part is None else part
              for part, item in zip(grad_items(b, len(value)), value)]
     return np.array(np.broadcast_to(np.asarray(parts, dtype=float), shape(g)))

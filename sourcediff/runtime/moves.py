@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import SourcediffError
 from .accumulate import GradList, grad_items, is_zero_grad, iterates_keys
-from .shapes import numpy_only, other_array, shape
+from .shapes import numpy_only, other_array, shape, unbroadcast
 
 __all__ = [
     "space_fractions", "as_column", "trace_grad", "diagonal_grad", "diag_grad", "inverse_axes",
@@ -305,6 +305,8 @@ def ediff1d_tangent(t, ary, to_end=None, to_begin=None, part=0):
 def like_input_grad(b, g, a):
     """The adjoint of ``like_input(g, a)`` in ``g``: ``b`` (nested lists when ``a`` is a list) as an
     array shaped like ``g``."""
+    if type(g) is float:  # (toward the symbolic zero: the items' cotangents added up)
+        return unbroadcast(b, g)
     if isinstance(a, (list, tuple)):
         out = np.zeros(shape(g), dtype=np.result_type(getattr(g, "dtype", float), float))
         for i, item in enumerate(grad_items(b, len(a))):
@@ -325,6 +327,8 @@ def split_like(b, ans, axis=0):
 def concat_like(b, g, arrays, axis=0, promoted=None):
     """The adjoint of ``concat_grads(g, arrays, axis, promoted)`` in ``g``: the entries of ``b``
     joined (zeros for missing ones)."""
+    if type(g) is float:  # (toward the symbolic zero: the items' cotangents added up)
+        return unbroadcast(b, g)
     promoted = arrays if promoted is None else promoted
     pieces = [np.zeros(shape(p)) if item is None
               else np.reshape(np.broadcast_to(item, shape(x)), shape(p))
@@ -337,6 +341,8 @@ def concat_like(b, g, arrays, axis=0, promoted=None):
 def stack_like(b, g, axis=0):
     """The adjoint of ``unstack_grads(g, arrays, axis)`` in ``g``: the entries of ``b`` stacked
     along ``axis`` (zeros for missing ones)."""
+    if type(g) is float:  # (toward the symbolic zero: the items' cotangents added up)
+        return unbroadcast(b, g)
     gs = list(shape(g))
     n = gs.pop(axis)
     return np.stack([np.zeros(gs) if item is None else np.broadcast_to(item, gs)
