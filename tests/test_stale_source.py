@@ -376,6 +376,29 @@ def test_imports_that_are_not_modules_and_modules_that_are_not_imports(tmp_path,
     sys.modules.pop("sd_stale_imports", None)
 
 
+_SHADOWED = """
+import numpy as np
+from math import e as scale
+
+
+def f(x):
+    scale = x * 2.0
+    return np.sum(scale.sum() * x)
+"""
+
+
+def test_a_local_named_like_a_module_level_import(tmp_path, monkeypatch):
+    """Python 3.11+ consults the module's imports by name when it compiles ``scale.sum()``, also
+    where ``scale`` is the function's own variable: the envelope recreates that import too (it
+    was refused as edited, and reloading could not help)."""
+    path, mod = _import(tmp_path, monkeypatch, "sd_stale_shadowed", _SHADOWED)
+    lines, first = inspect.getsourcelines(mod.f.__code__)
+    assert stale.compiles_to(mod.f, lines, first) is True
+    x = np.array([0.5, -1.0, 2.0])
+    check_grads_fd(mod.f, (x,), (0,), (sd.grad(mod.f)(x),))
+    sys.modules.pop("sd_stale_shadowed", None)
+
+
 def test_text_the_envelope_cannot_recreate_is_not_judged():
     """A compile the envelope cannot reproduce answers None (the text trusted), not False."""
     lines, first = inspect.getsourcelines(_with_try.__code__)

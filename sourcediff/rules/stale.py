@@ -94,7 +94,9 @@ def _answer(fn, code, lines, first, segment):
     imported = _guess_imported(fn, names)
     same = _compiles_same(code, running, body, at, owner, imported)
     if same is False and sys.version_info >= (3, 11):
-        exact = _imported_names(code.co_filename, names)
+        # (variables too: the compiler consults the module's imports by name, so a local named
+        # like a module-level import compiles as the import would)
+        exact = _imported_names(code.co_filename, _names(code, all_names=True))
         if exact is None:
             return None
         if exact != imported:
