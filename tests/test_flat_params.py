@@ -78,10 +78,19 @@ def _data():
     return rng.normal(size=SIZE) * 0.3, rng.normal(size=(40, 3)), rng.normal(size=40)
 
 
+def appends_a_concatenation_then_writes(ws):
+    acc = []
+    acc.append(ws + ws)  # (a new list holding ws's arrays)
+    acc[0][0][1] = 0.0
+    return 1.0
+
+
 def test_the_analysis_finds_no_write_in_a_slicing_helper():
     assert mutated_params(unpack) == {}
     assert mutated_params(unpack_by_assignment) == {}
     assert set(mutated_params(pick)) == {"idx"}  # (x is only read)
+    # (what an appended expression reads is still held by the list: ws + ws holds ws's arrays)
+    assert set(mutated_params(appends_a_concatenation_then_writes)) == {"ws"}
 
 
 @pytest.mark.parametrize("specialize", ["1", "0"])

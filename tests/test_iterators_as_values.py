@@ -191,3 +191,19 @@ def test_what_is_not_lowered_is_still_refused_with_a_message():
         sd.grad(permutations_of_unwritten_length)(X[:2].copy())
     with pytest.raises(SourcediffError, match="no length or items by position"):
         sd.grad(an_iterator_of_iter)(X.copy())
+
+
+def stepped_by_next(x, y):
+    idx = [0, 1, 2]
+    j = next(filter(lambda k: k > 0, idx))
+    pairs = zip(idx, idx)
+    i, _ = next(pairs)
+    numbered = enumerate(["a", "b"])
+    k, _ = numbered.__next__()
+    return x[j] * 2.0 + x[i + 1] * y[k]
+
+
+def test_an_iterator_stepped_with_next_stays_an_iterator():
+    # (computed into a list, it raised TypeError: 'list' object is not an iterator)
+    gx, gy = sd.grad(stepped_by_next, wrt=(0, 1))(X.copy(), Y.copy())
+    check_grads_fd(stepped_by_next, (X.copy(), Y.copy()), (0, 1), (gx, gy))

@@ -710,8 +710,9 @@ def mutated_params(fn):
                 if receiver in params:
                     direct.append((receiver, parsed.user_line(n)))
                 for part in n.args + [k.value for k in n.keywords]:
-                    # (lst.append(row): lst holds row itself, as [row] does)
-                    for m in _shared_by_value(part, parsed, resolver, seqs) - {receiver}:
+                    # (lst.append(row): lst holds row itself, as [row] does; every name the
+                    # argument reads, ws + ws of a list too, but an index's: theta[i:i + n])
+                    for m in _reads_sharing(part, resolver) - {receiver}:
                         link(receiver, m)
         if isinstance(n, gast.Call):
             # np.add(a, b, out=y), np.multiply(y, 2.0, y) (out by position), np.copyto(y, x)

@@ -278,7 +278,7 @@ class CallLowering:
         number (``permutations(xs)``), which stays what it was."""
         kind = iterator_kind(node, self.parsed, self.locals)
         if kind is None or any(isinstance(a, gast.Starred) for a in node.args) or \
-                getattr(node, "sd_indices", False):
+                getattr(node, "sd_indices", False) or getattr(node, "sd_stepped", False):
             return None
         args, kws = node.args, {k.arg: k.value for k in node.keywords}
         if kind in ("zip", "enumerate", "filter", "reversed", "chain", "chain.from_iterable",

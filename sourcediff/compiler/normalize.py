@@ -147,6 +147,27 @@ def is_static_ref(node, local_names):
     return isinstance(node, gast.Name) and node.id not in local_names
 
 
+def _mark_stepped_iterators(fdef):
+    """Mark the iterator calls the function steps with ``next(it)`` or ``it.__next__()`` (written
+    inside it, or bound to a name stepped so): they stay iterators, not the lists lowering.py
+    makes of the others (a list has no ``next``)."""
+    stepped = set()
+    for n in gast.walk(fdef):
+        if not isinstance(n, gast.Call):
+            continue
+        target = n.args[0] if isinstance(n.func, gast.Name) and n.func.id == "next" and n.args \
+            else n.func.value if isinstance(n.func, gast.Attribute) and \
+            n.func.attr == "__next__" else None
+        if isinstance(target, gast.Name):
+            stepped.add(target.id)
+        elif isinstance(target, gast.Call):
+            target.sd_stepped = True
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and any(
+                isinstance(t, gast.Name) and t.id in stepped for t in n.targets):
+            n.value.sd_stepped = True
+
+
 class Normalizer(CallLowering):
     """Turns a fenced FunctionDef into the statement forms listed in the module docstring."""
 
@@ -160,6 +181,7 @@ class Normalizer(CallLowering):
         self.lifted = {}  # local function name -> (lifted name, free variables)
         self.renamed = {}  # a comprehension's variable's own name -> the user's
         self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
+        _mark_stepped_iterators(fdef)
 
     # ------------------------------------------------------------------ statements
 
