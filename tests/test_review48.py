@@ -166,6 +166,7 @@ def g(x, y):
     ("b = x[0]", False),
     ("b = np.reshape(a, (-1,))", False),  # a view of the other result
     ("b = np.multiply(x, y, out=a)", False),  # the other result's buffer
+    ("b = np.multiply(x, y, a)", False),  # (the same, its out given by position)
     ("b = x * 2.0\n    b += 1.0", False),  # bound twice (new, but not shown by one binding)
     ("b = x * 2.0\n    a = b", False),
     ("if x[0, 0] > 0:\n        b = x * 2.0\n    else:\n        b = x * 3.0", False),

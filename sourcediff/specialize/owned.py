@@ -142,7 +142,8 @@ def _fresh(value, nodes, namespace):
         return False
     if fn is np.where:
         return len(value.args) == 3
-    return isinstance(fn, np.ufunc) and fn.nout == 1 or \
+    # (a ufunc given no more arguments than its inputs: np.add(a, b, buf) returns buf)
+    return isinstance(fn, np.ufunc) and fn.nout == 1 and len(value.args) <= fn.nin or \
         any(fn is p for p in _NEW) and len(value.args) == 2
 
 
