@@ -179,6 +179,10 @@ def permutations_of_unwritten_length(x):
     return sum(a * b for a, b in itertools.permutations(x))
 
 
+def sliced_by_a_variable(x, n):
+    return sum(v ** 2 for v in itertools.islice(x, n))
+
+
 def an_iterator_of_iter(x):
     t = 0.0
     for i in iter(range(len(x))):
@@ -187,8 +191,10 @@ def an_iterator_of_iter(x):
 
 
 def test_what_is_not_lowered_is_still_refused_with_a_message():
-    with pytest.raises(SourcediffError, match="permutations"):
+    with pytest.raises(SourcediffError, match="permutations.*counts written as numbers"):
         sd.grad(permutations_of_unwritten_length)(X[:2].copy())
+    with pytest.raises(SourcediffError, match=r"islice.*list\(xs\)\[:n\]"):
+        sd.grad(sliced_by_a_variable)(X.copy(), 2)
     with pytest.raises(SourcediffError, match="no length or items by position"):
         sd.grad(an_iterator_of_iter)(X.copy())
 

@@ -23,6 +23,7 @@ from .activity import activity
 from .alias import fresh_result, item_mutated_params, mutated_params
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
+from .fence import iterator_advice
 from .normalize import call, load
 from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
 from .object_state import ObjectState, _setattr_call, _writes_attributes
@@ -813,6 +814,8 @@ class Analysis(ObjectState):
                     f"derivative through the rule that calls it).\n    {self.parsed.line_text(s)}\n"
                     f"Use a derivative of lower order here, or register a rule for {op.name} with "
                     f"sourcediff.defvjp")
+        if iterator_advice(op.key) is not None:  # (an iterator lowering.py leaves as it is)
+            return f"{self.parsed.where(s)}: {iterator_advice(op.key)}.\n    {self.parsed.line_text(s)}"
         return (f"{self.parsed.where(s)}: no derivative rule for {op.name} "
                 f"({_describe(op.key)}), which is called here on a value that depends on "
                 f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"

@@ -5,6 +5,7 @@ are not supported ...")`` for a function containing ``try: ... except ValueError
 """
 
 import builtins
+import collections.abc
 import inspect
 import itertools
 
@@ -200,6 +201,24 @@ ITERATORS = {map: "map", zip: "zip", enumerate: "enumerate", filter: "filter",
              itertools.product: "product", itertools.combinations: "combinations",
              itertools.combinations_with_replacement: "combinations_with_replacement",
              itertools.permutations: "permutations"}
+ITERATORS_BUILTIN = {"map": map, "zip": zip, "enumerate": enumerate, "filter": filter,
+                     "reversed": reversed}
+
+
+def iterator_advice(made_by):
+    """What to write instead of an iterator call ``made_by`` makes in a form compiler/lowering.py
+    does not compute into a list (None for another function)."""
+    kind = ITERATORS.get(made_by) if isinstance(made_by, collections.abc.Hashable) else None
+    if kind is None or kind in ("map", "accumulate"):
+        return None
+    where = "" if made_by is ITERATORS_BUILTIN.get(kind) else "itertools."
+    return (f"sourcediff computes the items of {where}{kind}(...) into a list where it is "
+            f"made for the forms zip(a, b), enumerate(xs, start), reversed(xs), filter(f, xs), "
+            f"chain(a, b), and with their counts written as "
+            f"numbers islice(xs, 1, 3), product(a, b, repeat=2), combinations(xs, 2), "
+            f"permutations(xs, 2); this call is in another form (keywords, *args, or a count "
+            f"held in a variable). Write it in one of those forms, or build the list with a "
+            f"comprehension (list(xs)[:n] for islice(xs, n))")
 
 
 def iterator_kind(value, parsed, local_names=None):
