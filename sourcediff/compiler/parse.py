@@ -20,6 +20,7 @@ import gast
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
+from ..rules.stale import _names as code_names
 from ..rules.stale import compiles_to
 from ..runtime import generated
 from .resolve import MethodOf
@@ -230,15 +231,6 @@ def parse_function(fn):
     return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
 
 
-def _code_names(code, out):
-    """The names ``code`` and the code objects nested in it read (attributes and globals)."""
-    out.update(code.co_names)
-    for const in code.co_consts:
-        if inspect.iscode(const):
-            _code_names(const, out)
-    return out
-
-
 def _mangle_private_attributes(code, node):
     """``self.__w`` in a method: Python compiles a private name written in a class body as
     ``self._Model__w``, and generated code outside the class must read it so. The compiled code
@@ -249,7 +241,7 @@ def _mangle_private_attributes(code, node):
         attr = getattr(n, "attr", None) if isinstance(n, gast.Attribute) else None
         if not attr or not attr.startswith("__") or attr.endswith("__"):
             continue
-        names = _code_names(code, set()) if names is None else names
+        names = code_names(code) if names is None else names
         spelled = [m for m in names if m.endswith(attr) and m.startswith("_") and
                    m[1:-len(attr)] and not m[1:-len(attr)].startswith("_")]
         if len(spelled) == 1:
