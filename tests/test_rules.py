@@ -545,6 +545,7 @@ NEWER_NUMPY_PARAMETERS = {"np.reshape": {"shape", "copy"}, "np.sort": {"stable"}
                           "np.linalg.pinv": {"rtol"}, "np.quantile": {"weights"},
                           "np.percentile": {"weights"}, "np.nanquantile": {"weights"},
                           "np.nanpercentile": {"weights"},
+                          "np.as_strided": {"check_bounds"},
                           "statistics.fmean": {"weights"}}  # (Python 3.11's)
 
 

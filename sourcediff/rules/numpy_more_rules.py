@@ -338,13 +338,15 @@ def sliding_window_view(g, ans, x, window_shape, axis=None, *, subok=False, writ
 # of every place the view reads it; x must be C-contiguous (the strides are bytes of its memory)
 @defvjp(np.lib.stride_tricks.as_strided, kind="linear", torch_name="AsStridedBackward0",
         view=True)
-def as_strided(g, ans, x, shape=None, strides=None, subok=False, writeable=True):
-    return (_sd.strided_grad(g, x, shape, strides), None, None, None, None)
+def as_strided(g, ans, x, shape=None, strides=None, subok=False, writeable=True,
+               check_bounds=None):  # (check_bounds: the newest numpy's; the rule checks its own)
+    return (_sd.strided_grad(g, x, shape, strides), None, None, None, None, None)
 
 
 @defjvp(np.lib.stride_tricks.as_strided)
-def as_strided_jvp(t, ans, x, shape=None, strides=None, subok=False, writeable=True):
-    return (_sd.strided_take(t, x, shape, strides), None, None, None, None)
+def as_strided_jvp(t, ans, x, shape=None, strides=None, subok=False, writeable=True,
+                   check_bounds=None):
+    return (_sd.strided_take(t, x, shape, strides), None, None, None, None, None)
 
 
 # bincount: each weight goes to the bin its index names (the indices carry no derivative)
