@@ -685,18 +685,12 @@ class Analysis(ObjectState):
                 list(syntax.values()) if kind == kind.VAR_KEYWORD else [syntax]
             if not _names_in(nodes) & self.active:
                 continue
-            if kind == kind.VAR_KEYWORD:
-                star = "**"
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: {op.name} collects its arguments in {star}{p}, and "
-                    f"values that carry derivatives are passed through it; sourcediff "
-                    f"differentiates through named parameters only so "
-                    f"far: give {op.name} one parameter per value (def {op.name}(a, b)), or pass a "
-                    f"list (def {op.name}(arrays) called as {op.name}([a, b])).\n    "
-                    f"{self.parsed.line_text(s)}")
             active.append(p)
             if kind == kind.VAR_POSITIONAL:  # (*arrays: the tuple of the values passed)
                 bound.arguments[p] = gast.Tuple(elts=list(syntax), ctx=gast.Load())
+            elif kind == kind.VAR_KEYWORD:  # (**kwargs: the dict of the values passed)
+                bound.arguments[p] = gast.Dict(keys=[gast.Constant(value=k, kind=None)
+                                                     for k in syntax], values=list(syntax.values()))
         return bound, active
 
     def bind(self, op, q, stmt):
