@@ -483,6 +483,9 @@ class Analysis(ObjectState):
         copies = {id(node): p in items for p, node in bound.arguments.items()
                   if p in written and (isinstance(node, gast.Name) or (
                       p in items and isinstance(node, (gast.List, gast.Tuple, gast.Dict))))}
+        copies.update({id(v): True for p, node in bound.arguments.items()  # (what *args or
+                       if p in items and isinstance(node, (tuple, dict))  # **kwargs collects)
+                       for v in (node.values() if isinstance(node, dict) else node)})
 
         def copied(a):
             if id(a) not in copies:
