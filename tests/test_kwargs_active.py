@@ -126,8 +126,14 @@ def test_a_keyword_given_twice_is_python_s_type_error():
         kw = {"b": b}
         return np.sum(forward_all(w, X, b=b, **kw))
 
-    with pytest.raises(TypeError, match="multiple values for keyword argument 'b'"):
-        sd.grad(twice)(W, B)
+    def in_two_dicts(w, b):
+        return np.sum(forward_all(w, X, **{"b": b}, **{"b": b * 2.0}))
+
+    for fn in (twice, in_two_dicts):
+        with pytest.raises(TypeError, match="multiple values for keyword argument 'b'"):
+            fn(W, B)
+        with pytest.raises(TypeError, match="multiple values for keyword argument 'b'"):
+            sd.grad(fn)(W, B)
 
 
 def test_hessian_through_a_helper_collecting_its_keywords():

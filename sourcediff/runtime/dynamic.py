@@ -547,6 +547,9 @@ def _star_layout(spec, groups, objects=False):
     args, active, layout, keywords = [], [], [], {}
     for kind, group in zip(spec, groups):
         if kind >= 4:  # (**d: its entries are keyword arguments)
+            twice = next((key for key in group if key in keywords), None)
+            if twice is not None:  # (Python's TypeError for f(**d, **e) with a key in both)
+                raise TypeError(f"got multiple values for keyword argument '{twice}'")
             keywords.update(group)
             if kind == 4:
                 layout.append((4, [key for key, item in group.items()
