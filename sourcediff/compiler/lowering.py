@@ -35,6 +35,8 @@ POSITIONS = {np.put: ("_sd_put_positions", runtime.put_positions),
              np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions)}
 POSITIONS_SHAPE = "_sd_positions_shape"
 PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runtime)
+CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (runtime)
+POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
 
 
 class CallLowering:
@@ -142,6 +144,81 @@ class CallLowering:
         self.statement(located(gast.Assign(targets=[gast.Subscript(
             value=load(a.id), slice=at, ctx=gast.Store())], value=values, type_comment=None),
             self.loc))
+        return True
+
+    def list_pop(self, target, value):
+        """``v = lst.pop(i)`` (``target`` v, or None for the statement ``lst.pop(i)``) on a local
+        name with a position given: ``j = pop_position(lst, i); v = lst[j]; lst = lst[:j] +
+        lst[j + 1:]`` after the list check (``lst.pop()`` from the end is the adjoint's own,
+        see reverse.py); False for any other value."""
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+                value.func.attr == "pop" and self.local_name(value.func.value) and
+                len(value.args) == 1 and not value.keywords and
+                not isinstance(value.args[0], gast.Starred)) or (
+                    isinstance(value.args[0], gast.Constant) and
+                    isinstance(value.args[0].value, str)):  # (d.pop("k"): a dict's)
+            return False
+        name = value.func.value.id
+        self.parsed.env.setdefault(CHECK_LIST_METHOD, runtime.check_list_method)
+        self.parsed.env.setdefault(POP_POSITION, runtime.pop_position)
+        self.emit(gast.Expr(value=call(load(CHECK_LIST_METHOD), [
+            load(name), const(f"{name}.pop(...)"), const(self.parsed.where(self.loc)),
+            const(self.parsed.line_text(self.loc))])))
+        at = self.name_of(call(load(POP_POSITION), [load(name), value.args[0]]), "at")
+        item = gast.Subscript(value=load(name), slice=load(at.id), ctx=gast.Load())
+        if target is not None:
+            self.bind(target, item)
+        new = gast.BinOp(left=gast.Subscript(value=load(name), slice=gast.Slice(
+            None, load(at.id), None), ctx=gast.Load()), op=gast.Add(), right=gast.Subscript(
+            value=load(name), slice=gast.Slice(gast.BinOp(left=load(at.id), op=gast.Add(),
+                                                          right=const(1)), None, None),
+            ctx=gast.Load()))
+        self.rebind_in_place(name, new)
+        return True
+
+    def list_method(self, value):
+        """``lst.reverse()``, ``lst.insert(i, v)``, ``lst.extend(s)`` or ``lst.sort(key=f,
+        reverse=r)`` (a keyword given: an array's sort takes none of them) on a local name, as
+        the new list bound to the name with the alias stage's marker of ``lst += s`` (no other
+        name still read may hold the list), after a check that it is a list; False for any other
+        statement::
+
+            lst.reverse()          lst = lst[::-1]
+            lst.insert(i, v)       lst = lst[:i] + [v] + lst[i:]
+            lst.extend(s)          lst = lst + list(s)
+            lst.sort(key=f)        lst = sorted(lst, key=f)
+        """
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+                self.local_name(value.func.value)) or \
+                any(isinstance(a, gast.Starred) for a in value.args) or \
+                any(k.arg is None for k in value.keywords):
+            return False
+        name, method, args, kws = value.func.value.id, value.func.attr, value.args, value.keywords
+        lst = load(name)
+        if method == "reverse" and not args and not kws:
+            new = gast.Subscript(value=lst, slice=gast.Slice(None, None, const(-1)),
+                                 ctx=gast.Load())
+        elif method == "insert" and len(args) == 2 and not kws:
+            at, item = self.atom(args[0], "at"), self.atom(args[1], "item")
+            new = gast.BinOp(left=gast.BinOp(
+                left=gast.Subscript(value=lst, slice=gast.Slice(None, at, None), ctx=gast.Load()),
+                op=gast.Add(), right=gast.List(elts=[item], ctx=gast.Load())), op=gast.Add(),
+                right=gast.Subscript(value=load(name), slice=gast.Slice(copy.deepcopy(at), None,
+                                                                        None), ctx=gast.Load()))
+        elif method == "extend" and len(args) == 1 and not kws:
+            seq = gast.List(elts=args[0].elts, ctx=gast.Load()) if isinstance(
+                args[0], (gast.List, gast.Tuple)) else call(load("list"), [args[0]])
+            new = gast.BinOp(left=lst, op=gast.Add(), right=seq)
+        elif method == "sort" and not args and kws and \
+                {k.arg for k in kws} <= {"key", "reverse"}:
+            new = call(load("sorted"), [lst], kws)
+        else:
+            return False
+        self.parsed.env.setdefault(CHECK_LIST_METHOD, runtime.check_list_method)
+        self.emit(gast.Expr(value=call(load(CHECK_LIST_METHOD), [
+            load(name), const(f"{name}.{method}(...)"), const(self.parsed.where(self.loc)),
+            const(self.parsed.line_text(self.loc))])))
+        self.rebind_in_place(name, new)
         return True
 
     def local_name(self, node):

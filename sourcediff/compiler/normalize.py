@@ -204,6 +204,8 @@ class Normalizer(CallLowering):
                     and isinstance(value.func, gast.Name) and value.func.id in _ITERATORS \
                     and value.func.id not in self.locals:
                 value = call(load("tuple"), [value])  # a, b = zip(*pairs): items by position
+            if len(s.targets) == 1 and self.list_pop(s.targets[0], value):
+                return  # (v = lst.pop(i))
             written = self.whole_write(value)
             if written is not None:  # r = np.exp(x, out=a): a is written, r is a
                 self.write_into(*written)
@@ -235,7 +237,8 @@ class Normalizer(CallLowering):
             if ufunc is not None:
                 self.add_at(s.value, ufunc)
                 return
-            if self.positions_write(s.value):
+            if self.positions_write(s.value) or self.list_method(s.value) or \
+                    self.list_pop(None, s.value):
                 return
             if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) \
                     and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name) \

@@ -117,6 +117,8 @@ defnondiff(_sd.loop_length, reason="the length of a sequence is an integer")
 defnondiff(_sd.like_of, reason="zeros of a value's shape and dtype: what is saved of a value read "
            "only for them (compiler/saves.py)", view=False, shapes="evaluate")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
+defnondiff(_sd.check_list_method, reason="a check that a list method is called on a list")
+defnondiff(_sd.pop_position, reason="the position lst.pop(i) takes out")
 defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
            _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,

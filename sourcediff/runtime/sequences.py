@@ -22,7 +22,7 @@ __all__ = [
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
     "attribute_slot", "attribute_grad", "constructed_grad", "constructed_grad_adjoint",
     "named_like", "loop_length",
-    "check_unpack", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
+    "check_unpack", "check_list_method", "pop_position", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
     "dict_default_grad"
 ]
 
@@ -427,6 +427,27 @@ def key_extremum(items, key, largest):
     Python's error for an empty sequence."""
     keys = [key(item) for item in items]
     return (max if largest else min)(range(len(keys)), key=keys.__getitem__)
+
+
+def check_list_method(seq, what, where, text):
+    """``lst.reverse()``, ``lst.insert(i, v)``, ``lst.extend(s)``, ``lst.sort(key=f)``, which
+    sourcediff runs as a new list bound to the name (``lst = lst[::-1]``, with the alias checks of
+    ``lst += s``): refused for anything but a list (a deque, an object of the user's)."""
+    if type(seq) is not list:
+        fix = "build a dict without the key ({k: v for k, v in d.items() if k != key})" if \
+            isinstance(seq, dict) else "make it a list (list(...)) or build the new value yourself"
+        raise SourcediffSyntaxError(
+            f"{where}: {what} is called on a {type(seq).__name__}; sourcediff runs it as a new "
+            f"list bound to the name, which it does only for a list.\n    {text}\n"
+            f"{fix[0].upper()}{fix[1:]}.")
+
+
+def pop_position(seq, i):
+    """The position ``seq.pop(i)`` takes out, counted from the start (Python's IndexError)."""
+    n = len(seq)
+    if not -n <= i < n:
+        raise IndexError("pop index out of range" if n else "pop from empty list")
+    return i % n
 
 
 def check_unpack(seq, count, where, text):
