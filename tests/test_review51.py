@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import facts
+from sourcediff.specialize import facts, passes
 
 try:
     from .oracles import check_grads_fd
@@ -63,3 +63,103 @@ def test_a_matrix_in_a_float_position_is_refused_after_floats_were_cached():
     df(1.5, x)
     with pytest.raises(sd.SourcediffError, match="matrix"):
         df(1.5, np.matrix(x))
+
+
+def _scaled_cubic(a, b, x, y):
+    return 3.0 * np.sum((a * x**2 + b * x**3 - y) ** 2)
+
+
+def _cubic_mean(a, b, x, y):
+    return np.mean((a * x**2 + b * x**3 - y) ** 2)
+
+
+def _rebound(a, b, x, y):
+    x = x * x
+    return np.sum((a * x + b * x * x - y) ** 2)
+
+
+def _square_and_norm(a, b, x, y):
+    r2 = 2.0 * (a * x - y)
+    return np.sum(r2 * r2) + b * np.sum(r2)
+
+
+_PRODUCT_PASSES = {"repeated products", "scalar factors"}
+
+
+def _with_and_without(fn, args, wrt):
+    """(specialized source, gradient) with the product passes, and the gradient without them (the
+    generic code sums in numpy's order where the specialized one calls BLAS: not the reference)."""
+    out = []
+    for skip in (set(), _PRODUCT_PASSES):
+        sd.clear_cache()
+        saved = set(passes.SKIP)
+        passes.SKIP.update(skip)
+        try:
+            df = sd.grad(fn, wrt=wrt)
+            out.append((sd.source(df, *args), df(*args)))
+        finally:
+            passes.SKIP.clear()
+            passes.SKIP.update(saved)
+            sd.clear_cache()
+    return out[0][0], out[0][1], out[1][1]
+
+
+def _same_bits(got, before):
+    assert len(got) == len(before)
+    for u, v in zip(got, before):
+        assert type(u) is type(v)
+        assert np.array_equal(u, v), (u, v)
+
+
+@pytest.mark.parametrize("n", [50, 64])
+@pytest.mark.parametrize("fn", [_cubic, _scaled_cubic, _cubic_mean, _rebound, _square_and_norm])
+def test_products_and_power_of_two_factors_keep_the_bits(fn, n):
+    """repeated_products reads ``x * x`` from the name holding it and scalar_factors sums before
+    scaling by a power of two: the same bits as without them in the cases they apply to (a
+    squared residual's ``2.0 *``, a mean over 64 points: ``2/64``), and no rewrite where the factor
+    is no power of two (``3.0 * sum``: 6.0; a mean over 50 points) or the scaled array is read by
+    more than sums (``r2 * r2``; ``b * x * x`` after ``x = x * x``: the residual times ``x``)."""
+    x, y = rng.uniform(-1, 1, n), rng.standard_normal(n)
+    floats = (0.1, -0.4, 0.7, 1.1) if fn is _cubic else (0.7, 1.1)
+    args = floats + (x, y)
+    wrt = tuple(range(len(floats)))
+    source, got, before = _with_and_without(fn, args, wrt)
+    _same_bits(got, before)
+    check_grads_fd(fn, args, wrt, got)
+    scaled = fn is _cubic or (fn is _cubic_mean and n == 64)
+    assert ("@ _pow1 * " in source or "@ _mul2 * " in source) == scaled, source
+    if fn in (_cubic, _scaled_cubic, _cubic_mean):
+        assert "_pow2 = _pow1 * x" in source, source
+
+
+@pytest.mark.parametrize("case", ["float32", "int x", "x also wrt", "power 2.5"])
+def test_near_misses_of_the_product_rewrites_keep_the_bits(case):
+    """Where the rewrites must not apply or apply to other numbers (float32 arrays, an integer x,
+    x among the wrt arrays so the scaled residual reaches an array's gradient, a power that is no
+    product), the specialized gradient is the one without them, bit for bit, and right."""
+    x, y = rng.uniform(-1, 1, 40), rng.standard_normal(40)
+    fn, wrt = _cubic, (0, 1, 2, 3)
+    if case == "float32":
+        x, y = x.astype(np.float32), y.astype(np.float32)
+    elif case == "int x":
+        x = np.arange(-20, 20)
+    elif case == "x also wrt":
+        wrt = (0, 1, 2, 3, 4)
+    args = (0.1, -0.4, 0.7, 1.1, x, y)
+    if case == "power 2.5":
+        fn = _power_25
+    source, got, before = _with_and_without(fn, args, wrt)
+    _same_bits(got, before)
+    if case in ("float32", "x also wrt"):
+        assert "* 2.0" not in source.split("# grad of")[1], source
+    if case != "float32":
+        check_grads_fd(fn, args, wrt, got)
+    else:
+        ref = _with_and_without(fn, tuple(np.float64(a) if np.ndim(a) == 0 else
+                                                 a.astype(np.float64) for a in args), wrt)[1]
+        for u, v in zip(got, ref):
+            assert np.allclose(u, v, rtol=1e-4)
+
+
+def _power_25(a, b, c, d, x, y):
+    return np.sum((a + b * x + c * np.abs(x) ** 2.5 + d * x**3 - y) ** 2)

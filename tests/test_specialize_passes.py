@@ -46,6 +46,10 @@ def released(x, w):
     return np.sum(np.sin(np.sum(np.exp(x @ w) * (x @ w), axis=1)))
 
 
+def cubic(a, b, x, y):
+    return np.sum((a * x**2 + b * x**3 - y) ** 2)
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -81,6 +85,10 @@ EXAMPLES = {
                          "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
     "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
                 "axis=1)\n    # grad of", "_mul1 = _sd.like_of(_mul1)\n"),
+    "repeated_products": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
+                          "_pow2 = x * x * x", "_pow2 = _pow1 * x"),
+    "scalar_factors": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
+                       "_sub1_bar = 2.0 * _sub1", "a_bar = _mul1_bar @ _pow1 * 2.0"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

@@ -51,6 +51,7 @@ from .facts import (
 from .inference import Inference
 from .loops import _has_loop_products, _hoist_loop_products, _stack_loop_products
 from .owned import owns_results
+from .products import repeated_products, scalar_factors
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
@@ -116,6 +117,15 @@ def _blocks(r):
     return 1 if r.blocked else 0  # (the blocks are small: no buffers to reuse)
 
 
+def _products(r, rewrite):
+    """One of products.py's rewrites, and the facts of the tree it changed (the buffers pass after
+    it reads them)."""
+    changed = rewrite(r.fdef, r.nodes)
+    if changed and not _infer(r):
+        raise _Stop
+    return changed
+
+
 def _buffers(r):
     _reuse_buffers(r.fdef, r.nodes, r.runtime_name)
     return 0  # (counted as before: it only follows other changes)
@@ -147,6 +157,10 @@ SETTLE = (
 CLEANUP = Pass("cleanup", _cleanup)
 FINAL = (
     Pass("row blocks", _blocks, example="row_blocks"),
+    Pass("repeated products", lambda r: _products(r, repeated_products),
+         when=lambda r: not r.blocked, example="repeated_products"),
+    Pass("scalar factors", lambda r: _products(r, scalar_factors),
+         when=lambda r: not r.blocked, example="scalar_factors"),
     Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
     Pass("column sums", lambda r: _column_sums(r.fdef, r.nodes, r.bind),
          when=lambda r: r.bind is not None and not r.blocked, example="column_sums"),
