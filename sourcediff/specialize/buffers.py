@@ -82,7 +82,7 @@ def _is_stack_call(node, stack_name, method):
 
 # below this size a new array is cheaper than a ufunc call with ``out=`` (numpy's own temporary
 # elision uses the same bound)
-_INPLACE_BYTES = 256 * 1024
+_INPLACE_BYTES = 4096
 
 
 _INPLACE_BINOPS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply",
