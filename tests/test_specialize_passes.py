@@ -88,7 +88,7 @@ EXAMPLES = {
     "repeated_products": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
                           "_pow2 = x * x * x", "_pow2 = _pow1 * x"),
     "scalar_factors": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
-                       "_sub1_bar = 2.0 * _sub1", "a_bar = _mul1_bar @ _pow1 * 2.0"),
+                       "_sub1_bar = 2.0 * _sub1", "a_bar = _mul1_bar.dot(_pow1) * 2.0"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

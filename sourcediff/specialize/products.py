@@ -1,7 +1,7 @@
 """Arithmetic the gradient would do twice or on a whole array where once on a number suffices:
 a product computed again inside a later expression is read from the name that holds it (``x * x``
 then ``x * x * x``), and an array scaled by a power of two that is only ever summed to a number
-is summed first and the number scaled (``2.0 * r`` read by ``r2 @ x`` and ``r2.sum()``). Both give
+is summed first and the number scaled (``2.0 * r`` read by ``r2.dot(x)`` and ``r2.sum()``). Both give
 the same bits as the code before them.
 """
 
@@ -112,23 +112,33 @@ def _scaled(node, facts):
     return None
 
 
+def _vectors(f, g):
+    """Two facts of float vectors of one length and dtype (their ``@`` or ``.dot`` is a number)."""
+    return type(f) is Arr and len(f.shape) == 1 and g == f
+
+
 def _reduction(use, parents, facts):
-    """The node summing ``use`` (a load of a float64 array) to one number linearly: ``use @ w`` or
-    ``w @ use`` of two float64 vectors, ``use.sum()``, ``np.sum(use)``; else None."""
+    """The node summing ``use`` (a load of a float64 array) to one number linearly: ``use @ w``,
+    ``w @ use``, ``use.dot(w)`` or ``w.dot(use)`` of two float64 vectors, ``use.sum()``,
+    ``np.sum(use)``; else None."""
     parent = parents.get(id(use))
     f = facts.get(id(use), TOP)
     if isinstance(parent, gast.BinOp) and isinstance(parent.op, gast.MatMult):
         other = parent.right if parent.left is use else parent.left
-        o = facts.get(id(other), TOP)
-        if type(f) is Arr and len(f.shape) == 1 and o == f:
-            return parent
-        return None
-    if isinstance(parent, gast.Attribute) and parent.attr == "sum" and parent.value is use:
+        return parent if _vectors(f, facts.get(id(other), TOP)) else None
+    if isinstance(parent, gast.Attribute) and parent.attr in ("sum", "dot") and \
+            parent.value is use:
         call = parents.get(id(parent))
-        if isinstance(call, gast.Call) and call.func is parent and not call.args and \
-                not call.keywords:
-            return call
-        return None
+        if not (isinstance(call, gast.Call) and call.func is parent and not call.keywords):
+            return None
+        if parent.attr == "sum":
+            return None if call.args else call
+        return call if len(call.args) == 1 and _vectors(f, facts.get(id(call.args[0]), TOP)) \
+            else None
+    if isinstance(parent, gast.Call) and use in parent.args and len(parent.args) == 1 and \
+            isinstance(parent.func, gast.Attribute) and parent.func.attr == "dot" and \
+            not parent.keywords:
+        return parent if _vectors(f, facts.get(id(parent.func.value), TOP)) else None
     if isinstance(parent, gast.Call) and parent.args == [use] and not parent.keywords and \
             facts.get(id(parent.func), TOP) == Known(np.sum):
         return parent
@@ -137,7 +147,7 @@ def _reduction(use, parents, facts):
 
 def scalar_factors(fdef, facts):
     """``t = k * v`` (``k`` a power of two, ``v`` a float64 array) whose every read, through names
-    that only copy it (``u = t``), is summed to a number (``t @ w`` of vectors, ``t.sum()``,
+    that only copy it (``u = t``), is summed to a number (``t @ w``, ``t.dot(w)`` of vectors, ``t.sum()``,
     ``np.sum(t)``) becomes ``t = v``, each sum multiplied by ``k`` after it: one array pass and one
     array fewer (the gradient of a squared residual read by scalar parameters, ``2.0 * r``).
     Scaling by a power of two is exact and commutes with every rounding of the sum, so the numbers
