@@ -182,3 +182,86 @@ def test_a_scalar_factors_dot_is_right_for_strided_vectors(view):
     for u, v in zip(got, generic):
         assert type(u) is float and np.isclose(u, v, rtol=1e-12, atol=1e-12)
     check_grads_fd(_cubic, args, (0, 1, 2, 3), got)
+
+
+def _rnn(xs, Wx, Wh, b, h):
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum(h ** 2)
+
+
+def _rnn_bias_changes(xs, Wx, Wh, b, h):
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+        b = b * 0.5
+    return np.sum(h ** 2)
+
+
+def _rnn_bias_after(xs, Wx, Wh, b, h):
+    c = b * 2.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + c * h + h @ Wh)
+    return np.sum(h ** 2)
+
+
+def _passes_without(fn, args, wrt, skip):
+    sd.clear_cache()
+    saved = set(passes.SKIP)
+    passes.SKIP.update(skip)
+    try:
+        df = sd.grad(fn, wrt=wrt)
+        return sd.source(df, *args), df(*args)
+    finally:
+        passes.SKIP.clear()
+        passes.SKIP.update(saved)
+        sd.clear_cache()
+
+
+@pytest.mark.parametrize("case", ["bias", "bias rows", "float32 bias", "large", "bias changes",
+                                  "scale computed before"])
+def test_a_loop_invariant_broadcast_operand_copied_before_the_loop_keeps_the_bits(case):
+    """loop broadcasts copies a bias the loop reads at the shape it is broadcast to, once before
+    the loop: the gradient the same bits as without the pass (W5's shapes, a (1, n) bias, a name
+    assigned before the loop), and no copy where the loop assigns it, its dtype differs from the
+    result's or the copy would be large; every case checked by finite differences."""
+    T, B, I, H = (6, 16, 8, 64) if case != "large" else (3, 200, 8, 64)
+    xs = rng.standard_normal((T, B, I))
+    Wx, Wh = rng.standard_normal((I, H)) / 3, rng.standard_normal((H, H)) / 9
+    b = rng.standard_normal((1, H) if case == "bias rows" else H) * 0.1
+    fn = {"bias changes": _rnn_bias_changes, "scale computed before": _rnn_bias_after}.get(
+        case, _rnn)
+    if case == "float32 bias":
+        b = b.astype(np.float32)
+    args, wrt = (xs, Wx, Wh, b, np.zeros((B, H))), (1, 2, 3)
+    source, got = _passes_without(fn, args, wrt, set())
+    _, before = _passes_without(fn, args, wrt, {"loop broadcasts"})
+    _same_bits(got, before)
+    copied = "broadcast_to(" in source
+    wanted = case in ("bias", "bias rows", "scale computed before")
+    assert copied == wanted, source
+    check_grads_fd(fn, args, wrt, got, rtol=1e-4 if case == "float32 bias" else 1e-5)
+
+
+def _rnn_keeps_sums(xs, Wx, Wh, b, h):
+    total = 0.0
+    for t in range(xs.shape[0]):
+        z = xs[t] @ Wx + h @ Wh
+        h = np.tanh(z + b)
+        total = total + np.sum(z * z)
+    return np.sum(h ** 2) + 0.01 * total
+
+
+@pytest.mark.parametrize("fn", [_rnn, _rnn_keeps_sums, _rnn_bias_changes])
+def test_a_loops_elementwise_results_written_into_its_dead_buffers_keep_the_bits(fn):
+    """The buffers pass in a loop's body: a (16, 64) pass's sums written into the product's array
+    and tanh into that, while the values the adjoint reads (h on the stack, z read after tanh)
+    stay; the same bits as without the pass, and right by finite differences."""
+    xs = rng.standard_normal((5, 16, 8))
+    Wx, Wh = rng.standard_normal((8, 64)) / 3, rng.standard_normal((64, 64)) / 9
+    args, wrt = (xs, Wx, Wh, rng.standard_normal(64) * 0.1, np.zeros((16, 64))), (1, 2, 3)
+    source, got = _passes_without(fn, args, wrt, set())
+    _, before = _passes_without(fn, args, wrt, {"buffers"})
+    _same_bits(got, before)
+    loop = source.split("\n    for t in range(")[1].split("# grad of")[0]
+    assert "out=" in loop, source
+    check_grads_fd(fn, args, wrt, got)

@@ -42,6 +42,12 @@ def rnn(xs, Wx, Wh, h):
     return np.sum(h ** 2)
 
 
+def biased_rnn(xs, Wx, Wh, b, h):
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum(h ** 2)
+
+
 def released(x, w):
     return np.sum(np.sin(np.sum(np.exp(x @ w) * (x @ w), axis=1)))
 
@@ -83,6 +89,8 @@ EXAMPLES = {
                       "_rows_product1 = xs @ Wx"),
     "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
                          "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
+    "loop_broadcasts": (biased_rnn, _RNN[:3] + (_rng.normal(size=6), _RNN[3]), (1, 2, 3),
+                        "_add2 = _add1 + b", "_b_rows1 = _sd.np.broadcast_to(b, (4, 6)).copy()"),
     "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
                 "axis=1)\n    # grad of", "_mul1 = _sd.like_of(_mul1)\n"),
     "repeated_products": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
