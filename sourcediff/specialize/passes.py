@@ -134,8 +134,8 @@ def _products(r, rewrite):
 def _buffers(r):
     """(After the loop passes, whose rewrites need loops that write into no array, and with the
     facts of the tree they made; in loops for numpy only: numba types a loop's names once.)"""
-    if _infer(r):
-        _reuse_buffers(r.fdef, r.nodes, r.runtime_name, loops=r.batch_rows)
+    if _infer(r) and _reuse_buffers(r.fdef, r.nodes, r.runtime_name, loops=r.batch_rows):
+        _infer(r)  # (the library calls pass binds the numpy functions of its calls)
     return 0  # (counted as before: it only follows other changes)
 
 
