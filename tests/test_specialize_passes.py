@@ -42,8 +42,18 @@ def rnn(xs, Wx, Wh, h):
     return np.sum(h ** 2)
 
 
+def biased_rnn(xs, Wx, Wh, b, h):
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum(h ** 2)
+
+
 def released(x, w):
     return np.sum(np.sin(np.sum(np.exp(x @ w) * (x @ w), axis=1)))
+
+
+def cubic(a, b, x, y):
+    return np.sum((a * x**2 + b * x**3 - y) ** 2)
 
 
 def library_calls(x):
@@ -79,8 +89,14 @@ EXAMPLES = {
                       "_rows_product1 = xs @ Wx"),
     "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
                          "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
+    "loop_broadcasts": (biased_rnn, _RNN[:3] + (_rng.normal(size=6), _RNN[3]), (1, 2, 3),
+                        "_add2 = _add1 + b", "_b_rows1 = _sd.np.broadcast_to(b, (4, 6)).copy()"),
     "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
                 "axis=1)\n    # grad of", "_mul1 = _sd.like_of(_mul1)\n"),
+    "repeated_products": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
+                          "_pow2 = x * x * x", "_pow2 = _pow1 * x"),
+    "scalar_factors": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
+                       "_sub1_bar = 2.0 * _sub1", "a_bar = _mul1_bar.dot(_pow1) * 2.0"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

@@ -477,13 +477,17 @@ def _hoist_library_calls(fdef, facts, runtime_names, bind):
     """Inside loops, ``np.sin`` (a module attribute looked up on every iteration) becomes a name
     bound once when the code is compiled, ``np_sin``: the loop-invariant lookup a careful hand
     would hoist; a scalar loop with ``np.sin``/``np.cos`` pays that lookup on every step. Only
-    library functions of modules (see ``_library_function``); the runtime's ``_sd.`` helpers keep
-    their prefix."""
+    library functions of modules (see ``_library_function``), numpy's among them when reached
+    through the runtime (``_sd.np.add``, the buffers pass's calls); the runtime's own ``_sd.``
+    helpers keep their prefix."""
     changed = 0
 
     def dotted(node):
         if isinstance(node, gast.Name):
             return None if node.id in runtime_names else [node.id]
+        if isinstance(node, gast.Attribute) and node.attr == "np" and \
+                isinstance(node.value, gast.Name) and node.value.id in runtime_names:
+            return ["np"]  # (the runtime's numpy, which the buffers pass calls: _sd.np.add)
         if isinstance(node, gast.Attribute):
             base = dotted(node.value)
             return None if base is None else base + [node.attr]

@@ -253,9 +253,12 @@ def fact_of_signature(value):
 
 
 def signature(args):
-    """The cache key of a call's positional arguments: shape and dtype of each array, the type of
-    anything else (flat: an array gives a shape tuple then a dtype, never a type, so no two
-    argument lists share a key; it is the cost of every call, a fifth less than nested pairs)."""
+    """The cache key of a call's positional arguments: two entries per argument, the shape and
+    dtype of an array, ``dict`` and the facts of its items for a dict (``dict_key``: a tuple or
+    None), the type and ``False`` for anything else. Flat (a fifth less than nested pairs on every
+    call) and two per argument, so that the entry builds it for ``n`` arguments in one tuple display
+    (compiled._entry_source), whatever their kinds; an array's shape is a tuple, never a type, so
+    no two argument lists share a key."""
     key = []
     for a in args:
         if type(a) is _ndarray:
@@ -266,6 +269,7 @@ def signature(args):
             key.append(dict_key(a))  # (the facts of its items: see dict_fact)
         else:
             key.append(type(a))
+            key.append(False)
     return tuple(key)
 
 

@@ -550,3 +550,72 @@ def _non_writing_call(node, facts, stack_name):
     if may_write(name) or (module == "sourcediff.runtime" and registry.facts(value).calls_back):
         return False
     return module.startswith("numpy") or module in ("sourcediff.runtime", "builtins")
+
+
+_BROADCAST_BYTES = 64 * 1024  # the copy made before the loop, at most
+
+_ELEMENTWISE = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+
+
+def _materialize_broadcasts(fdef, facts, stack_name, runtime_name):
+    """In a top-level loop that writes into no array, an elementwise operator one of whose operands
+    is an array the loop does not assign, broadcast to the shape and dtype of the other operand
+    and of the result (a bias: ``(16, 64) + (64,)``), reads a copy of it made at that shape once
+    before the loop. numpy's broadcasting runs its inner loop once per row: 1.77 us for that
+    addition against 0.95 us for two (16, 64) arrays, on every pass. The same numbers are added
+    (the same bits). Only for a parameter or a name a top-level statement before the loop
+    assigns (it has its value there), and copies of at most ``_BROADCAST_BYTES``."""
+    defined = {a.id for a in fdef.args.args if isinstance(a, gast.Name)}
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    body, changed = [], 0
+    for s in fdef.body:
+        if isinstance(s, gast.For) and not s.orelse and _writes_no_array(s.body, facts, stack_name):
+            made = _broadcast_operands(s, facts, defined, taken)
+            for (name, shape), copy_name in made.items():
+                view = gast.Call(func=gast.Attribute(
+                    value=gast.Attribute(value=_load(runtime_name), attr="np", ctx=gast.Load()),
+                    attr="broadcast_to", ctx=gast.Load()),
+                    args=[_load(name), gast.Tuple(elts=[_const(n) for n in shape],
+                                                  ctx=gast.Load())], keywords=[])
+                value = gast.Call(func=gast.Attribute(value=view, attr="copy", ctx=gast.Load()),
+                                  args=[], keywords=[])
+                body.append(_located(gast.Assign(targets=[_store(copy_name)], value=value,
+                                                 type_comment=None), s))
+                changed += 1
+        if isinstance(s, gast.Assign):
+            defined.update(n.id for t in s.targets for n in gast.walk(t)
+                           if isinstance(n, gast.Name))
+        body.append(s)
+    fdef.body = body
+    return changed
+
+
+def _broadcast_operands(loop, facts, defined, taken):
+    """The operands of ``loop``'s body that _materialize_broadcasts copies, replaced by the names
+    of their copies: (name, shape) -> the copy's name."""
+    assigned = {n.id for n in gast.walk(loop) if isinstance(n, gast.Name) and
+                not isinstance(n.ctx, gast.Load)}
+    made = {}
+    for node in (n for b in loop.body for n in gast.walk(b)):
+        if not (isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE)):
+            continue
+        result = facts.get(id(node), TOP)
+        if type(result) is not Arr or result.dtype.kind not in "fc" or \
+                _size(result) * result.dtype.itemsize > _BROADCAST_BYTES:
+            continue
+        for side, other in (("left", node.right), ("right", node.left)):
+            operand = getattr(node, side)
+            f = facts.get(id(operand), TOP)
+            if isinstance(operand, gast.Name) and operand.id in defined and \
+                    operand.id not in assigned and type(f) is Arr and f.dtype == result.dtype \
+                    and f.shape != result.shape and facts.get(id(other), TOP) == result:
+                key = (operand.id, result.shape)
+                if key not in made:
+                    k = 1
+                    while f"_{operand.id}_rows{k}" in taken:
+                        k += 1
+                    made[key] = f"_{operand.id}_rows{k}"
+                    taken.add(made[key])
+                setattr(node, side, _load(made[key]))
+                break
+    return made

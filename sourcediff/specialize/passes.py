@@ -49,8 +49,14 @@ from .facts import (
     fact_of_signature,
 )
 from .inference import Inference
-from .loops import _has_loop_products, _hoist_loop_products, _stack_loop_products
+from .loops import (
+    _has_loop_products,
+    _hoist_loop_products,
+    _materialize_broadcasts,
+    _stack_loop_products,
+)
 from .owned import owns_results
+from .products import repeated_products, scalar_factors
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
@@ -116,8 +122,20 @@ def _blocks(r):
     return 1 if r.blocked else 0  # (the blocks are small: no buffers to reuse)
 
 
+def _products(r, rewrite):
+    """One of products.py's rewrites, and the facts of the tree it changed (the buffers pass after
+    it reads them)."""
+    changed = rewrite(r.fdef, r.nodes)
+    if changed and not _infer(r):
+        raise _Stop
+    return changed
+
+
 def _buffers(r):
-    _reuse_buffers(r.fdef, r.nodes, r.runtime_name)
+    """(After the loop passes, whose rewrites need loops that write into no array, and with the
+    facts of the tree they made; in loops for numpy only: numba types a loop's names once.)"""
+    if _infer(r) and _reuse_buffers(r.fdef, r.nodes, r.runtime_name, loops=r.batch_rows):
+        _infer(r)  # (the library calls pass binds the numpy functions of its calls)
     return 0  # (counted as before: it only follows other changes)
 
 
@@ -147,7 +165,14 @@ SETTLE = (
 CLEANUP = Pass("cleanup", _cleanup)
 FINAL = (
     Pass("row blocks", _blocks, example="row_blocks"),
-    Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
+    Pass("repeated products", lambda r: _products(r, repeated_products),
+         when=lambda r: not r.blocked, example="repeated_products"),
+    Pass("scalar factors", lambda r: _products(r, scalar_factors),
+         when=lambda r: not r.blocked, example="scalar_factors"),
+    Pass("loop broadcasts", lambda r: _products(r, lambda fdef, nodes: _materialize_broadcasts(
+        fdef, nodes, r.stack_name, r.runtime_name)),
+        when=lambda r: not r.blocked and r.batch_rows, example="loop_broadcasts"),  # (numpy's
+    # broadcasting cost: not numba's)
     Pass("column sums", lambda r: _column_sums(r.fdef, r.nodes, r.bind),
          when=lambda r: r.bind is not None and not r.blocked, example="column_sums"),
     Pass("loop products", lambda r: _hoist_loop_products(r.fdef, r.nodes, r.removable,
@@ -156,6 +181,7 @@ FINAL = (
     Pass("stacked products", _stacked_products,
          when=lambda r: r.stack_name is not None and _has_loop_products(r.fdef),
          example="stacked_products"),
+    Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
