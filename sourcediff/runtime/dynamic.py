@@ -330,6 +330,43 @@ def _unpartial(fn, active, args, kwargs):
     return fn, active, args, kwargs
 
 
+def _closure_call(fn, active, args, kwargs):
+    """A ``functools.partial`` that carries derivatives through the values it binds (an inner
+    function or lambda lifted with what it reads of its enclosing function, a user's
+    ``partial(f, W)``), called: ``(held, partial, args, kwargs)`` where ``held`` are the
+    positions and keywords of the bound values that may carry a derivative (those holding
+    floats; the cotangent of the partial is theirs, keyed so, see resolve's "closure"): ``(held,
+    partial of the rest, active, args, kwargs)``, the bound values passed as the call's first
+    arguments and its keywords, the call's own active positions ``active`` moved past them."""
+    flat = fn
+    while isinstance(flat.func, functools.partial):  # (a subclass: functools flattens its own)
+        flat = functools.partial(flat.func.func, *flat.func.args, *flat.args,
+                                 **{**flat.func.keywords, **flat.keywords})
+    held = tuple(k for k, v in enumerate(flat.args) if _holds_floats(v)) + tuple(
+        k for k, v in flat.keywords.items() if k not in kwargs and _holds_floats(v))
+    bound = {k: v for k, v in flat.keywords.items() if k not in held}
+    shift = len(flat.args)
+    moved = tuple(a if isinstance(a, str) else a + shift for a in active)
+    return held, functools.partial(flat.func, **bound), moved, flat.args + tuple(args), \
+        {**{k: flat.keywords[k] for k in held if isinstance(k, str)}, **kwargs}
+
+
+def _holds_floats(v):
+    """Whether a value a partial binds may carry a derivative: a float or float array, a
+    container or object holding one, a partial binding one."""
+    if isinstance(v, functools.partial):
+        return any(_holds_floats(x) for x in v.args + tuple(v.keywords.values()))
+    return is_float_leaf(v) or bool(object_float_leaves(v))
+
+
+class _ClosureGrad:
+    """The backward of a call of a partial that carries derivatives (:func:`_closure_call`): its
+    cotangent is the bound values', keyed by position and keyword."""
+
+    def __init__(self, bwd, held):
+        self.bwd, self.held = bwd, held
+
+
 def _receiver_call(fn, active, args, what):
     """A call whose callable carries derivatives itself (``active`` starts with -1): a method
     of an object the gradient is taken with respect to (``model.forward(x)``), or such an object
@@ -427,6 +464,10 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     if fn is method_call and active and active[0] == 0:
         return _method_call_fwd(active, args, kwargs)
     what = _qualname(fn)
+    if active and active[0] == -1 and isinstance(fn, functools.partial):
+        held, inner, moved, args, kwargs = _closure_call(fn, active[1:], args, kwargs)
+        value, (bwd, saved, where) = dynamic_fwd(inner, held + moved, *args, **kwargs)
+        return value, (_ClosureGrad(bwd, held), saved, where)
     if active and active[0] == -1:  # (the callable carries derivatives: model.forward)
         target, moved, moved_args = _receiver_call(fn, active[1:], args, what)
         if target is None:  # (a function held by the object, no parameter of it: no gradient)
@@ -472,6 +513,10 @@ def dynamic_bwd(state, out_bar):
     bwd, saved, where = state
     if type(bwd) is _NoReceiverGrad:
         return (0.0,) + tuple(dynamic_bwd((bwd.bwd, saved, where), out_bar))
+    if type(bwd) is _ClosureGrad:
+        grads = dynamic_bwd((bwd.bwd, saved, where), out_bar)
+        n = len(bwd.held)
+        return (GradDict(zip(bwd.held, grads[:n])),) + tuple(grads[n:])
     if type(bwd) is _HeldGrad:
         grads = dynamic_bwd((bwd.bwd, saved, where), out_bar)
         return (GradDict({bwd.name: grads[0]}),) + tuple(grads[1:])
