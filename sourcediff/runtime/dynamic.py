@@ -528,6 +528,13 @@ def dynamic_bwd(state, out_bar):
 def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     """``(value, tangent)`` of ``fn(*args, **kwargs)`` for a callable met at run time, with one
     tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
+    if active and active[0] == -1 and isinstance(fn, functools.partial):
+        held, inner, moved, args, kwargs = _closure_call(fn, active[1:], args, kwargs)
+        bound = [item_grad(tangents[0], k) for k in held]
+        keep = [k for k, t in enumerate(bound) if not is_zero_grad(t)] or \
+            ([] if moved else list(range(len(held)))[:1])  # (a jvp form takes one tangent)
+        return dynamic_jvp(inner, tuple(held[k] for k in keep) + moved, *args,
+                           tangents=tuple(bound[k] for k in keep) + tuple(tangents[1:]), **kwargs)
     if active and active[0] == -1:
         raise NoRuleError(
             f"{getattr(fn, '__qualname__', type(fn).__name__)}: forward mode does not yet "
