@@ -43,6 +43,11 @@ CASES = {
                                    False),
     "closure_returns_closure": ((0.7, rng.normal(size=3)), (0, 1), True),
     "mapped": ((rng.normal(size=3), [rng.normal(size=3) for _ in range(3)]), (0,), True),
+    "factory_of_a_factory": ((0.7, rng.normal(size=3)), (0, 1), True),
+    "returned_through_a_helper": ((0.7, rng.normal(size=3)), (0, 1), True),
+    "active_keyword_and_closure": ((0.7, rng.normal(size=3), 1.3), (0, 1, 2), True),
+    "user_partial_binding_every_argument": ((rng.normal(size=3), 0.7, 0.2), (0, 1, 2), True),
+    "reduce_with_a_closure": ((0.4, [0.1, 0.5, -0.3]), (0,), True),
 }
 
 
@@ -107,6 +112,17 @@ def test_a_closure_over_a_dict_and_over_a_list_of_arrays():
                     t[key] = leaf
                     return getattr(C, name)(t, fd_args[1])
                 check_grads_fd(moved, (tree[key],), (0,), (got[0][key],))
+
+
+def test_a_closure_over_a_model_object():
+    """A model the gradient is taken with respect to, read by a lambda passed to a helper: its
+    gradient is an object of its class whose W is the closure's cotangent's."""
+    m, x = C.Lin(rng.normal(size=(3, 3))), rng.normal(size=3)
+    g = sd.grad(C.closure_over_a_model)(m, x)
+
+    def of_W(W):
+        return C.closure_over_a_model(C.Lin(W), x)
+    check_grads_fd(of_W, (m.W,), (0,), (g.W,))
 
 
 def test_a_jacobian_through_a_closure_made_by_a_factory():

@@ -165,3 +165,60 @@ def sorted_by_a_closure_key(w, xs):
 
 def mapped(w, xs):
     return sum(map(lambda v: np.sum(np.tanh(w * v)), xs))
+
+
+def _inner_make(c):
+    return lambda v: np.sin(c * v)
+
+
+def _outer_make(a):
+    g = _inner_make(a * 2.0)
+    return lambda v: g(v) + a * v
+
+
+def factory_of_a_factory(a, x):
+    return np.sum(twice(_outer_make(a), x))
+
+
+def _identity(f):
+    return f
+
+
+def returned_through_a_helper(a, x):
+    f = _identity(lambda v: v * a)
+    return np.sum(twice(f, x))
+
+
+def _call_with(f, x, s):
+    return f(x, scale=s)
+
+
+def active_keyword_and_closure(a, x, s):
+    def f(v, *, scale):
+        return v * scale * a
+    return np.sum(_call_with(f, x, s))
+
+
+def _call_empty(f):
+    return f()
+
+
+def user_partial_binding_every_argument(x, a, b):
+    f = functools.partial(_scaled, x, a, b=b)
+    return np.sum(_call_empty(f))
+
+
+def reduce_with_a_closure(w, xs):
+    return functools.reduce(lambda acc, v: acc * np.tanh(v * w) + w, xs, 1.0)
+
+
+class Lin:
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x):
+        return np.tanh(self.W @ x)
+
+
+def closure_over_a_model(m, x):
+    return np.sum(twice(lambda v: m.forward(v), x))
