@@ -557,7 +557,7 @@ class Analysis(ObjectState):
                 names = [k.value for k, v in zip(value.keys, value.values)
                          if isinstance(k, gast.Constant) and _names_in([v]) & self.active]
                 name = "=, ".join(names) if names else None
-            if _names_in([value]) & self.active:
+            if _names_in([value]) & self.active and name not in op.rule.nondiff_args():
                 raise SourcediffSyntaxError(
                     f"{self.parsed.where(s)}: the value passed to {op.name} as "
                     f"{'keyword arguments' if name is None else name + '='} depends on "
