@@ -48,6 +48,9 @@ CASES = {
     "active_keyword_and_closure": ((0.7, rng.normal(size=3), 1.3), (0, 1, 2), True),
     "user_partial_binding_every_argument": ((rng.normal(size=3), 0.7, 0.2), (0, 1, 2), True),
     "reduce_with_a_closure": ((0.4, [0.1, 0.5, -0.3]), (0,), True),
+    # (a complex value held: it was taken for one carrying no derivative, and a got 0.0)
+    "closure_over_a_complex_value": ((np.array([0.5, 0.2, -0.1]), rng.normal(size=3)), (0, 1),
+                                     True),
     # (the order is piecewise constant in w: w's derivative through the key is zero; refused
     # before as a keyword argument sorted's rule gives no derivative for)
     "sorted_by_a_closure_key": ((np.array([0.3, -0.4, 0.8]),

@@ -351,12 +351,25 @@ def _closure_call(fn, active, args, kwargs):
         {**{k: flat.keywords[k] for k in held if isinstance(k, str)}, **kwargs}
 
 
-def _holds_floats(v):
-    """Whether a value a partial binds may carry a derivative: a float or float array, a
-    container or object holding one, a partial binding one."""
+def _holds_floats(v, depth=0):
+    """Whether a value a partial binds may carry a derivative: a float or complex number or
+    array (``c = a * 1j`` carries a's), a list, tuple or dict holding one, an object holding
+    floats, a partial binding one. (What carries none here gets no gradient back: when in
+    doubt, one is computed and the compiled caller drops it.)"""
+    if isinstance(v, (bool, int, str, bytes)) or v is None or depth > 16:
+        return False
+    if isinstance(v, (float, complex)):
+        return True
+    kind = getattr(getattr(v, "dtype", None), "kind", None)
+    if kind is not None:
+        return kind in "fc"
     if isinstance(v, functools.partial):
-        return any(_holds_floats(x) for x in v.args + tuple(v.keywords.values()))
-    return is_float_leaf(v) or bool(object_float_leaves(v))
+        return any(_holds_floats(x, depth + 1) for x in v.args + tuple(v.keywords.values()))
+    if isinstance(v, dict):
+        return any(_holds_floats(x, depth + 1) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(_holds_floats(x, depth + 1) for x in v)
+    return bool(object_float_leaves(v))
 
 
 class _ClosureGrad:

@@ -222,3 +222,8 @@ class Lin:
 
 def closure_over_a_model(m, x):
     return np.sum(twice(lambda v: m.forward(v), x))
+
+
+def closure_over_a_complex_value(a, x):
+    c = a * (1.0 + 2.0j)
+    return np.sum(twice(lambda v: np.real(v * c * c), x))
