@@ -292,7 +292,8 @@ class ObjectState:
     def dynamic_callee(self, op, s):
         """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
         only at run time (self.act_fn(z), layer.forward(h) in a loop over layers), when it carries
-        no derivative itself; else None (a closure made from active values is refused)."""
+        no derivative itself, or when it is a name that carries one (a model, a layer, a closure
+        over active values: :meth:`active_receiver`); else None."""
         value = s.value
         if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
             return None

@@ -41,7 +41,8 @@ class Op:
     """What one normalized assignment computes.
 
     kind: "copy" (t = a), "const" (no derivative at all), "rule" (a primitive with a rule),
-    "nondiff" (declared non-differentiable), "container" (a tuple/list literal), "user" (a call to
+    "nondiff" (declared non-differentiable), "container" (a tuple/list literal, or a
+    functools.partial binding values to a function named there: a closure), "user" (a call to
     the user's own Python function), "construct" (an object of the user's class built from its
     arguments: compiler/constructors.py), "unknown" (a callable with no rule).
     """
