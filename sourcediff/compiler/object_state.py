@@ -297,9 +297,18 @@ class ObjectState:
         value = s.value
         if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
             return None
-        if _names_in([value.func]) & self.active and self.active_receiver(value) is None:
+        if _names_in([value.func]) & self.active and self.active_receiver(value) is None and \
+                not self.star_receiver(value):
             return None
         return value.func
+
+    def star_receiver(self, value):
+        """Whether ``value`` is ``f(a, *seq)`` (no ``**``) with ``f`` a name that carries
+        derivatives (a closure passed to ``def apply(f, *args): return f(*args)``): the call runs
+        through ``_sd.star_fwd`` with the callee marked (see :meth:`run_time_call`)."""
+        return isinstance(value.func, gast.Name) and value.func.id in self.active and \
+            any(isinstance(a, gast.Starred) for a in value.args) and \
+            all(k.arg is not None for k in value.keywords)
 
     def active_receiver(self, value):
         """The name of the object that carries derivatives (a model the gradient is taken with
@@ -354,6 +363,8 @@ class ObjectState:
             return ("dynamic", [const(tuple(positions) + tuple(names))],
                     [value.args[k] for k in positions] + keyword_syntax)
         spec, syntax = [], []
+        if isinstance(value.func, gast.Name) and carries(value.func):  # (-1: the callee's first)
+            spec, syntax = [-1], [value.func]
         for a in value.args:
             star = isinstance(a, gast.Starred)
             node = a.value if star else a

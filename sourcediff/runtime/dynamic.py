@@ -633,18 +633,20 @@ def star_fwd(fn, spec, names, *groups, **kwargs):
     """``fn(*flattened groups, **kwargs)`` through its forward form: ``(value, state)`` for
     :func:`star_bwd` (see the comment above)."""
     _refuse_star_writes(fn)
-    args, active, layout = _star_layout(spec, groups, objects=True)
-    value, state = dynamic_fwd(fn, active + tuple(names), *args, **kwargs)
-    return value, (state, layout, len(active))
+    callee = spec[:1] == (-1,)  # (the callee carries derivatives: a closure, a model)
+    args, active, layout = _star_layout(spec[callee:], groups, objects=True)
+    value, state = dynamic_fwd(fn, (-1,) * callee + active + tuple(names), *args, **kwargs)
+    return value, (state, layout, len(active), callee)
 
 
 def star_bwd(state, out_bar):
     """The gradients of the arguments star_fwd was told carry derivatives, one per argument in
     its order (a starred sequence's: a list, 0.0 for its items that carry none), then one per
     keyword in ``names``."""
-    inner, layout, n = state
+    inner, layout, n, callee = state
     grads = dynamic_bwd(inner, out_bar)
-    out, at = [], 0
+    out, at = list(grads[:callee]), 0  # (the callee's first, when it carries derivatives)
+    grads = grads[callee:]
     for kind, mine, length, array in layout:
         if kind == 1:
             out.append(grads[at])
@@ -668,7 +670,9 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     per argument that carries a derivative (a starred sequence's: the tangent of the sequence),
     then one per keyword in ``names``."""
     _refuse_star_writes(fn)
-    args, active, layout = _star_layout(spec, groups)
+    callee = spec[:1] == (-1,)
+    head, tangents = tangents[:callee], tangents[callee:]
+    args, active, layout = _star_layout(spec[callee:], groups)
     flat = []
     for (kind, mine, _, _), t in zip(layout, tangents):
         flat.extend([t] if kind == 1 else [item_grad(t, k) for k in mine])
@@ -677,5 +681,5 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     # (an item whose tangent is the symbolic zero carries none: x of a wrapper's (w, x) when
     # only w does; the callee's jvp form would take 0.0 for an array)
     every = active + tuple(names)
-    return dynamic_jvp(fn, tuple(every[k] for k in keep), *args,
-                       tangents=tuple(flat[k] for k in keep), **kwargs)
+    return dynamic_jvp(fn, (-1,) * callee + tuple(every[k] for k in keep), *args,
+                       tangents=head + tuple(flat[k] for k in keep), **kwargs)
