@@ -48,6 +48,9 @@ CASES = {
     "active_keyword_and_closure": ((0.7, rng.normal(size=3), 1.3), (0, 1, 2), True),
     "user_partial_binding_every_argument": ((rng.normal(size=3), 0.7, 0.2), (0, 1, 2), True),
     "reduce_with_a_closure": ((0.4, [0.1, 0.5, -0.3]), (0,), True),
+    # (a closure called with *args in a helper: refused as a call with *args before)
+    "closure_called_with_star_args": ((0.7, Y2), (0, 1), True),
+    "closure_through_apply": ((0.7, rng.normal(size=3)), (0, 1), True),
     # (a complex value held: it was taken for one carrying no derivative, and a got 0.0)
     "closure_over_a_complex_value": ((np.array([0.5, 0.2, -0.1]), rng.normal(size=3)), (0, 1),
                                      True),
@@ -131,6 +134,28 @@ def test_a_closure_over_a_model_object():
     def of_W(W):
         return C.closure_over_a_model(C.Lin(W), x)
     check_grads_fd(of_W, (m.W,), (0,), (g.W,))
+
+
+class _Layer:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x, y):
+        return np.tanh(self.W @ x) * y
+
+
+def _model_called_with_star_args(layer, x):
+    args = (x, x)
+    return np.sum(layer(*args))
+
+
+def test_a_model_called_with_star_args():
+    """The same marking of the callee serves a model object called with *args (reverse mode;
+    forward mode refuses objects by name)."""
+    layer, x = _Layer(rng.normal(size=(3, 3))), rng.normal(size=3)
+    g = sd.grad(_model_called_with_star_args)(layer, x)
+    check_grads_fd(lambda W: _model_called_with_star_args(_Layer(W), x), (layer.W,), (0,),
+                   (g.W,))
 
 
 def test_a_jacobian_through_a_closure_made_by_a_factory():

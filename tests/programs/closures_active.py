@@ -227,3 +227,28 @@ def closure_over_a_model(m, x):
 def closure_over_a_complex_value(a, x):
     c = a * (1.0 + 2.0j)
     return np.sum(twice(lambda v: np.real(v * c * c), x))
+
+
+def rk4_star(f, y, t, h, *args):  # (scipy's odeint(f, y0, t, args=...) style: f(y, t, *args))
+    k1 = f(y, t, *args)
+    k2 = f(y + h / 2 * k1, t + h / 2, *args)
+    k3 = f(y + h / 2 * k2, t + h / 2, *args)
+    k4 = f(y + h * k3, t + h, *args)
+    return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def closure_called_with_star_args(a, y0):
+    def rhs(y, t, c):
+        return -a * y * c + np.sin(t)
+    y = y0
+    for i in range(3):
+        y = rk4_star(rhs, y, 0.1 * i, 0.1, a)
+    return np.sum(y ** 2)
+
+
+def _apply(f, *args):
+    return f(*args)
+
+
+def closure_through_apply(a, x):
+    return np.sum(_apply(lambda v, w: v * w * a, x, x))
