@@ -789,7 +789,8 @@ class Analysis(ObjectState):
                 and getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: this call's function is known only at run time (a "
                     f"function passed as an argument or held in a variable, a functools.partial, "
-                    f"a method of an object met at run time), or it passes *args that carry "
+                    f"an inner function or lambda over values that carry derivatives, a method "
+                    f"of an object met at run time), or it passes *args that carry "
                     f"derivatives (a decorator's wrapper), and such calls have first "
                     f"derivatives only so far; this is a second derivative through it.\n    "
                     f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by "
