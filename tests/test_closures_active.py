@@ -272,6 +272,28 @@ def test_the_refusals_that_remain_name_the_line_and_the_fix(fn, error, says, mod
     assert "test_closures_active.py:" in str(info.value).splitlines()[0]
 
 
+class _Holder:
+    def __init__(self, f):
+        self.f = f
+
+    def run(self, x):
+        return self.f(x)
+
+
+def stored_in_an_object(a, x):
+    return np.sum(_Holder(lambda v: v * a).run(x))
+
+
+def test_a_closure_stored_in_an_object_and_called_through_it_is_refused_by_name():
+    """(reverse mode: the object's method runs with it active, and what the function it holds
+    binds is not among the object's leaves; forward mode refuses the object itself)"""
+    with pytest.raises(sd.NoRuleError, match=r"stored_in_an_object.<locals>._lambda\d+, a "
+                                              r"function that holds float values.*as an argument"):
+        sd.grad(stored_in_an_object)(0.7, np.ones(3))
+    with pytest.raises(sd.SourcediffError, match=r"test_closures_active.py:\d+.*forward mode"):
+        sd.grad(stored_in_an_object, mode="forward")(0.7, np.ones(3))
+
+
 @pytest.mark.parametrize("name", ["factory_called_in_caller", "local_def_to_helper"])
 def test_a_second_derivative_through_a_closure_call_is_refused_by_name(name):
     args, _, _ = CASES[name]

@@ -417,12 +417,15 @@ def _refuse_holding_floats(fn, what):
     else:
         held = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ())]
     if any(is_float_leaf(v) or object_float_leaves(v) for v in held):
+        inner = fn.func if isinstance(fn, functools.partial) else fn
         raise NoRuleError(
-            f"{what}: the call reaches {getattr(fn, '__qualname__', type(fn).__name__)}, a "
-            f"function that holds float values (a closure or a functools.partial), taken from "
-            f"an object the gradient is taken with respect to; sourcediff cannot give the "
-            f"gradient of what a function holds. Store the arrays as attributes and pass them "
-            f"to a module-level function or a method as arguments")
+            f"{what}: the call reaches {getattr(inner, '__qualname__', type(inner).__name__)}, a "
+            f"function that holds float values (a closure, a lambda, or a functools.partial), "
+            f"taken from an object that carries derivatives; sourcediff gives what a function "
+            f"value holds its derivatives where the function is held in a variable or passed "
+            f"as an argument, not stored in an object. Pass the function as an argument "
+            f"(def run(self, f, x): return f(x)), or store the arrays as attributes and pass "
+            f"them to a module-level function or a method as arguments")
 
 
 def method_call(obj, name, *args, **kwargs):
