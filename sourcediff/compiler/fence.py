@@ -217,11 +217,11 @@ def iterator_advice(made_by):
         name = f"np.{made_by.__name__}"
         return (f"{name}(...) calls the function it is given, here with a value that carries a "
                 f"derivative (an argument, or a value an inner function, lambda or "
-                f"functools.partial passed to it reads), and sourcediff has no derivative "
-                f"for {name}; it follows np.vectorize(f)(x, a) with f taking those values as "
-                f"arguments, np.apply_along_axis and map. Pass them as arguments "
-                f"(np.vectorize(lambda v, a: ...)(x, a)), or write the function with numpy's "
-                f"elementwise operations")
+                f"functools.partial passed to it reads), in a form sourcediff has no derivative "
+                f"for; it follows np.vectorize(f) given the function alone (no otypes=, "
+                f"signature=, excluded=), np.apply_along_axis and map. Write np.vectorize(f), "
+                f"or pass the values as arguments (np.vectorize(lambda v, a: ...)(x, a)), or "
+                f"write the function with numpy's elementwise operations")
     if kind is None or kind in ("map", "accumulate"):
         return None
     where = "" if made_by is ITERATORS_BUILTIN.get(kind) else "itertools."

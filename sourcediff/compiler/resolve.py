@@ -380,6 +380,11 @@ class Resolver:
         name = gast.unparse(func) if not isinstance(func, gast.Name) else func.id
         if obj is _MISSING:
             return Op("unknown", args=args, keywords=keywords, name=name, func=func)
+        if obj is np.vectorize and len(node.args) == 1 and not node.keywords and \
+                not isinstance(node.args[0], gast.Starred):
+            # (np.vectorize(g) of a closure g: a value holding g, its cotangent g's)
+            return Op("container", args=args, name="vectorize",
+                      keywords={"keys": [const("pyfunc")]})
         if obj is functools.partial and self.bound_function(node):
             # (a lifted inner function or lambda bound to what it reads, a user's partial: a
             # value holding those values, its cotangent theirs keyed by position and keyword)

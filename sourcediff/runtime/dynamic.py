@@ -312,6 +312,52 @@ class _VectorizedCall:
         return total if is_zero_grad(total) else cast_grad(total, self.value)
 
 
+class _VectorizedClosure:
+    """``f(x)`` with ``f = np.vectorize(g)`` and ``g`` a closure over values that carry
+    derivatives (the vectorize object carries them: its cotangent is ``{"pyfunc": g's}``): each
+    element runs through ``g``'s forms with the closure active (a Python loop, as
+    np.vectorize's own), the closure's cotangents summed over the elements, the arguments'
+    placed element by element."""
+
+    def __init__(self, vec, active, args, kwargs, value):
+        if vec.signature is not None or vec.excluded or kwargs or \
+                any(isinstance(a, str) for a in active):
+            raise NoRuleError(
+                "np.vectorize of a function that reads values carrying derivatives, with "
+                "signature=, excluded= or keyword arguments: sourcediff differentiates it "
+                "called with positional arguments; call the function in a loop instead")
+        self.vec, self.active, self.value = vec, active, value
+        self.items = np.broadcast_arrays(*[np.asarray(a) for a in args])
+        self.args, self.shape = args, np.shape(value)
+
+    def _at(self, idx):
+        return [a[idx] for a in self.items]
+
+    def grads(self, out_bar):
+        out_bar = np.broadcast_to(np.asarray(cast_grad(out_bar, self.value)), self.shape)
+        held = 0.0
+        parts = [np.zeros(self.shape, dtype=np.result_type(self.value, float))
+                 for _ in self.active]
+        for idx in np.ndindex(self.shape):
+            _, state = dynamic_fwd(self.vec.pyfunc, (-1,) + tuple(self.active), *self._at(idx))
+            grads = dynamic_bwd(state, out_bar[idx])
+            held = add_grads(held, grads[0])
+            for part, g in zip(parts, grads[1:]):
+                part[idx] = 0.0 if is_zero_grad(g) else g
+        return (GradDict({"pyfunc": held}),) + tuple(
+            unbroadcast(part, self.args[i]) for part, i in zip(parts, self.active))
+
+    def tangent(self, tangents):
+        held = item_grad(tangents[0], "pyfunc")
+        rest = [np.broadcast_to(np.asarray(t), self.shape) for t in tangents[1:]]
+        out = np.zeros(self.shape, dtype=np.result_type(self.value, float))
+        for idx in np.ndindex(self.shape):
+            _, t = dynamic_jvp(self.vec.pyfunc, (-1,) + tuple(self.active), *self._at(idx),
+                               tangents=(held,) + tuple(r[idx] for r in rest))
+            out[idx] = 0.0 if is_zero_grad(t) else t
+        return cast_grad(out, self.value)
+
+
 def _rule_of(fn):
     """The derivative rule of a primitive met at run time, or None."""
     try:
@@ -365,6 +411,8 @@ def _holds_floats(v, depth=0):
         return kind in "fc"
     if isinstance(v, functools.partial):
         return any(_holds_floats(x, depth + 1) for x in v.args + tuple(v.keywords.values()))
+    if isinstance(v, np.vectorize):  # (np.vectorize of a closure: resolve's "vectorize")
+        return _holds_floats(v.pyfunc, depth + 1)
     if isinstance(v, dict):
         return any(_holds_floats(x, depth + 1) for x in v.values())
     if isinstance(v, (list, tuple)):
@@ -484,6 +532,9 @@ def dynamic_fwd(fn, active, *args, **kwargs):
         held, inner, moved, args, kwargs = _closure_call(fn, active[1:], args, kwargs)
         value, (bwd, saved, where) = dynamic_fwd(inner, held + moved, *args, **kwargs)
         return value, (_ClosureGrad(bwd, held), saved, where)
+    if active and active[0] == -1 and isinstance(fn, np.vectorize):
+        value = fn(*args, **kwargs)
+        return value, (_VectorizedClosure(fn, active[1:], args, kwargs, value), None, None)
     if active and active[0] == -1:  # (the callable carries derivatives: model.forward)
         target, moved, moved_args = _receiver_call(fn, active[1:], args, what)
         if target is None:  # (a function held by the object, no parameter of it: no gradient)
@@ -536,7 +587,7 @@ def dynamic_bwd(state, out_bar):
     if type(bwd) is _HeldGrad:
         grads = dynamic_bwd((bwd.bwd, saved, where), out_bar)
         return (GradDict({bwd.name: grads[0]}),) + tuple(grads[1:])
-    if type(bwd) is _RuleCall or type(bwd) is _VectorizedCall:
+    if type(bwd) is _RuleCall or type(bwd) is _VectorizedCall or type(bwd) is _VectorizedClosure:
         return bwd.grads(out_bar)
     return _per_argument(bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar}), where)
 
@@ -551,6 +602,9 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
             ([] if moved else list(range(len(held)))[:1])  # (a jvp form takes one tangent)
         return dynamic_jvp(inner, tuple(held[k] for k in keep) + moved, *args,
                            tangents=tuple(bound[k] for k in keep) + tuple(tangents[1:]), **kwargs)
+    if active and active[0] == -1 and isinstance(fn, np.vectorize):
+        value = fn(*args, **kwargs)
+        return value, _VectorizedClosure(fn, active[1:], args, kwargs, value).tangent(tangents)
     if active and active[0] == -1:
         raise NoRuleError(
             f"{getattr(fn, '__qualname__', type(fn).__name__)}: forward mode does not yet "
