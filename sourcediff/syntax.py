@@ -238,7 +238,9 @@ def _method_call(s, local_names):
 
 def spread_keywords(keywords):
     """``f(x, **{"a": u, "b": v})`` as ``f(x, a=u, b=v)``: a dict display with string keys
-    unpacked into a call gives exactly those keywords (other ``**`` values are kept)."""
+    unpacked into a call gives exactly those keywords (other ``**`` values are kept; so is every
+    keyword when a name would come twice: Python's TypeError, or a dict display's last value for
+    a key it repeats, as the call runs)."""
     out = []
     for k in keywords:
         v = k.value
@@ -247,7 +249,8 @@ def spread_keywords(keywords):
             out.extend(gast.keyword(arg=key.value, value=val) for key, val in zip(v.keys, v.values))
         else:
             out.append(k)
-    return out
+    names = [k.arg for k in out if k.arg is not None]
+    return out if len(names) == len(set(names)) else list(keywords)
 
 
 def plain_lambda(node, count):

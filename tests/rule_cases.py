@@ -1075,6 +1075,8 @@ nondiff_case(_sd.put_positions, R(3, 2), np.array([0, -1, 7]), "wrap")
 nondiff_case(_sd.diagonal_positions, R(5, 2), True)
 nondiff_case(_sd.positions_shape, (np.array([0, 2]), np.array([1, 1])))
 nondiff_case(_sd.sorts_an_array, R(3), "a.sort()")
+nondiff_case(_sd.piecewise_conditions, np.linspace(-1.0, 1.0, 5),
+             [np.linspace(-1.0, 1.0, 5) < 0], 2)  # (np.piecewise's masks)
 # scipy.stats location-scale families and poisson (review30)
 if scipy is not None:
     st = scipy.stats

@@ -261,8 +261,8 @@ def uses_del(x):
     return np.sum(x)
 
 
-def uses_walrus(x):
-    s = np.sum(y := x * 2.0)  # <here>
+def uses_walrus(x):  # (inside a comprehension: it binds in the function around it)
+    s = np.sum([y := v * 2.0 for v in x])  # <here>
     return s + np.sum(y)
 
 

@@ -2,6 +2,8 @@
 callable objects, local aliases of numpy functions, raise in a branch (checked against central
 finite differences)."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -321,6 +323,18 @@ def test_link_functions_as_lambdas_in_a_dict_spread_over_lines(link):
 
     check_parity(glm_loss, (np.array([0.3, -0.2]), X, y, link), wrt=(0,),
                  modes=("reverse", "unoptimized", "forward"))
+
+
+SQUARE, SINE = (lambda v: np.sum(v * v * 2.0)), (lambda v: np.sum(np.sin(v) * 3.0))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="code columns (co_positions) are 3.11+")
+@pytest.mark.parametrize("fn", [SQUARE, SINE], ids=["first", "second"])
+def test_two_lambdas_with_the_same_parameters_on_one_line(fn):
+    """Each is told apart by the columns of its own instructions (the first instruction and the
+    implicit return sit at column 0 and said nothing: 'cannot tell which lambda')."""
+    x = np.array([0.5, -1.25, 2.0])
+    check_grads_fd(fn, (x,), (0,), (sd.grad(fn)(x),))
 
 
 class _Model:

@@ -5,6 +5,7 @@ the skipped step comes back on the path it was removed from."""
 
 import importlib.util
 import sys
+from pathlib import Path
 
 import gast
 import numpy as np
@@ -274,28 +275,25 @@ def test_extremum_weights_without_ties_is_the_tie_splitting_formula(dtype, axis)
             assert np.array_equal(got, want, equal_nan=True)
 
 
-def _layers_loss(params, x, labels):
-    h = x
-    for W, b in params[:-1]:
-        h = np.tanh(np.dot(h, W) + b)
-    W, b = params[-1]
-    logits = np.dot(h, W) + b
-    m = np.max(logits, axis=1, keepdims=True)
-    lse = m + np.log(np.sum(np.exp(logits - m), axis=1, keepdims=True))
-    return -np.mean((logits - lse)[np.arange(x.shape[0]), labels])
+def _workloads():
+    """benchmarks/workloads.py, the W7 loss and its hand-written gradient."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "workloads.py"
+    spec = importlib.util.spec_from_file_location("sd_benchmark_workloads", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_a_list_of_layers_gradient_runs_fewer_python_calls():
     # counted, not timed: W7's generic gradient (a list of (W, b) tuples is not specialized) made
     # 520 Python calls per call (these sizes) before the runtime helpers' exact-type fast paths,
     # 340 after
-    autograd = pytest.importorskip("autograd")
-    anp = autograd.numpy
+    workloads = _workloads()
     sizes = (6, 5, 4, 3)
     params = [(rng.standard_normal((m, n)), rng.standard_normal(n))
               for m, n in zip(sizes[:-1], sizes[1:])]
     x, labels = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
-    df = sd.grad(_layers_loss)
+    df = sd.grad(workloads.w7_loss)
     got = df(params, x, labels)
     calls = [0]
 
@@ -310,17 +308,7 @@ def test_a_list_of_layers_gradient_runs_fewer_python_calls():
         sys.setprofile(None)
     assert calls[0] < 400, calls[0]
 
-    def oracle(ps):
-        h = x
-        for W, b in ps[:-1]:
-            h = anp.tanh(anp.dot(h, W) + b)
-        W, b = ps[-1]
-        logits = anp.dot(h, W) + b
-        m = anp.max(logits, axis=1, keepdims=True)
-        lse = m + anp.log(anp.sum(anp.exp(logits - m), axis=1, keepdims=True))
-        return -anp.mean((logits - lse)[np.arange(x.shape[0]), labels])
-
-    want = autograd.grad(oracle)(params)
+    (want,) = workloads.w7_grad(params, x, labels)  # (the hand-written gradient)
     assert isinstance(got, list) and all(isinstance(layer, tuple) for layer in got)
     for (gw, gb), (ww, wb) in zip(got, want):
         np.testing.assert_allclose(gw, ww, rtol=1e-10, atol=1e-13)

@@ -325,9 +325,12 @@ class AliasPass:
             if isinstance(node, gast.Name):
                 attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
                 out.extend(self.call_check(s, op, written, passed, param, node.id, items, attrs))
-            elif items and isinstance(node, (gast.Tuple, gast.List)):
-                # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself)
-                for elt in node.elts:
+            elif items and isinstance(node, (gast.Tuple, gast.List, tuple, dict)):
+                # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself; the
+                # values a *args tuple or a **kwargs dict collects, kw["a"][0] = v)
+                elts = node.elts if isinstance(node, (gast.Tuple, gast.List)) else \
+                    list(node.values()) if isinstance(node, dict) else list(node)
+                for elt in elts:
                     if isinstance(elt, gast.Name) and elt.id in self.locals:
                         out.extend(self.call_check(s, op, written, passed, param, elt.id,
                                                    True))

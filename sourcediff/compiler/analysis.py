@@ -483,6 +483,9 @@ class Analysis(ObjectState):
         copies = {id(node): p in items for p, node in bound.arguments.items()
                   if p in written and (isinstance(node, gast.Name) or (
                       p in items and isinstance(node, (gast.List, gast.Tuple, gast.Dict))))}
+        copies.update({id(v): True for p, node in bound.arguments.items()  # (what *args or
+                       if p in items and isinstance(node, (tuple, dict))  # **kwargs collects)
+                       for v in (node.values() if isinstance(node, dict) else node)})
 
         def copied(a):
             if id(a) not in copies:
@@ -685,18 +688,12 @@ class Analysis(ObjectState):
                 list(syntax.values()) if kind == kind.VAR_KEYWORD else [syntax]
             if not _names_in(nodes) & self.active:
                 continue
-            if kind == kind.VAR_KEYWORD:
-                star = "**"
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: {op.name} collects its arguments in {star}{p}, and "
-                    f"values that carry derivatives are passed through it; sourcediff "
-                    f"differentiates through named parameters only so "
-                    f"far: give {op.name} one parameter per value (def {op.name}(a, b)), or pass a "
-                    f"list (def {op.name}(arrays) called as {op.name}([a, b])).\n    "
-                    f"{self.parsed.line_text(s)}")
             active.append(p)
             if kind == kind.VAR_POSITIONAL:  # (*arrays: the tuple of the values passed)
                 bound.arguments[p] = gast.Tuple(elts=list(syntax), ctx=gast.Load())
+            elif kind == kind.VAR_KEYWORD:  # (**kwargs: the dict of the values passed)
+                bound.arguments[p] = gast.Dict(keys=[gast.Constant(value=k, kind=None)
+                                                     for k in syntax], values=list(syntax.values()))
         return bound, active
 
     def bind(self, op, q, stmt):

@@ -290,7 +290,7 @@ def _split(front, rev, pieces, optimize_code, cotangent):
     reads = set()
     for st in backward + grads:
         reads |= _loads(st)
-    written = set(_param_names(parsed.node))
+    written = set(_param_names(parsed.node, with_kwargs=True))
     for st in head + primal:
         written |= _stored(st)
     kept = sorted(reads & written)
@@ -298,7 +298,7 @@ def _split(front, rev, pieces, optimize_code, cotangent):
     saved = gast.Tuple(elts=[stand_in(n, globals_.name("_sd", runtime)) if n in shapes_only
                              else load(n) for n in kept], ctx=gast.Load())
     # (a name bound on one branch only is saved as None when the other branch ran)
-    params = set(_param_names(parsed.node))
+    params = set(_param_names(parsed.node, with_kwargs=True))
     unbound = [assign(n, const(None)) for n in kept if n not in params]
     fwd_body = unbound + head + primal + [located(gast.Return(value=gast.Tuple(
         elts=[value, saved], ctx=gast.Load())), rev.ret_stmt)]
@@ -648,9 +648,12 @@ def _positional(fdef):
     return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args)]
 
 
-def _param_names(fdef):
+def _param_names(fdef, with_kwargs=False):
+    """The parameters ``wrt`` counts (``*args`` last, by name: the tuple of the rest), and with
+    ``with_kwargs`` the ``**kwargs`` dict after them (a forward form saves what it holds)."""
     a = fdef.args
-    star = [a.vararg.id] if a.vararg is not None else []  # (by name: the tuple of the rest)
+    star = [a.vararg.id] if a.vararg is not None else []
+    star += [a.kwarg.id] if with_kwargs and a.kwarg is not None else []
     return [p.id for p in list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)
             ] + star
 

@@ -34,7 +34,6 @@ _REFUSED = {
     gast.ImportFrom: ("imports inside the function", "import at module level"),
     gast.Delete: ("'del' statements", "rebind the name instead of deleting it (for a list item:"
                   " lst = lst[:i] + lst[i + 1:])"),
-    gast.NamedExpr: ("assignment expressions (:=)", "assign in a statement of its own"),
     gast.Set: ("set literals", "use a list or tuple"),
     gast.SetComp: ("set comprehensions", "use a list comprehension"),
     gast.Match: ("'match' statements", "use if/elif/else"),
@@ -368,6 +367,12 @@ def _check(parsed, root):
                        "give the inner function named parameters")
         if isinstance(node, gast.comprehension) and node.is_async:
             refuse(parsed, node, "async comprehensions", "use a plain comprehension")
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.Lambda)):
+            inner = next((n for n in gast.walk(node) if isinstance(n, gast.NamedExpr)), None)
+            if inner is not None:  # (it binds in the function around it: normalize's loops
+                # give comprehensions names of their own)
+                refuse(parsed, inner, "assignment expressions (:=) inside a comprehension or a "
+                       "lambda", "assign in a statement of its own")
 
 
 # methods that change their list, dict or array in place

@@ -21,6 +21,7 @@ from . import callees
 from .analysis import Analysis, add
 from .constructors import plain_namedtuple
 from .normalize import assign, call, const, load, located, store
+from .object_state import run_time_arguments
 
 
 class Forward(Analysis):
@@ -46,6 +47,13 @@ class Forward(Analysis):
             elts = [p if p is not None else call(self.rt("zero_tangent"), [copy.deepcopy(e)])
                     for p, e in zip(parts, arg.elts)]
             return type(arg)(elts=elts, ctx=gast.Load())
+        if isinstance(arg, gast.Dict) and all(isinstance(k, gast.Constant) for k in arg.keys):
+            parts = [self.tangent(v) for v in arg.values]  # (a **kwargs parameter's dict)
+            if all(p is None for p in parts):
+                return None
+            return gast.Dict(keys=[copy.deepcopy(k) for k in arg.keys], values=[
+                p if p is not None else call(self.rt("zero_tangent"), [copy.deepcopy(v)])
+                for p, v in zip(parts, arg.values)])
         return None
 
     # ------------------------------------------------------------------ statements
@@ -297,9 +305,9 @@ class Forward(Analysis):
             # values: -1 marks it, its tangent first, as reverse mode's receiver call)
             lead = [const((-1,) + lead[0].value)]
             tangents = [self.tangent(value.func)] + tangents
-        node = call(self.rt(f"{helper}_jvp"), [copy.deepcopy(value.func)] + lead +
-                    [a.value if isinstance(a, gast.Starred) else a for a in value.args],
-                    list(value.keywords) + [gast.keyword(
+        args, keywords = run_time_arguments(value, helper)
+        node = call(self.rt(f"{helper}_jvp"), [copy.deepcopy(value.func)] + lead + args,
+                    keywords + [gast.keyword(
                         arg="tangents", value=gast.Tuple(elts=tangents, ctx=gast.Load()))])
         return [located(gast.Assign(
             targets=[gast.Tuple(elts=[store(target), store(self.dot(target))], ctx=gast.Store())],

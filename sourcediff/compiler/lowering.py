@@ -34,6 +34,7 @@ POSITIONS = {np.put: ("_sd_put_positions", runtime.put_positions),
              np.place: ("_sd_np_nonzero", np.nonzero),
              np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions)}
 POSITIONS_SHAPE = "_sd_positions_shape"
+PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runtime)
 
 
 class CallLowering:
@@ -256,7 +257,76 @@ class CallLowering:
                 gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
                                                      ctx=gast.Store()),
                                    iter=args[0], ifs=[], is_async=0)]), node)
+        if self.static_value(node.func) is np.piecewise:
+            return self.piecewise_writes(node)
         return self.iterator_as_list(node)
+
+    def piecewise_writes(self, node):
+        """``np.piecewise(x, [c0, c1], [f0, f1, f2], *args, **kw)`` (the lists written out,
+        each function a lambda, a function named statically or a number) as the writes numpy
+        makes, so that each selection's derivative reaches x::
+
+            x_ = np.asarray(x)
+            conds = _sd.piecewise_conditions(x_, [c0, c1], 3)   # (numpy's masks, "otherwise")
+            y = np.zeros_like(x_)
+            cond = conds[0]
+            if np.any(cond):
+                y[cond] = f0(x_[cond], *args, **kw)
+            ...
+
+        None for another form (the call stays, refused without a rule)."""
+        args, kws = node.args, node.keywords
+        if len(args) < 3 or not isinstance(args[1], (gast.List, gast.Tuple)) or not \
+                isinstance(args[2], (gast.List, gast.Tuple)) or not args[2].elts or \
+                any(isinstance(a, gast.Starred) for a in args[1].elts + args[2].elts) or \
+                any(k.arg is None for k in kws):
+            return None
+        funcs = []
+        for f in args[2].elts:
+            if isinstance(f, gast.Lambda) or callable(self.static_value(f)):
+                funcs.append((f, True))
+            elif isinstance(f, gast.Constant) and isinstance(f.value, (int, float, complex)):
+                funcs.append((f, False))
+            else:
+                return None  # (a value known only at run time: a function or a number)
+        x = self.name_of(call(gast.Attribute(value=load("_sd_np"), attr="asarray",
+                                             ctx=gast.Load()), [args[0]]), "x")
+        self.parsed.env.setdefault("_sd_np", np)
+        self.parsed.env.setdefault(PIECEWISE_CONDITIONS, runtime.piecewise_conditions)
+        conds = self.name_of(call(load(PIECEWISE_CONDITIONS), [x, args[1], const(len(funcs))]),
+                             "conds")
+        out = self.name_of(call(gast.Attribute(value=load("_sd_np"), attr="zeros_like",
+                                               ctx=gast.Load()), [x]), "pieces")
+        extra = [self.atom(a) for a in args[3:]]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in kws]
+        for k, (f, is_call) in enumerate(funcs):
+            cond = self.name_of(gast.Subscript(value=conds, slice=const(k), ctx=gast.Load()),
+                                "cond")
+            picked = gast.Subscript(value=load(x.id), slice=load(cond.id), ctx=gast.Load())
+            body, value = [], f
+            if is_call and plain_lambda(f, 1 + len(extra)) and not keywords:
+                # (a lambda's body written out, its parameters bound to the arguments: what it
+                # reads of the function is then read here, like any expression)
+                bound = {}
+                for p, a in zip(f.args.args, [picked] + extra):
+                    bound[p.id] = self.names.fresh(p.id)
+                    self.locals.add(bound[p.id])
+                    body.append(assign(bound[p.id], copy.deepcopy(a)))
+                value = Substitute(bound).visit(copy.deepcopy(f.body))
+            elif is_call:
+                value = gast.Call(func=f, args=[picked] + copy.deepcopy(extra),
+                                  keywords=copy.deepcopy(keywords))
+            body.append(gast.Assign(targets=[gast.Subscript(
+                value=load(out.id), slice=load(cond.id), ctx=gast.Store())], value=value,
+                type_comment=None))
+            body = [located(b, self.loc) for b in body]
+            if is_call:  # (numpy calls a function only on a selection that is not empty)
+                body = [located(gast.If(test=call(gast.Attribute(
+                    value=load("_sd_np"), attr="any", ctx=gast.Load()), [load(cond.id)]),
+                    body=body, orelse=[]), self.loc)]
+            for b in body:
+                self.statement(b)
+        return load(out.id)
 
     def iterator_as_list(self, node):
         """An iterator of ``zip``, ``enumerate``, ``filter``, ``reversed`` or itertools

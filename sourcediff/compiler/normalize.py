@@ -649,6 +649,9 @@ class Normalizer(CallLowering):
             return self.short_circuit(node)
         if isinstance(node, gast.IfExp):
             return self.ifexp(node)
+        if isinstance(node, gast.NamedExpr):  # (n := e): n = e, then n, where it is written
+            self.assign_name(node.target.id, self.simple(node.value, node.target.id))
+            return load(node.target.id)
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
                 and node.func.id in self.lifted:
             node = self.lifted_call(node)

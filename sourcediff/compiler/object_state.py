@@ -349,16 +349,10 @@ class ObjectState:
         ``_sd.star_fwd``/``star_jvp`` take a starred argument as its sequence and a ``spec``
         (see runtime.dynamic)."""
         value = s.value
-        for k in value.keywords:
-            if k.arg is None and carries(k.value):
-                raise SourcediffSyntaxError(
-                    f"{self.parsed.where(s)}: this call passes **{gast.unparse(k.value).strip()}, "
-                    f"which holds values that carry derivatives; sourcediff matches keyword "
-                    f"arguments to parameters by name where it compiles: pass them one by one "
-                    f"(f(a=a, b=b)).\n    {self.parsed.line_text(s)}")
         names = [k.arg for k in value.keywords if k.arg is not None and carries(k.value)]
         keyword_syntax = [k.value for k in value.keywords if k.arg in names]
-        if not any(isinstance(a, gast.Starred) for a in value.args):
+        if not any(isinstance(a, gast.Starred) for a in value.args) and \
+                not any(k.arg is None and carries(k.value) for k in value.keywords):
             positions = [k for k, a in enumerate(value.args) if carries(a)]
             return ("dynamic", [const(tuple(positions) + tuple(names))],
                     [value.args[k] for k in positions] + keyword_syntax)
@@ -372,7 +366,25 @@ class ObjectState:
             spec.append(2 * star + carried)
             if carried:
                 syntax.append(node)
+        for k in value.keywords:  # (**d: passed as the dict, after the positional arguments)
+            if k.arg is None:
+                carried = bool(carries(k.value))
+                spec.append(5 - carried)
+                if carried:
+                    syntax.append(k.value)
         return "star", [const(tuple(spec)), const(tuple(names))], syntax + keyword_syntax
+
+
+def run_time_arguments(value, helper):
+    """The positional and keyword arguments ``_sd.{helper}_fwd``/``_jvp`` take after the ones
+    :meth:`ObjectState.run_time_call` gives for the call ``value``: each positional argument as
+    written, a starred one as its sequence; for the star helpers each ``**d`` as the dict, after
+    them (its spec entry says whether it carries a derivative)."""
+    args = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
+    if helper != "star":
+        return args, list(value.keywords)
+    return (args + [k.value for k in value.keywords if k.arg is None],
+            [k for k in value.keywords if k.arg is not None])
 
 
 ATTRIBUTE_SINK = "<attribute>"  # (a name no program has: what obj.attr = v stores goes there)

@@ -334,7 +334,10 @@ def _lambda_in_file(code, filename, params):
     found = [n for n in gast.walk(module) if isinstance(n, gast.Lambda)
              and n.lineno == code.co_firstlineno and [a.id for a in n.args.args] == params]
     if len(found) > 1 and hasattr(code, "co_positions"):  # (3.11+: the body's first column)
-        cols = [c for _, _, c, _ in code.co_positions() if c is not None]
+        # (the columns of instructions that stand for source: not RESUME's or the implicit
+        # return's, placed at column 0)
+        cols = [c for _, _, c, e in code.co_positions() if c is not None and e is not None and
+                e > c]
         if cols:
             found = [n for n in found if n.body.col_offset <= min(cols) <= getattr(
                 n.body, "end_col_offset", 10 ** 6)] or found

@@ -26,6 +26,7 @@ from ..rules import quote, registry
 from ..syntax import _method_call, _names_in
 from . import callees, constructors
 from .analysis import Analysis, add, attr
+from .object_state import run_time_arguments
 from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
 from .parse import GENERATED_LINES
@@ -198,9 +199,9 @@ class Reverse(Analysis):
         helper, lead, syntax = self.run_time_call(s, lambda a: _names_in([a]) & self.active)
 
         def build(v):  # (v: the call as the primal sweep has it, on copies where it copies)
+            args, keywords = run_time_arguments(v, helper)
             return call(self.rt(f"{helper}_fwd"), [copy.deepcopy(v.func)] + copy.deepcopy(lead) +
-                        [a.value if isinstance(a, gast.Starred) else a for a in v.args],
-                        list(v.keywords))
+                        args, keywords)
 
         saved = self.saved_state(s, target, build)
         grads = self.names.fresh("grads")
@@ -289,6 +290,14 @@ class Reverse(Analysis):
                     # gradient reaches, as the aux half of sd.grad(f, has_aux=True))
                     item = call(self.rt("item_grad"), [load(parts), const(k)])
                     out.extend(self.distribute(elt, item, s, what))
+            return out
+        if isinstance(arg, gast.Dict) and all(isinstance(k, gast.Constant) for k in arg.keys):
+            parts = self.names.fresh("parts")  # (a **kwargs parameter's dict of the values)
+            out = [assign(parts, contribution, s)]
+            for key, value in zip(arg.keys, arg.values):
+                if _names_in([value]) & self.active:
+                    item = call(self.rt("item_grad"), [load(parts), const(key.value)])
+                    out.extend(self.distribute(value, item, s, what))
             return out
         if not (_names_in([arg]) & self.active):
             return []

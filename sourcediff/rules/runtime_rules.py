@@ -121,6 +121,7 @@ defnondiff(_sd.check_held_class, reason="a check of the classes of the objects a
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
            _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
            reason="the integer positions np.put or np.fill_diagonal writes")
+defnondiff(_sd.piecewise_conditions, reason="the boolean masks np.piecewise applies")
 defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", calls_back=True)
 defnondiff(_sd.dict_keys, reason="a dict's keys")
 defnondiff(_sd.item_index, reason="the integer index of the element x.item(*index) reads")

@@ -130,7 +130,8 @@ def _active_params(target, active, args, kwargs):
     """The parameters of ``target`` that the arguments at ``active`` (positions, keyword names)
     meet, in order, and for each of those arguments where its derivative comes back: ``(k,
     None)`` for the k-th parameter, ``(k, i)`` for item i of the k-th parameter's ``*args``
-    tuple (a wrapper's ``def wrapper(*args): return fn(*args)``)."""
+    tuple (a wrapper's ``def wrapper(*args): return fn(*args)``) or entry i of its ``**kwargs``
+    dict."""
     sig, bound, shift = bind_code(target, args, kwargs)
     bound = bound.arguments
     names, where = [], []
@@ -147,8 +148,11 @@ def _active_params(target, active, args, kwargs):
                     name, item = p, (a - k if kind == kind.VAR_POSITIONAL else None)
                     break
                 k += count
-        if name is None or name not in sig.parameters or \
-                sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
+        if name is not None and name not in sig.parameters:  # (collected in **kwargs)
+            name, item = next((p for p in bound if sig.parameters[p].kind ==
+                               inspect.Parameter.VAR_KEYWORD and name in bound[p]), None), name
+        if name is None or (item is None and
+                            sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD):
             raise SourcediffError(
                 f"{getattr(target, '__qualname__', target)} collects a value that carries a "
                 f"derivative in **kwargs; give it one parameter per value")
@@ -625,8 +629,15 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     for (k, i), t in zip(where, tangents):
         if i is None:
             per_param[k] = t
-        else:  # (an item of *args: the tuple's tangent, zeros for items that carry none)
+        else:  # (an item of *args or **kwargs: the tuple's or dict's tangent, zeros for the
+            # items that carry none)
             collected = bind_code(target, args, kwargs)[1].arguments[params[k]]
+            if isinstance(collected, dict):
+                items = dict(per_param[k]) if per_param[k] is not None else \
+                    {key: zeros_like_grad(a) for key, a in collected.items()}
+                items[i] = t
+                per_param[k] = items
+                continue
             items = list(per_param[k]) if per_param[k] is not None else \
                 [zeros_like_grad(a) for a in collected]
             items[i] = t
@@ -642,8 +653,10 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
 # is written, a starred one as its sequence, with ``spec``: per argument, 0 (a value that carries
 # no derivative), 1 (one that carries one), 2 (a starred sequence that carries none) or 3 (a
 # starred sequence that does: its items whose leaves are all floats carry one; an int, a string
-# or an integer array among them is passed as it is). ``names`` are the keyword arguments that
-# carry one. The call then runs as dynamic_fwd/dynamic_jvp run any call met at run time.
+# or an integer array among them is passed as it is), then one per ``**d`` of the call, passed
+# as the dict: 4 (its entries whose leaves are all floats carry one) or 5 (none do). ``names``
+# are the keyword arguments that carry one. The call then runs as dynamic_fwd/dynamic_jvp run
+# any call met at run time.
 
 def _star_layout(spec, groups, objects=False):
     """(flat positional arguments, flat active positions, per argument that carries a derivative:
@@ -653,8 +666,17 @@ def _star_layout(spec, groups, objects=False):
     the receiver a decorator's ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``
     passes on from a method of it (it got none, so the model's gradient through such a
     method was silently zero)."""
-    args, active, layout = [], [], []
+    args, active, layout, keywords = [], [], [], {}
     for kind, group in zip(spec, groups):
+        if kind >= 4:  # (**d: its entries are keyword arguments)
+            twice = next((key for key in group if key in keywords), None)
+            if twice is not None:  # (Python's TypeError for f(**d, **e) with a key in both)
+                raise TypeError(f"got multiple values for keyword argument '{twice}'")
+            keywords.update(group)
+            if kind == 4:
+                layout.append((4, [key for key, item in group.items()
+                                   if _float_leaves(item, "") is None], None, None))
+            continue
         items = tuple(group) if kind >= 2 else (group,)
         mine = [k for k, item in enumerate(items)
                 if kind == 1 or (kind == 3 and (_float_leaves(item, "") is None or (
@@ -665,7 +687,22 @@ def _star_layout(spec, groups, objects=False):
         if kind in (1, 3):  # (a starred array's gradient is an array: its items are rows)
             layout.append((kind, mine, len(items),
                            group if kind == 3 and isinstance(group, np.ndarray) else None))
-    return tuple(args), tuple(active), layout
+    return tuple(args), tuple(active), layout, keywords
+
+
+def _merged_keywords(fn, kwargs, unpacked):
+    """The call's keyword arguments with the entries of its ``**d`` (Python's TypeError for a
+    keyword given twice)."""
+    for key in unpacked:
+        if key in kwargs:
+            raise TypeError(f"{_qualname(fn)}() got multiple values for keyword argument "
+                            f"'{key}'")
+    return {**kwargs, **unpacked}
+
+
+def _dict_names(layout):
+    """The keywords of the call's ``**d`` entries that carry a derivative, in layout order."""
+    return tuple(key for kind, mine, _, _ in layout if kind == 4 for key in mine)
 
 
 def _refuse_star_writes(fn):
@@ -691,20 +728,26 @@ def star_fwd(fn, spec, names, *groups, **kwargs):
     :func:`star_bwd` (see the comment above)."""
     _refuse_star_writes(fn)
     callee = spec[:1] == (-1,)  # (the callee carries derivatives: a closure, a model)
-    args, active, layout = _star_layout(spec[callee:], groups, objects=True)
-    value, state = dynamic_fwd(fn, (-1,) * callee + active + tuple(names), *args, **kwargs)
-    return value, (state, layout, len(active), callee)
+    args, active, layout, unpacked = _star_layout(spec[callee:], groups, objects=True)
+    value, state = dynamic_fwd(fn, (-1,) * callee + active + tuple(names) + _dict_names(layout),
+                               *args, **_merged_keywords(fn, kwargs, unpacked))
+    return value, (state, layout, len(active), len(names), callee)
 
 
 def star_bwd(state, out_bar):
     """The gradients of the arguments star_fwd was told carry derivatives, one per argument in
-    its order (a starred sequence's: a list, 0.0 for its items that carry none), then one per
-    keyword in ``names``."""
-    inner, layout, n, callee = state
+    its order (a starred sequence's: a list, 0.0 for its items that carry none; a ``**d``'s: a
+    dict of its entries that carry one), then one per keyword in ``names``; first the callee's,
+    when it carries derivatives (spec starting with -1)."""
+    inner, layout, n, n_names, callee = state
     grads = dynamic_bwd(inner, out_bar)
-    out, at = list(grads[:callee]), 0  # (the callee's first, when it carries derivatives)
+    out, at, at_dict = list(grads[:callee]), 0, n + n_names
     grads = grads[callee:]
     for kind, mine, length, array in layout:
+        if kind == 4:
+            out.append(GradDict(zip(mine, grads[at_dict:at_dict + len(mine)])))
+            at_dict += len(mine)
+            continue
         if kind == 1:
             out.append(grads[at])
         elif array is not None:  # (f(*x) of an array x: x's gradient, row by row)
@@ -719,7 +762,7 @@ def star_bwd(state, out_bar):
                 items[k] = grads[at + j]
             out.append(GradList(items))
         at += len(mine)
-    return tuple(out) + tuple(grads[n:])
+    return tuple(out) + tuple(grads[n:n + n_names])
 
 
 def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
@@ -729,14 +772,16 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     _refuse_star_writes(fn)
     callee = spec[:1] == (-1,)
     head, tangents = tangents[:callee], tangents[callee:]
-    args, active, layout = _star_layout(spec[callee:], groups)
-    flat = []
+    args, active, layout, unpacked = _star_layout(spec[callee:], groups)
+    flat, from_dicts = [], []
     for (kind, mine, _, _), t in zip(layout, tangents):
-        flat.extend([t] if kind == 1 else [item_grad(t, k) for k in mine])
-    flat += tangents[len(layout):]
+        (from_dicts if kind == 4 else flat).extend(
+            [t] if kind == 1 else [item_grad(t, k) for k in mine])
+    flat += list(tangents[len(layout):]) + from_dicts
     keep = [k for k, t in enumerate(flat) if not is_zero_grad(t)] or list(range(len(flat)))[:1]
     # (an item whose tangent is the symbolic zero carries none: x of a wrapper's (w, x) when
     # only w does; the callee's jvp form would take 0.0 for an array)
-    every = active + tuple(names)
+    every = active + tuple(names) + _dict_names(layout)
     return dynamic_jvp(fn, (-1,) * callee + tuple(every[k] for k in keep), *args,
-                       tangents=head + tuple(flat[k] for k in keep), **kwargs)
+                       tangents=head + tuple(flat[k] for k in keep),
+                       **_merged_keywords(fn, kwargs, unpacked))

@@ -19,7 +19,7 @@ __all__ = [
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
     "item_to_write",
     "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
-    "positions_shape",
+    "positions_shape", "piecewise_conditions",
     "scattered_item"
 ]
 
@@ -609,6 +609,25 @@ def positions_shape(positions):
     """The shape of the values an index tuple of positions (from :func:`put_positions`,
     ``np.nonzero``) selects: ``(n,)``."""
     return np.shape(positions[0])
+
+
+def piecewise_conditions(x, condlist, count):
+    """The masks ``np.piecewise(x, condlist, funclist)`` applies, one per item of funclist
+    (``count`` of them), as numpy makes them: one condition given alone taken as a list of one,
+    the "otherwise" mask (no condition holds) added when funclist has one item more; numpy's
+    ValueError when the counts do not fit."""
+    first = None if np.isscalar(condlist) else condlist[0]
+    arrays = isinstance(first, (list, np.ndarray)) or (  # (a tape Tensor of booleans too)
+        hasattr(first, "__array_function__") and np.ndim(first) > 0)
+    if np.isscalar(condlist) or (not arrays and np.ndim(x)):
+        condlist = [condlist]
+    conds = np.asarray(condlist, dtype=bool)
+    n = len(conds)
+    if n == count - 1:
+        conds = np.concatenate([conds, ~np.any(conds, axis=0, keepdims=True)], axis=0)
+    elif n != count:
+        raise ValueError(f"with {n} condition(s), either {n} or {n + 1} functions are expected")
+    return [conds[k] for k in range(count)]
 
 
 def assigned_items_grad(g, value):

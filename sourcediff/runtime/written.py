@@ -8,8 +8,10 @@ covariance scaled by the standard deviations, as numpy computes it."""
 import numpy as np
 
 from .accumulate import _refuse
+from .indexing import piecewise_conditions
 
-__all__ = ["corrcoef", "polyfit", "angle", "svdvals", "refuse_complex", "apply_along_axis"]
+__all__ = ["corrcoef", "polyfit", "angle", "svdvals", "refuse_complex", "apply_along_axis",
+           "piecewise"]
 
 
 def refuse_complex(x, what):
@@ -78,3 +80,20 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     k = np.ndim(out) - 1  # (the dimensions of one result, put where the axis was)
     at = axis % np.ndim(arr)
     return np.moveaxis(result, tuple(range(len(rest), len(rest) + k)), tuple(range(at, at + k)))
+
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """np.piecewise(x, condlist, funclist, *args, **kw): zeros like x, then each selection of
+    x written with its function's value on it (a function is not called on an empty selection)
+    or its number, in the order numpy writes them. (The compiler writes the call itself this
+    way where both lists are written out; this serves the tape and the other forms.)"""
+    conds = piecewise_conditions(x, condlist, len(funclist))
+    y = np.zeros_like(x)
+    for k in range(len(funclist)):
+        func, cond = funclist[k], conds[k]
+        if callable(func):
+            if np.any(cond):
+                y[cond] = func(x[cond], *args, **kw)
+        else:
+            y[cond] = func
+    return y
