@@ -51,6 +51,7 @@ CASES = {
     # (a closure called with *args in a helper: refused as a call with *args before)
     "closure_called_with_star_args": ((0.7, Y2), (0, 1), True),
     "closure_through_apply": ((0.7, rng.normal(size=3)), (0, 1), True),
+    "closure_through_keywords": ((0.7, rng.normal(size=3)), (0, 1), True),
     # (np.vectorize of a closure with a branch: element by element through its forms)
     "vectorized_closure": ((0.7, np.array([0.3, -0.4, 0.8])), (0, 1), False),
     # (a complex value held: it was taken for one carrying no derivative, and a got 0.0)

@@ -303,12 +303,12 @@ class ObjectState:
         return value.func
 
     def star_receiver(self, value):
-        """Whether ``value`` is ``f(a, *seq)`` (no ``**``) with ``f`` a name that carries
+        """Whether ``value`` is ``f(a, *seq)`` or ``f(a, **d)`` with ``f`` a name that carries
         derivatives (a closure passed to ``def apply(f, *args): return f(*args)``): the call runs
         through ``_sd.star_fwd`` with the callee marked (see :meth:`run_time_call`)."""
-        return isinstance(value.func, gast.Name) and value.func.id in self.active and \
-            any(isinstance(a, gast.Starred) for a in value.args) and \
-            all(k.arg is not None for k in value.keywords)
+        return isinstance(value.func, gast.Name) and value.func.id in self.active and (
+            any(isinstance(a, gast.Starred) for a in value.args) or
+            any(k.arg is None for k in value.keywords))
 
     def active_receiver(self, value):
         """The name of the object that carries derivatives (a model the gradient is taken with
@@ -351,13 +351,14 @@ class ObjectState:
         value = s.value
         names = [k.arg for k in value.keywords if k.arg is not None and carries(k.value)]
         keyword_syntax = [k.value for k in value.keywords if k.arg in names]
+        callee = isinstance(value.func, gast.Name) and carries(value.func)
         if not any(isinstance(a, gast.Starred) for a in value.args) and \
-                not any(k.arg is None and carries(k.value) for k in value.keywords):
+                not any(k.arg is None and (callee or carries(k.value)) for k in value.keywords):
             positions = [k for k, a in enumerate(value.args) if carries(a)]
             return ("dynamic", [const(tuple(positions) + tuple(names))],
                     [value.args[k] for k in positions] + keyword_syntax)
         spec, syntax = [], []
-        if isinstance(value.func, gast.Name) and carries(value.func):  # (-1: the callee's first)
+        if callee:  # (-1: the callee's first)
             spec, syntax = [-1], [value.func]
         for a in value.args:
             star = isinstance(a, gast.Starred)

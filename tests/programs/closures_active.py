@@ -257,3 +257,13 @@ def closure_through_apply(a, x):
 def vectorized_closure(a, x):
     f = np.vectorize(lambda v: np.sin(v * a) if v > 0 else v * a)
     return np.sum(twice(f, x)) + np.sum(f(x) * x)
+
+
+def _apply_keywords(f, x, **kw):
+    return f(x, **kw)
+
+
+def closure_through_keywords(a, x):
+    def f(v, scale=1.0):
+        return np.sin(v * a) * scale
+    return np.sum(_apply_keywords(f, x, scale=a * 2.0))
