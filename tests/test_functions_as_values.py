@@ -97,9 +97,9 @@ def binds_an_active_value(w):
     return f(w)
 
 
-def test_a_partial_that_binds_a_value_carrying_a_derivative_is_refused_with_the_fix():
-    with pytest.raises(sd.NoRuleError, match="Pass that value when you call the function"):
-        sd.grad(binds_an_active_value)(W)
+def test_a_partial_that_binds_a_value_carrying_a_derivative_gives_it_its_derivative():
+    """It was refused; the partial's cotangent is now its bound values' (w[0] through scale)."""
+    check_grads(binds_an_active_value, (W,), order=1)
 
 
 def test_a_second_derivative_through_a_function_passed_as_a_value_is_refused_clearly():

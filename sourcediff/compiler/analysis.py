@@ -560,7 +560,7 @@ class Analysis(ObjectState):
                 names = [k.value for k, v in zip(value.keys, value.values)
                          if isinstance(k, gast.Constant) and _names_in([v]) & self.active]
                 name = "=, ".join(names) if names else None
-            if _names_in([value]) & self.active:
+            if _names_in([value]) & self.active and name not in op.rule.nondiff_args():
                 raise SourcediffSyntaxError(
                     f"{self.parsed.where(s)}: the value passed to {op.name} as "
                     f"{'keyword arguments' if name is None else name + '='} depends on "
@@ -786,25 +786,23 @@ class Analysis(ObjectState):
                 and getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: this call's function is known only at run time (a "
                     f"function passed as an argument or held in a variable, a functools.partial, "
-                    f"a method of an object met at run time), or it passes *args that carry "
+                    f"an inner function or lambda over values that carry derivatives, a method "
+                    f"of an object met at run time), or it passes *args that carry "
                     f"derivatives (a decorator's wrapper), and such calls have first "
                     f"derivatives only so far; this is a second derivative through it.\n    "
                     f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by "
                     f"its own name here (a module-level def, or a method through self) with "
                     f"its arguments one by one, or differentiate the undecorated function "
                     f"(f.__wrapped__)")
-        if isinstance(op.key, type) and op.key is functools.partial and op.name == "_sd_partial":
-            return (f"{self.parsed.where(s)}: an inner function or lambda used as a value here "
-                    f"reads {', '.join(sorted(_names_in(list(op.keywords.values())) & self.active))}"
-                    f", which carries a derivative; sourcediff follows values into a function "
-                    f"used as a value through its arguments only.\n    "
-                    f"{self.parsed.line_text(s)}\nGive the function that value as an argument "
-                    f"(lambda v, w: ...), or call the function directly")
         if isinstance(op.key, type) and op.key is functools.partial:
+            # (resolve's bound_function takes a partial of a function named where it is written)
             return (f"{self.parsed.where(s)}: functools.partial binds a value that depends on "
-                    f"{', '.join(self.wrt)}; sourcediff follows values into functions through "
-                    f"their arguments only.\n    {self.parsed.line_text(s)}\nPass that value "
-                    f"when you call the function instead of binding it in the partial")
+                    f"{', '.join(self.wrt)} to a function held in a variable, or passes *args or "
+                    f"**kwargs; sourcediff follows the values a partial binds when its function "
+                    f"is named there and its arguments are written one by one.\n    "
+                    f"{self.parsed.line_text(s)}\nName the function (functools.partial(fn, a, "
+                    f"b=b) with fn a module-level def, an inner def or a lambda), or pass those "
+                    f"values when you call the function instead of binding them")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "

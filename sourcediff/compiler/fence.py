@@ -204,10 +204,23 @@ ITERATORS_BUILTIN = {"map": map, "zip": zip, "enumerate": enumerate, "filter": f
                      "reversed": reversed}
 
 
+_CALLS_BACK = (np.vectorize, np.frompyfunc, np.piecewise, np.apply_over_axes, np.fromfunction)
+
+
 def iterator_advice(made_by):
     """What to write instead of an iterator call ``made_by`` makes in a form compiler/lowering.py
-    does not compute into a list (None for another function)."""
+    does not compute into a list, or instead of a numpy function that calls a function it is given
+    (None for another function)."""
     kind = ITERATORS.get(made_by) if isinstance(made_by, collections.abc.Hashable) else None
+    if kind is None and any(made_by is f for f in _CALLS_BACK):  # (np.vectorize(lambda v: v * a) over an active a)
+        name = f"np.{made_by.__name__}"
+        return (f"{name}(...) calls the function it is given, here with a value that carries a "
+                f"derivative (an argument, or a value an inner function, lambda or "
+                f"functools.partial passed to it reads), in a form sourcediff has no derivative "
+                f"for; it follows np.vectorize(f) given the function alone (no otypes=, "
+                f"signature=, excluded=), np.apply_along_axis and map. Write np.vectorize(f), "
+                f"or pass the values as arguments (np.vectorize(lambda v, a: ...)(x, a)), or "
+                f"write the function with numpy's elementwise operations")
     if kind is None or kind in ("map", "accumulate"):
         return None
     where = "" if made_by is ITERATORS_BUILTIN.get(kind) else "itertools."

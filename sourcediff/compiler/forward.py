@@ -299,6 +299,12 @@ class Forward(Analysis):
         value = s.value
         helper, lead, syntax = self.run_time_call(s, lambda a: self.tangent(a) is not None)
         tangents = [self.tangent(a) for a in syntax]
+        if helper == "dynamic" and isinstance(value.func, gast.Name) and \
+                self.tangent(value.func) is not None:
+            # (f(y) of a function value that carries a tangent itself, a closure over active
+            # values: -1 marks it, its tangent first, as reverse mode's receiver call)
+            lead = [const((-1,) + lead[0].value)]
+            tangents = [self.tangent(value.func)] + tangents
         args, keywords = run_time_arguments(value, helper)
         node = call(self.rt(f"{helper}_jvp"), [copy.deepcopy(value.func)] + lead + args,
                     keywords + [gast.keyword(

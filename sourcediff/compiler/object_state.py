@@ -292,13 +292,23 @@ class ObjectState:
     def dynamic_callee(self, op, s):
         """The callable of ``t = obj.method(a)`` or ``t = f(a)`` whose class or function is known
         only at run time (self.act_fn(z), layer.forward(h) in a loop over layers), when it carries
-        no derivative itself; else None (a closure made from active values is refused)."""
+        no derivative itself, or when it is a name that carries one (a model, a layer, a closure
+        over active values: :meth:`active_receiver`); else None."""
         value = s.value
         if not isinstance(value, gast.Call) or not (isinstance(op.key, str) or op.func is not None):
             return None
-        if _names_in([value.func]) & self.active and self.active_receiver(value) is None:
+        if _names_in([value.func]) & self.active and self.active_receiver(value) is None and \
+                not self.star_receiver(value):
             return None
         return value.func
+
+    def star_receiver(self, value):
+        """Whether ``value`` is ``f(a, *seq)`` or ``f(a, **d)`` with ``f`` a name that carries
+        derivatives (a closure passed to ``def apply(f, *args): return f(*args)``): the call runs
+        through ``_sd.star_fwd`` with the callee marked (see :meth:`run_time_call`)."""
+        return isinstance(value.func, gast.Name) and value.func.id in self.active and (
+            any(isinstance(a, gast.Starred) for a in value.args) or
+            any(k.arg is None for k in value.keywords))
 
     def active_receiver(self, value):
         """The name of the object that carries derivatives (a model the gradient is taken with
@@ -341,12 +351,15 @@ class ObjectState:
         value = s.value
         names = [k.arg for k in value.keywords if k.arg is not None and carries(k.value)]
         keyword_syntax = [k.value for k in value.keywords if k.arg in names]
+        callee = isinstance(value.func, gast.Name) and carries(value.func)
         if not any(isinstance(a, gast.Starred) for a in value.args) and \
-                not any(k.arg is None and carries(k.value) for k in value.keywords):
+                not any(k.arg is None and (callee or carries(k.value)) for k in value.keywords):
             positions = [k for k, a in enumerate(value.args) if carries(a)]
             return ("dynamic", [const(tuple(positions) + tuple(names))],
                     [value.args[k] for k in positions] + keyword_syntax)
         spec, syntax = [], []
+        if callee:  # (-1: the callee's first)
+            spec, syntax = [-1], [value.func]
         for a in value.args:
             star = isinstance(a, gast.Starred)
             node = a.value if star else a

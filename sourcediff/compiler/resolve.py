@@ -7,6 +7,7 @@ Example: with ``import numpy as xnp`` in the user's module, ``_sin1 = xnp.sin(x)
 
 import abc
 import builtins
+import functools
 import inspect
 import operator
 import os
@@ -40,7 +41,8 @@ class Op:
     """What one normalized assignment computes.
 
     kind: "copy" (t = a), "const" (no derivative at all), "rule" (a primitive with a rule),
-    "nondiff" (declared non-differentiable), "container" (a tuple/list literal), "user" (a call to
+    "nondiff" (declared non-differentiable), "container" (a tuple/list literal, or a
+    functools.partial binding values to a function named there: a closure), "user" (a call to
     the user's own Python function), "construct" (an object of the user's class built from its
     arguments: compiler/constructors.py), "unknown" (a callable with no rule).
     """
@@ -378,7 +380,27 @@ class Resolver:
         name = gast.unparse(func) if not isinstance(func, gast.Name) else func.id
         if obj is _MISSING:
             return Op("unknown", args=args, keywords=keywords, name=name, func=func)
+        if obj is np.vectorize and len(node.args) == 1 and not node.keywords and \
+                not isinstance(node.args[0], gast.Starred):
+            # (np.vectorize(g) of a closure g: a value holding g, its cotangent g's)
+            return Op("container", args=args, name="vectorize",
+                      keywords={"keys": [const("pyfunc")]})
+        if obj is functools.partial and self.bound_function(node):
+            # (a lifted inner function or lambda bound to what it reads, a user's partial: a
+            # value holding those values, its cotangent theirs keyed by position and keyword)
+            return Op("container", args=args[1:] + list(keywords.values()), name="closure",
+                      keywords={"keys": [const(k) for k in range(len(args) - 1)] +
+                                [const(k) for k in keywords]})
         return self.primitive(obj, args, keywords, name=name, func=func)
+
+    def bound_function(self, node):
+        """Whether ``functools.partial(f, *a, **k)`` binds values to a function known here (a
+        module-level or lifted function, a primitive), each argument written out: the values
+        bound carry their derivatives into it (runtime.dynamic's closure calls)."""
+        return bool(node.args) and not isinstance(node.args[0], gast.Starred) and \
+            not (_names_in_node(node.args[0]) & self.locals) and \
+            not any(isinstance(a, gast.Starred) for a in node.args) and \
+            all(k.arg is not None for k in node.keywords)
 
     def primitive(self, obj, args, keywords, name=None, func=None):
         obj = getattr(obj, "__sourcediff_compiled__", None) or obj  # a recursive call's stand-in
@@ -415,6 +437,11 @@ class Resolver:
                                                                              "__call__"), False)
             return Op("user", key=obj.__call__, args=args, keywords=keywords, name=name)
         return Op("unknown", key=obj, args=args, keywords=keywords, name=name)
+
+
+def _names_in_node(node):
+    """The names ``node`` reads."""
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
 def local_array_method(op):

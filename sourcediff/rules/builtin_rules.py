@@ -50,8 +50,9 @@ deffacts(builtins.abs, shapes="evaluate")
 
 
 # sorted(values): a permutation of the items (Python's stable order; key= and reverse= decide
-# it and carry no derivative)
-@defvjp(builtins.sorted, kind="custom", view=False)
+# it and carry no derivative: a key that reads a value carrying one, a closure, orders the items
+# the same way near it, so that value's derivative through the order is zero)
+@defvjp(builtins.sorted, kind="custom", view=False, nondiff=("key", "reverse"))
 def builtin_sorted(g, ans, iterable, *, key=None, reverse=False):
     return (_sd.sorted_grad(g, iterable, key, reverse),)
 

@@ -171,9 +171,9 @@ class Rule(Facts):
         return tuple(params[k] for k in sorted(self._returned()[1]) if k < len(params))
 
     def differentiable(self, position):
-        if self.nondiff is not None:
-            params = _rule_params(self.vjp) or []
-            return position >= len(params) or params[position] not in self.nondiff
+        params = (_rule_params(self.vjp) or []) if self.nondiff is not None else []
+        if position < len(params):  # (past the named ones, *args: as what the rule returns)
+            return params[position] not in self.nondiff
         count, nones = self._returned()
         return count is None or (position < count and position not in nones)
 

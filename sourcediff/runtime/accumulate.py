@@ -2,6 +2,7 @@
 lists, tuples and dicts (``GradList``, ``GradDict``) with ``+`` adding entrywise."""
 
 import collections.abc
+import functools
 
 import numpy as np
 
@@ -25,6 +26,8 @@ def zeros_like_grad(x):
     if isinstance(x, (list, tuple)):
         items = [zeros_like_grad(item) for item in x]
         return like_container(x, items)
+    if isinstance(x, functools.partial):  # (a closure over values: the symbolic zero, which
+        return 0.0  # item_grad reads as zero for each value it binds)
     return np.zeros_like(x)
 
 

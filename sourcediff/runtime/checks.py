@@ -108,6 +108,12 @@ def _shares(region, other, depth=0, skip=None):
         return True
     if depth < 8 and is_tree(other):
         return any(_shares(region, item, depth + 1, skip) for item in _items(other, skip))
+    if depth < 8 and isinstance(other, functools.partial):  # (a closure over b: b[0] = v then
+        # f(x) reads the new b in Python, while sourcediff's partial keeps b's derivative as made)
+        return any(_shares(region, item, depth + 1, skip)
+                   for item in other.args + tuple(other.keywords.values()) + (other.func,))
+    if depth < 8 and isinstance(other, types.FunctionType) and other.__closure__:
+        return any(_shares(region, _cell(c), depth + 1, skip) for c in other.__closure__)
     fields = getattr(other, "__dict__", None)  # an object's attributes (w = obj.W; w[0] = x)
     if depth < 8 and type(fields) is dict and not isinstance(other, type) and \
             type(other).__module__ != "builtins" and not hasattr(other, "__code__"):
@@ -123,6 +129,14 @@ def _shares(region, other, depth=0, skip=None):
                        type(getattr(item, "__dict__", None)) is dict and
                        not isinstance(item, (type, types.ModuleType)) and not callable(item)))
     return False
+
+
+def _cell(c):
+    """What a closure cell holds (None for one not yet bound)."""
+    try:
+        return c.cell_contents
+    except ValueError:
+        return None
 
 
 def _alias_refusal(others, names, region, where, text, fix,

@@ -316,6 +316,52 @@ class _VectorizedCall:
         return total if is_zero_grad(total) else cast_grad(total, self.value)
 
 
+class _VectorizedClosure:
+    """``f(x)`` with ``f = np.vectorize(g)`` and ``g`` a closure over values that carry
+    derivatives (the vectorize object carries them: its cotangent is ``{"pyfunc": g's}``): each
+    element runs through ``g``'s forms with the closure active (a Python loop, as
+    np.vectorize's own), the closure's cotangents summed over the elements, the arguments'
+    placed element by element."""
+
+    def __init__(self, vec, active, args, kwargs, value):
+        if vec.signature is not None or vec.excluded or kwargs or \
+                any(isinstance(a, str) for a in active):
+            raise NoRuleError(
+                "np.vectorize of a function that reads values carrying derivatives, with "
+                "signature=, excluded= or keyword arguments: sourcediff differentiates it "
+                "called with positional arguments; call the function in a loop instead")
+        self.vec, self.active, self.value = vec, active, value
+        self.items = np.broadcast_arrays(*[np.asarray(a) for a in args])
+        self.args, self.shape = args, np.shape(value)
+
+    def _at(self, idx):
+        return [a[idx] for a in self.items]
+
+    def grads(self, out_bar):
+        out_bar = np.broadcast_to(np.asarray(cast_grad(out_bar, self.value)), self.shape)
+        held = 0.0
+        parts = [np.zeros(self.shape, dtype=np.result_type(self.value, float))
+                 for _ in self.active]
+        for idx in np.ndindex(self.shape):
+            _, state = dynamic_fwd(self.vec.pyfunc, (-1,) + tuple(self.active), *self._at(idx))
+            grads = dynamic_bwd(state, out_bar[idx])
+            held = add_grads(held, grads[0])
+            for part, g in zip(parts, grads[1:]):
+                part[idx] = 0.0 if is_zero_grad(g) else g
+        return (GradDict({"pyfunc": held}),) + tuple(
+            unbroadcast(part, self.args[i]) for part, i in zip(parts, self.active))
+
+    def tangent(self, tangents):
+        held = item_grad(tangents[0], "pyfunc")
+        rest = [np.broadcast_to(np.asarray(t), self.shape) for t in tangents[1:]]
+        out = np.zeros(self.shape, dtype=np.result_type(self.value, float))
+        for idx in np.ndindex(self.shape):
+            _, t = dynamic_jvp(self.vec.pyfunc, (-1,) + tuple(self.active), *self._at(idx),
+                               tangents=(held,) + tuple(r[idx] for r in rest))
+            out[idx] = 0.0 if is_zero_grad(t) else t
+        return cast_grad(out, self.value)
+
+
 def _rule_of(fn):
     """The derivative rule of a primitive met at run time, or None."""
     try:
@@ -332,6 +378,58 @@ def _unpartial(fn, active, args, kwargs):
         args, kwargs = fn.args + tuple(args), {**fn.keywords, **kwargs}
         fn = fn.func
     return fn, active, args, kwargs
+
+
+def _closure_call(fn, active, args, kwargs):
+    """A ``functools.partial`` that carries derivatives through the values it binds (an inner
+    function or lambda lifted with what it reads of its enclosing function, a user's
+    ``partial(f, W)``), called: ``(held, partial, args, kwargs)`` where ``held`` are the
+    positions and keywords of the bound values that may carry a derivative (those holding
+    floats; the cotangent of the partial is theirs, keyed so, see resolve's "closure"): ``(held,
+    partial of the rest, active, args, kwargs)``, the bound values passed as the call's first
+    arguments and its keywords, the call's own active positions ``active`` moved past them."""
+    flat = fn
+    while isinstance(flat.func, functools.partial):  # (a subclass: functools flattens its own)
+        flat = functools.partial(flat.func.func, *flat.func.args, *flat.args,
+                                 **{**flat.func.keywords, **flat.keywords})
+    held = tuple(k for k, v in enumerate(flat.args) if _holds_floats(v)) + tuple(
+        k for k, v in flat.keywords.items() if k not in kwargs and _holds_floats(v))
+    bound = {k: v for k, v in flat.keywords.items() if k not in held}
+    shift = len(flat.args)
+    moved = tuple(a if isinstance(a, str) else a + shift for a in active)
+    return held, functools.partial(flat.func, **bound), moved, flat.args + tuple(args), \
+        {**{k: flat.keywords[k] for k in held if isinstance(k, str)}, **kwargs}
+
+
+def _holds_floats(v, depth=0):
+    """Whether a value a partial binds may carry a derivative: a float or complex number or
+    array (``c = a * 1j`` carries a's), a list, tuple or dict holding one, an object holding
+    floats, a partial binding one. (What carries none here gets no gradient back: when in
+    doubt, one is computed and the compiled caller drops it.)"""
+    if isinstance(v, (bool, int, str, bytes)) or v is None or depth > 16:
+        return False
+    if isinstance(v, (float, complex)):
+        return True
+    kind = getattr(getattr(v, "dtype", None), "kind", None)
+    if kind is not None:
+        return kind in "fc"
+    if isinstance(v, functools.partial):
+        return any(_holds_floats(x, depth + 1) for x in v.args + tuple(v.keywords.values()))
+    if isinstance(v, np.vectorize):  # (np.vectorize of a closure: resolve's "vectorize")
+        return _holds_floats(v.pyfunc, depth + 1)
+    if isinstance(v, dict):
+        return any(_holds_floats(x, depth + 1) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(_holds_floats(x, depth + 1) for x in v)
+    return bool(object_float_leaves(v))
+
+
+class _ClosureGrad:
+    """The backward of a call of a partial that carries derivatives (:func:`_closure_call`): its
+    cotangent is the bound values', keyed by position and keyword."""
+
+    def __init__(self, bwd, held):
+        self.bwd, self.held = bwd, held
 
 
 def _receiver_call(fn, active, args, what):
@@ -371,12 +469,15 @@ def _refuse_holding_floats(fn, what):
     else:
         held = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ())]
     if any(is_float_leaf(v) or object_float_leaves(v) for v in held):
+        inner = fn.func if isinstance(fn, functools.partial) else fn
         raise NoRuleError(
-            f"{what}: the call reaches {getattr(fn, '__qualname__', type(fn).__name__)}, a "
-            f"function that holds float values (a closure or a functools.partial), taken from "
-            f"an object the gradient is taken with respect to; sourcediff cannot give the "
-            f"gradient of what a function holds. Store the arrays as attributes and pass them "
-            f"to a module-level function or a method as arguments")
+            f"{what}: the call reaches {getattr(inner, '__qualname__', type(inner).__name__)}, a "
+            f"function that holds float values (a closure, a lambda, or a functools.partial), "
+            f"taken from an object that carries derivatives; sourcediff gives what a function "
+            f"value holds its derivatives where the function is held in a variable or passed "
+            f"as an argument, not stored in an object. Pass the function as an argument "
+            f"(def run(self, f, x): return f(x)), or store the arrays as attributes and pass "
+            f"them to a module-level function or a method as arguments")
 
 
 def method_call(obj, name, *args, **kwargs):
@@ -431,6 +532,13 @@ def dynamic_fwd(fn, active, *args, **kwargs):
     if fn is method_call and active and active[0] == 0:
         return _method_call_fwd(active, args, kwargs)
     what = _qualname(fn)
+    if active and active[0] == -1 and isinstance(fn, functools.partial):
+        held, inner, moved, args, kwargs = _closure_call(fn, active[1:], args, kwargs)
+        value, (bwd, saved, where) = dynamic_fwd(inner, held + moved, *args, **kwargs)
+        return value, (_ClosureGrad(bwd, held), saved, where)
+    if active and active[0] == -1 and isinstance(fn, np.vectorize):
+        value = fn(*args, **kwargs)
+        return value, (_VectorizedClosure(fn, active[1:], args, kwargs, value), None, None)
     if active and active[0] == -1:  # (the callable carries derivatives: model.forward)
         target, moved, moved_args = _receiver_call(fn, active[1:], args, what)
         if target is None:  # (a function held by the object, no parameter of it: no gradient)
@@ -476,10 +584,14 @@ def dynamic_bwd(state, out_bar):
     bwd, saved, where = state
     if type(bwd) is _NoReceiverGrad:
         return (0.0,) + tuple(dynamic_bwd((bwd.bwd, saved, where), out_bar))
+    if type(bwd) is _ClosureGrad:
+        grads = dynamic_bwd((bwd.bwd, saved, where), out_bar)
+        n = len(bwd.held)
+        return (GradDict(zip(bwd.held, grads[:n])),) + tuple(grads[n:])
     if type(bwd) is _HeldGrad:
         grads = dynamic_bwd((bwd.bwd, saved, where), out_bar)
         return (GradDict({bwd.name: grads[0]}),) + tuple(grads[1:])
-    if type(bwd) is _RuleCall or type(bwd) is _VectorizedCall:
+    if type(bwd) is _RuleCall or type(bwd) is _VectorizedCall or type(bwd) is _VectorizedClosure:
         return bwd.grads(out_bar)
     return _per_argument(bwd(saved, **{bwd.__sourcediff_cotangent_name__: out_bar}), where)
 
@@ -487,6 +599,16 @@ def dynamic_bwd(state, out_bar):
 def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     """``(value, tangent)`` of ``fn(*args, **kwargs)`` for a callable met at run time, with one
     tangent per entry of ``active`` (forward mode's :func:`dynamic_fwd`)."""
+    if active and active[0] == -1 and isinstance(fn, functools.partial):
+        held, inner, moved, args, kwargs = _closure_call(fn, active[1:], args, kwargs)
+        bound = [item_grad(tangents[0], k) for k in held]
+        keep = [k for k, t in enumerate(bound) if not is_zero_grad(t)] or \
+            ([] if moved else list(range(len(held)))[:1])  # (a jvp form takes one tangent)
+        return dynamic_jvp(inner, tuple(held[k] for k in keep) + moved, *args,
+                           tangents=tuple(bound[k] for k in keep) + tuple(tangents[1:]), **kwargs)
+    if active and active[0] == -1 and isinstance(fn, np.vectorize):
+        value = fn(*args, **kwargs)
+        return value, _VectorizedClosure(fn, active[1:], args, kwargs, value).tangent(tangents)
     if active and active[0] == -1:
         raise NoRuleError(
             f"{getattr(fn, '__qualname__', type(fn).__name__)}: forward mode does not yet "
@@ -605,19 +727,22 @@ def star_fwd(fn, spec, names, *groups, **kwargs):
     """``fn(*flattened groups, **kwargs)`` through its forward form: ``(value, state)`` for
     :func:`star_bwd` (see the comment above)."""
     _refuse_star_writes(fn)
-    args, active, layout, unpacked = _star_layout(spec, groups, objects=True)
-    value, state = dynamic_fwd(fn, active + tuple(names) + _dict_names(layout), *args,
-                               **_merged_keywords(fn, kwargs, unpacked))
-    return value, (state, layout, len(active), len(names))
+    callee = spec[:1] == (-1,)  # (the callee carries derivatives: a closure, a model)
+    args, active, layout, unpacked = _star_layout(spec[callee:], groups, objects=True)
+    value, state = dynamic_fwd(fn, (-1,) * callee + active + tuple(names) + _dict_names(layout),
+                               *args, **_merged_keywords(fn, kwargs, unpacked))
+    return value, (state, layout, len(active), len(names), callee)
 
 
 def star_bwd(state, out_bar):
     """The gradients of the arguments star_fwd was told carry derivatives, one per argument in
     its order (a starred sequence's: a list, 0.0 for its items that carry none; a ``**d``'s: a
-    dict of its entries that carry one), then one per keyword in ``names``."""
-    inner, layout, n, n_names = state
+    dict of its entries that carry one), then one per keyword in ``names``; first the callee's,
+    when it carries derivatives (spec starting with -1)."""
+    inner, layout, n, n_names, callee = state
     grads = dynamic_bwd(inner, out_bar)
-    out, at, at_dict = [], 0, n + n_names
+    out, at, at_dict = list(grads[:callee]), 0, n + n_names
+    grads = grads[callee:]
     for kind, mine, length, array in layout:
         if kind == 4:
             out.append(GradDict(zip(mine, grads[at_dict:at_dict + len(mine)])))
@@ -645,7 +770,9 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     per argument that carries a derivative (a starred sequence's: the tangent of the sequence),
     then one per keyword in ``names``."""
     _refuse_star_writes(fn)
-    args, active, layout, unpacked = _star_layout(spec, groups)
+    callee = spec[:1] == (-1,)
+    head, tangents = tangents[:callee], tangents[callee:]
+    args, active, layout, unpacked = _star_layout(spec[callee:], groups)
     flat, from_dicts = [], []
     for (kind, mine, _, _), t in zip(layout, tangents):
         (from_dicts if kind == 4 else flat).extend(
@@ -655,6 +782,6 @@ def star_jvp(fn, spec, names, *groups, tangents=(), **kwargs):
     # (an item whose tangent is the symbolic zero carries none: x of a wrapper's (w, x) when
     # only w does; the callee's jvp form would take 0.0 for an array)
     every = active + tuple(names) + _dict_names(layout)
-    return dynamic_jvp(fn, tuple(every[k] for k in keep), *args,
-                       tangents=tuple(flat[k] for k in keep),
+    return dynamic_jvp(fn, (-1,) * callee + tuple(every[k] for k in keep), *args,
+                       tangents=head + tuple(flat[k] for k in keep),
                        **_merged_keywords(fn, kwargs, unpacked))
