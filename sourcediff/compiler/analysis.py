@@ -20,7 +20,7 @@ from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
-from .alias import fresh_result, item_mutated_params, mutated_params
+from .alias import fresh_result, item_mutated_params, maybe_item_params, mutated_params
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .fence import iterator_advice
@@ -464,7 +464,7 @@ class Analysis(ObjectState):
             except Exception:  # noqa: BLE001
                 return s
             callee = op.key if op.kind == "user" else None
-        written = mutated_params(callee) if callee is not None else {}
+        written = {**maybe_item_params(callee), **mutated_params(callee)} if callee else {}
         if not written:
             return s
         if any(isinstance(a, gast.Starred) for a in value.args):
@@ -479,7 +479,7 @@ class Analysis(ObjectState):
             return s
         # (a helper that writes into the arrays a list it is given holds, w = ls[0]; w[0] = v,
         # gets copies of them too, also of a list written out in the call: helper([y[1]], v))
-        items = item_mutated_params(callee)
+        items = item_mutated_params(callee) | set(maybe_item_params(callee))
         copies = {id(node): p in items for p, node in bound.arguments.items()
                   if p in written and (isinstance(node, gast.Name) or (
                       p in items and isinstance(node, (gast.List, gast.Tuple, gast.Dict))))}

@@ -326,7 +326,14 @@ def check_call_alias(value, others, names, where, text, items=False, attrs=()):
     """``helper(z)`` where helper writes into its parameter: z must not be read afterwards (nor,
     with ``items``, where the helper writes into what z holds, ``z[0] += v``, any array z
     holds; with ``attrs``, where it writes ``z.attr op= e``, what those attributes hold, seen
-    otherwise than through that attribute: the new value is stored there)."""
+    otherwise than through that attribute: the new value is stored there). ``items`` is
+    "containers" where the helper writes into what z holds only if z is a list, tuple, dict or
+    object (``acc = z + z; acc[0][1] = v``): an array z is then not written at all."""
+    if items == "containers":
+        if not isinstance(value, np.ndarray):
+            for array in _held_arrays(value):
+                check_call_alias(array, others, names, where, text)
+        return
     if items and not isinstance(value, np.ndarray):
         for array in _held_arrays(value):
             check_call_alias(array, others, names, where, text)

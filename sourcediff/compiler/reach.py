@@ -1,0 +1,136 @@
+"""Which parameters a function's in-place writes reach, for ``alias.mutated_params``; and the
+expressions that may make a new list, tuple or dict holding another one's items.
+
+Python builds a new container from another without copying its items: ``ws + ws``, ``ws * 2``,
+``acc += ws``, ``ws.copy()``, ``sorted(ws)``, ``d | {}`` hold the very arrays ``ws`` (``d``)
+holds, so ``acc = ws + ws; acc[0][1] = 0.0`` writes into the caller's array. Whether they do
+depends on the operand's type, which only the run time knows: ``a + b`` and ``x.copy()`` of
+arrays make new arrays. Such a result is linked to its operands as a *maybe holder*: a write
+into what it holds reaches the operands' items when they are containers, and the call's check
+(``runtime.check_call_alias`` with ``items="containers"``) decides by the argument's type.
+
+Example: for ``def helper(ws): acc = ws + ws; acc[0][1] = 0.0``, ``ws`` is among the parameters
+whose items the function may write into if they are containers (``maybe_items``), not among
+those it surely writes into: ``helper(a)`` with an array ``a`` changes nothing of the caller's.
+"""
+
+import gast
+
+from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
+
+# the binary operators that make a new list, tuple or dict of their operands' items: list +
+# list, list * n (either side), dict | dict
+_JOINING = (gast.Add, gast.Mult, gast.BitOr)
+# calls whose result holds its argument's (or receiver's) items when that is a container, though
+# the same call of an array makes a new array (which the rules' facts call fresh)
+_COPYING_METHODS = frozenset(("copy",))
+_COPYING_BUILTINS = frozenset(("sorted",))
+
+
+def item_sources(value):
+    """The names whose items the result of ``value`` may hold when they are lists, tuples or dicts
+    (their own type decides): operands of ``+``, ``*`` and ``|``, the receiver of ``.copy()``, the
+    argument of ``sorted(...)``. Empty for other expressions (their links are the callers')."""
+    if isinstance(value, gast.BinOp) and isinstance(value.op, _JOINING):
+        return _operand_names(value.left) | _operand_names(value.right)
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr in _COPYING_METHODS and \
+                not value.args and not value.keywords:
+            return _operand_names(func.value)
+        if isinstance(func, gast.Name) and func.id in _COPYING_BUILTINS and value.args:
+            return _operand_names(value.args[0])
+    return set()
+
+
+def _operand_names(node):
+    """The names an operand may be (or hold, for a display or a nested join): not those read
+    for an index or a metadata attribute, nor through a call."""
+    if isinstance(node, gast.Name):
+        return {node.id}
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return set().union(set(), *(_operand_names(e) for e in node.elts))
+    if isinstance(node, gast.Starred):
+        return _operand_names(node.value)
+    if isinstance(node, gast.Subscript):  # (ws[0:1] + ws[1:]: slices of ws)
+        return _operand_names(node.value)
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+        return {node.value.id}  # (self.ws + self.ws: what self holds)
+    return item_sources(node)  # ((ws + ws) * 2)
+
+
+def note_joins(n, maybe):
+    """Adds to ``maybe`` (name -> the names whose items it may hold) what the assignment ``n``
+    binds: ``acc = ws + ws``, ``acc += ws`` (a list's += extends it with ws's items)."""
+    if isinstance(n, gast.Assign):
+        joined, targets = item_sources(n.value), n.targets
+    elif isinstance(n, gast.AugAssign):
+        joined = item_sources(gast.BinOp(left=n.target, op=n.op, right=n.value))
+        targets = [n.target]
+    else:
+        return
+    for t in targets:
+        if isinstance(t, gast.Name) and joined - {t.id}:
+            maybe.setdefault(t.id, set()).update(joined - {t.id})
+
+
+def receiver_root(n):
+    """For a call ``n`` of an array method that writes into its receiver where that receiver is
+    an item or attribute (``acc[0].fill(v)``, ``self.w.sort()``), the name at its root (``acc``,
+    ``self``): what that name holds changes in place. None for other nodes."""
+    func = getattr(n, "func", None) if isinstance(n, gast.Call) else None
+    if not isinstance(func, gast.Attribute) or isinstance(func.value, gast.Name) or \
+            not writes_in_place(func.attr) or func.attr in CONTAINER_ONLY_METHODS:
+        return None
+    node = func.value
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_slots=()):
+    """({parameter: line of a write that reaches it}, the parameters a write other than a store
+    into a slot reaches, {further parameter whose items a write may reach through a maybe
+    holder: line}) from the writes of mutated_params and the links between names. A tuple or list
+    made of names (``holds``) sees a write into what it holds, and a write into it reaches what
+    it holds; a write into one of its items does not reach the others. ``maybe`` (name -> the
+    names whose items it may hold, :func:`item_sources`) is followed as ``holds`` is, except from
+    a store into the name's own slot (``own_slots``: positions in ``writes`` of ``acc[i] = v``),
+    which changes no item."""
+    out, items = _reach(params, links, writes, slots, direct, holds, {}, ())
+    if not maybe:
+        return out, items, {}
+    more, more_items = _reach(params, links, writes, slots, direct, holds, maybe, own_slots)
+    return out, items, {p: more[p] for p in more_items - items}
+
+
+def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
+    out = {}
+    items = set()
+    held_by = {}
+    for c, held in holds.items():
+        for m in held:
+            held_by.setdefault(m, set()).add(c)
+    for name, line in direct:
+        out.setdefault(name, line)
+    for k, (name, line) in enumerate(writes):
+        seen, todo = {(name, False)}, [(name, False)]
+        while todo:
+            at, up = todo.pop()
+            steps = [(o, up) for o in links.get(at, ())] + [(c, True) for c in
+                                                            held_by.get(at, ())]
+            if not up:  # (down into the items only before going up to a holder)
+                steps += [(m, False) for m in holds.get(at, ())]
+                if not (at == name and k in own_slots):
+                    steps += [(m, False) for m in maybe.get(at, ())]
+            for step in steps:
+                if step not in seen:
+                    seen.add(step)
+                    todo.append(step)
+        seen = {n for n, _ in seen}
+        for p in params:
+            if p in seen and p not in out:
+                out[p] = line
+            if p in seen and k not in slots:
+                items.add(p)
+    return out, items
