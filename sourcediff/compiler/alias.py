@@ -34,7 +34,7 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import note_joins, params_reached, receiver_root
+from .reach import array_names, item_sources, note_joins, params_reached, receiver_root
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -110,9 +110,10 @@ class AliasPass:
             return set()
         if isinstance(value, gast.BinOp):
             # list + list and tuple * n hold the same elements, also of literal operands
-            # ((z,) + (s,) holds z itself)
-            if isinstance(value.op, (gast.Add, gast.Mult)):
-                out = set()
+            # ((z,) + (s,) holds z itself); ws + ws, d | e of names not known to hold arrays:
+            # their type decides, which the run-time check sees (reach.item_sources)
+            if isinstance(value.op, (gast.Add, gast.Mult, gast.BitOr)):
+                out = item_sources(value) - self.arrays
                 for side in (value.left, value.right):
                     if isinstance(side, (gast.Tuple, gast.List)):
                         out |= _loads(side)
@@ -123,8 +124,8 @@ class AliasPass:
         if isinstance(value, gast.Subscript):
             return _loads(value.value)
         if isinstance(value, gast.Call):
-            if _fresh_call(value, self.resolver):
-                return set()
+            if _fresh_call(value, self.resolver):  # (but ws.copy(), sorted(ws) of a list)
+                return item_sources(value) - self.arrays
             return _loads(value)
         return _loads(value)  # names, attributes, containers, boolean operators
 
@@ -181,6 +182,8 @@ class AliasPass:
 
     def run(self):
         body = self.fdef.body
+        self.arrays = array_names(self.fdef, self.params,
+                                  lambda v: _fresh_call(v, self.resolver))
         self.find_containers(body)
         self.relate(body)
         self.find_defs(body, None)

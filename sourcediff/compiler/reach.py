@@ -32,6 +32,8 @@ def item_sources(value):
     (their own type decides): operands of ``+``, ``*`` and ``|``, the receiver of ``.copy()``, the
     argument of ``sorted(...)``. Empty for other expressions (their links are the callers')."""
     if isinstance(value, gast.BinOp) and isinstance(value.op, _JOINING):
+        if any(_number(side, value.op) for side in (value.left, value.right)):
+            return set()  # (x * 1.0, w + 1: no list, tuple or dict takes these)
         return _operand_names(value.left) | _operand_names(value.right)
     if isinstance(value, gast.Call):
         func = value.func
@@ -41,6 +43,15 @@ def item_sources(value):
         if isinstance(func, gast.Name) and func.id in _COPYING_BUILTINS and value.args:
             return _operand_names(value.args[0])
     return set()
+
+
+def _number(node, op):
+    """Whether ``node`` is a number constant that no container takes as the other operand of
+    ``op`` (a float; any number but an int's repetition count for ``*``)."""
+    if not isinstance(node, gast.Constant) or isinstance(node.value, (str, bytes)) or \
+            node.value is None:
+        return False
+    return not (isinstance(op, gast.Mult) and isinstance(node.value, int))
 
 
 def _operand_names(node):
@@ -134,3 +145,36 @@ def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
             if p in seen and k not in slots:
                 items.add(p)
     return out, items
+
+
+def array_names(fdef, params, fresh_call):
+    """The local names of ``fdef`` every binding of which makes an array or a number (arithmetic
+    of such names and constants, a fresh call of them: ``fresh_call(value)``), never a list,
+    tuple or dict: ``+`` and ``*`` of these concatenate nothing. Parameters are not among them
+    (their type is the caller's)."""
+    values, stores = {}, {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            values.setdefault(n.targets[0].id, []).append(n.value)
+    # (bound only by plain assignments: not a loop's item, nor unpacked)
+    arrays = {k for k, vs in values.items() if len(vs) == stores.get(k) and k not in params}
+    changed = True
+    while changed:
+        changed = False
+        for k in sorted(arrays):
+            if not all(_makes_array(v, arrays, fresh_call) for v in values[k]):
+                arrays.discard(k)
+                changed = True
+    return arrays
+
+
+def _makes_array(value, arrays, fresh_call):
+    """Whether ``value`` makes an array or a number when the names in ``arrays`` hold ones."""
+    if isinstance(value, (gast.Constant, gast.Compare, gast.UnaryOp)):
+        return True
+    if isinstance(value, gast.BinOp):
+        return not any(isinstance(side, (gast.List, gast.Tuple)) for side in
+                       (value.left, value.right)) and item_sources(value) <= arrays
+    return fresh_call(value) and item_sources(value) <= arrays
