@@ -20,7 +20,8 @@ from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
-from .alias import fresh_result, item_mutated_params, maybe_item_params, mutated_params
+from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
+from .reach import _str_key, array_names, holders_of
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .fence import iterator_advice
@@ -62,6 +63,7 @@ class Analysis(ObjectState):
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
         self.resolver.note_supers(fdef)
+        self.arrays = array_names(fdef, self.params, lambda v: _fresh_call(v, self.resolver))
         self.ops = {}
         self.split_calls = {}  # id(statement) -> (saved name, forward form's name) of user calls
         self.bars = {}
@@ -73,9 +75,9 @@ class Analysis(ObjectState):
 
     def analyze(self):
         """Walk the body once for what each statement binds, reads and writes (the flows of
-        values between names), then find the active names and check and rewrite what depends
-        on them: in-place writes of active values are refused, attribute stores of them
-        watched (runtime/object_state.py), containers held by objects watched, dynamic calls made for
+        values between names), then find the active names and check and rewrite what depends on
+        them: in-place writes of active values are refused, attribute stores of them watched
+        (runtime/object_state.py), containers held by objects watched, dynamic calls made for
         their effect run through their forms."""
         flows = []
         self.assign_counts = {p: 1 for p in self.params}
@@ -250,6 +252,7 @@ class Analysis(ObjectState):
             values = [v for v in op.keywords.values() if isinstance(v, gast.AST)]
             for name in _names_in(list(op.args) + values) & self.locals:
                 self.aliases.append((target.id, name))
+        self.aliases += [(target.id, n) for n in holders_of(op, s.value, self.arrays) & self.locals]
 
     def walk_item_store(self, s, flows):
         """``c[k] = v``: ``c`` is written into (and is a dict when ``k`` is a string)."""
@@ -872,10 +875,6 @@ def _describe(obj):
         return "unresolved"
     module = getattr(obj, "__module__", None)
     return f"{type(obj).__name__} from {module}" if module else type(obj).__name__
-
-
-def _str_key(index):
-    return isinstance(index, gast.Constant) and isinstance(index.value, str)
 
 
 def _returns_sequence(key):

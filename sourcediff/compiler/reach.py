@@ -14,9 +14,13 @@ whose items the function may write into if they are containers (``maybe_items``)
 those it surely writes into: ``helper(a)`` with an array ``a`` changes nothing of the caller's.
 """
 
+import builtins
+import copy
+
 import gast
 
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
+from ..runtime import sequences
 
 # the binary operators that make a new list, tuple or dict of their operands' items: list +
 # list, list * n (either side), dict | dict
@@ -178,3 +182,25 @@ def _makes_array(value, arrays, fresh_call):
         return not any(isinstance(side, (gast.List, gast.Tuple)) for side in
                        (value.left, value.right)) and item_sources(value) <= arrays
     return fresh_call(value) and item_sources(value) <= arrays
+
+
+# calls whose result holds the items of what they are given (a new list, tuple, dict or
+# iterator over the same arrays): tuple(ws), copy.copy(d), d.get(k), d.values(), next(it)
+_KEEPING = (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, builtins.reversed,
+            builtins.next, builtins.iter, builtins.enumerate, builtins.zip, copy.copy,
+            sequences.dict_get, sequences.dict_values, sequences.dict_items)
+
+
+def holders_of(op, value, arrays):
+    """The names whose items (or which themselves) the result of ``value`` (resolved as ``op``)
+    may hold: the arguments of a call in _KEEPING, and :func:`item_sources` not in ``arrays``
+    (``ws + ws``, ``ws.copy()``). Empty for other values."""
+    if any(op.key is k for k in _KEEPING):
+        return {m.id for a in list(op.args) + list(op.keywords.values())
+                if isinstance(a, gast.AST) for m in gast.walk(a) if isinstance(m, gast.Name)}
+    return item_sources(value) - arrays
+
+
+def _str_key(index):
+    """Whether a subscript's index is a string (``d["w"]``: ``d`` is a dict)."""
+    return isinstance(index, gast.Constant) and isinstance(index.value, str)
