@@ -315,7 +315,8 @@ class AliasPass:
         except (TypeError, ValueError):
             return []
         maybe = maybe_item_params(op.key)  # (acc = ws + ws; acc[0][1] = v: if ws is a list)
-        written = {**maybe, **mutated_params(op.key)}
+        surely = mutated_params(op.key)
+        written = {**maybe, **surely}
         out = []
         by_param = {param: {n.id for node in _bound_nodes(bound, param) for n in gast.walk(node)
                             if isinstance(n, gast.Name) and n.id in self.locals}
@@ -329,7 +330,7 @@ class AliasPass:
             items = param in item_mutated_params(op.key) or param in maybe
             if isinstance(node, gast.Name):
                 attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
-                items = "containers" if param in maybe else items
+                items = "containers" if param in maybe and param not in surely else items
                 out.extend(self.call_check(s, op, written, passed, param, node.id, items, attrs))
             elif items and isinstance(node, (gast.Tuple, gast.List)):
                 # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself)
@@ -936,10 +937,12 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
 
 
 def method_writes(function, cls):
-    """(written, item-written, attribute op=) parameters of ``function`` as a method of ``cls``
-    (its calls through self resolved there): what runtime.check_method_alias reads."""
+    """(written, item-written, attribute op=, written only if containers) parameters of
+    ``function`` as a method of ``cls`` (its calls through self resolved there): what
+    runtime.check_method_alias reads."""
     fn = method_of(function, cls)
-    return mutated_params(fn), item_mutated_params(fn), attribute_op_params(fn)
+    return mutated_params(fn), item_mutated_params(fn), attribute_op_params(fn), \
+        maybe_item_params(fn)
 
 
 def attribute_op_params(fn):

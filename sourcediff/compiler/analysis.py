@@ -264,6 +264,8 @@ class Analysis(ObjectState):
             flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value]) & self.locals))
         if _str_key(target.slice):
             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
+        if base in self.containers:  # (d[k] = t: d holds t itself, where an array copies it)
+            self.aliases += [(base, n) for n in _names_in([s.value]) & self.locals - {base}]
         flows.append(({base}, _names_in([s.value]) & self.locals))
 
     def walk_method_statement(self, s, flows):
@@ -984,11 +986,8 @@ def _may_share(op):
 
 
 def _locals(fdef):
-    out = {a.id for a in fdef.args.args}
-    for node in gast.walk(fdef):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
-            out.add(node.id)
-    return out
+    return {a.id for a in fdef.args.args} | {n.id for n in gast.walk(fdef) if isinstance(
+        n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
 
 
 def _keyword_operands(q, bound):

@@ -375,13 +375,15 @@ def check_method_alias(obj, method, k, value, others, names, where, text):
     params = list(inspect.signature(function).parameters)
     if not 0 <= k < len(params):
         return
-    written, items, attrs = hooks.method_writes(function, cls)
+    written, items, attrs, maybe = hooks.method_writes(function, cls)
     param = params[k]
-    if param not in written:
+    if param not in written and param not in maybe:  # (maybe: its items, if a container)
         return
     check_call_alias(value, others, names, where,
                      f"{text}\n({function.__qualname__} writes into its parameter {param} in "
-                     f"place, at line {written[param]})", items=param in items,
+                     f"place, at line {written.get(param) or maybe[param]})",
+                     items=param in items or param in maybe and (
+                         param in written or "containers"),
                      attrs=() if param in items else tuple(sorted(attrs.get(param, ()))))
 
 
