@@ -21,7 +21,7 @@ from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
 from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
-from .reach import _str_key, array_names, holders_of
+from .reach import _str_key, array_names, holders_of, refuse_unions
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .fence import iterator_advice
@@ -117,6 +117,8 @@ class Analysis(ObjectState):
         # store it on an object whose attributes are read back)
         self.varied = activity(flows, self.wrt, set(self.locals))
         self.refuse_cut_slots(flows, outputs)
+        refuse_unions(self.bindings, self.ops, self.varied, self.parsed, self.containers |
+                      set(self.params))  # (d | e of dicts: no derivative rule)
         self.refuse_matrix_reads()
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)

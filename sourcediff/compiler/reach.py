@@ -16,9 +16,11 @@ those it surely writes into: ``helper(a)`` with an array ``a`` changes nothing o
 
 import builtins
 import copy
+import operator
 
 import gast
 
+from ..errors import NoRuleError
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime import sequences
 
@@ -204,3 +206,26 @@ def holders_of(op, value, arrays):
 def _str_key(index):
     """Whether a subscript's index is a string (``d["w"]``: ``d`` is a dict)."""
     return isinstance(index, gast.Constant) and isinstance(index.value, str)
+
+
+def refuse_unions(bindings, ops, varied, parsed, dicts):
+    """Refuses ``t = a | b`` where ``a`` or ``b`` carries a derivative: ``|`` is declared without
+    one (for ints, bools and sets), so for dicts (``d | {"b": 1.0}``, which holds d's arrays)
+    the derivative through the union would be dropped without a word. ``bindings``: (target,
+    statement) pairs, ``ops``: id(statement) -> resolved op, ``varied``: names that carry one,
+    ``dicts``: names that may hold a dict (containers, parameters): one must be an operand
+    (``is_valid(x) | flag`` of a helper's bools is let through)."""
+    for _target, s in bindings:
+        op = ops.get(id(s))
+        if op is None or op.kind != "nondiff" or op.key is not operator.or_:
+            continue
+        carried = sorted({m.id for a in op.args for m in gast.walk(a)
+                          if isinstance(m, gast.Name)} & set(varied))
+        if carried and {m.id for a in op.args for m in gast.walk(a)
+                        if isinstance(m, gast.Name)} & set(dicts):
+            raise NoRuleError(
+                f"{parsed.where(s)}: a | b of {carried[0]}, which carries a derivative, has no "
+                f"derivative rule (| is bitwise or, or a set's union, for sourcediff); for a "
+                f"dict union write the new dict out as a display of its entries "
+                f"({{'w': a['w'], 'b': v}}), which sourcediff differentiates.\n"
+                f"    {parsed.line_text(s)}")
