@@ -19,7 +19,7 @@ the function itself, a parameter's or ``self.ws``'s ``+`` / ``*`` / ``.copy()`` 
 every write, and ``tuple()``, ``copy.copy``, ``dict()``, ``d.get``, ``d.values()``, ``next(iter())``,
 ``dict(zip())``, ``dict(enumerate())`` and dict comprehensions with numpy writes and array
 methods on an item: 987 of the 3,700 programs of the sweep (reverse mode; forward mode in
-most of them), 11 after (the strict xfails below: an op= through a nested list).
+most of them), 12 after (all an op= through a nested list: the strict xfails below).
 """
 
 import copy
