@@ -34,6 +34,7 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
+from .reach import array_names, item_sources, note_joins, params_reached, receiver_root
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -109,9 +110,10 @@ class AliasPass:
             return set()
         if isinstance(value, gast.BinOp):
             # list + list and tuple * n hold the same elements, also of literal operands
-            # ((z,) + (s,) holds z itself)
-            if isinstance(value.op, (gast.Add, gast.Mult)):
-                out = set()
+            # ((z,) + (s,) holds z itself); ws + ws, d | e of names not known to hold arrays:
+            # their type decides, which the run-time check sees (reach.item_sources)
+            if isinstance(value.op, (gast.Add, gast.Mult, gast.BitOr)):
+                out = item_sources(value) - self.arrays
                 for side in (value.left, value.right):
                     if isinstance(side, (gast.Tuple, gast.List)):
                         out |= _loads(side)
@@ -122,8 +124,8 @@ class AliasPass:
         if isinstance(value, gast.Subscript):
             return _loads(value.value)
         if isinstance(value, gast.Call):
-            if _fresh_call(value, self.resolver):
-                return set()
+            if _fresh_call(value, self.resolver):  # (but ws.copy(), sorted(ws) of a list)
+                return item_sources(value) - self.arrays
             return _loads(value)
         return _loads(value)  # names, attributes, containers, boolean operators
 
@@ -180,6 +182,8 @@ class AliasPass:
 
     def run(self):
         body = self.fdef.body
+        self.arrays = array_names(self.fdef, self.params,
+                                  lambda v: _fresh_call(v, self.resolver))
         self.find_containers(body)
         self.relate(body)
         self.find_defs(body, None)
@@ -310,7 +314,9 @@ class AliasPass:
             bound = code_signature(op.key).bind(*op.args, **op.keywords)
         except (TypeError, ValueError):
             return []
-        written = mutated_params(op.key)
+        maybe = maybe_item_params(op.key)  # (acc = ws + ws; acc[0][1] = v: if ws is a list)
+        surely = mutated_params(op.key)
+        written = {**maybe, **surely}
         out = []
         by_param = {param: {n.id for node in _bound_nodes(bound, param) for n in gast.walk(node)
                             if isinstance(n, gast.Name) and n.id in self.locals}
@@ -321,9 +327,10 @@ class AliasPass:
             # (the names passed to the helper's other parameters, the written one too:
             # h(y, y) writes into y through a, and b is y)
             passed = set().union(*[names for q, names in by_param.items() if q != param])
-            items = param in item_mutated_params(op.key)
+            items = param in item_mutated_params(op.key) or param in maybe
             if isinstance(node, gast.Name):
                 attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
+                items = "containers" if param in maybe and param not in surely else items
                 out.extend(self.call_check(s, op, written, passed, param, node.id, items, attrs))
             elif items and isinstance(node, (gast.Tuple, gast.List, tuple, dict)):
                 # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself; the
@@ -394,8 +401,8 @@ class AliasPass:
         args = [load(name), gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
                 const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
                 const(text)]
-        if items:  # (ls[0] += v: the arrays ls holds)
-            args.append(const(True))
+        if items:  # (ls[0] += v: the arrays ls holds; "containers": if it is one, ws + ws)
+            args.append(const(items))
         elif attrs:  # (self.count += 1: what these attributes hold, if arrays, lists or dicts)
             args += [const(False), const(attrs)]
         return [located(gast.Expr(value=call(func, args)), s)]
@@ -606,6 +613,7 @@ def _stored(s):
 
 _MUTATED = weakref.WeakKeyDictionary()
 _ITEM_MUTATED = weakref.WeakKeyDictionary()  # fn -> parameters whose items it writes into
+_MAYBE_ITEMS = weakref.WeakKeyDictionary()  # fn -> ... if they are containers (ws + ws)
 # fn -> {parameter: attribute names}: p.attr op= e, a store into p's slot (setattr of the new
 # value) that writes into the old value in place when that is an array, list or dict
 _ATTR_OPS = weakref.WeakKeyDictionary()
@@ -673,8 +681,11 @@ def mutated_params(fn):
     writes, seqs = [], _sequence_names(node)  # (name written into, line); names of tuples
     attr_ops = {}
     slots = set()  # positions in writes of stores into a slot (p[i] = v): what p held is kept
+    own_slots = set()  # positions in writes of acc[i] = v into any name's own slot
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
+    maybe = {}  # name -> names whose items it may hold, by their type (acc = ws + ws)
     for n in gast.walk(node):
+        note_joins(n, maybe)
         if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
@@ -684,26 +695,9 @@ def mutated_params(fn):
                 if isinstance(t, gast.Name):
                     for m in _reads_sharing(n.iter, resolver):
                         link(t.id, m)
-        targets = n.targets if isinstance(n, gast.Assign) else \
-            [n.target] if isinstance(n, gast.AugAssign) else []
-        for t in targets:
-            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
-                writes.append((t.id, parsed.user_line(n)))
-            if isinstance(n, gast.AugAssign) and isinstance(t, gast.Attribute) and \
-                    isinstance(t.value, gast.Name) and t.value.id in params:
-                # (self.count += 1: a store into self's slot; the caller checks at run time
-                # that the old value, if an array, list or dict, is not seen otherwise)
-                slots.add(len(writes))
-                attr_ops.setdefault(t.value.id, set()).add(t.attr)
-            if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
-                    and isinstance(t.value, gast.Name) and t.value.id in params:
-                # (p[i] = v, p.w = v: p's own slot, not what it held; w = p[0]; w[1] = v writes
-                # into the array p holds)
-                slots.add(len(writes))
-            while isinstance(t, (gast.Subscript, gast.Attribute)):
-                t = t.value
-                if isinstance(t, gast.Name):
-                    writes.append((t.id, parsed.user_line(n)))
+        _target_writes(n, parsed, params, writes, (slots, own_slots), attr_ops)
+        if receiver_root(n) is not None:  # (acc[0].fill(v): an array acc holds changes)
+            writes.append((receiver_root(n), parsed.user_line(n)))
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 isinstance(n.func.value, gast.Name) and writes_in_place(n.func.attr):
             receiver = n.func.value.id  # y.sort(), y.__iadd__(v); lst.append(v) only if lst
@@ -728,14 +722,44 @@ def mutated_params(fn):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
-    _MUTATED[fn], _ITEM_MUTATED[fn] = _params_reached(params, links, writes, slots, direct,
-                                                      holds)
+    _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
+        params, links, writes, slots, direct, holds, maybe, own_slots)
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:
             link(c, m)
     _RETURNS[fn] = _returned_params(node, parsed, resolver, seqs, params, link, links)
     return _MUTATED[fn]
+
+
+def _target_writes(n, parsed, params, writes, slot_sets, attr_ops):
+    """mutated_params' writes by the targets of the assignment ``n`` (``slot_sets``: the
+    positions in ``writes`` of stores into a parameter's slot, and of ``a[i] = v`` into any
+    name's own slot)."""
+    slots, own_slots = slot_sets
+    targets = n.targets if isinstance(n, gast.Assign) else \
+        [n.target] if isinstance(n, gast.AugAssign) else []
+    for t in targets:
+        if isinstance(n, gast.AugAssign) and isinstance(t, gast.Name):
+            writes.append((t.id, parsed.user_line(n)))
+        if isinstance(n, gast.AugAssign) and isinstance(t, gast.Attribute) and \
+                isinstance(t.value, gast.Name) and t.value.id in params:
+            # (self.count += 1: a store into self's slot; the caller checks at run time
+            # that the old value, if an array, list or dict, is not seen otherwise)
+            slots.add(len(writes))
+            attr_ops.setdefault(t.value.id, set()).add(t.attr)
+        if isinstance(n, gast.Assign) and isinstance(t, (gast.Subscript, gast.Attribute)) \
+                and isinstance(t.value, gast.Name) and t.value.id in params:
+            # (p[i] = v, p.w = v: p's own slot, not what it held; w = p[0]; w[1] = v writes
+            # into the array p holds)
+            slots.add(len(writes))
+        if isinstance(n, gast.Assign) and isinstance(t, gast.Subscript) and \
+                isinstance(t.value, gast.Name):
+            own_slots.add(len(writes))
+        while isinstance(t, (gast.Subscript, gast.Attribute)):
+            t = t.value
+            if isinstance(t, gast.Name):
+                writes.append((t.id, parsed.user_line(n)))
 
 
 def _link_assignment(n, parsed, resolver, seqs, link, holds):
@@ -871,38 +895,11 @@ def result_params(fn):
     return _RETURNS.get(unwrap(fn))
 
 
-def _params_reached(params, links, writes, slots, direct, holds):
-    """({parameter: line of a write that reaches it}, the parameters a write other than a store
-    into a slot reaches) from the writes of mutated_params and the links between names. A
-    tuple or list made of names (``holds``) sees a write into what it holds, and a write into it
-    reaches what it holds; a write into one of its items does not reach the others."""
-    out = {}
-    items = set()
-    held_by = {}
-    for c, held in holds.items():
-        for m in held:
-            held_by.setdefault(m, set()).add(c)
-    for name, line in direct:
-        out.setdefault(name, line)
-    for k, (name, line) in enumerate(writes):
-        seen, todo = {(name, False)}, [(name, False)]
-        while todo:
-            at, up = todo.pop()
-            steps = [(o, up) for o in links.get(at, ())] + [(c, True) for c in
-                                                            held_by.get(at, ())]
-            if not up:  # (down into the items only before going up to a holder)
-                steps += [(m, False) for m in holds.get(at, ())]
-            for step in steps:
-                if step not in seen:
-                    seen.add(step)
-                    todo.append(step)
-        seen = {n for n, _ in seen}
-        for p in params:
-            if p in seen and p not in out:
-                out[p] = line
-            if p in seen and k not in slots:
-                items.add(p)
-    return out, items
+def maybe_item_params(fn):
+    """The further parameters of ``fn`` whose items it writes into when they are lists, tuples
+    or dicts (``acc = ws + ws; acc[0][1] = v``): see :mod:`.reach`."""
+    mutated_params(fn)
+    return _MAYBE_ITEMS.get(unwrap(fn), {})
 
 
 def item_mutated_params(fn):
@@ -943,10 +940,12 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
 
 
 def method_writes(function, cls):
-    """(written, item-written, attribute op=) parameters of ``function`` as a method of ``cls``
-    (its calls through self resolved there): what runtime.check_method_alias reads."""
+    """(written, item-written, attribute op=, written only if containers) parameters of
+    ``function`` as a method of ``cls`` (its calls through self resolved there): what
+    runtime.check_method_alias reads."""
     fn = method_of(function, cls)
-    return mutated_params(fn), item_mutated_params(fn), attribute_op_params(fn)
+    return mutated_params(fn), item_mutated_params(fn), attribute_op_params(fn), \
+        maybe_item_params(fn)
 
 
 def attribute_op_params(fn):

@@ -20,7 +20,8 @@ from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
 from ..syntax import _method_call, _names_in
 from .activity import activity
-from .alias import fresh_result, item_mutated_params, mutated_params
+from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
+from .reach import _str_key, array_names, holders_of, refuse_unions
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .fence import iterator_advice
@@ -62,6 +63,7 @@ class Analysis(ObjectState):
         self.locals = _locals(fdef)
         self.resolver = Resolver(parsed, self.locals)
         self.resolver.note_supers(fdef)
+        self.arrays = array_names(fdef, self.params, lambda v: _fresh_call(v, self.resolver))
         self.ops = {}
         self.split_calls = {}  # id(statement) -> (saved name, forward form's name) of user calls
         self.bars = {}
@@ -73,9 +75,9 @@ class Analysis(ObjectState):
 
     def analyze(self):
         """Walk the body once for what each statement binds, reads and writes (the flows of
-        values between names), then find the active names and check and rewrite what depends
-        on them: in-place writes of active values are refused, attribute stores of them
-        watched (runtime/object_state.py), containers held by objects watched, dynamic calls made for
+        values between names), then find the active names and check and rewrite what depends on
+        them: in-place writes of active values are refused, attribute stores of them watched
+        (runtime/object_state.py), containers held by objects watched, dynamic calls made for
         their effect run through their forms."""
         flows = []
         self.assign_counts = {p: 1 for p in self.params}
@@ -115,6 +117,8 @@ class Analysis(ObjectState):
         # store it on an object whose attributes are read back)
         self.varied = activity(flows, self.wrt, set(self.locals))
         self.refuse_cut_slots(flows, outputs)
+        refuse_unions(self.bindings, self.ops, self.varied, self.parsed, self.containers |
+                      set(self.params))  # (d | e of dicts: no derivative rule)
         self.refuse_matrix_reads()
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)
@@ -250,6 +254,7 @@ class Analysis(ObjectState):
             values = [v for v in op.keywords.values() if isinstance(v, gast.AST)]
             for name in _names_in(list(op.args) + values) & self.locals:
                 self.aliases.append((target.id, name))
+        self.aliases += [(target.id, n) for n in holders_of(op, s.value, self.arrays) & self.locals]
 
     def walk_item_store(self, s, flows):
         """``c[k] = v``: ``c`` is written into (and is a dict when ``k`` is a string)."""
@@ -261,6 +266,8 @@ class Analysis(ObjectState):
             flows.append(({_ATTRIBUTE_SINK}, _names_in([s.value]) & self.locals))
         if _str_key(target.slice):
             self.containers.add(base)  # (d["k"] = v: a dict, a parameter too)
+        if base in self.containers:  # (d[k] = t: d holds t itself, where an array copies it)
+            self.aliases += [(base, n) for n in _names_in([s.value]) & self.locals - {base}]
         flows.append(({base}, _names_in([s.value]) & self.locals))
 
     def walk_method_statement(self, s, flows):
@@ -464,7 +471,7 @@ class Analysis(ObjectState):
             except Exception:  # noqa: BLE001
                 return s
             callee = op.key if op.kind == "user" else None
-        written = mutated_params(callee) if callee is not None else {}
+        written = {**maybe_item_params(callee), **mutated_params(callee)} if callee else {}
         if not written:
             return s
         if any(isinstance(a, gast.Starred) for a in value.args):
@@ -479,7 +486,7 @@ class Analysis(ObjectState):
             return s
         # (a helper that writes into the arrays a list it is given holds, w = ls[0]; w[0] = v,
         # gets copies of them too, also of a list written out in the call: helper([y[1]], v))
-        items = item_mutated_params(callee)
+        items = item_mutated_params(callee) | set(maybe_item_params(callee))
         copies = {id(node): p in items for p, node in bound.arguments.items()
                   if p in written and (isinstance(node, gast.Name) or (
                       p in items and isinstance(node, (gast.List, gast.Tuple, gast.Dict))))}
@@ -869,10 +876,6 @@ def _describe(obj):
     return f"{type(obj).__name__} from {module}" if module else type(obj).__name__
 
 
-def _str_key(index):
-    return isinstance(index, gast.Constant) and isinstance(index.value, str)
-
-
 def _returns_sequence(key):
     """Primitives whose result is a list or tuple (its gradient is one too)."""
     return any(key is k for k in (list, tuple, np.split, np.array_split, np.hsplit, np.vsplit,
@@ -980,11 +983,8 @@ def _may_share(op):
 
 
 def _locals(fdef):
-    out = {a.id for a in fdef.args.args}
-    for node in gast.walk(fdef):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
-            out.add(node.id)
-    return out
+    return {a.id for a in fdef.args.args} | {n.id for n in gast.walk(fdef) if isinstance(
+        n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
 
 
 def _keyword_operands(q, bound):

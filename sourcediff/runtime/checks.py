@@ -340,7 +340,14 @@ def check_call_alias(value, others, names, where, text, items=False, attrs=()):
     """``helper(z)`` where helper writes into its parameter: z must not be read afterwards (nor,
     with ``items``, where the helper writes into what z holds, ``z[0] += v``, any array z
     holds; with ``attrs``, where it writes ``z.attr op= e``, what those attributes hold, seen
-    otherwise than through that attribute: the new value is stored there)."""
+    otherwise than through that attribute: the new value is stored there). ``items`` is
+    "containers" where the helper writes into what z holds only if z is a list, tuple, dict or
+    object (``acc = z + z; acc[0][1] = v``): an array z is then not written at all."""
+    if items == "containers":
+        if not isinstance(value, np.ndarray):
+            for array in _held_arrays(value):
+                check_call_alias(array, others, names, where, text)
+        return
     if items and not isinstance(value, np.ndarray):
         for array in _held_arrays(value):
             check_call_alias(array, others, names, where, text)
@@ -382,13 +389,15 @@ def check_method_alias(obj, method, k, value, others, names, where, text):
     params = list(inspect.signature(function).parameters)
     if not 0 <= k < len(params):
         return
-    written, items, attrs = hooks.method_writes(function, cls)
+    written, items, attrs, maybe = hooks.method_writes(function, cls)
     param = params[k]
-    if param not in written:
+    if param not in written and param not in maybe:  # (maybe: its items, if a container)
         return
     check_call_alias(value, others, names, where,
                      f"{text}\n({function.__qualname__} writes into its parameter {param} in "
-                     f"place, at line {written[param]})", items=param in items,
+                     f"place, at line {written.get(param) or maybe[param]})",
+                     items=param in items or param in maybe and (
+                         param in written or "containers"),
                      attrs=() if param in items else tuple(sorted(attrs.get(param, ()))))
 
 

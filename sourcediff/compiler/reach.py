@@ -1,0 +1,231 @@
+"""Which parameters a function's in-place writes reach, for ``alias.mutated_params``; and the
+expressions that may make a new list, tuple or dict holding another one's items.
+
+Python builds a new container from another without copying its items: ``ws + ws``, ``ws * 2``,
+``acc += ws``, ``ws.copy()``, ``sorted(ws)``, ``d | {}`` hold the very arrays ``ws`` (``d``)
+holds, so ``acc = ws + ws; acc[0][1] = 0.0`` writes into the caller's array. Whether they do
+depends on the operand's type, which only the run time knows: ``a + b`` and ``x.copy()`` of
+arrays make new arrays. Such a result is linked to its operands as a *maybe holder*: a write
+into what it holds reaches the operands' items when they are containers, and the call's check
+(``runtime.check_call_alias`` with ``items="containers"``) decides by the argument's type.
+
+Example: for ``def helper(ws): acc = ws + ws; acc[0][1] = 0.0``, ``ws`` is among the parameters
+whose items the function may write into if they are containers (``maybe_items``), not among
+those it surely writes into: ``helper(a)`` with an array ``a`` changes nothing of the caller's.
+"""
+
+import builtins
+import copy
+import operator
+
+import gast
+
+from ..errors import NoRuleError
+from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
+from ..runtime import sequences
+
+# the binary operators that make a new list, tuple or dict of their operands' items: list +
+# list, list * n (either side), dict | dict
+_JOINING = (gast.Add, gast.Mult, gast.BitOr)
+# calls whose result holds its argument's (or receiver's) items when that is a container, though
+# the same call of an array makes a new array (which the rules' facts call fresh)
+_COPYING_METHODS = frozenset(("copy",))
+_COPYING_BUILTINS = frozenset(("sorted",))
+
+
+def item_sources(value):
+    """The names whose items the result of ``value`` may hold when they are lists, tuples or dicts
+    (their own type decides): operands of ``+``, ``*`` and ``|``, the receiver of ``.copy()``, the
+    argument of ``sorted(...)``. Empty for other expressions (their links are the callers')."""
+    if isinstance(value, gast.BinOp) and isinstance(value.op, _JOINING):
+        if any(_number(side, value.op) for side in (value.left, value.right)):
+            return set()  # (x * 1.0, w + 1: no list, tuple or dict takes these)
+        return _operand_names(value.left) | _operand_names(value.right)
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr in _COPYING_METHODS and \
+                not value.args and not value.keywords:
+            return _operand_names(func.value)
+        if isinstance(func, gast.Name) and func.id in _COPYING_BUILTINS and value.args:
+            return _operand_names(value.args[0])
+    return set()
+
+
+def _number(node, op):
+    """Whether ``node`` is a number constant that no container takes as the other operand of
+    ``op`` (a float; any number but an int's repetition count for ``*``)."""
+    if not isinstance(node, gast.Constant) or isinstance(node.value, (str, bytes)) or \
+            node.value is None:
+        return False
+    return not (isinstance(op, gast.Mult) and isinstance(node.value, int))
+
+
+def _operand_names(node):
+    """The names an operand may be (or hold, for a display or a nested join): not those read
+    for an index or a metadata attribute, nor through a call."""
+    if isinstance(node, gast.Name):
+        return {node.id}
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return set().union(set(), *(_operand_names(e) for e in node.elts))
+    if isinstance(node, gast.Starred):
+        return _operand_names(node.value)
+    if isinstance(node, gast.Subscript):  # (ws[0:1] + ws[1:]: slices of ws)
+        return _operand_names(node.value)
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+        return {node.value.id}  # (self.ws + self.ws: what self holds)
+    return item_sources(node)  # ((ws + ws) * 2)
+
+
+def note_joins(n, maybe):
+    """Adds to ``maybe`` (name -> the names whose items it may hold) what the assignment ``n``
+    binds: ``acc = ws + ws``, ``acc += ws`` (a list's += extends it with ws's items)."""
+    if isinstance(n, gast.Assign):
+        joined, targets = item_sources(n.value), n.targets
+    elif isinstance(n, gast.AugAssign):
+        joined = item_sources(gast.BinOp(left=n.target, op=n.op, right=n.value))
+        targets = [n.target]
+    else:
+        return
+    for t in targets:
+        if isinstance(t, gast.Name) and joined - {t.id}:
+            maybe.setdefault(t.id, set()).update(joined - {t.id})
+
+
+def receiver_root(n):
+    """For a call ``n`` of an array method that writes into its receiver where that receiver is
+    an item or attribute (``acc[0].fill(v)``, ``self.w.sort()``), the name at its root (``acc``,
+    ``self``): what that name holds changes in place. None for other nodes."""
+    func = getattr(n, "func", None) if isinstance(n, gast.Call) else None
+    if not isinstance(func, gast.Attribute) or isinstance(func.value, gast.Name) or \
+            not writes_in_place(func.attr) or func.attr in CONTAINER_ONLY_METHODS:
+        return None
+    node = func.value
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_slots=()):
+    """({parameter: line of a write that reaches it}, the parameters a write other than a store
+    into a slot reaches, {further parameter whose items a write may reach through a maybe
+    holder: line}) from the writes of mutated_params and the links between names. A tuple or list
+    made of names (``holds``) sees a write into what it holds, and a write into it reaches what
+    it holds; a write into one of its items does not reach the others. ``maybe`` (name -> the
+    names whose items it may hold, :func:`item_sources`) is followed as ``holds`` is, except from
+    a store into the name's own slot (``own_slots``: positions in ``writes`` of ``acc[i] = v``),
+    which changes no item."""
+    out, items = _reach(params, links, writes, slots, direct, holds, {}, ())
+    if not maybe:
+        return out, items, {}
+    more, more_items = _reach(params, links, writes, slots, direct, holds, maybe, own_slots)
+    return out, items, {p: more[p] for p in more_items - items}
+
+
+def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
+    out = {}
+    items = set()
+    held_by = {}
+    for c, held in holds.items():
+        for m in held:
+            held_by.setdefault(m, set()).add(c)
+    for name, line in direct:
+        out.setdefault(name, line)
+    for k, (name, line) in enumerate(writes):
+        seen, todo = {(name, False)}, [(name, False)]
+        while todo:
+            at, up = todo.pop()
+            steps = [(o, up) for o in links.get(at, ())] + [(c, True) for c in
+                                                            held_by.get(at, ())]
+            if not up:  # (down into the items only before going up to a holder)
+                steps += [(m, False) for m in holds.get(at, ())]
+                if not (at == name and k in own_slots):
+                    steps += [(m, False) for m in maybe.get(at, ())]
+            for step in steps:
+                if step not in seen:
+                    seen.add(step)
+                    todo.append(step)
+        seen = {n for n, _ in seen}
+        for p in params:
+            if p in seen and p not in out:
+                out[p] = line
+            if p in seen and k not in slots:
+                items.add(p)
+    return out, items
+
+
+def array_names(fdef, params, fresh_call):
+    """The local names of ``fdef`` every binding of which makes an array or a number (arithmetic
+    of such names and constants, a fresh call of them: ``fresh_call(value)``), never a list,
+    tuple or dict: ``+`` and ``*`` of these concatenate nothing. Parameters are not among them
+    (their type is the caller's)."""
+    values, stores = {}, {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            values.setdefault(n.targets[0].id, []).append(n.value)
+    # (bound only by plain assignments: not a loop's item, nor unpacked)
+    arrays = {k for k, vs in values.items() if len(vs) == stores.get(k) and k not in params}
+    changed = True
+    while changed:
+        changed = False
+        for k in sorted(arrays):
+            if not all(_makes_array(v, arrays, fresh_call) for v in values[k]):
+                arrays.discard(k)
+                changed = True
+    return arrays
+
+
+def _makes_array(value, arrays, fresh_call):
+    """Whether ``value`` makes an array or a number when the names in ``arrays`` hold ones."""
+    if isinstance(value, (gast.Constant, gast.Compare, gast.UnaryOp)):
+        return True
+    if isinstance(value, gast.BinOp):
+        return not any(isinstance(side, (gast.List, gast.Tuple)) for side in
+                       (value.left, value.right)) and item_sources(value) <= arrays
+    return fresh_call(value) and item_sources(value) <= arrays
+
+
+# calls whose result holds the items of what they are given (a new list, tuple, dict or
+# iterator over the same arrays): tuple(ws), copy.copy(d), d.get(k), d.values(), next(it)
+_KEEPING = (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, builtins.reversed,
+            builtins.next, builtins.iter, builtins.enumerate, builtins.zip, copy.copy,
+            sequences.dict_get, sequences.dict_values, sequences.dict_items)
+
+
+def holders_of(op, value, arrays):
+    """The names whose items (or which themselves) the result of ``value`` (resolved as ``op``)
+    may hold: the arguments of a call in _KEEPING, and :func:`item_sources` not in ``arrays``
+    (``ws + ws``, ``ws.copy()``). Empty for other values."""
+    if any(op.key is k for k in _KEEPING):
+        return {m.id for a in list(op.args) + list(op.keywords.values())
+                if isinstance(a, gast.AST) for m in gast.walk(a) if isinstance(m, gast.Name)}
+    return item_sources(value) - arrays
+
+
+def _str_key(index):
+    """Whether a subscript's index is a string (``d["w"]``: ``d`` is a dict)."""
+    return isinstance(index, gast.Constant) and isinstance(index.value, str)
+
+
+def refuse_unions(bindings, ops, varied, parsed, dicts):
+    """Refuses ``t = a | b`` where ``a`` or ``b`` carries a derivative: ``|`` is declared without
+    one (for ints, bools and sets), so for dicts (``d | {"b": 1.0}``, which holds d's arrays)
+    the derivative through the union would be dropped without a word. ``bindings``: (target,
+    statement) pairs, ``ops``: id(statement) -> resolved op, ``varied``: names that carry one,
+    ``dicts``: names that may hold a dict (containers, parameters): one must be an operand
+    (``is_valid(x) | flag`` of a helper's bools is let through)."""
+    for _target, s in bindings:
+        op = ops.get(id(s))
+        if op is None or op.kind != "nondiff" or op.key is not operator.or_:
+            continue
+        carried = sorted({m.id for a in op.args for m in gast.walk(a)
+                          if isinstance(m, gast.Name)} & set(varied))
+        if carried and {m.id for a in op.args for m in gast.walk(a)
+                        if isinstance(m, gast.Name)} & set(dicts):
+            raise NoRuleError(
+                f"{parsed.where(s)}: a | b of {carried[0]}, which carries a derivative, has no "
+                f"derivative rule (| is bitwise or, or a set's union, for sourcediff); for a "
+                f"dict union write the new dict out as a display of its entries "
+                f"({{'w': a['w'], 'b': v}}), which sourcediff differentiates.\n"
+                f"    {parsed.line_text(s)}")
