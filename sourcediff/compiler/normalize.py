@@ -465,11 +465,21 @@ class Normalizer(CallLowering):
             self.emit(gast.Expr(value=call(load("setattr"), [obj, const(s.target.attr), new])))
             marker.sd_alias_end = self.out[-1]
         elif isinstance(s.target.value, gast.Subscript) and attribute_root(s.target) is None:
-            # a[i][j] += e: a[i][j] = a[i][j] + e
-            op.left = copy.deepcopy(s.target)
-            op.left.ctx = gast.Load()
-            op.right = s.value
-            self.nested_store(s.target, op)
+            # a[i][j] += e: a[i][j] = a[i][j] + e, with the marker of an item's op= for the old
+            # a[i][j] (numpy writes into the array it holds, which other names may hold too)
+            base = self.receiver(s.target.value.value)
+            target = gast.Subscript(value=gast.Subscript(
+                value=base, slice=self.index(s.target.value.slice), ctx=gast.Load()),
+                slice=self.index(s.target.slice), ctx=gast.Store())
+            inner = self.name_of(copy.deepcopy(target.value), "item")
+            old = self.name_of(gast.Subscript(value=inner, slice=copy.deepcopy(target.slice),
+                                              ctx=gast.Load()), "item")
+            op.left, op.right = old, s.value
+            new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
+            marker = self.item_marker(old, [gast.Subscript(
+                value=copy.deepcopy(inner), slice=copy.deepcopy(target.slice), ctx=gast.Load())])
+            self.nested_store(target, new)
+            marker.sd_alias_end = self.out[-1]
         else:
             base = self.receiver(s.target.value)
             index = self.index(s.target.slice)
