@@ -190,3 +190,35 @@ def test_a_helper_writing_into_an_array_its_caller_reads_later_is_refused():
     a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
     with pytest.raises(sd.errors.AliasError, match="writes_an_entry writes into its parameter kw"):
         sd.grad(array_written_then_read, wrt=(0, 1))(a, b)
+
+
+def named_parameters(a, b):
+    return a * 2.0 + np.sin(b)
+
+
+def from_two_dicts(w):  # (the first dict's value was left out: its gradient 0)
+    d = {"a": w[0]}
+    e = {"b": w[1] ** 2}
+    return named_parameters(**d, **e)
+
+
+def two_dicts_collected(w):
+    d = {"a": w[0]}
+    e = {"b": w[1] ** 2}
+    return collect(**d, **e, c=w[0] * w[1])
+
+
+def two_dicts_through_a_wrapper(w):
+    d = {"a": w[0]}
+    e = {"b": w[1] ** 2}
+    return logged(named_parameters)(**d, **e)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [from_two_dicts, two_dicts_collected,
+                                two_dicts_through_a_wrapper])
+def test_every_dict_of_a_call_with_two_unpacked(fn, mode):
+    # (the resolver kept one ** value per call, the last: the names in the first did not flow
+    # into the result, which gave w[0] a gradient of 0 against finite differences 2)
+    w = np.array([0.5, -0.3])
+    check_grads_fd(fn, (w,), (0,), (sd.grad(fn, mode=mode)(w),))
