@@ -59,6 +59,12 @@ def conditions_in_a_variable(x):
     return np.sum(np.piecewise(x, conds, [lambda v: v ** 2, np.sin]))
 
 
+def a_closure_and_a_plain_lambda(x, a):  # (the conditions in a variable: the runtime's loop,
+    # with a closure over a and a lambda that reads nothing; forward mode refused the lambda)
+    conds = (x < 0, x > 1)
+    return np.sum(np.piecewise(x, conds, [lambda v: v * a, lambda v: np.exp(v), 1.5]))
+
+
 def empty_selection(x):  # (x < -10 selects nothing: the function is not called, as in numpy)
     return np.sum(np.piecewise(x, [x < -10], [lambda v: v.max() * v, lambda v: v ** 3]))
 
@@ -73,6 +79,7 @@ CASES = [
     (funcs_from_a_global, (X,), (0,)),
     (conditions_in_a_variable, (X,), (0,)),
     (empty_selection, (X,), (0,)),
+    (a_closure_and_a_plain_lambda, (X, 0.7), (0, 1)),
 ]
 
 
