@@ -222,3 +222,19 @@ def test_every_dict_of_a_call_with_two_unpacked(fn, mode):
     # into the result, which gave w[0] a gradient of 0 against finite differences 2)
     w = np.array([0.5, -0.3])
     check_grads_fd(fn, (w,), (0,), (sd.grad(fn, mode=mode)(w),))
+
+
+def entry_written_through_a_dict(a, b):
+    c = a * 2.0
+    d = {"a": c, "b": b}
+    return writes_an_entry(**d) + np.sum(c ** 2)
+
+
+def test_a_helper_writing_what_a_dict_unpacked_into_it_holds_is_refused_with_its_line():
+    # (the message named a call with *args, and no file)
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    line = writes_an_entry.__code__.co_firstlineno + 1
+    with pytest.raises(sd.SourcediffError, match=rf"test_kwargs_active.py:{line}: "
+                       r"writes_an_entry writes into its parameter kw in place, and it is called "
+                       r"with \*args or \*\*kwargs"):
+        sd.grad(entry_written_through_a_dict, wrt=(0, 1))(a, b)

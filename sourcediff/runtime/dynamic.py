@@ -4,6 +4,7 @@ compiler builds through :mod:`sourcediff.runtime.hooks`; and ``has_aux``'s pair.
 
 import functools
 import inspect
+import os
 import threading
 import types
 
@@ -721,10 +722,11 @@ def _refuse_star_writes(fn):
     written = hooks.mutated_params(target) if inspect.isfunction(target) else {}
     if written:
         param, line = next(iter(written.items()))
+        where = os.path.basename(target.__code__.co_filename)
         raise SourcediffError(
-            f"{target.__qualname__} writes into its parameter {param} in place (line {line}), "
-            f"and it is called with *args that carry derivatives; pass its arguments one by one "
-            f"so sourcediff can give it copies, or make it return a new array")
+            f"{where}:{line}: {target.__qualname__} writes into its parameter {param} in place, "
+            f"and it is called with *args or **kwargs that carry derivatives; pass its arguments "
+            f"one by one so sourcediff can give it copies, or make it return a new array")
 
 
 def star_fwd(fn, spec, names, *groups, **kwargs):
