@@ -663,6 +663,18 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
 # are the keyword arguments that carry one. The call then runs as dynamic_fwd/dynamic_jvp run
 # any call met at run time.
 
+def _carries(item, depth=0):
+    """Whether an item of a starred sequence or an entry of a ``**d`` carries a derivative: a
+    float or a float array, or a list, tuple or dict holding one beside ints or strings
+    (``[w, 2]``: passed on as it is, w's derivative was silently dropped)."""
+    if _float_leaves(item, "") is None:
+        return True
+    if depth < 8 and type(item) in (list, tuple, dict):
+        return any(_carries(x, depth + 1) for x in (
+            item.values() if type(item) is dict else item))
+    return is_float_leaf(item)
+
+
 def _star_layout(spec, groups, objects=False):
     """(flat positional arguments, flat active positions, per argument that carries a derivative:
     (its kind, the indices of its items that carry one, its number of items, the array itself
@@ -679,12 +691,12 @@ def _star_layout(spec, groups, objects=False):
                 raise TypeError(f"got multiple values for keyword argument '{twice}'")
             keywords.update(group)
             if kind == 4:
-                layout.append((4, [key for key, item in group.items()
-                                   if _float_leaves(item, "") is None], None, None))
+                layout.append((4, [key for key, item in group.items() if _carries(item)],
+                               None, None))
             continue
         items = tuple(group) if kind >= 2 else (group,)
         mine = [k for k, item in enumerate(items)
-                if kind == 1 or (kind == 3 and (_float_leaves(item, "") is None or (
+                if kind == 1 or (kind == 3 and (_carries(item) or (
                     objects and is_model_object(item)
                     and next(iter(object_float_leaves(item, "")), None) is not None)))]
         active.extend(len(args) + k for k in mine)
