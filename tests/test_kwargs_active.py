@@ -276,3 +276,25 @@ def test_an_item_holding_a_float_array_beside_an_int(fn, mode):
     # array's derivative dropped: 0 against finite differences 7.0)
     w = np.array([0.5, -0.3])
     check_grads_fd(fn, (w,), (0,), (sd.grad(fn, mode=mode)(w),))
+
+
+def weighted_by_name(**kw):
+    t = 0.0
+    for k in sorted(kw):
+        t = t + np.sum(kw[k] ** 2) * len(k)
+    return t
+
+
+def keywords_iterated_by_name(w):
+    return weighted_by_name(a=w, bb=np.sin(w), ccc=w[0])
+
+
+def test_hessian_through_a_loop_over_the_sorted_keys_of_kwargs():
+    # (sorted(d)'s tangent for a dict was the scalar 0.0, which the loop indexed: "'float'
+    # object is not subscriptable" in the generated code; a dict parameter did the same)
+    w = np.array([0.5, -0.3])
+    h = sd.hessian(keywords_iterated_by_name)(w)
+    g = sd.grad(keywords_iterated_by_name)
+    eps = 1e-6
+    fd = np.array([(g(w + eps * e) - g(w - eps * e)) / (2 * eps) for e in np.eye(2)])
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
