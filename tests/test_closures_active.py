@@ -186,6 +186,30 @@ def test_closures_in_a_list_and_in_a_dict():
             check_grads_fd(fn, args, wrt, sd.grad(fn, wrt=wrt, mode=mode)(*args))
 
 
+def _apply_each(fs, v):
+    s = 0.0
+    for f in fs:
+        s = s + f(v)
+    return s
+
+
+def _square(v):
+    return v * v
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_list_of_a_closure_and_a_plain_function(mode):
+    # (the call f(v) in the helper's loop marks its callee as carrying a derivative; forward
+    # mode refused the plain function there: "_square: forward mode does not yet differentiate
+    # with respect to an object")
+    def mixed(x):
+        a = x[0] ** 2
+        return _apply_each([lambda v: v * a, _square], x[1])
+
+    x = np.array([0.3, -0.7])
+    check_grads_fd(mixed, (x,), (0,), (sd.grad(mixed, mode=mode)(x),))
+
+
 def _twice(f, x):
     return f(x) + f(2.0 * x)
 

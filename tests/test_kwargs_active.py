@@ -190,3 +190,111 @@ def test_a_helper_writing_into_an_array_its_caller_reads_later_is_refused():
     a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
     with pytest.raises(sd.errors.AliasError, match="writes_an_entry writes into its parameter kw"):
         sd.grad(array_written_then_read, wrt=(0, 1))(a, b)
+
+
+def named_parameters(a, b):
+    return a * 2.0 + np.sin(b)
+
+
+def from_two_dicts(w):  # (the first dict's value was left out: its gradient 0)
+    d = {"a": w[0]}
+    e = {"b": w[1] ** 2}
+    return named_parameters(**d, **e)
+
+
+def two_dicts_collected(w):
+    d = {"a": w[0]}
+    e = {"b": w[1] ** 2}
+    return collect(**d, **e, c=w[0] * w[1])
+
+
+def two_dicts_through_a_wrapper(w):
+    d = {"a": w[0]}
+    e = {"b": w[1] ** 2}
+    return logged(named_parameters)(**d, **e)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [from_two_dicts, two_dicts_collected,
+                                two_dicts_through_a_wrapper])
+def test_every_dict_of_a_call_with_two_unpacked(fn, mode):
+    # (the resolver kept one ** value per call, the last: the names in the first did not flow
+    # into the result, which gave w[0] a gradient of 0 against finite differences 2)
+    w = np.array([0.5, -0.3])
+    check_grads_fd(fn, (w,), (0,), (sd.grad(fn, mode=mode)(w),))
+
+
+def entry_written_through_a_dict(a, b):
+    c = a * 2.0
+    d = {"a": c, "b": b}
+    return writes_an_entry(**d) + np.sum(c ** 2)
+
+
+def test_a_helper_writing_what_a_dict_unpacked_into_it_holds_is_refused_with_its_line():
+    # (the message named a call with *args, and no file)
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    line = writes_an_entry.__code__.co_firstlineno + 1
+    with pytest.raises(sd.SourcediffError, match=rf"test_kwargs_active.py:{line}: "
+                       r"writes_an_entry writes into its parameter kw in place, and it is called "
+                       r"with \*args or \*\*kwargs"):
+        sd.grad(entry_written_through_a_dict, wrt=(0, 1))(a, b)
+
+
+def pair_product(ws, n):
+    return np.sum(ws[0] * ws[1]) * n
+
+
+def collected_pair(**kw):
+    return np.sum(kw["ws"][0] * kw["ws"][1]) * kw["n"]
+
+
+def a_list_of_an_array_and_an_int_in_a_dict(w):
+    d = {"ws": [w, 2], "n": 3}
+    return pair_product(**d) + collected_pair(**d)
+
+
+def a_list_of_an_array_and_an_int_in_star_args(w):
+    args = ([w, 2], 3)
+    return pair_product(*args)
+
+
+def labelled(**kw):
+    return np.sum(kw["ws"][0] ** 2) * len(kw["ws"][1]) * kw["n"]
+
+
+def a_list_of_an_array_and_a_string(w):
+    d = {"ws": [w * 2.0, "ab"], "n": 3}
+    return labelled(**d)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [a_list_of_an_array_and_an_int_in_a_dict,
+                                a_list_of_an_array_and_an_int_in_star_args,
+                                a_list_of_an_array_and_a_string])
+def test_an_item_holding_a_float_array_beside_an_int(fn, mode):
+    # (an entry or starred item whose leaves were not all floats was passed on as it is, its
+    # array's derivative dropped: 0 against finite differences 7.0)
+    w = np.array([0.5, -0.3])
+    check_grads_fd(fn, (w,), (0,), (sd.grad(fn, mode=mode)(w),))
+
+
+def weighted_by_name(**kw):
+    t = 0.0
+    for k in sorted(kw):
+        t = t + np.sum(kw[k] ** 2) * len(k)
+    return t
+
+
+def keywords_iterated_by_name(w):
+    return weighted_by_name(a=w, bb=np.sin(w), ccc=w[0])
+
+
+def test_hessian_through_a_loop_over_the_sorted_keys_of_kwargs():
+    # (sorted(d)'s tangent for a dict was the scalar 0.0, which the loop indexed: "'float'
+    # object is not subscriptable" in the generated code; a dict parameter did the same)
+    w = np.array([0.5, -0.3])
+    h = sd.hessian(keywords_iterated_by_name)(w)
+    g = sd.grad(keywords_iterated_by_name)
+    eps = 1e-6
+    fd = np.array([(g(w + eps * e) - g(w - eps * e)) / (2 * eps) for e in np.eye(2)])
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)

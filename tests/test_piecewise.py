@@ -59,6 +59,17 @@ def conditions_in_a_variable(x):
     return np.sum(np.piecewise(x, conds, [lambda v: v ** 2, np.sin]))
 
 
+def a_closure_and_a_plain_lambda(x, a):  # (the conditions in a variable: the runtime's loop,
+    # with a closure over a and a lambda that reads nothing; forward mode refused the lambda)
+    conds = (x < 0, x > 1)
+    return np.sum(np.piecewise(x, conds, [lambda v: v * a, lambda v: np.exp(v), 1.5]))
+
+
+def a_lambda_inside_a_lambda(x, a):  # (not written out: the inner lambda reads v, whose
+    # renamed copy was refused as "_v1, which the function binds more than once")
+    return np.sum(np.piecewise(x, [x < 0], [lambda v: (lambda u: u * v)(a), lambda v: v ** 2]))
+
+
 def empty_selection(x):  # (x < -10 selects nothing: the function is not called, as in numpy)
     return np.sum(np.piecewise(x, [x < -10], [lambda v: v.max() * v, lambda v: v ** 3]))
 
@@ -73,6 +84,8 @@ CASES = [
     (funcs_from_a_global, (X,), (0,)),
     (conditions_in_a_variable, (X,), (0,)),
     (empty_selection, (X,), (0,)),
+    (a_closure_and_a_plain_lambda, (X, 0.7), (0, 1)),
+    (a_lambda_inside_a_lambda, (X, 0.7), (0, 1)),
 ]
 
 

@@ -35,8 +35,25 @@ def after_and(x):  # (bound only when the left side holds, as in Python)
     return np.sum(x ** 3) + (m if big else 0.0)
 
 
+def popped_in_a_while_test(x):  # (the adjoint replayed "items and ..." on the list itself,
+    # which the pops had emptied: 0.62 against finite differences 0.87)
+    items = [x[0], x[1], x[2]]
+    s = 0.0
+    while items and (v := items.pop()) is not None:
+        s = s * 2.0 + v * v
+    return s
+
+
+def popped_in_an_if_test(x):
+    items = [x[0], x[1] * 2.0]
+    if items and (v := items.pop()) > 0:
+        return v * items[0] + np.sum(x)
+    return np.sum(x ** 2)
+
+
 X = np.array([0.3, -0.2, 0.5])
-CASES = [in_an_if_test, in_a_while_test, as_an_operand, after_and]
+CASES = [in_an_if_test, in_a_while_test, as_an_operand, after_and, popped_in_a_while_test,
+         popped_in_an_if_test]
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])

@@ -167,8 +167,10 @@ def _walk_stmts(stmts, into_loops=True):
 
 
 def stable_tests(stmts, names):
-    """``if c: ... c = ...`` tests a copy of c, so replaying the branch in the adjoint sweep sees the
-    value the primal tested (not the one the branch left behind)."""
+    """``if c: ... c = ...`` tests a copy of c's truth, so replaying the branch in the adjoint sweep
+    sees the value the primal tested (not the one the branch left behind, nor what an in-place
+    change of the same object left: ``while items and (v := items.pop()) ...`` tested the list
+    itself, empty when the adjoint replayed it)."""
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
@@ -176,7 +178,8 @@ def stable_tests(stmts, names):
             s.orelse = stable_tests(s.orelse, names)
             if s.test.id in assigned_names(s.body + s.orelse):
                 fresh = names.fresh("test")
-                out.append(assign(fresh, s.test, s))
+                out.append(assign(fresh, gast.Call(func=load("bool"), args=[s.test],
+                                                   keywords=[]), s))
                 s.test = load(fresh)
         elif isinstance(s, (gast.For, gast.While)):
             s.body = stable_tests(s.body, names)

@@ -381,9 +381,11 @@ class CallLowering:
                                 "cond")
             picked = gast.Subscript(value=load(x.id), slice=load(cond.id), ctx=gast.Load())
             body, value = [], f
-            if is_call and plain_lambda(f, 1 + len(extra)) and not keywords:
+            if is_call and plain_lambda(f, 1 + len(extra)) and not keywords and not any(
+                    isinstance(n, gast.Lambda) for n in gast.walk(f.body)):
                 # (a lambda's body written out, its parameters bound to the arguments: what it
-                # reads of the function is then read here, like any expression)
+                # reads of the function is then read here, like any expression; not one with a
+                # lambda inside, which would read the renamed parameter as a closure)
                 bound = {}
                 for p, a in zip(f.args.args, [picked] + extra):
                     bound[p.id] = self.names.fresh(p.id)

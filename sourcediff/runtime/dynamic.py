@@ -4,6 +4,7 @@ compiler builds through :mod:`sourcediff.runtime.hooks`; and ``has_aux``'s pair.
 
 import functools
 import inspect
+import os
 import threading
 import types
 
@@ -609,6 +610,10 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
     if active and active[0] == -1 and isinstance(fn, np.vectorize):
         value = fn(*args, **kwargs)
         return value, _VectorizedClosure(fn, active[1:], args, kwargs, value).tangent(tangents)
+    if active and active[0] == -1 and (is_zero_grad(tangents[0]) or inspect.isfunction(fn)):
+        # (a plain function where a closure over values that carry derivatives may be, as in a
+        # list of both given to np.piecewise: it carries none; its tangent is zeros_like's)
+        return dynamic_jvp(fn, active[1:], *args, tangents=tangents[1:], **kwargs)
     if active and active[0] == -1:
         raise NoRuleError(
             f"{getattr(fn, '__qualname__', type(fn).__name__)}: forward mode does not yet "
@@ -658,6 +663,18 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
 # are the keyword arguments that carry one. The call then runs as dynamic_fwd/dynamic_jvp run
 # any call met at run time.
 
+def _carries(item, depth=0):
+    """Whether an item of a starred sequence or an entry of a ``**d`` carries a derivative: a
+    float or a float array, or a list, tuple or dict holding one beside ints or strings
+    (``[w, 2]``: passed on as it is, w's derivative was silently dropped)."""
+    if _float_leaves(item, "") is None:
+        return True
+    if depth < 8 and type(item) in (list, tuple, dict):
+        return any(_carries(x, depth + 1) for x in (
+            item.values() if type(item) is dict else item))
+    return is_float_leaf(item)
+
+
 def _star_layout(spec, groups, objects=False):
     """(flat positional arguments, flat active positions, per argument that carries a derivative:
     (its kind, the indices of its items that carry one, its number of items, the array itself
@@ -674,12 +691,12 @@ def _star_layout(spec, groups, objects=False):
                 raise TypeError(f"got multiple values for keyword argument '{twice}'")
             keywords.update(group)
             if kind == 4:
-                layout.append((4, [key for key, item in group.items()
-                                   if _float_leaves(item, "") is None], None, None))
+                layout.append((4, [key for key, item in group.items() if _carries(item)],
+                               None, None))
             continue
         items = tuple(group) if kind >= 2 else (group,)
         mine = [k for k, item in enumerate(items)
-                if kind == 1 or (kind == 3 and (_float_leaves(item, "") is None or (
+                if kind == 1 or (kind == 3 and (_carries(item) or (
                     objects and is_model_object(item)
                     and next(iter(object_float_leaves(item, "")), None) is not None)))]
         active.extend(len(args) + k for k in mine)
@@ -717,10 +734,11 @@ def _refuse_star_writes(fn):
     written = hooks.mutated_params(target) if inspect.isfunction(target) else {}
     if written:
         param, line = next(iter(written.items()))
+        where = os.path.basename(target.__code__.co_filename)
         raise SourcediffError(
-            f"{target.__qualname__} writes into its parameter {param} in place (line {line}), "
-            f"and it is called with *args that carry derivatives; pass its arguments one by one "
-            f"so sourcediff can give it copies, or make it return a new array")
+            f"{where}:{line}: {target.__qualname__} writes into its parameter {param} in place, "
+            f"and it is called with *args or **kwargs that carry derivatives; pass its arguments "
+            f"one by one so sourcediff can give it copies, or make it return a new array")
 
 
 def star_fwd(fn, spec, names, *groups, **kwargs):

@@ -518,8 +518,8 @@ def sorted_grad(g, iterable, key=None, reverse=False):
 def sorted_tangent(t, iterable, key=None, reverse=False):
     """The tangent of ``sorted(iterable)`` for a tangent ``t`` of ``iterable``: its entries in
     the sorted order (a list)."""
-    if iterates_keys(iterable):
-        return 0.0
+    if iterates_keys(iterable):  # (a dict's keys: each carries none, read one by one in a loop)
+        return GradList([0.0] * len(iterable))
     order = _sorted_order(iterable, key, reverse)
     items = grad_items(t, len(order))
     return GradList(0.0 if items[i] is None else items[i] for i in order)
