@@ -375,3 +375,20 @@ def test_an_op_through_a_nested_list(mode):
         sd.grad(_nested_op_in_place, mode=mode)(x)
     check_grads_fd(_nested_op_on_own_values, (x,), (0,),
                    (sd.grad(_nested_op_on_own_values, mode=mode)(x),))
+
+
+def _sorts_in_a_loop(x):
+    b = x * 1.0
+    s = 0.0
+    for i in range(3):
+        b = b * 2.0
+        b.sort()
+        s = s + b[0]  # (a number: s + b[0] concatenates nothing)
+    return s
+
+
+def test_a_number_accumulated_from_an_array_s_items_is_no_container():
+    # (refused: s = s + b[0] was taken for a list concatenation holding b's array, so b.sort()
+    # "changes b[0] too"; reach.array_names now follows b = t and b[0] of an array)
+    x = np.array([0.3, 1.2, -0.5])
+    check_grads_fd(_sorts_in_a_loop, (x,), (0,), (sd.grad(_sorts_in_a_loop)(x),))

@@ -230,9 +230,11 @@ def calls_a_closure_of_an_active_value(a):
     return g(2.0)
 
 
-def test_a_function_value_carrying_a_derivative_is_still_refused():
-    with pytest.raises(sd.SourcediffError):
-        sd.grad(calls_a_closure_of_an_active_value)(1.5)
+def test_a_function_value_carrying_a_derivative():
+    # (refused before closures over values that carry derivatives were followed: see
+    # tests/test_closures_active.py)
+    g = sd.grad(calls_a_closure_of_an_active_value)(1.5)
+    check_grads_fd(calls_a_closure_of_an_active_value, (1.5,), (0,), (g,))
 
 
 # ---------------------------------------------------------------- attributes written in methods

@@ -180,6 +180,11 @@ def _makes_array(value, arrays, fresh_call):
     """Whether ``value`` makes an array or a number when the names in ``arrays`` hold ones."""
     if isinstance(value, (gast.Constant, gast.Compare, gast.UnaryOp)):
         return True
+    if isinstance(value, gast.Name) and value.id in arrays:  # (b = t: what t holds)
+        return True
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+            value.value.id in arrays:  # (b[0] of an array: an array or a number)
+        return True
     if isinstance(value, gast.BinOp):
         return not any(isinstance(side, (gast.List, gast.Tuple)) for side in
                        (value.left, value.right)) and item_sources(value) <= arrays
