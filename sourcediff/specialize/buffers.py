@@ -11,7 +11,7 @@ from ..compiler.emit import is_comment
 from ..compiler.optimize import dead_code
 from ..compiler.saves import saved_name
 from ..syntax import _loop_live, live_stmt
-from .facts import TOP, Arr, Known, _const, _load, _np_call, _parents, _size
+from .facts import TOP, Arr, Known, _const, _load, _name_uses, _np_call, _parents, _size
 
 _POPPED = "__sourcediff_popped__"
 
@@ -133,13 +133,7 @@ def _reuse_buffers(fdef, facts, runtime_name, loops=True):
     assigned once from an operation that makes a new array and only ever read by operations
     that make new arrays, so no other name can see the overwritten values. ``loops=False``: the
     function's body only."""
-    stores, loads, parents = {}, {}, _parents(fdef)
-    for node in gast.walk(fdef):
-        if isinstance(node, gast.Name):
-            if isinstance(node.ctx, gast.Load):
-                loads.setdefault(node.id, []).append(node)
-            else:
-                stores[node.id] = stores.get(node.id, 0) + 1
+    (stores, loads), parents = _name_uses(fdef), _parents(fdef)
     changed = _reuse_in(fdef.body, set(), facts, runtime_name, stores, loads, parents)
     if not loops:
         return changed

@@ -507,6 +507,18 @@ def _parents(root):
     return out
 
 
+def _name_uses(root):
+    """({name: how many times it is stored}, {name: the Name nodes that read it}) under root."""
+    stores, loads = {}, {}
+    for node in gast.walk(root):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads.setdefault(node.id, []).append(node)
+            else:
+                stores[node.id] = stores.get(node.id, 0) + 1
+    return stores, loads
+
+
 def _marks(fdef, placeholders):
     """The ``name = None`` statements on entry that only give a first save on the stack a value."""
     marks, seen = set(), set()

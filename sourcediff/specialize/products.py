@@ -10,8 +10,8 @@ import math
 import gast
 import numpy as np
 
-from ..syntax import is_comment
-from .facts import PYFLOAT, TOP, Arr, Known, Scal, _const, _load, _parents
+from ..syntax import is_comment, replace_node
+from .facts import PYFLOAT, TOP, Arr, Known, Scal, _const, _load, _name_uses, _parents
 
 # elementwise operators of numbers: the same operands give the same result, with nothing written
 _PURE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
@@ -152,13 +152,7 @@ def scalar_factors(fdef, facts):
     array fewer (the gradient of a squared residual read by scalar parameters, ``2.0 * r``).
     Scaling by a power of two is exact and commutes with every rounding of the sum, so the numbers
     are the same bits (but where ``k * v`` would overflow or go subnormal in an element)."""
-    stores, loads = {}, {}
-    for n in gast.walk(fdef):
-        if isinstance(n, gast.Name):
-            if isinstance(n.ctx, gast.Load):
-                loads.setdefault(n.id, []).append(n)
-            else:
-                stores[n.id] = stores.get(n.id, 0) + 1
+    stores, loads = _name_uses(fdef)
     copies = {}  # name -> the names assigned from it alone, once
     for s in gast.walk(fdef):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
@@ -192,7 +186,7 @@ def scalar_factors(fdef, facts):
         for r in sums:
             holder = parents[id(r)]
             scaled_sum = gast.BinOp(left=r, op=gast.Mult(), right=_const(k))
-            _replace(holder, r, scaled_sum)
+            replace_node(holder, r, scaled_sum)
             parents[id(r)] = scaled_sum
         changed += 1
     return changed
@@ -216,16 +210,3 @@ def _only_read(use, parents, facts):
         return type(f) is Known and isinstance(f.value, np.ufunc) and not parent.keywords and \
             len(parent.args) <= f.value.nin
     return False
-
-
-def _replace(holder, old, new):
-    for field, value in gast.iter_fields(holder):
-        if value is old:
-            setattr(holder, field, new)
-            return
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                if item is old:
-                    value[i] = new
-                    return
-    raise AssertionError("the reduction is not a child of its parent")
