@@ -159,11 +159,8 @@ class CallLowering:
                     isinstance(value.args[0].value, str)):  # (d.pop("k"): a dict's)
             return False
         name = value.func.value.id
-        self.parsed.env.setdefault(CHECK_LIST_METHOD, runtime.check_list_method)
         self.parsed.env.setdefault(POP_POSITION, runtime.pop_position)
-        self.emit(gast.Expr(value=call(load(CHECK_LIST_METHOD), [
-            load(name), const(f"{name}.pop(...)"), const(self.parsed.where(self.loc)),
-            const(self.parsed.line_text(self.loc))])))
+        self.check_list(name, "pop")
         at = self.name_of(call(load(POP_POSITION), [load(name), value.args[0]]), "at")
         item = gast.Subscript(value=load(name), slice=load(at.id), ctx=gast.Load())
         if target is not None:
@@ -214,12 +211,16 @@ class CallLowering:
             new = call(load("sorted"), [lst], kws)
         else:
             return False
+        self.check_list(name, method)
+        self.rebind_in_place(name, new)
+        return True
+
+    def check_list(self, name, method):
+        """``_sd.check_list_method(name, ...)`` before ``name.method(...)`` runs as a new list."""
         self.parsed.env.setdefault(CHECK_LIST_METHOD, runtime.check_list_method)
         self.emit(gast.Expr(value=call(load(CHECK_LIST_METHOD), [
             load(name), const(f"{name}.{method}(...)"), const(self.parsed.where(self.loc)),
             const(self.parsed.line_text(self.loc))])))
-        self.rebind_in_place(name, new)
-        return True
 
     def local_name(self, node):
         return isinstance(node, gast.Name) and node.id in self.locals
