@@ -32,7 +32,6 @@ result or its error, named at the user's line, is the answer.
 """
 
 import builtins
-import copy
 import logging
 import math
 import re
@@ -53,7 +52,7 @@ from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
 from .specialize.inference import Inference
 from .specialize.release import without_releases
-from .syntax import unshared  # (generic code holds Name nodes twice: _typed_zeros reads parents)
+from .syntax import clone, unshared  # (generic code holds Name nodes twice: _typed_zeros reads parents)
 
 log = logging.getLogger("sourcediff")
 
@@ -299,7 +298,7 @@ def _construct(exc):
 def lower(spec, fdef, args, keywords):
     """A copy of the specialized ``fdef`` (a tree: each node held once) in the form numba types,
     and the names of its keyword-only parameters, now trailing positional ones."""
-    fdef = without_releases(without_stand_ins(unshared(copy.deepcopy(fdef)), spec.runtime_names))
+    fdef = without_releases(without_stand_ins(unshared(clone(fdef)), spec.runtime_names))
     kw_names = [a.id for a in fdef.args.kwonlyargs]
     fdef.args.args = list(fdef.args.args) + list(fdef.args.kwonlyargs)
     fdef.args.kwonlyargs, fdef.args.kw_defaults = [], []

@@ -24,12 +24,11 @@ per call signature: see ``compiled._Specializations``) this pass rewrites them:
 The numpy code is untouched: this pass only runs for signatures with a lazy argument.
 """
 
-import copy
-
 import gast
 
 from .compiler.normalize import call, load, store
 from .runtime import lazy
+from .syntax import clone
 
 
 def any_lazy(args, keywords=None):
@@ -41,7 +40,7 @@ def rewrite(fdef, runtime_name, numpy_names):
     """A copy of the generated ``fdef`` rewritten for lazy arguments (see the module docstring), or
     None when nothing in it changes. ``runtime_name`` is how the code spells the runtime module,
     ``numpy_names`` how it spells numpy."""
-    fdef = copy.deepcopy(fdef)
+    fdef = clone(fdef)
     changed = _computed_tests(fdef, runtime_name)
     changed += _lazy_conversions(fdef, runtime_name, numpy_names)
     return fdef if changed else None

@@ -12,6 +12,40 @@ import copy
 
 import gast
 
+_ATOMS = (str, int, float, bool, type(None), bytes, complex, type(...))
+
+
+def clone(node):
+    """A copy of a gast tree, list or tuple of trees, as ``copy.deepcopy`` makes it (a node
+    that stands twice in the tree is one copied node that stands twice in the copy), about three
+    times faster: nodes are copied through their ``__dict__``, atoms (strings, numbers, None,
+    Ellipsis) are shared, and any other value (a line's origin, a constant's object) goes through
+    ``copy.deepcopy`` with the same memo."""
+    return _clone(node, {})
+
+
+def _clone(value, memo):
+    if isinstance(value, _ATOMS):
+        return value
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if isinstance(value, gast.AST):
+        new = value.__class__.__new__(value.__class__)
+        memo[key] = new
+        into = new.__dict__
+        for name, item in value.__dict__.items():
+            into[name] = item if isinstance(item, _ATOMS) else _clone(item, memo)
+        return new
+    if type(value) is list:
+        new = []
+        memo[key] = new
+        new.extend(item if isinstance(item, _ATOMS) else _clone(item, memo) for item in value)
+        return new
+    if type(value) is tuple:
+        return tuple(item if isinstance(item, _ATOMS) else _clone(item, memo) for item in value)
+    return copy.deepcopy(value, memo)
+
 
 def load(name):
     """A gast Name in load context."""
@@ -80,7 +114,7 @@ def unshared(tree):
                 if not isinstance(item, gast.AST) or isinstance(item, _CONTEXTS):
                     continue
                 if id(item) in seen:
-                    item = copy.deepcopy(item)
+                    item = clone(item)
                     if isinstance(value, list):
                         value[k] = item
                     else:

@@ -18,7 +18,6 @@ the user's line when the write really reaches a name that is read later. Writes 
 name can see get no check at all, so loops over fresh values (``total += ...``) cost nothing.
 """
 
-import copy
 import functools
 import inspect
 import math
@@ -30,7 +29,7 @@ import numpy as np
 from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, METHODS, writes_in_place
 from ..runtime.dynamic import code_signature
-from ..syntax import _names_in, live_in
+from ..syntax import _names_in, clone, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
@@ -256,7 +255,7 @@ class AliasPass:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) \
                     and isinstance(s.targets[0].value, gast.Name):
                 target = s.targets[0]
-                check = self.check(s, target.value.id, s, target.slice, extra=[copy.deepcopy(s.value)])
+                check = self.check(s, target.value.id, s, target.slice, extra=[clone(s.value)])
                 if check is not None:
                     out.append(check)
                 if isinstance(s.value, gast.Name) and s.value.id in \
@@ -265,7 +264,7 @@ class AliasPass:
                     func = gast.Attribute(value=load(self.rt), attr="check_overlapping_write",
                                           ctx=gast.Load())
                     out.append(located(gast.Expr(value=call(func, [
-                        load(target.value.id), _index_value(copy.deepcopy(target.slice), self.rt),
+                        load(target.value.id), _index_value(clone(target.slice), self.rt),
                         load(s.value.id), const(self.parsed.where(s)),
                         const(self.parsed.line_text(s))])), s))
             elif isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
@@ -290,7 +289,7 @@ class AliasPass:
                 func.value.id in self.locals and func.attr in CONTAINER_ONLY_METHODS):
             return []
         # (with what the call stores: a list that holds no floats carries no derivative)
-        stored = gast.Tuple(elts=[copy.deepcopy(a) for a in s.value.args
+        stored = gast.Tuple(elts=[clone(a) for a in s.value.args
                                   if not isinstance(a, gast.Starred)], ctx=gast.Load())
         check = self.check(s, func.value.id, s, helper="check_list_alias", extra=[stored])
         return [check] if check is not None else []
@@ -454,16 +453,16 @@ class AliasPass:
                 const(self.parsed.line_text(s) or what)]
         if index is not None:
             func.attr = "check_alias_at"
-            args.insert(1, _index_value(copy.deepcopy(index), self.rt))
+            args.insert(1, _index_value(clone(index), self.rt))
         elif holder:
             # numpy's op= writes into the array the item or attribute holds; where that is an
             # array's own item (a[i] += e), check_alias_at of the store checks it
             func.attr = "check_alias_item"
             if isinstance(holder[0], gast.Subscript):
-                where_held = [copy.deepcopy(holder[0].value),
-                              _index_value(copy.deepcopy(holder[0].slice), self.rt), const(False)]
+                where_held = [clone(holder[0].value),
+                              _index_value(clone(holder[0].slice), self.rt), const(False)]
             else:
-                where_held = [copy.deepcopy(holder[0]), copy.deepcopy(holder[1]), const(True)]
+                where_held = [clone(holder[0]), clone(holder[1]), const(True)]
             args[1:1] = where_held
         return located(gast.Expr(value=call(func, args + list(extra))), s)
 

@@ -18,7 +18,6 @@ specializing it per call signature is ``sourcediff/compiled.py``'s business.
 """
 
 import builtins
-import copy
 import functools
 import inspect
 import warnings
@@ -29,6 +28,7 @@ import gast
 from .. import runtime
 from ..errors import SourcediffSyntaxError, SourcediffWarning, WrtError
 from ..runtime.dynamic import code_signature
+from ..syntax import clone
 from .alias import _stored, alias_checks, mutated_params
 from .analysis import _locals
 from .contexts import QUIET_NAME, quiet_lines
@@ -175,7 +175,7 @@ def _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code):
     removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
-    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
+    args = _bound_defaults(parsed, clone(norm.args), globals_)
     cotangent = None
     _stand_in_saves(primal, seed + adjoint + grads + ([value] if mode == "value_and_grad" else []),
                     rev.stack, globals_)
@@ -280,7 +280,7 @@ def _split(front, rev, pieces, optimize_code, cotangent):
     parsed, names, globals_, wrt_names = front.parsed, front.names, front.globals_, front.wrt_names
     removable = set(names.taken) - all_names(parsed.node) - rev.effect_targets()
     bar_names = {v for k, v in rev.bars.items() if isinstance(k, str)}
-    args = _bound_defaults(parsed, copy.deepcopy(front.norm.args), globals_)
+    args = _bound_defaults(parsed, clone(front.norm.args), globals_)
     head, primal, seed, adjoint, grads, value = (pieces.head, pieces.primal, pieces.seed,
                                                  pieces.adjoint, pieces.grads, pieces.value)
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
@@ -405,7 +405,7 @@ def _forward_function(front, optimize_code, final="grad_like"):
     if optimize_code:
         body = optimize(body, set(), removable, set(), _where_names(globals_), inline=True)
     tangent_names = {p: fwd.dot(p) for p in wrt_names}
-    args = _bound_defaults(parsed, copy.deepcopy(norm.args), globals_)
+    args = _bound_defaults(parsed, clone(norm.args), globals_)
     args.kwonlyargs = list(args.kwonlyargs) + [store(tangent_names[p]) for p in wrt_names]
     for a in args.kwonlyargs[-len(wrt_names):] if wrt_names else []:
         a.ctx = gast.Param()
@@ -538,7 +538,7 @@ def _surely_scalar(rev, result):
     func = stmts[0].value.func if isinstance(stmts[0].value, gast.Call) else None
     if not isinstance(operand, gast.Name) or func is None:
         return True
-    return operand, copy.deepcopy(func)
+    return operand, clone(func)
 
 
 def _param_copy(stage, parsed, p):

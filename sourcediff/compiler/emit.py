@@ -11,13 +11,12 @@ Example output::
 """
 
 import ast
-import copy
 import re
 from dataclasses import dataclass
 
 import gast
 
-from ..syntax import Comment, is_comment  # noqa: F401
+from ..syntax import Comment, clone, is_comment  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def emit(fdef):
             out.append((s, context))
         return _within(out, enclosing)
 
-    fdef = copy.deepcopy(fdef)
+    fdef = clone(fdef)
     fdef.body = lower(fdef.body, (), ())
     tree = gast.gast_to_ast(fdef)
     ast.fix_missing_locations(tree)

@@ -9,14 +9,13 @@ primitive to the tangent, custom rules have a jvp of their own. Example::
                           -->       h_dot = z_dot * (1.0 - h * h)
 """
 
-import copy
 import inspect
 
 import gast
 
 from ..errors import NoJvpRuleError, NoRuleError, SourcediffSyntaxError
 from ..rules import quote
-from ..syntax import _method_call, _names_in
+from ..syntax import _method_call, _names_in, clone
 from . import callees
 from .analysis import Analysis, add
 from .constructors import plain_namedtuple
@@ -44,15 +43,15 @@ class Forward(Analysis):
             parts = [self.tangent(e) for e in arg.elts]
             if all(p is None for p in parts):
                 return None
-            elts = [p if p is not None else call(self.rt("zero_tangent"), [copy.deepcopy(e)])
+            elts = [p if p is not None else call(self.rt("zero_tangent"), [clone(e)])
                     for p, e in zip(parts, arg.elts)]
             return type(arg)(elts=elts, ctx=gast.Load())
         if isinstance(arg, gast.Dict) and all(isinstance(k, gast.Constant) for k in arg.keys):
             parts = [self.tangent(v) for v in arg.values]  # (a **kwargs parameter's dict)
             if all(p is None for p in parts):
                 return None
-            return gast.Dict(keys=[copy.deepcopy(k) for k in arg.keys], values=[
-                p if p is not None else call(self.rt("zero_tangent"), [copy.deepcopy(v)])
+            return gast.Dict(keys=[clone(k) for k in arg.keys], values=[
+                p if p is not None else call(self.rt("zero_tangent"), [clone(v)])
                 for p, v in zip(parts, arg.values)])
         return None
 
@@ -107,7 +106,7 @@ class Forward(Analysis):
             value = call(self.rt("cast_grad"), [value, load(base)])
         return [s, assign(dot, call(self.rt("owned_grad"), [load(dot), load(base)]), s),
                 located(gast.Assign(targets=[gast.Subscript(value=load(dot),
-                                                            slice=copy.deepcopy(target.slice),
+                                                            slice=clone(target.slice),
                                                             ctx=gast.Store())],
                                     value=value, type_comment=None), s)]
 
@@ -164,7 +163,7 @@ class Forward(Analysis):
         if op.kind == "container":
             parts = [self.tangent(a) or self.zero_like(a) for a in op.args]
             if "keys" in op.keywords:
-                return [], gast.Dict(keys=[copy.deepcopy(k) for k in op.keywords["keys"]],
+                return [], gast.Dict(keys=[clone(k) for k in op.keywords["keys"]],
                                      values=parts)
             return [], gast.Tuple(elts=parts, ctx=gast.Load()) if isinstance(s.value, gast.Tuple) \
                 else gast.List(elts=parts, ctx=gast.Load())
@@ -201,7 +200,7 @@ class Forward(Analysis):
 
     def zero_like(self, value):
         """A zero tangent shaped like ``value`` (so matmul and friends accept it)."""
-        return call(self.rt("zeros_like_grad"), [copy.deepcopy(value)])
+        return call(self.rt("zeros_like_grad"), [clone(value)])
 
     def rule_tangent(self, op, s, ans):
         rule = op.rule
@@ -269,7 +268,7 @@ class Forward(Analysis):
         primals = []
         for p in sig.parameters.values():
             if p.kind == p.VAR_POSITIONAL:
-                primals.extend(copy.deepcopy(a) for a in bound.arguments.get(p.name, ()))
+                primals.extend(clone(a) for a in bound.arguments.get(p.name, ()))
             elif p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD):
                 if p.name in bound.arguments:  # (the jvp would not see it)
                     raise SourcediffSyntaxError(
@@ -278,7 +277,7 @@ class Forward(Analysis):
                         f"keyword-only parameter {p.name}; make {p.name} positional.\n    "
                         f"{self.parsed.line_text(s)}")
             elif p.name in bound.arguments:
-                primals.append(copy.deepcopy(bound.arguments[p.name]))
+                primals.append(clone(bound.arguments[p.name]))
             else:
                 primals.append(load(self.globals.name(f"{op.name}_{p.name}", p.default)))
         tangents = [self.tangent(a) or self.zero_like(a) for a in primals]
@@ -306,7 +305,7 @@ class Forward(Analysis):
             lead = [const((-1,) + lead[0].value)]
             tangents = [self.tangent(value.func)] + tangents
         args, keywords = run_time_arguments(value, helper)
-        node = call(self.rt(f"{helper}_jvp"), [copy.deepcopy(value.func)] + lead + args,
+        node = call(self.rt(f"{helper}_jvp"), [clone(value.func)] + lead + args,
                     keywords + [gast.keyword(
                         arg="tangents", value=gast.Tuple(elts=tangents, ctx=gast.Load()))])
         return [located(gast.Assign(
@@ -323,7 +322,7 @@ class Forward(Analysis):
         bound, active_params = self.bind_user_call(op, s, receiver)
         fn = callees.called_form(callees.jvp_form, callee, active_params, self.parsed.where(s),
                           self.parsed.line_text(s))
-        node = copy.deepcopy(s.value)
+        node = clone(s.value)
         node.func = load(self.globals.name(f"{callee.__name__}_jvp", fn))
         for p in active_params:
             node.keywords.append(gast.keyword(arg=fn.__sourcediff_tangent_names__[p],
@@ -336,7 +335,7 @@ class Forward(Analysis):
 def _replace(tree, mapping):
     """A copy of ``tree`` with the nodes whose id is in ``mapping`` replaced by copies of its values."""
     if id(tree) in mapping:
-        return copy.deepcopy(mapping[id(tree)])
+        return clone(mapping[id(tree)])
     if isinstance(tree, list):
         return [_replace(t, mapping) for t in tree]
     if not isinstance(tree, gast.AST):

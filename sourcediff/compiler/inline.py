@@ -21,7 +21,6 @@ becomes::
 """
 
 import builtins
-import copy
 import dataclasses
 import inspect
 import sys
@@ -29,7 +28,7 @@ import sys
 import gast
 
 from ..runtime import check_held_class
-from ..syntax import replace_node
+from ..syntax import clone, replace_node
 from .fence import static_object
 from .held import held_objects, user_class
 from .parse import parse_function
@@ -253,7 +252,7 @@ class _Inliner:
         for call_node in pure:
             new = self.fresh_plain(f"{call_node.func.attr}_value")
             out.append(gast.copy_location(gast.Assign(
-                targets=[_store(new)], value=copy.deepcopy(call_node), type_comment=None), s))
+                targets=[_store(new)], value=clone(call_node), type_comment=None), s))
             replace_node(s, call_node, _load(new))
         return out + [s]
 
@@ -277,10 +276,10 @@ class _Inliner:
         fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) \
             else set()
         for inline_init in (not written or written[0] is not init, False):
-            trial = copy.deepcopy(body)
+            trial = clone(body)
             at = binding_of(trial, name)
             if inline_init:
-                replace_statement(trial, at, copy.deepcopy(written))
+                replace_statement(trial, at, clone(written))
                 at = None
             uses = attribute_uses(trial, name, at)
             if uses is None:
@@ -396,7 +395,7 @@ class _Inliner:
         t, items = loop.target.id, self.lists[loop.iter.id]
         out = []
         for item in items:
-            body = copy.deepcopy(loop.body)
+            body = clone(loop.body)
             out.extend(self.held_reads([
                 _Renamer(lambda n, item=item: item if n.id == t else n.id).visit(s)
                 for s in body]))
@@ -478,8 +477,8 @@ class _Inliner:
                 arg = self.bind_global(method, f"{p}_default", sig.parameters[p].default)
             head.append(gast.Assign(targets=[gast.Name(id=names[p], ctx=gast.Store(),
                                                        annotation=None, type_comment=None)],
-                                    value=copy.deepcopy(arg), type_comment=None))
-        body = copy.deepcopy(mdef.body)
+                                    value=clone(arg), type_comment=None))
+        body = clone(mdef.body)
         if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # (the docstring)
@@ -588,8 +587,8 @@ def _one_return(stmts, mdef):
                 return out
             if isinstance(st, gast.If) and any(isinstance(m, gast.Return) for m in gast.walk(st)):
                 rest = block[k + 1:]
-                st.body = exits(st.body + copy.deepcopy(rest))
-                st.orelse = exits(st.orelse + copy.deepcopy(rest))
+                st.body = exits(st.body + clone(rest))
+                st.orelse = exits(st.orelse + clone(rest))
                 out.append(st)
                 return out
             out.append(st)

@@ -5,7 +5,6 @@ literals or operations they stand for (``map(f, xs)``, ``list(it)``, ``dict(zip(
 ``divmod(a, b)``, ``complex(a, b)``, ``max(xs, key=f)``). A mixin of
 :class:`sourcediff.compiler.normalize.Normalizer`, whose ``atom``/``simple``/``emit`` it uses."""
 
-import copy
 import functools
 import itertools
 import keyword
@@ -16,7 +15,7 @@ import numpy as np
 
 from .. import runtime
 from ..rules.quote import Substitute
-from ..syntax import assign, call, const, load, located, plain_lambda, store
+from ..syntax import assign, call, clone, const, load, located, plain_lambda, store
 from .fence import iterator_kind
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
@@ -200,7 +199,7 @@ class CallLowering:
             new = gast.BinOp(left=gast.BinOp(
                 left=gast.Subscript(value=lst, slice=gast.Slice(None, at, None), ctx=gast.Load()),
                 op=gast.Add(), right=gast.List(elts=[item], ctx=gast.Load())), op=gast.Add(),
-                right=gast.Subscript(value=load(name), slice=gast.Slice(copy.deepcopy(at), None,
+                right=gast.Subscript(value=load(name), slice=gast.Slice(clone(at), None,
                                                                         None), ctx=gast.Load()))
         elif method == "extend" and len(args) == 1 and not kws:
             seq = gast.List(elts=args[0].elts, ctx=gast.Load()) if isinstance(
@@ -285,7 +284,7 @@ class CallLowering:
             target = store(names[0]) if len(names) == 1 else gast.Tuple(
                 elts=[store(n) for n in names], ctx=gast.Store())
             it = args[1] if len(args) == 2 else call(load("zip"), list(args[1:]))
-            elt = copy.deepcopy(fn.body) if inline else call(fn, [load(n) for n in names])
+            elt = clone(fn.body) if inline else call(fn, [load(n) for n in names])
             return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
                 target=target, iter=it, ifs=[], is_async=0)]), node)
         if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
@@ -308,8 +307,8 @@ class CallLowering:
         if _is_call_to(node, "divmod", self.locals) and len(args) == 2 and not kws:
             a, b = self.atom(args[0]), self.atom(args[1])  # (each evaluated once)
             return located(gast.Tuple(elts=[gast.BinOp(left=a, op=gast.FloorDiv(), right=b),
-                                            gast.BinOp(left=copy.deepcopy(a), op=gast.Mod(),
-                                                       right=copy.deepcopy(b))],
+                                            gast.BinOp(left=clone(a), op=gast.Mod(),
+                                                       right=clone(b))],
                                       ctx=gast.Load()), node)
         if _is_call_to(node, "complex", self.locals) and len(args) == 2 and not kws:
             return located(gast.BinOp(left=args[0], op=gast.Add(), right=gast.BinOp(
@@ -391,11 +390,11 @@ class CallLowering:
                 for p, a in zip(f.args.args, [picked] + extra):
                     bound[p.id] = self.names.fresh(p.id)
                     self.locals.add(bound[p.id])
-                    body.append(assign(bound[p.id], copy.deepcopy(a)))
-                value = Substitute(bound).visit(copy.deepcopy(f.body))
+                    body.append(assign(bound[p.id], clone(a)))
+                value = Substitute(bound).visit(clone(f.body))
             elif is_call:
-                value = gast.Call(func=f, args=[picked] + copy.deepcopy(extra),
-                                  keywords=copy.deepcopy(keywords))
+                value = gast.Call(func=f, args=[picked] + clone(extra),
+                                  keywords=clone(keywords))
             body.append(gast.Assign(targets=[gast.Subscript(
                 value=load(out.id), slice=load(cond.id), ctx=gast.Store())], value=value,
                 type_comment=None))
@@ -448,15 +447,15 @@ class CallLowering:
         pools = [self.atom(p) for p in args[:1 if kind != "product" else len(args)]]
         ranges = []
         for pool in pools:  # (len(pool): _sd.loop_length, which refuses an iterator or a set)
-            length = self.name_of(call(load("len"), [copy.deepcopy(pool)]), "n")
+            length = self.name_of(call(load("len"), [clone(pool)]), "n")
             self.out[-1].sd_loop_length = True
             ranges.append(call(load("range"), [length]))
-        index = located(call(copy.deepcopy(node.func), ranges, node.keywords if kind == "product"
+        index = located(call(clone(node.func), ranges, node.keywords if kind == "product"
                              else [gast.keyword(arg="r", value=const(count))]), node)
         index.sd_indices = True  # (the index tuples themselves: made by the call, not lowered)
         names = [self.names.fresh("i") for _ in range(count)]
         pool_of = [pools[k % len(pools)] for k in range(count)]  # (product's repeat cycles)
-        elt = gast.Tuple(elts=[gast.Subscript(value=copy.deepcopy(p), slice=load(n),
+        elt = gast.Tuple(elts=[gast.Subscript(value=clone(p), slice=load(n),
                                               ctx=gast.Load()) for p, n in zip(pool_of, names)],
                          ctx=gast.Load())
         return located(gast.ListComp(elt=elt, generators=[gast.comprehension(
@@ -489,7 +488,7 @@ class CallLowering:
             if isinstance(fn, gast.Constant) and fn.value is None:
                 test, target = load(v), store(v)
             elif plain_lambda(fn, 1):  # (filter(lambda k: k % 2 == 0, xs): its body, inline)
-                test, target = copy.deepcopy(fn.body), store(fn.args.args[0].id)
+                test, target = clone(fn.body), store(fn.args.args[0].id)
             else:
                 test, target = call(fn, [load(v)]), store(v)
             elt = load(target.id)
@@ -550,9 +549,9 @@ class CallLowering:
                 isinstance(n, (gast.Lambda, gast.comprehension)) for n in gast.walk(fn.body)):
             # inline, where no inner scope may bind the same names)
             names = {a.id: n for a, n in zip(fn.args.args, (load(acc), item))}
-            step = Substitute(names).visit(copy.deepcopy(fn.body))
+            step = Substitute(names).visit(clone(fn.body))
         else:
-            step = call(copy.deepcopy(fn), [load(acc), item])
+            step = call(clone(fn), [load(acc), item])
         body = [assign(acc, step)]
         if collect is not None:
             body.append(assign(collect, gast.BinOp(left=load(collect), op=gast.Add(), right=gast.List(

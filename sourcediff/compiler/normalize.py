@@ -27,7 +27,6 @@ reverse sweep sees only nested blocks. Example::
 """
 
 import builtins
-import copy
 import functools
 import types
 
@@ -38,6 +37,7 @@ from ..rules.facts import writes_in_place
 from ..syntax import (  # noqa: F401
     assign,
     call,
+    clone,
     const,
     dict_display,
     late_bound,
@@ -318,13 +318,13 @@ class Normalizer(CallLowering):
         if not isinstance(value, functools.partial) or not isinstance(value.func, types.FunctionType):
             return node
         given = {k.arg for k in node.keywords}
-        args = [gast.Subscript(value=gast.Attribute(value=copy.deepcopy(func), attr="args",
+        args = [gast.Subscript(value=gast.Attribute(value=clone(func), attr="args",
                                                     ctx=gast.Load()),
                                slice=const(k), ctx=gast.Load()) for k in range(len(value.args))]
         keywords = [gast.keyword(arg=k, value=gast.Subscript(
-            value=gast.Attribute(value=copy.deepcopy(func), attr="keywords", ctx=gast.Load()),
+            value=gast.Attribute(value=clone(func), attr="keywords", ctx=gast.Load()),
             slice=const(k), ctx=gast.Load())) for k in value.keywords if k not in given]
-        out = gast.Call(func=gast.Attribute(value=copy.deepcopy(func), attr="func",
+        out = gast.Call(func=gast.Attribute(value=clone(func), attr="func",
                                             ctx=gast.Load()),
                         args=args + list(node.args), keywords=keywords + list(node.keywords))
         return gast.copy_location(out, node)
@@ -391,7 +391,7 @@ class Normalizer(CallLowering):
             # iterator has no items by position, and a sequence of another length is an error;
             # with a starred name, one of fewer items than the other names)
             starred = [k for k, e in enumerate(target.elts) if isinstance(e, gast.Starred)]
-            check = gast.Expr(value=call(load("len"), [copy.deepcopy(seq)]))
+            check = gast.Expr(value=call(load("len"), [clone(seq)]))
             check.sd_unpack = len(target.elts) if not starred else 1 - len(target.elts)
             self.emit(check)
             after = len(target.elts) - 1 - starred[0] if starred else 0
@@ -420,14 +420,14 @@ class Normalizer(CallLowering):
         item = self.name_of(gast.Subscript(value=base, slice=index, ctx=gast.Load()), "item")
         self.parsed.env.setdefault(ITEM_TO_WRITE, runtime.item_to_write)
         where = f"{self.parsed.where(target)}"
-        new = self.name_of(call(load(ITEM_TO_WRITE), [item, copy.deepcopy(base), const(where)]),
+        new = self.name_of(call(load(ITEM_TO_WRITE), [item, clone(base), const(where)]),
                            "new")
         self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(new),
                                                        slice=self.index(target.slice),
                                                        ctx=gast.Store())],
                               value=atom, type_comment=None))
         marker = self.item_marker(item, [gast.Subscript(
-            value=copy.deepcopy(base), slice=copy.deepcopy(index), ctx=gast.Load())])
+            value=clone(base), slice=clone(index), ctx=gast.Load())])
         self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
                                                        ctx=gast.Store())],
                               value=new, type_comment=None))
@@ -461,7 +461,7 @@ class Normalizer(CallLowering):
             new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
             # (obj.w holding an array: numpy's += writes into that array, which other names
             # may hold)
-            marker = self.item_marker(op.left, [copy.deepcopy(obj), const(s.target.attr)])
+            marker = self.item_marker(op.left, [clone(obj), const(s.target.attr)])
             self.emit(gast.Expr(value=call(load("setattr"), [obj, const(s.target.attr), new])))
             marker.sd_alias_end = self.out[-1]
         elif isinstance(s.target.value, gast.Subscript) and attribute_root(s.target) is None:
@@ -471,13 +471,13 @@ class Normalizer(CallLowering):
             target = gast.Subscript(value=gast.Subscript(
                 value=base, slice=self.index(s.target.value.slice), ctx=gast.Load()),
                 slice=self.index(s.target.slice), ctx=gast.Store())
-            inner = self.name_of(copy.deepcopy(target.value), "item")
-            old = self.name_of(gast.Subscript(value=inner, slice=copy.deepcopy(target.slice),
+            inner = self.name_of(clone(target.value), "item")
+            old = self.name_of(gast.Subscript(value=inner, slice=clone(target.slice),
                                               ctx=gast.Load()), "item")
             op.left, op.right = old, s.value
             new = self.name_of(op, _OP_HINT.get(type(s.op), "new"))
             marker = self.item_marker(old, [gast.Subscript(
-                value=copy.deepcopy(inner), slice=copy.deepcopy(target.slice), ctx=gast.Load())])
+                value=clone(inner), slice=clone(target.slice), ctx=gast.Load())])
             self.nested_store(target, new)
             marker.sd_alias_end = self.out[-1]
         else:
@@ -490,7 +490,7 @@ class Normalizer(CallLowering):
             # (ls[i] += e on a list or dict of arrays: numpy's += writes into the array ls[i]
             # holds, which other names or items may hold too)
             marker = self.item_marker(old, [gast.Subscript(
-                value=copy.deepcopy(base), slice=copy.deepcopy(index), ctx=gast.Load())])
+                value=clone(base), slice=clone(index), ctx=gast.Load())])
             self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
                                                            ctx=gast.Store())],
                                   value=new, type_comment=None))
@@ -500,7 +500,7 @@ class Normalizer(CallLowering):
         """The alias stage's marker for ``holder op= e`` (an item or an attribute), just before
         the store of the new value: its first argument is the old value, the others say where
         it is held (``base[index]``, or the object and the attribute's name)."""
-        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [copy.deepcopy(old)] + holder)),
+        marker = located(gast.Expr(value=call(load(ALIAS_MARKER), [clone(old)] + holder)),
                          self.loc)
         self.out.append(marker)
         return marker
@@ -554,7 +554,7 @@ class Normalizer(CallLowering):
                 and len(it.args) == 1 and isinstance(it.args[0], gast.Starred) and not it.keywords:
             # for a, b in zip(*seqs): the target's length is the number of sequences
             seqs = self.name_of(it.args[0].value, "seqs")
-            items = [gast.Subscript(value=copy.deepcopy(seqs), slice=const(k), ctx=gast.Load())
+            items = [gast.Subscript(value=clone(seqs), slice=const(k), ctx=gast.Load())
                      for k in range(len(target.elts))]
             return self.sequence(target, located(call(it.func, items), it), index)
         if _is_call_to(it, "zip", self.locals) and isinstance(target, (gast.Tuple, gast.List)) \
@@ -579,7 +579,7 @@ class Normalizer(CallLowering):
         # Python iterates over those otherwise than seq[k] does)
         self.out[-1].sd_loop_length = True
         if backwards:  # (n - 1 once, before the loop)
-            last = self.name_of(gast.BinOp(left=copy.deepcopy(length), op=gast.Sub(), right=const(1)),
+            last = self.name_of(gast.BinOp(left=clone(length), op=gast.Sub(), right=const(1)),
                                 "last")
             index = gast.BinOp(left=last, op=gast.Sub(), right=index)
         return length, [(target, gast.Subscript(value=seq, slice=index, ctx=gast.Load()))]
@@ -716,7 +716,7 @@ class Normalizer(CallLowering):
         self.locals |= set(mapping.values())
         rename = Rename(mapping)
         first_iter = node.generators[0].iter
-        node = rename.visit(copy.deepcopy(node))
+        node = rename.visit(clone(node))
         node.generators[0].iter = first_iter  # evaluated in the enclosing scope
         if isinstance(node, gast.DictComp):
             append = gast.Assign(targets=[gast.Subscript(value=load(lst), slice=node.key,
@@ -752,7 +752,7 @@ class Normalizer(CallLowering):
             node = located(gast.FunctionDef(name=name, args=node.args, body=[ret],
                                             decorator_list=[], returns=None, type_comment=None,
                                             type_params=[]), node)
-        args = copy.deepcopy(node.args)
+        args = clone(node.args)
         self.defaults[name] = ([a.id for a in args.args], self.lift_defaults(args))
         inner_locals = own_locals(node)
         loads = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
@@ -764,7 +764,7 @@ class Normalizer(CallLowering):
         free = sorted(free)
         lifted_name = self.names.fresh(name)
         self.lifted[name] = (lifted_name, free)
-        body = [_CallRewriter(self).visit(copy.deepcopy(stmt)) for stmt in node.body]
+        body = [_CallRewriter(self).visit(clone(stmt)) for stmt in node.body]
         args.kwonlyargs = list(args.kwonlyargs) + [gast.Name(id=v, ctx=gast.Param(),
                                                              annotation=None, type_comment=None)
                                                    for v in free]

@@ -20,6 +20,7 @@ from ..syntax import (  # noqa: F401
     _loads,
     _loop_live,
     _pure,
+    clone,
     dead_code,
     live_stmt,
 )
@@ -75,9 +76,7 @@ def fold_zeros(stmts, names, zero=frozenset()):
 
 def _zero_after(stmts, names, zero):
     """What :func:`fold_zeros` would find zero after ``stmts``, without rewriting."""
-    import copy
-
-    return fold_zeros(copy.deepcopy(stmts), names, zero)
+    return fold_zeros(clone(stmts), names, zero)
 
 
 # ---------------------------------------------------------------- dead code

@@ -8,7 +8,6 @@ Example::
     'f'
 """
 
-import copy
 import inspect
 import keyword
 import os
@@ -23,6 +22,7 @@ from ..rules.quote import closure_values  # noqa: F401
 from ..rules.stale import _names as code_names
 from ..rules.stale import compiles_to
 from ..runtime import generated
+from ..syntax import clone
 from .resolve import MethodOf
 
 
@@ -190,7 +190,7 @@ def parse_function(fn):
         fn = synthetic(fn, fn.__name__, "{fn}({params})", {})
     lifted = getattr(fn, "__sourcediff_parsed__", None)
     if lifted is not None:
-        return Parsed(fn, copy.deepcopy(lifted.node), lifted.filename, lifted.line_offset,
+        return Parsed(fn, clone(lifted.node), lifted.filename, lifted.line_offset,
                       lifted.lines, dict(lifted.env))
     name = getattr(fn, "__qualname__", None)
     if not inspect.isfunction(fn):
@@ -432,7 +432,7 @@ def lift_function(outer, node, display_name):
     """
     free = dict(outer.env)
     params = sorted(free)
-    tree = gast.gast_to_ast(gast.Module(body=[copy.deepcopy(node)], type_ignores=[]))
+    tree = gast.gast_to_ast(gast.Module(body=[clone(node)], type_ignores=[]))
     import ast
 
     ast.fix_missing_locations(tree)
@@ -466,7 +466,7 @@ def _made_by_lifted(fn, outer, node, text):
     for k, n in enumerate(compiled):
         same_name = getattr(n, "name", "<lambda>") == code.co_name
         if same_name and n.lineno == code.co_firstlineno and k < len(original):
-            found = copy.deepcopy(original[k])
+            found = clone(original[k])
             if isinstance(found, gast.Lambda):
                 ret = gast.copy_location(gast.Return(value=found.body), found)
                 found = gast.copy_location(gast.FunctionDef(

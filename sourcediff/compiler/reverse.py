@@ -23,12 +23,12 @@ import numpy as np
 from .. import runtime
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
-from ..syntax import _method_call, _names_in
+from ..syntax import _method_call, _names_in, clone
 from . import callees, constructors
 from .analysis import Analysis, add, attr
-from .object_state import run_time_arguments
 from .emit import comment_at, is_comment
 from .normalize import assign, call, const, load, located, store
+from .object_state import run_time_arguments
 from .parse import GENERATED_LINES
 from .resolve import index_value as resolve_index
 from .unreached import unreached
@@ -99,7 +99,7 @@ class Reverse(Analysis):
         elif op.kind == "container":
             keys = op.keywords.get("keys") or [const(k) for k in range(len(op.args))]
             for key, elt in zip(keys, op.args):
-                item = call(self.rt("item_grad"), [g, copy.deepcopy(key)])
+                item = call(self.rt("item_grad"), [g, clone(key)])
                 out.extend(self.distribute(elt, item, s, "a container"))
         elif op.kind == "rule":
             out.extend(self.unless_unreached(s, bar, self.adjoint_rule(op, s, g, load(target))))
@@ -183,7 +183,7 @@ class Reverse(Analysis):
             if not found:
                 continue  # (used only in a test or for its shape: no derivative flows)
             contribution = call(self.rt("constructed_grad"), [
-                g, load(target), const(tuple(found)), copy.deepcopy(node),
+                g, load(target), const(tuple(found)), clone(node),
                 const(self.parsed.where(s)), const(self.parsed.line_text(s))])
             out.extend(self.distribute(node, contribution, s, op.name))
         return out
@@ -200,7 +200,7 @@ class Reverse(Analysis):
 
         def build(v):  # (v: the call as the primal sweep has it, on copies where it copies)
             args, keywords = run_time_arguments(v, helper)
-            return call(self.rt(f"{helper}_fwd"), [copy.deepcopy(v.func)] + copy.deepcopy(lead) +
+            return call(self.rt(f"{helper}_fwd"), [clone(v.func)] + clone(lead) +
                         args, keywords)
 
         saved = self.saved_state(s, target, build)
@@ -232,9 +232,9 @@ class Reverse(Analysis):
         def build(v):
             if method:
                 return call(self.rt("dynamic_fwd"), [
-                    self.rt("method_call"), active, copy.deepcopy(v.func.value),
+                    self.rt("method_call"), active, clone(v.func.value),
                     const(v.func.attr)] + list(v.args), list(v.keywords))
-            return call(self.rt("dynamic_fwd"), [copy.deepcopy(v.func), active] + list(v.args),
+            return call(self.rt("dynamic_fwd"), [clone(v.func), active] + list(v.args),
                         list(v.keywords))
 
         saved = self.saved_state(s, target, build)
@@ -270,7 +270,7 @@ class Reverse(Analysis):
         run.value = build(first.value)
         run.targets = [store(saved)]
         value = gast.Subscript(value=load(saved), slice=const(0), ctx=gast.Load())
-        return [located(run, s), located(gast.Assign(targets=copy.deepcopy(s.targets), value=value,
+        return [located(run, s), located(gast.Assign(targets=clone(s.targets), value=value,
                                                      type_comment=None), s)]
 
     def distribute(self, arg, contribution, s, what, broadcast=False):
@@ -338,7 +338,7 @@ class Reverse(Analysis):
         base = target.value.id
         bar = self.bar(base)
         out, tail = [], []
-        index = copy.deepcopy(target.slice)
+        index = clone(target.slice)
         if isinstance(index, gast.Slice) and base in self.sequences:
             # (a name that may hold a list: one that may hold an array too, as an item of a
             # list of arrays does, is refused by zero_at when it runs on a list)
@@ -350,7 +350,7 @@ class Reverse(Analysis):
         if isinstance(s.value, gast.Name) and s.value.id in self.active:
             # (cast_grad: y[idx] = v into an integer array truncates v, which gets nothing)
             part = call(self.rt("cast_grad"), [call(self.rt("item_grad"), [
-                load(bar), resolve_index(copy.deepcopy(index))]), load(base)])
+                load(bar), resolve_index(clone(index))]), load(base)])
             if s.value.id == base:  # y[idx] = y: take the part before zeroing, add it after
                 saved = self.names.fresh("part")
                 out.append(assign(saved, part, s))
@@ -361,8 +361,8 @@ class Reverse(Analysis):
             # (a[1:3] = [u, v]: the items get the entries of a_bar[1:3], summed to the list's
             # shape where numpy broadcast it)
             part = call(self.rt("cast_grad"), [call(self.rt("item_grad"), [
-                load(bar), resolve_index(copy.deepcopy(index))]), load(base)])
-            items = call(self.rt("assigned_items_grad"), [part, copy.deepcopy(s.value)])
+                load(bar), resolve_index(clone(index))]), load(base)])
+            items = call(self.rt("assigned_items_grad"), [part, clone(s.value)])
             tail.extend(self.distribute(s.value, items, s, "an item assignment"))
         zero = assign(bar, call(self.rt("zero_at"), [load(bar), load(base), resolve_index(index)]),
                       s)
@@ -497,17 +497,17 @@ class Reverse(Analysis):
                 elif target.value.id in self.needed and self.may_be_container(target.value.id):
                     # (a dict may get a new key: the sweep then removes it again)
                     out.append(self.push(call(self.rt("saved_item"), [
-                        load(target.value.id), resolve_index(copy.deepcopy(target.slice))]), s))
+                        load(target.value.id), resolve_index(clone(target.slice))]), s))
                 elif target.value.id in self.needed:
                     part = gast.Subscript(value=load(target.value.id),
-                                          slice=copy.deepcopy(target.slice), ctx=gast.Load())
+                                          slice=clone(target.slice), ctx=gast.Load())
                     out.append(self.push(call(self.rt("copy"), [part]), s))
                 out.append(self.on_copies(s))
             elif self.restored_item(s) is not None:
                 # (a gradient differentiated again: _sd.restore_item(d, k, v) puts back what d[k] = v
                 # overwrote, or deletes the key it added; this sweep puts back what it changed)
                 obj, key = self.restored_item(s)
-                out.append(self.push(call(self.rt("saved_item"), [load(obj), copy.deepcopy(key)]), s))
+                out.append(self.push(call(self.rt("saved_item"), [load(obj), clone(key)]), s))
                 out.append(self.on_copies(s))
             elif isinstance(s, gast.If):
                 out.append(located(gast.If(test=s.test, body=self.primal_block(s.body, depth),
@@ -588,19 +588,19 @@ class Reverse(Analysis):
                                 self.pop(store(saved), s))
                 elif target.value.id in self.needed and self.may_be_container(target.value.id):
                     restore = call(self.rt("restore_item"), [
-                        load(target.value.id), resolve_index(copy.deepcopy(target.slice)),
+                        load(target.value.id), resolve_index(clone(target.slice)),
                         call(attr(load(self.stack_name()), "pop"), [])])
                     block.append(located(gast.Expr(value=restore), s))
                 elif target.value.id in self.needed:
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
-                                                         slice=copy.deepcopy(target.slice),
+                                                         slice=clone(target.slice),
                                                          ctx=gast.Store()), s))
                 if block:
                     out.append(self.grad_comment(s))
                     out.extend(block)
             elif self.restored_item(s) is not None:
                 obj, key = self.restored_item(s)
-                restore = call(self.rt("restore_item"), [load(obj), copy.deepcopy(key), call(
+                restore = call(self.rt("restore_item"), [load(obj), clone(key), call(
                     attr(load(self.stack_name()), "pop"), [])])
                 out.append(self.grad_comment(s))
                 out.append(located(gast.Expr(value=restore), s))

@@ -5,7 +5,6 @@ with gradient ``_sin1_bar`` it yields the expression ``_sin1_bar * np.cos(h)``.
 """
 
 import ast
-import copy
 import inspect
 import textwrap
 import threading
@@ -14,7 +13,7 @@ import types
 import gast
 import numpy as _np
 
-from ..syntax import dead_code, load
+from ..syntax import clone, dead_code, load
 from .stale import compiles_to
 
 _cache = {}
@@ -233,7 +232,7 @@ class Substitute(gast.NodeTransformer):
             return node
         if isinstance(new, str):
             return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
-        return copy.deepcopy(new)
+        return clone(new)
 
 
 def inline(q, g, ans, bound, positions, fresh, global_name, record=None):
@@ -264,16 +263,16 @@ def inline(q, g, ans, bound, positions, fresh, global_name, record=None):
             import builtins
             mapping[name] = global_name(name, getattr(builtins, name))
     sub = Substitute(mapping)
-    prelude = [sub.visit(copy.deepcopy(s)) for s in q.prelude]
+    prelude = [sub.visit(clone(s)) for s in q.prelude]
     out = {}
     if q.elements is not None:
         for pos in positions:
-            out[pos] = sub.visit(copy.deepcopy(q.elements[pos]))
+            out[pos] = sub.visit(clone(q.elements[pos]))
     else:
         result = fresh("grads")
         prelude.append(gast.Assign(targets=[gast.Name(id=result, ctx=gast.Store(), annotation=None,
                                                       type_comment=None)],
-                                   value=sub.visit(copy.deepcopy(q.result)), type_comment=None))
+                                   value=sub.visit(clone(q.result)), type_comment=None))
         for pos in positions:
             out[pos] = gast.Subscript(value=load(result), slice=gast.Constant(value=pos, kind=None),
                                       ctx=gast.Load())

@@ -2,7 +2,6 @@
 saved, and elementwise results that are not read again are written into a buffer in place.
 """
 
-import copy
 
 import gast
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from ..compiler.emit import is_comment
 from ..compiler.optimize import dead_code
 from ..compiler.saves import saved_name
-from ..syntax import _loop_live, live_stmt
+from ..syntax import _loop_live, clone, live_stmt
 from .facts import TOP, Arr, Known, _const, _load, _name_uses, _np_call, _parents, _size
 
 _POPPED = "__sourcediff_popped__"
@@ -19,7 +18,7 @@ _POPPED = "__sourcediff_popped__"
 def _drop_unread_saves(body, stack_name, removable, runtime_name):
     """Stop saving a variable on the stack when no value restored from it is ever read again
     (saved itself or as a stand-in, ``_sd.like_of(x)``)."""
-    probe = copy.deepcopy(body)
+    probe = clone(body)
     popped = set()
 
     class Mark(gast.NodeTransformer):

@@ -3,7 +3,6 @@ the loop (``_hoist_loop_products``), and the adjoint loop's weight-gradient accu
 and done as one product after it (``_stack_loop_products``).
 """
 
-import copy
 
 import gast
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from ..compiler.emit import is_comment
 from ..rules import registry
 from ..rules.facts import may_write
-from ..syntax import live_stmt
+from ..syntax import clone, live_stmt
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
 from .facts import (
@@ -374,7 +373,7 @@ class _Hoisting:
             if pair is None:
                 continue
             left, right = pair
-            w_expr = copy.deepcopy(items[right.id]) if right.id in items else _load(right.id)
+            w_expr = clone(items[right.id]) if right.id in items else _load(right.id)
             product = self.fresh("rows_product")
             before.append(_located(gast.Assign(
                 targets=[_store(product)], value=gast.BinOp(

@@ -19,14 +19,13 @@ the release of large arrays after their last read (``release.py``). Each
 pass has a before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
 
-import copy
 import weakref
 
 import gast
 import numpy as np
 
 from ..compiler.optimize import dead_code, fold_constants, inline_temps
-from ..syntax import unshared
+from ..syntax import clone, unshared
 from .buffers import _drop_unread_saves, _fill_empty, _reuse_buffers
 from .dicts import (
     _calls_leave_dicts_alone,
@@ -227,7 +226,7 @@ def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removabl
     is compiled (see ``_hoist_library_calls``); without it library functions are looked up where
     the code says. ``batch_rows=False`` leaves products of a loop's rows in the loop (see
     _hoist_loop_products; for the numba backend, whose ``@`` takes 2-D arrays only)."""
-    fdef = unshared(copy.deepcopy(fdef))  # (a tree: no pass sees one node in two places)
+    fdef = unshared(clone(fdef))  # (a tree: no pass sees one node in two places)
     constants = {}  # the objects the passes bound (ones rows), by name: fixed once compiled
     if bind is not None:
         def bind(wanted, obj, _bind=bind):
