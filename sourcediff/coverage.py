@@ -18,6 +18,7 @@ import numpy as np
 
 from .compiler.resolve import runtime_helper
 from .rules import quote, registry
+from .syntax import walk
 
 # primitives the tape does not record as numpy does, each with the reason (tests/test_rule_modes.py
 # expects each of these to raise on the tape, never to give a wrong gradient)
@@ -54,7 +55,7 @@ def _calls(fn):
     out = []
     nodes = list(q.prelude) + [q.result]
     for node in nodes:
-        for sub in gast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, gast.Call):
                 obj = _static(sub.func, scope)
                 if obj is not None:
@@ -93,7 +94,7 @@ def _source_differentiable(fn, seen):
     except (OSError, TypeError):
         return False
     scope = dict(fn.__globals__)
-    for node in gast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, _REFUSED_SYNTAX):
             return False
         if isinstance(node, gast.Call):

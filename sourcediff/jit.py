@@ -52,7 +52,7 @@ from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
 from .specialize.inference import Inference
 from .specialize.release import without_releases
-from .syntax import clone, unshared  # (generic code holds Name nodes twice: _typed_zeros reads parents)
+from .syntax import clone, unshared, walk  # (generic code holds Name nodes twice: _typed_zeros reads parents)
 
 log = logging.getLogger("sourcediff")
 
@@ -332,7 +332,7 @@ def _refuse_introspection(fdef, namespace):
     """Numba answers ``hasattr(module, name)`` from what it can compile, not from the module:
     ``hasattr(scipy.special, "softplus")`` is False in compiled code, and a branch on it took the
     other way, a silent wrong gradient (review36). Such code runs as numpy code."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
                 namespace.get(node.func.id) in (builtins.hasattr, builtins.callable):
             raise _Unsupported(
@@ -347,7 +347,7 @@ def _namespace(spec, fdef):
     namespace = dict(vars(builtins))
     namespace.update(spec.parsed.fn.__globals__)
     namespace.update(free_names(spec.parsed, spec.globals_))
-    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    assigned = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     namespace[NUMPY_NAME] = np
@@ -388,7 +388,7 @@ def _attr(value, attr):
 
 def _axis_tuples(fdef):
     """``x.sum(axis=(0,))`` -> ``x.sum(axis=0)``: numba takes one integer axis."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Call):
             for kw in node.keywords:
                 if kw.arg == "axis" and isinstance(kw.value, gast.Tuple) and \
@@ -399,7 +399,7 @@ def _axis_tuples(fdef):
 def _out_keywords(fdef):
     """``np.multiply(a, b, out=a)`` -> ``np.multiply(a, b, a)`` (the specializer's reuse of a
     dead buffer; numba's ufuncs take the output positionally)."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Call) and len(node.keywords) == 1 and node.keywords[0].arg == "out":
             node.args = list(node.args) + [node.keywords[0].value]
             node.keywords = []
@@ -416,7 +416,7 @@ def _split_stacks(fdef, stack):
     code restores a saved variable from its own save (``_stack.append(h)`` ... ``h =
     _stack.pop()``), so one list per variable pops the same values in the same order."""
     pushed, popped = set(), set()
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Expr) and _stack_call(node.value, stack, "append") and \
                 len(node.value.args) == 1 and isinstance(node.value.args[0], gast.Name):
             pushed.add(node.value.args[0].id)
@@ -430,7 +430,7 @@ def _split_stacks(fdef, stack):
     def own(name):
         return f"{stack}_{name}"
 
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Expr) and _stack_call(node.value, stack, "append") and \
                 len(node.value.args) == 1 and isinstance(node.value.args[0], gast.Name) and \
                 node.value.args[0].id in names:
@@ -439,7 +439,7 @@ def _split_stacks(fdef, stack):
                 isinstance(node.targets[0], gast.Name) and node.targets[0].id in names:
             node.value.func.value = _load(own(node.targets[0].id))
     still_used = any(isinstance(n, gast.Name) and n.id == stack and isinstance(n.ctx, gast.Load)
-                     for n in gast.walk(fdef))
+                     for n in walk(fdef))
     for i, s in enumerate(fdef.body):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and \
                 s.targets[0].id == stack:
@@ -486,7 +486,7 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
             if value is not None:
                 s.value = value
     guesses = {}  # zero init statement -> (name, fact)
-    for s in list(gast.walk(fdef)):
+    for s in list(walk(fdef)):
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
                 isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Constant) and
                 type(s.value.value) is float and s.value.value == 0.0):
@@ -524,7 +524,7 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
 
 def _uses(fdef):
     stores, loads, parents = {}, {}, {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         for child in gast.iter_child_nodes(node):
             parents[id(child)] = node
         if isinstance(node, gast.Assign):
@@ -675,7 +675,7 @@ def _checked_scalars(fdef, namespace, facts=None, python_ops=()):
     import builtins
 
     targets = _checked_targets()
-    for node in list(gast.walk(fdef)):
+    for node in list(walk(fdef)):
         for field, value in gast.iter_fields(node):
             items = value if isinstance(value, list) else [value]
             for k, child in enumerate(items):

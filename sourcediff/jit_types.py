@@ -31,6 +31,7 @@ import numpy as np
 
 from . import runtime
 from .specialize import facts as spec_facts
+from .syntax import walk
 
 
 class Unsupported(Exception):
@@ -68,7 +69,7 @@ def bool_scalar_ops(fdef, facts):
     operations on two Python bools, which numba computes as Python does, or None, a reason not to
     compile: ``-b`` and ``a - b`` of numpy bools, which numpy refuses)."""
     python_ops = set()
-    for node in list(gast.walk(fdef)):
+    for node in list(walk(fdef)):
         for field, value in gast.iter_fields(node):
             items = value if isinstance(value, list) else [value]
             for k, child in enumerate(items):
@@ -125,7 +126,7 @@ def computed_otherwise(fdef, resolve):
     docstring), or None. ``resolve(func)``: the object a call's function expression names, or
     None. np.clip's calls become np.minimum(np.maximum(a, lo), hi), numpy's definition of it
     (numba's np.clip skips a nan bound, where numpy's result is nan)."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if not (isinstance(node, gast.Call) and isinstance(node.func, (gast.Attribute,
                                                                        gast.Name))):
             continue
@@ -227,7 +228,7 @@ def numpy_scalar_grads(fdef, args):
     scalar = {p for p, a in zip(params, args) if isinstance(a, np.generic)}
     if not scalar:
         return []
-    returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
+    returns = [n for n in walk(fdef) if isinstance(n, gast.Return)]
     if len(returns) != 1 or returns[0] is not fdef.body[-1]:
         raise Unsupported("it returns in more than one place the gradient of a numpy scalar, "
                           "which numba would give back as a Python float")

@@ -28,7 +28,7 @@ import gast
 
 from .compiler.normalize import call, load, store
 from .runtime import lazy
-from .syntax import clone
+from .syntax import clone, walk
 
 
 def any_lazy(args, keywords=None):
@@ -51,7 +51,7 @@ def _helper(runtime_name, name):
 
 
 def _tested_names(fdef):
-    return {n.test.id for n in gast.walk(fdef) if isinstance(n, (gast.If, gast.While))
+    return {n.test.id for n in walk(fdef) if isinstance(n, (gast.If, gast.While))
             and isinstance(n.test, gast.Name)}
 
 
@@ -60,10 +60,10 @@ def _computed_tests(fdef, runtime_name):
     function call (not a Python bool the compiler keeps), computes that value once; a comparison
     first computes the small values it compares (see ``runtime.computed``)."""
     tested = _tested_names(fdef)
-    local = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+    local = {n.id for n in walk(fdef) if isinstance(n, gast.Name)
              and isinstance(n.ctx, (gast.Store, gast.Param))}
     changed = 0
-    for node in list(gast.walk(fdef)):
+    for node in list(walk(fdef)):
         for field in ("body", "orelse"):
             stmts = getattr(node, field, None)
             if not isinstance(stmts, list):
@@ -114,7 +114,7 @@ def _lazy_conversions(fdef, runtime_name, numpy_names):
     """``np.asarray(x, dtype=d)`` becomes ``_sd.as_array(x, dtype=d)``; ``np.reshape(a, s,
     order='C')`` drops the order (dask's reshape takes none; C is its only order)."""
     changed = 0
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
                 and isinstance(node.func.value, gast.Name) and node.func.value.id in numpy_names):
             continue

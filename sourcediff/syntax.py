@@ -12,6 +12,26 @@ import copy
 
 import gast
 
+
+def walk(node):
+    """Every node of the tree under ``node``, ``node`` first, in the order of ``ast.walk``
+    (breadth first; a node's children are gathered before it is yielded), about twice as fast:
+    no generator per node and per field."""
+    todo = [node]
+    append = todo.append
+    for node in todo:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, _AST):
+                        append(item)
+            elif isinstance(value, _AST):
+                append(value)
+        yield node
+
+
+_AST = gast.AST
 _ATOMS = (str, int, float, bool, type(None), bytes, complex, type(...))
 
 
@@ -138,11 +158,11 @@ def is_comment(node):
 
 
 def _loads(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _assigned(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 # ---------------------------------------------------------------- liveness and dead code
@@ -255,7 +275,7 @@ def _names_in(nodes):
     for node in nodes:
         if node is None:
             continue
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 out.add(n.id)
     return out
@@ -322,7 +342,7 @@ def late_bound(fdef, names):
 
 def replace_node(root, old, new):
     """Put ``new`` where ``old`` is under ``root``."""
-    for parent in gast.walk(root):
+    for parent in walk(root):
         for field, child in gast.iter_fields(parent):
             if child is old:
                 setattr(parent, field, new)

@@ -29,7 +29,7 @@ import numpy as np
 from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, METHODS, writes_in_place
 from ..runtime.dynamic import code_signature
-from ..syntax import _names_in, clone, live_in
+from ..syntax import _names_in, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
@@ -45,14 +45,14 @@ class AliasPass:
         self.fdef = fdef
         self.rt = rt_name
         self.params = [a.id for a in fdef.args.args]
-        self.locals = {n.id for n in gast.walk(fdef)
+        self.locals = {n.id for n in walk(fdef)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
         self.resolver = Resolver(parsed, self.locals)
         # arrays, lists, dicts and objects holding them that the function reads from its module
         # or an enclosing function: a write through a local view of one (P = BOX.d; P["w"] = w)
         # changes data that outlives the call, and that a method may read (BOX.read(x))
         self.outer = set()
-        for n in gast.walk(fdef):
+        for n in walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and \
                     n.id not in self.locals and _holds_data(self.resolver.lookup(n.id)):
                 self.outer.add(n.id)
@@ -66,7 +66,7 @@ class AliasPass:
         self.bound_from = []  # (name, the names it may be a view of, the binding's place)
         self.order = {}  # id(statement) -> (its place in the body, id of its outermost loop)
         self.containers = set()
-        self.user_names = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
+        self.user_names = {n.id for n in walk(parsed.node) if isinstance(n, gast.Name)}
         self.lives = {}  # frozenset of skipped statements -> {id(statement): live names after}
         self.defs = {}  # name -> [(binding statement, enclosing loop or None)]
 
@@ -317,7 +317,7 @@ class AliasPass:
         surely = mutated_params(op.key)
         written = {**maybe, **surely}
         out = []
-        by_param = {param: {n.id for node in _bound_nodes(bound, param) for n in gast.walk(node)
+        by_param = {param: {n.id for node in _bound_nodes(bound, param) for n in walk(node)
                             if isinstance(n, gast.Name) and n.id in self.locals}
                     for param in bound.arguments}
         for param, node in bound.arguments.items():
@@ -607,7 +607,7 @@ def _holds_data(obj):
 
 
 def _stored(s):
-    return {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 _MUTATED = weakref.WeakKeyDictionary()
@@ -624,7 +624,7 @@ def _sequence_names(node):
     seqs, grew = set(), True
     while grew:
         grew = False
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.Assign) and (isinstance(n.value, (gast.Tuple, gast.List)) or
                                                _repeats_items(n.value, seqs)):
                 for t in n.targets:
@@ -666,7 +666,7 @@ def mutated_params(fn):
     params = [a.id for a in list(getattr(node.args, "posonlyargs", None) or []) +
               node.args.args + node.args.kwonlyargs] + \
         [a.id for a in (node.args.vararg, node.args.kwarg) if a is not None]
-    resolver = Resolver(parsed, {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
+    resolver = Resolver(parsed, {n.id for n in walk(node) if isinstance(n, gast.Name) and
                                  isinstance(n.ctx, (gast.Store, gast.Param))})
     links = {}
     holds = {}  # tuple or list name -> the names it was made of (c = (a, b))
@@ -683,14 +683,14 @@ def mutated_params(fn):
     own_slots = set()  # positions in writes of acc[i] = v into any name's own slot
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     maybe = {}  # name -> names whose items it may hold, by their type (acc = ws + ws)
-    for n in gast.walk(node):
+    for n in walk(node):
         note_joins(n, maybe)
         if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
             _link_assignment(n, parsed, resolver, seqs, link, holds)
         if isinstance(n, gast.For):  # for row in a: row is a view of a
-            for t in gast.walk(n.target):
+            for t in walk(n.target):
                 if isinstance(t, gast.Name):
                     for m in _reads_sharing(n.iter, resolver):
                         link(t.id, m)
@@ -717,7 +717,7 @@ def mutated_params(fn):
                 writes.append((name, parsed.user_line(n)))
             for k in n.keywords:  # (out=y of a callable that is not numpy's)
                 if k.arg == "out":
-                    for name in gast.walk(k.value):
+                    for name in walk(k.value):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
@@ -773,7 +773,7 @@ def _link_assignment(n, parsed, resolver, seqs, link, holds):
             holds.setdefault(t.id, set()).update(held)
             shared = shared - held
         if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
-            for name in gast.walk(t):
+            for name in walk(t):
                 if not isinstance(name, gast.Name) or not isinstance(name.ctx, gast.Store):
                     continue  # (self in `self.a, self.b = X, h` is not bound to X)
                 for m in shared:
@@ -784,16 +784,16 @@ def _returned_params(node, parsed, resolver, seqs, params, link, links):
     """The parameters whose memory what ``node``'s return statements give may share (through
     mutated_params' ``links``, and what a list, dict or object holds: o.w = x; return o)."""
     returned = set().union(*(_shared_by_value(r.value, parsed, resolver, seqs)
-                             for r in gast.walk(node) if isinstance(r, (gast.Return, gast.Yield,
+                             for r in walk(node) if isinstance(r, (gast.Return, gast.Yield,
                                                                         gast.YieldFrom))
                              and r.value is not None))  # (a generator's items: what it gives)
-    for n in gast.walk(node):
+    for n in walk(node):
         for target in n.targets if isinstance(n, gast.Assign) else ():
             t = target
             while isinstance(t, (gast.Subscript, gast.Attribute)):
                 t = t.value
             if isinstance(t, gast.Name) and t is not target:
-                for m in gast.walk(n.value):
+                for m in walk(n.value):
                     if isinstance(m, gast.Name):
                         link(t.id, m.id)
     return frozenset(p for p in params if p in _reached(returned, links))
@@ -860,7 +860,7 @@ def _shared_by_value(value, parsed, resolver, seqs):
         out = set() if _fresh_call(receiver, resolver) else \
             _shared_by_value(receiver, parsed, resolver, seqs)
         for part in value.args + [k.value for k in value.keywords]:
-            out |= {m.id for m in gast.walk(part) if isinstance(m, gast.Name)}
+            out |= {m.id for m in walk(part) if isinstance(m, gast.Name)}
         return out
     if not isinstance(value, gast.Call) or any(isinstance(a, gast.Starred) for a in value.args) \
             or any(k.arg is None for k in value.keywords):
@@ -882,7 +882,7 @@ def _shared_by_value(value, parsed, resolver, seqs):
     for p, a in bound.arguments.items():
         if p in shares:
             for arg in a if isinstance(a, tuple) else a.values() if isinstance(a, dict) else (a,):
-                out |= {m.id for m in gast.walk(arg) if isinstance(m, gast.Name)}
+                out |= {m.id for m in walk(arg) if isinstance(m, gast.Name)}
     return out
 
 

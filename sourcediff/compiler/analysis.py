@@ -18,10 +18,9 @@ from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
-from ..syntax import _method_call, _names_in
+from ..syntax import _method_call, _names_in, walk
 from .activity import activity
 from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
-from .reach import _str_key, array_names, holders_of, refuse_unions
 from .alias import numpy_write as _numpy_write
 from .emit import Origin, comment_at
 from .fence import iterator_advice
@@ -29,6 +28,7 @@ from .normalize import call, load
 from .object_state import ATTRIBUTE_SINK as _ATTRIBUTE_SINK
 from .object_state import ObjectState, _setattr_call, _writes_attributes
 from .parse import parse_function
+from .reach import _str_key, array_names, holders_of, refuse_unions
 from .resolve import _DICT_METHODS, MethodOf, Op, Resolver, local_array_method
 from .sharing import in_place_error, write_error
 
@@ -607,7 +607,7 @@ class Analysis(ObjectState):
         where the function runs)."""
         env, module = self.parsed.env, self.resolver.globals
         for s in self.body + [self.ret_stmt]:
-            for node in gast.walk(s):
+            for node in walk(s):
                 if not (isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load)) or \
                         node.id in self.locals:
                     continue
@@ -844,7 +844,7 @@ class Analysis(ObjectState):
         if not name.startswith("_"):
             return name
         for st in self.body:
-            for node in gast.walk(st):
+            for node in walk(st):
                 if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
                         node.targets[0].id == name and isinstance(
                             node.value, (gast.Attribute, gast.Subscript)):
@@ -899,7 +899,7 @@ def _may_return_sequence(fn):
         return (True, True) if found[0] == PASSED_ON else found
     params = {a.id for a in node.args.args} | {a.id for a in node.args.kwonlyargs}
     seq_names = set()
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Assign) and _sequence_syntax(n.value):
             seq_names |= {t.id for t in n.targets if isinstance(t, gast.Name)}
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
@@ -923,7 +923,7 @@ def _may_return_sequence(fn):
 
     is_seq = holds = False
     through = False
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Return) and n.value is not None:
             v = n.value
             if isinstance(v, (gast.Tuple, gast.List)):
@@ -947,7 +947,7 @@ def _forwarded_to(fn, node):
     if not inspect.isfunction(wrapped) or code is None:
         return None
     held = dict(zip(code.co_freevars, cells))
-    returns = [n.value for n in gast.walk(node) if isinstance(n, gast.Return)]
+    returns = [n.value for n in walk(node) if isinstance(n, gast.Return)]
     for v in returns:
         if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
                 and v.func.id in held and held[v.func.id].cell_contents is wrapped):
@@ -961,8 +961,8 @@ PASSED_ON = "passed on"
 
 
 def _rebound(node):
-    return {t.id for n in gast.walk(node) if isinstance(n, (gast.Assign, gast.AugAssign, gast.For))
-            for t in gast.walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
+    return {t.id for n in walk(node) if isinstance(n, (gast.Assign, gast.AugAssign, gast.For))
+            for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
             if isinstance(t, gast.Name)}
 
 
@@ -983,7 +983,7 @@ def _may_share(op):
 
 
 def _locals(fdef):
-    return {a.id for a in fdef.args.args} | {n.id for n in gast.walk(fdef) if isinstance(
+    return {a.id for a in fdef.args.args} | {n.id for n in walk(fdef) if isinstance(
         n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
 
 

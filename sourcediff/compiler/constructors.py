@@ -20,6 +20,7 @@ import inspect
 
 import gast
 
+from ..syntax import walk
 from .parse import parse_function
 
 _META = ("shape", "ndim", "dtype", "size")  # (p.shape: no derivative flows)
@@ -82,10 +83,10 @@ def _init_paths(cls, init):
     self_name = fdef.args.args[0].id if fdef.args.args else None
     out = {p: [] for p in params}
     parents = {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         for child in gast.iter_child_nodes(node):
             parents[child] = node
-    reads_self = next((n for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    reads_self = next((n for n in walk(fdef) if isinstance(n, gast.Name) and
                        n.id == self_name and isinstance(n.ctx, gast.Load) and
                        not _stores_through(n, parents)), None)
     if reads_self is not None:
@@ -95,7 +96,7 @@ def _init_paths(cls, init):
         while stmt in parents and not isinstance(stmt, gast.stmt):
             stmt = parents[stmt]
         return {p: (parsed.where(stmt), parsed.line_text(stmt)) for p in params}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if not (isinstance(node, gast.Name) and node.id in out) or \
                 isinstance(out[node.id], tuple) or node in (fdef.args.args + fdef.args.kwonlyargs):
             continue
@@ -228,7 +229,7 @@ def sets_only_its_own(cls, depth=0):
     if not inspect.isfunction(init) or depth > 4:
         return False
     fdef = parse_function(init).node
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, (gast.Global, gast.Nonlocal, gast.Subscript)) and \
                 isinstance(getattr(n, "ctx", gast.Load()), (gast.Store, gast.Del)) or \
                 isinstance(n, (gast.Global, gast.Nonlocal)):

@@ -25,7 +25,7 @@ import gast
 import numpy as np
 
 from ..runtime import contexts
-from ..syntax import is_comment
+from ..syntax import is_comment, walk
 from .fence import refuse, static_object
 
 QUIET_NAME = "_sd_quiet"  # (the name generated code calls runtime.contexts.quiet by)
@@ -173,7 +173,7 @@ def drop_quiet_contexts(fdef):
     nothing to it (it made the whole function fall back to numpy, review38). One that turns them
     into errors (``'raise'``, ``'call'``, a filter with action 'error') is kept: numba cannot
     raise them, and keeping it falls back to numpy, which does."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         origin = getattr(node, "origin", None)
         if is_comment(node) and origin is not None and origin.context and all(
                 _quiet_only(gast.parse(c).body[0].value) for c in origin.context):

@@ -28,7 +28,7 @@ import gast
 from .. import runtime
 from ..errors import SourcediffSyntaxError, SourcediffWarning, WrtError
 from ..runtime.dynamic import code_signature
-from ..syntax import clone
+from ..syntax import clone, walk
 from .alias import _stored, alias_checks, mutated_params
 from .analysis import _locals
 from .contexts import QUIET_NAME, quiet_lines
@@ -560,7 +560,7 @@ def _warn_lost_writes(stage, parsed, params):
     it held, where a plain call would change it (a dict's running mean, an array's entries)."""
     if parsed.filename.startswith("<"):  # (generated code differentiated again)
         return
-    rebound = {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name) and
+    rebound = {n.id for n in walk(parsed.node) if isinstance(n, gast.Name) and
                isinstance(n.ctx, gast.Store)}  # (x = x.copy(); x[0] = v writes into a copy)
     for p in sorted(set(params) - rebound):
         # (a write into the parameter itself: one into a value that may share its memory is
@@ -585,7 +585,7 @@ def _warn_helper_writes(stage, parsed, params):
     user's that writes into it (cs231n's ``batchnorm_forward(x, gamma, beta, bn_param)`` updating
     ``bn_param["running_mean"]``): the helper's gradient form writes into a copy too."""
     warned = set()
-    stmts = [n for n in gast.walk(gast.Module(body=list(stage.body), type_ignores=[]))
+    stmts = [n for n in walk(gast.Module(body=list(stage.body), type_ignores=[]))
              if id(n) in stage.ops]
     for st in stmts:
         op = stage.ops[id(st)]

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import SourcediffError, SourcediffSyntaxError
 from ..rules.facts import writes_in_place
+from ..syntax import walk
 from .parse import parse_function
 
 # construct -> (name shown to the user, what to do instead)
@@ -55,14 +56,14 @@ def refuse(parsed, node, construct, fix):
 def fence(parsed):
     """Walk the function; raise SourcediffSyntaxError at the first unsupported construct."""
     fdef = parsed.node
-    parsed.bound_names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+    parsed.bound_names = {n.id for n in walk(fdef) if isinstance(n, gast.Name)
                           and isinstance(n.ctx, (gast.Store, gast.Param))}
     args = fdef.args
     for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
         _check(parsed, default)
     for stmt in fdef.body:
         _check(parsed, stmt)
-    for inner in gast.walk(fdef):
+    for inner in walk(fdef):
         if isinstance(inner, gast.FunctionDef) and inner is not fdef:
             _check_inner_writes(parsed, inner)
     _check_one_shot_iterators(parsed, fdef)
@@ -86,11 +87,11 @@ def _check_one_shot_iterators(parsed, fdef):
     when it is read, once; sourcediff computes them into a list where it is bound. The two agree
     when ``g`` is read once, by code that runs once after the binding, with the names its items
     read unchanged in between; elsewhere (``sum(g) + sum(g)``: Python's second sum is 0) refuse."""
-    parents = {id(c): n for n in gast.walk(fdef) for c in gast.iter_child_nodes(n)}
+    parents = {id(c): n for n in walk(fdef) for c in gast.iter_child_nodes(n)}
     binds, loads, stores = {}, {}, {}
-    scoped = {id(n) for c in gast.walk(fdef) if isinstance(c, gast.comprehension)
-              for n in gast.walk(c.target)}  # (a comprehension's own variables)
-    for node in gast.walk(fdef):
+    scoped = {id(n) for c in walk(fdef) if isinstance(c, gast.comprehension)
+              for n in walk(c.target)}  # (a comprehension's own variables)
+    for node in walk(fdef):
         if id(node) in scoped:
             continue
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
@@ -113,9 +114,9 @@ def _check_one_shot_iterators(parsed, fdef):
             elif reads and _loop_between(reads[0], b, parents):
                 why = f"{name} is read in a loop (Python's second pass finds it used up)"
             elif reads:
-                read_names = {n.id for n in gast.walk(b.value) if isinstance(n, gast.Name)
+                read_names = {n.id for n in walk(b.value) if isinstance(n, gast.Name)
                               and isinstance(n.ctx, gast.Load)} - \
-                    {n.id for n in gast.walk(b.value) if id(n) in scoped and
+                    {n.id for n in walk(b.value) if id(n) in scoped and
                      isinstance(n, gast.Name)}
                 changed = [n for v in read_names for n in stores.get(v, ())
                            if start <= _position(n) < _position(reads[0])]
@@ -136,7 +137,7 @@ def _check_one_shot_iterators(parsed, fdef):
 def _check_one_shot_arguments(parsed, fdef):
     """``helper(f(v) for v in xs)``: the helper's parameter is a one-shot iterator in Python and
     a list in sourcediff; they agree only if the helper reads it once, outside a loop."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Name):
             continue
         passed = [(k, a) for k, a in enumerate(node.args) if _one_shot(a, parsed)] + \
@@ -155,9 +156,9 @@ def _check_one_shot_arguments(parsed, fdef):
         params = [a.id for a in callee.args.args]
         for key, arg in passed:
             param = params[key] if isinstance(key, int) and key < len(params) else key
-            reads = [n for n in gast.walk(callee) if isinstance(n, gast.Name) and
+            reads = [n for n in walk(callee) if isinstance(n, gast.Name) and
                      n.id == param and isinstance(n.ctx, gast.Load)]
-            parents = {id(c): n for n in gast.walk(callee) for c in gast.iter_child_nodes(n)}
+            parents = {id(c): n for n in walk(callee) for c in gast.iter_child_nodes(n)}
             if len(reads) > 1 or (reads and _loop_between(reads[0], callee, parents)):
                 what = _iterator_kind(arg, parsed)
                 refuse(parsed, arg, f"{what} passed to a function that reads them more than "
@@ -171,7 +172,7 @@ def _check_loop_sequence_changes(parsed, fdef):
     """``for v in l: l.append(w)``: Python's loop over a list sees the items appended (or
     misses those popped) as it goes; sourcediff's runs over the length the list had when the
     loop began."""
-    for loop in gast.walk(fdef):
+    for loop in walk(fdef):
         if not isinstance(loop, gast.For):
             continue
         it = loop.iter
@@ -180,7 +181,7 @@ def _check_loop_sequence_changes(parsed, fdef):
             ("zip", "enumerate", "reversed") and it.func.id not in parsed.bound_names else []
         names = {a.id for a in seqs if isinstance(a, gast.Name)}
         for stmt in loop.body:
-            for node in gast.walk(stmt):
+            for node in walk(stmt):
                 if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                         isinstance(node.func.value, gast.Name) and \
                         node.func.value.id in names and writes_in_place(node.func.attr):
@@ -285,7 +286,7 @@ def _loop_between(read, binding, parents):
         if parent is binding:
             return False
         if isinstance(parent, _LOOPS) and not _runs_once_in(node, parent):
-            return not any(n is binding for n in gast.walk(parent))
+            return not any(n is binding for n in walk(parent))
         node = parent
     return False
 
@@ -314,9 +315,9 @@ def _written_through(name, parents):
 def _check_inner_writes(parsed, inner):
     """An inner function that writes into an array of the enclosing function (``a[0] = v`` with
     ``a`` free): the write would not reach the derivative of the enclosing code."""
-    bound = {n.id for n in gast.walk(inner) if isinstance(n, gast.Name)
+    bound = {n.id for n in walk(inner) if isinstance(n, gast.Name)
              and isinstance(n.ctx, (gast.Store, gast.Param))}
-    for node in gast.walk(inner):
+    for node in walk(inner):
         targets = node.targets if isinstance(node, gast.Assign) else \
             [node.target] if isinstance(node, gast.AugAssign) else []
         for t in targets:
@@ -331,13 +332,13 @@ def _check_inner_writes(parsed, inner):
 def _check(parsed, root):
     # f(*args) passes a sequence's items: supported as an argument of a call (refused where it
     # would carry a derivative into named parameters, see reverse.bind_user_call and quote.bind)
-    call_stars = {id(a) for n in gast.walk(root) if isinstance(n, gast.Call) for a in n.args
+    call_stars = {id(a) for n in walk(root) if isinstance(n, gast.Call) for a in n.args
                   if isinstance(a, gast.Starred)}
     # (a, *rest = seq: one starred name in a flat assignment target, see normalize.bind)
-    call_stars |= {id(e) for n in gast.walk(root) if isinstance(n, gast.Assign)
+    call_stars |= {id(e) for n in walk(root) if isinstance(n, gast.Assign)
                    for t in n.targets if _one_starred_name(t) for e in t.elts
                    if isinstance(e, gast.Starred)}
-    for node in gast.walk(root):
+    for node in walk(root):
         entry = _REFUSED.get(type(node))
         if entry is not None and id(node) not in call_stars:
             refuse(parsed, node, *entry)
@@ -368,7 +369,7 @@ def _check(parsed, root):
         if isinstance(node, gast.comprehension) and node.is_async:
             refuse(parsed, node, "async comprehensions", "use a plain comprehension")
         if isinstance(node, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.Lambda)):
-            inner = next((n for n in gast.walk(node) if isinstance(n, gast.NamedExpr)), None)
+            inner = next((n for n in walk(node) if isinstance(n, gast.NamedExpr)), None)
             if inner is not None:  # (it binds in the function around it: normalize's loops
                 # give comprehensions names of their own)
                 refuse(parsed, inner, "assignment expressions (:=) inside a comprehension or a "
@@ -508,7 +509,7 @@ def yields_as_list(parsed):
                          id(y) not in statements for y in yields) or \
             any(isinstance(n, gast.Return) and n.value is not None for n in own):
         return parsed
-    name, taken = "_yielded", {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    name, taken = "_yielded", {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
     while name in taken:
         name += "_"
     rewrite = _YieldToAppend(name)

@@ -18,6 +18,7 @@ name, and a store of the same attribute name through any object (it may be the s
 
 import gast
 
+from ..syntax import walk
 from .constructors import sets_only_its_own
 from .normalize import call
 from .resolve import Resolver
@@ -37,7 +38,7 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
     def may_change_state(node, objects):
         """Whether evaluating ``node`` may run code that sets an attribute: a call of the user's
         or unknown code, or any call given one of ``objects`` (the stored-into objects)."""
-        for n in gast.walk(node):
+        for n in walk(node):
             if not isinstance(n, gast.Call):
                 continue
             op = resolver.op(n)
@@ -45,12 +46,12 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
                     op.kind == "construct" and sets_only_its_own(op.key)):
                 return True  # (Loss() with a plain __init__ sets nothing of another object)
             if any(isinstance(m, gast.Name) and m.id in objects
-                   for a in list(n.args) + [k.value for k in n.keywords] for m in gast.walk(a)):
+                   for a in list(n.args) + [k.value for k in n.keywords] for m in walk(a)):
                 return True
         return False
 
     def substitute(node, stored):
-        for parent in gast.walk(node):
+        for parent in walk(node):
             for field, child in gast.iter_fields(parent):
                 items = child if isinstance(child, list) else [child]
                 for k, item in enumerate(items):
@@ -160,9 +161,9 @@ def _checked_whole_reads(parsed, stmts, resolver, runtime_name, local_names):
             if isinstance(getattr(s, field, None), list):
                 setattr(s, field, _checked_whole_reads(parsed, getattr(s, field), resolver,
                                                        runtime_name, local_names))
-        own = [n for n in gast.walk(s) if not isinstance(n, (gast.If, gast.For, gast.While))] \
+        own = [n for n in walk(s) if not isinstance(n, (gast.If, gast.For, gast.While))] \
             if not isinstance(s, (gast.If, gast.For, gast.While)) else list(
-                gast.walk(getattr(s, "test", None) or getattr(s, "iter", None)))
+                walk(getattr(s, "test", None) or getattr(s, "iter", None)))
         for n in own:
             obj = _whole_read(n, resolver)
             if isinstance(obj, gast.Name):

@@ -14,6 +14,7 @@ import inspect
 
 import gast
 
+from ..syntax import walk
 from .fence import static_object
 from .parse import parse_function
 from .resolve import _library, constructible
@@ -63,7 +64,7 @@ def _held_objects(cls):
                 found = _init_stores(parsed, fdef)
                 counts = {}
                 me = _self_name(fdef)
-                for n in gast.walk(fdef):
+                for n in walk(fdef):
                     if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
                             n.value.id == me and not isinstance(n.ctx, gast.Load):
                         counts[n.attr] = counts.get(n.attr, 0) + 1
@@ -90,7 +91,7 @@ def _changed(fdef):
     on, ``helper(self)``, ``setattr(self, k, v)``)."""
     me = _self_name(fdef)
     direct, out = set(), set()
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me:
             if not isinstance(n.ctx, gast.Load):
                 direct.add(n.attr)
@@ -116,7 +117,7 @@ def _init_stores(parsed, fdef):
     """{attribute: class | [classes] | None} for ``self.a = C(...)`` and ``self.a = [C(...),
     ...]`` at the top of ``__init__``'s body (None for another value stored there)."""
     me = _self_name(fdef)
-    local = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    local = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
              isinstance(n.ctx, (gast.Store, gast.Param))}
     out = {}
     for s in fdef.body:

@@ -28,7 +28,7 @@ import sys
 import gast
 
 from ..runtime import check_held_class
-from ..syntax import clone, replace_node
+from ..syntax import clone, replace_node, walk
 from .fence import static_object
 from .held import held_objects, user_class
 from .parse import parse_function
@@ -42,8 +42,8 @@ _DEPTH = 4
 def inline_state_methods(parsed):
     """``parsed`` with such method calls written into its body (in place; returns it)."""
     fdef = parsed.node
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
-    bound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
+    bound = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
              isinstance(n.ctx, (gast.Store, gast.Param))}
 
     def env_name(cls):
@@ -59,7 +59,7 @@ def inline_state_methods(parsed):
     write_replaces(parsed, fdef, env_name)
     fdef.body = _name_built_objects(parsed, fdef, fdef.body)
     classes = _known_objects(parsed, fdef)
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
     body = _split_layer_lists(parsed, fdef, inliner)
     if not inliner.classes:
@@ -71,7 +71,7 @@ def inline_state_methods(parsed):
         if name in params:
             head.extend(inliner.hold(name, cls, fdef, 0))
             continue
-        at = next((s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+        at = next((s for s in walk(gast.Module(body=body, type_ignores=[]))
                    if isinstance(s, gast.Assign) and len(s.targets) == 1 and
                    isinstance(s.targets[0], gast.Name) and s.targets[0].id == name), None)
         if at is not None:
@@ -91,7 +91,7 @@ def _name_built_objects(parsed, fdef, stmts):
     own first (``_mlp_obj = MLP(Ws, bs)``), as the stages that follow objects need, where that
     changes no order: the statement's other calls are numpy's, math's or builtins (no random
     draws), and nothing in it runs conditionally."""
-    names = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    names = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
     out = []
     for st in stmts:
         for field in ("body", "orelse"):
@@ -113,7 +113,7 @@ def _name_built_objects(parsed, fdef, stmts):
 
 
 def _bound(fdef):
-    return {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    return {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
             isinstance(n.ctx, (gast.Store, gast.Param))} | \
         {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
 
@@ -123,7 +123,7 @@ def _built_and_used(parsed, bound, value):
     an attribute read (``MLP(...)(x)``, ``Model(p).loss(x)``), when naming it first changes
     nothing (see _name_built_objects); else None."""
     found, calls = None, []
-    for n in gast.walk(value):
+    for n in walk(value):
         if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.SetComp,
                           gast.DictComp, gast.GeneratorExp, gast.NamedExpr)):
             return None
@@ -137,9 +137,9 @@ def _built_and_used(parsed, bound, value):
             found = inner
     if found is None:
         return None
-    inside = {id(n) for n in gast.walk(found)}
+    inside = {id(n) for n in walk(found)}
     for c in calls:
-        if c is found or id(c) in inside or any(m is found for m in gast.walk(c)):
+        if c is found or id(c) in inside or any(m is found for m in walk(c)):
             continue  # (its own arguments run before it; the calls around it after)
         known = static_object(parsed, c.func, bound)
         module = getattr(known, "__module__", None) or ""
@@ -153,12 +153,12 @@ def _built_and_used(parsed, bound, value):
 def _known_objects(parsed, fdef):
     """{local name: class} for locals bound once, to a call of a class of the user's."""
     binds = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         targets = n.targets if isinstance(n, gast.Assign) else \
             [n.target] if isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.For,
                                          gast.comprehension, gast.NamedExpr)) else []
         for target in targets:
-            for t in gast.walk(target):
+            for t in walk(target):
                 if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
                     made = isinstance(n, gast.Assign) and target is t and \
                         isinstance(n.value, gast.Call)
@@ -182,7 +182,7 @@ class _Inliner:
     def __init__(self, parsed, classes, taken):
         self.parsed, self.classes, self.taken = parsed, classes, taken
         fdef = parsed.node
-        self.caller_locals = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+        self.caller_locals = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
                               isinstance(n.ctx, (gast.Store, gast.Param))} | \
             {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
         self.count = 0
@@ -191,7 +191,7 @@ class _Inliner:
         self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
         self.scalar = set()  # objects built here whose attributes may become locals
         self.bindings = {}  # name -> how many places bind it
-        for n in gast.walk(fdef):
+        for n in walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 self.bindings[n.id] = self.bindings.get(n.id, 0) + 1
 
@@ -226,7 +226,7 @@ class _Inliner:
                                                  gast.AugAssign)) or s.value is None:
             return [s]
         pure, other = [], False
-        for n in gast.walk(s.value):
+        for n in walk(s.value):
             if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp,
                               gast.SetComp, gast.DictComp, gast.GeneratorExp)):
                 return [s]  # (a call there may not run, or runs per item)
@@ -245,7 +245,7 @@ class _Inliner:
                     "random" in module or isinstance(f, gast.Attribute) and \
                     isinstance(f.value, gast.Attribute) and f.value.attr == "random":
                 other = True  # (the user's code, or a random draw: its order is kept)
-        if not pure or other or any(p is not q and any(m is q for m in gast.walk(p))
+        if not pure or other or any(p is not q and any(m is q for m in walk(p))
                                     for p in pure for q in pure):
             return [s]
         out = []
@@ -362,7 +362,7 @@ class _Inliner:
         return new
 
     def located(self, node, at):
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, (gast.stmt, gast.expr)):
                 n.lineno, n.col_offset = at.lineno, at.col_offset
                 n.end_lineno, n.end_col_offset = at.lineno, at.col_offset
@@ -380,12 +380,12 @@ class _Inliner:
                 isinstance(loop.target, gast.Name) and not loop.orelse):
             return False
         t = loop.target.id
-        for n in gast.walk(gast.Module(body=loop.body, type_ignores=[])):
+        for n in walk(gast.Module(body=loop.body, type_ignores=[])):
             if isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.FunctionDef,
                               gast.Lambda)) or (isinstance(n, gast.Name) and n.id in (
                                   t, loop.iter.id) and not isinstance(n.ctx, gast.Load)):
                 return False
-        called = {n.func.attr for n in gast.walk(gast.Module(body=loop.body, type_ignores=[]))
+        called = {n.func.attr for n in walk(gast.Module(body=loop.body, type_ignores=[]))
                   if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
                   isinstance(n.func.value, gast.Name) and n.func.value.id == t}
         return any(_inlinable(self.classes[item], m) is not None
@@ -448,7 +448,7 @@ class _Inliner:
         if getattr(s, "lineno", None) is None:
             return body  # (a statement of a method written in: its caller's line is given)
         for node in body:
-            for n in gast.walk(node):
+            for n in walk(node):
                 if isinstance(n, (gast.stmt, gast.expr)):
                     n.lineno, n.col_offset = s.lineno, s.col_offset
                     n.end_lineno, n.end_col_offset = s.lineno, s.col_offset
@@ -463,7 +463,7 @@ class _Inliner:
 
     def rename(self, method, mdef, obj, bound, call, s):
         params = [a.id for a in mdef.args.args]
-        locals_ = set(params[1:]) | {t.id for n in gast.walk(mdef) for t in gast.walk(n)
+        locals_ = set(params[1:]) | {t.id for n in walk(mdef) for t in walk(n)
                                      if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store)}
         names = {p: self.fresh(method, p) for p in sorted(locals_)}
         head = []
@@ -554,7 +554,7 @@ def _comprehensions_as_loops(stmts, mdef):
             [gast.Assign(targets=st.targets, value=_load(name), type_comment=None)]
         out.extend(gast.copy_location(m, st) for m in made)
         for m in made:
-            for n in gast.walk(m):
+            for n in walk(m):
                 if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
                     gast.copy_location(n, st)
     return out
@@ -566,15 +566,15 @@ def _one_return(stmts, mdef):
     A; _ret = a else: REST (its returns likewise)``, ending with ``return _ret``, so the method
     has one return, at its end, and can be written into its caller. Unchanged when a return is
     in a loop or a ``with``, or there are more than eight."""
-    returns = [n for n in gast.walk(gast.Module(body=stmts, type_ignores=[]))
+    returns = [n for n in walk(gast.Module(body=stmts, type_ignores=[]))
                if isinstance(n, gast.Return)]
     if not returns or (len(returns) == 1 and stmts and stmts[-1] is returns[0]) or \
             len(returns) > 8 or any(isinstance(n, (gast.For, gast.While, gast.With)) and any(
-                isinstance(m, gast.Return) for m in gast.walk(n)) for n in gast.walk(
+                isinstance(m, gast.Return) for m in walk(n)) for n in walk(
                 gast.Module(body=stmts, type_ignores=[]))):
         return stmts
     name = "_sd_result"
-    while any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(mdef)):
+    while any(isinstance(n, gast.Name) and n.id == name for n in walk(mdef)):
         name += "_"
 
     def exits(block):
@@ -585,7 +585,7 @@ def _one_return(stmts, mdef):
                     targets=[_store(name)], value=st.value or gast.Constant(value=None, kind=None),
                     type_comment=None), st))
                 return out
-            if isinstance(st, gast.If) and any(isinstance(m, gast.Return) for m in gast.walk(st)):
+            if isinstance(st, gast.If) and any(isinstance(m, gast.Return) for m in walk(st)):
                 rest = block[k + 1:]
                 st.body = exits(st.body + clone(rest))
                 st.orelse = exits(st.orelse + clone(rest))
@@ -607,8 +607,8 @@ def _own_loop_names(comp, mdef, k):
     does not use (``i`` -> ``_lc3_i``): it has a scope of its own, which the loop written for
     it does not (the method's own ``i`` would be rebound). Its first iterable is evaluated
     outside that scope and keeps its names."""
-    bound = {n.id for g in comp.generators for n in gast.walk(g.target) if isinstance(n, gast.Name)}
-    used = {n.id for n in gast.walk(mdef) if isinstance(n, gast.Name)}
+    bound = {n.id for g in comp.generators for n in walk(g.target) if isinstance(n, gast.Name)}
+    used = {n.id for n in walk(mdef) if isinstance(n, gast.Name)}
     new = {}
     for b in sorted(bound):
         fresh = f"_lc{k}_{b}"
@@ -630,7 +630,7 @@ def _stores_nothing(cls, name, depth):
         return False
     mdef = found[1]
     me = mdef.args.args[0].id
-    for n in gast.walk(mdef):
+    for n in walk(mdef):
         if isinstance(n, (gast.Attribute, gast.Subscript)) and isinstance(n.ctx, gast.Store):
             return False
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
@@ -663,9 +663,9 @@ def _split_layer_lists(parsed, fdef, inliner):
     [Dense(W1, b1), Tanh()]``) built item by item into locals of their own, known to
     ``inliner`` (so a loop over it can be written once per layer)."""
     bound = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         for t in getattr(n, "targets", None) or [getattr(n, "target", None)]:
-            for x in gast.walk(t) if t is not None else ():
+            for x in walk(t) if t is not None else ():
                 if isinstance(x, gast.Name) and isinstance(x.ctx, gast.Store):
                     bound[x.id] = bound.get(x.id, 0) + 1
     params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
@@ -695,7 +695,7 @@ def _split_layer_lists(parsed, fdef, inliner):
 def _list_changed(fdef, name):
     """Whether ``fdef`` writes into the list ``name`` or passes it on (append, an item stored,
     a call given it)."""
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and \
                 isinstance(n.value, gast.Name) and n.value.id == name:
             return True
@@ -792,7 +792,7 @@ def _inlinable(cls, name, need_store=True):
     mdef.body = _one_return(mdef.body, mdef)
     self_name = a.args[0].id
     stores = False
-    for n in gast.walk(mdef):
+    for n in walk(mdef):
         if n is mdef:
             continue
         if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef,

@@ -5,14 +5,14 @@ reverse sweep sees only nested blocks; and an ``if`` whose branch rebinds its te
 
 import gast
 
-from ..syntax import assign, const, load, located
+from ..syntax import assign, const, load, located, walk
 
 
 def assigned_names(stmts):
     """Names bound by assignments, loops and parameters inside ``stmts`` (not inner functions)."""
     out = set()
     for stmt in stmts:
-        for node in gast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
                 out.add(node.id)
     return out

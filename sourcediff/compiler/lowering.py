@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import runtime
 from ..rules.quote import Substitute
-from ..syntax import assign, call, clone, const, load, located, plain_lambda, store
+from ..syntax import assign, call, clone, const, load, located, plain_lambda, store, walk
 from .fence import iterator_kind
 
 ALIAS_MARKER = "__sourcediff_augassign__"  # replaced or dropped by the alias stage
@@ -382,7 +382,7 @@ class CallLowering:
             picked = gast.Subscript(value=load(x.id), slice=load(cond.id), ctx=gast.Load())
             body, value = [], f
             if is_call and plain_lambda(f, 1 + len(extra)) and not keywords and not any(
-                    isinstance(n, gast.Lambda) for n in gast.walk(f.body)):
+                    isinstance(n, gast.Lambda) for n in walk(f.body)):
                 # (a lambda's body written out, its parameters bound to the arguments: what it
                 # reads of the function is then read here, like any expression; not one with a
                 # lambda inside, which would read the renamed parameter as a closure)
@@ -546,7 +546,7 @@ class CallLowering:
             step = gast.BinOp(left=load(acc), op=gast.Add() if collect is not None else gast.Mult(),
                               right=item)
         elif plain_lambda(fn, 2) and not any(  # (reduce(lambda a, b: a @ b, ms): its body,
-                isinstance(n, (gast.Lambda, gast.comprehension)) for n in gast.walk(fn.body)):
+                isinstance(n, (gast.Lambda, gast.comprehension)) for n in walk(fn.body)):
             # inline, where no inner scope may bind the same names)
             names = {a.id: n for a, n in zip(fn.args.args, (load(acc), item))}
             step = Substitute(names).visit(clone(fn.body))

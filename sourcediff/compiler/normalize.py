@@ -46,6 +46,7 @@ from ..syntax import (  # noqa: F401
     plain_lambda,
     spread_keywords,
     store,
+    walk,
 )
 from .contexts import quiet_body
 from .fence import attribute_root, refuse, static_object
@@ -72,7 +73,7 @@ def dotted(path):
 
 def all_names(node):
     """Every identifier appearing in a tree (names, parameters, attributes are excluded)."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
 def own_locals(fdef):
@@ -152,7 +153,7 @@ def _mark_stepped_iterators(fdef):
     inside it, or bound to a name stepped so): they stay iterators, not the lists lowering.py
     makes of the others (a list has no ``next``)."""
     stepped = set()
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if not isinstance(n, gast.Call):
             continue
         target = n.args[0] if isinstance(n.func, gast.Name) and n.func.id == "next" and n.args \
@@ -162,7 +163,7 @@ def _mark_stepped_iterators(fdef):
             stepped.add(target.id)
         elif isinstance(target, gast.Call):
             target.sd_stepped = True
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and any(
                 isinstance(t, gast.Name) and t.id in stepped for t in n.targets):
             n.value.sd_stepped = True
@@ -373,17 +374,17 @@ class Normalizer(CallLowering):
                 atoms = [self.atom(v) for v in value.elts]  # evaluate all right-hand sides first
                 written = set()  # (a, b = b, a: b is read before a is bound, so a copy of it)
                 for k, sub in enumerate(target.elts):
-                    if {n.id for n in gast.walk(atoms[k]) if isinstance(n, gast.Name)} & written:
+                    if {n.id for n in walk(atoms[k]) if isinstance(n, gast.Name)} & written:
                         old = self.names.fresh("old")
                         self.emit(assign(old, atoms[k]))
                         atoms[k] = load(old)
-                    written |= {n.id for n in gast.walk(sub) if isinstance(n, gast.Name)
+                    written |= {n.id for n in walk(sub) if isinstance(n, gast.Name)
                                 and isinstance(n.ctx, gast.Store)}
                 for sub, atom in zip(target.elts, atoms):
                     self.bind(sub, atom)
                 return
             seq = self.name_of(value, "seq")
-            if seq.id in {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}:
+            if seq.id in {n.id for n in walk(target) if isinstance(n, gast.Name)}:
                 old = self.names.fresh("seq")  # (p, q = p: p's items, read after p is bound)
                 self.emit(assign(old, seq))
                 seq = load(old)
@@ -438,7 +439,7 @@ class Normalizer(CallLowering):
         fresh variable first, so the old and the new ``x`` are both there for the adjoint."""
         if isinstance(value, gast.Name) and value.id == name:
             return  # x = x does nothing
-        reads = {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+        reads = {n.id for n in walk(value) if isinstance(n, gast.Name)}
         if name in reads:
             fresh = self.names.fresh(_hint_of(value, "new"))
             self.emit(assign(fresh, value))
@@ -520,7 +521,7 @@ class Normalizer(CallLowering):
         else:
             loop_var = self.names.fresh("k")
             self.rebound = assigned_names(s.body) | {  # (for x in x: the target's names too)
-                n.id for n in gast.walk(s.target) if isinstance(n, gast.Name)}
+                n.id for n in walk(s.target) if isinstance(n, gast.Name)}
             length, binds = self.sequence(s.target, it, load(loop_var))
             rng = call(load("range"), [length])
         body_prefix = []
@@ -709,7 +710,7 @@ class Normalizer(CallLowering):
         self.locals.add(lst)
         mapping = {}
         for gen in node.generators:
-            for n in gast.walk(gen.target):
+            for n in walk(gen.target):
                 if isinstance(n, gast.Name):
                     mapping[n.id] = self.names.fresh(n.id)
                     self.renamed[mapping[n.id]] = n.id
@@ -755,7 +756,7 @@ class Normalizer(CallLowering):
         args = clone(node.args)
         self.defaults[name] = ([a.id for a in args.args], self.lift_defaults(args))
         inner_locals = own_locals(node)
-        loads = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+        loads = {n.id for n in walk(node) if isinstance(n, gast.Name)
                  and isinstance(n.ctx, gast.Load)}
         free = set((loads - inner_locals) & self.locals) - set(self.lifted) - {name}
         for other, (_, other_free) in self.lifted.items():
@@ -781,7 +782,7 @@ class Normalizer(CallLowering):
         defaults = list(args.defaults) + list(args.kw_defaults)
         out = {}
         for k, (p, d) in enumerate(zip(params, defaults)):
-            if d is not None and {n.id for n in gast.walk(d) if isinstance(n, gast.Name)} & \
+            if d is not None and {n.id for n in walk(d) if isinstance(n, gast.Name)} & \
                     self.locals:
                 out[p.id] = self.names.fresh(p.id + "_default")
                 self.locals.add(out[p.id])

@@ -15,7 +15,7 @@ import numpy as np
 from .. import runtime
 from ..errors import SourcediffSyntaxError
 from ..rules.facts import writes_in_place
-from ..syntax import _method_call, _names_in
+from ..syntax import _method_call, _names_in, walk
 from .normalize import call, const
 from .parse import parse_function
 
@@ -247,7 +247,7 @@ class ObjectState:
         uses = {}
         for st in _all_statements(self.body) + [self.ret_stmt]:
             for part in _own_parts(st):
-                for n in gast.walk(part):
+                for n in walk(part):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                         uses.setdefault(n.id, []).append(st)
         return uses
@@ -279,7 +279,7 @@ class ObjectState:
         there is caught (runtime/object_state.py)."""
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return True
-        for node in gast.walk(s.value):  # (C.cache[-1] reads C.cache)
+        for node in walk(s.value):  # (C.cache[-1] reads C.cache)
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) and \
                     isinstance(node.value, gast.Name) and node.value.id not in self.locals:
                 base = self.resolver.static_value(node.value)
@@ -412,12 +412,12 @@ def _writes_attributes(fn, depth=0):
         return False
     found = False
     from_objects = set()  # names bound from an attribute read (l = self.cache, d = self.dv["A"])
-    for n in gast.walk(parsed.node):
+    for n in walk(parsed.node):
         if isinstance(n, gast.Assign) and any(isinstance(m, gast.Attribute)
-                                              for m in gast.walk(n.value)):
+                                              for m in walk(n.value)):
             from_objects |= {t.id for t in n.targets if isinstance(t, gast.Name)}
 
-    own = {m.id for m in gast.walk(parsed.node)
+    own = {m.id for m in walk(parsed.node)
            if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Param))}
 
     def object_held(node):
@@ -425,9 +425,9 @@ def _writes_attributes(fn, depth=0):
         module's or an enclosing function's value (STATE["w"] = v, HIST.append(v))."""
         return any(isinstance(m, gast.Attribute) or
                    (isinstance(m, gast.Name) and (m.id in from_objects or m.id not in own))
-                   for m in gast.walk(node))
+                   for m in walk(node))
 
-    for n in gast.walk(parsed.node):
+    for n in walk(parsed.node):
         targets = n.targets if isinstance(n, gast.Assign) else \
             [n.target] if isinstance(n, gast.AugAssign) else []
         if any(isinstance(t, gast.Attribute) or

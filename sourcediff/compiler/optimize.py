@@ -23,6 +23,7 @@ from ..syntax import (  # noqa: F401
     clone,
     dead_code,
     live_stmt,
+    walk,
 )
 from .emit import comment, is_comment
 
@@ -129,7 +130,7 @@ def _adjoint_counting_loop(s, removable, after):
         return False
     return not any(isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Yield,
                                   gast.YieldFrom, gast.Try))
-                   for b in s.body for n in gast.walk(b))
+                   for b in s.body for n in walk(b))
 
 
 def _guard_last_pass(loop, removable, after, fresh):
@@ -187,7 +188,7 @@ def inline_temps(stmts, removable):
     another line of the user's function (the generated source stays one block per user line).
     """
     loads, stores = {}, {}
-    for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+    for n in walk(gast.Module(body=stmts, type_ignores=[])):
         if isinstance(n, gast.Name):
             counts = loads if isinstance(n.ctx, gast.Load) else stores
             counts[n.id] = counts.get(n.id, 0) + 1
@@ -416,7 +417,7 @@ _CHECKS = frozenset({"real_only"})
 
 def _checks(node):
     return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
-               n.func.attr in _CHECKS for n in gast.walk(node))
+               n.func.attr in _CHECKS for n in walk(node))
 
 
 def fold_constants(stmts, where_names):

@@ -22,7 +22,7 @@ from ..rules.quote import closure_values  # noqa: F401
 from ..rules.stale import _names as code_names
 from ..rules.stale import compiles_to
 from ..runtime import generated
-from ..syntax import clone
+from ..syntax import clone, walk
 from .resolve import MethodOf
 
 
@@ -237,7 +237,7 @@ def _mangle_private_attributes(code, node):
     says how each was spelled: an attribute ``__w`` is renamed to the one name of the code that
     is ``_<class>__w`` (the class name's leading underscores dropped, as Python does)."""
     names = None
-    for n in gast.walk(node):
+    for n in walk(node):
         attr = getattr(n, "attr", None) if isinstance(n, gast.Attribute) else None
         if not attr or not attr.startswith("__") or attr.endswith("__"):
             continue
@@ -297,7 +297,7 @@ def _parse_lambda(fn, source_lines, filename, first):
         module = gast.parse(source)
     except SyntaxError:
         module = None
-    lambdas = [] if module is None else [n for n in gast.walk(module) if isinstance(n, gast.Lambda)]
+    lambdas = [] if module is None else [n for n in walk(module) if isinstance(n, gast.Lambda)]
     code = fn.__code__
     params = list(code.co_varnames[:code.co_argcount])
     lambdas = [lam for lam in lambdas if [a.id for a in lam.args.args] == params]
@@ -331,7 +331,7 @@ def _lambda_in_file(code, filename, params):
         module = gast.parse("".join(lines))
     except (SyntaxError, ValueError):
         return None
-    found = [n for n in gast.walk(module) if isinstance(n, gast.Lambda)
+    found = [n for n in walk(module) if isinstance(n, gast.Lambda)
              and n.lineno == code.co_firstlineno and [a.id for a in n.args.args] == params]
     if len(found) > 1 and hasattr(code, "co_positions"):  # (3.11+: the body's first column)
         # (the columns of instructions that stand for source: not RESUME's or the implicit
@@ -399,7 +399,7 @@ def synthetic(fn, name, template, env):
         line = lines[0].strip()
     except (OSError, TypeError):
         pass
-    for sub in gast.walk(node):  # every place in it is the line that defines fn
+    for sub in walk(node):  # every place in it is the line that defines fn
         if hasattr(sub, "lineno"):
             sub.lineno = sub.end_lineno = 1
     env = {k: v for k, v in scope.items() if k != "__builtins__"}
@@ -462,7 +462,7 @@ def _made_by_lifted(fn, outer, node, text):
     code = fn.__code__
     defs = (ast.FunctionDef, ast.Lambda)
     compiled = [n for n in ast.walk(ast.parse(text).body[0].body[0]) if isinstance(n, defs)]
-    original = [n for n in gast.walk(node) if isinstance(n, (gast.FunctionDef, gast.Lambda))]
+    original = [n for n in walk(node) if isinstance(n, (gast.FunctionDef, gast.Lambda))]
     for k, n in enumerate(compiled):
         same_name = getattr(n, "name", "<lambda>") == code.co_name
         if same_name and n.lineno == code.co_firstlineno and k < len(original):

@@ -23,6 +23,7 @@ import gast
 from ..errors import NoRuleError
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime import sequences
+from ..syntax import walk
 
 # the binary operators that make a new list, tuple or dict of their operands' items: list +
 # list, list * n (either side), dict | dict
@@ -159,7 +160,7 @@ def array_names(fdef, params, fresh_call):
     tuple or dict: ``+`` and ``*`` of these concatenate nothing. Parameters are not among them
     (their type is the caller's)."""
     values, stores = {}, {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             stores[n.id] = stores.get(n.id, 0) + 1
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
@@ -204,7 +205,7 @@ def holders_of(op, value, arrays):
     (``ws + ws``, ``ws.copy()``). Empty for other values."""
     if any(op.key is k for k in _KEEPING):
         return {m.id for a in list(op.args) + list(op.keywords.values())
-                if isinstance(a, gast.AST) for m in gast.walk(a) if isinstance(m, gast.Name)}
+                if isinstance(a, gast.AST) for m in walk(a) if isinstance(m, gast.Name)}
     return item_sources(value) - arrays
 
 
@@ -224,9 +225,9 @@ def refuse_unions(bindings, ops, varied, parsed, dicts):
         op = ops.get(id(s))
         if op is None or op.kind != "nondiff" or op.key is not operator.or_:
             continue
-        carried = sorted({m.id for a in op.args for m in gast.walk(a)
+        carried = sorted({m.id for a in op.args for m in walk(a)
                           if isinstance(m, gast.Name)} & set(varied))
-        if carried and {m.id for a in op.args for m in gast.walk(a)
+        if carried and {m.id for a in op.args for m in walk(a)
                         if isinstance(m, gast.Name)} & set(dicts):
             raise NoRuleError(
                 f"{parsed.where(s)}: a | b of {carried[0]}, which carries a derivative, has no "

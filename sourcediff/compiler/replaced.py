@@ -19,6 +19,7 @@ import dataclasses
 
 import gast
 
+from ..syntax import walk
 from .constructors import plain_namedtuple
 from .fence import static_object
 
@@ -86,13 +87,13 @@ class _Replacer(gast.NodeTransformer):
 def write_replaces(parsed, fdef, env_name):
     """Rewrite ``fdef`` in place (see the module's docstring); ``env_name(cls)`` binds a class
     in the function's environment and gives its name."""
-    local = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    local = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
              isinstance(n.ctx, (gast.Store, gast.Param))}
     binds = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Assign):
             for t in n.targets:
-                for x in gast.walk(t):
+                for x in walk(t):
                     if isinstance(x, gast.Name) and isinstance(x.ctx, gast.Store):
                         binds.setdefault(x.id, []).append(n.value if t is x else None)
         else:
@@ -101,7 +102,7 @@ def write_replaces(parsed, fdef, env_name):
                 [i.optional_vars for i in n.items if i.optional_vars is not None] \
                 if isinstance(n, gast.With) else []
             for t in targets:
-                for x in gast.walk(t):
+                for x in walk(t):
                     if isinstance(x, gast.Name) and isinstance(x.ctx, gast.Store):
                         binds.setdefault(x.id, []).append(None)
     params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}

@@ -22,7 +22,7 @@ import numpy as np
 from .. import runtime
 from ..rules import registry
 from ..runtime.dynamic import code_signature
-from ..syntax import call, const, load
+from ..syntax import call, const, load, walk
 
 _BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -117,7 +117,7 @@ def _super_names(parsed, self_class, fdef):
         return {}
     defining = fn.__closure__[fn.__code__.co_freevars.index("__class__")].cell_contents
     out = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
                 isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call) and \
                 isinstance(n.value.func, gast.Name) and n.value.func.id == "super" and \
@@ -169,14 +169,14 @@ class Resolver:
         methods and properties resolve in that class, as self's do."""
         self.supers = _super_names(self.parsed, getattr(self.parsed, "self_class", None), fdef)
         binds = {}
-        for n in gast.walk(fdef):
+        for n in walk(fdef):
             if isinstance(n, (gast.For, gast.comprehension)):
-                for t in gast.walk(n.target):
+                for t in walk(n.target):
                     if isinstance(t, gast.Name):
                         binds[t.id] = None
             if isinstance(n, gast.Assign):
                 for target in n.targets:
-                    for t in gast.walk(target):
+                    for t in walk(target):
                         if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
                             cls = self.static_value(n.value.func) if isinstance(
                                 n.value, gast.Call) and target is t else None
@@ -444,7 +444,7 @@ class Resolver:
 
 def _names_in_node(node):
     """The names ``node`` reads."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
 def local_array_method(op):
@@ -465,11 +465,11 @@ def _static_aliases(fdef, local_names):
     """Locals bound once, to a module-level function or attribute (``tanh = np.tanh``, ``pi, sqrt
     = np.pi, np.sqrt``): a call through one resolves like a call of what it names."""
     stores = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
             stores[n.id] = stores.get(n.id, 0) + 1
     pairs = []
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1:
             target, value = n.targets[0], n.value
             if isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple) and \

@@ -23,7 +23,7 @@ import numpy as np
 from .. import runtime
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
-from ..syntax import _method_call, _names_in, clone
+from ..syntax import _method_call, _names_in, clone, walk
 from . import callees, constructors
 from .analysis import Analysis, add, attr
 from .emit import comment_at, is_comment
@@ -404,7 +404,7 @@ class Reverse(Analysis):
         if self.parsed.filename not in GENERATED_LINES:
             return set()
         popped, built, other = set(), set(), set(self.params)
-        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+        for node in walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
                 op = self.ops.get(id(node))
                 if op is None:
@@ -674,12 +674,12 @@ def _zero_safe(q, rule):
     trees = list(q.prelude) + [q.result]
     parents = {}
     for tree in trees:
-        for node in gast.walk(tree):
+        for node in walk(tree):
             for child in gast.iter_child_nodes(node):
                 parents[id(child)] = node
     pointwise = rule.kind == "elementwise" or rule.broadcast
     for tree in trees:
-        for node in gast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, gast.Name) and node.id == g and \
                     not _zero_safe_use(node, parents, q.result, pointwise, q.fn.__globals__):
                 return False
@@ -709,7 +709,7 @@ def _zero_safe_use(node, parents, result, pointwise, namespace):
 
 
 def _loads(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _loads_of_tests(stmts, adjoints, needed):
@@ -754,7 +754,7 @@ def _first_bindings(stmts, bound):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             if s.targets[0].id not in bound:
                 out.add(id(s))
-        bound |= {n.id for n in gast.walk(s)
+        bound |= {n.id for n in walk(s)
                   if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     return out
 

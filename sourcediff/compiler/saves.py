@@ -22,7 +22,7 @@ Example (the loop of an MLP over its layers, the generic code)::
 import gast
 
 from ..rules import registry
-from ..syntax import call, load
+from ..syntax import call, load, walk
 
 # attributes of an array that tell its type, shape and dtype, never its values
 _TYPE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
@@ -37,7 +37,7 @@ def type_only_names(stmts, bound):
     and a node read for its values under one parent is not type-only for being so under another."""
     only, other = set(), set()
     for stmt in stmts:
-        for parent in gast.walk(stmt):
+        for parent in walk(stmt):
             for node, type_only in _uses(parent, bound):
                 if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
                     (only if type_only else other).add(node.id)
@@ -93,7 +93,7 @@ def stand_in_pushes(stmts, names, stack_name, runtime_name):
     if not names or stack_name is None:
         return stmts
     for stmt in stmts:
-        for node in gast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, gast.Expr) and _is_push(node.value, stack_name) and \
                     isinstance(node.value.args[0], gast.Name) and node.value.args[0].id in names:
                 node.value.args[0] = stand_in(node.value.args[0].id, runtime_name)
@@ -109,7 +109,7 @@ def _is_push(node, stack_name):
 def without_stand_ins(fdef, runtime_names):
     """``fdef`` with each ``_sd.like_of(x)`` written ``x`` again (the numba backend: its lists of
     saved values hold one type, and a read-only stand-in is another array type), in place."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         for field, value in gast.iter_fields(node):
             if isinstance(value, list):
                 for k, item in enumerate(value):

@@ -33,6 +33,8 @@ import inspect
 
 import gast
 
+from ..syntax import walk
+
 _PLAIN = (int, float, complex, str, bool, bytes, type(None))
 
 
@@ -48,11 +50,11 @@ def attribute_uses(body, name, binding):
     ``name`` is used otherwise (passed on, called, rebound) than by the statement ``binding``."""
     parents = {}
     root = gast.Module(body=body, type_ignores=[])
-    for n in gast.walk(root):
+    for n in walk(root):
         for c in gast.iter_child_nodes(n):
             parents[c] = n
     out = {}
-    for n in gast.walk(root):
+    for n in walk(root):
         if not (isinstance(n, gast.Name) and n.id == name):
             continue
         parent = parents.get(n)
@@ -122,7 +124,7 @@ def replace_statement(body, old, new):
 
 def binding_of(body, name):
     """The statement ``name = C(...)`` binding ``name`` in ``body``, or None."""
-    for st in gast.walk(gast.Module(body=body, type_ignores=[])):
+    for st in walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and \
                 isinstance(st.targets[0], gast.Name) and st.targets[0].id == name and \
                 isinstance(st.value, gast.Call):

@@ -29,7 +29,7 @@ import builtins
 
 import gast
 
-from ..syntax import _names_in
+from ..syntax import _names_in, walk
 
 _PICKS = (builtins.max, builtins.min)
 
@@ -48,7 +48,7 @@ class _LoopExit:
     (one the loop binds again on a later pass is not read there)."""
 
     def __init__(self, loop):
-        self.bound = {n.id for n in gast.walk(loop)
+        self.bound = {n.id for n in walk(loop)
                       if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 

@@ -13,7 +13,7 @@ import types
 import gast
 import numpy as _np
 
-from ..syntax import clone, dead_code, load
+from ..syntax import clone, dead_code, load, walk
 from .stale import compiles_to
 
 _cache = {}
@@ -46,11 +46,11 @@ class QuotedRule:
         self.result = ret
         self.locals = set()
         for stmt in self.prelude:
-            for node in gast.walk(stmt):
+            for node in walk(stmt):
                 if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                     self.locals.add(node.id)
         params = set(self.params)
-        self.globals = sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+        self.globals = sorted({n.id for n in walk(fdef) if isinstance(n, gast.Name)
                                and isinstance(n.ctx, gast.Load)} - params - self.locals)
 
     def differentiable(self, position):

@@ -9,7 +9,7 @@ import numpy as np
 from ..compiler.emit import is_comment
 from ..compiler.optimize import dead_code
 from ..compiler.saves import saved_name
-from ..syntax import _loop_live, clone, live_stmt
+from ..syntax import _loop_live, clone, live_stmt, walk
 from .facts import TOP, Arr, Known, _const, _load, _name_uses, _np_call, _parents, _size
 
 _POPPED = "__sourcediff_popped__"
@@ -32,7 +32,7 @@ def _drop_unread_saves(body, stack_name, removable, runtime_name):
     probe = [Mark().visit(s) for s in probe]
     probe = dead_code(probe, removable | popped, set())
     alive = set()
-    for node in gast.walk(gast.Module(body=probe, type_ignores=[])):
+    for node in walk(gast.Module(body=probe, type_ignores=[])):
         if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
                 isinstance(node.value, gast.Constant) and node.value.value == _POPPED:
             alive.add(node.targets[0].id)
@@ -162,7 +162,7 @@ def _reuse_in(body, live_end, facts, runtime_name, stores, loads, parents):
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
                 isinstance(s.targets[0], gast.Name)):
             continue
-        names_here = [n.id for n in gast.walk(s.value) if isinstance(n, gast.Name) and
+        names_here = [n.id for n in walk(s.value) if isinstance(n, gast.Name) and
                       isinstance(n.ctx, gast.Load)]
         dead = {n for n in names_here if names_here.count(n) == 1 and n not in live_after[i]
                 and usable(n)}

@@ -15,7 +15,7 @@ from .. import runtime
 from ..compiler.parse import same_as_wrapped
 from ..rules import registry
 from ..rules.facts import may_write
-from ..syntax import replace_node
+from ..syntax import replace_node, walk
 from .facts import (
     TOP,
     Arr,
@@ -35,7 +35,7 @@ from .facts import (
 def _name_uses(fdef):
     """The Name nodes of ``fdef`` by identifier: (stores, loads)."""
     stores, loads = {}, {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Name):
             (loads if isinstance(node.ctx, gast.Load) else stores).setdefault(
                 node.id, []).append(node)
@@ -183,7 +183,7 @@ def _split_dict_grads(fdef, facts, removable, runtime_names):
     are known (an ``Items`` fact) and constant keys, read only by those forms and by the final
     ``_sd.grad_like(params_bar, params)``."""
     parents = _parents(fdef)
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
     stores, loads = _name_uses(fdef)
     changed = 0
     for name in sorted(stores):
@@ -221,7 +221,7 @@ def _read_only_dicts(fdef, names, runtime_names):
         aliases, grew = {p}, True
         while grew:
             grew = False
-            for node in gast.walk(fdef):
+            for node in walk(fdef):
                 if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name) and \
                         node.value.id in aliases and len(node.targets) == 1 and \
                         isinstance(node.targets[0], gast.Name) and \
@@ -229,7 +229,7 @@ def _read_only_dicts(fdef, names, runtime_names):
                     aliases.add(node.targets[0].id)
                     grew = True
         ok = True
-        for node in gast.walk(fdef):
+        for node in walk(fdef):
             if not (isinstance(node, gast.Name) and node.id in aliases and
                     isinstance(node.ctx, (gast.Load, gast.Del))):
                 continue
@@ -437,7 +437,7 @@ def _writes_only_arrays(fdef, written):
     what it writes into (``Inference.written``): no item store can change a dict argument, even
     one that reaches the code by another way than its own name (the same dict inside a list
     argument: ``q = qs[0]; q['b'] = ...``)."""
-    return all(type(written.get(id(node), TOP)) is Arr for node in gast.walk(fdef)
+    return all(type(written.get(id(node), TOP)) is Arr for node in walk(fdef)
                if isinstance(node, gast.Subscript) and isinstance(node.ctx, (gast.Store, gast.Del)))
 
 
@@ -445,7 +445,7 @@ def _calls_leave_dicts_alone(fdef, facts, namespace, runtime_names, stack_name):
     """Every call in ``fdef`` is of the runtime, of the stack, of an array method (by the facts)
     or of a function that passes :func:`_writes_nothing`: no code the function runs can
     change a dict argument behind its name."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if not isinstance(node, gast.Call):
             continue
         func = node.func
@@ -511,7 +511,7 @@ def _hoist_library_calls(fdef, facts, runtime_names, bind):
 
         visit_Lambda = visit_FunctionDef
 
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, (gast.For, gast.While)):
             for s in node.body:
                 Hoist().visit(s)

@@ -13,6 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
+from ..syntax import walk
 
 
 class _Top:
@@ -501,7 +502,7 @@ def _dot_helper_fact(fn, args, kwargs):
 
 def _parents(root):
     out = {}
-    for node in gast.walk(root):
+    for node in walk(root):
         for child in gast.iter_child_nodes(node):
             out[id(child)] = node
     return out
@@ -510,7 +511,7 @@ def _parents(root):
 def _name_uses(root):
     """({name: how many times it is stored}, {name: the Name nodes that read it}) under root."""
     stores, loads = {}, {}
-    for node in gast.walk(root):
+    for node in walk(root):
         if isinstance(node, gast.Name):
             if isinstance(node.ctx, gast.Load):
                 loads.setdefault(node.id, []).append(node)

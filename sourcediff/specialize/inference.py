@@ -17,6 +17,7 @@ from .. import runtime
 from ..compiler.emit import is_comment
 from ..compiler.parse import same_as_wrapped
 from ..rules import registry
+from ..syntax import walk
 from .facts import (
     _BINOPS,
     _CAP,
@@ -442,7 +443,7 @@ class Inference:
                 namespace[name] = cell.cell_contents
             except ValueError:
                 pass
-        assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+        assigned = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
                     isinstance(n.ctx, gast.Store)}
         namespace = {k: v for k, v in namespace.items() if k not in assigned}
         inner = Inference(fdef, namespace, stack_name, facts)

@@ -10,7 +10,7 @@ import numpy as np
 from ..compiler.emit import is_comment
 from ..rules import registry
 from ..rules.facts import may_write
-from ..syntax import clone, live_stmt
+from ..syntax import clone, live_stmt, walk
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
 from .facts import (
@@ -77,7 +77,7 @@ class _Stacking:
     def __init__(self, fdef, facts, removable, stack_name, runtime_name, share):
         self.fdef, self.facts, self.removable = fdef, facts, removable
         self.stack_name, self.runtime_name, self.share = stack_name, runtime_name, share
-        self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+        self.taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
         self.changed = 0
 
     def fresh(self, hint):
@@ -120,7 +120,7 @@ class _LoopLists:
 
     def __init__(self, loop, stacking, out):
         self.loop, self.body, self.stacking, self.out = loop, loop.body, stacking, out
-        self.stores = [{n.id for n in gast.walk(st) if isinstance(n, gast.Name) and
+        self.stores = [{n.id for n in walk(st) if isinstance(n, gast.Name) and
                         isinstance(n.ctx, gast.Store)} for st in self.body]
         self.lists, self.uses, self.inserts = {}, {}, {}
 
@@ -171,7 +171,7 @@ def _stacked_accumulations(body, lists, stacking):
             _sum_accumulation(st, facts, removable, temps)
         acc = found[0] if found is not None else (summed[0] if summed else None)
         if acc is None or sum(isinstance(n, gast.Name) and n.id == acc
-                              for b in body for n in gast.walk(b)) != 2:
+                              for b in body for n in walk(b)) != 2:
             continue
         drop.add(k)
         if summed is not None:
@@ -288,8 +288,8 @@ def _released(body, row_reads, stack_name):
     """``body`` (a function's) with the products hoisted out of each of its loops let go after
     it: ``del`` of the products, and ``None`` into the names the loop read rows of them into that
     nothing reads after the loop (a row is a view, which keeps its whole product alive)."""
-    saved = {a.id for s in body for c in gast.walk(s) if _is_stack_call(c, stack_name, "append")
-             for a in gast.walk(c) if isinstance(a, gast.Name) and a.id != stack_name}
+    saved = {a.id for s in body for c in walk(s) if _is_stack_call(c, stack_name, "append")
+             for a in walk(c) if isinstance(a, gast.Name) and a.id != stack_name}
     out, live = [], set()
     for s in reversed(body):
         found = row_reads.get(id(s))
@@ -315,7 +315,7 @@ class _Hoisting:
 
     def __init__(self, fdef, facts, removable, stack_name):
         self.facts, self.removable, self.stack_name = facts, removable, stack_name
-        self.taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+        self.taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
         self.changed = 0
         self.row_reads = {}  # id(loop) -> (the products hoisted out of it, the names of their rows)
 
@@ -391,7 +391,7 @@ def _stored_names(body):
     """The Name nodes each name is stored by in ``body``: name -> [node, ...]."""
     stored = {}
     for b in body:
-        for n in gast.walk(b):
+        for n in walk(b):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 stored.setdefault(n.id, []).append(n)
     return stored
@@ -427,7 +427,7 @@ def _writes_no_array(body, facts, stack_name):
     """The statements assign names only and call only code that writes into nothing (numpy, the
     runtime, array methods that make new values, the stack's append and pop, generated code that
     passes _writes_nothing)."""
-    for node in (n for b in body for n in gast.walk(b)):
+    for node in (n for b in body for n in walk(b)):
         if isinstance(node, gast.stmt) and not (
                 is_comment(node) or isinstance(node, (gast.Pass, gast.If, gast.For)) or
                 (isinstance(node, gast.Assign) and len(node.targets) == 1 and
@@ -449,7 +449,7 @@ def _has_loop_products(fdef):
     return any(isinstance(s, gast.For) and any(
         isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) and
         isinstance(n.left, gast.Attribute) and n.left.attr == "T" for b in s.body
-        for n in gast.walk(b)) for s in gast.walk(fdef))
+        for n in walk(b)) for s in walk(fdef))
 
 
 def _product_temps(body, fdef, removable):
@@ -457,7 +457,7 @@ def _product_temps(body, fdef, removable):
     once and read once in the whole function (``acc = acc + t`` may read it later in the body):
     name -> statement."""
     counts = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Name):
             counts[n.id] = counts.get(n.id, 0) + 1
     out = {}
@@ -512,7 +512,7 @@ def _plain_adjoint_pass(loop, removable, facts, stack_name):
     if not (isinstance(loop.target, gast.Name) and loop.target.id in removable and
             not loop.orelse and _is_range(loop.iter)):
         return False
-    for node in (n for b in loop.body for n in gast.walk(b)):
+    for node in (n for b in loop.body for n in walk(b)):
         if isinstance(node, gast.stmt) and not (
                 is_comment(node) or isinstance(node, (gast.Pass, gast.If, gast.For)) or
                 (isinstance(node, gast.Assign) and len(node.targets) == 1 and
@@ -565,7 +565,7 @@ def _materialize_broadcasts(fdef, facts, stack_name, runtime_name):
     (the same bits). Only for a parameter or a name a top-level statement before the loop
     assigns (it has its value there), and copies of at most ``_BROADCAST_BYTES``."""
     defined = {a.id for a in fdef.args.args if isinstance(a, gast.Name)}
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
     body, changed = [], 0
     for s in fdef.body:
         if isinstance(s, gast.For) and not s.orelse and _writes_no_array(s.body, facts, stack_name):
@@ -582,7 +582,7 @@ def _materialize_broadcasts(fdef, facts, stack_name, runtime_name):
                                                  type_comment=None), s))
                 changed += 1
         if isinstance(s, gast.Assign):
-            defined.update(n.id for t in s.targets for n in gast.walk(t)
+            defined.update(n.id for t in s.targets for n in walk(t)
                            if isinstance(n, gast.Name))
         body.append(s)
     fdef.body = body
@@ -592,10 +592,10 @@ def _materialize_broadcasts(fdef, facts, stack_name, runtime_name):
 def _broadcast_operands(loop, facts, defined, taken):
     """The operands of ``loop``'s body that _materialize_broadcasts copies, replaced by the names
     of their copies: (name, shape) -> the copy's name."""
-    assigned = {n.id for n in gast.walk(loop) if isinstance(n, gast.Name) and
+    assigned = {n.id for n in walk(loop) if isinstance(n, gast.Name) and
                 not isinstance(n.ctx, gast.Load)}
     made = {}
-    for node in (n for b in loop.body for n in gast.walk(b)):
+    for node in (n for b in loop.body for n in walk(b)):
         if not (isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE)):
             continue
         result = facts.get(id(node), TOP)

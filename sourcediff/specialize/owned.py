@@ -24,7 +24,7 @@ time as before. Example::
 import gast
 import numpy as np
 
-from ..syntax import is_comment
+from ..syntax import is_comment, walk
 from .facts import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal
 
 _ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.FloorDiv, gast.Mod, gast.Pow,
@@ -44,7 +44,7 @@ def owns_results(fdef, nodes, namespace, constants=None):
     body = [s for s in fdef.body if not is_comment(s)]
     if not body or not isinstance(body[-1], gast.Return) or body[-1].value is None:
         return False
-    walked = list(gast.walk(fdef))
+    walked = list(walk(fdef))
     if sum(isinstance(n, gast.Return) for n in walked) != 1 or \
             any(isinstance(n, _SCOPES) for n in walked[1:]):
         return False
@@ -69,7 +69,7 @@ def owns_results(fdef, nodes, namespace, constants=None):
             for t in s.targets:
                 holds[t.id] = token
             continue
-        for n in gast.walk(s):
+        for n in walk(s):
             if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
                 holds[n.id] = None  # (bound or deleted by anything else)
     tokens = [holds.get(name) for name in names]

@@ -25,7 +25,7 @@ import gast
 import numpy as np
 
 from ..compiler.optimize import dead_code, fold_constants, inline_temps
-from ..syntax import clone, unshared
+from ..syntax import clone, unshared, walk
 from .buffers import _drop_unread_saves, _fill_empty, _reuse_buffers
 from .dicts import (
     _calls_leave_dicts_alone,
@@ -235,7 +235,7 @@ def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removabl
             return name
     facts = _signature_facts(fdef, param_names, args, keywords, namespace, stack_name,
                              runtime_names, placeholders)
-    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    assigned = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     r = _Run(fdef, facts, namespace, stack_name, set(removable), where_names, runtime_names,
@@ -271,7 +271,7 @@ def _signature_facts(fdef, param_names, args, keywords, namespace, stack_name, r
              for k, p in enumerate(param_names)}
     for k, v in (keywords or {}).items():
         facts[k] = fact_of_signature(v)
-    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+    assigned = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     dicts = [p for k, p in enumerate(param_names) if k < len(args) and type(args[k]) is dict]

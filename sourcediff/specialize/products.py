@@ -10,7 +10,7 @@ import math
 import gast
 import numpy as np
 
-from ..syntax import is_comment, replace_node
+from ..syntax import is_comment, replace_node, walk
 from .facts import PYFLOAT, TOP, Arr, Known, Scal, _const, _load, _name_uses, _parents
 
 # elementwise operators of numbers: the same operands give the same result, with nothing written
@@ -41,7 +41,7 @@ def _pure(node, facts):
 
 
 def _names(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
 def repeated_products(fdef, facts):
@@ -154,7 +154,7 @@ def scalar_factors(fdef, facts):
     are the same bits (but where ``k * v`` would overflow or go subnormal in an element)."""
     stores, loads = _name_uses(fdef)
     copies = {}  # name -> the names assigned from it alone, once
-    for s in gast.walk(fdef):
+    for s in walk(fdef):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
                 isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name) and \
                 stores.get(s.targets[0].id) == 1:

@@ -29,7 +29,7 @@ code deletes itself; a name is released only where a top-level assignment has su
 import gast
 
 from ..compiler.saves import stand_in, type_only_names
-from ..syntax import _assigned, _loads, is_comment, live_in, located
+from ..syntax import _assigned, _loads, is_comment, live_in, located, walk
 from .facts import TOP, Arr, _size
 
 # an array smaller than this is not worth a statement
@@ -95,9 +95,9 @@ def _releasable(fdef, ever, stack_name, min_bytes):
     """The names worth releasing: assigned at the top level, large arrays by their facts, and
     none the function could still reach some other way."""
     nested, deleted, declared, calls = set(), set(), set(), set()
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, _SCOPES) and node is not fdef:
-            nested |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+            nested |= {n.id for n in walk(node) if isinstance(n, gast.Name)}
         elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Del):
             deleted.add(node.id)
         elif isinstance(node, (gast.Global, gast.Nonlocal)):
@@ -112,7 +112,7 @@ def _releasable(fdef, ever, stack_name, min_bytes):
     for s in fdef.body:
         if isinstance(s, gast.Assign):
             top |= {t.id for t in s.targets if isinstance(t, gast.Name)}
-    for s in gast.walk(fdef):
+    for s in walk(fdef):
         if isinstance(s, gast.Assign):
             targets = {t.id for t in s.targets if isinstance(t, gast.Name)}
             if isinstance(s.value, gast.Name):
@@ -150,7 +150,7 @@ def _bound_next(body, start, name):
 def without_releases(fdef):
     """``fdef`` without the ``del`` statements of names (the numba backend refuses them and frees
     its arrays itself), in place."""
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         for field in ("body", "orelse"):
             stmts = getattr(node, field, None)
             if isinstance(stmts, list):

@@ -9,6 +9,7 @@ import gast
 import numpy as np
 
 from .. import runtime
+from ..syntax import walk
 from .facts import (
     _BINOPS,
     _F64,
@@ -308,15 +309,15 @@ def _scalar_seeds(fdef, facts, runtime_names):
     factor of an elementwise product that has ``x``'s shape (and dtype) whether ``v`` is broadcast
     or not: ``v = s`` gives the same values without materializing the broadcast."""
     assigns = {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Assign):
             for t in node.targets:
-                for n in gast.walk(t):
+                for n in walk(t):
                     if isinstance(n, gast.Name):
                         assigns.setdefault(n.id, []).append(node)
     parents = _parents(fdef)
     loads = {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             loads.setdefault(node.id, []).append(node)
     changed = 0
@@ -384,7 +385,7 @@ def _is_scaled_sigmoid(node):
 def _propagate_constants(fdef, removable):
     """Compiler names assigned once, at the top level, to a number: use the number instead."""
     counts = {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             counts[node.id] = counts.get(node.id, 0) + 1
     values = {}

@@ -37,6 +37,7 @@ import numpy as np
 from .. import runtime
 from ..compiler.emit import is_comment
 from ..rules import registry
+from ..syntax import walk
 from .facts import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal, _load, _Method
 
 BLOCK_MIN_BYTES = 8 << 20  # a row-indexed argument read twice and this large is worth blocking
@@ -61,7 +62,7 @@ def _scalar(f):
 
 
 def _names(node, ctx):
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, ctx)]
+    return [n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, ctx)]
 
 
 class _Classify:
@@ -363,7 +364,7 @@ def block_rows(fdef, facts, params, runtime_name):
     if layout is None:
         return False
     n, row_params, rows = layout
-    taken = {n_.id for n_ in gast.walk(fdef) if isinstance(n_, gast.Name)} | set(params) | \
+    taken = {n_.id for n_ in walk(fdef) if isinstance(n_, gast.Name)} | set(params) | \
         {a.id for a in fdef.args.args}
     fresh = _fresh_names(taken)
     cl = _Classify(facts, n, row_params, fresh, runtime_name)
@@ -481,7 +482,7 @@ def _effects(body, stmts):
     for i in stmts:
         s = body[i]
         w = set(_names(s.targets[0], gast.Store)) if isinstance(s, gast.Assign) else set()
-        for n_ in gast.walk(s.value) if s.value is not None else ():
+        for n_ in walk(s.value) if s.value is not None else ():
             if isinstance(n_, gast.keyword) and n_.arg == "out":
                 w |= set(_names(n_.value, gast.Load))
         writes[i] = w
@@ -507,7 +508,7 @@ def _reordering_keeps_reads(stmts, section, writes, reads_of, in_loop):
 
 def _replace_reductions(fdef, replaced):
     """Put each node of ``replaced`` (by id) in place of the node it replaces, in ``fdef``."""
-    for node in list(gast.walk(fdef)):
+    for node in list(walk(fdef)):
         for field, value in gast.iter_fields(node):
             if isinstance(value, list):
                 for k, item in enumerate(value):
@@ -532,7 +533,7 @@ def _block_reads(row_params, block_names, start, rows, reads_of, in_loop, parts)
 
 def _local(stmt, block_names):
     """``stmt`` reading each row argument through its block."""
-    for n_ in gast.walk(stmt):
+    for n_ in walk(stmt):
         if isinstance(n_, gast.Name) and isinstance(n_.ctx, gast.Load) and \
                 n_.id in block_names:
             n_.id = block_names[n_.id]
