@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import AliasError, InactiveArgumentError, NonScalarOutputError, NoRuleError, SourcediffError
 from ..pytree import is_model_object, is_tree, like_container
 from . import hooks
-from .objects import check_object_wrt, holds_object
+from .objects import check_object_wrt, holds_floats, holds_object
 from .shapes import foreign_array, other_array, shape
 
 __all__ = [
@@ -176,7 +176,7 @@ def check_list_alias(value, others, names, where, text, stored=()):
     later may be the same list: the derivative keeps the items' gradients per name. A list that
     holds no floats, before or after (``stored``, what the call puts in) the call, carries no
     derivative and is let through (indices, names)."""
-    if not isinstance(value, (list, dict)) or not (_holds_floats(value) or _holds_floats(stored)):
+    if not isinstance(value, (list, dict)) or not (holds_floats(value) or holds_floats(stored)):
         return
     for other, name in zip(others, names):
         if _holds(value, other):
@@ -216,24 +216,11 @@ def _held_arrays(value, depth=0):
     return [a for item in items for a in _held_arrays(item, depth + 1)]
 
 
-def _holds_floats(value, depth=0):
-    """Whether a container holds a float, complex or object value anywhere (one that could carry
-    a derivative); ints, bools, strings and integer arrays do not."""
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind not in "iub" and value.dtype.kind != "U"
-    if isinstance(value, (bool, int, str, np.integer, np.bool_)) or value is None:
-        return False
-    if depth < 8 and is_tree(value):
-        items = value.values() if isinstance(value, dict) else value
-        return any(_holds_floats(item, depth + 1) for item in items)
-    return True
-
-
 def carries_nothing(value, message):
     """``value``, which the compiler passes where no derivative flows (``X.astype(self.dtype)``,
     an attribute of the model differentiated), refused with ``message`` when it is a float or
     holds one: its derivative would be dropped. A dtype, a string or an int carries none."""
-    if _holds_floats(value) and not isinstance(value, (type, np.dtype)):
+    if holds_floats(value) and not isinstance(value, (type, np.dtype)):
         raise NoRuleError(message)
     return value
 
@@ -436,8 +423,8 @@ def check_alias_at(base, index, others, names, where, text, value=None):
     ``self.dropout_param["mode"] = "train"`` changes what the other names read as Python does,
     and no derivative flows through a string, an int or None. (Not for a list: a list of ints
     may be an index, x[m.idx], whose derivative reads it after the write.)"""
-    if isinstance(base, dict) and not _holds_floats(value) and \
-            not _holds_floats(_slot(base, index)):
+    if isinstance(base, dict) and not holds_floats(value) and \
+            not holds_floats(_slot(base, index)):
         return
     if isinstance(base, np.ndarray):
         region = base

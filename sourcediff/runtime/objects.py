@@ -17,7 +17,7 @@ import types
 import numpy as np
 
 from ..errors import InactiveArgumentError, SourcediffError
-from ..pytree import held_items, is_float_leaf, is_model_object, object_attributes, object_float_leaves
+from ..pytree import held_items, is_float_leaf, is_model_object, is_tree, object_attributes, object_float_leaves
 from .accumulate import GradDict, add_grads, is_zero_grad
 from .indexing import held_grad, item_grad
 from .object_state import stored_by_running_call
@@ -171,8 +171,9 @@ def _collect(g, x, path, totals, stack, given):
                     f"when the model was given); sourcediff reads attributes as constants, so the "
                     f"derivative through what was stored would be lost. Pass the value on as an "
                     f"argument or a return value instead of reading it back from the object")
-            if key not in stored and _class_constant(type(x), key):
-                continue  # (a value the class holds for all its objects: no parameter of x)
+            if key not in stored and (_class_constant(type(x), key) or
+                                      read_without_floats(x, key)):
+                continue  # (a value the class holds for all its objects, or an int computed)
             if key not in stored:
                 raise SourcediffError(
                     f"the derivative flows through {path}.{key}, which {type(x).__name__} does "
@@ -207,6 +208,31 @@ def _delegated(g, x, stored):
             del moved[key]
             moved = add_grads(moved, routed)
     return g if moved is None else moved
+
+
+def holds_floats(value, depth=0):
+    """Whether a container holds a float, complex or object value anywhere (one that could carry
+    a derivative); ints, bools, strings and integer arrays do not."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind not in "iub" and value.dtype.kind != "U"
+    if isinstance(value, (bool, int, str, np.integer, np.bool_)) or value is None:
+        return False
+    if depth < 8 and is_tree(value):
+        items = value.values() if isinstance(value, dict) else value
+        return any(holds_floats(item, depth + 1) for item in items)
+    return True
+
+
+def read_without_floats(x, name):
+    """Whether reading ``name`` on ``x``, which x does not store (a property: ``out =
+    self.W.shape[1]``, or another value computed on read), gives a value with no float in it (an
+    int, a bool, a string, None, an integer array, or a tuple of them): no derivative flows
+    through it, whatever the generated code sent there. A read that raises counts as a float."""
+    try:
+        value = getattr(x, name)
+    except Exception:  # noqa: BLE001  (the property's own error: refused as before)
+        return False
+    return not holds_floats(value)
 
 
 def _class_constant(cls, name):

@@ -11,7 +11,7 @@ from ..errors import SourcediffError, SourcediffSyntaxError
 from ..pytree import is_model_object, object_attributes
 from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
 from .indexing import item_grad
-from .objects import object_attribute_grad
+from .objects import object_attribute_grad, read_without_floats
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
@@ -492,7 +492,8 @@ def constructed_grad(g, obj, paths, arg, where, text):
         stored = {n for n, _ in object_attributes(obj)} if is_model_object(obj) else set()
         for name, value in g.items():
             if name not in stored and not is_zero_grad(value) and \
-                    not _class_number(type(obj), name):  # (lam = 0.1 in the class: a constant)
+                    not _class_number(type(obj), name) and \
+                    not read_without_floats(obj, name):  # (lam = 0.1 in the class; an int)
                 raise SourcediffError(
                     f"{where}: the derivative flows through {type(obj).__name__}.{name}, which "
                     f"the object built here does not store (a property or another value "
