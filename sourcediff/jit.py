@@ -52,7 +52,7 @@ from .runtime.generated import FILES, runs_generated
 from .specialize import facts as spec_facts
 from .specialize.inference import Inference
 from .specialize.release import without_releases
-from .syntax import clone, unshared, walk  # (generic code holds Name nodes twice: _typed_zeros reads parents)
+from .syntax import children, clone, unshared, walk  # (unshared: _typed_zeros reads parents)
 
 log = logging.getLogger("sourcediff")
 
@@ -525,7 +525,7 @@ def _typed_zeros(fdef, infer, runtime_names, placeholders):
 def _uses(fdef):
     stores, loads, parents = {}, {}, {}
     for node in walk(fdef):
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             parents[id(child)] = node
         if isinstance(node, gast.Assign):
             for t in node.targets:

@@ -32,6 +32,41 @@ def walk(node):
 
 
 _AST = gast.AST
+
+
+def children(node):
+    """The child nodes of ``node``, in ``ast.iter_child_nodes``' order, as a list."""
+    out = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, _AST):
+                    out.append(item)
+        elif isinstance(value, _AST):
+            out.append(value)
+    return out
+
+
+def parents(root):
+    """{id(node): its parent} for every node under ``root`` (``root`` itself has none)."""
+    out = {}
+    todo = [root]
+    append = todo.append
+    for node in todo:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, _AST):
+                        out[id(item)] = node
+                        append(item)
+            elif isinstance(value, _AST):
+                out[id(value)] = node
+                append(value)
+    return out
+
+
 _ATOMS = (str, int, float, bool, type(None), bytes, complex, type(...))
 
 
@@ -326,7 +361,7 @@ def late_bound(fdef, names):
         count[a.id] = 1
 
     def visit(node, in_loop):
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             if isinstance(child, (gast.FunctionDef, gast.Lambda, gast.ListComp, gast.DictComp,
                                   gast.GeneratorExp, gast.SetComp)):
                 continue

@@ -29,7 +29,7 @@ import numpy as np
 from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, METHODS, writes_in_place
 from ..runtime.dynamic import code_signature
-from ..syntax import _names_in, clone, live_in, walk
+from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
@@ -837,7 +837,7 @@ def _reads_sharing(value, resolver):
             todo.append(node.value)  # (theta[i:i + n] is a view of theta, never of i or n)
         elif not (isinstance(node, gast.Attribute) and node.attr in _METADATA) and \
                 not (node is not value and _fresh_call(node, resolver)):
-            todo.extend(gast.iter_child_nodes(node))
+            todo.extend(children(node))
     return out
 
 

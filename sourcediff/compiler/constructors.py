@@ -20,7 +20,7 @@ import inspect
 
 import gast
 
-from ..syntax import walk
+from ..syntax import children, walk
 from .parse import parse_function
 
 _META = ("shape", "ndim", "dtype", "size")  # (p.shape: no derivative flows)
@@ -84,7 +84,7 @@ def _init_paths(cls, init):
     out = {p: [] for p in params}
     parents = {}
     for node in walk(fdef):
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             parents[child] = node
     reads_self = next((n for n in walk(fdef) if isinstance(n, gast.Name) and
                        n.id == self_name and isinstance(n.ctx, gast.Load) and

@@ -25,7 +25,7 @@ import gast
 import numpy as np
 
 from ..runtime import contexts
-from ..syntax import is_comment, walk
+from ..syntax import children, is_comment, walk
 from .fence import refuse, static_object
 
 QUIET_NAME = "_sd_quiet"  # (the name generated code calls runtime.contexts.quiet by)
@@ -42,7 +42,7 @@ def quiet_lines(parsed):
     lines = {}
 
     def visit(node, outer):
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             if isinstance(child, gast.With):
                 inner = outer + tuple(_context_source(parsed, child, item)
                                       for item in child.items)

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import SourcediffError, SourcediffSyntaxError
 from ..rules.facts import writes_in_place
-from ..syntax import walk
+from ..syntax import children, walk
+from ..syntax import parents as parents_of
 from .parse import parse_function
 
 # construct -> (name shown to the user, what to do instead)
@@ -87,7 +88,7 @@ def _check_one_shot_iterators(parsed, fdef):
     when it is read, once; sourcediff computes them into a list where it is bound. The two agree
     when ``g`` is read once, by code that runs once after the binding, with the names its items
     read unchanged in between; elsewhere (``sum(g) + sum(g)``: Python's second sum is 0) refuse."""
-    parents = {id(c): n for n in walk(fdef) for c in gast.iter_child_nodes(n)}
+    parents = parents_of(fdef)
     binds, loads, stores = {}, {}, {}
     scoped = {id(n) for c in walk(fdef) if isinstance(c, gast.comprehension)
               for n in walk(c.target)}  # (a comprehension's own variables)
@@ -158,7 +159,7 @@ def _check_one_shot_arguments(parsed, fdef):
             param = params[key] if isinstance(key, int) and key < len(params) else key
             reads = [n for n in walk(callee) if isinstance(n, gast.Name) and
                      n.id == param and isinstance(n.ctx, gast.Load)]
-            parents = {id(c): n for n in walk(callee) for c in gast.iter_child_nodes(n)}
+            parents = parents_of(callee)
             if len(reads) > 1 or (reads and _loop_between(reads[0], callee, parents)):
                 what = _iterator_kind(arg, parsed)
                 refuse(parsed, arg, f"{what} passed to a function that reads them more than "
@@ -467,7 +468,7 @@ def _own_nodes(fdef):
         node = todo.pop()
         yield node
         if not isinstance(node, (gast.FunctionDef, gast.Lambda)):
-            todo.extend(gast.iter_child_nodes(node))
+            todo.extend(children(node))
 
 
 class _YieldToAppend(gast.NodeTransformer):

@@ -37,6 +37,7 @@ from ..rules.facts import writes_in_place
 from ..syntax import (  # noqa: F401
     assign,
     call,
+    children,
     clone,
     const,
     dict_display,
@@ -82,7 +83,7 @@ def own_locals(fdef):
     out = {a.id for a in _params(fdef)}
 
     def visit(node):
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             if isinstance(child, gast.FunctionDef):
                 out.add(child.name)
                 for default in child.args.defaults:

@@ -23,7 +23,7 @@ import numpy as np
 from .. import runtime
 from ..errors import NoRuleError, SourcediffSyntaxError
 from ..rules import quote, registry
-from ..syntax import _method_call, _names_in, clone, walk
+from ..syntax import _method_call, _names_in, children, clone, walk
 from . import callees, constructors
 from .analysis import Analysis, add, attr
 from .emit import comment_at, is_comment
@@ -675,7 +675,7 @@ def _zero_safe(q, rule):
     parents = {}
     for tree in trees:
         for node in walk(tree):
-            for child in gast.iter_child_nodes(node):
+            for child in children(node):
                 parents[id(child)] = node
     pointwise = rule.kind == "elementwise" or rule.broadcast
     for tree in trees:

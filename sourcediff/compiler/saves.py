@@ -22,7 +22,7 @@ Example (the loop of an MLP over its layers, the generic code)::
 import gast
 
 from ..rules import registry
-from ..syntax import call, load, walk
+from ..syntax import call, children, load, walk
 
 # attributes of an array that tell its type, shape and dtype, never its values
 _TYPE_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
@@ -52,7 +52,7 @@ def _uses(parent, bound):
     if isinstance(parent, gast.Attribute):
         return [(parent.value, parent.attr in _TYPE_ATTRIBUTES)]
     if not isinstance(parent, gast.Call):
-        return [(child, False) for child in gast.iter_child_nodes(parent)]
+        return [(child, False) for child in children(parent)]
     fn = _called(parent.func, bound)
     only = registry.facts(fn).type_only if fn is not None else ()
     return [(parent.func, False)] + [(a, k in only) for k, a in enumerate(parent.args)] + \

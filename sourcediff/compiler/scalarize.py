@@ -33,7 +33,7 @@ import inspect
 
 import gast
 
-from ..syntax import walk
+from ..syntax import children, walk
 
 _PLAIN = (int, float, complex, str, bool, bytes, type(None))
 
@@ -51,7 +51,7 @@ def attribute_uses(body, name, binding):
     parents = {}
     root = gast.Module(body=body, type_ignores=[])
     for n in walk(root):
-        for c in gast.iter_child_nodes(n):
+        for c in children(n):
             parents[c] = n
     out = {}
     for n in walk(root):

@@ -13,7 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..syntax import walk
+from ..syntax import parents, walk
 
 
 class _Top:
@@ -501,11 +501,7 @@ def _dot_helper_fact(fn, args, kwargs):
 
 
 def _parents(root):
-    out = {}
-    for node in walk(root):
-        for child in gast.iter_child_nodes(node):
-            out[id(child)] = node
-    return out
+    return parents(root)
 
 
 def _name_uses(root):

@@ -17,7 +17,7 @@ from .. import runtime
 from ..compiler.emit import is_comment
 from ..compiler.parse import same_as_wrapped
 from ..rules import registry
-from ..syntax import walk
+from ..syntax import children, walk
 from .facts import (
     _BINOPS,
     _CAP,
@@ -234,7 +234,7 @@ class Inference:
             return self.subscript(self.expr(node.value, env), node.slice, env)
         if isinstance(node, gast.Call):
             return self.call(node, env)
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             if isinstance(child, gast.expr):
                 self.expr(child, env)
         return TOP

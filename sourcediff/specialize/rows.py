@@ -37,7 +37,7 @@ import numpy as np
 from .. import runtime
 from ..compiler.emit import is_comment
 from ..rules import registry
-from ..syntax import walk
+from ..syntax import children, walk
 from .facts import ANYBOOL, ANYINT, F64S, PYFLOAT, Arr, Known, Scal, _load, _Method
 
 BLOCK_MIN_BYTES = 8 << 20  # a row-indexed argument read twice and this large is worth blocking
@@ -187,7 +187,7 @@ class _Classify:
             return c, node
         if isinstance(node, (gast.Tuple, gast.List, gast.Subscript, gast.Slice, gast.IfExp,
                              gast.BoolOp, gast.keyword)):
-            c = self.join(self.visit(child) for child in gast.iter_child_nodes(node)
+            c = self.join(self.visit(child) for child in children(node)
                           if isinstance(child, (gast.expr, gast.keyword)))
             if c == R:
                 raise _Abort(f"{type(node).__name__} of a row-wise value")
