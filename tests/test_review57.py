@@ -80,3 +80,24 @@ def test_a_hook_on_a_non_leaf_input_of_a_composite_runs_once_under_create_graph(
         return g, h
 
     _assert_same(program)
+
+
+# a gradient recorded with create_graph=True kept the dtype a rule promoted it to: einsum's
+# gradient through np.ones made a float32 leaf's gradient float64 (without create_graph the
+# engine casts each gradient to its node's dtype)
+
+
+@pytest.mark.parametrize("equation", ["ij->j", "ij->", "ii->i"])
+def test_create_graph_keeps_a_float32_gradient_float32_through_einsum(equation):
+    def program(M):
+        x = M.tensor([[0.25, -1.5, 0.5], [1.25, 0.75, -2.0], [0.5, 1.0, 3.0]], dtype=M.float32,
+                     requires_grad=True)
+        y = M.einsum(equation, x)
+        (g,) = M.autograd.grad((y * y).sum(), [x], create_graph=True)
+        (g * g).sum().backward()
+        return g, x.grad
+
+    tape, ref = _both(program)
+    for a, b in zip(tape, ref):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-6)
