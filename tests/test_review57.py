@@ -101,3 +101,22 @@ def test_create_graph_keeps_a_float32_gradient_float32_through_einsum(equation):
     for a, b in zip(tape, ref):
         assert a.dtype == b.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# rsqrt and logsumexp are composite nodes on the tape; PyTorch's nodes save their result, so an
+# in-place write into the result makes backward refuse. The tape ran on
+
+
+@pytest.mark.parametrize("expr", ["x.rsqrt()", "x.logsumexp(0)", "x.logsumexp(1, keepdim=True)"])
+def test_an_in_place_write_into_a_saved_result_is_refused_as_pytorch_refuses(expr):
+    messages = []
+    for M in (T, torch):
+        x0 = M.tensor([[0.6, 1.5], [1.2, 0.8]], dtype=M.float64, requires_grad=True)
+        x = x0 * 1
+        y = eval(expr, {"x": x})
+        y += 1
+        with pytest.raises(Exception, match="modified by an inplace operation") as info:
+            y.sum().backward()
+        messages.append(str(info.value))
+    name = {"x.rsqrt()": "Rsqrt"}.get(expr, "Logsumexp")
+    assert all(f"output 0 of {name}" in m for m in messages)

@@ -341,7 +341,10 @@ def _unary(t, key, name, saves, composite_fn):
     return _composite(name, composite_fn, (t,), value=np.asarray(key(t._data)))
 
 
-_SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0"}
+# (the composite nodes whose PyTorch node saves its result: an in-place write into the result
+# makes their backward refuse; rsqrt's and logsumexp's gave a gradient where PyTorch refuses)
+_SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0", "RsqrtBackward0",
+                 "LogsumexpBackward0"}
 
 
 def _composite(name, fn, inputs, value=None):
