@@ -120,3 +120,23 @@ def test_an_in_place_write_into_a_saved_result_is_refused_as_pytorch_refuses(exp
         messages.append(str(info.value))
     name = {"x.rsqrt()": "Rsqrt"}.get(expr, "Logsumexp")
     assert all(f"output 0 of {name}" in m for m in messages)
+
+
+# softmax, log_softmax and logsumexp over an empty dim (x[x > 0] with no positive element) raised
+# numpy's ValueError (a zero-size maximum) where PyTorch gives an empty result or -inf
+
+
+@pytest.mark.parametrize("expr", ["x.softmax(1)", "x.log_softmax(1)", "x.logsumexp(1)",
+                                  "x[x > 5].softmax(0)", "M.nn.functional.log_softmax(x, 1)"])
+def test_softmax_and_logsumexp_over_an_empty_dim_run_as_pytorch(expr):
+    def program(M):
+        x = M.zeros(2, 0, dtype=M.float64, requires_grad=True)
+        with np.errstate(divide="ignore"):
+            y = eval(expr, {"x": x, "M": M})
+            (y * 2).sum().backward()
+        return y, x.grad
+
+    tape, ref = _both(program)
+    for a, b in zip(tape, ref):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)

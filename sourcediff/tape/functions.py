@@ -205,7 +205,9 @@ def stack(tensors, dim=0):
 
 
 def _amax_const(a, dim):
-    return np.max(_unwrap(a), axis=dim, keepdims=True)
+    # (initial=-inf: an empty dim gives -inf, so softmax and logsumexp over it run as PyTorch's
+    # (an empty result, -inf) instead of numpy's ValueError for a zero-size maximum)
+    return np.max(_unwrap(a), axis=dim, keepdims=True, initial=-np.inf)
 
 
 def _softmax(a, dim):
