@@ -140,3 +140,26 @@ def test_softmax_and_logsumexp_over_an_empty_dim_run_as_pytorch(expr):
     for a, b in zip(tape, ref):
         assert a.shape == b.shape
         np.testing.assert_array_equal(a, b)
+
+
+# an in-place write into a view of a 0-d tensor (y.view(-1).exp_(), y[None][0] = v,
+# y.unsqueeze(0) += w) was refused ("numpy copied them") where PyTorch records CopySlices
+
+
+def test_an_in_place_write_into_a_view_of_a_0d_tensor_runs_as_pytorch():
+    def program(M):
+        x = M.tensor(0.5, dtype=M.float64, requires_grad=True)
+        w = M.tensor([1.5], dtype=M.float64, requires_grad=True)
+        y = x * 2
+        v = y[None]
+        u = y.unsqueeze(0).unsqueeze(1)
+        y.view(-1).add_(x)
+        v[0] = w[0] * 3
+        u.mul_(x)
+        u.view(-1)[0] += w[0]
+        z = y * y + v.sum() * 2 + u.sum()
+        (gx, gw) = M.autograd.grad(z, [x, w], create_graph=True)
+        (gx * gw).sum().backward()
+        return y, v, u, gx, gw, x.grad, w.grad
+
+    _assert_same(program)
