@@ -163,3 +163,34 @@ def test_an_in_place_write_into_a_view_of_a_0d_tensor_runs_as_pytorch():
         return y, v, u, gx, gw, x.grad, w.grad
 
     _assert_same(program)
+
+
+# composite nodes kept no versions of the inputs PyTorch's node saves: an in-place write into a
+# loss's target (or an activation's input) after the call was not refused
+
+
+@pytest.mark.parametrize("call", [
+    "M.nn.functional.mse_loss(a, b)", "M.nn.functional.huber_loss(a, b)",
+    "M.nn.functional.smooth_l1_loss(a, b)", "M.nn.functional.binary_cross_entropy_with_logits(a, b)",
+    "M.nn.functional.softplus(a)", "M.nn.functional.elu(a)", "M.nn.functional.leaky_relu(a, 0.1)",
+    "M.nn.functional.gelu(a)", "a.logsumexp(0)"])
+@pytest.mark.parametrize("written", ["a", "b"])
+def test_an_in_place_write_into_an_input_a_composite_saved_is_refused_as_pytorch_refuses(call,
+                                                                                          written):
+    outcomes = []
+    for M in (T, torch):
+        x = M.tensor([[0.3, -0.6], [0.2, 0.7]], dtype=M.float64, requires_grad=True)
+        a = x * 1
+        b = M.tensor([[0.4, 0.1], [0.9, 0.5]], dtype=M.float64)
+        out = eval(call, {"M": M, "a": a, "b": b})
+        {"a": a, "b": b}[written].mul_(1.5)
+        try:
+            out.sum().backward()
+            outcomes.append(x.grad.numpy().copy())
+        except Exception as exc:  # (torch's RuntimeError, the tape's TapeError)
+            assert "modified by an inplace operation" in str(exc)
+            outcomes.append("refused")
+    if isinstance(outcomes[1], str):
+        assert outcomes[0] == "refused"
+    else:
+        np.testing.assert_allclose(outcomes[0], outcomes[1], rtol=1e-12)

@@ -343,6 +343,12 @@ def _unary(t, key, name, saves, composite_fn):
 
 # (the composite nodes whose PyTorch node saves its result: an in-place write into the result
 # makes their backward refuse; rsqrt's and logsumexp's gave a gradient where PyTorch refuses)
+# (the composite nodes whose PyTorch node saves these inputs: an in-place write into one, a
+# loss's target among them, makes their backward refuse; the tape's ran on)
+_SAVES_INPUTS = {"MseLossBackward0": (0, 1), "HuberLossBackward0": (0, 1),
+                 "SmoothL1LossBackward0": (0, 1), "BinaryCrossEntropyWithLogitsBackward0": (0, 1),
+                 "SoftplusBackward0": (0,), "EluBackward0": (0,), "LeakyReluBackward0": (0,),
+                 "GeluBackward0": (0,), "LogsumexpBackward0": (0,)}
 _SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0", "RsqrtBackward0",
                  "LogsumexpBackward0"}
 
@@ -380,6 +386,10 @@ def _composite(name, fn, inputs, value=None):
     node._args = tuple(inputs)
     node._fwd = fn
     node._extra = (sub, leaves)
+    saved = _SAVES_INPUTS.get(name)
+    if saved:
+        node._vers = tuple((p, inputs[p]._vc[0]) for p in saved
+                           if p < len(inputs) and isinstance(inputs[p], Tensor))
     if name in _SAVES_RESULT:
         node._saves = ("o",)
         node._ans = out._data
