@@ -194,3 +194,25 @@ def test_an_in_place_write_into_an_input_a_composite_saved_is_refused_as_pytorch
         assert outcomes[0] == "refused"
     else:
         np.testing.assert_allclose(outcomes[0], outcomes[1], rtol=1e-12)
+
+
+# flip's result was numpy's reversed view of the input, which the tape took for a view with no
+# index into its base: an in-place write into it was refused ("a view of a leaf Variable...")
+# where PyTorch's flip makes a new tensor
+
+
+def test_an_in_place_write_into_a_flipped_tensor_runs_as_pytorch():
+    def program(M):
+        x = M.tensor([[0.5, -2.0, 1.0], [1.5, 0.25, -1.0]], dtype=M.float64, requires_grad=True)
+        w = M.tensor([2.0, 3.0, 4.0], dtype=M.float64, requires_grad=True)
+        y0 = M.flip(x, [0])
+        y1 = x.flip(1)
+        y2 = y0.relu()
+        y0.copy_(y0.detach() * 3)
+        y1[0] = w
+        y1.mul_(w)
+        z = M.flip(y1, [0, 1])
+        (y2.sum() + (y0 * y1).sum() + (z * z).sum()).backward()
+        return x, y0, y1, x.grad, w.grad
+
+    _assert_same(program)
