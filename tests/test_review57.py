@@ -216,3 +216,24 @@ def test_an_in_place_write_into_a_flipped_tensor_runs_as_pytorch():
         return x, y0, y1, x.grad, w.grad
 
     _assert_same(program)
+
+
+# a batched matmul's result (UnsafeViewBackward0) was numpy's reshaped view of the product, taken
+# for a view with no index into its base: an in-place write into it was refused
+
+
+def test_an_in_place_write_into_a_batched_matmul_result_runs_as_pytorch():
+    def program(M):
+        x = M.tensor([[[0.5, -2.0, 1.0], [1.5, 0.25, -1.0]], [[0.3, 0.2, -0.1], [1.0, 2.0, 0.5]]],
+                     dtype=M.float64, requires_grad=True)
+        w = M.tensor([[2.0, 3.0], [4.0, -1.0], [0.5, 1.5]], dtype=M.float64, requires_grad=True)
+        y1 = x @ w
+        y2 = x @ x.transpose(1, 2)
+        e = y1.exp()
+        y1 *= 3
+        y2[0, 1] = 5.0
+        y2.add_(w[0, 0])
+        (y1.sum() + (y2 * y2).sum() + e.sum()).backward()
+        return y1, y2, x.grad, w.grad
+
+    _assert_same(program)
