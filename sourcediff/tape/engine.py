@@ -181,6 +181,8 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 dt = node._dtype
                 if g.dtype is not dt and dt is not None and g.dtype != dt and g.dtype.kind == "f":
                     g = g.astype(dt)
+            elif isinstance(g, Tensor):
+                g = _graph_cast(node, g)
             if type(node) is acc_class:
                 hooks = node.variable._hooks
                 if hooks:
@@ -239,6 +241,17 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 node._args = node._raw = node._ans = node._extra = None
     except NotImplementedError as exc:  # a rule with no derivative for these values (abs at a
         raise TapeError(f"in the backward of {node.name()}: {exc}") from None  # complex value)
+
+
+def _graph_cast(node, g):
+    """A gradient recorded on the tape (create_graph) in the dtype of the node's output, or of a
+    leaf's, as the engine casts a numpy one: a rule that promotes float32 (einsum's gradient
+    through np.ones) gave a float64 gradient with create_graph=True only."""
+    dt = node._dtype if type(node) is not AccumulateGrad else node.variable._data.dtype
+    have = g._data.dtype
+    if dt is None or have == dt or have.kind != "f" or dt.kind != "f":
+        return g
+    return g.to(dt)
 
 
 def _before_node(node, g, cg, capture, through, inner, results):

@@ -37,18 +37,24 @@ def matmul(a, b):
     if nb == 2:
         lead = a._data.shape[:-1]
         flat = a.reshape(-1, a._data.shape[-1])
-        res = mm(flat, b)
-        return _op("UnsafeViewBackward0", np.reshape, np.reshape,
-                   (res, lead + (b._data.shape[-1],)), None, (0,), ())
+        return _unsafe_view(mm(flat, b), lead + (b._data.shape[-1],))
     if na >= 3 and nb >= 3:
         batch = np.broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
         ae = a.expand(*(batch + a._data.shape[-2:])).reshape(-1, *a._data.shape[-2:])
         be = b.expand(*(batch + b._data.shape[-2:])).reshape(-1, *b._data.shape[-2:])
         res = ae.bmm(be)
-        return _op("UnsafeViewBackward0", np.reshape, np.reshape,
-                   (res, batch + res._data.shape[-2:]), None, (0,), ())
+        return _unsafe_view(res, batch + res._data.shape[-2:])
     res = _op("BmmBackward0", np.matmul, np.matmul, (a, b), None, (0, 1), _BILINEAR)
     return res
+
+
+def _unsafe_view(res, shape):
+    """The batched product ``res`` in ``shape`` (``UnsafeViewBackward0``): a new array, not a
+    view, as PyTorch's _unsafe_view, so that an in-place write into a batched matmul's result
+    (y = a @ w; y *= y) is recorded; numpy's reshaped view of ``res`` was taken for a view with
+    no index into its base and the write refused. (_op copied numpy's view all the same.)"""
+    return _op("UnsafeViewBackward0", np.reshape, np.reshape, (res, shape), None, (0,), (),
+               ans=res._data.reshape(shape).copy())
 
 
 _matmul = np.matmul
@@ -205,7 +211,9 @@ def stack(tensors, dim=0):
 
 
 def _amax_const(a, dim):
-    return np.max(_unwrap(a), axis=dim, keepdims=True)
+    # (initial=-inf: an empty dim gives -inf, so softmax and logsumexp over it run as PyTorch's
+    # (an empty result, -inf) instead of numpy's ValueError for a zero-size maximum)
+    return np.max(_unwrap(a), axis=dim, keepdims=True, initial=-np.inf)
 
 
 def _softmax(a, dim):

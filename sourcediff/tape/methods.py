@@ -705,7 +705,10 @@ class _Methods:
         dims = _shape_arg(dims)
         idx = tuple(slice(None, None, -1) if i in [d % self._data.ndim for d in dims]
                     else slice(None) for i in range(self._data.ndim))
-        return _op("FlipBackward0", _getitem, _getitem, (self, idx), None, (0,), ())
+        # (a new array, as PyTorch's flip, not a view: numpy's reversed view was taken for a
+        # view with no index into its base, and an in-place write into it refused)
+        return _op("FlipBackward0", _getitem, _getitem, (self, idx), None, (0,), (),
+                   ans=self._data[idx].copy())
 
     def __getitem__(self, index):
         return _getitem_tensor(self, index)

@@ -23,7 +23,7 @@ from .rule_lookup import (
     _sliced_cache,
     _ToCopy,
 )
-from .tensor_class import Tensor, _any_rg, _edge, _new_tensor, _unwrap, _wrap
+from .tensor_class import Tensor, _any_rg, _edge, _getitem, _new_tensor, _unwrap, _wrap
 
 
 def _op_ragged(name, key, args, kw, edges, saves, ans):
@@ -341,7 +341,16 @@ def _unary(t, key, name, saves, composite_fn):
     return _composite(name, composite_fn, (t,), value=np.asarray(key(t._data)))
 
 
-_SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0"}
+# (the composite nodes whose PyTorch node saves its result: an in-place write into the result
+# makes their backward refuse; rsqrt's and logsumexp's gave a gradient where PyTorch refuses)
+# (the composite nodes whose PyTorch node saves these inputs: an in-place write into one, a
+# loss's target among them, makes their backward refuse; the tape's ran on)
+_SAVES_INPUTS = {"MseLossBackward0": (0, 1), "HuberLossBackward0": (0, 1),
+                 "SmoothL1LossBackward0": (0, 1), "BinaryCrossEntropyWithLogitsBackward0": (0, 1),
+                 "SoftplusBackward0": (0,), "EluBackward0": (0,), "LeakyReluBackward0": (0,),
+                 "GeluBackward0": (0,), "LogsumexpBackward0": (0,)}
+_SAVES_RESULT = {"SigmoidBackward0", "SoftmaxBackward0", "LogSoftmaxBackward0", "RsqrtBackward0",
+                 "LogsumexpBackward0"}
 
 
 def _composite(name, fn, inputs, value=None):
@@ -377,6 +386,10 @@ def _composite(name, fn, inputs, value=None):
     node._args = tuple(inputs)
     node._fwd = fn
     node._extra = (sub, leaves)
+    saved = _SAVES_INPUTS.get(name)
+    if saved:
+        node._vers = tuple((p, inputs[p]._vc[0]) for p in saved
+                           if p < len(inputs) and isinstance(inputs[p], Tensor))
     if name in _SAVES_RESULT:
         node._saves = ("o",)
         node._ans = out._data
@@ -395,7 +408,12 @@ def _detached(x):
 def _composite_bw(node, g, cg):
     _check_saved(node)
     if cg:
-        inputs = node._args
+        # (fn re-run on an alias of each input that requires grad: the nested grad stops at the
+        # aliases, so it gives the partial derivatives and the engine sends them on through the
+        # inputs' own nodes; run on the inputs themselves it gave the total derivatives, an
+        # input's hooks and retained .grad ran in it, and add(x, 3 * x, alpha=2) counted the
+        # path from x * 3 to x twice: 13 where PyTorch gives 7)
+        inputs = [_alias(x) if isinstance(x, Tensor) and x._rg else x for x in node._args]
         with enable_grad():
             sub = node._fwd(*inputs)
         want = [x for x in inputs if isinstance(x, Tensor) and x._rg]
@@ -409,6 +427,12 @@ def _composite_bw(node, g, cg):
     got = iter(_grad_impl([sub], [g], want, retain_graph=_state_retain[0], create_graph=False,
                           allow_unused=True, raw=True))
     return [next(got) if isinstance(x, Tensor) and x._rg else None for x in leaves]
+
+
+def _alias(x):
+    """``x`` as a new Tensor whose node (AliasBackward0) leads to x's: the same value, a graph
+    position of its own."""
+    return _op("AliasBackward0", _getitem, _getitem, (x, ()), None, (0,), (), view=True)
 
 
 def _not_implemented_bw(node, g, cg):

@@ -166,6 +166,8 @@ def _inplace(t, op, npop, other, unary=False):
         index = _view_index(t)
         snap = _snapshot(t)
         res = op(snap) if unary else op(snap, other)
+        if base._data.ndim == 0 and res._data.ndim:  # (numpy writes no (1,) into a 0-d array)
+            res = res.reshape(())
         # the base records CopySlices; its views, t among them, become AsStridedBackward0 of it
         _setitem(base, index, res, through_view=True)
         if not np.shares_memory(t._data, base._data):  # (not one of the base's views' data)
@@ -229,6 +231,8 @@ def _view_index(t):
     if t._vidx is not None:
         return t._vidx
     base = t._base
+    if base._data.ndim == 0 and np.may_share_memory(t._data, base._data):
+        return ()  # (a view of a 0-d tensor: its one element, y.view(-1) or y[None])
     pos = _positions(t._data, base._data) if base._data.ndim else None
     if pos is None:
         raise TapeError(
