@@ -24,6 +24,7 @@ ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (
 WRITE_INTO = "_sd_write_into"  # np.exp(x, out=a) is written a = _sd_write_into(a, np.exp(x), ...)
 NP_WHERE = "_sd_np_where"  # np.copyto(a, v, where=m) writes np.where(m, v, a)
 ITEM_TO_WRITE = "_sd_item_to_write"  # a[i][j] = v writes a copy of a[i] back (runtime.item_to_write)
+WITH_ITEM = "_sd_with_item"  # ... into a tuple a as a = _sd_with_item(a, i, new) (runtime.with_item)
 KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extremum(xs_, f, True)]
 NP_SORT = "_sd_np_sort"  # a.sort(axis) writes np.sort(a, axis)
 SORTS_AN_ARRAY = "_sd_sorts_an_array"  # (after a check that a is an array)
@@ -578,3 +579,18 @@ def _literal_int(node):
 def _as_list(node):
     """``list(node)``, or a list display itself."""
     return node if isinstance(node, (gast.List, gast.ListComp)) else call(load("list"), [node])
+
+
+def tuple_names(fdef):
+    """The names that hold a tuple wherever ``fdef`` reads them: its ``*args`` parameter, and names
+    bound only by ``t = (a, b)`` (a nested function's bindings of the name, a parameter of that
+    name or any other binding leave it out). ``t[i][j] = v`` writes ``t[i]`` back into such a
+    name as a new tuple: Python cannot store into a tuple."""
+    star = fdef.args.vararg
+    targets = [node.targets[0] for node in gast.walk(fdef)
+               if isinstance(node, gast.Assign) and len(node.targets) == 1 and
+               isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.Tuple)]
+    skip = {id(t) for t in targets} | {id(star)}
+    other = {node.id for node in gast.walk(fdef) if isinstance(node, gast.Name) and
+             not isinstance(node.ctx, gast.Load) and id(node) not in skip}
+    return ({t.id for t in targets} | ({star.id} if star is not None else set())) - other

@@ -1,0 +1,100 @@
+"""review55: known bugs and over-refusals of ordinary code. Each gradient is checked against
+finite differences (and forward mode against reverse mode's gradient); each refusal by its
+message, file and line."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.errors import SourcediffError
+
+try:
+    from .oracles import check_grads_fd
+except ImportError:  # tests/ collected without being a package
+    from oracles import check_grads_fd
+
+X = np.array([0.5, -1.2, 2.0])
+V = np.array([0.3, -0.7, 1.1])
+
+
+def _check_both_modes(f, x=X):
+    """Reverse mode against finite differences, forward mode against reverse mode's gradient."""
+    g = sd.grad(f)(x.copy())
+    check_grads_fd(f, (x.copy(),), (0,), (g,))
+    out, tangent = sd.jvp(f, (x.copy(),), (V,))
+    assert np.isclose(out, f(x.copy()))
+    assert np.isclose(tangent, np.sum(g * V), rtol=1e-10), (tangent, np.sum(g * V))
+    return g
+
+
+def _line_of(fn, text):
+    lines, first = __import__("inspect").getsourcelines(fn)
+    return first + next(k for k, line in enumerate(lines) if text in line)
+
+
+# ---------------------------------------------------------------- t[i][j] = v on a tuple
+
+def _tuple_literal(x):
+    c = x * 1.0
+    b = x * 2.0
+    t = (c, b)
+    t[0][0] = x[1] * 3.0
+    return np.sum(t[0] * t[1])
+
+
+def _star_writer(*arrs):
+    arrs[0][0] = arrs[1][2] ** 2
+    return np.sum(arrs[0] * arrs[1])
+
+
+def _calls_star_writer(x):
+    return _star_writer(x * 1.0, np.cos(x))
+
+
+def _tuple_in_a_loop(x):
+    t = (x * 1.0, x * 2.0)
+    for i in range(2):
+        t[i][1] = t[i][0] * x[2]
+    return np.sum(t[0] * t[1])
+
+
+@pytest.mark.parametrize("f", [_tuple_literal, _calls_star_writer, _tuple_in_a_loop])
+def test_a_write_into_an_array_held_by_a_tuple_is_differentiated(f):
+    """t[i][j] = v where t is a tuple literal or a *args tuple raised Python's TypeError ('tuple'
+    object does not support item assignment) from the write-back of t[i]: it is written back
+    as a new tuple now, in reverse and forward mode and for the hessian."""
+    _check_both_modes(f)
+    h = sd.hessian(f)(X.copy())
+    assert h.shape == (3, 3) and np.allclose(h, h.T)
+
+
+def _reads_the_written_array_by_its_own_name(x):
+    c = x * 1.0
+    t = (c, x * 2.0)
+    t[0][0] = x[1] * 3.0
+    return np.sum(c * t[1])
+
+
+def test_a_write_through_a_tuple_into_an_array_read_by_another_name_stays_refused():
+    """numpy changes c as well: the alias stage refuses, naming c and the line."""
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_reads_the_written_array_by_its_own_name)(X.copy())
+    line = _line_of(_reads_the_written_array_by_its_own_name, "t[0][0] =")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "also changes c" in str(err.value)
+
+
+def _writes_into_a_tuple_parameter(x, pair):
+    pair[0][0] = x[1] * 3.0
+    return np.sum(pair[0] * x)
+
+
+@pytest.mark.filterwarnings("ignore::sourcediff.errors.SourcediffWarning")
+def test_a_write_into_a_tuple_parameters_array_is_refused_by_sourcediff_not_by_python():
+    """A tuple the function does not build itself: a sourcediff error at the user's line that
+    says what to do, not Python's TypeError from generated code."""
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_writes_into_a_tuple_parameter)(X.copy(), (X * 1.0, X * 2.0))
+    line = _line_of(_writes_into_a_tuple_parameter, "pair[0][0] =")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "is a tuple" in str(err.value) and "build a new tuple" in str(err.value)
