@@ -98,3 +98,66 @@ def test_a_write_into_a_tuple_parameters_array_is_refused_by_sourcediff_not_by_p
     line = _line_of(_writes_into_a_tuple_parameter, "pair[0][0] =")
     assert f"test_review55.py:{line}:" in str(err.value)
     assert "is a tuple" in str(err.value) and "build a new tuple" in str(err.value)
+
+
+# ---------------------------------------------------------------- xp = np, def f(x, xp=np)
+
+def _namespace_helper(x, xp=np):
+    return xp.tanh(x) * xp.exp(-x)
+
+
+def _namespace_parameter(x, xp=np, *, la=np.linalg):
+    """Array-API style: the module a parameter's default names."""
+    y = _namespace_helper(x) + _namespace_helper(x, xp=xp)
+    inner = lambda z: xp.cos(z)  # noqa: E731
+    return la.norm(y) + xp.sum(inner(x)) + sum(xp.sin(v) for v in x)
+
+
+def _namespace_local(x):
+    xp = np
+    m = xp.linalg
+    return m.norm(xp.outer(x, xp.sin(x)))
+
+
+@pytest.mark.parametrize("call", [lambda f, x: f(x), lambda f, x: f(x, np),
+                                  lambda f, x: f(x, xp=np, la=np.linalg)])
+def test_a_parameter_whose_default_is_numpy_reads_as_numpy(call):
+    """xp.sum(...) on a parameter xp=np was read as the ndarray method .sum() of xp and refused
+    (NoRuleError): its reads are numpy's now, in the helper it is passed to as well."""
+    g = call(sd.grad(_namespace_parameter), X.copy())
+    check_grads_fd(lambda x: call(_namespace_parameter, x), (X.copy(),), (0,), (g,))
+    out, tangent = sd.jvp(lambda x: call(_namespace_parameter, x), (X.copy(),), (V,))
+    assert np.isclose(tangent, np.sum(g * V), rtol=1e-10)
+
+
+def test_a_local_bound_to_numpy_reads_as_numpy():
+    """xp = np; m = xp.linalg: both names are the modules."""
+    _check_both_modes(_namespace_local)
+
+
+def test_a_module_parameter_passed_another_module_is_refused_at_run_time():
+    """The code was compiled as numpy's: another module passed is refused naming the parameter,
+    the function's line and what to do, never run as numpy's."""
+    import math
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_namespace_parameter)(X.copy(), math)
+    line = _line_of(_namespace_parameter, "def _namespace_parameter")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "xp is passed math" in str(err.value) and "call it with xp=np" in str(err.value)
+
+
+def _array_namespace(x):
+    return np
+
+
+def _namespace_at_run_time(x):
+    xp = _array_namespace(x)
+    return xp.sum(xp.sin(x))
+
+
+def test_a_namespace_found_at_run_time_stays_refused_with_its_fix():
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_namespace_at_run_time)(X.copy())
+    line = _line_of(_namespace_at_run_time, "return xp.sum")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "call the function through a name bound at module level" in str(err.value)

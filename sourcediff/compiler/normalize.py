@@ -253,9 +253,10 @@ class Normalizer(CallLowering):
                     and s.value.func.value.id in self.locals:
                 self.emit(assign(self.names.fresh("popped"), self.simple(s.value)))
             elif isinstance(s.value, gast.Call) and not _in_place_method(s.value, self.locals) \
-                    and not self.module_call(s.value):
+                    and not self.module_call(s.value) and not getattr(s, "sd_check", False):
                 # helper(a) for its effect: bound to a name like any call, so a helper of the
-                # user's runs through its generated forms, whose checks see what it stores
+                # user's runs through its generated forms, whose checks see what it stores (a
+                # check an earlier stage wrote, sd_check, stays a statement: modules.py)
                 self.emit(assign(self.names.fresh("done"), self.simple(s.value)))
             elif isinstance(s.value, gast.Call):
                 self.emit(gast.Expr(value=self.simple(s.value)))

@@ -129,6 +129,7 @@ defnondiff(_sd.like_of, reason="zeros of a value's shape and dtype: what is save
            "only for them (compiler/saves.py)", view=False, shapes="evaluate")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.check_list_method, reason="a check that a list method is called on a list")
+defnondiff(_sd.same_module, reason="a check that a parameter holds the module of its default")
 defnondiff(_sd.pop_position, reason="the position lst.pop(i) takes out")
 defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
