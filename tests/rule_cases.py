@@ -1079,6 +1079,7 @@ nondiff_case(_sd.positions_shape, (np.array([0, 2]), np.array([1, 1])))
 nondiff_case(_sd.sorts_an_array, R(3), "a.sort()")
 nondiff_case(_sd.check_list_method, [1.0, 2.0], "lst.reverse()", "f.py:1", "lst.reverse()")
 nondiff_case(_sd.pop_position, [1.0, 2.0, 3.0], -1)
+nondiff_case(_sd.remove_position, [1.0, 2.0, 3.0], 2.0)
 nondiff_case(_sd.piecewise_conditions, np.linspace(-1.0, 1.0, 5),
              [np.linspace(-1.0, 1.0, 5) < 0], 2)  # (np.piecewise's masks)
 # scipy.stats location-scale families and poisson (review30)

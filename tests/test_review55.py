@@ -161,3 +161,97 @@ def test_a_namespace_found_at_run_time_stays_refused_with_its_fix():
     line = _line_of(_namespace_at_run_time, "return xp.sum")
     assert f"test_review55.py:{line}:" in str(err.value)
     assert "call the function through a name bound at module level" in str(err.value)
+
+
+# ---------------------------------------------------------------- lst.remove(v), lst.clear()
+
+def _removes_the_first(x):
+    items = [x * 2.0, x, x * 3.0]
+    first = items[0]
+    items.remove(first)
+    return np.sum(items[0] * items[1])
+
+
+def _removes_scalars_by_value(x):
+    vals = [x[0], x[1] * 2.0, x[2], x[1] * 2.0]
+    vals.remove(x[1] * 2.0)  # (the first equal item: position 1, not 3)
+    vals.remove(vals[0])
+    return vals[0] * vals[1] + vals[-1]
+
+
+def _clears(x):
+    items = [x, x * 2.0]
+    s = np.sum(items[1])
+    items.clear()
+    items.append(x * 5.0)
+    return np.sum(items[0] * x) + s * len(items)
+
+
+@pytest.mark.parametrize("f", [_removes_the_first, _removes_scalars_by_value, _clears])
+def test_remove_and_clear_on_a_list_that_carries_derivatives(f):
+    """lst.remove(v) and lst.clear() were refused ("changes items in place"); they run as the
+    new list bound to the name (remove: the position Python's remove finds, identity then ==)."""
+    _check_both_modes(f)
+    h = sd.hessian(f)(X.copy())
+    assert np.allclose(h, h.T)
+
+
+def _removes_a_missing_value(x):
+    vals = [x[0], x[1]]
+    vals.remove(7.0)
+    return vals[0]
+
+
+def test_remove_of_a_missing_value_is_pythons_value_error_at_the_users_line():
+    with pytest.raises(ValueError, match=r"list\.remove\(x\): x not in list") as err:
+        sd.grad(_removes_a_missing_value)(X.copy())
+    line = _line_of(_removes_a_missing_value, "vals.remove(7.0)")
+    assert f"test_review55.py:{line}" in str(err.value)
+
+
+def _removes_from_a_list_another_name_holds(x):
+    items = [x, x * 2.0]
+    other = items
+    items.remove(x)
+    return np.sum(other[0])
+
+
+def test_remove_on_a_list_another_name_holds_is_refused():
+    """Python changes other too: refused as lst.reverse() is, naming the line."""
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_removes_from_a_list_another_name_holds)(X.copy())
+    line = _line_of(_removes_from_a_list_another_name_holds, "items.remove(x)")
+    assert f"test_review55.py:{line}:" in str(err.value)
+
+
+# ---------------------------------------------------------------- messages
+
+def _result_of_reverse(x):
+    items = [x, x * 2.0]
+    r = items.reverse()
+    return np.sum(items[0]) if r is None else 0.0
+
+
+def test_the_result_of_an_in_place_list_method_is_said_to_be_none():
+    """It said 'x holds its array'; the method's result is None, which is what is wrong."""
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_result_of_reverse)(X.copy())
+    line = _line_of(_result_of_reverse, "r = items.reverse()")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "returns None, so r is None here" in str(err.value)
+    assert "r = items[::-1]" in str(err.value)
+
+
+def _two_spreads(x):
+    lo = {"a_min": -1.0}
+    hi = {"a_max": 1.0}
+    return np.sum(np.clip(x, **lo, **hi))
+
+
+def test_a_call_with_two_spread_dicts_is_named_as_written():
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_two_spreads)(X.copy())
+    line = _line_of(_two_spreads, "np.clip(x, **lo, **hi)")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "**lo, **hi would fill keyword parameters of np.clip" in str(err.value)
+    assert "**(" not in str(err.value)

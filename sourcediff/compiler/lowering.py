@@ -38,6 +38,7 @@ POSITIONS_SHAPE = "_sd_positions_shape"
 PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runtime)
 CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (runtime)
 POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
+REMOVE_POSITION = "_sd_remove_position"  # lst.remove(v): the position of v (runtime)
 
 
 class CallLowering:
@@ -166,12 +167,7 @@ class CallLowering:
         item = gast.Subscript(value=load(name), slice=load(at.id), ctx=gast.Load())
         if target is not None:
             self.bind(target, item)
-        new = gast.BinOp(left=gast.Subscript(value=load(name), slice=gast.Slice(
-            None, load(at.id), None), ctx=gast.Load()), op=gast.Add(), right=gast.Subscript(
-            value=load(name), slice=gast.Slice(gast.BinOp(left=load(at.id), op=gast.Add(),
-                                                          right=const(1)), None, None),
-            ctx=gast.Load()))
-        self.rebind_in_place(name, new)
+        self.rebind_in_place(name, _without(name, at.id))
         return True
 
     def list_method(self, value):
@@ -185,6 +181,8 @@ class CallLowering:
             lst.insert(i, v)       lst = lst[:i] + [v] + lst[i:]
             lst.extend(s)          lst = lst + list(s)
             lst.sort(key=f)        lst = sorted(lst, key=f)
+            lst.clear()            lst = []
+            lst.remove(v)          j = remove_position(lst, v); lst = lst[:j] + lst[j + 1:]
         """
         if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
                 self.local_name(value.func.value)) or \
@@ -210,6 +208,15 @@ class CallLowering:
         elif method == "sort" and not args and kws and \
                 {k.arg for k in kws} <= {"key", "reverse"}:
             new = call(load("sorted"), [lst], kws)
+        elif method == "clear" and not args and not kws:
+            new = gast.List(elts=[], ctx=gast.Load())
+        elif method == "remove" and len(args) == 1 and not kws:
+            self.parsed.env.setdefault(REMOVE_POSITION, runtime.remove_position)
+            self.check_list(name, method)
+            at = self.name_of(call(load(REMOVE_POSITION), [lst, self.atom(args[0], "item")]),
+                              "at")
+            self.rebind_in_place(name, _without(name, at.id))
+            return True
         else:
             return False
         self.check_list(name, method)
@@ -579,6 +586,15 @@ def _literal_int(node):
 def _as_list(node):
     """``list(node)``, or a list display itself."""
     return node if isinstance(node, (gast.List, gast.ListComp)) else call(load("list"), [node])
+
+
+def _without(name, at):
+    """``name[:at] + name[at + 1:]``: the list without its item at position ``at`` (a name)."""
+    return gast.BinOp(left=gast.Subscript(value=load(name), slice=gast.Slice(
+        None, load(at), None), ctx=gast.Load()), op=gast.Add(), right=gast.Subscript(
+        value=load(name), slice=gast.Slice(gast.BinOp(left=load(at), op=gast.Add(),
+                                                      right=const(1)), None, None),
+        ctx=gast.Load()))
 
 
 def tuple_names(fdef):

@@ -131,6 +131,7 @@ defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.check_list_method, reason="a check that a list method is called on a list")
 defnondiff(_sd.same_module, reason="a check that a parameter holds the module of its default")
 defnondiff(_sd.pop_position, reason="the position lst.pop(i) takes out")
+defnondiff(_sd.remove_position, reason="the position lst.remove(v) takes out")
 defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
            _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
