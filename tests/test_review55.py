@@ -255,3 +255,81 @@ def test_a_call_with_two_spread_dicts_is_named_as_written():
     assert f"test_review55.py:{line}:" in str(err.value)
     assert "**lo, **hi would fill keyword parameters of np.clip" in str(err.value)
     assert "**(" not in str(err.value)
+
+
+# ---------------------------------------------------------------- writes a caller does not see
+
+def _rebinds_its_kwargs_entry(**kw):
+    kw["w"] = kw["w"] * 2.0
+    return kw["w"] * kw["b"]
+
+
+def _through_spread_params(v):
+    params = {"w": v, "b": v * 3.0}
+    return np.sum(_rebinds_its_kwargs_entry(**params)) + np.sum(params["w"] * v)
+
+
+def _through_keywords(v):
+    return np.sum(_rebinds_its_kwargs_entry(w=np.sin(v), b=v))
+
+
+def _writes_into_a_kwargs_array(**kw):
+    kw["w"][0] = 1.0
+    return kw["w"] * kw["b"]
+
+
+def _through_spread_into_an_array(v):
+    params = {"w": v * 1.0, "b": v * 3.0}
+    return np.sum(_writes_into_a_kwargs_array(**params)) + np.sum(params["w"])
+
+
+@pytest.mark.parametrize("f", [_through_spread_params, _through_keywords])
+def test_a_store_into_the_kwargs_dict_itself_is_no_write_the_caller_sees(f):
+    """kw[k] = v rebinds an entry of the dict Python makes for the call: m(**params) was refused
+    at run time ("writes into its parameter kw in place")."""
+    _check_both_modes(f)
+
+
+def test_a_write_into_an_array_the_kwargs_dict_holds_stays_refused():
+    """kw["w"][0] = 1.0 changes the caller's params["w"], read later: still refused."""
+    with pytest.raises(SourcediffError, match="writes into its parameter kw in place"):
+        sd.grad(_through_spread_into_an_array)(X.copy())
+
+
+def _stores_into_its_new_lists_slot(ws):
+    acc = ws + [ws[0]]
+    acc[0] = 5.0
+    return acc
+
+
+def _reads_its_list_after_the_helper(v):
+    ws = [v * 1.0, v * 2.0]
+    r = _stores_into_its_new_lists_slot(ws)
+    return np.sum(ws[0] * r[1] + r[2] * ws[1]) + r[0]
+
+
+def _writes_into_an_array_its_new_list_holds(ws):
+    acc = ws + [ws[0]]
+    acc[2][1] = 5.0
+    return acc
+
+
+def _reads_its_list_after_the_writing_helper(v):
+    ws = [v * 1.0, v * 2.0]
+    r = _writes_into_an_array_its_new_list_holds(ws)
+    return np.sum(ws[0] * r[1] + r[2])
+
+
+def test_a_store_into_a_new_lists_slot_is_no_write_into_the_list_it_was_made_from():
+    """acc = ws + [ws[0]]; acc[0] = 5.0 changes only acc: the caller reading ws after the call
+    was refused ("writes in place into memory ws shares")."""
+    _check_both_modes(_reads_its_list_after_the_helper)
+
+
+def test_a_write_into_an_array_a_new_list_holds_stays_refused():
+    """acc[2][1] = 5.0 writes into ws[0]'s array, which the caller reads after the call."""
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(_reads_its_list_after_the_writing_helper)(X.copy())
+    line = _line_of(_reads_its_list_after_the_writing_helper, "r = _writes_into")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "writes in place into memory ws shares" in str(err.value)

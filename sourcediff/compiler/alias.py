@@ -684,8 +684,13 @@ def mutated_params(fn):
     own_slots = set()  # positions in writes of acc[i] = v into any name's own slot
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     maybe = {}  # name -> names whose items it may hold, by their type (acc = ws + ws)
+    joins = {}  # name bound to a new list or tuple of others' items -> names it is linked to
     for n in gast.walk(node):
         note_joins(n, maybe)
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], gast.Name) and _repeats_items(n.value, seqs):
+            joins.setdefault(n.targets[0].id, set()).update(
+                _shared_by_value(n.value, parsed, resolver, seqs))
         if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
@@ -722,8 +727,15 @@ def mutated_params(fn):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
+    if node.args.kwarg is not None:  # (kw[k] = v stores into the **kw dict Python made for
+        # this call, which no caller holds: not a write the caller sees)
+        writes = [("", line) if k in slots and name == node.args.kwarg.id else (name, line)
+                  for k, (name, line) in enumerate(writes)]
+    stores = [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
+              not isinstance(n.ctx, gast.Load)]
+    joins = {k: v for k, v in joins.items() if stores.count(k) == 1}  # (bound once)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
-        params, links, writes, slots, direct, holds, maybe, own_slots)
+        params, links, writes, slots, direct, holds, maybe, own_slots, joins)
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:

@@ -105,7 +105,8 @@ def receiver_root(n):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_slots=()):
+def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_slots=(),
+                   joins=None):
     """({parameter: line of a write that reaches it}, the parameters a write other than a store
     into a slot reaches, {further parameter whose items a write may reach through a maybe
     holder: line}) from the writes of mutated_params and the links between names. A tuple or list
@@ -113,15 +114,18 @@ def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_
     it holds; a write into one of its items does not reach the others. ``maybe`` (name -> the
     names whose items it may hold, :func:`item_sources`) is followed as ``holds`` is, except from
     a store into the name's own slot (``own_slots``: positions in ``writes`` of ``acc[i] = v``),
-    which changes no item."""
-    out, items = _reach(params, links, writes, slots, direct, holds, {}, ())
+    which changes no item; nor are the links of a name bound once to a new list or tuple joined
+    from others (``joins``: ``acc = ws + [ws[0]]``) followed from a store into its own slot."""
+    joins = joins or {}
+    out, items = _reach(params, links, writes, slots, direct, holds, {}, own_slots, joins)
     if not maybe:
         return out, items, {}
-    more, more_items = _reach(params, links, writes, slots, direct, holds, maybe, own_slots)
+    more, more_items = _reach(params, links, writes, slots, direct, holds, maybe, own_slots,
+                              joins)
     return out, items, {p: more[p] for p in more_items - items}
 
 
-def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
+def _reach(params, links, writes, slots, direct, holds, maybe, own_slots, joins):
     out = {}
     items = set()
     held_by = {}
@@ -134,11 +138,13 @@ def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
         seen, todo = {(name, False)}, [(name, False)]
         while todo:
             at, up = todo.pop()
-            steps = [(o, up) for o in links.get(at, ())] + [(c, True) for c in
-                                                            held_by.get(at, ())]
+            own_slot = at == name and k in own_slots
+            steps = [(o, up) for o in links.get(at, ())
+                     if not (own_slot and o in joins.get(at, ()))] + \
+                [(c, True) for c in held_by.get(at, ())]
             if not up:  # (down into the items only before going up to a holder)
                 steps += [(m, False) for m in holds.get(at, ())]
-                if not (at == name and k in own_slots):
+                if not own_slot:
                     steps += [(m, False) for m in maybe.get(at, ())]
             for step in steps:
                 if step not in seen:
