@@ -34,7 +34,8 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, item_sources, note_joins, params_reached, receiver_root
+from .reach import array_names, bound_once, item_sources, note_join_links, note_joins
+from .reach import params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -627,22 +628,12 @@ def _sequence_names(node):
         grew = False
         for n in gast.walk(node):
             if isinstance(n, gast.Assign) and (isinstance(n.value, (gast.Tuple, gast.List)) or
-                                               _repeats_items(n.value, seqs)):
+                                               repeats_items(n.value, seqs)):
                 for t in n.targets:
                     if isinstance(t, gast.Name) and t.id not in seqs:
                         seqs.add(t.id)
                         grew = True
     return seqs
-
-
-def _repeats_items(value, seqs):
-    """``2 * (a, b)``, ``(a,) + t``, ``lst * 3``: a tuple or list made of another's items (the
-    items themselves, not copies: a write through one reaches them)."""
-    if not isinstance(value, gast.BinOp) or not isinstance(value.op, (gast.Add, gast.Mult)):
-        return False
-    return any(isinstance(side, (gast.Tuple, gast.List)) or (isinstance(side, gast.Name) and
-                                                              side.id in seqs)
-               or _repeats_items(side, seqs) for side in (value.left, value.right))
 
 
 def mutated_params(fn):
@@ -687,11 +678,9 @@ def mutated_params(fn):
     joins = {}  # name bound to a new list or tuple of others' items -> names it is linked to
     for n in gast.walk(node):
         note_joins(n, maybe)
-        if isinstance(n, gast.Assign) and len(n.targets) == 1 and \
-                isinstance(n.targets[0], gast.Name) and _repeats_items(n.value, seqs):
-            joins.setdefault(n.targets[0].id, set()).update(
-                _shared_by_value(n.value, parsed, resolver, seqs))
-        if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
+        note_join_links(n, joins, lambda v: repeats_items(v, seqs) and
+                        _shared_by_value(v, parsed, resolver, seqs))
+        if isinstance(n, gast.Assign) and (repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
             _link_assignment(n, parsed, resolver, seqs, link, holds)
@@ -727,15 +716,9 @@ def mutated_params(fn):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
-    if node.args.kwarg is not None:  # (kw[k] = v stores into the **kw dict Python made for
-        # this call, which no caller holds: not a write the caller sees)
-        writes = [("", line) if k in slots and name == node.args.kwarg.id else (name, line)
-                  for k, (name, line) in enumerate(writes)]
-    stores = [n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
-              not isinstance(n.ctx, gast.Load)]
-    joins = {k: v for k, v in joins.items() if stores.count(k) == 1}  # (bound once)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
-        params, links, writes, slots, direct, holds, maybe, own_slots, joins)
+        params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
+        own_slots, bound_once(node, joins))
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:
@@ -863,7 +846,7 @@ def _shared_by_value(value, parsed, resolver, seqs):
     if isinstance(value, gast.Attribute) and value.attr in _METADATA:
         return set()
     if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)) and \
-            not _repeats_items(value, seqs):
+            not repeats_items(value, seqs):
         return set()  # (arithmetic makes a new array)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             _root(value.func) is None:

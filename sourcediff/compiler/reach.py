@@ -91,6 +91,43 @@ def note_joins(n, maybe):
             maybe.setdefault(t.id, set()).update(joined - {t.id})
 
 
+def repeats_items(value, seqs):
+    """``2 * (a, b)``, ``(a,) + t``, ``lst * 3``: a tuple or list made of another's items (the
+    items themselves, not copies: a write through one reaches them)."""
+    if not isinstance(value, gast.BinOp) or not isinstance(value.op, (gast.Add, gast.Mult)):
+        return False
+    return any(isinstance(side, (gast.Tuple, gast.List)) or (isinstance(side, gast.Name) and
+                                                              side.id in seqs)
+               or repeats_items(side, seqs) for side in (value.left, value.right))
+
+
+def note_join_links(n, joins, joined):
+    """Adds to ``joins`` (name -> names it is linked to) what the assignment ``n`` of a new list
+    or tuple made of others' items binds (``acc = ws + [ws[0]]``); ``joined(value)``: the names
+    such a value shares memory with, or nothing for another value."""
+    if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+        names = joined(n.value)
+        if names:
+            joins.setdefault(n.targets[0].id, set()).update(names)
+
+
+def bound_once(fdef, joins):
+    """``joins`` of the names ``fdef`` binds once (another binding may link them otherwise)."""
+    stores = [n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and
+              not isinstance(n.ctx, gast.Load)]
+    return {k: v for k, v in joins.items() if stores.count(k) == 1}
+
+
+def seen_by_callers(fdef, writes, slots):
+    """``writes`` without the stores into the ``**kw`` dict's own slots (``kw[k] = v``): Python
+    makes that dict for each call and no caller holds it (a write into an array it holds, kw[k]
+    of a name that is a view of it, stays)."""
+    if fdef.args.kwarg is None:
+        return writes
+    return [("", line) if k in slots and name == fdef.args.kwarg.id else (name, line)
+            for k, (name, line) in enumerate(writes)]
+
+
 def receiver_root(n):
     """For a call ``n`` of an array method that writes into its receiver where that receiver is
     an item or attribute (``acc[0].fill(v)``, ``self.w.sort()``), the name at its root (``acc``,
