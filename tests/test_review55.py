@@ -333,3 +333,41 @@ def test_a_write_into_an_array_a_new_list_holds_stays_refused():
     line = _line_of(_reads_its_list_after_the_writing_helper, "r = _writes_into")
     assert f"test_review55.py:{line}:" in str(err.value)
     assert "writes in place into memory ws shares" in str(err.value)
+
+
+# ---------------------------------------------------------------- a = kw["a"]; a *= 2.0
+
+def _doubles_its_a(**kw):
+    a = kw["a"]
+    a *= 2.0
+    return a + kw["b"]
+
+
+def _passes_a_temporary(v):
+    return np.sum(_doubles_its_a(a=v * 2.0, b=np.sin(v)) * v)
+
+
+def _passes_v_twice(v):
+    return np.sum(_doubles_its_a(a=v, b=v))
+
+
+def _passes_v_read_later(v):
+    return np.sum(_doubles_its_a(a=v, b=v * 3.0) * v)
+
+
+def test_a_write_into_one_kwargs_value_does_not_refuse_reading_another():
+    """Only the temporary v * 2.0 is written; kw["b"] is read later: it was refused ("also
+    changes kw"); the check compares the write with kw's items read later, kw["b"]."""
+    _check_both_modes(_passes_a_temporary)
+
+
+@pytest.mark.parametrize("f", [_passes_v_twice, _passes_v_read_later])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_write_into_a_kwargs_value_the_caller_holds_stays_refused(f, mode):
+    """a=v: numpy doubles the caller's v, which kw["b"] (a=v, b=v: the result would be 4v, not
+    the 3v of separate copies) or the caller reads after the call."""
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(f, mode=mode)(X.copy())
+    line = _line_of(f, "_doubles_its_a(a=v")
+    assert f"test_review55.py:{line}:" in str(err.value)
+    assert "writes in place into memory v shares" in str(err.value)

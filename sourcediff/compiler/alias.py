@@ -34,8 +34,9 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, bound_once, item_sources, note_join_links, note_joins
-from .reach import params_reached, receiver_root, repeats_items, seen_by_callers
+from .reach import array_names, bound_once, collected, item_sources, later_item_keys
+from .reach import note_join_links
+from .reach import note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -328,6 +329,8 @@ class AliasPass:
             # (the names passed to the helper's other parameters, the written one too:
             # h(y, y) writes into y through a, and b is y)
             passed = set().union(*[names for q, names in by_param.items() if q != param])
+            together = [n.id for elt in collected(node) for n in gast.walk(elt)
+                        if isinstance(n, gast.Name) and n.id in self.locals]
             items = param in item_mutated_params(op.key) or param in maybe
             if isinstance(node, gast.Name):
                 attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
@@ -336,12 +339,12 @@ class AliasPass:
             elif items and isinstance(node, (gast.Tuple, gast.List, tuple, dict)):
                 # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself; the
                 # values a *args tuple or a **kwargs dict collects, kw["a"][0] = v)
-                elts = node.elts if isinstance(node, (gast.Tuple, gast.List)) else \
-                    list(node.values()) if isinstance(node, dict) else list(node)
-                for elt in elts:
+                elts = collected(node)
+                for elt in elts:  # (and the other values collected with it: h(a=y, b=y))
                     if isinstance(elt, gast.Name) and elt.id in self.locals:
-                        out.extend(self.call_check(s, op, written, passed, param, elt.id,
-                                                   True))
+                        also = set(together) - ({elt.id} if together.count(elt.id) < 2 else set())
+                        out.extend(self.call_check(s, op, written, passed | also, param,
+                                                   elt.id, True))
         return out
 
     def method_checks(self, s, op):
@@ -450,7 +453,12 @@ class AliasPass:
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
         region = load(name)
         what = f"{name} op= ..." if index is None else f"{name}[...] = ..."
-        args = [region, gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+        # (kw, whose later reads are kw["b"] only: the items there, _sd.items_at(kw, ("b",)))
+        keys = [later_item_keys(self.fdef, o, s, self.live_after) if helper == "check_alias"
+                and index is None and not holder else None for o in others]
+        args = [region, gast.Tuple(elts=[load(o) if k is None else call(gast.Attribute(
+            value=load(self.rt), attr="items_at", ctx=gast.Load()), [load(o), const(k), region])
+            for o, k in zip(others, keys)], ctx=gast.Load()),
                 const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
                 const(self.parsed.line_text(s) or what)]
         if index is not None:

@@ -101,6 +101,32 @@ def repeats_items(value, seqs):
                or repeats_items(side, seqs) for side in (value.left, value.right))
 
 
+def collected(node):
+    """The values a ``*args`` tuple or ``**kwargs`` dict of a call collects (bound arguments)."""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return list(node.elts)
+    return list(node.values()) if isinstance(node, dict) else \
+        list(node) if isinstance(node, tuple) else []
+
+
+def later_item_keys(fdef, other, s, live_after):
+    """The constant keys at which what runs after ``s`` reads ``other`` (``_item = kw["b"]``),
+    when those are its only reads there; else None. ``live_after(skip)``: {id(statement): names
+    live after it} with the statements in ``skip`` reading nothing."""
+    reads = [t for t in gast.walk(fdef) if isinstance(t, gast.Assign) and
+             isinstance(t.value, gast.Subscript) and isinstance(t.value.value, gast.Name) and
+             t.value.value.id == other and isinstance(t.value.slice, gast.Constant)]
+    if not reads or len(reads) > 8 or \
+            other in live_after(frozenset(id(t) for t in reads)).get(id(s), {other}):
+        return None
+    keys = []
+    for t in reads:
+        skip = frozenset(id(r) for r in reads if r is not t)
+        if other in live_after(skip).get(id(s), ()) and t.value.slice.value not in keys:
+            keys.append(t.value.slice.value)
+    return tuple(keys)
+
+
 def note_join_links(n, joins, joined):
     """Adds to ``joins`` (name -> names it is linked to) what the assignment ``n`` of a new list
     or tuple made of others' items binds (``acc = ws + [ws[0]]``); ``joined(value)``: the names

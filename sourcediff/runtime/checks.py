@@ -19,7 +19,7 @@ __all__ = [
     "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
-    "copy_held", "check_partial_alias", "carries_nothing", "same_module"
+    "copy_held", "check_partial_alias", "carries_nothing", "same_module", "items_at"
 ]
 
 
@@ -150,6 +150,20 @@ def _alias_refusal(others, names, region, where, text, fix,
                 f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
                 f"change {name} as well; sourcediff gives each name its own value, so the "
                 f"derivative would be wrong. {fix}")
+
+
+def items_at(holder, keys, written):
+    """What an alias check of a write into the array ``written`` compares with a name whose
+    later reads are its items at ``keys``: a list, tuple or dict's items there (those it has);
+    the name's whole value where it is an array (its items are views) or where ``written`` is
+    not an array (a list changed in place: every read of a name holding it sees the change)."""
+    if not isinstance(written, np.ndarray):
+        return holder
+    if isinstance(holder, dict):
+        return [holder[k] for k in keys if k in holder]
+    if isinstance(holder, (list, tuple)):
+        return [holder[k] for k in keys if isinstance(k, int) and -len(holder) <= k < len(holder)]
+    return holder
 
 
 def check_alias(value, others, names, where, text):
