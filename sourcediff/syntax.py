@@ -325,6 +325,14 @@ def _method_call(s, local_names):
     return None
 
 
+def spread_text(node):
+    """``**d`` as written in a call, for a message; ``**d, **e`` for the tuple of dicts a call
+    with several ``**`` arguments keeps under the keyword None (marked ``sd_spread``)."""
+    if getattr(node, "sd_spread", False):
+        return ", ".join(f"**{gast.unparse(e).strip()}" for e in node.elts)
+    return f"**{gast.unparse(node).strip()}"
+
+
 def spread_keywords(keywords):
     """``f(x, **{"a": u, "b": v})`` as ``f(x, a=u, b=v)``: a dict display with string keys
     unpacked into a call gives exactly those keywords (other ``**`` values are kept; so is every

@@ -1060,6 +1060,8 @@ nondiff_case(_sd.spectrum_length, R(5), None, -1)
 nondiff_case(_sd.hermitian_weights, R(2, 6), 1)
 # a[i][j] = v as the compiler writes it (review32): new = item_to_write(a[i], a, where); new[j] = v
 case(_sd.item_to_write, R(2, 3), [R(3)], "f.py:1", name="item_to_write")
+# ... into a tuple t (review55): t = with_item(t, i, new)
+case(_sd.with_item, (R(3), R(2)), 1, R(2), argnums=(0, 2), name="with_item")
 # d.get(k, default) on a local or parameter (review32): d[k] where d holds k, else default
 case(_sd.dict_get, {"a": R(2), "b": S()}, "a", R(2), argnums=(0, 2), name="dict_get_held")
 case(_sd.dict_get, {"a": R(2), "b": S()}, "c", R(2), argnums=(0, 2), name="dict_get_default")
@@ -1077,6 +1079,7 @@ nondiff_case(_sd.positions_shape, (np.array([0, 2]), np.array([1, 1])))
 nondiff_case(_sd.sorts_an_array, R(3), "a.sort()")
 nondiff_case(_sd.check_list_method, [1.0, 2.0], "lst.reverse()", "f.py:1", "lst.reverse()")
 nondiff_case(_sd.pop_position, [1.0, 2.0, 3.0], -1)
+nondiff_case(_sd.remove_position, [1.0, 2.0, 3.0], 2.0)
 nondiff_case(_sd.piecewise_conditions, np.linspace(-1.0, 1.0, 5),
              [np.linspace(-1.0, 1.0, 5) < 0], 2)  # (np.piecewise's masks)
 # scipy.stats location-scale families and poisson (review30)

@@ -13,7 +13,8 @@ A method called on a local name or parameter is read as the ndarray method of th
 was read as the array method ``np.sum(axis=...)`` of ``np``, whose axis carries no derivative, and
 every mode silently gave a zero gradient (sd.grad, forward, sd.hessian: [0, 0] for
 [0.582, 1.367]). A value that depends on wrt reaching an argument without a derivative of such a
-method is refused now, naming the line and the fix."""
+method is refused now, naming the line and the fix (a module a parameter's default or a local
+names reads as that module since review55: only a module passed without a default is refused)."""
 
 import types
 
@@ -157,15 +158,26 @@ def module_as_local(x):
     return xp.mean(xp.exp(x) * x)
 
 
-@pytest.mark.parametrize("f,extra", [(module_as_default, ()), (module_as_argument, (np,)),
-                                     (module_as_local, ())],
-                         ids=["default", "argument", "local"])
-def test_a_module_read_through_a_local_is_refused_not_a_zero_gradient(f, extra):
+def test_a_module_read_through_a_parameter_without_a_default_is_refused_not_a_zero_gradient():
     x = np.array([0.3, 1.2])
     for make in (sd.grad, lambda g: sd.grad(g, mode="forward"), sd.hessian):
         with pytest.raises(sd.SourcediffError, match=r"test_review36\.py:\d+(.|\n)*is read as "
                            r"the ndarray method(.|\n)*call the function through a name bound"):
-            make(f)(x, *extra)
+            make(module_as_argument)(x, np)
+
+
+@pytest.mark.parametrize("f", [module_as_default, module_as_local], ids=["default", "local"])
+def test_a_module_read_through_a_default_or_a_local_is_the_modules(f):
+    """(review55) A parameter whose default is numpy, and a local bound to it, read as numpy."""
+    x = np.array([0.3, 1.2])
+    g = sd.grad(f)(x)
+    check_grads_fd(f, (x,), (0,), (g,))
+    assert np.allclose(sd.grad(f, mode="forward")(x), g, rtol=1e-12)
+    h = sd.hessian(f)(x)
+    for k in range(2):
+        e = np.eye(2)[k] * 1e-6
+        fd = (sd.grad(f)(x + e) - sd.grad(f)(x - e)) / 2e-6
+        assert np.allclose(h[:, k], fd, rtol=1e-5, atol=1e-8)
 
 
 DATA = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.3]])

@@ -33,7 +33,19 @@ from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, item_sources, note_joins, params_reached, receiver_root
+from .reach import (
+    array_names,
+    bound_once,
+    collected,
+    item_sources,
+    later_item_keys,
+    note_join_links,
+    note_joins,
+    params_reached,
+    receiver_root,
+    repeats_items,
+    seen_by_callers,
+)
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -326,6 +338,8 @@ class AliasPass:
             # (the names passed to the helper's other parameters, the written one too:
             # h(y, y) writes into y through a, and b is y)
             passed = set().union(*[names for q, names in by_param.items() if q != param])
+            together = [n.id for elt in collected(node) for n in walk(elt)
+                        if isinstance(n, gast.Name) and n.id in self.locals]
             items = param in item_mutated_params(op.key) or param in maybe
             if isinstance(node, gast.Name):
                 attrs = () if items else tuple(sorted(attribute_op_params(op.key).get(param, ())))
@@ -334,12 +348,12 @@ class AliasPass:
             elif items and isinstance(node, (gast.Tuple, gast.List, tuple, dict)):
                 # (helper([y], v) with helper writing ls[0] += v: numpy changes y itself; the
                 # values a *args tuple or a **kwargs dict collects, kw["a"][0] = v)
-                elts = node.elts if isinstance(node, (gast.Tuple, gast.List)) else \
-                    list(node.values()) if isinstance(node, dict) else list(node)
-                for elt in elts:
+                elts = collected(node)
+                for elt in elts:  # (and the other values collected with it: h(a=y, b=y))
                     if isinstance(elt, gast.Name) and elt.id in self.locals:
-                        out.extend(self.call_check(s, op, written, passed, param, elt.id,
-                                                   True))
+                        also = set(together) - ({elt.id} if together.count(elt.id) < 2 else set())
+                        out.extend(self.call_check(s, op, written, passed | also, param,
+                                                   elt.id, True))
         return out
 
     def method_checks(self, s, op):
@@ -448,7 +462,12 @@ class AliasPass:
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
         region = load(name)
         what = f"{name} op= ..." if index is None else f"{name}[...] = ..."
-        args = [region, gast.Tuple(elts=[load(o) for o in others], ctx=gast.Load()),
+        # (kw, whose later reads are kw["b"] only: the items there, _sd.items_at(kw, ("b",)))
+        keys = [later_item_keys(self.fdef, o, s, self.live_after) if helper == "check_alias"
+                and index is None and not holder else None for o in others]
+        args = [region, gast.Tuple(elts=[load(o) if k is None else call(gast.Attribute(
+            value=load(self.rt), attr="items_at", ctx=gast.Load()), [load(o), const(k), region])
+            for o, k in zip(others, keys)], ctx=gast.Load()),
                 const(tuple(self.display(o) for o in others)), const(self.parsed.where(s)),
                 const(self.parsed.line_text(s) or what)]
         if index is not None:
@@ -626,22 +645,12 @@ def _sequence_names(node):
         grew = False
         for n in walk(node):
             if isinstance(n, gast.Assign) and (isinstance(n.value, (gast.Tuple, gast.List)) or
-                                               _repeats_items(n.value, seqs)):
+                                               repeats_items(n.value, seqs)):
                 for t in n.targets:
                     if isinstance(t, gast.Name) and t.id not in seqs:
                         seqs.add(t.id)
                         grew = True
     return seqs
-
-
-def _repeats_items(value, seqs):
-    """``2 * (a, b)``, ``(a,) + t``, ``lst * 3``: a tuple or list made of another's items (the
-    items themselves, not copies: a write through one reaches them)."""
-    if not isinstance(value, gast.BinOp) or not isinstance(value.op, (gast.Add, gast.Mult)):
-        return False
-    return any(isinstance(side, (gast.Tuple, gast.List)) or (isinstance(side, gast.Name) and
-                                                              side.id in seqs)
-               or _repeats_items(side, seqs) for side in (value.left, value.right))
 
 
 def mutated_params(fn):
@@ -683,9 +692,12 @@ def mutated_params(fn):
     own_slots = set()  # positions in writes of acc[i] = v into any name's own slot
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     maybe = {}  # name -> names whose items it may hold, by their type (acc = ws + ws)
+    joins = {}  # name bound to a new list or tuple of others' items -> names it is linked to
     for n in walk(node):
         note_joins(n, maybe)
-        if isinstance(n, gast.Assign) and (_repeats_items(n.value, seqs) or not isinstance(
+        note_join_links(n, joins, lambda v: repeats_items(v, seqs) and
+                        _shared_by_value(v, parsed, resolver, seqs))
+        if isinstance(n, gast.Assign) and (repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
             _link_assignment(n, parsed, resolver, seqs, link, holds)
@@ -722,7 +734,8 @@ def mutated_params(fn):
                             writes.append((name.id, parsed.user_line(n)))
             _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
-        params, links, writes, slots, direct, holds, maybe, own_slots)
+        params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
+        own_slots, bound_once(node, joins))
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:
@@ -850,7 +863,7 @@ def _shared_by_value(value, parsed, resolver, seqs):
     if isinstance(value, gast.Attribute) and value.attr in _METADATA:
         return set()
     if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)) and \
-            not _repeats_items(value, seqs):
+            not repeats_items(value, seqs):
         return set()  # (arithmetic makes a new array)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             _root(value.func) is None:

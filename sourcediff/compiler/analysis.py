@@ -18,7 +18,7 @@ from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
-from ..syntax import _method_call, _names_in, walk
+from ..syntax import _method_call, _names_in, spread_text
 from .activity import activity
 from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
 from .alias import numpy_write as _numpy_write
@@ -319,8 +319,10 @@ class Analysis(ObjectState):
         that an adjoint would read after the write (:meth:`read_before_write`)."""
         for obj, method, s in self.mutations:
             if obj in self.active:
+                result = self.origin_of(s.targets[0].id) if isinstance(s, gast.Assign) and \
+                    isinstance(s.targets[0], gast.Name) else None
                 raise in_place_error(self.parsed.where(s), obj, method, self.parsed.line_text(s),
-                                     self.aliases, self.origin_of)
+                                     self.aliases, self.origin_of, result)
         for obj, what, s in self.writes:
             if obj in self.active:
                 raise self.write_error(obj, what, s)
@@ -675,8 +677,8 @@ class Analysis(ObjectState):
                 f"the arguments one by one.\n    {self.parsed.line_text(s)}")
         if None in op.keywords:
             raise SourcediffSyntaxError(
-                f"{self.parsed.where(s)}: the call to {op.name} passes **"
-                f"{gast.unparse(op.keywords[None])}; sourcediff matches the arguments of a call "
+                f"{self.parsed.where(s)}: the call to {op.name} passes "
+                f"{spread_text(op.keywords[None])}; sourcediff matches the arguments of a call "
                 f"to a function of yours to its parameters where it compiles: pass them by name "
                 f"({op.name}(..., a=u, b=v)) or as a dict written in the call (**{{'a': u}})."
                 f"\n    {self.parsed.line_text(s)}")

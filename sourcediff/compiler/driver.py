@@ -39,6 +39,7 @@ from .forward import Forward
 from .forwarding import forward_attributes
 from .inline import inline_state_methods
 from .naming import GlobalNames, Names
+from .modules import module_names
 from .normalize import all_names, assign, call, const, load, located, normalize, store
 from .optimize import _loads, optimize
 from .parse import Parsed, parse_function
@@ -248,7 +249,7 @@ def _module_attributes(stage):
 
 def _front_end(fn, wrt, mode):
     """The front end's stages: parse, fence, the wrt parameters, normalize, alias checks."""
-    parsed = parse_function(fn)
+    parsed = module_names(parse_function(fn))
     if mode in ("split", "jvp_form"):  # (a function called by the one differentiated)
         yields_as_list(parsed)
     parsed = fence(inline_state_methods(parsed))

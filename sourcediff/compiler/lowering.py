@@ -23,6 +23,7 @@ ADD_AT = "_sd_add_at"  # np.add.at(a, i, v) is written a = _sd_add_at(a, i, v) (
 WRITE_INTO = "_sd_write_into"  # np.exp(x, out=a) is written a = _sd_write_into(a, np.exp(x), ...)
 NP_WHERE = "_sd_np_where"  # np.copyto(a, v, where=m) writes np.where(m, v, a)
 ITEM_TO_WRITE = "_sd_item_to_write"  # a[i][j] = v writes a copy of a[i] back (runtime.item_to_write)
+WITH_ITEM = "_sd_with_item"  # ... into a tuple a as a = _sd_with_item(a, i, new) (runtime.with_item)
 KEY_EXTREMUM = "_sd_key_extremum"  # max(xs, key=f) is written xs_[_sd_key_extremum(xs_, f, True)]
 NP_SORT = "_sd_np_sort"  # a.sort(axis) writes np.sort(a, axis)
 SORTS_AN_ARRAY = "_sd_sorts_an_array"  # (after a check that a is an array)
@@ -36,6 +37,7 @@ POSITIONS_SHAPE = "_sd_positions_shape"
 PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runtime)
 CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (runtime)
 POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
+REMOVE_POSITION = "_sd_remove_position"  # lst.remove(v): the position of v (runtime)
 
 
 class CallLowering:
@@ -164,12 +166,7 @@ class CallLowering:
         item = gast.Subscript(value=load(name), slice=load(at.id), ctx=gast.Load())
         if target is not None:
             self.bind(target, item)
-        new = gast.BinOp(left=gast.Subscript(value=load(name), slice=gast.Slice(
-            None, load(at.id), None), ctx=gast.Load()), op=gast.Add(), right=gast.Subscript(
-            value=load(name), slice=gast.Slice(gast.BinOp(left=load(at.id), op=gast.Add(),
-                                                          right=const(1)), None, None),
-            ctx=gast.Load()))
-        self.rebind_in_place(name, new)
+        self.rebind_in_place(name, _without(name, at.id))
         return True
 
     def list_method(self, value):
@@ -183,6 +180,8 @@ class CallLowering:
             lst.insert(i, v)       lst = lst[:i] + [v] + lst[i:]
             lst.extend(s)          lst = lst + list(s)
             lst.sort(key=f)        lst = sorted(lst, key=f)
+            lst.clear()            lst = []
+            lst.remove(v)          j = remove_position(lst, v); lst = lst[:j] + lst[j + 1:]
         """
         if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
                 self.local_name(value.func.value)) or \
@@ -208,6 +207,15 @@ class CallLowering:
         elif method == "sort" and not args and kws and \
                 {k.arg for k in kws} <= {"key", "reverse"}:
             new = call(load("sorted"), [lst], kws)
+        elif method == "clear" and not args and not kws:
+            new = gast.List(elts=[], ctx=gast.Load())
+        elif method == "remove" and len(args) == 1 and not kws:
+            self.parsed.env.setdefault(REMOVE_POSITION, runtime.remove_position)
+            self.check_list(name, method)
+            at = self.name_of(call(load(REMOVE_POSITION), [lst, self.atom(args[0], "item")]),
+                              "at")
+            self.rebind_in_place(name, _without(name, at.id))
+            return True
         else:
             return False
         self.check_list(name, method)
@@ -577,3 +585,27 @@ def _literal_int(node):
 def _as_list(node):
     """``list(node)``, or a list display itself."""
     return node if isinstance(node, (gast.List, gast.ListComp)) else call(load("list"), [node])
+
+
+def _without(name, at):
+    """``name[:at] + name[at + 1:]``: the list without its item at position ``at`` (a name)."""
+    return gast.BinOp(left=gast.Subscript(value=load(name), slice=gast.Slice(
+        None, load(at), None), ctx=gast.Load()), op=gast.Add(), right=gast.Subscript(
+        value=load(name), slice=gast.Slice(gast.BinOp(left=load(at), op=gast.Add(),
+                                                      right=const(1)), None, None),
+        ctx=gast.Load()))
+
+
+def tuple_names(fdef):
+    """The names that hold a tuple wherever ``fdef`` reads them: its ``*args`` parameter, and names
+    bound only by ``t = (a, b)`` (a nested function's bindings of the name, a parameter of that
+    name or any other binding leave it out). ``t[i][j] = v`` writes ``t[i]`` back into such a
+    name as a new tuple: Python cannot store into a tuple."""
+    star = fdef.args.vararg
+    targets = [node.targets[0] for node in walk(fdef)
+               if isinstance(node, gast.Assign) and len(node.targets) == 1 and
+               isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.Tuple)]
+    skip = {id(t) for t in targets} | {id(star)}
+    other = {node.id for node in walk(fdef) if isinstance(node, gast.Name) and
+             not isinstance(node.ctx, gast.Load) and id(node) not in skip}
+    return ({t.id for t in targets} | ({star.id} if star is not None else set())) - other

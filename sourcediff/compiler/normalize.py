@@ -52,7 +52,14 @@ from ..syntax import (  # noqa: F401
 from .contexts import quiet_body
 from .fence import attribute_root, refuse, static_object
 from .jumps import JumpLowering, _LoopExit, assigned_names, stable_tests
-from .lowering import ALIAS_MARKER, ITEM_TO_WRITE, CallLowering, _is_call_to  # noqa: F401
+from .lowering import (  # noqa: F401
+    ALIAS_MARKER,
+    ITEM_TO_WRITE,
+    WITH_ITEM,
+    CallLowering,
+    _is_call_to,
+    tuple_names,
+)
 from .parse import lift_function
 
 _OP_HINT = {
@@ -183,6 +190,7 @@ class Normalizer(CallLowering):
         self.lifted = {}  # local function name -> (lifted name, free variables)
         self.renamed = {}  # a comprehension's variable's own name -> the user's
         self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
+        self.tuples = tuple_names(fdef)  # names that hold a tuple (t[i][j] = v: lowering.WITH_ITEM)
         _mark_stepped_iterators(fdef)
 
     # ------------------------------------------------------------------ statements
@@ -247,9 +255,10 @@ class Normalizer(CallLowering):
                     and s.value.func.value.id in self.locals:
                 self.emit(assign(self.names.fresh("popped"), self.simple(s.value)))
             elif isinstance(s.value, gast.Call) and not _in_place_method(s.value, self.locals) \
-                    and not self.module_call(s.value):
+                    and not self.module_call(s.value) and not getattr(s, "sd_check", False):
                 # helper(a) for its effect: bound to a name like any call, so a helper of the
-                # user's runs through its generated forms, whose checks see what it stores
+                # user's runs through its generated forms, whose checks see what it stores (a
+                # check an earlier stage wrote, sd_check, stays a statement: modules.py)
                 self.emit(assign(self.names.fresh("done"), self.simple(s.value)))
             elif isinstance(s.value, gast.Call):
                 self.emit(gast.Expr(value=self.simple(s.value)))
@@ -422,17 +431,23 @@ class Normalizer(CallLowering):
         item = self.name_of(gast.Subscript(value=base, slice=index, ctx=gast.Load()), "item")
         self.parsed.env.setdefault(ITEM_TO_WRITE, runtime.item_to_write)
         where = f"{self.parsed.where(target)}"
-        new = self.name_of(call(load(ITEM_TO_WRITE), [item, clone(base), const(where)]),
-                           "new")
+        rebuilt = isinstance(base, gast.Name) and base.id in self.tuples  # (t = new tuple)
+        new = self.name_of(call(load(ITEM_TO_WRITE), [item, clone(base), const(where)],
+                                [gast.keyword(arg="rebuilt", value=const(True))] if rebuilt
+                                else []), "new")
         self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(new),
                                                        slice=self.index(target.slice),
                                                        ctx=gast.Store())],
                               value=atom, type_comment=None))
         marker = self.item_marker(item, [gast.Subscript(
             value=clone(base), slice=clone(index), ctx=gast.Load())])
-        self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
-                                                       ctx=gast.Store())],
-                              value=new, type_comment=None))
+        if rebuilt:
+            self.parsed.env.setdefault(WITH_ITEM, runtime.with_item)
+            self.assign_name(base.id, call(load(WITH_ITEM), [clone(base), index, new]))
+        else:
+            self.emit(gast.Assign(targets=[gast.Subscript(value=store_like(base), slice=index,
+                                                           ctx=gast.Store())],
+                                  value=new, type_comment=None))
         marker.sd_alias_end = self.out[-1]
 
     def assign_name(self, name, value):

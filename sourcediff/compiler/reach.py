@@ -92,6 +92,69 @@ def note_joins(n, maybe):
             maybe.setdefault(t.id, set()).update(joined - {t.id})
 
 
+def repeats_items(value, seqs):
+    """``2 * (a, b)``, ``(a,) + t``, ``lst * 3``: a tuple or list made of another's items (the
+    items themselves, not copies: a write through one reaches them)."""
+    if not isinstance(value, gast.BinOp) or not isinstance(value.op, (gast.Add, gast.Mult)):
+        return False
+    return any(isinstance(side, (gast.Tuple, gast.List)) or (isinstance(side, gast.Name) and
+                                                              side.id in seqs)
+               or repeats_items(side, seqs) for side in (value.left, value.right))
+
+
+def collected(node):
+    """The values a ``*args`` tuple or ``**kwargs`` dict of a call collects (bound arguments)."""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return list(node.elts)
+    return list(node.values()) if isinstance(node, dict) else \
+        list(node) if isinstance(node, tuple) else []
+
+
+def later_item_keys(fdef, other, s, live_after):
+    """The constant keys at which what runs after ``s`` reads ``other`` (``_item = kw["b"]``),
+    when those are its only reads there; else None. ``live_after(skip)``: {id(statement): names
+    live after it} with the statements in ``skip`` reading nothing."""
+    reads = [t for t in walk(fdef) if isinstance(t, gast.Assign) and
+             isinstance(t.value, gast.Subscript) and isinstance(t.value.value, gast.Name) and
+             t.value.value.id == other and isinstance(t.value.slice, gast.Constant)]
+    if not reads or len(reads) > 8 or \
+            other in live_after(frozenset(id(t) for t in reads)).get(id(s), {other}):
+        return None
+    keys = []
+    for t in reads:
+        skip = frozenset(id(r) for r in reads if r is not t)
+        if other in live_after(skip).get(id(s), ()) and t.value.slice.value not in keys:
+            keys.append(t.value.slice.value)
+    return tuple(keys)
+
+
+def note_join_links(n, joins, joined):
+    """Adds to ``joins`` (name -> names it is linked to) what the assignment ``n`` of a new list
+    or tuple made of others' items binds (``acc = ws + [ws[0]]``); ``joined(value)``: the names
+    such a value shares memory with, or nothing for another value."""
+    if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+        names = joined(n.value)
+        if names:
+            joins.setdefault(n.targets[0].id, set()).update(names)
+
+
+def bound_once(fdef, joins):
+    """``joins`` of the names ``fdef`` binds once (another binding may link them otherwise)."""
+    stores = [n.id for n in walk(fdef) if isinstance(n, gast.Name) and
+              not isinstance(n.ctx, gast.Load)]
+    return {k: v for k, v in joins.items() if stores.count(k) == 1}
+
+
+def seen_by_callers(fdef, writes, slots):
+    """``writes`` without the stores into the ``**kw`` dict's own slots (``kw[k] = v``): Python
+    makes that dict for each call and no caller holds it (a write into an array it holds, kw[k]
+    of a name that is a view of it, stays)."""
+    if fdef.args.kwarg is None:
+        return writes
+    return [("", line) if k in slots and name == fdef.args.kwarg.id else (name, line)
+            for k, (name, line) in enumerate(writes)]
+
+
 def receiver_root(n):
     """For a call ``n`` of an array method that writes into its receiver where that receiver is
     an item or attribute (``acc[0].fill(v)``, ``self.w.sort()``), the name at its root (``acc``,
@@ -106,7 +169,8 @@ def receiver_root(n):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_slots=()):
+def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_slots=(),
+                   joins=None):
     """({parameter: line of a write that reaches it}, the parameters a write other than a store
     into a slot reaches, {further parameter whose items a write may reach through a maybe
     holder: line}) from the writes of mutated_params and the links between names. A tuple or list
@@ -114,15 +178,18 @@ def params_reached(params, links, writes, slots, direct, holds, maybe=None, own_
     it holds; a write into one of its items does not reach the others. ``maybe`` (name -> the
     names whose items it may hold, :func:`item_sources`) is followed as ``holds`` is, except from
     a store into the name's own slot (``own_slots``: positions in ``writes`` of ``acc[i] = v``),
-    which changes no item."""
-    out, items = _reach(params, links, writes, slots, direct, holds, {}, ())
+    which changes no item; nor are the links of a name bound once to a new list or tuple joined
+    from others (``joins``: ``acc = ws + [ws[0]]``) followed from a store into its own slot."""
+    joins = joins or {}
+    out, items = _reach(params, links, writes, slots, direct, holds, {}, own_slots, joins)
     if not maybe:
         return out, items, {}
-    more, more_items = _reach(params, links, writes, slots, direct, holds, maybe, own_slots)
+    more, more_items = _reach(params, links, writes, slots, direct, holds, maybe, own_slots,
+                              joins)
     return out, items, {p: more[p] for p in more_items - items}
 
 
-def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
+def _reach(params, links, writes, slots, direct, holds, maybe, own_slots, joins):
     out = {}
     items = set()
     held_by = {}
@@ -135,11 +202,13 @@ def _reach(params, links, writes, slots, direct, holds, maybe, own_slots):
         seen, todo = {(name, False)}, [(name, False)]
         while todo:
             at, up = todo.pop()
-            steps = [(o, up) for o in links.get(at, ())] + [(c, True) for c in
-                                                            held_by.get(at, ())]
+            own_slot = at == name and k in own_slots
+            steps = [(o, up) for o in links.get(at, ())
+                     if not (own_slot and o in joins.get(at, ()))] + \
+                [(c, True) for c in held_by.get(at, ())]
             if not up:  # (down into the items only before going up to a holder)
                 steps += [(m, False) for m in holds.get(at, ())]
-                if not (at == name and k in own_slots):
+                if not own_slot:
                     steps += [(m, False) for m in maybe.get(at, ())]
             for step in steps:
                 if step not in seen:

@@ -332,6 +332,7 @@ class Resolver:
         spread = [k.value for k in node.keywords if k.arg is None]
         if len(spread) > 1:  # (f(**d, **e): every dict's names flow into the call, not the last's)
             keywords[None] = gast.Tuple(elts=spread, ctx=gast.Load())
+            keywords[None].sd_spread = True  # (messages show it as written: syntax.spread_text)
         if isinstance(func, gast.Name) and func.id == "super" and not args and not keywords \
                 and self.lookup("super") is builtins.super and self.parsed.node.args.args:
             # super(): self seen from the next class, carrying self's derivative (its methods

@@ -20,9 +20,21 @@ def sharers(aliases, obj, origin_of):
     return out
 
 
-def in_place_error(where, obj, method, line, aliases, origin_of):
-    """The error for ``obj.method(...)`` changing ``obj`` (a name carrying a derivative) in place."""
+_NEW_VALUE = {"reverse": "{o}[::-1]", "sort": "sorted({o}) or np.sort({o})", "extend": "{o} + list(s)",
+              "insert": "{o}[:i] + [v] + {o}[i:]", "clear": "[]", "append": "{o} + [v]"}
+
+
+def in_place_error(where, obj, method, line, aliases, origin_of, result=None):
+    """The error for ``obj.method(...)`` changing ``obj`` (a name carrying a derivative) in place;
+    ``result``, the name its value is assigned to (``r = items.reverse()``), which is None."""
     shown, others = origin_of(obj), sharers(aliases, obj, origin_of)
+    if result is not None and method != "pop":
+        fix = _NEW_VALUE.get(method, "a new value").format(o=shown)
+        return SourcediffSyntaxError(
+            f"{where}: {shown}.{method}(...) changes {shown} in place and returns None, so "
+            f"{result} is None here, not the changed {shown}; call {shown}.{method}(...) as a "
+            f"statement of its own and read {shown}, or build the new value ({result} = "
+            f"{fix}).\n    {line}")
     if others:
         fix = f"{shown} = np.sort({shown})" if method == "sort" else f"{shown} = ..."
         return SourcediffSyntaxError(

@@ -13,7 +13,7 @@ import types
 import gast
 import numpy as _np
 
-from ..syntax import clone, dead_code, load, walk
+from ..syntax import clone, dead_code, load, spread_text, walk
 from .stale import compiles_to
 
 _cache = {}
@@ -141,7 +141,7 @@ def bind(q, args, keywords, where):
     param -> syntax, or raises TypeError like Python would for a call that does not fit.
     """
     if None in keywords:  # (f(x, **opts): the keywords are opts' keys, known at run time)
-        raise KeywordsArgument(f"{where}: **{gast.unparse(keywords[None]).strip()} would fill "
+        raise KeywordsArgument(f"{where}: {spread_text(keywords[None])} would fill "
                                f"keyword parameters")
     sig = q.signature
     params = list(sig.parameters.values())[2:]

@@ -32,13 +32,24 @@ def copy_held(g, ans, value, name="the argument", where="sourcediff"):
 
 # (a[i][j] = v is written new = _sd.item_to_write(a[i], a, where); new[j] = v; a[i] = new)
 @defvjp(_sd.item_to_write, kind="custom", view=False)
-def item_to_write(g, ans, item, holder, where):
+def item_to_write(g, ans, item, holder, where, rebuilt=False):
     return (g, None, None)
 
 
 @defjvp(_sd.item_to_write)
-def item_to_write_jvp(g, ans, item, holder, where):
+def item_to_write_jvp(g, ans, item, holder, where, rebuilt=False):
     return (_sd.copy(g), None, None)
+
+
+# (t[i][j] = v on a tuple t: the new item written back as t = _sd.with_item(t, i, new))
+@defvjp(_sd.with_item, kind="custom", view=False)
+def with_item(g, ans, holder, key, value):
+    return (_sd.zero_at(g, holder, key), None, _sd.item_grad(g, key))
+
+
+@defjvp(_sd.with_item)
+def with_item_jvp(t, ans, holder, key, value):
+    return (_sd.zero_at(t, holder, key), None, _sd.scatter_basic(t, holder, key))
 
 
 @defvjp(_sd.check_scalar, kind="linear")
@@ -118,7 +129,9 @@ defnondiff(_sd.like_of, reason="zeros of a value's shape and dtype: what is save
            "only for them (compiler/saves.py)", view=False, shapes="evaluate")
 defnondiff(_sd.check_unpack, reason="a check of the number of items unpacked")
 defnondiff(_sd.check_list_method, reason="a check that a list method is called on a list")
+defnondiff(_sd.same_module, reason="a check that a parameter holds the module of its default")
 defnondiff(_sd.pop_position, reason="the position lst.pop(i) takes out")
+defnondiff(_sd.remove_position, reason="the position lst.remove(v) takes out")
 defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
 defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
            _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,

@@ -19,7 +19,7 @@ __all__ = [
     "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
-    "copy_held", "check_partial_alias", "carries_nothing"
+    "copy_held", "check_partial_alias", "carries_nothing", "same_module", "items_at"
 ]
 
 
@@ -150,6 +150,20 @@ def _alias_refusal(others, names, region, where, text, fix,
                 f"{where}: {head.format(name=name)}\n    {text}\nnumpy would "
                 f"change {name} as well; sourcediff gives each name its own value, so the "
                 f"derivative would be wrong. {fix}")
+
+
+def items_at(holder, keys, written):
+    """What an alias check of a write into the array ``written`` compares with a name whose
+    later reads are its items at ``keys``: a list, tuple or dict's items there (those it has);
+    the name's whole value where it is an array (its items are views) or where ``written`` is
+    not an array (a list changed in place: every read of a name holding it sees the change)."""
+    if not isinstance(written, np.ndarray):
+        return holder
+    if isinstance(holder, dict):
+        return [holder[k] for k in keys if k in holder]
+    if isinstance(holder, (list, tuple)):
+        return [holder[k] for k in keys if isinstance(k, int) and -len(holder) <= k < len(holder)]
+    return holder
 
 
 def check_alias(value, others, names, where, text):
@@ -573,4 +587,15 @@ def check_wrt(value, name, fn_where):
         f"gradient; pass a float or a float array (e.g. np.asarray(x, dtype=float)), or leave it out "
         f"of wrt"
     )
+
+
+def same_module(value, module, name, text, where):
+    """A parameter whose default is a module (``def f(x, xp=np)``) holds that module: sourcediff
+    read ``xp.sum(...)`` as ``np.sum(...)`` when it compiled the function."""
+    if value is not module:
+        raise SourcediffError(
+            f"{where}: {name} is passed {getattr(value, '__name__', type(value).__name__)}, and sourcediff differentiates {name}.f(...) "
+            f"as {text}.f(...), the module of {name}'s default; call it with {name}={text} (or "
+            f"leave {name} out), or differentiate a function written with {text} for the other "
+            f"module")
 

@@ -17,7 +17,7 @@ __all__ = [
     "along_axis_index", "take_along_grad", "windows_grad", "strided_grad", "strided_take",
     "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
-    "item_to_write",
+    "item_to_write", "with_item",
     "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
     "positions_shape", "piecewise_conditions",
     "scattered_item"
@@ -255,13 +255,13 @@ def last_writes(g, k):
 
 def zero_at(g, x, index):
     """A new gradient shaped like ``x``: ``g`` with zeros at ``index`` (``g`` itself is untouched)."""
-    if isinstance(x, list):
+    if isinstance(x, (list, tuple)):
         if isinstance(index, slice):  # (ls[1:3] = [u]: the items after it move)
             raise NotImplementedError(
                 "sourcediff's reverse mode does not differentiate an assignment to a slice of a "
                 "list (ls[i:j] = [...]), which may change the list's length; build the new list "
                 "instead (ls = ls[:i] + [...] + ls[j:]), or use forward mode")
-        out = [0.0] * len(x) if not isinstance(g, list) else list(g)
+        out = [0.0] * len(x) if not isinstance(g, (list, tuple)) else list(g)
         out[index] = 0.0
         return out
     if isinstance(g, (int, float)) and g == 0:
@@ -652,16 +652,34 @@ def assigned_items_adjoint(b, g, value):
     return np.array(np.broadcast_to(np.asarray(parts, dtype=float), shape(g)))
 
 
-def item_to_write(item, holder, where):
+def item_to_write(item, holder, where, rebuilt=False):
     """A copy of ``item = holder[i]`` for ``holder[i][j] = v``, which the compiler writes
     ``new = item_to_write(holder[i], holder, where); new[j] = v; holder[i] = new`` with the alias
     checks of ``holder[i] += e`` (numpy writes into the object ``holder[i]`` holds, which no other
     name still read may share). Refused where ``holder`` is an array and ``holder[i]`` a copy of
-    its values (a fancy or boolean index): numpy's write then changes nothing in ``holder``."""
+    its values (a fancy or boolean index): numpy's write then changes nothing in ``holder``;
+    and where ``holder`` is a tuple the compiler does not write back as a new tuple
+    (``rebuilt``: see :func:`with_item`)."""
     if isinstance(holder, np.ndarray) and not (isinstance(item, np.ndarray) and
                                                np.shares_memory(item, holder)):
         raise SourcediffSyntaxError(
             f"{where}: this writes into a[i][j] where a[i] is a copy of a's values (an index by "
             f"an array or a mask), so numpy changes nothing in a.\nWrite a[i, j] = v, or name "
             f"the copy first (c = a[i]; c[j] = v) if that is what you mean")
+    if type(holder) is tuple and not rebuilt:
+        raise SourcediffSyntaxError(
+            f"{where}: this writes into t[i][j] where t is a tuple sourcediff cannot follow (a "
+            f"parameter, or a name bound to a tuple more than once): the array t[i] would be "
+            f"changed in place under every name that holds it.\nName the tuple once in this "
+            f"function (t = (a, b)), or write the new array and build a new tuple "
+            f"(a = a.copy(); a[j] = v; t = (a, t[1]))")
     return copy(item)
+
+
+def with_item(holder, key, value):
+    """The tuple ``holder`` with item ``key`` replaced by ``value``: how the compiler writes
+    ``t[i][j] = v`` back into a tuple (``new = item_to_write(t[i], t, where); new[j] = v;
+    t = with_item(t, i, new)``), which Python cannot store into."""
+    items = list(holder)
+    items[key] = value
+    return tuple(items)

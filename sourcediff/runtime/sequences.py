@@ -22,7 +22,7 @@ __all__ = [
     "dict_items_tangent", "dict_values_grad", "dict_values_tangent", "get_attribute",
     "attribute_slot", "attribute_grad", "constructed_grad", "constructed_grad_adjoint",
     "named_like", "loop_length",
-    "check_unpack", "check_list_method", "pop_position", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
+    "check_unpack", "check_list_method", "pop_position", "remove_position", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
     "dict_default_grad"
 ]
 
@@ -448,6 +448,15 @@ def pop_position(seq, i):
     if not -n <= i < n:
         raise IndexError("pop index out of range" if n else "pop from empty list")
     return i % n
+
+
+def remove_position(seq, value):
+    """The position ``seq.remove(value)`` takes out: the first item that is ``value`` or equals
+    it, as Python finds it (its ValueError when there is none)."""
+    for k, item in enumerate(seq):  # (identity first, then ==, as list.remove compares)
+        if item is value or item == value:
+            return k
+    raise ValueError("list.remove(x): x not in list")
 
 
 def check_unpack(seq, count, where, text):
