@@ -33,19 +33,9 @@ from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import (
-    array_names,
-    bound_once,
-    collected,
-    item_sources,
-    later_item_keys,
-    note_join_links,
-    note_joins,
-    params_reached,
-    receiver_root,
-    repeats_items,
-    seen_by_callers,
-)
+from .reach import array_names, bound_once, collected, item_sources, later_item_keys
+from .reach import note_join_links
+from .reach import note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
