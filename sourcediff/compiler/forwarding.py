@@ -37,6 +37,7 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
     def may_change_state(node, objects):
         """Whether evaluating ``node`` may run code that sets an attribute: a call of the user's
         or unknown code, or any call given one of ``objects`` (the stored-into objects)."""
+        read_from = {id(n.value) for n in gast.walk(node) if isinstance(n, gast.Attribute)}
         for n in gast.walk(node):
             if not isinstance(n, gast.Call):
                 continue
@@ -44,9 +45,9 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
             if op.kind not in ("rule", "nondiff", "container") and not (
                     op.kind == "construct" and sets_only_its_own(op.key)):
                 return True  # (Loss() with a plain __init__ sets nothing of another object)
-            if any(isinstance(m, gast.Name) and m.id in objects
+            if any(isinstance(m, gast.Name) and m.id in objects and id(m) not in read_from
                    for a in list(n.args) + [k.value for k in n.keywords] for m in gast.walk(a)):
-                return True
+                return True  # (not np.sum(self.X): an attribute read of it is no object given)
         return False
 
     def substitute(node, stored):

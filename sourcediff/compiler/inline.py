@@ -79,6 +79,8 @@ def inline_state_methods(parsed):
             inliner.pending[id(at)] = inliner.hold(name, cls, at, 0)
     inliner.scalar = {n for n, c in inliner.classes.items() if n not in params and
                       isinstance(c, type) and scalarizable(c) and binding_of(body, n) is not None}
+    inliner.stateful = {n: _stored_here(fdef, n, c) for n, c in inliner.classes.items()
+                        if n not in inliner.scalar and isinstance(c, type)}
     body = [_CallsAsMethods(inliner).visit(st) for st in body]
     fdef.body = head + inliner.block(inliner.held_reads(body), 0)
     for name in sorted(inliner.scalar):
@@ -176,6 +178,27 @@ def _known_objects(parsed, fdef):
     self_class = getattr(parsed, "self_class", None)
     if self_class is not None and fdef.args.args and fdef.args.args[0].id not in binds:
         out[fdef.args.args[0].id] = self_class
+    out.update(_global_objects(parsed, fdef, set(binds) | params))
+    return out
+
+
+def _global_objects(parsed, fdef, bound):
+    """{name: class} for the objects of a user's class held in globals of the function's module
+    (``BOX = Box()``, a model or an RNN cell stepped inside the loss) whose methods it calls;
+    recorded on ``parsed.global_objects``, so that a call finding one rebound runs a derivative
+    built anew (resolve.py records them for the check on entry, captured.py)."""
+    out = {}
+    for n in gast.walk(fdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                isinstance(n.func.value, gast.Name)):
+            continue
+        name = n.func.value.id
+        if name in bound or name in parsed.env or name not in parsed.fn.__globals__:
+            continue
+        obj = parsed.fn.__globals__[name]
+        if user_class(type(obj)) and scalarizable(type(obj)) and not isinstance(obj, type):
+            out[name] = type(obj)
+            parsed.global_objects = dict(getattr(parsed, "global_objects", {}), **{name: obj})
     return out
 
 
@@ -191,6 +214,7 @@ class _Inliner:
         self.lists = {}  # a local holding a list of layers -> the locals of its items
         self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
         self.scalar = set()  # objects built here whose attributes may become locals
+        self.stateful = {}  # other objects -> the attributes this function stores on them
         self.bindings = {}  # name -> how many places bind it
         for n in gast.walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -223,7 +247,8 @@ class _Inliner:
         expression, a method storing nothing on an object built here (``return sim.energy() +
         1``), when its other calls are of numpy's, math's or builtins (they run no code of the
         user's, so running the method first changes nothing); ``[s]`` otherwise."""
-        if not self.scalar or not isinstance(s, (gast.Return, gast.Assign, gast.Expr,
+        if not (self.scalar or any(self.stateful.values())) or \
+                not isinstance(s, (gast.Return, gast.Assign, gast.Expr,
                                                  gast.AugAssign)) or s.value is None:
             return [s]
         pure, other = [], False
@@ -235,7 +260,7 @@ class _Inliner:
                 continue
             f = n.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
-                    f.value.id in self.scalar:
+                    (f.value.id in self.scalar or self.reads_stored(f.value.id, f.attr)):
                 cls = self.classes[f.value.id]
                 if _stores_nothing(cls, f.attr, 2):
                     pure.append(n)
@@ -256,6 +281,24 @@ class _Inliner:
                 targets=[_store(new)], value=copy.deepcopy(call_node), type_comment=None), s))
             replace_node(s, call_node, _load(new))
         return out + [s]
+
+    def reads_stored(self, name, method):
+        """Whether ``name.method(...)`` may read back state this function stores on the object
+        ``name`` (not one built here: its attributes become locals), by reading an attribute
+        stored here or calling a method through self: written in, the read after the store
+        takes the stored value itself (compiler/forwarding.py) where a call would read it as
+        a constant (refused where it runs: runtime/object_state.py)."""
+        stored = self.stateful.get(name)
+        found = _inlinable(self.classes[name], method, False) if stored else None
+        if found is None:
+            return False
+        me = found[1].args.args[0].id
+        for n in gast.walk(found[1]):
+            if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                    n.value.id == me and (n.attr in stored or not isinstance(n.ctx, gast.Store)
+                                          and _python_method(self.classes[name], n.attr)):
+                return True
+        return False
 
     # ------------------------------------------------------------ objects made locals
 
@@ -427,7 +470,9 @@ class _Inliner:
                                                  not isinstance(s.targets[0], gast.Name))):
             return [s]
         cls = self.classes[value.func.value.id]
-        found = _inlinable(cls, value.func.attr, value.func.value.id not in self.scalar)
+        obj = value.func.value.id
+        found = _inlinable(cls, value.func.attr, obj not in self.scalar and
+                           not self.reads_stored(obj, value.func.attr))
         if found is None or any(isinstance(a, gast.Starred) for a in value.args) or \
                 any(k.arg is None for k in value.keywords):
             return [s]
@@ -621,6 +666,39 @@ def _own_loop_names(comp, mdef, k):
         [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
     for part in parts:
         renamer.visit(part)
+
+
+def _stored_here(fdef, name, cls):
+    """The attributes of the object ``name`` (of class ``cls``) that ``fdef`` stores, itself
+    (``name.h = v``) or through a method it calls on it that inline.py writes in (two levels
+    of methods called through self)."""
+    out = set()
+    calls = []
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            if isinstance(n.ctx, gast.Store):
+                out.add(n.attr)
+            else:
+                calls.append(n.attr)
+    seen = set()
+    for depth in range(3):
+        more = []
+        for method in calls:
+            found = _inlinable(cls, method, False) if method not in seen else None
+            seen.add(method)
+            if found is None:
+                continue
+            me = found[1].args.args[0].id
+            for n in gast.walk(found[1]):
+                if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                        n.value.id == me:
+                    if isinstance(n.ctx, gast.Store):
+                        out.add(n.attr)
+                    else:
+                        more.append(n.attr)
+        calls = more
+    return out
 
 
 def _stores_nothing(cls, name, depth):

@@ -152,7 +152,8 @@ class Resolver:
         self.methods = dict(getattr(parsed, "inlined", {}))  # (and those inline.py wrote in)
         # functions read as attributes of a module of the user's (cfg.act(x)): (module name,
         # attribute) -> (the module's dict, attribute, object), checked on entry as well
-        self.module_attributes = {}
+        self.module_attributes = {("", name): (self.globals, name, obj) for name, obj in
+                                  getattr(parsed, "global_objects", {}).items()}
         self.aliases = _static_aliases(parsed.node, local_names)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
