@@ -35,7 +35,16 @@ from .held import held_objects, user_class
 from .parse import parse_function
 from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
-from .scalarize import attribute_uses, binding_of, class_value, replace_statement, scalarizable, to_locals
+from .scalarize import (
+    attribute_uses,
+    binding_of,
+    class_value,
+    library_calls_only,
+    replace_statement,
+    scalarizable,
+    to_locals,
+    write_back_at_exits,
+)
 
 _DEPTH = 4
 
@@ -85,6 +94,8 @@ def inline_state_methods(parsed):
     fdef.body = head + inliner.block(inliner.held_reads(body), 0)
     for name in sorted(inliner.scalar):
         inliner.scalarize(fdef.body, name)
+    for name, obj in sorted(getattr(parsed, "global_objects", {}).items()):
+        inliner.scalarize_global(fdef, name, obj)
     return parsed
 
 
@@ -355,6 +366,34 @@ class _Inliner:
                 body[:] = to_locals(body, name, names)  # (not the reads of head)
                 replace_statement(body, found, head + written if inline_init else [found] + head)
                 return
+
+    def scalarize_global(self, fdef, name, obj):
+        """Make the attributes of the global object ``name`` (``obj``) locals, as those of an
+        object built here, when the function stores one and reads it back (an RNN cell held
+        globally and stepped in a loop, ``CELL.h = np.tanh(CELL.h @ CELL.W + x)``): each is read
+        from the object at the start and the stored ones written back to it before every
+        return, so the object holds afterwards what Python would have left there. Only where
+        nothing else can see the object meanwhile: every use of ``name`` is a plain attribute
+        of the object's own (``vars(obj)``, not a class's default or a property) and the
+        function calls no code of the user's (numpy's, math's, builtins, an array's methods)."""
+        uses = attribute_uses(fdef.body, name, None)
+        if not uses or not any(loaded and stored for loaded, stored in uses.values()) or \
+                any(a not in vars(obj) or class_value(type(obj), a) is None for a in uses) or \
+                not library_calls_only(self.parsed, fdef, _bound(fdef)):
+            return
+        names = {a: self.fresh_plain(f"{name.lstrip('_')}_{a}") for a in sorted(uses)}
+        at = fdef.body[0] if fdef.body else fdef
+        head = [self.located(gast.Assign(targets=[_store(names[a])], value=gast.Attribute(
+            value=_load(name), attr=a, ctx=gast.Load()), type_comment=None), at)
+            for a in sorted(uses)]
+        stored = [a for a in sorted(uses) if uses[a][1]]
+        body = to_locals(fdef.body, name, names)
+
+        def back(where):
+            return [self.located(gast.Assign(targets=[gast.Attribute(
+                value=_load(name), attr=a, ctx=gast.Store())], value=_load(names[a]),
+                type_comment=None), where) for a in stored]
+        fdef.body = head + write_back_at_exits(body, back, self.fresh_plain("result"))
 
     # ------------------------------------------------------------ objects held by objects
 

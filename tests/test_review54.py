@@ -1,0 +1,153 @@
+"""Object-oriented code the fuzzer and reviews found refused: state stored on an object that is not
+the differentiated argument (a global, an RNN cell stepped inside the loss) and read back in the
+same gradient call. Gradients are checked against central finite differences (tests/oracles.py)
+in both modes, second order against finite differences of the gradient; the object's state after
+the call is what running the function leaves there."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd
+
+MODES = ["reverse", "forward"]
+X3 = np.array([0.3, -1.2, 0.8])
+XS = np.array([[0.3, -0.2], [0.1, 0.5], [-0.4, 0.2]])
+
+
+class Box:
+    def __init__(self):
+        self.w = 0.5
+        self.d = {"w": 0.5}
+
+    def set(self, v):
+        self.w = v
+
+    def readw(self, t):
+        return t * self.w
+
+    def cache(self, v):
+        self.c = v
+        return v * 2.0
+
+    def readc(self, t):
+        return t * self.c
+
+    def read(self, t):
+        return t * self.d["w"]
+
+
+class Cell:
+    """A recurrent cell that keeps its state on itself."""
+
+    def __init__(self):
+        self.W = np.array([[0.5, -0.3], [0.2, 0.4]])
+        self.h = np.zeros(2)
+
+    def step(self, x):
+        self.h = np.tanh(self.h @ self.W + x)
+        return self.h
+
+
+BOX = Box()
+CELL = Cell()
+
+
+def set_then_read(x):
+    BOX.set(np.sum(x ** 2))
+    return np.sum(BOX.readw(x))
+
+
+def cache_then_read(x):
+    y = BOX.cache(np.sin(x))          # stores an attribute the object did not have
+    return np.sum(BOX.readc(x) * y)
+
+
+def set_and_read_in_a_loop(x):
+    s = x
+    for t in range(3):
+        BOX.set(np.sum(s ** 2) * 0.5)
+        s = BOX.readw(x) + s
+    return np.sum(s)
+
+
+def rnn_from_zero(xs):
+    CELL.h = np.zeros(2)
+    for t in range(3):
+        CELL.step(xs[t])
+    return np.sum(CELL.h ** 2)
+
+
+def rnn_from_its_state(xs):
+    for t in range(xs.shape[0]):
+        h = CELL.step(xs[t])          # the state the previous call left: a constant of this one
+    return np.sum(h * CELL.h)
+
+
+def python_state(fn, x, reset):
+    """What running ``fn`` leaves on the objects, from the state ``reset`` sets."""
+    reset()
+    fn(x.copy())
+    return {"w": BOX.w, "h": CELL.h.copy(), "c": getattr(BOX, "c", None)}
+
+
+def reset_all():
+    BOX.w = 0.5
+    BOX.__dict__.pop("c", None)
+    CELL.h = np.array([0.2, -0.1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, x", [(set_then_read, X3), (cache_then_read, X3),
+                                   (set_and_read_in_a_loop, X3), (rnn_from_zero, XS),
+                                   (rnn_from_its_state, XS)], ids=lambda v: getattr(v, "__name__", ""))
+def test_state_stored_on_a_global_object_and_read_back(fn, x, mode):
+    want = python_state(fn, x, reset_all)
+    reset_all()
+    g = sd.grad(fn, mode=mode)(x.copy())
+    got = {"w": BOX.w, "h": CELL.h.copy(), "c": getattr(BOX, "c", None)}
+    for k in want:  # (the object holds what Python leaves there, not a stale or other value)
+        np.testing.assert_array_equal(np.asarray(got[k], dtype=float),
+                                      np.asarray(want[k], dtype=float), err_msg=k)
+
+    def from_reset(v):
+        reset_all()
+        return fn(v)
+
+    check_grads_fd(from_reset, (x.copy(),), (0,), (g,))
+
+
+@pytest.mark.parametrize("fn, x", [(set_then_read, X3), (cache_then_read, X3),
+                                   (rnn_from_zero, XS)], ids=lambda v: getattr(v, "__name__", ""))
+def test_second_order_through_state_on_a_global_object(fn, x):
+    reset_all()
+    H = sd.hessian(fn)(x.copy())
+    g = sd.grad(fn)
+    n = x.size
+    H = np.reshape(H, (n, n))
+    for i in range(n):
+        e = np.eye(n)[i].reshape(x.shape) * 1e-5
+        reset_all()
+        up = g(x + e)
+        reset_all()
+        down = g(x - e)
+        np.testing.assert_allclose(H[i], np.ravel(up - down) / 2e-5, rtol=1e-5, atol=1e-7)
+
+
+class OtherBox(Box):
+    def readw(self, t):
+        return t * self.w * 3.0
+
+
+def test_a_global_object_rebound_to_another_class_gives_that_class_s_derivative():
+    global BOX
+    old = BOX
+    try:
+        g1 = sd.grad(set_then_read)(X3.copy())
+        check_grads_fd(set_then_read, (X3.copy(),), (0,), (g1,))
+        BOX = OtherBox()      # the methods written in were Box's: built anew for OtherBox's
+        g2 = sd.grad(set_then_read)(X3.copy())
+        check_grads_fd(set_then_read, (X3.copy(),), (0,), (g2,))
+        assert not np.allclose(g1, g2)
+    finally:
+        BOX = old
