@@ -67,7 +67,9 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
 
     def block(stmts, result=None):
         stored = {}  # (object name, attribute) -> (value name, setattr statement)
+        partials = {}  # a name bound in this block to _sd_partial(fn, ...): that call
         for s in stmts:
+            _note_partial(s, partials)
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list):
                     block(getattr(s, field))
@@ -83,6 +85,9 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
                 stored.clear()
                 continue
+            store = _call_stored(s, stored, partials)
+            if store is not None:
+                forwarded[id(store)] = store
             if may_change_state(s.value, {k[0] for k in stored}):
                 stored.clear()
             else:
@@ -118,6 +123,38 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
                                 gast.Constant(value=parsed.line_text(store), kind=None),
                                 gast.Constant(value=False, kind=None)])
     return fdef
+
+
+def _note_partial(s, partials):
+    """Keep ``partials`` (a name -> the ``_sd_partial(fn, ...)`` call bound to it in this block,
+    as normalize writes a lambda over locals) up to date past the statement ``s``."""
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+        v = s.value
+        partials.pop(s.targets[0].id, None)
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and \
+                v.func.id == "_sd_partial" and v.args and \
+                not any(isinstance(a, gast.Starred) for a in v.args) and \
+                all(k.arg is not None for k in v.keywords):
+            partials[s.targets[0].id] = v
+
+
+def _call_stored(s, stored, partials):
+    """``t = obj.fn(x)`` with ``obj.fn`` just stored (``HOLD.fn = lambda v: v * a``): the call
+    made of the function stored itself (a lambda over locals called as normalize calls one,
+    ``_lambda1(x, a=a)``); returns the store, or None when ``s`` is no such call."""
+    f = getattr(s.value, "func", None)
+    if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and
+            isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and
+            (f.value.id, f.attr) in stored):
+        return None
+    source, store = stored[(f.value.id, f.attr)]
+    made = partials.get(source)
+    if made is not None:
+        s.value = gast.Call(func=made.args[0], args=made.args[1:] + s.value.args,
+                            keywords=made.keywords + s.value.keywords)
+    else:
+        s.value.func = gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
+    return store
 
 
 def _setattr(s, local_names):

@@ -136,9 +136,12 @@ def _built_and_used(parsed, bound, value):
     """The one constructor call of a user's class in ``value`` whose result is called or has
     an attribute read (``MLP(...)(x)``, ``Model(p).loss(x)``), when naming it first changes
     nothing (see _name_built_objects); else None."""
-    found, calls = None, []
+    found, calls, lambdas = None, [], []
     for n in gast.walk(value):
-        if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.SetComp,
+        if isinstance(n, gast.Lambda):
+            lambdas.append(n)  # (made as the statement runs: one the object is built from is
+            continue           # made with it; its body runs when called, not here)
+        if isinstance(n, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.SetComp,
                           gast.DictComp, gast.GeneratorExp, gast.NamedExpr)):
             return None
         if isinstance(n, gast.Call):
@@ -152,6 +155,9 @@ def _built_and_used(parsed, bound, value):
     if found is None:
         return None
     inside = {id(n) for n in gast.walk(found)}
+    if any(id(lam) not in inside for lam in lambdas) or \
+            any(id(found) in {id(m) for m in gast.walk(lam)} for lam in lambdas):
+        return None
     for c in calls:
         if c is found or id(c) in inside or any(m is found for m in gast.walk(c)):
             continue  # (its own arguments run before it; the calls around it after)
@@ -336,7 +342,7 @@ class _Inliner:
             if inline_init:
                 replace_statement(trial, at, copy.deepcopy(written))
                 at = None
-            uses = attribute_uses(trial, name, at)
+            uses = attribute_uses(trial, name, at, cls)
             if uses is None:
                 continue
             head, names = [], {}
@@ -376,10 +382,10 @@ class _Inliner:
         nothing else can see the object meanwhile: every use of ``name`` is a plain attribute
         of the object's own (``vars(obj)``, not a class's default or a property) and the
         function calls no code of the user's (numpy's, math's, builtins, an array's methods)."""
-        uses = attribute_uses(fdef.body, name, None)
+        uses = attribute_uses(fdef.body, name, None, type(obj))
         if not uses or not any(loaded and stored for loaded, stored in uses.values()) or \
                 any(a not in vars(obj) or class_value(type(obj), a) is None for a in uses) or \
-                not library_calls_only(self.parsed, fdef, _bound(fdef)):
+                not library_calls_only(self.parsed, fdef, _bound(fdef) | {name}):
             return
         names = {a: self.fresh_plain(f"{name.lstrip('_')}_{a}") for a in sorted(uses)}
         at = fdef.body[0] if fdef.body else fdef
@@ -753,8 +759,9 @@ def _stores_nothing(cls, name, depth):
             return False
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 isinstance(n.func.value, gast.Name) and n.func.value.id == me and \
+                class_value(cls, n.func.attr) != (False, None) and \
                 not _stores_nothing(cls, n.func.attr, depth - 1):
-            return False
+            return False  # (not self.fn(x), a function __init__ stored: no method of cls)
     return True
 
 

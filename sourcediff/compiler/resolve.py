@@ -155,6 +155,15 @@ class Resolver:
         self.module_attributes = {("", name): (self.globals, name, obj) for name, obj in
                                   getattr(parsed, "global_objects", {}).items()}
         self.aliases = _static_aliases(parsed.node, local_names)
+        # attribute names the function stores on some object (obj.fn = f, setattr(o, "fn", f)):
+        # read off an object, what they hold now is no static value
+        self.stored_attributes = {
+            n.attr for n in gast.walk(parsed.node)
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)} | {
+            n.args[1].value for n in gast.walk(parsed.node)
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and
+            n.func.id == "setattr" and len(n.args) == 3 and
+            isinstance(n.args[1], gast.Constant)}
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
         self_class = getattr(parsed, "self_class", None)
@@ -211,8 +220,9 @@ class Resolver:
             return self.lookup(node.id)
         if isinstance(node, gast.Attribute):
             base = self.static_value(node.value)
-            if base is _MISSING:
-                return _MISSING
+            if base is _MISSING or node.attr in self.stored_attributes and \
+                    not isinstance(base, (types.ModuleType, type)):
+                return _MISSING  # (HOLD.fn = np.cos; HOLD.fn(x): not what HOLD.fn held here)
             value = getattr(base, node.attr, _MISSING)
             if isinstance(base, types.ModuleType) and callable(value) and \
                     not _library(base.__name__):

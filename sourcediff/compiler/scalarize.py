@@ -53,9 +53,11 @@ def scalarizable(cls):
                              "__delattr__"))
 
 
-def attribute_uses(body, name, binding):
+def attribute_uses(body, name, binding, cls=None):
     """{attribute: (loaded, stored)} for every use ``name.attr`` in ``body``, or None when
-    ``name`` is used otherwise (passed on, called, rebound) than by the statement ``binding``."""
+    ``name`` is used otherwise (passed on, called, rebound) than by the statement ``binding``.
+    A call of an attribute the class ``cls`` has nothing under (``self.fn(x)`` for a function
+    ``__init__`` stored) reads that attribute, then calls what it holds."""
     parents = {}
     root = gast.Module(body=body, type_ignores=[])
     for n in gast.walk(root):
@@ -71,7 +73,8 @@ def attribute_uses(body, name, binding):
         if not isinstance(parent, gast.Attribute) or parent.value is not n:
             return None
         grand = parents.get(parent)
-        if isinstance(grand, gast.Call) and grand.func is parent:
+        if isinstance(grand, gast.Call) and grand.func is parent and \
+                (cls is None or class_value(cls, parent.attr) != (False, None)):
             return None  # (a method left as a call)
         if isinstance(parent.ctx, gast.Del):
             return None
@@ -176,7 +179,8 @@ def write_back_at_exits(body, back, result):
 def library_calls_only(parsed, fdef, local_names):
     """Whether every call in ``fdef`` is of numpy's or another library's, math's or a builtin,
     or a method of an array's, list's or dict's on a local: none runs code of the user's,
-    which could read or change a global object meanwhile."""
+    which could read or change a global object meanwhile. (A function the object holds, its
+    own ``o.fn(x)``, is none: the object's name is among ``local_names``.)"""
     for n in gast.walk(fdef):
         if not isinstance(n, gast.Call):
             continue
