@@ -4,6 +4,9 @@ same gradient call. Gradients are checked against central finite differences (te
 in both modes, second order against finite differences of the gradient; the object's state after
 the call is what running the function leaves there."""
 
+import functools
+import inspect
+
 import numpy as np
 import pytest
 
@@ -151,3 +154,118 @@ def test_a_global_object_rebound_to_another_class_gives_that_class_s_derivative(
         assert not np.allclose(g1, g2)
     finally:
         BOX = old
+
+
+# ---------------------------------------------------------------- functions held by objects
+
+
+class Holder:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def run(self, x):
+        return self.fn(x)
+
+
+class Scaled:
+    def __init__(self, k):
+        self.k = k
+
+    def f(self, x, a=1.0):
+        return self.k * x * a
+
+
+HOLD = Holder(np.sin)
+
+
+def closure_held_by_an_object_built_in_the_call(x):
+    a = np.sum(x ** 2)
+    return np.sum(Holder(lambda v: v * a).run(x))
+
+
+def closure_held_by_a_named_object(x):
+    a = np.sum(x ** 2)
+    h = Holder(lambda v: np.sin(v) * a)
+    return np.sum(h.run(x) * h.run(x))
+
+
+def closure_stored_on_a_global_object(x):
+    a = np.sum(x ** 2)
+    HOLD.fn = lambda v: v * a
+    return np.sum(HOLD.run(x))
+
+
+def function_stored_on_a_global_object(x):
+    HOLD.fn = np.cos       # HOLD.fn held np.sin when the gradient was built
+    return np.sum(HOLD.fn(x))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", [closure_held_by_an_object_built_in_the_call,
+                                closure_held_by_a_named_object, closure_stored_on_a_global_object,
+                                function_stored_on_a_global_object], ids=lambda f: f.__name__)
+def test_a_function_held_by_an_object_and_called_through_it(fn, mode):
+    HOLD.fn = lambda v: v * 5.0    # (a plain run's closure left there: not this call's)
+    g = sd.grad(fn, mode=mode)(X3.copy())
+    check_grads_fd(fn, (X3.copy(),), (0,), (g,))
+
+
+def test_the_function_stored_on_a_global_object_is_not_the_one_it_held_when_built():
+    HOLD.fn = np.sin
+    g = sd.grad(function_stored_on_a_global_object)(X3.copy())
+    np.testing.assert_allclose(g, -np.sin(X3), rtol=1e-12)   # (np.cos's, not np.sin's)
+
+
+# ---------------------------------------------------------------- what stays refused, clearly
+
+
+LIN = Scaled(3.0)
+
+
+def partial_of_a_bound_method(x):
+    m = Scaled(2.0)
+    w = np.sum(x ** 2)
+    f = functools.partial(m.f, a=w)
+    return np.sum(f(x))
+
+
+def partial_of_a_global_object_s_method(x):
+    w = np.sum(x ** 2)
+    f = functools.partial(LIN.f, a=w)
+    return np.sum(f(x))
+
+
+def dict_attribute_written_through_another_name(x):
+    P = BOX.d
+    P["w"] = np.sum(x)
+    return np.sum(BOX.read(x))
+
+
+def dict_attribute_written_in_place(x):
+    BOX.d["w"] = np.sum(x)
+    return np.sum(BOX.read(x))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_partial_of_a_global_object_s_method(mode):
+    g = sd.grad(partial_of_a_global_object_s_method, mode=mode)(X3.copy())
+    check_grads_fd(partial_of_a_global_object_s_method, (X3.copy(),), (0,), (g,))
+
+
+def _line_of(fn, text):
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(k for k, s in enumerate(lines) if text in s)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, text, fix", [
+    (partial_of_a_bound_method, "functools.partial(m.f, a=w)", "Name the function"),
+    (dict_attribute_written_through_another_name, 'P["w"] = np.sum(x)', "keep the value in a local"),
+    (dict_attribute_written_in_place, 'BOX.d["w"] = np.sum(x)', "copy it into a local first"),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_what_stays_refused_names_the_line_and_the_fix(fn, text, fix, mode):
+    with pytest.raises(sd.SourcediffError) as info:
+        sd.grad(fn, mode=mode)(X3.copy())
+    message = str(info.value)
+    assert f"{__file__}:{_line_of(fn, text)}:" in message and text in message, message
+    assert fix in message, message
