@@ -246,10 +246,27 @@ def dict_attribute_written_in_place(x):
     return np.sum(BOX.read(x))
 
 
+def lambda_over_a_bound_method(x):
+    m = Scaled(2.0)
+    w = np.sum(x ** 2)
+    f = lambda v: m.f(v, a=w)    # what the refusal of partial(m.f, a=w) says to write
+    return np.sum(f(x))
+
+
+def lambda_over_an_argument_s_method(x, m):
+    w = np.sum(x ** 2)
+    f = lambda v: m.f(v, a=w)
+    return np.sum(f(x))
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_a_partial_of_a_global_object_s_method(mode):
-    g = sd.grad(partial_of_a_global_object_s_method, mode=mode)(X3.copy())
-    check_grads_fd(partial_of_a_global_object_s_method, (X3.copy(),), (0,), (g,))
+@pytest.mark.parametrize("fn, args", [(partial_of_a_global_object_s_method, ()),
+                                      (lambda_over_a_bound_method, ()),
+                                      (lambda_over_an_argument_s_method, (Scaled(2.0),))],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_a_bound_method_with_a_value_bound(fn, args, mode):
+    g = sd.grad(fn, mode=mode)(X3.copy(), *args)
+    check_grads_fd(fn, (X3.copy(),) + args, (0,), (g,))
 
 
 def _line_of(fn, text):
@@ -259,7 +276,7 @@ def _line_of(fn, text):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("fn, text, fix", [
-    (partial_of_a_bound_method, "functools.partial(m.f, a=w)", "Name the function"),
+    (partial_of_a_bound_method, "functools.partial(m.f, a=w)", "lambda v: m.f(v, a=w)"),
     (dict_attribute_written_through_another_name, 'P["w"] = np.sum(x)', "keep the value in a local"),
     (dict_attribute_written_in_place, 'BOX.d["w"] = np.sum(x)', "copy it into a local first"),
 ], ids=lambda v: getattr(v, "__name__", ""))
