@@ -22,7 +22,7 @@ import numpy as np
 from .. import runtime
 from ..rules import registry
 from ..runtime.dynamic import code_signature
-from ..syntax import call, const, load
+from ..syntax import call, const, load, stored_attribute_names
 
 _BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -157,13 +157,7 @@ class Resolver:
         self.aliases = _static_aliases(parsed.node, local_names)
         # attribute names the function stores on some object (obj.fn = f, setattr(o, "fn", f)):
         # read off an object, what they hold now is no static value
-        self.stored_attributes = {
-            n.attr for n in gast.walk(parsed.node)
-            if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)} | {
-            n.args[1].value for n in gast.walk(parsed.node)
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and
-            n.func.id == "setattr" and len(n.args) == 3 and
-            isinstance(n.args[1], gast.Constant)}
+        self.stored_attributes = stored_attribute_names(parsed.node)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
         self_class = getattr(parsed, "self_class", None)
