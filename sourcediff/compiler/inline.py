@@ -37,6 +37,7 @@ from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
 from .scalarize import (
     attribute_uses,
+    reached_otherwise,
     binding_of,
     class_value,
     library_calls_only,
@@ -385,9 +386,13 @@ class _Inliner:
         uses = attribute_uses(fdef.body, name, None, type(obj))
         if not uses or not any(loaded and stored for loaded, stored in uses.values()) or \
                 any(a not in vars(obj) or class_value(type(obj), a) is None for a in uses) or \
-                not library_calls_only(self.parsed, fdef, _bound(fdef) | {name}):
+                not library_calls_only(self.parsed, fdef, _bound(fdef) | {name}) or \
+                reached_otherwise(self.parsed, fdef, name, obj, _bound(fdef)):
             return
         names = {a: self.fresh_plain(f"{name.lstrip('_')}_{a}") for a in sorted(uses)}
+        # (a global read here that may come to hold the object later, BOX2 = BOX after the
+        # build: checked on entry like the object's own name, and a change builds anew)
+        self.parsed.global_objects.update(_other_globals(self.parsed, fdef, _bound(fdef)))
         at = fdef.body[0] if fdef.body else fdef
         head = [self.located(gast.Assign(targets=[_store(names[a])], value=gast.Attribute(
             value=_load(name), attr=a, ctx=gast.Load()), type_comment=None), at)
@@ -711,6 +716,19 @@ def _own_loop_names(comp, mdef, k):
         [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
     for part in parts:
         renamer.visit(part)
+
+
+def _other_globals(parsed, fdef, local_names):
+    """{name: value} for the globals ``fdef`` reads that hold an object of a user's class or a
+    list, tuple or dict (what could come to hold a global object made locals)."""
+    out = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and n.id not in local_names and n.id not in parsed.env and \
+                n.id in parsed.fn.__globals__:
+            value = parsed.fn.__globals__[n.id]
+            if isinstance(value, (list, tuple, dict)) or user_class(type(value)):
+                out[n.id] = value
+    return out
 
 
 def _stored_here(fdef, name, cls):

@@ -195,3 +195,22 @@ def library_calls_only(parsed, fdef, local_names):
         if known is None or not (_library(module) or module in ("builtins", "math")):
             return False
     return True
+
+
+def reached_otherwise(parsed, fdef, name, obj, local_names):
+    """Whether ``fdef`` may reach the global object ``obj`` by another way than its name
+    ``name``: another global or closure name, an attribute of another object, an item of a list,
+    tuple or dict such a name holds (``BOX2 = BOX``, ``MODEL.parts[0]``). A read there would
+    not see the attributes made locals."""
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and (n.id == name or n.id in local_names):
+            continue
+        if not isinstance(n, (gast.Name, gast.Attribute)) or \
+                isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            continue
+        value = static_object(parsed, n, local_names)
+        if value is obj or isinstance(value, (list, tuple, dict)) and any(
+                v is obj for v in (value.values() if isinstance(value, dict) else value)):
+            return True
+    return False
