@@ -37,10 +37,10 @@ from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
 from .scalarize import (
     attribute_uses,
-    reached_otherwise,
     binding_of,
     class_value,
     library_calls_only,
+    reached_otherwise,
     replace_statement,
     scalarizable,
     to_locals,
