@@ -395,3 +395,14 @@ def replace_node(root, old, new):
                     if item is old:
                         child[k] = new
                         return
+
+
+def stored_attribute_names(node):
+    """The attribute names ``node`` (a function) stores on some object: ``obj.fn = f``,
+    ``setattr(o, "fn", f)``. Read off an object, what one holds when the code runs may not be
+    what it held when the code was compiled (``HOLD.fn = np.cos; HOLD.fn(x)``)."""
+    return {n.attr for n in walk(node)
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store)} | {
+        n.args[1].value for n in walk(node)
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and
+        n.func.id == "setattr" and len(n.args) == 3 and isinstance(n.args[1], gast.Constant)}

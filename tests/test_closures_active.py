@@ -312,14 +312,13 @@ def stored_in_an_object(a, x):
     return np.sum(_Holder(lambda v: v * a).run(x))
 
 
-def test_a_closure_stored_in_an_object_and_called_through_it_is_refused_by_name():
-    """(reverse mode: the object's method runs with it active, and what the function it holds
-    binds is not among the object's leaves; forward mode refuses the object itself)"""
-    with pytest.raises(sd.NoRuleError, match=r"stored_in_an_object.<locals>._lambda\d+, a "
-                                              r"function that holds float values.*as an argument"):
-        sd.grad(stored_in_an_object)(0.7, np.ones(3))
-    with pytest.raises(sd.SourcediffError, match=r"test_closures_active.py:\d+.*forward mode"):
-        sd.grad(stored_in_an_object, mode="forward")(0.7, np.ones(3))
+@pytest.mark.parametrize("mode", MODES)
+def test_a_closure_stored_in_an_object_and_called_through_it(mode):
+    """(the object built here has its methods written in and its attributes made locals:
+    ``self.fn(x)`` calls the closure held in a local, compiler/inline.py)"""
+    args = (0.7, np.array([0.3, -1.2, 0.8]))
+    g = sd.grad(stored_in_an_object, wrt=(0, 1), mode=mode)(*args)
+    check_grads_fd(stored_in_an_object, args, (0, 1), g)
 
 
 @pytest.mark.parametrize("name", ["factory_called_in_caller", "local_def_to_helper"])

@@ -19,6 +19,7 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.testing import check_grads
+from tests.oracles import check_grads_fd
 from tests.programs import layers as L
 from tests.programs import model_state
 
@@ -481,20 +482,25 @@ def test_d_writing_a_parameter_into_the_layer_is_refused_not_a_wrong_gradient(ca
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_d_rebinding_the_attribute_is_refused_where_the_method_reads_it_back(mode):
-    # DENSE.parameters = {...W...} runs as Python does (the store is watched, not refused); the
-    # refusal comes at the read in loss_functional, naming the read and the store
+def test_d_rebinding_the_attribute_then_a_method_reading_it_back(mode):
+    # DENSE.parameters = {...W...} runs as Python does, and loss_functional, which reads it back,
+    # is written into the function (DENSE is a global object of a known class: compiler/
+    # inline.py), where that read takes the dict just stored
     before = DENSE.parameters
     W = before["W"] + 0.25
+
+    def fn(W, X):
+        try:
+            return d_rebinding_the_attribute(W, X)
+        finally:
+            DENSE.parameters = before
+
     try:
-        with pytest.raises(sd.AliasError) as info:
-            sd.grad(d_rebinding_the_attribute, wrt=(0, 1), mode=mode)(W, X_DENSE)
+        g = sd.grad(d_rebinding_the_attribute, wrt=(0, 1), mode=mode)(W, X_DENSE)
+        assert DENSE.parameters["W"] is W and DENSE.parameters["b"] is before["b"]
     finally:
         DENSE.parameters = before
-    text = str(info.value)
-    assert "reads DenseELU.parameters back" in text
-    line = d_rebinding_the_attribute.__code__.co_firstlineno + 1
-    assert f"stored at {__file__}:{line}:" in text, text
+    check_grads_fd(fn, (W, X_DENSE), (0, 1), g)
 
 
 # ---------------------------------------------------------------- the user's ValueError

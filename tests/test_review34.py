@@ -13,6 +13,7 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.errors import NoRuleError, SourcediffError
+from tests.oracles import check_grads_fd
 from tests.programs import review34_estimators, review34_numpyml, review34_oo, review34_physics  # noqa: F401
 from tests.programs import review34_harness as H
 
@@ -122,9 +123,13 @@ def test_objects_built_inside(mode):
            (0, 1), mode)
 
 
-def test_an_object_built_inside_is_refused_by_forward_mode_not_given_zero():
-    with pytest.raises(NoRuleError, match=r"Dense\(\.\.\.\) builds an object .* forward mode"):
-        sd.grad(dense_built_inside, wrt=0, mode="forward")(W, B, X)
+def test_an_object_built_inside_in_forward_mode_not_given_zero():
+    # (refused by forward mode before; its attributes are made locals now, self.act(x) a call
+    # of the function held in a local: checked against finite differences)
+    g = sd.grad(dense_built_inside, wrt=0, mode="forward")(W, B, X)
+    check_grads_fd(dense_built_inside, (W, B, X), (0,), (g,))
+    with pytest.raises(NoRuleError, match=r"test_review34.py:\d+: .*second derivative"):
+        sd.hessian(dense_built_inside, wrt=0)(W, B, X)   # (that call: first derivatives only)
 
 
 class Kernel:

@@ -810,8 +810,10 @@ class Analysis(ObjectState):
                     f"**kwargs; sourcediff follows the values a partial binds when its function "
                     f"is named there and its arguments are written one by one.\n    "
                     f"{self.parsed.line_text(s)}\nName the function (functools.partial(fn, a, "
-                    f"b=b) with fn a module-level def, an inner def or a lambda), or pass those "
-                    f"values when you call the function instead of binding them")
+                    f"b=b) with fn a module-level def, an inner def or a lambda), write a lambda "
+                    f"that calls it (for a bound method, functools.partial(m.f, a=w) is lambda "
+                    f"v: m.f(v, a=w)), or pass those values when you call the function instead "
+                    f"of binding them")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
             return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
                     f"rule yet, so code that uses it cannot be differentiated again (a higher "

@@ -18,10 +18,10 @@ name, and a store of the same attribute name through any object (it may be the s
 
 import gast
 
-from ..syntax import walk
 from .constructors import sets_only_its_own
 from .normalize import call
 from .resolve import Resolver
+from ..syntax import walk
 
 
 def forward_attributes(parsed, fdef, runtime_name, local_names):
@@ -38,6 +38,7 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
     def may_change_state(node, objects):
         """Whether evaluating ``node`` may run code that sets an attribute: a call of the user's
         or unknown code, or any call given one of ``objects`` (the stored-into objects)."""
+        read_from = {id(n.value) for n in walk(node) if isinstance(n, gast.Attribute)}
         for n in walk(node):
             if not isinstance(n, gast.Call):
                 continue
@@ -45,9 +46,9 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
             if op.kind not in ("rule", "nondiff", "container") and not (
                     op.kind == "construct" and sets_only_its_own(op.key)):
                 return True  # (Loss() with a plain __init__ sets nothing of another object)
-            if any(isinstance(m, gast.Name) and m.id in objects
+            if any(isinstance(m, gast.Name) and m.id in objects and id(m) not in read_from
                    for a in list(n.args) + [k.value for k in n.keywords] for m in walk(a)):
-                return True
+                return True  # (not np.sum(self.X): an attribute read of it is no object given)
         return False
 
     def substitute(node, stored):
@@ -67,7 +68,9 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
 
     def block(stmts, result=None):
         stored = {}  # (object name, attribute) -> (value name, setattr statement)
+        partials = {}  # a name bound in this block to _sd_partial(fn, ...): that call
         for s in stmts:
+            _note_partial(s, partials)
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list):
                     block(getattr(s, field))
@@ -83,6 +86,9 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
                 stored.clear()
                 continue
+            store = _call_stored(s, stored, partials)
+            if store is not None:
+                forwarded[id(store)] = store
             if may_change_state(s.value, {k[0] for k in stored}):
                 stored.clear()
             else:
@@ -118,6 +124,38 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
                                 gast.Constant(value=parsed.line_text(store), kind=None),
                                 gast.Constant(value=False, kind=None)])
     return fdef
+
+
+def _note_partial(s, partials):
+    """Keep ``partials`` (a name -> the ``_sd_partial(fn, ...)`` call bound to it in this block,
+    as normalize writes a lambda over locals) up to date past the statement ``s``."""
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+        v = s.value
+        partials.pop(s.targets[0].id, None)
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and \
+                v.func.id == "_sd_partial" and v.args and \
+                not any(isinstance(a, gast.Starred) for a in v.args) and \
+                all(k.arg is not None for k in v.keywords):
+            partials[s.targets[0].id] = v
+
+
+def _call_stored(s, stored, partials):
+    """``t = obj.fn(x)`` with ``obj.fn`` just stored (``HOLD.fn = lambda v: v * a``): the call
+    made of the function stored itself (a lambda over locals called as normalize calls one,
+    ``_lambda1(x, a=a)``); returns the store, or None when ``s`` is no such call."""
+    f = getattr(s.value, "func", None)
+    if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and
+            isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and
+            (f.value.id, f.attr) in stored):
+        return None
+    source, store = stored[(f.value.id, f.attr)]
+    made = partials.get(source)
+    if made is not None:
+        s.value = gast.Call(func=made.args[0], args=made.args[1:] + s.value.args,
+                            keywords=made.keywords + s.value.keywords)
+    else:
+        s.value.func = gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
+    return store
 
 
 def _setattr(s, local_names):

@@ -28,13 +28,24 @@ import sys
 import gast
 
 from ..runtime import check_held_class
-from ..syntax import clone, replace_node, walk
+from ..syntax import replace_node
 from .fence import static_object
 from .held import held_objects, user_class
 from .parse import parse_function
 from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
-from .scalarize import attribute_uses, binding_of, class_value, replace_statement, scalarizable, to_locals
+from .scalarize import (
+    attribute_uses,
+    binding_of,
+    class_value,
+    library_calls_only,
+    reached_otherwise,
+    replace_statement,
+    scalarizable,
+    to_locals,
+    write_back_at_exits,
+)
+from ..syntax import clone, walk
 
 _DEPTH = 4
 
@@ -78,10 +89,14 @@ def inline_state_methods(parsed):
             inliner.pending[id(at)] = inliner.hold(name, cls, at, 0)
     inliner.scalar = {n for n, c in inliner.classes.items() if n not in params and
                       isinstance(c, type) and scalarizable(c) and binding_of(body, n) is not None}
+    inliner.stateful = {n: _stored_here(fdef, n, c) for n, c in inliner.classes.items()
+                        if n not in inliner.scalar and isinstance(c, type)}
     body = [_CallsAsMethods(inliner).visit(st) for st in body]
     fdef.body = head + inliner.block(inliner.held_reads(body), 0)
     for name in sorted(inliner.scalar):
         inliner.scalarize(fdef.body, name)
+    for name, obj in sorted(getattr(parsed, "global_objects", {}).items()):
+        inliner.scalarize_global(fdef, name, obj)
     return parsed
 
 
@@ -122,9 +137,12 @@ def _built_and_used(parsed, bound, value):
     """The one constructor call of a user's class in ``value`` whose result is called or has
     an attribute read (``MLP(...)(x)``, ``Model(p).loss(x)``), when naming it first changes
     nothing (see _name_built_objects); else None."""
-    found, calls = None, []
+    found, calls, lambdas = None, [], []
     for n in walk(value):
-        if isinstance(n, (gast.IfExp, gast.BoolOp, gast.Lambda, gast.ListComp, gast.SetComp,
+        if isinstance(n, gast.Lambda):
+            lambdas.append(n)  # (made as the statement runs: one the object is built from is
+            continue           # made with it; its body runs when called, not here)
+        if isinstance(n, (gast.IfExp, gast.BoolOp, gast.ListComp, gast.SetComp,
                           gast.DictComp, gast.GeneratorExp, gast.NamedExpr)):
             return None
         if isinstance(n, gast.Call):
@@ -138,6 +156,9 @@ def _built_and_used(parsed, bound, value):
     if found is None:
         return None
     inside = {id(n) for n in walk(found)}
+    if any(id(lam) not in inside for lam in lambdas) or \
+            any(id(found) in {id(m) for m in walk(lam)} for lam in lambdas):
+        return None
     for c in calls:
         if c is found or id(c) in inside or any(m is found for m in walk(c)):
             continue  # (its own arguments run before it; the calls around it after)
@@ -175,6 +196,27 @@ def _known_objects(parsed, fdef):
     self_class = getattr(parsed, "self_class", None)
     if self_class is not None and fdef.args.args and fdef.args.args[0].id not in binds:
         out[fdef.args.args[0].id] = self_class
+    out.update(_global_objects(parsed, fdef, set(binds) | params))
+    return out
+
+
+def _global_objects(parsed, fdef, bound):
+    """{name: class} for the objects of a user's class held in globals of the function's module
+    (``BOX = Box()``, a model or an RNN cell stepped inside the loss) whose methods it calls;
+    recorded on ``parsed.global_objects``, so that a call finding one rebound runs a derivative
+    built anew (resolve.py records them for the check on entry, captured.py)."""
+    out = {}
+    for n in walk(fdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                isinstance(n.func.value, gast.Name)):
+            continue
+        name = n.func.value.id
+        if name in bound or name in parsed.env or name not in parsed.fn.__globals__:
+            continue
+        obj = parsed.fn.__globals__[name]
+        if user_class(type(obj)) and scalarizable(type(obj)) and not isinstance(obj, type):
+            out[name] = type(obj)
+            parsed.global_objects = dict(getattr(parsed, "global_objects", {}), **{name: obj})
     return out
 
 
@@ -190,6 +232,7 @@ class _Inliner:
         self.lists = {}  # a local holding a list of layers -> the locals of its items
         self.pending = {}  # id(a statement binding an object) -> the reads of what it holds
         self.scalar = set()  # objects built here whose attributes may become locals
+        self.stateful = {}  # other objects -> the attributes this function stores on them
         self.bindings = {}  # name -> how many places bind it
         for n in walk(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -222,7 +265,8 @@ class _Inliner:
         expression, a method storing nothing on an object built here (``return sim.energy() +
         1``), when its other calls are of numpy's, math's or builtins (they run no code of the
         user's, so running the method first changes nothing); ``[s]`` otherwise."""
-        if not self.scalar or not isinstance(s, (gast.Return, gast.Assign, gast.Expr,
+        if not (self.scalar or any(self.stateful.values())) or \
+                not isinstance(s, (gast.Return, gast.Assign, gast.Expr,
                                                  gast.AugAssign)) or s.value is None:
             return [s]
         pure, other = [], False
@@ -234,7 +278,7 @@ class _Inliner:
                 continue
             f = n.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
-                    f.value.id in self.scalar:
+                    (f.value.id in self.scalar or self.reads_stored(f.value.id, f.attr)):
                 cls = self.classes[f.value.id]
                 if _stores_nothing(cls, f.attr, 2):
                     pure.append(n)
@@ -255,6 +299,24 @@ class _Inliner:
                 targets=[_store(new)], value=clone(call_node), type_comment=None), s))
             replace_node(s, call_node, _load(new))
         return out + [s]
+
+    def reads_stored(self, name, method):
+        """Whether ``name.method(...)`` may read back state this function stores on the object
+        ``name`` (not one built here: its attributes become locals), by reading an attribute
+        stored here or calling a method through self: written in, the read after the store
+        takes the stored value itself (compiler/forwarding.py) where a call would read it as
+        a constant (refused where it runs: runtime/object_state.py)."""
+        stored = self.stateful.get(name)
+        found = _inlinable(self.classes[name], method, False) if stored else None
+        if found is None:
+            return False
+        me = found[1].args.args[0].id
+        for n in walk(found[1]):
+            if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                    n.value.id == me and (n.attr in stored or not isinstance(n.ctx, gast.Store)
+                                          and _python_method(self.classes[name], n.attr)):
+                return True
+        return False
 
     # ------------------------------------------------------------ objects made locals
 
@@ -281,7 +343,7 @@ class _Inliner:
             if inline_init:
                 replace_statement(trial, at, clone(written))
                 at = None
-            uses = attribute_uses(trial, name, at)
+            uses = attribute_uses(trial, name, at, cls)
             if uses is None:
                 continue
             head, names = [], {}
@@ -311,6 +373,38 @@ class _Inliner:
                 body[:] = to_locals(body, name, names)  # (not the reads of head)
                 replace_statement(body, found, head + written if inline_init else [found] + head)
                 return
+
+    def scalarize_global(self, fdef, name, obj):
+        """Make the attributes of the global object ``name`` (``obj``) locals, as those of an
+        object built here, when the function stores one and reads it back (an RNN cell held
+        globally and stepped in a loop, ``CELL.h = np.tanh(CELL.h @ CELL.W + x)``): each is read
+        from the object at the start and the stored ones written back to it before every
+        return, so the object holds afterwards what Python would have left there. Only where
+        nothing else can see the object meanwhile: every use of ``name`` is a plain attribute
+        of the object's own (``vars(obj)``, not a class's default or a property) and the
+        function calls no code of the user's (numpy's, math's, builtins, an array's methods)."""
+        uses = attribute_uses(fdef.body, name, None, type(obj))
+        if not uses or not any(loaded and stored for loaded, stored in uses.values()) or \
+                any(a not in vars(obj) or class_value(type(obj), a) is None for a in uses) or \
+                not library_calls_only(self.parsed, fdef, _bound(fdef) | {name}) or \
+                reached_otherwise(self.parsed, fdef, name, obj, _bound(fdef)):
+            return
+        names = {a: self.fresh_plain(f"{name.lstrip('_')}_{a}") for a in sorted(uses)}
+        # (a global read here that may come to hold the object later, BOX2 = BOX after the
+        # build: checked on entry like the object's own name, and a change builds anew)
+        self.parsed.global_objects.update(_other_globals(self.parsed, fdef, _bound(fdef)))
+        at = fdef.body[0] if fdef.body else fdef
+        head = [self.located(gast.Assign(targets=[_store(names[a])], value=gast.Attribute(
+            value=_load(name), attr=a, ctx=gast.Load()), type_comment=None), at)
+            for a in sorted(uses)]
+        stored = [a for a in sorted(uses) if uses[a][1]]
+        body = to_locals(fdef.body, name, names)
+
+        def back(where):
+            return [self.located(gast.Assign(targets=[gast.Attribute(
+                value=_load(name), attr=a, ctx=gast.Store())], value=_load(names[a]),
+                type_comment=None), where) for a in stored]
+        fdef.body = head + write_back_at_exits(body, back, self.fresh_plain("result"))
 
     # ------------------------------------------------------------ objects held by objects
 
@@ -426,7 +520,9 @@ class _Inliner:
                                                  not isinstance(s.targets[0], gast.Name))):
             return [s]
         cls = self.classes[value.func.value.id]
-        found = _inlinable(cls, value.func.attr, value.func.value.id not in self.scalar)
+        obj = value.func.value.id
+        found = _inlinable(cls, value.func.attr, obj not in self.scalar and
+                           not self.reads_stored(obj, value.func.attr))
         if found is None or any(isinstance(a, gast.Starred) for a in value.args) or \
                 any(k.arg is None for k in value.keywords):
             return [s]
@@ -622,6 +718,52 @@ def _own_loop_names(comp, mdef, k):
         renamer.visit(part)
 
 
+def _other_globals(parsed, fdef, local_names):
+    """{name: value} for the globals ``fdef`` reads that hold an object of a user's class or a
+    list, tuple or dict (what could come to hold a global object made locals)."""
+    out = {}
+    for n in walk(fdef):
+        if isinstance(n, gast.Name) and n.id not in local_names and n.id not in parsed.env and \
+                n.id in parsed.fn.__globals__:
+            value = parsed.fn.__globals__[n.id]
+            if isinstance(value, (list, tuple, dict)) or user_class(type(value)):
+                out[n.id] = value
+    return out
+
+
+def _stored_here(fdef, name, cls):
+    """The attributes of the object ``name`` (of class ``cls``) that ``fdef`` stores, itself
+    (``name.h = v``) or through a method it calls on it that inline.py writes in (two levels
+    of methods called through self)."""
+    out = set()
+    calls = []
+    for n in walk(fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            if isinstance(n.ctx, gast.Store):
+                out.add(n.attr)
+            else:
+                calls.append(n.attr)
+    seen = set()
+    for depth in range(3):
+        more = []
+        for method in calls:
+            found = _inlinable(cls, method, False) if method not in seen else None
+            seen.add(method)
+            if found is None:
+                continue
+            me = found[1].args.args[0].id
+            for n in walk(found[1]):
+                if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                        n.value.id == me:
+                    if isinstance(n.ctx, gast.Store):
+                        out.add(n.attr)
+                    else:
+                        more.append(n.attr)
+        calls = more
+    return out
+
+
 def _stores_nothing(cls, name, depth):
     """Whether the method ``name`` of ``cls`` can be written in and stores into no attribute or
     item of anything, nor calls a method through self that may (``depth`` levels deep)."""
@@ -635,8 +777,9 @@ def _stores_nothing(cls, name, depth):
             return False
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 isinstance(n.func.value, gast.Name) and n.func.value.id == me and \
+                class_value(cls, n.func.attr) != (False, None) and \
                 not _stores_nothing(cls, n.func.attr, depth - 1):
-            return False
+            return False  # (not self.fn(x), a function __init__ stored: no method of cls)
     return True
 
 

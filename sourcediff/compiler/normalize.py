@@ -47,6 +47,7 @@ from ..syntax import (  # noqa: F401
     plain_lambda,
     spread_keywords,
     store,
+    stored_attribute_names,
     walk,
 )
 from .contexts import quiet_body
@@ -325,6 +326,10 @@ class Normalizer(CallLowering):
         if not isinstance(func, (gast.Name, gast.Attribute)) or \
                 any(k.arg is None for k in node.keywords):
             return node
+        if not hasattr(self, "_stored_attributes"):
+            self._stored_attributes = stored_attribute_names(self.parsed.node)
+        if isinstance(func, gast.Attribute) and func.attr in self._stored_attributes:
+            return node  # (HOLD.fn = ...; HOLD.fn(x): not what HOLD.fn holds as this compiles)
         value = self.static_value(func)
         if not isinstance(value, functools.partial) or not isinstance(value.func, types.FunctionType):
             return node

@@ -22,7 +22,7 @@ import numpy as np
 from .. import runtime
 from ..rules import registry
 from ..runtime.dynamic import code_signature
-from ..syntax import call, const, load, walk
+from ..syntax import call, const, load, stored_attribute_names, walk
 
 _BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -152,8 +152,12 @@ class Resolver:
         self.methods = dict(getattr(parsed, "inlined", {}))  # (and those inline.py wrote in)
         # functions read as attributes of a module of the user's (cfg.act(x)): (module name,
         # attribute) -> (the module's dict, attribute, object), checked on entry as well
-        self.module_attributes = {}
+        self.module_attributes = {("", name): (self.globals, name, obj) for name, obj in
+                                  getattr(parsed, "global_objects", {}).items()}
         self.aliases = _static_aliases(parsed.node, local_names)
+        # attribute names the function stores on some object (obj.fn = f, setattr(o, "fn", f)):
+        # read off an object, what they hold now is no static value
+        self.stored_attributes = stored_attribute_names(parsed.node)
         # the receiver of a method: self.forward(x) resolves in its class
         self.receivers = {}
         self_class = getattr(parsed, "self_class", None)
@@ -210,8 +214,9 @@ class Resolver:
             return self.lookup(node.id)
         if isinstance(node, gast.Attribute):
             base = self.static_value(node.value)
-            if base is _MISSING:
-                return _MISSING
+            if base is _MISSING or node.attr in self.stored_attributes and \
+                    not isinstance(base, (types.ModuleType, type)):
+                return _MISSING  # (HOLD.fn = np.cos; HOLD.fn(x): not what HOLD.fn held here)
             value = getattr(base, node.attr, _MISSING)
             if isinstance(base, types.ModuleType) and callable(value) and \
                     not _library(base.__name__):

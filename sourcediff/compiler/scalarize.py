@@ -13,6 +13,12 @@ all: its attributes are the locals ``__init__`` assigns); else the attributes ar
 their locals after it is built. A class's own value (``eps = 1e-5`` in the class body) read
 through the object is read from the class.
 
+A global object of the user's class (an RNN cell stepped inside the loss, ``CELL.h =
+np.tanh(CELL.h @ CELL.W + x)`` in a loop) is made locals the same way when the function stores an
+attribute of it and reads one back, and calls no code of the user's that could see the object
+meanwhile: its attributes are read at the start and those stored written back to it before every
+return (``write_back_at_exits``), so it holds afterwards what Python would have left there.
+
 Example::
 
     kf = Filter(q)              # def __init__(self, q): self.x = 0.0; self.q = q
@@ -29,9 +35,13 @@ becomes::
     return _kf_x
 """
 
-import inspect
 
 import gast
+import numpy as np
+
+from ..runtime import unwatched_class_entry
+from .fence import static_object
+from .resolve import _library
 
 from ..syntax import children, walk
 
@@ -45,9 +55,11 @@ def scalarizable(cls):
                              "__delattr__"))
 
 
-def attribute_uses(body, name, binding):
+def attribute_uses(body, name, binding, cls=None):
     """{attribute: (loaded, stored)} for every use ``name.attr`` in ``body``, or None when
-    ``name`` is used otherwise (passed on, called, rebound) than by the statement ``binding``."""
+    ``name`` is used otherwise (passed on, called, rebound) than by the statement ``binding``.
+    A call of an attribute the class ``cls`` has nothing under (``self.fn(x)`` for a function
+    ``__init__`` stored) reads that attribute, then calls what it holds."""
     parents = {}
     root = gast.Module(body=body, type_ignores=[])
     for n in walk(root):
@@ -63,7 +75,8 @@ def attribute_uses(body, name, binding):
         if not isinstance(parent, gast.Attribute) or parent.value is not n:
             return None
         grand = parents.get(parent)
-        if isinstance(grand, gast.Call) and grand.func is parent:
+        if isinstance(grand, gast.Call) and grand.func is parent and \
+                (cls is None or class_value(cls, parent.attr) != (False, None)):
             return None  # (a method left as a call)
         if isinstance(parent.ctx, gast.Del):
             return None
@@ -77,7 +90,7 @@ def class_value(cls, attr):
     """(True, value) for a plain value ``cls`` holds (a number in the class body), (False,
     None) for no such attribute; None for a descriptor (a method, a property)."""
     try:
-        v = inspect.getattr_static(cls, attr)
+        v = unwatched_class_entry(cls, attr)  # (a watch a gradient call left: runtime)
     except AttributeError:
         return False, None
     if isinstance(v, _PLAIN) or (isinstance(v, (tuple, frozenset)) and
@@ -130,3 +143,76 @@ def binding_of(body, name):
                 isinstance(st.value, gast.Call):
             return st
     return None
+
+
+def write_back_at_exits(body, back, result):
+    """``body`` (a function's) with the statements ``back(return statement)`` before each
+    ``return e`` (as ``result = e; ...; return result``, ``e`` evaluated first) and at its end
+    when it may run off it: what a global object's attributes made locals write back."""
+    def block(stmts):
+        out = []
+        for st in stmts:
+            if isinstance(st, gast.Return):
+                if st.value is not None:
+                    out.append(gast.copy_location(gast.Assign(
+                        targets=[gast.Name(id=result, ctx=gast.Store(), annotation=None,
+                                           type_comment=None)],
+                        value=st.value, type_comment=None), st))
+                    st.value = gast.Name(id=result, ctx=gast.Load(), annotation=None,
+                                         type_comment=None)
+                out.extend(back(st))
+                out.append(st)
+                continue
+            if not isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                for field in ("body", "orelse", "finalbody"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, block(getattr(st, field)))
+                for h in getattr(st, "handlers", ()) or ():
+                    h.body = block(h.body)
+            out.append(st)
+        return out
+
+    out = block(body)
+    if not out or not isinstance(out[-1], gast.Return):
+        out.extend(back(out[-1] if out else None))
+    return out
+
+
+def library_calls_only(parsed, fdef, local_names):
+    """Whether every call in ``fdef`` is of numpy's or another library's, math's or a builtin,
+    or a method of an array's, list's or dict's on a local: none runs code of the user's,
+    which could read or change a global object meanwhile. (A function the object holds, its
+    own ``o.fn(x)``, is none: the object's name is among ``local_names``.)"""
+    for n in walk(fdef):
+        if not isinstance(n, gast.Call):
+            continue
+        f = n.func
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
+                f.value.id in local_names:
+            if not any(hasattr(t, f.attr) for t in (np.ndarray, list, dict)):
+                return False
+            continue
+        known = static_object(parsed, f, local_names)
+        module = getattr(known, "__module__", None) or ""
+        if known is None or not (_library(module) or module in ("builtins", "math")):
+            return False
+    return True
+
+
+def reached_otherwise(parsed, fdef, name, obj, local_names):
+    """Whether ``fdef`` may reach the global object ``obj`` by another way than its name
+    ``name``: another global or closure name, an attribute of another object, an item of a list,
+    tuple or dict such a name holds (``BOX2 = BOX``, ``MODEL.parts[0]``). A read there would
+    not see the attributes made locals."""
+    for n in walk(fdef):
+        if isinstance(n, gast.Name) and (n.id == name or n.id in local_names):
+            continue
+        if not isinstance(n, (gast.Name, gast.Attribute)) or \
+                isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            continue
+        value = static_object(parsed, n, local_names)
+        if value is obj or isinstance(value, (list, tuple, dict)) and any(
+                v is obj for v in (value.values() if isinstance(value, dict) else value)):
+            return True
+    return False

@@ -38,7 +38,7 @@ from . import hooks
 from .generated import runs_generated
 
 __all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole_read",
-           "check_held_class",
+           "check_held_class", "unwatched_class_entry",
            "stored_by_running_call"]
 
 _watched = {}  # (id(obj), name) -> _Store
@@ -213,6 +213,19 @@ def _class_entry(cls, name, start=0):
         if name in vars(klass):
             return vars(klass)[name]
     return _MISSING
+
+
+def unwatched_class_entry(cls, name):
+    """What ``cls`` holds under ``name`` as the user's code left it: through the watch a gradient
+    call put there (a :class:`_Guard`), the class's own value or a base's; raises
+    AttributeError for none."""
+    entry = _class_entry(cls, name)
+    while isinstance(entry, _Guard):
+        entry = entry.inner if entry.inner is not _MISSING else \
+            _class_entry(entry.owner, name, start=1)
+    if entry is _MISSING:
+        raise AttributeError(name)
+    return entry
 
 
 def _checked_class(obj, name, where, text, carries):
