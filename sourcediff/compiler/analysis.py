@@ -18,7 +18,7 @@ from ..rules import quote, registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime.dynamic import bind_code, code_signature
 from ..runtime.shapes import foreign_array
-from ..syntax import _method_call, _names_in, spread_text
+from ..syntax import _method_call, _names_in, spread_text, walk
 from .activity import activity
 from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
 from .alias import numpy_write as _numpy_write
