@@ -152,3 +152,46 @@ def test_gradient_and_value(fn, mode):
     else:
         grads = sd.grad(fn, wrt=(0, 1), mode=mode)(*copy.deepcopy(args))
     check_grads_fd(fn, args, (0, 1), grads)
+
+
+# --- an inner function or lambda that appends to (pops from, updates) a list or dict of the
+# enclosing function: given to a helper or to sorted(key=), its effect was not seen and the
+# appended values' gradient was zero; now refused at the write, naming its line
+
+def appended_by_a_lambda_given_to_a_helper(w, x):
+    out = []
+
+    def run(f, n):
+        for i in range(n):
+            f(i)
+    run(lambda i: out.append(w * x * i), 3)
+    return np.sum(out[2] * out[1])
+
+
+def appended_by_a_sort_key(w, x):
+    seen = []
+
+    def key(t):
+        seen.append(t)
+        return t
+    s = sorted([x[0] * w[0], x[1] * w[1]], key=key)
+    return s[0] + np.sum(seen[0] * 3.0)
+
+
+def popped_by_a_lambda(w, x):
+    L = [w * 1.0, x * 2.0, w * x]
+    take = lambda: L.pop()  # noqa: E731
+    a = take()
+    return np.sum(a * L[0])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [appended_by_a_lambda_given_to_a_helper, appended_by_a_sort_key,
+                                popped_by_a_lambda])
+def test_an_inner_function_writing_into_the_enclosing_function_s_container_is_refused(fn, mode):
+    line = {appended_by_a_lambda_given_to_a_helper: "out.append(w * x * i)",
+            appended_by_a_sort_key: "seen.append(t)", popped_by_a_lambda: "L.pop()"}[fn]
+    with pytest.raises(sd.SourcediffSyntaxError) as info:
+        sd.grad(fn, wrt=(0, 1), mode=mode)(W.copy(), X.copy())
+    text = str(info.value)
+    assert "test_review53.py" in text and line in text and "return the new value" in text

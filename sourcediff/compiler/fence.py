@@ -63,7 +63,7 @@ def fence(parsed):
     for stmt in fdef.body:
         _check(parsed, stmt)
     for inner in gast.walk(fdef):
-        if isinstance(inner, gast.FunctionDef) and inner is not fdef:
+        if isinstance(inner, (gast.FunctionDef, gast.Lambda)) and inner is not fdef:
             _check_inner_writes(parsed, inner)
     _check_one_shot_iterators(parsed, fdef)
     _check_one_shot_arguments(parsed, fdef)
@@ -312,20 +312,27 @@ def _written_through(name, parents):
 
 
 def _check_inner_writes(parsed, inner):
-    """An inner function that writes into an array of the enclosing function (``a[0] = v`` with
-    ``a`` free): the write would not reach the derivative of the enclosing code."""
+    """An inner function or lambda that writes into an array, list or dict of the enclosing
+    function (``a[0] = v``, ``out.append(v)``, ``L.pop()`` with ``a``, ``out``, ``L`` free): the
+    write would not reach the derivative of the enclosing code (a lambda appending to a list,
+    given to a helper or to sorted(key=), gave a zero gradient)."""
+    name = getattr(inner, "name", "lambda")
+    who = f"the inner function {name}" if isinstance(inner, gast.FunctionDef) else "a lambda"
     bound = {n.id for n in gast.walk(inner) if isinstance(n, gast.Name)
              and isinstance(n.ctx, (gast.Store, gast.Param))}
     for node in gast.walk(inner):
         targets = node.targets if isinstance(node, gast.Assign) else \
             [node.target] if isinstance(node, gast.AugAssign) else []
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                writes_in_place(node.func.attr):
+            targets = [node.func]
         for t in targets:
-            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and \
-                    t.value.id not in bound:
-                refuse(parsed, t, f"writes from the inner function {inner.name} into "
+            if isinstance(t, (gast.Subscript, gast.Attribute)) and \
+                    isinstance(t.value, gast.Name) and t.value.id not in bound:
+                refuse(parsed, t, f"writes from {who} into "
                        f"{t.value.id}, a variable of the enclosing code,",
-                       f"return the new value from {inner.name} and assign it "
-                       f"({t.value.id} = {inner.name}(...))")
+                       f"return the new value from {name} and assign it "
+                       f"({t.value.id} = {name}(...))")
 
 
 def _check(parsed, root):
