@@ -195,3 +195,23 @@ def test_an_inner_function_writing_into_the_enclosing_function_s_container_is_re
         sd.grad(fn, wrt=(0, 1), mode=mode)(W.copy(), X.copy())
     text = str(info.value)
     assert "test_review53.py" in text and line in text and "return the new value" in text
+
+
+# --- a list method's alias check named a value the function binds only later (a name popped
+# from the list in a loop after L.extend(...)): forward mode, which sets no name to None
+# first, raised UnboundLocalError from the generated code
+
+def extended_then_popped_in_a_while_test(w, x):
+    L = [w]
+    L.extend([w * x, x ** 2])
+    s = 0.0
+    while L and (a := L.pop()) is not None:
+        s = s * 0.5 + np.sum(a)
+    return s
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_check_reads_no_name_bound_only_later(mode):
+    fn = extended_then_popped_in_a_while_test
+    grads = sd.grad(fn, wrt=(0, 1), mode=mode)(W.copy(), X.copy())
+    check_grads_fd(fn, (W.copy(), X.copy()), (0, 1), grads)

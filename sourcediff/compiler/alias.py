@@ -34,7 +34,8 @@ from ..syntax import _names_in, live_in
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, item_sources, note_joins, params_reached, receiver_root
+from .reach import (array_names, item_sources, may_be_bound, note_joins, params_reached,
+                    receiver_root)
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -443,7 +444,8 @@ class AliasPass:
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
         near = self.near(name) if index is None else self.closure(name)
-        others = sorted((live & near) - {name, self.rt} - _stored(s))
+        others = sorted(o for o in (live & near) - {name, self.rt} - _stored(s)
+                        if may_be_bound(o, s, self.defs, self.order))
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())
