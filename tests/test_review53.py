@@ -4,6 +4,7 @@ wrong value too) before its fix; every one is checked against central finite dif
 the value against the plain call, in reverse and forward mode."""
 
 import copy
+import functools
 
 import numpy as np
 import pytest
@@ -213,5 +214,22 @@ def extended_then_popped_in_a_while_test(w, x):
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_a_check_reads_no_name_bound_only_later(mode):
     fn = extended_then_popped_in_a_while_test
+    grads = sd.grad(fn, wrt=(0, 1), mode=mode)(W.copy(), X.copy())
+    check_grads_fd(fn, (W.copy(), X.copy()), (0, 1), grads)
+
+
+def partial_mapped_then_popped_in_a_while_test(w, x):  # (the same through a partial's checks)
+    f = functools.partial(np.multiply, w)
+    y = np.sum(np.array(list(map(f, [x, x * 2.0]))), axis=0)
+    L = [y, y * w]
+    s = 0.0
+    while L and (a := L.pop()) is not None:
+        s = s * 0.5 + np.sum(a)
+    return s
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_partial_s_check_reads_no_name_bound_only_later(mode):
+    fn = partial_mapped_then_popped_in_a_while_test
     grads = sd.grad(fn, wrt=(0, 1), mode=mode)(W.copy(), X.copy())
     check_grads_fd(fn, (W.copy(), X.copy()), (0, 1), grads)

@@ -253,3 +253,8 @@ def may_be_bound(other, s, defs, order):
         if place < at or (loop is not None and outer == loop):
             return True
     return False
+
+
+def bound_only(names, s, defs, order):
+    """``names`` sorted, without those :func:`may_be_bound` finds unbound where ``s`` runs."""
+    return sorted(n for n in names if may_be_bound(n, s, defs, order))
