@@ -359,10 +359,9 @@ def plain_lambda(node, count):
                                          a.kwarg or a.kwonlyargs or a.defaults)
 
 
-def late_bound(fdef, names):
-    """Those of ``names`` that ``fdef`` does not bind exactly once outside loops (a parameter it
-    never rebinds, or one assignment): a function made from them early would read another value
-    than a Python closure reading them when it is called."""
+def binding_counts(fdef):
+    """How many places in ``fdef``'s own scope bind each name (a parameter, an assignment or
+    loop target, an inner ``def``), and the names bound inside a loop."""
     count, looped = {}, set()
     for a in fdef.args.args + fdef.args.kwonlyargs + [
             a for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None]:
@@ -370,7 +369,12 @@ def late_bound(fdef, names):
 
     def visit(node, in_loop):
         for child in children(node):
-            if isinstance(child, (gast.FunctionDef, gast.Lambda, gast.ListComp, gast.DictComp,
+            if isinstance(child, gast.FunctionDef):  # (a def binds its name, not its body's)
+                count[child.name] = count.get(child.name, 0) + 1
+                if in_loop:
+                    looped.add(child.name)
+                continue
+            if isinstance(child, (gast.Lambda, gast.ListComp, gast.DictComp,
                                   gast.GeneratorExp, gast.SetComp)):
                 continue
             if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
@@ -380,6 +384,14 @@ def late_bound(fdef, names):
             visit(child, in_loop or isinstance(child, (gast.For, gast.While)))
 
     visit(fdef, False)
+    return count, looped
+
+
+def late_bound(fdef, names):
+    """Those of ``names`` that ``fdef`` does not bind exactly once outside loops (a parameter it
+    never rebinds, one assignment or one ``def``): a function made from them early would read
+    another value than a Python closure reading them when it is called."""
+    count, looped = binding_counts(fdef)
     return [n for n in names if count.get(n) != 1 or n in looped]
 
 

@@ -33,7 +33,7 @@ from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, bound_once, collected, item_sources, later_item_keys
+from .reach import array_names, bound_once, bound_only, collected, item_sources, later_item_keys
 from .reach import note_join_links
 from .reach import note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
@@ -359,8 +359,8 @@ class AliasPass:
         for k, a in enumerate(op.args):
             if not isinstance(a, gast.Name) or a.id not in self.locals:
                 continue
-            others = sorted(((live & self.near(a.id)) - _stored(s))
-                            | ((passed - {a.id}) & self.closure(a.id)) | ({a.id} & self.outer))
+            others = bound_only(((live & self.near(a.id)) - _stored(s)) | ((passed - {a.id}) & (
+                self.closure(a.id))) | ({a.id} & self.outer), s, self.defs, self.order)
             if not others:
                 continue
             func = gast.Attribute(value=load(self.rt), attr="check_method_alias", ctx=gast.Load())
@@ -377,7 +377,7 @@ class AliasPass:
         it and are read later (:func:`~sourcediff.runtime.check_partial_alias`)."""
         live = self.live_after()[id(s)] | self.outer
         near = self.near(name)
-        others = sorted((live & near) - {name, self.rt} - _stored(s))
+        others = bound_only((live & near) - {name, self.rt} - _stored(s), s, self.defs, self.order)
         if not others:
             return []
         func = gast.Attribute(value=load(self.rt), attr="check_partial_alias", ctx=gast.Load())
@@ -392,9 +392,8 @@ class AliasPass:
         by ``param.attr op= e``)."""
         live = self.live_after()[id(s)] | self.outer
         # (the helper's other arguments see its write too: h(y, y[:, 2]))
-        others = sorted((((live & self.near(name)) - _stored(s))
-                         | (passed & self.closure(name))
-                         | ({name} & self.outer)))  # (the caller's data itself)
+        others = bound_only(((live & self.near(name)) - _stored(s)) | (passed & self.closure(name))
+                            | ({name} & self.outer), s, self.defs, self.order)  # (and the data)
         if not others:
             return []
         callee = getattr(op.key, "__name__", "the helper")
@@ -446,7 +445,7 @@ class AliasPass:
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
         near = self.near(name) if index is None else self.closure(name)
-        others = sorted((live & near) - {name, self.rt} - _stored(s))
+        others = bound_only((live & near) - {name, self.rt} - _stored(s), s, self.defs, self.order)
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())

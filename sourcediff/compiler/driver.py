@@ -456,7 +456,7 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
         head.append(_param_copy(rev, parsed, p))
     if mode not in ("vjp", "split"):
         _warn_lost_writes(rev, parsed, _mutated_params(rev))
-    given = _given_values(rev, primal, wrt_names, head)
+    given = _given_values(rev, primal, wrt_names, head, mode in ("vjp", "split"))
     for name in sorted(sweeps.pushed_old - set(_param_names(parsed.node))):
         head.append(assign(name, const(None)))
     if rev.stack is not None:
@@ -501,18 +501,29 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
     return Pieces(head, primal, seed + inits, adjoint, grads, value)
 
 
-def _given_values(rev, primal, wrt_names, head):
+def _given_values(rev, primal, wrt_names, head, form):
     """{parameter: name}: a wrt parameter that the function assigns (``x = layer(x)`` in a loop)
     is kept as it was given under a name of its own, appended to ``head``: its gradient takes the
     shape and type of the value given, not of whatever the parameter last held (which the
     adjoint restores only where a rule reads it: through a call met at run time, grad_tree of
-    the last value summed an array's gradient into a float)."""
+    the last value summed an array's gradient into a float). In a helper's backward form
+    (``form``), a parameter whose slots the function changes (``L.append(f)``, ``L[0] = v``, a
+    pop, through a name sharing it) is kept as a copy of its container: grad_tree of the
+    list the appends had grown gave the caller a gradient one entry too long, and the caller's
+    gradient for what an earlier call had appended was read from the wrong entry (dropped)."""
     reassigned = set()
     for st in primal:
         reassigned |= _stored(st)
+    changed = set(rev.setitem_targets) | {obj for obj, _method, _s in rev.mutations} | {
+        obj for obj, _values, _s in rev.container_writes}
     given = {}
     for p in wrt_names:
-        if p in rev.active and p in reassigned:
+        if p not in rev.active:
+            continue
+        if form and rev.alias_group(p) & changed:
+            given[p] = rev.names.fresh(f"{p}_given")
+            head.append(assign(given[p], call(rev.rt("entry_slots"), [load(p)])))
+        elif p in reassigned:
             given[p] = rev.names.fresh(f"{p}_given")
             head.append(assign(given[p], load(p)))
     return given

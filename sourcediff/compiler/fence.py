@@ -14,9 +14,8 @@ import numpy as np
 
 from ..errors import SourcediffError, SourcediffSyntaxError
 from ..rules.facts import writes_in_place
-from ..syntax import children, walk
-from ..syntax import parents as parents_of
 from .parse import parse_function
+from ..syntax import walk, children
 
 # construct -> (name shown to the user, what to do instead)
 _REFUSED = {
@@ -65,7 +64,7 @@ def fence(parsed):
     for stmt in fdef.body:
         _check(parsed, stmt)
     for inner in walk(fdef):
-        if isinstance(inner, gast.FunctionDef) and inner is not fdef:
+        if isinstance(inner, (gast.FunctionDef, gast.Lambda)) and inner is not fdef:
             _check_inner_writes(parsed, inner)
     _check_one_shot_iterators(parsed, fdef)
     _check_one_shot_arguments(parsed, fdef)
@@ -88,7 +87,7 @@ def _check_one_shot_iterators(parsed, fdef):
     when it is read, once; sourcediff computes them into a list where it is bound. The two agree
     when ``g`` is read once, by code that runs once after the binding, with the names its items
     read unchanged in between; elsewhere (``sum(g) + sum(g)``: Python's second sum is 0) refuse."""
-    parents = parents_of(fdef)
+    parents = {id(c): n for n in walk(fdef) for c in children(n)}
     binds, loads, stores = {}, {}, {}
     scoped = {id(n) for c in walk(fdef) if isinstance(c, gast.comprehension)
               for n in walk(c.target)}  # (a comprehension's own variables)
@@ -159,7 +158,7 @@ def _check_one_shot_arguments(parsed, fdef):
             param = params[key] if isinstance(key, int) and key < len(params) else key
             reads = [n for n in walk(callee) if isinstance(n, gast.Name) and
                      n.id == param and isinstance(n.ctx, gast.Load)]
-            parents = parents_of(callee)
+            parents = {id(c): n for n in walk(callee) for c in children(n)}
             if len(reads) > 1 or (reads and _loop_between(reads[0], callee, parents)):
                 what = _iterator_kind(arg, parsed)
                 refuse(parsed, arg, f"{what} passed to a function that reads them more than "
@@ -314,20 +313,27 @@ def _written_through(name, parents):
 
 
 def _check_inner_writes(parsed, inner):
-    """An inner function that writes into an array of the enclosing function (``a[0] = v`` with
-    ``a`` free): the write would not reach the derivative of the enclosing code."""
+    """An inner function or lambda that writes into an array, list or dict of the enclosing
+    function (``a[0] = v``, ``out.append(v)``, ``L.pop()`` with ``a``, ``out``, ``L`` free): the
+    write would not reach the derivative of the enclosing code (a lambda appending to a list,
+    given to a helper or to sorted(key=), gave a zero gradient)."""
+    name = getattr(inner, "name", "lambda")
+    who = f"the inner function {name}" if isinstance(inner, gast.FunctionDef) else "a lambda"
     bound = {n.id for n in walk(inner) if isinstance(n, gast.Name)
              and isinstance(n.ctx, (gast.Store, gast.Param))}
     for node in walk(inner):
         targets = node.targets if isinstance(node, gast.Assign) else \
             [node.target] if isinstance(node, gast.AugAssign) else []
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                writes_in_place(node.func.attr):
+            targets = [node.func]
         for t in targets:
-            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and \
-                    t.value.id not in bound:
-                refuse(parsed, t, f"writes from the inner function {inner.name} into "
+            if isinstance(t, (gast.Subscript, gast.Attribute)) and \
+                    isinstance(t.value, gast.Name) and t.value.id not in bound:
+                refuse(parsed, t, f"writes from {who} into "
                        f"{t.value.id}, a variable of the enclosing code,",
-                       f"return the new value from {inner.name} and assign it "
-                       f"({t.value.id} = {inner.name}(...))")
+                       f"return the new value from {name} and assign it "
+                       f"({t.value.id} = {name}(...))")
 
 
 def _check(parsed, root):

@@ -36,6 +36,7 @@ from .. import runtime
 from ..rules.facts import writes_in_place
 from ..syntax import (  # noqa: F401
     assign,
+    binding_counts,
     call,
     children,
     clone,
@@ -192,6 +193,9 @@ class Normalizer(CallLowering):
         self.renamed = {}  # a comprehension's variable's own name -> the user's
         self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
         self.tuples = tuple_names(fdef)  # names that hold a tuple (t[i][j] = v: lowering.WITH_ITEM)
+        # names an inner def or lambda binds that are bound elsewhere too (f = np.sin after
+        # f = lambda ...; two defs of g): see define
+        self.rebound = {n for n, c in binding_counts(fdef)[0].items() if c > 1}
         _mark_stepped_iterators(fdef)
 
     # ------------------------------------------------------------------ statements
@@ -292,7 +296,7 @@ class Normalizer(CallLowering):
             cause = None if s.cause is None else self.atom(s.cause, "cause")
             self.emit(gast.Raise(exc=exc, cause=cause))
         elif isinstance(s, gast.FunctionDef):
-            self.lift(s.name, s)
+            self.define(s.name, s)
         elif isinstance(s, gast.With):  # np.errstate / catch_warnings: see compiler/contexts.py
             for inner in quiet_body(self.parsed, s):
                 self.loc = inner
@@ -358,7 +362,7 @@ class Normalizer(CallLowering):
     def bind(self, target, value):
         """``target = value`` for a name, subscript or (nested) tuple target."""
         if isinstance(target, gast.Name) and isinstance(value, gast.Lambda):
-            self.lift(target.id, value)
+            self.define(target.id, value)
         elif isinstance(target, gast.Name):
             self.assign_name(target.id, self.simple(value, hint=target.id))
         elif isinstance(target, gast.Subscript) and attribute_root(target) is not None:
@@ -762,6 +766,19 @@ class Normalizer(CallLowering):
         return load(lst)
 
     # ------------------------------------------------------------------ inner functions
+
+    def define(self, name, node):
+        """``def name(...)`` or ``name = lambda ...``. A name bound only there is lifted, and its
+        calls and uses are written as calls and partials of the lifted function. A name bound
+        elsewhere too holds the function value that Python's last binding left (a branch not
+        taken, ``f = np.sin`` after the def, a def of g read by another function that is
+        called after g is defined again): the def is lifted under a fresh name and ``name`` is
+        assigned its partial, so each call reads what the name holds when it runs."""
+        if name not in self.rebound:
+            return self.lift(name, node)
+        fresh = self.names.fresh(name)
+        self.lift(fresh, node)
+        self.assign_name(name, self.lifted_value(located(load(fresh), node)))
 
     def lift(self, name, node):
         """Make an inner def or lambda a function of its own, its free variables extra keywords.

@@ -16,6 +16,7 @@ those it surely writes into: ``helper(a)`` with an array ``a`` changes nothing o
 
 import builtins
 import copy
+import math
 import operator
 
 import gast
@@ -304,3 +305,26 @@ def refuse_unions(bindings, ops, varied, parsed, dicts):
                 f"dict union write the new dict out as a display of its entries "
                 f"({{'w': a['w'], 'b': v}}), which sourcediff differentiates.\n"
                 f"    {parsed.line_text(s)}")
+
+
+def may_be_bound(other, s, defs, order):
+    """Whether ``other`` may hold a value where the statement ``s`` runs (the alias stage's
+    ``defs``: name -> [(binding statement, loop)], ``order``: id(statement) -> (place, outermost
+    loop)): a binding of it comes before ``s`` or in the loop around ``s`` (an earlier pass), or
+    no statement listed binds it (a parameter). A name bound only later (``a = L.pop()`` in a
+    loop after ``L.extend(...)``) is unbound there: a check reading it raised UnboundLocalError
+    in forward mode, where no name is set to None first."""
+    entries = defs.get(other)
+    if not entries:
+        return True
+    at, loop = order.get(id(s), (math.inf, None))
+    for st, _ in entries:
+        place, outer = order.get(id(st), (-1, None))
+        if place < at or (loop is not None and outer == loop):
+            return True
+    return False
+
+
+def bound_only(names, s, defs, order):
+    """``names`` sorted, without those :func:`may_be_bound` finds unbound where ``s`` runs."""
+    return sorted(n for n in names if may_be_bound(n, s, defs, order))

@@ -12,7 +12,7 @@ from .shapes import other_array, rebroadcast, shape, unbroadcast
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
-    "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count",
+    "entry_slots", "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count",
     "nonzero_grad",
 ]
 
@@ -75,6 +75,16 @@ def copy(value):
         return value.copy(order="K")  # (its memory layout too: x.ravel(order='A') reads it)
     if other_array(value):
         return value.copy()
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def entry_slots(value):
+    """A list's or dict's slots as a function was given them (a copy of the container, the same
+    items), for the gradient of a parameter whose slots it changes; anything else as it is."""
     if isinstance(value, list):
         return list(value)
     if isinstance(value, dict):
