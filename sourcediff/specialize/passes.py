@@ -11,7 +11,8 @@ the generated function computes, and rewrites each helper call whose outcome is 
 
 The inference (``inference.py``) is an abstract interpretation of the generated function over the
 facts of ``facts.py``. :func:`specialize` runs the passes of ``PASSES`` in order: the rewrites the
-facts allow (``SETTLE``: helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
+facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift dropped in
+``shifts.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), buffer
 reuse, column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
@@ -60,6 +61,7 @@ from .products import repeated_products, scalar_factors
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
+from .shifts import shift_invariant_sums
 
 
 class _Run:
@@ -156,6 +158,8 @@ def _release(r):
 # CLEANUP follows every round that changed something. FINAL runs once on the result, when
 # something changed or library calls are to be bound.
 SETTLE = (
+    Pass("shifted sums", lambda r: shift_invariant_sums(r.fdef, r.nodes, r.runtime_names),
+         example="shifted_sums"),  # (first: it reads the generic adjoint's facts; shifts.py)
     Pass("helpers", _helpers, example="helpers"),  # helper calls the facts decide (rewrites.py)
     Pass("scalar seeds", lambda r: _scalar_seeds(r.fdef, r.nodes, r.runtime_names),
          example="scalar_seeds"),
