@@ -162,7 +162,16 @@ def shift_read_again(z):
     return np.sum(lse * lse) + np.sum(m * m)  # m's own gradient stays
 
 
+def shift_written_between(z):
+    m = np.max(z, axis=1, keepdims=True)
+    shifted = z - m
+    m[0] = 0.0  # lse's first row adds 0, not the max it shifted by: no longer invariant
+    lse = m + np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return np.sum(lse * lse)
+
+
 @pytest.mark.parametrize("fn,extra", [(exp_read_twice, (np.arange(4.0),)),
+                                      (shift_written_between, ()),
                                       (shift_along_another_axis, ()), (lse_times_z, ()),
                                       (shift_read_again, ())])
 def test_where_the_shift_matters_the_path_stays(fn, extra):

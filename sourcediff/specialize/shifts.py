@@ -18,8 +18,8 @@ row's gradient is then nan through ``sub_bar`` either way.
 
 What is checked before anything is dropped, so that the contributions are the cancelling pair:
 the five statements (``sub = x - m``, ``e = np.exp(sub)``, ``s = np.sum(e, axis, keepdims)``,
-``l = np.log(s)``, ``lse = m + l``) at the top level of the function, in that order, each name
-stored once; ``sub``, ``e``, ``s`` and ``l`` each with one gradient contribution (one use each
+``l = np.log(s)``, ``lse = m + l``) at the top level of the function, in that order with nothing
+but comments between them (nothing that could write into ``m``'s array), each name stored once; ``sub``, ``e``, ``s`` and ``l`` each with one gradient contribution (one use each
 in the forward: ``e`` read by something else would carry ``m`` into another result) and those
 gradients reading each other in the chain ``lse_bar -> l_bar -> s_bar -> e_bar -> sub_bar``;
 ``m`` float, of one value (size 1) or, with ``keepdims=True``, of size 1 along every summed axis;
@@ -110,7 +110,7 @@ def _constant_along(m, e, axis, keepdims):
                if a % nd - (nd - len(m.shape)) >= 0)
 
 
-def _chain(assigns, facts, lse):
+def _chain(body, assigns, facts, lse):
     """(m, sub) when ``lse``'s statement ends the shifted log-sum-exp of the module's checks
     (the forward half), else None."""
     (k5, add), = assigns[lse]
@@ -119,13 +119,13 @@ def _chain(assigns, facts, lse):
             isinstance(v.left, gast.Name) and isinstance(v.right, gast.Name)):
         return None
     for m, l in ((v.left.id, v.right.id), (v.right.id, v.left.id)):
-        found = _chain_from(assigns, facts, m, l, k5)
+        found = _chain_from(body, assigns, facts, m, l, k5)
         if found is not None:
             return found
     return None
 
 
-def _chain_from(assigns, facts, m, l, k5):
+def _chain_from(body, assigns, facts, m, l, k5):
     if len(assigns.get(l, ())) != 1:
         return None
     (k4, log), = assigns[l]
@@ -148,6 +148,9 @@ def _chain_from(assigns, facts, m, l, k5):
         return None
     if any(k1 <= k < k5 for k, _ in assigns.get(m, ())):
         return None  # (m stored between the shift and the add)
+    chain = {k1, k2, k3, k4, k5}
+    if any(k not in chain and not is_comment(body[k]) for k in range(k1, k5)):
+        return None  # (a statement between could write into m's array, through any alias)
     if not _constant_along(facts.get(id(d.right), TOP), facts.get(id(e_node), TOP), axis,
                            keepdims):
         return None
@@ -220,7 +223,7 @@ def shift_invariant_sums(fdef, facts, runtime_names):
     for lse, stmts in assigns.items():
         if len(stmts) != 1 or lse.endswith("_bar"):
             continue
-        found = _chain(assigns, facts, lse)
+        found = _chain(body, assigns, facts, lse)
         if found is None:
             continue
         m, inner = found
