@@ -179,3 +179,25 @@ def test_where_the_shift_matters_the_path_stays(fn, extra):
     (src, g), (src_without, _) = _with_and_without(fn, args, (0,))
     assert "extremum_weights" in src, src
     check_grads_fd(fn, list(args), (0,), g, directions=4)
+
+
+def squared_lse(z):
+    m = np.max(z, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+    return np.sum(lse * lse)
+
+
+def test_second_derivatives_through_the_shifted_sum_match_torch():
+    torch = pytest.importorskip("torch")
+    z = np.random.default_rng(8).normal(size=(3, 4))
+    z[0, :2] = 2.0  # a tie in the max
+    sd.clear_cache()
+    hessian = sd.hessian(squared_lse)(z)
+    grad_of_grad = sd.grad(lambda v: np.sum(sd.grad(squared_lse)(v) ** 2))(z)
+    zt = torch.tensor(z, requires_grad=True)
+    oracle = torch.autograd.functional.hessian(
+        lambda t: torch.sum(torch.logsumexp(t, 1) ** 2), zt).numpy()
+    np.testing.assert_allclose(hessian, oracle, rtol=1e-10, atol=1e-13)
+    g = torch.autograd.grad(torch.sum(torch.logsumexp(zt, 1) ** 2), zt, create_graph=True)[0]
+    (g2,) = torch.autograd.grad(torch.sum(g ** 2), zt)
+    np.testing.assert_allclose(grad_of_grad, g2.numpy(), rtol=1e-10, atol=1e-13)
