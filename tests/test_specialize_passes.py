@@ -62,6 +62,11 @@ def shifted_sums(z):
     return np.sum(lse * lse)
 
 
+def summed_products(x, c, s):
+    d = x[:, None, :] - c[None, :, :]
+    return np.sum(np.sin(np.sum(d ** 2 * s, axis=2)))
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -106,6 +111,10 @@ EXAMPLES = {
     "shifted_sums": (shifted_sums, (_rng.normal(size=(6, 5)),), 0,
                      "_sd.extremum_weights(z, m, 1, True)",
                      "z_bar = _sub1_bar\n    # grad of: m = np.max"),
+    "summed_products": (summed_products, (_rng.normal(size=(12, 3)), _rng.normal(size=(4, 3)),
+                                          np.exp(_rng.normal(size=(4, 3)))), (1, 2),
+                        "_sd.unreduce(_sum1_bar, _mul1, 2, False)",
+                        "s_bar = _sd.np.einsum('ab,abc->bc', _sum1_bar, _pow1)"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 
