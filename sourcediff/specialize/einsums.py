@@ -22,6 +22,10 @@ from .facts import TOP, Arr, Known, Scal, _const, _literal, _load, _name_uses
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
+# methods of a numpy array that write into no array they are given (``sort``, ``fill`` would)
+_READING_METHODS = {"sum", "mean", "max", "min", "prod", "reshape", "transpose", "ravel", "dot",
+                    "copy", "astype", "squeeze", "swapaxes", "any", "all", "argmax", "argmin"}
+
 
 def _sum_call(node, facts):
     """(summed expression, axes literal node or None, keepdims) of ``E.sum(axis=...)`` or
@@ -66,11 +70,14 @@ class _Chain:
         self.facts, self.defs, self.loads, self.stored = facts, defs, loads, stored
         self.runtime_names, self.full, self.dtype, self.at = runtime_names, full, dtype, at
         self.arrays, self.numbers, self.spread = [], [], False
+        self.writes = ()
 
     def _same_here(self, name, where):
         """Whether ``name`` read in statement ``where`` holds the same value in the sum's
-        statement (no statement from ``where`` to it assigns the name)."""
-        return all(name not in self.stored[k] for k in range(where, self.at))
+        statement (no statement from ``where`` to it assigns the name or calls a function that
+        could write into an array: see ``_writes``)."""
+        return all(name not in self.stored[k] and not self.writes[k]
+                   for k in range(where, self.at))
 
     def add(self, node, where=None):
         """Collect the factors of ``node`` (read in statement ``where``: the sum's by default);
@@ -132,6 +139,27 @@ class _Chain:
         return True
 
 
+def _writes(stmt, facts, runtime_names):
+    """Whether the statement calls something that might write into an array it is given: any
+    call but a sourcediff helper, a numpy or scipy function, or a reading method of a numpy array."""
+    for node in gast.walk(stmt):
+        if not isinstance(node, gast.Call):
+            continue
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id in runtime_names:
+            continue
+        f = facts.get(id(func), TOP)
+        if type(f) is Known and (isinstance(f.value, np.ufunc) or str(
+                getattr(f.value, "__module__", "")).split(".")[0] in ("numpy", "scipy")):
+            continue
+        if isinstance(func, gast.Attribute) and func.attr in _READING_METHODS and \
+                type(facts.get(id(func.value), TOP)) is Arr:
+            continue
+        return True
+    return False
+
+
 def _unreduce(value, runtime_names):
     return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
         isinstance(value.func.value, gast.Name) and value.func.value.id in runtime_names and \
@@ -191,6 +219,7 @@ def summed_products(fdef, facts, runtime_names):
             isinstance(s.targets[0], gast.Name) and s.targets[0].id in once}
     stored = [{n.id for n in gast.walk(s) if isinstance(n, gast.Name) and
                not isinstance(n.ctx, gast.Load)} for s in fdef.body]
+    writes = [_writes(s, facts, runtime_names) for s in fdef.body]
     runtime_name = next(iter(runtime_names))
     changed = 0
     at = 0
@@ -206,6 +235,7 @@ def summed_products(fdef, facts, runtime_names):
                 return node
             axes = _axes(found[1], len(full.shape))
             chain = _Chain(facts, defs, loads, stored, runtime_names, full.shape, full.dtype, at)
+            chain.writes = writes
             if axes is None or not chain.add(found[0]):
                 return node
             expr = _einsum(chain, axes, found[2], runtime_name)
