@@ -56,6 +56,17 @@ def cubic(a, b, x, y):
     return np.sum((a * x**2 + b * x**3 - y) ** 2)
 
 
+def shifted_sums(z):
+    m = np.max(z, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+    return np.sum(lse * lse)
+
+
+def summed_products(x, c, s):
+    d = x[:, None, :] - c[None, :, :]
+    return np.sum(np.sin(np.sum(d ** 2 * s, axis=2)))
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -97,6 +108,13 @@ EXAMPLES = {
                           "_pow2 = x * x * x", "_pow2 = _pow1 * x"),
     "scalar_factors": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
                        "_sub1_bar = 2.0 * _sub1", "a_bar = _mul1_bar.dot(_pow1) * 2.0"),
+    "shifted_sums": (shifted_sums, (_rng.normal(size=(6, 5)),), 0,
+                     "_sd.extremum_weights(z, m, 1, True)",
+                     "z_bar = _sub1_bar\n    # grad of: m = np.max"),
+    "summed_products": (summed_products, (_rng.normal(size=(12, 3)), _rng.normal(size=(4, 3)),
+                                          np.exp(_rng.normal(size=(4, 3)))), (1, 2),
+                        "_sd.unreduce(_sum1_bar, _mul1, 2, False)",
+                        "s_bar = _sd.np.einsum('ab,abc->bc', _sum1_bar, _pow1)"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

@@ -11,10 +11,12 @@ the generated function computes, and rewrites each helper call whose outcome is 
 
 The inference (``inference.py``) is an abstract interpretation of the generated function over the
 facts of ``facts.py``. :func:`specialize` runs the passes of ``PASSES`` in order: the rewrites the
-facts allow (``SETTLE``: helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
+facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift dropped in
+``shifts.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
-``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), buffer
-reuse, column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
+``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), sums of
+products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse, column
+sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
 the release of large arrays after their last read (``release.py``). Each
 pass has a before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
@@ -34,6 +36,7 @@ from .dicts import (
     _split_dict_grads,
     _writes_only_arrays,
 )
+from .einsums import summed_products
 from .facts import (
     TOP,
     Arr,
@@ -59,6 +62,7 @@ from .products import repeated_products, scalar_factors
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds
 from .rows import block_rows
+from .shifts import shift_invariant_sums
 
 
 class _Run:
@@ -130,6 +134,16 @@ def _products(r, rewrite):
     return changed
 
 
+def _summed(r):
+    """einsums.py's rewrite, the products it made unread dropped, and the facts of the result."""
+    changed = summed_products(r.fdef, r.nodes, r.runtime_names)
+    if changed:
+        r.fdef.body = _fill_empty(dead_code(r.fdef.body, r.removable, set()))
+        if not _infer(r):
+            raise _Stop
+    return changed
+
+
 def _buffers(r):
     """(After the loop passes, whose rewrites need loops that write into no array, and with the
     facts of the tree they made; in loops for numpy only: numba types a loop's names once.)"""
@@ -155,6 +169,8 @@ def _release(r):
 # CLEANUP follows every round that changed something. FINAL runs once on the result, when
 # something changed or library calls are to be bound.
 SETTLE = (
+    Pass("shifted sums", lambda r: shift_invariant_sums(r.fdef, r.nodes, r.runtime_names),
+         example="shifted_sums"),  # (first: it reads the generic adjoint's facts; shifts.py)
     Pass("helpers", _helpers, example="helpers"),  # helper calls the facts decide (rewrites.py)
     Pass("scalar seeds", lambda r: _scalar_seeds(r.fdef, r.nodes, r.runtime_names),
          example="scalar_seeds"),
@@ -168,6 +184,8 @@ FINAL = (
          when=lambda r: not r.blocked, example="repeated_products"),
     Pass("scalar factors", lambda r: _products(r, scalar_factors),
          when=lambda r: not r.blocked, example="scalar_factors"),
+    Pass("summed products", _summed, when=lambda r: not r.blocked and r.batch_rows,
+         example="summed_products"),  # (numpy's einsum: not numba's)
     Pass("loop broadcasts", lambda r: _products(r, lambda fdef, nodes: _materialize_broadcasts(
         fdef, nodes, r.stack_name, r.runtime_name)),
         when=lambda r: not r.blocked and r.batch_rows, example="loop_broadcasts"),  # (numpy's
