@@ -235,10 +235,10 @@ def test_a_partial_s_check_reads_no_name_bound_only_later(mode):
     check_grads_fd(fn, (W.copy(), X.copy()), (0, 1), grads)
 
 
-# --- not fixed: a helper called for its effect (its result unused, or used) that calls a
-# method storing into the object it is given; the caller reads the attribute back as a
-# constant and the gradient through it is zero, silently (finite differences: nonzero). A
-# direct m.step2(x) works, and an inner def calling it is refused (AliasError).
+# --- a helper called for its effect (its result unused) that calls a method storing into the
+# object it is given: the caller read the attribute back as a constant and the gradient through
+# it was zero, silently (finite differences: nonzero). The call runs through its forward form
+# now, whose checks see the store, and the read back is refused (tests/test_effect_helpers.py).
 
 class _Cell:
     def __init__(self, w):
@@ -260,8 +260,6 @@ def state_stored_by_a_helper_s_method_call(w, x):
     return np.sum(m.last)
 
 
-@pytest.mark.xfail(strict=True, reason="a helper's method call storing into an object runs as "
-                   "plain Python; the read back is a constant (silent zero gradient)")
 def test_state_stored_through_a_helper_is_differentiated_or_refused():
     fn = state_stored_by_a_helper_s_method_call
     try:

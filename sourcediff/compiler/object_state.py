@@ -185,9 +185,13 @@ class ObjectState:
         stores (``self.v = x`` watched, ``self.arr[0] = x`` refused), where a plain call would
         store it unseen and a read of it back would take a constant."""
         used = self.name_uses()
+        built = self.built_object_holders()
         for target, s in self.bindings:
             op = self.ops.get(id(s))
             value = s.value
+            if op is not None and op.kind == "user" and target not in self.active and \
+                    self.gives_built_object(value, built, s, used):
+                continue
             if op is None or target in self.active or \
                     op.kind in ("user", "rule", "nondiff", "container", "copy", "const") or \
                     not isinstance(value, gast.Call) or self.dynamic_callee(op, s) is None or \
@@ -224,6 +228,48 @@ class ObjectState:
                            [value.func, gast.Constant(value=tuple(positions) + tuple(names),
                                                       kind=None)] + list(value.args),
                            list(value.keywords))
+
+    def built_object_holders(self):
+        """{name: the objects built here it holds}: a name bound to ``Cell(w)`` (an object of
+        the user's class built in the function), and a name bound to a closure, list, tuple or
+        dict display reading one (``lambda z: m.step(z)``, lifted as a partial holding m)."""
+        holders = {}
+        for t, st in self.bindings:
+            op = self.ops.get(id(st))
+            if op is not None and op.kind == "construct":
+                holders.setdefault(t, set()).add(t)
+                continue
+            v = st.value
+            if isinstance(v, (gast.List, gast.Tuple, gast.Dict)) or (
+                    isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
+                    v.func.id == "_sd_partial"):
+                held = set().union(*(holders.get(n, ()) for n in _names_in([v])))
+                if held:
+                    holders.setdefault(t, set()).update(held)
+        return holders
+
+    def gives_built_object(self, value, built, s, used):
+        """``run_step(m, x)``, a call of the user's function for its effect, given an object
+        built here from values that carry derivatives (``m = Cell(w)``) whose state the
+        function reads later: the function (or a method it calls) may store on it
+        (``self.last = np.tanh(self.w * x)``), which a plain call does unseen, and the read
+        back took a constant (a gradient of zero, silently). The call runs through its forward
+        form (``_sd.run_for_effect``), whose checks see what it stores; True when so
+        rewritten."""
+        if not isinstance(value, gast.Call):
+            return False
+        args = list(value.args) + [k.value for k in value.keywords]
+        if not any(isinstance(a, gast.Name) and any(
+                obj in self.varied and self.state_read_later(obj, s, used)
+                for obj in built.get(a.id, ())) for a in args):
+            return False
+        positions = [k for k, a in enumerate(value.args) if _names_in([a]) & self.varied]
+        names = [k.arg for k in value.keywords if _names_in([k.value]) & self.varied]
+        s.value = call(self.rt("run_for_effect"),
+                       [value.func, gast.Constant(value=tuple(positions) + tuple(names),
+                                                  kind=None)] + list(value.args),
+                       list(value.keywords))
+        return True
 
     def state_read_later(self, callee, s, used):
         """Whether the object a call for effect may store into (the method's receiver, or what
