@@ -202,9 +202,19 @@ def library_calls_only(parsed, fdef, local_names):
 def reached_otherwise(parsed, fdef, name, obj, local_names):
     """Whether ``fdef`` may reach the global object ``obj`` by another way than its name
     ``name``: another global or closure name, an attribute of another object, an item of a list,
-    tuple or dict such a name holds (``BOX2 = BOX``, ``MODEL.parts[0]``). A read there would
-    not see the attributes made locals."""
+    tuple or dict such a name holds (``BOX2 = BOX``, ``MODEL.parts[0]``), or a value known only
+    at run time: an attribute of the object's own names on an argument or a local (``c.h``
+    with ``c`` given ``CELL``), ``getattr``, ``vars``. A read there would not see the attributes
+    made locals (nor would a store there be kept: the write back at the return replaces it)."""
+    own = set(vars(obj)) | {"__dict__"}
     for n in walk(fdef):
+        if isinstance(n, gast.Attribute) and n.attr in own and not (
+                isinstance(n.value, gast.Name) and n.value.id == name) and \
+                static_object(parsed, n.value, local_names) is None:
+            return True
+        if isinstance(n, gast.Name) and n.id in ("getattr", "setattr", "vars", "delattr") and \
+                n.id not in local_names:
+            return True
         if isinstance(n, gast.Name) and (n.id == name or n.id in local_names):
             continue
         if not isinstance(n, (gast.Name, gast.Attribute)) or \
