@@ -127,3 +127,24 @@ def test_an_early_return_in_the_loop_writes_the_state_back(mode):
     g = sd.grad(early, mode=mode)(XS.copy())
     np.testing.assert_array_equal(CELL.h, want)
     check_grads_fd(early, [XS.copy()], (0,), (g,))
+
+
+def raise_after_two_steps(xs):
+    CELL.reset()
+    for t in range(3):
+        CELL.step(xs[t])
+        if t == 1:
+            raise ValueError("stop")
+    return np.sum(CELL.h ** 2)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_raise_leaves_the_global_object_s_state_as_python_does(mode):
+    CELL.h = np.ones(2)
+    with pytest.raises(ValueError):
+        raise_after_two_steps(XS.copy())
+    want = CELL.h.copy()
+    CELL.h = np.ones(2)
+    with pytest.raises(ValueError):
+        sd.grad(raise_after_two_steps, mode=mode)(XS.copy())
+    np.testing.assert_array_equal(CELL.h, want)  # (was the state on entry, [1. 1.])

@@ -147,11 +147,16 @@ def binding_of(body, name):
 
 def write_back_at_exits(body, back, result):
     """``body`` (a function's) with the statements ``back(return statement)`` before each
-    ``return e`` (as ``result = e; ...; return result``, ``e`` evaluated first) and at its end
-    when it may run off it: what a global object's attributes made locals write back."""
+    ``return e`` (as ``result = e; ...; return result``, ``e`` evaluated first), each ``raise``
+    and at its end when it may run off it: what a global object's attributes made locals write
+    back. (An exception raised by a call, numpy's, leaves the object as it was on entry.)"""
     def block(stmts):
         out = []
         for st in stmts:
+            if isinstance(st, gast.Raise):  # (the state so far, as Python leaves it there)
+                out.extend(back(st))
+                out.append(st)
+                continue
             if isinstance(st, gast.Return):
                 if st.value is not None:
                     out.append(gast.copy_location(gast.Assign(
