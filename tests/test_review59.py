@@ -148,3 +148,52 @@ def test_a_raise_leaves_the_global_object_s_state_as_python_does(mode):
     with pytest.raises(ValueError):
         sd.grad(raise_after_two_steps, mode=mode)(XS.copy())
     np.testing.assert_array_equal(CELL.h, want)  # (was the state on entry, [1. 1.])
+
+
+def _tuple_read_under_another_name(x):
+    t = (x * 1.0, x * 2.0)
+    u = t
+    t[0][0] = x[1] * 3.0  # numpy writes into the array u[0] holds too
+    return np.sum(u[0] * t[1])
+
+
+def _tuple_held_by_a_list(x):
+    t = (x * 1.0, x * 2.0)
+    held = [t]
+    t[0][0] = x[1] * 3.0
+    return np.sum(held[0][0] * t[1])
+
+
+def _args_kept_under_another_name(*arrs):
+    keep = arrs
+    arrs[0][0] = arrs[1][2] ** 2
+    return np.sum(keep[0] * arrs[1])
+
+
+def _calls_it(x):
+    return _args_kept_under_another_name(x * 1.0, np.cos(x))
+
+
+def _tuple_saved_in_a_loop(x):
+    t = (x * 1.0, x * 2.0)
+    saved = []
+    for i in range(2):
+        saved.append(t)
+        t[i][1] = t[i][0] * x[2]
+    return np.sum(saved[0][0] * t[1])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [_tuple_read_under_another_name, _tuple_held_by_a_list,
+                                _calls_it, _tuple_saved_in_a_loop])
+def test_a_tuple_item_write_seen_under_another_name_is_refused(fn, mode):
+    # t[i][j] = v rebuilds t alone; u = t (or [t]) kept the old array: -0.609 for finite
+    # differences' -1.324, silently. The alias check skipped the written slot of every name
+    # holding the tuple; it skips it for t's own name only
+    x = np.array([0.5, -1.2, 2.0])
+    try:
+        g = sd.grad(fn, mode=mode)(x.copy())
+    except sd.SourcediffError as err:
+        assert "shares memory with it and is read later" in str(err)
+        return
+    check_grads_fd(fn, [x.copy()], (0,), (g,))
