@@ -197,3 +197,47 @@ def test_a_tuple_item_write_seen_under_another_name_is_refused(fn, mode):
         assert "shares memory with it and is read later" in str(err)
         return
     check_grads_fd(fn, [x.copy()], (0,), (g,))
+
+
+def _grows_a_list_its_dict_holds(d, v):
+    d["xs"].append(v)
+    return 1.0
+
+
+def _reads_the_grown_list(x):
+    d = {"xs": [x]}
+    _grows_a_list_its_dict_holds(d, x * 3.0)
+    return np.sum(d["xs"][0] * d["xs"][1])
+
+
+def _reads_the_grown_list_by_its_name(x):
+    xs = [x]
+    _grows_a_list_its_dict_holds({"xs": xs}, x * 3.0)
+    return np.sum(xs[0] * xs[1])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn", [_reads_the_grown_list, _reads_the_grown_list_by_its_name])
+def test_a_helper_growing_a_list_held_by_its_argument_is_a_write_the_caller_sees(fn, mode):
+    # d["xs"].append(v) in a helper was no write into d: the helper got a copy and the caller
+    # read the list without v (half finite differences' gradient in reverse mode, an
+    # IndexError from generated code in forward mode)
+    x = np.array([0.5, -1.2, 2.0])
+    try:
+        g = sd.grad(fn, mode=mode)(x.copy())
+    except sd.SourcediffError as err:
+        assert "this call writes in place into memory" in str(err)
+        return
+    check_grads_fd(fn, [x.copy()], (0,), (g,))
+
+
+def _appends_to_an_item_of_its_dict(x):
+    d = {"xs": [x]}
+    d["xs"].append(x * 3.0)
+    return np.sum(d["xs"][0] * d["xs"][1])
+
+
+def test_a_list_method_on_an_item_is_not_said_to_be_assigned_to_a_compiler_name():
+    with pytest.raises(sd.SourcediffError) as err:
+        sd.grad(_appends_to_an_item_of_its_dict)(np.array([0.5, -1.2, 2.0]))
+    assert "_done" not in str(err.value) and "returns None" not in str(err.value), err.value
