@@ -469,6 +469,8 @@ class AliasPass:
             if isinstance(holder[0], gast.Subscript):
                 where_held = [clone(holder[0].value),
                               _index_value(clone(holder[0].slice), self.rt), const(False)]
+                if isinstance(holder[0].value, gast.Name):  # (a tuple's own name: see the check)
+                    args.append(const(self.display(holder[0].value.id)))
             else:
                 where_held = [clone(holder[0]), clone(holder[1]), const(True)]
             args[1:1] = where_held

@@ -319,8 +319,9 @@ class Analysis(ObjectState):
         that an adjoint would read after the write (:meth:`read_before_write`)."""
         for obj, method, s in self.mutations:
             if obj in self.active:
-                result = self.origin_of(s.targets[0].id) if isinstance(s, gast.Assign) and \
-                    isinstance(s.targets[0], gast.Name) else None
+                own = getattr(s.targets[0], "id", 0) if isinstance(s, gast.Assign) else 0
+                result = self.origin_of(own) if any(isinstance(n, gast.Name) and n.id == own for n
+                                                    in walk(self.parsed.node)) else None  # (r =)
                 raise in_place_error(self.parsed.where(s), obj, method, self.parsed.line_text(s),
                                      self.aliases, self.origin_of, result)
         for obj, what, s in self.writes:

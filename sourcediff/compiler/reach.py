@@ -159,14 +159,20 @@ def seen_by_callers(fdef, writes, slots):
 def receiver_root(n):
     """For a call ``n`` of an array method that writes into its receiver where that receiver is
     an item or attribute (``acc[0].fill(v)``, ``self.w.sort()``), the name at its root (``acc``,
-    ``self``): what that name holds changes in place. None for other nodes."""
+    ``self``): what that name holds changes in place. So for a list's or dict's method where the
+    receiver is an item (``d["xs"].append(v)``, ``L[0].update(e)``: the caller's container
+    grows; an attribute's, ``o.items.append(v)``, the watch on the object's class sees). None for
+    other nodes."""
     func = getattr(n, "func", None) if isinstance(n, gast.Call) else None
     if not isinstance(func, gast.Attribute) or isinstance(func.value, gast.Name) or \
-            not writes_in_place(func.attr) or func.attr in CONTAINER_ONLY_METHODS:
+            not writes_in_place(func.attr):
         return None
-    node = func.value
+    node, through_item = func.value, False
     while isinstance(node, (gast.Subscript, gast.Attribute)):
+        through_item = through_item or isinstance(node, gast.Subscript)
         node = node.value
+    if func.attr in CONTAINER_ONLY_METHODS and not through_item:
+        return None
     return node.id if isinstance(node, gast.Name) else None
 
 

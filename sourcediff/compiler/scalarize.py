@@ -147,11 +147,16 @@ def binding_of(body, name):
 
 def write_back_at_exits(body, back, result):
     """``body`` (a function's) with the statements ``back(return statement)`` before each
-    ``return e`` (as ``result = e; ...; return result``, ``e`` evaluated first) and at its end
-    when it may run off it: what a global object's attributes made locals write back."""
+    ``return e`` (as ``result = e; ...; return result``, ``e`` evaluated first), each ``raise``
+    and at its end when it may run off it: what a global object's attributes made locals write
+    back. (An exception raised by a call, numpy's, leaves the object as it was on entry.)"""
     def block(stmts):
         out = []
         for st in stmts:
+            if isinstance(st, gast.Raise):  # (the state so far, as Python leaves it there)
+                out.extend(back(st))
+                out.append(st)
+                continue
             if isinstance(st, gast.Return):
                 if st.value is not None:
                     out.append(gast.copy_location(gast.Assign(
@@ -182,14 +187,18 @@ def library_calls_only(parsed, fdef, local_names):
     """Whether every call in ``fdef`` is of numpy's or another library's, math's or a builtin,
     or a method of an array's, list's or dict's on a local: none runs code of the user's,
     which could read or change a global object meanwhile. (A function the object holds, its
-    own ``o.fn(x)``, is none: the object's name is among ``local_names``.)"""
+    own ``o.fn(x)``, is none: the object's name is among ``local_names``.) The receiver of such
+    a method is one the function makes (:func:`_made_here`): an argument or an item of one may
+    be an object of the user's with a method of that name (``p.sum()``), which reads the object."""
+    made = _made_here(fdef, parsed, local_names)
     for n in walk(fdef):
         if not isinstance(n, gast.Call):
             continue
         f = n.func
         if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
                 f.value.id in local_names:
-            if not any(hasattr(t, f.attr) for t in (np.ndarray, list, dict)):
+            if not any(hasattr(t, f.attr) for t in (np.ndarray, list, dict)) or \
+                    not made.get(f.value.id, True):
                 return False
             continue
         known = static_object(parsed, f, local_names)
@@ -199,12 +208,54 @@ def library_calls_only(parsed, fdef, local_names):
     return True
 
 
+_FRESH = (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare, gast.List, gast.Dict,
+          gast.ListComp, gast.DictComp, gast.BoolOp)
+
+
+def _made_here(fdef, parsed, local_names):
+    """{name fdef binds: whether its every binding is a value it makes (arithmetic, a literal,
+    a library function's result: np.zeros(2), h @ W), not an argument, an item or attribute of
+    a value, a loop's item or what a method gives back}."""
+    out = {a.id: False for a in walk(fdef.args) if isinstance(a, gast.Name)}
+    for n in walk(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and (
+                isinstance(n.value, _FRESH) or isinstance(n.value, gast.Call) and
+                _library_call(parsed, n.value.func, local_names)):
+            made = True
+        elif isinstance(n, (gast.Assign, gast.For, gast.comprehension, gast.With,
+                            gast.NamedExpr, gast.AnnAssign)):
+            made = False
+        else:
+            continue
+        for target in n.targets if isinstance(n, gast.Assign) else [getattr(n, "target", n)]:
+            for m in walk(target):
+                if isinstance(m, gast.Name) and not isinstance(m.ctx, gast.Load):
+                    out[m.id] = out.get(m.id, True) and made
+    return out
+
+
+def _library_call(parsed, func, local_names):
+    known = static_object(parsed, func, local_names)
+    module = getattr(known, "__module__", None) or ""
+    return known is not None and (_library(module) or module in ("builtins", "math"))
+
+
 def reached_otherwise(parsed, fdef, name, obj, local_names):
     """Whether ``fdef`` may reach the global object ``obj`` by another way than its name
     ``name``: another global or closure name, an attribute of another object, an item of a list,
-    tuple or dict such a name holds (``BOX2 = BOX``, ``MODEL.parts[0]``). A read there would
-    not see the attributes made locals."""
+    tuple or dict such a name holds (``BOX2 = BOX``, ``MODEL.parts[0]``), or a value known only
+    at run time: an attribute of the object's own names on an argument or a local (``c.h``
+    with ``c`` given ``CELL``), ``getattr``, ``vars``. A read there would not see the attributes
+    made locals (nor would a store there be kept: the write back at the return replaces it)."""
+    own = set(vars(obj)) | {"__dict__"}
     for n in walk(fdef):
+        if isinstance(n, gast.Attribute) and n.attr in own and not (
+                isinstance(n.value, gast.Name) and n.value.id == name) and \
+                static_object(parsed, n.value, local_names) is None:
+            return True
+        if isinstance(n, gast.Name) and n.id in ("getattr", "setattr", "vars", "delattr") and \
+                n.id not in local_names:
+            return True
         if isinstance(n, gast.Name) and (n.id == name or n.id in local_names):
             continue
         if not isinstance(n, (gast.Name, gast.Attribute)) or \

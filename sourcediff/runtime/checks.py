@@ -201,17 +201,25 @@ def check_list_alias(value, others, names, where, text, stored=()):
                 f"through the name that is read later, or copy it first (list(ls)).")
 
 
-def check_alias_item(value, holder, key, attribute, others, names, where, text):
+def check_alias_item(value, holder, key, attribute, others, names, where, text, own=None):
     """``holder[key] op= e`` or ``holder.key op= e`` (``attribute``) where the old value is an
     array (or a list or dict): numpy's op= writes into that value itself, not only into the slot,
     so it must not reach another name read later, nor another item of the holder. An array's
-    own item (``a[i] += e``) is check_alias_at's, and a number is only rebound."""
+    own item (``a[i] += e``) is check_alias_at's, and a number is only rebound. A tuple holder
+    (``t[i][j] = v``) is written back as a new tuple bound to its own name ``own`` alone: another
+    name holding the same tuple (``u = t``, ``[t]``) keeps the old item, so its slot counts
+    there."""
     if isinstance(holder, np.ndarray) or not isinstance(value, (np.ndarray, list, dict)):
         return
     example = "obj.w = obj.w + e" if attribute else "ls[i] = ls[i] + e"
-    _alias_refusal(others, names, value, where, text,
-                   f"Put a new value in its place instead ({example}), which leaves the array "
-                   f"it held as it was, or hold a copy there (.copy()).", skip=(holder, key))
+    fix = (f"Put a new value in its place instead ({example}), which leaves the array it held "
+           f"as it was, or hold a copy there (.copy()).")
+    if type(holder) is tuple:
+        for other, name in zip(others, names):
+            _alias_refusal((other,), (name,), value, where, text, fix,
+                           skip=(holder, key) if name == own else None)
+        return
+    _alias_refusal(others, names, value, where, text, fix, skip=(holder, key))
 
 
 def _held_arrays(value, depth=0):

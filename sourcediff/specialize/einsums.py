@@ -71,12 +71,18 @@ class _Chain:
         self.facts, self.defs, self.loads, self.stored = facts, defs, loads, stored
         self.runtime_names, self.full, self.dtype, self.at = runtime_names, full, dtype, at
         self.arrays, self.numbers, self.spread = [], [], False
-        self.writes = ()
+        self.writes = self.compound = ()
 
     def _same_here(self, name, where):
         """Whether ``name`` read in statement ``where`` holds the same value in the sum's
         statement (no statement from ``where`` to it assigns the name or calls a function that
-        could write into an array: see ``_writes``)."""
+        could write into an array: see ``_writes``). The sum's own statement counts too when
+        ``where`` is an earlier one: an ``if`` holding the sum can assign the name before it (a
+        stack pop of a value its branch overwrote), a call in it can run before the sum."""
+        if where >= self.at:
+            return True
+        if self.writes[self.at] or self.compound[self.at] and name in self.stored[self.at]:
+            return False
         return all(name not in self.stored[k] and not self.writes[k]
                    for k in range(where, self.at))
 
@@ -221,6 +227,8 @@ def summed_products(fdef, facts, runtime_names):
     stored = [{n.id for n in walk(s) if isinstance(n, gast.Name) and
                not isinstance(n.ctx, gast.Load)} for s in fdef.body]
     writes = [_writes(s, facts, runtime_names) for s in fdef.body]
+    compound = [not isinstance(s, (gast.Assign, gast.Expr, gast.Return)) or
+                any(isinstance(n, gast.NamedExpr) for n in walk(s)) for s in fdef.body]
     runtime_name = next(iter(runtime_names))
     changed = 0
     at = 0
@@ -236,7 +244,7 @@ def summed_products(fdef, facts, runtime_names):
                 return node
             axes = _axes(found[1], len(full.shape))
             chain = _Chain(facts, defs, loads, stored, runtime_names, full.shape, full.dtype, at)
-            chain.writes = writes
+            chain.writes, chain.compound = writes, compound
             if axes is None or not chain.add(found[0]):
                 return node
             expr = _einsum(chain, axes, found[2], runtime_name)
