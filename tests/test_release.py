@@ -28,9 +28,10 @@ def mixture(m, X):
     return -np.sum(logsumexp(-s, axis=1))
 
 
-def _gradient(fn, wrt, args, release=True):
+def _gradient(fn, wrt, args, release=True, skip=()):
     sd.clear_cache()
     saved = set(passes.SKIP)
+    passes.SKIP.update(skip)
     if not release:
         passes.SKIP.add("release")
     try:
@@ -43,13 +44,15 @@ def _gradient(fn, wrt, args, release=True):
 
 
 def test_a_gradient_call_holds_less_memory_with_the_release():
+    # (without the summed-products pass, whose einsum reads diff and s_bar and no longer needs
+    # sq at all: see the test after this one)
     args = (rng.standard_normal((K, D)), rng.standard_normal((N, D)))
-    df, text = _gradient(mixture, 0, args)
+    df, text = _gradient(mixture, 0, args, skip={"summed products"})
     assert "sq = _sd.like_of(sq)" in text, text
     # (the buffers pass wrote diff's adjoint into diff: the name goes, the array lives on)
     assert "out=diff)\n    del diff" in text, text
     released = _peak(df, *args)
-    df_kept, kept_text = _gradient(mixture, 0, args, release=False)
+    df_kept, kept_text = _gradient(mixture, 0, args, release=False, skip={"summed products"})
     assert "like_of" not in kept_text and "del " not in kept_text
     kept = _peak(df_kept, *args)
     # the (N, K, D) squares, held through the backward sweep without the release
@@ -122,6 +125,15 @@ def test_a_value_read_later_is_not_released_before(fn):
     df_kept, _ = _gradient(fn, (0, 1), args, release=False)
     for g, k in zip(grads, df_kept(*args)):
         np.testing.assert_allclose(g, k, rtol=1e-12)
+
+
+def test_the_summed_products_pass_lets_the_squares_go_at_once():
+    # (the backward's sum of s_bar times 2 * diff is one einsum: sq, (N, K, D), is read by
+    # nothing after its sum, and the release deletes it there)
+    args = (rng.standard_normal((K, D)), rng.standard_normal((N, D)))
+    df, text = _gradient(mixture, 0, args)
+    assert "np.einsum(" in text and "del sq\n" in text and "like_of(sq)" not in text, text
+    check_grads_fd(mixture, args, (0,), (df(*args),))
 
 
 def test_the_release_is_made_where_it_applies():

@@ -34,8 +34,7 @@ from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
 from .reach import array_names, bound_once, bound_only, collected, item_sources, later_item_keys
-from .reach import note_join_links
-from .reach import note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
+from .reach import note_join_links, note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -47,6 +46,7 @@ class AliasPass:
         self.fdef = fdef
         self.rt = rt_name
         self.params = [a.id for a in fdef.args.args]
+        self.bound = {n.id for n in walk(fdef.args) if isinstance(getattr(n, "ctx", None), gast.Param)}
         self.locals = {n.id for n in walk(fdef)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
         self.resolver = Resolver(parsed, self.locals)
@@ -360,7 +360,7 @@ class AliasPass:
             if not isinstance(a, gast.Name) or a.id not in self.locals:
                 continue
             others = bound_only(((live & self.near(a.id)) - _stored(s)) | ((passed - {a.id}) & (
-                self.closure(a.id))) | ({a.id} & self.outer), s, self.defs, self.order)
+                self.closure(a.id))) | ({a.id} & self.outer), s, self.defs, self.order, self.bound)
             if not others:
                 continue
             func = gast.Attribute(value=load(self.rt), attr="check_method_alias", ctx=gast.Load())
@@ -377,7 +377,7 @@ class AliasPass:
         it and are read later (:func:`~sourcediff.runtime.check_partial_alias`)."""
         live = self.live_after()[id(s)] | self.outer
         near = self.near(name)
-        others = bound_only((live & near) - {name, self.rt} - _stored(s), s, self.defs, self.order)
+        others = bound_only((live & near) - {name, self.rt} - _stored(s), s, self.defs, self.order, self.bound)
         if not others:
             return []
         func = gast.Attribute(value=load(self.rt), attr="check_partial_alias", ctx=gast.Load())
@@ -393,7 +393,7 @@ class AliasPass:
         live = self.live_after()[id(s)] | self.outer
         # (the helper's other arguments see its write too: h(y, y[:, 2]))
         others = bound_only(((live & self.near(name)) - _stored(s)) | (passed & self.closure(name))
-                            | ({name} & self.outer), s, self.defs, self.order)  # (and the data)
+                            | ({name} & self.outer), s, self.defs, self.order, self.bound)  # (and the data)
         if not others:
             return []
         callee = getattr(op.key, "__name__", "the helper")
@@ -445,7 +445,7 @@ class AliasPass:
         live = lives.get(id(end), lives[id(s)]) | self.outer  # (after the marker: a superset)
         # (a name the statement binds is not bound yet where the check runs: b = lst.pop())
         near = self.near(name) if index is None else self.closure(name)
-        others = bound_only((live & near) - {name, self.rt} - _stored(s), s, self.defs, self.order)
+        others = bound_only((live & near) - {name, self.rt} - _stored(s), s, self.defs, self.order, self.bound)
         if not others:
             return None
         func = gast.Attribute(value=load(self.rt), attr=helper, ctx=gast.Load())

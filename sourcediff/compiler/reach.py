@@ -331,6 +331,8 @@ def may_be_bound(other, s, defs, order):
     return False
 
 
-def bound_only(names, s, defs, order):
-    """``names`` sorted, without those :func:`may_be_bound` finds unbound where ``s`` runs."""
-    return sorted(n for n in names if may_be_bound(n, s, defs, order))
+def bound_only(names, s, defs, order, params=()):
+    """``names`` sorted, without those :func:`may_be_bound` finds unbound where ``s`` runs; a
+    parameter (``params``) is bound from the start, whatever the function binds to it later
+    (``y = y + h(y, y)``: the check of the call names the parameter y, read after it)."""
+    return sorted(n for n in names if n in params or may_be_bound(n, s, defs, order))
