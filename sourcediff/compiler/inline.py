@@ -736,32 +736,31 @@ def _stored_here(fdef, name, cls):
     (``name.h = v``) or through a method it calls on it that inline.py writes in (two levels
     of methods called through self)."""
     out = set()
-    calls = []
-    for n in walk(fdef):
-        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
-                n.value.id == name:
-            if isinstance(n.ctx, gast.Store):
-                out.add(n.attr)
-            else:
-                calls.append(n.attr)
+    calls = _attribute_uses(fdef, name, out)
     seen = set()
     for depth in range(3):
         more = []
         for method in calls:
             found = _inlinable(cls, method, False) if method not in seen else None
             seen.add(method)
-            if found is None:
-                continue
-            me = found[1].args.args[0].id
-            for n in walk(found[1]):
-                if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
-                        n.value.id == me:
-                    if isinstance(n.ctx, gast.Store):
-                        out.add(n.attr)
-                    else:
-                        more.append(n.attr)
+            if found is not None:
+                more += _attribute_uses(found[1], found[1].args.args[0].id, out)
         calls = more
     return out
+
+
+def _attribute_uses(tree, name, stored):
+    """The attributes of ``name`` that ``tree`` reads, in order; those it stores are added to
+    ``stored``."""
+    reads = []
+    for n in walk(tree):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            if isinstance(n.ctx, gast.Store):
+                stored.add(n.attr)
+            else:
+                reads.append(n.attr)
+    return reads
 
 
 def _stores_nothing(cls, name, depth):
