@@ -327,8 +327,11 @@ class Reverse(Analysis):
         prelude, contribs = quote.inline(q, g, ans, bound, wanted, self.names.fresh,
                                          self.globals.name, self.globals)
         out = [located(p, s) for p in prelude]
-        for pos in wanted:
-            out.extend(self.distribute(slots[pos], contribs[pos], s, op.name,
+        for pos, twice in _same_contributions(wanted, slots, contribs):
+            contribution = contribs[pos]
+            if twice:  # (x * x, x + x: one term times 2, which c + c equals bit for bit)
+                contribution = gast.BinOp(left=contribution, op=gast.Mult(), right=const(2))
+            out.extend(self.distribute(slots[pos], contribution, s, op.name,
                                        broadcast=op.rule.broadcast))
         return out
 
@@ -761,3 +764,20 @@ def _first_bindings(stmts, bound):
 
 def _has_code(stmts):
     return any(not is_comment(s) for s in stmts)
+
+
+def _same_contributions(wanted, slots, contribs):
+    """(position, twice) for each rule position a contribution goes to: where one name fills two
+    positions with the same contribution (``x * x``: ``g * x`` for each), the first stands for
+    both (twice True) and the second is dropped, so ``x_bar`` gets ``g * x * 2`` as one term."""
+    out, seen = [], {}
+    for pos in wanted:
+        arg = slots[pos]
+        key = (arg.id, gast.dump(contribs[pos])) if isinstance(arg, gast.Name) else None
+        if key is not None and key in seen and not out[seen[key]][1]:
+            out[seen[key]] = (out[seen[key]][0], True)
+            continue
+        if key is not None:
+            seen[key] = len(out)
+        out.append((pos, False))
+    return out
