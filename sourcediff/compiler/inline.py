@@ -202,15 +202,20 @@ def _known_objects(parsed, fdef):
 
 def _global_objects(parsed, fdef, bound):
     """{name: class} for the objects of a user's class held in globals of the function's module
-    (``BOX = Box()``, a model or an RNN cell stepped inside the loss) whose methods it calls;
+    (``BOX = Box()``, a model or an RNN cell stepped inside the loss) whose methods it calls
+    or whose attributes it stores (``CELL.h = np.tanh(CELL.h @ CELL.W + x)``: scalarize.py);
     recorded on ``parsed.global_objects``, so that a call finding one rebound runs a derivative
     built anew (resolve.py records them for the check on entry, captured.py)."""
     out = {}
     for n in walk(fdef):
-        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
-                isinstance(n.func.value, gast.Name)):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name):
+            name = n.func.value.id
+        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
+                isinstance(n.value, gast.Name):
+            name = n.value.id  # (its state stored directly: CELL.h = ... in a loop)
+        else:
             continue
-        name = n.func.value.id
         if name in bound or name in parsed.env or name not in parsed.fn.__globals__:
             continue
         obj = parsed.fn.__globals__[name]

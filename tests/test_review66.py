@@ -1,0 +1,113 @@
+"""Objects sourcediff refused where the machinery can follow them (review66): a global object's
+state stored directly in the loss (``CELL.h = np.tanh(CELL.h @ CELL.W + x)`` in a loop, the example
+of compiler/scalarize.py). Gradients are checked against central finite differences
+(tests/oracles.py) in both modes; the object's state after the call is what plain Python leaves
+there, and a second gradient call, from the state the first left, is right too (no stale value)."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd
+
+MODES = ["reverse", "forward"]
+X3 = np.array([0.3, -1.2, 0.8])
+
+
+class Cell:
+    """An RNN cell with no methods but ``__init__``: the loss steps it by storing its state."""
+
+    def __init__(self, W):
+        self.W = W
+        self.h = np.zeros(3)
+        self.c = np.zeros(3)
+
+
+CELL = Cell(np.array([[0.5, -0.3, 0.1], [0.2, 0.4, -0.2], [-0.1, 0.3, 0.6]]))
+
+
+def stepped_in_a_loop(x):  # (the example of compiler/scalarize.py's docstring)
+    for t in range(3):
+        CELL.h = np.tanh(CELL.h @ CELL.W + x)
+    return np.sum(CELL.h)
+
+
+def two_attributes(x):
+    for t in range(3):
+        CELL.c = CELL.c * 0.5 + np.sin(x + CELL.h)
+        CELL.h = np.tanh(CELL.h @ CELL.W + CELL.c)
+    return np.sum(CELL.h * CELL.c)
+
+
+def old_value_read_after_the_store(x):
+    old = CELL.h
+    CELL.h = np.tanh(CELL.h @ CELL.W + x)
+    return np.sum(CELL.h * old) + np.sum(CELL.h ** 2)
+
+
+def stored_then_read_then_stored(x):
+    CELL.h = x * 2.0
+    a = CELL.h
+    CELL.h = np.tanh(a @ CELL.W)
+    return np.sum(CELL.h * a)
+
+
+def stored_in_a_branch(x):
+    if np.sum(x) > 0:
+        CELL.h = np.sin(x) + CELL.h
+    else:
+        CELL.h = np.cos(x) * CELL.h
+    return np.sum(CELL.h ** 2)
+
+
+START = (np.array([0.1, -0.2, 0.3]), np.array([0.2, 0.1, -0.1]))
+
+
+def set_state(state):
+    CELL.h, CELL.c = state[0].copy(), state[1].copy()
+
+
+def state():
+    return CELL.h.copy(), CELL.c.copy()
+
+
+FNS = [stepped_in_a_loop, two_attributes, old_value_read_after_the_store,
+       stored_then_read_then_stored, stored_in_a_branch]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn", FNS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [X3, -X3], ids=["x", "minus_x"])
+def test_state_stored_directly_on_a_global_object(fn, mode, x):
+    df = sd.grad(fn, mode=mode)
+    at = START
+    for call in range(2):  # (the second call starts from the state the first left)
+        set_state(at)
+        fn(x.copy())
+        want = state()
+        set_state(at)
+        g = df(x.copy())
+        got = state()
+        for a, b, what in zip(got, want, ("h", "c")):
+            np.testing.assert_array_equal(a, b, err_msg=f"{what} after call {call}")
+
+        def from_state(v, at=at):
+            set_state(at)
+            return fn(v)
+
+        check_grads_fd(from_state, (x.copy(),), (0,), (g,))
+        at = got
+
+
+def test_second_order_through_state_stored_directly():
+    x = X3.copy()
+    set_state(START)
+    H = sd.hessian(two_attributes)(x)
+    g = sd.grad(two_attributes)
+    for i in range(3):
+        e = np.eye(3)[i] * 1e-5
+        set_state(START)
+        up = g(x + e)
+        set_state(START)
+        down = g(x - e)
+        np.testing.assert_allclose(H[i], (up - down) / 2e-5, rtol=1e-5, atol=1e-7)
