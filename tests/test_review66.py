@@ -111,3 +111,69 @@ def test_second_order_through_state_stored_directly():
         set_state(START)
         down = g(x - e)
         np.testing.assert_allclose(H[i], (up - down) / 2e-5, rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------ np.apply_along_axis's extra arguments, messages
+
+def row_scaled(v, a, scale=1.0):
+    return np.sin(v) * a + scale * v[0]
+
+
+def along_rows_with_arguments(X, w):
+    return np.sum(np.apply_along_axis(row_scaled, 1, X, w, scale=w) ** 2)
+
+
+def along_columns_with_a_keyword(X, w):
+    return np.sum(np.apply_along_axis(row_scaled, 0, X * w, 0.5, scale=2.0))
+
+
+XA = np.arange(6.0).reshape(2, 3) / 5.0 - 0.3
+
+
+@pytest.mark.parametrize("fn", [along_rows_with_arguments, along_columns_with_a_keyword],
+                         ids=lambda f: f.__name__)
+def test_apply_along_axis_passes_extra_arguments_on(fn):
+    """np.apply_along_axis(f, axis, X, *args, **kwargs) calls f(slice, *args, **kwargs) (refused
+    before); the derivative through an extra argument (w) is followed too."""
+    from sourcediff.tape import grad_of
+
+    args = (XA.copy(), 0.7)
+    g = sd.grad(fn, wrt=(0, 1))(*args)
+    check_grads_fd(fn, args, (0, 1), g)
+    gf = sd.grad(fn, wrt=(0, 1), mode="forward")(*args)
+    gt = grad_of(fn, args, wrt=(0, 1))
+    for a, b, c in zip(g, gf, gt):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+        np.testing.assert_allclose(c, a, rtol=1e-12)
+
+
+def row_doubled_in_place(v):
+    v *= 2.0
+    return np.sum(v ** 2)
+
+
+def along_rows_in_place(X):
+    return np.sum(np.apply_along_axis(row_doubled_in_place, 1, X))
+
+
+def test_apply_along_axis_without_extra_arguments_still_gives_a_copy_to_write_into():
+    g = sd.grad(along_rows_in_place)(XA.copy())
+    check_grads_fd(along_rows_in_place, (XA.copy(),), (0,), (g,))
+
+
+def along_a_missing_axis(X):
+    return np.sum(np.apply_along_axis(row_doubled_in_place, 3, X))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_error_in_generated_code_of_sourcediffs_own_source_names_the_users_line(mode):
+    """An exception raised in the generated code of runtime/written.py's functions (their
+    derivatives are made from their source) named written.py's line, not the user's call."""
+    line = along_a_missing_axis.__code__.co_firstlineno + 1
+    with pytest.raises(sd.SourcediffError) as info:
+        sd.grad(along_a_missing_axis, mode=mode)(XA.copy())
+    text = str(info.value)
+    assert text.startswith(f"test_review66.py:{line}: "), text
+    assert "np.apply_along_axis(row_doubled_in_place, 3, X)" in text, text
+    assert "written.py" not in text, text
+    assert isinstance(info.value, np.exceptions.AxisError)  # (numpy's own class kept)
