@@ -177,3 +177,41 @@ def test_an_error_in_generated_code_of_sourcediffs_own_source_names_the_users_li
     assert "np.apply_along_axis(row_doubled_in_place, 3, X)" in text, text
     assert "written.py" not in text, text
     assert isinstance(info.value, np.exceptions.AxisError)  # (numpy's own class kept)
+
+
+# ------------------------------------------------ one holds_floats for the checks and partials
+
+def test_one_holds_floats_answers_for_the_checks_and_for_a_partials_bound_values():
+    """runtime/objects.holds_floats serves the checks (a value whose floats cannot be seen
+    counts as holding one) and the call of a partial (runtime/dynamic.py: it does not), which
+    had a twin of their own; what either answered is kept."""
+    import functools
+
+    from sourcediff.runtime.objects import holds_floats
+
+    class Config:
+        def __init__(self):
+            self.n = 3
+
+    class Layer:
+        def __init__(self):
+            self.W = np.ones(2)
+
+    def fn(v):
+        return v
+
+    seen = {  # value: (answer for the checks, answer for a partial's bound values)
+        "int": (3, False, False), "none": (None, False, False), "str": ("a", False, False),
+        "float": (0.5, True, True), "complex": (1j, True, True),
+        "float array": (np.ones(2), True, True), "int array": (np.arange(2), False, False),
+        "bool scalar": (np.bool_(True), False, False), "float32 scalar": (np.float32(1), True, True),
+        "object array": (np.array([None, 1.0], dtype=object), True, False),
+        "list of ints": ([1, (2, 3)], False, False), "dict with a float": ({"a": [1, 0.5]}, True, True),
+        "layer": (Layer(), True, True), "config": (Config(), True, False),
+        "function": (fn, True, False), "partial of ints": (functools.partial(fn, 1), True, False),
+        "partial of a float": (functools.partial(fn, v=np.ones(1)), True, True),
+        "vectorize": (np.vectorize(fn), True, False),
+    }
+    for name, (value, checks, partial) in seen.items():
+        assert holds_floats(value) is checks, name
+        assert holds_floats(value, opaque=False) is partial, name
