@@ -215,3 +215,102 @@ def test_one_holds_floats_answers_for_the_checks_and_for_a_partials_bound_values
     for name, (value, checks, partial) in seen.items():
         assert holds_floats(value) is checks, name
         assert holds_floats(value, opaque=False) is partial, name
+
+
+# ------------------------------------------------ a helper function that stores on its argument
+
+class State:
+    def __init__(self):
+        self.h = np.zeros(3)
+
+
+def put(s, w):
+    s.h = np.sin(w) + s.h
+
+
+def stored_by_a_helper_read_by_the_caller(w, state):
+    put(state, w)
+    return np.sum(state.h * w)
+
+
+def step(cell, x):
+    cell.h = np.tanh(cell.h @ cell.W + x)
+
+
+def global_stepped_by_a_helper(x):
+    for t in range(2):
+        step(CELL, x)
+    return np.sum(CELL.h ** 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_helper_storing_on_an_argument_the_caller_reads_back(mode):
+    """put(state, w) stores state.h, read back by the caller (refused: AliasError); the helper
+    is written in as a method would be, and the object holds afterwards what Python leaves."""
+    df = sd.grad(stored_by_a_helper_read_by_the_caller, mode=mode)
+    mine, plain = State(), State()
+    for call in range(2):  # (the second call from the state the first left)
+        start = mine.h.copy()
+        want = stored_by_a_helper_read_by_the_caller(X3.copy(), plain)
+        g = df(X3.copy(), mine)
+        np.testing.assert_array_equal(mine.h, plain.h)
+
+        def from_start(v, start=start):
+            s = State()
+            s.h = start.copy()
+            return stored_by_a_helper_read_by_the_caller(v, s)
+
+        assert from_start(X3.copy()) == want
+        check_grads_fd(from_start, (X3.copy(),), (0,), (g,))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_global_object_stepped_by_a_helper(mode):
+    df = sd.grad(global_stepped_by_a_helper, mode=mode)
+    at = START
+    for call in range(2):
+        set_state(at)
+        global_stepped_by_a_helper(X3.copy())
+        want = state()
+        set_state(at)
+        g = df(X3.copy())
+        np.testing.assert_array_equal(CELL.h, want[0])
+
+        def from_state(v, at=at):
+            set_state(at)
+            return global_stepped_by_a_helper(v)
+
+        check_grads_fd(from_state, (X3.copy(),), (0,), (g,))
+        at = state()
+
+
+def test_a_helper_written_in_and_then_rebound_or_given_new_code_is_not_used_stale():
+    """The helper's body is written into the derivative: rebinding its name is refused (as for
+    any function the derivative was built for) and new code in place (IPython's autoreload)
+    builds the derivative anew; neither runs the old body's derivative (a silent wrong
+    gradient)."""
+    global put
+    old = put
+    df = sd.grad(stored_by_a_helper_read_by_the_caller)
+    g0 = df(X3.copy(), State())
+
+    def put_cubed(s, w):
+        s.h = w ** 3 + s.h
+
+    try:
+        put = put_cubed
+        with pytest.raises(sd.SourcediffError, match="put now names"):
+            df(X3.copy(), State())
+    finally:
+        put = old
+    df = sd.grad(stored_by_a_helper_read_by_the_caller)
+    np.testing.assert_allclose(df(X3.copy(), State()), g0, rtol=1e-12)
+    saved = old.__code__
+    old.__code__ = put_cubed.__code__
+    try:
+        g2 = df(X3.copy(), State())
+        check_grads_fd(lambda v: stored_by_a_helper_read_by_the_caller(v, State()),
+                       (X3.copy(),), (0,), (g2,))
+        assert not np.allclose(g0, g2)
+    finally:
+        old.__code__ = saved
