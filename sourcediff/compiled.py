@@ -688,11 +688,21 @@ _located_classes = {}
 
 
 def _relocated(exc):
+    """``exc`` as a :class:`SourcediffError` (of a class deriving from both) naming the user's
+    line that the innermost generated code it passed through comes from; None when it passed
+    through none. Generated code of sourcediff's own source (runtime/written.py's functions,
+    differentiated through their source) names a line of sourcediff's, not the user's: the
+    innermost frame of the user's code is taken, and where there is none (the entry of such a
+    function, called from the user's generated code) the exception goes on as it is, to be
+    located by the entry of the user's function around it."""
     tb, where = exc.__traceback__, None
     while tb is not None:
         table = GENERATED_LINES.get(tb.tb_frame.f_code.co_filename)
         if table is not None and tb.tb_lineno in table.lines:
-            where = (table.lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            found = (table.lines[tb.tb_lineno], tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            # (a generated function runs in the globals of the function it was made from)
+            if not _own_module(tb.tb_frame.f_globals.get("__name__")):
+                where = found
         tb = tb.tb_next
     if where is None:
         return None
@@ -714,6 +724,11 @@ def _relocated(exc):
                            f"{_unknown_sizes_hint(exc)}")
     except TypeError:
         return None
+
+
+def _own_module(name):
+    """Whether the module ``name`` is sourcediff's."""
+    return isinstance(name, str) and name.split(".")[0] == __name__.split(".")[0]
 
 
 def _unknown_sizes_hint(exc):

@@ -6,7 +6,10 @@ function, where a read after a store takes the stored value itself (compiler/for
 Only a plain method of the user's class is inlined, called on a local bound once to an object of
 that class (``dense1 = Layer_Dense(W1, b1)``) or on ``self`` in a method, whose body stores an
 attribute of ``self`` and has no ``return`` but a last one, no inner functions, ``yield``,
-``global``, ``super()``, ``*args`` or ``**kwargs``. Its parameters and locals get names of their
+``global``, ``super()``, ``*args`` or ``**kwargs``. A function of the user's given the object
+first (``step(cell, x)``, a global's name or a parameter's) that stores attributes of it read
+back afterwards is written in the same way, the object its receiver (compiler/writable.py); its
+name is checked on entry as that of any function called. Its parameters and locals get names of their
 own, its module's names are bound in the caller's environment, and every statement it adds
 carries the line of the call (errors name the call). Other calls stay calls.
 
@@ -31,7 +34,6 @@ from ..runtime import check_held_class
 from ..syntax import replace_node
 from .fence import static_object
 from .held import held_objects, user_class
-from .parse import parse_function
 from .replaced import write_replaces
 from .resolve import _library, _python_method, constructible
 from .scalarize import (
@@ -46,6 +48,7 @@ from .scalarize import (
     write_back_at_exits,
 )
 from ..syntax import clone, walk
+from .writable import Renamer, _load, _store, helper_of, writable
 
 _DEPTH = 4
 
@@ -73,9 +76,11 @@ def inline_state_methods(parsed):
     taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
     inliner = _Inliner(parsed, classes, taken)
     body = _split_layer_lists(parsed, fdef, inliner)
-    if not inliner.classes:
+    if not inliner.classes and not any(helper_of(parsed, n, inliner.caller_locals)
+                                       for n in walk(fdef)):
         return parsed
     parsed.inlined = {}  # (class, name) -> (the method, True): see resolve.Resolver.methods
+    parsed.inlined_functions = {}  # global name -> the helper function written in
     head = []
     params = [a.id for a in fdef.args.args + fdef.args.kwonlyargs]
     for name, cls in list(inliner.classes.items()):
@@ -202,15 +207,22 @@ def _known_objects(parsed, fdef):
 
 def _global_objects(parsed, fdef, bound):
     """{name: class} for the objects of a user's class held in globals of the function's module
-    (``BOX = Box()``, a model or an RNN cell stepped inside the loss) whose methods it calls;
+    (``BOX = Box()``, a model or an RNN cell stepped inside the loss) whose methods it calls
+    or whose attributes it stores (``CELL.h = np.tanh(CELL.h @ CELL.W + x)``: scalarize.py);
     recorded on ``parsed.global_objects``, so that a call finding one rebound runs a derivative
     built anew (resolve.py records them for the check on entry, captured.py)."""
     out = {}
     for n in walk(fdef):
-        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
-                isinstance(n.func.value, gast.Name)):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name):
+            name = n.func.value.id
+        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
+                isinstance(n.value, gast.Name):
+            name = n.value.id  # (its state stored directly: CELL.h = ... in a loop)
+        elif helper_of(parsed, n, bound) is not None:
+            name = n.args[0].id  # (given to a helper that stores on it: step(CELL, x))
+        else:
             continue
-        name = n.func.value.id
         if name in bound or name in parsed.env or name not in parsed.fn.__globals__:
             continue
         obj = parsed.fn.__globals__[name]
@@ -243,7 +255,7 @@ class _Inliner:
         last = {}  # a loop's name -> the last layer it ran over (read after the loop)
         for s in stmts:
             if last:
-                s = _Renamer(lambda n: last.get(n.id, n.id) if isinstance(n.ctx, gast.Load)
+                s = Renamer(lambda n: last.get(n.id, n.id) if isinstance(n.ctx, gast.Load)
                              else n.id).visit(s)
             if isinstance(s, gast.For) and self.unrollable(s):
                 out.extend(self.block(self.unroll(s), depth))
@@ -491,7 +503,7 @@ class _Inliner:
         for item in items:
             body = clone(loop.body)
             out.extend(self.held_reads([
-                _Renamer(lambda n, item=item: item if n.id == t else n.id).visit(s)
+                Renamer(lambda n, item=item: item if n.id == t else n.id).visit(s)
                 for s in body]))
         if items:  # (the loop's name keeps the last item, as Python leaves it)
             out.append(self.located(gast.Assign(targets=[_store(t)], value=_load(items[-1]),
@@ -499,6 +511,9 @@ class _Inliner:
         return out
 
     def statement(self, s, depth):
+        helper = self.helper(s) if depth < _DEPTH else None
+        if helper is not None:
+            return self.write_in(s, depth, helper, None)
         if isinstance(s, gast.Return) and isinstance(s.value, gast.Call) and \
                 isinstance(s.value.func, gast.Attribute) and \
                 isinstance(s.value.func.value, gast.Name) and \
@@ -526,18 +541,49 @@ class _Inliner:
         if found is None or any(isinstance(a, gast.Starred) for a in value.args) or \
                 any(k.arg is None for k in value.keywords):
             return [s]
+        return self.write_in(s, depth, found, cls)
+
+    def helper(self, s):
+        """(function, its FunctionDef) for ``s`` a call ``helper(obj, ...)`` (its statement,
+        or ``y = helper(obj, ...)``) of a function of the user's that stores attributes of its
+        first parameter read back afterwards (by itself, a next call, or the caller through
+        ``obj``): written in like a method, with ``obj`` its receiver; else None."""
+        value = s.value if isinstance(s, (gast.Expr, gast.Assign)) else None
+        if isinstance(s, gast.Assign) and (len(s.targets) != 1 or
+                                           not isinstance(s.targets[0], gast.Name)):
+            return None
+        found = helper_of(self.parsed, value, self.caller_locals)
+        if found is None:
+            return None
+        stored = set()
+        reads = set(_attribute_uses(found[1], found[1].args.args[0].id, stored)) | set(
+            _attribute_uses(self.parsed.node, value.args[0].id, set()))
+        return found if stored & reads else None
+
+    def write_in(self, s, depth, found, cls):
+        """``s``, a call of the method (of ``cls``) or helper function ``found``, written in."""
         method, mdef = found
+        value = s.value
+        if cls is None:  # (a helper: its first argument is the receiver)
+            obj = value.args[0].id
+            value = gast.Call(func=value.func, args=value.args[1:], keywords=value.keywords)
+        else:
+            obj = value.func.value.id
         try:
             bound = inspect.signature(method).bind(*range(len(value.args) + 1), **{
                 k.arg: ("kw", k.arg) for k in value.keywords})
         except TypeError:
             return [s]
         self.count += 1
-        # (what the derivative is built for: the entry checks the class still has it)
-        self.parsed.inlined[(cls, value.func.attr)] = (
-            inspect.getattr_static(cls, value.func.attr), False)
+        # (what the derivative is built for: the entry checks the class still has it, or the
+        # module the helper's name)
+        if cls is not None:
+            self.parsed.inlined[(cls, value.func.attr)] = (
+                inspect.getattr_static(cls, value.func.attr), False)
+        else:
+            self.parsed.inlined_functions[value.func.id] = method
         try:
-            body = self.rename(method, mdef, value.func.value.id, bound, value, s)
+            body = self.rename(method, mdef, obj, bound, value, s)
         except _NotInlined:
             return [s]
         body = self.block(body, depth + 1)
@@ -583,7 +629,7 @@ class _Inliner:
                 return obj
             return names[n.id] if n.id in names else self.global_name(method, n.id)
 
-        body = self.held_reads([_Renamer(renamed).visit(node) for node in body])
+        body = self.held_reads([Renamer(renamed).visit(node) for node in body])
         result = None
         if body and isinstance(body[-1], gast.Return):
             result = body.pop().value
@@ -619,103 +665,6 @@ class _Inliner:
         new = self.fresh(method, name)
         self.parsed.env[new] = value
         return gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
-
-
-def _comprehensions_as_loops(stmts, mdef):
-    """``stmts`` with each ``target = [e for a, b in it if c]`` (a statement of its own, at any
-    depth) written as ``_lc = []; for a, b in it: if c: _lc.append(e); target = _lc``, which
-    is what it runs (``self.layers = [Dense(m, n) for m, n in zip(sizes[:-1], sizes[1:])]`` in
-    an ``__init__``); the loop's names are the method's own, renamed when it is written in."""
-    out = []
-    for k, st in enumerate(stmts):
-        for field in ("body", "orelse"):
-            if isinstance(getattr(st, field, None), list) and \
-                    not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
-                setattr(st, field, _comprehensions_as_loops(getattr(st, field), mdef))
-        comp = st.value if isinstance(st, gast.Assign) and len(st.targets) == 1 else None
-        if not isinstance(comp, gast.ListComp) or any(g.is_async for g in comp.generators):
-            out.append(st)
-            continue
-        _own_loop_names(comp, mdef, k)
-        name = f"_listcomp{k}"
-        inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
-            value=_load(name), attr="append", ctx=gast.Load()), args=[comp.elt], keywords=[]))]
-        for gen in reversed(comp.generators):
-            for cond in reversed(gen.ifs):
-                inner = [gast.If(test=cond, body=inner, orelse=[])]
-            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[],
-                              type_comment=None)]
-        made = [gast.Assign(targets=[_store(name)], value=gast.List(elts=[], ctx=gast.Load()),
-                            type_comment=None)] + inner + \
-            [gast.Assign(targets=st.targets, value=_load(name), type_comment=None)]
-        out.extend(gast.copy_location(m, st) for m in made)
-        for m in made:
-            for n in walk(m):
-                if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
-                    gast.copy_location(n, st)
-    return out
-
-
-def _one_return(stmts, mdef):
-    """``stmts`` with a return inside an ``if`` (cs231n's ``if y is None: return scores``)
-    written as the branches it makes: ``if c: A; return a`` then ``REST`` becomes ``if c:
-    A; _ret = a else: REST (its returns likewise)``, ending with ``return _ret``, so the method
-    has one return, at its end, and can be written into its caller. Unchanged when a return is
-    in a loop or a ``with``, or there are more than eight."""
-    returns = [n for n in walk(gast.Module(body=stmts, type_ignores=[]))
-               if isinstance(n, gast.Return)]
-    if not returns or (len(returns) == 1 and stmts and stmts[-1] is returns[0]) or \
-            len(returns) > 8 or any(isinstance(n, (gast.For, gast.While, gast.With)) and any(
-                isinstance(m, gast.Return) for m in walk(n)) for n in walk(
-                gast.Module(body=stmts, type_ignores=[]))):
-        return stmts
-    name = "_sd_result"
-    while any(isinstance(n, gast.Name) and n.id == name for n in walk(mdef)):
-        name += "_"
-
-    def exits(block):
-        out = []
-        for k, st in enumerate(block):
-            if isinstance(st, gast.Return):
-                out.append(gast.copy_location(gast.Assign(
-                    targets=[_store(name)], value=st.value or gast.Constant(value=None, kind=None),
-                    type_comment=None), st))
-                return out
-            if isinstance(st, gast.If) and any(isinstance(m, gast.Return) for m in walk(st)):
-                rest = block[k + 1:]
-                st.body = exits(st.body + clone(rest))
-                st.orelse = exits(st.orelse + clone(rest))
-                out.append(st)
-                return out
-            out.append(st)
-        return out
-
-    head = gast.Assign(targets=[_store(name)], value=gast.Constant(value=None, kind=None),
-                       type_comment=None)
-    tail = gast.Return(value=_load(name))
-    for node in (head, tail):
-        gast.copy_location(node, stmts[0])
-    return [head] + exits(list(stmts)) + [tail]
-
-
-def _own_loop_names(comp, mdef, k):
-    """The names the comprehension ``comp`` binds renamed in it (in place) to names the method
-    does not use (``i`` -> ``_lc3_i``): it has a scope of its own, which the loop written for
-    it does not (the method's own ``i`` would be rebound). Its first iterable is evaluated
-    outside that scope and keeps its names."""
-    bound = {n.id for g in comp.generators for n in walk(g.target) if isinstance(n, gast.Name)}
-    used = {n.id for n in walk(mdef) if isinstance(n, gast.Name)}
-    new = {}
-    for b in sorted(bound):
-        fresh = f"_lc{k}_{b}"
-        while fresh in used:
-            fresh += "_"
-        new[b] = fresh
-    renamer = _Renamer(lambda n: new.get(n.id, n.id))
-    parts = [comp.elt] + [g.target for g in comp.generators] + \
-        [c for g in comp.generators for c in g.ifs] + [g.iter for g in comp.generators[1:]]
-    for part in parts:
-        renamer.visit(part)
 
 
 def _other_globals(parsed, fdef, local_names):
@@ -792,12 +741,6 @@ def _user_inits(cls):
     return {"__init__"}
 
 
-def _load(name):
-    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-
-
-def _store(name):
-    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
 
 
 def _split_layer_lists(parsed, fdef, inliner):
@@ -898,54 +841,10 @@ class _NotInlined(Exception):
     """The method reads names of a module sourcediff cannot name: left as a call."""
 
 
-class _Renamer(gast.NodeTransformer):
-    """Each Name read or written becomes what ``rename(name)`` gives: a new name, or (for a
-    module's value) an attribute read."""
-
-    def __init__(self, rename):
-        self.rename = rename
-
-    def visit_Name(self, node):
-        new = self.rename(node)
-        if isinstance(new, str):
-            node.id = new
-            return node
-        return gast.copy_location(new, node)
-
-
 def _inlinable(cls, name, need_store=True):
     """(function, its FunctionDef) for a method of ``cls`` that stores an attribute of self
     (or any method, without ``need_store``) and can be written into its caller, else None."""
     found = _python_method(cls, name)
-    if found is None or not found[1] or _library(getattr(found[0], "__module__", None)):
+    if found is None or not found[1]:
         return None
-    method = found[0]
-    if method.__code__.co_freevars:  # (super() or a closure)
-        return None
-    try:
-        mdef = parse_function(method).node
-    except Exception:  # noqa: BLE001  (no source: left as a call)
-        return None
-    a = mdef.args
-    if a.vararg or a.kwarg or a.kwonlyargs or not a.args or \
-            getattr(a, "posonlyargs", None):
-        return None
-    mdef.body = _comprehensions_as_loops(mdef.body, mdef)
-    mdef.body = _one_return(mdef.body, mdef)
-    self_name = a.args[0].id
-    stores = False
-    for n in walk(mdef):
-        if n is mdef:
-            continue
-        if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef,
-                          gast.Yield, gast.YieldFrom, gast.Global, gast.Nonlocal, gast.Await,
-                          gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
-            return None
-        if isinstance(n, gast.Return) and n is not mdef.body[-1]:
-            return None
-        if isinstance(n, gast.Name) and n.id == self_name and isinstance(n.ctx, gast.Store):
-            return None
-        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
-                isinstance(n.value, gast.Name) and n.value.id == self_name:
-            stores = True
-    return (method, mdef) if stores or not need_store else None
+    return writable(found[0], need_store)

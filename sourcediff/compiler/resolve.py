@@ -146,7 +146,9 @@ class Resolver:
         self.parsed = parsed
         self.locals = local_names
         self.globals = parsed.fn.__globals__
-        self.resolved = {}  # module globals resolved to functions: name -> object
+        # module globals resolved to functions: name -> object (and the helpers inline.py
+        # wrote in: checked on entry all the same)
+        self.resolved = dict(getattr(parsed, "inlined_functions", {}))
         # methods resolved in a class (the receiver's, or a callable object's __call__):
         # (class, name) -> (the class attribute, whether it was called through self)
         self.methods = dict(getattr(parsed, "inlined", {}))  # (and those inline.py wrote in)

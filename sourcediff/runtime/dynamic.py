@@ -17,6 +17,7 @@ from . import hooks
 from .accumulate import GradDict, GradList, add_grads, cast_grad, is_zero_grad, zeros_like_grad
 from .checks import _float_leaves
 from .indexing import item_grad
+from .objects import holds_floats
 from .shapes import broadcast_tangent, unbroadcast
 
 __all__ = [
@@ -393,36 +394,13 @@ def _closure_call(fn, active, args, kwargs):
     while isinstance(flat.func, functools.partial):  # (a subclass: functools flattens its own)
         flat = functools.partial(flat.func.func, *flat.func.args, *flat.args,
                                  **{**flat.func.keywords, **flat.keywords})
-    held = tuple(k for k, v in enumerate(flat.args) if _holds_floats(v)) + tuple(
-        k for k, v in flat.keywords.items() if k not in kwargs and _holds_floats(v))
+    held = tuple(k for k, v in enumerate(flat.args) if holds_floats(v, opaque=False)) + tuple(
+        k for k, v in flat.keywords.items() if k not in kwargs and holds_floats(v, opaque=False))
     bound = {k: v for k, v in flat.keywords.items() if k not in held}
     shift = len(flat.args)
     moved = tuple(a if isinstance(a, str) else a + shift for a in active)
     return held, functools.partial(flat.func, **bound), moved, flat.args + tuple(args), \
         {**{k: flat.keywords[k] for k in held if isinstance(k, str)}, **kwargs}
-
-
-def _holds_floats(v, depth=0):
-    """Whether a value a partial binds may carry a derivative: a float or complex number or
-    array (``c = a * 1j`` carries a's), a list, tuple or dict holding one, an object holding
-    floats, a partial binding one. (What carries none here gets no gradient back: when in
-    doubt, one is computed and the compiled caller drops it.)"""
-    if isinstance(v, (bool, int, str, bytes)) or v is None or depth > 16:
-        return False
-    if isinstance(v, (float, complex)):
-        return True
-    kind = getattr(getattr(v, "dtype", None), "kind", None)
-    if kind is not None:
-        return kind in "fc"
-    if isinstance(v, functools.partial):
-        return any(_holds_floats(x, depth + 1) for x in v.args + tuple(v.keywords.values()))
-    if isinstance(v, np.vectorize):  # (np.vectorize of a closure: resolve's "vectorize")
-        return _holds_floats(v.pyfunc, depth + 1)
-    if isinstance(v, dict):
-        return any(_holds_floats(x, depth + 1) for x in v.values())
-    if isinstance(v, (list, tuple)):
-        return any(_holds_floats(x, depth + 1) for x in v)
-    return bool(object_float_leaves(v))
 
 
 class _ClosureGrad:

@@ -10,6 +10,7 @@ gets the sum of its paths' gradients at each of them.
 """
 
 import copy
+import functools
 import numbers
 import threading
 import types
@@ -210,17 +211,34 @@ def _delegated(g, x, stored):
     return g if moved is None else moved
 
 
-def holds_floats(value, depth=0):
-    """Whether a container holds a float, complex or object value anywhere (one that could carry
-    a derivative); ints, bools, strings and integer arrays do not."""
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind not in "iub" and value.dtype.kind != "U"
-    if isinstance(value, (bool, int, str, np.integer, np.bool_)) or value is None:
+def holds_floats(value, depth=0, opaque=True):
+    """Whether ``value`` may carry a derivative: a float or complex number or array, a list,
+    tuple or dict holding one, an object whose attributes hold one, a ``functools.partial``
+    binding one (or a function an ``np.vectorize`` wraps). Ints, bools, strings, bytes, None and
+    integer, boolean or string arrays carry none. ``opaque`` answers for a value whose floats
+    cannot be seen: a function, an object array, an object of another library's, an object of
+    the user's with no float attribute (a property may compute one), nesting 16 deep. The
+    checks take True (a float missed would let a wrong derivative through); the call of a
+    partial (runtime/dynamic.py) False (its bound values get a gradient only where one may
+    flow to them)."""
+    if isinstance(value, (bool, int, str, bytes, np.integer, np.bool_)) or value is None:
         return False
-    if depth < 8 and is_tree(value):
+    if isinstance(value, (float, complex)):
+        return True
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if isinstance(kind, str):
+        return True if kind in "fc" else False if kind in "biuU" else opaque
+    if depth > 16:
+        return opaque
+    if isinstance(value, functools.partial):
+        items = (value.func,) + value.args + tuple(value.keywords.values())
+    elif isinstance(value, np.vectorize):  # (np.vectorize of a closure: resolve's "vectorize")
+        items = (value.pyfunc,)
+    elif is_tree(value):
         items = value.values() if isinstance(value, dict) else value
-        return any(holds_floats(item, depth + 1) for item in items)
-    return True
+    else:
+        return bool(is_model_object(value) and object_float_leaves(value)) or opaque
+    return any(holds_floats(item, depth + 1, opaque) for item in items)
 
 
 def read_without_floats(x, name):

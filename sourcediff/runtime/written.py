@@ -67,13 +67,16 @@ def svdvals(a, overwrite_a=False, check_finite=True):
 
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """np.apply_along_axis(func1d, axis, arr): ``func1d`` called on each 1-D slice along
-    ``axis`` in turn, its results stacked where that axis was (as numpy places them); extra
-    arguments for func1d are refused."""
-    if args or kwargs:
-        _refuse("np.apply_along_axis with extra arguments for the function (use a lambda)")
+    ``axis`` in turn (with the extra arguments given after ``arr``), its results stacked where
+    that axis was (as numpy places them). (Without extra arguments the call is a plain one: a
+    function that writes into its slice in place is given a copy, which a call through ``*args``
+    does not do.)"""
     moved = np.moveaxis(arr, axis, -1)
     rows = np.reshape(moved, (-1, np.shape(moved)[-1]))
-    outs = [func1d(rows[i]) for i in range(np.shape(rows)[0])]
+    if args or kwargs:
+        outs = [func1d(rows[i], *args, **kwargs) for i in range(np.shape(rows)[0])]
+    else:
+        outs = [func1d(rows[i]) for i in range(np.shape(rows)[0])]
     out = np.stack(outs)
     rest = np.shape(moved)[:-1]
     result = np.reshape(out, rest + np.shape(out)[1:])
