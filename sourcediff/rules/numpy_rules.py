@@ -300,19 +300,21 @@ def where(g, ans, condition, x=None, y=None):
 
 
 # clip: a value exactly on a bound passes its gradient to `a` (PyTorch clamp: boundary included);
-# array bounds get the gradient where `a` lies strictly outside them.
+# array bounds get the gradient where `a` lies strictly outside them. np.clip is
+# minimum(maximum(a, lo), hi): where lo > hi the result is hi whatever `a` is, so the gradient
+# goes to hi there, none to lo (PyTorch's clamp with tensor bounds too).
 @defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
         view=False, rowwise="elementwise")
 def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
     lo, hi = _sd.clip_bounds(a_min, a_max, min, max)
-    return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
+    return (g * ((a >= lo) & (a <= hi)), g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)))
 
 
 @defvjp(np.ndarray.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
         view=False)
 def clip_method(g, ans, a, min=None, max=None, out=None, **kwargs):
     lo, hi = _sd.clip_bounds(min, max)
-    return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
+    return (g * ((a >= lo) & (a <= hi)), g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)))
 
 
 @defvjp(np.arctan2, math.atan2, kind="elementwise", broadcast=True, torch_name="Atan2Backward0")
