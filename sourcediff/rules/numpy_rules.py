@@ -299,10 +299,8 @@ def where(g, ans, condition, x=None, y=None):
     return (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g))
 
 
-# clip: a value exactly on a bound passes its gradient to `a` (PyTorch clamp: boundary included);
-# array bounds get the gradient where `a` lies strictly outside them. np.clip is
-# minimum(maximum(a, lo), hi): where lo > hi the result is hi whatever `a` is, so the gradient
-# goes to hi there, none to lo (PyTorch's clamp with tensor bounds too).
+# clip: a value on a bound passes its gradient to `a` (PyTorch clamp: boundary included); array bounds
+# get it where `a` is strictly outside, and hi where lo > hi (np.clip is minimum(maximum(a, lo), hi)).
 @defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
         view=False, rowwise="elementwise")
 def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
