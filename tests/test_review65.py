@@ -65,3 +65,95 @@ def test_clip_with_scalar_bounds_crossing_gives_no_gradient_to_a():
     a = np.linspace(-1.0, 1.0, 7)
     g = sd.grad(f)(a)
     check_grads_fd(f, (a,), (0,), (g,))
+
+
+# --- an object built from a list, tuple or dict display (Seq([w, w * 2]), a tree of nodes
+# Tree(w, [Tree(...), ...])): the adjoint builds the display again to check that the object
+# still holds what its constructor stored, and a new list is never the stored one, so every such
+# program was refused with "the object holds another value there now" (an over-refusal)
+
+
+class _Seq:
+    def __init__(self, items):
+        self.items = items
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __len__(self):
+        return len(self.items)
+
+
+class _Tree:
+    def __init__(self, w, children):
+        self.w = w
+        self.children = children
+
+    def value(self, x):
+        s = np.tanh(x @ self.w)
+        for c in self.children:
+            s = s + c.value(x) * 0.5
+        return s
+
+
+def seq_list(w):
+    s = _Seq([w, w * 2])
+    return np.sum(s[0] ** 2) + np.sum(s[1] * np.sin(w))
+
+
+def seq_tuple(w):
+    s = _Seq((w, np.cos(w)))
+    return np.sum(s[0] * s[1])
+
+
+def seq_dict(w):
+    s = _Seq({"a": w, "b": np.sin(w)})
+    return np.sum(s["a"] * s["b"])
+
+
+def seq_nested(w):
+    s = _Seq([[w, w * 2], (np.cos(w),)])
+    return np.sum(s[0][1] * s[1][0]) + np.sum(s.items[0][0] ** 2)
+
+
+def seq_rebound(w):
+    s = _Seq([w, w * 2])
+    w = w * 3  # the display's w is the old one
+    return np.sum(s[0] ** 2) + np.sum(w * s[1])
+
+
+def seq_loop(w):
+    s = _Seq([w, w * 2, np.sin(w)])
+    tot = 0.0
+    for i in range(len(s)):
+        tot = tot + np.sum(s[i] ** 2) * (i + 1)
+    return tot
+
+
+def tree(w, x):
+    t = _Tree(w, [_Tree(w * 2, []), _Tree(w, [_Tree(w ** 2, [])])])
+    return np.sum(t.value(x) ** 2)
+
+
+@pytest.mark.parametrize("fn", [seq_list, seq_tuple, seq_dict, seq_nested, seq_rebound, seq_loop])
+def test_an_object_built_from_a_display_gives_its_items_their_gradients(fn):
+    w = np.array([0.5, -1.0, 2.0])
+    value, g = sd.value_and_grad(fn)(w)
+    assert value == fn(w)
+    check_grads_fd(fn, (w,), (0,), (g,))
+
+
+def test_a_tree_of_objects_built_from_lists():
+    rng = np.random.default_rng(3)
+    w, x = rng.normal(size=(3, 3)), rng.normal(size=(4, 3))
+    g = sd.grad(tree)(w, x)
+    check_grads_fd(tree, (w, x), (0,), (g,))
+
+
+def test_a_display_whose_list_grew_is_still_refused():
+    def grown(w):
+        s = _Seq([w, w * 2])
+        s.items.append(w ** 2)
+        return sum(np.sum(s[i] ** 2) for i in range(len(s)))
+    with pytest.raises(sd.SourcediffError):
+        sd.grad(grown)(np.array([0.5, -1.0]))
