@@ -157,3 +157,86 @@ def test_a_display_whose_list_grew_is_still_refused():
         return sum(np.sum(s[i] ** 2) for i in range(len(s)))
     with pytest.raises(sd.SourcediffError):
         sd.grad(grown)(np.array([0.5, -1.0]))
+
+
+# --- an arithmetic operator on an object of the user's class runs the class's __add__/__radd__/
+# __sub__/__matmul__..., but its adjoint was numpy's arithmetic: Gauss(mu, 2) + Gauss(3 mu, 0.5)
+# (a product of densities) passed the sum's gradient to both operands unchanged, a silent wrong
+# gradient. Refused now, at the user's line, naming the class
+
+
+class _Gauss:
+    """A Gaussian; + multiplies the densities (adds the precisions)."""
+
+    def __init__(self, mu, prec):
+        self.mu = mu
+        self.prec = prec
+
+    def __add__(self, other):
+        p = self.prec + other.prec
+        return _Gauss((self.mu * self.prec + other.mu * other.prec) / p, p)
+
+    def product(self, other):
+        return self + other
+
+    def combined(self, other):
+        p = self.prec + other.prec
+        return _Gauss((self.mu * self.prec + other.mu * other.prec) / p, p)
+
+    def logpdf(self, x):
+        return np.sum(-0.5 * self.prec * (x - self.mu) ** 2 + 0.5 * np.log(self.prec))
+
+
+class _Pair:
+    def __init__(self, w):
+        self.w = w
+
+    def __sub__(self, other):  # an operator giving an array
+        return (self.w - other.w) ** 3
+
+    def __radd__(self, other):
+        return _Pair(self.w * 2.0 + other)
+
+    def __matmul__(self, x):
+        return np.tanh(self.w @ x)
+
+
+def gauss_plus(mu, x):
+    return (_Gauss(mu, 2.0) + _Gauss(mu * 3.0, 0.5)).logpdf(x)
+
+
+def gauss_plus_in_a_method(mu, x):
+    return _Gauss(mu, 2.0).product(_Gauss(mu * 3.0, 0.5)).logpdf(x)
+
+
+def pair_minus(w, x):
+    return np.sum((_Pair(w) - _Pair(w * 0.5)) * x)
+
+
+def pair_radd(w, x):
+    return np.sum((1.0 + _Pair(w)).w * x)
+
+
+def pair_sum(w, x):
+    return np.sum(sum([_Pair(w * x)]).w)  # 0 + _Pair(...): __radd__
+
+
+def pair_matmul(w, x):
+    return np.sum((_Pair(np.outer(w, x)) @ x) ** 2)
+
+
+@pytest.mark.parametrize("fn", [gauss_plus, gauss_plus_in_a_method, pair_minus, pair_radd,
+                                pair_sum, pair_matmul])
+def test_an_operator_on_an_object_of_a_users_class_is_refused_at_its_line(fn):
+    args = (np.array([0.3, -0.2]), np.array([1.0, 0.5]))
+    with pytest.raises(sd.SourcediffError, match=r"test_review65\.py:\d+: .*own operator method"):
+        sd.grad(fn)(*args)
+
+
+def test_the_same_operation_as_a_named_method_is_followed():
+    def named(mu, x):
+        return _Gauss(mu, 2.0).combined(_Gauss(mu * 3.0, 0.5)).logpdf(x)
+    args = (np.array([0.3, -0.2]), np.array([1.0, 0.5]))
+    value, g = sd.value_and_grad(named)(*args)
+    assert value == named(*args) == gauss_plus(*args)
+    check_grads_fd(named, args, (0,), (g,))
