@@ -299,20 +299,20 @@ def where(g, ans, condition, x=None, y=None):
     return (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g))
 
 
-# clip: a value exactly on a bound passes its gradient to `a` (PyTorch clamp: boundary included);
-# array bounds get the gradient where `a` lies strictly outside them.
+# clip: a value on a bound passes its gradient to `a` (PyTorch clamp: boundary included); array bounds
+# get it where `a` is strictly outside, and hi where lo > hi (np.clip is minimum(maximum(a, lo), hi)).
 @defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
         view=False, rowwise="elementwise")
 def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
     lo, hi = _sd.clip_bounds(a_min, a_max, min, max)
-    return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
+    return (g * ((a >= lo) & (a <= hi)), g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)))
 
 
 @defvjp(np.ndarray.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
         view=False)
 def clip_method(g, ans, a, min=None, max=None, out=None, **kwargs):
     lo, hi = _sd.clip_bounds(min, max)
-    return (g * ((a >= lo) & (a <= hi)), g * (a < lo), g * (a > hi))
+    return (g * ((a >= lo) & (a <= hi)), g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)))
 
 
 @defvjp(np.arctan2, math.atan2, kind="elementwise", broadcast=True, torch_name="Atan2Backward0")

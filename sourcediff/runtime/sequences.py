@@ -489,6 +489,20 @@ def _class_number(cls, name):
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
+def _held_as_given(value, arg):
+    """Whether the object still holds ``arg`` where its constructor stored it: the same object,
+    or, for an argument written as a list, tuple or dict display (``Seq([w, w * 2])``, which the
+    adjoint builds again from the same names), one of its type holding the same objects."""
+    if value is arg:
+        return True
+    if type(value) is not type(arg) or type(arg) not in (list, tuple, dict) or \
+            len(value) != len(arg):
+        return False
+    if isinstance(arg, dict):
+        return value.keys() == arg.keys() and all(_held_as_given(value[k], arg[k]) for k in arg)
+    return all(_held_as_given(v, a) for v, a in zip(value, arg))
+
+
 def constructed_grad(g, obj, paths, arg, where, text):
     """The gradient of an argument that ``obj``'s constructor stored as it is at ``paths``
     (attribute names and container keys, compiler/constructors.py), from ``g``, ``obj``'s own
@@ -525,7 +539,7 @@ def constructed_grad(g, obj, paths, arg, where, text):
             value = getattr(value, key) if isinstance(key, str) and not isinstance(
                 value, dict) else value[key]
             grad = item_grad(grad, key)
-        if value is not arg:
+        if not _held_as_given(value, arg):
             raise SourcediffError(
                 f"{where}: {type(obj).__name__}'s constructor stored an argument that carries a "
                 f"derivative at .{'.'.join(map(str, path))}, and the object holds another value "

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from ..errors import SourcediffError
+from ..pytree import is_model_object
 
 __all__ = [
     "other_array", "lazy", "as_array", "computed", "library", "numpy_only", "shape", "unbroadcast",
@@ -109,6 +110,21 @@ def like_of(x):
     return out
 
 
+def operator_on_object(x):
+    """The refusal of an arithmetic operator one of whose operands is ``x``, an instance of a class
+    of the user's (which runs that class's ``__add__``, ``__rmul__``, ...): the operator's rule is
+    numpy's arithmetic, and the gradient it would give is not that of the class's method. A
+    TypeError, which the generated code's caller locates at the user's line (compiled.py)."""
+    name = type(x).__name__
+    return TypeError(
+        f"an arithmetic operator (+, -, *, /, @, ...) here has an operand of your class {name}, "
+        f"so it runs {name}'s own operator method (__add__, __radd__, __mul__, ...); sourcediff "
+        f"differentiates these operators as numpy's arithmetic and does not follow into a "
+        f"class's operator methods. Call the operation as a method with a name of its own "
+        f"(a.plus(b), defined in {name}), which sourcediff follows into, or compute on the "
+        f"arrays the objects hold")
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (undoing numpy broadcasting)."""
     if type(g) is np.ndarray and type(x) is np.ndarray:  # the common case, kept cheap
@@ -118,6 +134,8 @@ def unbroadcast(g, x):
     else:
         if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
             return g
+        if is_model_object(x):
+            raise operator_on_object(x)
         if isinstance(g, (list, tuple, dict)) and type(x) is float:
             # (a list's cotangent summed to a number: that of the symbolic zero 0.0 a list's
             # gradient is on a path where nothing reached it, which _sd.dense_grad filled into
