@@ -479,8 +479,7 @@ class AliasPass:
 
 def _fresh_call(value, resolver):
     """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
-    memory with its arguments (so writing into it does not write into them); see
-    :func:`fresh_result`."""
+    memory with its arguments (writing into it writes into none of them); see fresh_result."""
     if not isinstance(value, gast.Call):
         return False
     try:
@@ -492,9 +491,8 @@ def _fresh_call(value, resolver):
 
 def fresh_result(op):
     """Whether the result of the resolved operation ``op`` is a new value sharing no memory with
-    what it reads: a primitive declared fresh, called without ``out=`` and without a ``copy=``
-    other than True (``np.array(y, copy=False)`` and ``y.astype(t, copy=False)`` may give y
-    itself)."""
+    what it reads: a primitive declared fresh, called without ``out=`` and with no ``copy=`` but
+    True (``np.array(y, copy=False)``, ``y.astype(t, copy=False)`` may give y itself)."""
     if op.kind not in ("rule", "nondiff") or "out" in op.keywords:
         return False
     kept = op.keywords.get("copy")
@@ -645,9 +643,8 @@ def _sequence_names(node):
 
 
 def mutated_params(fn):
-    """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``,
-    ``a += v``, also through a name or view of it, or by passing it on to such a function).
-    sourcediff's transforms (grad of grad) read the function they are given."""
+    """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``, ``a += v``,
+    through a name or view of it, or a helper it passes it to; grad of grad reads these too)."""
     fn = unwrap(fn)
     if getattr(fn, "__module__", None) in ("sourcediff.api", "sourcediff.transforms"):
         return {}  # (sd.grad(fn) in a loss: its caches of fn's compiled forms are no writes)
@@ -723,7 +720,7 @@ def mutated_params(fn):
                     for name in walk(k.value):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
-            _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
+            _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots), attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
         params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
         own_slots, bound_once(node, joins))
@@ -767,13 +764,13 @@ def _target_writes(n, parsed, params, writes, slot_sets, attr_ops):
 
 def _link_assignment(n, parsed, resolver, seqs, link, holds):
     """mutated_params' links of one assignment ``n``: its targets with the names whose memory
-    its value may share, or (``holds``) a tuple or list made of names with those names."""
+    its value may share, or (``holds``) a tuple, list or dict made of names with those names
+    (cache = (x, gamma, eps), p = {"w": w}: p holds w; see _params_reached)."""
     shared = _shared_by_value(n.value, parsed, resolver, seqs)
     for t in n.targets:
-        if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List)):
-            # (cache = (x, gamma, eps): cache holds them, they share nothing with each other;
-            # see _params_reached)
-            held = {e.id for e in n.value.elts if isinstance(e, gast.Name)}
+        if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List, gast.Dict)):
+            held = {e.id for e in getattr(n.value, "elts", getattr(n.value, "values", ()))
+                    if isinstance(e, gast.Name)}
             holds.setdefault(t.id, set()).update(held)
             shared = shared - held
         if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
@@ -913,9 +910,10 @@ def item_mutated_params(fn):
     return _ITEM_MUTATED.get(unwrap(fn), set())
 
 
-def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
+def _helper_writes(n, parsed, resolver, params, writes, slot_sets, attr_ops):
     """The writes of mutated_params that the call ``n`` of one of the user's functions makes
-    through its parameters (into ``writes``, with ``slots`` and ``attr_ops`` as there)."""
+    through its parameters (into ``writes``, ``slot_sets`` and ``attr_ops`` as _target_writes)."""
+    slots, own_slots = slot_sets
     try:
         callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) else None
         args, keywords = n.args, {k.arg: k.value for k in n.keywords}
@@ -939,6 +937,8 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
                     attr_ops.setdefault(a.id, set()).update(ops)
                 elif ops:  # (through another name: its items, as before)
                     slots.discard(len(writes))
+                if len(writes) in slots and not ops and p not in maybe_item_params(callee):
+                    own_slots.add(len(writes))  # (not acc = ws + ws; acc[0][1] = v: ws's items)
             writes.append((a.id, parsed.user_line(n)))
 
 

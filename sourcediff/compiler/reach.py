@@ -213,10 +213,11 @@ def _reach(params, links, writes, slots, direct, holds, maybe, own_slots, joins)
             steps = [(o, up) for o in links.get(at, ())
                      if not (own_slot and o in joins.get(at, ()))] + \
                 [(c, True) for c in held_by.get(at, ())]
-            if not up:  # (down into the items only before going up to a holder)
+            if not up and not own_slot:  # (down into the items only before going up to a
+                # holder, and not from a store into the name's own slot: p[0] = v, given to a
+                # helper that does that, changes p, not the arrays p = [w] holds)
                 steps += [(m, False) for m in holds.get(at, ())]
-                if not own_slot:
-                    steps += [(m, False) for m in maybe.get(at, ())]
+                steps += [(m, False) for m in maybe.get(at, ())]
             for step in steps:
                 if step not in seen:
                     seen.add(step)
