@@ -83,3 +83,32 @@ def test_forward_mode_and_second_order_of_a_new_key():
     g = sd.grad(f)
     fd_h = np.stack([(g(X + eps * e) - g(X - eps * e)) / (2 * eps) for e in np.eye(3)])
     assert np.allclose(h, fd_h, rtol=1e-5, atol=1e-8)
+
+
+def joined_write(ws):
+    acc = ws + ws  # (a list's items themselves, if ws is a list; a new array, if an array)
+    acc[0][1] = 5.0
+
+
+def passes_on(p):
+    joined_write(p)
+
+
+def list_through_two_helpers(x):
+    w = x * 1.0
+    passes_on([w])
+    return np.sum(w * x)
+
+
+def array_through_two_helpers(x):
+    w = np.stack([x, x * 2.0])
+    passes_on(w)
+    return np.sum(w * x)
+
+
+def test_a_write_into_a_list_s_items_two_helpers_down():
+    # (plain Python sets w[1] = 5.0: the gradient of sum(w * x) was [2, 7, 6], not [2, 5, 6])
+    with pytest.raises(sd.AliasError, match="passes_on writes into its parameter p"):
+        sd.grad(list_through_two_helpers)(X.copy())
+    g = sd.grad(array_through_two_helpers)(X.copy())  # (an array: ws + ws is a new one)
+    check_grads_fd(array_through_two_helpers, (X,), (0,), [g])

@@ -33,7 +33,8 @@ from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, bound_once, bound_only, collected, item_sources, later_item_keys
+from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
+from .reach import later_item_keys
 from .reach import note_join_links, note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
@@ -489,18 +490,6 @@ def _fresh_call(value, resolver):
     return fresh_result(op)
 
 
-def fresh_result(op):
-    """Whether the result of the resolved operation ``op`` is a new value sharing no memory with
-    what it reads: a primitive declared fresh, called without ``out=`` and with no ``copy=`` but
-    True (``np.array(y, copy=False)``, ``y.astype(t, copy=False)`` may give y itself)."""
-    if op.kind not in ("rule", "nondiff") or "out" in op.keywords:
-        return False
-    kept = op.keywords.get("copy")
-    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
-        return False
-    return registry.facts(op.key).view is False
-
-
 def numpy_write(call, resolver):
     """(names written, how the call reads) for a numpy call that writes into an array it is
     given: ``out=`` of a ufunc or function, ``np.copyto(y, x)`` and the like, ``np.add.at(y, ...)``.
@@ -720,7 +709,7 @@ def mutated_params(fn):
                     for name in walk(k.value):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
-            _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots), attr_ops)
+            _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots, maybe), attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
         params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
         own_slots, bound_once(node, joins))
@@ -910,10 +899,12 @@ def item_mutated_params(fn):
     return _ITEM_MUTATED.get(unwrap(fn), set())
 
 
-def _helper_writes(n, parsed, resolver, params, writes, slot_sets, attr_ops):
+def _helper_writes(n, parsed, resolver, params, writes, sets, attr_ops):
     """The writes of mutated_params that the call ``n`` of one of the user's functions makes
-    through its parameters (into ``writes``, ``slot_sets`` and ``attr_ops`` as _target_writes)."""
-    slots, own_slots = slot_sets
+    through its parameters (into ``writes``; ``sets``: its slots, own_slots and maybe; and
+    ``attr_ops``). A parameter whose items the helper writes into if it is a container
+    (maybe_item_params: ``acc = ws + ws; acc[0][1] = v``) makes the name passed a maybe holder."""
+    slots, own_slots, maybe = sets
     try:
         callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) else None
         args, keywords = n.args, {k.arg: k.value for k in n.keywords}
@@ -921,14 +912,19 @@ def _helper_writes(n, parsed, resolver, params, writes, slot_sets, attr_ops):
             op = user_op(n, resolver)            # receiver passed first)
             if op is not None:
                 callee, args, keywords = op.key, op.args, op.keywords
-        inner = mutated_params(callee) if inspect.isfunction(callee) or \
-            isinstance(callee, MethodOf) else {}
-        bound = code_signature(callee).bind(*args, **keywords) if inner else None
+        known = inspect.isfunction(callee) or isinstance(callee, MethodOf)
+        inner = mutated_params(callee) if known else {}
+        maybes = maybe_item_params(callee) if known else {}
+        bound = code_signature(callee).bind(*args, **keywords) if inner or maybes else None
     except (TypeError, ValueError):
         bound = None
     if bound is None:
         return
     for p, a in bound.arguments.items():
+        if p in maybes and p not in inner and isinstance(a, gast.Name):
+            marker = f"<the items of {a.id}, {len(writes)}>"  # (no code binds such a name)
+            maybe[marker] = {a.id}
+            writes.append((marker, parsed.user_line(n)))
         if p in inner and isinstance(a, gast.Name):
             if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
                 slots.add(len(writes))

@@ -22,6 +22,7 @@ import operator
 import gast
 
 from ..errors import NoRuleError
+from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime import sequences
 from ..syntax import walk
@@ -337,3 +338,15 @@ def bound_only(names, s, defs, order, params=()):
     parameter (``params``) is bound from the start, whatever the function binds to it later
     (``y = y + h(y, y)``: the check of the call names the parameter y, read after it)."""
     return sorted(n for n in names if n in params or may_be_bound(n, s, defs, order))
+
+
+def fresh_result(op):
+    """Whether the result of the resolved operation ``op`` is a new value sharing no memory with
+    what it reads: a primitive declared fresh, called without ``out=`` and with no ``copy=`` but
+    True (``np.array(y, copy=False)``, ``y.astype(t, copy=False)`` may give y itself)."""
+    if op.kind not in ("rule", "nondiff") or "out" in op.keywords:
+        return False
+    kept = op.keywords.get("copy")
+    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
+        return False
+    return registry.facts(op.key).view is False
