@@ -112,3 +112,68 @@ def test_a_write_into_a_list_s_items_two_helpers_down():
         sd.grad(list_through_two_helpers)(X.copy())
     g = sd.grad(array_through_two_helpers)(X.copy())  # (an array: ws + ws is a new one)
     check_grads_fd(array_through_two_helpers, (X,), (0,), [g])
+
+
+def update_a_local_dict(x):
+    d = {"b": x}
+    d.update({"a": d["b"] * 2.0, "b": np.sin(x)}, c=d["b"])  # (values read the old d["b"])
+    return np.sum(d["a"] * d["b"] * d["c"])
+
+
+def setdefault_on_a_local_dict(x):
+    d = {"b": x}
+    v = d.setdefault("b", x * 5.0)  # (kept: v is x)
+    w = d.setdefault("c", np.sin(x))
+    d.setdefault("c", x ** 3)  # (kept)
+    return np.sum(v * w * d["c"])
+
+
+def updates_in_a_loop(x):
+    d = {"b": x}
+    for _ in range(3):
+        d.update(b=np.sin(d["b"]) * x)
+        d.setdefault("first", d["b"])
+    return np.sum(d["b"] * d["first"])
+
+
+def kw_update(**kw):
+    kw.update({"a": kw["a"] * kw["b"]})
+    return np.sum(kw["a"])
+
+
+def update_in_a_kwargs_helper(x):
+    return kw_update(a=x, b=np.cos(x))
+
+
+@pytest.mark.parametrize("fn", [update_a_local_dict, setdefault_on_a_local_dict,
+                                updates_in_a_loop, update_in_a_kwargs_helper])
+def test_dict_update_and_setdefault_run_as_stores(fn):
+    x = X.copy()
+    g = sd.grad(fn)(x)
+    check_grads_fd(fn, (X,), (0,), [g])
+    assert np.array_equal(x, X)  # (the caller's array, as plain Python leaves it)
+    t = np.array([0.2, -1.0, 0.4])
+    eps = 1e-6
+    _, tangent = sd.jvp(fn, (X,), (t,))
+    assert np.isclose(tangent, (fn(X + eps * t) - fn(X - eps * t)) / (2 * eps), rtol=1e-5)
+    h = sd.hessian(fn)(X)
+    fd_h = np.stack([(sd.grad(fn)(X + eps * e) - sd.grad(fn)(X - eps * e)) / (2 * eps)
+                     for e in np.eye(3)])
+    assert np.allclose(h, fd_h, rtol=1e-4, atol=1e-6)
+
+
+class Counter:
+    def update(self, d):
+        return len(d)
+
+
+def update_of_other_objects(x, acc):
+    s = set()
+    s.update({"a": 1})  # (a set's update: not a dict's)
+    acc.update({"a": 1.0})  # (an object's own method)
+    return np.sum(x ** 2) * len(s)
+
+
+def test_update_of_a_set_or_an_object_stays_their_own():
+    g = sd.grad(update_of_other_objects)(X, Counter())
+    check_grads_fd(update_of_other_objects, (X, Counter()), (0,), [g])
