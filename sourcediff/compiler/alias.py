@@ -33,7 +33,8 @@ from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
-from .reach import array_names, bound_once, bound_only, collected, item_sources, later_item_keys
+from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
+from .reach import later_item_keys
 from .reach import note_join_links, note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
@@ -479,8 +480,7 @@ class AliasPass:
 
 def _fresh_call(value, resolver):
     """``grid.copy()``, ``np.zeros_like(a)``, ``np.sum(a)``: a call whose result never shares
-    memory with its arguments (so writing into it does not write into them); see
-    :func:`fresh_result`."""
+    memory with its arguments (writing into it writes into none of them); see fresh_result."""
     if not isinstance(value, gast.Call):
         return False
     try:
@@ -488,19 +488,6 @@ def _fresh_call(value, resolver):
     except Exception:  # noqa: BLE001  (resolution errors are reported by later stages)
         return False
     return fresh_result(op)
-
-
-def fresh_result(op):
-    """Whether the result of the resolved operation ``op`` is a new value sharing no memory with
-    what it reads: a primitive declared fresh, called without ``out=`` and without a ``copy=``
-    other than True (``np.array(y, copy=False)`` and ``y.astype(t, copy=False)`` may give y
-    itself)."""
-    if op.kind not in ("rule", "nondiff") or "out" in op.keywords:
-        return False
-    kept = op.keywords.get("copy")
-    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
-        return False
-    return registry.facts(op.key).view is False
 
 
 def numpy_write(call, resolver):
@@ -645,9 +632,8 @@ def _sequence_names(node):
 
 
 def mutated_params(fn):
-    """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``,
-    ``a += v``, also through a name or view of it, or by passing it on to such a function).
-    sourcediff's transforms (grad of grad) read the function they are given."""
+    """{parameter: line} of ``fn``'s parameters it writes into in place (``a[i] = v``, ``a += v``,
+    through a name or view of it, or a helper it passes it to; grad of grad reads these too)."""
     fn = unwrap(fn)
     if getattr(fn, "__module__", None) in ("sourcediff.api", "sourcediff.transforms"):
         return {}  # (sd.grad(fn) in a loss: its caches of fn's compiled forms are no writes)
@@ -723,7 +709,7 @@ def mutated_params(fn):
                     for name in walk(k.value):
                         if isinstance(name, gast.Name):
                             writes.append((name.id, parsed.user_line(n)))
-            _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops)
+            _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots, maybe), attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
         params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
         own_slots, bound_once(node, joins))
@@ -767,13 +753,13 @@ def _target_writes(n, parsed, params, writes, slot_sets, attr_ops):
 
 def _link_assignment(n, parsed, resolver, seqs, link, holds):
     """mutated_params' links of one assignment ``n``: its targets with the names whose memory
-    its value may share, or (``holds``) a tuple or list made of names with those names."""
+    its value may share, or (``holds``) a tuple, list or dict made of names with those names
+    (cache = (x, gamma, eps), p = {"w": w}: p holds w; see _params_reached)."""
     shared = _shared_by_value(n.value, parsed, resolver, seqs)
     for t in n.targets:
-        if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List)):
-            # (cache = (x, gamma, eps): cache holds them, they share nothing with each other;
-            # see _params_reached)
-            held = {e.id for e in n.value.elts if isinstance(e, gast.Name)}
+        if isinstance(t, gast.Name) and isinstance(n.value, (gast.Tuple, gast.List, gast.Dict)):
+            held = {e.id for e in getattr(n.value, "elts", getattr(n.value, "values", ()))
+                    if isinstance(e, gast.Name)}
             holds.setdefault(t.id, set()).update(held)
             shared = shared - held
         if isinstance(t, (gast.Name, gast.Tuple, gast.List)):  # (a, b = p unpacks p)
@@ -913,9 +899,12 @@ def item_mutated_params(fn):
     return _ITEM_MUTATED.get(unwrap(fn), set())
 
 
-def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
+def _helper_writes(n, parsed, resolver, params, writes, sets, attr_ops):
     """The writes of mutated_params that the call ``n`` of one of the user's functions makes
-    through its parameters (into ``writes``, with ``slots`` and ``attr_ops`` as there)."""
+    through its parameters (into ``writes``; ``sets``: its slots, own_slots and maybe; and
+    ``attr_ops``). A parameter whose items the helper writes into if it is a container
+    (maybe_item_params: ``acc = ws + ws; acc[0][1] = v``) makes the name passed a maybe holder."""
+    slots, own_slots, maybe = sets
     try:
         callee = parsed.fn.__globals__.get(n.func.id) if isinstance(n.func, gast.Name) else None
         args, keywords = n.args, {k.arg: k.value for k in n.keywords}
@@ -923,14 +912,19 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
             op = user_op(n, resolver)            # receiver passed first)
             if op is not None:
                 callee, args, keywords = op.key, op.args, op.keywords
-        inner = mutated_params(callee) if inspect.isfunction(callee) or \
-            isinstance(callee, MethodOf) else {}
-        bound = code_signature(callee).bind(*args, **keywords) if inner else None
+        known = inspect.isfunction(callee) or isinstance(callee, MethodOf)
+        inner = mutated_params(callee) if known else {}
+        maybes = maybe_item_params(callee) if known else {}
+        bound = code_signature(callee).bind(*args, **keywords) if inner or maybes else None
     except (TypeError, ValueError):
         bound = None
     if bound is None:
         return
     for p, a in bound.arguments.items():
+        if p in maybes and p not in inner and isinstance(a, gast.Name):
+            marker = f"<the items of {a.id}, {len(writes)}>"  # (no code binds such a name)
+            maybe[marker] = {a.id}
+            writes.append((marker, parsed.user_line(n)))
         if p in inner and isinstance(a, gast.Name):
             if p not in _ITEM_MUTATED.get(unwrap(callee), ()):
                 slots.add(len(writes))
@@ -939,6 +933,8 @@ def _helper_writes(n, parsed, resolver, params, writes, slots, attr_ops):
                     attr_ops.setdefault(a.id, set()).update(ops)
                 elif ops:  # (through another name: its items, as before)
                     slots.discard(len(writes))
+                if len(writes) in slots and not ops and p not in maybe_item_params(callee):
+                    own_slots.add(len(writes))  # (not acc = ws + ws; acc[0][1] = v: ws's items)
             writes.append((a.id, parsed.user_line(n)))
 
 

@@ -190,6 +190,8 @@ class CallLowering:
             return False
         name, method, args, kws = value.func.value.id, value.func.attr, value.args, value.keywords
         lst = load(name)
+        if method in ("update", "setdefault"):
+            return self.dict_method(None, value)
         if method == "reverse" and not args and not kws:
             new = gast.Subscript(value=lst, slice=gast.Slice(None, None, const(-1)),
                                  ctx=gast.Load())
@@ -222,12 +224,54 @@ class CallLowering:
         self.rebind_in_place(name, new)
         return True
 
-    def check_list(self, name, method):
-        """``_sd.check_list_method(name, ...)`` before ``name.method(...)`` runs as a new list."""
+    def dict_method(self, target, value):
+        """``d.update({"a": e, k: f}, b=g)`` and ``[v =] d.setdefault(k, e)`` on a name that holds a
+        dict (:func:`dict_names`), the items given one by one, as the stores they make, after a
+        check that d is a dict (the values first, as Python evaluates them before the call)::
+
+            d.update({"a": e}, b=g)     d["a"] = e; d["b"] = g
+            v = d.setdefault(k, e)      if k not in d: d[k] = e
+                                        v = d[k]
+
+        False for any other value (``d.update(other)``: its keys are known at run time only)."""
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+                isinstance(value.func.value, gast.Name) and
+                value.func.value.id in dict_names(self.parsed.node)) or \
+                any(isinstance(a, gast.Starred) for a in value.args) or \
+                any(k.arg is None for k in value.keywords):
+            return False
+        name, method, args, kws = value.func.value.id, value.func.attr, value.args, value.keywords
+        if method == "update" and target is None and len(args) <= 1 and (not args or isinstance(
+                args[0], gast.Dict) and all(k is not None for k in args[0].keys)):
+            pairs = list(zip(args[0].keys, args[0].values)) if args else []
+            pairs += [(const(k.arg), k.value) for k in kws]
+        elif method == "setdefault" and len(args) == 2 and not kws:
+            pairs = [(args[0], args[1])]
+        else:
+            return False
+        self.check_list(name, method, "dict")
+        pairs = [(self.atom(k, "key"), self.atom(v, "item")) for k, v in pairs]
+        for key, item in pairs:
+            store = gast.Assign(targets=[gast.Subscript(value=load(name), slice=key,
+                                                        ctx=gast.Store())], value=item)
+            if method == "setdefault":  # (not d.get(k, e): see tests/test_review61.py)
+                self.statement(located(gast.If(test=gast.Compare(
+                    left=clone(key), ops=[gast.NotIn()], comparators=[load(name)]),
+                    body=[located(store, self.loc)], orelse=[]), self.loc))
+            else:
+                self.bind(store.targets[0], item)
+        if target is not None:
+            self.bind(target, gast.Subscript(value=load(name), slice=clone(pairs[0][0]),
+                                             ctx=gast.Load()))
+        return True
+
+    def check_list(self, name, method, kind="list"):
+        """``_sd.check_list_method(name, ...)`` before ``name.method(...)`` runs as a new list
+        (``kind`` "dict": as stores into a dict)."""
         self.parsed.env.setdefault(CHECK_LIST_METHOD, runtime.check_list_method)
         self.emit(gast.Expr(value=call(load(CHECK_LIST_METHOD), [
             load(name), const(f"{name}.{method}(...)"), const(self.parsed.where(self.loc)),
-            const(self.parsed.line_text(self.loc))])))
+            const(self.parsed.line_text(self.loc))] + ([const(kind)] if kind != "list" else []))))
 
     def local_name(self, node):
         return isinstance(node, gast.Name) and node.id in self.locals
@@ -601,10 +645,19 @@ def tuple_names(fdef):
     bound only by ``t = (a, b)`` (a nested function's bindings of the name, a parameter of that
     name or any other binding leave it out). ``t[i][j] = v`` writes ``t[i]`` back into such a
     name as a new tuple: Python cannot store into a tuple."""
-    star = fdef.args.vararg
+    return _bound_only_to(fdef, (gast.Tuple,), fdef.args.vararg)
+
+
+def dict_names(fdef):
+    """The names that hold a dict wherever ``fdef`` reads them, as :func:`tuple_names`: its
+    ``**kwargs`` parameter, names bound only by ``d = {...}`` or a dict comprehension."""
+    return _bound_only_to(fdef, (gast.Dict, gast.DictComp), fdef.args.kwarg)
+
+
+def _bound_only_to(fdef, displays, star):
     targets = [node.targets[0] for node in walk(fdef)
                if isinstance(node, gast.Assign) and len(node.targets) == 1 and
-               isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.Tuple)]
+               isinstance(node.targets[0], gast.Name) and isinstance(node.value, displays)]
     skip = {id(t) for t in targets} | {id(star)}
     other = {node.id for node in walk(fdef) if isinstance(node, gast.Name) and
              not isinstance(node.ctx, gast.Load) and id(node) not in skip}

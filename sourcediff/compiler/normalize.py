@@ -219,8 +219,9 @@ class Normalizer(CallLowering):
                     and isinstance(value.func, gast.Name) and value.func.id in _ITERATORS \
                     and value.func.id not in self.locals:
                 value = call(load("tuple"), [value])  # a, b = zip(*pairs): items by position
-            if len(s.targets) == 1 and self.list_pop(s.targets[0], value):
-                return  # (v = lst.pop(i))
+            if len(s.targets) == 1 and (self.list_pop(s.targets[0], value) or
+                                        self.dict_method(s.targets[0], value)):
+                return  # (v = lst.pop(i), v = d.setdefault(k, e))
             written = self.whole_write(value)
             if written is not None:  # r = np.exp(x, out=a): a is written, r is a
                 self.write_into(*written)

@@ -22,6 +22,7 @@ import operator
 import gast
 
 from ..errors import NoRuleError
+from ..rules import registry
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
 from ..runtime import sequences
 from ..syntax import walk
@@ -213,10 +214,11 @@ def _reach(params, links, writes, slots, direct, holds, maybe, own_slots, joins)
             steps = [(o, up) for o in links.get(at, ())
                      if not (own_slot and o in joins.get(at, ()))] + \
                 [(c, True) for c in held_by.get(at, ())]
-            if not up:  # (down into the items only before going up to a holder)
+            if not up and not own_slot:  # (down into the items only before going up to a
+                # holder, and not from a store into the name's own slot: p[0] = v, given to a
+                # helper that does that, changes p, not the arrays p = [w] holds)
                 steps += [(m, False) for m in holds.get(at, ())]
-                if not own_slot:
-                    steps += [(m, False) for m in maybe.get(at, ())]
+                steps += [(m, False) for m in maybe.get(at, ())]
             for step in steps:
                 if step not in seen:
                     seen.add(step)
@@ -336,3 +338,15 @@ def bound_only(names, s, defs, order, params=()):
     parameter (``params``) is bound from the start, whatever the function binds to it later
     (``y = y + h(y, y)``: the check of the call names the parameter y, read after it)."""
     return sorted(n for n in names if n in params or may_be_bound(n, s, defs, order))
+
+
+def fresh_result(op):
+    """Whether the result of the resolved operation ``op`` is a new value sharing no memory with
+    what it reads: a primitive declared fresh, called without ``out=`` and with no ``copy=`` but
+    True (``np.array(y, copy=False)``, ``y.astype(t, copy=False)`` may give y itself)."""
+    if op.kind not in ("rule", "nondiff") or "out" in op.keywords:
+        return False
+    kept = op.keywords.get("copy")
+    if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
+        return False
+    return registry.facts(op.key).view is False

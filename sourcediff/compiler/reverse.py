@@ -497,7 +497,8 @@ class Reverse(Analysis):
                             out.append(self.push(load(saved), s))
                         out.extend(self.split_primal(s))
                         continue
-                elif target.value.id in self.needed and self.may_be_container(target.value.id):
+                elif target.value.id in self.needed and self.may_be_container(target.value.id,
+                                                                             target.slice):
                     # (a dict may get a new key: the sweep then removes it again)
                     out.append(self.push(call(self.rt("saved_item"), [
                         load(target.value.id), resolve_index(clone(target.slice))]), s))
@@ -532,11 +533,13 @@ class Reverse(Analysis):
             return None
         return value.args[0].id, value.args[1]
 
-    def may_be_container(self, name):
-        """Whether ``name`` may hold a list, tuple or dict (a container the function builds, or a
-        name subscripted with a string, ``d["k"] = v``, a parameter too). Then ``name[k] = v`` is
-        saved with ``saved_item``, which also undoes a key a dict did not have."""
-        return name in self.containers
+    def may_be_container(self, name, index):
+        """Whether ``name[index] = v`` may write into a list, tuple or dict (a container the
+        function builds, a name subscripted with a string, ``d["k"] = v``, or a parameter written
+        at an index a dict could have: ``d[k] = v`` in a helper given a dict). It is then saved
+        with ``saved_item``, which also undoes a key a dict did not have; a parameter written at
+        a slice (``x[1:] = v``, ``x[:, j] = v``) is an array's or a list's, whose item exists."""
+        return name in self.containers or (name in self.params and not _slicing(index))
 
     def trip_name(self, s):
         key = ("trip", id(s))
@@ -589,7 +592,8 @@ class Reverse(Analysis):
                             block.insert(len(block) - 1 if self.needs_save(
                                 target.id, depth > 0, id(s) in self.first_bindings) else len(block),
                                 self.pop(store(saved), s))
-                elif target.value.id in self.needed and self.may_be_container(target.value.id):
+                elif target.value.id in self.needed and self.may_be_container(target.value.id,
+                                                                             target.slice):
                     restore = call(self.rt("restore_item"), [
                         load(target.value.id), resolve_index(clone(target.slice)),
                         call(attr(load(self.stack_name()), "pop"), [])])
@@ -655,6 +659,13 @@ def _with_func(value, func):
     new = copy.copy(value)
     new.func = func
     return new
+
+
+def _slicing(index):
+    """Whether a subscript's index holds a slice, ``...`` or ``None`` (no dict's key)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return any(isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and (
+        p.value is None or p.value is Ellipsis)) for p in parts)
 
 
 def _container_pop(op, containers):

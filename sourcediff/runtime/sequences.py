@@ -429,11 +429,18 @@ def key_extremum(items, key, largest):
     return (max if largest else min)(range(len(keys)), key=keys.__getitem__)
 
 
-def check_list_method(seq, what, where, text):
+def check_list_method(seq, what, where, text, kind="list"):
     """``lst.reverse()``, ``lst.insert(i, v)``, ``lst.extend(s)``, ``lst.sort(key=f)``, which
     sourcediff runs as a new list bound to the name (``lst = lst[::-1]``, with the alias checks of
-    ``lst += s``): refused for anything but a list (a deque, an object of the user's)."""
-    if type(seq) is not list:
+    ``lst += s``): refused for anything but a list (a deque, an object of the user's). With
+    ``kind`` "dict": ``d.update({"a": v})`` and ``d.setdefault(k, v)``, run as stores ``d[k] = v``
+    (``d[k] = d.get(k, v)``), refused for anything but a dict (a set's update, an object's)."""
+    if kind == "dict" and not isinstance(seq, dict):
+        raise SourcediffSyntaxError(
+            f"{where}: {what} is called on a {type(seq).__name__}; sourcediff runs it as stores "
+            f"into a dict (d[k] = v), which it does only for a dict.\n    {text}\nCall it "
+            f"outside the differentiated function, or build the new value yourself.")
+    if kind == "list" and type(seq) is not list:
         fix = "build a dict without the key ({k: v for k, v in d.items() if k != key})" if \
             isinstance(seq, dict) else "make it a list (list(...)) or build the new value yourself"
         raise SourcediffSyntaxError(
