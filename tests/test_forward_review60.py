@@ -562,3 +562,65 @@ def test_a_jacobian_of_a_vector_function_in_both_modes(f):
     np.testing.assert_allclose(forward, fd, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(sd.jacobian(f, mode="reverse")(x.copy()), forward, rtol=1e-9,
                                atol=1e-12)
+
+
+# ---------------------------------------------------------------- callables held in values
+
+def ufunc_out_of_a_tuple(x):
+    layer = (np.sin, x * 2.0)
+    g, s = layer
+    return np.sum(g(x) * s)
+
+
+def test_forward_mode_through_a_ufunc_taken_out_of_a_tuple_that_carries_a_tangent():
+    """g came out of a tuple holding x's tangent, so forward mode called it as a callable that
+    carries one, and refused np.sin as "an object" (a model's method); a callable that holds no
+    floats carries no tangent."""
+    x = XP.copy()
+    expected = fd_jacobian(ufunc_out_of_a_tuple, (x,), 0)
+    np.testing.assert_allclose(sd.grad(ufunc_out_of_a_tuple)(x), expected, atol=1e-6)
+    np.testing.assert_allclose(sd.grad(ufunc_out_of_a_tuple, mode="forward")(x), expected,
+                               atol=1e-6)
+    np.testing.assert_allclose(sd.jacobian(ufunc_out_of_a_tuple, mode="forward")(x), expected,
+                               atol=1e-6)
+
+
+class _Act:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.tanh(self.W @ x)
+
+    def score(self, x):
+        return np.sum(self(x) ** 2)
+
+    def twice(self, x):
+        return np.sum(self(self(x)))
+
+
+class _SinAct(_Act):
+    def __call__(self, x):
+        return np.sin(self.W @ x)
+
+
+W33 = _RNG.normal(size=(3, 3))
+TANH_ACT, SIN_ACT = _Act(W33), _SinAct(W33)
+
+
+def calls_self_through_methods(x):
+    return TANH_ACT.score(x) + SIN_ACT.score(x) + TANH_ACT.twice(x) + SIN_ACT.twice(x)
+
+
+def test_self_called_in_a_method_has_second_derivatives_and_the_override_is_called():
+    """self(x) was a call known at run time only: first derivatives right, the hessian refused
+    (NoRuleError). It is the receiver's class's __call__ now: _SinAct's for a _SinAct."""
+    x = XP[:3].copy()
+    g = sd.grad(calls_self_through_methods)(x)
+    np.testing.assert_allclose(g, fd_jacobian(calls_self_through_methods, (x,), 0), atol=1e-6)
+    np.testing.assert_allclose(sd.grad(SIN_ACT.score)(x), fd_jacobian(SIN_ACT.score, (x,), 0),
+                               atol=1e-6)
+    H = sd.hessian(calls_self_through_methods)(x)
+    np.testing.assert_allclose(H, fd_jacobian(sd.grad(calls_self_through_methods), (x,), 0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(H, H.T, atol=1e-10)
