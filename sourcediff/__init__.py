@@ -10,6 +10,7 @@ from .custom import custom_jvp, custom_vjp, nondifferentiable, stop_gradient  # 
 from .errors import (  # noqa: F401
     AliasError,
     BackendError,
+    CallError,
     InactiveArgumentError,
     JitFallbackWarning,
     NonScalarOutputError,

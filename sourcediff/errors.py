@@ -34,6 +34,11 @@ class InactiveArgumentError(SourcediffError, TypeError):
     """A ``wrt`` argument that cannot carry a derivative (integer, boolean, complex, object)."""
 
 
+class CallError(SourcediffError, TypeError):
+    """A derivative function called with arguments its function does not take (too many or too
+    few, a keyword it has no parameter for, a tangent passed by position)."""
+
+
 class WrtError(SourcediffError, ValueError):
     """A ``wrt`` that names no parameter of the function."""
 

@@ -24,7 +24,7 @@ from .compiled import _get, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic, wrapper_once
 from .compiler.resolve import _library
-from .errors import InactiveArgumentError, NoJvpRuleError, SourcediffError, WrtError
+from .errors import CallError, InactiveArgumentError, NoJvpRuleError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
 from .runtime.objects import refuse_object
 
@@ -89,12 +89,9 @@ def _by_position(fn, args, kwargs, what):
     """The call's arguments as positional ones (``f(w, x, scale=2.0)`` as ``f(w, x, 2.0)``):
     forward mode and jacobians run the function once per input element on the same positional
     arguments. Arguments for keyword-only or ``**kwargs`` parameters are refused by name."""
-    if not kwargs:
+    bound = check_call(fn, args, kwargs, what)
+    if not kwargs or bound is None:
         return args
-    try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{_name(fn)}() {exc}") from None
     bound.apply_defaults()  # (f(w, x, power=3) with scale=1.0 before it: scale by position too)
     given = sorted(set(bound.kwargs) & set(kwargs) | (set(kwargs) - set(bound.arguments)))
     if given:
@@ -104,6 +101,27 @@ def _by_position(fn, args, kwargs, what):
             f"positional parameters, bind them with functools.partial, or use reverse mode "
             f"(sd.grad), which takes them")
     return bound.args
+
+
+def check_call(fn, args, kwargs, what):
+    """The call's arguments bound to ``fn``'s parameters, or a CallError naming ``fn``, where it
+    is and how to call it, where they do not bind (too many, too few, a keyword it has no
+    parameter for): every transform checks its call against the user's function before it runs
+    a generated one, whose own TypeError named only itself. None where ``fn``'s parameters
+    cannot be read."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        return sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        given = f"{len(args)} positional argument(s)" + (
+            f" and the keyword(s) {', '.join(kwargs)}" if kwargs else "")
+        raise CallError(f"{what} of {_name(fn)}{where} was called with {given}, and {exc}: call "
+                        f"it with the arguments {_name(fn)} takes, {_name(fn)}{sig}") from None
 
 
 def _tangent_call(jf, args, tangents_by_name):
@@ -134,7 +152,11 @@ def jvp(fn, primals=None, tangents=None, *, wrt=None, optimize=True):
     if len(primals) != len(tangents):
         raise SourcediffError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; "
                               f"give one tangent per primal (None where there is none)")
+    check_call(fn, primals, {}, "sd.jvp")
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    if not wrt:
+        raise SourcediffError(f"sd.jvp of {_name(fn)} got no tangent (every one is None); give "
+                              f"a tangent for the arguments to differentiate along")
     jf = _get(fn, wrt, "jvp", optimize)
     names = jf.__sourcediff_wrt__
     given = {name: tangents[i] for name, i in zip(names, wrt)}
@@ -426,6 +448,8 @@ def vjp(fn, *primals, optimize=True):
         out, f_vjp = sd.vjp(lambda x: x * 3.0, 2.0)
         f_vjp(1.0)     # (3.0,)
     """
+    check_function(fn)
+    check_call(fn, primals, {}, "sd.vjp")
     return _vjp(fn, primals, optimize, range(len(primals)))
 
 
@@ -452,6 +476,11 @@ def _vjp(fn, primals, optimize, among):
     kept = _saved_arrays(saved)
 
     def f_vjp(cotangent):
+        if not is_tree(out) and not is_tree(cotangent) and np.shape(cotangent) != np.shape(out):
+            # (numpy broadcast a (3,) cotangent of a scalar output: a gradient three times over)
+            raise SourcediffError(f"the cotangent given to the vjp of {_name(fn)} has shape "
+                                  f"{np.shape(cotangent)} but its output has shape "
+                                  f"{np.shape(out)}; give one shaped like the output")
         bwd = fwd.__sourcediff_bwd__
         try:
             grads = bwd(_fresh_stacks(saved, {}), **{bwd.__sourcediff_cotangent_name__: cotangent})
@@ -609,6 +638,7 @@ def hessian(fn, wrt=0, *, optimize=True):
 
     @functools.wraps(fn)
     def hess_fn(*args, **kwargs):
+        check_call(fn, args, kwargs, "sd.hessian")  # (the user's function's, not grad_f's)
         if not reverse:
             try:
                 return forward(*args, **kwargs)
@@ -628,7 +658,14 @@ def hvp(fn, primals, tangents, *, optimize=True):
         sd.hvp(lambda x: np.sum(x ** 3), (np.ones(2),), (np.array([1.0, 0.0]),))  # [6, 0]
     """
     primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise SourcediffError(f"sd.hvp got {len(primals)} primals but {len(tangents)} tangents; "
+                              f"give one tangent per primal (None where there is none)")
+    check_call(fn, primals, {}, "sd.hvp")
     wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+    if not wrt:
+        raise SourcediffError(f"sd.hvp of {_name(fn)} got no tangent (every one is None); give "
+                              f"a tangent for the arguments to differentiate along")
     df = _get(fn, wrt if len(wrt) > 1 else wrt[0], "grad", optimize)
     try:
         _, out_dot = jvp(df, primals, tangents, optimize=optimize)

@@ -161,7 +161,9 @@ class Forward(Analysis):
         if op.kind == "copy":
             return [], self.tangent(op.args[0]) or self.zero_like(ans)
         if op.kind == "container":
-            parts = [self.tangent(a) or self.zero_like(a) for a in op.args]
+            # (an item that carries none: zero_tangent, an object's a ZeroTangent; see item_zero)
+            parts = [self.tangent(a) or call(self.rt("zero_tangent"), [clone(a)])
+                     for a in op.args]
             if "keys" in op.keywords:
                 return [], gast.Dict(keys=[clone(k) for k in op.keywords["keys"]],
                                      values=parts)
@@ -195,8 +197,12 @@ class Forward(Analysis):
     def item_zero(self, value):
         """The tangent of an item that carries none stored into a list or dict: zeros shaped like
         it (a bare 0.0 would be read back as the item's tangent, and np.dot(W, 0.0) is W-shaped),
-        a literal's 0.0."""
-        return const(0.0) if isinstance(value, gast.Constant) else self.zero_like(value)
+        a literal's 0.0; an object's is a ZeroTangent, whose attributes read as zeros, where
+        zeros_like gave array(0, dtype=object), and a method that a functools.partial binds to
+        that object read self_dot.c off it: AttributeError from the generated code)."""
+        if isinstance(value, gast.Constant):
+            return const(0.0)
+        return call(self.rt("zero_tangent"), [clone(value)])
 
     def zero_like(self, value):
         """A zero tangent shaped like ``value`` (so matmul and friends accept it)."""

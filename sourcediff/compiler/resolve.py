@@ -358,17 +358,20 @@ class Resolver:
                           args=[gast.Name(id=self_name, ctx=gast.Load(), annotation=None,
                                           type_comment=None)] + args,
                           keywords=keywords, name=f"super().{func.attr}")
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
-                and func.value.id in self.receivers:
-            found = _python_method(self.receivers[func.value.id], func.attr)
+        # self.forward(x), and self(x) as self.__call__(x): a method of the receiver's class,
+        # known here (self(x) was a call known at run time only, with no second derivative)
+        receiver, attr = (func.value, func.attr) if isinstance(func, gast.Attribute) else \
+            (func, "__call__")
+        if isinstance(receiver, gast.Name) and receiver.id in self.receivers:
+            found = _python_method(self.receivers[receiver.id], attr)
             if found is not None:
                 function, bound = found
-                cls = self.receivers[func.value.id]
+                cls = self.receivers[receiver.id]
                 # (what the derivative is built for: the entry checks the class still has it)
-                self.methods[(cls, func.attr)] = (inspect.getattr_static(cls, func.attr), True)
+                self.methods[(cls, attr)] = (inspect.getattr_static(cls, attr), True)
                 return Op("user", key=method_of(function, cls) if bound else function,
-                          args=([func.value] if bound else []) + args, keywords=keywords,
-                          name=f"{func.value.id}.{func.attr}")
+                          args=([receiver] if bound else []) + args, keywords=keywords,
+                          name=f"{receiver.id}.{attr}" if receiver is not func else receiver.id)
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
                 and (func.value.id in self.locals or  # (or a method of a global array)
                      isinstance(self.lookup(func.value.id), np.ndarray)):
