@@ -119,7 +119,7 @@ EXAMPLES = {
                      "z_bar = _sub1_bar\n    # grad of: m = np.max"),
     "picked_scatters": (picked, (_rng.normal(size=(6, 5)), _rng.integers(0, 5, 6)), 0,
                         "logp_bar = _sd.scatter_basic(_item2_bar, logp, (_arange1, labels))",
-                        "_sub1_bar[_arange1, labels] = _sub1_bar[_arange1, labels] + _item2_bar"),
+                        "z_bar[_arange1, labels] = z_bar[_arange1, labels] + _item2_bar"),
     "known_fills": (picked, (_rng.normal(size=(6, 5)), _rng.integers(0, 5, 6)), 0,
                     "_sd.unreduce(-0.16666666666666666, _item2, None, False)",
                     "_item2_bar = _sd.np.full((6,), -0.16666666666666666, 'float64')"),

@@ -6,9 +6,10 @@ array of ``a``'s shape that is zero except ``g[i]`` at ``(i, j[i])``. The adjoin
 * a sum of ``S`` over every axis but the picked one (``lse_bar = -S.sum(axis=(1,),
   keepdims=True)``, the log-sum-exp's share) is ``g`` itself, reshaped: each row of ``S`` holds
   one entry ``g[i]`` and zeros, whose sum is ``g[i]`` exactly (adding zeros rounds nothing);
-* ``T = S + Y`` (or ``Y + S``, ``Y - S``) with ``Y`` an array the adjoint made and reads nowhere
-  else becomes ``Y[r, j] = Y[r, j] + g; T = Y``: at the picked entries ``Y + g[i]``, the same sum,
-  elsewhere ``Y`` (the code before added a zero), with no array of zeros made, filled and added.
+* ``T = S + Y`` (or ``Y + S``, ``Y - S``) with ``Y`` a new array nothing else reads (an operation,
+  or the name of one read only there) becomes ``T = Y; T[r, j] = T[r, j] + g``: at the picked
+  entries ``Y + g[i]``, the same sum, elsewhere ``Y`` (the code before added a zero), with no
+  array of zeros made, filled and added.
 
 Why the picked entries are distinct: one index component is ``np.arange(n)`` with ``n`` the
 length of its axis and every component an integer array of shape ``(n,)``, so entry ``i`` is the
@@ -138,6 +139,7 @@ def _writes_nothing(s, facts, runtime_names):
             return False
         f = facts.get(id(node.func), TOP)
         if type(f) is Known and (isinstance(f.value, np.ufunc) or
+                                 any(f.value is b for b in _PURE_BUILTINS) or
                                  getattr(f.value, "__module__", "").startswith("numpy")):
             continue
         if isinstance(node.func, gast.Attribute) and node.func.attr in _READING_METHODS and \
@@ -147,6 +149,9 @@ def _writes_nothing(s, facts, runtime_names):
             continue
         return False
     return True
+
+
+_PURE_BUILTINS = (slice, len, float, int)
 
 
 # runtime helpers that return new values and write into none of their arguments
@@ -181,9 +186,9 @@ def _sum_rewrite(load, g, d, shape, facts, parents):
 
 
 def _add_rewrite(body, k, load, scatter_fact, facts, stores, loads):
-    """(Y's name, the op, T's name) when statement ``k`` is ``T = S + Y``, ``T = Y + S`` or
-    ``T = Y - S`` with ``load`` the read of ``S`` and ``Y`` a new array of S's fact read only
-    there, else None."""
+    """(the added value, the op, T's name) when statement ``k`` is ``T = S + Y``, ``T = Y + S`` or
+    ``T = Y - S`` with ``load`` the read of ``S`` and ``Y`` a new array of S's fact that nothing
+    else reads (an operation, or a name of one stored and read only here), else None."""
     s = body[k]
     if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
             isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.BinOp) and
@@ -191,18 +196,19 @@ def _add_rewrite(body, k, load, scatter_fact, facts, stores, loads):
         return None
     v = s.value
     other = v.right if v.left is load else v.left if v.right is load else None
-    if other is None or not isinstance(other, gast.Name) or \
-            (isinstance(v.op, gast.Sub) and v.right is not load):
-        return None
-    y = other.id
-    if stores.get(y) != 1 or len(loads.get(y, ())) != 1 or \
+    if other is None or (isinstance(v.op, gast.Sub) and v.right is not load) or \
             facts.get(id(other), TOP) != scatter_fact or facts.get(id(v), TOP) != scatter_fact:
+        return None
+    if not isinstance(other, gast.Name):
+        return (other, type(v.op), s.targets[0].id) if _fresh(other, facts) else None
+    y = other.id
+    if stores.get(y) != 1 or len(loads.get(y, ())) != 1:
         return None
     for i in range(k):
         t = body[i]
         if isinstance(t, gast.Assign) and len(t.targets) == 1 and \
                 isinstance(t.targets[0], gast.Name) and t.targets[0].id == y:
-            return (y, type(v.op), s.targets[0].id) if _fresh(t.value, facts) else None
+            return (other, type(v.op), s.targets[0].id) if _fresh(t.value, facts) else None
     return None
 
 
@@ -245,14 +251,14 @@ def picked_scatters(fdef, facts, runtime_names):
             if len(rest) == 1 else None
         if add is not None:
             y, op, target = add
-            k = rest[0][0]
-            item = gast.Subscript(value=_load(y), slice=clone(s.value.args[2]), ctx=gast.Load())
-            new = gast.BinOp(left=item, op=op(), right=_load(g))
-            store = gast.Subscript(value=_load(y), slice=clone(s.value.args[2]),
+            item = gast.Subscript(value=_load(target), slice=clone(s.value.args[2]),
+                                  ctx=gast.Load())
+            store = gast.Subscript(value=_load(target), slice=clone(s.value.args[2]),
                                    ctx=gast.Store())
-            replace[k] = [gast.Assign(targets=[store], value=new, type_comment=None),
-                          gast.Assign(targets=[_store(target)], value=_load(y),
-                                      type_comment=None)]
+            replace[rest[0][0]] = [
+                gast.Assign(targets=[_store(target)], value=y, type_comment=None),
+                gast.Assign(targets=[store], value=gast.BinOp(left=item, op=op(), right=_load(g)),
+                            type_comment=None)]
             drop |= {j, *copies}
         if sums or add is not None:
             changed += 1
