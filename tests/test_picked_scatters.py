@@ -153,3 +153,17 @@ def test_float32():
     check_grads_fd(lambda z, w, y: np.float64(cross_entropy(z.astype(np.float64), w, y)),
                    [z.astype(np.float64), w.astype(np.float64), labels], (0,),
                    [g.astype(np.float64)], rtol=1e-3)
+
+
+def picked_rows_of_3d(z, labels):
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(logp[np.arange(z.shape[0]), labels] ** 2)  # (n, k) picked: rows of a 3-D array
+
+
+def test_a_3d_array_picked_by_two_indices_keeps_its_scatter():
+    rng = np.random.default_rng(3)
+    z, labels = rng.normal(size=(6, 4, 3)), rng.integers(0, 4, 6)
+    (src, g), (_, g0) = _with_and_without(picked_rows_of_3d, (z, labels), 0)
+    assert "_sd.scatter" in src, src
+    _same(g, g0)
+    check_grads_fd(picked_rows_of_3d, [z, labels], (0,), [g])

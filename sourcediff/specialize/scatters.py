@@ -62,8 +62,8 @@ def _scatter_of(s, facts, runtime_names):
     out, a, g = (facts.get(id(n), TOP) for n in (call, call.args[1], call.args[0]))
     parts = call.args[2].elts
     if type(out) is not Arr or type(a) is not Arr or type(g) is not Arr or \
-            out.shape != a.shape or len(parts) != len(a.shape) < 2 or out.dtype.kind not in "fc" \
-            or g.dtype != out.dtype or len(g.shape) != 1:
+            out.shape != a.shape or len(parts) != len(a.shape) or len(a.shape) < 2 or \
+            out.dtype.kind not in "fc" or g.dtype != out.dtype or len(g.shape) != 1:
         return None
     n = g.shape[0]
     for p in parts:
