@@ -62,6 +62,12 @@ def shifted_sums(z):
     return np.sum(lse * lse)
 
 
+def picked(z, labels):
+    m = np.max(z, axis=1, keepdims=True)
+    logp = z - (m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True)))
+    return -np.mean(logp[np.arange(z.shape[0]), labels])
+
+
 def summed_products(x, c, s):
     d = x[:, None, :] - c[None, :, :]
     return np.sum(np.sin(np.sum(d ** 2 * s, axis=2)))
@@ -83,7 +89,7 @@ EXAMPLES = {
                           _rng.normal(size=(1, 4))), (1, 2),
                 "w_bar = _sd.matmul_grad_right(_matmul1_bar, x, w)", "w_bar = x.T @ _matmul1_bar"),
     "scalar_seeds": (scalar_seeds, (_rng.normal(size=5),), 0,
-                     "_sin1_bar = _sd.unreduce(1.0, _sin1, None, False)",
+                     "x_bar = _sin1_bar * np.cos(x)",  # (without it: the known fill)
                      "x_bar = np.cos(x)\n"),
     "dict_gradients": (dict_gradients, ({"W": _rng.normal(size=(3, 4)), "b": _rng.normal(size=4)},
                                         _rng.normal(size=(6, 3))), 0,
@@ -111,6 +117,12 @@ EXAMPLES = {
     "shifted_sums": (shifted_sums, (_rng.normal(size=(6, 5)),), 0,
                      "_sd.extremum_weights(z, m, 1, True)",
                      "z_bar = _sub1_bar\n    # grad of: m = np.max"),
+    "picked_scatters": (picked, (_rng.normal(size=(6, 5)), _rng.integers(0, 5, 6)), 0,
+                        "logp_bar = _sd.scatter_basic(_item2_bar, logp, (_arange1, labels))",
+                        "z_bar[_arange1, labels] = z_bar[_arange1, labels] + _item2_bar"),
+    "known_fills": (picked, (_rng.normal(size=(6, 5)), _rng.integers(0, 5, 6)), 0,
+                    "_sd.unreduce(-0.16666666666666666, _item2, None, False)",
+                    "_item2_bar = _sd.np.full((6,), -0.16666666666666666, 'float64')"),
     "summed_products": (summed_products, (_rng.normal(size=(12, 3)), _rng.normal(size=(4, 3)),
                                           np.exp(_rng.normal(size=(4, 3)))), (1, 2),
                         "_sd.unreduce(_sum1_bar, _mul1, 2, False)",

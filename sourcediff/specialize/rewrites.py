@@ -409,3 +409,43 @@ def _propagate_constants(fdef, removable):
     fdef.body = [s for s in fdef.body if not (isinstance(s, gast.Assign) and isinstance(
         s.targets[0], gast.Name) and s.targets[0].id in values)]
     return True
+
+
+_FILL_MAX = 4096  # (runtime.unreduce's own bound for filling rather than broadcasting)
+
+
+def known_fills(fdef, facts, runtime_names):
+    """``_sd.unreduce(s, x, None, keepdims)`` of a known float ``s`` (the mean's seed ``-1.0 /
+    256``) and an array ``x`` of at most 4,096 elements: what the helper computes for these,
+    ``np.full(x.shape, s, dtype)``, written out, so that ``x`` is no longer read for its shape
+    (an array the forward made only for this goes with the dead code after). A SETTLE pass would
+    take its case from the scalar seeds (which leave the scalar itself, cheaper still): this runs
+    once, after them."""
+    changed = 0
+    runtime_name = next(iter(runtime_names))
+
+    class Fills(gast.NodeTransformer):
+        def visit_Call(self, node):
+            nonlocal changed
+            self.generic_visit(node)
+            if _sd_call(node, runtime_names) != "unreduce" or node.keywords or \
+                    len(node.args) not in (2, 3, 4):
+                return node
+            out, s, x = (facts.get(id(n), TOP) for n in (node, node.args[0], node.args[1]))
+            rest = [facts.get(id(a), TOP) for a in node.args[2:]]
+            seed = (type(s) is Known and type(s.value) is float) or \
+                (type(s) is Scal and s.dtype.kind == "f")
+            if not seed or type(x) is not Arr or type(out) is not Arr or out.shape != x.shape or \
+                    not x.shape or int(np.prod(x.shape)) > _FILL_MAX or \
+                    rest[:1] not in ([], [Known(None)]) or \
+                    any(type(r) is not Known or type(r.value) is not bool for r in rest[1:]):
+                return node
+            changed += 1
+            func = gast.Attribute(value=gast.Attribute(value=gast.Name(
+                id=runtime_name, ctx=gast.Load(), annotation=None, type_comment=None), attr="np",
+                ctx=gast.Load()), attr="full", ctx=gast.Load())
+            return gast.Call(func=func, args=[_tuple_const(out.shape), node.args[0],
+                                              _const(out.dtype.name)], keywords=[])
+
+    fdef.body = [Fills().visit(s) for s in fdef.body]
+    return changed
