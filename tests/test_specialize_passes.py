@@ -97,7 +97,7 @@ EXAMPLES = {
     "column_sums": (column_sums, (_rng.normal(size=(30, 4)), _rng.normal(size=(1, 4))), 1,
                     "b_bar = _add1_bar.sum(axis=(0,), keepdims=True)", "b_bar = _ones30 @ _add1_bar"),
     "loop_products": (rnn, _RNN, (1, 2), "_matmul1 = _item2 @ Wx",
-                      "_rows_product1 = xs @ Wx"),
+                      "_rows_product1 = (xs.reshape(20, 3) @ Wx).reshape(5, 4, 6)"),
     "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
                          "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
     "loop_broadcasts": (biased_rnn, _RNN[:3] + (_rng.normal(size=6), _RNN[3]), (1, 2, 3),

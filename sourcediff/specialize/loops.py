@@ -268,12 +268,13 @@ def _hoist_loop_products(fdef, facts, removable, stack_name):
     each pass: one BLAS call instead of one small call per pass (what a hand computing ``xs @ Wx``
     for all steps at once does). Example::
 
-        for t in range(_item1):                  _XW1 = xs @ Wx
-            _item2 = xs[t]                       for t in range(_item1):
-            _matmul1 = _item2 @ Wx                   _item2 = xs[t]
-                                                     _matmul1 = _XW1[t]
+        for t in range(_item1):            _XW1 = (xs.reshape(800, 32) @ Wx).reshape(50, 16, 64)
+            _item2 = xs[t]                 for t in range(_item1):
+            _matmul1 = _item2 @ Wx             _item2 = xs[t]
+                                               _matmul1 = _XW1[t]
 
-    Each row of ``X @ W`` is the row's own product (the same sums, by BLAS in one call). Only
+    Each row of ``X @ W`` is the row's own product (the same sums, by BLAS in one call: ``X`` is
+    reshaped to 2-D, as ``X @ W`` of a 3-D ``X`` makes one BLAS call per row). Only
     where: ``n`` is known to be ``X.shape[0]`` (the passes read every row, no more), ``t`` is
     not assigned in the body, ``X`` and ``W`` are names the body does not assign (or ``W`` is
     re-read each pass as an item of a dict argument the code only reads: the same array), both
@@ -376,8 +377,9 @@ class _Hoisting:
             w_expr = clone(items[right.id]) if right.id in items else _load(right.id)
             product = self.fresh("rows_product")
             before.append(_located(gast.Assign(
-                targets=[_store(product)], value=gast.BinOp(
-                    left=_load(rows[left.id]), op=gast.MatMult(), right=w_expr),
+                targets=[_store(product)], value=_rows_matmul(
+                    rows[left.id], count.value, facts[id(left)].shape, w_expr,
+                    facts[id(right)].shape[1]),
                 type_comment=None), loop))
             st.value = gast.Subscript(value=_load(product), slice=_load(t), ctx=gast.Load())
             self.changed += 1
@@ -385,6 +387,20 @@ class _Hoisting:
             products.append(product)
             rows_read.append(name)
         return before
+
+
+def _rows_matmul(x, n, row_shape, w_expr, m):
+    """``(x.reshape(n * r, k) @ W).reshape(n, r, m)``: the product of every row of the 3-D array
+    ``x`` (n rows of shape (r, k)) with ``W`` as one 2-D product, one BLAS call (``x @ W`` of a
+    3-D ``x`` makes one call per row); each output row is the same sum over ``k``."""
+    r, k = row_shape
+
+    def reshape(value, dims):
+        return gast.Call(func=gast.Attribute(value=value, attr="reshape", ctx=gast.Load()),
+                         args=[_const(d) for d in dims], keywords=[])
+
+    flat = gast.BinOp(left=reshape(_load(x), (n * r, k)), op=gast.MatMult(), right=w_expr)
+    return reshape(flat, (n, r, m))
 
 
 def _stored_names(body):
