@@ -99,7 +99,7 @@ EXAMPLES = {
     "loop_products": (rnn, _RNN, (1, 2), "_matmul1 = _item2 @ Wx",
                       "_rows_product1 = (xs.reshape(20, 3) @ Wx).reshape(5, 4, 6)"),
     "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
-                         "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)"),
+                         "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1[::-1], _stacked1)"),
     "loop_broadcasts": (biased_rnn, _RNN[:3] + (_rng.normal(size=6), _RNN[3]), (1, 2, 3),
                         "_add2 = _add1 + b", "_b_rows1 = _sd.np.broadcast_to(b, (4, 6)).copy()"),
     "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,

@@ -13,6 +13,7 @@ from ..rules.facts import may_write
 from ..syntax import clone, live_stmt, walk
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
+from .forward_rows import forward_rows, view_of_rows
 from .facts import (
     TOP,
     Arr,
@@ -106,11 +107,19 @@ class _Stacking:
         for every accumulation that reads the same value of a name (no assignment of it between
         them), stacked once after the loop when more than one sum reads it."""
         lists = _LoopLists(loop, self, out)
+        start = len(out)
         drop, sums = _stacked_accumulations(loop.body, lists, self)
         if not sums:
             return 0
+        views = {}
+        if self.share:  # (lists of rows of an array the forward loop read: views of it)
+            views = {lists.lists[key]: rows for key, rows in forward_rows(
+                self.fdef, loop, list(lists.lists), self.facts).items()}
+            out[start:] = [s for s in out[start:] if s.targets[0].id not in views]
+            lists.inserts = {k: [s for s in appends if s.value.func.value.id not in views]
+                             for k, appends in lists.inserts.items()}
         loop.body = _body_with_appends(loop.body, lists.inserts, drop)
-        after.extend(_stacked_sums(loop, sums, lists.uses, self))
+        after.extend(_stacked_sums(loop, sums, lists.uses, self, views))
         return len(sums)
 
 
@@ -205,20 +214,32 @@ def _body_with_appends(body, inserts, drop):
     return new_body
 
 
-def _stacked_sums(loop, sums, uses, stacking):
+def _stacked_sums(loop, sums, uses, stacking, views):
     """The statements after the loop: one ``stack_rows`` per list that several sums read, then
-    each sum of stacked operands into its accumulator."""
+    each sum of stacked operands into its accumulator. With ``views`` (list -> the rows of an
+    array it would hold, forward_rows), every operand is stacked in forward order: those lists
+    are the views, the others are reversed (the adjoint loop appended the last pass first)."""
     runtime_name = stacking.runtime_name
     after, stacked = [], {}
+
+    def operand(name):
+        if name in views:
+            return view_of_rows(*views[name])
+        if views:
+            return gast.Subscript(value=_load(name), slice=gast.Slice(
+                lower=None, upper=None, step=_const(-1)), ctx=gast.Load())
+        return _load(name)
+
     for name, n in uses.items():
-        if n > 1:  # one concatenation for every sum that reads these rows
+        if n > 1 and name not in views:  # one concatenation for every sum that reads these rows
             stacked[name] = stacking.fresh("stacked")
             after.append(_located(gast.Assign(targets=[_store(stacked[name])], value=gast.Call(
                 func=gast.Attribute(value=_load(runtime_name), attr="stack_rows",
                                     ctx=gast.Load()),
-                args=[_load(name)], keywords=[]), type_comment=None), loop))
+                args=[operand(name)], keywords=[]), type_comment=None), loop))
     for st, acc, helper, operands, keepdims in sums:
-        args = [_load(acc)] + [_load(stacked.get(o, o)) for o in operands]
+        args = [_load(acc)] + [_load(stacked[o]) if o in stacked else operand(o)
+                               for o in operands]
         if keepdims:
             args.append(_const(True))
         after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
