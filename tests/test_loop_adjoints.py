@@ -257,10 +257,13 @@ def test_a_loop_weight_gradient_becomes_one_product_after_the_loop():
     generic, text = sd.source(df), sd.source(df, *args)
     assert "add_stacked_products" not in generic  # (the pass needs the shapes: specializer only)
     # both products read the same per-pass gradient (_matmul1_bar and _matmul2_bar are copies of
-    # _add1_bar): one list, stacked once
-    assert "_stacked1 = _sd.stack_rows(_Wh_bar_rhs1)" in text, text
-    assert "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1, _stacked1)" in text, text
-    assert "Wx_bar = _sd.add_stacked_products(Wx_bar, _Wx_bar_lhs1, _stacked1)" in text, text
+    # _add1_bar): one list, stacked once. The rows xs[t] the forward loop read are xs itself, a
+    # view in forward order (forward_rows.py): the other lists are stacked in that order too
+    assert "_stacked1 = _sd.stack_rows(_Wh_bar_rhs1[::-1])" in text, text
+    assert "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1[::-1], _stacked1)" in text, text
+    assert "Wx_bar = _sd.add_stacked_products(Wx_bar, xs[:_n1].reshape(_n1 * 4, 3), _stacked1)" \
+        in text, text
+    assert "_Wx_bar_lhs1" not in text and "_stack.append(_item" not in text, text
     assert "_Wh_bar_lhs1.append(h)" in text and "Wh_bar = Wh_bar + h.T @" not in text, text
     gx, gh = df(*args)
     px, ph = sd.grad(rnn, wrt=(2, 3), optimize=False)(*args)

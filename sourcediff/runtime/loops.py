@@ -27,8 +27,8 @@ def add_stacked_products(acc, lhs, rhs):
 
         add_stacked_products(0.0, [h1, h2], [d1, d2])    # h1.T @ d1 + h2.T @ d2
     """
-    if type(lhs) is list and not lhs:
-        return acc
+    if (type(lhs) is list and not lhs) or (type(rhs) is list and not rhs):
+        return acc  # (no pass: one operand may be a view of no rows, the other an empty list)
     return acc + _stacked(lhs).T @ _stacked(rhs)
 
 

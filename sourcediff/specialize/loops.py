@@ -13,6 +13,7 @@ from ..rules.facts import may_write
 from ..syntax import clone, live_stmt, walk
 from .buffers import _is_stack_call
 from .dicts import _writes_nothing
+from .forward_rows import forward_rows, view_of_rows
 from .facts import (
     TOP,
     Arr,
@@ -106,11 +107,19 @@ class _Stacking:
         for every accumulation that reads the same value of a name (no assignment of it between
         them), stacked once after the loop when more than one sum reads it."""
         lists = _LoopLists(loop, self, out)
+        start = len(out)
         drop, sums = _stacked_accumulations(loop.body, lists, self)
         if not sums:
             return 0
+        views = {}
+        if self.share:  # (lists of rows of an array the forward loop read: views of it)
+            views = {lists.lists[key]: rows for key, rows in forward_rows(
+                self.fdef, loop, list(lists.lists), self.facts).items()}
+            out[start:] = [s for s in out[start:] if s.targets[0].id not in views]
+            lists.inserts = {k: [s for s in appends if s.value.func.value.id not in views]
+                             for k, appends in lists.inserts.items()}
         loop.body = _body_with_appends(loop.body, lists.inserts, drop)
-        after.extend(_stacked_sums(loop, sums, lists.uses, self))
+        after.extend(_stacked_sums(loop, sums, lists.uses, self, views))
         return len(sums)
 
 
@@ -205,20 +214,32 @@ def _body_with_appends(body, inserts, drop):
     return new_body
 
 
-def _stacked_sums(loop, sums, uses, stacking):
+def _stacked_sums(loop, sums, uses, stacking, views):
     """The statements after the loop: one ``stack_rows`` per list that several sums read, then
-    each sum of stacked operands into its accumulator."""
+    each sum of stacked operands into its accumulator. With ``views`` (list -> the rows of an
+    array it would hold, forward_rows), every operand is stacked in forward order: those lists
+    are the views, the others are reversed (the adjoint loop appended the last pass first)."""
     runtime_name = stacking.runtime_name
     after, stacked = [], {}
+
+    def operand(name):
+        if name in views:
+            return view_of_rows(*views[name])
+        if views:
+            return gast.Subscript(value=_load(name), slice=gast.Slice(
+                lower=None, upper=None, step=_const(-1)), ctx=gast.Load())
+        return _load(name)
+
     for name, n in uses.items():
-        if n > 1:  # one concatenation for every sum that reads these rows
+        if n > 1 and name not in views:  # one concatenation for every sum that reads these rows
             stacked[name] = stacking.fresh("stacked")
             after.append(_located(gast.Assign(targets=[_store(stacked[name])], value=gast.Call(
                 func=gast.Attribute(value=_load(runtime_name), attr="stack_rows",
                                     ctx=gast.Load()),
-                args=[_load(name)], keywords=[]), type_comment=None), loop))
+                args=[operand(name)], keywords=[]), type_comment=None), loop))
     for st, acc, helper, operands, keepdims in sums:
-        args = [_load(acc)] + [_load(stacked.get(o, o)) for o in operands]
+        args = [_load(acc)] + [_load(stacked[o]) if o in stacked else operand(o)
+                               for o in operands]
         if keepdims:
             args.append(_const(True))
         after.append(_located(gast.Assign(targets=[_store(acc)], value=gast.Call(
@@ -268,12 +289,13 @@ def _hoist_loop_products(fdef, facts, removable, stack_name):
     each pass: one BLAS call instead of one small call per pass (what a hand computing ``xs @ Wx``
     for all steps at once does). Example::
 
-        for t in range(_item1):                  _XW1 = xs @ Wx
-            _item2 = xs[t]                       for t in range(_item1):
-            _matmul1 = _item2 @ Wx                   _item2 = xs[t]
-                                                     _matmul1 = _XW1[t]
+        for t in range(_item1):            _XW1 = (xs.reshape(800, 32) @ Wx).reshape(50, 16, 64)
+            _item2 = xs[t]                 for t in range(_item1):
+            _matmul1 = _item2 @ Wx             _item2 = xs[t]
+                                               _matmul1 = _XW1[t]
 
-    Each row of ``X @ W`` is the row's own product (the same sums, by BLAS in one call). Only
+    Each row of ``X @ W`` is the row's own product (the same sums, by BLAS in one call: ``X`` is
+    reshaped to 2-D, as ``X @ W`` of a 3-D ``X`` makes one BLAS call per row). Only
     where: ``n`` is known to be ``X.shape[0]`` (the passes read every row, no more), ``t`` is
     not assigned in the body, ``X`` and ``W`` are names the body does not assign (or ``W`` is
     re-read each pass as an item of a dict argument the code only reads: the same array), both
@@ -376,8 +398,9 @@ class _Hoisting:
             w_expr = clone(items[right.id]) if right.id in items else _load(right.id)
             product = self.fresh("rows_product")
             before.append(_located(gast.Assign(
-                targets=[_store(product)], value=gast.BinOp(
-                    left=_load(rows[left.id]), op=gast.MatMult(), right=w_expr),
+                targets=[_store(product)], value=_rows_matmul(
+                    rows[left.id], count.value, facts[id(left)].shape, w_expr,
+                    facts[id(right)].shape[1]),
                 type_comment=None), loop))
             st.value = gast.Subscript(value=_load(product), slice=_load(t), ctx=gast.Load())
             self.changed += 1
@@ -385,6 +408,20 @@ class _Hoisting:
             products.append(product)
             rows_read.append(name)
         return before
+
+
+def _rows_matmul(x, n, row_shape, w_expr, m):
+    """``(x.reshape(n * r, k) @ W).reshape(n, r, m)``: the product of every row of the 3-D array
+    ``x`` (n rows of shape (r, k)) with ``W`` as one 2-D product, one BLAS call (``x @ W`` of a
+    3-D ``x`` makes one call per row); each output row is the same sum over ``k``."""
+    r, k = row_shape
+
+    def reshape(value, dims):
+        return gast.Call(func=gast.Attribute(value=value, attr="reshape", ctx=gast.Load()),
+                         args=[_const(d) for d in dims], keywords=[])
+
+    flat = gast.BinOp(left=reshape(_load(x), (n * r, k)), op=gast.MatMult(), right=w_expr)
+    return reshape(flat, (n, r, m))
 
 
 def _stored_names(body):

@@ -205,8 +205,14 @@ def _buffers(r):
 def _stacked_products(r):
     if not _infer(r, marks=True):
         raise _Stop
-    return _stack_loop_products(r.fdef, r.nodes, r.removable, r.stack_name, r.runtime_name,
-                                share=r.batch_rows)
+    changed = _stack_loop_products(r.fdef, r.nodes, r.removable, r.stack_name, r.runtime_name,
+                                   share=r.batch_rows)
+    if changed:  # (a list of rows can become a view of the array the forward loop read them
+        # from: the saves of the rows on the stack are then read no more. No dead code removal
+        # here: it would drop the ``row = None`` after a loop of hoisted products, _released's)
+        r.fdef.body, _ = _drop_unread_saves(r.fdef.body, r.stack_name, r.removable,
+                                            r.runtime_name)
+    return changed
 
 
 def _release(r):
