@@ -311,9 +311,9 @@ def _getitem_tensor(t, index):
             dim += 1
         elif isinstance(i, slice):
             n = cur._data.shape[dim]
-            if i.indices(n) == (0, n, 1):
-                dim += 1
-                continue
+            if i.indices(n) == (0, n, 1) and idx is not i:
+                dim += 1  # (a whole dimension in a tuple, x[:, :]: PyTorch skips it; x[:] alone
+                continue  # is PyTorch's SliceBackward0, as x[0:n] and x[::1])
             sub = (slice(None),) * dim + (i,)
             cur = _op("SliceBackward0", _getitem, _getitem, (cur, sub), None, (0,), (), view=True)
             dim += 1
