@@ -115,3 +115,43 @@ def test_node_fields_are_one_class_and_read_through_the_node():
     assert len({type(n._c) for n in nodes}) == 1
     for n in nodes:
         assert n._next is n._c._next and n._seq == n._c._seq
+
+
+@pytest.mark.parametrize("case", ["view", "plain", "no_grad", "mismatch"])
+def test_inplace_op_that_would_grow_the_target_is_refused_as_in_torch(case):
+    """z.add_(x) with z of shape (1, 3) and x of (2, 3): PyTorch refuses with its message; the
+    tape let numpy's ValueError out of the write (no sourcediff exception, no word of the op)."""
+    from sourcediff.errors import SourcediffError
+
+    def run(lib, x):
+        other = lib.ones(4, dtype=lib.float64) if case == "mismatch" else x * 1.0
+        if case == "view":
+            target = (x * 1.0)[0:1]
+        elif case == "no_grad":
+            target = lib.ones(1, 3, dtype=lib.float64)
+            other = other.detach()
+        else:
+            target = (x * 1.0)[0:1].clone()
+        target.mul_(other)
+
+    xt, xs = _pair((2, 3))
+    with pytest.raises(RuntimeError) as torch_err:
+        run(torch, xt)
+    with pytest.raises(SourcediffError) as tape_err:
+        run(T, xs)
+    assert isinstance(tape_err.value, RuntimeError)
+    if case != "mismatch":
+        assert str(tape_err.value) == str(torch_err.value)
+
+
+def test_inplace_op_broadcasting_its_operand_still_matches_torch():
+    """The shapes the check lets through: an operand that broadcasts to the target's shape."""
+    xt, xs = _pair((2, 3))
+    bt, bs = _pair((1, 3))
+    for x, b in ((xt, bt), (xs, bs)):
+        y = x * 1.0
+        y.mul_(b)
+        y[0:1].add_(b * b)
+        (y * y).sum().backward()
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bs.grad.numpy(), bt.grad.numpy(), rtol=1e-12)

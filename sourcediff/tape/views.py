@@ -147,6 +147,8 @@ def _positions(view, base):
 
 def _inplace(t, op, npop, other, unary=False):
     _check_inplace(t)
+    if not unary and other is not None:
+        _check_inplace_shape(t, other)
     recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
     if not recording:
         if not t._data.flags.writeable:
@@ -181,6 +183,27 @@ def _inplace(t, op, npop, other, unary=False):
     res = op(snap) if unary else op(snap, other)
     _rebase(t, res)
     return t
+
+
+def _check_inplace_shape(t, other):
+    """PyTorch's refusal of an in-place op whose other operand would broadcast ``t`` to another
+    shape (``z.add_(x)`` with z of shape (1, 3) and x of (2, 3)): numpy's ValueError came out of
+    the write instead, with no word of the op."""
+    shape = t._data.shape
+    o = np.shape(_unwrap(other))
+    if o == shape or not o:
+        return
+    try:
+        full = np.broadcast_shapes(shape, o)
+    except ValueError:
+        full = None
+    if full is None:
+        raise TapeError(f"an in-place operation on a tensor of shape {list(shape)} with an operand "
+                        f"of shape {list(o)}: the shapes do not broadcast; write out = a op b "
+                        "with shapes that do")
+    if full != shape:
+        raise TapeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                        f"{list(full)}")
 
 
 def _setitem(t, index, value, through_view=False):
