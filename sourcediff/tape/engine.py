@@ -59,7 +59,7 @@ def _toposort(roots, sinks=None):
     stack = list(seen)
     while stack:
         node = stack.pop()
-        kids = node._next
+        kids = node._c._next
         if not kids:
             if sinks is not None:
                 sinks.append(node)
@@ -71,7 +71,7 @@ def _toposort(roots, sinks=None):
     return sorted(seen, key=_by_seq, reverse=True)
 
 
-_by_seq = operator.attrgetter("_seq")
+_by_seq = operator.attrgetter("_c._seq")
 
 
 def _run_hooks(hooks, g, cg):
@@ -133,7 +133,7 @@ def _engine(roots, retain, cg, capture=None, accumulate=True):
         needed = set(capture)
         through = set()
         for node in reversed(order):
-            for child in node._next:
+            for child in node._c._next:
                 if child is not None and child in needed:
                     needed.add(node)
                     through.add(node)
@@ -173,12 +173,13 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
             g = grads.pop(node, None)
             if g is None:
                 continue
+            f = node._c  # (the node's fields: see node._Fields)
             if sums:
                 sums.discard(id(g))
             if not cg:
                 if type(g) is not ndarray:
                     g = np.asarray(g._data if isinstance(g, Tensor) else g)
-                dt = node._dtype
+                dt = f._dtype
                 if g.dtype is not dt and dt is not None and g.dtype != dt and g.dtype.kind == "f":
                     g = g.astype(dt)
             elif isinstance(g, Tensor):
@@ -192,25 +193,25 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 if accumulate:
                     _store_grad(node.variable, g, cg)
                 continue
-            if node._pre_hooks or node._retain is not None or special:
+            if f._pre_hooks or f._retain is not None or special:
                 g = _before_node(node, g, cg, capture, through, inner, results)
                 if g is None:  # (a node leading to no captured input)
                     continue
-            vjp = node._vjp
+            vjp = f._vjp
             if vjp is None or cg:
                 _backprop(node, g, cg, grads)
             else:
-                outvc = node._outvc
-                if node._freed or outvc is not None and outvc[0] != node._outver:
+                outvc = f._outvc
+                if f._freed or outvc is not None and outvc[0] != f._outver:
                     _check_saved(node)
-                for p, v in node._vers:
-                    if node._args[p]._vc[0] != v:
+                for p, v in f._vers:
+                    if f._args[p]._vc[0] != v:
                         _check_saved(node)
-                raw = node._raw  # (the arguments' values the forward computed with)
-                kw = node._kw
-                contribs = vjp(g, node._ans, *raw, **kw) if kw else vjp(g, node._ans, *raw)
-                bc = node._rule.broadcast
-                for child, e in zip(node._next, node._edges):
+                raw = f._raw  # (the arguments' values the forward computed with)
+                kw = f._kw
+                contribs = vjp(g, f._ans, *raw, **kw) if kw else vjp(g, f._ans, *raw)
+                bc = f._rule.broadcast
+                for child, e in zip(f._next, f._edges):
                     if child is None:
                         continue
                     if type(e) is int:
@@ -236,9 +237,9 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                         _add(prev, c, prev)  # (see _accumulate)
                     else:
                         _accumulate(grads, child, prev, c)
-            if not retain and node._saves:  # (Node._release, without the call)
-                node._freed = True
-                node._args = node._raw = node._ans = node._extra = None
+            if not retain and f._saves:  # (Node._release, without the call)
+                f._freed = True
+                f._args = f._raw = f._ans = f._extra = None
     except NotImplementedError as exc:  # a rule with no derivative for these values (abs at a
         raise TapeError(f"in the backward of {node.name()}: {exc}") from None  # complex value)
 
@@ -299,8 +300,9 @@ def _captures_every_leaf(sinks, capture):
 
 def _backprop(node, g, cg, grads):
     """Run ``node``'s backward function and add its contributions to ``grads``."""
-    contribs = node._bw(node, g, cg)
-    for child, c in zip(node._next, contribs):
+    f = node._c
+    contribs = f._bw(node, g, cg)
+    for child, c in zip(f._next, contribs):
         if child is None or c is None:
             continue
         if not cg and type(c) is not np.ndarray:

@@ -307,7 +307,8 @@ class _Methods:
 
     def fill_(self, value):
         """Fill with ``value`` in place; a 0-d Tensor ``value`` gets the summed gradient
-        (``FillBackward3``), as in PyTorch (it was a constant of the node: no gradient)."""
+        (``FillBackward3``), as in PyTorch (it was a constant of the node: no gradient); a number
+        gives ``FillBackward2``, PyTorch 2.13's name."""
         if isinstance(value, Tensor):
             if value._data.ndim:
                 raise TapeError("fill_ only supports 0-dimension value tensor but got tensor "
@@ -315,7 +316,7 @@ class _Methods:
             return _inplace(self, lambda t, v: _composite("FillBackward3",
                                                           lambda a, b: a * 0.0 + b, (t, v)),
                             lambda a, v: np.full_like(a, v), value)
-        return _inplace(self, lambda t: _composite("FillBackward0", lambda a: a * 0.0 + value,
+        return _inplace(self, lambda t: _composite("FillBackward2", lambda a: a * 0.0 + value,
                                                    (t,)),
                         lambda a: np.full_like(a, value), None, unary=True)
 

@@ -11,7 +11,7 @@ from ..runtime.shapes import foreign_array
 from .engine import _check_saved, _grad_impl
 from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
-from .node import _BILINEAR, _NONE_EDGE, _make_node, _node_class, _node_classes, _seq
+from .node import _BILINEAR, _NONE_EDGE, _Fields, _make_node, _node_class, _node_classes, _seq
 from .rule_lookup import (
     _cache_version,
     _is_ragged,
@@ -173,33 +173,33 @@ def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied
     if raw is None:
         raw = [a._data if isinstance(a, Tensor) else _unwrap(a) for a in args]
     node = _new_node(_node_classes.get(name) or _node_class(name))
-    node._seq = _next_seq()
-    node._next = tuple(kids)
-    node._bw = _rule_bw
-    node._rule = rule
-    node._vjp = vjp
-    node._fwd = fwd
-    node._args = args
-    node._raw = raw
-    node._kw = kw or _NO_KW
-    node._edges = edges
-    node._ans = ans
-    node._pre_hooks = node._retain = node._extra = None
-    node._freed = False
-    node._dtype = dt
-    # what the node keeps and its versions (_keep_saves; the common cases written out)
-    if not saves:
-        node._saves = node._vers = ()
-        node._outvc, node._outver = None, 0
+    c = node._c = _new_node(_Fields)  # (its fields: see node._Fields)
+    c._seq = _next_seq()
+    c._next = tuple(kids)
+    c._bw = _rule_bw
+    c._rule = rule
+    c._vjp = vjp
+    c._fwd = fwd
+    c._args = args
+    c._raw = raw
+    c._kw = kw or _NO_KW
+    c._edges = edges
+    c._ans = ans
+    c._pre_hooks = c._retain = c._extra = None
+    c._freed = False
+    c._dtype = dt
+    if not saves:  # (what the node keeps, and versions: _keep_saves's common cases here)
+        c._saves = c._vers = ()
+        c._outvc, c._outver = None, 0
     elif saves is _BILINEAR and (req is _BOTH or type(args[1 - req[0]]) is _NDARRAY):
-        node._outvc, node._outver = None, 0  # (both Tensors, or x @ w with an ndarray x)
-        node._saves, node._vers = (_BOTH, ((0, args[0]._vc[0]), (1, args[1]._vc[0]))) \
+        c._outvc, c._outver = None, 0  # (both Tensors, or x @ w with an ndarray x)
+        c._saves, c._vers = (_BOTH, ((0, args[0]._vc[0]), (1, args[1]._vc[0]))) \
             if req is _BOTH else (_SAVED_OTHER[1 - req[0]], ())
     elif saves is _SAVE_OUT or saves == _SAVE_OUT:  # (tanh, exp, sqrt: the result only)
-        node._saves, node._vers = _SAVE_OUT, ()
-        node._outvc, node._outver = vc, vc[0]
+        c._saves, c._vers = _SAVE_OUT, ()
+        c._outvc, c._outver = vc, vc[0]
     else:
-        _keep_saves(node, saves, req, args, vc)
+        _keep_saves(c, saves, req, args, vc)
     out._rgv = True  # (as the properties' setters, whose _fresh is a no-op here)
     out._gf = node
     return out
@@ -272,7 +272,7 @@ def _keeps_float64(key, args, kw):
 
 
 def _keep_saves(node, saves, req, args, vc):
-    """Which values ``node`` keeps (see ``node._BILINEAR``) and their versions at recording
+    """Which values ``node`` (a node or its fields) keeps (see ``node._BILINEAR``) and their versions at recording
     (``vc``: the result's version counter)."""
     node._outvc, node._outver = None, 0
     if saves is _BILINEAR:

@@ -147,6 +147,8 @@ def _positions(view, base):
 
 def _inplace(t, op, npop, other, unary=False):
     _check_inplace(t)
+    if not unary and other is not None:
+        _check_inplace_shape(t, other)
     recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
     if not recording:
         if not t._data.flags.writeable:
@@ -181,6 +183,27 @@ def _inplace(t, op, npop, other, unary=False):
     res = op(snap) if unary else op(snap, other)
     _rebase(t, res)
     return t
+
+
+def _check_inplace_shape(t, other):
+    """PyTorch's refusal of an in-place op whose other operand would broadcast ``t`` to another
+    shape (``z.add_(x)`` with z of shape (1, 3) and x of (2, 3)): numpy's ValueError came out of
+    the write instead, with no word of the op."""
+    shape = t._data.shape
+    o = np.shape(_unwrap(other))
+    if o == shape or not o:
+        return
+    try:
+        full = np.broadcast_shapes(shape, o)
+    except ValueError:
+        full = None
+    if full is None:
+        raise TapeError(f"an in-place operation on a tensor of shape {list(shape)} with an operand "
+                        f"of shape {list(o)}: the shapes do not broadcast; write out = a op b "
+                        "with shapes that do")
+    if full != shape:
+        raise TapeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                        f"{list(full)}")
 
 
 def _setitem(t, index, value, through_view=False):
@@ -311,9 +334,9 @@ def _getitem_tensor(t, index):
             dim += 1
         elif isinstance(i, slice):
             n = cur._data.shape[dim]
-            if i.indices(n) == (0, n, 1):
-                dim += 1
-                continue
+            if i.indices(n) == (0, n, 1) and idx is not i:
+                dim += 1  # (a whole dimension in a tuple, x[:, :]: PyTorch skips it; x[:] alone
+                continue  # is PyTorch's SliceBackward0, as x[0:n] and x[::1])
             sub = (slice(None),) * dim + (i,)
             cur = _op("SliceBackward0", _getitem, _getitem, (cur, sub), None, (0,), (), view=True)
             dim += 1
