@@ -589,7 +589,7 @@ def dynamic_jvp(fn, active, *args, tangents=(), **kwargs):
         value = fn(*args, **kwargs)
         return value, _VectorizedClosure(fn, active[1:], args, kwargs, value).tangent(tangents)
     if active and active[0] == -1 and (is_zero_grad(tangents[0]) or inspect.isfunction(fn) or
-                                       not _holds_floats(fn)):
+                                       not holds_floats(fn, opaque=False)):
         # (a plain function where a closure over values that carry derivatives may be, as in a
         # list of both given to np.piecewise: it carries none; its tangent is zeros_like's. So
         # does a callable that holds no floats, np.sin taken out of a tuple (g, s) = (np.sin,
