@@ -177,3 +177,20 @@ def update_of_other_objects(x, acc):
 def test_update_of_a_set_or_an_object_stays_their_own():
     g = sd.grad(update_of_other_objects)(X, Counter())
     check_grads_fd(update_of_other_objects, (X, Counter()), (0,), [g])
+
+
+def get_with_a_default_stored_back(x):
+    d = {"b": x}
+    d["c"] = d.get("c", np.sin(x))  # (a new key: the gradient's sweep removes it again)
+    return np.sum(x * d["c"])
+
+
+def test_second_order_of_a_key_added_then_removed_by_the_sweep():
+    # (forward mode over the gradient ran _sd.restore_item on a copy of d: d kept "c", and
+    # d.get's rule then gave the default no tangent; the hessian lacked terms, silently)
+    eps = 1e-6
+    h = sd.hessian(get_with_a_default_stored_back)(X)
+    g = sd.grad(get_with_a_default_stored_back)
+    fd_h = np.stack([(g(X + eps * e) - g(X - eps * e)) / (2 * eps) for e in np.eye(3)])
+    assert np.allclose(h, fd_h, rtol=1e-4, atol=1e-6)
+    check_grads_fd(get_with_a_default_stored_back, (X,), (0,), [g(X)])

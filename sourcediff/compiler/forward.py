@@ -13,6 +13,7 @@ import inspect
 
 import gast
 
+from .. import runtime
 from ..errors import NoJvpRuleError, NoRuleError, SourcediffSyntaxError
 from ..rules import quote
 from ..syntax import _method_call, _names_in, clone
@@ -88,9 +89,20 @@ class Forward(Analysis):
                                             type_comment=None), s))
             elif isinstance(s, gast.While):
                 out.append(located(gast.While(test=s.test, body=self.block(s.body), orelse=[]), s))
+            elif self.restores_item(s):
+                out.append(s)  # (on d itself: a copy left d's key, read by d.get's rules after)
             else:
                 out.append(self.on_copies(s))
         return out
+
+    def restores_item(self, s):
+        """Whether ``s`` is ``_sd.restore_item(d, k, v)`` of a gradient's adjoint sweep (here
+        differentiated again), which puts back the entry ``d[k] = v`` overwrote or removes the
+        key it added: it runs on ``d`` itself, as in the gradient."""
+        value = s.value if isinstance(s, gast.Expr) else None
+        return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr == "restore_item" and isinstance(value.func.value, gast.Name) and \
+            self.globals.user_lookup(value.func.value.id) is runtime
 
     def setitem(self, s):
         target = s.targets[0]
