@@ -550,8 +550,11 @@ def vector_pieces(x):
     return np.array([np.sum(x), np.prod(x[:2])])
 
 
-VECTORS = [vector_sin, vector_layer, vector_rows, vector_scan, vector_pieces, p_where.__wrapped__
-           if hasattr(p_where, "__wrapped__") else lambda x: np.where(x > 0, x, 0.01 * x)]
+def vector_leaky(x):
+    return np.where(x > 0, x, 0.01 * x)
+
+
+VECTORS = [vector_sin, vector_layer, vector_rows, vector_scan, vector_pieces, vector_leaky]
 
 
 @pytest.mark.parametrize("f", VECTORS, ids=[f.__name__ for f in VECTORS])
