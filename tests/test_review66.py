@@ -314,3 +314,32 @@ def test_a_helper_written_in_and_then_rebound_or_given_new_code_is_not_used_stal
         assert not np.allclose(g0, g2)
     finally:
         old.__code__ = saved
+
+
+# ------------------------------------------------ decorators defined inside the function
+
+def decorated_inside(x):
+    def twice(g):
+        def inner(v):
+            return g(v) * 2.0
+        return inner
+
+    def shifted(k):
+        return lambda g: (lambda v: g(v) + k)
+
+    @shifted(3.0)  # (2 h + 3; the other order would give 2 (h + 3))
+    @twice
+    def h(v):
+        return np.sin(v) * x
+
+    return np.sum(h(x) ** 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_decorator_defined_inside_the_function_is_applied_as_python_applies_it(mode):
+    """@shifted(3.0) @twice def h: refused before ("decorated inner functions"); now h =
+    shifted(3.0)(twice(h)) after the def, the decorator nearest the def first."""
+    g = sd.grad(decorated_inside, mode=mode)(X3.copy())
+    check_grads_fd(decorated_inside, (X3.copy(),), (0,), (g,))
+    np.testing.assert_allclose(sd.value_and_grad(decorated_inside)(X3.copy())[0],
+                               decorated_inside(X3.copy()), rtol=1e-15)
