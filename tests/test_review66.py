@@ -343,3 +343,32 @@ def test_a_decorator_defined_inside_the_function_is_applied_as_python_applies_it
     check_grads_fd(decorated_inside, (X3.copy(),), (0,), (g,))
     np.testing.assert_allclose(sd.value_and_grad(decorated_inside)(X3.copy())[0],
                                decorated_inside(X3.copy()), rtol=1e-15)
+
+
+# ------------------------------------------------ a refusal raised at run time names the line
+
+class Activated:
+    def __init__(self, a):
+        self.a = a
+        self.act = lambda z: np.tanh(z * self.a)
+
+    def loss(self, x):
+        return np.sum(self.act(x) ** 2)
+
+
+def loss_of_activated(m, x):
+    return m.loss(x)
+
+
+def test_a_refusal_raised_while_the_derivative_runs_names_the_users_line():
+    """A sourcediff exception raised by the runtime without a place (the call of a lambda held
+    by the object differentiated: "Activated.act: the call reaches ...") is given the user's
+    line, as every other exception passing through generated code is."""
+    m = Activated(np.array([0.7, 1.2]))
+    with pytest.raises(sd.NoRuleError) as info:
+        sd.grad(loss_of_activated)(m, X3[:2].copy())
+    line = Activated.loss.__code__.co_firstlineno + 1
+    assert str(info.value).startswith(f"test_review66.py:{line}: Activated.act"), str(info.value)
+    assert "return np.sum(self.act(x) ** 2)" in str(info.value)
+    g = sd.grad(loss_of_activated, wrt=1)(m, X3[:2].copy())  # (with respect to x: followed)
+    check_grads_fd(lambda v: loss_of_activated(m, v), (X3[:2].copy(),), (0,), (g,))
