@@ -8,6 +8,7 @@ import builtins
 import functools
 import inspect
 import os
+import re
 import threading
 import types
 import warnings
@@ -679,8 +680,11 @@ def entry(*args, **kwargs):{check}
                 key.append(type(a))
                 key.append(False)
         return (table.get(tuple(key)) or lookup(args))(*args)
-    except SourcediffError:
-        raise
+    except SourcediffError as exc:
+        located = _relocated(exc)
+        if located is None:
+            raise
+        raise located from exc
     except Exception as exc:
         if type(exc) is TypeError:
             _bad_call(fn, args, kwargs)
@@ -720,16 +724,21 @@ def _bad_call(fn, args, kwargs):
 
 
 _located_classes = {}
+_PLACE = re.compile(r"[\w.<>-]+\.py:\d+")  # (file.py:12 in a message)
 
 
 def _relocated(exc):
     """``exc`` as a :class:`SourcediffError` (of a class deriving from both) naming the user's
     line that the innermost generated code it passed through comes from; None when it passed
-    through none. Generated code of sourcediff's own source (runtime/written.py's functions,
+    through none; None too for a sourcediff exception whose message names a place already
+    (one raised at run time without it, by a rule or a check, is given the user's line the same
+    way, as its own class). Generated code of sourcediff's own source (runtime/written.py's functions,
     differentiated through their source) names a line of sourcediff's, not the user's: the
     innermost frame of the user's code is taken, and where there is none (the entry of such a
     function, called from the user's generated code) the exception goes on as it is, to be
     located by the entry of the user's function around it."""
+    if isinstance(exc, SourcediffError) and _PLACE.search(str(exc)):
+        return None  # (one of sourcediff's, naming its place already)
     tb, where = exc.__traceback__, None
     while tb is not None:
         table = GENERATED_LINES.get(tb.tb_frame.f_code.co_filename)
@@ -742,6 +751,12 @@ def _relocated(exc):
     if where is None:
         return None
     cls = type(exc)
+    if isinstance(exc, SourcediffError):
+        origin = outermost(where[0])
+        try:
+            return cls(f"{origin.location}: {exc}\n    {origin.text}")
+        except TypeError:
+            return None
     if cls not in _located_classes:
         try:
             _located_classes[cls] = type(cls.__name__, (SourcediffError, cls),

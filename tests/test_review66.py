@@ -314,3 +314,61 @@ def test_a_helper_written_in_and_then_rebound_or_given_new_code_is_not_used_stal
         assert not np.allclose(g0, g2)
     finally:
         old.__code__ = saved
+
+
+# ------------------------------------------------ decorators defined inside the function
+
+def decorated_inside(x):
+    def twice(g):
+        def inner(v):
+            return g(v) * 2.0
+        return inner
+
+    def shifted(k):
+        return lambda g: (lambda v: g(v) + k)
+
+    @shifted(3.0)  # (2 h + 3; the other order would give 2 (h + 3))
+    @twice
+    def h(v):
+        return np.sin(v) * x
+
+    return np.sum(h(x) ** 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_decorator_defined_inside_the_function_is_applied_as_python_applies_it(mode):
+    """@shifted(3.0) @twice def h: refused before ("decorated inner functions"); now h =
+    shifted(3.0)(twice(h)) after the def, the decorator nearest the def first."""
+    g = sd.grad(decorated_inside, mode=mode)(X3.copy())
+    check_grads_fd(decorated_inside, (X3.copy(),), (0,), (g,))
+    np.testing.assert_allclose(sd.value_and_grad(decorated_inside)(X3.copy())[0],
+                               decorated_inside(X3.copy()), rtol=1e-15)
+
+
+# ------------------------------------------------ a refusal raised at run time names the line
+
+class Activated:
+    def __init__(self, a):
+        self.a = a
+        self.act = lambda z: np.tanh(z * self.a)
+
+    def loss(self, x):
+        return np.sum(self.act(x) ** 2)
+
+
+def loss_of_activated(m, x):
+    return m.loss(x)
+
+
+def test_a_refusal_raised_while_the_derivative_runs_names_the_users_line():
+    """A sourcediff exception raised by the runtime without a place (the call of a lambda held
+    by the object differentiated: "Activated.act: the call reaches ...") is given the user's
+    line, as every other exception passing through generated code is."""
+    m = Activated(np.array([0.7, 1.2]))
+    with pytest.raises(sd.NoRuleError) as info:
+        sd.grad(loss_of_activated)(m, X3[:2].copy())
+    line = Activated.loss.__code__.co_firstlineno + 1
+    assert str(info.value).startswith(f"test_review66.py:{line}: Activated.act"), str(info.value)
+    assert "return np.sum(self.act(x) ** 2)" in str(info.value)
+    g = sd.grad(loss_of_activated, wrt=1)(m, X3[:2].copy())  # (with respect to x: followed)
+    check_grads_fd(lambda v: loss_of_activated(m, v), (X3[:2].copy(),), (0,), (g,))

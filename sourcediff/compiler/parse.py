@@ -228,7 +228,41 @@ def parse_function(fn):
     _check_same_code(fn, source_lines, first)
     _mangle_private_attributes(fn.__code__, node)
     node.decorator_list = []
+    _decorators_as_calls(node)
     return Parsed(fn, node, filename, first - 1, source.splitlines(), closure_values(fn))
+
+
+def _decorators_as_calls(fdef):
+    """Each inner function of ``fdef`` written with decorators (``@twice def h(v): ...``) as
+    Python runs it: ``def h(v): ...`` then ``h = twice(h)``, the decorator nearest the def
+    called first; in place. Where a decorator's expression reads the function's own name (its
+    binding before: ``@h.setter``), which the def would see unbound yet, it is left as it is,
+    for fence.py to refuse."""
+    for node in list(walk(fdef)):
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if not isinstance(stmts, list):
+                continue
+            out = []
+            for st in stmts:
+                out.append(st)
+                if not isinstance(st, gast.FunctionDef) or not st.decorator_list or any(
+                        isinstance(n, gast.Name) and n.id == st.name
+                        for d in st.decorator_list for n in walk(d)):
+                    continue
+                value = gast.Name(id=st.name, ctx=gast.Load(), annotation=None, type_comment=None)
+                for deco in reversed(st.decorator_list):
+                    value = gast.Call(func=deco, args=[value], keywords=[])
+                made = gast.Assign(targets=[gast.Name(id=st.name, ctx=gast.Store(), annotation=None,
+                                                      type_comment=None)],
+                                   value=value, type_comment=None)
+                for n in walk(made):
+                    if getattr(n, "lineno", None) is None and isinstance(n, (gast.stmt, gast.expr)):
+                        gast.copy_location(n, st)
+                        n.end_lineno, n.end_col_offset = st.lineno, st.col_offset
+                st.decorator_list = []
+                out.append(made)
+            setattr(node, field, out)
 
 
 def _mangle_private_attributes(code, node):

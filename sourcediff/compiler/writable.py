@@ -5,6 +5,7 @@ comprehensions become loops of their own and its returns one last ``return``; th
 renames its parameters and locals and puts the call's object for its first parameter.
 """
 
+import dis
 import inspect
 
 import gast
@@ -26,9 +27,14 @@ def helper_of(parsed, call, local_names):
             any(k.arg is None for k in call.keywords):
         return None
     fn = parsed.fn.__globals__.get(call.func.id)
-    if not inspect.isfunction(fn) or fn is parsed.fn:
-        return None
+    if not inspect.isfunction(fn) or fn is parsed.fn or not _stores_attributes(fn.__code__):
+        return None  # (its bytecode first: reading its source costs a millisecond)
     return writable(fn)
+
+
+def _stores_attributes(code):
+    """Whether ``code`` stores an attribute of anything (a STORE_ATTR instruction)."""
+    return any(ins.opname == "STORE_ATTR" for ins in dis.get_instructions(code))
 
 
 def writable(method, need_store=True):
