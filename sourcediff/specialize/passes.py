@@ -12,13 +12,15 @@ the generated function computes, and rewrites each helper call whose outcome is 
 The inference (``inference.py``) is an abstract interpretation of the generated function over the
 facts of ``facts.py``. :func:`specialize` runs the passes of ``PASSES`` in order: the rewrites the
 facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift dropped in
-``shifts.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
+``shifts.py``, the scatter of one entry picked per row summed and added without its zeros in
+``scatters.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
-``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), sums of
-products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse, column
-sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
-the release of large arrays after their last read (``release.py``). Each
-pass has a before/after example that runs as a test (``tests/test_specialize_passes.py``).
+``buffers.py``) after each, then once on the result (``FINAL``): a constant seed's fill of a
+known shape (``rewrites.py``), row blocks (``rows.py``), sums of products with a spread or
+broadcast operand as one einsum (``einsums.py``), buffer reuse, column sums, loop products
+(``loops.py``), library calls bound once (``dicts.py``) and, last, the release of large arrays
+after their last read (``release.py``). Each pass has a before/after example that runs as a test
+(``tests/test_specialize_passes.py``).
 """
 
 import weakref
