@@ -141,3 +141,47 @@ def _changed(fdef, x):
                                        for n in walk(k.value)) for k in node.keywords):
             return True
     return False
+
+
+def drop_unread_rows(fdef, removable):
+    """``fdef`` without the assignments of compiler names that nothing reads, when each of them
+    is ``None`` or a row ``X[t]`` of names (pure: a row read whose stacked product now reads the
+    view of its array, its saves on the stack dropped); the number of names dropped."""
+    loads, stores = set(), {}
+    for node in walk(fdef):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Store):
+                continue
+            loads.add(node.id)
+    for node in walk(fdef):
+        if isinstance(node, gast.Assign) and any(isinstance(x, gast.Name) and
+                                                 isinstance(x.ctx, gast.Store)
+                                                 for t in node.targets for x in walk(t)):
+            for t in node.targets:
+                for x in walk(t):
+                    if isinstance(x, gast.Name):
+                        stores.setdefault(x.id, []).append(node)
+    dead = {n for n, assigns in stores.items() if n in removable and n not in loads and all(
+        len(a.targets) == 1 and isinstance(a.targets[0], gast.Name) and _pure_row(a.value)
+        for a in assigns)}
+    if dead:
+        _without(fdef, dead)
+    return len(dead)
+
+
+def _pure_row(v):
+    return (isinstance(v, gast.Constant) and v.value is None) or (
+        isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and
+        isinstance(v.slice, gast.Name))
+
+
+def _without(node, dead):
+    for field in ("body", "orelse"):
+        stmts = getattr(node, field, None)
+        if isinstance(stmts, list):
+            kept = [s for s in stmts if not (isinstance(s, gast.Assign) and
+                                             isinstance(s.targets[0], gast.Name) and
+                                             s.targets[0].id in dead)]
+            for s in kept:
+                _without(s, dead)
+            stmts[:] = kept or ([gast.Pass()] if stmts else [])

@@ -31,6 +31,7 @@ import numpy as np
 from ..compiler.optimize import dead_code, fold_constants, inline_temps
 from ..syntax import clone, unshared, walk
 from .buffers import _drop_unread_saves, _fill_empty, _reuse_buffers
+from .forward_rows import drop_unread_rows
 from .dicts import (
     _calls_leave_dicts_alone,
     _hoist_library_calls,
@@ -212,8 +213,10 @@ def _stacked_products(r):
     if changed:  # (a list of rows can become a view of the array the forward loop read them
         # from: the saves of the rows on the stack are then read no more. No dead code removal
         # here: it would drop the ``row = None`` after a loop of hoisted products, _released's)
-        r.fdef.body, _ = _drop_unread_saves(r.fdef.body, r.stack_name, r.removable,
-                                            r.runtime_name)
+        r.fdef.body, dropped = _drop_unread_saves(r.fdef.body, r.stack_name, r.removable,
+                                                  r.runtime_name)
+        if dropped:
+            drop_unread_rows(r.fdef, r.removable)
     return changed
 
 
