@@ -1,7 +1,7 @@
 """Programs from a review of whole programs and model objects written as people write numerical
-Python. Each test here was a silent wrong gradient before its fix; every gradient is checked
-against central finite differences (tests/oracles.py) and, where torch has the operation, against
-torch."""
+Python. Each test here was a silent wrong gradient (or an over-refusal) before its fix; every
+gradient is checked against central finite differences (tests/oracles.py) and, where torch has
+the operation, against torch."""
 
 import numpy as np
 import pytest
@@ -162,7 +162,8 @@ def test_a_display_whose_list_grew_is_still_refused():
 # --- an arithmetic operator on an object of the user's class runs the class's __add__/__radd__/
 # __sub__/__matmul__..., but its adjoint was numpy's arithmetic: Gauss(mu, 2) + Gauss(3 mu, 0.5)
 # (a product of densities) passed the sum's gradient to both operands unchanged, a silent wrong
-# gradient. Refused now, at the user's line, naming the class
+# gradient. Refused now, at the user's line, naming the class; so are abs(obj) and a numpy
+# function of obj (its __abs__, __array__), which failed with numpy's indexing message
 
 
 class _Gauss:
@@ -200,6 +201,12 @@ class _Pair:
     def __matmul__(self, x):
         return np.tanh(self.w @ x)
 
+    def __abs__(self):
+        return np.sum(np.abs(self.w)) * 3.0
+
+    def __array__(self, dtype=None, copy=None):
+        return self.w * 3.0
+
 
 def gauss_plus(mu, x):
     return (_Gauss(mu, 2.0) + _Gauss(mu * 3.0, 0.5)).logpdf(x)
@@ -225,11 +232,19 @@ def pair_matmul(w, x):
     return np.sum((_Pair(np.outer(w, x)) @ x) ** 2)
 
 
+def pair_abs(w, x):
+    return abs(_Pair(w * x)) + 0.0
+
+
+def pair_as_array(w, x):
+    return np.sum(np.tanh(_Pair(w * x)))
+
+
 @pytest.mark.parametrize("fn", [gauss_plus, gauss_plus_in_a_method, pair_minus, pair_radd,
-                                pair_sum, pair_matmul])
+                                pair_sum, pair_matmul, pair_abs, pair_as_array])
 def test_an_operator_on_an_object_of_a_users_class_is_refused_at_its_line(fn):
     args = (np.array([0.3, -0.2]), np.array([1.0, 0.5]))
-    with pytest.raises(sd.SourcediffError, match=r"test_review65\.py:\d+: .*own operator method"):
+    with pytest.raises(sd.SourcediffError, match=r"test_review65\.py:\d+: .*own operator methods"):
         sd.grad(fn)(*args)
 
 
