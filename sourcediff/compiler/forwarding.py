@@ -19,6 +19,7 @@ name, and a store of the same attribute name through any object (it may be the s
 import gast
 
 from .constructors import sets_only_its_own
+from .lowering import ALIAS_MARKER
 from .normalize import call
 from .resolve import Resolver
 from ..syntax import walk
@@ -27,13 +28,12 @@ from ..syntax import walk
 def forward_attributes(parsed, fdef, runtime_name, local_names):
     """Rewrite ``fdef`` (normalized) in place, as the module's text says; returns it."""
     resolver = Resolver(parsed, local_names)
-    rt = gast.Attribute(value=gast.Name(id=runtime_name, ctx=gast.Load(), annotation=None,
-                                        type_comment=None), attr="store_attribute",
-                        ctx=gast.Load())
     forwarded = {}  # id(setattr statement) -> the statement
 
     def name(identifier):
         return gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    rt = gast.Attribute(value=name(runtime_name), attr="store_attribute", ctx=gast.Load())
 
     def may_change_state(node, objects):
         """Whether evaluating ``node`` may run code that sets an attribute: a call of the user's
@@ -84,7 +84,8 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
                     stored[(obj.id, attr.value)] = (value.id, s)
                 continue
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
-                stored.clear()
+                if not _augassign_marker(s):  # (self.t += 1's note for the alias stage)
+                    stored.clear()
                 continue
             store = _call_stored(s, stored, partials)
             if store is not None:
@@ -124,6 +125,14 @@ def forward_attributes(parsed, fdef, runtime_name, local_names):
                                 gast.Constant(value=parsed.line_text(store), kind=None),
                                 gast.Constant(value=False, kind=None)])
     return fdef
+
+
+def _augassign_marker(s):
+    """Whether ``s`` is the statement normalize writes after an augmented assignment for the
+    alias stage (``__sourcediff_augassign__(old, holder...)``), which that stage replaces or
+    drops: it calls nothing and changes no attribute."""
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+        isinstance(s.value.func, gast.Name) and s.value.func.id == ALIAS_MARKER
 
 
 def _note_partial(s, partials):

@@ -12,7 +12,7 @@ from ..pytree import is_model_object, object_attributes
 from .accumulate import GradDict, GradList, add_grads, grad_items, is_zero_grad, zeros_like_grad
 from .indexing import item_grad
 from .objects import object_attribute_grad, read_without_floats
-from .shapes import broadcast_tangent, unbroadcast
+from .shapes import broadcast_tangent, operator_on_object, unbroadcast
 
 __all__ = [
     "add_or_concat", "mul_or_repeat", "seq_zeros", "add_or_concat_grads", "add_or_concat_tangents",
@@ -518,6 +518,8 @@ def constructed_grad(g, obj, paths, arg, where, text):
     attribute replaced since the constructor stored the argument there."""
     if is_zero_grad(g):
         return 0.0
+    if not isinstance(g, dict) and not isinstance(obj, tuple) and is_model_object(obj):
+        raise operator_on_object(obj)  # (abs(obj), np.tanh(obj): numpy's rule gave an array)
     if isinstance(g, dict) and not isinstance(obj, tuple):
         stored = {n for n, _ in object_attributes(obj)} if is_model_object(obj) else set()
         for name, value in g.items():

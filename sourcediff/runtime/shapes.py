@@ -111,18 +111,20 @@ def like_of(x):
 
 
 def operator_on_object(x):
-    """The refusal of an arithmetic operator one of whose operands is ``x``, an instance of a class
-    of the user's (which runs that class's ``__add__``, ``__rmul__``, ...): the operator's rule is
-    numpy's arithmetic, and the gradient it would give is not that of the class's method. A
-    TypeError, which the generated code's caller locates at the user's line (compiled.py)."""
+    """The refusal of an operator or a numpy function that takes ``x``, an instance of a class of
+    the user's, as a number or an array (running that class's ``__add__``, ``__radd__``,
+    ``__abs__``, ``__float__``, ``__array__``, ...): the rule is numpy's arithmetic, and the
+    gradient it would give is not that of the class's method. A TypeError, which the generated
+    code's caller locates at the user's line (compiled.py)."""
     name = type(x).__name__
     return TypeError(
-        f"an arithmetic operator (+, -, *, /, @, ...) here has an operand of your class {name}, "
-        f"so it runs {name}'s own operator method (__add__, __radd__, __mul__, ...); sourcediff "
-        f"differentiates these operators as numpy's arithmetic and does not follow into a "
-        f"class's operator methods. Call the operation as a method with a name of its own "
-        f"(a.plus(b), defined in {name}), which sourcediff follows into, or compute on the "
-        f"arrays the objects hold")
+        f"an operator (+, -, *, /, @, ...), abs(), float() or a numpy function here takes an "
+        f"object of your class {name} as a number or an array, so it runs {name}'s own method "
+        f"for it (__add__, __radd__, __mul__, __abs__, __float__, __array__, ...); sourcediff "
+        f"differentiates these as numpy's arithmetic and does not follow into a class's own "
+        f"operator methods. Call the operation as a method with a name of its own (a.plus(b), "
+        f"defined in {name}), which sourcediff follows into, or compute on the arrays the "
+        f"objects hold")
 
 
 def unbroadcast(g, x):
