@@ -11,7 +11,7 @@ from ..runtime.shapes import foreign_array
 from .engine import _check_saved, _grad_impl
 from .grad_mode import _state, _state_retain, enable_grad, no_grad
 from .messages import TapeError, TapeTypeError
-from .node import _BILINEAR, _NONE_EDGE, _Fields, _make_node, _node_class, _node_classes, _seq
+from .node import _BILINEAR, _Fields, _make_node, _node_class, _node_classes, _seq
 from .rule_lookup import (
     _cache_version,
     _is_ragged,
