@@ -45,7 +45,6 @@ from .facts import (
     Arr,
     Items,
     Known,
-    Scal,
     _const,
     _literal,
     _load,
@@ -126,51 +125,15 @@ def _cleanup(r):
 
 
 def _fills(r):
-    """rewrites.known_fills, the arrays it left unread dropped (the user's own names too when
-    every value they are given is arithmetic the facts show cannot fail: ``logp = logits - lse``
-    kept only for the shape of its gather), and the facts of the result."""
+    """rewrites.known_fills, the temporaries it left unread dropped, and the facts of the result.
+    The user's own names stay, read or not (``logp = logits - lse`` kept only for the shape of its
+    gather): what they compute warns, or raises under ``np.errstate``, as the function does."""
     changed = known_fills(r.fdef, r.nodes, r.runtime_names)
     if changed:
-        removable = r.removable | _arithmetic_names(r.fdef, r.nodes)
-        r.fdef.body = _fill_empty(dead_code(r.fdef.body, removable, set()))
+        r.fdef.body = _fill_empty(dead_code(r.fdef.body, r.removable, set()))
         if not _infer(r):
             raise _Stop
     return changed
-
-
-def _arithmetic_names(fdef, facts):
-    """Names only ever assigned, as ``name = value``, values made of names, constants, operators
-    and numpy ufuncs called without keywords, every part a numpy array of numbers of a known
-    shape or a known constant: a value that is not read can go, nothing it computes has an effect
-    or can fail (numpy reports no error of its values but by warnings)."""
-    ok, bad, simple = set(), set(), set()
-    for node in walk(fdef):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
-                isinstance(node.targets[0], gast.Name):
-            simple.add(id(node.targets[0]))
-            (ok if _arithmetic(node.value, facts) else bad).add(node.targets[0].id)
-    for node in walk(fdef):
-        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load) and \
-                id(node) not in simple:
-            bad.add(node.id)  # (a loop target, a tuple's item, a del)
-    return ok - bad
-
-
-def _arithmetic(node, facts):
-    f = facts.get(id(node), TOP)
-    if not (type(f) is Known or (type(f) in (Arr, Scal) and f.dtype.kind in "biufc")):
-        return False
-    if isinstance(node, (gast.Name, gast.Constant)):
-        return True
-    if isinstance(node, gast.BinOp):
-        return _arithmetic(node.left, facts) and _arithmetic(node.right, facts)
-    if isinstance(node, gast.UnaryOp):
-        return _arithmetic(node.operand, facts)
-    if isinstance(node, gast.Call):
-        fn = facts.get(id(node.func), TOP)
-        return not node.keywords and type(fn) is Known and isinstance(fn.value, np.ufunc) and \
-            len(node.args) == fn.value.nin and all(_arithmetic(a, facts) for a in node.args)
-    return False
 
 
 def _blocks(r):
