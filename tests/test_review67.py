@@ -78,3 +78,43 @@ def test_a_slot_writing_helper_still_leaves_the_callers_data_and_differentiates(
         gd = sd.grad(store_h, wrt=(0, 1), mode=mode)(d, X3.copy())
     assert sorted(d) == ["W"] and np.array_equal(d["W"], W3)  # (the caller's dict as it was)
     check_grads_fd(lambda w, x: store_h({"W": w}, x), [W3, X3], (0, 1), (gd[0]["W"], gd[1]))
+
+
+def write_into_a_held_array_after_the_helper(W, x):
+    A = W * 1.0
+    p = {"A": A}
+    p = put(p, "h", np.sin(x) * p["A"])
+    A[0] = 3.0  # (Python: p["A"] is A, so p["A"][0] is 3.0 from here)
+    return np.sum(p["A"] * p["h"])
+
+
+def put_squared(d, k):
+    d[k] = d["A"] * d["A"]
+    return d
+
+
+def write_read_by_the_helper_after_it(W, x):
+    A = W * 1.0
+    p = {"A": A}
+    p = put_squared(p, "h")
+    A[1] = x[0]
+    return np.sum(p["A"] * p["h"] * x)
+
+
+def helper_in_a_loop(W, x):
+    p = [W * 1.0]
+    for _ in range(3):
+        p = put(p, 0, np.sin(p[0]) * x)
+    return np.sum(p[0])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_write_into_an_array_the_helpers_result_holds(mode):
+    """A[0] = 3.0 after p = put(p, ...): Python's p["A"] is A and sees the write; the copy the
+    helper returned did not (d/dW wrong in both modes before). Refused now; a helper in a loop,
+    with nothing written into what it returned, still differentiates."""
+    for fn in (write_into_a_held_array_after_the_helper, write_read_by_the_helper_after_it):
+        with pytest.raises(sd.AliasError, match="also changes p"):
+            sd.grad(fn, wrt=(0, 1), mode=mode)(W3.copy(), X3.copy())
+    g = sd.grad(helper_in_a_loop, wrt=(0, 1), mode=mode)(W3.copy(), X3.copy())
+    check_grads_fd(helper_in_a_loop, [W3, X3], (0, 1), g)
