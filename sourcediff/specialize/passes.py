@@ -139,10 +139,13 @@ def _fills(r):
 
 
 def _arithmetic_names(fdef, facts):
-    """Names only ever assigned, as ``name = value``, values made of names, constants, operators
-    and numpy ufuncs called without keywords, every part a numpy array of numbers of a known
-    shape or a known constant: a value that is not read can go, nothing it computes has an effect
-    or can fail (numpy reports no error of its values but by warnings)."""
+    """Names only ever assigned, as ``name = value``, values made of names, constants and the
+    operators ``+``, ``-`` and ``*``, every part a numpy array of numbers of a known shape or a
+    known constant: a value that is not read can go, nothing it computes has an effect or can
+    fail. No function call, no ``/``, ``**``, ``//`` or ``%``: ``b = np.log(x)`` kept only for a
+    shape still runs, since its warnings (divide by zero at 0, invalid value below it) are the
+    user's to see outside an ``np.errstate`` block (tests/test_review30.py); +, - and * warn only
+    of an overflow or of infinities already there."""
     ok, bad, simple = set(), set(), set()
     for node in walk(fdef):
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
@@ -158,18 +161,15 @@ def _arithmetic_names(fdef, facts):
 
 def _arithmetic(node, facts):
     f = facts.get(id(node), TOP)
-    if not (type(f) is Known or (type(f) in (Arr, Scal) and f.dtype.kind in "biufc")):
-        return False
+    if not (type(f) is Known or (type(f) in (Arr, Scal) and f.dtype.kind in "iufc")):
+        return False  # (not bool: numpy refuses a - b and -a of bool arrays with a TypeError)
     if isinstance(node, (gast.Name, gast.Constant)):
         return True
     if isinstance(node, gast.BinOp):
-        return _arithmetic(node.left, facts) and _arithmetic(node.right, facts)
+        return isinstance(node.op, (gast.Add, gast.Sub, gast.Mult)) and \
+            _arithmetic(node.left, facts) and _arithmetic(node.right, facts)
     if isinstance(node, gast.UnaryOp):
-        return _arithmetic(node.operand, facts)
-    if isinstance(node, gast.Call):
-        fn = facts.get(id(node.func), TOP)
-        return not node.keywords and type(fn) is Known and isinstance(fn.value, np.ufunc) and \
-            len(node.args) == fn.value.nin and all(_arithmetic(a, facts) for a in node.args)
+        return isinstance(node.op, (gast.USub, gast.UAdd)) and _arithmetic(node.operand, facts)
     return False
 
 
