@@ -29,7 +29,13 @@ from .. import runtime
 from ..errors import SourcediffSyntaxError, SourcediffWarning, WrtError
 from ..runtime.dynamic import code_signature
 from ..syntax import clone, walk
-from .alias import _stored, alias_checks, mutated_params
+from .alias import (
+    _stored,
+    alias_checks,
+    item_mutated_params,
+    maybe_item_params,
+    mutated_params,
+)
 from .analysis import _locals
 from .contexts import QUIET_NAME, quiet_lines
 from .dump import dump, wanted
@@ -559,11 +565,29 @@ def _param_copy(stage, parsed, p):
     through both)."""
     others = [q for q in _param_names(parsed.node) if q != p]
     if not others:  # (a list's, tuple's or dict's arrays copied too: w = ws[0]; w[0] = v)
-        return assign(p, call(stage.rt("copy_held"), [load(p)]))
+        return assign(p, call(stage.rt("copy_held"), [load(p)] + (
+            [const("the argument"), const("sourcediff"), const(False)]
+            if _writes_slots_only(parsed.fn, p) else [])))
     where = f"{parsed.fn.__qualname__} ({parsed.filename_short}:{parsed.user_line(parsed.node)})"
-    return assign(p, call(stage.rt("copy_param"), [
-        load(p), gast.Tuple(elts=[load(q) for q in others], ctx=gast.Load()),
-        const(tuple(others)), const(p), const(where)]))
+    args = [load(p), gast.Tuple(elts=[load(q) for q in others], ctx=gast.Load()),
+            const(tuple(others)), const(p), const(where)]
+    if _writes_slots_only(parsed.fn, p):
+        args.append(const(False))
+    return assign(p, call(stage.rt("copy_param"), args))
+
+
+def _writes_slots_only(fn, p):
+    """Whether ``fn`` writes into its parameter ``p`` only through the slots of the containers
+    it holds (``d[k] = v``, ``ls.append(v)``), never into an array (or object) it holds: then
+    ``copy_param`` keeps those arrays. A helper returning ``p`` (``p = put(p, "h", v)``) gives
+    the caller its own arrays back, as Python does; with copies, the caller's ``p["W"] *= 2.0``
+    afterwards wrote into a copy where Python writes into ``W``, unseen by the alias checks (a
+    silent wrong gradient)."""
+    try:
+        return p in mutated_params(fn) and p not in item_mutated_params(fn) and \
+            p not in maybe_item_params(fn)
+    except Exception:  # noqa: BLE001  (no analysis: every array copied, as before)
+        return False
 
 
 def _warn_lost_writes(stage, parsed, params):

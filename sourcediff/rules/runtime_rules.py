@@ -20,14 +20,14 @@ def copy(g, ans, value):
 
 # (a copy of a parameter the function writes into, after a check of the other arguments)
 @defvjp(_sd.copy_param, kind="linear", view=False)
-def copy_param(g, ans, value, others, names, name, where):
-    return (g, None, None, None, None)
+def copy_param(g, ans, value, others, names, name, where, arrays=True):
+    return (g, None, None, None, None, None)
 
 
 # (a copy of a value and of the arrays it holds, given to a helper that writes into its items)
 @defvjp(_sd.copy_held, kind="linear", view=False)
-def copy_held(g, ans, value, name="the argument", where="sourcediff"):
-    return (g, None, None)
+def copy_held(g, ans, value, name="the argument", where="sourcediff", arrays=True):
+    return (g, None, None, None)
 
 
 # (a[i][j] = v is written new = _sd.item_to_write(a[i], a, where); new[j] = v; a[i] = new)

@@ -247,12 +247,14 @@ def carries_nothing(value, message):
     return value
 
 
-def copy_param(value, others, names, name, where):
+def copy_param(value, others, names, name, where, arrays=True):
     """A copy of the parameter ``name``, which the function writes into in place (sourcediff gives
     it its own copy, with copies of the arrays a list, tuple or dict of it holds: see
-    :func:`copy_held`), refused when another argument shares its memory (``f(a, a)``, or
-    ``f(params, [params])`` with a list argument holding the other): numpy would show the write
-    through that argument too, and the value and derivative would not be numpy's."""
+    :func:`copy_held`; without ``arrays``, where the function writes only its containers' slots,
+    the arrays they hold are kept), refused when another argument shares its memory
+    (``f(a, a)``, or ``f(params, [params])`` with a list argument holding the other): numpy would
+    show the write through that argument too, and the value and derivative would not be
+    numpy's."""
     held = _held_nodes(value).values()
     _alias_refusal(others, names, value, where,
                    f"(the function writes into its parameter {name} in place, and sourcediff "
@@ -262,7 +264,7 @@ def copy_param(value, others, names, name, where):
                         "list passed twice, a view of it, or a list holding it)",
                    reaches=lambda other: any(_holds(node, other) if is_tree(node) else
                                              _shares(node, other) for node in held))
-    return copy_held(value, name, where)
+    return copy_held(value, name, where, arrays)
 
 
 def _held_nodes(value):
@@ -285,12 +287,19 @@ def _collect_nodes(v, depth, out):
             _collect_nodes(item, depth + 1, out)
 
 
-def copy_held(value, name="the argument", where="sourcediff"):
+def copy_held(value, name="the argument", where="sourcediff", arrays=True):
     """A copy of ``value`` for code that writes into it in place: an array copied, a list, tuple or
     dict rebuilt (at any depth) around copies of the arrays it holds, since a write through an
     item (``w = ws[0]; w[0] = v``) must not reach the caller's array. What it holds twice stays
     one object in the copy, and arrays that overlap in memory (``[y, y[0]]``, the views a
-    gradient's forward sweep saves) stay views of one copy of their memory."""
+    gradient's forward sweep saves) stay views of one copy of their memory. Without ``arrays``
+    (code that writes only the slots of the containers, ``d[k] = v``) the arrays a container
+    holds stay the same objects, as Python's call leaves them: ``p = put(p, "h", v)`` then gives
+    back the caller's own arrays in ``p``, and a later in-place write into ``p["W"]`` is seen
+    by the caller's alias checks as the write into ``W`` it is."""
+    if not arrays and is_tree(value):
+        return _copied(value, 0, {id(a): a for a in _held_nodes(value).values()
+                                  if not is_tree(a)})
     copies = {}
     by_root = {}
     for a in _held_nodes(value).values():
