@@ -15,8 +15,8 @@ facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift
 ``shifts.py``, the scatter of one entry picked per row summed and added without its zeros in
 ``scatters.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
-``buffers.py``) after each, then once on the result (``FINAL``): a constant seed's fill of a
-known shape (``rewrites.py``), row blocks (``rows.py``), sums of products with a spread or
+``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), a
+constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of products with a spread or
 broadcast operand as one einsum (``einsums.py``), buffer reuse, column sums, loop products
 (``loops.py``), library calls bound once (``dicts.py``) and, last, the release of large arrays
 after their last read (``release.py``). Each pass has a before/after example that runs as a test
@@ -205,8 +205,9 @@ SETTLE = (
 )
 CLEANUP = Pass("cleanup", _cleanup)
 FINAL = (
-    Pass("known fills", _fills, example="known_fills"),  # (after the scalar seeds: rewrites.py)
     Pass("row blocks", _blocks, example="row_blocks"),
+    Pass("known fills", _fills, when=lambda r: not r.blocked,  # (after the scalar seeds, and
+         example="known_fills"),  # after the row blocks, which read the seed's unreduce)
     Pass("repeated products", lambda r: _products(r, repeated_products),
          when=lambda r: not r.blocked, example="repeated_products"),
     Pass("scalar factors", lambda r: _products(r, scalar_factors),
