@@ -80,10 +80,9 @@ def test_nodes_of_many_classes_interleaved_against_torch():
         xs, h0 = mk(data[0], False), mk(data[1], True)
         params = [mk(a, True) for a in data[2:]]
         loss = _rnn(lib, xs, h0, *params)
-        seen = []  # (PyTorch's prehook gets the tuple of gradients, the tape's the gradient)
-        first = (lambda g: g[0]) if lib is torch else (lambda g: g)
+        seen = []  # (a node's prehook gets the tuple of gradients, in both)
         loss.grad_fn.next_functions[0][0].register_prehook(
-            lambda g: seen.append(first(g).detach().numpy().copy()))
+            lambda g: seen.append(g[0].detach().numpy().copy()))
         chain, node = [], loss.grad_fn
         while node is not None and len(chain) < 12:
             chain.append(type(node).__name__)

@@ -17,7 +17,7 @@ from .messages import (
     TapeError,
     TapeTypeError,
 )
-from .node import AccumulateGrad
+from .node import AccumulateGrad, _NodePrehook
 from .tensor_class import Size, Tensor, _unwrap, _wrap
 
 
@@ -75,22 +75,52 @@ _by_seq = operator.attrgetter("_c._seq")
 
 
 def _run_hooks(hooks, g, cg):
+    """``g`` after the tensor hooks ``hooks`` (each called with the gradient; a returned value
+    replaces it)."""
     for h in list(hooks):
-        tg = g if isinstance(g, Tensor) else _wrap(g)
-        r = h(tg)
+        if type(h) is _NodePrehook:
+            continue
+        r = h(g if isinstance(g, Tensor) else _wrap(g))
         if r is not None:
-            rd = r._data if isinstance(r, Tensor) else np.asarray(r)
-            if rd.shape != np.shape(_unwrap(g)):
-                raise TapeError(f"hook '{getattr(h, '__name__', repr(h))}' has changed the size "
-                                "of value")
-            was = np.asarray(_unwrap(g)).dtype
-            if rd.dtype != was:
-                raise TapeError(
-                    f"hook '{getattr(h, '__name__', repr(h))}' has changed the type of value (was "
-                    f"torch.{_TTYPE.get(was.name, was.name)}Tensor got "
-                    f"torch.{_TTYPE.get(rd.dtype.name, rd.dtype.name)}Tensor)")
-            g = r if cg and isinstance(r, Tensor) else rd
+            g = _replacement(h, r, g, cg)
     return g
+
+
+def _run_node_prehooks(hooks, g, cg):
+    """``g`` after the node's pre-hooks among ``hooks`` (``Node.register_prehook``: each
+    called with the tuple of the node's output gradients, PyTorch's, and returning None or a
+    tuple of as many), or None when one gave no gradient."""
+    for h in list(hooks):
+        if type(h) is not _NodePrehook:
+            continue
+        fn = h.fn
+        r = fn((g if isinstance(g, Tensor) else _wrap(g),))
+        if r is None:
+            continue
+        if type(r) is not tuple:
+            raise TapeTypeError(f"expected tuple, but hook returned '{type(r).__name__}'")
+        if len(r) != 1:
+            raise TapeError(f"hook '{getattr(fn, '__name__', repr(fn))}' has returned an "
+                            f"incorrect number of values (got {len(r)}, but expected 1)")
+        if r[0] is None:
+            return None
+        g = _replacement(fn, r[0], g, cg)
+    return g
+
+
+def _replacement(h, r, g, cg):
+    """The gradient a hook ``h`` returned (``r``) in place of ``g``, checked as PyTorch does."""
+    rd = r._data if isinstance(r, Tensor) else np.asarray(r)
+    if rd.shape != np.shape(_unwrap(g)):
+        raise TapeError(f"hook '{getattr(h, '__name__', repr(h))}' has changed the size "
+                        "of value")
+    was = np.asarray(_unwrap(g)).dtype
+    if rd.dtype != was:
+        raise TapeError(
+            f"hook '{getattr(h, '__name__', repr(h))}' has changed the type of value (was "
+            f"torch.{_TTYPE.get(was.name, was.name)}Tensor got "
+            f"torch.{_TTYPE.get(rd.dtype.name, rd.dtype.name)}Tensor)")
+    return r if cg and isinstance(r, Tensor) else rd
 
 
 def _real_for(g, t):
@@ -188,6 +218,10 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                 hooks = node.variable._hooks
                 if hooks:
                     g = _run_hooks(hooks, g, cg)
+                if f._pre_hooks:  # (the AccumulateGrad's own, after the leaf's)
+                    g = _run_node_prehooks(f._pre_hooks, g, cg)
+                    if g is None:
+                        continue
                 if capture is not None and node in capture:
                     results[node] = g
                 if accumulate:
@@ -259,15 +293,20 @@ def _before_node(node, g, cg, capture, through, inner, results):
     """What the engine does before a node's backward when it has pre-hooks or retains its
     gradient, or when only some nodes run (grad's inputs): ``g`` after the hooks, or None
     when the node leads to no captured input and is skipped."""
-    if node._pre_hooks:
-        g = _run_hooks(node._pre_hooks, g, cg)
+    if inner and node in capture:  # (PyTorch's captures a non-leaf's before its hooks run)
+        results[node] = g
+    hooks = node._pre_hooks
+    if hooks:
+        g = _run_hooks(hooks, g, cg)
     r = node._retain
     if r is not None:
         t = r()
         if t is not None:
             _store_grad(t, g, cg)
-    if inner and node in capture:
-        results[node] = g
+    if hooks:  # (the node's own, after its tensor's hooks and retain_grad, as PyTorch)
+        g = _run_node_prehooks(hooks, g, cg)
+        if g is None:
+            return None
     if through is not None and node not in through:
         return None
     return g

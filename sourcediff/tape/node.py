@@ -50,11 +50,27 @@ class Node:
     __str__ = __repr__
 
     def register_prehook(self, fn):
-        """Call ``fn(grad)`` before this node runs; a returned value replaces the gradient."""
+        """Call ``fn(grads)`` before this node runs, as PyTorch: ``grads`` is the tuple of the
+        gradients of the node's outputs (one here), and a returned tuple of as many replaces
+        them (a None in it: no gradient, the node does not run). The node's pre-hooks run after
+        the hooks registered on the tensor it made (``t.register_hook``) and after
+        ``retain_grad`` stored that tensor's gradient, whatever the order of registration."""
         if self._pre_hooks is None:
             self._pre_hooks = []
-        self._pre_hooks.append(fn)
-        return _RemovableHandle(self._pre_hooks, fn)
+        hook = _NodePrehook(fn)
+        self._pre_hooks.append(hook)
+        return _RemovableHandle(self._pre_hooks, hook)
+
+
+class _NodePrehook:
+    """A hook registered by ``Node.register_prehook`` (called with a tuple of gradients), kept
+    in the node's list of pre-hooks beside the hooks of the tensor the node made (called with
+    the gradient); the engine runs the tensor's first."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
 
 
 class AccumulateGrad(Node):
