@@ -123,3 +123,103 @@ def test_captured_gradient_of_a_non_leaf_is_taken_before_its_hooks():
         got.append([_np(g) for g in lib.autograd.grad(z.sum(), [y, x])])
     for s, t in zip(got[1], got[0]):
         np.testing.assert_allclose(s, t, rtol=1e-14)
+
+
+# ------------------------------------------------------------ outputs of unbind/split/chunk
+
+_MULTI = [
+    ("unbind", lambda t: t.unbind(0)),
+    ("split", lambda t: t.split(1)),
+    ("chunk", lambda t: t.chunk(3)),
+    ("split_with_sizes", lambda t: t.split([1, 2])),
+    ("function", lambda t: (T if isinstance(t, T.Tensor) else torch).unbind(t, 1)),
+]
+_WRITES = [
+    ("mul_", lambda a: a[0].mul_(2)),
+    ("second", lambda a: a[1].add_(1)),
+    ("view of it", lambda a: a[0][0:1].mul_(2)),
+    ("view of a view", lambda a: a[0].view(-1).mul_(2)),
+    ("setitem", lambda a: a[0].__setitem__(0, 1.0)),
+    ("setitem slice", lambda a: a[1].__setitem__((Ellipsis, slice(0, 1)), 1.0)),
+    ("setitem whole", lambda a: a[1].__setitem__(slice(None), 1.0)),
+    ("copy_", lambda a: a[1].copy_(a[1] * 0 + 1)),
+    ("operand requires grad", lambda a: a[0].mul_(a[0].detach().requires_grad_())),
+]
+
+
+def _outcome(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 (compared with torch's)
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("make", [m for _, m in _MULTI], ids=[n for n, _ in _MULTI])
+@pytest.mark.parametrize("write", [w for _, w in _WRITES], ids=[n for n, _ in _WRITES])
+@pytest.mark.parametrize("source", ["non-leaf", "leaf", "no grad"])
+def test_inplace_write_into_an_output_of_a_multi_view_function_as_torch(make, write, source):
+    """The same refusal, word for word ("Output 1 of Unbind is a view and is being modified
+    inplace. This view is the output of a function that returns multiple views..."), or the same
+    acceptance, as PyTorch: the tape accepted every write and gave its gradient."""
+    a = rng.standard_normal((3, 2))
+    out = []
+    for lib in (torch, T):
+        x = _mk(lib, a, rg=source != "no grad")
+        base = x * 1 if source == "non-leaf" else x
+        msg = _outcome(lambda: write(make(base)))
+        out.append(msg)
+        if lib is T and msg is not None:
+            with pytest.raises(SourcediffError):
+                write(make(base))
+    assert out[1] == out[0]
+    if source != "no grad":
+        assert out[0] is not None and "returns multiple views" in out[0]
+
+
+@pytest.mark.parametrize("make", [m for _, m in _MULTI], ids=[n for n, _ in _MULTI])
+def test_writes_torch_allows_keep_their_gradients(make):
+    """Under no_grad the write is allowed (and a later use of the written output is refused, as
+    PyTorch's "its base or another view of its base has been modified inplace"); a detached
+    output is writable; a view taken by indexing (not by unbind/split) stays writable, and its
+    gradient is the finite differences'... here PyTorch's."""
+    a = rng.standard_normal((3, 2))
+    res = []
+    for lib in (torch, T):
+        x = _mk(lib, a)
+        y = x * 1
+        outs = make(y)
+        with lib.no_grad():
+            outs[0].mul_(2)
+        later = _outcome(lambda: outs[0].sum())
+        d = make(x * 1)[0].detach()
+        d.mul_(2)
+        y = x * 1
+        y[0].mul_(3.0)  # (an ordinary view: allowed, recorded)
+        z = [o * 1 for o in make(y)]
+        (sum((o * o).sum() for o in z) + (y * y).sum()).backward()
+        res.append((later, _np(d), _np(x.grad)))
+    assert res[1][0] == res[0][0] and res[0][0] is not None
+    for s, t in zip(res[1][1:], res[0][1:]):
+        np.testing.assert_allclose(s, t, rtol=1e-14)
+
+
+def test_a_write_into_the_base_then_a_use_of_an_output_is_refused_as_in_torch():
+    a = rng.standard_normal((3, 2))
+    out = []
+    for lib in (torch, T):
+        y = _mk(lib, a) * 1
+        outs = y.unbind(0)
+        y.mul_(2)
+        out.append(_outcome(lambda: outs[1].sum()))
+    assert out[1] == out[0] and "Output 1 of Unbind" in out[0]
+
+
+def test_iterating_a_tensor_gives_outputs_torch_refuses_to_write():
+    """Iteration is unbind(0) in both: ``for row in y: row.mul_(2)`` is refused."""
+    a = rng.standard_normal((3, 2))
+    out = []
+    for lib in (torch, T):
+        y = _mk(lib, a) * 1
+        out.append(_outcome(lambda: [row.mul_(2) for row in y]))
+    assert out[1] == out[0] and out[0] is not None

@@ -53,6 +53,15 @@ _MSG_NO_GRAD_VIEW = (
     "don't want the inplace to be tracked) or both outside (if you want the inplace to be "
     "tracked)."
 )
+_MSG_MULTI_VIEW = (  # (after "Output 0 of UnbindBackward0 is a view and is being modified inplace.")
+    " This view is the output of a function that returns multiple views. Such functions do not "
+    "allow the output views to be modified inplace. You should replace the inplace operation by "
+    "an out-of-place one."
+)
+_MSG_REBASED_MULTI_VIEW = (
+    "Output {k} of {name} is a view and its base or another view of its base has been modified "
+    "inplace." + _MSG_MULTI_VIEW
+)
 _MSG_STRIDE0 = (
     "unsupported operation: more than one element of the written-to tensor refers to a single "
     "memory location. Please clone() the tensor before performing the operation."

@@ -54,7 +54,7 @@ from .tensor_class import (
     int64,
 )
 from .torch_ops import _TorchOpMethods
-from .views import _check_inplace, _getitem_tensor, _inplace, _sd, _setitem
+from .views import _check_inplace, _getitem_tensor, _inplace, _multi_views, _sd, _setitem
 
 _POWER = np.power
 _POW_EDGES = (0,)  # (the edge of t ** 2, and what it keeps: the base)
@@ -733,21 +733,22 @@ class _Methods:
             name = "SplitWithSizesBackward0"
         else:
             bounds = list(range(0, n, split_size)) + [n] if n else [0, 0]
-        return tuple(self._slice_chunk(dim, a, b, name) for a, b in itertools.pairwise(bounds))
+        return _multi_views([self._slice_chunk(dim, a, b, name)
+                             for a, b in itertools.pairwise(bounds)])
 
     def chunk(self, chunks, dim=0):
         """Split into ``chunks`` pieces along ``dim`` (``SplitBackward0``)."""
         n = self._data.shape[dim]
         if not n:
-            return tuple(self._slice_chunk(dim, 0, 0) for _ in range(chunks))
+            return _multi_views([self._slice_chunk(dim, 0, 0) for _ in range(chunks)])
         return self.split(-(-n // chunks), dim)
 
     def unbind(self, dim=0):
         """The slices along ``dim`` (``UnbindBackward0``)."""
         d = dim % self._data.ndim
-        return tuple(_op("UnbindBackward0", _getitem, _getitem,
-                         (self, (slice(None),) * d + (i,)), None, (0,), (), view=True)
-                     for i in range(self._data.shape[d]))
+        return _multi_views([_op("UnbindBackward0", _getitem, _getitem,
+                                 (self, (slice(None),) * d + (i,)), None, (0,), (), view=True)
+                             for i in range(self._data.shape[d])])
 
     def _slice_chunk(self, dim, a, b, name="SplitBackward0"):
         d = dim % self._data.ndim

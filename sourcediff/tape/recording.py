@@ -104,10 +104,9 @@ def _op(name, key, fwd, args, kw, edges, saves, ans=None, view=False, raw=None):
 
 
 def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied_from=None):
-    """The Tensor of ``ans`` (an ndarray in its final dtype, what ``key`` gave on ``args``)
-    and, when an argument requires grad, its node. The callers that know what _op checks (a
-    ufunc's new float64 array from a float64 first operand with dimensions: _binop, mm_any, a
-    ufunc of one Tensor) call this directly; the node's fields are written out here."""
+    """The Tensor of ``ans`` (``key``'s ndarray on ``args``, in its final dtype) and, when an
+    argument requires grad, its node (fields written out here). Callers that know what _op
+    checks (a ufunc's float64 array from a float64 operand with dimensions) call it directly."""
     out = _new_tensor(Tensor)
     out._data = ans
     out._grad = out._hooks = out._acc = out._vidx = None
@@ -118,11 +117,12 @@ def _record(name, key, fwd, args, kw, edges, saves, ans, raw, view=False, copied
         vc = out._vc = base._vc
         out._base = base._base if base._base is not None else base
         out._gfv = vc[0] if enabled else None  # (a view made under no_grad keeps none)
+        if enabled and getattr(base, "_multi", None) is not None:  # (views._multi_views)
+            out._multi = 0  # (a view of an output of unbind/split, refused as it)
     else:
         vc = out._vc = [0]
         out._gfv = 0
-        # (numpy's view of an argument, copied: a view with no index into its base, so an
-        # in-place write into it is refused, not left out of the argument: v = y.ravel())
+        # (numpy's view of an argument, copied: v = y.ravel(), no index, writes into it refused)
         out._base = None if copied_from is None else \
             copied_from._base if copied_from._base is not None else copied_from
     dt = ans.dtype

@@ -81,6 +81,7 @@ class Tensor:
         "_gfv",
         "_grad",
         "_hooks",
+        "_multi",
         "_retains",
         "_rgv",
         "_vc",
@@ -95,6 +96,11 @@ class Tensor:
             self.requires_grad_(True)
 
     # ------------------------------------------------------------ attributes
+
+    # ``_multi``: set (to the output's position) only on a view made with grad mode on by a
+    # function of several views (unbind, split, chunk) and on the views taken of it: PyTorch
+    # refuses an in-place write into one (views._check_multi). Left unset on every other tensor
+    # (read with getattr) so that making a tensor writes one slot less.
 
     # A view's grad_fn and requires_grad hold for the version of its data they were set at
     # (``_gfv``; None for a view made under no_grad, which keeps them): after an in-place write

@@ -11,7 +11,9 @@ from . import tensor_class as _tensor_class
 from .grad_mode import _state, enable_grad
 from .messages import (
     _MSG_LEAF_INPLACE,
+    _MSG_MULTI_VIEW,
     _MSG_NO_GRAD_VIEW,
+    _MSG_REBASED_MULTI_VIEW,
     _MSG_STRIDE0,
     _MSG_VIEW_LEAF_INPLACE,
     TapeError,
@@ -32,6 +34,43 @@ def _check_inplace(t):
             # (a view made under no_grad of a base that needs grad: the write would change the
             # base's values and not its graph)
             raise TapeError(_MSG_NO_GRAD_VIEW)
+
+
+def _multi_views(outs):
+    """The outputs of a function of several views (unbind, split, chunk), as a tuple, each marked
+    with its position when grad mode is on: PyTorch refuses an in-place write into one of them
+    or into a view of one (_check_multi), since the function's backward takes the gradients of
+    all its outputs together."""
+    if _state.enabled:
+        for i, out in enumerate(outs):
+            out._multi = i
+    return tuple(outs)
+
+
+def _check_multi(t, index=None):
+    """Refuse, with PyTorch's text, an in-place write that is recorded (grad mode on, and the
+    result requires grad) into an output of unbind/split/chunk or a view of one; ``index``: that
+    of an index assignment ``t[index] = v``, which writes into the view ``t[index]`` (named in
+    the message) unless it is all of ``t`` or an advanced index."""
+    k = getattr(t, "_multi", None)
+    if k is None:
+        return
+    gf = t._gf
+    if index is not None:
+        tup = _unwrap_index(index)
+        tup = tup if isinstance(tup, tuple) else (tup,)
+        whole = all(i is Ellipsis or i == slice(None) for i in tup)  # (x[...] = v, x[:] = v)
+        if all(_is_basic(i) for i in tup) and not whole:
+            v = _getitem_tensor(t, index)
+            if v._gf is not None and gf is not None:
+                k, gf = 0, v._gf
+    if gf is None:
+        head = ("A view was created in no_grad mode and is being modified inplace with grad mode "
+                "enabled.")
+    else:
+        head = (f"Output {k} of {type(gf).__name__.removesuffix('Backward0')} is a view and is "
+                "being modified inplace.")
+    raise TapeError(head + _MSG_MULTI_VIEW)
 
 
 def _snapshot(t):
@@ -79,6 +118,10 @@ def _regenerate(v):
     addresses in memory), PyTorch's AsStridedBackward0 of the base's present node. So
     y = a * 1; v = y[1:3]; y.mul_(2); v.sum().backward() gives a.grad 2 where v is, not 1."""
     root = v._base
+    k = getattr(v, "_multi", None)
+    if k is not None and root._rg and v._gf is not None:
+        raise TapeError(_MSG_REBASED_MULTI_VIEW.format(
+            k=k, name=type(v._gf).__name__.removesuffix("Backward0")))
     v._gfv = v._vc[0]  # (fresh from here on)
     old = v._gf
     pos = _positions(v._data, root._data)
@@ -146,10 +189,12 @@ def _positions(view, base):
 
 
 def _inplace(t, op, npop, other, unary=False):
+    recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
+    if recording and t._base is not None:
+        _check_multi(t)
     _check_inplace(t)
     if not unary and other is not None:
         _check_inplace_shape(t, other)
-    recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
     if not recording:
         if not t._data.flags.writeable:
             raise TapeError(_MSG_STRIDE0)
@@ -207,13 +252,15 @@ def _check_inplace_shape(t, other):
 
 
 def _setitem(t, index, value, through_view=False):
+    # (a write into integers or booleans truncates the value: no gradient passes)
+    recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg)) and \
+        t._data.dtype.kind not in "biu"
+    if recording and t._base is not None:
+        _check_multi(t, index)
     if _state.enabled and t._rg and t.grad_fn is None:
         raise TapeError(_MSG_VIEW_LEAF_INPLACE)
     _check_inplace(t)
     idx = _unwrap_index(index)
-    # (a write into integers or booleans truncates the value: no gradient passes)
-    recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg)) and \
-        t._data.dtype.kind not in "biu"
     if not recording:
         t._data[idx] = _unwrap(value)
         t._vc[0] += 1
@@ -315,6 +362,8 @@ def _getitem_tensor(t, index):
                 out._vidx = idx
             # (made under no_grad from a tensor that needs grad: it keeps no grad_fn)
             out._gfv = None if not _state.enabled and t._rg else out._vc[0]
+            if _state.enabled and getattr(t, "_multi", None) is not None:
+                out._multi = 0
         return out
     if not basic:
         return _op("IndexBackward0", _getitem, _getitem, (t, idx), None, (0,), ("i",))
