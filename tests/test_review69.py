@@ -223,3 +223,58 @@ def test_iterating_a_tensor_gives_outputs_torch_refuses_to_write():
         y = _mk(lib, a) * 1
         out.append(_outcome(lambda: [row.mul_(2) for row in y]))
     assert out[1] == out[0] and out[0] is not None
+
+
+# ------------------------------------------------------------ create_graph=True
+
+_CG = {
+    "amax": lambda lib, x, X: x.amax(),
+    "max": lambda lib, x, X: x.max(),
+    "min": lambda lib, x, X: x.min(),
+    "amax dim": lambda lib, x, X: (X.amax(0) * X[0]).sum(),
+    "max dim": lambda lib, x, X: X.max(dim=1)[0].sum(),
+    "stack": lambda lib, x, X: lib.stack([x, x]).sum(),
+    "stack scaled": lambda lib, x, X: (lib.stack([x, 2 * x]) ** 2).sum(),
+    "cat": lambda lib, x, X: lib.cat([x, x]).sum(),
+    "cat of a square": lambda lib, x, X: lib.cat([x, x * x]).sum(),
+    "repeat": lambda lib, x, X: x.repeat(2).sum(),
+    "pad": lambda lib, x, X: lib.nn.functional.pad(x, (1, 1)).sum(),
+    "sum": lambda lib, x, X: x.sum(),
+    "mean of max": lambda lib, x, X: (x.amax() * x).sum(),
+    "tanh": lambda lib, x, X: x.tanh().sum(),
+    "mm": lambda lib, x, X: (X @ X).sum(),
+    "norm": lambda lib, x, X: x.norm(),
+    "prod": lambda lib, x, X: x.prod(),
+    "softmax": lambda lib, x, X: lib.softmax(x, 0)[0],
+    "topk": lambda lib, x, X: (x.topk(2)[0] ** 2).sum(),
+    "unbind": lambda lib, x, X: (x.unbind(0)[1] * x).sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(_CG))
+def test_create_graph_gradient_requires_grad_as_in_torch(name):
+    """With create_graph=True a gradient made only from the seed and what the backward reads
+    for its shape or a mask (amax's ties, stack's pieces, cat's, pad's) requires grad exactly
+    when PyTorch's does: the tape's amax/stack/cat/repeat/pad gave requires_grad=True (an edge to
+    x of unreduce(g, x), unstack_grads(g, [x, x])...). Values and, where it requires grad, the
+    second derivative (a Hessian-vector product) equal torch's."""
+    a, b = np.array([1.0, 3.0, -2.0, 0.5]), rng.standard_normal((4, 4))
+    v = rng.standard_normal(4)
+    res = []
+    for lib in (torch, T):
+        x, X = _mk(lib, a), _mk(lib, b)
+        y = _CG[name](lib, x, X)
+        gx, gX = lib.autograd.grad(y, [x, X], create_graph=True, allow_unused=True)
+        out = [None if g is None else g.requires_grad for g in (gx, gX)]
+        out += [_np(gx), _np(gX)]
+        if gx is not None and gx.requires_grad:
+            hv = lib.autograd.grad((gx * _mk(lib, v, rg=False)).sum(), [x, X], allow_unused=True)
+            out += [_np(h) for h in hv]
+        res.append(out)
+    (t, s) = res
+    assert s[:2] == t[:2]
+    assert len(s) == len(t)
+    for p, q in zip(s[2:], t[2:]):
+        assert (p is None) == (q is None)
+        if p is not None:
+            np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)

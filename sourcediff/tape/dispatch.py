@@ -11,7 +11,7 @@ from .functions import mm_any
 from .grad_mode import _state
 from .messages import TapeError
 from .recording import _BOTH, _F64, _ONE, _op, _record, _sd  # (_sd: the runtime)
-from .rule_lookup import _lookup, _no_rule
+from .rule_lookup import _carries, _lookup, _no_rule
 from .tensor_class import Tensor, _any_rg, _unwrap, _wrap_result
 
 _info = {}  # numpy function -> (rule, PyTorch's name of its usual node)
@@ -326,10 +326,11 @@ def _array_function(func, args, kwargs):
     edges = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            if a._data.dtype.kind in "fc":
+            if a._data.dtype.kind in "fc" and _carries(rule, i):
                 edges.append(i)
         elif type(a) in (list, tuple) and any(isinstance(e, Tensor) for e in a):
-            edges.extend((i, j) for j in range(len(a)))
+            if _carries(rule, i):
+                edges.extend((i, j) for j in range(len(a)))
         elif rule.broadcast and isinstance(a, (np.ndarray, numbers.Number)):
             edges.append(i)
     name = _torch_name(func, name, args, kwargs)

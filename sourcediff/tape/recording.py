@@ -14,6 +14,7 @@ from .messages import TapeError, TapeTypeError
 from .node import _BILINEAR, _Fields, _make_node, _node_class, _node_classes, _seq
 from .rule_lookup import (
     _cache_version,
+    _carries,
     _is_ragged,
     _lookup,
     _no_rule,
@@ -542,7 +543,7 @@ def _constant_derivative(node, c):
     return out
 
 
-_helpers = [None, ()]  # (the registry version, the runtime helpers with a vjp rule of their own)
+_helpers = [None, ((), ())]  # (the registry version, the runtime helpers with a vjp rule of their own)
 _helper_names = set()
 
 
@@ -551,25 +552,39 @@ def _record_helpers():
     rule of their own (``_sd.norm_weights``, ``_sd.prod_others``...: smooth functions of the
     argument) are recorded as tape ops with that rule. Called directly they read the Tensors
     with np.asarray, as constants: the second derivative of x.norm() missed a term and that of
-    x.prod() was a Tensor without grad. Returns the (name, function) pairs to put back."""
+    x.prod() was a Tensor without grad. The helpers declared without derivative (defnondiff:
+    ``_sd.extremum_weights``, a mask) get their Tensors detached: a read that needs no derivative,
+    not one of a constant (the derivative of amax was otherwise refused a further derivative).
+    Returns the (name, function) pairs to put back."""
     if _helpers[0] != registry.version():
-        found = []
+        found, nondiff = [], []
         for name in dir(_sd):
             f = getattr(_sd, name)
-            if callable(f) and not isinstance(f, type) and registry.lookup(f) is not None:
-                found.append((name, f))
-        _helpers[0], _helpers[1] = registry.version(), tuple(found)
+            if callable(f) and not isinstance(f, type):
+                if registry.lookup(f) is not None:
+                    found.append((name, f))
+                elif registry.is_nondiff(f):
+                    nondiff.append((name, f))
+        _helpers[0], _helpers[1] = registry.version(), (tuple(found), tuple(nondiff))
         _helper_names.clear()
         _helper_names.update(name for name, _ in found)
-    for name, f in _helpers[1]:
+    found, nondiff = _helpers[1]
+    for name, f in found:
         setattr(_sd, name, _recorded_helper(name, f))
-    return _helpers[1]
+    for name, f in nondiff:
+        setattr(_sd, name, _detached_helper(f))
+    return found + nondiff
 
 
 def _recorded_helper(name, f):
+    rule = registry.lookup(f)
+
     def call(*args, **kw):
         # (a Tensor inside a list or tuple argument, as einsum_call_grads' operands, is an edge
         # (i, j) too: read as a constant, the second derivative of np.einsum(t, u) was 0)
+        if any(not _carries(rule, i) and _any_rg(a if type(a) in (list, tuple) else (a,))
+               for i, a in enumerate(args)):
+            args = _shape_only_detached(rule, args)
         edges = tuple(e for i, a in enumerate(args) for e in (
             ((i, j) for j, x in enumerate(a) if isinstance(x, Tensor) and x._rg)
             if type(a) in (list, tuple) else (i,) if isinstance(a, Tensor) and a._rg else ()))
@@ -578,6 +593,29 @@ def _recorded_helper(name, f):
             return f(*args, **kw)
         return _op(name, f, f, args, kw or None, edges, ())
     return call
+
+
+def _detached_helper(f):
+    def call(*args, **kw):
+        return f(*[_off_list(a) for a in args], **{k: _off_list(v) for k, v in kw.items()})
+    return call
+
+
+def _off(a):
+    return a.detach() if isinstance(a, Tensor) and a._rg else a
+
+
+def _off_list(a):
+    return type(a)(_off(e) for e in a) if type(a) in (list, tuple) else _off(a)
+
+
+def _shape_only_detached(rule, args):
+    """``args`` with the Tensors requiring grad in the positions ``rule`` gives no derivative
+    (rule_lookup._carries: ``x`` of ``unreduce(g, x)``, read for its shape) detached: no edge
+    of the helper's node, so that its result requires grad only through the others, as
+    PyTorch's backward of amax, stack or cat gives a gradient without grad under
+    create_graph=True. The values, and so every derivative, are the same."""
+    return tuple(a if _carries(rule, i) else _off_list(a) for i, a in enumerate(args))
 
 
 def _linear_vjp(node, pos, tg):

@@ -100,6 +100,17 @@ def _rule_and_vjp(key, req):
     return found
 
 
+def _carries(rule, i):
+    """Whether ``rule``'s argument ``i`` is an edge of the node: not when the rule gives it no
+    derivative (None: an argument read for its shape, as ``x`` of ``unreduce(g, x)``, the arrays
+    of ``unstack_grads(g, arrays)`` or ``concat_grads``, which the backward of amax, stack and
+    cat call under create_graph=True), so that a result made only from such arguments and
+    constants does not require grad, as PyTorch's (whose backward of amax reads ``self`` only
+    in a comparison). Kept where the rule leaves out a derivative that exists (``unimplemented``:
+    refused when it is needed)."""
+    return rule.differentiable(i) or rule.unimplemented_at(i) is not None
+
+
 def _check_differentiable(rule, req):
     """Refuse a tensor that requires grad in a position whose derivative ``rule`` does not give
     though it is not zero (its ``unimplemented`` fact: np.cov's aweights): its gradient would be
