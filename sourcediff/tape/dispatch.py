@@ -19,11 +19,16 @@ _info_version = [None]  # registry.version() _info was filled under
 _registry_version = registry._version
 
 
+_drops = {}  # rule -> the argument positions that are no edge of its node (rule_lookup._carries)
+_MAX_ARGS = 32  # (positions past it are edges, as before)
+
+
 def _func_info(func):
     """``func``'s rule and node name (``SinBackward0``), cached until a rule is registered."""
     version = _registry_version[0]  # (registry.version() without the call)
     if version != _info_version[0]:
         _info.clear()
+        _drops.clear()
         _info_version[0] = version
     info = _info.get(func)
     if info is None:
@@ -323,13 +328,16 @@ def _array_function(func, args, kwargs):
         if _any_rg(kwargs.values()):  # (a Tensor, or a list of them: multi_dot(arrays=[...]))
             raise TapeError(f"pass the differentiable arguments of {rule.name} positionally")
         _check_keywords(rule, kwargs)
+    drop = _drops.get(rule)
+    if drop is None:  # (the positions rule_lookup._carries leaves out, found once per rule)
+        drop = _drops[rule] = frozenset(i for i in range(_MAX_ARGS) if not _carries(rule, i))
     edges = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            if a._data.dtype.kind in "fc" and _carries(rule, i):
+            if a._data.dtype.kind in "fc" and i not in drop:
                 edges.append(i)
         elif type(a) in (list, tuple) and any(isinstance(e, Tensor) for e in a):
-            if _carries(rule, i):
+            if i not in drop:
                 edges.extend((i, j) for j in range(len(a)))
         elif rule.broadcast and isinstance(a, (np.ndarray, numbers.Number)):
             edges.append(i)
