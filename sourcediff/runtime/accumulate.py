@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from ..pytree import like_container
-from .shapes import other_array, rebroadcast, shape, unbroadcast
+from .shapes import operator_giving_object, other_array, rebroadcast, shape, unbroadcast
 
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
@@ -131,6 +131,15 @@ class GradList(list):
 
     __radd__ = __add__
 
+    def _refused(self, *_):
+        # (any other operator meets a dict's gradient only as the adjoint of one whose result
+        # is an object of the user's class: -obj running its __neg__, obj * 3.0 its __mul__)
+        raise operator_giving_object(self)
+
+    __neg__ = __pos__ = __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refused
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _refused
+    __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _refused
+
 
 class GradDict(dict):
     """The gradient of a dict: one entry per key that has one (a missing key's is zero); ``+``
@@ -140,6 +149,15 @@ class GradDict(dict):
         return add_grads(self, other)
 
     __radd__ = __add__
+
+    def _refused(self, *_):
+        # (any other operator meets a dict's gradient only as the adjoint of one whose result
+        # is an object of the user's class: -obj running its __neg__, obj * 3.0 its __mul__)
+        raise operator_giving_object(self)
+
+    __neg__ = __pos__ = __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refused
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _refused
+    __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _refused
 
 
 def add_grads(a, b):

@@ -1,0 +1,125 @@
+"""Programs from a review where users met an internal error, numpy's message or a message about
+something their code does not do. Each ends as a gradient checked against central finite
+differences (tests/oracles.py) or as a sourcediff exception naming the construct, the user's file
+and line, and what to write instead."""
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+
+from .oracles import check_grads_fd
+
+
+# --- an operator whose result is an object of the user's class (-obj running __neg__, obj * 3.0
+# __mul__, 2.0 * obj __rmul__, obj / 2 __truediv__, obj ** k __pow__): its adjoint applied
+# numpy's arithmetic to the object's gradient by attribute and failed with Python's TypeError
+# about sourcediff's GradDict. Refused now like review65's operators on objects
+
+
+class _V:
+    def __init__(self, v):
+        self.v = v
+
+    def __neg__(self):
+        return _V(-2.0 * self.v)
+
+    def __mul__(self, k):
+        return _V(self.v * k * 2.0)
+
+    def __rmul__(self, k):
+        return _V(self.v * k * 3.0)
+
+    def __truediv__(self, k):
+        return _V(self.v / k + 1.0)
+
+    def __pow__(self, k):
+        return _V(self.v ** k * 0.5)
+
+    def __gt__(self, other):
+        return np.sum(self.v) > np.sum(other.v)
+
+    def n(self):
+        return np.sum(self.v ** 2)
+
+
+def v_neg(v):
+    return (-_V(v)).n()
+
+
+def v_times(v):
+    return (_V(v) * 3.0).n()
+
+
+def v_rtimes(v):
+    return (2.0 * _V(v)).n()
+
+
+def v_divided(v):
+    return (_V(v) / 2.0).n()
+
+
+def v_power(v):
+    k = 3.0
+    return (_V(v) ** k).n()
+
+
+@pytest.mark.parametrize("fn", [v_neg, v_times, v_rtimes, v_divided, v_power])
+def test_an_operator_giving_an_object_of_a_users_class_is_refused_at_its_line(fn):
+    x = np.array([0.7, 0.3])
+    fn(x)  # (Python runs it)
+    with pytest.raises(sd.SourcediffError, match=r"test_review68\.py:\d+: an operator .* gives "
+                       r"an object of your class \(its attributes: v\).*name of its own") as info:
+        sd.grad(fn)(x)
+    assert "GradDict" not in str(info.value)
+
+
+# --- max/min of objects: the gradient goes to the object Python returned. The list form scaled
+# the object's gradient (GradDict * 1.0: a TypeError); and an object whose class's __eq__ calls
+# another one equal (by name) gave the gradient to the first equal one, not to the one max
+# returned: a silent wrong gradient (4 w where it is 8 w)
+
+
+class _Named:
+    def __init__(self, name, w):
+        self.name = name
+        self.w = w
+
+    def __eq__(self, other):
+        return self.name == other.name
+
+    def __gt__(self, other):
+        return np.sum(self.w) > np.sum(other.w)
+
+    def n(self):
+        return np.sum(self.w ** 2)
+
+
+def max_of_objects(v):
+    return max(_V(v), _V(v * 2.0)).n()
+
+
+def max_of_a_list_of_objects(v):
+    return max([_V(v), _V(v * 2.0), _V(v * -1.0)]).n()
+
+
+def min_of_a_list_of_objects(v):
+    return min([_V(v * 2.0), _V(v), _V(v * 3.0)]).n() * 5.0
+
+
+def max_of_objects_equal_by_name(w):
+    return max(_Named("a", w), _Named("a", w * 2.0)).n()
+
+
+def max_of_a_list_of_objects_equal_by_name(w):
+    return max([_Named("a", w), _Named("a", w * 2.0)]).n()
+
+
+@pytest.mark.parametrize("fn", [max_of_objects, max_of_a_list_of_objects,
+                                min_of_a_list_of_objects, max_of_objects_equal_by_name,
+                                max_of_a_list_of_objects_equal_by_name])
+@pytest.mark.parametrize("x", [np.array([0.7, 0.3]), np.array([-0.7, 0.2])])
+def test_max_of_objects_gives_the_gradient_to_the_one_returned(fn, x):
+    value, g = sd.value_and_grad(fn)(x)
+    assert value == fn(x)
+    check_grads_fd(fn, (x,), (0,), (g,))
