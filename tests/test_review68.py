@@ -3,6 +3,8 @@ something their code does not do. Each ends as a gradient checked against centra
 differences (tests/oracles.py) or as a sourcediff exception naming the construct, the user's file
 and line, and what to write instead."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,38 @@ def test_max_of_objects_gives_the_gradient_to_the_one_returned(fn, x):
     value, g = sd.value_and_grad(fn)(x)
     assert value == fn(x)
     check_grads_fd(fn, (x,), (0,), (g,))
+
+
+# --- np.clip(a, min=lo, max=hi), numpy 2.1's names for the bounds: a bound that carries a
+# derivative was refused ("the derivative rule of np.clip gives no derivative for it"); the rule
+# takes them now, in both modes (numpy before 2.1 has no such keywords: Python refuses the call)
+
+_CLIP_KEYWORDS = "min" in inspect.signature(np.clip).parameters
+_W = np.arange(1.0, 5.0)
+
+
+def clip_min_max(a, lo, hi):
+    return np.sum(np.clip(a, min=lo, max=hi) ** 2 * _W)
+
+
+def clip_min(a, lo, hi):
+    return np.sum(np.clip(a * hi, min=lo) ** 2 * _W)
+
+
+def clip_max(a, lo, hi):
+    return np.sum(np.clip(a, max=hi * lo) ** 2 * _W)
+
+
+def clip_crossing(a, lo, hi):  # (lo > hi somewhere: numpy gives hi there)
+    return np.sum(np.clip(a, min=lo + 0.5, max=hi) ** 2 * _W)
+
+
+@pytest.mark.skipif(not _CLIP_KEYWORDS, reason="np.clip's min=/max= are numpy 2.1's")
+@pytest.mark.parametrize("fn", [clip_min_max, clip_min, clip_max, clip_crossing])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_clips_min_and_max_keywords_carry_the_bounds_derivatives(fn, mode):
+    args = (np.array([-1.0, 0.2, 0.5, 2.0]), np.array([0.0, 0.1, 0.6, -0.3]),
+            np.array([1.0, 0.3, 0.9, 1.5]))
+    grads = sd.grad(fn, wrt=(0, 1, 2), mode=mode)(*args)
+    assert np.any(grads[1] != 0) or fn is clip_max
+    check_grads_fd(fn, args, (0, 1, 2), grads)
