@@ -131,15 +131,6 @@ class GradList(list):
 
     __radd__ = __add__
 
-    def _refused(self, *_):
-        # (any other operator meets a dict's gradient only as the adjoint of one whose result
-        # is an object of the user's class: -obj running its __neg__, obj * 3.0 its __mul__)
-        raise operator_giving_object(self)
-
-    __neg__ = __pos__ = __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refused
-    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _refused
-    __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _refused
-
 
 class GradDict(dict):
     """The gradient of a dict: one entry per key that has one (a missing key's is zero); ``+``
