@@ -160,3 +160,62 @@ def test_clips_min_and_max_keywords_carry_the_bounds_derivatives(fn, mode):
     grads = sd.grad(fn, wrt=(0, 1, 2), mode=mode)(*args)
     assert np.any(grads[1] != 0) or fn is clip_max
     check_grads_fd(fn, args, (0, 1, 2), grads)
+
+
+# --- a list's or dict's own method changing a container where sourcediff does not rewrite it as
+# the item stores it makes: the message said an array was shared ("p['b'] holds its array ...
+# copy it first (p['b'] = p.copy())", "L holds its array ... (L = L[1].copy())"); it now says
+# what the call changes and what to write. d.update([("a", v)]) (pairs written out) on a dict the
+# function makes is rewritten as d["a"] = v, like d.update({"a": v}): differentiated
+
+
+def update_a_parameter_dict(p):
+    p.update({"a": p["b"] * 2})
+    return np.sum(p["a"] ** 2)
+
+
+def append_to_a_nested_list(v):
+    L = [np.zeros(2), []]
+    L[1].append(v)
+    return np.sum(L[1][0] ** 2)
+
+
+@pytest.mark.parametrize("fn, arg, said, fix", [
+    (update_a_parameter_dict, lambda x: {"a": x, "b": x * 2.0}, "p.update(...) changes the list "
+     "or dict p in place", "write p[key] = value for each item instead"),
+    (append_to_a_nested_list, lambda x: x, "L[1].append(...) changes the list or dict L[1] in "
+     "place", "write L[1] = L[1] + [v] instead")])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_containers_method_is_refused_with_what_it_changes(fn, arg, said, fix, mode):
+    x = np.array([0.3, -0.5])
+    with pytest.raises(sd.SourcediffSyntaxError, match=r"test_review68\.py:\d+:\d+: ") as info:
+        sd.grad(fn, mode=mode)(arg(x))
+    message = str(info.value)
+    assert said in message and fix in message, message
+    assert "holds its array" not in message and ".copy()" not in message, message
+
+
+def written_instead(v):  # (what the message says to write: differentiated)
+    L = [np.zeros(2), []]
+    L[1] = L[1] + [v]
+    return np.sum(L[1][0] ** 2)
+
+
+def update_with_pairs(x):
+    d = {"b": x}
+    d.update([("a", x * 3.0), ("c", np.sin(x))])
+    return np.sum(d["a"] ** 2 * d["c"] + d["b"])
+
+
+def update_with_a_tuple_of_pairs(x):
+    d = {"b": x}
+    d.update((("a", x * d["b"]),), c=x + 1.0)
+    return np.sum(d["a"] * d["c"])
+
+
+@pytest.mark.parametrize("fn", [written_instead, update_with_pairs, update_with_a_tuple_of_pairs])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_dict_update_with_pairs_is_differentiated(fn, mode):
+    x = np.array([0.3, -0.5])
+    g = sd.grad(fn, mode=mode)(x)
+    check_grads_fd(fn, (x,), (0,), (g,))
