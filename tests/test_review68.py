@@ -219,3 +219,35 @@ def test_dict_update_with_pairs_is_differentiated(fn, mode):
     x = np.array([0.3, -0.5])
     g = sd.grad(fn, mode=mode)(x)
     check_grads_fd(fn, (x,), (0,), (g,))
+
+
+# --- forward mode through a callable taken out of a container that carries tangents ((g, s) =
+# (np.vectorize(h), x * 2.0)): the callable's zero tangent was np.zeros_like's object array,
+# which dynamic_jvp took for the tangent of a closure and indexed (numpy's indexing message).
+# It is the symbolic zero now; reverse mode differentiated these already
+
+
+def vectorized_from_a_tuple(x):
+    layer = (np.vectorize(lambda v: v * 2.0), x * 2.0)
+    g, s = layer
+    return np.sum(g(s) * x)
+
+
+def vectorized_from_a_dict(x):
+    d = {"f": np.vectorize(lambda v: v ** 2), "s": x * 2.0}
+    return np.sum(d["f"](d["s"]) * x)
+
+
+def vectorized_closure_from_a_tuple(x):  # (a closure over x: its tangent is not zero)
+    layer = (np.vectorize(lambda v: v * x[0]), x * 2.0)
+    g, s = layer
+    return np.sum(g(s) * x)
+
+
+@pytest.mark.parametrize("fn", [vectorized_from_a_tuple, vectorized_from_a_dict,
+                                vectorized_closure_from_a_tuple])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_vectorized_function_taken_out_of_a_container(fn, mode):
+    x = np.array([0.3, -0.5, 1.2])
+    g = sd.grad(fn, mode=mode)(x)
+    check_grads_fd(fn, (x,), (0,), (g,))

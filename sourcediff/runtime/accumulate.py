@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from ..pytree import like_container
+from ..pytree import is_model_object, like_container
 from .shapes import operator_giving_object, other_array, rebroadcast, shape, unbroadcast
 
 __all__ = [
@@ -47,6 +47,10 @@ def zero_tangent(x):
         return {k: zero_tangent(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return like_container(x, [zero_tangent(item) for item in x])
+    if callable(x) and not isinstance(x, type) and not is_model_object(x):
+        # (a function, np.vectorize(f), np.tanh: the symbolic zero, which dynamic_jvp reads as
+        # a callee that carries no tangent; np.zeros_like gave an object array it took for one)
+        return 0.0
     if isinstance(x, (np.ndarray, np.generic, int, float, complex, bool)) or x is None or \
             other_array(x) or not hasattr(x, "__dict__") or isinstance(x, type) or callable(x):
         return zeros_like_grad(x)
