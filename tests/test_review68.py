@@ -251,3 +251,50 @@ def test_a_vectorized_function_taken_out_of_a_container(fn, mode):
     x = np.array([0.3, -0.5, 1.2])
     g = sd.grad(fn, mode=mode)(x)
     check_grads_fd(fn, (x,), (0,), (g,))
+
+
+# --- +obj and abs(obj) running the class's __pos__ and __abs__ with an object as result: +obj's
+# rule passed the result's gradient to obj unchanged, a silent wrong gradient (6 v where Python's
+# is 18 v), and abs(obj) failed with "'<' not supported between instances"; both are refused now
+# with review65's message (+'s rule goes through unbroadcast, abs's through real_only)
+
+
+class _Scaled:
+    def __init__(self, v):
+        self.v = v
+
+    def __pos__(self):
+        return _Scaled(3.0 * self.v)
+
+    def __abs__(self):
+        return _Scaled(np.abs(self.v) * 2.0)
+
+    def n(self):
+        return np.sum(self.v ** 2)
+
+
+def scaled_pos(v):
+    return (+_Scaled(v)).n()
+
+
+def scaled_abs(v):
+    return abs(_Scaled(v)).n()
+
+
+def positive_of_arrays(x):  # (+ of arrays and numbers: still differentiated)
+    return np.sum((+x) ** 2 * np.arange(3.0)) * (+x[1]) + np.sum(np.positive(x * 2.0) * x)
+
+
+@pytest.mark.parametrize("fn", [scaled_pos, scaled_abs])
+def test_pos_and_abs_of_an_object_are_refused(fn):
+    x = np.array([0.7, -0.3])
+    fn(x)
+    with pytest.raises(sd.SourcediffError, match=r"test_review68\.py:\d+: .*your class _Scaled"):
+        sd.grad(fn)(x)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_positive_of_arrays_is_differentiated(mode):
+    x = np.array([0.3, -0.5, 1.0])
+    g = sd.grad(positive_of_arrays, mode=mode)(x)
+    check_grads_fd(positive_of_arrays, (x,), (0,), (g,))

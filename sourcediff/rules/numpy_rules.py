@@ -55,7 +55,7 @@ def negative(g, ans, x):
 
 @defvjp(operator.pos, np.positive, kind="linear", view=False)
 def positive(g, ans, x):
-    return (g,)
+    return (_sd.unbroadcast(g, x),)  # (which refuses +obj running a class's __pos__)
 
 
 # Complex values in between (x * 1j, np.exp(1j * x)) follow autograd's and JAX's convention: the

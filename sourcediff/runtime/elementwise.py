@@ -9,7 +9,7 @@ import numpy as np
 from ..pytree import is_model_object
 from .accumulate import GradList, grad_items, iterates_keys, zeros_like_grad
 from .indexing import item_grad, normalize_axes
-from .shapes import as_array, keep, other_array, shape, unbroadcast
+from .shapes import as_array, keep, operator_on_object, other_array, shape, unbroadcast
 
 _count_nonzero = np._core.multiarray.count_nonzero if hasattr(np, "_core") else \
     np.core.multiarray.count_nonzero
@@ -42,6 +42,8 @@ def real_only(x, what):
     times anything), so a complex value there would give a wrong gradient. Refused too: another
     library's array (dask's) where that library computes ``what`` otherwise than numpy
     (``_COMPUTED_OTHERWISE``): the rules are for numpy's value."""
+    if is_model_object(x):  # (abs(obj) running its class's __abs__: review68)
+        raise operator_on_object(x)
     if what in _COMPUTED_OTHERWISE and other_array(x):
         raise NotImplementedError(
             f"{what} of a {type(x).__module__.split('.')[0]} array is that library's own function, "
