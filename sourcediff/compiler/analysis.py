@@ -556,13 +556,14 @@ class Analysis(ObjectState):
         for pos, arg in enumerate(quote.slots(q, bound)):
             if op.rule.differentiable(pos):
                 out |= _names_in([arg]) & self.locals
-        # (the rule gives nothing for keyword-only arguments: np.clip(x, min=lo) with an lo that
-        # carries a derivative makes the result active, and refuse_keyword_operands refuses it)
+        # (the rule gives nothing for keyword-only arguments: np.pad(x, 1, constant_values=c)
+        # with a c that carries a derivative makes the result active, and
+        # refuse_keyword_operands refuses it)
         return out | (_names_in([v for _, v in _keyword_operands(q, bound)]) & self.locals)
 
     def refuse_keyword_operands(self, op, q, bound, s):
         """Refuse a value that carries a derivative passed to a keyword-only parameter of the
-        rule (``np.clip(x, min=lo)``, ``np.pad(x, 1, constant_values=c)``): the rule returns
+        rule (``np.pad(x, 1, constant_values=c)``): the rule returns
         contributions for its positional parameters only, so the derivative through it would be
         left out without a word."""
         for name, value in _keyword_operands(q, bound):
@@ -576,9 +577,8 @@ class Analysis(ObjectState):
                     f"{'keyword arguments' if name is None else name + '='} depends on "
                     f"{', '.join(self.wrt)}, and the derivative rule of {op.name} gives no "
                     f"derivative for it.\n    {self.parsed.line_text(s)}\nPass it by "
-                    f"position where {op.name} takes it so (np.clip(x, lo, hi) for np.clip(x, "
-                    f"min=lo, max=hi)), or keep the derivative out of it with "
-                    f"sourcediff.stop_gradient if none is meant to flow through it")
+                    f"position where {op.name} takes it so, or keep the derivative out of it "
+                    f"with sourcediff.stop_gradient if none is meant to flow through it")
 
     def record_cut_slots(self, op, s, target):
         """Note the names in the arguments of ``target = op(...)`` whose derivative the rule does

@@ -230,6 +230,7 @@ class CallLowering:
         check that d is a dict (the values first, as Python evaluates them before the call)::
 
             d.update({"a": e}, b=g)     d["a"] = e; d["b"] = g
+            d.update([("a", e)])        d["a"] = e
             v = d.setdefault(k, e)      if k not in d: d[k] = e
                                         v = d[k]
 
@@ -242,8 +243,10 @@ class CallLowering:
             return False
         name, method, args, kws = value.func.value.id, value.func.attr, value.args, value.keywords
         if method == "update" and target is None and len(args) <= 1 and (not args or isinstance(
-                args[0], gast.Dict) and all(k is not None for k in args[0].keys)):
-            pairs = list(zip(args[0].keys, args[0].values)) if args else []
+                args[0], gast.Dict) and all(k is not None for k in args[0].keys) or
+                _written_pairs(args[0])):
+            pairs = [] if not args else list(zip(args[0].keys, args[0].values)) if isinstance(
+                args[0], gast.Dict) else [tuple(pair.elts) for pair in args[0].elts]
             pairs += [(const(k.arg), k.value) for k in kws]
         elif method == "setdefault" and len(args) == 2 and not kws:
             pairs = [(args[0], args[1])]
@@ -662,3 +665,11 @@ def _bound_only_to(fdef, displays, star):
     other = {node.id for node in walk(fdef) if isinstance(node, gast.Name) and
              not isinstance(node.ctx, gast.Load) and id(node) not in skip}
     return ({t.id for t in targets} | ({star.id} if star is not None else set())) - other
+
+
+def _written_pairs(node):
+    """Whether ``node`` is a list or tuple display of pairs written out (``[("a", e), (k, f)]``),
+    none starred: the items ``d.update(node)`` stores, in order."""
+    return isinstance(node, (gast.List, gast.Tuple)) and all(
+        isinstance(pair, gast.Tuple) and len(pair.elts) == 2 and
+        not any(isinstance(e, gast.Starred) for e in pair.elts) for pair in node.elts)

@@ -4,6 +4,7 @@
 Example: ``z.sort(...) changes z in place, and c holds the same array (c = z): ...``."""
 
 from ..errors import SourcediffSyntaxError
+from ..rules.facts import CONTAINER_ONLY_METHODS
 
 
 def sharers(aliases, obj, origin_of):
@@ -35,6 +36,8 @@ def in_place_error(where, obj, method, line, aliases, origin_of, result=None):
             f"{result} is None here, not the changed {shown}; call {shown}.{method}(...) as a "
             f"statement of its own and read {shown}, or build the new value ({result} = "
             f"{fix}).\n    {line}")
+    if method in CONTAINER_ONLY_METHODS:
+        return container_method_error(where, shown, method, line)
     if others:
         fix = f"{shown} = np.sort({shown})" if method == "sort" else f"{shown} = ..."
         return SourcediffSyntaxError(
@@ -59,3 +62,22 @@ def write_error(where, obj, what, line, aliases, origin_of):
         f"{where}: {what} writes into {shown} in place{shared} sourcediff does not "
         f"differentiate; {copy}assign the result instead ({shown} = ...), or {shown}[...] = ... "
         f"to fill the array.\n    {line}")
+
+
+_CONTAINER_FIX = {
+    "update": "{o}[key] = value for each item", "setdefault": "if key not in {o}: {o}[key] = value",
+    "append": "{o} = {o} + [v]", "extend": "{o} = {o} + list(s)",
+    "insert": "{o} = {o}[:i] + [v] + {o}[i:]", "clear": "{o} = []", "reverse": "{o} = {o}[::-1]"}
+
+
+def container_method_error(where, shown, method, line):
+    """The error for a list's or dict's own method (``p.update({...})`` on a parameter,
+    ``L[1].append(v)``) changing, in place, a container that carries a derivative where
+    sourcediff does not rewrite the call as the stores it makes (it does on a list or dict the
+    function makes under a name of its own): it changes the container's items, no array."""
+    fix = _CONTAINER_FIX.get(method, "{o} = ... (a new list or dict without the item)")
+    return SourcediffSyntaxError(
+        f"{where}: {shown}.{method}(...) changes the list or dict {shown} in place (its items; "
+        f"no array is written). sourcediff follows such a call only on a list or dict made in "
+        f"this function under a name of its own ([...], {{...}}), with the items written out in "
+        f"the call; write {fix.format(o=shown)} instead.\n    {line}")

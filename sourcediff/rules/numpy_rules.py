@@ -55,7 +55,7 @@ def negative(g, ans, x):
 
 @defvjp(operator.pos, np.positive, kind="linear", view=False)
 def positive(g, ans, x):
-    return (g,)
+    return (_sd.unbroadcast(g, x),)  # (which refuses +obj running a class's __pos__)
 
 
 # Complex values in between (x * 1j, np.exp(1j * x)) follow autograd's and JAX's convention: the
@@ -302,10 +302,11 @@ def where(g, ans, condition, x=None, y=None):
 # clip: a value on a bound passes its gradient to `a` (PyTorch clamp: boundary included); array bounds
 # get it where `a` is strictly outside, and hi where lo > hi (np.clip is minimum(maximum(a, lo), hi)).
 @defvjp(np.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
-        view=False, rowwise="elementwise")
-def clip(g, ans, a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
+        view=False, rowwise="elementwise")  # (min=, max=: numpy 2.1's, keyword-only there; slots)
+def clip(g, ans, a, a_min=None, a_max=None, out=None, min=None, max=None, **kwargs):
     lo, hi = _sd.clip_bounds(a_min, a_max, min, max)
-    return (g * ((a >= lo) & (a <= hi)), g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)))
+    return (g * ((a >= lo) & (a <= hi)), g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)),
+            None, g * ((a < lo) & (lo <= hi)), g * ((a > hi) | (lo > hi)))
 
 
 @defvjp(np.ndarray.clip, kind="elementwise", broadcast=True, torch_name="ClampBackward1",
@@ -869,8 +870,7 @@ def copy_method(g, ans, a, order="C"):
     return (g,)
 
 
-# tuple(items): the items' gradients, entry by entry (list(...) and map(...) are rewritten to
-# comprehensions by the normalizer)
+# tuple(items): the items' gradients, entry by entry (list(...), map(...): comprehensions by then)
 @defvjp(builtins.tuple, kind="custom")
 def python_tuple(g, ans, iterable=()):
     return (_sd.sequence_grad(g, iterable),)

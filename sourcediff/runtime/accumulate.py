@@ -6,8 +6,8 @@ import functools
 
 import numpy as np
 
-from ..pytree import like_container
-from .shapes import other_array, rebroadcast, shape, unbroadcast
+from ..pytree import is_model_object, like_container
+from .shapes import operator_giving_object, other_array, rebroadcast, shape, unbroadcast
 
 __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
@@ -47,6 +47,10 @@ def zero_tangent(x):
         return {k: zero_tangent(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return like_container(x, [zero_tangent(item) for item in x])
+    if callable(x) and not isinstance(x, type) and not is_model_object(x):
+        # (a function, np.vectorize(f), np.tanh: the symbolic zero, which dynamic_jvp reads as
+        # a callee that carries no tangent; np.zeros_like gave an object array it took for one)
+        return 0.0
     if isinstance(x, (np.ndarray, np.generic, int, float, complex, bool)) or x is None or \
             other_array(x) or not hasattr(x, "__dict__") or isinstance(x, type) or callable(x):
         return zeros_like_grad(x)
@@ -140,6 +144,15 @@ class GradDict(dict):
         return add_grads(self, other)
 
     __radd__ = __add__
+
+    def _refused(self, *_):
+        # (any other operator meets a dict's gradient only as the adjoint of one whose result
+        # is an object of the user's class: -obj running its __neg__, obj * 3.0 its __mul__)
+        raise operator_giving_object(self)
+
+    __neg__ = __pos__ = __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refused
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _refused
+    __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _refused
 
 
 def add_grads(a, b):

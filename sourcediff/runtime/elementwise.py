@@ -6,9 +6,10 @@ import numbers
 
 import numpy as np
 
+from ..pytree import is_model_object
 from .accumulate import GradList, grad_items, iterates_keys, zeros_like_grad
 from .indexing import item_grad, normalize_axes
-from .shapes import as_array, keep, other_array, shape, unbroadcast
+from .shapes import as_array, keep, operator_on_object, other_array, shape, unbroadcast
 
 _count_nonzero = np._core.multiarray.count_nonzero if hasattr(np, "_core") else \
     np.core.multiarray.count_nonzero
@@ -41,6 +42,8 @@ def real_only(x, what):
     times anything), so a complex value there would give a wrong gradient. Refused too: another
     library's array (dask's) where that library computes ``what`` otherwise than numpy
     (``_COMPUTED_OTHERWISE``): the rules are for numpy's value."""
+    if is_model_object(x):  # (abs(obj) running its class's __abs__: review68)
+        raise operator_on_object(x)
     if what in _COMPUTED_OTHERWISE and other_array(x):
         raise NotImplementedError(
             f"{what} of a {type(x).__module__.split('.')[0]} array is that library's own function, "
@@ -197,10 +200,12 @@ def norm_weights(x, ans, ord=None, axis=None, keepdims=False):
 
 def _first_winner(items, ans):
     """1.0 for the item Python's max/min returns (the first equal to ``ans``: a later one equal to
-    it never replaces it), 0.0 for the others; all 0.0 when none equals it (a NaN)."""
+    it never replaces it), 0.0 for the others; all 0.0 when none equals it (a NaN). An object of
+    the user's class is the one that *is* ``ans``: its class's ``__eq__`` may call another equal."""
     out, found = [], False
+    by_identity = is_model_object(ans)
     for item in items:
-        win = not found and bool(item == ans)
+        win = not found and (item is ans if by_identity else bool(item == ans))
         found = found or win
         out.append(float(win))
     return out
@@ -221,10 +226,13 @@ def extremum_args_grad(g, ans, args):
             # a list instead of doubling it)
             winners = np.array(_first_winner(args[0], ans))
             return (g * (winners / np.sum(winners)),)
-        items = list(args[0])
-        winners = _first_winner(items, ans)
-        count = builtins.sum(winners)
-        return (GradList(g * w / count for w in winners),)
+        return (GradList(_extremum_grads(g, ans, list(args[0]))),)
+    return _extremum_grads(g, ans, args)
+
+
+def _extremum_grads(g, ans, args):
+    """``g`` for the one of ``args`` that max/min returned, the symbolic zero for the others
+    (``g`` is not scaled: it may be an object's gradient by attribute, which has no ``*``)."""
     winners = _first_winner(args, ans)
     count = builtins.sum(winners)
     if count == 0:  # (none equals ans: a NaN)

@@ -11,7 +11,7 @@ from ..pytree import is_model_object
 
 __all__ = [
     "other_array", "lazy", "as_array", "computed", "library", "numpy_only", "shape", "unbroadcast",
-    "broadcast_tangent", "unreduce", "reduced_count", "keep", "rebroadcast", "like_of"
+    "operator_giving_object", "broadcast_tangent", "unreduce", "reduced_count", "keep", "rebroadcast", "like_of"
 ]
 
 
@@ -120,11 +120,28 @@ def operator_on_object(x):
     return TypeError(
         f"an operator (+, -, *, /, @, ...), abs(), float() or a numpy function here takes an "
         f"object of your class {name} as a number or an array, so it runs {name}'s own method "
-        f"for it (__add__, __radd__, __mul__, __abs__, __float__, __array__, ...); sourcediff "
-        f"differentiates these as numpy's arithmetic and does not follow into a class's own "
-        f"operator methods. Call the operation as a method with a name of its own (a.plus(b), "
-        f"defined in {name}), which sourcediff follows into, or compute on the arrays the "
-        f"objects hold")
+        f"for it (__add__, __radd__, __mul__, __abs__, __float__, __array__, ...); "
+        + _NOT_FOLLOWED.format(name=name))
+
+
+_NOT_FOLLOWED = (
+    "sourcediff differentiates these as numpy's arithmetic and does not follow into a class's "
+    "own operator methods. Call the operation as a method with a name of its own (a.plus(b), "
+    "a.scaled(3.0), defined in {name}), which sourcediff follows into, or compute on the arrays "
+    "the objects hold")
+
+
+def operator_giving_object(attributes):
+    """The refusal of an operator whose result is an object of the user's class (its gradient a
+    GradDict by attribute name: ``-obj``, ``obj * 3.0``, ``2.0 * obj``, ``obj ** k`` running the
+    class's ``__neg__``, ``__mul__``, ``__rmul__``, ``__pow__``): the operator's adjoint is
+    numpy's arithmetic, applied to that gradient. ``attributes`` name the result's attributes
+    (the class itself is not known there). A TypeError, located at the user's line as above."""
+    held = ", ".join(str(a) for a in attributes) or "none reached"
+    return TypeError(
+        f"an operator (-obj, obj * 3.0, 2.0 * obj, obj / 2, obj ** k, ...) here gives an object of "
+        f"your class (its attributes: {held}), so it runs the class's own method for it (__neg__, "
+        f"__mul__, __rmul__, __truediv__, __pow__, ...); " + _NOT_FOLLOWED.format(name="the class"))
 
 
 def unbroadcast(g, x):

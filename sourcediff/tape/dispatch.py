@@ -284,21 +284,26 @@ def _positional_tensors(rule, args, kwargs, func=None):
               kwargs[p.name]._rg]
     if not wanted or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in rest[:wanted[-1] + 1]):
         return args, kwargs  # (refused below)
-    defaults = _defaults(func)
-    if any(p.name not in kwargs and p.name not in defaults for p in rest[:wanted[-1] + 1]):
-        return args, kwargs  # (refused below: no default of numpy's to fill in)
+    defaults, keyword_only = _defaults(func)
+    if any(p.name not in kwargs and p.name not in defaults or p.name in keyword_only
+           for p in rest[:wanted[-1] + 1]):
+        # (refused below: no default of numpy's to fill in, or a parameter numpy takes by
+        # keyword only, where the rule has a slot: np.clip's min=, max=)
+        return args, kwargs
     kwargs = dict(kwargs)
     return tuple(args) + tuple(kwargs.pop(p.name) if p.name in kwargs else defaults[p.name]
                                for p in rest[:wanted[-1] + 1]), kwargs
 
 
 def _defaults(func):
-    """The defaults of ``func``'s parameters that take one, by name ({} when unknown)."""
+    """The defaults of ``func``'s parameters that take one, by name ({} when unknown), and the
+    names of its keyword-only parameters."""
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
-        return {}
-    return {p.name: p.default for p in params if p.default is not p.empty}
+        return {}, set()
+    return ({p.name: p.default for p in params if p.default is not p.empty},
+            {p.name for p in params if p.kind is p.KEYWORD_ONLY})
 
 
 def _array_function(func, args, kwargs):
