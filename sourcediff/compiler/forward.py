@@ -90,7 +90,7 @@ class Forward(Analysis):
             elif isinstance(s, gast.While):
                 out.append(located(gast.While(test=s.test, body=self.block(s.body), orelse=[]), s))
             elif self.restores_item(s):
-                out.append(s)  # (on d itself: a copy left d's key, read by d.get's rules after)
+                out.extend(self.restore_item(s))
             else:
                 out.append(self.on_copies(s))
         return out
@@ -103,6 +103,24 @@ class Forward(Analysis):
         return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             value.func.attr == "restore_item" and isinstance(value.func.value, gast.Name) and \
             self.globals.user_lookup(value.func.value.id) is runtime
+
+    def restore_item(self, s):
+        """``_sd.restore_item(d, k, v)`` run on ``d`` itself (a copy left d's key, read by d.get's
+        rules after), and the same on d's tangent with v's: the entry's tangent goes back with
+        its value, as ``d[k] = v``'s does (without it, x's tangent kept the overwriting value's at
+        k, and the hessian of ``x[0] = y[1] * y[2]`` was wrong in row 0)."""
+        base, key, value = s.value.args
+        if not (isinstance(base, gast.Name) and base.id in self.active):
+            return [s]
+        dot = self.dot(base.id)
+        tangent = self.tangent(value)
+        if tangent is None:
+            tangent = self.item_zero(value) if base.id in self.containers else const(0.0)
+        else:
+            tangent = call(self.rt("cast_grad"), [tangent, load(base.id)])
+        return [s, assign(dot, call(self.rt("owned_grad"), [load(dot), load(base.id)]), s),
+                located(gast.Expr(value=call(self.rt("restore_item"), [
+                    load(dot), clone(key), tangent])), s)]
 
     def setitem(self, s):
         target = s.targets[0]

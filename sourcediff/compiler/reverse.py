@@ -533,6 +533,20 @@ class Reverse(Analysis):
             return None
         return value.args[0].id, value.args[1]
 
+    def put_back(self, target, s):
+        """What ``d[k] = v`` overwrote, put back from the stack: ``d[k] = old`` (the item store
+        forward mode and a second reverse sweep differentiate, tangent and gradient of ``old``
+        included), or ``_sd.restore_item`` removing the key the store added to a dict."""
+        old = self.names.fresh("old")
+        self.locals.add(old)
+        base, index = target.value.id, resolve_index(clone(target.slice))
+        item = gast.Subscript(value=load(base), slice=clone(index), ctx=gast.Store())
+        test = gast.Compare(left=load(old), ops=[gast.Is()], comparators=[self.rt("MISSING")])
+        removal = gast.Expr(value=call(self.rt("restore_item"), [load(base), index, load(old)]))
+        return [assign(old, call(attr(load(self.stack_name()), "pop"), []), s),
+                located(gast.If(test=test, body=[located(removal, s)], orelse=[located(
+                    gast.Assign(targets=[item], value=load(old), type_comment=None), s)]), s)]
+
     def may_be_container(self, name, index):
         """Whether ``name[index] = v`` may write into a list, tuple or dict (a container the
         function builds, a name subscripted with a string, ``d["k"] = v``, or a parameter written
@@ -594,10 +608,7 @@ class Reverse(Analysis):
                                 self.pop(store(saved), s))
                 elif target.value.id in self.needed and self.may_be_container(target.value.id,
                                                                              target.slice):
-                    restore = call(self.rt("restore_item"), [
-                        load(target.value.id), resolve_index(clone(target.slice)),
-                        call(attr(load(self.stack_name()), "pop"), [])])
-                    block.append(located(gast.Expr(value=restore), s))
+                    block.extend(self.put_back(target, s))
                 elif target.value.id in self.needed:
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
                                                          slice=clone(target.slice),
