@@ -26,7 +26,7 @@ arrays and numpy functions without ``out=``). Anything else: no change.
 import gast
 import numpy as np
 
-from ..syntax import clone, is_comment, walk
+from ..syntax import clone, is_comment, replace_node, walk
 from .buffers import _fresh
 from .facts import (
     TOP,
@@ -246,7 +246,7 @@ def picked_scatters(fdef, facts, runtime_names):
             else:
                 sums.append((call, out))
         for call, out in sums:
-            _replace_node(parents, call, out)
+            replace_node(parents[id(call)], call, out)
         add = _add_rewrite(body, rest[0][0], rest[0][1], fact, facts, stores, loads) \
             if len(rest) == 1 else None
         if add is not None:
@@ -273,16 +273,3 @@ def picked_scatters(fdef, facts, runtime_names):
         fdef.body = out
     return changed
 
-
-def _replace_node(parents, node, new):
-    parent = parents[id(node)]
-    for field, value in gast.iter_fields(parent):
-        if value is node:
-            setattr(parent, field, new)
-            return
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                if item is node:
-                    value[i] = new
-                    return
-    raise AssertionError("a node not under its parent")
