@@ -16,10 +16,10 @@ facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift
 ``scatters.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), a
-constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of products with a spread or
-broadcast operand as one einsum (``einsums.py``), buffer reuse, column sums, loop products
-(``loops.py``), library calls bound once (``dicts.py``) and, last, the release of large arrays
-after their last read (``release.py``). Each pass has a before/after example that runs as a test
+constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of
+products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
+column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
+the release of large arrays after their last read (``release.py``). Each pass has a before/after example that runs as a test
 (``tests/test_specialize_passes.py``).
 """
 
@@ -128,7 +128,12 @@ def _fills(r):
     """rewrites.known_fills, the temporaries it left unread dropped, and the facts of the result.
     The user's own names stay, read or not (``logp = logits - lse`` kept only for the shape of its
     gather): what they compute warns, or raises under ``np.errstate``, as the function does."""
-    changed = known_fills(r.fdef, r.nodes, r.runtime_names)
+    return _unread_dropped(r, known_fills(r.fdef, r.nodes, r.runtime_names))
+
+
+def _unread_dropped(r, changed):
+    """After a rewrite that changed ``changed`` places: the temporaries it left unread dropped,
+    and the facts of the result; ``changed``."""
     if changed:
         r.fdef.body = _fill_empty(dead_code(r.fdef.body, r.removable, set()))
         if not _infer(r):
@@ -152,12 +157,7 @@ def _products(r, rewrite):
 
 def _summed(r):
     """einsums.py's rewrite, the products it made unread dropped, and the facts of the result."""
-    changed = summed_products(r.fdef, r.nodes, r.runtime_names)
-    if changed:
-        r.fdef.body = _fill_empty(dead_code(r.fdef.body, r.removable, set()))
-        if not _infer(r):
-            raise _Stop
-    return changed
+    return _unread_dropped(r, summed_products(r.fdef, r.nodes, r.runtime_names))
 
 
 def _buffers(r):
