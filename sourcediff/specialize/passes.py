@@ -19,8 +19,8 @@ in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unr
 constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of
 products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
 column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
-the release of large arrays after their last read (``release.py``). Each pass has a before/after example that runs as a test
-(``tests/test_specialize_passes.py``).
+the release of large arrays after their last read (``release.py``). Each pass has a
+before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
 
 import weakref
