@@ -20,7 +20,7 @@ import weakref
 import numpy as np
 
 from . import pytree, runtime
-from .compiled import _get, check_function, split_form
+from .compiled import _get, bind_call, check_function, split_form
 from .compiler.driver import resolve_wrt
 from .compiler.parse import synthetic, wrapper_once
 from .compiler.resolve import _library
@@ -116,19 +116,12 @@ def check_call(fn, args, kwargs, what):
         if least <= len(args) and (len(args) <= code.co_argcount or
                                    code.co_flags & inspect.CO_VARARGS):
             return None
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
-    try:
-        return sig.bind(*args, **kwargs)
-    except TypeError as exc:
+    def refusal(sig, given, problem):
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
         where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-        given = f"{len(args)} positional argument(s)" + (
-            f" and the keyword(s) {', '.join(kwargs)}" if kwargs else "")
-        raise CallError(f"{what} of {_name(fn)}{where} was called with {given}, and {exc}: call "
-                        f"it with the arguments {_name(fn)} takes, {_name(fn)}{sig}") from None
+        return CallError(f"{what} of {_name(fn)}{where} was called with {given}, and {problem}: "
+                         f"call it with the arguments {_name(fn)} takes, {_name(fn)}{sig}")
+    return bind_call(fn, args, kwargs, refusal)
 
 
 def _tangent_call(jf, args, tangents_by_name):
