@@ -18,14 +18,10 @@ bits, as the einsums of a careful hand's gradient would.
 import gast
 import numpy as np
 
-from .facts import TOP, Arr, Known, Scal, _const, _literal, _load, _name_uses
+from .facts import TOP, Arr, Known, Scal, _const, _literal, _load, _name_uses, may_write
 from ..syntax import walk
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-# methods of a numpy array that write into no array they are given (``sort``, ``fill`` would)
-_READING_METHODS = {"sum", "mean", "max", "min", "prod", "reshape", "transpose", "ravel", "dot",
-                    "copy", "astype", "squeeze", "swapaxes", "any", "all", "argmax", "argmin"}
 
 
 def _sum_call(node, facts):
@@ -147,24 +143,9 @@ class _Chain:
 
 
 def _writes(stmt, facts, runtime_names):
-    """Whether the statement calls something that might write into an array it is given: any
-    call but a sourcediff helper, a numpy or scipy function, or a reading method of a numpy array."""
-    for node in walk(stmt):
-        if not isinstance(node, gast.Call):
-            continue
-        func = node.func
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-                func.value.id in runtime_names:
-            continue
-        f = facts.get(id(func), TOP)
-        if type(f) is Known and (isinstance(f.value, np.ufunc) or str(
-                getattr(f.value, "__module__", "")).split(".")[0] in ("numpy", "scipy")):
-            continue
-        if isinstance(func, gast.Attribute) and func.attr in _READING_METHODS and \
-                type(facts.get(id(func.value), TOP)) is Arr:
-            continue
-        return True
-    return False
+    """Whether the statement calls something that might write into an array it is given."""
+    return any(isinstance(node, gast.Call) and may_write(node, facts, runtime_names)
+               for node in walk(stmt))
 
 
 def _unreduce(value, runtime_names):

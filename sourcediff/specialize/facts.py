@@ -13,6 +13,7 @@ import gast
 import numpy as np
 
 from .. import runtime
+from ..rules import registry
 from ..syntax import parents, walk
 
 
@@ -556,3 +557,38 @@ def _literal(node):
 
 
 
+
+
+# methods of a numpy array that make a new array (or a view) and write into none
+READING_METHODS = frozenset({
+    "sum", "mean", "max", "min", "prod", "reshape", "transpose", "ravel", "dot", "copy", "astype",
+    "squeeze", "swapaxes", "any", "all", "argmax", "argmin"})
+
+# runtime helpers that return new values and write into none of their arguments
+PURE_HELPERS = frozenset({
+    "unbroadcast", "unreduce", "reduced_count", "matmul_grad_left", "matmul_grad_right",
+    "grad_like", "add_grads", "extremum_weights", "scatter_basic", "scatter", "cast_grad",
+    "dense_grad"})
+
+_PURE_BUILTINS = (slice, len, float, int)
+
+
+def may_write(call, facts, runtime_names):
+    """Whether the call might write into an array that exists before it: one passed ``out=``, or
+    a call of anything but a ufunc, a numpy or scipy function declared to write into none of its
+    arguments (``np.copyto`` is, its ``writes`` fact), ``slice``/``len``/``float``/``int``, a
+    reading method of a numpy array (:data:`READING_METHODS`) or a runtime helper of
+    :data:`PURE_HELPERS`. The specializer's passes that move or drop statements ask it."""
+    if any(k.arg == "out" for k in call.keywords):
+        return True
+    f = facts.get(id(call.func), TOP)
+    if type(f) is Known:
+        value = f.value
+        if isinstance(value, np.ufunc) or any(value is b for b in _PURE_BUILTINS):
+            return False
+        if str(getattr(value, "__module__", "")).split(".")[0] in ("numpy", "scipy"):
+            return registry.facts(value).writes is not None
+    if isinstance(call.func, gast.Attribute) and call.func.attr in READING_METHODS and \
+            type(facts.get(id(call.func.value), TOP)) is Arr:
+        return False
+    return _sd_call(call, runtime_names) not in PURE_HELPERS

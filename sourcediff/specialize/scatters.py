@@ -39,12 +39,9 @@ from .facts import (
     _sd_call,
     _store,
     _tuple_const,
+    may_write,
 )
 from .shifts import _sum_of
-
-# array methods that make a new array (or a view) and write into none
-_READING_METHODS = {"sum", "reshape", "copy", "max", "min", "mean", "dot", "astype", "ravel",
-                    "transpose"}
 
 
 def _scatter_of(s, facts, runtime_names):
@@ -132,32 +129,8 @@ def _writes_nothing(s, facts, runtime_names):
         return True
     if not (isinstance(s, gast.Assign) and all(isinstance(t, gast.Name) for t in s.targets)):
         return False
-    for node in walk(s.value):
-        if not isinstance(node, gast.Call):
-            continue
-        if any(k.arg == "out" for k in node.keywords):
-            return False
-        f = facts.get(id(node.func), TOP)
-        if type(f) is Known and (isinstance(f.value, np.ufunc) or
-                                 any(f.value is b for b in _PURE_BUILTINS) or
-                                 getattr(f.value, "__module__", "").startswith("numpy")):
-            continue
-        if isinstance(node.func, gast.Attribute) and node.func.attr in _READING_METHODS and \
-                type(facts.get(id(node.func.value), TOP)) is Arr:
-            continue
-        if _sd_call(node, runtime_names) in _PURE_HELPERS:
-            continue
-        return False
-    return True
-
-
-_PURE_BUILTINS = (slice, len, float, int)
-
-
-# runtime helpers that return new values and write into none of their arguments
-_PURE_HELPERS = {"unbroadcast", "unreduce", "reduced_count", "matmul_grad_left",
-                 "matmul_grad_right", "grad_like", "add_grads", "extremum_weights",
-                 "scatter_basic", "scatter", "cast_grad", "dense_grad"}
+    return not any(isinstance(node, gast.Call) and may_write(node, facts, runtime_names)
+                   for node in walk(s.value))
 
 
 def _sum_rewrite(load, g, d, shape, facts, parents):
