@@ -10,25 +10,10 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
+from tests.loop_losses import rnn, rnn_break, rnn_steps
 from tests.oracles import check_grads_fd
 
 VIEW = "xs[:_n1].reshape(_n1 * 4, 3)"
-
-
-def rnn(xs, Wx, Wh, b):
-    h = np.zeros((xs.shape[1], Wh.shape[0]))
-    for t in range(xs.shape[0]):
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-    return np.sum(h ** 2) + np.sum(h)
-
-
-def rnn_break(xs, Wx, Wh, b):
-    h = np.zeros((xs.shape[1], Wh.shape[0]))
-    for t in range(xs.shape[0]):
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-        if np.sum(h) > 0.5:
-            break
-    return np.sum(h ** 2) + np.sum(h)
 
 
 def rnn_break_first(xs, Wx, Wh, b):
@@ -36,13 +21,6 @@ def rnn_break_first(xs, Wx, Wh, b):
     for t in range(xs.shape[0]):
         if np.sum(h) > 0.5:
             break
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-    return np.sum(h ** 2) + np.sum(h)
-
-
-def rnn_steps(xs, Wx, Wh, b, n):
-    h = np.zeros((xs.shape[1], Wh.shape[0]))
-    for t in range(n):
         h = np.tanh(xs[t] @ Wx + h @ Wh + b)
     return np.sum(h ** 2) + np.sum(h)
 

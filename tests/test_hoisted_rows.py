@@ -10,30 +10,8 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
+from tests.loop_losses import rnn, rnn_break, rnn_steps
 from tests.oracles import check_grads_fd
-
-
-def rnn(xs, Wx, Wh, b):
-    h = np.zeros((xs.shape[1], Wh.shape[0]))
-    for t in range(xs.shape[0]):
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-    return np.sum(h ** 2) + np.sum(h)
-
-
-def rnn_break(xs, Wx, Wh, b):
-    h = np.zeros((xs.shape[1], Wh.shape[0]))
-    for t in range(xs.shape[0]):
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-        if np.sum(h) > 0.5:
-            break
-    return np.sum(h ** 2) + np.sum(h)
-
-
-def rnn_first(xs, Wx, Wh, b, n):
-    h = np.zeros((xs.shape[1], Wh.shape[0]))
-    for t in range(n):
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-    return np.sum(h ** 2) + np.sum(h)
 
 
 def _weights(rng):
@@ -96,10 +74,10 @@ def test_a_loop_that_breaks_early_keeps_its_gradient(seed):
 def test_a_step_count_other_than_the_rows_keeps_its_gradient(n):
     rng = np.random.default_rng(20 + n)
     xs = rng.standard_normal((6, 4, 3))
-    df = sd.grad(rnn_first, wrt=(1, 2, 3))
+    df = sd.grad(rnn_steps, wrt=(1, 2, 3))
     args = (xs,) + _weights(rng) + (n,)
     grads = df(*args)
     assert "_rows_product" not in sd.source(df, *args)
     for a, b in zip(grads, df.__wrapped__(*args)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-    check_grads_fd(rnn_first, args, (1, 2, 3), grads)
+    check_grads_fd(rnn_steps, args, (1, 2, 3), grads)
