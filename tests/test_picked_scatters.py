@@ -7,28 +7,14 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import passes
 from tests.oracles import check_grads_fd
+from tests.passes_off import with_and_without
 
 PASSES = {"picked scatters", "known fills"}
 
 
 def _with_and_without(fn, args, wrt):
-    """[(specialized source, gradient) with the passes, then without them]."""
-    out = []
-    for skip in (set(), PASSES):
-        saved = set(passes.SKIP)
-        passes.SKIP.clear()
-        passes.SKIP.update(skip)
-        try:
-            sd.clear_cache()
-            df = sd.grad(fn, wrt=wrt)
-            out.append((sd.source(df, *args), df(*args)))
-        finally:
-            passes.SKIP.clear()
-            passes.SKIP.update(saved)
-            sd.clear_cache()
-    return out
+    return with_and_without(fn, args, wrt, PASSES)
 
 
 def _same(a, b):

@@ -7,6 +7,7 @@ import pytest
 
 import sourcediff as sd
 from sourcediff.specialize import facts, passes
+from tests.passes_off import with_and_without
 
 try:
     from .oracles import check_grads_fd
@@ -89,19 +90,8 @@ _PRODUCT_PASSES = {"repeated products", "scalar factors"}
 def _with_and_without(fn, args, wrt):
     """(specialized source, gradient) with the product passes, and the gradient without them (the
     generic code sums in numpy's order where the specialized one calls BLAS: not the reference)."""
-    out = []
-    for skip in (set(), _PRODUCT_PASSES):
-        sd.clear_cache()
-        saved = set(passes.SKIP)
-        passes.SKIP.update(skip)
-        try:
-            df = sd.grad(fn, wrt=wrt)
-            out.append((sd.source(df, *args), df(*args)))
-        finally:
-            passes.SKIP.clear()
-            passes.SKIP.update(saved)
-            sd.clear_cache()
-    return out[0][0], out[0][1], out[1][1]
+    (source, got), (_, before) = with_and_without(fn, args, wrt, _PRODUCT_PASSES)
+    return source, got, before
 
 
 def _same_bits(got, before):

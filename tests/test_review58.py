@@ -9,29 +9,14 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import passes
 from tests.oracles import check_grads_fd
+from tests.passes_off import with_and_without
 
 EINSUM = "_sd.np.einsum("
 
 
 def _with_and_without(fn, args, wrt):
-    """(source, gradient) with the pass, then without it."""
-    out = []
-    for skip in (set(), {"summed products"}):
-        saved = set(passes.SKIP)
-        passes.SKIP.clear()
-        passes.SKIP.update(skip)
-        try:
-            sd.clear_cache()
-            df = sd.grad(fn, wrt=wrt)
-            g = df(*args)
-            out.append((sd.source(df, *args), g))
-        finally:
-            passes.SKIP.clear()
-            passes.SKIP.update(saved)
-            sd.clear_cache()
-    return out
+    return with_and_without(fn, args, wrt, {"summed products"})
 
 
 def _check(fn, args, wrt, fires=True, rtol=1e-12):

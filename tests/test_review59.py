@@ -7,28 +7,14 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import passes
 from tests.oracles import check_grads_fd
+from tests.passes_off import with_and_without
 
 EINSUM = "_sd.np.einsum("
 
 
 def _with_and_without(fn, args, wrt, name):
-    """(source, gradient) with the pass ``name``, then without it."""
-    out = []
-    for skip in (set(), {name}):
-        saved = set(passes.SKIP)
-        passes.SKIP.clear()
-        passes.SKIP.update(skip)
-        try:
-            sd.clear_cache()
-            df = sd.grad(fn, wrt=wrt)
-            out.append((sd.source(df, *args), df(*args)))
-        finally:
-            passes.SKIP.clear()
-            passes.SKIP.update(saved)
-            sd.clear_cache()
-    return out
+    return with_and_without(fn, args, wrt, {name})
 
 
 def product_popped_in_branch(y, c, w):
