@@ -118,3 +118,84 @@ def test_zero_gradient_numpy_functions_require_grad(name, fn):
     (gs,) = T.grad((ys * xs).sum(), xs)
     (gt,) = torch.autograd.grad((yt * xt).sum(), xt)
     np.testing.assert_array_equal(gs, gt.numpy())
+
+
+def _selection_cases(n):
+    """Random small arrays full of ties (values 0, 1, 2), some with a nan, and a dim."""
+    rng = np.random.default_rng(75)
+    for _ in range(n):
+        shape = tuple(int(s) for s in rng.integers(1, 6, int(rng.integers(1, 4))))
+        v = rng.integers(0, 3, shape).astype(float)
+        if rng.random() < 0.25:
+            v.flat[rng.integers(0, v.size)] = np.nan
+        d = int(rng.integers(-len(shape), len(shape)))
+        yield v, d, int(rng.integers(1, shape[d] + 1)), bool(rng.integers(0, 2)), rng
+
+
+@pytest.mark.parametrize("name", ["kthvalue", "median_dim", "median"])
+def test_selections_against_torch_with_ties_and_nans(name):
+    """median (with and without dim) and kthvalue: values, the index PyTorch picks among
+    tied entries (the gradient goes there alone; median() shares it among the ties), node
+    names and gradients, on 300 random arrays full of ties."""
+    for v, d, k, keepdim, rng in _selection_cases(300):
+        args = {"kthvalue": (k, d, keepdim), "median_dim": (d, keepdim), "median": ()}[name]
+        method = name.split("_")[0]
+        xt = torch.tensor(v, requires_grad=True)
+        xs = T.tensor(v, requires_grad=True)
+        rt, rs = getattr(xt, method)(*args), getattr(xs, method)(*args)
+        if args:
+            assert type(rs).__name__ == type(rt).__name__ == method
+            np.testing.assert_array_equal(rs.indices, rt.indices.numpy())
+            rt, rs = rt.values, rs.values
+        np.testing.assert_array_equal(rs.detach(), rt.detach().numpy())
+        assert type(rs.grad_fn).__name__ == type(rt.grad_fn).__name__
+        w = rng.standard_normal(tuple(rt.shape))
+        (rt * torch.tensor(w)).sum().backward()
+        (rs * T.tensor(w)).sum().backward()
+        np.testing.assert_allclose(xs.grad, xt.grad.numpy(), rtol=1e-14)
+
+
+def test_selection_functions_and_errors():
+    x0 = np.array([[3.0, 1.0, 2.0, 1.0], [2.0, 2.0, 5.0, 2.0]])
+    xt, xs = torch.tensor(x0), T.tensor(x0)
+    np.testing.assert_array_equal(T.median(xs, 1, True).indices,
+                                  torch.median(xt, 1, True).indices.numpy())
+    np.testing.assert_array_equal(T.kthvalue(xs, 2, 0).indices, torch.kthvalue(xt, 2, 0).indices)
+    assert float(T.median(T.tensor(3.0))) == 3.0
+    with pytest.raises(T.TapeError, match="selected number k out of range for dimension 1"):
+        xs.kthvalue(5)
+    with pytest.raises(T.TapeError, match="Expected reduction dim 0 to have non-zero size"):
+        T.tensor(np.zeros(0)).median(0)
+
+
+@pytest.mark.parametrize("shifts,dims", [(1, None), (2, 1), ((1, -1), (0, 1)), (-5, None)])
+def test_roll_against_torch(shifts, dims):
+    x0 = np.arange(12.0).reshape(3, 4) ** 1.5
+    w = np.cos(np.arange(12.0)).reshape(3, 4)
+    xt = torch.tensor(x0, requires_grad=True)
+    xs = T.tensor(x0, requires_grad=True)
+    yt = xt.roll(shifts) if dims is None else xt.roll(shifts, dims)
+    ys = xs.roll(shifts) if dims is None else T.roll(xs, shifts, dims)
+    np.testing.assert_array_equal(ys.detach(), yt.detach().numpy())
+    assert type(ys.grad_fn).__name__ == type(yt.grad_fn).__name__ == "RollBackward0"
+    (yt * torch.tensor(w)).sum().backward()
+    (ys * T.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(xs.grad, xt.grad.numpy())
+
+
+def test_selection_second_order_against_torch():
+    """median and kthvalue under create_graph: the gradient of (selected value)**3 and its
+    derivative, against PyTorch's."""
+    x0 = np.array([[0.3, -1.2, 0.8, 2.0], [1.5, 0.1, -0.4, 0.9]])
+    out = []
+    for m in (torch, T):
+        x = m.tensor(x0, requires_grad=True)
+        grad = torch.autograd.grad if m is torch else T.grad
+        y = (x.median(1).values ** 3).sum() + (x.kthvalue(3, 1).values ** 3).sum() + \
+            x.median() ** 3
+        (g,) = grad(y, x, create_graph=True)
+        (h,) = grad((g * m.tensor(W[:, :1].repeat(4, 1))).sum(), x)
+        out.append([np.array(g.detach()) if m is T else g.detach().numpy(),
+                    np.array(h) if m is T else h.numpy()])
+    np.testing.assert_allclose(out[1][0], out[0][0], rtol=1e-12)
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-12)
