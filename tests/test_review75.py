@@ -199,3 +199,38 @@ def test_selection_second_order_against_torch():
                     np.array(h) if m is T else h.numpy()])
     np.testing.assert_allclose(out[1][0], out[0][0], rtol=1e-12)
     np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-12)
+
+
+def _multi(m, b, how):
+    return {"unbind": lambda: b.unbind(0), "split": lambda: b.split(1, 1),
+            "chunk": lambda: b.chunk(2, 0)}[how]()
+
+
+def _write(m, b, how):
+    if how == "mul_":
+        b.mul_(2)
+    elif how == "setitem":
+        b[0, 0] = 5.0
+    else:
+        with (torch.no_grad() if m is torch else T.no_grad()):
+            b.add_(1.0)
+
+
+@pytest.mark.parametrize("views", ["unbind", "split", "chunk"])
+@pytest.mark.parametrize("write", ["mul_", "setitem", "no_grad_add_"])
+def test_multi_view_output_after_base_written(views, write):
+    """An output of unbind/split/chunk after an in-place write into its base: requires_grad
+    reads True and the repr shows grad_fn=<Invalid>, as PyTorch's (reading requires_grad
+    raised); grad_fn, is_leaf and backward raise PyTorch's error."""
+    got = []
+    for m in (torch, T):
+        x = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        b = x * 1
+        u = _multi(m, b, views)
+        _write(m, b, write)
+        got.append((u[0].requires_grad, repr(u[0]).split("grad_fn=")[1], u[0]._version))
+        for read in (lambda: u[0].grad_fn, lambda: u[0].is_leaf,
+                     lambda: u[0].sum().backward()):
+            with pytest.raises(RuntimeError, match="function that returns multiple views"):
+                read()
+    assert got[1] == got[0]
