@@ -234,3 +234,32 @@ def test_multi_view_output_after_base_written(views, write):
             with pytest.raises(RuntimeError, match="function that returns multiple views"):
                 read()
     assert got[1] == got[0]
+
+
+LINEAR = ["x.mean(0)", "x.sum(1, keepdim=True)", "x.sum()", "x.unsqueeze(0).squeeze(0)",
+          "x[None].expand(2, 3, 4)", "x[:1].expand(3, 4)", "x.T", "x.gather(1, idx)",
+          "x.split(2, 1)[0]", "x.unbind(0)[1]", "x.view(4, 3)", "x.flip(0)", "x.roll(1, 0)",
+          "x.cumsum(1)", "x[1]", "x[..., ::2]", "x.reshape(2, 6)[1]", "x.permute(1, 0)",
+          "x.neg()", "x.trace()", "x[[0, 2]]", "x.transpose(0, 1)", "x @ w", "w.T @ x.T"]
+
+
+@pytest.mark.parametrize("expr", LINEAR)
+def test_second_order_names_of_linear_ops_against_torch(expr):
+    """The gradient's node through a linear operation under create_graph=True has PyTorch's
+    name (SliceBackwardBackward0, ExpandBackward0 for a sum's, MmBackward0 for a product's;
+    the tape gave SliceBackward0Backward, SumBackward0Backward, matmul_grad_right), and the
+    derivative through it is PyTorch's."""
+    x0 = np.linspace(-1.0, 2.0, 12).reshape(3, 4)
+    w0 = np.cos(np.arange(16.0)).reshape(4, 4)
+    got = []
+    for m in (torch, T):
+        x = m.tensor(x0, requires_grad=True)
+        w = m.tensor(w0)
+        idx = m.tensor(np.array([[0, 1], [2, 3], [1, 1]]))
+        y = eval(expr, {"x": x, "w": w, "idx": idx})
+        grad = torch.autograd.grad if m is torch else T.grad
+        (g,) = grad((y ** 3).sum(), x, create_graph=True)
+        (h,) = grad((g * g).sum(), x)
+        got.append((type(g.grad_fn).__name__, h.numpy() if m is torch else np.array(h)))
+    assert got[1][0] == got[0][0]
+    np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-12)
