@@ -57,6 +57,16 @@ def _torch_name(func, name, args, kwargs):
     return name
 
 
+# the numpy functions PyTorch differentiates with a zero gradient (its sign, floor, ceil, round
+# and trunc give a result that requires grad, SignBackward0...) where numpy's rules declare them
+# without derivative: on a Tensor that requires grad, np.sign(t) records t.sign()'s node. A vjp
+# rule run on Tensors (create_graph) builds abs's gradient from np.sign(x): with a result that
+# did not require grad, the gradient of x.abs() or of F.l1_loss did not either, and a further
+# derivative raised where PyTorch gives zeros
+_ZERO_GRADIENT = {np.sign: "sign", np.floor: "floor", np.ceil: "ceil", np.trunc: "trunc",
+                  np.fix: "trunc", np.rint: "round", np.round: "round", np.around: "round"}
+
+
 _refused_keywords = {}  # (rule, keyword names) -> the names its vjp does not take
 
 
@@ -128,6 +138,8 @@ def array_ufunc_method(self, ufunc, method, *inputs, **kwargs):
     info = _info.get(ufunc) if _info_version[0] == _registry_version[0] else None
     rule, name = info if info is not None else _func_info(ufunc)  # (its cache read here)
     if rule is None:
+        if ufunc in _ZERO_GRADIENT and type(inputs[0]) is Tensor:
+            return getattr(inputs[0], _ZERO_GRADIENT[ufunc])()
         if registry.is_nondiff(ufunc):
             return _wrap_result(ufunc(*[_unwrap(i) for i in inputs]))
         raise _no_rule(ufunc)
@@ -321,6 +333,9 @@ def _array_function(func, args, kwargs):
                                  **{k: _unwrap(v) for k, v in kwargs.items()}))
     rule, name = _func_info(func)
     if rule is None:
+        if func in _ZERO_GRADIENT and args and type(args[0]) is Tensor and set(kwargs) <= {
+                "decimals"} and (len(args) == 1 or func is not np.fix):
+            return getattr(args[0], _ZERO_GRADIENT[func])(*args[1:], **kwargs)  # (np.round...)
         if registry.is_nondiff(func):
             return _wrap_result(func(*[_unwrap(a) for a in args],
                                      **{k: _unwrap(v) for k, v in kwargs.items()}))

@@ -17,7 +17,7 @@ from .messages import (
     TapeError,
     TapeTypeError,
 )
-from .node import AccumulateGrad, _NodePrehook
+from .node import AccumulateGrad, _make_node, _NodePrehook
 from .tensor_class import Size, Tensor, _unwrap, _wrap
 
 
@@ -341,6 +341,8 @@ def _backprop(node, g, cg, grads):
     """Run ``node``'s backward function and add its contributions to ``grads``."""
     f = node._c
     contribs = f._bw(node, g, cg)
+    if cg and type(node).__name__ in _SECOND_ORDER:
+        contribs = _second_order(node, contribs)
     for child, c in zip(f._next, contribs):
         if child is None or c is None:
             continue
@@ -352,6 +354,58 @@ def _backprop(node, g, cg, grads):
         else:
             grads.sums.discard(id(prev))
             grads[child] = prev + c
+
+
+# the operations whose derivative PyTorch computes with a function of its own (tanh_backward,
+# threshold_backward...), differentiable in the gradient and in the operation's input or
+# result: with create_graph=True the gradient's node is that function's (its name below), and the
+# gradient requires grad whenever the input does, even where its value is piecewise constant in
+# the input (relu's mask, leaky_relu's slopes, nll_loss's picked classes): a further derivative
+# is then zero, as PyTorch's, not an error
+_SECOND_ORDER = {
+    "TanhBackward0": "TanhBackwardBackward0", "SigmoidBackward0": "SigmoidBackwardBackward0",
+    "ReluBackward0": "ThresholdBackwardBackward0", "EluBackward0": "EluBackwardBackward0",
+    "LeakyReluBackward0": "LeakyReluBackwardBackward0", "GeluBackward0": "GeluBackwardBackward0",
+    "SoftplusBackward0": "SoftplusBackwardBackward0",
+    "SoftmaxBackward0": "SoftmaxBackwardDataBackward0",
+    "LogSoftmaxBackward0": "LogSoftmaxBackwardDataBackward0",
+    "MseLossBackward0": "MseLossBackwardBackward0",
+    "SmoothL1LossBackward0": "SmoothL1LossBackwardBackward0",
+    "HuberLossBackward0": "HuberLossBackwardBackward0",
+    "NllLossBackward0": "NllLossBackwardBackward0",
+    "BinaryCrossEntropyBackward0": "BinaryCrossEntropyBackwardBackward0",
+}
+
+
+def _second_order(node, contribs):
+    """``node``'s contributions (create_graph) each under a node named as PyTorch's derivative
+    function (``_SECOND_ORDER``): its edges are the contribution's own node and, with a zero
+    derivative, the inputs of ``node`` that require grad (those the derivative function reads)."""
+    args = node._args or ()
+    live = [a for a in args if isinstance(a, Tensor) and a._rg]
+    if not (live and _state.enabled):
+        return contribs
+    name = _SECOND_ORDER[type(node).__name__]
+    return [None if c is None else _under_node(name, c, live) for c in contribs]
+
+
+def _under_node(name, c, live):
+    c = c if isinstance(c, Tensor) else _wrap(np.asarray(c))
+    own = c._rg
+    nf = (((c.grad_fn or c._acc_node(), 0),) if own else ()) + tuple(
+        (a.grad_fn or a._acc_node(), 0) for a in live)
+    shapes = [(a._data.shape, a._data.dtype) for a in live]
+
+    def bw(n, gg, cg):
+        zeros = [np.zeros(shape, dtype) for shape, dtype in shapes]
+        if cg:
+            zeros = [_wrap(z) for z in zeros]
+        return ([gg] if own else []) + zeros
+
+    out = _wrap(c._data)
+    out._rg = True
+    out.grad_fn = _make_node(name, nf, bw, c._data.dtype)
+    return out
 
 
 def _accumulate(grads, child, prev, c):

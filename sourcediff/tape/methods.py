@@ -540,6 +540,15 @@ class _Methods:
         return _composite("FloorBackward0", lambda a: a * 0.0, (self,),
                           value=np.floor(self._data))
 
+    def ceil(self):
+        """Ceiling, zero gradient (``CeilBackward0``)."""
+        return _composite("CeilBackward0", lambda a: a * 0.0, (self,), value=np.ceil(self._data))
+
+    def trunc(self):
+        """Rounding toward zero, zero gradient (``TruncBackward0``)."""
+        return _composite("TruncBackward0", lambda a: a * 0.0, (self,),
+                          value=np.trunc(self._data))
+
     def round(self, decimals=0):
         """Round half to even (to ``decimals`` places, as ``t.round(decimals=2)`` and numpy's
         ``a.round(2)``), zero gradient (``RoundBackward0``)."""

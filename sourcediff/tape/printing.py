@@ -115,7 +115,9 @@ def _tensor_repr(t):
         suffixes.append(f"size={tuple(a.shape)}")
     if a.dtype not in _PLAIN_DTYPES:
         suffixes.append(f"dtype={_short_dtype(a.dtype)}")
-    if t.grad_fn is not None:
+    if t._invalid_view():  # (PyTorch's repr of such a view: its grad_fn would raise)
+        suffixes.append("grad_fn=<Invalid>")
+    elif t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t._rg:
         suffixes.append("requires_grad=True")

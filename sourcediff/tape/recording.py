@@ -537,7 +537,7 @@ def _constant_derivative(node, c):
             "(sourcediff.hessian, or sourcediff.grad of sourcediff.grad, differentiate the "
             "source instead)")
 
-    n = _make_node(name + "Backward", nf, refuse, out._data.dtype)
+    n = _make_node(_second_name(name), nf, refuse, out._data.dtype)
     out._rg = True
     out.grad_fn = n
     return out
@@ -591,8 +591,17 @@ def _recorded_helper(name, f):
         if not edges or any(isinstance(v, Tensor) and v._rg for v in kw.values()) \
                 or not _state.enabled:
             return f(*args, **kw)
-        return _op(name, f, f, args, kw or None, edges, ())
+        return _op(_helper_node_name(name, args), f, f, args, kw or None, edges, ())
     return call
+
+
+def _helper_node_name(name, args):
+    """The node name of a runtime helper recorded on the tape: PyTorch's MmBackward0 for the
+    gradients of a product of matrices (the derivative of mm is an mm), else the helper's."""
+    if name in ("matmul_grad_left", "matmul_grad_right") and len(args) == 3 and all(
+            np.ndim(_unwrap(a)) == 2 for a in args):
+        return "MmBackward0"
+    return name
 
 
 def _detached_helper(f):
@@ -616,6 +625,34 @@ def _shape_only_detached(rule, args):
     PyTorch's backward of amax, stack or cat gives a gradient without grad under
     create_graph=True. The values, and so every derivative, are the same."""
     return tuple(a if _carries(rule, i) else _off_list(a) for i, a in enumerate(args))
+
+
+# PyTorch's name of the node that computes the derivative of a linear operation (its gradient's
+# grad_fn with create_graph=True), measured on torch 2.13: another linear operation (sum's is an
+# expand, cumsum's a flip) or the operation's own backward function (SliceBackwardBackward0)
+_LINEAR_SECOND = {
+    "SumBackward0": "ExpandBackward0", "SumBackward1": "ExpandBackward0",
+    "MeanBackward0": "DivBackward1", "MeanBackward1": "DivBackward1",
+    "UnsqueezeBackward0": "SqueezeBackward1", "GatherBackward0": "ScatterAddBackward0",
+    "SplitBackward0": "CatBackward0", "UnbindBackward0": "StackBackward0",
+    "CumsumBackward0": "FlipBackward0", "IndexBackward0": "IndexPutImplBackward0",
+    "TraceBackward0": "ViewBackward0", "UnsafeViewBackward0": "ViewBackward0",
+    "ViewBackward0": "ViewBackward0", "PermuteBackward0": "PermuteBackward0",
+    "TransposeBackward0": "TransposeBackward0", "TBackward0": "TBackward0",
+    "FlipBackward0": "FlipBackward0", "RollBackward0": "RollBackward0",
+    "NegBackward0": "NegBackward0", "MmBackward0": "MmBackward0", "BmmBackward0": "BmmBackward0",
+}
+
+
+def _second_name(name):
+    """The name of the node of ``name``'s derivative: ``_LINEAR_SECOND``'s, else PyTorch's
+    convention for an operation's own backward function (``SelectBackward0`` ->
+    ``SelectBackwardBackward0``)."""
+    found = _LINEAR_SECOND.get(name)
+    if found is not None:
+        return found
+    stem = name[:-1] if name[-1:].isdigit() else name
+    return stem + "Backward0"
 
 
 def _linear_vjp(node, pos, tg):
@@ -646,7 +683,7 @@ def _linear_vjp(node, pos, tg):
             return [r if isinstance(r, Tensor) else _wrap(np.asarray(r))]
         return [np.asarray(fwd(*new_args, **kw))]
 
-    n = _make_node(node.name() + "Backward", ((tg.grad_fn or tg._acc_node(), 0),), bw, c.dtype)
+    n = _make_node(_second_name(node.name()), ((tg.grad_fn or tg._acc_node(), 0),), bw, c.dtype)
     out._rg = True
     out.grad_fn = n
     return out

@@ -142,10 +142,20 @@ class Tensor:
         except AttributeError:
             self._gfv = 0
 
+    def _invalid_view(self):
+        """Whether this is an output of unbind/split/chunk whose base (or another view of it)
+        was written in place since: its grad_fn cannot be made again (reading it raises
+        views._regenerate's error, as PyTorch's), though it requires grad."""
+        return self._base is not None and self._gfv is not None and self._vc[0] != self._gfv \
+            and getattr(self, "_multi", None) is not None and self._gf is not None \
+            and self._base._rg
+
     @property
     def requires_grad(self):
-        """Whether gradients flow to this tensor."""
-        return self._rg
+        """Whether gradients flow to this tensor (read without making a view's grad_fn again:
+        True for an unbind output whose base was written in place, as PyTorch, where reading
+        its grad_fn raises)."""
+        return True if self._invalid_view() else self._rg
 
     @requires_grad.setter
     def requires_grad(self, value):

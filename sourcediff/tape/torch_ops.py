@@ -1,6 +1,7 @@
 """``torch.*`` functions (and their Tensor methods) that index, sort, scan and contract:
 ``gather``, ``scatter``, ``scatter_add``, ``sort``, ``argsort``, ``topk``, ``cumsum``, ``cumprod``,
-``einsum``, ``bmm``, ``dot``, ``outer``, ``clamp_min``/``clamp_max``, each a thin layer over the
+``einsum``, ``bmm``, ``dot``, ``outer``, ``clamp_min``/``clamp_max``, ``roll``, ``median``,
+``kthvalue``, each a thin layer over the
 numpy call whose vjp rule the source compiler uses too (np.take_along_axis, np.cumsum, np.einsum,
 ``_sd.add_at``...), with PyTorch 2.13's node names, index checks and messages.
 
@@ -14,7 +15,7 @@ import collections
 import numpy as np
 
 from .. import runtime as _sd
-from .functions import _clamp, where
+from .functions import _clamp, _take, where
 from .grad_mode import _state
 from .messages import TapeError
 from .node import _BILINEAR
@@ -23,6 +24,8 @@ from .tensor_class import Tensor, _dt, _unwrap, _wrap
 
 _Sort = collections.namedtuple("sort", ["values", "indices"])
 _Topk = collections.namedtuple("topk", ["values", "indices"])
+_Median = collections.namedtuple("median", ["values", "indices"])
+_Kthvalue = collections.namedtuple("kthvalue", ["values", "indices"])
 
 
 def _tensor(x):
@@ -202,6 +205,123 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     return _Topk(_taken("TopkBackward0", input, order, d), _wrap(order))
 
 
+def roll(input, shifts, dims=None):
+    """``input`` shifted circularly by ``shifts`` along ``dims`` (all elements, flattened,
+    without dims): numpy's np.roll (``RollBackward0``)."""
+    return np.roll(_tensor(input), shifts, dims)
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower of the two middle values (PyTorch's median, not numpy's mean of them).
+    Without ``dim`` a 0-d Tensor (``MedianBackward0``) whose gradient is shared evenly among
+    the entries equal to it (the nans, for a nan median), as PyTorch's; with ``dim`` the
+    ``(values, indices)`` pair (``MedianBackward1``): the index is PyTorch's, the first nan
+    of a row holding one, else the middle entry of the row sorted stably (ties by position),
+    and the gradient goes to it alone."""
+    t = _tensor(input)
+    data = t._data
+    if dim is None:
+        flat = data.reshape(-1)
+        if not flat.size:
+            return _wrap(np.asarray(np.nan, data.dtype))
+        nan = np.isnan(data) if data.dtype.kind in "fc" else np.zeros(data.shape, bool)
+        m = data.dtype.type(np.nan) if nan.any() else \
+            np.partition(flat, (flat.size - 1) // 2)[(flat.size - 1) // 2]
+        w = nan if nan.any() else data == m
+        w = (w / w.sum()).astype(data.dtype)
+        return _composite("MedianBackward0", lambda a: (a * w).sum(), (t,), value=m)
+    d, rows = _selection_axis(t, dim, "median")
+    if not rows.shape[-1]:
+        raise TapeError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    nan = np.isnan(rows) if rows.dtype.kind in "fc" else np.zeros(rows.shape, bool)
+    order = np.argsort(rows, axis=-1, kind="stable")
+    at = np.take_along_axis(order, np.full(rows.shape[:-1] + (1,), (rows.shape[-1] - 1) // 2), -1)
+    at = np.where(nan.any(-1, keepdims=True), nan.argmax(-1)[..., None], at)
+    return _Median(*_selected("MedianBackward1", t, np.moveaxis(at, -1, d), d, keepdim))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest entry along ``dim`` and its index (``KthvalueBackward0``), nans
+    ordered last. Among tied entries the index is the one PyTorch's CPU quickselect returns
+    (``_quickselect``, run on the rows whose k-th value is tied); the gradient goes to it."""
+    t = _tensor(input)
+    d, rows = _selection_axis(t, dim, "kthvalue")
+    n = rows.shape[-1]
+    if not 1 <= k <= n:
+        raise TapeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    v = np.partition(rows, k - 1, axis=-1)[..., k - 1:k]
+    same = (rows == v) | (np.isnan(rows) & np.isnan(v)) if rows.dtype.kind in "fc" else rows == v
+    at = same.argmax(-1)[..., None]
+    for r in map(tuple, np.argwhere(same.sum(-1) > 1)):
+        at[r] = _quickselect(rows[r].tolist(), k - 1)
+    return _Kthvalue(*_selected("KthvalueBackward0", t, np.moveaxis(at, -1, d), d, keepdim))
+
+
+def _selection_axis(t, dim, what):
+    """``dim`` checked, and ``t``'s values with that axis last (a 0-d ``t`` as one entry)."""
+    d = _dim(t, dim)
+    data = t._data
+    return d, (data.reshape(1) if data.ndim == 0 else np.moveaxis(data, d, -1))
+
+
+def _selected(name, t, idx, d, keepdim):
+    """The entries of ``t`` at ``idx`` (an index along axis ``d``, kept as a length-1 axis)
+    recorded as one node ``name`` whose gradient goes to those entries, and the indices."""
+    if t._data.ndim == 0:
+        return _composite(name, lambda a: a * 1, (t,)), _wrap(np.asarray(0, np.int64))
+    idx = idx.astype(np.int64)
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[d] = idx
+    full = tuple(grids)
+    value = np.take_along_axis(t._data, idx, d)
+    values = _composite(name, lambda a: _take(a, full, d, keepdim), (t,),
+                        value=value if keepdim else np.squeeze(value, d))
+    return values, _wrap(idx if keepdim else np.squeeze(idx, d))
+
+
+def _after(a, b):
+    """PyTorch's order of selection: ``a > b``, a nan after every number."""
+    return a > b or (a != a and b == b)
+
+
+def _quickselect(a, k):
+    """The position in the list ``a`` of the entry a median-of-three quickselect leaves at
+    ``k`` (the selection aten's CPU kthvalue runs, which decides which of tied entries is
+    returned; checked against PyTorch 2.13 on random rows with ties and nans)."""
+    pos = list(range(len(a)))
+
+    def swap(i, j):
+        a[i], a[j] = a[j], a[i]
+        pos[i], pos[j] = pos[j], pos[i]
+
+    lo, hi = 0, len(a) - 1
+    while hi > lo + 1:
+        mid = lo + (hi - lo) // 2
+        swap(mid, lo + 1)
+        for i, j in ((lo + 1, hi), (lo, hi), (lo + 1, lo)):
+            if _after(a[i], a[j]):
+                swap(i, j)
+        i, j, pivot = lo + 1, hi, a[lo]
+        while True:
+            i += 1
+            while _after(pivot, a[i]):
+                i += 1
+            j -= 1
+            while _after(a[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    if hi == lo + 1 and _after(a[lo], a[hi]):
+        swap(lo, hi)
+    return pos[k]
+
+
 def _scan_kw(t, dim, dtype):
     kw = {"axis": _dim(t, dim)}
     if dtype is not None:
@@ -344,6 +464,19 @@ class _TorchOpMethods:
         if dim is None or axis is not None or out is not None:
             return np.cumprod(self, axis if dim is None else dim, dtype, out)
         return cumprod(self, dim, dtype=dtype)
+
+    def roll(self, shifts, dims=None):
+        """:func:`roll` (``RollBackward0``)."""
+        return roll(self, shifts, dims)
+
+    def median(self, dim=None, keepdim=False):
+        """:func:`median`: PyTorch's lower median (``MedianBackward0``), or with ``dim`` its
+        ``(values, indices)`` (``MedianBackward1``)."""
+        return median(self, dim, keepdim)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """:func:`kthvalue` (``KthvalueBackward0``)."""
+        return kthvalue(self, k, dim, keepdim)
 
     def clamp_min(self, min):
         """:func:`clamp_min`."""
