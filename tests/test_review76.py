@@ -143,3 +143,44 @@ def test_one_and_three_hidden_layers(n):
     rng = np.random.default_rng(5 + n)
     sizes = (4,) + tuple(3 + k for k in range(n)) + (2,)
     _check(mlp, _layers(rng, sizes), rng.normal(size=(5, 4)))
+
+
+def test_the_gradient_of_the_list_is_a_display_of_fresh_arrays():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, 5))
+    params = _layers(rng, (5, 4, 3, 2))
+    for wrt in (0, (0,), "params"):
+        df = sd.grad(mlp, wrt=wrt)
+        g = df(params, x)
+        src = sd.source(df, params, x)
+        assert "scatter_basic" not in src and "grad_like" not in src, src
+        g = g[0] if isinstance(wrt, tuple) else g
+        assert type(g) is list and all(type(layer) is tuple for layer in g)
+        assert all(not np.shares_memory(a, b) for a in _leaves(g) for b in _leaves(params))
+    _check(mlp, params, x)
+
+
+def unused_layer(params, x):
+    (W0, b0), (W1, b1), (W2, b2) = params
+    return np.sum(np.tanh(x @ W0 + b0) @ W2 + b2)  # (W1, b1: no gradient reaches them)
+
+
+def test_a_layer_no_gradient_reaches_gets_zeros():
+    rng = np.random.default_rng(9)
+    params = _layers(rng, (3, 4, 4, 2))
+    _, src = _check(unused_layer, params, rng.normal(size=(5, 3)))
+    g = sd.grad(unused_layer)(params, rng.normal(size=(5, 3)))
+    assert np.all(g[1][0] == 0) and np.all(g[1][1] == 0) and g[1][0].shape == (4, 4)
+
+
+def shared(params, x):
+    W, b = params[0]
+    y = np.tanh(x @ W + b)
+    W2, b2 = params[0]  # (the same layer read twice: its gradient entries are added)
+    return np.sum((y @ W2 + b2) ** 2)
+
+
+def test_a_layer_read_twice_adds_its_entries():
+    rng = np.random.default_rng(10)
+    params = _layers(rng, (3, 3, 3))
+    _check(shared, params, rng.normal(size=(5, 3)))

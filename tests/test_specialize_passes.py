@@ -137,6 +137,10 @@ EXAMPLES = {
                                  (_rng.normal(size=(4, 2)), _rng.normal(size=2))],
                                 _rng.normal(size=(5, 3))), 0,
                        "for _k1 in range(_len1):", "_k1 = 1\n"),
+    "sequence_gradients": (layers, ([(_rng.normal(size=(3, 4)), _rng.normal(size=4)),
+                                     (_rng.normal(size=(4, 2)), _rng.normal(size=2))],
+                                    _rng.normal(size=(5, 3))), 0,
+                           "return _sd.grad_like(params_bar, params)", "return [("),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

@@ -68,6 +68,7 @@ from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds, known_fills
 from .rows import block_rows
 from .scatters import picked_scatters
+from .seq_grads import sequence_grads
 from .shifts import shift_invariant_sums
 from .unroll import known_branches, paired_saves, unroll_loops
 
@@ -228,6 +229,8 @@ FINAL = (
     Pass("row blocks", _blocks, example="row_blocks"),
     Pass("known fills", _fills, when=lambda r: not r.blocked,  # (after the scalar seeds, and
          example="known_fills"),  # after the row blocks, which read the seed's unreduce)
+    Pass("sequence gradients", lambda r: _unread_dropped(r, sequence_grads(
+        r.fdef, r.nodes, r.runtime_names)), example="sequence_gradients"),  # (seq_grads.py)
     Pass("repeated products", lambda r: _products(r, repeated_products),
          when=lambda r: not r.blocked, example="repeated_products"),
     Pass("scalar factors", lambda r: _products(r, scalar_factors),
