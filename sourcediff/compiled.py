@@ -549,7 +549,8 @@ def _entry(fn, spec=None, distinct=False, scope=None, resolved=(), captured=None
     table, lookup, ndarray = (spec.table, spec.lookup, np.ndarray) if spec is not None else \
         (None, None, None)
     namespace = {"fn": fn, "table": table, "lookup": lookup, "ndarray": ndarray,
-                 "dict_key": spec_facts.dict_key, "SourcediffError": SourcediffError,
+                 "dict_key": spec_facts.dict_key, "seq_key": spec_facts.seq_key,
+                 "SourcediffError": SourcediffError,
                  "_relocated": _relocated, "own": runtime.own_arrays if distinct else None,
                  "resolved": tuple(resolved), "scope": scope, "_rebound": _rebound,
                  "_REBOUND": _REBOUND, "captured": captured, "Redirected": Redirected,
@@ -601,8 +602,8 @@ def _entry_source(n, distinct=False, checks=False, captured=False, role=None, co
     display, with ``n`` arrays without a test per argument (measured at 6 arrays: about 1 us less
     per call than the loop), with floats among them by one test of each argument's type (W2's four
     floats and two arrays: 2.1 -> 0.9 us of the entry per call), and a call that display does not
-    find (a dict's key is its items' facts, an ndarray subclass is checked first) by the loop over
-    the arguments. ``checks``: the functions resolved by global name are checked first (ACT = np.sin
+    find (a dict's, a list's or a tuple's key is its items' facts, an ndarray subclass is checked
+    first) by the loop over the arguments. ``checks``: the functions resolved by global name are checked first (ACT = np.sin
     after the gradient was built for np.tanh); ``distinct``: result arrays that share memory are
     copied apart (runtime.own_arrays: by the specialization table's functions themselves, which
     skip it where their code shows their arrays new, _Specializations._owning; here, on the
@@ -671,9 +672,9 @@ def entry(*args, **kwargs):{check}
             if type(a) is ndarray:
                 key.append(a.shape)
                 key.append(a.dtype)
-            elif type(a) is dict:
-                key.append(dict)
-                key.append(dict_key(a))
+            elif type(a) is dict or type(a) is list or type(a) is tuple:
+                key.append(type(a))
+                key.append(dict_key(a) if type(a) is dict else seq_key(a))
             else:
                 if isinstance(a, ndarray):
                     array_kind(fn, args)

@@ -73,6 +73,12 @@ def summed_products(x, c, s):
     return np.sum(np.sin(np.sum(d ** 2 * s, axis=2)))
 
 
+def layers(params, x):
+    for W, b in params:
+        x = np.tanh(x @ W + b)
+    return np.sum(x ** 2)
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -127,6 +133,14 @@ EXAMPLES = {
                                           np.exp(_rng.normal(size=(4, 3)))), (1, 2),
                         "_sd.unreduce(_sum1_bar, _mul1, 2, False)",
                         "s_bar = _sd.np.einsum('ab,abc->bc', _sum1_bar, _pow1)"),
+    "unrolled_loops": (layers, ([(_rng.normal(size=(3, 4)), _rng.normal(size=4)),
+                                 (_rng.normal(size=(4, 2)), _rng.normal(size=2))],
+                                _rng.normal(size=(5, 3))), 0,
+                       "for _k1 in range(_len1):", "_k1 = 1\n"),
+    "sequence_gradients": (layers, ([(_rng.normal(size=(3, 4)), _rng.normal(size=4)),
+                                     (_rng.normal(size=(4, 2)), _rng.normal(size=2))],
+                                    _rng.normal(size=(5, 3))), 0,
+                           "return _sd.grad_like(params_bar, params)", "return [("),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

@@ -91,18 +91,28 @@ def _same(a, b):
 
 
 class Seq:
-    """A list or tuple (in an argument position) of elements with these facts."""
+    """A list or tuple of elements with these facts. ``fixed``: a list argument's (or a slice of
+    one), which the signature describes and nothing the function runs changes (``seq_fact``):
+    its items are read by index as a tuple's are."""
 
-    __slots__ = ("items", "kind")
+    __slots__ = ("items", "kind", "fixed")
 
-    def __init__(self, items, kind):
-        self.items, self.kind = tuple(items), kind
+    def __init__(self, items, kind, fixed=False):
+        self.items, self.kind, self.fixed = tuple(items), kind, fixed
 
     def __eq__(self, other):
-        return type(other) is Seq and other.items == self.items and other.kind is self.kind
+        return type(other) is Seq and other.items == self.items and other.kind is self.kind \
+            and other.fixed == self.fixed
 
     def __hash__(self):
         return hash(len(self.items))
+
+    def __repr__(self):
+        return f"Seq{'!' if self.fixed else ''}({self.kind.__name__}){list(self.items)!r}"
+
+    def indexable(self):
+        """Its items' facts hold for a read by index (a tuple's, or a fixed list's)."""
+        return self.kind is tuple or self.fixed
 
 
 class Items:
@@ -151,6 +161,42 @@ def dict_fact(d):
     if dict_key(d) is None:
         return TOP
     return Items((k, fact_of_signature(v)) for k, v in d.items())
+
+
+_SEQ_MAX = 16  # a longer list or tuple argument's items are not part of the signature
+
+
+def seq_key(s, depth=0):
+    """The signature entry of a list or tuple argument: each item's shape and dtype (an array),
+    ``(tuple, its items' entries)`` (a tuple, two levels deep) or type; None for a sequence whose
+    items the specializer does not follow (a longer one, one holding a list or a dict: a value
+    that can change in place)."""
+    if len(s) > _SEQ_MAX or depth > 2:
+        return None
+    out = []
+    for v in s:
+        t = type(v)
+        if t is _ndarray:
+            out.append((v.shape, v.dtype))
+        elif t is tuple:
+            inner = seq_key(v, depth + 1)
+            if inner is None:
+                return None
+            out.append((tuple, inner))
+        elif t is list or t is dict:
+            return None
+        else:
+            out.append(t)
+    return tuple(out)
+
+
+def seq_fact(s):
+    """The fact of a list or tuple argument, consistent with :func:`seq_key`: a fixed Seq (the
+    caller checks that nothing the function runs changes a list: passes._signature_facts)."""
+    if seq_key(s) is None:
+        return TOP
+    return Seq([seq_fact(v) if type(v) is tuple else fact_of_signature(v) for v in s], type(s),
+               fixed=True)
 
 
 class _Named:
@@ -218,7 +264,8 @@ def join(a, b):
     if _pyfloat(a) and _pyfloat(b):
         return PYFLOAT
     if type(a) is Seq and type(b) is Seq and a.kind is b.kind and len(a.items) == len(b.items):
-        return Seq([join(u, v) for u, v in zip(a.items, b.items)], a.kind)  # (item by item)
+        return Seq([join(u, v) for u, v in zip(a.items, b.items)], a.kind,  # (item by item)
+                   a.fixed and b.fixed)
     if _float64ish(a) and _float64ish(b):
         return F64S
     for u, v in ((a, b), (b, a)):
@@ -257,7 +304,8 @@ def fact_of_signature(value):
 def signature(args):
     """The cache key of a call's positional arguments: two entries per argument, the shape and
     dtype of an array, ``dict`` and the facts of its items for a dict (``dict_key``: a tuple or
-    None), the type and ``False`` for anything else. Flat (a fifth less than nested pairs on every
+    None), the type and its items' facts for a list or tuple (``seq_key``), the type and ``False``
+    for anything else. Flat (a fifth less than nested pairs on every
     call) and two per argument, so that the entry builds it for ``n`` arguments in one tuple display
     (compiled._entry_source), whatever their kinds; an array's shape is a tuple, never a type, so
     no two argument lists share a key."""
@@ -269,6 +317,9 @@ def signature(args):
         elif type(a) is dict:
             key.append(dict)
             key.append(dict_key(a))  # (the facts of its items: see dict_fact)
+        elif type(a) is list or type(a) is tuple:
+            key.append(type(a))
+            key.append(seq_key(a))  # (the facts of its items: see seq_fact)
         else:
             key.append(type(a))
             key.append(False)

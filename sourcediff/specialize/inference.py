@@ -96,7 +96,9 @@ class Inference:
             self.expr(s.value, env)
             return env
         if isinstance(s, gast.If):
-            self.expr(s.test, env)
+            test = self.expr(s.test, env)
+            if type(test) is Known and type(test.value) in (bool, int):  # (a pass written out:
+                return self.block(s.body if test.value else s.orelse, env, loop)  # unroll.py)
             a = self.block(s.body, dict(env), loop)
             b = self.block(s.orelse, dict(env), loop)
             return _join_env(a, b)
@@ -279,9 +281,8 @@ class Inference:
             except Exception:  # noqa: BLE001
                 return TOP
             return Known(value)
-        if type(base) is Seq and base.kind is tuple and type(index) is Known and \
-                type(index.value) is int and -len(base.items) <= index.value < len(base.items):
-            return base.items[index.value]  # (a tuple a generated callee returned)
+        if type(base) is Seq and base.indexable():  # (a tuple a generated callee returned, a
+            return _item_of(base, index)  # list argument nothing changes)
         if type(base) is Items:  # an item of a dict argument, by its key
             return base.get(index.value) if type(index) is Known else TOP
         if type(base) is not Arr:
@@ -313,13 +314,14 @@ class Inference:
         args = [self.expr(a.value if isinstance(a, gast.Starred) else a, env) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, env) for k in node.keywords}
         # a list the call can reach may change (lst.append(v), helper(lst)): its facts are gone
+        # (not a fixed one's: nothing the function runs changes a list, _signature_facts)
         reach = list(node.args) + [k.value for k in node.keywords]
         if isinstance(node.func, gast.Attribute):
             reach.append(node.func.value)
         helper = type(func) is Known and registry.facts(func.value).reads_dicts
         for a in reach:
             if isinstance(a, gast.Name) and ((type(env.get(a.id)) is Seq and
-                                              env[a.id].kind is list) or
+                                              env[a.id].kind is list and not env[a.id].fixed) or
                                              (type(env.get(a.id)) is Items and not helper)):
                 env[a.id] = TOP
                 self.ever[a.id] = TOP
@@ -341,6 +343,9 @@ class Inference:
         """The fact of ``fn(*args, **kwargs)`` for a known function ``fn`` and argument facts."""
         if getattr(fn, "__sourcediff_fdef__", None) is not None:
             return self._callee(fn, args, kwargs)
+        if (fn is len or fn is runtime.loop_length) and args and type(args[0]) is Seq and \
+                args[0].indexable():
+            return Known(len(args[0].items))  # (loop_length refuses only dicts, sets, iterators)
         if fn is len:
             return Known(args[0].shape[0]) if len(args) == 1 and type(args[0]) is Arr and \
                 args[0].shape else TOP
@@ -571,6 +576,28 @@ def _integer_value(f):
     if type(f) is Seq:
         return any(_integer_value(item) for item in f.items)
     return type(f) in (Scal, Arr) and f.dtype.kind in "iub" and (type(f) is Scal or f.shape == ())
+
+
+def _item_of(seq, index):
+    """The fact of ``seq[index]`` for an indexable Seq: an item by a known position, a Seq of
+    the items a known slice takes, the join of the items for a position of unknown value (any
+    position that does not raise reads one of them)."""
+    items = seq.items
+    if type(index) is Known and type(index.value) is int:
+        return items[index.value] if -len(items) <= index.value < len(items) else TOP
+    if type(index) is Known and type(index.value) is slice:
+        return Seq(items[index.value], seq.kind, seq.fixed)
+    if index is ANYINT and items:
+        out = BOT
+        for item in items:
+            out = join(out, item)
+        return out if _whole(out) else TOP
+    return TOP
+
+
+def _whole(f):
+    """Not a Seq with an unknown item anywhere (what the join of different tuples gives)."""
+    return f is not TOP and (type(f) is not Seq or all(_whole(item) for item in f.items))
 
 
 def _join_env(a, b):

@@ -50,8 +50,10 @@ from .facts import (
     _load,
     _marks,
     _Unsupported,
+    Seq,
     dict_fact,
     fact_of_signature,
+    seq_fact,
 )
 from .inference import Inference
 from .loops import (
@@ -66,7 +68,9 @@ from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds, known_fills
 from .rows import block_rows
 from .scatters import picked_scatters
+from .seq_grads import sequence_grads
 from .shifts import shift_invariant_sums
+from .unroll import known_branches, paired_saves, unroll_loops
 
 
 class _Run:
@@ -84,6 +88,7 @@ class _Run:
         self.nodes = None
         self.ever = {}  # name -> the join of the facts of its values (the last inference's)
         self.blocked = False
+        self.unrolled = False  # a loop was written out (unroll.py)
         self.total = 0  # changes so far
 
 
@@ -114,6 +119,8 @@ def _cleanup(r):
     while _propagate_constants(fdef, removable):
         pass
     fdef.body = fold_constants(fdef.body, r.where_names)
+    if r.unrolled:
+        known_branches(fdef)  # (a written-out pass's index, now a constant in its tests)
     fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
     fdef.body = inline_temps(fdef.body, removable)  # forward mode's statements only
     if r.stack_name is not None:
@@ -122,6 +129,15 @@ def _cleanup(r):
         if dropped:
             fdef.body = _fill_empty(dead_code(fdef.body, removable, set()))
     return 0
+
+
+def _unrolled(r):
+    """unroll.py's loops written out, and once no loop saves on the stack, its saves named."""
+    changed = unroll_loops(r.fdef, r.nodes, r.stack_name)
+    r.unrolled = r.unrolled or bool(changed)
+    if r.unrolled:
+        changed += known_branches(r.fdef) + paired_saves(r.fdef, r.stack_name, r.removable)
+    return changed
 
 
 def _fills(r):
@@ -188,10 +204,15 @@ def _release(r):
     return release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name)
 
 
-# The passes, in order. SETTLE runs again (after a new inference) while it changes something, at
+# The passes, in order. PREPARE runs first, again (after a new inference) while it changes
+# something, at most three rounds: a loop written out makes the count of its adjoint loop known.
+# SETTLE runs again (after a new inference) while it changes something, at
 # most four rounds: a rewrite can make more facts known (a helper call becomes an operator), and
 # CLEANUP follows every round that changed something. FINAL runs once on the result, when
 # something changed or library calls are to be bound.
+PREPARE = (
+    Pass("unrolled loops", _unrolled, example="unrolled_loops"),  # (unroll.py)
+)
 SETTLE = (
     Pass("shifted sums", lambda r: shift_invariant_sums(r.fdef, r.nodes, r.runtime_names),
          example="shifted_sums"),  # (first: it reads the generic adjoint's facts; shifts.py)
@@ -208,6 +229,8 @@ FINAL = (
     Pass("row blocks", _blocks, example="row_blocks"),
     Pass("known fills", _fills, when=lambda r: not r.blocked,  # (after the scalar seeds, and
          example="known_fills"),  # after the row blocks, which read the seed's unreduce)
+    Pass("sequence gradients", lambda r: _unread_dropped(r, sequence_grads(
+        r.fdef, r.nodes, r.runtime_names)), example="sequence_gradients"),  # (seq_grads.py)
     Pass("repeated products", lambda r: _products(r, repeated_products),
          when=lambda r: not r.blocked, example="repeated_products"),
     Pass("scalar factors", lambda r: _products(r, scalar_factors),
@@ -233,7 +256,7 @@ FINAL = (
     Pass("release", lambda r: _release(r), example="release"),  # (last: no later pass may
     # read a name it released)
 )
-PASSES = SETTLE + (CLEANUP,) + FINAL
+PASSES = PREPARE + SETTLE + (CLEANUP,) + FINAL
 
 # Names of passes not to run (tests/test_specialize_passes.py switches one off to show what it
 # does; a debugging aid otherwise). The cleanup always runs.
@@ -286,6 +309,14 @@ def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removabl
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     r = _Run(fdef, facts, namespace, stack_name, set(removable), where_names, runtime_names,
              placeholders, bind, batch_rows)
+    for _ in range(3):
+        if not _infer(r, marks=True):
+            break
+        changed = sum(p.run(r) for p in PREPARE if p.name not in SKIP and p.when(r))
+        if not changed:
+            break
+        r.total += changed
+        CLEANUP.run(r)
     for _ in range(4):
         if not _infer(r, marks=True):
             break
@@ -312,7 +343,10 @@ def _signature_facts(fdef, param_names, args, keywords, namespace, stack_name, r
                      placeholders):
     """The facts of the parameters for this call: each argument's signature fact; a dict
     argument's items too when the code only reads the dict and nothing it calls can write into
-    it (checked by a first inference)."""
+    it (checked by a first inference); a tuple argument's items, and a list argument's when no
+    code the function runs calls a method of a list or writes into one (the same check: a call
+    of anything but the runtime, numpy and code that writes nothing, an item store into anything
+    but an array, and the list's facts are dropped)."""
     facts = {p: (fact_of_signature(args[k]) if k < len(args) else TOP)
              for k, p in enumerate(param_names)}
     for k, v in (keywords or {}).items():
@@ -323,7 +357,10 @@ def _signature_facts(fdef, param_names, args, keywords, namespace, stack_name, r
     dicts = [p for k, p in enumerate(param_names) if k < len(args) and type(args[k]) is dict]
     for p in _read_only_dicts(fdef, dicts, runtime_names):
         facts[p] = dict_fact(args[param_names.index(p)])
-    if any(type(f) is Items for f in facts.values()):
+    for k, p in enumerate(param_names):  # (a list's items: only if nothing changes a list)
+        if k < len(args) and (type(args[k]) is list or type(args[k]) is tuple):
+            facts[p] = seq_fact(args[k])
+    if any(type(f) is Items or (type(f) is Seq and f.kind is list) for f in facts.values()):
         inference = Inference(fdef, namespace, stack_name, facts, _marks(fdef, placeholders))
         try:
             inference.run()
@@ -333,7 +370,8 @@ def _signature_facts(fdef, param_names, args, keywords, namespace, stack_name, r
         except _Unsupported:
             trusted = False
         if not trusted:
-            facts = {p: (TOP if type(f) is Items else f) for p, f in facts.items()}
+            facts = {p: (TOP if type(f) is Items or (type(f) is Seq and f.kind is list) else f)
+                     for p, f in facts.items()}
     return facts
 
 

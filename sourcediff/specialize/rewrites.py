@@ -20,6 +20,7 @@ from .facts import (
     FloatOr,
     Known,
     Scal,
+    Seq,
     _attr_call,
     _const,
     _elementwise,
@@ -31,6 +32,14 @@ from .facts import (
     _sd_call,
     _tuple_const,
 )
+
+
+def _float_leaves(f):
+    """A fixed or tuple Seq whose leaves are all float arrays, numpy floats or Python floats (and
+    none of it empty: runtime.check_wrt's other cases)."""
+    if type(f) is Seq:
+        return f.indexable() and bool(f.items) and all(_float_leaves(item) for item in f.items)
+    return f is PYFLOAT or (type(f) in (Arr, Scal) and f.dtype.kind == "f")
 
 
 def _makes_new_array(node, facts):
@@ -57,6 +66,14 @@ class _Rewriter(gast.NodeTransformer):
             v = self.f(node.value.args[0])
             if v is PYFLOAT or (type(v) in (Arr, Scal) and v.dtype.kind == "f"):
                 self.changed += 1
+                return None
+        if name == "check_wrt" and node.value.args and _float_leaves(self.f(node.value.args[0])):
+            self.changed += 1  # (a list or tuple of float arrays and floats)
+            return None
+        if name == "check_unpack" and len(node.value.args) > 1:
+            v, n = self.f(node.value.args[0]), self.f(node.value.args[1])
+            if type(v) is Seq and v.indexable() and n == Known(len(v.items)):
+                self.changed += 1  # (a list or tuple of as many items as the names)
                 return None
         if name == "check_alias" and node.value.args and _scalar_like(self.f(node.value.args[0])):
             self.changed += 1  # a number is immutable: v op= e cannot write into anything
@@ -119,6 +136,11 @@ class _Rewriter(gast.NodeTransformer):
             return node
         self.changed += 1
         return new
+
+    def _loop_length(self, node, seq, *_):
+        if type(seq) is Seq and seq.indexable():  # (a list or tuple of a known length)
+            return _const(len(seq.items))
+        return None
 
     def _output_seed(self, node, value, where):
         if (_scalar_like(value) or (type(value) is Arr and value.shape == ())) and \
