@@ -42,3 +42,27 @@ def test_max_and_min_of_sequences_second_order(fn):
     eps = 1e-5
     cols = [(g(X4 + eps * e) - g(X4 - eps * e)) / (2 * eps) for e in np.eye(4)]
     np.testing.assert_allclose(h, np.array(cols).T, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------ a read back through a runtime helper
+
+
+class _Param:
+    def __init__(self, v):
+        self.v = v
+
+
+def _setattr_then_read(x):
+    p = _Param(x)
+    setattr(p, "v", p.v * 3.0)
+    return np.sum(p.v * x)
+
+
+def test_a_read_back_through_a_runtime_helper_names_the_users_line():
+    """The refusal named the runtime helper that made the read (sourcediff/runtime/
+    sequences.py, the getattr of the constructor's adjoint), not the user's file and line."""
+    with pytest.raises(sd.AliasError) as info:
+        sd.grad(_setattr_then_read)(np.array([1.0, 2.0]))
+    where = str(info.value).split(":", 1)[0]
+    assert where == "test_review72.py" or where.endswith("tests/test_review72.py"), where
+    assert "p = _Param(x)" in str(info.value) and 'setattr(p, "v", p.v * 3.0)' in str(info.value)
