@@ -364,7 +364,7 @@ def extremum_args_tangent(t, ans, args):
     (as :func:`extremum_args_grad`), for ``max(iterable)`` that item's entry of ``t``."""
     if len(args) == 1:
         return (extremum_args_adjoint((t,), ans, args),)
-    return extremum_args_grad(t, ans, args)
+    return extremum_args_grad(_as_grad(t), ans, args)
 
 
 def extremum_args_adjoint(b, ans, args):
@@ -377,13 +377,17 @@ def extremum_args_adjoint(b, ans, args):
         b = item_grad(b, 0)
     else:
         items = args
-    winners = _first_winner(items, ans)
-    count = builtins.sum(winners)
-    total = 0.0
-    for w, item in zip(winners, grad_items(b, len(items))):
+    # (one winner at most: its entry as it is, as _extremum_grads passes g on unscaled; a tuple
+    # or list entry, the tangent of max(pairs), is a GradList, which adds to others entrywise)
+    for w, item in zip(_first_winner(items, ans), grad_items(b, len(items))):
         if item is not None and w:
-            total = total + item * (w / count)
-    return total
+            return _as_grad(item)
+    return 0.0
+
+
+def _as_grad(t):
+    """A tangent or gradient that is a tuple or list as a GradList (``+`` adds entrywise)."""
+    return GradList(t) if isinstance(t, (list, tuple)) and not isinstance(t, GradList) else t
 
 
 def scale_each_adjoint(b, s, xs):

@@ -28,6 +28,7 @@ store on the same thread (or a read) finds that call has returned.
 """
 
 import linecache
+import os
 import sys
 import threading
 
@@ -42,6 +43,7 @@ __all__ = ["store_attribute", "set_attribute", "holder_for_append", "check_whole
            "stored_by_running_call"]
 
 _watched = {}  # (id(obj), name) -> _Store
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 _lock = threading.Lock()
 
 
@@ -100,6 +102,15 @@ def _on_stack(target):
     return False
 
 
+def _reading_frame(frame):
+    """The frame of the user's code (or the generated code standing for it) that made a read
+    ``frame`` made: a runtime helper's frame (the getattr of _sd.constructed_grad, which reads
+    what setattr(p, "v", ...) stored) gives way to its caller's."""
+    while frame.f_back is not None and os.path.dirname(frame.f_code.co_filename) == _RUNTIME_DIR:
+        frame = frame.f_back
+    return frame
+
+
 def _location(frame):
     """``(file:line, the line's text)`` of a frame, generated code followed back to the user's
     line."""
@@ -136,13 +147,14 @@ class _Guard:
             if running and not _gained_floats(store):
                 return value  # (strings and ints put in it: still watched for floats)
             if running:
-                where, text = _location(sys._getframe(1))
+                reader = _reading_frame(sys._getframe(1))
+                where, text = _location(reader)
                 raise AliasError(
                     f"{where}: reads {type(obj).__name__}.{self.name} back in the same gradient "
                     f"call that {store.what}:\n    {text}\n"
                     f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
                     f"as constants, so the derivative through it would be lost. "
-                    f"{_read_back_fix(obj, self.name, sys._getframe(1))}")
+                    f"{_read_back_fix(obj, self.name, reader)}")
             _forget(obj, self.name)  # (stored by a call that has returned: a constant now)
         return value
 
