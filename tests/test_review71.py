@@ -10,7 +10,14 @@ cotangent and gave a wrong gradient silently (``x @ v`` was right)."""
 import numpy as np
 import pytest
 
+try:
+    import torch
+except ImportError:  # (the tape's refusal is checked without it)
+    torch = None
+
 import sourcediff as sd
+from sourcediff import tape as T
+from sourcediff.errors import SourcediffError
 from sourcediff.rules import registry
 from tests.oracles import check_grads_fd
 
@@ -60,3 +67,24 @@ def test_generalized_ufuncs_are_not_elementwise():
     assert registry.facts(np.add).rowwise == "elementwise"
     assert registry.facts(np.matmul).rowwise != "elementwise"
     assert registry.facts(np.vecdot).rowwise != "elementwise"
+
+
+def test_tape_repeat_with_fewer_sizes_than_dimensions_is_refused():
+    """``x.repeat(2)`` on a 2-D tape Tensor (numpy's code for repeating each entry) tiled the
+    rows instead, a (6, 4) value whose gradient summed over the wrong entries; PyTorch refuses
+    fewer repeat sizes than dimensions, and so does the tape now, with PyTorch's message. Sizes
+    for every dimension still tile as PyTorch's repeat does (its values and gradient checked
+    against torch when installed, else against np.tile's)."""
+    x = T.tensor(SQ[:3].copy(), requires_grad=True)
+    with pytest.raises(SourcediffError, match="can not be smaller than number of dimensions"):
+        x.repeat(2)
+    w = np.arange(48.0).reshape(2, 3, 8)
+    y = x.repeat(2, 1, 2)
+    np.testing.assert_array_equal(y.detach().numpy(), np.tile(SQ[:3], (2, 1, 2)))
+    (y * T.tensor(w)).sum().backward()
+    expect = w.reshape(2, 3, 2, 4).sum(axis=(0, 2))
+    np.testing.assert_allclose(x.grad.numpy(), expect)
+    if torch is None:
+        return
+    with pytest.raises(RuntimeError, match="can not be smaller than number of dimensions"):
+        torch.tensor(SQ[:3]).repeat(2)
