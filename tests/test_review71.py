@@ -88,3 +88,32 @@ def test_tape_repeat_with_fewer_sizes_than_dimensions_is_refused():
         return
     with pytest.raises(RuntimeError, match="can not be smaller than number of dimensions"):
         torch.tensor(SQ[:3]).repeat(2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, w: np.sum(t ** 2, 0, None, w[0]),
+    lambda t, w: np.cumsum(t, 1, None, w),
+    lambda t, w: np.clip(t, -0.5, 0.5, w),
+    lambda t, w: np.dot(t, np.ones(4), w[:, 0]),
+], ids=["sum", "cumsum", "clip", "dot"])
+def test_tape_refuses_out_given_by_position(call):
+    """numpy writes a result into ``out`` given by position as it does into ``out=``: an array
+    the tape does not see, so a loss read from it had no gradient through it (a loss adding it to
+    another term got that term's gradient only). The tape refused out= and let the positional
+    out through; it refuses both now."""
+    t = T.tensor(SQ[:3].copy(), requires_grad=True)
+    w = np.zeros((3, 4))
+    with pytest.raises(SourcediffError, match=r"out=\.\.\.\) is not supported on tape"):
+        call(t, w)
+
+
+def test_tape_einsum_operands_are_not_out():
+    """np.einsum takes ``out`` after ``*operands``: by keyword only, so its second operand is no
+    out argument (the gradient checked against finite differences)."""
+    t = T.tensor(SQ.copy(), requires_grad=True)
+    (np.einsum("ij,kj->ik", t, t) * np.arange(4.0)).sum().backward()
+
+    def loss(x):
+        return np.sum(np.einsum("ij,kj->ik", x, x) * np.arange(4.0))
+
+    check_grads_fd(loss, (SQ,), (0,), (t.grad.numpy(),))
