@@ -199,8 +199,8 @@ class Rule(Facts):
 def _derived(key):
     """The facts of ``key`` that follow from what it is, before any declaration."""
     out = dict(Facts.DEFAULTS)
-    if isinstance(key, np.ufunc):
-        out.update(view=False, rowwise="elementwise")
+    if isinstance(key, np.ufunc):  # (a generalized one, np.matmul, works on whole rows)
+        out.update(view=False, rowwise="elementwise" if key.signature is None else None)
     return out
 
 

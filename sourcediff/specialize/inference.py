@@ -399,7 +399,9 @@ class Inference:
                 return TOP
             return Arr((x if fn is runtime.matmul_grad_left else y).shape,
                        np.result_type(g.dtype, other.dtype))
-        if isinstance(fn, np.ufunc):
+        if fn is np.matmul and len(args) == 2 and not kwargs:
+            return _matmul(*args)  # (a ufunc over the matrices its last two axes hold)
+        if isinstance(fn, np.ufunc) and fn.signature is None:
             if len(args) != fn.nin or fn.nout != 1 or set(kwargs) - {"out"}:
                 return TOP
             fact = _elementwise(fn, args)

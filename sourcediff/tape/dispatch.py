@@ -318,8 +318,33 @@ def _defaults(func):
             {p.name for p in params if p.kind is p.KEYWORD_ONLY})
 
 
+_out_positions = {}  # numpy function -> the position of its out parameter (None: it has none)
+
+
+def _out_position(func):
+    """Where ``func`` takes ``out`` positionally (np.sum(a, axis, dtype, out)), or None."""
+    if func not in _out_positions:
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        # (np.einsum(*operands, out=None): out after a *args is taken by keyword only)
+        k = next((i for i, p in enumerate(params) if p.name == "out"), None)
+        _out_positions[func] = k if k is not None and all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params[:k + 1]) \
+            else None
+    return _out_positions[func]
+
+
+def _out_given(func, args, kwargs):
+    if kwargs.get("out") is not None:
+        return True
+    k = _out_position(func)
+    return k is not None and len(args) > k and args[k] is not None
+
+
 def _array_function(func, args, kwargs):
-    if kwargs.get("out") is not None and _state.enabled and _any_rg(args):
+    if _out_given(func, args, kwargs) and _state.enabled and _any_rg(args):
         # (numpy would write the value into out, an array the tape does not see: its gradient
         # would be 0, silently)
         name = getattr(func, "__name__", "the function")

@@ -702,6 +702,9 @@ class _Methods:
                                 "axis (numpy's ndarray.repeat)")
             return np.repeat(self, sizes[0], sizes[1] if len(sizes) == 2 else axis)
         sizes = _shape_arg(sizes)
+        if len(sizes) < self._data.ndim:  # (PyTorch's refusal: numpy's x.repeat(2) is no tiling)
+            raise TapeError("Number of dimensions of repeat dims can not be smaller than number "
+                            "of dimensions of tensor")
         return _composite("RepeatBackward0", lambda a: _repeat(a, sizes), (self,))
 
     def flip(self, *dims, **kw):
