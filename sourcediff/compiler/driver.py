@@ -495,6 +495,11 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
                 result, const(where)])), rev.ret_stmt))
         elif mode not in ("vjp", "split"):
             seed.append(assign(rev.bar(result.id), const(1.0)))
+    if not parsed.filename.startswith("<"):
+        # (a list given to the function or returned keeps its appends and pops, as in a plain
+        # call: the adjoint sweep undoes them on a copy)
+        undone = sweeps.undone_returned | (sweeps.undone if mode != "split" else frozenset())
+        adjoint = [assign(n, call(load("list"), [load(n)])) for n in sorted(undone)] + adjoint
     grads = []
     final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)
     for p in wrt_names:

@@ -1,0 +1,81 @@
+"""review74: ordinary code that was refused, or that left the user's data differently from a
+plain call; each case checked against central finite differences (tests/oracles.py)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from tests.oracles import check_grads_fd
+
+X = np.array([0.7, -1.3])
+MODES = ("reverse", "forward")
+
+
+def _grad(f, wrt, mode, **kw):
+    return sd.grad(f, wrt=wrt, mode=mode, **kw)
+
+
+# ---------------------------------------------------------------- a given list appended to
+#
+# f(L, x) appends to L in a plain call and in forward mode; a reverse gradient call left L as it
+# was (its adjoint sweep popped the item again). The sweep now undoes the appends on a copy.
+
+def appends_to_given(L, x):
+    L.append(x * 2.0)
+    return np.sum(L[-1] ** 2) + np.sum(L[0] * x)
+
+
+def appends_in_a_loop(L, x):
+    for i in range(3):
+        L.append(x * (i + 1.0))
+    return np.sum(L[-1] ** 2) + np.sum(L[1] * L[0])
+
+
+def pops_from_given(L, x):
+    a = L.pop()
+    return np.sum(a * x ** 2)
+
+
+def appends_to_a_held_list(ls, x):
+    inner = ls[0]
+    inner.append(x * 3.0)
+    return np.sum(inner[-1] ** 2) + np.sum(inner[0] * x)
+
+
+def _lists(f):
+    if f is appends_to_a_held_list:
+        return [[np.array([0.5, 0.25])]]
+    return [np.array([0.5, 0.25]), np.array([1.5, -0.5])]
+
+
+def _shapes(tree):
+    return [_shapes(t) if isinstance(t, list) else np.asarray(t).tolist() for t in tree]
+
+
+@pytest.mark.parametrize("mode", MODES + ("hessian",))
+@pytest.mark.parametrize("f", [appends_to_given, appends_in_a_loop, pops_from_given,
+                               appends_to_a_held_list])
+def test_a_given_list_ends_as_a_plain_call_leaves_it(f, mode):
+    plain = _lists(f)
+    f(plain, X.copy())
+    given = _lists(f)
+    if mode == "hessian":
+        sd.hessian(f, wrt=1)(given, X.copy())
+    else:
+        g = _grad(f, 1, mode)(given, X.copy())
+        check_grads_fd(f, (_lists(f), X.copy()), (1,), (g,))
+    assert _shapes(given) == _shapes(plain)
+
+
+def returns_a_list_it_built(x):
+    L = []
+    L.append(x * 2.0)
+    return np.sum(L[-1] ** 2), L
+
+
+def test_a_list_built_and_returned_as_aux_keeps_its_items():
+    g, aux = sd.grad(returns_a_list_it_built, has_aux=True)(X.copy())
+    check_grads_fd(lambda x: returns_a_list_it_built(x)[0], (X.copy(),), (0,), (g,))
+    assert len(aux) == 1 and np.array_equal(aux[0], X * 2.0)
