@@ -79,3 +79,42 @@ def test_a_list_built_and_returned_as_aux_keeps_its_items():
     g, aux = sd.grad(returns_a_list_it_built, has_aux=True)(X.copy())
     check_grads_fd(lambda x: returns_a_list_it_built(x)[0], (X.copy(),), (0,), (g,))
     assert len(aux) == 1 and np.array_equal(aux[0], X * 2.0)
+
+
+# ---------------------------------------------------------------- a write through another name
+#
+# A gradient call runs a function that writes into its argument on a copy, and warns at the
+# write (tests/test_review34.py); a write through a name bound to the argument (ys = xs) or to
+# a part of it basic indexing reads in place (row = xs[0]) was copied as well, silently.
+
+def writes_through_a_bound_name(xs, w):
+    ys = xs
+    ys[:] = 0.5
+    return np.sum(w * ys ** 2)
+
+
+def writes_through_an_item(xs, w):
+    row = xs[0]
+    row[0] = 5.0
+    return np.sum(w * row)
+
+
+def writes_through_a_bound_dict(d, w):
+    e = d
+    e["k"] = 3.0
+    return np.sum(w * e["k"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f, make, line", [
+    (writes_through_a_bound_name, lambda: np.ones(2), "ys[:] = 0.5"),
+    (writes_through_an_item, lambda: [np.ones(2)], "row[0] = 5.0"),
+    (writes_through_a_bound_dict, lambda: {"k": 1.0}, 'e["k"] = 3.0')])
+def test_a_write_through_another_name_warns_at_the_write(f, make, line, mode):
+    sd.clear_cache()
+    given = make()
+    with pytest.warns(sd.SourcediffWarning, match=r"(?s)writes into its argument .*"
+                                                  + line.replace("[", r"\[").replace("]", r"\]")):
+        g = _grad(f, 1, mode)(given, X.copy())
+    check_grads_fd(f, (make(), X.copy()), (1,), (g,))
+    assert repr(given) == repr(make())  # (as the warning says: the value passed keeps its own)
