@@ -118,3 +118,44 @@ def test_a_write_through_another_name_warns_at_the_write(f, make, line, mode):
         g = _grad(f, 1, mode)(given, X.copy())
     check_grads_fd(f, (make(), X.copy()), (1,), (g,))
     assert repr(given) == repr(make())  # (as the warning says: the value passed keeps its own)
+
+
+# ---------------------------------------------------------------- a nested list appended to
+#
+# mutated_params missed a list a parameter holds, appended to through a name (inner = ls[0];
+# inner.append(v)): the caller took the helper as writing nothing, gave it a copy, and read ls
+# back without the appended item, a silent wrong gradient. The helper is now seen writing into
+# ls (the caller refuses the later read, as it does for ls[0].append(v)); a list made new from
+# another's items (list(ws), [ws[0]]) grows alone.
+
+def _appends_through_an_item(ls, v):
+    inner = ls[0]
+    inner.append(v * 2.0)
+    return 0.0
+
+
+def _appends_to_a_new_list(ws, v):
+    acc = list(ws)
+    acc.append(v)
+    more = [ws[0]]
+    more.append(v)
+    return acc, more
+
+
+def reads_back_what_a_helper_appended(x):
+    ls = [[x]]
+    _appends_through_an_item(ls, x)
+    return np.sum(ls[0][-1] ** 2) + np.sum(ls[0][0])
+
+
+def test_mutated_params_follows_an_item_appended_to():
+    from sourcediff.compiler.alias import mutated_params
+    assert set(mutated_params(_appends_through_an_item)) == {"ls"}
+    assert mutated_params(_appends_to_a_new_list) == {}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_read_back_of_what_a_helper_appended_is_refused_not_wrong(mode):
+    with pytest.raises(sd.AliasError, match=r"(?s)test_review74.py:\d+.*"
+                                            r"_appends_through_an_item\(ls, x\).*writes into"):
+        _grad(reads_back_what_a_helper_appended, 0, mode)(X.copy())

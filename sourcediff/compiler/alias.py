@@ -18,6 +18,7 @@ the user's line when the write really reaches a name that is read later. Writes 
 name can see get no check at all, so loops over fresh values (``total += ...``) cost nothing.
 """
 
+import builtins
 import functools
 import inspect
 import math
@@ -670,10 +671,11 @@ def mutated_params(fn):
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     maybe = {}  # name -> names whose items it may hold, by their type (acc = ws + ws)
     joins = {}  # name bound to a new list or tuple of others' items -> names it is linked to
+    added = {}  # list -> the names its append, extend or insert linked it to (what it holds)
     for n in walk(node):
         note_joins(n, maybe)
-        note_join_links(n, joins, lambda v: repeats_items(v, seqs) and
-                        _shared_by_value(v, parsed, resolver, seqs))
+        note_join_links(n, joins, lambda v: (repeats_items(v, seqs) or _new_container(
+            v, resolver)) and _shared_by_value(v, parsed, resolver, seqs))
         if isinstance(n, gast.Assign) and (repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
@@ -694,11 +696,15 @@ def mutated_params(fn):
             else:
                 if receiver in params:
                     direct.append((receiver, parsed.user_line(n)))
+                else:  # (inner = ls[0]; inner.append(v): the list ls holds grows, v does not)
+                    own_slots.add(len(writes))
+                    writes.append((receiver, parsed.user_line(n)))
                 for part in n.args + [k.value for k in n.keywords]:
                     # (lst.append(row): lst holds row itself, as [row] does; every name the
                     # argument reads, ws + ws of a list too, but an index's: theta[i:i + n])
                     for m in _reads_sharing(part, resolver) - {receiver}:
                         link(receiver, m)
+                        added.setdefault(receiver, set()).add(m)
         if isinstance(n, gast.Call):
             # np.add(a, b, out=y), np.multiply(y, 2.0, y) (out by position), np.copyto(y, x)
             written = numpy_write(n, resolver)
@@ -712,13 +718,31 @@ def mutated_params(fn):
             _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots, maybe), attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
         params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
-        own_slots, bound_once(node, joins))
+        own_slots, _merged(bound_once(node, joins), added))
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:
             link(c, m)
     _RETURNS[fn] = _returned_params(node, parsed, resolver, seqs, params, link, links)
     return _MUTATED[fn]
+
+
+def _new_container(value, resolver):
+    """Whether ``value`` makes a new list, tuple, dict or set of others' items (``[ws[0], v]``,
+    ``list(ws)``, ``dict(d)``): a store into its own slots, or an append, changes no other."""
+    if isinstance(value, (gast.List, gast.Tuple, gast.Dict, gast.Set)):
+        return True
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
+        value.func.id not in resolver.locals and \
+        getattr(builtins, value.func.id, None) in (list, tuple, dict, set)
+
+
+def _merged(a, b):
+    """The union of two {name: set of names} maps."""
+    out = {k: set(v) for k, v in a.items()}
+    for k, v in b.items():
+        out.setdefault(k, set()).update(v)
+    return out
 
 
 def _target_writes(n, parsed, params, writes, slot_sets, attr_ops):
