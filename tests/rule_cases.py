@@ -537,6 +537,12 @@ case(_sd.dict_items, {"a": R(2), "b": S()})
 case(_sd.dict_values, {"a": R(2), "b": S()})
 case(_sd.dict_items_grad, [("a", R(2)), ("b", S())], {"a": R(2), "b": S()})
 case(_sd.dict_items_tangent, {"a": R(2), "b": S()}, {"a": R(2), "b": S()})
+# dict(d), {**d}'s pairs (values written out: the cases after these keep their draws)
+_PAIRS_D = {"a": np.array([0.4, -1.1]), "b": 0.6}
+case(_sd.dict_pairs, _PAIRS_D)
+case(_sd.dict_pairs, [("a", np.array([0.4, -1.1])), ("b", 0.6)], name="dict_pairs_of_pairs")
+case(_sd.dict_pairs_grad, [("a", np.array([1.3, 0.2])), ("b", 0.7)], _PAIRS_D)
+case(_sd.dict_pairs_tangent, {"a": np.array([-0.5, 0.9]), "b": 0.35}, _PAIRS_D)
 case(_sd.dict_values_grad, [R(2), S()], {"a": R(2), "b": S()})
 case(_sd.dict_values_tangent, {"a": R(2), "b": S()}, {"a": R(2), "b": S()})
 

@@ -159,3 +159,50 @@ def test_a_read_back_of_what_a_helper_appended_is_refused_not_wrong(mode):
     with pytest.raises(sd.AliasError, match=r"(?s)test_review74.py:\d+.*"
                                             r"_appends_through_an_item\(ls, x\).*writes into"):
         _grad(reads_back_what_a_helper_appended, 0, mode)(X.copy())
+
+
+# ---------------------------------------------------------------- refused ordinary code
+#
+# dict(d) and {**d} of a dict holding values that carry a derivative were refused (no rule for
+# dict; ** unpacking in a dict display): both are now the comprehension over d's pairs
+# (runtime.dict_pairs), later keys winning as in Python.
+
+def copies_a_dict(x):
+    d = {"w": x * 2.0, "b": x}
+    e = dict(d)
+    f = {**d}
+    return np.sum(e["w"] ** 2) + np.sum(f["b"] * e["b"])
+
+
+def merges_dicts(x):
+    d = {"w": x * 2.0, "b": x}
+    e = {**d, "w": np.sin(x), **{"c": x ** 3}}
+    f = dict(d, b=x * 5.0)
+    g = dict([("a", x), ("b", 2.0 * x)])
+    return np.sum(e["w"] * e["b"] * e["c"]) + np.sum(f["b"] * f["w"]) + np.sum(g["a"] * g["b"])
+
+
+def copies_a_dict_given(p, x):
+    q = {**p, "b": x}
+    q["w"] = q["w"] * 3.0
+    return np.sum(q["w"] ** 2 * q["b"]) + np.sum(p["w"])
+
+
+@pytest.mark.parametrize("mode", MODES + ("hessian",))
+@pytest.mark.parametrize("f", [copies_a_dict, merges_dicts])
+def test_dict_of_a_dict_and_its_unpacking(f, mode):
+    if mode == "hessian":
+        H = sd.hessian(f)(X.copy())
+        for i in range(2):
+            check_grads_fd(lambda x: sd.grad(f)(x)[i], (X.copy(),), (0,), (H[i],))
+        return
+    check_grads_fd(f, (X.copy(),), (0,), (_grad(f, 0, mode)(X.copy()),))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_dict_given_copied_with_unpacking_keeps_its_values(mode):
+    p = {"w": np.array([0.3, 0.9])}
+    g = _grad(copies_a_dict_given, (0, 1), mode)(p, X.copy())
+    check_grads_fd(lambda w, x: copies_a_dict_given({"w": w}, x), (p["w"].copy(), X.copy()),
+                   (0, 1), (g[0]["w"], g[1]))
+    assert np.array_equal(p["w"], [0.3, 0.9])  # ({**p} is a new dict: p keeps its value)

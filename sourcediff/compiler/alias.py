@@ -18,7 +18,6 @@ the user's line when the write really reaches a name that is read later. Writes 
 name can see get no check at all, so loops over fresh values (``total += ...``) cost nothing.
 """
 
-import builtins
 import functools
 import inspect
 import math
@@ -35,7 +34,7 @@ from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
 from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
-from .reach import later_item_keys
+from .reach import later_item_keys, merged, new_container
 from .reach import note_join_links, note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
@@ -638,10 +637,8 @@ def mutated_params(fn):
     fn = unwrap(fn)
     if getattr(fn, "__module__", None) in ("sourcediff.api", "sourcediff.transforms"):
         return {}  # (sd.grad(fn) in a loss: its caches of fn's compiled forms are no writes)
-    try:
+    if fn in _MUTATED:
         return _MUTATED[fn]
-    except (KeyError, TypeError):
-        pass
     _MUTATED[fn] = {}  # (recursion)
     try:
         parsed = parse_function(fn)
@@ -674,7 +671,7 @@ def mutated_params(fn):
     added = {}  # list -> the names its append, extend or insert linked it to (what it holds)
     for n in walk(node):
         note_joins(n, maybe)
-        note_join_links(n, joins, lambda v: (repeats_items(v, seqs) or _new_container(
+        note_join_links(n, joins, lambda v: (repeats_items(v, seqs) or new_container(
             v, resolver)) and _shared_by_value(v, parsed, resolver, seqs))
         if isinstance(n, gast.Assign) and (repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
@@ -718,31 +715,13 @@ def mutated_params(fn):
             _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots, maybe), attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
         params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
-        own_slots, _merged(bound_once(node, joins), added))
+        own_slots, merged(bound_once(node, joins), added))
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:
             link(c, m)
     _RETURNS[fn] = _returned_params(node, parsed, resolver, seqs, params, link, links)
     return _MUTATED[fn]
-
-
-def _new_container(value, resolver):
-    """Whether ``value`` makes a new list, tuple, dict or set of others' items (``[ws[0], v]``,
-    ``list(ws)``, ``dict(d)``): a store into its own slots, or an append, changes no other."""
-    if isinstance(value, (gast.List, gast.Tuple, gast.Dict, gast.Set)):
-        return True
-    return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
-        value.func.id not in resolver.locals and \
-        getattr(builtins, value.func.id, None) in (list, tuple, dict, set)
-
-
-def _merged(a, b):
-    """The union of two {name: set of names} maps."""
-    out = {k: set(v) for k, v in a.items()}
-    for k, v in b.items():
-        out.setdefault(k, set()).update(v)
-    return out
 
 
 def _target_writes(n, parsed, params, writes, slot_sets, attr_ops):

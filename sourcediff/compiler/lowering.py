@@ -38,6 +38,7 @@ PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runti
 CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (runtime)
 POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
 REMOVE_POSITION = "_sd_remove_position"  # lst.remove(v): the position of v (runtime)
+DICT_PAIRS = "_sd_dict_pairs"  # dict(d), {**d}: d's (key, value) pairs (runtime)
 
 
 class CallLowering:
@@ -322,6 +323,8 @@ class CallLowering:
         list for map's iterator: every use of it here iterates it); ``divmod(a, b)`` as ``(a //
         b, a % b)``, ``complex(a, b)`` as ``a + 1j * b``, ``max(xs, key=f)`` as an item of
         ``xs`` taken by position; or None."""
+        if isinstance(node, gast.Dict) and any(k is None for k in node.keys):
+            return self.dict_of_pairs(list(zip(node.keys, node.values)), node)
         if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred)
                                                   for a in node.args):
             return None
@@ -389,9 +392,34 @@ class CallLowering:
                 gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
                                                      ctx=gast.Store()),
                                    iter=args[0], ifs=[], is_async=0)]), node)
+        if _is_call_to(node, "dict", self.locals) and len(args) == 1:
+            # (dict(d), dict(d, k=v): the pairs of d, then the keywords')
+            return self.dict_of_pairs([(None, args[0])] + [
+                (None if k.arg is None else const(k.arg), k.value) for k in kws], node)
         if self.static_value(node.func) is np.piecewise:
             return self.piecewise_writes(node)
         return self.iterator_as_list(node)
+
+    def dict_of_pairs(self, parts, node):
+        """``{**d, "k": v, **e}`` and ``dict(d, k=v)`` (``parts``: (key, value), key None for
+        what ``**`` unpacks) as the comprehension over their pairs in order, ``{k: v for k, v in
+        _sd.dict_pairs(d) + [("k", v)] + _sd.dict_pairs(e)}``: a later key wins, as in Python,
+        and each value keeps its derivative."""
+        self.parsed.env.setdefault(DICT_PAIRS, runtime.dict_pairs)
+        pairs, written = None, []
+        for key, value in parts + [(None, None)]:
+            if key is not None:
+                written.append(gast.Tuple(elts=[key, value], ctx=gast.Load()))
+                continue
+            for piece in ([gast.List(elts=written, ctx=gast.Load())] if written else []) + (
+                    [call(load(DICT_PAIRS), [value])] if value is not None else []):
+                pairs = piece if pairs is None else gast.BinOp(left=pairs, op=gast.Add(),
+                                                               right=piece)
+            written = []
+        k, v = self.names.fresh("k"), self.names.fresh("v")
+        return located(gast.DictComp(key=load(k), value=load(v), generators=[gast.comprehension(
+            target=gast.Tuple(elts=[store(k), store(v)], ctx=gast.Store()), iter=pairs, ifs=[],
+            is_async=0)]), node)
 
     def piecewise_writes(self, node):
         """``np.piecewise(x, [c0, c1], [f0, f1, f2], *args, **kw)`` (the lists written out,

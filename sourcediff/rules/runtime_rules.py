@@ -640,6 +640,27 @@ def dict_items_jvp(t, ans, d):
     return (_sd.dict_items_tangent(t, d),)
 
 
+# dict(d), {**d, "k": v}: a dict made again from a dict's pairs (or another iterable's)
+@defvjp(_sd.dict_pairs, kind="custom")
+def dict_pairs(g, ans, d):
+    return (_sd.dict_pairs_grad(g, d),)
+
+
+@defjvp(_sd.dict_pairs)
+def dict_pairs_jvp(t, ans, d):
+    return (_sd.dict_pairs_tangent(t, d),)
+
+
+@defvjp(_sd.dict_pairs_grad, kind="linear")
+def dict_pairs_grad(c, out, g, d):
+    return (_sd.dict_pairs_tangent(c, d), None)
+
+
+@defvjp(_sd.dict_pairs_tangent, kind="linear")
+def dict_pairs_tangent(c, out, t, d):
+    return (_sd.dict_pairs_grad(c, d), None)
+
+
 @defvjp(_sd.dict_values, kind="custom")
 def dict_values(g, ans, d):
     return (_sd.dict_values_grad(g, d),)
