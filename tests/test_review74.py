@@ -206,3 +206,32 @@ def test_a_dict_given_copied_with_unpacking_keeps_its_values(mode):
     check_grads_fd(lambda w, x: copies_a_dict_given({"w": w}, x), (p["w"].copy(), X.copy()),
                    (0, 1), (g[0]["w"], g[1]))
     assert np.array_equal(p["w"], [0.3, 0.9])  # ({**p} is a new dict: p keeps its value)
+
+
+# ---------------------------------------------------------------- a user's power kept as written
+#
+# compiler/optimize.py wrote every x ** 2 as x * x, the user's own power too: an object of a
+# class with __pow__ and no __mul__ then failed with "unsupported operand type(s) for *". The
+# user's t = a ** 2 now stays; the rules' powers (g * 2 * x ** 1) are still written out.
+
+class _Squares:
+    def __init__(self, v):
+        self.v = v
+
+    def __pow__(self, n):
+        return _Squares(self.v ** n)
+
+
+def powers_an_object(o, x):
+    s = o ** 2
+    return np.sum(s.v * x ** 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_power_of_an_object_with_pow_and_no_mul(mode):
+    o = _Squares(np.array([1.5, -0.5]))
+    g = _grad(powers_an_object, 1, mode)(o, X.copy())
+    check_grads_fd(powers_an_object, (o, X.copy()), (1,), (g,))
+    src = sd.source(_grad(powers_an_object, 1, mode))
+    assert " = o ** 2\n" in src  # (the user's power as written; the gradient's rule as products)
+    assert mode == "forward" or "_pow1_bar * 2 * x" in src
