@@ -278,3 +278,31 @@ def test_ldexp_ufunc_outers_and_vectorized_ufuncs(f, args, wrt, mode):
         return
     g = _grad(f, wrt if len(wrt) > 1 else wrt[0], mode)(*copy.deepcopy(args))
     check_grads_fd(f, copy.deepcopy(args), wrt, g if len(wrt) > 1 else (g,))
+
+
+# ---------------------------------------------------------------- np.put_along_axis
+#
+# np.put_along_axis into a copy (y = x.copy()) was refused with "x holds its array": it is now
+# the subscript store it stands for, y[positions] = np.broadcast_to(v, ...), as np.put is.
+
+W2 = np.array([[0.3, 1.2, -0.7], [0.5, -0.2, 0.9]])
+
+
+def puts_along_axes(w):
+    y = w * 2.0
+    np.put_along_axis(y, np.array([[2], [0]]), np.array([[1.0], [3.0]]) * w[:, :1], axis=1)
+    np.put_along_axis(y, np.array([4, -1]), w[0, 1], axis=None)
+    z = w.copy()
+    np.put_along_axis(z, np.array([[1, 0, 1]]), w[1] * 5.0, axis=0)
+    return np.sum(y ** 2 * w) + np.sum(z * w)
+
+
+@pytest.mark.parametrize("mode", MODES + ("hessian",))
+def test_put_along_axis_into_a_copy(mode):
+    if mode == "hessian":
+        H = sd.hessian(puts_along_axes)(W2.copy())
+        check_grads_fd(lambda w: sd.grad(puts_along_axes)(w)[1, 2], (W2.copy(),), (0,),
+                       (H[1, 2],))
+        return
+    g = _grad(puts_along_axes, 0, mode)(W2.copy())
+    check_grads_fd(puts_along_axes, (W2.copy(),), (0,), (g,))

@@ -32,7 +32,9 @@ CYCLED = "_sd_cycled"  # np.put(a, i, v) is written a[_sd_put_positions(a, i)] =
 # by and the function; POSITIONS_SHAPE, their count)
 POSITIONS = {np.put: ("_sd_put_positions", runtime.put_positions),
              np.place: ("_sd_np_nonzero", np.nonzero),
-             np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions)}
+             np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions),
+             np.put_along_axis: ("_sd_along_axis_positions", runtime.along_axis_positions)}
+BROADCAST_TO = "_sd_broadcast_to"  # (np.put_along_axis's values: broadcast, not cycled)
 POSITIONS_SHAPE = "_sd_positions_shape"
 PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runtime)
 CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (runtime)
@@ -135,14 +137,20 @@ class CallLowering:
                 set(keywords) <= {"wrap"} and len(args) >= 2:
             where = [a, args[2] if len(args) > 2 else keywords.get("wrap", const(False))]
             v = args[1]
+        elif fn is np.put_along_axis and len(args) + len(keywords) == 4 and \
+                set(keywords) <= {"axis"} and len(args) >= 3:
+            where = [a, args[1], args[3] if len(args) > 3 else keywords["axis"]]
+            v = args[2]
         else:
             return False
         positions, find = POSITIONS[fn]
         self.parsed.env.setdefault(positions, find)
-        self.parsed.env.setdefault(CYCLED, runtime.cycled)
+        spread, how = (BROADCAST_TO, np.broadcast_to) if fn is np.put_along_axis else \
+            (CYCLED, runtime.cycled)
+        self.parsed.env.setdefault(spread, how)
         self.parsed.env.setdefault(POSITIONS_SHAPE, runtime.positions_shape)
         at = self.name_of(call(load(positions), where), "at")
-        values = call(load(CYCLED), [v, call(load(POSITIONS_SHAPE), [at])])
+        values = call(load(spread), [v, call(load(POSITIONS_SHAPE), [at])])
         self.statement(located(gast.Assign(targets=[gast.Subscript(
             value=load(a.id), slice=at, ctx=gast.Store())], value=values, type_comment=None),
             self.loc))
