@@ -34,7 +34,7 @@ from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
 from .parse import GENERATED_LINES, parse_function, unwrap
 from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
-from .reach import later_item_keys
+from .reach import later_item_keys, merged, new_container
 from .reach import note_join_links, note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
@@ -637,10 +637,8 @@ def mutated_params(fn):
     fn = unwrap(fn)
     if getattr(fn, "__module__", None) in ("sourcediff.api", "sourcediff.transforms"):
         return {}  # (sd.grad(fn) in a loss: its caches of fn's compiled forms are no writes)
-    try:
+    if fn in _MUTATED:
         return _MUTATED[fn]
-    except (KeyError, TypeError):
-        pass
     _MUTATED[fn] = {}  # (recursion)
     try:
         parsed = parse_function(fn)
@@ -670,10 +668,11 @@ def mutated_params(fn):
     direct = []  # (parameter whose own list or dict changes, line): no views to follow
     maybe = {}  # name -> names whose items it may hold, by their type (acc = ws + ws)
     joins = {}  # name bound to a new list or tuple of others' items -> names it is linked to
+    added = {}  # list -> the names its append, extend or insert linked it to (what it holds)
     for n in walk(node):
         note_joins(n, maybe)
-        note_join_links(n, joins, lambda v: repeats_items(v, seqs) and
-                        _shared_by_value(v, parsed, resolver, seqs))
+        note_join_links(n, joins, lambda v: (repeats_items(v, seqs) or new_container(
+            v, resolver)) and _shared_by_value(v, parsed, resolver, seqs))
         if isinstance(n, gast.Assign) and (repeats_items(n.value, seqs) or not isinstance(
                 n.value, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.Compare))) \
                 and not _fresh_call(n.value, resolver):
@@ -694,11 +693,15 @@ def mutated_params(fn):
             else:
                 if receiver in params:
                     direct.append((receiver, parsed.user_line(n)))
+                else:  # (inner = ls[0]; inner.append(v): the list ls holds grows, v does not)
+                    own_slots.add(len(writes))
+                    writes.append((receiver, parsed.user_line(n)))
                 for part in n.args + [k.value for k in n.keywords]:
                     # (lst.append(row): lst holds row itself, as [row] does; every name the
                     # argument reads, ws + ws of a list too, but an index's: theta[i:i + n])
                     for m in _reads_sharing(part, resolver) - {receiver}:
                         link(receiver, m)
+                        added.setdefault(receiver, set()).add(m)
         if isinstance(n, gast.Call):
             # np.add(a, b, out=y), np.multiply(y, 2.0, y) (out by position), np.copyto(y, x)
             written = numpy_write(n, resolver)
@@ -712,7 +715,7 @@ def mutated_params(fn):
             _helper_writes(n, parsed, resolver, params, writes, (slots, own_slots, maybe), attr_ops)
     _MUTATED[fn], _ITEM_MUTATED[fn], _MAYBE_ITEMS[fn] = params_reached(
         params, links, seen_by_callers(node, writes, slots), slots, direct, holds, maybe,
-        own_slots, bound_once(node, joins))
+        own_slots, merged(bound_once(node, joins), added))
     _ATTR_OPS[fn] = attr_ops
     for c, held in holds.items():  # (what the returns may share: as before, both ways)
         for m in held:

@@ -495,6 +495,11 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
                 result, const(where)])), rev.ret_stmt))
         elif mode not in ("vjp", "split"):
             seed.append(assign(rev.bar(result.id), const(1.0)))
+    if not parsed.filename.startswith("<"):
+        # (a list given to the function or returned keeps its appends and pops, as in a plain
+        # call: the adjoint sweep undoes them on a copy)
+        undone = sweeps.undone_returned | (sweeps.undone if mode != "split" else frozenset())
+        adjoint = [assign(n, call(load("list"), [load(n)])) for n in sorted(undone)] + adjoint
     grads = []
     final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)
     for p in wrt_names:
@@ -599,10 +604,12 @@ def _warn_lost_writes(stage, parsed, params):
     rebound = {n.id for n in walk(parsed.node) if isinstance(n, gast.Name) and
                isinstance(n.ctx, gast.Store)}  # (x = x.copy(); x[0] = v writes into a copy)
     for p in sorted(set(params) - rebound):
-        # (a write into the parameter itself: one into a value that may share its memory is
-        # copied too, but mostly shares nothing, L = [[x[0]]]; L[0][0] = v)
+        # (a write into the parameter or through a name bound to it, ys = xs; ys[:] = v: one
+        # into a value that may share its memory is copied too, but mostly shares nothing,
+        # L = [[x[0]]]; L[0][0] = v)
+        same = _bound_to(stage, p)
         found = next((st for obj, *_, st in stage.container_writes + stage.writes +
-                      stage.mutations if obj == p), None)
+                      stage.mutations if obj in same), None)
         if found is None:
             continue
         line = f"\n    {parsed.line_text(found)}"
@@ -614,6 +621,35 @@ def _warn_lost_writes(stage, parsed, params):
             f"has_aux=True) gives (gradient, aux)) or make the update in a plain call"),
             SourcediffWarning, parsed.filename, parsed.user_line(found))
     _warn_helper_writes(stage, parsed, set(_param_names(parsed.node)) - rebound)
+
+
+def _bound_to(stage, p):
+    """``p`` and the names bound, once, to the value it holds or to a part of it that basic
+    indexing reads in place (``ys = xs``, ``row = xs[0]``, ``tail = xs[1:]``, through chains of
+    such bindings): a write into one of them changes the caller's value in a plain call."""
+    same, grew = {p}, True
+    while grew:
+        grew = False
+        for st in walk(gast.Module(body=list(stage.body), type_ignores=[])):
+            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)) or \
+                    st.targets[0].id in same or stage.assign_counts.get(st.targets[0].id) != 1:
+                continue
+            value = st.value
+            if isinstance(value, gast.Subscript) and _basic_index(value.slice):
+                value = value.value
+            if isinstance(value, gast.Name) and value.id in same:
+                same.add(st.targets[0].id)
+                grew = True
+    return same
+
+
+def _basic_index(index):
+    """Whether ``index`` is an int constant, a slice of constants, or a tuple of them (numpy's
+    basic indexing, which reads a view or the item itself, never a copy)."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return all((isinstance(q, gast.Constant) and isinstance(q.value, int)) or (
+        isinstance(q, gast.Slice) and all(b is None or isinstance(b, gast.Constant) for b in
+                                          (q.lower, q.upper, q.step))) for q in parts)
 
 
 def _warn_helper_writes(stage, parsed, params):

@@ -363,9 +363,6 @@ def _check(parsed, root):
             _check_target(parsed, node.target)
         if isinstance(node, gast.Lambda) and (node.args.vararg or node.args.kwarg):
             refuse(parsed, node, "lambdas with *args/**kwargs", "use a def with named parameters")
-        if isinstance(node, gast.Dict) and any(k is None for k in node.keys):
-            refuse(parsed, node, "dict displays with ** unpacking ({**d, 'c': v})",
-                   "write the keys out ({'a': d['a'], 'c': v})")
         if isinstance(node, gast.FunctionDef) and node is not parsed.node:
             if node.decorator_list:
                 refuse(parsed, node, "decorated inner functions", "define the inner function without "

@@ -32,12 +32,15 @@ CYCLED = "_sd_cycled"  # np.put(a, i, v) is written a[_sd_put_positions(a, i)] =
 # by and the function; POSITIONS_SHAPE, their count)
 POSITIONS = {np.put: ("_sd_put_positions", runtime.put_positions),
              np.place: ("_sd_np_nonzero", np.nonzero),
-             np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions)}
+             np.fill_diagonal: ("_sd_diagonal_positions", runtime.diagonal_positions),
+             np.put_along_axis: ("_sd_along_axis_positions", runtime.along_axis_positions)}
+BROADCAST_TO = "_sd_broadcast_to"  # (np.put_along_axis's values: broadcast, not cycled)
 POSITIONS_SHAPE = "_sd_positions_shape"
 PIECEWISE_CONDITIONS = "_sd_piecewise_conditions"  # np.piecewise's masks (runtime)
 CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (runtime)
 POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
 REMOVE_POSITION = "_sd_remove_position"  # lst.remove(v): the position of v (runtime)
+DICT_PAIRS = "_sd_dict_pairs"  # dict(d), {**d}: d's (key, value) pairs (runtime)
 
 
 class CallLowering:
@@ -134,14 +137,20 @@ class CallLowering:
                 set(keywords) <= {"wrap"} and len(args) >= 2:
             where = [a, args[2] if len(args) > 2 else keywords.get("wrap", const(False))]
             v = args[1]
+        elif fn is np.put_along_axis and len(args) + len(keywords) == 4 and \
+                set(keywords) <= {"axis"} and len(args) >= 3:
+            where = [a, args[1], args[3] if len(args) > 3 else keywords["axis"]]
+            v = args[2]
         else:
             return False
         positions, find = POSITIONS[fn]
         self.parsed.env.setdefault(positions, find)
-        self.parsed.env.setdefault(CYCLED, runtime.cycled)
+        spread, how = (BROADCAST_TO, np.broadcast_to) if fn is np.put_along_axis else \
+            (CYCLED, runtime.cycled)
+        self.parsed.env.setdefault(spread, how)
         self.parsed.env.setdefault(POSITIONS_SHAPE, runtime.positions_shape)
         at = self.name_of(call(load(positions), where), "at")
-        values = call(load(CYCLED), [v, call(load(POSITIONS_SHAPE), [at])])
+        values = call(load(spread), [v, call(load(POSITIONS_SHAPE), [at])])
         self.statement(located(gast.Assign(targets=[gast.Subscript(
             value=load(a.id), slice=at, ctx=gast.Store())], value=values, type_comment=None),
             self.loc))
@@ -322,6 +331,8 @@ class CallLowering:
         list for map's iterator: every use of it here iterates it); ``divmod(a, b)`` as ``(a //
         b, a % b)``, ``complex(a, b)`` as ``a + 1j * b``, ``max(xs, key=f)`` as an item of
         ``xs`` taken by position; or None."""
+        if isinstance(node, gast.Dict) and any(k is None for k in node.keys):
+            return self.dict_of_pairs(list(zip(node.keys, node.values)), node)
         if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred)
                                                   for a in node.args):
             return None
@@ -389,9 +400,34 @@ class CallLowering:
                 gast.comprehension(target=gast.Tuple(elts=[store(k), store(v)],
                                                      ctx=gast.Store()),
                                    iter=args[0], ifs=[], is_async=0)]), node)
+        if _is_call_to(node, "dict", self.locals) and len(args) == 1:
+            # (dict(d), dict(d, k=v): the pairs of d, then the keywords')
+            return self.dict_of_pairs([(None, args[0])] + [
+                (None if k.arg is None else const(k.arg), k.value) for k in kws], node)
         if self.static_value(node.func) is np.piecewise:
             return self.piecewise_writes(node)
         return self.iterator_as_list(node)
+
+    def dict_of_pairs(self, parts, node):
+        """``{**d, "k": v, **e}`` and ``dict(d, k=v)`` (``parts``: (key, value), key None for
+        what ``**`` unpacks) as the comprehension over their pairs in order, ``{k: v for k, v in
+        _sd.dict_pairs(d) + [("k", v)] + _sd.dict_pairs(e)}``: a later key wins, as in Python,
+        and each value keeps its derivative."""
+        self.parsed.env.setdefault(DICT_PAIRS, runtime.dict_pairs)
+        pairs, written = None, []
+        for key, value in parts + [(None, None)]:
+            if key is not None:
+                written.append(gast.Tuple(elts=[key, value], ctx=gast.Load()))
+                continue
+            for piece in ([gast.List(elts=written, ctx=gast.Load())] if written else []) + (
+                    [call(load(DICT_PAIRS), [value])] if value is not None else []):
+                pairs = piece if pairs is None else gast.BinOp(left=pairs, op=gast.Add(),
+                                                               right=piece)
+            written = []
+        k, v = self.names.fresh("k"), self.names.fresh("v")
+        return located(gast.DictComp(key=load(k), value=load(v), generators=[gast.comprehension(
+            target=gast.Tuple(elts=[store(k), store(v)], ctx=gast.Store()), iter=pairs, ifs=[],
+            is_async=0)]), node)
 
     def piecewise_writes(self, node):
         """``np.piecewise(x, [c0, c1], [f0, f1, f2], *args, **kw)`` (the lists written out,

@@ -322,14 +322,23 @@ _ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Compare)
 class FoldConstants(gast.NodeTransformer):
     """Evaluate operations on literal numbers, pick ``np.where(True/False, a, b)``, and write small
     integer powers as products: ``x ** np.where(2 == 0, 1.0, 2 - 1)`` becomes ``x``, ``x ** 2``
-    becomes ``x * x`` (numpy's generic power is many times slower than a multiply).
+    becomes ``x * x`` (numpy's generic power is many times slower than a multiply) in the
+    expressions the compiler writes, not in the user's own ``t = a ** 2``.
 
     ``where_names`` are the expressions (``np.where``) that name numpy's where in generated code.
     """
 
-    def __init__(self, where_names):
+    def __init__(self, where_names, powers=True):
         self.where_names = where_names
         self.in_arithmetic = False  # the parent of the node being visited is an operator
+        self.powers = powers  # (x ** 2 as x * x: in the expressions the compiler wrote only)
+        self.kept = None  # (the power an assignment binds, t = a ** 2: the user's own)
+
+    def visit_Assign(self, node):
+        # (t = a ** 2 is the user's own power, on what may be an object of theirs with a
+        # __pow__ and no __mul__: it stays; the rules' powers, g * 2 * x ** 1, are written out)
+        self.kept = node.value
+        return self.generic_visit(node)
 
     def generic_visit(self, node):
         outer, self.in_arithmetic = self.in_arithmetic, isinstance(node, _ARITHMETIC)
@@ -350,6 +359,7 @@ class FoldConstants(gast.NodeTransformer):
         return node
 
     def visit_BinOp(self, node):
+        kept = node is self.kept
         self.generic_visit(node)
         if isinstance(node.op, (gast.Add, gast.Sub)) and isinstance(node.right, gast.UnaryOp) \
                 and isinstance(node.right.op, gast.USub) and not _number(node.left):
@@ -372,8 +382,8 @@ class FoldConstants(gast.NodeTransformer):
                                                                     node.right.value), kind=None)
             except (KeyError, ArithmeticError, ValueError, OverflowError):
                 return node
-        if isinstance(node.op, gast.Pow) and _number(node.right) and \
-                not isinstance(node.right.value, bool) and isinstance(node.left, gast.Name):
+        if isinstance(node.op, gast.Pow) and _number(node.right) and self.powers and not kept \
+                and not isinstance(node.right.value, bool) and isinstance(node.left, gast.Name):
             n = node.right.value
             if n == 1:
                 return self._picked(node, node.left)
@@ -420,9 +430,9 @@ def _checks(node):
                n.func.attr in _CHECKS for n in walk(node))
 
 
-def fold_constants(stmts, where_names):
+def fold_constants(stmts, where_names, powers=True):
     """Apply :class:`FoldConstants` to every statement (in place); returns the statements."""
-    folder = FoldConstants(where_names)
+    folder = FoldConstants(where_names, powers)
     return [folder.visit(s) for s in stmts]
 
 
@@ -439,5 +449,5 @@ def optimize(body, bar_names, removable, live_out, where_names=frozenset(),
     if fresh is not None:
         body = last_pass_guards(body, removable, live_out, fresh)
     if inline:
-        body = fold_constants(inline_temps(body, removable), where_names)
+        body = fold_constants(inline_temps(body, removable), where_names, powers=False)
     return body

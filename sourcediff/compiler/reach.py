@@ -350,3 +350,21 @@ def fresh_result(op):
     if kept is not None and not (isinstance(kept, gast.Constant) and kept.value is True):
         return False
     return registry.facts(op.key).view is False
+
+
+def new_container(value, resolver):
+    """Whether ``value`` makes a new list, tuple, dict or set of others' items (``[ws[0], v]``,
+    ``list(ws)``, ``dict(d)``): a store into its own slots, or an append, changes no other."""
+    if isinstance(value, (gast.List, gast.Tuple, gast.Dict, gast.Set)):
+        return True
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
+        value.func.id not in resolver.locals and \
+        getattr(builtins, value.func.id, None) in (list, tuple, dict, set)
+
+
+def merged(a, b):
+    """The union of two {name: set of names} maps."""
+    out = {k: set(v) for k, v in a.items()}
+    for k, v in b.items():
+        out.setdefault(k, set()).update(v)
+    return out

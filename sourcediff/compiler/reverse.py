@@ -47,6 +47,8 @@ class Sweeps:
     adjoint: list
     needed: frozenset
     pushed_old: frozenset
+    undone: frozenset = frozenset()  # (lists given whose changes the adjoint undoes on copies)
+    undone_returned: frozenset = frozenset()  # (and lists built here and returned)
 
 
 class Reverse(Analysis):
@@ -395,9 +397,35 @@ class Reverse(Analysis):
         self.first_bindings = _first_bindings(self.body, set(self.params))
         self.pushed_old = set()
         self.adjoints = adjoints
+        self.undone = set()
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
-        return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old))
+        given, returned = self.given_lists(self.undone)
+        return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old),
+                      frozenset(given), frozenset(returned))
+
+    def given_lists(self, names):
+        """The lists among ``names`` (those whose appends and pops the adjoint sweep undoes) that
+        the function was given, reads from what it was given (``inner = ls[0]``) or returns,
+        bound once outside loops: the adjoint sweep undoes its changes on a copy of each, so the caller's
+        list ends as a plain call leaves it (appended to, popped from)."""
+        built, held = set(), {}
+        for node in walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                op = self.ops.get(id(node))
+                if op is not None and op.kind == "container":
+                    built.add(node.targets[0].id)
+                if op is not None and op.kind in ("container", "copy"):
+                    held.setdefault(node.targets[0].id, set()).update(_names_in(op.args))
+        returned, todo = set(), list(_names_in([self.result]))
+        while todo:  # (a list built here and returned, has_aux's (loss, L), is the caller's too)
+            n = todo.pop()
+            if n not in returned:
+                returned.add(n)
+                todo.extend(held.get(n, ()))
+        once = {n for n in names if n not in self.loop_assigned
+                and self.assign_counts.get(n, 0) <= 1}
+        return once - built, once & built & returned
 
     def foreign_popped(self):
         """In generated code differentiated again: the lists it pops from that it did not build
@@ -596,6 +624,7 @@ class Reverse(Analysis):
                 if isinstance(target, gast.Name):
                     op = self.ops[id(s)]
                     if _container_pop(op, self.containers) and op.args[0].id in self.needed:
+                        self.undone.add(op.args[0].id)
                         push_back = call(attr(load(op.args[0].id), "append"), [load(target.id)])
                         block.append(located(gast.Expr(value=push_back), s))
                     if self.needs_save(target.id, depth > 0, id(s) in self.first_bindings):
@@ -626,6 +655,7 @@ class Reverse(Analysis):
                 obj, method = _method_call(s, self.locals)
                 block = list(adjoints.get(id(s), []))
                 if method == "append" and obj in self.needed:
+                    self.undone.add(obj)
                     block.append(located(gast.Expr(value=call(attr(load(obj), "pop"), [])), s))
                 if block:
                     out.append(self.grad_comment(s))

@@ -19,6 +19,8 @@ nanmean, ptp, convolve, correlate, polyval, cross, eigh, cholesky, pinv) reach t
 eigvalsh) raise NoRuleError naming their helper when differentiated again.
 """
 
+import math
+
 import numpy as np
 
 from .. import runtime as _sd
@@ -789,6 +791,13 @@ def cumulative_sum(g, ans, x, *, axis=None, dtype=None, out=None, include_initia
     return (_sd.cumsum_grad(_sd.drop_initial(g, axis, include_initial), x, axis),)
 
 
+# x1 * 2 ** x2 with an integer exponent (which carries no derivative): g scaled the same way,
+# exactly
+@defvjp(np.ldexp, math.ldexp, kind="elementwise", broadcast=True, torch_name="MulBackward0")
+def ldexp(g, ans, x1, x2):
+    return (np.ldexp(g, x2), None)
+
+
 # ---------------------------------------------------------------- ufunc methods
 # np.add.reduce is np.sum along axis 0 by default (np.logaddexp.reduce a log-sum-exp), and
 # np.add.accumulate / np.multiply.accumulate are cumsum / cumprod along axis 0 by default
@@ -868,5 +877,10 @@ def extremum_accumulate_jvp(g, ans, array, axis=0, dtype=None, out=None):
 defwritten(np.corrcoef, _sd.corrcoef)
 defwritten(np.polyfit, _sd.polyfit)
 defwritten(np.angle, _sd.angle)
+# a ufunc's outer (np.multiply.outer(a, b)): the ufunc of a with b's axes added after its own
+defwritten(np.add.outer, _sd.add_outer)
+defwritten(np.subtract.outer, _sd.subtract_outer)
+defwritten(np.multiply.outer, _sd.multiply_outer)
+defwritten(np.divide.outer, _sd.divide_outer)
 defwritten(np.apply_along_axis, _sd.apply_along_axis)
 defwritten(np.piecewise, _sd.piecewise)

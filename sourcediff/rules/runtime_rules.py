@@ -133,8 +133,8 @@ defnondiff(_sd.same_module, reason="a check that a parameter holds the module of
 defnondiff(_sd.pop_position, reason="the position lst.pop(i) takes out")
 defnondiff(_sd.remove_position, reason="the position lst.remove(v) takes out")
 defnondiff(_sd.check_held_class, reason="a check of the classes of the objects an attribute holds")
-defnondiff(_sd.put_positions, _sd.diagonal_positions, _sd.positions_shape, _sd.sorts_an_array,
-           _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
+defnondiff(_sd.put_positions, _sd.along_axis_positions, _sd.diagonal_positions,
+           _sd.positions_shape, _sd.sorts_an_array, _sd.running_arg, _sd.zero_fill, _sd.cond_sign, _sd.unweighted_count,
            reason="the integer positions np.put or np.fill_diagonal writes")
 defnondiff(_sd.piecewise_conditions, reason="the boolean masks np.piecewise applies")
 defnondiff(_sd.key_extremum, reason="the position of an item (max(xs, key=f))", calls_back=True)
@@ -638,6 +638,27 @@ def dict_items(g, ans, d):
 @defjvp(_sd.dict_items)
 def dict_items_jvp(t, ans, d):
     return (_sd.dict_items_tangent(t, d),)
+
+
+# dict(d), {**d, "k": v}: a dict made again from a dict's pairs (or another iterable's)
+@defvjp(_sd.dict_pairs, kind="custom")
+def dict_pairs(g, ans, d):
+    return (_sd.dict_pairs_grad(g, d),)
+
+
+@defjvp(_sd.dict_pairs)
+def dict_pairs_jvp(t, ans, d):
+    return (_sd.dict_pairs_tangent(t, d),)
+
+
+@defvjp(_sd.dict_pairs_grad, kind="linear")
+def dict_pairs_grad(c, out, g, d):
+    return (_sd.dict_pairs_tangent(c, d), None)
+
+
+@defvjp(_sd.dict_pairs_tangent, kind="linear")
+def dict_pairs_tangent(c, out, t, d):
+    return (_sd.dict_pairs_grad(c, d), None)
 
 
 @defvjp(_sd.dict_values, kind="custom")

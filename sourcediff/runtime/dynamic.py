@@ -374,11 +374,15 @@ def _rule_of(fn):
 
 def _unpartial(fn, active, args, kwargs):
     """``functools.partial(f, *a, **k)`` called with ``args``/``kwargs`` as a call of ``f``, the
-    active positions shifted past the partial's own arguments (which carry no derivative)."""
+    active positions shifted past the partial's own arguments (which carry no derivative); and
+    ``np.vectorize(u)`` of a ufunc (no otypes=, signature=, excluded=) as a call of ``u``."""
     while isinstance(fn, functools.partial):
         active = tuple(a if isinstance(a, str) else a + len(fn.args) for a in active)
         args, kwargs = fn.args + tuple(args), {**fn.keywords, **kwargs}
         fn = fn.func
+    if isinstance(fn, np.vectorize) and isinstance(fn.pyfunc, np.ufunc) and \
+            fn.signature is None and not fn.excluded and fn.otypes is None:
+        fn = fn.pyfunc  # (np.vectorize(np.sin): the ufunc itself, elementwise already)
     return fn, active, args, kwargs
 
 

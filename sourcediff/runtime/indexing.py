@@ -18,7 +18,7 @@ __all__ = [
     "add_at", "write_into",
     "assigned_items_grad", "assigned_items_adjoint", "item_index", "object_item_grad", "held_grad",
     "item_to_write", "with_item",
-    "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions",
+    "running_arg", "cycled", "uncycled", "sorts_an_array", "put_positions", "diagonal_positions", "along_axis_positions",
     "positions_shape", "piecewise_conditions",
     "scattered_item"
 ]
@@ -587,6 +587,23 @@ def put_positions(a, ind, mode="raise"):
     else:
         raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
     return np.unravel_index(flat, np.shape(a))
+
+
+def along_axis_positions(a, indices, axis):
+    """The positions of ``a`` that ``np.put_along_axis(a, indices, v, axis)`` writes, as an
+    index tuple of arrays of one shape (``axis=None``: of the flattened ``a``)."""
+    indices = np.asarray(indices)
+    if axis is None:
+        flat = np.ravel(indices).astype(np.intp)
+        flat = np.where(flat < 0, flat + np.size(a), flat)
+        return np.unravel_index(flat, np.shape(a))
+    shape = np.shape(a)
+    axis = axis + len(shape) if axis < 0 else axis
+    if indices.ndim != len(shape):
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    parts = [indices if d == axis else np.arange(n).reshape(
+        (1,) * d + (-1,) + (1,) * (len(shape) - d - 1)) for d, n in enumerate(shape)]
+    return tuple(np.broadcast_arrays(*parts))
 
 
 def diagonal_positions(a, wrap=False):

@@ -23,7 +23,7 @@ __all__ = [
     "attribute_slot", "attribute_grad", "constructed_grad", "constructed_grad_adjoint",
     "named_like", "loop_length",
     "check_unpack", "check_list_method", "pop_position", "remove_position", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
-    "dict_default_grad"
+    "dict_default_grad", "dict_pairs", "dict_pairs_grad", "dict_pairs_tangent"
 ]
 
 
@@ -198,6 +198,23 @@ def dict_items(d):
     """``d.items()`` on a local or parameter that is not an array: its (key, value) pairs as a
     list (a dict's, in order)."""
     return list(d.items())
+
+
+def dict_pairs(d):
+    """What ``dict(d)`` reads of its argument as a list of (key, value) pairs: a dict's items,
+    or the pairs another iterable gives (``dict([("a", v)])``)."""
+    return list(d.items()) if isinstance(d, dict) else [tuple(p) for p in d]
+
+
+def dict_pairs_grad(g, d):
+    """The gradient of ``d`` from that of ``dict_pairs(d)``; its adjoint is
+    :func:`dict_pairs_tangent`."""
+    return _dict_view_grad(g, d, "items") if isinstance(d, dict) else g
+
+
+def dict_pairs_tangent(t, d):
+    """The tangent of ``dict_pairs(d)`` for a tangent ``t`` of ``d``."""
+    return _dict_view_tangent(t, d, "items") if isinstance(d, dict) else t
 
 
 def dict_values(d):

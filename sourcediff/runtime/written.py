@@ -11,7 +11,7 @@ from .accumulate import _refuse
 from .indexing import piecewise_conditions
 
 __all__ = ["corrcoef", "polyfit", "angle", "svdvals", "refuse_complex", "apply_along_axis",
-           "piecewise"]
+           "piecewise", "add_outer", "subtract_outer", "multiply_outer", "divide_outer"]
 
 
 def refuse_complex(x, what):
@@ -100,3 +100,33 @@ def piecewise(x, condlist, funclist, *args, **kw):
         else:
             y[cond] = func
     return y
+
+
+def _outer_operands(a, b):
+    """``a`` with one new axis per axis of ``b`` at its end, and ``b``: a ufunc's ``outer``
+    (``np.multiply.outer(a, b)``) is that ufunc of these, broadcast."""
+    return np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b
+
+
+def add_outer(a, b):
+    """np.add.outer(a, b): every entry of a plus every entry of b."""
+    a_, b_ = _outer_operands(a, b)
+    return a_ + b_
+
+
+def subtract_outer(a, b):
+    """np.subtract.outer(a, b)."""
+    a_, b_ = _outer_operands(a, b)
+    return a_ - b_
+
+
+def multiply_outer(a, b):
+    """np.multiply.outer(a, b) (np.outer without the flattening)."""
+    a_, b_ = _outer_operands(a, b)
+    return a_ * b_
+
+
+def divide_outer(a, b):
+    """np.divide.outer(a, b)."""
+    a_, b_ = _outer_operands(a, b)
+    return a_ / b_

@@ -68,6 +68,9 @@ def repeated_products(fdef, facts):
     for s in fdef.body:
         if is_comment(s):
             continue
+        if isinstance(s, gast.Assign) and _small_power(s.value, facts):
+            s.value = _small_power(s.value, facts)
+            changed += 1
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
                 isinstance(s.targets[0], gast.Name) and _pure(s.value, facts)):
             available.clear()
@@ -79,6 +82,23 @@ def repeated_products(fdef, facts):
         if isinstance(value, gast.BinOp) and target not in _names(value):
             available.setdefault(gast.dump(value), (target, _names(value)))
     return changed
+
+
+def _small_power(node, facts):
+    """``x * x`` for ``x ** 2`` and ``x * x * x`` for ``x ** 3`` where x is a numeric array or
+    number (the user's own power, which compiler/optimize.py keeps as written: an object may
+    have a __pow__ and no __mul__), numpy's multiplies being faster than its power; else None.
+    The products take the power's fact."""
+    if not (isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and
+            isinstance(node.left, gast.Name) and isinstance(node.right, gast.Constant) and
+            type(node.right.value) is int and node.right.value in (2, 3) and
+            _pure(node, facts)):
+        return None
+    product = node.left
+    for _ in range(node.right.value - 1):
+        product = gast.BinOp(left=product, op=gast.Mult(), right=node.left)
+        facts[id(product)] = facts[id(node)]
+    return product
 
 
 def _power_of_two(node, facts):

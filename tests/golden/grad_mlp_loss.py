@@ -15,7 +15,7 @@ def grad_mlp_loss(w1, b1, w2, b2, x, y):
     _matmul2 = h @ w2
     _add2 = _matmul2 + b2
     _sub1 = _add2 - y
-    _pow1 = _sub1 * _sub1
+    _pow1 = _sub1 ** 2
     _sd.check_real(_pow1, 'mlp_loss (showcase.py:12)', np.sum)
     # grad of: return np.sum((h @ w2 + b2 - y) ** 2)  (showcase.py:12)
     _sum1_bar = 1.0

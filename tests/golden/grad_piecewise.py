@@ -21,7 +21,7 @@ def grad_piecewise(x, a):
         _stack.append(y)
         y = _cos1 - a
     # return np.sum(y ** 2)  (showcase.py:43)
-    _pow1 = y * y
+    _pow1 = y ** 2
     _sd.check_real(_pow1, 'piecewise (showcase.py:43)', np.sum)
     # grad of: return np.sum(y ** 2)  (showcase.py:43)
     _sum2_bar = 1.0

@@ -33,7 +33,7 @@ def grad_rnn_loss(xs, U, W):
         h = np.tanh(_add1)
         _stack.append(t)
     # return np.sum(h ** 2)  (showcase.py:35)
-    _pow1 = h * h
+    _pow1 = h ** 2
     _sd.check_real(_pow1, 'rnn_loss (showcase.py:35)', np.sum)
     # grad of: return np.sum(h ** 2)  (showcase.py:35)
     _sum1_bar = 1.0
