@@ -1,4 +1,5 @@
-"""sd.jvp, sd.vjp and sd.hvp called inside a function that is differentiated; sd.elementwise_grad of a ufunc.
+"""sd.jvp, sd.vjp and sd.hvp called inside a function that is differentiated; sd.elementwise_grad
+of a numpy ufunc (below).
 
 They run Python that is not generated code (a try block, the cotangent closure). Differentiating
 through one used to read sourcediff's own source and refuse it with "try/except are not supported
