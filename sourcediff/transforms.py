@@ -695,3 +695,15 @@ def elementwise_grad(fn, wrt=0, *, optimize=True):
         fn, f"sum_of_{name if name.isidentifier() else 'f'}", "_np.sum({fn}({params}))",
         {"_np": np}))
     return _get(summed, wrt, "grad", optimize)
+
+
+# sd.jvp, sd.vjp and sd.hvp called inside a function that is differentiated run Python that is
+# not generated code (their own try blocks, the cotangent closure): a call of one there is
+# refused naming it and the generated function to call instead, as a jacobian's call is
+jvp.__sourcediff_opaque__ = (
+    "sd.jvp", "Call the generated forward function instead: jf = sd.jvp(f, wrt=0) outside the "
+              "function, then jf(x, x_dot=v) inside it (it returns (out, out_dot)).")
+vjp.__sourcediff_opaque__ = (
+    "sd.vjp", "Call the generated gradient instead: df = sd.grad(f) outside the function, then "
+              "df(x) inside it (for a non-scalar f, the gradient of np.sum(f(x) * v)).")
+hvp.__sourcediff_opaque__ = ("sd.hvp", _AGAIN)

@@ -15,6 +15,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from ..errors import NoSourceError, SourcediffSyntaxError
 from ..rules import registry
@@ -396,6 +397,9 @@ def synthetic(fn, name, template, env):
             f"{getattr(fn, '__qualname__', repr(fn))}: sourcediff can wrap only functions with "
             f"named parameters here (no *args or **kwargs); write a small def with the "
             f"parameters you differentiate that calls it")
+    if isinstance(target, np.ufunc):  # (its inputs; out, where, dtype, ...: numpy's options,
+        # which a positional out=None after them would turn into a write into out)
+        sig = sig.replace(parameters=list(sig.parameters.values())[:target.nin])
     params = list(sig.parameters)
     # (fn under its own name where it can be, so messages about the call name it)
     own = getattr(fn, "__name__", "")
