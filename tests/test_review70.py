@@ -52,6 +52,9 @@ class _V:
     def __floor__(self):
         return _V(9.0 * self.v)
 
+    def __matmul__(self, other):
+        return _V(self.v * other.v)
+
     def inverted(self):
         return _V(5.0 * self.v)
 
@@ -173,6 +176,16 @@ def test_the_named_method_the_message_suggests_is_followed():
     check_grads_fd(_inverted, (_X.copy(),), (0,), (g,))
     # (Python's ~_V(v) and the method give the same numbers: the gradient is that of either)
     check_grads_fd(_invert, (_X.copy(),), (0,), (g,))
+
+
+def _matmul(v):
+    return (_V(v) @ _V(v)).n()
+
+
+def test_matmul_of_two_objects_is_refused_with_the_operator_message():
+    # (before: numpy's "axis -1 is out of bounds for array of dimension 0")
+    message = _refusal(lambda: sd.grad(_matmul)(_X.copy()))
+    assert _where(_matmul) in message and "your class _V" in message and "axis" not in message
 
 
 def _numeric(x):
