@@ -71,8 +71,9 @@ def _computed_tests(fdef, runtime_name):
             out = []
             for s in stmts:
                 if _is_test_value(s, tested):
-                    operands = _compared_names(s.value, local) if \
-                        isinstance(s.value, gast.Compare) else []
+                    value, held = _checked(s, runtime_name)
+                    operands = _compared_names(value, local) if \
+                        isinstance(value, gast.Compare) else []
                     if operands:
                         target = store(operands[0]) if len(operands) == 1 else gast.Tuple(
                             elts=[store(n) for n in operands], ctx=gast.Store())
@@ -81,11 +82,27 @@ def _computed_tests(fdef, runtime_name):
                                                          [load(n) for n in operands]),
                             type_comment=None)
                         out.append(gast.copy_location(computed, s))
-                    s.value = call(_helper(runtime_name, "computed"), [s.value])
+                    value = call(_helper(runtime_name, "computed"), [value])
+                    if held is None:
+                        s.value = value
+                    else:
+                        held[0] = value
                     changed += 1
                 out.append(s)
             setattr(node, field, out)
     return changed
+
+
+def _checked(s, runtime_name):
+    """The value of the assignment ``s`` a test reads, and the argument list that holds it when
+    it is the operation a run-time check of the user's objects wraps (``_sd.without_derivative(
+    s > 1.0, '>', s)``: compiler/dispatched.py), else None: the check stays around the test."""
+    value = s.value
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr == "without_derivative" and isinstance(value.func.value, gast.Name) \
+            and value.func.value.id == runtime_name and value.args:
+        return value.args[0], value.args
+    return value, None
 
 
 def _is_test_value(s, tested):

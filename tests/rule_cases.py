@@ -1214,3 +1214,6 @@ case(_sd.gradient_coordinate_grads, R(5), R(5), (0.5,), argnums=(0, 1))
 # the stand-in saved of a value the backward sweep reads only for its type, shape and dtype
 # (compiler/saves.py)
 nondiff_case(_sd.like_of, R(2, 3))
+# the check of an operation declared without a derivative that may run a class's own method
+# (compiler/dispatched.py): the result itself, for arrays
+nondiff_case(_sd.without_derivative, R(2, 3) > 0.0, ">", R(2, 3))

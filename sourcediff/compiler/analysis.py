@@ -1,7 +1,6 @@
 """What both modes need to know of a normalized function (:class:`Analysis`): each statement's operation,
 the flows of values between names, which names are active (carry a derivative), what may be a
-container, a sequence or an alias, and the checks of writes into active values.
-"""
+container, a sequence or an alias, and the checks of writes into active values."""
 
 import builtins
 import copy
@@ -22,6 +21,7 @@ from ..syntax import _method_call, _names_in, spread_text, walk
 from .activity import activity
 from .alias import _fresh_call, fresh_result, item_mutated_params, maybe_item_params, mutated_params
 from .alias import numpy_write as _numpy_write
+from .dispatched import check_dispatched
 from .emit import Origin, comment_at
 from .fence import iterator_advice
 from .normalize import call, load
@@ -113,12 +113,12 @@ class Analysis(ObjectState):
                 any(_ATTRIBUTE_SINK in targets for targets, _ in flows):
             outputs.add(_ATTRIBUTE_SINK)
         self.active = activity(flows, self.wrt, outputs)
-        # (what depends on wrt, reaching the output or not: a method call for its effect may
-        # store it on an object whose attributes are read back)
+        # (what depends on wrt, reaching the output or not: an effect call may store it on an object)
         self.varied = activity(flows, self.wrt, set(self.locals))
         self.refuse_cut_slots(flows, outputs)
         refuse_unions(self.bindings, self.ops, self.varied, self.parsed, self.containers |
                       set(self.params))  # (d | e of dicts: no derivative rule)
+        check_dispatched(self.bindings, self.ops, self.varied, self.rt)  # (~obj: dispatched.py)
         self.refuse_matrix_reads()
         self.refuse_active_writes()
         self.active.discard(_ATTRIBUTE_SINK)

@@ -325,9 +325,11 @@ class ObjectState:
         there is caught (runtime/object_state.py)."""
         if op.kind == "rule" and op.key is runtime.get_attribute:
             return True
-        for node in walk(s.value):  # (C.cache[-1] reads C.cache)
+        for node in walk(s.value):  # (C.cache[-1] reads C.cache; not _sd.helper, a check the
+            # analysis wrapped around the value: compiler/dispatched.py)
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load) and \
-                    isinstance(node.value, gast.Name) and node.value.id not in self.locals:
+                    isinstance(node.value, gast.Name) and node.value.id not in self.locals and \
+                    self.globals.bound.get(node.value.id) is not runtime:
                 base = self.resolver.static_value(node.value)
                 if not isinstance(base, (types.ModuleType, type)) and \
                         not isinstance(getattr(type(base), node.attr, None), property) and \

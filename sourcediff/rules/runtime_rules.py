@@ -782,3 +782,5 @@ def sorted_tangent_helper(b, out, t, iterable, key=None, reverse=False):
 @defvjp(_sd.lse_exp, kind="elementwise", broadcast=True, shapes="evaluate")
 def lse_exp_helper(c, out, a, shift, b=None):
     return (c * out, -c * out, None)
+defnondiff(_sd.without_derivative, reason="the result of an operation declared without a "
+           "derivative, checked (compiler/dispatched.py)", shapes="evaluate")

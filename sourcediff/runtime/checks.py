@@ -19,7 +19,8 @@ __all__ = [
     "check_scalar", "check_real", "make_slice", "check_alias", "check_call_alias", "check_alias_at",
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
-    "copy_held", "check_partial_alias", "carries_nothing", "same_module", "items_at"
+    "copy_held", "check_partial_alias", "carries_nothing", "same_module", "items_at",
+    "without_derivative"
 ]
 
 
@@ -616,3 +617,63 @@ def same_module(value, module, name, text, where):
             f"leave {name} out), or differentiate a function written with {text} for the other "
             f"module")
 
+
+def without_derivative(ans, what, *operands):
+    """``ans``, the result of ``what`` (an operator or function declared without a derivative:
+    ``~``, ``//``, ``<``, ``round()``, ``np.floor``) applied to ``operands`` (those that carry
+    one). Refused where an operand is an object of the user's class (or a list holding one) and
+    ``ans`` may carry a derivative (a float, an array of them, an object): Python ran that
+    class's own method (``__invert__``, ``__floordiv__``, ``__lt__``, ...), whose result may
+    depend on the values the object holds, and the declared zero derivative would drop theirs
+    without a word. Where no operand is such an object (the specializer drops the call for
+    arrays and numbers), and for a bool, an int or None (``obj == other`` giving a bool), ``ans``
+    passes unchanged. The refusal is a TypeError, which the generated code's caller locates at
+    the user's line (compiled.py)."""
+    for x in operands:
+        if type(x) not in _PLAIN and (is_model_object(x) or (
+                isinstance(x, (list, tuple, dict)) and holds_object(x))) and _may_carry(ans):
+            raise _undifferentiated_method(x, what, ans)
+    return ans
+
+
+_PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
+
+
+def _may_carry(ans):
+    """Whether ``ans`` may carry a derivative: not None, a bool, an int, a string, an array of
+    bools, ints or strings, or a tuple of those."""
+    if ans is None or isinstance(ans, (bool, int, str, bytes, np.bool_, np.integer)):
+        return False
+    if isinstance(ans, np.ndarray):
+        return ans.dtype.kind not in "biuSU"
+    if type(ans) is tuple:
+        return any(_may_carry(a) for a in ans)
+    return True
+
+
+_METHODS = {"~": "__invert__", "//": "__floordiv__", "%": "__mod__", "&": "__and__",
+            "|": "__or__", "^": "__xor__", "<<": "__lshift__", ">>": "__rshift__",
+            "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__", "==": "__eq__",
+            "!=": "__ne__", "round()": "__round__", "math.floor()": "__floor__",
+            "math.ceil()": "__ceil__", "math.trunc()": "__trunc__"}
+
+
+def _undifferentiated_method(x, what, ans):
+    """The refusal of ``what`` on ``x`` (an object of the user's class, or a list holding one)
+    giving ``ans``: see :func:`without_derivative`."""
+    if is_model_object(x):
+        name = type(x).__name__
+        runs = f"an object of your class {name}, so it runs {name}'s own " + \
+            _METHODS.get(what, "method for it (numpy's loop over objects calls one)")
+    else:
+        name = "your class"
+        runs = f"a {type(x).__name__} holding objects of your class, so it runs their own methods"
+    got = type(ans).__name__
+    article = "an" if got[:1].lower() in "aeiou" else "a"
+    return TypeError(
+        f"{what} here takes {runs} and gives {article} {got}; sourcediff takes {what} to have no "
+        f"derivative (as it has for numbers and arrays) and does not follow into a class's own "
+        f"operator methods, so the derivative through the values that {got} holds would be "
+        f"lost. Call the operation as a method with a name of its own (a.inverted(), "
+        f"a.rounded(), a.floor_div(k), defined in {name}), which sourcediff follows into, or "
+        f"compute on the arrays the objects hold")

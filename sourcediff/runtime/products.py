@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .accumulate import GradList, _refuse, grad_items, zeros_like_grad
-from .shapes import other_array, shape, unbroadcast
+from .shapes import operator_on_object, other_array, shape, unbroadcast
 
 __all__ = [
     "matmul_grad_left", "matmul_grad_right", "LETTERS", "einsum_parse", "einsum_grad_one",
@@ -41,6 +41,8 @@ def matmul_grad_left(g, x, y):
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return np.dot(g, y.T)  # (see _TWO_D)
     xs, ys = shape(x), shape(y)
+    if not (xs and ys):  # (numpy's @ takes no 0-d operand: an object running its __matmul__)
+        raise operator_on_object(y if xs else x)
     if len(ys) == 1:
         gx = np.multiply.outer(g, y) if len(xs) > 1 else g * y
     elif len(xs) == 1:
@@ -57,6 +59,8 @@ def matmul_grad_right(g, x, y):
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 and y.ndim == 2:
         return np.dot(x.T, g)  # (see _TWO_D)
     xs, ys = shape(x), shape(y)
+    if not (xs and ys):  # (as in matmul_grad_left)
+        raise operator_on_object(y if xs else x)
     if len(xs) == 1:  # (a vector times a stack of matrices: x's entry i meets row i of each)
         gy = np.multiply(np.reshape(x, (-1, 1)), np.expand_dims(g, -2)) if len(ys) > 1 else g * x
     elif len(ys) == 1:

@@ -51,6 +51,14 @@ def _makes_new_array(node, facts):
     return type(f) is Known and isinstance(f.value, np.ufunc) and not node.keywords
 
 
+def _numeric(f):
+    """Whether a value of fact ``f`` is an array of numbers or a number (not an object array,
+    which may hold objects of the user's class: ``compiler/dispatched.py``)."""
+    if type(f) is Known:
+        return type(f.value) in (int, float, bool)
+    return _pyfloat(f) or f is F64S or (type(f) in (Arr, Scal) and f.dtype.kind in "biufc")
+
+
 class _Rewriter(gast.NodeTransformer):
     def __init__(self, facts, runtime_names):
         self.facts = facts
@@ -151,6 +159,11 @@ class _Rewriter(gast.NodeTransformer):
     def _real_only(self, node, x, what):
         if _pyfloat(x) or (type(x) in (Arr, Scal) and x.dtype.kind in "fiub"):
             return node.args[0]  # (the check of a value known to be real)
+        return None
+
+    def _without_derivative(self, node, ans, what, *operands):
+        if all(_numeric(f) for f in operands):
+            return node.args[0]  # (numpy's operation on arrays and numbers: no class's method)
         return None
 
     def _unbroadcast(self, node, g, x):

@@ -9,7 +9,7 @@ def grad_piecewise(x, a):
     _stack = []
     # if np.sum(x) > 0:  (showcase.py:39)
     _sum1 = np.sum(x)
-    _cmp1 = _sum1 > 0
+    _cmp1 = _sd.without_derivative(_sum1 > 0, '>', _sum1)
     if _cmp1:
         # y = np.sin(x) * a  (showcase.py:40)
         _sin1 = np.sin(x)

@@ -28,7 +28,7 @@ def grad_sum_until_threshold(x, limit):
         _stack.append(total)
         total = _add1
         # if total > limit:  (showcase.py:26)
-        _cmp1 = total > limit
+        _cmp1 = _sd.without_derivative(total > limit, '>', total)
         if _cmp1:
             # break  (showcase.py:27)
             _stop1 = True
