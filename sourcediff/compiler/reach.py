@@ -274,7 +274,7 @@ def _makes_array(value, arrays, fresh_call):
 # iterator over the same arrays): tuple(ws), copy.copy(d), d.get(k), d.values(), next(it)
 _KEEPING = (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, builtins.reversed,
             builtins.next, builtins.iter, builtins.enumerate, builtins.zip, copy.copy,
-            sequences.dict_get, sequences.dict_values, sequences.dict_items)
+            sequences.dict_get, sequences.dict_values, sequences.dict_items, sequences.dict_pairs)
 
 
 def holders_of(op, value, arrays):
