@@ -117,6 +117,15 @@ def same_as_wrapped(fn):
     return inner is not None and getattr(fn, "__sourcediff_same_as_wrapped__", None) is inner
 
 
+def own_parsed(fn):
+    """The syntax tree sourcediff made ``fn`` from (a lifted inner function, a synthetic
+    wrapper), or None. It is kept in ``fn.__dict__``, which ``functools.wraps`` copies: a
+    decorator's wrapper of such a function carries the wrapped one's tree, and is read as its
+    own code (``return fn(*args, **kwargs)``) where the tree is not its own."""
+    parsed = getattr(fn, "__sourcediff_parsed__", None)
+    return parsed if parsed is not None and parsed.fn is fn else None
+
+
 def _refuse_opaque(fn):
     """A function that sourcediff computes in Python (a jacobian, a tape no_grad wrapper) has no
     source to differentiate: say what to use instead."""
@@ -183,12 +192,11 @@ def parse_function(fn):
         return parsed
     fn = unwrap(fn)
     _refuse_opaque(fn)
-    if inspect.isfunction(fn) and registry.lookup(fn) is not None and \
-            getattr(fn, "__sourcediff_parsed__", None) is None:
+    if inspect.isfunction(fn) and registry.lookup(fn) is not None and own_parsed(fn) is None:
         # a function with a rule of its own (@sd.custom_vjp) differentiated directly: its rule
         # applies, as it does where another function calls it
         fn = synthetic(fn, fn.__name__, "{fn}({params})", {})
-    lifted = getattr(fn, "__sourcediff_parsed__", None)
+    lifted = own_parsed(fn)
     if lifted is not None:
         return Parsed(fn, clone(lifted.node), lifted.filename, lifted.line_offset,
                       lifted.lines, dict(lifted.env))
