@@ -27,6 +27,7 @@ from .compiler.parse import (
     _generated_line,
     not_a_function,
     outermost,
+    star_forwarded,
     synthetic,
 )
 from .compiler.resolve import method_of
@@ -272,9 +273,14 @@ def _through_wrapper(fn, wrt):
     # (a bound method of such a wrapper too, LAYER.scale: its receiver is an item of *args)
     func = fn.__func__ if inspect.ismethod(fn) and inspect.isfunction(fn.__func__) else fn
     wrapped = getattr(func, "__wrapped__", None) if inspect.isfunction(func) else None
-    if not inspect.isfunction(wrapped) or \
+    if inspect.isfunction(wrapped) and \
             getattr(func, "__sourcediff_same_as_wrapped__", None) is wrapped:
         return fn  # (sourcediff's own call wrapper computes its __wrapped__)
+    # (a wrapper without functools.wraps: the function its *args go to, read off its closure)
+    wrapped = wrapped if inspect.isfunction(wrapped) else \
+        star_forwarded(func) if fn is func else None
+    if wrapped is None:
+        return fn
     code = func.__code__
     if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARARGS:
         return fn
@@ -285,7 +291,8 @@ def _through_wrapper(fn, wrt):
     if made is None:
         name = getattr(fn, "__name__", "f")
         made = synthetic(
-            fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {})
+            fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {},
+            target=wrapped if fn is func else None)
         if fn is func:  # (a bound method is made anew each time it is read: not kept)
             _WRAPPERS[fn] = made
     return made

@@ -125,3 +125,86 @@ def test_second_derivatives_through_an_inner_wrapper(fn):
         def row(x, k=k):
             return sd.grad(fn)(x)[k]
         check_grads_fd(row, (X,), (0,), (h[k],))
+
+
+# ---------------------------------------------------------------- wrappers without functools.wraps
+# A module-level function decorated with a wrapper ``def wrapper(*args, **kw): return
+# fn(*args, **kw)`` made without functools.wraps was differentiated with respect to the
+# wrapper's ``*args``: sd.grad(loss)(x) gave the tuple (gradient,), shape (1, n) for x of shape
+# (n,); forward mode and hessians refused wrt=0. wrt now counts the arguments of the call, the
+# parameters of the function the wrapper passes them to, as it does through functools.wraps.
+
+
+def plain_scaled(k):
+    def deco_k(fn):
+        def wrapper(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            return k * out
+        return wrapper
+    return deco_k
+
+
+@plain_deco
+def plain_loss(x):
+    return np.sum(np.sin(x) ** 2)
+
+
+@plain_deco
+def plain_two(w, x):
+    return np.sum(np.tanh(x @ w)) * w[0]
+
+
+@plain_scaled(3.0)
+def plain_with_arguments(w, x):
+    return np.sum(np.sin(x @ w) ** 2)
+
+
+def plain_by_assignment_inner(w, x, scale=2.0):
+    return scale * np.sum(np.cos(x @ w) * w[1])
+
+
+plain_by_assignment = plain_deco(plain_by_assignment_inner)
+
+W = np.array([0.3, -0.2, 0.5])
+XM = np.array([[1.0, 2.0, 0.1], [0.5, -1.0, 0.7]])
+PLAIN_CASES = [plain_two, plain_with_arguments, plain_by_assignment]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_wrapper_without_wraps_one_argument(mode):
+    g = sd.grad(plain_loss, mode=mode)(X)
+    assert np.shape(g) == X.shape  # (it was a tuple of one gradient)
+    check_grads_fd(plain_loss, (X,), (0,), (g,))
+
+
+@pytest.mark.parametrize("fn", PLAIN_CASES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_wrapper_without_wraps_several_arguments(fn, mode):
+    g = sd.grad(fn, mode=mode)(W, XM)
+    check_grads_fd(fn, (W, XM), (0,), (g,))
+    both = sd.grad(fn, wrt=(0, 1), mode=mode)(W, XM)
+    check_grads_fd(fn, (W, XM), (0, 1), both)
+    by_name = sd.grad(fn, wrt="x", mode=mode)(W, XM)
+    np.testing.assert_allclose(by_name, both[1])
+    if mode == "reverse":  # (the wrapper's own parameter named: its *args tuple's gradient)
+        tup = sd.grad(fn, wrt="args")(W, XM)
+        assert isinstance(tup, tuple) and len(tup) == 2
+        check_grads_fd(fn, (W, XM), (0, 1), tup)
+
+
+@pytest.mark.parametrize("fn", [plain_loss] + PLAIN_CASES, ids=lambda f: f.__name__)
+def test_a_wrapper_without_wraps_in_the_other_transforms(fn):
+    args = (X,) if fn is plain_loss else (W, XM)
+    value, g = sd.value_and_grad(fn)(*args)
+    assert value == fn(*args)
+    check_grads_fd(fn, args, (0,), (g,))
+    np.testing.assert_allclose(sd.jacobian(fn)(*args), g)
+    try:
+        h = sd.hessian(fn)(*args)
+    except SourcediffError as e:  # (a refusal names the user's line)
+        assert "test_review77.py:" in str(e)
+        return
+    for k in range(args[0].size):
+        def row(v, k=k):
+            return sd.grad(fn)(v, *args[1:])[k]
+        check_grads_fd(row, (args[0],), (0,), (h[k],))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from ..errors import NoSourceError, SourcediffSyntaxError
+from ..errors import NoSourceError, SourcediffError, SourcediffSyntaxError
 from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
 from ..rules.stale import _names as code_names
@@ -386,13 +386,48 @@ def _lambda_in_file(code, filename, params):
     return (found[0], lines) if len(found) == 1 else None
 
 
-def synthetic(fn, name, template, env):
+def star_forwarded(fn):
+    """The function a decorator's wrapper made without functools.wraps passes its arguments on
+    to, ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``: ``fn``, read from the
+    wrapper's closure, when the wrapper's only parameters are ``*args`` (and ``**kwargs``) and
+    every call in it that passes ``*args`` on calls that one Python function; else None. Its
+    parameters are the ones a call of the wrapper means (``inspect.signature`` of the wrapper
+    shows ``*args``, whose gradient is a tuple)."""
+    code = getattr(fn, "__code__", None) if inspect.isfunction(fn) else None
+    if code is None or code.co_argcount or code.co_kwonlyargcount or \
+            not code.co_flags & inspect.CO_VARARGS or not code.co_freevars or \
+            inspect.isfunction(getattr(fn, "__wrapped__", None)):
+        return None
+    held = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    try:
+        node = parse_function(fn).node
+    except SourcediffError:
+        return None
+    star = code.co_varnames[0]
+    found = set()
+    for n in walk(node):
+        if isinstance(n, gast.Call) and any(
+                isinstance(a, gast.Starred) and isinstance(a.value, gast.Name) and
+                a.value.id == star for a in n.args):
+            cell = held.get(n.func.id) if isinstance(n.func, gast.Name) else None
+            try:
+                found.add(cell.cell_contents if cell is not None else None)
+            except ValueError:  # (an empty cell)
+                return None
+    if len(found) != 1:
+        return None
+    (target,) = found
+    return target if inspect.isfunction(target) else None
+
+
+def synthetic(fn, name, template, env, target=None):
     """A function with ``fn``'s parameters that returns ``template`` (``{fn}`` is fn, ``{params}``
     its arguments), written by sourcediff around the user's ``fn`` and parseable like one of
     theirs; errors in it point at fn's definition. Example: ``synthetic(f, "sum_f",
     "_np.sum({fn}({params}))", {"_np": np})``."""
-    target = fn.__wrapped__ if hasattr(fn, "__wrapped__") and inspect.isfunction(
-        fn.__wrapped__) and not inspect.ismethod(fn) else fn
+    if target is None:  # (target: the function whose parameters the wrapper takes)
+        target = fn.__wrapped__ if hasattr(fn, "__wrapped__") and inspect.isfunction(
+            fn.__wrapped__) and not inspect.ismethod(fn) else fn
     try:
         sig = inspect.signature(target)  # (of a bound method: the wrapped one's, self dropped)
     except (TypeError, ValueError):
