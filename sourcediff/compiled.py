@@ -276,10 +276,10 @@ def _through_wrapper(fn, wrt):
     if inspect.isfunction(wrapped) and \
             getattr(func, "__sourcediff_same_as_wrapped__", None) is wrapped:
         return fn  # (sourcediff's own call wrapper computes its __wrapped__)
-    # (a wrapper without functools.wraps: the function its *args go to, read off its closure)
-    wrapped = wrapped if inspect.isfunction(wrapped) else \
-        star_forwarded(func) if fn is func else None
-    if wrapped is None:
+    # (a wrapper without functools.wraps on the way: the function its *args go to, read off
+    # its closure; a bound method's is not followed)
+    target = star_forwarded(func) if fn is func else None
+    if not inspect.isfunction(wrapped) and target is None:
         return fn
     code = func.__code__
     if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARARGS:
@@ -292,7 +292,7 @@ def _through_wrapper(fn, wrt):
         name = getattr(fn, "__name__", "f")
         made = synthetic(
             fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {},
-            target=wrapped if fn is func else None)
+            target=target)
         if fn is func:  # (a bound method is made anew each time it is read: not kept)
             _WRAPPERS[fn] = made
     return made

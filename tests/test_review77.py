@@ -165,9 +165,28 @@ def plain_by_assignment_inner(w, x, scale=2.0):
 
 plain_by_assignment = plain_deco(plain_by_assignment_inner)
 
+
+@plain_deco
+@plain_scaled(2.0)
+def plain_stacked(w, x):
+    return np.sum(np.sin(x @ w) ** 2)
+
+
+@doubled
+@plain_deco
+def wraps_over_plain(w, x):  # (functools.wraps over a wrapper without it: was refused)
+    return np.sum(np.sin(x @ w) ** 2) * w[2]
+
+
+@plain_deco
+@doubled
+def plain_over_wraps(w, x):
+    return np.sum(np.cos(x @ w) ** 2)
+
 W = np.array([0.3, -0.2, 0.5])
 XM = np.array([[1.0, 2.0, 0.1], [0.5, -1.0, 0.7]])
-PLAIN_CASES = [plain_two, plain_with_arguments, plain_by_assignment]
+PLAIN_CASES = [plain_two, plain_with_arguments, plain_by_assignment, plain_stacked,
+               wraps_over_plain, plain_over_wraps]
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
@@ -187,7 +206,7 @@ def test_a_wrapper_without_wraps_several_arguments(fn, mode):
     by_name = sd.grad(fn, wrt="x", mode=mode)(W, XM)
     np.testing.assert_allclose(by_name, both[1])
     if mode == "reverse":  # (the wrapper's own parameter named: its *args tuple's gradient)
-        tup = sd.grad(fn, wrt="args")(W, XM)
+        tup = sd.grad(fn, wrt=fn.__code__.co_varnames[0])(W, XM)
         assert isinstance(tup, tuple) and len(tup) == 2
         check_grads_fd(fn, (W, XM), (0, 1), tup)
 

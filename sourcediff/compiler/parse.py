@@ -387,6 +387,25 @@ def _lambda_in_file(code, filename, params):
 
 
 def star_forwarded(fn):
+    """The function whose parameters a call of ``fn`` means when a decorator's wrapper made
+    without functools.wraps is on the way to it (:func:`_star_forwarded_once`), stacked
+    wrappers followed, functools.wraps ones through their ``__wrapped__``; None when there is
+    no such wrapper (``inspect.signature`` then reads the parameters)."""
+    seen, plain = {id(fn)}, False
+    while True:
+        wrapped = getattr(fn, "__wrapped__", None) if inspect.isfunction(fn) else None
+        if inspect.isfunction(wrapped) and not same_as_wrapped(fn):
+            inner = wrapped
+        else:
+            inner = _star_forwarded_once(fn)
+            plain = plain or inner is not None
+        if inner is None or id(inner) in seen:  # (a wrapper that calls itself: not followed)
+            return fn if plain else None
+        seen.add(id(inner))
+        fn = inner
+
+
+def _star_forwarded_once(fn):
     """The function a decorator's wrapper made without functools.wraps passes its arguments on
     to, ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``: ``fn``, read from the
     wrapper's closure, when the wrapper's only parameters are ``*args`` (and ``**kwargs``) and
