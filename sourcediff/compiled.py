@@ -289,7 +289,7 @@ def _through_wrapper(fn, wrt):
         return fn
     made = _WRAPPERS.get(fn) if fn is func else None
     if made is None:
-        name = getattr(fn, "__name__", "f")
+        name = getattr(target or fn, "__name__", "f")  # (a plain wrapper's is "wrapper")
         made = synthetic(
             fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {},
             target=target)

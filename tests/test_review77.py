@@ -207,6 +207,8 @@ def test_a_wrapper_without_wraps_one_argument(mode):
     g = sd.grad(plain_loss, mode=mode)(X)
     assert np.shape(g) == X.shape  # (it was a tuple of one gradient)
     check_grads_fd(plain_loss, (X,), (0,), (g,))
+    if mode == "reverse":  # (named for the decorated function, not its wrapper)
+        assert "def grad_decorated_plain_loss(x)" in sd.source(sd.grad(plain_loss))
 
 
 @pytest.mark.parametrize("fn", PLAIN_CASES, ids=lambda f: f.__name__)
