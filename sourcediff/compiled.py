@@ -27,6 +27,7 @@ from .compiler.parse import (
     _generated_line,
     not_a_function,
     outermost,
+    star_forwarded,
     synthetic,
 )
 from .compiler.resolve import method_of
@@ -272,9 +273,14 @@ def _through_wrapper(fn, wrt):
     # (a bound method of such a wrapper too, LAYER.scale: its receiver is an item of *args)
     func = fn.__func__ if inspect.ismethod(fn) and inspect.isfunction(fn.__func__) else fn
     wrapped = getattr(func, "__wrapped__", None) if inspect.isfunction(func) else None
-    if not inspect.isfunction(wrapped) or \
+    if inspect.isfunction(wrapped) and \
             getattr(func, "__sourcediff_same_as_wrapped__", None) is wrapped:
         return fn  # (sourcediff's own call wrapper computes its __wrapped__)
+    # (a wrapper without functools.wraps on the way: the function its *args go to, read off
+    # its closure; a bound method's is not followed)
+    target = star_forwarded(func) if fn is func else None
+    if not inspect.isfunction(wrapped) and target is None:
+        return fn
     code = func.__code__
     if code.co_argcount or code.co_kwonlyargcount or not code.co_flags & inspect.CO_VARARGS:
         return fn
@@ -283,9 +289,10 @@ def _through_wrapper(fn, wrt):
         return fn
     made = _WRAPPERS.get(fn) if fn is func else None
     if made is None:
-        name = getattr(fn, "__name__", "f")
+        name = getattr(target or fn, "__name__", "f")  # (a plain wrapper's is "wrapper")
         made = synthetic(
-            fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {})
+            fn, f"decorated_{name if name.isidentifier() else 'f'}", "{fn}({params})", {},
+            target=target)
         if fn is func:  # (a bound method is made anew each time it is read: not kept)
             _WRAPPERS[fn] = made
     return made

@@ -22,7 +22,7 @@ import numpy as np
 from . import pytree, runtime
 from .compiled import _get, bind_call, check_function, split_form
 from .compiler.driver import resolve_wrt
-from .compiler.parse import synthetic, wrapper_once
+from .compiler.parse import star_forwarded, synthetic, wrapper_once
 from .compiler.resolve import _library
 from .errors import CallError, InactiveArgumentError, NoJvpRuleError, SourcediffError, WrtError
 from .pytree import flatten, is_tree
@@ -45,11 +45,19 @@ def _float_like(x):
     return isinstance(x, float) or getattr(getattr(x, "dtype", None), "kind", None) == "f"
 
 
+def _signature(fn):
+    """The parameters a call of ``fn`` binds its arguments to, as ``inspect.signature`` reads
+    them (through a functools.wraps wrapper to the function it wraps), and through a decorator's
+    wrapper made without functools.wraps to the function its ``*args`` are passed to
+    (:func:`compiler.parse.star_forwarded`): what ``wrt`` counts, in every transform."""
+    return inspect.signature(star_forwarded(fn) or fn)
+
+
 def _wrt_indices(fn, wrt, nargs):
     """The positions in a call of ``nargs`` arguments of the parameters ``wrt`` means (as
     :func:`compiler.driver.resolve_wrt` reads it: a bound method's ``self`` and a partial's bound arguments
     are not counted)."""
-    params = list(inspect.signature(fn).parameters)
+    params = list(_signature(fn).parameters)
     what = getattr(fn, "__qualname__", None) or repr(fn)
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
     where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
@@ -67,7 +75,7 @@ def _wrt_indices(fn, wrt, nargs):
 
     out = [params.index(name) for name in resolve_wrt(wrt, params, params, refuse)[0]]
     try:
-        kinds = [p.kind for p in inspect.signature(fn).parameters.values()]
+        kinds = [p.kind for p in _signature(fn).parameters.values()]
     except (TypeError, ValueError):
         kinds = []
     for i in out:
@@ -457,7 +465,7 @@ def _vjp(fn, primals, optimize, among):
     """:func:`vjp` differentiating only the primals at the positions ``among`` (sd.jacobian's wrt:
     a float argument that is data is not differentiated, as in grad, so what it goes through
     needs no rule); ``f_vjp`` gives None for the others."""
-    params = list(inspect.signature(fn).parameters)
+    params = list(_signature(fn).parameters)
     among = set(among)
     active = tuple(params[i] for i, x in enumerate(primals)
                    if i in among and (_float_like(x) or pytree.is_model_object(x)))
@@ -580,7 +588,7 @@ def jacobian(fn, wrt=0, mode="auto", *, optimize=True):
     def jac_fn(*args, **kwargs):
         args = _by_position(fn, args, kwargs, "sd.jacobian")
         indices = list(_wrt_indices(fn, wrt, len(args)))
-        params = list(inspect.signature(fn).parameters)
+        params = list(_signature(fn).parameters)
         for i in indices:  # (a reverse row has None for an int argument: refused, as forward is)
             refuse_object(args[i], params[i] if i < len(params) else str(i), _name(fn),
                           "sd.jacobian (and sd.hessian)")

@@ -794,40 +794,40 @@ class Analysis(ObjectState):
         if getattr(op.key, "__name__", None) in ("dynamic_fwd", "dynamic_bwd", "dynamic_jvp",
                                                  "star_fwd", "star_bwd", "star_jvp") \
                 and getattr(op.key, "__module__", None) == "sourcediff.runtime":
-            return (f"{self.parsed.where(s)}: this call's function is known only at run time (a "
-                    f"function passed as an argument or held in a variable, a functools.partial, "
-                    f"an inner function or lambda over values that carry derivatives, a method "
-                    f"of an object met at run time), or it passes *args that carry "
-                    f"derivatives (a decorator's wrapper), and such calls have first "
-                    f"derivatives only so far; this is a second derivative through it.\n    "
-                    f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by "
-                    f"its own name here (a module-level def, or a method through self) with "
-                    f"its arguments one by one, or differentiate the undecorated function "
-                    f"(f.__wrapped__)")
+            return (f"{self.parsed.where(s)}: this call's function is known only at run time (a function "
+                    f"passed as an argument or held in a variable, a functools.partial, an inner function or "
+                    f"lambda over values that carry derivatives, a method of an object met at run time), or "
+                    f"it passes *args that carry derivatives (a decorator's wrapper), and such calls have "
+                    f"first derivatives only so far; this is a second derivative through it.\n    "
+                    f"{self.parsed.line_text(s)}\nFor second derivatives, call the function by its own name "
+                    f"here (a module-level def, or a method through self) with its arguments one by one, or "
+                    f"differentiate the undecorated function (f.__wrapped__)")
         if isinstance(op.key, type) and op.key is functools.partial:
             # (resolve's bound_function takes a partial of a function named where it is written)
             return (f"{self.parsed.where(s)}: functools.partial binds a value that depends on "
-                    f"{', '.join(self.wrt)} to a function held in a variable, or passes *args or "
-                    f"**kwargs; sourcediff follows the values a partial binds when its function "
-                    f"is named there and its arguments are written one by one.\n    "
-                    f"{self.parsed.line_text(s)}\nName the function (functools.partial(fn, a, "
-                    f"b=b) with fn a module-level def, an inner def or a lambda), write a lambda "
-                    f"that calls it (for a bound method, functools.partial(m.f, a=w) is lambda "
-                    f"v: m.f(v, a=w)), or pass those values when you call the function instead "
-                    f"of binding them")
+                    f"{', '.join(self.wrt)} to a function held in a variable, or passes *args or **kwargs; "
+                    f"sourcediff follows the values a partial binds when its function is named there and "
+                    f"its arguments are written one by one.\n    {self.parsed.line_text(s)}\nName the "
+                    f"function (functools.partial(fn, a, b=b) with fn a module-level def, an inner def or "
+                    f"a lambda), write a lambda that calls it (for a bound method, functools.partial(m.f, "
+                    f"a=w) is lambda v: m.f(v, a=w)), or pass those values when you call the function "
+                    f"instead of binding them")
         if getattr(op.key, "__module__", None) == "sourcediff.runtime":
-            return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative "
-                    f"rule yet, so code that uses it cannot be differentiated again (a higher "
-                    f"derivative through the rule that calls it).\n    {self.parsed.line_text(s)}\n"
-                    f"Use a derivative of lower order here, or register a rule for {op.name} with "
-                    f"sourcediff.defvjp")
+            return (f"{self.parsed.where(s)}: sourcediff's helper {op.name} has no derivative rule yet, so "
+                    f"code that uses it cannot be differentiated again (a higher derivative through the rule "
+                    f"that calls it).\n    {self.parsed.line_text(s)}\nUse a derivative of lower order here, "
+                    f"or register a rule for {op.name} with sourcediff.defvjp")
         if iterator_advice(op.key) is not None:  # (an iterator lowering.py leaves as it is)
             return f"{self.parsed.where(s)}: {iterator_advice(op.key)}.\n    {self.parsed.line_text(s)}"
-        return (f"{self.parsed.where(s)}: no derivative rule for {op.name} "
-                f"({_describe(op.key)}), which is called here on a value that depends on "
-                f"{', '.join(self.wrt)}.\n    {self.parsed.line_text(s)}\n"
-                f"Register one with @sourcediff.defvjp({op.name}), or mark the value with "
-                f"sourcediff.stop_gradient if it should not carry a derivative")
+        if isinstance(held := inspect.unwrap(op.key), functools.partial) and getattr(getattr(  # (lifted)
+                held.func, "__code__", None), "co_filename", "").startswith("<sourcediff lifted"):
+            return (f"{self.parsed.where(s)}: {op.name}(...) calls an inner function over values that carry "
+                    f"derivatives through a decorator's wrapper.\n    {self.parsed.line_text(s)}\nDecorate a "
+                    f"module-level def that takes those values as parameters, or call it undecorated")
+        return (f"{self.parsed.where(s)}: no derivative rule for {op.name} ({_describe(op.key)}), which is "
+                f"called here on a value that depends on {', '.join(self.wrt)}.\n    "
+                f"{self.parsed.line_text(s)}\nRegister one with @sourcediff.defvjp({op.name}), or mark "
+                f"the value with sourcediff.stop_gradient if it should not carry a derivative")
 
     def object_wrt_message(self, name, op, s):
         """``model(*args)`` or ``params.copy()`` with the callee a wrt argument, in a form the

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from ..errors import NoSourceError, SourcediffSyntaxError
+from ..errors import NoSourceError, SourcediffError, SourcediffSyntaxError
 from ..rules import registry
 from ..rules.quote import closure_values  # noqa: F401
 from ..rules.stale import _names as code_names
@@ -118,6 +118,15 @@ def same_as_wrapped(fn):
     return inner is not None and getattr(fn, "__sourcediff_same_as_wrapped__", None) is inner
 
 
+def own_parsed(fn):
+    """The syntax tree sourcediff made ``fn`` from (a lifted inner function, a synthetic
+    wrapper), or None. It is kept in ``fn.__dict__``, which ``functools.wraps`` copies: a
+    decorator's wrapper of such a function carries the wrapped one's tree, and is read as its
+    own code (``return fn(*args, **kwargs)``) where the tree is not its own."""
+    parsed = getattr(fn, "__sourcediff_parsed__", None)
+    return parsed if parsed is not None and parsed.fn is fn else None
+
+
 def _refuse_opaque(fn):
     """A function that sourcediff computes in Python (a jacobian, a tape no_grad wrapper) has no
     source to differentiate: say what to use instead."""
@@ -184,12 +193,11 @@ def parse_function(fn):
         return parsed
     fn = unwrap(fn)
     _refuse_opaque(fn)
-    if inspect.isfunction(fn) and registry.lookup(fn) is not None and \
-            getattr(fn, "__sourcediff_parsed__", None) is None:
+    if inspect.isfunction(fn) and registry.lookup(fn) is not None and own_parsed(fn) is None:
         # a function with a rule of its own (@sd.custom_vjp) differentiated directly: its rule
         # applies, as it does where another function calls it
         fn = synthetic(fn, fn.__name__, "{fn}({params})", {})
-    lifted = getattr(fn, "__sourcediff_parsed__", None)
+    lifted = own_parsed(fn)
     if lifted is not None:
         return Parsed(fn, clone(lifted.node), lifted.filename, lifted.line_offset,
                       lifted.lines, dict(lifted.env))
@@ -379,13 +387,84 @@ def _lambda_in_file(code, filename, params):
     return (found[0], lines) if len(found) == 1 else None
 
 
-def synthetic(fn, name, template, env):
+def star_forwarded(fn):
+    """The function whose parameters a call of ``fn`` means when a decorator's wrapper made
+    without functools.wraps is on the way to it (:func:`_star_forwarded_once`), stacked
+    wrappers followed, functools.wraps ones through their ``__wrapped__``; None when there is
+    no such wrapper (``inspect.signature`` then reads the parameters)."""
+    seen, plain = {id(fn)}, False
+    while True:
+        wrapped = getattr(fn, "__wrapped__", None) if inspect.isfunction(fn) else None
+        if inspect.isfunction(wrapped) and not same_as_wrapped(fn):
+            inner = wrapped
+        else:
+            inner = _star_forwarded_once(fn)
+            plain = plain or inner is not None
+        if inner is None or id(inner) in seen:  # (a wrapper that calls itself: not followed)
+            return fn if plain else None
+        seen.add(id(inner))
+        fn = inner
+
+
+_STAR_CALLEES = {}  # code object -> the names its calls that pass *args on call (None: not a name)
+
+
+def _star_callees(fn):
+    """The names (None for a callee that is no name) of the calls in ``fn`` that pass its
+    ``*args`` on, read off its syntax tree once per code object (parsing costs ~0.3 ms, and the
+    transforms ask on every call)."""
+    code = fn.__code__
+    names = _STAR_CALLEES.get(code)
+    if names is None:
+        try:
+            node = parse_function(fn).node
+        except SourcediffError:
+            node = None
+        star = code.co_varnames[0]
+        names = () if node is None else tuple(
+            n.func.id if isinstance(n.func, gast.Name) else None for n in walk(node)
+            if isinstance(n, gast.Call) and any(isinstance(a, gast.Starred) and isinstance(
+                a.value, gast.Name) and a.value.id == star for a in n.args))
+        if len(_STAR_CALLEES) > 4096:
+            _STAR_CALLEES.clear()
+        _STAR_CALLEES[code] = names
+    return names
+
+
+def _star_forwarded_once(fn):
+    """The function a decorator's wrapper made without functools.wraps passes its arguments on
+    to, ``def wrapper(*args, **kwargs): return fn(*args, **kwargs)``: ``fn``, read from the
+    wrapper's closure, when the wrapper's only parameters are ``*args`` (and ``**kwargs``) and
+    every call in it that passes ``*args`` on calls that one Python function; else None. Its
+    parameters are the ones a call of the wrapper means (``inspect.signature`` of the wrapper
+    shows ``*args``, whose gradient is a tuple)."""
+    code = getattr(fn, "__code__", None) if inspect.isfunction(fn) else None
+    if code is None or code.co_argcount or code.co_kwonlyargcount or \
+            not code.co_flags & inspect.CO_VARARGS or not code.co_freevars or \
+            inspect.isfunction(getattr(fn, "__wrapped__", None)):
+        return None
+    held = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    found = set()
+    for name in _star_callees(fn):
+        cell = held.get(name)
+        try:
+            found.add(cell.cell_contents if cell is not None else None)
+        except ValueError:  # (an empty cell)
+            return None
+    if len(found) != 1:
+        return None
+    (target,) = found
+    return target if inspect.isfunction(target) else None
+
+
+def synthetic(fn, name, template, env, target=None):
     """A function with ``fn``'s parameters that returns ``template`` (``{fn}`` is fn, ``{params}``
     its arguments), written by sourcediff around the user's ``fn`` and parseable like one of
     theirs; errors in it point at fn's definition. Example: ``synthetic(f, "sum_f",
     "_np.sum({fn}({params}))", {"_np": np})``."""
-    target = fn.__wrapped__ if hasattr(fn, "__wrapped__") and inspect.isfunction(
-        fn.__wrapped__) and not inspect.ismethod(fn) else fn
+    if target is None:  # (target: the function whose parameters the wrapper takes)
+        target = fn.__wrapped__ if hasattr(fn, "__wrapped__") and inspect.isfunction(
+            fn.__wrapped__) and not inspect.ismethod(fn) else fn
     try:
         sig = inspect.signature(target)  # (of a bound method: the wrapped one's, self dropped)
     except (TypeError, ValueError):
