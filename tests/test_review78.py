@@ -39,3 +39,28 @@ def test_a_square_is_still_a_product_and_the_same_bits():
     value, _ = vg(x)
     assert "t = x * x" in sd.source(vg, x)
     assert value == square(x)
+
+
+class Box:
+    def __init__(self, w):
+        self.w = w
+
+
+def boxes(params, x):
+    s = 0.0
+    for p in params:
+        s = s + np.sum(np.sin(x @ p.w))
+    return s
+
+
+def test_a_list_of_objects_is_specialized(monkeypatch):
+    # the list's items are in the signature now (seq_fact): an object's fact is unknown, and the
+    # inference made a stand-in of it, raising the specializer's internal _Unknown, so every
+    # call ran the generic code (and SOURCEDIFF_SPECIALIZE=strict raised it)
+    monkeypatch.setattr(compiled, "_SPECIALIZE", "strict")
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 4))
+    ws = [rng.normal(size=(4, 2)), rng.normal(size=(4, 3))]
+    g = sd.grad(boxes)([Box(w) for w in ws], x)
+    assert [b.w.shape for b in g] == [(4, 2), (4, 3)]
+    check_grads_fd(lambda *w: boxes([Box(v) for v in w], x), ws, (0, 1), [b.w for b in g])
