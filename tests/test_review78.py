@@ -1,9 +1,13 @@
 """Review of the session's merge: the specializer's power rewrite keeps the user's values bit
-for bit, and a list argument holding objects of the user's class is specialized."""
+for bit, a list argument holding objects of the user's class is specialized, and + or * of list
+arguments (concatenation, repetition) taken for arithmetic is refused where the gradient was
+read from the wrong items."""
 
 import numpy as np
+import pytest
 
 import sourcediff as sd
+from sourcediff.errors import SourcediffError
 from sourcediff import compiled
 
 from .oracles import check_grads_fd
@@ -64,3 +68,58 @@ def test_a_list_of_objects_is_specialized(monkeypatch):
     g = sd.grad(boxes)([Box(w) for w in ws], x)
     assert [b.w.shape for b in g] == [(4, 2), (4, 3)]
     check_grads_fd(lambda *w: boxes([Box(v) for v in w], x), ws, (0, 1), [b.w for b in g])
+
+
+def _weighted(items, x):
+    s = 0.0
+    for i in range(len(items)):
+        s = s + np.sum(np.sin(items[i] * x) * (i + 1.0))
+    return s
+
+
+def concatenated(a, b, x):
+    joined = a + b
+    return _weighted(joined, x)
+
+
+def repeated(ls, x):
+    return _weighted(ls * 2, x)
+
+
+def doubled(ls, x):
+    return _weighted(ls + ls, x)  # (the compiler writes x + x as x * 2)
+
+
+def concatenated_copies(a, b, x):
+    return _weighted(list(a) + list(b), x)
+
+
+def repeated_copy(ls, x):
+    return _weighted(list(ls) * 2, x)
+
+
+def _lists():
+    rng = np.random.default_rng(3)
+    return [rng.normal(size=2)], [rng.normal(size=2), rng.normal(size=2)], rng.normal(size=2)
+
+
+@pytest.mark.parametrize("fn, wrt", [(concatenated, 1), (concatenated, 0), (repeated, 0),
+                                     (doubled, 0)])
+def test_plus_or_times_of_list_arguments_taken_for_arithmetic_is_refused(fn, wrt):
+    # a + b of two list arguments was differentiated as a sum: b's gradient was the first
+    # len(b) items of the joined list's ([cos(a0 x) x, 2 cos(b0 x) x] for b0 and b1), and
+    # ls * 2 scaled the gradient list by repeating it: both silent wrong gradients
+    a, b, x = _lists()
+    args = (a, b, x) if fn is concatenated else (b, x)
+    with pytest.raises(SourcediffError, match=r"test_review78.py:\d+: a list of \d items .*"
+                                              r"list\(A\) \+ list\(B\)"):
+        sd.grad(fn, wrt=wrt)(*args)
+
+
+def test_the_advised_copies_give_the_gradients_of_concatenation_and_repetition():
+    a, b, x = _lists()
+    g = sd.grad(concatenated_copies, wrt=(0, 1))(a, b, x)
+    check_grads_fd(lambda a0, b0, b1: concatenated_copies([a0], [b0, b1], x),
+                   [a[0], b[0], b[1]], (0, 1, 2), [g[0][0], g[1][0], g[1][1]])
+    g = sd.grad(repeated_copy)(b, x)
+    check_grads_fd(lambda b0, b1: repeated_copy([b0, b1], x), b, (0, 1), g)
