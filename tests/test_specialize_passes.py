@@ -117,7 +117,7 @@ EXAMPLES = {
     "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
                 "axis=1)\n    # grad of", "_mul1 = _sd.like_of(_mul1)\n"),
     "repeated_products": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
-                          "_pow2 = x ** 3", "_pow2 = _pow1 * x"),
+                          "_pow1 = x ** 2", "_pow1 = x * x"),
     "scalar_factors": (cubic, (0.5, -0.2, _rng.normal(size=50), _rng.normal(size=50)), (0, 1),
                        "_sub1_bar = 2.0 * _sub1", "a_bar = _mul1_bar.dot(_pow1) * 2.0"),
     "shifted_sums": (shifted_sums, (_rng.normal(size=(6, 5)),), 0,

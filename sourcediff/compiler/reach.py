@@ -271,7 +271,8 @@ def _makes_array(value, arrays, fresh_call):
 
 
 # calls whose result holds the items of what they are given (a new list, tuple, dict or
-# iterator over the same arrays): tuple(ws), copy.copy(d), d.get(k), d.values(), next(it)
+# iterator over the same arrays): tuple(ws), copy.copy(d), d.get(k), d.values(), next(it), and
+# the pairs of d that dict(d) and {**d} are lowered to (compiler/lowering.py's dict_of_pairs)
 _KEEPING = (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, builtins.reversed,
             builtins.next, builtins.iter, builtins.enumerate, builtins.zip, copy.copy,
             sequences.dict_get, sequences.dict_values, sequences.dict_items, sequences.dict_pairs)

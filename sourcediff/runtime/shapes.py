@@ -144,6 +144,20 @@ def operator_giving_object(attributes):
         f"__mul__, __rmul__, __truediv__, __pow__, ...); " + _NOT_FOLLOWED.format(name="the class"))
 
 
+def _sequence_arithmetic(x, g):
+    """The refusal of ``a + b`` or ``a * n`` the compiler took for arithmetic where ``a`` was a
+    list or tuple at run time (one the function was given: A + B of two list arguments, L * 2,
+    L + L): the gradient of the concatenation or repetition reached the operand whole, and
+    summing it to its shape would give it another item's gradient."""
+    kind = type(x).__name__
+    return SourcediffError(
+        f"a {kind} of {len(x)} items is an operand of + or * here, which concatenates or repeats "
+        f"it into {len(g)} items, but sourcediff took the operation for arithmetic (the {kind} "
+        f"came in as an argument, and A + B, L * 2 and L + L of arguments look like numbers' "
+        f"operations), so each operand's gradient would be read from the wrong items. Make the "
+        f"{kind} visible where it is used: list(A) + list(B), list(L) * 2")
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x`` (undoing numpy broadcasting)."""
     if type(g) is np.ndarray and type(x) is np.ndarray:  # the common case, kept cheap
@@ -152,6 +166,8 @@ def unbroadcast(g, x):
         gs, xs = g.shape, x.shape
     else:
         if isinstance(x, (list, tuple)):  # a container's gradient has its shape already
+            if isinstance(g, (list, tuple)) and len(g) != len(x):
+                raise _sequence_arithmetic(x, g)
             return g
         if is_model_object(x):
             raise operator_on_object(x)

@@ -39,6 +39,7 @@ from .facts import (
     _elementwise,
     _fact_of_result,
     _full_standin,
+    _Unknown,
     _is_range,
     _matmul,
     _Method,
@@ -537,7 +538,11 @@ def _evaluate1(fn, args, kwargs, extra):
     for values in itertools.product((0.0, 1.0), repeat=len(floats)):
         chosen = {k: v if facts[k] is PYFLOAT else facts[k].dtype.type(v)
                   for k, v in zip(floats, values)}
-        standins = [chosen[k] if k in chosen else _full_standin(f) for k, f in enumerate(facts)]
+        try:  # (a list argument's item of unknown fact, an object of the user's class)
+            standins = [chosen[k] if k in chosen else _full_standin(f)
+                        for k, f in enumerate(facts)]
+        except _Unknown:
+            return TOP
         value = _call_on(fn, standins, len(args), kwargs)
         if value is _FAILED and any(_square(f) for f in facts):
             # (np.linalg.inv of zeros raises: square matrices as identities instead)
