@@ -119,7 +119,9 @@ def test_products_and_power_of_two_factors_keep_the_bits(fn, n):
     scaled = fn is _cubic or (fn is _cubic_mean and n == 64)
     assert (".dot(_pow1) * " in source) == scaled, source
     if fn in (_cubic, _scaled_cubic, _cubic_mean):
-        assert "_pow2 = _pow1 * x" in source, source
+        # (the user's cube stays a power: numpy rounds x ** 3 once, x * x * x twice, and the
+        # specialized loss must be the plain call's bit for bit)
+        assert "_pow2 = x ** 3" in source, source
 
 
 @pytest.mark.parametrize("case", ["float32", "int x", "x also wrt", "power 2.5"])
