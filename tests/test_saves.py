@@ -11,6 +11,7 @@ import pytest
 import sourcediff as sd
 from sourcediff import runtime
 from sourcediff.errors import JitFallbackWarning
+from sourcediff.specialize import passes
 from sourcediff.testing import check_grads
 
 rng = np.random.default_rng(7)
@@ -18,7 +19,8 @@ rng = np.random.default_rng(7)
 
 def layers_loss(params, x):
     h = x
-    for W, b in params:  # (layers of different shapes: the generic code runs)
+    for W, b in params:  # (layers of different shapes: written out pass by pass unless the
+        # specializer's "unrolled loops" is off, as below)
         h = np.tanh(np.dot(h, W) + b)
     return np.sum(h * h)
 
@@ -120,11 +122,32 @@ def _peak(fn, *args):
      20 * 300 * 100 * 8),
 ])
 def test_a_gradient_call_holds_less_memory(monkeypatch, loss, args, saved):
+    # (the loop over layers of different shapes kept a loop, whose stack holds what it saves:
+    # with the loop written out, its straight-line code holds less still, checked below)
+    monkeypatch.setattr(passes, "SKIP", set(passes.SKIP) | {"unrolled loops"})
+    sd.clear_cache()
     df = sd.grad(loss)
     with_stand_ins = _peak(df, *args)
     monkeypatch.setattr(runtime, "like_of", lambda x: x)  # (what was saved before)
     whole = _peak(df, *args)
     assert whole - with_stand_ins >= 0.7 * saved, (whole, with_stand_ins, saved)
+    sd.clear_cache()  # (no specialization made with a pass off is left for later tests)
+
+
+def test_layers_written_out_hold_no_more_than_the_loop_with_stand_ins():
+    args = _layers((50, 300, 301, 302, 303, 10), 400)
+    sd.clear_cache()
+    unrolled = _peak(sd.grad(layers_loss), *args)
+    saved = set(passes.SKIP)
+    passes.SKIP.add("unrolled loops")
+    try:
+        sd.clear_cache()
+        looped = _peak(sd.grad(layers_loss), *args)
+    finally:
+        passes.SKIP.clear()
+        passes.SKIP.update(saved)
+        sd.clear_cache()
+    assert unrolled <= looped, (unrolled, looped)
 
 
 def rnn_loss(W, U, xs):
