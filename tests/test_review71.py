@@ -66,7 +66,8 @@ def test_generalized_ufuncs_are_not_elementwise():
     blocking of the specializer relies on); a generalized ufunc works on whole rows."""
     assert registry.facts(np.add).rowwise == "elementwise"
     assert registry.facts(np.matmul).rowwise != "elementwise"
-    assert registry.facts(np.vecdot).rowwise != "elementwise"
+    if hasattr(np, "vecdot"):  # (numpy 2.0 and later)
+        assert registry.facts(np.vecdot).rowwise != "elementwise"
 
 
 def test_tape_repeat_with_fewer_sizes_than_dimensions_is_refused():
