@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import sourcediff as sd
-from sourcediff.specialize import facts, passes
-from tests.passes_off import with_and_without
+from sourcediff.specialize import facts
+from tests.passes_off import specialized, with_and_without
 
 try:
     from .oracles import check_grads_fd
@@ -196,19 +196,6 @@ def _rnn_bias_after(xs, Wx, Wh, b, h):
     return np.sum(h ** 2)
 
 
-def _passes_without(fn, args, wrt, skip):
-    sd.clear_cache()
-    saved = set(passes.SKIP)
-    passes.SKIP.update(skip)
-    try:
-        df = sd.grad(fn, wrt=wrt)
-        return sd.source(df, *args), df(*args)
-    finally:
-        passes.SKIP.clear()
-        passes.SKIP.update(saved)
-        sd.clear_cache()
-
-
 @pytest.mark.parametrize("case", ["bias", "bias rows", "float32 bias", "large", "bias changes",
                                   "scale computed before"])
 def test_a_loop_invariant_broadcast_operand_copied_before_the_loop_keeps_the_bits(case):
@@ -225,8 +212,8 @@ def test_a_loop_invariant_broadcast_operand_copied_before_the_loop_keeps_the_bit
     if case == "float32 bias":
         b = b.astype(np.float32)
     args, wrt = (xs, Wx, Wh, b, np.zeros((B, H))), (1, 2, 3)
-    source, got = _passes_without(fn, args, wrt, set())
-    _, before = _passes_without(fn, args, wrt, {"loop broadcasts"})
+    source, got = specialized(fn, args, wrt, set())
+    _, before = specialized(fn, args, wrt, {"loop broadcasts"})
     _same_bits(got, before)
     copied = "broadcast_to(" in source
     wanted = case in ("bias", "bias rows", "scale computed before")
@@ -251,8 +238,8 @@ def test_a_loops_elementwise_results_written_into_its_dead_buffers_keep_the_bits
     xs = rng.standard_normal((5, 16, 8))
     Wx, Wh = rng.standard_normal((8, 64)) / 3, rng.standard_normal((64, 64)) / 9
     args, wrt = (xs, Wx, Wh, rng.standard_normal(64) * 0.1, np.zeros((16, 64))), (1, 2, 3)
-    source, got = _passes_without(fn, args, wrt, set())
-    _, before = _passes_without(fn, args, wrt, {"buffers"})
+    source, got = specialized(fn, args, wrt, set())
+    _, before = specialized(fn, args, wrt, {"buffers"})
     _same_bits(got, before)
     loop = source.split("\n    for t in range(")[1].split("# grad of")[0]
     assert "out=" in loop, source

@@ -8,8 +8,8 @@ These are the before/after examples of the passes; ``passes.SKIP`` switches a pa
 import numpy as np
 import pytest
 
-import sourcediff as sd
 from sourcediff.specialize import passes
+from tests.passes_off import specialized
 
 
 def helpers(x, w, b):
@@ -145,20 +145,6 @@ EXAMPLES = {
 }
 
 
-def _run(fn, args, wrt, skip):
-    sd.clear_cache()  # (a new gradient: an earlier one has its specializations cached)
-    saved = set(passes.SKIP)
-    passes.SKIP.clear()
-    passes.SKIP.update(skip)
-    try:
-        df = sd.grad(fn, wrt=wrt)
-        return sd.source(df, *args), df(*args)
-    finally:
-        passes.SKIP.clear()
-        passes.SKIP.update(saved)
-        sd.clear_cache()
-
-
 def _close(a, b):
     if isinstance(a, (tuple, list)):
         for u, v in zip(a, b):
@@ -179,12 +165,12 @@ def _by_example():
 def test_a_pass_makes_its_rewrite_and_keeps_the_gradient(example):
     fn, args, wrt, before, after = EXAMPLES[example]
     name = _by_example()[example].name
-    without, g_without = _run(fn, args, wrt, {name})
-    with_, g_with = _run(fn, args, wrt, set())
+    without, g_without = specialized(fn, args, wrt, {name})
+    with_, g_with = specialized(fn, args, wrt, set())
     assert before in without and after not in without, without
     assert after in with_ and before not in with_, with_
     _close(g_with, g_without)
-    generic, _ = _run(fn, args, wrt, {p.name for p in passes.PASSES})
+    generic, _ = specialized(fn, args, wrt, {p.name for p in passes.PASSES})
     assert "_sd." in generic  # (every pass off: the generic code's helpers are all there)
 
 
