@@ -278,6 +278,19 @@ def _infer(r, marks=False):
     return True
 
 
+def _rounds(r, group, most):
+    """The passes of ``group`` (those not in SKIP whose ``when`` holds), after a new inference
+    each round, while they change something, at most ``most`` rounds; the cleanup after each."""
+    for _ in range(most):
+        if not _infer(r, marks=True):
+            return
+        changed = sum(p.run(r) for p in group if p.name not in SKIP and p.when(r))
+        if not changed:
+            return
+        r.total += changed
+        CLEANUP.run(r)
+
+
 def specialize(fdef, param_names, args, **options):
     """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (see
     :func:`specialize_owned`); None when nothing in it changes."""
@@ -309,22 +322,8 @@ def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removabl
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     r = _Run(fdef, facts, namespace, stack_name, set(removable), where_names, runtime_names,
              placeholders, bind, batch_rows)
-    for _ in range(3):
-        if not _infer(r, marks=True):
-            break
-        changed = sum(p.run(r) for p in PREPARE if p.name not in SKIP and p.when(r))
-        if not changed:
-            break
-        r.total += changed
-        CLEANUP.run(r)
-    for _ in range(4):
-        if not _infer(r, marks=True):
-            break
-        changed = sum(p.run(r) for p in SETTLE if p.name not in SKIP and p.when(r))
-        if not changed:
-            break
-        r.total += changed
-        CLEANUP.run(r)
+    _rounds(r, PREPARE, 3)
+    _rounds(r, SETTLE, 4)
     if r.total or bind is not None:
         if not _infer(r):
             return (fdef, False) if r.total else (None, False)
