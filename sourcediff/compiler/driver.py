@@ -497,8 +497,9 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
             seed.append(assign(rev.bar(result.id), const(1.0)))
     if not parsed.filename.startswith("<"):
         # (a list given to the function or returned keeps its appends and pops, as in a plain
-        # call: the adjoint sweep undoes them on a copy)
-        undone = sweeps.undone_returned | (sweeps.undone if mode != "split" else frozenset())
+        # call: the adjoint sweep undoes them on a copy; a backward form's too, whose forward
+        # form may have handed the list out, as has_aux's aux or inside a returned value)
+        undone = sweeps.undone_returned | sweeps.undone
         adjoint = [assign(n, call(load("list"), [load(n)])) for n in sorted(undone)] + adjoint
     grads = []
     final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)
