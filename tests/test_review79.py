@@ -91,3 +91,154 @@ def test_aux_list_survives_a_second_call():
     second = df(X.copy())[1]
     _same_items(first, appends_to_built(X.copy())[1])
     _same_items(second, appends_to_built(X.copy())[1])
+
+
+# ------------------------------------------------ a helper writing through a global that is an argument
+#
+# A helper called with nothing that carries a derivative runs as plain Python. Where a global it
+# writes through holds what the differentiated function was given (the caller set G = params),
+# the write changed the argument unseen: item 1's gradient came back (4, 1) where it is (4, 3)
+# (and zero: the helper overwrites it), forward mode raised numpy's broadcast error. Refused now
+# at the call, naming the helper's write; a helper writing into a global of its own still runs.
+
+G = None
+STATE = {}
+
+
+class _Box:
+    pass
+
+
+BOX = _Box()
+COUNT = [0]
+CACHE = {}
+
+
+def _sets_item():
+    G[0][1] = np.ones((4, 1)) * 0.5
+
+
+def _writes_in_place():
+    G[0][1][:] = 0.5
+
+
+def _appends():
+    G.append(np.ones((4, 3)))
+
+
+def _through_a_dict():
+    STATE["p"][0][1] = np.ones((4, 1)) * 0.5
+
+
+def _through_an_attribute():
+    BOX.p[0][1] = np.ones((4, 1)) * 0.5
+
+
+def _through_setattr():
+    setattr(BOX.p, "w", np.ones((4, 1)) * 0.5)
+
+
+def _through_globals():
+    globals()["G"][0][1] = np.ones((4, 1)) * 0.5
+
+
+def _calls_a_writer():
+    _sets_item()
+
+
+def _make_closure_writer():
+    cell = {}
+
+    def writer():
+        cell["p"][0][1] = np.ones((4, 1)) * 0.5
+
+    return cell, writer
+
+
+_CELL, _closure_writer = _make_closure_writer()
+
+
+def _counts():
+    COUNT[0] += 1
+    CACHE["calls"] = COUNT[0]
+
+
+def _loss_of(helper):
+    def loss(params, x):
+        helper()
+        return np.sum(np.tanh(x @ params[0][0])) + np.sum(params[0][1] ** 2)
+    return loss
+
+
+def _params():
+    return [[np.linspace(-0.5, 0.5, 12).reshape(3, 4), np.linspace(1.0, 2.0, 12).reshape(4, 3)]]
+
+
+class _Model:
+    pass
+
+
+def _holding(params):
+    """Point the helper's global at ``params`` as the caller did."""
+    global G
+    G = params
+    STATE["p"] = params
+    BOX.p = params
+    _CELL["p"] = params
+
+
+def _loss_with_attr(params, x):
+    _through_setattr()
+    return np.sum(np.tanh(x @ params.v)) + np.sum(params.w ** 2)
+
+
+WRITERS = [_sets_item, _writes_in_place, _appends, _through_a_dict, _through_an_attribute,
+           _through_globals, _calls_a_writer, _closure_writer]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("helper", WRITERS, ids=[w.__name__ for w in WRITERS])
+def test_a_helper_writing_into_an_argument_through_a_global_is_refused(helper, mode):
+    loss = _loss_of(helper)
+    params = _params()
+    _holding(params)
+    with pytest.raises(SourcediffError) as err:
+        sd.grad(loss, mode=mode)(params, np.ones((2, 3)))
+    text = str(err.value)
+    assert "test_review79.py" in text and "helper()" in text
+    assert helper.__name__ in text or "_sets_item" in text
+
+
+def test_setattr_on_an_argument_through_a_global_is_refused():
+    model = _Model()
+    model.v, model.w = _params()[0]
+    BOX.p = model
+    with pytest.raises(SourcediffError, match="setattr"):
+        sd.grad(_loss_with_attr)(model, np.ones((2, 3)))
+
+
+def test_refused_in_the_specialized_code_too():
+    # (the second call runs the code specialized for the arguments' shapes)
+    loss = _loss_of(_sets_item)
+    df = sd.grad(loss)
+    _holding(_params())  # (another list: the helper writes into that one)
+    df(_params(), np.ones((2, 3)))
+    params = _params()
+    _holding(params)
+    with pytest.raises(SourcediffError, match="_sets_item"):
+        df(params, np.ones((2, 3)))
+
+
+def test_a_helper_writing_into_its_own_global_still_runs():
+    loss = _loss_of(_counts)
+    before = COUNT[0]
+    params = _params()
+    for mode in ("reverse", "forward"):
+        g = sd.grad(loss, mode=mode)(params, np.ones((2, 3)))
+        for k in range(2):
+            def item_loss(a, k=k):
+                p = _params()
+                p[0][k] = a
+                return loss(p, np.ones((2, 3)))
+            check_grads_fd(item_loss, (params[0][k],), (0,), (g[0][k],))
+    assert COUNT[0] > before and CACHE["calls"] == COUNT[0]
