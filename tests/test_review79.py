@@ -48,18 +48,54 @@ def appends_in_a_loop(L, x):
     return np.sum(L[-1] ** 2), L
 
 
+
+def writes_a_key_of_given(d, x):
+    d["k"] = np.sin(x)
+    return np.sum(d["k"] * d["a"]), d
+
+
+def writes_keys_of_built(x):
+    d = {"a": x * 1.0}
+    d["k"] = np.sin(x)
+    d["a"] = d["a"] * 2.0
+    return np.sum(d["k"] * d["a"]), d
+
+
+def writes_into_an_array_it_returns(x):
+    y = x * 1.0
+    y[0] = 5.0
+    return np.sum(y * x), y
+
+
+def returns_an_array_in_a_dict(x):
+    y = x * 1.0
+    y[1] = 3.0
+    return np.sum(y * x), {"y": y, "n": [y]}
+
 CASES = [
     (appends_to_given, lambda: ([np.array([1.5, -0.5])], X.copy()), 1),
     (appends_to_built, lambda: (X.copy(),), 0),
     (returns_what_a_helper_appended_to, lambda: (X.copy(),), 0),
     (appends_in_a_loop, lambda: ([np.array([1.5, -0.5])], X.copy()), 1),
+    (writes_a_key_of_given, lambda: ({"a": np.array([1.5, -0.5])}, X.copy()), 1),
+    (writes_keys_of_built, lambda: (X.copy(),), 0),
+    (writes_into_an_array_it_returns, lambda: (X.copy(),), 0),
+    (returns_an_array_in_a_dict, lambda: (X.copy(),), 0),
 ]
 
 
 def _same_items(got, want):
-    assert len(got) == len(want), f"{len(got)} items where a plain call gives {len(want)}"
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+    if isinstance(want, dict):
+        assert sorted(got) == sorted(want), f"keys {sorted(got)} where a plain call gives " \
+                                            f"{sorted(want)}"
+        for k in want:
+            _same_items(got[k], want[k])
+    elif isinstance(want, list):
+        assert len(got) == len(want), f"{len(got)} items where a plain call gives {len(want)}"
+        for a, b in zip(got, want):
+            _same_items(a, b)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def _loss(f):
