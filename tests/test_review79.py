@@ -278,3 +278,29 @@ def test_a_helper_writing_into_its_own_global_still_runs():
                 return loss(p, np.ones((2, 3)))
             check_grads_fd(item_loss, (params[0][k],), (0,), (g[0][k],))
     assert COUNT[0] > before and CACHE["calls"] == COUNT[0]
+
+
+# ---------------------------------------------------------------- second order through handed_out
+
+def _writes_what_it_returns(x):
+    y = x * 1.0
+    y[0] = y[1] ** 2
+    d = {"a": y}
+    d["b"] = np.sin(x)
+    return d
+
+
+def _uses_a_writing_helper(x):
+    d = _writes_what_it_returns(x)
+    return np.sum(d["a"] * d["b"] * x)
+
+
+def test_hessian_through_a_helper_handing_out_what_it_writes():
+    # (the helper's forward form hands out copies through _sd.handed_out, which the hessian
+    # differentiates again: it needs its rule)
+    x = np.array([0.3, 0.7, 1.1])
+    g = sd.grad(_uses_a_writing_helper)(x)
+    check_grads_fd(_uses_a_writing_helper, (x,), (0,), (g,))
+    H = sd.hessian(_uses_a_writing_helper)(x)
+    for k in range(3):
+        check_grads_fd(lambda x: sd.grad(_uses_a_writing_helper)(x)[k], (x,), (0,), (H[k],))
