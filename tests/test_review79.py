@@ -245,6 +245,22 @@ def test_a_helper_writing_into_an_argument_through_a_global_is_refused(helper, m
     assert helper.__name__ in text or "_sets_item" in text
 
 
+class _WithAMethod:
+    def helper(self):
+        G[0][1] = np.ones((4, 1)) * 0.5
+
+    def loss(self, params, x):
+        self.helper()
+        return np.sum(np.tanh(x @ params[0][0])) + np.sum(params[0][1] ** 2)
+
+
+def test_a_method_writing_into_an_argument_through_a_global_is_refused():
+    params = _params()
+    _holding(params)
+    with pytest.raises(SourcediffError, match="self.helper"):
+        sd.grad(_WithAMethod().loss)(params, np.ones((2, 3)))
+
+
 def test_setattr_on_an_argument_through_a_global_is_refused():
     model = _Model()
     model.v, model.w = _params()[0]

@@ -16,7 +16,7 @@ import inspect
 import gast
 
 from ..rules.facts import CONTAINER_ONLY_METHODS, writes_in_place
-from ..syntax import walk
+from ..syntax import clone, walk
 from .normalize import call, const, load, located
 from .parse import parse_function, unwrap
 
@@ -100,16 +100,20 @@ def outer_writes(fn, seen=None):
 def outer_write_check(stage, s, op):
     """``_sd.check_outer_writes(helper, writes, (params...), where, text)`` in front of ``s``,
     a call of the user's function ``op.key`` that writes through globals or closure cells."""
-    fn = unwrap(op.key)
+    fn = unwrap(getattr(op.key, "function", op.key))  # (a method's: MethodOf)
     named = getattr(s.value, "func", None)
-    if not inspect.isfunction(fn) or not stage.params or not isinstance(named, gast.Name):
-        return []  # (a method, self.helper(): its globals are not reached so; not checked)
+    if isinstance(named, gast.Attribute) and isinstance(named.value, gast.Name):
+        named = clone(named)  # (self.helper(): the bound method, its function's globals)
+    elif not isinstance(named, gast.Name):
+        return []
+    if not inspect.isfunction(fn) or not stage.params:
+        return []
     writes = outer_writes(fn)
     if not writes:
         return []
     func = gast.Attribute(value=load(stage.rt), attr="check_outer_writes", ctx=gast.Load())
     return [located(gast.Expr(value=call(func, [
-        load(named.id), const(writes),
+        named if isinstance(named, gast.Attribute) else load(named.id), const(writes),
         gast.Tuple(elts=[load(p) for p in stage.params], ctx=gast.Load()),
         const(tuple(stage.params)), const(stage.parsed.where(s)),
         const(stage.parsed.line_text(s))])), s)]
