@@ -874,6 +874,7 @@ case(_sd.assigned_items_grad, R(2, 3), [S(), S(), S()])
 case(_sd.assigned_items_adjoint, [S(), S()], R(3, 2), [S(), S()])
 case(_sd.copy_param, R(3), (R(2),), ("y",), "x", "f (f.py:1)", argnums=(0,))
 case(_sd.copy_held, R(3), "x", "f (f.py:1)", argnums=(0,))
+case(_sd.handed_out, R(3), (), argnums=(0,))
 # (the adjoint of lst.pop() and what lst[k] = v / d[k] = v overwrites: forward mode over gradients
 # of functions that pop from lists or write into dicts and lists in loops)
 case(_sd.push_grad, [R(2), R(3)], R(2), [R(2), R(3)], argnums=(0, 1))

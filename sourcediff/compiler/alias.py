@@ -32,6 +32,7 @@ from ..runtime.dynamic import code_signature
 from ..syntax import _names_in, children, clone, live_in, walk
 from .normalize import ALIAS_MARKER, call, const, load, located
 from .optimize import _loads
+from .outer_writes import outer_write_check
 from .parse import GENERATED_LINES, parse_function, unwrap
 from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
 from .reach import later_item_keys, merged, new_container
@@ -319,7 +320,7 @@ class AliasPass:
         maybe = maybe_item_params(op.key)  # (acc = ws + ws; acc[0][1] = v: if ws is a list)
         surely = mutated_params(op.key)
         written = {**maybe, **surely}
-        out = []
+        out = outer_write_check(self, s, op)  # (through a global: G = params; G[0][1] = v)
         by_param = {param: {n.id for node in _bound_nodes(bound, param) for n in walk(node)
                             if isinstance(n, gast.Name) and n.id in self.locals}
                     for param in bound.arguments}

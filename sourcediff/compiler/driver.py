@@ -485,6 +485,13 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
         # the adjoint sweep restores overwritten variables, so keep the value aside
         value = load(rev.names.fresh("value"))
         primal = primal + [assign(value.id, result)]
+    if mode == "split" and sweeps.restored and not parsed.filename.startswith("<"):
+        # (what the forward form hands out, has_aux's aux for one, is not what its backward
+        # form puts back items into: y[0] = v; return loss, y gave aux without the write)
+        handed = load(rev.names.fresh("handed"))
+        primal = primal + [assign(handed.id, call(rev.rt("handed_out"), [value, gast.Tuple(
+            elts=[load(n) for n in sorted(sweeps.restored)], ctx=gast.Load())]))]
+        value = handed
     active = _active_result(rev)
     inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)
              if not (active and n == result.id)]
@@ -497,8 +504,9 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
             seed.append(assign(rev.bar(result.id), const(1.0)))
     if not parsed.filename.startswith("<"):
         # (a list given to the function or returned keeps its appends and pops, as in a plain
-        # call: the adjoint sweep undoes them on a copy)
-        undone = sweeps.undone_returned | (sweeps.undone if mode != "split" else frozenset())
+        # call: the adjoint sweep undoes them on a copy; a backward form's too, whose forward
+        # form may have handed the list out, as has_aux's aux or inside a returned value)
+        undone = sweeps.undone_returned | sweeps.undone
         adjoint = [assign(n, call(load("list"), [load(n)])) for n in sorted(undone)] + adjoint
     grads = []
     final = "grad_tree" if mode in ("vjp", "split") else "grad_like"  # (see runtime.grad_tree)

@@ -49,6 +49,7 @@ class Sweeps:
     pushed_old: frozenset
     undone: frozenset = frozenset()  # (lists given whose changes the adjoint undoes on copies)
     undone_returned: frozenset = frozenset()  # (and lists built here and returned)
+    restored: frozenset = frozenset()  # (containers and arrays whose items the adjoint puts back)
 
 
 class Reverse(Analysis):
@@ -398,11 +399,12 @@ class Reverse(Analysis):
         self.pushed_old = set()
         self.adjoints = adjoints
         self.undone = set()
+        self.restored = set()
         primal = self.primal_block(self.body, depth=0)
         adjoint = self.adjoint_block(self.body, adjoints, depth=0)
         given, returned = self.given_lists(self.undone)
         return Sweeps(primal, adjoint, frozenset(self.needed), frozenset(self.pushed_old),
-                      frozenset(given), frozenset(returned))
+                      frozenset(given), frozenset(returned), frozenset(self.restored))
 
     def given_lists(self, names):
         """The lists among ``names`` (those whose appends and pops the adjoint sweep undoes) that
@@ -637,8 +639,10 @@ class Reverse(Analysis):
                                 self.pop(store(saved), s))
                 elif target.value.id in self.needed and self.may_be_container(target.value.id,
                                                                              target.slice):
+                    self.restored.add(target.value.id)
                     block.extend(self.put_back(target, s))
                 elif target.value.id in self.needed:
+                    self.restored.add(target.value.id)
                     block.append(self.pop(gast.Subscript(value=load(target.value.id),
                                                          slice=clone(target.slice),
                                                          ctx=gast.Store()), s))
@@ -647,6 +651,7 @@ class Reverse(Analysis):
                     out.extend(block)
             elif self.restored_item(s) is not None:
                 obj, key = self.restored_item(s)
+                self.restored.add(obj)
                 restore = call(self.rt("restore_item"), [load(obj), clone(key), call(
                     attr(load(self.stack_name()), "pop"), [])])
                 out.append(self.grad_comment(s))

@@ -13,7 +13,7 @@ __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
     "entry_slots", "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count",
-    "nonzero_grad",
+    "nonzero_grad", "handed_out",
 ]
 
 
@@ -84,6 +84,36 @@ def copy(value):
     if isinstance(value, dict):
         return dict(value)
     return value
+
+
+def handed_out(value, restored):
+    """``value``, what a forward form returns, with copies of the lists, dicts and arrays among
+    ``restored`` it holds (at any depth): its backward form puts items back into those (``d[k] =
+    old``, ``y[i] = old``), and what the caller was handed (has_aux's aux) must keep them as
+    the forward pass left them. Containers holding none are handed out as they are."""
+    kinds = (list, dict, np.ndarray)
+    ids = {id(r) for r in restored if isinstance(r, kinds)}
+    return _handed(value, ids, {}, 0) if ids else value
+
+
+def _handed(value, ids, memo, depth):
+    if id(value) in memo:
+        return memo[id(value)]
+    if depth > 16 or type(value) not in (list, tuple, dict, np.ndarray):
+        return value
+    if id(value) in ids:
+        out = copy(value)
+    elif isinstance(value, np.ndarray):
+        return value
+    else:
+        out = value
+    if isinstance(out, (list, tuple, dict)):
+        items = list(out.items()) if isinstance(out, dict) else list(enumerate(out))
+        new = [(k, _handed(v, ids, memo, depth + 1)) for k, v in items]
+        if any(a is not b for (_k, a), (_j, b) in zip(new, items)):
+            out = dict(new) if type(out) is dict else type(out)(v for _k, v in new)
+    memo[id(value)] = out
+    return out
 
 
 def entry_slots(value):

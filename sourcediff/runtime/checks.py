@@ -20,7 +20,7 @@ __all__ = [
     "check_alias_item", "check_list_alias", "check_overlapping_write", "check_wrt", "copy_param",
     "check_array_kind", "check_method_alias",
     "copy_held", "check_partial_alias", "carries_nothing", "same_module", "items_at",
-    "without_derivative"
+    "without_derivative", "check_outer_writes"
 ]
 
 
@@ -677,3 +677,64 @@ def _undifferentiated_method(x, what, ans):
         f"lost. Call the operation as a method with a name of its own (a.inverted(), "
         f"a.rounded(), a.floor_div(k), defined in {name}), which sourcediff follows into, or "
         f"compute on the arrays the objects hold")
+
+
+def _held_containers(value, depth=0, out=None):
+    """{id: value} of ``value`` and the lists, dicts and objects it holds (at any depth)."""
+    out = {} if out is None else out
+    if depth >= 8 or id(value) in out or isinstance(value, np.ndarray):
+        return out
+    if is_tree(value):
+        out[id(value)] = value
+        for item in (value.values() if isinstance(value, dict) else value):
+            _held_containers(item, depth + 1, out)
+    elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
+            type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
+        out[id(value)] = value
+        for item in vars(value).values():
+            _held_containers(item, depth + 1, out)
+    return out
+
+
+def _outer_value(fn, name):
+    """What the global or closure name ``name`` of ``fn`` holds now (None when unbound)."""
+    code = fn.__code__
+    if name in code.co_freevars and fn.__closure__ is not None:
+        try:
+            return fn.__closure__[code.co_freevars.index(name)].cell_contents
+        except ValueError:  # (an empty cell)
+            return None
+    return fn.__globals__.get(name)
+
+
+def check_outer_writes(fn, writes, params, names, where, text):
+    """In front of the call of the user's helper ``fn``, which writes through the globals or
+    closure names ``writes`` ((name, deep, line), see compiler.outer_writes): refused when one
+    of them holds what an argument of the differentiated function holds (``G = params`` set
+    before the gradient call, then ``G[0][1] = v`` in the helper), where the write would change
+    the argument unseen by the derivative. ``deep`` writes reach the items of the global's value
+    (its lists, dicts and arrays); the others only its own slots (``G[k] = v``, ``G.append(v)``)."""
+    fn = getattr(fn, "__func__", fn)
+    if not hasattr(fn, "__code__"):
+        return
+    held = {}
+    for p in params:
+        _held_containers(p, 0, held)
+    arrays = [a for p in params for a in _held_arrays(p)]
+    for name, deep, line in writes:
+        value = _outer_value(fn, name)
+        if value is None:
+            continue
+        reached = _held_containers(value) if deep else {id(value): value}
+        shared = next((p for p in reached if p in held), None)
+        if shared is None and deep:
+            shared = next((a for a in _held_arrays(value) for b in arrays
+                           if np.may_share_memory(a, b)), None)
+        if shared is not None:
+            raise AliasError(
+                f"{where}: this call runs {fn.__qualname__}, which writes through {name} at "
+                f"{line}\n    {text}\nand {name} holds what the function differentiated was "
+                f"given ({', '.join(names)}): a plain call changes that argument, and the "
+                f"derivative would not see it (a wrong gradient). Pass the value to "
+                f"{fn.__name__} as an argument and return the new value from it "
+                f"(params = {fn.__name__}(params)), instead of reaching it through {name}.")
