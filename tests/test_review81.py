@@ -159,3 +159,25 @@ def products_with_zeros(x):
     ids=lambda p: getattr(p, "__name__", ""))
 def test_numpy_index_traps(fn, args, wrt):
     _all_modes(fn, args, wrt)
+
+
+# ---- the tape: numpy's astype copies (copy=True), also to the same dtype
+
+def write_into_cast(x):
+    z = x * 2.0
+    a = z.astype(np.float64)  # numpy: a new array; writing into it leaves z as it was
+    a[0] = 7.0
+    return np.sum(z * z) + 0.5 * np.sum(a * a * x)
+
+
+def test_tape_astype_to_the_same_dtype_is_a_copy():
+    # the tape's astype returned self.to(dtype), which is self for the same dtype, so a[0] = 7.0
+    # wrote into z too: another value (196.5 for numpy's 156.5 at the hunt's x) and gradient
+    from sourcediff import tape as T
+    t = T.tensor(X.copy(), requires_grad=True)
+    out = write_into_cast(t)
+    assert float(out.item()) == pytest.approx(write_into_cast(X.copy()))
+    out.backward()
+    check_grads_fd(write_into_cast, (X,), (0,), (np.asarray(t.grad.detach().numpy()),))
+    z = T.tensor(X.copy()) * 2.0
+    assert z.astype(np.float64, copy=False) is z  # (numpy's copy=False: no copy is needed)
