@@ -181,3 +181,34 @@ def test_tape_astype_to_the_same_dtype_is_a_copy():
     check_grads_fd(write_into_cast, (X,), (0,), (np.asarray(t.grad.detach().numpy()),))
     z = T.tensor(X.copy()) * 2.0
     assert z.astype(np.float64, copy=False) is z  # (numpy's copy=False: no copy is needed)
+
+
+# ---- sourcediff.testing: finite differences of a function that writes into its arguments
+
+def scale_in_place(x, y):
+    x *= y
+    return np.sum(x ** 2)
+
+
+def count_in_place(x, n):
+    n += 1
+    return np.sum(x * n)
+
+
+def test_check_parity_of_a_function_writing_into_an_argument():
+    # moved alone, y's column called scale_in_place on the caller's own x, which each call
+    # multiplied again: every mode "DIFFERS" (4.05 vs -241120.66), and the caller's x changed
+    from sourcediff.testing import check_parity
+    x, y = X.copy(), X[::-1].copy()
+    check_parity(scale_in_place, (x, y), modes=("reverse", "forward", "unoptimized"))
+    np.testing.assert_array_equal(x, X)
+    np.testing.assert_array_equal(y, X[::-1])
+
+
+def test_check_grads_of_a_function_writing_into_an_integer_argument():
+    # the integer array n is no wrt argument: both finite-difference calls got the caller's n,
+    # one after the other's n += 1
+    from sourcediff.testing import check_grads
+    n = np.arange(5)
+    check_grads(count_in_place, (X.copy(), n), modes=("rev",))
+    np.testing.assert_array_equal(n, np.arange(5))
