@@ -65,6 +65,14 @@ def test_out_into_a_copy_of_an_argument_read_later(fn):
     _all_modes(fn, (X,), (0,))
 
 
+def test_out_into_a_copy_second_order():
+    # the hessian (forward over the generated reverse code) against differences of the gradient
+    g = sd.grad(exp_into_copy)
+    h = 1e-6
+    fd = np.array([(g(X + h * e) - g(X - h * e)) / (2 * h) for e in np.eye(X.size)])
+    np.testing.assert_allclose(sd.hessian(exp_into_copy)(X.copy()), fd, rtol=1e-5, atol=1e-6)
+
+
 def test_out_into_a_sum_of_arguments_read_later():
     _all_modes(add_into_sum, (X, X[::-1].copy()), (0, 1))
 
