@@ -11,6 +11,7 @@ Example::
     check_grads(f, (np.ones(3), np.arange(3.0)), order=2, modes=("fwd", "rev"))
 """
 
+import copy
 import inspect
 
 import numpy as np
@@ -42,8 +43,18 @@ def _direction(rng, x):
     return float(v) if isinstance(x, float) else v.astype(np.asarray(x).dtype)
 
 
+def _copied(args):
+    """A copy of the arguments for one call of a function that may write into them (x *= y
+    changed the next call's x and the caller's), sharing between them kept; as they are where
+    they cannot be copied."""
+    try:
+        return copy.deepcopy(list(args))
+    except Exception:  # noqa: BLE001  (an object holding a lock or a file: the caller's own)
+        return list(args)
+
+
 def _shift(args, dirs, h):
-    out = list(args)
+    out = _copied(args)
     for i, v in dirs.items():
         if is_tree(args[i]):
             vec, unflatten = flatten(args[i])
@@ -363,8 +374,8 @@ def check_parity(f, args, wrt=None, modes=_MODES, order=1, seed=0, eps=None, rto
 
 def _moved(args, wrt, flats, dirs, h, only=None):
     """``args`` with each argument of ``wrt`` (or ``only`` that one) moved by ``h`` along its
-    direction."""
-    out = list(args)
+    direction; the others copies (see _copied)."""
+    out = _copied(args)
     for i in wrt:
         if only is not None and i != only:
             continue

@@ -35,8 +35,8 @@ from .optimize import _loads
 from .outer_writes import outer_write_check
 from .parse import GENERATED_LINES, parse_function, unwrap
 from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
-from .reach import later_item_keys, merged, new_container
-from .reach import note_join_links, note_joins, params_reached, receiver_root, repeats_items, seen_by_callers
+from .reach import later_item_keys, merged, new_container, note_join_links, note_joins
+from .reach import params_reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -67,7 +67,7 @@ class AliasPass:
         self.edges = {}
         self.view_edges = {}  # (the links of names bound to a value, not of container stores)
         self.sources = {}  # name -> the names it may be, hold or be a view of
-        self.bound_from = []  # (name, the names it may be a view of, the binding's place)
+        self.bound_from = []  # (name, names it may view, the binding's place, whether items only)
         self.order = {}  # id(statement) -> (its place in the body, id of its outermost loop)
         self.containers = set()
         self.user_names = {n.id for n in walk(parsed.node) if isinstance(n, gast.Name)}
@@ -92,7 +92,8 @@ class AliasPass:
                 if isinstance(target, gast.Name):
                     shared = self.shared_by(s.value) & (self.locals | self.outer)
                     self.link(target.id, shared, view=True)
-                    self.bound_from.append((target.id, shared - {target.id}, self.order[id(s)]))
+                    self.bound_from.append((target.id, shared - {target.id}, self.order[id(s)], (
+                        isinstance(s.value, gast.BinOp) or _fresh_call(s.value, self.resolver))))
                 elif isinstance(target.value, gast.Name):  # a list or object array holds the value
                     self.link(target.value.id, _loads(s.value))
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
@@ -425,15 +426,15 @@ class AliasPass:
         return f"a value computed on line {line}"
 
     def view_read_later(self, s, name, end):
-        """Whether a name read after ``end`` may share memory with ``name`` when it is written:
-        one ``name`` is bound from (views), or one bound from such a name before the write or in
-        a loop around it (as :meth:`closure`: ``v = h(z, rs)`` does not join z and rs)."""
+        """Whether a name read after ``end`` may share memory with ``name`` when it is written: one
+        ``name`` is bound from as a view (not x.copy() or a + b: a new array or list of items), or
+        one bound from such a name before the write or in a loop around it (see :meth:`closure`)."""
         lives = self.live_after(self.item_skip(name))
         live = lives.get(id(end), lives[id(s)]) | self.outer
         cut, loop = self.order.get(id(end), (math.inf, None))
         up, down = {}, {}
-        for target, sources, (at, within) in self.bound_from:
-            up.setdefault(target, set()).update(sources)
+        for target, sources, (at, within), items in self.bound_from:
+            up.setdefault(target, set()).update(() if items and target == name else sources)
             for source in sources if at <= cut or (loop is not None and within == loop) else ():
                 down.setdefault(source, set()).add(target)
         return bool((_reached(_reached([name], up), down) - {name}) & live)

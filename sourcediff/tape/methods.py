@@ -792,8 +792,10 @@ class _Methods:
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         """numpy-style cast (differentiable between float types; numpy's other keywords are
-        accepted: the tape's result is always a new Tensor)."""
-        return self.to(dtype)
+        accepted): a new Tensor, as numpy's copy=True, also to the same dtype (where ``to``
+        returns self, so that a write into the cast changed this Tensor); copy=False may be self."""
+        out = self.to(dtype)
+        return out.clone() if copy and out is self else out
 
     # ------------------------------------------------------------ numpy protocol
 
