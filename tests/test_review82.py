@@ -4,6 +4,7 @@ gradient checked against finite differences and the user's objects checked after
 import copy
 
 import numpy as np
+import pytest
 
 import sourcediff as sd
 
@@ -59,3 +60,47 @@ def test_layers_stored_by_an_unpacking_assignment_in_init_are_held():
     model.d2.weights *= 2.0
     before = copy.deepcopy(model)
     check_object_grad(nnfs_loss, before, x, grad=sd.grad(nnfs_loss)(model, x))
+
+
+class RecurrentCell:
+    def __init__(self, rng):
+        self.W = 0.5 * rng.normal(size=(3, 3))
+        self.U = 0.5 * rng.normal(size=(3, 3))
+        self.h = np.zeros(3)
+
+    def step(self, x):
+        self.h = np.tanh(self.W @ self.h + self.U @ x)
+        return self.h
+
+    def step_carried(self, x, h):
+        return np.tanh(self.W @ h + self.U @ x)
+
+
+def state_on_the_cell(cell, xs):
+    out = 0.0
+    for x in xs:
+        out = out + np.sum(cell.step(x))
+    return out
+
+
+def state_carried(cell, xs):
+    out, h = 0.0, np.zeros(3)
+    for x in xs:
+        h = cell.step_carried(x, h)
+        out = out + np.sum(h)
+    return out
+
+
+def test_a_state_a_method_keeps_on_its_object_is_refused_with_the_rewrite_that_works():
+    # (the advice was to differentiate with respect to the object, which this call already does)
+    rng = np.random.default_rng(1)
+    cell, xs = RecurrentCell(rng), rng.normal(size=(4, 3))
+    with pytest.raises(sd.AliasError, match=r"reads RecurrentCell\.h back") as info:
+        sd.grad(state_on_the_cell)(cell, xs)
+    message = str(info.value)
+    assert "Carry the value in the caller" in message
+    assert "differentiate with respect to the object instead" not in message
+    # what it says to write is followed, and right
+    cell = RecurrentCell(rng)
+    before = copy.deepcopy(cell)
+    check_object_grad(state_carried, before, xs, grad=sd.grad(state_carried)(cell, xs))
