@@ -9,6 +9,7 @@ import pytest
 import sourcediff as sd
 
 from .objwrt_oracle import check_object_grad
+from .oracles import check_grads_fd
 
 
 class Dense:
@@ -104,3 +105,34 @@ def test_a_state_a_method_keeps_on_its_object_is_refused_with_the_rewrite_that_w
     cell = RecurrentCell(rng)
     before = copy.deepcopy(cell)
     check_object_grad(state_carried, before, xs, grad=sd.grad(state_carried)(cell, xs))
+
+
+def constants_of(ws):
+    for w in ws:
+        yield w
+
+
+def over_a_generator(v, ws):
+    return sum(np.sum(p) * np.sum(v ** 2) for p in constants_of(ws))
+
+
+def over_a_list_of_a_generator(v, ws):
+    return sum(np.sum(p) * np.sum(v ** 2) for p in list(constants_of(ws)))
+
+
+def over_items_given(v, items):
+    return sum(np.sum(p) * np.sum(v ** 2) for p in items)
+
+
+@pytest.mark.parametrize("loss", [over_a_generator, over_a_list_of_a_generator])
+def test_a_generator_called_as_plain_python_is_refused_with_a_rewrite_that_works(loss):
+    # (the advice was list(...) of what it gives, itself run as a loop over the generator)
+    rng = np.random.default_rng(2)
+    v, ws = rng.normal(size=3), [rng.normal(size=2), rng.normal(size=2)]
+    with pytest.raises(sd.SourcediffSyntaxError, match="iterates over a generator") as info:
+        sd.grad(loss)(v, ws)
+    message = str(info.value)
+    assert "called here as plain Python" in message and "list(...) of what" not in message
+    assert "make the list before the gradient call" in message
+    items = list(constants_of(ws))
+    check_grads_fd(over_items_given, [v, items], [0], [sd.grad(over_items_given)(v, items)])
