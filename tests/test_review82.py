@@ -2,6 +2,7 @@
 gradient checked against finite differences and the user's objects checked after the call."""
 
 import copy
+from collections import namedtuple
 
 import numpy as np
 import pytest
@@ -136,3 +137,42 @@ def test_a_generator_called_as_plain_python_is_refused_with_a_rewrite_that_works
     assert "make the list before the gradient call" in message
     items = list(constants_of(ws))
     check_grads_fd(over_items_given, [v, items], [0], [sd.grad(over_items_given)(v, items)])
+
+
+Step = namedtuple("Step", "W lr")
+
+
+def replaced_in_the_loss(p, x):
+    for _ in range(2):
+        p = p._replace(W=p.W - p.lr * (x.T @ np.tanh(x @ p.W)))
+    return np.sum(p.W ** 2)
+
+
+def rebuilt_in_the_loss(p, x):
+    for _ in range(2):
+        p = Step(W=p.W - p.lr * (x.T @ np.tanh(x @ p.W)), lr=p.lr)
+    return np.sum(p.W ** 2)
+
+
+def test_a_library_method_met_at_run_time_is_refused_at_the_users_line():
+    # (namedtuple's _replace on an argument was compiled from collections' source and refused
+    # at a line of collections/__init__.py, naming no line of the user's)
+    rng = np.random.default_rng(3)
+    p, x = Step(rng.normal(size=(3, 2)), 0.05), rng.normal(size=(8, 3))
+    with pytest.raises(sd.NoRuleError) as info:
+        sd.grad(replaced_in_the_loss)(p, x)
+    message = str(info.value)
+    line = replaced_in_the_loss.__code__.co_firstlineno + 2
+    assert message.startswith(f"test_review82.py:{line}:") and "Step._replace" in message
+    assert "collections" in message and "__init__.py" not in message
+    g = sd.grad(rebuilt_in_the_loss)(p, x)  # (what it says to write)
+    assert type(g) is Step
+
+    def on_w(w):
+        return rebuilt_in_the_loss(Step(w, p.lr), x)
+
+    def on_lr(lr):
+        return rebuilt_in_the_loss(Step(p.W, lr), x)
+
+    check_grads_fd(on_w, [p.W], [0], [g.W])
+    check_grads_fd(on_lr, [p.lr], [0], [g.lr])
