@@ -30,8 +30,9 @@ from .compiler.parse import (
     star_forwarded,
     synthetic,
 )
-from .compiler.resolve import method_of
-from .errors import CallError, NoSourceError, SourcediffError, SourcediffWarning, WrtError
+from .compiler.resolve import MethodOf, _library, method_of
+from .errors import (CallError, NoRuleError, NoSourceError, SourcediffError,
+                     SourcediffWarning, WrtError)
 from .rules import registry
 from .rules.quote import sliced_rule
 from .specialize import facts as spec_facts
@@ -76,6 +77,7 @@ def split_form(fn, active_params):
     names (cached): ``fwd(*args)`` runs it once and returns ``(value, saved)``, and
     ``fwd.__sourcediff_bwd__(saved, out_bar=g)`` returns the parameters' gradients from what that
     run saved, so the function's body (its random draws, appends, prints) runs once per call."""
+    _refuse_library(fn)
     key = (fn, active_params, "split")
     with _lock:
         if key in _in_progress:
@@ -91,8 +93,27 @@ def split_form(fn, active_params):
         return compiled
 
 
+def _refuse_library(fn):
+    """Refuse a function of numpy's, scipy's or Python's own library met at run time with a value
+    that carries a derivative (a namedtuple's ``p._replace(W=w)`` on an argument): its source is
+    not transformed, as a call of it named where it is written is not (resolve._library). The
+    message names no place: the entry gives it the user's line of the call."""
+    fn = fn.function if isinstance(fn, MethodOf) else fn  # (a method seen with its class)
+    module = getattr(fn, "__module__", None)
+    if not inspect.isfunction(fn) or not _library(module) or module.startswith("sourcediff"):
+        return  # (runtime/written.py's functions are differentiated through their source)
+    name = getattr(fn, "__qualname__", repr(fn))
+    raise NoRuleError(
+        f"this call reaches {name} (from {module}) with a value that carries a derivative; "
+        f"sourcediff transforms the source of your functions, not of Python's, numpy's or "
+        f"scipy's, and {name} has no derivative rule. Write what it computes with operations "
+        f"that have rules: for a namedtuple's _replace or dataclasses.replace on an argument, "
+        f"the class's own call with every field (P(W=w, b=p.b)), which sourcediff follows")
+
+
 def jvp_form(fn, active_params):
     """The compiled jvp form of a user function for the given active parameter names (cached)."""
+    _refuse_library(fn)
     key = (fn, active_params, "jvp_form")
     with _lock:
         if key in _in_progress:

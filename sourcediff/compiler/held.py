@@ -115,7 +115,8 @@ def _changed(fdef):
 
 def _init_stores(parsed, fdef):
     """{attribute: class | [classes] | None} for ``self.a = C(...)`` and ``self.a = [C(...),
-    ...]`` at the top of ``__init__``'s body (None for another value stored there)."""
+    ...]`` at the top of ``__init__``'s body, also unpacked (``self.a, self.b = C(...), D(...)``
+    stores as the two statements do); None for another value stored there."""
     me = _self_name(fdef)
     local = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and
              isinstance(n.ctx, (gast.Store, gast.Param))}
@@ -123,18 +124,27 @@ def _init_stores(parsed, fdef):
     for s in fdef.body:
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
             continue
-        t = s.targets[0]
-        if not (isinstance(t, gast.Attribute) and isinstance(t.value, gast.Name) and
-                t.value.id == me):
-            continue
-        v = s.value
-        calls = [v] if isinstance(v, gast.Call) else list(v.elts) if isinstance(v, gast.List) \
-            else None
-        classes = None if calls is None or not calls else [
-            static_object(parsed, c.func, local) if isinstance(c, gast.Call) else None
-            for c in calls]
-        if classes is None or not all(user_class(c) for c in classes):
-            out[t.attr] = None
-        else:
-            out[t.attr] = classes[0] if isinstance(v, gast.Call) else classes
+        for t, v in _pairs(s.targets[0], s.value):
+            if not (isinstance(t, gast.Attribute) and isinstance(t.value, gast.Name) and
+                    t.value.id == me):
+                continue
+            calls = [v] if isinstance(v, gast.Call) else list(v.elts) \
+                if isinstance(v, gast.List) else None
+            classes = None if calls is None or not calls else [
+                static_object(parsed, c.func, local) if isinstance(c, gast.Call) else None
+                for c in calls]
+            if classes is None or not all(user_class(c) for c in classes):
+                out[t.attr] = None
+            else:
+                out[t.attr] = classes[0] if isinstance(v, gast.Call) else classes
     return out
+
+
+def _pairs(target, value):
+    """(target, value) pairs an assignment stores: one, or each item of ``a, b = c, d``."""
+    seqs = (gast.Tuple, gast.List)
+    if isinstance(target, seqs) and isinstance(value, seqs) and \
+            len(target.elts) == len(value.elts) and \
+            not any(isinstance(e, gast.Starred) for e in target.elts + value.elts):
+        return list(zip(target.elts, value.elts))
+    return [(target, value)]

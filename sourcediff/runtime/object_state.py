@@ -154,7 +154,7 @@ class _Guard:
                     f"call that {store.what}:\n    {text}\n"
                     f"stored at {store.where}:\n    {store.text}\nsourcediff reads attributes "
                     f"as constants, so the derivative through it would be lost. "
-                    f"{_read_back_fix(obj, self.name, reader)}")
+                    f"{_read_back_fix(obj, self.name, reader, store)}")
             _forget(obj, self.name)  # (stored by a call that has returned: a constant now)
         return value
 
@@ -183,13 +183,24 @@ class _Guard:
 _MISSING = object()
 
 
-def _read_back_fix(obj, name, frame):
+def _read_back_fix(obj, name, frame, store):
     """What to write instead of reading ``obj.name`` back: for a method of ``obj`` reading what
     the function stored on it (``model.params = params; return model.loss(X, y)``, cs231n's
-    solver, a scipy.optimize wrapper), differentiate with respect to the object itself."""
+    solver, a scipy.optimize wrapper), differentiate with respect to the object itself; for one
+    reading what a method stored through its own receiver (a recurrent cell's ``self.h`` kept
+    from one call of ``step`` to the next), carry the value in the caller."""
     code = frame.f_code
     if code.co_argcount and frame.f_locals.get(code.co_varnames[0]) is obj:
         cls = type(obj).__name__
+        me = code.co_varnames[0]
+        if store.text.startswith(f"{me}.{name} ") or store.text.startswith(f"{me}.{name}="):
+            return (f"A method of the {cls} stored self.{name} and reads it back in the same "
+                    f"gradient call (a state kept on the object from one call to the next), "
+                    f"which sourcediff takes as a constant whether or not the {cls} is what the "
+                    f"gradient is taken with respect to. Carry the value in the caller instead: "
+                    f"return it from the method and pass it back in ({name} = "
+                    f"obj.method(x, {name}), the state starting as a local), reading only the "
+                    f"{cls}'s parameters through self.")
         return (f"A method of the {cls} reads self.{name}, which the function differentiated "
                 f"stored there: differentiate with respect to the object instead. Store the "
                 f"value before the gradient call (model.{name} = {name}), write the loss as "

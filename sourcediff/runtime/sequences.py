@@ -430,11 +430,15 @@ def loop_length(seq, where, text):
     _refuse_own_iteration(seq, where, text, "iterates over")
     if isinstance(seq, collections.abc.Iterator) or not hasattr(type(seq), "__getitem__") or \
             not hasattr(type(seq), "__len__"):
+        made = " (what a function with yield returns, called here as plain Python)" \
+            if inspect.isgenerator(seq) else ""
         raise SourcediffSyntaxError(
-            f"{where}: this iterates over a {type(seq).__name__}, which has no length or items "
-            f"by position; sourcediff runs loops and comprehensions as seq[k] for k in "
-            f"range(len(seq)).\n    {text}\nIterate over a list, tuple, array or range "
-            f"(range(n - 1, -1, -1) for reversed(range(n)), list(...) of what it gives).")
+            f"{where}: this iterates over a {type(seq).__name__}{made}, which has no length or "
+            f"items by position; sourcediff runs loops, comprehensions and list(...) as seq[k] "
+            f"for k in range(len(seq)).\n    {text}\nIterate over a list, tuple, array or "
+            f"range (range(n - 1, -1, -1) for reversed(range(n))): have the function that "
+            f"makes it return a list, or make the list before the gradient call (items = "
+            f"list(...)) and pass it in as an argument.")
     return len(seq)
 
 
