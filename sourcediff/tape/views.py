@@ -188,12 +188,15 @@ def _positions(view, base):
     return order[k]
 
 
-def _inplace(t, op, npop, other, unary=False):
+def _inplace(t, op, npop, other, unary=False, assigns=False):
+    """``t op= other`` (``op`` records it on a snapshot, ``npop`` computes it unrecorded);
+    ``assigns``: ``t[index] = other`` through a view, where ``other`` is the value of ``t[index]``
+    and need not broadcast to ``t``'s shape (numpy checks it against the indexed part)."""
     recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
     if recording and t._base is not None:
         _check_multi(t)
     _check_inplace(t)
-    if not unary and other is not None:
+    if not unary and other is not None and not assigns:
         _check_inplace_shape(t, other)
     if not recording:
         if not t._data.flags.writeable:
@@ -268,7 +271,7 @@ def _setitem(t, index, value, through_view=False):
     if t._base is not None:
         _view_index(t)  # (refused before anything is recorded)
         # (the view's new value, recorded on a copy of it, then written into the base)
-        _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value)
+        _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value, assigns=True)
         return
     snap = _snapshot(t)
     new = t._data.copy()

@@ -1,0 +1,73 @@
+"""Review 83: PyTorch programs run in torch 2.13 and in the tape from the same starting values;
+every leaf's .grad (and the values) must agree. Each check is against live torch, skipped when
+torch is absent."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sourcediff import tape as T  # noqa: E402
+
+rng = np.random.default_rng(83)
+
+
+def _both(program, *arrays):
+    """``program(lib, *leaves)`` run with torch and with the tape on float64 leaves made from
+    ``arrays``; returns [(outputs, leaf grads)] for torch and for the tape as numpy arrays."""
+    runs = []
+    for lib in (torch, T):
+        leaves = [lib.tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+        out = program(lib, *leaves)
+        outs = [np.array(o.detach().numpy()) for o in (out if isinstance(out, tuple) else (out,))]
+        grads = [None if x.grad is None else np.array(x.grad.numpy()) for x in leaves]
+        runs.append((outs, grads))
+    return runs
+
+
+def _same(runs):
+    (outs_t, grads_t), (outs_s, grads_s) = runs
+    for a, b in zip(outs_t, outs_s):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads_t, grads_s):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.shape == b.shape
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------- index assignment through a view
+
+def _assign_into_row(lib, x, s):
+    z = x * 1
+    z[0][1:] = s * s  # (z[0] is a view; its [1:] is written)
+    (z * z).sum().backward()
+    return z
+
+
+def _scale_part_of_flat_view(lib, x, w):
+    z = x.exp().clone()  # (exp saves its result: writing into it would be refused)
+    f = z.view(-1)
+    f[2:4] *= w  # (f.__getitem__, __imul__, then f.__setitem__ with the (2,) result)
+    z.log().sum().backward()
+    return z
+
+
+def _assign_column_of_transpose(lib, x, s):
+    z = x * 2
+    z.t()[1] = s.sin()  # (a row of z.t() is a column of z)
+    (z * x).sum().backward()
+    return z
+
+
+@pytest.mark.parametrize("program, shapes", [
+    (_assign_into_row, [(2, 3), (2,)]),
+    (_scale_part_of_flat_view, [(2, 3), ()]),
+    (_assign_column_of_transpose, [(2, 3), (2,)]),
+])
+def test_index_assignment_into_a_view_matches_torch(program, shapes):
+    """``v[index] = value`` where ``v`` is a view of a tensor that requires grad: the value
+    has the shape of ``v[index]``, not of ``v``; the tape refused it as an in-place op whose
+    operand does not broadcast to ``v`` (a TapeError for z[0][1:] = s)."""
+    arrays = [rng.standard_normal(s) + 2.0 for s in shapes]
+    _same(_both(program, *arrays))
