@@ -71,3 +71,57 @@ def test_index_assignment_into_a_view_matches_torch(program, shapes):
     operand does not broadcast to ``v`` (a TapeError for z[0][1:] = s)."""
     arrays = [rng.standard_normal(s) + 2.0 for s in shapes]
     _same(_both(program, *arrays))
+
+
+# ------------------------------------------- axis= and keepdims= are PyTorch's dim= and keepdim=
+
+_REDUCTIONS = {  # PyTorch 2.13 takes axis=/keepdims= as other names of dim=/keepdim=
+    "std_axis": lambda x: x.std(axis=0),
+    "var_axis_keepdims": lambda x: x.var(axis=1, keepdims=True),
+    "std_dim_keepdims": lambda x: x.std(0, keepdims=True),
+    "var_axis_keepdim": lambda x: x.var(axis=-1, keepdim=True),
+    "std_axis_unbiased_false": lambda x: x.std(axis=0, unbiased=False),
+    "var_axis_correction": lambda x: x.var(axis=1, correction=2),
+    "max_axis_values": lambda x: x.max(axis=1).values,
+    "min_axis_keepdims_values": lambda x: x.min(axis=0, keepdims=True)[0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REDUCTIONS))
+def test_numpy_named_dims_mean_what_torch_means(name):
+    """``x.std(axis=0)`` divided by n where PyTorch (and the tape's ``x.std(dim=0)``) divide by
+    n - 1, and ``x.max(axis=1)`` gave the values alone, so ``v, i = x.max(axis=1)`` unpacked
+    two rows of values without a word. Outside grad_of the tape's Tensor is PyTorch's."""
+    f = _REDUCTIONS[name]
+
+    def program(lib, x):
+        y = f(x)
+        (y * y.detach().cos() + y).sum().backward()
+        return y
+
+    _same(_both(program, rng.standard_normal((3, 4))))
+
+
+def test_max_over_axis_unpacks_like_torch():
+    runs = []
+    for lib in (torch, T):
+        x = lib.tensor([[1.0, 7.0, 3.0], [4.0, 2.0, 6.0]], requires_grad=True)
+        v, i = x.max(axis=1)
+        (v * lib.tensor([1.0, 10.0])).sum().backward()
+        runs.append((v.detach().numpy().tolist(), i.numpy().tolist(), x.grad.numpy().tolist()))
+    assert runs[1] == runs[0]
+
+
+def test_grad_of_keeps_numpy_meaning_of_axis():
+    """Inside grad_of (a numpy program) ``a.std(axis=0)`` and ``a.var(0)`` stay numpy's (biased)
+    and ``a.max(axis=1)`` numpy's values; numpy's own functions too, outside grad_of."""
+    from tests.oracles import check_grads_fd
+
+    def f(a):
+        return (a.std(axis=0).sum() + a.var(0).sum() + a.max(axis=1).sum()
+                + np.std(a, axis=1).sum())
+
+    a = rng.standard_normal((3, 4))
+    check_grads_fd(f, (a,), (0,), (T.grad_of(f, (a,)),))
+    np.testing.assert_allclose(np.std(T.tensor(a), axis=1).numpy(), np.std(a, axis=1),
+                               rtol=1e-12)
