@@ -125,3 +125,24 @@ def test_grad_of_keeps_numpy_meaning_of_axis():
     check_grads_fd(f, (a,), (0,), (T.grad_of(f, (a,)),))
     np.testing.assert_allclose(np.std(T.tensor(a), axis=1).numpy(), np.std(a, axis=1),
                                rtol=1e-12)
+
+
+# ------------------------------------------------- .grad of a retain_grad() tensor accumulates
+
+def test_retained_grad_accumulates_into_a_new_tensor_like_torch():
+    """A second backward adds into a non-leaf's .grad out of place in PyTorch (its retain_grad
+    hook does grad = grad + new), so the .grad kept from the first backward keeps its values;
+    the tape added in place, and the kept tensor changed to the sum. A leaf's .grad is added
+    into in place in both."""
+    runs = []
+    for lib in (torch, T):
+        x = lib.tensor([1.0, 2.0, -0.5], dtype=lib.float64, requires_grad=True)
+        h = x * x
+        h.retain_grad()
+        h.sin().sum().backward(retain_graph=True)
+        kept_h, kept_x = h.grad, x.grad
+        (h * 3).sum().backward()
+        runs.append([np.array(t.numpy()) for t in (kept_h, h.grad, kept_x, x.grad)])
+        assert (kept_x is x.grad) and (kept_h is not h.grad)
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(b, a, rtol=1e-12)

@@ -130,8 +130,10 @@ def _real_for(g, t):
     return g
 
 
-def _store_grad(t, g, cg):
-    """Add ``g`` into ``t.grad`` (in place when possible, so the object stays the same)."""
+def _store_grad(t, g, cg, retained=False):
+    """Add ``g`` into ``t.grad``: a leaf's in place when possible, so the object stays the same;
+    a non-leaf's (``retained``: retain_grad()) into a new tensor, as PyTorch's retain_grad hook
+    (``grad = grad + new``), so a .grad kept from an earlier backward keeps its values."""
     if cg:
         tg = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
         if tg._data.shape != t._data.shape:
@@ -144,7 +146,7 @@ def _store_grad(t, g, cg):
     cur = t._grad
     if cur is None:
         t._grad = _wrap(np.array(g, dtype=t._data.dtype))
-    elif cur._rg:
+    elif cur._rg or retained:
         with no_grad():
             t._grad = cur + _wrap(np.asarray(g, dtype=t._data.dtype))
     else:
@@ -302,7 +304,7 @@ def _before_node(node, g, cg, capture, through, inner, results):
     if r is not None:
         t = r()
         if t is not None:
-            _store_grad(t, g, cg)
+            _store_grad(t, g, cg, retained=True)
     if hooks:  # (the node's own, after its tensor's hooks and retain_grad, as PyTorch)
         g = _run_node_prehooks(hooks, g, cg)
         if g is None:
