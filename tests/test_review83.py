@@ -146,3 +146,37 @@ def test_retained_grad_accumulates_into_a_new_tensor_like_torch():
         assert (kept_x is x.grad) and (kept_h is not h.grad)
     for a, b in zip(*runs):
         np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+# ------------------------------------------ a leaf set not to require grad after it was used
+
+def _unflagged_after_use(lib, x, w):
+    y = x * x * w
+    x.requires_grad_(False)  # (y's graph still holds x's AccumulateGrad)
+    (y * x).sum().backward()
+    return y
+
+
+def _unflagged_and_flagged_again(lib, x, w):
+    y = (x * w).sin()
+    x.requires_grad = False
+    x.requires_grad = True
+    y.sum().backward()
+    return y
+
+
+@pytest.mark.parametrize("program", [_unflagged_after_use, _unflagged_and_flagged_again])
+def test_leaf_unflagged_after_use_gets_no_grad_like_torch(program):
+    """PyTorch's AccumulateGrad stores nothing into a leaf that no longer requires grad when
+    the backward reaches it (x.grad stays None); the tape stored 2 x w there."""
+    _same(_both(program, rng.standard_normal(3), rng.standard_normal(3)))
+
+
+def test_backward_inputs_that_do_not_require_grad_are_refused_like_torch():
+    for lib, error in ((torch, RuntimeError), (T, T.TapeError)):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * x).sum()
+        x.requires_grad_(False)
+        with pytest.raises(error, match="can't retain_grad on Tensor that has requires_grad"):
+            y.backward(inputs=[x])
+        assert x.grad is None

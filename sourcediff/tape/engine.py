@@ -226,8 +226,8 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                         continue
                 if capture is not None and node in capture:
                     results[node] = g
-                if accumulate:
-                    _store_grad(node.variable, g, cg)
+                if accumulate and node.variable._rg:  # (a leaf since set not to require
+                    _store_grad(node.variable, g, cg)  # grad gets none: PyTorch's AccumulateGrad)
                 continue
             if f._pre_hooks or f._retain is not None or special:
                 g = _before_node(node, g, cg, capture, through, inner, results)
@@ -481,6 +481,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         _engine(roots, retain_graph, create_graph)
         return
     inputs = _as_list(inputs)
+    if not all(x._rg for x in inputs):  # (a leaf set not to require grad after use too)
+        raise TapeError("can't retain_grad on Tensor that has requires_grad=False")
     cap = {(x.grad_fn or x._acc_node()): x for x in inputs}
     res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
     for node, x in cap.items():
