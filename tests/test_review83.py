@@ -180,3 +180,31 @@ def test_backward_inputs_that_do_not_require_grad_are_refused_like_torch():
         with pytest.raises(error, match="can't retain_grad on Tensor that has requires_grad"):
             y.backward(inputs=[x])
         assert x.grad is None
+
+
+# --------------------------------------------- in-place into integers with a floating result
+
+_INT_INPLACE = {
+    "add_float_tensor": lambda lib, i: i.add_(lib.tensor([0.5, 1.5])),
+    "add_double_tensor": lambda lib, i: i.add_(lib.tensor([0.5, 1.5], dtype=lib.float64)),
+    "mul_python_float": lambda lib, i: i.mul_(1.5),
+    "iadd_leaf": lambda lib, i: i.__iadd__(lib.tensor([0.5, 1.5], requires_grad=True)),
+    "true_division": lambda lib, i: i.div_(2),
+    "bool_add_int": lambda lib, i: (i > 1).add_(1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INT_INPLACE))
+def test_inplace_into_integers_refused_like_torch(name):
+    """``i.add_(x)`` with i int64 and a floating result: PyTorch refuses (result type Float
+    can't be cast to Long); the tape let numpy's TypeError out (no sourcediff exception).
+    Integer operands still work in place, as in torch."""
+    messages = []
+    for lib, error in ((torch, RuntimeError), (T, T.TapeError)):
+        i = lib.tensor([1, 2])
+        with pytest.raises(error) as info:
+            _INT_INPLACE[name](lib, i)
+        messages.append(str(info.value))
+        assert i.tolist() == [1, 2]
+        assert i.add_(3).mul_(2).tolist() == [8, 10]
+    assert messages[1] == messages[0]

@@ -16,6 +16,7 @@ from .messages import (
     _MSG_REBASED_MULTI_VIEW,
     _MSG_STRIDE0,
     _MSG_VIEW_LEAF_INPLACE,
+    _TTYPE,
     TapeError,
 )
 from .node import _make_node
@@ -198,6 +199,7 @@ def _inplace(t, op, npop, other, unary=False, assigns=False):
     _check_inplace(t)
     if not unary and other is not None and not assigns:
         _check_inplace_shape(t, other)
+        _check_inplace_dtype(t, other, npop)
     if not recording:
         if not t._data.flags.writeable:
             raise TapeError(_MSG_STRIDE0)
@@ -252,6 +254,30 @@ def _check_inplace_shape(t, other):
     if full != shape:
         raise TapeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                         f"{list(full)}")
+
+
+def _check_inplace_dtype(t, other, npop):
+    """PyTorch's refusal of an in-place op into integers or booleans whose result is of a wider
+    kind (``i.add_(x)``, i int64 and x float: the result is Float; ``i.div_(2)``, a true
+    division), which numpy's casting refused with a TypeError of its own."""
+    kind = t._data.dtype.kind
+    if kind not in "biu":
+        return
+    if isinstance(other, Tensor):
+        got = other._data.dtype
+    elif isinstance(other, (bool, np.bool_)):
+        return
+    elif isinstance(other, numbers.Integral):
+        got = np.dtype(np.int64)
+    elif isinstance(other, numbers.Real):
+        got = np.dtype(np.float32)  # (PyTorch's default dtype)
+    else:
+        return
+    if npop is np.divide and got.kind not in "fc":
+        got = np.dtype(np.float32)
+    if got.kind in "fc" or got.kind in "iu" and kind == "b":
+        raise TapeError(f"result type {_TTYPE.get(got.name, got.name)} can't be cast to the "
+                        f"desired output type {_TTYPE.get(t._data.dtype.name, t._data.dtype.name)}")
 
 
 def _setitem(t, index, value, through_view=False):
