@@ -208,3 +208,48 @@ def test_inplace_into_integers_refused_like_torch(name):
         assert i.tolist() == [1, 2]
         assert i.add_(3).mul_(2).tolist() == [8, 10]
     assert messages[1] == messages[0]
+
+
+# ------------------------------------------------ backward(inputs=[h]) with h not a leaf
+
+def _inputs_twice(lib, x):
+    h = x * 2
+    y = (h * h).sum()
+    y.backward(inputs=[h], retain_graph=True)
+    kept = h.grad
+    y.backward(inputs=[h])
+    return kept, h.grad
+
+
+def _inputs_and_retain_grad(lib, x):
+    h = x * 2
+    h.retain_grad()
+    y = (h * h * x).sum()
+    y.backward(inputs=[h], retain_graph=True)
+    first = h.grad.clone()
+    y.backward()
+    return first, h.grad
+
+
+def _inputs_after_hook(lib, x):
+    h = x.sin()
+    h.register_hook(lambda g: g * 10)
+    (h * h).sum().backward(inputs=[h])
+    return h.grad
+
+
+def _inputs_then_plain_backward(lib, x):
+    h = x * 2
+    (h * h).sum().backward(inputs=[h], retain_graph=True)  # (h retains its grad from here on)
+    (h * 3).sum().backward()
+    return h.grad
+
+
+@pytest.mark.parametrize("program", [_inputs_twice, _inputs_and_retain_grad, _inputs_after_hook,
+                                     _inputs_then_plain_backward])
+def test_backward_inputs_nonleaf_is_retain_grad_like_torch(program):
+    """PyTorch's backward(inputs=[h]) with h not a leaf calls h.retain_grad(): h.grad is the
+    gradient after h's hooks, a later backward adds to it out of place, and a retain_grad()
+    of the user's own does not add it twice. The tape stored the gradient before the hooks
+    (4 for 40), in place, and twice with retain_grad() (h.grad 8 for 4)."""
+    _same(_both(program, rng.standard_normal(3)))

@@ -483,10 +483,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     inputs = _as_list(inputs)
     if not all(x._rg for x in inputs):  # (a leaf set not to require grad after use too)
         raise TapeError("can't retain_grad on Tensor that has requires_grad=False")
+    for x in inputs:  # (PyTorch's: a non-leaf input retains its grad, from now on; its .grad
+        if x.grad_fn is not None:  # is then the one after its hooks, added once)
+            x.retain_grad()
     cap = {(x.grad_fn or x._acc_node()): x for x in inputs}
     res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
     for node, x in cap.items():
-        if node in res:
+        if node in res and x.grad_fn is None:
             _store_grad(x, res[node], create_graph)
 
 
