@@ -253,3 +253,24 @@ def test_backward_inputs_nonleaf_is_retain_grad_like_torch(program):
     of the user's own does not add it twice. The tape stored the gradient before the hooks
     (4 for 40), in place, and twice with retain_grad() (h.grad 8 for 4)."""
     _same(_both(program, rng.standard_normal(3)))
+
+
+# ----------------------------------- autograd.grad of a non-leaf whose node does not run
+
+@pytest.mark.parametrize("inputs", ["y", "y_x", "x_y"])
+def test_captured_non_leaf_sees_its_hooks_when_its_node_does_not_run(inputs):
+    """PyTorch's engine calls a tensor's hooks once: before capturing its gradient when its
+    node does not run (autograd.grad(z, [y]) gives the hooked 40), after capturing when the
+    node runs on to another input (autograd.grad(z, [y, x]) gives 4 for y). The tape
+    captured before the hooks in both."""
+    a = rng.standard_normal(2)
+    got = []
+    for lib in (torch, T):
+        x = lib.tensor(a, requires_grad=True)
+        y = x * 2
+        y.register_hook(lambda g: g * 10)
+        z = (y * y.sin()).sum()
+        chosen = {"y": [y], "y_x": [y, x], "x_y": [x, y]}[inputs]
+        got.append([np.array(g.numpy()) for g in lib.autograd.grad(z, chosen)])
+    for s, t in zip(got[1], got[0]):
+        np.testing.assert_allclose(s, t, rtol=1e-12)

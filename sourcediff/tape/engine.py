@@ -295,7 +295,12 @@ def _before_node(node, g, cg, capture, through, inner, results):
     """What the engine does before a node's backward when it has pre-hooks or retains its
     gradient, or when only some nodes run (grad's inputs): ``g`` after the hooks, or None
     when the node leads to no captured input and is skipped."""
-    if inner and node in capture:  # (PyTorch's captures a non-leaf's before its hooks run)
+    # PyTorch captures a non-leaf's gradient before its tensor's hooks when its node runs (it
+    # leads to another input), after them when it does not: the engine calls the hooks (and
+    # retain_grad) once, before the capture when the node will not run
+    runs = through is None or node in through
+    captured = inner and node in capture
+    if captured and runs:
         results[node] = g
     hooks = node._pre_hooks
     if hooks:
@@ -305,6 +310,8 @@ def _before_node(node, g, cg, capture, through, inner, results):
         t = r()
         if t is not None:
             _store_grad(t, g, cg, retained=True)
+    if captured and not runs:
+        results[node] = g
     if hooks:  # (the node's own, after its tensor's hooks and retain_grad, as PyTorch)
         g = _run_node_prehooks(hooks, g, cg)
         if g is None:
