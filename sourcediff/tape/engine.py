@@ -130,8 +130,10 @@ def _real_for(g, t):
     return g
 
 
-def _store_grad(t, g, cg):
-    """Add ``g`` into ``t.grad`` (in place when possible, so the object stays the same)."""
+def _store_grad(t, g, cg, retained=False):
+    """Add ``g`` into ``t.grad``: a leaf's in place when possible, so the object stays the same;
+    a non-leaf's (``retained``: retain_grad()) into a new tensor, as PyTorch's retain_grad hook
+    (``grad = grad + new``), so a .grad kept from an earlier backward keeps its values."""
     if cg:
         tg = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
         if tg._data.shape != t._data.shape:
@@ -144,7 +146,7 @@ def _store_grad(t, g, cg):
     cur = t._grad
     if cur is None:
         t._grad = _wrap(np.array(g, dtype=t._data.dtype))
-    elif cur._rg:
+    elif cur._rg or retained:
         with no_grad():
             t._grad = cur + _wrap(np.asarray(g, dtype=t._data.dtype))
     else:
@@ -224,8 +226,8 @@ def _walk(order, grads, retain, cg, capture, through, inner, accumulate, results
                         continue
                 if capture is not None and node in capture:
                     results[node] = g
-                if accumulate:
-                    _store_grad(node.variable, g, cg)
+                if accumulate and node.variable._rg:  # (a leaf since set not to require
+                    _store_grad(node.variable, g, cg)  # grad gets none: PyTorch's AccumulateGrad)
                 continue
             if f._pre_hooks or f._retain is not None or special:
                 g = _before_node(node, g, cg, capture, through, inner, results)
@@ -293,7 +295,12 @@ def _before_node(node, g, cg, capture, through, inner, results):
     """What the engine does before a node's backward when it has pre-hooks or retains its
     gradient, or when only some nodes run (grad's inputs): ``g`` after the hooks, or None
     when the node leads to no captured input and is skipped."""
-    if inner and node in capture:  # (PyTorch's captures a non-leaf's before its hooks run)
+    # PyTorch captures a non-leaf's gradient before its tensor's hooks when its node runs (it
+    # leads to another input), after them when it does not: the engine calls the hooks (and
+    # retain_grad) once, before the capture when the node will not run
+    runs = through is None or node in through
+    captured = inner and node in capture
+    if captured and runs:
         results[node] = g
     hooks = node._pre_hooks
     if hooks:
@@ -302,7 +309,9 @@ def _before_node(node, g, cg, capture, through, inner, results):
     if r is not None:
         t = r()
         if t is not None:
-            _store_grad(t, g, cg)
+            _store_grad(t, g, cg, retained=True)
+    if captured and not runs:
+        results[node] = g
     if hooks:  # (the node's own, after its tensor's hooks and retain_grad, as PyTorch)
         g = _run_node_prehooks(hooks, g, cg)
         if g is None:
@@ -479,10 +488,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         _engine(roots, retain_graph, create_graph)
         return
     inputs = _as_list(inputs)
+    if not all(x._rg for x in inputs):  # (a leaf set not to require grad after use too)
+        raise TapeError("can't retain_grad on Tensor that has requires_grad=False")
+    for x in inputs:  # (PyTorch's: a non-leaf input retains its grad, from now on; its .grad
+        if x.grad_fn is not None:  # is then the one after its hooks, added once)
+            x.retain_grad()
     cap = {(x.grad_fn or x._acc_node()): x for x in inputs}
     res = _engine(roots, retain_graph, create_graph, capture=cap, accumulate=False)
     for node, x in cap.items():
-        if node in res:
+        if node in res and x.grad_fn is None:
             _store_grad(x, res[node], create_graph)
 
 

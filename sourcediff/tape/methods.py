@@ -359,8 +359,10 @@ class _Methods:
 
     # ------------------------------------------------------------ reductions
 
-    # Reductions take PyTorch's (dim, keepdim) and also numpy's (axis=, keepdims=, ddof=) keywords;
-    # inside grad_of (numpy semantics) std/var are biased and max/min(axis) return values only.
+    # Reductions take PyTorch's (dim, keepdim) and also numpy's (axis=, keepdims=, ddof=) keywords.
+    # Outside grad_of axis= and keepdims= are PyTorch's other names of dim= and keepdim= (std/var
+    # unbiased, max/min(axis=d) give (values, indices)); inside grad_of (numpy semantics) std/var
+    # are biased and max/min(axis) return values only.
 
     def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
         """Sum over all elements or ``dim`` (``SumBackward0``/``SumBackward1``)."""
@@ -392,18 +394,18 @@ class _Methods:
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Max of all elements (``MaxBackward1``), ``(values, indices)`` over ``dim``
         (``MaxBackward0``), or the elementwise maximum with a tensor (``MaximumBackward0``)."""
-        if axis is not None or keepdims is not None or (_state.strict and dim is not None
-                                                         and not isinstance(dim, Tensor)):
+        if _values_only(dim, axis, keepdims):
             dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
             return _amax(self, dim, keepdim, np.max, "AmaxBackward0")
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         return _minmax(self, dim, keepdim, np.max, np.argmax, "Max", maximum)
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """Like :meth:`max` for the minimum."""
-        if axis is not None or keepdims is not None or (_state.strict and dim is not None
-                                                         and not isinstance(dim, Tensor)):
+        if _values_only(dim, axis, keepdims):
             dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
             return _amax(self, dim, keepdim, np.min, "AminBackward0")
+        dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         return _minmax(self, dim, keepdim, np.min, np.argmin, "Min", minimum)
 
     def amax(self, dim=None, keepdim=False):
@@ -424,9 +426,9 @@ class _Methods:
 
     def var(self, dim=None, unbiased=True, keepdim=False, correction=None, *, axis=None,
             ddof=None, keepdims=None):
-        """Variance (``VarBackward0``), unbiased by default like PyTorch (numpy's ``ddof=``
-        and ``axis=`` keywords give numpy's biased default)."""
-        corr = _correction(unbiased, correction, ddof, axis, keepdims)
+        """Variance (``VarBackward0``), unbiased by default like PyTorch, also over ``axis=``
+        (PyTorch's other name of ``dim=``); numpy's ``ddof=`` and grad_of give numpy's."""
+        corr = _correction(unbiased, correction, ddof)
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         return _op("VarBackward0", np.var, np.var, (self,),
                    {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0,))
@@ -434,7 +436,7 @@ class _Methods:
     def std(self, dim=None, unbiased=True, keepdim=False, correction=None, *, axis=None,
             ddof=None, keepdims=None):
         """Standard deviation (``StdBackward0``); keywords as :meth:`var`."""
-        corr = _correction(unbiased, correction, ddof, axis, keepdims)
+        corr = _correction(unbiased, correction, ddof)
         dim, keepdim = _np_kw(dim, keepdim, axis, keepdims)
         return _op("StdBackward0", np.std, np.std, (self,),
                    {"axis": _dims(dim), "ddof": corr, "keepdims": keepdim}, (0,), (0, "o"))
@@ -801,6 +803,20 @@ class _Methods:
 
     __array_ufunc__ = array_ufunc_method
     __array_function__ = array_function_method
+
+
+def _values_only(dim, axis, keepdims):
+    """Whether ``x.max(...)``/``x.min(...)`` is numpy's (values only, ties sharing the gradient):
+    over an axis in a numpy program (grad_of), and where PyTorch has no such call (numpy's
+    keywords over all dims or several, ``x.max(keepdims=True)``, ``x.max(axis=(0, 1))``); else
+    PyTorch's, whose ``x.max(axis=1)`` is ``x.max(dim=1)``: (values, indices)."""
+    if isinstance(dim, Tensor):
+        return False
+    numpy_kw = axis is not None or keepdims is not None
+    if _state.strict:
+        return numpy_kw or dim is not None
+    d = dim if axis is None else axis
+    return numpy_kw and (d is None or isinstance(d, (tuple, list)))
 
 
 def _install(methods, cls):

@@ -546,12 +546,17 @@ def _no_dims(dim):
     return isinstance(dim, (list, tuple)) and not dim and not _state.strict
 
 
-def _correction(unbiased, correction, ddof, axis, keepdims):
+def _correction(unbiased, correction, ddof):
+    """The ``ddof`` of ``x.std(...)``/``x.var(...)``: numpy's ``ddof=`` or PyTorch's
+    ``correction=``; else 0 in a numpy program (grad_of) and PyTorch's ``unbiased`` (1 by
+    default) elsewhere, whatever the dims are called: PyTorch 2.13 takes ``axis=`` and
+    ``keepdims=`` as other names of ``dim=`` and ``keepdim=`` (``x.std(axis=0)`` divides by
+    n - 1 there, as ``x.std(dim=0)``)."""
     if ddof is not None:
         return ddof
     if correction is not None:
         return correction
-    if axis is not None or keepdims is not None or _state.strict:
+    if _state.strict:
         return 0
     return 1 if unbiased else 0
 

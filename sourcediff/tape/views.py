@@ -16,6 +16,7 @@ from .messages import (
     _MSG_REBASED_MULTI_VIEW,
     _MSG_STRIDE0,
     _MSG_VIEW_LEAF_INPLACE,
+    _TTYPE,
     TapeError,
 )
 from .node import _make_node
@@ -188,13 +189,17 @@ def _positions(view, base):
     return order[k]
 
 
-def _inplace(t, op, npop, other, unary=False):
+def _inplace(t, op, npop, other, unary=False, assigns=False):
+    """``t op= other`` (``op`` records it on a snapshot, ``npop`` computes it unrecorded);
+    ``assigns``: ``t[index] = other`` through a view, where ``other`` is the value of ``t[index]``
+    and need not broadcast to ``t``'s shape (numpy checks it against the indexed part)."""
     recording = _state.enabled and (t._rg or (isinstance(other, Tensor) and other._rg))
     if recording and t._base is not None:
         _check_multi(t)
     _check_inplace(t)
-    if not unary and other is not None:
+    if not unary and other is not None and not assigns:
         _check_inplace_shape(t, other)
+        _check_inplace_dtype(t, other, npop)
     if not recording:
         if not t._data.flags.writeable:
             raise TapeError(_MSG_STRIDE0)
@@ -251,6 +256,30 @@ def _check_inplace_shape(t, other):
                         f"{list(full)}")
 
 
+def _check_inplace_dtype(t, other, npop):
+    """PyTorch's refusal of an in-place op into integers or booleans whose result is of a wider
+    kind (``i.add_(x)``, i int64 and x float: the result is Float; ``i.div_(2)``, a true
+    division), which numpy's casting refused with a TypeError of its own."""
+    kind = t._data.dtype.kind
+    if kind not in "biu":
+        return
+    if isinstance(other, Tensor):
+        got = other._data.dtype
+    elif isinstance(other, (bool, np.bool_)):
+        return
+    elif isinstance(other, numbers.Integral):
+        got = np.dtype(np.int64)
+    elif isinstance(other, numbers.Real):
+        got = np.dtype(np.float32)  # (PyTorch's default dtype)
+    else:
+        return
+    if npop is np.divide and got.kind not in "fc":
+        got = np.dtype(np.float32)
+    if got.kind in "fc" or got.kind in "iu" and kind == "b":
+        raise TapeError(f"result type {_TTYPE.get(got.name, got.name)} can't be cast to the "
+                        f"desired output type {_TTYPE.get(t._data.dtype.name, t._data.dtype.name)}")
+
+
 def _setitem(t, index, value, through_view=False):
     # (a write into integers or booleans truncates the value: no gradient passes)
     recording = _state.enabled and (t._rg or (isinstance(value, Tensor) and value._rg)) and \
@@ -268,7 +297,7 @@ def _setitem(t, index, value, through_view=False):
     if t._base is not None:
         _view_index(t)  # (refused before anything is recorded)
         # (the view's new value, recorded on a copy of it, then written into the base)
-        _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value)
+        _inplace(t, lambda snap, v: _assigned(snap, index, v), None, value, assigns=True)
         return
     snap = _snapshot(t)
     new = t._data.copy()
