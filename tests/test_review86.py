@@ -110,3 +110,35 @@ def test_a_value_on_no_path_taken_still_gets_no_second_derivative():
             return t * t if x > 0 else x * x
         want = torch.autograd.functional.hessian(torch_f, torch.tensor(0.0, dtype=torch.float64))
         assert H == float(want)
+
+
+# ------------------------------------------------- a Python float's gradient (forward mode) at 0
+
+
+def log_squared(x):
+    return np.log(x) * x
+
+
+def test_the_readme_example_at_zero_gets_no_gradient_from_the_untaken_value():
+    # README: t = np.log(x); y = t if x > 0 else ... at x = 0 gets no gradient from t. A Python
+    # float argument runs forward mode, whose tangent of t is x_dot / x: Python's float division
+    # raised ZeroDivisionError there (np.float64(0.0) gave 0.0). It now takes the reverse code.
+    for x in (0.0, np.float64(0.0)):
+        g = sd.grad(log_before_branch)(x)
+        assert g == 0.0 and type(g) is type(x)
+        assert sd.value_and_grad(log_before_branch)(x) == (0.0, 0.0)
+    if torch is not None:
+        xt = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+        t = torch.log(xt)
+        (t * t if xt > 0 else xt * xt).backward()
+        assert float(xt.grad) == sd.grad(log_before_branch)(0.0)
+    assert sd.grad(log_before_branch)(2.0) == 2 * np.log(2.0) / 2.0  # (forward mode still)
+
+
+def test_a_used_value_divided_by_zero_is_still_refused_at_the_users_line():
+    try:
+        sd.grad(log_squared)(0.0)
+    except sd.SourcediffError as e:
+        assert "test_review86.py" in str(e) and "np.log(x) * x" in str(e)
+    else:
+        raise AssertionError("no error")
