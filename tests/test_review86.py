@@ -10,6 +10,7 @@ Gauss-Newton term of a squared residual at an exact fit). The forward transform 
 test read the tangent too (``_sd.nonzero_grads``, ``_sd.zero_grads``)."""
 
 import numpy as np
+import pytest
 
 import sourcediff as sd
 from tests.oracles import check_grads_fd
@@ -142,3 +143,12 @@ def test_a_used_value_divided_by_zero_is_still_refused_at_the_users_line():
         assert "test_review86.py" in str(e) and "np.log(x) * x" in str(e)
     else:
         raise AssertionError("no error")
+
+
+def test_numba_compiles_the_guard_that_reads_the_tangent():
+    pytest.importorskip("numba")
+    d2 = sd.grad(sd.grad(residual_of_float), backend="numba")
+    for t in (1.0, 0.4):
+        assert abs(d2(t) - sd.grad(sd.grad(residual_of_float))(t)) < 1e-12
+    assert d2(1.0) > 0.5  # 2 cos(1)^2, not the dropped 0
+    assert all(r["backend"] == "numba" for r in d2.jit_log)  # (compiled, no numpy fallback)
