@@ -555,7 +555,14 @@ class _Specializations:
         numpy_float = np.float64
 
         def forward(*args):
-            out, out_dot = seeded(*args)
+            try:
+                out, out_dot = seeded(*args)
+            except ZeroDivisionError:
+                # (Python's float division raises where numpy's gives inf, and forward mode takes
+                # every value's tangent, also one the output does not use: log's at 0 before a
+                # branch that does not read it. The reverse code skips that one's rule, and
+                # raises in turn where the output does use it.)
+                return self.generic(*args)
             if type(out) is not float and type(out) is not numpy_float:
                 check_scalar(out, where)
             if type(out_dot) is not float:  # the tangent has the output's type (a float32

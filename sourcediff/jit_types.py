@@ -189,6 +189,14 @@ def register(types, overload, errors):
             return lambda g: True
         return None
 
+    @overload(runtime.nonzero_grads)
+    def nonzero_grads(g, g_dot):  # (a gradient's guard differentiated again: forward.zero_test)
+        kinds = (types.Float, types.Integer, types.Array)
+        if isinstance(g, kinds) and isinstance(g_dot, kinds):
+            test = runtime.nonzero_grad
+            return lambda g, g_dot: test(g) or test(g_dot)
+        return None
+
 
 def refuse_bools(types, errors, *operands):
     """Refuse (at typing) an operation on bools whose kind the facts did not tell."""

@@ -154,7 +154,7 @@ class Forward(Analysis):
                 return [s, assign(self.dot(target), pop, s)]
             return [s, located(gast.Expr(value=pop), s)]
         if target not in self.active:
-            return [self.on_copies(s)]
+            return [self.zero_test(op, s) or self.on_copies(s)]
         if op.kind == "user":
             if self.binds_at_run_time(s):  # (f(*args): see run_time_call)
                 return self.dynamic_call(s, target)
@@ -172,6 +172,23 @@ class Forward(Analysis):
         for t in tangent:
             t.sd_pure = True  # the inline pass may move it (optimize.inline_temps)
         return [s] + tangent
+
+    def zero_test(self, op, s):
+        """``b = _sd.nonzero_grad(g)`` (a gradient's guard, compiler/unreached.py) or ``b =
+        is_zero_grad(g)`` (a rule helper's shortcut on a zero cotangent) in code differentiated
+        again, ``g`` carrying a tangent: the test reads the tangent too (``nonzero_grads``), so a
+        cotangent that is 0 by value at this point but not its tangent still runs the rule. None
+        for any other statement."""
+        tests = {runtime.nonzero_grad: "nonzero_grads", runtime.is_zero_grad: "zero_grads"}
+        if op is None or not isinstance(s.value, gast.Call) or \
+                len(s.value.args) != 1 or s.value.keywords:
+            return None
+        helper = next((h for f, h in tests.items() if op.key is f), None)
+        tangent = self.tangent(s.value.args[0]) if helper else None
+        if tangent is None:
+            return None
+        return located(gast.Assign(targets=s.targets, value=call(
+            self.rt(helper), [clone(s.value.args[0]), tangent]), type_comment=None), s)
 
     def container_pop(self, s):
         value = s.value

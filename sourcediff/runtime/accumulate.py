@@ -13,7 +13,7 @@ __all__ = [
     "GradList", "GradDict", "add_grads", "is_zero_grad", "grad_items", "as_grad_list",
     "zeros_like_grad", "copy", "dense_grad", "unbroadcast_each", "rebroadcast_each",
     "entry_slots", "iterates_keys", "sum_each", "cast_grad", "zero_tangent", "ZeroTangent", "unweighted_count",
-    "nonzero_grad", "handed_out",
+    "nonzero_grad", "nonzero_grads", "zero_grads", "handed_out",
 ]
 
 
@@ -224,6 +224,21 @@ def nonzero_grad(g):
     0 * inf would be nan. (A numpy float 0.0 counts too, as in the numba backend, where the two
     are one type.) An array, zeros or not, runs the rule."""
     return not (isinstance(g, float) and g == 0.0)
+
+
+def nonzero_grads(g, g_dot):
+    """``nonzero_grad(g)`` in a gradient differentiated again (forward over reverse): a cotangent
+    that is 0 by value (a scalar's ``2 * t * y_bar`` at ``t = 0``) may still have a tangent, and
+    skipping its rule dropped that tangent (a hessian's rows of zeros). The rule is skipped only
+    where both are zero: a value on no path taken has the symbolic zero and a zero tangent."""
+    return nonzero_grad(g) or nonzero_grad(g_dot)
+
+
+def zero_grads(g, g_dot):
+    """``is_zero_grad(g)`` in a helper differentiated again (a shortcut ``if is_zero_grad(g):
+    return 0.0`` on a zero cotangent): true only where its tangent is zero too, as
+    ``nonzero_grads``."""
+    return is_zero_grad(g) and is_zero_grad(g_dot)
 
 
 def grad_items(g, n):
