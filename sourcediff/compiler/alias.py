@@ -36,7 +36,7 @@ from .outer_writes import outer_write_check
 from .parse import GENERATED_LINES, parse_function, unwrap
 from .reach import array_names, bound_once, bound_only, collected, fresh_result, item_sources
 from .reach import later_item_keys, merged, new_container, note_join_links, note_joins
-from .reach import params_reached, receiver_root, repeats_items, seen_by_callers
+from .reach import params_reached, reached as _reached, receiver_root, repeats_items, seen_by_callers
 from .resolve import MethodOf, Resolver, method_of, user_op
 
 
@@ -804,16 +804,6 @@ def _no_data(name, resolver):
         return False
     return inspect.ismodule(value) or isinstance(value, type) or (
         callable(value) and not _holds_data(value))
-
-
-def _reached(names, links):
-    seen, todo = set(names), list(names)
-    while todo:
-        for other in links.get(todo.pop(), ()):
-            if other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
 
 
 # the metadata of an array, never a view of it

@@ -369,3 +369,15 @@ def merged(a, b):
     for k, v in b.items():
         out.setdefault(k, set()).update(v)
     return out
+
+
+def reached(names, links):
+    """Every name reachable from ``names`` along ``links`` (name -> the names it links to),
+    ``names`` included."""
+    seen, todo = set(names), list(names)
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
