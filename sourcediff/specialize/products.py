@@ -91,14 +91,22 @@ def _small_power(node, facts):
     Only the square: numpy and Python compute ``x ** 2`` as ``x * x``, the same bits, where
     ``x ** 3`` is ``pow(x, 3.0)``, rounded once, and ``x * x * x`` twice (280 of 1,000 normal
     float64 values differ in the last bit), so the specialized code would return another value
-    than the generic code and the plain call."""
+    than the generic code and the plain call. Not of booleans: ``m ** 2`` is an int8 array and
+    ``m * m`` a boolean one, whose ``q + q`` is True where the power's is 2."""
     if not (isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and
             isinstance(node.left, gast.Name) and isinstance(node.right, gast.Constant) and
-            type(node.right.value) is int and node.right.value == 2 and _pure(node, facts)):
+            type(node.right.value) is int and node.right.value == 2 and _pure(node, facts) and
+            not _boolean(facts.get(id(node.left), TOP))):
         return None
     product = gast.BinOp(left=node.left, op=gast.Mult(), right=node.left)
     facts[id(product)] = facts[id(node)]
     return product
+
+
+def _boolean(f):
+    """A fact of a boolean array or numpy boolean (a product of booleans is a boolean, their
+    power an integer)."""
+    return (type(f) is Arr or type(f) is Scal) and f.dtype.kind == "b"
 
 
 def _power_of_two(node, facts):
