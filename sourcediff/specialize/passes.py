@@ -16,8 +16,10 @@ facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift
 ``scatters.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), a
-constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of
-products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
+constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), the user's
+small powers as products where their bits cannot be seen (``products.py``, ``unobserved.py``),
+products read from the name that holds them and scalar factors summed first (``products.py``),
+sums of products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
 column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
 the release of large arrays after their last read (``release.py``). Each pass has a
 before/after example that runs as a test (``tests/test_specialize_passes.py``).
@@ -63,7 +65,7 @@ from .loops import (
     _stack_loop_products,
 )
 from .owned import owns_results
-from .products import repeated_products, scalar_factors
+from .products import repeated_products, scalar_factors, small_powers
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds, known_fills
 from .rows import block_rows
@@ -232,8 +234,10 @@ FINAL = (
          example="known_fills"),  # after the row blocks, which read the seed's unreduce)
     Pass("sequence gradients", lambda r: _unread_dropped(r, sequence_grads(
         r.fdef, r.nodes, r.runtime_names)), example="sequence_gradients"),  # (seq_grads.py)
-    Pass("repeated products", lambda r: _products(r, lambda fdef, nodes: repeated_products(
+    Pass("small powers", lambda r: _products(r, lambda fdef, nodes: small_powers(
         fdef, nodes, r.runtime_names, r.gradients_only)),
+         when=lambda r: not r.blocked, example="small_powers"),
+    Pass("repeated products", lambda r: _products(r, repeated_products),
          when=lambda r: not r.blocked, example="repeated_products"),
     Pass("scalar factors", lambda r: _products(r, scalar_factors),
          when=lambda r: not r.blocked, example="scalar_factors"),

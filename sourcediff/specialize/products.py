@@ -45,18 +45,31 @@ def _names(node):
     return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
-def repeated_products(fdef, facts, runtime_names=(), gradients_only=False):
+def small_powers(fdef, facts, runtime_names=(), gradients_only=False):
+    """The user's small powers in the function's top-level statements ``t = x ** k`` written as
+    products (:func:`_small_power`): a square always, a cube or fourth power only where its
+    value reaches nothing but the gradients returned (``gradients_only``: ``fdef`` returns only
+    gradients; ``runtime_names``: the runtime module's names in it; unobserved.py). Before
+    :func:`repeated_products`, which then reads ``x * x`` of a cube from the square's name."""
+    unseen = _unseen_powers(fdef, facts, runtime_names, gradients_only)
+    changed = 0
+    for s in fdef.body:
+        product = _small_power(s.value, facts, id(s) in unseen) \
+            if isinstance(s, gast.Assign) else None
+        if product is not None:
+            s.value = product
+            changed += 1
+    return changed
+
+
+def repeated_products(fdef, facts):
     """In the function's top-level statements, an operation inside an expression that an earlier
     statement ``t = <the same operation>`` computed from the same names, none assigned since, reads
     ``t`` instead: ``p2 = x * x`` then ``p3 = x * x * x`` (``(x * x) * x``) gives ``p3 = p2 * x``,
     the same numbers with one array pass fewer. Only pure elementwise arithmetic of numeric
     arrays and numbers is matched, only inside a statement's value (never the whole value: a name
     then would be another name's array), and any statement other than a name assigned from such
-    arithmetic forgets what is known (it could write into an array in place). First, the user's
-    small powers become products (:func:`_small_power`): a cube or fourth power only where its
-    value reaches nothing but the gradients returned (``gradients_only``: ``fdef`` returns only
-    gradients; ``runtime_names``: the runtime module's names in it; unobserved.py)."""
-    unseen = _unseen_powers(fdef, facts, runtime_names, gradients_only)
+    arithmetic forgets what is known (it could write into an array in place)."""
     available = {}  # dump of an operation -> (name holding its value, names it reads)
     changed = 0
 
@@ -73,11 +86,6 @@ def repeated_products(fdef, facts, runtime_names=(), gradients_only=False):
     for s in fdef.body:
         if is_comment(s):
             continue
-        product = _small_power(s.value, facts, id(s) in unseen) \
-            if isinstance(s, gast.Assign) else None
-        if product is not None:
-            s.value = product
-            changed += 1
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
                 isinstance(s.targets[0], gast.Name) and _pure(s.value, facts)):
             available.clear()
