@@ -448,6 +448,7 @@ class _Specializations:
             plan.where_names
         self.runtime_names, self.stack = plan.runtime_names, plan.stack
         self.placeholders = plan.placeholders
+        self.gradients_only = plan.gradients_only  # (sd.grad's: it returns nothing else)
         self.table = {}
         self.misses = 0
         self.generic = None
@@ -512,7 +513,8 @@ class _Specializations:
                 self.fdef, self.params, args, namespace=namespace, stack_name=self.stack,
                 removable=self.removable, where_names=self.where_names,
                 runtime_names=self.runtime_names, placeholders=self.placeholders,
-                keywords=keywords, bind=self.globals_.name, batch_rows=self.backend == "numpy")
+                keywords=keywords, bind=self.globals_.name, batch_rows=self.backend == "numpy",
+                gradients_only=self.gradients_only)
             if lazy.any_lazy(args, keywords):  # (dask arguments: sourcediff/lazy.py)
                 owned = False
                 numpy_names = {k for k, v in namespace.items() if v is np}

@@ -46,7 +46,10 @@ def test_a_call_mixing_floats_and_arrays_finds_its_specialization_by_the_entrys_
         assert spec.misses == before + 1, args
         assert facts.signature(args) in spec.table
         with_generic = spec.generic(*args)
-        assert all(np.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(again, with_generic))
+        # (the specialized cube is x * x * x, rounded twice where pow rounds once: in float32
+        # the gradients differ in float32's last bits)
+        rtol = 1e-12 if args[4].dtype == np.float64 else 1e-5
+        assert all(np.allclose(u, v, rtol=rtol, atol=0) for u, v in zip(again, with_generic))
         assert [type(g) for g in again] == [type(g) for g in with_generic]
     assert len(spec.table) == len(calls)
     check_grads_fd(_cubic, calls[0], (0, 1, 2, 3), df(*calls[0]))
@@ -119,9 +122,10 @@ def test_products_and_power_of_two_factors_keep_the_bits(fn, n):
     scaled = fn is _cubic or (fn is _cubic_mean and n == 64)
     assert (".dot(_pow1) * " in source) == scaled, source
     if fn in (_cubic, _scaled_cubic, _cubic_mean):
-        # (the user's cube stays a power: numpy rounds x ** 3 once, x * x * x twice, and the
-        # specialized loss must be the plain call's bit for bit)
-        assert "_pow2 = x ** 3" in source, source
+        # (sd.grad returns gradients only: the user's cube, which only they read, is x * x * x
+        # in both runs (the small powers pass), read from the square's name with the products
+        # pass; value_and_grad keeps the power, tests/test_review80.py)
+        assert "_pow2 = _pow1 * x" in source, source
 
 
 @pytest.mark.parametrize("case", ["float32", "int x", "x also wrt", "power 2.5"])

@@ -88,8 +88,9 @@ class Plan:
     """What the specializer needs to make a version of a generated function for one call
     signature (``compiled._Specializations``): its positional parameters, the names it may drop,
     how it spells ``np.where`` and the runtime module, the names that stand for values set on
-    another path (``None`` placeholders), its stack, and for a gradient with one wrt argument
-    ``(fn, wrt name, position, mode, single)`` (a Python float there runs forward mode)."""
+    another path (``None`` placeholders), its stack, for a gradient with one wrt argument
+    ``(fn, wrt name, position, mode, single)`` (a Python float there runs forward mode), and
+    whether it returns gradients only (``sd.grad``'s: the values of its forward are not seen)."""
 
     params: list
     removable: set
@@ -98,6 +99,7 @@ class Plan:
     placeholders: frozenset
     stack: object
     forward: object = None
+    gradients_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,8 @@ def _reverse_function(fn, front, rev, sweeps, pieces, mode, optimize_code):
                 wrt_names[0] in _positional(fdef):  # (not *args: its tuple is no float)
             forward = (fn, wrt_names[0], params.index(wrt_names[0]), mode, single)
         plan = Plan(_positional(fdef), removable, _where_names(globals_), {runtime_name},
-                    frozenset(sweeps.pushed_old - set(params)), rev.stack, forward)
+                    frozenset(sweeps.pushed_old - set(params)), rev.stack, forward,
+                    gradients_only=mode == "grad")
     return Built(parsed, name, fdef, emitted, globals_, _resolved(rev), plan, _methods(rev),
                  _module_attributes(rev), distinct=mode in ("grad", "value_and_grad"),
                  cotangent=cotangent)

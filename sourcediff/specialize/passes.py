@@ -16,8 +16,10 @@ facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift
 ``scatters.py``, helper calls in ``rewrites.py``, scalar seeds, a dict argument's gradient
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), a
-constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of
-products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
+constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), the user's
+small powers as products where their bits cannot be seen (``products.py``, ``unobserved.py``),
+products read from the name that holds them and scalar factors summed first (``products.py``),
+sums of products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
 column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
 the release of large arrays after their last read (``release.py``). Each pass has a
 before/after example that runs as a test (``tests/test_specialize_passes.py``).
@@ -63,7 +65,7 @@ from .loops import (
     _stack_loop_products,
 )
 from .owned import owns_results
-from .products import repeated_products, scalar_factors
+from .products import repeated_products, scalar_factors, small_powers
 from .release import release
 from .rewrites import _propagate_constants, _Rewriter, _scalar_seeds, known_fills
 from .rows import block_rows
@@ -79,12 +81,13 @@ class _Run:
     :func:`_infer`) and the options of the call."""
 
     def __init__(self, fdef, facts, namespace, stack_name, removable, where_names, runtime_names,
-                 placeholders, bind, batch_rows):
+                 placeholders, bind, batch_rows, gradients_only=False):
         self.fdef, self.facts, self.namespace = fdef, facts, namespace
         self.stack_name, self.removable, self.where_names = stack_name, removable, where_names
         self.runtime_names, self.placeholders = runtime_names, placeholders
         self.runtime_name = next(iter(runtime_names))
         self.bind, self.batch_rows = bind, batch_rows
+        self.gradients_only = gradients_only  # it returns gradients only (sd.grad's function)
         self.nodes = None
         self.ever = {}  # name -> the join of the facts of its values (the last inference's)
         self.blocked = False
@@ -231,6 +234,9 @@ FINAL = (
          example="known_fills"),  # after the row blocks, which read the seed's unreduce)
     Pass("sequence gradients", lambda r: _unread_dropped(r, sequence_grads(
         r.fdef, r.nodes, r.runtime_names)), example="sequence_gradients"),  # (seq_grads.py)
+    Pass("small powers", lambda r: _products(r, lambda fdef, nodes: small_powers(
+        fdef, nodes, r.runtime_names, r.gradients_only)),
+         when=lambda r: not r.blocked, example="small_powers"),
     Pass("repeated products", lambda r: _products(r, repeated_products),
          when=lambda r: not r.blocked, example="repeated_products"),
     Pass("scalar factors", lambda r: _products(r, scalar_factors),
@@ -298,7 +304,8 @@ def specialize(fdef, param_names, args, **options):
 
 
 def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removable, where_names,
-                     runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True):
+                     runtime_names, placeholders=(), keywords=None, bind=None, batch_rows=True,
+                     gradients_only=False):
     """A copy of the generated ``fdef`` rewritten for a call with positional ``args`` (and keyword
     ``keywords``) by the passes of ``PASSES`` (None when nothing in it changes), and whether its
     code shows every array it returns new and its own (``owned.py``: the entry then skips
@@ -307,7 +314,10 @@ def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removabl
     has a value. ``bind(wanted, obj)`` gives the name under which ``obj`` is bound when the code
     is compiled (see ``_hoist_library_calls``); without it library functions are looked up where
     the code says. ``batch_rows=False`` leaves products of a loop's rows in the loop (see
-    _hoist_loop_products; for the numba backend, whose ``@`` takes 2-D arrays only)."""
+    _hoist_loop_products; for the numba backend, whose ``@`` takes 2-D arrays only).
+    ``gradients_only``: ``fdef`` returns nothing but gradients (``sd.grad``'s function, without
+    has_aux), so that a value only they read may be computed with other roundings
+    (unobserved.py)."""
     fdef = unshared(clone(fdef))  # (a tree: no pass sees one node in two places)
     constants = {}  # the objects the passes bound (ones rows), by name: fixed once compiled
     if bind is not None:
@@ -321,7 +331,7 @@ def specialize_owned(fdef, param_names, args, *, namespace, stack_name, removabl
                 isinstance(n.ctx, gast.Store)}
     namespace = {k: v for k, v in namespace.items() if k not in assigned}
     r = _Run(fdef, facts, namespace, stack_name, set(removable), where_names, runtime_names,
-             placeholders, bind, batch_rows)
+             placeholders, bind, batch_rows, gradients_only)
     _rounds(r, PREPARE, 3)
     _rounds(r, SETTLE, 4)
     if r.total or bind is not None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..syntax import is_comment, replace_node, walk
 from .facts import PYFLOAT, TOP, Arr, Known, Scal, _const, _load, _name_uses, _parents
+from .unobserved import Unobserved
 
 # elementwise operators of numbers: the same operands give the same result, with nothing written
 _PURE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
@@ -44,6 +45,23 @@ def _names(node):
     return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
+def small_powers(fdef, facts, runtime_names=(), gradients_only=False):
+    """The user's small powers in the function's top-level statements ``t = x ** k`` written as
+    products (:func:`_small_power`): a square always, a cube or fourth power only where its
+    value reaches nothing but the gradients returned (``gradients_only``: ``fdef`` returns only
+    gradients; ``runtime_names``: the runtime module's names in it; unobserved.py). Before
+    :func:`repeated_products`, which then reads ``x * x`` of a cube from the square's name."""
+    unseen = _unseen_powers(fdef, facts, runtime_names, gradients_only)
+    changed = 0
+    for s in fdef.body:
+        product = _small_power(s.value, facts, id(s) in unseen) \
+            if isinstance(s, gast.Assign) else None
+        if product is not None:
+            s.value = product
+            changed += 1
+    return changed
+
+
 def repeated_products(fdef, facts):
     """In the function's top-level statements, an operation inside an expression that an earlier
     statement ``t = <the same operation>`` computed from the same names, none assigned since, reads
@@ -68,9 +86,6 @@ def repeated_products(fdef, facts):
     for s in fdef.body:
         if is_comment(s):
             continue
-        if isinstance(s, gast.Assign) and _small_power(s.value, facts):
-            s.value = _small_power(s.value, facts)
-            changed += 1
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and
                 isinstance(s.targets[0], gast.Name) and _pure(s.value, facts)):
             available.clear()
@@ -84,21 +99,61 @@ def repeated_products(fdef, facts):
     return changed
 
 
-def _small_power(node, facts):
-    """``x * x`` for ``x ** 2`` where x is a numeric array or number (the user's own power,
-    which compiler/optimize.py keeps as written: an object may have a __pow__ and no __mul__),
-    numpy's multiply being faster than its power; else None. The product takes the power's fact.
-    Only the square: numpy and Python compute ``x ** 2`` as ``x * x``, the same bits, where
-    ``x ** 3`` is ``pow(x, 3.0)``, rounded once, and ``x * x * x`` twice (280 of 1,000 normal
-    float64 values differ in the last bit), so the specialized code would return another value
-    than the generic code and the plain call."""
-    if not (isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and
-            isinstance(node.left, gast.Name) and isinstance(node.right, gast.Constant) and
-            type(node.right.value) is int and node.right.value == 2 and _pure(node, facts)):
+def _unseen_powers(fdef, facts, runtime_names, gradients_only):
+    """The ids of the top-level statements ``t = x ** 3`` or ``t = x ** 4`` whose ``t`` reaches
+    only the gradients ``fdef`` returns (decided on the tree before any rewrite)."""
+    candidates = [s for s in fdef.body if isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                  isinstance(s.targets[0], gast.Name) and _power(s.value, facts) in (3, 4)]
+    if not candidates or not gradients_only:
+        return set()
+    unobserved = Unobserved(fdef, facts, runtime_names, gradients_only)
+    return {id(s) for s in candidates if not unobserved.seen(s.targets[0].id)}
+
+
+def _power(node, facts):
+    """The exponent of ``x ** k`` for a name ``x`` of a numeric array or number (not a boolean)
+    and a literal int ``k``, pure elementwise arithmetic (:func:`_pure`); else None."""
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and \
+            isinstance(node.left, gast.Name) and isinstance(node.right, gast.Constant) and \
+            type(node.right.value) is int and _pure(node, facts) and \
+            not _boolean(facts.get(id(node.left), TOP)):
+        return node.right.value
+    return None
+
+
+def _small_power(node, facts, unseen=False):
+    """The product for the user's ``x ** k`` (see :func:`_power`; compiler/optimize.py keeps the
+    user's powers as written: an object may have a __pow__ and no __mul__), numpy's multiplies
+    being faster than its power (pow: 49 us for 2,000 float64, ``x * x * x`` 3.2); else None.
+    The products take the power's fact. ``x * x`` for ``x ** 2`` always: numpy and Python
+    compute the square as that product, the same bits. ``x * x * x`` for ``x ** 3`` and
+    ``(x * x) * (x * x)`` for ``x ** 4`` only where the value is ``unseen`` (it reaches only the
+    gradients: unobserved.py): pow rounds once and the products twice (280 of 1,000 normal
+    float64 cubes differ in the last bit), so a value the function returns would differ from the
+    generic code's and the plain call's. Not of booleans: ``m ** 2`` is an int8 array and
+    ``m * m`` a boolean one, whose ``q + q`` is True where the power's is 2."""
+    k = _power(node, facts)
+    x = node.left if k is not None else None
+    if k == 2:
+        product = gast.BinOp(left=x, op=gast.Mult(), right=x)
+    elif k == 3 and unseen:
+        product = gast.BinOp(left=gast.BinOp(left=x, op=gast.Mult(), right=x), op=gast.Mult(),
+                             right=x)
+    elif k == 4 and unseen:
+        product = gast.BinOp(left=gast.BinOp(left=x, op=gast.Mult(), right=x), op=gast.Mult(),
+                             right=gast.BinOp(left=x, op=gast.Mult(), right=x))
+    else:
         return None
-    product = gast.BinOp(left=node.left, op=gast.Mult(), right=node.left)
-    facts[id(product)] = facts[id(node)]
+    for n in walk(product):
+        if isinstance(n, gast.BinOp):
+            facts[id(n)] = facts[id(node)]
     return product
+
+
+def _boolean(f):
+    """A fact of a boolean array or numpy boolean (a product of booleans is a boolean, their
+    power an integer)."""
+    return (type(f) is Arr or type(f) is Scal) and f.dtype.kind == "b"
 
 
 def _power_of_two(node, facts):
