@@ -41,6 +41,7 @@ CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (run
 POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
 REMOVE_POSITION = "_sd_remove_position"  # lst.remove(v): the position of v (runtime)
 DICT_PAIRS = "_sd_dict_pairs"  # dict(d), {**d}: d's (key, value) pairs (runtime)
+ITERATED = "_sd_iterated"  # list(d): a dict's keys, or the sequence itself (runtime)
 
 
 class CallLowering:
@@ -355,9 +356,12 @@ class CallLowering:
                 target=target, iter=it, ifs=[], is_async=0)]), node)
         if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
                 not isinstance(args[0], (gast.List, gast.ListComp)):
-            name = self.names.fresh("v")
+            name, it = self.names.fresh("v"), args[0]
+            if isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):  # (list(d): d's keys)
+                self.parsed.env.setdefault(ITERATED, runtime.iterated)
+                it = call(load(ITERATED), [it])
             return located(gast.ListComp(elt=load(name), generators=[gast.comprehension(
-                target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
+                target=store(name), iter=it, ifs=[], is_async=0)]), node)
         if self.static_value(node.func) is functools.reduce and 2 <= len(args) <= 3 and not kws:
             return self.reduce_loop(node, args[0], args[1], args[2] if len(args) == 3 else None)
         if self.static_value(node.func) is itertools.accumulate and 1 <= len(args) <= 2 and \
