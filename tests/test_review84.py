@@ -68,3 +68,45 @@ def test_setattr_of_a_parameter_objects_attribute_by_a_constant_name():
     check_grads_fd(lambda v, x: set_by_name(_Param(v), x), (v, x), (0,), (gp.v,))
     gx = sd.grad(set_by_name, wrt=1)(_Param(v.copy()), x)
     check_grads_fd(lambda v, x: set_by_name(_Param(v), x), (v, x), (1,), (gx,))
+
+
+def sorted_in_place(x):
+    L = [x[0] * 2.0, x[1], x[2] * x[0]]
+    L.sort()
+    return L[0] * 3.0 + L[1] * L[2]
+
+
+def sorted_sums(xs):
+    L = [np.sum(np.sin(v)) for v in xs]
+    L.sort()
+    return L[0] * 3.0 + L[1]
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_sort_of_a_list_the_function_builds(mode):
+    # L.sort() with no arguments was taken for an array's sort: refused at run time (a
+    # TypeError) for the list of floats the function built
+    x = np.array([0.3, 1.2, -0.7])
+    check_grads_fd(sorted_in_place, (x,), (0,), (sd.grad(sorted_in_place, mode=mode)(x),))
+    xs = [x, x * 2.0, x * 0.5 + 1.0]
+    g = sd.grad(sorted_sums, mode=mode)(xs)
+    check_grads_fd(lambda a, b, c: sorted_sums([a, b, c]), xs, (0, 1, 2), g)
+
+
+def sorted_array_in_place(x):
+    a = x * 2.0
+    a.sort()
+    return np.sum(a * np.arange(3.0))
+
+
+def sorted_argument(L, x):
+    L.sort()
+    return L[0] * x
+
+
+def test_sort_of_an_array_still_and_of_a_list_argument_refused_as_sourcediffs():
+    x = np.array([0.3, 1.2, -0.7])
+    check_grads_fd(sorted_array_in_place, (x,), (0,), (sd.grad(sorted_array_in_place)(x),))
+    with pytest.raises(SourcediffError, match=r"test_review84.py:\d+: L.sort\(...\) sorts a "
+                                              r"list in place.*L = sorted\(L\)"):
+        sd.grad(sorted_argument, wrt=1)([2.0, 1.0], 3.0)

@@ -93,7 +93,9 @@ class CallLowering:
             return func.value.id, value, f"{func.value.id}.fill(...)"
         if isinstance(func, gast.Attribute) and func.attr == "sort" and len(value.args) + \
                 len(keywords) <= 2 and set(keywords) <= {"axis", "kind"} and \
-                self.local_name(func.value):  # (an array's sort; a list's takes key=, reverse=)
+                self.local_name(func.value) and not (func.value.id in self.lists and not value.args
+                                                     and not keywords):  # (an array's sort; a
+            # list's takes key=, reverse=, and L.sort() of a list display is sorted(L))
             return func.value.id, value, f"{func.value.id}.sort(...)"
         fn = self.static_value(func)
         if not (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").split(".")[0]
@@ -216,8 +218,8 @@ class CallLowering:
             seq = gast.List(elts=args[0].elts, ctx=gast.Load()) if isinstance(
                 args[0], (gast.List, gast.Tuple)) else call(load("list"), [args[0]])
             new = gast.BinOp(left=lst, op=gast.Add(), right=seq)
-        elif method == "sort" and not args and kws and \
-                {k.arg for k in kws} <= {"key", "reverse"}:
+        elif method == "sort" and not args and (kws or name in self.lists) and \
+                {k.arg for k in kws} <= {"key", "reverse"}:  # (a.sort() of an array: write_into)
             new = call(load("sorted"), [lst], kws)
         elif method == "clear" and not args and not kws:
             new = gast.List(elts=[], ctx=gast.Load())
@@ -689,6 +691,12 @@ def tuple_names(fdef):
     name or any other binding leave it out). ``t[i][j] = v`` writes ``t[i]`` back into such a
     name as a new tuple: Python cannot store into a tuple."""
     return _bound_only_to(fdef, (gast.Tuple,), fdef.args.vararg)
+
+
+def list_names(fdef):
+    """The names bound only by ``L = [...]`` or a list comprehension in ``fdef`` (a list wherever
+    it is read: ``L.sort()`` sorts that list, not an array)."""
+    return _bound_only_to(fdef, (gast.List, gast.ListComp), None)
 
 
 def dict_names(fdef):
