@@ -110,3 +110,44 @@ def test_sort_of_an_array_still_and_of_a_list_argument_refused_as_sourcediffs():
     with pytest.raises(SourcediffError, match=r"test_review84.py:\d+: L.sort\(...\) sorts a "
                                               r"list in place.*L = sorted\(L\)"):
         sd.grad(sorted_argument, wrt=1)([2.0, 1.0], 3.0)
+
+
+def _weighted(items, x):
+    s = 0.0
+    for i in range(len(items)):
+        s = s + np.sum(np.sin(items[i] * x) * (i + 1.0))
+    return s
+
+
+def concatenated(a, b, x):
+    joined = a + b
+    return _weighted(joined, x)
+
+
+def repeated(ls, x):
+    return _weighted(ls * 2, x)
+
+
+def _lists():
+    rng = np.random.default_rng(3)
+    return [rng.normal(size=2)], [rng.normal(size=2), rng.normal(size=2)], rng.normal(size=2)
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_forward_mode_refuses_list_arguments_joined_as_reverse_mode_does(wrt):
+    # forward mode gave the joined list the tangent of one operand (b's 2 items for 3): an
+    # IndexError in the loop, and where the operand had the joined list's length, its items'
+    # tangents would have been read for the others'
+    a, b, x = _lists()
+    for mode in ("reverse", "forward"):
+        with pytest.raises(SourcediffError, match=r"test_review84.py:\d+: a list of \d items .*"
+                                                  r"list\(A\) \+ list\(B\)"):
+            sd.grad(concatenated, wrt=wrt, mode=mode)(a, b, x)
+
+
+def test_forward_mode_of_a_repeated_list_argument_keeps_its_tangent():
+    _, b, x = _lists()
+    g = sd.grad(repeated, mode="forward")(b, x)
+    check_grads_fd(lambda b0, b1: repeated([b0, b1], x), b, (0, 1), g)
+    check_grads_fd(repeated, (b, x), (1,), (sd.grad(repeated, wrt=1, mode="forward")(b, x),))
+
