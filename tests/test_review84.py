@@ -151,3 +151,68 @@ def test_forward_mode_of_a_repeated_list_argument_keeps_its_tangent():
     check_grads_fd(lambda b0, b1: repeated([b0, b1], x), b, (0, 1), g)
     check_grads_fd(repeated, (b, x), (1,), (sd.grad(repeated, wrt=1, mode="forward")(b, x),))
 
+
+# ---------------------------------------------------------------- numpy functions without rules
+# each was a NoRuleError in every mode; now differentiated as the numpy operations it stands for
+# (runtime/written.py) or by a rule (x.take, x.round); 2.x-only ones where numpy has them
+_R = np.random.default_rng(84)
+_V4, _W3 = _R.normal(size=4), _R.normal(size=3)
+_B = _R.normal(size=(2, 3, 4))
+
+
+def _has(owner, name):
+    return hasattr(owner, name)
+
+
+_NUMPY_CALLS = [
+    ("vecdot", _has(np, "vecdot"), lambda x: np.sum(np.vecdot(x, x * x) ** 2)),
+    ("vecdot_axis", _has(np, "vecdot"), lambda x: np.sum(np.sin(np.vecdot(x, _B[0], axis=0)))),
+    ("linalg_vecdot", _has(np.linalg, "vecdot"),
+     lambda x: np.sum(np.linalg.vecdot(_B, x) ** 2)),
+    ("matvec", _has(np, "matvec"), lambda x: np.sum(np.sin(np.matvec(x, _V4 + x[0])))),
+    ("vecmat", _has(np, "vecmat"), lambda x: np.sum(np.vecmat(_W3 * x[:, 1], x) ** 2)),
+    ("matrix_transpose", _has(np.linalg, "matrix_transpose"),
+     lambda x: np.sum(np.linalg.matrix_transpose(x * x[0, 0]) * _B[1].T)),
+    ("vector_norm", _has(np.linalg, "vector_norm"),
+     lambda x: np.linalg.vector_norm(x) + np.sum(np.linalg.vector_norm(x, axis=1, ord=3))),
+    ("vector_norm_axes", _has(np.linalg, "vector_norm"),
+     lambda x: np.sum(np.linalg.vector_norm(_B * x, axis=(0, 2), keepdims=True) * _W3[:, None])),
+    ("matrix_norm", _has(np.linalg, "matrix_norm"),
+     lambda x: np.linalg.matrix_norm(x) + np.sum(np.linalg.matrix_norm(_B * x, ord=1))),
+    ("svdvals", _has(np.linalg, "svdvals"), lambda x: np.sum(np.linalg.svdvals(x) ** 3)),
+    ("round_method", True, lambda x: np.sum(x.round(1) * x)),
+    ("take_method", True, lambda x: np.sum(x.take([0, 2, 2], axis=1) ** 2) + x.take(5) ** 3),
+    ("subtract_reduce", True,
+     lambda x: np.sum(np.subtract.reduce(x, axis=0) ** 2) + np.subtract.reduce(x[0]) ** 2),
+    ("subtract_reduce_keepdims", True,
+     lambda x: np.sum(np.sin(np.subtract.reduce(x, axis=1, keepdims=True) * x))),
+    ("add_reduceat", True,
+     lambda x: np.sum(np.add.reduceat(x, [0, 2, 1, 3], axis=1) ** 2) +
+     np.sum(np.sin(np.add.reduceat(x, [1, 2])))),
+]
+
+
+@pytest.mark.parametrize("name, present, fn", _NUMPY_CALLS, ids=[c[0] for c in _NUMPY_CALLS])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_numpy_functions_people_call_are_differentiated(name, present, fn, mode):
+    if not present:
+        pytest.skip("numpy has no such function before 2.0")
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    check_grads_fd(fn, (x,), (0,), (sd.grad(fn, mode=mode)(x),))
+    value, _ = sd.value_and_grad(fn)(x)
+    np.testing.assert_allclose(value, fn(x), rtol=1e-12)  # (the value is numpy's)
+
+
+@pytest.mark.parametrize("name", ["vecdot", "matvec", "vector_norm_axes", "subtract_reduce_keepdims",
+                                  "add_reduceat"])
+def test_their_second_derivatives(name):
+    # (their written versions are differentiated from source, so grad of grad reaches through)
+    present, fn = {n: (p, f) for n, p, f in _NUMPY_CALLS}[name]
+    if not present:
+        pytest.skip("numpy has no such function before 2.0")
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    v = np.random.default_rng(2).normal(size=(3, 4))
+    g = sd.grad(fn)
+    hv = sd.grad(lambda x: np.sum(g(x) * v))(x)
+    check_grads_fd(lambda x: np.sum(g(x) * v), (x,), (0,), (hv,), rtol=1e-4)
+
