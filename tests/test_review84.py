@@ -2,6 +2,8 @@
 list.sort(), forward mode of list concatenation, numpy 2.x functions, round() of an object, and
 messages that named sourcediff's temporaries instead of the user's code."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -215,4 +217,31 @@ def test_their_second_derivatives(name):
     g = sd.grad(fn)
     hv = sd.grad(lambda x: np.sum(g(x) * v))(x)
     check_grads_fd(lambda x: np.sum(g(x) * v), (x,), (0,), (hv,), rtol=1e-4)
+
+
+# ---------------------------------------------------------------- round() of an object
+class _Rounded:
+    def __init__(self, v):
+        self.v = v
+
+    def __round__(self, n=0):
+        return round(self.v, n)
+
+    def __floor__(self):
+        return float(np.floor(self.v))
+
+
+def rounded_object(q, x):
+    return np.sum(x * x) * round(q, 1) + q.v * x[0] + math.floor(q) * x[1]
+
+
+def test_round_of_an_object_whose_round_gives_a_number_has_no_derivative():
+    # refused before (round() runs the class's __round__): a rounded number is piecewise
+    # constant, whichever class computed it; one giving an object of its class is still refused
+    # (tests/test_review70.py)
+    q, x = _Rounded(1.234), np.array([0.5, 2.0])
+    g = sd.grad(rounded_object)(q, x)
+    check_grads_fd(lambda v, x: rounded_object(_Rounded(v), x), (1.234, x), (0,), (g.v,))
+    gx = sd.grad(rounded_object, wrt=1)(q, x)
+    check_grads_fd(lambda v, x: rounded_object(_Rounded(v), x), (1.234, x), (1,), (gx,))
 
