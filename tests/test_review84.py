@@ -245,3 +245,22 @@ def test_round_of_an_object_whose_round_gives_a_number_has_no_derivative():
     gx = sd.grad(rounded_object, wrt=1)(q, x)
     check_grads_fd(lambda v, x: rounded_object(_Rounded(v), x), (1.234, x), (1,), (gx,))
 
+
+# ---------------------------------------------------------------- messages
+def test_grad_of_a_numpy_function_says_to_wrap_it_in_a_def():
+    # it advised registering a rule with defvjp, which np.sin has
+    with pytest.raises(sd.NoSourceError, match=r"np.sin is a ufunc sourcediff has a derivative "
+                                               r"rule for.*def f\(x\): return np.sin\(x\)"):
+        sd.grad(np.sin)(np.ones(3))
+
+
+def chained(x):
+    return np.sum(np.linalg.multi_dot([x, x * 2.0, x]))
+
+
+def test_a_hessian_through_multi_dot_names_it_not_its_helper():
+    # it named only the rule's helper, _sd.multi_dot_grads, which the user never wrote
+    with pytest.raises(SourcediffError, match=r"(?s)test_review84.py:\d+: sourcediff has no "
+                                              r"derivative of the derivative of "
+                                              r"np.linalg.multi_dot.*a @ b @ c"):
+        sd.hessian(chained)(np.eye(2) + 0.1)
