@@ -1218,3 +1218,8 @@ nondiff_case(_sd.like_of, R(2, 3))
 # the check of an operation declared without a derivative that may run a class's own method
 # (compiler/dispatched.py): the result itself, for arrays
 nondiff_case(_sd.without_derivative, R(2, 3) > 0.0, ">", R(2, 3))
+# review84: x.take (np.take's rule), x.round (piecewise constant), np.add.reduceat's 0/1 matrix
+case(np.ndarray.take, R(3, 4), [0, 2, 2])
+case(np.ndarray.take, R(3, 4), np.array([[0, 3], [3, 1]]), axis=1)
+nondiff_case(np.ndarray.round, spaced(2, 3), 1)
+nondiff_case(_sd.reduceat_weights, [0, 2, 1, 3], 5)

@@ -39,6 +39,14 @@ def called_form(make, callee, active_params, where, text=""):
                 f"sourcediff.defvjp") from None
         if runtime_helper(callee):  # (a rule's helper, met in the gradient of generated code)
             name = getattr(callee, "__name__", callee)
+            users = _rules_calling(name)
+            if users:  # (np.linalg.multi_dot's, in its hessian: name what the user wrote)
+                raise NoRuleError(
+                    f"{where}: sourcediff has no derivative of the derivative of {users}: its "
+                    f"rule computes the first one with _sd.{name}, which has no rule of its own."
+                    f"\n    {text}\nUse a derivative of lower order "
+                    f"through {users}, or write it with operations that have second derivatives "
+                    f"(np.linalg.multi_dot([a, b, c]) as a @ b @ c)") from None
             raise NoRuleError(
                 f"{where}: sourcediff's helper _sd.{name} has no derivative rule, and its source "
                 f"cannot be differentiated either, so code that uses it cannot be differentiated "
@@ -67,3 +75,15 @@ def _written_for(callee):
                 return f"scipy.stats.{owner.name}.{name}"
             return f"{getattr(key, '__module__', '') or ''}.{name}".lstrip(".")
     return None
+
+
+def _rules_calling(helper):
+    """The names of the primitives whose vjp or jvp rule calls the runtime helper ``helper``
+    (``np.linalg.multi_dot`` for multi_dot_grads), joined for a message, or None."""
+    found = []
+    for rule in registry.all_rules():
+        code = [getattr(f, "__code__", None) for f in (rule.vjp, rule.jvp)]
+        if any(c is not None and helper in c.co_names for c in code) and \
+                not runtime_helper(rule.key):
+            found.append(rule.name)
+    return " and ".join(sorted(set(found))) or None

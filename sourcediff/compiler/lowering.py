@@ -41,6 +41,7 @@ CHECK_LIST_METHOD = "_sd_check_list_method"  # lst.reverse() on a list only (run
 POP_POSITION = "_sd_pop_position"  # lst.pop(i): the position from the start (runtime)
 REMOVE_POSITION = "_sd_remove_position"  # lst.remove(v): the position of v (runtime)
 DICT_PAIRS = "_sd_dict_pairs"  # dict(d), {**d}: d's (key, value) pairs (runtime)
+ITERATED = "_sd_iterated"  # list(d): a dict's keys, or the sequence itself (runtime)
 
 
 class CallLowering:
@@ -92,7 +93,9 @@ class CallLowering:
             return func.value.id, value, f"{func.value.id}.fill(...)"
         if isinstance(func, gast.Attribute) and func.attr == "sort" and len(value.args) + \
                 len(keywords) <= 2 and set(keywords) <= {"axis", "kind"} and \
-                self.local_name(func.value):  # (an array's sort; a list's takes key=, reverse=)
+                self.local_name(func.value) and not (func.value.id in self.lists and not value.args
+                                                     and not keywords):  # (an array's sort; a
+            # list's takes key=, reverse=, and L.sort() of a list display is sorted(L))
             return func.value.id, value, f"{func.value.id}.sort(...)"
         fn = self.static_value(func)
         if not (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").split(".")[0]
@@ -215,8 +218,8 @@ class CallLowering:
             seq = gast.List(elts=args[0].elts, ctx=gast.Load()) if isinstance(
                 args[0], (gast.List, gast.Tuple)) else call(load("list"), [args[0]])
             new = gast.BinOp(left=lst, op=gast.Add(), right=seq)
-        elif method == "sort" and not args and kws and \
-                {k.arg for k in kws} <= {"key", "reverse"}:
+        elif method == "sort" and not args and (kws or name in self.lists) and \
+                {k.arg for k in kws} <= {"key", "reverse"}:  # (a.sort() of an array: write_into)
             new = call(load("sorted"), [lst], kws)
         elif method == "clear" and not args and not kws:
             new = gast.List(elts=[], ctx=gast.Load())
@@ -355,9 +358,12 @@ class CallLowering:
                 target=target, iter=it, ifs=[], is_async=0)]), node)
         if _is_call_to(node, "list", self.locals) and len(args) == 1 and not kws and \
                 not isinstance(args[0], (gast.List, gast.ListComp)):
-            name = self.names.fresh("v")
+            name, it = self.names.fresh("v"), args[0]
+            if isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):  # (list(d): d's keys)
+                self.parsed.env.setdefault(ITERATED, runtime.iterated)
+                it = call(load(ITERATED), [it])
             return located(gast.ListComp(elt=load(name), generators=[gast.comprehension(
-                target=store(name), iter=args[0], ifs=[], is_async=0)]), node)
+                target=store(name), iter=it, ifs=[], is_async=0)]), node)
         if self.static_value(node.func) is functools.reduce and 2 <= len(args) <= 3 and not kws:
             return self.reduce_loop(node, args[0], args[1], args[2] if len(args) == 3 else None)
         if self.static_value(node.func) is itertools.accumulate and 1 <= len(args) <= 2 and \
@@ -685,6 +691,12 @@ def tuple_names(fdef):
     name or any other binding leave it out). ``t[i][j] = v`` writes ``t[i]`` back into such a
     name as a new tuple: Python cannot store into a tuple."""
     return _bound_only_to(fdef, (gast.Tuple,), fdef.args.vararg)
+
+
+def list_names(fdef):
+    """The names bound only by ``L = [...]`` or a list comprehension in ``fdef`` (a list wherever
+    it is read: ``L.sort()`` sorts that list, not an array)."""
+    return _bound_only_to(fdef, (gast.List, gast.ListComp), None)
 
 
 def dict_names(fdef):

@@ -60,6 +60,7 @@ from .lowering import (  # noqa: F401
     WITH_ITEM,
     CallLowering,
     _is_call_to,
+    list_names,
     tuple_names,
 )
 from .parse import lift_function
@@ -193,6 +194,7 @@ class Normalizer(CallLowering):
         self.renamed = {}  # a comprehension's variable's own name -> the user's
         self.defaults = {}  # local function name -> (its parameters, {parameter: default's name})
         self.tuples = tuple_names(fdef)  # names that hold a tuple (t[i][j] = v: lowering.WITH_ITEM)
+        self.lists = list_names(fdef)  # names that hold a list (L.sort(): L = sorted(L))
         # names an inner def or lambda binds that are bound elsewhere too (f = np.sin after
         # f = lambda ...; two defs of g): see define
         self.rebound = {n for n, c in binding_counts(fdef)[0].items() if c > 1}

@@ -175,6 +175,12 @@ def not_a_function(fn):
                 f"itself, `sd.grad(f)`, not the result of calling it, `sd.grad(f(x, w))`; then call "
                 f"the gradient with the arguments: `sd.grad(f)(x, w)`")
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or _short(fn)
+    if registry.lookup(fn) is not None or registry.written_as(fn) is not None:
+        shown = registry._key_name(fn)  # (np.sin: it has a rule, used where a function calls it)
+        return (f"{shown} is a {kind} sourcediff has a derivative rule for, but sd.grad takes a "
+                f"function whose source it reads, which {shown} has not. Differentiate a function "
+                f"that calls it: def f(x): return {shown}(x), then sd.grad(f) (elementwise_grad "
+                f"for the derivative at each entry)")
     return (f"{name} is not a Python function defined in source code ({kind}); sourcediff can only "
             f"differentiate functions whose source it can read. For a builtin or compiled function, "
             f"register a rule with sourcediff.defvjp")

@@ -275,7 +275,8 @@ def _makes_array(value, arrays, fresh_call):
 # the pairs of d that dict(d) and {**d} are lowered to (compiler/lowering.py's dict_of_pairs)
 _KEEPING = (builtins.list, builtins.tuple, builtins.dict, builtins.sorted, builtins.reversed,
             builtins.next, builtins.iter, builtins.enumerate, builtins.zip, copy.copy,
-            sequences.dict_get, sequences.dict_values, sequences.dict_items, sequences.dict_pairs)
+            sequences.dict_get, sequences.dict_values, sequences.dict_items, sequences.dict_pairs,
+            sequences.iterated)
 
 
 def holders_of(op, value, arrays):

@@ -152,7 +152,7 @@ defnondiff(
 )
 defnondiff(
     np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix, np.floor_divide,
-    operator.floordiv, math.floor, math.ceil, math.trunc, builtins.round,
+    operator.floordiv, math.floor, math.ceil, math.trunc, builtins.round, np.ndarray.round,
     reason="piecewise constant: the derivative is 0 wherever it exists",
     view=False,
 )

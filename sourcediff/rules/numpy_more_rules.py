@@ -884,3 +884,24 @@ defwritten(np.multiply.outer, _sd.multiply_outer)
 defwritten(np.divide.outer, _sd.divide_outer)
 defwritten(np.apply_along_axis, _sd.apply_along_axis)
 defwritten(np.piecewise, _sd.piecewise)
+# numpy 2.x's vector and matrix functions, and two ufunc reductions (review84)
+for _key in present(np, "vecdot") + present(np.linalg, "vecdot"):
+    defwritten(_key, _sd.vecdot)
+for _key in present(np, "matrix_transpose") + present(np.linalg, "matrix_transpose"):
+    defwritten(_key, _sd.matrix_transpose)
+for _key, _fn in (("matvec", _sd.matvec), ("vecmat", _sd.vecmat)):
+    for _k in present(np, _key):
+        defwritten(_k, _fn)
+for _key, _fn in (("vector_norm", _sd.vector_norm), ("matrix_norm", _sd.matrix_norm),
+                  ("svdvals", _sd.svdvals)):
+    for _k in present(np.linalg, _key):
+        defwritten(_k, _fn)
+defwritten(np.subtract.reduce, _sd.subtract_reduce)
+defwritten(np.add.reduceat, _sd.add_reduceat)
+defnondiff(_sd.reduceat_weights, reason="the 0/1 matrix of the slices np.add.reduceat sums",
+           view=False)
+
+
+@defvjp(np.ndarray.take, kind="linear", torch_name="TakeBackward0", view=False)
+def take_method(g, ans, a, indices, axis=None, out=None, mode="raise"):
+    return (_sd.take_grad(g, a, indices, axis, mode), None)

@@ -667,6 +667,22 @@ def dict_pairs_tangent(c, out, t, d):
     return (_sd.dict_pairs_grad(c, d), None)
 
 
+# list(seq), lowered to [v for v in _sd.iterated(seq)]: a dict's keys, or seq itself
+@defvjp(_sd.iterated, kind="custom")
+def iterated(g, ans, seq):
+    return (_sd.iterated_grad(g, seq),)
+
+
+@defjvp(_sd.iterated)
+def iterated_jvp(t, ans, seq):
+    return (_sd.iterated_grad(t, seq),)
+
+
+@defvjp(_sd.iterated_grad, kind="linear")
+def iterated_grad(c, out, g, seq):
+    return (_sd.iterated_grad(c, seq), None)
+
+
 @defvjp(_sd.dict_values, kind="custom")
 def dict_values(g, ans, d):
     return (_sd.dict_values_grad(g, d),)

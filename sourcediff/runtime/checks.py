@@ -629,11 +629,18 @@ def without_derivative(ans, what, *operands):
     arrays and numbers), and for a bool, an int or None (``obj == other`` giving a bool), ``ans``
     passes unchanged. The refusal is a TypeError, which the generated code's caller locates at
     the user's line (compiled.py)."""
+    if what in _ROUNDING and isinstance(ans, (numbers.Number, np.ndarray)):
+        return ans  # (a number or array rounded, by whichever class's method: piecewise constant)
     for x in operands:
         if type(x) not in _PLAIN and (is_model_object(x) or (
                 isinstance(x, (list, tuple, dict)) and holds_object(x))) and _may_carry(ans):
             raise _undifferentiated_method(x, what, ans)
     return ans
+
+
+# (round(obj), math.floor(obj)... giving a number: rounded, whatever the class computed it from;
+# an object of the class given back may hold values that are not, and is refused)
+_ROUNDING = frozenset({"round()", "math.floor()", "math.ceil()", "math.trunc()"})
 
 
 _PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})

@@ -538,10 +538,12 @@ def sorts_an_array(a, what):
     """Refuse ``a.sort()`` on anything but a numpy array (the compiler writes an array's as
     ``a = np.sort(a)``; a list's takes ``key=`` and ``reverse=``)."""
     if not isinstance(a, np.ndarray):
-        fix = f"; write {what.split('.')[0]} = sorted(...) (with its key= and reverse=)" \
-            if isinstance(a, list) else ""
-        raise TypeError(f"{what} sorts a {type(a).__name__} in place, which sourcediff follows "
-                        f"for numpy arrays only{fix}")
+        name = what.split('.')[0]
+        fix = f"write {name} = sorted({name}) (with its key= and reverse=)" if isinstance(
+            a, list) else f"write {name} = np.sort({name}) for an array"
+        raise SourcediffSyntaxError(
+            f"{what} sorts a {type(a).__name__} in place, which sourcediff follows for numpy "
+            f"arrays and for lists it sees built in the function (L = [...]) only; {fix}")
 
 
 def cycled(v, shape):

@@ -23,7 +23,8 @@ __all__ = [
     "attribute_slot", "attribute_grad", "constructed_grad", "constructed_grad_adjoint",
     "named_like", "loop_length",
     "check_unpack", "check_list_method", "pop_position", "remove_position", "key_extremum", "dict_get", "dict_get_grad", "dict_get_tangent",
-    "dict_default_grad", "dict_pairs", "dict_pairs_grad", "dict_pairs_tangent"
+    "dict_default_grad", "dict_pairs", "dict_pairs_grad", "dict_pairs_tangent", "iterated",
+    "iterated_grad"
 ]
 
 
@@ -215,6 +216,19 @@ def dict_pairs_grad(g, d):
 def dict_pairs_tangent(t, d):
     """The tangent of ``dict_pairs(d)`` for a tangent ``t`` of ``d``."""
     return _dict_view_tangent(t, d, "items") if isinstance(d, dict) else t
+
+
+def iterated(seq):
+    """What ``list(seq)`` reads, by position: a dict's keys (Python's iteration over a dict, as
+    ``list(d)`` gives them), ``seq`` itself otherwise (a list, tuple or array, read item by
+    item)."""
+    return list(seq.keys()) if isinstance(seq, collections.abc.Mapping) else seq
+
+
+def iterated_grad(g, seq):
+    """The gradient (or tangent) of ``seq`` from that of ``iterated(seq)``: none for a dict (its
+    keys carry no derivative), ``g`` itself otherwise; it is its own adjoint."""
+    return 0.0 if isinstance(seq, collections.abc.Mapping) else g
 
 
 def dict_values(d):

@@ -242,6 +242,8 @@ def broadcast_tangent(t, ans):
             f"attribute, an item, a default or a helper); sourcediff's derivative rules are plain "
             f"ndarray's, so the derivative would be wrong. Read {fix}")
     if isinstance(ans, (list, tuple)):  # the tangent of a container gradient (GradList) as it is
+        if isinstance(t, (list, tuple)) and len(t) != len(ans):  # (A + B of list arguments)
+            raise _sequence_arithmetic(t, ans)
         return t
     if shape(t) == shape(ans):
         return t

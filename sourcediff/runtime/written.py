@@ -11,7 +11,9 @@ from .accumulate import _refuse
 from .indexing import piecewise_conditions
 
 __all__ = ["corrcoef", "polyfit", "angle", "svdvals", "refuse_complex", "apply_along_axis",
-           "piecewise", "add_outer", "subtract_outer", "multiply_outer", "divide_outer"]
+           "piecewise", "add_outer", "subtract_outer", "multiply_outer", "divide_outer",
+           "vecdot", "matvec", "vecmat", "matrix_transpose", "vector_norm", "matrix_norm",
+           "subtract_reduce", "add_reduceat", "reduceat_weights"]
 
 
 def refuse_complex(x, what):
@@ -130,3 +132,90 @@ def divide_outer(a, b):
     """np.divide.outer(a, b)."""
     a_, b_ = _outer_operands(a, b)
     return a_ / b_
+
+
+# numpy 2.x's vector and matrix functions (and two ufunc reductions), in the operations they
+# stand for; numpy's own is called where the differentiated function does not carry a derivative
+
+
+def vecdot(x1, x2, axis=-1):
+    """np.vecdot(x1, x2, axis=...) and np.linalg.vecdot: the sum over ``axis`` of
+    conj(x1) * x2 (broadcast)."""
+    return np.sum(np.conj(x1) * x2, axis=axis)
+
+
+def matvec(x1, x2):
+    """np.matvec(A, v): A @ v over the last axes, A (..., m, n) and v (..., n) broadcast."""
+    return np.sum(x1 * np.expand_dims(x2, -2), axis=-1)
+
+
+def vecmat(x1, x2):
+    """np.vecmat(v, A): conj(v) @ A over the last axes, v (..., m) and A (..., m, n)."""
+    return np.sum(np.expand_dims(np.conj(x1), -1) * x2, axis=-2)
+
+
+def matrix_transpose(x):
+    """np.linalg.matrix_transpose(x) (np.matrix_transpose): its last two axes swapped."""
+    return np.swapaxes(x, -1, -2)
+
+
+def vector_norm(x, axis=None, keepdims=False, ord=2):
+    """np.linalg.vector_norm(x, axis=, keepdims=, ord=): the vector norm of the entries along
+    ``axis`` (all of them for None, several for a tuple), np.linalg.norm of x flattened there."""
+    if axis is None:
+        n = np.linalg.norm(np.ravel(x), ord=ord)
+        return np.reshape(n, (1,) * np.ndim(x)) if keepdims else n
+    if isinstance(axis, tuple) and len(axis) != 1:
+        axes = tuple(a % np.ndim(x) for a in axis)
+        last = tuple(range(np.ndim(x) - len(axes), np.ndim(x)))
+        moved = np.moveaxis(x, axes, last)
+        flat = np.reshape(moved, np.shape(moved)[:len(np.shape(moved)) - len(axes)] + (-1,))
+        n = np.linalg.norm(flat, ord=ord, axis=-1)
+        return np.expand_dims(n, axes) if keepdims else n
+    return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+def matrix_norm(x, keepdims=False, ord="fro"):
+    """np.linalg.matrix_norm(x, keepdims=, ord=): np.linalg.norm over the last two axes."""
+    return np.linalg.norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def subtract_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+    """np.subtract.reduce(a, axis): the first entry along ``axis`` minus the others' sum
+    (numpy subtracts them one by one); out= and dtype= are refused."""
+    if out is not None or dtype is not None:
+        _refuse("np.subtract.reduce with out= or dtype=")
+    if axis is None:
+        if np.ndim(array) > 1:
+            raise ValueError("reduction operation 'subtract' is not reorderable, so at most one "
+                             "axis may be specified")
+        array, axis = np.ravel(array), 0
+    n = np.shape(array)[axis]
+    first = np.take(array, [0], axis=axis)
+    rest = np.sum(np.take(array, np.arange(1, n), axis=axis), axis=axis, keepdims=True)
+    r = first - rest
+    return r if keepdims else np.squeeze(r, axis=axis)
+
+
+def reduceat_weights(indices, n):
+    """The (len(indices), n) 0/1 matrix whose row i picks what np.add.reduceat sums for
+    ``indices[i]``: entries indices[i] to indices[i + 1] (to the end for the last), or the one
+    entry indices[i] where the next index is not larger."""
+    idx = [int(i) for i in np.ravel(indices)]
+    w = np.zeros((len(idx), n))
+    for i, start in enumerate(idx):
+        stop = idx[i + 1] if i + 1 < len(idx) else n
+        if not 0 <= start < n:
+            raise IndexError(f"index {start} out-of-bounds in add.reduceat [0, {n})")
+        w[i, start:max(stop, start + 1)] = 1.0
+    return w
+
+
+def add_reduceat(array, indices, axis=0, dtype=None, out=None):
+    """np.add.reduceat(a, indices, axis): the sums of the slices ``indices`` mark along ``axis``
+    (a 0/1 matrix of them, reduceat_weights, applied along it); out= and dtype= are refused."""
+    if out is not None or dtype is not None:
+        _refuse("np.add.reduceat with out= or dtype=")
+    w = reduceat_weights(indices, np.shape(array)[axis])
+    moved = np.moveaxis(array, axis, -1)
+    return np.moveaxis(moved @ np.transpose(w), -1, axis)
