@@ -70,6 +70,7 @@ from .rows import block_rows
 from .scatters import picked_scatters
 from .seq_grads import sequence_grads
 from .shifts import shift_invariant_sums
+from .stacked_rows import rows_in_place
 from .unroll import known_branches, paired_saves, unroll_loops
 
 
@@ -199,6 +200,21 @@ def _stacked_products(r):
     return changed
 
 
+def _rows_in_place(r):
+    """stacked_rows.py's rewrite, on the facts of the tree the stacked products made."""
+    if not _infer(r, marks=True):
+        raise _Stop
+    return rows_in_place(r.fdef, r.nodes, r.runtime_names)
+
+
+def _stacks_rows(fdef, runtime_names):
+    """Whether the function calls one of the runtime's stacking helpers (stacked_rows.py's
+    candidates read a list there)."""
+    return any(isinstance(n, gast.Attribute) and n.attr in ("stack_rows", "add_stacked_sums",
+                                                            "add_stacked_products") and
+               isinstance(n.value, gast.Name) and n.value.id in runtime_names for n in walk(fdef))
+
+
 def _release(r):
     _infer(r)  # (the facts of the names the passes after the last inference made, if it can)
     return release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name)
@@ -249,6 +265,9 @@ FINAL = (
     Pass("stacked products", _stacked_products,
          when=lambda r: r.stack_name is not None and _has_loop_products(r.fdef),
          example="stacked_products"),
+    Pass("rows in place", _rows_in_place,
+         when=lambda r: r.batch_rows and _stacks_rows(r.fdef, r.runtime_names),
+         example="rows_in_place"),  # (numpy's: numba's loops keep their lists; stacked_rows.py)
     Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
