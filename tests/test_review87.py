@@ -1,4 +1,5 @@
-"""Per-pass rows written in place (specialize/stacked_rows.py): a list of rows an adjoint loop
+"""numpy's reductions of an ndarray called as its methods (specialize/methods.py), and per-pass
+rows written in place (specialize/stacked_rows.py): a list of rows an adjoint loop
 appends, stacked after it, becomes an array made before the loop whose rows each pass's
 elementwise operation writes with ``out=``. The gradients must be the same bits as the code
 without the pass (the same ufuncs, the rows in the same order) and agree with finite
@@ -233,3 +234,58 @@ def test_left_alone(change):
     assert src != _DOWN.replace("{order}", "")
     new, changed = _run_pass(src)
     assert changed == 0 and "rows.append(d)" in new and "np.empty" not in new, new
+
+
+# ----------------------------------------------------------- reductions called as methods
+
+
+def reductions(x, w):
+    a = np.sum(x * w, axis=1, keepdims=True)
+    b = np.max(x, 0) + np.min(x, axis=0) + np.amax(x * w, axis=(0,))
+    c = np.prod(np.tanh(x) + 2.0, axis=-1)
+    return np.sum(np.sin(a) * np.mean(x, 1)[:, None]) + np.mean(b * w) + np.sum(c)
+
+
+def listed_max(w, c):
+    return np.sum(np.max(c, axis=0) * w ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_reductions_as_methods_same_bits(dtype):
+    rng = np.random.default_rng(5)
+    args = (rng.standard_normal((7, 4)).astype(dtype), rng.standard_normal(4).astype(dtype))
+    text, text_off = [specialized(reductions, args, (0, 1), skip)[0]
+                      for skip in ((), {"reduction methods"})]
+    text, text_off = [_code(t) for t in (text, text_off)]
+    for call in ("np.sum(", "np.max(", "np.min(", "np.amax(", "np.prod(", "np.mean("):
+        assert call in text_off and call not in text, text
+    for call in ("a = _mul1.sum(axis=1, keepdims=True)", "_max1 = x.max(axis=0)",
+                 "_min1 = x.min(axis=0)", "_amax1 = _mul2.max(axis=(0,))",
+                 "c = _add2.prod(axis=-1)", "_mean1 = x.mean(axis=1)"):
+        assert call in text, text
+    _, grads, _ = _with_and_without_pass(reductions, args, (0, 1), "reduction methods")
+    if dtype == np.float64:
+        check_grads_fd(reductions, args, (0, 1), grads)
+    value = sd.value_and_grad(reductions, wrt=(0, 1))(*args)[0]
+    assert np.asarray(value).tobytes() == np.asarray(reductions(*args)).tobytes()
+
+
+def _code(text):
+    """``text`` without its comment lines (they quote the user's source)."""
+    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("#"))
+
+
+def _with_and_without_pass(fn, args, wrt, name):
+    text, grads = specialized(fn, args, wrt)
+    text_off, grads_off = specialized(fn, args, wrt, {name})
+    _same_bits(grads, grads_off)
+    return text, grads, text_off
+
+
+def test_reduction_of_a_list_stays_numpys():
+    args = (np.arange(3.0) - 1.0, [[1.0, 5.0, 2.0], [4.0, 0.5, 3.0]])
+    df = sd.grad(listed_max)
+    grad = df(*args)
+    text = sd.source(df, *args)
+    assert "np.max(c, axis=0)" in text, text
+    check_grads_fd(listed_max, args, (0,), (grad,))

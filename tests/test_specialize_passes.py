@@ -79,6 +79,10 @@ def layers(params, x):
     return np.sum(x ** 2)
 
 
+def reduction_methods(x):
+    return np.sum(np.sin(np.mean(x, 1)) * np.max(x, axis=1, keepdims=True).T)
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -144,6 +148,8 @@ EXAMPLES = {
                                      (_rng.normal(size=(4, 2)), _rng.normal(size=2))],
                                     _rng.normal(size=(5, 3))), 0,
                            "return _sd.grad_like(params_bar, params)", "return [("),
+    "reduction_methods": (reduction_methods, (_rng.normal(size=(6, 5)),), 0,
+                          "_mean1 = np.mean(x, 1)", "_mean1 = x.mean(axis=1)"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

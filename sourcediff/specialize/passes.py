@@ -56,6 +56,7 @@ from .facts import (
     seq_fact,
 )
 from .inference import Inference
+from .methods import has_reductions, reductions_as_methods
 from .loops import (
     _has_loop_products,
     _hoist_loop_products,
@@ -207,6 +208,13 @@ def _rows_in_place(r):
     return rows_in_place(r.fdef, r.nodes, r.runtime_names)
 
 
+def _methods(r):
+    """methods.py's rewrite, on the facts of the tree as the passes before left it."""
+    if not _infer(r):
+        raise _Stop
+    return reductions_as_methods(r.fdef, r.nodes)
+
+
 def _stacks_rows(fdef, runtime_names):
     """Whether the function calls one of the runtime's stacking helpers (stacked_rows.py's
     candidates read a list there)."""
@@ -269,6 +277,8 @@ FINAL = (
          when=lambda r: r.batch_rows and _stacks_rows(r.fdef, r.runtime_names),
          example="rows_in_place"),  # (numpy's: numba's loops keep their lists; stacked_rows.py)
     Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
+    Pass("reduction methods", _methods, when=lambda r: has_reductions(r.fdef),
+         example="reduction_methods"),  # (methods.py)
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
