@@ -277,8 +277,8 @@ FINAL = (
          when=lambda r: r.batch_rows and _stacks_rows(r.fdef, r.runtime_names),
          example="rows_in_place"),  # (numpy's: numba's loops keep their lists; stacked_rows.py)
     Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
-    Pass("reduction methods", _methods, when=lambda r: has_reductions(r.fdef),
-         example="reduction_methods"),  # (methods.py)
+    Pass("reduction methods", _methods, when=lambda r: r.batch_rows and has_reductions(r.fdef),
+         example="reduction_methods"),  # (numpy's: numba compiles np.sum's forms; methods.py)
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
