@@ -17,8 +17,10 @@ facts allow (``SETTLE``: a shifted log-sum-exp's zero gradient through its shift
 in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unread stack saves in
 ``buffers.py``) after each, then once on the result (``FINAL``): row blocks (``rows.py``), a
 constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), sums of
-products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
-column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
+products with a spread or broadcast operand as one einsum (``einsums.py``), column sums, loop
+products (``loops.py``), an adjoint loop's stacked rows written in place (``stacked_rows.py``),
+buffer reuse, numpy's reductions of an array called as its methods (``methods.py``), library
+calls bound once (``dicts.py``) and, last,
 the release of large arrays after their last read (``release.py``). Each pass has a
 before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
