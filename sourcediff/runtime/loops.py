@@ -27,8 +27,8 @@ def add_stacked_products(acc, lhs, rhs):
 
         add_stacked_products(0.0, [h1, h2], [d1, d2])    # h1.T @ d1 + h2.T @ d2
     """
-    if not len(lhs) or not len(rhs):
-        return acc  # (no pass: an empty list, or a view of no rows or no rows written in place)
+    if (type(lhs) is list and not lhs) or (type(rhs) is list and not rhs):
+        return acc  # (no pass: one operand may be a view of no rows, the other an empty list)
     return acc + _stacked(lhs).T @ _stacked(rhs)
 
 
@@ -47,8 +47,8 @@ def add_stacked_sums(acc, rows, keepdims=False):
 
         add_stacked_sums(0.0, [d1, d2])    # d1.sum(axis=0) + d2.sum(axis=0)
     """
-    if not len(rows):
-        return acc  # (no pass: an empty list, or no rows written in place)
+    if type(rows) is list and not rows:
+        return acc
     return acc + _stacked(rows).sum(axis=0, keepdims=keepdims)
 
 

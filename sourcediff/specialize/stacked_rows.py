@@ -8,7 +8,7 @@ array's rows as one (a reshape, a view) instead of concatenating the list. Examp
         d = h_bar * (1.0 - h * h)                     d = _sd.np.multiply(h_bar, 1.0 - h * h,
         _rows1.append(d)                                                  out=_rows1[_left1])
         ...                                           ...
-    s = _sd.stack_rows(_rows1[::-1])              s = _rows1.reshape(-1, 64)
+    s = _sd.stack_rows(_rows1[::-1])              s = _rows1.reshape(-1, 64) if _n1 else []
 
 The concatenation copied every row once more after the loop (about 25 us for 50 rows of
 (16, 64) floats) and each pass allocated its row; a pass's row written by ``out=`` costs a view
@@ -17,7 +17,8 @@ rows in the order the concatenation put them.
 
 Only where that holds whatever the loop does: the list is made empty in the block of the loop,
 the loop is ``for c in range(n - 1, -1, -1)`` with ``n`` a pass counter of the function (``n =
-0``, ``n = n + 1``: never negative) or ``for c in range(K)`` with ``K`` a literal, its body jumps
+0``, ``n = n + 1``: never negative; with no pass the stacking reads ``[]``, as it read the empty
+list) or ``for c in range(K)`` with ``K`` a literal above 0, its body jumps
 nowhere (no ``break``, ``continue``, ``return``), and appends to the list once, at its top level,
 a name the body assigns once before it (at its top level) from an elementwise operator or a
 numpy ufunc called without keywords whose facts are a 2-D float array of a known shape; the
@@ -101,7 +102,7 @@ def _count(fdef, loop):
     if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
             it.func.id == "range" and len(it.args) == 1 and not it.keywords:
         k = _literal(it.args[0])
-        if type(k) is int and k >= 0:
+        if type(k) is int and k >= 1:
             return _const(k), False
     return None
 
@@ -258,6 +259,9 @@ def _in_place(fdef, block, at, name, facts, runtime_names, runtime_name):
         stacked = gast.Call(func=gast.Attribute(value=_load(name), attr="reshape",
                                                 ctx=gast.Load()),
                             args=[_const(-1), _const(fact.shape[1])], keywords=[])
+        if isinstance(n, gast.Name):  # (no pass: the empty list the helpers read as none)
+            stacked = gast.IfExp(test=clone(n), body=stacked, orelse=gast.List(
+                elts=[], ctx=gast.Load()))
         if assign is not None:
             assign.value = stacked  # (a stack_rows of the rows alone: the view)
         else:
