@@ -181,7 +181,7 @@ def test_column_sums_stay_sums_for_integers_and_long_columns(monkeypatch):
     df = sd.grad(colsum_again, wrt=(0, 1))
     text = sd.source(df, *args)
     assert "_ones" not in text and "b_bar = _add1_bar.sum(axis=(0,), keepdims=True)" in text, text
-    assert "= np.sum(z, axis=0)" in text
+    assert "= z.sum(axis=0)" in text  # (a sum: the reduction methods pass calls it as a method)
     check_grads_fd(colsum_again, args, (0, 1), df(*args))
 
 

@@ -79,6 +79,10 @@ def layers(params, x):
     return np.sum(x ** 2)
 
 
+def reduction_methods(x):
+    return np.sum(np.sin(np.mean(x, 1)) * np.max(x, axis=1, keepdims=True).T)
+
+
 def library_calls(x):
     for _ in range(3):
         x = np.sin(x) * 0.9
@@ -112,6 +116,9 @@ EXAMPLES = {
                       "_rows_product1 = (xs.reshape(20, 3) @ Wx).reshape(5, 4, 6)"),
     "stacked_products": (rnn, _RNN, (1, 2), "Wh_bar = Wh_bar + h.T @ _matmul2_bar",
                          "Wh_bar = _sd.add_stacked_products(Wh_bar, _Wh_bar_lhs1[::-1], _stacked1)"),
+    "rows_in_place": (biased_rnn, _RNN[:3] + (_rng.normal(size=6), _RNN[3]), (1, 2, 3),
+                      "_stacked1 = _sd.stack_rows(_Wh_bar_rhs1[::-1])",
+                      "_stacked1 = _Wh_bar_rhs1.reshape(-1, 6)"),
     "loop_broadcasts": (biased_rnn, _RNN[:3] + (_rng.normal(size=6), _RNN[3]), (1, 2, 3),
                         "_add2 = _add1 + b", "_b_rows1 = _sd.np.broadcast_to(b, (4, 6)).copy()"),
     "release": (released, (_rng.normal(size=(200, 100)), _rng.normal(size=(100, 200)) * 0.1), 1,
@@ -143,6 +150,8 @@ EXAMPLES = {
                                      (_rng.normal(size=(4, 2)), _rng.normal(size=2))],
                                     _rng.normal(size=(5, 3))), 0,
                            "return _sd.grad_like(params_bar, params)", "return [("),
+    "reduction_methods": (reduction_methods, (_rng.normal(size=(6, 5)),), 0,
+                          "_mean1 = np.mean(x, 1)", "_mean1 = x.mean(axis=1)"),
     "library_calls": (library_calls, (0.3,), 0, "x = np.sin(x) * 0.9\n", "x = np_sin(x) * 0.9\n"),
 }
 

@@ -19,8 +19,10 @@ in ``dicts.py``) round after round with a ``CLEANUP`` (constants, dead code, unr
 constant seed's fill of a known shape where no rows were blocked (``rewrites.py``), the user's
 small powers as products where their bits cannot be seen (``products.py``, ``unobserved.py``),
 products read from the name that holds them and scalar factors summed first (``products.py``),
-sums of products with a spread or broadcast operand as one einsum (``einsums.py``), buffer reuse,
-column sums, loop products (``loops.py``), library calls bound once (``dicts.py``) and, last,
+sums of products with a spread or broadcast operand as one einsum (``einsums.py``), column sums,
+loop products (``loops.py``), an adjoint loop's stacked rows written in place
+(``stacked_rows.py``), buffer reuse, numpy's reductions of an array called as its methods
+(``methods.py``), library calls bound once (``dicts.py``) and, last,
 the release of large arrays after their last read (``release.py``). Each pass has a
 before/after example that runs as a test (``tests/test_specialize_passes.py``).
 """
@@ -58,6 +60,7 @@ from .facts import (
     seq_fact,
 )
 from .inference import Inference
+from .methods import has_reductions, reductions_as_methods
 from .loops import (
     _has_loop_products,
     _hoist_loop_products,
@@ -72,6 +75,7 @@ from .rows import block_rows
 from .scatters import picked_scatters
 from .seq_grads import sequence_grads
 from .shifts import shift_invariant_sums
+from .stacked_rows import rows_in_place
 from .unroll import known_branches, paired_saves, unroll_loops
 
 
@@ -202,6 +206,28 @@ def _stacked_products(r):
     return changed
 
 
+def _rows_in_place(r):
+    """stacked_rows.py's rewrite, on the facts of the tree the stacked products made."""
+    if not _infer(r, marks=True):
+        raise _Stop
+    return rows_in_place(r.fdef, r.nodes, r.runtime_names)
+
+
+def _methods(r):
+    """methods.py's rewrite, on the facts of the tree as the passes before left it."""
+    if not _infer(r):
+        raise _Stop
+    return reductions_as_methods(r.fdef, r.nodes)
+
+
+def _stacks_rows(fdef, runtime_names):
+    """Whether the function calls one of the runtime's stacking helpers (stacked_rows.py's
+    candidates read a list there)."""
+    return any(isinstance(n, gast.Attribute) and n.attr in ("stack_rows", "add_stacked_sums",
+                                                            "add_stacked_products") and
+               isinstance(n.value, gast.Name) and n.value.id in runtime_names for n in walk(fdef))
+
+
 def _release(r):
     _infer(r)  # (the facts of the names the passes after the last inference made, if it can)
     return release(r.fdef, r.ever, r.namespace, r.runtime_name, r.stack_name)
@@ -255,7 +281,12 @@ FINAL = (
     Pass("stacked products", _stacked_products,
          when=lambda r: r.stack_name is not None and _has_loop_products(r.fdef),
          example="stacked_products"),
+    Pass("rows in place", _rows_in_place,
+         when=lambda r: r.batch_rows and _stacks_rows(r.fdef, r.runtime_names),
+         example="rows_in_place"),  # (numpy's: numba's loops keep their lists; stacked_rows.py)
     Pass("buffers", _buffers, when=lambda r: not r.blocked and r.total, example="buffers"),
+    Pass("reduction methods", _methods, when=lambda r: r.batch_rows and has_reductions(r.fdef),
+         example="reduction_methods"),  # (numpy's: numba compiles np.sum's forms; methods.py)
     Pass("library calls", lambda r: _hoist_library_calls(r.fdef, r.nodes, r.runtime_names,
                                                         r.bind),
          when=lambda r: r.bind is not None, example="library_calls"),
