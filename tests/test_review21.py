@@ -251,8 +251,10 @@ class _Holder:
 def test_a_method_found_at_run_time_writing_into_what_the_caller_holds_is_refused(method):
     # (value -0.0 where Python gives -0.4 (-0.8 through the loops): the method of an object met at
     # run time was never looked into for what it writes)
+    # (through_a_loop: _Holder's layers, stored by one unpacking assignment, are held objects
+    # whose methods are known when compiling, and the write is refused as a held object's is)
     x = np.array([0.3, -0.5])
-    with pytest.raises(sd.AliasError, match="memory t shares"):
+    with pytest.raises(sd.AliasError, match="memory t shares|changes t, which shares memory"):
         sd.value_and_grad(getattr(_Holder(), method))(x)
 
 

@@ -275,7 +275,7 @@ def lstm(Wx, Wh, b, xs):
     return total
 
 
-@case(*LSTM, marks=(HOIST, STACK, "stack_rows"))
+@case(*LSTM, marks=(HOIST, STACK, "out=_U_bar_rhs"))  # (the rows written in place)
 def two_sequences_matrices_changed_between(Wx, Wh, b, xs):
     H = Wh.shape[0]
     W, U = Wx[:, :H], Wh[:, :H]
