@@ -93,30 +93,33 @@ def handed_out(value, restored, stack=()):
     holds them (at any depth, in a namedtuple or an object's attributes too), so that what the
     caller was handed (has_aux's aux) keeps them as the forward pass left them: those among
     ``restored`` (the written names' values), those on the forward's ``stack`` (a name's
-    earlier value, which the backward pops back before restoring its items), and the arrays
-    sharing memory with one of them (a view, ``y.T``, ``y[1]``). Containers holding none are
-    handed out as they are."""
-    kinds = (list, dict, np.ndarray)
-    written = [r for r in restored if isinstance(r, kinds)]
-    written += [r for r in stack if isinstance(r, kinds)]
-    if not written:
-        return value
-    arrays = [r for r in written if isinstance(r, np.ndarray)]
-    return _handed(value, {id(r) for r in written}, arrays, {}, 0)
+    earlier value, which the backward pops back before restoring its items), and the views of
+    the arrays owning their memory (``y[:]``, ``y.T``, ``y[1]``: one set of ids, no pairwise
+    test). Containers holding none are handed out as they are."""
+    ids, owners, ndarray = set(), set(), np.ndarray
+    for held in (restored, stack):
+        for r in held:
+            if isinstance(r, ndarray):
+                ids.add(id(r))
+                # (numpy gives a view the array owning the memory as its base: y[:].base is y)
+                owners.add(id(r) if r.base is None else id(r.base))
+            elif isinstance(r, (list, dict)):
+                ids.add(id(r))
+    return _handed(value, ids, owners, {}, 0) if ids else value
 
 
-def _handed(value, ids, arrays, memo, depth):
+def _handed(value, ids, owners, memo, depth):
     if id(value) in memo:
         return memo[id(value)]
     if depth > 64:
         return value
     if isinstance(value, np.ndarray):
-        out = copy(value) if type(value) is np.ndarray and (id(value) in ids or any(
-            np.may_share_memory(value, a) for a in arrays)) else value
+        out = copy(value) if type(value) is np.ndarray and (id(value) in ids or id(
+            value if value.base is None else value.base) in owners) else value
     elif type(value) in (list, dict) or isinstance(value, tuple):
         out = copy(value) if id(value) in ids else value
         items = list(out.items()) if isinstance(out, dict) else list(enumerate(out))
-        new = [(k, _handed(v, ids, arrays, memo, depth + 1)) for k, v in items]
+        new = [(k, _handed(v, ids, owners, memo, depth + 1)) for k, v in items]
         if any(a is not b for (_k, a), (_j, b) in zip(new, items)):
             if type(out) is dict:
                 out = dict(new)
@@ -126,7 +129,7 @@ def _handed(value, ids, arrays, memo, depth):
                 out = type(out)(v for _k, v in new)
     elif is_model_object(value) and type(getattr(value, "__dict__", None)) is dict:
         # (an object the function built, Box(y): a copy holding the copies)
-        attrs = {k: _handed(v, ids, arrays, memo, depth + 1) for k, v in vars(value).items()}
+        attrs = {k: _handed(v, ids, owners, memo, depth + 1) for k, v in vars(value).items()}
         out = value
         if any(attrs[k] is not v for k, v in vars(value).items()):
             out = copy_module.copy(value)
