@@ -6,6 +6,7 @@ in a loop (``y = x * k; y[0] = v; out.append(y)``), which the backward pops from
 writes into. Each gradient is checked against central finite differences (tests/oracles.py)."""
 
 import collections
+import math
 import dataclasses
 import warnings
 
@@ -125,3 +126,48 @@ def test_an_argument_handed_back_unwritten_is_not_copied():
     g, aux = sd.grad(f, has_aux=True)(X.copy(), w)
     assert aux is w
     check_grads_fd(lambda x, w: f(x, w)[0], (X, w), (0,), (g,))
+
+
+# ---------------------------------------------------------------- round() of an object
+#
+# round(obj) and math.floor(obj) run the class's __round__ / __floor__, which need not round: a
+# float they give was passed on with a zero derivative (sd.grad gave 0.0 where the derivative is
+# 2 + cos(x)). Refused again, with the advice to name the method (which sourcediff follows).
+
+class _NotRounding:
+    def __init__(self, v):
+        self.v = v
+
+    def __round__(self, n=None):
+        return self.v * 2.0
+
+    def __floor__(self):
+        return np.sin(self.v)
+
+
+def rounds_an_object(x):
+    q = _NotRounding(x)
+    return round(q) + math.floor(q)
+
+
+def floors_an_object(x):
+    return np.sum(x * math.floor(_NotRounding(x[0])))
+
+
+@pytest.mark.parametrize("f, x", [(rounds_an_object, 0.3),
+                                  (floors_an_object, np.array([0.3, 0.8]))])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_class_rounding_method_giving_a_float_is_refused(f, x, mode):
+    with pytest.raises(sd.SourcediffError, match="__round__|__floor__"):
+        sd.grad(f, mode=mode)(x)
+
+
+def test_the_advised_named_method_is_followed():
+    class Named(_NotRounding):
+        def rounded(self):
+            return self.v * 2.0
+
+    def f(x):
+        return Named(x).rounded() + math.floor(x)
+    g = sd.grad(f)(0.3)
+    check_grads_fd(f, (0.3,), (0,), (g,))

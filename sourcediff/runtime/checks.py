@@ -627,20 +627,15 @@ def without_derivative(ans, what, *operands):
     depend on the values the object holds, and the declared zero derivative would drop theirs
     without a word. Where no operand is such an object (the specializer drops the call for
     arrays and numbers), and for a bool, an int or None (``obj == other`` giving a bool), ``ans``
-    passes unchanged. The refusal is a TypeError, which the generated code's caller locates at
-    the user's line (compiled.py)."""
-    if what in _ROUNDING and isinstance(ans, (numbers.Number, np.ndarray)):
-        return ans  # (a number or array rounded, by whichever class's method: piecewise constant)
+    passes unchanged. ``round(obj)`` giving a float is refused too: the class's ``__round__``
+    need not round (``return self.v * 2.0`` has a derivative of 2), and nothing in the float it
+    gives tells; an int is rounded whatever computed it. The refusal is a TypeError, which the
+    generated code's caller locates at the user's line (compiled.py)."""
     for x in operands:
         if type(x) not in _PLAIN and (is_model_object(x) or (
                 isinstance(x, (list, tuple, dict)) and holds_object(x))) and _may_carry(ans):
             raise _undifferentiated_method(x, what, ans)
     return ans
-
-
-# (round(obj), math.floor(obj)... giving a number: rounded, whatever the class computed it from;
-# an object of the class given back may hold values that are not, and is refused)
-_ROUNDING = frozenset({"round()", "math.floor()", "math.ceil()", "math.trunc()"})
 
 
 _PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
