@@ -123,10 +123,8 @@ def _handed(value, ids, owners, memo, depth):
         if any(a is not b for (_k, a), (_j, b) in zip(new, items)):
             if type(out) is dict:
                 out = dict(new)
-            elif hasattr(type(out), "_fields"):  # (a namedtuple)
-                out = type(out)(*(v for _k, v in new))
             else:
-                out = type(out)(v for _k, v in new)
+                out = _rebuilt(out, [v for _k, v in new])
     elif is_model_object(value) and type(getattr(value, "__dict__", None)) is dict:
         # (an object the function built, Box(y): a copy holding the copies)
         attrs = {k: _handed(v, ids, owners, memo, depth + 1) for k, v in vars(value).items()}
@@ -138,6 +136,16 @@ def _handed(value, ids, owners, memo, depth):
         return value
     memo[id(value)] = out
     return out
+
+
+def _rebuilt(seq, items):
+    """A list or tuple of ``seq``'s type holding ``items`` (a namedtuple's by its fields); a
+    tuple subclass built otherwise stays as it is."""
+    kind = type(seq)
+    try:
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)
+    except TypeError:
+        return seq
 
 
 def entry_slots(value):
