@@ -687,15 +687,20 @@ def _held_containers(value, depth=0, out=None):
     if depth >= 8 or id(value) in out or isinstance(value, np.ndarray):
         return out
     if is_tree(value):
-        out[id(value)] = value
-        for item in (value.values() if isinstance(value, dict) else value):
-            _held_containers(item, depth + 1, out)
+        items = value.values() if isinstance(value, dict) else value
     elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
             type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
-        out[id(value)] = value
-        for item in vars(value).values():
+        items = vars(value).values()
+    else:
+        return out
+    out[id(value)] = value
+    for item in items:
+        if type(item) not in _LEAVES:  # (an array, a number: no call for each)
             _held_containers(item, depth + 1, out)
     return out
+
+
+_LEAVES = frozenset({np.ndarray, float, int, bool, str, np.float64, np.float32, type(None)})
 
 
 def _outer_value(fn, name):
@@ -719,17 +724,20 @@ def check_outer_writes(fn, writes, params, names, where, text):
     fn = getattr(fn, "__func__", fn)
     if not hasattr(fn, "__code__"):
         return
-    held = {}
-    for p in params:
-        _held_containers(p, 0, held)
-    arrays = [a for p in params for a in _held_arrays(p)]
+    held = arrays = None  # (what the arguments hold: walked once, where a global is bound)
     for name, deep, line in writes:
         value = _outer_value(fn, name)
         if value is None:
             continue
+        if held is None:
+            held = {}
+            for p in params:
+                _held_containers(p, 0, held)
         reached = _held_containers(value) if deep else {id(value): value}
         shared = next((p for p in reached if p in held), None)
         if shared is None and deep:
+            if arrays is None:
+                arrays = [a for p in params for a in _held_arrays(p)]
             shared = next((a for a in _held_arrays(value) for b in arrays
                            if np.may_share_memory(a, b)), None)
         if shared is not None:
