@@ -491,9 +491,13 @@ def _pieces(parsed, rev, sweeps, wrt_names, mode):
     if mode == "split" and sweeps.restored and not parsed.filename.startswith("<"):
         # (what the forward form hands out, has_aux's aux for one, is not what its backward
         # form puts back items into: y[0] = v; return loss, y gave aux without the write)
+        # (the stack too: an array a name held before it was rebound in a loop, y = x * k;
+        # y[0] = v; out.append(y), is popped back and written into by the backward as well)
         handed = load(rev.names.fresh("handed"))
+        restored = [load(n) for n in sorted(sweeps.restored)]
+        stack = [load(rev.stack)] if rev.stack is not None else []
         primal = primal + [assign(handed.id, call(rev.rt("handed_out"), [value, gast.Tuple(
-            elts=[load(n) for n in sorted(sweeps.restored)], ctx=gast.Load())]))]
+            elts=restored, ctx=gast.Load())] + stack))]
         value = handed
     active = _active_result(rev)
     inits = [assign(rev.bar(n), const(0.0)) for n in sorted(rev.active)

@@ -32,8 +32,8 @@ def copy_held(g, ans, value, name="the argument", where="sourcediff", arrays=Tru
 
 # (what a forward form returns, with copies of what its backward form puts items back into)
 @defvjp(_sd.handed_out, kind="linear", view=False)
-def handed_out(g, ans, value, restored):
-    return (g, None)
+def handed_out(g, ans, value, restored, stack=()):
+    return (g, None, None)
 
 
 # (a[i][j] = v is written new = _sd.item_to_write(a[i], a, where); new[j] = v; a[i] = new)

@@ -2,6 +2,7 @@
 lists, tuples and dicts (``GradList``, ``GradDict``) with ``+`` adding entrywise."""
 
 import collections.abc
+import copy as copy_module
 import functools
 
 import numpy as np
@@ -86,34 +87,65 @@ def copy(value):
     return value
 
 
-def handed_out(value, restored):
-    """``value``, what a forward form returns, with copies of the lists, dicts and arrays among
-    ``restored`` it holds (at any depth): its backward form puts items back into those (``d[k] =
-    old``, ``y[i] = old``), and what the caller was handed (has_aux's aux) must keep them as
-    the forward pass left them. Containers holding none are handed out as they are."""
-    kinds = (list, dict, np.ndarray)
-    ids = {id(r) for r in restored if isinstance(r, kinds)}
-    return _handed(value, ids, {}, 0) if ids else value
+def handed_out(value, restored, stack=()):
+    """``value``, what a forward form returns, with copies of the lists, dicts and arrays its
+    backward form may put items back into (``d[k] = old``, ``y[i] = old``) wherever ``value``
+    holds them (at any depth, in a namedtuple or an object's attributes too), so that what the
+    caller was handed (has_aux's aux) keeps them as the forward pass left them: those among
+    ``restored`` (the written names' values), those on the forward's ``stack`` (a name's
+    earlier value, which the backward pops back before restoring its items), and the views of
+    the arrays owning their memory (``y[:]``, ``y.T``, ``y[1]``: one set of ids, no pairwise
+    test). Containers holding none are handed out as they are."""
+    ids, owners, ndarray = set(), set(), np.ndarray
+    for held in (restored, stack):
+        for r in held:
+            if isinstance(r, ndarray):
+                ids.add(id(r))
+                # (numpy gives a view the array owning the memory as its base: y[:].base is y)
+                owners.add(id(r) if r.base is None else id(r.base))
+            elif isinstance(r, (list, dict)):
+                ids.add(id(r))
+    return _handed(value, ids, owners, {}, 0) if ids else value
 
 
-def _handed(value, ids, memo, depth):
+def _handed(value, ids, owners, memo, depth):
     if id(value) in memo:
         return memo[id(value)]
-    if depth > 16 or type(value) not in (list, tuple, dict, np.ndarray):
+    if depth > 64:
         return value
-    if id(value) in ids:
-        out = copy(value)
-    elif isinstance(value, np.ndarray):
-        return value
-    else:
-        out = value
-    if isinstance(out, (list, tuple, dict)):
+    if isinstance(value, np.ndarray):
+        out = copy(value) if type(value) is np.ndarray and (id(value) in ids or id(
+            value if value.base is None else value.base) in owners) else value
+    elif type(value) in (list, dict) or isinstance(value, tuple):
+        out = copy(value) if id(value) in ids else value
         items = list(out.items()) if isinstance(out, dict) else list(enumerate(out))
-        new = [(k, _handed(v, ids, memo, depth + 1)) for k, v in items]
+        new = [(k, _handed(v, ids, owners, memo, depth + 1)) for k, v in items]
         if any(a is not b for (_k, a), (_j, b) in zip(new, items)):
-            out = dict(new) if type(out) is dict else type(out)(v for _k, v in new)
+            if type(out) is dict:
+                out = dict(new)
+            else:
+                out = _rebuilt(out, [v for _k, v in new])
+    elif is_model_object(value) and type(getattr(value, "__dict__", None)) is dict:
+        # (an object the function built, Box(y): a copy holding the copies)
+        attrs = {k: _handed(v, ids, owners, memo, depth + 1) for k, v in vars(value).items()}
+        out = value
+        if any(attrs[k] is not v for k, v in vars(value).items()):
+            out = copy_module.copy(value)
+            vars(out).update(attrs)
+    else:
+        return value
     memo[id(value)] = out
     return out
+
+
+def _rebuilt(seq, items):
+    """A list or tuple of ``seq``'s type holding ``items`` (a namedtuple's by its fields); a
+    tuple subclass built otherwise stays as it is."""
+    kind = type(seq)
+    try:
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)
+    except TypeError:
+        return seq
 
 
 def entry_slots(value):

@@ -627,20 +627,15 @@ def without_derivative(ans, what, *operands):
     depend on the values the object holds, and the declared zero derivative would drop theirs
     without a word. Where no operand is such an object (the specializer drops the call for
     arrays and numbers), and for a bool, an int or None (``obj == other`` giving a bool), ``ans``
-    passes unchanged. The refusal is a TypeError, which the generated code's caller locates at
-    the user's line (compiled.py)."""
-    if what in _ROUNDING and isinstance(ans, (numbers.Number, np.ndarray)):
-        return ans  # (a number or array rounded, by whichever class's method: piecewise constant)
+    passes unchanged. ``round(obj)`` giving a float is refused too: the class's ``__round__``
+    need not round (``return self.v * 2.0`` has a derivative of 2), and nothing in the float it
+    gives tells; an int is rounded whatever computed it. The refusal is a TypeError, which the
+    generated code's caller locates at the user's line (compiled.py)."""
     for x in operands:
         if type(x) not in _PLAIN and (is_model_object(x) or (
                 isinstance(x, (list, tuple, dict)) and holds_object(x))) and _may_carry(ans):
             raise _undifferentiated_method(x, what, ans)
     return ans
-
-
-# (round(obj), math.floor(obj)... giving a number: rounded, whatever the class computed it from;
-# an object of the class given back may hold values that are not, and is refused)
-_ROUNDING = frozenset({"round()", "math.floor()", "math.ceil()", "math.trunc()"})
 
 
 _PLAIN = frozenset({np.ndarray, float, int, bool, np.float64, np.float32, np.int64, np.bool_})
@@ -692,15 +687,20 @@ def _held_containers(value, depth=0, out=None):
     if depth >= 8 or id(value) in out or isinstance(value, np.ndarray):
         return out
     if is_tree(value):
-        out[id(value)] = value
-        for item in (value.values() if isinstance(value, dict) else value):
-            _held_containers(item, depth + 1, out)
+        items = value.values() if isinstance(value, dict) else value
     elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
             type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
-        out[id(value)] = value
-        for item in vars(value).values():
+        items = vars(value).values()
+    else:
+        return out
+    out[id(value)] = value
+    for item in items:
+        if type(item) not in _LEAVES:  # (an array, a number: no call for each)
             _held_containers(item, depth + 1, out)
     return out
+
+
+_LEAVES = frozenset({np.ndarray, float, int, bool, str, np.float64, np.float32, type(None)})
 
 
 def _outer_value(fn, name):
@@ -724,17 +724,20 @@ def check_outer_writes(fn, writes, params, names, where, text):
     fn = getattr(fn, "__func__", fn)
     if not hasattr(fn, "__code__"):
         return
-    held = {}
-    for p in params:
-        _held_containers(p, 0, held)
-    arrays = [a for p in params for a in _held_arrays(p)]
+    held = arrays = None  # (what the arguments hold: walked once, where a global is bound)
     for name, deep, line in writes:
         value = _outer_value(fn, name)
         if value is None:
             continue
+        if held is None:
+            held = {}
+            for p in params:
+                _held_containers(p, 0, held)
         reached = _held_containers(value) if deep else {id(value): value}
         shared = next((p for p in reached if p in held), None)
         if shared is None and deep:
+            if arrays is None:
+                arrays = [a for p in params for a in _held_arrays(p)]
             shared = next((a for a in _held_arrays(value) for b in arrays
                            if np.may_share_memory(a, b)), None)
         if shared is not None:
