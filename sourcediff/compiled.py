@@ -557,14 +557,7 @@ class _Specializations:
         numpy_float = np.float64
 
         def forward(*args):
-            try:
-                out, out_dot = seeded(*args)
-            except ZeroDivisionError:
-                # (Python's float division raises where numpy's gives inf, and forward mode takes
-                # every value's tangent, also one the output does not use: log's at 0 before a
-                # branch that does not read it. The reverse code skips that one's rule, and
-                # raises in turn where the output does use it.)
-                return self.generic(*args)
+            out, out_dot = seeded(*args)
             if type(out) is not float and type(out) is not numpy_float:
                 check_scalar(out, where)
             if type(out_dot) is not float:  # the tangent has the output's type (a float32
@@ -819,7 +812,7 @@ def _relocated(exc):
     try:
         return located_cls(f"{origin.location}: {exc}\n    {origin.text}\n(raised in the generated code at "
                            f"{filename}:{lineno}; print sourcediff.source(...) to read it)"
-                           f"{_unknown_sizes_hint(exc)}")
+                           f"{_unknown_sizes_hint(exc)}{_float_division_hint(exc, filename)}")
     except TypeError:
         return None
 
@@ -827,6 +820,18 @@ def _relocated(exc):
 def _own_module(name):
     """Whether the module ``name`` is sourcediff's."""
     return isinstance(name, str) and name.split(".")[0] == __name__.split(".")[0]
+
+
+def _float_division_hint(exc, filename):
+    """What to do when forward-mode code met Python's float division by zero: it takes the
+    derivative of every value, also of one the result does not read (``t = np.log(x)`` before a
+    branch that does not use it, at ``x = 0.0``), where numpy's float64 gives inf."""
+    if not isinstance(exc, ZeroDivisionError) or "jvp_" not in filename:
+        return ""
+    return ("\nA gradient with respect to a Python float runs forward mode, which takes the "
+            "derivative of every value the function computes, also of one the result does not "
+            "read here. Pass the number as np.float64(x) (the reverse code then skips what the "
+            "result does not read), or compute the value only where it is used.")
 
 
 def _unknown_sizes_hint(exc):
