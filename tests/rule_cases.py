@@ -1223,3 +1223,8 @@ case(np.ndarray.take, R(3, 4), [0, 2, 2])
 case(np.ndarray.take, R(3, 4), np.array([[0, 3], [3, 1]]), axis=1)
 nondiff_case(np.ndarray.round, spaced(2, 3), 1)
 nondiff_case(_sd.reduceat_weights, [0, 2, 1, 3], 5)
+# list(seq), lowered to [v for v in _sd.iterated(seq)] (review84): a list read item by item, an
+# array by rows (a dict's keys carry no derivative: tests/test_review84.py)
+case(_sd.iterated, [R(2), S()])
+case(_sd.iterated, R(3, 2), name="iterated_rows")
+case(_sd.iterated_grad, [R(2), S()], [R(2), S()])
