@@ -227,16 +227,21 @@ def _held_arrays(value, depth=0):
     """The arrays a list, tuple or dict holds (at any depth), and objects' attribute arrays."""
     if isinstance(value, np.ndarray):
         return [value]
-    if depth >= 8:
-        return []
-    if is_tree(value):
-        items = value.values() if isinstance(value, dict) else value
-    elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
-            type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
-        items = vars(value).values()
-    else:
+    items = _held_items(value) if depth < 8 else None
+    if items is None:
         return []
     return [a for item in items for a in _held_arrays(item, depth + 1)]
+
+
+def _held_items(value):
+    """The items of a list, tuple or dict, or the attribute values of a plain object of the
+    user's (not a class, a function or a builtin); None for anything else."""
+    if is_tree(value):
+        return value.values() if isinstance(value, dict) else value
+    if type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
+            type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
+        return vars(value).values()
+    return None
 
 
 def carries_nothing(value, message):
@@ -686,12 +691,8 @@ def _held_containers(value, depth=0, out=None):
     out = {} if out is None else out
     if depth >= 8 or id(value) in out or isinstance(value, np.ndarray):
         return out
-    if is_tree(value):
-        items = value.values() if isinstance(value, dict) else value
-    elif type(getattr(value, "__dict__", None)) is dict and not isinstance(value, type) and \
-            type(value).__module__ != "builtins" and not hasattr(value, "__code__"):
-        items = vars(value).values()
-    else:
+    items = _held_items(value)
+    if items is None:
         return out
     out[id(value)] = value
     for item in items:
